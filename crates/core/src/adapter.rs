@@ -1,0 +1,317 @@
+//! The [`Adapter`] trait and the [`Context`] every adapter call receives.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::{
+    error::AdapterError,
+    http::RateLimitInfo,
+    ids::{IntegrationId, WorkspaceId},
+    model::Page,
+    spec::{ProviderSpec, RateBudget},
+    webhook::{WebhookError, WebhookEvent, WebhookRequest},
+};
+
+/// A source of the current time, so tests can pin it (webhook tolerances, token expiry).
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock stopped at one moment (tests, signature vectors).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// Shares a provider's request budget between every caller (every tenant and, with
+/// the Redis implementation in junction-jobs, every worker pod).
+#[async_trait]
+pub trait RateLimiter: Send + Sync {
+    /// Waits until one more request to `provider` fits in `budget`. Returns an error
+    /// only when waiting would exceed what the caller can afford (the error then says
+    /// when to come back).
+    async fn acquire(&self, provider: &str, budget: &RateBudget) -> Result<(), AdapterError>;
+
+    /// Learns from the rate-limit headers of a response, so the next `acquire` can
+    /// pause before the provider starts refusing.
+    fn observe(&self, provider: &str, info: &RateLimitInfo) {
+        let _ = (provider, info);
+    }
+}
+
+/// A limiter that never waits (unit tests, the sandbox).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoopLimiter;
+
+#[async_trait]
+impl RateLimiter for NoopLimiter {
+    async fn acquire(&self, _provider: &str, _budget: &RateBudget) -> Result<(), AdapterError> {
+        Ok(())
+    }
+}
+
+/// What an adapter call may use from the outside world.
+#[derive(Clone)]
+pub struct Context {
+    /// The shared HTTP client (timeouts set, redirects off for token endpoints).
+    pub http: reqwest::Client,
+    /// Replaces the provider's API base URL (sandbox, EU hosts, tests).
+    pub base_url: Option<Url>,
+    pub clock: Arc<dyn Clock>,
+    pub limiter: Arc<dyn RateLimiter>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context with the real clock and no limiter, for tests and tools.
+    pub fn new(http: reqwest::Client) -> Self {
+        Self {
+            http,
+            base_url: None,
+            clock: Arc::new(SystemClock),
+            limiter: Arc::new(NoopLimiter),
+        }
+    }
+
+    /// The same context with its API base URL overridden.
+    pub fn with_base_url(mut self, base_url: Url) -> Self {
+        self.base_url = Some(base_url);
+        self
+    }
+
+    /// The same context with another clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The current time by the context's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The base URL to call: the override when set, else the provider's default.
+    pub fn base_url_or(&self, default: &str) -> Result<Url, AdapterError> {
+        match &self.base_url {
+            Some(url) => Ok(url.clone()),
+            None => Url::parse(default)
+                .map_err(|_| AdapterError::invalid(format!("bad default base URL {default}"))),
+        }
+    }
+
+    /// Joins `path` (with or without a leading slash) onto the base URL, keeping any
+    /// path prefix the base URL has (a sandbox mounts providers under `/{id}/`).
+    pub fn url(&self, default_base: &str, path: &str) -> Result<Url, AdapterError> {
+        let base = self.base_url_or(default_base)?;
+        let joined = format!(
+            "{}/{}",
+            base.as_str().trim_end_matches('/'),
+            path.trim_start_matches('/')
+        );
+        Url::parse(&joined).map_err(|_| AdapterError::invalid(format!("bad request path {path}")))
+    }
+}
+
+/// One integration as an adapter sees it: settings and opened credentials.
+#[derive(Clone)]
+pub struct Connection {
+    pub workspace_id: WorkspaceId,
+    pub integration_id: IntegrationId,
+    /// Non-secret settings, validated against the spec's config fields.
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// Opened secret fields: API keys, passwords, secret config fields.
+    pub secrets: BTreeMap<String, SecretString>,
+    /// The OAuth 2.0 access token, for OAuth connections.
+    pub access_token: Option<SecretString>,
+    /// When the access token expires, when known.
+    pub token_expires_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets stay out of Debug output; only their names are shown.
+        f.debug_struct("Connection")
+            .field("workspace_id", &self.workspace_id)
+            .field("integration_id", &self.integration_id)
+            .field("config", &self.config)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("access_token", &self.access_token.as_ref().map(|_| "<redacted>"))
+            .field("token_expires_at", &self.token_expires_at)
+            .finish()
+    }
+}
+
+/// Credentials as stored for a connection (what the vault seals), by field name.
+pub type Credentials = BTreeMap<String, SecretString>;
+
+impl Connection {
+    /// A required secret field, or an `Invalid` error naming it.
+    pub fn secret(&self, name: &str) -> Result<&SecretString, AdapterError> {
+        self.secrets
+            .get(name)
+            .ok_or_else(|| AdapterError::invalid_field(name, "is not set"))
+    }
+
+    /// A required string config field, or an `Invalid` error naming it.
+    pub fn config_str(&self, name: &str) -> Result<&str, AdapterError> {
+        self.config
+            .get(name)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| AdapterError::invalid_field(name, "is not set"))
+    }
+
+    /// The OAuth access token, or an `Unauthorized` error that a refresh may fix.
+    pub fn bearer(&self) -> Result<&SecretString, AdapterError> {
+        self.access_token
+            .as_ref()
+            .ok_or_else(|| AdapterError::Unauthorized {
+                refreshable: true,
+                message: "no access token stored".into(),
+            })
+    }
+}
+
+/// The result of a successful health check.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Health {
+    /// A human label of the connected account (a property name, an account email).
+    pub account: Option<String>,
+    /// Provider-specific details worth showing (quota left, plan).
+    pub details: serde_json::Value,
+}
+
+/// Which page of which stream to read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadRequest {
+    pub stream: String,
+    /// The stored cursor, `None` on a first sync.
+    pub cursor: Option<serde_json::Value>,
+    /// A page size wish; adapters clamp it to the provider's limits.
+    pub page_size: Option<u32>,
+}
+
+/// The result of an action.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ActionOutcome {
+    /// The provider's id of what the action created or changed, if any.
+    pub external_id: Option<String>,
+    /// The provider's response, trimmed to what a client needs.
+    pub output: serde_json::Value,
+}
+
+/// The contract of a provider crate. See the crate documentation.
+#[async_trait]
+pub trait Adapter: Send + Sync {
+    /// The provider's static description.
+    fn spec(&self) -> &ProviderSpec;
+
+    /// Tests the connection with the cheapest call that proves the credentials and
+    /// config work.
+    async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError>;
+
+    /// Reads one page of one stream from a cursor.
+    async fn read(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        request: &ReadRequest,
+    ) -> Result<Page, AdapterError>;
+
+    /// Runs an action. `idempotency_key` is passed to providers that support one, so a
+    /// retried action has its effect once.
+    async fn act(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        action: &str,
+        input: &serde_json::Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<ActionOutcome, AdapterError> {
+        let _ = (ctx, conn, input, idempotency_key);
+        Err(AdapterError::invalid_field(
+            "action",
+            format!("{} has no action `{action}`", self.spec().name),
+        ))
+    }
+
+    /// Verifies an inbound webhook's signature with the connection's webhook secret and
+    /// parses it into events. Nothing may be parsed before the signature holds.
+    fn verify_webhook(
+        &self,
+        ctx: &Context,
+        secret: &SecretString,
+        request: &WebhookRequest<'_>,
+    ) -> Result<Vec<WebhookEvent>, WebhookError> {
+        let _ = (ctx, secret, request);
+        Err(WebhookError::Unsupported)
+    }
+
+    /// Revokes the connection's grant at the provider, where the provider can.
+    async fn revoke(&self, ctx: &Context, conn: &Connection) -> Result<(), AdapterError> {
+        let _ = (ctx, conn);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_joins_onto_a_prefixed_base() {
+        let ctx = Context::new(reqwest::Client::new())
+            .with_base_url(Url::parse("http://127.0.0.1:8090/google-analytics/").unwrap());
+        let url = ctx
+            .url("https://analyticsdata.googleapis.com", "/v1beta/properties/1:runReport")
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:8090/google-analytics/v1beta/properties/1:runReport"
+        );
+        let ctx = Context::new(reqwest::Client::new());
+        let url = ctx.url("https://api.stripe.com", "v1/charges").unwrap();
+        assert_eq!(url.as_str(), "https://api.stripe.com/v1/charges");
+    }
+
+    #[test]
+    fn connection_debug_hides_secrets() {
+        let conn = Connection {
+            workspace_id: WorkspaceId::new(),
+            integration_id: IntegrationId::new(),
+            config: serde_json::Map::new(),
+            secrets: [("api_key".to_owned(), SecretString::from("sk_live_TOPSECRET"))].into(),
+            access_token: Some(SecretString::from("ya29.TOKEN")),
+            token_expires_at: None,
+        };
+        let shown = format!("{conn:?}");
+        assert!(!shown.contains("TOPSECRET") && !shown.contains("ya29"), "{shown}");
+        assert!(shown.contains("api_key"));
+    }
+}

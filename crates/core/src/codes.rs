@@ -1,0 +1,163 @@
+//! The one list of stable error codes.
+//!
+//! Every error Junction reports to a user — an API problem+json body, a CLI line, a
+//! dead letter, an integration log entry — carries one of these codes. Each code has a
+//! name (stable, snake_case, part of the public contract), a kind (the family a client
+//! can branch on) and the HTTP status the API answers with. Crates map their own errors
+//! into this list through [`HasErrorCode`]; nobody invents codes on the side.
+
+use serde::Serialize;
+
+/// The family of an error, which tells a client what it can do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The request was malformed or failed validation: fix it and retry.
+    InvalidRequest,
+    /// The caller is not authenticated or not allowed.
+    Auth,
+    /// The resource does not exist (or belongs to another workspace).
+    NotFound,
+    /// The request conflicts with the current state.
+    Conflict,
+    /// Too many requests: slow down.
+    RateLimit,
+    /// An outside provider refused or failed.
+    Provider,
+    /// A dependency of Junction is down: retry later.
+    Unavailable,
+    /// A bug or an unexpected state inside Junction.
+    Internal,
+}
+
+macro_rules! error_codes {
+    ($($variant:ident => ($name:literal, $kind:ident, $status:literal, $title:literal);)+) => {
+        /// A stable error code: see the module documentation.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $(#[doc = $title] $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order (for docs and uniqueness tests).
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            /// The stable snake_case name clients match on.
+            pub const fn name(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $name,)+ }
+            }
+
+            /// The family of the error.
+            pub const fn kind(self) -> ErrorKind {
+                match self { $(ErrorCode::$variant => ErrorKind::$kind,)+ }
+            }
+
+            /// The HTTP status the API answers with.
+            pub const fn http_status(self) -> u16 {
+                match self { $(ErrorCode::$variant => $status,)+ }
+            }
+
+            /// A short human title (the problem+json `title`).
+            pub const fn title(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $title,)+ }
+            }
+
+            /// Looks a code up by its stable name.
+            pub fn from_name(name: &str) -> Option<ErrorCode> {
+                Self::ALL.iter().copied().find(|code| code.name() == name)
+            }
+        }
+    };
+}
+
+error_codes! {
+    // Request shape and validation
+    InvalidRequest => ("invalid_request", InvalidRequest, 400, "The request is malformed.");
+    InvalidJson => ("invalid_json", InvalidRequest, 400, "The request body is not valid JSON.");
+    PayloadTooLarge => ("payload_too_large", InvalidRequest, 413, "The request body is too large.");
+    ValidationFailed => ("validation_failed", InvalidRequest, 422, "The input failed validation.");
+    InvalidConfig => ("invalid_config", InvalidRequest, 422, "The integration configuration is invalid.");
+    InvalidCredentials => ("invalid_credentials", InvalidRequest, 422, "The provider rejected the credentials.");
+    UnknownProvider => ("unknown_provider", NotFound, 404, "No such provider.");
+    UnknownAction => ("unknown_action", NotFound, 404, "The provider has no such action.");
+    UnknownStream => ("unknown_stream", NotFound, 404, "The provider has no such stream.");
+    UnsupportedOperation => ("unsupported_operation", InvalidRequest, 400, "The provider does not support this operation.");
+    InvalidCursor => ("invalid_cursor", InvalidRequest, 400, "The pagination cursor is invalid.");
+    // Authentication
+    Unauthenticated => ("unauthenticated", Auth, 401, "A valid API key is required.");
+    ApiKeyRevoked => ("api_key_revoked", Auth, 401, "The API key has been revoked.");
+    Forbidden => ("forbidden", Auth, 403, "The operation is not allowed.");
+    // Lookup
+    NotFound => ("not_found", NotFound, 404, "The resource does not exist.");
+    WorkspaceNotFound => ("workspace_not_found", NotFound, 404, "No such workspace.");
+    IntegrationNotFound => ("integration_not_found", NotFound, 404, "No such integration.");
+    ApiKeyNotFound => ("api_key_not_found", NotFound, 404, "No such API key.");
+    // State conflicts
+    Conflict => ("conflict", Conflict, 409, "The request conflicts with the current state.");
+    IdempotencyKeyReused => ("idempotency_key_reused", Conflict, 409, "The Idempotency-Key was used with a different request.");
+    IdempotencyKeyInFlight => ("idempotency_key_in_flight", Conflict, 409, "A request with this Idempotency-Key is still being processed.");
+    OAuthStateInvalid => ("oauth_state_invalid", InvalidRequest, 400, "The OAuth state is unknown, expired or already used.");
+    OAuthDenied => ("oauth_denied", InvalidRequest, 400, "The user denied consent at the provider.");
+    IntegrationNeedsReauth => ("integration_needs_reauth", Conflict, 409, "The integration must be reconnected.");
+    WebhookSignatureInvalid => ("webhook_signature_invalid", InvalidRequest, 400, "The webhook signature is missing, invalid or stale.");
+    // Rate limits
+    RateLimited => ("rate_limited", RateLimit, 429, "Too many requests.");
+    // Outside providers
+    ProviderRateLimited => ("provider_rate_limited", Provider, 502, "The provider is rate limiting requests.");
+    ProviderQuotaExhausted => ("provider_quota_exhausted", Provider, 502, "The provider quota is exhausted until it resets.");
+    ProviderUnavailable => ("provider_unavailable", Provider, 502, "The provider is unavailable.");
+    ProviderUnauthorized => ("provider_unauthorized", Provider, 502, "The provider rejected the stored credentials.");
+    ProviderRejected => ("provider_rejected", Provider, 502, "The provider rejected the request.");
+    ProviderError => ("provider_error", Provider, 502, "The provider returned an error.");
+    // Junction's own dependencies and bugs
+    DatabaseUnavailable => ("database_unavailable", Unavailable, 503, "The database is unavailable.");
+    QueueUnavailable => ("queue_unavailable", Unavailable, 503, "The job queue is unavailable.");
+    VaultError => ("vault_error", Internal, 500, "A credential could not be sealed or opened.");
+    ConfigurationError => ("configuration_error", Internal, 500, "Junction is misconfigured.");
+    Internal => ("internal", Internal, 500, "An internal error occurred.");
+}
+
+/// Implemented by every error type that can reach a user, so it maps into the one list.
+pub trait HasErrorCode {
+    /// The stable code for this error.
+    fn error_code(&self) -> ErrorCode;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_are_unique_snake_case_and_round_trip() {
+        let mut seen = HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.name()), "duplicate code name {}", code.name());
+            assert!(
+                code.name()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{} is not snake_case",
+                code.name()
+            );
+            assert_eq!(ErrorCode::from_name(code.name()), Some(*code));
+        }
+    }
+
+    #[test]
+    fn statuses_match_kinds() {
+        for code in ErrorCode::ALL {
+            let status = code.http_status();
+            match code.kind() {
+                ErrorKind::InvalidRequest => assert!((400..500).contains(&status)),
+                ErrorKind::Auth => assert!(status == 401 || status == 403),
+                ErrorKind::NotFound => assert_eq!(status, 404),
+                ErrorKind::Conflict => assert_eq!(status, 409),
+                ErrorKind::RateLimit => assert_eq!(status, 429),
+                ErrorKind::Provider => assert!((500..600).contains(&status)),
+                ErrorKind::Unavailable => assert_eq!(status, 503),
+                ErrorKind::Internal => assert_eq!(status, 500),
+            }
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! [`ProviderSpec`]: everything static about a provider.
+//!
+//! The API's catalog, the connect flow, config validation, the scheduler's default
+//! schedules, action input validation, webhook verification and the shared request
+//! budget are all driven by this data, so a provider crate describes itself once.
+
+use std::{sync::OnceLock, time::Duration};
+
+use regex::Regex;
+use serde::Serialize;
+
+/// What kind of software a provider is (for grouping in catalogs and dashboards).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Analytics,
+    Advertising,
+    Payments,
+    Email,
+    Crm,
+    Social,
+    Publishing,
+    ProductAnalytics,
+}
+
+/// Static description of a provider.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderSpec {
+    /// Stable id, e.g. `google-analytics` (a valid [`crate::ProviderId`]).
+    pub id: &'static str,
+    /// Display name, e.g. `Google Analytics 4`.
+    pub name: &'static str,
+    pub category: Category,
+    pub auth: AuthSpec,
+    /// Settings of a connection that are not credentials (a property id, an account id).
+    /// Fields flagged `secret` are sealed like credentials.
+    pub config: Vec<ConfigField>,
+    pub streams: Vec<StreamSpec>,
+    pub actions: Vec<ActionSpec>,
+    pub webhook: Option<WebhookSpec>,
+    pub rate_limit: RateBudget,
+    /// Link to the provider's own API documentation.
+    pub docs_url: &'static str,
+}
+
+/// How a connection authenticates.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AuthSpec {
+    /// OAuth 2.0 authorization-code flow.
+    #[serde(rename = "oauth2")]
+    OAuth2(OAuth2Spec),
+    /// One or more API keys or tokens typed in by the user.
+    ApiKey { fields: Vec<ConfigField> },
+    /// HTTP Basic with a username and a password.
+    Basic {
+        username: ConfigField,
+        password: ConfigField,
+    },
+    /// OAuth 2.0 client-credentials grant with the user's own client id and secret.
+    ClientCredentials {
+        token_url: &'static str,
+        scopes: Vec<&'static str>,
+        client_auth: TokenClientAuth,
+    },
+}
+
+impl AuthSpec {
+    /// A short stable name of the auth kind (`oauth2`, `api_key`, ...).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            AuthSpec::OAuth2(_) => "oauth2",
+            AuthSpec::ApiKey { .. } => "api_key",
+            AuthSpec::Basic { .. } => "basic",
+            AuthSpec::ClientCredentials { .. } => "client_credentials",
+        }
+    }
+
+    /// The credential fields a user types in (empty for OAuth 2.0 authorization code).
+    pub fn credential_fields(&self) -> Vec<&ConfigField> {
+        match self {
+            AuthSpec::OAuth2(_) => Vec::new(),
+            AuthSpec::ApiKey { fields } => fields.iter().collect(),
+            AuthSpec::Basic { username, password } => vec![username, password],
+            AuthSpec::ClientCredentials { .. } => Vec::new(),
+        }
+    }
+}
+
+/// The OAuth 2.0 authorization-code details of a provider.
+#[derive(Debug, Clone, Serialize)]
+pub struct OAuth2Spec {
+    pub authorize_url: &'static str,
+    pub token_url: &'static str,
+    pub revoke_url: Option<&'static str>,
+    pub scopes: Vec<&'static str>,
+    /// How the provider joins scopes in the `scope` parameter (usually a space).
+    pub scope_separator: &'static str,
+    /// Whether to send a PKCE S256 challenge.
+    pub pkce: bool,
+    /// Extra query parameters on the authorize URL (`access_type=offline`, ...).
+    pub extra_authorize_params: Vec<(&'static str, &'static str)>,
+    pub refresh: RefreshBehaviour,
+    pub client_auth: TokenClientAuth,
+}
+
+/// What the provider does with refresh tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshBehaviour {
+    /// Each refresh may return a new refresh token that replaces the old one.
+    Rotating,
+    /// The refresh token stays the same.
+    Stable,
+    /// Tokens do not expire or cannot be refreshed (reconnect instead).
+    None,
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenClientAuth {
+    /// `Authorization: Basic base64(client_id:client_secret)`.
+    BasicHeader,
+    /// `client_id` and `client_secret` in the form body.
+    RequestBody,
+}
+
+/// A typed setting or credential field.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigField {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub kind: FieldKind,
+    pub required: bool,
+    /// Secret fields are sealed in the vault and never returned by the API.
+    pub secret: bool,
+    /// A regular expression the whole value must match (string fields).
+    pub pattern: Option<&'static str>,
+    pub help: &'static str,
+}
+
+/// The type of a [`ConfigField`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "values", rename_all = "snake_case")]
+pub enum FieldKind {
+    String,
+    Integer,
+    Boolean,
+    Url,
+    Enum(Vec<&'static str>),
+}
+
+/// A field that failed validation, with a message fit for an API response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("`{field}`: {message}")]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl ConfigField {
+    /// A required, non-secret string field.
+    pub fn string(name: &'static str, label: &'static str, help: &'static str) -> Self {
+        Self {
+            name,
+            label,
+            kind: FieldKind::String,
+            required: true,
+            secret: false,
+            pattern: None,
+            help,
+        }
+    }
+
+    /// A required secret string field (an API key, a token).
+    pub fn secret(name: &'static str, label: &'static str, help: &'static str) -> Self {
+        Self {
+            secret: true,
+            ..Self::string(name, label, help)
+        }
+    }
+
+    /// The same field, made optional.
+    pub fn optional(self) -> Self {
+        Self {
+            required: false,
+            ..self
+        }
+    }
+
+    /// The same field, with a pattern the whole value must match.
+    pub fn with_pattern(self, pattern: &'static str) -> Self {
+        Self {
+            pattern: Some(pattern),
+            ..self
+        }
+    }
+
+    /// Checks one value (absent values are checked against `required`).
+    pub fn validate(&self, value: Option<&serde_json::Value>) -> Result<(), FieldError> {
+        let value = match value {
+            None | Some(serde_json::Value::Null) => {
+                return if self.required {
+                    Err(FieldError::new(self.name, "is required"))
+                } else {
+                    Ok(())
+                };
+            }
+            Some(value) => value,
+        };
+        match &self.kind {
+            FieldKind::String | FieldKind::Url | FieldKind::Enum(_) => {
+                let Some(text) = value.as_str() else {
+                    return Err(FieldError::new(self.name, "must be a string"));
+                };
+                if self.required && text.trim().is_empty() {
+                    return Err(FieldError::new(self.name, "must not be empty"));
+                }
+                if self.kind == FieldKind::Url {
+                    let parsed = url::Url::parse(text)
+                        .map_err(|_| FieldError::new(self.name, "must be an absolute URL"))?;
+                    if !matches!(parsed.scheme(), "http" | "https") {
+                        return Err(FieldError::new(self.name, "must be an http(s) URL"));
+                    }
+                }
+                if let FieldKind::Enum(allowed) = &self.kind
+                    && !allowed.contains(&text)
+                {
+                    return Err(FieldError::new(
+                        self.name,
+                        format!("must be one of: {}", allowed.join(", ")),
+                    ));
+                }
+                if let Some(pattern) = self.pattern
+                    && !full_match(pattern, text)
+                {
+                    // The value itself is not echoed: the field may be secret.
+                    return Err(FieldError::new(
+                        self.name,
+                        format!("does not have the expected format ({pattern})"),
+                    ));
+                }
+                Ok(())
+            }
+            FieldKind::Integer => {
+                let ok = value.as_i64().is_some()
+                    || value.as_str().is_some_and(|s| s.parse::<i64>().is_ok());
+                if ok {
+                    Ok(())
+                } else {
+                    Err(FieldError::new(self.name, "must be an integer"))
+                }
+            }
+            FieldKind::Boolean => {
+                if value.is_boolean() {
+                    Ok(())
+                } else {
+                    Err(FieldError::new(self.name, "must be true or false"))
+                }
+            }
+        }
+    }
+}
+
+/// Whether `text` matches `pattern` as a whole. Patterns are static data of a provider
+/// crate; a pattern that does not compile is a bug there and matches nothing.
+fn full_match(pattern: &str, text: &str) -> bool {
+    static CACHE: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Option<Regex>>>> =
+        OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let Ok(mut cache) = cache.lock() else {
+        return false;
+    };
+    let compiled = cache
+        .entry(pattern.to_owned())
+        .or_insert_with(|| Regex::new(&format!("^(?:{pattern})$")).ok());
+    compiled.as_ref().is_some_and(|re| re.is_match(text))
+}
+
+/// One stream a provider can be read from.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The fields that identify a record (joined into [`crate::Record::external_id`]).
+    pub primary_key: Vec<&'static str>,
+    /// The field incremental reads resume from, if the stream is incremental.
+    pub cursor_field: Option<&'static str>,
+    /// How often the scheduler syncs this stream by default.
+    #[serde(with = "duration_secs")]
+    pub default_schedule: Duration,
+    /// The KPI metrics this stream produces.
+    pub metrics: Vec<&'static str>,
+}
+
+/// One action a provider can run (send an email, create a customer).
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// JSON Schema of the action's input.
+    pub input_schema: serde_json::Value,
+    /// Whether the action may take long enough to run on the action queue.
+    pub long_running: bool,
+}
+
+/// How a provider signs its webhooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "scheme", rename_all = "snake_case")]
+pub enum WebhookScheme {
+    /// `Stripe-Signature: t=..,v1=..` over `{t}.{body}`.
+    Stripe { tolerance_secs: u64 },
+    /// Svix / Standard Webhooks: `svix-id`, `svix-timestamp`, `svix-signature`.
+    Svix { tolerance_secs: u64 },
+    /// Meta: `X-Hub-Signature-256: sha256=hex(HMAC(app_secret, body))`.
+    MetaHubSignature256,
+}
+
+/// Inbound webhook support of a provider.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookSpec {
+    pub scheme: WebhookScheme,
+    /// The event types Junction handles.
+    pub events: Vec<&'static str>,
+}
+
+/// The request budget of one provider app, shared by every tenant and worker pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RateBudget {
+    /// Requests allowed per window.
+    pub requests: u32,
+    /// The window length.
+    #[serde(with = "duration_secs")]
+    pub per: Duration,
+    /// Concurrent requests allowed, if the provider limits them.
+    pub concurrency: Option<u32>,
+}
+
+mod duration_secs {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+}
+
+impl ProviderSpec {
+    /// Finds a stream by name.
+    pub fn stream(&self, name: &str) -> Option<&StreamSpec> {
+        self.streams.iter().find(|s| s.name == name)
+    }
+
+    /// Finds an action by name.
+    pub fn action(&self, name: &str) -> Option<&ActionSpec> {
+        self.actions.iter().find(|a| a.name == name)
+    }
+
+    /// Every field a connection can carry: credential fields, then config fields.
+    pub fn all_fields(&self) -> impl Iterator<Item = &ConfigField> {
+        self.auth
+            .credential_fields()
+            .into_iter()
+            .chain(self.config.iter())
+    }
+
+    /// Validates a connection's settings (credentials and config together): every
+    /// field valid, every required field present, no unknown field. Reports every
+    /// problem at once, in field order.
+    pub fn validate_fields(
+        &self,
+        values: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), Vec<FieldError>> {
+        let mut errors: Vec<FieldError> = self
+            .all_fields()
+            .filter_map(|field| field.validate(values.get(field.name)).err())
+            .collect();
+        for name in values.keys() {
+            if !self.all_fields().any(|field| field.name == name) {
+                errors.push(FieldError::new(name, "is not a field of this provider"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec() -> ProviderSpec {
+        ProviderSpec {
+            id: "example",
+            name: "Example",
+            category: Category::Analytics,
+            auth: AuthSpec::ApiKey {
+                fields: vec![ConfigField::secret("api_key", "API key", "").with_pattern("ex_[a-z0-9]+")],
+            },
+            config: vec![
+                ConfigField::string("account_id", "Account", "").with_pattern("[0-9]+"),
+                ConfigField {
+                    kind: FieldKind::Enum(vec!["eu", "us"]),
+                    ..ConfigField::string("region", "Region", "").optional()
+                },
+                ConfigField {
+                    kind: FieldKind::Url,
+                    ..ConfigField::string("endpoint", "Endpoint", "").optional()
+                },
+            ],
+            streams: vec![],
+            actions: vec![],
+            webhook: None,
+            rate_limit: RateBudget {
+                requests: 10,
+                per: Duration::from_secs(1),
+                concurrency: None,
+            },
+            docs_url: "https://example.invalid/docs",
+        }
+    }
+
+    fn map(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn valid_fields_pass() {
+        let values = map(json!({"api_key": "ex_abc123", "account_id": "42", "region": "eu"}));
+        assert_eq!(spec().validate_fields(&values), Ok(()));
+    }
+
+    #[test]
+    fn every_problem_is_reported_without_echoing_values() {
+        let values = map(json!({
+            "api_key": "sk_live_SECRETVALUE",
+            "region": "mars",
+            "endpoint": "ftp://x",
+            "extra": 1
+        }));
+        let errors = spec().validate_fields(&values).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["api_key", "account_id", "region", "endpoint", "extra"]);
+        for error in &errors {
+            assert!(!error.to_string().contains("SECRETVALUE"), "{error}");
+        }
+    }
+
+    #[test]
+    fn catalog_serialization_names_the_auth_kind() {
+        let value = serde_json::to_value(spec()).unwrap();
+        assert_eq!(value["auth"]["kind"], "api_key");
+        assert_eq!(value["auth"]["fields"][0]["secret"], true);
+        assert_eq!(value["config"][1]["kind"], json!({"type": "enum", "values": ["eu", "us"]}));
+    }
+}
