@@ -161,7 +161,10 @@ impl std::fmt::Debug for Connection {
             .field("integration_id", &self.integration_id)
             .field("config", &self.config)
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
-            .field("access_token", &self.access_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("token_expires_at", &self.token_expires_at)
             .finish()
     }
@@ -289,7 +292,10 @@ mod tests {
         let ctx = Context::new(reqwest::Client::new())
             .with_base_url(Url::parse("http://127.0.0.1:8090/google-analytics/").unwrap());
         let url = ctx
-            .url("https://analyticsdata.googleapis.com", "/v1beta/properties/1:runReport")
+            .url(
+                "https://analyticsdata.googleapis.com",
+                "/v1beta/properties/1:runReport",
+            )
             .unwrap();
         assert_eq!(
             url.as_str(),
@@ -306,12 +312,19 @@ mod tests {
             workspace_id: WorkspaceId::new(),
             integration_id: IntegrationId::new(),
             config: serde_json::Map::new(),
-            secrets: [("api_key".to_owned(), SecretString::from("sk_live_TOPSECRET"))].into(),
+            secrets: [(
+                "api_key".to_owned(),
+                SecretString::from("sk_live_TOPSECRET"),
+            )]
+            .into(),
             access_token: Some(SecretString::from("ya29.TOKEN")),
             token_expires_at: None,
         };
         let shown = format!("{conn:?}");
-        assert!(!shown.contains("TOPSECRET") && !shown.contains("ya29"), "{shown}");
+        assert!(
+            !shown.contains("TOPSECRET") && !shown.contains("ya29"),
+            "{shown}"
+        );
         assert!(shown.contains("api_key"));
     }
 }

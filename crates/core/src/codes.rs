@@ -132,7 +132,11 @@ mod tests {
     fn names_are_unique_snake_case_and_round_trip() {
         let mut seen = HashSet::new();
         for code in ErrorCode::ALL {
-            assert!(seen.insert(code.name()), "duplicate code name {}", code.name());
+            assert!(
+                seen.insert(code.name()),
+                "duplicate code name {}",
+                code.name()
+            );
             assert!(
                 code.name()
                     .chars()

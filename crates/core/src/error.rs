@@ -199,6 +199,9 @@ mod tests {
         let err = AdapterError::RateLimited {
             retry_after: Some(Duration::from_secs(7)),
         };
-        assert_eq!(err.to_string(), "rate limited by the provider, retry after 7s");
+        assert_eq!(
+            err.to_string(),
+            "rate limited by the provider, retry after 7s"
+        );
     }
 }

@@ -69,7 +69,9 @@ pub struct ProviderId(String);
 
 /// Why a string is not a valid [`ProviderId`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid provider id: expected 2-64 lower-case letters, digits and single dashes, starting with a letter")]
+#[error(
+    "invalid provider id: expected 2-64 lower-case letters, digits and single dashes, starting with a letter"
+)]
 pub struct InvalidProviderId;
 
 impl ProviderId {
@@ -123,10 +125,26 @@ mod tests {
     #[test]
     fn provider_ids_parse_strictly() {
         for ok in ["google-analytics", "stripe", "meta-ads", "kit", "devto2"] {
-            assert_eq!(ProviderId::parse(ok).map(|p| p.to_string()), Ok(ok.to_owned()));
+            assert_eq!(
+                ProviderId::parse(ok).map(|p| p.to_string()),
+                Ok(ok.to_owned())
+            );
         }
-        for bad in ["", "a", "Stripe", "-stripe", "stripe-", "meta--ads", "9lives", "me ta", "ü-x"] {
-            assert!(ProviderId::parse(bad).is_err(), "{bad:?} should be rejected");
+        for bad in [
+            "",
+            "a",
+            "Stripe",
+            "-stripe",
+            "stripe-",
+            "meta--ads",
+            "9lives",
+            "me ta",
+            "ü-x",
+        ] {
+            assert!(
+                ProviderId::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
         assert!(serde_json::from_str::<ProviderId>("\"Bad Id\"").is_err());
     }

@@ -96,7 +96,8 @@ mod tests {
             .with_dimension("campaign", "x");
         assert_eq!(a.dimension_key(), b.dimension_key());
         assert_eq!(a.dimension_key(), "campaign=x&currency=EUR");
-        let tricky = KpiPoint::total("spend", date, 1.0).with_dimension("campaign", "x&currency=EUR");
+        let tricky =
+            KpiPoint::total("spend", date, 1.0).with_dimension("campaign", "x&currency=EUR");
         assert_ne!(tricky.dimension_key(), a.dimension_key());
         assert_eq!(KpiPoint::total("spend", date, 1.0).dimension_key(), "");
     }

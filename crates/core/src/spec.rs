@@ -408,7 +408,9 @@ mod tests {
             name: "Example",
             category: Category::Analytics,
             auth: AuthSpec::ApiKey {
-                fields: vec![ConfigField::secret("api_key", "API key", "").with_pattern("ex_[a-z0-9]+")],
+                fields: vec![
+                    ConfigField::secret("api_key", "API key", "").with_pattern("ex_[a-z0-9]+"),
+                ],
             },
             config: vec![
                 ConfigField::string("account_id", "Account", "").with_pattern("[0-9]+"),
@@ -453,7 +455,10 @@ mod tests {
         }));
         let errors = spec().validate_fields(&values).unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["api_key", "account_id", "region", "endpoint", "extra"]);
+        assert_eq!(
+            fields,
+            ["api_key", "account_id", "region", "endpoint", "extra"]
+        );
         for error in &errors {
             assert!(!error.to_string().contains("SECRETVALUE"), "{error}");
         }
@@ -464,6 +469,9 @@ mod tests {
         let value = serde_json::to_value(spec()).unwrap();
         assert_eq!(value["auth"]["kind"], "api_key");
         assert_eq!(value["auth"]["fields"][0]["secret"], true);
-        assert_eq!(value["config"][1]["kind"], json!({"type": "enum", "values": ["eu", "us"]}));
+        assert_eq!(
+            value["config"][1]["kind"],
+            json!({"type": "enum", "values": ["eu", "us"]})
+        );
     }
 }

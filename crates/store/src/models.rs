@@ -1,0 +1,439 @@
+//! Row types of every table, and the text-backed enums stored in status columns.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::schema::*;
+
+/// Declares an enum stored as `text` (each table's CHECK constraint lists the same
+/// values), with diesel conversions and `as_str`/`parse`.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, diesel::AsExpression, diesel::FromSqlRow)]
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant,)+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The stored text.
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)+ }
+            }
+
+            /// Parses the stored text.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $name {
+            fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(self.as_str(), out)
+            }
+        }
+
+        impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg> for $name {
+            fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+                let text = <String as diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg>>::from_sql(bytes)?;
+                $name::parse(&text).ok_or_else(|| format!("unknown {} `{text}`", stringify!($name)).into())
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Where an integration stands.
+    IntegrationStatus {
+        Pending => "pending",
+        Active => "active",
+        NeedsReauth => "needs_reauth",
+        Error => "error",
+        Disabled => "disabled",
+    }
+);
+
+text_enum!(
+    /// The auth kind of an integration (as in the provider's spec).
+    AuthKind {
+        OAuth2 => "oauth2",
+        ApiKey => "api_key",
+        Basic => "basic",
+        ClientCredentials => "client_credentials",
+    }
+);
+
+text_enum!(
+    /// The last health check's verdict.
+    Health {
+        Unknown => "unknown",
+        Healthy => "healthy",
+        Unhealthy => "unhealthy",
+    }
+);
+
+text_enum!(
+    /// What started a sync run.
+    SyncTrigger {
+        Schedule => "schedule",
+        Manual => "manual",
+        Replay => "replay",
+        Webhook => "webhook",
+    }
+);
+
+text_enum!(
+    /// Where a sync run stands.
+    RunStatus {
+        Queued => "queued",
+        Running => "running",
+        Retrying => "retrying",
+        Succeeded => "succeeded",
+        Failed => "failed",
+        Dead => "dead",
+        Cancelled => "cancelled",
+    }
+);
+
+text_enum!(
+    /// Processing state of a stored webhook event.
+    WebhookStatus {
+        Received => "received",
+        Processing => "processing",
+        Processed => "processed",
+        Failed => "failed",
+        Dead => "dead",
+    }
+);
+
+text_enum!(
+    /// The job queues.
+    Queue {
+        Sync => "sync",
+        Action => "action",
+        Webhook => "webhook",
+        Notify => "notify",
+    }
+);
+
+text_enum!(
+    /// Severity of an integration log entry.
+    LogLevel {
+        Info => "info",
+        Warn => "warn",
+        Error => "error",
+    }
+);
+
+text_enum!(
+    /// The operation an integration log entry is about.
+    Operation {
+        Connect => "connect",
+        Check => "check",
+        Sync => "sync",
+        Refresh => "refresh",
+        Action => "action",
+        Webhook => "webhook",
+        Revoke => "revoke",
+        Update => "update",
+        Reconnect => "reconnect",
+        Alert => "alert",
+    }
+);
+
+text_enum!(
+    /// How an alert rule compares a metric with its threshold.
+    AlertCondition {
+        Above => "above",
+        Below => "below",
+        ChangePctAbove => "change_pct_above",
+        ChangePctBelow => "change_pct_below",
+    }
+);
+
+text_enum!(
+    /// What a notification reports.
+    NotificationKind {
+        KpiAlert => "kpi_alert",
+        SyncFailed => "sync_failed",
+        NeedsReauth => "needs_reauth",
+        DeadLetter => "dead_letter",
+        WeeklyReport => "weekly_report",
+    }
+);
+
+text_enum!(
+    /// Delivery state of a notification.
+    NotificationStatus {
+        Pending => "pending",
+        Sent => "sent",
+        Failed => "failed",
+        Suppressed => "suppressed",
+    }
+);
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = workspaces, check_for_backend(diesel::pg::Pg))]
+pub struct Workspace {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = api_keys, check_for_backend(diesel::pg::Pg))]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub name: String,
+    pub display_prefix: String,
+    #[serde(skip)]
+    pub key_hash: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = integrations, check_for_backend(diesel::pg::Pg))]
+pub struct Integration {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub provider: String,
+    pub display_name: String,
+    pub status: IntegrationStatus,
+    pub auth_kind: AuthKind,
+    pub config: serde_json::Value,
+    pub scopes: Vec<String>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub schedule_seconds: i32,
+    pub sync_enabled: bool,
+    pub next_sync_at: Option<DateTime<Utc>>,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub health: Health,
+    pub health_checked_at: Option<DateTime<Utc>>,
+    pub health_message: Option<String>,
+    pub last_error_code: Option<String>,
+    pub last_error_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = integrations)]
+pub struct NewIntegration {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub provider: String,
+    pub display_name: String,
+    pub status: IntegrationStatus,
+    pub auth_kind: AuthKind,
+    pub config: serde_json::Value,
+    pub scopes: Vec<String>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub schedule_seconds: i32,
+    pub next_sync_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = credentials, check_for_backend(diesel::pg::Pg))]
+pub struct CredentialRow {
+    pub workspace_id: Uuid,
+    pub integration_id: Uuid,
+    pub field: String,
+    pub key_id: String,
+    pub sealed: Vec<u8>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = oauth_states, check_for_backend(diesel::pg::Pg))]
+pub struct OAuthState {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub provider: String,
+    pub integration_id: Option<Uuid>,
+    pub state_hash: Vec<u8>,
+    pub pkce_key_id: Option<String>,
+    pub pkce_verifier_sealed: Option<Vec<u8>>,
+    pub redirect_uri: String,
+    pub return_to: Option<String>,
+    pub config: serde_json::Value,
+    pub display_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub consumed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = sync_runs, check_for_backend(diesel::pg::Pg))]
+pub struct SyncRun {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub integration_id: Uuid,
+    pub stream: Option<String>,
+    pub trigger: SyncTrigger,
+    pub status: RunStatus,
+    pub job_id: Option<String>,
+    pub attempts: i32,
+    pub records_read: i64,
+    pub records_written: i64,
+    pub kpi_points_written: i64,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub queued_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = stream_states, check_for_backend(diesel::pg::Pg))]
+pub struct StreamState {
+    pub workspace_id: Uuid,
+    pub integration_id: Uuid,
+    pub stream: String,
+    pub cursor: Option<serde_json::Value>,
+    pub pages_committed: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = records, check_for_backend(diesel::pg::Pg))]
+pub struct RecordRow {
+    pub workspace_id: Uuid,
+    pub integration_id: Uuid,
+    pub stream: String,
+    pub external_id: String,
+    pub data: serde_json::Value,
+    #[serde(skip)]
+    pub content_hash: Vec<u8>,
+    pub provider_modified_at: Option<DateTime<Utc>>,
+    pub first_seen_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = kpi_points, check_for_backend(diesel::pg::Pg))]
+pub struct KpiRow {
+    pub workspace_id: Uuid,
+    pub integration_id: Uuid,
+    pub metric: String,
+    pub date: NaiveDate,
+    pub dimension_key: String,
+    pub dimensions: serde_json::Value,
+    pub value: f64,
+    pub stream: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = webhook_events, check_for_backend(diesel::pg::Pg))]
+pub struct WebhookEventRow {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub integration_id: Uuid,
+    pub provider: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub headers: serde_json::Value,
+    #[serde(skip)]
+    pub body: Vec<u8>,
+    pub status: WebhookStatus,
+    pub attempts: i32,
+    pub error_message: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = dead_letters, check_for_backend(diesel::pg::Pg))]
+pub struct DeadLetter {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub integration_id: Option<Uuid>,
+    pub queue: Queue,
+    pub job_id: String,
+    pub job: serde_json::Value,
+    pub error_code: String,
+    pub error_message: String,
+    pub attempts: i32,
+    pub attempt_log: serde_json::Value,
+    pub first_failed_at: DateTime<Utc>,
+    pub dead_at: DateTime<Utc>,
+    pub replayed_at: Option<DateTime<Utc>>,
+    pub replay_job_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = integration_logs, check_for_backend(diesel::pg::Pg))]
+pub struct IntegrationLog {
+    pub id: i64,
+    pub workspace_id: Uuid,
+    pub integration_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub level: LogLevel,
+    pub operation: Operation,
+    pub message: String,
+    pub details: serde_json::Value,
+    pub run_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = idempotency_keys, check_for_backend(diesel::pg::Pg))]
+pub struct IdempotencyRecord {
+    pub workspace_id: Uuid,
+    pub key: String,
+    pub method: String,
+    pub path: String,
+    pub request_hash: Vec<u8>,
+    pub response_status: Option<i16>,
+    pub response_body: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = alert_rules, check_for_backend(diesel::pg::Pg))]
+pub struct AlertRule {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub integration_id: Option<Uuid>,
+    pub name: String,
+    pub metric: String,
+    pub condition: AlertCondition,
+    pub threshold: f64,
+    pub window_days: i32,
+    pub recipients: Vec<String>,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub last_triggered_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = notifications, check_for_backend(diesel::pg::Pg))]
+pub struct Notification {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub kind: NotificationKind,
+    pub dedupe_key: String,
+    pub alert_rule_id: Option<Uuid>,
+    pub integration_id: Option<Uuid>,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub status: NotificationStatus,
+    pub provider_message_id: Option<String>,
+    pub error_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}

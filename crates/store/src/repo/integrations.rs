@@ -1,0 +1,174 @@
+//! The `integrations` table.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::clamp_limit;
+use crate::{
+    Conn, StoreError,
+    models::{Health, Integration, IntegrationStatus, NewIntegration},
+    schema::integrations,
+};
+
+/// Inserts an integration of the scoped workspace.
+pub async fn insert(conn: &mut Conn, new: &NewIntegration) -> Result<Integration, StoreError> {
+    Ok(diesel::insert_into(integrations::table)
+        .values(new)
+        .returning(Integration::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+/// One integration of the scoped workspace, or `NotFound("integration")` (also for
+/// another workspace's id: row-level security hides it).
+pub async fn get(conn: &mut Conn, id: Uuid) -> Result<Integration, StoreError> {
+    integrations::table
+        .find(id)
+        .select(Integration::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound("integration"))
+}
+
+/// The same, locking the row for update (token refresh is single-flight on it).
+pub async fn get_for_update(conn: &mut Conn, id: Uuid) -> Result<Integration, StoreError> {
+    integrations::table
+        .find(id)
+        .for_update()
+        .select(Integration::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound("integration"))
+}
+
+/// A page of the scoped workspace's integrations in creation order, after the
+/// keyset `(created_at, id)` of the previous page's last row.
+pub async fn list(
+    conn: &mut Conn,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    provider: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Integration>, StoreError> {
+    let mut query = integrations::table
+        .select(Integration::as_select())
+        .order((integrations::created_at, integrations::id))
+        .limit(clamp_limit(limit))
+        .into_boxed();
+    if let Some((created_at, id)) = after {
+        query = query.filter(
+            integrations::created_at
+                .gt(created_at)
+                .or(integrations::created_at
+                    .eq(created_at)
+                    .and(integrations::id.gt(id))),
+        );
+    }
+    if let Some(provider) = provider {
+        query = query.filter(integrations::provider.eq(provider.to_owned()));
+    }
+    Ok(query.load(conn).await?)
+}
+
+/// Changes to the user-editable settings of an integration; `None` keeps a value.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = integrations)]
+pub struct IntegrationPatch {
+    pub display_name: Option<String>,
+    pub config: Option<serde_json::Value>,
+    pub schedule_seconds: Option<i32>,
+    pub sync_enabled: Option<bool>,
+    pub status: Option<IntegrationStatus>,
+    pub scopes: Option<Vec<String>>,
+    pub token_expires_at: Option<Option<DateTime<Utc>>>,
+    pub next_sync_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// Applies a patch and bumps `updated_at`.
+pub async fn update(
+    conn: &mut Conn,
+    id: Uuid,
+    patch: &IntegrationPatch,
+) -> Result<Integration, StoreError> {
+    diesel::update(integrations::table.find(id))
+        .set((patch, integrations::updated_at.eq(diesel::dsl::now)))
+        .returning(Integration::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound("integration"))
+}
+
+/// Moves an integration to a status, remembering the error that caused it (if any).
+pub async fn set_status(
+    conn: &mut Conn,
+    id: Uuid,
+    status: IntegrationStatus,
+    error: Option<(&str, &str)>,
+) -> Result<Integration, StoreError> {
+    let (code, message) = error.map_or((None, None), |(c, m)| (Some(c), Some(m)));
+    diesel::update(integrations::table.find(id))
+        .set((
+            integrations::status.eq(status),
+            integrations::last_error_code.eq(code),
+            integrations::last_error_message.eq(message),
+            integrations::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(Integration::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound("integration"))
+}
+
+/// Stores the outcome of a health check.
+pub async fn record_health(
+    conn: &mut Conn,
+    id: Uuid,
+    health: Health,
+    message: Option<&str>,
+) -> Result<Integration, StoreError> {
+    diesel::update(integrations::table.find(id))
+        .set((
+            integrations::health.eq(health),
+            integrations::health_message.eq(message),
+            integrations::health_checked_at.eq(Some(chrono::Utc::now())),
+        ))
+        .returning(Integration::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound("integration"))
+}
+
+/// Records a finished sync and schedules the next one `schedule_seconds` later.
+pub async fn record_sync_finished(
+    conn: &mut Conn,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let integration = get(conn, id).await?;
+    let next = at + chrono::Duration::seconds(i64::from(integration.schedule_seconds));
+    diesel::update(integrations::table.find(id))
+        .set((
+            integrations::last_sync_at.eq(Some(at)),
+            integrations::next_sync_at.eq(Some(next)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes an integration and, through the foreign keys, everything it owns.
+pub async fn delete(conn: &mut Conn, id: Uuid) -> Result<(), StoreError> {
+    let deleted = diesel::delete(integrations::table.find(id))
+        .execute(conn)
+        .await?;
+    if deleted == 0 {
+        return Err(StoreError::NotFound("integration"));
+    }
+    Ok(())
+}

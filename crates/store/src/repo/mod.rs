@@ -1,0 +1,35 @@
+//! Repositories: one module of queries per table. Every function takes the
+//! connection of a [`crate::WorkspaceTx`] (row-level security scopes it to one
+//! workspace) unless its documentation says it is one of the cross-tenant paths.
+
+pub mod alerts;
+pub mod api_keys;
+pub mod credentials;
+pub mod dead_letters;
+pub mod idempotency;
+pub mod integrations;
+pub mod kpis;
+pub mod logs;
+pub mod notifications;
+pub mod oauth_states;
+pub mod records;
+pub mod stream_states;
+pub mod sync_runs;
+pub mod webhook_events;
+pub mod workspaces;
+
+/// The most rows a list call returns, whatever the caller asks.
+pub const MAX_PAGE: i64 = 500;
+
+/// Clamps a requested page size into 1..=MAX_PAGE.
+pub fn clamp_limit(limit: i64) -> i64 {
+    limit.clamp(1, MAX_PAGE)
+}
+
+/// SHA-256 of some bytes (API keys, OAuth states, idempotent request fingerprints,
+/// record contents).
+pub fn sha256(bytes: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .to_vec()
+}

@@ -1,0 +1,135 @@
+//! The `sync_runs` table: one row per sync of an integration (or one stream of it).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use junction_core::WorkspaceId;
+use uuid::Uuid;
+
+use super::clamp_limit;
+use crate::{
+    Conn, StoreError,
+    models::{RunStatus, SyncRun, SyncTrigger},
+    schema::sync_runs,
+};
+
+/// Queues a run.
+pub async fn create(
+    conn: &mut Conn,
+    workspace_id: WorkspaceId,
+    integration_id: Uuid,
+    stream: Option<&str>,
+    trigger: SyncTrigger,
+) -> Result<SyncRun, StoreError> {
+    Ok(diesel::insert_into(sync_runs::table)
+        .values((
+            sync_runs::workspace_id.eq(workspace_id.as_uuid()),
+            sync_runs::integration_id.eq(integration_id),
+            sync_runs::stream.eq(stream),
+            sync_runs::trigger.eq(trigger),
+        ))
+        .returning(SyncRun::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+/// One run of the scoped workspace.
+pub async fn get(conn: &mut Conn, id: Uuid) -> Result<SyncRun, StoreError> {
+    sync_runs::table
+        .find(id)
+        .select(SyncRun::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound("sync run"))
+}
+
+/// Runs of an integration, newest first, before the keyset of the previous page.
+pub async fn list_for_integration(
+    conn: &mut Conn,
+    integration_id: Uuid,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<SyncRun>, StoreError> {
+    let mut query = sync_runs::table
+        .filter(sync_runs::integration_id.eq(integration_id))
+        .order((sync_runs::queued_at.desc(), sync_runs::id.desc()))
+        .limit(clamp_limit(limit))
+        .select(SyncRun::as_select())
+        .into_boxed();
+    if let Some((queued_at, id)) = before {
+        query = query.filter(
+            sync_runs::queued_at
+                .lt(queued_at)
+                .or(sync_runs::queued_at.eq(queued_at).and(sync_runs::id.lt(id))),
+        );
+    }
+    Ok(query.load(conn).await?)
+}
+
+/// Marks an attempt started (counts the attempt; keeps the first start time).
+pub async fn start_attempt(
+    conn: &mut Conn,
+    id: Uuid,
+    job_id: Option<&str>,
+) -> Result<SyncRun, StoreError> {
+    diesel::update(sync_runs::table.find(id))
+        .set((
+            sync_runs::status.eq(RunStatus::Running),
+            sync_runs::attempts.eq(sync_runs::attempts + 1),
+            sync_runs::job_id.eq(job_id),
+            sync_runs::started_at.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >("COALESCE(started_at, now())")),
+        ))
+        .returning(SyncRun::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound("sync run"))
+}
+
+/// Adds a committed page's counts to the run.
+pub async fn add_progress(
+    conn: &mut Conn,
+    id: Uuid,
+    records_read: i64,
+    records_written: i64,
+    kpi_points_written: i64,
+) -> Result<(), StoreError> {
+    diesel::update(sync_runs::table.find(id))
+        .set((
+            sync_runs::records_read.eq(sync_runs::records_read + records_read),
+            sync_runs::records_written.eq(sync_runs::records_written + records_written),
+            sync_runs::kpi_points_written.eq(sync_runs::kpi_points_written + kpi_points_written),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends a run (or an attempt of it, with `Retrying`) with an optional error.
+pub async fn finish(
+    conn: &mut Conn,
+    id: Uuid,
+    status: RunStatus,
+    error: Option<(&str, &str)>,
+) -> Result<SyncRun, StoreError> {
+    let (code, message) = error.map_or((None, None), |(c, m)| (Some(c), Some(m)));
+    let finished_at = match status {
+        RunStatus::Queued | RunStatus::Running | RunStatus::Retrying => None,
+        _ => Some(Utc::now()),
+    };
+    diesel::update(sync_runs::table.find(id))
+        .set((
+            sync_runs::status.eq(status),
+            sync_runs::error_code.eq(code),
+            sync_runs::error_message.eq(message),
+            sync_runs::finished_at.eq(finished_at),
+        ))
+        .returning(SyncRun::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound("sync run"))
+}

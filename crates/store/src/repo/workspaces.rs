@@ -1,0 +1,44 @@
+//! The `workspaces` table.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use junction_core::WorkspaceId;
+
+use crate::{Conn, StoreError, models::Workspace, schema::workspaces};
+
+/// Creates the workspace the transaction is scoped to (the row-level security check
+/// only admits the scoped id, so a transaction cannot create another tenant).
+pub async fn create(conn: &mut Conn, id: WorkspaceId, name: &str) -> Result<Workspace, StoreError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(StoreError::Invalid(
+            "workspace name must be 1-200 characters".into(),
+        ));
+    }
+    Ok(diesel::insert_into(workspaces::table)
+        .values((workspaces::id.eq(id.as_uuid()), workspaces::name.eq(name)))
+        .returning(Workspace::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+/// The scoped workspace, or `NotFound("workspace")`.
+pub async fn get(conn: &mut Conn, id: WorkspaceId) -> Result<Workspace, StoreError> {
+    workspaces::table
+        .find(id.as_uuid())
+        .select(Workspace::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound("workspace"))
+}
+
+/// Every workspace. Operator path: needs the schema owner's [`crate::AdminStore`]
+/// connection (through the app role it shows at most the scoped workspace).
+pub async fn list_all(conn: &mut Conn) -> Result<Vec<Workspace>, StoreError> {
+    Ok(workspaces::table
+        .order((workspaces::created_at, workspaces::id))
+        .select(Workspace::as_select())
+        .load(conn)
+        .await?)
+}

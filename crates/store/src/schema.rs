@@ -1,0 +1,256 @@
+//! Diesel table definitions, kept by hand in step with migrations/ (the store's tests
+//! exercise every table, so a column that drifts fails them).
+
+diesel::table! {
+    workspaces (id) {
+        id -> Uuid,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        name -> Text,
+        display_prefix -> Text,
+        key_hash -> Bytea,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    integrations (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        provider -> Text,
+        display_name -> Text,
+        status -> Text,
+        auth_kind -> Text,
+        config -> Jsonb,
+        scopes -> Array<Text>,
+        token_expires_at -> Nullable<Timestamptz>,
+        schedule_seconds -> Int4,
+        sync_enabled -> Bool,
+        next_sync_at -> Nullable<Timestamptz>,
+        last_sync_at -> Nullable<Timestamptz>,
+        health -> Text,
+        health_checked_at -> Nullable<Timestamptz>,
+        health_message -> Nullable<Text>,
+        last_error_code -> Nullable<Text>,
+        last_error_message -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    credentials (integration_id, field) {
+        workspace_id -> Uuid,
+        integration_id -> Uuid,
+        field -> Text,
+        key_id -> Text,
+        sealed -> Bytea,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    oauth_states (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        provider -> Text,
+        integration_id -> Nullable<Uuid>,
+        state_hash -> Bytea,
+        pkce_key_id -> Nullable<Text>,
+        pkce_verifier_sealed -> Nullable<Bytea>,
+        redirect_uri -> Text,
+        return_to -> Nullable<Text>,
+        config -> Jsonb,
+        display_name -> Nullable<Text>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        consumed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    sync_runs (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        integration_id -> Uuid,
+        stream -> Nullable<Text>,
+        trigger -> Text,
+        status -> Text,
+        job_id -> Nullable<Text>,
+        attempts -> Int4,
+        records_read -> Int8,
+        records_written -> Int8,
+        kpi_points_written -> Int8,
+        error_code -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        queued_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    stream_states (integration_id, stream) {
+        workspace_id -> Uuid,
+        integration_id -> Uuid,
+        stream -> Text,
+        cursor -> Nullable<Jsonb>,
+        pages_committed -> Int8,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    records (integration_id, stream, external_id) {
+        workspace_id -> Uuid,
+        integration_id -> Uuid,
+        stream -> Text,
+        external_id -> Text,
+        data -> Jsonb,
+        content_hash -> Bytea,
+        provider_modified_at -> Nullable<Timestamptz>,
+        first_seen_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    kpi_points (integration_id, metric, date, dimension_key) {
+        workspace_id -> Uuid,
+        integration_id -> Uuid,
+        metric -> Text,
+        date -> Date,
+        dimension_key -> Text,
+        dimensions -> Jsonb,
+        value -> Float8,
+        stream -> Text,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        integration_id -> Uuid,
+        provider -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        headers -> Jsonb,
+        body -> Bytea,
+        status -> Text,
+        attempts -> Int4,
+        error_message -> Nullable<Text>,
+        received_at -> Timestamptz,
+        processed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    dead_letters (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        integration_id -> Nullable<Uuid>,
+        queue -> Text,
+        job_id -> Text,
+        job -> Jsonb,
+        error_code -> Text,
+        error_message -> Text,
+        attempts -> Int4,
+        attempt_log -> Jsonb,
+        first_failed_at -> Timestamptz,
+        dead_at -> Timestamptz,
+        replayed_at -> Nullable<Timestamptz>,
+        replay_job_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    integration_logs (id) {
+        id -> Int8,
+        workspace_id -> Uuid,
+        integration_id -> Uuid,
+        at -> Timestamptz,
+        level -> Text,
+        operation -> Text,
+        message -> Text,
+        details -> Jsonb,
+        run_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (workspace_id, key) {
+        workspace_id -> Uuid,
+        key -> Text,
+        method -> Text,
+        path -> Text,
+        request_hash -> Bytea,
+        response_status -> Nullable<Int2>,
+        response_body -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    alert_rules (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        integration_id -> Nullable<Uuid>,
+        name -> Text,
+        metric -> Text,
+        condition -> Text,
+        threshold -> Float8,
+        window_days -> Int4,
+        recipients -> Array<Text>,
+        enabled -> Bool,
+        created_at -> Timestamptz,
+        last_triggered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        kind -> Text,
+        dedupe_key -> Text,
+        alert_rule_id -> Nullable<Uuid>,
+        integration_id -> Nullable<Uuid>,
+        recipients -> Array<Text>,
+        subject -> Text,
+        status -> Text,
+        provider_message_id -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    workspaces,
+    api_keys,
+    integrations,
+    credentials,
+    oauth_states,
+    sync_runs,
+    stream_states,
+    records,
+    kpi_points,
+    webhook_events,
+    dead_letters,
+    integration_logs,
+    idempotency_keys,
+    alert_rules,
+    notifications,
+);
