@@ -268,6 +268,17 @@ impl Vault {
 mod tests {
     use super::*;
 
+    /// Opens and forgets the secret, so results compare (secrets have no PartialEq).
+    trait OpenErr {
+        fn open_err(&self, context: SealContext<'_>, sealed: &Sealed) -> Result<(), VaultError>;
+    }
+
+    impl OpenErr for Vault {
+        fn open_err(&self, context: SealContext<'_>, sealed: &Sealed) -> Result<(), VaultError> {
+            self.open(context, sealed).map(|_| ())
+        }
+    }
+
     fn key(byte: u8) -> String {
         STANDARD.encode([byte; KEY_LEN])
     }
@@ -339,25 +350,28 @@ mod tests {
             .unwrap();
         // Another field, another owner, another workspace.
         assert_eq!(
-            vault.open(ctx("access_token"), &sealed),
+            vault.open_err(ctx("access_token"), &sealed),
             Err(VaultError::OpenFailed)
         );
         let moved = SealContext {
             owner_id: Uuid::from_u128(3),
             ..ctx("api_key")
         };
-        assert_eq!(vault.open(moved, &sealed), Err(VaultError::OpenFailed));
+        assert_eq!(vault.open_err(moved, &sealed), Err(VaultError::OpenFailed));
         let other_ws = SealContext {
             workspace_id: Uuid::from_u128(9),
             ..ctx("api_key")
         };
-        assert_eq!(vault.open(other_ws, &sealed), Err(VaultError::OpenFailed));
+        assert_eq!(
+            vault.open_err(other_ws, &sealed),
+            Err(VaultError::OpenFailed)
+        );
         // Every single flipped bit.
         for i in 0..sealed.bytes.len() * 8 {
             let mut flipped = sealed.clone();
             flipped.bytes[i / 8] ^= 1 << (i % 8);
             assert_eq!(
-                vault.open(ctx("api_key"), &flipped),
+                vault.open_err(ctx("api_key"), &flipped),
                 Err(VaultError::OpenFailed),
                 "bit {i}"
             );
@@ -369,20 +383,20 @@ mod tests {
                 bytes: sealed.bytes[..len].to_vec(),
             };
             assert_eq!(
-                vault.open(ctx("api_key"), &truncated),
+                vault.open_err(ctx("api_key"), &truncated),
                 Err(VaultError::OpenFailed)
             );
         }
         // Wrong key under the same id.
         let other = Vault::new(ring(&format!("k1:{}", key(8))).unwrap());
         assert_eq!(
-            other.open(ctx("api_key"), &sealed),
+            other.open_err(ctx("api_key"), &sealed),
             Err(VaultError::OpenFailed)
         );
         // Unknown key id.
         let missing = Vault::new(ring(&format!("k2:{}", key(7))).unwrap());
         assert_eq!(
-            missing.open(ctx("api_key"), &sealed),
+            missing.open_err(ctx("api_key"), &sealed),
             Err(VaultError::UnknownKey("k1".into()))
         );
     }

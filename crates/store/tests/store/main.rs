@@ -1,0 +1,44 @@
+//! Integration tests of junction-store against a real Postgres (one binary per
+//! crate: every module below links into this one test executable).
+
+mod migrations;
+mod repositories;
+mod tenancy;
+mod vault;
+mod writes;
+
+use diesel::{QueryableByName, sql_types};
+use diesel_async::RunQueryDsl;
+
+/// Every tenant-owned table (everything but `workspaces`, which is filtered on id).
+pub const TENANT_TABLES: &[&str] = &[
+    "api_keys",
+    "integrations",
+    "credentials",
+    "oauth_states",
+    "sync_runs",
+    "stream_states",
+    "records",
+    "kpi_points",
+    "webhook_events",
+    "dead_letters",
+    "integration_logs",
+    "idempotency_keys",
+    "alert_rules",
+    "notifications",
+];
+
+#[derive(QueryableByName, Debug)]
+pub struct Count {
+    #[diesel(sql_type = sql_types::BigInt)]
+    pub n: i64,
+}
+
+/// Runs a `SELECT count(*) AS n ...`.
+pub async fn count(conn: &mut diesel_async::AsyncPgConnection, sql: &str) -> i64 {
+    diesel::sql_query(sql)
+        .get_result::<Count>(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .n
+}

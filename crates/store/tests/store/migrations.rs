@@ -1,0 +1,142 @@
+//! Migrations apply, revert and re-apply; the schema has the constraints that keep
+//! data whole.
+
+use diesel::{QueryableByName, sql_types};
+use diesel_async::RunQueryDsl;
+use junction_store::migrate;
+use junction_testkit::TestDb;
+
+use crate::{TENANT_TABLES, count};
+
+#[tokio::test]
+async fn migrations_run_up_down_and_up_again() {
+    let db = TestDb::new().await;
+    assert!(migrate::pending(db.url()).await.unwrap().is_empty());
+    let reverted = migrate::revert_all(db.url()).await.unwrap();
+    assert_eq!(reverted.len(), migrate::embedded_versions().len());
+    let mut admin = db.admin().await;
+    let tables = count(
+        admin.conn(),
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public' \
+         AND table_name <> '__diesel_schema_migrations'",
+    )
+    .await;
+    assert_eq!(tables, 0, "down migrations must remove every table");
+    let functions = count(
+        admin.conn(),
+        "SELECT count(*) AS n FROM pg_proc WHERE proname LIKE 'junction\\_%'",
+    )
+    .await;
+    assert_eq!(functions, 0, "down migrations must remove every function");
+    let applied = migrate::run_pending(db.url()).await.unwrap();
+    assert_eq!(applied.len(), migrate::embedded_versions().len());
+    assert!(migrate::pending(db.url()).await.unwrap().is_empty());
+    // The store works on the re-applied schema.
+    let (workspace, _) = junction_testkit::create_workspace(db.store(), "again").await;
+    junction_testkit::create_integration(db.store(), workspace, "stripe").await;
+}
+
+#[derive(QueryableByName, Debug)]
+struct Name {
+    #[diesel(sql_type = sql_types::Text)]
+    name: String,
+}
+
+#[tokio::test]
+async fn every_tenant_table_has_rls_and_a_non_null_workspace() {
+    let db = TestDb::new().await;
+    let mut admin = db.admin().await;
+    for table in TENANT_TABLES.iter().chain(&["workspaces"]) {
+        let rls = count(
+            admin.conn(),
+            &format!(
+                "SELECT count(*) AS n FROM pg_class WHERE relname = '{table}' AND relrowsecurity"
+            ),
+        )
+        .await;
+        assert_eq!(rls, 1, "{table} must have row-level security enabled");
+        let policies = count(
+            admin.conn(),
+            &format!("SELECT count(*) AS n FROM pg_policies WHERE tablename = '{table}'"),
+        )
+        .await;
+        assert_eq!(policies, 1, "{table} must have its tenant policy");
+    }
+    for table in TENANT_TABLES {
+        let not_null = count(
+            admin.conn(),
+            &format!(
+                "SELECT count(*) AS n FROM information_schema.columns WHERE table_name = '{table}' \
+                 AND column_name = 'workspace_id' AND is_nullable = 'NO'"
+            ),
+        )
+        .await;
+        assert_eq!(not_null, 1, "{table}.workspace_id must be NOT NULL");
+        let fks = count(
+            admin.conn(),
+            &format!(
+                "SELECT count(*) AS n FROM information_schema.table_constraints WHERE table_name = '{table}' \
+                 AND constraint_type = 'FOREIGN KEY'"
+            ),
+        )
+        .await;
+        assert!(fks >= 1, "{table} must reference its owner");
+    }
+}
+
+#[tokio::test]
+async fn upserts_are_backed_by_unique_constraints() {
+    let db = TestDb::new().await;
+    let mut admin = db.admin().await;
+    let expected: &[(&str, &str)] = &[
+        ("records", "integration_id,stream,external_id"),
+        ("kpi_points", "integration_id,metric,date,dimension_key"),
+        ("stream_states", "integration_id,stream"),
+        ("credentials", "integration_id,field"),
+        ("webhook_events", "integration_id,event_id"),
+        ("dead_letters", "queue,job_id"),
+        ("notifications", "workspace_id,dedupe_key"),
+        ("idempotency_keys", "workspace_id,key"),
+        ("api_keys", "key_hash"),
+        ("oauth_states", "state_hash"),
+    ];
+    for (table, columns) in expected {
+        let rows: Vec<Name> = diesel::sql_query(format!(
+            "SELECT string_agg(a.attname, ',' ORDER BY array_position(i.indkey, a.attnum)) AS name \
+             FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey) \
+             WHERE c.relname = '{table}' AND i.indisunique GROUP BY i.indexrelid"
+        ))
+        .load(admin.conn())
+        .await
+        .unwrap();
+        assert!(
+            rows.iter().any(|r| r.name == *columns),
+            "{table} needs a unique index on ({columns}); has {rows:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_app_role_cannot_bypass_rls() {
+    let db = TestDb::new().await;
+    let mut conn = db.store().unscoped().await.unwrap();
+    #[derive(QueryableByName)]
+    struct Role {
+        #[diesel(sql_type = sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = sql_types::Bool)]
+        bypass: bool,
+        #[diesel(sql_type = sql_types::Bool)]
+        superuser: bool,
+    }
+    let role: Role = diesel::sql_query(
+        "SELECT current_user::text AS name, rolbypassrls AS bypass, rolsuper AS superuser \
+         FROM pg_roles WHERE rolname = current_user",
+    )
+    .get_result(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(role.name, "junction_app");
+    assert!(!role.bypass && !role.superuser);
+}

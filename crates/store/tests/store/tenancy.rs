@@ -1,0 +1,290 @@
+//! Row-level security: inside one workspace's scope, unfiltered queries see that
+//! workspace only, and writes for another workspace are refused.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, NaiveDate, Utc};
+use junction_core::{KpiPoint, Page, Record, WorkspaceId};
+use junction_store::{
+    Store, StoreError, Vault,
+    ingest::commit_page,
+    models::{AlertCondition, NotificationKind, Queue, SyncTrigger},
+    repo::{self, alerts::NewAlertRule},
+};
+use junction_testkit::{TestDb, create_integration, create_workspace};
+use secrecy::SecretString;
+use serde_json::json;
+
+use crate::{TENANT_TABLES, count};
+
+/// Puts at least one row of the workspace into every tenant table.
+pub async fn populate(
+    store: &Store,
+    vault: &Vault,
+    workspace: WorkspaceId,
+    secret: &str,
+) -> uuid::Uuid {
+    let integration = create_integration(store, workspace, "stripe").await;
+    let page = Page {
+        records: vec![Record {
+            external_id: "ch_1".into(),
+            data: json!({"id": "ch_1", "amount": 100}),
+            modified_at: None,
+        }],
+        kpis: vec![KpiPoint::total(
+            "gross_revenue",
+            NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+            1.0,
+        )],
+        next_cursor: Some(json!("ch_1")),
+        has_more: false,
+    };
+    commit_page(store, workspace, integration.id, "charges", &page, None)
+        .await
+        .unwrap();
+    let mut tx = store.begin(workspace).await.unwrap();
+    let c = tx.conn();
+    repo::credentials::put(
+        c,
+        vault,
+        workspace,
+        integration.id,
+        &BTreeMap::from([("api_key".to_owned(), SecretString::from(secret.to_owned()))]),
+    )
+    .await
+    .unwrap();
+    repo::oauth_states::insert(
+        c,
+        vault,
+        repo::oauth_states::NewOAuthState {
+            workspace_id: workspace,
+            provider: "google-analytics",
+            integration_id: None,
+            state: &SecretString::from(format!("state-{workspace}")),
+            pkce_verifier: Some(&SecretString::from(format!("{secret}-pkce"))),
+            redirect_uri: "http://127.0.0.1:8080/oauth/callback",
+            return_to: None,
+            config: json!({}),
+            display_name: None,
+            expires_at: Utc::now() + Duration::minutes(10),
+        },
+    )
+    .await
+    .unwrap();
+    repo::sync_runs::create(c, workspace, integration.id, None, SyncTrigger::Manual)
+        .await
+        .unwrap();
+    repo::webhook_events::insert_if_new(
+        c,
+        repo::webhook_events::NewWebhookEvent {
+            workspace_id: workspace,
+            integration_id: integration.id,
+            provider: "stripe",
+            event_id: "evt_1",
+            event_type: "charge.refunded",
+            headers: json!({}),
+            body: b"{}",
+        },
+    )
+    .await
+    .unwrap();
+    repo::dead_letters::insert(
+        c,
+        repo::dead_letters::NewDeadLetter {
+            workspace_id: workspace,
+            integration_id: Some(integration.id),
+            queue: Queue::Sync,
+            job_id: &format!("job-{workspace}"),
+            job: json!({"kind": "sync"}),
+            error_code: "provider_rejected",
+            error_message: "bad",
+            attempts: 1,
+            attempt_log: json!([]),
+            first_failed_at: Utc::now(),
+        },
+    )
+    .await
+    .unwrap();
+    repo::logs::append(
+        c,
+        repo::logs::NewLog {
+            workspace_id: workspace,
+            integration_id: integration.id,
+            level: junction_store::models::LogLevel::Info,
+            operation: junction_store::models::Operation::Connect,
+            message: "connected",
+            details: json!({}),
+            run_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    repo::idempotency::claim(
+        c,
+        workspace,
+        "key-1",
+        "POST",
+        "/v1/x",
+        &[0u8; 32],
+        Utc::now() + Duration::hours(24),
+    )
+    .await
+    .unwrap();
+    let rule = repo::alerts::create(
+        c,
+        workspace,
+        NewAlertRule {
+            integration_id: Some(integration.id),
+            name: "revenue drop".into(),
+            metric: "gross_revenue".into(),
+            condition: AlertCondition::Below,
+            threshold: 10.0,
+            window_days: 1,
+            recipients: vec!["ops@example.com".into()],
+        },
+    )
+    .await
+    .unwrap();
+    repo::notifications::insert_once(
+        c,
+        repo::notifications::NewNotification {
+            workspace_id: workspace,
+            kind: NotificationKind::KpiAlert,
+            dedupe_key: "alert-1",
+            alert_rule_id: Some(rule.id),
+            integration_id: Some(integration.id),
+            recipients: vec!["ops@example.com".into()],
+            subject: "Revenue dropped",
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    integration.id
+}
+
+#[tokio::test]
+async fn each_workspace_sees_only_its_own_rows_in_every_table() {
+    let db = TestDb::new().await;
+    let (a, _) = create_workspace(db.store(), "A").await;
+    let (b, _) = create_workspace(db.store(), "B").await;
+    populate(db.store(), db.vault(), a, "secret-a").await;
+    populate(db.store(), db.vault(), b, "secret-b").await;
+
+    let mut admin = db.admin().await;
+    for (scope, other) in [(a, b), (b, a)] {
+        let mut tx = db.store().begin(scope).await.unwrap();
+        for table in TENANT_TABLES {
+            let visible = count(tx.conn(), &format!("SELECT count(*) AS n FROM {table}")).await;
+            let foreign = count(
+                tx.conn(),
+                &format!("SELECT count(*) AS n FROM {table} WHERE workspace_id <> '{scope}'"),
+            )
+            .await;
+            let owned = count(
+                admin.conn(),
+                &format!("SELECT count(*) AS n FROM {table} WHERE workspace_id = '{scope}'"),
+            )
+            .await;
+            assert!(
+                owned > 0,
+                "{table} must have rows of the workspace for this test"
+            );
+            assert_eq!(
+                visible, owned,
+                "{table}: unfiltered SELECT must show exactly the scoped rows"
+            );
+            assert_eq!(foreign, 0, "{table}: another workspace's rows leaked");
+        }
+        let workspaces = count(tx.conn(), "SELECT count(*) AS n FROM workspaces").await;
+        assert_eq!(workspaces, 1);
+        let other_ws = count(
+            tx.conn(),
+            &format!("SELECT count(*) AS n FROM workspaces WHERE id = '{other}'"),
+        )
+        .await;
+        assert_eq!(other_ws, 0);
+        tx.commit().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn writes_for_another_workspace_are_refused_and_nothing_is_visible_unscoped() {
+    let db = TestDb::new().await;
+    let (a, _) = create_workspace(db.store(), "A").await;
+    let (b, _) = create_workspace(db.store(), "B").await;
+    let integration_b = create_integration(db.store(), b, "stripe").await;
+
+    // In A's scope, B's integration does not exist...
+    let mut tx = db.store().begin(a).await.unwrap();
+    let err = repo::integrations::get(tx.conn(), integration_b.id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound("integration")));
+    // ...cannot be deleted...
+    assert!(
+        repo::integrations::delete(tx.conn(), integration_b.id)
+            .await
+            .is_err()
+    );
+    tx.rollback().await.unwrap();
+    // ...and a row claiming B's workspace is refused by the policy.
+    let mut tx = db.store().begin(a).await.unwrap();
+    let err = repo::sync_runs::create(tx.conn(), b, integration_b.id, None, SyncTrigger::Manual)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("row-level security")
+            || err.to_string().contains("database error"),
+        "{err}"
+    );
+    drop(tx);
+    // Creating another tenant's workspace row from A's scope is refused too.
+    let mut tx = db.store().begin(a).await.unwrap();
+    assert!(
+        repo::workspaces::create(tx.conn(), WorkspaceId::new(), "sneaky")
+            .await
+            .is_err()
+    );
+    drop(tx);
+
+    // Outside any scope the app role sees nothing at all.
+    let mut conn = db.store().unscoped().await.unwrap();
+    for table in TENANT_TABLES.iter().chain(&["workspaces"]) {
+        assert_eq!(
+            count(&mut conn, &format!("SELECT count(*) AS n FROM {table}")).await,
+            0,
+            "{table}"
+        );
+    }
+    // B's integration is untouched.
+    let mut tx = db.store().begin(b).await.unwrap();
+    assert_eq!(
+        repo::integrations::get(tx.conn(), integration_b.id)
+            .await
+            .unwrap()
+            .id,
+        integration_b.id
+    );
+}
+
+#[tokio::test]
+async fn the_scope_ends_with_the_transaction() {
+    let db = TestDb::new().await;
+    let (a, _) = create_workspace(db.store(), "A").await;
+    create_integration(db.store(), a, "stripe").await;
+    // Reuse the same pooled connections after scoped work: nothing stays visible.
+    for _ in 0..3 {
+        let mut tx = db.store().begin(a).await.unwrap();
+        assert_eq!(
+            count(tx.conn(), "SELECT count(*) AS n FROM integrations").await,
+            1
+        );
+        tx.commit().await.unwrap();
+        let mut conn = db.store().unscoped().await.unwrap();
+        assert_eq!(
+            count(&mut conn, "SELECT count(*) AS n FROM integrations").await,
+            0
+        );
+    }
+}
