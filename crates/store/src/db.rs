@@ -42,6 +42,17 @@ impl DatabaseUrl {
         self.0.expose_secret()
     }
 
+    /// The URL without credentials or query, for messages: `postgres://host:port/db`.
+    pub fn redacted(&self) -> String {
+        let url = self.expose();
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return "postgres://?".into();
+        };
+        let rest = rest.split('?').next().unwrap_or_default();
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        format!("{scheme}://{rest}")
+    }
+
     /// The same server with another database name (tests create databases).
     pub fn with_database(&self, database: &str) -> Self {
         let url = self.expose();
@@ -92,11 +103,38 @@ impl Default for StoreOptions {
 
 async fn establish(url: &str, timeout: Duration) -> Result<AsyncPgConnection, ConnectionError> {
     match tokio::time::timeout(timeout, AsyncPgConnection::establish(url)).await {
+        // The driver's error drops its cause ("connection refused"): ask once more
+        // for the whole story.
+        Ok(Err(_)) => Err(ConnectionError::BadConnection(
+            connect_failure_reason(url, timeout).await,
+        )),
         Ok(result) => result,
         Err(_) => Err(ConnectionError::BadConnection(format!(
             "timed out after {}s connecting to Postgres",
             timeout.as_secs()
         ))),
+    }
+}
+
+/// Why a connection fails, with the cause chain the driver's message leaves out
+/// ("connection refused", "password authentication failed"). Only called after a
+/// failure; the URL never appears in it.
+async fn connect_failure_reason(url: &str, timeout: Duration) -> String {
+    let attempt =
+        tokio::time::timeout(timeout, tokio_postgres::connect(url, tokio_postgres::NoTls)).await;
+    match attempt {
+        Ok(Err(err)) => {
+            let mut reason = err.to_string();
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                reason.push_str(": ");
+                reason.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            reason
+        }
+        Ok(Ok(_)) => "the connection failed, then succeeded on a second try".into(),
+        Err(_) => format!("timed out after {}s", timeout.as_secs()),
     }
 }
 
@@ -267,6 +305,7 @@ mod tests {
         let bare = DatabaseUrl::parse("postgresql://localhost").unwrap();
         assert_eq!(bare.with_database("x").expose(), "postgresql://localhost/x");
         assert!(!format!("{url:?}").contains("pw"));
+        assert_eq!(url.redacted(), "postgres://localhost:5432/junction");
         assert!(DatabaseUrl::parse("mysql://x").is_err());
     }
 }

@@ -138,6 +138,20 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("test database: {e:#}"))
     }
 
+    /// An empty database without migrations (for migration and CLI tests). Its
+    /// [`Self::store`] is not usable until it is migrated; use [`Self::url`].
+    pub async fn empty() -> EmptyDb {
+        let name = format!("junction_test_{}", Uuid::new_v4().simple());
+        let mut conn = maintenance_conn().await.unwrap_or_else(|e| panic!("{e:#}"));
+        conn.batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap_or_else(|e| panic!("creating {name}: {e}"));
+        EmptyDb {
+            url: server_url().with_database(&name),
+            name,
+        }
+    }
+
     async fn try_new() -> Result<Self> {
         let template = ensure_template().await?;
         let name = format!("junction_test_{}", Uuid::new_v4().simple());
@@ -211,9 +225,33 @@ impl TestDb {
     }
 }
 
+/// An unmigrated database, dropped with the value.
+pub struct EmptyDb {
+    name: String,
+    url: DatabaseUrl,
+}
+
+impl EmptyDb {
+    /// The database's URL (as the schema owner).
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+}
+
+impl Drop for EmptyDb {
+    fn drop(&mut self) {
+        drop_database(self.name.clone());
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let name = self.name.clone();
+        drop_database(self.name.clone());
+    }
+}
+
+fn drop_database(name: String) {
+    {
         // Drop runs outside async; a short-lived thread with its own runtime removes
         // the database so test runs do not pile them up.
         let _ = std::thread::spawn(move || {

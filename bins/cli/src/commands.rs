@@ -1,0 +1,438 @@
+//! The commands of `junction` and their output (human text, or JSON with `--json`).
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use junction_core::WorkspaceId;
+use junction_store::{
+    AdminStore, DatabaseUrl, KeyRing, Store, StoreError, StoreOptions, Vault, migrate,
+    repo::{self, api_keys},
+    vault::KEYS_ENV,
+};
+use secrecy::ExposeSecret;
+use serde_json::json;
+use uuid::Uuid;
+
+/// Administers a Junction installation: database schema, workspaces, API keys and
+/// the credential key ring.
+#[derive(Debug, Parser)]
+#[command(name = "junction", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Database {
+    /// Postgres URL of the schema owner (who runs migrations).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = parse_database_url)]
+    database_url: DatabaseUrl,
+    /// Seconds to wait for the database.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    connect_timeout: u64,
+}
+
+fn parse_database_url(value: &str) -> Result<DatabaseUrl, String> {
+    DatabaseUrl::parse(value)
+}
+
+fn parse_workspace(value: &str) -> Result<WorkspaceId, String> {
+    value
+        .parse()
+        .map_err(|_| format!("`{value}` is not a workspace id (expected a UUID)"))
+}
+
+fn parse_key_id(value: &str) -> Result<Uuid, String> {
+    value
+        .parse()
+        .map_err(|_| format!("`{value}` is not an API key id (expected a UUID)"))
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Applies pending database migrations.
+    Migrate {
+        #[command(flatten)]
+        db: Database,
+        /// Only list pending migrations.
+        #[arg(long)]
+        status: bool,
+    },
+    /// Creates and lists workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Creates, lists and revokes workspace API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+    /// Manages the credential key ring (JUNCTION_KEYS).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkspaceCommand {
+    /// Creates a workspace and its first API key (shown once).
+    Create {
+        /// The workspace's display name.
+        name: String,
+        #[command(flatten)]
+        db: Database,
+        /// Print one JSON object {"workspace_id", "api_key"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists every workspace.
+    List {
+        #[command(flatten)]
+        db: Database,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeyCommand {
+    /// Creates an API key for a workspace (shown once).
+    Create {
+        #[arg(long, value_parser = parse_workspace)]
+        workspace: WorkspaceId,
+        /// A label telling what the key is for.
+        #[arg(long, default_value = "default")]
+        name: String,
+        #[command(flatten)]
+        db: Database,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists a workspace's API keys (never the keys themselves).
+    List {
+        #[arg(long, value_parser = parse_workspace)]
+        workspace: WorkspaceId,
+        #[command(flatten)]
+        db: Database,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revokes an API key; requests with it are refused from then on.
+    Revoke {
+        #[arg(long, value_parser = parse_workspace)]
+        workspace: WorkspaceId,
+        /// The key's id (from `junction api-key list`).
+        #[arg(value_parser = parse_key_id)]
+        key_id: Uuid,
+        #[command(flatten)]
+        db: Database,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Re-seals every credential with the first key of JUNCTION_KEYS. Resumable:
+    /// run it again after an interruption. Afterwards older keys can be removed.
+    Rotate {
+        #[command(flatten)]
+        db: Database,
+        /// Credentials re-sealed per transaction.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+        batch_size: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints a new random key as a JUNCTION_KEYS entry (`id:base64key`).
+    Generate {
+        /// The new key's id.
+        #[arg(long, default_value = "k1")]
+        id: String,
+    },
+}
+
+/// Runs a command; returns what to print on stdout.
+pub async fn run(cli: Cli) -> Result<String> {
+    match cli.command {
+        Command::Migrate { db, status } => migrate_cmd(&db, status).await,
+        Command::Workspace(WorkspaceCommand::Create { name, db, json }) => {
+            workspace_create(&db, &name, json).await
+        }
+        Command::Workspace(WorkspaceCommand::List { db, json }) => workspace_list(&db, json).await,
+        Command::ApiKey(ApiKeyCommand::Create {
+            workspace,
+            name,
+            db,
+            json,
+        }) => api_key_create(&db, workspace, &name, json).await,
+        Command::ApiKey(ApiKeyCommand::List {
+            workspace,
+            db,
+            json,
+        }) => api_key_list(&db, workspace, json).await,
+        Command::ApiKey(ApiKeyCommand::Revoke {
+            workspace,
+            key_id,
+            db,
+            json,
+        }) => api_key_revoke(&db, workspace, key_id, json).await,
+        Command::Keys(KeysCommand::Rotate {
+            db,
+            batch_size,
+            json,
+        }) => keys_rotate(&db, batch_size, json).await,
+        Command::Keys(KeysCommand::Generate { id }) => keys_generate(&id),
+    }
+}
+
+fn timeout(db: &Database) -> Duration {
+    Duration::from_secs(db.connect_timeout)
+}
+
+/// Names the database by host, never with its password.
+fn unreachable(db: &Database, err: StoreError) -> anyhow::Error {
+    match err {
+        StoreError::Unavailable(reason) => anyhow!(
+            "cannot connect to the database at {}: {reason}",
+            db.database_url.redacted()
+        ),
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// Refuses to work on a schema that is not fully migrated (the app role and tables
+/// would be missing or stale).
+async fn ensure_migrated(db: &Database) -> Result<()> {
+    // Probing with a plain connection first gives a clear "cannot connect" message.
+    AdminStore::connect(&db.database_url, timeout(db))
+        .await
+        .map_err(|e| unreachable(db, e))?;
+    let pending = migrate::pending(&db.database_url).await?;
+    if !pending.is_empty() {
+        bail!(
+            "the database schema is not up to date ({} pending migration(s)): run `junction migrate` first",
+            pending.len()
+        );
+    }
+    Ok(())
+}
+
+async fn app_store(db: &Database) -> Result<Store> {
+    ensure_migrated(db).await?;
+    Store::connect(
+        &db.database_url,
+        StoreOptions {
+            max_connections: 2,
+            connect_timeout: timeout(db),
+            application_name: "junction-cli".into(),
+        },
+    )
+    .await
+    .map_err(|e| unreachable(db, e))
+}
+
+async fn migrate_cmd(db: &Database, status: bool) -> Result<String> {
+    AdminStore::connect(&db.database_url, timeout(db))
+        .await
+        .map_err(|e| unreachable(db, e))?;
+    if status {
+        let pending = migrate::pending(&db.database_url).await?;
+        return Ok(if pending.is_empty() {
+            "the schema is up to date".into()
+        } else {
+            format!("pending migrations: {}", pending.join(", "))
+        });
+    }
+    let applied = migrate::run_pending(&db.database_url).await?;
+    Ok(if applied.is_empty() {
+        "the schema is already up to date".into()
+    } else {
+        format!(
+            "applied {} migration(s): {}",
+            applied.len(),
+            applied.join(", ")
+        )
+    })
+}
+
+async fn workspace_create(db: &Database, name: &str, json: bool) -> Result<String> {
+    let store = app_store(db).await?;
+    let id = WorkspaceId::new();
+    let mut tx = store.begin(id).await?;
+    let workspace = repo::workspaces::create(tx.conn(), id, name).await?;
+    let (_, key) = api_keys::create(tx.conn(), id, "default").await?;
+    tx.commit().await?;
+    Ok(if json {
+        json!({"workspace_id": workspace.id, "api_key": key.expose_secret()}).to_string()
+    } else {
+        format!(
+            "workspace {} created ({})\napi key: {}\nstore this key now: it is shown only once",
+            workspace.id,
+            workspace.name,
+            key.expose_secret()
+        )
+    })
+}
+
+async fn workspace_list(db: &Database, json: bool) -> Result<String> {
+    ensure_migrated(db).await?;
+    let mut admin = AdminStore::connect(&db.database_url, timeout(db))
+        .await
+        .map_err(|e| unreachable(db, e))?;
+    let workspaces = repo::workspaces::list_all(admin.conn()).await?;
+    Ok(if json {
+        serde_json::to_string(&workspaces)?
+    } else if workspaces.is_empty() {
+        "no workspaces".into()
+    } else {
+        workspaces
+            .iter()
+            .map(|w| {
+                format!(
+                    "{}  {}  {}",
+                    w.id,
+                    w.created_at.format("%Y-%m-%d %H:%M"),
+                    w.name
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+/// Opens a transaction in a workspace that must exist.
+async fn existing_workspace(
+    store: &Store,
+    workspace: WorkspaceId,
+) -> Result<junction_store::WorkspaceTx> {
+    let mut tx = store.begin(workspace).await?;
+    match repo::workspaces::get(tx.conn(), workspace).await {
+        Ok(_) => Ok(tx),
+        Err(StoreError::NotFound(_)) => bail!("workspace {workspace} not found"),
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn api_key_create(
+    db: &Database,
+    workspace: WorkspaceId,
+    name: &str,
+    json: bool,
+) -> Result<String> {
+    let store = app_store(db).await?;
+    let mut tx = existing_workspace(&store, workspace).await?;
+    let (row, key) = api_keys::create(tx.conn(), workspace, name).await?;
+    tx.commit().await?;
+    Ok(if json {
+        json!({"id": row.id, "workspace_id": workspace, "name": row.name, "api_key": key.expose_secret()}).to_string()
+    } else {
+        format!(
+            "api key {} created for workspace {workspace}\napi key: {}\nstore this key now: it is shown only once",
+            row.id,
+            key.expose_secret()
+        )
+    })
+}
+
+async fn api_key_list(db: &Database, workspace: WorkspaceId, json: bool) -> Result<String> {
+    let store = app_store(db).await?;
+    let mut tx = existing_workspace(&store, workspace).await?;
+    let keys = api_keys::list(tx.conn()).await?;
+    tx.commit().await?;
+    Ok(if json {
+        serde_json::to_string(&keys)?
+    } else if keys.is_empty() {
+        "no API keys".into()
+    } else {
+        keys.iter()
+            .map(|k| {
+                let state = match k.revoked_at {
+                    Some(at) => format!("revoked {}", at.format("%Y-%m-%d %H:%M")),
+                    None => "active".into(),
+                };
+                format!("{}  {}…  {}  {}", k.id, k.display_prefix, state, k.name)
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+async fn api_key_revoke(
+    db: &Database,
+    workspace: WorkspaceId,
+    key_id: Uuid,
+    json: bool,
+) -> Result<String> {
+    let store = app_store(db).await?;
+    let mut tx = existing_workspace(&store, workspace).await?;
+    let before = api_keys::list(tx.conn())
+        .await?
+        .into_iter()
+        .find(|k| k.id == key_id)
+        .ok_or_else(|| anyhow!("API key {key_id} not found in workspace {workspace}"))?;
+    if let Some(at) = before.revoked_at {
+        bail!(
+            "API key {key_id} was already revoked at {}",
+            at.to_rfc3339()
+        );
+    }
+    let revoked = api_keys::revoke(tx.conn(), key_id).await?;
+    tx.commit().await?;
+    Ok(if json {
+        serde_json::to_string(&revoked)?
+    } else {
+        format!("api key {key_id} revoked")
+    })
+}
+
+async fn keys_rotate(db: &Database, batch_size: i64, json: bool) -> Result<String> {
+    let ring = KeyRing::from_env()?;
+    let vault = Vault::new(ring);
+    ensure_migrated(db).await?;
+    let mut admin = AdminStore::connect(&db.database_url, timeout(db))
+        .await
+        .map_err(|e| unreachable(db, e))?;
+    let report = repo::credentials::rotate_all(admin.conn(), &vault, batch_size)
+        .await
+        .context("re-sealing credentials (run the command again to resume)")?;
+    let verifiers = repo::oauth_states::rotate_all(admin.conn(), &vault).await?;
+    let by_key = repo::credentials::count_by_key(admin.conn()).await?;
+    let key_id = vault.ring().primary_key_id();
+    let left: i64 = by_key
+        .iter()
+        .filter(|(k, _)| k != key_id)
+        .map(|(_, n)| n)
+        .sum();
+    if left > 0 {
+        bail!(
+            "re-sealed {} credential(s), but {left} are still sealed with older keys (locked by a running worker?): run `junction keys rotate` again",
+            report.resealed
+        );
+    }
+    Ok(if json {
+        json!({
+            "key_id": key_id,
+            "resealed": report.resealed,
+            "already_current": report.already_current,
+            "oauth_verifiers_resealed": verifiers,
+            "credentials_by_key": by_key.iter().map(|(k, n)| json!({"key_id": k, "count": n})).collect::<Vec<_>>(),
+        })
+        .to_string()
+    } else {
+        format!(
+            "re-sealed {} credential(s) with key `{key_id}` ({} already current, {} OAuth verifier(s) re-sealed); \
+             every credential is now sealed with `{key_id}`, so other keys can be removed from {KEYS_ENV}",
+            report.resealed, report.already_current, verifiers
+        )
+    })
+}
+
+fn keys_generate(id: &str) -> Result<String> {
+    let valid = (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid {
+        bail!("key id `{id}` is invalid: use 1-64 letters, digits, `-` or `_`");
+    }
+    let key = KeyRing::generate_key()?;
+    Ok(format!("{id}:{}", key.expose_secret()))
+}

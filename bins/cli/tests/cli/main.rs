@@ -1,0 +1,271 @@
+//! End-to-end tests of the `junction` binary against a real Postgres: outputs,
+//! exit codes and one-line errors.
+
+use std::{collections::BTreeMap, process::Output};
+
+use junction_store::{KeyRing, Vault, repo, repo::api_keys::Authentication};
+use junction_testkit::{TestDb, create_integration, create_workspace, random_key};
+use secrecy::{ExposeSecret, SecretString};
+
+fn junction(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_junction"));
+    command
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("JUNCTION_KEYS");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("running junction")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Asserts a failure with exactly one line on stderr that contains `needle`.
+fn assert_one_line_error(output: &Output, code: i32, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(code), "stderr: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line expected, got: {stderr}"
+    );
+    assert!(stderr.contains(needle), "expected `{needle}` in: {stderr}");
+    assert!(output.stdout.is_empty(), "nothing on stdout on failure");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_then_create_a_workspace_with_json_output() {
+    let db = TestDb::empty().await;
+    let url = db.url().expose().to_owned();
+    let env = [("DATABASE_URL", url.as_str())];
+
+    let before = junction(&["workspace", "create", "Acme"], &env);
+    assert_one_line_error(&before, 1, "run `junction migrate` first");
+
+    let migrated = junction(&["migrate"], &env);
+    assert!(migrated.status.success(), "{migrated:?}");
+    assert!(stdout(&migrated).starts_with("applied 1 migration"));
+    assert_eq!(
+        stdout(&junction(&["migrate"], &env)),
+        "the schema is already up to date"
+    );
+
+    let created = junction(&["workspace", "create", "Acme", "--json"], &env);
+    assert!(created.status.success(), "{created:?}");
+    let out = stdout(&created);
+    assert_eq!(out.lines().count(), 1, "one JSON object: {out}");
+    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let object = value.as_object().unwrap();
+    assert_eq!(object.len(), 2);
+    let key = object["api_key"].as_str().unwrap();
+    assert!(key.starts_with("jct_"));
+    let workspace: uuid::Uuid = object["workspace_id"].as_str().unwrap().parse().unwrap();
+
+    // The printed key authenticates as that workspace.
+    let store = junction_store::Store::connect(db.url(), Default::default())
+        .await
+        .unwrap();
+    let mut conn = store.unscoped().await.unwrap();
+    let auth = repo::api_keys::authenticate(&mut conn, &SecretString::from(key.to_owned()))
+        .await
+        .unwrap();
+    assert!(
+        matches!(auth, Authentication::Valid { workspace_id, .. } if workspace_id.as_uuid() == workspace)
+    );
+
+    let human = junction(&["workspace", "create", "Beta"], &env);
+    assert!(stdout(&human).contains("shown only once"));
+    let list = stdout(&junction(&["workspace", "list"], &env));
+    assert!(list.contains("Acme") && list.contains("Beta"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_keys_are_created_listed_and_revoked() {
+    let db = TestDb::new().await;
+    let (ws, first_key) = create_workspace(db.store(), "Acme").await;
+    let url = db.url().expose().to_owned();
+    let env = [("DATABASE_URL", url.as_str())];
+    let ws_arg = ws.to_string();
+
+    let created = junction(
+        &[
+            "api-key",
+            "create",
+            "--workspace",
+            &ws_arg,
+            "--name",
+            "ci",
+            "--json",
+        ],
+        &env,
+    );
+    assert!(created.status.success(), "{created:?}");
+    let value: serde_json::Value = serde_json::from_str(&stdout(&created)).unwrap();
+    let key_id = value["id"].as_str().unwrap().to_owned();
+    let key = SecretString::from(value["api_key"].as_str().unwrap().to_owned());
+
+    let listed = stdout(&junction(
+        &["api-key", "list", "--workspace", &ws_arg],
+        &env,
+    ));
+    assert_eq!(listed.lines().count(), 2);
+    assert!(
+        !listed.contains(key.expose_secret()),
+        "keys are never listed"
+    );
+    assert!(!listed.contains(first_key.expose_secret()));
+
+    let revoked = junction(
+        &["api-key", "revoke", "--workspace", &ws_arg, &key_id],
+        &env,
+    );
+    assert!(revoked.status.success(), "{revoked:?}");
+    let mut conn = db.store().unscoped().await.unwrap();
+    assert_eq!(
+        repo::api_keys::authenticate(&mut conn, &key).await.unwrap(),
+        Authentication::Revoked
+    );
+
+    let again = junction(
+        &["api-key", "revoke", "--workspace", &ws_arg, &key_id],
+        &env,
+    );
+    assert_one_line_error(&again, 1, "already revoked");
+
+    // A key of another workspace is not found through this one.
+    let (other, _) = create_workspace(db.store(), "Other").await;
+    let foreign = junction(
+        &[
+            "api-key",
+            "revoke",
+            "--workspace",
+            &other.to_string(),
+            &key_id,
+        ],
+        &env,
+    );
+    assert_one_line_error(&foreign, 1, "not found in workspace");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_are_one_clear_line() {
+    let db = TestDb::new().await;
+    let url = db.url().expose().to_owned();
+    let env = [("DATABASE_URL", url.as_str())];
+
+    assert_one_line_error(
+        &junction(&["api-key", "list", "--wrkspace", "x"], &env),
+        2,
+        "unexpected argument '--wrkspace'",
+    );
+    assert_one_line_error(
+        &junction(&["api-key", "list", "--workspace", "nope"], &env),
+        2,
+        "is not a workspace id",
+    );
+    assert_one_line_error(
+        &junction(&["frobnicate"], &env),
+        2,
+        "unrecognized subcommand",
+    );
+    assert_one_line_error(&junction(&["migrate"], &[]), 2, "--database-url");
+    assert_one_line_error(
+        &junction(&["migrate"], &[("DATABASE_URL", "mysql://x")]),
+        2,
+        "postgres://",
+    );
+
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_one_line_error(
+        &junction(&["api-key", "list", "--workspace", &unknown], &env),
+        1,
+        &format!("workspace {unknown} not found"),
+    );
+
+    // A database that is down: named by host, never with its password.
+    let down = junction(
+        &["migrate"],
+        &[("DATABASE_URL", "postgres://postgres:hunter2@127.0.0.1:1/x")],
+    );
+    assert_one_line_error(
+        &down,
+        1,
+        "cannot connect to the database at postgres://127.0.0.1:1/x",
+    );
+    assert!(!String::from_utf8_lossy(&down.stderr).contains("hunter2"));
+
+    // A malformed key ring names the variable, never the value.
+    let bad_ring = junction(
+        &["keys", "rotate"],
+        &[
+            ("DATABASE_URL", &url),
+            ("JUNCTION_KEYS", "k1:c2VjcmV0LXZhbHVl"),
+        ],
+    );
+    assert_one_line_error(&bad_ring, 1, "JUNCTION_KEYS is malformed");
+    assert!(!String::from_utf8_lossy(&bad_ring.stderr).contains("c2VjcmV0LXZhbHVl"));
+    assert_one_line_error(
+        &junction(&["keys", "rotate"], &env),
+        1,
+        "JUNCTION_KEYS is not set",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_rotate_reseals_so_the_old_key_can_be_removed() {
+    let db = TestDb::new().await;
+    let old_key = random_key();
+    let new_key = random_key();
+    let old_ring = format!("old:{old_key}");
+    let old = Vault::new(KeyRing::parse(&SecretString::from(old_ring.clone())).unwrap());
+    let mut expected = Vec::new();
+    for name in ["A", "B"] {
+        let (ws, _) = create_workspace(db.store(), name).await;
+        let integration = create_integration(db.store(), ws, "stripe").await;
+        let secret = format!("sk_live_{name}");
+        let mut tx = db.store().begin(ws).await.unwrap();
+        repo::credentials::put(
+            tx.conn(),
+            &old,
+            ws,
+            integration.id,
+            &BTreeMap::from([("api_key".to_owned(), SecretString::from(secret.clone()))]),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        expected.push((ws, integration.id, secret));
+    }
+    let url = db.url().expose().to_owned();
+    let both = format!("new:{new_key},{old_ring}");
+    let rotated = junction(
+        &["keys", "rotate", "--json", "--batch-size", "1"],
+        &[("DATABASE_URL", &url), ("JUNCTION_KEYS", &both)],
+    );
+    assert!(rotated.status.success(), "{rotated:?}");
+    let report: serde_json::Value = serde_json::from_str(&stdout(&rotated)).unwrap();
+    assert_eq!(report["resealed"], 2);
+    assert_eq!(report["key_id"], "new");
+
+    let human = junction(
+        &["keys", "rotate"],
+        &[("DATABASE_URL", &url), ("JUNCTION_KEYS", &both)],
+    );
+    assert!(
+        stdout(&human).starts_with("re-sealed 0 credential(s) with key `new` (2 already current"),
+        "{human:?}"
+    );
+
+    let only_new =
+        Vault::new(KeyRing::parse(&SecretString::from(format!("new:{new_key}"))).unwrap());
+    for (ws, integration, secret) in expected {
+        let mut tx = db.store().begin(ws).await.unwrap();
+        let opened = repo::credentials::get_all(tx.conn(), &only_new, integration)
+            .await
+            .unwrap();
+        assert_eq!(opened["api_key"].expose_secret(), secret);
+    }
+}
