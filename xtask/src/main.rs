@@ -1,1 +1,170 @@
-fn main() {}
+//! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
+//!
+//! - `cargo xtask test`: checks that the test services answer, then format check,
+//!   clippy with `-D warnings` and the whole test suite (cargo-nextest when installed,
+//!   else `cargo test`). The README's test command, and what `.ci/run` runs.
+//! - `cargo xtask services`: checks that the Postgres and Redis the tests use answer.
+
+use std::{
+    net::{TcpStream, ToSocketAddrs},
+    process::{Command, ExitCode},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => check_services().and_then(|()| test(&args[1..])),
+        Some("services") => check_services(),
+        Some("help") | Some("--help") | Some("-h") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => {
+            eprintln!("error: unknown task `{other}`\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  test [ARGS]   services check, fmt check, clippy -D warnings, whole test suite
+                (ARGS go to the test runner)
+  services      check that the test Postgres and Redis answer";
+
+/// Runs a command from the workspace root, failing with its name if it fails.
+fn run(program: &str, args: &[&str]) -> Result<()> {
+    let started = Instant::now();
+    eprintln!("==> {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .with_context(|| format!("cannot run {program}"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", args.join(" "));
+    }
+    eprintln!("    done in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| ".".into())
+}
+
+fn has_nextest() -> bool {
+    Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+fn test(extra: &[String]) -> Result<()> {
+    run("cargo", &["fmt", "--all", "--", "--check"])?;
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    if has_nextest() {
+        let mut args = vec![
+            "nextest",
+            "run",
+            "--workspace",
+            "--locked",
+            "--no-fail-fast",
+        ];
+        args.extend(&extra);
+        run("cargo", &args)?;
+        // nextest does not run doctests.
+        run("cargo", &["test", "--workspace", "--locked", "--doc"])
+    } else {
+        let mut args = vec!["test", "--workspace", "--locked", "--no-fail-fast"];
+        args.extend(&extra);
+        run("cargo", &args)
+    }
+}
+
+/// The host:port of a URL like `scheme://user:pw@host:port/...`.
+fn host_port(url: &str, default_port: u16) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    if host.contains(':') {
+        host.to_owned()
+    } else {
+        format!("{host}:{default_port}")
+    }
+}
+
+fn reachable(addr: &str) -> bool {
+    addr.to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
+}
+
+fn check_services() -> Result<()> {
+    let postgres = std::env::var("JUNCTION_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let redis = std::env::var("JUNCTION_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let mut missing = Vec::new();
+    for (name, addr) in [
+        ("Postgres", host_port(&postgres, 5432)),
+        ("Redis", host_port(&redis, 6379)),
+    ] {
+        if reachable(&addr) {
+            eprintln!("==> {name} answers at {addr}");
+        } else {
+            missing.push(format!("{name} at {addr}"));
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "not reachable: {} (`bash .ci/run` installs and starts them; or set JUNCTION_TEST_DATABASE_URL / JUNCTION_TEST_REDIS_URL)",
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_strips_credentials_and_paths() {
+        assert_eq!(host_port("postgres://u:p@db:6543/x?a=b", 5432), "db:6543");
+        assert_eq!(host_port("redis://127.0.0.1", 6379), "127.0.0.1:6379");
+        assert_eq!(
+            host_port("postgres://postgres@127.0.0.1/postgres", 5432),
+            "127.0.0.1:5432"
+        );
+    }
+}

@@ -1,6 +1,9 @@
 //! End-to-end tests of the `junction` binary against a real Postgres: outputs,
 //! exit codes and one-line errors.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::{collections::BTreeMap, process::Output};
 
 use junction_store::{KeyRing, Vault, repo, repo::api_keys::Authentication};

@@ -1,6 +1,9 @@
 //! Integration tests of junction-store against a real Postgres (one binary per
 //! crate: every module below links into this one test executable).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod migrations;
 mod repositories;
 mod tenancy;
