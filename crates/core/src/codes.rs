@@ -117,6 +117,27 @@ error_codes! {
     Internal => ("internal", Internal, 500, "An internal error occurred.");
 }
 
+impl ErrorCode {
+    /// The Markdown table of every code (docs/errors.md is this, checked by a test).
+    pub fn markdown_table() -> String {
+        let mut out = String::from("| code | kind | HTTP status | meaning |\n|---|---|---|---|\n");
+        for code in Self::ALL {
+            let kind = serde_json::to_value(code.kind())
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                code.name(),
+                kind,
+                code.http_status(),
+                code.title()
+            ));
+        }
+        out
+    }
+}
+
 /// Implemented by every error type that can reach a user, so it maps into the one list.
 pub trait HasErrorCode {
     /// The stable code for this error.
@@ -146,6 +167,28 @@ mod tests {
             );
             assert_eq!(ErrorCode::from_name(code.name()), Some(*code));
         }
+    }
+
+    /// docs/errors.md lists every code; regenerate with
+    /// `JUNCTION_UPDATE_DOCS=1 cargo test -p junction-core error_code_docs`.
+    #[test]
+    fn error_code_docs_are_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/errors.md");
+        let expected = format!(
+            "# Error codes\n\nEvery error Junction reports carries one of these stable codes: in the API's\n\
+             `application/problem+json` bodies (`code`), in dead letters and integration logs, and\n\
+             in the CLI's messages. Clients match on `code`; the `kind` groups codes by what a\n\
+             client can do about them.\n\n{}",
+            ErrorCode::markdown_table()
+        );
+        if std::env::var_os("JUNCTION_UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &expected).unwrap();
+        }
+        let actual = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            actual, expected,
+            "docs/errors.md is stale: rerun with JUNCTION_UPDATE_DOCS=1"
+        );
     }
 
     #[test]
