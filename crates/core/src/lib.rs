@@ -13,6 +13,7 @@
 pub mod adapter;
 pub mod codes;
 pub mod error;
+pub mod fake;
 pub mod http;
 pub mod ids;
 pub mod model;
