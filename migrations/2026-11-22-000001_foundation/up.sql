@@ -103,6 +103,7 @@ CREATE TABLE oauth_states (
     -- Settings and display name the integration gets when the flow completes.
     config jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(config) = 'object'),
     display_name text,
+    schedule_seconds integer CHECK (schedule_seconds >= 60),
     created_at timestamptz NOT NULL DEFAULT now(),
     expires_at timestamptz NOT NULL,
     consumed_at timestamptz,

@@ -271,6 +271,7 @@ pub struct OAuthState {
     pub return_to: Option<String>,
     pub config: serde_json::Value,
     pub display_name: Option<String>,
+    pub schedule_seconds: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub consumed_at: Option<DateTime<Utc>>,

@@ -71,6 +71,7 @@ diesel::table! {
         return_to -> Nullable<Text>,
         config -> Jsonb,
         display_name -> Nullable<Text>,
+        schedule_seconds -> Nullable<Int4>,
         created_at -> Timestamptz,
         expires_at -> Timestamptz,
         consumed_at -> Nullable<Timestamptz>,

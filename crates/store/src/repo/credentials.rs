@@ -92,6 +92,16 @@ pub async fn get_all(
     Ok(opened)
 }
 
+/// The names of an integration's stored secret fields (without opening them).
+pub async fn field_names(conn: &mut Conn, integration_id: Uuid) -> Result<Vec<String>, StoreError> {
+    Ok(credentials::table
+        .filter(credentials::integration_id.eq(integration_id))
+        .order(credentials::field)
+        .select(credentials::field)
+        .load(conn)
+        .await?)
+}
+
 /// Deletes some fields of an integration (or all of them when `fields` is `None`).
 pub async fn delete(
     conn: &mut Conn,

@@ -32,6 +32,7 @@ pub struct NewOAuthState<'a> {
     pub return_to: Option<&'a str>,
     pub config: serde_json::Value,
     pub display_name: Option<&'a str>,
+    pub schedule_seconds: Option<i32>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -71,6 +72,7 @@ pub async fn insert(
         return_to: new.return_to.map(str::to_owned),
         config: new.config,
         display_name: new.display_name.map(str::to_owned),
+        schedule_seconds: new.schedule_seconds,
         created_at: Utc::now(),
         expires_at: new.expires_at,
         consumed_at: None,
@@ -156,6 +158,17 @@ pub async fn consume(
         _ => None,
     };
     Ok(Ok((row, verifier)))
+}
+
+/// Finds a state of the scoped workspace without consuming it (to tell a replayed
+/// or expired callback where to send the user).
+pub async fn find(conn: &mut Conn, state: &SecretString) -> Result<Option<OAuthState>, StoreError> {
+    Ok(oauth_states::table
+        .filter(oauth_states::state_hash.eq(state_hash(state)))
+        .select(OAuthState::as_select())
+        .first(conn)
+        .await
+        .optional()?)
 }
 
 /// Deletes states that expired before `before` (housekeeping).

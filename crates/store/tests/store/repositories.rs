@@ -96,6 +96,7 @@ async fn oauth_states_are_single_use_and_expire() {
                 return_to: Some("http://app.example/done"),
                 config: json!({"property_id": "123"}),
                 display_name: Some("GA"),
+                schedule_seconds: None,
                 expires_at: expires,
             },
         )

@@ -66,6 +66,7 @@ pub async fn populate(
             return_to: None,
             config: json!({}),
             display_name: None,
+            schedule_seconds: None,
             expires_at: Utc::now() + Duration::minutes(10),
         },
     )
