@@ -1,0 +1,387 @@
+//! A fake of the GA4 Data API's `runReport` for the sandbox (demo mode, end-to-end
+//! tests): the real path, JSON shapes, auth checks and error envelopes, with
+//! deterministic data and injectable faults.
+//!
+//! Served under the sandbox's `/google-analytics/` mount, it answers
+//! `POST /v1beta/properties/{id}:runReport`:
+//! - the Bearer token is checked with the sandbox's OAuth server: it must be valid
+//!   for this provider and carry the Analytics (read-only) scope;
+//! - property `403` stands for a property the account cannot see (403
+//!   `PERMISSION_DENIED`); a non-numeric property is a 400 `INVALID_ARGUMENT`;
+//! - dimensions `date`, `country` and `sessionDefaultChannelGroup` and the common
+//!   metrics are known; rows are ordered by dimension values and paged with
+//!   `offset`/`limit`; relative dates resolve against the sandbox clock (UTC);
+//! - faults render as GA4 renders them: 429 `RESOURCE_EXHAUSTED` for concurrency
+//!   (with `Retry-After`) or an hourly token quota, 503 `UNAVAILABLE`, 401 for an
+//!   expired token, and a truncated 200 body.
+//!
+//! The fake keeps no state between requests, so its `propertyQuota` always shows
+//! full quotas less the cost of the request at hand.
+
+mod data;
+mod report;
+
+use junction_core::fake::{
+    FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake, TokenStatus,
+};
+use serde_json::{Value, json};
+
+use crate::spec::{FULL_SCOPE, PROVIDER_ID, READONLY_SCOPE};
+use report::{InvalidArgument, ReportQuery};
+
+/// The property id that stands for a property the signed-in account cannot access.
+pub const FORBIDDEN_PROPERTY: &str = "403";
+
+/// The GA4 Data API fake.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ga4Fake;
+
+impl ProviderFake for Ga4Fake {
+    fn provider_id(&self) -> &'static str {
+        PROVIDER_ID
+    }
+
+    fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
+        let Some(property) = run_report_property(request) else {
+            return google_error(404, "NOT_FOUND", "Method not found.");
+        };
+        // An outage answers before anything is checked.
+        if ctx.fault == Some(Fault::ServerError) {
+            return google_error(503, "UNAVAILABLE", "The service is currently unavailable.");
+        }
+        if let Err(refusal) = authorize(request, ctx) {
+            return refusal;
+        }
+        match ctx.fault {
+            Some(Fault::RateLimited { retry_after_secs }) => {
+                return google_error(
+                    429,
+                    "RESOURCE_EXHAUSTED",
+                    "Exhausted concurrent requests quota. Wait for in-flight requests to this \
+                     property to finish and retry.",
+                )
+                .with_header("retry-after", &retry_after_secs.to_string());
+            }
+            Some(Fault::QuotaExhausted) => {
+                return google_error(
+                    429,
+                    "RESOURCE_EXHAUSTED",
+                    "Exhausted property tokens per hour. Requests to this property will succeed \
+                     again when the hourly quota refreshes.",
+                );
+            }
+            _ => {}
+        }
+        if !property.bytes().all(|b| b.is_ascii_digit()) || property.is_empty() {
+            return google_error(
+                400,
+                "INVALID_ARGUMENT",
+                &format!(
+                    "Invalid property ID: {property}. A numeric Property ID is required. To \
+                     learn more about Property ID, see \
+                     https://developers.google.com/analytics/devguides/reporting/data/v1/property-id."
+                ),
+            );
+        }
+        if property == FORBIDDEN_PROPERTY {
+            return google_error(
+                403,
+                "PERMISSION_DENIED",
+                "User does not have sufficient permissions for this property. To learn more \
+                 about Property ID, see \
+                 https://developers.google.com/analytics/devguides/reporting/data/v1/property-id.",
+            );
+        }
+        let today = ctx.now.date_naive();
+        let query = match ReportQuery::parse(&request.body, &property, today) {
+            Ok(query) => query,
+            Err(InvalidArgument(message)) => {
+                return google_error(400, "INVALID_ARGUMENT", &message);
+            }
+        };
+        let report = query.run(&property, today);
+        if ctx.fault == Some(Fault::MalformedBody) {
+            // A transfer cut off halfway: a 200 whose JSON never closes.
+            let body = report.to_string();
+            let cut = body.len() / 2;
+            return FakeResponse {
+                status: 200,
+                headers: vec![(
+                    "content-type".into(),
+                    "application/json; charset=UTF-8".into(),
+                )],
+                body: body.as_bytes()[..cut].to_vec(),
+            };
+        }
+        FakeResponse::json(200, &report)
+    }
+}
+
+/// The property id of a `POST /v1beta/properties/{id}:runReport`, if that is the
+/// request (the colon may arrive percent-encoded).
+fn run_report_property(request: &FakeRequest) -> Option<String> {
+    if request.method != http::Method::POST {
+        return None;
+    }
+    let path = request.path.replace("%3A", ":").replace("%3a", ":");
+    let property = path
+        .strip_prefix("/v1beta/properties/")?
+        .strip_suffix(":runReport")?;
+    (!property.contains('/')).then(|| property.to_owned())
+}
+
+/// Checks the Bearer token the way Google's front end does.
+fn authorize(request: &FakeRequest, ctx: &FakeContext<'_>) -> Result<(), FakeResponse> {
+    let Some(token) = request.bearer().filter(|t| !t.is_empty()) else {
+        return Err(unauthenticated(
+            "Request is missing required authentication credential. Expected OAuth 2 access \
+             token, login cookie or other valid authentication credential. See \
+             https://developers.google.com/identity/sign-in/web/devconsole-project.",
+            Some("CREDENTIALS_MISSING"),
+        ));
+    };
+    let status = if ctx.fault == Some(Fault::ExpiredToken) {
+        TokenStatus::Expired
+    } else {
+        ctx.tokens.check(PROVIDER_ID, token)
+    };
+    match status {
+        TokenStatus::Valid { scopes } => {
+            if scopes
+                .iter()
+                .any(|s| s == READONLY_SCOPE || s == FULL_SCOPE)
+            {
+                Ok(())
+            } else {
+                Err(google_error_with_reason(
+                    403,
+                    "PERMISSION_DENIED",
+                    "Request had insufficient authentication scopes.",
+                    "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+                ))
+            }
+        }
+        TokenStatus::Expired => Err(unauthenticated(
+            INVALID_CREDENTIALS,
+            Some("ACCESS_TOKEN_EXPIRED"),
+        )),
+        TokenStatus::Unknown => Err(unauthenticated(INVALID_CREDENTIALS, None)),
+    }
+}
+
+/// Google's message for a token it does not accept (expired, revoked, unknown).
+const INVALID_CREDENTIALS: &str = "Request had invalid authentication credentials. Expected \
+     OAuth 2 access token, login cookie or other valid authentication credential. See \
+     https://developers.google.com/identity/sign-in/web/devconsole-project.";
+
+/// A 401 `UNAUTHENTICATED` with Google's `WWW-Authenticate` challenge.
+fn unauthenticated(message: &str, reason: Option<&str>) -> FakeResponse {
+    let response = match reason {
+        Some(reason) => google_error_with_reason(401, "UNAUTHENTICATED", message, reason),
+        None => google_error(401, "UNAUTHENTICATED", message),
+    };
+    response.with_header(
+        "www-authenticate",
+        "Bearer realm=\"https://accounts.google.com/\", error=\"invalid_token\"",
+    )
+}
+
+/// Google's error envelope.
+fn google_error(code: u16, status: &str, message: &str) -> FakeResponse {
+    FakeResponse::json(
+        code,
+        &json!({"error": {"code": code, "message": message, "status": status}}),
+    )
+}
+
+/// Google's error envelope with a `google.rpc.ErrorInfo` detail naming the reason.
+fn google_error_with_reason(code: u16, status: &str, message: &str, reason: &str) -> FakeResponse {
+    let detail: Value = json!({
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": reason,
+        "domain": "googleapis.com",
+        "metadata": {
+            "service": "analyticsdata.googleapis.com",
+            "method": "google.analytics.data.v1beta.BetaAnalyticsData.RunReport"
+        }
+    });
+    FakeResponse::json(
+        code,
+        &json!({"error": {"code": code, "message": message, "status": status, "details": [detail]}}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use junction_core::fake::{NoTokens, TokenAuthority};
+
+    struct OneToken(TokenStatus);
+
+    impl TokenAuthority for OneToken {
+        fn check(&self, provider: &str, token: &str) -> TokenStatus {
+            if provider == PROVIDER_ID && token == "good" {
+                self.0.clone()
+            } else {
+                TokenStatus::Unknown
+            }
+        }
+    }
+
+    fn request(method: http::Method, path: &str, token: Option<&str>, body: Value) -> FakeRequest {
+        let mut headers = http::HeaderMap::new();
+        if let Some(token) = token {
+            headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        FakeRequest {
+            method,
+            path: path.into(),
+            query: String::new(),
+            headers,
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    fn call(
+        request: &FakeRequest,
+        tokens: &dyn TokenAuthority,
+        fault: Option<Fault>,
+    ) -> (u16, Value) {
+        let ctx = FakeContext {
+            tokens,
+            fault,
+            now: Utc.with_ymd_and_hms(2026, 3, 15, 12, 0, 0).unwrap(),
+        };
+        let response = Ga4Fake.handle(request, &ctx);
+        let body = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        (response.status, body)
+    }
+
+    fn body() -> Value {
+        json!({"dateRanges": [{"startDate": "yesterday", "endDate": "today"}], "metrics": [{"name": "sessions"}]})
+    }
+
+    #[test]
+    fn routes_only_run_report() {
+        let valid = OneToken(TokenStatus::Valid {
+            scopes: vec![READONLY_SCOPE.into()],
+        });
+        let post = http::Method::POST;
+        let (status, json) = call(
+            &request(
+                post.clone(),
+                "/v1beta/properties/1:runReport",
+                Some("good"),
+                body(),
+            ),
+            &valid,
+            None,
+        );
+        assert_eq!(status, 200);
+        assert_eq!(json["kind"], "analyticsData#runReport");
+        let (status, _) = call(
+            &request(
+                post.clone(),
+                "/v1beta/properties/1%3ArunReport",
+                Some("good"),
+                body(),
+            ),
+            &valid,
+            None,
+        );
+        assert_eq!(status, 200);
+        for (method, path) in [
+            (http::Method::GET, "/v1beta/properties/1:runReport"),
+            (post.clone(), "/v1beta/properties/1:runPivotReport"),
+            (post.clone(), "/v1beta/properties/1/metadata"),
+            (post, "/v1/properties/1:runReport"),
+        ] {
+            let (status, json) = call(&request(method, path, Some("good"), body()), &valid, None);
+            assert_eq!(
+                (status, json["error"]["status"].as_str()),
+                (404, Some("NOT_FOUND")),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn tokens_and_scopes_are_checked() {
+        let path = "/v1beta/properties/1:runReport";
+        let post = http::Method::POST;
+        let (status, json) = call(&request(post.clone(), path, None, body()), &NoTokens, None);
+        assert_eq!(
+            (status, json["error"]["status"].as_str()),
+            (401, Some("UNAUTHENTICATED"))
+        );
+        let (status, _) = call(
+            &request(post.clone(), path, Some("bad"), body()),
+            &NoTokens,
+            None,
+        );
+        assert_eq!(status, 401);
+        let (status, json) = call(
+            &request(post.clone(), path, Some("good"), body()),
+            &OneToken(TokenStatus::Expired),
+            None,
+        );
+        assert_eq!(
+            (status, json["error"]["details"][0]["reason"].as_str()),
+            (401, Some("ACCESS_TOKEN_EXPIRED"))
+        );
+        let narrow = OneToken(TokenStatus::Valid {
+            scopes: vec!["openid".into()],
+        });
+        let (status, json) = call(
+            &request(post.clone(), path, Some("good"), body()),
+            &narrow,
+            None,
+        );
+        assert_eq!(
+            (status, json["error"]["status"].as_str()),
+            (403, Some("PERMISSION_DENIED"))
+        );
+        let full = OneToken(TokenStatus::Valid {
+            scopes: vec![FULL_SCOPE.into()],
+        });
+        let (status, _) = call(&request(post, path, Some("good"), body()), &full, None);
+        assert_eq!(status, 200);
+    }
+
+    #[test]
+    fn properties_are_checked() {
+        let valid = OneToken(TokenStatus::Valid {
+            scopes: vec![READONLY_SCOPE.into()],
+        });
+        let post = http::Method::POST;
+        let (status, json) = call(
+            &request(
+                post.clone(),
+                "/v1beta/properties/abc:runReport",
+                Some("good"),
+                body(),
+            ),
+            &valid,
+            None,
+        );
+        assert_eq!(
+            (status, json["error"]["status"].as_str()),
+            (400, Some("INVALID_ARGUMENT"))
+        );
+        let (status, json) = call(
+            &request(
+                post,
+                "/v1beta/properties/403:runReport",
+                Some("good"),
+                body(),
+            ),
+            &valid,
+            None,
+        );
+        assert_eq!(
+            (status, json["error"]["status"].as_str()),
+            (403, Some("PERMISSION_DENIED"))
+        );
+    }
+}

@@ -1,0 +1,576 @@
+//! The fake's `runReport`: request validation as GA4 does it, and the report built
+//! from the deterministic data in [`super::data`].
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration as Days, NaiveDate};
+use serde_json::{Map, Value, json};
+
+use super::data::{self, CHANNELS, COUNTRIES, Totals};
+use crate::wire::RunReportRequest;
+
+/// The earliest day GA4's Data API has data for; no traffic exists before it.
+const EARLIEST_DAY: (i32, u32, u32) = (2015, 8, 14);
+
+/// The API's row cap per request.
+const MAX_ROWS: i64 = 250_000;
+
+/// The API's limits on columns per request.
+const MAX_DIMENSIONS: usize = 9;
+const MAX_METRICS: usize = 10;
+
+/// Where GA4's error messages send people for valid names.
+const SCHEMA_URL: &str =
+    "https://developers.google.com/analytics/devguides/reporting/data/v1/api-schema";
+
+/// Request fields GA4 has that the fake does not implement: refused rather than
+/// ignored, so a caller never silently gets a different report than GA4 would send.
+const UNSUPPORTED_FIELDS: [&str; 7] = [
+    "dimensionFilter",
+    "metricFilter",
+    "orderBys",
+    "metricAggregations",
+    "cohortSpec",
+    "comparisons",
+    "currencyCode",
+];
+
+/// Request fields the fake implements.
+const SUPPORTED_FIELDS: [&str; 8] = [
+    "property",
+    "dateRanges",
+    "dimensions",
+    "metrics",
+    "offset",
+    "limit",
+    "keepEmptyRows",
+    "returnPropertyQuota",
+];
+
+/// The dimensions the fake knows.
+const DIMENSIONS: [&str; 3] = ["date", "country", "sessionDefaultChannelGroup"];
+
+/// The metrics the fake knows, with their GA4 types.
+const METRICS: [(&str, &str); 12] = [
+    ("sessions", "TYPE_INTEGER"),
+    ("totalUsers", "TYPE_INTEGER"),
+    ("activeUsers", "TYPE_INTEGER"),
+    ("newUsers", "TYPE_INTEGER"),
+    ("engagedSessions", "TYPE_INTEGER"),
+    ("keyEvents", "TYPE_INTEGER"),
+    ("screenPageViews", "TYPE_INTEGER"),
+    ("eventCount", "TYPE_INTEGER"),
+    ("engagementRate", "TYPE_FLOAT"),
+    ("bounceRate", "TYPE_FLOAT"),
+    ("averageSessionDuration", "TYPE_SECONDS"),
+    ("totalRevenue", "TYPE_CURRENCY"),
+];
+
+/// The property's reporting settings. Relative dates are resolved in UTC, so UTC is
+/// the time zone the fake reports.
+const CURRENCY: &str = "USD";
+const TIME_ZONE: &str = "Etc/UTC";
+
+/// A request the API refuses with 400 `INVALID_ARGUMENT`, with its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InvalidArgument(pub String);
+
+/// A validated report request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ReportQuery {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub dimensions: Vec<String>,
+    pub metrics: Vec<(String, &'static str)>,
+    pub offset: i64,
+    pub limit: i64,
+    pub keep_empty_rows: bool,
+    pub return_property_quota: bool,
+}
+
+impl ReportQuery {
+    /// Validates a request body for `property` the way GA4 does.
+    pub(crate) fn parse(
+        body: &[u8],
+        property: &str,
+        today: NaiveDate,
+    ) -> Result<Self, InvalidArgument> {
+        let value: Value = serde_json::from_slice(body).map_err(|_| {
+            InvalidArgument("Invalid JSON payload received. Unexpected token.".into())
+        })?;
+        let Some(object) = value.as_object() else {
+            return Err(InvalidArgument(
+                "Invalid JSON payload received. Expected an object.".into(),
+            ));
+        };
+        for key in object.keys() {
+            if UNSUPPORTED_FIELDS.contains(&key.as_str()) {
+                return Err(InvalidArgument(format!(
+                    "`{key}` is a valid GA4 field that the Junction sandbox does not implement."
+                )));
+            }
+            if !SUPPORTED_FIELDS.contains(&key.as_str()) {
+                return Err(InvalidArgument(format!(
+                    "Invalid JSON payload received. Unknown name \"{key}\": Cannot find field."
+                )));
+            }
+        }
+        if let Some(named) = object.get("property").and_then(Value::as_str)
+            && named != format!("properties/{property}")
+        {
+            return Err(InvalidArgument(format!(
+                "The property in the request body ({named}) does not match the property in the URL (properties/{property})."
+            )));
+        }
+        let request: RunReportRequest = serde_json::from_value(value.clone()).map_err(|_| {
+            InvalidArgument(
+                "Invalid JSON payload received. A field has a value of the wrong type.".into(),
+            )
+        })?;
+
+        let dimensions = checked_names(
+            request.dimensions.iter().map(|d| d.name.as_str()),
+            "dimension",
+            MAX_DIMENSIONS,
+            |name| DIMENSIONS.contains(&name),
+        )?;
+        let metric_names = checked_names(
+            request.metrics.iter().map(|m| m.name.as_str()),
+            "metric",
+            MAX_METRICS,
+            |name| METRICS.iter().any(|(m, _)| *m == name),
+        )?;
+        if metric_names.is_empty() {
+            return Err(InvalidArgument(
+                "At least one metric is required in a report request.".into(),
+            ));
+        }
+        let metrics = metric_names
+            .into_iter()
+            .map(|name| {
+                let kind = METRICS
+                    .iter()
+                    .find(|(m, _)| *m == name)
+                    .map_or("TYPE_INTEGER", |m| m.1);
+                (name, kind)
+            })
+            .collect();
+
+        let [range] = request.date_ranges.as_slice() else {
+            return Err(InvalidArgument(if request.date_ranges.is_empty() {
+                "A date range is required in a report request.".into()
+            } else {
+                "The Junction sandbox supports exactly one date range per request.".into()
+            }));
+        };
+        let start = resolve_date(&range.start_date, today)?;
+        let end = resolve_date(&range.end_date, today)?;
+        if start > end {
+            return Err(InvalidArgument(format!(
+                "Invalid date range: startDate {} is after endDate {}.",
+                range.start_date, range.end_date
+            )));
+        }
+        let offset = request.offset.unwrap_or(0);
+        if offset < 0 {
+            return Err(InvalidArgument("offset must be non-negative.".into()));
+        }
+        let limit = request.limit.unwrap_or(10_000);
+        if limit <= 0 {
+            return Err(InvalidArgument("limit must be positive.".into()));
+        }
+        Ok(Self {
+            start,
+            end,
+            dimensions,
+            metrics,
+            offset,
+            // GA4 returns at most this many rows, whatever was asked for.
+            limit: limit.min(MAX_ROWS),
+            keep_empty_rows: request.keep_empty_rows.unwrap_or(false),
+            return_property_quota: request.return_property_quota.unwrap_or(false),
+        })
+    }
+
+    /// The report for `property`, in the API's JSON shape.
+    pub(crate) fn run(&self, property: &str, today: NaiveDate) -> Value {
+        let rows = self.all_rows(property, today);
+        let total = rows.len();
+        let page: Vec<Value> = rows
+            .into_iter()
+            .skip(usize::try_from(self.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(self.limit).unwrap_or(usize::MAX))
+            .map(|(dimension_values, metric_values)| {
+                json!({
+                    "dimensionValues": dimension_values.into_iter().map(|v| json!({"value": v})).collect::<Vec<_>>(),
+                    "metricValues": metric_values.into_iter().map(|v| json!({"value": v})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+
+        // proto3 JSON leaves out empty lists and zeros; so does the fake.
+        let mut report = Map::new();
+        if !self.dimensions.is_empty() {
+            report.insert(
+                "dimensionHeaders".into(),
+                self.dimensions
+                    .iter()
+                    .map(|name| json!({"name": name}))
+                    .collect(),
+            );
+        }
+        report.insert(
+            "metricHeaders".into(),
+            self.metrics
+                .iter()
+                .map(|(name, kind)| json!({"name": name, "type": kind}))
+                .collect(),
+        );
+        if !page.is_empty() {
+            report.insert("rows".into(), Value::Array(page));
+        }
+        if total > 0 {
+            report.insert("rowCount".into(), json!(total));
+        }
+        report.insert(
+            "metadata".into(),
+            json!({"currencyCode": CURRENCY, "timeZone": TIME_ZONE}),
+        );
+        if self.return_property_quota {
+            report.insert("propertyQuota".into(), self.quota(total));
+        }
+        report.insert("kind".into(), json!("analyticsData#runReport"));
+        Value::Object(report)
+    }
+
+    /// Every row of the result, ordered by dimension values (dates as `YYYYMMDD` sort
+    /// chronologically), so offset paging is stable.
+    fn all_rows(&self, property: &str, today: NaiveDate) -> Vec<(Vec<String>, Vec<String>)> {
+        let earliest = NaiveDate::from_ymd_opt(EARLIEST_DAY.0, EARLIEST_DAY.1, EARLIEST_DAY.2)
+            .unwrap_or(NaiveDate::MIN);
+        // No data before GA4 existed or after today.
+        let first = self.start.max(earliest);
+        let last = self.end.min(today);
+        let mut groups: BTreeMap<Vec<String>, Totals> = BTreeMap::new();
+        let mut date = first;
+        while date <= last {
+            let day = date.format("%Y%m%d").to_string();
+            for (country_index, (country, _)) in COUNTRIES.iter().enumerate() {
+                for (channel_index, (channel, _)) in CHANNELS.iter().enumerate() {
+                    let key = self
+                        .dimensions
+                        .iter()
+                        .map(|dimension| match dimension.as_str() {
+                            "date" => day.clone(),
+                            "country" => (*country).to_owned(),
+                            _ => (*channel).to_owned(),
+                        })
+                        .collect();
+                    let cell = data::cell(property, date, country_index, channel_index);
+                    groups.entry(key).or_default().add(&cell);
+                }
+            }
+            date += Days::days(1);
+        }
+        groups
+            .into_iter()
+            .map(|(key, totals)| {
+                let values: Vec<String> = self
+                    .metrics
+                    .iter()
+                    .map(|(name, _)| metric_value(name, &totals))
+                    .collect();
+                (key, values)
+            })
+            // Without keepEmptyRows, rows whose metrics are all 0 are left out.
+            .filter(|(_, values)| {
+                self.keep_empty_rows
+                    || values
+                        .iter()
+                        .any(|v| v.parse::<f64>().is_ok_and(|n| n != 0.0))
+            })
+            .collect()
+    }
+
+    /// The property's quota state. The fake keeps no usage between requests, so the
+    /// remaining amounts are the full quotas less this request's cost.
+    fn quota(&self, rows: usize) -> Value {
+        let days = (self.end - self.start).num_days().max(0);
+        // GA4 charges more for longer ranges and bigger results; most requests cost
+        // fewer than 10 tokens.
+        let tokens = 1 + days / 31 + i64::try_from(rows / 2_000).unwrap_or(0);
+        json!({
+            "tokensPerDay": quota_status(tokens, 200_000 - tokens),
+            "tokensPerHour": quota_status(tokens, 40_000 - tokens),
+            "concurrentRequests": quota_status(0, 10),
+            "serverErrorsPerProjectPerHour": quota_status(0, 10),
+            "potentiallyThresholdedRequestsPerHour": quota_status(0, 120),
+            "tokensPerProjectPerHour": quota_status(tokens, 14_000 - tokens),
+        })
+    }
+}
+
+/// A QuotaStatus, leaving out zeros as proto3 JSON does.
+fn quota_status(consumed: i64, remaining: i64) -> Value {
+    let mut status = Map::new();
+    if consumed != 0 {
+        status.insert("consumed".into(), json!(consumed));
+    }
+    if remaining != 0 {
+        status.insert("remaining".into(), json!(remaining));
+    }
+    Value::Object(status)
+}
+
+/// A metric's value as GA4 writes it: integers plainly, floats in shortest form,
+/// currency with two decimals.
+fn metric_value(name: &str, totals: &Totals) -> String {
+    let ratio = |part: u64, whole: u64| {
+        if whole == 0 {
+            0.0
+        } else {
+            part as f64 / whole as f64
+        }
+    };
+    let float = |value: f64| {
+        if value == 0.0 {
+            "0".to_owned()
+        } else {
+            value.to_string()
+        }
+    };
+    match name {
+        "sessions" => totals.sessions.to_string(),
+        "totalUsers" => totals.total_users.to_string(),
+        "activeUsers" => totals.active_users.to_string(),
+        "newUsers" => totals.new_users.to_string(),
+        "engagedSessions" => totals.engaged_sessions.to_string(),
+        "keyEvents" => totals.key_events.to_string(),
+        "screenPageViews" => totals.page_views.to_string(),
+        "eventCount" => totals.event_count.to_string(),
+        "engagementRate" => float(ratio(totals.engaged_sessions, totals.sessions)),
+        "bounceRate" if totals.sessions == 0 => "0".to_owned(),
+        "bounceRate" => float(1.0 - ratio(totals.engaged_sessions, totals.sessions)),
+        "averageSessionDuration" => float(ratio(totals.session_seconds, totals.sessions)),
+        "totalRevenue" if totals.revenue_cents == 0 => "0".to_owned(),
+        "totalRevenue" => format!(
+            "{}.{:02}",
+            totals.revenue_cents / 100,
+            totals.revenue_cents % 100
+        ),
+        _ => "0".to_owned(),
+    }
+}
+
+/// Checks requested names: known, not repeated, not too many.
+fn checked_names<'a>(
+    names: impl Iterator<Item = &'a str>,
+    kind: &str,
+    max: usize,
+    known: impl Fn(&str) -> bool,
+) -> Result<Vec<String>, InvalidArgument> {
+    let mut checked: Vec<String> = Vec::new();
+    for name in names {
+        if !known(name) {
+            return Err(InvalidArgument(format!(
+                "Field {name} is not a valid {kind}. For a list of valid dimensions and metrics, see {SCHEMA_URL}"
+            )));
+        }
+        if checked.iter().any(|n| n == name) {
+            return Err(InvalidArgument(format!("Duplicate {kind} name: {name}.")));
+        }
+        checked.push(name.to_owned());
+    }
+    if checked.len() > max {
+        return Err(InvalidArgument(format!(
+            "Requests are limited to {max} {kind}s; this request has {}.",
+            checked.len()
+        )));
+    }
+    Ok(checked)
+}
+
+/// A date as the API accepts it: `YYYY-MM-DD`, `today`, `yesterday` or `NdaysAgo`,
+/// relative dates resolved against `today`.
+fn resolve_date(text: &str, today: NaiveDate) -> Result<NaiveDate, InvalidArgument> {
+    let invalid = || {
+        InvalidArgument(format!(
+            "Invalid date: {text}. Dates must be YYYY-MM-DD, today, yesterday or NdaysAgo."
+        ))
+    };
+    match text {
+        "today" => Ok(today),
+        "yesterday" => Ok(today - Days::days(1)),
+        _ => {
+            if let Some(count) = text.strip_suffix("daysAgo") {
+                if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(invalid());
+                }
+                let days: i64 = count.parse().map_err(|_| invalid())?;
+                today
+                    .checked_sub_signed(Days::try_days(days).ok_or_else(invalid)?)
+                    .ok_or_else(invalid)
+            } else {
+                NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| invalid())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 3, 15).unwrap()
+    }
+
+    fn parse(body: Value) -> Result<ReportQuery, InvalidArgument> {
+        ReportQuery::parse(body.to_string().as_bytes(), "123", today())
+    }
+
+    #[test]
+    fn relative_dates_resolve_against_today() {
+        assert_eq!(resolve_date("today", today()).unwrap(), today());
+        assert_eq!(
+            resolve_date("yesterday", today()).unwrap().to_string(),
+            "2026-03-14"
+        );
+        assert_eq!(
+            resolve_date("30daysAgo", today()).unwrap().to_string(),
+            "2026-02-13"
+        );
+        assert_eq!(
+            resolve_date("2026-01-02", today()).unwrap().to_string(),
+            "2026-01-02"
+        );
+        for bad in [
+            "daysAgo",
+            "-1daysAgo",
+            "20260102",
+            "tomorrow",
+            "99999999999999999999daysAgo",
+        ] {
+            assert!(resolve_date(bad, today()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn requests_are_validated_like_ga4() {
+        let ok = parse(json!({
+            "dateRanges": [{"startDate": "7daysAgo", "endDate": "today"}],
+            "dimensions": [{"name": "date"}],
+            "metrics": [{"name": "sessions"}, {"name": "totalRevenue"}],
+            "offset": "0", "limit": "5", "keepEmptyRows": false, "returnPropertyQuota": true
+        }))
+        .unwrap();
+        assert_eq!(ok.limit, 5);
+        assert_eq!(ok.metrics[1], ("totalRevenue".to_owned(), "TYPE_CURRENCY"));
+        let message = |body: Value| parse(body).unwrap_err().0;
+        let range = json!([{"startDate": "yesterday", "endDate": "today"}]);
+        assert!(message(json!({"dateRanges": range, "metrics": [{"name": "sessions"}], "dimensions": [{"name": "city"}]}))
+            .starts_with("Field city is not a valid dimension"));
+        assert!(
+            message(json!({"dateRanges": range, "metrics": [{"name": "conversionz"}]}))
+                .starts_with("Field conversionz is not a valid metric")
+        );
+        assert!(
+            message(json!({"dateRanges": range, "metrics": []})).contains("metric is required")
+        );
+        assert!(
+            message(json!({"metrics": [{"name": "sessions"}]})).contains("date range is required")
+        );
+        assert!(
+            message(
+                json!({"dateRanges": range, "metrics": [{"name": "sessions"}], "orderBys": []})
+            )
+            .contains("does not implement")
+        );
+        assert!(
+            message(json!({"dateRanges": range, "metrics": [{"name": "sessions"}], "limitt": 1}))
+                .contains("Unknown name \"limitt\"")
+        );
+        assert!(
+            message(json!({"dateRanges": range, "metrics": [{"name": "sessions"}], "limit": "0"}))
+                .contains("limit must be positive")
+        );
+        assert!(message(json!({"dateRanges": [{"startDate": "today", "endDate": "yesterday"}], "metrics": [{"name": "sessions"}]}))
+            .contains("is after endDate"));
+    }
+
+    #[test]
+    fn reports_page_over_rows_and_leave_out_defaults() {
+        let query = parse(json!({
+            "dateRanges": [{"startDate": "2026-03-01", "endDate": "2026-03-20"}],
+            "dimensions": [{"name": "date"}],
+            "metrics": [{"name": "sessions"}, {"name": "engagementRate"}],
+            "limit": 10, "offset": 10
+        }))
+        .unwrap();
+        let report = query.run("123", today());
+        // Only days up to today have data: March 1 to 15.
+        assert_eq!(report["rowCount"], 15);
+        let rows = report["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 5);
+        assert_eq!(rows[0]["dimensionValues"][0]["value"], "20260311");
+        let rate: f64 = rows[0]["metricValues"][1]["value"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((0.0..=1.0).contains(&rate));
+        assert!(report.get("propertyQuota").is_none());
+        let beyond = ReportQuery {
+            offset: 100,
+            ..query
+        }
+        .run("123", today());
+        assert!(beyond.get("rows").is_none());
+        assert_eq!(beyond["rowCount"], 15);
+    }
+
+    #[test]
+    fn breakdowns_sum_to_the_daily_total() {
+        let body = |dimensions: Value| {
+            json!({
+                "dateRanges": [{"startDate": "2026-03-10", "endDate": "2026-03-10"}],
+                "dimensions": dimensions,
+                "metrics": [{"name": "sessions"}, {"name": "totalRevenue"}],
+                "returnPropertyQuota": true
+            })
+        };
+        let total = parse(body(json!([{"name": "date"}])))
+            .unwrap()
+            .run("9", today());
+        let by_country = parse(body(json!([{"name": "date"}, {"name": "country"}])))
+            .unwrap()
+            .run("9", today());
+        let sum = |report: &Value, column: usize| -> f64 {
+            report["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    r["metricValues"][column]["value"]
+                        .as_str()
+                        .unwrap()
+                        .parse::<f64>()
+                        .unwrap()
+                })
+                .sum()
+        };
+        assert_eq!(sum(&total, 0), sum(&by_country, 0));
+        assert!((sum(&total, 1) - sum(&by_country, 1)).abs() < 0.005);
+        let revenue = total["rows"][0]["metricValues"][1]["value"]
+            .as_str()
+            .unwrap();
+        assert!(
+            revenue == "0" || revenue.split('.').nth(1).is_some_and(|d| d.len() == 2),
+            "{revenue}"
+        );
+        assert_eq!(
+            total["propertyQuota"]["concurrentRequests"],
+            json!({"remaining": 10})
+        );
+    }
+}

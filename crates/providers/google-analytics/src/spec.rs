@@ -1,0 +1,193 @@
+//! The static description of the Google Analytics 4 provider: OAuth 2.0 endpoints,
+//! config fields, the `daily_report` stream and the request budget.
+
+use std::{sync::OnceLock, time::Duration};
+
+use junction_core::spec::{
+    AuthSpec, Category, ConfigField, FieldKind, OAuth2Spec, ProviderSpec, RateBudget,
+    RefreshBehaviour, StreamSpec, TokenClientAuth,
+};
+
+/// The provider id (also the sandbox mount point of the fake).
+pub const PROVIDER_ID: &str = "google-analytics";
+
+/// The GA4 Data API host; `ctx.url` replaces it for the sandbox and tests.
+pub const DEFAULT_BASE: &str = "https://analyticsdata.googleapis.com";
+
+/// The one stream: report rows per day (and per configured dimension).
+pub const DAILY_REPORT: &str = "daily_report";
+
+/// The read-only Analytics scope, enough for `runReport`.
+pub const READONLY_SCOPE: &str = "https://www.googleapis.com/auth/analytics.readonly";
+
+/// The full Analytics scope; the Data API accepts it as well as the read-only one.
+pub const FULL_SCOPE: &str = "https://www.googleapis.com/auth/analytics";
+
+/// The `dimensions` config value: comma-separated GA4 API dimension names, each a
+/// plain name (`country`) or a custom one (`customEvent:plan`); empty means none.
+pub const DIMENSIONS_PATTERN: &str = r"(\s*[A-Za-z][A-Za-z0-9_]*(:[A-Za-z0-9_]+)?\s*(,\s*[A-Za-z][A-Za-z0-9_]*(:[A-Za-z0-9_]+)?\s*)*)?";
+
+/// How far back a first sync reads when `lookback_days` is not set.
+pub const DEFAULT_LOOKBACK_DAYS: u32 = 30;
+
+/// The longest allowed `lookback_days` (ten years; GA4 has no data before 2015).
+pub const MAX_LOOKBACK_DAYS: u32 = 3650;
+
+/// The metrics `daily_report` requests, by GA4 API name. `keyEvents` is what GA4
+/// called `conversions` until 2024.
+pub const REPORT_METRICS: [&str; 6] = [
+    "sessions",
+    "totalUsers",
+    "newUsers",
+    "keyEvents",
+    "engagementRate",
+    "totalRevenue",
+];
+
+/// The KPI names those metrics are stored under (snake_case of the API names).
+pub const REPORT_KPIS: [&str; 6] = [
+    "sessions",
+    "total_users",
+    "new_users",
+    "key_events",
+    "engagement_rate",
+    "total_revenue",
+];
+
+/// Requests per hour of the shared budget. GA4 meters tokens, not requests: a
+/// standard property gets 40,000 tokens per hour and 200,000 per day, and a report
+/// like `daily_report` costs about 10 tokens, so 4,000 requests an hour is what one
+/// property can sustain. The quotas are per property while this budget is shared by
+/// every connection, which makes it conservative; the tokens actually left come back
+/// in each response's `propertyQuota` and exhaustion is reported as `QuotaExhausted`.
+const REQUESTS_PER_HOUR: u32 = 4_000;
+
+/// GA4 serves at most 10 concurrent requests per standard property.
+const CONCURRENT_REQUESTS: u32 = 10;
+
+/// The provider's spec, built once.
+pub(crate) fn spec() -> &'static ProviderSpec {
+    static SPEC: OnceLock<ProviderSpec> = OnceLock::new();
+    SPEC.get_or_init(build)
+}
+
+fn build() -> ProviderSpec {
+    ProviderSpec {
+        id: PROVIDER_ID,
+        name: "Google Analytics 4",
+        category: Category::Analytics,
+        auth: AuthSpec::OAuth2(OAuth2Spec {
+            authorize_url: "https://accounts.google.com/o/oauth2/v2/auth",
+            token_url: "https://oauth2.googleapis.com/token",
+            revoke_url: Some("https://oauth2.googleapis.com/revoke"),
+            scopes: vec![READONLY_SCOPE],
+            scope_separator: " ",
+            pkce: true,
+            // Google issues a refresh token only for offline access, and only on the
+            // first consent unless consent is asked for again.
+            extra_authorize_params: vec![("access_type", "offline"), ("prompt", "consent")],
+            // Google keeps the refresh token; refreshing returns only an access token.
+            refresh: RefreshBehaviour::Stable,
+            client_auth: TokenClientAuth::RequestBody,
+        }),
+        config: vec![
+            ConfigField::string(
+                "property_id",
+                "Property ID",
+                "The numeric GA4 property ID (not the G-XXXXXXX measurement ID). In Google \
+                 Analytics open Admin → Property settings → Property details; the ID is shown \
+                 at the top right, e.g. 123456789.",
+            )
+            .with_pattern("[0-9]+"),
+            ConfigField::string(
+                "dimensions",
+                "Extra dimensions",
+                "Optional comma-separated GA4 dimension names to break the daily report down \
+                 by, beyond the date, e.g. `country` or `country, sessionDefaultChannelGroup` \
+                 (at most 8).",
+            )
+            .optional()
+            .with_pattern(DIMENSIONS_PATTERN),
+            ConfigField {
+                kind: FieldKind::Integer,
+                ..ConfigField::string(
+                    "lookback_days",
+                    "Lookback days",
+                    "How many days back the first sync reads (default 30, at most 3650).",
+                )
+                .optional()
+            },
+        ],
+        streams: vec![StreamSpec {
+            name: DAILY_REPORT,
+            description: "Sessions, users, new users, key events, engagement rate and revenue \
+                          per day, broken down by the configured dimensions.",
+            // `dimensions` stands for the values of the configured dimensions, in order.
+            primary_key: vec!["date", "dimensions"],
+            cursor_field: Some("date"),
+            default_schedule: Duration::from_secs(6 * 60 * 60),
+            metrics: REPORT_KPIS.to_vec(),
+        }],
+        actions: Vec::new(),
+        webhook: None,
+        rate_limit: RateBudget {
+            requests: REQUESTS_PER_HOUR,
+            per: Duration::from_secs(60 * 60),
+            concurrency: Some(CONCURRENT_REQUESTS),
+        },
+        docs_url: "https://developers.google.com/analytics/devguides/reporting/data/v1",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn values(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn kpi_names_are_the_snake_case_metric_names() {
+        let converted: Vec<String> = REPORT_METRICS
+            .iter()
+            .map(|m| crate::report::snake_case(m))
+            .collect();
+        assert_eq!(converted, REPORT_KPIS);
+        assert_eq!(spec().streams[0].metrics, REPORT_KPIS);
+    }
+
+    #[test]
+    fn config_validation_accepts_good_settings() {
+        for settings in [
+            json!({"property_id": "123456789"}),
+            json!({"property_id": "1", "dimensions": "country", "lookback_days": 90}),
+            json!({"property_id": "1", "dimensions": "country, sessionDefaultChannelGroup"}),
+            json!({"property_id": "1", "dimensions": "customEvent:plan_name", "lookback_days": "7"}),
+            json!({"property_id": "1", "dimensions": ""}),
+        ] {
+            assert_eq!(
+                spec().validate_fields(&values(settings.clone())),
+                Ok(()),
+                "{settings}"
+            );
+        }
+    }
+
+    #[test]
+    fn config_validation_rejects_bad_settings() {
+        let errors = spec()
+            .validate_fields(&values(json!({
+                "property_id": "G-ABC123",
+                "dimensions": "country;city",
+                "lookback_days": "a month"
+            })))
+            .unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["property_id", "dimensions", "lookback_days"]);
+        let errors = spec().validate_fields(&values(json!({}))).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "property_id");
+    }
+}

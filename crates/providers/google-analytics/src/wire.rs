@@ -1,0 +1,236 @@
+//! The GA4 Data API's JSON shapes for `properties.runReport` (from the API's
+//! discovery document: RunReportRequest, RunReportResponse, PropertyQuota,
+//! QuotaStatus), shared by the adapter and the sandbox fake.
+//!
+//! The API speaks proto3 JSON: int64 fields (`offset`, `limit`) are JSON strings, and
+//! fields at their default value (0, "", empty lists) are left out of responses, so
+//! every response field here has a default.
+
+use serde::{Deserialize, Serialize};
+
+/// The body of `POST /v1beta/properties/{id}:runReport` (the fields Junction uses).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReportRequest {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub date_ranges: Vec<DateRange>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dimensions: Vec<Dimension>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<Metric>,
+    /// The first row to return (0-based).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "int64")]
+    pub offset: Option<i64>,
+    /// How many rows to return (the API's default is 10,000).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "int64")]
+    pub limit: Option<i64>,
+    /// Whether rows whose metrics are all zero are returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_empty_rows: Option<bool>,
+    /// Whether the response carries the property's quota state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_property_quota: Option<bool>,
+}
+
+/// An inclusive range of days: `YYYY-MM-DD`, `today`, `yesterday` or `NdaysAgo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DateRange {
+    pub start_date: String,
+    pub end_date: String,
+}
+
+/// A requested dimension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dimension {
+    pub name: String,
+}
+
+/// A requested metric.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metric {
+    pub name: String,
+}
+
+/// The report table `runReport` returns.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReportResponse {
+    #[serde(default)]
+    pub dimension_headers: Vec<DimensionHeader>,
+    /// Required here although the schema makes everything optional: a request always
+    /// names metrics, so a genuine report always has their headers, and requiring them
+    /// is what tells a report apart from some other JSON object.
+    pub metric_headers: Vec<MetricHeader>,
+    #[serde(default)]
+    pub rows: Vec<Row>,
+    /// Rows in the whole result, independent of `offset` and `limit` (absent when 0).
+    #[serde(default)]
+    pub row_count: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<ResponseMetadata>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property_quota: Option<PropertyQuota>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+/// A dimension column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DimensionHeader {
+    pub name: String,
+}
+
+/// A metric column and its data type (`TYPE_INTEGER`, `TYPE_FLOAT`, `TYPE_CURRENCY`,
+/// `TYPE_SECONDS`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricHeader {
+    pub name: String,
+    #[serde(rename = "type", default)]
+    pub metric_type: String,
+}
+
+/// One row: dimension values and metric values, in header order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    #[serde(default)]
+    pub dimension_values: Vec<DimensionValue>,
+    #[serde(default)]
+    pub metric_values: Vec<MetricValue>,
+}
+
+/// A dimension value (absent when it is the empty string).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DimensionValue {
+    #[serde(default)]
+    pub value: String,
+}
+
+/// A metric value, always a string on the wire; its header says how to parse it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricValue {
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// What the report's numbers are expressed in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseMetadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+}
+
+/// The property's quota state after the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PropertyQuota {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_day: Option<QuotaStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_hour: Option<QuotaStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrent_requests: Option<QuotaStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_errors_per_project_per_hour: Option<QuotaStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub potentially_thresholded_requests_per_hour: Option<QuotaStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_project_per_hour: Option<QuotaStatus>,
+}
+
+/// One quota: what this request consumed and what is left (an absent number is 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaStatus {
+    #[serde(default)]
+    pub consumed: i64,
+    #[serde(default)]
+    pub remaining: i64,
+}
+
+impl PropertyQuota {
+    /// The token quotas that are used up: the next request to the property will be
+    /// refused with `RESOURCE_EXHAUSTED` until they reset.
+    pub fn exhausted_token_quotas(&self) -> Vec<&'static str> {
+        [
+            ("tokensPerDay", self.tokens_per_day),
+            ("tokensPerHour", self.tokens_per_hour),
+            ("tokensPerProjectPerHour", self.tokens_per_project_per_hour),
+        ]
+        .into_iter()
+        .filter(|(_, status)| status.is_some_and(|s| s.remaining <= 0))
+        .map(|(name, _)| name)
+        .collect()
+    }
+}
+
+/// proto3 JSON int64: written as a string, read from a string or a number.
+mod int64 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(value: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => s.serialize_str(&v.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Int64 {
+            Number(i64),
+            Text(String),
+        }
+        match Option::<Int64>::deserialize(d)? {
+            None => Ok(None),
+            Some(Int64::Number(n)) => Ok(Some(n)),
+            Some(Int64::Text(text)) => text
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| D::Error::custom("expected an int64 as a decimal string")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn int64_fields_are_strings_on_the_wire() {
+        let request = RunReportRequest {
+            offset: Some(0),
+            limit: Some(10_000),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            json!({"offset": "0", "limit": "10000"})
+        );
+        let parsed: RunReportRequest =
+            serde_json::from_value(json!({"offset": 5, "limit": "20"})).unwrap();
+        assert_eq!((parsed.offset, parsed.limit), (Some(5), Some(20)));
+        assert!(serde_json::from_value::<RunReportRequest>(json!({"limit": "ten"})).is_err());
+    }
+
+    #[test]
+    fn omitted_proto3_defaults_read_as_zero() {
+        let response: RunReportResponse = serde_json::from_value(json!({
+            "metricHeaders": [{"name": "sessions", "type": "TYPE_INTEGER"}],
+            "propertyQuota": {"tokensPerHour": {"consumed": 3}, "concurrentRequests": {"remaining": 10}},
+            "kind": "analyticsData#runReport"
+        }))
+        .unwrap();
+        assert_eq!(response.row_count, 0);
+        assert!(response.rows.is_empty());
+        let quota = response.property_quota.unwrap();
+        assert_eq!(quota.exhausted_token_quotas(), ["tokensPerHour"]);
+        assert!(serde_json::from_value::<RunReportResponse>(json!({"rows": []})).is_err());
+    }
+}
