@@ -1,0 +1,11 @@
+//! Integration tests of the Google Analytics 4 adapter: against wiremock serving the
+//! GA4 Data API's documented JSON shapes, and (with the `sandbox` feature) against
+//! the crate's own fake, served through wiremock.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod errors;
+#[cfg(feature = "sandbox")]
+mod fake;
+mod paging;
+mod requests;
+mod support;
