@@ -134,7 +134,7 @@ pub async fn fresh_access_token(req: RefreshRequest<'_>) -> Result<AccessToken, 
     // the previous holder stored.
     let integration = repo::integrations::get_for_update(tx.conn(), req.integration_id).await?;
     if integration.status == IntegrationStatus::NeedsReauth {
-        tx.rollback().await?;
+        release(tx).await;
         return Err(RefreshError::Revoked);
     }
     let mut credentials =
@@ -152,7 +152,7 @@ pub async fn fresh_access_token(req: RefreshRequest<'_>) -> Result<AccessToken, 
         && !was_rejected
         && valid_until(req.now + req.refresh_ahead)
     {
-        tx.rollback().await?;
+        release(tx).await;
         return Ok(AccessToken {
             token: token.clone(),
             expires_at,
@@ -164,7 +164,7 @@ pub async fn fresh_access_token(req: RefreshRequest<'_>) -> Result<AccessToken, 
         _ => {
             return match stored_access {
                 Some(token) if !was_rejected && valid_until(req.now) => {
-                    tx.rollback().await?;
+                    release(tx).await;
                     Ok(AccessToken { token, expires_at })
                 }
                 Some(_) => {
@@ -178,7 +178,7 @@ pub async fn fresh_access_token(req: RefreshRequest<'_>) -> Result<AccessToken, 
                     Err(RefreshError::Revoked)
                 }
                 None => {
-                    tx.rollback().await?;
+                    release(tx).await;
                     Err(RefreshError::NoRefreshToken)
                 }
             };
@@ -251,11 +251,8 @@ pub async fn fresh_access_token(req: RefreshRequest<'_>) -> Result<AccessToken, 
         }
         Err(err) => {
             // Nothing of the failed attempt is kept; the log entry goes in a
-            // transaction of its own. Dropping an uncommitted transaction also rolls
-            // back, so a failed rollback is only worth a trace.
-            if let Err(rollback) = tx.rollback().await {
-                tracing::debug!(error = %rollback, "rollback after a failed refresh failed");
-            }
+            // transaction of its own.
+            release(tx).await;
             if let Err(log_failure) = log_refresh_failure(&req, &err).await {
                 tracing::warn!(
                     integration_id = %req.integration_id,
@@ -270,6 +267,15 @@ pub async fn fresh_access_token(req: RefreshRequest<'_>) -> Result<AccessToken, 
             );
             Err(RefreshError::OAuth(err))
         }
+    }
+}
+
+/// Ends a transaction that wrote nothing, releasing the row lock. A failed rollback
+/// is only worth a trace: the pool discards the connection and Postgres rolls back
+/// on its own, and the caller's answer (a token, an error) does not depend on it.
+async fn release(tx: WorkspaceTx) {
+    if let Err(err) = tx.rollback().await {
+        tracing::debug!(error = %err, "rolling back a read-only refresh transaction failed");
     }
 }
 

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
@@ -278,10 +278,14 @@ fn expires_at(
     if seconds == 0.0 || seconds > MAX_EXPIRES_IN_SECS {
         return Ok(None);
     }
-    // Whole milliseconds are more precision than any expiry needs; the cast cannot
-    // overflow below MAX_EXPIRES_IN_SECS.
-    let lifetime = chrono::Duration::milliseconds((seconds * 1000.0) as i64);
-    Ok(now.checked_add_signed(lifetime))
+    // Whole seconds, rounded down (expiring a moment early is harmless): that is
+    // more precision than any expiry needs, the cast cannot overflow below
+    // MAX_EXPIRES_IN_SECS, and the instant survives a round trip through Postgres
+    // (microseconds) unchanged, so every caller sees the same value.
+    let lifetime = chrono::Duration::seconds(seconds as i64);
+    Ok(now
+        .checked_add_signed(lifetime)
+        .map(|at| at.trunc_subsecs(0)))
 }
 
 /// `scope` as a list: a string separated by spaces and/or commas, or an array of
@@ -411,8 +415,17 @@ mod tests {
         );
         assert_eq!(
             at(json!(59.5)).unwrap().expires_at,
-            Some(now() + chrono::Duration::milliseconds(59_500))
+            Some(now() + chrono::Duration::seconds(59))
         );
+        let with_nanos = now() + chrono::Duration::nanoseconds(123_456_789);
+        let set = parse_token_response(
+            200,
+            None,
+            br#"{"access_token":"t","expires_in":10}"#,
+            with_nanos,
+        )
+        .unwrap();
+        assert_eq!(set.expires_at, Some(now() + chrono::Duration::seconds(10)));
         assert_eq!(at(json!(0)).unwrap().expires_at, None);
         assert_eq!(at(Value::Null).unwrap().expires_at, None);
         assert_eq!(
