@@ -76,7 +76,8 @@ impl Adapter for GoogleAnalytics {
         })
     }
 
-    /// Reads one page of `daily_report` (see [`report::Cursor`] for the cursor).
+    /// Reads one page of `daily_report`. The cursor holds the window of days being
+    /// paged through and the next row offset, or, between windows, the next start.
     async fn read(
         &self,
         ctx: &Context,
