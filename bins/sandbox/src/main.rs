@@ -3,7 +3,7 @@
 //! stdout once it listens, logs to stderr (`JUNCTION_LOG`), and stops cleanly on
 //! Ctrl-C or SIGTERM. Bad arguments exit with status 2 and one line on stderr.
 
-use std::{net::SocketAddr, process::ExitCode, time::Duration};
+use std::{io::IsTerminal, net::SocketAddr, process::ExitCode, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Parser, error::ErrorKind};
@@ -38,7 +38,12 @@ struct Args {
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(args) => args,
-        Err(err) if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+        Err(err)
+            if matches!(
+                err.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) =>
+        {
             let _ = err.print();
             return ExitCode::SUCCESS;
         }
@@ -52,6 +57,8 @@ fn main() -> ExitCode {
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour codes only help a terminal; in files and CI logs they are noise.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("JUNCTION_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -104,8 +111,7 @@ async fn shutdown_signal() -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut terminate =
-            signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
         tokio::select! {
             result = tokio::signal::ctrl_c() => result.context("cannot listen for Ctrl-C")?,
             _ = terminate.recv() => {}

@@ -31,7 +31,11 @@ const HOP_BY_HOP: [&str; 4] = [
 ];
 
 async fn serve(sandbox: web::Data<Sandbox>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let provider = req.match_info().get("provider").unwrap_or_default().to_owned();
+    let provider = req
+        .match_info()
+        .get("provider")
+        .unwrap_or_default()
+        .to_owned();
     let fake = match sandbox.fake(&provider) {
         Ok(fake) => fake.clone(),
         Err(err) => return reply::sandbox_error(&err),

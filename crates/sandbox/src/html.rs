@@ -106,7 +106,11 @@ pub(crate) fn authorize_error_page(provider_name: &str, message: &str) -> HttpRe
 
 /// The index: what the sandbox serves and how to use it.
 pub(crate) fn index_page(base: &str, specs: &[&ProviderSpec], fake_ids: &[&str]) -> HttpResponse {
-    let mut ids: Vec<&str> = specs.iter().map(|spec| spec.id).chain(fake_ids.iter().copied()).collect();
+    let mut ids: Vec<&str> = specs
+        .iter()
+        .map(|spec| spec.id)
+        .chain(fake_ids.iter().copied())
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     let rows: String = ids

@@ -101,6 +101,7 @@ pub enum TokenFailure {
     /// 503 `{"error":"temporarily_unavailable"}`.
     TemporarilyUnavailable,
     /// HTTP 200 whose body is `{"error":"invalid_grant"}` (some providers do this).
+    #[serde(rename = "error_in_200")]
     ErrorIn200,
     /// A success without `expires_in`.
     MissingExpiresIn,
@@ -245,7 +246,13 @@ impl Sandbox {
         let (spec, _) = self.oauth_spec(provider)?;
         self.lock()
             .script_failure(spec.id, grant_type, failure, count);
-        tracing::info!(provider = spec.id, ?grant_type, ?failure, count, "scripted token failures");
+        tracing::info!(
+            provider = spec.id,
+            ?grant_type,
+            ?failure,
+            count,
+            "scripted token failures"
+        );
         Ok(())
     }
 
@@ -382,8 +389,11 @@ pub async fn spawn_sandbox(sandbox: Sandbox, bind: SocketAddr) -> std::io::Resul
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    let url = url::Url::parse(&format!("http://{}/", SocketAddr::new(reachable, local_addr.port())))
-        .map_err(|err| std::io::Error::other(format!("cannot form the sandbox URL: {err}")))?;
+    let url = url::Url::parse(&format!(
+        "http://{}/",
+        SocketAddr::new(reachable, local_addr.port())
+    ))
+    .map_err(|err| std::io::Error::other(format!("cannot form the sandbox URL: {err}")))?;
     tracing::info!(%url, "sandbox listening");
     Ok(RunningSandbox {
         url,

@@ -306,7 +306,12 @@ fn answer_authorization(
         None if !from_consent_page => {
             html::consent_page(spec, &request.scopes, redirect_uri.as_str(), params)
         }
-        None => redirect_error(redirect_uri, state, "invalid_request", "decision is missing"),
+        None => redirect_error(
+            redirect_uri,
+            state,
+            "invalid_request",
+            "decision is missing",
+        ),
         Some("approve") => approve(sandbox, spec, redirect_uri, state, request),
         Some("deny") => {
             tracing::info!(provider = spec.id, "authorization denied");
@@ -479,7 +484,12 @@ fn token_response(
 
     let failure = sandbox.lock().take_failure(spec.id, grant_type);
     if let Some(failure) = failure {
-        tracing::info!(provider = spec.id, ?failure, ?grant_type, "answering with a scripted failure");
+        tracing::info!(
+            provider = spec.id,
+            ?failure,
+            ?grant_type,
+            "answering with a scripted failure"
+        );
         let scripted = "scripted by the sandbox";
         match failure {
             TokenFailure::InvalidGrant => {
@@ -559,15 +569,13 @@ fn authenticate_client(
 ) -> Result<String, TokenError> {
     let (client_id, client_secret, style) = match req.headers().get(header::AUTHORIZATION) {
         Some(value) => {
-            let (id, secret) = value
-                .to_str()
-                .ok()
-                .and_then(basic_credentials)
-                .ok_or_else(|| {
+            let (id, secret) = value.to_str().ok().and_then(basic_credentials).ok_or_else(
+                || {
                     TokenError::invalid_client(
                         "the Authorization header is not valid HTTP Basic client authentication",
                     )
-                })?;
+                },
+            )?;
             if param(params, "client_secret").is_some() {
                 return Err(TokenError::bad_request(
                     "invalid_request",
@@ -659,7 +667,8 @@ fn issue(
         None
     };
     // Providers without refresh hand out tokens that live until revoked (Mailchimp).
-    let lifetime = (oauth.refresh != RefreshBehaviour::None).then_some(sandbox.config().token_lifetime);
+    let lifetime =
+        (oauth.refresh != RefreshBehaviour::None).then_some(sandbox.config().token_lifetime);
     let expires_at = lifetime.map(|lifetime| later(Utc::now(), lifetime));
     state.issue_access_token(&access_token, spec.id, scopes, expires_at, grant);
     if let Some(refresh_token) = &refresh_token {
@@ -689,7 +698,11 @@ fn exchange_code(
         CodeLookup::Found(pending) => pending,
         CodeLookup::Replayed => {
             let revoked = state.revoke_replayed_code(code);
-            tracing::warn!(provider = spec.id, revoked_grant = revoked, "authorization code replayed");
+            tracing::warn!(
+                provider = spec.id,
+                revoked_grant = revoked,
+                "authorization code replayed"
+            );
             return Err(TokenError::bad_request(
                 "invalid_grant",
                 "the authorization code was already used",
@@ -731,8 +744,7 @@ fn exchange_code(
     }
     match (&pending.code_challenge, param(params, "code_verifier")) {
         (Some(challenge), Some(verifier)) => {
-            if !secret::is_pkce_value(verifier) || !secret::pkce_s256_matches(verifier, challenge)
-            {
+            if !secret::is_pkce_value(verifier) || !secret::pkce_s256_matches(verifier, challenge) {
                 return Err(TokenError::bad_request(
                     "invalid_grant",
                     "code_verifier does not match the code_challenge",
@@ -835,7 +847,11 @@ async fn revoke(
     };
     let params = parse_pairs(&body);
     let Some(token) = param(&params, "token") else {
-        return reply::json_error(StatusCode::BAD_REQUEST, "invalid_request", "token is missing");
+        return reply::json_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "token is missing",
+        );
     };
     let known = sandbox.lock().revoke_token(spec.id, token);
     tracing::info!(provider = spec.id, known, "token revoked");

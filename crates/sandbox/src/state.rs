@@ -274,7 +274,11 @@ impl State {
             }
             _ => return false,
         };
-        for at in self.access_tokens.values_mut().filter(|at| at.grant == grant) {
+        for at in self
+            .access_tokens
+            .values_mut()
+            .filter(|at| at.grant == grant)
+        {
             at.revoked = true;
         }
         true
@@ -282,10 +286,18 @@ impl State {
 
     /// Revokes every token of a grant.
     fn revoke_grant(&mut self, grant: GrantId) {
-        for at in self.access_tokens.values_mut().filter(|at| at.grant == grant) {
+        for at in self
+            .access_tokens
+            .values_mut()
+            .filter(|at| at.grant == grant)
+        {
             at.revoked = true;
         }
-        for rt in self.refresh_tokens.values_mut().filter(|rt| rt.grant == grant) {
+        for rt in self
+            .refresh_tokens
+            .values_mut()
+            .filter(|rt| rt.grant == grant)
+        {
             rt.revoked = true;
         }
     }
@@ -304,7 +316,12 @@ impl State {
         expired
     }
 
-    pub fn check_access_token(&self, provider: &str, token: &str, now: DateTime<Utc>) -> TokenStatus {
+    pub fn check_access_token(
+        &self,
+        provider: &str,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> TokenStatus {
         match self.access_tokens.get(&token_digest(token)) {
             Some(at) if at.provider == provider => {
                 if at.revoked || at.expires_at.is_some_and(|expiry| expiry <= now) {
@@ -399,12 +416,18 @@ mod tests {
         state.issue_refresh_token("rt1", "p", &scopes, grant);
         assert!(!state.revoke_token("q", "rt1"), "another provider's token");
         assert!(state.revoke_token("p", "rt1"));
-        assert_eq!(state.check_access_token("p", "at1", now), TokenStatus::Expired);
+        assert_eq!(
+            state.check_access_token("p", "at1", now),
+            TokenStatus::Expired
+        );
         assert_eq!(
             state.check_access_token("p", "at2", now),
             TokenStatus::Valid { scopes }
         );
         assert!(state.active_refresh_token("p", "rt1").is_none());
-        assert_eq!(state.check_access_token("q", "at2", now), TokenStatus::Unknown);
+        assert_eq!(
+            state.check_access_token("q", "at2", now),
+            TokenStatus::Unknown
+        );
     }
 }
