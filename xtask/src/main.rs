@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => check_services().and_then(|()| test(&args[1..])),
         Some("services") => check_services(),
+        Some("openapi") => openapi(args.get(1).map(String::as_str) == Some("--check")),
         Some("help") | Some("--help") | Some("-h") | None => {
             println!("{USAGE}");
             Ok(())
@@ -41,7 +42,9 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   test [ARGS]   services check, fmt check, clippy -D warnings, whole test suite
                 (ARGS go to the test runner)
-  services      check that the test Postgres and Redis answer";
+  services      check that the test Postgres and Redis answer
+  openapi       write docs/openapi.json from the API's annotations
+  openapi --check   fail when docs/openapi.json differs from the generated document";
 
 /// Runs a command from the workspace root, failing with its name if it fails.
 fn run(program: &str, args: &[&str]) -> Result<()> {
@@ -102,10 +105,53 @@ fn test(extra: &[String]) -> Result<()> {
         // doctests), so the runner's summary is the last line CI sees.
         run("cargo", &args)
     } else {
-        let mut args = vec!["test", "--workspace", "--locked", "--no-fail-fast"];
+        let mut args = vec![
+            "test",
+            "--workspace",
+            "--all-features",
+            "--locked",
+            "--no-fail-fast",
+        ];
         args.extend(&extra);
         run("cargo", &args)
     }
+}
+
+/// Generates the OpenAPI document with `junction-api openapi` and writes or checks
+/// the committed docs/openapi.json.
+fn openapi(check: bool) -> Result<()> {
+    let output = Command::new("cargo")
+        .args([
+            "run",
+            "--quiet",
+            "--locked",
+            "-p",
+            "junction-api",
+            "--",
+            "openapi",
+        ])
+        .current_dir(workspace_root())
+        .output()
+        .context("cannot run junction-api")?;
+    if !output.status.success() {
+        bail!(
+            "junction-api openapi failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let path = workspace_root().join("docs/openapi.json");
+    if check {
+        let committed = std::fs::read(&path).unwrap_or_default();
+        if committed != output.stdout {
+            bail!("docs/openapi.json is stale: run `cargo xtask openapi` and commit the result");
+        }
+        eprintln!("==> docs/openapi.json is current");
+    } else {
+        std::fs::write(&path, &output.stdout)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("==> wrote {}", path.display());
+    }
+    Ok(())
 }
 
 /// The host:port of a URL like `scheme://user:pw@host:port/...`.

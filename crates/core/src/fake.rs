@@ -40,7 +40,9 @@ impl FakeRequest {
 
     /// The decoded form-encoded body parameters.
     pub fn form_pairs(&self) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(&self.body).into_owned().collect()
+        url::form_urlencoded::parse(&self.body)
+            .into_owned()
+            .collect()
     }
 
     /// A header as text.
@@ -52,7 +54,9 @@ impl FakeRequest {
     pub fn bearer(&self) -> Option<&str> {
         let value = self.header("authorization")?;
         let (scheme, token) = value.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then_some(token.trim())
     }
 
     /// The body as JSON.
@@ -170,7 +174,10 @@ mod tests {
     #[test]
     fn request_helpers_parse_what_fakes_need() {
         let mut headers = http::HeaderMap::new();
-        headers.insert("authorization", http::HeaderValue::from_static("Bearer abc.def"));
+        headers.insert(
+            "authorization",
+            http::HeaderValue::from_static("Bearer abc.def"),
+        );
         let request = FakeRequest {
             method: http::Method::POST,
             path: "/v1/x".into(),
@@ -180,8 +187,17 @@ mod tests {
         };
         assert_eq!(request.bearer(), Some("abc.def"));
         assert_eq!(request.query_param("b").as_deref(), Some("two words"));
-        assert_eq!(request.form_pairs()[0], ("grant_type".into(), "refresh_token".into()));
-        let fault: Fault = serde_json::from_str(r#"{"kind":"rate_limited","retry_after_secs":3}"#).unwrap();
-        assert_eq!(fault, Fault::RateLimited { retry_after_secs: 3 });
+        assert_eq!(
+            request.form_pairs()[0],
+            ("grant_type".into(), "refresh_token".into())
+        );
+        let fault: Fault =
+            serde_json::from_str(r#"{"kind":"rate_limited","retry_after_secs":3}"#).unwrap();
+        assert_eq!(
+            fault,
+            Fault::RateLimited {
+                retry_after_secs: 3
+            }
+        );
     }
 }

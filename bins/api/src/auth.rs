@@ -1,0 +1,88 @@
+//! Workspace API-key authentication: `Authorization: Bearer jct_...`. Every /v1 route
+//! takes [`Authenticated`], which scopes it to the key's workspace.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
+use junction_core::{ErrorCode, WorkspaceId};
+use junction_store::repo::api_keys::{self, Authentication};
+use secrecy::SecretString;
+
+use crate::{error::ApiError, state::AppState};
+
+/// The workspace a request acts for.
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated {
+    pub workspace_id: WorkspaceId,
+    pub api_key_id: uuid::Uuid,
+}
+
+/// Resolves the request's API key (once per request: the result is kept in the
+/// request's extensions, so the idempotency middleware and the handler share it).
+pub async fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
+    if let Some(done) = req.extensions().get::<Authenticated>() {
+        return Ok(*done);
+    }
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?
+        .clone();
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "send `Authorization: Bearer <workspace API key>`",
+            )
+        })?;
+    let token = header
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "the Authorization header must be `Bearer <API key>`",
+            )
+        })?;
+    let key = SecretString::from(token.to_owned());
+    let mut conn = state.store.unscoped().await?;
+    let outcome = api_keys::authenticate(&mut conn, &key).await?;
+    let authenticated = match outcome {
+        Authentication::Valid {
+            workspace_id,
+            api_key_id,
+        } => Authenticated {
+            workspace_id,
+            api_key_id,
+        },
+        Authentication::Revoked => {
+            return Err(ApiError::new(
+                ErrorCode::ApiKeyRevoked,
+                "this API key has been revoked",
+            ));
+        }
+        Authentication::Unknown => {
+            return Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                "the API key is not valid",
+            ));
+        }
+    };
+    req.extensions_mut().insert(authenticated);
+    Ok(authenticated)
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
+    }
+}

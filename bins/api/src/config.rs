@@ -1,0 +1,466 @@
+//! Configuration, loaded once at start-up and passed explicitly.
+//!
+//! Sources, later ones winning: built-in defaults, an optional TOML file
+//! (`JUNCTION_CONFIG`, else `./junction.toml` when present), then the environment:
+//! `DATABASE_URL`, `REDIS_URL`, `JUNCTION_KEYS`, and `JUNCTION_*` for everything else,
+//! with `__` for nesting (`JUNCTION_PROVIDERS__GOOGLE_ANALYTICS__CLIENT_ID`; provider ids
+//! are written with dashes as underscores there). [`Config::load`] validates everything
+//! and fails with one line naming the setting, never echoing a secret.
+
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use std::sync::Arc;
+
+use junction_store::{DatabaseUrl, KeyRing, Vault};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// The raw settings as figment merges them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    database_url: Option<String>,
+    redis_url: Option<String>,
+    keys: Option<String>,
+    bind: String,
+    public_url: Option<String>,
+    sandbox_url: Option<String>,
+    /// Origins (`scheme://host[:port]`) that `return_to` URLs may point at.
+    return_to_origins: Vec<String>,
+    max_body_bytes: usize,
+    database_max_connections: usize,
+    /// How long an `Idempotency-Key` is remembered, in hours.
+    idempotency_ttl_hours: i64,
+    /// Refresh OAuth tokens this many seconds before they expire.
+    refresh_ahead_seconds: i64,
+    providers: BTreeMap<String, RawProvider>,
+    log_format: String,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            redis_url: Some("redis://127.0.0.1:6379".into()),
+            keys: None,
+            bind: "127.0.0.1:8080".into(),
+            public_url: None,
+            sandbox_url: None,
+            return_to_origins: Vec::new(),
+            max_body_bytes: 1024 * 1024,
+            database_max_connections: 16,
+            idempotency_ttl_hours: 24,
+            refresh_ahead_seconds: 300,
+            providers: BTreeMap::new(),
+            log_format: "text".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    authorize_url: Option<String>,
+    token_url: Option<String>,
+    revoke_url: Option<String>,
+    api_base_url: Option<String>,
+}
+
+/// One provider's OAuth app and endpoint overrides.
+#[derive(Clone, Default)]
+pub struct ProviderConfig {
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub authorize_url: Option<Url>,
+    pub token_url: Option<Url>,
+    pub revoke_url: Option<Url>,
+    pub api_base_url: Option<Url>,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("authorize_url", &self.authorize_url)
+            .field("token_url", &self.token_url)
+            .field("revoke_url", &self.revoke_url)
+            .field("api_base_url", &self.api_base_url)
+            .finish()
+    }
+}
+
+/// The settings `JUNCTION_*` variables may set (besides `JUNCTION_PROVIDERS__*`).
+const ENV_SETTINGS: &[&str] = &[
+    "bind",
+    "public_url",
+    "sandbox_url",
+    "return_to_origins",
+    "max_body_bytes",
+    "database_max_connections",
+    "idempotency_ttl_hours",
+    "refresh_ahead_seconds",
+    "log_format",
+];
+
+/// Validated configuration.
+pub struct Config {
+    pub database_url: DatabaseUrl,
+    pub redis_url: SecretString,
+    /// The credential vault over `JUNCTION_KEYS`.
+    pub vault: Arc<Vault>,
+    pub bind: SocketAddr,
+    /// The externally reachable base URL (OAuth redirect URIs are built from it).
+    pub public_url: Url,
+    /// When set, every provider's OAuth and API endpoints point at this sandbox.
+    pub sandbox_url: Option<Url>,
+    pub return_to_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub database_max_connections: usize,
+    pub idempotency_ttl: chrono::Duration,
+    pub refresh_ahead: chrono::Duration,
+    /// By provider id (with dashes).
+    pub providers: BTreeMap<String, ProviderConfig>,
+    pub log_json: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &self.database_url)
+            .field("vault", &self.vault)
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("sandbox_url", &self.sandbox_url)
+            .field("providers", &self.providers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A configuration problem: one line, naming the setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn parse_url(setting: &str, value: &str) -> Result<Url, ConfigError> {
+    let url =
+        Url::parse(value).map_err(|e| ConfigError(format!("{setting} is not a valid URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError(format!("{setting} must be an http(s) URL")));
+    }
+    Ok(url)
+}
+
+fn origin_of(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+impl Config {
+    /// Loads from the default file location and the process environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = std::env::var_os("JUNCTION_CONFIG").map(PathBuf::from);
+        let figment = Self::figment(file.as_deref());
+        Self::from_figment(figment)
+    }
+
+    /// The built-in defaults alone (tests merge their settings onto these).
+    pub fn defaults() -> Figment {
+        Figment::from(Serialized::defaults(RawConfig::default()))
+    }
+
+    /// The merged sources (tests pass their own file and use figment::Jail for env).
+    pub fn figment(file: Option<&std::path::Path>) -> Figment {
+        let mut figment = Self::defaults();
+        match file {
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file("junction.toml")),
+        }
+        figment
+            .merge(
+                // Only Junction's own settings: other tools' JUNCTION_* variables (the
+                // sandbox's, the tests') must not trip the unknown-field check that
+                // catches typos in the file.
+                Env::prefixed("JUNCTION_")
+                    .filter(|key| {
+                        let key = key.as_str().to_ascii_lowercase();
+                        ENV_SETTINGS.contains(&key.as_str()) || key.starts_with("providers__")
+                    })
+                    .split("__")
+                    .lowercase(true),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL", "REDIS_URL"])
+                    .lowercase(true),
+            )
+            .merge(Env::raw().only(&["JUNCTION_KEYS"]).map(|_| "keys".into()))
+    }
+
+    /// Validates merged settings.
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let raw: RawConfig = figment.extract().map_err(|e| {
+            // figment's message names the key; its values are never secrets we hold
+            // (deserialization errors quote types, not values), but keep it to one line.
+            ConfigError(format!(
+                "invalid configuration: {}",
+                e.to_string().replace('\n', " ")
+            ))
+        })?;
+        let database_url = raw
+            .database_url
+            .as_deref()
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| ConfigError("DATABASE_URL is not set".into()))
+            .and_then(|v| DatabaseUrl::parse(v).map_err(ConfigError))?;
+        let redis_url = raw
+            .redis_url
+            .filter(|v| v.starts_with("redis://") || v.starts_with("rediss://"))
+            .ok_or_else(|| ConfigError("REDIS_URL must be a redis:// or rediss:// URL".into()))?;
+        let key_ring = KeyRing::parse(&SecretString::from(raw.keys.unwrap_or_default()))
+            .map_err(|e| ConfigError(e.to_string()))?;
+        let bind: SocketAddr = raw.bind.parse().map_err(|_| {
+            ConfigError(format!(
+                "JUNCTION_BIND `{}` is not an address like 127.0.0.1:8080",
+                raw.bind
+            ))
+        })?;
+        let public_url = match raw.public_url.as_deref() {
+            Some(value) => parse_url("JUNCTION_PUBLIC_URL", value)?,
+            None => parse_url("JUNCTION_PUBLIC_URL", &format!("http://{bind}"))?,
+        };
+        let sandbox_url = raw
+            .sandbox_url
+            .as_deref()
+            .filter(|v| !v.is_empty())
+            .map(|v| parse_url("JUNCTION_SANDBOX_URL", v))
+            .transpose()?;
+        let mut return_to_origins = Vec::new();
+        for origin in &raw.return_to_origins {
+            let url = parse_url("JUNCTION_RETURN_TO_ORIGINS", origin)?;
+            return_to_origins.push(origin_of(&url));
+        }
+        if raw.max_body_bytes < 1024 {
+            return Err(ConfigError(
+                "JUNCTION_MAX_BODY_BYTES must be at least 1024".into(),
+            ));
+        }
+        if raw.database_max_connections == 0 {
+            return Err(ConfigError(
+                "JUNCTION_DATABASE_MAX_CONNECTIONS must be at least 1".into(),
+            ));
+        }
+        // Environment keys cannot hold dashes, so `google_analytics` (from the
+        // environment) and `google-analytics` (from a file) are the same provider:
+        // merge them, the underscore spelling (the environment) winning field by field.
+        let mut merged: BTreeMap<String, RawProvider> = BTreeMap::new();
+        let mut sections: Vec<(String, RawProvider)> = raw.providers.into_iter().collect();
+        sections.sort_by_key(|(key, _)| key.contains('_'));
+        for (key, section) in sections {
+            let entry = merged.entry(key.replace('_', "-")).or_default();
+            entry.client_id = section.client_id.or(entry.client_id.take());
+            entry.client_secret = section.client_secret.or(entry.client_secret.take());
+            entry.authorize_url = section.authorize_url.or(entry.authorize_url.take());
+            entry.token_url = section.token_url.or(entry.token_url.take());
+            entry.revoke_url = section.revoke_url.or(entry.revoke_url.take());
+            entry.api_base_url = section.api_base_url.or(entry.api_base_url.take());
+        }
+        let mut providers = BTreeMap::new();
+        for (id, provider) in merged {
+            let setting = |field: &str| format!("providers.{id}.{field}");
+            let url = |field: &str, value: &Option<String>| {
+                value
+                    .as_deref()
+                    .map(|v| parse_url(&setting(field), v))
+                    .transpose()
+            };
+            providers.insert(
+                id.clone(),
+                ProviderConfig {
+                    authorize_url: url("authorize_url", &provider.authorize_url)?,
+                    token_url: url("token_url", &provider.token_url)?,
+                    revoke_url: url("revoke_url", &provider.revoke_url)?,
+                    api_base_url: url("api_base_url", &provider.api_base_url)?,
+                    client_id: provider.client_id,
+                    client_secret: provider.client_secret.map(SecretString::from),
+                },
+            );
+        }
+        Ok(Self {
+            database_url,
+            redis_url: SecretString::from(redis_url),
+            vault: Arc::new(Vault::new(key_ring)),
+            bind,
+            public_url,
+            sandbox_url,
+            return_to_origins,
+            max_body_bytes: raw.max_body_bytes,
+            database_max_connections: raw.database_max_connections,
+            idempotency_ttl: chrono::Duration::hours(raw.idempotency_ttl_hours.clamp(1, 24 * 30)),
+            refresh_ahead: chrono::Duration::seconds(raw.refresh_ahead_seconds.clamp(0, 3600)),
+            providers,
+            log_json: raw.log_format == "json",
+        })
+    }
+
+    /// The OAuth redirect URI registered with providers.
+    pub fn redirect_uri(&self) -> Result<Url, ConfigError> {
+        self.public_url.join("oauth/callback").map_err(|e| {
+            ConfigError(format!(
+                "JUNCTION_PUBLIC_URL cannot hold the callback path: {e}"
+            ))
+        })
+    }
+
+    /// Whether a `return_to` URL may be redirected to after an OAuth flow: its origin
+    /// must be allow-listed (the API's own origin always is).
+    pub fn return_to_allowed(&self, url: &Url) -> bool {
+        let origin = origin_of(url);
+        origin == origin_of(&self.public_url) || self.return_to_origins.contains(&origin)
+    }
+
+    /// A provider's settings: the configured section, with the sandbox's endpoints and
+    /// app credentials filled in where demo mode applies.
+    pub fn provider(&self, id: &str) -> ProviderConfig {
+        let mut config = self.providers.get(id).cloned().unwrap_or_default();
+        if let Some(sandbox) = &self.sandbox_url {
+            let at = |path: String| sandbox.join(&path).ok();
+            config.authorize_url = config
+                .authorize_url
+                .or_else(|| at(format!("oauth/{id}/authorize")));
+            config.token_url = config.token_url.or_else(|| at(format!("oauth/{id}/token")));
+            config.revoke_url = config
+                .revoke_url
+                .or_else(|| at(format!("oauth/{id}/revoke")));
+            config.api_base_url = config.api_base_url.or_else(|| at(format!("{id}/")));
+            config.client_id = config
+                .client_id
+                .or_else(|| Some(SANDBOX_CLIENT_ID.to_owned()));
+            config.client_secret = config
+                .client_secret
+                .or_else(|| Some(SecretString::from(SANDBOX_CLIENT_SECRET)));
+        }
+        config
+    }
+
+    /// The Redis URL, for the driver only.
+    pub fn redis_url(&self) -> &str {
+        self.redis_url.expose_secret()
+    }
+}
+
+/// The OAuth app the sandbox accepts (see junction-sandbox; documented in docs/api.md).
+pub const SANDBOX_CLIENT_ID: &str = "junction-sandbox";
+/// Its secret: a published test value, not a real secret.
+pub const SANDBOX_CLIENT_SECRET: &str = "junction-sandbox-secret";
+
+#[cfg(test)]
+// figment's Jail closures return its large error type; that is its API, not ours.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    const KEYS: &str = "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+    #[test]
+    fn defaults_file_and_env_merge_in_order() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "junction.toml",
+                r#"
+                bind = "0.0.0.0:9000"
+                return_to_origins = ["https://app.example.com"]
+                [providers.google-analytics]
+                client_id = "from-file"
+                token_url = "https://eu.example.com/token"
+                "#,
+            )?;
+            jail.set_env("DATABASE_URL", "postgres://u:p@db/junction");
+            jail.set_env("JUNCTION_KEYS", KEYS);
+            jail.set_env("JUNCTION_BIND", "127.0.0.1:8181");
+            jail.set_env(
+                "JUNCTION_PROVIDERS__GOOGLE_ANALYTICS__CLIENT_SECRET",
+                "s3cret",
+            );
+            let config = Config::from_figment(Config::figment(None)).map_err(|e| e.0)?;
+            assert_eq!(config.bind.to_string(), "127.0.0.1:8181");
+            assert_eq!(config.public_url.as_str(), "http://127.0.0.1:8181/");
+            let ga = config.provider("google-analytics");
+            assert_eq!(ga.client_id.as_deref(), Some("from-file"));
+            assert_eq!(
+                ga.client_secret
+                    .as_ref()
+                    .map(|s| s.expose_secret().to_owned()),
+                Some("s3cret".into())
+            );
+            assert_eq!(
+                ga.token_url.map(|u| u.to_string()),
+                Some("https://eu.example.com/token".into())
+            );
+            assert!(!format!("{config:?}").contains("s3cret"));
+            assert!(
+                config.return_to_allowed(&Url::parse("https://app.example.com/done?x=1").unwrap())
+            );
+            assert!(!config.return_to_allowed(&Url::parse("https://evil.example.com/").unwrap()));
+            assert!(config.return_to_allowed(&Url::parse("http://127.0.0.1:8181/ok").unwrap()));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn sandbox_url_points_every_provider_at_the_sandbox() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://db/junction");
+            jail.set_env("JUNCTION_KEYS", KEYS);
+            jail.set_env("JUNCTION_SANDBOX_URL", "http://127.0.0.1:8090");
+            let config = Config::from_figment(Config::figment(None)).map_err(|e| e.0)?;
+            let ga = config.provider("google-analytics");
+            assert_eq!(
+                ga.authorize_url.unwrap().as_str(),
+                "http://127.0.0.1:8090/oauth/google-analytics/authorize"
+            );
+            assert_eq!(
+                ga.api_base_url.unwrap().as_str(),
+                "http://127.0.0.1:8090/google-analytics/"
+            );
+            assert_eq!(ga.client_id.as_deref(), Some(SANDBOX_CLIENT_ID));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_settings_give_one_line_naming_the_setting() {
+        Jail::expect_with(|jail| {
+            jail.set_env("JUNCTION_SANDBOX_BIND", "ignored: another tool's variable");
+            let err = || Config::from_figment(Config::figment(None)).unwrap_err().0;
+            assert_eq!(err(), "DATABASE_URL is not set");
+            jail.set_env("DATABASE_URL", "postgres://db/junction");
+            assert!(err().starts_with("JUNCTION_KEYS is not set"));
+            jail.set_env("JUNCTION_KEYS", "k1:c2VjcmV0LXZhbHVl");
+            let message = err();
+            assert!(
+                message.starts_with("JUNCTION_KEYS is malformed"),
+                "{message}"
+            );
+            assert!(!message.contains("c2VjcmV0LXZhbHVl"));
+            jail.set_env("JUNCTION_KEYS", KEYS);
+            jail.set_env("JUNCTION_BIND", "nowhere");
+            assert!(err().starts_with("JUNCTION_BIND"));
+            jail.set_env("JUNCTION_BIND", "127.0.0.1:8080");
+            jail.set_env("JUNCTION_PROVIDERS__STRIPE__TOKEN_URL", "ftp://x");
+            assert!(err().starts_with("providers.stripe.token_url"));
+            assert_eq!(err().lines().count(), 1);
+            Ok(())
+        });
+    }
+}

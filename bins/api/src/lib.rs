@@ -1,0 +1,86 @@
+//! junction-api: the REST API.
+//!
+//! Thin over the shared crates: [`config`] is loaded once and passed in [`AppState`];
+//! handlers live in [`routes`], one module per resource; failures are
+//! [`error::ApiError`], answered as problem+json. [`configure`] mounts everything and
+//! [`spawn`] serves it (the binary and the tests use the same function).
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod middleware;
+pub mod openapi;
+pub mod pagination;
+pub mod routes;
+pub mod state;
+pub mod views;
+
+use std::net::TcpListener;
+
+use actix_web::{App, HttpResponse, HttpServer, dev::Server, middleware::from_fn, web};
+use junction_core::ErrorCode;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use crate::{config::Config, state::AppState};
+
+/// Mounts every route, the extractors' problem+json error handlers and body limits.
+pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        let limit = state.config.max_body_bytes;
+        cfg.app_data(web::Data::new(state))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(limit)
+                    .error_handler(error::json_error_handler),
+            )
+            .app_data(web::PayloadConfig::default().limit(limit))
+            .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
+            .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
+            .service(routes::health::healthz)
+            .service(routes::health::readyz)
+            .service(routes::health::metrics)
+            .service(routes::providers::list)
+            .service(routes::providers::get)
+            .service(routes::integrations::list)
+            .service(routes::integrations::create)
+            .service(routes::integrations::get)
+            .service(routes::integrations::update)
+            .service(routes::integrations::remove)
+            .service(routes::integrations::test)
+            .service(routes::integrations::reconnect)
+            .service(routes::integrations::logs)
+            .service(routes::connect::connect)
+            .service(routes::connect::callback)
+            .service(routes::connect::callback_for_provider)
+            .service(
+                SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::ApiDoc::openapi()),
+            )
+            .service(web::redirect("/docs", "/docs/"));
+    }
+}
+
+/// Answers unknown routes with problem+json.
+async fn not_found() -> HttpResponse {
+    actix_web::ResponseError::error_response(&error::ApiError::new(
+        ErrorCode::NotFound,
+        "no such route",
+    ))
+}
+
+/// Serves the API on a bound listener (port 0 in tests) until the server is stopped;
+/// SIGINT/SIGTERM stop it gracefully (in-flight requests finish).
+pub fn spawn(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(from_fn(middleware::idempotency))
+            .wrap(from_fn(middleware::metrics))
+            .wrap(from_fn(middleware::request_id))
+            .configure(configure(state.clone()))
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(30)
+    .run();
+    Ok(server)
+}

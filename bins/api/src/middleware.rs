@@ -1,0 +1,236 @@
+//! Request middleware: request ids, metrics and `Idempotency-Key` replay.
+
+use std::time::Instant;
+
+use actix_web::{
+    Error, HttpMessage, HttpResponse,
+    body::{BoxBody, MessageBody},
+    dev::{ServiceRequest, ServiceResponse},
+    http::{Method, header::HeaderValue},
+    middleware::Next,
+    web,
+};
+use junction_core::ErrorCode;
+use junction_store::repo::idempotency::{self, Claim};
+use tracing::Instrument;
+
+use crate::{auth::authenticate, error::ApiError, state::AppState};
+
+/// The request id of a request (also sent back as `X-Request-Id`).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Takes a sane incoming `X-Request-Id` or makes one, puts it on the tracing span and
+/// on the response.
+pub async fn request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let started = Instant::now();
+    let mut response = next.call(req).instrument(span.clone()).await?;
+    let status = response.status().as_u16();
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request done"
+        )
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            value,
+        );
+    }
+    Ok(response)
+}
+
+/// Counts requests and their latency by route pattern (not the raw path: ids would
+/// explode the label set) and status.
+pub async fn metrics(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let response = next.call(req).await?;
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("junction_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("junction_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    Ok(response)
+}
+
+fn bytes_payload(bytes: web::Bytes) -> actix_web::dev::Payload {
+    let (_, mut payload) = actix_http::h1::Payload::create(true);
+    payload.unread_data(bytes);
+    actix_web::dev::Payload::from(payload)
+}
+
+/// `Idempotency-Key` on POSTs: the same key with the same request (method, path,
+/// body) replays the first response; with another request it is a 409; while the
+/// first is still running, a 409 too. Responses of 5xx are not remembered, so a
+/// client may retry them with the same key.
+pub async fn idempotency(
+    mut req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let key = req
+        .headers()
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_owned));
+    let Some(key) = key.filter(|_| req.method() == Method::POST) else {
+        return next.call(req).await;
+    };
+    let reject = |req: ServiceRequest, error: ApiError| {
+        Ok(req.into_response(actix_web::ResponseError::error_response(&error)))
+    };
+    let key = match key {
+        Ok(key) if !key.is_empty() && key.len() <= 255 => key,
+        _ => {
+            return reject(
+                req,
+                ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    "Idempotency-Key must be 1-255 visible ASCII characters",
+                ),
+            );
+        }
+    };
+    let auth = match authenticate(req.request()).await {
+        Ok(auth) => auth,
+        Err(error) => return reject(req, error),
+    };
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return reject(
+            req,
+            ApiError::internal(anyhow::anyhow!("application state missing")),
+        );
+    };
+    let limit = state.config.max_body_bytes;
+    let body = match req.extract::<web::Bytes>().await {
+        Ok(body) if body.len() <= limit => body,
+        _ => {
+            return reject(
+                req,
+                ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large"),
+            );
+        }
+    };
+    let path = req.path().to_owned();
+    let fingerprint = idempotency::fingerprint("POST", &path, &body);
+    let expires_at = state.clock.now() + state.config.idempotency_ttl;
+    let claim = async {
+        let mut tx = state.store.begin(auth.workspace_id).await?;
+        let claim = idempotency::claim(
+            tx.conn(),
+            auth.workspace_id,
+            &key,
+            "POST",
+            &path,
+            &fingerprint,
+            expires_at,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, ApiError>(claim)
+    }
+    .await;
+    match claim {
+        Err(error) => return reject(req, error),
+        Ok(Claim::Replay { status, body }) => {
+            let status = actix_web::http::StatusCode::from_u16(status)
+                .unwrap_or(actix_web::http::StatusCode::OK);
+            let content_type = if status.is_success() {
+                "application/json"
+            } else {
+                "application/problem+json"
+            };
+            let response = HttpResponse::build(status)
+                .insert_header(("Idempotent-Replayed", "true"))
+                .content_type(content_type)
+                .body(body.to_string());
+            return Ok(req.into_response(response));
+        }
+        Ok(Claim::Mismatch) => {
+            return reject(
+                req,
+                ApiError::new(
+                    ErrorCode::IdempotencyKeyReused,
+                    "this Idempotency-Key was used with a different request",
+                ),
+            );
+        }
+        Ok(Claim::InFlight) => {
+            return reject(
+                req,
+                ApiError {
+                    retry_after: Some(1),
+                    ..ApiError::new(
+                        ErrorCode::IdempotencyKeyInFlight,
+                        "a request with this Idempotency-Key is still running",
+                    )
+                },
+            );
+        }
+        Ok(Claim::New) => {}
+    }
+    req.set_payload(bytes_payload(body));
+    let response = next.call(req).await;
+    // Remember the response (or release the key when there is none worth replaying).
+    let outcome = match response {
+        Ok(response) => {
+            let status = response.status();
+            let (http_req, res) = response.into_parts();
+            let (res, body) = res.into_parts();
+            let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
+            let stored = if status.is_server_error() {
+                None
+            } else {
+                Some(
+                    serde_json::from_slice::<serde_json::Value>(&bytes)
+                        .unwrap_or(serde_json::Value::Null),
+                )
+            };
+            let res = res.set_body(BoxBody::new(bytes));
+            (
+                Ok(ServiceResponse::new(http_req, res)),
+                stored.map(|body| (status.as_u16(), body)),
+            )
+        }
+        Err(error) => (Err(error), None),
+    };
+    let remember = async {
+        let mut tx = state.store.begin(auth.workspace_id).await?;
+        match &outcome.1 {
+            Some((status, body)) => {
+                idempotency::complete(tx.conn(), auth.workspace_id, &key, *status, body).await?
+            }
+            None => idempotency::release(tx.conn(), auth.workspace_id, &key).await?,
+        }
+        tx.commit().await?;
+        Ok::<_, ApiError>(())
+    };
+    if let Err(error) = remember.await {
+        tracing::error!(error = %error, "could not record the idempotent response");
+    }
+    outcome.0
+}

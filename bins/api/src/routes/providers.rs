@@ -1,0 +1,53 @@
+//! GET /v1/providers: the catalog, from each provider's spec.
+
+use actix_web::{get, web};
+use junction_core::ErrorCode;
+
+use crate::{
+    auth::Authenticated,
+    error::{ApiError, ApiResult, Problem},
+    state::AppState,
+    views::{ProviderList, ProviderView},
+};
+
+/// Lists every provider this installation can connect to.
+#[utoipa::path(
+    tag = "providers",
+    responses((status = 200, body = ProviderList), (status = 401, body = Problem)),
+    security(("api_key" = []))
+)]
+#[get("/v1/providers")]
+pub async fn list(
+    state: web::Data<AppState>,
+    _auth: Authenticated,
+) -> ApiResult<web::Json<ProviderList>> {
+    Ok(web::Json(ProviderList {
+        data: state.registry.specs().map(ProviderView::from).collect(),
+    }))
+}
+
+/// One provider.
+#[utoipa::path(
+    tag = "providers",
+    params(("provider" = String, Path, description = "Provider id")),
+    responses((status = 200, body = ProviderView), (status = 404, body = Problem)),
+    security(("api_key" = []))
+)]
+#[get("/v1/providers/{provider}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    _auth: Authenticated,
+    path: web::Path<String>,
+) -> ApiResult<web::Json<ProviderView>> {
+    let provider = path.into_inner();
+    state
+        .registry
+        .get(&provider)
+        .map(|adapter| web::Json(ProviderView::from(adapter.spec())))
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnknownProvider,
+                format!("no provider `{provider}`"),
+            )
+        })
+}

@@ -1,0 +1,266 @@
+//! Response and request bodies of the API (their OpenAPI schemas come from here).
+
+use chrono::{DateTime, Utc};
+use junction_core::spec::ProviderSpec;
+use junction_store::models::{Integration, IntegrationLog};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A provider of the catalog.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderView {
+    /// Stable id, e.g. `google-analytics`.
+    pub id: String,
+    pub name: String,
+    pub category: String,
+    /// `oauth2`, `api_key`, `basic` or `client_credentials`.
+    pub auth_kind: String,
+    /// Auth details: OAuth scopes and PKCE, or the credential fields to send.
+    #[schema(value_type = Object)]
+    pub auth: serde_json::Value,
+    /// Settings a connection takes (`config` of POST /v1/integrations).
+    #[schema(value_type = Vec<Object>)]
+    pub config_fields: serde_json::Value,
+    #[schema(value_type = Vec<Object>)]
+    pub streams: serde_json::Value,
+    #[schema(value_type = Vec<Object>)]
+    pub actions: serde_json::Value,
+    #[schema(value_type = Option<Object>)]
+    pub webhook: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub rate_limit: serde_json::Value,
+    pub docs_url: String,
+}
+
+impl From<&ProviderSpec> for ProviderView {
+    fn from(spec: &ProviderSpec) -> Self {
+        let value = |v: serde_json::Result<serde_json::Value>| v.unwrap_or(serde_json::Value::Null);
+        Self {
+            id: spec.id.to_owned(),
+            name: spec.name.to_owned(),
+            category: value(serde_json::to_value(spec.category))
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            auth_kind: spec.auth.kind_name().to_owned(),
+            auth: value(serde_json::to_value(&spec.auth)),
+            config_fields: value(serde_json::to_value(&spec.config)),
+            streams: value(serde_json::to_value(&spec.streams)),
+            actions: value(serde_json::to_value(&spec.actions)),
+            webhook: value(serde_json::to_value(&spec.webhook)),
+            rate_limit: value(serde_json::to_value(spec.rate_limit)),
+            docs_url: spec.docs_url.to_owned(),
+        }
+    }
+}
+
+/// A list of providers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderList {
+    pub data: Vec<ProviderView>,
+}
+
+/// The last health check.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthView {
+    /// `unknown`, `healthy` or `unhealthy`.
+    pub status: String,
+    pub checked_at: Option<DateTime<Utc>>,
+    pub message: Option<String>,
+}
+
+/// The last error that changed the integration's status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LastErrorView {
+    pub code: String,
+    pub message: Option<String>,
+}
+
+/// A connection of the workspace to a provider. Secrets are never returned; only the
+/// names of the stored credential fields are.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationView {
+    pub id: Uuid,
+    pub provider: String,
+    pub display_name: String,
+    /// `pending`, `active`, `needs_reauth`, `error` or `disabled`.
+    pub status: String,
+    pub auth_kind: String,
+    #[schema(value_type = Object)]
+    pub config: serde_json::Value,
+    pub scopes: Vec<String>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub schedule_seconds: i32,
+    pub sync_enabled: bool,
+    pub next_sync_at: Option<DateTime<Utc>>,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub health: HealthView,
+    pub last_error: Option<LastErrorView>,
+    pub credential_fields: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl IntegrationView {
+    pub fn new(integration: Integration, credential_fields: Vec<String>) -> Self {
+        Self {
+            id: integration.id,
+            provider: integration.provider,
+            display_name: integration.display_name,
+            status: integration.status.as_str().to_owned(),
+            auth_kind: integration.auth_kind.as_str().to_owned(),
+            config: integration.config,
+            scopes: integration.scopes,
+            token_expires_at: integration.token_expires_at,
+            schedule_seconds: integration.schedule_seconds,
+            sync_enabled: integration.sync_enabled,
+            next_sync_at: integration.next_sync_at,
+            last_sync_at: integration.last_sync_at,
+            health: HealthView {
+                status: integration.health.as_str().to_owned(),
+                checked_at: integration.health_checked_at,
+                message: integration.health_message,
+            },
+            last_error: integration.last_error_code.map(|code| LastErrorView {
+                code,
+                message: integration.last_error_message,
+            }),
+            credential_fields,
+            created_at: integration.created_at,
+            updated_at: integration.updated_at,
+        }
+    }
+}
+
+/// A page of integrations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationList {
+    pub data: Vec<IntegrationView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// POST /v1/integrations: connect a provider with API-key (or basic) credentials.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIntegration {
+    /// Provider id from GET /v1/providers.
+    pub provider: String,
+    /// A label; defaults to the provider's name.
+    pub display_name: Option<String>,
+    /// Non-secret settings (the provider's config fields).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// Secret fields (API keys, passwords). Sealed at rest; never returned.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub credentials: serde_json::Map<String, serde_json::Value>,
+    /// Sync interval in seconds (at least 60); defaults to the provider's schedule.
+    pub schedule_seconds: Option<i32>,
+}
+
+/// PATCH /v1/integrations/{id}.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIntegration {
+    pub display_name: Option<String>,
+    /// Replaces the non-secret settings (validated against the provider's fields).
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<serde_json::Map<String, serde_json::Value>>,
+    pub schedule_seconds: Option<i32>,
+    pub sync_enabled: Option<bool>,
+}
+
+/// POST /v1/integrations/{id}/reconnect for API-key integrations (OAuth integrations
+/// send an empty body or a `return_to`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReconnectIntegration {
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub credentials: serde_json::Map<String, serde_json::Value>,
+    /// OAuth: where to send the user when the flow ends.
+    pub return_to: Option<String>,
+}
+
+/// The result of POST /v1/integrations/{id}/test.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestResult {
+    pub healthy: bool,
+    /// The error code when unhealthy.
+    pub code: Option<String>,
+    pub message: Option<String>,
+    /// The connected account, as the provider names it.
+    pub account: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    pub checked_at: DateTime<Utc>,
+}
+
+/// One entry of an integration's operation log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogView {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub level: String,
+    pub operation: String,
+    pub message: String,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    pub run_id: Option<Uuid>,
+}
+
+impl From<IntegrationLog> for LogView {
+    fn from(log: IntegrationLog) -> Self {
+        Self {
+            id: log.id,
+            at: log.at,
+            level: log.level.as_str().to_owned(),
+            operation: log.operation.as_str().to_owned(),
+            message: log.message,
+            details: log.details,
+            run_id: log.run_id,
+        }
+    }
+}
+
+/// A page of log entries, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogList {
+    pub data: Vec<LogView>,
+    pub next_cursor: Option<String>,
+}
+
+/// POST /v1/connect/{provider}: start an OAuth connection.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectRequest {
+    pub display_name: Option<String>,
+    /// The provider's config fields (e.g. GA4's `property_id`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// Where to redirect the user's browser when the flow ends; its origin must be
+    /// allow-listed (JUNCTION_RETURN_TO_ORIGINS). The outcome is added as query
+    /// parameters: `status` (`connected`, `denied` or `error`), `integration_id`,
+    /// `error` (a stable code) and `error_description`.
+    pub return_to: Option<String>,
+    pub schedule_seconds: Option<i32>,
+}
+
+/// The URL to send the user to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectResponse {
+    pub authorize_url: String,
+    /// The flow must finish before this moment (10 minutes).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The callback's JSON outcome when the flow had no `return_to`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallbackOutcome {
+    pub status: String,
+    pub integration_id: Uuid,
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests of junction-api: the real server on port 0, a fresh Postgres
+//! database, and the real sandbox (fake OAuth server + GA4 fake) on port 0.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api_key_connections;
+mod basics;
+mod oauth_flow;
+mod support;

@@ -1,0 +1,225 @@
+//! Spawning the API with its dependencies, and helpers the tests share.
+
+use std::net::TcpListener;
+
+use actix_web::dev::ServerHandle;
+use figment::Figment;
+use junction_api::{AppState, Config};
+use junction_core::WorkspaceId;
+use junction_providers::Registry;
+use junction_sandbox::{RunningSandbox, SandboxConfig};
+use junction_testkit::{TestDb, create_workspace};
+use reqwest::{Client, RequestBuilder, Response, redirect};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use url::Url;
+use uuid::Uuid;
+
+/// The process-wide metrics recorder (there can be only one per process).
+fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .unwrap()
+        })
+        .clone()
+}
+
+pub const RETURN_TO: &str = "https://app.example.com/integrations/done";
+
+pub struct TestApp {
+    pub db: TestDb,
+    pub sandbox: RunningSandbox,
+    pub url: String,
+    pub client: Client,
+    pub workspace: WorkspaceId,
+    pub api_key: String,
+    server: ServerHandle,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let server = self.server.clone();
+        let sandbox = self.sandbox.handle.clone();
+        // Stopping is async; fire and forget, the runtime ends with the test.
+        drop(tokio::spawn(async move {
+            server.stop(false).await;
+            sandbox.stop(false).await;
+        }));
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Registry::builtin(), |figment| figment).await
+    }
+
+    /// Spawns with another registry and extra settings merged onto the defaults.
+    pub async fn spawn_with(registry: Registry, settings: impl FnOnce(Figment) -> Figment) -> Self {
+        let db = TestDb::new().await;
+        let sandbox =
+            junction_sandbox::spawn(SandboxConfig::default(), "127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{port}");
+        let figment = Config::defaults()
+            .merge(("database_url", db.url().expose()))
+            .merge(("keys", db.key_spec().expose_secret()))
+            .merge(("bind", format!("127.0.0.1:{port}")))
+            .merge(("public_url", url.clone()))
+            .merge(("sandbox_url", sandbox.url.to_string()))
+            .merge(("return_to_origins", vec!["https://app.example.com"]))
+            .merge(("max_body_bytes", 64 * 1024));
+        let config = Config::from_figment(settings(figment)).unwrap();
+        let state = AppState::build(config, registry, Some(metrics_handle()))
+            .await
+            .unwrap();
+        let server = junction_api::spawn(state, listener).unwrap();
+        let handle = server.handle();
+        tokio::spawn(server);
+        let (workspace, api_key) = create_workspace(db.store(), "Acme").await;
+        Self {
+            db,
+            sandbox,
+            url,
+            client: Client::builder()
+                .redirect(redirect::Policy::none())
+                .build()
+                .unwrap(),
+            workspace,
+            api_key: api_key.expose_secret().to_owned(),
+            server: handle,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.client
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.api_key)
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.client
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(&self.api_key)
+    }
+
+    pub fn patch(&self, path: &str) -> RequestBuilder {
+        self.client
+            .patch(format!("{}{path}", self.url))
+            .bearer_auth(&self.api_key)
+    }
+
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.client
+            .delete(format!("{}{path}", self.url))
+            .bearer_auth(&self.api_key)
+    }
+
+    /// Posts to the sandbox's control endpoints.
+    pub async fn sandbox_control(&self, path: &str, body: Value) {
+        let response = self
+            .client
+            .post(self.sandbox.url.join(path).unwrap())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "sandbox {path}: {}",
+            response.status()
+        );
+    }
+
+    /// Starts a GA4 connection and returns the authorize URL.
+    pub async fn start_ga4(&self, body: Value) -> Url {
+        let response = self
+            .post("/v1/connect/google-analytics")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        let body: Value = response.json().await.unwrap();
+        Url::parse(body["authorize_url"].as_str().unwrap()).unwrap()
+    }
+
+    /// Answers the sandbox's consent page (`approve` or `deny`) and returns the
+    /// redirect to Junction's callback.
+    pub async fn consent(&self, authorize_url: &Url, decision: &str) -> Url {
+        let mut url = authorize_url.clone();
+        url.query_pairs_mut().append_pair("decision", decision);
+        let response = self.client.get(url).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            302,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
+        Url::parse(response.headers()["location"].to_str().unwrap()).unwrap()
+    }
+
+    /// Follows a callback URL (to Junction) and returns the response.
+    pub async fn callback(&self, callback: &Url) -> Response {
+        assert!(
+            callback.as_str().starts_with(&self.url),
+            "callback must come back to the API: {callback}"
+        );
+        self.client.get(callback.clone()).send().await.unwrap()
+    }
+
+    /// Connects GA4 through the whole OAuth flow (no return_to) and returns the id.
+    pub async fn connect_ga4(&self, property_id: &str) -> Uuid {
+        let authorize = self
+            .start_ga4(json!({"config": {"property_id": property_id}}))
+            .await;
+        let callback = self.consent(&authorize, "approve").await;
+        let response = self.callback(&callback).await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "connected");
+        body["integration_id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// Rows of a table as the schema owner sees them (bypassing RLS).
+    pub async fn count(&self, sql: &str) -> i64 {
+        use diesel::{QueryableByName, sql_types::BigInt};
+        use diesel_async::RunQueryDsl;
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut admin = self.db.admin().await;
+        diesel::sql_query(sql)
+            .get_result::<Count>(admin.conn())
+            .await
+            .unwrap()
+            .n
+    }
+}
+
+/// Asserts a problem+json answer with a code; returns the body.
+pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    body
+}
+
+/// The query parameters of a redirect.
+pub fn query(url: &Url) -> std::collections::HashMap<String, String> {
+    url.query_pairs().into_owned().collect()
+}

@@ -1,0 +1,100 @@
+//! junction-providers: the closed list of providers Junction is built with.
+//!
+//! Each provider is a crate behind a Cargo feature of the same name (all on by
+//! default), so a build can leave providers out and each one can be checked alone.
+//! With the `sandbox` feature the registry also lists every enabled provider's fake.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use junction_core::{Adapter, spec::ProviderSpec};
+
+/// The providers of this build, by id.
+#[derive(Clone)]
+pub struct Registry {
+    adapters: BTreeMap<&'static str, Arc<dyn Adapter>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("providers", &self.adapters.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// Every provider compiled into this build.
+    pub fn builtin() -> Self {
+        let adapters: Vec<Arc<dyn Adapter>> = vec![
+            #[cfg(feature = "google-analytics")]
+            Arc::new(junction_google_analytics::GoogleAnalytics),
+        ];
+        Self::from_adapters(adapters)
+    }
+
+    /// A registry of the given adapters (tests register fakes of their own).
+    pub fn from_adapters(adapters: impl IntoIterator<Item = Arc<dyn Adapter>>) -> Self {
+        Self {
+            adapters: adapters
+                .into_iter()
+                .map(|adapter| (adapter.spec().id, adapter))
+                .collect(),
+        }
+    }
+
+    /// The adapter of a provider id.
+    pub fn get(&self, id: &str) -> Option<&Arc<dyn Adapter>> {
+        self.adapters.get(id)
+    }
+
+    /// Every provider's spec, ordered by id.
+    pub fn specs(&self) -> impl Iterator<Item = &ProviderSpec> {
+        self.adapters.values().map(|adapter| adapter.spec())
+    }
+
+    /// Every provider id, ordered.
+    pub fn ids(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.adapters.keys().copied()
+    }
+}
+
+/// Every enabled provider's fake, for the sandbox.
+#[cfg(feature = "sandbox")]
+pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
+    vec![
+        #[cfg(feature = "google-analytics")]
+        Arc::new(junction_google_analytics::sandbox::Ga4Fake),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_spec_is_consistent() {
+        let registry = Registry::builtin();
+        for spec in registry.specs() {
+            assert!(
+                junction_core::ProviderId::parse(spec.id).is_ok(),
+                "{}",
+                spec.id
+            );
+            assert!(spec.docs_url.starts_with("https://"), "{}", spec.id);
+            assert!(!spec.streams.is_empty(), "{} has no stream", spec.id);
+            for stream in &spec.streams {
+                assert!(
+                    !stream.primary_key.is_empty(),
+                    "{}/{}",
+                    spec.id,
+                    stream.name
+                );
+            }
+            let mut names: Vec<_> = spec.all_fields().map(|f| f.name).collect();
+            names.sort_unstable();
+            let before = names.len();
+            names.dedup();
+            assert_eq!(before, names.len(), "{} has duplicate field names", spec.id);
+        }
+    }
+}
