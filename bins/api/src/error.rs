@@ -188,6 +188,15 @@ impl From<junction_oauth::OAuthError> for ApiError {
     }
 }
 
+impl From<junction_runtime::ConnectError> for ApiError {
+    fn from(error: junction_runtime::ConnectError) -> Self {
+        match error {
+            junction_runtime::ConnectError::Store(store) => store.into(),
+            other => Self::new(other.error_code(), other.to_string()),
+        }
+    }
+}
+
 impl From<junction_oauth::RefreshError> for ApiError {
     fn from(error: junction_oauth::RefreshError) -> Self {
         Self::new(error.error_code(), error.to_string())

@@ -6,7 +6,6 @@
 //! [`spawn`] serves it (the binary and the tests use the same function).
 
 pub mod auth;
-pub mod config;
 pub mod error;
 pub mod middleware;
 pub mod openapi;
@@ -22,7 +21,8 @@ use junction_core::ErrorCode;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use crate::{config::Config, state::AppState};
+pub use crate::state::AppState;
+pub use junction_runtime::Config;
 
 /// Mounts every route, the extractors' problem+json error handlers and body limits.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {

@@ -59,7 +59,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState::build(config, Registry::builtin(), Some(metrics)).await?;
     let listener = std::net::TcpListener::bind(bind)
         .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
-    tracing::info!(%bind, providers = ?state.registry.ids().collect::<Vec<_>>(), "junction-api listening");
+    tracing::info!(%bind, providers = ?state.registry().ids().collect::<Vec<_>>(), "junction-api listening");
     println!("junction-api listening on http://{bind}");
     junction_api::spawn(state, listener)?.await?;
     Ok(())

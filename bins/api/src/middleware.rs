@@ -137,7 +137,7 @@ pub async fn idempotency(
     };
     let path = req.path().to_owned();
     let fingerprint = idempotency::fingerprint("POST", &path, &body);
-    let expires_at = state.clock.now() + state.config.idempotency_ttl;
+    let expires_at = state.now() + state.config.idempotency_ttl;
     let claim = async {
         let mut tx = state.store.begin(auth.workspace_id).await?;
         let claim = idempotency::claim(

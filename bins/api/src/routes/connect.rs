@@ -80,8 +80,8 @@ pub async fn start_flow(
 ) -> ApiResult<ConnectResponse> {
     let return_to = parse_return_to(state, return_to)?;
     let client = state.oauth_client(spec.id, oauth)?;
-    let request = state.oauth.authorize(oauth, &client)?;
-    let expires_at = state.clock.now() + Duration::minutes(STATE_LIFETIME_MINUTES);
+    let request = state.connections.oauth.authorize(oauth, &client)?;
+    let expires_at = state.now() + Duration::minutes(STATE_LIFETIME_MINUTES);
     let mut tx = state.store.begin(workspace_id).await?;
     repo::oauth_states::insert(
         tx.conn(),
@@ -378,7 +378,7 @@ async fn consume(
 ) -> ApiResult<Consumed> {
     let mut tx = state.store.begin(workspace_id).await?;
     let result =
-        match repo::oauth_states::consume(tx.conn(), state.vault(), oauth_state, state.clock.now())
+        match repo::oauth_states::consume(tx.conn(), state.vault(), oauth_state, state.now())
             .await?
         {
             Ok(found) => Ok(found),
@@ -441,8 +441,9 @@ async fn complete(
         return Err(invalid_state("the provider no longer connects with OAuth"));
     };
     let client = state.oauth_client(spec.id, oauth)?;
-    let now = state.clock.now();
+    let now = state.now();
     let tokens = state
+        .connections
         .oauth
         .exchange_code(oauth, &client, code, verifier, now)
         .await?;
@@ -466,7 +467,7 @@ async fn complete(
                 .refresh_token
                 .as_ref()
                 .unwrap_or(&tokens.access_token);
-            if let Err(revoke_error) = state.oauth.revoke(oauth, &client, token).await {
+            if let Err(revoke_error) = state.connections.oauth.revoke(oauth, &client, token).await {
                 tracing::warn!(provider = spec.id, error = %revoke_error, "could not revoke the refused grant");
             }
             return Err(check_error(error));

@@ -266,7 +266,7 @@ pub async fn create(
             schedule_seconds: body
                 .schedule_seconds
                 .unwrap_or_else(|| default_schedule(spec)),
-            next_sync_at: Some(state.clock.now()),
+            next_sync_at: Some(state.now()),
         },
     )
     .await?;
@@ -454,7 +454,7 @@ pub async fn test(
         },
         Err(e) => Err(e),
     };
-    let checked_at = state.clock.now();
+    let checked_at = state.now();
     let mut tx = state.store.begin(auth.workspace_id).await?;
     let result = match outcome {
         Ok(health) => {
@@ -660,6 +660,7 @@ async fn revoke_at_provider(
         if let Some(token) = token {
             let client = state.oauth_client(spec.id, oauth).map_err(|e| e.detail)?;
             state
+                .connections
                 .oauth
                 .revoke(oauth, &client, token)
                 .await

@@ -22,7 +22,7 @@ pub async fn list(
     _auth: Authenticated,
 ) -> ApiResult<web::Json<ProviderList>> {
     Ok(web::Json(ProviderList {
-        data: state.registry.specs().map(ProviderView::from).collect(),
+        data: state.registry().specs().map(ProviderView::from).collect(),
     }))
 }
 
@@ -41,7 +41,7 @@ pub async fn get(
 ) -> ApiResult<web::Json<ProviderView>> {
     let provider = path.into_inner();
     state
-        .registry
+        .registry()
         .get(&provider)
         .map(|adapter| web::Json(ProviderView::from(adapter.spec())))
         .ok_or_else(|| {

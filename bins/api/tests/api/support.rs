@@ -4,9 +4,10 @@ use std::net::TcpListener;
 
 use actix_web::dev::ServerHandle;
 use figment::Figment;
-use junction_api::{AppState, Config};
+use junction_api::AppState;
 use junction_core::WorkspaceId;
 use junction_providers::Registry;
+use junction_runtime::Config;
 use junction_sandbox::{RunningSandbox, SandboxConfig};
 use junction_testkit::{TestDb, create_workspace};
 use reqwest::{Client, RequestBuilder, Response, redirect};

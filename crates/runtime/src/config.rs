@@ -1,4 +1,6 @@
-//! Configuration, loaded once at start-up and passed explicitly.
+//! Configuration of every Junction binary (API and worker share one file and one
+//! set of variables, as an operator expects), loaded once at start-up and passed
+//! explicitly.
 //!
 //! Sources, later ones winning: built-in defaults, an optional TOML file
 //! (`JUNCTION_CONFIG`, else `./junction.toml` when present), then the environment:
@@ -40,6 +42,9 @@ struct RawConfig {
     refresh_ahead_seconds: i64,
     providers: BTreeMap<String, RawProvider>,
     log_format: String,
+    /// Prefix of every Redis key Junction writes (queues, rate limits).
+    queue_prefix: String,
+    worker: WorkerSettings,
 }
 
 impl Default for RawConfig {
@@ -58,6 +63,57 @@ impl Default for RawConfig {
             refresh_ahead_seconds: 300,
             providers: BTreeMap::new(),
             log_format: "text".into(),
+            queue_prefix: "junction".into(),
+            worker: WorkerSettings::default(),
+        }
+    }
+}
+
+/// Settings of `junction-worker` (`[worker]` in the file, `JUNCTION_WORKER__*`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerSettings {
+    /// Jobs run at once per queue.
+    pub sync_concurrency: usize,
+    pub action_concurrency: usize,
+    pub webhook_concurrency: usize,
+    pub notify_concurrency: usize,
+    /// How often the scheduler looks for due integrations, in seconds.
+    pub scheduler_interval_seconds: u64,
+    /// Integrations claimed per scheduler pass.
+    pub claim_batch: i64,
+    /// How long a claim holds an integration before another pass may claim it again
+    /// (a sync that takes longer is not scheduled twice meanwhile), in seconds.
+    pub claim_lease_seconds: i64,
+    /// Retry policy: first backoff, largest backoff, and the attempt limit.
+    pub retry_base_ms: u64,
+    pub retry_cap_seconds: u64,
+    pub max_attempts: u32,
+    /// How long SIGTERM waits for in-flight jobs, in seconds.
+    pub shutdown_grace_seconds: u64,
+    /// Where the worker serves /metrics and /healthz (none when empty).
+    pub metrics_bind: Option<String>,
+    /// The longest a job waits for a provider's shared request budget before it is
+    /// rescheduled instead, in seconds.
+    pub rate_limit_max_wait_seconds: u64,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            sync_concurrency: 8,
+            action_concurrency: 8,
+            webhook_concurrency: 8,
+            notify_concurrency: 4,
+            scheduler_interval_seconds: 15,
+            claim_batch: 100,
+            claim_lease_seconds: 600,
+            retry_base_ms: 2_000,
+            retry_cap_seconds: 3_600,
+            max_attempts: 8,
+            shutdown_grace_seconds: 30,
+            metrics_bind: Some("127.0.0.1:9090".into()),
+            rate_limit_max_wait_seconds: 60,
         }
     }
 }
@@ -102,6 +158,7 @@ impl std::fmt::Debug for ProviderConfig {
 
 /// The settings `JUNCTION_*` variables may set (besides `JUNCTION_PROVIDERS__*`).
 const ENV_SETTINGS: &[&str] = &[
+    "queue_prefix",
     "bind",
     "public_url",
     "sandbox_url",
@@ -132,6 +189,9 @@ pub struct Config {
     /// By provider id (with dashes).
     pub providers: BTreeMap<String, ProviderConfig>,
     pub log_json: bool,
+    /// Prefix of every Redis key (`JUNCTION_QUEUE_PREFIX`, default `junction`).
+    pub queue_prefix: String,
+    pub worker: WorkerSettings,
 }
 
 impl std::fmt::Debug for Config {
@@ -193,7 +253,9 @@ impl Config {
                 Env::prefixed("JUNCTION_")
                     .filter(|key| {
                         let key = key.as_str().to_ascii_lowercase();
-                        ENV_SETTINGS.contains(&key.as_str()) || key.starts_with("providers__")
+                        ENV_SETTINGS.contains(&key.as_str())
+                            || key.starts_with("providers__")
+                            || key.starts_with("worker__")
                     })
                     .split("__")
                     .lowercase(true),
@@ -295,6 +357,37 @@ impl Config {
                 },
             );
         }
+        let prefix_ok = !raw.queue_prefix.is_empty()
+            && raw.queue_prefix.len() <= 64
+            && raw
+                .queue_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_:".contains(&b));
+        if !prefix_ok {
+            return Err(ConfigError(
+                "JUNCTION_QUEUE_PREFIX must be 1-64 letters, digits, `-`, `_` or `:`".into(),
+            ));
+        }
+        let worker = raw.worker;
+        if worker.sync_concurrency == 0
+            || worker.action_concurrency == 0
+            || worker.webhook_concurrency == 0
+            || worker.notify_concurrency == 0
+        {
+            return Err(ConfigError(
+                "worker concurrency settings must be at least 1".into(),
+            ));
+        }
+        if worker.max_attempts == 0 {
+            return Err(ConfigError(
+                "JUNCTION_WORKER__MAX_ATTEMPTS must be at least 1".into(),
+            ));
+        }
+        if worker.claim_batch < 1 || worker.claim_lease_seconds < 10 {
+            return Err(ConfigError(
+                "JUNCTION_WORKER__CLAIM_BATCH must be >= 1 and CLAIM_LEASE_SECONDS >= 10".into(),
+            ));
+        }
         Ok(Self {
             database_url,
             redis_url: SecretString::from(redis_url),
@@ -309,6 +402,8 @@ impl Config {
             refresh_ahead: chrono::Duration::seconds(raw.refresh_ahead_seconds.clamp(0, 3600)),
             providers,
             log_json: raw.log_format == "json",
+            queue_prefix: raw.queue_prefix,
+            worker,
         })
     }
 

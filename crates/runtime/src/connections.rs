@@ -1,0 +1,190 @@
+//! [`Connections`]: from an integration row to what an adapter call needs.
+
+use std::sync::Arc;
+
+use junction_core::{
+    Adapter, AuthSpec, Clock, Connection, Context, ErrorCode, HasErrorCode, IntegrationId,
+    NoopLimiter, OAuth2Spec, RateLimiter, SystemClock, WorkspaceId,
+};
+use junction_oauth::{ClientConfig, EndpointOverrides, OAuthEngine, RefreshError, RefreshRequest};
+use junction_providers::Registry;
+use junction_store::{Store, StoreError, Vault, models::Integration, repo};
+use secrecy::SecretString;
+
+use crate::config::Config;
+
+/// Why an integration could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("no provider `{0}`")]
+    UnknownProvider(String),
+    /// The operator has not configured the provider's OAuth app.
+    #[error("{0}")]
+    NotConfigured(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Refresh(#[from] RefreshError),
+}
+
+impl HasErrorCode for ConnectError {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            ConnectError::UnknownProvider(_) => ErrorCode::UnknownProvider,
+            ConnectError::NotConfigured(_) => ErrorCode::ConfigurationError,
+            ConnectError::Store(e) => e.error_code(),
+            ConnectError::Refresh(e) => e.error_code(),
+        }
+    }
+}
+
+/// Opens integrations for adapter calls. Cheap to clone.
+#[derive(Clone)]
+pub struct Connections {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub registry: Registry,
+    pub oauth: OAuthEngine,
+    /// For provider API calls.
+    pub http: reqwest::Client,
+    pub clock: Arc<dyn Clock>,
+    /// The request budget shared by every caller (the worker's is Redis-backed).
+    pub limiter: Arc<dyn RateLimiter>,
+}
+
+impl Connections {
+    /// With the real clock and no rate limiter.
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        registry: Registry,
+    ) -> Result<Self, ConnectError> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .user_agent(concat!("junction/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                ConnectError::NotConfigured(format!("cannot build the HTTP client: {e}"))
+            })?;
+        let oauth = OAuthEngine::new().map_err(|e| ConnectError::NotConfigured(e.to_string()))?;
+        Ok(Self {
+            config,
+            store,
+            registry,
+            oauth,
+            http,
+            clock: Arc::new(SystemClock),
+            limiter: Arc::new(NoopLimiter),
+        })
+    }
+
+    /// The same, with another rate limiter.
+    pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    pub fn vault(&self) -> &Vault {
+        &self.config.vault
+    }
+
+    /// The adapter of a provider.
+    pub fn adapter(&self, provider: &str) -> Result<Arc<dyn Adapter>, ConnectError> {
+        self.registry
+            .get(provider)
+            .cloned()
+            .ok_or_else(|| ConnectError::UnknownProvider(provider.to_owned()))
+    }
+
+    /// The context adapter calls run with: the provider's base-URL override applies.
+    pub fn context(&self, provider: &str) -> Context {
+        Context {
+            http: self.http.clone(),
+            base_url: self.config.provider(provider).api_base_url,
+            clock: self.clock.clone(),
+            limiter: self.limiter.clone(),
+        }
+    }
+
+    /// The OAuth client of a provider from the configuration.
+    pub fn oauth_client(
+        &self,
+        provider: &str,
+        spec: &OAuth2Spec,
+    ) -> Result<ClientConfig, ConnectError> {
+        let settings = self.config.provider(provider);
+        let env_name = provider.replace('-', "_").to_uppercase();
+        let (Some(client_id), Some(client_secret)) = (settings.client_id, settings.client_secret)
+        else {
+            return Err(ConnectError::NotConfigured(format!(
+                "the {provider} OAuth app is not configured: set JUNCTION_PROVIDERS__{env_name}__CLIENT_ID and __CLIENT_SECRET"
+            )));
+        };
+        let redirect_uri = self
+            .config
+            .redirect_uri()
+            .map_err(|e| ConnectError::NotConfigured(e.0))?;
+        ClientConfig::from_spec(
+            spec,
+            client_id,
+            client_secret,
+            redirect_uri,
+            &EndpointOverrides {
+                authorize_url: settings.authorize_url,
+                token_url: settings.token_url,
+                revoke_url: settings.revoke_url,
+            },
+        )
+        .map_err(|e| ConnectError::NotConfigured(e.to_string()))
+    }
+
+    /// The adapter's view of an integration: settings and opened secrets. For OAuth
+    /// integrations the access token is refreshed first when it expires within the
+    /// configured window (single-flight across every process); `rejected_token`
+    /// forces a refresh after the provider refused that token.
+    pub async fn open(
+        &self,
+        workspace_id: WorkspaceId,
+        integration: &Integration,
+        rejected_token: Option<&SecretString>,
+    ) -> Result<Connection, ConnectError> {
+        let adapter = self.adapter(&integration.provider)?;
+        let mut secrets = {
+            let mut tx = self.store.begin(workspace_id).await?;
+            let secrets =
+                repo::credentials::get_all(tx.conn(), self.vault(), integration.id).await?;
+            tx.commit().await?;
+            secrets
+        };
+        let mut access_token = secrets.remove(junction_oauth::ACCESS_TOKEN);
+        secrets.remove(junction_oauth::REFRESH_TOKEN);
+        let mut token_expires_at = integration.token_expires_at;
+        if let AuthSpec::OAuth2(spec) = &adapter.spec().auth {
+            let client = self.oauth_client(&integration.provider, spec)?;
+            let fresh = junction_oauth::fresh_access_token(RefreshRequest {
+                store: &self.store,
+                vault: self.vault(),
+                engine: &self.oauth,
+                spec,
+                client: &client,
+                workspace_id,
+                integration_id: integration.id,
+                refresh_ahead: self.config.refresh_ahead,
+                rejected_token,
+                now: self.clock.now(),
+            })
+            .await?;
+            access_token = Some(fresh.token);
+            token_expires_at = fresh.expires_at;
+        }
+        Ok(Connection {
+            workspace_id,
+            integration_id: IntegrationId(integration.id),
+            config: integration.config.as_object().cloned().unwrap_or_default(),
+            secrets,
+            access_token,
+            token_expires_at,
+        })
+    }
+}

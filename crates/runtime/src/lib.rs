@@ -1,0 +1,13 @@
+//! junction-runtime: what the API and the worker share.
+//!
+//! - [`config`]: one configuration for every binary (defaults, file, environment),
+//!   validated once at start-up.
+//! - [`connections`]: opening an integration for an adapter call — its adapter, the
+//!   call context with the provider's base-URL override, the OAuth client, and the
+//!   opened credentials with an access token refreshed (single-flight) when needed.
+
+pub mod config;
+pub mod connections;
+
+pub use config::{Config, ConfigError, ProviderConfig, WorkerSettings};
+pub use connections::{ConnectError, Connections};
