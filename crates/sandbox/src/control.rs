@@ -16,6 +16,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/_sandbox/faults").route(web::post().to(arm_faults)))
         .service(web::resource("/_sandbox/oauth/failures").route(web::post().to(script_failures)))
         .service(web::resource("/_sandbox/tokens/expire").route(web::post().to(expire_tokens)))
+        .service(web::resource("/_sandbox/latency").route(web::post().to(set_latency)))
         .service(web::resource("/_sandbox/reset").route(web::post().to(reset)))
         .service(web::resource("/_sandbox/state").route(web::get().to(state)))
         // Anything else under /_sandbox is a typo, not a provider mount.
@@ -49,6 +50,13 @@ struct ScriptFailures {
 #[serde(deny_unknown_fields)]
 struct ExpireTokens {
     provider: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetLatency {
+    provider: String,
+    millis: u64,
 }
 
 /// The JSON body, or the 400 saying what is wrong with it.
@@ -110,6 +118,24 @@ async fn expire_tokens(sandbox: web::Data<Sandbox>, body: web::Bytes) -> HttpRes
         Ok(expired) => HttpResponse::Ok().json(json!({
             "provider": request.provider,
             "expired": expired,
+        })),
+        Err(err) => reply::sandbox_error(&err),
+    }
+}
+
+/// `POST /_sandbox/latency`.
+async fn set_latency(sandbox: web::Data<Sandbox>, body: web::Bytes) -> HttpResponse {
+    let request: SetLatency = match parse_body(&body) {
+        Ok(request) => request,
+        Err(response) => return *response,
+    };
+    match sandbox.set_latency(
+        &request.provider,
+        std::time::Duration::from_millis(request.millis),
+    ) {
+        Ok(()) => HttpResponse::Ok().json(json!({
+            "provider": request.provider,
+            "millis": request.millis,
         })),
         Err(err) => reply::sandbox_error(&err),
     }

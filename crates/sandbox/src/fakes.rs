@@ -46,6 +46,11 @@ async fn serve(sandbox: web::Data<Sandbox>, req: HttpRequest, body: web::Bytes) 
             return reply::json_error(StatusCode::BAD_REQUEST, "invalid_request", &message);
         }
     };
+    // Read (and released) before waiting: the lock must never be held across an await.
+    let latency = sandbox.lock().latency(&provider);
+    if let Some(latency) = latency {
+        tokio::time::sleep(latency).await;
+    }
     // Taken (and released) before the fake runs: the fake checks tokens, which locks
     // the state again.
     let fault = sandbox.lock().take_fault(&provider);

@@ -179,6 +179,8 @@ pub(crate) fn index_page(base: &str, specs: &[&ProviderSpec], fake_ids: &[&str])
          <li><code>POST /_sandbox/oauth/failures</code> <code>{{\"provider\":\"…\",\"grant_type\":\"refresh_token\",\"error\":\"invalid_grant\",\"count\":1}}</code> \
          (errors: invalid_grant, server_error, temporarily_unavailable, error_in_200, missing_expires_in, comma_scopes)</li>\
          <li><code>POST /_sandbox/tokens/expire</code> <code>{{\"provider\":\"…\"}}</code></li>\
+         <li><code>POST /_sandbox/latency</code> <code>{{\"provider\":\"…\",\"millis\":250}}</code> \
+         (delays every answer of that fake; 0 clears it)</li>\
          <li><code>POST /_sandbox/reset</code></li>\
          <li><code>GET /_sandbox/state</code></li>\
          <li><code>GET /healthz</code></li></ul>",

@@ -10,7 +10,7 @@
 //!   tokens checked against the fake OAuth server (the [`Sandbox`] is the fakes'
 //!   [`TokenAuthority`](junction_core::fake::TokenAuthority));
 //! - control endpoints under `/_sandbox/` to arm faults, script token-endpoint
-//!   failures, expire tokens, reset and inspect the state; `/healthz`; an HTML index
+//!   failures, expire tokens, slow a fake down, reset and inspect the state; `/healthz`; an HTML index
 //!   at `/`.
 //!
 //! The fake OAuth server knows one client: [`CLIENT_ID`] with [`CLIENT_SECRET`].
@@ -228,6 +228,20 @@ impl Sandbox {
         let id = self.fake(provider)?.provider_id();
         self.lock().arm_fault(id, fault, count);
         tracing::info!(provider = id, ?fault, count, "armed faults");
+        Ok(())
+    }
+
+    /// Delays every answer of the provider's fake by `latency` (zero clears it), so
+    /// tests can act in the middle of a slow sync. The wait does not block other
+    /// requests.
+    pub fn set_latency(&self, provider: &str, latency: Duration) -> Result<(), SandboxError> {
+        let id = self.fake(provider)?.provider_id();
+        self.lock().set_latency(id, latency);
+        tracing::info!(
+            provider = id,
+            millis = latency.as_millis(),
+            "set fake latency"
+        );
         Ok(())
     }
 

@@ -76,6 +76,8 @@ pub(crate) struct State {
     refresh_tokens: HashMap<TokenDigest, RefreshToken>,
     /// Per provider, runs of the same fault with how many requests they still hit.
     faults: HashMap<String, VecDeque<(Fault, u32)>>,
+    /// Per provider, how long its fake waits before answering each request.
+    latency: HashMap<String, std::time::Duration>,
     failures: Vec<ScriptedFailure>,
     last_grant: GrantId,
 }
@@ -97,6 +99,8 @@ pub struct ProviderState {
     pub armed_faults: u32,
     /// Token requests that will still get a scripted failure.
     pub scripted_failures: u32,
+    /// How long the fake waits before answering each request, in milliseconds.
+    pub latency_millis: u64,
 }
 
 /// Counts of everything the sandbox holds, per provider (no token values).
@@ -106,6 +110,20 @@ pub struct SandboxState {
 }
 
 impl State {
+    /// Sets (or, with zero, clears) the delay of every answer of a provider's fake.
+    pub fn set_latency(&mut self, provider: &str, latency: std::time::Duration) {
+        if latency.is_zero() {
+            self.latency.remove(provider);
+        } else {
+            self.latency.insert(provider.to_owned(), latency);
+        }
+    }
+
+    /// The delay of a provider's fake, if one is set.
+    pub fn latency(&self, provider: &str) -> Option<std::time::Duration> {
+        self.latency.get(provider).copied()
+    }
+
     pub fn arm_fault(&mut self, provider: &str, fault: Fault, count: u32) {
         self.faults
             .entry(provider.to_owned())
@@ -370,6 +388,9 @@ impl State {
                 .filter(|f| f.provider == provider)
                 .map(|f| f.remaining)
                 .sum(),
+            latency_millis: self
+                .latency(provider)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         }
     }
 }

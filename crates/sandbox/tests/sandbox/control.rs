@@ -33,6 +33,7 @@ async fn the_index_lists_providers_urls_credentials_and_controls() {
         "/_sandbox/faults".to_owned(),
         "/_sandbox/oauth/failures".to_owned(),
         "/_sandbox/tokens/expire".to_owned(),
+        "/_sandbox/latency".to_owned(),
         "/_sandbox/reset".to_owned(),
         "/_sandbox/state".to_owned(),
         "Rotor &lt;Analytics&gt;".to_owned(),
@@ -93,6 +94,61 @@ async fn state_counts_without_token_values_and_reset_clears_everything() {
         }
     }
     assert_eq!(h.call_fake("/keyed/x", None).await.status(), 201);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn latency_delays_every_answer_of_one_fake_without_blocking_the_rest() {
+    let h = start().await;
+    let (status, body) = h
+        .control(
+            "/_sandbox/latency",
+            json!({"provider": API_KEY, "millis": 400}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let state: serde_json::Value = h.get(h.url("/_sandbox/state")).await.json().await.unwrap();
+    assert_eq!(state["providers"][API_KEY]["latency_millis"], 400);
+
+    // A slow fake answer and, meanwhile, a control call that must not wait for it.
+    let started = std::time::Instant::now();
+    let (slow, fast) = tokio::join!(h.call_fake("/keyed/x", None), async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let response = h.get(h.url("/healthz")).await;
+        (response.status(), started.elapsed())
+    });
+    assert_eq!(slow.status(), 201);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(400));
+    assert_eq!(fast.0, 200);
+    assert!(
+        fast.1 < std::time::Duration::from_millis(350),
+        "the health check waited {:?}",
+        fast.1
+    );
+
+    let (status, _) = h
+        .control(
+            "/_sandbox/latency",
+            json!({"provider": API_KEY, "millis": 0}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let started = std::time::Instant::now();
+    assert_eq!(h.call_fake("/keyed/x", None).await.status(), 201);
+    assert!(started.elapsed() < std::time::Duration::from_millis(400));
+
+    let (status, body) = h
+        .control(
+            "/_sandbox/latency",
+            json!({"provider": "nope", "millis": 10}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"], "unknown_provider");
+    let (status, _) = h
+        .control("/_sandbox/latency", json!({"provider": API_KEY}))
+        .await;
+    assert_eq!(status, 400);
     h.stop().await;
 }
 
