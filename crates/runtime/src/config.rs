@@ -96,6 +96,11 @@ pub struct WorkerSettings {
     /// The longest a job waits for a provider's shared request budget before it is
     /// rescheduled instead, in seconds.
     pub rate_limit_max_wait_seconds: u64,
+    /// Rows per page a sync asks providers for (each adapter clamps it to what its
+    /// provider allows); none leaves each adapter's default. Every page is one
+    /// transaction, so smaller pages lose less work to a crash and larger ones cost
+    /// fewer requests.
+    pub page_size: Option<u32>,
 }
 
 impl Default for WorkerSettings {
@@ -114,6 +119,7 @@ impl Default for WorkerSettings {
             shutdown_grace_seconds: 30,
             metrics_bind: Some("127.0.0.1:9090".into()),
             rate_limit_max_wait_seconds: 60,
+            page_size: None,
         }
     }
 }
@@ -383,6 +389,16 @@ impl Config {
                 "JUNCTION_WORKER__MAX_ATTEMPTS must be at least 1".into(),
             ));
         }
+        if worker.scheduler_interval_seconds == 0 {
+            return Err(ConfigError(
+                "JUNCTION_WORKER__SCHEDULER_INTERVAL_SECONDS must be at least 1".into(),
+            ));
+        }
+        if worker.page_size == Some(0) {
+            return Err(ConfigError(
+                "JUNCTION_WORKER__PAGE_SIZE must be at least 1".into(),
+            ));
+        }
         if worker.claim_batch < 1 || worker.claim_lease_seconds < 10 {
             return Err(ConfigError(
                 "JUNCTION_WORKER__CLAIM_BATCH must be >= 1 and CLAIM_LEASE_SECONDS >= 10".into(),
@@ -529,6 +545,29 @@ mod tests {
                 "http://127.0.0.1:8090/google-analytics/"
             );
             assert_eq!(ga.client_id.as_deref(), Some(SANDBOX_CLIENT_ID));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn worker_settings_come_from_junction_worker_variables() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://db/junction");
+            jail.set_env("JUNCTION_KEYS", KEYS);
+            let config = Config::from_figment(Config::figment(None)).map_err(|e| e.0)?;
+            assert_eq!(config.worker, WorkerSettings::default());
+            jail.set_env("JUNCTION_WORKER__PAGE_SIZE", "20");
+            jail.set_env("JUNCTION_WORKER__SCHEDULER_INTERVAL_SECONDS", "1");
+            jail.set_env("JUNCTION_WORKER__SYNC_CONCURRENCY", "3");
+            jail.set_env("JUNCTION_QUEUE_PREFIX", "junction-test:abc:");
+            let config = Config::from_figment(Config::figment(None)).map_err(|e| e.0)?;
+            assert_eq!(config.worker.page_size, Some(20));
+            assert_eq!(config.worker.scheduler_interval_seconds, 1);
+            assert_eq!(config.worker.sync_concurrency, 3);
+            assert_eq!(config.queue_prefix, "junction-test:abc:");
+            jail.set_env("JUNCTION_WORKER__PAGE_SIZE", "0");
+            let err = Config::from_figment(Config::figment(None)).unwrap_err().0;
+            assert!(err.starts_with("JUNCTION_WORKER__PAGE_SIZE"), "{err}");
             Ok(())
         });
     }
