@@ -1,0 +1,277 @@
+//! Job payloads: what travels on the queues.
+//!
+//! A [`Job`] is the work (serde-tagged by `kind`); an [`Envelope`] wraps it with the
+//! payload version, the stable job id, the attempt number and the history of failed
+//! attempts. Every delivery attempt is a separate apalis task carrying one envelope;
+//! the job id stays the same across attempts.
+//!
+//! The version is checked on the way in: an envelope with an unknown `v` (or a job
+//! with an unknown `kind`) does not deserialize, and the runner dead-letters it
+//! rather than dropping it.
+
+use chrono::{DateTime, Utc};
+use junction_core::WorkspaceId;
+use junction_store::models::Queue;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The envelope format this build writes and reads.
+pub const PAYLOAD_VERSION: u16 = 1;
+
+/// One unit of work, tagged by `kind` on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// Pull data from a provider for one sync run.
+    Sync(SyncJob),
+    /// Run a provider action (send an email, create a payment...).
+    Action(ActionJob),
+    /// Process a stored inbound webhook event.
+    Webhook(WebhookJob),
+    /// Deliver a notification.
+    Notify(NotifyJob),
+}
+
+/// Pull one integration's streams (or one stream) for a sync run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncJob {
+    pub workspace_id: WorkspaceId,
+    pub integration_id: Uuid,
+    pub run_id: Uuid,
+    /// Only this stream, when set; else every stream of the provider.
+    pub stream: Option<String>,
+}
+
+/// Run one provider action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionJob {
+    pub workspace_id: WorkspaceId,
+    pub integration_id: Uuid,
+    pub action: String,
+    pub input: serde_json::Value,
+    /// Passed to the provider where it supports idempotency, so a retried action
+    /// does not run twice there.
+    pub idempotency_key: String,
+    pub request_id: Uuid,
+}
+
+/// Process one stored webhook event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookJob {
+    pub workspace_id: WorkspaceId,
+    pub integration_id: Uuid,
+    pub event_row_id: Uuid,
+}
+
+/// Deliver one notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotifyJob {
+    pub workspace_id: WorkspaceId,
+    pub notification_id: Uuid,
+}
+
+impl Job {
+    /// The queue this job runs on.
+    pub fn queue(&self) -> Queue {
+        match self {
+            Job::Sync(_) => Queue::Sync,
+            Job::Action(_) => Queue::Action,
+            Job::Webhook(_) => Queue::Webhook,
+            Job::Notify(_) => Queue::Notify,
+        }
+    }
+
+    /// The workspace the job belongs to.
+    pub fn workspace_id(&self) -> WorkspaceId {
+        match self {
+            Job::Sync(job) => job.workspace_id,
+            Job::Action(job) => job.workspace_id,
+            Job::Webhook(job) => job.workspace_id,
+            Job::Notify(job) => job.workspace_id,
+        }
+    }
+
+    /// The integration the job works on, if it is about one.
+    pub fn integration_id(&self) -> Option<Uuid> {
+        match self {
+            Job::Sync(job) => Some(job.integration_id),
+            Job::Action(job) => Some(job.integration_id),
+            Job::Webhook(job) => Some(job.integration_id),
+            Job::Notify(_) => None,
+        }
+    }
+
+    /// The wire tag (`sync`, `action`, `webhook`, `notify`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Sync(_) => "sync",
+            Job::Action(_) => "action",
+            Job::Webhook(_) => "webhook",
+            Job::Notify(_) => "notify",
+        }
+    }
+
+    /// The job id [`Queues::enqueue`](crate::Queues::enqueue) gives this job: derived
+    /// from the row that caused it (the sync run, the API request, the webhook event,
+    /// the notification), so enqueueing the same work twice yields one job.
+    pub fn default_job_id(&self) -> String {
+        match self {
+            Job::Sync(job) => format!("sync-{}", job.run_id),
+            Job::Action(job) => format!("action-{}", job.request_id),
+            Job::Webhook(job) => format!("webhook-{}", job.event_row_id),
+            Job::Notify(job) => format!("notify-{}", job.notification_id),
+        }
+    }
+}
+
+/// One failed attempt, as kept in the envelope's history and in a dead letter's
+/// `attempt_log`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// The 1-based attempt that failed.
+    pub attempt: u32,
+    /// When it failed.
+    pub at: DateTime<Utc>,
+    /// The stable error code name (see `junction_core::ErrorCode`).
+    pub error_code: String,
+    pub error_message: String,
+    /// When the next attempt was scheduled, if there was one.
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// What travels on the queue. `job_id` is stable across retries of the same logical
+/// job (e.g. `sync-{run_id}`); each delivery attempt is a separate apalis task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "WireEnvelope")]
+pub struct Envelope {
+    /// The payload version ([`PAYLOAD_VERSION`]).
+    pub v: u16,
+    pub job_id: String,
+    pub job: Job,
+    /// This delivery's attempt number, 1-based.
+    pub attempt: u32,
+    /// Every earlier attempt that failed, oldest first.
+    pub history: Vec<AttemptRecord>,
+    /// When the job was first enqueued (attempt 1).
+    pub first_enqueued_at: DateTime<Utc>,
+}
+
+/// The envelope as it is on the wire, before its version is checked.
+#[derive(Deserialize)]
+struct WireEnvelope {
+    v: u16,
+    job_id: String,
+    job: Job,
+    attempt: u32,
+    #[serde(default)]
+    history: Vec<AttemptRecord>,
+    first_enqueued_at: DateTime<Utc>,
+}
+
+impl TryFrom<WireEnvelope> for Envelope {
+    type Error = String;
+
+    fn try_from(wire: WireEnvelope) -> Result<Self, Self::Error> {
+        if wire.v != PAYLOAD_VERSION {
+            return Err(format!(
+                "unsupported payload version {} (this build reads {PAYLOAD_VERSION})",
+                wire.v
+            ));
+        }
+        if wire.attempt == 0 {
+            return Err("attempt numbers start at 1".to_owned());
+        }
+        Ok(Envelope {
+            v: wire.v,
+            job_id: wire.job_id,
+            job: wire.job,
+            attempt: wire.attempt,
+            history: wire.history,
+            first_enqueued_at: wire.first_enqueued_at,
+        })
+    }
+}
+
+impl Envelope {
+    /// A fresh envelope: attempt 1, no history.
+    pub fn new(job_id: impl Into<String>, job: Job, now: DateTime<Utc>) -> Self {
+        Self {
+            v: PAYLOAD_VERSION,
+            job_id: job_id.into(),
+            job,
+            attempt: 1,
+            history: Vec::new(),
+            first_enqueued_at: now,
+        }
+    }
+
+    /// The envelope of the next attempt: the attempt number goes up by one and the
+    /// failed attempt joins the history.
+    pub fn next_attempt(&self, failed: AttemptRecord) -> Self {
+        let mut next = self.clone();
+        next.attempt = self.attempt.saturating_add(1);
+        next.history.push(failed);
+        next
+    }
+
+    /// The envelope as JSON.
+    pub fn to_json(&self) -> Result<serde_json::Value, crate::JobsError> {
+        serde_json::to_value(self).map_err(|e| crate::JobsError::Payload(e.to_string()))
+    }
+
+    /// Reads an envelope, rejecting unknown versions and kinds.
+    pub fn from_json(value: serde_json::Value) -> Result<Self, crate::JobsError> {
+        serde_json::from_value(value).map_err(|e| crate::JobsError::Payload(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sync_job() -> Job {
+        Job::Sync(SyncJob {
+            workspace_id: WorkspaceId::new(),
+            integration_id: Uuid::new_v4(),
+            run_id: Uuid::new_v4(),
+            stream: Some("daily_report".into()),
+        })
+    }
+
+    #[test]
+    fn jobs_are_tagged_by_kind() {
+        let job = sync_job();
+        let value = serde_json::to_value(&job).unwrap();
+        assert_eq!(value["kind"], "sync");
+        assert_eq!(value["stream"], "daily_report");
+        assert_eq!(serde_json::from_value::<Job>(value).unwrap(), job);
+        assert_eq!(job.queue(), Queue::Sync);
+        assert_eq!(job.kind(), "sync");
+    }
+
+    #[test]
+    fn next_attempt_appends_history() {
+        let envelope = Envelope::new("sync-1", sync_job(), Utc::now());
+        let failed = AttemptRecord {
+            attempt: 1,
+            at: Utc::now(),
+            error_code: "provider_unavailable".into(),
+            error_message: "HTTP 503".into(),
+            retry_at: None,
+        };
+        let next = envelope.next_attempt(failed.clone());
+        assert_eq!(next.attempt, 2);
+        assert_eq!(next.history, vec![failed]);
+        assert_eq!(next.job_id, envelope.job_id);
+        assert_eq!(next.first_enqueued_at, envelope.first_enqueued_at);
+    }
+
+    #[test]
+    fn attempt_zero_is_rejected() {
+        let mut value = Envelope::new("x", sync_job(), Utc::now())
+            .to_json()
+            .unwrap();
+        value["attempt"] = 0.into();
+        assert!(Envelope::from_json(value).is_err());
+    }
+}
