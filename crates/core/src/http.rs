@@ -384,6 +384,29 @@ pub async fn send(
     request: reqwest::RequestBuilder,
     policy: &ResponsePolicy,
 ) -> Result<reqwest::Response, AdapterError> {
+    send_refined(ctx, spec, request, policy, |classified, _| classified).await
+}
+
+/// A provider's refusal as [`send_refined`] hands it to the refinement.
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal<'a> {
+    pub status: StatusCode,
+    pub headers: &'a HeaderMap,
+    /// The body, up to 64 KiB.
+    pub body: &'a [u8],
+    pub now: DateTime<Utc>,
+}
+
+/// [`send`], with a provider-specific refinement of the generic classification of a
+/// refusal: for signals that only the body carries (GA4 names the exhausted quota in
+/// its 429 body, Meta throttles with error codes).
+pub async fn send_refined(
+    ctx: &Context,
+    spec: &ProviderSpec,
+    request: reqwest::RequestBuilder,
+    policy: &ResponsePolicy,
+    refine: impl FnOnce(AdapterError, &Refusal<'_>) -> AdapterError,
+) -> Result<reqwest::Response, AdapterError> {
     ctx.limiter.acquire(spec.id, &spec.rate_limit).await?;
     let mut response = request.send().await.map_err(|err| {
         let err = transport_error(err);
@@ -404,7 +427,16 @@ pub async fn send(
     let body = read_capped(&mut response, MAX_ERROR_BODY_BYTES)
         .await
         .unwrap_or_default();
-    let err = classify(status, &headers, &body, now, policy);
+    let classified = classify(status, &headers, &body, now, policy);
+    let err = refine(
+        classified,
+        &Refusal {
+            status,
+            headers: &headers,
+            body: &body,
+            now,
+        },
+    );
     tracing::debug!(
         provider = spec.id,
         status = status.as_u16(),

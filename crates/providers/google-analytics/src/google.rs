@@ -1,17 +1,15 @@
 //! Calling `runReport` and reading Google's errors.
 //!
-//! `junction_core::http::send` classifies a 429 from its headers alone and drops the
-//! body, but GA4 says in the body which quota ran out, and that decides between
-//! "slow down" (concurrent requests) and "come back after the reset" (token quotas).
-//! So this module does what `send` does (wait on the shared limiter, feed it the
-//! response's rate headers), classifies refusals with the same
-//! [`junction_core::http::classify`], and then refines the result from Google's error
+//! The generic classification of a refusal looks at the status and headers, but GA4
+//! says in the body which quota ran out, and that decides between "slow down"
+//! (concurrent requests) and "come back after the reset" (token quotas). So requests
+//! go through [`junction_core::http::send_refined`], and [`refine`] reads Google's error
 //! JSON `{"error": {"code", "message", "status"}}`.
 
 use chrono::{DateTime, Datelike, Duration as Days, NaiveDate, TimeZone, Timelike, Utc, Weekday};
 use junction_core::{
     AdapterError, Connection, Context,
-    http::{RateLimitInfo, ResponsePolicy, classify},
+    http::{ResponsePolicy, send_refined},
     spec::ProviderSpec,
 };
 use secrecy::ExposeSecret;
@@ -21,9 +19,6 @@ use crate::{
     spec::DEFAULT_BASE,
     wire::{RunReportRequest, RunReportResponse},
 };
-
-/// How much of an error body is read: enough for any Google error message.
-const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
 /// Runs one report for `property_id` with the connection's access token.
 pub(crate) async fn run_report(
@@ -44,82 +39,23 @@ pub(crate) async fn run_report(
         .bearer_auth(token.expose_secret())
         .json(body);
 
-    ctx.limiter.acquire(spec.id, &spec.rate_limit).await?;
-    let mut response = request.send().await.map_err(transport_failure)?;
-    let now = ctx.now();
-    ctx.limiter.observe(
-        spec.id,
-        &RateLimitInfo::from_headers(response.headers(), now),
-    );
-
-    let status = response.status();
-    if status.is_success() {
-        return junction_core::http::json(response).await;
-    }
-    let headers = response.headers().clone();
-    // A body that fails to arrive still leaves the status to classify by.
-    let body = read_capped(&mut response).await.unwrap_or_default();
-    let base = classify(
-        status,
-        &headers,
-        &body,
-        now,
+    let response = send_refined(
+        ctx,
+        spec,
+        request,
         &ResponsePolicy::for_auth(&spec.auth),
-    );
-    let err = refine(base, status.as_u16(), &body, now, property_id);
-    tracing::debug!(
-        provider = spec.id,
-        status = status.as_u16(),
-        error = %err,
-        "GA4 refused the request"
-    );
-    Err(err)
-}
-
-/// Reads at most [`MAX_ERROR_BODY_BYTES`] of a response body.
-async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = MAX_ERROR_BODY_BYTES.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= MAX_ERROR_BODY_BYTES {
-            break;
-        }
-    }
-    Ok(body)
-}
-
-/// A request that never got an answer. The URL is left out of the message (it holds
-/// no secret here, but errors never quote URLs); the token travels in a header that
-/// reqwest marks sensitive.
-fn transport_failure(err: reqwest::Error) -> AdapterError {
-    let kind = if err.is_timeout() {
-        "request timed out"
-    } else if err.is_connect() {
-        "could not connect"
-    } else if err.is_builder() {
-        "request could not be built"
-    } else {
-        "request failed"
-    };
-    let permanent = err.is_builder();
-    let err = err.without_url();
-    let mut causes = Vec::new();
-    let mut source = std::error::Error::source(&err);
-    while let Some(cause) = source {
-        causes.push(cause.to_string());
-        source = cause.source();
-    }
-    let message = if causes.is_empty() {
-        format!("GA4 {kind}")
-    } else {
-        format!("GA4 {kind}: {}", causes.join(": "))
-    };
-    if permanent {
-        AdapterError::invalid(message)
-    } else {
-        AdapterError::unavailable(message)
-    }
+        |classified, refusal| {
+            refine(
+                classified,
+                refusal.status.as_u16(),
+                refusal.body,
+                refusal.now,
+                property_id,
+            )
+        },
+    )
+    .await?;
+    junction_core::http::json(response).await
 }
 
 /// Google's error envelope.
