@@ -13,11 +13,14 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
+mod demo;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => check_services().and_then(|()| test(&args[1..])),
         Some("services") => check_services(),
+        Some("demo") => demo::demo(),
         Some("openapi") => openapi(args.get(1).map(String::as_str) == Some("--check")),
         Some("help") | Some("--help") | Some("-h") | None => {
             println!("{USAGE}");
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
+  demo          run the whole product offline against the sandbox (Ctrl-C stops it)
   test [ARGS]   services check, fmt check, clippy -D warnings, whole test suite
                 (ARGS go to the test runner)
   services      check that the test Postgres and Redis answer
@@ -47,7 +51,7 @@ tasks:
   openapi --check   fail when docs/openapi.json differs from the generated document";
 
 /// Runs a command from the workspace root, failing with its name if it fails.
-fn run(program: &str, args: &[&str]) -> Result<()> {
+pub(crate) fn run(program: &str, args: &[&str]) -> Result<()> {
     let started = Instant::now();
     eprintln!("==> {program} {}", args.join(" "));
     let status = Command::new(program)
@@ -62,7 +66,7 @@ fn run(program: &str, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-fn workspace_root() -> std::path::PathBuf {
+pub(crate) fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(std::path::Path::to_path_buf)
@@ -168,7 +172,7 @@ fn host_port(url: &str, default_port: u16) -> String {
     }
 }
 
-fn reachable(addr: &str) -> bool {
+pub(crate) fn reachable(addr: &str) -> bool {
     addr.to_socket_addrs()
         .ok()
         .and_then(|mut addrs| addrs.next())

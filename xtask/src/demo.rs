@@ -1,0 +1,423 @@
+//! `cargo xtask demo`: the whole product, offline, against the sandbox.
+//!
+//! Starts Postgres and Redis when they are not reachable (from the machine's
+//! packages), builds the binaries, migrates a `junction_demo` database, starts
+//! junction-sandbox, junction-api and junction-worker, creates a demo workspace,
+//! connects the sandbox's Google Analytics 4 through the real OAuth flow, runs the
+//! first sync, prints the API key and URLs, and stops everything on Ctrl-C.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::{Value, json};
+
+use crate::{reachable, run, workspace_root};
+
+const API: &str = "127.0.0.1:8080";
+const SANDBOX: &str = "127.0.0.1:8090";
+const WORKER_METRICS: &str = "127.0.0.1:9090";
+const DATABASE: &str = "junction_demo";
+
+/// Child processes, stopped (SIGTERM, then SIGKILL after a grace period) when dropped.
+struct Processes(Vec<(&'static str, Child)>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for (name, child) in self.0.iter_mut().rev() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if let Ok(None) = child.try_wait() {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+            eprintln!("==> stopped {name}");
+        }
+    }
+}
+
+fn demo_dir() -> PathBuf {
+    workspace_root().join(".demo")
+}
+
+/// Starts Postgres and Redis from the machine's packages when they are not up.
+fn ensure_services() -> Result<()> {
+    if !reachable("127.0.0.1:5432") {
+        let versions = std::fs::read_dir("/etc/postgresql").ok().and_then(|dir| {
+            let mut names: Vec<String> = dir
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names.pop()
+        });
+        match versions {
+            Some(version) => {
+                eprintln!("==> starting PostgreSQL {version}");
+                let _ = Command::new("pg_ctlcluster")
+                    .args(["--skip-systemctl-redirect", &version, "main", "start"])
+                    .status();
+            }
+            None => bail!(
+                "PostgreSQL is not running on 127.0.0.1:5432 and not installed: `apt-get install -y postgresql` (or set DATABASE_URL to one that is)"
+            ),
+        }
+    }
+    if !reachable("127.0.0.1:6379") {
+        if Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            bail!(
+                "Redis is not running on 127.0.0.1:6379 and not installed: `apt-get install -y redis-server`"
+            );
+        }
+        eprintln!(
+            "==> starting Redis (append-only file in .demo/redis, so queued jobs survive a restart)"
+        );
+        let dir = demo_dir().join("redis");
+        std::fs::create_dir_all(&dir)?;
+        let status = Command::new("redis-server")
+            .args([
+                "--daemonize",
+                "yes",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "6379",
+                "--appendonly",
+                "yes",
+                "--dir",
+            ])
+            .arg(&dir)
+            .status()?;
+        if !status.success() {
+            bail!("redis-server failed to start");
+        }
+    }
+    wait_for(
+        "PostgreSQL",
+        || reachable("127.0.0.1:5432"),
+        Duration::from_secs(30),
+    )?;
+    wait_for(
+        "Redis",
+        || reachable("127.0.0.1:6379"),
+        Duration::from_secs(30),
+    )
+}
+
+fn wait_for(what: &str, ready: impl Fn() -> bool, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if ready() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    bail!("{what} did not come up within {}s", timeout.as_secs())
+}
+
+/// The demo database URL: DATABASE_URL when set, else junction_demo on the local
+/// server (created when missing).
+fn database_url() -> Result<String> {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        return Ok(url);
+    }
+    let base = std::env::var("JUNCTION_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let exists = Command::new("psql")
+        .args([
+            &base,
+            "-Atc",
+            &format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"),
+        ])
+        .output()
+        .context("running psql (install postgresql-client, or set DATABASE_URL)")?;
+    if !exists.status.success() {
+        bail!(
+            "cannot query Postgres at {base}: {}",
+            String::from_utf8_lossy(&exists.stderr).trim()
+        );
+    }
+    if String::from_utf8_lossy(&exists.stdout).trim() != "1" {
+        let created = Command::new("psql")
+            .args([&base, "-qc", &format!("CREATE DATABASE {DATABASE}")])
+            .status()?;
+        if !created.success() {
+            bail!("cannot create the {DATABASE} database");
+        }
+    }
+    Ok(match base.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{DATABASE}"),
+        None => bail!("JUNCTION_TEST_DATABASE_URL has no database part"),
+    })
+}
+
+fn binary(name: &str) -> PathBuf {
+    workspace_root().join("target/debug").join(name)
+}
+
+/// The demo key ring, made once and kept in .demo/keys (the demo's credentials must
+/// open again on the next run).
+fn key_ring() -> Result<String> {
+    let path = demo_dir().join("keys");
+    if let Ok(keys) = std::fs::read_to_string(&path) {
+        return Ok(keys.trim().to_owned());
+    }
+    let output = Command::new(binary("junction"))
+        .args(["keys", "generate", "--id", "demo"])
+        .output()?;
+    if !output.status.success() {
+        bail!("junction keys generate failed");
+    }
+    let keys = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    std::fs::create_dir_all(demo_dir())?;
+    std::fs::write(&path, &keys)?;
+    Ok(keys)
+}
+
+fn spawn(
+    name: &'static str,
+    program: PathBuf,
+    env: &[(&str, &str)],
+    log: &str,
+) -> Result<(&'static str, Child)> {
+    let log_file = std::fs::File::create(demo_dir().join(log))?;
+    let mut command = Command::new(&program);
+    command.stdout(Stdio::null()).stderr(log_file);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let child = command
+        .spawn()
+        .with_context(|| format!("starting {}", program.display()))?;
+    Ok((name, child))
+}
+
+pub fn demo() -> Result<()> {
+    std::fs::create_dir_all(demo_dir())?;
+    ensure_services()?;
+    run(
+        "cargo",
+        &[
+            "build",
+            "--locked",
+            "-p",
+            "junction-cli",
+            "-p",
+            "junction-api",
+            "-p",
+            "junction-worker",
+            "-p",
+            "junction-sandbox-server",
+        ],
+    )?;
+    let database_url = database_url()?;
+    let keys = key_ring()?;
+    let env = [
+        ("DATABASE_URL", database_url.as_str()),
+        ("JUNCTION_KEYS", keys.as_str()),
+        ("REDIS_URL", "redis://127.0.0.1:6379"),
+        ("JUNCTION_QUEUE_PREFIX", "junction-demo"),
+        ("JUNCTION_SANDBOX_URL", "http://127.0.0.1:8090"),
+        ("JUNCTION_BIND", API),
+        ("JUNCTION_PUBLIC_URL", "http://127.0.0.1:8080"),
+        ("JUNCTION_WORKER__METRICS_BIND", WORKER_METRICS),
+        ("JUNCTION_WORKER__SCHEDULER_INTERVAL_SECONDS", "5"),
+        ("JUNCTION_LOG", "info"),
+    ];
+    let migrated = Command::new(binary("junction"))
+        .arg("migrate")
+        .envs(env)
+        .status()?;
+    if !migrated.success() {
+        bail!("junction migrate failed");
+    }
+    for (name, addr) in [
+        ("junction-sandbox", SANDBOX),
+        ("junction-api", API),
+        ("junction-worker metrics", WORKER_METRICS),
+    ] {
+        if reachable(addr) {
+            bail!("{addr} is taken ({name} of another demo still running?): stop it first");
+        }
+    }
+    let mut processes = Processes(Vec::new());
+    processes.0.push(spawn(
+        "junction-sandbox",
+        binary("junction-sandbox"),
+        &[("JUNCTION_SANDBOX_BIND", SANDBOX)],
+        "sandbox.log",
+    )?);
+    wait_for(
+        "junction-sandbox",
+        || reachable(SANDBOX),
+        Duration::from_secs(30),
+    )?;
+    processes.0.push(spawn(
+        "junction-api",
+        binary("junction-api"),
+        &env,
+        "api.log",
+    )?);
+    wait_for(
+        "junction-api (see .demo/api.log)",
+        || reachable(API),
+        Duration::from_secs(30),
+    )?;
+    processes.0.push(spawn(
+        "junction-worker",
+        binary("junction-worker"),
+        &env,
+        "worker.log",
+    )?);
+
+    let created = Command::new(binary("junction"))
+        .args(["workspace", "create", "Demo", "--json"])
+        .envs(env)
+        .output()?;
+    if !created.status.success() {
+        bail!(
+            "junction workspace create failed: {}",
+            String::from_utf8_lossy(&created.stderr).trim()
+        );
+    }
+    let workspace: Value = serde_json::from_slice(&created.stdout)?;
+    let api_key = workspace["api_key"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no api_key in the CLI's output"))?
+        .to_owned();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (integration, run) = runtime.block_on(connect_and_sync(&api_key))?;
+
+    println!();
+    println!("Junction demo is running (offline, against the sandbox). Ctrl-C stops it.");
+    println!();
+    println!(
+        "  workspace   {}",
+        workspace["workspace_id"].as_str().unwrap_or_default()
+    );
+    println!("  API key     {api_key}");
+    println!("  API         http://{API}/v1   (Swagger UI: http://{API}/docs/)");
+    println!("  sandbox     http://{SANDBOX}/");
+    println!("  metrics     http://{API}/metrics, http://{WORKER_METRICS}/metrics");
+    println!("  logs        .demo/api.log, .demo/worker.log, .demo/sandbox.log");
+    println!();
+    println!("  Google Analytics 4 connected as integration {integration}; first sync: {run}");
+    println!();
+    println!("  curl -s http://{API}/v1/integrations -H 'Authorization: Bearer {api_key}'");
+    println!(
+        "  curl -s 'http://{API}/v1/kpis?metric=sessions&granularity=week' -H 'Authorization: Bearer {api_key}'"
+    );
+    println!();
+
+    wait_for_ctrl_c(&runtime);
+    eprintln!("==> stopping");
+    drop(processes);
+    Ok(())
+}
+
+fn wait_for_ctrl_c(runtime: &tokio::runtime::Runtime) {
+    runtime.block_on(async {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match terminate.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending::<()>().await } } => {}
+        }
+    });
+}
+
+/// Connects GA4 through the real OAuth flow (answering the sandbox's consent page the
+/// way a script may: `decision=approve`) and waits for the first sync.
+async fn connect_and_sync(api_key: &str) -> Result<(String, String)> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let api = format!("http://{API}");
+    let started: Value = http
+        .post(format!("{api}/v1/connect/google-analytics"))
+        .bearer_auth(api_key)
+        .json(&json!({"display_name": "Demo site", "config": {"property_id": "123456789", "dimensions": "country", "lookback_days": 60}}))
+        .send()
+        .await?
+        .error_for_status()
+        .context("starting the GA4 connection")?
+        .json()
+        .await?;
+    let authorize = started["authorize_url"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no authorize_url"))?;
+    let consent = http
+        .get(format!("{authorize}&decision=approve"))
+        .send()
+        .await?;
+    let callback = consent
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| anyhow!("the sandbox did not redirect back"))?
+        .to_owned();
+    let outcome: Value = http.get(&callback).send().await?.json().await?;
+    let integration = outcome["integration_id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("the OAuth callback failed: {outcome}"))?
+        .to_owned();
+    let sync: Value = http
+        .post(format!("{api}/v1/integrations/{integration}/sync"))
+        .bearer_auth(api_key)
+        .send()
+        .await?
+        .error_for_status()
+        .context("requesting the first sync")?
+        .json()
+        .await?;
+    let run_id = sync["run_id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no run_id"))?
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let run: Value = http
+            .get(format!("{api}/v1/runs/{run_id}"))
+            .bearer_auth(api_key)
+            .send()
+            .await?
+            .json()
+            .await?;
+        match run["status"].as_str() {
+            Some("succeeded") => {
+                return Ok((
+                    integration,
+                    format!(
+                        "{} records, {} KPI points (run {run_id})",
+                        run["records_written"], run["kpi_points_written"]
+                    ),
+                ));
+            }
+            Some("failed") | Some("dead") => {
+                bail!("the first sync failed: {}", run["error_message"])
+            }
+            _ if Instant::now() > deadline => {
+                bail!("the first sync did not finish within 2 minutes (see .demo/worker.log)")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
