@@ -1,0 +1,491 @@
+//! [`Queues`]: the four apalis-redis queues (sync, action, webhook, notify), every key
+//! under one prefix.
+//!
+//! Each queue is an apalis-redis queue named `{prefix}jobs:{queue}`, so every key
+//! apalis derives from it carries the prefix (see the crate docs for the layout).
+//! Tasks are pushed with apalis-redis's own push script, with a task id derived
+//! from the job id and the attempt (`{job_id}#{attempt}`): pushing the same attempt
+//! twice is a no-op (the script only writes a task id that is not there yet), and a
+//! job can be looked up by its id ([`Queues::lookup`]).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use apalis::prelude::{MetadataStore, TaskBuilder, TaskId};
+use apalis_redis::{Config, ConnectionManager};
+use chrono::{DateTime, TimeZone, Utc};
+use junction_store::models::Queue;
+use redis::aio::ConnectionManagerConfig;
+use serde::Serialize;
+
+use crate::{Envelope, Job, JobsError};
+
+/// How long a Redis command may take before the call fails instead of hanging.
+const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting may take.
+const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest job id accepted (it is part of every Redis key of the job's tasks).
+const MAX_JOB_ID_LEN: usize = 200;
+/// Lookups probe attempts `1..=` this many.
+const MAX_PROBED_ATTEMPTS: u32 = 10_000;
+
+/// Meta-hash field holding the Unix second a task became (or becomes) due; read by
+/// [`Queues::stats`] for the age of the oldest pending task. Prefixed so it never
+/// collides with apalis's own fields.
+pub(crate) const DUE_AT_FIELD: &str = "junction_due_at";
+
+/// The job queues in Redis. Cheap to clone (one multiplexed, auto-reconnecting
+/// connection shared by the clones).
+#[derive(Clone)]
+pub struct Queues {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl std::fmt::Debug for Queues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queues")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counts of one queue, for `/metrics`, the dashboard and `junction` CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueStats {
+    pub queue: Queue,
+    /// Tasks due now and waiting for a worker.
+    pub pending: u64,
+    /// Tasks waiting for a later time (retries in backoff, delayed jobs).
+    pub scheduled: u64,
+    /// Tasks claimed by a live worker (running or prefetched by it).
+    pub running: u64,
+    /// Tasks apalis is re-running after the runner itself failed to record an
+    /// outcome (Postgres or Redis down); also counted in `pending`/`scheduled`.
+    pub failed: u64,
+    /// Tasks killed in Redis after their job was dead-lettered (the dead letters
+    /// themselves are in Postgres).
+    pub dead: u64,
+    /// How long the oldest due task has been waiting, in seconds.
+    pub oldest_pending_age_seconds: Option<u64>,
+}
+
+/// Where a job's latest attempt stands in Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    /// Waiting for a later time.
+    Scheduled,
+    /// Due, waiting for a worker.
+    Pending,
+    /// Claimed by a worker.
+    Running,
+    /// Finished successfully.
+    Succeeded,
+    /// Stopped without a retry or dead letter (the cause is reported elsewhere).
+    Abandoned,
+    /// Failed; its next attempt is being scheduled.
+    Retrying,
+    /// Being re-run by apalis after the runner could not record an outcome.
+    Failed,
+    /// Dead-lettered and killed.
+    Dead,
+}
+
+/// What [`Queues::lookup`] found about a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobLookup {
+    pub queue: Queue,
+    pub job_id: String,
+    /// The apalis task id of the latest attempt.
+    pub task_id: String,
+    /// The latest attempt, 1-based.
+    pub attempt: u32,
+    pub state: TaskState,
+    /// When a scheduled task becomes due.
+    pub run_at: Option<DateTime<Utc>>,
+}
+
+impl Queues {
+    /// Connects to Redis. `prefix` starts every key (`junction` in production, the
+    /// per-test prefix in tests); a `:` is appended when it does not end with one.
+    pub async fn connect(redis_url: &str, prefix: &str) -> Result<Self, JobsError> {
+        let client = redis::Client::open(redis_url)
+            // The parse error may quote the URL, password included: say only what failed.
+            .map_err(|_| JobsError::Redis("the Redis URL is invalid".to_owned()))?;
+        let conn = client
+            .get_connection_manager_with_config(
+                ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
+                    .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT)),
+            )
+            .await?;
+        Ok(Self {
+            conn,
+            prefix: normalize_prefix(prefix),
+        })
+    }
+
+    /// The key prefix, ending with `:`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Checks Redis answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), JobsError> {
+        let mut conn = self.conn.clone();
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    /// The apalis queue name of `queue`: `{prefix}jobs:{queue}`.
+    pub fn queue_name(&self, queue: Queue) -> String {
+        format!("{}jobs:{}", self.prefix, queue.as_str())
+    }
+
+    /// The apalis-redis configuration of `queue` (queue name only; the runner adds
+    /// its liveness settings).
+    pub fn config(&self, queue: Queue) -> Config {
+        Config::default()
+            .queue(self.queue_name(queue))
+            // Nobody subscribes to apalis's pubsub events (every push is scheduled, and
+            // the runner polls), so publishing them is wasted work.
+            .emit_events(false)
+    }
+
+    pub(crate) fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// The apalis task id of one attempt of a job.
+    pub fn task_id(job_id: &str, attempt: u32) -> String {
+        format!("{job_id}#{attempt}")
+    }
+
+    /// A new logical job (attempt 1) under [`Job::default_job_id`]; returns its job
+    /// id. Enqueueing the same job again is a no-op that returns the same id.
+    pub async fn enqueue(&self, job: Job) -> Result<String, JobsError> {
+        let job_id = job.default_job_id();
+        self.enqueue_with_id(job_id, job).await
+    }
+
+    /// A new logical job (attempt 1) under a job id of the caller's choosing; returns
+    /// it. The id must be unique per queue: a second enqueue with the same id is a
+    /// no-op. The apalis task id is `{job_id}#1`.
+    pub async fn enqueue_with_id(&self, job_id: String, job: Job) -> Result<String, JobsError> {
+        validate_job_id(&job_id)?;
+        let envelope = Envelope::new(job_id.clone(), job, Utc::now());
+        self.push(&envelope, None).await?;
+        Ok(job_id)
+    }
+
+    /// Puts an envelope on its queue for the attempt it carries, due at `at` (used by
+    /// the runner for retries; also usable directly). The task id is
+    /// `{job_id}#{attempt}`: if that attempt was pushed before, nothing changes.
+    pub async fn schedule(&self, envelope: Envelope, at: DateTime<Utc>) -> Result<(), JobsError> {
+        validate_job_id(&envelope.job_id)?;
+        self.push(&envelope, Some(at)).await?;
+        Ok(())
+    }
+
+    /// Pushes one envelope; returns whether it was new. apalis-redis schedules
+    /// whole seconds, so the due time is rounded *up*: a retry never runs before the
+    /// time the policy (or a provider's `Retry-After`) asked for.
+    pub(crate) async fn push(
+        &self,
+        envelope: &Envelope,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<bool, JobsError> {
+        let queue = envelope.job.queue();
+        let task_id = Self::task_id(&envelope.job_id, envelope.attempt);
+        let due_at = at.map(ceil_unix_seconds).unwrap_or(0);
+        let now = Utc::now().timestamp().max(0) as u64;
+        let data = serde_json::to_vec(envelope).map_err(|e| JobsError::Payload(e.to_string()))?;
+        let mut meta = HashMap::new();
+        meta.insert(DUE_AT_FIELD.to_owned(), due_at.max(now).to_string());
+        meta.insert("junction_kind".to_owned(), envelope.job.kind().to_owned());
+        meta.insert(
+            "junction_workspace_id".to_owned(),
+            envelope.job.workspace_id().to_string(),
+        );
+        let mut builder = TaskBuilder::new(data)
+            .task_id(TaskId::from_string(task_id))
+            .with_metadata(MetadataStore::from_map(meta));
+        if due_at > 0 {
+            builder = builder.run_at_timestamp(due_at);
+        }
+        let mut conn = self.conn.clone();
+        let (enqueued, scheduled) =
+            apalis_redis::queries::push_tasks(&mut conn, &self.config(queue), &[builder.build()])
+                .await?;
+        Ok(enqueued + scheduled > 0)
+    }
+
+    /// Counts of every queue.
+    pub async fn stats(&self) -> Result<Vec<QueueStats>, JobsError> {
+        let mut out = Vec::with_capacity(Queue::ALL.len());
+        for queue in Queue::ALL {
+            out.push(self.queue_stats(*queue).await?);
+        }
+        Ok(out)
+    }
+
+    /// Counts of one queue.
+    pub async fn queue_stats(&self, queue: Queue) -> Result<QueueStats, JobsError> {
+        let config = self.config(queue);
+        let now = Utc::now().timestamp().max(0);
+        let mut conn = self.conn.clone();
+        let (pending, scheduled, running, failed, dead, oldest): (u64, u64, u64, u64, u64, i64) =
+            redis::Script::new(STATS_LUA)
+                .key(config.active_jobs_list())
+                .key(config.scheduled_jobs_set())
+                .key(config.workers_set())
+                .key(config.dead_jobs_set())
+                .arg(now)
+                .arg(config.inflight_jobs_set())
+                .arg(config.job_meta_hash())
+                .arg(DUE_AT_FIELD)
+                .invoke_async(&mut conn)
+                .await?;
+        Ok(QueueStats {
+            queue,
+            pending,
+            scheduled,
+            running,
+            failed,
+            dead,
+            oldest_pending_age_seconds: u64::try_from(oldest).ok(),
+        })
+    }
+
+    /// Finds the latest attempt of a job on `queue`, or `None` when the job id was
+    /// never enqueued there.
+    pub async fn lookup(&self, queue: Queue, job_id: &str) -> Result<Option<JobLookup>, JobsError> {
+        let config = self.config(queue);
+        let mut conn = self.conn.clone();
+        let (attempt, meta, score): (u32, Vec<String>, String) = redis::Script::new(LOOKUP_LUA)
+            .key(config.job_data_hash())
+            .key(config.scheduled_jobs_set())
+            .arg(job_id)
+            .arg(config.job_meta_hash())
+            .arg(MAX_PROBED_ATTEMPTS)
+            .invoke_async(&mut conn)
+            .await?;
+        if attempt == 0 {
+            return Ok(None);
+        }
+        let fields: HashMap<&str, &str> = meta
+            .chunks_exact(2)
+            .map(|pair| (pair[0].as_str(), pair[1].as_str()))
+            .collect();
+        let run_at = score
+            .parse::<i64>()
+            .ok()
+            .and_then(|secs| Utc.timestamp_opt(secs, 0).single());
+        let state = task_state(&fields, run_at, Utc::now());
+        Ok(Some(JobLookup {
+            queue,
+            job_id: job_id.to_owned(),
+            task_id: Self::task_id(job_id, attempt),
+            attempt,
+            state,
+            run_at,
+        }))
+    }
+
+    /// Puts everything a worker holds back on its queue and forgets the worker:
+    /// used after a worker stopped (or was cut off at the end of the grace period),
+    /// so its tasks run elsewhere now instead of after the orphan timeout.
+    pub(crate) async fn release_worker(
+        &self,
+        queue: Queue,
+        worker: &str,
+    ) -> Result<u64, JobsError> {
+        let config = self.config(queue);
+        let mut conn = self.conn.clone();
+        let released: u64 = redis::Script::new(RELEASE_LUA)
+            .key(config.workers_set())
+            .key(format!("{}:{worker}", config.inflight_jobs_set()))
+            .key(config.active_jobs_list())
+            .key(format!(
+                "{}:workers:metadata:{worker}",
+                config.queue.as_ref()
+            ))
+            .arg(worker)
+            .arg(config.job_meta_hash())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(released)
+    }
+
+    /// Refreshes the heartbeat of workers that are draining (apalis stops sending
+    /// heartbeats once a worker stops fetching), so no other pod mistakes them for
+    /// dead and re-runs their in-flight tasks during the grace period.
+    pub(crate) async fn keep_alive(
+        &self,
+        queue: Queue,
+        workers: &[String],
+    ) -> Result<(), JobsError> {
+        if workers.is_empty() {
+            return Ok(());
+        }
+        let config = self.config(queue);
+        let now = Utc::now().timestamp().max(0);
+        let mut cmd = redis::cmd("ZADD");
+        cmd.arg(config.workers_set()).arg("XX");
+        for worker in workers {
+            cmd.arg(now).arg(worker);
+        }
+        let mut conn = self.conn.clone();
+        let _: i64 = cmd.query_async(&mut conn).await?;
+        Ok(())
+    }
+}
+
+fn normalize_prefix(prefix: &str) -> String {
+    if prefix.is_empty() || prefix.ends_with(':') {
+        prefix.to_owned()
+    } else {
+        format!("{prefix}:")
+    }
+}
+
+fn validate_job_id(job_id: &str) -> Result<(), JobsError> {
+    if job_id.is_empty() || job_id.len() > MAX_JOB_ID_LEN || job_id.chars().any(char::is_control) {
+        return Err(JobsError::Payload(format!(
+            "a job id must be 1 to {MAX_JOB_ID_LEN} printable characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The Unix second at or after `at`.
+fn ceil_unix_seconds(at: DateTime<Utc>) -> u64 {
+    let secs = at.timestamp() + i64::from(at.timestamp_subsec_nanos() > 0);
+    u64::try_from(secs).unwrap_or(0)
+}
+
+fn task_state(
+    fields: &HashMap<&str, &str>,
+    run_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> TaskState {
+    match fields.get("status").copied().unwrap_or("Pending") {
+        "Running" => TaskState::Running,
+        "Killed" => TaskState::Dead,
+        "Failed" => TaskState::Failed,
+        "Done" => match fields
+            .get("result")
+            .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
+            .and_then(|result| result.get("Ok").and_then(|v| v.as_str().map(str::to_owned)))
+            .as_deref()
+        {
+            Some(crate::runner::OUTCOME_ABANDONED) => TaskState::Abandoned,
+            Some(crate::runner::OUTCOME_RETRIED) => TaskState::Retrying,
+            _ => TaskState::Succeeded,
+        },
+        _ => match run_at {
+            Some(at) if at > now => TaskState::Scheduled,
+            _ => TaskState::Pending,
+        },
+    }
+}
+
+/// Counts of one queue. Every push goes through apalis's scheduled set (its push
+/// script schedules even "now" tasks there until a fetch promotes them), so "due"
+/// members of that set count as pending.
+const STATS_LUA: &str = r#"
+-- KEYS[1] active list, KEYS[2] scheduled zset, KEYS[3] workers zset, KEYS[4] dead set
+-- ARGV[1] now (s), ARGV[2] inflight key prefix, ARGV[3] meta key prefix, ARGV[4] due-at field
+local now = tonumber(ARGV[1])
+local active = redis.call('llen', KEYS[1])
+local due = redis.call('zcount', KEYS[2], '-inf', now)
+local total_scheduled = redis.call('zcard', KEYS[2])
+local running = 0
+for _, worker in ipairs(redis.call('zrange', KEYS[3], 0, -1)) do
+  running = running + redis.call('scard', ARGV[2] .. ':' .. worker)
+end
+local failed = 0
+for _, id in ipairs(redis.call('zrange', KEYS[2], 0, -1)) do
+  if redis.call('hget', ARGV[3] .. ':' .. id, 'status') == 'Failed' then
+    failed = failed + 1
+  end
+end
+local dead = redis.call('scard', KEYS[4])
+local oldest = -1
+local head = redis.call('lindex', KEYS[1], 0)
+if head then
+  oldest = 0
+  local due_at = tonumber(redis.call('hget', ARGV[3] .. ':' .. head, ARGV[4]))
+  if due_at and now > due_at then oldest = now - due_at end
+end
+local first = redis.call('zrange', KEYS[2], 0, 0, 'WITHSCORES')
+if #first > 0 and tonumber(first[2]) <= now then
+  local age = now - tonumber(first[2])
+  if age > oldest then oldest = age end
+end
+return {active + due, total_scheduled - due, running, failed, dead, oldest}
+"#;
+
+/// The latest attempt of a job: attempts are pushed in order, so the first missing
+/// `{job_id}#{n}` ends the probe.
+const LOOKUP_LUA: &str = r#"
+-- KEYS[1] data hash, KEYS[2] scheduled zset; ARGV[1] job id, ARGV[2] meta prefix, ARGV[3] max attempts
+local last = 0
+for n = 1, tonumber(ARGV[3]) do
+  if redis.call('hexists', KEYS[1], ARGV[1] .. '#' .. n) == 1 then last = n else break end
+end
+if last == 0 then return {0, {}, ''} end
+local id = ARGV[1] .. '#' .. last
+local meta = redis.call('hgetall', ARGV[2] .. ':' .. id)
+local score = redis.call('zscore', KEYS[2], id)
+return {last, meta, score or ''}
+"#;
+
+/// Returns a worker's claimed tasks to the front of the queue and unregisters it.
+const RELEASE_LUA: &str = r#"
+-- KEYS[1] workers zset, KEYS[2] the worker's inflight set, KEYS[3] active list,
+-- KEYS[4] the worker's metadata hash; ARGV[1] worker name, ARGV[2] meta prefix
+local ids = redis.call('smembers', KEYS[2])
+for _, id in ipairs(ids) do
+  redis.call('lpush', KEYS[3], id)
+  local meta = ARGV[2] .. ':' .. id
+  redis.call('hset', meta, 'status', 'Pending')
+  redis.call('hdel', meta, 'locked_at', 'locked_by')
+end
+redis.call('del', KEYS[2])
+redis.call('del', KEYS[4])
+redis.call('zrem', KEYS[1], ARGV[1])
+-- apalis registers every queue in this global list; drop ours when no worker is left.
+if redis.call('zcard', KEYS[1]) == 0 then
+  redis.call('zrem', 'core:apalis:queues:list', KEYS[1])
+end
+return #ids
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_end_with_a_colon() {
+        assert_eq!(normalize_prefix("junction"), "junction:");
+        assert_eq!(normalize_prefix("junction-test:abc:"), "junction-test:abc:");
+    }
+
+    #[test]
+    fn due_times_round_up() {
+        let at = Utc.timestamp_opt(100, 1).single().unwrap();
+        assert_eq!(ceil_unix_seconds(at), 101);
+        let at = Utc.timestamp_opt(100, 0).single().unwrap();
+        assert_eq!(ceil_unix_seconds(at), 100);
+    }
+
+    #[test]
+    fn job_ids_are_checked() {
+        assert!(validate_job_id("sync-1").is_ok());
+        assert!(validate_job_id("").is_err());
+        assert!(validate_job_id("a\nb").is_err());
+        assert!(validate_job_id(&"x".repeat(201)).is_err());
+    }
+}

@@ -1,0 +1,646 @@
+//! The runner: apalis workers for each queue, our retry policy around every job
+//! handler, dead letters, and graceful shutdown.
+//!
+//! Each [`QueueWorker`] becomes one apalis worker (with `concurrency` handlers in
+//! flight) under a supervisor that restarts it, with backoff, when its Redis
+//! connection fails. A handler never returns an error to apalis for a job failure:
+//! the runner asks the [`RetryPolicy`] and then
+//!
+//! - `RetryAt(t)`: pushes the next attempt (attempt + 1, this failure appended to the
+//!   history) due at `t`, and completes the current task;
+//! - `DeadLetter`: stores the dead letter in Postgres, calls
+//!   [`JobHandler::on_dead_letter`] and kills the task in Redis (apalis `AbortError`,
+//!   which lands it in the queue's dead set);
+//! - `Abandon`: completes the task.
+//!
+//! Only when the runner itself cannot record an outcome (Postgres or Redis down)
+//! does the task fail in apalis, which re-runs it later (apalis's built-in
+//! rescheduling, `now + attempt` seconds) — the job is never lost.
+//!
+//! Liveness: every worker heartbeats every [`Liveness::heartbeat_interval`]; a
+//! worker silent for [`Liveness::orphan_timeout`] (a pod killed with SIGKILL) is
+//! declared dead by any live worker of the same queue, which puts the dead worker's
+//! claimed tasks back on the queue. With the defaults that is 60 s (10 s × 6).
+//!
+//! Shutdown: when the `shutdown` future resolves, workers stop fetching, handlers in
+//! flight get [`RunnerOptions::shutdown_grace`] to finish (their heartbeats are kept
+//! up meanwhile), and prefetched tasks go back to the queue. Handlers still running
+//! after the grace period are dropped and their tasks put back at once.
+
+use std::{
+    future::Future,
+    panic::AssertUnwindSafe,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use apalis::prelude::{
+    AbortError, BackendExt, BoxDynError, TaskId, WorkerBuilder, WorkerBuilderExt,
+};
+use apalis_redis::RedisStorage;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use junction_core::{ErrorCode, WorkspaceId};
+use junction_store::{Store, models::Queue};
+use tokio::{sync::watch, task::JoinSet};
+use uuid::Uuid;
+
+use crate::{
+    AttemptRecord, Decision, Envelope, JobFailure, JobsError, Queues, RetryPolicy,
+    dead::{self, DeadLetterRow},
+};
+
+/// The task result apalis keeps for a job that succeeded.
+pub const OUTCOME_SUCCEEDED: &str = "succeeded";
+/// The task result apalis keeps for an attempt whose retry was scheduled.
+pub const OUTCOME_RETRIED: &str = "retried";
+/// The task result apalis keeps for an abandoned job.
+pub const OUTCOME_ABANDONED: &str = "abandoned";
+
+/// Runs one kind of job. Handlers must be idempotent: a job is delivered at least
+/// once (a worker killed mid-job has its task re-run elsewhere).
+#[async_trait]
+pub trait JobHandler: Send + Sync + 'static {
+    /// Runs one attempt. `envelope.attempt` is 1-based and `envelope.history` holds
+    /// the earlier failed attempts.
+    async fn handle(&self, envelope: &Envelope) -> Result<(), JobFailure>;
+
+    /// Called after a job was dead-lettered (mark the run dead, notify...).
+    async fn on_dead_letter(&self, _envelope: &Envelope, _failure: &JobFailure) {}
+
+    /// Called when a job will be retried at `at` (mark the run retrying...), before
+    /// the retry is queued. Also called when a job was abandoned: then
+    /// `failure.kind` is [`FailureKind::Abandon`](crate::FailureKind::Abandon) and
+    /// `at` is when it stopped.
+    async fn on_retry(&self, _envelope: &Envelope, _failure: &JobFailure, _at: DateTime<Utc>) {}
+}
+
+/// One queue's workers in this process.
+#[derive(Clone)]
+pub struct QueueWorker {
+    pub queue: Queue,
+    /// Handlers running at once (at least 1).
+    pub concurrency: usize,
+    pub handler: Arc<dyn JobHandler>,
+}
+
+impl std::fmt::Debug for QueueWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueueWorker")
+            .field("queue", &self.queue)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the runner behaves.
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    pub policy: RetryPolicy,
+    /// How long in-flight jobs may run on after shutdown starts.
+    pub shutdown_grace: Duration,
+    /// This process's name (pod name, host name); worker names start with it.
+    pub worker_name: String,
+}
+
+/// Heartbeat, orphan detection and polling settings. The defaults suit production;
+/// tests shorten them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Liveness {
+    /// How often a worker tells Redis it is alive (whole seconds, at least 1).
+    pub heartbeat_interval: Duration,
+    /// Missed heartbeats after which a worker counts as dead and its tasks are
+    /// re-queued by a live worker (at least 2).
+    pub missed_heartbeats: u32,
+    /// How often an idle worker looks for due tasks.
+    pub poll_interval: Duration,
+    /// Tasks fetched at once; `None` means the worker's concurrency. Fetched tasks
+    /// beyond free handler slots wait in the worker and go back on shutdown.
+    pub prefetch: Option<usize>,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval: Duration::from_secs(10),
+            missed_heartbeats: 6,
+            poll_interval: Duration::from_millis(200),
+            prefetch: None,
+        }
+    }
+}
+
+impl Liveness {
+    /// How long a silent worker's tasks wait before another worker re-queues them:
+    /// `heartbeat_interval × missed_heartbeats` (60 s by default).
+    pub fn orphan_timeout(&self) -> Duration {
+        self.sanitized().heartbeat_interval * self.sanitized().missed_heartbeats
+    }
+
+    /// apalis-redis compares heartbeats in whole seconds: sub-second intervals would
+    /// declare live workers dead.
+    fn sanitized(&self) -> Self {
+        Self {
+            heartbeat_interval: Duration::from_secs(self.heartbeat_interval.as_secs().max(1)),
+            missed_heartbeats: self.missed_heartbeats.max(2),
+            poll_interval: self.poll_interval.max(Duration::from_millis(10)),
+            prefetch: self.prefetch.map(|n| n.max(1)),
+        }
+    }
+}
+
+/// Runs every queue's workers until `shutdown` resolves; then stops fetching, lets
+/// in-flight jobs finish within the grace period and returns prefetched tasks to the
+/// queue. See the module docs for what happens to a failed job.
+pub async fn run(
+    queues: &Queues,
+    store: &Store,
+    workers: Vec<QueueWorker>,
+    options: RunnerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), JobsError> {
+    run_with(
+        queues,
+        store,
+        workers,
+        options,
+        Liveness::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// [`run`] with explicit liveness settings.
+pub async fn run_with(
+    queues: &Queues,
+    store: &Store,
+    workers: Vec<QueueWorker>,
+    options: RunnerOptions,
+    liveness: Liveness,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), JobsError> {
+    queues.ping().await?;
+    let liveness = liveness.sanitized();
+    let registry = Arc::new(WorkerRegistry::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // A JoinSet aborts its tasks when dropped: if this future is dropped (the
+    // process is going down hard), no worker outlives it.
+    let mut supervisors = JoinSet::new();
+    for worker in workers {
+        let runner = Arc::new(QueueRunner {
+            queue: worker.queue,
+            concurrency: worker.concurrency.max(1),
+            handler: worker.handler,
+            queues: queues.clone(),
+            store: store.clone(),
+            policy: options.policy,
+            worker_name: options.worker_name.clone(),
+            liveness,
+            registry: registry.clone(),
+        });
+        supervisors.spawn(supervise(runner, stop_rx.clone()));
+    }
+    tracing::info!(
+        worker = %options.worker_name,
+        orphan_timeout_seconds = liveness.orphan_timeout().as_secs(),
+        "job runner started"
+    );
+
+    shutdown.await;
+    tracing::info!(
+        grace_seconds = options.shutdown_grace.as_secs_f64(),
+        "job runner shutting down: draining in-flight jobs"
+    );
+    let _ = stop_tx.send(true);
+
+    let keep_alive = tokio::spawn(keep_draining_workers_alive(
+        queues.clone(),
+        registry.clone(),
+        liveness.heartbeat_interval,
+    ));
+    let drained = tokio::time::timeout(options.shutdown_grace, async {
+        while supervisors.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("shutdown grace period over: stopping the jobs still running");
+        supervisors.abort_all();
+        while supervisors.join_next().await.is_some() {}
+    }
+    keep_alive.abort();
+
+    // Whatever a stopped worker still holds (jobs cut off by the grace period) goes
+    // back on its queue now rather than after the orphan timeout.
+    let mut result = Ok(());
+    for (queue, name) in registry.all() {
+        match queues.release_worker(queue, &name).await {
+            Ok(0) => {}
+            Ok(released) => tracing::warn!(
+                queue = queue.as_str(),
+                worker = %name,
+                released,
+                "returned unfinished jobs to the queue"
+            ),
+            Err(error) => {
+                tracing::error!(queue = queue.as_str(), worker = %name, %error, "could not release a worker's jobs; the orphan check will");
+                result = Err(error);
+            }
+        }
+    }
+    tracing::info!("job runner stopped");
+    result
+}
+
+/// The names of the apalis workers this runner started, and which are running.
+#[derive(Default)]
+struct WorkerRegistry {
+    workers: Mutex<Vec<(Queue, String, bool)>>,
+}
+
+impl WorkerRegistry {
+    fn started(&self, queue: Queue, name: &str) {
+        if let Ok(mut workers) = self.workers.lock() {
+            workers.push((queue, name.to_owned(), true));
+        }
+    }
+
+    fn finished(&self, name: &str) {
+        if let Ok(mut workers) = self.workers.lock() {
+            for entry in workers.iter_mut().filter(|entry| entry.1 == name) {
+                entry.2 = false;
+            }
+        }
+    }
+
+    fn all(&self) -> Vec<(Queue, String)> {
+        self.workers
+            .lock()
+            .map(|workers| workers.iter().map(|(q, n, _)| (*q, n.clone())).collect())
+            .unwrap_or_default()
+    }
+
+    fn running(&self) -> Vec<(Queue, String)> {
+        self.workers
+            .lock()
+            .map(|workers| {
+                workers
+                    .iter()
+                    .filter(|entry| entry.2)
+                    .map(|(q, n, _)| (*q, n.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+async fn keep_draining_workers_alive(
+    queues: Queues,
+    registry: Arc<WorkerRegistry>,
+    every: Duration,
+) {
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        ticker.tick().await;
+        for queue in Queue::ALL {
+            let names: Vec<String> = registry
+                .running()
+                .into_iter()
+                .filter(|(q, _)| q == queue)
+                .map(|(_, name)| name)
+                .collect();
+            if let Err(error) = queues.keep_alive(*queue, &names).await {
+                tracing::warn!(queue = queue.as_str(), %error, "heartbeat of draining workers failed");
+            }
+        }
+    }
+}
+
+/// Everything one queue's worker needs.
+struct QueueRunner {
+    queue: Queue,
+    concurrency: usize,
+    handler: Arc<dyn JobHandler>,
+    queues: Queues,
+    store: Store,
+    policy: RetryPolicy,
+    worker_name: String,
+    liveness: Liveness,
+    registry: Arc<WorkerRegistry>,
+}
+
+/// A worker generation that ran this long without failing resets the restart backoff.
+const HEALTHY_RUN: Duration = Duration::from_secs(60);
+const RESTART_BACKOFF_MIN: Duration = Duration::from_millis(500);
+const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Runs a queue's apalis worker until stopped, restarting it (under a new name, so
+/// its registration never collides with the failed one) when it fails.
+async fn supervise(runner: Arc<QueueRunner>, mut stop: watch::Receiver<bool>) {
+    let mut backoff = RESTART_BACKOFF_MIN;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        // A fresh suffix per start: apalis refuses to register a name that
+        // heartbeated recently, and a restarted pod must not wait for that.
+        let suffix = Uuid::new_v4().simple().to_string();
+        let name = format!(
+            "{}-{}-{}",
+            runner.worker_name,
+            runner.queue.as_str(),
+            suffix.get(..8).unwrap_or(&suffix)
+        );
+        runner.registry.started(runner.queue, &name);
+        let started = Instant::now();
+        let result = run_worker(runner.clone(), &name, stop.clone()).await;
+        runner.registry.finished(&name);
+        let error = match result {
+            Ok(()) => return,
+            Err(error) => error,
+        };
+        metrics::counter!("junction_worker_restarts_total", "queue" => runner.queue.as_str())
+            .increment(1);
+        if started.elapsed() > HEALTHY_RUN {
+            backoff = RESTART_BACKOFF_MIN;
+        }
+        tracing::error!(
+            queue = runner.queue.as_str(),
+            worker = %name,
+            error = %error,
+            retry_in_ms = backoff.as_millis() as u64,
+            "job worker failed; restarting"
+        );
+        // Its claimed tasks go back now if Redis answers; otherwise a live worker's
+        // orphan check returns them after the orphan timeout.
+        if let Err(error) = runner.queues.release_worker(runner.queue, &name).await {
+            tracing::warn!(queue = runner.queue.as_str(), worker = %name, %error, "could not release the failed worker's jobs");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.wait_for(|stopping| *stopping) => return,
+        }
+        backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
+    }
+}
+
+/// One apalis worker generation, until it is stopped (Ok) or fails (Err).
+async fn run_worker(
+    runner: Arc<QueueRunner>,
+    name: &str,
+    stop: watch::Receiver<bool>,
+) -> Result<(), apalis::prelude::WorkerError> {
+    let liveness = runner.liveness;
+    let config = runner
+        .queues
+        .config(runner.queue)
+        .heartbeat_interval(liveness.heartbeat_interval)
+        .missed_heartbeats(liveness.missed_heartbeats as usize)
+        .batch_size(liveness.prefetch.unwrap_or(runner.concurrency));
+    // Every push lands in apalis's scheduled set and nothing announces it, so idle
+    // workers poll; a fetch also promotes scheduled tasks that became due.
+    let backend = RedisStorage::<serde_json::Value>::new(runner.queues.connection())
+        .with_config(config)
+        .poll_with_interval(liveness.poll_interval);
+    let handler_runner = runner.clone();
+    let worker = WorkerBuilder::new(name)
+        .backend(backend)
+        .concurrency(runner.concurrency)
+        .build(move |payload: serde_json::Value, task_id: TaskId| {
+            let runner = handler_runner.clone();
+            async move { runner.process(payload, task_id).await }
+        });
+    worker
+        .run_with_ctx(move |worker| {
+            let mut stop = stop.clone();
+            async move {
+                // A closed channel means the runner is gone: stop as well.
+                let _ = stop.wait_for(|stopping| *stopping).await;
+                loop {
+                    match worker.stop() {
+                        Ok(()) => return Ok(()),
+                        // Shutdown raced the worker's start: stop it once it runs.
+                        Err(_) if worker.is_pending() => {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+            }
+        })
+        .await
+}
+
+/// The runner itself failed to record an outcome: apalis re-runs the task later.
+#[derive(Debug, thiserror::Error)]
+#[error("the job runner could not record the outcome: {0}")]
+struct RunnerFailure(JobsError);
+
+impl QueueRunner {
+    /// One delivery of one task.
+    async fn process(
+        &self,
+        payload: serde_json::Value,
+        task_id: TaskId,
+    ) -> Result<String, BoxDynError> {
+        let envelope = match Envelope::from_json(payload.clone()) {
+            Ok(envelope) => envelope,
+            Err(error) => return self.bury_unreadable(payload, &task_id, &error).await,
+        };
+        let queue = self.queue.as_str();
+        let started = Instant::now();
+        let result = AssertUnwindSafe(self.handler.handle(&envelope))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_owned());
+                Err(JobFailure::retryable(
+                    ErrorCode::Internal,
+                    format!("the job handler panicked: {what}"),
+                ))
+            });
+        metrics::histogram!("junction_job_duration_seconds", "queue" => queue)
+            .record(started.elapsed().as_secs_f64());
+        match result {
+            Ok(()) => {
+                metrics::counter!("junction_jobs_total", "queue" => queue, "outcome" => OUTCOME_SUCCEEDED)
+                    .increment(1);
+                tracing::debug!(queue, job_id = %envelope.job_id, attempt = envelope.attempt, "job succeeded");
+                Ok(OUTCOME_SUCCEEDED.to_owned())
+            }
+            Err(failure) => self.after_failure(envelope, failure).await,
+        }
+    }
+
+    async fn after_failure(
+        &self,
+        envelope: Envelope,
+        failure: JobFailure,
+    ) -> Result<String, BoxDynError> {
+        let queue = self.queue.as_str();
+        let now = Utc::now();
+        let decision = {
+            let mut rng = rand::rng();
+            self.policy
+                .decide(envelope.attempt, &failure, now, &mut rng)
+        };
+        match decision {
+            Decision::RetryAt(at) => {
+                self.handler.on_retry(&envelope, &failure, at).await;
+                let next = envelope.next_attempt(AttemptRecord {
+                    attempt: envelope.attempt,
+                    at: now,
+                    error_code: failure.code.name().to_owned(),
+                    error_message: failure.message.clone(),
+                    retry_at: Some(at),
+                });
+                self.queues
+                    .schedule(next, at)
+                    .await
+                    .map_err(|e| self.runner_failure(&envelope, e))?;
+                metrics::counter!("junction_jobs_total", "queue" => queue, "outcome" => OUTCOME_RETRIED)
+                    .increment(1);
+                metrics::counter!("junction_job_retries_total", "queue" => queue).increment(1);
+                tracing::warn!(
+                    queue,
+                    job_id = %envelope.job_id,
+                    attempt = envelope.attempt,
+                    code = failure.code.name(),
+                    error = %failure.message,
+                    retry_at = %at,
+                    "job failed; retry scheduled"
+                );
+                Ok(OUTCOME_RETRIED.to_owned())
+            }
+            Decision::DeadLetter => {
+                let letter = dead::bury(&self.store, &envelope, &failure, now)
+                    .await
+                    .map_err(|e| self.runner_failure(&envelope, e))?;
+                self.handler.on_dead_letter(&envelope, &failure).await;
+                metrics::counter!("junction_jobs_total", "queue" => queue, "outcome" => "dead")
+                    .increment(1);
+                metrics::counter!("junction_dead_letters_total", "queue" => queue).increment(1);
+                tracing::error!(
+                    queue,
+                    job_id = %envelope.job_id,
+                    attempt = envelope.attempt,
+                    dead_letter_id = %letter.id,
+                    code = failure.code.name(),
+                    error = %failure.message,
+                    "job dead-lettered"
+                );
+                Err(AbortError::new(failure).into())
+            }
+            Decision::Abandon => {
+                self.handler.on_retry(&envelope, &failure, now).await;
+                metrics::counter!("junction_jobs_total", "queue" => queue, "outcome" => OUTCOME_ABANDONED)
+                    .increment(1);
+                tracing::info!(
+                    queue,
+                    job_id = %envelope.job_id,
+                    attempt = envelope.attempt,
+                    code = failure.code.name(),
+                    error = %failure.message,
+                    "job abandoned"
+                );
+                Ok(OUTCOME_ABANDONED.to_owned())
+            }
+        }
+    }
+
+    fn runner_failure(&self, envelope: &Envelope, error: JobsError) -> BoxDynError {
+        metrics::counter!("junction_job_runner_errors_total", "queue" => self.queue.as_str())
+            .increment(1);
+        tracing::error!(
+            queue = self.queue.as_str(),
+            job_id = %envelope.job_id,
+            attempt = envelope.attempt,
+            %error,
+            "could not record the job's outcome; it will run again"
+        );
+        Box::new(RunnerFailure(error))
+    }
+
+    /// A payload that is not a readable envelope (unknown version or kind) is never
+    /// dropped: it is dead-lettered with the raw payload when its workspace can be
+    /// read from it, and killed in Redis (where its data stays) either way.
+    async fn bury_unreadable(
+        &self,
+        payload: serde_json::Value,
+        task_id: &TaskId,
+        error: &JobsError,
+    ) -> Result<String, BoxDynError> {
+        let queue = self.queue.as_str();
+        let task_id = task_id.to_string();
+        let failure = JobFailure::permanent(ErrorCode::Internal, error.to_string());
+        let now = Utc::now();
+        let job_id = payload
+            .get("job_id")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .unwrap_or_else(|| {
+                task_id
+                    .rsplit_once('#')
+                    .map(|(job, _)| job.to_owned())
+                    .unwrap_or_else(|| task_id.clone())
+            });
+        let workspace_id = payload
+            .get("job")
+            .and_then(|job| job.get("workspace_id"))
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse::<WorkspaceId>().ok());
+        let attempt = payload
+            .get("attempt")
+            .and_then(|v| v.as_u64())
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(1)
+            .max(1);
+        metrics::counter!("junction_jobs_total", "queue" => queue, "outcome" => "dead")
+            .increment(1);
+        let Some(workspace_id) = workspace_id else {
+            tracing::error!(
+                queue,
+                task_id = %task_id,
+                %error,
+                "unreadable job payload without a workspace: killed, its data stays in Redis"
+            );
+            return Err(AbortError::new(failure).into());
+        };
+        let attempt_log = serde_json::json!([AttemptRecord {
+            attempt,
+            at: now,
+            error_code: failure.code.name().to_owned(),
+            error_message: failure.message.clone(),
+            retry_at: None,
+        }]);
+        let row = DeadLetterRow {
+            workspace_id,
+            // The integration may be gone; the raw payload still names it.
+            integration_id: None,
+            queue: self.queue,
+            job_id: &job_id,
+            job: payload,
+            failure: &failure,
+            attempts: attempt,
+            attempt_log,
+            first_failed_at: now,
+        };
+        match dead::insert(&self.store, row).await {
+            Ok(letter) => {
+                metrics::counter!("junction_dead_letters_total", "queue" => queue).increment(1);
+                tracing::error!(queue, task_id = %task_id, dead_letter_id = %letter.id, %error, "unreadable job payload dead-lettered");
+                Err(AbortError::new(failure).into())
+            }
+            Err(store_error) => {
+                metrics::counter!("junction_job_runner_errors_total", "queue" => queue)
+                    .increment(1);
+                tracing::error!(queue, task_id = %task_id, error = %store_error, "could not dead-letter an unreadable payload; it will run again");
+                Err(Box::new(RunnerFailure(store_error)))
+            }
+        }
+    }
+}
