@@ -101,6 +101,14 @@ pub struct WorkerSettings {
     /// transaction, so smaller pages lose less work to a crash and larger ones cost
     /// fewer requests.
     pub page_size: Option<u32>,
+    /// How often each worker tells Redis it is alive, in whole seconds.
+    pub heartbeat_interval_seconds: u64,
+    /// Missed heartbeats after which a worker counts as dead (a pod killed with
+    /// SIGKILL) and a live worker puts its claimed jobs back on the queue: they come
+    /// back after `heartbeat_interval_seconds × missed_heartbeats`.
+    pub missed_heartbeats: u32,
+    /// How often an idle worker looks for due jobs, in milliseconds.
+    pub poll_interval_ms: u64,
 }
 
 impl Default for WorkerSettings {
@@ -120,6 +128,9 @@ impl Default for WorkerSettings {
             metrics_bind: Some("127.0.0.1:9090".into()),
             rate_limit_max_wait_seconds: 60,
             page_size: None,
+            heartbeat_interval_seconds: 10,
+            missed_heartbeats: 6,
+            poll_interval_ms: 200,
         }
     }
 }
@@ -399,6 +410,17 @@ impl Config {
                 "JUNCTION_WORKER__PAGE_SIZE must be at least 1".into(),
             ));
         }
+        if worker.heartbeat_interval_seconds == 0 || worker.missed_heartbeats < 2 {
+            return Err(ConfigError(
+                "JUNCTION_WORKER__HEARTBEAT_INTERVAL_SECONDS must be >= 1 and MISSED_HEARTBEATS >= 2"
+                    .into(),
+            ));
+        }
+        if worker.poll_interval_ms < 10 {
+            return Err(ConfigError(
+                "JUNCTION_WORKER__POLL_INTERVAL_MS must be at least 10".into(),
+            ));
+        }
         if worker.claim_batch < 1 || worker.claim_lease_seconds < 10 {
             return Err(ConfigError(
                 "JUNCTION_WORKER__CLAIM_BATCH must be >= 1 and CLAIM_LEASE_SECONDS >= 10".into(),
@@ -565,6 +587,10 @@ mod tests {
             assert_eq!(config.worker.scheduler_interval_seconds, 1);
             assert_eq!(config.worker.sync_concurrency, 3);
             assert_eq!(config.queue_prefix, "junction-test:abc:");
+            jail.set_env("JUNCTION_WORKER__MISSED_HEARTBEATS", "1");
+            let err = Config::from_figment(Config::figment(None)).unwrap_err().0;
+            assert!(err.contains("MISSED_HEARTBEATS"), "{err}");
+            jail.set_env("JUNCTION_WORKER__MISSED_HEARTBEATS", "2");
             jail.set_env("JUNCTION_WORKER__PAGE_SIZE", "0");
             let err = Config::from_figment(Config::figment(None)).unwrap_err().0;
             assert!(err.starts_with("JUNCTION_WORKER__PAGE_SIZE"), "{err}");
