@@ -3,6 +3,7 @@
 pub mod dead;
 pub mod error;
 pub mod failure;
+pub mod limiter;
 pub mod payload;
 pub mod policy;
 pub mod queue;
@@ -11,6 +12,7 @@ pub mod runner;
 pub use dead::{Replayed, bury, replay, replay_matching};
 pub use error::JobsError;
 pub use failure::{FailureKind, JobFailure};
+pub use limiter::RedisRateLimiter;
 pub use payload::{
     ActionJob, AttemptRecord, Envelope, Job, NotifyJob, PAYLOAD_VERSION, SyncJob, WebhookJob,
 };
