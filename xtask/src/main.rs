@@ -4,6 +4,7 @@
 //!   clippy with `-D warnings` and the whole test suite (cargo-nextest when installed,
 //!   else `cargo test`). The README's test command, and what `.ci/run` runs.
 //! - `cargo xtask services`: checks that the Postgres and Redis the tests use answer.
+//! - `cargo xtask bench [queue|ingest|memory]`: the benchmarks (see bench.rs).
 
 use std::{
     net::{TcpStream, ToSocketAddrs},
@@ -13,6 +14,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
 mod demo;
 
 fn main() -> ExitCode {
@@ -20,6 +22,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => check_services().and_then(|()| test(&args[1..])),
         Some("services") => check_services(),
+        Some("bench") => bench::bench(&args[1..]),
         Some("demo") => demo::demo(),
         Some("openapi") => openapi(args.get(1).map(String::as_str) == Some("--check")),
         Some("help") | Some("--help") | Some("-h") | None => {
@@ -47,6 +50,8 @@ tasks:
   test [ARGS]   services check, fmt check, clippy -D warnings, whole test suite
                 (ARGS go to the test runner)
   services      check that the test Postgres and Redis answer
+  bench [queue|ingest|memory]   release build, then the benchmarks (all by default;
+                one line per figure, recorded in docs/benchmarks.md)
   openapi       write docs/openapi.json from the API's annotations
   openapi --check   fail when docs/openapi.json differs from the generated document";
 
@@ -179,7 +184,7 @@ pub(crate) fn reachable(addr: &str) -> bool {
         .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
 }
 
-fn check_services() -> Result<()> {
+pub(crate) fn check_services() -> Result<()> {
     let postgres = std::env::var("JUNCTION_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let redis = std::env::var("JUNCTION_TEST_REDIS_URL")
