@@ -1,0 +1,527 @@
+//! The runner against the real Redis and Postgres: retries with history, provider
+//! hints, dead letters, graceful shutdown and recovery from a killed worker.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use apalis::prelude::{TaskBuilder, TaskId};
+use chrono::Utc;
+use junction_core::{AdapterError, ErrorCode};
+use junction_jobs::{Envelope, JobFailure, Liveness, PAYLOAD_VERSION, Queues, TaskState};
+use junction_store::models::Queue;
+
+use crate::support::{Env, Scripted, eventually, quick_liveness, quick_policy};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_failing_twice_then_succeeding_runs_three_attempts() {
+    let env = Env::new().await;
+    let handler = Scripted::new(|_, n| async move {
+        if n < 2 {
+            Err(JobFailure::retryable(
+                ErrorCode::ProviderUnavailable,
+                format!("HTTP 503 on call {n}"),
+            ))
+        } else {
+            Ok(())
+        }
+    });
+    let job_id = env.queues.enqueue(env.sync_job()).await.unwrap();
+    let runner = env.start_runner(
+        "retry",
+        vec![(Queue::Sync, 2, handler.clone())],
+        quick_policy(5),
+        quick_liveness(),
+        Duration::from_secs(5),
+    );
+
+    eventually("the third attempt to succeed", WAIT, || async {
+        matches!(
+            env.queues.lookup(Queue::Sync, &job_id).await.unwrap(),
+            Some(found) if found.state == TaskState::Succeeded
+        )
+    })
+    .await;
+    runner.shutdown().await.unwrap();
+
+    let calls = handler.calls();
+    assert_eq!(calls.len(), 3);
+    let attempts: Vec<u32> = calls.iter().map(|c| c.envelope.attempt).collect();
+    assert_eq!(attempts, vec![1, 2, 3]);
+    assert!(calls.iter().all(|c| c.envelope.job_id == job_id));
+    let last = &calls[2].envelope;
+    let history: Vec<u32> = last.history.iter().map(|h| h.attempt).collect();
+    assert_eq!(history, vec![1, 2]);
+    assert_eq!(last.history[1].error_message, "HTTP 503 on call 1");
+    assert!(
+        last.history
+            .iter()
+            .all(|h| h.error_code == "provider_unavailable" && h.retry_at.is_some())
+    );
+    assert_eq!(last.first_enqueued_at, calls[0].envelope.first_enqueued_at);
+    assert_eq!(handler.retries.lock().unwrap().len(), 2);
+    assert_eq!(handler.dead_count(), 0);
+    assert!(env.dead_letters().await.is_empty());
+
+    let found = env
+        .queues
+        .lookup(Queue::Sync, &job_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.attempt, 3);
+    assert_eq!(found.task_id, Queues::task_id(&job_id, 3));
+    let stats = env.stats(Queue::Sync).await;
+    assert_eq!((stats.pending, stats.scheduled, stats.dead), (0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_from_a_429_is_honoured() {
+    let env = Env::new().await;
+    let handler = Scripted::new(|_, n| async move {
+        if n == 0 {
+            let error = AdapterError::RateLimited {
+                retry_after: Some(Duration::from_secs(2)),
+            };
+            Err(JobFailure::from_adapter(&error, Utc::now()))
+        } else {
+            Ok(())
+        }
+    });
+    let job_id = env.queues.enqueue(env.sync_job()).await.unwrap();
+    let runner = env.start_runner(
+        "retry-after",
+        vec![(Queue::Sync, 1, handler.clone())],
+        quick_policy(5),
+        quick_liveness(),
+        Duration::from_secs(5),
+    );
+    eventually("the retry to run", WAIT, || async {
+        handler.call_count() >= 2
+    })
+    .await;
+    runner.shutdown().await.unwrap();
+
+    let calls = handler.calls();
+    assert_eq!(calls.len(), 2);
+    let waited = (calls[1].at - calls[0].at).to_std().unwrap();
+    assert!(
+        waited >= Duration::from_secs(2),
+        "the retry ran {waited:?} after the 429 that said Retry-After: 2"
+    );
+    let record = &calls[1].envelope.history[0];
+    assert_eq!(record.error_code, "provider_rate_limited");
+    assert!(record.retry_at.unwrap() >= calls[0].at + chrono::Duration::seconds(2));
+    assert_eq!(calls[1].envelope.job_id, job_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_error_dead_letters_at_once() {
+    let env = Env::new().await;
+    let handler = Scripted::new(|_, _| async {
+        Err(JobFailure::from_adapter(
+            &AdapterError::invalid_field("property_id", "must be digits"),
+            Utc::now(),
+        ))
+    });
+    let job = env.sync_job();
+    let job_id = env.queues.enqueue(job.clone()).await.unwrap();
+    let runner = env.start_runner(
+        "invalid",
+        vec![(Queue::Sync, 1, handler.clone())],
+        quick_policy(5),
+        quick_liveness(),
+        Duration::from_secs(5),
+    );
+    eventually("the task to be dead in Redis", WAIT, || async {
+        matches!(
+            env.queues.lookup(Queue::Sync, &job_id).await.unwrap(),
+            Some(found) if found.state == TaskState::Dead
+        )
+    })
+    .await;
+    // Long enough for apalis's own rescheduling (now + attempt seconds) to show.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    runner.shutdown().await.unwrap();
+
+    assert_eq!(handler.call_count(), 1, "a permanent failure was retried");
+    assert_eq!(handler.dead_count(), 1);
+    let letters = env.dead_letters().await;
+    assert_eq!(letters.len(), 1);
+    let letter = &letters[0];
+    assert_eq!(letter.job_id, job_id);
+    assert_eq!(letter.queue, Queue::Sync);
+    assert_eq!(letter.integration_id, Some(env.integration_id));
+    assert_eq!(letter.attempts, 1);
+    assert_eq!(letter.error_code, "provider_rejected");
+    assert!(letter.error_message.contains("property_id"));
+    assert_eq!(letter.job, serde_json::to_value(&job).unwrap());
+    let log = letter.attempt_log.as_array().unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["attempt"], 1);
+    assert_eq!(log[0]["error_code"], "provider_rejected");
+
+    let found = env
+        .queues
+        .lookup(Queue::Sync, &job_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.attempt, found.state), (1, TaskState::Dead));
+    let stats = env.stats(Queue::Sync).await;
+    assert_eq!((stats.dead, stats.pending, stats.scheduled), (1, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_always_fails_dead_letters_after_max_attempts() {
+    let env = Env::new().await;
+    let handler = Scripted::new(|envelope: Envelope, _| async move {
+        Err(JobFailure::retryable(
+            ErrorCode::ProviderUnavailable,
+            format!("timeout on attempt {}", envelope.attempt),
+        ))
+    });
+    let job_id = env.queues.enqueue(env.sync_job()).await.unwrap();
+    let runner = env.start_runner(
+        "always-fails",
+        vec![(Queue::Sync, 1, handler.clone())],
+        quick_policy(3),
+        quick_liveness(),
+        Duration::from_secs(5),
+    );
+    eventually("the dead letter", WAIT, || async {
+        handler.dead_count() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    runner.shutdown().await.unwrap();
+
+    assert_eq!(handler.call_count(), 3);
+    let letters = env.dead_letters().await;
+    assert_eq!(letters.len(), 1);
+    let letter = &letters[0];
+    assert_eq!(letter.job_id, job_id);
+    assert_eq!(letter.attempts, 3);
+    let log = letter.attempt_log.as_array().unwrap();
+    let attempts: Vec<u64> = log.iter().map(|a| a["attempt"].as_u64().unwrap()).collect();
+    assert_eq!(attempts, vec![1, 2, 3]);
+    for (entry, attempt) in log.iter().zip(1..) {
+        assert_eq!(entry["error_code"], "provider_unavailable");
+        assert_eq!(
+            entry["error_message"],
+            format!("timeout on attempt {attempt}")
+        );
+    }
+    assert!(!log[0]["retry_at"].is_null() && !log[1]["retry_at"].is_null());
+    assert!(log[2]["retry_at"].is_null());
+    let first_at: chrono::DateTime<Utc> = serde_json::from_value(log[0]["at"].clone()).unwrap();
+    // Postgres keeps microseconds.
+    assert_eq!(
+        letter.first_failed_at.timestamp_micros(),
+        first_at.timestamp_micros()
+    );
+
+    let found = env
+        .queues
+        .lookup(Queue::Sync, &job_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.attempt, found.state), (3, TaskState::Dead));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_jobs_stop_without_a_dead_letter() {
+    let env = Env::new().await;
+    let handler = Scripted::new(|_, _| async {
+        Err(JobFailure::abandon(
+            ErrorCode::IntegrationNeedsReauth,
+            "the grant was revoked",
+        ))
+    });
+    let job_id = env.queues.enqueue(env.sync_job()).await.unwrap();
+    let runner = env.start_runner(
+        "abandon",
+        vec![(Queue::Sync, 1, handler.clone())],
+        quick_policy(5),
+        quick_liveness(),
+        Duration::from_secs(5),
+    );
+    eventually("the job to be abandoned", WAIT, || async {
+        matches!(
+            env.queues.lookup(Queue::Sync, &job_id).await.unwrap(),
+            Some(found) if found.state == TaskState::Abandoned
+        )
+    })
+    .await;
+    runner.shutdown().await.unwrap();
+    assert_eq!(handler.call_count(), 1);
+    assert_eq!(handler.dead_count(), 0);
+    assert!(env.dead_letters().await.is_empty());
+    let retries = handler.retries.lock().unwrap().clone();
+    assert_eq!(retries.len(), 1);
+    assert_eq!(retries[0].1.kind, junction_jobs::FailureKind::Abandon);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_is_retried_then_dead_lettered() {
+    let env = Env::new().await;
+    let handler = Scripted::new(|_, _| async { panic!("handler bug") });
+    env.queues.enqueue(env.sync_job()).await.unwrap();
+    let runner = env.start_runner(
+        "panics",
+        vec![(Queue::Sync, 1, handler.clone())],
+        quick_policy(2),
+        quick_liveness(),
+        Duration::from_secs(5),
+    );
+    eventually("the dead letter", WAIT, || async {
+        env.dead_letters().await.len() == 1
+    })
+    .await;
+    runner.shutdown().await.unwrap();
+    let letter = &env.dead_letters().await[0];
+    assert_eq!(letter.attempts, 2);
+    assert_eq!(letter.error_code, "internal");
+    assert!(letter.error_message.contains("handler bug"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_payload_is_dead_lettered_not_dropped() {
+    let env = Env::new().await;
+    let handler = Scripted::new(|_, _| async { Ok(()) });
+    let mut payload = Envelope::new("sync-future", env.sync_job(), Utc::now())
+        .to_json()
+        .unwrap();
+    payload["v"] = serde_json::json!(PAYLOAD_VERSION + 1);
+    let task = TaskBuilder::new(serde_json::to_vec(&payload).unwrap())
+        .task_id(TaskId::from_string(Queues::task_id("sync-future", 1)))
+        .build();
+    let mut conn = apalis_redis::connect(env.redis.url()).await.unwrap();
+    apalis_redis::queries::push_tasks(&mut conn, &env.queues.config(Queue::Sync), &[task])
+        .await
+        .unwrap();
+
+    let runner = env.start_runner(
+        "unreadable",
+        vec![(Queue::Sync, 1, handler.clone())],
+        quick_policy(5),
+        quick_liveness(),
+        Duration::from_secs(5),
+    );
+    eventually("the dead letter", WAIT, || async {
+        env.dead_letters().await.len() == 1
+    })
+    .await;
+    eventually("the task to be dead in Redis", WAIT, || async {
+        env.stats(Queue::Sync).await.dead == 1
+    })
+    .await;
+    runner.shutdown().await.unwrap();
+    assert_eq!(handler.call_count(), 0);
+    let letter = &env.dead_letters().await[0];
+    assert_eq!(letter.job_id, "sync-future");
+    assert_eq!(letter.error_code, "internal");
+    assert!(letter.error_message.contains("version"));
+    assert_eq!(letter.job, payload, "the raw payload is kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_in_flight_jobs_and_returns_prefetched_ones() {
+    let env = Env::new().await;
+    let first_started = Arc::new(tokio::sync::Notify::new());
+    let signal = first_started.clone();
+    let handler = Scripted::new(move |_, n| {
+        let signal = signal.clone();
+        async move {
+            if n == 0 {
+                signal.notify_one();
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+            }
+            Ok(())
+        }
+    });
+    let mut job_ids = Vec::new();
+    for _ in 0..3 {
+        job_ids.push(env.queues.enqueue(env.notify_job()).await.unwrap());
+    }
+    // One handler slot, three tasks fetched at once: one runs, two wait in the worker.
+    let liveness = Liveness {
+        prefetch: Some(3),
+        ..quick_liveness()
+    };
+    let runner = env.start_runner(
+        "drain",
+        vec![(Queue::Notify, 1, handler.clone())],
+        quick_policy(5),
+        liveness,
+        Duration::from_secs(10),
+    );
+    tokio::time::timeout(WAIT, first_started.notified())
+        .await
+        .expect("no job started");
+    let running = env.stats(Queue::Notify).await;
+    assert_eq!(running.running, 3, "all three are claimed by the worker");
+    let shutdown_started = std::time::Instant::now();
+    runner.shutdown().await.unwrap();
+
+    // The in-flight job ran to the end; the other two never started.
+    assert_eq!(handler.call_count(), 1);
+    assert_eq!(handler.finished.lock().unwrap().len(), 1);
+    assert!(shutdown_started.elapsed() < Duration::from_secs(10));
+    let finished_id = handler.calls()[0].envelope.job_id.clone();
+    let found = env
+        .queues
+        .lookup(Queue::Notify, &finished_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.state, TaskState::Succeeded);
+    let stats = env.stats(Queue::Notify).await;
+    assert_eq!((stats.pending, stats.running), (2, 0), "{stats:?}");
+    for job_id in job_ids.iter().filter(|id| **id != finished_id) {
+        let found = env
+            .queues
+            .lookup(Queue::Notify, job_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.state, TaskState::Pending);
+    }
+
+    // A second runner picks the returned jobs up.
+    let runner = env.start_runner(
+        "drain-2",
+        vec![(Queue::Notify, 2, handler.clone())],
+        quick_policy(5),
+        quick_liveness(),
+        Duration::from_secs(5),
+    );
+    eventually("the returned jobs to run", WAIT, || async {
+        handler.call_count() == 3
+    })
+    .await;
+    runner.shutdown().await.unwrap();
+    let mut ran: Vec<String> = handler
+        .calls()
+        .into_iter()
+        .map(|c| c.envelope.job_id)
+        .collect();
+    ran.sort();
+    job_ids.sort();
+    assert_eq!(ran, job_ids, "every job ran exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_running_past_the_grace_period_goes_back_to_the_queue() {
+    let env = Env::new().await;
+    let hang = Arc::new(AtomicBool::new(true));
+    let hanging = hang.clone();
+    let handler = Scripted::new(move |_, _| {
+        let hanging = hanging.clone();
+        async move {
+            if hanging.load(Ordering::SeqCst) {
+                futures::future::pending::<()>().await;
+            }
+            Ok(())
+        }
+    });
+    let job_id = env.queues.enqueue(env.sync_job()).await.unwrap();
+    let runner = env.start_runner(
+        "cut-off",
+        vec![(Queue::Sync, 1, handler.clone())],
+        quick_policy(5),
+        quick_liveness(),
+        Duration::from_millis(300),
+    );
+    eventually("the job to start", WAIT, || async {
+        handler.call_count() == 1
+    })
+    .await;
+    runner.shutdown().await.unwrap();
+    let stats = env.stats(Queue::Sync).await;
+    assert_eq!((stats.pending, stats.running), (1, 0), "{stats:?}");
+
+    hang.store(false, Ordering::SeqCst);
+    let runner = env.start_runner(
+        "cut-off-2",
+        vec![(Queue::Sync, 1, handler.clone())],
+        quick_policy(5),
+        quick_liveness(),
+        Duration::from_secs(5),
+    );
+    eventually("the job to run again and succeed", WAIT, || async {
+        matches!(
+            env.queues.lookup(Queue::Sync, &job_id).await.unwrap(),
+            Some(found) if found.state == TaskState::Succeeded
+        )
+    })
+    .await;
+    runner.shutdown().await.unwrap();
+    assert_eq!(handler.call_count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_workers_job_is_recovered_by_another_worker() {
+    let env = Env::new().await;
+    let handler = Scripted::new(|_, n| async move {
+        if n == 0 {
+            // The first delivery hangs until its process "dies".
+            futures::future::pending::<()>().await;
+        }
+        Ok(())
+    });
+    // Heartbeat every second, dead after two missed: a 2 s orphan timeout.
+    let liveness = Liveness {
+        heartbeat_interval: Duration::from_secs(1),
+        missed_heartbeats: 2,
+        ..quick_liveness()
+    };
+    assert_eq!(liveness.orphan_timeout(), Duration::from_secs(2));
+    let job_id = env.queues.enqueue(env.sync_job()).await.unwrap();
+    let doomed = env.start_runner(
+        "doomed",
+        vec![(Queue::Sync, 1, handler.clone())],
+        quick_policy(5),
+        liveness,
+        Duration::from_secs(5),
+    );
+    eventually("the job to start", WAIT, || async {
+        handler.call_count() == 1
+    })
+    .await;
+    doomed.kill().await;
+    assert_eq!(
+        env.stats(Queue::Sync).await.running,
+        1,
+        "the dead worker still holds it"
+    );
+
+    let survivor = env.start_runner(
+        "survivor",
+        vec![(Queue::Sync, 1, handler.clone())],
+        quick_policy(5),
+        liveness,
+        Duration::from_secs(5),
+    );
+    eventually("the orphaned job to run again", WAIT, || async {
+        matches!(
+            env.queues.lookup(Queue::Sync, &job_id).await.unwrap(),
+            Some(found) if found.state == TaskState::Succeeded
+        )
+    })
+    .await;
+    survivor.shutdown().await.unwrap();
+    assert_eq!(handler.call_count(), 2);
+    assert_eq!(
+        handler.calls()[1].envelope.attempt,
+        1,
+        "a recovery is not a retry"
+    );
+}
