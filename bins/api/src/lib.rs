@@ -53,6 +53,16 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(routes::connect::connect)
             .service(routes::connect::callback)
             .service(routes::connect::callback_for_provider)
+            .service(routes::runs::trigger)
+            .service(routes::runs::list)
+            .service(routes::runs::get)
+            .service(routes::data::records)
+            .service(routes::data::kpis)
+            .service(routes::dead_letters::replay_bulk)
+            .service(routes::dead_letters::list)
+            .service(routes::dead_letters::get)
+            .service(routes::dead_letters::replay)
+            .service(routes::dead_letters::stats)
             .service(
                 SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::ApiDoc::openapi()),
             )

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use junction_core::{Adapter, Connection, Context, OAuth2Spec, WorkspaceId};
+use junction_jobs::Queues;
 use junction_oauth::ClientConfig;
 use junction_providers::Registry;
 use junction_runtime::{Config, Connections};
@@ -20,6 +21,8 @@ pub struct AppState {
     /// Opens integrations for adapter calls (adapters, contexts, OAuth, fresh tokens).
     pub connections: Connections,
     pub redis: redis::Client,
+    /// The job queues (sync requests, dead-letter replays, stats).
+    pub queues: Queues,
     pub metrics: Option<PrometheusHandle>,
 }
 
@@ -42,6 +45,9 @@ impl AppState {
         .map_err(|e| anyhow::anyhow!("{e} (database {})", config.database_url.redacted()))?;
         let redis = redis::Client::open(config.redis_url())
             .map_err(|e| anyhow::anyhow!("REDIS_URL is invalid: {e}"))?;
+        let queues = Queues::connect(config.redis_url(), &config.queue_prefix)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach the job queues at REDIS_URL: {e}"))?;
         let config = Arc::new(config);
         let connections = Connections::new(config.clone(), store.clone(), registry)?;
         Ok(Self {
@@ -49,6 +55,7 @@ impl AppState {
             store,
             connections,
             redis,
+            queues,
             metrics,
         })
     }

@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand};
 use junction_core::WorkspaceId;
 use junction_store::{
     AdminStore, DatabaseUrl, KeyRing, Store, StoreError, StoreOptions, Vault, migrate,
-    repo::{self, api_keys},
+    models::Queue,
+    repo::{self, api_keys, dead_letters::DeadLetterFilter},
     vault::KEYS_ENV,
 };
 use secrecy::ExposeSecret;
@@ -68,6 +69,82 @@ enum Command {
     /// Manages the credential key ring (JUNCTION_KEYS).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Lists and replays dead letters (jobs that failed for good).
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+#[derive(Debug, Args)]
+struct Redis {
+    /// Redis URL of the job queues.
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        hide_env_values = true,
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    redis_url: String,
+    /// Prefix of Junction's Redis keys (as configured for the API and worker).
+    #[arg(long, env = "JUNCTION_QUEUE_PREFIX", default_value = "junction")]
+    queue_prefix: String,
+}
+
+#[derive(Debug, Args)]
+struct DlqFilter {
+    /// Only this queue: sync, action, webhook or notify.
+    #[arg(long, value_parser = parse_queue)]
+    queue: Option<Queue>,
+    /// Only this integration.
+    #[arg(long)]
+    integration: Option<Uuid>,
+    /// Only this error code.
+    #[arg(long)]
+    error_code: Option<String>,
+}
+
+fn parse_queue(value: &str) -> Result<Queue, String> {
+    Queue::parse(value)
+        .ok_or_else(|| format!("`{value}` is not a queue (sync, action, webhook or notify)"))
+}
+
+#[derive(Debug, Subcommand)]
+enum DlqCommand {
+    /// Lists a workspace's dead letters, newest first.
+    List {
+        #[arg(long, value_parser = parse_workspace)]
+        workspace: WorkspaceId,
+        #[command(flatten)]
+        filter: DlqFilter,
+        /// Only those not replayed yet.
+        #[arg(long)]
+        pending: bool,
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=500))]
+        limit: i64,
+        #[command(flatten)]
+        db: Database,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replays one dead letter by id, or every pending one matching the filter with --all.
+    Replay {
+        #[arg(long, value_parser = parse_workspace)]
+        workspace: WorkspaceId,
+        /// The dead letter's id (from `junction dlq list`).
+        id: Option<Uuid>,
+        /// Replay every pending dead letter matching the filter.
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+        #[command(flatten)]
+        filter: DlqFilter,
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..=500))]
+        limit: i64,
+        #[command(flatten)]
+        db: Database,
+        #[command(flatten)]
+        redis: Redis,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,6 +257,24 @@ pub async fn run(cli: Cli) -> Result<String> {
             json,
         }) => keys_rotate(&db, batch_size, json).await,
         Command::Keys(KeysCommand::Generate { id }) => keys_generate(&id),
+        Command::Dlq(DlqCommand::List {
+            workspace,
+            filter,
+            pending,
+            limit,
+            db,
+            json,
+        }) => dlq_list(&db, workspace, &filter, pending, limit, json).await,
+        Command::Dlq(DlqCommand::Replay {
+            workspace,
+            id,
+            all,
+            filter,
+            limit,
+            db,
+            redis,
+            json,
+        }) => dlq_replay(&db, &redis, workspace, id, all, &filter, limit, json).await,
     }
 }
 
@@ -435,4 +530,117 @@ fn keys_generate(id: &str) -> Result<String> {
     }
     let key = KeyRing::generate_key()?;
     Ok(format!("{id}:{}", key.expose_secret()))
+}
+
+fn dead_letter_filter(filter: &DlqFilter, pending_only: bool) -> DeadLetterFilter {
+    DeadLetterFilter {
+        queue: filter.queue,
+        integration_id: filter.integration,
+        error_code: filter.error_code.clone(),
+        pending_only,
+    }
+}
+
+async fn dlq_list(
+    db: &Database,
+    workspace: WorkspaceId,
+    filter: &DlqFilter,
+    pending: bool,
+    limit: i64,
+    json: bool,
+) -> Result<String> {
+    let store = app_store(db).await?;
+    let mut tx = existing_workspace(&store, workspace).await?;
+    let letters =
+        repo::dead_letters::list(tx.conn(), &dead_letter_filter(filter, pending), None, limit)
+            .await?;
+    tx.commit().await?;
+    Ok(if json {
+        serde_json::to_string(&letters)?
+    } else if letters.is_empty() {
+        "no dead letters".into()
+    } else {
+        letters
+            .iter()
+            .map(|d| {
+                let state = match d.replayed_at {
+                    Some(at) => format!("replayed {}", at.format("%Y-%m-%d %H:%M")),
+                    None => "pending".into(),
+                };
+                format!(
+                    "{}  {}  {}  {} attempt(s)  {}  {}: {}",
+                    d.id,
+                    d.dead_at.format("%Y-%m-%d %H:%M"),
+                    d.queue,
+                    d.attempts,
+                    state,
+                    d.error_code,
+                    d.error_message.replace('\n', " ")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn dlq_replay(
+    db: &Database,
+    redis: &Redis,
+    workspace: WorkspaceId,
+    id: Option<Uuid>,
+    all: bool,
+    filter: &DlqFilter,
+    limit: i64,
+    json: bool,
+) -> Result<String> {
+    if id.is_none() && !all {
+        bail!(
+            "name a dead letter id, or pass --all to replay every pending one matching the filter"
+        );
+    }
+    let store = app_store(db).await?;
+    existing_workspace(&store, workspace)
+        .await?
+        .commit()
+        .await?;
+    let queues = junction_jobs::Queues::connect(&redis.redis_url, &redis.queue_prefix)
+        .await
+        .map_err(|e| anyhow!("cannot reach the job queues at REDIS_URL: {e}"))?;
+    let replayed = match id {
+        Some(id) => vec![
+            junction_jobs::replay(&store, &queues, workspace, id)
+                .await
+                .map_err(|e| match e {
+                    junction_jobs::JobsError::NotFound(_) => {
+                        anyhow!("dead letter {id} not found in workspace {workspace}")
+                    }
+                    junction_jobs::JobsError::AlreadyReplayed => {
+                        anyhow!("dead letter {id} was already replayed")
+                    }
+                    other => anyhow!(other),
+                })?,
+        ],
+        None => {
+            junction_jobs::replay_matching(
+                &store,
+                &queues,
+                workspace,
+                &dead_letter_filter(filter, true),
+                limit,
+            )
+            .await?
+        }
+    };
+    Ok(if json {
+        json!({"replayed": replayed.iter().map(|r| json!({"dead_letter_id": r.dead_letter_id, "job_id": r.job_id})).collect::<Vec<_>>()}).to_string()
+    } else if replayed.is_empty() {
+        "nothing to replay".into()
+    } else {
+        replayed
+            .iter()
+            .map(|r| format!("replayed {} as job {}", r.dead_letter_id, r.job_id))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
 }

@@ -1,9 +1,12 @@
 //! The API's routes, one module per resource.
 
 pub mod connect;
+pub mod data;
+pub mod dead_letters;
 pub mod health;
 pub mod integrations;
 pub mod providers;
+pub mod runs;
 
 use junction_core::WorkspaceId;
 use junction_store::{

@@ -6,5 +6,6 @@
 
 mod api_key_connections;
 mod basics;
+mod jobs;
 mod oauth_flow;
 mod support;

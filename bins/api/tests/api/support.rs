@@ -9,7 +9,7 @@ use junction_core::WorkspaceId;
 use junction_providers::Registry;
 use junction_runtime::Config;
 use junction_sandbox::{RunningSandbox, SandboxConfig};
-use junction_testkit::{TestDb, create_workspace};
+use junction_testkit::{TestDb, TestRedis, create_workspace};
 use reqwest::{Client, RequestBuilder, Response, redirect};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -33,6 +33,8 @@ pub const RETURN_TO: &str = "https://app.example.com/integrations/done";
 
 pub struct TestApp {
     pub db: TestDb,
+    /// Kept alive so the test's Redis keys are removed when the app is dropped.
+    _redis: TestRedis,
     pub sandbox: RunningSandbox,
     pub url: String,
     pub client: Client,
@@ -61,6 +63,7 @@ impl TestApp {
     /// Spawns with another registry and extra settings merged onto the defaults.
     pub async fn spawn_with(registry: Registry, settings: impl FnOnce(Figment) -> Figment) -> Self {
         let db = TestDb::new().await;
+        let redis = TestRedis::new().await;
         let sandbox =
             junction_sandbox::spawn(SandboxConfig::default(), "127.0.0.1:0".parse().unwrap())
                 .await
@@ -75,7 +78,12 @@ impl TestApp {
             .merge(("public_url", url.clone()))
             .merge(("sandbox_url", sandbox.url.to_string()))
             .merge(("return_to_origins", vec!["https://app.example.com"]))
-            .merge(("max_body_bytes", 64 * 1024));
+            .merge(("max_body_bytes", 64 * 1024))
+            .merge(("redis_url", redis.url().to_owned()))
+            .merge((
+                "queue_prefix",
+                redis.prefix().trim_end_matches(':').to_owned(),
+            ));
         let config = Config::from_figment(settings(figment)).unwrap();
         let state = AppState::build(config, registry, Some(metrics_handle()))
             .await
@@ -86,6 +94,7 @@ impl TestApp {
         let (workspace, api_key) = create_workspace(db.store(), "Acme").await;
         Self {
             db,
+            _redis: redis,
             sandbox,
             url,
             client: Client::builder()

@@ -272,3 +272,103 @@ async fn keys_rotate_reseals_so_the_old_key_can_be_removed() {
         assert_eq!(opened["api_key"].expose_secret(), secret);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dead_letters_are_listed_and_replayed_from_the_command_line() {
+    use junction_store::models::Queue;
+    let db = TestDb::new().await;
+    let redis = junction_testkit::TestRedis::new().await;
+    let (ws, _) = create_workspace(db.store(), "Acme").await;
+    let integration = create_integration(db.store(), ws, "stripe").await;
+    let mut tx = db.store().begin(ws).await.unwrap();
+    let run = repo::sync_runs::create(
+        tx.conn(),
+        ws,
+        integration.id,
+        None,
+        junction_store::models::SyncTrigger::Schedule,
+    )
+    .await
+    .unwrap();
+    let job = junction_jobs::Job::Sync(junction_jobs::SyncJob {
+        workspace_id: ws,
+        integration_id: integration.id,
+        run_id: run.id,
+        stream: None,
+    });
+    let letter = repo::dead_letters::insert(
+        tx.conn(),
+        repo::dead_letters::NewDeadLetter {
+            workspace_id: ws,
+            integration_id: Some(integration.id),
+            queue: Queue::Sync,
+            job_id: "sync-1",
+            job: serde_json::to_value(&job).unwrap(),
+            error_code: "provider_rejected",
+            error_message: "bad property",
+            attempts: 1,
+            attempt_log: serde_json::json!([{"attempt": 1}]),
+            first_failed_at: chrono::Utc::now(),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let url = db.url().expose().to_owned();
+    let prefix = redis.prefix().trim_end_matches(':').to_owned();
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("REDIS_URL", redis.url()),
+        ("JUNCTION_QUEUE_PREFIX", prefix.as_str()),
+    ];
+    let ws_arg = ws.to_string();
+    let listed = stdout(&junction(&["dlq", "list", "--workspace", &ws_arg], &env));
+    assert_eq!(listed.lines().count(), 1);
+    assert!(
+        listed.contains("provider_rejected") && listed.contains("pending"),
+        "{listed}"
+    );
+
+    assert_one_line_error(
+        &junction(&["dlq", "replay", "--workspace", &ws_arg], &env),
+        1,
+        "pass --all",
+    );
+    let replayed = junction(
+        &[
+            "dlq",
+            "replay",
+            "--workspace",
+            &ws_arg,
+            &letter.id.to_string(),
+        ],
+        &env,
+    );
+    assert!(replayed.status.success(), "{replayed:?}");
+    assert!(stdout(&replayed).starts_with(&format!("replayed {}", letter.id)));
+    let again = junction(
+        &[
+            "dlq",
+            "replay",
+            "--workspace",
+            &ws_arg,
+            &letter.id.to_string(),
+        ],
+        &env,
+    );
+    assert_one_line_error(&again, 1, "already replayed");
+    let all = junction(
+        &["dlq", "replay", "--workspace", &ws_arg, "--all", "--json"],
+        &env,
+    );
+    assert_eq!(stdout(&all), r#"{"replayed":[]}"#);
+    assert_one_line_error(
+        &junction(
+            &["dlq", "list", "--workspace", &ws_arg, "--queue", "bogus"],
+            &env,
+        ),
+        2,
+        "is not a queue",
+    );
+}

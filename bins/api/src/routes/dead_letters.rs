@@ -1,0 +1,331 @@
+//! Dead letters and queue statistics: GET /v1/dead-letters, GET /v1/dead-letters/{id},
+//! POST /v1/dead-letters/{id}/replay, POST /v1/dead-letters/replay, GET /v1/jobs/stats.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use junction_core::ErrorCode;
+use junction_jobs::JobsError;
+use junction_store::{
+    models::{DeadLetter, Queue},
+    repo::{self, dead_letters::DeadLetterFilter},
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::{
+    auth::Authenticated,
+    error::{ApiError, ApiResult, Problem},
+    pagination::{PageParams, paginate},
+    state::AppState,
+};
+
+/// A job that failed for good, with every attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterView {
+    pub id: Uuid,
+    /// `sync`, `action`, `webhook` or `notify`.
+    pub queue: String,
+    pub job_id: String,
+    pub integration_id: Option<Uuid>,
+    /// The job exactly as queued (a replay runs it again).
+    #[schema(value_type = Object)]
+    pub job: serde_json::Value,
+    pub error_code: String,
+    pub error_message: String,
+    pub attempts: i32,
+    /// One entry per attempt: when, and what failed.
+    #[schema(value_type = Vec<Object>)]
+    pub attempt_log: serde_json::Value,
+    pub first_failed_at: DateTime<Utc>,
+    pub dead_at: DateTime<Utc>,
+    pub replayed_at: Option<DateTime<Utc>>,
+    pub replay_job_id: Option<String>,
+}
+
+impl From<DeadLetter> for DeadLetterView {
+    fn from(letter: DeadLetter) -> Self {
+        Self {
+            id: letter.id,
+            queue: letter.queue.as_str().to_owned(),
+            job_id: letter.job_id,
+            integration_id: letter.integration_id,
+            job: letter.job,
+            error_code: letter.error_code,
+            error_message: letter.error_message,
+            attempts: letter.attempts,
+            attempt_log: letter.attempt_log,
+            first_failed_at: letter.first_failed_at,
+            dead_at: letter.dead_at,
+            replayed_at: letter.replayed_at,
+            replay_job_id: letter.replay_job_id,
+        }
+    }
+}
+
+/// A page of dead letters, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterList {
+    pub data: Vec<DeadLetterView>,
+    pub next_cursor: Option<String>,
+}
+
+/// Which dead letters (list and bulk replay).
+#[derive(Debug, Default, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterQuery {
+    pub queue: Option<String>,
+    pub integration_id: Option<Uuid>,
+    pub error_code: Option<String>,
+    /// Only those not replayed yet (default false for lists, true for bulk replay).
+    pub pending: Option<bool>,
+    #[serde(default)]
+    #[param(ignore)]
+    #[schema(ignore)]
+    pub limit: Option<i64>,
+    #[serde(default)]
+    #[param(ignore)]
+    #[schema(ignore)]
+    pub cursor: Option<String>,
+}
+
+impl DeadLetterQuery {
+    fn filter(&self, pending_default: bool) -> ApiResult<DeadLetterFilter> {
+        let queue = self
+            .queue
+            .as_deref()
+            .map(|q| {
+                Queue::parse(q).ok_or_else(|| {
+                    ApiError::field("queue", "must be sync, action, webhook or notify")
+                })
+            })
+            .transpose()?;
+        Ok(DeadLetterFilter {
+            queue,
+            integration_id: self.integration_id,
+            error_code: self.error_code.clone(),
+            pending_only: self.pending.unwrap_or(pending_default),
+        })
+    }
+}
+
+fn jobs_error(error: JobsError) -> ApiError {
+    match error {
+        JobsError::NotFound(what) => {
+            ApiError::new(ErrorCode::NotFound, format!("{what} not found"))
+        }
+        JobsError::AlreadyReplayed => {
+            ApiError::new(ErrorCode::Conflict, "this dead letter was already replayed")
+        }
+        JobsError::Store(store) => store.into(),
+        other => ApiError {
+            retry_after: Some(5),
+            source: Some(anyhow::anyhow!("{other}")),
+            ..ApiError::new(
+                ErrorCode::QueueUnavailable,
+                "the job queue is unavailable; retry shortly",
+            )
+        },
+    }
+}
+
+/// Lists the workspace's dead letters.
+#[utoipa::path(
+    tag = "jobs",
+    params(DeadLetterQuery, PageParams),
+    responses((status = 200, body = DeadLetterList), (status = 422, body = Problem)),
+    security(("api_key" = []))
+)]
+#[get("/v1/dead-letters")]
+pub async fn list(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: web::Query<DeadLetterQuery>,
+) -> ApiResult<web::Json<DeadLetterList>> {
+    let query = query.into_inner();
+    let filter = query.filter(false)?;
+    let page = PageParams {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    };
+    let limit = page.limit()?;
+    let before: Option<(DateTime<Utc>, Uuid)> = page.keyset()?;
+    let mut tx = state.store.begin(auth.workspace_id).await?;
+    let rows = repo::dead_letters::list(tx.conn(), &filter, before, limit + 1).await?;
+    tx.commit().await?;
+    let (rows, next_cursor) = paginate(rows, limit, |d| (d.dead_at, d.id));
+    Ok(web::Json(DeadLetterList {
+        data: rows.into_iter().map(DeadLetterView::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// One dead letter.
+#[utoipa::path(
+    tag = "jobs",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = DeadLetterView), (status = 404, body = Problem)),
+    security(("api_key" = []))
+)]
+#[get("/v1/dead-letters/{id}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<DeadLetterView>> {
+    let mut tx = state.store.begin(auth.workspace_id).await?;
+    let letter = repo::dead_letters::get(tx.conn(), path.into_inner())
+        .await
+        .map_err(|_| ApiError::not_found(ErrorCode::NotFound, "dead letter"))?;
+    tx.commit().await?;
+    Ok(web::Json(DeadLetterView::from(letter)))
+}
+
+/// A replayed dead letter.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayView {
+    pub dead_letter_id: Uuid,
+    /// The new job.
+    pub job_id: String,
+}
+
+/// The result of a bulk replay.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayList {
+    pub replayed: Vec<ReplayView>,
+}
+
+/// Runs a dead letter's job again (once: a second replay is 409).
+#[utoipa::path(
+    tag = "jobs",
+    params(("id" = Uuid, Path)),
+    responses((status = 202, body = ReplayView), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("api_key" = []))
+)]
+#[post("/v1/dead-letters/{id}/replay")]
+pub async fn replay(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let replayed = junction_jobs::replay(
+        &state.store,
+        &state.queues,
+        auth.workspace_id,
+        path.into_inner(),
+    )
+    .await
+    .map_err(jobs_error)?;
+    Ok(HttpResponse::Accepted().json(ReplayView {
+        dead_letter_id: replayed.dead_letter_id,
+        job_id: replayed.job_id,
+    }))
+}
+
+/// POST /v1/dead-letters/replay: which dead letters to replay.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkReplay {
+    pub queue: Option<String>,
+    pub integration_id: Option<Uuid>,
+    pub error_code: Option<String>,
+    /// At most this many (1-500, default 100).
+    pub limit: Option<i64>,
+}
+
+/// Replays every not-yet-replayed dead letter matching the filter.
+#[utoipa::path(
+    tag = "jobs",
+    request_body = BulkReplay,
+    responses((status = 202, body = ReplayList), (status = 422, body = Problem)),
+    security(("api_key" = []))
+)]
+#[post("/v1/dead-letters/replay")]
+pub async fn replay_bulk(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: web::Json<BulkReplay>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let limit = body.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::field("limit", "must be between 1 and 500"));
+    }
+    let filter = DeadLetterQuery {
+        queue: body.queue,
+        integration_id: body.integration_id,
+        error_code: body.error_code,
+        ..Default::default()
+    }
+    .filter(true)?;
+    let replayed = junction_jobs::replay_matching(
+        &state.store,
+        &state.queues,
+        auth.workspace_id,
+        &filter,
+        limit,
+    )
+    .await
+    .map_err(jobs_error)?;
+    Ok(HttpResponse::Accepted().json(ReplayList {
+        replayed: replayed
+            .into_iter()
+            .map(|r| ReplayView {
+                dead_letter_id: r.dead_letter_id,
+                job_id: r.job_id,
+            })
+            .collect(),
+    }))
+}
+
+/// One queue's numbers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueStatsView {
+    pub queue: String,
+    /// Waiting to run now.
+    pub pending: u64,
+    /// Waiting for a later time (retries with backoff).
+    pub scheduled: u64,
+    /// Running now.
+    pub in_flight: u64,
+    pub failed: u64,
+    /// Killed in Redis (their dead letters are in GET /v1/dead-letters).
+    pub dead: u64,
+    /// Age of the oldest pending job: the queue's lag.
+    pub oldest_pending_age_seconds: Option<u64>,
+}
+
+/// Queue depths (installation-wide numbers, no tenant data).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobStats {
+    pub queues: Vec<QueueStatsView>,
+}
+
+/// Depth, in-flight, failed and dead jobs per queue.
+#[utoipa::path(
+    tag = "jobs",
+    responses((status = 200, body = JobStats), (status = 503, body = Problem)),
+    security(("api_key" = []))
+)]
+#[get("/v1/jobs/stats")]
+pub async fn stats(
+    state: web::Data<AppState>,
+    _auth: Authenticated,
+) -> ApiResult<web::Json<JobStats>> {
+    let stats = state.queues.stats().await.map_err(jobs_error)?;
+    Ok(web::Json(JobStats {
+        queues: stats
+            .into_iter()
+            .map(|s| QueueStatsView {
+                queue: s.queue.as_str().to_owned(),
+                pending: s.pending,
+                scheduled: s.scheduled,
+                in_flight: s.running,
+                failed: s.failed,
+                dead: s.dead,
+                oldest_pending_age_seconds: s.oldest_pending_age_seconds,
+            })
+            .collect(),
+    }))
+}
