@@ -1,4 +1,98 @@
-//! junction-jobs (docs being written).
+//! junction-jobs: Junction's job system — versioned payloads on apalis-redis queues,
+//! our own retry policy, dead letters in Postgres, and the provider request budget
+//! shared by every pod.
+//!
+//! # Jobs and attempts
+//!
+//! A [`Job`] (sync, action, webhook, notify; serde-tagged by `kind`) travels in an
+//! [`Envelope`] carrying the payload version ([`PAYLOAD_VERSION`]), a job id that
+//! stays the same across retries (`sync-{run_id}`, `action-{request_id}`...), the
+//! 1-based attempt number and the history of failed attempts. Every attempt is its
+//! own apalis task whose id is derived from the job: `{job_id}#{attempt}`. So
+//!
+//! - enqueueing the same work twice is a no-op (apalis-redis's push script only
+//!   writes a task id that is not there yet);
+//! - [`Queues::lookup`] finds a job's latest attempt and where it stands;
+//! - a task re-run after a crash that schedules "its" next attempt again does not
+//!   fork the job.
+//!
+//! An envelope with an unknown version or kind does not deserialize; the runner
+//! dead-letters it with the raw payload instead of dropping it.
+//!
+//! # Retries and dead letters
+//!
+//! apalis-redis has its own rescheduling: a failed task is put back at
+//! `now + attempt` seconds while its attempt count is below 25, whatever
+//! `max_attempts` says. We do not use it. The runner ([`run`]) catches every handler
+//! failure ([`JobFailure`]) and asks the [`RetryPolicy`]:
+//!
+//! - *retryable* failures back off exponentially with full jitter — the delay after
+//!   attempt `n` is uniform in `[0, min(cap, base·2^(n-1))]` — and never run before
+//!   the provider's `Retry-After` or quota reset (`not_before`). The next attempt is
+//!   pushed as a new task due at that time (whole seconds, rounded up, as apalis
+//!   schedules) and the current task completes;
+//! - a retryable failure of attempt `max_attempts`, or a *permanent* one
+//!   (`AdapterError::Invalid`, non-retryable provider statuses, an `Unauthorized`
+//!   that a refresh did not fix — handlers refresh once themselves, see
+//!   [`with_refresh_once`]) is *dead-lettered*: the job, the error, every attempt
+//!   (`attempt_log`) and the times are stored in Postgres (`dead_letters`), the
+//!   handler's [`JobHandler::on_dead_letter`] runs, and the task is killed in Redis
+//!   (apalis `AbortError`, which moves it to the dead set and never retries it);
+//! - an *abandoned* job (its cause is reported elsewhere, e.g. the integration now
+//!   needs re-authorisation) just stops.
+//!
+//! Dead letters are replayed with [`replay`] / [`replay_matching`]: the same job is
+//! enqueued again as `{job_id}-replay-{n}`, attempt 1, and only the first replay of
+//! a letter wins.
+//!
+//! Only when the runner cannot record an outcome (Postgres or Redis down) does a
+//! task fail in apalis; apalis's rescheduling then re-runs it, so nothing is lost.
+//!
+//! # Crashes and shutdown
+//!
+//! Delivery is at least once. Workers heartbeat every 10 s; a worker silent for the
+//! *orphan timeout* — 60 s by default (10 s × 6 missed heartbeats, see
+//! [`Liveness`]) — is declared dead by any live worker of the queue, which puts the
+//! dead worker's claimed tasks back on the queue. A pod killed with SIGKILL loses
+//! no job; its jobs run again after at most the orphan timeout. On SIGTERM the
+//! runner stops fetching, gives in-flight handlers the grace period (keeping their
+//! heartbeats up), returns prefetched tasks at once and, after the grace period,
+//! returns whatever is still running too.
+//!
+//! # Redis keys
+//!
+//! Everything lives under one prefix (`junction:` in production, a random one per
+//! test). Each queue is an apalis-redis queue named `{prefix}jobs:{queue}`; apalis
+//! derives these keys from that name:
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `{prefix}jobs:{queue}:data` | hash | task id → envelope JSON |
+//! | `{prefix}jobs:{queue}:meta:{task_id}` | hash | status, attempts, result, lock, `junction_due_at` |
+//! | `{prefix}jobs:{queue}:scheduled` | sorted set | task ids by due time (every push lands here first) |
+//! | `{prefix}jobs:{queue}:active` | list | due task ids waiting for a worker |
+//! | `{prefix}jobs:{queue}:inflight:{worker}` | set | tasks a worker has claimed |
+//! | `{prefix}jobs:{queue}:workers` | sorted set | worker names by last heartbeat |
+//! | `{prefix}jobs:{queue}:workers:metadata:{worker}` | hash | worker description |
+//! | `{prefix}jobs:{queue}:done` / `:dead` | set | finished / killed task ids |
+//! | `{prefix}jobs:{queue}:signal` | list | apalis's "work available" flag |
+//! | `{prefix}ratelimit:{provider}:log` | sorted set | admitted requests of the sliding window |
+//! | `{prefix}ratelimit:{provider}:blocked` | string | Unix ms until which the provider is blocked |
+//!
+//! apalis also records every queue's workers key in the global sorted set
+//! `core:apalis:queues:list` (outside our prefix; the runner removes its queues from
+//! it when their last worker stops).
+//!
+//! # Metrics
+//!
+//! `junction_jobs_total{queue,outcome}` (`succeeded`, `retried`, `dead`,
+//! `abandoned`), `junction_job_retries_total{queue}`,
+//! `junction_dead_letters_total{queue}`, `junction_job_duration_seconds{queue}`,
+//! `junction_job_runner_errors_total{queue}`, `junction_worker_restarts_total{queue}`,
+//! `junction_dead_letter_replays_total{queue}`, and from the limiter
+//! `junction_provider_requests_total{provider}`,
+//! `junction_provider_throttled_total{provider}` and
+//! `junction_rate_limiter_errors_total`. The worker binary installs the recorder.
 
 pub mod dead;
 pub mod error;
@@ -11,11 +105,14 @@ pub mod runner;
 
 pub use dead::{Replayed, bury, replay, replay_matching};
 pub use error::JobsError;
-pub use failure::{FailureKind, JobFailure};
+pub use failure::{FailureKind, JobFailure, with_refresh_once};
 pub use limiter::RedisRateLimiter;
 pub use payload::{
     ActionJob, AttemptRecord, Envelope, Job, NotifyJob, PAYLOAD_VERSION, SyncJob, WebhookJob,
 };
 pub use policy::{Decision, RetryPolicy};
 pub use queue::{JobLookup, QueueStats, Queues, TaskState};
-pub use runner::{JobHandler, Liveness, QueueWorker, RunnerOptions, run, run_with};
+pub use runner::{
+    JobHandler, Liveness, OUTCOME_ABANDONED, OUTCOME_RETRIED, OUTCOME_SUCCEEDED, QueueWorker,
+    RunnerOptions, run, run_with,
+};

@@ -58,7 +58,8 @@ pub struct QueueStats {
     pub pending: u64,
     /// Tasks waiting for a later time (retries in backoff, delayed jobs).
     pub scheduled: u64,
-    /// Tasks claimed by a live worker (running or prefetched by it).
+    /// Tasks claimed by a worker (running or prefetched); a killed worker's claims
+    /// count until the orphan check puts them back.
     pub running: u64,
     /// Tasks apalis is re-running after the runner itself failed to record an
     /// outcome (Postgres or Redis down); also counted in `pending`/`scheduled`.

@@ -353,11 +353,15 @@ async fn supervise(runner: Arc<QueueRunner>, mut stop: watch::Receiver<bool>) {
         );
         runner.registry.started(runner.queue, &name);
         let started = Instant::now();
-        let result = run_worker(runner.clone(), &name, stop.clone()).await;
+        let result = AssertUnwindSafe(run_worker(runner.clone(), &name, stop.clone()))
+            .catch_unwind()
+            .await;
         runner.registry.finished(&name);
         let error = match result {
-            Ok(()) => return,
-            Err(error) => error,
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => error.to_string(),
+            // A panic inside apalis must not take the queue down for good.
+            Err(panic) => format!("the worker panicked: {}", panic_message(panic.as_ref())),
         };
         metrics::counter!("junction_worker_restarts_total", "queue" => runner.queue.as_str())
             .increment(1);
@@ -453,14 +457,12 @@ impl QueueRunner {
             .catch_unwind()
             .await
             .unwrap_or_else(|panic| {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".to_owned());
                 Err(JobFailure::retryable(
                     ErrorCode::Internal,
-                    format!("the job handler panicked: {what}"),
+                    format!(
+                        "the job handler panicked: {}",
+                        panic_message(panic.as_ref())
+                    ),
                 ))
             });
         metrics::histogram!("junction_job_duration_seconds", "queue" => queue)
@@ -490,7 +492,8 @@ impl QueueRunner {
         };
         match decision {
             Decision::RetryAt(at) => {
-                self.handler.on_retry(&envelope, &failure, at).await;
+                self.hook("on_retry", self.handler.on_retry(&envelope, &failure, at))
+                    .await;
                 let next = envelope.next_attempt(AttemptRecord {
                     attempt: envelope.attempt,
                     at: now,
@@ -520,7 +523,11 @@ impl QueueRunner {
                 let letter = dead::bury(&self.store, &envelope, &failure, now)
                     .await
                     .map_err(|e| self.runner_failure(&envelope, e))?;
-                self.handler.on_dead_letter(&envelope, &failure).await;
+                self.hook(
+                    "on_dead_letter",
+                    self.handler.on_dead_letter(&envelope, &failure),
+                )
+                .await;
                 metrics::counter!("junction_jobs_total", "queue" => queue, "outcome" => "dead")
                     .increment(1);
                 metrics::counter!("junction_dead_letters_total", "queue" => queue).increment(1);
@@ -536,7 +543,8 @@ impl QueueRunner {
                 Err(AbortError::new(failure).into())
             }
             Decision::Abandon => {
-                self.handler.on_retry(&envelope, &failure, now).await;
+                self.hook("on_retry", self.handler.on_retry(&envelope, &failure, now))
+                    .await;
                 metrics::counter!("junction_jobs_total", "queue" => queue, "outcome" => OUTCOME_ABANDONED)
                     .increment(1);
                 tracing::info!(
@@ -549,6 +557,18 @@ impl QueueRunner {
                 );
                 Ok(OUTCOME_ABANDONED.to_owned())
             }
+        }
+    }
+
+    /// Runs a handler hook; a panicking hook is logged, not fatal to the worker.
+    async fn hook(&self, name: &'static str, hook: impl Future<Output = ()>) {
+        if let Err(panic) = AssertUnwindSafe(hook).catch_unwind().await {
+            tracing::error!(
+                queue = self.queue.as_str(),
+                hook = name,
+                panic = %panic_message(panic.as_ref()),
+                "a job handler hook panicked"
+            );
         }
     }
 
@@ -643,4 +663,13 @@ impl QueueRunner {
             }
         }
     }
+}
+
+/// The text of a panic payload.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
 }
