@@ -1,0 +1,91 @@
+//! `junction-worker`: loads the configuration once, connects, and runs the job
+//! queues and the scheduler until SIGTERM or SIGINT, then drains and exits 0.
+//! Configuration errors are one line on stderr and exit 1.
+
+use std::process::ExitCode;
+
+use junction_providers::Registry;
+use junction_runtime::Config;
+
+fn main() -> ExitCode {
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_tracing(config.log_json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", format!("{error:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("JUNCTION_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn work(config: Config) -> anyhow::Result<()> {
+    // The signal handlers are installed before anything else runs, so a SIGTERM that
+    // arrives during start-up drains instead of killing the process.
+    let shutdown = shutdown_signal()?;
+    let worker = junction_worker::Worker::connect(config, Registry::builtin()).await?;
+    worker
+        .run_with(shutdown, |name, metrics| {
+            // One line on stdout for whoever started us (scripts, tests).
+            match metrics {
+                Some(addr) => println!("junction-worker {name} ready; metrics on http://{addr}"),
+                None => println!("junction-worker {name} ready"),
+            }
+        })
+        .await
+}
+
+/// Resolves on the first SIGTERM or SIGINT.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())
+        .map_err(|e| anyhow::anyhow!("cannot listen for SIGTERM: {e}"))?;
+    let mut interrupt = signal(SignalKind::interrupt())
+        .map_err(|e| anyhow::anyhow!("cannot listen for SIGINT: {e}"))?;
+    Ok(async move {
+        let which = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        tracing::info!(signal = which, "shutting down: draining in-flight jobs");
+    })
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: draining in-flight jobs");
+    })
+}

@@ -1,0 +1,116 @@
+//! The worker's Prometheus metrics: what syncs and the scheduler count, the queue
+//! gauges refreshed from Redis, and the process-wide recorder.
+//!
+//! junction-jobs counts the job lifecycle itself (jobs run, retried, dead-lettered,
+//! provider requests and throttling by the shared limiter); this module adds what
+//! only the worker sees. Every name is listed in docs/operations.md with suggested
+//! alerts.
+
+use std::{
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use junction_jobs::Queues;
+use junction_store::ingest::PageStats;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// The provider label when the provider could not be looked up.
+pub const UNKNOWN_PROVIDER: &str = "unknown";
+
+/// The process-wide Prometheus recorder, installed on first use. `None` when another
+/// recorder was installed first (an embedding process's own): the worker then has
+/// nothing of its own to render.
+pub fn prometheus() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(handle) => Some(handle),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot install the metrics recorder; /metrics will be empty");
+                None
+            }
+        })
+        .clone()
+}
+
+/// A committed page: records read and written, KPI points written.
+pub fn sync_page(provider: &str, stats: &PageStats) {
+    let provider = provider.to_owned();
+    metrics::counter!("junction_sync_records_total", "provider" => provider.clone())
+        .increment(stats.records_read);
+    metrics::counter!("junction_sync_records_written_total", "provider" => provider.clone())
+        .increment(stats.records_written);
+    metrics::counter!("junction_sync_kpi_points_total", "provider" => provider.clone())
+        .increment(stats.kpi_points_written);
+    metrics::counter!("junction_sync_pages_total", "provider" => provider).increment(1);
+}
+
+/// A sync attempt's outcome: `succeeded`, `retrying`, `dead`, `failed` (ended
+/// without a retry, e.g. needs_reauth) or `cancelled`.
+pub fn sync_run(provider: &str, outcome: &'static str) {
+    metrics::counter!("junction_sync_runs_total", "provider" => provider.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
+/// How long a successful attempt took.
+pub fn sync_duration(provider: &str, took: Duration) {
+    metrics::histogram!("junction_sync_duration_seconds", "provider" => provider.to_owned())
+        .record(took.as_secs_f64());
+}
+
+/// An access token refreshed while opening an integration for a sync.
+pub fn token_refreshed(provider: &str) {
+    metrics::counter!("junction_token_refreshes_total", "provider" => provider.to_owned())
+        .increment(1);
+}
+
+/// A 429 or an exhausted quota seen by a sync.
+pub fn provider_rate_limited(provider: &str) {
+    metrics::counter!("junction_provider_rate_limited_total", "provider" => provider.to_owned())
+        .increment(1);
+}
+
+/// One scheduler pass: integrations claimed, runs enqueued, enqueue failures.
+pub fn scheduler_pass(claimed: usize, enqueued: usize, failed: usize, took: Duration) {
+    metrics::counter!("junction_scheduler_claimed_total").increment(claimed as u64);
+    metrics::counter!("junction_scheduler_enqueued_total").increment(enqueued as u64);
+    metrics::counter!("junction_scheduler_enqueue_failures_total").increment(failed as u64);
+    metrics::histogram!("junction_scheduler_pass_seconds").record(took.as_secs_f64());
+}
+
+/// A scheduler pass that failed as a whole (the claim itself).
+pub fn scheduler_error() {
+    metrics::counter!("junction_scheduler_errors_total").increment(1);
+}
+
+/// Refreshes `junction_queue_depth{queue,state}` and `junction_queue_lag_seconds{queue}`
+/// from Redis. Every pod reports the same shared numbers; aggregate with `max`.
+pub async fn refresh_queue_gauges(queues: &Queues) {
+    let started = Instant::now();
+    match queues.stats().await {
+        Ok(stats) => {
+            for stat in stats {
+                let queue = stat.queue.as_str();
+                for (state, value) in [
+                    ("pending", stat.pending),
+                    ("scheduled", stat.scheduled),
+                    ("running", stat.running),
+                    ("failed", stat.failed),
+                    ("dead", stat.dead),
+                ] {
+                    metrics::gauge!("junction_queue_depth", "queue" => queue, "state" => state)
+                        .set(value as f64);
+                }
+                metrics::gauge!("junction_queue_lag_seconds", "queue" => queue)
+                    .set(stat.oldest_pending_age_seconds.unwrap_or(0) as f64);
+            }
+            metrics::gauge!("junction_queue_stats_up").set(1.0);
+        }
+        Err(err) => {
+            metrics::gauge!("junction_queue_stats_up").set(0.0);
+            tracing::warn!(error = %err, "cannot read queue statistics");
+        }
+    }
+    metrics::histogram!("junction_queue_stats_seconds").record(started.elapsed().as_secs_f64());
+}

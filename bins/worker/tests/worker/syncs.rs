@@ -1,0 +1,236 @@
+//! Sync semantics with an in-process worker: a scheduled sync end to end, a token
+//! refreshed ahead of expiry, a revoked grant, and a provider 429 with Retry-After.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use junction_core::fake::Fault;
+use junction_sandbox::{GrantType, TokenFailure};
+use junction_store::models::{IntegrationStatus, LogLevel, Operation, RunStatus, SyncTrigger};
+
+use crate::support::*;
+
+const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_sync_writes_records_kpis_a_run_and_logs_and_moves_the_schedule() {
+    let env = TestEnv::new().await;
+    let tokens = env.ga4_tokens().await;
+    let workspace = env.workspace("Acme").await;
+    let id = env
+        .create_ga4(workspace, Ga4::due(30, "country"), &tokens)
+        .await;
+    let expected = env.ga4_row_count(&tokens, 30, &["country"]).await;
+    assert!(expected > 31, "a row per day and country: {expected}");
+
+    let worker = env.start_worker(env.config(&[])).await;
+    let run = env.wait_run_ended(workspace, id, RUN_TIMEOUT).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert_eq!(run.trigger, SyncTrigger::Schedule);
+    assert_eq!(run.attempts, 1);
+    assert_eq!(
+        run.job_id.as_deref(),
+        Some(format!("sync-{}", run.id).as_str())
+    );
+    assert_eq!(run.records_read, expected);
+    assert_eq!(run.records_written, expected);
+    assert_eq!(run.kpi_points_written, expected * 6);
+    assert_eq!(run.error_code, None);
+
+    let records = env
+        .count(&format!(
+            "SELECT count(*) AS n FROM records WHERE integration_id = '{id}'"
+        ))
+        .await;
+    assert_eq!(records, expected);
+    let kpis = env
+        .count(&format!(
+            "SELECT count(*) AS n FROM kpi_points WHERE integration_id = '{id}'"
+        ))
+        .await;
+    assert_eq!(kpis, expected * 6);
+    let pages = env
+        .count(&format!(
+            "SELECT pages_committed AS n FROM stream_states WHERE integration_id = '{id}' AND stream = 'daily_report'"
+        ))
+        .await;
+    assert_eq!(pages, 1);
+
+    let logs = env.logs(workspace, id).await;
+    let run_logs: Vec<_> = logs.iter().filter(|l| l.run_id == Some(run.id)).collect();
+    assert_eq!(run_logs.len(), 2, "{run_logs:#?}");
+    assert_eq!(run_logs[0].message, "sync started (attempt 1)");
+    assert_eq!(
+        run_logs[1].message,
+        format!(
+            "sync finished: {expected} records read, {expected} written, {} KPI points",
+            expected * 6
+        )
+    );
+    assert!(
+        run_logs
+            .iter()
+            .all(|l| l.level == LogLevel::Info && l.operation == Operation::Sync)
+    );
+
+    let integration = env.integration(workspace, id).await;
+    let last = integration.last_sync_at.expect("last_sync_at is set");
+    assert_eq!(
+        integration.next_sync_at,
+        Some(last + chrono::Duration::hours(6))
+    );
+    assert!((last - run.finished_at.unwrap()).num_seconds().abs() < 5);
+    assert_eq!(integration.last_error_code, None);
+
+    // Later passes of the scheduler do not run it again: it is not due for 6 hours.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(env.runs(workspace, id).await.len(), 1);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiring_token_is_refreshed_before_the_sync() {
+    let env = TestEnv::new().await;
+    let tokens = env.ga4_tokens().await;
+    let workspace = env.workspace("Acme").await;
+    let mut ga4 = Ga4::due(3, "");
+    // Within the default 300 s refresh window.
+    ga4.token_expires_at = Some(Utc::now() + chrono::Duration::seconds(60));
+    let id = env.create_ga4(workspace, ga4, &tokens).await;
+    let before = env.secrets(workspace, id).await;
+
+    let worker = env.start_worker(env.config(&[])).await;
+    let run = env.wait_run_ended(workspace, id, RUN_TIMEOUT).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+
+    let after = env.secrets(workspace, id).await;
+    assert_ne!(after["access_token"], before["access_token"]);
+    assert_eq!(after["refresh_token"], before["refresh_token"]);
+    let integration = env.integration(workspace, id).await;
+    assert!(
+        integration.token_expires_at.unwrap() > Utc::now() + chrono::Duration::minutes(30),
+        "{:?}",
+        integration.token_expires_at
+    );
+    let logs = env.logs(workspace, id).await;
+    let refreshed = logs
+        .iter()
+        .position(|l| l.operation == Operation::Refresh && l.message == "Access token refreshed.")
+        .expect("a refresh log entry");
+    let finished = logs
+        .iter()
+        .position(|l| l.message.starts_with("sync finished"))
+        .expect("a sync log entry");
+    assert!(refreshed < finished, "refreshed before the sync read");
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_grant_fails_the_run_without_a_dead_letter_and_stops_the_schedule() {
+    let env = TestEnv::new().await;
+    let tokens = env.ga4_tokens().await;
+    let workspace = env.workspace("Acme").await;
+    let mut ga4 = Ga4::due(3, "");
+    ga4.token_expires_at = Some(Utc::now() - chrono::Duration::seconds(60));
+    let id = env.create_ga4(workspace, ga4, &tokens).await;
+    env.sandbox
+        .sandbox
+        .script_token_failure(GA4, GrantType::RefreshToken, TokenFailure::InvalidGrant, 1)
+        .unwrap();
+
+    let worker = env.start_worker(env.config(&[])).await;
+    let run = env.wait_run_ended(workspace, id, RUN_TIMEOUT).await;
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
+    assert_eq!(run.error_code.as_deref(), Some("integration_needs_reauth"));
+    assert_eq!(run.attempts, 1);
+    let integration = env.integration(workspace, id).await;
+    assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
+
+    // No retry and no dead letter, now or a little later.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(env.count("SELECT count(*) AS n FROM dead_letters").await, 0);
+    let runs = env.runs(workspace, id).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].attempts, 1);
+    assert_eq!(records_of(&env, id).await, 0);
+
+    let logs = env.logs(workspace, id).await;
+    assert!(
+        logs.iter().any(|l| l.operation == Operation::Refresh
+            && l.level == LogLevel::Error
+            && l.message.contains("invalid_grant")),
+        "{logs:#?}"
+    );
+    assert!(logs.iter().any(|l| l.run_id == Some(run.id)
+        && l.level == LogLevel::Error
+        && l.message.starts_with("sync stopped:")));
+
+    // Even when due, a needs_reauth integration is not claimed again.
+    env.execute(&format!(
+        "UPDATE integrations SET next_sync_at = now() - interval '1 minute' WHERE id = '{id}'"
+    ))
+    .await;
+    let pass = worker.scheduler.pass().await.unwrap();
+    assert_eq!(pass.claimed, 0);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(env.runs(workspace, id).await.len(), 1);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_429_is_retried_no_sooner_than_its_retry_after() {
+    let env = TestEnv::new().await;
+    let tokens = env.ga4_tokens().await;
+    let workspace = env.workspace("Acme").await;
+    let id = env.create_ga4(workspace, Ga4::due(5, ""), &tokens).await;
+    let expected = env.ga4_row_count(&tokens, 5, &[]).await;
+    env.sandbox
+        .sandbox
+        .arm_fault(
+            GA4,
+            Fault::RateLimited {
+                retry_after_secs: 2,
+            },
+            1,
+        )
+        .unwrap();
+
+    let worker = env.start_worker(env.config(&[])).await;
+    let run = env.wait_run_ended(workspace, id, RUN_TIMEOUT).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert_eq!(run.attempts, 2);
+    assert_eq!(run.records_read, expected);
+    assert_eq!(records_of(&env, id).await, expected);
+    assert_eq!(env.count("SELECT count(*) AS n FROM dead_letters").await, 0);
+
+    let logs = env.logs(workspace, id).await;
+    let at = |message: &str| {
+        logs.iter()
+            .find(|l| l.run_id == Some(run.id) && l.message.starts_with(message))
+            .unwrap_or_else(|| panic!("no `{message}` entry in {logs:#?}"))
+    };
+    let first = at("sync started (attempt 1)").at;
+    let failed = at("sync attempt 1 failed");
+    assert_eq!(failed.level, LogLevel::Warn);
+    assert_eq!(failed.details["error_code"], "provider_rate_limited");
+    let retry_at: DateTime<Utc> =
+        serde_json::from_value(failed.details["retry_at"].clone()).unwrap();
+    let second = at("sync started (attempt 2)").at;
+    assert!(
+        retry_at - first >= chrono::Duration::seconds(2),
+        "retry planned {retry_at} only {} after the first attempt started",
+        retry_at - first
+    );
+    assert!(
+        second >= retry_at,
+        "the second attempt started at {second}, before the Retry-After ({retry_at})"
+    );
+    worker.stop().await;
+}
+
+async fn records_of(env: &TestEnv, id: uuid::Uuid) -> i64 {
+    env.count(&format!(
+        "SELECT count(*) AS n FROM records WHERE integration_id = '{id}'"
+    ))
+    .await
+}
