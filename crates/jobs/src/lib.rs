@@ -79,6 +79,11 @@
 //! | `{prefix}ratelimit:{provider}:log` | sorted set | admitted requests of the sliding window |
 //! | `{prefix}ratelimit:{provider}:blocked` | string | Unix ms until which the provider is blocked |
 //!
+//! Finished jobs (succeeded, abandoned or dead: every attempt at once) are purged
+//! from Redis after [`FINISHED_JOB_RETENTION`] (7 days) by every running runner
+//! ([`Queues::purge_finished`]); until then they answer lookups and de-duplicate
+//! enqueues. Dead letters stay in Postgres.
+//!
 //! apalis also records every queue's workers key in the global sorted set
 //! `core:apalis:queues:list` (outside our prefix; the runner removes its queues from
 //! it when their last worker stops).
@@ -113,6 +118,6 @@ pub use payload::{
 pub use policy::{Decision, RetryPolicy};
 pub use queue::{JobLookup, QueueStats, Queues, TaskState};
 pub use runner::{
-    JobHandler, Liveness, OUTCOME_ABANDONED, OUTCOME_RETRIED, OUTCOME_SUCCEEDED, QueueWorker,
-    RunnerOptions, run, run_with,
+    FINISHED_JOB_RETENTION, JobHandler, Liveness, OUTCOME_ABANDONED, OUTCOME_RETRIED,
+    OUTCOME_SUCCEEDED, QueueWorker, RunnerOptions, run, run_with,
 };

@@ -294,6 +294,56 @@ impl Queues {
         }))
     }
 
+    /// Deletes finished jobs (latest attempt succeeded, abandoned or dead) whose last
+    /// attempt ended more than `older_than` ago, every attempt of them at once, so
+    /// Redis does not grow without bound. Jobs still pending, scheduled or running
+    /// are never touched; dead letters stay in Postgres. A purged job id is unknown
+    /// to [`Self::lookup`] afterwards. Returns the number of tasks deleted.
+    pub async fn purge_finished(
+        &self,
+        queue: Queue,
+        older_than: Duration,
+    ) -> Result<u64, JobsError> {
+        let config = self.config(queue);
+        let now = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
+        let cutoff = now.saturating_sub(older_than.as_secs());
+        let mut conn = self.conn.clone();
+        let mut purged = 0u64;
+        for set in [config.done_jobs_set(), config.dead_jobs_set()] {
+            let mut cursor = 0u64;
+            loop {
+                // Small batches keep each script short: Redis runs one at a time.
+                let (next, ids): (u64, Vec<String>) = redis::cmd("SSCAN")
+                    .arg(&set)
+                    .arg(cursor)
+                    .arg("COUNT")
+                    .arg(PURGE_BATCH)
+                    .query_async(&mut conn)
+                    .await?;
+                if !ids.is_empty() {
+                    let purge = redis::Script::new(PURGE_LUA);
+                    let mut script = purge.prepare_invoke();
+                    script
+                        .key(config.job_data_hash())
+                        .key(config.done_jobs_set())
+                        .key(config.dead_jobs_set())
+                        .arg(config.job_meta_hash())
+                        .arg(cutoff);
+                    for id in &ids {
+                        script.arg(id);
+                    }
+                    let deleted: u64 = script.invoke_async(&mut conn).await?;
+                    purged += deleted;
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(purged)
+    }
+
     /// Puts everything a worker holds back on its queue and forgets the worker:
     /// used after a worker stopped (or was cut off at the end of the grace period),
     /// so its tasks run elsewhere now instead of after the orphan timeout.
@@ -441,6 +491,40 @@ local id = ARGV[1] .. '#' .. last
 local meta = redis.call('hgetall', ARGV[2] .. ':' .. id)
 local score = redis.call('zscore', KEYS[2], id)
 return {last, meta, score or ''}
+"#;
+
+/// Task ids examined per purge script.
+const PURGE_BATCH: usize = 200;
+
+/// Deletes whole finished jobs: a candidate is acted on only when it is its job's
+/// latest attempt, terminal, and old enough; then attempts 1..n all go.
+const PURGE_LUA: &str = r#"
+-- KEYS[1] data hash, KEYS[2] done set, KEYS[3] dead set
+-- ARGV[1] meta prefix, ARGV[2] cutoff (s), ARGV[3..] candidate task ids
+local purged = 0
+local cutoff = tonumber(ARGV[2])
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local job, n = string.match(id, '^(.*)#(%d+)$')
+  if job then
+    n = tonumber(n)
+    if redis.call('hexists', KEYS[1], job .. '#' .. (n + 1)) == 0 then
+      local meta = ARGV[1] .. ':' .. id
+      local status = redis.call('hget', meta, 'status')
+      local done_at = tonumber(redis.call('hget', meta, 'done_at'))
+      if (status == 'Done' or status == 'Killed') and done_at and done_at <= cutoff then
+        for k = 1, n do
+          local task = job .. '#' .. k
+          purged = purged + redis.call('hdel', KEYS[1], task)
+          redis.call('del', ARGV[1] .. ':' .. task)
+          redis.call('srem', KEYS[2], task)
+          redis.call('srem', KEYS[3], task)
+        end
+      end
+    end
+  end
+end
+return purged
 "#;
 
 /// Returns a worker's claimed tasks to the front of the queue and unregisters it.

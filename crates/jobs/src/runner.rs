@@ -51,6 +51,12 @@ use crate::{
     dead::{self, DeadLetterRow},
 };
 
+/// How long finished jobs stay in Redis (for lookups and de-duplication) before
+/// the runner purges them; dead letters stay in Postgres regardless.
+pub const FINISHED_JOB_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often the runner purges finished jobs.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
 /// The task result apalis keeps for a job that succeeded.
 pub const OUTCOME_SUCCEEDED: &str = "succeeded";
 /// The task result apalis keeps for an attempt whose retry was scheduled.
@@ -187,6 +193,12 @@ pub async fn run_with(
     // A JoinSet aborts its tasks when dropped: if this future is dropped (the
     // process is going down hard), no worker outlives it.
     let mut supervisors = JoinSet::new();
+    let mut worker_queues: Vec<Queue> = Vec::new();
+    for worker in &workers {
+        if !worker_queues.contains(&worker.queue) {
+            worker_queues.push(worker.queue);
+        }
+    }
     for worker in workers {
         let runner = Arc::new(QueueRunner {
             queue: worker.queue,
@@ -201,6 +213,11 @@ pub async fn run_with(
         });
         supervisors.spawn(supervise(runner, stop_rx.clone()));
     }
+    supervisors.spawn(purge_finished_jobs(
+        queues.clone(),
+        worker_queues,
+        stop_rx.clone(),
+    ));
     tracing::info!(
         worker = %options.worker_name,
         orphan_timeout_seconds = liveness.orphan_timeout().as_secs(),
@@ -311,6 +328,29 @@ async fn keep_draining_workers_alive(
                 .collect();
             if let Err(error) = queues.keep_alive(*queue, &names).await {
                 tracing::warn!(queue = queue.as_str(), %error, "heartbeat of draining workers failed");
+            }
+        }
+    }
+}
+
+/// Purges finished jobs of `queues` older than [`FINISHED_JOB_RETENTION`] every
+/// [`PURGE_EVERY`] until the runner stops. Every pod does this; the deletes are
+/// idempotent, so they need no coordination.
+async fn purge_finished_jobs(queues: Queues, of: Vec<Queue>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(PURGE_EVERY) => {}
+            _ = stop.wait_for(|stopping| *stopping) => return,
+        }
+        for queue in &of {
+            match queues.purge_finished(*queue, FINISHED_JOB_RETENTION).await {
+                Ok(0) => {}
+                Ok(purged) => {
+                    tracing::info!(queue = queue.as_str(), purged, "purged finished jobs")
+                }
+                Err(error) => {
+                    tracing::warn!(queue = queue.as_str(), %error, "purging finished jobs failed")
+                }
             }
         }
     }

@@ -182,3 +182,112 @@ async fn stats_follow_jobs_as_they_move() {
         .unwrap();
     assert_eq!(env.stats(Queue::Sync).await.scheduled, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purging_removes_whole_finished_jobs_only() {
+    let env = Env::new().await;
+    let succeeded = env.queues.enqueue(env.sync_job()).await.unwrap();
+    let dead = env.queues.enqueue(env.sync_job()).await.unwrap();
+    let waiting = env.queues.enqueue(env.sync_job()).await.unwrap();
+    let (s, d, w) = (succeeded.clone(), dead.clone(), waiting.clone());
+    let handler = Scripted::new(move |envelope: Envelope, _| {
+        let (s, d, w) = (s.clone(), d.clone(), w.clone());
+        async move {
+            let id = envelope.job_id.as_str();
+            if id == s && envelope.attempt == 1 {
+                Err(JobFailure::retryable(ErrorCode::ProviderUnavailable, "503"))
+            } else if id == d {
+                Err(JobFailure::permanent(
+                    ErrorCode::ProviderRejected,
+                    "invalid",
+                ))
+            } else if id == w {
+                // Its retry waits an hour: attempt 1 is finished, the job is not.
+                Err(JobFailure::retryable_after(
+                    ErrorCode::ProviderQuotaExhausted,
+                    "quota",
+                    Utc::now() + chrono::Duration::hours(1),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+    });
+    let runner = env.start_runner(
+        "purge",
+        vec![(Queue::Sync, 3, handler.clone())],
+        quick_policy(5),
+        quick_liveness(),
+        Duration::from_secs(5),
+    );
+    eventually("every job to settle", WAIT, || async {
+        let state = |id: String| {
+            let queues = env.queues.clone();
+            async move {
+                queues
+                    .lookup(Queue::Sync, &id)
+                    .await
+                    .unwrap()
+                    .map(|f| f.state)
+            }
+        };
+        state(succeeded.clone()).await == Some(TaskState::Succeeded)
+            && state(dead.clone()).await == Some(TaskState::Dead)
+            && state(waiting.clone()).await == Some(TaskState::Scheduled)
+    })
+    .await;
+    runner.shutdown().await.unwrap();
+
+    assert_eq!(
+        env.queues
+            .purge_finished(Queue::Sync, Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0,
+        "nothing is old enough"
+    );
+    assert_eq!(
+        env.queues
+            .purge_finished(Queue::Sync, Duration::ZERO)
+            .await
+            .unwrap(),
+        3,
+        "two attempts of one job and one dead job"
+    );
+    assert!(
+        env.queues
+            .lookup(Queue::Sync, &succeeded)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        env.queues
+            .lookup(Queue::Sync, &dead)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let found = env
+        .queues
+        .lookup(Queue::Sync, &waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.attempt, found.state), (2, TaskState::Scheduled));
+    let stats = env.stats(Queue::Sync).await;
+    assert_eq!((stats.dead, stats.scheduled, stats.pending), (0, 1, 0));
+
+    let client = redis::Client::open(env.redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let left: Vec<String> = redis::cmd("HKEYS")
+        .arg(env.queues.config(Queue::Sync).job_data_hash())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut left = left;
+    left.sort();
+    let mut expected = vec![Queues::task_id(&waiting, 1), Queues::task_id(&waiting, 2)];
+    expected.sort();
+    assert_eq!(left, expected);
+}
