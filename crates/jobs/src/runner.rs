@@ -65,7 +65,10 @@ pub const OUTCOME_RETRIED: &str = "retried";
 pub const OUTCOME_ABANDONED: &str = "abandoned";
 
 /// Runs one kind of job. Handlers must be idempotent: a job is delivered at least
-/// once (a worker killed mid-job has its task re-run elsewhere).
+/// once (a worker killed mid-job has its task re-run elsewhere). A queue's handlers
+/// run concurrently inside its worker's task, next to its heartbeats: they must not
+/// block the thread (use `spawn_blocking` for heavy CPU work), or a long block
+/// would look like a dead worker.
 #[async_trait]
 pub trait JobHandler: Send + Sync + 'static {
     /// Runs one attempt. `envelope.attempt` is 1-based and `envelope.history` holds
@@ -231,7 +234,10 @@ pub async fn run_with(
     );
     let _ = stop_tx.send(true);
 
-    let keep_alive = tokio::spawn(keep_draining_workers_alive(
+    // In a JoinSet too, so it cannot outlive this future and keep a dead worker
+    // looking alive.
+    let mut keep_alive = JoinSet::new();
+    keep_alive.spawn(keep_draining_workers_alive(
         queues.clone(),
         registry.clone(),
         liveness.heartbeat_interval,
@@ -245,7 +251,7 @@ pub async fn run_with(
         supervisors.abort_all();
         while supervisors.join_next().await.is_some() {}
     }
-    keep_alive.abort();
+    keep_alive.abort_all();
 
     // Whatever a stopped worker still holds (jobs cut off by the grace period) goes
     // back on its queue now rather than after the orphan timeout.
