@@ -1,0 +1,138 @@
+//! The measuring program behind `cargo xtask bench` (see docs/benchmarks.md).
+//!
+//! ```text
+//! cargo build --release -p junction-worker --example bench --bin junction-worker
+//! target/release/examples/bench queue  [--jobs N] [--concurrency C]
+//! target/release/examples/bench ingest [--integrations K] [--lookback-days D]
+//! target/release/examples/bench memory [--integrations K] [--lookback-days D]
+//! ```
+//!
+//! Each figure prints exactly one line on stdout (progress goes to stderr):
+//! - `queue`: no-op jobs per second through the Redis queues and the job runner, beside
+//!   what raw Redis does for the same pushes and pops (`redis-benchmark`);
+//! - `ingest`: records per second from the sandbox's GA4 through the worker process into
+//!   Postgres, beside a raw `COPY` of the same rows;
+//! - `memory`: the worker process's peak RSS while it syncs many integrations.
+//!
+//! It needs the Postgres and Redis the tests use (`JUNCTION_TEST_DATABASE_URL`,
+//! `JUNCTION_TEST_REDIS_URL`), and, for `ingest` and `memory`, the release
+//! `junction-worker` binary beside `target/release/examples/` (or `--worker PATH`).
+//! Timings are printed, never asserted: the tests assert behaviour only.
+
+mod fixture;
+mod ingest;
+mod memory;
+mod queue;
+mod worker_process;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "usage: bench <queue|ingest|memory> [--jobs N] [--concurrency C] \
+[--integrations K] [--lookback-days D] [--worker PATH]";
+
+/// Command-line settings; each figure fills in its own defaults for what is unset.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// No-op jobs the queue figure runs.
+    pub jobs: Option<usize>,
+    /// Jobs the queue figure's worker runs at once.
+    pub concurrency: Option<usize>,
+    /// GA4 integrations the ingest and memory figures sync.
+    pub integrations: Option<usize>,
+    /// How many days each of those syncs reads.
+    pub lookback_days: Option<u32>,
+    /// The junction-worker binary to run.
+    pub worker: Option<PathBuf>,
+}
+
+fn parse(args: &[String]) -> Result<(String, Options)> {
+    let mut args = args.iter();
+    let Some(figure) = args.next() else {
+        bail!("{USAGE}");
+    };
+    let mut options = Options::default();
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .with_context(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let number = || {
+            value
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .with_context(|| format!("{flag} must be a positive whole number"))
+        };
+        match flag.as_str() {
+            "--jobs" => options.jobs = Some(number()?),
+            "--concurrency" => options.concurrency = Some(number()?),
+            "--integrations" => options.integrations = Some(number()?),
+            "--lookback-days" => {
+                options.lookback_days = Some(u32::try_from(number()?).context("too many days")?)
+            }
+            "--worker" => options.worker = Some(PathBuf::from(value)),
+            other => bail!("unknown option `{other}`\n{USAGE}"),
+        }
+    }
+    Ok((figure.clone(), options))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("JUNCTION_BENCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = async {
+        let (figure, options) = parse(&args)?;
+        match figure.as_str() {
+            "queue" => queue::run(&options).await,
+            "ingest" => ingest::run(&options).await,
+            "memory" => memory::run(&options).await,
+            other => bail!("unknown figure `{other}`\n{USAGE}"),
+        }
+    }
+    .await;
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("bench: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A rate rounded to a whole number, with thousands separators.
+pub fn per_second(count: u64, seconds: f64) -> String {
+    thousands(rate(count, seconds).round() as u64)
+}
+
+/// `count / seconds`, zero for an empty interval.
+pub fn rate(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
+}
