@@ -246,8 +246,10 @@ impl SyncHandler {
     }
 
     /// Marks the attempt started and loads the integration. `None` when there is
-    /// nothing to do: the run already ended (a task delivered again after its run
-    /// finished, e.g. when a worker died between the commit and the acknowledgement).
+    /// nothing to do: this job already ended the run (its task delivered again, e.g.
+    /// when a worker died between the final commit and the acknowledgement). A run
+    /// ended by another job id is run again: that is a replayed dead letter
+    /// (`sync-…-replay-N`), which reopens its run.
     async fn begin_attempt(
         &self,
         envelope: &Envelope,
@@ -256,16 +258,27 @@ impl SyncHandler {
         let result = async {
             let mut tx = self.store().begin(job.workspace_id).await?;
             let run = repo::sync_runs::get(tx.conn(), job.run_id).await?;
-            if is_terminal(run.status) {
-                tx.rollback().await?;
-                return Ok(None);
+            let reopened = is_terminal(run.status);
+            if reopened {
+                if run.job_id.as_deref() == Some(envelope.job_id.as_str()) {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                // Clears the old outcome (status, error, finish time); the counters
+                // and the attempt count carry on.
+                repo::sync_runs::finish(tx.conn(), job.run_id, RunStatus::Running, None).await?;
             }
             let run = repo::sync_runs::start_attempt(tx.conn(), job.run_id, Some(&envelope.job_id))
                 .await?;
             let integration = repo::integrations::get(tx.conn(), job.integration_id).await?;
-            let message = match job.stream.as_deref() {
-                Some(stream) => format!("sync of `{stream}` started (attempt {})", run.attempts),
-                None => format!("sync started (attempt {})", run.attempts),
+            let what = match job.stream.as_deref() {
+                Some(stream) => format!("sync of `{stream}`"),
+                None => "sync".to_owned(),
+            };
+            let message = if reopened {
+                format!("{what} replayed (attempt {})", run.attempts)
+            } else {
+                format!("{what} started (attempt {})", run.attempts)
             };
             repo::logs::append(
                 tx.conn(),
@@ -280,6 +293,7 @@ impl SyncHandler {
                         "job_id": envelope.job_id,
                         "trigger": run.trigger,
                         "stream": job.stream,
+                        "replay": reopened,
                     }),
                     run_id: Some(run.id),
                 },

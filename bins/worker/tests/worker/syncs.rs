@@ -234,3 +234,121 @@ async fn records_of(env: &TestEnv, id: uuid::Uuid) -> i64 {
     ))
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_is_refreshed_once_and_the_page_read_again() {
+    let env = TestEnv::new().await;
+    let tokens = env.ga4_tokens().await;
+    let workspace = env.workspace("Acme").await;
+    let id = env.create_ga4(workspace, Ga4::due(3, ""), &tokens).await;
+    let expected = env.ga4_row_count(&tokens, 3, &[]).await;
+    let before = env.secrets(workspace, id).await;
+    // The next GA4 request answers 401 although the token looks valid for an hour.
+    env.sandbox
+        .sandbox
+        .arm_fault(GA4, Fault::ExpiredToken, 1)
+        .unwrap();
+
+    let worker = env.start_worker(env.config(&[])).await;
+    let run = env.wait_run_ended(workspace, id, RUN_TIMEOUT).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    // Recovered inside the attempt: no retry.
+    assert_eq!(run.attempts, 1);
+    assert_eq!(run.records_read, expected);
+    let after = env.secrets(workspace, id).await;
+    assert_ne!(after["access_token"], before["access_token"]);
+    let logs = env.logs(workspace, id).await;
+    assert_eq!(
+        logs.iter()
+            .filter(|l| l.operation == Operation::Refresh && l.message == "Access token refreshed.")
+            .count(),
+        1
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_failing_every_attempt_is_dead_lettered_and_recorded() {
+    let env = TestEnv::new().await;
+    let tokens = env.ga4_tokens().await;
+    let workspace = env.workspace("Acme").await;
+    let id = env.create_ga4(workspace, Ga4::due(3, ""), &tokens).await;
+    // Every one of the 3 allowed attempts meets a 503.
+    env.sandbox
+        .sandbox
+        .arm_fault(GA4, Fault::ServerError, 3)
+        .unwrap();
+
+    let worker = env.start_worker(env.config(&[])).await;
+    let run = env.wait_run_ended(workspace, id, RUN_TIMEOUT).await;
+    assert_eq!(run.status, RunStatus::Dead, "{run:?}");
+    assert_eq!(run.attempts, 3);
+    assert_eq!(run.error_code.as_deref(), Some("provider_unavailable"));
+    assert_eq!(
+        env.count(&format!(
+            "SELECT count(*) AS n FROM dead_letters WHERE job_id = 'sync-{}' AND attempts = 3",
+            run.id
+        ))
+        .await,
+        1
+    );
+    let integration = env.integration(workspace, id).await;
+    assert_eq!(integration.status, IntegrationStatus::Active);
+    assert_eq!(
+        integration.last_error_code.as_deref(),
+        Some("provider_unavailable")
+    );
+    // Not retried every lease: due again a whole schedule later.
+    let next = integration.next_sync_at.unwrap();
+    assert!(next > Utc::now() + chrono::Duration::hours(5), "{next}");
+    let logs = env.logs(workspace, id).await;
+    let run_logs: Vec<_> = logs.iter().filter(|l| l.run_id == Some(run.id)).collect();
+    assert_eq!(
+        run_logs
+            .iter()
+            .filter(|l| l.level == LogLevel::Warn && l.message.starts_with("sync attempt"))
+            .count(),
+        2,
+        "{run_logs:#?}"
+    );
+    assert!(
+        run_logs.iter().any(|l| l.level == LogLevel::Error
+            && l.message.starts_with("sync failed after 3 attempt(s)"))
+    );
+
+    // Replaying the dead letter (the API's and CLI's path) runs the same run again.
+    let queues = junction_jobs::Queues::connect(env.redis.url(), env.redis.prefix())
+        .await
+        .unwrap();
+    let letters = {
+        let mut tx = env.db.store().begin(workspace).await.unwrap();
+        let letters =
+            junction_store::repo::dead_letters::list(tx.conn(), &Default::default(), None, 10)
+                .await
+                .unwrap();
+        tx.commit().await.unwrap();
+        letters
+    };
+    assert_eq!(letters.len(), 1);
+    let replayed = junction_jobs::replay(env.db.store(), &queues, workspace, letters[0].id)
+        .await
+        .unwrap();
+    let run = wait_for("the replayed run to succeed", RUN_TIMEOUT, || async {
+        let run = env.runs(workspace, id).await.remove(0);
+        (run.status == RunStatus::Succeeded).then_some(run)
+    })
+    .await;
+    assert_eq!(run.attempts, 4);
+    assert_eq!(run.job_id.as_deref(), Some(replayed.job_id.as_str()));
+    assert_eq!(run.error_code, None);
+    assert!(records_of(&env, id).await > 0);
+    assert_eq!(env.runs(workspace, id).await.len(), 1);
+    let logs = env.logs(workspace, id).await;
+    assert!(
+        logs.iter()
+            .any(|l| l.message == "sync replayed (attempt 4)")
+    );
+    let integration = env.integration(workspace, id).await;
+    assert_eq!(integration.last_error_code, None);
+    worker.stop().await;
+}
