@@ -695,3 +695,59 @@ fn connect_failure(error: &ConnectError) -> JobFailure {
         | ConnectError::NotConfigured(_) => JobFailure::permanent(code, message),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_failures_are_classified_for_the_retry_policy() {
+        let kind = |error: StoreError| store_failure(&error).kind;
+        assert_eq!(
+            kind(StoreError::NotFound("integration")),
+            FailureKind::Abandon
+        );
+        assert_eq!(
+            kind(StoreError::Unavailable("down".into())),
+            FailureKind::Retryable { not_before: None }
+        );
+        assert_eq!(
+            kind(StoreError::Conflict("busy".into())),
+            FailureKind::Retryable { not_before: None }
+        );
+        assert_eq!(
+            kind(StoreError::Invalid("check".into())),
+            FailureKind::Permanent
+        );
+    }
+
+    #[test]
+    fn open_failures_other_than_a_revoked_grant_are_classified() {
+        let unknown = connect_failure(&ConnectError::UnknownProvider("nope".into()));
+        assert_eq!(unknown.kind, FailureKind::Permanent);
+        assert_eq!(unknown.code, ErrorCode::UnknownProvider);
+        let unconfigured = connect_failure(&ConnectError::NotConfigured("no app".into()));
+        assert_eq!(unconfigured.kind, FailureKind::Permanent);
+        assert_eq!(unconfigured.code, ErrorCode::ConfigurationError);
+        let no_tokens = connect_failure(&ConnectError::Refresh(RefreshError::NoRefreshToken));
+        assert_eq!(no_tokens.kind, FailureKind::Permanent);
+        let database =
+            connect_failure(&ConnectError::Store(StoreError::Unavailable("down".into())));
+        assert_eq!(database.kind, FailureKind::Retryable { not_before: None });
+    }
+
+    #[test]
+    fn only_ended_runs_are_terminal() {
+        for status in [RunStatus::Queued, RunStatus::Running, RunStatus::Retrying] {
+            assert!(!is_terminal(status), "{status}");
+        }
+        for status in [
+            RunStatus::Succeeded,
+            RunStatus::Failed,
+            RunStatus::Dead,
+            RunStatus::Cancelled,
+        ] {
+            assert!(is_terminal(status), "{status}");
+        }
+    }
+}

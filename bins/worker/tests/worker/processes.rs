@@ -32,6 +32,18 @@ async fn two_worker_processes_sync_every_due_integration_exactly_once() {
         WorkerProcess::spawn(&process_env),
         WorkerProcess::spawn(&process_env)
     );
+    for process in [&a, &b] {
+        let addr = process.metrics.unwrap();
+        let health = reqwest::get(format!("http://{addr}/healthz"))
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+        let ready = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
+        assert_eq!(ready.status(), 200);
+        let ready: serde_json::Value = ready.json().await.unwrap();
+        assert_eq!(ready["postgres"]["ok"], true);
+        assert_eq!(ready["redis"]["ok"], true);
+    }
     env.execute("UPDATE integrations SET next_sync_at = now()")
         .await;
 
@@ -222,4 +234,37 @@ async fn sigterm_lets_the_in_flight_sync_finish_and_exits_zero() {
     assert_eq!(run.attempts, 1);
     assert_eq!(run.records_read, expected);
     assert_exact_records(&env, id, expected).await;
+}
+
+#[tokio::test]
+async fn a_bad_configuration_is_one_line_and_exit_1() {
+    let env = TestEnv::new().await;
+    let mut process_env = env.process_env(&[("WORKER__MAX_ATTEMPTS", "0")]);
+    let run = |env: Vec<(String, String)>| async move {
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_junction-worker"))
+                .env_clear()
+                .envs(env)
+                .output(),
+        )
+        .await
+        .expect("the worker exits at once")
+        .unwrap()
+    };
+    let output = run(process_env.clone()).await;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(
+        stderr,
+        "error: JUNCTION_WORKER__MAX_ATTEMPTS must be at least 1\n"
+    );
+
+    process_env.retain(|(key, _)| key != "DATABASE_URL" && key != "JUNCTION_WORKER__MAX_ATTEMPTS");
+    let output = run(process_env).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        "error: DATABASE_URL is not set\n"
+    );
 }
