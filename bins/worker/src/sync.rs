@@ -165,6 +165,7 @@ impl SyncHandler {
 
         let ctx = self.connections.context(&provider);
         let mut totals = Totals::default();
+        let mut held_at = Instant::now();
         for stream in streams {
             let mut cursor = self
                 .stored_cursor(workspace_id, integration.id, stream)
@@ -229,6 +230,10 @@ impl SyncHandler {
                 totals.records_written += stats.records_written;
                 totals.kpi_points_written += stats.kpi_points_written;
                 metrics::sync_page(&provider, &stats);
+                if held_at.elapsed() >= self.hold_every() {
+                    self.hold_claim(workspace_id, integration.id).await?;
+                    held_at = Instant::now();
+                }
                 if page.next_cursor.is_some() {
                     cursor = page.next_cursor;
                 }
@@ -271,6 +276,8 @@ impl SyncHandler {
             let run = repo::sync_runs::start_attempt(tx.conn(), job.run_id, Some(&envelope.job_id))
                 .await?;
             let integration = repo::integrations::get(tx.conn(), job.integration_id).await?;
+            let integration =
+                hold_schedule(tx.conn(), integration, self.now() + self.claim_lease).await?;
             let what = match job.stream.as_deref() {
                 Some(stream) => format!("sync of `{stream}`"),
                 None => "sync".to_owned(),
@@ -317,6 +324,31 @@ impl SyncHandler {
             )),
             Err(err) => Err(store_failure(&err)),
         }
+    }
+
+    /// How often a long sync renews its hold on the schedule: well within the lease.
+    fn hold_every(&self) -> std::time::Duration {
+        (self.claim_lease / 4)
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(60))
+    }
+
+    /// Keeps the scheduler off an integration while its sync runs (a sync longer
+    /// than the claim lease would otherwise be scheduled a second time).
+    async fn hold_claim(
+        &self,
+        workspace_id: WorkspaceId,
+        integration_id: Uuid,
+    ) -> Result<(), JobFailure> {
+        let until = self.now() + self.claim_lease;
+        let result = async {
+            let mut tx = self.store().begin(workspace_id).await?;
+            let integration = repo::integrations::get_for_update(tx.conn(), integration_id).await?;
+            hold_schedule(tx.conn(), integration, until).await?;
+            tx.commit().await
+        }
+        .await;
+        result.map_err(|e| store_failure(&e))
     }
 
     /// The committed cursor of a stream (`None` on a first sync).
@@ -499,21 +531,7 @@ impl SyncHandler {
         )
         .await?;
         let integration = repo::integrations::get_for_update(tx.conn(), job.integration_id).await?;
-        let hold_until = at + self.claim_lease;
-        if integration
-            .next_sync_at
-            .is_none_or(|next| next < hold_until)
-        {
-            repo::integrations::update(
-                tx.conn(),
-                job.integration_id,
-                &IntegrationPatch {
-                    next_sync_at: Some(Some(hold_until)),
-                    ..IntegrationPatch::default()
-                },
-            )
-            .await?;
-        }
+        let integration = hold_schedule(tx.conn(), integration, at + self.claim_lease).await?;
         repo::logs::append(
             tx.conn(),
             NewLog {
@@ -647,6 +665,30 @@ impl JobHandler for SyncHandler {
                 tracing::error!(job_id = %envelope.job_id, error = %err, "could not record a dead sync");
             }
         }
+    }
+}
+
+/// Moves a scheduled integration's `next_sync_at` to `until` when it is earlier, so
+/// no scheduler pass claims it while a sync of it runs or waits for a retry. An
+/// unscheduled integration (no `next_sync_at`) stays unscheduled.
+async fn hold_schedule(
+    conn: &mut junction_store::Conn,
+    integration: Integration,
+    until: DateTime<Utc>,
+) -> Result<Integration, StoreError> {
+    match integration.next_sync_at {
+        Some(next) if next < until => {
+            repo::integrations::update(
+                conn,
+                integration.id,
+                &IntegrationPatch {
+                    next_sync_at: Some(Some(until)),
+                    ..IntegrationPatch::default()
+                },
+            )
+            .await
+        }
+        _ => Ok(integration),
     }
 }
 

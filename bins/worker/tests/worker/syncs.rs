@@ -352,3 +352,76 @@ async fn a_sync_failing_every_attempt_is_dead_lettered_and_recorded() {
     assert_eq!(integration.last_error_code, None);
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_sync_holds_off_the_scheduler() {
+    let env = TestEnv::new().await;
+    let tokens = env.ga4_tokens().await;
+    let workspace = env.workspace("Acme").await;
+    let mut ga4 = Ga4::due(20, "");
+    // Falls due while the manual sync below is still running.
+    ga4.next_sync_at = Some(Utc::now() + chrono::Duration::seconds(2));
+    let id = env.create_ga4(workspace, ga4, &tokens).await;
+    env.sandbox_control(
+        "/_sandbox/latency",
+        serde_json::json!({"provider": GA4, "millis": 300}),
+    )
+    .await;
+
+    // A manual sync, as the API queues it.
+    let run_id = {
+        let mut tx = env.db.store().begin(workspace).await.unwrap();
+        let run = junction_store::repo::sync_runs::create(
+            tx.conn(),
+            workspace,
+            id,
+            None,
+            SyncTrigger::Manual,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        run.id
+    };
+    let queues = junction_jobs::Queues::connect(env.redis.url(), env.redis.prefix())
+        .await
+        .unwrap();
+    queues
+        .enqueue_with_id(
+            format!("sync-{run_id}"),
+            junction_jobs::Job::Sync(junction_jobs::SyncJob {
+                workspace_id: workspace,
+                integration_id: id,
+                run_id,
+                stream: None,
+            }),
+        )
+        .await
+        .unwrap();
+
+    // 21 pages of one day each, 300 ms apiece: the scheduler passes every second
+    // meanwhile, well after the integration fell due.
+    let worker = env
+        .start_worker(env.config(&[("WORKER__PAGE_SIZE", "1")]))
+        .await;
+    let run = env.wait_run_ended(workspace, id, RUN_TIMEOUT).await;
+    assert_eq!(run.id, run_id);
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert!(
+        run.finished_at.unwrap() - run.started_at.unwrap() > chrono::Duration::seconds(4),
+        "the sync outlasted the due time"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let runs = env.runs(workspace, id).await;
+    assert_eq!(
+        runs.len(),
+        1,
+        "no scheduled run beside the manual one: {runs:#?}"
+    );
+    let integration = env.integration(workspace, id).await;
+    assert_eq!(
+        integration.next_sync_at,
+        Some(integration.last_sync_at.unwrap() + chrono::Duration::hours(6))
+    );
+    worker.stop().await;
+}
