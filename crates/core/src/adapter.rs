@@ -229,6 +229,36 @@ pub struct ActionOutcome {
     pub output: serde_json::Value,
 }
 
+/// A record of one stream, as a webhook event changes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamRecord {
+    pub stream: String,
+    pub record: crate::model::Record,
+}
+
+/// A KPI point of one stream, recomputed after a webhook event (always the day's
+/// total, never an increment: points upsert).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamKpi {
+    pub stream: String,
+    pub point: crate::model::KpiPoint,
+}
+
+/// An email address Junction must not mail again, and why (a bounce, a complaint).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppression {
+    pub address: String,
+    pub reason: String,
+}
+
+/// What a verified webhook event changes in Junction's data.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEffects {
+    pub records: Vec<StreamRecord>,
+    pub kpis: Vec<StreamKpi>,
+    pub suppressions: Vec<Suppression>,
+}
+
 /// The contract of a provider crate. See the crate documentation.
 #[async_trait]
 pub trait Adapter: Send + Sync {
@@ -274,6 +304,19 @@ pub trait Adapter: Send + Sync {
     ) -> Result<Vec<WebhookEvent>, WebhookError> {
         let _ = (ctx, secret, request);
         Err(WebhookError::Unsupported)
+    }
+
+    /// Turns a verified event into the records, KPI points and suppressions it changes.
+    /// May call the provider (to recompute a day's totals, say). Runs on the webhook
+    /// queue with the retry policy, so it must be idempotent.
+    async fn apply_webhook(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        event: &WebhookEvent,
+    ) -> Result<WebhookEffects, AdapterError> {
+        let _ = (ctx, conn, event);
+        Ok(WebhookEffects::default())
     }
 
     /// Revokes the connection's grant at the provider, where the provider can.

@@ -22,7 +22,8 @@ pub mod webhook;
 
 pub use adapter::{
     ActionOutcome, Adapter, Clock, Connection, Context, Credentials, FixedClock, Health,
-    NoopLimiter, RateLimiter, ReadRequest, SystemClock,
+    NoopLimiter, RateLimiter, ReadRequest, StreamKpi, StreamRecord, Suppression, SystemClock,
+    WebhookEffects,
 };
 pub use codes::{ErrorCode, ErrorKind, HasErrorCode};
 pub use error::AdapterError;

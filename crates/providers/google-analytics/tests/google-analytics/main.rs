@@ -3,6 +3,8 @@
 //! the crate's own fake, served through wiremock.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[cfg(feature = "sandbox")]
+mod conformance;
 mod errors;
 #[cfg(feature = "sandbox")]
 mod fake;
