@@ -48,11 +48,19 @@ async fn requests_need_a_valid_unrevoked_key_and_see_one_workspace() {
         .await
         .unwrap();
     assert_eq!(listed["data"], json!([]));
-    for (method, path) in [
+    let every_integration_route = [
+        ("GET", format!("/v1/integrations/{id}")),
         ("PATCH", format!("/v1/integrations/{id}")),
         ("DELETE", format!("/v1/integrations/{id}")),
         ("POST", format!("/v1/integrations/{id}/test")),
-    ] {
+        ("POST", format!("/v1/integrations/{id}/reconnect")),
+        ("GET", format!("/v1/integrations/{id}/logs")),
+        ("POST", format!("/v1/integrations/{id}/sync")),
+        ("GET", format!("/v1/integrations/{id}/runs")),
+        ("GET", format!("/v1/records?integration_id={id}&stream=daily_report")),
+        ("GET", format!("/v1/kpis?metric=sessions&integration_id={id}")),
+    ];
+    for (method, path) in every_integration_route {
         let request = app
             .client
             .request(method.parse().unwrap(), format!("{}{path}", app.url))
