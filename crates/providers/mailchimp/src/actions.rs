@@ -1,0 +1,765 @@
+//! The contact actions: `upsert_contact`, `bulk_sync_contacts` and `get_batch`.
+//!
+//! - `upsert_contact` PUTs the member at its subscriber hash (MD5 of the lower-cased
+//!   address: "add or update" in one idempotent call), then adds its tags with
+//!   `POST .../tags` (also idempotent: adding an active tag twice changes nothing).
+//!   Mailchimp has no idempotency keys; both calls are safe to repeat, so a retried
+//!   action has its effect once without one.
+//! - `bulk_sync_contacts` sends the same calls as one `POST /batches`, polls
+//!   `GET /batches/{id}` with a growing pause until it is `finished` (for at most
+//!   [`MAX_POLL_WAIT`]), then reads the results archive and reports every contact
+//!   whose upsert or tagging failed. A batch that outlasts the wait is reported as
+//!   still running, with its id for `get_batch`; it is never submitted twice by the
+//!   action itself.
+//! - `get_batch` reports one batch the same way.
+//!
+//! Results archives are read with [`crate::archive`]: Mailchimp serves a gzipped tar
+//! of JSON arrays; a plain JSON array or JSON lines (an unpacked copy) are read too.
+//! The archive URL is pre-signed storage, fetched without the API key.
+
+use std::{collections::HashMap, time::Duration};
+
+use junction_core::{
+    ActionOutcome, AdapterError,
+    http::{ResponsePolicy, send},
+    spec::ProviderSpec,
+};
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use crate::{
+    archive,
+    client::{Api, Purpose, truncate},
+    spec::{MAX_BULK_CONTACTS, MAX_TAGS, MEMBER_STATUSES},
+    subscriber_hash,
+    wire::{
+        Batch, BatchOperation, BatchRequest, MemberUpsert, OperationResult, Problem, TagChange,
+        TagsUpdate,
+    },
+};
+
+/// The longest a `bulk_sync_contacts` waits for its batch.
+pub const MAX_POLL_WAIT: Duration = Duration::from_secs(10 * 60);
+
+/// Pauses between polls: short at first (small batches finish in seconds), then
+/// every 15 seconds.
+fn poll_delays() -> impl Iterator<Item = Duration> {
+    [500u64, 1_000, 2_000, 4_000, 8_000]
+        .into_iter()
+        .chain(std::iter::repeat(15_000))
+        .map(Duration::from_millis)
+}
+
+/// Largest results archive downloaded, and largest it may inflate to.
+const MAX_ARCHIVE_BYTES: usize = 64 << 20;
+const MAX_RESULTS_BYTES: usize = 256 << 20;
+
+/// Operation ids name the operation and the address: `upsert:ada@example.com`.
+const UPSERT_OP: &str = "upsert";
+const TAGS_OP: &str = "tags";
+
+// ---------------------------------------------------------------------------------
+// Input.
+
+/// One contact to write.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Contact {
+    pub email_address: String,
+    pub status_if_new: String,
+    pub status: Option<String>,
+    pub merge_fields: Map<String, Value>,
+    pub tags: Vec<String>,
+}
+
+impl Contact {
+    fn upsert_body(&self) -> MemberUpsert {
+        MemberUpsert {
+            email_address: self.email_address.clone(),
+            status_if_new: self.status_if_new.clone(),
+            status: self.status.clone(),
+            merge_fields: self.merge_fields.clone(),
+        }
+    }
+
+    fn tags_body(&self) -> TagsUpdate {
+        TagsUpdate {
+            tags: self
+                .tags
+                .iter()
+                .map(|name| TagChange {
+                    name: name.clone(),
+                    status: "active".into(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `prefix.name`, or `name` at the top level.
+fn at(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+fn object<'v>(value: &'v Value, path: &str) -> Result<&'v Map<String, Value>, AdapterError> {
+    value.as_object().ok_or_else(|| {
+        AdapterError::invalid_field(if path.is_empty() { "input" } else { path }, "must be an object")
+    })
+}
+
+fn only_fields(map: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), AdapterError> {
+    match map.keys().find(|key| !allowed.contains(&key.as_str())) {
+        Some(key) => Err(AdapterError::invalid_field(
+            at(prefix, key),
+            "is not a field of this action",
+        )),
+        None => Ok(()),
+    }
+}
+
+fn optional_string<'v>(
+    map: &'v Map<String, Value>,
+    name: &str,
+    prefix: &str,
+) -> Result<Option<&'v str>, AdapterError> {
+    match map.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.as_str())),
+        Some(_) => Err(AdapterError::invalid_field(at(prefix, name), "must be a string")),
+    }
+}
+
+fn required_string<'v>(
+    map: &'v Map<String, Value>,
+    name: &str,
+    prefix: &str,
+) -> Result<&'v str, AdapterError> {
+    optional_string(map, name, prefix)?
+        .filter(|text| !text.trim().is_empty())
+        .ok_or_else(|| AdapterError::invalid_field(at(prefix, name), "is required"))
+}
+
+/// An audience or batch id: Mailchimp's ids are short alphanumerics, and they go into
+/// URL paths.
+fn identifier(map: &Map<String, Value>, name: &str) -> Result<String, AdapterError> {
+    let id = required_string(map, name, "")?.trim();
+    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(AdapterError::invalid_field(name, "must be letters and digits only"));
+    }
+    Ok(id.to_owned())
+}
+
+fn status(map: &Map<String, Value>, name: &str, prefix: &str) -> Result<Option<String>, AdapterError> {
+    match optional_string(map, name, prefix)? {
+        None => Ok(None),
+        Some(value) if MEMBER_STATUSES.contains(&value) => Ok(Some(value.to_owned())),
+        Some(_) => Err(AdapterError::invalid_field(
+            at(prefix, name),
+            format!("must be one of: {}", MEMBER_STATUSES.join(", ")),
+        )),
+    }
+}
+
+/// Whether `address` is a plausible email address: one `@`, a local part of at most
+/// 64 characters, a dotted domain of letters, digits and hyphens, no spaces.
+/// Mailchimp checks further and its refusal names the field.
+pub(crate) fn is_plausible_email(address: &str) -> bool {
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    let domain_ok = domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || !b.is_ascii())
+        });
+    address.len() <= 254
+        && !local.is_empty()
+        && local.len() <= 64
+        && !local.contains('@')
+        && !address.chars().any(char::is_whitespace)
+        && domain_ok
+}
+
+/// Parses one contact at `prefix` (`""` for `upsert_contact`, `contacts[3]` in bulk).
+fn contact(value: &Value, prefix: &str, default_status: &str) -> Result<Contact, AdapterError> {
+    let map = object(value, prefix)?;
+    let mut allowed = vec!["email_address", "status_if_new", "status", "merge_fields", "tags"];
+    if prefix.is_empty() {
+        allowed.push("audience_id");
+    }
+    only_fields(map, &allowed, prefix)?;
+    let email_address = required_string(map, "email_address", prefix)?.trim().to_owned();
+    if !is_plausible_email(&email_address) {
+        return Err(AdapterError::invalid_field(
+            at(prefix, "email_address"),
+            "is not a valid email address",
+        ));
+    }
+    let status_if_new =
+        status(map, "status_if_new", prefix)?.unwrap_or_else(|| default_status.to_owned());
+    let status = status(map, "status", prefix)?;
+    let merge_fields = match map.get("merge_fields") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(fields)) => {
+            for (tag, value) in fields {
+                let path = at(&at(prefix, "merge_fields"), tag);
+                if tag.trim().is_empty() {
+                    return Err(AdapterError::invalid_field(path, "needs a merge tag name"));
+                }
+                if !matches!(value, Value::String(_) | Value::Number(_) | Value::Object(_)) {
+                    return Err(AdapterError::invalid_field(
+                        path,
+                        "must be a string, a number or (ADDRESS fields) an object",
+                    ));
+                }
+            }
+            fields.clone()
+        }
+        Some(_) => {
+            return Err(AdapterError::invalid_field(
+                at(prefix, "merge_fields"),
+                "must be an object of merge tag to value",
+            ));
+        }
+    };
+    let mut tags: Vec<String> = Vec::new();
+    match map.get("tags") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            if items.len() > MAX_TAGS {
+                return Err(AdapterError::invalid_field(
+                    at(prefix, "tags"),
+                    format!("must have at most {MAX_TAGS} tags"),
+                ));
+            }
+            for (index, item) in items.iter().enumerate() {
+                let path = format!("{}[{index}]", at(prefix, "tags"));
+                let Some(name) = item.as_str().map(str::trim).filter(|n| !n.is_empty()) else {
+                    return Err(AdapterError::invalid_field(path, "must be a non-empty string"));
+                };
+                if name.chars().count() > 100 {
+                    return Err(AdapterError::invalid_field(path, "must be at most 100 characters"));
+                }
+                if !tags.iter().any(|t| t == name) {
+                    tags.push(name.to_owned());
+                }
+            }
+        }
+        Some(_) => {
+            return Err(AdapterError::invalid_field(
+                at(prefix, "tags"),
+                "must be an array of tag names",
+            ));
+        }
+    }
+    Ok(Contact {
+        email_address,
+        status_if_new,
+        status,
+        merge_fields,
+        tags,
+    })
+}
+
+/// The input of `upsert_contact`.
+pub(crate) fn parse_upsert(input: &Value) -> Result<(String, Contact), AdapterError> {
+    let map = object(input, "")?;
+    let audience = identifier(map, "audience_id")?;
+    Ok((audience, contact(input, "", "subscribed")?))
+}
+
+/// The input of `bulk_sync_contacts`.
+pub(crate) fn parse_bulk(input: &Value) -> Result<(String, Vec<Contact>), AdapterError> {
+    let map = object(input, "")?;
+    only_fields(map, &["audience_id", "status_if_new", "contacts"], "")?;
+    let audience = identifier(map, "audience_id")?;
+    let default_status = status(map, "status_if_new", "")?.unwrap_or_else(|| "subscribed".into());
+    let Some(items) = map.get("contacts").and_then(Value::as_array) else {
+        return Err(AdapterError::invalid_field("contacts", "must be an array of contacts"));
+    };
+    if items.is_empty() || items.len() > MAX_BULK_CONTACTS {
+        return Err(AdapterError::invalid_field(
+            "contacts",
+            format!("must have between 1 and {MAX_BULK_CONTACTS} contacts"),
+        ));
+    }
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut contacts = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let prefix = format!("contacts[{index}]");
+        let parsed = contact(item, &prefix, &default_status)?;
+        // Two operations on one member could run in either order.
+        if let Some(first) = seen.insert(parsed.email_address.to_lowercase(), index) {
+            return Err(AdapterError::invalid_field(
+                format!("{prefix}.email_address"),
+                format!("repeats contacts[{first}]"),
+            ));
+        }
+        contacts.push(parsed);
+    }
+    Ok((audience, contacts))
+}
+
+/// The input of `get_batch`.
+pub(crate) fn parse_get_batch(input: &Value) -> Result<String, AdapterError> {
+    let map = object(input, "")?;
+    only_fields(map, &["batch_id"], "")?;
+    identifier(map, "batch_id")
+}
+
+// ---------------------------------------------------------------------------------
+// upsert_contact
+
+pub(crate) async fn upsert_contact(
+    api: &Api<'_>,
+    audience: &str,
+    contact: &Contact,
+) -> Result<ActionOutcome, AdapterError> {
+    let hash = subscriber_hash(&contact.email_address);
+    let member_path = format!("lists/{audience}/members/{hash}");
+    let member: Value = api
+        .send_json(
+            reqwest::Method::PUT,
+            &member_path,
+            &contact.upsert_body(),
+            Purpose::ContactWrite,
+        )
+        .await?;
+    if !contact.tags.is_empty() {
+        api.send_json_no_content(
+            reqwest::Method::POST,
+            &format!("{member_path}/tags"),
+            &contact.tags_body(),
+            Purpose::ContactWrite,
+        )
+        .await?;
+    }
+    let id = member
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or(&hash)
+        .to_owned();
+    let pick = |field: &str| member.get(field).cloned().unwrap_or(Value::Null);
+    Ok(ActionOutcome {
+        external_id: Some(id.clone()),
+        output: json!({
+            "id": id,
+            "audience_id": audience,
+            "email_address": pick("email_address"),
+            "status": pick("status"),
+            "unique_email_id": pick("unique_email_id"),
+            "merge_fields": pick("merge_fields"),
+            "tags_added": contact.tags,
+        }),
+    })
+}
+
+// ---------------------------------------------------------------------------------
+// bulk_sync_contacts and get_batch
+
+/// The batch operations that upsert and tag `contacts`.
+pub(crate) fn batch_operations(
+    audience: &str,
+    contacts: &[Contact],
+) -> Result<Vec<BatchOperation>, AdapterError> {
+    let mut operations = Vec::with_capacity(contacts.len() * 2);
+    for contact in contacts {
+        let member_path = format!(
+            "/lists/{audience}/members/{}",
+            subscriber_hash(&contact.email_address)
+        );
+        operations.push(BatchOperation {
+            method: "PUT".into(),
+            path: member_path.clone(),
+            body: Some(encode(&contact.upsert_body())?),
+            operation_id: Some(format!("{UPSERT_OP}:{}", contact.email_address)),
+        });
+        if !contact.tags.is_empty() {
+            operations.push(BatchOperation {
+                method: "POST".into(),
+                path: format!("{member_path}/tags"),
+                body: Some(encode(&contact.tags_body())?),
+                operation_id: Some(format!("{TAGS_OP}:{}", contact.email_address)),
+            });
+        }
+    }
+    Ok(operations)
+}
+
+/// A batch operation's body: the JSON request body as a string.
+fn encode<T: serde::Serialize>(body: &T) -> Result<String, AdapterError> {
+    serde_json::to_string(body)
+        .map_err(|err| AdapterError::invalid(format!("operation body not serializable: {err}")))
+}
+
+pub(crate) async fn bulk_sync_contacts(
+    api: &Api<'_>,
+    audience: &str,
+    contacts: &[Contact],
+) -> Result<ActionOutcome, AdapterError> {
+    let request = BatchRequest {
+        operations: batch_operations(audience, contacts)?,
+    };
+    let submitted: Batch = api
+        .send_json(reqwest::Method::POST, "batches", &request, Purpose::Read)
+        .await?;
+    tracing::info!(
+        batch = %submitted.id,
+        operations = request.operations.len(),
+        "Mailchimp batch submitted"
+    );
+    let batch = poll_batch(api, submitted, poll_delays(), MAX_POLL_WAIT).await?;
+    let mut outcome = report(api, &batch).await?;
+    if let Some(output) = outcome.output.as_object_mut() {
+        let failed: std::collections::HashSet<String> = output
+            .get("failures")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.get("email_address").and_then(Value::as_str))
+            .map(str::to_lowercase)
+            .collect();
+        output.insert("audience_id".into(), json!(audience));
+        output.insert("contacts".into(), json!(contacts.len()));
+        if batch.is_finished() && !output.contains_key("results_error") {
+            output.insert("succeeded".into(), json!(contacts.len() - failed.len()));
+        }
+    }
+    Ok(outcome)
+}
+
+pub(crate) async fn get_batch(api: &Api<'_>, batch_id: &str) -> Result<ActionOutcome, AdapterError> {
+    let batch = fetch_batch(api, batch_id).await.map_err(|err| match err {
+        AdapterError::Provider { status: 404, .. } => {
+            AdapterError::invalid_field("batch_id", "Mailchimp has no such batch operation")
+        }
+        other => other,
+    })?;
+    report(api, &batch).await
+}
+
+async fn fetch_batch(api: &Api<'_>, batch_id: &str) -> Result<Batch, AdapterError> {
+    api.get(&format!("batches/{batch_id}"), &[], Purpose::Read).await
+}
+
+/// Polls until the batch is finished or `max_wait` has passed in pauses; transient
+/// failures of a poll (429, 5xx) only cost that poll. Returns the last status seen.
+pub(crate) async fn poll_batch(
+    api: &Api<'_>,
+    mut batch: Batch,
+    delays: impl Iterator<Item = Duration>,
+    max_wait: Duration,
+) -> Result<Batch, AdapterError> {
+    let mut waited = Duration::ZERO;
+    for delay in delays {
+        if batch.is_finished() || waited >= max_wait {
+            break;
+        }
+        let delay = delay.min(max_wait - waited);
+        tokio::time::sleep(delay).await;
+        waited += delay;
+        match fetch_batch(api, &batch.id).await {
+            Ok(latest) => batch = latest,
+            Err(err) if err.is_retryable() => {
+                tracing::debug!(batch = %batch.id, error = %err, "polling a Mailchimp batch failed; polling on");
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(batch)
+}
+
+/// What a batch did: its counts, and once finished every failed operation.
+async fn report(api: &Api<'_>, batch: &Batch) -> Result<ActionOutcome, AdapterError> {
+    let mut output = json!({
+        "batch_id": batch.id,
+        "status": batch.status,
+        "finished": batch.is_finished(),
+        "total_operations": batch.total_operations,
+        "finished_operations": batch.finished_operations,
+        "errored_operations": batch.errored_operations,
+        "submitted_at": batch.submitted_at,
+        "completed_at": batch.completed_at,
+        "failures": [],
+    });
+    if !batch.is_finished() {
+        output["note"] = json!(format!(
+            "the batch is still running at Mailchimp; call get_batch with batch_id {} later",
+            batch.id
+        ));
+    } else if batch.errored_operations > 0 {
+        match results(api, batch).await {
+            Ok(results) => output["failures"] = Value::Array(failures(&results)),
+            // The batch ran; only its details are unreadable. Running it again would
+            // not make them readable, so the counts are reported as they are.
+            Err(err) => {
+                tracing::warn!(batch = %batch.id, error = %err, "Mailchimp batch results unreadable");
+                output["results_error"] = json!(err.to_string());
+            }
+        }
+    }
+    Ok(ActionOutcome {
+        external_id: Some(batch.id.clone()),
+        output,
+    })
+}
+
+/// The failed operations, one entry each, with Mailchimp's explanation.
+pub(crate) fn failures(results: &[OperationResult]) -> Vec<Value> {
+    results
+        .iter()
+        .filter(|result| !(200..300).contains(&result.status_code))
+        .map(|result| {
+            let operation_id = result.operation_id.clone().unwrap_or_default();
+            let (operation, email) = operation_id
+                .split_once(':')
+                .map(|(op, email)| (op.to_owned(), email.to_owned()))
+                .unwrap_or_else(|| (String::new(), String::new()));
+            let problem: Problem = serde_json::from_str(&result.response).unwrap_or_default();
+            let detail = if problem == Problem::default() {
+                truncate(&result.response)
+            } else {
+                truncate(&problem.describe())
+            };
+            json!({
+                "operation_id": operation_id,
+                "operation": operation,
+                "email_address": email,
+                "status_code": result.status_code,
+                "title": problem.title,
+                "detail": detail,
+                "errors": problem.errors,
+            })
+        })
+        .collect()
+}
+
+/// Downloads and decodes the batch's results archive.
+async fn results(api: &Api<'_>, batch: &Batch) -> Result<Vec<OperationResult>, AdapterError> {
+    let location = batch
+        .response_body_url
+        .as_deref()
+        .filter(|url| !url.is_empty())
+        .ok_or_else(|| AdapterError::unavailable("the finished batch has no results URL"))?;
+    let ctx = api.context();
+    let url = match Url::parse(location) {
+        Ok(url) => url,
+        // A relative location is taken relative to the API host (the sandbox).
+        Err(url::ParseError::RelativeUrlWithoutBase) => api
+            .url("")?
+            .join(location)
+            .map_err(|_| AdapterError::unavailable("the batch results URL is malformed"))?,
+        Err(_) => return Err(AdapterError::unavailable("the batch results URL is malformed")),
+    };
+    // Production archives live on pre-signed HTTPS storage; plain HTTP is only for a
+    // sandbox or test base URL.
+    if url.scheme() != "https" && !(url.scheme() == "http" && ctx.base_url.is_some()) {
+        return Err(AdapterError::unavailable("the batch results URL is not HTTPS"));
+    }
+    let spec: &ProviderSpec = crate::spec::spec();
+    // No credentials: the URL carries its own signature, and the key must not leave
+    // Mailchimp's API host.
+    let mut response = send(ctx, spec, ctx.http.get(url), &ResponsePolicy::API_KEY).await?;
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|_| AdapterError::unavailable("the batch results download was cut off"))?
+    {
+        if body.len() + chunk.len() > MAX_ARCHIVE_BYTES {
+            return Err(AdapterError::unavailable(
+                "the batch results archive is larger than 64 MiB",
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    decode_results(&body).map_err(|message| {
+        AdapterError::unavailable(format!("the batch results could not be read: {message}"))
+    })
+}
+
+/// Decodes a results archive: a gzipped tar of JSON arrays (what Mailchimp serves),
+/// or, unpacked, a JSON array or JSON lines.
+pub fn decode_results(body: &[u8]) -> Result<Vec<OperationResult>, String> {
+    let body = if archive::is_gzip(body) {
+        archive::gunzip(body, MAX_RESULTS_BYTES).map_err(|err| err.to_string())?
+    } else {
+        body.to_vec()
+    };
+    let is_tar = body.len() >= 512 && body.get(257..262) == Some(b"ustar".as_slice());
+    if !is_tar {
+        return parse_json_results(&body);
+    }
+    let mut results = Vec::new();
+    for entry in archive::untar(&body).map_err(|err| err.to_string())? {
+        let trimmed = entry.data.trim_ascii_start();
+        if trimmed.is_empty() || !(trimmed.starts_with(b"[") || trimmed.starts_with(b"{")) {
+            continue;
+        }
+        let parsed = parse_json_results(&entry.data)
+            .map_err(|message| format!("{}: {message}", entry.name))?;
+        results.extend(parsed);
+    }
+    Ok(results)
+}
+
+fn parse_json_results(body: &[u8]) -> Result<Vec<OperationResult>, String> {
+    let trimmed = body.trim_ascii();
+    if trimmed.starts_with(b"[") {
+        return serde_json::from_slice(trimmed)
+            .map_err(|err| format!("not an array of operation results (line {})", err.line()));
+    }
+    trimmed
+        .split(|b| *b == b'\n')
+        .map(<[u8]>::trim_ascii)
+        .filter(|line| !line.is_empty())
+        .enumerate()
+        .map(|(index, line)| {
+            serde_json::from_slice(line)
+                .map_err(|_| format!("line {} is not an operation result", index + 1))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plausible_emails() {
+        for good in ["a@b.co", "Ada.Lovelace+news@Example.com", "x@mail.example.org"] {
+            assert!(is_plausible_email(good), "{good}");
+        }
+        for bad in ["", "a", "a@b", "@b.co", "a@b..co", "a b@c.co", "a@b.co ", "a@-.c@d.co"] {
+            assert!(!is_plausible_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn upsert_input_is_validated_field_by_field() {
+        let (audience, contact) = parse_upsert(&json!({
+            "audience_id": "b1f3a9c2d4",
+            "email_address": " Ada@Example.com ",
+            "merge_fields": {"FNAME": "Ada", "AGE": 36},
+            "tags": ["vip", "vip", "beta"]
+        }))
+        .unwrap();
+        assert_eq!(audience, "b1f3a9c2d4");
+        assert_eq!(contact.email_address, "Ada@Example.com");
+        assert_eq!(contact.status_if_new, "subscribed");
+        assert_eq!(contact.tags, ["vip", "beta"]);
+
+        let field = |input: Value| match parse_upsert(&input).unwrap_err() {
+            AdapterError::Invalid { field, .. } => field.unwrap_or_default(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(json!({"email_address": "a@b.co"})), "audience_id");
+        assert_eq!(field(json!({"audience_id": "../x", "email_address": "a@b.co"})), "audience_id");
+        assert_eq!(field(json!({"audience_id": "a"})), "email_address");
+        assert_eq!(field(json!({"audience_id": "a", "email_address": "nope"})), "email_address");
+        assert_eq!(
+            field(json!({"audience_id": "a", "email_address": "a@b.co", "status_if_new": "vip"})),
+            "status_if_new"
+        );
+        assert_eq!(
+            field(json!({"audience_id": "a", "email_address": "a@b.co", "merge_fields": {"X": [1]}})),
+            "merge_fields.X"
+        );
+        assert_eq!(
+            field(json!({"audience_id": "a", "email_address": "a@b.co", "tags": ["ok", ""]})),
+            "tags[1]"
+        );
+        assert_eq!(
+            field(json!({"audience_id": "a", "email_address": "a@b.co", "colour": "red"})),
+            "colour"
+        );
+        assert_eq!(field(json!([1])), "input");
+    }
+
+    #[test]
+    fn bulk_input_names_the_contact() {
+        let field = |input: Value| match parse_bulk(&input).unwrap_err() {
+            AdapterError::Invalid { field, message } => (field.unwrap_or_default(), message),
+            other => panic!("{other:?}"),
+        };
+        let (name, _) = field(json!({"audience_id": "a", "contacts": []}));
+        assert_eq!(name, "contacts");
+        let (name, _) = field(json!({"audience_id": "a", "contacts": [{"email_address": "a@b.co"}, {"email_address": "bad"}]}));
+        assert_eq!(name, "contacts[1].email_address");
+        let (name, message) = field(json!({"audience_id": "a", "contacts": [{"email_address": "a@b.co"}, {"email_address": "A@B.co"}]}));
+        assert_eq!((name.as_str(), message.as_str()), ("contacts[1].email_address", "repeats contacts[0]"));
+        let (name, _) = field(json!({"audience_id": "a", "contacts": [{"email_address": "a@b.co", "audience_id": "b"}]}));
+        assert_eq!(name, "contacts[0].audience_id");
+        let (_, contacts) = parse_bulk(&json!({
+            "audience_id": "a",
+            "status_if_new": "pending",
+            "contacts": [{"email_address": "a@b.co"}, {"email_address": "c@d.co", "status_if_new": "subscribed"}]
+        }))
+        .unwrap();
+        assert_eq!(contacts[0].status_if_new, "pending");
+        assert_eq!(contacts[1].status_if_new, "subscribed");
+    }
+
+    #[test]
+    fn operations_upsert_then_tag() {
+        let (audience, contacts) = parse_bulk(&json!({
+            "audience_id": "b1f3a9c2d4",
+            "contacts": [
+                {"email_address": "Urist.McVankab@FreddiesJokes.com", "merge_fields": {"FNAME": "Urist"}, "tags": ["jokes"]},
+                {"email_address": "b@example.com"}
+            ]
+        }))
+        .unwrap();
+        let operations = batch_operations(&audience, &contacts).unwrap();
+        assert_eq!(operations.len(), 3);
+        assert_eq!(operations[0].method, "PUT");
+        assert_eq!(
+            operations[0].path,
+            "/lists/b1f3a9c2d4/members/62eeb292278cc15f5817cb78f7790b08"
+        );
+        let body: Value = serde_json::from_str(operations[0].body.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            body,
+            json!({"email_address": "Urist.McVankab@FreddiesJokes.com", "status_if_new": "subscribed", "merge_fields": {"FNAME": "Urist"}})
+        );
+        assert_eq!(operations[0].operation_id.as_deref(), Some("upsert:Urist.McVankab@FreddiesJokes.com"));
+        assert_eq!(operations[1].method, "POST");
+        assert!(operations[1].path.ends_with("/tags"));
+        let body: Value = serde_json::from_str(operations[1].body.as_deref().unwrap()).unwrap();
+        assert_eq!(body, json!({"tags": [{"name": "jokes", "status": "active"}]}));
+        assert_eq!(operations[2].operation_id.as_deref(), Some("upsert:b@example.com"));
+    }
+
+    #[test]
+    fn results_decode_from_every_form() {
+        let results = json!([
+            {"status_code": 200, "operation_id": "upsert:a@b.co", "response": "{}"},
+            {"status_code": 400, "operation_id": "upsert:bad@x.invalid", "response": "{\"title\":\"Invalid Resource\",\"status\":400,\"detail\":\"looks fake\"}"}
+        ]);
+        let text = results.to_string();
+        let lines = results
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
+        let tarred = archive::gzip_stored(&archive::tar(&[("b/1.json", text.as_bytes())]));
+        for body in [text.as_bytes(), lines.as_bytes(), tarred.as_slice()] {
+            let decoded = decode_results(body).unwrap();
+            assert_eq!(decoded.len(), 2);
+            let failed = failures(&decoded);
+            assert_eq!(failed.len(), 1);
+            assert_eq!(failed[0]["email_address"], "bad@x.invalid");
+            assert_eq!(failed[0]["operation"], "upsert");
+            assert_eq!(failed[0]["detail"], "looks fake");
+        }
+        assert!(decode_results(b"<html>").is_err());
+        assert!(decode_results(&[0x1f, 0x8b, 1, 2, 3]).is_err());
+    }
+}

@@ -1,0 +1,270 @@
+//! The static description of the Mailchimp Marketing provider: API-key auth, the
+//! `audiences` and `members` streams, the contact actions and the request budget.
+
+use std::{sync::OnceLock, time::Duration};
+
+use junction_core::spec::{
+    ActionSpec, AuthSpec, Category, ConfigField, ProviderSpec, RateBudget, StreamSpec,
+};
+use serde_json::{Value, json};
+
+/// The provider id (also the sandbox mount point of the fake).
+pub const PROVIDER_ID: &str = "mailchimp";
+
+/// The API host of a data center; `{dc}` is the API key's suffix (`us21`).
+pub const API_HOST_TEMPLATE: &str = "https://{dc}.api.mailchimp.com";
+
+/// The API version prefix of every path (`/3.0/lists`); the fake serves it too.
+pub const API_PREFIX: &str = "3.0";
+
+/// The credential field holding the API key.
+pub const API_KEY_FIELD: &str = "api_key";
+
+/// An API key: 32 hex digits, a dash, the data center (`us21`).
+pub const API_KEY_PATTERN: &str = "[0-9a-f]{32}-[a-z]{2,10}[0-9]{1,4}";
+
+/// Stream of audiences (Mailchimp's API calls them lists) with their stats.
+pub const AUDIENCES: &str = "audiences";
+
+/// Stream of the members of every audience.
+pub const MEMBERS: &str = "members";
+
+/// Action: create or update one contact (and tag it).
+pub const UPSERT_CONTACT: &str = "upsert_contact";
+
+/// Action: create or update many contacts through one batch operation.
+pub const BULK_SYNC_CONTACTS: &str = "bulk_sync_contacts";
+
+/// Action: report on a batch operation (one that outlasted `bulk_sync_contacts`).
+pub const GET_BATCH: &str = "get_batch";
+
+/// KPIs of the `audiences` stream: each audience's counts as of the sync day.
+pub const AUDIENCE_KPIS: [&str; 3] = ["member_count", "unsubscribe_count", "cleaned_count"];
+
+/// KPI of the `members` stream: members who opted in on a day.
+pub const NEW_MEMBERS: &str = "new_members";
+
+/// The KPI dimension naming the audience.
+pub const AUDIENCE_DIMENSION: &str = "audience_id";
+
+/// Member statuses a contact can be given (`archived` is set by deleting).
+pub const MEMBER_STATUSES: [&str; 5] = [
+    "subscribed",
+    "unsubscribed",
+    "cleaned",
+    "pending",
+    "transactional",
+];
+
+/// Most contacts one `bulk_sync_contacts` call takes. Mailchimp does not cap a batch,
+/// but the action's input travels through Junction's queue as one JSON document.
+pub const MAX_BULK_CONTACTS: usize = 5_000;
+
+/// Most tags one contact can be given per call.
+pub const MAX_TAGS: usize = 100;
+
+/// Mailchimp documents no request rate, only "10 simultaneous connections" per user
+/// and a 429 beyond it. The budget keeps the concurrency and a generous rate that
+/// still spreads a large tenant's sync over time.
+const REQUESTS_PER_MINUTE: u32 = 600;
+const CONCURRENT_REQUESTS: u32 = 10;
+
+/// The provider's spec, built once.
+pub(crate) fn spec() -> &'static ProviderSpec {
+    static SPEC: OnceLock<ProviderSpec> = OnceLock::new();
+    SPEC.get_or_init(build)
+}
+
+fn build() -> ProviderSpec {
+    ProviderSpec {
+        id: PROVIDER_ID,
+        name: "Mailchimp",
+        category: Category::Email,
+        auth: AuthSpec::ApiKey {
+            fields: vec![
+                ConfigField::secret(
+                    API_KEY_FIELD,
+                    "API key",
+                    "A Mailchimp Marketing API key: in Mailchimp open Profile → Extras → API \
+                     keys → Create A Key. It ends in your data center, e.g. `-us21`.",
+                )
+                .with_pattern(API_KEY_PATTERN),
+            ],
+        },
+        config: Vec::new(),
+        streams: vec![
+            StreamSpec {
+                name: AUDIENCES,
+                description: "Every audience (list) with its settings and stats; KPI points \
+                              per audience for the sync day: members, unsubscribes, cleaned.",
+                primary_key: vec!["id"],
+                cursor_field: None,
+                default_schedule: Duration::from_secs(60 * 60),
+                metrics: AUDIENCE_KPIS.to_vec(),
+            },
+            StreamSpec {
+                name: MEMBERS,
+                description: "The members of every audience, read in full once and then by \
+                              last change; KPI points of new members (opt-ins) per audience \
+                              per day.",
+                // Mailchimp's member id is the MD5 of the address, the same in every
+                // audience; the audience makes it unique.
+                primary_key: vec!["list_id", "id"],
+                cursor_field: Some("last_changed"),
+                default_schedule: Duration::from_secs(3 * 60 * 60),
+                metrics: vec![NEW_MEMBERS],
+            },
+        ],
+        actions: vec![
+            ActionSpec {
+                name: UPSERT_CONTACT,
+                description: "Creates or updates one contact in an audience (PUT on its \
+                              subscriber hash) with merge fields, then applies its tags.",
+                input_schema: upsert_schema(),
+                long_running: false,
+            },
+            ActionSpec {
+                name: BULK_SYNC_CONTACTS,
+                description: "Creates or updates up to 5,000 contacts through one batch \
+                              operation, waits for it to finish and reports each contact \
+                              that failed.",
+                input_schema: bulk_schema(),
+                long_running: true,
+            },
+            ActionSpec {
+                name: GET_BATCH,
+                description: "Reports a batch operation's progress and, once it finished, \
+                              each contact that failed.",
+                input_schema: json!({
+                    "type": "object",
+                    "required": ["batch_id"],
+                    "properties": {
+                        "batch_id": {"type": "string", "pattern": "^[A-Za-z0-9]{1,64}$"}
+                    },
+                    "additionalProperties": false
+                }),
+                long_running: false,
+            },
+        ],
+        webhook: None,
+        rate_limit: RateBudget {
+            requests: REQUESTS_PER_MINUTE,
+            per: Duration::from_secs(60),
+            concurrency: Some(CONCURRENT_REQUESTS),
+        },
+        docs_url: "https://mailchimp.com/developer/marketing/api/",
+    }
+}
+
+/// The properties one contact has, in both actions.
+fn contact_properties() -> Value {
+    json!({
+        "email_address": {"type": "string", "format": "email", "maxLength": 254},
+        "status_if_new": {
+            "type": "string",
+            "enum": MEMBER_STATUSES,
+            "default": "subscribed",
+            "description": "The status a new contact gets; an existing one keeps its own."
+        },
+        "status": {
+            "type": "string",
+            "enum": MEMBER_STATUSES,
+            "description": "Sets the status of new and existing contacts alike."
+        },
+        "merge_fields": {
+            "type": "object",
+            "description": "Merge field values by tag (FNAME, LNAME, ...); ADDRESS fields are objects.",
+            "additionalProperties": {"type": ["string", "number", "object"]}
+        },
+        "tags": {
+            "type": "array",
+            "maxItems": MAX_TAGS,
+            "items": {"type": "string", "minLength": 1, "maxLength": 100}
+        }
+    })
+}
+
+fn audience_id_schema() -> Value {
+    json!({"type": "string", "pattern": "^[A-Za-z0-9]{1,64}$", "description": "The audience (list) id."})
+}
+
+fn upsert_schema() -> Value {
+    let mut properties = contact_properties();
+    if let Some(map) = properties.as_object_mut() {
+        map.insert("audience_id".into(), audience_id_schema());
+    }
+    json!({
+        "type": "object",
+        "required": ["audience_id", "email_address"],
+        "properties": properties,
+        "additionalProperties": false
+    })
+}
+
+fn bulk_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["audience_id", "contacts"],
+        "properties": {
+            "audience_id": audience_id_schema(),
+            "status_if_new": {
+                "type": "string",
+                "enum": MEMBER_STATUSES,
+                "default": "subscribed",
+                "description": "The default status_if_new of the contacts."
+            },
+            "contacts": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_BULK_CONTACTS,
+                "items": {
+                    "type": "object",
+                    "required": ["email_address"],
+                    "properties": contact_properties(),
+                    "additionalProperties": false
+                }
+            }
+        },
+        "additionalProperties": false
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(value: Value) -> serde_json::Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn api_keys_must_name_their_data_center() {
+        let good = values(json!({"api_key": "0123456789abcdef0123456789abcdef-us21"}));
+        assert_eq!(spec().validate_fields(&good), Ok(()));
+        for bad in [
+            "0123456789abcdef0123456789abcdef",
+            "0123456789abcdef0123456789abcdef-",
+            "0123456789abcdef0123456789abcdef-us21.evil.example/",
+            "0123456789ABCDEF0123456789ABCDEF-us21",
+        ] {
+            let errors = spec()
+                .validate_fields(&values(json!({ "api_key": bad })))
+                .unwrap_err();
+            assert_eq!(errors[0].field, "api_key");
+            assert!(!errors[0].to_string().contains(bad));
+        }
+    }
+
+    #[test]
+    fn metrics_and_actions_are_declared() {
+        let spec = spec();
+        assert_eq!(spec.stream(AUDIENCES).unwrap().metrics, AUDIENCE_KPIS);
+        assert_eq!(spec.stream(MEMBERS).unwrap().metrics, [NEW_MEMBERS]);
+        assert!(spec.action(BULK_SYNC_CONTACTS).unwrap().long_running);
+        assert!(!spec.action(UPSERT_CONTACT).unwrap().long_running);
+        for action in &spec.actions {
+            assert_eq!(action.input_schema["type"], "object");
+            assert_eq!(action.input_schema["additionalProperties"], false);
+        }
+    }
+}
