@@ -1,0 +1,211 @@
+//! A connection's settings, checked: the growth lookback and the custom-field
+//! mapping (`field_map`) that renames the `fields` of `add_subscriber` into Kit
+//! custom-field keys.
+
+use std::collections::BTreeMap;
+
+use junction_core::{AdapterError, Connection};
+use serde_json::Value;
+
+use crate::spec::{DEFAULT_LOOKBACK_DAYS, FIELD_MAP_FIELD, LOOKBACK_FIELD, MAX_LOOKBACK_DAYS};
+
+/// The checked non-secret settings of a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Settings {
+    pub lookback_days: u32,
+    pub field_map: FieldMap,
+}
+
+impl Settings {
+    pub(crate) fn from_connection(conn: &Connection) -> Result<Self, AdapterError> {
+        let lookback_days = match conn.config.get(LOOKBACK_FIELD) {
+            None | Some(Value::Null) => DEFAULT_LOOKBACK_DAYS,
+            Some(value) => parse_lookback(value)?,
+        };
+        let field_map = match conn.config.get(FIELD_MAP_FIELD) {
+            None | Some(Value::Null) => FieldMap::default(),
+            Some(Value::String(text)) => FieldMap::parse(text)?,
+            Some(_) => {
+                return Err(AdapterError::invalid_field(
+                    FIELD_MAP_FIELD,
+                    "must be a string of `junction_name:kit_key` pairs",
+                ));
+            }
+        };
+        Ok(Self {
+            lookback_days,
+            field_map,
+        })
+    }
+}
+
+fn parse_lookback(value: &Value) -> Result<u32, AdapterError> {
+    let number = value
+        .as_i64()
+        .or_else(|| value.as_str().and_then(|s| s.trim().parse::<i64>().ok()))
+        .ok_or_else(|| AdapterError::invalid_field(LOOKBACK_FIELD, "must be an integer"))?;
+    u32::try_from(number)
+        .ok()
+        .filter(|days| (1..=MAX_LOOKBACK_DAYS).contains(days))
+        .ok_or_else(|| {
+            AdapterError::invalid_field(
+                LOOKBACK_FIELD,
+                format!("must be between 1 and {MAX_LOOKBACK_DAYS}"),
+            )
+        })
+}
+
+/// Junction field names → Kit custom-field keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct FieldMap(BTreeMap<String, String>);
+
+impl FieldMap {
+    /// Parses `name:key, name:key`. Empty text is an empty map. Each name may appear
+    /// once, and two names may not share a Kit key (the second value would silently
+    /// overwrite the first).
+    pub(crate) fn parse(text: &str) -> Result<Self, AdapterError> {
+        let mut map = BTreeMap::new();
+        let mut targets = BTreeMap::new();
+        for pair in text.split(',') {
+            let pair = pair.trim();
+            if pair.is_empty() {
+                if text.trim().is_empty() {
+                    continue;
+                }
+                return Err(invalid("has an empty entry between commas"));
+            }
+            let Some((name, key)) = pair.split_once(':') else {
+                return Err(invalid(
+                    "each entry must be `junction_name:kit_key`, separated by commas",
+                ));
+            };
+            let (name, key) = (name.trim(), key.trim());
+            if !is_name(name) {
+                return Err(invalid(format!(
+                    "`{name}` is not a field name (letters, digits and underscores)"
+                )));
+            }
+            if !is_kit_key(key) {
+                return Err(invalid(format!(
+                    "`{key}` is not a Kit custom-field key (lowercase letters, digits and \
+                     underscores, as Kit shows the key, not the label)"
+                )));
+            }
+            if map.insert(name.to_owned(), key.to_owned()).is_some() {
+                return Err(invalid(format!("maps `{name}` twice")));
+            }
+            if let Some(other) = targets.insert(key.to_owned(), name.to_owned()) {
+                return Err(invalid(format!(
+                    "maps both `{other}` and `{name}` to the Kit key `{key}`"
+                )));
+            }
+        }
+        Ok(Self(map))
+    }
+
+    /// The Kit key a Junction name maps to; unmapped names are used as they are.
+    pub(crate) fn kit_key<'a>(&'a self, name: &'a str) -> &'a str {
+        self.0.get(name).map(String::as_str).unwrap_or(name)
+    }
+
+    /// The Kit keys the map targets, for checking them against the account.
+    pub(crate) fn kit_keys(&self) -> impl Iterator<Item = &str> {
+        self.0.values().map(String::as_str)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+fn invalid(message: impl Into<String>) -> AdapterError {
+    AdapterError::invalid_field(FIELD_MAP_FIELD, message)
+}
+
+fn is_name(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn is_kit_key(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use junction_core::{IntegrationId, WorkspaceId};
+    use serde_json::json;
+
+    fn conn(config: Value) -> Connection {
+        Connection {
+            workspace_id: WorkspaceId::new(),
+            integration_id: IntegrationId::new(),
+            config: config.as_object().cloned().unwrap_or_default(),
+            secrets: Default::default(),
+            access_token: None,
+            token_expires_at: None,
+        }
+    }
+
+    #[test]
+    fn field_map_parses_pairs_and_renames() {
+        let map = FieldMap::parse(" last:last_name ,Company: company_name").unwrap();
+        assert_eq!(map.kit_key("last"), "last_name");
+        assert_eq!(map.kit_key("Company"), "company_name");
+        assert_eq!(map.kit_key("plan"), "plan");
+        assert_eq!(
+            map.kit_keys().collect::<Vec<_>>(),
+            ["company_name", "last_name"]
+        );
+        assert!(FieldMap::parse("").unwrap().is_empty());
+        assert!(FieldMap::parse("   ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn field_map_rejects_ambiguous_or_malformed_entries() {
+        for bad in [
+            "a",
+            "a:b,",
+            "a:b,,c:d",
+            "a:Bad",
+            "a b:c",
+            "a:b,a:c",
+            "a:k,b:k",
+            ":k",
+            "a:",
+        ] {
+            let err = FieldMap::parse(bad).unwrap_err();
+            assert!(
+                matches!(&err, AdapterError::Invalid { field: Some(f), .. } if f == FIELD_MAP_FIELD),
+                "{bad}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn settings_default_and_bounds() {
+        let settings = Settings::from_connection(&conn(json!({}))).unwrap();
+        assert_eq!(settings.lookback_days, DEFAULT_LOOKBACK_DAYS);
+        assert!(settings.field_map.is_empty());
+        let settings =
+            Settings::from_connection(&conn(json!({"lookback_days": "90", "field_map": "a:b"})))
+                .unwrap();
+        assert_eq!(settings.lookback_days, 90);
+        assert_eq!(settings.field_map.kit_key("a"), "b");
+        for bad in [json!(0), json!(3651), json!("x"), json!(-1)] {
+            let err = Settings::from_connection(&conn(json!({ "lookback_days": bad }))).unwrap_err();
+            assert!(
+                matches!(&err, AdapterError::Invalid { field: Some(f), .. } if f == LOOKBACK_FIELD),
+                "{err:?}"
+            );
+        }
+        let err = Settings::from_connection(&conn(json!({"field_map": {"a": "b"}}))).unwrap_err();
+        assert!(matches!(err, AdapterError::Invalid { field: Some(f), .. } if f == FIELD_MAP_FIELD));
+    }
+}

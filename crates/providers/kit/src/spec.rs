@@ -1,0 +1,488 @@
+//! The static description of the Kit (ConvertKit) v4 provider: API-key auth, config
+//! fields, the streams and the metrics they produce, the actions with their input
+//! schemas, and the request budget.
+
+use std::{sync::OnceLock, time::Duration};
+
+use junction_core::spec::{
+    ActionSpec, AuthSpec, Category, ConfigField, FieldKind, ProviderSpec, RateBudget, StreamSpec,
+};
+use serde_json::{Value, json};
+
+/// The provider id (also the sandbox mount point of the fake).
+pub const PROVIDER_ID: &str = "kit";
+
+/// Kit's API host; `ctx.url` replaces it for the sandbox and tests. Paths carry the
+/// `v4/` version prefix, as the API documents them (`/v4/subscribers`).
+pub const DEFAULT_BASE: &str = "https://api.kit.com";
+
+/// The header a v4 API key travels in.
+pub const API_KEY_HEADER: &str = "X-Kit-Api-Key";
+
+/// The credential field holding the v4 API key.
+pub const API_KEY_FIELD: &str = "api_key";
+
+/// The config field mapping Junction field names to Kit custom-field keys.
+pub const FIELD_MAP_FIELD: &str = "field_map";
+
+/// The config field saying how many days back the first growth sync reads.
+pub const LOOKBACK_FIELD: &str = "lookback_days";
+
+/// Stream: every subscriber, whatever its state.
+pub const SUBSCRIBERS: &str = "subscribers";
+/// Stream: Kit's daily growth stats (total, new, unsubscribed) as records and KPIs.
+pub const SUBSCRIBER_GROWTH: &str = "subscriber_growth";
+/// Stream: tags, with a daily subscriber count per tag.
+pub const TAGS: &str = "tags";
+/// Stream: sequences, with a daily subscriber count per sequence.
+pub const SEQUENCES: &str = "sequences";
+/// Stream: forms and landing pages, with a daily subscriber count per form.
+pub const FORMS: &str = "forms";
+/// Stream: broadcasts (drafts, scheduled and sent).
+pub const BROADCASTS: &str = "broadcasts";
+/// Stream: the stats of each sent broadcast, as records and KPIs.
+pub const BROADCAST_STATS: &str = "broadcast_stats";
+
+/// Action: create or update a subscriber (Kit's create is an upsert by email).
+pub const ADD_SUBSCRIBER: &str = "add_subscriber";
+/// Action: tag an existing subscriber.
+pub const TAG_SUBSCRIBER: &str = "tag_subscriber";
+/// Action: enroll an existing subscriber in a sequence.
+pub const ADD_TO_SEQUENCE: &str = "add_subscriber_to_sequence";
+/// Action: subscribe an existing subscriber to a form (sends its incentive email when
+/// the form is double opt-in).
+pub const ADD_TO_FORM: &str = "add_subscriber_to_form";
+/// Action: create a draft or scheduled broadcast.
+pub const CREATE_BROADCAST: &str = "create_broadcast";
+
+/// KPI: subscribers at the end of the day (Kit's growth stats `subscribers`).
+pub const KPI_TOTAL_SUBSCRIBERS: &str = "total_subscribers";
+/// KPI: subscribers who joined that day (`new_subscribers`).
+pub const KPI_NEW_SUBSCRIBERS: &str = "new_subscribers";
+/// KPI: subscribers who unsubscribed that day (Kit's `cancellations`).
+pub const KPI_UNSUBSCRIBES: &str = "unsubscribes";
+/// KPI: new subscribers less unsubscribes (`net_new_subscribers`).
+pub const KPI_NET_NEW_SUBSCRIBERS: &str = "net_new_subscribers";
+/// KPI: subscribers carrying a tag (dimension `tag_id`), as of the sync day.
+pub const KPI_TAG_SUBSCRIBERS: &str = "tag_subscribers";
+/// KPI: subscribers in a sequence (dimension `sequence_id`), as of the sync day.
+pub const KPI_SEQUENCE_SUBSCRIBERS: &str = "sequence_subscribers";
+/// KPI: subscribers who came through a form (dimension `form_id`), as of the sync day.
+pub const KPI_FORM_SUBSCRIBERS: &str = "form_subscribers";
+/// KPI: recipients of a sent broadcast (dimension `broadcast_id`, dated by send day).
+pub const KPI_BROADCAST_RECIPIENTS: &str = "broadcast_recipients";
+/// KPI: emails of a broadcast that were opened.
+pub const KPI_BROADCAST_OPENS: &str = "broadcast_opens";
+/// KPI: a broadcast's open rate, as Kit reports it.
+pub const KPI_BROADCAST_OPEN_RATE: &str = "broadcast_open_rate";
+/// KPI: a broadcast's click rate, as Kit reports it.
+pub const KPI_BROADCAST_CLICK_RATE: &str = "broadcast_click_rate";
+/// KPI: total link clicks in a broadcast.
+pub const KPI_BROADCAST_CLICKS: &str = "broadcast_clicks";
+/// KPI: unsubscribes caused by a broadcast.
+pub const KPI_BROADCAST_UNSUBSCRIBES: &str = "broadcast_unsubscribes";
+/// KPI: a broadcast's unsubscribe rate, as Kit reports it.
+pub const KPI_BROADCAST_UNSUBSCRIBE_RATE: &str = "broadcast_unsubscribe_rate";
+
+/// How far back the first `subscriber_growth` sync reads when `lookback_days` is not set.
+pub const DEFAULT_LOOKBACK_DAYS: u32 = 30;
+
+/// The longest allowed `lookback_days`.
+pub const MAX_LOOKBACK_DAYS: u32 = 3650;
+
+/// The `field_map` value: `junction_name:kit_key` pairs separated by commas, or
+/// nothing. Kit keys are what Kit generates from a custom field's label: lowercase
+/// ASCII, digits and underscores.
+pub const FIELD_MAP_PATTERN: &str = r"(\s*[A-Za-z0-9_]+\s*:\s*[a-z0-9_]+\s*(,\s*[A-Za-z0-9_]+\s*:\s*[a-z0-9_]+\s*)*)?";
+
+/// Kit allows 120 requests in 60 seconds per API key (600 per OAuth token). The
+/// shared budget holds every connection to one key's limit, which is conservative
+/// when several keys are connected but never lets one key be refused.
+const REQUESTS_PER_MINUTE: u32 = 120;
+
+/// The provider's spec, built once.
+pub(crate) fn spec() -> &'static ProviderSpec {
+    static SPEC: OnceLock<ProviderSpec> = OnceLock::new();
+    SPEC.get_or_init(build)
+}
+
+fn build() -> ProviderSpec {
+    ProviderSpec {
+        id: PROVIDER_ID,
+        name: "Kit (ConvertKit)",
+        category: Category::Email,
+        // Kit also offers OAuth 2.0 (app.kit.com/oauth/authorize, refresh tokens, PKCE)
+        // for apps listed in its marketplace; API keys are what an account owner can
+        // create alone, so they come first.
+        auth: AuthSpec::ApiKey {
+            fields: vec![
+                ConfigField::secret(
+                    API_KEY_FIELD,
+                    "API key (v4)",
+                    "A Kit v4 API key. In Kit open Settings → Developer → API keys and choose \
+                     “Add a new key”; the key is shown once. v3 keys and secrets do not work \
+                     with the v4 API.",
+                )
+                .with_pattern(r"\S+"),
+            ],
+        },
+        config: vec![
+            ConfigField::string(
+                FIELD_MAP_FIELD,
+                "Custom field mapping",
+                "Optional: how the `fields` of the add_subscriber action map onto Kit custom \
+                 fields, as `junction_name:kit_key` pairs separated by commas, e.g. \
+                 `last_name:last_name, company:company_name`. Kit keys are shown in Kit under \
+                 Subscribers → custom fields (the lowercase key, not the label). Names that \
+                 are not mapped are sent unchanged.",
+            )
+            .optional()
+            .with_pattern(FIELD_MAP_PATTERN),
+            ConfigField {
+                kind: FieldKind::Integer,
+                ..ConfigField::string(
+                    LOOKBACK_FIELD,
+                    "Lookback days",
+                    "How many days of growth stats the first sync reads (default 30, at most \
+                     3650).",
+                )
+                .optional()
+            },
+        ],
+        streams: streams(),
+        actions: actions(),
+        // Kit's webhooks carry no signature, so nothing could tell a real delivery
+        // from a forged one: changes arrive through the syncs instead.
+        webhook: None,
+        rate_limit: RateBudget {
+            requests: REQUESTS_PER_MINUTE,
+            per: Duration::from_secs(60),
+            concurrency: None,
+        },
+        docs_url: "https://developers.kit.com/api-reference/overview",
+    }
+}
+
+fn streams() -> Vec<StreamSpec> {
+    let hours = |h: u64| Duration::from_secs(h * 60 * 60);
+    vec![
+        StreamSpec {
+            name: SUBSCRIBERS,
+            description: "Every subscriber in any state (active, inactive, cancelled, bounced, \
+                          complained) with first name, email address, creation time and custom \
+                          fields. After the first full read, syncs read the subscribers Kit \
+                          changed since the previous sync.",
+            primary_key: vec!["id"],
+            cursor_field: Some("updated_at"),
+            default_schedule: hours(6),
+            metrics: Vec::new(),
+        },
+        StreamSpec {
+            name: SUBSCRIBER_GROWTH,
+            description: "Kit's growth stats per day, in the account's sending time zone: \
+                          subscribers at the end of the day, new subscribers, unsubscribes and \
+                          the net change.",
+            primary_key: vec!["date"],
+            cursor_field: Some("date"),
+            default_schedule: hours(6),
+            metrics: vec![
+                KPI_TOTAL_SUBSCRIBERS,
+                KPI_NEW_SUBSCRIBERS,
+                KPI_UNSUBSCRIBES,
+                KPI_NET_NEW_SUBSCRIBERS,
+            ],
+        },
+        StreamSpec {
+            name: TAGS,
+            description: "Tags, and how many subscribers carry each one on the day of the sync.",
+            primary_key: vec!["id"],
+            cursor_field: None,
+            default_schedule: hours(12),
+            metrics: vec![KPI_TAG_SUBSCRIBERS],
+        },
+        StreamSpec {
+            name: SEQUENCES,
+            description: "Sequences (automated email series), and how many subscribers each \
+                          holds on the day of the sync.",
+            primary_key: vec!["id"],
+            cursor_field: None,
+            default_schedule: hours(12),
+            metrics: vec![KPI_SEQUENCE_SUBSCRIBERS],
+        },
+        StreamSpec {
+            name: FORMS,
+            description: "Forms and landing pages (active, archived and trashed), and how many \
+                          subscribers each brought in, as of the day of the sync.",
+            primary_key: vec!["id"],
+            cursor_field: None,
+            default_schedule: hours(12),
+            metrics: vec![KPI_FORM_SUBSCRIBERS],
+        },
+        StreamSpec {
+            name: BROADCASTS,
+            description: "Broadcasts: drafts, scheduled and sent, with subject, content and \
+                          audience filter.",
+            primary_key: vec!["id"],
+            cursor_field: None,
+            default_schedule: hours(12),
+            metrics: Vec::new(),
+        },
+        StreamSpec {
+            name: BROADCAST_STATS,
+            description: "The stats of every sent broadcast (recipients, opens, clicks, \
+                          unsubscribes and their rates), dated by the day it was sent. Syncs \
+                          after the first refresh the broadcasts sent in the last 30 days.",
+            primary_key: vec!["id"],
+            cursor_field: Some("send_at"),
+            default_schedule: hours(6),
+            metrics: vec![
+                KPI_BROADCAST_RECIPIENTS,
+                KPI_BROADCAST_OPENS,
+                KPI_BROADCAST_OPEN_RATE,
+                KPI_BROADCAST_CLICK_RATE,
+                KPI_BROADCAST_CLICKS,
+                KPI_BROADCAST_UNSUBSCRIBES,
+                KPI_BROADCAST_UNSUBSCRIBE_RATE,
+            ],
+        },
+    ]
+}
+
+/// The JSON Schema of "a subscriber named by email address or by Kit id".
+fn subscriber_reference() -> (Value, Value) {
+    (
+        json!({
+            "type": "string",
+            "format": "email",
+            "maxLength": 254,
+            "description": "The subscriber's email address (give this or subscriber_id)."
+        }),
+        json!({
+            "type": "integer",
+            "minimum": 1,
+            "description": "Kit's subscriber id (give this or email_address)."
+        }),
+    )
+}
+
+fn id_schema(what: &str) -> Value {
+    json!({"type": "integer", "minimum": 1, "description": format!("The Kit id of the {what}.")})
+}
+
+fn actions() -> Vec<ActionSpec> {
+    let (email, subscriber_id) = subscriber_reference();
+    let one_of_subscriber = json!([
+        {"required": ["email_address"]},
+        {"required": ["subscriber_id"]}
+    ]);
+    vec![
+        ActionSpec {
+            name: ADD_SUBSCRIBER,
+            description: "Creates a subscriber, or updates the first name and custom fields of \
+                          the subscriber with that email address (Kit's create is an upsert, so \
+                          running it twice has one effect). `fields` are renamed through the \
+                          connection's field mapping.",
+            input_schema: json!({
+                "type": "object",
+                "required": ["email_address"],
+                "properties": {
+                    "email_address": email,
+                    "first_name": {"type": "string", "maxLength": 255},
+                    "state": {
+                        "type": "string",
+                        "enum": ["active", "inactive", "cancelled", "bounced", "complained"],
+                        "description": "The state a new subscriber is created in (default active; Kit does not change the state of an existing subscriber here)."
+                    },
+                    "fields": {
+                        "type": "object",
+                        "description": "Custom field values by Junction name (mapped through field_map) or Kit key.",
+                        "additionalProperties": {"type": ["string", "number", "boolean", "null"]}
+                    }
+                },
+                "additionalProperties": false
+            }),
+            long_running: false,
+        },
+        ActionSpec {
+            name: TAG_SUBSCRIBER,
+            description: "Tags an existing subscriber. Tagging a subscriber who already has the \
+                          tag changes nothing.",
+            input_schema: json!({
+                "type": "object",
+                "required": ["tag_id"],
+                "oneOf": one_of_subscriber,
+                "properties": {
+                    "tag_id": id_schema("tag"),
+                    "email_address": email,
+                    "subscriber_id": subscriber_id
+                },
+                "additionalProperties": false
+            }),
+            long_running: false,
+        },
+        ActionSpec {
+            name: ADD_TO_SEQUENCE,
+            description: "Enrolls an existing subscriber in an active sequence. Enrolling a \
+                          subscriber twice changes nothing.",
+            input_schema: json!({
+                "type": "object",
+                "required": ["sequence_id"],
+                "oneOf": one_of_subscriber,
+                "properties": {
+                    "sequence_id": id_schema("sequence"),
+                    "email_address": email,
+                    "subscriber_id": subscriber_id
+                },
+                "additionalProperties": false
+            }),
+            long_running: false,
+        },
+        ActionSpec {
+            name: ADD_TO_FORM,
+            description: "Subscribes an existing subscriber to a form. On a double opt-in form \
+                          Kit sends the incentive email, once per subscriber and form.",
+            input_schema: json!({
+                "type": "object",
+                "required": ["form_id"],
+                "oneOf": one_of_subscriber,
+                "properties": {
+                    "form_id": id_schema("form"),
+                    "email_address": email,
+                    "subscriber_id": subscriber_id,
+                    "referrer": {
+                        "type": "string",
+                        "format": "uri",
+                        "maxLength": 2048,
+                        "description": "The page the subscriber signed up on; Kit reads its UTM parameters."
+                    }
+                },
+                "additionalProperties": false
+            }),
+            long_running: false,
+        },
+        ActionSpec {
+            name: CREATE_BROADCAST,
+            description: "Creates a broadcast: a draft without `send_at`, or scheduled to send \
+                          at `send_at`. Kit has no idempotency keys; when the call carries one, \
+                          Junction first looks for an identical broadcast created in the last \
+                          day and returns it instead of creating a second.",
+            input_schema: json!({
+                "type": "object",
+                "required": ["subject", "content"],
+                "properties": {
+                    "subject": {"type": "string", "minLength": 1, "maxLength": 500},
+                    "content": {"type": "string", "minLength": 1, "description": "The email's HTML."},
+                    "description": {"type": "string", "description": "An internal description."},
+                    "preview_text": {"type": "string"},
+                    "public": {"type": "boolean", "description": "Also publish it on the creator profile and landing pages."},
+                    "published_at": {"type": "string", "format": "date-time"},
+                    "send_at": {"type": ["string", "null"], "format": "date-time", "description": "When to send; absent or null saves a draft."},
+                    "email_address": {"type": "string", "format": "email", "description": "The sending address (default: the account's)."},
+                    "email_template_id": id_schema("email template"),
+                    "thumbnail_alt": {"type": "string"},
+                    "thumbnail_url": {"type": "string", "format": "uri"},
+                    "subscriber_filter": {
+                        "type": "array",
+                        "maxItems": 1,
+                        "description": "Who receives it (default: every subscriber): one group of `all`, `any` or `none`, each a list of {type: segment|tag, ids}.",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "all": {"$ref": "#/$defs/filter_group"},
+                                "any": {"$ref": "#/$defs/filter_group"},
+                                "none": {"$ref": "#/$defs/filter_group"}
+                            },
+                            "additionalProperties": false
+                        }
+                    }
+                },
+                "additionalProperties": false,
+                "$defs": {
+                    "filter_group": {
+                        "type": ["array", "null"],
+                        "items": {
+                            "type": "object",
+                            "required": ["type", "ids"],
+                            "properties": {
+                                "type": {"type": "string", "enum": ["segment", "tag"]},
+                                "ids": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1}}
+                            },
+                            "additionalProperties": false
+                        }
+                    }
+                }
+            }),
+            long_running: false,
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(value: Value) -> serde_json::Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn settings_validation_accepts_good_settings() {
+        for settings in [
+            json!({"api_key": "kit_4d1e0c9a"}),
+            json!({"api_key": "kit_4d1e0c9a", "field_map": "last_name:last_name"}),
+            json!({"api_key": "k", "field_map": " a:b , Company_Name : company_name ", "lookback_days": 90}),
+            json!({"api_key": "k", "field_map": "", "lookback_days": "7"}),
+        ] {
+            assert_eq!(
+                spec().validate_fields(&values(settings.clone())),
+                Ok(()),
+                "{settings}"
+            );
+        }
+    }
+
+    #[test]
+    fn settings_validation_rejects_bad_settings_without_echoing_the_key() {
+        let errors = spec()
+            .validate_fields(&values(json!({
+                "api_key": "kit_SECRET with space",
+                "field_map": "last_name=LastName",
+                "lookback_days": "a month"
+            })))
+            .unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["api_key", "field_map", "lookback_days"]);
+        assert!(errors.iter().all(|e| !e.to_string().contains("SECRET")));
+        let errors = spec().validate_fields(&values(json!({}))).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "api_key");
+    }
+
+    #[test]
+    fn every_stream_metric_is_snake_case_and_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        for stream in &spec().streams {
+            for metric in &stream.metrics {
+                assert!(
+                    metric
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b == b'_'),
+                    "{metric}"
+                );
+                assert!(seen.insert(*metric), "{metric} twice");
+            }
+        }
+    }
+
+    #[test]
+    fn action_schemas_forbid_unknown_properties() {
+        for action in &spec().actions {
+            assert_eq!(action.input_schema["type"], "object", "{}", action.name);
+            assert_eq!(
+                action.input_schema["additionalProperties"], false,
+                "{}",
+                action.name
+            );
+        }
+    }
+}
