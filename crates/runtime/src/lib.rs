@@ -5,9 +5,11 @@
 //! - [`connections`]: opening an integration for an adapter call — its adapter, the
 //!   call context with the provider's base-URL override, the OAuth client, and the
 //!   opened credentials with an access token refreshed (single-flight) when needed.
+//! - [`process`]: the start-up every server binary shares.
 
 pub mod config;
 pub mod connections;
+pub mod process;
 
 pub use config::{Config, ConfigError, ProviderConfig, WorkerSettings};
 pub use connections::{ConnectError, Connections};

@@ -137,6 +137,30 @@ pub fn connect_check_error(error: AdapterError) -> ApiError {
     }
 }
 
+/// Asks the provider whether it accepts typed-in settings and secrets, before
+/// anything is stored (connect and reconnect of API-key integrations).
+async fn check_credentials(
+    state: &AppState,
+    adapter: &dyn junction_core::Adapter,
+    workspace_id: WorkspaceId,
+    integration_id: Uuid,
+    config: &Map<String, Value>,
+    secrets: &BTreeMap<String, SecretString>,
+) -> ApiResult<junction_core::Health> {
+    let connection = Connection {
+        workspace_id,
+        integration_id: IntegrationId(integration_id),
+        config: config.clone(),
+        secrets: secrets.clone(),
+        access_token: None,
+        token_expires_at: None,
+    };
+    adapter
+        .check(&state.adapter_context(adapter.spec().id), &connection)
+        .await
+        .map_err(connect_check_error)
+}
+
 async fn view(
     state: &AppState,
     workspace_id: WorkspaceId,
@@ -236,18 +260,15 @@ pub async fn create(
     validate_schedule(body.schedule_seconds)?;
     let (config, secrets) = split_fields(spec, &body.config, &body.credentials)?;
     let id = Uuid::new_v4();
-    let connection = Connection {
-        workspace_id: auth.workspace_id,
-        integration_id: IntegrationId(id),
-        config: config.clone(),
-        secrets: secrets.clone(),
-        access_token: None,
-        token_expires_at: None,
-    };
-    let health = adapter
-        .check(&state.adapter_context(spec.id), &connection)
-        .await
-        .map_err(connect_check_error)?;
+    let health = check_credentials(
+        &state,
+        adapter.as_ref(),
+        auth.workspace_id,
+        id,
+        &config,
+        &secrets,
+    )
+    .await?;
 
     let display_name = body.display_name.unwrap_or_else(|| spec.name.to_owned());
     let mut tx = state.store.begin(auth.workspace_id).await?;
@@ -565,18 +586,15 @@ pub async fn reconnect(
     }
     let config = integration.config.as_object().cloned().unwrap_or_default();
     let (_, secrets) = split_fields(spec, &config, &body.credentials)?;
-    let connection = Connection {
-        workspace_id: auth.workspace_id,
-        integration_id: IntegrationId(id),
-        config,
-        secrets: secrets.clone(),
-        access_token: None,
-        token_expires_at: None,
-    };
-    let health = adapter
-        .check(&state.adapter_context(spec.id), &connection)
-        .await
-        .map_err(connect_check_error)?;
+    let health = check_credentials(
+        &state,
+        adapter.as_ref(),
+        auth.workspace_id,
+        id,
+        &config,
+        &secrets,
+    )
+    .await?;
     let mut tx = state.store.begin(auth.workspace_id).await?;
     repo::credentials::delete(tx.conn(), id, None).await?;
     repo::credentials::put(tx.conn(), state.vault(), auth.workspace_id, id, &secrets).await?;

@@ -57,8 +57,14 @@ async fn requests_need_a_valid_unrevoked_key_and_see_one_workspace() {
         ("GET", format!("/v1/integrations/{id}/logs")),
         ("POST", format!("/v1/integrations/{id}/sync")),
         ("GET", format!("/v1/integrations/{id}/runs")),
-        ("GET", format!("/v1/records?integration_id={id}&stream=daily_report")),
-        ("GET", format!("/v1/kpis?metric=sessions&integration_id={id}")),
+        (
+            "GET",
+            format!("/v1/records?integration_id={id}&stream=daily_report"),
+        ),
+        (
+            "GET",
+            format!("/v1/kpis?metric=sessions&integration_id={id}"),
+        ),
     ];
     for (method, path) in every_integration_route {
         let request = app

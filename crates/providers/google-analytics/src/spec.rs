@@ -94,7 +94,7 @@ fn build() -> ProviderSpec {
             ConfigField::string(
                 "property_id",
                 "Property ID",
-                "The numeric GA4 property ID (not the G-XXXXXXX measurement ID). In Google \
+                "The numeric GA4 property ID (not the `G-...` measurement ID). In Google \
                  Analytics open Admin → Property settings → Property details; the ID is shown \
                  at the top right, e.g. 123456789.",
             )
