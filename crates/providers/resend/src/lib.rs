@@ -1,0 +1,170 @@
+//! junction-resend: the Resend provider.
+//!
+//! Connections authorize with a Resend API key (`Authorization: Bearer re_...`, Full
+//! access). [`Resend`] checks a connection by listing its sending domains, and syncs
+//! three streams:
+//! - `emails` (`GET /emails`): the emails the team sent, with their delivery status
+//!   (`last_event`), re-read for three days so late bounces and complaints land;
+//! - `domains` (`GET /domains`): sending domains and their verification status;
+//! - `email_metrics` (`GET /emails/metrics`, daily, UTC): Resend's own daily totals,
+//!   the source of the KPIs `emails_sent`, `emails_delivered`, `emails_bounced`,
+//!   `emails_complained`, `emails_opened` and `emails_clicked`.
+//!
+//! Actions: `send_email` (`POST /emails`), `send_batch` (`POST /emails/batch`, up to
+//! 100) — both pass Junction's idempotency key as Resend's `Idempotency-Key` — and
+//! `get_email` (`GET /emails/{id}`, the delivery status of one email).
+//!
+//! Webhooks are Svix-signed; [`Adapter::verify_webhook`] checks them with the
+//! connection's `whsec_` secret and [`Adapter::apply_webhook`] turns email events
+//! into status updates of `emails` records and into suppressions (bounces,
+//! complaints), so Junction never mails those addresses again.
+//!
+//! [`templates`] renders the emails Junction sends about itself (KPI alerts,
+//! sync-failure alerts, the weekly KPI report) for `send_email`.
+//!
+//! With the `sandbox` feature, [`sandbox::ResendFake`] serves a fake of the same
+//! endpoints for demo mode and tests.
+
+mod actions;
+mod api;
+mod spec;
+mod streams;
+pub mod templates;
+mod webhooks;
+mod wire;
+
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
+
+use async_trait::async_trait;
+use junction_core::{
+    ActionOutcome, Adapter, AdapterError, Connection, Context, Health, Page, ReadRequest,
+    WebhookEffects,
+    spec::ProviderSpec,
+    webhook::{WebhookError, WebhookEvent, WebhookRequest},
+};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+pub use spec::{
+    API_KEY_PATTERN, DEFAULT_BASE, DEFAULT_LOOKBACK_DAYS, DOMAINS, EMAIL_METRICS, EMAILS,
+    GET_EMAIL, MAX_BATCH, MAX_IDEMPOTENCY_KEY_CHARS, MAX_LOOKBACK_DAYS, MAX_RECIPIENTS, METRICS,
+    PROVIDER_ID, SEND_BATCH, SEND_EMAIL, WEBHOOK_EVENTS,
+};
+pub use webhooks::{REASON_BOUNCE, REASON_COMPLAINT, REASON_SUPPRESSED, normalize_address};
+
+/// How many domains the health check lists.
+const CHECK_DOMAINS: u32 = 20;
+
+/// The Resend adapter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Resend;
+
+#[async_trait]
+impl Adapter for Resend {
+    fn spec(&self) -> &ProviderSpec {
+        spec::spec()
+    }
+
+    /// Lists the team's domains: it proves the key (and that it has Full access,
+    /// which the streams need) and shows which domains can send.
+    async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
+        let request = api::request(ctx, conn, reqwest::Method::GET, "domains")?
+            .query(&[("limit", CHECK_DOMAINS.to_string())]);
+        let list: wire::List = api::call(ctx, self.spec(), request).await?;
+        let domains: Vec<Value> = list
+            .data
+            .iter()
+            .map(|domain| {
+                json!({
+                    "name": domain.get("name").cloned().unwrap_or(Value::Null),
+                    "status": domain.get("status").cloned().unwrap_or(Value::Null),
+                    "region": domain.get("region").cloned().unwrap_or(Value::Null),
+                })
+            })
+            .collect();
+        let verified: Vec<&str> = list
+            .data
+            .iter()
+            .filter(|domain| domain.get("status").and_then(Value::as_str) == Some("verified"))
+            .filter_map(|domain| domain.get("name").and_then(Value::as_str))
+            .collect();
+        let account = match verified.as_slice() {
+            [] => "Resend (no verified sending domain)".to_owned(),
+            [one] => format!("Resend ({one})"),
+            [first, rest @ ..] => format!("Resend ({first} and {} more)", rest.len()),
+        };
+        if verified.is_empty() {
+            tracing::info!(
+                provider = PROVIDER_ID,
+                "Resend account has no verified domain: it can only send test emails to its owner"
+            );
+        }
+        Ok(Health {
+            account: Some(account),
+            details: json!({
+                "domains": domains,
+                "verified_domains": verified.len(),
+                "has_more_domains": list.has_more,
+            }),
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        request: &ReadRequest,
+    ) -> Result<Page, AdapterError> {
+        let size = streams::page_size(request.page_size);
+        let cursor = request.cursor.as_ref();
+        match request.stream.as_str() {
+            EMAILS => streams::read_emails(ctx, conn, cursor, size).await,
+            DOMAINS => streams::read_domains(ctx, conn, cursor, size).await,
+            EMAIL_METRICS => streams::read_email_metrics(ctx, conn, cursor).await,
+            other => Err(AdapterError::invalid_field(
+                "stream",
+                format!("Resend has no stream `{other}`"),
+            )),
+        }
+    }
+
+    async fn act(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        action: &str,
+        input: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<ActionOutcome, AdapterError> {
+        match action {
+            SEND_EMAIL => actions::send_email(ctx, conn, input, idempotency_key).await,
+            SEND_BATCH => actions::send_batch(ctx, conn, input, idempotency_key).await,
+            GET_EMAIL => actions::get_email(ctx, conn, input).await,
+            other => Err(AdapterError::invalid_field(
+                "action",
+                format!("Resend has no action `{other}`"),
+            )),
+        }
+    }
+
+    fn verify_webhook(
+        &self,
+        ctx: &Context,
+        secret: &SecretString,
+        request: &WebhookRequest<'_>,
+    ) -> Result<Vec<WebhookEvent>, WebhookError> {
+        webhooks::verify(ctx, secret, request)
+    }
+
+    /// Pure: the effects come from the event alone, so a redelivered or replayed
+    /// event has the same effects.
+    async fn apply_webhook(
+        &self,
+        _ctx: &Context,
+        _conn: &Connection,
+        event: &WebhookEvent,
+    ) -> Result<WebhookEffects, AdapterError> {
+        webhooks::effects(event)
+    }
+}

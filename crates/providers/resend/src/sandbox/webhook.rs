@@ -1,0 +1,142 @@
+//! Webhook deliveries as Resend makes them: the event body `{"type", "created_at",
+//! "data"}` signed with Svix under the sandbox's secret. The sandbox uses these to
+//! replay the delivery events of emails sent through the fake into Junction's
+//! webhook ingress; tests use them to exercise `verify_webhook`.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use junction_core::webhook::{WebhookError, svix};
+use secrecy::SecretString;
+use serde_json::{Map, Value, json};
+
+use super::{SANDBOX_WEBHOOK_SECRET, data::uuid_from};
+
+/// A signed webhook delivery: the headers and the raw body to POST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedWebhook {
+    /// `content-type`, `svix-id`, `svix-timestamp` and `svix-signature`.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl SignedWebhook {
+    /// The headers as an [`http::HeaderMap`].
+    pub fn header_map(&self) -> http::HeaderMap {
+        self.headers
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((
+                    http::HeaderName::from_bytes(name.as_bytes()).ok()?,
+                    http::HeaderValue::from_str(value).ok()?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The Svix message id (Junction's event id).
+    pub fn message_id(&self) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(name, _)| name == svix::ID_HEADER)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// Signs `event` as Svix delivers it for message `msg_id` at `timestamp` (unix
+/// seconds), under `secret` (the sandbox's is [`SANDBOX_WEBHOOK_SECRET`]).
+pub fn sign_event(
+    event: &Value,
+    msg_id: &str,
+    timestamp: i64,
+    secret: &SecretString,
+) -> Result<SignedWebhook, WebhookError> {
+    let body = event.to_string().into_bytes();
+    let signature = svix::sign(secret, msg_id, timestamp, &body)?;
+    Ok(SignedWebhook {
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            (svix::ID_HEADER.into(), msg_id.to_owned()),
+            (svix::TIMESTAMP_HEADER.into(), timestamp.to_string()),
+            (svix::SIGNATURE_HEADER.into(), signature),
+        ],
+        body,
+    })
+}
+
+/// The event Resend sends about `email` (a `GET /emails/{id}` object) when
+/// `event_type` happens at `at`. Bounces carry a permanent bounce, suppressions the
+/// reason Resend gives when it refuses a suppressed address.
+pub fn email_event(event_type: &str, email: &Value, at: DateTime<Utc>) -> Value {
+    let created_at = email
+        .get("created_at")
+        .and_then(Value::as_str)
+        .and_then(crate::wire::parse_timestamp)
+        .unwrap_or(at);
+    let mut data = Map::new();
+    data.insert(
+        "email_id".into(),
+        email.get("id").cloned().unwrap_or(Value::Null),
+    );
+    data.insert(
+        "created_at".into(),
+        json!(created_at.to_rfc3339_opts(SecondsFormat::Millis, true)),
+    );
+    for field in ["from", "to", "subject"] {
+        data.insert(
+            field.into(),
+            email.get(field).cloned().unwrap_or(Value::Null),
+        );
+    }
+    match event_type {
+        "email.bounced" => {
+            data.insert(
+                "bounce".into(),
+                json!({
+                    "type": "Permanent",
+                    "subType": "General",
+                    "message": "The recipient's email provider sent a hard bounce message, but \
+                                didn't specify the reason for the hard bounce.",
+                    "diagnosticCode": ["smtp; 550 5.1.1 user unknown"]
+                }),
+            );
+        }
+        "email.suppressed" => {
+            data.insert(
+                "suppressed".into(),
+                json!({
+                    "type": "OnAccountSuppressionList",
+                    "reason": "previous_bounce",
+                    "message": "The recipient is on the account's suppression list.",
+                    "diagnosticCode": []
+                }),
+            );
+        }
+        _ => {}
+    }
+    json!({
+        "type": event_type,
+        "created_at": at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "data": data,
+    })
+}
+
+/// Signs the event of `email` under the sandbox's secret, with a message id derived
+/// from the email and the event (so the same event always has the same id, as a
+/// redelivery by Svix does).
+pub fn signed_email_event(
+    event_type: &str,
+    email: &Value,
+    at: DateTime<Utc>,
+) -> Result<SignedWebhook, WebhookError> {
+    let email_id = email.get("id").and_then(Value::as_str).unwrap_or_default();
+    let msg_id = format!(
+        "msg_{}",
+        uuid_from(&format!("resend-sandbox/webhook/{email_id}/{event_type}")).replace('-', "")
+    );
+    let event = email_event(event_type, email, at);
+    sign_event(
+        &event,
+        &msg_id,
+        at.timestamp(),
+        &SecretString::from(SANDBOX_WEBHOOK_SECRET),
+    )
+}
