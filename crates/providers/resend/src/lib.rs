@@ -51,7 +51,9 @@ pub use spec::{
     GET_EMAIL, MAX_BATCH, MAX_IDEMPOTENCY_KEY_CHARS, MAX_LOOKBACK_DAYS, MAX_RECIPIENTS, METRICS,
     PROVIDER_ID, SEND_BATCH, SEND_EMAIL, WEBHOOK_EVENTS,
 };
-pub use webhooks::{REASON_BOUNCE, REASON_COMPLAINT, REASON_SUPPRESSED, normalize_address};
+pub use webhooks::{
+    REASON_BOUNCE, REASON_COMPLAINT, REASON_SUPPRESSED, UNKNOWN_EVENT, normalize_address,
+};
 
 /// How many domains the health check lists.
 const CHECK_DOMAINS: u32 = 20;
