@@ -1,0 +1,181 @@
+//! junction-stripe: the Stripe provider.
+//!
+//! Connections authenticate with a secret key (`sk_live_…`/`sk_test_…`) or a
+//! restricted key (`rk_…`), sent as `Authorization: Bearer`, with every request
+//! pinned to [`API_VERSION`] through `Stripe-Version`. [`Stripe`]:
+//!
+//! - checks a connection with `GET /v1/account` (a restricted key, which may not read
+//!   the account, with `GET /v1/charges?limit=1`);
+//! - syncs six streams from Stripe's list endpoints, paging with `starting_after`
+//!   (see [`streams`](crate::streams) for the windows and the subscription sweep):
+//!   `charges`, `payment_intents`, `customers`, `subscriptions`, `invoices`, `refunds`,
+//!   with KPI points per UTC day and currency: `gross_revenue`, `net_revenue`,
+//!   `refunds`, `mrr`, `new_subscriptions`, `churned_subscriptions` (money in major
+//!   units);
+//! - runs five actions, form-encoded with the caller's `Idempotency-Key`:
+//!   `create_customer`, `create_payment_intent`, `create_subscription`, `refund`,
+//!   `create_invoice`;
+//! - verifies `Stripe-Signature` webhooks and applies `payment_intent.succeeded`,
+//!   `charge.refunded`, `customer.subscription.created|updated|deleted` and
+//!   `invoice.paid` as record upserts and recomputed daily totals.
+//!
+//! Stripe's errors are classified from its error object: 401 and 403 need the user
+//! (a revoked key, a restricted key without a permission), a 400 names the bad
+//! parameter, 402 is a card refusal, 429 is a rate limit with no `Retry-After` (we
+//! back off on our own), and `Stripe-Should-Retry` overrides the status when present.
+//!
+//! With the `sandbox` feature, [`sandbox::StripeFake`] serves a stateful fake of the
+//! same endpoints for demo mode and tests.
+
+mod actions;
+mod api;
+pub mod form;
+mod kpi;
+pub mod money;
+mod schema;
+mod spec;
+mod streams;
+mod webhooks;
+
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
+
+use async_trait::async_trait;
+use junction_core::{
+    ActionOutcome, Adapter, AdapterError, Connection, Context, Health, Page, ReadRequest,
+    WebhookEffects,
+    spec::ProviderSpec,
+    webhook::{WebhookError, WebhookEvent, WebhookRequest},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+pub use api::{IDEMPOTENCY_HEADER, SECRET_KEY_FIELD, SHOULD_RETRY_HEADER, VERSION_HEADER, redact};
+pub use spec::{
+    API_VERSION, CHARGES, CHURNED_SUBSCRIPTIONS, CURRENCY_DIMENSION, CUSTOMERS, DEFAULT_BASE,
+    GROSS_REVENUE, INVOICES, MRR, NET_REVENUE, NEW_SUBSCRIPTIONS, PAYMENT_INTENTS, PROVIDER_ID,
+    REFUNDED, REFUNDS, SECRET_KEY_PATTERN, SUBSCRIPTIONS, WEBHOOK_EVENTS, WEBHOOK_SECRET_PATTERN,
+};
+pub use streams::{MAX_PAGE_SIZE, REVISIT_DAYS};
+pub use webhooks::SCHEME as WEBHOOK_SCHEME;
+
+/// The config field holding the webhook signing secret.
+pub const WEBHOOK_SECRET_FIELD: &str = "webhook_secret";
+
+/// The Stripe adapter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stripe;
+
+#[async_trait]
+impl Adapter for Stripe {
+    fn spec(&self) -> &ProviderSpec {
+        spec::spec()
+    }
+
+    /// `GET /v1/account` proves a secret key and names the account. Restricted keys
+    /// may lack the account permission, so they are checked with one charge from
+    /// `GET /v1/charges`, which proves the key and the read access the main stream
+    /// needs.
+    async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
+        let api = api::Api::new(ctx, conn);
+        let mode = if api.is_live()? { "live" } else { "test" };
+        let restricted = conn
+            .secret(SECRET_KEY_FIELD)?
+            .expose_secret()
+            .starts_with("rk_");
+        if restricted {
+            let query = [("limit".to_owned(), "1".to_owned())];
+            api.list("v1/charges", &query).await?;
+            return Ok(Health {
+                account: Some(format!("Stripe account ({mode} mode, restricted key)")),
+                details: json!({"mode": mode, "key": "restricted", "api_version": API_VERSION}),
+            });
+        }
+        let account: Value = api.get("v1/account", &[]).await?;
+        let text = |pointer: &str| {
+            account
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let id = text("/id").ok_or_else(|| {
+            AdapterError::unavailable("Stripe answered /v1/account without an account id")
+        })?;
+        let name = text("/settings/dashboard/display_name")
+            .or_else(|| text("/business_profile/name"))
+            .or_else(|| text("/email"))
+            .unwrap_or(id);
+        Ok(Health {
+            account: Some(format!("{name} ({mode} mode)")),
+            details: json!({
+                "account_id": id,
+                "mode": mode,
+                "key": "secret",
+                "api_version": API_VERSION,
+                "country": account.get("country"),
+                "default_currency": account.get("default_currency"),
+                "charges_enabled": account.get("charges_enabled"),
+                "payouts_enabled": account.get("payouts_enabled"),
+            }),
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        request: &ReadRequest,
+    ) -> Result<Page, AdapterError> {
+        let api = api::Api::new(ctx, conn);
+        streams::read(
+            &api,
+            &request.stream,
+            request.cursor.as_ref(),
+            request.page_size,
+        )
+        .await
+    }
+
+    /// Runs an action with the caller's idempotency key as `Idempotency-Key`, so a
+    /// retry with the same key and input reaches Stripe's stored result instead of
+    /// creating (or charging, or refunding) a second time.
+    async fn act(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        action: &str,
+        input: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<ActionOutcome, AdapterError> {
+        let Some(definition) = actions::find(action) else {
+            return Err(AdapterError::invalid_field(
+                "action",
+                format!("Stripe has no action `{action}`"),
+            ));
+        };
+        let api = api::Api::new(ctx, conn);
+        actions::run(&api, definition, input, idempotency_key).await
+    }
+
+    fn verify_webhook(
+        &self,
+        ctx: &Context,
+        secret: &SecretString,
+        request: &WebhookRequest<'_>,
+    ) -> Result<Vec<WebhookEvent>, WebhookError> {
+        webhooks::verify(ctx, secret, request)
+    }
+
+    async fn apply_webhook(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        event: &WebhookEvent,
+    ) -> Result<WebhookEffects, AdapterError> {
+        let api = api::Api::new(ctx, conn);
+        webhooks::apply(&api, event).await
+    }
+
+    // `revoke` keeps the default: Stripe has no API to revoke or roll a secret key
+    // (that is done in the Dashboard), and forgetting the key is all disconnecting can do.
+}

@@ -1,0 +1,276 @@
+//! The static description of the Stripe provider: the secret-key credential, the
+//! optional webhook signing secret, the six streams with the KPIs they produce, the
+//! five actions, the signed webhook events and the request budget.
+
+use std::{sync::OnceLock, time::Duration};
+
+use junction_core::spec::{
+    ActionSpec, AuthSpec, Category, ConfigField, ProviderSpec, RateBudget, StreamSpec,
+    WebhookScheme, WebhookSpec,
+};
+
+use crate::actions;
+
+/// The provider id (also the sandbox mount point of the fake).
+pub const PROVIDER_ID: &str = "stripe";
+
+/// Stripe's API host; `ctx.url` replaces it for the sandbox and tests.
+pub const DEFAULT_BASE: &str = "https://api.stripe.com";
+
+/// The API version every request pins with the `Stripe-Version` header.
+///
+/// Without the header Stripe answers in the account's default version, which differs
+/// between accounts and changes when someone upgrades it in the Dashboard, so the same
+/// adapter would see different object shapes per tenant. `2025-03-31.basil` is the
+/// first version of the current major release: it is the layout the official
+/// fixtures (`stripe/openapi` fixtures3.json, which the sandbox fake serves) follow
+/// (subscription items carry their billing periods, invoices point at their
+/// subscription through `parent`). The fields the adapter reads (ids, `created`,
+/// amounts, currencies, statuses, subscription items with their prices, invoice
+/// `status_transitions`) are the same in every version since 2024-06-20, so a webhook
+/// endpoint left on an older version still parses.
+pub const API_VERSION: &str = "2025-03-31.basil";
+
+/// Stream: charges (one record per charge; gross and net revenue per day).
+pub const CHARGES: &str = "charges";
+/// Stream: payment intents.
+pub const PAYMENT_INTENTS: &str = "payment_intents";
+/// Stream: customers.
+pub const CUSTOMERS: &str = "customers";
+/// Stream: subscriptions (a full sweep per sync; MRR, new and churned subscriptions).
+pub const SUBSCRIPTIONS: &str = "subscriptions";
+/// Stream: invoices.
+pub const INVOICES: &str = "invoices";
+/// Stream: refunds (refunded amounts per day).
+pub const REFUNDS: &str = "refunds";
+
+/// KPI: captured amounts of the day's succeeded charges, in major units.
+pub const GROSS_REVENUE: &str = "gross_revenue";
+/// KPI: the day's captured charges less what has been refunded of them.
+pub const NET_REVENUE: &str = "net_revenue";
+/// KPI: amounts of the refunds created that day (succeeded or pending).
+pub const REFUNDED: &str = "refunds";
+/// KPI: monthly recurring revenue of the active subscriptions, on each sync day.
+pub const MRR: &str = "mrr";
+/// KPI: subscriptions created that day.
+pub const NEW_SUBSCRIPTIONS: &str = "new_subscriptions";
+/// KPI: subscriptions that ended that day.
+pub const CHURNED_SUBSCRIPTIONS: &str = "churned_subscriptions";
+
+/// The dimension every KPI point carries: the ISO 4217 code, upper case.
+pub const CURRENCY_DIMENSION: &str = "currency";
+
+/// The webhook events Junction handles.
+pub const WEBHOOK_EVENTS: [&str; 6] = [
+    "payment_intent.succeeded",
+    "charge.refunded",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "invoice.paid",
+];
+
+/// The whole value of `secret_key`: a secret key (`sk_test_`/`sk_live_`) or a
+/// restricted key (`rk_test_`/`rk_live_`).
+pub const SECRET_KEY_PATTERN: &str = "(sk|rk)_(test|live)_[0-9A-Za-z]+";
+
+/// The whole value of `webhook_secret`: an endpoint signing secret.
+pub const WEBHOOK_SECRET_PATTERN: &str = "whsec_[0-9A-Za-z+/=]+";
+
+/// Requests per second of the shared budget. Stripe limits each account separately
+/// (100 read and 100 write requests a second in live mode, 25 each in test mode);
+/// this budget is what the whole Junction deployment allows itself across all
+/// connected accounts, and 429s from a single busy account are backed off on top.
+const REQUESTS_PER_SECOND: u32 = 100;
+
+/// The provider's spec, built once.
+pub(crate) fn spec() -> &'static ProviderSpec {
+    static SPEC: OnceLock<ProviderSpec> = OnceLock::new();
+    SPEC.get_or_init(build)
+}
+
+fn stream(
+    name: &'static str,
+    description: &'static str,
+    hours: u64,
+    metrics: Vec<&'static str>,
+) -> StreamSpec {
+    StreamSpec {
+        name,
+        description,
+        primary_key: vec!["id"],
+        cursor_field: Some("created"),
+        default_schedule: Duration::from_secs(hours * 60 * 60),
+        metrics,
+    }
+}
+
+fn build() -> ProviderSpec {
+    ProviderSpec {
+        id: PROVIDER_ID,
+        name: "Stripe",
+        category: Category::Payments,
+        auth: AuthSpec::ApiKey {
+            fields: vec![
+                ConfigField::secret(
+                    "secret_key",
+                    "Secret key",
+                    "A Stripe secret key (sk_live_… or sk_test_…) or a restricted key \
+                     (rk_live_… / rk_test_…) with read access to Charges, PaymentIntents, \
+                     Customers, Subscriptions, Invoices, Refunds and the account, and write \
+                     access to the objects you want Junction's actions to create. Dashboard \
+                     → Developers → API keys.",
+                )
+                .with_pattern(SECRET_KEY_PATTERN),
+            ],
+        },
+        config: vec![
+            ConfigField::secret(
+                "webhook_secret",
+                "Webhook signing secret",
+                "Optional. The signing secret (whsec_…) of the webhook endpoint you created \
+                 for Junction in Dashboard → Developers → Webhooks. Without it Junction \
+                 syncs on its schedule only.",
+            )
+            .optional()
+            .with_pattern(WEBHOOK_SECRET_PATTERN),
+        ],
+        streams: vec![
+            stream(
+                CHARGES,
+                "Charges, newest first; gross and net revenue per day and currency.",
+                1,
+                vec![GROSS_REVENUE, NET_REVENUE],
+            ),
+            stream(PAYMENT_INTENTS, "Payment intents.", 1, Vec::new()),
+            stream(CUSTOMERS, "Customers.", 6, Vec::new()),
+            StreamSpec {
+                // The sweep reads every subscription each time: statuses change without
+                // `created` changing, and MRR needs all active subscriptions at once.
+                cursor_field: None,
+                ..stream(
+                    SUBSCRIPTIONS,
+                    "Every subscription, all statuses, swept on each sync; MRR on the sync \
+                     day, new and churned subscriptions per day, per currency.",
+                    6,
+                    vec![MRR, NEW_SUBSCRIPTIONS, CHURNED_SUBSCRIPTIONS],
+                )
+            },
+            stream(INVOICES, "Invoices.", 1, Vec::new()),
+            stream(
+                REFUNDS,
+                "Refunds; refunded amounts per day and currency.",
+                1,
+                vec![REFUNDED],
+            ),
+        ],
+        actions: action_specs(),
+        webhook: Some(WebhookSpec {
+            scheme: WebhookScheme::Stripe {
+                tolerance_secs: junction_core::webhook::stripe::DEFAULT_TOLERANCE_SECS,
+            },
+            events: WEBHOOK_EVENTS.to_vec(),
+        }),
+        rate_limit: RateBudget {
+            requests: REQUESTS_PER_SECOND,
+            per: Duration::from_secs(1),
+            concurrency: None,
+        },
+        docs_url: "https://docs.stripe.com/api",
+    }
+}
+
+fn action_specs() -> Vec<ActionSpec> {
+    actions::ACTIONS
+        .iter()
+        .map(|action| ActionSpec {
+            name: action.name,
+            description: action.description,
+            input_schema: (action.schema)(),
+            long_running: false,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn values(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn keys_of_every_kind_are_accepted() {
+        for key in [
+            "sk_test_51PgafTB7WZ01zgkWabc",
+            "sk_live_51PgafTB7WZ01zgkWabc",
+            "rk_test_51PgafTB7WZ01zgkWabc",
+            "rk_live_51PgafTB7WZ01zgkWabc",
+        ] {
+            assert_eq!(
+                spec().validate_fields(&values(json!({"secret_key": key}))),
+                Ok(()),
+                "{key}"
+            );
+        }
+        assert_eq!(
+            spec().validate_fields(&values(json!({
+                "secret_key": "sk_test_abc",
+                "webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            }))),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn publishable_keys_and_bad_secrets_are_refused() {
+        let errors = spec()
+            .validate_fields(&values(json!({
+                "secret_key": "pk_live_TOPSECRETVALUE",
+                "webhook_secret": "not-a-secret"
+            })))
+            .unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["secret_key", "webhook_secret"]);
+        assert!(
+            errors
+                .iter()
+                .all(|e| !e.to_string().contains("TOPSECRETVALUE"))
+        );
+        let errors = spec().validate_fields(&values(json!({}))).unwrap_err();
+        assert_eq!(errors[0].field, "secret_key");
+    }
+
+    #[test]
+    fn streams_and_actions_are_described() {
+        let names: Vec<_> = spec().streams.iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            [
+                CHARGES,
+                PAYMENT_INTENTS,
+                CUSTOMERS,
+                SUBSCRIPTIONS,
+                INVOICES,
+                REFUNDS
+            ]
+        );
+        let actions: Vec<_> = spec().actions.iter().map(|a| a.name).collect();
+        assert_eq!(
+            actions,
+            [
+                "create_customer",
+                "create_payment_intent",
+                "create_subscription",
+                "refund",
+                "create_invoice"
+            ]
+        );
+        for action in &spec().actions {
+            assert_eq!(action.input_schema["type"], "object", "{}", action.name);
+            assert_eq!(action.input_schema["additionalProperties"], false);
+        }
+    }
+}
