@@ -63,12 +63,24 @@ fn resend(status: u16, name: &str, message: &str) -> ResponseTemplate {
 #[tokio::test]
 async fn rejected_keys_are_permanently_unauthorized() {
     for (status, name, message) in [
-        (401, "missing_api_key", "Missing API key in the authorization header."),
+        (
+            401,
+            "missing_api_key",
+            "Missing API key in the authorization header.",
+        ),
         (403, "invalid_api_key", "API key is invalid"),
-        (401, "restricted_api_key", "This API key is restricted to only send emails."),
+        (
+            401,
+            "restricted_api_key",
+            "This API key is restricted to only send emails.",
+        ),
     ] {
         let err = check_error(resend(status, name, message)).await;
-        let AdapterError::Unauthorized { refreshable, message } = &err else {
+        let AdapterError::Unauthorized {
+            refreshable,
+            message,
+        } = &err
+        else {
             panic!("{name}: {err:?}")
         };
         assert!(!refreshable, "{name}");
@@ -82,11 +94,15 @@ async fn rejected_keys_are_permanently_unauthorized() {
 #[tokio::test]
 async fn a_rate_limit_waits_per_retry_after() {
     let err = check_error(
-        resend(429, "rate_limit_exceeded", "Too many requests. You can only make 2 requests per second.")
-            .insert_header("ratelimit-limit", "2")
-            .insert_header("ratelimit-remaining", "0")
-            .insert_header("ratelimit-reset", "1")
-            .insert_header("retry-after", "1"),
+        resend(
+            429,
+            "rate_limit_exceeded",
+            "Too many requests. You can only make 2 requests per second.",
+        )
+        .insert_header("ratelimit-limit", "2")
+        .insert_header("ratelimit-remaining", "0")
+        .insert_header("ratelimit-reset", "1")
+        .insert_header("retry-after", "1"),
     )
     .await;
     assert_eq!(
@@ -123,8 +139,12 @@ async fn used_up_quotas_are_quota_exhausted() {
     .await;
     assert_eq!(err, AdapterError::QuotaExhausted { resets_at: None });
     let err = send_error(
-        resend(429, "monthly_quota_exceeded", "You have reached your monthly email sending quota.")
-            .insert_header("retry-after", "3600"),
+        resend(
+            429,
+            "monthly_quota_exceeded",
+            "You have reached your monthly email sending quota.",
+        )
+        .insert_header("retry-after", "3600"),
     )
     .await;
     assert_eq!(
@@ -138,18 +158,61 @@ async fn used_up_quotas_are_quota_exhausted() {
 #[tokio::test]
 async fn validation_errors_are_invalid_input_naming_the_field() {
     let cases = [
-        (resend(422, "validation_error", "The `to` field must be a `string`."), Some("to")),
-        (resend(403, "validation_error", "The acme.example domain is not verified. Please, add and verify your domain on https://resend.com/domains"), Some("from")),
-        (resend(422, "invalid_from_address", "Invalid `from` field."), Some("from")),
-        (resend(409, "invalid_idempotent_request", "Same idempotency key used with a different request payload."), Some("idempotency_key")),
-        (resend(400, "invalid_idempotency_key", "The key must be between 1-256 chars."), Some("idempotency_key")),
-        (resend(422, "missing_required_field", "Missing required field."), None),
-        (resend(422, "invalid_attachment", "Attachment must have either a `content` or `path`."), Some("content")),
+        (
+            resend(
+                422,
+                "validation_error",
+                "The `to` field must be a `string`.",
+            ),
+            Some("to"),
+        ),
+        (
+            resend(
+                403,
+                "validation_error",
+                "The acme.example domain is not verified. Please, add and verify your domain on https://resend.com/domains",
+            ),
+            Some("from"),
+        ),
+        (
+            resend(422, "invalid_from_address", "Invalid `from` field."),
+            Some("from"),
+        ),
+        (
+            resend(
+                409,
+                "invalid_idempotent_request",
+                "Same idempotency key used with a different request payload.",
+            ),
+            Some("idempotency_key"),
+        ),
+        (
+            resend(
+                400,
+                "invalid_idempotency_key",
+                "The key must be between 1-256 chars.",
+            ),
+            Some("idempotency_key"),
+        ),
+        (
+            resend(422, "missing_required_field", "Missing required field."),
+            None,
+        ),
+        (
+            resend(
+                422,
+                "invalid_attachment",
+                "Attachment must have either a `content` or `path`.",
+            ),
+            Some("content"),
+        ),
     ];
     for (response, field) in cases {
         let err = send_error(response).await;
         match &err {
-            AdapterError::Invalid { field: got, .. } => assert_eq!(got.as_deref(), field, "{err:?}"),
+            AdapterError::Invalid { field: got, .. } => {
+                assert_eq!(got.as_deref(), field, "{err:?}")
+            }
             other => panic!("{other:?}"),
         }
         assert!(!err.is_retryable());
@@ -178,7 +241,12 @@ async fn a_concurrent_idempotent_request_is_retried() {
 
 #[tokio::test]
 async fn other_refusals_keep_resends_name_and_message() {
-    let err = send_error(resend(451, "security_error", "We may have found a security issue with the request.")).await;
+    let err = send_error(resend(
+        451,
+        "security_error",
+        "We may have found a security issue with the request.",
+    ))
+    .await;
     assert_eq!(
         err,
         AdapterError::Provider {
@@ -204,7 +272,10 @@ async fn other_refusals_keep_resends_name_and_message() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, AdapterError::Provider { status: 404, .. }), "{err:?}");
+    assert!(
+        matches!(err, AdapterError::Provider { status: 404, .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -223,10 +294,21 @@ async fn the_edges_user_agent_refusal_is_a_provider_error() {
 #[tokio::test]
 async fn outages_and_broken_bodies_are_unavailable() {
     for response in [
-        resend(500, "application_error", "An unexpected error occurred, please try again later."),
-        resend(500, "internal_server_error", "An unexpected error occurred."),
+        resend(
+            500,
+            "application_error",
+            "An unexpected error occurred, please try again later.",
+        ),
+        resend(
+            500,
+            "internal_server_error",
+            "An unexpected error occurred.",
+        ),
         ResponseTemplate::new(503).set_body_string("<html>Service Unavailable</html>"),
-        ResponseTemplate::new(200).set_body_raw(b"{\"object\":\"list\",\"data\":[".to_vec(), "application/json"),
+        ResponseTemplate::new(200).set_body_raw(
+            b"{\"object\":\"list\",\"data\":[".to_vec(),
+            "application/json",
+        ),
         ResponseTemplate::new(200).set_body_json(json!({"object": "list"})),
     ] {
         let err = check_error(response).await;
@@ -266,7 +348,10 @@ impl RateLimiter for Recorder {
     }
 
     fn observe(&self, provider: &str, info: &RateLimitInfo) {
-        self.0.lock().unwrap().push((provider.to_owned(), info.clone()));
+        self.0
+            .lock()
+            .unwrap()
+            .push((provider.to_owned(), info.clone()));
     }
 }
 

@@ -28,7 +28,10 @@ async fn read(server: &MockServer, stream: &str, cursor: Option<Value>, size: Op
 }
 
 fn ids(page: &Page) -> Vec<&str> {
-    page.records.iter().map(|r| r.external_id.as_str()).collect()
+    page.records
+        .iter()
+        .map(|r| r.external_id.as_str())
+        .collect()
 }
 
 #[tokio::test]
@@ -40,7 +43,10 @@ async fn emails_page_with_after_until_has_more_is_false() {
         .and(query_param_is_missing("after"))
         .respond_with(ResponseTemplate::new(200).set_body_json(list(
             true,
-            vec![email_item("e1", 1, "delivered"), email_item("e2", 2, "opened")],
+            vec![
+                email_item("e1", 1, "delivered"),
+                email_item("e2", 2, "opened"),
+            ],
         )))
         .expect(1)
         .mount(&server)
@@ -50,7 +56,10 @@ async fn emails_page_with_after_until_has_more_is_false() {
         .and(query_param("after", "e2"))
         .respond_with(ResponseTemplate::new(200).set_body_json(list(
             true,
-            vec![email_item("e3", 30, "bounced"), email_item("e4", 40, "complained")],
+            vec![
+                email_item("e3", 30, "bounced"),
+                email_item("e4", 40, "complained"),
+            ],
         )))
         .expect(1)
         .mount(&server)

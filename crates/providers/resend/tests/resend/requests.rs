@@ -22,7 +22,10 @@ async fn send_email_posts_the_documented_body_with_the_idempotency_key() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/resend/emails"))
-        .and(header("authorization", format!("Bearer {API_KEY}").as_str()))
+        .and(header(
+            "authorization",
+            format!("Bearer {API_KEY}").as_str(),
+        ))
         .and(header_exists("user-agent"))
         .and(header("content-type", "application/json"))
         .and(header("idempotency-key", "kpi-alert/42"))
@@ -90,7 +93,12 @@ async fn without_a_key_no_idempotency_header_is_sent() {
         .unwrap();
     let received = server.received_requests().await.unwrap();
     assert!(received[0].headers.get("idempotency-key").is_none());
-    let user_agent = received[0].headers.get("user-agent").unwrap().to_str().unwrap();
+    let user_agent = received[0]
+        .headers
+        .get("user-agent")
+        .unwrap()
+        .to_str()
+        .unwrap();
     assert!(user_agent.starts_with("junction-resend/"), "{user_agent}");
 }
 
@@ -168,13 +176,43 @@ async fn invalid_input_never_reaches_resend() {
         .await;
     let ctx = context(&server);
     let cases = [
-        ("send_email", json!({"to": "a@acme.example", "subject": "S", "text": "t"}), "from", None),
-        ("send_email", json!({"from": "a@acme.example", "to": "a@acme.example", "subject": "S", "text": "t", "bcc": "x"}), "bcc", None),
-        ("send_email", json!({"from": "a@acme.example", "to": "b@acme.example", "subject": "S", "text": "t"}), "idempotency_key", Some("k".repeat(257))),
+        (
+            "send_email",
+            json!({"to": "a@acme.example", "subject": "S", "text": "t"}),
+            "from",
+            None,
+        ),
+        (
+            "send_email",
+            json!({"from": "a@acme.example", "to": "a@acme.example", "subject": "S", "text": "t", "bcc": "x"}),
+            "bcc",
+            None,
+        ),
+        (
+            "send_email",
+            json!({"from": "a@acme.example", "to": "b@acme.example", "subject": "S", "text": "t"}),
+            "idempotency_key",
+            Some("k".repeat(257)),
+        ),
         ("send_batch", json!({"emails": []}), "emails", None),
-        ("send_batch", json!({"emails": [{"from": "a@acme.example", "to": "b@acme.example", "subject": "S"}]}), "emails[0].html", None),
-        ("send_batch", json!({"emails": (0..101).map(|_| json!({"from": "a@acme.example", "to": "b@acme.example", "subject": "S", "text": "t"})).collect::<Vec<_>>()}), "emails", None),
-        ("get_email", json!({"email_id": "../domains"}), "email_id", None),
+        (
+            "send_batch",
+            json!({"emails": [{"from": "a@acme.example", "to": "b@acme.example", "subject": "S"}]}),
+            "emails[0].html",
+            None,
+        ),
+        (
+            "send_batch",
+            json!({"emails": (0..101).map(|_| json!({"from": "a@acme.example", "to": "b@acme.example", "subject": "S", "text": "t"})).collect::<Vec<_>>()}),
+            "emails",
+            None,
+        ),
+        (
+            "get_email",
+            json!({"email_id": "../domains"}),
+            "email_id",
+            None,
+        ),
         ("post_tweet", json!({}), "action", None),
     ];
     for (action, input, field, key) in cases {
@@ -183,7 +221,9 @@ async fn invalid_input_never_reaches_resend() {
             .await
             .unwrap_err();
         match err {
-            AdapterError::Invalid { field: Some(f), .. } => assert_eq!(f, field, "{action} {input}"),
+            AdapterError::Invalid { field: Some(f), .. } => {
+                assert_eq!(f, field, "{action} {input}")
+            }
             other => panic!("{action}: {other:?}"),
         }
     }
@@ -194,7 +234,10 @@ async fn get_email_reads_the_delivery_status() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/resend/emails/4ef9a417-02e9-4d39-ad75-9611e0fcc33c"))
-        .and(header("authorization", format!("Bearer {API_KEY}").as_str()))
+        .and(header(
+            "authorization",
+            format!("Bearer {API_KEY}").as_str(),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "object": "email",
             "id": "4ef9a417-02e9-4d39-ad75-9611e0fcc33c",
@@ -230,7 +273,10 @@ async fn check_lists_domains_and_names_the_verified_ones() {
     Mock::given(method("GET"))
         .and(path("/resend/domains"))
         .and(query_param("limit", "20"))
-        .and(header("authorization", format!("Bearer {API_KEY}").as_str()))
+        .and(header(
+            "authorization",
+            format!("Bearer {API_KEY}").as_str(),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(list(
             false,
             vec![
@@ -246,7 +292,10 @@ async fn check_lists_domains_and_names_the_verified_ones() {
         .check(&context(&server), &connection(json!({})))
         .await
         .unwrap();
-    assert_eq!(health.account.as_deref(), Some("Resend (acme.example and 1 more)"));
+    assert_eq!(
+        health.account.as_deref(),
+        Some("Resend (acme.example and 1 more)")
+    );
     assert_eq!(health.details["verified_domains"], 2);
     assert_eq!(health.details["domains"][2]["status"], "pending");
 }

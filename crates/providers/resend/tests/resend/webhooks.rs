@@ -43,8 +43,9 @@ fn vector() -> Vector {
 }
 
 fn at(seconds: i64) -> Context {
-    Context::new(reqwest::Client::new())
-        .with_clock(Arc::new(FixedClock(DateTime::from_timestamp(seconds, 0).unwrap())))
+    Context::new(reqwest::Client::new()).with_clock(Arc::new(FixedClock(
+        DateTime::from_timestamp(seconds, 0).unwrap(),
+    )))
 }
 
 fn headers(id: &str, timestamp: &str, signature: &str) -> HeaderMap {
@@ -97,7 +98,10 @@ fn the_vector_is_accepted_within_five_minutes_only() {
     let map = headers(&v.msg_id, &v.timestamp.to_string(), &v.signature);
     let body = v.payload.as_bytes();
     for skew in [-300, 300] {
-        assert!(verify(&at(v.timestamp + skew), &v.secret, &map, body).is_ok(), "{skew}");
+        assert!(
+            verify(&at(v.timestamp + skew), &v.secret, &map, body).is_ok(),
+            "{skew}"
+        );
     }
     for skew in [-301, 301, 86_400] {
         assert_eq!(
@@ -118,7 +122,12 @@ fn tampering_and_wrong_secrets_are_refused() {
         Err(WebhookError::SignatureMismatch)
     );
     assert_eq!(
-        verify(&ctx, "whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldA==", &map, v.payload.as_bytes()),
+        verify(
+            &ctx,
+            "whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldA==",
+            &map,
+            v.payload.as_bytes()
+        ),
         Err(WebhookError::SignatureMismatch)
     );
     // The signed id and timestamp are part of the signature too.
@@ -222,7 +231,10 @@ async fn a_signed_bounce_suppresses_the_recipient_and_updates_the_email() {
     assert!(effects.kpis.is_empty());
     let record = &effects.records[0];
     assert_eq!(record.stream, "emails");
-    assert_eq!(record.record.external_id, "56761188-7520-42d8-8898-ff6fc54ce618");
+    assert_eq!(
+        record.record.external_id,
+        "56761188-7520-42d8-8898-ff6fc54ce618"
+    );
     assert_eq!(record.record.data["last_event"], "bounced");
     assert_eq!(record.record.data["bounce"]["subType"], "Suppressed");
     // Applying the same event again gives the same effects (redeliveries are safe).

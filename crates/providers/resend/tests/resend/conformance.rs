@@ -1,0 +1,26 @@
+//! The shared conformance suite against the Resend fake.
+
+use std::sync::Arc;
+
+use junction_conformance::{FakeServer, Suite, TokenTable};
+use junction_core::Adapter;
+use junction_resend::{
+    Resend,
+    sandbox::{ResendFake, SANDBOX_API_KEY},
+};
+use serde_json::json;
+
+use crate::support::connection_with_key;
+
+#[tokio::test]
+async fn resend_passes_the_conformance_suite() {
+    let server = FakeServer::start(Arc::new(ResendFake::default()), TokenTable::default()).await;
+    Suite::new(
+        Arc::new(Resend) as Arc<dyn Adapter>,
+        connection_with_key(SANDBOX_API_KEY, json!({"lookback_days": 30})),
+        connection_with_key("re_revoked_or_mistyped", json!({})),
+        false,
+    )
+    .run(&server)
+    .await;
+}
