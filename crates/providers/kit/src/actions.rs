@@ -56,7 +56,9 @@ pub(crate) async fn run(
                 field: "tag_id",
                 what: "such tag, or no such subscriber",
             };
-            let written = client.post(&path, &Value::Object(body), Some(&missing)).await?;
+            let written = client
+                .post(&path, &Value::Object(body), Some(&missing))
+                .await?;
             subscriber_outcome(written, "already_tagged", false)
         }
         ADD_TO_SEQUENCE => {
@@ -67,7 +69,9 @@ pub(crate) async fn run(
                 field: "sequence_id",
                 what: "such sequence, or no such subscriber",
             };
-            let written = client.post(&path, &Value::Object(body), Some(&missing)).await?;
+            let written = client
+                .post(&path, &Value::Object(body), Some(&missing))
+                .await?;
             subscriber_outcome(written, "already_added", false)
         }
         ADD_TO_FORM => {
@@ -81,7 +85,9 @@ pub(crate) async fn run(
                 field: "form_id",
                 what: "such form, or no such subscriber",
             };
-            let written = client.post(&path, &Value::Object(body), Some(&missing)).await?;
+            let written = client
+                .post(&path, &Value::Object(body), Some(&missing))
+                .await?;
             subscriber_outcome(written, "already_added", false)
         }
         CREATE_BROADCAST => create_broadcast(ctx, client, &input, idempotency_key).await,
@@ -108,7 +114,10 @@ impl<'a> Input<'a> {
         match self.0.keys().find(|key| !allowed.contains(&key.as_str())) {
             Some(key) => Err(AdapterError::invalid_field(
                 key.as_str(),
-                format!("is not an input of this action (expected: {})", allowed.join(", ")),
+                format!(
+                    "is not an input of this action (expected: {})",
+                    allowed.join(", ")
+                ),
             )),
             None => Ok(()),
         }
@@ -141,7 +150,10 @@ impl<'a> Input<'a> {
         if is_email(text) {
             Ok(Some(text))
         } else {
-            Err(AdapterError::invalid_field(name, "must be an email address"))
+            Err(AdapterError::invalid_field(
+                name,
+                "must be an email address",
+            ))
         }
     }
 
@@ -198,7 +210,10 @@ impl<'a> Input<'a> {
         };
         match url::Url::parse(text.trim()) {
             Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(Some(text.trim())),
-            _ => Err(AdapterError::invalid_field(name, "must be an absolute http(s) URL")),
+            _ => Err(AdapterError::invalid_field(
+                name,
+                "must be an absolute http(s) URL",
+            )),
         }
     }
 }
@@ -345,7 +360,11 @@ fn subscriber_outcome(
     let mut output = Map::new();
     output.insert(
         flag.to_owned(),
-        json!(if flag_means_created { created } else { !created }),
+        json!(if flag_means_created {
+            created
+        } else {
+            !created
+        }),
     );
     if let Some(warnings) = body.get_mut("warnings").map(Value::take) {
         // Custom field keys Kit does not know and ignored.
@@ -485,9 +504,10 @@ async fn create_broadcast(
     let Written { mut body, .. } = client
         .post("v4/broadcasts", &Value::Object(body), None)
         .await?;
-    let broadcast = body.get_mut("broadcast").map(Value::take).ok_or_else(|| {
-        AdapterError::unavailable("malformed response body: no `broadcast`")
-    })?;
+    let broadcast = body
+        .get_mut("broadcast")
+        .map(Value::take)
+        .ok_or_else(|| AdapterError::unavailable("malformed response body: no `broadcast`"))?;
     broadcast_outcome(broadcast, false)
 }
 
@@ -496,7 +516,9 @@ fn broadcast_outcome(broadcast: Value, deduplicated: bool) -> Result<ActionOutco
         .get("id")
         .filter(|id| id.is_i64())
         .map(Value::to_string)
-        .ok_or_else(|| AdapterError::unavailable("malformed response body: broadcast without `id`"))?;
+        .ok_or_else(|| {
+            AdapterError::unavailable("malformed response body: broadcast without `id`")
+        })?;
     Ok(ActionOutcome {
         external_id: Some(external_id),
         output: json!({"broadcast": broadcast, "deduplicated": deduplicated}),
@@ -553,7 +575,9 @@ mod tests {
         for good in ["a@b.co", "first.last+tag@example.com", "x@sub.domain.org"] {
             assert!(is_email(good), "{good}");
         }
-        for bad in ["", "a", "a@b", "@b.co", "a@.co", "a@b.co.", "a b@c.co", "a@b@c.co"] {
+        for bad in [
+            "", "a", "a@b", "@b.co", "a@.co", "a@b.co.", "a b@c.co", "a@b@c.co",
+        ] {
             assert!(!is_email(bad), "{bad}");
         }
     }
@@ -571,7 +595,9 @@ mod tests {
             json!({"last_name": "Lamarr", "score": "87", "vip": "true", "company": null})
         );
         let err = map_fields(&json!({"surname": "a", "last_name": "b"}), &map).unwrap_err();
-        assert!(matches!(err, AdapterError::Invalid { field: Some(f), .. } if f.starts_with("fields.")));
+        assert!(
+            matches!(err, AdapterError::Invalid { field: Some(f), .. } if f.starts_with("fields."))
+        );
         let err = map_fields(&json!({"tags": ["a"]}), &map).unwrap_err();
         assert!(matches!(err, AdapterError::Invalid { field: Some(f), .. } if f == "fields.tags"));
         let err = map_fields(&json!(["a"]), &map).unwrap_err();
@@ -611,17 +637,30 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(body["send_at"], "2026-03-01T09:00:00Z");
-        let draft = broadcast_body(&json!({"subject": "a", "content": "b", "send_at": null})).unwrap();
+        let draft =
+            broadcast_body(&json!({"subject": "a", "content": "b", "send_at": null})).unwrap();
         assert_eq!(draft["send_at"], Value::Null);
         let draft = broadcast_body(&json!({"subject": "a", "content": "b"})).unwrap();
         assert!(!draft.contains_key("send_at"));
         for (bad, field) in [
             (json!({"content": "b"}), "subject"),
             (json!({"subject": " ", "content": "b"}), "subject"),
-            (json!({"subject": "a", "content": "b", "send_at": "tomorrow"}), "send_at"),
-            (json!({"subject": "a", "content": "b", "email_template_id": "2"}), "email_template_id"),
-            (json!({"subject": "a", "content": "b", "thumbnail_url": "ftp://x"}), "thumbnail_url"),
-            (json!({"subject": "a", "content": "b", "sender": "x"}), "sender"),
+            (
+                json!({"subject": "a", "content": "b", "send_at": "tomorrow"}),
+                "send_at",
+            ),
+            (
+                json!({"subject": "a", "content": "b", "email_template_id": "2"}),
+                "email_template_id",
+            ),
+            (
+                json!({"subject": "a", "content": "b", "thumbnail_url": "ftp://x"}),
+                "thumbnail_url",
+            ),
+            (
+                json!({"subject": "a", "content": "b", "sender": "x"}),
+                "sender",
+            ),
         ] {
             let err = broadcast_body(&bad).unwrap_err();
             assert!(

@@ -68,7 +68,11 @@ impl<'a> KitClient<'a> {
         Ok(Self { ctx, spec, api_key })
     }
 
-    fn request(&self, method: http::Method, path: &str) -> Result<reqwest::RequestBuilder, AdapterError> {
+    fn request(
+        &self,
+        method: http::Method,
+        path: &str,
+    ) -> Result<reqwest::RequestBuilder, AdapterError> {
         let url = self.ctx.url(DEFAULT_BASE, path)?;
         Ok(self
             .ctx
@@ -160,7 +164,8 @@ mod tests {
         let status = StatusCode::from_u16(status).unwrap();
         let headers = HeaderMap::new();
         let now = Utc::now();
-        let base = junction_core::http::classify(status, &headers, body, now, &ResponsePolicy::API_KEY);
+        let base =
+            junction_core::http::classify(status, &headers, body, now, &ResponsePolicy::API_KEY);
         refine(
             base,
             &Refusal {

@@ -123,10 +123,7 @@ fn invalid(message: impl Into<String>) -> AdapterError {
 }
 
 fn is_name(text: &str) -> bool {
-    !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn is_kit_key(text: &str) -> bool {
@@ -170,15 +167,7 @@ mod tests {
     #[test]
     fn field_map_rejects_ambiguous_or_malformed_entries() {
         for bad in [
-            "a",
-            "a:b,",
-            "a:b,,c:d",
-            "a:Bad",
-            "a b:c",
-            "a:b,a:c",
-            "a:k,b:k",
-            ":k",
-            "a:",
+            "a", "a:b,", "a:b,,c:d", "a:Bad", "a b:c", "a:b,a:c", "a:k,b:k", ":k", "a:",
         ] {
             let err = FieldMap::parse(bad).unwrap_err();
             assert!(
@@ -199,13 +188,16 @@ mod tests {
         assert_eq!(settings.lookback_days, 90);
         assert_eq!(settings.field_map.kit_key("a"), "b");
         for bad in [json!(0), json!(3651), json!("x"), json!(-1)] {
-            let err = Settings::from_connection(&conn(json!({ "lookback_days": bad }))).unwrap_err();
+            let err =
+                Settings::from_connection(&conn(json!({ "lookback_days": bad }))).unwrap_err();
             assert!(
                 matches!(&err, AdapterError::Invalid { field: Some(f), .. } if f == LOOKBACK_FIELD),
                 "{err:?}"
             );
         }
         let err = Settings::from_connection(&conn(json!({"field_map": {"a": "b"}}))).unwrap_err();
-        assert!(matches!(err, AdapterError::Invalid { field: Some(f), .. } if f == FIELD_MAP_FIELD));
+        assert!(
+            matches!(err, AdapterError::Invalid { field: Some(f), .. } if f == FIELD_MAP_FIELD)
+        );
     }
 }

@@ -26,8 +26,8 @@ use crate::{
         KPI_BROADCAST_OPEN_RATE, KPI_BROADCAST_OPENS, KPI_BROADCAST_RECIPIENTS,
         KPI_BROADCAST_UNSUBSCRIBE_RATE, KPI_BROADCAST_UNSUBSCRIBES, KPI_FORM_SUBSCRIBERS,
         KPI_NET_NEW_SUBSCRIBERS, KPI_NEW_SUBSCRIBERS, KPI_SEQUENCE_SUBSCRIBERS,
-        KPI_TAG_SUBSCRIBERS, KPI_TOTAL_SUBSCRIBERS, KPI_UNSUBSCRIBES, SEQUENCES,
-        SUBSCRIBER_GROWTH, SUBSCRIBERS, TAGS,
+        KPI_TAG_SUBSCRIBERS, KPI_TOTAL_SUBSCRIBERS, KPI_UNSUBSCRIBES, SEQUENCES, SUBSCRIBER_GROWTH,
+        SUBSCRIBERS, TAGS,
     },
     wire::{BroadcastStats, BroadcastStatsResponse, GrowthStats, GrowthStatsResponse, Pagination},
 };
@@ -76,17 +76,58 @@ pub(crate) async fn read(
 ) -> Result<Page, AdapterError> {
     let cursor = request.cursor.as_ref();
     match request.stream.as_str() {
-        SUBSCRIBERS => read_subscribers(ctx, client, parse_cursor(cursor)?, request.page_size).await,
+        SUBSCRIBERS => {
+            read_subscribers(ctx, client, parse_cursor(cursor)?, request.page_size).await
+        }
         SUBSCRIBER_GROWTH => {
-            read_growth(ctx, client, settings, parse_cursor(cursor)?, request.page_size).await
+            read_growth(
+                ctx,
+                client,
+                settings,
+                parse_cursor(cursor)?,
+                request.page_size,
+            )
+            .await
         }
-        TAGS => read_counted_list(ctx, client, &TAG_LIST, parse_cursor(cursor)?, request.page_size).await,
+        TAGS => {
+            read_counted_list(
+                ctx,
+                client,
+                &TAG_LIST,
+                parse_cursor(cursor)?,
+                request.page_size,
+            )
+            .await
+        }
         SEQUENCES => {
-            read_counted_list(ctx, client, &SEQUENCE_LIST, parse_cursor(cursor)?, request.page_size).await
+            read_counted_list(
+                ctx,
+                client,
+                &SEQUENCE_LIST,
+                parse_cursor(cursor)?,
+                request.page_size,
+            )
+            .await
         }
-        FORMS => read_counted_list(ctx, client, &FORM_LIST, parse_cursor(cursor)?, request.page_size).await,
+        FORMS => {
+            read_counted_list(
+                ctx,
+                client,
+                &FORM_LIST,
+                parse_cursor(cursor)?,
+                request.page_size,
+            )
+            .await
+        }
         BROADCASTS => {
-            read_counted_list(ctx, client, &BROADCAST_LIST, parse_cursor(cursor)?, request.page_size).await
+            read_counted_list(
+                ctx,
+                client,
+                &BROADCAST_LIST,
+                parse_cursor(cursor)?,
+                request.page_size,
+            )
+            .await
         }
         BROADCAST_STATS => {
             read_broadcast_stats(ctx, client, parse_cursor(cursor)?, request.page_size).await
@@ -359,7 +400,11 @@ async fn read_subscribers(
         },
     };
     Ok(Page {
-        records: page.items.into_iter().map(|item| record(item, None)).collect(),
+        records: page
+            .items
+            .into_iter()
+            .map(|item| record(item, None))
+            .collect(),
         kpis: Vec::new(),
         next_cursor: Some(to_cursor(&next)?),
         has_more,
@@ -423,7 +468,11 @@ fn growth_kpis(day: NaiveDate, stats: &GrowthStats) -> [KpiPoint; 4] {
         KpiPoint::total(KPI_TOTAL_SUBSCRIBERS, day, stats.subscribers as f64),
         KpiPoint::total(KPI_NEW_SUBSCRIBERS, day, stats.new_subscribers as f64),
         KpiPoint::total(KPI_UNSUBSCRIBES, day, stats.cancellations as f64),
-        KpiPoint::total(KPI_NET_NEW_SUBSCRIBERS, day, stats.net_new_subscribers as f64),
+        KpiPoint::total(
+            KPI_NET_NEW_SUBSCRIBERS,
+            day,
+            stats.net_new_subscribers as f64,
+        ),
     ]
 }
 
@@ -487,8 +536,9 @@ async fn read_broadcast_stats(
             continue;
         };
         let id = id_of(broadcast);
-        let response: BroadcastStatsResponse =
-            client.get(&format!("v4/broadcasts/{id}/stats"), &[]).await?;
+        let response: BroadcastStatsResponse = client
+            .get(&format!("v4/broadcasts/{id}/stats"), &[])
+            .await?;
         if response.broadcast.id != id {
             return Err(malformed(format!(
                 "stats of broadcast {} returned for broadcast {id}",
@@ -616,8 +666,10 @@ mod tests {
         };
         let points = broadcast_kpis(7, day, &stats);
         assert_eq!(points.len(), 7);
-        assert!(points.iter().all(|p| p.date == day
-            && p.dimensions.get("broadcast_id").map(String::as_str) == Some("7")));
+        assert!(
+            points.iter().all(|p| p.date == day
+                && p.dimensions.get("broadcast_id").map(String::as_str) == Some("7"))
+        );
         let opens = points.iter().find(|p| p.metric == KPI_BROADCAST_OPENS);
         assert_eq!(opens.map(|p| p.value), Some(498.0));
         let sparse = BroadcastStats {

@@ -1,0 +1,15 @@
+//! Integration tests of the Kit adapter: against wiremock serving Kit v4's documented
+//! JSON shapes (requests, paging, errors and rate-limit signals, actions), and (with
+//! the `sandbox` feature) against the crate's own fake through the conformance
+//! suite's `FakeServer`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod actions;
+#[cfg(feature = "sandbox")]
+mod conformance;
+mod errors;
+#[cfg(feature = "sandbox")]
+mod fake;
+mod paging;
+mod requests;
+mod support;
