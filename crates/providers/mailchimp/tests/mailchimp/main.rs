@@ -1,2 +1,14 @@
-//! Integration tests of the Mailchimp adapter.
+//! Integration tests of the Mailchimp adapter: against wiremock serving the
+//! Marketing API's documented JSON shapes (paging, errors, rate limits, the batch
+//! flow and its results archive), and (with the `sandbox` feature) against the
+//! crate's own fake through the conformance suite's server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod actions;
+#[cfg(feature = "sandbox")]
+mod conformance;
+mod errors;
+#[cfg(feature = "sandbox")]
+mod fake;
+mod paging;
+mod support;
