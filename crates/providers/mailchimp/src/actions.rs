@@ -106,11 +106,18 @@ fn at(prefix: &str, name: &str) -> String {
 
 fn object<'v>(value: &'v Value, path: &str) -> Result<&'v Map<String, Value>, AdapterError> {
     value.as_object().ok_or_else(|| {
-        AdapterError::invalid_field(if path.is_empty() { "input" } else { path }, "must be an object")
+        AdapterError::invalid_field(
+            if path.is_empty() { "input" } else { path },
+            "must be an object",
+        )
     })
 }
 
-fn only_fields(map: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), AdapterError> {
+fn only_fields(
+    map: &Map<String, Value>,
+    allowed: &[&str],
+    prefix: &str,
+) -> Result<(), AdapterError> {
     match map.keys().find(|key| !allowed.contains(&key.as_str())) {
         Some(key) => Err(AdapterError::invalid_field(
             at(prefix, key),
@@ -128,7 +135,10 @@ fn optional_string<'v>(
     match map.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.as_str())),
-        Some(_) => Err(AdapterError::invalid_field(at(prefix, name), "must be a string")),
+        Some(_) => Err(AdapterError::invalid_field(
+            at(prefix, name),
+            "must be a string",
+        )),
     }
 }
 
@@ -147,12 +157,19 @@ fn required_string<'v>(
 fn identifier(map: &Map<String, Value>, name: &str) -> Result<String, AdapterError> {
     let id = required_string(map, name, "")?.trim();
     if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(AdapterError::invalid_field(name, "must be letters and digits only"));
+        return Err(AdapterError::invalid_field(
+            name,
+            "must be letters and digits only",
+        ));
     }
     Ok(id.to_owned())
 }
 
-fn status(map: &Map<String, Value>, name: &str, prefix: &str) -> Result<Option<String>, AdapterError> {
+fn status(
+    map: &Map<String, Value>,
+    name: &str,
+    prefix: &str,
+) -> Result<Option<String>, AdapterError> {
     match optional_string(map, name, prefix)? {
         None => Ok(None),
         Some(value) if MEMBER_STATUSES.contains(&value) => Ok(Some(value.to_owned())),
@@ -188,12 +205,20 @@ pub(crate) fn is_plausible_email(address: &str) -> bool {
 /// Parses one contact at `prefix` (`""` for `upsert_contact`, `contacts[3]` in bulk).
 fn contact(value: &Value, prefix: &str, default_status: &str) -> Result<Contact, AdapterError> {
     let map = object(value, prefix)?;
-    let mut allowed = vec!["email_address", "status_if_new", "status", "merge_fields", "tags"];
+    let mut allowed = vec![
+        "email_address",
+        "status_if_new",
+        "status",
+        "merge_fields",
+        "tags",
+    ];
     if prefix.is_empty() {
         allowed.push("audience_id");
     }
     only_fields(map, &allowed, prefix)?;
-    let email_address = required_string(map, "email_address", prefix)?.trim().to_owned();
+    let email_address = required_string(map, "email_address", prefix)?
+        .trim()
+        .to_owned();
     if !is_plausible_email(&email_address) {
         return Err(AdapterError::invalid_field(
             at(prefix, "email_address"),
@@ -211,7 +236,10 @@ fn contact(value: &Value, prefix: &str, default_status: &str) -> Result<Contact,
                 if tag.trim().is_empty() {
                     return Err(AdapterError::invalid_field(path, "needs a merge tag name"));
                 }
-                if !matches!(value, Value::String(_) | Value::Number(_) | Value::Object(_)) {
+                if !matches!(
+                    value,
+                    Value::String(_) | Value::Number(_) | Value::Object(_)
+                ) {
                     return Err(AdapterError::invalid_field(
                         path,
                         "must be a string, a number or (ADDRESS fields) an object",
@@ -240,10 +268,16 @@ fn contact(value: &Value, prefix: &str, default_status: &str) -> Result<Contact,
             for (index, item) in items.iter().enumerate() {
                 let path = format!("{}[{index}]", at(prefix, "tags"));
                 let Some(name) = item.as_str().map(str::trim).filter(|n| !n.is_empty()) else {
-                    return Err(AdapterError::invalid_field(path, "must be a non-empty string"));
+                    return Err(AdapterError::invalid_field(
+                        path,
+                        "must be a non-empty string",
+                    ));
                 };
                 if name.chars().count() > 100 {
-                    return Err(AdapterError::invalid_field(path, "must be at most 100 characters"));
+                    return Err(AdapterError::invalid_field(
+                        path,
+                        "must be at most 100 characters",
+                    ));
                 }
                 if !tags.iter().any(|t| t == name) {
                     tags.push(name.to_owned());
@@ -280,7 +314,10 @@ pub(crate) fn parse_bulk(input: &Value) -> Result<(String, Vec<Contact>), Adapte
     let audience = identifier(map, "audience_id")?;
     let default_status = status(map, "status_if_new", "")?.unwrap_or_else(|| "subscribed".into());
     let Some(items) = map.get("contacts").and_then(Value::as_array) else {
-        return Err(AdapterError::invalid_field("contacts", "must be an array of contacts"));
+        return Err(AdapterError::invalid_field(
+            "contacts",
+            "must be an array of contacts",
+        ));
     };
     if items.is_empty() || items.len() > MAX_BULK_CONTACTS {
         return Err(AdapterError::invalid_field(
@@ -433,7 +470,10 @@ pub(crate) async fn bulk_sync_contacts(
     Ok(outcome)
 }
 
-pub(crate) async fn get_batch(api: &Api<'_>, batch_id: &str) -> Result<ActionOutcome, AdapterError> {
+pub(crate) async fn get_batch(
+    api: &Api<'_>,
+    batch_id: &str,
+) -> Result<ActionOutcome, AdapterError> {
     let batch = fetch_batch(api, batch_id).await.map_err(|err| match err {
         AdapterError::Provider { status: 404, .. } => {
             AdapterError::invalid_field("batch_id", "Mailchimp has no such batch operation")
@@ -444,7 +484,8 @@ pub(crate) async fn get_batch(api: &Api<'_>, batch_id: &str) -> Result<ActionOut
 }
 
 async fn fetch_batch(api: &Api<'_>, batch_id: &str) -> Result<Batch, AdapterError> {
-    api.get(&format!("batches/{batch_id}"), &[], Purpose::Read).await
+    api.get(&format!("batches/{batch_id}"), &[], Purpose::Read)
+        .await
 }
 
 /// Polls until the batch is finished or `max_wait` has passed in pauses; transient
@@ -554,12 +595,18 @@ async fn results(api: &Api<'_>, batch: &Batch) -> Result<Vec<OperationResult>, A
             .url("")?
             .join(location)
             .map_err(|_| AdapterError::unavailable("the batch results URL is malformed"))?,
-        Err(_) => return Err(AdapterError::unavailable("the batch results URL is malformed")),
+        Err(_) => {
+            return Err(AdapterError::unavailable(
+                "the batch results URL is malformed",
+            ));
+        }
     };
     // Production archives live on pre-signed HTTPS storage; plain HTTP is only for a
     // sandbox or test base URL.
     if url.scheme() != "https" && !(url.scheme() == "http" && ctx.base_url.is_some()) {
-        return Err(AdapterError::unavailable("the batch results URL is not HTTPS"));
+        return Err(AdapterError::unavailable(
+            "the batch results URL is not HTTPS",
+        ));
     }
     let spec: &ProviderSpec = crate::spec::spec();
     // No credentials: the URL carries its own signature, and the key must not leave
@@ -630,12 +677,75 @@ fn parse_json_results(body: &[u8]) -> Result<Vec<OperationResult>, String> {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn polling_stops_at_the_wait_limit() {
+        use wiremock::{Mock, MockServer, ResponseTemplate, matchers::path};
+        let server = MockServer::start().await;
+        let running = json!({"id": "b1", "status": "started", "total_operations": 2});
+        Mock::given(path("/mailchimp/3.0/batches/b1"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(&running))
+            .mount(&server)
+            .await;
+        let ctx = junction_core::Context::new(reqwest::Client::new())
+            .with_base_url(format!("{}/mailchimp/", server.uri()).parse().unwrap());
+        let conn = junction_core::Connection {
+            workspace_id: junction_core::WorkspaceId::new(),
+            integration_id: junction_core::IntegrationId::new(),
+            config: Map::new(),
+            secrets: [(
+                "api_key".to_owned(),
+                secrecy::SecretString::from("0123456789abcdef0123456789abcdef-us21"),
+            )]
+            .into(),
+            access_token: None,
+            token_expires_at: None,
+        };
+        let api = Api::new(&ctx, crate::spec::spec(), &conn).unwrap();
+        let submitted: Batch =
+            serde_json::from_value(json!({"id": "b1", "status": "pending"})).unwrap();
+        let started = std::time::Instant::now();
+        let last = poll_batch(
+            &api,
+            submitted,
+            std::iter::repeat(Duration::from_millis(20)),
+            Duration::from_millis(100),
+        )
+        .await
+        .unwrap();
+        assert_eq!(last.status, "started");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(server.received_requests().await.unwrap().len(), 5);
+        // The production schedule is bounded too: it reaches MAX_POLL_WAIT in a
+        // finite number of polls.
+        let mut total = Duration::ZERO;
+        let polls = poll_delays()
+            .take_while(|d| {
+                total += *d;
+                total <= MAX_POLL_WAIT
+            })
+            .count();
+        assert!((40..=50).contains(&polls), "{polls}");
+    }
+
     #[test]
     fn plausible_emails() {
-        for good in ["a@b.co", "Ada.Lovelace+news@Example.com", "x@mail.example.org"] {
+        for good in [
+            "a@b.co",
+            "Ada.Lovelace+news@Example.com",
+            "x@mail.example.org",
+        ] {
             assert!(is_plausible_email(good), "{good}");
         }
-        for bad in ["", "a", "a@b", "@b.co", "a@b..co", "a b@c.co", "a@b.co ", "a@-.c@d.co"] {
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@b.co",
+            "a@b..co",
+            "a b@c.co",
+            "a@b.co ",
+            "a@-.c@d.co",
+        ] {
             assert!(!is_plausible_email(bad), "{bad}");
         }
     }
@@ -659,15 +769,23 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(field(json!({"email_address": "a@b.co"})), "audience_id");
-        assert_eq!(field(json!({"audience_id": "../x", "email_address": "a@b.co"})), "audience_id");
+        assert_eq!(
+            field(json!({"audience_id": "../x", "email_address": "a@b.co"})),
+            "audience_id"
+        );
         assert_eq!(field(json!({"audience_id": "a"})), "email_address");
-        assert_eq!(field(json!({"audience_id": "a", "email_address": "nope"})), "email_address");
+        assert_eq!(
+            field(json!({"audience_id": "a", "email_address": "nope"})),
+            "email_address"
+        );
         assert_eq!(
             field(json!({"audience_id": "a", "email_address": "a@b.co", "status_if_new": "vip"})),
             "status_if_new"
         );
         assert_eq!(
-            field(json!({"audience_id": "a", "email_address": "a@b.co", "merge_fields": {"X": [1]}})),
+            field(
+                json!({"audience_id": "a", "email_address": "a@b.co", "merge_fields": {"X": [1]}})
+            ),
             "merge_fields.X"
         );
         assert_eq!(
@@ -689,11 +807,20 @@ mod tests {
         };
         let (name, _) = field(json!({"audience_id": "a", "contacts": []}));
         assert_eq!(name, "contacts");
-        let (name, _) = field(json!({"audience_id": "a", "contacts": [{"email_address": "a@b.co"}, {"email_address": "bad"}]}));
+        let (name, _) = field(
+            json!({"audience_id": "a", "contacts": [{"email_address": "a@b.co"}, {"email_address": "bad"}]}),
+        );
         assert_eq!(name, "contacts[1].email_address");
-        let (name, message) = field(json!({"audience_id": "a", "contacts": [{"email_address": "a@b.co"}, {"email_address": "A@B.co"}]}));
-        assert_eq!((name.as_str(), message.as_str()), ("contacts[1].email_address", "repeats contacts[0]"));
-        let (name, _) = field(json!({"audience_id": "a", "contacts": [{"email_address": "a@b.co", "audience_id": "b"}]}));
+        let (name, message) = field(
+            json!({"audience_id": "a", "contacts": [{"email_address": "a@b.co"}, {"email_address": "A@B.co"}]}),
+        );
+        assert_eq!(
+            (name.as_str(), message.as_str()),
+            ("contacts[1].email_address", "repeats contacts[0]")
+        );
+        let (name, _) = field(
+            json!({"audience_id": "a", "contacts": [{"email_address": "a@b.co", "audience_id": "b"}]}),
+        );
         assert_eq!(name, "contacts[0].audience_id");
         let (_, contacts) = parse_bulk(&json!({
             "audience_id": "a",
@@ -727,12 +854,21 @@ mod tests {
             body,
             json!({"email_address": "Urist.McVankab@FreddiesJokes.com", "status_if_new": "subscribed", "merge_fields": {"FNAME": "Urist"}})
         );
-        assert_eq!(operations[0].operation_id.as_deref(), Some("upsert:Urist.McVankab@FreddiesJokes.com"));
+        assert_eq!(
+            operations[0].operation_id.as_deref(),
+            Some("upsert:Urist.McVankab@FreddiesJokes.com")
+        );
         assert_eq!(operations[1].method, "POST");
         assert!(operations[1].path.ends_with("/tags"));
         let body: Value = serde_json::from_str(operations[1].body.as_deref().unwrap()).unwrap();
-        assert_eq!(body, json!({"tags": [{"name": "jokes", "status": "active"}]}));
-        assert_eq!(operations[2].operation_id.as_deref(), Some("upsert:b@example.com"));
+        assert_eq!(
+            body,
+            json!({"tags": [{"name": "jokes", "status": "active"}]})
+        );
+        assert_eq!(
+            operations[2].operation_id.as_deref(),
+            Some("upsert:b@example.com")
+        );
     }
 
     #[test]

@@ -285,13 +285,25 @@ mod tests {
             json!({"title": "Wrong Datacenter", "status": 403, "detail": "The API key provided is linked to a different datacenter"}),
             Purpose::Read,
         );
-        assert!(matches!(err, AdapterError::Unauthorized { refreshable: false, .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                AdapterError::Unauthorized {
+                    refreshable: false,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         let err = refine_body(
             403,
             json!({"title": "Forbidden", "status": 403, "detail": "You don't have permission to access this resource"}),
             Purpose::Read,
         );
-        assert!(matches!(err, AdapterError::Provider { status: 403, .. }), "{err:?}");
+        assert!(
+            matches!(err, AdapterError::Provider { status: 403, .. }),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -313,19 +325,28 @@ mod tests {
             json!({"title": "Invalid Resource", "status": 400, "detail": "x@y looks fake or invalid, please enter a real email address."}),
             Purpose::ContactWrite,
         );
-        assert!(matches!(err, AdapterError::Invalid { field: Some(ref f), .. } if f == "email_address"), "{err:?}");
+        assert!(
+            matches!(err, AdapterError::Invalid { field: Some(ref f), .. } if f == "email_address"),
+            "{err:?}"
+        );
         let err = refine_body(
             404,
             json!({"title": "Resource Not Found", "status": 404, "detail": "The requested resource could not be found."}),
             Purpose::ContactWrite,
         );
-        assert!(matches!(err, AdapterError::Invalid { field: Some(ref f), .. } if f == "audience_id"), "{err:?}");
+        assert!(
+            matches!(err, AdapterError::Invalid { field: Some(ref f), .. } if f == "audience_id"),
+            "{err:?}"
+        );
         // Reads keep the generic classification.
         let err = refine_body(
             400,
             json!({"title": "Invalid Resource", "status": 400, "detail": "bad"}),
             Purpose::Read,
         );
-        assert!(matches!(err, AdapterError::Provider { status: 400, .. }), "{err:?}");
+        assert!(
+            matches!(err, AdapterError::Provider { status: 400, .. }),
+            "{err:?}"
+        );
     }
 }

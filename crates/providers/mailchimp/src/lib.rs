@@ -73,7 +73,10 @@ impl Adapter for Mailchimp {
         let api = Api::new(ctx, self.spec(), conn)?;
         let ping: wire::Ping = api.get("ping", &[], Purpose::Read).await?;
         Ok(Health {
-            account: Some(format!("Mailchimp account (data center {})", api.data_center())),
+            account: Some(format!(
+                "Mailchimp account (data center {})",
+                api.data_center()
+            )),
             details: json!({
                 "health_status": ping.health_status,
                 "data_center": api.data_center(),

@@ -114,7 +114,10 @@ struct AudiencesCursor {
 }
 
 /// Reads one page of `audiences`.
-pub(crate) async fn read_audiences(api: &Api<'_>, request: &ReadRequest) -> Result<Page, AdapterError> {
+pub(crate) async fn read_audiences(
+    api: &Api<'_>,
+    request: &ReadRequest,
+) -> Result<Page, AdapterError> {
     let cursor: AudiencesCursor = parse_cursor(request.cursor.as_ref())?;
     let count = page_size(request, DEFAULT_AUDIENCE_PAGE);
     let page: ListsPage = api
@@ -134,7 +137,9 @@ pub(crate) async fn read_audiences(api: &Api<'_>, request: &ReadRequest) -> Resu
     let mut kpis = Vec::with_capacity(page.lists.len() * 3);
     for list in page.lists {
         let id = text_field(&list, "id")
-            .ok_or_else(|| AdapterError::unavailable("Mailchimp returned an audience without an id"))?
+            .ok_or_else(|| {
+                AdapterError::unavailable("Mailchimp returned an audience without an id")
+            })?
             .to_owned();
         let stats: ListStats = list
             .get("stats")
@@ -145,7 +150,9 @@ pub(crate) async fn read_audiences(api: &Api<'_>, request: &ReadRequest) -> Resu
             ("unsubscribe_count", stats.unsubscribe_count),
             ("cleaned_count", stats.cleaned_count),
         ] {
-            kpis.push(KpiPoint::total(metric, today, value).with_dimension(AUDIENCE_DIMENSION, &id));
+            kpis.push(
+                KpiPoint::total(metric, today, value).with_dimension(AUDIENCE_DIMENSION, &id),
+            );
         }
         records.push(Record {
             external_id: id,
@@ -229,7 +236,10 @@ async fn audience_ids(api: &Api<'_>) -> Result<Vec<String>, AdapterError> {
 }
 
 /// Reads one page of `members`.
-pub(crate) async fn read_members(api: &Api<'_>, request: &ReadRequest) -> Result<Page, AdapterError> {
+pub(crate) async fn read_members(
+    api: &Api<'_>,
+    request: &ReadRequest,
+) -> Result<Page, AdapterError> {
     let mut cursor: MembersCursor = parse_cursor(request.cursor.as_ref())?;
     let now = api.context().now();
     let mut pass = match cursor.pass.take() {
@@ -271,7 +281,10 @@ pub(crate) async fn read_members(api: &Api<'_>, request: &ReadRequest) -> Result
         Ok(page) => page,
         // Deleted since the pass began: nothing left to read there.
         Err(AdapterError::Provider { status: 404, .. }) => {
-            tracing::info!(audience, "Mailchimp audience vanished during a members pass; skipped");
+            tracing::info!(
+                audience,
+                "Mailchimp audience vanished during a members pass; skipped"
+            );
             cursor.synced.remove(&audience);
             return finish_audience(cursor, pass, Vec::new(), Vec::new());
         }
@@ -280,8 +293,9 @@ pub(crate) async fn read_members(api: &Api<'_>, request: &ReadRequest) -> Result
 
     let mut records = Vec::with_capacity(page.members.len());
     for member in page.members {
-        let id = text_field(&member, "id")
-            .ok_or_else(|| AdapterError::unavailable("Mailchimp returned a member without an id"))?;
+        let id = text_field(&member, "id").ok_or_else(|| {
+            AdapterError::unavailable("Mailchimp returned a member without an id")
+        })?;
         records.push(Record {
             external_id: format!("{audience}:{id}"),
             modified_at: timestamp(&member, "last_changed"),

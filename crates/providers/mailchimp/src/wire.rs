@@ -239,6 +239,9 @@ mod tests {
             problem.describe(),
             "Your merge fields were invalid.; FNAME: Please enter a value"
         );
-        assert_eq!(Problem::new(404, "Resource Not Found", "").describe(), "Resource Not Found");
+        assert_eq!(
+            Problem::new(404, "Resource Not Found", "").describe(),
+            "Resource Not Found"
+        );
     }
 }

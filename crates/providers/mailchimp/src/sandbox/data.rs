@@ -17,8 +17,22 @@ pub(crate) const AUDIENCES: [(&str, &str, i64, usize); 4] = [
 ];
 
 const FIRST_NAMES: [&str; 16] = [
-    "Ada", "Grace", "Alan", "Katherine", "Edsger", "Barbara", "Donald", "Frances", "Linus",
-    "Margaret", "Dennis", "Radia", "Ken", "Hedy", "John", "Sophie",
+    "Ada",
+    "Grace",
+    "Alan",
+    "Katherine",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "Linus",
+    "Margaret",
+    "Dennis",
+    "Radia",
+    "Ken",
+    "Hedy",
+    "John",
+    "Sophie",
 ];
 
 const LAST_NAMES: [&str; 16] = [
@@ -103,8 +117,7 @@ pub(crate) fn members(audience: usize, anchor: DateTime<Utc>) -> Vec<FakeMember>
             };
             let signup = anchor - Span::hours(i as i64 * 11 + audience as i64 * 5 + 3);
             let opt = (status != "pending").then(|| signup + Span::minutes(7));
-            let last_changed =
-                (signup + Span::days((i % 5) as i64)).min(anchor - Span::minutes(1));
+            let last_changed = (signup + Span::days((i % 5) as i64)).min(anchor - Span::minutes(1));
             let mut merge_fields = Map::new();
             merge_fields.insert("FNAME".into(), json!(first));
             merge_fields.insert("LNAME".into(), json!(last));
@@ -207,7 +220,9 @@ pub(crate) fn member_json(list: &FakeList, member: &FakeMember) -> Value {
 /// A stable numeric id per tag name.
 fn tag_id(name: &str) -> u64 {
     let digest = crate::md5::digest(name.as_bytes());
-    u64::from(u32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]])) % 1_000_000
+    u64::from(u32::from_le_bytes([
+        digest[0], digest[1], digest[2], digest[3],
+    ])) % 1_000_000
 }
 
 /// An audience's JSON, in the shape of `GET /lists/{id}`, with stats computed from
@@ -300,7 +315,11 @@ mod tests {
                 assert!(member.timestamp_opt.is_some() == (member.status != "pending"));
             }
             // Oldest first.
-            assert!(members.windows(2).all(|w| w[0].timestamp_signup <= w[1].timestamp_signup));
+            assert!(
+                members
+                    .windows(2)
+                    .all(|w| w[0].timestamp_signup <= w[1].timestamp_signup)
+            );
         }
     }
 }

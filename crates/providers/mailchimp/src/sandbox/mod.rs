@@ -166,7 +166,11 @@ fn authenticate(request: &FakeRequest, revoked: bool) -> Result<(), FakeResponse
         ));
     };
     if key == DISABLED_API_KEY && !revoked {
-        return Err(problem(403, "User Disabled", "This account has been disabled."));
+        return Err(problem(
+            403,
+            "User Disabled",
+            "This account has been disabled.",
+        ));
     }
     if key != SANDBOX_API_KEY || revoked {
         return Err(problem(
@@ -299,7 +303,10 @@ impl State {
     }
 
     fn members_of(&self, list: &str) -> &[FakeMember] {
-        self.members.get(list).map(Vec::as_slice).unwrap_or_default()
+        self.members
+            .get(list)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     fn find_member(&self, list_id: &str, hash: &str) -> Option<(&FakeList, &FakeMember)> {
@@ -318,7 +325,10 @@ impl State {
         };
         let mut lists: Vec<&FakeList> = self.lists.iter().collect();
         lists.sort_by_key(|l| l.date_created);
-        if query.get("sort_dir").is_some_and(|d| d.eq_ignore_ascii_case("DESC")) {
+        if query
+            .get("sort_dir")
+            .is_some_and(|d| d.eq_ignore_ascii_case("DESC"))
+        {
             lists.reverse();
         }
         let page: Vec<Value> = lists
@@ -357,7 +367,10 @@ impl State {
             "since_timestamp_opt",
             "before_timestamp_opt",
         ] {
-            match query.get(name).map(|v| DateTime::parse_from_rfc3339(v.trim())) {
+            match query
+                .get(name)
+                .map(|v| DateTime::parse_from_rfc3339(v.trim()))
+            {
                 None => bounds.push(None),
                 Some(Ok(at)) => bounds.push(Some(at.with_timezone(&Utc))),
                 Some(Err(_)) => {
@@ -377,12 +390,8 @@ impl State {
             .filter(|m| status.is_none_or(|s| &m.status == s))
             .filter(|m| bounds[0].is_none_or(|since| m.last_changed > since))
             .filter(|m| bounds[1].is_none_or(|before| m.last_changed < before))
-            .filter(|m| {
-                bounds[2].is_none_or(|since| m.timestamp_opt.is_some_and(|t| t > since))
-            })
-            .filter(|m| {
-                bounds[3].is_none_or(|before| m.timestamp_opt.is_some_and(|t| t < before))
-            })
+            .filter(|m| bounds[2].is_none_or(|since| m.timestamp_opt.is_some_and(|t| t > since)))
+            .filter(|m| bounds[3].is_none_or(|before| m.timestamp_opt.is_some_and(|t| t < before)))
             .collect();
         match query.get("sort_field").map(String::as_str) {
             None | Some("") => {}
@@ -397,7 +406,10 @@ impl State {
                 );
             }
         }
-        if query.get("sort_dir").is_some_and(|d| d.eq_ignore_ascii_case("DESC")) {
+        if query
+            .get("sort_dir")
+            .is_some_and(|d| d.eq_ignore_ascii_case("DESC"))
+        {
             members.reverse();
         }
         let total = members.len();
@@ -413,7 +425,13 @@ impl State {
         )
     }
 
-    fn put_member(&mut self, list_id: &str, hash: &str, body: &[u8], now: DateTime<Utc>) -> FakeResponse {
+    fn put_member(
+        &mut self,
+        list_id: &str,
+        hash: &str,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> FakeResponse {
         if self.list(list_id).is_none() {
             return not_found();
         }
@@ -432,7 +450,11 @@ impl State {
             .map(str::trim)
             .filter(|e| !e.is_empty())
         else {
-            return invalid_field(validation, "email_address", "This value should not be blank.");
+            return invalid_field(
+                validation,
+                "email_address",
+                "This value should not be blank.",
+            );
         };
         if !is_plausible_email(email) || email.to_ascii_lowercase().ends_with(".invalid") {
             return problem(
@@ -477,7 +499,10 @@ impl State {
             );
         }
         let members = self.members.entry(list_id.to_owned()).or_default();
-        let index = match members.iter().position(|m| subscriber_hash(&m.email) == hash) {
+        let index = match members
+            .iter()
+            .position(|m| subscriber_hash(&m.email) == hash)
+        {
             Some(index) => {
                 let member = &mut members[index];
                 member.email = email.to_owned();
@@ -518,12 +543,20 @@ impl State {
             }
         };
         match (self.list(list_id), self.members.get(list_id)) {
-            (Some(list), Some(members)) => FakeResponse::json(200, &member_json(list, &members[index])),
+            (Some(list), Some(members)) => {
+                FakeResponse::json(200, &member_json(list, &members[index]))
+            }
             _ => not_found(),
         }
     }
 
-    fn post_tags(&mut self, list_id: &str, hash: &str, body: &[u8], now: DateTime<Utc>) -> FakeResponse {
+    fn post_tags(
+        &mut self,
+        list_id: &str,
+        hash: &str,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> FakeResponse {
         if self.find_member(list_id, hash).is_none() {
             return not_found();
         }
@@ -535,22 +568,20 @@ impl State {
                  {name, status}.",
             );
         };
-        if let Some(bad) = update
-            .tags
-            .iter()
-            .position(|t| t.name.trim().is_empty() || !matches!(t.status.as_str(), "active" | "inactive"))
-        {
+        if let Some(bad) = update.tags.iter().position(|t| {
+            t.name.trim().is_empty() || !matches!(t.status.as_str(), "active" | "inactive")
+        }) {
             return invalid_field(
                 "The resource submitted could not be validated.",
                 &format!("tags[{bad}]"),
                 "A tag needs a name and a status of active or inactive.",
             );
         }
-        let Some(member) = self
-            .members
-            .get_mut(list_id)
-            .and_then(|members| members.iter_mut().find(|m| subscriber_hash(&m.email) == hash))
-        else {
+        let Some(member) = self.members.get_mut(list_id).and_then(|members| {
+            members
+                .iter_mut()
+                .find(|m| subscriber_hash(&m.email) == hash)
+        }) else {
             return not_found();
         };
         for tag in update.tags {
@@ -597,7 +628,8 @@ impl State {
                 response: String::from_utf8_lossy(&response.body).into_owned(),
             });
         }
-        let id = hex_digest(format!("batch:{}", self.batches.len() + 1).as_bytes())[..10].to_owned();
+        let id =
+            hex_digest(format!("batch:{}", self.batches.len() + 1).as_bytes())[..10].to_owned();
         let batch = FakeBatch {
             submitted_at: call.now,
             completed_at: None,
@@ -642,7 +674,10 @@ impl State {
             .chunks(RESULTS_PER_FILE)
             .enumerate()
             .map(|(index, chunk)| {
-                let name = format!("{id}/{}.json", hex_digest(format!("{id}:{index}").as_bytes()));
+                let name = format!(
+                    "{id}/{}.json",
+                    hex_digest(format!("{id}:{index}").as_bytes())
+                );
                 let body = serde_json::to_vec(chunk).unwrap_or_default();
                 (name, body)
             })

@@ -4,7 +4,9 @@
 //! refusals of contact writes name the offending input field.
 
 use junction_core::{Adapter, AdapterError};
-use junction_mailchimp::{BULK_SYNC_CONTACTS, GET_BATCH, Mailchimp, UPSERT_CONTACT, subscriber_hash};
+use junction_mailchimp::{
+    BULK_SYNC_CONTACTS, GET_BATCH, Mailchimp, UPSERT_CONTACT, subscriber_hash,
+};
 use serde_json::{Value, json};
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
@@ -15,9 +17,19 @@ use crate::support::*;
 
 const ARCHIVE: &[u8] = include_bytes!("fixtures/batch-results.tar.gz");
 
-async fn act(server: &MockServer, action: &str, input: Value) -> Result<junction_core::ActionOutcome, AdapterError> {
+async fn act(
+    server: &MockServer,
+    action: &str,
+    input: Value,
+) -> Result<junction_core::ActionOutcome, AdapterError> {
     Mailchimp
-        .act(&context(server), &connection(), action, &input, Some("idem-1"))
+        .act(
+            &context(server),
+            &connection(),
+            action,
+            &input,
+            Some("idem-1"),
+        )
         .await
 }
 
@@ -101,7 +113,11 @@ async fn refused_contact_writes_name_the_field() {
         (
             "fake@example.com",
             400,
-            problem(400, "Invalid Resource", "fake@example.com looks fake or invalid, please enter a real email address."),
+            problem(
+                400,
+                "Invalid Resource",
+                "fake@example.com looks fake or invalid, please enter a real email address.",
+            ),
             "email_address",
         ),
         (
@@ -109,7 +125,8 @@ async fn refused_contact_writes_name_the_field() {
             400,
             {
                 let mut p = problem(400, "Invalid Resource", "Your merge fields were invalid.");
-                p["errors"] = json!([{"field": "BIRTHDAY", "message": "Please enter a complete date"}]);
+                p["errors"] =
+                    json!([{"field": "BIRTHDAY", "message": "Please enter a complete date"}]);
                 p
             },
             "merge_fields.BIRTHDAY",
@@ -117,21 +134,32 @@ async fn refused_contact_writes_name_the_field() {
         (
             "nolist@example.com",
             404,
-            problem(404, "Resource Not Found", "The requested resource could not be found."),
+            problem(
+                404,
+                "Resource Not Found",
+                "The requested resource could not be found.",
+            ),
             "audience_id",
         ),
     ];
     for (email, status, body, _) in &cases {
         Mock::given(method("PUT"))
-            .and(path(format!("/mailchimp/3.0/lists/a1/members/{}", subscriber_hash(email))))
+            .and(path(format!(
+                "/mailchimp/3.0/lists/a1/members/{}",
+                subscriber_hash(email)
+            )))
             .respond_with(ResponseTemplate::new(*status).set_body_json(body))
             .mount(&server)
             .await;
     }
     for (email, _, _, field) in cases {
-        let err = act(&server, UPSERT_CONTACT, json!({"audience_id": "a1", "email_address": email}))
-            .await
-            .unwrap_err();
+        let err = act(
+            &server,
+            UPSERT_CONTACT,
+            json!({"audience_id": "a1", "email_address": email}),
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(err, AdapterError::Invalid { field: Some(ref f), .. } if f == field),
             "{email}: {err:?}"
@@ -144,9 +172,21 @@ async fn refused_contact_writes_name_the_field() {
 async fn invalid_input_sends_nothing() {
     let server = MockServer::start().await;
     for (action, input, field) in [
-        (UPSERT_CONTACT, json!({"audience_id": "a1"}), "email_address"),
-        (UPSERT_CONTACT, json!({"audience_id": "a1", "email_address": "x@y.co", "tags": "vip"}), "tags"),
-        (BULK_SYNC_CONTACTS, json!({"audience_id": "a1", "contacts": [{"email": "x@y.co"}]}), "contacts[0].email"),
+        (
+            UPSERT_CONTACT,
+            json!({"audience_id": "a1"}),
+            "email_address",
+        ),
+        (
+            UPSERT_CONTACT,
+            json!({"audience_id": "a1", "email_address": "x@y.co", "tags": "vip"}),
+            "tags",
+        ),
+        (
+            BULK_SYNC_CONTACTS,
+            json!({"audience_id": "a1", "contacts": [{"email": "x@y.co"}]}),
+            "contacts[0].email",
+        ),
         (GET_BATCH, json!({"batch_id": "../lists"}), "batch_id"),
         ("delete_everything", json!({}), "action"),
     ] {
@@ -211,7 +251,10 @@ async fn bulk_sync_submits_one_batch_polls_it_and_reports_failures() {
         .expect(1)
         .mount(&server)
         .await;
-    let archive_url = format!("{}/storage/7d94c0ca2a.tar.gz?X-Amz-Signature=abc", server.uri());
+    let archive_url = format!(
+        "{}/storage/7d94c0ca2a.tar.gz?X-Amz-Signature=abc",
+        server.uri()
+    );
     Mock::given(method("GET"))
         .and(path("/mailchimp/3.0/batches/7d94c0ca2a"))
         .respond_with(ResponseTemplate::new(200).set_body_json(batch("started", 2, 1, "")))
@@ -222,7 +265,12 @@ async fn bulk_sync_submits_one_batch_polls_it_and_reports_failures() {
         .await;
     Mock::given(method("GET"))
         .and(path("/mailchimp/3.0/batches/7d94c0ca2a"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(batch("finished", 4, 2, &archive_url)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(batch(
+            "finished",
+            4,
+            2,
+            &archive_url,
+        )))
         .with_priority(2)
         .expect(1)
         .mount(&server)
@@ -337,11 +385,20 @@ async fn get_batch_reports_a_running_batch_and_an_unknown_one() {
         )))
         .mount(&server)
         .await;
-    let outcome = act(&server, GET_BATCH, json!({"batch_id": "7d94c0ca2a"})).await.unwrap();
+    let outcome = act(&server, GET_BATCH, json!({"batch_id": "7d94c0ca2a"}))
+        .await
+        .unwrap();
     assert_eq!(outcome.output["status"], "preprocessing");
     assert_eq!(outcome.output["finished"], false);
-    assert!(outcome.output["note"].as_str().unwrap().contains("get_batch"));
-    let err = act(&server, GET_BATCH, json!({"batch_id": "nope"})).await.unwrap_err();
+    assert!(
+        outcome.output["note"]
+            .as_str()
+            .unwrap()
+            .contains("get_batch")
+    );
+    let err = act(&server, GET_BATCH, json!({"batch_id": "nope"}))
+        .await
+        .unwrap_err();
     assert!(matches!(err, AdapterError::Invalid { field: Some(ref f), .. } if f == "batch_id"));
 }
 
@@ -356,13 +413,20 @@ async fn an_unreadable_archive_still_reports_the_counts() {
         .await;
     Mock::given(method("GET"))
         .and(path("/storage/broken.tar.gz"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(&ARCHIVE[..300], "application/x-gzip"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(&ARCHIVE[..300], "application/x-gzip"),
+        )
         .mount(&server)
         .await;
-    let outcome = act(&server, GET_BATCH, json!({"batch_id": "7d94c0ca2a"})).await.unwrap();
+    let outcome = act(&server, GET_BATCH, json!({"batch_id": "7d94c0ca2a"}))
+        .await
+        .unwrap();
     assert_eq!(outcome.output["errored_operations"], 1);
     assert!(
-        outcome.output["results_error"].as_str().unwrap().contains("could not be read"),
+        outcome.output["results_error"]
+            .as_str()
+            .unwrap()
+            .contains("could not be read"),
         "{}",
         outcome.output
     );

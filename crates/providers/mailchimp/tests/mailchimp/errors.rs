@@ -31,8 +31,10 @@ async fn check_error(response: ResponseTemplate) -> AdapterError {
 }
 
 fn problem_response(status: u16, title: &str, detail: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status)
-        .set_body_raw(problem(status, title, detail).to_string(), "application/problem+json")
+    ResponseTemplate::new(status).set_body_raw(
+        problem(status, title, detail).to_string(),
+        "application/problem+json",
+    )
 }
 
 #[tokio::test]
@@ -40,14 +42,21 @@ async fn a_good_key_passes_the_check() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/mailchimp/3.0/ping"))
-        .and(wiremock::matchers::header("authorization", basic_header().as_str()))
+        .and(wiremock::matchers::header(
+            "authorization",
+            basic_header().as_str(),
+        ))
         .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"health_status": "Everything's Chimpy!"})),
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"health_status": "Everything's Chimpy!"})),
         )
         .expect(1)
         .mount(&server)
         .await;
-    let health = Mailchimp.check(&context(&server), &connection()).await.unwrap();
+    let health = Mailchimp
+        .check(&context(&server), &connection())
+        .await
+        .unwrap();
     assert_eq!(health.details["data_center"], "us21");
     assert_eq!(health.details["health_status"], "Everything's Chimpy!");
 }
@@ -64,7 +73,9 @@ async fn an_invalid_key_is_unauthorized_and_not_refreshable() {
         err,
         AdapterError::Unauthorized {
             refreshable: false,
-            message: "Your API key may be invalid, or you've attempted to access the wrong datacenter.".into()
+            message:
+                "Your API key may be invalid, or you've attempted to access the wrong datacenter."
+                    .into()
         }
     );
     assert!(!err.is_retryable());
@@ -74,7 +85,10 @@ async fn an_invalid_key_is_unauthorized_and_not_refreshable() {
 async fn a_disabled_user_or_wrong_datacenter_is_unauthorized() {
     for (title, detail) in [
         ("User Disabled", "This account has been disabled."),
-        ("Wrong Datacenter", "The API key provided is linked to a different datacenter."),
+        (
+            "Wrong Datacenter",
+            "The API key provided is linked to a different datacenter.",
+        ),
     ] {
         let err = check_error(problem_response(403, title, detail)).await;
         assert_eq!(
@@ -86,8 +100,16 @@ async fn a_disabled_user_or_wrong_datacenter_is_unauthorized() {
             "{title}"
         );
     }
-    let err = check_error(problem_response(403, "Forbidden", "You don't have permission.")).await;
-    assert!(matches!(err, AdapterError::Provider { status: 403, .. }), "{err:?}");
+    let err = check_error(problem_response(
+        403,
+        "Forbidden",
+        "You don't have permission.",
+    ))
+    .await;
+    assert!(
+        matches!(err, AdapterError::Provider { status: 403, .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -111,16 +133,26 @@ async fn outages_are_unavailable() {
             "An unexpected internal error has occurred.",
         ))
         .await;
-        assert!(matches!(err, AdapterError::Unavailable { .. }), "{status}: {err:?}");
+        assert!(
+            matches!(err, AdapterError::Unavailable { .. }),
+            "{status}: {err:?}"
+        );
     }
 }
 
 #[tokio::test]
 async fn malformed_success_bodies_are_unavailable() {
-    for body in [r#"{"health_status": "Every"#, r#"{"ok": true}"#, "<html>502</html>"] {
+    for body in [
+        r#"{"health_status": "Every"#,
+        r#"{"ok": true}"#,
+        "<html>502</html>",
+    ] {
         let err =
             check_error(ResponseTemplate::new(200).set_body_raw(body, "application/json")).await;
-        assert!(matches!(err, AdapterError::Unavailable { .. }), "{body}: {err:?}");
+        assert!(
+            matches!(err, AdapterError::Unavailable { .. }),
+            "{body}: {err:?}"
+        );
     }
 }
 
@@ -140,7 +172,10 @@ async fn an_unreachable_host_is_unavailable() {
 #[tokio::test]
 async fn a_key_without_a_data_center_is_invalid_before_any_request() {
     let server = MockServer::start().await;
-    for key in ["5f1e2d3c4b5a69788796a5b4c3d2e1f0", "5f1e2d3c4b5a69788796a5b4c3d2e1f0-us21.evil.example"] {
+    for key in [
+        "5f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        "5f1e2d3c4b5a69788796a5b4c3d2e1f0-us21.evil.example",
+    ] {
         let err = Mailchimp
             .check(&context(&server), &connection_with(key))
             .await
@@ -153,7 +188,10 @@ async fn a_key_without_a_data_center_is_invalid_before_any_request() {
     }
     let mut missing = connection();
     missing.secrets.clear();
-    let err = Mailchimp.check(&context(&server), &missing).await.unwrap_err();
+    let err = Mailchimp
+        .check(&context(&server), &missing)
+        .await
+        .unwrap_err();
     assert!(matches!(err, AdapterError::Invalid { field: Some(ref f), .. } if f == "api_key"));
     assert!(server.received_requests().await.unwrap().is_empty());
 }

@@ -6,7 +6,9 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use junction_conformance::{FakeServer, TokenTable};
-use junction_core::{Adapter, AdapterError, Connection, Context, KpiPoint, Page, Record, fake::Fault};
+use junction_core::{
+    Adapter, AdapterError, Connection, Context, KpiPoint, Page, Record, fake::Fault,
+};
 use junction_mailchimp::{
     AUDIENCES, BULK_SYNC_CONTACTS, MEMBERS, Mailchimp, UPSERT_CONTACT,
     sandbox::{DISABLED_API_KEY, MailchimpFake, NEWSLETTER_AUDIENCE, SANDBOX_API_KEY},
@@ -38,7 +40,11 @@ async fn sync(
             next_cursor,
             has_more,
         } = Mailchimp
-            .read(ctx, &good(), &read_request(stream, cursor.clone(), Some(25)))
+            .read(
+                ctx,
+                &good(),
+                &read_request(stream, cursor.clone(), Some(25)),
+            )
             .await
             .unwrap();
         records.extend(page_records);
@@ -73,22 +79,46 @@ async fn kpis_agree_with_the_members_read() {
             .entry(member.data["list_id"].as_str().unwrap())
             .or_default()
             .push(member);
-        assert!(member.external_id.ends_with(member.data["id"].as_str().unwrap()));
+        assert!(
+            member
+                .external_id
+                .ends_with(member.data["id"].as_str().unwrap())
+        );
         assert!(member.modified_at.is_some());
     }
     for audience in &audiences {
         let id = audience.external_id.as_str();
         let members = by_audience.get(id).cloned().unwrap_or_default();
-        let with_status =
-            |status: &str| members.iter().filter(|m| m.data["status"] == status).count() as f64;
-        assert_eq!(kpi_sum(&audience_kpis, "member_count", id), with_status("subscribed"), "{id}");
-        assert_eq!(kpi_sum(&audience_kpis, "unsubscribe_count", id), with_status("unsubscribed"));
-        assert_eq!(kpi_sum(&audience_kpis, "cleaned_count", id), with_status("cleaned"));
+        let with_status = |status: &str| {
+            members
+                .iter()
+                .filter(|m| m.data["status"] == status)
+                .count() as f64
+        };
+        assert_eq!(
+            kpi_sum(&audience_kpis, "member_count", id),
+            with_status("subscribed"),
+            "{id}"
+        );
+        assert_eq!(
+            kpi_sum(&audience_kpis, "unsubscribe_count", id),
+            with_status("unsubscribed")
+        );
+        assert_eq!(
+            kpi_sum(&audience_kpis, "cleaned_count", id),
+            with_status("cleaned")
+        );
         // Every seeded opt-in is within the first pass's 30 days.
-        let opted_in = members.iter().filter(|m| m.data["timestamp_opt"] != "").count() as f64;
+        let opted_in = members
+            .iter()
+            .filter(|m| m.data["timestamp_opt"] != "")
+            .count() as f64;
         assert_eq!(kpi_sum(&member_kpis, "new_members", id), opted_in, "{id}");
         assert_eq!(
-            member_kpis.iter().filter(|p| p.dimensions["audience_id"] == id).count(),
+            member_kpis
+                .iter()
+                .filter(|p| p.dimensions["audience_id"] == id)
+                .count(),
             30
         );
     }
@@ -129,7 +159,11 @@ async fn upserts_are_idempotent_and_reach_the_next_incremental_sync() {
         .expect("the upserted member is read again");
     assert_eq!(record.data["tags"][0]["name"], "webinar");
     assert_eq!(record.data["merge_fields"]["FNAME"], "New");
-    assert!(changed.len() < 10, "only changes are read: {}", changed.len());
+    assert!(
+        changed.len() < 10,
+        "only changes are read: {}",
+        changed.len()
+    );
     let today = ctx.now().date_naive();
     let today_new: f64 = new_members
         .iter()
@@ -150,7 +184,10 @@ async fn upserts_are_idempotent_and_reach_the_next_incremental_sync() {
         .await
         .unwrap();
     let (_, kpis, _) = sync(&ctx, AUDIENCES, None).await;
-    assert_eq!(kpi_sum(&kpis, "member_count", NEWSLETTER_AUDIENCE), newsletter_members);
+    assert_eq!(
+        kpi_sum(&kpis, "member_count", NEWSLETTER_AUDIENCE),
+        newsletter_members
+    );
 }
 
 #[tokio::test]
@@ -167,7 +204,10 @@ async fn refusals_of_the_fake_are_classified() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, AdapterError::Invalid { field: Some(ref f), .. } if f == "email_address"), "{err:?}");
+    assert!(
+        matches!(err, AdapterError::Invalid { field: Some(ref f), .. } if f == "email_address"),
+        "{err:?}"
+    );
     let err = Mailchimp
         .act(
             &ctx,
@@ -178,13 +218,27 @@ async fn refusals_of_the_fake_are_classified() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, AdapterError::Invalid { field: Some(ref f), .. } if f == "audience_id"), "{err:?}");
+    assert!(
+        matches!(err, AdapterError::Invalid { field: Some(ref f), .. } if f == "audience_id"),
+        "{err:?}"
+    );
     let err = Mailchimp
         .check(&ctx, &connection_with(DISABLED_API_KEY))
         .await
         .unwrap_err();
-    assert!(matches!(err, AdapterError::Unauthorized { refreshable: false, .. }), "{err:?}");
-    server.arm(Fault::RateLimited { retry_after_secs: 3 });
+    assert!(
+        matches!(
+            err,
+            AdapterError::Unauthorized {
+                refreshable: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    server.arm(Fault::RateLimited {
+        retry_after_secs: 3,
+    });
     let err = Mailchimp
         .act(
             &ctx,
@@ -231,7 +285,12 @@ async fn bulk_sync_reports_per_contact_failures_from_the_archive() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["email_address"].as_str().unwrap(), f["detail"].as_str().unwrap()))
+        .map(|f| {
+            (
+                f["email_address"].as_str().unwrap(),
+                f["detail"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         failed,
@@ -240,7 +299,10 @@ async fn bulk_sync_reports_per_contact_failures_from_the_archive() {
                 "bulk.two@example.invalid",
                 "bulk.two@example.invalid looks fake or invalid, please enter a real email address."
             ),
-            ("bulk.three@example.com", "Your merge fields were invalid.; BIRTHDAY: Please enter a complete date"),
+            (
+                "bulk.three@example.com",
+                "Your merge fields were invalid.; BIRTHDAY: Please enter a complete date"
+            ),
         ]
     );
     // The archive was fetched from the fake's storage path, without the API key.
@@ -258,7 +320,13 @@ async fn bulk_sync_reports_per_contact_failures_from_the_archive() {
             .iter()
             .find(|r| r.external_id == format!("{NEWSLETTER_AUDIENCE}:{}", subscriber_hash(email)))
     };
-    assert_eq!(find("bulk.one@example.com").unwrap().data["tags"][0]["name"], "imported");
-    assert_eq!(find("ada.lovelace@example.com").unwrap().data["status"], "unsubscribed");
+    assert_eq!(
+        find("bulk.one@example.com").unwrap().data["tags"][0]["name"],
+        "imported"
+    );
+    assert_eq!(
+        find("ada.lovelace@example.com").unwrap().data["status"],
+        "unsubscribed"
+    );
     assert!(find("bulk.two@example.invalid").is_none());
 }

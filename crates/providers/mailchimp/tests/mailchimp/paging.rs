@@ -34,9 +34,12 @@ async fn audiences_page_through_count_and_offset() {
             )
             .expect(1)
     };
-    lists_page("0", vec![list("a1", "One", 10, 2, 1), list("a2", "Two", 5, 0, 0)])
-        .mount(&server)
-        .await;
+    lists_page(
+        "0",
+        vec![list("a1", "One", 10, 2, 1), list("a2", "Two", 5, 0, 0)],
+    )
+    .mount(&server)
+    .await;
     lists_page("2", vec![list("a3", "Three", 7, 1, 3)])
         .mount(&server)
         .await;
@@ -49,7 +52,11 @@ async fn audiences_page_through_count_and_offset() {
         .unwrap();
     assert!(first.has_more);
     assert_eq!(first.next_cursor, Some(json!({"offset": 2})));
-    let ids: Vec<_> = first.records.iter().map(|r| r.external_id.as_str()).collect();
+    let ids: Vec<_> = first
+        .records
+        .iter()
+        .map(|r| r.external_id.as_str())
+        .collect();
     assert_eq!(ids, ["a1", "a2"]);
     assert!(first.records[0].data.get("_links").is_none());
     assert_eq!(first.records[0].data["stats"]["member_count"], 10);
@@ -63,7 +70,11 @@ async fn audiences_page_through_count_and_offset() {
     );
 
     let second = Mailchimp
-        .read(&ctx, &conn, &read_request(AUDIENCES, first.next_cursor, Some(2)))
+        .read(
+            &ctx,
+            &conn,
+            &read_request(AUDIENCES, first.next_cursor, Some(2)),
+        )
         .await
         .unwrap();
     assert!(!second.has_more);
@@ -80,12 +91,18 @@ async fn page_sizes_are_clamped_to_mailchimps_maximum() {
     Mock::given(method("GET"))
         .and(path("/mailchimp/3.0/lists"))
         .and(query_param("count", "1000"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"lists": [], "total_items": 0})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"lists": [], "total_items": 0})),
+        )
         .expect(1)
         .mount(&server)
         .await;
     let page = Mailchimp
-        .read(&context(&server), &connection(), &read_request(AUDIENCES, None, Some(50_000)))
+        .read(
+            &context(&server),
+            &connection(),
+            &read_request(AUDIENCES, None, Some(50_000)),
+        )
         .await
         .unwrap();
     assert!(!page.has_more && page.records.is_empty());
@@ -142,15 +159,30 @@ async fn members_pass_over_every_audience_then_read_changes_only() {
     members_page(
         "0",
         vec![
-            member("aud1", "ada@example.com", "2026-03-14T09:00:00+00:00", "2026-03-14T09:00:00+00:00"),
-            member("aud1", "grace@example.com", "2026-03-14T10:00:00+00:00", "2026-03-14T11:00:00+00:00"),
+            member(
+                "aud1",
+                "ada@example.com",
+                "2026-03-14T09:00:00+00:00",
+                "2026-03-14T09:00:00+00:00",
+            ),
+            member(
+                "aud1",
+                "grace@example.com",
+                "2026-03-14T10:00:00+00:00",
+                "2026-03-14T11:00:00+00:00",
+            ),
         ],
     )
     .mount(&server)
     .await;
     members_page(
         "2",
-        vec![member("aud1", "alan@example.com", "2026-03-02T10:00:00+00:00", "2026-03-02T10:00:00+00:00")],
+        vec![member(
+            "aud1",
+            "alan@example.com",
+            "2026-03-02T10:00:00+00:00",
+            "2026-03-02T10:00:00+00:00",
+        )],
     )
     .mount(&server)
     .await;
@@ -158,16 +190,38 @@ async fn members_pass_over_every_audience_then_read_changes_only() {
         .and(path("/mailchimp/3.0/lists/aud2/members"))
         .and(query_param("offset", "0"))
         .and(query_param("sort_field", "timestamp_signup"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"members": [], "list_id": "aud2", "total_items": 0}),
-        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"members": [], "list_id": "aud2", "total_items": 0})),
+        )
         .expect(1)
         .mount(&server)
         .await;
     // New members over the 30-day window, then per day (only when the window has any).
-    mount_count(&server, "aud1", "2026-02-13T23:59:59+00:00", "2026-03-16T00:00:00+00:00", 3).await;
-    mount_count(&server, "aud1", "2026-03-13T23:59:59+00:00", "2026-03-15T00:00:00+00:00", 2).await;
-    mount_count(&server, "aud1", "2026-03-01T23:59:59+00:00", "2026-03-03T00:00:00+00:00", 1).await;
+    mount_count(
+        &server,
+        "aud1",
+        "2026-02-13T23:59:59+00:00",
+        "2026-03-16T00:00:00+00:00",
+        3,
+    )
+    .await;
+    mount_count(
+        &server,
+        "aud1",
+        "2026-03-13T23:59:59+00:00",
+        "2026-03-15T00:00:00+00:00",
+        2,
+    )
+    .await;
+    mount_count(
+        &server,
+        "aud1",
+        "2026-03-01T23:59:59+00:00",
+        "2026-03-03T00:00:00+00:00",
+        1,
+    )
+    .await;
     Mock::given(method("GET"))
         .and(path("/mailchimp/3.0/lists/aud1/members"))
         .and(query_param("fields", "total_items"))
@@ -176,7 +230,14 @@ async fn members_pass_over_every_audience_then_read_changes_only() {
         .expect(28)
         .mount(&server)
         .await;
-    mount_count(&server, "aud2", "2026-02-13T23:59:59+00:00", "2026-03-16T00:00:00+00:00", 0).await;
+    mount_count(
+        &server,
+        "aud2",
+        "2026-02-13T23:59:59+00:00",
+        "2026-03-16T00:00:00+00:00",
+        0,
+    )
+    .await;
 
     let ctx = context(&server);
     let conn = connection();
@@ -185,12 +246,22 @@ async fn members_pass_over_every_audience_then_read_changes_only() {
         .await
         .unwrap();
     assert!(first.has_more && first.kpis.is_empty());
-    let ids: Vec<_> = first.records.iter().map(|r| r.external_id.clone()).collect();
+    let ids: Vec<_> = first
+        .records
+        .iter()
+        .map(|r| r.external_id.clone())
+        .collect();
     assert_eq!(
         ids,
         [
-            format!("aud1:{}", junction_mailchimp::subscriber_hash("ada@example.com")),
-            format!("aud1:{}", junction_mailchimp::subscriber_hash("grace@example.com")),
+            format!(
+                "aud1:{}",
+                junction_mailchimp::subscriber_hash("ada@example.com")
+            ),
+            format!(
+                "aud1:{}",
+                junction_mailchimp::subscriber_hash("grace@example.com")
+            ),
         ]
     );
     assert_eq!(
@@ -199,7 +270,11 @@ async fn members_pass_over_every_audience_then_read_changes_only() {
     );
 
     let second = Mailchimp
-        .read(&ctx, &conn, &read_request(MEMBERS, first.next_cursor, Some(2)))
+        .read(
+            &ctx,
+            &conn,
+            &read_request(MEMBERS, first.next_cursor, Some(2)),
+        )
         .await
         .unwrap();
     assert!(second.has_more);
@@ -210,7 +285,13 @@ async fn members_pass_over_every_audience_then_read_changes_only() {
             .kpis
             .iter()
             .find(|p| p.date == day(d))
-            .map(|p| (p.metric.as_str(), p.dimensions["audience_id"].as_str(), p.value))
+            .map(|p| {
+                (
+                    p.metric.as_str(),
+                    p.dimensions["audience_id"].as_str(),
+                    p.value,
+                )
+            })
             .unwrap()
     };
     assert_eq!(value_on(14), ("new_members", "aud1", 2.0));
@@ -219,14 +300,23 @@ async fn members_pass_over_every_audience_then_read_changes_only() {
     assert_eq!(second.kpis.iter().map(|p| p.value).sum::<f64>(), 3.0);
 
     let third = Mailchimp
-        .read(&ctx, &conn, &read_request(MEMBERS, second.next_cursor, Some(2)))
+        .read(
+            &ctx,
+            &conn,
+            &read_request(MEMBERS, second.next_cursor, Some(2)),
+        )
         .await
         .unwrap();
     assert!(!third.has_more);
     assert!(third.records.is_empty());
     // An empty window costs one count: every day is zero.
     assert_eq!(third.kpis.len(), 30);
-    assert!(third.kpis.iter().all(|p| p.value == 0.0 && p.dimensions["audience_id"] == "aud2"));
+    assert!(
+        third
+            .kpis
+            .iter()
+            .all(|p| p.value == 0.0 && p.dimensions["audience_id"] == "aud2")
+    );
     let cursor = third.next_cursor.unwrap();
     assert!(cursor.get("pass").is_none(), "{cursor}");
     assert_eq!(cursor["synced"]["aud1"], "2026-03-15T12:00:00Z");
@@ -247,9 +337,20 @@ async fn members_pass_over_every_audience_then_read_changes_only() {
         .expect(1)
         .mount(&server)
         .await;
-    mount_count(&server, "aud1", "2026-03-13T23:59:59+00:00", "2026-03-16T00:00:00+00:00", 0).await;
+    mount_count(
+        &server,
+        "aud1",
+        "2026-03-13T23:59:59+00:00",
+        "2026-03-16T00:00:00+00:00",
+        0,
+    )
+    .await;
     let incremental = Mailchimp
-        .read(&context(&server), &conn, &read_request(MEMBERS, Some(cursor), Some(2)))
+        .read(
+            &context(&server),
+            &conn,
+            &read_request(MEMBERS, Some(cursor), Some(2)),
+        )
         .await
         .unwrap();
     assert!(!incremental.has_more);
@@ -274,7 +375,11 @@ async fn an_audience_deleted_during_a_pass_is_skipped() {
         .mount(&server)
         .await;
     let page = Mailchimp
-        .read(&context(&server), &connection(), &read_request(MEMBERS, None, None))
+        .read(
+            &context(&server),
+            &connection(),
+            &read_request(MEMBERS, None, None),
+        )
         .await
         .unwrap();
     assert!(page.has_more && page.records.is_empty());
@@ -286,10 +391,16 @@ async fn an_audience_deleted_during_a_pass_is_skipped() {
 async fn unknown_streams_and_foreign_cursors_are_invalid() {
     let server = MockServer::start().await;
     let err = Mailchimp
-        .read(&context(&server), &connection(), &read_request("campaigns", None, None))
+        .read(
+            &context(&server),
+            &connection(),
+            &read_request("campaigns", None, None),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, junction_core::AdapterError::Invalid { field: Some(ref f), .. } if f == "stream"));
+    assert!(
+        matches!(err, junction_core::AdapterError::Invalid { field: Some(ref f), .. } if f == "stream")
+    );
     let err = Mailchimp
         .read(
             &context(&server),
@@ -298,6 +409,8 @@ async fn unknown_streams_and_foreign_cursors_are_invalid() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, junction_core::AdapterError::Invalid { field: Some(ref f), .. } if f == "cursor"));
+    assert!(
+        matches!(err, junction_core::AdapterError::Invalid { field: Some(ref f), .. } if f == "cursor")
+    );
     assert!(server.received_requests().await.unwrap().is_empty());
 }
