@@ -367,7 +367,13 @@ fn subscriber_outcome(
         }),
     );
     if let Some(warnings) = body.get_mut("warnings").map(Value::take) {
-        // Custom field keys Kit does not know and ignored.
+        // Custom field keys Kit does not know and ignored: usually a missing custom
+        // field in Kit or a name the connection's field_map does not map.
+        tracing::warn!(
+            provider = crate::spec::PROVIDER_ID,
+            warnings = %warnings,
+            "Kit ignored custom fields of a subscriber"
+        );
         output.insert("warnings".into(), warnings);
     }
     let external_id = subscriber.get("id").map(Value::to_string);

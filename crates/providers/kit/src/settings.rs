@@ -200,4 +200,48 @@ mod tests {
             matches!(err, AdapterError::Invalid { field: Some(f), .. } if f == FIELD_MAP_FIELD)
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// The spec's own check of a `field_map` value (the pattern users see).
+        fn pattern_accepts(text: &str) -> bool {
+            crate::spec::spec()
+                .config
+                .iter()
+                .find(|field| field.name == FIELD_MAP_FIELD)
+                .is_some_and(|field| field.validate(Some(&json!(text))).is_ok())
+        }
+
+        proptest! {
+            #[test]
+            fn parsing_never_panics_and_agrees_with_the_pattern(text in "[ a-zA-Z0-9_:,=]{0,40}") {
+                if FieldMap::parse(&text).is_ok() {
+                    prop_assert!(pattern_accepts(&text), "{text:?}");
+                }
+            }
+
+            #[test]
+            fn well_formed_maps_round_trip(
+                pairs in proptest::collection::btree_map("[A-Za-z0-9_]{1,12}", "[a-z0-9_]{1,12}", 0..6),
+                pad in "[ ]{0,2}",
+            ) {
+                // Keys must be unique as well as names.
+                let mut seen = std::collections::BTreeSet::new();
+                let pairs: Vec<_> = pairs.into_iter().filter(|(_, key)| seen.insert(key.clone())).collect();
+                let text = pairs
+                    .iter()
+                    .map(|(name, key)| format!("{pad}{name}{pad}:{pad}{key}{pad}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let map = FieldMap::parse(&text).unwrap();
+                prop_assert!(pattern_accepts(&text), "{text:?}");
+                for (name, key) in &pairs {
+                    prop_assert_eq!(map.kit_key(name), key.as_str());
+                }
+                prop_assert_eq!(map.kit_keys().count(), pairs.len());
+            }
+        }
+    }
 }

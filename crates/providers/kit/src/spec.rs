@@ -91,10 +91,10 @@ pub const DEFAULT_LOOKBACK_DAYS: u32 = 30;
 pub const MAX_LOOKBACK_DAYS: u32 = 3650;
 
 /// The `field_map` value: `junction_name:kit_key` pairs separated by commas, or
-/// nothing. Kit keys are what Kit generates from a custom field's label: lowercase
-/// ASCII, digits and underscores.
+/// nothing (blank). Kit keys are what Kit generates from a custom field's label:
+/// lowercase ASCII, digits and underscores.
 pub const FIELD_MAP_PATTERN: &str =
-    r"(\s*[A-Za-z0-9_]+\s*:\s*[a-z0-9_]+\s*(,\s*[A-Za-z0-9_]+\s*:\s*[a-z0-9_]+\s*)*)?";
+    r"\s*(\s*[A-Za-z0-9_]+\s*:\s*[a-z0-9_]+\s*(,\s*[A-Za-z0-9_]+\s*:\s*[a-z0-9_]+\s*)*)?";
 
 /// Kit allows 120 requests in 60 seconds per API key (600 per OAuth token). The
 /// shared budget holds every connection to one key's limit, which is conservative
