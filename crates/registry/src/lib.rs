@@ -28,6 +28,8 @@ impl Registry {
         let adapters: Vec<Arc<dyn Adapter>> = vec![
             #[cfg(feature = "google-analytics")]
             Arc::new(junction_google_analytics::GoogleAnalytics),
+            #[cfg(feature = "resend")]
+            Arc::new(junction_resend::Resend),
         ];
         Self::from_adapters(adapters)
     }
@@ -64,6 +66,8 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
     vec![
         #[cfg(feature = "google-analytics")]
         Arc::new(junction_google_analytics::sandbox::Ga4Fake),
+        #[cfg(feature = "resend")]
+        Arc::new(junction_resend::sandbox::ResendFake::default()),
     ]
 }
 
