@@ -362,8 +362,8 @@ const FLAG_EXTRA: u8 = 0x04;
 const FLAG_NAME: u8 = 0x08;
 const FLAG_COMMENT: u8 = 0x10;
 
-/// Decompresses gzip data (every member, when several are concatenated), producing at most `max_output`
-/// bytes. Each member's CRC-32 and length are checked.
+/// Decompresses gzip data (every member, when several are concatenated), producing
+/// at most `max_output` bytes. Each member's CRC-32 and length are checked.
 pub fn gunzip(data: &[u8], max_output: usize) -> Result<Vec<u8>, ArchiveError> {
     let mut out = Vec::new();
     let mut rest = data;
