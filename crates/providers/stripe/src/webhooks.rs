@@ -29,14 +29,17 @@ pub const SCHEME: WebhookScheme = WebhookScheme::Stripe {
     tolerance_secs: DEFAULT_TOLERANCE_SECS,
 };
 
-/// The parts of a Stripe event the adapter reads.
+/// The parts of a Stripe event the adapter reads. Stripe always sends `type` and
+/// `created`; like Stripe's own libraries, a signed body without them is still an
+/// event (it is stored and deduplicated by id, and no handler matches it).
 #[derive(Debug, Deserialize)]
 struct EventView {
     id: String,
     object: String,
-    #[serde(rename = "type")]
-    kind: String,
-    created: i64,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    created: Option<i64>,
 }
 
 /// Verifies the signature at the context's clock, then parses the event.
@@ -55,7 +58,7 @@ pub(crate) fn verify(
         ))
     })?;
     let view = EventView::deserialize(&payload).map_err(|_| {
-        WebhookError::InvalidPayload("not a Stripe event (id, object, type, created)".into())
+        WebhookError::InvalidPayload("not a Stripe event (an id and `object: event`)".into())
     })?;
     if view.object != "event" || view.id.is_empty() {
         return Err(WebhookError::InvalidPayload(
@@ -64,14 +67,14 @@ pub(crate) fn verify(
     }
     Ok(vec![WebhookEvent {
         id: view.id,
-        event_type: view.kind,
-        occurred_at: DateTime::from_timestamp(view.created, 0),
+        event_type: view.kind.unwrap_or_default(),
+        occurred_at: view.created.and_then(|at| DateTime::from_timestamp(at, 0)),
         payload,
     }])
 }
 
 /// The object an event is about (`data.object`).
-fn event_object<'a>(event: &'a WebhookEvent) -> Result<&'a Value, AdapterError> {
+fn event_object(event: &WebhookEvent) -> Result<&Value, AdapterError> {
     event
         .payload
         .get("data")

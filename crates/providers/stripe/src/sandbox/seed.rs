@@ -326,7 +326,7 @@ fn seed_subscription(
         .get(Kind::Price, PRICES[6].0)
         .cloned()
         .filter(|_| currency == "usd" && index % 5 == 1);
-    let quantity = if index % 4 == 0 { 3 } else { 1 };
+    let quantity = if index.is_multiple_of(4) { 3 } else { 1 };
     let created = customer_created + 3_600;
     let status = match index {
         29 => "incomplete_expired",
