@@ -30,6 +30,10 @@ impl Registry {
             Arc::new(junction_google_analytics::GoogleAnalytics),
             #[cfg(feature = "resend")]
             Arc::new(junction_resend::Resend),
+            #[cfg(feature = "mailchimp")]
+            Arc::new(junction_mailchimp::Mailchimp),
+            #[cfg(feature = "kit")]
+            Arc::new(junction_kit::Kit),
         ];
         Self::from_adapters(adapters)
     }
@@ -68,6 +72,10 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
         Arc::new(junction_google_analytics::sandbox::Ga4Fake),
         #[cfg(feature = "resend")]
         Arc::new(junction_resend::sandbox::ResendFake::default()),
+        #[cfg(feature = "mailchimp")]
+        Arc::new(junction_mailchimp::sandbox::MailchimpFake::default()),
+        #[cfg(feature = "kit")]
+        Arc::new(junction_kit::sandbox::KitFake::default()),
     ]
 }
 
