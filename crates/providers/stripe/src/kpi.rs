@@ -95,23 +95,29 @@ struct SubscriptionView {
     ended_at: Option<i64>,
 }
 
-/// What `object` of `stream` adds to the totals of its creation day, if anything.
-/// Objects whose shape does not fit add nothing (their records are still stored).
+/// What `object` of `stream` adds to the totals of its creation day. Objects that do
+/// not count (a failed charge, a canceled refund, an expired subscription) add zero,
+/// so that every day and currency with objects gets a point: a day whose only refund
+/// later failed reads 0 instead of keeping its old total. Objects whose shape does not
+/// fit add nothing (their records are still stored).
 pub(crate) fn contribution(stream: &str, object: &Value) -> Option<Contribution> {
     match stream {
         CHARGES => {
             let charge = ChargeView::deserialize(object).ok()?;
             // Uncaptured authorisations are not revenue (yet).
-            if charge.status != "succeeded" || charge.amount_captured <= 0 {
-                return None;
-            }
+            let counts = charge.status == "succeeded" && charge.amount_captured > 0;
+            let (gross, net) = if counts {
+                (
+                    charge.amount_captured,
+                    charge.amount_captured - charge.amount_refunded,
+                )
+            } else {
+                (0, 0)
+            };
             Some(Contribution {
                 day: day_of(charge.created)?,
                 currency: charge.currency.to_ascii_lowercase(),
-                amounts: vec![
-                    (GROSS_REVENUE, charge.amount_captured),
-                    (NET_REVENUE, charge.amount_captured - charge.amount_refunded),
-                ],
+                amounts: vec![(GROSS_REVENUE, gross), (NET_REVENUE, net)],
             })
         }
         REFUNDS => {
@@ -121,27 +127,22 @@ pub(crate) fn contribution(stream: &str, object: &Value) -> Option<Contribution>
                 refund.status.as_deref(),
                 None | Some("succeeded" | "pending")
             );
-            if !counts {
-                return None;
-            }
             Some(Contribution {
                 day: day_of(refund.created)?,
                 currency: refund.currency.to_ascii_lowercase(),
-                amounts: vec![(REFUNDED, refund.amount)],
+                amounts: vec![(REFUNDED, if counts { refund.amount } else { 0 })],
             })
         }
         SUBSCRIPTIONS => {
             let subscription = SubscriptionView::deserialize(object).ok()?;
-            if matches!(
+            let counts = !matches!(
                 subscription.status.as_str(),
                 "incomplete" | "incomplete_expired"
-            ) {
-                return None;
-            }
+            );
             Some(Contribution {
                 day: day_of(subscription.created)?,
                 currency: subscription.currency.to_ascii_lowercase(),
-                amounts: vec![(NEW_SUBSCRIPTIONS, 1)],
+                amounts: vec![(NEW_SUBSCRIPTIONS, i64::from(counts))],
             })
         }
         _ => None,
@@ -360,12 +361,15 @@ mod tests {
         assert_eq!(c.day, NaiveDate::from_ymd_opt(2026, 1, 2).unwrap());
         assert_eq!(c.currency, "eur");
         assert_eq!(c.amounts, vec![(GROSS_REVENUE, 5000), (NET_REVENUE, 3500)]);
+        // Charges that do not count still put their day and currency at zero.
+        let zero = vec![(GROSS_REVENUE, 0), (NET_REVENUE, 0)];
         let failed =
             json!({"created": 0, "currency": "usd", "status": "failed", "amount_captured": 0});
-        assert_eq!(contribution(CHARGES, &failed), None);
+        assert_eq!(contribution(CHARGES, &failed).unwrap().amounts, zero);
         let uncaptured =
             json!({"created": 0, "currency": "usd", "status": "succeeded", "amount_captured": 0});
-        assert_eq!(contribution(CHARGES, &uncaptured), None);
+        assert_eq!(contribution(CHARGES, &uncaptured).unwrap().amounts, zero);
+        assert_eq!(contribution(CHARGES, &json!({"id": "ch_1"})), None);
     }
 
     #[test]

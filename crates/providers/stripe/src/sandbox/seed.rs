@@ -199,7 +199,7 @@ pub(crate) fn seed(store: &mut Store) {
         );
     }
 
-    // One-off payments by the customers without a subscription, three of them declined.
+    // One-off payments by customers 10 to 33, three of them declined.
     for index in 0..24 {
         let (customer_id, customer_created, _, _) = &customers[10 + index % 30];
         let created = (customer_created + DAY + pick(2, index, 40 * DAY as u64) as i64)
@@ -387,7 +387,11 @@ fn seed_subscription(
             currency,
             customer_id,
             declined,
-            "Subscription update",
+            if number == 0 {
+                "Subscription creation"
+            } else {
+                "Subscription update"
+            },
         );
         if declined.is_none() {
             succeeded.push(charge_id);

@@ -114,6 +114,9 @@ async fn charges_page_by_page_with_days_completed_across_pages() {
             // Zero-decimal: 3,000 yen are 3,000 yen.
             ("gross_revenue JPY 2026-03-12".to_owned(), 3_000.0),
             ("net_revenue JPY 2026-03-12".to_owned(), 3_000.0),
+            // The day's only dollar charge failed: zero, not nothing.
+            ("gross_revenue USD 2026-03-12".to_owned(), 0.0),
+            ("net_revenue USD 2026-03-12".to_owned(), 0.0),
             ("gross_revenue EUR 2026-03-11".to_owned(), 12.34),
             ("net_revenue EUR 2026-03-11".to_owned(), 12.0),
         ]
@@ -337,6 +340,8 @@ async fn the_subscription_sweep_reports_mrr_new_and_churned_at_its_end() {
             ("new_subscriptions USD 2026-03-13".to_owned(), 1.0),
             ("new_subscriptions USD 2026-03-12".to_owned(), 1.0),
             ("new_subscriptions EUR 2026-03-12".to_owned(), 1.0),
+            // The expired one was never a new subscription.
+            ("new_subscriptions USD 2026-03-01".to_owned(), 0.0),
             ("churned_subscriptions USD 2026-03-14".to_owned(), 1.0),
             // 2 × $20 a month; the trial, the canceled and the expired add nothing.
             ("mrr USD 2026-03-15".to_owned(), 40.0),
