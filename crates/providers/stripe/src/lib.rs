@@ -7,7 +7,7 @@
 //! - checks a connection with `GET /v1/account` (a restricted key, which may not read
 //!   the account, with `GET /v1/charges?limit=1`);
 //! - syncs six streams from Stripe's list endpoints, paging with `starting_after`
-//!   (see [`streams`](crate::streams) for the windows and the subscription sweep):
+//!   (windows of `created` for most streams, a full sweep for subscriptions):
 //!   `charges`, `payment_intents`, `customers`, `subscriptions`, `invoices`, `refunds`,
 //!   with KPI points per UTC day and currency: `gross_revenue`, `net_revenue`,
 //!   `refunds`, `mrr`, `new_subscriptions`, `churned_subscriptions` (money in major

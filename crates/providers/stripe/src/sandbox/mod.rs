@@ -1,7 +1,7 @@
 //! A fake of Stripe's API for the sandbox (demo mode, end-to-end tests): the real
 //! paths, form-encoded requests, JSON shapes (copied from Stripe's official fixtures,
-//! see [`fixtures`](self::fixtures)), authentication, errors and idempotency, over a
-//! deterministic, stateful data set.
+//! `stripe/openapi` fixtures3.json, vendored beside this module), authentication,
+//! errors and idempotency, over a deterministic, stateful data set.
 //!
 //! Served under the sandbox's `/stripe/` mount, it answers:
 //! - `GET /v1/account`, `GET /v1/balance`;
@@ -76,7 +76,6 @@ struct Stored {
 }
 
 /// The fake's mutable state: the data, the idempotency results, a request counter.
-#[derive(Debug)]
 struct State {
     store: Store,
     /// By (API key, idempotency key): Stripe scopes keys to the account.
@@ -97,9 +96,21 @@ impl Default for State {
 }
 
 /// The Stripe API fake. `Default` gives the seeded data set.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct StripeFake {
     state: Mutex<State>,
+}
+
+impl std::fmt::Debug for StripeFake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Counts only: the idempotency table is keyed by the API keys presented.
+        let state = self.state();
+        f.debug_struct("StripeFake")
+            .field("requests", &state.requests)
+            .field("events", &state.store.events().len())
+            .field("idempotency_keys", &state.idempotency.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A webhook delivery as Stripe sends it: the `Stripe-Signature` header and the body.
