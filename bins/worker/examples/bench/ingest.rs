@@ -9,10 +9,16 @@
 //! records written over the wall time from the first sync's start to the last one's
 //! finish (from `sync_runs`).
 //!
+//! The line also gives the CPU time used meanwhile by the worker process, by the
+//! Postgres backends of its connections and by this process (the sandbox serving
+//! the reports), and for the `COPY` its backend's: that shows what bounds each rate.
+//!
 //! The raw `COPY` then writes exactly those rows (records and KPI points, binary
-//! format) into empty tables of the same shape (same columns, defaults and indexes;
-//! no foreign keys, no row-level security), in two statements: what Postgres itself
-//! can ingest on this machine, the ceiling the worker is compared with.
+//! format) into empty tables of the same shape (same columns, defaults, indexes and
+//! foreign keys; row-level security does not apply to the superuser's `COPY`), in two statements:
+//! what Postgres itself can ingest into such tables on this machine, the ceiling the
+//! ratio compares the worker with. A second `COPY` into tables without the foreign
+//! keys shows what the per-row foreign-key checks cost.
 
 use std::time::{Duration, Instant};
 
@@ -20,7 +26,7 @@ use anyhow::{Context, Result};
 use futures::{SinkExt, TryStreamExt};
 
 use crate::{
-    Options,
+    Options, cpu_seconds,
     fixture::Fixture,
     per_second, rate, thousands,
     worker_process::{self, WorkerProcess},
@@ -43,18 +49,31 @@ pub async fn run(options: &Options) -> Result<String> {
 
     let mut worker = WorkerProcess::start(&binary, &fixture, "ingest").await?;
     let synced = async {
+        let pid = worker.pid()?.to_string();
+        let backends_before = worker_process::backend_cpu(&client, false).await?;
+        let cpu_before = (cpu_seconds(&pid)?, cpu_seconds("self")?);
         fixture.make_due().await?;
-        worker_process::wait_for_syncs(&mut worker, &client, integrations, DEADLINE).await
+        let (runs, _) =
+            worker_process::wait_for_syncs(&mut worker, &client, integrations, DEADLINE).await?;
+        let cpu = Cpu {
+            worker: cpu_seconds(&pid)? - cpu_before.0,
+            sandbox: cpu_seconds("self")? - cpu_before.1,
+            backends: worker_process::backend_cpu_used(
+                &backends_before,
+                &worker_process::backend_cpu(&client, false).await?,
+            ),
+        };
+        Ok::<_, anyhow::Error>((runs, cpu))
     }
     .await;
     worker.stop().await;
-    let (runs, _) = synced?;
+    let (runs, cpu) = synced?;
     let records = u64::try_from(runs.records_written).unwrap_or(0);
     let kpi_points = u64::try_from(runs.kpi_points_written).unwrap_or(0);
     let worker_rate = rate(records, runs.wall_seconds);
 
-    let copy_seconds = raw_copy(&client).await?;
-    let copy_rate = rate(records, copy_seconds);
+    let (copy, copy_no_fk) = raw_copy(&client).await?;
+    let copy_rate = rate(records, copy.seconds);
     let ratio = if copy_rate > 0.0 {
         worker_rate / copy_rate
     } else {
@@ -62,28 +81,56 @@ pub async fn run(options: &Options) -> Result<String> {
     };
     fixture.sandbox.handle.stop(true).await;
     Ok(format!(
-        "ingest: {} records/s through the worker ({} records + {} KPI points from {} GA4 syncs of {lookback_days} days by country in {:.2} s); raw COPY of the same rows {} records/s ({:.2} s); ratio {ratio:.3}",
+        "ingest: {} records/s through the worker ({} records + {} KPI points from {} GA4 syncs of {lookback_days} days by country in {:.2} s; CPU: worker {:.1} s, its Postgres backends {}, sandbox {:.1} s); raw COPY of the same rows into tables of the same shape {} records/s ({:.2} s, backend CPU {}), without their foreign keys {} records/s ({:.2} s, backend CPU {}); ratio {ratio:.3}",
         per_second(records, runs.wall_seconds),
         thousands(records),
         thousands(kpi_points),
         thousands(integrations as u64),
         runs.wall_seconds,
-        per_second(records, copy_seconds),
-        copy_seconds,
+        cpu.worker,
+        worker_process::cpu_text(cpu.backends),
+        cpu.sandbox,
+        per_second(records, copy.seconds),
+        copy.seconds,
+        worker_process::cpu_text(copy.backend_cpu),
+        per_second(records, copy_no_fk.seconds),
+        copy_no_fk.seconds,
+        worker_process::cpu_text(copy_no_fk.backend_cpu),
     ))
 }
 
-/// Copies the synced records and KPI points into empty tables of the same shape and
-/// returns how long the two `COPY ... FROM STDIN` statements took. The rows are read
-/// out first, so only the writing is timed.
-async fn raw_copy(client: &tokio_postgres::Client) -> Result<f64> {
-    client
-        .batch_execute(
-            "CREATE TABLE bench_copy_records (LIKE records INCLUDING ALL); \
-             CREATE TABLE bench_copy_kpi_points (LIKE kpi_points INCLUDING ALL)",
-        )
-        .await
-        .context("creating the COPY target tables")?;
+/// CPU time used while the worker synced, in seconds.
+struct Cpu {
+    worker: f64,
+    /// This process: the sandbox answering the report requests.
+    sandbox: f64,
+    /// The Postgres backends of the worker's connections (when visible here).
+    backends: Option<f64>,
+}
+
+/// One timed `COPY` of the synced rows.
+struct Copied {
+    seconds: f64,
+    /// CPU its Postgres backend used (when visible here).
+    backend_cpu: Option<f64>,
+}
+
+/// Copies the synced records and KPI points into empty tables of the same shape
+/// (columns, defaults, indexes and foreign keys), then into tables without the
+/// foreign keys, timing each pair of `COPY ... FROM STDIN` statements. The rows are
+/// read out first, so only the writing is timed.
+async fn raw_copy(client: &tokio_postgres::Client) -> Result<(Copied, Copied)> {
+    const FOREIGN_KEY: &str = ", FOREIGN KEY (workspace_id, integration_id) \
+        REFERENCES integrations (workspace_id, id) ON DELETE CASCADE";
+    for (target, foreign_key) in [("bench_copy", FOREIGN_KEY), ("bench_copy_no_fk", "")] {
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE {target}_records (LIKE records INCLUDING ALL{foreign_key}); \
+                 CREATE TABLE {target}_kpi_points (LIKE kpi_points INCLUDING ALL{foreign_key})"
+            ))
+            .await
+            .context("creating the COPY target tables")?;
+    }
     let mut exported = Vec::new();
     for table in ["records", "kpi_points"] {
         let chunks: Vec<_> = client
@@ -94,21 +141,31 @@ async fn raw_copy(client: &tokio_postgres::Client) -> Result<f64> {
             .await?;
         exported.push((table, coalesce(chunks)));
     }
-    let started = Instant::now();
-    for (table, chunks) in exported {
-        let sink = client
-            .copy_in(&format!(
-                "COPY bench_copy_{table} FROM STDIN (FORMAT binary)"
-            ))
-            .await
-            .with_context(|| format!("COPY bench_copy_{table} FROM STDIN"))?;
-        futures::pin_mut!(sink);
-        for chunk in chunks {
-            sink.feed(chunk).await?;
+    let mut timings = Vec::with_capacity(2);
+    for target in ["bench_copy", "bench_copy_no_fk"] {
+        let backend_before = worker_process::backend_cpu(client, true).await?;
+        let started = Instant::now();
+        for (table, chunks) in &exported {
+            let sink = client
+                .copy_in(&format!("COPY {target}_{table} FROM STDIN (FORMAT binary)"))
+                .await
+                .with_context(|| format!("COPY {target}_{table} FROM STDIN"))?;
+            futures::pin_mut!(sink);
+            for chunk in chunks {
+                sink.feed(chunk.clone()).await?;
+            }
+            sink.finish().await?;
         }
-        sink.finish().await?;
+        let seconds = started.elapsed().as_secs_f64();
+        let backend_after = worker_process::backend_cpu(client, true).await?;
+        timings.push(Copied {
+            seconds,
+            backend_cpu: worker_process::backend_cpu_used(&backend_before, &backend_after),
+        });
     }
-    Ok(started.elapsed().as_secs_f64())
+    let without_foreign_keys = timings.pop().context("no COPY timing")?;
+    let same_shape = timings.pop().context("no COPY timing")?;
+    Ok((same_shape, without_foreign_keys))
 }
 
 /// The server sends `COPY` data one row per message; the import sends it in chunks of

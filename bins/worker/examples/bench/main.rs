@@ -136,3 +136,27 @@ pub fn rate(count: u64, seconds: f64) -> f64 {
         0.0
     }
 }
+
+/// CPU time (user + system) a process has used so far, in seconds, from
+/// `/proc/<pid>/stat` (`self` for this process). Linux reports it in USER_HZ ticks,
+/// which are 1/100 s on every architecture Junction runs on.
+pub fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
+    const USER_HZ: f64 = 100.0;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat (Linux only)"))?;
+    // The command name (field 2) may hold spaces; the fields after it are numbers:
+    // state is field 3, utime 14 and stime 15.
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("malformed /proc stat")?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |index: usize| -> anyhow::Result<f64> {
+        fields
+            .get(index)
+            .and_then(|value| value.parse::<u64>().ok())
+            .map(|ticks| ticks as f64)
+            .context("malformed /proc stat")
+    };
+    Ok((ticks(11)? + ticks(12)?) / USER_HZ)
+}

@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::{
-    Options,
+    Options, cpu_seconds,
     fixture::Fixture,
     thousands,
     worker_process::{self, WorkerProcess},
@@ -43,18 +43,20 @@ pub async fn run(options: &Options) -> Result<String> {
         worker.check_alive()?;
         let pid = worker.pid()?;
         let idle = worker_process::memory(pid)?;
+        let cpu_before = cpu_seconds(&pid.to_string())?;
         fixture.make_due().await?;
         let (runs, _) =
             worker_process::wait_for_syncs(&mut worker, &client, integrations, DEADLINE).await?;
         let last = worker_process::memory(pid)?;
-        Ok::<_, anyhow::Error>((idle, runs, last))
+        let cpu = cpu_seconds(&pid.to_string())? - cpu_before;
+        Ok::<_, anyhow::Error>((idle, runs, last, cpu))
     }
     .await;
     worker.stop().await;
-    let (idle, runs, last) = measured?;
+    let (idle, runs, last, cpu) = measured?;
     fixture.sandbox.handle.stop(true).await;
     Ok(format!(
-        "memory: worker peak RSS {} while syncing {} GA4 integrations due at once ({} records + {} KPI points in {:.1} s); idle {}, after the syncs {}",
+        "memory: worker peak RSS {} while syncing {} GA4 integrations due at once ({} records + {} KPI points in {:.1} s, worker CPU {cpu:.1} s); idle {}, after the syncs {}",
         mib(last.peak_kib),
         thousands(integrations as u64),
         thousands(u64::try_from(runs.records_written).unwrap_or(0)),

@@ -7,6 +7,9 @@
 //! from the start of the runner to the last handler's return) and end to end (N over
 //! both phases).
 //!
+//! The line also gives the CPU time the runner (this process) and the Redis server
+//! used in the run phase, which shows which of them bounds it.
+//!
 //! The ceiling is `redis-benchmark` with 50 clients pushing N' items onto one list
 //! and popping them again (`LPUSH` then `RPOP`, no pipelining): a job needs at least
 //! one push and one pop, so the raw rate for whole jobs is 1 / (1/lpush + 1/rpop).
@@ -34,7 +37,7 @@ use junction_testkit::{TestDb, TestRedis};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::{Options, per_second, rate, thousands};
+use crate::{Options, cpu_seconds, per_second, rate, thousands};
 
 /// Kept under 8,000: apalis-redis keeps every new task in the queue's scheduled set
 /// until a fetch promotes all due ones with a single Lua `unpack`, which Redis's Lua
@@ -79,15 +82,20 @@ pub async fn run(options: &Options) -> Result<String> {
     // The runner buries dead letters in Postgres (none are expected here).
     let db = TestDb::new().await;
     let queues = Queues::connect(redis.url(), redis.prefix()).await?;
-    let (enqueue_seconds, run_seconds) = measure(&queues, &db, jobs, concurrency).await?;
-    let end_to_end_seconds = enqueue_seconds + run_seconds;
+    let phases = measure(&queues, &db, redis.url(), jobs, concurrency).await?;
+    let end_to_end_seconds = phases.enqueue_seconds + phases.run_seconds;
     let n = jobs as u64;
+    let redis_cpu = phases
+        .redis_cpu
+        .map_or_else(|| "not measured".to_owned(), |cpu| format!("{cpu:.2} s"));
     let jobs_line = format!(
-        "queue: {} jobs/s end to end at concurrency {concurrency} ({} no-op jobs: enqueued at {}/s, run at {}/s)",
+        "queue: {} jobs/s end to end at concurrency {concurrency} ({} no-op jobs: enqueued at {}/s, run at {}/s in {:.2} s with runner CPU {:.2} s, Redis CPU {redis_cpu})",
         per_second(n, end_to_end_seconds),
         thousands(n),
-        per_second(n, enqueue_seconds),
-        per_second(n, run_seconds),
+        per_second(n, phases.enqueue_seconds),
+        per_second(n, phases.run_seconds),
+        phases.run_seconds,
+        phases.runner_cpu,
     );
     let ceiling = match redis_ceiling(redis.url(), redis.prefix(), concurrency).await? {
         Some(ceiling) => ceiling,
@@ -106,13 +114,14 @@ pub async fn run(options: &Options) -> Result<String> {
     ))
 }
 
-/// Enqueues the jobs, then runs them; returns both phases' durations in seconds.
+/// Enqueues the jobs, then runs them.
 async fn measure(
     queues: &Queues,
     db: &TestDb,
+    redis_url: &str,
     jobs: usize,
     concurrency: usize,
-) -> Result<(f64, f64)> {
+) -> Result<Phases> {
     let workspace_id = WorkspaceId::new();
     let started = Instant::now();
     futures::stream::iter(0..jobs)
@@ -142,6 +151,8 @@ async fn measure(
         // Stops the runner once every job was handled, or at the deadline.
         let _ = tokio::time::timeout(DEADLINE, done_rx.wait_for(|done| *done)).await;
     };
+    let redis_cpu_before = redis_cpu_seconds(redis_url).await;
+    let cpu_before = cpu_seconds("self")?;
     let run_started = Instant::now();
     junction_jobs::run(
         queues,
@@ -170,10 +181,45 @@ async fn measure(
             DEADLINE.as_secs()
         );
     };
-    Ok((
+    let cpu = cpu_seconds("self")? - cpu_before;
+    let redis_cpu = match (redis_cpu_before, redis_cpu_seconds(redis_url).await) {
+        (Some(before), Some(after)) => Some(after - before),
+        _ => None,
+    };
+    Ok(Phases {
         enqueue_seconds,
-        finished_at.duration_since(run_started).as_secs_f64(),
-    ))
+        run_seconds: finished_at.duration_since(run_started).as_secs_f64(),
+        runner_cpu: cpu,
+        redis_cpu,
+    })
+}
+
+/// What the two phases took.
+struct Phases {
+    enqueue_seconds: f64,
+    /// From the start of the runner to the last handler's return.
+    run_seconds: f64,
+    /// CPU this process (the runner) used in the run phase, shutdown included.
+    runner_cpu: f64,
+    /// CPU the Redis server used in the run phase, when `redis-cli` could ask it.
+    redis_cpu: Option<f64>,
+}
+
+/// The Redis server's CPU time so far (`INFO cpu`: user + system), through
+/// `redis-cli`; `None` when that is not installed or does not answer.
+async fn redis_cpu_seconds(redis_url: &str) -> Option<f64> {
+    let output = tokio::process::Command::new("redis-cli")
+        .args(["-u", redis_url, "INFO", "cpu"])
+        .output()
+        .await
+        .ok()?;
+    let info = String::from_utf8_lossy(&output.stdout).into_owned();
+    let field = |name: &str| -> Option<f64> {
+        info.lines()
+            .find_map(|line| line.trim().strip_prefix(name))
+            .and_then(|value| value.parse().ok())
+    };
+    Some(field("used_cpu_user:")? + field("used_cpu_sys:")?)
 }
 
 /// Raw Redis rates for the same pushes and pops.

@@ -3,6 +3,7 @@
 //! figures read about it — its sync runs in Postgres and its memory in `/proc`.
 
 use std::{
+    collections::HashMap,
     path::{Path, PathBuf},
     process::Stdio,
     time::{Duration, Instant},
@@ -16,7 +17,7 @@ use tokio::{
     process::{Child, Command},
 };
 
-use crate::fixture::Fixture;
+use crate::{cpu_seconds, fixture::Fixture};
 
 /// How often progress and memory are sampled.
 const POLL: Duration = Duration::from_millis(100);
@@ -285,4 +286,48 @@ pub async fn wait_for_syncs(
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// CPU seconds so far of Postgres backends serving the benchmark database, by pid:
+/// every other connection's, or `client`'s own with `own`. Empty when the server's
+/// processes are not visible here (another host or container): each pid is checked
+/// to be a `postgres` process first.
+pub async fn backend_cpu(client: &tokio_postgres::Client, own: bool) -> Result<HashMap<i32, f64>> {
+    let sql = if own {
+        "SELECT pg_backend_pid()"
+    } else {
+        "SELECT pid FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    };
+    let mut out = HashMap::new();
+    for row in client.query(sql, &[]).await? {
+        let pid: i32 = row.try_get(0)?;
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() != "postgres" {
+            continue;
+        }
+        if let Ok(cpu) = cpu_seconds(&pid.to_string()) {
+            out.insert(pid, cpu);
+        }
+    }
+    Ok(out)
+}
+
+/// The CPU backends used between two [`backend_cpu`] samples (a backend that
+/// appeared meanwhile counts from zero); `None` when none was visible.
+pub fn backend_cpu_used(before: &HashMap<i32, f64>, after: &HashMap<i32, f64>) -> Option<f64> {
+    if after.is_empty() {
+        return None;
+    }
+    Some(
+        after
+            .iter()
+            .map(|(pid, cpu)| cpu - before.get(pid).copied().unwrap_or(0.0))
+            .sum(),
+    )
+}
+
+/// A CPU figure for a report line.
+pub fn cpu_text(seconds: Option<f64>) -> String {
+    seconds.map_or_else(|| "not measured".to_owned(), |s| format!("{s:.1} s"))
 }
