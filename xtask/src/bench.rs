@@ -7,13 +7,25 @@
 //! records them with the machine they ran on. Nothing is installed: without
 //! `redis-benchmark` the queue figure says so and prints its own rate alone.
 
-use std::process::Command;
+use std::{process::Command, time::Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::{check_services, run, workspace_root};
+use crate::{check_services, workspace_root};
 
 const FIGURES: [&str; 3] = ["queue", "ingest", "memory"];
+
+/// Variables `cargo run` sets for xtask itself. Handed on to the inner cargo they
+/// become build-script inputs (ring's build script reruns when `CARGO_MANIFEST_DIR`
+/// changes), so the release build would start over from ring whenever it alternates
+/// with a plain `cargo build --release`.
+const CARGO_RUN_VARIABLES: [&str; 5] = [
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+];
 
 pub fn bench(args: &[String]) -> Result<()> {
     let figures: Vec<&str> = if args.is_empty() {
@@ -28,20 +40,7 @@ pub fn bench(args: &[String]) -> Result<()> {
         );
     }
     check_services()?;
-    run(
-        "cargo",
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "junction-worker",
-            "--example",
-            "bench",
-            "--bin",
-            "junction-worker",
-        ],
-    )?;
+    build_release()?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
@@ -58,5 +57,38 @@ pub fn bench(args: &[String]) -> Result<()> {
             bail!("the {figure} benchmark failed ({status})");
         }
     }
+    Ok(())
+}
+
+/// `cargo build --release` of the worker binary and the bench example, with the
+/// environment a developer's own shell would give it.
+fn build_release() -> Result<()> {
+    let args = [
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "junction-worker",
+        "--example",
+        "bench",
+        "--bin",
+        "junction-worker",
+    ];
+    let started = Instant::now();
+    eprintln!("==> cargo {}", args.join(" "));
+    let mut command = Command::new("cargo");
+    command.args(args).current_dir(workspace_root());
+    for (key, _) in std::env::vars_os() {
+        if let Some(key) = key.to_str()
+            && (CARGO_RUN_VARIABLES.contains(&key) || key.starts_with("CARGO_PKG_"))
+        {
+            command.env_remove(key);
+        }
+    }
+    let status = command.status().context("cannot run cargo")?;
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
+    eprintln!("    done in {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
 }
