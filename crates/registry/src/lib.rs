@@ -34,6 +34,8 @@ impl Registry {
             Arc::new(junction_mailchimp::Mailchimp),
             #[cfg(feature = "kit")]
             Arc::new(junction_kit::Kit),
+            #[cfg(feature = "stripe")]
+            Arc::new(junction_stripe::Stripe),
         ];
         Self::from_adapters(adapters)
     }
@@ -76,6 +78,8 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
         Arc::new(junction_mailchimp::sandbox::MailchimpFake::default()),
         #[cfg(feature = "kit")]
         Arc::new(junction_kit::sandbox::KitFake::default()),
+        #[cfg(feature = "stripe")]
+        Arc::new(junction_stripe::sandbox::StripeFake::default()),
     ]
 }
 
