@@ -58,8 +58,9 @@ pub struct WorkerProcess {
 
 impl WorkerProcess {
     /// Starts the worker on the fixture's database and sandbox, with a fresh Redis key
-    /// prefix (deleted afterwards), a one-second scheduler interval and no metrics listener; every other
-    /// setting is the default a deployment gets. Its log goes to `target/bench/`.
+    /// prefix (deleted afterwards), a one-second scheduler interval and no metrics
+    /// listener; every other setting is the default a deployment gets. Its log goes to
+    /// `target/bench/`. Returns once the worker reports ready.
     pub async fn start(binary: &Path, fixture: &Fixture, figure: &str) -> Result<Self> {
         let dir = binary
             .parent()
