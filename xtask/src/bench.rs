@@ -11,21 +11,9 @@ use std::{process::Command, time::Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::{check_services, workspace_root};
+use crate::{check_services, command, workspace_root};
 
 const FIGURES: [&str; 3] = ["queue", "ingest", "memory"];
-
-/// Variables `cargo run` sets for xtask itself. Handed on to the inner cargo they
-/// become build-script inputs (ring's build script reruns when `CARGO_MANIFEST_DIR`
-/// changes), so the release build would start over from ring whenever it alternates
-/// with a plain `cargo build --release`.
-const CARGO_RUN_VARIABLES: [&str; 5] = [
-    "CARGO_MANIFEST_DIR",
-    "CARGO_MANIFEST_PATH",
-    "CARGO_CRATE_NAME",
-    "CARGO_BIN_NAME",
-    "CARGO_PRIMARY_PACKAGE",
-];
 
 pub fn bench(args: &[String]) -> Result<()> {
     let figures: Vec<&str> = if args.is_empty() {
@@ -76,16 +64,11 @@ fn build_release() -> Result<()> {
     ];
     let started = Instant::now();
     eprintln!("==> cargo {}", args.join(" "));
-    let mut command = Command::new("cargo");
-    command.args(args).current_dir(workspace_root());
-    for (key, _) in std::env::vars_os() {
-        if let Some(key) = key.to_str()
-            && (CARGO_RUN_VARIABLES.contains(&key) || key.starts_with("CARGO_PKG_"))
-        {
-            command.env_remove(key);
-        }
-    }
-    let status = command.status().context("cannot run cargo")?;
+    let status = command("cargo")
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .context("cannot run cargo")?;
     if !status.success() {
         bail!("`cargo {}` failed ({status})", args.join(" "));
     }

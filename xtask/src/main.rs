@@ -55,11 +55,37 @@ tasks:
   openapi       write docs/openapi.json from the API's annotations
   openapi --check   fail when docs/openapi.json differs from the generated document";
 
+/// Variables `cargo run` sets for xtask itself. Handed on to an inner cargo they
+/// become build-script inputs (ring's build script reruns when `CARGO_MANIFEST_DIR`
+/// changes), so builds would start over from ring whenever `cargo xtask ...`
+/// alternates with plain cargo commands.
+const CARGO_RUN_VARIABLES: [&str; 5] = [
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+];
+
+/// A command for `program` with the environment a developer's own shell would give
+/// it: without the variables `cargo run` set for xtask.
+pub(crate) fn command(program: &str) -> Command {
+    let mut command = Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        if let Some(key) = key.to_str()
+            && (CARGO_RUN_VARIABLES.contains(&key) || key.starts_with("CARGO_PKG_"))
+        {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
 /// Runs a command from the workspace root, failing with its name if it fails.
 pub(crate) fn run(program: &str, args: &[&str]) -> Result<()> {
     let started = Instant::now();
     eprintln!("==> {program} {}", args.join(" "));
-    let status = Command::new(program)
+    let status = command(program)
         .args(args)
         .current_dir(workspace_root())
         .status()
@@ -79,7 +105,7 @@ pub(crate) fn workspace_root() -> std::path::PathBuf {
 }
 
 fn has_nextest() -> bool {
-    Command::new("cargo")
+    command("cargo")
         .args(["nextest", "--version"])
         .output()
         .map(|o| o.status.success())
@@ -129,7 +155,7 @@ fn test(extra: &[String]) -> Result<()> {
 /// Generates the OpenAPI document with `junction-api openapi` and writes or checks
 /// the committed docs/openapi.json.
 fn openapi(check: bool) -> Result<()> {
-    let output = Command::new("cargo")
+    let output = command("cargo")
         .args([
             "run",
             "--quiet",

@@ -69,7 +69,8 @@
 //! |---|---|---|
 //! | `{prefix}jobs:{queue}:data` | hash | task id → envelope JSON |
 //! | `{prefix}jobs:{queue}:meta:{task_id}` | hash | status, attempts, result, lock, `junction_due_at` |
-//! | `{prefix}jobs:{queue}:scheduled` | sorted set | task ids by due time (every push lands here first) |
+//! | `{prefix}jobs:{queue}:delayed` | sorted set | ours: task ids pushed for a later time, by due second |
+//! | `{prefix}jobs:{queue}:scheduled` | sorted set | apalis's: tasks it re-runs itself (the runner failed to record an outcome) |
 //! | `{prefix}jobs:{queue}:active` | list | due task ids waiting for a worker |
 //! | `{prefix}jobs:{queue}:inflight:{worker}` | set | tasks a worker has claimed |
 //! | `{prefix}jobs:{queue}:workers` | sorted set | worker names by last heartbeat |

@@ -3,15 +3,25 @@
 //!
 //! Each queue is an apalis-redis queue named `{prefix}jobs:{queue}`, so every key
 //! apalis derives from it carries the prefix (see the crate docs for the layout).
-//! Tasks are pushed with apalis-redis's own push script, with a task id derived
-//! from the job id and the attempt (`{job_id}#{attempt}`): pushing the same attempt
-//! twice is a no-op (the script only writes a task id that is not there yet), and a
-//! job can be looked up by its id ([`Queues::lookup`]).
+//! Tasks are pushed with a task id derived from the job id and the attempt
+//! (`{job_id}#{attempt}`): pushing the same attempt twice is a no-op (the push only
+//! writes a task id that is not there yet), and a job can be looked up by its id
+//! ([`Queues::lookup`]).
+//!
+//! The push writes apalis's data and metadata layout itself instead of calling
+//! apalis-redis's push script, because of how that script and apalis's fetch treat
+//! time: apalis-redis 1.0 puts *every* task, even one due now, in its scheduled set,
+//! and its fetch promotes all due members of that set with a single Lua `unpack()`,
+//! which Redis refuses from 8,000 values on — a backlog of 8,000 due tasks stalls the
+//! queue for good. So a task due now goes straight onto the active list, a later one
+//! waits in our own delayed set (which apalis never reads), and
+//! [`Queues::promote_due`] moves due tasks from it (and from apalis's scheduled set,
+//! where apalis parks the tasks it re-runs itself) onto the active list in bounded
+//! batches. Every runner does that at its poll interval.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use apalis::prelude::{MetadataStore, TaskBuilder, TaskId};
 use apalis_redis::{Config, ConnectionManager};
 use chrono::{DateTime, TimeZone, Utc};
 use junction_store::models::Queue;
@@ -28,6 +38,13 @@ const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_JOB_ID_LEN: usize = 200;
 /// Lookups probe attempts `1..=` this many.
 const MAX_PROBED_ATTEMPTS: u32 = 10_000;
+/// Due tasks moved to the active list per promotion script: far below the 8,000
+/// values Redis's Lua can `unpack()`, and short enough not to hold Redis (which runs
+/// one script at a time) for long.
+pub(crate) const PROMOTE_BATCH: usize = 1_000;
+/// apalis's own default attempt limit, written into the metadata it expects; our
+/// retry policy decides the real one.
+const APALIS_MAX_ATTEMPTS: u32 = 25;
 
 /// Meta-hash field holding the Unix second a task became (or becomes) due; read by
 /// [`Queues::stats`] for the age of the oldest pending task. Prefixed so it never
@@ -191,35 +208,75 @@ impl Queues {
 
     /// Pushes one envelope; returns whether it was new. apalis-redis schedules
     /// whole seconds, so the due time is rounded *up*: a retry never runs before the
-    /// time the policy (or a provider's `Retry-After`) asked for.
+    /// time the policy (or a provider's `Retry-After`) asked for. A task due now goes
+    /// straight onto the active list; a later one into the delayed set.
     pub(crate) async fn push(
         &self,
         envelope: &Envelope,
         at: Option<DateTime<Utc>>,
     ) -> Result<bool, JobsError> {
         let queue = envelope.job.queue();
+        let config = self.config(queue);
         let task_id = Self::task_id(&envelope.job_id, envelope.attempt);
-        let due_at = at.map(ceil_unix_seconds).unwrap_or(0);
-        let now = Utc::now().timestamp().max(0) as u64;
+        let now = unix_now();
+        let due_at = at.map(ceil_unix_seconds).unwrap_or(0).max(now);
         let data = serde_json::to_vec(envelope).map_err(|e| JobsError::Payload(e.to_string()))?;
-        let mut meta = HashMap::new();
-        meta.insert(DUE_AT_FIELD.to_owned(), due_at.max(now).to_string());
-        meta.insert("junction_kind".to_owned(), envelope.job.kind().to_owned());
-        meta.insert(
-            "junction_workspace_id".to_owned(),
-            envelope.job.workspace_id().to_string(),
-        );
-        let mut builder = TaskBuilder::new(data)
-            .task_id(TaskId::from_string(task_id))
-            .with_metadata(MetadataStore::from_map(meta));
-        if due_at > 0 {
-            builder = builder.run_at_timestamp(due_at);
-        }
         let mut conn = self.conn.clone();
-        let (enqueued, scheduled) =
-            apalis_redis::queries::push_tasks(&mut conn, &self.config(queue), &[builder.build()])
+        let pushed: u8 = redis::Script::new(PUSH_LUA)
+            .key(config.job_data_hash())
+            .key(config.active_jobs_list())
+            .key(config.signal_list())
+            .key(self.delayed_set(queue))
+            .arg(&task_id)
+            .arg(data)
+            .arg(format!("{}:{task_id}", config.job_meta_hash()))
+            .arg(due_at)
+            .arg(now)
+            .arg("attempts")
+            .arg(0)
+            .arg("max_attempts")
+            .arg(APALIS_MAX_ATTEMPTS)
+            .arg("status")
+            .arg("Pending")
+            .arg(DUE_AT_FIELD)
+            .arg(due_at)
+            .arg("junction_kind")
+            .arg(envelope.job.kind())
+            .arg("junction_workspace_id")
+            .arg(envelope.job.workspace_id().to_string())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(pushed == 1)
+    }
+
+    /// The sorted set (by due second) of tasks pushed for a later time.
+    fn delayed_set(&self, queue: Queue) -> String {
+        format!("{}:delayed", self.queue_name(queue))
+    }
+
+    /// Moves every due task of `queue` (from the delayed set and from apalis's
+    /// scheduled set) onto the active list, [`PROMOTE_BATCH`] at a time, and
+    /// signals workers when any moved. Returns how many moved. Safe to run from any
+    /// number of pods at once: each batch is one script.
+    pub async fn promote_due(&self, queue: Queue) -> Result<u64, JobsError> {
+        let config = self.config(queue);
+        let mut conn = self.conn.clone();
+        let mut promoted = 0u64;
+        loop {
+            let moved: u64 = redis::Script::new(PROMOTE_LUA)
+                .key(self.delayed_set(queue))
+                .key(config.scheduled_jobs_set())
+                .key(config.active_jobs_list())
+                .key(config.signal_list())
+                .arg(unix_now())
+                .arg(PROMOTE_BATCH)
+                .invoke_async(&mut conn)
                 .await?;
-        Ok(enqueued + scheduled > 0)
+            promoted += moved;
+            if moved < PROMOTE_BATCH as u64 {
+                return Ok(promoted);
+            }
+        }
     }
 
     /// Counts of every queue.
@@ -242,6 +299,7 @@ impl Queues {
                 .key(config.scheduled_jobs_set())
                 .key(config.workers_set())
                 .key(config.dead_jobs_set())
+                .key(self.delayed_set(queue))
                 .arg(now)
                 .arg(config.inflight_jobs_set())
                 .arg(config.job_meta_hash())
@@ -266,6 +324,7 @@ impl Queues {
         let mut conn = self.conn.clone();
         let (attempt, meta, score): (u32, Vec<String>, String) = redis::Script::new(LOOKUP_LUA)
             .key(config.job_data_hash())
+            .key(self.delayed_set(queue))
             .key(config.scheduled_jobs_set())
             .arg(job_id)
             .arg(config.job_meta_hash())
@@ -393,6 +452,10 @@ impl Queues {
     }
 }
 
+fn unix_now() -> u64 {
+    u64::try_from(Utc::now().timestamp()).unwrap_or(0)
+}
+
 fn normalize_prefix(prefix: &str) -> String {
     if prefix.is_empty() || prefix.ends_with(':') {
         prefix.to_owned()
@@ -442,20 +505,78 @@ fn task_state(
     }
 }
 
-/// Counts of one queue. Every push goes through apalis's scheduled set (its push
-/// script schedules even "now" tasks there until a fetch promotes them), so "due"
-/// members of that set count as pending.
+/// Writes one task in apalis's layout (data hash entry, metadata hash) unless its
+/// task id exists, and queues it: on the active list when due, else in the delayed
+/// set. Returns 1 when written, 0 when the task id was there already.
+const PUSH_LUA: &str = r#"
+-- KEYS[1] data hash, KEYS[2] active list, KEYS[3] signal list, KEYS[4] delayed zset
+-- ARGV[1] task id, ARGV[2] data, ARGV[3] meta key, ARGV[4] due (s), ARGV[5] now (s),
+-- ARGV[6..] metadata field/value pairs
+if redis.call('hsetnx', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+local meta = {}
+for i = 6, #ARGV do meta[#meta + 1] = ARGV[i] end
+redis.call('hset', ARGV[3], unpack(meta))
+if tonumber(ARGV[4]) > tonumber(ARGV[5]) then
+  redis.call('zadd', KEYS[4], ARGV[4], ARGV[1])
+else
+  redis.call('rpush', KEYS[2], ARGV[1])
+  redis.call('del', KEYS[3])
+  redis.call('lpush', KEYS[3], 1)
+end
+return 1
+"#;
+
+/// Moves up to ARGV[2] due tasks from each of the delayed set and apalis's
+/// scheduled set onto the active list; returns the larger of the two counts, so a
+/// full batch from either tells the caller to go on.
+const PROMOTE_LUA: &str = r#"
+-- KEYS[1] delayed zset, KEYS[2] apalis scheduled zset, KEYS[3] active list,
+-- KEYS[4] signal list; ARGV[1] now (s), ARGV[2] batch size
+local most = 0
+local any = false
+for k = 1, 2 do
+  local ids = redis.call('zrangebyscore', KEYS[k], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+  for _, id in ipairs(ids) do
+    redis.call('rpush', KEYS[3], id)
+    redis.call('zrem', KEYS[k], id)
+  end
+  if #ids > most then most = #ids end
+  if #ids > 0 then any = true end
+end
+if any then
+  redis.call('del', KEYS[4])
+  redis.call('lpush', KEYS[4], 1)
+end
+return most
+"#;
+
+/// Counts of one queue. Tasks waiting for a time live in the delayed set (ours)
+/// and apalis's scheduled set (its own re-runs); members already due there count
+/// as pending, since the next promotion moves them.
 const STATS_LUA: &str = r#"
--- KEYS[1] active list, KEYS[2] scheduled zset, KEYS[3] workers zset, KEYS[4] dead set
+-- KEYS[1] active list, KEYS[2] apalis scheduled zset, KEYS[3] workers zset,
+-- KEYS[4] dead set, KEYS[5] delayed zset
 -- ARGV[1] now (s), ARGV[2] inflight key prefix, ARGV[3] meta key prefix, ARGV[4] due-at field
 local now = tonumber(ARGV[1])
 local active = redis.call('llen', KEYS[1])
-local due = redis.call('zcount', KEYS[2], '-inf', now)
-local total_scheduled = redis.call('zcard', KEYS[2])
+local due = 0
+local waiting = 0
+local oldest = -1
+for _, set in ipairs({KEYS[2], KEYS[5]}) do
+  local set_due = redis.call('zcount', set, '-inf', now)
+  due = due + set_due
+  waiting = waiting + redis.call('zcard', set) - set_due
+  local first = redis.call('zrange', set, 0, 0, 'WITHSCORES')
+  if #first > 0 and tonumber(first[2]) <= now then
+    local age = now - tonumber(first[2])
+    if age > oldest then oldest = age end
+  end
+end
 local running = 0
 for _, worker in ipairs(redis.call('zrange', KEYS[3], 0, -1)) do
   running = running + redis.call('scard', ARGV[2] .. ':' .. worker)
 end
+-- Only apalis's own re-runs carry the Failed status, and only its set holds them.
 local failed = 0
 for _, id in ipairs(redis.call('zrange', KEYS[2], 0, -1)) do
   if redis.call('hget', ARGV[3] .. ':' .. id, 'status') == 'Failed' then
@@ -463,25 +584,21 @@ for _, id in ipairs(redis.call('zrange', KEYS[2], 0, -1)) do
   end
 end
 local dead = redis.call('scard', KEYS[4])
-local oldest = -1
 local head = redis.call('lindex', KEYS[1], 0)
 if head then
-  oldest = 0
+  local age = 0
   local due_at = tonumber(redis.call('hget', ARGV[3] .. ':' .. head, ARGV[4]))
-  if due_at and now > due_at then oldest = now - due_at end
-end
-local first = redis.call('zrange', KEYS[2], 0, 0, 'WITHSCORES')
-if #first > 0 and tonumber(first[2]) <= now then
-  local age = now - tonumber(first[2])
+  if due_at and now > due_at then age = now - due_at end
   if age > oldest then oldest = age end
 end
-return {active + due, total_scheduled - due, running, failed, dead, oldest}
+return {active + due, waiting, running, failed, dead, oldest}
 "#;
 
 /// The latest attempt of a job: attempts are pushed in order, so the first missing
 /// `{job_id}#{n}` ends the probe.
 const LOOKUP_LUA: &str = r#"
--- KEYS[1] data hash, KEYS[2] scheduled zset; ARGV[1] job id, ARGV[2] meta prefix, ARGV[3] max attempts
+-- KEYS[1] data hash, KEYS[2] delayed zset, KEYS[3] apalis scheduled zset
+-- ARGV[1] job id, ARGV[2] meta prefix, ARGV[3] max attempts
 local last = 0
 for n = 1, tonumber(ARGV[3]) do
   if redis.call('hexists', KEYS[1], ARGV[1] .. '#' .. n) == 1 then last = n else break end
@@ -489,7 +606,7 @@ end
 if last == 0 then return {0, {}, ''} end
 local id = ARGV[1] .. '#' .. last
 local meta = redis.call('hgetall', ARGV[2] .. ':' .. id)
-local score = redis.call('zscore', KEYS[2], id)
+local score = redis.call('zscore', KEYS[2], id) or redis.call('zscore', KEYS[3], id)
 return {last, meta, score or ''}
 "#;
 

@@ -216,6 +216,12 @@ pub async fn run_with(
         });
         supervisors.spawn(supervise(runner, stop_rx.clone()));
     }
+    supervisors.spawn(promote_due_tasks(
+        queues.clone(),
+        worker_queues.clone(),
+        liveness.poll_interval,
+        stop_rx.clone(),
+    ));
     supervisors.spawn(purge_finished_jobs(
         queues.clone(),
         worker_queues,
@@ -339,6 +345,29 @@ async fn keep_draining_workers_alive(
     }
 }
 
+/// Moves due tasks (retries, delayed jobs) of `queues` onto their active lists every
+/// poll interval until the runner stops, so workers find them; see
+/// [`Queues::promote_due`]. Every pod does this; each batch is atomic, so they need
+/// no coordination.
+async fn promote_due_tasks(
+    queues: Queues,
+    of: Vec<Queue>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        for queue in &of {
+            if let Err(error) = queues.promote_due(*queue).await {
+                tracing::warn!(queue = queue.as_str(), %error, "promoting due jobs failed");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.wait_for(|stopping| *stopping) => return,
+        }
+    }
+}
+
 /// Purges finished jobs of `queues` older than [`FINISHED_JOB_RETENTION`] every
 /// [`PURGE_EVERY`] until the runner stops. Every pod does this; the deletes are
 /// idempotent, so they need no coordination.
@@ -447,8 +476,8 @@ async fn run_worker(
         .heartbeat_interval(liveness.heartbeat_interval)
         .missed_heartbeats(liveness.missed_heartbeats as usize)
         .batch_size(liveness.prefetch.unwrap_or(runner.concurrency));
-    // Every push lands in apalis's scheduled set and nothing announces it, so idle
-    // workers poll; a fetch also promotes scheduled tasks that became due.
+    // Nothing announces pushes (apalis's pubsub events are off), so idle workers
+    // poll; the runner's promoter moves tasks that became due onto the active list.
     let backend = RedisStorage::<serde_json::Value>::new(runner.queues.connection())
         .with_config(config)
         .poll_with_interval(liveness.poll_interval);

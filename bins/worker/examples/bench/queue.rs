@@ -39,11 +39,8 @@ use uuid::Uuid;
 
 use crate::{Options, cpu_seconds, per_second, rate, thousands};
 
-/// Kept under 8,000: apalis-redis keeps every new task in the queue's scheduled set
-/// until a fetch promotes all due ones with a single Lua `unpack`, which Redis's Lua
-/// refuses for 8,000 or more values ("too many results to unpack"); the fetch then
-/// fails on every poll and the queue stalls. See docs/benchmarks.md.
-const DEFAULT_JOBS: usize = 5_000;
+/// Enough for the steady rate to dominate the start-up and drain at the ends.
+const DEFAULT_JOBS: usize = 20_000;
 const DEFAULT_CONCURRENCY: usize = 50;
 
 /// Operations per `redis-benchmark` test.

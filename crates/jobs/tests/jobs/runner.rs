@@ -525,3 +525,83 @@ async fn a_killed_workers_job_is_recovered_by_another_worker() {
         "a recovery is not a retry"
     );
 }
+
+/// Redis's Lua cannot `unpack()` 8,000 values; apalis-redis's fetch once promoted
+/// every due task with one `unpack()`, so a backlog that size stalled the queue.
+/// Both kinds of backlog must drain: tasks in apalis's scheduled set (where its own
+/// push and re-runs park them) and retries falling due in the same second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backlogs_of_more_than_eight_thousand_due_tasks_all_run() {
+    use futures::{StreamExt, TryStreamExt};
+
+    const PARKED_BY_APALIS: usize = 9_000;
+    const DUE_IN_THE_SAME_SECOND: usize = 10_000;
+    let env = Env::new().await;
+    let handler = Scripted::new(|_, _| async { Ok(()) });
+
+    let mut conn = apalis_redis::connect(env.redis.url()).await.unwrap();
+    let config = env.queues.config(Queue::Sync);
+    let now = Utc::now();
+    for chunk in (0..PARKED_BY_APALIS).collect::<Vec<_>>().chunks(1_000) {
+        let tasks: Vec<_> = chunk
+            .iter()
+            .map(|i| {
+                let job_id = format!("parked-{i}");
+                let payload = Envelope::new(job_id.clone(), env.sync_job(), now)
+                    .to_json()
+                    .unwrap();
+                TaskBuilder::new(serde_json::to_vec(&payload).unwrap())
+                    .task_id(TaskId::from_string(Queues::task_id(&job_id, 1)))
+                    .build()
+            })
+            .collect();
+        apalis_redis::queries::push_tasks(&mut conn, &config, &tasks)
+            .await
+            .unwrap();
+    }
+    let due_at = now + chrono::Duration::seconds(2);
+    futures::stream::iter(0..DUE_IN_THE_SAME_SECOND)
+        .map(|i| {
+            let envelope = Envelope::new(format!("due-{i}"), env.sync_job(), now);
+            env.queues.schedule(envelope, due_at)
+        })
+        .buffer_unordered(64)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
+    let before = env.stats(Queue::Sync).await;
+    assert_eq!(
+        before.pending + before.scheduled,
+        (PARKED_BY_APALIS + DUE_IN_THE_SAME_SECOND) as u64
+    );
+
+    let runner = env.start_runner(
+        "backlog",
+        vec![(Queue::Sync, 50, handler.clone())],
+        quick_policy(5),
+        quick_liveness(),
+        Duration::from_secs(5),
+    );
+    eventually(
+        "every task of both backlogs to run",
+        Duration::from_secs(120),
+        || async { handler.call_count() >= PARKED_BY_APALIS + DUE_IN_THE_SAME_SECOND },
+    )
+    .await;
+    runner.shutdown().await.unwrap();
+
+    let calls = handler.calls();
+    let distinct: std::collections::HashSet<&str> =
+        calls.iter().map(|c| c.envelope.job_id.as_str()).collect();
+    assert_eq!(distinct.len(), PARKED_BY_APALIS + DUE_IN_THE_SAME_SECOND);
+    assert_eq!(calls.len(), distinct.len(), "no task ran twice");
+    assert!(
+        calls
+            .iter()
+            .filter(|c| c.envelope.job_id.starts_with("due-"))
+            .all(|c| c.at >= due_at),
+        "no delayed task ran before its time"
+    );
+    let after = env.stats(Queue::Sync).await;
+    assert_eq!((after.pending, after.scheduled, after.dead), (0, 0, 0));
+}
