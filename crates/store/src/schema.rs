@@ -238,6 +238,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    email_suppressions (workspace_id, address) {
+        workspace_id -> Uuid,
+        address -> Text,
+        reason -> Text,
+        source_integration_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     workspaces,
     api_keys,
@@ -254,4 +264,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     alert_rules,
     notifications,
+    email_suppressions,
 );

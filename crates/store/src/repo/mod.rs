@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod api_keys;
 pub mod credentials;
 pub mod dead_letters;
+pub mod email_suppressions;
 pub mod idempotency;
 pub mod integrations;
 pub mod kpis;

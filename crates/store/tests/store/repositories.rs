@@ -498,3 +498,47 @@ async fn the_scheduler_claim_is_the_one_cross_tenant_path_and_never_double_claim
         "both workspaces' due integrations, each exactly once"
     );
 }
+
+#[tokio::test]
+async fn suppressions_are_per_workspace_case_insensitive_and_keep_the_first_reason() {
+    let db = TestDb::new().await;
+    let (a, _) = create_workspace(db.store(), "A").await;
+    let (b, _) = create_workspace(db.store(), "B").await;
+    let mut tx = db.store().begin(a).await.unwrap();
+    let first =
+        repo::email_suppressions::suppress(tx.conn(), a, "Bounced@Example.com", "bounced", None)
+            .await
+            .unwrap();
+    let again =
+        repo::email_suppressions::suppress(tx.conn(), a, "bounced@example.com", "complained", None)
+            .await
+            .unwrap();
+    assert!(first && !again);
+    let among = repo::email_suppressions::suppressed_among(
+        tx.conn(),
+        &[
+            "BOUNCED@example.com".to_owned(),
+            "ok@example.com".to_owned(),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(among, vec!["bounced@example.com".to_owned()]);
+    let listed = repo::email_suppressions::list(tx.conn(), 10).await.unwrap();
+    assert_eq!(
+        listed,
+        vec![("bounced@example.com".to_owned(), "bounced".to_owned())]
+    );
+    tx.commit().await.unwrap();
+
+    let mut tx = db.store().begin(b).await.unwrap();
+    let among =
+        repo::email_suppressions::suppressed_among(tx.conn(), &["bounced@example.com".to_owned()])
+            .await
+            .unwrap();
+    assert!(
+        among.is_empty(),
+        "another workspace's suppressions do not apply"
+    );
+    tx.commit().await.unwrap();
+}

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS email_suppressions;
