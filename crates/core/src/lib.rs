@@ -31,5 +31,5 @@ pub use ids::{IntegrationId, ProviderId, WorkspaceId};
 pub use model::{KpiPoint, Page, Record};
 pub use spec::{
     ActionSpec, AuthSpec, Category, ConfigField, FieldError, FieldKind, OAuth2Spec, RateBudget,
-    RefreshBehaviour, StreamSpec, TokenClientAuth, WebhookScheme,
+    RefreshBehaviour, StreamSpec, TokenClientAuth, WebhookScheme, WebhookSecret, WebhookSpec,
 };

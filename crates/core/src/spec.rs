@@ -326,12 +326,29 @@ pub enum WebhookScheme {
     MetaHubSignature256,
 }
 
+/// Where the secret that signs a provider's webhooks is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "source", content = "field", rename_all = "snake_case")]
+pub enum WebhookSecret {
+    /// A secret field of the integration (sealed in the vault), e.g. Stripe's
+    /// endpoint signing secret `webhook_secret`.
+    Field(&'static str),
+    /// The provider app's OAuth client secret from Junction's configuration
+    /// (`[providers.<id>] client_secret`): Meta signs with the app secret.
+    AppClientSecret,
+}
+
 /// Inbound webhook support of a provider.
 #[derive(Debug, Clone, Serialize)]
 pub struct WebhookSpec {
     pub scheme: WebhookScheme,
     /// The event types Junction handles.
     pub events: Vec<&'static str>,
+    /// Which secret verifies the signatures.
+    pub secret: WebhookSecret,
+    /// The integration's secret field holding the verify token of a subscription
+    /// handshake (Meta's `hub.verify_token`), for providers that send one.
+    pub verify_token_field: Option<&'static str>,
 }
 
 /// The request budget of one provider app, shared by every tenant and worker pod.

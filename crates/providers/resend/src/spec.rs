@@ -7,7 +7,7 @@ use std::{sync::OnceLock, time::Duration};
 use junction_core::{
     spec::{
         ActionSpec, AuthSpec, Category, ConfigField, FieldKind, ProviderSpec, RateBudget,
-        StreamSpec, WebhookScheme, WebhookSpec,
+        StreamSpec, WebhookScheme, WebhookSecret, WebhookSpec,
     },
     webhook::svix,
 };
@@ -220,6 +220,8 @@ fn build() -> ProviderSpec {
                 tolerance_secs: svix::DEFAULT_TOLERANCE_SECS,
             },
             events: WEBHOOK_EVENTS.to_vec(),
+            secret: WebhookSecret::Field("webhook_secret"),
+            verify_token_field: None,
         }),
         rate_limit: RateBudget {
             requests: REQUESTS_PER_SECOND,

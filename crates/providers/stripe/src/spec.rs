@@ -6,7 +6,7 @@ use std::{sync::OnceLock, time::Duration};
 
 use junction_core::spec::{
     ActionSpec, AuthSpec, Category, ConfigField, ProviderSpec, RateBudget, StreamSpec,
-    WebhookScheme, WebhookSpec,
+    WebhookScheme, WebhookSecret, WebhookSpec,
 };
 
 use crate::actions;
@@ -170,6 +170,8 @@ fn build() -> ProviderSpec {
                 tolerance_secs: junction_core::webhook::stripe::DEFAULT_TOLERANCE_SECS,
             },
             events: WEBHOOK_EVENTS.to_vec(),
+            secret: WebhookSecret::Field("webhook_secret"),
+            verify_token_field: None,
         }),
         rate_limit: RateBudget {
             requests: REQUESTS_PER_SECOND,
