@@ -314,6 +314,93 @@ pub struct ActionSpec {
     pub long_running: bool,
 }
 
+impl ActionSpec {
+    /// Checks `input` against the action's JSON Schema and reports every problem at
+    /// once, each under the path of the input field it concerns (`items[0].price`;
+    /// `input` for the input as a whole). Messages never quote the submitted values,
+    /// which may be personal data.
+    pub fn validate_input(&self, input: &serde_json::Value) -> Result<(), Vec<FieldError>> {
+        let validator = jsonschema::validator_for(&self.input_schema).map_err(|e| {
+            // A provider crate's bug, caught by its tests; say so rather than blame the input.
+            vec![FieldError::new(
+                ROOT_FIELD,
+                format!(
+                    "the action `{}` has an invalid input schema: {e}",
+                    self.name
+                ),
+            )]
+        })?;
+        let mut errors = Vec::new();
+        for error in validator.iter_errors(input) {
+            let at = field_path(error.instance_path());
+            match error.kind() {
+                jsonschema::error::ValidationErrorKind::Required { property } => {
+                    let name = property.as_str().unwrap_or_default();
+                    errors.push(FieldError::new(&join_field(&at, name), "is required"));
+                }
+                jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    for name in unexpected {
+                        errors.push(FieldError::new(
+                            &join_field(&at, name),
+                            "is not an input of this action",
+                        ));
+                    }
+                }
+                jsonschema::error::ValidationErrorKind::OneOfNotValid { .. } => errors.push(
+                    FieldError::new(&at, "matches none of the allowed alternatives"),
+                ),
+                jsonschema::error::ValidationErrorKind::OneOfMultipleValid { .. } => {
+                    errors.push(FieldError::new(
+                        &at,
+                        "matches more than one of the alternatives, which exclude each other",
+                    ))
+                }
+                _ => errors.push(FieldError::new(&at, error.masked().to_string())),
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The field name of problems with the input as a whole.
+const ROOT_FIELD: &str = "input";
+
+/// `/items/0/price` → `items[0].price`; the root → [`ROOT_FIELD`].
+fn field_path(location: &jsonschema::paths::Location) -> String {
+    let mut path = String::new();
+    for segment in location.iter() {
+        match segment {
+            jsonschema::paths::LocationSegment::Index(index) => {
+                path.push_str(&format!("[{index}]"));
+            }
+            jsonschema::paths::LocationSegment::Property(name) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&name);
+            }
+        }
+    }
+    if path.is_empty() {
+        ROOT_FIELD.to_owned()
+    } else {
+        path
+    }
+}
+
+/// The path of property `name` under `parent` (as [`field_path`] writes it).
+fn join_field(parent: &str, name: &str) -> String {
+    if parent == ROOT_FIELD {
+        name.to_owned()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
 /// How a provider signs its webhooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "scheme", rename_all = "snake_case")]
@@ -490,5 +577,78 @@ mod tests {
             value["config"][1]["kind"],
             json!({"type": "enum", "values": ["eu", "us"]})
         );
+    }
+
+    fn refund_action() -> ActionSpec {
+        ActionSpec {
+            name: "refund",
+            description: "",
+            input_schema: json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "charge": {"type": "string", "minLength": 1},
+                    "payment_intent": {"type": "string", "minLength": 1},
+                    "amount": {"type": "integer", "minimum": 1},
+                    "items": {"type": "array", "items": {
+                        "type": "object",
+                        "required": ["price"],
+                        "properties": {"price": {"type": "string"}}
+                    }}
+                },
+                "oneOf": [{"required": ["charge"]}, {"required": ["payment_intent"]}]
+            }),
+            long_running: false,
+        }
+    }
+
+    #[test]
+    fn valid_action_input_passes() {
+        let action = refund_action();
+        assert_eq!(
+            action.validate_input(&json!({"charge": "ch_1", "amount": 5})),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn action_input_errors_name_every_field_without_quoting_values() {
+        let action = refund_action();
+        let errors = action
+            .validate_input(&json!({
+                "charge": "ch_1",
+                "amount": "SECRET-ish 42",
+                "surprise": true,
+                "items": [{"price": "p"}, {}]
+            }))
+            .unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"amount"), "{errors:?}");
+        assert!(fields.contains(&"surprise"), "{errors:?}");
+        assert!(fields.contains(&"items[1].price"), "{errors:?}");
+        assert!(
+            errors.iter().all(|e| !e.message.contains("SECRET")),
+            "{errors:?}"
+        );
+        let missing = errors.iter().find(|e| e.field == "items[1].price").unwrap();
+        assert_eq!(missing.message, "is required");
+    }
+
+    #[test]
+    fn exclusive_alternatives_are_reported_on_the_input() {
+        let action = refund_action();
+        let neither = action.validate_input(&json!({"amount": 5})).unwrap_err();
+        assert_eq!(neither[0].field, "input");
+        assert!(
+            neither[0]
+                .message
+                .contains("none of the allowed alternatives")
+        );
+        let both = action
+            .validate_input(&json!({"charge": "ch_1", "payment_intent": "pi_1"}))
+            .unwrap_err();
+        assert!(both[0].message.contains("more than one"));
+        let not_object = action.validate_input(&json!([1])).unwrap_err();
+        assert_eq!(not_object[0].field, "input");
     }
 }
