@@ -803,6 +803,7 @@ mod tests {
                 extra_authorize_params: vec![],
                 refresh,
                 client_auth: TokenClientAuth::BasicHeader,
+                long_lived_exchange: None,
             })
         };
         assert_eq!(

@@ -102,6 +102,43 @@ pub struct OAuth2Spec {
     pub extra_authorize_params: Vec<(&'static str, &'static str)>,
     pub refresh: RefreshBehaviour,
     pub client_auth: TokenClientAuth,
+    /// A second step after the code exchange that trades the short-lived token for a
+    /// long-lived one (Meta's `fb_exchange_token`), and renews it the same way before
+    /// it expires. `None` for the usual providers.
+    pub long_lived_exchange: Option<TokenExchangeSpec>,
+}
+
+/// A token-for-token exchange at the token endpoint (Meta: `GET /oauth/access_token?
+/// grant_type=fb_exchange_token&client_id=..&client_secret=..&fb_exchange_token=..`).
+///
+/// Providers with such an exchange hand out no refresh token: the engine exchanges the
+/// code's short-lived token right away, and "refreshing" means exchanging the current
+/// long-lived token again while it is still valid, `renew_before` its expiry.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenExchangeSpec {
+    /// The `grant_type` value, e.g. `fb_exchange_token`.
+    pub grant_type: &'static str,
+    /// The parameter that carries the current token, e.g. `fb_exchange_token`.
+    pub token_param: &'static str,
+    /// Whether the parameters go in a GET query (Meta) or a POST form.
+    pub method: TokenExchangeMethod,
+    /// How long before the token's expiry it is exchanged again.
+    #[serde(with = "duration_secs")]
+    pub renew_before: Duration,
+    /// Provider error codes of the exchange that mean the presented token is dead
+    /// (Meta's `190`): the grant is gone, as with `invalid_grant`.
+    pub invalid_token_codes: Vec<&'static str>,
+}
+
+/// How a [`TokenExchangeSpec`] request is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenExchangeMethod {
+    /// Parameters (client credentials included) in the query of a GET.
+    Get,
+    /// Parameters in an `application/x-www-form-urlencoded` POST body, with the
+    /// spec's client authentication.
+    Post,
 }
 
 /// What the provider does with refresh tokens.

@@ -124,6 +124,7 @@ mod tests {
             extra_authorize_params: vec![],
             refresh: RefreshBehaviour::Rotating,
             client_auth: TokenClientAuth::BasicHeader,
+            long_lived_exchange: None,
         }
     }
 

@@ -18,7 +18,10 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use chrono::{DateTime, Utc};
-use junction_core::{OAuth2Spec, RefreshBehaviour, TokenClientAuth};
+use junction_core::{
+    OAuth2Spec, RefreshBehaviour, TokenClientAuth,
+    spec::{TokenExchangeMethod, TokenExchangeSpec},
+};
 use oauth2::{AuthUrl, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, basic::BasicClient};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
@@ -192,6 +195,64 @@ impl OAuthEngine {
             now,
         );
         log_outcome("code exchange", &client.token_url, answer.status, &result);
+        let short_lived = result?;
+        if spec.long_lived_exchange.is_none() {
+            return Ok(short_lived);
+        }
+        // The code's token lives an hour or two (Meta); the connection needs the
+        // long-lived one. A failed exchange fails the connect: a connection that
+        // silently dies within the hour is worse than a retry of the consent.
+        let long_lived = self
+            .exchange_token(spec, client, &short_lived.access_token, now)
+            .await?;
+        Ok(TokenSet {
+            refresh_token: long_lived.refresh_token.or(short_lived.refresh_token),
+            scopes: long_lived.scopes.or(short_lived.scopes),
+            ..long_lived
+        })
+    }
+
+    /// Exchanges a valid access token for a long-lived one with the spec's
+    /// [`TokenExchangeSpec`] (Meta's `grant_type=fb_exchange_token`): right after the
+    /// code exchange, and again to renew the long-lived token before it expires (such
+    /// providers issue no refresh token). A provider error code the spec lists as
+    /// "token invalid" is [`OAuthError::InvalidGrant`]: the grant is gone.
+    pub async fn exchange_token(
+        &self,
+        spec: &OAuth2Spec,
+        client: &ClientConfig,
+        token: &SecretString,
+        now: DateTime<Utc>,
+    ) -> Result<TokenSet, OAuthError> {
+        let Some(exchange) = &spec.long_lived_exchange else {
+            return Err(OAuthError::Config(
+                "the provider has no long-lived token exchange".into(),
+            ));
+        };
+        let form = vec![
+            ("grant_type", exchange.grant_type),
+            (exchange.token_param, token.expose_secret()),
+        ];
+        let answer = match exchange.method {
+            TokenExchangeMethod::Post => {
+                self.post_form(spec, client, &client.token_url, form)
+                    .await?
+            }
+            TokenExchangeMethod::Get => self.get_query(client, &client.token_url, form).await?,
+        };
+        let result = parse_token_response(
+            answer.status,
+            answer.content_type.as_deref(),
+            &answer.body,
+            now,
+        )
+        .map_err(|err| token_invalid(exchange, err));
+        log_outcome(
+            "long-lived token exchange",
+            &client.token_url,
+            answer.status,
+            &result,
+        );
         result
     }
 
@@ -284,6 +345,31 @@ impl OAuthEngine {
         }
     }
 
+    /// GETs an endpoint with `params` and the client's id and secret in the query (the
+    /// way Meta's Graph API takes them; the query never reaches a log or an error:
+    /// transport errors drop the URL).
+    async fn get_query(
+        &self,
+        client: &ClientConfig,
+        url: &Url,
+        mut params: Vec<(&str, &str)>,
+    ) -> Result<Answer, OAuthError> {
+        params.push(("client_id", client.client_id.as_str()));
+        let secret = client.client_secret.expose_secret();
+        if !secret.is_empty() {
+            params.push(("client_secret", secret));
+        }
+        let response = self
+            .http
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .query(&params)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        read_answer(response).await
+    }
+
     /// POSTs a form to an endpoint with the spec's client authentication and reads
     /// the answer (capped).
     async fn post_form(
@@ -314,26 +400,44 @@ impl OAuthEngine {
                 }
             }
         }
-        let mut response = request.form(&form).send().await.map_err(transport_error)?;
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-            let room = MAX_RESPONSE_BYTES.saturating_sub(body.len());
-            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if body.len() >= MAX_RESPONSE_BYTES {
-                break;
-            }
+        let response = request.form(&form).send().await.map_err(transport_error)?;
+        read_answer(response).await
+    }
+}
+
+/// Reads an endpoint's answer: status, content type and the body (capped).
+async fn read_answer(mut response: reqwest::Response) -> Result<Answer, OAuthError> {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        let room = MAX_RESPONSE_BYTES.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= MAX_RESPONSE_BYTES {
+            break;
         }
-        Ok(Answer {
-            status,
-            content_type,
-            body,
-        })
+    }
+    Ok(Answer {
+        status,
+        content_type,
+        body,
+    })
+}
+
+/// An exchange refusal whose provider code says the presented token is dead, as
+/// [`OAuthError::InvalidGrant`]; any other error as it is.
+fn token_invalid(exchange: &TokenExchangeSpec, err: OAuthError) -> OAuthError {
+    match err {
+        OAuthError::Provider {
+            error, description, ..
+        } if exchange.invalid_token_codes.contains(&error.as_str()) => {
+            OAuthError::InvalidGrant { description }
+        }
+        other => other,
     }
 }
 

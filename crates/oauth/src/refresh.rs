@@ -35,6 +35,13 @@
 //! without calling the provider: its grant is known to be gone until a reconnect
 //! (which sets the status back) stores new tokens.
 //!
+//! Providers with a long-lived token exchange (`OAuth2Spec::long_lived_exchange`,
+//! Meta) have no refresh token: their still-valid token is exchanged again once it
+//! expires within the spec's `renew_before` (or `refresh_ahead`, if longer), stored
+//! like a refreshed one. An exchange refused as `invalid_grant` (or a provider code
+//! the spec lists as "token invalid") means `needs_reauth`; any other failure leaves
+//! the current token in use, as it is still valid, and the next call tries again.
+//!
 //! A refresh response without `expires_in` stores no expiry; such a token is used
 //! until a provider rejects it (`rejected_token`), which forces the next refresh.
 
@@ -147,10 +154,17 @@ pub async fn fresh_access_token(req: RefreshRequest<'_>) -> Result<AccessToken, 
         _ => false,
     };
     let valid_until = |deadline: DateTime<Utc>| expires_at.is_none_or(|at| at > deadline);
+    // A long-lived token (Meta, ~60 days) is renewed well ahead of its expiry, when
+    // the spec says, so that a connection synced only now and then never lapses.
+    let refresh_ahead = match &req.spec.long_lived_exchange {
+        Some(exchange) => chrono::Duration::from_std(exchange.renew_before)
+            .map_or(req.refresh_ahead, |renew| renew.max(req.refresh_ahead)),
+        None => req.refresh_ahead,
+    };
 
     if let Some(token) = &stored_access
         && !was_rejected
-        && valid_until(req.now + req.refresh_ahead)
+        && valid_until(req.now + refresh_ahead)
     {
         release(tx).await;
         return Ok(AccessToken {
@@ -159,37 +173,47 @@ pub async fn fresh_access_token(req: RefreshRequest<'_>) -> Result<AccessToken, 
         });
     }
 
-    let refresh_token = match stored_refresh {
-        Some(token) if req.spec.refresh != RefreshBehaviour::None => token,
-        _ => {
-            return match stored_access {
-                Some(token) if !was_rejected && valid_until(req.now) => {
-                    release(tx).await;
-                    Ok(AccessToken { token, expires_at })
-                }
-                Some(_) => {
-                    let reason = if was_rejected {
-                        "The provider rejected the access token and it cannot be refreshed."
-                    } else {
-                        "The access token expired and it cannot be refreshed."
-                    };
-                    mark_needs_reauth(tx, &req, reason, json!({ "rejected": was_rejected }))
-                        .await?;
-                    Err(RefreshError::Revoked)
-                }
-                None => {
-                    release(tx).await;
-                    Err(RefreshError::NoRefreshToken)
-                }
+    // The token being renewed by a long-lived exchange, kept in case the exchange
+    // fails for a passing reason: it is still valid and can be used meanwhile.
+    let mut renewing: Option<SecretString> = None;
+    let outcome = match (stored_refresh, stored_access) {
+        (Some(refresh_token), _) if req.spec.refresh != RefreshBehaviour::None => {
+            req.engine
+                .refresh(req.spec, req.client, &refresh_token, req.now)
+                .await
+        }
+        (_, Some(token))
+            if !was_rejected && valid_until(req.now) && req.spec.long_lived_exchange.is_some() =>
+        {
+            // No refresh token, but the provider renews a still-valid token by
+            // exchanging it again.
+            let outcome = req
+                .engine
+                .exchange_token(req.spec, req.client, &token, req.now)
+                .await;
+            renewing = Some(token);
+            outcome
+        }
+        (_, Some(token)) if !was_rejected && valid_until(req.now) => {
+            release(tx).await;
+            return Ok(AccessToken { token, expires_at });
+        }
+        (_, Some(_)) => {
+            let reason = if was_rejected {
+                "The provider rejected the access token and it cannot be refreshed."
+            } else {
+                "The access token expired and it cannot be refreshed."
             };
+            mark_needs_reauth(tx, &req, reason, json!({ "rejected": was_rejected })).await?;
+            return Err(RefreshError::Revoked);
+        }
+        (_, None) => {
+            release(tx).await;
+            return Err(RefreshError::NoRefreshToken);
         }
     };
 
-    match req
-        .engine
-        .refresh(req.spec, req.client, &refresh_token, req.now)
-        .await
-    {
+    match outcome {
         Ok(tokens) => {
             repo::credentials::put(
                 tx.conn(),
@@ -265,7 +289,11 @@ pub async fn fresh_access_token(req: RefreshRequest<'_>) -> Result<AccessToken, 
                 error = %err,
                 "token refresh failed"
             );
-            Err(RefreshError::OAuth(err))
+            match renewing {
+                // The long-lived token is still valid: use it, and renew next time.
+                Some(token) => Ok(AccessToken { token, expires_at }),
+                None => Err(RefreshError::OAuth(err)),
+            }
         }
     }
 }

@@ -8,6 +8,7 @@
 mod authorize;
 mod errors;
 mod exchange;
+mod long_lived;
 mod refresh;
 mod revoke;
 
@@ -45,6 +46,7 @@ pub fn spec(client_auth: TokenClientAuth, pkce: bool, refresh: RefreshBehaviour)
         extra_authorize_params: vec![("access_type", "offline"), ("prompt", "consent")],
         refresh,
         client_auth,
+        long_lived_exchange: None,
     }
 }
 

@@ -491,3 +491,121 @@ async fn only_a_refresh_token_stored_is_enough() {
     assert_eq!(token.token.expose_secret(), "at-new");
     assert_eq!(token.expires_at, None);
 }
+
+/// Meta-like: no refresh token; the long-lived token is renewed by exchanging it
+/// again a week before it expires.
+fn exchange_spec() -> OAuth2Spec {
+    crate::long_lived::exchange_spec(junction_core::spec::TokenExchangeMethod::Get)
+}
+
+/// Mounts the GET exchange endpoint answering `template` for `token`.
+async fn mount_exchange(fx: &Fixture, token: &str, template: ResponseTemplate, times: u64) {
+    Mock::given(method("GET"))
+        .and(path("/token"))
+        .and(wiremock::matchers::query_param(
+            "grant_type",
+            "fb_exchange_token",
+        ))
+        .and(wiremock::matchers::query_param("fb_exchange_token", token))
+        .respond_with(template)
+        .expect(times)
+        .mount(&fx.server)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_lived_token_is_renewed_by_exchange_within_its_renewal_window() {
+    // 30 days left: outside the week-long window, used as it is.
+    let fx = Fixture::new(
+        exchange_spec(),
+        Some("EAAold"),
+        None,
+        Some(in_minutes(30 * 24 * 60)),
+    )
+    .await;
+    mount_exchange(&fx, "EAAold", ResponseTemplate::new(500), 0).await;
+    let token = fresh_access_token(fx.request(None)).await.unwrap();
+    assert_eq!(token.token.expose_secret(), "EAAold");
+
+    // 3 days left: exchanged again, and the new token and expiry stored.
+    let fx = Fixture::new(
+        exchange_spec(),
+        Some("EAAold"),
+        None,
+        Some(in_minutes(3 * 24 * 60)),
+    )
+    .await;
+    mount_exchange(
+        &fx,
+        "EAAold",
+        ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "EAAnew", "token_type": "bearer",
+            "expires_in": crate::long_lived::LONG_LIVED_SECS
+        })),
+        1,
+    )
+    .await;
+    let before = Utc::now();
+    let token = fresh_access_token(fx.request(None)).await.unwrap();
+    assert_eq!(token.token.expose_secret(), "EAAnew");
+    let expires = token.expires_at.unwrap();
+    assert!(
+        expires >= before.trunc_subsecs(0) + Duration::days(59),
+        "{expires}"
+    );
+    assert_eq!(fx.credentials().await, pairs(&[("access_token", "EAAnew")]));
+    assert_eq!(fx.integration().await.token_expires_at, Some(expires));
+    let logs = fx.logs().await;
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].level, LogLevel::Info);
+    assert_logs_hold_no_secret(&logs, &["EAAold", "EAAnew"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_renewal_keeps_the_still_valid_token_and_a_dead_one_needs_reauth() {
+    // The exchange is down: the current token still works and is handed out.
+    let fx = Fixture::new(
+        exchange_spec(),
+        Some("EAAold"),
+        None,
+        Some(in_minutes(24 * 60)),
+    )
+    .await;
+    mount_exchange(&fx, "EAAold", ResponseTemplate::new(503), 1).await;
+    let token = fresh_access_token(fx.request(None)).await.unwrap();
+    assert_eq!(token.token.expose_secret(), "EAAold");
+    assert_eq!(fx.credentials().await, pairs(&[("access_token", "EAAold")]));
+    assert_eq!(fx.integration().await.status, IntegrationStatus::Active);
+    assert_eq!(fx.logs().await[0].level, LogLevel::Warn);
+
+    // Meta says the token was invalidated (code 190): reconnect.
+    let fx = Fixture::new(
+        exchange_spec(),
+        Some("EAAold"),
+        None,
+        Some(in_minutes(24 * 60)),
+    )
+    .await;
+    mount_exchange(
+        &fx,
+        "EAAold",
+        ResponseTemplate::new(400).set_body_json(json!({"error": {
+            "message": "Error validating access token: The user has not authorized application.",
+            "type": "OAuthException", "code": 190, "error_subcode": 458, "fbtrace_id": "x"
+        }})),
+        1,
+    )
+    .await;
+    let err = fresh_access_token(fx.request(None)).await.unwrap_err();
+    assert!(matches!(err, RefreshError::Revoked), "{err:?}");
+    assert_eq!(
+        fx.integration().await.status,
+        IntegrationStatus::NeedsReauth
+    );
+
+    // Already expired: nothing can renew it.
+    let fx = Fixture::new(exchange_spec(), Some("EAAold"), None, Some(in_minutes(-1))).await;
+    mount_exchange(&fx, "EAAold", ResponseTemplate::new(500), 0).await;
+    let err = fresh_access_token(fx.request(None)).await.unwrap_err();
+    assert!(matches!(err, RefreshError::Revoked), "{err:?}");
+}

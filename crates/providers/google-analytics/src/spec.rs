@@ -89,6 +89,7 @@ fn build() -> ProviderSpec {
             // Google keeps the refresh token; refreshing returns only an access token.
             refresh: RefreshBehaviour::Stable,
             client_auth: TokenClientAuth::RequestBody,
+            long_lived_exchange: None,
         }),
         config: vec![
             ConfigField::string(

@@ -74,6 +74,7 @@ fn oauth(
         extra_authorize_params: vec![],
         refresh,
         client_auth,
+        long_lived_exchange: None,
     }
 }
 
