@@ -36,6 +36,8 @@ impl Registry {
             Arc::new(junction_kit::Kit),
             #[cfg(feature = "stripe")]
             Arc::new(junction_stripe::Stripe),
+            #[cfg(feature = "meta-ads")]
+            Arc::new(junction_meta_ads::MetaAds),
         ];
         Self::from_adapters(adapters)
     }
@@ -80,6 +82,8 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
         Arc::new(junction_kit::sandbox::KitFake::default()),
         #[cfg(feature = "stripe")]
         Arc::new(junction_stripe::sandbox::StripeFake::default()),
+        #[cfg(feature = "meta-ads")]
+        Arc::new(junction_meta_ads::sandbox::MetaAdsFake),
     ]
 }
 

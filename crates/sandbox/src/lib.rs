@@ -78,6 +78,8 @@ impl Default for SandboxConfig {
 pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
+    /// The provider's long-lived token exchange (Meta's `fb_exchange_token`).
+    LongLivedExchange,
 }
 
 impl GrantType {
@@ -86,6 +88,8 @@ impl GrantType {
         match self {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::RefreshToken => "refresh_token",
+            // The wire value is the provider's (`fb_exchange_token`); this names the kind.
+            GrantType::LongLivedExchange => "long_lived_exchange",
         }
     }
 }

@@ -1,7 +1,11 @@
 //! The fake OAuth 2.0 authorization server (RFC 6749 authorization-code grant with
 //! refresh, RFC 7636 PKCE, RFC 7009 revocation), one per provider whose spec says
 //! [`AuthSpec::OAuth2`], honouring that spec: its scopes and scope separator, whether
-//! PKCE is required, its extra authorize parameters and its refresh behaviour.
+//! PKCE is required, its extra authorize parameters and its refresh behaviour, and,
+//! for providers that declare one (Meta), the long-lived token exchange: the code's
+//! token is then short-lived, and `grant_type=<the spec's>` with a valid token in the
+//! spec's parameter (a GET with the client credentials in the query, or a POST form)
+//! answers a new token of the same grant living 60 days.
 //!
 //! The server is strict on purpose: it is where Junction's OAuth engine is tested, so
 //! a request a real provider would refuse is refused here too, with the error code
@@ -14,7 +18,10 @@ use actix_web::{
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
-use junction_core::{OAuth2Spec, RefreshBehaviour, TokenClientAuth, spec::ProviderSpec};
+use junction_core::{
+    OAuth2Spec, RefreshBehaviour, TokenClientAuth,
+    spec::{ProviderSpec, TokenExchangeMethod},
+};
 use serde_json::{Map, Value};
 
 use crate::{
@@ -27,7 +34,11 @@ use crate::{
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/oauth/{provider}/authorize").route(web::get().to(authorize)))
         .service(web::resource("/oauth/{provider}/decision").route(web::post().to(decision)))
-        .service(web::resource("/oauth/{provider}/token").route(web::post().to(token)))
+        .service(
+            web::resource("/oauth/{provider}/token")
+                .route(web::post().to(token))
+                .route(web::get().to(token_get)),
+        )
         .service(web::resource("/oauth/{provider}/revoke").route(web::post().to(revoke)));
 }
 
@@ -370,6 +381,9 @@ fn approve(
 // Token endpoint
 // ---------------------------------------------------------------------------------
 
+/// The marker of a Graph-style "invalid token" refusal (rendered as Meta renders it).
+const INVALID_TOKEN_190: &str = "invalid_token_190";
+
 /// An RFC 6749 section 5.2 error.
 struct TokenError {
     status: StatusCode,
@@ -394,7 +408,22 @@ impl TokenError {
         }
     }
 
+    /// Meta's refusal of a token it no longer accepts (OAuthException 190).
+    fn invalid_token(description: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            error: INVALID_TOKEN_190,
+            description: description.into(),
+        }
+    }
+
     fn into_response(self) -> HttpResponse {
+        if self.error == INVALID_TOKEN_190 {
+            return HttpResponse::build(self.status).json(serde_json::json!({"error": {
+                "message": self.description, "type": "OAuthException", "code": 190,
+                "fbtrace_id": "AsandboxTraceId0"
+            }}));
+        }
         let mut response = reply::json_error(self.status, self.error, &self.description);
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
@@ -426,7 +455,63 @@ async fn token(
         Ok(found) => found,
         Err(err) => return reply::sandbox_error(&err),
     };
-    match token_response(&sandbox, spec, oauth, &req, &body) {
+    let result = if req
+        .content_type()
+        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    {
+        token_response(&sandbox, spec, oauth, &req, parse_pairs(&body))
+    } else {
+        Err(TokenError::bad_request(
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        ))
+    };
+    finish_token_request(spec, result)
+}
+
+/// `GET /oauth/{provider}/token?...`: the long-lived exchange of providers that take
+/// it as a GET (Meta's `GET /oauth/access_token?grant_type=fb_exchange_token&..`).
+/// Other providers' token endpoints answer only POST.
+async fn token_get(
+    sandbox: web::Data<Sandbox>,
+    provider: web::Path<String>,
+    req: HttpRequest,
+) -> HttpResponse {
+    let (spec, oauth) = match sandbox.oauth_spec(&provider) {
+        Ok(found) => found,
+        Err(err) => return reply::sandbox_error(&err),
+    };
+    let takes_get = oauth
+        .long_lived_exchange
+        .as_ref()
+        .is_some_and(|exchange| exchange.method == TokenExchangeMethod::Get);
+    let result = if takes_get {
+        let params = parse_pairs(req.query_string().as_bytes());
+        match param(&params, "grant_type") {
+            Some(grant)
+                if Some(grant) == oauth.long_lived_exchange.as_ref().map(|e| e.grant_type) =>
+            {
+                token_response(&sandbox, spec, oauth, &req, params)
+            }
+            _ => Err(TokenError::bad_request(
+                "unsupported_grant_type",
+                "only the long-lived token exchange is served by GET",
+            )),
+        }
+    } else {
+        return HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, "POST"))
+            .finish();
+    };
+    finish_token_request(spec, result)
+}
+
+/// Logs a refused token request and renders the outcome.
+fn finish_token_request(
+    spec: &ProviderSpec,
+    result: Result<HttpResponse, TokenError>,
+) -> HttpResponse {
+    match result {
         Ok(response) => response,
         Err(err) => {
             tracing::info!(provider = spec.id, error = err.error, description = %err.description, "token request refused");
@@ -440,18 +525,8 @@ fn token_response(
     spec: &ProviderSpec,
     oauth: &OAuth2Spec,
     req: &HttpRequest,
-    body: &[u8],
+    params: Vec<(String, String)>,
 ) -> Result<HttpResponse, TokenError> {
-    if !req
-        .content_type()
-        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-    {
-        return Err(TokenError::bad_request(
-            "invalid_request",
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    let params = parse_pairs(body);
     if let Some(name) = repeated(&params) {
         return Err(TokenError::bad_request(
             "invalid_request",
@@ -473,6 +548,14 @@ fn token_response(
                 "unsupported_grant_type",
                 "this provider issues no refresh tokens",
             ));
+        }
+        Some(grant)
+            if oauth
+                .long_lived_exchange
+                .as_ref()
+                .is_some_and(|exchange| exchange.grant_type == grant) =>
+        {
+            GrantType::LongLivedExchange
         }
         Some(other) => {
             return Err(TokenError::bad_request(
@@ -523,6 +606,7 @@ fn token_response(
                 exchange_code(sandbox, &mut state, spec, oauth, &params, &client_id)?
             }
             GrantType::RefreshToken => refresh(sandbox, &mut state, spec, oauth, &params)?,
+            GrantType::LongLivedExchange => exchange_long_lived(&mut state, spec, oauth, &params)?,
         }
     };
     tracing::info!(
@@ -654,6 +738,22 @@ fn issue(
     grant: GrantId,
     with_refresh_token: bool,
 ) -> Result<Issued, TokenError> {
+    // Providers without refresh hand out tokens that live until revoked (Mailchimp),
+    // unless they exchange the code's short-lived token for a long-lived one (Meta).
+    let lifetime = (oauth.refresh != RefreshBehaviour::None || oauth.long_lived_exchange.is_some())
+        .then_some(sandbox.config().token_lifetime);
+    issue_for(spec, state, scopes, grant, with_refresh_token, lifetime)
+}
+
+/// Issues tokens with a given access-token lifetime (`None`: never expires).
+fn issue_for(
+    spec: &ProviderSpec,
+    state: &mut State,
+    scopes: &[String],
+    grant: GrantId,
+    with_refresh_token: bool,
+    lifetime: Option<std::time::Duration>,
+) -> Result<Issued, TokenError> {
     let no_randomness = || TokenError {
         status: StatusCode::INTERNAL_SERVER_ERROR,
         error: "server_error",
@@ -666,9 +766,6 @@ fn issue(
     } else {
         None
     };
-    // Providers without refresh hand out tokens that live until revoked (Mailchimp).
-    let lifetime =
-        (oauth.refresh != RefreshBehaviour::None).then_some(sandbox.config().token_lifetime);
     let expires_at = lifetime.map(|lifetime| later(Utc::now(), lifetime));
     state.issue_access_token(&access_token, spec.id, scopes, expires_at, grant);
     if let Some(refresh_token) = &refresh_token {
@@ -829,6 +926,48 @@ fn refresh(
         issued.refresh_token = Some(next);
     }
     Ok(issued)
+}
+
+/// How long an exchanged long-lived token lives (Meta's are about 60 days).
+const LONG_LIVED_LIFETIME: std::time::Duration = std::time::Duration::from_secs(60 * 24 * 60 * 60);
+
+/// The long-lived token exchange (Meta's `grant_type=fb_exchange_token`): a valid
+/// access token of this provider, in the spec's parameter, buys a new access token of
+/// the same grant and scopes living [`LONG_LIVED_LIFETIME`]. The presented token
+/// stays valid until it expires, as Meta's does. An expired, revoked or unknown token
+/// is refused the way Meta refuses it: `{"error": {"type": "OAuthException", "code":
+/// 190}}`, which junction-oauth reads as a gone grant.
+fn exchange_long_lived(
+    state: &mut State,
+    spec: &ProviderSpec,
+    oauth: &OAuth2Spec,
+    params: &[(String, String)],
+) -> Result<Issued, TokenError> {
+    let Some(exchange) = &oauth.long_lived_exchange else {
+        return Err(TokenError::bad_request(
+            "unsupported_grant_type",
+            "this provider has no token exchange",
+        ));
+    };
+    let presented = param(params, exchange.token_param).ok_or_else(|| {
+        TokenError::bad_request(
+            "invalid_request",
+            format!("{} is missing", exchange.token_param),
+        )
+    })?;
+    let Some((scopes, grant)) = state.valid_access_token(spec.id, presented, Utc::now()) else {
+        return Err(TokenError::invalid_token(
+            "Error validating access token: the token is expired, revoked or unknown.",
+        ));
+    };
+    issue_for(
+        spec,
+        state,
+        &scopes,
+        grant,
+        false,
+        Some(LONG_LIVED_LIFETIME),
+    )
 }
 
 // ---------------------------------------------------------------------------------

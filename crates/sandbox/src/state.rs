@@ -334,6 +334,24 @@ impl State {
         expired
     }
 
+    /// The scopes and grant of a valid (issued, unexpired, unrevoked) access token of
+    /// this provider.
+    pub fn valid_access_token(
+        &self,
+        provider: &str,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Option<(Vec<String>, GrantId)> {
+        self.access_tokens
+            .get(&token_digest(token))
+            .filter(|at| {
+                at.provider == provider
+                    && !at.revoked
+                    && at.expires_at.is_none_or(|expiry| expiry > now)
+            })
+            .map(|at| (at.scopes.clone(), at.grant))
+    }
+
     pub fn check_access_token(
         &self,
         provider: &str,

@@ -8,6 +8,7 @@ mod authorize;
 mod builtin;
 mod consent;
 mod control;
+mod exchange;
 mod failures;
 mod fakes;
 mod refresh;
