@@ -197,6 +197,26 @@ impl From<junction_runtime::ConnectError> for ApiError {
     }
 }
 
+impl From<junction_runtime::CallError> for ApiError {
+    fn from(error: junction_runtime::CallError) -> Self {
+        match error {
+            junction_runtime::CallError::Connect(e) => e.into(),
+            junction_runtime::CallError::Adapter(e) => e.into(),
+        }
+    }
+}
+
+impl From<junction_runtime::WebhookSetupError> for ApiError {
+    fn from(error: junction_runtime::WebhookSetupError) -> Self {
+        match error {
+            junction_runtime::WebhookSetupError::Connect(e) => e.into(),
+            junction_runtime::WebhookSetupError::NotConfigured(message) => {
+                Self::new(ErrorCode::WebhookNotConfigured, message)
+            }
+        }
+    }
+}
+
 impl From<junction_oauth::RefreshError> for ApiError {
     fn from(error: junction_oauth::RefreshError) -> Self {
         Self::new(error.error_code(), error.to_string())

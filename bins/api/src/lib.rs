@@ -24,6 +24,9 @@ use utoipa_swagger_ui::SwaggerUi;
 pub use crate::state::AppState;
 pub use junction_runtime::Config;
 
+/// Where inbound webhooks arrive (`/webhooks/{provider}/{integration_id}`).
+pub const WEBHOOK_PATH_PREFIX: &str = "/webhooks/";
+
 /// Mounts every route, the extractors' problem+json error handlers and body limits.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
@@ -63,6 +66,19 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(routes::dead_letters::get)
             .service(routes::dead_letters::replay)
             .service(routes::dead_letters::stats)
+            .service(routes::actions::perform)
+            .service(routes::actions::list)
+            .service(routes::actions::get)
+            .service(routes::webhooks::receive)
+            .service(routes::webhooks::handshake)
+            .service(routes::webhooks::list)
+            .service(routes::webhooks::get)
+            .service(routes::webhooks::replay)
+            .service(routes::alerts::create)
+            .service(routes::alerts::list)
+            .service(routes::alerts::get)
+            .service(routes::alerts::remove)
+            .service(routes::alerts::notifications)
             .service(
                 SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::ApiDoc::openapi()),
             )

@@ -97,7 +97,10 @@ pub async fn idempotency(
         .headers()
         .get("idempotency-key")
         .map(|v| v.to_str().map(str::to_owned));
-    let Some(key) = key.filter(|_| req.method() == Method::POST) else {
+    // Webhook deliveries carry no API key and dedupe by the provider's event id.
+    let Some(key) = key.filter(|_| {
+        req.method() == Method::POST && !req.path().starts_with(crate::WEBHOOK_PATH_PREFIX)
+    }) else {
         return next.call(req).await;
     };
     let reject = |req: ServiceRequest, error: ApiError| {

@@ -12,9 +12,19 @@
 //! - serves `/metrics`, `/healthz` and `/readyz` on `metrics_bind`, and refreshes the
 //!   queue depth and lag gauges every few seconds.
 //!
-//! The action, webhook and notify queues have no handlers in this version: their
-//! jobs stay queued (visible in the queue gauges) until a worker version that
-//! handles them runs. Nothing here pretends to process them.
+//! - runs the **notify** queue with `[worker] notify_concurrency` jobs at once
+//!   ([`notify::NotifyHandler`]): each notification (a KPI alert, a failed sync, an
+//!   integration needing a reconnect, a dead letter) is emailed once through the
+//!   workspace's Resend integration, skipping suppressed addresses;
+//! - evaluates the **alert rules** of an integration after each successful sync and
+//!   records the notifications failures owe ([`alerts::Notifier`]): each once, by
+//!   dedupe key, queued on the notify queue.
+//!
+//! - runs the **action** queue (`action_concurrency`, [`action::ActionHandler`]):
+//!   queued provider actions, each attempt under the run's provider idempotency key;
+//! - runs the **webhook** queue (`webhook_concurrency`, [`webhook::WebhookHandler`]):
+//!   stored webhook events, verified again and applied to records, KPI points and
+//!   email suppressions in one transaction.
 //!
 //! Shutdown: when the `shutdown` future of [`run`] resolves (SIGTERM or SIGINT in the
 //! binary), the worker stops fetching and scheduling, lets in-flight jobs finish
@@ -23,10 +33,15 @@
 //! through apalis's orphan handling once its heartbeats stop, and each page of a
 //! sync is committed with its cursor, so the next attempt resumes where it stopped.
 
+pub mod action;
+pub mod alerts;
+pub mod calls;
 pub mod metrics;
+pub mod notify;
 pub mod scheduler;
 pub mod server;
 pub mod sync;
+pub mod webhook;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -37,8 +52,12 @@ use junction_runtime::{Config, Connections};
 use junction_store::{Store, StoreOptions, models::Queue};
 use tokio::sync::watch;
 
+pub use action::ActionHandler;
+pub use alerts::Notifier;
+pub use notify::NotifyHandler;
 pub use scheduler::{PassReport, Scheduler};
 pub use sync::SyncHandler;
+pub use webhook::WebhookHandler;
 
 /// How often the queue gauges are refreshed from Redis.
 const QUEUE_GAUGE_INTERVAL: Duration = Duration::from_secs(5);
@@ -146,6 +165,21 @@ impl Worker {
             self.config.worker.page_size,
             chrono::Duration::from_std(lease(&self.config)).unwrap_or(chrono::Duration::MAX),
         )
+        .with_notifier(self.notifier())
+    }
+
+    /// What creates and queues notifications (alert evaluation, failures).
+    pub fn notifier(&self) -> Notifier {
+        Notifier::new(
+            self.store.clone(),
+            self.queues.clone(),
+            self.connections.clock.clone(),
+        )
+    }
+
+    /// The notify handler as this worker runs it.
+    pub fn notify_handler(&self) -> NotifyHandler {
+        NotifyHandler::new(self.connections.clone())
     }
 
     /// Runs until `shutdown` resolves, then drains (see the crate docs). `ready` is
@@ -196,11 +230,28 @@ impl Worker {
             }
         });
 
-        let workers = vec![QueueWorker {
-            queue: Queue::Sync,
-            concurrency: settings.sync_concurrency,
-            handler: Arc::new(self.sync_handler()),
-        }];
+        let workers = vec![
+            QueueWorker {
+                queue: Queue::Sync,
+                concurrency: settings.sync_concurrency,
+                handler: Arc::new(self.sync_handler()),
+            },
+            QueueWorker {
+                queue: Queue::Action,
+                concurrency: settings.action_concurrency,
+                handler: Arc::new(ActionHandler::new(self.connections.clone())),
+            },
+            QueueWorker {
+                queue: Queue::Webhook,
+                concurrency: settings.webhook_concurrency,
+                handler: Arc::new(WebhookHandler::new(self.connections.clone())),
+            },
+            QueueWorker {
+                queue: Queue::Notify,
+                concurrency: settings.notify_concurrency,
+                handler: Arc::new(self.notify_handler()),
+            },
+        ];
         let options = RunnerOptions {
             policy: RetryPolicy {
                 base: Duration::from_millis(settings.retry_base_ms),
@@ -213,6 +264,7 @@ impl Worker {
         tracing::info!(
             worker = %self.name,
             sync_concurrency = settings.sync_concurrency,
+            notify_concurrency = settings.notify_concurrency,
             scheduler_interval_seconds = settings.scheduler_interval_seconds,
             metrics = ?server.as_ref().map(|s| s.local_addr),
             "junction-worker running"

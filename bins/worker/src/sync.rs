@@ -34,7 +34,7 @@ use junction_store::{
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::metrics;
+use crate::{alerts::Notifier, metrics};
 
 /// Runs sync jobs. Cheap to clone.
 #[derive(Clone)]
@@ -45,6 +45,9 @@ pub struct SyncHandler {
     /// How long a scheduler claim holds an integration; a run waiting for a retry
     /// extends it so the schedule does not start a second run meanwhile.
     claim_lease: chrono::Duration,
+    /// Evaluates alert rules after a successful sync and reports failures (none in
+    /// handlers built without one).
+    notifier: Option<Notifier>,
 }
 
 impl std::fmt::Debug for SyncHandler {
@@ -75,7 +78,14 @@ impl SyncHandler {
             connections,
             page_size,
             claim_lease,
+            notifier: None,
         }
+    }
+
+    /// With alert evaluation and failure notifications (see [`crate::alerts`]).
+    pub fn with_notifier(mut self, notifier: Notifier) -> Self {
+        self.notifier = Some(notifier);
+        self
     }
 
     fn store(&self) -> &Store {
@@ -247,6 +257,10 @@ impl SyncHandler {
             .await?;
         metrics::sync_run(&provider, "succeeded");
         metrics::sync_duration(&provider, started.elapsed());
+        // After the run is recorded: an alert problem never fails a finished sync.
+        if let Some(notifier) = &self.notifier {
+            notifier.after_sync(workspace_id, &integration).await;
+        }
         Ok(())
     }
 
@@ -417,6 +431,11 @@ impl SyncHandler {
         )
         .await;
         metrics::sync_run(&integration.provider, "failed");
+        if let Some(notifier) = &self.notifier {
+            notifier
+                .needs_reauth(workspace_id, integration.id, message)
+                .await;
+        }
         JobFailure::abandon(code, message)
     }
 
@@ -665,6 +684,18 @@ impl JobHandler for SyncHandler {
                 tracing::error!(job_id = %envelope.job_id, error = %err, "could not record a dead sync");
             }
         }
+        if let Some(notifier) = &self.notifier {
+            notifier
+                .sync_failed(
+                    job.workspace_id,
+                    job.integration_id,
+                    &envelope.job_id,
+                    job.stream.as_deref(),
+                    failure,
+                    envelope.attempt,
+                )
+                .await;
+        }
     }
 }
 
@@ -709,7 +740,7 @@ fn note_refresh(provider: &str, before: Option<DateTime<Utc>>, connection: &Conn
 
 /// A store failure as a job failure: a vanished row ends the job quietly, an
 /// outage or a conflict is worth a retry, a refused write or a vault error is not.
-fn store_failure(error: &StoreError) -> JobFailure {
+pub(crate) fn store_failure(error: &StoreError) -> JobFailure {
     let code = error.error_code();
     let message = error.to_string();
     match error {
@@ -724,7 +755,7 @@ fn store_failure(error: &StoreError) -> JobFailure {
 }
 
 /// An open failure other than a revoked grant.
-fn connect_failure(error: &ConnectError) -> JobFailure {
+pub(crate) fn connect_failure(error: &ConnectError) -> JobFailure {
     let code = error.error_code();
     let message = error.to_string();
     match error {

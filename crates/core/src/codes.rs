@@ -100,6 +100,7 @@ error_codes! {
     OAuthDenied => ("oauth_denied", InvalidRequest, 400, "The user denied consent at the provider.");
     IntegrationNeedsReauth => ("integration_needs_reauth", Conflict, 409, "The integration must be reconnected.");
     WebhookSignatureInvalid => ("webhook_signature_invalid", InvalidRequest, 400, "The webhook signature is missing, invalid or stale.");
+    WebhookNotConfigured => ("webhook_not_configured", InvalidRequest, 400, "The integration cannot take webhooks until its signing secret is set.");
     // Rate limits
     RateLimited => ("rate_limited", RateLimit, 429, "Too many requests.");
     // Outside providers

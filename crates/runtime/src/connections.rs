@@ -38,6 +38,26 @@ impl HasErrorCode for ConnectError {
     }
 }
 
+/// Why an adapter call through [`Connections::call`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The integration could not be opened (a revoked grant included).
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The provider call failed.
+    #[error(transparent)]
+    Adapter(#[from] junction_core::AdapterError),
+}
+
+impl HasErrorCode for CallError {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            CallError::Connect(e) => e.error_code(),
+            CallError::Adapter(e) => e.error_code(),
+        }
+    }
+}
+
 /// Opens integrations for adapter calls. Cheap to clone.
 #[derive(Clone)]
 pub struct Connections {
@@ -186,5 +206,34 @@ impl Connections {
             access_token,
             token_expires_at,
         })
+    }
+
+    /// Opens the integration and runs one adapter call with it. When the provider
+    /// refuses an access token that looked valid, the token is refreshed once
+    /// (single-flight: another caller's fresh token is picked up) and the call runs
+    /// once more with it.
+    pub async fn call<T, F, Fut>(
+        &self,
+        workspace_id: WorkspaceId,
+        integration: &Integration,
+        mut call: F,
+    ) -> Result<T, CallError>
+    where
+        F: FnMut(Connection) -> Fut,
+        Fut: std::future::Future<Output = Result<T, junction_core::AdapterError>>,
+    {
+        let connection = self.open(workspace_id, integration, None).await?;
+        let rejected = connection.access_token.clone();
+        match call(connection).await {
+            Err(junction_core::AdapterError::Unauthorized {
+                refreshable: true, ..
+            }) if rejected.is_some() => {
+                let fresh = self
+                    .open(workspace_id, integration, rejected.as_ref())
+                    .await?;
+                Ok(call(fresh).await?)
+            }
+            other => Ok(other?),
+        }
     }
 }

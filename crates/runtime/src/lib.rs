@@ -6,10 +6,13 @@
 //!   call context with the provider's base-URL override, the OAuth client, and the
 //!   opened credentials with an access token refreshed (single-flight) when needed.
 //! - [`process`]: the start-up every server binary shares.
+//! - [`webhooks`]: an integration's webhook secrets, and delivery headers as stored.
 
 pub mod config;
 pub mod connections;
 pub mod process;
+pub mod webhooks;
 
 pub use config::{Config, ConfigError, ProviderConfig, WorkerSettings};
-pub use connections::{ConnectError, Connections};
+pub use connections::{CallError, ConnectError, Connections};
+pub use webhooks::WebhookSetupError;

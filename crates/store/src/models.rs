@@ -183,6 +183,47 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// How an action runs: within the API request, or on the action queue.
+    ActionMode {
+        Inline => "inline",
+        Queued => "queued",
+    }
+);
+
+text_enum!(
+    /// Where an action run stands.
+    ActionStatus {
+        Queued => "queued",
+        Running => "running",
+        Succeeded => "succeeded",
+        Failed => "failed",
+    }
+);
+
+/// One action requested through the API.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = action_runs, check_for_backend(diesel::pg::Pg))]
+pub struct ActionRun {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub integration_id: Uuid,
+    pub action: String,
+    pub mode: ActionMode,
+    pub status: ActionStatus,
+    pub input: serde_json::Value,
+    pub output: Option<serde_json::Value>,
+    pub external_id: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    /// The key every attempt sends to the provider (never the client's raw key).
+    pub provider_idempotency_key: String,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
 #[diesel(table_name = workspaces, check_for_backend(diesel::pg::Pg))]
 pub struct Workspace {
@@ -418,7 +459,13 @@ pub struct AlertRule {
     pub recipients: Vec<String>,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
+    /// When the rule last mailed.
     pub last_triggered_at: Option<DateTime<Utc>>,
+    /// Since when the condition holds; `None` while it does not.
+    pub firing_since: Option<DateTime<Utc>>,
+    /// The value the last evaluation computed (a change in percent for `change_pct_*`).
+    pub last_value: Option<f64>,
+    pub last_evaluated_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
@@ -437,4 +484,6 @@ pub struct Notification {
     pub error_message: Option<String>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// What the notification reports, as recorded when it was created.
+    pub details: serde_json::Value,
 }

@@ -217,6 +217,9 @@ diesel::table! {
         enabled -> Bool,
         created_at -> Timestamptz,
         last_triggered_at -> Nullable<Timestamptz>,
+        firing_since -> Nullable<Timestamptz>,
+        last_value -> Nullable<Float8>,
+        last_evaluated_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -235,6 +238,7 @@ diesel::table! {
         error_message -> Nullable<Text>,
         created_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
+        details -> Jsonb,
     }
 }
 
@@ -245,6 +249,27 @@ diesel::table! {
         reason -> Text,
         source_integration_id -> Nullable<Uuid>,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    action_runs (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        integration_id -> Uuid,
+        action -> Text,
+        mode -> Text,
+        status -> Text,
+        input -> Jsonb,
+        output -> Nullable<Jsonb>,
+        external_id -> Nullable<Text>,
+        error_code -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        provider_idempotency_key -> Text,
+        attempts -> Int4,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -265,4 +290,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     alert_rules,
     notifications,
     email_suppressions,
+    action_runs,
 );

@@ -1,5 +1,7 @@
 //! The API's routes, one module per resource.
 
+pub mod actions;
+pub mod alerts;
 pub mod connect;
 pub mod data;
 pub mod dead_letters;
@@ -7,6 +9,7 @@ pub mod health;
 pub mod integrations;
 pub mod providers;
 pub mod runs;
+pub mod webhooks;
 
 use junction_core::WorkspaceId;
 use junction_store::{

@@ -4,8 +4,10 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod actions;
 mod api_key_connections;
 mod basics;
 mod jobs;
 mod oauth_flow;
 mod support;
+mod webhooks;

@@ -40,6 +40,8 @@ pub struct TestApp {
     pub client: Client,
     pub workspace: WorkspaceId,
     pub api_key: String,
+    /// The settings the API runs with (a worker for the same app starts from them).
+    pub figment: Figment,
     server: ServerHandle,
 }
 
@@ -84,7 +86,8 @@ impl TestApp {
                 "queue_prefix",
                 redis.prefix().trim_end_matches(':').to_owned(),
             ));
-        let config = Config::from_figment(settings(figment)).unwrap();
+        let figment = settings(figment);
+        let config = Config::from_figment(figment.clone()).unwrap();
         let state = AppState::build(config, registry, Some(metrics_handle()))
             .await
             .unwrap();
@@ -103,6 +106,7 @@ impl TestApp {
                 .unwrap(),
             workspace,
             api_key: api_key.expose_secret().to_owned(),
+            figment,
             server: handle,
         }
     }

@@ -1,4 +1,7 @@
-//! The `alert_rules` table: KPI alert rules of a workspace.
+//! The `alert_rules` table: KPI alert rules of a workspace, and the state of their
+//! last evaluation (firing or not), which makes a rule mail once per crossing.
+
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -6,11 +9,15 @@ use diesel_async::RunQueryDsl;
 use junction_core::WorkspaceId;
 use uuid::Uuid;
 
+use super::clamp_limit;
 use crate::{
     Conn, StoreError,
     models::{AlertCondition, AlertRule},
     schema::alert_rules,
 };
+
+/// Most addresses a rule may mail (the table's check says the same).
+pub const MAX_RECIPIENTS: usize = 50;
 
 /// A rule to create.
 #[derive(Debug, Clone)]
@@ -48,6 +55,9 @@ pub async fn create(
         enabled: true,
         created_at: Utc::now(),
         last_triggered_at: None,
+        firing_since: None,
+        last_value: None,
+        last_evaluated_at: None,
     };
     Ok(diesel::insert_into(alert_rules::table)
         .values(&row)
@@ -56,13 +66,28 @@ pub async fn create(
         .await?)
 }
 
-/// The scoped workspace's rules, oldest first.
-pub async fn list(conn: &mut Conn) -> Result<Vec<AlertRule>, StoreError> {
-    Ok(alert_rules::table
+/// A page of the scoped workspace's rules, oldest first, after the keyset
+/// `(created_at, id)` of the previous page's last row.
+pub async fn list(
+    conn: &mut Conn,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<AlertRule>, StoreError> {
+    let mut query = alert_rules::table
         .order((alert_rules::created_at, alert_rules::id))
+        .limit(clamp_limit(limit))
         .select(AlertRule::as_select())
-        .load(conn)
-        .await?)
+        .into_boxed();
+    if let Some((created_at, id)) = after {
+        query = query.filter(
+            alert_rules::created_at
+                .gt(created_at)
+                .or(alert_rules::created_at
+                    .eq(created_at)
+                    .and(alert_rules::id.gt(id))),
+        );
+    }
+    Ok(query.load(conn).await?)
 }
 
 /// Enabled rules watching a metric of an integration (or of every integration).
@@ -79,6 +104,27 @@ pub async fn for_metric(
                 .eq(integration_id)
                 .or(alert_rules::integration_id.is_null()),
         )
+        .select(AlertRule::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// Enabled rules watching an integration (or every integration), locked until the
+/// transaction ends: two evaluations of one rule (two syncs finishing at once) run
+/// one after the other, so the second sees the state the first wrote.
+pub async fn for_integration_locked(
+    conn: &mut Conn,
+    integration_id: Uuid,
+) -> Result<Vec<AlertRule>, StoreError> {
+    Ok(alert_rules::table
+        .filter(alert_rules::enabled.eq(true))
+        .filter(
+            alert_rules::integration_id
+                .eq(integration_id)
+                .or(alert_rules::integration_id.is_null()),
+        )
+        .order((alert_rules::created_at, alert_rules::id))
+        .for_update()
         .select(AlertRule::as_select())
         .load(conn)
         .await?)
@@ -106,6 +152,51 @@ pub async fn mark_triggered(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The outcome of one evaluation of a rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    /// The value computed (`None`: no data in the window, nothing compared).
+    pub value: Option<f64>,
+    /// Since when the condition holds (`None`: it does not).
+    pub firing_since: Option<DateTime<Utc>>,
+    pub evaluated_at: DateTime<Utc>,
+}
+
+/// Records an evaluation of a rule.
+pub async fn record_evaluation(
+    conn: &mut Conn,
+    id: Uuid,
+    evaluation: Evaluation,
+) -> Result<(), StoreError> {
+    diesel::update(alert_rules::table.find(id))
+        .set((
+            alert_rules::last_value.eq(evaluation.value),
+            alert_rules::firing_since.eq(evaluation.firing_since),
+            alert_rules::last_evaluated_at.eq(Some(evaluation.evaluated_at)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Every address the scoped workspace's enabled rules mail, lower-cased, sorted and
+/// without repeats, at most [`MAX_RECIPIENTS`]: who hears about sync failures and
+/// integrations needing a reconnect.
+pub async fn recipients(conn: &mut Conn) -> Result<Vec<String>, StoreError> {
+    let lists: Vec<Vec<String>> = alert_rules::table
+        .filter(alert_rules::enabled.eq(true))
+        .select(alert_rules::recipients)
+        .load(conn)
+        .await?;
+    let all: BTreeSet<String> = lists
+        .into_iter()
+        .flatten()
+        .map(|address| address.trim().to_lowercase())
+        .filter(|address| !address.is_empty())
+        .collect();
+    Ok(all.into_iter().take(MAX_RECIPIENTS).collect())
 }
 
 /// Deletes a rule.

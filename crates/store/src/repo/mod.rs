@@ -2,6 +2,7 @@
 //! connection of a [`crate::WorkspaceTx`] (row-level security scopes it to one
 //! workspace) unless its documentation says it is one of the cross-tenant paths.
 
+pub mod action_runs;
 pub mod alerts;
 pub mod api_keys;
 pub mod credentials;

@@ -1,6 +1,7 @@
 //! The `notifications` table: each notification is recorded once, by dedupe key,
-//! before it is sent.
+//! before it is sent, with what it reports (`details`) and its delivery outcome.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use junction_core::WorkspaceId;
@@ -23,6 +24,8 @@ pub struct NewNotification<'a> {
     pub integration_id: Option<Uuid>,
     pub recipients: Vec<String>,
     pub subject: &'a str,
+    /// What it reports (a JSON object), rendered into the email when it is sent.
+    pub details: serde_json::Value,
 }
 
 /// Records a notification unless its dedupe key was recorded before; `None` means
@@ -31,6 +34,11 @@ pub async fn insert_once(
     conn: &mut Conn,
     new: NewNotification<'_>,
 ) -> Result<Option<Notification>, StoreError> {
+    if !new.details.is_object() {
+        return Err(StoreError::Invalid(
+            "notification details must be a JSON object".into(),
+        ));
+    }
     Ok(diesel::insert_into(notifications::table)
         .values((
             notifications::workspace_id.eq(new.workspace_id.as_uuid()),
@@ -40,6 +48,7 @@ pub async fn insert_once(
             notifications::integration_id.eq(new.integration_id),
             notifications::recipients.eq(&new.recipients),
             notifications::subject.eq(new.subject),
+            notifications::details.eq(&new.details),
         ))
         .on_conflict((notifications::workspace_id, notifications::dedupe_key))
         .do_nothing()
@@ -47,6 +56,17 @@ pub async fn insert_once(
         .get_result(conn)
         .await
         .optional()?)
+}
+
+/// One notification.
+pub async fn get(conn: &mut Conn, id: Uuid) -> Result<Notification, StoreError> {
+    notifications::table
+        .find(id)
+        .select(Notification::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound("notification"))
 }
 
 /// Records the delivery outcome.
@@ -70,12 +90,48 @@ pub async fn set_status(
     Ok(())
 }
 
-/// The scoped workspace's notifications, newest first.
-pub async fn list(conn: &mut Conn, limit: i64) -> Result<Vec<Notification>, StoreError> {
-    Ok(notifications::table
-        .order((notifications::created_at.desc(), notifications::id))
+/// Records why the last attempt of a notification still `pending` failed (a retry
+/// follows); a notification already delivered or given up is left alone.
+pub async fn note_attempt_failed(
+    conn: &mut Conn,
+    id: Uuid,
+    error_message: &str,
+) -> Result<(), StoreError> {
+    diesel::update(
+        notifications::table
+            .find(id)
+            .filter(notifications::status.eq(NotificationStatus::Pending)),
+    )
+    .set(notifications::error_message.eq(Some(error_message)))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The scoped workspace's notifications, newest first, optionally of one status,
+/// before the keyset `(created_at, id)` of the previous page's last row.
+pub async fn list(
+    conn: &mut Conn,
+    status: Option<NotificationStatus>,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<Notification>, StoreError> {
+    let mut query = notifications::table
+        .order((notifications::created_at.desc(), notifications::id.desc()))
         .limit(clamp_limit(limit))
         .select(Notification::as_select())
-        .load(conn)
-        .await?)
+        .into_boxed();
+    if let Some(status) = status {
+        query = query.filter(notifications::status.eq(status));
+    }
+    if let Some((created_at, id)) = before {
+        query = query.filter(
+            notifications::created_at
+                .lt(created_at)
+                .or(notifications::created_at
+                    .eq(created_at)
+                    .and(notifications::id.lt(id))),
+        );
+    }
+    Ok(query.load(conn).await?)
 }

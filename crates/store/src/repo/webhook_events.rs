@@ -13,6 +13,28 @@ use crate::{
     schema::webhook_events,
 };
 
+/// Finds the workspace of the integration a webhook URL names, when it exists and is
+/// of `provider`. Cross-tenant path (providers call without an API key): runs the
+/// `junction_integration_workspace` SQL function, which answers nothing else.
+pub async fn workspace_of_integration(
+    conn: &mut Conn,
+    integration_id: Uuid,
+    provider: &str,
+) -> Result<Option<WorkspaceId>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+        workspace_id: Option<Uuid>,
+    }
+    let row: Row =
+        diesel::sql_query("SELECT junction_integration_workspace($1, $2) AS workspace_id")
+            .bind::<diesel::sql_types::Uuid, _>(integration_id)
+            .bind::<diesel::sql_types::Text, _>(provider)
+            .get_result(conn)
+            .await?;
+    Ok(row.workspace_id.map(WorkspaceId))
+}
+
 /// A verified event to store.
 #[derive(Debug, Clone)]
 pub struct NewWebhookEvent<'a> {
@@ -47,6 +69,35 @@ pub async fn insert_if_new(
         .get_result(conn)
         .await
         .optional()?)
+}
+
+/// The stored event of an integration with the provider's event id.
+pub async fn find_by_event_id(
+    conn: &mut Conn,
+    integration_id: Uuid,
+    event_id: &str,
+) -> Result<WebhookEventRow, StoreError> {
+    webhook_events::table
+        .filter(webhook_events::integration_id.eq(integration_id))
+        .filter(webhook_events::event_id.eq(event_id))
+        .select(WebhookEventRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound("webhook event"))
+}
+
+/// Puts an event back to `received` for a replay (error cleared, attempts kept).
+pub async fn reopen(conn: &mut Conn, id: Uuid) -> Result<(), StoreError> {
+    diesel::update(webhook_events::table.find(id))
+        .set((
+            webhook_events::status.eq(WebhookStatus::Received),
+            webhook_events::error_message.eq(None::<String>),
+            webhook_events::processed_at.eq(None::<chrono::DateTime<chrono::Utc>>),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// One event of the scoped workspace.
@@ -87,11 +138,59 @@ pub async fn list_for_integration(
     integration_id: Uuid,
     limit: i64,
 ) -> Result<Vec<WebhookEventRow>, StoreError> {
-    Ok(webhook_events::table
-        .filter(webhook_events::integration_id.eq(integration_id))
-        .order((webhook_events::received_at.desc(), webhook_events::id))
+    list(
+        conn,
+        &WebhookEventFilter {
+            integration_id: Some(integration_id),
+            ..WebhookEventFilter::default()
+        },
+        None,
+        limit,
+    )
+    .await
+}
+
+/// Which events [`list`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookEventFilter {
+    pub integration_id: Option<Uuid>,
+    pub status: Option<WebhookStatus>,
+    pub event_type: Option<String>,
+}
+
+/// Events of the scoped workspace, newest first, before the keyset of the previous
+/// page.
+pub async fn list(
+    conn: &mut Conn,
+    filter: &WebhookEventFilter,
+    before: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<WebhookEventRow>, StoreError> {
+    let mut query = webhook_events::table
+        .order((
+            webhook_events::received_at.desc(),
+            webhook_events::id.desc(),
+        ))
         .limit(clamp_limit(limit))
         .select(WebhookEventRow::as_select())
-        .load(conn)
-        .await?)
+        .into_boxed();
+    if let Some(integration_id) = filter.integration_id {
+        query = query.filter(webhook_events::integration_id.eq(integration_id));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(webhook_events::status.eq(status));
+    }
+    if let Some(event_type) = &filter.event_type {
+        query = query.filter(webhook_events::event_type.eq(event_type.clone()));
+    }
+    if let Some((received_at, id)) = before {
+        query = query.filter(
+            webhook_events::received_at
+                .lt(received_at)
+                .or(webhook_events::received_at
+                    .eq(received_at)
+                    .and(webhook_events::id.lt(id))),
+        );
+    }
+    Ok(query.load(conn).await?)
 }

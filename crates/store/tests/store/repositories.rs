@@ -268,6 +268,7 @@ async fn events_notifications_and_dead_letters_are_recorded_once() {
         integration_id: Some(integration.id),
         recipients: vec!["ops@example.com".into()],
         subject: "Sync failed",
+        details: json!({"run_id": "run-1"}),
     };
     assert!(
         repo::notifications::insert_once(c, note())

@@ -156,6 +156,7 @@ pub async fn populate(
             integration_id: Some(integration.id),
             recipients: vec!["ops@example.com".into()],
             subject: "Revenue dropped",
+            details: serde_json::json!({}),
         },
     )
     .await

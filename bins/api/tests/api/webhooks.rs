@@ -1,0 +1,472 @@
+//! Inbound webhooks end to end: the signature schemes at the ingress (Stripe's and
+//! Svix's here; Meta's handshake and signature with the Meta provider), nothing stored
+//! for a refused delivery, a redelivery stored once, and the worker applying the
+//! stored event once — however often it arrived — with replay by ops.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use junction_core::webhook::{stripe, svix};
+use junction_providers::Registry;
+use junction_runtime::Config;
+use reqwest::Response;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::support::{TestApp, assert_problem};
+
+/// The Stripe sandbox's published test values.
+const STRIPE_KEY: &str = "sk_test_sandbox";
+const STRIPE_WEBHOOK_SECRET: &str = "whsec_junctionsandbox";
+/// The Resend sandbox's.
+const RESEND_KEY: &str = "re_sandbox_full_access";
+const RESEND_WEBHOOK_SECRET: &str = "whsec_anVuY3Rpb24tcmVzZW5kLXNhbmRib3gtc2lnbmluZyE=";
+
+pub async fn connect_stripe(app: &TestApp) -> Uuid {
+    let response = app
+        .post("/v1/integrations")
+        .json(&json!({
+            "provider": "stripe",
+            "credentials": {"secret_key": STRIPE_KEY, "webhook_secret": STRIPE_WEBHOOK_SECRET}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let body: Value = response.json().await.unwrap();
+    body["id"].as_str().unwrap().parse().unwrap()
+}
+
+async fn connect_resend(app: &TestApp) -> Uuid {
+    let response = app
+        .post("/v1/integrations")
+        .json(&json!({
+            "provider": "resend",
+            "config": {"from": "Acme Alerts <alerts@acme.example>"},
+            "credentials": {"api_key": RESEND_KEY, "webhook_secret": RESEND_WEBHOOK_SECRET}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let body: Value = response.json().await.unwrap();
+    body["id"].as_str().unwrap().parse().unwrap()
+}
+
+/// A Stripe event as Stripe sends it, for a charge of the sandbox.
+pub fn stripe_event(id: &str, event_type: &str, object: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "id": id,
+        "object": "event",
+        "api_version": "2024-06-20",
+        "created": Utc::now().timestamp(),
+        "type": event_type,
+        "livemode": false,
+        "pending_webhooks": 1,
+        "request": {"id": null, "idempotency_key": null},
+        "data": {"object": object}
+    }))
+    .unwrap()
+}
+
+pub async fn post_stripe(
+    app: &TestApp,
+    integration: Uuid,
+    body: &[u8],
+    secret: &str,
+    at: i64,
+) -> Response {
+    let signature = stripe::sign(&SecretString::from(secret), body, at);
+    app.client
+        .post(format!("{}/webhooks/stripe/{integration}", app.url))
+        .header("Stripe-Signature", signature)
+        .header("Content-Type", "application/json")
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A charge of the Stripe sandbox, read with the sandbox key.
+pub async fn sandbox_charge(app: &TestApp) -> Value {
+    let charges: Value = app
+        .client
+        .get(format!("{}stripe/v1/charges?limit=20", app.sandbox.url))
+        .bearer_auth(STRIPE_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    charges["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"] == "succeeded" && c["refunded"] == false)
+        .cloned()
+        .expect("the sandbox has a refundable charge")
+}
+
+async fn stored_events(app: &TestApp) -> i64 {
+    app.count("SELECT count(*) AS n FROM webhook_events").await
+}
+
+/// A worker for the same app (its queues, database and sandbox), in this process.
+pub struct Worker {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Worker {
+    pub async fn start(app: &TestApp) -> Self {
+        let config = Config::from_figment(
+            app.figment
+                .clone()
+                .merge(("worker.metrics_bind", ""))
+                .merge(("worker.poll_interval_ms", 50))
+                .merge(("worker.retry_base_ms", 50))
+                .merge(("worker.retry_cap_seconds", 1)),
+        )
+        .unwrap();
+        let worker = junction_worker::Worker::connect(config, Registry::builtin())
+            .await
+            .unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(worker.run_with(
+            async move {
+                let _ = stopped.await;
+            },
+            |_, _| {},
+        ));
+        Self {
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// Polls `sql` (a count) until it reaches `want`.
+pub async fn wait_count(app: &TestApp, sql: &str, want: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = app.count(sql).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "`{sql}` stayed at {got}, wanted {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_deliveries_are_verified_stored_once_and_applied_once() {
+    let app = TestApp::spawn().await;
+    let integration = connect_stripe(&app).await;
+    let mut charge = sandbox_charge(&app).await;
+    charge["refunded"] = json!(true);
+    charge["amount_refunded"] = charge["amount"].clone();
+    let body = stripe_event("evt_junction_test_1", "charge.refunded", charge.clone());
+    let now = Utc::now().timestamp();
+
+    let first = post_stripe(&app, integration, &body, STRIPE_WEBHOOK_SECRET, now).await;
+    assert_eq!(first.status(), 200);
+    let receipt: Value = first.json().await.unwrap();
+    assert_eq!(receipt, json!({"accepted": 1, "duplicates": 0}));
+    // Stripe retries a delivery it thinks failed: the same event, signed anew.
+    let again = post_stripe(&app, integration, &body, STRIPE_WEBHOOK_SECRET, now + 30).await;
+    assert_eq!(again.status(), 200);
+    let receipt: Value = again.json().await.unwrap();
+    assert_eq!(receipt, json!({"accepted": 0, "duplicates": 1}));
+    assert_eq!(stored_events(&app).await, 1);
+
+    let listed: Value = app
+        .get("/v1/webhook-events?status=received")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"][0]["event_id"], "evt_junction_test_1");
+    assert_eq!(listed["data"][0]["event_type"], "charge.refunded");
+
+    let worker = Worker::start(&app).await;
+    wait_count(
+        &app,
+        "SELECT count(*) AS n FROM webhook_events WHERE status = 'processed'",
+        1,
+    )
+    .await;
+    // The charge's record carries the refund the event reported.
+    let charge_id = charge["id"].as_str().unwrap();
+    wait_count(
+        &app,
+        &format!(
+            "SELECT count(*) AS n FROM records WHERE stream = 'charges' AND external_id = '{charge_id}' \
+             AND data->>'refunded' = 'true'"
+        ),
+        1,
+    )
+    .await;
+    // A third delivery after processing changes nothing and queues nothing.
+    let late = post_stripe(&app, integration, &body, STRIPE_WEBHOOK_SECRET, now + 60).await;
+    assert_eq!(late.status(), 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM integration_logs WHERE operation = 'webhook' \
+             AND message LIKE 'webhook `charge.refunded` processed'"
+        )
+        .await,
+        1,
+        "the event is applied once however often it arrives"
+    );
+
+    // Ops replay the stored event: processed again (idempotently), logged again.
+    let event_id = listed["data"][0]["id"].as_str().unwrap();
+    let replay = app
+        .post(&format!("/v1/webhook-events/{event_id}/replay"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 202);
+    wait_count(
+        &app,
+        "SELECT count(*) AS n FROM integration_logs WHERE operation = 'webhook' \
+         AND message LIKE 'webhook `charge.refunded` processed'",
+        2,
+    )
+    .await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM records WHERE stream = 'charges' AND external_id = '{charge_id}'"
+        ))
+        .await,
+        1
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_stripe_deliveries_store_nothing() {
+    let app = TestApp::spawn().await;
+    let integration = connect_stripe(&app).await;
+    let body = stripe_event("evt_refused", "invoice.paid", json!({"id": "in_1"}));
+    let now = Utc::now().timestamp();
+
+    // Tampered body: signed, then changed.
+    let signature = stripe::sign(&SecretString::from(STRIPE_WEBHOOK_SECRET), &body, now);
+    let mut tampered = body.clone();
+    tampered.extend_from_slice(b" ");
+    let response = app
+        .client
+        .post(format!("{}/webhooks/stripe/{integration}", app.url))
+        .header("Stripe-Signature", &signature)
+        .body(tampered)
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 400, "webhook_signature_invalid").await;
+    assert!(!problem["detail"].as_str().unwrap().contains("whsec_"));
+
+    // Wrong secret.
+    let response = post_stripe(&app, integration, &body, "whsec_not_the_one", now).await;
+    assert_problem(response, 400, "webhook_signature_invalid").await;
+
+    // Stale timestamp: beyond Stripe's five minutes.
+    let response = post_stripe(&app, integration, &body, STRIPE_WEBHOOK_SECRET, now - 301).await;
+    let problem = assert_problem(response, 400, "webhook_signature_invalid").await;
+    assert!(problem["detail"].as_str().unwrap().contains("timestamp"));
+
+    // Missing header.
+    let response = app
+        .client
+        .post(format!("{}/webhooks/stripe/{integration}", app.url))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 400, "webhook_signature_invalid").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Stripe-Signature")
+    );
+
+    // An integration of another provider, or none at all: the same 404.
+    let response = post_stripe(&app, Uuid::new_v4(), &body, STRIPE_WEBHOOK_SECRET, now).await;
+    assert_problem(response, 404, "integration_not_found").await;
+    let response = app
+        .client
+        .post(format!("{}/webhooks/resend/{integration}", app.url))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 404, "integration_not_found").await;
+
+    assert_eq!(stored_events(&app).await, 0);
+    // The valid delivery still goes through afterwards.
+    let response = post_stripe(&app, integration, &body, STRIPE_WEBHOOK_SECRET, now).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(stored_events(&app).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stripe_integration_without_a_signing_secret_takes_no_webhooks() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .post("/v1/integrations")
+        .json(&json!({"provider": "stripe", "credentials": {"secret_key": STRIPE_KEY}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = stripe_event("evt_x", "invoice.paid", json!({"id": "in_1"}));
+    let response = post_stripe(
+        &app,
+        id.parse().unwrap(),
+        &body,
+        STRIPE_WEBHOOK_SECRET,
+        Utc::now().timestamp(),
+    )
+    .await;
+    assert_problem(response, 400, "webhook_not_configured").await;
+    assert_eq!(stored_events(&app).await, 0);
+}
+
+fn svix_headers(secret: &str, msg_id: &str, at: i64, body: &[u8]) -> [(String, String); 3] {
+    let signature = svix::sign(&SecretString::from(secret), msg_id, at, body).unwrap();
+    [
+        ("svix-id".to_owned(), msg_id.to_owned()),
+        ("svix-timestamp".to_owned(), at.to_string()),
+        ("svix-signature".to_owned(), signature),
+    ]
+}
+
+async fn post_resend(
+    app: &TestApp,
+    integration: Uuid,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Response {
+    let mut request = app
+        .client
+        .post(format!("{}/webhooks/resend/{integration}", app.url))
+        .header("Content-Type", "application/json")
+        .body(body.to_vec());
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_bounces_arrive_signed_by_svix_and_suppress_the_address_once() {
+    let app = TestApp::spawn().await;
+    let integration = connect_resend(&app).await;
+    let body = serde_json::to_vec(&json!({
+        "type": "email.bounced",
+        "created_at": Utc::now().to_rfc3339(),
+        "data": {
+            "email_id": "4ef9a417-02e9-4d39-ad75-9611e0fcc33c",
+            "from": "Acme Alerts <alerts@acme.example>",
+            "to": ["Bounced@Resend.dev"],
+            "subject": "KPI alert",
+            "created_at": Utc::now().to_rfc3339(),
+            "bounce": {"type": "Permanent", "subType": "General", "message": "mailbox does not exist"}
+        }
+    }))
+    .unwrap();
+    let now = Utc::now().timestamp();
+
+    // Refused: wrong secret, stale, tampered, missing headers.
+    let wrong = svix_headers(
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "msg_1",
+        now,
+        &body,
+    );
+    assert_problem(
+        post_resend(&app, integration, &wrong, &body).await,
+        400,
+        "webhook_signature_invalid",
+    )
+    .await;
+    let stale = svix_headers(RESEND_WEBHOOK_SECRET, "msg_1", now - 3600, &body);
+    assert_problem(
+        post_resend(&app, integration, &stale, &body).await,
+        400,
+        "webhook_signature_invalid",
+    )
+    .await;
+    let good = svix_headers(RESEND_WEBHOOK_SECRET, "msg_1", now, &body);
+    let mut tampered = body.clone();
+    tampered[0] = b' ';
+    assert_problem(
+        post_resend(&app, integration, &good, &tampered).await,
+        400,
+        "webhook_signature_invalid",
+    )
+    .await;
+    assert_problem(
+        post_resend(&app, integration, &good[..2], &body).await,
+        400,
+        "webhook_signature_invalid",
+    )
+    .await;
+    assert_eq!(stored_events(&app).await, 0);
+
+    // Accepted, then redelivered by Svix under the same message id.
+    let response = post_resend(&app, integration, &good, &body).await;
+    assert_eq!(response.status(), 200);
+    let retry = svix_headers(RESEND_WEBHOOK_SECRET, "msg_1", now + 5, &body);
+    let response = post_resend(&app, integration, &retry, &body).await;
+    assert_eq!(response.json::<Value>().await.unwrap()["duplicates"], 1);
+
+    let worker = Worker::start(&app).await;
+    wait_count(
+        &app,
+        "SELECT count(*) AS n FROM webhook_events WHERE status = 'processed'",
+        1,
+    )
+    .await;
+    worker.stop().await;
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM email_suppressions \
+             WHERE address = 'bounced@resend.dev' AND reason = 'bounce'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM records WHERE stream = 'emails' \
+             AND external_id = '4ef9a417-02e9-4d39-ad75-9611e0fcc33c' AND data->>'last_event' = 'bounced'"
+        )
+        .await,
+        1
+    );
+}

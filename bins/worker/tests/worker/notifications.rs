@@ -1,0 +1,475 @@
+//! Alerts and notifications with an in-process worker, the real sandbox's Resend
+//! fake and GA4 fake: a rule crossing its threshold mails once however many syncs
+//! follow, suppressed recipients are skipped, a workspace without Resend gets a
+//! clear failure, and a revoked grant notifies once.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use chrono::Utc;
+use junction_core::WorkspaceId;
+use junction_jobs::{Job, NotifyJob, Queues, SyncJob};
+use junction_resend::sandbox::{SANDBOX_API_KEY, SANDBOX_SENDER};
+use junction_sandbox::{GrantType, TokenFailure};
+use junction_store::{
+    models::{
+        AlertCondition, AlertRule, AuthKind, IntegrationStatus, NewIntegration, Notification,
+        NotificationKind, NotificationStatus, Operation, RunStatus, SyncTrigger,
+    },
+    repo::{self, alerts::NewAlertRule, notifications::NewNotification},
+};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::support::*;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+const OPS: &str = "ops@acme.example";
+
+/// An active Resend integration with the sandbox's full-access key.
+async fn create_resend(env: &TestEnv, workspace_id: WorkspaceId) -> Uuid {
+    let mut tx = env.db.store().begin(workspace_id).await.unwrap();
+    let integration = repo::integrations::insert(
+        tx.conn(),
+        &NewIntegration {
+            id: Uuid::new_v4(),
+            workspace_id: workspace_id.as_uuid(),
+            provider: "resend".to_owned(),
+            display_name: "Resend".to_owned(),
+            status: IntegrationStatus::Active,
+            auth_kind: AuthKind::ApiKey,
+            config: json!({ "from": SANDBOX_SENDER }),
+            scopes: vec![],
+            token_expires_at: None,
+            schedule_seconds: 6 * 3600,
+            // Not scheduled: these tests sync only GA4.
+            next_sync_at: None,
+        },
+    )
+    .await
+    .unwrap();
+    let secrets = BTreeMap::from([(
+        "api_key".to_owned(),
+        SecretString::from(SANDBOX_API_KEY.to_owned()),
+    )]);
+    repo::credentials::put(
+        tx.conn(),
+        env.db.vault(),
+        workspace_id,
+        integration.id,
+        &secrets,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    integration.id
+}
+
+async fn create_rule(
+    env: &TestEnv,
+    workspace_id: WorkspaceId,
+    integration_id: Uuid,
+    condition: AlertCondition,
+    threshold: f64,
+    recipients: &[&str],
+) -> AlertRule {
+    let mut tx = env.db.store().begin(workspace_id).await.unwrap();
+    let rule = repo::alerts::create(
+        tx.conn(),
+        workspace_id,
+        NewAlertRule {
+            integration_id: Some(integration_id),
+            name: "Traffic watch".into(),
+            metric: "sessions".into(),
+            condition,
+            threshold,
+            window_days: 7,
+            recipients: recipients.iter().map(|r| (*r).to_owned()).collect(),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    rule
+}
+
+async fn rule(env: &TestEnv, workspace_id: WorkspaceId, id: Uuid) -> AlertRule {
+    let mut tx = env.db.store().begin(workspace_id).await.unwrap();
+    let rule = repo::alerts::get(tx.conn(), id).await.unwrap();
+    tx.commit().await.unwrap();
+    rule
+}
+
+async fn notifications(env: &TestEnv, workspace_id: WorkspaceId) -> Vec<Notification> {
+    let mut tx = env.db.store().begin(workspace_id).await.unwrap();
+    let list = repo::notifications::list(tx.conn(), None, None, 100)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    list
+}
+
+/// Waits until every notification of the workspace has left `pending`.
+async fn wait_delivered(
+    env: &TestEnv,
+    workspace_id: WorkspaceId,
+    count: usize,
+) -> Vec<Notification> {
+    wait_for("notifications to be handled", TIMEOUT, || async {
+        let list = notifications(env, workspace_id).await;
+        (list.len() == count && list.iter().all(|n| n.status != NotificationStatus::Pending))
+            .then_some(list)
+    })
+    .await
+}
+
+async fn queues(env: &TestEnv) -> Queues {
+    Queues::connect(env.redis.url(), env.redis.prefix())
+        .await
+        .unwrap()
+}
+
+/// A manual sync run of the integration, queued as the API does; waits for it to end.
+async fn sync_now(env: &TestEnv, workspace_id: WorkspaceId, integration_id: Uuid) -> RunStatus {
+    let mut tx = env.db.store().begin(workspace_id).await.unwrap();
+    let run = repo::sync_runs::create(
+        tx.conn(),
+        workspace_id,
+        integration_id,
+        None,
+        SyncTrigger::Manual,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    queues(env)
+        .await
+        .enqueue(Job::Sync(SyncJob {
+            workspace_id,
+            integration_id,
+            run_id: run.id,
+            stream: None,
+        }))
+        .await
+        .unwrap();
+    wait_for("the manual sync to end", TIMEOUT, || async {
+        env.runs(workspace_id, integration_id)
+            .await
+            .into_iter()
+            .find(|r| r.id == run.id && r.finished_at.is_some())
+            .map(|r| r.status)
+    })
+    .await
+}
+
+/// The emails the sandbox's Resend fake received for `address`, newest first.
+async fn emails_to(env: &TestEnv, address: &str) -> Vec<Value> {
+    let response = env
+        .http
+        .get(env.sandbox.url.join("resend/emails?limit=100").unwrap())
+        .bearer_auth(SANDBOX_API_KEY)
+        .header("user-agent", "junction-worker-tests")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|email| {
+            email["to"]
+                .as_array()
+                .is_some_and(|to| to.iter().any(|t| t == address))
+        })
+        .cloned()
+        .collect()
+}
+
+/// A notification recorded and queued straight away (the handler's own tests).
+async fn queue_notification(env: &TestEnv, workspace_id: WorkspaceId, recipients: &[&str]) -> Uuid {
+    let mut tx = env.db.store().begin(workspace_id).await.unwrap();
+    let note = repo::notifications::insert_once(
+        tx.conn(),
+        NewNotification {
+            workspace_id,
+            kind: NotificationKind::SyncFailed,
+            dedupe_key: "sync_failed:test-job",
+            alert_rule_id: None,
+            integration_id: None,
+            recipients: recipients.iter().map(|r| (*r).to_owned()).collect(),
+            subject: "Sync failed",
+            details: json!({
+                "integration": "GA4 test",
+                "provider": "google-analytics",
+                "stream": null,
+                "error_code": "provider_unavailable",
+                "error_message": "the provider answered 503",
+                "failed_at": "2026-11-22T07:00:00Z",
+                "attempts": 3,
+            }),
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    tx.commit().await.unwrap();
+    queues(env)
+        .await
+        .enqueue(Job::Notify(NotifyJob {
+            workspace_id,
+            notification_id: note.id,
+        }))
+        .await
+        .unwrap();
+    note.id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_rule_crossing_its_threshold_mails_once_across_syncs() {
+    let env = TestEnv::new().await;
+    let tokens = env.ga4_tokens().await;
+    let workspace = env.workspace("Acme").await;
+    let resend = create_resend(&env, workspace).await;
+    let ga4 = env.create_ga4(workspace, Ga4::due(30, ""), &tokens).await;
+    // GA4's fake reports sessions every day: any 7-day total is above 1.
+    let watch = create_rule(&env, workspace, ga4, AlertCondition::Above, 1.0, &[OPS]).await;
+    // A rule whose condition never holds stays quiet.
+    let quiet = create_rule(&env, workspace, ga4, AlertCondition::Below, 0.0, &[OPS]).await;
+
+    let worker = env.start_worker(env.config(&[])).await;
+    let first = env.wait_run_ended(workspace, ga4, TIMEOUT).await;
+    assert_eq!(first.status, RunStatus::Succeeded, "{first:?}");
+    for _ in 0..2 {
+        assert_eq!(sync_now(&env, workspace, ga4).await, RunStatus::Succeeded);
+    }
+    assert_eq!(env.runs(workspace, ga4).await.len(), 3);
+
+    let sent = wait_delivered(&env, workspace, 1).await;
+    let note = &sent[0];
+    assert_eq!(note.kind, NotificationKind::KpiAlert);
+    assert_eq!(note.status, NotificationStatus::Sent, "{note:?}");
+    assert_eq!(note.alert_rule_id, Some(watch.id));
+    assert_eq!(
+        note.dedupe_key,
+        format!("alert:{}:{}", watch.id, Utc::now().date_naive())
+    );
+    assert_eq!(note.recipients, vec![OPS.to_owned()]);
+    let value = note.details["value"].as_f64().unwrap();
+    assert!(value > 1.0, "{:?}", note.details);
+
+    // Exactly one email reached Resend, with Resend's id recorded.
+    let emails = emails_to(&env, OPS).await;
+    assert_eq!(emails.len(), 1, "{emails:#?}");
+    assert_eq!(
+        note.provider_message_id.as_deref(),
+        emails[0]["id"].as_str()
+    );
+    assert_eq!(emails[0]["subject"].as_str(), Some(note.subject.as_str()));
+    assert!(
+        note.subject.contains("sessions (7-day total) is above 1"),
+        "{}",
+        note.subject
+    );
+    assert_eq!(emails[0]["from"].as_str(), Some(SANDBOX_SENDER));
+
+    let watch = rule(&env, workspace, watch.id).await;
+    assert!(watch.firing_since.is_some());
+    assert!(watch.last_triggered_at.is_some());
+    assert_eq!(watch.last_value, Some(value));
+    let quiet = rule(&env, workspace, quiet.id).await;
+    assert_eq!(quiet.firing_since, None);
+    assert_eq!(quiet.last_triggered_at, None);
+    assert!(quiet.last_evaluated_at.is_some());
+
+    // The firing is logged on GA4, the delivery on Resend.
+    let ga4_logs = env.logs(workspace, ga4).await;
+    assert_eq!(
+        ga4_logs
+            .iter()
+            .filter(|l| l.operation == Operation::Alert)
+            .count(),
+        1,
+        "{ga4_logs:#?}"
+    );
+    let resend_logs = env.logs(workspace, resend).await;
+    assert!(
+        resend_logs.iter().any(|l| l.operation == Operation::Alert
+            && l.message == "kpi_alert notification sent to 1 recipient(s)"),
+        "{resend_logs:#?}"
+    );
+
+    // Once the condition stops holding, the rule resets without mailing.
+    env.execute(&format!(
+        "UPDATE alert_rules SET threshold = 1e12 WHERE id = '{}'",
+        watch.id
+    ))
+    .await;
+    assert_eq!(sync_now(&env, workspace, ga4).await, RunStatus::Succeeded);
+    let watch = rule(&env, workspace, watch.id).await;
+    assert_eq!(watch.firing_since, None);
+    assert_eq!(notifications(&env, workspace).await.len(), 1);
+    assert_eq!(emails_to(&env, OPS).await.len(), 1);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suppressed_recipients_are_not_mailed() {
+    let env = TestEnv::new().await;
+    let workspace = env.workspace("Acme").await;
+    create_resend(&env, workspace).await;
+    {
+        let mut tx = env.db.store().begin(workspace).await.unwrap();
+        repo::email_suppressions::suppress(
+            tx.conn(),
+            workspace,
+            "Bounced@Acme.example",
+            "bounce",
+            None,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let worker = env.start_worker(env.config(&[])).await;
+
+    let mixed = queue_notification(&env, workspace, &[OPS, "bounced@acme.example"]).await;
+    let handled = wait_delivered(&env, workspace, 1).await;
+    assert_eq!(handled[0].id, mixed);
+    assert_eq!(
+        handled[0].status,
+        NotificationStatus::Sent,
+        "{:?}",
+        handled[0]
+    );
+    let emails = emails_to(&env, OPS).await;
+    assert_eq!(emails.len(), 1);
+    assert_eq!(
+        emails[0]["to"],
+        json!([OPS]),
+        "only the deliverable address"
+    );
+    assert!(emails_to(&env, "bounced@acme.example").await.is_empty());
+
+    // Every recipient suppressed: nothing is sent at all.
+    let mut tx = env.db.store().begin(workspace).await.unwrap();
+    let only = repo::notifications::insert_once(
+        tx.conn(),
+        NewNotification {
+            workspace_id: workspace,
+            kind: NotificationKind::SyncFailed,
+            dedupe_key: "sync_failed:suppressed-job",
+            alert_rule_id: None,
+            integration_id: None,
+            recipients: vec!["BOUNCED@acme.example".into()],
+            subject: "Sync failed",
+            details: handled[0].details.clone(),
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    tx.commit().await.unwrap();
+    queues(&env)
+        .await
+        .enqueue(Job::Notify(NotifyJob {
+            workspace_id: workspace,
+            notification_id: only.id,
+        }))
+        .await
+        .unwrap();
+    let handled = wait_delivered(&env, workspace, 2).await;
+    let suppressed = handled.iter().find(|n| n.id == only.id).unwrap();
+    assert_eq!(suppressed.status, NotificationStatus::Suppressed);
+    assert_eq!(suppressed.provider_message_id, None);
+    assert!(emails_to(&env, "bounced@acme.example").await.is_empty());
+    assert_eq!(emails_to(&env, OPS).await.len(), 1);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_without_a_resend_integration_fails_clearly_without_retries() {
+    let env = TestEnv::new().await;
+    let workspace = env.workspace("Acme").await;
+    let worker = env.start_worker(env.config(&[])).await;
+
+    let id = queue_notification(&env, workspace, &[OPS]).await;
+    let handled = wait_delivered(&env, workspace, 1).await;
+    assert_eq!(handled[0].id, id);
+    assert_eq!(handled[0].status, NotificationStatus::Failed);
+    assert!(
+        handled[0]
+            .error_message
+            .as_deref()
+            .is_some_and(|m| m.contains("no active Resend integration")),
+        "{:?}",
+        handled[0].error_message
+    );
+    // Abandoned: no dead letter and no retry, now or a little later.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(env.count("SELECT count(*) AS n FROM dead_letters").await, 0);
+    let queues = queues(&env).await;
+    let lookup = queues
+        .lookup(
+            junction_store::models::Queue::Notify,
+            &format!("notify-{id}"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        lookup.as_ref().is_none_or(|job| job.attempt <= 1),
+        "one attempt only: {lookup:?}"
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_grant_notifies_once() {
+    let env = TestEnv::new().await;
+    let tokens = env.ga4_tokens().await;
+    let workspace = env.workspace("Acme").await;
+    create_resend(&env, workspace).await;
+    let mut ga4 = Ga4::due(3, "");
+    ga4.token_expires_at = Some(Utc::now() - chrono::Duration::seconds(60));
+    let id = env.create_ga4(workspace, ga4, &tokens).await;
+    // The recipients of the workspace's rules hear about its integrations.
+    create_rule(&env, workspace, id, AlertCondition::Below, 0.0, &[OPS]).await;
+    env.sandbox
+        .sandbox
+        .script_token_failure(GA4, GrantType::RefreshToken, TokenFailure::InvalidGrant, 1)
+        .unwrap();
+
+    let worker = env.start_worker(env.config(&[])).await;
+    let run = env.wait_run_ended(workspace, id, TIMEOUT).await;
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
+    assert_eq!(
+        env.integration(workspace, id).await.status,
+        IntegrationStatus::NeedsReauth
+    );
+    // A second sync meets the same revoked grant.
+    assert_eq!(sync_now(&env, workspace, id).await, RunStatus::Failed);
+
+    let handled = wait_delivered(&env, workspace, 1).await;
+    let note = &handled[0];
+    assert_eq!(note.kind, NotificationKind::NeedsReauth);
+    assert_eq!(note.status, NotificationStatus::Sent, "{note:?}");
+    assert_eq!(note.integration_id, Some(id));
+    assert!(
+        note.dedupe_key
+            .starts_with(&format!("needs_reauth:{id}:log-"))
+    );
+    assert_eq!(note.details["error_code"], "integration_needs_reauth");
+    let emails = emails_to(&env, OPS).await;
+    assert_eq!(emails.len(), 1, "{emails:#?}");
+    assert!(
+        emails[0]["subject"]
+            .as_str()
+            .is_some_and(|s| s.contains("integration_needs_reauth")),
+        "{}",
+        emails[0]["subject"]
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(notifications(&env, workspace).await.len(), 1);
+    worker.stop().await;
+}
