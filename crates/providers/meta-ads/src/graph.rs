@@ -154,7 +154,7 @@ pub(crate) fn refine(
         return base;
     };
     let message = describe(&error);
-    let wait = regain_wait(headers, now).or(match &base {
+    let wait = usage(headers).and_then(|u| u.regain).or(match &base {
         AdapterError::RateLimited { retry_after } => *retry_after,
         _ => None,
     });
@@ -294,11 +294,6 @@ fn number(value: Option<&Value>) -> Option<f64> {
         _ => None,
     }
     .filter(|n: &f64| n.is_finite() && *n >= 0.0)
-}
-
-/// How long until Meta gives access back, from the usage headers.
-fn regain_wait(headers: &HeaderMap, _now: DateTime<Utc>) -> Option<Duration> {
-    usage(headers).and_then(|u| u.regain)
 }
 
 /// The usage headers as the limiter's [`RateLimitInfo`]: a limit of 100 (percent),

@@ -390,13 +390,15 @@ fn graph_error(status: u16, code: i64, subcode: Option<i64>, message: &str) -> G
         error["error_subcode"] = json!(subcode);
     }
     let body = json!({ "error": error });
-    GraphErrorResponse {
-        response: FakeResponse::json(status, &body).with_header(
+    let mut response = FakeResponse::json(status, &body);
+    if code == 190 {
+        // Meta names the token problem in a challenge on token errors.
+        response = response.with_header(
             "www-authenticate",
-            "OAuth \"Facebook Platform\" \"invalid_request\"",
-        ),
-        body,
+            "OAuth \"Facebook Platform\" \"invalid_token\" \"Error validating access token\"",
+        );
     }
+    GraphErrorResponse { response, body }
 }
 
 #[cfg(test)]
