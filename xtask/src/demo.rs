@@ -305,7 +305,7 @@ pub fn demo() -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (integration, run) = runtime.block_on(connect_and_sync(&api_key))?;
+    let connected = runtime.block_on(connect_and_sync(&api_key))?;
 
     println!();
     println!("Junction demo is running (offline, against the sandbox). Ctrl-C stops it.");
@@ -320,7 +320,10 @@ pub fn demo() -> Result<()> {
     println!("  metrics     http://{API}/metrics, http://{WORKER_METRICS}/metrics");
     println!("  logs        .demo/api.log, .demo/worker.log, .demo/sandbox.log");
     println!();
-    println!("  Google Analytics 4 connected as integration {integration}; first sync: {run}");
+    println!("  connected (integration id, first sync):");
+    for line in &connected {
+        println!("    {line}");
+    }
     println!();
     println!("  curl -s http://{API}/v1/integrations -H 'Authorization: Bearer {api_key}'");
     println!(
@@ -344,21 +347,128 @@ fn wait_for_ctrl_c(runtime: &tokio::runtime::Runtime) {
     });
 }
 
-/// Connects GA4 through the real OAuth flow (answering the sandbox's consent page the
-/// way a script may: `decision=approve`) and waits for the first sync.
-async fn connect_and_sync(api_key: &str) -> Result<(String, String)> {
+/// What the demo connects: every provider the sandbox serves, with the sandbox's
+/// published test credentials (API-key providers) or through the real OAuth flow
+/// (answering the sandbox's consent page the way a script may: `decision=approve`).
+const DEMO_CONNECTIONS: [(&str, &str, Connect); 6] = [
+    ("google-analytics", "Google Analytics 4", Connect::OAuth),
+    ("meta-ads", "Meta Ads", Connect::OAuth),
+    ("stripe", "Stripe", Connect::ApiKey),
+    ("resend", "Resend", Connect::ApiKey),
+    ("mailchimp", "Mailchimp", Connect::ApiKey),
+    ("kit", "Kit", Connect::ApiKey),
+];
+
+#[derive(Clone, Copy)]
+enum Connect {
+    OAuth,
+    ApiKey,
+}
+
+/// The settings and (for API-key providers) sandbox credentials of each demo
+/// integration.
+fn demo_settings(provider: &str) -> (Value, Value) {
+    match provider {
+        "google-analytics" => (
+            json!({"property_id": "123456789", "dimensions": "country", "lookback_days": 60}),
+            json!({}),
+        ),
+        "meta-ads" => (json!({"ad_account_id": "1234567890"}), json!({})),
+        "stripe" => (
+            json!({}),
+            json!({"secret_key": "sk_test_sandbox", "webhook_secret": "whsec_junctionsandbox"}),
+        ),
+        "resend" => (
+            json!({"from": "Junction Demo <alerts@junction-demo.dev>"}),
+            json!({
+                "api_key": "re_sandbox_full_access",
+                "webhook_secret": "whsec_anVuY3Rpb24tcmVzZW5kLXNhbmRib3gtc2lnbmluZyE="
+            }),
+        ),
+        "mailchimp" => (
+            json!({}),
+            json!({"api_key": "0123456789abcdef0123456789abcdef-us21"}),
+        ),
+        "kit" => (json!({}), json!({"api_key": "kit_sandbox_4f9a2c7e1b8d5a30"})),
+        _ => (json!({}), json!({})),
+    }
+}
+
+/// Connects every demo provider, runs each one's first sync (all at once) and
+/// returns a line per provider: its integration id and what the sync wrote.
+async fn connect_and_sync(api_key: &str) -> Result<Vec<String>> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let api = format!("http://{API}");
+    let mut runs = Vec::new();
+    for (provider, name, how) in DEMO_CONNECTIONS {
+        let (config, credentials) = demo_settings(provider);
+        let integration = match how {
+            Connect::OAuth => connect_oauth(&http, &api, api_key, provider, name, config).await?,
+            Connect::ApiKey => {
+                let created: Value = http
+                    .post(format!("{api}/v1/integrations"))
+                    .bearer_auth(api_key)
+                    .json(&json!({
+                        "provider": provider,
+                        "display_name": format!("Demo {name}"),
+                        "config": config,
+                        "credentials": credentials,
+                    }))
+                    .send()
+                    .await?
+                    .error_for_status()
+                    .with_context(|| format!("connecting {name}"))?
+                    .json()
+                    .await?;
+                created["id"]
+                    .as_str()
+                    .ok_or_else(|| anyhow!("no integration id for {name}: {created}"))?
+                    .to_owned()
+            }
+        };
+        let sync: Value = http
+            .post(format!("{api}/v1/integrations/{integration}/sync"))
+            .bearer_auth(api_key)
+            .send()
+            .await?
+            .error_for_status()
+            .with_context(|| format!("requesting the first {name} sync"))?
+            .json()
+            .await?;
+        let run_id = sync["run_id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no run_id"))?
+            .to_owned();
+        runs.push((name, integration, run_id));
+    }
+    let mut lines = Vec::new();
+    for (name, integration, run_id) in runs {
+        let outcome = wait_for_run(&http, &api, api_key, &run_id).await?;
+        lines.push(format!("{name:<19} {integration}  first sync: {outcome}"));
+    }
+    Ok(lines)
+}
+
+/// Connects an OAuth provider through the sandbox's authorization server; returns
+/// the integration id.
+async fn connect_oauth(
+    http: &reqwest::Client,
+    api: &str,
+    api_key: &str,
+    provider: &str,
+    name: &str,
+    config: Value,
+) -> Result<String> {
     let started: Value = http
-        .post(format!("{api}/v1/connect/google-analytics"))
+        .post(format!("{api}/v1/connect/{provider}"))
         .bearer_auth(api_key)
-        .json(&json!({"display_name": "Demo site", "config": {"property_id": "123456789", "dimensions": "country", "lookback_days": 60}}))
+        .json(&json!({"display_name": format!("Demo {name}"), "config": config}))
         .send()
         .await?
         .error_for_status()
-        .context("starting the GA4 connection")?
+        .with_context(|| format!("starting the {name} connection"))?
         .json()
         .await?;
     let authorize = started["authorize_url"]
@@ -375,24 +485,20 @@ async fn connect_and_sync(api_key: &str) -> Result<(String, String)> {
         .ok_or_else(|| anyhow!("the sandbox did not redirect back"))?
         .to_owned();
     let outcome: Value = http.get(&callback).send().await?.json().await?;
-    let integration = outcome["integration_id"]
+    Ok(outcome["integration_id"]
         .as_str()
-        .ok_or_else(|| anyhow!("the OAuth callback failed: {outcome}"))?
-        .to_owned();
-    let sync: Value = http
-        .post(format!("{api}/v1/integrations/{integration}/sync"))
-        .bearer_auth(api_key)
-        .send()
-        .await?
-        .error_for_status()
-        .context("requesting the first sync")?
-        .json()
-        .await?;
-    let run_id = sync["run_id"]
-        .as_str()
-        .ok_or_else(|| anyhow!("no run_id"))?
-        .to_owned();
-    let deadline = Instant::now() + Duration::from_secs(120);
+        .ok_or_else(|| anyhow!("the {name} OAuth callback failed: {outcome}"))?
+        .to_owned())
+}
+
+/// Waits for a run to end; returns what it wrote.
+async fn wait_for_run(
+    http: &reqwest::Client,
+    api: &str,
+    api_key: &str,
+    run_id: &str,
+) -> Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let run: Value = http
             .get(format!("{api}/v1/runs/{run_id}"))
@@ -403,19 +509,16 @@ async fn connect_and_sync(api_key: &str) -> Result<(String, String)> {
             .await?;
         match run["status"].as_str() {
             Some("succeeded") => {
-                return Ok((
-                    integration,
-                    format!(
-                        "{} records, {} KPI points (run {run_id})",
-                        run["records_written"], run["kpi_points_written"]
-                    ),
+                return Ok(format!(
+                    "{} records, {} KPI points",
+                    run["records_written"], run["kpi_points_written"]
                 ));
             }
             Some("failed") | Some("dead") => {
-                bail!("the first sync failed: {}", run["error_message"])
+                bail!("a first sync failed: {}", run["error_message"])
             }
             _ if Instant::now() > deadline => {
-                bail!("the first sync did not finish within 2 minutes (see .demo/worker.log)")
+                bail!("a first sync did not finish within 3 minutes (see .demo/worker.log)")
             }
             _ => tokio::time::sleep(Duration::from_millis(500)).await,
         }
