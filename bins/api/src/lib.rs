@@ -74,6 +74,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(routes::webhooks::list)
             .service(routes::webhooks::get)
             .service(routes::webhooks::replay)
+            .service(routes::webhooks::setup)
+            .service(routes::webhooks::configure)
             .service(routes::alerts::create)
             .service(routes::alerts::list)
             .service(routes::alerts::get)

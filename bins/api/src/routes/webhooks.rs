@@ -1,7 +1,9 @@
 //! Inbound webhooks: `POST /webhooks/{provider}/{integration_id}` (every provider
 //! that sends them) and `GET` on the same URL (Meta's subscription handshake), plus
 //! ops access to the stored events: `GET /v1/webhook-events`,
-//! `GET /v1/webhook-events/{id}`, `POST /v1/webhook-events/{id}/replay`.
+//! `GET /v1/webhook-events/{id}`, `POST /v1/webhook-events/{id}/replay`; and an
+//! integration's webhook setup: `GET|PUT /v1/integrations/{id}/webhook` (the URL to
+//! give the provider, the signing secret and handshake verify token).
 //!
 //! A delivery is trusted only once its signature holds against the integration's
 //! secret; until then nothing is parsed and nothing is stored (a bad, stale or
@@ -11,9 +13,13 @@
 //! get their 2xx in milliseconds. A redelivery of a stored event is a 200 no-op
 //! (re-queued only if it was never processed, so a lost enqueue heals itself).
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
-use junction_core::{ErrorCode, webhook::WebhookError, webhook::WebhookRequest};
+use junction_core::{
+    ErrorCode, WebhookSecret,
+    spec::FieldError,
+    webhook::{WebhookError, WebhookRequest},
+};
 use junction_jobs::{Job, WebhookJob};
 use junction_runtime::webhooks::headers_to_json;
 use junction_store::{
@@ -476,4 +482,188 @@ pub async fn replay(
         event: row.into(),
         job_id,
     }))
+}
+
+/// How an integration takes webhooks: the URL to give the provider and which
+/// secrets are set (never their values).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookSetupView {
+    /// The endpoint to configure at the provider.
+    pub url: String,
+    /// `stripe`, `svix` or `meta_hub_signature256`.
+    pub scheme: String,
+    /// The event types Junction handles.
+    pub events: Vec<String>,
+    /// `integration` (set it here) or `app_client_secret` (the provider app's
+    /// configured client secret signs).
+    pub secret_source: String,
+    /// Whether the secret that verifies signatures is available.
+    pub secret_set: bool,
+    /// Whether the handshake's verify token is set; null when the provider has no
+    /// handshake.
+    pub verify_token_set: Option<bool>,
+}
+
+/// The webhook secrets to set; omitted ones stay as they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSetupRequest {
+    /// The endpoint signing secret the provider shows (Stripe's and Resend's `whsec_…`).
+    pub signing_secret: Option<String>,
+    /// The verify token entered at the provider for its handshake (Meta).
+    pub verify_token: Option<String>,
+}
+
+/// How the integration takes webhooks.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = WebhookSetupView), (status = 400, body = Problem), (status = 404, body = Problem)),
+    security(("api_key" = []))
+)]
+#[get("/v1/integrations/{id}/webhook")]
+pub async fn setup(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<WebhookSetupView>> {
+    let id = path.into_inner();
+    Ok(web::Json(setup_view(&state, auth.workspace_id, id).await?))
+}
+
+/// Sets the integration's webhook signing secret and/or handshake verify token
+/// (sealed like every credential), and answers with the setup.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("id" = Uuid, Path)),
+    request_body = WebhookSetupRequest,
+    responses(
+        (status = 200, body = WebhookSetupView), (status = 400, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("api_key" = []))
+)]
+#[put("/v1/integrations/{id}/webhook")]
+pub async fn configure(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    path: web::Path<Uuid>,
+    body: web::Json<WebhookSetupRequest>,
+) -> ApiResult<web::Json<WebhookSetupView>> {
+    let id = path.into_inner();
+    let body = body.into_inner();
+    let mut tx = state.store.begin(auth.workspace_id).await?;
+    let integration = repo::integrations::get(tx.conn(), id)
+        .await
+        .map_err(|_| ApiError::not_found(ErrorCode::IntegrationNotFound, "integration"))?;
+    let adapter = state.adapter(&integration.provider)?;
+    let spec = adapter.spec();
+    let webhook = spec
+        .webhook
+        .clone()
+        .ok_or_else(|| no_webhooks(&integration.provider))?;
+    let mut fields = std::collections::BTreeMap::new();
+    let mut errors = Vec::new();
+    let requested = [
+        (
+            "signing_secret",
+            body.signing_secret,
+            match webhook.secret {
+                WebhookSecret::Field(field) => Some(field),
+                WebhookSecret::AppClientSecret => None,
+            },
+        ),
+        (
+            "verify_token",
+            body.verify_token,
+            webhook.verify_token_field,
+        ),
+    ];
+    for (name, value, field) in requested {
+        let Some(value) = value else { continue };
+        let Some(field) = field else {
+            errors.push(FieldError {
+                field: name.to_owned(),
+                message: format!(
+                    "{} webhooks have no such secret to set here",
+                    integration.provider
+                ),
+            });
+            continue;
+        };
+        // The provider's own rules for the field (e.g. Stripe's `whsec_` prefix),
+        // reported under this request's name for it.
+        let rules = spec.all_fields().find(|f| f.name == field);
+        if let Some(Err(error)) =
+            rules.map(|f| f.validate(Some(&serde_json::Value::String(value.clone()))))
+        {
+            errors.push(FieldError {
+                field: name.to_owned(),
+                message: error.message,
+            });
+            continue;
+        }
+        fields.insert(field.to_owned(), secrecy::SecretString::from(value));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    repo::credentials::put(tx.conn(), state.vault(), auth.workspace_id, id, &fields).await?;
+    let names: Vec<&String> = fields.keys().collect();
+    super::log(
+        tx.conn(),
+        auth.workspace_id,
+        id,
+        junction_store::models::LogLevel::Info,
+        junction_store::models::Operation::Update,
+        "webhook secrets set",
+        serde_json::json!({"fields": names}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(web::Json(setup_view(&state, auth.workspace_id, id).await?))
+}
+
+async fn setup_view(
+    state: &AppState,
+    workspace_id: junction_core::WorkspaceId,
+    id: Uuid,
+) -> ApiResult<WebhookSetupView> {
+    let mut tx = state.store.begin(workspace_id).await?;
+    let integration = repo::integrations::get(tx.conn(), id)
+        .await
+        .map_err(|_| ApiError::not_found(ErrorCode::IntegrationNotFound, "integration"))?;
+    let stored = repo::credentials::field_names(tx.conn(), id).await?;
+    tx.commit().await?;
+    let adapter = state.adapter(&integration.provider)?;
+    let webhook = adapter
+        .spec()
+        .webhook
+        .clone()
+        .ok_or_else(|| no_webhooks(&integration.provider))?;
+    let is_stored = |field: &str| stored.iter().any(|name| name == field);
+    let (secret_source, secret_set) = match webhook.secret {
+        WebhookSecret::Field(field) => ("integration", is_stored(field)),
+        WebhookSecret::AppClientSecret => (
+            "app_client_secret",
+            state
+                .config
+                .provider(&integration.provider)
+                .client_secret
+                .is_some(),
+        ),
+    };
+    let scheme = serde_json::to_value(webhook.scheme)
+        .ok()
+        .and_then(|v| v.get("scheme").and_then(|s| s.as_str()).map(str::to_owned))
+        .unwrap_or_default();
+    let base = state.config.public_url.as_str().trim_end_matches('/');
+    Ok(WebhookSetupView {
+        url: format!("{base}/webhooks/{}/{id}", integration.provider),
+        scheme,
+        events: webhook.events.iter().map(|e| (*e).to_owned()).collect(),
+        secret_source: secret_source.to_owned(),
+        secret_set,
+        verify_token_set: webhook.verify_token_field.map(is_stored),
+    })
 }

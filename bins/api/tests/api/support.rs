@@ -129,6 +129,12 @@ impl TestApp {
             .bearer_auth(&self.api_key)
     }
 
+    pub fn put(&self, path: &str) -> RequestBuilder {
+        self.client
+            .put(format!("{}{path}", self.url))
+            .bearer_auth(&self.api_key)
+    }
+
     pub fn delete(&self, path: &str) -> RequestBuilder {
         self.client
             .delete(format!("{}{path}", self.url))

@@ -354,6 +354,38 @@ async fn a_stripe_integration_without_a_signing_secret_takes_no_webhooks() {
     .await;
     assert_problem(response, 400, "webhook_not_configured").await;
     assert_eq!(stored_events(&app).await, 0);
+
+    // The signing secret is set afterwards, checked by Stripe's field rules.
+    let bad = app
+        .put(&format!("/v1/integrations/{id}/webhook"))
+        .json(&json!({"signing_secret": "not-a-secret"}))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(bad, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "signing_secret");
+    let set: Value = app
+        .put(&format!("/v1/integrations/{id}/webhook"))
+        .json(&json!({"signing_secret": STRIPE_WEBHOOK_SECRET}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(set["secret_set"], true);
+    assert_eq!(set["scheme"], "stripe");
+    assert!(!set.to_string().contains(STRIPE_WEBHOOK_SECRET));
+    let response = post_stripe(
+        &app,
+        id.parse().unwrap(),
+        &body,
+        STRIPE_WEBHOOK_SECRET,
+        Utc::now().timestamp(),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(stored_events(&app).await, 1);
 }
 
 fn svix_headers(secret: &str, msg_id: &str, at: i64, body: &[u8]) -> [(String, String); 3] {
@@ -469,4 +501,107 @@ async fn resend_bounces_arrive_signed_by_svix_and_suppress_the_address_once() {
         .await,
         1
     );
+}
+
+/// Connects the sandbox's Meta Ads through the OAuth flow.
+async fn connect_meta(app: &TestApp) -> Uuid {
+    let response = app
+        .post("/v1/connect/meta-ads")
+        .json(&json!({"config": {"ad_account_id": "act_1234567890"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let body: Value = response.json().await.unwrap();
+    let authorize = url::Url::parse(body["authorize_url"].as_str().unwrap()).unwrap();
+    let callback = app.consent(&authorize, "approve").await;
+    let outcome: Value = app.callback(&callback).await.json().await.unwrap();
+    outcome["integration_id"].as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meta_handshakes_and_signed_deliveries_use_the_verify_token_and_the_app_secret() {
+    let app = TestApp::spawn().await;
+    let meta = connect_meta(&app).await;
+    let handshake = |token: &str| {
+        app.client
+            .get(format!(
+                "{}/webhooks/meta-ads/{meta}?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=1158201444",
+                app.url
+            ))
+            .send()
+    };
+    // No verify token set yet.
+    assert_problem(
+        handshake("tok").await.unwrap(),
+        400,
+        "webhook_not_configured",
+    )
+    .await;
+
+    let setup: Value = app
+        .get(&format!("/v1/integrations/{meta}/webhook"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        setup["url"],
+        format!("{}/webhooks/meta-ads/{meta}", app.url)
+    );
+    assert_eq!(setup["secret_source"], "app_client_secret");
+    assert_eq!(setup["secret_set"], true);
+    assert_eq!(setup["verify_token_set"], false);
+    // Meta signs with the app secret: there is no signing secret to set here.
+    let refused = app
+        .put(&format!("/v1/integrations/{meta}/webhook"))
+        .json(&json!({"signing_secret": "whsec_nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(refused, 422, "validation_failed").await;
+    let set: Value = app
+        .put(&format!("/v1/integrations/{meta}/webhook"))
+        .json(&json!({"verify_token": "meta-verify-7d1c"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(set["verify_token_set"], true);
+
+    let answered = handshake("meta-verify-7d1c").await.unwrap();
+    assert_eq!(answered.status(), 200);
+    assert_eq!(answered.text().await.unwrap(), "1158201444");
+    assert_problem(handshake("wrong").await.unwrap(), 403, "forbidden").await;
+
+    let body = br#"{"object":"ad_account","entry":[{"id":"act_1234567890","time":1763800000,"changes":[{"field":"with_issues_ad_objects","value":{"id":"23850000000000001","level":"CAMPAIGN","error_code":1487,"error_summary":"Ad account has no payment method"}}]}]}"#;
+    // The demo and test app's sandbox client secret is the Meta app secret here.
+    let app_secret = SecretString::from("junction-sandbox-secret");
+    let post = |signature: String, body: &'static [u8]| {
+        app.client
+            .post(format!("{}/webhooks/meta-ads/{meta}", app.url))
+            .header("X-Hub-Signature-256", signature)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    let wrong = junction_core::webhook::meta::sign(&SecretString::from("not-the-app-secret"), body);
+    assert_problem(
+        post(wrong, body).await.unwrap(),
+        400,
+        "webhook_signature_invalid",
+    )
+    .await;
+    assert_eq!(stored_events(&app).await, 0);
+    let good = junction_core::webhook::meta::sign(&app_secret, body);
+    let response = post(good.clone(), body).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await.unwrap()["accepted"], 1);
+    let response = post(good, body).await.unwrap();
+    assert_eq!(response.json::<Value>().await.unwrap()["duplicates"], 1);
+    assert_eq!(stored_events(&app).await, 1);
 }
