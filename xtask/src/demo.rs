@@ -389,7 +389,10 @@ fn demo_settings(provider: &str) -> (Value, Value) {
             json!({}),
             json!({"api_key": "0123456789abcdef0123456789abcdef-us21"}),
         ),
-        "kit" => (json!({}), json!({"api_key": "kit_sandbox_4f9a2c7e1b8d5a30"})),
+        "kit" => (
+            json!({}),
+            json!({"api_key": "kit_sandbox_4f9a2c7e1b8d5a30"}),
+        ),
         _ => (json!({}), json!({})),
     }
 }
