@@ -15,6 +15,9 @@
 //!   engine did that and logged it): the run fails with `integration_needs_reauth`
 //!   and the job is abandoned — no retry, no dead letter; the scheduler claims only
 //!   active integrations, so the schedule stops until the user reconnects;
+//! - an OAuth provider refusing the grant itself (an `Unauthorized` that no refresh
+//!   can cure, or a second refusal right after a refresh) moves the integration to
+//!   `needs_reauth` the same way, logged;
 //! - anything else goes through [`JobFailure::from_adapter`] or the store's
 //!   classification (retryable or permanent).
 
@@ -209,10 +212,29 @@ impl SyncHandler {
                             }
                         };
                         note_refresh(&provider, before, &connection);
-                        adapter
-                            .read(&ctx, &connection, &request)
-                            .await
-                            .map_err(|e| self.read_failed(&provider, &e))?
+                        match adapter.read(&ctx, &connection, &request).await {
+                            Ok(page) => page,
+                            // A token fresh from the provider refused too: the grant
+                            // itself is no longer good.
+                            Err(err @ AdapterError::Unauthorized { .. }) => {
+                                return Err(self
+                                    .grant_refused(workspace_id, &integration, run.id, &err)
+                                    .await);
+                            }
+                            Err(err) => return Err(self.read_failed(&provider, &err)),
+                        }
+                    }
+                    // An OAuth provider that refuses the grant outright (Meta's code
+                    // 190 after a password change, a token revoked at the provider):
+                    // no refresh can help, so the integration needs a reconnect.
+                    Err(
+                        err @ AdapterError::Unauthorized {
+                            refreshable: false, ..
+                        },
+                    ) if matches!(spec.auth, junction_core::AuthSpec::OAuth2(_)) => {
+                        return Err(self
+                            .grant_refused(workspace_id, &integration, run.id, &err)
+                            .await);
                     }
                     Err(err) => return Err(self.read_failed(&provider, &err)),
                 };
@@ -413,6 +435,50 @@ impl SyncHandler {
 
     /// Ends the run of an integration whose grant is gone: failed with
     /// `integration_needs_reauth`, logged, and abandoned.
+    /// The provider refused an OAuth integration's grant during a sync: the
+    /// integration moves to `needs_reauth` (logged, its schedule stops) and the run
+    /// ends as for a revoked refresh token.
+    async fn grant_refused(
+        &self,
+        workspace_id: WorkspaceId,
+        integration: &Integration,
+        run_id: Uuid,
+        error: &AdapterError,
+    ) -> JobFailure {
+        let reason = format!("the provider refused the connection's grant: {error}");
+        let marked = async {
+            let mut tx = self.store().begin(workspace_id).await?;
+            repo::integrations::set_status(
+                tx.conn(),
+                integration.id,
+                IntegrationStatus::NeedsReauth,
+                Some((ErrorCode::IntegrationNeedsReauth.name(), &reason)),
+            )
+            .await?;
+            repo::logs::append(
+                tx.conn(),
+                NewLog {
+                    workspace_id,
+                    integration_id: integration.id,
+                    level: LogLevel::Error,
+                    operation: Operation::Sync,
+                    message: &reason,
+                    details: json!({"error_code": ErrorCode::IntegrationNeedsReauth.name()}),
+                    run_id: Some(run_id),
+                },
+            )
+            .await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(store_error) = marked {
+            // Not marked: let the retry policy try again rather than lose the signal.
+            return store_failure(&store_error);
+        }
+        self.stop_for_reauth(workspace_id, integration, run_id)
+            .await
+    }
+
     async fn stop_for_reauth(
         &self,
         workspace_id: WorkspaceId,

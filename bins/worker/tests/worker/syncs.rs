@@ -425,3 +425,34 @@ async fn a_running_sync_holds_off_the_scheduler() {
     );
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_refused_even_with_a_fresh_token_needs_a_reconnect_not_a_dead_letter() {
+    let env = TestEnv::new().await;
+    let tokens = env.ga4_tokens().await;
+    let workspace = env.workspace("Acme").await;
+    let id = env.create_ga4(workspace, Ga4::due(3, ""), &tokens).await;
+    // 401 on the page, and again on the page read with the refreshed token.
+    env.sandbox
+        .sandbox
+        .arm_fault(GA4, Fault::ExpiredToken, 2)
+        .unwrap();
+
+    let worker = env.start_worker(env.config(&[])).await;
+    let run = env.wait_run_ended(workspace, id, RUN_TIMEOUT).await;
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
+    assert_eq!(run.error_code.as_deref(), Some("integration_needs_reauth"));
+    assert_eq!(run.attempts, 1);
+    let integration = env.integration(workspace, id).await;
+    assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(env.count("SELECT count(*) AS n FROM dead_letters").await, 0);
+    let logs = env.logs(workspace, id).await;
+    assert!(
+        logs.iter().any(|l| l.level == LogLevel::Error
+            && l.message
+                .starts_with("the provider refused the connection's grant")),
+        "{logs:#?}"
+    );
+    worker.stop().await;
+}
