@@ -307,8 +307,13 @@ async fn an_alert_rule_crossing_its_threshold_mails_once_across_syncs() {
     ))
     .await;
     assert_eq!(sync_now(&env, workspace, ga4).await, RunStatus::Succeeded);
-    let watch = rule(&env, workspace, watch.id).await;
-    assert_eq!(watch.firing_since, None);
+    // The rules are evaluated right after the run is recorded as succeeded.
+    let watch = wait_for("the rule to reset", TIMEOUT, || async {
+        let watch = rule(&env, workspace, watch.id).await;
+        watch.firing_since.is_none().then_some(watch)
+    })
+    .await;
+    assert_eq!(watch.last_value, Some(value));
     assert_eq!(notifications(&env, workspace).await.len(), 1);
     assert_eq!(emails_to(&env, OPS).await.len(), 1);
     worker.stop().await;
@@ -471,5 +476,48 @@ async fn a_revoked_grant_notifies_once() {
     );
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(notifications(&env, workspace).await.len(), 1);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_lettered_sync_notifies_once_with_its_error() {
+    let env = TestEnv::new().await;
+    let tokens = env.ga4_tokens().await;
+    let workspace = env.workspace("Acme").await;
+    create_resend(&env, workspace).await;
+    let id = env.create_ga4(workspace, Ga4::due(3, ""), &tokens).await;
+    create_rule(&env, workspace, id, AlertCondition::Below, 0.0, &[OPS]).await;
+    // Every one of the 3 allowed attempts meets a 503.
+    env.sandbox
+        .sandbox
+        .arm_fault(GA4, junction_core::fake::Fault::ServerError, 3)
+        .unwrap();
+
+    let worker = env.start_worker(env.config(&[])).await;
+    let run = env.wait_run_ended(workspace, id, TIMEOUT).await;
+    assert_eq!(run.status, RunStatus::Dead, "{run:?}");
+
+    let handled = wait_delivered(&env, workspace, 1).await;
+    let note = &handled[0];
+    assert_eq!(note.kind, NotificationKind::SyncFailed);
+    assert_eq!(note.status, NotificationStatus::Sent, "{note:?}");
+    assert_eq!(note.dedupe_key, format!("sync_failed:sync-{}", run.id));
+    assert_eq!(note.integration_id, Some(id));
+    assert_eq!(note.details["error_code"], "provider_unavailable");
+    assert_eq!(note.details["attempts"], 3);
+    let emails = emails_to(&env, OPS).await;
+    assert_eq!(emails.len(), 1, "{emails:#?}");
+    assert!(
+        note.subject
+            .contains("Sync failed: GA4 test (provider_unavailable)"),
+        "{}",
+        note.subject
+    );
+    // No alert evaluation ran: the sync did not succeed.
+    assert_eq!(
+        env.count("SELECT count(*) AS n FROM alert_rules WHERE last_evaluated_at IS NOT NULL")
+            .await,
+        0
+    );
     worker.stop().await;
 }
