@@ -605,3 +605,79 @@ async fn meta_handshakes_and_signed_deliveries_use_the_verify_token_and_the_app_
     assert_eq!(response.json::<Value>().await.unwrap()["duplicates"], 1);
     assert_eq!(stored_events(&app).await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_that_cannot_be_applied_is_dead_lettered_and_replayed_once_fixed() {
+    let app = TestApp::spawn().await;
+    let integration = connect_stripe(&app).await;
+    let charge = sandbox_charge(&app).await;
+    let body = stripe_event("evt_junction_rotated", "charge.refunded", charge);
+    let response = post_stripe(
+        &app,
+        integration,
+        &body,
+        STRIPE_WEBHOOK_SECRET,
+        Utc::now().timestamp(),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    // The signing secret is rotated before the worker gets to the event: the stored
+    // delivery no longer verifies, and retrying cannot help.
+    let rotated = app
+        .put(&format!("/v1/integrations/{integration}/webhook"))
+        .json(&json!({"signing_secret": "whsec_rotatedsecret"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), 200);
+
+    let worker = Worker::start(&app).await;
+    wait_count(
+        &app,
+        "SELECT count(*) AS n FROM webhook_events WHERE status = 'dead'",
+        1,
+    )
+    .await;
+    wait_count(
+        &app,
+        "SELECT count(*) AS n FROM dead_letters WHERE queue = 'webhook' \
+         AND error_code = 'webhook_signature_invalid'",
+        1,
+    )
+    .await;
+    let dead: Value = app
+        .get("/v1/webhook-events?status=dead")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event = dead["data"][0]["id"].as_str().unwrap().to_owned();
+    assert!(
+        dead["data"][0]["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("no longer verifies")
+    );
+
+    // Ops put the secret the delivery was signed with back and replay the event.
+    app.put(&format!("/v1/integrations/{integration}/webhook"))
+        .json(&json!({"signing_secret": STRIPE_WEBHOOK_SECRET}))
+        .send()
+        .await
+        .unwrap();
+    let replay = app
+        .post(&format!("/v1/webhook-events/{event}/replay"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 202);
+    wait_count(
+        &app,
+        "SELECT count(*) AS n FROM webhook_events WHERE status = 'processed'",
+        1,
+    )
+    .await;
+    worker.stop().await;
+}
