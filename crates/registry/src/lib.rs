@@ -117,4 +117,28 @@ mod tests {
             assert_eq!(before, names.len(), "{} has duplicate field names", spec.id);
         }
     }
+
+    #[test]
+    fn every_action_schema_compiles_and_rejects_unknown_inputs() {
+        let registry = Registry::builtin();
+        for spec in registry.specs() {
+            for action in &spec.actions {
+                let errors = action
+                    .validate_input(&serde_json::json!({"__not_an_input__": true}))
+                    .expect_err("an unknown property is refused");
+                assert!(
+                    errors.iter().all(|e| !e.message.contains("invalid input schema")),
+                    "{}/{}: {errors:?}",
+                    spec.id,
+                    action.name
+                );
+                assert!(
+                    errors.iter().any(|e| e.field == "__not_an_input__"),
+                    "{}/{} must set additionalProperties: false",
+                    spec.id,
+                    action.name
+                );
+            }
+        }
+    }
 }
