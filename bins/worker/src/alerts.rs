@@ -23,9 +23,10 @@
 //! alert rules (the people who asked to hear about its data); a workspace without
 //! rules gets none. Their dedupe keys name the event: `sync_failed:{job_id}` (a
 //! replayed dead letter that dies again has a new job id and mails again),
-//! `needs_reauth:{integration_id}:{log_id}` (the log entry of the refresh that
-//! found the grant revoked: each revocation mails once, however many syncs meet it)
-//! and `dead_letter:{queue}:{job_id}`.
+//! `needs_reauth:{integration_id}:{connection}` (the integration's last successful
+//! connect or reconnect: each lost grant mails once, however many syncs meet it,
+//! and a reconnected integration that loses its grant again mails again) and
+//! `dead_letter:{queue}:{job_id}`.
 //!
 //! A notification row is committed before its job is queued, and the job id
 //! (`notify-{notification_id}`) makes a repeated enqueue a no-op. Nothing here fails
@@ -417,22 +418,20 @@ async fn log_alert(
     Ok(())
 }
 
-/// Names the integration's current `needs_reauth` episode: the id of the newest
-/// log entry of the refresh that found its grant revoked (the OAuth engine writes
-/// one each time it moves the integration there), or its last update when none is
-/// found (a state written by an older version).
+/// Names the integration's current `needs_reauth` episode: the connection it lost,
+/// i.e. the newest successful connect or reconnect log entry (`initial` when there
+/// is none: an integration created without one). Every sync meeting the same lost
+/// grant names the same episode; a reconnect starts a new one.
 async fn reauth_episode(conn: &mut Conn, integration_id: Uuid) -> Result<String, StoreError> {
-    let needs_reauth = ErrorCode::IntegrationNeedsReauth.name();
-    let entries =
-        repo::logs::list(conn, integration_id, Some(Operation::Refresh), None, 50).await?;
-    if let Some(entry) = entries
-        .iter()
-        .find(|e| e.details.get("error_code").and_then(|c| c.as_str()) == Some(needs_reauth))
-    {
-        return Ok(format!("log-{}", entry.id));
+    let mut newest: Option<i64> = None;
+    for operation in [Operation::Connect, Operation::Reconnect] {
+        let entries = repo::logs::list(conn, integration_id, Some(operation), None, 20).await?;
+        // Failed reconnect attempts are logged too, as warnings or errors.
+        if let Some(entry) = entries.iter().find(|e| e.level == LogLevel::Info) {
+            newest = newest.max(Some(entry.id));
+        }
     }
-    let integration = repo::integrations::get(conn, integration_id).await?;
-    Ok(format!("at-{}", integration.updated_at.timestamp()))
+    Ok(newest.map_or_else(|| "initial".to_owned(), |id| format!("conn-{id}")))
 }
 
 /// The days a rule looks at: `[start, end]` and the window before it.

@@ -460,10 +460,8 @@ async fn a_revoked_grant_notifies_once() {
     assert_eq!(note.kind, NotificationKind::NeedsReauth);
     assert_eq!(note.status, NotificationStatus::Sent, "{note:?}");
     assert_eq!(note.integration_id, Some(id));
-    assert!(
-        note.dedupe_key
-            .starts_with(&format!("needs_reauth:{id}:log-"))
-    );
+    // Created without a connect log entry: the initial connection was lost.
+    assert_eq!(note.dedupe_key, format!("needs_reauth:{id}:initial"));
     assert_eq!(note.details["error_code"], "integration_needs_reauth");
     let emails = emails_to(&env, OPS).await;
     assert_eq!(emails.len(), 1, "{emails:#?}");
@@ -476,6 +474,43 @@ async fn a_revoked_grant_notifies_once() {
     );
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(notifications(&env, workspace).await.len(), 1);
+
+    // The user reconnects; later the new grant is revoked too: that mails again.
+    let mut tx = env.db.store().begin(workspace).await.unwrap();
+    repo::integrations::set_status(tx.conn(), id, IntegrationStatus::Active, None)
+        .await
+        .unwrap();
+    let reconnect = repo::logs::append(
+        tx.conn(),
+        repo::logs::NewLog {
+            workspace_id: workspace,
+            integration_id: id,
+            level: junction_store::models::LogLevel::Info,
+            operation: Operation::Reconnect,
+            message: "reconnected through OAuth; health check passed",
+            details: json!({}),
+            run_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    env.execute(&format!(
+        "UPDATE integrations SET token_expires_at = now() - interval '1 minute' WHERE id = '{id}'"
+    ))
+    .await;
+    env.sandbox
+        .sandbox
+        .script_token_failure(GA4, GrantType::RefreshToken, TokenFailure::InvalidGrant, 1)
+        .unwrap();
+    assert_eq!(sync_now(&env, workspace, id).await, RunStatus::Failed);
+    let handled = wait_delivered(&env, workspace, 2).await;
+    assert_eq!(
+        handled[0].dedupe_key,
+        format!("needs_reauth:{id}:conn-{}", reconnect.id)
+    );
+    assert_eq!(handled[0].status, NotificationStatus::Sent);
+    assert_eq!(emails_to(&env, OPS).await.len(), 2);
     worker.stop().await;
 }
 
