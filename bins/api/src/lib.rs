@@ -79,6 +79,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(routes::alerts::create)
             .service(routes::alerts::list)
             .service(routes::alerts::get)
+            .service(routes::alerts::update)
             .service(routes::alerts::remove)
             .service(routes::alerts::notifications)
             .service(

@@ -1,5 +1,6 @@
 //! KPI alert rules and the notifications log: POST /v1/alerts, GET /v1/alerts,
-//! GET /v1/alerts/{id}, DELETE /v1/alerts/{id}, GET /v1/notifications.
+//! GET /v1/alerts/{id}, PATCH /v1/alerts/{id}, DELETE /v1/alerts/{id},
+//! GET /v1/notifications.
 //!
 //! The worker evaluates a workspace's enabled rules after each successful sync of
 //! the integration they watch and emails the rule's recipients through the
@@ -9,13 +10,16 @@
 
 use std::collections::BTreeSet;
 
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use junction_core::spec::FieldError;
 use junction_store::{
     StoreError,
     models::{AlertCondition, AlertRule, Notification, NotificationStatus},
-    repo::{self, alerts::NewAlertRule},
+    repo::{
+        self,
+        alerts::{AlertRulePatch, NewAlertRule},
+    },
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -141,82 +145,132 @@ fn valid_address(address: &str) -> bool {
         && !domain.contains("..")
 }
 
+/// Field checks shared by create and update; collects every problem.
+#[derive(Default)]
+struct Checks {
+    errors: Vec<FieldError>,
+}
+
+impl Checks {
+    fn error(&mut self, field: &str, message: &str) {
+        self.errors.push(FieldError {
+            field: field.to_owned(),
+            message: message.to_owned(),
+        });
+    }
+
+    /// Trimmed, 1-200 characters, one line.
+    fn name(&mut self, name: &str) -> Option<String> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+            self.error("name", "is required: 1 to 200 characters");
+            None
+        } else if name.chars().any(char::is_control) {
+            self.error("name", "must be one line of text");
+            None
+        } else {
+            Some(name.to_owned())
+        }
+    }
+
+    fn condition(&mut self, text: &str) -> Option<AlertCondition> {
+        let parsed = AlertCondition::parse(text);
+        if parsed.is_none() {
+            self.error(
+                "condition",
+                "must be above, below, change_pct_above or change_pct_below",
+            );
+        }
+        parsed
+    }
+
+    fn threshold(&mut self, threshold: f64) -> Option<f64> {
+        if !threshold.is_finite() {
+            self.error("threshold", "must be a finite number");
+            return None;
+        }
+        Some(threshold)
+    }
+
+    fn window_days(&mut self, days: i32) -> Option<i32> {
+        if !(1..=366).contains(&days) {
+            self.error("window_days", "must be between 1 and 366");
+            return None;
+        }
+        Some(days)
+    }
+
+    /// 1-50 plain addresses, lower-cased, without repeats.
+    fn recipients(&mut self, addresses: &[String]) -> Option<Vec<String>> {
+        if addresses.is_empty() {
+            self.error("recipients", "is required: 1 to 50 email addresses");
+            return None;
+        }
+        if addresses.len() > repo::alerts::MAX_RECIPIENTS {
+            self.error("recipients", "must hold at most 50 email addresses");
+            return None;
+        }
+        let mut seen = BTreeSet::new();
+        let mut recipients = Vec::new();
+        let mut valid = true;
+        for (i, address) in addresses.iter().enumerate() {
+            let address = address.trim().to_lowercase();
+            if !valid_address(&address) {
+                self.error(&format!("recipients[{i}]"), "is not an email address");
+                valid = false;
+            } else if seen.insert(address.clone()) {
+                recipients.push(address);
+            }
+        }
+        valid.then_some(recipients)
+    }
+}
+
 impl CreateAlertRule {
     /// Checks everything that needs no database; every problem at once. Returns the
     /// rule with trimmed name and lower-cased, deduplicated recipients.
-    fn check(&self, errors: &mut Vec<FieldError>) -> Option<NewAlertRule> {
-        let mut error = |field: &str, message: &str| {
-            errors.push(FieldError {
-                field: field.to_owned(),
-                message: message.to_owned(),
-            });
+    fn check(&self, checks: &mut Checks) -> Option<NewAlertRule> {
+        let name = match self.name.as_deref() {
+            Some(name) => checks.name(name),
+            None => {
+                checks.error("name", "is required: 1 to 200 characters");
+                None
+            }
         };
-        let name = self.name.as_deref().map(str::trim).unwrap_or_default();
-        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-            error("name", "is required: 1 to 200 characters");
-        } else if name.chars().any(char::is_control) {
-            error("name", "must be one line of text");
-        }
         if self.integration_id.is_none() {
-            error("integration_id", "is required");
+            checks.error("integration_id", "is required");
         }
         let metric = self.metric.as_deref().map(str::trim).unwrap_or_default();
         if metric.is_empty() {
-            error("metric", "is required");
+            checks.error("metric", "is required");
         }
         let condition = match self.condition.as_deref() {
+            Some(text) => checks.condition(text),
             None => {
-                error(
+                checks.error(
                     "condition",
                     "is required: above, below, change_pct_above or change_pct_below",
                 );
                 None
             }
-            Some(text) => {
-                let parsed = AlertCondition::parse(text);
-                if parsed.is_none() {
-                    error(
-                        "condition",
-                        "must be above, below, change_pct_above or change_pct_below",
-                    );
-                }
-                parsed
+        };
+        let threshold = match self.threshold {
+            Some(threshold) => checks.threshold(threshold),
+            None => {
+                checks.error("threshold", "is required: a finite number");
+                None
             }
         };
-        let threshold = self.threshold.filter(|t| t.is_finite());
-        if threshold.is_none() {
-            error("threshold", "is required: a finite number");
-        }
-        let window_days = self.window_days.unwrap_or(1);
-        if !(1..=366).contains(&window_days) {
-            error("window_days", "must be between 1 and 366");
-        }
-        let mut recipients = Vec::new();
-        match self.recipients.as_deref() {
-            None | Some([]) => error("recipients", "is required: 1 to 50 email addresses"),
-            Some(addresses) if addresses.len() > repo::alerts::MAX_RECIPIENTS => {
-                error("recipients", "must hold at most 50 email addresses");
-            }
-            Some(addresses) => {
-                let mut seen = BTreeSet::new();
-                for (i, address) in addresses.iter().enumerate() {
-                    let address = address.trim().to_lowercase();
-                    if !valid_address(&address) {
-                        error(&format!("recipients[{i}]"), "is not an email address");
-                    } else if seen.insert(address.clone()) {
-                        recipients.push(address);
-                    }
-                }
-            }
-        }
+        let window_days = checks.window_days(self.window_days.unwrap_or(1));
+        let recipients = checks.recipients(self.recipients.as_deref().unwrap_or_default());
         Some(NewAlertRule {
             integration_id: self.integration_id,
-            name: name.to_owned(),
+            name: name?,
             metric: metric.to_owned(),
             condition: condition?,
             threshold: threshold?,
-            window_days,
-            recipients,
+            window_days: window_days?,
+            recipients: recipients?,
         })
     }
 }
@@ -235,8 +289,9 @@ pub async fn create(
     body: web::Json<CreateAlertRule>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    let mut errors = Vec::new();
-    let rule = body.check(&mut errors);
+    let mut checks = Checks::default();
+    let rule = body.check(&mut checks);
+    let mut errors = checks.errors;
     let mut tx = state.store.begin(auth.workspace_id).await?;
     if let Some(integration_id) = body.integration_id {
         match repo::integrations::get(tx.conn(), integration_id).await {
@@ -332,6 +387,64 @@ pub async fn get(
 ) -> ApiResult<web::Json<AlertRuleView>> {
     let mut tx = state.store.begin(auth.workspace_id).await?;
     let rule = repo::alerts::get(tx.conn(), path.into_inner()).await?;
+    tx.commit().await?;
+    Ok(web::Json(AlertRuleView::from(rule)))
+}
+
+/// PATCH /v1/alerts/{id}: the fields to change (the metric and integration are
+/// fixed: watch another one with a new rule).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAlertRule {
+    pub name: Option<String>,
+    pub condition: Option<String>,
+    pub threshold: Option<f64>,
+    pub window_days: Option<i32>,
+    pub recipients: Option<Vec<String>>,
+    /// `false` pauses the rule: it is not evaluated and mails nobody.
+    pub enabled: Option<bool>,
+}
+
+impl UpdateAlertRule {
+    fn check(&self) -> ApiResult<AlertRulePatch> {
+        let mut checks = Checks::default();
+        let patch = AlertRulePatch {
+            name: self.name.as_deref().and_then(|n| checks.name(n)),
+            condition: self.condition.as_deref().and_then(|c| checks.condition(c)),
+            threshold: self.threshold.and_then(|t| checks.threshold(t)),
+            window_days: self.window_days.and_then(|d| checks.window_days(d)),
+            recipients: self
+                .recipients
+                .as_deref()
+                .and_then(|r| checks.recipients(r)),
+            enabled: self.enabled,
+        };
+        if !checks.errors.is_empty() {
+            return Err(ApiError::validation(checks.errors));
+        }
+        Ok(patch)
+    }
+}
+
+/// Changes an alert rule. A new condition, threshold or window, or pausing or
+/// resuming it, clears its evaluation state: the next sync evaluates it afresh.
+#[utoipa::path(
+    tag = "alerts",
+    params(("id" = Uuid, Path)),
+    request_body = UpdateAlertRule,
+    responses((status = 200, body = AlertRuleView), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("api_key" = []))
+)]
+#[patch("/v1/alerts/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    path: web::Path<Uuid>,
+    body: web::Json<UpdateAlertRule>,
+) -> ApiResult<web::Json<AlertRuleView>> {
+    let patch = body.check()?;
+    let mut tx = state.store.begin(auth.workspace_id).await?;
+    let rule = repo::alerts::update(tx.conn(), path.into_inner(), &patch).await?;
     tx.commit().await?;
     Ok(web::Json(AlertRuleView::from(rule)))
 }

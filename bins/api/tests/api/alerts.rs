@@ -359,3 +359,112 @@ async fn notifications_are_listed_newest_first_with_a_status_filter() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_rule_is_changed_paused_and_its_state_reset() {
+    let app = TestApp::spawn().await;
+    let integration = ga4(&app, app.workspace).await;
+    let created: Value = app
+        .post("/v1/alerts")
+        .json(&rule(integration))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/v1/alerts/{}", created["id"].as_str().unwrap());
+    // As the worker leaves a rule that fired.
+    {
+        use diesel_async::RunQueryDsl;
+        let mut admin = app.db.admin().await;
+        diesel::sql_query(format!(
+            "UPDATE alert_rules SET firing_since = now(), last_value = -30, last_evaluated_at = now() WHERE id = '{}'",
+            created["id"].as_str().unwrap()
+        ))
+        .execute(admin.conn())
+        .await
+        .unwrap();
+    }
+
+    // Renaming and new recipients keep the state.
+    let renamed: Value = app
+        .patch(&path)
+        .json(&json!({"name": "Traffic fell", "recipients": ["New@Acme.example"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(renamed["name"], "Traffic fell");
+    assert_eq!(renamed["recipients"], json!(["new@acme.example"]));
+    assert_eq!(renamed["condition"], "change_pct_below");
+    assert_eq!(renamed["state"], "firing");
+    assert_eq!(renamed["last_value"], -30.0);
+
+    // A new threshold starts over.
+    let moved: Value = app
+        .patch(&path)
+        .json(&json!({"threshold": -50}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(moved["threshold"], -50.0);
+    assert_eq!(moved["state"], "pending");
+    assert_eq!(moved["firing_since"], Value::Null);
+    assert_eq!(moved["last_value"], Value::Null);
+
+    let paused: Value = app
+        .patch(&path)
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(paused["enabled"], false);
+    assert_eq!(paused["name"], "Traffic fell");
+
+    // Invalid changes: every field at once, nothing changed.
+    let problem = assert_problem(
+        app.patch(&path)
+            .json(&json!({"name": "", "condition": "up", "window_days": 400, "recipients": []}))
+            .send()
+            .await
+            .unwrap(),
+        422,
+        "validation_failed",
+    )
+    .await;
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "condition", "window_days", "recipients"]);
+    let response = app
+        .patch(&path)
+        .json(&json!({"metric": "conversions"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422, "the metric is fixed");
+    let unchanged: Value = app.get(&path).send().await.unwrap().json().await.unwrap();
+    assert_eq!(unchanged, paused);
+    assert_problem(
+        app.patch(&format!("/v1/alerts/{}", Uuid::new_v4()))
+            .json(&json!({"enabled": true}))
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+}

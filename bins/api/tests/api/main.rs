@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod actions;
+mod alerts;
 mod api_key_connections;
 mod basics;
 mod jobs;

@@ -199,6 +199,71 @@ pub async fn recipients(conn: &mut Conn) -> Result<Vec<String>, StoreError> {
     Ok(all.into_iter().take(MAX_RECIPIENTS).collect())
 }
 
+/// Changes to a rule; `None` keeps a value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertRulePatch {
+    pub name: Option<String>,
+    pub condition: Option<AlertCondition>,
+    pub threshold: Option<f64>,
+    pub window_days: Option<i32>,
+    pub recipients: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+}
+
+impl AlertRulePatch {
+    /// Whether the change makes the last evaluation meaningless: a new condition,
+    /// threshold or window, or a rule switched off or on.
+    fn resets_state(&self) -> bool {
+        self.condition.is_some()
+            || self.threshold.is_some()
+            || self.window_days.is_some()
+            || self.enabled.is_some()
+    }
+}
+
+/// Applies a patch. A change to what the rule compares (or to whether it runs)
+/// clears its evaluation state, as Grafana does on a rule edit: the next sync
+/// evaluates it afresh, and a condition that holds then mails as a new crossing.
+pub async fn update(
+    conn: &mut Conn,
+    id: Uuid,
+    patch: &AlertRulePatch,
+) -> Result<AlertRule, StoreError> {
+    if patch.threshold.is_some_and(|t| !t.is_finite()) {
+        return Err(StoreError::Invalid(
+            "threshold must be a finite number".into(),
+        ));
+    }
+    let current = alert_rules::table
+        .find(id)
+        .for_update()
+        .select(AlertRule::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound("alert rule"))?;
+    let reset = patch.resets_state();
+    Ok(diesel::update(alert_rules::table.find(id))
+        .set((
+            alert_rules::name.eq(patch.name.clone().unwrap_or(current.name)),
+            alert_rules::condition.eq(patch.condition.unwrap_or(current.condition)),
+            alert_rules::threshold.eq(patch.threshold.unwrap_or(current.threshold)),
+            alert_rules::window_days.eq(patch.window_days.unwrap_or(current.window_days)),
+            alert_rules::recipients.eq(patch.recipients.clone().unwrap_or(current.recipients)),
+            alert_rules::enabled.eq(patch.enabled.unwrap_or(current.enabled)),
+            alert_rules::firing_since.eq(if reset { None } else { current.firing_since }),
+            alert_rules::last_value.eq(if reset { None } else { current.last_value }),
+            alert_rules::last_evaluated_at.eq(if reset {
+                None
+            } else {
+                current.last_evaluated_at
+            }),
+        ))
+        .returning(AlertRule::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
 /// Deletes a rule.
 pub async fn delete(conn: &mut Conn, id: Uuid) -> Result<(), StoreError> {
     match diesel::delete(alert_rules::table.find(id))
