@@ -29,8 +29,12 @@
 //! `dead_letter:{queue}:{job_id}`.
 //!
 //! A notification row is committed before its job is queued, and the job id
-//! (`notify-{notification_id}`) makes a repeated enqueue a no-op. Nothing here fails
-//! the sync it follows: errors are logged and the next sync evaluates again.
+//! (`notify-{notification_id}`) makes a repeated enqueue a no-op. A push that failed
+//! (Redis unreachable at that moment) is made good by the workspace's next sync:
+//! notifications still pending without any attempt after [`REQUEUE_AFTER`] are
+//! queued again (the handler sends nothing twice: a notification no longer pending
+//! is skipped, and Resend's idempotency key covers a send in flight). Nothing here
+//! fails the sync it follows: errors are logged and the next sync evaluates again.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -49,6 +53,13 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::notify::{FailureDetails, KpiAlertDetails, render};
+
+/// How long a notification may wait for its first attempt before a sync of its
+/// workspace queues it again (well beyond a normal queue delay).
+pub const REQUEUE_AFTER: Duration = Duration::minutes(10);
+
+/// Most notifications queued again after one sync.
+const REQUEUE_BATCH: i64 = 50;
 
 /// Creates notifications and queues them. Cheap to clone.
 #[derive(Clone)]
@@ -90,6 +101,7 @@ impl Notifier {
         workspace_id: WorkspaceId,
         integration: &Integration,
     ) -> Vec<Uuid> {
+        self.requeue_unattempted(workspace_id).await;
         match self.evaluate(workspace_id, integration).await {
             Ok(created) => {
                 self.enqueue(workspace_id, &created).await;
@@ -103,6 +115,30 @@ impl Notifier {
                 );
                 Vec::new()
             }
+        }
+    }
+
+    /// Queues again the workspace's notifications whose job was apparently never
+    /// queued (see the module docs).
+    async fn requeue_unattempted(&self, workspace_id: WorkspaceId) {
+        let before = self.clock.now() - REQUEUE_AFTER;
+        let stale = async {
+            let mut tx = self.store.begin(workspace_id).await?;
+            let ids = repo::notifications::unattempted(tx.conn(), before, REQUEUE_BATCH).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(ids)
+        }
+        .await;
+        match stale {
+            Ok(ids) if ids.is_empty() => {}
+            Ok(ids) => {
+                tracing::warn!(
+                    count = ids.len(),
+                    "queueing notifications that never had an attempt"
+                );
+                self.enqueue(workspace_id, &ids).await;
+            }
+            Err(err) => tracing::error!(error = %err, "could not look for unqueued notifications"),
         }
     }
 

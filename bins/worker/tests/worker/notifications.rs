@@ -556,3 +556,71 @@ async fn a_dead_lettered_sync_notifies_once_with_its_error() {
     );
     worker.stop().await;
 }
+
+/// A notification recorded without queueing its job (as when Redis was down right
+/// after the commit).
+async fn record_unqueued(env: &TestEnv, workspace_id: WorkspaceId, key: &str) -> Uuid {
+    let mut tx = env.db.store().begin(workspace_id).await.unwrap();
+    let note = repo::notifications::insert_once(
+        tx.conn(),
+        NewNotification {
+            workspace_id,
+            kind: NotificationKind::SyncFailed,
+            dedupe_key: key,
+            alert_rule_id: None,
+            integration_id: None,
+            recipients: vec![OPS.to_owned()],
+            subject: "Sync failed",
+            details: json!({
+                "integration": "GA4 test",
+                "provider": "google-analytics",
+                "stream": null,
+                "error_code": "provider_unavailable",
+                "error_message": "the provider answered 503",
+                "failed_at": "2026-11-22T07:00:00Z",
+                "attempts": 3,
+            }),
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    tx.commit().await.unwrap();
+    note.id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_whose_job_was_never_queued_goes_out_after_the_next_sync() {
+    let env = TestEnv::new().await;
+    let tokens = env.ga4_tokens().await;
+    let workspace = env.workspace("Acme").await;
+    create_resend(&env, workspace).await;
+    let stale = record_unqueued(&env, workspace, "sync_failed:lost-job").await;
+    env.execute(&format!(
+        "UPDATE notifications SET created_at = now() - interval '1 hour' WHERE id = '{stale}'"
+    ))
+    .await;
+    // A recent one may still be on its way through the queue: left alone.
+    let recent = record_unqueued(&env, workspace, "sync_failed:recent-job").await;
+    let id = env.create_ga4(workspace, Ga4::due(3, ""), &tokens).await;
+
+    let worker = env.start_worker(env.config(&[])).await;
+    let run = env.wait_run_ended(workspace, id, TIMEOUT).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    let sent = wait_for("the stale notification to be sent", TIMEOUT, || async {
+        notifications(&env, workspace)
+            .await
+            .into_iter()
+            .find(|n| n.id == stale && n.status == NotificationStatus::Sent)
+    })
+    .await;
+    assert!(sent.provider_message_id.is_some());
+    assert_eq!(emails_to(&env, OPS).await.len(), 1);
+    let recent = notifications(&env, workspace)
+        .await
+        .into_iter()
+        .find(|n| n.id == recent)
+        .unwrap();
+    assert_eq!(recent.status, NotificationStatus::Pending);
+    worker.stop().await;
+}
