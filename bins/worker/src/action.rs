@@ -15,12 +15,13 @@ use junction_core::ErrorCode;
 use junction_jobs::{ActionJob, Envelope, FailureKind, Job, JobFailure, JobHandler};
 use junction_runtime::Connections;
 use junction_store::{
-    models::{ActionStatus, LogLevel, Operation},
+    models::{ActionStatus, LogLevel, Operation, Queue},
     repo::{self, logs::NewLog},
 };
 use serde_json::json;
 
 use crate::{
+    alerts::Notifier,
     calls::call_failure,
     sync::{connect_failure, store_failure},
 };
@@ -29,6 +30,8 @@ use crate::{
 #[derive(Clone)]
 pub struct ActionHandler {
     connections: Connections,
+    /// Tells the workspace about dead letters (none in handlers built without one).
+    notifier: Option<Notifier>,
 }
 
 impl std::fmt::Debug for ActionHandler {
@@ -39,7 +42,16 @@ impl std::fmt::Debug for ActionHandler {
 
 impl ActionHandler {
     pub fn new(connections: Connections) -> Self {
-        Self { connections }
+        Self {
+            connections,
+            notifier: None,
+        }
+    }
+
+    /// Notifies the workspace of this queue's dead letters.
+    pub fn with_notifier(mut self, notifier: Notifier) -> Self {
+        self.notifier = Some(notifier);
+        self
     }
 
     fn action_job(envelope: &Envelope) -> Result<&ActionJob, JobFailure> {
@@ -195,6 +207,18 @@ impl JobHandler for ActionHandler {
     async fn on_dead_letter(&self, envelope: &Envelope, failure: &JobFailure) {
         if let Ok(job) = Self::action_job(envelope) {
             self.record_failure(job, failure, true).await;
+            if let Some(notifier) = &self.notifier {
+                notifier
+                    .dead_letter(
+                        job.workspace_id,
+                        job.integration_id,
+                        Queue::Action,
+                        &envelope.job_id,
+                        failure,
+                        envelope.attempt,
+                    )
+                    .await;
+            }
         }
     }
 }

@@ -239,12 +239,16 @@ impl Worker {
             QueueWorker {
                 queue: Queue::Action,
                 concurrency: settings.action_concurrency,
-                handler: Arc::new(ActionHandler::new(self.connections.clone())),
+                handler: Arc::new(
+                    ActionHandler::new(self.connections.clone()).with_notifier(self.notifier()),
+                ),
             },
             QueueWorker {
                 queue: Queue::Webhook,
                 concurrency: settings.webhook_concurrency,
-                handler: Arc::new(WebhookHandler::new(self.connections.clone())),
+                handler: Arc::new(
+                    WebhookHandler::new(self.connections.clone()).with_notifier(self.notifier()),
+                ),
             },
             QueueWorker {
                 queue: Queue::Notify,

@@ -24,12 +24,13 @@ use junction_core::{
 use junction_jobs::{Envelope, FailureKind, Job, JobFailure, JobHandler, WebhookJob};
 use junction_runtime::{Connections, WebhookSetupError, webhooks::headers_from_json};
 use junction_store::{
-    models::{Integration, LogLevel, Operation, WebhookEventRow, WebhookStatus},
+    models::{Integration, LogLevel, Operation, Queue, WebhookEventRow, WebhookStatus},
     repo::{self, logs::NewLog},
 };
 use serde_json::json;
 
 use crate::{
+    alerts::Notifier,
     calls::call_failure,
     sync::{connect_failure, store_failure},
 };
@@ -38,6 +39,8 @@ use crate::{
 #[derive(Clone)]
 pub struct WebhookHandler {
     connections: Connections,
+    /// Tells the workspace about dead letters (none in handlers built without one).
+    notifier: Option<Notifier>,
 }
 
 impl std::fmt::Debug for WebhookHandler {
@@ -48,7 +51,16 @@ impl std::fmt::Debug for WebhookHandler {
 
 impl WebhookHandler {
     pub fn new(connections: Connections) -> Self {
-        Self { connections }
+        Self {
+            connections,
+            notifier: None,
+        }
+    }
+
+    /// Notifies the workspace of this queue's dead letters.
+    pub fn with_notifier(mut self, notifier: Notifier) -> Self {
+        self.notifier = Some(notifier);
+        self
     }
 
     fn webhook_job(envelope: &Envelope) -> Result<&WebhookJob, JobFailure> {
@@ -333,6 +345,18 @@ impl JobHandler for WebhookHandler {
         if let Ok(job) = Self::webhook_job(envelope) {
             self.record_failure(job, WebhookStatus::Dead, failure, Some(LogLevel::Error))
                 .await;
+            if let Some(notifier) = &self.notifier {
+                notifier
+                    .dead_letter(
+                        job.workspace_id,
+                        job.integration_id,
+                        Queue::Webhook,
+                        &envelope.job_id,
+                        failure,
+                        envelope.attempt,
+                    )
+                    .await;
+            }
         }
     }
 }

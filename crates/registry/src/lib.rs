@@ -127,7 +127,9 @@ mod tests {
                     .validate_input(&serde_json::json!({"__not_an_input__": true}))
                     .expect_err("an unknown property is refused");
                 assert!(
-                    errors.iter().all(|e| !e.message.contains("invalid input schema")),
+                    errors
+                        .iter()
+                        .all(|e| !e.message.contains("invalid input schema")),
                     "{}/{}: {errors:?}",
                     spec.id,
                     action.name

@@ -610,6 +610,22 @@ async fn meta_handshakes_and_signed_deliveries_use_the_verify_token_and_the_app_
 async fn an_event_that_cannot_be_applied_is_dead_lettered_and_replayed_once_fixed() {
     let app = TestApp::spawn().await;
     let integration = connect_stripe(&app).await;
+    // Failure notices go to the recipients of the workspace's alert rules.
+    let rule = app
+        .post("/v1/alerts")
+        .json(&json!({
+            "name": "Revenue drop",
+            "integration_id": integration,
+            "metric": "gross_revenue",
+            "condition": "below",
+            "threshold": 0.0,
+            "window_days": 1,
+            "recipients": ["ops@acme.example"]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rule.status(), 201);
     let charge = sandbox_charge(&app).await;
     let body = stripe_event("evt_junction_rotated", "charge.refunded", charge);
     let response = post_stripe(
@@ -654,6 +670,12 @@ async fn an_event_that_cannot_be_applied_is_dead_lettered_and_replayed_once_fixe
         .await
         .unwrap();
     let event = dead["data"][0]["id"].as_str().unwrap().to_owned();
+    wait_count(
+        &app,
+        "SELECT count(*) AS n FROM notifications WHERE kind = 'dead_letter'",
+        1,
+    )
+    .await;
     assert!(
         dead["data"][0]["error_message"]
             .as_str()
