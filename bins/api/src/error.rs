@@ -86,6 +86,19 @@ impl ApiError {
         }
     }
 
+    /// A 503 for a job queue that could not take a job; the cause is logged, and the
+    /// client is told to retry shortly.
+    pub fn queue_unavailable(cause: impl std::fmt::Display) -> Self {
+        Self {
+            retry_after: Some(5),
+            source: Some(anyhow::anyhow!("{cause}")),
+            ..Self::new(
+                ErrorCode::QueueUnavailable,
+                "the job queue is unavailable; retry shortly",
+            )
+        }
+    }
+
     pub fn not_found(code: ErrorCode, what: &str) -> Self {
         Self::new(code, format!("{what} not found"))
     }

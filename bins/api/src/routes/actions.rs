@@ -231,14 +231,7 @@ pub async fn perform(
             )
             .await?;
             tx.commit().await?;
-            return Err(ApiError {
-                retry_after: Some(5),
-                source: Some(anyhow::anyhow!("{error}")),
-                ..ApiError::new(
-                    ErrorCode::QueueUnavailable,
-                    "the job queue is unavailable; retry shortly",
-                )
-            });
+            return Err(ApiError::queue_unavailable(error));
         }
         log(
             tx.conn(),

@@ -119,14 +119,7 @@ fn jobs_error(error: JobsError) -> ApiError {
             ApiError::new(ErrorCode::Conflict, "this dead letter was already replayed")
         }
         JobsError::Store(store) => store.into(),
-        other => ApiError {
-            retry_after: Some(5),
-            source: Some(anyhow::anyhow!("{other}")),
-            ..ApiError::new(
-                ErrorCode::QueueUnavailable,
-                "the job queue is unavailable; retry shortly",
-            )
-        },
+        other => ApiError::queue_unavailable(other),
     }
 }
 

@@ -295,14 +295,7 @@ async fn enqueue(
         .queues
         .enqueue_with_id(webhook_job_id(event_row_id), job)
         .await
-        .map_err(|error| ApiError {
-            retry_after: Some(5),
-            source: Some(anyhow::anyhow!("{error}")),
-            ..ApiError::new(
-                ErrorCode::QueueUnavailable,
-                "the job queue is unavailable; retry shortly",
-            )
-        })
+        .map_err(ApiError::queue_unavailable)
 }
 
 /// A stored webhook event (the raw body is not shown: it may carry personal data).
@@ -470,14 +463,7 @@ pub async fn replay(
         .queues
         .enqueue_with_id(job_id.clone(), job)
         .await
-        .map_err(|error| ApiError {
-            retry_after: Some(5),
-            source: Some(anyhow::anyhow!("{error}")),
-            ..ApiError::new(
-                ErrorCode::QueueUnavailable,
-                "the job queue is unavailable; retry shortly",
-            )
-        })?;
+        .map_err(ApiError::queue_unavailable)?;
     Ok(HttpResponse::Accepted().json(WebhookReplayAccepted {
         event: row.into(),
         job_id,
