@@ -124,7 +124,12 @@ impl Worker {
             queues.clone(),
             config.worker.claim_batch,
             lease(&config),
-        );
+        )
+        .with_notifier(Notifier::new(
+            store.clone(),
+            queues.clone(),
+            connections.clock.clone(),
+        ));
         Ok(Self {
             config,
             store,

@@ -35,10 +35,24 @@ use junction_store::{
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::metrics;
+use crate::{alerts::Notifier, metrics};
 
 /// How many claimed integrations are turned into runs at once.
 const ENQUEUE_CONCURRENCY: usize = 8;
+
+/// Lost-grant notices sent per pass at most (the rest follow in the next passes).
+const REAUTH_NOTICES_PER_PASS: i32 = 50;
+
+/// An integration that lost its grant outside a sync, its owner not told yet.
+#[derive(Debug, Clone, QueryableByName)]
+struct UnnotifiedReauth {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    integration_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    workspace_id: Uuid,
+    #[diesel(sql_type = Nullable<Text>)]
+    reason: Option<String>,
+}
 
 /// One integration the claim returned.
 #[derive(Debug, Clone, QueryableByName)]
@@ -63,6 +77,8 @@ pub struct PassReport {
     pub enqueued: Vec<(Uuid, Uuid)>,
     /// Of those, runs that could not be created or enqueued (due again after the lease).
     pub failed: usize,
+    /// Integrations that lost their grant outside a sync whose owners were told now.
+    pub reauth_notices: usize,
 }
 
 /// Why a pass failed as a whole.
@@ -85,6 +101,8 @@ pub struct Scheduler {
     batch: i32,
     /// How long a claim holds an integration.
     lease: Duration,
+    /// Tells workspaces about grants lost outside a sync (none when built without).
+    notifier: Option<Notifier>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -103,7 +121,14 @@ impl Scheduler {
             queues,
             batch: i32::try_from(batch.max(1)).unwrap_or(i32::MAX),
             lease,
+            notifier: None,
         }
+    }
+
+    /// Sends the notices of grants lost outside a sync on every pass.
+    pub fn with_notifier(mut self, notifier: Notifier) -> Self {
+        self.notifier = Some(notifier);
+        self
     }
 
     /// One pass: claim up to a batch of due integrations and enqueue a run for each.
@@ -128,6 +153,7 @@ impl Scheduler {
                 None => report.failed += 1,
             }
         }
+        report.reauth_notices = self.notify_lost_grants().await;
         metrics::scheduler_pass(
             report.claimed,
             report.enqueued.len(),
@@ -148,6 +174,44 @@ impl Scheduler {
     /// Whether a pass filled its batch (more may be due right away).
     pub fn is_full(&self, report: &PassReport) -> bool {
         i32::try_from(report.claimed).is_ok_and(|n| n >= self.batch)
+    }
+
+    /// A grant lost during an API call (a refresh refused while testing the
+    /// integration or running an action) moves the integration to `needs_reauth`
+    /// outside any sync, and the schedule skips such integrations: without this
+    /// sweep their owners would never hear of it. Each lost grant is notified once
+    /// (the notifier's dedupe key); failures are logged, never fail the pass.
+    async fn notify_lost_grants(&self) -> usize {
+        let Some(notifier) = &self.notifier else {
+            return 0;
+        };
+        let pending = async {
+            let mut conn = self.store.unscoped().await?;
+            diesel::sql_query(
+                "SELECT integration_id, workspace_id, reason FROM junction_unnotified_reauth($1)",
+            )
+            .bind::<Integer, _>(REAUTH_NOTICES_PER_PASS)
+            .load::<UnnotifiedReauth>(&mut *conn)
+            .await
+            .map_err(StoreError::from)
+        }
+        .await;
+        let pending = match pending {
+            Ok(pending) => pending,
+            Err(error) => {
+                tracing::warn!(%error, "could not look for unnotified lost grants");
+                return 0;
+            }
+        };
+        for lost in &pending {
+            let reason = lost.reason.as_deref().unwrap_or(
+                "the provider no longer accepts this connection's grant: reconnect the integration",
+            );
+            notifier
+                .needs_reauth(WorkspaceId(lost.workspace_id), lost.integration_id, reason)
+                .await;
+        }
+        pending.len()
     }
 
     /// The cross-tenant claim (one statement, committed on its own).

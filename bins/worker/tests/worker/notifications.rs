@@ -624,3 +624,56 @@ async fn a_notification_whose_job_was_never_queued_goes_out_after_the_next_sync(
     assert_eq!(recent.status, NotificationStatus::Pending);
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_lost_outside_a_sync_is_notified_once_by_the_scheduler() {
+    let env = TestEnv::new().await;
+    let tokens = env.ga4_tokens().await;
+    let workspace = env.workspace("Acme").await;
+    create_resend(&env, workspace).await;
+    let mut ga4 = Ga4::due(3, "");
+    // Not due: no sync will meet the lost grant.
+    ga4.next_sync_at = Some(Utc::now() + chrono::Duration::hours(6));
+    let id = env.create_ga4(workspace, ga4, &tokens).await;
+    create_rule(&env, workspace, id, AlertCondition::Below, 0.0, &[OPS]).await;
+    // A refresh during an API call found the grant revoked (as junction-oauth records it).
+    let mut tx = env.db.store().begin(workspace).await.unwrap();
+    repo::integrations::set_status(
+        tx.conn(),
+        id,
+        IntegrationStatus::NeedsReauth,
+        Some((
+            "integration_needs_reauth",
+            "The provider rejected the refresh token (invalid_grant).",
+        )),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let worker = env.start_worker(env.config(&[])).await;
+    let pass = worker.scheduler.pass().await.unwrap();
+    assert_eq!(pass.claimed, 0);
+    let handled = wait_delivered(&env, workspace, 1).await;
+    assert_eq!(handled[0].kind, NotificationKind::NeedsReauth);
+    assert_eq!(
+        handled[0].status,
+        NotificationStatus::Sent,
+        "{:?}",
+        handled[0]
+    );
+    assert!(
+        handled[0].details["error_message"]
+            .as_str()
+            .is_some_and(|m| m.contains("invalid_grant")),
+        "{:?}",
+        handled[0].details
+    );
+    // Later passes (the worker's own loop and this one) send nothing more.
+    let again = worker.scheduler.pass().await.unwrap();
+    assert_eq!(again.reauth_notices, 0);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(notifications(&env, workspace).await.len(), 1);
+    assert_eq!(emails_to(&env, OPS).await.len(), 1);
+    worker.stop().await;
+}

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS junction_unnotified_reauth(integer);
