@@ -34,6 +34,8 @@ impl Registry {
             Arc::new(junction_mailchimp::Mailchimp),
             #[cfg(feature = "kit")]
             Arc::new(junction_kit::Kit),
+            #[cfg(feature = "kit")]
+            Arc::new(junction_kit::KitOAuth),
             #[cfg(feature = "stripe")]
             Arc::new(junction_stripe::Stripe),
             #[cfg(feature = "meta-ads")]
@@ -80,6 +82,8 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
         Arc::new(junction_mailchimp::sandbox::MailchimpFake::default()),
         #[cfg(feature = "kit")]
         Arc::new(junction_kit::sandbox::KitFake::default()),
+        #[cfg(feature = "kit")]
+        Arc::new(junction_kit::sandbox::KitFake::oauth()),
         #[cfg(feature = "stripe")]
         Arc::new(junction_stripe::sandbox::StripeFake::default()),
         #[cfg(feature = "meta-ads")]

@@ -1,4 +1,10 @@
-//! Calling Kit v4: the API-key header, JSON in and out, and what Kit's refusals mean.
+//! Calling Kit v4: authentication (the API-key header, or the OAuth access token as
+//! `Authorization: Bearer`, chosen by the entry's auth kind), JSON in and out, and
+//! what Kit's refusals mean.
+//!
+//! The OAuth token is the one Junction keeps fresh in [`Connection::bearer`]; this
+//! client never refreshes it. A 401 with OAuth is classified refreshable (the token may
+//! have expired), with a key it is not.
 //!
 //! Every request goes through [`junction_core::http::send_refined`], which waits on the
 //! shared budget (120 requests per 60 s per key) and classifies refusals. Kit answers
@@ -12,7 +18,7 @@ use http::{HeaderValue, StatusCode};
 use junction_core::{
     AdapterError, Connection, Context,
     http::{Refusal, ResponsePolicy, send_refined},
-    spec::ProviderSpec,
+    spec::{AuthSpec, ProviderSpec},
 };
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
@@ -24,7 +30,8 @@ use crate::spec::{API_KEY_FIELD, API_KEY_HEADER, DEFAULT_BASE};
 pub(crate) struct KitClient<'a> {
     ctx: &'a Context,
     spec: &'static ProviderSpec,
-    api_key: HeaderValue,
+    /// The header that authenticates every request, and its (sensitive) value.
+    auth: (&'static str, HeaderValue),
 }
 
 impl std::fmt::Debug for KitClient<'_> {
@@ -56,16 +63,36 @@ impl<'a> KitClient<'a> {
         spec: &'static ProviderSpec,
         conn: &Connection,
     ) -> Result<Self, AdapterError> {
-        let key = conn.secret(API_KEY_FIELD)?;
-        let mut api_key = HeaderValue::from_str(key.expose_secret().trim()).map_err(|_| {
-            AdapterError::invalid_field(
-                API_KEY_FIELD,
-                "contains characters an HTTP header cannot carry",
-            )
-        })?;
-        // Keeps the key out of any debug output of the request.
-        api_key.set_sensitive(true);
-        Ok(Self { ctx, spec, api_key })
+        let auth = match &spec.auth {
+            AuthSpec::OAuth2(_) => {
+                let token = conn.bearer()?;
+                let value = format!("Bearer {}", token.expose_secret().trim());
+                let header =
+                    HeaderValue::from_str(&value).map_err(|_| AdapterError::Unauthorized {
+                        refreshable: true,
+                        message: "the stored access token cannot be sent in a header".into(),
+                    })?;
+                ("authorization", header)
+            }
+            _ => {
+                let key = conn.secret(API_KEY_FIELD)?;
+                let header = HeaderValue::from_str(key.expose_secret().trim()).map_err(|_| {
+                    AdapterError::invalid_field(
+                        API_KEY_FIELD,
+                        "contains characters an HTTP header cannot carry",
+                    )
+                })?;
+                (API_KEY_HEADER, header)
+            }
+        };
+        let (name, mut value) = auth;
+        // Keeps the credential out of any debug output of the request.
+        value.set_sensitive(true);
+        Ok(Self {
+            ctx,
+            spec,
+            auth: (name, value),
+        })
     }
 
     fn request(
@@ -78,7 +105,7 @@ impl<'a> KitClient<'a> {
             .ctx
             .http
             .request(method, url)
-            .header(API_KEY_HEADER, self.api_key.clone())
+            .header(self.auth.0, self.auth.1.clone())
             .header(http::header::ACCEPT, "application/json"))
     }
 

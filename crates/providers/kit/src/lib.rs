@@ -1,9 +1,12 @@
 //! junction-kit: the Kit (formerly ConvertKit) provider, on Kit's v4 API.
 //!
-//! Connections authenticate with a v4 API key sent as `X-Kit-Api-Key` (Kit's OAuth
-//! 2.0 for marketplace apps can be added later as a second auth kind). [`Kit`] checks
-//! a connection with `GET /v4/account` (and, when the connection maps custom fields,
-//! that every mapped Kit key exists), and syncs these streams:
+//! The crate serves two provider entries, one per auth kind: [`Kit`] (`kit`), whose
+//! connections send a v4 API key as `X-Kit-Api-Key`, and [`KitOAuth`] (`kit-oauth`),
+//! whose connections send the OAuth 2.0 access token Junction keeps fresh as
+//! `Authorization: Bearer` (Kit apps: 600 requests a minute per token instead of 120).
+//! Both share everything else. The adapter checks a connection with `GET /v4/account`
+//! (and, when the connection maps custom fields, that every mapped Kit key exists), and
+//! syncs these streams:
 //!
 //! - `subscribers`: every subscriber in any state; incremental by `updated_after`;
 //! - `subscriber_growth`: Kit's growth stats per day → KPIs `total_subscribers`,
@@ -25,7 +28,7 @@
 //! declares none.
 //!
 //! With the `sandbox` feature, [`sandbox::KitFake`] serves a stateful fake of the same
-//! endpoints for demo mode and tests.
+//! endpoints for demo mode and tests (`KitFake::oauth()` for `kit-oauth`).
 
 mod actions;
 mod client;
@@ -51,8 +54,8 @@ pub use spec::{
     KPI_BROADCAST_RECIPIENTS, KPI_BROADCAST_UNSUBSCRIBE_RATE, KPI_BROADCAST_UNSUBSCRIBES,
     KPI_FORM_SUBSCRIBERS, KPI_NET_NEW_SUBSCRIBERS, KPI_NEW_SUBSCRIBERS, KPI_SEQUENCE_SUBSCRIBERS,
     KPI_TAG_SUBSCRIBERS, KPI_TOTAL_SUBSCRIBERS, KPI_UNSUBSCRIBES, LOOKBACK_FIELD,
-    MAX_LOOKBACK_DAYS, PROVIDER_ID, SEQUENCES, SUBSCRIBER_GROWTH, SUBSCRIBERS, TAG_SUBSCRIBER,
-    TAGS,
+    MAX_LOOKBACK_DAYS, OAUTH_AUTHORIZE_URL, OAUTH_PROVIDER_ID, OAUTH_SCOPE, OAUTH_TOKEN_URL,
+    PROVIDER_ID, SEQUENCES, SUBSCRIBER_GROWTH, SUBSCRIBERS, TAG_SUBSCRIBER, TAGS,
 };
 
 use crate::{
@@ -65,9 +68,14 @@ use crate::{
 /// finding the mapped keys: far beyond any real account.
 const MAX_CUSTOM_FIELD_PAGES: usize = 20;
 
-/// The Kit adapter.
+/// The Kit adapter for API-key connections (`kit`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Kit;
+
+/// The Kit adapter for OAuth 2.0 connections (`kit-oauth`): the same streams and
+/// actions as [`Kit`], authenticated with the connection's access token.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KitOAuth;
 
 #[async_trait]
 impl Adapter for Kit {
@@ -75,43 +83,8 @@ impl Adapter for Kit {
         spec::spec()
     }
 
-    /// `GET /v4/account` proves the key; with a `field_map`, the mapped Kit keys are
-    /// checked against the account's custom fields so a typo fails at connect time
-    /// instead of dropping values later.
     async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
-        let settings = Settings::from_connection(conn)?;
-        let client = KitClient::new(ctx, spec::spec(), conn)?;
-        let AccountResponse { account } = client.get("v4/account", &[]).await?;
-        let mut details = json!({
-            "account_id": account.id,
-            "plan_type": account.plan_type,
-            "timezone": account.timezone.as_ref().map(|tz| tz.name.clone()),
-        });
-        if !settings.field_map.is_empty() {
-            let known = custom_field_keys(&client).await?;
-            if let Some(missing) = settings
-                .field_map
-                .kit_keys()
-                .find(|key| !known.iter().any(|k| k == key))
-            {
-                return Err(AdapterError::invalid_field(
-                    FIELD_MAP_FIELD,
-                    format!(
-                        "Kit has no custom field with the key `{missing}`: create it in Kit \
-                         (Subscribers → custom fields) or fix the mapping"
-                    ),
-                ));
-            }
-            details["custom_fields"] = json!(known.len());
-        }
-        let label = match &account.primary_email_address {
-            Some(email) => format!("{} ({email})", account.name),
-            None => account.name.clone(),
-        };
-        Ok(Health {
-            account: Some(label),
-            details,
-        })
+        check(spec::spec(), ctx, conn).await
     }
 
     async fn read(
@@ -120,19 +93,9 @@ impl Adapter for Kit {
         conn: &Connection,
         request: &ReadRequest,
     ) -> Result<Page, AdapterError> {
-        if spec::spec().stream(&request.stream).is_none() {
-            return Err(AdapterError::invalid_field(
-                "stream",
-                format!("Kit has no stream `{}`", request.stream),
-            ));
-        }
-        let settings = Settings::from_connection(conn)?;
-        let client = KitClient::new(ctx, spec::spec(), conn)?;
-        streams::read(ctx, &client, &settings, request).await
+        read(spec::spec(), ctx, conn, request).await
     }
 
-    /// Kit has no idempotency keys; see the `actions` module for how each action
-    /// stays safe to retry.
     async fn act(
         &self,
         ctx: &Context,
@@ -141,16 +104,128 @@ impl Adapter for Kit {
         input: &Value,
         idempotency_key: Option<&str>,
     ) -> Result<ActionOutcome, AdapterError> {
-        if spec::spec().action(action).is_none() {
+        act(spec::spec(), ctx, conn, action, input, idempotency_key).await
+    }
+}
+
+#[async_trait]
+impl Adapter for KitOAuth {
+    fn spec(&self) -> &ProviderSpec {
+        spec::oauth_spec()
+    }
+
+    async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
+        check(spec::oauth_spec(), ctx, conn).await
+    }
+
+    async fn read(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        request: &ReadRequest,
+    ) -> Result<Page, AdapterError> {
+        read(spec::oauth_spec(), ctx, conn, request).await
+    }
+
+    async fn act(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        action: &str,
+        input: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<ActionOutcome, AdapterError> {
+        act(
+            spec::oauth_spec(),
+            ctx,
+            conn,
+            action,
+            input,
+            idempotency_key,
+        )
+        .await
+    }
+}
+
+/// `GET /v4/account` proves the credential; with a `field_map`, the mapped Kit keys are
+/// checked against the account's custom fields so a typo fails at connect time
+/// instead of dropping values later.
+async fn check(
+    spec: &'static ProviderSpec,
+    ctx: &Context,
+    conn: &Connection,
+) -> Result<Health, AdapterError> {
+    let settings = Settings::from_connection(conn)?;
+    let client = KitClient::new(ctx, spec, conn)?;
+    let AccountResponse { account } = client.get("v4/account", &[]).await?;
+    let mut details = json!({
+        "account_id": account.id,
+        "plan_type": account.plan_type,
+        "timezone": account.timezone.as_ref().map(|tz| tz.name.clone()),
+    });
+    if !settings.field_map.is_empty() {
+        let known = custom_field_keys(&client).await?;
+        if let Some(missing) = settings
+            .field_map
+            .kit_keys()
+            .find(|key| !known.iter().any(|k| k == key))
+        {
             return Err(AdapterError::invalid_field(
-                "action",
-                format!("Kit has no action `{action}`"),
+                FIELD_MAP_FIELD,
+                format!(
+                    "Kit has no custom field with the key `{missing}`: create it in Kit \
+                     (Subscribers → custom fields) or fix the mapping"
+                ),
             ));
         }
-        let settings = Settings::from_connection(conn)?;
-        let client = KitClient::new(ctx, spec::spec(), conn)?;
-        actions::run(ctx, &client, &settings, action, input, idempotency_key).await
+        details["custom_fields"] = json!(known.len());
     }
+    let label = match &account.primary_email_address {
+        Some(email) => format!("{} ({email})", account.name),
+        None => account.name.clone(),
+    };
+    Ok(Health {
+        account: Some(label),
+        details,
+    })
+}
+
+async fn read(
+    spec: &'static ProviderSpec,
+    ctx: &Context,
+    conn: &Connection,
+    request: &ReadRequest,
+) -> Result<Page, AdapterError> {
+    if spec.stream(&request.stream).is_none() {
+        return Err(AdapterError::invalid_field(
+            "stream",
+            format!("Kit has no stream `{}`", request.stream),
+        ));
+    }
+    let settings = Settings::from_connection(conn)?;
+    let client = KitClient::new(ctx, spec, conn)?;
+    streams::read(ctx, &client, &settings, request).await
+}
+
+/// Kit has no idempotency keys; see the `actions` module for how each action stays
+/// safe to retry.
+async fn act(
+    spec: &'static ProviderSpec,
+    ctx: &Context,
+    conn: &Connection,
+    action: &str,
+    input: &Value,
+    idempotency_key: Option<&str>,
+) -> Result<ActionOutcome, AdapterError> {
+    if spec.action(action).is_none() {
+        return Err(AdapterError::invalid_field(
+            "action",
+            format!("Kit has no action `{action}`"),
+        ));
+    }
+    let settings = Settings::from_connection(conn)?;
+    let client = KitClient::new(ctx, spec, conn)?;
+    actions::run(ctx, &client, &settings, action, input, idempotency_key).await
 }
 
 /// Every custom-field key of the account.

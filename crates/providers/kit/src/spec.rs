@@ -1,16 +1,32 @@
-//! The static description of the Kit (ConvertKit) v4 provider: API-key auth, config
-//! fields, the streams and the metrics they produce, the actions with their input
-//! schemas, and the request budget.
+//! The static description of the Kit (ConvertKit) v4 provider: config fields, the
+//! streams and the metrics they produce, the actions with their input schemas, and the
+//! request budget. Kit is two provider entries, because a spec has exactly one auth
+//! kind: `kit` (a v4 API key) and `kit-oauth` (OAuth 2.0 for Kit apps), identical but
+//! for their id, name, auth and budget.
 
 use std::{sync::OnceLock, time::Duration};
 
 use junction_core::spec::{
-    ActionSpec, AuthSpec, Category, ConfigField, FieldKind, ProviderSpec, RateBudget, StreamSpec,
+    ActionSpec, AuthSpec, Category, ConfigField, FieldKind, OAuth2Spec, ProviderSpec, RateBudget,
+    RefreshBehaviour, StreamSpec, TokenClientAuth,
 };
 use serde_json::{Value, json};
 
 /// The provider id (also the sandbox mount point of the fake).
 pub const PROVIDER_ID: &str = "kit";
+
+/// The id of the OAuth 2.0 entry (also the sandbox mount point of its fake).
+pub const OAUTH_PROVIDER_ID: &str = "kit-oauth";
+
+/// Where Kit asks the account owner to authorize an app.
+pub const OAUTH_AUTHORIZE_URL: &str = "https://app.kit.com/oauth/authorize";
+
+/// Kit's token endpoint (code exchange and refresh).
+pub const OAUTH_TOKEN_URL: &str = "https://app.kit.com/oauth/token";
+
+/// Kit's one OAuth scope: Kit has no granular scopes, a token reaches the whole
+/// account as a v4 API key does.
+pub const OAUTH_SCOPE: &str = "public";
 
 /// Kit's API host; `ctx.url` replaces it for the sandbox and tests. Paths carry the
 /// `v4/` version prefix, as the API documents them (`/v4/subscribers`).
@@ -101,10 +117,51 @@ pub const FIELD_MAP_PATTERN: &str =
 /// when several keys are connected but never lets one key be refused.
 const REQUESTS_PER_MINUTE: u32 = 120;
 
+/// Kit allows 600 requests in 60 seconds per OAuth access token; the `kit-oauth`
+/// budget holds all its connections to one token's limit, as above.
+const OAUTH_REQUESTS_PER_MINUTE: u32 = 600;
+
 /// The provider's spec, built once.
 pub(crate) fn spec() -> &'static ProviderSpec {
     static SPEC: OnceLock<ProviderSpec> = OnceLock::new();
     SPEC.get_or_init(build)
+}
+
+/// The OAuth 2.0 entry's spec, built once.
+pub(crate) fn oauth_spec() -> &'static ProviderSpec {
+    static SPEC: OnceLock<ProviderSpec> = OnceLock::new();
+    SPEC.get_or_init(build_oauth)
+}
+
+/// The `kit-oauth` entry: the API-key entry's config, streams and actions, with Kit's
+/// authorization-code flow instead of a key.
+fn build_oauth() -> ProviderSpec {
+    ProviderSpec {
+        id: OAUTH_PROVIDER_ID,
+        name: "Kit (OAuth)",
+        auth: AuthSpec::OAuth2(OAuth2Spec {
+            authorize_url: OAUTH_AUTHORIZE_URL,
+            token_url: OAUTH_TOKEN_URL,
+            // Kit documents no revocation endpoint: the account owner removes the app
+            // in Kit (Settings → Apps).
+            revoke_url: None,
+            scopes: vec![OAUTH_SCOPE],
+            scope_separator: " ",
+            pkce: true,
+            extra_authorize_params: Vec::new(),
+            // Kit's access tokens last about two hours; each refresh returns a new
+            // refresh token and retires the one presented, so the new one must be kept.
+            refresh: RefreshBehaviour::Rotating,
+            client_auth: TokenClientAuth::RequestBody,
+            long_lived_exchange: None,
+        }),
+        rate_limit: RateBudget {
+            requests: OAUTH_REQUESTS_PER_MINUTE,
+            per: Duration::from_secs(60),
+            concurrency: None,
+        },
+        ..build()
+    }
 }
 
 fn build() -> ProviderSpec {
@@ -112,9 +169,8 @@ fn build() -> ProviderSpec {
         id: PROVIDER_ID,
         name: "Kit (ConvertKit)",
         category: Category::Email,
-        // Kit also offers OAuth 2.0 (app.kit.com/oauth/authorize, refresh tokens, PKCE)
-        // for apps listed in its marketplace; API keys are what an account owner can
-        // create alone, so they come first.
+        // API keys are what an account owner can create alone; Kit's OAuth 2.0 (for
+        // Kit apps) is the `kit-oauth` entry.
         auth: AuthSpec::ApiKey {
             fields: vec![
                 ConfigField::secret(
@@ -457,6 +513,36 @@ mod tests {
         let errors = spec().validate_fields(&values(json!({}))).unwrap_err();
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].field, "api_key");
+    }
+
+    #[test]
+    fn the_oauth_entry_differs_only_in_id_name_auth_and_budget() {
+        let (key, oauth) = (spec(), oauth_spec());
+        assert_eq!(oauth.id, OAUTH_PROVIDER_ID);
+        assert_eq!(oauth.name, "Kit (OAuth)");
+        let AuthSpec::OAuth2(flow) = &oauth.auth else {
+            panic!("kit-oauth must use OAuth 2.0: {:?}", oauth.auth);
+        };
+        assert_eq!(flow.authorize_url, "https://app.kit.com/oauth/authorize");
+        assert_eq!(flow.token_url, "https://app.kit.com/oauth/token");
+        assert!(flow.pkce);
+        assert_eq!(flow.refresh, RefreshBehaviour::Rotating);
+        assert_eq!(flow.client_auth, TokenClientAuth::RequestBody);
+        assert!(flow.long_lived_exchange.is_none());
+        assert_eq!(oauth.rate_limit.requests, 600);
+        let names = |s: &ProviderSpec| {
+            (
+                s.streams.iter().map(|x| x.name).collect::<Vec<_>>(),
+                s.actions.iter().map(|x| x.name).collect::<Vec<_>>(),
+                s.config.iter().map(|x| x.name).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(names(key), names(oauth));
+        // No credential to type in: the settings are the config alone.
+        assert_eq!(
+            oauth.validate_fields(&values(json!({"field_map": "a:b", "lookback_days": 5}))),
+            Ok(())
+        );
     }
 
     #[test]

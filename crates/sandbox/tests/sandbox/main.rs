@@ -11,6 +11,7 @@ mod control;
 mod exchange;
 mod failures;
 mod fakes;
+mod kit_oauth;
 mod refresh;
 mod support;
 mod token;

@@ -19,10 +19,15 @@
 //! Lists are ordered newest (highest id) first and paged like Kit: `per_page` (default
 //! 500, at most 1000) and opaque `after` cursors (base64 of `[id]`).
 //!
-//! **Credentials.** The fake accepts one API key, [`SANDBOX_API_KEY`]
-//! (`kit_sandbox_4f9a2c7e1b8d5a30`), in the `X-Kit-Api-Key` header; any other key, or
-//! none, gets Kit's 401 `{"errors": ["The API key is invalid"]}`. Kit does not sign its
-//! webhooks, so there is no webhook secret.
+//! **Credentials.** [`KitFake::default()`] (the `kit` entry, mounted at `/kit/`)
+//! accepts one API key, [`SANDBOX_API_KEY`] (`kit_sandbox_4f9a2c7e1b8d5a30`), in the
+//! `X-Kit-Api-Key` header; any other key, or none, gets Kit's 401
+//! `{"errors": ["The API key is invalid"]}`. [`KitFake::oauth()`] (the `kit-oauth`
+//! entry, mounted at `/kit-oauth/`) serves the same account and paths but accepts only
+//! `Authorization: Bearer <token>` with a token the sandbox's OAuth server issued for
+//! `kit-oauth` and that is still valid; an unknown token gets Kit's 401 `The access
+//! token is invalid`, an expired or revoked one `The access token expired` (which tells
+//! Junction to refresh). Kit does not sign its webhooks, so there is no webhook secret.
 //!
 //! **Faults** render as Kit renders them: 500 with an `errors` body, 401 for a key
 //! treated as revoked, 429 with the plain-text body `Retry later` and no `Retry-After`
@@ -39,10 +44,12 @@ use std::sync::Mutex;
 
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
-use junction_core::fake::{FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake};
+use junction_core::fake::{
+    FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake, TokenStatus,
+};
 use serde_json::{Map, Value, json};
 
-use crate::spec::PROVIDER_ID;
+use crate::spec::{OAUTH_PROVIDER_ID, PROVIDER_ID};
 use store::{Broadcast, CUSTOM_FIELDS, EMAIL_TEMPLATES, SENDING_ADDRESS, Stats, Store, Subscriber};
 
 /// The API key the sandbox accepts.
@@ -56,15 +63,63 @@ pub const SANDBOX_ACCOUNT_NAME: &str = "Sandbox Creator";
 const DEFAULT_PER_PAGE: usize = 500;
 const MAX_PER_PAGE: usize = 1000;
 
+/// How the fake authenticates requests: which provider entry it fakes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Auth {
+    /// `kit`: the `X-Kit-Api-Key` header.
+    #[default]
+    ApiKey,
+    /// `kit-oauth`: a Bearer token from the sandbox's OAuth server.
+    OAuth,
+}
+
 /// The Kit API fake. See the module documentation.
 #[derive(Debug, Default)]
 pub struct KitFake {
+    auth: Auth,
     store: Mutex<Option<Store>>,
+}
+
+impl KitFake {
+    /// The fake of the `kit-oauth` entry: the same API, authenticated by Bearer tokens
+    /// the sandbox's OAuth server issued.
+    pub fn oauth() -> Self {
+        Self {
+            auth: Auth::OAuth,
+            store: Mutex::default(),
+        }
+    }
+
+    /// Kit's 401 for the request's credential, or `None` when it is accepted.
+    fn refuse(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> Option<FakeResponse> {
+        match self.auth {
+            Auth::ApiKey => {
+                let key_ok = request.header("x-kit-api-key") == Some(SANDBOX_API_KEY);
+                (!key_ok || ctx.fault == Some(Fault::ExpiredToken))
+                    .then(|| errors(401, &["The API key is invalid"]))
+            }
+            Auth::OAuth => {
+                let status = match request.bearer().filter(|t| !t.is_empty()) {
+                    None => return Some(errors(401, &["The access token is invalid"])),
+                    Some(_) if ctx.fault == Some(Fault::ExpiredToken) => TokenStatus::Expired,
+                    Some(token) => ctx.tokens.check(OAUTH_PROVIDER_ID, token),
+                };
+                match status {
+                    TokenStatus::Valid { .. } => None,
+                    TokenStatus::Expired => Some(errors(401, &["The access token expired"])),
+                    TokenStatus::Unknown => Some(errors(401, &["The access token is invalid"])),
+                }
+            }
+        }
+    }
 }
 
 impl ProviderFake for KitFake {
     fn provider_id(&self) -> &'static str {
-        PROVIDER_ID
+        match self.auth {
+            Auth::ApiKey => PROVIDER_ID,
+            Auth::OAuth => OAUTH_PROVIDER_ID,
+        }
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
@@ -72,9 +127,8 @@ impl ProviderFake for KitFake {
         if ctx.fault == Some(Fault::ServerError) {
             return errors(500, &["Something went wrong. Please try again later."]);
         }
-        let key_ok = request.header("x-kit-api-key") == Some(SANDBOX_API_KEY);
-        if !key_ok || ctx.fault == Some(Fault::ExpiredToken) {
-            return errors(401, &["The API key is invalid"]);
+        if let Some(refused) = self.refuse(request, ctx) {
+            return refused;
         }
         if matches!(
             ctx.fault,
@@ -720,6 +774,91 @@ mod tests {
             &request(http::Method::GET, path, query, Some(SANDBOX_API_KEY), None),
             None,
         )
+    }
+
+    /// A token authority that knows `good` and `old` for `kit-oauth` only.
+    struct Tokens;
+
+    impl junction_core::fake::TokenAuthority for Tokens {
+        fn check(&self, provider: &str, access_token: &str) -> TokenStatus {
+            match (provider, access_token) {
+                (OAUTH_PROVIDER_ID, "good") => TokenStatus::Valid {
+                    scopes: vec![crate::spec::OAUTH_SCOPE.into()],
+                },
+                (OAUTH_PROVIDER_ID, "old") => TokenStatus::Expired,
+                _ => TokenStatus::Unknown,
+            }
+        }
+    }
+
+    #[test]
+    fn the_oauth_fake_accepts_only_valid_sandbox_tokens() {
+        let fake = KitFake::oauth();
+        assert_eq!(fake.provider_id(), "kit-oauth");
+        let ask = |auth: Option<(&str, &str)>, fault: Option<Fault>| {
+            let mut request = request(http::Method::GET, "/v4/account", "", None, None);
+            if let Some((name, value)) = auth {
+                request.headers.insert(
+                    http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    value.parse().unwrap(),
+                );
+            }
+            let ctx = FakeContext {
+                tokens: &Tokens,
+                fault,
+                now: now(),
+            };
+            let response = fake.handle(&request, &ctx);
+            let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+            (response.status, body)
+        };
+        let (status, body) = ask(Some(("authorization", "Bearer good")), None);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["account"]["id"], SANDBOX_ACCOUNT_ID);
+        for (auth, message) in [
+            (None, "The access token is invalid"),
+            // The API key does not open the OAuth entry.
+            (
+                Some(("x-kit-api-key", SANDBOX_API_KEY)),
+                "The access token is invalid",
+            ),
+            (
+                Some(("authorization", "Bearer other")),
+                "The access token is invalid",
+            ),
+            (
+                Some(("authorization", "Bearer old")),
+                "The access token expired",
+            ),
+        ] {
+            let (status, body) = ask(auth, None);
+            assert_eq!(
+                (status, &body["errors"][0]),
+                (401, &json!(message)),
+                "{auth:?}"
+            );
+        }
+        let (status, body) = ask(
+            Some(("authorization", "Bearer good")),
+            Some(Fault::ExpiredToken),
+        );
+        assert_eq!(
+            (status, &body["errors"][0]),
+            (401, &json!("The access token expired"))
+        );
+        // A bearer token does not open the API-key entry.
+        let (status, _) = call(
+            &KitFake::default(),
+            &{
+                let mut request = request(http::Method::GET, "/v4/account", "", None, None);
+                request
+                    .headers
+                    .insert("authorization", "Bearer good".parse().unwrap());
+                request
+            },
+            None,
+        );
+        assert_eq!(status, 401);
     }
 
     #[test]
