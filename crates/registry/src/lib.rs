@@ -32,6 +32,8 @@ impl Registry {
             Arc::new(junction_resend::Resend),
             #[cfg(feature = "mailchimp")]
             Arc::new(junction_mailchimp::Mailchimp),
+            #[cfg(feature = "mailchimp")]
+            Arc::new(junction_mailchimp::MailchimpOAuth::default()),
             #[cfg(feature = "kit")]
             Arc::new(junction_kit::Kit),
             #[cfg(feature = "kit")]
@@ -80,6 +82,8 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
         Arc::new(junction_resend::sandbox::ResendFake::default()),
         #[cfg(feature = "mailchimp")]
         Arc::new(junction_mailchimp::sandbox::MailchimpFake::default()),
+        #[cfg(feature = "mailchimp")]
+        Arc::new(junction_mailchimp::sandbox::MailchimpFake::oauth()),
         #[cfg(feature = "kit")]
         Arc::new(junction_kit::sandbox::KitFake::default()),
         #[cfg(feature = "kit")]

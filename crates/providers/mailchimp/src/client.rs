@@ -1,5 +1,6 @@
-//! Calling the Marketing API: the data center from the API key, HTTP Basic auth,
-//! URLs under `/3.0`, and Mailchimp's problem documents turned into the right
+//! Calling the Marketing API: the data center (from the API key, or from the OAuth
+//! metadata lookup in [`crate::oauth`]), HTTP Basic auth with a key or
+//! `Authorization: Bearer` with an OAuth access token, URLs under `/3.0`, and Mailchimp's problem documents turned into the right
 //! [`AdapterError`].
 //!
 //! Requests go through [`junction_core::http::send_refined`]: the generic
@@ -35,11 +36,20 @@ pub(crate) enum Purpose {
     ContactWrite,
 }
 
+/// How requests prove who they are.
+#[derive(Clone, Copy)]
+pub(crate) enum Credential<'a> {
+    /// An API key, as the password of HTTP Basic auth.
+    ApiKey(&'a SecretString),
+    /// An OAuth 2.0 access token, as `Authorization: Bearer`.
+    Bearer(&'a SecretString),
+}
+
 /// A connection's way into the API.
 pub(crate) struct Api<'a> {
     ctx: &'a Context,
     spec: &'a ProviderSpec,
-    key: &'a SecretString,
+    credential: Credential<'a>,
     /// `https://{dc}.api.mailchimp.com`, used unless the context overrides it.
     default_base: String,
     data_center: String,
@@ -56,10 +66,26 @@ impl<'a> Api<'a> {
         Ok(Self {
             ctx,
             spec,
-            key,
+            credential: Credential::ApiKey(key),
             default_base: API_HOST_TEMPLATE.replace("{dc}", &data_center),
             data_center,
         })
+    }
+
+    /// The API of an OAuth connection whose data center was looked up already.
+    pub(crate) fn with_bearer(
+        ctx: &'a Context,
+        spec: &'a ProviderSpec,
+        token: &'a SecretString,
+        data_center: String,
+    ) -> Self {
+        Self {
+            ctx,
+            spec,
+            credential: Credential::Bearer(token),
+            default_base: API_HOST_TEMPLATE.replace("{dc}", &data_center),
+            data_center,
+        }
     }
 
     /// The key's data center (`us21`).
@@ -80,9 +106,11 @@ impl<'a> Api<'a> {
     }
 
     fn authorized(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        builder
-            .basic_auth(BASIC_USER, Some(self.key.expose_secret()))
-            .header(reqwest::header::ACCEPT, "application/json")
+        let builder = match self.credential {
+            Credential::ApiKey(key) => builder.basic_auth(BASIC_USER, Some(key.expose_secret())),
+            Credential::Bearer(token) => builder.bearer_auth(token.expose_secret()),
+        };
+        builder.header(reqwest::header::ACCEPT, "application/json")
     }
 
     async fn send(
@@ -146,12 +174,18 @@ pub(crate) fn data_center(key: &str) -> Result<String, AdapterError> {
         )
     };
     let (_, dc) = key.trim().rsplit_once('-').ok_or_else(invalid)?;
-    let letters = dc.bytes().take_while(u8::is_ascii_lowercase).count();
-    let digits = &dc[letters..];
-    if letters == 0 || digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if !is_data_center(dc) {
         return Err(invalid());
     }
     Ok(dc.to_owned())
+}
+
+/// Whether a text is a plain data-center name (`us21`: lower-case letters, then
+/// digits), safe to put into a host name.
+pub(crate) fn is_data_center(dc: &str) -> bool {
+    let letters = dc.bytes().take_while(u8::is_ascii_lowercase).count();
+    let digits = &dc[letters..];
+    letters > 0 && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Refines the generic classification of a refusal with the problem document.

@@ -1,9 +1,16 @@
 //! junction-mailchimp: the Mailchimp Marketing provider.
 //!
-//! Connections authenticate with an API key sent as the password of HTTP Basic
-//! auth; the key's suffix after its last `-` is the account's data center, which
-//! names the API host (`https://us21.api.mailchimp.com/3.0`). [`Mailchimp`] checks a
-//! connection with `GET /ping` and syncs two streams:
+//! The crate serves two provider entries with the same streams and actions:
+//!
+//! - `mailchimp` ([`Mailchimp`]): an API key sent as the password of HTTP Basic
+//!   auth; the key's suffix after its last `-` is the account's data center, which
+//!   names the API host (`https://us21.api.mailchimp.com/3.0`);
+//! - `mailchimp-oauth` ([`MailchimpOAuth`]): an OAuth 2.0 access token (never
+//!   expiring, no refresh token) sent as `Authorization: Bearer`; the data center
+//!   comes from `GET https://login.mailchimp.com/oauth2/metadata`, looked up once
+//!   per token and remembered in memory.
+//!
+//! Both check a connection with `GET /ping` and sync two streams:
 //!
 //! - `audiences` (`GET /lists`, `count`/`offset`): every audience, with KPI points
 //!   per audience for the sync day: `member_count`, `unsubscribe_count`,
@@ -17,17 +24,15 @@
 //! reported per contact) and `get_batch`. Mailchimp's audience webhooks are unsigned
 //! form posts, which Junction's webhook ingress does not accept, so there are none.
 //!
-//! Mailchimp's OAuth 2.0 (tokens that never expire, the data center from
-//! `https://login.mailchimp.com/oauth2/metadata`) is not offered yet: a provider has
-//! one auth kind, and API keys are what most accounts use.
-//!
 //! With the `sandbox` feature, [`sandbox::MailchimpFake`] serves a stateful fake of
-//! the same endpoints for demo mode and tests.
+//! the same endpoints for demo mode and tests (`MailchimpFake::default()` for API
+//! keys, `MailchimpFake::oauth()` for OAuth tokens and the metadata endpoint).
 
 mod actions;
 pub mod archive;
 mod client;
 mod md5;
+mod oauth;
 mod spec;
 mod streams;
 pub mod wire;
@@ -43,10 +48,12 @@ use junction_core::{
 use serde_json::{Value, json};
 
 pub use actions::{MAX_POLL_WAIT, decode_results};
+pub use oauth::{AccountMetadata, MetadataCache};
 pub use spec::{
     API_HOST_TEMPLATE, API_KEY_FIELD, API_KEY_PATTERN, API_PREFIX, AUDIENCE_DIMENSION,
     AUDIENCE_KPIS, AUDIENCES, BULK_SYNC_CONTACTS, GET_BATCH, MAX_BULK_CONTACTS, MEMBERS,
-    NEW_MEMBERS, PROVIDER_ID, UPSERT_CONTACT,
+    METADATA_BASE, METADATA_PATH, NEW_MEMBERS, OAUTH_AUTHORIZE_URL, OAUTH_PROVIDER_ID,
+    OAUTH_TOKEN_URL, PROVIDER_ID, UPSERT_CONTACT,
 };
 pub use streams::NEW_MEMBERS_LOOKBACK_DAYS;
 
@@ -58,9 +65,107 @@ pub fn subscriber_hash(email_address: &str) -> String {
     md5::hex_digest(email_address.trim().to_lowercase().as_bytes())
 }
 
-/// The Mailchimp Marketing adapter.
+/// The Mailchimp Marketing adapter of API-key connections (`mailchimp`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Mailchimp;
+
+/// The Mailchimp Marketing adapter of OAuth 2.0 connections (`mailchimp-oauth`): the
+/// same streams and actions, called with the connection's access token as
+/// `Authorization: Bearer` at the data center the OAuth metadata names (looked up
+/// once per token, see [`MetadataCache`]).
+#[derive(Debug, Default)]
+pub struct MailchimpOAuth {
+    metadata: MetadataCache,
+}
+
+impl MailchimpOAuth {
+    /// The tokens whose data center is remembered.
+    pub fn metadata_cache(&self) -> &MetadataCache {
+        &self.metadata
+    }
+
+    /// The API of an OAuth connection, and what the metadata says of its account.
+    async fn api<'a>(
+        &self,
+        ctx: &'a Context,
+        conn: &'a Connection,
+    ) -> Result<(Api<'a>, AccountMetadata), AdapterError> {
+        let spec = spec::oauth_spec();
+        let token = conn.bearer()?;
+        let metadata = self.metadata.get(ctx, spec, token).await?;
+        let api = Api::with_bearer(ctx, spec, token, metadata.data_center.clone());
+        Ok((api, metadata))
+    }
+
+    /// A refused token is forgotten, so a reconnect (a new token) or a changed
+    /// account is looked up afresh.
+    fn forget_refused<T>(
+        &self,
+        conn: &Connection,
+        result: Result<T, AdapterError>,
+    ) -> Result<T, AdapterError> {
+        if let (Err(AdapterError::Unauthorized { .. }), Ok(token)) = (&result, conn.bearer()) {
+            self.metadata.forget(token);
+        }
+        result
+    }
+}
+
+/// What `act` was asked to do, its input checked.
+enum Action {
+    Upsert(String, actions::Contact),
+    Bulk(String, Vec<actions::Contact>),
+    GetBatch(String),
+}
+
+impl Action {
+    fn parse(action: &str, input: &Value) -> Result<Self, AdapterError> {
+        match action {
+            UPSERT_CONTACT => {
+                let (audience, contact) = actions::parse_upsert(input)?;
+                Ok(Self::Upsert(audience, contact))
+            }
+            BULK_SYNC_CONTACTS => {
+                let (audience, contacts) = actions::parse_bulk(input)?;
+                Ok(Self::Bulk(audience, contacts))
+            }
+            GET_BATCH => Ok(Self::GetBatch(actions::parse_get_batch(input)?)),
+            other => Err(AdapterError::invalid_field(
+                "action",
+                format!("Mailchimp has no action `{other}`"),
+            )),
+        }
+    }
+
+    async fn run(&self, api: &Api<'_>) -> Result<ActionOutcome, AdapterError> {
+        match self {
+            Self::Upsert(audience, contact) => {
+                actions::upsert_contact(api, audience, contact).await
+            }
+            Self::Bulk(audience, contacts) => {
+                actions::bulk_sync_contacts(api, audience, contacts).await
+            }
+            Self::GetBatch(batch_id) => actions::get_batch(api, batch_id).await,
+        }
+    }
+}
+
+/// Reads a stream, whatever the connection's auth.
+async fn read_stream(api: &Api<'_>, request: &ReadRequest) -> Result<Page, AdapterError> {
+    match request.stream.as_str() {
+        AUDIENCES => streams::read_audiences(api, request).await,
+        MEMBERS => streams::read_members(api, request).await,
+        other => Err(AdapterError::invalid_field(
+            "stream",
+            format!("Mailchimp has no stream `{other}`"),
+        )),
+    }
+}
+
+/// `GET /ping`: proves the credential and its data center.
+async fn ping(api: &Api<'_>) -> Result<wire::Ping, AdapterError> {
+    api.get("ping", &[], Purpose::Read).await
+}
 
 #[async_trait]
 impl Adapter for Mailchimp {
@@ -71,7 +176,7 @@ impl Adapter for Mailchimp {
     /// `GET /ping`: proves the key and its data center.
     async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
         let api = Api::new(ctx, self.spec(), conn)?;
-        let ping: wire::Ping = api.get("ping", &[], Purpose::Read).await?;
+        let ping = ping(&api).await?;
         Ok(Health {
             account: Some(format!(
                 "Mailchimp account (data center {})",
@@ -91,14 +196,7 @@ impl Adapter for Mailchimp {
         request: &ReadRequest,
     ) -> Result<Page, AdapterError> {
         let api = Api::new(ctx, self.spec(), conn)?;
-        match request.stream.as_str() {
-            AUDIENCES => streams::read_audiences(&api, request).await,
-            MEMBERS => streams::read_members(&api, request).await,
-            other => Err(AdapterError::invalid_field(
-                "stream",
-                format!("Mailchimp has no stream `{other}`"),
-            )),
-        }
+        read_stream(&api, request).await
     }
 
     /// Runs a contact action. Mailchimp has no idempotency keys; the calls each
@@ -113,27 +211,72 @@ impl Adapter for Mailchimp {
         _idempotency_key: Option<&str>,
     ) -> Result<ActionOutcome, AdapterError> {
         // Input first: a bad input is reported even when the credentials are bad too.
-        match action {
-            UPSERT_CONTACT => {
-                let (audience, contact) = actions::parse_upsert(input)?;
-                let api = Api::new(ctx, self.spec(), conn)?;
-                actions::upsert_contact(&api, &audience, &contact).await
-            }
-            BULK_SYNC_CONTACTS => {
-                let (audience, contacts) = actions::parse_bulk(input)?;
-                let api = Api::new(ctx, self.spec(), conn)?;
-                actions::bulk_sync_contacts(&api, &audience, &contacts).await
-            }
-            GET_BATCH => {
-                let batch_id = actions::parse_get_batch(input)?;
-                let api = Api::new(ctx, self.spec(), conn)?;
-                actions::get_batch(&api, &batch_id).await
-            }
-            other => Err(AdapterError::invalid_field(
-                "action",
-                format!("Mailchimp has no action `{other}`"),
-            )),
+        let action = Action::parse(action, input)?;
+        let api = Api::new(ctx, self.spec(), conn)?;
+        action.run(&api).await
+    }
+}
+
+#[async_trait]
+impl Adapter for MailchimpOAuth {
+    fn spec(&self) -> &ProviderSpec {
+        spec::oauth_spec()
+    }
+
+    /// The metadata lookup, then `GET /ping` at the data center it names.
+    async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
+        let result = async {
+            let (api, metadata) = self.api(ctx, conn).await?;
+            let ping = ping(&api).await?;
+            let name = metadata
+                .account_name
+                .clone()
+                .unwrap_or_else(|| "Mailchimp account".to_owned());
+            Ok(Health {
+                account: Some(match &metadata.login_email {
+                    Some(login) => format!("{name} ({login})"),
+                    None => name,
+                }),
+                details: json!({
+                    "health_status": ping.health_status,
+                    "data_center": metadata.data_center,
+                }),
+            })
         }
+        .await;
+        self.forget_refused(conn, result)
+    }
+
+    async fn read(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        request: &ReadRequest,
+    ) -> Result<Page, AdapterError> {
+        let result = async {
+            let (api, _) = self.api(ctx, conn).await?;
+            read_stream(&api, request).await
+        }
+        .await;
+        self.forget_refused(conn, result)
+    }
+
+    /// Runs a contact action, as [`Mailchimp`] does.
+    async fn act(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        action: &str,
+        input: &Value,
+        _idempotency_key: Option<&str>,
+    ) -> Result<ActionOutcome, AdapterError> {
+        let action = Action::parse(action, input)?;
+        let result = async {
+            let (api, _) = self.api(ctx, conn).await?;
+            action.run(&api).await
+        }
+        .await;
+        self.forget_refused(conn, result)
     }
 }
 

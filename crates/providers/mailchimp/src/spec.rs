@@ -1,15 +1,34 @@
-//! The static description of the Mailchimp Marketing provider: API-key auth, the
+//! The static description of the Mailchimp Marketing provider: its two entries
+//! (`mailchimp` with API-key auth, `mailchimp-oauth` with OAuth 2.0), which share the
 //! `audiences` and `members` streams, the contact actions and the request budget.
 
 use std::{sync::OnceLock, time::Duration};
 
 use junction_core::spec::{
-    ActionSpec, AuthSpec, Category, ConfigField, ProviderSpec, RateBudget, StreamSpec,
+    ActionSpec, AuthSpec, Category, ConfigField, OAuth2Spec, ProviderSpec, RateBudget,
+    RefreshBehaviour, StreamSpec, TokenClientAuth,
 };
 use serde_json::{Value, json};
 
 /// The provider id (also the sandbox mount point of the fake).
 pub const PROVIDER_ID: &str = "mailchimp";
+
+/// The id of the OAuth 2.0 entry (also the sandbox mount point of its fake).
+pub const OAUTH_PROVIDER_ID: &str = "mailchimp-oauth";
+
+/// Where Mailchimp's OAuth 2.0 authorization starts.
+pub const OAUTH_AUTHORIZE_URL: &str = "https://login.mailchimp.com/oauth2/authorize";
+
+/// Mailchimp's OAuth 2.0 token endpoint.
+pub const OAUTH_TOKEN_URL: &str = "https://login.mailchimp.com/oauth2/token";
+
+/// The host of the OAuth metadata endpoint; with a base-URL override (sandbox, tests)
+/// the override takes its place.
+pub const METADATA_BASE: &str = "https://login.mailchimp.com";
+
+/// The metadata path below [`METADATA_BASE`] (or the override): it names the data
+/// center of an access token.
+pub const METADATA_PATH: &str = "oauth2/metadata";
 
 /// The API host of a data center; `{dc}` is the API key's suffix (`us21`).
 pub const API_HOST_TEMPLATE: &str = "https://{dc}.api.mailchimp.com";
@@ -69,28 +88,61 @@ pub const MAX_TAGS: usize = 100;
 const REQUESTS_PER_MINUTE: u32 = 600;
 const CONCURRENT_REQUESTS: u32 = 10;
 
-/// The provider's spec, built once.
+/// The API-key entry's spec, built once.
 pub(crate) fn spec() -> &'static ProviderSpec {
     static SPEC: OnceLock<ProviderSpec> = OnceLock::new();
-    SPEC.get_or_init(build)
+    SPEC.get_or_init(|| {
+        build(
+            PROVIDER_ID,
+            "Mailchimp",
+            AuthSpec::ApiKey {
+                fields: vec![
+                    ConfigField::secret(
+                        API_KEY_FIELD,
+                        "API key",
+                        "A Mailchimp Marketing API key: in Mailchimp open Profile → Extras → \
+                         API keys → Create A Key. It ends in your data center, e.g. `-us21`.",
+                    )
+                    .with_pattern(API_KEY_PATTERN),
+                ],
+            },
+        )
+    })
 }
 
-fn build() -> ProviderSpec {
+/// The OAuth 2.0 entry's spec, built once. Mailchimp's OAuth has no scopes (a token
+/// can do what the user can), no PKCE, and access tokens that never expire and come
+/// without a refresh token; the client authenticates in the token request's body.
+pub(crate) fn oauth_spec() -> &'static ProviderSpec {
+    static SPEC: OnceLock<ProviderSpec> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        build(
+            OAUTH_PROVIDER_ID,
+            "Mailchimp (OAuth)",
+            AuthSpec::OAuth2(OAuth2Spec {
+                authorize_url: OAUTH_AUTHORIZE_URL,
+                token_url: OAUTH_TOKEN_URL,
+                // Mailchimp has no revocation endpoint: the user removes the app under
+                // Profile → Extras → Connected sites.
+                revoke_url: None,
+                scopes: Vec::new(),
+                scope_separator: " ",
+                pkce: false,
+                extra_authorize_params: Vec::new(),
+                refresh: RefreshBehaviour::None,
+                client_auth: TokenClientAuth::RequestBody,
+                long_lived_exchange: None,
+            }),
+        )
+    })
+}
+
+fn build(id: &'static str, name: &'static str, auth: AuthSpec) -> ProviderSpec {
     ProviderSpec {
-        id: PROVIDER_ID,
-        name: "Mailchimp",
+        id,
+        name,
         category: Category::Email,
-        auth: AuthSpec::ApiKey {
-            fields: vec![
-                ConfigField::secret(
-                    API_KEY_FIELD,
-                    "API key",
-                    "A Mailchimp Marketing API key: in Mailchimp open Profile → Extras → API \
-                     keys → Create A Key. It ends in your data center, e.g. `-us21`.",
-                )
-                .with_pattern(API_KEY_PATTERN),
-            ],
-        },
+        auth,
         config: Vec::new(),
         streams: vec![
             StreamSpec {
@@ -253,6 +305,32 @@ mod tests {
             assert_eq!(errors[0].field, "api_key");
             assert!(!errors[0].to_string().contains(bad));
         }
+    }
+
+    #[test]
+    fn the_oauth_entry_differs_only_in_auth() {
+        let (key, oauth) = (spec(), oauth_spec());
+        assert_eq!(oauth.id, OAUTH_PROVIDER_ID);
+        assert_eq!(oauth.name, "Mailchimp (OAuth)");
+        let AuthSpec::OAuth2(auth) = &oauth.auth else {
+            panic!("not OAuth 2.0: {:?}", oauth.auth);
+        };
+        assert_eq!(auth.authorize_url, OAUTH_AUTHORIZE_URL);
+        assert_eq!(auth.token_url, OAUTH_TOKEN_URL);
+        assert!(auth.scopes.is_empty());
+        assert_eq!(auth.refresh, RefreshBehaviour::None);
+        assert_eq!(auth.client_auth, TokenClientAuth::RequestBody);
+        assert!(auth.long_lived_exchange.is_none());
+        assert_eq!(
+            serde_json::to_value(&key.streams).unwrap(),
+            serde_json::to_value(&oauth.streams).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_value(&key.actions).unwrap(),
+            serde_json::to_value(&oauth.actions).unwrap()
+        );
+        // Nothing to fill in besides the authorization itself.
+        assert_eq!(oauth.validate_fields(&serde_json::Map::new()), Ok(()));
     }
 
     #[test]

@@ -24,6 +24,14 @@
 //! name, or as a Bearer token). [`DISABLED_API_KEY`] answers 403 `User Disabled`;
 //! any other key 401 `API Key Invalid`. There are no webhooks, so no webhook secret.
 //!
+//! [`MailchimpFake::oauth`] is the fake of the `mailchimp-oauth` entry, mounted at
+//! `/mailchimp-oauth/`: the same data and paths, but requests carry
+//! `Authorization: Bearer <token>` with a token the sandbox's OAuth server issued for
+//! `mailchimp-oauth` (checked through [`FakeContext::tokens`]; an unknown, expired or
+//! revoked one answers 401 `API Key Invalid`, as Mailchimp does). It also serves
+//! `GET /oauth2/metadata` (with `Authorization: OAuth <token>`, Mailchimp's scheme
+//! there), whose `api_endpoint` points back at the fake's mount on the requested host.
+//!
 //! Faults render as Mailchimp's: `ServerError` a 500 problem, `RateLimited` and
 //! `QuotaExhausted` a 429 "Too Many Requests" without rate headers (Mailchimp sends
 //! none), `ExpiredToken` a 401 as for a revoked key, `MalformedBody` a truncated 200.
@@ -37,14 +45,16 @@ use std::{collections::BTreeMap, sync::Mutex};
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use junction_core::fake::{FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake};
+use junction_core::fake::{
+    FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake, TokenStatus,
+};
 use serde_json::{Map, Value, json};
 
 use crate::{
     actions::is_plausible_email,
     archive,
     md5::hex_digest,
-    spec::{MEMBER_STATUSES, PROVIDER_ID},
+    spec::{MEMBER_STATUSES, OAUTH_PROVIDER_ID, PROVIDER_ID},
     subscriber_hash,
     wire::{BatchRequest, OperationResult, Problem, TagsUpdate},
 };
@@ -65,15 +75,54 @@ pub const RESULTS_PATH: &str = "/batch-results/";
 /// Results per file of a results archive.
 const RESULTS_PER_FILE: usize = 500;
 
-/// The Mailchimp fake.
-#[derive(Debug, Default)]
+/// The data center the fake's accounts live in.
+pub const SANDBOX_DATA_CENTER: &str = "us21";
+
+/// The account name the OAuth fake's metadata reports.
+pub const SANDBOX_ACCOUNT_NAME: &str = "Junction Sandbox Co";
+
+/// The login e-mail the OAuth fake's metadata reports.
+pub const SANDBOX_LOGIN_EMAIL: &str = "owner@sandbox.example";
+
+/// How a fake authenticates requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AuthMode {
+    ApiKey,
+    OAuth,
+}
+
+/// The Mailchimp fake (of API keys by default, of OAuth tokens from [`Self::oauth`]).
+#[derive(Debug)]
 pub struct MailchimpFake {
+    mode: AuthMode,
     state: Mutex<Option<State>>,
+}
+
+impl Default for MailchimpFake {
+    fn default() -> Self {
+        Self {
+            mode: AuthMode::ApiKey,
+            state: Mutex::new(None),
+        }
+    }
+}
+
+impl MailchimpFake {
+    /// The fake of the `mailchimp-oauth` entry.
+    pub fn oauth() -> Self {
+        Self {
+            mode: AuthMode::OAuth,
+            state: Mutex::new(None),
+        }
+    }
 }
 
 impl ProviderFake for MailchimpFake {
     fn provider_id(&self) -> &'static str {
-        PROVIDER_ID
+        match self.mode {
+            AuthMode::ApiKey => PROVIDER_ID,
+            AuthMode::OAuth => OAUTH_PROVIDER_ID,
+        }
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
@@ -96,7 +145,15 @@ impl ProviderFake for MailchimpFake {
                  information.",
             );
         }
-        if let Err(refusal) = authenticate(request, ctx.fault == Some(Fault::ExpiredToken)) {
+        let revoked = ctx.fault == Some(Fault::ExpiredToken);
+        if self.mode == AuthMode::OAuth && request.path == "/oauth2/metadata" {
+            return metadata(request, ctx, revoked);
+        }
+        let authenticated = match self.mode {
+            AuthMode::ApiKey => authenticate(request, revoked),
+            AuthMode::OAuth => authenticate_token(request.bearer(), ctx, revoked),
+        };
+        if let Err(refusal) = authenticated {
             return refusal;
         }
         if matches!(
@@ -115,7 +172,7 @@ impl ProviderFake for MailchimpFake {
         let query: BTreeMap<String, String> = request.query_pairs().into_iter().collect();
         let context = Call {
             now: ctx.now,
-            results_base: results_base(request),
+            results_base: format!("{}{RESULTS_PATH}", mount_url(request, self.provider_id())),
         };
         let response = state.route(&request.method, path, &query, &request.body, &context);
         if ctx.fault == Some(Fault::MalformedBody) && (200..300).contains(&response.status) {
@@ -130,13 +187,82 @@ impl ProviderFake for MailchimpFake {
     }
 }
 
-/// The absolute URL prefix of results archives, from the request's Host header.
-fn results_base(request: &FakeRequest) -> String {
+/// The absolute URL of the fake's mount, from the request's Host header.
+fn mount_url(request: &FakeRequest, provider_id: &str) -> String {
     let scheme = request.header("x-forwarded-proto").unwrap_or("http");
     match request.header("host") {
-        Some(host) => format!("{scheme}://{host}/{PROVIDER_ID}{RESULTS_PATH}"),
-        None => format!("/{PROVIDER_ID}{RESULTS_PATH}"),
+        Some(host) => format!("{scheme}://{host}/{provider_id}"),
+        None => format!("/{provider_id}"),
     }
+}
+
+/// Checks an OAuth access token with the sandbox's OAuth server.
+fn authenticate_token(
+    token: Option<&str>,
+    ctx: &FakeContext<'_>,
+    revoked: bool,
+) -> Result<(), FakeResponse> {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Err(problem(
+            401,
+            "API Key Missing",
+            "Your request did not include an API key.",
+        ));
+    };
+    if revoked {
+        return Err(invalid_token());
+    }
+    match ctx.tokens.check(OAUTH_PROVIDER_ID, token) {
+        // Mailchimp's OAuth has no scopes: a valid token can do what its user can.
+        TokenStatus::Valid { .. } => Ok(()),
+        TokenStatus::Expired | TokenStatus::Unknown => Err(invalid_token()),
+    }
+}
+
+fn invalid_token() -> FakeResponse {
+    problem(
+        401,
+        "API Key Invalid",
+        "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
+    )
+}
+
+/// `GET /oauth2/metadata` with `Authorization: OAuth <token>`: the token's account
+/// and data center, `api_endpoint` pointing back at this fake.
+fn metadata(request: &FakeRequest, ctx: &FakeContext<'_>, revoked: bool) -> FakeResponse {
+    if request.method != http::Method::GET {
+        return not_found();
+    }
+    let token = request
+        .header("authorization")
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("oauth"))
+        .map(|(_, token)| token.trim());
+    if token.is_none_or(str::is_empty) || authenticate_token(token, ctx, revoked).is_err() {
+        // The login service answers in OAuth 2.0's error shape, not a problem document.
+        return FakeResponse::json(
+            401,
+            &json!({"error": "invalid_token", "error_description": "The access token is missing, invalid or revoked."}),
+        );
+    }
+    FakeResponse::json(
+        200,
+        &json!({
+            "dc": SANDBOX_DATA_CENTER,
+            "role": "owner",
+            "accountname": SANDBOX_ACCOUNT_NAME,
+            "user_id": 81_726_354,
+            "login": {
+                "email": SANDBOX_LOGIN_EMAIL,
+                "avatar": null,
+                "login_id": 81_726_354,
+                "login_name": "sandbox-owner",
+                "login_email": SANDBOX_LOGIN_EMAIL
+            },
+            "login_url": "https://login.mailchimp.com",
+            "api_endpoint": mount_url(request, OAUTH_PROVIDER_ID),
+        }),
+    )
 }
 
 /// The API key of a request: the Basic password, or a Bearer token.

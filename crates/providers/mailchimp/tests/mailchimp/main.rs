@@ -1,4 +1,4 @@
-//! Integration tests of the Mailchimp adapter: against wiremock serving the
+//! Integration tests of the Mailchimp adapters (API key and OAuth): against wiremock serving the
 //! Marketing API's documented JSON shapes (paging, errors, rate limits, the batch
 //! flow and its results archive), and (with the `sandbox` feature) against the
 //! crate's own fake through the conformance suite's server.
@@ -10,5 +10,6 @@ mod conformance;
 mod errors;
 #[cfg(feature = "sandbox")]
 mod fake;
+mod oauth;
 mod paging;
 mod support;
