@@ -242,3 +242,58 @@ async fn a_connection_without_a_token_asks_for_one() {
     assert!(matches!(err, AdapterError::Unauthorized { .. }), "{err:?}");
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+/// The OAuth fake: tokens from the OAuth server only, the metadata endpoint in
+/// Mailchimp's shape pointing back at the fake, the API key refused.
+#[cfg(feature = "sandbox")]
+#[tokio::test]
+async fn the_oauth_fake_serves_metadata_and_takes_only_issued_tokens() {
+    use std::sync::Arc;
+
+    use junction_conformance::{FakeServer, TokenTable};
+    use junction_core::fake::TokenStatus;
+    use junction_mailchimp::sandbox::{MailchimpFake, SANDBOX_ACCOUNT_NAME, SANDBOX_API_KEY};
+
+    let tokens = TokenTable::default().with("issued", TokenStatus::Valid { scopes: Vec::new() });
+    let server = FakeServer::start(Arc::new(MailchimpFake::oauth()), tokens).await;
+    let base = server.base_url().to_string();
+    let base = base.trim_end_matches('/');
+    let http = reqwest::Client::new();
+
+    let metadata: serde_json::Value = http
+        .get(format!("{base}/oauth2/metadata"))
+        .header("authorization", "OAuth issued")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["dc"], "us21");
+    assert_eq!(metadata["accountname"], SANDBOX_ACCOUNT_NAME);
+    assert_eq!(metadata["api_endpoint"], base);
+    for key in ["role", "user_id", "login", "login_url"] {
+        assert!(metadata.get(key).is_some(), "{key} missing: {metadata}");
+    }
+    // The metadata endpoint takes Mailchimp's `OAuth` scheme, and only issued tokens.
+    for authorization in ["Bearer issued", "OAuth unknown"] {
+        let status = http
+            .get(format!("{base}/oauth2/metadata"))
+            .header("authorization", authorization)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 401, "{authorization}");
+    }
+
+    let ping = |auth: reqwest::RequestBuilder| async move { auth.send().await.unwrap().status() };
+    let url = format!("{base}/3.0/ping");
+    assert_eq!(ping(http.get(&url).bearer_auth("issued")).await, 200);
+    assert_eq!(ping(http.get(&url).bearer_auth("unknown")).await, 401);
+    assert_eq!(
+        ping(http.get(&url).basic_auth("x", Some(SANDBOX_API_KEY))).await,
+        401
+    );
+    assert_eq!(ping(http.get(&url).bearer_auth(SANDBOX_API_KEY)).await, 401);
+}
