@@ -350,13 +350,15 @@ fn wait_for_ctrl_c(runtime: &tokio::runtime::Runtime) {
 /// What the demo connects: every provider the sandbox serves, with the sandbox's
 /// published test credentials (API-key providers) or through the real OAuth flow
 /// (answering the sandbox's consent page the way a script may: `decision=approve`).
-const DEMO_CONNECTIONS: [(&str, &str, Connect); 6] = [
+const DEMO_CONNECTIONS: [(&str, &str, Connect); 8] = [
     ("google-analytics", "Google Analytics 4", Connect::OAuth),
     ("meta-ads", "Meta Ads", Connect::OAuth),
     ("stripe", "Stripe", Connect::ApiKey),
     ("resend", "Resend", Connect::ApiKey),
     ("mailchimp", "Mailchimp", Connect::ApiKey),
+    ("mailchimp-oauth", "Mailchimp (OAuth)", Connect::OAuth),
     ("kit", "Kit", Connect::ApiKey),
+    ("kit-oauth", "Kit (OAuth)", Connect::OAuth),
 ];
 
 #[derive(Clone, Copy)]
