@@ -94,7 +94,7 @@ impl RedisRateLimiter {
     pub async fn block_until(&self, provider: &str, until: DateTime<Utc>) -> Result<(), JobsError> {
         self.block_locally(provider, until);
         let mut conn = self.conn.clone();
-        let _: i64 = redis::Script::new(BLOCK_LUA)
+        let _: i64 = BLOCK_SCRIPT
             .key(self.blocked_key(provider))
             .arg(until.timestamp_millis())
             .invoke_async(&mut conn)
@@ -145,7 +145,7 @@ impl RedisRateLimiter {
             .unwrap_or(u64::MAX)
             .max(1);
         let mut conn = self.conn.clone();
-        let (admitted, wait_ms): (i64, i64) = redis::Script::new(ACQUIRE_LUA)
+        let (admitted, wait_ms): (i64, i64) = ACQUIRE_SCRIPT
             .key(self.log_key(provider))
             .key(self.blocked_key(provider))
             .arg(budget.requests)
@@ -264,3 +264,10 @@ if current >= until_ms then return 0 end
 redis.call('set', KEYS[1], ARGV[1], 'PX', until_ms - now)
 return 1
 "#;
+
+/// The scripts, hashed once: a `Script` computes its SHA-1 when built, and pushes and
+/// limiter checks run for every job and provider request.
+static BLOCK_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(BLOCK_LUA));
+static ACQUIRE_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(ACQUIRE_LUA));

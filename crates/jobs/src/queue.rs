@@ -222,7 +222,7 @@ impl Queues {
         let due_at = at.map(ceil_unix_seconds).unwrap_or(0).max(now);
         let data = serde_json::to_vec(envelope).map_err(|e| JobsError::Payload(e.to_string()))?;
         let mut conn = self.conn.clone();
-        let pushed: u8 = redis::Script::new(PUSH_LUA)
+        let pushed: u8 = PUSH_SCRIPT
             .key(config.job_data_hash())
             .key(config.active_jobs_list())
             .key(config.signal_list())
@@ -263,7 +263,7 @@ impl Queues {
         let mut conn = self.conn.clone();
         let mut promoted = 0u64;
         loop {
-            let moved: u64 = redis::Script::new(PROMOTE_LUA)
+            let moved: u64 = PROMOTE_SCRIPT
                 .key(self.delayed_set(queue))
                 .key(config.scheduled_jobs_set())
                 .key(config.active_jobs_list())
@@ -294,7 +294,7 @@ impl Queues {
         let now = Utc::now().timestamp().max(0);
         let mut conn = self.conn.clone();
         let (pending, scheduled, running, failed, dead, oldest): (u64, u64, u64, u64, u64, i64) =
-            redis::Script::new(STATS_LUA)
+            STATS_SCRIPT
                 .key(config.active_jobs_list())
                 .key(config.scheduled_jobs_set())
                 .key(config.workers_set())
@@ -322,7 +322,7 @@ impl Queues {
     pub async fn lookup(&self, queue: Queue, job_id: &str) -> Result<Option<JobLookup>, JobsError> {
         let config = self.config(queue);
         let mut conn = self.conn.clone();
-        let (attempt, meta, score): (u32, Vec<String>, String) = redis::Script::new(LOOKUP_LUA)
+        let (attempt, meta, score): (u32, Vec<String>, String) = LOOKUP_SCRIPT
             .key(config.job_data_hash())
             .key(self.delayed_set(queue))
             .key(config.scheduled_jobs_set())
@@ -380,8 +380,7 @@ impl Queues {
                     .query_async(&mut conn)
                     .await?;
                 if !ids.is_empty() {
-                    let purge = redis::Script::new(PURGE_LUA);
-                    let mut script = purge.prepare_invoke();
+                    let mut script = PURGE_SCRIPT.prepare_invoke();
                     script
                         .key(config.job_data_hash())
                         .key(config.done_jobs_set())
@@ -413,7 +412,7 @@ impl Queues {
     ) -> Result<u64, JobsError> {
         let config = self.config(queue);
         let mut conn = self.conn.clone();
-        let released: u64 = redis::Script::new(RELEASE_LUA)
+        let released: u64 = RELEASE_SCRIPT
             .key(config.workers_set())
             .key(format!("{}:{worker}", config.inflight_jobs_set()))
             .key(config.active_jobs_list())
@@ -664,6 +663,21 @@ if redis.call('zcard', KEYS[1]) == 0 then
 end
 return #ids
 "#;
+
+/// The scripts, hashed once: a `Script` computes its SHA-1 when built, and pushes and
+/// limiter checks run for every job and provider request.
+static PUSH_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(PUSH_LUA));
+static PROMOTE_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(PROMOTE_LUA));
+static STATS_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(STATS_LUA));
+static LOOKUP_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(LOOKUP_LUA));
+static PURGE_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(PURGE_LUA));
+static RELEASE_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(RELEASE_LUA));
 
 #[cfg(test)]
 mod tests {

@@ -449,32 +449,16 @@ pub async fn test(
     let integration = load(&state, auth.workspace_id, id).await?;
     let adapter = state.adapter(&integration.provider)?;
     let ctx = state.adapter_context(&integration.provider);
-    let outcome = match state
-        .connection(auth.workspace_id, &integration, None)
+    // A token the provider refuses although it has not expired by our clock is
+    // refreshed once (single-flight) and the check tried again.
+    let outcome = state
+        .connections
+        .call(auth.workspace_id, &integration, |connection| {
+            let (adapter, ctx) = (adapter.clone(), ctx.clone());
+            async move { adapter.check(&ctx, &connection).await }
+        })
         .await
-    {
-        Ok(connection) => match adapter.check(&ctx, &connection).await {
-            // An access token the provider refuses although it has not expired by our
-            // clock: refresh once (single-flight) and try again.
-            Err(AdapterError::Unauthorized {
-                refreshable: true, ..
-            }) if connection.access_token.is_some() => {
-                match state
-                    .connection(
-                        auth.workspace_id,
-                        &integration,
-                        connection.access_token.as_ref(),
-                    )
-                    .await
-                {
-                    Ok(fresh) => adapter.check(&ctx, &fresh).await.map_err(ApiError::from),
-                    Err(e) => Err(e),
-                }
-            }
-            other => other.map_err(ApiError::from),
-        },
-        Err(e) => Err(e),
-    };
+        .map_err(ApiError::from);
     let checked_at = state.now();
     let mut tx = state.store.begin(auth.workspace_id).await?;
     let result = match outcome {

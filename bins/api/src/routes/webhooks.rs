@@ -131,7 +131,14 @@ pub async fn receive(
     tx.commit().await?;
     let accepted = events.len() - duplicates;
     for event_row_id in to_queue {
-        enqueue(&state, workspace_id, integration_id, event_row_id).await?;
+        enqueue(
+            &state,
+            workspace_id,
+            integration_id,
+            event_row_id,
+            webhook_job_id(event_row_id),
+        )
+        .await?;
     }
     metrics::counter!("junction_webhooks_received_total", "provider" => provider.clone(), "outcome" => "accepted")
         .increment(accepted as u64);
@@ -285,6 +292,7 @@ async fn enqueue(
     workspace_id: junction_core::WorkspaceId,
     integration_id: Uuid,
     event_row_id: Uuid,
+    job_id: String,
 ) -> ApiResult<String> {
     let job = Job::Webhook(WebhookJob {
         workspace_id,
@@ -293,7 +301,7 @@ async fn enqueue(
     });
     state
         .queues
-        .enqueue_with_id(webhook_job_id(event_row_id), job)
+        .enqueue_with_id(job_id, job)
         .await
         .map_err(ApiError::queue_unavailable)
 }
@@ -453,17 +461,14 @@ pub async fn replay(
     let row = repo::webhook_events::get(tx.conn(), id).await?;
     tx.commit().await?;
     // A fresh job id per replay: the first job of the event may still be remembered.
-    let job_id = format!("{}-replay-{}", webhook_job_id(id), Uuid::new_v4().simple());
-    let job = Job::Webhook(WebhookJob {
-        workspace_id: auth.workspace_id,
-        integration_id: row.integration_id,
-        event_row_id: id,
-    });
-    state
-        .queues
-        .enqueue_with_id(job_id.clone(), job)
-        .await
-        .map_err(ApiError::queue_unavailable)?;
+    let job_id = enqueue(
+        &state,
+        auth.workspace_id,
+        row.integration_id,
+        id,
+        format!("{}-replay-{}", webhook_job_id(id), Uuid::new_v4().simple()),
+    )
+    .await?;
     Ok(HttpResponse::Accepted().json(WebhookReplayAccepted {
         event: row.into(),
         job_id,
@@ -514,7 +519,13 @@ pub async fn setup(
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<WebhookSetupView>> {
     let id = path.into_inner();
-    Ok(web::Json(setup_view(&state, auth.workspace_id, id).await?))
+    let mut tx = state.store.begin(auth.workspace_id).await?;
+    let integration = repo::integrations::get(tx.conn(), id)
+        .await
+        .map_err(|_| ApiError::not_found(ErrorCode::IntegrationNotFound, "integration"))?;
+    let stored = repo::credentials::field_names(tx.conn(), id).await?;
+    tx.commit().await?;
+    Ok(web::Json(setup_view(&state, &integration, &stored)?))
 }
 
 /// Sets the integration's webhook signing secret and/or handshake verify token
@@ -606,21 +617,18 @@ pub async fn configure(
         serde_json::json!({"fields": names}),
     )
     .await?;
-    tx.commit().await?;
-    Ok(web::Json(setup_view(&state, auth.workspace_id, id).await?))
-}
-
-async fn setup_view(
-    state: &AppState,
-    workspace_id: junction_core::WorkspaceId,
-    id: Uuid,
-) -> ApiResult<WebhookSetupView> {
-    let mut tx = state.store.begin(workspace_id).await?;
-    let integration = repo::integrations::get(tx.conn(), id)
-        .await
-        .map_err(|_| ApiError::not_found(ErrorCode::IntegrationNotFound, "integration"))?;
     let stored = repo::credentials::field_names(tx.conn(), id).await?;
     tx.commit().await?;
+    Ok(web::Json(setup_view(&state, &integration, &stored)?))
+}
+
+/// The setup of `integration`, given the names of its stored secret fields.
+fn setup_view(
+    state: &AppState,
+    integration: &junction_store::models::Integration,
+    stored: &[String],
+) -> ApiResult<WebhookSetupView> {
+    let id = integration.id;
     let adapter = state.adapter(&integration.provider)?;
     let webhook = adapter
         .spec()
