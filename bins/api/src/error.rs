@@ -201,29 +201,29 @@ impl From<junction_oauth::OAuthError> for ApiError {
     }
 }
 
-impl From<junction_runtime::ConnectError> for ApiError {
-    fn from(error: junction_runtime::ConnectError) -> Self {
+impl From<junction_app::ConnectError> for ApiError {
+    fn from(error: junction_app::ConnectError) -> Self {
         match error {
-            junction_runtime::ConnectError::Store(store) => store.into(),
+            junction_app::ConnectError::Store(store) => store.into(),
             other => Self::new(other.error_code(), other.to_string()),
         }
     }
 }
 
-impl From<junction_runtime::CallError> for ApiError {
-    fn from(error: junction_runtime::CallError) -> Self {
+impl From<junction_app::CallError> for ApiError {
+    fn from(error: junction_app::CallError) -> Self {
         match error {
-            junction_runtime::CallError::Connect(e) => e.into(),
-            junction_runtime::CallError::Adapter(e) => e.into(),
+            junction_app::CallError::Connect(e) => e.into(),
+            junction_app::CallError::Adapter(e) => e.into(),
         }
     }
 }
 
-impl From<junction_runtime::WebhookSetupError> for ApiError {
-    fn from(error: junction_runtime::WebhookSetupError) -> Self {
+impl From<junction_app::WebhookSetupError> for ApiError {
+    fn from(error: junction_app::WebhookSetupError) -> Self {
         match error {
-            junction_runtime::WebhookSetupError::Connect(e) => e.into(),
-            junction_runtime::WebhookSetupError::NotConfigured(message) => {
+            junction_app::WebhookSetupError::Connect(e) => e.into(),
+            junction_app::WebhookSetupError::NotConfigured(message) => {
                 Self::new(ErrorCode::WebhookNotConfigured, message)
             }
         }

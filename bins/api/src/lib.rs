@@ -22,7 +22,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use crate::state::AppState;
-pub use junction_runtime::Config;
+pub use junction_app::Config;
 
 /// Where inbound webhooks arrive (`/webhooks/{provider}/{integration_id}`).
 pub const WEBHOOK_PATH_PREFIX: &str = "/webhooks/";

@@ -4,14 +4,14 @@
 use std::process::ExitCode;
 
 use junction_api::{AppState, Config, openapi};
-use junction_providers::Registry;
+use junction_registry::Registry;
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("openapi") {
         print!("{}", openapi::document());
         return ExitCode::SUCCESS;
     }
-    junction_runtime::process::run_server(serve)
+    junction_app::process::run_server(serve)
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
+use junction_app::{Config, Connections};
 use junction_core::{Adapter, Connection, Context, OAuth2Spec, WorkspaceId};
 use junction_jobs::Queues;
 use junction_oauth::ClientConfig;
-use junction_providers::Registry;
-use junction_runtime::{Config, Connections};
+use junction_registry::Registry;
 use junction_store::{Store, StoreOptions, Vault, models::Integration};
 use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::SecretString;

@@ -11,9 +11,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use junction_app::Connections;
 use junction_core::ErrorCode;
 use junction_jobs::{ActionJob, Envelope, FailureKind, Job, JobFailure, JobHandler};
-use junction_runtime::Connections;
 use junction_store::{
     models::{ActionStatus, LogLevel, Operation, Queue},
     repo::{self, logs::NewLog},

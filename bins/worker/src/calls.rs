@@ -1,12 +1,12 @@
 //! Classifying failures of adapter calls made through
-//! [`junction_runtime::Connections::call`] for the retry policy, shared by the action
+//! [`junction_app::Connections::call`] for the retry policy, shared by the action
 //! and webhook handlers.
 
 use chrono::{DateTime, Utc};
+use junction_app::{CallError, ConnectError};
 use junction_core::ErrorCode;
 use junction_jobs::JobFailure;
 use junction_oauth::RefreshError;
-use junction_runtime::{CallError, ConnectError};
 
 use crate::sync::connect_failure;
 

@@ -8,7 +8,7 @@
 //!   `scheduler_interval_seconds`: any number of pods may run it, the claim in
 //!   Postgres never hands an integration to two of them;
 //! - shares each provider's request budget with every other pod through Redis
-//!   ([`junction_jobs::RedisRateLimiter`]);
+//!   ([`junction_ratelimit::RedisRateLimiter`]);
 //! - serves `/metrics`, `/healthz` and `/readyz` on `metrics_bind`, and refreshes the
 //!   queue depth and lag gauges every few seconds.
 //!
@@ -46,9 +46,10 @@ pub mod webhook;
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use junction_jobs::{Liveness, QueueWorker, Queues, RedisRateLimiter, RetryPolicy, RunnerOptions};
-use junction_providers::Registry;
-use junction_runtime::{Config, Connections};
+use junction_app::{Config, Connections};
+use junction_jobs::{Liveness, QueueWorker, Queues, RetryPolicy, RunnerOptions};
+use junction_ratelimit::RedisRateLimiter;
+use junction_registry::Registry;
 use junction_store::{Store, StoreOptions, models::Queue};
 use tokio::sync::watch;
 
@@ -112,8 +113,9 @@ impl Worker {
             .await
             .context("connecting to Redis (REDIS_URL)")?;
         // The limiter shares the queues' Redis connection and key prefix.
-        let limiter = RedisRateLimiter::from_queues(
-            &queues,
+        let limiter = RedisRateLimiter::sharing(
+            queues.connection(),
+            queues.prefix(),
             Duration::from_secs(config.worker.rate_limit_max_wait_seconds),
         );
         let config = Arc::new(config);

@@ -4,11 +4,11 @@
 
 use std::process::ExitCode;
 
-use junction_providers::Registry;
-use junction_runtime::Config;
+use junction_app::Config;
+use junction_registry::Registry;
 
 fn main() -> ExitCode {
-    junction_runtime::process::run_server(work)
+    junction_app::process::run_server(work)
 }
 
 async fn work(config: Config) -> anyhow::Result<()> {

@@ -26,10 +26,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use junction_app::Connections;
 use junction_core::{ErrorCode, WorkspaceId};
 use junction_jobs::{Envelope, FailureKind, Job, JobFailure, JobHandler, NotifyJob};
 use junction_resend::templates::{self, Direction, RenderedEmail};
-use junction_runtime::Connections;
 use junction_store::{
     StoreError,
     models::{

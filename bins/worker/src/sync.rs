@@ -25,10 +25,10 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use junction_app::{ConnectError, Connections};
 use junction_core::{AdapterError, Connection, ErrorCode, HasErrorCode, ReadRequest, WorkspaceId};
 use junction_jobs::{Envelope, FailureKind, Job, JobFailure, JobHandler, SyncJob};
 use junction_oauth::RefreshError;
-use junction_runtime::{ConnectError, Connections};
 use junction_store::{
     Store, StoreError, ingest,
     models::{Integration, IntegrationStatus, LogLevel, Operation, RunStatus, SyncRun},

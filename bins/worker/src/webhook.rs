@@ -17,12 +17,12 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use junction_app::{Connections, WebhookSetupError, webhooks::headers_from_json};
 use junction_core::{
     ErrorCode, FixedClock, KpiPoint, Record, WebhookEffects,
     webhook::{WebhookEvent, WebhookRequest},
 };
 use junction_jobs::{Envelope, FailureKind, Job, JobFailure, JobHandler, WebhookJob};
-use junction_runtime::{Connections, WebhookSetupError, webhooks::headers_from_json};
 use junction_store::{
     models::{Integration, LogLevel, Operation, Queue, WebhookEventRow, WebhookStatus},
     repo::{self, logs::NewLog},

@@ -1,6 +1,5 @@
 //! junction-jobs: Junction's job system — versioned payloads on apalis-redis queues,
-//! our own retry policy, dead letters in Postgres, and the provider request budget
-//! shared by every pod.
+//! our own retry policy and dead letters in Postgres.
 //!
 //! # Jobs and attempts
 //!
@@ -77,8 +76,6 @@
 //! | `{prefix}jobs:{queue}:workers:metadata:{worker}` | hash | worker description |
 //! | `{prefix}jobs:{queue}:done` / `:dead` | set | finished / killed task ids |
 //! | `{prefix}jobs:{queue}:signal` | list | apalis's "work available" flag |
-//! | `{prefix}ratelimit:{provider}:log` | sorted set | admitted requests of the sliding window |
-//! | `{prefix}ratelimit:{provider}:blocked` | string | Unix ms until which the provider is blocked |
 //!
 //! Finished jobs (succeeded, abandoned or dead: every attempt at once) are purged
 //! from Redis after [`FINISHED_JOB_RETENTION`] (7 days) by every running runner
@@ -95,15 +92,11 @@
 //! `abandoned`), `junction_job_retries_total{queue}`,
 //! `junction_dead_letters_total{queue}`, `junction_job_duration_seconds{queue}`,
 //! `junction_job_runner_errors_total{queue}`, `junction_worker_restarts_total{queue}`,
-//! `junction_dead_letter_replays_total{queue}`, and from the limiter
-//! `junction_provider_requests_total{provider}`,
-//! `junction_provider_throttled_total{provider}` and
-//! `junction_rate_limiter_errors_total`. The worker binary installs the recorder.
+//! `junction_dead_letter_replays_total{queue}`. The binaries install the recorder.
 
 pub mod dead;
 pub mod error;
 pub mod failure;
-pub mod limiter;
 pub mod payload;
 pub mod policy;
 pub mod queue;
@@ -112,7 +105,6 @@ pub mod runner;
 pub use dead::{Replayed, bury, replay, replay_matching};
 pub use error::JobsError;
 pub use failure::{FailureKind, JobFailure, with_refresh_once};
-pub use limiter::RedisRateLimiter;
 pub use payload::{
     ActionJob, AttemptRecord, Envelope, Job, NotifyJob, PAYLOAD_VERSION, SyncJob, WebhookJob,
 };

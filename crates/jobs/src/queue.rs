@@ -171,7 +171,9 @@ impl Queues {
             .emit_events(false)
     }
 
-    pub(crate) fn connection(&self) -> ConnectionManager {
+    /// The queues' Redis connection, for other users of the same Redis in this
+    /// process (the provider rate limiter shares it).
+    pub fn connection(&self) -> ConnectionManager {
         self.conn.clone()
     }
 

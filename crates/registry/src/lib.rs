@@ -1,4 +1,4 @@
-//! junction-providers: the closed list of providers Junction is built with.
+//! junction-registry: the closed list of providers Junction is built with.
 //!
 //! Each provider is a crate behind a Cargo feature of the same name (all on by
 //! default), so a build can leave providers out and each one can be checked alone.

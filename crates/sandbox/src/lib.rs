@@ -166,11 +166,11 @@ impl std::fmt::Debug for Sandbox {
 impl Sandbox {
     /// A sandbox of every provider compiled into this build, with its fake.
     pub fn new(config: SandboxConfig) -> Self {
-        let registry = junction_providers::Registry::builtin();
+        let registry = junction_registry::Registry::builtin();
         Self::with_providers(
             config,
             registry.specs().cloned().collect(),
-            junction_providers::fakes(),
+            junction_registry::fakes(),
         )
     }
 

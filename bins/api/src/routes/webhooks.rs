@@ -15,13 +15,13 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
+use junction_app::webhooks::headers_to_json;
 use junction_core::{
     ErrorCode, WebhookSecret,
     spec::FieldError,
     webhook::{WebhookError, WebhookRequest},
 };
 use junction_jobs::{Job, WebhookJob};
-use junction_runtime::webhooks::headers_to_json;
 use junction_store::{
     models::{WebhookEventRow, WebhookStatus},
     repo::{

@@ -9,7 +9,7 @@ use junction_core::{
     http::{ResponsePolicy, json, send},
     spec::{AuthSpec, Category, ConfigField, ProviderSpec, RateBudget},
 };
-use junction_providers::Registry;
+use junction_registry::Registry;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use wiremock::{

@@ -399,11 +399,11 @@ fn the_committed_openapi_document_is_current() {
 #[test]
 fn demo_mode_uses_the_sandboxs_published_oauth_app() {
     assert_eq!(
-        junction_runtime::config::SANDBOX_CLIENT_ID,
+        junction_app::config::SANDBOX_CLIENT_ID,
         junction_sandbox::CLIENT_ID
     );
     assert_eq!(
-        junction_runtime::config::SANDBOX_CLIENT_SECRET,
+        junction_app::config::SANDBOX_CLIENT_SECRET,
         junction_sandbox::CLIENT_SECRET
     );
 }

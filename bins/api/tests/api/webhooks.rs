@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use junction_app::Config;
 use junction_core::webhook::{stripe, svix};
-use junction_providers::Registry;
-use junction_runtime::Config;
+use junction_registry::Registry;
 use reqwest::Response;
 use secrecy::SecretString;
 use serde_json::{Value, json};

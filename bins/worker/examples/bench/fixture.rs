@@ -100,7 +100,7 @@ struct Connector {
 
 impl Connector {
     fn new(sandbox: &RunningSandbox) -> Result<Self> {
-        let registry = junction_providers::Registry::builtin();
+        let registry = junction_registry::Registry::builtin();
         let adapter = registry
             .get(PROVIDER)
             .ok_or_else(|| anyhow!("this build has no {PROVIDER} provider"))?;

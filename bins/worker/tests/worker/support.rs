@@ -17,10 +17,10 @@ use chrono::{DateTime, Utc};
 use diesel::{QueryableByName, sql_types::BigInt};
 use diesel_async::RunQueryDsl;
 use figment::Figment;
+use junction_app::{Config, Connections};
 use junction_core::{AuthSpec, WorkspaceId};
 use junction_oauth::TokenSet;
-use junction_providers::Registry;
-use junction_runtime::{Config, Connections};
+use junction_registry::Registry;
 use junction_sandbox::{RunningSandbox, SandboxConfig};
 use junction_store::{
     models::{AuthKind, Integration, IntegrationLog, IntegrationStatus, NewIntegration, SyncRun},

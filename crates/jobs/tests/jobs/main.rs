@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod dead_letters;
-mod limiter;
 mod payload;
 mod policy;
 mod queue;

@@ -7,7 +7,7 @@ use junction_core::{
     NoopLimiter, OAuth2Spec, RateLimiter, SystemClock, WorkspaceId,
 };
 use junction_oauth::{ClientConfig, EndpointOverrides, OAuthEngine, RefreshError, RefreshRequest};
-use junction_providers::Registry;
+use junction_registry::Registry;
 use junction_store::{Store, StoreError, Vault, models::Integration, repo};
 use secrecy::SecretString;
 

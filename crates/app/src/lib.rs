@@ -1,4 +1,4 @@
-//! junction-runtime: what the API and the worker share.
+//! junction-app: what the API and the worker share.
 //!
 //! - [`config`]: one configuration for every binary (defaults, file, environment),
 //!   validated once at start-up.

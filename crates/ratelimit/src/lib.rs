@@ -1,5 +1,5 @@
-//! [`RedisRateLimiter`]: a provider app's request budget, shared by every tenant and
-//! every pod through Redis.
+//! junction-ratelimit: [`RedisRateLimiter`], a provider app's request budget, shared
+//! by every tenant and every pod through Redis.
 //!
 //! Each provider has a sliding-window log in Redis (`{prefix}ratelimit:{provider}:log`,
 //! a sorted set of request times): a request is admitted when fewer than
@@ -19,6 +19,10 @@
 //! the budget protects the provider app's quota, and the provider's own 429s are
 //! still honoured by the retry policy, whereas failing closed would stop every
 //! provider call during a Redis blip.
+//!
+//! Metrics: `junction_provider_requests_total{provider}`,
+//! `junction_provider_throttled_total{provider}` and
+//! `junction_rate_limiter_errors_total`.
 
 use std::{
     collections::HashMap,
@@ -26,14 +30,28 @@ use std::{
     time::{Duration, Instant},
 };
 
-use apalis_redis::ConnectionManager;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use junction_core::{AdapterError, RateBudget, RateLimiter, http::RateLimitInfo};
 use rand::Rng;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use uuid::Uuid;
 
-use crate::{JobsError, Queues};
+/// How long connecting to Redis may take.
+const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one Redis command may take before the check fails (and lets the request
+/// through, see the module docs).
+const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why a limiter operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RateLimitError {
+    /// The URL does not parse (its text is not repeated: it may hold a password).
+    #[error("the Redis URL is invalid")]
+    InvalidUrl,
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
 
 /// The most a waiter adds at random to its wait, so waiters released by the same
 /// window edge do not all hit Redis in the same millisecond.
@@ -60,22 +78,35 @@ impl std::fmt::Debug for RedisRateLimiter {
 }
 
 impl RedisRateLimiter {
-    /// Connects to Redis. `prefix` is the same key prefix as the queues';
-    /// `max_wait` is the longest one `acquire` pauses before giving up.
+    /// Connects to Redis. `prefix` starts every key (the same prefix as the job
+    /// queues', `:` appended when missing); `max_wait` is the longest one `acquire`
+    /// pauses before giving up.
     pub async fn connect(
         redis_url: &str,
         prefix: &str,
         max_wait: Duration,
-    ) -> Result<Self, JobsError> {
-        let queues = Queues::connect(redis_url, prefix).await?;
-        Ok(Self::from_queues(&queues, max_wait))
+    ) -> Result<Self, RateLimitError> {
+        let client = redis::Client::open(redis_url).map_err(|_| RateLimitError::InvalidUrl)?;
+        let conn = client
+            .get_connection_manager_with_config(
+                ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
+                    .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT)),
+            )
+            .await?;
+        Ok(Self::sharing(conn, prefix, max_wait))
     }
 
-    /// A limiter sharing the queues' Redis connection and prefix.
-    pub fn from_queues(queues: &Queues, max_wait: Duration) -> Self {
+    /// A limiter on an existing connection (a process shares one with its queues).
+    pub fn sharing(conn: ConnectionManager, prefix: &str, max_wait: Duration) -> Self {
+        let prefix = if prefix.is_empty() || prefix.ends_with(':') {
+            prefix.to_owned()
+        } else {
+            format!("{prefix}:")
+        };
         Self {
-            conn: queues.connection(),
-            prefix: queues.prefix().to_owned(),
+            conn,
+            prefix,
             max_wait,
             local_blocks: Arc::default(),
         }
@@ -91,7 +122,11 @@ impl RedisRateLimiter {
 
     /// Blocks `provider` until `until` for every pod (a later block is never
     /// shortened).
-    pub async fn block_until(&self, provider: &str, until: DateTime<Utc>) -> Result<(), JobsError> {
+    pub async fn block_until(
+        &self,
+        provider: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), RateLimitError> {
         self.block_locally(provider, until);
         let mut conn = self.conn.clone();
         let _: i64 = BLOCK_SCRIPT
@@ -103,7 +138,10 @@ impl RedisRateLimiter {
     }
 
     /// Until when `provider` is blocked in Redis, if it is.
-    pub async fn blocked_until(&self, provider: &str) -> Result<Option<DateTime<Utc>>, JobsError> {
+    pub async fn blocked_until(
+        &self,
+        provider: &str,
+    ) -> Result<Option<DateTime<Utc>>, RateLimitError> {
         let mut conn = self.conn.clone();
         let raw: Option<i64> = redis::cmd("GET")
             .arg(self.blocked_key(provider))
@@ -140,7 +178,7 @@ impl RedisRateLimiter {
         &self,
         provider: &str,
         budget: &RateBudget,
-    ) -> Result<Option<Duration>, JobsError> {
+    ) -> Result<Option<Duration>, RateLimitError> {
         let window_ms = u64::try_from(budget.per.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);

@@ -1,3 +1,6 @@
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 //! The shared provider budget: two limiters on one prefix share it, a full window
 //! pauses instead of failing, `observe` blocks until the provider's reset.
 
@@ -5,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use junction_core::{AdapterError, RateBudget, RateLimiter, http::RateLimitInfo};
-use junction_jobs::RedisRateLimiter;
+use junction_ratelimit::RedisRateLimiter;
 use junction_testkit::TestRedis;
 
 fn budget(requests: u32, per: Duration) -> RateBudget {
