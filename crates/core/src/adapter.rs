@@ -259,6 +259,91 @@ pub struct WebhookEffects {
     pub suppressions: Vec<Suppression>,
 }
 
+/// Where the authenticated proxy (`/v1/integrations/{id}/proxy/{path}`) sends one
+/// connection's requests, and the credentials it adds to each of them.
+#[derive(Clone)]
+pub struct ProxyTarget {
+    /// The root of the provider's API for this connection (the context's base-URL
+    /// override applies). A proxied path is joined below its path and may never leave
+    /// it: same scheme, host and port, under the same path prefix.
+    pub base_url: Url,
+    /// Headers carrying the connection's credentials (`Authorization: Bearer …`,
+    /// `X-Kit-Api-Key: …`). They replace any header of the same name the client sent.
+    pub headers: Vec<(http::HeaderName, SecretString)>,
+}
+
+impl std::fmt::Debug for ProxyTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyTarget")
+            .field("base_url", &self.base_url.as_str())
+            .field(
+                "headers",
+                &self.headers.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl ProxyTarget {
+    /// A target authenticated with `Authorization: Bearer {token}`.
+    pub fn bearer(base_url: Url, token: &SecretString) -> Self {
+        use secrecy::ExposeSecret;
+        Self {
+            base_url,
+            headers: vec![(
+                http::header::AUTHORIZATION,
+                SecretString::from(format!("Bearer {}", token.expose_secret())),
+            )],
+        }
+    }
+
+    /// A target authenticated with HTTP Basic (`user:password`, base64).
+    pub fn basic(base_url: Url, user: &str, password: &SecretString) -> Self {
+        use base64::Engine as _;
+        use secrecy::ExposeSecret;
+        let pair = format!("{user}:{}", password.expose_secret());
+        let encoded = base64::engine::general_purpose::STANDARD.encode(pair.as_bytes());
+        Self {
+            base_url,
+            headers: vec![(
+                http::header::AUTHORIZATION,
+                SecretString::from(format!("Basic {encoded}")),
+            )],
+        }
+    }
+}
+
+/// An email Junction sends about itself (KPI alerts, failures, reports), already
+/// rendered. Any provider that can send email takes it through [`EmailSender`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingEmail {
+    /// Bare addresses (`ops@acme.example`).
+    pub to: Vec<String>,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    /// What kind of email it is (`kpi_alert`, `sync_failure`, …), as a tag where the
+    /// provider has tags, so its delivery events can be told apart.
+    pub category: String,
+}
+
+/// The port Junction's own emails go out through: implemented by every provider
+/// that can send email (Resend; SendGrid next), found through
+/// [`Adapter::email_sender`].
+#[async_trait]
+pub trait EmailSender: Send + Sync {
+    /// Sends `email` with the connection's default sender. `idempotency_key` is the
+    /// same for every attempt of one notification: a provider that honours keys
+    /// sends it once however often it is retried.
+    async fn send_email(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        email: &OutgoingEmail,
+        idempotency_key: &str,
+    ) -> Result<ActionOutcome, AdapterError>;
+}
+
 /// The contract of a provider crate. See the crate documentation.
 #[async_trait]
 pub trait Adapter: Send + Sync {
@@ -323,6 +408,24 @@ pub trait Adapter: Send + Sync {
     async fn revoke(&self, ctx: &Context, conn: &Connection) -> Result<(), AdapterError> {
         let _ = (ctx, conn);
         Ok(())
+    }
+
+    /// Where the authenticated proxy sends this connection's requests, with which
+    /// credentials (see [`ProxyTarget`]). May call the provider (Mailchimp's OAuth
+    /// metadata names the data center).
+    async fn proxy_target(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+    ) -> Result<ProxyTarget, AdapterError> {
+        // TEMPORARY default while the providers gain their own: removed in this change.
+        let _ = (ctx, conn);
+        Err(AdapterError::invalid("no proxy target"))
+    }
+
+    /// The provider's email port, when it can send Junction's own emails.
+    fn email_sender(&self) -> Option<&dyn EmailSender> {
+        None
     }
 }
 

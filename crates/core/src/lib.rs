@@ -21,9 +21,9 @@ pub mod spec;
 pub mod webhook;
 
 pub use adapter::{
-    ActionOutcome, Adapter, Clock, Connection, Context, Credentials, FixedClock, Health,
-    NoopLimiter, RateLimiter, ReadRequest, StreamKpi, StreamRecord, Suppression, SystemClock,
-    WebhookEffects,
+    ActionOutcome, Adapter, Clock, Connection, Context, Credentials, EmailSender, FixedClock,
+    Health, NoopLimiter, OutgoingEmail, ProxyTarget, RateLimiter, ReadRequest, StreamKpi,
+    StreamRecord, Suppression, SystemClock, WebhookEffects,
 };
 pub use codes::{ErrorCode, ErrorKind, HasErrorCode};
 pub use error::AdapterError;
