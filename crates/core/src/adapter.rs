@@ -278,7 +278,11 @@ impl std::fmt::Debug for ProxyTarget {
             .field("base_url", &self.base_url.as_str())
             .field(
                 "headers",
-                &self.headers.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+                &self
+                    .headers
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -417,11 +421,7 @@ pub trait Adapter: Send + Sync {
         &self,
         ctx: &Context,
         conn: &Connection,
-    ) -> Result<ProxyTarget, AdapterError> {
-        // TEMPORARY default while the providers gain their own: removed in this change.
-        let _ = (ctx, conn);
-        Err(AdapterError::invalid("no proxy target"))
-    }
+    ) -> Result<ProxyTarget, AdapterError>;
 
     /// The provider's email port, when it can send Junction's own emails.
     fn email_sender(&self) -> Option<&dyn EmailSender> {

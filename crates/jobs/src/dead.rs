@@ -12,7 +12,7 @@ use junction_store::{
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::{AttemptRecord, Envelope, Job, JobFailure, JobsError, Queues};
+use crate::{AttemptRecord, Envelope, Job, JobFailure, JobsError, outbox, payload::replay_job_id};
 
 /// A dead letter put back on its queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -96,14 +96,13 @@ pub(crate) async fn insert(store: &Store, row: DeadLetterRow<'_>) -> Result<Dead
     Ok(letter)
 }
 
-/// Re-enqueues a dead letter's job as a fresh job (attempt 1, job id
+/// Queues a dead letter's job again as a fresh job (attempt 1, job id
 /// `{original}-replay-{n}`). Only the first replay of a dead letter wins: later ones
-/// get [`JobsError::AlreadyReplayed`]. The new job is pushed before the dead letter's
-/// `replayed_at` commits, and its id is derived from the dead letter, so a replay that
-/// fails half-way can be retried without running the job twice.
+/// get [`JobsError::AlreadyReplayed`]. The letter is marked replayed and the new job
+/// written to the outbox in one transaction, so a replay is recorded exactly when its
+/// job will run.
 pub async fn replay(
     store: &Store,
-    queues: &Queues,
     workspace_id: WorkspaceId,
     dead_letter_id: Uuid,
 ) -> Result<Replayed, JobsError> {
@@ -120,7 +119,7 @@ pub async fn replay(
     if !dead_letters::mark_replayed(tx.conn(), dead_letter_id, &replay_job_id).await? {
         return Err(JobsError::AlreadyReplayed);
     }
-    queues.enqueue_with_id(replay_job_id.clone(), job).await?;
+    outbox::stage_with_id(tx.conn(), &replay_job_id, &job).await?;
     tx.commit().await?;
     metrics::counter!("junction_dead_letter_replays_total", "queue" => letter.queue.as_str())
         .increment(1);
@@ -135,7 +134,6 @@ pub async fn replay(
 /// skipped; any other failure stops the batch and is returned.
 pub async fn replay_matching(
     store: &Store,
-    queues: &Queues,
     workspace_id: WorkspaceId,
     filter: &DeadLetterFilter,
     limit: i64,
@@ -152,33 +150,11 @@ pub async fn replay_matching(
     };
     let mut replayed = Vec::with_capacity(letters.len());
     for letter in letters {
-        match replay(store, queues, workspace_id, letter.id).await {
+        match replay(store, workspace_id, letter.id).await {
             Ok(done) => replayed.push(done),
             Err(JobsError::AlreadyReplayed) => {}
             Err(error) => return Err(error),
         }
     }
     Ok(replayed)
-}
-
-/// `sync-1` -> `sync-1-replay-1`; `sync-1-replay-1` -> `sync-1-replay-2`.
-fn replay_job_id(job_id: &str) -> String {
-    if let Some((base, n)) = job_id.rsplit_once("-replay-")
-        && let Ok(n) = n.parse::<u32>()
-    {
-        return format!("{base}-replay-{}", n.saturating_add(1));
-    }
-    format!("{job_id}-replay-1")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replay_ids_count_up() {
-        assert_eq!(replay_job_id("sync-1"), "sync-1-replay-1");
-        assert_eq!(replay_job_id("sync-1-replay-1"), "sync-1-replay-2");
-        assert_eq!(replay_job_id("sync-1-replay-x"), "sync-1-replay-x-replay-1");
-    }
 }

@@ -1,7 +1,7 @@
 //! [`JobFailure`]: what a job handler reports when an attempt fails, and how an
 //! [`AdapterError`] classification turns into one.
 
-use std::{fmt, future::Future};
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use junction_core::{AdapterError, ErrorCode, HasErrorCode};
@@ -123,32 +123,6 @@ impl JobFailure {
     }
 }
 
-/// Runs a provider call; when it fails with `Unauthorized { refreshable: true }`,
-/// refreshes the credentials once and runs it once more. This is the "refresh once"
-/// half of the retry policy, which handlers do themselves before reporting: an
-/// `Unauthorized` still coming back (or a refresh that fails) is returned as is, and
-/// [`JobFailure::from_adapter`] makes it permanent.
-pub async fn with_refresh_once<T, Call, CallFut, Refresh, RefreshFut>(
-    mut call: Call,
-    refresh: Refresh,
-) -> Result<T, AdapterError>
-where
-    Call: FnMut() -> CallFut,
-    CallFut: Future<Output = Result<T, AdapterError>>,
-    Refresh: FnOnce() -> RefreshFut,
-    RefreshFut: Future<Output = Result<(), AdapterError>>,
-{
-    match call().await {
-        Err(AdapterError::Unauthorized {
-            refreshable: true, ..
-        }) => {
-            refresh().await?;
-            call().await
-        }
-        other => other,
-    }
-}
-
 impl From<&AdapterError> for JobFailure {
     /// [`JobFailure::from_adapter`] at the current time.
     fn from(error: &AdapterError) -> Self {
@@ -225,68 +199,6 @@ mod tests {
         );
         assert_eq!(unauthorized.kind, FailureKind::Permanent);
         assert_eq!(unauthorized.code, ErrorCode::ProviderUnauthorized);
-    }
-
-    fn unauthorized(refreshable: bool) -> AdapterError {
-        AdapterError::Unauthorized {
-            refreshable,
-            message: "expired".into(),
-        }
-    }
-
-    #[tokio::test]
-    async fn refresh_once_retries_a_refreshable_unauthorized_once() {
-        let calls = std::sync::atomic::AtomicU32::new(0);
-        let refreshes = std::sync::atomic::AtomicU32::new(0);
-        let call = || {
-            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            async move {
-                if n == 0 {
-                    Err(unauthorized(true))
-                } else {
-                    Ok(n)
-                }
-            }
-        };
-        let refresh = || {
-            refreshes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            async { Ok(()) }
-        };
-        assert_eq!(with_refresh_once(call, refresh).await, Ok(1));
-        assert_eq!(refreshes.load(std::sync::atomic::Ordering::SeqCst), 1);
-    }
-
-    #[tokio::test]
-    async fn refresh_once_gives_up_after_one_refresh() {
-        let calls = std::sync::atomic::AtomicU32::new(0);
-        let call = || {
-            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            async { Err::<(), _>(unauthorized(true)) }
-        };
-        let result = with_refresh_once(call, || async { Ok(()) }).await;
-        assert_eq!(result, Err(unauthorized(true)));
-        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
-
-        // Not refreshable: no refresh, one call.
-        let calls = std::sync::atomic::AtomicU32::new(0);
-        let call = || {
-            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            async { Err::<(), _>(unauthorized(false)) }
-        };
-        let refresh = || async { panic!("must not refresh") };
-        assert_eq!(
-            with_refresh_once(call, refresh).await,
-            Err(unauthorized(false))
-        );
-        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
-
-        // A failed refresh is the result.
-        let call = || async { Err::<(), _>(unauthorized(true)) };
-        let refresh = || async { Err(AdapterError::invalid("grant revoked")) };
-        assert_eq!(
-            with_refresh_once(call, refresh).await,
-            Err(AdapterError::invalid("grant revoked"))
-        );
     }
 
     #[test]

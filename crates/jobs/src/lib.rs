@@ -3,7 +3,9 @@
 //!
 //! # Jobs and attempts
 //!
-//! A [`Job`] (sync, action, webhook, notify; serde-tagged by `kind`) travels in an
+//! A [`Job`] (sync, action, webhook, notify; serde-tagged by `kind`) is staged in the
+//! Postgres outbox in the transaction of the row it serves and relayed to its queue
+//! ([`outbox`]); on the queue it travels in an
 //! [`Envelope`] carrying the payload version ([`PAYLOAD_VERSION`]), a job id that
 //! stays the same across retries (`sync-{run_id}`, `action-{request_id}`...), the
 //! 1-based attempt number and the history of failed attempts. Every attempt is its
@@ -32,8 +34,8 @@
 //!   schedules) and the current task completes;
 //! - a retryable failure of attempt `max_attempts`, or a *permanent* one
 //!   (`AdapterError::Invalid`, non-retryable provider statuses, an `Unauthorized`
-//!   that a refresh did not fix — handlers refresh once themselves, see
-//!   [`with_refresh_once`]) is *dead-lettered*: the job, the error, every attempt
+//!   that a refresh did not fix — the application layer refreshes once itself
+//!   before reporting) is *dead-lettered*: the job, the error, every attempt
 //!   (`attempt_log`) and the times are stored in Postgres (`dead_letters`), the
 //!   handler's [`JobHandler::on_dead_letter`] runs, and the task is killed in Redis
 //!   (apalis `AbortError`, which moves it to the dead set and never retries it);
@@ -97,6 +99,7 @@
 pub mod dead;
 pub mod error;
 pub mod failure;
+pub mod outbox;
 pub mod payload;
 pub mod policy;
 pub mod queue;
@@ -104,9 +107,11 @@ pub mod runner;
 
 pub use dead::{Replayed, bury, replay, replay_matching};
 pub use error::JobsError;
-pub use failure::{FailureKind, JobFailure, with_refresh_once};
+pub use failure::{FailureKind, JobFailure};
+pub use outbox::{Relay, RelayOptions, RelayReport, stage};
 pub use payload::{
     ActionJob, AttemptRecord, Envelope, Job, NotifyJob, PAYLOAD_VERSION, SyncJob, WebhookJob,
+    replay_job_id,
 };
 pub use policy::{Decision, RetryPolicy};
 pub use queue::{JobLookup, QueueStats, Queues, TaskState};

@@ -61,6 +61,14 @@ pub struct WebhookJob {
     pub workspace_id: WorkspaceId,
     pub integration_id: Uuid,
     pub event_row_id: Uuid,
+    /// 0 for the event's first processing, `n` for its n-th replay by an operator
+    /// (each replay is a job of its own: the first may still be remembered).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replay: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Deliver one notification.
@@ -111,17 +119,30 @@ impl Job {
         }
     }
 
-    /// The job id [`Queues::enqueue`](crate::Queues::enqueue) gives this job: derived
-    /// from the row that caused it (the sync run, the API request, the webhook event,
-    /// the notification), so enqueueing the same work twice yields one job.
+    /// The job's id on its queue, derived from the row that caused it (the sync run,
+    /// the action run, the webhook event and its replay count, the notification), so
+    /// queueing the same work twice yields one job. Every job id is made here or by
+    /// [`replay_job_id`].
     pub fn default_job_id(&self) -> String {
         match self {
             Job::Sync(job) => format!("sync-{}", job.run_id),
             Job::Action(job) => format!("action-{}", job.request_id),
-            Job::Webhook(job) => format!("webhook-{}", job.event_row_id),
+            Job::Webhook(job) if job.replay == 0 => format!("webhook-{}", job.event_row_id),
+            Job::Webhook(job) => format!("webhook-{}-replay-{}", job.event_row_id, job.replay),
             Job::Notify(job) => format!("notify-{}", job.notification_id),
         }
     }
+}
+
+/// The job id of a dead letter's replay: `sync-1` → `sync-1-replay-1`,
+/// `sync-1-replay-1` → `sync-1-replay-2`.
+pub fn replay_job_id(job_id: &str) -> String {
+    if let Some((base, n)) = job_id.rsplit_once("-replay-")
+        && let Ok(n) = n.parse::<u32>()
+    {
+        return format!("{base}-replay-{}", n.saturating_add(1));
+    }
+    format!("{job_id}-replay-1")
 }
 
 /// One failed attempt, as kept in the envelope's history and in a dead letter's
@@ -264,6 +285,36 @@ mod tests {
         assert_eq!(next.history, vec![failed]);
         assert_eq!(next.job_id, envelope.job_id);
         assert_eq!(next.first_enqueued_at, envelope.first_enqueued_at);
+    }
+
+    #[test]
+    fn job_ids_derive_from_their_rows() {
+        let (workspace_id, integration_id, event) =
+            (WorkspaceId::new(), Uuid::new_v4(), Uuid::new_v4());
+        let webhook = |replay| {
+            Job::Webhook(WebhookJob {
+                workspace_id,
+                integration_id,
+                event_row_id: event,
+                replay,
+            })
+        };
+        assert_eq!(webhook(0).default_job_id(), format!("webhook-{event}"));
+        assert_eq!(
+            webhook(2).default_job_id(),
+            format!("webhook-{event}-replay-2")
+        );
+        // A first job on the wire has no replay field, and reads back as replay 0.
+        let wire = serde_json::to_value(webhook(0)).unwrap();
+        assert!(wire.get("replay").is_none());
+        assert_eq!(serde_json::from_value::<Job>(wire).unwrap(), webhook(0));
+    }
+
+    #[test]
+    fn replay_ids_count_up() {
+        assert_eq!(replay_job_id("sync-1"), "sync-1-replay-1");
+        assert_eq!(replay_job_id("sync-1-replay-1"), "sync-1-replay-2");
+        assert_eq!(replay_job_id("sync-1-replay-x"), "sync-1-replay-x-replay-1");
     }
 
     #[test]

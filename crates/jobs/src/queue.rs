@@ -199,6 +199,19 @@ impl Queues {
         Ok(job_id)
     }
 
+    /// A job the outbox relay took from Postgres, staged at `staged_at`: attempt 1
+    /// under its job id. Relaying the same job again is a no-op.
+    pub async fn enqueue_staged(
+        &self,
+        job_id: String,
+        job: Job,
+        staged_at: DateTime<Utc>,
+    ) -> Result<bool, JobsError> {
+        validate_job_id(&job_id)?;
+        self.push(&Envelope::new(job_id, job, staged_at), None)
+            .await
+    }
+
     /// Puts an envelope on its queue for the attempt it carries, due at `at` (used by
     /// the runner for retries; also usable directly). The task id is
     /// `{job_id}#{attempt}`: if that attempt was pushed before, nothing changes.

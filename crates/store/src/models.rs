@@ -149,6 +149,7 @@ text_enum!(
         Update => "update",
         Reconnect => "reconnect",
         Alert => "alert",
+        Proxy => "proxy",
     }
 );
 
@@ -396,6 +397,8 @@ pub struct WebhookEventRow {
     pub error_message: Option<String>,
     pub received_at: DateTime<Utc>,
     pub processed_at: Option<DateTime<Utc>>,
+    /// How often operators replayed the event (each replay is a job of its own).
+    pub replays: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]

@@ -153,6 +153,7 @@ diesel::table! {
         error_message -> Nullable<Text>,
         received_at -> Timestamptz,
         processed_at -> Nullable<Timestamptz>,
+        replays -> Int4,
     }
 }
 
@@ -273,6 +274,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> Int8,
+        workspace_id -> Uuid,
+        queue -> Text,
+        job_id -> Text,
+        job -> Jsonb,
+        created_at -> Timestamptz,
+        leased_until -> Nullable<Timestamptz>,
+        relay_attempts -> Int4,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     workspaces,
     api_keys,
@@ -291,4 +306,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     email_suppressions,
     action_runs,
+    outbox,
 );

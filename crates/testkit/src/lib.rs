@@ -5,10 +5,14 @@
 //!   roles and row-level security.
 //! - [`TestRedis`]: a random key prefix per test on the real Redis, cleaned up on drop.
 //! - [`test_vault`] and fixtures that create workspaces and integrations.
+//! - [`TcpCut`]: a TCP forwarder a test can cut and restore, to take a service away
+//!   (Redis, a provider) and bring it back.
 //!
 //! The server defaults to the local Postgres and Redis that `.ci/run` starts; override
 //! with `JUNCTION_TEST_DATABASE_URL` (a maintenance database URL) and
 //! `JUNCTION_TEST_REDIS_URL`.
+
+mod cut;
 
 use std::time::Duration;
 
@@ -24,6 +28,8 @@ use junction_store::{
 use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::SecretString;
 use uuid::Uuid;
+
+pub use cut::{TcpCut, url_addr};
 
 /// The maintenance database URL tests create their databases through.
 pub fn server_url() -> DatabaseUrl {
@@ -222,6 +228,34 @@ impl TestDb {
         AdminStore::connect(&self.url, Duration::from_secs(5))
             .await
             .unwrap_or_else(|e| panic!("admin connection: {e}"))
+    }
+
+    /// A number from SQL run as the schema owner (row-level security bypassed): the
+    /// query returns one row with a `bigint` column `n`.
+    pub async fn count(&self, sql: &str) -> i64 {
+        use diesel::{QueryableByName, sql_types::BigInt};
+        use diesel_async::RunQueryDsl;
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut admin = self.admin().await;
+        diesel::sql_query(sql)
+            .get_result::<Count>(admin.conn())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .n
+    }
+
+    /// Runs SQL as the schema owner; returns the rows it touched.
+    pub async fn execute(&self, sql: &str) -> usize {
+        use diesel_async::RunQueryDsl;
+        let mut admin = self.admin().await;
+        diesel::sql_query(sql)
+            .execute(admin.conn())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 }
 

@@ -74,6 +74,17 @@ impl Adapter for KeyProvider {
     ) -> Result<Page, AdapterError> {
         Ok(Page::default())
     }
+
+    async fn proxy_target(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+    ) -> Result<junction_core::ProxyTarget, AdapterError> {
+        Ok(junction_core::ProxyTarget::bearer(
+            ctx.url("https://keyed.invalid", "")?,
+            conn.secret("api_key")?,
+        ))
+    }
 }
 
 async fn spawn() -> (TestApp, MockServer) {

@@ -56,11 +56,12 @@ async fn a_replayed_dead_letter_runs_again_and_succeeds_once_the_cause_is_gone()
     assert_eq!(letter.job_id, job_id);
 
     broken.store(false, Ordering::SeqCst);
-    let replayed = replay(env.store(), &env.queues, env.workspace_id, letter.id)
+    let replayed = replay(env.store(), env.workspace_id, letter.id)
         .await
         .unwrap();
     assert_eq!(replayed.dead_letter_id, letter.id);
     assert_eq!(replayed.job_id, format!("{job_id}-replay-1"));
+    assert_eq!(env.relay().await.relayed, 1);
     eventually("the replay to succeed", WAIT, || async {
         matches!(
             env.queues.lookup(Queue::Sync, &replayed.job_id).await.unwrap(),
@@ -84,7 +85,7 @@ async fn a_replayed_dead_letter_runs_again_and_succeeds_once_the_cause_is_gone()
         Some(replayed.job_id.as_str())
     );
 
-    let again = replay(env.store(), &env.queues, env.workspace_id, letter.id).await;
+    let again = replay(env.store(), env.workspace_id, letter.id).await;
     assert!(
         matches!(again, Err(JobsError::AlreadyReplayed)),
         "{again:?}"
@@ -100,8 +101,8 @@ async fn concurrent_replays_of_one_letter_enqueue_one_job() {
         .await
         .unwrap();
     let (a, b) = tokio::join!(
-        replay(env.store(), &env.queues, env.workspace_id, letter.id),
-        replay(env.store(), &env.queues, env.workspace_id, letter.id),
+        replay(env.store(), env.workspace_id, letter.id),
+        replay(env.store(), env.workspace_id, letter.id),
     );
     let wins = [&a, &b].iter().filter(|r| r.is_ok()).count();
     assert_eq!(wins, 1, "{a:?} {b:?}");
@@ -110,6 +111,7 @@ async fn concurrent_replays_of_one_letter_enqueue_one_job() {
             .iter()
             .any(|r| matches!(r, Err(JobsError::AlreadyReplayed)))
     );
+    assert_eq!(env.relay().await.relayed, 1);
     assert_eq!(env.stats(Queue::Sync).await.pending, 1);
 }
 
@@ -122,12 +124,13 @@ async fn replay_is_scoped_to_the_workspace() {
         .await
         .unwrap();
     let (other_workspace, _) = junction_testkit::create_workspace(env.store(), "other").await;
-    let result = replay(env.store(), &env.queues, other_workspace, letter.id).await;
+    let result = replay(env.store(), other_workspace, letter.id).await;
     assert!(matches!(result, Err(JobsError::NotFound(_))), "{result:?}");
-    let result = replay(env.store(), &env.queues, env.workspace_id, Uuid::new_v4()).await;
+    let result = replay(env.store(), env.workspace_id, Uuid::new_v4()).await;
     assert!(matches!(result, Err(JobsError::NotFound(_))), "{result:?}");
-    let result = replay(env.store(), &env.queues, WorkspaceId::new(), letter.id).await;
+    let result = replay(env.store(), WorkspaceId::new(), letter.id).await;
     assert!(result.is_err());
+    assert_eq!(env.relay().await.relayed, 0);
     assert_eq!(env.stats(Queue::Sync).await.pending, 0);
 }
 
@@ -193,7 +196,7 @@ async fn bulk_replay_takes_only_matching_letters() {
         integration_id: Some(env.integration_id),
         ..DeadLetterFilter::default()
     };
-    let mut replayed = replay_matching(env.store(), &env.queues, env.workspace_id, &filter, 100)
+    let mut replayed = replay_matching(env.store(), env.workspace_id, &filter, 100)
         .await
         .unwrap();
     replayed.sort_by(|a, b| a.job_id.cmp(&b.job_id));
@@ -203,6 +206,7 @@ async fn bulk_replay_takes_only_matching_letters() {
     letter_ids.sort();
     matching.sort();
     assert_eq!(letter_ids, matching);
+    assert_eq!(env.relay().await.relayed, 2);
     for r in &replayed {
         let found = env
             .queues
@@ -216,7 +220,7 @@ async fn bulk_replay_takes_only_matching_letters() {
 
     // Already replayed letters are not replayed again; the other integration's
     // letter was never touched.
-    let again = replay_matching(env.store(), &env.queues, env.workspace_id, &filter, 100)
+    let again = replay_matching(env.store(), env.workspace_id, &filter, 100)
         .await
         .unwrap();
     assert!(again.is_empty());
@@ -226,7 +230,7 @@ async fn bulk_replay_takes_only_matching_letters() {
 
     // Without a filter, what is left is the other integration's letter.
     let everything = DeadLetterFilter::default();
-    let rest = replay_matching(env.store(), &env.queues, env.workspace_id, &everything, 1)
+    let rest = replay_matching(env.store(), env.workspace_id, &everything, 1)
         .await
         .unwrap();
     assert_eq!(rest.len(), 1);

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod dead_letters;
+mod outbox;
 mod payload;
 mod policy;
 mod queue;

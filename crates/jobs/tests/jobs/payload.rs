@@ -30,6 +30,7 @@ fn every_kind() -> Vec<Job> {
             workspace_id,
             integration_id: Uuid::new_v4(),
             event_row_id: Uuid::new_v4(),
+            replay: 1,
         }),
         Job::Notify(NotifyJob {
             workspace_id,

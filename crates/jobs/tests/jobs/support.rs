@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use junction_core::WorkspaceId;
 use junction_jobs::{
     Envelope, Job, JobFailure, JobHandler, JobsError, Liveness, NotifyJob, QueueWorker, Queues,
-    RetryPolicy, RunnerOptions, SyncJob,
+    Relay, RelayOptions, RetryPolicy, RunnerOptions, SyncJob,
 };
 use junction_store::{
     Store,
@@ -89,6 +89,18 @@ impl Env {
             .unwrap();
         tx.commit().await.unwrap();
         letters
+    }
+
+    /// One pass of the outbox relay (staged jobs onto their queues).
+    pub async fn relay(&self) -> junction_jobs::RelayReport {
+        self.relay_with(RelayOptions::default())
+            .relay_once()
+            .await
+            .unwrap()
+    }
+
+    pub fn relay_with(&self, options: RelayOptions) -> Relay {
+        Relay::new(self.store().clone(), self.queues.clone(), options)
     }
 
     pub async fn stats(&self, queue: Queue) -> junction_jobs::QueueStats {

@@ -23,7 +23,8 @@ pub mod sandbox;
 
 use async_trait::async_trait;
 use junction_core::{
-    Adapter, AdapterError, Connection, Context, Health, Page, ReadRequest, spec::ProviderSpec,
+    Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget, ReadRequest,
+    spec::ProviderSpec,
 };
 use serde_json::Value;
 
@@ -109,6 +110,19 @@ impl Adapter for GoogleAnalytics {
             next_cursor: Some(next_cursor),
             has_more,
         })
+    }
+
+    /// The Data API host's root (the client names the version: `v1beta/...`), or the
+    /// context's override, with the access token as `Authorization: Bearer`.
+    async fn proxy_target(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+    ) -> Result<ProxyTarget, AdapterError> {
+        Ok(ProxyTarget::bearer(
+            ctx.url(DEFAULT_BASE, "")?,
+            conn.bearer()?,
+        ))
     }
 }
 

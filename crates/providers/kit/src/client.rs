@@ -14,13 +14,13 @@
 //! that a 422 (Kit rejected the parameters) is permanent bad input, and lets an action
 //! name the input field behind a 404.
 
-use http::{HeaderValue, StatusCode};
+use http::{HeaderName, HeaderValue, StatusCode};
 use junction_core::{
-    AdapterError, Connection, Context,
+    AdapterError, Connection, Context, ProxyTarget,
     http::{Refusal, ResponsePolicy, send_refined},
     spec::{AuthSpec, ProviderSpec},
 };
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -92,6 +92,20 @@ impl<'a> KitClient<'a> {
             ctx,
             spec,
             auth: (name, value),
+        })
+    }
+
+    /// The API root (the client names the version: `v4/subscribers`), or the
+    /// context's override, with the header every request carries, for the
+    /// authenticated proxy.
+    pub(crate) fn proxy_target(&self) -> Result<ProxyTarget, AdapterError> {
+        let unsendable = || AdapterError::invalid("the credential cannot be sent in a header");
+        let (name, value) = &self.auth;
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| unsendable())?;
+        let value = std::str::from_utf8(value.as_bytes()).map_err(|_| unsendable())?;
+        Ok(ProxyTarget {
+            base_url: self.ctx.url(DEFAULT_BASE, "")?,
+            headers: vec![(name, SecretString::from(value.to_owned()))],
         })
     }
 

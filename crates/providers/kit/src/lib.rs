@@ -42,8 +42,8 @@ pub mod sandbox;
 
 use async_trait::async_trait;
 use junction_core::{
-    ActionOutcome, Adapter, AdapterError, Connection, Context, Health, Page, ReadRequest,
-    spec::ProviderSpec,
+    ActionOutcome, Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget,
+    ReadRequest, spec::ProviderSpec,
 };
 use serde_json::{Value, json};
 
@@ -106,6 +106,16 @@ impl Adapter for Kit {
     ) -> Result<ActionOutcome, AdapterError> {
         act(spec::spec(), ctx, conn, action, input, idempotency_key).await
     }
+
+    /// `https://api.kit.com/` (or the context's override) with the key as
+    /// `X-Kit-Api-Key`, as every call sends it.
+    async fn proxy_target(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+    ) -> Result<ProxyTarget, AdapterError> {
+        KitClient::new(ctx, spec::spec(), conn)?.proxy_target()
+    }
 }
 
 #[async_trait]
@@ -144,6 +154,16 @@ impl Adapter for KitOAuth {
             idempotency_key,
         )
         .await
+    }
+
+    /// `https://api.kit.com/` (or the context's override) with the access token as
+    /// `Authorization: Bearer`, as every call sends it.
+    async fn proxy_target(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+    ) -> Result<ProxyTarget, AdapterError> {
+        KitClient::new(ctx, spec::oauth_spec(), conn)?.proxy_target()
     }
 }
 

@@ -11,7 +11,7 @@
 //! turns validation failures into `Invalid` naming the field.
 
 use junction_core::{
-    AdapterError, Connection, Context,
+    AdapterError, Connection, Context, ProxyTarget,
     http::{Refusal, ResponsePolicy, send_refined},
     spec::ProviderSpec,
 };
@@ -103,6 +103,17 @@ impl<'a> Api<'a> {
             &self.default_base,
             &format!("{API_PREFIX}/{}", path.trim_start_matches('/')),
         )
+    }
+
+    /// The API host's root (the client names the version: `3.0/lists`), or the
+    /// context's override, with the credential every call sends, for the
+    /// authenticated proxy.
+    pub(crate) fn proxy_target(&self) -> Result<ProxyTarget, AdapterError> {
+        let base_url = self.ctx.url(&self.default_base, "")?;
+        Ok(match self.credential {
+            Credential::ApiKey(key) => ProxyTarget::basic(base_url, BASIC_USER, key),
+            Credential::Bearer(token) => ProxyTarget::bearer(base_url, token),
+        })
     }
 
     fn authorized(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -382,5 +393,20 @@ mod tests {
             matches!(err, AdapterError::Provider { status: 400, .. }),
             "{err:?}"
         );
+    }
+
+    /// An OAuth connection's data center (as the metadata lookup names it) is the
+    /// proxy's host when nothing overrides it; the integration tests cover the
+    /// lookup itself, which always goes to the override there.
+    #[test]
+    fn the_oauth_proxy_target_is_the_looked_up_data_center() {
+        let ctx = Context::new(reqwest::Client::new());
+        let token = SecretString::from("oauth-token");
+        let api = Api::with_bearer(&ctx, crate::spec::oauth_spec(), &token, "us19".into());
+        let target = api.proxy_target().unwrap();
+        assert_eq!(target.base_url.as_str(), "https://us19.api.mailchimp.com/");
+        let (name, value) = &target.headers[0];
+        assert_eq!(name, http::header::AUTHORIZATION);
+        assert_eq!(value.expose_secret(), "Bearer oauth-token");
     }
 }

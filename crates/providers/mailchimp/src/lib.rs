@@ -42,8 +42,8 @@ pub mod sandbox;
 
 use async_trait::async_trait;
 use junction_core::{
-    ActionOutcome, Adapter, AdapterError, Connection, Context, Health, Page, ReadRequest,
-    spec::ProviderSpec,
+    ActionOutcome, Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget,
+    ReadRequest, spec::ProviderSpec,
 };
 use serde_json::{Value, json};
 
@@ -215,6 +215,16 @@ impl Adapter for Mailchimp {
         let api = Api::new(ctx, self.spec(), conn)?;
         action.run(&api).await
     }
+
+    /// `https://{dc}.api.mailchimp.com/` with the key's data center (or the context's
+    /// override), the key as the Basic password, as every call sends it.
+    async fn proxy_target(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+    ) -> Result<ProxyTarget, AdapterError> {
+        Api::new(ctx, self.spec(), conn)?.proxy_target()
+    }
 }
 
 #[async_trait]
@@ -277,6 +287,18 @@ impl Adapter for MailchimpOAuth {
         }
         .await;
         self.forget_refused(conn, result)
+    }
+
+    /// The data center's API host the (remembered) metadata lookup names, or the
+    /// context's override, with the token as `Authorization: Bearer`, as every call
+    /// sends it.
+    async fn proxy_target(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+    ) -> Result<ProxyTarget, AdapterError> {
+        let (api, _) = self.api(ctx, conn).await?;
+        api.proxy_target()
     }
 }
 

@@ -32,8 +32,8 @@ pub mod sandbox;
 use async_trait::async_trait;
 use chrono::Duration as Days;
 use junction_core::{
-    Adapter, AdapterError, Connection, Context, Health, Page, ReadRequest, StreamKpi, StreamRecord,
-    WebhookEffects,
+    Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget, ReadRequest, StreamKpi,
+    StreamRecord, WebhookEffects,
     spec::ProviderSpec,
     webhook::{WebhookError, WebhookEvent, WebhookRequest},
 };
@@ -249,6 +249,20 @@ impl Adapter for MetaAds {
             Ok(()) | Err(AdapterError::Unauthorized { .. }) => Ok(()),
             Err(err) => Err(err),
         }
+    }
+
+    /// The Graph API host's root (the client names the version: `v25.0/me`), or the
+    /// context's override, with the long-lived token as `Authorization: Bearer`, as
+    /// [`graph`] sends it (no `appsecret_proof`).
+    async fn proxy_target(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+    ) -> Result<ProxyTarget, AdapterError> {
+        Ok(ProxyTarget::bearer(
+            ctx.url(DEFAULT_BASE, "")?,
+            conn.bearer()?,
+        ))
     }
 }
 

@@ -8,7 +8,7 @@
 //! 403 can be a bad key or an unverified sending domain).
 
 use junction_core::{
-    AdapterError, Connection, Context,
+    AdapterError, Connection, Context, ProxyTarget,
     http::{Refusal, ResponsePolicy, send_refined},
     spec::ProviderSpec,
 };
@@ -19,6 +19,9 @@ use crate::{spec::DEFAULT_BASE, wire::ErrorBody};
 /// The User-Agent Junction sends.
 pub(crate) const USER_AGENT: &str = concat!("junction-resend/", env!("CARGO_PKG_VERSION"));
 
+/// The credential field holding the API key.
+const API_KEY_FIELD: &str = "api_key";
+
 /// A request to `path` with the connection's API key and Junction's User-Agent.
 pub(crate) fn request(
     ctx: &Context,
@@ -27,12 +30,20 @@ pub(crate) fn request(
     path: &str,
 ) -> Result<reqwest::RequestBuilder, AdapterError> {
     let url = ctx.url(DEFAULT_BASE, path)?;
-    let key = conn.secret("api_key")?;
+    let key = conn.secret(API_KEY_FIELD)?;
     Ok(ctx
         .http
         .request(method, url)
         .bearer_auth(key.expose_secret())
         .header(reqwest::header::USER_AGENT, USER_AGENT))
+}
+
+/// The API root (the override's, when set) with the API key as `Authorization:
+/// Bearer`, for the authenticated proxy: the same host and key as [`request`]. The
+/// proxied request needs a `User-Agent` of its own (Resend's edge refuses none).
+pub(crate) fn proxy_target(ctx: &Context, conn: &Connection) -> Result<ProxyTarget, AdapterError> {
+    let base_url = ctx.url(DEFAULT_BASE, "")?;
+    Ok(ProxyTarget::bearer(base_url, conn.secret(API_KEY_FIELD)?))
 }
 
 /// Sends `request` and decodes the JSON answer.

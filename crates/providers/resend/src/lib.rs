@@ -38,8 +38,8 @@ pub mod sandbox;
 
 use async_trait::async_trait;
 use junction_core::{
-    ActionOutcome, Adapter, AdapterError, Connection, Context, Health, Page, ReadRequest,
-    WebhookEffects,
+    ActionOutcome, Adapter, AdapterError, Connection, Context, EmailSender, Health, OutgoingEmail,
+    Page, ProxyTarget, ReadRequest, WebhookEffects,
     spec::ProviderSpec,
     webhook::{WebhookError, WebhookEvent, WebhookRequest},
 };
@@ -168,5 +168,71 @@ impl Adapter for Resend {
         event: &WebhookEvent,
     ) -> Result<WebhookEffects, AdapterError> {
         webhooks::effects(event)
+    }
+
+    /// Resend's API root (its paths carry no version: `emails`, `domains`), or the
+    /// context's override, with the API key as `Authorization: Bearer`.
+    async fn proxy_target(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+    ) -> Result<ProxyTarget, AdapterError> {
+        api::proxy_target(ctx, conn)
+    }
+
+    fn email_sender(&self) -> Option<&dyn EmailSender> {
+        Some(self)
+    }
+}
+
+/// Junction's own emails go out as the `send_email` action: the connection's default
+/// sender, the notification's key as `Idempotency-Key` (Resend sends once per key for
+/// 24 hours), the category as a tag.
+#[async_trait]
+impl EmailSender for Resend {
+    async fn send_email(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        email: &OutgoingEmail,
+        idempotency_key: &str,
+    ) -> Result<ActionOutcome, AdapterError> {
+        actions::send_email(ctx, conn, &email_input(email), Some(idempotency_key)).await
+    }
+}
+
+/// The `send_email` input of an outgoing email, shaped as
+/// [`templates::RenderedEmail::action_input`] shapes a rendered one.
+fn email_input(email: &OutgoingEmail) -> Value {
+    json!({
+        "to": email.to,
+        "subject": email.subject,
+        "html": email.html,
+        "text": email.text,
+        "tags": [{"name": "category", "value": email.category}]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outgoing_email_is_the_input_a_rendered_one_gives() {
+        let rendered = templates::RenderedEmail {
+            subject: "Sessions below 100".into(),
+            html: "<p>Sessions</p>".into(),
+            text: "Sessions".into(),
+            category: "kpi_alert",
+        };
+        let to = vec!["ops@acme.example".to_owned(), "cto@acme.example".to_owned()];
+        let outgoing = OutgoingEmail {
+            to: to.clone(),
+            subject: rendered.subject.clone(),
+            html: rendered.html.clone(),
+            text: rendered.text.clone(),
+            category: rendered.category.to_owned(),
+        };
+        assert_eq!(email_input(&outgoing), rendered.action_input(&to));
     }
 }

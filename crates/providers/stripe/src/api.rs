@@ -9,7 +9,7 @@
 //! key-shaped before a message can reach an error.
 
 use junction_core::{
-    AdapterError, Connection, Context,
+    AdapterError, Connection, Context, ProxyTarget,
     http::{Refusal, ResponsePolicy, send_refined},
 };
 use reqwest::Method;
@@ -61,6 +61,14 @@ impl<'a> Api<'a> {
     pub fn is_live(&self) -> Result<bool, AdapterError> {
         let key = self.conn.secret(SECRET_KEY_FIELD)?.expose_secret();
         Ok(key.starts_with("sk_live_") || key.starts_with("rk_live_"))
+    }
+
+    /// The API root (the override's, when set) with the key as `Authorization: Bearer`,
+    /// for the authenticated proxy: the same host and credential as [`Api::request`].
+    pub fn proxy_target(&self) -> Result<ProxyTarget, AdapterError> {
+        let base_url = self.ctx.url(DEFAULT_BASE, "")?;
+        let key = self.conn.secret(SECRET_KEY_FIELD)?;
+        Ok(ProxyTarget::bearer(base_url, key))
     }
 
     fn request(&self, method: Method, path: &str) -> Result<reqwest::RequestBuilder, AdapterError> {

@@ -42,8 +42,8 @@ pub mod sandbox;
 
 use async_trait::async_trait;
 use junction_core::{
-    ActionOutcome, Adapter, AdapterError, Connection, Context, Health, Page, ReadRequest,
-    WebhookEffects,
+    ActionOutcome, Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget,
+    ReadRequest, WebhookEffects,
     spec::ProviderSpec,
     webhook::{WebhookError, WebhookEvent, WebhookRequest},
 };
@@ -178,4 +178,15 @@ impl Adapter for Stripe {
 
     // `revoke` keeps the default: Stripe has no API to revoke or roll a secret key
     // (that is done in the Dashboard), and forgetting the key is all disconnecting can do.
+
+    /// Stripe's API host root (the client names the version: `v1/charges`), or the
+    /// context's override, with the secret key as `Authorization: Bearer`. The
+    /// client chooses its own `Stripe-Version` (the account's default without one).
+    async fn proxy_target(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+    ) -> Result<ProxyTarget, AdapterError> {
+        api::Api::new(ctx, conn).proxy_target()
+    }
 }

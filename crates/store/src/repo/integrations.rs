@@ -172,3 +172,60 @@ pub async fn delete(conn: &mut Conn, id: Uuid) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// An integration the scheduler claimed.
+#[derive(Debug, Clone, diesel::QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub integration_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub workspace_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub provider: String,
+    /// When it was due (before the claim moved it).
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+/// The scheduler's claim: up to `limit` due integrations of every workspace, each
+/// moved past `lease` so no other pod claims it meanwhile (cross-tenant path:
+/// `junction_claim_due_integrations`, one statement with `FOR UPDATE SKIP LOCKED`).
+pub async fn claim_due(
+    conn: &mut Conn,
+    limit: i32,
+    lease: std::time::Duration,
+) -> Result<Vec<Claimed>, StoreError> {
+    Ok(diesel::sql_query(
+        "SELECT integration_id, workspace_id, provider, due_at \
+         FROM junction_claim_due_integrations($1, make_interval(secs => $2))",
+    )
+    .bind::<diesel::sql_types::Integer, _>(limit.max(1))
+    .bind::<diesel::sql_types::Double, _>(lease.as_secs_f64())
+    .load(conn)
+    .await?)
+}
+
+/// An integration that lost its grant outside a sync, its owner not told yet.
+#[derive(Debug, Clone, diesel::QueryableByName)]
+pub struct UnnotifiedReauth {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub integration_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub workspace_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub reason: Option<String>,
+}
+
+/// Up to `limit` integrations of every workspace that need a reconnect nobody was
+/// told about (cross-tenant path: `junction_unnotified_reauth`).
+pub async fn unnotified_reauth(
+    conn: &mut Conn,
+    limit: i32,
+) -> Result<Vec<UnnotifiedReauth>, StoreError> {
+    Ok(diesel::sql_query(
+        "SELECT integration_id, workspace_id, reason FROM junction_unnotified_reauth($1)",
+    )
+    .bind::<diesel::sql_types::Integer, _>(limit.max(1))
+    .load(conn)
+    .await?)
+}

@@ -14,6 +14,7 @@ pub mod kpis;
 pub mod logs;
 pub mod notifications;
 pub mod oauth_states;
+pub mod outbox;
 pub mod records;
 pub mod stream_states;
 pub mod sync_runs;

@@ -87,17 +87,21 @@ pub async fn find_by_event_id(
         .ok_or(StoreError::NotFound("webhook event"))
 }
 
-/// Puts an event back to `received` for a replay (error cleared, attempts kept).
-pub async fn reopen(conn: &mut Conn, id: Uuid) -> Result<(), StoreError> {
+/// Puts an event back to `received` for a replay (error cleared, attempts kept, the
+/// replay counted); returns the event as it is now.
+pub async fn reopen(conn: &mut Conn, id: Uuid) -> Result<WebhookEventRow, StoreError> {
     diesel::update(webhook_events::table.find(id))
         .set((
             webhook_events::status.eq(WebhookStatus::Received),
             webhook_events::error_message.eq(None::<String>),
             webhook_events::processed_at.eq(None::<chrono::DateTime<chrono::Utc>>),
+            webhook_events::replays.eq(webhook_events::replays + 1),
         ))
-        .execute(conn)
-        .await?;
-    Ok(())
+        .returning(WebhookEventRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound("webhook event"))
 }
 
 /// One event of the scoped workspace.

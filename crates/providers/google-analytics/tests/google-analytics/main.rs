@@ -9,5 +9,6 @@ mod errors;
 #[cfg(feature = "sandbox")]
 mod fake;
 mod paging;
+mod proxy;
 mod requests;
 mod support;

@@ -12,5 +12,6 @@ mod errors;
 mod fake;
 mod oauth;
 mod paging;
+mod proxy;
 mod requests;
 mod support;

@@ -12,4 +12,5 @@ mod errors;
 mod fake;
 mod oauth;
 mod paging;
+mod proxy;
 mod support;

@@ -7,6 +7,7 @@
 #[cfg(feature = "sandbox")]
 mod conformance;
 mod errors;
+mod proxy;
 mod requests;
 mod support;
 mod webhooks;

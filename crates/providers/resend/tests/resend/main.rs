@@ -11,6 +11,7 @@ mod errors;
 #[cfg(feature = "sandbox")]
 mod fake;
 mod paging;
+mod proxy;
 mod requests;
 mod support;
 mod webhooks;

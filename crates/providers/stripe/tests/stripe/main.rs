@@ -12,6 +12,7 @@ mod errors;
 mod fake;
 mod form;
 mod paging;
+mod proxy;
 mod requests;
 mod support;
 mod webhooks;

@@ -1,0 +1,249 @@
+//! The outbox: how a job reaches its queue.
+//!
+//! Every job is *staged* — written to the `outbox` table in the same transaction as
+//! the row it serves (a sync run, a webhook event, an action run, a notification,
+//! a dead letter's replay) — with [`stage`]. So the row and its job commit together
+//! or not at all: no row waits for a job that was never queued, and no job runs for
+//! a row that was rolled back. Nothing pushes to Redis after a commit.
+//!
+//! The [`Relay`] (every worker runs one; any number may run at once) claims staged
+//! jobs oldest first, pushes each onto its apalis-redis queue under its job id and
+//! deletes it from the outbox. Delivery is at least once: a relay that dies after
+//! pushing and before deleting leaves the jobs to the next relay once their lease
+//! runs out, and that second push is a no-op because the queue writes a task id
+//! (`{job_id}#1`) only once. While Redis is down jobs stay staged, with the reason,
+//! and are tried again after [`RelayOptions::retry_after`].
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use junction_store::{
+    Conn, Store,
+    models::Queue,
+    repo::outbox::{self, NewOutboxJob, OutboxJob},
+};
+use tokio::sync::watch;
+
+use crate::{AttemptRecord, Job, JobFailure, JobsError, Queues, dead};
+
+/// Writes `job` to the outbox in the caller's transaction under its derived id
+/// ([`Job::default_job_id`]); returns the id. It reaches its queue once the
+/// transaction commits.
+pub async fn stage(conn: &mut Conn, job: &Job) -> Result<String, JobsError> {
+    let job_id = job.default_job_id();
+    stage_with_id(conn, &job_id, job).await?;
+    Ok(job_id)
+}
+
+/// The same under a given job id (a dead letter's replay).
+pub async fn stage_with_id(conn: &mut Conn, job_id: &str, job: &Job) -> Result<(), JobsError> {
+    let payload = serde_json::to_value(job).map_err(|e| JobsError::Payload(e.to_string()))?;
+    outbox::insert(
+        conn,
+        NewOutboxJob {
+            workspace_id: job.workspace_id(),
+            queue: job.queue(),
+            job_id,
+            job: payload,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// How a relay works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayOptions {
+    /// Jobs claimed at once.
+    pub batch: i32,
+    /// How long a claim holds its jobs (a relay that dies releases them then).
+    pub lease: Duration,
+    /// How long jobs wait after a failed push (Redis down) before the next try.
+    pub retry_after: Duration,
+    /// How often an idle relay looks for staged jobs.
+    pub poll_interval: Duration,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        Self {
+            batch: 200,
+            lease: Duration::from_secs(30),
+            retry_after: Duration::from_secs(1),
+            poll_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+/// What one pass of the relay did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayReport {
+    /// Jobs pushed onto their queues (or found there already) and removed.
+    pub relayed: usize,
+    /// Jobs left staged because their queue could not be reached.
+    pub deferred: usize,
+    /// Jobs whose payload could not be read back, dead-lettered instead.
+    pub unreadable: usize,
+}
+
+/// Moves staged jobs onto their queues. Cheap to clone.
+#[derive(Clone)]
+pub struct Relay {
+    store: Store,
+    queues: Queues,
+    options: RelayOptions,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Relay {
+    pub fn new(store: Store, queues: Queues, options: RelayOptions) -> Self {
+        Self {
+            store,
+            queues,
+            options,
+        }
+    }
+
+    /// One pass: claims up to a batch of staged jobs and relays them.
+    pub async fn relay_once(&self) -> Result<RelayReport, JobsError> {
+        let claimed = {
+            let mut conn = self.store.unscoped().await?;
+            outbox::claim(&mut conn, self.options.batch, self.options.lease).await?
+        };
+        let mut report = RelayReport::default();
+        if claimed.is_empty() {
+            return Ok(report);
+        }
+        let mut relayed = Vec::with_capacity(claimed.len());
+        let mut deferred: Vec<i64> = Vec::new();
+        let mut push_error = None;
+        for staged in &claimed {
+            if push_error.is_some() {
+                // Redis refused the previous push: the rest wait for the next try.
+                deferred.push(staged.id);
+                continue;
+            }
+            let job: Job = match serde_json::from_value(staged.job.clone()) {
+                Ok(job) => job,
+                Err(error) => {
+                    self.bury_unreadable(staged, &error.to_string()).await?;
+                    relayed.push(staged.id);
+                    report.unreadable += 1;
+                    continue;
+                }
+            };
+            match self
+                .queues
+                .enqueue_staged(staged.job_id.clone(), job, staged.created_at)
+                .await
+            {
+                Ok(_) => relayed.push(staged.id),
+                Err(error) => {
+                    deferred.push(staged.id);
+                    push_error = Some(error);
+                }
+            }
+        }
+        let mut conn = self.store.unscoped().await?;
+        if !relayed.is_empty() {
+            outbox::relayed(&mut conn, &relayed).await?;
+        }
+        if let Some(error) = push_error {
+            let retry_at = Utc::now()
+                + chrono::Duration::from_std(self.options.retry_after)
+                    .unwrap_or(chrono::Duration::seconds(1));
+            outbox::failed(&mut conn, &deferred, &error.to_string(), retry_at).await?;
+            metrics::counter!("junction_outbox_relay_errors_total").increment(1);
+            tracing::warn!(%error, jobs = deferred.len(), "could not relay staged jobs; trying again shortly");
+        }
+        report.relayed = relayed.len() - report.unreadable;
+        report.deferred = deferred.len();
+        for staged in claimed.iter().filter(|s| relayed.contains(&s.id)) {
+            let queue = Queue::parse(&staged.queue).map_or("unknown", Queue::as_str);
+            metrics::counter!("junction_outbox_relayed_total", "queue" => queue).increment(1);
+        }
+        Ok(report)
+    }
+
+    /// Relays until `stop` turns true: a pass every poll interval, and passes back to
+    /// back while they fill their batch (a backlog drains at once).
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(self.options.poll_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stop.wait_for(|stopped| *stopped) => return,
+            }
+            loop {
+                match self.relay_once().await {
+                    Ok(report)
+                        if report.deferred == 0
+                            && report.relayed + report.unreadable
+                                >= usize::try_from(self.options.batch).unwrap_or(0) =>
+                    {
+                        if *stop.borrow() {
+                            return;
+                        }
+                    }
+                    Ok(_) => break,
+                    Err(error) => {
+                        tracing::error!(%error, "the outbox relay failed; trying again");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A staged job this build cannot read (version skew, a bug) becomes a dead
+    /// letter with its raw payload, where operators see it, instead of blocking the
+    /// outbox.
+    async fn bury_unreadable(&self, staged: &OutboxJob, error: &str) -> Result<(), JobsError> {
+        let failure = JobFailure::permanent(
+            junction_core::ErrorCode::Internal,
+            format!("the staged job cannot be read: {error}"),
+        );
+        let now = Utc::now();
+        let attempt_log = serde_json::to_value([AttemptRecord {
+            attempt: 1,
+            at: now,
+            error_code: failure.code.name().to_owned(),
+            error_message: failure.message.clone(),
+            retry_at: None,
+        }])
+        .map_err(|e| JobsError::Payload(e.to_string()))?;
+        tracing::error!(job_id = %staged.job_id, error, "dead-lettering an unreadable staged job");
+        dead::insert(
+            &self.store,
+            dead::DeadLetterRow {
+                workspace_id: junction_core::WorkspaceId(staged.workspace_id),
+                integration_id: None,
+                queue: Queue::parse(&staged.queue).unwrap_or(Queue::Sync),
+                job_id: &staged.job_id,
+                job: staged.job.clone(),
+                failure: &failure,
+                attempts: 1,
+                attempt_log,
+                first_failed_at: now,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// How many jobs wait in the outbox and how long the oldest has waited (for the
+/// `junction_outbox_pending` and `junction_outbox_oldest_age_seconds` gauges).
+pub async fn depth(store: &Store) -> Result<(i64, Option<DateTime<Utc>>), JobsError> {
+    let mut conn = store.unscoped().await?;
+    let depth = outbox::depth(&mut conn).await?;
+    Ok((depth.pending, depth.oldest))
+}
