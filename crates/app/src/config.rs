@@ -44,6 +44,9 @@ struct RawConfig {
     log_format: String,
     /// Prefix of every Redis key Junction writes (queues, rate limits).
     queue_prefix: String,
+    /// The longest an API request (an inline action, a health check, the proxy)
+    /// waits for a provider's shared request budget before answering 429, in seconds.
+    request_rate_limit_wait_seconds: u64,
     worker: WorkerSettings,
 }
 
@@ -64,6 +67,7 @@ impl Default for RawConfig {
             providers: BTreeMap::new(),
             log_format: "text".into(),
             queue_prefix: "junction".into(),
+            request_rate_limit_wait_seconds: 5,
             worker: WorkerSettings::default(),
         }
     }
@@ -109,6 +113,12 @@ pub struct WorkerSettings {
     pub missed_heartbeats: u32,
     /// How often an idle worker looks for due jobs, in milliseconds.
     pub poll_interval_ms: u64,
+    /// How often the outbox relay looks for committed jobs to put on their queues,
+    /// in milliseconds (a relay pass that fills its batch is followed by another at
+    /// once).
+    pub outbox_poll_interval_ms: u64,
+    /// Jobs the relay moves per pass.
+    pub outbox_batch: i32,
 }
 
 impl Default for WorkerSettings {
@@ -131,6 +141,8 @@ impl Default for WorkerSettings {
             heartbeat_interval_seconds: 10,
             missed_heartbeats: 6,
             poll_interval_ms: 200,
+            outbox_poll_interval_ms: 100,
+            outbox_batch: 200,
         }
     }
 }
@@ -185,6 +197,7 @@ const ENV_SETTINGS: &[&str] = &[
     "idempotency_ttl_hours",
     "refresh_ahead_seconds",
     "log_format",
+    "request_rate_limit_wait_seconds",
 ];
 
 /// Validated configuration.
@@ -208,6 +221,8 @@ pub struct Config {
     pub log_json: bool,
     /// Prefix of every Redis key (`JUNCTION_QUEUE_PREFIX`, default `junction`).
     pub queue_prefix: String,
+    /// The longest an API request waits for a provider's shared request budget.
+    pub request_rate_limit_wait: std::time::Duration,
     pub worker: WorkerSettings,
 }
 
@@ -421,6 +436,12 @@ impl Config {
                 "JUNCTION_WORKER__POLL_INTERVAL_MS must be at least 10".into(),
             ));
         }
+        if worker.outbox_poll_interval_ms < 10 || worker.outbox_batch < 1 {
+            return Err(ConfigError(
+                "JUNCTION_WORKER__OUTBOX_POLL_INTERVAL_MS must be >= 10 and OUTBOX_BATCH >= 1"
+                    .into(),
+            ));
+        }
         if worker.claim_batch < 1 || worker.claim_lease_seconds < 10 {
             return Err(ConfigError(
                 "JUNCTION_WORKER__CLAIM_BATCH must be >= 1 and CLAIM_LEASE_SECONDS >= 10".into(),
@@ -441,6 +462,9 @@ impl Config {
             providers,
             log_json: raw.log_format == "json",
             queue_prefix: raw.queue_prefix,
+            request_rate_limit_wait: std::time::Duration::from_secs(
+                raw.request_rate_limit_wait_seconds.min(60),
+            ),
             worker,
         })
     }

@@ -1,10 +1,18 @@
-//! [`Connections`]: from an integration row to what an adapter call needs.
+//! [`Connections`]: from an integration row to what an adapter call needs — the
+//! adapter, the call context (base-URL override, clock, the shared rate budget), the
+//! OAuth client, and the opened credentials with an access token refreshed
+//! (single-flight) when it is about to expire.
+//!
+//! [`Session`] is the one refresh-once-on-401 wrapper: every provider call of the
+//! application (a sync's pages, a health check, an action, a webhook's effects, the
+//! proxy) runs through [`Session::call`], which, when the provider refuses an access
+//! token that looked valid, refreshes it once and runs the call once more.
 
 use std::sync::Arc;
 
 use junction_core::{
-    Adapter, AuthSpec, Clock, Connection, Context, ErrorCode, HasErrorCode, IntegrationId,
-    NoopLimiter, OAuth2Spec, RateLimiter, SystemClock, WorkspaceId,
+    Adapter, AdapterError, AuthSpec, Clock, Connection, Context, ErrorCode, HasErrorCode,
+    IntegrationId, NoopLimiter, OAuth2Spec, RateLimiter, SystemClock, WorkspaceId,
 };
 use junction_oauth::{ClientConfig, EndpointOverrides, OAuthEngine, RefreshError, RefreshRequest};
 use junction_registry::Registry;
@@ -46,7 +54,7 @@ pub enum CallError {
     Connect(#[from] ConnectError),
     /// The provider call failed.
     #[error(transparent)]
-    Adapter(#[from] junction_core::AdapterError),
+    Adapter(#[from] AdapterError),
 }
 
 impl HasErrorCode for CallError {
@@ -79,11 +87,7 @@ impl Connections {
         store: Store,
         registry: Registry,
     ) -> Result<Self, ConnectError> {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .user_agent(concat!("junction/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let http = junction_core::http::client(concat!("junction/", env!("CARGO_PKG_VERSION")))
             .map_err(|e| {
                 ConnectError::NotConfigured(format!("cannot build the HTTP client: {e}"))
             })?;
@@ -195,6 +199,9 @@ impl Connections {
                 now: self.clock.now(),
             })
             .await?;
+            if fresh.expires_at != token_expires_at {
+                crate::metrics::token_refreshed(&integration.provider);
+            }
             access_token = Some(fresh.token);
             token_expires_at = fresh.expires_at;
         }
@@ -208,30 +215,83 @@ impl Connections {
         })
     }
 
-    /// Opens the integration and runs one adapter call with it. When the provider
-    /// refuses an access token that looked valid, the token is refreshed once
-    /// (single-flight: another caller's fresh token is picked up) and the call runs
-    /// once more with it.
+    /// Opens the integration for a series of calls (see [`Session`]).
+    pub async fn session<'a>(
+        &'a self,
+        workspace_id: WorkspaceId,
+        integration: &'a Integration,
+    ) -> Result<Session<'a>, ConnectError> {
+        let connection = self.open(workspace_id, integration, None).await?;
+        Ok(Session {
+            connections: self,
+            workspace_id,
+            integration,
+            connection,
+        })
+    }
+
+    /// Opens the integration and runs one adapter call with it through
+    /// [`Session::call`].
     pub async fn call<T, F, Fut>(
         &self,
         workspace_id: WorkspaceId,
         integration: &Integration,
-        mut call: F,
+        call: F,
     ) -> Result<T, CallError>
     where
         F: FnMut(Connection) -> Fut,
-        Fut: std::future::Future<Output = Result<T, junction_core::AdapterError>>,
+        Fut: std::future::Future<Output = Result<T, AdapterError>>,
     {
-        let connection = self.open(workspace_id, integration, None).await?;
-        let rejected = connection.access_token.clone();
-        match call(connection).await {
-            Err(junction_core::AdapterError::Unauthorized {
+        self.session(workspace_id, integration)
+            .await?
+            .call(call)
+            .await
+    }
+}
+
+/// An opened integration, for one or more provider calls.
+pub struct Session<'a> {
+    connections: &'a Connections,
+    workspace_id: WorkspaceId,
+    integration: &'a Integration,
+    connection: Connection,
+}
+
+impl std::fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("integration_id", &self.integration.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session<'_> {
+    /// The connection calls currently run with.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// Runs one adapter call. When the provider refuses an access token that looked
+    /// valid (`Unauthorized { refreshable: true }`), the token is refreshed once
+    /// (single-flight: another caller's fresh token is picked up), kept for the
+    /// session's next calls, and the call runs once more with it. What the second
+    /// call returns is the result: an `Unauthorized` then means the grant itself is
+    /// refused.
+    pub async fn call<T, F, Fut>(&mut self, mut call: F) -> Result<T, CallError>
+    where
+        F: FnMut(Connection) -> Fut,
+        Fut: std::future::Future<Output = Result<T, AdapterError>>,
+    {
+        match call(self.connection.clone()).await {
+            Err(AdapterError::Unauthorized {
                 refreshable: true, ..
-            }) if rejected.is_some() => {
-                let fresh = self
-                    .open(workspace_id, integration, rejected.as_ref())
+            }) if self.connection.access_token.is_some() => {
+                let rejected = self.connection.access_token.clone();
+                self.connection = self
+                    .connections
+                    .open(self.workspace_id, self.integration, rejected.as_ref())
                     .await?;
-                Ok(call(fresh).await?)
+                Ok(call(self.connection.clone()).await?)
             }
             other => Ok(other?),
         }

@@ -1,17 +1,51 @@
-//! What the webhook ingress (API) and the webhook queue (worker) share: where an
-//! integration's webhook secrets come from, and how a delivery's headers are kept in
-//! `webhook_events` and read back.
+//! Inbound webhooks: verified ingress, the subscription handshake, an integration's
+//! webhook setup, the stored events and their replay, and applying an event (the
+//! webhook queue's job).
 //!
-//! The worker verifies a stored delivery again before applying it (with the clock
-//! pinned to its arrival, so the timestamp tolerance still holds): a row changed in the
-//! database after it was received is refused like a forged delivery.
+//! A delivery is trusted only once its signature holds against the integration's
+//! secret; until then nothing is parsed and nothing is stored. Each verified event
+//! is stored raw (body and headers, credentials left out) in `webhook_events`,
+//! deduplicated by the provider's event id, with its job staged in the same
+//! transaction, so the answer can go out at once and no stored event ever waits for
+//! a job that does not exist. A redelivery of a stored event is a no-op.
+//!
+//! Applying an event verifies the stored delivery again with the clock pinned to its
+//! arrival (a timestamp tolerance still holds, a row altered in the database since
+//! is refused), asks the adapter what the event changes (which may call the
+//! provider) and writes it through the one ingest path with the event marked
+//! `processed` and a log entry, in one transaction. Applying is idempotent, so a
+//! redelivered task or an operator's replay changes nothing twice.
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue};
-use junction_core::{WebhookSecret, WebhookSpec, WorkspaceId};
-use junction_store::{models::Integration, repo};
+use junction_core::{
+    Adapter, ErrorCode, FixedClock, WebhookSecret, WebhookSpec, WorkspaceId,
+    spec::FieldError,
+    webhook::{WebhookError, WebhookEvent, WebhookRequest, meta::SubscriptionQuery},
+};
+use junction_jobs::{Job, JobFailure, WebhookJob, outbox};
+use junction_store::{
+    Conn,
+    ingest::apply_effects,
+    models::{Integration, LogLevel, Operation, WebhookEventRow, WebhookStatus},
+    repo::{
+        self,
+        logs::NewLog,
+        webhook_events::{NewWebhookEvent, WebhookEventFilter},
+    },
+};
 use secrecy::SecretString;
+use serde_json::json;
+use uuid::Uuid;
 
-use crate::{ConnectError, Connections};
+use crate::{
+    App, Error, Listed, PageRequest, Result,
+    connections::{ConnectError, Connections},
+    failures::{call_failure, connect_failure, store_failure},
+    listed, metrics,
+};
 
 /// Headers never stored with a delivery: credentials a misconfigured sender might
 /// attach, which no signature scheme needs.
@@ -27,71 +61,616 @@ pub enum WebhookSetupError {
     Connect(#[from] ConnectError),
 }
 
-impl Connections {
-    /// The secret `integration`'s webhooks are signed with, per its provider's spec.
-    pub async fn webhook_secret(
-        &self,
-        workspace_id: WorkspaceId,
-        integration: &Integration,
-        spec: &WebhookSpec,
-    ) -> Result<SecretString, WebhookSetupError> {
-        match spec.secret {
-            WebhookSecret::Field(field) => self
-                .integration_secret(workspace_id, integration, field)
-                .await?
-                .ok_or_else(|| {
-                    WebhookSetupError::NotConfigured(format!(
-                        "the integration has no `{field}`: set the provider's webhook signing secret on it first"
-                    ))
-                }),
-            WebhookSecret::AppClientSecret => self
-                .config
-                .provider(&integration.provider)
-                .client_secret
-                .ok_or_else(|| {
-                    WebhookSetupError::NotConfigured(format!(
-                        "the {} app secret is not configured (it signs the webhooks)",
-                        integration.provider
-                    ))
-                }),
+impl From<WebhookSetupError> for Error {
+    fn from(error: WebhookSetupError) -> Self {
+        match error {
+            WebhookSetupError::Connect(e) => e.into(),
+            WebhookSetupError::NotConfigured(message) => {
+                Error::new(ErrorCode::WebhookNotConfigured, message)
+            }
         }
     }
+}
 
-    /// The verify token of a subscription handshake (Meta's `hub.verify_token`), when
-    /// the provider has one and the integration sets it.
-    pub async fn webhook_verify_token(
+/// What a delivery did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookReceipt {
+    /// Events stored and queued now.
+    pub accepted: usize,
+    /// Events already stored by an earlier delivery (not processed again).
+    pub duplicates: usize,
+}
+
+/// How an integration takes webhooks: the URL to give the provider and which
+/// secrets are set (never their values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSetup {
+    pub url: String,
+    /// `stripe`, `svix` or `meta_hub_signature256`.
+    pub scheme: String,
+    pub events: Vec<String>,
+    /// `integration` (set on the integration) or `app_client_secret`.
+    pub secret_source: &'static str,
+    pub secret_set: bool,
+    /// `None` when the provider has no subscription handshake.
+    pub verify_token_set: Option<bool>,
+}
+
+/// A stored event and the job that processes it again.
+#[derive(Debug, Clone)]
+pub struct ReplayedEvent {
+    pub event: WebhookEventRow,
+    pub job_id: String,
+}
+
+impl App {
+    /// Receives a provider's delivery for one integration: verifies it, stores each
+    /// new event with its job, and says what it did. Unknown providers, unknown
+    /// integrations and integrations of another provider are the same 404.
+    pub async fn receive_webhook(
         &self,
-        workspace_id: WorkspaceId,
-        integration: &Integration,
-        spec: &WebhookSpec,
-    ) -> Result<SecretString, WebhookSetupError> {
+        provider: &str,
+        integration_id: Uuid,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<WebhookReceipt> {
+        let (workspace_id, integration, adapter) =
+            self.webhook_target(provider, integration_id).await?;
+        let spec = adapter
+            .spec()
+            .webhook
+            .clone()
+            .ok_or_else(|| no_webhooks(provider))?;
+        let secret = webhook_secret(&self.connections, workspace_id, &integration, &spec).await?;
+        let events = adapter
+            .verify_webhook(
+                &self.context(provider),
+                &secret,
+                &WebhookRequest { headers, body },
+            )
+            .map_err(|error| refused(provider, integration_id, error))?;
+
+        let stored_headers = headers_to_json(headers);
+        let mut duplicates = 0;
+        let mut tx = self.begin(workspace_id).await?;
+        for event in &events {
+            let inserted = repo::webhook_events::insert_if_new(
+                tx.conn(),
+                NewWebhookEvent {
+                    workspace_id,
+                    integration_id,
+                    provider,
+                    event_id: &event.id,
+                    event_type: &event.event_type,
+                    headers: stored_headers.clone(),
+                    body,
+                },
+            )
+            .await?;
+            match inserted {
+                Some(row) => {
+                    stage_processing(tx.conn(), workspace_id, integration_id, row.id, 0).await?;
+                }
+                None => duplicates += 1,
+            }
+        }
+        tx.commit().await?;
+        let accepted = events.len() - duplicates;
+        metrics::webhook_received(provider, "accepted", accepted as u64);
+        metrics::webhook_received(provider, "duplicate", duplicates as u64);
+        Ok(WebhookReceipt {
+            accepted,
+            duplicates,
+        })
+    }
+
+    /// Answers a subscription handshake (Meta: `hub.mode=subscribe`,
+    /// `hub.verify_token`, `hub.challenge`): the challenge, when the verify token is
+    /// the integration's `webhook_verify_token`.
+    pub async fn webhook_handshake(
+        &self,
+        provider: &str,
+        integration_id: Uuid,
+        query: SubscriptionQuery,
+    ) -> Result<String> {
+        let (workspace_id, integration, adapter) =
+            self.webhook_target(provider, integration_id).await?;
+        let spec = adapter
+            .spec()
+            .webhook
+            .clone()
+            .ok_or_else(|| no_webhooks(provider))?;
         let Some(field) = spec.verify_token_field else {
-            return Err(WebhookSetupError::NotConfigured(
-                "this provider has no subscription handshake".to_owned(),
+            return Err(Error::new(
+                ErrorCode::UnsupportedOperation,
+                format!("{provider} webhooks have no subscription handshake"),
             ));
         };
-        self.integration_secret(workspace_id, integration, field)
+        let expected = integration_secret(&self.connections, workspace_id, &integration, field)
             .await?
             .ok_or_else(|| {
                 WebhookSetupError::NotConfigured(format!(
                     "the integration has no `{field}`: set it to the verify token entered at the provider"
                 ))
+            })?;
+        match junction_core::webhook::meta::verify_subscription(&query, &expected) {
+            Ok(challenge) => Ok(challenge),
+            Err(WebhookError::VerifyTokenMismatch) => {
+                tracing::warn!(%provider, %integration_id, "webhook handshake with a wrong verify token");
+                Err(Error::new(
+                    ErrorCode::Forbidden,
+                    "the verify token does not match",
+                ))
+            }
+            Err(other) => Err(Error::new(ErrorCode::InvalidRequest, other.to_string())),
+        }
+    }
+
+    /// The workspace, integration and adapter a webhook URL names.
+    async fn webhook_target(
+        &self,
+        provider: &str,
+        integration_id: Uuid,
+    ) -> Result<(WorkspaceId, Integration, Arc<dyn Adapter>)> {
+        let not_found = || Error::not_found(ErrorCode::IntegrationNotFound, "integration");
+        let adapter = self.adapter(provider).map_err(|_| not_found())?;
+        let workspace_id = {
+            let mut conn = self.store.unscoped().await?;
+            repo::webhook_events::workspace_of_integration(&mut conn, integration_id, provider)
+                .await?
+                .ok_or_else(not_found)?
+        };
+        let mut tx = self.begin(workspace_id).await?;
+        let integration = crate::integration(&mut tx, integration_id).await?;
+        tx.commit().await?;
+        Ok((workspace_id, integration, adapter))
+    }
+
+    /// Stored events of the workspace, newest first.
+    pub async fn webhook_events(
+        &self,
+        workspace_id: WorkspaceId,
+        filter: &WebhookEventFilter,
+        page: PageRequest<(DateTime<Utc>, Uuid)>,
+    ) -> Result<Listed<WebhookEventRow, (DateTime<Utc>, Uuid)>> {
+        let mut tx = self.begin(workspace_id).await?;
+        let rows =
+            repo::webhook_events::list(tx.conn(), filter, page.after, page.limit + 1).await?;
+        tx.commit().await?;
+        Ok(listed(rows, page.limit, |r| (r.received_at, r.id)))
+    }
+
+    /// One stored event.
+    pub async fn webhook_event(
+        &self,
+        workspace_id: WorkspaceId,
+        id: Uuid,
+    ) -> Result<WebhookEventRow> {
+        let mut tx = self.begin(workspace_id).await?;
+        let row = repo::webhook_events::get(tx.conn(), id).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Processes a stored event again (after a fix, or to rebuild what it changed):
+    /// back to `received`, with a job of its own staged in the same transaction.
+    pub async fn replay_webhook_event(
+        &self,
+        workspace_id: WorkspaceId,
+        id: Uuid,
+    ) -> Result<ReplayedEvent> {
+        let mut tx = self.begin(workspace_id).await?;
+        let row = repo::webhook_events::get(tx.conn(), id).await?;
+        if row.status == WebhookStatus::Processing {
+            return Err(Error::new(
+                ErrorCode::Conflict,
+                "the event is being processed; replay it once that ends",
+            ));
+        }
+        let row = repo::webhook_events::reopen(tx.conn(), id).await?;
+        let replay = u32::try_from(row.replays).unwrap_or(u32::MAX);
+        let job_id =
+            stage_processing(tx.conn(), workspace_id, row.integration_id, id, replay).await?;
+        tx.commit().await?;
+        Ok(ReplayedEvent { event: row, job_id })
+    }
+
+    /// How the integration takes webhooks.
+    pub async fn webhook_setup(
+        &self,
+        workspace_id: WorkspaceId,
+        integration_id: Uuid,
+    ) -> Result<WebhookSetup> {
+        let mut tx = self.begin(workspace_id).await?;
+        let integration = crate::integration(&mut tx, integration_id).await?;
+        let stored = repo::credentials::field_names(tx.conn(), integration_id).await?;
+        tx.commit().await?;
+        self.setup_of(&integration, &stored)
+    }
+
+    /// Sets the integration's webhook signing secret and/or handshake verify token
+    /// (sealed like every credential; omitted ones stay as they are).
+    pub async fn configure_webhook(
+        &self,
+        workspace_id: WorkspaceId,
+        integration_id: Uuid,
+        signing_secret: Option<String>,
+        verify_token: Option<String>,
+    ) -> Result<WebhookSetup> {
+        let mut tx = self.begin(workspace_id).await?;
+        let integration = crate::integration(&mut tx, integration_id).await?;
+        let adapter = self.adapter(&integration.provider)?;
+        let spec = adapter.spec();
+        let webhook = spec
+            .webhook
+            .clone()
+            .ok_or_else(|| no_webhooks(&integration.provider))?;
+        let mut fields = std::collections::BTreeMap::new();
+        let mut errors = Vec::new();
+        let requested = [
+            (
+                "signing_secret",
+                signing_secret,
+                match webhook.secret {
+                    WebhookSecret::Field(field) => Some(field),
+                    WebhookSecret::AppClientSecret => None,
+                },
+            ),
+            ("verify_token", verify_token, webhook.verify_token_field),
+        ];
+        for (name, value, field) in requested {
+            let Some(value) = value else { continue };
+            let Some(field) = field else {
+                errors.push(FieldError {
+                    field: name.to_owned(),
+                    message: format!(
+                        "{} webhooks have no such secret to set here",
+                        integration.provider
+                    ),
+                });
+                continue;
+            };
+            // The provider's own rules for the field (e.g. Stripe's `whsec_` prefix),
+            // reported under this request's name for it.
+            let rules = spec.all_fields().find(|f| f.name == field);
+            if let Some(Err(error)) =
+                rules.map(|f| f.validate(Some(&serde_json::Value::String(value.clone()))))
+            {
+                errors.push(FieldError {
+                    field: name.to_owned(),
+                    message: error.message,
+                });
+                continue;
+            }
+            fields.insert(field.to_owned(), SecretString::from(value));
+        }
+        if !errors.is_empty() {
+            return Err(Error::validation(errors));
+        }
+        repo::credentials::put(
+            tx.conn(),
+            self.connections.vault(),
+            workspace_id,
+            integration_id,
+            &fields,
+        )
+        .await?;
+        let names: Vec<&String> = fields.keys().collect();
+        repo::logs::append(
+            tx.conn(),
+            NewLog {
+                workspace_id,
+                integration_id,
+                level: LogLevel::Info,
+                operation: Operation::Update,
+                message: "webhook secrets set",
+                details: json!({ "fields": names }),
+                run_id: None,
+            },
+        )
+        .await?;
+        let stored = repo::credentials::field_names(tx.conn(), integration_id).await?;
+        tx.commit().await?;
+        self.setup_of(&integration, &stored)
+    }
+
+    /// The setup of `integration`, given the names of its stored secret fields.
+    fn setup_of(&self, integration: &Integration, stored: &[String]) -> Result<WebhookSetup> {
+        let adapter = self.adapter(&integration.provider)?;
+        let webhook = adapter
+            .spec()
+            .webhook
+            .clone()
+            .ok_or_else(|| no_webhooks(&integration.provider))?;
+        let is_stored = |field: &str| stored.iter().any(|name| name == field);
+        let (secret_source, secret_set) = match webhook.secret {
+            WebhookSecret::Field(field) => ("integration", is_stored(field)),
+            WebhookSecret::AppClientSecret => (
+                "app_client_secret",
+                self.config
+                    .provider(&integration.provider)
+                    .client_secret
+                    .is_some(),
+            ),
+        };
+        let scheme = serde_json::to_value(webhook.scheme)
+            .ok()
+            .and_then(|v| v.get("scheme").and_then(|s| s.as_str()).map(str::to_owned))
+            .unwrap_or_default();
+        let base = self.config.public_url.as_str().trim_end_matches('/');
+        Ok(WebhookSetup {
+            url: format!(
+                "{base}/webhooks/{}/{}",
+                integration.provider, integration.id
+            ),
+            scheme,
+            events: webhook.events.iter().map(|e| (*e).to_owned()).collect(),
+            secret_source,
+            secret_set,
+            verify_token_set: webhook.verify_token_field.map(is_stored),
+        })
+    }
+
+    /// One attempt at one stored event (the webhook queue's job).
+    pub async fn apply_webhook_event(&self, job: &WebhookJob) -> Result<(), JobFailure> {
+        let Some((row, integration)) = self.begin_webhook_attempt(job).await? else {
+            return Ok(());
+        };
+        let provider = integration.provider.clone();
+        let adapter = self
+            .connections
+            .adapter(&provider)
+            .map_err(|e| connect_failure(&e))?;
+        let Some(spec) = adapter.spec().webhook.clone() else {
+            return Err(JobFailure::permanent(
+                ErrorCode::UnsupportedOperation,
+                format!("{provider} does not send webhooks"),
+            ));
+        };
+        let secret = webhook_secret(&self.connections, job.workspace_id, &integration, &spec)
+            .await
+            .map_err(|error| match error {
+                WebhookSetupError::NotConfigured(message) => {
+                    JobFailure::permanent(ErrorCode::WebhookNotConfigured, message)
+                }
+                WebhookSetupError::Connect(error) => connect_failure(&error),
+            })?;
+        let event = self.verified_event(&*adapter, &provider, &row, &secret)?;
+        let ctx = self.context(&provider);
+        let effects = self
+            .connections
+            .call(job.workspace_id, &integration, |connection| {
+                let (adapter, ctx, event) = (adapter.clone(), ctx.clone(), event.clone());
+                async move { adapter.apply_webhook(&ctx, &connection, &event).await }
+            })
+            .await
+            .map_err(|e| call_failure(&e, self.now()))?;
+
+        let write = async {
+            let mut tx = self.store.begin(job.workspace_id).await?;
+            let stats =
+                apply_effects(tx.conn(), job.workspace_id, job.integration_id, &effects).await?;
+            repo::webhook_events::set_status(tx.conn(), row.id, WebhookStatus::Processed, None)
+                .await?;
+            repo::logs::append(
+                tx.conn(),
+                NewLog {
+                    workspace_id: job.workspace_id,
+                    integration_id: job.integration_id,
+                    level: LogLevel::Info,
+                    operation: Operation::Webhook,
+                    message: &format!("webhook `{}` processed", row.event_type),
+                    details: json!({
+                        "webhook_event_id": row.id,
+                        "event_id": row.event_id,
+                        "records_written": stats.records_written,
+                        "kpi_points_written": stats.kpi_points_written,
+                        "addresses_suppressed": stats.addresses_suppressed,
+                    }),
+                    run_id: None,
+                },
+            )
+            .await?;
+            tx.commit().await
+        };
+        write.await.map_err(|e| store_failure(&e))?;
+        metrics::webhook_processed(&row.provider);
+        Ok(())
+    }
+
+    /// Loads the event and its integration and marks the attempt; `None` when the
+    /// event was processed already (a redelivered task).
+    async fn begin_webhook_attempt(
+        &self,
+        job: &WebhookJob,
+    ) -> Result<Option<(WebhookEventRow, Integration)>, JobFailure> {
+        let attempt = async {
+            let mut tx = self.store.begin(job.workspace_id).await?;
+            let row = repo::webhook_events::get(tx.conn(), job.event_row_id).await?;
+            if row.status == WebhookStatus::Processed {
+                tx.commit().await?;
+                return Ok(None);
+            }
+            let integration = repo::integrations::get(tx.conn(), job.integration_id).await?;
+            repo::webhook_events::set_status(tx.conn(), row.id, WebhookStatus::Processing, None)
+                .await?;
+            tx.commit().await?;
+            Ok(Some((row, integration)))
+        };
+        attempt.await.map_err(|e| store_failure(&e))
+    }
+
+    /// Verifies the stored delivery as of its arrival and picks out the event.
+    fn verified_event(
+        &self,
+        adapter: &dyn Adapter,
+        provider: &str,
+        row: &WebhookEventRow,
+        secret: &SecretString,
+    ) -> Result<WebhookEvent, JobFailure> {
+        let at_arrival = self
+            .context(provider)
+            .with_clock(Arc::new(FixedClock(row.received_at)));
+        let headers = headers_from_json(&row.headers);
+        let events = adapter
+            .verify_webhook(
+                &at_arrival,
+                secret,
+                &WebhookRequest {
+                    headers: &headers,
+                    body: &row.body,
+                },
+            )
+            .map_err(|error| {
+                JobFailure::permanent(
+                    ErrorCode::WebhookSignatureInvalid,
+                    format!("the stored delivery no longer verifies: {error}"),
+                )
+            })?;
+        events
+            .into_iter()
+            .find(|event| event.id == row.event_id)
+            .ok_or_else(|| {
+                JobFailure::permanent(
+                    ErrorCode::Internal,
+                    format!(
+                        "the stored delivery has no event `{}` any more",
+                        row.event_id
+                    ),
+                )
             })
     }
 
-    /// One opened secret field of an integration.
-    async fn integration_secret(
+    /// Records where the event stands after a failed attempt, with a log entry at
+    /// `log_level` when given (best effort: the job's outcome stands either way).
+    pub async fn record_webhook_failure(
         &self,
-        workspace_id: WorkspaceId,
-        integration: &Integration,
-        field: &str,
-    ) -> Result<Option<SecretString>, ConnectError> {
-        let mut tx = self.store.begin(workspace_id).await?;
-        let mut secrets =
-            repo::credentials::get_all(tx.conn(), self.vault(), integration.id).await?;
-        tx.commit().await?;
-        Ok(secrets.remove(field))
+        job: &WebhookJob,
+        status: WebhookStatus,
+        failure: &JobFailure,
+        log_level: Option<LogLevel>,
+    ) {
+        let result = async {
+            let mut tx = self.store.begin(job.workspace_id).await?;
+            repo::webhook_events::set_status(
+                tx.conn(),
+                job.event_row_id,
+                status,
+                Some(&failure.message),
+            )
+            .await?;
+            if let Some(level) = log_level {
+                repo::logs::append(
+                    tx.conn(),
+                    NewLog {
+                        workspace_id: job.workspace_id,
+                        integration_id: job.integration_id,
+                        level,
+                        operation: Operation::Webhook,
+                        message: &format!("webhook processing failed: {}", failure.message),
+                        details: json!({
+                            "webhook_event_id": job.event_row_id,
+                            "error_code": failure.code.name(),
+                            "status": status.as_str(),
+                        }),
+                        run_id: None,
+                    },
+                )
+                .await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::error!(event = %job.event_row_id, %error, "could not record a webhook failure");
+        }
     }
+}
+
+/// Stages the job that processes a stored event (its `replay`-th replay).
+async fn stage_processing(
+    conn: &mut Conn,
+    workspace_id: WorkspaceId,
+    integration_id: Uuid,
+    event_row_id: Uuid,
+    replay: u32,
+) -> Result<String> {
+    Ok(outbox::stage(
+        conn,
+        &Job::Webhook(WebhookJob {
+            workspace_id,
+            integration_id,
+            event_row_id,
+            replay,
+        }),
+    )
+    .await?)
+}
+
+fn no_webhooks(provider: &str) -> Error {
+    Error::new(
+        ErrorCode::UnsupportedOperation,
+        format!("{provider} does not send webhooks Junction can verify"),
+    )
+}
+
+/// A refused delivery (never naming the secret or the signature).
+fn refused(provider: &str, integration_id: Uuid, error: WebhookError) -> Error {
+    metrics::webhook_received(provider, "refused", 1);
+    tracing::warn!(%provider, %integration_id, reason = %error, "webhook refused");
+    match error {
+        WebhookError::Unsupported => no_webhooks(provider),
+        WebhookError::InvalidSecret => Error::new(
+            ErrorCode::WebhookNotConfigured,
+            "the integration's webhook signing secret is malformed: set it again",
+        ),
+        other => Error::new(
+            ErrorCode::WebhookSignatureInvalid,
+            format!("webhook refused: {other}"),
+        ),
+    }
+}
+
+/// The secret `integration`'s webhooks are signed with, per its provider's spec.
+pub async fn webhook_secret(
+    connections: &Connections,
+    workspace_id: WorkspaceId,
+    integration: &Integration,
+    spec: &WebhookSpec,
+) -> Result<SecretString, WebhookSetupError> {
+    match spec.secret {
+        WebhookSecret::Field(field) => integration_secret(connections, workspace_id, integration, field)
+            .await?
+            .ok_or_else(|| {
+                WebhookSetupError::NotConfigured(format!(
+                    "the integration has no `{field}`: set the provider's webhook signing secret on it first"
+                ))
+            }),
+        WebhookSecret::AppClientSecret => connections
+            .config
+            .provider(&integration.provider)
+            .client_secret
+            .ok_or_else(|| {
+                WebhookSetupError::NotConfigured(format!(
+                    "the {} app secret is not configured (it signs the webhooks)",
+                    integration.provider
+                ))
+            }),
+    }
+}
+
+/// One opened secret field of an integration.
+async fn integration_secret(
+    connections: &Connections,
+    workspace_id: WorkspaceId,
+    integration: &Integration,
+    field: &str,
+) -> Result<Option<SecretString>, ConnectError> {
+    let mut tx = connections.store.begin(workspace_id).await?;
+    let mut secrets =
+        repo::credentials::get_all(tx.conn(), connections.vault(), integration.id).await?;
+    tx.commit().await?;
+    Ok(secrets.remove(field))
 }
 
 /// A delivery's headers as stored: a JSON object of lower-case names to values

@@ -1,4 +1,7 @@
 //! The [`Adapter`] trait and the [`Context`] every adapter call receives.
+//!
+//! The limiter port a context holds ([`RateLimiter`], [`NoopLimiter`]) lives in
+//! [`crate::ratelimit`] and is re-exported here.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -8,12 +11,12 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+pub use crate::ratelimit::{NoopLimiter, RateLimiter};
 use crate::{
     error::AdapterError,
-    http::RateLimitInfo,
     ids::{IntegrationId, WorkspaceId},
     model::Page,
-    spec::{ProviderSpec, RateBudget},
+    spec::ProviderSpec,
     webhook::{WebhookError, WebhookEvent, WebhookRequest},
 };
 
@@ -39,33 +42,6 @@ pub struct FixedClock(pub DateTime<Utc>);
 impl Clock for FixedClock {
     fn now(&self) -> DateTime<Utc> {
         self.0
-    }
-}
-
-/// Shares a provider's request budget between every caller (every tenant and, with
-/// the Redis implementation in junction-jobs, every worker pod).
-#[async_trait]
-pub trait RateLimiter: Send + Sync {
-    /// Waits until one more request to `provider` fits in `budget`. Returns an error
-    /// only when waiting would exceed what the caller can afford (the error then says
-    /// when to come back).
-    async fn acquire(&self, provider: &str, budget: &RateBudget) -> Result<(), AdapterError>;
-
-    /// Learns from the rate-limit headers of a response, so the next `acquire` can
-    /// pause before the provider starts refusing.
-    fn observe(&self, provider: &str, info: &RateLimitInfo) {
-        let _ = (provider, info);
-    }
-}
-
-/// A limiter that never waits (unit tests, the sandbox).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoopLimiter;
-
-#[async_trait]
-impl RateLimiter for NoopLimiter {
-    async fn acquire(&self, _provider: &str, _budget: &RateBudget) -> Result<(), AdapterError> {
-        Ok(())
     }
 }
 

@@ -83,6 +83,7 @@ error_codes! {
     UnknownStream => ("unknown_stream", NotFound, 404, "The provider has no such stream.");
     UnsupportedOperation => ("unsupported_operation", InvalidRequest, 400, "The provider does not support this operation.");
     InvalidCursor => ("invalid_cursor", InvalidRequest, 400, "The pagination cursor is invalid.");
+    ProxyPathRefused => ("proxy_path_refused", InvalidRequest, 400, "The proxied path would leave the provider's API.");
     // Authentication
     Unauthenticated => ("unauthenticated", Auth, 401, "A valid API key is required.");
     ApiKeyRevoked => ("api_key_revoked", Auth, 401, "The API key has been revoked.");
@@ -110,6 +111,8 @@ error_codes! {
     ProviderUnauthorized => ("provider_unauthorized", Provider, 502, "The provider rejected the stored credentials.");
     ProviderRejected => ("provider_rejected", Provider, 502, "The provider rejected the request.");
     ProviderError => ("provider_error", Provider, 502, "The provider returned an error.");
+    ProviderRedirectRefused => ("provider_redirect_refused", Provider, 502, "The provider answered with a redirect, which the proxy does not follow.");
+    ProviderResponseTooLarge => ("provider_response_too_large", Provider, 502, "The provider's answer is larger than the proxy passes on.");
     // Junction's own dependencies and bugs
     DatabaseUnavailable => ("database_unavailable", Unavailable, 503, "The database is unavailable.");
     QueueUnavailable => ("queue_unavailable", Unavailable, 503, "The job queue is unavailable.");

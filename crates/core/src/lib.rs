@@ -17,18 +17,20 @@ pub mod fake;
 pub mod http;
 pub mod ids;
 pub mod model;
+pub mod ratelimit;
 pub mod spec;
 pub mod webhook;
 
 pub use adapter::{
     ActionOutcome, Adapter, Clock, Connection, Context, Credentials, EmailSender, FixedClock,
-    Health, NoopLimiter, OutgoingEmail, ProxyTarget, RateLimiter, ReadRequest, StreamKpi,
-    StreamRecord, Suppression, SystemClock, WebhookEffects,
+    Health, OutgoingEmail, ProxyTarget, ReadRequest, StreamKpi, StreamRecord, Suppression,
+    SystemClock, WebhookEffects,
 };
 pub use codes::{ErrorCode, ErrorKind, HasErrorCode};
 pub use error::AdapterError;
 pub use ids::{IntegrationId, ProviderId, WorkspaceId};
 pub use model::{KpiPoint, Page, Record};
+pub use ratelimit::{NoopLimiter, RateLimiter};
 pub use spec::{
     ActionSpec, AuthSpec, Category, ConfigField, FieldError, FieldKind, OAuth2Spec, RateBudget,
     RefreshBehaviour, StreamSpec, TokenClientAuth, WebhookScheme, WebhookSecret, WebhookSpec,

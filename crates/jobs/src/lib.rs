@@ -42,8 +42,8 @@
 //! - an *abandoned* job (its cause is reported elsewhere, e.g. the integration now
 //!   needs re-authorisation) just stops.
 //!
-//! Dead letters are replayed with [`replay`] / [`replay_matching`]: the same job is
-//! enqueued again as `{job_id}-replay-{n}`, attempt 1, and only the first replay of
+//! Dead letters are replayed with [`replay()`] / [`replay_matching`]: the same job is
+//! staged again as `{job_id}-replay-{n}`, attempt 1, and only the first replay of
 //! a letter wins.
 //!
 //! Only when the runner cannot record an outcome (Postgres or Redis down) does a
@@ -103,9 +103,11 @@ pub mod outbox;
 pub mod payload;
 pub mod policy;
 pub mod queue;
+pub mod replay;
 pub mod runner;
 
-pub use dead::{Replayed, bury, replay, replay_matching};
+pub use dead::bury;
+pub use replay::{Replayed, replay, replay_matching};
 pub use error::JobsError;
 pub use failure::{FailureKind, JobFailure};
 pub use outbox::{Relay, RelayOptions, RelayReport, stage};

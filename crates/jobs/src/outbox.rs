@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use junction_store::{
-    Conn, Store,
+    Conn, Store, StoreError,
     models::Queue,
     repo::outbox::{self, NewOutboxJob, OutboxJob},
 };
@@ -28,16 +28,17 @@ use crate::{AttemptRecord, Job, JobFailure, JobsError, Queues, dead};
 
 /// Writes `job` to the outbox in the caller's transaction under its derived id
 /// ([`Job::default_job_id`]); returns the id. It reaches its queue once the
-/// transaction commits.
-pub async fn stage(conn: &mut Conn, job: &Job) -> Result<String, JobsError> {
+/// transaction commits. Fails as the transaction's other statements do (a job is
+/// plain data: encoding it cannot fail in practice).
+pub async fn stage(conn: &mut Conn, job: &Job) -> Result<String, StoreError> {
     let job_id = job.default_job_id();
     stage_with_id(conn, &job_id, job).await?;
     Ok(job_id)
 }
 
 /// The same under a given job id (a dead letter's replay).
-pub async fn stage_with_id(conn: &mut Conn, job_id: &str, job: &Job) -> Result<(), JobsError> {
-    let payload = serde_json::to_value(job).map_err(|e| JobsError::Payload(e.to_string()))?;
+pub async fn stage_with_id(conn: &mut Conn, job_id: &str, job: &Job) -> Result<(), StoreError> {
+    let payload = serde_json::to_value(job).map_err(|e| StoreError::Invalid(e.to_string()))?;
     outbox::insert(
         conn,
         NewOutboxJob {

@@ -109,6 +109,8 @@ impl CrateModules {
             return;
         };
         match syn::parse_file(&text) {
+            // A file that starts with `#![cfg(test)]` is test code.
+            Ok(parsed) if is_cfg_test(&parsed.attrs) => {}
             Ok(parsed) => {
                 // `#[path]` on a module declared in a file is relative to the file's folder.
                 let file_dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
@@ -174,7 +176,10 @@ impl CrateModules {
                             (child_dir.join(&name).join("mod.rs"), child_dir.join(&name)),
                         ],
                     };
-                    match candidates.iter().find(|(file, _)| sources.read(file).is_some()) {
+                    match candidates
+                        .iter()
+                        .find(|(file, _)| sources.read(file).is_some())
+                    {
                         Some((file, dir)) => self.load_file(child, file, dir, sources),
                         None => self.errors.push(format!(
                             "cannot find the file of module `{}` (tried {})",
@@ -245,8 +250,7 @@ impl CrateModules {
             for (path, module) in &self.modules {
                 let mut found = Vec::new();
                 for import in &module.uses {
-                    let Some(absolute) =
-                        self.resolve(path, &scopes[path], &import.segments, true)
+                    let Some(absolute) = self.resolve(path, &scopes[path], &import.segments, true)
                     else {
                         continue;
                     };

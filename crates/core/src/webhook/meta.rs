@@ -12,7 +12,7 @@ use ring::hmac;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{WebhookError, any_signature_matches, header, hmac_sha256};
+use super::common::{WebhookError, any_signature_matches, header, hmac_sha256};
 
 /// The header Meta signs with.
 pub const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{WebhookError, any_signature_matches, hmac_sha256, within_tolerance};
+use super::common::{WebhookError, any_signature_matches, hmac_sha256, within_tolerance};
 
 /// The header Stripe signs with.
 pub const SIGNATURE_HEADER: &str = "Stripe-Signature";

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{WebhookError, any_signature_matches, header, hmac_sha256, within_tolerance};
+use super::common::{WebhookError, any_signature_matches, header, hmac_sha256, within_tolerance};
 
 /// Svix's header names, tried first.
 pub const ID_HEADER: &str = "svix-id";

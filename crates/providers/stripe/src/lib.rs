@@ -27,6 +27,7 @@
 //! With the `sandbox` feature, [`sandbox::StripeFake`] serves a stateful fake of the
 //! same endpoints for demo mode and tests.
 
+mod action_defs;
 mod actions;
 mod api;
 pub mod form;

@@ -9,7 +9,7 @@ use junction_core::spec::{
     WebhookScheme, WebhookSecret, WebhookSpec,
 };
 
-use crate::actions;
+use crate::action_defs;
 
 /// The provider id (also the sandbox mount point of the fake).
 pub const PROVIDER_ID: &str = "stripe";
@@ -183,7 +183,7 @@ fn build() -> ProviderSpec {
 }
 
 fn action_specs() -> Vec<ActionSpec> {
-    actions::ACTIONS
+    action_defs::ACTIONS
         .iter()
         .map(|action| ActionSpec {
             name: action.name,

@@ -24,7 +24,7 @@
 //! send (401 `restricted_api_key` elsewhere); no key is 401 `missing_api_key`, any
 //! other 403 `invalid_api_key`; a request without `User-Agent` gets Resend's edge
 //! refusal (403 `error code: 1010`). Webhooks are signed with
-//! [`SANDBOX_WEBHOOK_SECRET`].
+//! [`SANDBOX_WEBHOOK_SECRET`]. These constants live in `credentials`.
 //!
 //! Faults: `ServerError` is a 500 `application_error`; `RateLimited` a 429
 //! `rate_limit_exceeded` with `retry-after` and the `ratelimit-*` headers;
@@ -32,6 +32,7 @@
 //! revoked (403 `invalid_api_key`); `MalformedBody` cuts a 200 answer in half (after
 //! the request took effect, as a dropped connection would).
 
+mod credentials;
 mod data;
 mod webhook;
 
@@ -47,20 +48,11 @@ use crate::{
     wire::parse_timestamp,
 };
 
+pub use credentials::{
+    SANDBOX_API_KEY, SANDBOX_SENDER, SANDBOX_SENDING_KEY, SANDBOX_WEBHOOK_SECRET,
+};
 pub use data::{BOUNCED_ADDRESS, COMPLAINED_ADDRESS, DELIVERED_ADDRESS};
 pub use webhook::{SignedWebhook, email_event, sign_event, signed_email_event};
-
-/// The sandbox's full-access API key.
-pub const SANDBOX_API_KEY: &str = "re_sandbox_full_access";
-
-/// The sandbox's sending-access API key: it may only send.
-pub const SANDBOX_SENDING_KEY: &str = "re_sandbox_sending_only";
-
-/// The secret the sandbox signs webhooks with (`whsec_` + base64 of 32 bytes).
-pub const SANDBOX_WEBHOOK_SECRET: &str = "whsec_anVuY3Rpb24tcmVzZW5kLXNhbmRib3gtc2lnbmluZyE=";
-
-/// A verified sandbox domain to send from.
-pub const SANDBOX_SENDER: &str = "Junction <alerts@junction-demo.dev>";
 
 /// The requests per second the fake advertises in its `ratelimit-*` headers.
 const RATE_LIMIT: u32 = 2;

@@ -8,7 +8,7 @@ use junction_core::webhook::{WebhookError, svix};
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
-use super::{SANDBOX_WEBHOOK_SECRET, data::uuid_from};
+use super::{credentials::SANDBOX_WEBHOOK_SECRET, data::uuid_from};
 
 /// A signed webhook delivery: the headers and the raw body to POST.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -39,6 +39,7 @@
 //! `retry_after_secs` is not echoed); a 401 `api_key_expired`; a 200 whose JSON is
 //! cut off.
 
+mod error;
 mod fixtures;
 mod seed;
 mod store;
@@ -50,12 +51,13 @@ use std::{
 
 use junction_core::fake::{FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake};
 use secrecy::SecretString;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub use fixtures::ACCOUNT_ID;
 pub use seed::{PRICES, SEED_END, SEED_START};
 
 use crate::spec::{API_VERSION, PROVIDER_ID};
+use error::stripe_error;
 use store::{Kind, Op, Store};
 
 /// The secret key the fake accepts for everything.
@@ -163,29 +165,6 @@ impl StripeFake {
             None => Vec::new(),
         }
     }
-}
-
-/// Renders Stripe's error object.
-pub(crate) fn stripe_error(
-    status: u16,
-    kind: &str,
-    code: Option<&str>,
-    message: &str,
-    param: Option<&str>,
-) -> FakeResponse {
-    let mut error = json!({"type": kind, "message": message});
-    if let Some(code) = code {
-        error["code"] = json!(code);
-        error["doc_url"] = json!(format!(
-            "https://stripe.com/docs/error-codes/{}",
-            code.replace('_', "-")
-        ));
-    }
-    if let Some(param) = param {
-        error["param"] = json!(param);
-    }
-    error["request_log_url"] = json!("https://dashboard.stripe.com/test/logs");
-    FakeResponse::json(status, &json!({"error": error}))
 }
 
 /// What a request asks for.

@@ -10,11 +10,11 @@ use junction_core::fake::FakeResponse;
 use serde_json::{Map, Value, json};
 
 use super::{
+    error::stripe_error,
     fixtures::{
         self, ChargeData, CustomerData, InvoiceData, ItemData, LineData, PaymentIntentData,
         RefundData, SubscriptionData,
     },
-    stripe_error,
 };
 
 /// The object kinds the fake stores.

@@ -1,0 +1,373 @@
+//! Provider actions, run through one path whether they run within the request or on
+//! the action queue.
+//!
+//! The input is checked against the action's JSON Schema first (every field at
+//! fault named, no value echoed). A quick action runs at once; a long-running one —
+//! or any, when the caller asks — is recorded with its job staged in the same
+//! transaction, to be followed by its run. Every run is recorded in `action_runs`
+//! and logged on the integration.
+//!
+//! Idempotency end to end: every call to the provider carries a key derived from
+//! the client's idempotency key (or, without one, from the run id), so a retried
+//! request — or a retried job — reaches a provider that honours keys (Stripe,
+//! Resend) with the same key, and takes effect there once.
+
+use chrono::{DateTime, Utc};
+use junction_core::{ErrorCode, HasErrorCode, WorkspaceId};
+use junction_jobs::{ActionJob, Job, JobFailure, outbox};
+use junction_store::{
+    models::{ActionMode, ActionRun, ActionStatus, LogLevel, Operation},
+    repo::{self, action_runs::NewActionRun, logs::NewLog},
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    App, Error, Listed, PageRequest, Result,
+    failures::{call_failure, store_failure},
+    integrations::log,
+    listed,
+};
+
+/// An action a client asks for.
+#[derive(Debug, Clone)]
+pub struct ActionRequest<'a> {
+    pub integration_id: Uuid,
+    pub action: &'a str,
+    /// The action's input (`null` is an empty object).
+    pub input: serde_json::Value,
+    /// The client's `Idempotency-Key`, when it sent one.
+    pub client_key: Option<&'a str>,
+    /// Queue it even when it is quick.
+    pub queue: bool,
+}
+
+/// What became of an action request.
+#[derive(Debug, Clone)]
+pub enum ActionOutcome {
+    /// It ran within the request and succeeded.
+    Done(ActionRun),
+    /// It waits on the action queue.
+    Queued(ActionRun),
+}
+
+impl App {
+    /// Runs an action of the integration's provider, at once or queued (see the
+    /// module docs). A failed inline action is recorded and returned as the error.
+    pub async fn perform_action(
+        &self,
+        workspace_id: WorkspaceId,
+        request: ActionRequest<'_>,
+    ) -> Result<ActionOutcome> {
+        let ActionRequest {
+            integration_id,
+            action,
+            input,
+            client_key,
+            queue,
+        } = request;
+        let input = if input.is_null() { json!({}) } else { input };
+        let mut tx = self.begin(workspace_id).await?;
+        let integration = crate::integration(&mut tx, integration_id).await?;
+        tx.commit().await?;
+        let adapter = self.adapter(&integration.provider)?;
+        let spec = adapter.spec().action(action).cloned().ok_or_else(|| {
+            Error::new(
+                ErrorCode::UnknownAction,
+                format!("{} has no action `{action}`", adapter.spec().name),
+            )
+        })?;
+        spec.validate_input(&input).map_err(Error::validation)?;
+        crate::integrations::ensure_active(&integration)?;
+
+        let run_id = Uuid::new_v4();
+        let key =
+            provider_idempotency_key(workspace_id, integration_id, action, client_key, run_id);
+        let queued = spec.long_running || queue;
+        let mut tx = self.begin(workspace_id).await?;
+        let run = repo::action_runs::create(
+            tx.conn(),
+            NewActionRun {
+                id: run_id,
+                workspace_id,
+                integration_id,
+                action,
+                mode: if queued {
+                    ActionMode::Queued
+                } else {
+                    ActionMode::Inline
+                },
+                input: &input,
+                provider_idempotency_key: &key,
+            },
+        )
+        .await?;
+        if queued {
+            let job_id = outbox::stage(
+                tx.conn(),
+                &Job::Action(ActionJob {
+                    workspace_id,
+                    integration_id,
+                    action: action.to_owned(),
+                    input,
+                    idempotency_key: key,
+                    request_id: run.id,
+                }),
+            )
+            .await?;
+            log(
+                &mut tx,
+                workspace_id,
+                integration_id,
+                LogLevel::Info,
+                Operation::Action,
+                &format!("action `{action}` queued"),
+                json!({"action_run_id": run.id, "job_id": job_id}),
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(ActionOutcome::Queued(run));
+        }
+        repo::action_runs::start_attempt(tx.conn(), run.id).await?;
+        tx.commit().await?;
+
+        let ctx = self.context(&integration.provider);
+        let outcome = self
+            .connections
+            .call(workspace_id, &integration, |connection| {
+                let (adapter, ctx, input, key) =
+                    (adapter.clone(), ctx.clone(), input.clone(), key.clone());
+                async move {
+                    adapter
+                        .act(&ctx, &connection, action, &input, Some(&key))
+                        .await
+                }
+            })
+            .await;
+        let mut tx = self.begin(workspace_id).await?;
+        match outcome {
+            Ok(done) => {
+                let run = repo::action_runs::succeed(
+                    tx.conn(),
+                    run.id,
+                    done.external_id.as_deref(),
+                    &done.output,
+                )
+                .await?;
+                log(
+                    &mut tx,
+                    workspace_id,
+                    integration_id,
+                    LogLevel::Info,
+                    Operation::Action,
+                    &format!("action `{action}` succeeded"),
+                    json!({"action_run_id": run.id, "external_id": run.external_id}),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(ActionOutcome::Done(run))
+            }
+            Err(error) => {
+                let code = error.error_code();
+                let message = error.to_string();
+                repo::action_runs::fail(tx.conn(), run.id, code.name(), &message, true).await?;
+                log(
+                    &mut tx,
+                    workspace_id,
+                    integration_id,
+                    LogLevel::Warn,
+                    Operation::Action,
+                    &format!("action `{action}` failed: {message}"),
+                    json!({"action_run_id": run.id, "code": code.name()}),
+                )
+                .await?;
+                tx.commit().await?;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// The integration's action runs, newest first.
+    pub async fn action_runs(
+        &self,
+        workspace_id: WorkspaceId,
+        integration_id: Uuid,
+        page: PageRequest<(DateTime<Utc>, Uuid)>,
+    ) -> Result<Listed<ActionRun, (DateTime<Utc>, Uuid)>> {
+        let mut tx = self.begin(workspace_id).await?;
+        crate::integration(&mut tx, integration_id).await?;
+        let rows = repo::action_runs::list_for_integration(
+            tx.conn(),
+            integration_id,
+            page.after,
+            page.limit + 1,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(listed(rows, page.limit, |r| (r.created_at, r.id)))
+    }
+
+    /// One action run.
+    pub async fn action_run(&self, workspace_id: WorkspaceId, id: Uuid) -> Result<ActionRun> {
+        let mut tx = self.begin(workspace_id).await?;
+        let run = repo::action_runs::get(tx.conn(), id).await?;
+        tx.commit().await?;
+        Ok(run)
+    }
+
+    /// One attempt of a queued action (the action queue's job). Every attempt sends
+    /// the run's provider idempotency key; a run that has already finished is not
+    /// run again when its task is delivered twice.
+    pub async fn run_queued_action(&self, job: &ActionJob) -> Result<(), JobFailure> {
+        let begin = async {
+            let mut tx = self.store.begin(job.workspace_id).await?;
+            let run = repo::action_runs::start_attempt(tx.conn(), job.request_id).await?;
+            let integration = repo::integrations::get(tx.conn(), job.integration_id).await?;
+            tx.commit().await?;
+            Ok((run, integration))
+        };
+        let (run, integration) = begin.await.map_err(|e| store_failure(&e))?;
+        if matches!(run.status, ActionStatus::Succeeded | ActionStatus::Failed) {
+            return Ok(());
+        }
+        let adapter = self
+            .connections
+            .adapter(&integration.provider)
+            .map_err(|e| crate::failures::connect_failure(&e))?;
+        let ctx = self.context(&integration.provider);
+        let done = self
+            .connections
+            .call(job.workspace_id, &integration, |connection| {
+                let (adapter, ctx) = (adapter.clone(), ctx.clone());
+                async move {
+                    adapter
+                        .act(
+                            &ctx,
+                            &connection,
+                            &job.action,
+                            &job.input,
+                            Some(&job.idempotency_key),
+                        )
+                        .await
+                }
+            })
+            .await
+            .map_err(|e| call_failure(&e, self.now()))?;
+
+        let record = async {
+            let mut tx = self.store.begin(job.workspace_id).await?;
+            repo::action_runs::succeed(
+                tx.conn(),
+                job.request_id,
+                done.external_id.as_deref(),
+                &done.output,
+            )
+            .await?;
+            repo::logs::append(
+                tx.conn(),
+                NewLog {
+                    workspace_id: job.workspace_id,
+                    integration_id: job.integration_id,
+                    level: LogLevel::Info,
+                    operation: Operation::Action,
+                    message: &format!("action `{}` succeeded", job.action),
+                    details: json!({
+                        "action_run_id": job.request_id,
+                        "external_id": done.external_id,
+                    }),
+                    run_id: None,
+                },
+            )
+            .await?;
+            tx.commit().await
+        };
+        // Should this fail, the retry sends the same idempotency key: the provider
+        // answers with the first result instead of acting again.
+        record.await.map_err(|e| store_failure(&e))
+    }
+
+    /// Records a failed attempt of a queued action; `final_` ends the run.
+    pub async fn record_action_failure(&self, job: &ActionJob, failure: &JobFailure, final_: bool) {
+        let result = async {
+            let mut tx = self.store.begin(job.workspace_id).await?;
+            repo::action_runs::fail(
+                tx.conn(),
+                job.request_id,
+                failure.code.name(),
+                &failure.message,
+                final_,
+            )
+            .await?;
+            if final_ {
+                repo::logs::append(
+                    tx.conn(),
+                    NewLog {
+                        workspace_id: job.workspace_id,
+                        integration_id: job.integration_id,
+                        level: LogLevel::Error,
+                        operation: Operation::Action,
+                        message: &format!("action `{}` failed: {}", job.action, failure.message),
+                        details: json!({
+                            "action_run_id": job.request_id,
+                            "error_code": failure.code.name(),
+                        }),
+                        run_id: None,
+                    },
+                )
+                .await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::error!(run = %job.request_id, %error, "could not record an action failure");
+        }
+    }
+}
+
+/// The key sent to the provider for every attempt of one request. Derived, never the
+/// client's raw key: scoped to the workspace, integration and action, so keys of
+/// different tenants or actions can never meet at the provider.
+pub fn provider_idempotency_key(
+    workspace_id: WorkspaceId,
+    integration_id: Uuid,
+    action: &str,
+    client_key: Option<&str>,
+    run_id: Uuid,
+) -> String {
+    match client_key {
+        Some(key) => {
+            let scoped = format!("{workspace_id}:{integration_id}:{action}:{key}");
+            let digest = repo::sha256(scoped.as_bytes());
+            format!("jct-{}", hex::encode(&digest[..20]))
+        }
+        None => format!("jct-run-{}", run_id.simple()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_keys_are_scoped_and_stable() {
+        let (ws, integration, run) = (WorkspaceId::new(), Uuid::new_v4(), Uuid::new_v4());
+        let key = provider_idempotency_key(ws, integration, "refund", Some("k1"), run);
+        assert_eq!(
+            key,
+            provider_idempotency_key(ws, integration, "refund", Some("k1"), Uuid::new_v4())
+        );
+        assert_ne!(
+            key,
+            provider_idempotency_key(WorkspaceId::new(), integration, "refund", Some("k1"), run)
+        );
+        assert_ne!(
+            key,
+            provider_idempotency_key(ws, integration, "charge", Some("k1"), run)
+        );
+        assert_eq!(
+            provider_idempotency_key(ws, integration, "refund", None, run),
+            format!("jct-run-{}", run.simple())
+        );
+    }
+}

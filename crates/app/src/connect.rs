@@ -1,0 +1,848 @@
+//! Connecting integrations, for every auth kind, with one saving path.
+//!
+//! - API keys and other typed-in credentials ([`App::connect_with_credentials`]):
+//!   checked with the provider before anything is stored; a refusal stores nothing.
+//! - OAuth 2.0: [`App::start_oauth`] gives the authorize URL; the `state` parameter
+//!   is random, stored only as a hash, single-use, bound to the workspace and the
+//!   provider, and expires after 10 minutes; PKCE S256 is used where the provider's
+//!   spec says so (the verifier is sealed like a credential). [`App::finish_oauth`]
+//!   handles the provider's redirect back: every outcome — connected, consent
+//!   denied, provider error, replayed or expired state, a state used at another
+//!   provider's callback — is reported, and only success stores anything.
+//! - Reconnecting ([`App::reconnect`]): new credentials checked like new ones, or a
+//!   new OAuth flow for the same integration.
+//!
+//! Whatever the kind, a new or renewed connection is written by one function,
+//! [`App::save_connection`]: the integration row, the sealed credentials, the health
+//! and the log entry, in one transaction.
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use junction_core::{
+    Adapter, AdapterError, AuthSpec, Connection, ErrorCode, Health, IntegrationId, OAuth2Spec,
+    WorkspaceId,
+    spec::{FieldError, ProviderSpec},
+};
+use junction_store::{
+    models::{
+        AuthKind, Health as StoredHealth, Integration, IntegrationStatus, LogLevel, NewIntegration,
+        OAuthState, Operation,
+    },
+    repo::{
+        self,
+        integrations::IntegrationPatch,
+        oauth_states::{ConsumeError, NewOAuthState},
+    },
+};
+use secrecy::SecretString;
+use serde_json::{Map, Value, json};
+use url::Url;
+use uuid::Uuid;
+
+use crate::{
+    App, Error, Result,
+    integrations::{IntegrationDetails, log, validate_schedule},
+};
+
+/// How long a started OAuth flow may take.
+pub const STATE_LIFETIME_MINUTES: i64 = 10;
+
+/// A new connection with typed-in credentials.
+#[derive(Debug, Clone, Default)]
+pub struct NewConnection {
+    pub provider: String,
+    pub display_name: Option<String>,
+    /// Non-secret settings (secret fields may be given here too: they are sealed).
+    pub config: Map<String, Value>,
+    pub credentials: Map<String, Value>,
+    pub schedule_seconds: Option<i32>,
+}
+
+/// A new OAuth connection to start.
+#[derive(Debug, Clone, Default)]
+pub struct NewOAuthConnection {
+    pub provider: String,
+    pub display_name: Option<String>,
+    pub config: Map<String, Value>,
+    pub schedule_seconds: Option<i32>,
+    /// Where the user's browser goes after the flow (allow-listed origins only).
+    pub return_to: Option<String>,
+}
+
+/// Where to send the user to grant access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedFlow {
+    pub authorize_url: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What a reconnect did.
+#[derive(Debug, Clone)]
+pub enum Reconnected {
+    /// The new credentials were accepted and replace the old ones.
+    Saved(Box<IntegrationDetails>),
+    /// The user must grant access again through the provider.
+    Flow(StartedFlow),
+}
+
+/// The provider's redirect back to Junction.
+#[derive(Debug, Clone, Default)]
+pub struct OAuthCallback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// How an OAuth callback ended, and where to report it.
+#[derive(Debug)]
+pub struct CallbackOutcome {
+    /// The flow's `return_to`, when it had one.
+    pub return_to: Option<Url>,
+    /// The connected integration, or why not.
+    pub result: Result<Uuid>,
+    /// The user declined the consent.
+    pub denied: bool,
+}
+
+/// A connection checked with the provider, ready to be stored.
+struct SaveConnection<'a> {
+    spec: &'a ProviderSpec,
+    integration_id: Uuid,
+    /// For a new integration: its name, settings and schedule.
+    new: Option<NewParts>,
+    secrets: BTreeMap<String, SecretString>,
+    /// OAuth: the granted scopes and the access token's expiry.
+    oauth: Option<(Vec<String>, Option<chrono::DateTime<chrono::Utc>>)>,
+    health: Health,
+    message: &'static str,
+    details: Value,
+}
+
+struct NewParts {
+    display_name: String,
+    config: Map<String, Value>,
+    schedule_seconds: i32,
+}
+
+impl App {
+    /// Connects a provider with API-key or basic credentials, checked with the
+    /// provider before anything is stored (a refusal is an error, nothing stored).
+    /// OAuth providers connect through [`App::start_oauth`].
+    pub async fn connect_with_credentials(
+        &self,
+        workspace_id: WorkspaceId,
+        request: NewConnection,
+    ) -> Result<IntegrationDetails> {
+        let adapter = self.adapter(&request.provider)?;
+        let spec = adapter.spec();
+        if matches!(spec.auth, AuthSpec::OAuth2(_)) {
+            return Err(Error::new(
+                ErrorCode::UnsupportedOperation,
+                format!(
+                    "{} connects with OAuth: start with POST /v1/connect/{}",
+                    spec.name, spec.id
+                ),
+            ));
+        }
+        validate_schedule(request.schedule_seconds)?;
+        let (config, secrets) = split_fields(spec, &request.config, &request.credentials)?;
+        let id = Uuid::new_v4();
+        let health = self
+            .check_credentials(adapter.as_ref(), workspace_id, id, &config, &secrets)
+            .await?;
+        self.save_connection(
+            workspace_id,
+            SaveConnection {
+                spec,
+                integration_id: id,
+                new: Some(NewParts {
+                    display_name: request.display_name.unwrap_or_else(|| spec.name.to_owned()),
+                    config,
+                    schedule_seconds: request
+                        .schedule_seconds
+                        .unwrap_or_else(|| default_schedule(spec)),
+                }),
+                secrets,
+                oauth: None,
+                details: json!({"account": health.account}),
+                health,
+                message: "connected; the provider accepted the credentials",
+            },
+        )
+        .await
+    }
+
+    /// Starts connecting an OAuth provider: returns the URL to send the user to.
+    pub async fn start_oauth(
+        &self,
+        workspace_id: WorkspaceId,
+        request: NewOAuthConnection,
+    ) -> Result<StartedFlow> {
+        let adapter = self.adapter(&request.provider)?;
+        let spec = adapter.spec();
+        let AuthSpec::OAuth2(oauth) = &spec.auth else {
+            return Err(Error::new(
+                ErrorCode::UnsupportedOperation,
+                format!(
+                    "{} connects with credentials: use POST /v1/integrations",
+                    spec.name
+                ),
+            ));
+        };
+        validate_schedule(request.schedule_seconds)?;
+        // Only config fields here: OAuth providers have no typed-in credentials.
+        let (config, secrets) = split_fields(spec, &request.config, &Map::new())?;
+        if let Some(field) = secrets.keys().next() {
+            return Err(Error::field(
+                field,
+                "secret settings cannot travel through an OAuth flow",
+            ));
+        }
+        self.start_flow(
+            workspace_id,
+            spec,
+            oauth,
+            None,
+            config,
+            request.display_name.as_deref(),
+            request.schedule_seconds,
+            request.return_to.as_deref(),
+        )
+        .await
+    }
+
+    /// Replaces an integration's credentials: typed-in ones are checked with the
+    /// provider before they replace the old ones; an OAuth integration gets a new
+    /// flow and is updated when the user finishes it.
+    pub async fn reconnect(
+        &self,
+        workspace_id: WorkspaceId,
+        id: Uuid,
+        credentials: Map<String, Value>,
+        return_to: Option<&str>,
+    ) -> Result<Reconnected> {
+        let mut tx = self.begin(workspace_id).await?;
+        let integration = crate::integration(&mut tx, id).await?;
+        tx.commit().await?;
+        let adapter = self.adapter(&integration.provider)?;
+        let spec = adapter.spec();
+        let config = integration.config.as_object().cloned().unwrap_or_default();
+        if let AuthSpec::OAuth2(oauth) = &spec.auth {
+            if !credentials.is_empty() {
+                return Err(Error::field(
+                    "credentials",
+                    "OAuth integrations reconnect through the provider's consent page",
+                ));
+            }
+            let started = self
+                .start_flow(
+                    workspace_id,
+                    spec,
+                    oauth,
+                    Some(&integration),
+                    config,
+                    None,
+                    None,
+                    return_to,
+                )
+                .await?;
+            return Ok(Reconnected::Flow(started));
+        }
+        let (_, secrets) = split_fields(spec, &config, &credentials)?;
+        let health = self
+            .check_credentials(adapter.as_ref(), workspace_id, id, &config, &secrets)
+            .await?;
+        let saved = self
+            .save_connection(
+                workspace_id,
+                SaveConnection {
+                    spec,
+                    integration_id: id,
+                    new: None,
+                    secrets,
+                    oauth: None,
+                    health,
+                    message: "credentials replaced; the provider accepted them",
+                    details: json!({}),
+                },
+            )
+            .await?;
+        Ok(Reconnected::Saved(Box::new(saved)))
+    }
+
+    /// Finishes an OAuth flow: exchanges the code, checks the connection, stores it.
+    /// `path_provider` is the provider a provider-specific redirect URI names: a
+    /// state issued for another provider is refused.
+    pub async fn finish_oauth(
+        &self,
+        path_provider: Option<&str>,
+        callback: OAuthCallback,
+    ) -> CallbackOutcome {
+        let fail = |return_to: Option<Url>, error: Error| CallbackOutcome {
+            return_to,
+            result: Err(error),
+            denied: false,
+        };
+        let Some(raw_state) = callback.state.filter(|s| !s.is_empty()) else {
+            return fail(None, invalid_state("the callback has no state parameter"));
+        };
+        let oauth_state = SecretString::from(raw_state);
+        let workspace_id = match self.workspace_of_state(&oauth_state).await {
+            Ok(Some(workspace_id)) => workspace_id,
+            Ok(None) => {
+                return fail(
+                    None,
+                    invalid_state("unknown state: start the connection again"),
+                );
+            }
+            Err(error) => return fail(None, error),
+        };
+        // Consume the state first, in its own transaction: whatever happens next, it
+        // cannot be used twice.
+        let (row, verifier) = match self.consume_state(workspace_id, &oauth_state).await {
+            Ok(Ok(found)) => found,
+            Ok(Err((reason, return_to))) => {
+                let detail = match reason {
+                    ConsumeError::AlreadyUsed => {
+                        "this authorization was already used: start the connection again"
+                    }
+                    ConsumeError::Expired => {
+                        "the connection attempt expired (10 minutes): start it again"
+                    }
+                    ConsumeError::Unknown => "unknown state: start the connection again",
+                };
+                return fail(return_to, invalid_state(detail));
+            }
+            Err(error) => return fail(None, error),
+        };
+        let return_to = row.return_to.as_deref().and_then(|u| Url::parse(u).ok());
+        if let Some(provider) = path_provider
+            && provider != row.provider
+        {
+            return fail(
+                return_to,
+                invalid_state(&format!(
+                    "this authorization was started for {}, not {provider}",
+                    row.provider
+                )),
+            );
+        }
+        if let Some(error) = callback.error {
+            let denied = error == "access_denied";
+            let description = callback.error_description.unwrap_or_default();
+            let error = if denied {
+                Error::new(ErrorCode::OAuthDenied, "the user did not grant access")
+            } else {
+                Error::new(
+                    ErrorCode::ProviderRejected,
+                    format!("the provider refused the authorization: {error} {description}")
+                        .trim()
+                        .to_owned(),
+                )
+            };
+            self.log_failed_flow(
+                workspace_id,
+                row.integration_id,
+                LogLevel::Warn,
+                &error.detail,
+            )
+            .await;
+            return CallbackOutcome {
+                return_to,
+                result: Err(error),
+                denied,
+            };
+        }
+        let Some(code) = callback.code.filter(|c| !c.is_empty()) else {
+            return fail(
+                return_to,
+                Error::new(
+                    ErrorCode::InvalidRequest,
+                    "the callback has neither code nor error",
+                ),
+            );
+        };
+        let result = self
+            .complete_flow(workspace_id, &row, &code, verifier.as_ref())
+            .await;
+        if let Err(error) = &result {
+            self.log_failed_flow(
+                workspace_id,
+                row.integration_id,
+                LogLevel::Error,
+                &format!("connection failed: {}", error.detail),
+            )
+            .await;
+        }
+        CallbackOutcome {
+            return_to,
+            result,
+            denied: false,
+        }
+    }
+
+    /// Starts an OAuth flow (a new connection, or a reconnection of `existing`).
+    #[allow(clippy::too_many_arguments)]
+    async fn start_flow(
+        &self,
+        workspace_id: WorkspaceId,
+        spec: &ProviderSpec,
+        oauth: &OAuth2Spec,
+        existing: Option<&Integration>,
+        config: Map<String, Value>,
+        display_name: Option<&str>,
+        schedule_seconds: Option<i32>,
+        return_to: Option<&str>,
+    ) -> Result<StartedFlow> {
+        let return_to = self.parse_return_to(return_to)?;
+        let client = self.connections.oauth_client(spec.id, oauth)?;
+        let request = self.connections.oauth.authorize(oauth, &client)?;
+        let expires_at = self.now() + Duration::minutes(STATE_LIFETIME_MINUTES);
+        let mut tx = self.begin(workspace_id).await?;
+        repo::oauth_states::insert(
+            tx.conn(),
+            self.connections.vault(),
+            NewOAuthState {
+                workspace_id,
+                provider: spec.id,
+                integration_id: existing.map(|i| i.id),
+                state: &request.state,
+                pkce_verifier: request.pkce_verifier.as_ref(),
+                redirect_uri: client.redirect_uri.as_str(),
+                return_to: return_to.as_ref().map(Url::as_str),
+                config: Value::Object(config),
+                display_name,
+                schedule_seconds,
+                expires_at,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(StartedFlow {
+            authorize_url: request.url.to_string(),
+            expires_at,
+        })
+    }
+
+    /// Checks a `return_to` against the allow-list.
+    fn parse_return_to(&self, return_to: Option<&str>) -> Result<Option<Url>> {
+        let Some(raw) = return_to else {
+            return Ok(None);
+        };
+        let url =
+            Url::parse(raw).map_err(|_| Error::field("return_to", "must be an absolute URL"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::field("return_to", "must be an http(s) URL"));
+        }
+        if !self.config.return_to_allowed(&url) {
+            return Err(Error::field(
+                "return_to",
+                "its origin is not allowed (add it to JUNCTION_RETURN_TO_ORIGINS)",
+            ));
+        }
+        Ok(Some(url))
+    }
+
+    async fn workspace_of_state(&self, state: &SecretString) -> Result<Option<WorkspaceId>> {
+        let mut conn = self.store.unscoped().await?;
+        Ok(repo::oauth_states::workspace_of(&mut conn, state).await?)
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn consume_state(
+        &self,
+        workspace_id: WorkspaceId,
+        state: &SecretString,
+    ) -> Result<Result<(OAuthState, Option<SecretString>), (ConsumeError, Option<Url>)>> {
+        let mut tx = self.begin(workspace_id).await?;
+        let result = match repo::oauth_states::consume(
+            tx.conn(),
+            self.connections.vault(),
+            state,
+            self.now(),
+        )
+        .await?
+        {
+            Ok(found) => Ok(found),
+            Err(reason) => {
+                let return_to = repo::oauth_states::find(tx.conn(), state)
+                    .await?
+                    .and_then(|row| row.return_to)
+                    .and_then(|u| Url::parse(&u).ok());
+                Err((reason, return_to))
+            }
+        };
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    /// Logs a failed flow on the integration being reconnected (a new connection has
+    /// no integration to log on: its failure is reported to the user and in the
+    /// server log).
+    async fn log_failed_flow(
+        &self,
+        workspace_id: WorkspaceId,
+        integration_id: Option<Uuid>,
+        level: LogLevel,
+        message: &str,
+    ) {
+        let Some(integration_id) = integration_id else {
+            tracing::info!(workspace = %workspace_id, message, "OAuth connection attempt failed");
+            return;
+        };
+        let attempt = async {
+            let mut tx = self.begin(workspace_id).await?;
+            log(
+                &mut tx,
+                workspace_id,
+                integration_id,
+                level,
+                Operation::Reconnect,
+                message,
+                json!({}),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<_, Error>(())
+        };
+        if let Err(error) = attempt.await {
+            tracing::warn!(error = %error, "could not log the failed OAuth flow");
+        }
+    }
+
+    /// Exchanges the code, checks the connection and stores it.
+    async fn complete_flow(
+        &self,
+        workspace_id: WorkspaceId,
+        row: &OAuthState,
+        code: &str,
+        verifier: Option<&SecretString>,
+    ) -> Result<Uuid> {
+        let adapter = self.adapter(&row.provider)?;
+        let spec = adapter.spec();
+        let AuthSpec::OAuth2(oauth) = &spec.auth else {
+            return Err(invalid_state("the provider no longer connects with OAuth"));
+        };
+        let client = self.connections.oauth_client(spec.id, oauth)?;
+        let tokens = self
+            .connections
+            .oauth
+            .exchange_code(oauth, &client, code, verifier, self.now())
+            .await?;
+        let config = row.config.as_object().cloned().unwrap_or_default();
+        let id = row.integration_id.unwrap_or_else(Uuid::new_v4);
+        let connection = Connection {
+            workspace_id,
+            integration_id: IntegrationId(id),
+            config: config.clone(),
+            secrets: Default::default(),
+            access_token: Some(tokens.access_token.clone()),
+            token_expires_at: tokens.expires_at,
+        };
+        let health = match adapter.check(&self.context(spec.id), &connection).await {
+            Ok(health) => health,
+            Err(error) => {
+                // Do not leave a live grant behind for a connection we refuse to store.
+                let token = tokens
+                    .refresh_token
+                    .as_ref()
+                    .unwrap_or(&tokens.access_token);
+                if let Err(revoke_error) =
+                    self.connections.oauth.revoke(oauth, &client, token).await
+                {
+                    tracing::warn!(provider = spec.id, error = %revoke_error, "could not revoke the refused grant");
+                }
+                let mapped = check_error(error);
+                return Err(Error::new(
+                    mapped.code,
+                    format!(
+                        "the new connection failed its health check: {}",
+                        mapped.detail
+                    ),
+                ));
+            }
+        };
+        let scopes = tokens
+            .scopes
+            .clone()
+            .unwrap_or_else(|| oauth.scopes.iter().map(|s| (*s).to_owned()).collect());
+        let mut secrets = BTreeMap::new();
+        secrets.insert(
+            junction_oauth::ACCESS_TOKEN.to_owned(),
+            tokens.access_token.clone(),
+        );
+        if let Some(refresh) = &tokens.refresh_token {
+            secrets.insert(junction_oauth::REFRESH_TOKEN.to_owned(), refresh.clone());
+        }
+        let reconnecting = row.integration_id.is_some();
+        self.save_connection(
+            workspace_id,
+            SaveConnection {
+                spec,
+                integration_id: id,
+                new: (!reconnecting).then(|| NewParts {
+                    display_name: row
+                        .display_name
+                        .clone()
+                        .unwrap_or_else(|| spec.name.to_owned()),
+                    config,
+                    schedule_seconds: row
+                        .schedule_seconds
+                        .unwrap_or_else(|| default_schedule(spec)),
+                }),
+                secrets,
+                oauth: Some((scopes.clone(), tokens.expires_at)),
+                details: json!({
+                    "scopes": scopes,
+                    "token_expires_at": tokens.expires_at,
+                    "refresh_token": tokens.refresh_token.is_some(),
+                    "account": health.account,
+                }),
+                health,
+                message: if reconnecting {
+                    "reconnected through OAuth; health check passed"
+                } else {
+                    "connected through OAuth; health check passed"
+                },
+            },
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Asks the provider whether it accepts typed-in settings and secrets, before
+    /// anything is stored.
+    async fn check_credentials(
+        &self,
+        adapter: &dyn Adapter,
+        workspace_id: WorkspaceId,
+        integration_id: Uuid,
+        config: &Map<String, Value>,
+        secrets: &BTreeMap<String, SecretString>,
+    ) -> Result<Health> {
+        let connection = Connection {
+            workspace_id,
+            integration_id: IntegrationId(integration_id),
+            config: config.clone(),
+            secrets: secrets.clone(),
+            access_token: None,
+            token_expires_at: None,
+        };
+        adapter
+            .check(&self.context(adapter.spec().id), &connection)
+            .await
+            .map_err(check_error)
+    }
+
+    /// Stores a new or renewed connection, whatever its auth kind: the integration
+    /// (inserted, or made active again with its error cleared), the sealed
+    /// credentials (replacing the previous ones; webhook secrets stay), the health
+    /// and the log entry, in one transaction.
+    async fn save_connection(
+        &self,
+        workspace_id: WorkspaceId,
+        save: SaveConnection<'_>,
+    ) -> Result<IntegrationDetails> {
+        let id = save.integration_id;
+        let mut tx = self.begin(workspace_id).await?;
+        let operation = match save.new {
+            Some(new) => {
+                let (scopes, token_expires_at) = save.oauth.clone().unwrap_or_default();
+                repo::integrations::insert(
+                    tx.conn(),
+                    &NewIntegration {
+                        id,
+                        workspace_id: workspace_id.as_uuid(),
+                        provider: save.spec.id.to_owned(),
+                        display_name: new.display_name,
+                        status: IntegrationStatus::Active,
+                        auth_kind: auth_kind(save.spec),
+                        config: Value::Object(new.config),
+                        scopes,
+                        token_expires_at,
+                        schedule_seconds: new.schedule_seconds,
+                        next_sync_at: Some(self.now()),
+                    },
+                )
+                .await?;
+                Operation::Connect
+            }
+            None => {
+                if let Some((scopes, token_expires_at)) = &save.oauth {
+                    repo::integrations::update(
+                        tx.conn(),
+                        id,
+                        &IntegrationPatch {
+                            scopes: Some(scopes.clone()),
+                            token_expires_at: Some(*token_expires_at),
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                }
+                if save.oauth.is_none() {
+                    // Typed-in credentials replace the old ones whole (a field left
+                    // out now must not linger); new OAuth tokens overwrite theirs,
+                    // keeping a refresh token the provider does not issue again.
+                    let kept = webhook_fields(save.spec);
+                    let stored = repo::credentials::field_names(tx.conn(), id).await?;
+                    let replaced: Vec<&str> = stored
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|name| !kept.contains(name))
+                        .collect();
+                    repo::credentials::delete(tx.conn(), id, Some(&replaced)).await?;
+                }
+                repo::integrations::set_status(tx.conn(), id, IntegrationStatus::Active, None)
+                    .await?;
+                Operation::Reconnect
+            }
+        };
+        repo::credentials::put(
+            tx.conn(),
+            self.connections.vault(),
+            workspace_id,
+            id,
+            &save.secrets,
+        )
+        .await?;
+        let integration = repo::integrations::record_health(
+            tx.conn(),
+            id,
+            StoredHealth::Healthy,
+            save.health.account.as_deref(),
+        )
+        .await?;
+        log(
+            &mut tx,
+            workspace_id,
+            id,
+            LogLevel::Info,
+            operation,
+            save.message,
+            save.details,
+        )
+        .await?;
+        let secret_fields = repo::credentials::field_names(tx.conn(), id).await?;
+        tx.commit().await?;
+        Ok(IntegrationDetails {
+            integration,
+            secret_fields,
+        })
+    }
+}
+
+fn invalid_state(detail: &str) -> Error {
+    Error::new(ErrorCode::OAuthStateInvalid, detail)
+}
+
+/// The stored auth kind of a spec.
+fn auth_kind(spec: &ProviderSpec) -> AuthKind {
+    match spec.auth {
+        AuthSpec::OAuth2(_) => AuthKind::OAuth2,
+        AuthSpec::ApiKey { .. } => AuthKind::ApiKey,
+        AuthSpec::Basic { .. } => AuthKind::Basic,
+        AuthSpec::ClientCredentials { .. } => AuthKind::ClientCredentials,
+    }
+}
+
+/// The default sync interval of a provider: its most frequent stream's schedule.
+fn default_schedule(spec: &ProviderSpec) -> i32 {
+    spec.streams
+        .iter()
+        .map(|s| s.default_schedule.as_secs())
+        .min()
+        .and_then(|secs| i32::try_from(secs).ok())
+        .unwrap_or(3600)
+        .max(60)
+}
+
+/// The stored fields a reconnect keeps: the webhook signing secret and verify
+/// token set on the integration.
+fn webhook_fields(spec: &ProviderSpec) -> Vec<&'static str> {
+    let Some(webhook) = &spec.webhook else {
+        return Vec::new();
+    };
+    let secret = match webhook.secret {
+        junction_core::WebhookSecret::Field(field) => Some(field),
+        junction_core::WebhookSecret::AppClientSecret => None,
+    };
+    secret
+        .into_iter()
+        .chain(webhook.verify_token_field)
+        .collect()
+}
+
+/// Validates settings and credentials together against the spec and splits them into
+/// non-secret config and secret fields (by the spec's `secret` flag, wherever the
+/// client put them).
+fn split_fields(
+    spec: &ProviderSpec,
+    config: &Map<String, Value>,
+    credentials: &Map<String, Value>,
+) -> Result<(Map<String, Value>, BTreeMap<String, SecretString>)> {
+    let mut all = config.clone();
+    let mut errors = Vec::new();
+    for (name, value) in credentials {
+        if all.insert(name.clone(), value.clone()).is_some() {
+            errors.push(FieldError {
+                field: name.clone(),
+                message: "is given both in config and in credentials".into(),
+            });
+        }
+    }
+    if let Err(mut field_errors) = spec.validate_fields(&all) {
+        errors.append(&mut field_errors);
+    }
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let mut public = Map::new();
+    let mut secrets = BTreeMap::new();
+    for field in spec.all_fields() {
+        let Some(value) = all.remove(field.name) else {
+            continue;
+        };
+        if value.is_null() {
+            continue;
+        }
+        if field.secret {
+            let text = match value {
+                Value::String(text) => text,
+                other => other.to_string(),
+            };
+            secrets.insert(field.name.to_owned(), SecretString::from(text));
+        } else {
+            public.insert(field.name.to_owned(), value);
+        }
+    }
+    Ok((public, secrets))
+}
+
+/// Maps a failed health check at connect time: credentials or settings the provider
+/// refuses are the client's to fix; an unreachable provider is not.
+fn check_error(error: AdapterError) -> Error {
+    match error {
+        AdapterError::Unauthorized { message, .. } => Error::new(
+            ErrorCode::InvalidCredentials,
+            format!("the provider rejected the credentials: {message}"),
+        ),
+        AdapterError::Invalid {
+            field: Some(field),
+            message,
+        } => Error::field(&field, message),
+        AdapterError::Invalid {
+            field: None,
+            message,
+        } => Error::new(ErrorCode::InvalidConfig, message),
+        AdapterError::Provider {
+            status, message, ..
+        } if (400..500).contains(&status) => Error::new(
+            ErrorCode::InvalidConfig,
+            format!("the provider refused the connection (HTTP {status}): {message}"),
+        ),
+        other => Error::from(other),
+    }
+}

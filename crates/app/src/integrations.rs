@@ -1,0 +1,393 @@
+//! Integrations once connected: reading them (with the names of their stored
+//! secrets, never the values), changing their settings, checking their health,
+//! disconnecting them (revoking the grant at the provider first) and their
+//! operation log. Connecting and reconnecting are in [`crate::connect`].
+
+use chrono::{DateTime, Utc};
+use junction_core::{
+    AuthSpec, Connection, ErrorCode, Health, IntegrationId, WorkspaceId, spec::FieldError,
+};
+use junction_store::{
+    models::{
+        Health as StoredHealth, Integration, IntegrationLog, IntegrationStatus, LogLevel, Operation,
+    },
+    repo::{self, integrations::IntegrationPatch, logs::NewLog},
+};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::{App, Error, Listed, PageRequest, Result, listed};
+
+/// An integration with the names of its stored secret fields.
+#[derive(Debug, Clone)]
+pub struct IntegrationDetails {
+    pub integration: Integration,
+    pub secret_fields: Vec<String>,
+}
+
+/// The settings of an integration to change; `None` leaves one as it is.
+#[derive(Debug, Clone, Default)]
+pub struct IntegrationChanges {
+    pub display_name: Option<String>,
+    /// The whole non-secret configuration (secrets change through a reconnect).
+    pub config: Option<Map<String, Value>>,
+    pub schedule_seconds: Option<i32>,
+    pub sync_enabled: Option<bool>,
+}
+
+/// What a health check found.
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    /// The provider's answer, or why the check failed.
+    pub outcome: Result<Health, (ErrorCode, String)>,
+    pub checked_at: DateTime<Utc>,
+}
+
+impl App {
+    /// The workspace's integrations (of one provider, when given), oldest first.
+    pub async fn integrations(
+        &self,
+        workspace_id: WorkspaceId,
+        provider: Option<&str>,
+        page: PageRequest<(DateTime<Utc>, Uuid)>,
+    ) -> Result<Listed<IntegrationDetails, (DateTime<Utc>, Uuid)>> {
+        let mut tx = self.begin(workspace_id).await?;
+        let rows =
+            repo::integrations::list(tx.conn(), page.after, provider, page.limit + 1).await?;
+        let mut details = Vec::with_capacity(rows.len());
+        for integration in rows {
+            let secret_fields = repo::credentials::field_names(tx.conn(), integration.id).await?;
+            details.push(IntegrationDetails {
+                integration,
+                secret_fields,
+            });
+        }
+        tx.commit().await?;
+        Ok(listed(details, page.limit, |d| {
+            (d.integration.created_at, d.integration.id)
+        }))
+    }
+
+    /// One integration.
+    pub async fn integration(
+        &self,
+        workspace_id: WorkspaceId,
+        id: Uuid,
+    ) -> Result<IntegrationDetails> {
+        let mut tx = self.begin(workspace_id).await?;
+        let integration = crate::integration(&mut tx, id).await?;
+        let secret_fields = repo::credentials::field_names(tx.conn(), id).await?;
+        tx.commit().await?;
+        Ok(IntegrationDetails {
+            integration,
+            secret_fields,
+        })
+    }
+
+    /// Changes the name, settings or schedule of an integration. New settings are
+    /// checked against the provider's fields; secrets change through a reconnect.
+    pub async fn update_integration(
+        &self,
+        workspace_id: WorkspaceId,
+        id: Uuid,
+        changes: IntegrationChanges,
+    ) -> Result<IntegrationDetails> {
+        let mut tx = self.begin(workspace_id).await?;
+        let integration = crate::integration(&mut tx, id).await?;
+        let adapter = self.adapter(&integration.provider)?;
+        validate_schedule(changes.schedule_seconds)?;
+        if let Some(name) = &changes.display_name
+            && (name.trim().is_empty() || name.chars().count() > 200)
+        {
+            return Err(Error::field("display_name", "must be 1-200 characters"));
+        }
+        let config = match &changes.config {
+            Some(config) => {
+                let spec = adapter.spec();
+                if let Some(secret) = config
+                    .keys()
+                    .find(|k| spec.all_fields().any(|f| f.name == *k && f.secret))
+                {
+                    return Err(Error::field(
+                        secret,
+                        "is a secret: change it with POST /v1/integrations/{id}/reconnect",
+                    ));
+                }
+                let errors: Vec<FieldError> = spec
+                    .config
+                    .iter()
+                    .filter_map(|field| field.validate(config.get(field.name)).err())
+                    .chain(
+                        config
+                            .keys()
+                            .filter(|k| !spec.config.iter().any(|f| f.name == *k))
+                            .map(|k| FieldError {
+                                field: k.clone(),
+                                message: "is not a field of this provider".into(),
+                            }),
+                    )
+                    .collect();
+                if !errors.is_empty() {
+                    return Err(Error::validation(errors));
+                }
+                Some(Value::Object(config.clone()))
+            }
+            None => None,
+        };
+        let updated = repo::integrations::update(
+            tx.conn(),
+            id,
+            &IntegrationPatch {
+                display_name: changes.display_name.clone(),
+                config,
+                schedule_seconds: changes.schedule_seconds,
+                sync_enabled: changes.sync_enabled,
+                ..Default::default()
+            },
+        )
+        .await?;
+        let changed: Vec<&str> = [
+            ("display_name", changes.display_name.is_some()),
+            ("config", changes.config.is_some()),
+            ("schedule_seconds", changes.schedule_seconds.is_some()),
+            ("sync_enabled", changes.sync_enabled.is_some()),
+        ]
+        .iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(name, _)| *name)
+        .collect();
+        log(
+            &mut tx,
+            workspace_id,
+            id,
+            LogLevel::Info,
+            Operation::Update,
+            "settings updated",
+            json!({"changed": changed}),
+        )
+        .await?;
+        let secret_fields = repo::credentials::field_names(tx.conn(), id).await?;
+        tx.commit().await?;
+        Ok(IntegrationDetails {
+            integration: updated,
+            secret_fields,
+        })
+    }
+
+    /// Runs the provider's health check now; the result is stored and logged. A
+    /// failed check is a result, not an error.
+    pub async fn check_integration(
+        &self,
+        workspace_id: WorkspaceId,
+        id: Uuid,
+    ) -> Result<CheckResult> {
+        let mut tx = self.begin(workspace_id).await?;
+        let integration = crate::integration(&mut tx, id).await?;
+        tx.commit().await?;
+        let adapter = self.adapter(&integration.provider)?;
+        let ctx = self.context(&integration.provider);
+        // A token the provider refuses although it has not expired by our clock is
+        // refreshed once (single-flight) and the check tried again.
+        let outcome = self
+            .connections
+            .call(workspace_id, &integration, |connection| {
+                let (adapter, ctx) = (adapter.clone(), ctx.clone());
+                async move { adapter.check(&ctx, &connection).await }
+            })
+            .await
+            .map_err(|error| {
+                let error = Error::from(error);
+                (error.code, error.detail)
+            });
+        let checked_at = self.now();
+        let mut tx = self.begin(workspace_id).await?;
+        match &outcome {
+            Ok(health) => {
+                repo::integrations::record_health(
+                    tx.conn(),
+                    id,
+                    StoredHealth::Healthy,
+                    health.account.as_deref(),
+                )
+                .await?;
+                log(
+                    &mut tx,
+                    workspace_id,
+                    id,
+                    LogLevel::Info,
+                    Operation::Check,
+                    "health check passed",
+                    json!({"account": health.account}),
+                )
+                .await?;
+            }
+            Err((code, detail)) => {
+                repo::integrations::record_health(
+                    tx.conn(),
+                    id,
+                    StoredHealth::Unhealthy,
+                    Some(detail),
+                )
+                .await?;
+                log(
+                    &mut tx,
+                    workspace_id,
+                    id,
+                    LogLevel::Warn,
+                    Operation::Check,
+                    &format!("health check failed: {detail}"),
+                    json!({"code": code.name()}),
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(CheckResult {
+            outcome,
+            checked_at,
+        })
+    }
+
+    /// Disconnects: revokes the grant at the provider where it can (best effort: a
+    /// provider that is down does not keep the integration alive), wipes the
+    /// credentials and deletes the integration with its data.
+    pub async fn disconnect(&self, workspace_id: WorkspaceId, id: Uuid) -> Result<()> {
+        let mut tx = self.begin(workspace_id).await?;
+        let integration = crate::integration(&mut tx, id).await?;
+        tx.commit().await?;
+        let revoked = self.revoke_at_provider(workspace_id, &integration).await;
+        if let Err(reason) = &revoked {
+            tracing::warn!(integration = %id, provider = %integration.provider, reason = %reason, "revocation at the provider failed; deleting anyway");
+        }
+        let mut tx = self.begin(workspace_id).await?;
+        repo::credentials::delete(tx.conn(), id, None).await?;
+        repo::integrations::delete(tx.conn(), id).await?;
+        tx.commit().await?;
+        tracing::info!(integration = %id, provider = %integration.provider, revoked = revoked.is_ok(), "integration deleted");
+        Ok(())
+    }
+
+    /// Revokes an integration's grant at the provider: the OAuth token (refresh
+    /// token first: revoking it ends the whole grant at most providers), then the
+    /// adapter's own revocation.
+    async fn revoke_at_provider(
+        &self,
+        workspace_id: WorkspaceId,
+        integration: &Integration,
+    ) -> Result<(), String> {
+        let adapter = self.adapter(&integration.provider).map_err(|e| e.detail)?;
+        let spec = adapter.spec();
+        let mut secrets = {
+            let mut tx = self
+                .store
+                .begin(workspace_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            let secrets =
+                repo::credentials::get_all(tx.conn(), self.connections.vault(), integration.id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+            secrets
+        };
+        if let AuthSpec::OAuth2(oauth) = &spec.auth {
+            let token = secrets
+                .get(junction_oauth::REFRESH_TOKEN)
+                .or_else(|| secrets.get(junction_oauth::ACCESS_TOKEN));
+            if let Some(token) = token {
+                let client = self
+                    .connections
+                    .oauth_client(spec.id, oauth)
+                    .map_err(|e| e.to_string())?;
+                self.connections
+                    .oauth
+                    .revoke(oauth, &client, token)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        let access_token = secrets.remove(junction_oauth::ACCESS_TOKEN);
+        secrets.remove(junction_oauth::REFRESH_TOKEN);
+        let connection = Connection {
+            workspace_id,
+            integration_id: IntegrationId(integration.id),
+            config: integration.config.as_object().cloned().unwrap_or_default(),
+            secrets,
+            access_token,
+            token_expires_at: integration.token_expires_at,
+        };
+        adapter
+            .revoke(&self.context(spec.id), &connection)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The integration's operation log (of one operation, when given), newest
+    /// first.
+    pub async fn integration_logs(
+        &self,
+        workspace_id: WorkspaceId,
+        id: Uuid,
+        operation: Option<Operation>,
+        page: PageRequest<i64>,
+    ) -> Result<Listed<IntegrationLog, i64>> {
+        let mut tx = self.begin(workspace_id).await?;
+        crate::integration(&mut tx, id).await?;
+        let rows = repo::logs::list(tx.conn(), id, operation, page.after, page.limit + 1).await?;
+        tx.commit().await?;
+        Ok(listed(rows, page.limit, |log| log.id))
+    }
+}
+
+/// Work may start only for an active integration: one that lost its grant needs a
+/// reconnect, any other state is a conflict.
+pub fn ensure_active(integration: &Integration) -> Result<()> {
+    match integration.status {
+        IntegrationStatus::Active => Ok(()),
+        IntegrationStatus::NeedsReauth => Err(Error::new(
+            ErrorCode::IntegrationNeedsReauth,
+            "the provider revoked the grant: reconnect with POST /v1/integrations/{id}/reconnect",
+        )),
+        other => Err(Error::new(
+            ErrorCode::Conflict,
+            format!("the integration is {other}, not active"),
+        )),
+    }
+}
+
+/// Checks a sync interval: 1 minute to 1 week.
+pub fn validate_schedule(seconds: Option<i32>) -> Result<()> {
+    match seconds {
+        Some(s) if !(60..=7 * 24 * 3600).contains(&s) => Err(Error::field(
+            "schedule_seconds",
+            "must be between 60 and 604800",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Appends an entry to an integration's operation log (never with secrets).
+pub(crate) async fn log(
+    tx: &mut junction_store::WorkspaceTx,
+    workspace_id: WorkspaceId,
+    integration_id: Uuid,
+    level: LogLevel,
+    operation: Operation,
+    message: &str,
+    details: Value,
+) -> Result<()> {
+    repo::logs::append(
+        tx.conn(),
+        NewLog {
+            workspace_id,
+            integration_id,
+            level,
+            operation,
+            message,
+            details,
+            run_id: None,
+        },
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! The scheduler: turns due integrations into sync runs.
+//!
+//! Every worker pod runs it; they never schedule the same integration twice because
+//! the claim is one statement in Postgres (`repo::integrations::claim_due`, the
+//! `junction_claim_due_integrations` function): it locks due rows with `FOR UPDATE
+//! SKIP LOCKED` — rows another pod is claiming are skipped, not waited for — and
+//! moves their `next_sync_at` past a lease in the same statement. A claimed
+//! integration then gets its run started ([`App::start_sync`], trigger `schedule`):
+//! the run and its job commit together.
+//!
+//! The lease is what makes crashes harmless: if a pod dies between the claim and the
+//! run, the integration becomes due again when the lease runs out. A successful run
+//! moves `next_sync_at` a whole schedule ahead; a run waiting for a retry extends
+//! the lease past the retry.
+//!
+//! Each pass also tells workspaces about grants lost outside a sync (a refresh
+//! refused while testing the integration or running an action moves it to
+//! `needs_reauth`, and the schedule skips such integrations: without this sweep
+//! their owners would never hear of it).
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use junction_core::WorkspaceId;
+use junction_store::{
+    StoreError,
+    models::SyncTrigger,
+    repo::{self, integrations::Claimed},
+};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::{App, failures::REAUTH_MESSAGE, metrics};
+
+/// How many claimed integrations get their runs started at once.
+const START_CONCURRENCY: usize = 8;
+
+/// Lost-grant notices sent per pass at most (the rest follow in the next passes).
+const REAUTH_NOTICES_PER_PASS: i32 = 50;
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Integrations claimed.
+    pub claimed: usize,
+    /// Of those, runs started: `(integration_id, run_id)`.
+    pub enqueued: Vec<(Uuid, Uuid)>,
+    /// Of those, runs that could not be started (due again after the lease).
+    pub failed: usize,
+    /// Integrations that lost their grant outside a sync whose owners were told now.
+    pub reauth_notices: usize,
+}
+
+impl App {
+    /// Integrations claimed per pass.
+    fn claim_batch(&self) -> i32 {
+        i32::try_from(self.config.worker.claim_batch.max(1)).unwrap_or(i32::MAX)
+    }
+
+    /// One pass: claims up to a batch of due integrations and starts a run for each.
+    pub async fn scheduler_pass(&self) -> Result<PassReport, StoreError> {
+        let started = Instant::now();
+        let lease = Duration::from_secs(
+            u64::try_from(self.config.worker.claim_lease_seconds).unwrap_or(600),
+        );
+        let claimed = async {
+            let mut conn = self.store.unscoped().await?;
+            repo::integrations::claim_due(&mut conn, self.claim_batch(), lease).await
+        }
+        .await
+        .inspect_err(|_| metrics::scheduler_error())?;
+        let mut report = PassReport {
+            claimed: claimed.len(),
+            ..PassReport::default()
+        };
+        let outcomes: Vec<Option<(Uuid, Uuid)>> = futures::stream::iter(claimed)
+            .map(|claimed| async move { self.start_scheduled(&claimed).await })
+            .buffer_unordered(START_CONCURRENCY)
+            .collect()
+            .await;
+        for outcome in outcomes {
+            match outcome {
+                Some(pair) => report.enqueued.push(pair),
+                None => report.failed += 1,
+            }
+        }
+        report.reauth_notices = self.notify_lost_grants().await;
+        metrics::scheduler_pass(
+            report.claimed,
+            report.enqueued.len(),
+            report.failed,
+            started.elapsed(),
+        );
+        if report.claimed > 0 {
+            tracing::info!(
+                claimed = report.claimed,
+                started = report.enqueued.len(),
+                failed = report.failed,
+                "scheduled due syncs"
+            );
+        }
+        Ok(report)
+    }
+
+    /// Whether a pass filled its batch (more may be due right away).
+    pub fn scheduler_pass_was_full(&self, report: &PassReport) -> bool {
+        i32::try_from(report.claimed).is_ok_and(|n| n >= self.claim_batch())
+    }
+
+    /// Starts the run of a claimed integration; `None` when that failed (the
+    /// integration is due again after the lease).
+    async fn start_scheduled(&self, claimed: &Claimed) -> Option<(Uuid, Uuid)> {
+        let workspace_id = WorkspaceId(claimed.workspace_id);
+        match self
+            .start_sync(
+                workspace_id,
+                claimed.integration_id,
+                None,
+                SyncTrigger::Schedule,
+            )
+            .await
+        {
+            Ok(started) => Some((claimed.integration_id, started.run.id)),
+            Err(err) => {
+                tracing::error!(
+                    integration_id = %claimed.integration_id,
+                    error = %err,
+                    "could not start a scheduled sync run; it is due again after the lease"
+                );
+                None
+            }
+        }
+    }
+
+    /// Sends the notices of grants lost outside a sync, each once (the notice's
+    /// dedupe key); failures are logged and never fail the pass.
+    async fn notify_lost_grants(&self) -> usize {
+        let pending = async {
+            let mut conn = self.store.unscoped().await?;
+            repo::integrations::unnotified_reauth(&mut conn, REAUTH_NOTICES_PER_PASS).await
+        }
+        .await;
+        let pending = match pending {
+            Ok(pending) => pending,
+            Err(error) => {
+                tracing::warn!(%error, "could not look for unnotified lost grants");
+                return 0;
+            }
+        };
+        for lost in &pending {
+            let reason = lost.reason.as_deref().unwrap_or(REAUTH_MESSAGE);
+            self.notify_needs_reauth(WorkspaceId(lost.workspace_id), lost.integration_id, reason)
+                .await;
+        }
+        pending.len()
+    }
+
+    /// Passes every `interval` until `stop` turns true; a pass that filled its batch
+    /// is followed by another one at once, so a backlog drains quickly.
+    pub async fn run_scheduler(&self, interval: Duration, mut stop: watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stop.wait_for(|stopped| *stopped) => return,
+            }
+            loop {
+                if *stop.borrow() {
+                    return;
+                }
+                match self.scheduler_pass().await {
+                    Ok(report) if self.scheduler_pass_was_full(&report) => continue,
+                    Ok(_) => break,
+                    Err(err) => {
+                        tracing::error!(error = %err, "scheduler pass failed");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}

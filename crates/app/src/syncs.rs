@@ -1,0 +1,804 @@
+//! Sync runs: starting one (the API's "sync now" and the scheduler call the same
+//! function), the attempt lifecycle and the page loop of the sync job, and what a
+//! retry or a dead letter records.
+//!
+//! A run and its job are written in one transaction (the job staged in the outbox),
+//! so a run never waits for a job that was not queued.
+//!
+//! Each page is committed with its records, KPI points, the stream cursor and the
+//! run's counters in one transaction (`ingest::commit_page`), so an attempt that
+//! dies halfway (an error, a deploy, a SIGKILL) leaves exactly the pages it
+//! finished, and the next attempt or the redelivered task resumes from the committed
+//! cursor: no duplicate rows, none lost.
+//!
+//! Failures are classified for the retry policy in junction-jobs:
+//! - a provider 401 on a refreshable token is answered by one forced, single-flight
+//!   refresh and one more try of the same page ([`crate::Session::call`]);
+//! - a revoked grant has already moved the integration to `needs_reauth` (the OAuth
+//!   engine did that and logged it): the run fails with `integration_needs_reauth`
+//!   and the job is abandoned — no retry, no dead letter; the scheduler claims only
+//!   active integrations, so the schedule stops until the user reconnects;
+//! - an OAuth provider refusing the grant itself (an `Unauthorized` that no refresh
+//!   can cure, or a second refusal right after a refresh) moves the integration to
+//!   `needs_reauth` the same way, logged;
+//! - anything else goes through [`JobFailure::from_adapter`] or the store's
+//!   classification (retryable or permanent).
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use junction_core::{AdapterError, AuthSpec, ErrorCode, ReadRequest, WorkspaceId};
+use junction_jobs::{Job, JobFailure, SyncJob, outbox};
+use junction_oauth::RefreshError;
+use junction_store::{
+    Conn, StoreError, ingest,
+    models::{
+        Integration, IntegrationStatus, LogLevel, Operation, RunStatus, SyncRun, SyncTrigger,
+    },
+    repo::{self, integrations::IntegrationPatch, logs::NewLog},
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    App, CallError, ConnectError, Error, Listed, PageRequest, Result,
+    failures::{REAUTH_MESSAGE, connect_failure, store_failure},
+    listed, metrics,
+};
+
+/// A run that was started, and the id of its job.
+#[derive(Debug, Clone)]
+pub struct StartedRun {
+    pub run: SyncRun,
+    pub job_id: String,
+}
+
+/// What a finished attempt read and wrote, summed over its pages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Totals {
+    pages: u64,
+    records_read: u64,
+    records_written: u64,
+    kpi_points_written: u64,
+}
+
+/// One attempt of a sync job as the queue delivered it.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    /// The job id (the same for every attempt).
+    pub job_id: &'a str,
+    /// 1-based.
+    pub number: u32,
+    pub job: &'a SyncJob,
+}
+
+impl App {
+    /// Starts a sync run of an integration — every stream, or the one named — and
+    /// stages its job, in one transaction. A manual run needs an active integration
+    /// and a stream its provider has, and is logged; the scheduler's runs are of
+    /// integrations it claimed as active.
+    pub async fn start_sync(
+        &self,
+        workspace_id: WorkspaceId,
+        integration_id: Uuid,
+        stream: Option<&str>,
+        trigger: SyncTrigger,
+    ) -> Result<StartedRun> {
+        let mut tx = self.begin(workspace_id).await?;
+        let integration = crate::integration(&mut tx, integration_id).await?;
+        let adapter = self.adapter(&integration.provider)?;
+        if let Some(stream) = stream
+            && adapter.spec().stream(stream).is_none()
+        {
+            return Err(Error::new(
+                ErrorCode::UnknownStream,
+                format!("{} has no stream `{stream}`", adapter.spec().name),
+            ));
+        }
+        crate::integrations::ensure_active(&integration)?;
+        let run = repo::sync_runs::create(tx.conn(), workspace_id, integration_id, stream, trigger)
+            .await?;
+        let job_id = outbox::stage(
+            tx.conn(),
+            &Job::Sync(SyncJob {
+                workspace_id,
+                integration_id,
+                run_id: run.id,
+                stream: stream.map(str::to_owned),
+            }),
+        )
+        .await?;
+        if trigger == SyncTrigger::Manual {
+            repo::logs::append(
+                tx.conn(),
+                NewLog {
+                    workspace_id,
+                    integration_id,
+                    level: LogLevel::Info,
+                    operation: Operation::Sync,
+                    message: "sync requested",
+                    details: json!({"run_id": run.id, "stream": stream, "job_id": job_id}),
+                    run_id: Some(run.id),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(StartedRun { run, job_id })
+    }
+
+    /// An integration's runs, newest first.
+    pub async fn sync_runs(
+        &self,
+        workspace_id: WorkspaceId,
+        integration_id: Uuid,
+        page: PageRequest<(DateTime<Utc>, Uuid)>,
+    ) -> Result<Listed<SyncRun, (DateTime<Utc>, Uuid)>> {
+        let mut tx = self.begin(workspace_id).await?;
+        crate::integration(&mut tx, integration_id).await?;
+        let rows = repo::sync_runs::list_for_integration(
+            tx.conn(),
+            integration_id,
+            page.after,
+            page.limit + 1,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(listed(rows, page.limit, |r| (r.queued_at, r.id)))
+    }
+
+    /// One run.
+    pub async fn sync_run(&self, workspace_id: WorkspaceId, run_id: Uuid) -> Result<SyncRun> {
+        let mut tx = self.begin(workspace_id).await?;
+        let run = repo::sync_runs::get(tx.conn(), run_id)
+            .await
+            .map_err(|_| Error::not_found(ErrorCode::NotFound, "run"))?;
+        tx.commit().await?;
+        Ok(run)
+    }
+
+    /// How long a scheduler claim holds an integration; a run waiting for a retry
+    /// extends it so the schedule does not start a second run meanwhile.
+    fn claim_lease(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.config.worker.claim_lease_seconds.max(10))
+    }
+
+    /// Runs one attempt of a sync job: every stream of the run (or its one stream),
+    /// page by page from the committed cursor, then records the outcome and
+    /// evaluates the integration's alert rules.
+    pub async fn run_sync_attempt(&self, attempt: Attempt<'_>) -> Result<(), JobFailure> {
+        let started = Instant::now();
+        let job = attempt.job;
+        let workspace_id = job.workspace_id;
+        let Some((run, integration)) = self.begin_attempt(attempt).await? else {
+            return Ok(());
+        };
+        let provider = integration.provider.clone();
+
+        match integration.status {
+            IntegrationStatus::Active => {}
+            IntegrationStatus::NeedsReauth => {
+                return Err(self
+                    .stop_for_reauth(workspace_id, &integration, run.id)
+                    .await);
+            }
+            status => {
+                // Disabled or not (yet, or no longer) connected: nothing to read with.
+                let message = format!("the integration is {status}; the sync was not run");
+                self.end_run(
+                    workspace_id,
+                    &integration,
+                    run.id,
+                    RunStatus::Cancelled,
+                    (ErrorCode::Conflict, &message),
+                )
+                .await;
+                metrics::sync_run(&provider, "cancelled");
+                return Err(JobFailure::abandon(ErrorCode::Conflict, message));
+            }
+        }
+
+        let adapter = self
+            .connections
+            .adapter(&provider)
+            .map_err(|e| connect_failure(&e))?;
+        let spec = adapter.spec();
+        let streams: Vec<&str> = match &job.stream {
+            Some(name) => match spec.stream(name) {
+                Some(stream) => vec![stream.name],
+                None => {
+                    return Err(JobFailure::permanent(
+                        ErrorCode::UnknownStream,
+                        format!("{} has no stream `{name}`", spec.name),
+                    ));
+                }
+            },
+            None => spec.streams.iter().map(|s| s.name).collect(),
+        };
+        let mut session = match self.connections.session(workspace_id, &integration).await {
+            Ok(session) => session,
+            Err(err) => {
+                return Err(self
+                    .open_failed(workspace_id, &integration, run.id, err)
+                    .await);
+            }
+        };
+
+        let ctx = self.context(&provider);
+        let page_size = self.config.worker.page_size;
+        let hold_every = (self.claim_lease() / 4)
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(60));
+        let mut totals = Totals::default();
+        let mut held_at = Instant::now();
+        for stream in streams {
+            let mut cursor = self
+                .stored_cursor(workspace_id, integration.id, stream)
+                .await?;
+            loop {
+                let request = ReadRequest {
+                    stream: stream.to_owned(),
+                    cursor: cursor.clone(),
+                    page_size,
+                };
+                let read = session
+                    .call(|connection| {
+                        let (adapter, ctx, request) =
+                            (adapter.clone(), ctx.clone(), request.clone());
+                        async move { adapter.read(&ctx, &connection, &request).await }
+                    })
+                    .await;
+                let page = match read {
+                    Ok(page) => page,
+                    // A token the provider refuses even after a refresh, or an OAuth
+                    // provider refusing the grant outright (Meta's code 190 after a
+                    // password change, a token revoked at the provider): no refresh
+                    // can help, so the integration needs a reconnect.
+                    Err(CallError::Adapter(err @ AdapterError::Unauthorized { .. }))
+                        if matches!(spec.auth, AuthSpec::OAuth2(_)) =>
+                    {
+                        return Err(self
+                            .grant_refused(workspace_id, &integration, run.id, &err)
+                            .await);
+                    }
+                    Err(CallError::Adapter(err)) => return Err(self.read_failed(&provider, &err)),
+                    Err(CallError::Connect(err)) => {
+                        return Err(self
+                            .open_failed(workspace_id, &integration, run.id, err)
+                            .await);
+                    }
+                };
+                if page.has_more && page.next_cursor.is_none() {
+                    // The same request would return the same page forever.
+                    return Err(JobFailure::permanent(
+                        ErrorCode::Internal,
+                        format!(
+                            "the {provider} adapter announced more `{stream}` pages without a cursor"
+                        ),
+                    ));
+                }
+                let stats = ingest::commit_page(
+                    &self.store,
+                    workspace_id,
+                    integration.id,
+                    stream,
+                    &page,
+                    Some(run.id),
+                )
+                .await
+                .map_err(|e| store_failure(&e))?;
+                totals.pages += 1;
+                totals.records_read += stats.records_read;
+                totals.records_written += stats.records_written;
+                totals.kpi_points_written += stats.kpi_points_written;
+                metrics::sync_page(&provider, &stats);
+                if held_at.elapsed() >= hold_every {
+                    self.hold_claim(workspace_id, integration.id).await?;
+                    held_at = Instant::now();
+                }
+                if page.next_cursor.is_some() {
+                    cursor = page.next_cursor;
+                }
+                if !page.has_more {
+                    break;
+                }
+            }
+        }
+
+        self.succeed(workspace_id, &integration, run.id, attempt.job_id, totals)
+            .await?;
+        metrics::sync_run(&provider, "succeeded");
+        metrics::sync_duration(&provider, started.elapsed());
+        // After the run is recorded: an alert problem never fails a finished sync.
+        self.evaluate_alerts(workspace_id, &integration).await;
+        Ok(())
+    }
+
+    /// Marks the attempt started and loads the integration. `None` when there is
+    /// nothing to do: this job already ended the run (its task delivered again, e.g.
+    /// when a worker died between the final commit and the acknowledgement). A run
+    /// ended by another job id is run again: that is a replayed dead letter
+    /// (`sync-…-replay-N`), which reopens its run.
+    async fn begin_attempt(
+        &self,
+        attempt: Attempt<'_>,
+    ) -> Result<Option<(SyncRun, Integration)>, JobFailure> {
+        let job = attempt.job;
+        let result = async {
+            let mut tx = self.store.begin(job.workspace_id).await?;
+            let run = repo::sync_runs::get(tx.conn(), job.run_id).await?;
+            let reopened = is_terminal(run.status);
+            if reopened {
+                if run.job_id.as_deref() == Some(attempt.job_id) {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                // Clears the old outcome (status, error, finish time); the counters
+                // and the attempt count carry on.
+                repo::sync_runs::finish(tx.conn(), job.run_id, RunStatus::Running, None).await?;
+            }
+            let run =
+                repo::sync_runs::start_attempt(tx.conn(), job.run_id, Some(attempt.job_id)).await?;
+            let integration = repo::integrations::get(tx.conn(), job.integration_id).await?;
+            let integration =
+                hold_schedule(tx.conn(), integration, self.now() + self.claim_lease()).await?;
+            let what = match job.stream.as_deref() {
+                Some(stream) => format!("sync of `{stream}`"),
+                None => "sync".to_owned(),
+            };
+            let message = if reopened {
+                format!("{what} replayed (attempt {})", run.attempts)
+            } else {
+                format!("{what} started (attempt {})", run.attempts)
+            };
+            repo::logs::append(
+                tx.conn(),
+                NewLog {
+                    workspace_id: job.workspace_id,
+                    integration_id: job.integration_id,
+                    level: LogLevel::Info,
+                    operation: Operation::Sync,
+                    message: &message,
+                    details: json!({
+                        "attempt": run.attempts,
+                        "job_id": attempt.job_id,
+                        "trigger": run.trigger,
+                        "stream": job.stream,
+                        "replay": reopened,
+                    }),
+                    run_id: Some(run.id),
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(Some((run, integration)))
+        }
+        .await;
+        match result {
+            Ok(found) => {
+                if found.is_none() {
+                    tracing::info!(job_id = %attempt.job_id, run_id = %job.run_id, "the run already ended; nothing to do");
+                }
+                Ok(found)
+            }
+            // The integration (and with it, its runs) was deleted: nothing to sync.
+            Err(StoreError::NotFound(what)) => Err(JobFailure::abandon(
+                ErrorCode::IntegrationNotFound,
+                format!("the {what} no longer exists"),
+            )),
+            Err(err) => Err(store_failure(&err)),
+        }
+    }
+
+    /// Keeps the scheduler off an integration while its sync runs (a sync longer
+    /// than the claim lease would otherwise be scheduled a second time).
+    async fn hold_claim(
+        &self,
+        workspace_id: WorkspaceId,
+        integration_id: Uuid,
+    ) -> Result<(), JobFailure> {
+        let until = self.now() + self.claim_lease();
+        let result = async {
+            let mut tx = self.store.begin(workspace_id).await?;
+            let integration = repo::integrations::get_for_update(tx.conn(), integration_id).await?;
+            hold_schedule(tx.conn(), integration, until).await?;
+            tx.commit().await
+        }
+        .await;
+        result.map_err(|e| store_failure(&e))
+    }
+
+    /// The committed cursor of a stream (`None` on a first sync).
+    async fn stored_cursor(
+        &self,
+        workspace_id: WorkspaceId,
+        integration_id: Uuid,
+        stream: &str,
+    ) -> Result<Option<serde_json::Value>, JobFailure> {
+        let result = async {
+            let mut tx = self.store.begin(workspace_id).await?;
+            let state = repo::stream_states::get(tx.conn(), integration_id, stream).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(state.and_then(|s| s.cursor))
+        }
+        .await;
+        result.map_err(|e| store_failure(&e))
+    }
+
+    /// Classifies a failed read, counting rate limits.
+    fn read_failed(&self, provider: &str, error: &AdapterError) -> JobFailure {
+        if matches!(
+            error,
+            AdapterError::RateLimited { .. } | AdapterError::QuotaExhausted { .. }
+        ) {
+            metrics::provider_rate_limited(provider);
+        }
+        JobFailure::from_adapter(error, self.now())
+    }
+
+    /// What opening the integration failed with, as a job failure. A revoked grant
+    /// ends the run here (see the module docs).
+    async fn open_failed(
+        &self,
+        workspace_id: WorkspaceId,
+        integration: &Integration,
+        run_id: Uuid,
+        error: ConnectError,
+    ) -> JobFailure {
+        match error {
+            ConnectError::Refresh(RefreshError::Revoked) => {
+                self.stop_for_reauth(workspace_id, integration, run_id)
+                    .await
+            }
+            other => connect_failure(&other),
+        }
+    }
+
+    /// The provider refused an OAuth integration's grant during a sync: the
+    /// integration moves to `needs_reauth` (logged, its schedule stops) and the run
+    /// ends as for a revoked refresh token.
+    async fn grant_refused(
+        &self,
+        workspace_id: WorkspaceId,
+        integration: &Integration,
+        run_id: Uuid,
+        error: &AdapterError,
+    ) -> JobFailure {
+        let reason = format!("the provider refused the connection's grant: {error}");
+        let marked = async {
+            let mut tx = self.store.begin(workspace_id).await?;
+            repo::integrations::set_status(
+                tx.conn(),
+                integration.id,
+                IntegrationStatus::NeedsReauth,
+                Some((ErrorCode::IntegrationNeedsReauth.name(), &reason)),
+            )
+            .await?;
+            repo::logs::append(
+                tx.conn(),
+                NewLog {
+                    workspace_id,
+                    integration_id: integration.id,
+                    level: LogLevel::Error,
+                    operation: Operation::Sync,
+                    message: &reason,
+                    details: json!({"error_code": ErrorCode::IntegrationNeedsReauth.name()}),
+                    run_id: Some(run_id),
+                },
+            )
+            .await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(store_error) = marked {
+            // Not marked: let the retry policy try again rather than lose the signal.
+            return store_failure(&store_error);
+        }
+        self.stop_for_reauth(workspace_id, integration, run_id)
+            .await
+    }
+
+    /// Ends the run of an integration whose grant is gone: failed with
+    /// `integration_needs_reauth`, logged, the workspace told, and abandoned.
+    async fn stop_for_reauth(
+        &self,
+        workspace_id: WorkspaceId,
+        integration: &Integration,
+        run_id: Uuid,
+    ) -> JobFailure {
+        let code = ErrorCode::IntegrationNeedsReauth;
+        self.end_run(
+            workspace_id,
+            integration,
+            run_id,
+            RunStatus::Failed,
+            (code, REAUTH_MESSAGE),
+        )
+        .await;
+        metrics::sync_run(&integration.provider, "failed");
+        self.notify_needs_reauth(workspace_id, integration.id, REAUTH_MESSAGE)
+            .await;
+        JobFailure::abandon(code, REAUTH_MESSAGE)
+    }
+
+    /// Ends a run that will not be retried (failed or cancelled) with an error log
+    /// entry. A failure to record it is logged: the job's outcome stands either way.
+    async fn end_run(
+        &self,
+        workspace_id: WorkspaceId,
+        integration: &Integration,
+        run_id: Uuid,
+        status: RunStatus,
+        (code, message): (ErrorCode, &str),
+    ) {
+        let result = async {
+            let mut tx = self.store.begin(workspace_id).await?;
+            repo::sync_runs::finish(tx.conn(), run_id, status, Some((code.name(), message)))
+                .await?;
+            repo::logs::append(
+                tx.conn(),
+                NewLog {
+                    workspace_id,
+                    integration_id: integration.id,
+                    level: LogLevel::Error,
+                    operation: Operation::Sync,
+                    message: &format!("sync stopped: {message}"),
+                    details: json!({ "error_code": code.name(), "status": status }),
+                    run_id: Some(run_id),
+                },
+            )
+            .await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(err) = result {
+            tracing::error!(%run_id, error = %err, "could not record the end of a sync run");
+        }
+    }
+
+    /// Records a successful run: the run row, the next scheduled sync, a cleared
+    /// last error and the summary log entry, in one transaction.
+    async fn succeed(
+        &self,
+        workspace_id: WorkspaceId,
+        integration: &Integration,
+        run_id: Uuid,
+        job_id: &str,
+        attempt: Totals,
+    ) -> Result<(), JobFailure> {
+        let now = self.now();
+        let result = async {
+            let mut tx = self.store.begin(workspace_id).await?;
+            let run =
+                repo::sync_runs::finish(tx.conn(), run_id, RunStatus::Succeeded, None).await?;
+            let current = repo::integrations::get_for_update(tx.conn(), integration.id).await?;
+            repo::integrations::record_sync_finished(tx.conn(), integration.id, now).await?;
+            if current.last_error_code.is_some() || current.last_error_message.is_some() {
+                repo::integrations::set_status(tx.conn(), integration.id, current.status, None)
+                    .await?;
+            }
+            // The run's counters cover every attempt (pages committed before a crash
+            // or a retry count once, when they were committed).
+            let message = format!(
+                "sync finished: {} records read, {} written, {} KPI points",
+                run.records_read, run.records_written, run.kpi_points_written
+            );
+            repo::logs::append(
+                tx.conn(),
+                NewLog {
+                    workspace_id,
+                    integration_id: integration.id,
+                    level: LogLevel::Info,
+                    operation: Operation::Sync,
+                    message: &message,
+                    details: json!({
+                        "records_read": run.records_read,
+                        "records_written": run.records_written,
+                        "kpi_points_written": run.kpi_points_written,
+                        "attempts": run.attempts,
+                        "job_id": job_id,
+                        "this_attempt": {
+                            "pages": attempt.pages,
+                            "records_read": attempt.records_read,
+                            "records_written": attempt.records_written,
+                            "kpi_points_written": attempt.kpi_points_written,
+                        },
+                    }),
+                    run_id: Some(run_id),
+                },
+            )
+            .await?;
+            tx.commit().await
+        }
+        .await;
+        result.map_err(|e| store_failure(&e))
+    }
+
+    /// A sync attempt failed and will be retried at `at`: the run shows `retrying`
+    /// with the error, the schedule's claim is extended past the retry, and a
+    /// warning is logged.
+    pub async fn record_sync_retry(
+        &self,
+        attempt: Attempt<'_>,
+        failure: &JobFailure,
+        at: DateTime<Utc>,
+    ) {
+        let job = attempt.job;
+        let result = async {
+            let mut tx = self.store.begin(job.workspace_id).await?;
+            repo::sync_runs::finish(
+                tx.conn(),
+                job.run_id,
+                RunStatus::Retrying,
+                Some((failure.code.name(), &failure.message)),
+            )
+            .await?;
+            let integration =
+                repo::integrations::get_for_update(tx.conn(), job.integration_id).await?;
+            let integration =
+                hold_schedule(tx.conn(), integration, at + self.claim_lease()).await?;
+            repo::logs::append(
+                tx.conn(),
+                NewLog {
+                    workspace_id: job.workspace_id,
+                    integration_id: job.integration_id,
+                    level: LogLevel::Warn,
+                    operation: Operation::Sync,
+                    message: &format!(
+                        "sync attempt {} failed: {}; retrying at {}",
+                        attempt.number,
+                        failure.message,
+                        at.to_rfc3339()
+                    ),
+                    details: json!({
+                        "attempt": attempt.number,
+                        "error_code": failure.code.name(),
+                        "retry_at": at,
+                    }),
+                    run_id: Some(job.run_id),
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(integration.provider)
+        }
+        .await;
+        match result {
+            Ok(provider) => metrics::sync_run(&provider, "retrying"),
+            Err(err) => {
+                metrics::sync_run(metrics::UNKNOWN_PROVIDER, "retrying");
+                tracing::error!(job_id = %attempt.job_id, error = %err, "could not record a sync retry");
+            }
+        }
+    }
+
+    /// A sync job was dead-lettered: the run shows `dead`, the error is recorded on
+    /// the integration (its status stays), its next scheduled sync moves a whole
+    /// schedule away (a broken integration is not retried every lease), an error is
+    /// logged and the workspace is told.
+    pub async fn record_sync_dead(&self, attempt: Attempt<'_>, failure: &JobFailure) {
+        let job = attempt.job;
+        let now = self.now();
+        let result = async {
+            let mut tx = self.store.begin(job.workspace_id).await?;
+            repo::sync_runs::finish(
+                tx.conn(),
+                job.run_id,
+                RunStatus::Dead,
+                Some((failure.code.name(), &failure.message)),
+            )
+            .await?;
+            let integration =
+                repo::integrations::get_for_update(tx.conn(), job.integration_id).await?;
+            repo::integrations::set_status(
+                tx.conn(),
+                job.integration_id,
+                integration.status,
+                Some((failure.code.name(), &failure.message)),
+            )
+            .await?;
+            repo::integrations::update(
+                tx.conn(),
+                job.integration_id,
+                &IntegrationPatch {
+                    next_sync_at: Some(Some(
+                        now + chrono::Duration::seconds(i64::from(integration.schedule_seconds)),
+                    )),
+                    ..IntegrationPatch::default()
+                },
+            )
+            .await?;
+            repo::logs::append(
+                tx.conn(),
+                NewLog {
+                    workspace_id: job.workspace_id,
+                    integration_id: job.integration_id,
+                    level: LogLevel::Error,
+                    operation: Operation::Sync,
+                    message: &format!(
+                        "sync failed after {} attempt(s): {}; moved to the dead letters",
+                        attempt.number, failure.message
+                    ),
+                    details: json!({
+                        "attempts": attempt.number,
+                        "error_code": failure.code.name(),
+                        "job_id": attempt.job_id,
+                    }),
+                    run_id: Some(job.run_id),
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(integration.provider)
+        }
+        .await;
+        match result {
+            Ok(provider) => metrics::sync_run(&provider, "dead"),
+            Err(err) => {
+                metrics::sync_run(metrics::UNKNOWN_PROVIDER, "dead");
+                tracing::error!(job_id = %attempt.job_id, error = %err, "could not record a dead sync");
+            }
+        }
+        self.notify_sync_failed(
+            job.workspace_id,
+            job.integration_id,
+            attempt.job_id,
+            job.stream.as_deref(),
+            failure,
+            attempt.number,
+        )
+        .await;
+    }
+}
+
+/// Moves a scheduled integration's `next_sync_at` to `until` when it is earlier, so
+/// no scheduler pass claims it while a sync of it runs or waits for a retry. An
+/// unscheduled integration (no `next_sync_at`) stays unscheduled.
+async fn hold_schedule(
+    conn: &mut Conn,
+    integration: Integration,
+    until: DateTime<Utc>,
+) -> Result<Integration, StoreError> {
+    match integration.next_sync_at {
+        Some(next) if next < until => {
+            repo::integrations::update(
+                conn,
+                integration.id,
+                &IntegrationPatch {
+                    next_sync_at: Some(Some(until)),
+                    ..IntegrationPatch::default()
+                },
+            )
+            .await
+        }
+        _ => Ok(integration),
+    }
+}
+
+/// Whether a run has ended for good.
+fn is_terminal(status: RunStatus) -> bool {
+    matches!(
+        status,
+        RunStatus::Succeeded | RunStatus::Failed | RunStatus::Dead | RunStatus::Cancelled
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_ended_runs_are_terminal() {
+        for status in [RunStatus::Queued, RunStatus::Running, RunStatus::Retrying] {
+            assert!(!is_terminal(status), "{status}");
+        }
+        for status in [
+            RunStatus::Succeeded,
+            RunStatus::Failed,
+            RunStatus::Dead,
+            RunStatus::Cancelled,
+        ] {
+            assert!(is_terminal(status), "{status}");
+        }
+    }
+}
