@@ -1,7 +1,7 @@
 //! `cargo xtask bench [queue|ingest|memory]`: the benchmarks (all three by default).
 //!
 //! Checks that the test Postgres and Redis answer, builds the release worker and the
-//! worker crate's `bench` example (which does the measuring: xtask stays free of the
+//! application crate's `bench` example (which does the measuring: xtask stays free of the
 //! project's crates, since it is compiled before every `cargo xtask test`), then runs
 //! the example once per figure. Each figure prints one line; docs/benchmarks.md
 //! records them with the machine they ran on. Nothing is installed: without
@@ -56,9 +56,11 @@ fn build_release() -> Result<()> {
         "--release",
         "--locked",
         "-p",
-        "junction-worker",
+        "junction-app",
         "--example",
         "bench",
+        "-p",
+        "junction-worker",
         "--bin",
         "junction-worker",
     ];

@@ -1,22 +1,17 @@
 //! Workspace API-key authentication: `Authorization: Bearer jct_...`. Every /v1 route
-//! takes [`Authenticated`], which scopes it to the key's workspace.
+//! takes [`Auth`], which scopes it to the key's workspace.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
-use junction_core::{ErrorCode, WorkspaceId};
-use junction_store::repo::api_keys::{self, Authentication};
+use junction_app::workspaces;
+use junction_core::ErrorCode;
 use secrecy::SecretString;
 
 use crate::{error::ApiError, state::AppState};
 
-/// The workspace a request acts for.
-#[derive(Debug, Clone, Copy)]
-pub struct Authenticated {
-    pub workspace_id: WorkspaceId,
-    pub api_key_id: uuid::Uuid,
-}
+pub use junction_app::workspaces::Authenticated;
 
 /// Resolves the request's API key (once per request: the result is kept in the
 /// request's extensions, so the idempotency middleware and the handler share it).
@@ -50,39 +45,29 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> 
             )
         })?;
     let key = SecretString::from(token.to_owned());
-    let mut conn = state.store.unscoped().await?;
-    let outcome = api_keys::authenticate(&mut conn, &key).await?;
-    let authenticated = match outcome {
-        Authentication::Valid {
-            workspace_id,
-            api_key_id,
-        } => Authenticated {
-            workspace_id,
-            api_key_id,
-        },
-        Authentication::Revoked => {
-            return Err(ApiError::new(
-                ErrorCode::ApiKeyRevoked,
-                "this API key has been revoked",
-            ));
-        }
-        Authentication::Unknown => {
-            return Err(ApiError::new(
-                ErrorCode::Unauthenticated,
-                "the API key is not valid",
-            ));
-        }
-    };
+    let authenticated = workspaces::authenticate(&state.app.store, &key).await?;
     req.extensions_mut().insert(authenticated);
     Ok(authenticated)
 }
 
-impl FromRequest for Authenticated {
+/// Extracts the request's workspace (see [`authenticate`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Auth(pub Authenticated);
+
+impl std::ops::Deref for Auth {
+    type Target = Authenticated;
+
+    fn deref(&self) -> &Authenticated {
+        &self.0
+    }
+}
+
+impl FromRequest for Auth {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { authenticate(&req).await })
+        Box::pin(async move { authenticate(&req).await.map(Auth) })
     }
 }

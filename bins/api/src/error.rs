@@ -1,9 +1,10 @@
-//! [`ApiError`]: every failure of a request, answered as `application/problem+json`
-//! (RFC 9457) with a stable `code` from junction-core's one list.
+//! [`ApiError`]: every failure of a request — a use case's [`Error`] — answered as
+//! `application/problem+json` (RFC 9457) with a stable `code` from junction-core's
+//! one list.
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
-use junction_core::{AdapterError, ErrorCode, HasErrorCode, spec::FieldError};
-use junction_store::StoreError;
+use junction_app::Error;
+use junction_core::ErrorCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -31,87 +32,35 @@ pub struct ProblemField {
     pub message: String,
 }
 
-/// A request failure.
+/// A request failure: a use case's [`Error`] answered as problem+json.
 #[derive(Debug)]
-pub struct ApiError {
-    pub code: ErrorCode,
-    pub detail: String,
-    pub fields: Vec<FieldError>,
-    /// Seconds a client should wait (429 and 503).
-    pub retry_after: Option<u64>,
-    /// The underlying cause, logged for 5xx, never sent.
-    pub source: Option<anyhow::Error>,
-}
+pub struct ApiError(pub Error);
 
 impl ApiError {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
-        Self {
-            code,
-            detail: detail.into(),
-            fields: Vec::new(),
-            retry_after: None,
-            source: None,
-        }
-    }
-
-    /// A 422 listing invalid fields.
-    pub fn validation(fields: Vec<FieldError>) -> Self {
-        let detail = fields
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ");
-        Self {
-            fields,
-            ..Self::new(ErrorCode::ValidationFailed, detail)
-        }
+        Self(Error::new(code, detail))
     }
 
     /// A 422 about one field.
     pub fn field(field: &str, message: impl Into<String>) -> Self {
-        Self::validation(vec![FieldError {
-            field: field.to_owned(),
-            message: message.into(),
-        }])
+        Self(Error::field(field, message))
     }
 
     /// An internal error whose cause is logged, not shown.
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
-        Self {
-            source: Some(source.into()),
-            ..Self::new(
-                ErrorCode::Internal,
-                "an internal error occurred; see the server log",
-            )
-        }
-    }
-
-    /// A 503 for a job queue that could not take a job; the cause is logged, and the
-    /// client is told to retry shortly.
-    pub fn queue_unavailable(cause: impl std::fmt::Display) -> Self {
-        Self {
-            retry_after: Some(5),
-            source: Some(anyhow::anyhow!("{cause}")),
-            ..Self::new(
-                ErrorCode::QueueUnavailable,
-                "the job queue is unavailable; retry shortly",
-            )
-        }
-    }
-
-    pub fn not_found(code: ErrorCode, what: &str) -> Self {
-        Self::new(code, format!("{what} not found"))
+        Self(Error::internal(source))
     }
 
     /// The problem body.
     pub fn problem(&self) -> Problem {
+        let error = &self.0;
         Problem {
-            type_uri: format!("https://junction.dev/errors/{}", self.code.name()),
-            title: self.code.title().to_owned(),
-            status: self.code.http_status(),
-            code: self.code.name().to_owned(),
-            detail: self.detail.clone(),
-            errors: self
+            type_uri: format!("https://junction.dev/errors/{}", error.code.name()),
+            title: error.code.title().to_owned(),
+            status: error.code.http_status(),
+            code: error.code.name().to_owned(),
+            detail: error.detail.clone(),
+            errors: error
                 .fields
                 .iter()
                 .map(|f| ProblemField {
@@ -123,116 +72,47 @@ impl ApiError {
     }
 }
 
+impl<E> From<E> for ApiError
+where
+    Error: From<E>,
+{
+    fn from(error: E) -> Self {
+        Self(Error::from(error))
+    }
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code.name(), self.detail)
+        self.0.fmt(f)
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         if status.is_server_error() {
             // The cause chain goes to the log (secrets never reach error values).
-            match &self.source {
+            match &self.0.source {
                 Some(source) => tracing::error!(
-                    code = self.code.name(),
+                    code = self.0.code.name(),
                     error = format!("{source:#}"),
                     "request failed"
                 ),
                 None => {
-                    tracing::error!(code = self.code.name(), detail = %self.detail, "request failed")
+                    tracing::error!(code = self.0.code.name(), detail = %self.0.detail, "request failed")
                 }
             }
         }
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
-        if let Some(seconds) = self.retry_after {
+        if let Some(seconds) = self.0.retry_after {
             response.insert_header(("Retry-After", seconds.to_string()));
         }
         response.json(self.problem())
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        match &error {
-            StoreError::NotFound(what) => {
-                Self::new(ErrorCode::NotFound, format!("{what} not found"))
-            }
-            StoreError::Conflict(message) => Self::new(ErrorCode::Conflict, message.clone()),
-            StoreError::Invalid(message) => Self::new(ErrorCode::ValidationFailed, message.clone()),
-            StoreError::Unavailable(_) => Self {
-                retry_after: Some(5),
-                source: Some(error.into()),
-                ..Self::new(
-                    ErrorCode::DatabaseUnavailable,
-                    "the database is unavailable; retry shortly",
-                )
-            },
-            _ => Self {
-                code: error.error_code(),
-                ..Self::internal(error)
-            },
-        }
-    }
-}
-
-impl From<AdapterError> for ApiError {
-    fn from(error: AdapterError) -> Self {
-        let retry_after = match &error {
-            AdapterError::RateLimited { retry_after } => retry_after.map(|d| d.as_secs().max(1)),
-            _ => None,
-        };
-        Self {
-            retry_after,
-            ..Self::new(error.error_code(), error.to_string())
-        }
-    }
-}
-
-impl From<junction_oauth::OAuthError> for ApiError {
-    fn from(error: junction_oauth::OAuthError) -> Self {
-        Self::new(error.error_code(), error.to_string())
-    }
-}
-
-impl From<junction_app::ConnectError> for ApiError {
-    fn from(error: junction_app::ConnectError) -> Self {
-        match error {
-            junction_app::ConnectError::Store(store) => store.into(),
-            other => Self::new(other.error_code(), other.to_string()),
-        }
-    }
-}
-
-impl From<junction_app::CallError> for ApiError {
-    fn from(error: junction_app::CallError) -> Self {
-        match error {
-            junction_app::CallError::Connect(e) => e.into(),
-            junction_app::CallError::Adapter(e) => e.into(),
-        }
-    }
-}
-
-impl From<junction_app::WebhookSetupError> for ApiError {
-    fn from(error: junction_app::WebhookSetupError) -> Self {
-        match error {
-            junction_app::WebhookSetupError::Connect(e) => e.into(),
-            junction_app::WebhookSetupError::NotConfigured(message) => {
-                Self::new(ErrorCode::WebhookNotConfigured, message)
-            }
-        }
-    }
-}
-
-impl From<junction_oauth::RefreshError> for ApiError {
-    fn from(error: junction_oauth::RefreshError) -> Self {
-        Self::new(error.error_code(), error.to_string())
     }
 }
 

@@ -1,9 +1,10 @@
-//! junction-api: the REST API.
-//!
-//! Thin over the shared crates: [`config`] is loaded once and passed in [`AppState`];
-//! handlers live in [`routes`], one module per resource; failures are
-//! [`error::ApiError`], answered as problem+json. [`configure`] mounts everything and
-//! [`spawn`] serves it (the binary and the tests use the same function).
+//! junction-api: the REST API, an adapter over the application layer
+//! (junction-app): each handler in [`routes`] (one module per resource) parses the
+//! request, calls one use case and renders its answer; failures are
+//! [`error::ApiError`], answered as problem+json. The configuration is loaded once
+//! and the [`junction_app::App`] built from it is shared in [`AppState`].
+//! [`configure`] mounts everything and [`spawn`] serves it (the binary and the
+//! tests use the same function).
 
 pub mod auth;
 pub mod error;
@@ -30,7 +31,7 @@ pub const WEBHOOK_PATH_PREFIX: &str = "/webhooks/";
 /// Mounts every route, the extractors' problem+json error handlers and body limits.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
-        let limit = state.config.max_body_bytes;
+        let limit = state.app.config.max_body_bytes;
         cfg.app_data(web::Data::new(state))
             .app_data(
                 web::JsonConfig::default()
@@ -53,6 +54,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(routes::integrations::test)
             .service(routes::integrations::reconnect)
             .service(routes::integrations::logs)
+            .service(routes::proxy::forward)
             .service(routes::connect::connect)
             .service(routes::connect::callback)
             .service(routes::connect::callback_for_provider)

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use junction_api::{AppState, Config, openapi};
+use junction_app::{App, Role};
 use junction_registry::Registry;
 
 fn main() -> ExitCode {
@@ -19,10 +20,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| anyhow::anyhow!("cannot install the metrics recorder: {e}"))?;
-    let state = AppState::build(config, Registry::builtin(), Some(metrics)).await?;
+    let app = App::connect(config, Registry::builtin(), Role::Api).await?;
+    let state = AppState::new(app, Some(metrics));
     let listener = std::net::TcpListener::bind(bind)
         .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
-    tracing::info!(%bind, providers = ?state.registry().ids().collect::<Vec<_>>(), "junction-api listening");
+    tracing::info!(%bind, providers = ?state.app.registry().ids().collect::<Vec<_>>(), "junction-api listening");
     println!("junction-api listening on http://{bind}");
     junction_api::spawn(state, listener)?.await?;
     Ok(())

@@ -10,8 +10,9 @@ use actix_web::{
     middleware::Next,
     web,
 };
+use junction_app::models::Claim;
+use junction_app::workspaces::{self, IdempotentRequest};
 use junction_core::ErrorCode;
-use junction_store::repo::idempotency::{self, Claim};
 use tracing::Instrument;
 
 use crate::{auth::authenticate, error::ApiError, state::AppState};
@@ -128,7 +129,7 @@ pub async fn idempotency(
             ApiError::internal(anyhow::anyhow!("application state missing")),
         );
     };
-    let limit = state.config.max_body_bytes;
+    let limit = state.app.config.max_body_bytes;
     let body = match req.extract::<web::Bytes>().await {
         Ok(body) if body.len() <= limit => body,
         _ => {
@@ -139,24 +140,19 @@ pub async fn idempotency(
         }
     };
     let path = req.path().to_owned();
-    let fingerprint = idempotency::fingerprint("POST", &path, &body);
-    let expires_at = state.now() + state.config.idempotency_ttl;
-    let claim = async {
-        let mut tx = state.store.begin(auth.workspace_id).await?;
-        let claim = idempotency::claim(
-            tx.conn(),
-            auth.workspace_id,
-            &key,
-            "POST",
-            &path,
-            &fingerprint,
-            expires_at,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok::<_, ApiError>(claim)
-    }
-    .await;
+    let claim = workspaces::claim_idempotency_key(
+        &state.app.store,
+        IdempotentRequest {
+            workspace_id: auth.workspace_id,
+            key: &key,
+            method: "POST",
+            path: &path,
+            body: &body,
+            expires_at: state.app.now() + state.app.config.idempotency_ttl,
+        },
+    )
+    .await
+    .map_err(ApiError);
     match claim {
         Err(error) => return reject(req, error),
         Ok(Claim::Replay { status, body }) => {
@@ -185,13 +181,13 @@ pub async fn idempotency(
         Ok(Claim::InFlight) => {
             return reject(
                 req,
-                ApiError {
+                ApiError(junction_app::Error {
                     retry_after: Some(1),
-                    ..ApiError::new(
+                    ..junction_app::Error::new(
                         ErrorCode::IdempotencyKeyInFlight,
                         "a request with this Idempotency-Key is still running",
                     )
-                },
+                }),
             );
         }
         Ok(Claim::New) => {}
@@ -221,17 +217,12 @@ pub async fn idempotency(
         }
         Err(error) => (Err(error), None),
     };
-    let remember = async {
-        let mut tx = state.store.begin(auth.workspace_id).await?;
-        match &outcome.1 {
-            Some((status, body)) => {
-                idempotency::complete(tx.conn(), auth.workspace_id, &key, *status, body).await?
-            }
-            None => idempotency::release(tx.conn(), auth.workspace_id, &key).await?,
-        }
-        tx.commit().await?;
-        Ok::<_, ApiError>(())
-    };
+    let remember = workspaces::finish_idempotent_request(
+        &state.app.store,
+        auth.workspace_id,
+        &key,
+        outcome.1.as_ref().map(|(status, body)| (*status, body)),
+    );
     if let Err(error) = remember.await {
         tracing::error!(error = %error, "could not record the idempotent response");
     }

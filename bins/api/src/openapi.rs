@@ -29,6 +29,7 @@ use crate::{error, routes, views};
         routes::integrations::test,
         routes::integrations::reconnect,
         routes::integrations::logs,
+        routes::proxy::forward,
         routes::connect::connect,
         routes::connect::callback,
         routes::connect::callback_for_provider,
@@ -123,6 +124,7 @@ use crate::{error, routes, views};
         (name = "webhooks", description = "Inbound provider webhooks and the stored events"),
         (name = "actions", description = "Provider actions (send an email, refund a charge) and their runs"),
         (name = "alerts", description = "KPI alert rules and the notifications sent"),
+        (name = "proxy", description = "Calls to the provider's own API with an integration's credentials"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

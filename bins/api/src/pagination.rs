@@ -6,6 +6,8 @@ use junction_core::ErrorCode;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use utoipa::IntoParams;
 
+use junction_app::{Listed, PageRequest};
+
 use crate::error::ApiError;
 
 /// The default page size.
@@ -40,6 +42,23 @@ impl PageParams {
     pub fn keyset<T: DeserializeOwned>(&self) -> Result<Option<T>, ApiError> {
         self.cursor.as_deref().map(decode).transpose()
     }
+
+    /// The page a use case reads: the checked limit and the decoded cursor.
+    pub fn request<K: DeserializeOwned>(&self) -> Result<PageRequest<K>, ApiError> {
+        Ok(PageRequest {
+            limit: self.limit()?,
+            after: self.keyset()?,
+        })
+    }
+}
+
+/// A page of a use case's list rendered as `{data, next_cursor}`.
+pub fn page<T, K: Serialize, V>(
+    listed: Listed<T, K>,
+    view: impl FnMut(T) -> V,
+) -> (Vec<V>, Option<String>) {
+    let next = listed.next.as_ref().map(encode);
+    (listed.items.into_iter().map(view).collect(), next)
 }
 
 /// Encodes a keyset into an opaque cursor.
@@ -61,23 +80,6 @@ pub fn decode<T: DeserializeOwned>(cursor: &str) -> Result<T, ApiError> {
         })
 }
 
-/// Cuts a page fetched with `limit + 1` rows down to `limit` and makes the cursor of
-/// the next page when there was an extra row (so the last page has no cursor).
-pub fn paginate<I, T: Serialize>(
-    mut items: Vec<I>,
-    limit: i64,
-    keyset: impl Fn(&I) -> T,
-) -> (Vec<I>, Option<String>) {
-    let limit = usize::try_from(limit).unwrap_or(0);
-    if items.len() > limit {
-        items.truncate(limit);
-        let cursor = items.last().map(|last| encode(&keyset(last)));
-        (items, cursor)
-    } else {
-        (items, None)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,12 +90,16 @@ mod tests {
         let decoded: (String, i32) = decode(&cursor).unwrap();
         assert_eq!(decoded, ("2026-11-22T00:00:00Z".to_owned(), 7));
         assert!(decode::<(String, i32)>("not a cursor!").is_err());
-        let (page, next) = paginate(vec![1, 2, 3], 2, |i| *i);
-        assert_eq!(
-            (page, next.map(|c| decode::<i32>(&c).unwrap())),
-            (vec![1, 2], Some(2))
+        let (items, next) = page(
+            Listed {
+                items: vec![1, 2],
+                next: Some(2),
+            },
+            |i| i * 10,
         );
-        let (page, next) = paginate(vec![1, 2], 2, |i| *i);
-        assert_eq!((page.len(), next), (2, None));
+        assert_eq!(
+            (items, next.map(|c| decode::<i32>(&c).unwrap())),
+            (vec![10, 20], Some(2))
+        );
     }
 }

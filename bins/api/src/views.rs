@@ -1,8 +1,12 @@
 //! Response and request bodies of the API (their OpenAPI schemas come from here).
 
 use chrono::{DateTime, Utc};
+use junction_app::{
+    connect::StartedFlow,
+    integrations::IntegrationDetails,
+    models::{Integration, IntegrationLog},
+};
 use junction_core::spec::ProviderSpec;
-use junction_store::models::{Integration, IntegrationLog};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -133,6 +137,12 @@ impl IntegrationView {
     }
 }
 
+impl From<IntegrationDetails> for IntegrationView {
+    fn from(details: IntegrationDetails) -> Self {
+        Self::new(details.integration, details.secret_fields)
+    }
+}
+
 /// A page of integrations.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationList {
@@ -256,6 +266,15 @@ pub struct ConnectResponse {
     pub authorize_url: String,
     /// The flow must finish before this moment (10 minutes).
     pub expires_at: DateTime<Utc>,
+}
+
+impl From<StartedFlow> for ConnectResponse {
+    fn from(flow: StartedFlow) -> Self {
+        Self {
+            authorize_url: flow.authorize_url,
+            expires_at: flow.expires_at,
+        }
+    }
 }
 
 /// The callback's JSON outcome when the flow had no `return_to`.

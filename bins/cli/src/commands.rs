@@ -2,15 +2,14 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
-use junction_core::WorkspaceId;
-use junction_store::{
-    AdminStore, DatabaseUrl, KeyRing, Store, StoreError, StoreOptions, Vault, migrate,
-    models::Queue,
-    repo::{self, api_keys, dead_letters::DeadLetterFilter},
-    vault::KEYS_ENV,
+use junction_app::{
+    DatabaseUrl, KEYS_ENV, KeyRing, Vault, dead_letters,
+    models::{DeadLetterFilter, Queue},
+    workspaces::{self, Operator},
 };
+use junction_core::WorkspaceId;
 use secrecy::ExposeSecret;
 use serde_json::json;
 use uuid::Uuid;
@@ -75,21 +74,6 @@ enum Command {
 }
 
 #[derive(Debug, Args)]
-struct Redis {
-    /// Redis URL of the job queues.
-    #[arg(
-        long,
-        env = "REDIS_URL",
-        hide_env_values = true,
-        default_value = "redis://127.0.0.1:6379"
-    )]
-    redis_url: String,
-    /// Prefix of Junction's Redis keys (as configured for the API and worker).
-    #[arg(long, env = "JUNCTION_QUEUE_PREFIX", default_value = "junction")]
-    queue_prefix: String,
-}
-
-#[derive(Debug, Args)]
 struct DlqFilter {
     /// Only this queue: sync, action, webhook or notify.
     #[arg(long, value_parser = parse_queue)]
@@ -140,8 +124,6 @@ enum DlqCommand {
         limit: i64,
         #[command(flatten)]
         db: Database,
-        #[command(flatten)]
-        redis: Redis,
         #[arg(long)]
         json: bool,
     },
@@ -272,71 +254,42 @@ pub async fn run(cli: Cli) -> Result<String> {
             filter,
             limit,
             db,
-            redis,
             json,
-        }) => dlq_replay(&db, &redis, workspace, id, all, &filter, limit, json).await,
+        }) => dlq_replay(&db, workspace, id, all, &filter, limit, json).await,
     }
 }
 
-fn timeout(db: &Database) -> Duration {
-    Duration::from_secs(db.connect_timeout)
-}
-
-/// Names the database by host, never with its password.
-fn unreachable(db: &Database, err: StoreError) -> anyhow::Error {
-    match err {
-        StoreError::Unavailable(reason) => anyhow!(
-            "cannot connect to the database at {}: {reason}",
-            db.database_url.redacted()
-        ),
-        other => anyhow::Error::new(other),
-    }
-}
-
-/// Refuses to work on a schema that is not fully migrated (the app role and tables
-/// would be missing or stale).
-async fn ensure_migrated(db: &Database) -> Result<()> {
-    // Probing with a plain connection first gives a clear "cannot connect" message.
-    AdminStore::connect(&db.database_url, timeout(db))
-        .await
-        .map_err(|e| unreachable(db, e))?;
-    let pending = migrate::pending(&db.database_url).await?;
-    if !pending.is_empty() {
-        bail!(
-            "the database schema is not up to date ({} pending migration(s)): run `junction migrate` first",
-            pending.len()
-        );
-    }
-    Ok(())
-}
-
-async fn app_store(db: &Database) -> Result<Store> {
-    ensure_migrated(db).await?;
-    Store::connect(
-        &db.database_url,
-        StoreOptions {
-            max_connections: 2,
-            connect_timeout: timeout(db),
-            application_name: "junction-cli".into(),
-        },
+/// The operator's access to the database the arguments name.
+async fn operator(db: &Database) -> Result<Operator> {
+    Operator::connect(
+        db.database_url.clone(),
+        Duration::from_secs(db.connect_timeout),
     )
     .await
-    .map_err(|e| unreachable(db, e))
+    .map_err(fail)
+}
+
+/// A use case's failure as the one line the command prints.
+fn fail(error: junction_app::Error) -> anyhow::Error {
+    match error.source {
+        Some(source) if error.code == junction_core::ErrorCode::Internal => {
+            anyhow!("{source:#}")
+        }
+        _ => anyhow!(error.detail),
+    }
 }
 
 async fn migrate_cmd(db: &Database, status: bool) -> Result<String> {
-    AdminStore::connect(&db.database_url, timeout(db))
-        .await
-        .map_err(|e| unreachable(db, e))?;
+    let operator = operator(db).await?;
     if status {
-        let pending = migrate::pending(&db.database_url).await?;
+        let pending = operator.pending_migrations().await.map_err(fail)?;
         return Ok(if pending.is_empty() {
             "the schema is up to date".into()
         } else {
             format!("pending migrations: {}", pending.join(", "))
         });
     }
-    let applied = migrate::run_pending(&db.database_url).await?;
+    let applied = operator.migrate().await.map_err(fail)?;
     Ok(if applied.is_empty() {
         "the schema is already up to date".into()
     } else {
@@ -349,12 +302,10 @@ async fn migrate_cmd(db: &Database, status: bool) -> Result<String> {
 }
 
 async fn workspace_create(db: &Database, name: &str, json: bool) -> Result<String> {
-    let store = app_store(db).await?;
-    let id = WorkspaceId::new();
-    let mut tx = store.begin(id).await?;
-    let workspace = repo::workspaces::create(tx.conn(), id, name).await?;
-    let (_, key) = api_keys::create(tx.conn(), id, "default").await?;
-    tx.commit().await?;
+    let store = operator(db).await?.store().await.map_err(fail)?;
+    let (workspace, key) = workspaces::create_workspace(&store, name)
+        .await
+        .map_err(fail)?;
     Ok(if json {
         json!({"workspace_id": workspace.id, "api_key": key.expose_secret()}).to_string()
     } else {
@@ -368,11 +319,7 @@ async fn workspace_create(db: &Database, name: &str, json: bool) -> Result<Strin
 }
 
 async fn workspace_list(db: &Database, json: bool) -> Result<String> {
-    ensure_migrated(db).await?;
-    let mut admin = AdminStore::connect(&db.database_url, timeout(db))
-        .await
-        .map_err(|e| unreachable(db, e))?;
-    let workspaces = repo::workspaces::list_all(admin.conn()).await?;
+    let workspaces = operator(db).await?.workspaces().await.map_err(fail)?;
     Ok(if json {
         serde_json::to_string(&workspaces)?
     } else if workspaces.is_empty() {
@@ -393,29 +340,16 @@ async fn workspace_list(db: &Database, json: bool) -> Result<String> {
     })
 }
 
-/// Opens a transaction in a workspace that must exist.
-async fn existing_workspace(
-    store: &Store,
-    workspace: WorkspaceId,
-) -> Result<junction_store::WorkspaceTx> {
-    let mut tx = store.begin(workspace).await?;
-    match repo::workspaces::get(tx.conn(), workspace).await {
-        Ok(_) => Ok(tx),
-        Err(StoreError::NotFound(_)) => bail!("workspace {workspace} not found"),
-        Err(other) => Err(other.into()),
-    }
-}
-
 async fn api_key_create(
     db: &Database,
     workspace: WorkspaceId,
     name: &str,
     json: bool,
 ) -> Result<String> {
-    let store = app_store(db).await?;
-    let mut tx = existing_workspace(&store, workspace).await?;
-    let (row, key) = api_keys::create(tx.conn(), workspace, name).await?;
-    tx.commit().await?;
+    let store = operator(db).await?.store().await.map_err(fail)?;
+    let (row, key) = workspaces::create_api_key(&store, workspace, name)
+        .await
+        .map_err(fail)?;
     Ok(if json {
         json!({"id": row.id, "workspace_id": workspace, "name": row.name, "api_key": key.expose_secret()}).to_string()
     } else {
@@ -428,10 +362,10 @@ async fn api_key_create(
 }
 
 async fn api_key_list(db: &Database, workspace: WorkspaceId, json: bool) -> Result<String> {
-    let store = app_store(db).await?;
-    let mut tx = existing_workspace(&store, workspace).await?;
-    let keys = api_keys::list(tx.conn()).await?;
-    tx.commit().await?;
+    let store = operator(db).await?.store().await.map_err(fail)?;
+    let keys = workspaces::api_keys(&store, workspace)
+        .await
+        .map_err(fail)?;
     Ok(if json {
         serde_json::to_string(&keys)?
     } else if keys.is_empty() {
@@ -456,21 +390,10 @@ async fn api_key_revoke(
     key_id: Uuid,
     json: bool,
 ) -> Result<String> {
-    let store = app_store(db).await?;
-    let mut tx = existing_workspace(&store, workspace).await?;
-    let before = api_keys::list(tx.conn())
-        .await?
-        .into_iter()
-        .find(|k| k.id == key_id)
-        .ok_or_else(|| anyhow!("API key {key_id} not found in workspace {workspace}"))?;
-    if let Some(at) = before.revoked_at {
-        bail!(
-            "API key {key_id} was already revoked at {}",
-            at.to_rfc3339()
-        );
-    }
-    let revoked = api_keys::revoke(tx.conn(), key_id).await?;
-    tx.commit().await?;
+    let store = operator(db).await?.store().await.map_err(fail)?;
+    let revoked = workspaces::revoke_api_key(&store, workspace, key_id)
+        .await
+        .map_err(fail)?;
     Ok(if json {
         serde_json::to_string(&revoked)?
     } else {
@@ -479,43 +402,29 @@ async fn api_key_revoke(
 }
 
 async fn keys_rotate(db: &Database, batch_size: i64, json: bool) -> Result<String> {
-    let ring = KeyRing::from_env()?;
-    let vault = Vault::new(ring);
-    ensure_migrated(db).await?;
-    let mut admin = AdminStore::connect(&db.database_url, timeout(db))
+    let vault = Vault::new(KeyRing::from_env()?);
+    let rotation = operator(db)
+        .await?
+        .rotate_keys(&vault, batch_size)
         .await
-        .map_err(|e| unreachable(db, e))?;
-    let report = repo::credentials::rotate_all(admin.conn(), &vault, batch_size)
-        .await
-        .context("re-sealing credentials (run the command again to resume)")?;
-    let verifiers = repo::oauth_states::rotate_all(admin.conn(), &vault).await?;
-    let by_key = repo::credentials::count_by_key(admin.conn()).await?;
-    let key_id = vault.ring().primary_key_id();
-    let left: i64 = by_key
-        .iter()
-        .filter(|(k, _)| k != key_id)
-        .map(|(_, n)| n)
-        .sum();
-    if left > 0 {
-        bail!(
-            "re-sealed {} credential(s), but {left} are still sealed with older keys (locked by a running worker?): run `junction keys rotate` again",
-            report.resealed
-        );
-    }
+        .map_err(fail)?;
+    let key_id = &rotation.key_id;
     Ok(if json {
         json!({
             "key_id": key_id,
-            "resealed": report.resealed,
-            "already_current": report.already_current,
-            "oauth_verifiers_resealed": verifiers,
-            "credentials_by_key": by_key.iter().map(|(k, n)| json!({"key_id": k, "count": n})).collect::<Vec<_>>(),
+            "resealed": rotation.report.resealed,
+            "already_current": rotation.report.already_current,
+            "oauth_verifiers_resealed": rotation.oauth_verifiers_resealed,
+            "credentials_by_key": rotation.by_key.iter().map(|(k, n)| json!({"key_id": k, "count": n})).collect::<Vec<_>>(),
         })
         .to_string()
     } else {
         format!(
             "re-sealed {} credential(s) with key `{key_id}` ({} already current, {} OAuth verifier(s) re-sealed); \
              every credential is now sealed with `{key_id}`, so other keys can be removed from {KEYS_ENV}",
-            report.resealed, report.already_current, verifiers
+            rotation.report.resealed,
+            rotation.report.already_current,
+            rotation.oauth_verifiers_resealed
         )
     })
 }
@@ -549,12 +458,16 @@ async fn dlq_list(
     limit: i64,
     json: bool,
 ) -> Result<String> {
-    let store = app_store(db).await?;
-    let mut tx = existing_workspace(&store, workspace).await?;
-    let letters =
-        repo::dead_letters::list(tx.conn(), &dead_letter_filter(filter, pending), None, limit)
-            .await?;
-    tx.commit().await?;
+    let store = operator(db).await?.store().await.map_err(fail)?;
+    let letters = dead_letters::list(
+        &store,
+        workspace,
+        &dead_letter_filter(filter, pending),
+        junction_app::PageRequest::first(limit),
+    )
+    .await
+    .map_err(fail)?
+    .items;
     Ok(if json {
         serde_json::to_string(&letters)?
     } else if letters.is_empty() {
@@ -583,10 +496,10 @@ async fn dlq_list(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Replays dead letters: their jobs are staged in the outbox and a worker relays
+/// them to their queues (no Redis needed here).
 async fn dlq_replay(
     db: &Database,
-    redis: &Redis,
     workspace: WorkspaceId,
     id: Option<Uuid>,
     all: bool,
@@ -599,38 +512,21 @@ async fn dlq_replay(
             "name a dead letter id, or pass --all to replay every pending one matching the filter"
         );
     }
-    let store = app_store(db).await?;
-    existing_workspace(&store, workspace)
-        .await?
-        .commit()
-        .await?;
-    let queues = junction_jobs::Queues::connect(&redis.redis_url, &redis.queue_prefix)
-        .await
-        .map_err(|e| anyhow!("cannot reach the job queues at REDIS_URL: {e}"))?;
+    let store = operator(db).await?.store().await.map_err(fail)?;
     let replayed = match id {
         Some(id) => vec![
-            junction_jobs::replay(&store, &queues, workspace, id)
+            dead_letters::replay(&store, workspace, id)
                 .await
-                .map_err(|e| match e {
-                    junction_jobs::JobsError::NotFound(_) => {
-                        anyhow!("dead letter {id} not found in workspace {workspace}")
-                    }
-                    junction_jobs::JobsError::AlreadyReplayed => {
-                        anyhow!("dead letter {id} was already replayed")
-                    }
-                    other => anyhow!(other),
-                })?,
+                .map_err(fail)?,
         ],
-        None => {
-            junction_jobs::replay_matching(
-                &store,
-                &queues,
-                workspace,
-                &dead_letter_filter(filter, true),
-                limit,
-            )
-            .await?
-        }
+        None => dead_letters::replay_matching(
+            &store,
+            workspace,
+            &dead_letter_filter(filter, true),
+            limit,
+        )
+        .await
+        .map_err(fail)?,
     };
     Ok(if json {
         json!({"replayed": replayed.iter().map(|r| json!({"dead_letter_id": r.dead_letter_id, "job_id": r.job_id})).collect::<Vec<_>>()}).to_string()

@@ -1,20 +1,31 @@
 //! The worker's small HTTP server for operators: `/metrics` (Prometheus), `/healthz`
 //! (liveness: the process answers) and `/readyz` (Postgres and Redis answer).
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::OnceLock, time::Duration};
 
 use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, web};
-use junction_jobs::Queues;
-use junction_store::Store;
-use metrics_exporter_prometheus::PrometheusHandle;
-use serde_json::json;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// The process-wide Prometheus recorder, installed on first use. `None` when another
+/// recorder was installed first: the server then has nothing of its own to render.
+pub fn prometheus() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(handle) => Some(handle),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot install the metrics recorder; /metrics will be empty");
+                None
+            }
+        })
+        .clone()
+}
 
 /// What the handlers read.
 #[derive(Clone)]
 struct ServerState {
     metrics: Option<PrometheusHandle>,
-    store: Store,
-    queues: Queues,
+    app: junction_app::App,
 }
 
 /// The running server.
@@ -30,14 +41,9 @@ impl OpsServer {
     pub fn start(
         bind: &str,
         metrics: Option<PrometheusHandle>,
-        store: Store,
-        queues: Queues,
+        app: junction_app::App,
     ) -> anyhow::Result<Self> {
-        let state = ServerState {
-            metrics,
-            store,
-            queues,
-        };
+        let state = ServerState { metrics, app };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))
@@ -92,25 +98,10 @@ async fn healthz() -> HttpResponse {
 
 /// 200 when Postgres and Redis answer within 3 s, else 503 naming what is down.
 async fn readyz(state: web::Data<ServerState>) -> HttpResponse {
-    let within = Duration::from_secs(3);
-    let postgres = match tokio::time::timeout(within, state.store.ping()).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(err)) => Err(err.to_string()),
-        Err(_) => Err("timed out".to_owned()),
-    };
-    let redis = match tokio::time::timeout(within, state.queues.ping()).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(err)) => Err(err.to_string()),
-        Err(_) => Err("timed out".to_owned()),
-    };
-    let check = |result: &Result<(), String>| match result {
-        Ok(()) => json!({ "ok": true }),
-        Err(error) => json!({ "ok": false, "error": error }),
-    };
-    let body = json!({ "postgres": check(&postgres), "redis": check(&redis) });
-    if postgres.is_ok() && redis.is_ok() {
-        HttpResponse::Ok().json(body)
+    let readiness = state.app.readiness(Duration::from_secs(3)).await;
+    if readiness.is_ready() {
+        HttpResponse::Ok().json(readiness.to_json())
     } else {
-        HttpResponse::ServiceUnavailable().json(body)
+        HttpResponse::ServiceUnavailable().json(readiness.to_json())
     }
 }

@@ -60,6 +60,17 @@ use junction_registry::Registry;
 use junction_store::{Store, StoreOptions, WorkspaceTx};
 
 pub use config::{Config, ConfigError, ProviderConfig, WorkerSettings};
+pub use junction_store::{DatabaseUrl, KeyRing, Vault, vault::KEYS_ENV};
+
+/// The data the use cases take and return: rows of the store, their filters, job
+/// figures. The binaries name them through here and depend on no storage crate.
+pub mod models {
+    pub use junction_jobs::{QueueStats, Replayed};
+    pub use junction_store::models::*;
+    pub use junction_store::repo::{
+        dead_letters::DeadLetterFilter, idempotency::Claim, webhook_events::WebhookEventFilter,
+    };
+}
 pub use connections::{CallError, ConnectError, Connections, Session};
 pub use error::{Error, Result};
 

@@ -107,7 +107,6 @@ pub mod replay;
 pub mod runner;
 
 pub use dead::bury;
-pub use replay::{Replayed, replay, replay_matching};
 pub use error::JobsError;
 pub use failure::{FailureKind, JobFailure};
 pub use outbox::{Relay, RelayOptions, RelayReport, stage};
@@ -117,6 +116,7 @@ pub use payload::{
 };
 pub use policy::{Decision, RetryPolicy};
 pub use queue::{JobLookup, QueueStats, Queues, TaskState};
+pub use replay::{Replayed, replay, replay_matching};
 pub use runner::{
     FINISHED_JOB_RETENTION, JobHandler, Liveness, OUTCOME_ABANDONED, OUTCOME_RETRIED,
     OUTCOME_SUCCEEDED, QueueWorker, RunnerOptions, run, run_with,

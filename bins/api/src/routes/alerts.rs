@@ -8,34 +8,22 @@
 //! crossing, not per sync). Recipients of the workspace's rules also hear about
 //! failed syncs and integrations that need a reconnect.
 
-use std::collections::BTreeSet;
-
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use junction_core::spec::FieldError;
-use junction_store::{
-    StoreError,
-    models::{AlertCondition, AlertRule, Notification, NotificationStatus},
-    repo::{
-        self,
-        alerts::{AlertRulePatch, NewAlertRule},
-    },
+use junction_app::{
+    alerts::{AlertRuleChanges, AlertRuleInput},
+    models::{AlertRule, Notification, NotificationStatus},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    auth::Authenticated,
+    auth::Auth,
     error::{ApiError, ApiResult, Problem},
-    pagination::{PageParams, paginate},
+    pagination::{PageParams, page},
     state::AppState,
 };
-
-/// Longest rule name, in characters (the table's check says the same).
-const MAX_NAME_CHARS: usize = 200;
-/// Longest email address (RFC 5321 path limit).
-const MAX_ADDRESS_CHARS: usize = 254;
 
 /// POST /v1/alerts: a KPI alert rule.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -119,159 +107,17 @@ pub struct AlertRuleList {
     pub next_cursor: Option<String>,
 }
 
-/// Whether `address` is a plain `local@domain.tld` on one line (display names are
-/// not accepted: suppressions and dedupe compare bare addresses).
-fn valid_address(address: &str) -> bool {
-    let Some((local, domain)) = address.rsplit_once('@') else {
-        return false;
-    };
-    let clean = |part: &str| {
-        !part.is_empty()
-            && !part.chars().any(|c| {
-                c.is_whitespace()
-                    || c.is_control()
-                    || matches!(
-                        c,
-                        '<' | '>' | ',' | ';' | '"' | '(' | ')' | '[' | ']' | '\\'
-                    )
-            })
-    };
-    address.chars().count() <= MAX_ADDRESS_CHARS
-        && clean(local)
-        && clean(domain)
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..")
-}
-
-/// Field checks shared by create and update; collects every problem.
-#[derive(Default)]
-struct Checks {
-    errors: Vec<FieldError>,
-}
-
-impl Checks {
-    fn error(&mut self, field: &str, message: &str) {
-        self.errors.push(FieldError {
-            field: field.to_owned(),
-            message: message.to_owned(),
-        });
-    }
-
-    /// Trimmed, 1-200 characters, one line.
-    fn name(&mut self, name: &str) -> Option<String> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-            self.error("name", "is required: 1 to 200 characters");
-            None
-        } else if name.chars().any(char::is_control) {
-            self.error("name", "must be one line of text");
-            None
-        } else {
-            Some(name.to_owned())
+impl From<CreateAlertRule> for AlertRuleInput {
+    fn from(body: CreateAlertRule) -> Self {
+        Self {
+            name: body.name,
+            integration_id: body.integration_id,
+            metric: body.metric,
+            condition: body.condition,
+            threshold: body.threshold,
+            window_days: body.window_days,
+            recipients: body.recipients,
         }
-    }
-
-    fn condition(&mut self, text: &str) -> Option<AlertCondition> {
-        let parsed = AlertCondition::parse(text);
-        if parsed.is_none() {
-            self.error(
-                "condition",
-                "must be above, below, change_pct_above or change_pct_below",
-            );
-        }
-        parsed
-    }
-
-    fn threshold(&mut self, threshold: f64) -> Option<f64> {
-        if !threshold.is_finite() {
-            self.error("threshold", "must be a finite number");
-            return None;
-        }
-        Some(threshold)
-    }
-
-    fn window_days(&mut self, days: i32) -> Option<i32> {
-        if !(1..=366).contains(&days) {
-            self.error("window_days", "must be between 1 and 366");
-            return None;
-        }
-        Some(days)
-    }
-
-    /// 1-50 plain addresses, lower-cased, without repeats.
-    fn recipients(&mut self, addresses: &[String]) -> Option<Vec<String>> {
-        if addresses.is_empty() {
-            self.error("recipients", "is required: 1 to 50 email addresses");
-            return None;
-        }
-        if addresses.len() > repo::alerts::MAX_RECIPIENTS {
-            self.error("recipients", "must hold at most 50 email addresses");
-            return None;
-        }
-        let mut seen = BTreeSet::new();
-        let mut recipients = Vec::new();
-        let mut valid = true;
-        for (i, address) in addresses.iter().enumerate() {
-            let address = address.trim().to_lowercase();
-            if !valid_address(&address) {
-                self.error(&format!("recipients[{i}]"), "is not an email address");
-                valid = false;
-            } else if seen.insert(address.clone()) {
-                recipients.push(address);
-            }
-        }
-        valid.then_some(recipients)
-    }
-}
-
-impl CreateAlertRule {
-    /// Checks everything that needs no database; every problem at once. Returns the
-    /// rule with trimmed name and lower-cased, deduplicated recipients.
-    fn check(&self, checks: &mut Checks) -> Option<NewAlertRule> {
-        let name = match self.name.as_deref() {
-            Some(name) => checks.name(name),
-            None => {
-                checks.error("name", "is required: 1 to 200 characters");
-                None
-            }
-        };
-        if self.integration_id.is_none() {
-            checks.error("integration_id", "is required");
-        }
-        let metric = self.metric.as_deref().map(str::trim).unwrap_or_default();
-        if metric.is_empty() {
-            checks.error("metric", "is required");
-        }
-        let condition = match self.condition.as_deref() {
-            Some(text) => checks.condition(text),
-            None => {
-                checks.error(
-                    "condition",
-                    "is required: above, below, change_pct_above or change_pct_below",
-                );
-                None
-            }
-        };
-        let threshold = match self.threshold {
-            Some(threshold) => checks.threshold(threshold),
-            None => {
-                checks.error("threshold", "is required: a finite number");
-                None
-            }
-        };
-        let window_days = checks.window_days(self.window_days.unwrap_or(1));
-        let recipients = checks.recipients(self.recipients.as_deref().unwrap_or_default());
-        Some(NewAlertRule {
-            integration_id: self.integration_id,
-            name: name?,
-            metric: metric.to_owned(),
-            condition: condition?,
-            threshold: threshold?,
-            window_days: window_days?,
-            recipients: recipients?,
-        })
     }
 }
 
@@ -285,66 +131,16 @@ impl CreateAlertRule {
 #[post("/v1/alerts")]
 pub async fn create(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     body: web::Json<CreateAlertRule>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.into_inner();
-    let mut checks = Checks::default();
-    let rule = body.check(&mut checks);
-    let mut errors = checks.errors;
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    if let Some(integration_id) = body.integration_id {
-        match repo::integrations::get(tx.conn(), integration_id).await {
-            Ok(integration) => {
-                let metric = body.metric.as_deref().map(str::trim).unwrap_or_default();
-                if !metric.is_empty() {
-                    check_metric(&state, &integration.provider, metric, &mut errors);
-                }
-            }
-            // Another workspace's integration is as unknown as a made-up id.
-            Err(StoreError::NotFound(_)) => errors.push(FieldError {
-                field: "integration_id".into(),
-                message: "is not an integration of this workspace".into(),
-            }),
-            Err(err) => return Err(err.into()),
-        }
-    }
-    let rule = match rule {
-        Some(rule) if errors.is_empty() => rule,
-        _ => return Err(ApiError::validation(errors)),
-    };
-    let created = repo::alerts::create(tx.conn(), auth.workspace_id, rule).await?;
-    tx.commit().await?;
+    let created = state
+        .app
+        .create_alert_rule(auth.workspace_id, body.into_inner().into())
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/alerts/{}", created.id)))
         .json(AlertRuleView::from(created)))
-}
-
-/// Adds an error unless one of the provider's streams produces `metric`.
-fn check_metric(state: &AppState, provider: &str, metric: &str, errors: &mut Vec<FieldError>) {
-    let known: Vec<&str> = state
-        .connections
-        .adapter(provider)
-        .map(|adapter| {
-            adapter
-                .spec()
-                .streams
-                .iter()
-                .flat_map(|stream| stream.metrics.iter().copied())
-                .collect()
-        })
-        .unwrap_or_default();
-    if !known.contains(&metric) {
-        let message = if known.is_empty() {
-            format!("{provider} produces no KPI metrics")
-        } else {
-            format!("is not a metric of {provider}: one of {}", known.join(", "))
-        };
-        errors.push(FieldError {
-            field: "metric".into(),
-            message,
-        });
-    }
 }
 
 /// Lists the workspace's alert rules.
@@ -357,19 +153,15 @@ fn check_metric(state: &AppState, provider: &str, metric: &str, errors: &mut Vec
 #[get("/v1/alerts")]
 pub async fn list(
     state: web::Data<AppState>,
-    auth: Authenticated,
-    page: web::Query<PageParams>,
+    auth: Auth,
+    params: web::Query<PageParams>,
 ) -> ApiResult<web::Json<AlertRuleList>> {
-    let limit = page.limit()?;
-    let after: Option<(DateTime<Utc>, Uuid)> = page.keyset()?;
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    let rows = repo::alerts::list(tx.conn(), after, limit + 1).await?;
-    tx.commit().await?;
-    let (rows, next_cursor) = paginate(rows, limit, |r| (r.created_at, r.id));
-    Ok(web::Json(AlertRuleList {
-        data: rows.into_iter().map(AlertRuleView::from).collect(),
-        next_cursor,
-    }))
+    let listed = state
+        .app
+        .alert_rules(auth.workspace_id, params.request()?)
+        .await?;
+    let (data, next_cursor) = page(listed, AlertRuleView::from);
+    Ok(web::Json(AlertRuleList { data, next_cursor }))
 }
 
 /// One alert rule.
@@ -382,12 +174,13 @@ pub async fn list(
 #[get("/v1/alerts/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<AlertRuleView>> {
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    let rule = repo::alerts::get(tx.conn(), path.into_inner()).await?;
-    tx.commit().await?;
+    let rule = state
+        .app
+        .alert_rule(auth.workspace_id, path.into_inner())
+        .await?;
     Ok(web::Json(AlertRuleView::from(rule)))
 }
 
@@ -405,24 +198,16 @@ pub struct UpdateAlertRule {
     pub enabled: Option<bool>,
 }
 
-impl UpdateAlertRule {
-    fn check(&self) -> ApiResult<AlertRulePatch> {
-        let mut checks = Checks::default();
-        let patch = AlertRulePatch {
-            name: self.name.as_deref().and_then(|n| checks.name(n)),
-            condition: self.condition.as_deref().and_then(|c| checks.condition(c)),
-            threshold: self.threshold.and_then(|t| checks.threshold(t)),
-            window_days: self.window_days.and_then(|d| checks.window_days(d)),
-            recipients: self
-                .recipients
-                .as_deref()
-                .and_then(|r| checks.recipients(r)),
-            enabled: self.enabled,
-        };
-        if !checks.errors.is_empty() {
-            return Err(ApiError::validation(checks.errors));
+impl From<UpdateAlertRule> for AlertRuleChanges {
+    fn from(body: UpdateAlertRule) -> Self {
+        Self {
+            name: body.name,
+            condition: body.condition,
+            threshold: body.threshold,
+            window_days: body.window_days,
+            recipients: body.recipients,
+            enabled: body.enabled,
         }
-        Ok(patch)
     }
 }
 
@@ -438,14 +223,18 @@ impl UpdateAlertRule {
 #[patch("/v1/alerts/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     path: web::Path<Uuid>,
     body: web::Json<UpdateAlertRule>,
 ) -> ApiResult<web::Json<AlertRuleView>> {
-    let patch = body.check()?;
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    let rule = repo::alerts::update(tx.conn(), path.into_inner(), &patch).await?;
-    tx.commit().await?;
+    let rule = state
+        .app
+        .update_alert_rule(
+            auth.workspace_id,
+            path.into_inner(),
+            body.into_inner().into(),
+        )
+        .await?;
     Ok(web::Json(AlertRuleView::from(rule)))
 }
 
@@ -459,12 +248,13 @@ pub async fn update(
 #[delete("/v1/alerts/{id}")]
 pub async fn remove(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    repo::alerts::delete(tx.conn(), path.into_inner()).await?;
-    tx.commit().await?;
+    state
+        .app
+        .delete_alert_rule(auth.workspace_id, path.into_inner())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -539,9 +329,9 @@ pub struct NotificationQuery {
 #[get("/v1/notifications")]
 pub async fn notifications(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     query: web::Query<NotificationQuery>,
-    page: web::Query<PageParams>,
+    params: web::Query<PageParams>,
 ) -> ApiResult<web::Json<NotificationList>> {
     let status = query
         .status
@@ -552,41 +342,10 @@ pub async fn notifications(
             })
         })
         .transpose()?;
-    let limit = page.limit()?;
-    let before: Option<(DateTime<Utc>, Uuid)> = page.keyset()?;
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    let rows = repo::notifications::list(tx.conn(), status, before, limit + 1).await?;
-    tx.commit().await?;
-    let (rows, next_cursor) = paginate(rows, limit, |n| (n.created_at, n.id));
-    Ok(web::Json(NotificationList {
-        data: rows.into_iter().map(NotificationView::from).collect(),
-        next_cursor,
-    }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_are_plain_and_on_one_line() {
-        for good in ["ops@acme.example", "a.b+alerts@sub.acme.co"] {
-            assert!(valid_address(good), "{good}");
-        }
-        for bad in [
-            "",
-            "ops",
-            "ops@",
-            "@acme.example",
-            "ops@acme",
-            "ops@.acme.example",
-            "ops@acme.example.",
-            "Ops <ops@acme.example>",
-            "ops@acme.example\nBcc: x@y.z",
-            "a b@acme.example",
-            "ops@acme..example",
-        ] {
-            assert!(!valid_address(bad), "{bad:?}");
-        }
-    }
+    let listed = state
+        .app
+        .notifications(auth.workspace_id, status, params.request()?)
+        .await?;
+    let (data, next_cursor) = page(listed, NotificationView::from);
+    Ok(web::Json(NotificationList { data, next_cursor }))
 }

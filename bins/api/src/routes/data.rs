@@ -1,19 +1,16 @@
 //! What syncs produced: GET /v1/records and GET /v1/kpis.
 
-use std::collections::BTreeMap;
-
 use actix_web::{get, web};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use junction_core::ErrorCode;
-use junction_store::repo;
+use chrono::{DateTime, NaiveDate, Utc};
+use junction_app::data;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    auth::Authenticated,
-    error::{ApiError, ApiResult, Problem},
-    pagination::{PageParams, paginate},
+    auth::Auth,
+    error::{ApiResult, Problem},
+    pagination::{PageParams, page},
     state::AppState,
 };
 
@@ -60,51 +57,33 @@ pub struct RecordList {
 #[get("/v1/records")]
 pub async fn records(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     query: web::Query<RecordQuery>,
 ) -> ApiResult<web::Json<RecordList>> {
     let query = query.into_inner();
-    let page = PageParams {
+    let request = PageParams {
         limit: query.limit,
         cursor: query.cursor,
-    };
-    let limit = page.limit()?;
-    let after: Option<(DateTime<Utc>, String)> = page.keyset()?;
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    let integration = repo::integrations::get(tx.conn(), query.integration_id)
-        .await
-        .map_err(|_| ApiError::not_found(ErrorCode::IntegrationNotFound, "integration"))?;
-    let adapter = state.adapter(&integration.provider)?;
-    if adapter.spec().stream(&query.stream).is_none() {
-        return Err(ApiError::new(
-            ErrorCode::UnknownStream,
-            format!("{} has no stream `{}`", adapter.spec().name, query.stream),
-        ));
     }
-    let rows = repo::records::list(
-        tx.conn(),
-        integration.id,
-        &query.stream,
-        query.modified_after,
-        after,
-        limit + 1,
-    )
-    .await?;
-    tx.commit().await?;
-    let (rows, next_cursor) = paginate(rows, limit, |r| (r.updated_at, r.external_id.clone()));
-    Ok(web::Json(RecordList {
-        data: rows
-            .into_iter()
-            .map(|r| RecordView {
-                external_id: r.external_id,
-                data: r.data,
-                provider_modified_at: r.provider_modified_at,
-                first_seen_at: r.first_seen_at,
-                updated_at: r.updated_at,
-            })
-            .collect(),
-        next_cursor,
-    }))
+    .request()?;
+    let listed = state
+        .app
+        .records(
+            auth.workspace_id,
+            query.integration_id,
+            &query.stream,
+            query.modified_after,
+            request,
+        )
+        .await?;
+    let (data, next_cursor) = page(listed, |r| RecordView {
+        external_id: r.external_id,
+        data: r.data,
+        provider_modified_at: r.provider_modified_at,
+        first_seen_at: r.first_seen_at,
+        updated_at: r.updated_at,
+    });
+    Ok(web::Json(RecordList { data, next_cursor }))
 }
 
 /// How KPI points are bucketed.
@@ -118,14 +97,12 @@ pub enum Granularity {
     Month,
 }
 
-impl Granularity {
-    fn bucket(self, date: NaiveDate) -> NaiveDate {
-        match self {
-            Granularity::Day => date,
-            Granularity::Week => {
-                date - Duration::days(i64::from(date.weekday().num_days_from_monday()))
-            }
-            Granularity::Month => date.with_day(1).unwrap_or(date),
+impl From<Granularity> for data::Granularity {
+    fn from(granularity: Granularity) -> Self {
+        match granularity {
+            Granularity::Day => data::Granularity::Day,
+            Granularity::Week => data::Granularity::Week,
+            Granularity::Month => data::Granularity::Month,
         }
     }
 }
@@ -175,9 +152,6 @@ pub struct KpiResponse {
     pub series: Vec<KpiSeries>,
 }
 
-/// The longest range one request may cover.
-const MAX_DAYS: i64 = 3660;
-
 /// A metric's series by day, week or month, per integration and dimension set.
 /// Buckets add daily values up, except rates, which are averaged.
 #[utoipa::path(
@@ -189,92 +163,41 @@ const MAX_DAYS: i64 = 3660;
 #[get("/v1/kpis")]
 pub async fn kpis(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     query: web::Query<KpiQuery>,
 ) -> ApiResult<web::Json<KpiResponse>> {
     let query = query.into_inner();
-    let to = query.to.unwrap_or_else(|| state.now().date_naive());
-    let from = query.from.unwrap_or(to - Duration::days(29));
-    if from > to {
-        return Err(ApiError::field("from", "must not be after `to`"));
-    }
-    if (to - from).num_days() > MAX_DAYS {
-        return Err(ApiError::field(
-            "from",
-            format!("the range may cover at most {MAX_DAYS} days"),
-        ));
-    }
-    let metric = query.metric.trim();
-    if metric.is_empty() {
-        return Err(ApiError::field("metric", "is required"));
-    }
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    if let Some(id) = query.integration_id {
-        repo::integrations::get(tx.conn(), id)
-            .await
-            .map_err(|_| ApiError::not_found(ErrorCode::IntegrationNotFound, "integration"))?;
-    }
-    let rows = repo::kpis::series(tx.conn(), query.integration_id, metric, from, to).await?;
-    tx.commit().await?;
-
-    let mean = metric.ends_with("_rate") || metric.ends_with("rate");
-    // (integration, dimension key) -> (dimensions, bucket -> (sum, count))
-    type Buckets = BTreeMap<NaiveDate, (f64, u32)>;
-    let mut grouped: BTreeMap<(Uuid, String), (serde_json::Value, Buckets)> = BTreeMap::new();
-    for row in rows {
-        let entry = grouped
-            .entry((row.integration_id, row.dimension_key))
-            .or_insert_with(|| (row.dimensions, BTreeMap::new()));
-        let bucket = entry
-            .1
-            .entry(query.granularity.bucket(row.date))
-            .or_insert((0.0, 0));
-        bucket.0 += row.value;
-        bucket.1 += 1;
-    }
-    let series = grouped
-        .into_iter()
-        .map(|((integration_id, _), (dimensions, buckets))| KpiSeries {
-            integration_id,
-            dimensions,
-            points: buckets
-                .into_iter()
-                .map(|(date, (sum, count))| KpiValue {
-                    date,
-                    value: if mean && count > 0 {
-                        sum / f64::from(count)
-                    } else {
-                        sum
-                    },
-                })
-                .collect(),
-        })
-        .collect();
+    let kpis = state
+        .app
+        .kpis(
+            auth.workspace_id,
+            data::KpiQuery {
+                metric: query.metric,
+                integration_id: query.integration_id,
+                from: query.from,
+                to: query.to,
+                granularity: query.granularity.into(),
+            },
+        )
+        .await?;
     Ok(web::Json(KpiResponse {
-        metric: metric.to_owned(),
+        metric: kpis.metric,
         granularity: query.granularity,
-        from,
-        to,
-        aggregation: if mean { "mean" } else { "sum" }.to_owned(),
-        series,
+        from: kpis.from,
+        to: kpis.to,
+        aggregation: if kpis.mean { "mean" } else { "sum" }.to_owned(),
+        series: kpis
+            .series
+            .into_iter()
+            .map(|series| KpiSeries {
+                integration_id: series.integration_id,
+                dimensions: series.dimensions,
+                points: series
+                    .points
+                    .into_iter()
+                    .map(|(date, value)| KpiValue { date, value })
+                    .collect(),
+            })
+            .collect(),
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn buckets_start_on_monday_and_the_first_of_the_month() {
-        let date = NaiveDate::from_ymd_opt(2026, 11, 19).unwrap(); // a Thursday
-        assert_eq!(Granularity::Day.bucket(date), date);
-        assert_eq!(
-            Granularity::Week.bucket(date),
-            NaiveDate::from_ymd_opt(2026, 11, 16).unwrap()
-        );
-        assert_eq!(
-            Granularity::Month.bucket(date),
-            NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()
-        );
-    }
 }

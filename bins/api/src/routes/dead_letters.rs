@@ -3,20 +3,18 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use junction_core::ErrorCode;
-use junction_jobs::JobsError;
-use junction_store::{
-    models::{DeadLetter, Queue},
-    repo::{self, dead_letters::DeadLetterFilter},
+use junction_app::{
+    dead_letters,
+    models::{DeadLetter, DeadLetterFilter, Queue},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    auth::Authenticated,
+    auth::Auth,
     error::{ApiError, ApiResult, Problem},
-    pagination::{PageParams, paginate},
+    pagination::{PageParams, page},
     state::AppState,
 };
 
@@ -110,19 +108,6 @@ impl DeadLetterQuery {
     }
 }
 
-fn jobs_error(error: JobsError) -> ApiError {
-    match error {
-        JobsError::NotFound(what) => {
-            ApiError::new(ErrorCode::NotFound, format!("{what} not found"))
-        }
-        JobsError::AlreadyReplayed => {
-            ApiError::new(ErrorCode::Conflict, "this dead letter was already replayed")
-        }
-        JobsError::Store(store) => store.into(),
-        other => ApiError::queue_unavailable(other),
-    }
-}
-
 /// Lists the workspace's dead letters.
 #[utoipa::path(
     tag = "jobs",
@@ -133,25 +118,19 @@ fn jobs_error(error: JobsError) -> ApiError {
 #[get("/v1/dead-letters")]
 pub async fn list(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     query: web::Query<DeadLetterQuery>,
 ) -> ApiResult<web::Json<DeadLetterList>> {
     let query = query.into_inner();
     let filter = query.filter(false)?;
-    let page = PageParams {
+    let request = PageParams {
         limit: query.limit,
         cursor: query.cursor.clone(),
-    };
-    let limit = page.limit()?;
-    let before: Option<(DateTime<Utc>, Uuid)> = page.keyset()?;
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    let rows = repo::dead_letters::list(tx.conn(), &filter, before, limit + 1).await?;
-    tx.commit().await?;
-    let (rows, next_cursor) = paginate(rows, limit, |d| (d.dead_at, d.id));
-    Ok(web::Json(DeadLetterList {
-        data: rows.into_iter().map(DeadLetterView::from).collect(),
-        next_cursor,
-    }))
+    }
+    .request()?;
+    let listed = dead_letters::list(&state.app.store, auth.workspace_id, &filter, request).await?;
+    let (data, next_cursor) = page(listed, DeadLetterView::from);
+    Ok(web::Json(DeadLetterList { data, next_cursor }))
 }
 
 /// One dead letter.
@@ -164,14 +143,10 @@ pub async fn list(
 #[get("/v1/dead-letters/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<DeadLetterView>> {
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    let letter = repo::dead_letters::get(tx.conn(), path.into_inner())
-        .await
-        .map_err(|_| ApiError::not_found(ErrorCode::NotFound, "dead letter"))?;
-    tx.commit().await?;
+    let letter = dead_letters::get(&state.app.store, auth.workspace_id, path.into_inner()).await?;
     Ok(web::Json(DeadLetterView::from(letter)))
 }
 
@@ -199,17 +174,11 @@ pub struct ReplayList {
 #[post("/v1/dead-letters/{id}/replay")]
 pub async fn replay(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let replayed = junction_jobs::replay(
-        &state.store,
-        &state.queues,
-        auth.workspace_id,
-        path.into_inner(),
-    )
-    .await
-    .map_err(jobs_error)?;
+    let replayed =
+        dead_letters::replay(&state.app.store, auth.workspace_id, path.into_inner()).await?;
     Ok(HttpResponse::Accepted().json(ReplayView {
         dead_letter_id: replayed.dead_letter_id,
         job_id: replayed.job_id,
@@ -237,14 +206,10 @@ pub struct BulkReplay {
 #[post("/v1/dead-letters/replay")]
 pub async fn replay_bulk(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     body: web::Json<BulkReplay>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    let limit = body.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::field("limit", "must be between 1 and 500"));
-    }
     let filter = DeadLetterQuery {
         queue: body.queue,
         integration_id: body.integration_id,
@@ -252,15 +217,13 @@ pub async fn replay_bulk(
         ..Default::default()
     }
     .filter(true)?;
-    let replayed = junction_jobs::replay_matching(
-        &state.store,
-        &state.queues,
+    let replayed = dead_letters::replay_matching(
+        &state.app.store,
         auth.workspace_id,
         &filter,
-        limit,
+        body.limit.unwrap_or(100),
     )
-    .await
-    .map_err(jobs_error)?;
+    .await?;
     Ok(HttpResponse::Accepted().json(ReplayList {
         replayed: replayed
             .into_iter()
@@ -302,11 +265,8 @@ pub struct JobStats {
     security(("api_key" = []))
 )]
 #[get("/v1/jobs/stats")]
-pub async fn stats(
-    state: web::Data<AppState>,
-    _auth: Authenticated,
-) -> ApiResult<web::Json<JobStats>> {
-    let stats = state.queues.stats().await.map_err(jobs_error)?;
+pub async fn stats(state: web::Data<AppState>, _auth: Auth) -> ApiResult<web::Json<JobStats>> {
+    let stats = state.app.queue_stats().await?;
     Ok(web::Json(JobStats {
         queues: stats
             .into_iter()

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use actix_web::{HttpResponse, get, web};
-use serde_json::json;
 
 use crate::state::AppState;
 
@@ -18,27 +17,11 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(tag = "operations", responses((status = 200, description = "ready"), (status = 503, description = "a dependency is down")))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let postgres = tokio::time::timeout(Duration::from_secs(3), state.store.ping())
-        .await
-        .map_err(|_| "timed out".to_owned())
-        .and_then(|r| r.map_err(|e| e.to_string()));
-    let redis = tokio::time::timeout(Duration::from_secs(3), async {
-        let mut conn = state.redis.get_multiplexed_async_connection().await?;
-        redis::cmd("PING").query_async::<String>(&mut conn).await
-    })
-    .await
-    .map_err(|_| "timed out".to_owned())
-    .and_then(|r| r.map_err(|e| e.to_string()));
-    let check = |r: &Result<(), String>| match r {
-        Ok(()) => json!({"ok": true}),
-        Err(e) => json!({"ok": false, "error": e}),
-    };
-    let redis_unit = redis.map(|_| ());
-    let body = json!({"postgres": check(&postgres), "redis": check(&redis_unit)});
-    if postgres.is_ok() && redis_unit.is_ok() {
-        HttpResponse::Ok().json(body)
+    let readiness = state.app.readiness(Duration::from_secs(3)).await;
+    if readiness.is_ready() {
+        HttpResponse::Ok().json(readiness.to_json())
     } else {
-        HttpResponse::ServiceUnavailable().json(body)
+        HttpResponse::ServiceUnavailable().json(readiness.to_json())
     }
 }
 

@@ -1,4 +1,5 @@
-//! The API's routes, one module per resource.
+//! The API's routes, one module per resource. Each handler parses the request,
+//! calls one use case of junction-app and renders its answer.
 
 pub mod actions;
 pub mod alerts;
@@ -8,41 +9,6 @@ pub mod dead_letters;
 pub mod health;
 pub mod integrations;
 pub mod providers;
+pub mod proxy;
 pub mod runs;
 pub mod webhooks;
-
-use junction_core::WorkspaceId;
-use junction_store::{
-    Conn,
-    models::{LogLevel, Operation},
-    repo,
-};
-use uuid::Uuid;
-
-use crate::error::ApiResult;
-
-/// Appends an entry to an integration's operation log (never with secrets).
-pub async fn log(
-    conn: &mut Conn,
-    workspace_id: WorkspaceId,
-    integration_id: Uuid,
-    level: LogLevel,
-    operation: Operation,
-    message: &str,
-    details: serde_json::Value,
-) -> ApiResult<()> {
-    repo::logs::append(
-        conn,
-        repo::logs::NewLog {
-            workspace_id,
-            integration_id,
-            level,
-            operation,
-            message,
-            details,
-            run_id: None,
-        },
-    )
-    .await?;
-    Ok(())
-}

@@ -4,7 +4,7 @@ use actix_web::{get, web};
 use junction_core::ErrorCode;
 
 use crate::{
-    auth::Authenticated,
+    auth::Auth,
     error::{ApiError, ApiResult, Problem},
     state::AppState,
     views::{ProviderList, ProviderView},
@@ -17,12 +17,14 @@ use crate::{
     security(("api_key" = []))
 )]
 #[get("/v1/providers")]
-pub async fn list(
-    state: web::Data<AppState>,
-    _auth: Authenticated,
-) -> ApiResult<web::Json<ProviderList>> {
+pub async fn list(state: web::Data<AppState>, _auth: Auth) -> ApiResult<web::Json<ProviderList>> {
     Ok(web::Json(ProviderList {
-        data: state.registry().specs().map(ProviderView::from).collect(),
+        data: state
+            .app
+            .registry()
+            .specs()
+            .map(ProviderView::from)
+            .collect(),
     }))
 }
 
@@ -36,11 +38,12 @@ pub async fn list(
 #[get("/v1/providers/{provider}")]
 pub async fn get(
     state: web::Data<AppState>,
-    _auth: Authenticated,
+    _auth: Auth,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<ProviderView>> {
     let provider = path.into_inner();
     state
+        .app
         .registry()
         .get(&provider)
         .map(|adapter| web::Json(ProviderView::from(adapter.spec())))

@@ -3,22 +3,15 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use junction_core::ErrorCode;
-use junction_jobs::{Job, SyncJob};
-use junction_store::{
-    models::{IntegrationStatus, LogLevel, Operation, RunStatus, SyncRun, SyncTrigger},
-    repo,
-};
+use junction_app::models::{SyncRun, SyncTrigger};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::log;
 use crate::{
-    auth::Authenticated,
-    error::{ApiError, ApiResult, JsonOrEmpty, Problem},
-    pagination::{PageParams, paginate},
+    auth::Auth,
+    error::{ApiResult, JsonOrEmpty, Problem},
+    pagination::{PageParams, page},
     state::AppState,
 };
 
@@ -105,88 +98,23 @@ pub struct SyncAccepted {
 #[post("/v1/integrations/{id}/sync")]
 pub async fn trigger(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     path: web::Path<Uuid>,
     JsonOrEmpty(body): JsonOrEmpty<SyncRequest>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner();
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    let integration = repo::integrations::get(tx.conn(), id)
-        .await
-        .map_err(|_| ApiError::not_found(ErrorCode::IntegrationNotFound, "integration"))?;
-    let adapter = state.adapter(&integration.provider)?;
-    if let Some(stream) = &body.stream
-        && adapter.spec().stream(stream).is_none()
-    {
-        return Err(ApiError::new(
-            ErrorCode::UnknownStream,
-            format!("{} has no stream `{stream}`", adapter.spec().name),
-        ));
-    }
-    match integration.status {
-        IntegrationStatus::Active => {}
-        IntegrationStatus::NeedsReauth => {
-            return Err(ApiError::new(
-                ErrorCode::IntegrationNeedsReauth,
-                "the provider revoked the grant: reconnect with POST /v1/integrations/{id}/reconnect",
-            ));
-        }
-        other => {
-            return Err(ApiError::new(
-                ErrorCode::Conflict,
-                format!("the integration is {other}, not active"),
-            ));
-        }
-    }
-    let run = repo::sync_runs::create(
-        tx.conn(),
-        auth.workspace_id,
-        id,
-        body.stream.as_deref(),
-        SyncTrigger::Manual,
-    )
-    .await?;
-    tx.commit().await?;
-
-    let job_id = format!("sync-{}", run.id);
-    let job = Job::Sync(SyncJob {
-        workspace_id: auth.workspace_id,
-        integration_id: id,
-        run_id: run.id,
-        stream: body.stream.clone(),
-    });
-    let enqueued = state.queues.enqueue_with_id(job_id.clone(), job).await;
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    if let Err(error) = enqueued {
-        // The run row must not claim a job that does not exist.
-        repo::sync_runs::finish(
-            tx.conn(),
-            run.id,
-            RunStatus::Failed,
-            Some((
-                ErrorCode::QueueUnavailable.name(),
-                "the job queue is unavailable",
-            )),
+    let started = state
+        .app
+        .start_sync(
+            auth.workspace_id,
+            path.into_inner(),
+            body.stream.as_deref(),
+            SyncTrigger::Manual,
         )
         .await?;
-        tx.commit().await?;
-        return Err(ApiError::queue_unavailable(error));
-    }
-    log(
-        tx.conn(),
-        auth.workspace_id,
-        id,
-        LogLevel::Info,
-        Operation::Sync,
-        "sync requested",
-        json!({"run_id": run.id, "stream": body.stream, "job_id": job_id}),
-    )
-    .await?;
-    tx.commit().await?;
     Ok(HttpResponse::Accepted().json(SyncAccepted {
-        run_id: run.id,
-        job_id,
-        status: RunStatus::Queued.as_str().to_owned(),
+        run_id: started.run.id,
+        job_id: started.job_id,
+        status: started.run.status.as_str().to_owned(),
     }))
 }
 
@@ -200,24 +128,16 @@ pub async fn trigger(
 #[get("/v1/integrations/{id}/runs")]
 pub async fn list(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     path: web::Path<Uuid>,
-    page: web::Query<PageParams>,
+    params: web::Query<PageParams>,
 ) -> ApiResult<web::Json<RunList>> {
-    let id = path.into_inner();
-    let limit = page.limit()?;
-    let before: Option<(DateTime<Utc>, Uuid)> = page.keyset()?;
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    repo::integrations::get(tx.conn(), id)
-        .await
-        .map_err(|_| ApiError::not_found(ErrorCode::IntegrationNotFound, "integration"))?;
-    let rows = repo::sync_runs::list_for_integration(tx.conn(), id, before, limit + 1).await?;
-    tx.commit().await?;
-    let (rows, next_cursor) = paginate(rows, limit, |r| (r.queued_at, r.id));
-    Ok(web::Json(RunList {
-        data: rows.into_iter().map(RunView::from).collect(),
-        next_cursor,
-    }))
+    let listed = state
+        .app
+        .sync_runs(auth.workspace_id, path.into_inner(), params.request()?)
+        .await?;
+    let (data, next_cursor) = page(listed, RunView::from);
+    Ok(web::Json(RunList { data, next_cursor }))
 }
 
 /// One run.
@@ -230,13 +150,12 @@ pub async fn list(
 #[get("/v1/runs/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<RunView>> {
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    let run = repo::sync_runs::get(tx.conn(), path.into_inner())
-        .await
-        .map_err(|_| ApiError::not_found(ErrorCode::NotFound, "run"))?;
-    tx.commit().await?;
+    let run = state
+        .app
+        .sync_run(auth.workspace_id, path.into_inner())
+        .await?;
     Ok(web::Json(RunView::from(run)))
 }

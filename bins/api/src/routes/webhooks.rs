@@ -10,33 +10,23 @@
 //! missing signature answers 400). Each verified event is stored raw (body and
 //! headers) in `webhook_events`, deduplicated by the provider's event id, and handed
 //! to the webhook queue; the answer goes out as soon as that is done, so providers
-//! get their 2xx in milliseconds. A redelivery of a stored event is a 200 no-op
-//! (re-queued only if it was never processed, so a lost enqueue heals itself).
+//! get their 2xx in milliseconds. A redelivery of a stored event is a 200 no-op.
 
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
-use junction_app::webhooks::headers_to_json;
-use junction_core::{
-    ErrorCode, WebhookSecret,
-    spec::FieldError,
-    webhook::{WebhookError, WebhookRequest},
+use junction_app::{
+    models::{WebhookEventFilter, WebhookEventRow, WebhookStatus},
+    webhooks::WebhookSetup,
 };
-use junction_jobs::{Job, WebhookJob};
-use junction_store::{
-    models::{WebhookEventRow, WebhookStatus},
-    repo::{
-        self,
-        webhook_events::{NewWebhookEvent, WebhookEventFilter},
-    },
-};
+use junction_core::webhook::meta::SubscriptionQuery;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    auth::Authenticated,
+    auth::Auth,
     error::{ApiError, ApiResult, Problem},
-    pagination::{PageParams, paginate},
+    pagination::{PageParams, page},
     state::AppState,
 };
 
@@ -47,12 +37,6 @@ pub struct WebhookReceipt {
     pub accepted: usize,
     /// Events already stored by an earlier delivery (not processed again).
     pub duplicates: usize,
-}
-
-/// The job id of an event's processing: one per stored event, so enqueueing it twice
-/// is a no-op.
-pub fn webhook_job_id(event_row_id: Uuid) -> String {
-    format!("webhook-{event_row_id}")
 }
 
 /// Receives a provider's webhook for one integration.
@@ -75,78 +59,13 @@ pub async fn receive(
     body: web::Bytes,
 ) -> ApiResult<web::Json<WebhookReceipt>> {
     let (provider, integration_id) = path.into_inner();
-    let (workspace_id, integration, adapter) =
-        webhook_target(&state, &provider, integration_id).await?;
-    let Some(spec) = adapter.spec().webhook.clone() else {
-        return Err(no_webhooks(&provider));
-    };
-    let secret = state
-        .connections
-        .webhook_secret(workspace_id, &integration, &spec)
+    let receipt = state
+        .app
+        .receive_webhook(&provider, integration_id, &http_headers(&req), &body)
         .await?;
-    let headers = http_headers(&req);
-    let ctx = state.adapter_context(&provider);
-    let events = adapter
-        .verify_webhook(
-            &ctx,
-            &secret,
-            &WebhookRequest {
-                headers: &headers,
-                body: &body,
-            },
-        )
-        .map_err(|error| refused(&provider, integration_id, error))?;
-
-    let stored_headers = headers_to_json(&headers);
-    let mut to_queue = Vec::new();
-    let mut duplicates = 0;
-    let mut tx = state.store.begin(workspace_id).await?;
-    for event in &events {
-        let inserted = repo::webhook_events::insert_if_new(
-            tx.conn(),
-            NewWebhookEvent {
-                workspace_id,
-                integration_id,
-                provider: &provider,
-                event_id: &event.id,
-                event_type: &event.event_type,
-                headers: stored_headers.clone(),
-                body: &body,
-            },
-        )
-        .await?;
-        match inserted {
-            Some(row) => to_queue.push(row.id),
-            None => {
-                duplicates += 1;
-                let existing =
-                    repo::webhook_events::find_by_event_id(tx.conn(), integration_id, &event.id)
-                        .await?;
-                if existing.status == WebhookStatus::Received {
-                    to_queue.push(existing.id);
-                }
-            }
-        }
-    }
-    tx.commit().await?;
-    let accepted = events.len() - duplicates;
-    for event_row_id in to_queue {
-        enqueue(
-            &state,
-            workspace_id,
-            integration_id,
-            event_row_id,
-            webhook_job_id(event_row_id),
-        )
-        .await?;
-    }
-    metrics::counter!("junction_webhooks_received_total", "provider" => provider.clone(), "outcome" => "accepted")
-        .increment(accepted as u64);
-    metrics::counter!("junction_webhooks_received_total", "provider" => provider, "outcome" => "duplicate")
-        .increment(duplicates as u64);
     Ok(web::Json(WebhookReceipt {
-        accepted,
-        duplicates,
+        accepted: receipt.accepted,
+        duplicates: receipt.duplicates,
     }))
 }
 
@@ -182,93 +101,22 @@ pub async fn handshake(
     query: web::Query<HandshakeQuery>,
 ) -> ApiResult<HttpResponse> {
     let (provider, integration_id) = path.into_inner();
-    let (workspace_id, integration, adapter) =
-        webhook_target(&state, &provider, integration_id).await?;
-    let Some(spec) = adapter.spec().webhook.clone() else {
-        return Err(no_webhooks(&provider));
-    };
-    if spec.verify_token_field.is_none() {
-        return Err(ApiError::new(
-            ErrorCode::UnsupportedOperation,
-            format!("{provider} webhooks have no subscription handshake"),
-        ));
-    }
-    let expected = state
-        .connections
-        .webhook_verify_token(workspace_id, &integration, &spec)
-        .await?;
     let query = query.into_inner();
-    let subscription = junction_core::webhook::meta::SubscriptionQuery {
-        mode: query.mode,
-        verify_token: query.verify_token,
-        challenge: query.challenge,
-    };
-    match junction_core::webhook::meta::verify_subscription(&subscription, &expected) {
-        Ok(challenge) => Ok(HttpResponse::Ok()
-            .content_type("text/plain; charset=utf-8")
-            .body(challenge)),
-        Err(WebhookError::VerifyTokenMismatch) => {
-            tracing::warn!(%provider, %integration_id, "webhook handshake with a wrong verify token");
-            Err(ApiError::new(
-                ErrorCode::Forbidden,
-                "the verify token does not match",
-            ))
-        }
-        Err(other) => Err(ApiError::new(ErrorCode::InvalidRequest, other.to_string())),
-    }
-}
-
-/// The workspace, integration and adapter a webhook URL names. Unknown providers,
-/// unknown integrations and integrations of another provider all answer the same 404,
-/// so the URL space tells an outsider nothing.
-async fn webhook_target(
-    state: &AppState,
-    provider: &str,
-    integration_id: Uuid,
-) -> ApiResult<(
-    junction_core::WorkspaceId,
-    junction_store::models::Integration,
-    std::sync::Arc<dyn junction_core::Adapter>,
-)> {
-    let not_found = || ApiError::not_found(ErrorCode::IntegrationNotFound, "integration");
-    let adapter = state.adapter(provider).map_err(|_| not_found())?;
-    let workspace_id = {
-        let mut conn = state.store.unscoped().await?;
-        repo::webhook_events::workspace_of_integration(&mut conn, integration_id, provider)
-            .await?
-            .ok_or_else(not_found)?
-    };
-    let mut tx = state.store.begin(workspace_id).await?;
-    let integration = repo::integrations::get(tx.conn(), integration_id)
-        .await
-        .map_err(|_| not_found())?;
-    tx.commit().await?;
-    Ok((workspace_id, integration, adapter))
-}
-
-fn no_webhooks(provider: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::UnsupportedOperation,
-        format!("{provider} does not send webhooks Junction can verify"),
-    )
-}
-
-/// A refused delivery: 400 with what was wrong (never the secret or signature).
-fn refused(provider: &str, integration_id: Uuid, error: WebhookError) -> ApiError {
-    metrics::counter!("junction_webhooks_received_total", "provider" => provider.to_owned(), "outcome" => "refused")
-        .increment(1);
-    tracing::warn!(%provider, %integration_id, reason = %error, "webhook refused");
-    match error {
-        WebhookError::Unsupported => no_webhooks(provider),
-        WebhookError::InvalidSecret => ApiError::new(
-            ErrorCode::WebhookNotConfigured,
-            "the integration's webhook signing secret is malformed: set it again",
-        ),
-        other => ApiError::new(
-            ErrorCode::WebhookSignatureInvalid,
-            format!("webhook refused: {other}"),
-        ),
-    }
+    let challenge = state
+        .app
+        .webhook_handshake(
+            &provider,
+            integration_id,
+            SubscriptionQuery {
+                mode: query.mode,
+                verify_token: query.verify_token,
+                challenge: query.challenge,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(challenge))
 }
 
 /// The request's headers as the `http` crate's map the verifiers take.
@@ -283,27 +131,6 @@ fn http_headers(req: &HttpRequest) -> http::HeaderMap {
         }
     }
     headers
-}
-
-/// Hands a stored event to the webhook queue. The event is safe in Postgres either
-/// way; a queue outage answers 503 so the provider delivers again, which re-queues it.
-async fn enqueue(
-    state: &AppState,
-    workspace_id: junction_core::WorkspaceId,
-    integration_id: Uuid,
-    event_row_id: Uuid,
-    job_id: String,
-) -> ApiResult<String> {
-    let job = Job::Webhook(WebhookJob {
-        workspace_id,
-        integration_id,
-        event_row_id,
-    });
-    state
-        .queues
-        .enqueue_with_id(job_id, job)
-        .await
-        .map_err(ApiError::queue_unavailable)
 }
 
 /// A stored webhook event (the raw body is not shown: it may carry personal data).
@@ -370,16 +197,15 @@ pub struct WebhookEventQuery {
 #[get("/v1/webhook-events")]
 pub async fn list(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     query: web::Query<WebhookEventQuery>,
 ) -> ApiResult<web::Json<WebhookEventList>> {
     let query = query.into_inner();
-    let page = PageParams {
+    let request = PageParams {
         limit: query.limit,
         cursor: query.cursor,
-    };
-    let limit = page.limit()?;
-    let before: Option<(DateTime<Utc>, Uuid)> = page.keyset()?;
+    }
+    .request()?;
     let status = match query.status.as_deref() {
         None => None,
         Some(text) => Some(WebhookStatus::parse(text).ok_or_else(|| {
@@ -394,14 +220,12 @@ pub async fn list(
         status,
         event_type: query.event_type,
     };
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    let rows = repo::webhook_events::list(tx.conn(), &filter, before, limit + 1).await?;
-    tx.commit().await?;
-    let (rows, next_cursor) = paginate(rows, limit, |r| (r.received_at, r.id));
-    Ok(web::Json(WebhookEventList {
-        data: rows.into_iter().map(WebhookEventView::from).collect(),
-        next_cursor,
-    }))
+    let listed = state
+        .app
+        .webhook_events(auth.workspace_id, &filter, request)
+        .await?;
+    let (data, next_cursor) = page(listed, WebhookEventView::from);
+    Ok(web::Json(WebhookEventList { data, next_cursor }))
 }
 
 /// One stored event.
@@ -414,12 +238,13 @@ pub async fn list(
 #[get("/v1/webhook-events/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<WebhookEventView>> {
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    let row = repo::webhook_events::get(tx.conn(), path.into_inner()).await?;
-    tx.commit().await?;
+    let row = state
+        .app
+        .webhook_event(auth.workspace_id, path.into_inner())
+        .await?;
     Ok(web::Json(row.into()))
 }
 
@@ -445,33 +270,16 @@ pub struct WebhookReplayAccepted {
 #[post("/v1/webhook-events/{id}/replay")]
 pub async fn replay(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner();
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    let row = repo::webhook_events::get(tx.conn(), id).await?;
-    if row.status == WebhookStatus::Processing {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            "the event is being processed; replay it once that ends",
-        ));
-    }
-    repo::webhook_events::reopen(tx.conn(), id).await?;
-    let row = repo::webhook_events::get(tx.conn(), id).await?;
-    tx.commit().await?;
-    // A fresh job id per replay: the first job of the event may still be remembered.
-    let job_id = enqueue(
-        &state,
-        auth.workspace_id,
-        row.integration_id,
-        id,
-        format!("{}-replay-{}", webhook_job_id(id), Uuid::new_v4().simple()),
-    )
-    .await?;
+    let replayed = state
+        .app
+        .replay_webhook_event(auth.workspace_id, path.into_inner())
+        .await?;
     Ok(HttpResponse::Accepted().json(WebhookReplayAccepted {
-        event: row.into(),
-        job_id,
+        event: replayed.event.into(),
+        job_id: replayed.job_id,
     }))
 }
 
@@ -505,6 +313,19 @@ pub struct WebhookSetupRequest {
     pub verify_token: Option<String>,
 }
 
+impl From<WebhookSetup> for WebhookSetupView {
+    fn from(found: WebhookSetup) -> Self {
+        Self {
+            url: found.url,
+            scheme: found.scheme,
+            events: found.events,
+            secret_source: found.secret_source.to_owned(),
+            secret_set: found.secret_set,
+            verify_token_set: found.verify_token_set,
+        }
+    }
+}
+
 /// How the integration takes webhooks.
 #[utoipa::path(
     tag = "webhooks",
@@ -515,17 +336,14 @@ pub struct WebhookSetupRequest {
 #[get("/v1/integrations/{id}/webhook")]
 pub async fn setup(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<WebhookSetupView>> {
-    let id = path.into_inner();
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    let integration = repo::integrations::get(tx.conn(), id)
-        .await
-        .map_err(|_| ApiError::not_found(ErrorCode::IntegrationNotFound, "integration"))?;
-    let stored = repo::credentials::field_names(tx.conn(), id).await?;
-    tx.commit().await?;
-    Ok(web::Json(setup_view(&state, &integration, &stored)?))
+    let found = state
+        .app
+        .webhook_setup(auth.workspace_id, path.into_inner())
+        .await?;
+    Ok(web::Json(found.into()))
 }
 
 /// Sets the integration's webhook signing secret and/or handshake verify token
@@ -543,121 +361,19 @@ pub async fn setup(
 #[put("/v1/integrations/{id}/webhook")]
 pub async fn configure(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    auth: Auth,
     path: web::Path<Uuid>,
     body: web::Json<WebhookSetupRequest>,
 ) -> ApiResult<web::Json<WebhookSetupView>> {
-    let id = path.into_inner();
     let body = body.into_inner();
-    let mut tx = state.store.begin(auth.workspace_id).await?;
-    let integration = repo::integrations::get(tx.conn(), id)
-        .await
-        .map_err(|_| ApiError::not_found(ErrorCode::IntegrationNotFound, "integration"))?;
-    let adapter = state.adapter(&integration.provider)?;
-    let spec = adapter.spec();
-    let webhook = spec
-        .webhook
-        .clone()
-        .ok_or_else(|| no_webhooks(&integration.provider))?;
-    let mut fields = std::collections::BTreeMap::new();
-    let mut errors = Vec::new();
-    let requested = [
-        (
-            "signing_secret",
+    let configured = state
+        .app
+        .configure_webhook(
+            auth.workspace_id,
+            path.into_inner(),
             body.signing_secret,
-            match webhook.secret {
-                WebhookSecret::Field(field) => Some(field),
-                WebhookSecret::AppClientSecret => None,
-            },
-        ),
-        (
-            "verify_token",
             body.verify_token,
-            webhook.verify_token_field,
-        ),
-    ];
-    for (name, value, field) in requested {
-        let Some(value) = value else { continue };
-        let Some(field) = field else {
-            errors.push(FieldError {
-                field: name.to_owned(),
-                message: format!(
-                    "{} webhooks have no such secret to set here",
-                    integration.provider
-                ),
-            });
-            continue;
-        };
-        // The provider's own rules for the field (e.g. Stripe's `whsec_` prefix),
-        // reported under this request's name for it.
-        let rules = spec.all_fields().find(|f| f.name == field);
-        if let Some(Err(error)) =
-            rules.map(|f| f.validate(Some(&serde_json::Value::String(value.clone()))))
-        {
-            errors.push(FieldError {
-                field: name.to_owned(),
-                message: error.message,
-            });
-            continue;
-        }
-        fields.insert(field.to_owned(), secrecy::SecretString::from(value));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    repo::credentials::put(tx.conn(), state.vault(), auth.workspace_id, id, &fields).await?;
-    let names: Vec<&String> = fields.keys().collect();
-    super::log(
-        tx.conn(),
-        auth.workspace_id,
-        id,
-        junction_store::models::LogLevel::Info,
-        junction_store::models::Operation::Update,
-        "webhook secrets set",
-        serde_json::json!({"fields": names}),
-    )
-    .await?;
-    let stored = repo::credentials::field_names(tx.conn(), id).await?;
-    tx.commit().await?;
-    Ok(web::Json(setup_view(&state, &integration, &stored)?))
-}
-
-/// The setup of `integration`, given the names of its stored secret fields.
-fn setup_view(
-    state: &AppState,
-    integration: &junction_store::models::Integration,
-    stored: &[String],
-) -> ApiResult<WebhookSetupView> {
-    let id = integration.id;
-    let adapter = state.adapter(&integration.provider)?;
-    let webhook = adapter
-        .spec()
-        .webhook
-        .clone()
-        .ok_or_else(|| no_webhooks(&integration.provider))?;
-    let is_stored = |field: &str| stored.iter().any(|name| name == field);
-    let (secret_source, secret_set) = match webhook.secret {
-        WebhookSecret::Field(field) => ("integration", is_stored(field)),
-        WebhookSecret::AppClientSecret => (
-            "app_client_secret",
-            state
-                .config
-                .provider(&integration.provider)
-                .client_secret
-                .is_some(),
-        ),
-    };
-    let scheme = serde_json::to_value(webhook.scheme)
-        .ok()
-        .and_then(|v| v.get("scheme").and_then(|s| s.as_str()).map(str::to_owned))
-        .unwrap_or_default();
-    let base = state.config.public_url.as_str().trim_end_matches('/');
-    Ok(WebhookSetupView {
-        url: format!("{base}/webhooks/{}/{id}", integration.provider),
-        scheme,
-        events: webhook.events.iter().map(|e| (*e).to_owned()).collect(),
-        secret_source: secret_source.to_owned(),
-        secret_set,
-        verify_token_set: webhook.verify_token_field.map(is_stored),
-    })
+        )
+        .await?;
+    Ok(web::Json(configured.into()))
 }

@@ -375,17 +375,12 @@ async fn a_rule_is_changed_paused_and_its_state_reset() {
         .unwrap();
     let path = format!("/v1/alerts/{}", created["id"].as_str().unwrap());
     // As the worker leaves a rule that fired.
-    {
-        use diesel_async::RunQueryDsl;
-        let mut admin = app.db.admin().await;
-        diesel::sql_query(format!(
+    app.db
+        .execute(&format!(
             "UPDATE alert_rules SET firing_since = now(), last_value = -30, last_evaluated_at = now() WHERE id = '{}'",
             created["id"].as_str().unwrap()
         ))
-        .execute(admin.conn())
-        .await
-        .unwrap();
-    }
+        .await;
 
     // Renaming and new recipients keep the state.
     let renamed: Value = app

@@ -41,9 +41,15 @@ async fn a_sync_request_queues_a_run_that_can_be_looked_up() {
     let run_id = accepted["run_id"].as_str().unwrap();
     assert_eq!(accepted["job_id"], format!("sync-{run_id}"));
     assert_eq!(
+        app.staged_jobs().await,
+        1,
+        "the run's job is staged with it"
+    );
+    assert_eq!(app.relay().await, 1);
+    assert_eq!(
         pending_sync_jobs(&app).await,
         1,
-        "the job is on the sync queue"
+        "the relayed job is on the sync queue"
     );
 
     let run: Value = app
@@ -356,6 +362,7 @@ async fn dead_letters_are_listed_and_replayed_once() {
         .await
         .unwrap();
     assert_eq!(replayed.status(), 202);
+    assert_eq!(app.relay().await, 1);
     assert_eq!(pending_sync_jobs(&app).await, 1);
     assert_problem(
         app.post(&format!("/v1/dead-letters/{}/replay", letters[0]))
@@ -377,6 +384,7 @@ async fn dead_letters_are_listed_and_replayed_once() {
         .await
         .unwrap();
     assert_eq!(bulk["replayed"].as_array().unwrap().len(), 2);
+    assert_eq!(app.relay().await, 2);
     assert_eq!(pending_sync_jobs(&app).await, 3);
     let again: Value = app
         .post("/v1/dead-letters/replay")

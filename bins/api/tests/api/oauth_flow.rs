@@ -110,13 +110,9 @@ async fn replayed_expired_and_unknown_states_are_refused() {
         .start_ga4(json!({"config": {"property_id": "2"}, "return_to": RETURN_TO}))
         .await;
     let callback = app.consent(&authorize, "approve").await;
-    let mut admin = app.db.admin().await;
-    diesel_async::RunQueryDsl::execute(
-        diesel::sql_query("UPDATE oauth_states SET created_at = now() - interval '1 hour', expires_at = now() - interval '1 minute' WHERE consumed_at IS NULL"),
-        admin.conn(),
-    )
-    .await
-    .unwrap();
+    app.db
+        .execute("UPDATE oauth_states SET created_at = now() - interval '1 hour', expires_at = now() - interval '1 minute' WHERE consumed_at IS NULL")
+        .await;
     let response = app.callback(&callback).await;
     assert_eq!(response.status(), 302);
     let outcome =

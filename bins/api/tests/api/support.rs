@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use actix_web::dev::ServerHandle;
 use figment::Figment;
 use junction_api::AppState;
-use junction_app::Config;
+use junction_app::{App, Config, Role};
 use junction_core::WorkspaceId;
 use junction_registry::Registry;
 use junction_sandbox::{RunningSandbox, SandboxConfig};
@@ -33,8 +33,7 @@ pub const RETURN_TO: &str = "https://app.example.com/integrations/done";
 
 pub struct TestApp {
     pub db: TestDb,
-    /// Kept alive so the test's Redis keys are removed when the app is dropped.
-    _redis: TestRedis,
+    pub redis: TestRedis,
     pub sandbox: RunningSandbox,
     pub url: String,
     pub client: Client,
@@ -88,16 +87,15 @@ impl TestApp {
             ));
         let figment = settings(figment);
         let config = Config::from_figment(figment.clone()).unwrap();
-        let state = AppState::build(config, registry, Some(metrics_handle()))
-            .await
-            .unwrap();
+        let app = App::connect(config, registry, Role::Api).await.unwrap();
+        let state = AppState::new(app, Some(metrics_handle()));
         let server = junction_api::spawn(state, listener).unwrap();
         let handle = server.handle();
         tokio::spawn(server);
         let (workspace, api_key) = create_workspace(db.store(), "Acme").await;
         Self {
             db,
-            _redis: redis,
+            redis,
             sandbox,
             url,
             client: Client::builder()
@@ -209,19 +207,29 @@ impl TestApp {
 
     /// Rows of a table as the schema owner sees them (bypassing RLS).
     pub async fn count(&self, sql: &str) -> i64 {
-        use diesel::{QueryableByName, sql_types::BigInt};
-        use diesel_async::RunQueryDsl;
-        #[derive(QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = BigInt)]
-            n: i64,
-        }
-        let mut admin = self.db.admin().await;
-        diesel::sql_query(sql)
-            .get_result::<Count>(admin.conn())
+        self.db.count(sql).await
+    }
+
+    /// Jobs committed to the outbox and not relayed to their queues yet.
+    pub async fn staged_jobs(&self) -> i64 {
+        self.count("SELECT count(*) AS n FROM outbox").await
+    }
+
+    /// One pass of the outbox relay, as a worker would run it: returns how many jobs
+    /// went onto their queues.
+    pub async fn relay(&self) -> usize {
+        let queues = junction_jobs::Queues::connect(self.redis.url(), self.redis.prefix())
             .await
-            .unwrap()
-            .n
+            .unwrap();
+        junction_jobs::Relay::new(
+            self.db.store().clone(),
+            queues,
+            junction_jobs::RelayOptions::default(),
+        )
+        .relay_once()
+        .await
+        .unwrap()
+        .relayed
     }
 }
 

@@ -130,16 +130,14 @@ impl Worker {
                 .merge(("worker.retry_cap_seconds", 1)),
         )
         .unwrap();
-        let worker = junction_worker::Worker::connect(config, Registry::builtin())
-            .await
-            .unwrap();
+        let app =
+            junction_app::App::connect(config, Registry::builtin(), junction_app::Role::Worker)
+                .await
+                .unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(worker.run_with(
-            async move {
-                let _ = stopped.await;
-            },
-            |_, _| {},
-        ));
+        let task = tokio::spawn(junction_app::worker::Worker::new(app).run(async move {
+            let _ = stopped.await;
+        }));
         Self {
             stop: Some(stop),
             task,

@@ -284,7 +284,6 @@ async fn keys_rotate_reseals_so_the_old_key_can_be_removed() {
 async fn dead_letters_are_listed_and_replayed_from_the_command_line() {
     use junction_store::models::Queue;
     let db = TestDb::new().await;
-    let redis = junction_testkit::TestRedis::new().await;
     let (ws, _) = create_workspace(db.store(), "Acme").await;
     let integration = create_integration(db.store(), ws, "stripe").await;
     let mut tx = db.store().begin(ws).await.unwrap();
@@ -323,12 +322,8 @@ async fn dead_letters_are_listed_and_replayed_from_the_command_line() {
     tx.commit().await.unwrap();
 
     let url = db.url().expose().to_owned();
-    let prefix = redis.prefix().trim_end_matches(':').to_owned();
-    let env = [
-        ("DATABASE_URL", url.as_str()),
-        ("REDIS_URL", redis.url()),
-        ("JUNCTION_QUEUE_PREFIX", prefix.as_str()),
-    ];
+    // No Redis: a replay is staged in the outbox for a worker to relay.
+    let env = [("DATABASE_URL", url.as_str())];
     let ws_arg = ws.to_string();
     let listed = stdout(&junction(&["dlq", "list", "--workspace", &ws_arg], &env));
     assert_eq!(listed.lines().count(), 1);
@@ -354,6 +349,12 @@ async fn dead_letters_are_listed_and_replayed_from_the_command_line() {
     );
     assert!(replayed.status.success(), "{replayed:?}");
     assert!(stdout(&replayed).starts_with(&format!("replayed {}", letter.id)));
+    assert_eq!(
+        db.count("SELECT count(*) AS n FROM outbox WHERE job_id = 'sync-1-replay-1'")
+            .await,
+        1,
+        "the replayed job waits in the outbox"
+    );
     let again = junction(
         &[
             "dlq",

@@ -1,12 +1,12 @@
-//! Integration tests of junction-worker against real Postgres (a fresh database per
-//! test), real Redis (a random key prefix per test) and the real sandbox (fake OAuth
-//! server, GA4 and Resend fakes) on port 0: in-process workers for the sync semantics,
-//! `junction-worker` processes for scheduling across pods, SIGKILL and SIGTERM.
+//! Tests of the `junction-worker` binary: processes scheduling across pods, SIGKILL
+//! and SIGTERM, against real Postgres, Redis and the sandbox. The test world is the
+//! application layer's own test support (one copy, shared by path).
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod notifications;
+mod process;
 mod processes;
+#[path = "../../../../crates/app/tests/app/support.rs"]
+#[allow(dead_code)]
 mod support;
-mod syncs;

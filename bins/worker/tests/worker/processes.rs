@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use junction_store::models::RunStatus;
+use junction_app::models::RunStatus;
 use serde_json::json;
 
-use crate::support::*;
+use crate::{process::WorkerProcess, support::*};
 
 /// Two pods over 200 due integrations in four workspaces: each is synced exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

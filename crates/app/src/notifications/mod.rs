@@ -25,13 +25,16 @@ use junction_core::{ErrorCode, WorkspaceId};
 use junction_jobs::{Job, JobFailure, NotifyJob, outbox};
 use junction_store::{
     Conn, StoreError,
-    models::{AlertCondition, Integration, LogLevel, NotificationKind, Operation, Queue},
+    models::{
+        AlertCondition, Integration, LogLevel, Notification, NotificationKind, NotificationStatus,
+        Operation, Queue,
+    },
     repo::{self, notifications::NewNotification},
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::App;
+use crate::{App, Error, Listed, PageRequest, listed};
 use emails::{Direction, KpiAlert, KpiReportRow, RenderedEmail, SyncFailureAlert, WeeklyKpiReport};
 
 /// What a KPI alert notification reports (its `details`).
@@ -212,6 +215,19 @@ pub async fn record(
 }
 
 impl App {
+    /// The workspace's notifications (in one state, when given), newest first.
+    pub async fn notifications(
+        &self,
+        workspace_id: WorkspaceId,
+        status: Option<NotificationStatus>,
+        page: PageRequest<(DateTime<Utc>, Uuid)>,
+    ) -> Result<Listed<Notification, (DateTime<Utc>, Uuid)>, Error> {
+        let mut tx = self.begin(workspace_id).await?;
+        let rows = repo::notifications::list(tx.conn(), status, page.after, page.limit + 1).await?;
+        tx.commit().await?;
+        Ok(listed(rows, page.limit, |n| (n.created_at, n.id)))
+    }
+
     /// A sync job was dead-lettered: tells the workspace once per job id.
     pub async fn notify_sync_failed(
         &self,

@@ -19,8 +19,8 @@
 //! into status updates of `emails` records and into suppressions (bounces,
 //! complaints), so Junction never mails those addresses again.
 //!
-//! [`templates`] renders the emails Junction sends about itself (KPI alerts,
-//! sync-failure alerts, the weekly KPI report) for `send_email`.
+//! Resend is an [`EmailSender`]: Junction's own emails (rendered by the application
+//! layer) go out through it as `send_email`.
 //!
 //! With the `sandbox` feature, [`sandbox::ResendFake`] serves a fake of the same
 //! endpoints for demo mode and tests.
@@ -29,7 +29,6 @@ mod actions;
 mod api;
 mod spec;
 mod streams;
-pub mod templates;
 mod webhooks;
 mod wire;
 
@@ -201,8 +200,7 @@ impl EmailSender for Resend {
     }
 }
 
-/// The `send_email` input of an outgoing email, shaped as
-/// [`templates::RenderedEmail::action_input`] shapes a rendered one.
+/// The `send_email` input of an outgoing email.
 fn email_input(email: &OutgoingEmail) -> Value {
     json!({
         "to": email.to,
@@ -218,21 +216,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_outgoing_email_is_the_input_a_rendered_one_gives() {
-        let rendered = templates::RenderedEmail {
+    fn an_outgoing_email_is_a_valid_send_email_input() {
+        let outgoing = OutgoingEmail {
+            to: vec!["ops@acme.example".to_owned(), "cto@acme.example".to_owned()],
             subject: "Sessions below 100".into(),
             html: "<p>Sessions</p>".into(),
             text: "Sessions".into(),
-            category: "kpi_alert",
+            category: "kpi_alert".into(),
         };
-        let to = vec!["ops@acme.example".to_owned(), "cto@acme.example".to_owned()];
-        let outgoing = OutgoingEmail {
-            to: to.clone(),
-            subject: rendered.subject.clone(),
-            html: rendered.html.clone(),
-            text: rendered.text.clone(),
-            category: rendered.category.to_owned(),
-        };
-        assert_eq!(email_input(&outgoing), rendered.action_input(&to));
+        let input = email_input(&outgoing);
+        let body = actions::validate_email(&input, "", Some("j@acme.example"), true)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(body["subject"], json!("Sessions below 100"));
+        assert_eq!(body["to"], json!(["ops@acme.example", "cto@acme.example"]));
+        assert_eq!(
+            body["tags"],
+            json!([{"name": "category", "value": "kpi_alert"}])
+        );
     }
 }

@@ -170,7 +170,7 @@ async fn a_revoked_grant_fails_the_run_without_a_dead_letter_and_stops_the_sched
         "UPDATE integrations SET next_sync_at = now() - interval '1 minute' WHERE id = '{id}'"
     ))
     .await;
-    let pass = worker.scheduler.pass().await.unwrap();
+    let pass = worker.app.scheduler_pass().await.unwrap();
     assert_eq!(pass.claimed, 0);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(env.runs(workspace, id).await.len(), 1);
@@ -317,9 +317,6 @@ async fn a_sync_failing_every_attempt_is_dead_lettered_and_recorded() {
     );
 
     // Replaying the dead letter (the API's and CLI's path) runs the same run again.
-    let queues = junction_jobs::Queues::connect(env.redis.url(), env.redis.prefix())
-        .await
-        .unwrap();
     let letters = {
         let mut tx = env.db.store().begin(workspace).await.unwrap();
         let letters =
@@ -330,7 +327,7 @@ async fn a_sync_failing_every_attempt_is_dead_lettered_and_recorded() {
         letters
     };
     assert_eq!(letters.len(), 1);
-    let replayed = junction_jobs::replay(env.db.store(), &queues, workspace, letters[0].id)
+    let replayed = junction_app::dead_letters::replay(env.db.store(), workspace, letters[0].id)
         .await
         .unwrap();
     let run = wait_for("the replayed run to succeed", RUN_TIMEOUT, || async {
@@ -368,42 +365,19 @@ async fn a_running_sync_holds_off_the_scheduler() {
     )
     .await;
 
-    // A manual sync, as the API queues it.
-    let run_id = {
-        let mut tx = env.db.store().begin(workspace).await.unwrap();
-        let run = junction_store::repo::sync_runs::create(
-            tx.conn(),
-            workspace,
-            id,
-            None,
-            SyncTrigger::Manual,
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
-        run.id
-    };
-    let queues = junction_jobs::Queues::connect(env.redis.url(), env.redis.prefix())
-        .await
-        .unwrap();
-    queues
-        .enqueue_with_id(
-            format!("sync-{run_id}"),
-            junction_jobs::Job::Sync(junction_jobs::SyncJob {
-                workspace_id: workspace,
-                integration_id: id,
-                run_id,
-                stream: None,
-            }),
-        )
-        .await
-        .unwrap();
-
     // 21 pages of one day each, 300 ms apiece: the scheduler passes every second
     // meanwhile, well after the integration fell due.
     let worker = env
         .start_worker(env.config(&[("WORKER__PAGE_SIZE", "1")]))
         .await;
+    // A manual sync, started as the API starts it.
+    let run_id = worker
+        .app
+        .start_sync(workspace, id, None, SyncTrigger::Manual)
+        .await
+        .unwrap()
+        .run
+        .id;
     let run = env.wait_run_ended(workspace, id, RUN_TIMEOUT).await;
     assert_eq!(run.id, run_id);
     assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");

@@ -7,7 +7,6 @@ use std::{collections::BTreeMap, net::SocketAddr, time::Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::Utc;
-use diesel_async::SimpleAsyncConnection;
 use futures::{StreamExt, TryStreamExt};
 use junction_core::{AuthSpec, OAuth2Spec, WorkspaceId};
 use junction_oauth::{ClientConfig, EndpointOverrides, OAuthEngine};
@@ -74,12 +73,9 @@ impl Fixture {
 
     /// Makes every integration due now, so the worker's scheduler claims them all.
     pub async fn make_due(&self) -> Result<()> {
-        let mut admin = self.db.admin().await;
-        admin
-            .conn()
-            .batch_execute("UPDATE integrations SET next_sync_at = now() - interval '1 second'")
-            .await
-            .context("making the integrations due")?;
+        self.db
+            .execute("UPDATE integrations SET next_sync_at = now() - interval '1 second'")
+            .await;
         Ok(())
     }
 

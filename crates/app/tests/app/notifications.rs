@@ -6,8 +6,12 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use chrono::Utc;
+use junction_app::{
+    App,
+    notifications::{Draft, record},
+};
 use junction_core::WorkspaceId;
-use junction_jobs::{Job, NotifyJob, Queues, SyncJob};
+use junction_jobs::Queues;
 use junction_resend::sandbox::{SANDBOX_API_KEY, SANDBOX_SENDER};
 use junction_sandbox::{GrantType, TokenFailure};
 use junction_store::{
@@ -15,7 +19,7 @@ use junction_store::{
         AlertCondition, AlertRule, AuthKind, IntegrationStatus, NewIntegration, Notification,
         NotificationKind, NotificationStatus, Operation, RunStatus, SyncTrigger,
     },
-    repo::{self, alerts::NewAlertRule, notifications::NewNotification},
+    repo::{self, alerts::NewAlertRule},
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -129,34 +133,23 @@ async fn queues(env: &TestEnv) -> Queues {
         .unwrap()
 }
 
-/// A manual sync run of the integration, queued as the API does; waits for it to end.
-async fn sync_now(env: &TestEnv, workspace_id: WorkspaceId, integration_id: Uuid) -> RunStatus {
-    let mut tx = env.db.store().begin(workspace_id).await.unwrap();
-    let run = repo::sync_runs::create(
-        tx.conn(),
-        workspace_id,
-        integration_id,
-        None,
-        SyncTrigger::Manual,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    queues(env)
-        .await
-        .enqueue(Job::Sync(SyncJob {
-            workspace_id,
-            integration_id,
-            run_id: run.id,
-            stream: None,
-        }))
+/// A manual sync run of the integration, started as the API does; waits for it to
+/// end.
+async fn sync_now(
+    env: &TestEnv,
+    app: &App,
+    workspace_id: WorkspaceId,
+    integration_id: Uuid,
+) -> RunStatus {
+    let started = app
+        .start_sync(workspace_id, integration_id, None, SyncTrigger::Manual)
         .await
         .unwrap();
     wait_for("the manual sync to end", TIMEOUT, || async {
         env.runs(workspace_id, integration_id)
             .await
             .into_iter()
-            .find(|r| r.id == run.id && r.finished_at.is_some())
+            .find(|r| r.id == started.run.id && r.finished_at.is_some())
             .map(|r| r.status)
     })
     .await
@@ -187,19 +180,29 @@ async fn emails_to(env: &TestEnv, address: &str) -> Vec<Value> {
         .collect()
 }
 
-/// A notification recorded and queued straight away (the handler's own tests).
+/// A sync-failure notification recorded with its delivery job, as the notifier
+/// records one (the delivery's own tests).
 async fn queue_notification(env: &TestEnv, workspace_id: WorkspaceId, recipients: &[&str]) -> Uuid {
+    record_failure_notice(env, workspace_id, "sync_failed:test-job", recipients).await
+}
+
+async fn record_failure_notice(
+    env: &TestEnv,
+    workspace_id: WorkspaceId,
+    key: &str,
+    recipients: &[&str],
+) -> Uuid {
     let mut tx = env.db.store().begin(workspace_id).await.unwrap();
-    let note = repo::notifications::insert_once(
+    let id = record(
         tx.conn(),
-        NewNotification {
-            workspace_id,
+        workspace_id,
+        "Acme",
+        Draft {
             kind: NotificationKind::SyncFailed,
-            dedupe_key: "sync_failed:test-job",
+            dedupe_key: key.to_owned(),
             alert_rule_id: None,
             integration_id: None,
             recipients: recipients.iter().map(|r| (*r).to_owned()).collect(),
-            subject: "Sync failed",
             details: json!({
                 "integration": "GA4 test",
                 "provider": "google-analytics",
@@ -215,15 +218,7 @@ async fn queue_notification(env: &TestEnv, workspace_id: WorkspaceId, recipients
     .unwrap()
     .unwrap();
     tx.commit().await.unwrap();
-    queues(env)
-        .await
-        .enqueue(Job::Notify(NotifyJob {
-            workspace_id,
-            notification_id: note.id,
-        }))
-        .await
-        .unwrap();
-    note.id
+    id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,7 +237,10 @@ async fn an_alert_rule_crossing_its_threshold_mails_once_across_syncs() {
     let first = env.wait_run_ended(workspace, ga4, TIMEOUT).await;
     assert_eq!(first.status, RunStatus::Succeeded, "{first:?}");
     for _ in 0..2 {
-        assert_eq!(sync_now(&env, workspace, ga4).await, RunStatus::Succeeded);
+        assert_eq!(
+            sync_now(&env, &worker.app, workspace, ga4).await,
+            RunStatus::Succeeded
+        );
     }
     assert_eq!(env.runs(workspace, ga4).await.len(), 3);
 
@@ -306,7 +304,10 @@ async fn an_alert_rule_crossing_its_threshold_mails_once_across_syncs() {
         watch.id
     ))
     .await;
-    assert_eq!(sync_now(&env, workspace, ga4).await, RunStatus::Succeeded);
+    assert_eq!(
+        sync_now(&env, &worker.app, workspace, ga4).await,
+        RunStatus::Succeeded
+    );
     // The rules are evaluated right after the run is recorded as succeeded.
     let watch = wait_for("the rule to reset", TIMEOUT, || async {
         let watch = rule(&env, workspace, watch.id).await;
@@ -358,34 +359,15 @@ async fn suppressed_recipients_are_not_mailed() {
     assert!(emails_to(&env, "bounced@acme.example").await.is_empty());
 
     // Every recipient suppressed: nothing is sent at all.
-    let mut tx = env.db.store().begin(workspace).await.unwrap();
-    let only = repo::notifications::insert_once(
-        tx.conn(),
-        NewNotification {
-            workspace_id: workspace,
-            kind: NotificationKind::SyncFailed,
-            dedupe_key: "sync_failed:suppressed-job",
-            alert_rule_id: None,
-            integration_id: None,
-            recipients: vec!["BOUNCED@acme.example".into()],
-            subject: "Sync failed",
-            details: handled[0].details.clone(),
-        },
+    let only = record_failure_notice(
+        &env,
+        workspace,
+        "sync_failed:suppressed-job",
+        &["BOUNCED@acme.example"],
     )
-    .await
-    .unwrap()
-    .unwrap();
-    tx.commit().await.unwrap();
-    queues(&env)
-        .await
-        .enqueue(Job::Notify(NotifyJob {
-            workspace_id: workspace,
-            notification_id: only.id,
-        }))
-        .await
-        .unwrap();
+    .await;
     let handled = wait_delivered(&env, workspace, 2).await;
-    let suppressed = handled.iter().find(|n| n.id == only.id).unwrap();
+    let suppressed = handled.iter().find(|n| n.id == only).unwrap();
     assert_eq!(suppressed.status, NotificationStatus::Suppressed);
     assert_eq!(suppressed.provider_message_id, None);
     assert!(emails_to(&env, "bounced@acme.example").await.is_empty());
@@ -407,7 +389,7 @@ async fn a_notification_without_a_resend_integration_fails_clearly_without_retri
         handled[0]
             .error_message
             .as_deref()
-            .is_some_and(|m| m.contains("no active Resend integration")),
+            .is_some_and(|m| m.contains("can send email") && m.contains("connect Resend")),
         "{:?}",
         handled[0].error_message
     );
@@ -453,7 +435,10 @@ async fn a_revoked_grant_notifies_once() {
         IntegrationStatus::NeedsReauth
     );
     // A second sync meets the same revoked grant.
-    assert_eq!(sync_now(&env, workspace, id).await, RunStatus::Failed);
+    assert_eq!(
+        sync_now(&env, &worker.app, workspace, id).await,
+        RunStatus::Failed
+    );
 
     let handled = wait_delivered(&env, workspace, 1).await;
     let note = &handled[0];
@@ -503,7 +488,10 @@ async fn a_revoked_grant_notifies_once() {
         .sandbox
         .script_token_failure(GA4, GrantType::RefreshToken, TokenFailure::InvalidGrant, 1)
         .unwrap();
-    assert_eq!(sync_now(&env, workspace, id).await, RunStatus::Failed);
+    assert_eq!(
+        sync_now(&env, &worker.app, workspace, id).await,
+        RunStatus::Failed
+    );
     let handled = wait_delivered(&env, workspace, 2).await;
     assert_eq!(
         handled[0].dedupe_key,
@@ -557,71 +545,41 @@ async fn a_dead_lettered_sync_notifies_once_with_its_error() {
     worker.stop().await;
 }
 
-/// A notification recorded without queueing its job (as when Redis was down right
-/// after the commit).
-async fn record_unqueued(env: &TestEnv, workspace_id: WorkspaceId, key: &str) -> Uuid {
-    let mut tx = env.db.store().begin(workspace_id).await.unwrap();
-    let note = repo::notifications::insert_once(
-        tx.conn(),
-        NewNotification {
-            workspace_id,
-            kind: NotificationKind::SyncFailed,
-            dedupe_key: key,
-            alert_rule_id: None,
-            integration_id: None,
-            recipients: vec![OPS.to_owned()],
-            subject: "Sync failed",
-            details: json!({
-                "integration": "GA4 test",
-                "provider": "google-analytics",
-                "stream": null,
-                "error_code": "provider_unavailable",
-                "error_message": "the provider answered 503",
-                "failed_at": "2026-11-22T07:00:00Z",
-                "attempts": 3,
-            }),
-        },
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    tx.commit().await.unwrap();
-    note.id
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_notification_whose_job_was_never_queued_goes_out_after_the_next_sync() {
+async fn a_recorded_notification_goes_out_once_however_often_its_job_is_relayed() {
     let env = TestEnv::new().await;
-    let tokens = env.ga4_tokens().await;
     let workspace = env.workspace("Acme").await;
     create_resend(&env, workspace).await;
-    let stale = record_unqueued(&env, workspace, "sync_failed:lost-job").await;
-    env.execute(&format!(
-        "UPDATE notifications SET created_at = now() - interval '1 hour' WHERE id = '{stale}'"
-    ))
+    // Recorded with no worker running: the job waits in the outbox.
+    let id = record_failure_notice(&env, workspace, "sync_failed:lost-job", &[OPS]).await;
+    assert_eq!(
+        env.count("SELECT count(*) AS n FROM outbox WHERE queue = 'notify'")
+            .await,
+        1
+    );
+    // A relay that pushed the job but died before removing it: the same job is
+    // staged twice, and both copies are relayed.
+    env.execute(
+        "INSERT INTO outbox (workspace_id, queue, job_id, job) \
+         SELECT workspace_id, queue, job_id, job FROM outbox",
+    )
     .await;
-    // A recent one may still be on its way through the queue: left alone.
-    let recent = record_unqueued(&env, workspace, "sync_failed:recent-job").await;
-    let id = env.create_ga4(workspace, Ga4::due(3, ""), &tokens).await;
 
     let worker = env.start_worker(env.config(&[])).await;
-    let run = env.wait_run_ended(workspace, id, TIMEOUT).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
-    let sent = wait_for("the stale notification to be sent", TIMEOUT, || async {
+    let sent = wait_for("the notification to be sent", TIMEOUT, || async {
         notifications(&env, workspace)
             .await
             .into_iter()
-            .find(|n| n.id == stale && n.status == NotificationStatus::Sent)
+            .find(|n| n.id == id && n.status == NotificationStatus::Sent)
     })
     .await;
     assert!(sent.provider_message_id.is_some());
-    assert_eq!(emails_to(&env, OPS).await.len(), 1);
-    let recent = notifications(&env, workspace)
-        .await
-        .into_iter()
-        .find(|n| n.id == recent)
-        .unwrap();
-    assert_eq!(recent.status, NotificationStatus::Pending);
+    wait_for("the outbox to empty", TIMEOUT, || async {
+        (env.count("SELECT count(*) AS n FROM outbox").await == 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(emails_to(&env, OPS).await.len(), 1, "mailed once");
     worker.stop().await;
 }
 
@@ -652,7 +610,7 @@ async fn a_grant_lost_outside_a_sync_is_notified_once_by_the_scheduler() {
     tx.commit().await.unwrap();
 
     let worker = env.start_worker(env.config(&[])).await;
-    let pass = worker.scheduler.pass().await.unwrap();
+    let pass = worker.app.scheduler_pass().await.unwrap();
     assert_eq!(pass.claimed, 0);
     let handled = wait_delivered(&env, workspace, 1).await;
     assert_eq!(handled[0].kind, NotificationKind::NeedsReauth);
@@ -670,7 +628,7 @@ async fn a_grant_lost_outside_a_sync_is_notified_once_by_the_scheduler() {
         handled[0].details
     );
     // Later passes (the worker's own loop and this one) send nothing more.
-    let again = worker.scheduler.pass().await.unwrap();
+    let again = worker.app.scheduler_pass().await.unwrap();
     assert_eq!(again.reauth_notices, 0);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(notifications(&env, workspace).await.len(), 1);

@@ -1,23 +1,19 @@
-//! What the worker tests share: a fresh database, a Redis prefix and the real
+//! What the worker tests share (here, and the `junction-worker` binary's process
+//! tests, which include this file): a fresh database, a Redis prefix and the real
 //! sandbox per test; GA4 tokens through the sandbox's OAuth server; GA4
-//! integrations written straight into the database; in-process workers and
-//! `junction-worker` processes; bounded waits.
+//! integrations written straight into the database; in-process workers; bounded
+//! waits.
 
 use std::{
     collections::BTreeMap,
     future::Future,
-    net::SocketAddr,
-    path::PathBuf,
-    process::{ExitStatus, Stdio},
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use chrono::{DateTime, Utc};
-use diesel::{QueryableByName, sql_types::BigInt};
-use diesel_async::RunQueryDsl;
 use figment::Figment;
-use junction_app::{Config, Connections};
+use junction_app::{App, Config, Connections, Role, worker::Worker};
 use junction_core::{AuthSpec, WorkspaceId};
 use junction_oauth::TokenSet;
 use junction_registry::Registry;
@@ -27,13 +23,8 @@ use junction_store::{
     repo,
 };
 use junction_testkit::{TestDb, TestRedis, create_workspace};
-use junction_worker::{Scheduler, Worker};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
-};
 use uuid::Uuid;
 
 pub const GA4: &str = "google-analytics";
@@ -135,29 +126,6 @@ impl TestEnv {
             };
         }
         Config::from_figment(figment).unwrap()
-    }
-
-    /// The environment of a `junction-worker` process: [`Self::settings`] with
-    /// `overrides` on top.
-    pub fn process_env(&self, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut env = vec![
-            ("DATABASE_URL".to_owned(), self.db.url().expose().to_owned()),
-            (
-                "JUNCTION_KEYS".to_owned(),
-                self.db.key_spec().expose_secret().to_owned(),
-            ),
-            ("REDIS_URL".to_owned(), self.redis.url().to_owned()),
-            ("JUNCTION_LOG".to_owned(), "info".to_owned()),
-        ];
-        let settings = self.settings();
-        let all = settings
-            .iter()
-            .map(|(k, v)| (*k, v.as_str()))
-            .chain(overrides.iter().copied());
-        for (key, value) in all {
-            env.push((format!("JUNCTION_{key}"), value.to_owned()));
-        }
-        env
     }
 
     /// GA4 tokens from the sandbox's OAuth server: the authorize URL (with PKCE)
@@ -291,26 +259,12 @@ impl TestEnv {
 
     /// A number from SQL run as the schema owner (row-level security bypassed).
     pub async fn count(&self, sql: &str) -> i64 {
-        #[derive(QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = BigInt)]
-            n: i64,
-        }
-        let mut admin = self.db.admin().await;
-        diesel::sql_query(sql)
-            .get_result::<Count>(admin.conn())
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .n
+        self.db.count(sql).await
     }
 
     /// Runs SQL as the schema owner.
     pub async fn execute(&self, sql: &str) {
-        let mut admin = self.db.admin().await;
-        diesel::sql_query(sql)
-            .execute(admin.conn())
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        self.db.execute(sql).await;
     }
 
     /// Posts to a sandbox control endpoint.
@@ -364,18 +318,24 @@ impl TestEnv {
         body["rowCount"].as_i64().expect("rowCount")
     }
 
+    /// The application with `config` (its use cases called directly).
+    pub async fn app(&self, config: Config) -> App {
+        App::connect(config, Registry::builtin(), Role::Worker)
+            .await
+            .unwrap()
+    }
+
     /// Connects an in-process worker with `config` and runs it in the background.
     pub async fn start_worker(&self, config: Config) -> InProcessWorker {
-        let worker = Worker::connect(config, Registry::builtin()).await.unwrap();
-        let scheduler = worker.scheduler().clone();
+        let app = self.app(config).await;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(worker.run(async move {
+        let task = tokio::spawn(Worker::new(app.clone()).run(async move {
             let _ = stopped.await;
         }));
         InProcessWorker {
             stop: Some(stop),
             task: Some(task),
-            scheduler,
+            app,
         }
     }
 }
@@ -408,8 +368,8 @@ impl Ga4 {
 pub struct InProcessWorker {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    /// Its scheduler, for one-shot passes.
-    pub scheduler: Scheduler,
+    /// Its application, for one-shot scheduler passes and direct calls.
+    pub app: App,
 }
 
 impl InProcessWorker {
@@ -433,130 +393,5 @@ impl Drop for InProcessWorker {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-    }
-}
-
-/// A `junction-worker` process.
-pub struct WorkerProcess {
-    child: Child,
-    pub log: PathBuf,
-    /// Where it serves /metrics, when it does.
-    pub metrics: Option<SocketAddr>,
-}
-
-impl WorkerProcess {
-    /// Starts the built binary and waits (bounded) for its ready line.
-    pub async fn spawn(env: &[(String, String)]) -> Self {
-        let log = std::env::temp_dir().join(format!(
-            "junction-worker-test-{}.log",
-            Uuid::new_v4().simple()
-        ));
-        let log_file = std::fs::File::create(&log).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_junction-worker"))
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log_file))
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await;
-        let line = match ready {
-            Ok(Ok(Some(line))) => line,
-            other => panic!(
-                "junction-worker did not get ready ({other:?}); its log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            ),
-        };
-        assert!(line.contains("ready"), "unexpected first line: {line}");
-        let metrics = line
-            .split("metrics on http://")
-            .nth(1)
-            .map(|addr| addr.trim().parse().unwrap());
-        // Keep draining stdout so the process never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self {
-            child,
-            log,
-            metrics,
-        }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id().expect("the process is running")
-    }
-
-    /// SIGKILL, and wait for it to be gone.
-    pub async fn kill(&mut self) {
-        self.child.start_kill().unwrap();
-        tokio::time::timeout(Duration::from_secs(10), self.child.wait())
-            .await
-            .expect("a killed worker is gone within 10 s")
-            .unwrap();
-    }
-
-    /// SIGTERM (the process drains and exits on its own).
-    pub fn terminate(&self) {
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits (bounded) for the process to exit.
-    pub async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        match tokio::time::timeout(timeout, self.child.wait()).await {
-            Ok(status) => status.unwrap(),
-            Err(_) => panic!(
-                "junction-worker did not exit within {timeout:?}; its log:\n{}",
-                self.log_text()
-            ),
-        }
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The sum of a metric's samples whose labels contain `labels` (e.g.
-    /// `outcome="succeeded"`), from the process's /metrics.
-    pub async fn metric(&self, name: &str, labels: &str) -> f64 {
-        let addr = self.metrics.expect("the process serves metrics");
-        let text = reqwest::get(format!("http://{addr}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .filter(|line| {
-                line.starts_with(name)
-                    && line[name.len()..].starts_with(['{', ' '])
-                    && line.contains(labels)
-            })
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-        if std::thread::panicking() {
-            // The failing test's output shows what the process was doing.
-            let log = self.log_text();
-            let tail: Vec<&str> = log.lines().rev().take(80).collect();
-            eprintln!(
-                "--- last lines of {} ---\n{}",
-                self.log.display(),
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-            );
-        }
-        let _ = std::fs::remove_file(&self.log);
     }
 }

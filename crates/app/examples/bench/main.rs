@@ -1,7 +1,7 @@
 //! The measuring program behind `cargo xtask bench` (see docs/benchmarks.md).
 //!
 //! ```text
-//! cargo build --release -p junction-worker --example bench --bin junction-worker
+//! cargo build --release -p junction-app --example bench -p junction-worker --bin junction-worker
 //! target/release/examples/bench queue  [--jobs N] [--concurrency C]
 //! target/release/examples/bench ingest [--integrations K] [--lookback-days D]
 //! target/release/examples/bench memory [--integrations K] [--lookback-days D]
