@@ -155,6 +155,45 @@ async fn sync_now(
     .await
 }
 
+/// A sync run that was queued before the integration's state changed (its run and
+/// job written as `start_sync` writes them, without its checks); waits for it to end.
+async fn run_queued_earlier(
+    env: &TestEnv,
+    workspace_id: WorkspaceId,
+    integration_id: Uuid,
+) -> RunStatus {
+    let mut tx = env.db.store().begin(workspace_id).await.unwrap();
+    let run = repo::sync_runs::create(
+        tx.conn(),
+        workspace_id,
+        integration_id,
+        None,
+        SyncTrigger::Manual,
+    )
+    .await
+    .unwrap();
+    junction_jobs::outbox::stage(
+        tx.conn(),
+        &junction_jobs::Job::Sync(junction_jobs::SyncJob {
+            workspace_id,
+            integration_id,
+            run_id: run.id,
+            stream: None,
+        }),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    wait_for("the earlier run to end", TIMEOUT, || async {
+        env.runs(workspace_id, integration_id)
+            .await
+            .into_iter()
+            .find(|r| r.id == run.id && r.finished_at.is_some())
+            .map(|r| r.status)
+    })
+    .await
+}
+
 /// The emails the sandbox's Resend fake received for `address`, newest first.
 async fn emails_to(env: &TestEnv, address: &str) -> Vec<Value> {
     let response = env
@@ -434,9 +473,9 @@ async fn a_revoked_grant_notifies_once() {
         env.integration(workspace, id).await.status,
         IntegrationStatus::NeedsReauth
     );
-    // A second sync meets the same revoked grant.
+    // A run queued before the grant was lost meets the same revoked grant.
     assert_eq!(
-        sync_now(&env, &worker.app, workspace, id).await,
+        run_queued_earlier(&env, workspace, id).await,
         RunStatus::Failed
     );
 
