@@ -28,6 +28,10 @@
 //!    module naming its own descendants, or its ancestors through `super` (a child using
 //!    `super::log` depends on its parent), counts. References inside `#[cfg(test)]`
 //!    modules are ignored (unit tests may use anything).
+//! 7. Bins are adapters over the application layer: their normal and build
+//!    dependencies on workspace packages are only `junction-app`, `junction-core`,
+//!    `junction-registry` (and `junction-sandbox` for the sandbox server); their tests
+//!    may use other workspace crates for fixtures.
 //!
 //! The workspace is read with `cargo metadata --no-deps` (the `cargo_metadata` crate),
 //! sources are parsed with `syn`, and cycles are the strongly connected components that
@@ -110,6 +114,18 @@ fn rule4_bins_do_not_depend_on_database_redis_or_queue_crates() {
         &workspace::bins_avoid_forbidden_crates(packages()),
         "put the database, Redis or queue code in junction-store, junction-jobs, \
          junction-ratelimit or junction-testkit and call that from the bin.",
+    ));
+}
+
+#[test]
+fn rule7_bins_reach_everything_else_through_the_application_layer() {
+    check(report(
+        &format!(
+            "Rule 7: bins depend (normal or build) on no workspace package but {}.",
+            workspace::BIN_ALLOWED_WORKSPACE_DEPS.join(", ")
+        ),
+        &workspace::bins_use_the_application_layer(packages()),
+        "call a use case of junction-app (or add one there) instead of the lower crate.",
     ));
 }
 

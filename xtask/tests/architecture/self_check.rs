@@ -68,17 +68,26 @@ fn clean_workspace() -> Vec<Package> {
             )],
         ),
         package(
+            "junction-app",
+            "crates/app",
+            vec![
+                dep("junction-store", Kind::Normal, Some("crates/store")),
+                dep("junction-registry", Kind::Normal, Some("crates/registry")),
+            ],
+        ),
+        package(
             "junction-api",
             "bins/api",
             vec![
                 dep("junction-registry", Kind::Normal, Some("crates/registry")),
-                dep("junction-store", Kind::Normal, Some("crates/store")),
+                dep("junction-app", Kind::Normal, Some("crates/app")),
+                dep("junction-store", Kind::Dev, Some("crates/store")),
             ],
         ),
         package(
             "junction-worker",
             "bins/worker",
-            vec![dep("junction-store", Kind::Normal, Some("crates/store"))],
+            vec![dep("junction-app", Kind::Normal, Some("crates/app"))],
         ),
         package("xtask", "xtask", vec![]),
     ]
@@ -108,6 +117,10 @@ fn the_clean_workspace_keeps_every_dependency_rule() {
     );
     assert_eq!(
         workspace::bins_do_not_depend_on_providers(&packages),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        workspace::bins_use_the_application_layer(&packages),
         Vec::<String>::new()
     );
     assert_eq!(
@@ -190,7 +203,7 @@ fn rule4_catches_every_forbidden_crate_in_a_bin_only() {
     let mut packages = clean_workspace();
     for (index, name) in workspace::BIN_FORBIDDEN_CRATES.iter().enumerate() {
         let kind = [Kind::Normal, Kind::Dev, Kind::Build][index % 3];
-        packages[5].deps.push(dep(name, kind, None));
+        packages[6].deps.push(dep(name, kind, None));
     }
     let violations = workspace::bins_avoid_forbidden_crates(&packages);
     assert_eq!(violations.len(), workspace::BIN_FORBIDDEN_CRATES.len());
@@ -201,6 +214,24 @@ fn rule4_catches_every_forbidden_crate_in_a_bin_only() {
     );
     // junction-store's diesel (not a bin) is allowed.
     assert!(violations.iter().all(|v| v.starts_with("junction-api:")));
+}
+
+#[test]
+fn rule7_catches_a_bin_using_a_lower_crate_outside_its_tests() {
+    let packages = with_dep(
+        "junction-worker",
+        dep("junction-store", Kind::Normal, Some("crates/store")),
+    );
+    assert_eq!(
+        workspace::bins_use_the_application_layer(&packages),
+        vec!["junction-worker: normal dependency on junction-store (crates/store)"]
+    );
+    // The same crate for the bin's tests is fine.
+    let tests_only = with_dep(
+        "junction-worker",
+        dep("junction-store", Kind::Dev, Some("crates/store")),
+    );
+    assert!(workspace::bins_use_the_application_layer(&tests_only).is_empty());
 }
 
 #[test]

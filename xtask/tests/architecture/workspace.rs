@@ -27,6 +27,16 @@ pub const BIN_FORBIDDEN_CRATES: &[&str] = &[
     "apalis-core",
 ];
 
+/// The only workspace packages a bin may use outside its tests (rule 7): the
+/// application layer, the contract's types, the registry, and the provider fakes for
+/// the sandbox server.
+pub const BIN_ALLOWED_WORKSPACE_DEPS: &[&str] = &[
+    "junction-app",
+    "junction-core",
+    "junction-registry",
+    "junction-sandbox",
+];
+
 /// Every package is named this prefix plus its folder's name (rule 5)...
 pub const PACKAGE_NAME_PREFIX: &str = "junction-";
 
@@ -231,6 +241,27 @@ pub fn bins_do_not_depend_on_providers(packages: &[Package]) -> Vec<String> {
         .map(|(package, dep, target)| {
             format!(
                 "{}: {} dependency on the provider {} ({})",
+                package.name,
+                dep.kind.label(),
+                target.name,
+                target.dir.display()
+            )
+        })
+        .collect()
+}
+
+/// Rule 7: bins' normal and build dependencies on the workspace are only
+/// [`BIN_ALLOWED_WORKSPACE_DEPS`]: every use case goes through junction-app.
+pub fn bins_use_the_application_layer(packages: &[Package]) -> Vec<String> {
+    internal_deps(packages)
+        .filter(|(package, dep, target)| {
+            package.is_bin()
+                && dep.kind != Kind::Dev
+                && !BIN_ALLOWED_WORKSPACE_DEPS.contains(&target.name.as_str())
+        })
+        .map(|(package, dep, target)| {
+            format!(
+                "{}: {} dependency on {} ({})",
                 package.name,
                 dep.kind.label(),
                 target.name,
