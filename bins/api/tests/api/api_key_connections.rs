@@ -87,7 +87,7 @@ impl Adapter for KeyProvider {
     }
 }
 
-async fn spawn() -> (TestApp, MockServer) {
+pub async fn spawn() -> (TestApp, MockServer) {
     let provider = MockServer::start().await;
     let base = provider.uri();
     let app = TestApp::spawn_with(

@@ -10,5 +10,6 @@ mod api_key_connections;
 mod basics;
 mod jobs;
 mod oauth_flow;
+mod proxy;
 mod support;
 mod webhooks;
