@@ -10,6 +10,7 @@ mod api_key_connections;
 mod basics;
 mod jobs;
 mod oauth_flow;
+mod outbox;
 mod proxy;
 mod support;
 mod webhooks;
