@@ -108,26 +108,6 @@ pub async fn note_attempt_failed(
     Ok(())
 }
 
-/// Notifications of the scoped workspace still `pending` without any failed attempt
-/// (no `error_message`) that were created before `before`, oldest first: their
-/// delivery job was most likely never queued (Redis was unreachable right after
-/// the row was committed).
-pub async fn unattempted(
-    conn: &mut Conn,
-    before: DateTime<Utc>,
-    limit: i64,
-) -> Result<Vec<Uuid>, StoreError> {
-    Ok(notifications::table
-        .filter(notifications::status.eq(NotificationStatus::Pending))
-        .filter(notifications::error_message.is_null())
-        .filter(notifications::created_at.lt(before))
-        .order((notifications::created_at, notifications::id))
-        .limit(clamp_limit(limit))
-        .select(notifications::id)
-        .load(conn)
-        .await?)
-}
-
 /// The scoped workspace's notifications, newest first, optionally of one status,
 /// before the keyset `(created_at, id)` of the previous page's last row.
 pub async fn list(

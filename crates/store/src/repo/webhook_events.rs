@@ -71,22 +71,6 @@ pub async fn insert_if_new(
         .optional()?)
 }
 
-/// The stored event of an integration with the provider's event id.
-pub async fn find_by_event_id(
-    conn: &mut Conn,
-    integration_id: Uuid,
-    event_id: &str,
-) -> Result<WebhookEventRow, StoreError> {
-    webhook_events::table
-        .filter(webhook_events::integration_id.eq(integration_id))
-        .filter(webhook_events::event_id.eq(event_id))
-        .select(WebhookEventRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or(StoreError::NotFound("webhook event"))
-}
-
 /// Puts an event back to `received` for a replay (error cleared, attempts kept, the
 /// replay counted); returns the event as it is now.
 pub async fn reopen(conn: &mut Conn, id: Uuid) -> Result<WebhookEventRow, StoreError> {
