@@ -94,3 +94,31 @@ ALTER TABLE integration_logs DROP CONSTRAINT integration_logs_operation_check;
 ALTER TABLE integration_logs ADD CONSTRAINT integration_logs_operation_check CHECK (operation IN
     ('connect', 'check', 'sync', 'refresh', 'action', 'webhook', 'revoke', 'update', 'reconnect',
      'alert', 'proxy'));
+
+-- Rows that were waiting for a job when this version was installed get one staged
+-- now: before the outbox, a job pushed after its row's commit could be lost (Redis
+-- down at that moment), and the code that healed such rows is gone. A job still on
+-- its queue is not run twice: the relay's push writes a job id only once.
+INSERT INTO outbox (workspace_id, queue, job_id, job)
+SELECT workspace_id, 'sync', 'sync-' || id::text,
+       jsonb_build_object('kind', 'sync', 'workspace_id', workspace_id,
+                          'integration_id', integration_id, 'run_id', id, 'stream', stream)
+FROM sync_runs WHERE status = 'queued';
+
+INSERT INTO outbox (workspace_id, queue, job_id, job)
+SELECT workspace_id, 'webhook', 'webhook-' || id::text,
+       jsonb_build_object('kind', 'webhook', 'workspace_id', workspace_id,
+                          'integration_id', integration_id, 'event_row_id', id)
+FROM webhook_events WHERE status = 'received';
+
+INSERT INTO outbox (workspace_id, queue, job_id, job)
+SELECT workspace_id, 'action', 'action-' || id::text,
+       jsonb_build_object('kind', 'action', 'workspace_id', workspace_id,
+                          'integration_id', integration_id, 'action', action, 'input', input,
+                          'idempotency_key', provider_idempotency_key, 'request_id', id)
+FROM action_runs WHERE status = 'queued' AND mode = 'queued';
+
+INSERT INTO outbox (workspace_id, queue, job_id, job)
+SELECT workspace_id, 'notify', 'notify-' || id::text,
+       jsonb_build_object('kind', 'notify', 'workspace_id', workspace_id, 'notification_id', id)
+FROM notifications WHERE status = 'pending';

@@ -3,10 +3,12 @@
 //! OAuth client, and the opened credentials with an access token refreshed
 //! (single-flight) when it is about to expire.
 //!
-//! [`Session`] is the one refresh-once-on-401 wrapper: every provider call of the
-//! application (a sync's pages, a health check, an action, a webhook's effects, the
-//! proxy) runs through [`Session::call`], which, when the provider refuses an access
-//! token that looked valid, refreshes it once and runs the call once more.
+//! [`Session`] is the one refresh-once-on-401 wrapper: every provider call made with
+//! a stored connection (a sync's pages, a health check, an action, a webhook's
+//! effects, a notification's email, the proxy) runs through [`Session::call`], which,
+//! when the provider refuses an access token that looked valid, refreshes it once
+//! and runs the call once more. (The checks made while connecting, with credentials
+//! not stored yet, and the revocation on disconnect have nothing to refresh.)
 
 use std::sync::Arc;
 

@@ -13,7 +13,8 @@
 //!   or percent-encoded (once or twice); the URL built from it must keep the base's
 //!   scheme, host, port and path prefix;
 //! - redirects are never followed (the provider HTTP client follows none) and a
-//!   redirect answer is refused, so credentials never travel to where it points;
+//!   redirect answer (a 3xx with a `Location`) is refused, so credentials never
+//!   travel to where it points;
 //! - hop-by-hop headers, the client's own credentials (its Junction API key,
 //!   cookies) and forwarding headers are not passed on, in either direction, and
 //!   the connection's secrets are blanked out of whatever comes back.
@@ -140,15 +141,18 @@ impl App {
                 async move {
                     let target = adapter.proxy_target(&ctx, &connection).await?;
                     let url = target_url(&target.base_url, &path, query.as_deref())?;
-                    let mut builder = ctx.http.request(method, url).headers(headers);
+                    // The connection's credentials replace any header of the same name
+                    // the client sent.
+                    let mut headers = headers;
                     for (name, value) in &target.headers {
                         let mut value =
                             HeaderValue::from_str(value.expose_secret()).map_err(|_| {
                                 AdapterError::invalid("a credential is not a valid header value")
                             })?;
                         value.set_sensitive(true);
-                        builder = builder.header(name, value);
+                        headers.insert(name.clone(), value);
                     }
+                    let mut builder = ctx.http.request(method, url).headers(headers);
                     if !body.is_empty() {
                         builder = builder.body(body);
                     }
@@ -193,33 +197,43 @@ impl App {
             &integration.provider,
             &format!("{}xx", answer.status.as_u16() / 100),
         );
-        let mut tx = self.begin(workspace_id).await?;
-        log(
-            &mut tx,
-            workspace_id,
-            integration_id,
-            if answer.status.is_success() {
-                LogLevel::Info
-            } else {
-                LogLevel::Warn
-            },
-            Operation::Proxy,
-            &format!(
-                "proxy {} {} answered {}",
-                request.method,
-                path,
-                answer.status.as_u16()
-            ),
-            json!({
-                "method": request.method.as_str(),
-                "path": path,
-                "status": answer.status.as_u16(),
-                "response_bytes": answer.body.len(),
-            }),
-        )
-        .await?;
-        tx.commit().await?;
-        if answer.status.is_redirection() {
+        // The provider has answered (and may have acted): a failure to log it must
+        // not turn its answer into an error a client would retry.
+        let logged = async {
+            let mut tx = self.begin(workspace_id).await?;
+            log(
+                &mut tx,
+                workspace_id,
+                integration_id,
+                if answer.status.is_success() {
+                    LogLevel::Info
+                } else {
+                    LogLevel::Warn
+                },
+                Operation::Proxy,
+                &format!(
+                    "proxy {} {} answered {}",
+                    request.method,
+                    path,
+                    answer.status.as_u16()
+                ),
+                json!({
+                    "method": request.method.as_str(),
+                    "path": path,
+                    "status": answer.status.as_u16(),
+                    "response_bytes": answer.body.len(),
+                }),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<_, Error>(())
+        };
+        if let Err(error) = logged.await {
+            tracing::warn!(%integration_id, %error, "could not log a proxied request");
+        }
+        // A redirect would send the client (and any credential it adds) elsewhere; a
+        // 304 and other 3xx without a target are answers like any other.
+        if answer.status.is_redirection() && answer.headers.contains_key(http::header::LOCATION) {
             return Err(Error::new(
                 ErrorCode::ProviderRedirectRefused,
                 format!(

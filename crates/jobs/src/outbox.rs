@@ -12,7 +12,9 @@
 //! pushing and before deleting leaves the jobs to the next relay once their lease
 //! runs out, and that second push is a no-op because the queue writes a task id
 //! (`{job_id}#1`) only once. While Redis is down jobs stay staged, with the reason,
-//! and are tried again after [`RelayOptions::retry_after`].
+//! and are tried again after [`RelayOptions::retry_after`]. A job this build cannot
+//! read (a newer kind, during a rolling deploy) waits for a worker that can, and is
+//! dead-lettered after [`MAX_UNREADABLE_ATTEMPTS`] tries.
 
 use std::time::Duration;
 
@@ -25,6 +27,13 @@ use junction_store::{
 use tokio::sync::watch;
 
 use crate::{AttemptRecord, Job, JobFailure, JobsError, Queues, dead};
+
+/// How many relays try a staged job they cannot read before it is dead-lettered:
+/// during a rolling deploy, an older worker meets jobs only a newer one reads.
+pub const MAX_UNREADABLE_ATTEMPTS: i32 = 10;
+
+/// How long a job this build cannot read waits before a relay tries it again.
+const UNREADABLE_RETRY: Duration = Duration::from_secs(60);
 
 /// Writes `job` to the outbox in the caller's transaction under its derived id
 /// ([`Job::default_job_id`]); returns the id. It reaches its queue once the
@@ -112,18 +121,22 @@ impl Relay {
         }
     }
 
-    /// One pass: claims up to a batch of staged jobs and relays them.
+    /// One pass: claims up to a batch of staged jobs and relays them, oldest first.
     pub async fn relay_once(&self) -> Result<RelayReport, JobsError> {
-        let claimed = {
+        let mut claimed = {
             let mut conn = self.store.unscoped().await?;
             outbox::claim(&mut conn, self.options.batch, self.options.lease).await?
         };
+        claimed.sort_by_key(|staged| staged.id);
         let mut report = RelayReport::default();
         if claimed.is_empty() {
             return Ok(report);
         }
-        let mut relayed = Vec::with_capacity(claimed.len());
+        // Removed from the outbox: on their queue, or buried as dead letters.
+        let mut done = Vec::with_capacity(claimed.len());
         let mut deferred: Vec<i64> = Vec::new();
+        // Readable by a newer build only (a rolling deploy): tried again later.
+        let mut postponed: Vec<(i64, String)> = Vec::new();
         let mut push_error = None;
         for staged in &claimed {
             if push_error.is_some() {
@@ -133,9 +146,14 @@ impl Relay {
             }
             let job: Job = match serde_json::from_value(staged.job.clone()) {
                 Ok(job) => job,
+                Err(error) if staged.relay_attempts < MAX_UNREADABLE_ATTEMPTS => {
+                    postponed.push((staged.id, format!("the staged job cannot be read: {error}")));
+                    continue;
+                }
                 Err(error) => {
-                    self.bury_unreadable(staged, &error.to_string()).await?;
-                    relayed.push(staged.id);
+                    self.bury(staged, &format!("the staged job cannot be read: {error}"))
+                        .await?;
+                    done.push(staged.id);
                     report.unreadable += 1;
                     continue;
                 }
@@ -145,7 +163,13 @@ impl Relay {
                 .enqueue_staged(staged.job_id.clone(), job, staged.created_at)
                 .await
             {
-                Ok(_) => relayed.push(staged.id),
+                Ok(_) => done.push(staged.id),
+                // A job the queue can never take (a bad id): retrying cannot help.
+                Err(JobsError::Payload(error)) => {
+                    self.bury(staged, &error).await?;
+                    done.push(staged.id);
+                    report.unreadable += 1;
+                }
                 Err(error) => {
                     deferred.push(staged.id);
                     push_error = Some(error);
@@ -153,8 +177,18 @@ impl Relay {
             }
         }
         let mut conn = self.store.unscoped().await?;
-        if !relayed.is_empty() {
-            outbox::relayed(&mut conn, &relayed).await?;
+        if !done.is_empty() {
+            outbox::relayed(&mut conn, &done).await?;
+        }
+        for (id, reason) in &postponed {
+            let retry_at =
+                Utc::now() + chrono::Duration::from_std(UNREADABLE_RETRY).unwrap_or_default();
+            outbox::failed(&mut conn, &[*id], reason, retry_at).await?;
+            tracing::warn!(
+                id,
+                reason,
+                "a staged job this build cannot read waits for a newer worker"
+            );
         }
         if let Some(error) = push_error {
             let retry_at = Utc::now()
@@ -164,9 +198,9 @@ impl Relay {
             metrics::counter!("junction_outbox_relay_errors_total").increment(1);
             tracing::warn!(%error, jobs = deferred.len(), "could not relay staged jobs; trying again shortly");
         }
-        report.relayed = relayed.len() - report.unreadable;
-        report.deferred = deferred.len();
-        for staged in claimed.iter().filter(|s| relayed.contains(&s.id)) {
+        report.relayed = done.len() - report.unreadable;
+        report.deferred = deferred.len() + postponed.len();
+        for staged in claimed.iter().filter(|s| done.contains(&s.id)) {
             let queue = Queue::parse(&staged.queue).map_or("unknown", Queue::as_str);
             metrics::counter!("junction_outbox_relayed_total", "queue" => queue).increment(1);
         }
@@ -204,14 +238,11 @@ impl Relay {
         }
     }
 
-    /// A staged job this build cannot read (version skew, a bug) becomes a dead
-    /// letter with its raw payload, where operators see it, instead of blocking the
-    /// outbox.
-    async fn bury_unreadable(&self, staged: &OutboxJob, error: &str) -> Result<(), JobsError> {
-        let failure = JobFailure::permanent(
-            junction_core::ErrorCode::Internal,
-            format!("the staged job cannot be read: {error}"),
-        );
+    /// A staged job no build could relay (a bug, or a newer job kind that no worker
+    /// read within [`MAX_UNREADABLE_ATTEMPTS`] tries) becomes a dead letter with its
+    /// raw payload, where operators see it, instead of blocking the outbox.
+    async fn bury(&self, staged: &OutboxJob, reason: &str) -> Result<(), JobsError> {
+        let failure = JobFailure::permanent(junction_core::ErrorCode::Internal, reason);
         let now = Utc::now();
         let attempt_log = serde_json::to_value([AttemptRecord {
             attempt: 1,
@@ -221,7 +252,7 @@ impl Relay {
             retry_at: None,
         }])
         .map_err(|e| JobsError::Payload(e.to_string()))?;
-        tracing::error!(job_id = %staged.job_id, error, "dead-lettering an unreadable staged job");
+        tracing::error!(job_id = %staged.job_id, reason, "dead-lettering a staged job no worker can relay");
         dead::insert(
             &self.store,
             dead::DeadLetterRow {

@@ -61,8 +61,8 @@ pub struct WebhookJob {
     pub workspace_id: WorkspaceId,
     pub integration_id: Uuid,
     pub event_row_id: Uuid,
-    /// 0 for the event's first processing, `n` for its n-th replay by an operator
-    /// (each replay is a job of its own: the first may still be remembered).
+    /// 0 for the event's first processing, `n` for its n-th reprocessing asked by an
+    /// operator (each is a job of its own: the first may still be remembered).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub replay: u32,
 }
@@ -128,7 +128,9 @@ impl Job {
             Job::Sync(job) => format!("sync-{}", job.run_id),
             Job::Action(job) => format!("action-{}", job.request_id),
             Job::Webhook(job) if job.replay == 0 => format!("webhook-{}", job.event_row_id),
-            Job::Webhook(job) => format!("webhook-{}-replay-{}", job.event_row_id, job.replay),
+            // Not `-replay-`: that suffix is a dead letter's replay (`replay_job_id`),
+            // and the two counters must never produce the same id.
+            Job::Webhook(job) => format!("webhook-{}-reprocess-{}", job.event_row_id, job.replay),
             Job::Notify(job) => format!("notify-{}", job.notification_id),
         }
     }
@@ -302,8 +304,13 @@ mod tests {
         assert_eq!(webhook(0).default_job_id(), format!("webhook-{event}"));
         assert_eq!(
             webhook(2).default_job_id(),
-            format!("webhook-{event}-replay-2")
+            format!("webhook-{event}-reprocess-2")
         );
+        // An event's reprocessing and a dead letter's replay never share an id.
+        let replayed_letter = replay_job_id(&webhook(0).default_job_id());
+        let reprocessed = webhook(1).default_job_id();
+        assert_ne!(replayed_letter, reprocessed);
+        assert_ne!(replay_job_id(&reprocessed), webhook(2).default_job_id());
         // A first job on the wire has no replay field, and reads back as replay 0.
         let wire = serde_json::to_value(webhook(0)).unwrap();
         assert!(wire.get("replay").is_none());

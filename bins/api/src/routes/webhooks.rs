@@ -47,8 +47,7 @@ pub struct WebhookReceipt {
     responses(
         (status = 200, body = WebhookReceipt),
         (status = 400, body = Problem, description = "Bad, stale or missing signature; or no signing secret set"),
-        (status = 404, body = Problem),
-        (status = 503, body = Problem, description = "Stored but not queued: the provider's retry completes it")
+        (status = 404, body = Problem)
     )
 )]
 #[post("/webhooks/{provider}/{integration_id}")]

@@ -28,9 +28,7 @@ use junction_core::{ErrorCode, WorkspaceId};
 use junction_jobs::{JobFailure, NotifyJob};
 use junction_store::{
     StoreError,
-    models::{
-        Integration, IntegrationStatus, LogLevel, Notification, NotificationStatus, Operation,
-    },
+    models::{Integration, LogLevel, Notification, NotificationStatus, Operation},
     repo::{self, logs::NewLog},
 };
 use serde_json::json;
@@ -41,9 +39,6 @@ use crate::{
     App,
     failures::{call_failure, store_failure},
 };
-
-/// How many of a workspace's integrations are looked at for one that sends email.
-const SENDER_CANDIDATES: i64 = 200;
 
 /// What an attempt found to send.
 struct Delivery {
@@ -175,13 +170,25 @@ impl App {
                 repo::email_suppressions::suppressed_among(tx.conn(), &notification.recipients)
                     .await?;
             let workspace = repo::workspaces::get(tx.conn(), workspace_id).await?;
-            let candidates =
-                repo::integrations::list(tx.conn(), None, None, SENDER_CANDIDATES).await?;
-            Ok::<_, StoreError>((suppressed, workspace.name, candidates))
+            let senders: Vec<&str> = self
+                .registry()
+                .specs()
+                .filter(|spec| {
+                    self.registry()
+                        .get(spec.id)
+                        .is_some_and(|adapter| adapter.email_sender().is_some())
+                })
+                .map(|spec| spec.id)
+                .collect();
+            let sender = repo::integrations::active_of(tx.conn(), &senders, 1)
+                .await?
+                .into_iter()
+                .next();
+            Ok::<_, StoreError>((suppressed, workspace.name, sender))
         }
         .await
         .map_err(|e| store_failure(&e))?;
-        let (suppressed, workspace, candidates) = found;
+        let (suppressed, workspace, sender) = found;
         let to: Vec<String> = notification
             .recipients
             .iter()
@@ -200,13 +207,6 @@ impl App {
             tracing::info!(notification_id = %notification.id, "notification suppressed: no recipient left");
             return Ok(None);
         }
-        let sender = candidates.into_iter().find(|integration| {
-            integration.status == IntegrationStatus::Active
-                && self
-                    .registry()
-                    .get(&integration.provider)
-                    .is_some_and(|adapter| adapter.email_sender().is_some())
-        });
         let Some(sender) = sender else {
             let message = "no active integration in this workspace can send email: connect \
                            Resend (an API key with a verified sending domain) to receive \

@@ -178,7 +178,7 @@ async fn eventually_relayed(relay: &junction_jobs::Relay, want: usize) -> usize 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreadable_staged_job_becomes_a_dead_letter_instead_of_blocking() {
+async fn a_job_only_a_newer_build_reads_waits_then_becomes_a_dead_letter() {
     let env = Env::new().await;
     let good = env.sync_job();
     env.db
@@ -189,8 +189,25 @@ async fn an_unreadable_staged_job_becomes_a_dead_letter_instead_of_blocking() {
         ))
         .await;
     stage(&env, &good, true).await;
+    // A rolling deploy: a newer worker may read it, so it waits, and it does not hold
+    // up the jobs behind it.
     let report = env.relay().await;
-    assert_eq!((report.relayed, report.unreadable), (1, 1));
+    assert_eq!(
+        (report.relayed, report.deferred, report.unreadable),
+        (1, 1, 0)
+    );
+    assert_eq!(staged(&env).await, 1);
+    assert!(env.dead_letters().await.is_empty());
+    // No worker read it in all its tries: a dead letter, where operators see it.
+    env.db
+        .execute(&format!(
+            "UPDATE outbox SET leased_until = NULL, relay_attempts = {} \
+             WHERE job_id = 'sync-from-the-future'",
+            junction_jobs::outbox::MAX_UNREADABLE_ATTEMPTS
+        ))
+        .await;
+    let report = env.relay().await;
+    assert_eq!((report.relayed, report.unreadable), (0, 1));
     assert_eq!(staged(&env).await, 0);
     let letters = env.dead_letters().await;
     assert_eq!(letters.len(), 1);

@@ -173,6 +173,22 @@ pub async fn delete(conn: &mut Conn, id: Uuid) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The scoped workspace's active integrations of any of `providers`, oldest first.
+pub async fn active_of(
+    conn: &mut Conn,
+    providers: &[&str],
+    limit: i64,
+) -> Result<Vec<Integration>, StoreError> {
+    Ok(integrations::table
+        .filter(integrations::status.eq(IntegrationStatus::Active))
+        .filter(integrations::provider.eq_any(providers.iter().map(|p| (*p).to_owned())))
+        .order((integrations::created_at, integrations::id))
+        .limit(clamp_limit(limit))
+        .select(Integration::as_select())
+        .load(conn)
+        .await?)
+}
+
 /// An integration the scheduler claimed.
 #[derive(Debug, Clone, diesel::QueryableByName)]
 pub struct Claimed {

@@ -29,6 +29,9 @@ pub const TENANT_TABLES: &[&str] = &[
     "idempotency_keys",
     "alert_rules",
     "notifications",
+    "email_suppressions",
+    "action_runs",
+    "outbox",
 ];
 
 #[derive(QueryableByName, Debug)]

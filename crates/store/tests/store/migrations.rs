@@ -36,6 +36,89 @@ async fn migrations_run_up_down_and_up_again() {
     junction_testkit::create_integration(db.store(), workspace, "stripe").await;
 }
 
+/// Upgrading to the outbox: rows that waited for a job under the previous version
+/// get one staged, in the shape junction-jobs reads.
+#[tokio::test]
+async fn the_outbox_migration_stages_a_job_for_every_row_still_waiting() {
+    use diesel_migrations::MigrationHarness;
+    let db = TestDb::new().await;
+    let url = db.url().clone();
+    tokio::task::spawn_blocking(move || {
+        use diesel::Connection;
+        let mut conn = diesel_async::async_connection_wrapper::AsyncConnectionWrapper::<
+            diesel_async::AsyncPgConnection,
+        >::establish(url.expose())
+        .unwrap();
+        conn.revert_last_migration(migrate::MIGRATIONS).unwrap();
+    })
+    .await
+    .unwrap();
+    let (ws, _) = junction_testkit::create_workspace(db.store(), "Upgraded").await;
+    let integration = junction_testkit::create_integration(db.store(), ws, "stripe").await;
+    let (ws, id) = (ws.to_string(), integration.id.to_string());
+    TestDb::execute(
+        &db,
+        &format!(
+            "INSERT INTO sync_runs (workspace_id, integration_id, trigger, status) VALUES \
+         ('{ws}', '{id}', 'manual', 'queued'), ('{ws}', '{id}', 'schedule', 'succeeded')"
+        ),
+    )
+    .await;
+    TestDb::execute(&db, &format!(
+        "INSERT INTO webhook_events (workspace_id, integration_id, provider, event_id, event_type, headers, body, status) VALUES \
+         ('{ws}', '{id}', 'stripe', 'evt_1', 'charge.refunded', '{{}}', '\\x7b7d', 'received'), \
+         ('{ws}', '{id}', 'stripe', 'evt_2', 'charge.refunded', '{{}}', '\\x7b7d', 'processed')"
+    ))
+    .await;
+    TestDb::execute(&db, &format!(
+        "INSERT INTO action_runs (workspace_id, integration_id, action, mode, status, input, provider_idempotency_key) VALUES \
+         ('{ws}', '{id}', 'create_customer', 'queued', 'queued', '{{\"email\": \"a@b.c\"}}', 'jct-run-1'), \
+         ('{ws}', '{id}', 'create_customer', 'inline', 'succeeded', '{{}}', 'jct-run-2')"
+    ))
+    .await;
+    TestDb::execute(&db, &format!(
+        "INSERT INTO notifications (workspace_id, kind, dedupe_key, recipients, subject, details, status) VALUES \
+         ('{ws}', 'sync_failed', 'sync_failed:a', '{{ops@acme.example}}', 's', '{{}}', 'pending'), \
+         ('{ws}', 'sync_failed', 'sync_failed:b', '{{ops@acme.example}}', 's', '{{}}', 'sent')"
+    ))
+    .await;
+
+    assert_eq!(migrate::run_pending(db.url()).await.unwrap().len(), 1);
+    assert_eq!(
+        TestDb::count(&db, "SELECT count(*) AS n FROM outbox").await,
+        4,
+        "only rows still waiting"
+    );
+    for (queue, prefix, fields) in [
+        (
+            "sync",
+            "sync-",
+            "job ? 'run_id' AND job ? 'integration_id' AND job->>'stream' IS NULL",
+        ),
+        (
+            "webhook",
+            "webhook-",
+            "job ? 'event_row_id' AND NOT job ? 'replay'",
+        ),
+        (
+            "action",
+            "action-",
+            "job->>'idempotency_key' = 'jct-run-1' AND job->'input'->>'email' = 'a@b.c'",
+        ),
+        ("notify", "notify-", "job ? 'notification_id'"),
+    ] {
+        assert_eq!(
+            TestDb::count(&db, &format!(
+                "SELECT count(*) AS n FROM outbox WHERE queue = '{queue}' AND job->>'kind' = '{queue}' \
+                 AND job_id LIKE '{prefix}%' AND job->>'workspace_id' = '{ws}' AND {fields}"
+            ))
+            .await,
+            1,
+            "{queue}"
+        );
+    }
+}
+
 #[derive(QueryableByName, Debug)]
 struct Name {
     #[diesel(sql_type = sql_types::Text)]

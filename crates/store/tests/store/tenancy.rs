@@ -161,6 +161,40 @@ pub async fn populate(
     )
     .await
     .unwrap();
+    repo::email_suppressions::suppress(
+        c,
+        workspace,
+        "bounced@example.com",
+        "bounce",
+        Some(integration.id),
+    )
+    .await
+    .unwrap();
+    repo::action_runs::create(
+        c,
+        repo::action_runs::NewActionRun {
+            id: uuid::Uuid::new_v4(),
+            workspace_id: workspace,
+            integration_id: integration.id,
+            action: "create_customer",
+            mode: junction_store::models::ActionMode::Queued,
+            input: &json!({}),
+            provider_idempotency_key: "jct-run-1",
+        },
+    )
+    .await
+    .unwrap();
+    repo::outbox::insert(
+        c,
+        repo::outbox::NewOutboxJob {
+            workspace_id: workspace,
+            queue: junction_store::models::Queue::Notify,
+            job_id: "notify-1",
+            job: json!({"kind": "notify"}),
+        },
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     integration.id
 }
