@@ -1,6 +1,6 @@
 //! The commands of `junction` and their output (human text, or JSON with `--json`).
 
-use std::time::Duration;
+use std::{convert::Infallible, fmt, time::Duration};
 
 use anyhow::{Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
@@ -10,7 +10,7 @@ use junction_app::{
     workspaces::{self, Operator},
 };
 use junction_core::WorkspaceId;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -26,27 +26,79 @@ pub struct Cli {
 #[derive(Debug, Args)]
 struct Database {
     /// Postgres URL of the schema owner (who runs migrations).
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = parse_database_url)]
-    database_url: DatabaseUrl,
+    // Taken as an opaque secret and checked by `check` with a message of our own:
+    // a clap value parser's error would quote the rejected value, password included.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = opaque_secret)]
+    database_url: SecretString,
     /// Seconds to wait for the database.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
     connect_timeout: u64,
 }
 
-fn parse_database_url(value: &str) -> Result<DatabaseUrl, String> {
-    DatabaseUrl::parse(value)
+impl Database {
+    fn url(&self) -> Result<DatabaseUrl, UsageError> {
+        parse_database_url(self.database_url.expose_secret())
+    }
+}
+
+/// Never fails, so clap never has a reason to quote the value.
+fn opaque_secret(value: &str) -> Result<SecretString, Infallible> {
+    Ok(SecretString::from(value.to_owned()))
+}
+
+/// Bad arguments found after clap parsed them (exit code 2). Messages name the
+/// argument, never its value.
+#[derive(Debug)]
+pub struct UsageError(String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Checks what clap takes unchecked (the database URL), before anything runs.
+pub fn check(cli: &Cli) -> Result<(), UsageError> {
+    match cli.command.database() {
+        Some(db) => db.url().map(drop),
+        None => Ok(()),
+    }
+}
+
+/// The database URL through the store's own parser, whose errors never quote the
+/// value; they are reworded to name both places the URL comes from.
+fn parse_database_url(value: &str) -> Result<DatabaseUrl, UsageError> {
+    DatabaseUrl::parse(value).map_err(|error| {
+        let why = error.strip_prefix("DATABASE_URL ").unwrap_or(&error);
+        UsageError(format!("DATABASE_URL (or --database-url) {why}"))
+    })
 }
 
 fn parse_workspace(value: &str) -> Result<WorkspaceId, String> {
     value
         .parse()
-        .map_err(|_| format!("`{value}` is not a workspace id (expected a UUID)"))
+        .map_err(|_| "the value is not a workspace id (expected a UUID)".to_owned())
 }
 
 fn parse_key_id(value: &str) -> Result<Uuid, String> {
+    value.parse().map_err(|_| {
+        "the value is not an API key id (expected a UUID from `junction api-key list`, not the key itself)"
+            .to_owned()
+    })
+}
+
+fn parse_dead_letter_id(value: &str) -> Result<Uuid, String> {
     value
         .parse()
-        .map_err(|_| format!("`{value}` is not an API key id (expected a UUID)"))
+        .map_err(|_| "the value is not a dead letter id (expected a UUID)".to_owned())
+}
+
+fn parse_integration_id(value: &str) -> Result<Uuid, String> {
+    value
+        .parse()
+        .map_err(|_| "the value is not an integration id (expected a UUID)".to_owned())
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,7 +131,7 @@ struct DlqFilter {
     #[arg(long, value_parser = parse_queue)]
     queue: Option<Queue>,
     /// Only this integration.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_integration_id)]
     integration: Option<Uuid>,
     /// Only this error code.
     #[arg(long)]
@@ -88,7 +140,7 @@ struct DlqFilter {
 
 fn parse_queue(value: &str) -> Result<Queue, String> {
     Queue::parse(value)
-        .ok_or_else(|| format!("`{value}` is not a queue (sync, action, webhook or notify)"))
+        .ok_or_else(|| "the value is not a queue (sync, action, webhook or notify)".to_owned())
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +166,7 @@ enum DlqCommand {
         #[arg(long, value_parser = parse_workspace)]
         workspace: WorkspaceId,
         /// The dead letter's id (from `junction dlq list`).
+        #[arg(value_parser = parse_dead_letter_id)]
         id: Option<Uuid>,
         /// Replay every pending dead letter matching the filter.
         #[arg(long, conflicts_with = "id")]
@@ -208,6 +261,26 @@ enum KeysCommand {
     },
 }
 
+impl Command {
+    /// The database the command works on, if any.
+    fn database(&self) -> Option<&Database> {
+        match self {
+            Self::Migrate { db, .. }
+            | Self::Workspace(
+                WorkspaceCommand::Create { db, .. } | WorkspaceCommand::List { db, .. },
+            )
+            | Self::ApiKey(
+                ApiKeyCommand::Create { db, .. }
+                | ApiKeyCommand::List { db, .. }
+                | ApiKeyCommand::Revoke { db, .. },
+            )
+            | Self::Keys(KeysCommand::Rotate { db, .. })
+            | Self::Dlq(DlqCommand::List { db, .. } | DlqCommand::Replay { db, .. }) => Some(db),
+            Self::Keys(KeysCommand::Generate { .. }) => None,
+        }
+    }
+}
+
 /// Runs a command; returns what to print on stdout.
 pub async fn run(cli: Cli) -> Result<String> {
     match cli.command {
@@ -261,12 +334,9 @@ pub async fn run(cli: Cli) -> Result<String> {
 
 /// The operator's access to the database the arguments name.
 async fn operator(db: &Database) -> Result<Operator> {
-    Operator::connect(
-        db.database_url.clone(),
-        Duration::from_secs(db.connect_timeout),
-    )
-    .await
-    .map_err(fail)
+    Operator::connect(db.url()?, Duration::from_secs(db.connect_timeout))
+        .await
+        .map_err(fail)
 }
 
 /// A use case's failure as the one line the command prints.
@@ -402,7 +472,7 @@ async fn api_key_revoke(
 }
 
 async fn keys_rotate(db: &Database, batch_size: i64, json: bool) -> Result<String> {
-    let vault = Vault::new(KeyRing::from_env()?);
+    let vault = Vault::new(key_ring()?);
     let rotation = operator(db)
         .await?
         .rotate_keys(&vault, batch_size)
@@ -429,13 +499,22 @@ async fn keys_rotate(db: &Database, batch_size: i64, json: bool) -> Result<Strin
     })
 }
 
+/// The key ring from `JUNCTION_KEYS`; errors name the variable, never its value.
+fn key_ring() -> Result<KeyRing> {
+    if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(KEYS_ENV) {
+        bail!("{KEYS_ENV} is malformed: it is not valid UTF-8");
+    }
+    Ok(KeyRing::from_env()?)
+}
+
 fn keys_generate(id: &str) -> Result<String> {
     let valid = (1..=64).contains(&id.len())
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !valid {
-        bail!("key id `{id}` is invalid: use 1-64 letters, digits, `-` or `_`");
+        // Not quoted: a whole `id:key` entry pasted here would be a secret.
+        bail!("the key id (--id) is invalid: use 1-64 letters, digits, `-` or `_`");
     }
     let key = KeyRing::generate_key()?;
     Ok(format!("{id}:{}", key.expose_secret()))

@@ -103,18 +103,7 @@ impl App {
         )
         .await?;
         if queued {
-            let job_id = outbox::stage(
-                tx.conn(),
-                &Job::Action(ActionJob {
-                    workspace_id,
-                    integration_id,
-                    action: action.to_owned(),
-                    input,
-                    idempotency_key: key,
-                    request_id: run.id,
-                }),
-            )
-            .await?;
+            let job_id = outbox::stage(tx.conn(), &Job::of_action_run(&run)).await?;
             log(
                 &mut tx,
                 workspace_id,

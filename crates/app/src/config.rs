@@ -7,9 +7,16 @@
 //! `DATABASE_URL`, `REDIS_URL`, `JUNCTION_KEYS`, and `JUNCTION_*` for everything else,
 //! with `__` for nesting (`JUNCTION_PROVIDERS__GOOGLE_ANALYTICS__CLIENT_ID`; provider ids
 //! are written with dashes as underscores there). [`Config::load`] validates everything
-//! and fails with one line naming the setting, never echoing a secret.
+//! and fails with one line naming the setting, never echoing a secret. A provider
+//! section must configure an OAuth app whole (`client_id` and `client_secret`, or
+//! neither); whether its id is a provider of this build is checked against the
+//! registry by [`Config::check_providers`], which `App::connect` runs first.
 
-use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    net::SocketAddr,
+    path::PathBuf,
+};
 
 use figment::{
     Figment,
@@ -119,6 +126,12 @@ pub struct WorkerSettings {
     pub outbox_poll_interval_ms: u64,
     /// Jobs the relay moves per pass.
     pub outbox_batch: i32,
+    /// How often the reconciliation sweep looks for rows whose job Redis forgot (one
+    /// worker of the installation sweeps at a time), in seconds.
+    pub reconcile_interval_seconds: u64,
+    /// How long a row waits for its job before the sweep looks at it, in seconds;
+    /// the same age makes a scheduler claim whose run never started stale.
+    pub reconcile_grace_seconds: u64,
 }
 
 impl Default for WorkerSettings {
@@ -143,6 +156,8 @@ impl Default for WorkerSettings {
             poll_interval_ms: 200,
             outbox_poll_interval_ms: 100,
             outbox_batch: 200,
+            reconcile_interval_seconds: 60,
+            reconcile_grace_seconds: 120,
         }
     }
 }
@@ -369,7 +384,25 @@ impl Config {
             entry.api_base_url = section.api_base_url.or(entry.api_base_url.take());
         }
         let mut providers = BTreeMap::new();
-        for (id, provider) in merged {
+        for (id, mut provider) in merged {
+            // An empty value (a variable set to "") is no value.
+            provider.client_id = provider.client_id.filter(|v| !v.trim().is_empty());
+            provider.client_secret = provider.client_secret.filter(|v| !v.trim().is_empty());
+            // Half an OAuth app fails at the first connection (or, in sandbox mode, mixes
+            // the sandbox's id with this secret): stop start-up instead.
+            match (&provider.client_id, &provider.client_secret) {
+                (Some(_), None) => {
+                    return Err(ConfigError(format!(
+                        "providers.{id}: client_id is set but client_secret is not (set both, or neither)"
+                    )));
+                }
+                (None, Some(_)) => {
+                    return Err(ConfigError(format!(
+                        "providers.{id}: client_secret is set but client_id is not (set both, or neither)"
+                    )));
+                }
+                _ => {}
+            }
             let setting = |field: &str| format!("providers.{id}.{field}");
             let url = |field: &str, value: &Option<String>| {
                 value
@@ -420,6 +453,12 @@ impl Config {
                 "JUNCTION_WORKER__SCHEDULER_INTERVAL_SECONDS must be at least 1".into(),
             ));
         }
+        if worker.reconcile_interval_seconds == 0 || worker.reconcile_grace_seconds == 0 {
+            return Err(ConfigError(
+                "JUNCTION_WORKER__RECONCILE_INTERVAL_SECONDS and RECONCILE_GRACE_SECONDS must be at least 1"
+                    .into(),
+            ));
+        }
         if worker.page_size == Some(0) {
             return Err(ConfigError(
                 "JUNCTION_WORKER__PAGE_SIZE must be at least 1".into(),
@@ -467,6 +506,28 @@ impl Config {
             ),
             worker,
         })
+    }
+
+    /// Checks the provider sections against the providers of this build (`ids`, the
+    /// registry's): a section for any other id is a typo or a leftover that would
+    /// configure nothing, so it is an error naming it and the known ids.
+    /// `App::connect` runs it before connecting to anything.
+    pub fn check_providers<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), ConfigError> {
+        let known: BTreeSet<&str> = ids.into_iter().collect();
+        match self
+            .providers
+            .keys()
+            .find(|id| !known.contains(id.as_str()))
+        {
+            Some(unknown) => Err(ConfigError(format!(
+                "providers.{unknown}: no such provider (known: {})",
+                known.into_iter().collect::<Vec<_>>().join(", ")
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// The OAuth redirect URI registered with providers.
@@ -618,6 +679,126 @@ mod tests {
             jail.set_env("JUNCTION_WORKER__PAGE_SIZE", "0");
             let err = Config::from_figment(Config::figment(None)).unwrap_err().0;
             assert!(err.starts_with("JUNCTION_WORKER__PAGE_SIZE"), "{err}");
+            Ok(())
+        });
+    }
+
+    const BUILD: &[&str] = &["google-analytics", "kit", "kit-oauth", "stripe"];
+
+    #[test]
+    fn a_section_for_a_provider_this_build_lacks_is_an_error_naming_it() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://db/junction");
+            jail.set_env("JUNCTION_KEYS", KEYS);
+            jail.create_file(
+                "junction.toml",
+                r#"
+                [providers.google-analytics]
+                client_id = "id"
+                client_secret = "secret"
+                [providers.kit_oauth]
+                token_url = "https://kit.example.com/token"
+                "#,
+            )?;
+            let config = Config::from_figment(Config::figment(None)).map_err(|e| e.0)?;
+            assert_eq!(config.check_providers(BUILD.iter().copied()), Ok(()));
+
+            // A typo in the file.
+            jail.create_file(
+                "junction.toml",
+                r#"
+                [providers.nope]
+                api_base_url = "https://nope.example.com/"
+                "#,
+            )?;
+            let config = Config::from_figment(Config::figment(None)).map_err(|e| e.0)?;
+            let err = config.check_providers(BUILD.iter().copied()).unwrap_err().0;
+            assert_eq!(
+                err,
+                "providers.nope: no such provider (known: google-analytics, kit, kit-oauth, stripe)"
+            );
+            jail.create_file("junction.toml", "")?;
+
+            // And in the environment (dashes written as underscores).
+            jail.set_env("JUNCTION_PROVIDERS__GOOGLE_ANALYTIC__CLIENT_ID", "id");
+            jail.set_env(
+                "JUNCTION_PROVIDERS__GOOGLE_ANALYTIC__CLIENT_SECRET",
+                "s3cret",
+            );
+            let config = Config::from_figment(Config::figment(None)).map_err(|e| e.0)?;
+            let err = config.check_providers(BUILD.iter().copied()).unwrap_err().0;
+            assert!(
+                err.starts_with(
+                    "providers.google-analytic: no such provider (known: google-analytics,"
+                ),
+                "{err}"
+            );
+            assert!(!err.contains("s3cret"));
+            assert_eq!(err.lines().count(), 1);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn half_an_oauth_app_is_an_error_naming_the_provider() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://db/junction");
+            jail.set_env("JUNCTION_KEYS", KEYS);
+            let err = || Config::from_figment(Config::figment(None)).unwrap_err().0;
+            jail.set_env(
+                "JUNCTION_PROVIDERS__GOOGLE_ANALYTICS__CLIENT_SECRET",
+                "s3cret",
+            );
+            let message = err();
+            assert_eq!(
+                message,
+                "providers.google-analytics: client_secret is set but client_id is not (set both, or neither)"
+            );
+            assert!(!message.contains("s3cret"));
+            // Sandbox mode fills a missing id with the sandbox's: still half an app.
+            jail.set_env("JUNCTION_SANDBOX_URL", "http://127.0.0.1:8090");
+            assert!(err().starts_with("providers.google-analytics: client_secret is set"));
+            jail.set_env("JUNCTION_PROVIDERS__GOOGLE_ANALYTICS__CLIENT_SECRET", "");
+            jail.set_env("JUNCTION_SANDBOX_URL", "");
+            jail.create_file(
+                "junction.toml",
+                r#"
+                [providers.kit-oauth]
+                client_id = "kit-app"
+                "#,
+            )?;
+            assert_eq!(
+                err(),
+                "providers.kit-oauth: client_id is set but client_secret is not (set both, or neither)"
+            );
+            jail.set_env("JUNCTION_PROVIDERS__KIT_OAUTH__CLIENT_SECRET", "kit-secret");
+            let config = Config::from_figment(Config::figment(None)).map_err(|e| e.0)?;
+            assert_eq!(
+                config.provider("kit-oauth").client_id.as_deref(),
+                Some("kit-app")
+            );
+            // An empty secret (a variable set to "") is none: google-analytics has no app.
+            assert!(config.provider("google-analytics").client_secret.is_none());
+            assert_eq!(config.check_providers(BUILD.iter().copied()), Ok(()));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn sandbox_mode_needs_no_provider_sections() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://db/junction");
+            jail.set_env("JUNCTION_KEYS", KEYS);
+            jail.set_env("JUNCTION_SANDBOX_URL", "http://127.0.0.1:8090");
+            let config = Config::from_figment(Config::figment(None)).map_err(|e| e.0)?;
+            assert_eq!(config.check_providers(BUILD.iter().copied()), Ok(()));
+            for id in BUILD {
+                let app = config.provider(id);
+                assert!(
+                    app.client_id.is_some() && app.client_secret.is_some(),
+                    "{id}"
+                );
+            }
             Ok(())
         });
     }

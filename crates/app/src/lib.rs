@@ -44,6 +44,7 @@ pub mod metrics;
 pub mod notifications;
 pub mod process;
 pub mod proxy;
+pub mod reconcile;
 pub mod scheduler;
 pub mod syncs;
 pub mod webhooks;
@@ -115,8 +116,12 @@ impl std::fmt::Debug for App {
 impl App {
     /// Connects to Postgres and Redis (failing fast, with one line naming what is
     /// down) and builds the provider connections with the request budget every pod
-    /// shares through Redis.
+    /// shares through Redis. Before that, the provider sections are checked against
+    /// the registry; once Postgres answers, the key ring proves itself against the
+    /// check values stored for its key ids (and stores those missing): a key that is
+    /// not the one that sealed before under its id stops start-up, naming the id.
     pub async fn connect(config: Config, registry: Registry, role: Role) -> anyhow::Result<Self> {
+        config.check_providers(registry.ids())?;
         let store = Store::connect(
             &config.database_url,
             StoreOptions {
@@ -127,6 +132,20 @@ impl App {
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e} (database {})", config.database_url.redacted()))?;
+        let mut conn = store
+            .unscoped()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e} (database {})", config.database_url.redacted()))?;
+        let ring = junction_store::repo::key_checks::verify(&mut conn, &config.vault)
+            .await
+            .map_err(|e| match e {
+                junction_store::StoreError::Vault(e) => anyhow::anyhow!("{e}"),
+                e => anyhow::anyhow!("cannot check {KEYS_ENV} against the database: {e}"),
+            })?;
+        drop(conn);
+        if !ring.recorded.is_empty() {
+            tracing::info!(key_ids = ?ring.recorded, "stored the check values of new keys");
+        }
         let queues = Queues::connect(config.redis_url(), &config.queue_prefix)
             .await
             .map_err(|e| anyhow::anyhow!("cannot reach Redis at REDIS_URL: {e}"))?;

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use junction_jobs::Queues;
-use junction_store::{Store, ingest::PageStats};
+use junction_store::{Store, ingest::PageStats, models::Queue};
 
 /// The provider label when the provider could not be looked up.
 pub const UNKNOWN_PROVIDER: &str = "unknown";
@@ -63,6 +63,22 @@ pub fn scheduler_pass(claimed: usize, enqueued: usize, failed: usize, took: Dura
 /// A scheduler pass that failed as a whole (the claim itself).
 pub fn scheduler_error() {
     metrics::counter!("junction_scheduler_errors_total").increment(1);
+}
+
+/// A job Redis forgot, staged again by the reconciliation sweep.
+pub fn job_recovered(queue: Queue) {
+    metrics::counter!("junction_jobs_recovered_total", "queue" => queue.as_str()).increment(1);
+}
+
+/// A job Redis says ended while its row still waits (see `reconcile`).
+pub fn reconcile_inconsistent(queue: Queue) {
+    metrics::counter!("junction_reconcile_inconsistent_total", "queue" => queue.as_str())
+        .increment(1);
+}
+
+/// A reconciliation sweep that failed.
+pub fn reconcile_error() {
+    metrics::counter!("junction_reconcile_errors_total").increment(1);
 }
 
 /// Refreshes `junction_queue_depth{queue,state}` and `junction_queue_lag_seconds{queue}`

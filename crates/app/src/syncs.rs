@@ -98,16 +98,10 @@ impl App {
         crate::integrations::ensure_active(&integration)?;
         let run = repo::sync_runs::create(tx.conn(), workspace_id, integration_id, stream, trigger)
             .await?;
-        let job_id = outbox::stage(
-            tx.conn(),
-            &Job::Sync(SyncJob {
-                workspace_id,
-                integration_id,
-                run_id: run.id,
-                stream: stream.map(str::to_owned),
-            }),
-        )
-        .await?;
+        let job_id = outbox::stage(tx.conn(), &Job::of_sync_run(&run)).await?;
+        if trigger == SyncTrigger::Schedule {
+            repo::integrations::clear_claim(tx.conn(), integration_id).await?;
+        }
         if trigger == SyncTrigger::Manual {
             repo::logs::append(
                 tx.conn(),

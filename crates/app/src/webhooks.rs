@@ -27,7 +27,6 @@ use junction_core::{
 };
 use junction_jobs::{Job, JobFailure, WebhookJob, outbox};
 use junction_store::{
-    Conn,
     ingest::apply_effects,
     models::{Integration, LogLevel, Operation, WebhookEventRow, WebhookStatus},
     repo::{
@@ -149,7 +148,7 @@ impl App {
             .await?;
             match inserted {
                 Some(row) => {
-                    stage_processing(tx.conn(), workspace_id, integration_id, row.id, 0).await?;
+                    outbox::stage(tx.conn(), &Job::of_webhook_event(&row)).await?;
                 }
                 None => duplicates += 1,
             }
@@ -268,9 +267,7 @@ impl App {
             ));
         }
         let row = repo::webhook_events::reopen(tx.conn(), id).await?;
-        let replay = u32::try_from(row.replays).unwrap_or(u32::MAX);
-        let job_id =
-            stage_processing(tx.conn(), workspace_id, row.integration_id, id, replay).await?;
+        let job_id = outbox::stage(tx.conn(), &Job::of_webhook_event(&row)).await?;
         tx.commit().await?;
         Ok(ReplayedEvent { event: row, job_id })
     }
@@ -585,26 +582,6 @@ impl App {
             tracing::error!(event = %job.event_row_id, %error, "could not record a webhook failure");
         }
     }
-}
-
-/// Stages the job that processes a stored event (its `replay`-th replay).
-async fn stage_processing(
-    conn: &mut Conn,
-    workspace_id: WorkspaceId,
-    integration_id: Uuid,
-    event_row_id: Uuid,
-    replay: u32,
-) -> Result<String> {
-    Ok(outbox::stage(
-        conn,
-        &Job::Webhook(WebhookJob {
-            workspace_id,
-            integration_id,
-            event_row_id,
-            replay,
-        }),
-    )
-    .await?)
 }
 
 fn no_webhooks(provider: &str) -> Error {

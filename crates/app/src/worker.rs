@@ -13,6 +13,9 @@
 //!   ([`junction_jobs::Relay`]);
 //! - runs the **scheduler** every `scheduler_interval_seconds`: any number of pods
 //!   may run it, the claim in Postgres never hands an integration to two of them;
+//! - takes part in the **reconciliation sweep** (`reconcile`): one worker of the
+//!   installation per `reconcile_interval_seconds` gives rows whose job Redis
+//!   forgot their job back;
 //! - refreshes the queue and outbox gauges every few seconds.
 //!
 //! Shutdown: when the `shutdown` future resolves (SIGTERM or SIGINT in the binary),
@@ -114,6 +117,10 @@ impl Worker {
             let stop = stop_rx.clone();
             async move { relay.run(stop).await }
         });
+        let reconciler = tokio::spawn({
+            let (app, stop, holder) = (self.app.clone(), stop_rx.clone(), self.name.clone());
+            async move { app.run_reconciler(holder, stop).await }
+        });
         let gauges = tokio::spawn({
             let (app, mut stop) = (self.app.clone(), stop_rx.clone());
             async move {
@@ -185,7 +192,11 @@ impl Worker {
             tracing::error!("the job runner stopped before shutdown was asked for");
         }
         let _ = stop_tx.send(true);
-        for (what, task) in [("scheduler", scheduler), ("outbox relay", relay)] {
+        for (what, task) in [
+            ("scheduler", scheduler),
+            ("outbox relay", relay),
+            ("reconciliation sweep", reconciler),
+        ] {
             if tokio::time::timeout(STOP_GRACE, task).await.is_err() {
                 tracing::warn!(
                     what,

@@ -280,9 +280,23 @@ impl Operator {
     /// Re-seals every credential and OAuth verifier with the vault's first key,
     /// `batch_size` per transaction (resumable). Fails when credentials sealed with
     /// older keys are left (locked by a running worker): run it again.
+    ///
+    /// The ring proves itself first: a key that does not open the check value stored
+    /// for its id is refused (one line naming the id) before anything is re-sealed.
+    /// The new sealing key's check is stored once it has re-sealed; the other keys'
+    /// once the rotation is complete (every credential they sealed opened).
     pub async fn rotate_keys(&self, vault: &Vault, batch_size: i64) -> Result<Rotation> {
         self.ensure_migrated().await?;
         let mut admin = self.owner().await?;
+        let key_ring_error = |error: StoreError| match error {
+            StoreError::Vault(vault_error) => {
+                Error::new(ErrorCode::ConfigurationError, vault_error.to_string())
+            }
+            other => Error::from(other),
+        };
+        let unchecked = repo::key_checks::verify_stored(admin.conn(), vault)
+            .await
+            .map_err(key_ring_error)?;
         let report = repo::credentials::rotate_all(admin.conn(), vault, batch_size)
             .await
             .map_err(|e| {
@@ -290,8 +304,13 @@ impl Operator {
                     .with_detail("re-sealing credentials failed: run the command again to resume")
             })?;
         let verifiers = repo::oauth_states::rotate_all(admin.conn(), vault).await?;
-        let by_key = repo::credentials::count_by_key(admin.conn()).await?;
         let key_id = vault.ring().primary_key_id().to_owned();
+        if unchecked.contains(&key_id) {
+            repo::key_checks::record_missing(admin.conn(), vault, &[key_id.as_str()])
+                .await
+                .map_err(key_ring_error)?;
+        }
+        let by_key = repo::credentials::count_by_key(admin.conn()).await?;
         let left: i64 = by_key
             .iter()
             .filter(|(k, _)| *k != key_id)
@@ -306,6 +325,14 @@ impl Operator {
                 ),
             ));
         }
+        let older: Vec<&str> = unchecked
+            .iter()
+            .map(String::as_str)
+            .filter(|id| *id != key_id)
+            .collect();
+        repo::key_checks::record_missing(admin.conn(), vault, &older)
+            .await
+            .map_err(key_ring_error)?;
         Ok(Rotation {
             key_id,
             report,

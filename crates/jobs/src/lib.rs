@@ -118,6 +118,6 @@ pub use policy::{Decision, RetryPolicy};
 pub use queue::{JobLookup, QueueStats, Queues, TaskState};
 pub use replay::{Replayed, replay, replay_matching};
 pub use runner::{
-    FINISHED_JOB_RETENTION, JobHandler, Liveness, OUTCOME_ABANDONED, OUTCOME_RETRIED,
-    OUTCOME_SUCCEEDED, QueueWorker, RunnerOptions, run, run_with,
+    FINISHED_JOB_RETENTION, IN_FLIGHT_MARK_BEATS, JobHandler, Liveness, OUTCOME_ABANDONED,
+    OUTCOME_RETRIED, OUTCOME_SUCCEEDED, QueueWorker, RunnerOptions, run, run_with,
 };

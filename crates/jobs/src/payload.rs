@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, Utc};
 use junction_core::WorkspaceId;
-use junction_store::models::Queue;
+use junction_store::models::{ActionRun, Notification, Queue, SyncRun, WebhookEventRow};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -133,6 +133,51 @@ impl Job {
             Job::Webhook(job) => format!("webhook-{}-reprocess-{}", job.event_row_id, job.replay),
             Job::Notify(job) => format!("notify-{}", job.notification_id),
         }
+    }
+}
+
+/// The job each kind of waiting row gets, built in one place: where the row is
+/// created with its job, and where the reconciliation sweep stages a job Redis
+/// forgot.
+impl Job {
+    /// The job of a sync run (every stream, or the run's one stream).
+    pub fn of_sync_run(run: &SyncRun) -> Self {
+        Job::Sync(SyncJob {
+            workspace_id: WorkspaceId(run.workspace_id),
+            integration_id: run.integration_id,
+            run_id: run.id,
+            stream: run.stream.clone(),
+        })
+    }
+
+    /// The job of a queued action run; the run's id is the request id.
+    pub fn of_action_run(run: &ActionRun) -> Self {
+        Job::Action(ActionJob {
+            workspace_id: WorkspaceId(run.workspace_id),
+            integration_id: run.integration_id,
+            action: run.action.clone(),
+            input: run.input.clone(),
+            idempotency_key: run.provider_idempotency_key.clone(),
+            request_id: run.id,
+        })
+    }
+
+    /// The job processing a stored webhook event, for its latest replay.
+    pub fn of_webhook_event(event: &WebhookEventRow) -> Self {
+        Job::Webhook(WebhookJob {
+            workspace_id: WorkspaceId(event.workspace_id),
+            integration_id: event.integration_id,
+            event_row_id: event.id,
+            replay: u32::try_from(event.replays).unwrap_or(0),
+        })
+    }
+
+    /// The job delivering a notification.
+    pub fn of_notification(notification: &Notification) -> Self {
+        Job::Notify(NotifyJob {
+            workspace_id: WorkspaceId(notification.workspace_id),
+            notification_id: notification.id,
+        })
     }
 }
 

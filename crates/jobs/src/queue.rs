@@ -417,6 +417,63 @@ impl Queues {
         Ok(purged)
     }
 
+    /// The key saying a worker is running `job_id` right now. Kept beside apalis's
+    /// own records because those vanish with everything else when Redis forgets
+    /// its keys, while a running handler writes this one again at its next beat.
+    fn in_flight_key(&self, queue: Queue, job_id: &str) -> String {
+        format!("{}:in-flight:{job_id}", self.queue_name(queue))
+    }
+
+    /// Marks `job_id` as being run by `worker` for `ttl` (renewed while it runs).
+    pub(crate) async fn mark_in_flight(
+        &self,
+        queue: Queue,
+        job_id: &str,
+        worker: &str,
+        ttl: Duration,
+    ) -> Result<(), JobsError> {
+        let mut conn = self.conn.clone();
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let _: () = redis::cmd("SET")
+            .arg(self.in_flight_key(queue, job_id))
+            .arg(worker)
+            .arg("PX")
+            .arg(millis)
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes the mark of a job whose attempt ended.
+    pub(crate) async fn clear_in_flight(
+        &self,
+        queue: Queue,
+        job_id: &str,
+    ) -> Result<(), JobsError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = redis::cmd("DEL")
+            .arg(self.in_flight_key(queue, job_id))
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Which of `jobs` a live worker is running (a job's mark is renewed every
+    /// heartbeat interval and expires three intervals after its worker stopped), in
+    /// one round trip.
+    pub async fn in_flight(&self, jobs: &[(Queue, &str)]) -> Result<Vec<bool>, JobsError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for (queue, job_id) in jobs {
+            pipe.cmd("EXISTS").arg(self.in_flight_key(*queue, job_id));
+        }
+        let mut conn = self.conn.clone();
+        let found: Vec<i64> = pipe.query_async(&mut conn).await?;
+        Ok(found.into_iter().map(|n| n > 0).collect())
+    }
+
     /// Puts everything a worker holds back on its queue and forgets the worker:
     /// used after a worker stopped (or was cut off at the end of the grace period),
     /// so its tasks run elsewhere now instead of after the orphan timeout.

@@ -43,7 +43,11 @@ use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use junction_core::{ErrorCode, WorkspaceId};
 use junction_store::{Store, models::Queue};
-use tokio::{sync::watch, task::JoinSet};
+use tokio::{
+    sync::{Semaphore, watch},
+    task::JoinSet,
+};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use uuid::Uuid;
 
 use crate::{
@@ -54,6 +58,8 @@ use crate::{
 /// How long finished jobs stay in Redis (for lookups and de-duplication) before
 /// the runner purges them; dead letters stay in Postgres regardless.
 pub const FINISHED_JOB_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// An in-flight mark outlives its last renewal by this many heartbeat intervals.
+pub const IN_FLIGHT_MARK_BEATS: u32 = 3;
 /// How often the runner purges finished jobs.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -192,6 +198,10 @@ pub async fn run_with(
     queues.ping().await?;
     let liveness = liveness.sanitized();
     let registry = Arc::new(WorkerRegistry::default());
+    let handlers = Handlers::default();
+    // If this future is dropped (the process is going down hard), the handlers
+    // running on their own tasks stop with it.
+    let _stop_handlers_on_drop = handlers.cancel.clone().drop_guard();
     let (stop_tx, stop_rx) = watch::channel(false);
     // A JoinSet aborts its tasks when dropped: if this future is dropped (the
     // process is going down hard), no worker outlives it.
@@ -213,6 +223,8 @@ pub async fn run_with(
             worker_name: options.worker_name.clone(),
             liveness,
             registry: registry.clone(),
+            permits: Arc::new(Semaphore::new(worker.concurrency.max(1))),
+            handlers: handlers.clone(),
         });
         supervisors.spawn(supervise(runner, stop_rx.clone()));
     }
@@ -248,14 +260,20 @@ pub async fn run_with(
         registry.clone(),
         liveness.heartbeat_interval,
     ));
+    // The workers drain their handlers; handlers a failed worker left running on
+    // their own get the same grace period.
+    handlers.tracker.close();
     let drained = tokio::time::timeout(options.shutdown_grace, async {
         while supervisors.join_next().await.is_some() {}
+        handlers.tracker.wait().await;
     })
     .await;
     if drained.is_err() {
         tracing::warn!("shutdown grace period over: stopping the jobs still running");
+        handlers.cancel.cancel();
         supervisors.abort_all();
         while supervisors.join_next().await.is_some() {}
+        handlers.tracker.wait().await;
     }
     keep_alive.abort_all();
 
@@ -402,6 +420,20 @@ struct QueueRunner {
     worker_name: String,
     liveness: Liveness,
     registry: Arc<WorkerRegistry>,
+    /// `concurrency` permits, held by every running handler: a restarted worker
+    /// generation waits for the handlers its failed predecessor left running.
+    permits: Arc<Semaphore>,
+    handlers: Handlers,
+}
+
+/// Where handlers run: on tasks of their own, so a job keeps running when the
+/// apalis worker that fetched it fails (Redis restarted or lost its keys, and the
+/// worker is started again). Tracked so shutdown waits for them, cancelled at the
+/// end of the grace period.
+#[derive(Clone, Default)]
+struct Handlers {
+    tracker: TaskTracker,
+    cancel: CancellationToken,
 }
 
 /// A worker generation that ran this long without failing resets the restart backoff.
@@ -487,7 +519,7 @@ async fn run_worker(
         .concurrency(runner.concurrency)
         .build(move |payload: serde_json::Value, task_id: TaskId| {
             let runner = handler_runner.clone();
-            async move { runner.process(payload, task_id).await }
+            async move { runner.process_detached(payload, task_id).await }
         });
     worker
         .run_with_ctx(move |worker| {
@@ -516,6 +548,35 @@ async fn run_worker(
 struct RunnerFailure(JobsError);
 
 impl QueueRunner {
+    /// One delivery of one task, run on a task of its own (see [`Handlers`]); if
+    /// the apalis worker awaiting it fails, the handler carries on and records its
+    /// outcome in Postgres and in our own retry push — only apalis's acknowledgement
+    /// is lost, and the reconciliation sweep sees the job's in-flight mark meanwhile.
+    async fn process_detached(
+        self: Arc<Self>,
+        payload: serde_json::Value,
+        task_id: TaskId,
+    ) -> Result<String, BoxDynError> {
+        let cancel = self.handlers.cancel.clone();
+        let runner = self.clone();
+        let handler = self.handlers.tracker.spawn(async move {
+            let Ok(_permit) = runner.permits.clone().acquire_owned().await else {
+                return None;
+            };
+            tokio::select! {
+                outcome = runner.process(payload, task_id) => Some(outcome),
+                _ = cancel.cancelled() => None,
+            }
+        });
+        match handler.await {
+            Ok(Some(outcome)) => outcome,
+            // Cut off at the end of the shutdown grace period: the task goes back to
+            // the queue with the worker's other claims.
+            Ok(None) => Err("the job was stopped at shutdown".into()),
+            Err(error) => Err(format!("the job's task failed: {error}").into()),
+        }
+    }
+
     /// One delivery of one task.
     async fn process(
         &self,
@@ -526,6 +587,48 @@ impl QueueRunner {
             Ok(envelope) => envelope,
             Err(error) => return self.bury_unreadable(payload, &task_id, &error).await,
         };
+        let job_id = envelope.job_id.clone();
+        let attempt = self.attempt(envelope);
+        tokio::pin!(attempt);
+        // Renewed at every heartbeat while the attempt runs, its outcome recorded
+        // included: the reconciliation sweep reads it to tell a job Redis forgot from
+        // one a live worker is running.
+        let mut beat = tokio::time::interval(self.liveness.heartbeat_interval);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut marked = false;
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut attempt => break outcome,
+                _ = beat.tick() => {
+                    marked |= self.mark_in_flight(&job_id).await;
+                }
+            }
+        };
+        if marked && let Err(error) = self.queues.clear_in_flight(self.queue, &job_id).await {
+            tracing::debug!(queue = self.queue.as_str(), %job_id, %error, "could not clear a job's in-flight mark; it expires");
+        }
+        outcome
+    }
+
+    /// Marks a job in flight for three heartbeats; whether the mark was written (a
+    /// failure only delays the sweep's view of the job, never the job).
+    async fn mark_in_flight(&self, job_id: &str) -> bool {
+        let ttl = self.liveness.heartbeat_interval * IN_FLIGHT_MARK_BEATS;
+        match self
+            .queues
+            .mark_in_flight(self.queue, job_id, &self.worker_name, ttl)
+            .await
+        {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::debug!(queue = self.queue.as_str(), %job_id, %error, "could not mark a job in flight");
+                false
+            }
+        }
+    }
+
+    /// One attempt of a readable envelope: the handler, then the outcome recorded.
+    async fn attempt(&self, envelope: Envelope) -> Result<String, BoxDynError> {
         let queue = self.queue.as_str();
         let started = Instant::now();
         let result = AssertUnwindSafe(self.handler.handle(&envelope))

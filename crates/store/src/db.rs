@@ -12,6 +12,7 @@ use diesel_async::{
 };
 use futures::FutureExt;
 use junction_core::WorkspaceId;
+use percent_encoding::percent_decode_str;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::StoreError;
@@ -26,15 +27,68 @@ pub const APP_ROLE: &str = "junction_app";
 pub struct DatabaseUrl(SecretString);
 
 impl DatabaseUrl {
-    /// Accepts `postgres://` and `postgresql://` URLs.
+    /// Accepts well-formed `postgres://` and `postgresql://` URLs, one host or a
+    /// comma-separated list of them. The error says what is wrong (after
+    /// `DATABASE_URL`) and never quotes any part of the value: a malformed URL is
+    /// often one whose password broke it.
+    ///
+    /// Refused besides what the URL grammar refuses: spaces and control
+    /// characters, an unencoded `@`, `/`, `?` or `#` in the user name or password
+    /// (the URL would parse, but with part of the password read as a host, a
+    /// database or a query), and percent-encoding that is not UTF-8.
     pub fn parse(value: impl Into<String>) -> Result<Self, String> {
         let value: String = value.into();
-        let trimmed = value.trim();
-        if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
-            Ok(Self(SecretString::from(trimmed.to_owned())))
-        } else {
-            Err("DATABASE_URL must be a postgres:// or postgresql:// URL".into())
+        let url = value.trim();
+        let Some(rest) = url
+            .strip_prefix("postgres://")
+            .or_else(|| url.strip_prefix("postgresql://"))
+        else {
+            return Err("DATABASE_URL must be a postgres:// or postgresql:// URL".into());
+        };
+        let malformed = |why: &str| format!("DATABASE_URL is malformed: {why}");
+        if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(malformed(
+                "it contains spaces or control characters (percent-encode them)",
+            ));
         }
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        if tail.contains('@') || authority.matches('@').count() > 1 {
+            return Err(malformed(
+                "percent-encode `@`, `/`, `?` and `#` in the user name and password",
+            ));
+        }
+        let (credentials, hosts) = match authority.split_once('@') {
+            Some((credentials, hosts)) => (Some(credentials), hosts),
+            None => (None, authority),
+        };
+        // The driver takes a comma-separated host list; the URL grammar one host:
+        // each host is checked as the URL it would be alone.
+        for host in hosts.split(',') {
+            let single = match credentials {
+                Some(credentials) => format!("postgres://{credentials}@{host}{tail}"),
+                None => format!("postgres://{host}{tail}"),
+            };
+            let parsed = url::Url::parse(&single).map_err(|error| malformed(&error.to_string()))?;
+            let decodes = |text: &str| percent_decode_str(text).decode_utf8().is_ok();
+            let utf8 = decodes(parsed.username())
+                && parsed.password().is_none_or(decodes)
+                && parsed.host_str().is_none_or(decodes)
+                && decodes(parsed.path())
+                && parsed.query().is_none_or(|query| {
+                    query.split('&').all(|pair| {
+                        pair.split_once('=').is_some_and(|(key, value)| {
+                            !key.is_empty() && decodes(key) && decodes(value)
+                        })
+                    })
+                });
+            if !utf8 {
+                return Err(malformed(
+                    "a part is not valid percent-encoded UTF-8, or a query parameter is not `key=value`",
+                ));
+            }
+        }
+        Ok(Self(SecretString::from(url.to_owned())))
     }
 
     /// The URL, for the driver only.
@@ -42,13 +96,16 @@ impl DatabaseUrl {
         self.0.expose_secret()
     }
 
-    /// The URL without credentials or query, for messages: `postgres://host:port/db`.
+    /// The URL without credentials or query, for messages: `postgres://host:port/db`
+    /// (the hosts as given, which [`Self::parse`] made sure hold no part of the
+    /// password).
     pub fn redacted(&self) -> String {
         let url = self.expose();
         let Some((scheme, rest)) = url.split_once("://") else {
             return "postgres://?".into();
         };
-        let rest = rest.split('?').next().unwrap_or_default();
+        let end = rest.find(['?', '#']).unwrap_or(rest.len());
+        let rest = &rest[..end];
         let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
         format!("{scheme}://{rest}")
     }
@@ -307,5 +364,49 @@ mod tests {
         assert!(!format!("{url:?}").contains("pw"));
         assert_eq!(url.redacted(), "postgres://localhost:5432/junction");
         assert!(DatabaseUrl::parse("mysql://x").is_err());
+    }
+
+    #[test]
+    fn database_urls_the_driver_takes_are_accepted() {
+        for good in [
+            "postgres://localhost",
+            "postgresql://user:p%40ss%2Fw%3Frd@db.internal:6432/junction?sslmode=require",
+            "postgres://user@h1:5432,h2:5433/junction",
+            "postgres://%2Fvar%2Frun%2Fpostgresql/junction",
+            "postgres:///junction?host=/var/run/postgresql",
+            "postgres://user:pw@[::1]:5432/junction",
+        ] {
+            assert!(DatabaseUrl::parse(good).is_ok(), "{good}");
+        }
+    }
+
+    /// A malformed URL is refused with a message that names what is wrong and never
+    /// any part of the value (which is, as often as not, a broken password).
+    #[test]
+    fn malformed_database_urls_are_refused_without_quoting_them() {
+        for bad in [
+            "mysql://user:hunter2@db/x",
+            "postgres//user:hunter2@db/x",
+            "postgres://user:hunter2?x@db/x",
+            "postgres://user:hunter2/x@db/x",
+            "postgres://user:hunter2#x@db/x",
+            "postgres://user:hun@ter2@db/x",
+            "postgres://user:hunter2@db:99999/x",
+            "postgres://user:hunter2@db:port/x",
+            "postgres://user:hunter2@[bad/x",
+            "postgres://user:hunter2 @db/x",
+            "postgres://user:hunter2%ff@db/x",
+            "postgres://user:hunter2@db/x?sslmode",
+            "postgres://user:hunter2\u{7}@db/x",
+        ] {
+            let error = DatabaseUrl::parse(bad)
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(error.starts_with("DATABASE_URL "), "{error}");
+            assert!(
+                !error.contains("hunter2") && !error.contains("db/"),
+                "{error}"
+            );
+        }
     }
 }

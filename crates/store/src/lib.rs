@@ -20,7 +20,7 @@ pub mod vault;
 
 pub use db::{APP_ROLE, AdminStore, DatabaseUrl, Store, StoreOptions, WorkspaceTx};
 pub use error::StoreError;
-pub use vault::{KeyRing, KeyRingError, SealContext, Sealed, Vault, VaultError};
+pub use vault::{KeyCheck, KeyRing, KeyRingError, SealContext, Sealed, Vault, VaultError};
 
 /// The async Postgres connection every repository function takes.
 pub type Conn = diesel_async::AsyncPgConnection;

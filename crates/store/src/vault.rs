@@ -7,6 +7,13 @@
 //! `JUNCTION_KEYS` (`id:base64key,id:base64key`): the first key seals, every key
 //! opens, which is what lets `junction keys rotate` re-seal under a new key before
 //! the old one is removed.
+//!
+//! The ring proves itself: each key id has a check value ([`KeyCheck`]), a known
+//! plaintext sealed with that key under the AAD `junction/v1/key-check/{key_id}`,
+//! stored the first time a process runs with the key (`repo::key_checks`). A key that
+//! cannot open its id's check value is another key under the same id
+//! ([`VaultError::KeyMismatch`]), and processes refuse to start with it instead of
+//! failing on every credential later.
 
 use std::fmt;
 
@@ -57,6 +64,12 @@ pub enum VaultError {
     SealFailed,
     #[error("the sealed credential is not valid UTF-8")]
     NotUtf8,
+    /// The key under this id does not open the check value stored for the id: it is
+    /// not the key that sealed before.
+    #[error(
+        "{KEYS_ENV}: key `{0}` does not open what it sealed before (a different key under the same id?)"
+    )]
+    KeyMismatch(String),
 }
 
 struct RingKey {
@@ -170,6 +183,37 @@ impl SealContext<'_> {
     }
 }
 
+/// The plaintext every check value seals. It is public: a check value proves which
+/// key sealed it and hides nothing.
+const KEY_CHECK_PLAINTEXT: &[u8] = b"junction key check v1";
+
+/// The associated data of a key's check value, so a check value of one id does not
+/// open as another id's.
+fn key_check_aad(key_id: &str) -> Vec<u8> {
+    format!("junction/v1/key-check/{key_id}").into_bytes()
+}
+
+/// A key's check value: a fixed, public plaintext sealed with the key (AES-256-GCM, a
+/// fresh nonce, AAD `junction/v1/key-check/{key_id}`). Only an AEAD ciphertext of a
+/// public text is ever stored, nothing else derived from the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyCheck {
+    pub key_id: String,
+    /// The 96-bit nonce it was sealed with.
+    pub nonce: Vec<u8>,
+    /// Ciphertext and tag.
+    pub check_value: Vec<u8>,
+}
+
+impl fmt::Debug for KeyCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyCheck")
+            .field("key_id", &self.key_id)
+            .field("len", &self.check_value.len())
+            .finish()
+    }
+}
+
 /// A sealed value and the id of the key that sealed it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Sealed {
@@ -214,24 +258,52 @@ impl Vault {
     ) -> Result<Sealed, VaultError> {
         let key_id = self.ring.primary_key_id();
         let key = self.ring.get(key_id).ok_or(VaultError::SealFailed)?;
-        let mut nonce_bytes = [0u8; NONCE_LEN];
-        self.rng
-            .fill(&mut nonce_bytes)
-            .map_err(|_| VaultError::SealFailed)?;
-        let mut in_out = secret.expose_secret().as_bytes().to_vec();
-        key.seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce_bytes),
-            Aad::from(context.aad()),
-            &mut in_out,
-        )
-        .map_err(|_| VaultError::SealFailed)?;
-        let mut bytes = Vec::with_capacity(NONCE_LEN + in_out.len());
+        let (nonce_bytes, ciphertext) =
+            self.seal_bytes(key, context.aad(), secret.expose_secret().as_bytes())?;
+        let mut bytes = Vec::with_capacity(NONCE_LEN + ciphertext.len());
         bytes.extend_from_slice(&nonce_bytes);
-        bytes.extend_from_slice(&in_out);
+        bytes.extend_from_slice(&ciphertext);
         Ok(Sealed {
             key_id: key_id.to_owned(),
             bytes,
         })
+    }
+
+    /// Seals `plaintext` with `key` and a fresh random nonce: (nonce, ciphertext || tag).
+    fn seal_bytes(
+        &self,
+        key: &LessSafeKey,
+        aad: Vec<u8>,
+        plaintext: &[u8],
+    ) -> Result<([u8; NONCE_LEN], Vec<u8>), VaultError> {
+        let mut nonce_bytes = [0u8; NONCE_LEN];
+        self.rng
+            .fill(&mut nonce_bytes)
+            .map_err(|_| VaultError::SealFailed)?;
+        let mut in_out = plaintext.to_vec();
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce_bytes),
+            Aad::from(aad),
+            &mut in_out,
+        )
+        .map_err(|_| VaultError::SealFailed)?;
+        Ok((nonce_bytes, in_out))
+    }
+
+    /// Opens ciphertext || tag with `key`; `None` on any failure.
+    fn open_bytes(
+        key: &LessSafeKey,
+        aad: Vec<u8>,
+        nonce_bytes: &[u8],
+        ciphertext: &[u8],
+    ) -> Option<Vec<u8>> {
+        if ciphertext.len() < TAG_LEN {
+            return None;
+        }
+        let nonce = Nonce::try_assume_unique_for_key(nonce_bytes).ok()?;
+        let mut in_out = ciphertext.to_vec();
+        let plaintext = key.open_in_place(nonce, Aad::from(aad), &mut in_out).ok()?;
+        Some(plaintext.to_vec())
     }
 
     /// Opens a sealed value with the key it names; fails on any tampering.
@@ -248,14 +320,44 @@ impl Vault {
             return Err(VaultError::OpenFailed);
         }
         let (nonce_bytes, ciphertext) = sealed.bytes.split_at(NONCE_LEN);
-        let nonce =
-            Nonce::try_assume_unique_for_key(nonce_bytes).map_err(|_| VaultError::OpenFailed)?;
-        let mut in_out = ciphertext.to_vec();
-        let plaintext = key
-            .open_in_place(nonce, Aad::from(context.aad()), &mut in_out)
-            .map_err(|_| VaultError::OpenFailed)?;
-        let text = String::from_utf8(plaintext.to_vec()).map_err(|_| VaultError::NotUtf8)?;
+        let plaintext = Self::open_bytes(key, context.aad(), nonce_bytes, ciphertext)
+            .ok_or(VaultError::OpenFailed)?;
+        let text = String::from_utf8(plaintext).map_err(|_| VaultError::NotUtf8)?;
         Ok(SecretString::from(text))
+    }
+
+    /// A new check value for the ring's key `key_id` (to store when the id has none).
+    pub fn seal_check(&self, key_id: &str) -> Result<KeyCheck, VaultError> {
+        let key = self
+            .ring
+            .get(key_id)
+            .ok_or_else(|| VaultError::UnknownKey(key_id.to_owned()))?;
+        let (nonce, check_value) =
+            self.seal_bytes(key, key_check_aad(key_id), KEY_CHECK_PLAINTEXT)?;
+        Ok(KeyCheck {
+            key_id: key_id.to_owned(),
+            nonce: nonce.to_vec(),
+            check_value,
+        })
+    }
+
+    /// Proves the ring's key under `check.key_id` against a stored check value: it
+    /// must open it to the check plaintext, else it is another key under that id
+    /// ([`VaultError::KeyMismatch`], naming the id only).
+    pub fn verify_check(&self, check: &KeyCheck) -> Result<(), VaultError> {
+        let key = self
+            .ring
+            .get(&check.key_id)
+            .ok_or_else(|| VaultError::UnknownKey(check.key_id.clone()))?;
+        match Self::open_bytes(
+            key,
+            key_check_aad(&check.key_id),
+            &check.nonce,
+            &check.check_value,
+        ) {
+            Some(plaintext) if plaintext == KEY_CHECK_PLAINTEXT => Ok(()),
+            _ => Err(VaultError::KeyMismatch(check.key_id.clone())),
+        }
     }
 
     /// Whether a value is sealed with a key other than the current sealing key.
@@ -399,6 +501,47 @@ mod tests {
             missing.open_err(ctx("api_key"), &sealed),
             Err(VaultError::UnknownKey("k1".into()))
         );
+    }
+
+    #[test]
+    fn a_check_value_proves_its_key_and_names_only_the_id() {
+        let right = Vault::new(ring(&format!("k1:{},k2:{}", key(1), key(2))).unwrap());
+        let check = right.seal_check("k1").unwrap();
+        assert_eq!(check.key_id, "k1");
+        assert_eq!(check.nonce.len(), NONCE_LEN);
+        assert!(!check.check_value.windows(5).any(|w| w == b"check"));
+        assert_eq!(right.verify_check(&check), Ok(()));
+        assert_ne!(right.seal_check("k1").unwrap().nonce, check.nonce);
+        // Another key under the same id.
+        let wrong = Vault::new(ring(&format!("k1:{}", key(9))).unwrap());
+        let err = wrong.verify_check(&check).unwrap_err();
+        assert_eq!(err, VaultError::KeyMismatch("k1".into()));
+        let message = err.to_string();
+        assert!(message.starts_with("JUNCTION_KEYS: key `k1` does not open"));
+        assert!(!message.contains(&key(9)) && !message.contains(&key(1)));
+        // A check value moved to another id does not open (the AAD binds the id).
+        let moved = KeyCheck {
+            key_id: "k2".into(),
+            ..check.clone()
+        };
+        assert_eq!(
+            right.verify_check(&moved),
+            Err(VaultError::KeyMismatch("k2".into()))
+        );
+        // Tampering and truncation fail too.
+        let mut flipped = check.clone();
+        flipped.check_value[0] ^= 1;
+        assert!(right.verify_check(&flipped).is_err());
+        let truncated = KeyCheck {
+            check_value: check.check_value[..8].to_vec(),
+            ..check.clone()
+        };
+        assert!(right.verify_check(&truncated).is_err());
+        assert_eq!(
+            right.seal_check("k3").unwrap_err(),
+            VaultError::UnknownKey("k3".into())
+        );
+        assert!(!format!("{check:?}").contains(&format!("{:?}", check.check_value)));
     }
 
     #[test]

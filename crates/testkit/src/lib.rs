@@ -362,6 +362,43 @@ impl TestRedis {
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
+
+    /// Deletes every key under this test's prefix, as a Redis restarted without
+    /// persistence (or a `FLUSHALL`) would lose them — other tests' keys stay.
+    /// Returns how many keys were deleted.
+    pub async fn forget_all(&self) -> usize {
+        let client = redis::Client::open(self.url.as_str()).unwrap_or_else(|e| panic!("{e}"));
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap_or_else(|e| panic!("redis: {e}"));
+        let pattern = format!("{}*", self.prefix);
+        let mut cursor = 0u64;
+        let mut deleted = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("redis scan: {e}"));
+            if !keys.is_empty() {
+                let gone: usize = redis::cmd("DEL")
+                    .arg(&keys)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("redis del: {e}"));
+                deleted += gone;
+            }
+            if next == 0 {
+                return deleted;
+            }
+            cursor = next;
+        }
+    }
 }
 
 impl Drop for TestRedis {

@@ -4,6 +4,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod key_ring;
 use std::{collections::BTreeMap, process::Output};
 
 use junction_store::{KeyRing, Vault, repo, repo::api_keys::Authentication};
@@ -221,6 +222,247 @@ async fn errors_are_one_clear_line() {
         &junction(&["keys", "rotate"], &env),
         1,
         "JUNCTION_KEYS is not set",
+    );
+}
+
+/// A password, key or URL nobody may see: no output of any case contains it.
+const MARKER: &str = "hunter2";
+
+/// One run of `junction` and what it must answer.
+struct Case {
+    args: Vec<String>,
+    env: Vec<(&'static str, String)>,
+    code: i32,
+    /// Part of the one line on stderr.
+    says: &'static str,
+}
+
+impl Case {
+    fn new(args: &[&str], env: &[(&'static str, &str)], code: i32, says: &'static str) -> Self {
+        Self {
+            args: args.iter().map(|&a| a.to_owned()).collect(),
+            env: env.iter().map(|&(k, v)| (k, v.to_owned())).collect(),
+            code,
+            says,
+        }
+    }
+
+    /// What is wrong with the run, if anything.
+    fn failure(&self) -> Option<String> {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let output = junction(&args, &env);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let problem = if stdout.contains(MARKER) || stderr.contains(MARKER) {
+            "the secret is printed"
+        } else if output.status.code() != Some(self.code) {
+            "wrong exit code"
+        } else if stderr.trim_end().lines().count() != 1 {
+            "not one line on stderr"
+        } else if !stderr.contains(self.says) {
+            "stderr does not say what is wrong"
+        } else if !stdout.is_empty() {
+            "output on stdout"
+        } else {
+            return None;
+        };
+        Some(format!(
+            "{problem}: junction {args:?} with {env:?} (expected exit {} and `{}`) exited {:?}\n  stdout: {stdout}\n  stderr: {stderr}",
+            self.code,
+            self.says,
+            output.status.code()
+        ))
+    }
+}
+
+/// No output ever shows a database password, a key or a value that may be one: not
+/// from a malformed or unreachable DATABASE_URL (flag or environment) of any command,
+/// nor a malformed JUNCTION_KEYS, nor clap's own errors. Needs no database.
+#[test]
+fn no_output_echoes_a_password_or_a_key() {
+    let ws = uuid::Uuid::new_v4().to_string();
+    let id = uuid::Uuid::new_v4().to_string();
+    let ring = format!("k1:{}", random_key());
+    // Every command that takes a database URL.
+    let commands: [&[&str]; 10] = [
+        &["migrate"],
+        &["migrate", "--status"],
+        &["workspace", "create", "Acme"],
+        &["workspace", "list"],
+        &["api-key", "create", "--workspace", &ws],
+        &["api-key", "list", "--workspace", &ws],
+        &["api-key", "revoke", "--workspace", &ws, &id],
+        &["keys", "rotate"],
+        &["dlq", "list", "--workspace", &ws],
+        &["dlq", "replay", "--workspace", &ws, "--all"],
+    ];
+    let scheme = "must be a postgres:// or postgresql:// URL";
+    let malformed = "DATABASE_URL (or --database-url) is malformed";
+    // The server is named by host, port and database only.
+    let down = "cannot connect to the database at postgres://127.0.0.1:1/x:";
+    let down_ql = "cannot connect to the database at postgresql://127.0.0.1:1/x:";
+    let urls: [(&str, i32, &str); 16] = [
+        ("postgres//user:hunter2@db/x", 2, scheme),
+        ("mysql://user:hunter2@db/x", 2, scheme),
+        ("user:hunter2@127.0.0.1:1/x", 2, scheme),
+        ("hunter2", 2, scheme),
+        ("", 2, scheme),
+        ("postgres://user:hunter2@[bad", 2, malformed),
+        ("postgres://user:hunter2@[::1]x/db", 2, malformed),
+        ("postgres://user:hunter2@127.0.0.1:port/x", 2, malformed),
+        // Unencoded `?`, `/` or `@` in a password: the driver and the redaction
+        // would not agree where the host starts.
+        ("postgres://user:hunter2?x@127.0.0.1:1/x", 2, malformed),
+        ("postgres://user:hunter2/x@127.0.0.1:1/x", 2, malformed),
+        ("postgres://user:hunter2@x@127.0.0.1:1/x", 2, malformed),
+        ("postgresql://user:hunter2 @127.0.0.1:1/x", 2, malformed),
+        (
+            "postgres://user:hunter2@127.0.0.1:1/x?hunter2",
+            2,
+            malformed,
+        ),
+        // Well formed; nothing listens on port 1.
+        ("postgres://user:hunter2@127.0.0.1:1/x", 1, down),
+        (
+            "postgresql://user:hunter2%40%3F@127.0.0.1:1/x?sslmode=disable",
+            1,
+            down_ql,
+        ),
+        ("postgres://127.0.0.1:1/x?user=u&password=hunter2", 1, down),
+    ];
+    let keys = [("JUNCTION_KEYS", ring.as_str())];
+    let mut cases = Vec::new();
+    for command in commands {
+        for (url, code, says) in urls {
+            let flag = [command, &["--database-url", url, "--connect-timeout", "1"]].concat();
+            cases.push(Case::new(&flag, &keys, code, says));
+            let from_env = [command, &["--connect-timeout", "1"]].concat();
+            let env = [keys[0], ("DATABASE_URL", url)];
+            cases.push(Case::new(&from_env, &env, code, says));
+        }
+    }
+    // A malformed key ring is named, never shown (the URL is checked first).
+    let up_url = "postgres://user:hunter2@127.0.0.1:1/x";
+    let bad_rings = [
+        "hunter2".to_owned(),
+        "k1:hunter2".to_owned(),
+        "hunter2:".to_owned(),
+        "hunter2!:c2VjcmV0".to_owned(),
+        format!("{ring},hunter2"),
+        format!("{ring},k1:hunter2"),
+    ];
+    for bad in &bad_rings {
+        for url_from_env in [false, true] {
+            let mut args = vec!["keys", "rotate", "--connect-timeout", "1"];
+            let mut env = vec![("JUNCTION_KEYS", bad.as_str())];
+            if url_from_env {
+                env.push(("DATABASE_URL", up_url));
+            } else {
+                args.extend(["--database-url", up_url]);
+            }
+            cases.push(Case::new(&args, &env, 1, "JUNCTION_KEYS is malformed"));
+        }
+        let env = [
+            ("JUNCTION_KEYS", bad.as_str()),
+            ("DATABASE_URL", "mysql://u:hunter2@h/x"),
+        ];
+        cases.push(Case::new(&["keys", "rotate"], &env, 2, scheme));
+    }
+    // Values clap rejects, or stray words, are not quoted either: any may be a secret.
+    let env = [("DATABASE_URL", "postgres://127.0.0.1:1/x")];
+    let rejected: [(&[&str], i32, &str); 12] = [
+        (
+            &["postgres://user:hunter2@h/x"],
+            2,
+            "unrecognized subcommand",
+        ),
+        (
+            &["migrate", "postgres://user:hunter2@h/x"],
+            2,
+            "unexpected value",
+        ),
+        (
+            &["migrate", "--status=hunter2"],
+            2,
+            "unexpected value for '--status'",
+        ),
+        (
+            &["migrate", "--databse-url=postgres://u:hunter2@h/x"],
+            2,
+            "unexpected argument '--databse-url'",
+        ),
+        (
+            &["api-key", "revoke", "--workspace", &ws, "jct_hunter2"],
+            2,
+            "is not an API key id",
+        ),
+        (
+            &["api-key", "list", "--workspace", "hunter2"],
+            2,
+            "is not a workspace id",
+        ),
+        (
+            &["dlq", "list", "--workspace", &ws, "--queue", "hunter2"],
+            2,
+            "is not a queue",
+        ),
+        (
+            &[
+                "dlq",
+                "list",
+                "--workspace",
+                &ws,
+                "--integration",
+                "hunter2",
+            ],
+            2,
+            "is not an integration id",
+        ),
+        (
+            &["dlq", "list", "--workspace", &ws, "--", "-hunter2"],
+            2,
+            "unexpected value",
+        ),
+        (
+            &["dlq", "replay", "--workspace", &ws, "hunter2"],
+            2,
+            "is not a dead letter id",
+        ),
+        (
+            &["dlq", "list", "--workspace", &ws, "--limit", "hunter2"],
+            2,
+            "invalid value for '--limit",
+        ),
+        (
+            &["keys", "generate", "--id", "k1:hunter2"],
+            1,
+            "key id (--id) is invalid",
+        ),
+    ];
+    for (args, code, says) in rejected {
+        cases.push(Case::new(args, &env, code, says));
+    }
+
+    // Each run takes some milliseconds (port 1 refuses at once): run them side by side.
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = cases
+            .chunks(cases.len().div_ceil(8))
+            .map(|chunk| {
+                scope.spawn(move || chunk.iter().filter_map(Case::failure).collect::<Vec<_>>())
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
     );
 }
 

@@ -268,3 +268,49 @@ async fn a_bad_configuration_is_one_line_and_exit_1() {
         "error: DATABASE_URL is not set\n"
     );
 }
+
+/// A key ring whose key id is known but whose key is not the one that sealed before
+/// stops the worker at start-up: exit 1, one line naming the id, never a key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_under_a_known_id_is_one_line_and_exit_1() {
+    use secrecy::ExposeSecret;
+    let env = TestEnv::new().await;
+    // The first start stores the ring's check values.
+    let process_env = env.process_env(&[]);
+    let mut first = WorkerProcess::spawn(&process_env).await;
+    first.terminate();
+    assert!(first.wait_exit(Duration::from_secs(30)).await.success());
+    assert_eq!(
+        env.count("SELECT count(*) AS n FROM key_checks WHERE key_id = 'test'")
+            .await,
+        1
+    );
+
+    let right = env.db.key_spec().expose_secret().to_owned();
+    let wrong_key = junction_testkit::random_key();
+    let mut wrong_env = process_env.clone();
+    for (key, value) in &mut wrong_env {
+        if key == "JUNCTION_KEYS" {
+            *value = format!("test:{wrong_key}");
+        }
+    }
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_junction-worker"))
+            .env_clear()
+            .envs(wrong_env)
+            .output(),
+    )
+    .await
+    .expect("the worker exits at once")
+    .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    assert_eq!(
+        stderr,
+        "error: JUNCTION_KEYS: key `test` does not open what it sealed before (a different key under the same id?)\n"
+    );
+    assert!(!stderr.contains(&wrong_key));
+    assert!(!stderr.contains(right.trim_start_matches("test:")));
+    assert!(output.stdout.is_empty(), "not ready, so no ready line");
+}

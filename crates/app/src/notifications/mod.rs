@@ -22,7 +22,7 @@ pub mod emails;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use junction_core::{ErrorCode, WorkspaceId};
-use junction_jobs::{Job, JobFailure, NotifyJob, outbox};
+use junction_jobs::{Job, JobFailure, outbox};
 use junction_store::{
     Conn, StoreError,
     models::{
@@ -203,14 +203,7 @@ pub async fn record(
     let Some(row) = row else {
         return Ok(None);
     };
-    outbox::stage(
-        conn,
-        &Job::Notify(NotifyJob {
-            workspace_id,
-            notification_id: row.id,
-        }),
-    )
-    .await?;
+    outbox::stage(conn, &Job::of_notification(&row)).await?;
     Ok(Some(row.id))
 }
 

@@ -7,5 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod notifications;
+mod reconcile;
+mod resend;
 mod support;
 mod syncs;

@@ -3,7 +3,7 @@
 //! follow, suppressed recipients are skipped, a workspace without Resend gets a
 //! clear failure, and a revoked grant notifies once.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::time::Duration;
 
 use chrono::Utc;
 use junction_app::{
@@ -12,62 +12,22 @@ use junction_app::{
 };
 use junction_core::WorkspaceId;
 use junction_jobs::Queues;
-use junction_resend::sandbox::{SANDBOX_API_KEY, SANDBOX_SENDER};
+use junction_resend::sandbox::SANDBOX_SENDER;
 use junction_sandbox::{GrantType, TokenFailure};
 use junction_store::{
     models::{
-        AlertCondition, AlertRule, AuthKind, IntegrationStatus, NewIntegration, Notification,
-        NotificationKind, NotificationStatus, Operation, RunStatus, SyncTrigger,
+        AlertCondition, AlertRule, IntegrationStatus, Notification, NotificationKind,
+        NotificationStatus, Operation, RunStatus, SyncTrigger,
     },
     repo::{self, alerts::NewAlertRule},
 };
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::*;
+use crate::{resend::ResendWorld, support::*};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 const OPS: &str = "ops@acme.example";
-
-/// An active Resend integration with the sandbox's full-access key.
-async fn create_resend(env: &TestEnv, workspace_id: WorkspaceId) -> Uuid {
-    let mut tx = env.db.store().begin(workspace_id).await.unwrap();
-    let integration = repo::integrations::insert(
-        tx.conn(),
-        &NewIntegration {
-            id: Uuid::new_v4(),
-            workspace_id: workspace_id.as_uuid(),
-            provider: "resend".to_owned(),
-            display_name: "Resend".to_owned(),
-            status: IntegrationStatus::Active,
-            auth_kind: AuthKind::ApiKey,
-            config: json!({ "from": SANDBOX_SENDER }),
-            scopes: vec![],
-            token_expires_at: None,
-            schedule_seconds: 6 * 3600,
-            // Not scheduled: these tests sync only GA4.
-            next_sync_at: None,
-        },
-    )
-    .await
-    .unwrap();
-    let secrets = BTreeMap::from([(
-        "api_key".to_owned(),
-        SecretString::from(SANDBOX_API_KEY.to_owned()),
-    )]);
-    repo::credentials::put(
-        tx.conn(),
-        env.db.vault(),
-        workspace_id,
-        integration.id,
-        &secrets,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    integration.id
-}
 
 async fn create_rule(
     env: &TestEnv,
@@ -196,26 +156,14 @@ async fn run_queued_earlier(
 
 /// The emails the sandbox's Resend fake received for `address`, newest first.
 async fn emails_to(env: &TestEnv, address: &str) -> Vec<Value> {
-    let response = env
-        .http
-        .get(env.sandbox.url.join("resend/emails?limit=100").unwrap())
-        .bearer_auth(SANDBOX_API_KEY)
-        .header("user-agent", "junction-worker-tests")
-        .send()
+    env.resend_emails()
         .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
+        .into_iter()
         .filter(|email| {
             email["to"]
                 .as_array()
                 .is_some_and(|to| to.iter().any(|t| t == address))
         })
-        .cloned()
         .collect()
 }
 
@@ -225,7 +173,8 @@ async fn queue_notification(env: &TestEnv, workspace_id: WorkspaceId, recipients
     record_failure_notice(env, workspace_id, "sync_failed:test-job", recipients).await
 }
 
-async fn record_failure_notice(
+/// A sync-failure notice under dedupe `key`, recorded with its delivery job.
+pub(crate) async fn record_failure_notice(
     env: &TestEnv,
     workspace_id: WorkspaceId,
     key: &str,
@@ -265,7 +214,7 @@ async fn an_alert_rule_crossing_its_threshold_mails_once_across_syncs() {
     let env = TestEnv::new().await;
     let tokens = env.ga4_tokens().await;
     let workspace = env.workspace("Acme").await;
-    let resend = create_resend(&env, workspace).await;
+    let resend = env.create_resend(workspace).await;
     let ga4 = env.create_ga4(workspace, Ga4::due(30, ""), &tokens).await;
     // GA4's fake reports sessions every day: any 7-day total is above 1.
     let watch = create_rule(&env, workspace, ga4, AlertCondition::Above, 1.0, &[OPS]).await;
@@ -363,7 +312,7 @@ async fn an_alert_rule_crossing_its_threshold_mails_once_across_syncs() {
 async fn suppressed_recipients_are_not_mailed() {
     let env = TestEnv::new().await;
     let workspace = env.workspace("Acme").await;
-    create_resend(&env, workspace).await;
+    env.create_resend(workspace).await;
     {
         let mut tx = env.db.store().begin(workspace).await.unwrap();
         repo::email_suppressions::suppress(
@@ -455,7 +404,7 @@ async fn a_revoked_grant_notifies_once() {
     let env = TestEnv::new().await;
     let tokens = env.ga4_tokens().await;
     let workspace = env.workspace("Acme").await;
-    create_resend(&env, workspace).await;
+    env.create_resend(workspace).await;
     let mut ga4 = Ga4::due(3, "");
     ga4.token_expires_at = Some(Utc::now() - chrono::Duration::seconds(60));
     let id = env.create_ga4(workspace, ga4, &tokens).await;
@@ -546,7 +495,7 @@ async fn a_dead_lettered_sync_notifies_once_with_its_error() {
     let env = TestEnv::new().await;
     let tokens = env.ga4_tokens().await;
     let workspace = env.workspace("Acme").await;
-    create_resend(&env, workspace).await;
+    env.create_resend(workspace).await;
     let id = env.create_ga4(workspace, Ga4::due(3, ""), &tokens).await;
     create_rule(&env, workspace, id, AlertCondition::Below, 0.0, &[OPS]).await;
     // Every one of the 3 allowed attempts meets a 503.
@@ -588,7 +537,7 @@ async fn a_dead_lettered_sync_notifies_once_with_its_error() {
 async fn a_recorded_notification_goes_out_once_however_often_its_job_is_relayed() {
     let env = TestEnv::new().await;
     let workspace = env.workspace("Acme").await;
-    create_resend(&env, workspace).await;
+    env.create_resend(workspace).await;
     // Recorded with no worker running: the job waits in the outbox.
     let id = record_failure_notice(&env, workspace, "sync_failed:lost-job", &[OPS]).await;
     assert_eq!(
@@ -627,7 +576,7 @@ async fn a_grant_lost_outside_a_sync_is_notified_once_by_the_scheduler() {
     let env = TestEnv::new().await;
     let tokens = env.ga4_tokens().await;
     let workspace = env.workspace("Acme").await;
-    create_resend(&env, workspace).await;
+    env.create_resend(workspace).await;
     let mut ga4 = Ga4::due(3, "");
     // Not due: no sync will meet the lost grant.
     ga4.next_sync_at = Some(Utc::now() + chrono::Duration::hours(6));

@@ -45,6 +45,17 @@ pub async fn get_for_update(conn: &mut Conn, id: Uuid) -> Result<Integration, St
         .ok_or(StoreError::NotFound("integration"))
 }
 
+/// Ends the scheduler's claim on an integration: its run has started (in this
+/// transaction), so the claim is no longer stale when the run outlives the sweep's
+/// grace period.
+pub async fn clear_claim(conn: &mut Conn, id: Uuid) -> Result<(), StoreError> {
+    diesel::update(integrations::table.find(id))
+        .set(integrations::claimed_at.eq(None::<DateTime<Utc>>))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// A page of the scoped workspace's integrations in creation order, after the
 /// keyset `(created_at, id)` of the previous page's last row.
 pub async fn list(

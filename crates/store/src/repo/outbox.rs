@@ -41,6 +41,22 @@ pub async fn insert(conn: &mut Conn, job: NewOutboxJob<'_>) -> Result<(), StoreE
     Ok(())
 }
 
+/// Whether the scoped workspace's outbox holds a job with this id (staged, not yet
+/// on its queue).
+pub async fn holds(conn: &mut Conn, job_id: &str) -> Result<bool, StoreError> {
+    #[derive(QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        held: bool,
+    }
+    let row: Held =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM outbox WHERE job_id = $1) AS held")
+            .bind::<Text, _>(job_id)
+            .get_result(conn)
+            .await?;
+    Ok(row.held)
+}
+
 /// A job the relay took from the outbox.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct OutboxJob {

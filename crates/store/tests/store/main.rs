@@ -4,6 +4,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod key_checks;
 mod migrations;
 mod repositories;
 mod tenancy;
