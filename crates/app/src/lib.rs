@@ -275,12 +275,26 @@ async fn integration(
 ) -> Result<junction_store::models::Integration> {
     junction_store::repo::integrations::get(tx.conn(), id)
         .await
-        .map_err(|error| match error {
-            junction_store::StoreError::NotFound(_) => {
-                Error::not_found(ErrorCode::IntegrationNotFound, "integration")
-            }
-            other => other.into(),
-        })
+        .map_err(integration_error)
+}
+
+/// The same, locking the integration's row until the transaction ends.
+async fn integration_for_update(
+    tx: &mut WorkspaceTx,
+    id: uuid::Uuid,
+) -> Result<junction_store::models::Integration> {
+    junction_store::repo::integrations::get_for_update(tx.conn(), id)
+        .await
+        .map_err(integration_error)
+}
+
+fn integration_error(error: junction_store::StoreError) -> Error {
+    match error {
+        junction_store::StoreError::NotFound(_) => {
+            Error::not_found(ErrorCode::IntegrationNotFound, "integration")
+        }
+        other => other.into(),
+    }
 }
 
 #[cfg(test)]

@@ -51,6 +51,19 @@ use crate::{
 pub struct StartedRun {
     pub run: SyncRun,
     pub job_id: String,
+    /// The request joined a run that had not ended yet (queued, running or waiting
+    /// for a retry) and covers what was asked, instead of starting another.
+    pub joined: bool,
+}
+
+/// How [`App::begin_attempt`] found a run.
+enum Begin {
+    /// The attempt started (boxed: the rows are large beside the other variants).
+    Started(Box<(SyncRun, Integration)>),
+    /// This job already ended the run.
+    Ended,
+    /// Another run of the integration is running.
+    Wait,
 }
 
 /// What a finished attempt read and wrote, summed over its pages.
@@ -77,6 +90,15 @@ impl App {
     /// stages its job, in one transaction. A manual run needs an active integration
     /// and a stream its provider has, and is logged; the scheduler's runs are of
     /// integrations it claimed as active.
+    ///
+    /// One run of an integration at a time: a request while a run that covers it
+    /// (every stream, or the same one) has not ended joins that run — a manual sync
+    /// of a due integration and the scheduler's claim of it end up as one run,
+    /// whichever comes first. A request a run in progress does not cover (another
+    /// stream) gets its own run, which waits until that one has ended
+    /// ([`Self::run_sync_attempt`] puts it off while another run of the
+    /// integration is running). The integration's row is locked meanwhile, so two
+    /// concurrent requests make one run.
     pub async fn start_sync(
         &self,
         workspace_id: WorkspaceId,
@@ -85,7 +107,7 @@ impl App {
         trigger: SyncTrigger,
     ) -> Result<StartedRun> {
         let mut tx = self.begin(workspace_id).await?;
-        let integration = crate::integration(&mut tx, integration_id).await?;
+        let integration = crate::integration_for_update(&mut tx, integration_id).await?;
         let adapter = self.adapter(&integration.provider)?;
         if let Some(stream) = stream
             && adapter.spec().stream(stream).is_none()
@@ -96,12 +118,43 @@ impl App {
             ));
         }
         crate::integrations::ensure_active(&integration)?;
-        let run = repo::sync_runs::create(tx.conn(), workspace_id, integration_id, stream, trigger)
-            .await?;
-        let job_id = outbox::stage(tx.conn(), &Job::of_sync_run(&run)).await?;
         if trigger == SyncTrigger::Schedule {
             repo::integrations::clear_claim(tx.conn(), integration_id).await?;
         }
+        let unfinished = repo::sync_runs::unfinished_of(tx.conn(), integration_id).await?;
+        if let Some(run) = unfinished
+            .into_iter()
+            .find(|run| run.stream.is_none() || run.stream.as_deref() == stream)
+        {
+            let job_id = run
+                .job_id
+                .clone()
+                .unwrap_or_else(|| Job::of_sync_run(&run).default_job_id());
+            if trigger == SyncTrigger::Manual {
+                repo::logs::append(
+                    tx.conn(),
+                    NewLog {
+                        workspace_id,
+                        integration_id,
+                        level: LogLevel::Info,
+                        operation: Operation::Sync,
+                        message: &format!("sync requested; joined the run already {}", run.status),
+                        details: json!({"run_id": run.id, "stream": stream, "job_id": job_id}),
+                        run_id: Some(run.id),
+                    },
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            return Ok(StartedRun {
+                run,
+                job_id,
+                joined: true,
+            });
+        }
+        let run = repo::sync_runs::create(tx.conn(), workspace_id, integration_id, stream, trigger)
+            .await?;
+        let job_id = outbox::stage(tx.conn(), &Job::of_sync_run(&run)).await?;
         if trigger == SyncTrigger::Manual {
             repo::logs::append(
                 tx.conn(),
@@ -118,7 +171,11 @@ impl App {
             .await?;
         }
         tx.commit().await?;
-        Ok(StartedRun { run, job_id })
+        Ok(StartedRun {
+            run,
+            job_id,
+            joined: false,
+        })
     }
 
     /// An integration's runs, newest first.
@@ -149,6 +206,12 @@ impl App {
             .map_err(|_| Error::not_found(ErrorCode::NotFound, "run"))?;
         tx.commit().await?;
         Ok(run)
+    }
+
+    /// How long a run waits before it looks again whether another run of its
+    /// integration has ended: a twentieth of the claim lease, 5 to 30 seconds.
+    fn run_wait(&self) -> chrono::Duration {
+        (self.claim_lease() / 20).clamp(chrono::Duration::seconds(5), chrono::Duration::seconds(30))
     }
 
     /// How long a scheduler claim holds an integration; a run waiting for a retry
@@ -312,7 +375,9 @@ impl App {
     /// nothing to do: this job already ended the run (its task delivered again, e.g.
     /// when a worker died between the final commit and the acknowledgement). A run
     /// ended by another job id is run again: that is a replayed dead letter
-    /// (`sync-…-replay-N`), which reopens its run.
+    /// (`sync-…-replay-N`), which reopens its run. While another run of the
+    /// integration is running, the attempt is put off (a deferral, which uses up no
+    /// attempt): one run of an integration runs at a time.
     async fn begin_attempt(
         &self,
         attempt: Attempt<'_>,
@@ -320,20 +385,27 @@ impl App {
         let job = attempt.job;
         let result = async {
             let mut tx = self.store.begin(job.workspace_id).await?;
+            // Locked first: starting an attempt and checking for another running run
+            // of the integration happen one job at a time.
+            let integration =
+                repo::integrations::get_for_update(tx.conn(), job.integration_id).await?;
             let run = repo::sync_runs::get(tx.conn(), job.run_id).await?;
             let reopened = is_terminal(run.status);
+            if reopened && run.job_id.as_deref() == Some(attempt.job_id) {
+                tx.rollback().await?;
+                return Ok(Begin::Ended);
+            }
+            if repo::sync_runs::another_running(tx.conn(), job.integration_id, job.run_id).await? {
+                tx.rollback().await?;
+                return Ok(Begin::Wait);
+            }
             if reopened {
-                if run.job_id.as_deref() == Some(attempt.job_id) {
-                    tx.rollback().await?;
-                    return Ok(None);
-                }
                 // Clears the old outcome (status, error, finish time); the counters
                 // and the attempt count carry on.
                 repo::sync_runs::finish(tx.conn(), job.run_id, RunStatus::Running, None).await?;
             }
             let run =
                 repo::sync_runs::start_attempt(tx.conn(), job.run_id, Some(attempt.job_id)).await?;
-            let integration = repo::integrations::get(tx.conn(), job.integration_id).await?;
             let integration =
                 hold_schedule(tx.conn(), integration, self.now() + self.claim_lease()).await?;
             let what = match job.stream.as_deref() {
@@ -365,16 +437,20 @@ impl App {
             )
             .await?;
             tx.commit().await?;
-            Ok::<_, StoreError>(Some((run, integration)))
+            Ok::<_, StoreError>(Begin::Started(Box::new((run, integration))))
         }
         .await;
         match result {
-            Ok(found) => {
-                if found.is_none() {
-                    tracing::info!(job_id = %attempt.job_id, run_id = %job.run_id, "the run already ended; nothing to do");
-                }
-                Ok(found)
+            Ok(Begin::Started(started)) => Ok(Some(*started)),
+            Ok(Begin::Ended) => {
+                tracing::info!(job_id = %attempt.job_id, run_id = %job.run_id, "the run already ended; nothing to do");
+                Ok(None)
             }
+            Ok(Begin::Wait) => Err(JobFailure::deferred(
+                ErrorCode::Conflict,
+                "another sync of the integration is running; this run waits for it to end",
+                self.now() + self.run_wait(),
+            )),
             // The integration (and with it, its runs) was deleted: nothing to sync.
             Err(StoreError::NotFound(what)) => Err(JobFailure::abandon(
                 ErrorCode::IntegrationNotFound,

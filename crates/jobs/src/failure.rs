@@ -17,6 +17,9 @@ pub enum FailureKind {
     /// Stop without a retry and without a dead letter: the cause is already surfaced
     /// elsewhere (e.g. the integration was moved to `needs_reauth` and the user told).
     Abandon,
+    /// Not a failure: the job cannot run yet (another sync of the same integration
+    /// runs) and tries again at `until`, without using up an attempt.
+    Deferred { until: DateTime<Utc> },
 }
 
 /// A failed attempt as a handler reports it. The message is shown to operators and
@@ -70,6 +73,15 @@ impl JobFailure {
         }
     }
 
+    /// The job must wait until `until` before it can run; no attempt is used up.
+    pub fn deferred(code: ErrorCode, message: impl Into<String>, until: DateTime<Utc>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            kind: FailureKind::Deferred { until },
+        }
+    }
+
     /// Stop the job quietly: its cause is reported elsewhere.
     pub fn abandon(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
@@ -118,6 +130,7 @@ impl JobFailure {
     pub fn not_before(&self) -> Option<DateTime<Utc>> {
         match self.kind {
             FailureKind::Retryable { not_before } => not_before,
+            FailureKind::Deferred { until } => Some(until),
             FailureKind::Permanent | FailureKind::Abandon => None,
         }
     }

@@ -222,6 +222,10 @@ pub struct Envelope {
     pub history: Vec<AttemptRecord>,
     /// When the job was first enqueued (attempt 1).
     pub first_enqueued_at: DateTime<Utc>,
+    /// Earlier deliveries that found the job could not run yet and put it off
+    /// (each is a delivery, so it has an attempt number, but it used no try).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deferrals: u32,
 }
 
 /// The envelope as it is on the wire, before its version is checked.
@@ -234,6 +238,8 @@ struct WireEnvelope {
     #[serde(default)]
     history: Vec<AttemptRecord>,
     first_enqueued_at: DateTime<Utc>,
+    #[serde(default)]
+    deferrals: u32,
 }
 
 impl TryFrom<WireEnvelope> for Envelope {
@@ -256,6 +262,7 @@ impl TryFrom<WireEnvelope> for Envelope {
             attempt: wire.attempt,
             history: wire.history,
             first_enqueued_at: wire.first_enqueued_at,
+            deferrals: wire.deferrals.min(wire.attempt.saturating_sub(1)),
         })
     }
 }
@@ -270,7 +277,23 @@ impl Envelope {
             attempt: 1,
             history: Vec::new(),
             first_enqueued_at: now,
+            deferrals: 0,
         }
+    }
+
+    /// The tries this delivery makes, counting itself: its attempt number less the
+    /// deliveries that were put off. The retry policy's attempt limit counts these.
+    pub fn tries(&self) -> u32 {
+        self.attempt.saturating_sub(self.deferrals)
+    }
+
+    /// The envelope of the delivery after one put off: a new attempt number, the
+    /// same tries.
+    pub fn deferred(&self) -> Self {
+        let mut next = self.clone();
+        next.attempt = self.attempt.saturating_add(1);
+        next.deferrals = self.deferrals.saturating_add(1);
+        next
     }
 
     /// The envelope of the next attempt: the attempt number goes up by one and the

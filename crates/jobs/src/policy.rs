@@ -49,6 +49,9 @@ pub enum Decision {
     DeadLetter,
     /// Stop, without a dead letter.
     Abandon,
+    /// Not a failure: deliver the job again at this time, without counting an
+    /// attempt.
+    Defer(DateTime<Utc>),
 }
 
 impl RetryPolicy {
@@ -73,6 +76,7 @@ impl RetryPolicy {
         let not_before = match failure.kind {
             FailureKind::Permanent => return Decision::DeadLetter,
             FailureKind::Abandon => return Decision::Abandon,
+            FailureKind::Deferred { until } => return Decision::Defer(until),
             FailureKind::Retryable { not_before } => not_before,
         };
         if attempt >= self.max_attempts {

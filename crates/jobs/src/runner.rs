@@ -67,6 +67,9 @@ const PURGE_EVERY: Duration = Duration::from_secs(3600);
 pub const OUTCOME_SUCCEEDED: &str = "succeeded";
 /// The task result apalis keeps for an attempt whose retry was scheduled.
 pub const OUTCOME_RETRIED: &str = "retried";
+/// The `outcome` label of a delivery that was put off (its task result is
+/// [`OUTCOME_RETRIED`]: its next delivery is scheduled).
+pub const OUTCOME_DEFERRED: &str = "deferred";
 /// The task result apalis keeps for an abandoned job.
 pub const OUTCOME_ABANDONED: &str = "abandoned";
 
@@ -666,7 +669,7 @@ impl QueueRunner {
         let decision = {
             let mut rng = rand::rng();
             self.policy
-                .decide(envelope.attempt, &failure, now, &mut rng)
+                .decide(envelope.tries(), &failure, now, &mut rng)
         };
         match decision {
             Decision::RetryAt(at) => {
@@ -695,6 +698,24 @@ impl QueueRunner {
                     retry_at = %at,
                     "job failed; retry scheduled"
                 );
+                Ok(OUTCOME_RETRIED.to_owned())
+            }
+            Decision::Defer(at) => {
+                self.queues
+                    .schedule(envelope.deferred(), at)
+                    .await
+                    .map_err(|e| self.runner_failure(&envelope, e))?;
+                metrics::counter!("junction_jobs_total", "queue" => queue, "outcome" => OUTCOME_DEFERRED)
+                    .increment(1);
+                tracing::info!(
+                    queue,
+                    job_id = %envelope.job_id,
+                    attempt = envelope.attempt,
+                    reason = %failure.message,
+                    until = %at,
+                    "job put off"
+                );
+                // Its next delivery is scheduled, as after a retry.
                 Ok(OUTCOME_RETRIED.to_owned())
             }
             Decision::DeadLetter => {

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod notifications;
+mod one_run;
 mod reconcile;
 mod resend;
 mod support;

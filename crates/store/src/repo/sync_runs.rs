@@ -44,6 +44,41 @@ pub async fn get(conn: &mut Conn, id: Uuid) -> Result<SyncRun, StoreError> {
         .ok_or(StoreError::NotFound("sync run"))
 }
 
+/// The integration's runs that have not ended (queued, running or waiting for a
+/// retry), oldest first.
+pub async fn unfinished_of(
+    conn: &mut Conn,
+    integration_id: Uuid,
+) -> Result<Vec<SyncRun>, StoreError> {
+    Ok(sync_runs::table
+        .filter(sync_runs::integration_id.eq(integration_id))
+        .filter(sync_runs::status.eq_any([
+            RunStatus::Queued,
+            RunStatus::Running,
+            RunStatus::Retrying,
+        ]))
+        .order((sync_runs::queued_at.asc(), sync_runs::id.asc()))
+        .select(SyncRun::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// Whether another run of the integration than `run_id` is running now.
+pub async fn another_running(
+    conn: &mut Conn,
+    integration_id: Uuid,
+    run_id: Uuid,
+) -> Result<bool, StoreError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        sync_runs::table
+            .filter(sync_runs::integration_id.eq(integration_id))
+            .filter(sync_runs::id.ne(run_id))
+            .filter(sync_runs::status.eq(RunStatus::Running)),
+    ))
+    .get_result(conn)
+    .await?)
+}
+
 /// Runs of an integration, newest first, before the keyset of the previous page.
 pub async fn list_for_integration(
     conn: &mut Conn,
