@@ -23,7 +23,7 @@ const WORKER_METRICS: &str = "127.0.0.1:9090";
 const DATABASE: &str = "junction_demo";
 
 /// Child processes, stopped (SIGTERM, then SIGKILL after a grace period) when dropped.
-struct Processes(Vec<(&'static str, Child)>);
+pub(crate) struct Processes(pub(crate) Vec<(&'static str, Child)>);
 
 impl Drop for Processes {
     fn drop(&mut self) {
@@ -120,7 +120,7 @@ fn ensure_services() -> Result<()> {
     )
 }
 
-fn wait_for(what: &str, ready: impl Fn() -> bool, timeout: Duration) -> Result<()> {
+pub(crate) fn wait_for(what: &str, ready: impl Fn() -> bool, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if ready() {
@@ -167,8 +167,12 @@ fn database_url() -> Result<String> {
     })
 }
 
+/// A debug binary of the workspace, where cargo builds it (CARGO_TARGET_DIR too).
 fn binary(name: &str) -> PathBuf {
-    workspace_root().join("target/debug").join(name)
+    crate::target_dir()
+        .unwrap_or_else(|_| workspace_root().join("target"))
+        .join("debug")
+        .join(name)
 }
 
 /// The demo key ring, made once and kept in .demo/keys (the demo's credentials must
@@ -190,13 +194,15 @@ fn key_ring() -> Result<String> {
     Ok(keys)
 }
 
-fn spawn(
+/// Starts `program` with `env`, its stderr in the file `log`.
+pub(crate) fn spawn(
     name: &'static str,
     program: PathBuf,
     env: &[(&str, &str)],
-    log: &str,
+    log: &std::path::Path,
 ) -> Result<(&'static str, Child)> {
-    let log_file = std::fs::File::create(demo_dir().join(log))?;
+    let log_file =
+        std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
     let mut command = Command::new(&program);
     command.stdout(Stdio::null()).stderr(log_file);
     for (key, value) in env {
@@ -261,7 +267,7 @@ pub fn demo() -> Result<()> {
         "junction-sandbox",
         binary("junction-sandbox"),
         &[("JUNCTION_SANDBOX_BIND", SANDBOX)],
-        "sandbox.log",
+        &demo_dir().join("sandbox.log"),
     )?);
     wait_for(
         "junction-sandbox",
@@ -272,7 +278,7 @@ pub fn demo() -> Result<()> {
         "junction-api",
         binary("junction-api"),
         &env,
-        "api.log",
+        &demo_dir().join("api.log"),
     )?);
     wait_for(
         "junction-api (see .demo/api.log)",
@@ -283,7 +289,7 @@ pub fn demo() -> Result<()> {
         "junction-worker",
         binary("junction-worker"),
         &env,
-        "worker.log",
+        &demo_dir().join("worker.log"),
     )?);
 
     let created = Command::new(binary("junction"))

@@ -5,6 +5,8 @@
 //!   else `cargo test`). The README's test command, and what `.ci/run` runs.
 //! - `cargo xtask services`: checks that the Postgres and Redis the tests use answer.
 //! - `cargo xtask bench [queue|ingest|memory]`: the benchmarks (see bench.rs).
+//! - `cargo xtask schemathesis`: schemathesis with all its default checks against a
+//!   running API (see schemathesis.rs); `.ci/run` runs it after `test`.
 
 use std::{
     net::{TcpStream, ToSocketAddrs},
@@ -16,6 +18,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod demo;
+mod schemathesis;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,6 +27,7 @@ fn main() -> ExitCode {
         Some("services") => check_services(),
         Some("bench") => bench::bench(&args[1..]),
         Some("demo") => demo::demo(),
+        Some("schemathesis") => schemathesis::schemathesis(),
         Some("openapi") => openapi(args.get(1).map(String::as_str) == Some("--check")),
         Some("help") | Some("--help") | Some("-h") | None => {
             println!("{USAGE}");
@@ -52,6 +56,8 @@ tasks:
   services      check that the test Postgres and Redis answer
   bench [queue|ingest|memory]   release build, then the benchmarks (all by default;
                 one line per figure, recorded in docs/benchmarks.md)
+  schemathesis  schemathesis (PyPI, pinned in .ci/schemathesis-requirements.txt) with all
+                its default checks against a running API; what CI runs after `test`
   openapi       write docs/openapi.json from the API's annotations
   openapi --check   fail when docs/openapi.json differs from the generated document";
 
@@ -102,6 +108,34 @@ pub(crate) fn workspace_root() -> std::path::PathBuf {
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_else(|| ".".into())
+}
+
+/// A command's standard output, trimmed; its standard error in the error.
+pub(crate) fn output(command: &mut Command) -> Result<String> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let output = command
+        .output()
+        .with_context(|| format!("running {program}"))?;
+    if !output.status.success() {
+        bail!(
+            "{program} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// Cargo's target directory (CARGO_TARGET_DIR and configuration included).
+pub(crate) fn target_dir() -> Result<std::path::PathBuf> {
+    let metadata: serde_json::Value = serde_json::from_str(&output(
+        command("cargo")
+            .args(["metadata", "--format-version", "1", "--no-deps"])
+            .current_dir(workspace_root()),
+    )?)?;
+    metadata["target_directory"]
+        .as_str()
+        .map(std::path::PathBuf::from)
+        .ok_or_else(|| anyhow::anyhow!("cargo metadata names no target directory"))
 }
 
 fn has_nextest() -> bool {

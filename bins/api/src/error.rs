@@ -4,7 +4,7 @@
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use junction_app::Error;
-use junction_core::ErrorCode;
+use junction_core::{ErrorCode, storable};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -51,21 +51,23 @@ impl ApiError {
         Self(Error::internal(source))
     }
 
-    /// The problem body.
+    /// The problem body. Its text never carries a NUL: a parser's message may quote
+    /// the input, and the idempotency middleware stores answers in Postgres.
     pub fn problem(&self) -> Problem {
         let error = &self.0;
+        let text = |text: &str| storable::sanitize_text(text).into_owned();
         Problem {
             type_uri: format!("https://junction.dev/errors/{}", error.code.name()),
             title: error.code.title().to_owned(),
             status: error.code.http_status(),
             code: error.code.name().to_owned(),
-            detail: error.detail.clone(),
+            detail: text(&error.detail),
             errors: error
                 .fields
                 .iter()
                 .map(|f| ProblemField {
-                    field: f.field.clone(),
-                    message: f.message.clone(),
+                    field: text(&f.field),
+                    message: text(&f.message),
                 })
                 .collect(),
         }
@@ -116,30 +118,6 @@ impl ResponseError for ApiError {
     }
 }
 
-/// The problem+json answer for malformed JSON bodies and oversized payloads (actix's
-/// extractors would otherwise answer in plain text).
-pub fn json_error_handler(
-    err: actix_web::error::JsonPayloadError,
-    _req: &actix_web::HttpRequest,
-) -> actix_web::Error {
-    use actix_web::error::JsonPayloadError;
-    let api = match &err {
-        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-            ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
-        }
-        JsonPayloadError::ContentType => ApiError::new(
-            ErrorCode::InvalidRequest,
-            "the request body must be application/json",
-        ),
-        JsonPayloadError::Deserialize(e) if e.is_data() => {
-            ApiError::new(ErrorCode::ValidationFailed, e.to_string())
-        }
-        JsonPayloadError::Deserialize(e) => ApiError::new(ErrorCode::InvalidJson, e.to_string()),
-        other => ApiError::new(ErrorCode::InvalidRequest, other.to_string()),
-    };
-    actix_web::error::InternalError::from_response(err, api.error_response()).into()
-}
-
 /// The problem+json answer for bad query strings.
 pub fn query_error_handler(
     err: actix_web::error::QueryPayloadError,
@@ -160,39 +138,5 @@ pub fn path_error_handler(
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// A JSON body that may be left out: an empty body is `T::default()`, anything else
-/// must be valid JSON for `T` (unlike `Option<Json<T>>`, which would silently treat a
-/// malformed body as absent).
-#[derive(Debug)]
-pub struct JsonOrEmpty<T>(pub T);
-
-impl<T: serde::de::DeserializeOwned + Default + 'static> actix_web::FromRequest for JsonOrEmpty<T> {
-    type Error = actix_web::Error;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
-
-    fn from_request(
-        req: &actix_web::HttpRequest,
-        payload: &mut actix_web::dev::Payload,
-    ) -> Self::Future {
-        let bytes = actix_web::web::Bytes::from_request(req, payload);
-        Box::pin(async move {
-            let bytes = bytes.await.map_err(|_| {
-                actix_web::Error::from(ApiError::new(
-                    ErrorCode::PayloadTooLarge,
-                    "the request body is too large",
-                ))
-            })?;
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Ok(Self(T::default()));
-            }
-            serde_json::from_slice(&bytes).map(Self).map_err(|e| {
-                let code = if e.is_data() {
-                    ErrorCode::ValidationFailed
-                } else {
-                    ErrorCode::InvalidJson
-                };
-                actix_web::Error::from(ApiError::new(code, e.to_string()))
-            })
-        })
-    }
-}
+// Where routes found it before the extractors had their own module (see the root).
+pub use crate::JsonOrEmpty;

@@ -1,17 +1,20 @@
 //! junction-api: the REST API, an adapter over the application layer
 //! (junction-app): each handler in [`routes`] (one module per resource) parses the
-//! request, calls one use case and renders its answer; failures are
-//! [`error::ApiError`], answered as problem+json. The configuration is loaded once
-//! and the [`junction_app::App`] built from it is shared in [`AppState`].
-//! [`configure`] mounts everything and [`spawn`] serves it (the binary and the
-//! tests use the same function).
+//! request with the checked extractors of [`extract`], calls one use case and renders
+//! its answer; failures are [`error::ApiError`], answered as problem+json. The
+//! configuration is loaded once and the [`junction_app::App`] built from it is shared
+//! in [`AppState`]. [`spawn`] serves it all (the binary and the tests use the same
+//! function); the OpenAPI document comes from the same mounting ([`openapi`]), and
+//! tells [`middleware::allowed_methods`] which methods each path takes.
 
 pub mod auth;
 pub mod error;
+pub mod extract;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
 pub mod routes;
+pub mod schema;
 pub mod state;
 pub mod views;
 
@@ -19,77 +22,20 @@ use std::net::TcpListener;
 
 use actix_web::{App, HttpResponse, HttpServer, dev::Server, middleware::from_fn, web};
 use junction_core::ErrorCode;
-use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+// `error::JsonOrEmpty` is where routes found it before the extractors had their
+// module; it re-exports this one, which keeps `error` and `extract` free of a cycle.
+pub use crate::extract::JsonOrEmpty;
 pub use crate::state::AppState;
 pub use junction_app::Config;
 
+/// Where the OpenAPI document is served (Swagger UI at `/docs/` reads it).
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
 /// Where inbound webhooks arrive (`/webhooks/{provider}/{integration_id}`).
 pub const WEBHOOK_PATH_PREFIX: &str = "/webhooks/";
-
-/// Mounts every route, the extractors' problem+json error handlers and body limits.
-pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg: &mut web::ServiceConfig| {
-        let limit = state.app.config.max_body_bytes;
-        cfg.app_data(web::Data::new(state))
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(limit)
-                    .error_handler(error::json_error_handler),
-            )
-            .app_data(web::PayloadConfig::default().limit(limit))
-            .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
-            .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
-            .service(routes::health::healthz)
-            .service(routes::health::readyz)
-            .service(routes::health::metrics)
-            .service(routes::providers::list)
-            .service(routes::providers::get)
-            .service(routes::integrations::list)
-            .service(routes::integrations::create)
-            .service(routes::integrations::get)
-            .service(routes::integrations::update)
-            .service(routes::integrations::remove)
-            .service(routes::integrations::test)
-            .service(routes::integrations::reconnect)
-            .service(routes::integrations::logs)
-            .service(routes::proxy::forward)
-            .service(routes::connect::connect)
-            .service(routes::connect::callback)
-            .service(routes::connect::callback_for_provider)
-            .service(routes::runs::trigger)
-            .service(routes::runs::list)
-            .service(routes::runs::get)
-            .service(routes::data::records)
-            .service(routes::data::kpis)
-            .service(routes::dead_letters::replay_bulk)
-            .service(routes::dead_letters::list)
-            .service(routes::dead_letters::get)
-            .service(routes::dead_letters::replay)
-            .service(routes::dead_letters::stats)
-            .service(routes::actions::perform)
-            .service(routes::actions::list)
-            .service(routes::actions::get)
-            .service(routes::webhooks::receive)
-            .service(routes::webhooks::handshake)
-            .service(routes::webhooks::list)
-            .service(routes::webhooks::get)
-            .service(routes::webhooks::replay)
-            .service(routes::webhooks::setup)
-            .service(routes::webhooks::configure)
-            .service(routes::alerts::create)
-            .service(routes::alerts::list)
-            .service(routes::alerts::get)
-            .service(routes::alerts::update)
-            .service(routes::alerts::remove)
-            .service(routes::alerts::notifications)
-            .service(
-                SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::ApiDoc::openapi()),
-            )
-            .service(web::redirect("/docs", "/docs/"));
-    }
-}
 
 /// Answers unknown routes with problem+json.
 async fn not_found() -> HttpResponse {
@@ -103,12 +49,33 @@ async fn not_found() -> HttpResponse {
 /// SIGINT/SIGTERM stop it gracefully (in-flight requests finish).
 pub fn spawn(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
-        App::new()
-            .wrap(from_fn(middleware::idempotency))
-            .wrap(from_fn(middleware::metrics))
-            .wrap(from_fn(middleware::request_id))
-            .configure(configure(state.clone()))
-            .default_service(web::to(not_found))
+        let limit = state.app.config.max_body_bytes;
+        let (app, document) = App::new()
+            .app_data(web::Data::new(state.clone()))
+            .app_data(web::PayloadConfig::default().limit(limit))
+            .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
+            .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
+            .into_utoipa_app()
+            .openapi(openapi::base())
+            .configure(routes::mount)
+            .split_for_parts();
+        let document = openapi::complete(document);
+        app.app_data(web::Data::new(middleware::KnownPaths::from_document(
+            &document,
+        )))
+        // The first wrapped runs innermost: request ids and metrics see every answer,
+        // and a method refused with 405 spends no Idempotency-Key.
+        .wrap(from_fn(middleware::idempotency))
+        .wrap(from_fn(middleware::allowed_methods))
+        .wrap(from_fn(middleware::metrics))
+        .wrap(from_fn(middleware::request_id))
+        .service(
+            web::resource(OPENAPI_PATH)
+                .route(web::get().to(move || std::future::ready(web::Json(document.clone())))),
+        )
+        .service(SwaggerUi::new("/docs/{_:.*}").config(OPENAPI_PATH.into()))
+        .service(web::redirect("/docs", "/docs/"))
+        .default_service(web::to(not_found))
     })
     .listen(listener)?
     .shutdown_timeout(30)

@@ -1,4 +1,5 @@
-//! Request middleware: request ids, metrics and `Idempotency-Key` replay.
+//! Request middleware: request ids, metrics, `Idempotency-Key` replay, and 405 for a
+//! method a known path does not take.
 
 use std::time::Instant;
 
@@ -86,6 +87,117 @@ fn bytes_payload(bytes: web::Bytes) -> actix_web::dev::Payload {
     actix_web::dev::Payload::from(payload)
 }
 
+/// The methods a path item of the OpenAPI document may declare.
+pub const METHODS: [&str; 8] = [
+    "get", "head", "post", "put", "patch", "delete", "options", "trace",
+];
+
+/// The methods a path item of the document declares, as an `Allow` header value.
+fn allow_header(item: &serde_json::Value) -> String {
+    METHODS
+        .iter()
+        .filter(|method| item.get(**method).is_some())
+        .map(|method| method.to_ascii_uppercase())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The actix pattern of a document path. Parameters are one segment each, except
+/// the proxy's `{path}`, which is the rest of the URL (`{path:.*}` in its route).
+fn actix_pattern(template: &str) -> String {
+    match template.strip_suffix("/{path}") {
+        Some(prefix) => format!("{prefix}/{{path:.*}}"),
+        None => template.to_owned(),
+    }
+}
+
+/// The paths of the API and the methods each takes, from the OpenAPI document.
+#[derive(Debug, Clone)]
+pub struct KnownPaths(Vec<KnownPath>);
+
+#[derive(Debug, Clone)]
+struct KnownPath {
+    pattern: actix_web::dev::ResourceDef,
+    /// How many segments are literal: where two paths match a URL, the one with
+    /// more (`/v1/dead-letters/replay` over `/v1/dead-letters/{id}`) is meant.
+    literal_segments: usize,
+    /// The `Allow` header value.
+    allow: String,
+}
+
+impl KnownPaths {
+    /// The paths of the OpenAPI document.
+    pub fn from_document(document: &serde_json::Value) -> Self {
+        let paths = document["paths"].as_object().into_iter().flatten();
+        Self(
+            paths
+                .map(|(template, item)| KnownPath {
+                    pattern: actix_web::dev::ResourceDef::new(actix_pattern(template)),
+                    literal_segments: template
+                        .split('/')
+                        .filter(|segment| !segment.is_empty() && !segment.starts_with('{'))
+                        .count(),
+                    allow: allow_header(item),
+                })
+                .collect(),
+        )
+    }
+
+    /// The `Allow` value of the path `path` is meant for, when it does not take
+    /// `method`; `None` when it does, or when the path is not the API's.
+    fn refusal(&self, path: &str, method: &Method) -> Option<&str> {
+        let meant = self
+            .0
+            .iter()
+            .filter(|known| known.pattern.is_match(path))
+            .max_by_key(|known| known.literal_segments)?;
+        let takes = meant
+            .allow
+            .split(", ")
+            .any(|allowed| allowed == method.as_str());
+        (!takes).then_some(meant.allow.as_str())
+    }
+}
+
+/// A method the path does not take is 405 with `Allow` naming the ones it does, before
+/// any routing: the router would otherwise answer 404, or hand the URL to a route
+/// with a parameter in that place (`GET /v1/dead-letters/replay` to
+/// `GET /v1/dead-letters/{id}`).
+pub async fn allowed_methods(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let refusal = req
+        .app_data::<web::Data<KnownPaths>>()
+        .and_then(|known| known.refusal(req.path(), req.method()).map(str::to_owned));
+    let Some(allow) = refusal else {
+        return next.call(req).await;
+    };
+    let mut response = actix_web::ResponseError::error_response(&ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("this resource answers {allow}"),
+    ));
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    Ok(req.into_response(response))
+}
+
+/// The header that makes a POST idempotent.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+/// The longest key.
+pub const IDEMPOTENCY_KEY_MAX_LEN: usize = 255;
+/// What a key is made of: visible ASCII, no spaces (the document's pattern for
+/// [`valid_idempotency_key`]).
+pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]+$";
+
+/// Whether `key` is a usable `Idempotency-Key`: 1-255 visible ASCII characters.
+pub fn valid_idempotency_key(key: &[u8]) -> bool {
+    (1..=IDEMPOTENCY_KEY_MAX_LEN).contains(&key.len()) && key.iter().all(u8::is_ascii_graphic)
+}
+
 /// `Idempotency-Key` on POSTs: the same key with the same request (method, path,
 /// body) replays the first response; with another request it is a 409; while the
 /// first is still running, a 409 too. Responses of 5xx are not remembered, so a
@@ -96,8 +208,8 @@ pub async fn idempotency(
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let key = req
         .headers()
-        .get("idempotency-key")
-        .map(|v| v.to_str().map(str::to_owned));
+        .get(IDEMPOTENCY_KEY_HEADER)
+        .map(|v| v.as_bytes().to_vec());
     // Webhook deliveries carry no API key and dedupe by the provider's event id.
     let Some(key) = key.filter(|_| {
         req.method() == Method::POST && !req.path().starts_with(crate::WEBHOOK_PATH_PREFIX)
@@ -107,8 +219,8 @@ pub async fn idempotency(
     let reject = |req: ServiceRequest, error: ApiError| {
         Ok(req.into_response(actix_web::ResponseError::error_response(&error)))
     };
-    let key = match key {
-        Ok(key) if !key.is_empty() && key.len() <= 255 => key,
+    let key = match String::from_utf8(key) {
+        Ok(key) if valid_idempotency_key(key.as_bytes()) => key,
         _ => {
             return reject(
                 req,
@@ -227,4 +339,67 @@ pub async fn idempotency(
         tracing::error!(error = %error, "could not record the idempotent response");
     }
     outcome.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_follow_the_routes_and_the_most_literal_path_is_meant() {
+        assert_eq!(
+            actix_pattern("/v1/integrations/{id}"),
+            "/v1/integrations/{id}"
+        );
+        assert_eq!(
+            actix_pattern("/v1/integrations/{id}/proxy/{path}"),
+            "/v1/integrations/{id}/proxy/{path:.*}"
+        );
+        let known = KnownPaths::from_document(&serde_json::json!({"paths": {
+            "/v1/dead-letters/{id}": {"get": {}},
+            "/v1/dead-letters/replay": {"post": {}},
+            "/v1/integrations/{id}/proxy/{path}": {"get": {}, "post": {}},
+        }}));
+        assert_eq!(
+            known.refusal("/v1/dead-letters/replay", &Method::GET),
+            Some("POST")
+        );
+        assert_eq!(
+            known.refusal("/v1/dead-letters/replay", &Method::POST),
+            None
+        );
+        assert_eq!(known.refusal("/v1/dead-letters/x", &Method::GET), None);
+        assert_eq!(
+            known.refusal("/v1/dead-letters/x", &Method::DELETE),
+            Some("GET")
+        );
+        assert_eq!(
+            known.refusal("/v1/integrations/1/proxy/v1/charges", &Method::TRACE),
+            Some("GET, POST")
+        );
+        assert_eq!(known.refusal("/v1/nothing", &Method::TRACE), None);
+    }
+
+    #[test]
+    fn the_key_check_is_the_documented_pattern() {
+        let pattern = regex::Regex::new(IDEMPOTENCY_KEY_PATTERN).unwrap();
+        let longest = "k".repeat(IDEMPOTENCY_KEY_MAX_LEN);
+        let too_long = "k".repeat(IDEMPOTENCY_KEY_MAX_LEN + 1);
+        for key in [
+            "a",
+            "refund-order-1042",
+            "~!{}",
+            "with space",
+            "",
+            "é",
+            "tab\t",
+            "line\n",
+            &longest,
+            &too_long,
+        ] {
+            let documented =
+                pattern.is_match(key) && key.chars().count() <= IDEMPOTENCY_KEY_MAX_LEN;
+            assert_eq!(valid_idempotency_key(key.as_bytes()), documented, "{key:?}");
+        }
+    }
 }

@@ -1,118 +1,57 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations. The committed
-//! copy (docs/openapi.json) is checked against it by `cargo xtask openapi --check`
-//! and by a test.
+//! The OpenAPI 3.1 document.
+//!
+//! Its operations come from mounting the routes ([`crate::routes::mount`]:
+//! utoipa-actix-web collects each handler's annotations as it mounts it), its frame
+//! (info, tags, the security scheme) from [`ApiDoc`]. [`complete`] then declares
+//! what the machinery around the handlers answers for every operation alike, so no
+//! handler has to repeat it and none can forget it:
+//!
+//! - every problem answer as `application/problem+json` with the `Problem` schema;
+//! - 401 where an API key is required (the `Auth` extractor);
+//! - 400 and 422 where there is input to refuse (the extractors: malformed query
+//!   strings and bodies, text Postgres cannot store), 413 where there is a body;
+//! - on every POST below `/v1`, the `Idempotency-Key` header and its 400 and 409
+//!   (the idempotency middleware);
+//! - 404 where a path names a resource (a malformed id is no resource either);
+//! - 500 and 503 (`database_unavailable`, with `Retry-After`) wherever a request
+//!   reaches the database;
+//! - that no text a request carries may hold a NUL character (U+0000), which the
+//!   extractors refuse and Postgres could not store: every free string of a
+//!   parameter or body gets a pattern that says so, and free-form JSON (a config,
+//!   an action's input) is the `Json` schema, which says it of every string and key.
+//!
+//! Methods a path does not declare are answered 405 with `Allow`
+//! ([`middleware::allowed_methods`], which reads the paths from this document). The committed copy (docs/openapi.json) is checked against
+//! [`document`] by `cargo xtask openapi --check` and by a test.
 
+use actix_web::App;
+use serde_json::{Value, json};
 use utoipa::{
     Modify, OpenApi,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::{
+        ContentBuilder, HeaderBuilder, ObjectBuilder, PathItem, Ref, RefOr, Required,
+        ResponseBuilder, Type,
+        path::{Operation, ParameterBuilder, ParameterIn},
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    },
+};
+use utoipa_actix_web::AppExt;
+
+use crate::{
+    middleware::{self, METHODS},
+    routes,
 };
 
-use crate::{error, routes, views};
-
-/// The API's document.
+/// The document's frame; the operations are added by mounting the routes.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Junction API",
         description = "Connect workspaces to outside providers, keep the connections alive, read their data. \
                        Authenticate with a workspace API key: `Authorization: Bearer jct_...`. Errors are \
-                       `application/problem+json` with a stable `code` (see docs/errors.md).",
+                       `application/problem+json` with a stable `code` (see docs/errors.md); a method a path \
+                       does not take is 405 with `Allow`.",
     ),
-    paths(
-        routes::providers::list,
-        routes::providers::get,
-        routes::integrations::list,
-        routes::integrations::create,
-        routes::integrations::get,
-        routes::integrations::update,
-        routes::integrations::remove,
-        routes::integrations::test,
-        routes::integrations::reconnect,
-        routes::integrations::logs,
-        routes::proxy::forward,
-        routes::connect::connect,
-        routes::connect::callback,
-        routes::connect::callback_for_provider,
-        routes::runs::trigger,
-        routes::runs::list,
-        routes::runs::get,
-        routes::data::records,
-        routes::data::kpis,
-        routes::dead_letters::list,
-        routes::dead_letters::get,
-        routes::dead_letters::replay,
-        routes::dead_letters::replay_bulk,
-        routes::dead_letters::stats,
-        routes::actions::perform,
-        routes::actions::list,
-        routes::actions::get,
-        routes::webhooks::receive,
-        routes::webhooks::handshake,
-        routes::webhooks::list,
-        routes::webhooks::get,
-        routes::webhooks::replay,
-        routes::webhooks::setup,
-        routes::webhooks::configure,
-        routes::alerts::create,
-        routes::alerts::list,
-        routes::alerts::get,
-        routes::alerts::update,
-        routes::alerts::remove,
-        routes::alerts::notifications,
-        routes::health::healthz,
-        routes::health::readyz,
-        routes::health::metrics,
-    ),
-    components(schemas(
-        error::Problem,
-        error::ProblemField,
-        views::ProviderView,
-        views::ProviderList,
-        views::IntegrationView,
-        views::IntegrationList,
-        views::HealthView,
-        views::LastErrorView,
-        views::CreateIntegration,
-        views::UpdateIntegration,
-        views::ReconnectIntegration,
-        views::TestResult,
-        views::LogView,
-        views::LogList,
-        views::ConnectRequest,
-        views::ConnectResponse,
-        views::CallbackOutcome,
-        routes::runs::RunView,
-        routes::actions::ActionRunView,
-        routes::actions::ActionRunList,
-        routes::webhooks::WebhookReceipt,
-        routes::webhooks::WebhookEventView,
-        routes::webhooks::WebhookEventList,
-        routes::webhooks::WebhookReplayAccepted,
-        routes::webhooks::WebhookSetupView,
-        routes::webhooks::WebhookSetupRequest,
-        routes::runs::RunList,
-        routes::runs::SyncRequest,
-        routes::runs::SyncAccepted,
-        routes::data::RecordView,
-        routes::data::RecordList,
-        routes::data::Granularity,
-        routes::data::KpiValue,
-        routes::data::KpiSeries,
-        routes::data::KpiResponse,
-        routes::dead_letters::DeadLetterView,
-        routes::dead_letters::DeadLetterList,
-        routes::dead_letters::ReplayView,
-        routes::dead_letters::ReplayList,
-        routes::dead_letters::BulkReplay,
-        routes::dead_letters::QueueStatsView,
-        routes::dead_letters::JobStats,
-        routes::alerts::CreateAlertRule,
-        routes::alerts::UpdateAlertRule,
-        routes::alerts::AlertRuleView,
-        routes::alerts::AlertRuleList,
-        routes::alerts::NotificationView,
-        routes::alerts::NotificationList,
-    )),
     modifiers(&ApiKeyAuth),
     tags(
         (name = "providers", description = "The catalog of providers"),
@@ -148,10 +87,453 @@ impl Modify for ApiKeyAuth {
     }
 }
 
+/// The frame the mounted routes are added to.
+pub fn base() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The API's document: the routes as [`crate::spawn`] mounts them, completed.
+pub fn build() -> Value {
+    let (_, document) = App::new()
+        .into_utoipa_app()
+        .openapi(base())
+        .configure(routes::mount)
+        .split_for_parts();
+    complete(document)
+}
+
 /// The document as pretty JSON (what docs/openapi.json holds).
 pub fn document() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    serde_json::to_string_pretty(&build()).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
         + "\n"
+}
+
+/// The tag of the operational endpoints, which declare their own answers.
+const OPERATIONS_TAG: &str = "operations";
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Adds what every operation shares (see the module documentation).
+pub fn complete(mut document: utoipa::openapi::OpenApi) -> Value {
+    for (path, item) in document.paths.paths.iter_mut() {
+        for (method, operation) in operations_mut(item) {
+            let Some(operation) = operation.as_mut() else {
+                continue;
+            };
+            complete_operation(path, method, operation);
+        }
+    }
+    // The rest is about JSON Schema keywords utoipa's types do not all carry
+    // (`propertyNames`), so it works on the document as JSON.
+    let mut document = serde_json::to_value(&document).unwrap_or(Value::Null);
+    storable_inputs(&mut document);
+    document
+}
+
+/// Refuses NUL, as a pattern: no string it matches holds one.
+const NO_NUL: &str = "^[^\\x00]*$";
+
+/// Declares, for every parameter and request body, that its text may hold no NUL.
+fn storable_inputs(document: &mut Value) {
+    let mut referenced = Vec::new();
+    if let Some(paths) = document["paths"].as_object_mut() {
+        for item in paths.values_mut() {
+            for method in METHODS {
+                let Some(operation) = item.get_mut(method) else {
+                    continue;
+                };
+                // `get_mut`, not indexing: indexing a JSON object inserts what it misses.
+                let parameters = operation
+                    .get_mut("parameters")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten();
+                for schema in parameters.filter_map(|p| p.get_mut("schema")) {
+                    storable(schema, &mut referenced);
+                }
+                let bodies = operation
+                    .get_mut("requestBody")
+                    .and_then(|body| body.get_mut("content"))
+                    .and_then(Value::as_object_mut)
+                    .into_iter()
+                    .flat_map(|content| content.values_mut());
+                for schema in bodies.filter_map(|media| media.get_mut("schema")) {
+                    storable(schema, &mut referenced);
+                }
+            }
+        }
+    }
+    // Components the inputs name, and the ones those name in turn.
+    let mut done = std::collections::BTreeSet::new();
+    while let Some(name) = referenced.pop() {
+        if !done.insert(name.clone()) {
+            continue;
+        }
+        if let Some(schema) = document
+            .pointer_mut("/components/schemas")
+            .and_then(|schemas| schemas.get_mut(&name))
+        {
+            storable(schema, &mut referenced);
+        }
+    }
+    document["components"]["schemas"]["Json"] = json!({
+        "description": "Any JSON value whose strings and object keys hold no NUL character (U+0000).",
+        "type": ["null", "boolean", "number", "string", "array", "object"],
+        "pattern": NO_NUL,
+        "items": {"$ref": "#/components/schemas/Json"},
+        "propertyNames": {"pattern": NO_NUL},
+        "additionalProperties": {"$ref": "#/components/schemas/Json"},
+    });
+}
+
+/// Makes one input schema say its text holds no NUL; collects the components it
+/// names.
+fn storable(schema: &mut Value, referenced: &mut Vec<String>) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
+        if let Some(name) = reference.strip_prefix("#/components/schemas/") {
+            referenced.push(name.to_owned());
+        }
+        return;
+    }
+    if object.is_empty() {
+        // Any JSON at all (an action's input).
+        *schema = json!({"$ref": "#/components/schemas/Json"});
+        return;
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        if let Some(branches) = object.get_mut(key).and_then(Value::as_array_mut) {
+            for branch in branches {
+                storable(branch, referenced);
+            }
+        }
+    }
+    let types: Vec<String> = match object.get("type") {
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Array(many)) => many
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let has = |name: &str| types.iter().any(|t| t == name);
+    if has("string")
+        && !object.contains_key("pattern")
+        && !object.contains_key("format")
+        && !object.contains_key("enum")
+    {
+        object.insert("pattern".into(), NO_NUL.into());
+    }
+    if has("array")
+        && let Some(items) = object.get_mut("items")
+    {
+        storable(items, referenced);
+    }
+    if has("object") {
+        if let Some(properties) = object.get_mut("properties").and_then(Value::as_object_mut) {
+            for property in properties.values_mut() {
+                storable(property, referenced);
+            }
+        }
+        match object.get_mut("additionalProperties") {
+            Some(Value::Bool(false)) => {}
+            Some(Value::Object(extra)) if !extra.is_empty() => {
+                if let Some(extra) = object.get_mut("additionalProperties") {
+                    storable(extra, referenced);
+                }
+            }
+            // Free-form: any keys, any values.
+            _ => {
+                object.insert("propertyNames".into(), json!({"pattern": NO_NUL}));
+                object.insert(
+                    "additionalProperties".into(),
+                    json!({"$ref": "#/components/schemas/Json"}),
+                );
+            }
+        }
+    }
+}
+
+fn complete_operation(path: &str, method: &str, operation: &mut Operation) {
+    problem_content_type(operation);
+    // Handler names repeat across modules (`list`, `get`); an operation id must not.
+    operation.operation_id = Some(operation_id(method, path));
+    let operational = operation
+        .tags
+        .as_ref()
+        .is_some_and(|tags| tags.iter().any(|tag| tag == OPERATIONS_TAG));
+    if operational {
+        return;
+    }
+    let parameters = operation.parameters.as_deref().unwrap_or_default();
+    let in_path = parameters
+        .iter()
+        .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Path));
+    let has_body = operation.request_body.is_some();
+    let has_input = !parameters.is_empty() || has_body;
+    let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+
+    if secured {
+        add_problem(
+            operation,
+            "401",
+            "No valid API key: `unauthenticated`, or `api_key_revoked`.",
+        );
+    }
+    if has_input {
+        add_problem(
+            operation,
+            "400",
+            "A malformed request: `invalid_request` (a query parameter of the wrong type, \
+             a body that is not `application/json`), `invalid_json`.",
+        );
+        add_problem(
+            operation,
+            "422",
+            "`validation_failed`: `errors` names each field at fault, text holding a NUL \
+             character (U+0000) or invalid UTF-8 included.",
+        );
+    }
+    if has_body {
+        add_problem(operation, "413", "`payload_too_large`.");
+    }
+    if method == "post" && path.starts_with("/v1/") {
+        idempotency_key(operation);
+        add_problem(
+            operation,
+            "409",
+            "`idempotency_key_reused` (the key came with another request) or \
+             `idempotency_key_in_flight` (its first request still runs).",
+        );
+    }
+    if in_path {
+        add_problem(
+            operation,
+            "404",
+            "No such resource in the workspace (a malformed id is none either): \
+             `not_found` or a more specific `*_not_found`.",
+        );
+    }
+    add_problem(
+        operation,
+        "500",
+        "`internal`: a bug; the server log has the cause.",
+    );
+    add_unavailable(operation);
+    for (status, response) in operation.responses.responses.iter_mut() {
+        if let RefOr::T(response) = response
+            && response.description.is_empty()
+        {
+            response.description = default_description(status).to_owned();
+        }
+    }
+}
+
+/// `get /v1/integrations/{id}` → `get_v1_integrations_id`.
+fn operation_id(method: &str, path: &str) -> String {
+    let words: Vec<&str> = path
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .collect();
+    format!("{method}_{}", words.join("_"))
+}
+
+/// What a response a route declared without a description says.
+fn default_description(status: &str) -> &'static str {
+    match status {
+        "200" => "OK.",
+        "201" => "Created.",
+        "202" => "Accepted: the work goes on in the background.",
+        "204" => "Done; nothing to answer.",
+        "400" => "A malformed request (see `code`).",
+        "403" => "`forbidden`.",
+        "404" => "No such resource in the workspace (see `code`).",
+        "409" => "The request conflicts with the current state (see `code`).",
+        "422" => "`validation_failed`: `errors` names each field at fault.",
+        "502" => "A provider failed or refused (`provider_*`).",
+        "503" => "A dependency is down: retry after `Retry-After` seconds.",
+        _ => "See `code`.",
+    }
+}
+
+/// The operations of a path item, by method name.
+fn operations_mut(item: &mut PathItem) -> [(&'static str, &mut Option<Operation>); 8] {
+    [
+        ("get", &mut item.get),
+        ("put", &mut item.put),
+        ("post", &mut item.post),
+        ("delete", &mut item.delete),
+        ("options", &mut item.options),
+        ("head", &mut item.head),
+        ("patch", &mut item.patch),
+        ("trace", &mut item.trace),
+    ]
+}
+
+/// Problem answers declared with `body = Problem` are `application/problem+json`.
+fn problem_content_type(operation: &mut Operation) {
+    for response in operation.responses.responses.values_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        let is_problem = response.content.get("application/json").is_some_and(|content| {
+            matches!(content, RefOr::T(content) if matches!(&content.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem")))
+        });
+        if is_problem && let Some(content) = response.content.shift_remove("application/json") {
+            response.content.insert(PROBLEM_JSON.to_owned(), content);
+        }
+    }
+}
+
+fn problem_body() -> utoipa::openapi::Content {
+    ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .build()
+}
+
+/// Declares a problem answer, unless the operation declares the status itself.
+fn add_problem(operation: &mut Operation, status: &str, description: &str) {
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(PROBLEM_JSON, problem_body())
+                .into()
+        });
+}
+
+/// 503 `database_unavailable` (or the queue's, where a route declared it), with
+/// `Retry-After`.
+fn add_unavailable(operation: &mut Operation) {
+    let retry_after = HeaderBuilder::new()
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1)),
+        ))
+        .description(Some("Seconds to wait before trying again."))
+        .build();
+    let entry = operation
+        .responses
+        .responses
+        .entry("503".to_owned())
+        .or_insert_with(|| {
+            ResponseBuilder::new()
+                .description("`database_unavailable`: retry after `Retry-After` seconds.")
+                .content(PROBLEM_JSON, problem_body())
+                .into()
+        });
+    if let RefOr::T(response) = entry {
+        response
+            .headers
+            .insert("Retry-After".to_owned(), retry_after.into());
+    }
+}
+
+/// The `Idempotency-Key` header of a POST, as the middleware checks it.
+fn idempotency_key(operation: &mut Operation) {
+    let parameter = ParameterBuilder::new()
+        .name(middleware::IDEMPOTENCY_KEY_HEADER)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Replays the first answer for the same key and request instead of doing the \
+             work twice (remembered for 24 hours; answers of 5xx are not).",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(middleware::IDEMPOTENCY_KEY_MAX_LEN))
+                .pattern(Some(middleware::IDEMPOTENCY_KEY_PATTERN)),
+        ))
+        .build();
+    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+    parameters.retain(|p| {
+        !matches!(p, RefOr::T(p) if p.name.eq_ignore_ascii_case(middleware::IDEMPOTENCY_KEY_HEADER))
+    });
+    parameters.push(parameter.into());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn operations(document: &Value) -> Vec<(String, &'static str, &Value)> {
+        let mut found = Vec::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for method in METHODS {
+                if let Some(operation) = item.get(method) {
+                    found.push((path.clone(), method, operation));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_operation_declares_what_the_machinery_answers() {
+        let document = build();
+        let mut ids = std::collections::BTreeSet::new();
+        for (path, method, operation) in operations(&document) {
+            assert!(
+                ids.insert(operation["operationId"].to_string()),
+                "{method} {path}"
+            );
+            let responses = operation["responses"].as_object().unwrap();
+            if operation.get("security").is_some() {
+                assert!(responses.contains_key("401"), "{method} {path}");
+                assert!(responses.contains_key("503"), "{method} {path}");
+            }
+            for (status, response) in responses {
+                assert!(!response["description"].as_str().unwrap().is_empty());
+                if status.starts_with('4') || status.starts_with('5') {
+                    let content = response["content"].as_object();
+                    assert!(
+                        content.is_none_or(|c| c.keys().all(|k| k == PROBLEM_JSON)),
+                        "{method} {path} {status}: problems are problem+json"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Every pattern of an input refuses text holding a NUL, so the document says
+    /// what the extractors do.
+    #[test]
+    fn no_input_pattern_admits_a_nul() {
+        fn patterns(value: &Value, found: &mut Vec<String>) {
+            match value {
+                Value::Object(object) => {
+                    for (key, value) in object {
+                        match (key.as_str(), value) {
+                            ("pattern", Value::String(pattern)) => found.push(pattern.clone()),
+                            _ => patterns(value, found),
+                        }
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|item| patterns(item, found)),
+                _ => {}
+            }
+        }
+        let document = build();
+        let mut found = Vec::new();
+        for (_, _, operation) in operations(&document) {
+            patterns(&operation["parameters"], &mut found);
+            patterns(&operation["requestBody"], &mut found);
+        }
+        patterns(&document["components"]["schemas"], &mut found);
+        assert!(found.len() > 10);
+        for pattern in found {
+            let regex = regex::Regex::new(&pattern).unwrap();
+            assert!(!regex.is_match("a\u{0}b"), "{pattern}");
+        }
+        let json = &document["components"]["schemas"]["Json"];
+        assert_eq!(json["pattern"], NO_NUL);
+    }
 }

@@ -19,6 +19,7 @@ pub struct ProviderView {
     pub name: String,
     pub category: String,
     /// `oauth2`, `api_key`, `basic` or `client_credentials`.
+    #[schema(schema_with = crate::schema::auth_kind)]
     pub auth_kind: String,
     /// Auth details: OAuth scopes and PKCE, or the credential fields to send.
     #[schema(value_type = Object)]
@@ -69,6 +70,7 @@ pub struct ProviderList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthView {
     /// `unknown`, `healthy` or `unhealthy`.
+    #[schema(schema_with = crate::schema::health)]
     pub status: String,
     pub checked_at: Option<DateTime<Utc>>,
     pub message: Option<String>,
@@ -89,7 +91,9 @@ pub struct IntegrationView {
     pub provider: String,
     pub display_name: String,
     /// `pending`, `active`, `needs_reauth`, `error` or `disabled`.
+    #[schema(schema_with = crate::schema::integration_status)]
     pub status: String,
+    #[schema(schema_with = crate::schema::auth_kind)]
     pub auth_kind: String,
     #[schema(value_type = Object)]
     pub config: serde_json::Value,
@@ -167,7 +171,7 @@ pub struct CreateIntegration {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub credentials: serde_json::Map<String, serde_json::Value>,
-    /// Sync interval in seconds (at least 60); defaults to the provider's schedule.
+    #[schema(schema_with = crate::schema::schedule_seconds)]
     pub schedule_seconds: Option<i32>,
 }
 
@@ -175,10 +179,12 @@ pub struct CreateIntegration {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateIntegration {
+    #[schema(schema_with = crate::schema::display_name)]
     pub display_name: Option<String>,
     /// Replaces the non-secret settings (validated against the provider's fields).
     #[schema(value_type = Option<Object>)]
     pub config: Option<serde_json::Map<String, serde_json::Value>>,
+    #[schema(schema_with = crate::schema::schedule_seconds)]
     pub schedule_seconds: Option<i32>,
     pub sync_enabled: Option<bool>,
 }
@@ -214,7 +220,9 @@ pub struct TestResult {
 pub struct LogView {
     pub id: i64,
     pub at: DateTime<Utc>,
+    #[schema(schema_with = crate::schema::log_level)]
     pub level: String,
+    #[schema(schema_with = crate::schema::operation)]
     pub operation: String,
     pub message: String,
     #[schema(value_type = Object)]
@@ -257,6 +265,7 @@ pub struct ConnectRequest {
     /// parameters: `status` (`connected`, `denied` or `error`), `integration_id`,
     /// `error` (a stable code) and `error_description`.
     pub return_to: Option<String>,
+    #[schema(schema_with = crate::schema::schedule_seconds)]
     pub schedule_seconds: Option<i32>,
 }
 
@@ -280,6 +289,13 @@ impl From<StartedFlow> for ConnectResponse {
 /// The callback's JSON outcome when the flow had no `return_to`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CallbackOutcome {
+    /// `connected`.
+    #[schema(schema_with = connected)]
     pub status: String,
     pub integration_id: Uuid,
+}
+
+/// The one status of a callback's JSON outcome (failures are problems).
+fn connected() -> utoipa::openapi::schema::Object {
+    crate::schema::one_of(["connected"])
 }

@@ -117,6 +117,10 @@ enum Command {
     /// Creates, lists and revokes workspace API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Creates, lists and revokes operator keys: installation-wide keys that read
+    /// the queue figures of every workspace (GET /v1/jobs/stats) and nothing else.
+    #[command(subcommand, name = "operator-key")]
+    OperatorKey(OperatorKeyCommand),
     /// Manages the credential key ring (JUNCTION_KEYS).
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -241,6 +245,44 @@ enum ApiKeyCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum OperatorKeyCommand {
+    /// Creates an operator key (shown once).
+    Create {
+        /// A label telling what the key is for.
+        #[arg(long, default_value = "operator")]
+        name: String,
+        #[command(flatten)]
+        db: Database,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists the operator keys (never the keys themselves).
+    List {
+        #[command(flatten)]
+        db: Database,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revokes an operator key; requests with it are refused from then on.
+    Revoke {
+        /// The key's id (from `junction operator-key list`).
+        #[arg(value_parser = parse_operator_key_id)]
+        key_id: Uuid,
+        #[command(flatten)]
+        db: Database,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_operator_key_id(value: &str) -> Result<Uuid, String> {
+    value.parse().map_err(|_| {
+        "the value is not an operator key id (expected a UUID from `junction operator-key list`, not the key itself)"
+            .to_owned()
+    })
+}
+
+#[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Re-seals every credential with the first key of JUNCTION_KEYS. Resumable:
     /// run it again after an interruption. Afterwards older keys can be removed.
@@ -274,6 +316,11 @@ impl Command {
                 | ApiKeyCommand::List { db, .. }
                 | ApiKeyCommand::Revoke { db, .. },
             )
+            | Self::OperatorKey(
+                OperatorKeyCommand::Create { db, .. }
+                | OperatorKeyCommand::List { db, .. }
+                | OperatorKeyCommand::Revoke { db, .. },
+            )
             | Self::Keys(KeysCommand::Rotate { db, .. })
             | Self::Dlq(DlqCommand::List { db, .. } | DlqCommand::Replay { db, .. }) => Some(db),
             Self::Keys(KeysCommand::Generate { .. }) => None,
@@ -306,6 +353,15 @@ pub async fn run(cli: Cli) -> Result<String> {
             db,
             json,
         }) => api_key_revoke(&db, workspace, key_id, json).await,
+        Command::OperatorKey(OperatorKeyCommand::Create { name, db, json }) => {
+            operator_key_create(&db, &name, json).await
+        }
+        Command::OperatorKey(OperatorKeyCommand::List { db, json }) => {
+            operator_key_list(&db, json).await
+        }
+        Command::OperatorKey(OperatorKeyCommand::Revoke { key_id, db, json }) => {
+            operator_key_revoke(&db, key_id, json).await
+        }
         Command::Keys(KeysCommand::Rotate {
             db,
             batch_size,
@@ -468,6 +524,56 @@ async fn api_key_revoke(
         serde_json::to_string(&revoked)?
     } else {
         format!("api key {key_id} revoked")
+    })
+}
+
+async fn operator_key_create(db: &Database, name: &str, json: bool) -> Result<String> {
+    let (row, key) = operator(db)
+        .await?
+        .create_operator_key(name)
+        .await
+        .map_err(fail)?;
+    Ok(if json {
+        json!({"id": row.id, "name": row.name, "operator_key": key.expose_secret()}).to_string()
+    } else {
+        format!(
+            "operator key {} created\noperator key: {}\nstore this key now: it is shown only once",
+            row.id,
+            key.expose_secret()
+        )
+    })
+}
+
+async fn operator_key_list(db: &Database, json: bool) -> Result<String> {
+    let keys = operator(db).await?.operator_keys().await.map_err(fail)?;
+    Ok(if json {
+        serde_json::to_string(&keys)?
+    } else if keys.is_empty() {
+        "no operator keys".into()
+    } else {
+        keys.iter()
+            .map(|k| {
+                let state = match k.revoked_at {
+                    Some(at) => format!("revoked {}", at.format("%Y-%m-%d %H:%M")),
+                    None => "active".into(),
+                };
+                format!("{}  {}…  {}  {}", k.id, k.display_prefix, state, k.name)
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+async fn operator_key_revoke(db: &Database, key_id: Uuid, json: bool) -> Result<String> {
+    let revoked = operator(db)
+        .await?
+        .revoke_operator_key(key_id)
+        .await
+        .map_err(fail)?;
+    Ok(if json {
+        serde_json::to_string(&revoked)?
+    } else {
+        format!("operator key {key_id} revoked")
     })
 }
 

@@ -1,9 +1,10 @@
 //! The worker's small HTTP server for operators: `/metrics` (Prometheus), `/healthz`
 //! (liveness: the process answers) and `/readyz` (Postgres and Redis answer).
 
-use std::{net::SocketAddr, sync::OnceLock, time::Duration};
+use std::{net::SocketAddr, sync::OnceLock};
 
 use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, web};
+use junction_app::READINESS_TIMEOUT;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// The process-wide Prometheus recorder, installed on first use. `None` when another
@@ -96,9 +97,10 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
-/// 200 when Postgres and Redis answer within 3 s, else 503 naming what is down.
+/// 200 when Postgres and Redis each answer a round trip within a second, else 503
+/// naming what is down (a worker waiting for Redis at start-up is not ready).
 async fn readyz(state: web::Data<ServerState>) -> HttpResponse {
-    let readiness = state.app.readiness(Duration::from_secs(3)).await;
+    let readiness = state.app.readiness(READINESS_TIMEOUT).await;
     if readiness.is_ready() {
         HttpResponse::Ok().json(readiness.to_json())
     } else {

@@ -44,9 +44,13 @@ use crate::{
 };
 
 /// Longest rule name, in characters (the table's check says the same).
-const MAX_NAME_CHARS: usize = 200;
+pub const MAX_NAME_CHARS: usize = 200;
 /// Longest email address (RFC 5321 path limit).
-const MAX_ADDRESS_CHARS: usize = 254;
+pub const MAX_ADDRESS_CHARS: usize = 254;
+/// How many recipients a rule may have.
+pub const MAX_RECIPIENTS: usize = repo::alerts::MAX_RECIPIENTS;
+/// The days a rule's window may span.
+pub const WINDOW_DAYS: std::ops::RangeInclusive<i32> = 1..=366;
 
 /// A rule as a client asks for it; every field is checked, all problems at once.
 #[derive(Debug, Clone, Default)]
@@ -82,6 +86,7 @@ impl App {
         let rule = input.check(&mut checks);
         let mut errors = checks.errors;
         let mut tx = self.begin(workspace_id).await?;
+        let mut unknown_integration = false;
         if let Some(integration_id) = input.integration_id {
             match repo::integrations::get(tx.conn(), integration_id).await {
                 Ok(integration) => {
@@ -90,16 +95,21 @@ impl App {
                         check_metric(self.registry(), &integration.provider, metric, &mut errors);
                     }
                 }
-                // Another workspace's integration is as unknown as a made-up id.
-                Err(StoreError::NotFound(_)) => errors.push(FieldError {
-                    field: "integration_id".into(),
-                    message: "is not an integration of this workspace".into(),
-                }),
+                Err(StoreError::NotFound(_)) => unknown_integration = true,
                 Err(err) => return Err(err.into()),
             }
         }
+        // Every field at fault in one answer; a well-formed rule on an integration
+        // that is not the workspace's (another workspace's is as unknown as a
+        // made-up id) is the 404 of any route naming one.
         let rule = match rule {
-            Some(rule) if errors.is_empty() => rule,
+            Some(rule) if errors.is_empty() && !unknown_integration => rule,
+            _ if errors.is_empty() => {
+                return Err(Error::not_found(
+                    junction_core::ErrorCode::IntegrationNotFound,
+                    "integration",
+                ));
+            }
             _ => return Err(Error::validation(errors)),
         };
         let created = repo::alerts::create(tx.conn(), workspace_id, rule).await?;
@@ -297,9 +307,12 @@ impl Checks {
     }
 
     /// Trimmed, 1-200 characters, one line.
+    /// Up to 200 characters as sent (so the limit is the one the client sees),
+    /// stored without surrounding spaces.
     fn name(&mut self, name: &str) -> Option<String> {
+        let too_long = name.chars().count() > MAX_NAME_CHARS;
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        if name.is_empty() || too_long {
             self.error("name", "is required: 1 to 200 characters");
             None
         } else if name.chars().any(char::is_control) {
@@ -330,7 +343,7 @@ impl Checks {
     }
 
     fn window_days(&mut self, days: i32) -> Option<i32> {
-        if !(1..=366).contains(&days) {
+        if !WINDOW_DAYS.contains(&days) {
             self.error("window_days", "must be between 1 and 366");
             return None;
         }
@@ -343,7 +356,7 @@ impl Checks {
             self.error("recipients", "is required: 1 to 50 email addresses");
             return None;
         }
-        if addresses.len() > repo::alerts::MAX_RECIPIENTS {
+        if addresses.len() > MAX_RECIPIENTS {
             self.error("recipients", "must hold at most 50 email addresses");
             return None;
         }
@@ -351,8 +364,9 @@ impl Checks {
         let mut recipients = Vec::new();
         let mut valid = true;
         for (i, address) in addresses.iter().enumerate() {
+            let too_long = address.chars().count() > MAX_ADDRESS_CHARS;
             let address = address.trim().to_lowercase();
-            if !valid_address(&address) {
+            if too_long || !valid_address(&address) {
                 self.error(&format!("recipients[{i}]"), "is not an email address");
                 valid = false;
             } else if seen.insert(address.clone()) {

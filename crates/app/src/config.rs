@@ -54,6 +54,17 @@ struct RawConfig {
     /// The longest an API request (an inline action, a health check, the proxy)
     /// waits for a provider's shared request budget before answering 429, in seconds.
     request_rate_limit_wait_seconds: u64,
+    /// The longest one Redis command of the API may take, reconnecting included, in
+    /// milliseconds (the worker has its own, `worker.redis_timeout_ms`).
+    redis_timeout_ms: u64,
+    /// How long opening a Postgres connection may take, in milliseconds.
+    database_connect_timeout_ms: u64,
+    /// The longest a process waits for a usable Postgres connection from its pool,
+    /// in milliseconds.
+    database_pool_timeout_ms: u64,
+    /// Postgres's `statement_timeout` on the API's connections, in milliseconds; 0
+    /// for none.
+    database_statement_timeout_ms: u64,
     worker: WorkerSettings,
 }
 
@@ -75,6 +86,10 @@ impl Default for RawConfig {
             log_format: "text".into(),
             queue_prefix: "junction".into(),
             request_rate_limit_wait_seconds: 5,
+            redis_timeout_ms: 1_000,
+            database_connect_timeout_ms: 2_000,
+            database_pool_timeout_ms: 2_000,
+            database_statement_timeout_ms: 15_000,
             worker: WorkerSettings::default(),
         }
     }
@@ -132,6 +147,10 @@ pub struct WorkerSettings {
     /// How long a row waits for its job before the sweep looks at it, in seconds;
     /// the same age makes a scheduler claim whose run never started stale.
     pub reconcile_grace_seconds: u64,
+    /// The longest one Redis command of the worker may take, reconnecting included,
+    /// in milliseconds: longer than the API's, for the job runner's scripts over
+    /// large queues.
+    pub redis_timeout_ms: u64,
 }
 
 impl Default for WorkerSettings {
@@ -158,6 +177,7 @@ impl Default for WorkerSettings {
             outbox_batch: 200,
             reconcile_interval_seconds: 60,
             reconcile_grace_seconds: 120,
+            redis_timeout_ms: 10_000,
         }
     }
 }
@@ -213,6 +233,10 @@ const ENV_SETTINGS: &[&str] = &[
     "refresh_ahead_seconds",
     "log_format",
     "request_rate_limit_wait_seconds",
+    "redis_timeout_ms",
+    "database_connect_timeout_ms",
+    "database_pool_timeout_ms",
+    "database_statement_timeout_ms",
 ];
 
 /// Validated configuration.
@@ -238,6 +262,14 @@ pub struct Config {
     pub queue_prefix: String,
     /// The longest an API request waits for a provider's shared request budget.
     pub request_rate_limit_wait: std::time::Duration,
+    /// The longest one Redis command of the API may take (`JUNCTION_REDIS_TIMEOUT_MS`).
+    pub redis_timeout: std::time::Duration,
+    /// How long opening a Postgres connection may take.
+    pub database_connect_timeout: std::time::Duration,
+    /// The longest a process waits for a usable connection from its pool.
+    pub database_pool_timeout: std::time::Duration,
+    /// The API's `statement_timeout`, if any.
+    pub database_statement_timeout: Option<std::time::Duration>,
     pub worker: WorkerSettings,
 }
 
@@ -253,6 +285,10 @@ impl std::fmt::Debug for Config {
             .finish_non_exhaustive()
     }
 }
+
+/// The shortest Redis or Postgres timeout accepted, in milliseconds: below it a
+/// healthy server on another host would be refused as down.
+const MIN_TIMEOUT_MS: u64 = 100;
 
 /// A configuration problem: one line, naming the setting.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -481,6 +517,24 @@ impl Config {
                     .into(),
             ));
         }
+        for (setting, millis) in [
+            ("JUNCTION_REDIS_TIMEOUT_MS", raw.redis_timeout_ms),
+            ("JUNCTION_WORKER__REDIS_TIMEOUT_MS", worker.redis_timeout_ms),
+            (
+                "JUNCTION_DATABASE_CONNECT_TIMEOUT_MS",
+                raw.database_connect_timeout_ms,
+            ),
+            (
+                "JUNCTION_DATABASE_POOL_TIMEOUT_MS",
+                raw.database_pool_timeout_ms,
+            ),
+        ] {
+            if millis < MIN_TIMEOUT_MS {
+                return Err(ConfigError(format!(
+                    "{setting} must be at least {MIN_TIMEOUT_MS}"
+                )));
+            }
+        }
         if worker.claim_batch < 1 || worker.claim_lease_seconds < 10 {
             return Err(ConfigError(
                 "JUNCTION_WORKER__CLAIM_BATCH must be >= 1 and CLAIM_LEASE_SECONDS >= 10".into(),
@@ -504,6 +558,13 @@ impl Config {
             request_rate_limit_wait: std::time::Duration::from_secs(
                 raw.request_rate_limit_wait_seconds.min(60),
             ),
+            redis_timeout: std::time::Duration::from_millis(raw.redis_timeout_ms),
+            database_connect_timeout: std::time::Duration::from_millis(
+                raw.database_connect_timeout_ms,
+            ),
+            database_pool_timeout: std::time::Duration::from_millis(raw.database_pool_timeout_ms),
+            database_statement_timeout: (raw.database_statement_timeout_ms > 0)
+                .then(|| std::time::Duration::from_millis(raw.database_statement_timeout_ms)),
             worker,
         })
     }
@@ -679,6 +740,42 @@ mod tests {
             jail.set_env("JUNCTION_WORKER__PAGE_SIZE", "0");
             let err = Config::from_figment(Config::figment(None)).unwrap_err().0;
             assert!(err.starts_with("JUNCTION_WORKER__PAGE_SIZE"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn redis_and_postgres_timeouts_have_defaults_and_settings() {
+        use std::time::Duration;
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://db/junction");
+            jail.set_env("JUNCTION_KEYS", KEYS);
+            let config = Config::from_figment(Config::figment(None)).map_err(|e| e.0)?;
+            assert_eq!(config.redis_timeout, Duration::from_secs(1));
+            assert_eq!(config.worker.redis_timeout_ms, 10_000);
+            assert_eq!(config.database_connect_timeout, Duration::from_secs(2));
+            assert_eq!(config.database_pool_timeout, Duration::from_secs(2));
+            assert_eq!(
+                config.database_statement_timeout,
+                Some(Duration::from_secs(15))
+            );
+            jail.set_env("JUNCTION_REDIS_TIMEOUT_MS", "250");
+            jail.set_env("JUNCTION_WORKER__REDIS_TIMEOUT_MS", "30000");
+            jail.set_env("JUNCTION_DATABASE_CONNECT_TIMEOUT_MS", "500");
+            jail.set_env("JUNCTION_DATABASE_POOL_TIMEOUT_MS", "700");
+            jail.set_env("JUNCTION_DATABASE_STATEMENT_TIMEOUT_MS", "0");
+            let config = Config::from_figment(Config::figment(None)).map_err(|e| e.0)?;
+            assert_eq!(config.redis_timeout, Duration::from_millis(250));
+            assert_eq!(config.worker.redis_timeout_ms, 30_000);
+            assert_eq!(config.database_connect_timeout, Duration::from_millis(500));
+            assert_eq!(config.database_pool_timeout, Duration::from_millis(700));
+            assert_eq!(config.database_statement_timeout, None, "0 is none");
+            jail.set_env("JUNCTION_DATABASE_POOL_TIMEOUT_MS", "5");
+            let err = Config::from_figment(Config::figment(None)).unwrap_err().0;
+            assert_eq!(
+                err,
+                "JUNCTION_DATABASE_POOL_TIMEOUT_MS must be at least 100"
+            );
             Ok(())
         });
     }

@@ -286,7 +286,14 @@ impl App {
             denied: false,
         };
         let Some(raw_state) = callback.state.filter(|s| !s.is_empty()) else {
-            return fail(None, invalid_state("the callback has no state parameter"));
+            // A malformed callback; a state that names no pending flow is the 404 below.
+            return fail(
+                None,
+                Error::new(
+                    ErrorCode::InvalidRequest,
+                    "the callback has no state parameter",
+                ),
+            );
         };
         let oauth_state = SecretString::from(raw_state);
         let workspace_id = match self.workspace_of_state(&oauth_state).await {

@@ -108,24 +108,21 @@ impl App {
     /// averaged.
     pub async fn kpis(&self, workspace_id: WorkspaceId, query: KpiQuery) -> Result<Kpis> {
         let to = query.to.unwrap_or_else(|| self.now().date_naive());
-        let from = query.from.unwrap_or(to - Duration::days(29));
-        if from > to {
-            return Err(Error::field("from", "must not be after `to`"));
-        }
-        if (to - from).num_days() > MAX_KPI_DAYS {
-            return Err(Error::field(
-                "from",
-                format!("the range may cover at most {MAX_KPI_DAYS} days"),
-            ));
-        }
+        let days_before = |days: i64| {
+            to.checked_sub_signed(Duration::days(days))
+                .unwrap_or(NaiveDate::MIN)
+        };
+        // The answer says which days it covers (`from`, `to`), so a range is never
+        // refused: a longer one than MAX_KPI_DAYS is cut to the days ending at `to`,
+        // and one that ends before it starts holds no day (and so no point).
+        let from = query
+            .from
+            .unwrap_or_else(|| days_before(29))
+            .max(days_before(MAX_KPI_DAYS));
+        // A metric nothing produces (a blank one too) has no series.
         let metric = query.metric.trim();
-        if metric.is_empty() {
-            return Err(Error::field("metric", "is required"));
-        }
         let mut tx = self.begin(workspace_id).await?;
-        if let Some(id) = query.integration_id {
-            crate::integration(&mut tx, id).await?;
-        }
+        crate::filtered_integration(&mut tx, query.integration_id).await?;
         let rows = repo::kpis::series(tx.conn(), query.integration_id, metric, from, to).await?;
         tx.commit().await?;
 

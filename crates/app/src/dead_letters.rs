@@ -8,7 +8,7 @@ use junction_jobs::{JobsError, QueueStats, Replayed};
 use junction_store::{
     Store,
     models::DeadLetter,
-    repo::{self, dead_letters::DeadLetterFilter},
+    repo::{self, dead_letters::DeadLetterFilter, job_figures::QueueFigures},
 };
 use uuid::Uuid;
 
@@ -25,6 +25,7 @@ pub async fn list(
     page: PageRequest<(DateTime<Utc>, Uuid)>,
 ) -> Result<Listed<DeadLetter, (DateTime<Utc>, Uuid)>> {
     let mut tx = existing_workspace(store, workspace_id).await?;
+    crate::filtered_integration(&mut tx, filter.integration_id).await?;
     let rows = repo::dead_letters::list(tx.conn(), filter, page.after, page.limit + 1).await?;
     tx.commit().await?;
     Ok(listed(rows, page.limit, |d| (d.dead_at, d.id)))
@@ -67,16 +68,28 @@ pub async fn replay_matching(
     if !(1..=MAX_BULK_REPLAY).contains(&limit) {
         return Err(Error::field("limit", "must be between 1 and 500"));
     }
-    existing_workspace(store, workspace_id)
-        .await?
-        .commit()
-        .await?;
+    let mut tx = existing_workspace(store, workspace_id).await?;
+    crate::filtered_integration(&mut tx, filter.integration_id).await?;
+    tx.commit().await?;
     Ok(junction_jobs::replay_matching(store, workspace_id, filter, limit).await?)
 }
 
 impl App {
-    /// Depth, in-flight, failed and dead jobs per queue (installation-wide figures).
+    /// Depth, in-flight, failed and dead jobs per queue in Redis: installation-wide
+    /// figures, for an operator key only.
     pub async fn queue_stats(&self) -> Result<Vec<QueueStats>> {
         Ok(self.queues.stats().await?)
+    }
+
+    /// The workspace's own jobs per queue, counted from the rows they serve and its
+    /// dead letters: what a workspace key sees.
+    pub async fn workspace_job_figures(
+        &self,
+        workspace_id: WorkspaceId,
+    ) -> Result<Vec<QueueFigures>> {
+        let mut tx = existing_workspace(&self.store, workspace_id).await?;
+        let figures = repo::job_figures::of_workspace(tx.conn()).await?;
+        tx.commit().await?;
+        Ok(figures)
     }
 }

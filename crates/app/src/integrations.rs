@@ -97,9 +97,12 @@ impl App {
         let adapter = self.adapter(&integration.provider)?;
         validate_schedule(changes.schedule_seconds)?;
         if let Some(name) = &changes.display_name
-            && (name.trim().is_empty() || name.chars().count() > 200)
+            && (name.trim().is_empty() || name.chars().count() > MAX_DISPLAY_NAME_CHARS)
         {
-            return Err(Error::field("display_name", "must be 1-200 characters"));
+            return Err(Error::field(
+                "display_name",
+                format!("must be 1-{MAX_DISPLAY_NAME_CHARS} characters, not all spaces"),
+            ));
         }
         let config = match &changes.config {
             Some(config) => {
@@ -358,13 +361,23 @@ pub fn ensure_active(integration: &Integration) -> Result<()> {
 /// Checks a sync interval: 1 minute to 1 week.
 pub fn validate_schedule(seconds: Option<i32>) -> Result<()> {
     match seconds {
-        Some(s) if !(60..=7 * 24 * 3600).contains(&s) => Err(Error::field(
+        Some(s) if !SCHEDULE_SECONDS.contains(&s) => Err(Error::field(
             "schedule_seconds",
-            "must be between 60 and 604800",
+            format!(
+                "must be between {} and {}",
+                SCHEDULE_SECONDS.start(),
+                SCHEDULE_SECONDS.end()
+            ),
         )),
         _ => Ok(()),
     }
 }
+
+/// The sync intervals an integration may have: a minute to a week.
+pub const SCHEDULE_SECONDS: std::ops::RangeInclusive<i32> = 60..=7 * 24 * 3600;
+
+/// The longest display name, in characters.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 200;
 
 /// Appends an entry to an integration's operation log (never with secrets).
 pub(crate) async fn log(

@@ -55,10 +55,10 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use junction_core::{Adapter, Context, ErrorCode, WorkspaceId};
-use junction_jobs::Queues;
+use junction_jobs::{Queues, RedisOptions};
 use junction_ratelimit::RedisRateLimiter;
 use junction_registry::Registry;
-use junction_store::{Store, StoreOptions, WorkspaceTx};
+use junction_store::{DbRole, SYSTEM_ROLE, Store, StoreError, StoreOptions, WorkspaceTx};
 
 pub use config::{Config, ConfigError, ProviderConfig, WorkerSettings};
 pub use junction_store::{DatabaseUrl, KeyRing, Vault, vault::KEYS_ENV};
@@ -98,11 +98,20 @@ impl Role {
 #[derive(Clone)]
 pub struct App {
     pub config: Arc<Config>,
+    /// Connections as the application role: one workspace at a time.
     pub store: Store,
+    /// The worker's few connections as the system role, for its cross-tenant work
+    /// (the scheduler's claim, the outbox relay, the reconciliation sweep); the API
+    /// has none, so it cannot do that work even by mistake.
+    pub system: Option<Store>,
     pub queues: Queues,
     /// Opens integrations for provider calls (adapters, contexts, OAuth, tokens).
     pub connections: Connections,
 }
+
+/// Connections of the worker's system pool: the scheduler, the relay and the sweep
+/// each hold one at a time.
+const SYSTEM_CONNECTIONS: usize = 4;
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -120,18 +129,58 @@ impl App {
     /// the registry; once Postgres answers, the key ring proves itself against the
     /// check values stored for its key ids (and stores those missing): a key that is
     /// not the one that sealed before under its id stops start-up, naming the id.
+    ///
+    /// The timeouts follow the role: the API's Redis commands end within
+    /// `redis_timeout_ms` and its statements within `database_statement_timeout_ms`,
+    /// the worker's Redis commands within `worker.redis_timeout_ms`. A worker's
+    /// Redis connection is made at its first command, so a worker starts while Redis
+    /// is away and waits for it (junction-worker does, before taking jobs).
     pub async fn connect(config: Config, registry: Registry, role: Role) -> anyhow::Result<Self> {
         config.check_providers(registry.ids())?;
         let store = Store::connect(
             &config.database_url,
             StoreOptions {
                 max_connections: config.database_max_connections,
+                connect_timeout: config.database_connect_timeout,
+                pool_timeout: config.database_pool_timeout,
+                // Someone waits on every API request: a statement stuck behind a lock
+                // or a bad plan fails it instead of holding the caller and a
+                // connection. The worker's statements serve jobs (a sync page, a
+                // sweep) that may rightly take longer, and jobs retry by themselves.
+                statement_timeout: match role {
+                    Role::Api => config.database_statement_timeout,
+                    Role::Worker | Role::Cli => None,
+                },
                 application_name: role.application_name().into(),
-                ..StoreOptions::default()
+                role: DbRole::App,
             },
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e} (database {})", config.database_url.redacted()))?;
+        let system = match role {
+            Role::Worker => Some(
+                Store::connect(
+                    &config.database_url,
+                    StoreOptions {
+                        max_connections: SYSTEM_CONNECTIONS,
+                        connect_timeout: config.database_connect_timeout,
+                        pool_timeout: config.database_pool_timeout,
+                        statement_timeout: None,
+                        application_name: role.application_name().into(),
+                        role: DbRole::System,
+                    },
+                )
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{e} (database {}; the worker's cross-tenant work runs as {SYSTEM_ROLE}: \
+                         run `junction migrate`, and grant {SYSTEM_ROLE} to the DATABASE_URL role)",
+                        config.database_url.redacted()
+                    )
+                })?,
+            ),
+            Role::Api | Role::Cli => None,
+        };
         let mut conn = store
             .unscoped()
             .await
@@ -146,22 +195,46 @@ impl App {
         if !ring.recorded.is_empty() {
             tracing::info!(key_ids = ?ring.recorded, "stored the check values of new keys");
         }
-        let queues = Queues::connect(config.redis_url(), &config.queue_prefix)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot reach Redis at REDIS_URL: {e}"))?;
+        let queues = match role {
+            Role::Worker => Queues::lazy(
+                config.redis_url(),
+                &config.queue_prefix,
+                RedisOptions::within(Duration::from_millis(config.worker.redis_timeout_ms)),
+            ),
+            Role::Api | Role::Cli => {
+                Queues::connect_with(
+                    config.redis_url(),
+                    &config.queue_prefix,
+                    RedisOptions::within(config.redis_timeout),
+                )
+                .await
+            }
+        }
+        .map_err(|e| anyhow::anyhow!("cannot reach Redis at REDIS_URL: {e}"))?;
         let max_wait = match role {
             Role::Worker => Duration::from_secs(config.worker.rate_limit_max_wait_seconds),
             Role::Api | Role::Cli => config.request_rate_limit_wait,
         };
-        let limiter = RedisRateLimiter::sharing(queues.connection(), queues.prefix(), max_wait);
+        let limiter = RedisRateLimiter::sharing(queues.redis(), queues.prefix(), max_wait);
         let config = Arc::new(config);
         let connections = Connections::new(config.clone(), store.clone(), registry)?
             .with_limiter(Arc::new(limiter));
         Ok(Self {
             config,
             store,
+            system,
             queues,
             connections,
+        })
+    }
+
+    /// The system role's connections (worker only).
+    pub fn system_store(&self) -> Result<&Store> {
+        self.system.as_ref().ok_or_else(|| {
+            Error::new(
+                ErrorCode::Internal,
+                "this process has no system connection: only the worker does cross-tenant work",
+            )
         })
     }
 
@@ -190,21 +263,29 @@ impl App {
         Ok(self.store.begin(workspace_id).await?)
     }
 
-    /// Checks that Postgres and Redis answer within `within` (readiness probes).
+    /// Checks that Postgres and Redis each answer a round trip (`SELECT 1` on a
+    /// pooled connection, `PING`) within `within`, both at once (readiness probes).
+    /// The errors say what failed, never where: the store's and the queues'
+    /// messages carry no URL or password.
     pub async fn readiness(&self, within: Duration) -> Readiness {
-        let postgres = match tokio::time::timeout(within, self.store.ping()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(err.to_string()),
-            Err(_) => Err("timed out".to_owned()),
+        let (postgres, redis) = tokio::join!(
+            tokio::time::timeout(within, self.store.ping()),
+            tokio::time::timeout(within, self.queues.ping()),
+        );
+        let outcome = |result: std::result::Result<std::result::Result<(), String>, _>| {
+            result
+                .unwrap_or_else(|_| Err(format!("did not answer within {} ms", within.as_millis())))
         };
-        let redis = match tokio::time::timeout(within, self.queues.ping()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(err.to_string()),
-            Err(_) => Err("timed out".to_owned()),
-        };
-        Readiness { postgres, redis }
+        Readiness {
+            postgres: outcome(postgres.map(|r| r.map_err(|e| e.to_string()))),
+            redis: outcome(redis.map(|r| r.map_err(|e| e.to_string()))),
+        }
     }
 }
+
+/// How long a readiness probe waits for Postgres and Redis (both at once): a second,
+/// Kubernetes' default probe timeout.
+pub const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What a readiness probe found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,6 +297,24 @@ pub struct Readiness {
 impl Readiness {
     pub fn is_ready(&self) -> bool {
         self.postgres.is_ok() && self.redis.is_ok()
+    }
+
+    /// What a request answers while not ready: 503 with `Retry-After`,
+    /// `database_unavailable` when Postgres is down (nothing works without it), else
+    /// `queue_unavailable`; the detail names each dependency that failed and why.
+    pub fn error(&self) -> Option<Error> {
+        let failed: Vec<String> = [("postgres", &self.postgres), ("redis", &self.redis)]
+            .into_iter()
+            .filter_map(|(name, check)| check.as_ref().err().map(|e| format!("{name}: {e}")))
+            .collect();
+        let detail = format!("not ready: {}", failed.join("; "));
+        match (&self.postgres, &self.redis) {
+            (Ok(()), Ok(())) => None,
+            (Err(cause), _) => {
+                Some(Error::from(StoreError::Unavailable(cause.clone())).with_detail(detail))
+            }
+            (Ok(()), Err(cause)) => Some(Error::queue_unavailable(cause).with_detail(detail)),
+        }
     }
 
     /// `{"postgres": {"ok": true}, "redis": {"ok": false, "error": "..."}}`.
@@ -276,6 +375,20 @@ async fn integration(
     junction_store::repo::integrations::get(tx.conn(), id)
         .await
         .map_err(integration_error)
+}
+
+/// The one rule for a filter naming an integration (`integration_id` on the lists
+/// of KPIs, webhook events, dead letters): an integration the workspace does not
+/// have — another workspace's, or none — is 404 `integration_not_found` on every
+/// list, never an empty page that would hide a wrong id or a wrong key.
+async fn filtered_integration(
+    tx: &mut WorkspaceTx,
+    integration_id: Option<uuid::Uuid>,
+) -> Result<()> {
+    if let Some(id) = integration_id {
+        integration(tx, id).await?;
+    }
+    Ok(())
 }
 
 /// The same, locking the integration's row until the transaction ends.

@@ -103,6 +103,11 @@ impl App {
         integration_id: Uuid,
         request: ProxyRequest,
     ) -> Result<ProxyResponse> {
+        // The integration first: an unknown one is 404 whatever the path, as for
+        // every route that names a resource. Nothing is sent before the checks below.
+        let mut tx = self.begin(workspace_id).await?;
+        let integration = crate::integration(&mut tx, integration_id).await?;
+        tx.commit().await?;
         let path = checked_path(&request.path)?;
         if request
             .query
@@ -113,9 +118,6 @@ impl App {
                 "the query string holds characters a URL cannot carry",
             ));
         }
-        let mut tx = self.begin(workspace_id).await?;
-        let integration = crate::integration(&mut tx, integration_id).await?;
-        tx.commit().await?;
         crate::integrations::ensure_active(&integration)?;
         let adapter = self.adapter(&integration.provider)?;
         let ctx = self.context(&integration.provider);

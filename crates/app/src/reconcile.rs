@@ -104,7 +104,7 @@ impl App {
     pub async fn reconcile_pass(&self, holder: &str) -> Result<SweepReport> {
         let interval = Duration::from_secs(self.config.worker.reconcile_interval_seconds.max(1));
         let taken = {
-            let mut conn = self.store.unscoped().await?;
+            let mut conn = self.system_store()?.unscoped().await?;
             repo::reconcile::take_lease(&mut conn, LEASE, holder, interval).await?
         };
         let mut report = SweepReport {
@@ -119,7 +119,7 @@ impl App {
         let mut after = None;
         loop {
             let page = {
-                let mut conn = self.store.unscoped().await?;
+                let mut conn = self.system_store()?.unscoped().await?;
                 repo::reconcile::unfinished(&mut conn, self.reconcile_grace(), after, PAGE).await?
             };
             for row in &page {
@@ -166,7 +166,7 @@ impl App {
         }
 
         report.released_claims = {
-            let mut conn = self.store.unscoped().await?;
+            let mut conn = self.system_store()?.unscoped().await?;
             repo::reconcile::release_stale_claims(&mut conn, self.reconcile_grace()).await?
         };
         if !report.restaged.is_empty() || report.released_claims > 0 {

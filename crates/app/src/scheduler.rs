@@ -23,14 +23,13 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use junction_core::WorkspaceId;
 use junction_store::{
-    StoreError,
     models::SyncTrigger,
     repo::{self, integrations::Claimed},
 };
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::{App, failures::REAUTH_MESSAGE, metrics};
+use crate::{App, Result, failures::REAUTH_MESSAGE, metrics};
 
 /// How many claimed integrations get their runs started at once.
 const START_CONCURRENCY: usize = 8;
@@ -58,14 +57,16 @@ impl App {
     }
 
     /// One pass: claims up to a batch of due integrations and starts a run for each.
-    pub async fn scheduler_pass(&self) -> Result<PassReport, StoreError> {
+    pub async fn scheduler_pass(&self) -> Result<PassReport> {
         let started = Instant::now();
         let lease = Duration::from_secs(
             u64::try_from(self.config.worker.claim_lease_seconds).unwrap_or(600),
         );
         let claimed = async {
-            let mut conn = self.store.unscoped().await?;
-            repo::integrations::claim_due(&mut conn, self.claim_batch(), lease).await
+            let mut conn = self.system_store()?.unscoped().await?;
+            Ok::<_, crate::Error>(
+                repo::integrations::claim_due(&mut conn, self.claim_batch(), lease).await?,
+            )
         }
         .await
         .inspect_err(|_| metrics::scheduler_error())?;
@@ -136,8 +137,10 @@ impl App {
     /// dedupe key); failures are logged and never fail the pass.
     async fn notify_lost_grants(&self) -> usize {
         let pending = async {
-            let mut conn = self.store.unscoped().await?;
-            repo::integrations::unnotified_reauth(&mut conn, REAUTH_NOTICES_PER_PASS).await
+            let mut conn = self.system_store()?.unscoped().await?;
+            Ok::<_, crate::Error>(
+                repo::integrations::unnotified_reauth(&mut conn, REAUTH_NOTICES_PER_PASS).await?,
+            )
         }
         .await;
         let pending = match pending {

@@ -23,6 +23,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use junction_core::{
     Adapter, ErrorCode, FixedClock, WebhookSecret, WebhookSpec, WorkspaceId,
     spec::FieldError,
+    storable,
     webhook::{WebhookError, WebhookEvent, WebhookRequest, meta::SubscriptionQuery},
 };
 use junction_jobs::{Job, JobFailure, WebhookJob, outbox};
@@ -133,14 +134,17 @@ impl App {
         let mut duplicates = 0;
         let mut tx = self.begin(workspace_id).await?;
         for event in &events {
+            // What the provider signed is processed, not refused (it would come back
+            // for days): an id or type holding a NUL, which Postgres text cannot, is
+            // stored with it replaced, and the raw body keeps the original.
             let inserted = repo::webhook_events::insert_if_new(
                 tx.conn(),
                 NewWebhookEvent {
                     workspace_id,
                     integration_id,
                     provider,
-                    event_id: &event.id,
-                    event_type: &event.event_type,
+                    event_id: &storable::sanitize_text(&event.id),
+                    event_type: &storable::sanitize_text(&event.event_type),
                     headers: stored_headers.clone(),
                     body,
                 },
@@ -233,6 +237,7 @@ impl App {
         page: PageRequest<(DateTime<Utc>, Uuid)>,
     ) -> Result<Listed<WebhookEventRow, (DateTime<Utc>, Uuid)>> {
         let mut tx = self.begin(workspace_id).await?;
+        crate::filtered_integration(&mut tx, filter.integration_id).await?;
         let rows =
             repo::webhook_events::list(tx.conn(), filter, page.after, page.limit + 1).await?;
         tx.commit().await?;
@@ -526,7 +531,7 @@ impl App {
             })?;
         events
             .into_iter()
-            .find(|event| event.id == row.event_id)
+            .find(|event| storable::sanitize_text(&event.id) == row.event_id)
             .ok_or_else(|| {
                 JobFailure::permanent(
                     ErrorCode::Internal,
@@ -597,6 +602,14 @@ fn refused(provider: &str, integration_id: Uuid, error: WebhookError) -> Error {
     tracing::warn!(%provider, %integration_id, reason = %error, "webhook refused");
     match error {
         WebhookError::Unsupported => no_webhooks(provider),
+        // The signature held: the sender has the secret, and the body is what it
+        // signed, so this is no forgery but a payload the adapter cannot read.
+        WebhookError::InvalidPayload(reason) => Error::new(
+            ErrorCode::WebhookPayloadInvalid,
+            format!(
+                "the delivery's signature holds, but its body is not a {provider} payload: {reason}"
+            ),
+        ),
         WebhookError::InvalidSecret => Error::new(
             ErrorCode::WebhookNotConfigured,
             "the integration's webhook signing secret is malformed: set it again",

@@ -105,7 +105,7 @@ impl Worker {
             async move { app.run_scheduler(interval, stop).await }
         });
         let relay = Relay::new(
-            self.app.store.clone(),
+            self.app.system_store()?.clone(),
             self.app.queues.clone(),
             RelayOptions {
                 batch: settings.outbox_batch,
@@ -131,7 +131,9 @@ impl Worker {
                         _ = stop.wait_for(|stopped| *stopped) => return,
                     }
                     metrics::refresh_queue_gauges(&app.queues).await;
-                    metrics::refresh_outbox_gauges(&app.store).await;
+                    if let Some(system) = &app.system {
+                        metrics::refresh_outbox_gauges(system).await;
+                    }
                 }
             }
         });

@@ -13,12 +13,13 @@ use chrono::{DateTime, Utc};
 use junction_core::{ErrorCode, WorkspaceId};
 use junction_store::{
     AdminStore, DatabaseUrl, Store, StoreError, StoreOptions, Vault, WorkspaceTx, migrate,
-    models::{ApiKey, Workspace},
+    models::{ApiKey, OperatorKey, Workspace},
     repo::{
         self,
         api_keys::{self, Authentication},
         credentials::RotationReport,
         idempotency::{self, Claim},
+        operator_keys::{self, OperatorAuthentication},
     },
 };
 use secrecy::SecretString;
@@ -52,6 +53,37 @@ pub async fn authenticate(store: &Store, key: &SecretString) -> Result<Authentic
         Authentication::Unknown => Err(Error::new(
             ErrorCode::Unauthenticated,
             "the API key is not valid",
+        )),
+    }
+}
+
+/// Who a request acts for: a workspace (its API key) or the installation (an
+/// operator key, which reads installation-wide figures and nothing of any
+/// workspace).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Workspace(Authenticated),
+    Operator { operator_key_id: Uuid },
+}
+
+/// Resolves a presented key of either kind (`jct_…` a workspace's, `jop_…` an
+/// operator's).
+pub async fn authenticate_caller(store: &Store, key: &SecretString) -> Result<Caller> {
+    if !operator_keys::is_operator_key(key) {
+        return authenticate(store, key).await.map(Caller::Workspace);
+    }
+    let mut conn = store.unscoped().await?;
+    match operator_keys::authenticate(&mut conn, key).await? {
+        OperatorAuthentication::Valid { operator_key_id } => {
+            Ok(Caller::Operator { operator_key_id })
+        }
+        OperatorAuthentication::Revoked => Err(Error::new(
+            ErrorCode::ApiKeyRevoked,
+            "this operator key has been revoked",
+        )),
+        OperatorAuthentication::Unknown => Err(Error::new(
+            ErrorCode::Unauthenticated,
+            "the operator key is not valid",
         )),
     }
 }
@@ -183,8 +215,8 @@ pub async fn existing_workspace(store: &Store, workspace_id: WorkspaceId) -> Res
 }
 
 /// The operator's access to an installation's database: as the schema owner for
-/// migrations and the work that spans workspaces, and through the application role
-/// for the rest.
+/// migrations, as the system role for the work that spans workspaces, and through
+/// the application role for the rest.
 #[derive(Debug, Clone)]
 pub struct Operator {
     url: DatabaseUrl,
@@ -212,6 +244,15 @@ impl Operator {
 
     async fn owner(&self) -> Result<AdminStore> {
         AdminStore::connect(&self.url, self.timeout)
+            .await
+            .map_err(|e| self.unreachable(e))
+    }
+
+    /// The owner's connection switched to the system role: row-level security is
+    /// forced on the owner too, and the system role is the one it lets through
+    /// every workspace.
+    async fn system(&self) -> Result<AdminStore> {
+        AdminStore::connect_system(&self.url, self.timeout)
             .await
             .map_err(|e| self.unreachable(e))
     }
@@ -263,17 +304,51 @@ impl Operator {
             StoreOptions {
                 max_connections: 2,
                 connect_timeout: self.timeout,
+                pool_timeout: self.timeout,
                 application_name: "junction-cli".into(),
+                ..StoreOptions::default()
             },
         )
         .await
         .map_err(|e| self.unreachable(e))
     }
 
+    /// Creates an operator key (installation-wide figures); the plaintext is
+    /// returned once.
+    pub async fn create_operator_key(&self, name: &str) -> Result<(OperatorKey, SecretString)> {
+        self.ensure_migrated().await?;
+        let mut admin = self.system().await?;
+        repo::operator_keys::create(admin.conn(), name)
+            .await
+            .map_err(|error| match error {
+                StoreError::Invalid(message) => Error::field("name", message),
+                other => other.into(),
+            })
+    }
+
+    /// Every operator key, newest first.
+    pub async fn operator_keys(&self) -> Result<Vec<OperatorKey>> {
+        self.ensure_migrated().await?;
+        let mut admin = self.system().await?;
+        Ok(repo::operator_keys::list(admin.conn()).await?)
+    }
+
+    /// Revokes an operator key (revoking twice keeps the first time).
+    pub async fn revoke_operator_key(&self, id: Uuid) -> Result<OperatorKey> {
+        self.ensure_migrated().await?;
+        let mut admin = self.system().await?;
+        repo::operator_keys::revoke(admin.conn(), id)
+            .await
+            .map_err(|error| match error {
+                StoreError::NotFound(_) => Error::not_found(ErrorCode::NotFound, "operator key"),
+                other => other.into(),
+            })
+    }
+
     /// Every workspace of the installation.
     pub async fn workspaces(&self) -> Result<Vec<Workspace>> {
         self.ensure_migrated().await?;
-        let mut admin = self.owner().await?;
+        let mut admin = self.system().await?;
         Ok(repo::workspaces::list_all(admin.conn()).await?)
     }
 
@@ -287,7 +362,7 @@ impl Operator {
     /// once the rotation is complete (every credential they sealed opened).
     pub async fn rotate_keys(&self, vault: &Vault, batch_size: i64) -> Result<Rotation> {
         self.ensure_migrated().await?;
-        let mut admin = self.owner().await?;
+        let mut admin = self.system().await?;
         let key_ring_error = |error: StoreError| match error {
             StoreError::Vault(vault_error) => {
                 Error::new(ErrorCode::ConfigurationError, vault_error.to_string())

@@ -84,6 +84,7 @@ error_codes! {
     UnsupportedOperation => ("unsupported_operation", InvalidRequest, 400, "The provider does not support this operation.");
     InvalidCursor => ("invalid_cursor", InvalidRequest, 400, "The pagination cursor is invalid.");
     ProxyPathRefused => ("proxy_path_refused", InvalidRequest, 400, "The proxied path would leave the provider's API.");
+    MethodNotAllowed => ("method_not_allowed", InvalidRequest, 405, "The resource does not support this method.");
     // Authentication
     Unauthenticated => ("unauthenticated", Auth, 401, "A valid API key is required.");
     ApiKeyRevoked => ("api_key_revoked", Auth, 401, "The API key has been revoked.");
@@ -97,11 +98,12 @@ error_codes! {
     Conflict => ("conflict", Conflict, 409, "The request conflicts with the current state.");
     IdempotencyKeyReused => ("idempotency_key_reused", Conflict, 409, "The Idempotency-Key was used with a different request.");
     IdempotencyKeyInFlight => ("idempotency_key_in_flight", Conflict, 409, "A request with this Idempotency-Key is still being processed.");
-    OAuthStateInvalid => ("oauth_state_invalid", InvalidRequest, 400, "The OAuth state is unknown, expired or already used.");
+    OAuthStateInvalid => ("oauth_state_invalid", NotFound, 404, "The OAuth state is unknown, expired or already used.");
     OAuthDenied => ("oauth_denied", InvalidRequest, 400, "The user denied consent at the provider.");
     IntegrationNeedsReauth => ("integration_needs_reauth", Conflict, 409, "The integration must be reconnected.");
     WebhookSignatureInvalid => ("webhook_signature_invalid", InvalidRequest, 400, "The webhook signature is missing, invalid or stale.");
     WebhookNotConfigured => ("webhook_not_configured", InvalidRequest, 400, "The integration cannot take webhooks until its signing secret is set.");
+    WebhookPayloadInvalid => ("webhook_payload_invalid", InvalidRequest, 422, "The webhook's signature holds but its body is not a payload the provider sends.");
     // Rate limits
     RateLimited => ("rate_limited", RateLimit, 429, "Too many requests.");
     // Outside providers

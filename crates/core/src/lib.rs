@@ -19,6 +19,7 @@ pub mod ids;
 pub mod model;
 pub mod ratelimit;
 pub mod spec;
+pub mod storable;
 pub mod webhook;
 
 pub use adapter::{

@@ -60,6 +60,14 @@
 //! heartbeats up), returns prefetched tasks at once and, after the grace period,
 //! returns whatever is still running too.
 //!
+//! # The connection
+//!
+//! A process talks to Redis over one [`RedisConnection`], shared by its queues and
+//! the provider rate limiter: every command is bounded by a timeout (about a second
+//! in the API, ten seconds in the worker) and sent once more after a lost
+//! connection, so an outage fails fast and the first command after a Redis restart
+//! succeeds.
+//!
 //! # Redis keys
 //!
 //! Everything lives under one prefix (`junction:` in production, a random one per
@@ -96,6 +104,7 @@
 //! `junction_job_runner_errors_total{queue}`, `junction_worker_restarts_total{queue}`,
 //! `junction_dead_letter_replays_total{queue}`. The binaries install the recorder.
 
+pub mod connection;
 pub mod dead;
 pub mod error;
 pub mod failure;
@@ -106,6 +115,7 @@ pub mod queue;
 pub mod replay;
 pub mod runner;
 
+pub use connection::{RedisConnection, RedisOptions};
 pub use dead::bury;
 pub use error::JobsError;
 pub use failure::{FailureKind, JobFailure};

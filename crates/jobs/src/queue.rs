@@ -25,15 +25,10 @@ use std::time::Duration;
 use apalis_redis::{Config, ConnectionManager};
 use chrono::{DateTime, TimeZone, Utc};
 use junction_store::models::Queue;
-use redis::aio::ConnectionManagerConfig;
 use serde::Serialize;
 
-use crate::{Envelope, Job, JobsError};
+use crate::{Envelope, Job, JobsError, RedisConnection, RedisOptions};
 
-/// How long a Redis command may take before the call fails instead of hanging.
-const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long connecting may take.
-const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest job id accepted (it is part of every Redis key of the job's tasks).
 const MAX_JOB_ID_LEN: usize = 200;
 /// Lookups probe attempts `1..=` this many.
@@ -51,11 +46,11 @@ const APALIS_MAX_ATTEMPTS: u32 = 25;
 /// collides with apalis's own fields.
 pub(crate) const DUE_AT_FIELD: &str = "junction_due_at";
 
-/// The job queues in Redis. Cheap to clone (one multiplexed, auto-reconnecting
-/// connection shared by the clones).
+/// The job queues in Redis. Cheap to clone (one [`RedisConnection`] shared by the
+/// clones: bounded in time, retried once after a lost connection).
 #[derive(Clone)]
 pub struct Queues {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     prefix: String,
 }
 
@@ -125,23 +120,37 @@ pub struct JobLookup {
 }
 
 impl Queues {
-    /// Connects to Redis. `prefix` starts every key (`junction` in production, the
-    /// per-test prefix in tests); a `:` is appended when it does not end with one.
+    /// Connects to Redis with [`RedisOptions::default`]. `prefix` starts every key
+    /// (`junction` in production, the per-test prefix in tests); a `:` is appended
+    /// when it does not end with one.
     pub async fn connect(redis_url: &str, prefix: &str) -> Result<Self, JobsError> {
-        let client = redis::Client::open(redis_url)
-            // The parse error may quote the URL, password included: say only what failed.
-            .map_err(|_| JobsError::Redis("the Redis URL is invalid".to_owned()))?;
-        let conn = client
-            .get_connection_manager_with_config(
-                ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
-                    .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT)),
-            )
-            .await?;
-        Ok(Self {
+        Self::connect_with(redis_url, prefix, RedisOptions::default()).await
+    }
+
+    /// Connects to Redis now, every command bounded by `options`.
+    pub async fn connect_with(
+        redis_url: &str,
+        prefix: &str,
+        options: RedisOptions,
+    ) -> Result<Self, JobsError> {
+        Ok(Self::on(
+            RedisConnection::connect(redis_url, options).await?,
+            prefix,
+        ))
+    }
+
+    /// Queues whose connection is made at the first command (a worker starting
+    /// while Redis is away).
+    pub fn lazy(redis_url: &str, prefix: &str, options: RedisOptions) -> Result<Self, JobsError> {
+        Ok(Self::on(RedisConnection::lazy(redis_url, options)?, prefix))
+    }
+
+    /// Queues on an existing connection.
+    fn on(conn: RedisConnection, prefix: &str) -> Self {
+        Self {
             conn,
             prefix: normalize_prefix(prefix),
-        })
+        }
     }
 
     /// The key prefix, ending with `:`.
@@ -149,7 +158,8 @@ impl Queues {
         &self.prefix
     }
 
-    /// Checks Redis answers (for `/readyz`).
+    /// Checks Redis answers (for `/readyz`): one round trip, healed and bounded like
+    /// every command.
     pub async fn ping(&self) -> Result<(), JobsError> {
         let mut conn = self.conn.clone();
         let _: String = redis::cmd("PING").query_async(&mut conn).await?;
@@ -173,8 +183,14 @@ impl Queues {
 
     /// The queues' Redis connection, for other users of the same Redis in this
     /// process (the provider rate limiter shares it).
-    pub fn connection(&self) -> ConnectionManager {
+    pub fn redis(&self) -> RedisConnection {
         self.conn.clone()
+    }
+
+    /// The bare connection manager under [`Self::redis`], for apalis's storage,
+    /// which takes it by type (see [`RedisConnection::manager`]).
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.manager()
     }
 
     /// The apalis task id of one attempt of a job.

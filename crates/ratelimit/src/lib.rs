@@ -18,7 +18,12 @@
 //! If Redis cannot be reached the limiter lets requests through (with a warning):
 //! the budget protects the provider app's quota, and the provider's own 429s are
 //! still honoured by the retry policy, whereas failing closed would stop every
-//! provider call during a Redis blip.
+//! provider call during a Redis blip. How long finding that out may take is the
+//! connection's business: the limiter runs on the connection its process shares
+//! with the job queues (junction-jobs' `RedisConnection`, which bounds every
+//! command — about a second in the API — and sends a command once more after a
+//! lost connection, so the first check after a Redis restart counts instead of
+//! being let through blind).
 //!
 //! Metrics: `junction_provider_requests_total{provider}`,
 //! `junction_provider_throttled_total{provider}` and
@@ -34,21 +39,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use junction_core::{AdapterError, RateBudget, RateLimiter, http::RateLimitInfo};
 use rand::Rng;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionLike;
 use uuid::Uuid;
-
-/// How long connecting to Redis may take.
-const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long one Redis command may take before the check fails (and lets the request
-/// through, see the module docs).
-const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why a limiter operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RateLimitError {
-    /// The URL does not parse (its text is not repeated: it may hold a password).
-    #[error("the Redis URL is invalid")]
-    InvalidUrl,
     #[error("Redis: {0}")]
     Redis(#[from] redis::RedisError),
 }
@@ -59,8 +55,8 @@ const MAX_WAKE_JITTER_MS: u64 = 25;
 
 /// A provider's request budget, shared through Redis. Cheap to clone.
 #[derive(Clone)]
-pub struct RedisRateLimiter {
-    conn: ConnectionManager,
+pub struct RedisRateLimiter<C> {
+    conn: C,
     prefix: String,
     max_wait: Duration,
     /// Blocks learnt by this process through `observe`, effective before the Redis
@@ -68,7 +64,7 @@ pub struct RedisRateLimiter {
     local_blocks: Arc<Mutex<HashMap<String, DateTime<Utc>>>>,
 }
 
-impl std::fmt::Debug for RedisRateLimiter {
+impl<C> std::fmt::Debug for RedisRateLimiter<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisRateLimiter")
             .field("prefix", &self.prefix)
@@ -77,28 +73,12 @@ impl std::fmt::Debug for RedisRateLimiter {
     }
 }
 
-impl RedisRateLimiter {
-    /// Connects to Redis. `prefix` starts every key (the same prefix as the job
-    /// queues', `:` appended when missing); `max_wait` is the longest one `acquire`
-    /// pauses before giving up.
-    pub async fn connect(
-        redis_url: &str,
-        prefix: &str,
-        max_wait: Duration,
-    ) -> Result<Self, RateLimitError> {
-        let client = redis::Client::open(redis_url).map_err(|_| RateLimitError::InvalidUrl)?;
-        let conn = client
-            .get_connection_manager_with_config(
-                ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
-                    .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT)),
-            )
-            .await?;
-        Ok(Self::sharing(conn, prefix, max_wait))
-    }
-
-    /// A limiter on an existing connection (a process shares one with its queues).
-    pub fn sharing(conn: ConnectionManager, prefix: &str, max_wait: Duration) -> Self {
+impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisRateLimiter<C> {
+    /// A limiter on the process's Redis connection (shared with its queues).
+    /// `prefix` starts every key (the same prefix as the job queues', `:` appended
+    /// when missing); `max_wait` is the longest one `acquire` pauses before giving
+    /// up.
+    pub fn sharing(conn: C, prefix: &str, max_wait: Duration) -> Self {
         let prefix = if prefix.is_empty() || prefix.ends_with(':') {
             prefix.to_owned()
         } else {
@@ -202,7 +182,7 @@ impl RedisRateLimiter {
 }
 
 #[async_trait]
-impl RateLimiter for RedisRateLimiter {
+impl<C: ConnectionLike + Clone + Send + Sync + 'static> RateLimiter for RedisRateLimiter<C> {
     async fn acquire(&self, provider: &str, budget: &RateBudget) -> Result<(), AdapterError> {
         let unlimited = budget.requests == 0 || budget.per.is_zero();
         let deadline = Instant::now() + self.max_wait;

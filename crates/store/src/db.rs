@@ -8,7 +8,9 @@ use diesel::{ConnectionError, sql_query, sql_types};
 use diesel_async::{
     AnsiTransactionManager, AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
     TransactionManager,
-    pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, deadpool::Pool},
+    pooled_connection::{
+        AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod, deadpool::Pool,
+    },
 };
 use futures::FutureExt;
 use junction_core::WorkspaceId;
@@ -20,6 +22,31 @@ use crate::error::StoreError;
 /// The role application connections work as: no BYPASSRLS, not the table owner, so
 /// row-level security applies to everything it reads and writes.
 pub const APP_ROLE: &str = "junction_app";
+
+/// The role of the installation's cross-tenant work (the worker's scheduler, outbox
+/// relay and reconciliation; the operator's commands): row-level security lets it
+/// through every table, and it alone may call the cross-tenant functions the API
+/// has no use for. The API never switches to it.
+pub const SYSTEM_ROLE: &str = "junction_system";
+
+/// Which role a pool's connections work as.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DbRole {
+    /// [`APP_ROLE`]: one workspace at a time.
+    #[default]
+    App,
+    /// [`SYSTEM_ROLE`]: the installation.
+    System,
+}
+
+impl DbRole {
+    fn name(self) -> &'static str {
+        match self {
+            DbRole::App => APP_ROLE,
+            DbRole::System => SYSTEM_ROLE,
+        }
+    }
+}
 
 /// A Postgres connection URL. It may hold a password, so it is a secret: Debug and
 /// errors show at most the host.
@@ -142,10 +169,21 @@ impl fmt::Debug for DatabaseUrl {
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     pub max_connections: usize,
-    /// How long to wait for a connection (from the server or from the pool).
+    /// How long opening a connection may take (TCP, authentication, the role
+    /// switch), and checking an idle one before it is handed out again.
     pub connect_timeout: Duration,
+    /// The longest a caller waits for a usable connection in all: for a free slot
+    /// when every connection is busy, for idle connections to be checked (each
+    /// stale one is dropped) and for a new one to open. An outage answers within it.
+    pub pool_timeout: Duration,
+    /// Postgres's `statement_timeout` for every statement on these connections: a
+    /// statement that runs (or waits for a lock) longer is cancelled. `None` leaves
+    /// the server's setting.
+    pub statement_timeout: Option<Duration>,
     /// Shown in `pg_stat_activity`.
     pub application_name: String,
+    /// The role the connections switch to.
+    pub role: DbRole,
 }
 
 impl Default for StoreOptions {
@@ -153,7 +191,10 @@ impl Default for StoreOptions {
         Self {
             max_connections: 16,
             connect_timeout: Duration::from_secs(5),
+            pool_timeout: Duration::from_secs(5),
+            statement_timeout: None,
             application_name: "junction".into(),
+            role: DbRole::App,
         }
     }
 }
@@ -200,6 +241,7 @@ async fn connect_failure_reason(url: &str, timeout: Duration) -> String {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool<AsyncPgConnection>,
+    pool_timeout: Duration,
 }
 
 impl fmt::Debug for Store {
@@ -218,11 +260,21 @@ impl Store {
     /// schema owner that cannot switch to the app role is reported at start-up.
     pub async fn connect(url: &DatabaseUrl, options: StoreOptions) -> Result<Self, StoreError> {
         let timeout = options.connect_timeout;
-        let setup_sql = format!(
-            "SET ROLE {APP_ROLE}; SET application_name = '{}'",
+        let mut setup_sql = format!(
+            "SET ROLE {}; SET application_name = '{}'",
+            options.role.name(),
             options.application_name.replace('\'', "")
         );
+        if let Some(limit) = options.statement_timeout {
+            // Milliseconds, at least 1: 0 would mean no limit to Postgres.
+            let millis = limit.as_millis().clamp(1, i32::MAX as u128);
+            setup_sql.push_str(&format!("; SET statement_timeout = {millis}"));
+        }
         let mut config = ManagerConfig::<AsyncPgConnection>::default();
+        // An idle connection is checked with a query before it is handed out again:
+        // after a Postgres restart or a cut connection the dead ones are dropped
+        // there, and the first request gets a fresh connection instead of an error.
+        config.recycling_method = RecyclingMethod::Verified;
         config.custom_setup = Box::new(move |url| {
             let setup_sql = setup_sql.clone();
             let url = url.to_owned();
@@ -241,20 +293,37 @@ impl Store {
         );
         let pool = Pool::builder(manager)
             .max_size(options.max_connections)
-            .wait_timeout(Some(timeout))
+            .wait_timeout(Some(options.pool_timeout))
             .create_timeout(Some(timeout))
             .recycle_timeout(Some(timeout))
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            pool_timeout: options.pool_timeout,
+        };
         store.ping().await?;
         Ok(store)
     }
 
-    /// Checks that a connection can be had and answers.
+    /// A connection from the pool within the pool timeout. deadpool bounds each step
+    /// (the wait for a slot, each idle connection's check, opening one) but not
+    /// their sum, and against a Postgres that stopped answering every idle
+    /// connection's check would take the whole connect timeout in turn.
+    async fn connection(&self) -> Result<PooledConn, StoreError> {
+        match tokio::time::timeout(self.pool_timeout, self.pool.get()).await {
+            Ok(conn) => Ok(conn?),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "no database connection within {} ms",
+                self.pool_timeout.as_millis()
+            ))),
+        }
+    }
+
+    /// Checks that a connection can be had and answers (a round trip).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.connection().await?;
         conn.batch_execute("SELECT 1").await?;
         Ok(())
     }
@@ -262,13 +331,13 @@ impl Store {
     /// A connection outside any workspace. Tenant tables show nothing through it; it
     /// is for the cross-tenant SQL functions (authentication, the scheduler's claim).
     pub async fn unscoped(&self) -> Result<PooledConn, StoreError> {
-        Ok(self.pool.get().await?)
+        self.connection().await
     }
 
     /// Opens a transaction scoped to one workspace: row-level security shows and
     /// accepts only that workspace's rows until it commits or rolls back.
     pub async fn begin(&self, workspace_id: WorkspaceId) -> Result<WorkspaceTx, StoreError> {
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.connection().await?;
         AnsiTransactionManager::begin_transaction(&mut *conn).await?;
         sql_query("SELECT set_config('app.workspace_id', $1, true)")
             .bind::<sql_types::Text, _>(workspace_id.to_string())
@@ -335,9 +404,23 @@ impl fmt::Debug for AdminStore {
 }
 
 impl AdminStore {
-    /// Connects as the URL's own role (the schema owner).
+    /// Connects as the URL's own role (the schema owner). Row-level security is
+    /// forced on the tenant tables, so the owner itself sees none of their rows:
+    /// this connection is for the schema (migrations, catalog checks); the
+    /// operator's work on rows goes through [`Self::connect_system`].
     pub async fn connect(url: &DatabaseUrl, timeout: Duration) -> Result<Self, StoreError> {
         let conn = establish(url.expose(), timeout).await?;
+        Ok(Self { conn })
+    }
+
+    /// Connects as the schema owner and switches to [`SYSTEM_ROLE`], for the
+    /// operator's work across workspaces (listing workspaces, re-sealing every
+    /// credential, operator keys).
+    pub async fn connect_system(url: &DatabaseUrl, timeout: Duration) -> Result<Self, StoreError> {
+        let mut conn = establish(url.expose(), timeout).await?;
+        conn.batch_execute(&format!("SET ROLE {SYSTEM_ROLE}"))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot switch to {SYSTEM_ROLE}: {e}")))?;
         Ok(Self { conn })
     }
 

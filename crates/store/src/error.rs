@@ -55,6 +55,15 @@ impl From<DieselError> for StoreError {
                     DatabaseErrorKind::ClosedConnection => {
                         StoreError::Unavailable("the connection was closed".into())
                     }
+                    // SQLSTATE 57014, which diesel does not classify: the statement
+                    // outlived `statement_timeout` (a lock held elsewhere, an
+                    // overloaded server). Worth a retry, like an outage.
+                    _ if info
+                        .message()
+                        .starts_with("canceling statement due to statement timeout") =>
+                    {
+                        StoreError::Unavailable("the statement timed out".into())
+                    }
                     _ => StoreError::Database(error),
                 }
             }

@@ -7,10 +7,16 @@
 //! previous page's cursor and no partial rows, and a retried page rewrites the same
 //! rows. [`apply_effects`] writes what a verified webhook event changes (records and
 //! KPI points by stream, suppressed addresses) inside the caller's transaction.
+//!
+//! This is the one boundary where provider data enters the database, so it is where
+//! text and JSON Postgres cannot store are made storable: a NUL in a record's id or
+//! data, a KPI's metric or dimensions, a stream cursor or a suppressed address is
+//! replaced by U+FFFD ([`junction_core::storable`]). A provider's data is not refused
+//! for it — the provider would send it again, and a sync would fail forever.
 
-use std::collections::BTreeMap;
+use std::{borrow::Cow, collections::BTreeMap};
 
-use junction_core::{KpiPoint, Page, Record, WebhookEffects, WorkspaceId};
+use junction_core::{KpiPoint, Page, Record, WebhookEffects, WorkspaceId, storable};
 use uuid::Uuid;
 
 use crate::{
@@ -45,17 +51,74 @@ pub async fn write_stream(
     stream_records: &[Record],
     points: &[KpiPoint],
 ) -> Result<(u64, u64), StoreError> {
+    let stream = storable::sanitize_text(stream);
     let records_written = if stream_records.is_empty() {
         0
     } else {
-        records::upsert(conn, workspace_id, integration_id, stream, stream_records).await?
+        let stream_records = storable_records(stream_records);
+        records::upsert(conn, workspace_id, integration_id, &stream, &stream_records).await?
     };
     let points_written = if points.is_empty() {
         0
     } else {
-        kpis::upsert(conn, workspace_id, integration_id, stream, points).await?
+        let points = storable_points(points);
+        kpis::upsert(conn, workspace_id, integration_id, &stream, &points).await?
     };
     Ok((records_written, points_written))
+}
+
+/// `records` with what Postgres cannot store replaced (borrowed when all are clean).
+fn storable_records(records: &[Record]) -> Cow<'_, [Record]> {
+    let clean = |record: &Record| {
+        storable::is_storable(&record.external_id) && storable::is_storable_json(&record.data)
+    };
+    if records.iter().all(clean) {
+        return Cow::Borrowed(records);
+    }
+    Cow::Owned(
+        records
+            .iter()
+            .map(|record| Record {
+                external_id: storable::sanitize_text(&record.external_id).into_owned(),
+                data: storable::sanitize_json(&record.data).into_owned(),
+                modified_at: record.modified_at,
+            })
+            .collect(),
+    )
+}
+
+/// `points` with what Postgres cannot store replaced (borrowed when all are clean).
+fn storable_points(points: &[KpiPoint]) -> Cow<'_, [KpiPoint]> {
+    let clean = |point: &KpiPoint| {
+        storable::is_storable(&point.metric)
+            && point
+                .dimensions
+                .iter()
+                .all(|(name, value)| storable::is_storable(name) && storable::is_storable(value))
+    };
+    if points.iter().all(clean) {
+        return Cow::Borrowed(points);
+    }
+    Cow::Owned(
+        points
+            .iter()
+            .map(|point| KpiPoint {
+                metric: storable::sanitize_text(&point.metric).into_owned(),
+                date: point.date,
+                dimensions: point
+                    .dimensions
+                    .iter()
+                    .map(|(name, value)| {
+                        (
+                            storable::sanitize_text(name).into_owned(),
+                            storable::sanitize_text(value).into_owned(),
+                        )
+                    })
+                    .collect(),
+                value: point.value,
+            })
+            .collect(),
+    )
 }
 
 /// Writes a page of `stream` and advances its cursor, all or nothing. When `run_id`
@@ -83,7 +146,10 @@ pub async fn commit_page(
         workspace_id,
         integration_id,
         stream,
-        page.next_cursor.as_ref(),
+        page.next_cursor
+            .as_ref()
+            .map(storable::sanitize_json)
+            .as_deref(),
     )
     .await?;
     let stats = PageStats {
@@ -147,8 +213,8 @@ pub async fn apply_effects(
         if email_suppressions::suppress(
             conn,
             workspace_id,
-            &suppression.address,
-            &suppression.reason,
+            &storable::sanitize_text(&suppression.address),
+            &storable::sanitize_text(&suppression.reason),
             Some(integration_id),
         )
         .await?

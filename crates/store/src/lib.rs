@@ -18,7 +18,9 @@ pub mod repo;
 pub mod schema;
 pub mod vault;
 
-pub use db::{APP_ROLE, AdminStore, DatabaseUrl, Store, StoreOptions, WorkspaceTx};
+pub use db::{
+    APP_ROLE, AdminStore, DatabaseUrl, DbRole, SYSTEM_ROLE, Store, StoreOptions, WorkspaceTx,
+};
 pub use error::StoreError;
 pub use vault::{KeyCheck, KeyRing, KeyRingError, SealContext, Sealed, Vault, VaultError};
 

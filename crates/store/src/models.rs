@@ -233,6 +233,21 @@ pub struct Workspace {
     pub created_at: DateTime<Utc>,
 }
 
+/// An installation-wide operator key (no workspace): it reads installation-wide
+/// figures. Stored only as SHA-256.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = operator_keys, check_for_backend(diesel::pg::Pg))]
+pub struct OperatorKey {
+    pub id: Uuid,
+    pub name: String,
+    pub display_prefix: String,
+    #[serde(skip)]
+    pub key_hash: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
 #[diesel(table_name = api_keys, check_for_backend(diesel::pg::Pg))]
 pub struct ApiKey {

@@ -49,6 +49,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    operator_keys (id) {
+        id -> Uuid,
+        name -> Text,
+        display_prefix -> Text,
+        key_hash -> Bytea,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     credentials (integration_id, field) {
         workspace_id -> Uuid,
         integration_id -> Uuid,

@@ -21,7 +21,7 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use junction_core::WorkspaceId;
 use junction_store::{
-    AdminStore, DatabaseUrl, KeyRing, Store, StoreOptions, Vault,
+    AdminStore, DatabaseUrl, DbRole, KeyRing, Store, StoreOptions, Vault,
     models::{AuthKind, Integration, IntegrationStatus, NewIntegration},
     repo,
 };
@@ -132,6 +132,7 @@ pub struct TestDb {
     name: String,
     url: DatabaseUrl,
     store: Store,
+    system: Store,
     vault: std::sync::Arc<Vault>,
     key_spec: SecretString,
 }
@@ -187,12 +188,22 @@ impl TestDb {
             },
         )
         .await?;
+        let system = Store::connect(
+            &url,
+            StoreOptions {
+                max_connections: 2,
+                role: DbRole::System,
+                ..StoreOptions::default()
+            },
+        )
+        .await?;
         let key_spec = random_key_spec("test");
         let vault = std::sync::Arc::new(Vault::new(KeyRing::parse(&key_spec)?));
         Ok(Self {
             name,
             url,
             store,
+            system,
             vault,
             key_spec,
         })
@@ -213,6 +224,12 @@ impl TestDb {
         &self.store
     }
 
+    /// The system pool (role `junction_system`): the worker's cross-tenant work
+    /// (the outbox relay, the scheduler's claim, reconciliation) runs on it.
+    pub fn system_store(&self) -> &Store {
+        &self.system
+    }
+
     /// A vault with a random key ring.
     pub fn vault(&self) -> &std::sync::Arc<Vault> {
         &self.vault
@@ -223,15 +240,24 @@ impl TestDb {
         &self.key_spec
     }
 
-    /// A connection as the schema owner (bypasses row-level security).
+    /// A connection as the schema owner, for the schema itself: row-level security
+    /// is forced, so the owner sees no tenant's rows.
     pub async fn admin(&self) -> AdminStore {
         AdminStore::connect(&self.url, Duration::from_secs(5))
             .await
             .unwrap_or_else(|e| panic!("admin connection: {e}"))
     }
 
-    /// A number from SQL run as the schema owner (row-level security bypassed): the
-    /// query returns one row with a `bigint` column `n`.
+    /// A connection as the operator works: the schema owner switched to the system
+    /// role, which sees every workspace's rows.
+    pub async fn operator(&self) -> AdminStore {
+        AdminStore::connect_system(&self.url, Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|e| panic!("system connection: {e}"))
+    }
+
+    /// A number from SQL run as the system role (every workspace's rows): the query
+    /// returns one row with a `bigint` column `n`.
     pub async fn count(&self, sql: &str) -> i64 {
         use diesel::{QueryableByName, sql_types::BigInt};
         use diesel_async::RunQueryDsl;
@@ -240,7 +266,7 @@ impl TestDb {
             #[diesel(sql_type = BigInt)]
             n: i64,
         }
-        let mut admin = self.admin().await;
+        let mut admin = self.operator().await;
         diesel::sql_query(sql)
             .get_result::<Count>(admin.conn())
             .await
@@ -248,10 +274,10 @@ impl TestDb {
             .n
     }
 
-    /// Runs SQL as the schema owner; returns the rows it touched.
+    /// Runs SQL as the system role; returns the rows it touched.
     pub async fn execute(&self, sql: &str) -> usize {
         use diesel_async::RunQueryDsl;
-        let mut admin = self.admin().await;
+        let mut admin = self.operator().await;
         diesel::sql_query(sql)
             .execute(admin.conn())
             .await

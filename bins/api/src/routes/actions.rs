@@ -25,7 +25,8 @@ use uuid::Uuid;
 
 use crate::{
     auth::Auth,
-    error::{ApiResult, JsonOrEmpty, Problem},
+    error::{ApiResult, Problem},
+    extract::{JsonOrEmpty, Path, Query},
     pagination::{PageParams, page},
     state::AppState,
 };
@@ -37,8 +38,10 @@ pub struct ActionRunView {
     pub integration_id: Uuid,
     pub action: String,
     /// `inline` (ran within the request) or `queued` (on the action queue).
+    #[schema(schema_with = crate::schema::action_mode)]
     pub mode: String,
     /// `queued`, `running`, `succeeded` or `failed`.
+    #[schema(schema_with = crate::schema::action_status)]
     pub status: String,
     pub input: serde_json::Value,
     /// The provider's answer, trimmed to what a client needs.
@@ -94,17 +97,17 @@ pub struct ActionOptions {
 #[utoipa::path(
     tag = "actions",
     params(
-        ("id" = Uuid, Path), ("action" = String, Path), ActionOptions,
-        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same key and body; the provider sees one request")
+        ("id" = Uuid, Path), ("action" = String, Path), ActionOptions
     ),
     request_body(content = serde_json::Value, description = "The action's input, as its `input_schema` in GET /v1/providers/{id} describes"),
     responses(
         (status = 200, body = ActionRunView, description = "Ran within the request"),
         (status = 202, body = ActionRunView, description = "Queued; follow it at GET /v1/action-runs/{id}"),
-        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 404, body = Problem, description = "`integration_not_found`, or `unknown_action`"),
+        (status = 409, body = Problem, description = "`integration_needs_reauth`; or the `Idempotency-Key` was used otherwise or is in flight"),
         (status = 422, body = Problem, description = "The input does not match the action's schema"),
         (status = 502, body = Problem, description = "The provider failed or refused the action"),
-        (status = 503, body = Problem)
+        (status = 503, body = Problem, description = "`queue_unavailable` or `database_unavailable`")
     ),
     security(("api_key" = []))
 )]
@@ -113,8 +116,8 @@ pub async fn perform(
     state: web::Data<AppState>,
     auth: Auth,
     req: HttpRequest,
-    path: web::Path<(Uuid, String)>,
-    options: web::Query<ActionOptions>,
+    path: Path<(Uuid, String)>,
+    options: Query<ActionOptions>,
     JsonOrEmpty(input): JsonOrEmpty<serde_json::Value>,
 ) -> ApiResult<HttpResponse> {
     let (integration_id, action) = path.into_inner();
@@ -154,8 +157,8 @@ pub async fn perform(
 pub async fn list(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<Uuid>,
-    params: web::Query<PageParams>,
+    path: Path<Uuid>,
+    params: Query<PageParams>,
 ) -> ApiResult<web::Json<ActionRunList>> {
     let listed = state
         .app
@@ -176,7 +179,7 @@ pub async fn list(
 pub async fn get(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<Uuid>,
+    path: Path<Uuid>,
 ) -> ApiResult<web::Json<ActionRunView>> {
     let run = state
         .app

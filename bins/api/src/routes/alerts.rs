@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::{
     auth::Auth,
     error::{ApiError, ApiResult, Problem},
+    extract::{Json, Path, Query},
     pagination::{PageParams, page},
     state::AppState,
 };
@@ -29,21 +30,20 @@ use crate::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAlertRule {
-    /// 1-200 characters, shown in the email.
+    #[schema(schema_with = crate::schema::alert_name, required = true)]
     pub name: Option<String>,
     /// The integration whose KPI is watched.
+    #[schema(value_type = Uuid, required = true)]
     pub integration_id: Option<Uuid>,
-    /// A metric one of the integration's provider's streams produces (see
-    /// `GET /v1/providers/{id}`: `streams[].metrics`).
+    #[schema(schema_with = crate::schema::metric, required = true)]
     pub metric: Option<String>,
-    /// `above` / `below` compare the metric's sum over the window with the threshold;
-    /// `change_pct_above` / `change_pct_below` compare its change in percent against
-    /// the window before (a 20 % drop is `-20`).
+    #[schema(schema_with = crate::schema::condition, required = true)]
     pub condition: Option<String>,
+    #[schema(value_type = f64, required = true)]
     pub threshold: Option<f64>,
-    /// Days summed, ending today (UTC): 1-366, default 1.
+    #[schema(schema_with = crate::schema::window_days)]
     pub window_days: Option<i32>,
-    /// 1-50 email addresses.
+    #[schema(schema_with = crate::schema::recipients, required = true)]
     pub recipients: Option<Vec<String>>,
 }
 
@@ -55,6 +55,7 @@ pub struct AlertRuleView {
     pub integration_id: Option<Uuid>,
     pub metric: String,
     /// `above`, `below`, `change_pct_above` or `change_pct_below`.
+    #[schema(schema_with = crate::schema::alert_condition)]
     pub condition: String,
     pub threshold: f64,
     pub window_days: i32,
@@ -62,6 +63,7 @@ pub struct AlertRuleView {
     pub enabled: bool,
     /// `ok`, `firing` (the condition held at the last evaluation) or `pending` (never
     /// evaluated: no sync since it was created, or no data yet).
+    #[schema(schema_with = alert_state)]
     pub state: String,
     /// Since when the condition holds, while firing.
     pub firing_since: Option<DateTime<Utc>>,
@@ -73,12 +75,20 @@ pub struct AlertRuleView {
     pub created_at: DateTime<Utc>,
 }
 
+/// The states of a rule, as [`AlertRuleView::state`] names them.
+const ALERT_STATES: [&str; 3] = ["pending", "ok", "firing"];
+
+fn alert_state() -> utoipa::openapi::schema::Object {
+    crate::schema::one_of(ALERT_STATES)
+}
+
 impl From<AlertRule> for AlertRuleView {
     fn from(rule: AlertRule) -> Self {
+        let [pending, ok, firing] = ALERT_STATES;
         let state = match (rule.firing_since, rule.last_value) {
-            (Some(_), _) => "firing",
-            (None, Some(_)) => "ok",
-            (None, None) => "pending",
+            (Some(_), _) => firing,
+            (None, Some(_)) => ok,
+            (None, None) => pending,
         };
         Self {
             id: rule.id,
@@ -125,14 +135,18 @@ impl From<CreateAlertRule> for AlertRuleInput {
 #[utoipa::path(
     tag = "alerts",
     request_body = CreateAlertRule,
-    responses((status = 201, body = AlertRuleView), (status = 422, body = Problem)),
+    responses(
+        (status = 201, body = AlertRuleView),
+        (status = 404, body = Problem, description = "`integration_not_found`: a well-formed rule on an integration that is not the workspace's"),
+        (status = 422, body = Problem, description = "`validation_failed`: every field at fault, the metric checked against the integration's provider")
+    ),
     security(("api_key" = []))
 )]
 #[post("/v1/alerts")]
 pub async fn create(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<CreateAlertRule>,
+    body: Json<CreateAlertRule>,
 ) -> ApiResult<HttpResponse> {
     let created = state
         .app
@@ -147,14 +161,14 @@ pub async fn create(
 #[utoipa::path(
     tag = "alerts",
     params(PageParams),
-    responses((status = 200, body = AlertRuleList), (status = 422, body = Problem)),
+    responses((status = 200, body = AlertRuleList)),
     security(("api_key" = []))
 )]
 #[get("/v1/alerts")]
 pub async fn list(
     state: web::Data<AppState>,
     auth: Auth,
-    params: web::Query<PageParams>,
+    params: Query<PageParams>,
 ) -> ApiResult<web::Json<AlertRuleList>> {
     let listed = state
         .app
@@ -175,7 +189,7 @@ pub async fn list(
 pub async fn get(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<Uuid>,
+    path: Path<Uuid>,
 ) -> ApiResult<web::Json<AlertRuleView>> {
     let rule = state
         .app
@@ -189,10 +203,14 @@ pub async fn get(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAlertRule {
+    #[schema(schema_with = crate::schema::alert_name_or_null)]
     pub name: Option<String>,
+    #[schema(schema_with = crate::schema::condition_or_null)]
     pub condition: Option<String>,
     pub threshold: Option<f64>,
+    #[schema(schema_with = crate::schema::window_days)]
     pub window_days: Option<i32>,
+    #[schema(schema_with = crate::schema::recipients_or_null)]
     pub recipients: Option<Vec<String>>,
     /// `false` pauses the rule: it is not evaluated and mails nobody.
     pub enabled: Option<bool>,
@@ -217,15 +235,15 @@ impl From<UpdateAlertRule> for AlertRuleChanges {
     tag = "alerts",
     params(("id" = Uuid, Path)),
     request_body = UpdateAlertRule,
-    responses((status = 200, body = AlertRuleView), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = AlertRuleView), (status = 404, body = Problem)),
     security(("api_key" = []))
 )]
 #[patch("/v1/alerts/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<Uuid>,
-    body: web::Json<UpdateAlertRule>,
+    path: Path<Uuid>,
+    body: Json<UpdateAlertRule>,
 ) -> ApiResult<web::Json<AlertRuleView>> {
     let rule = state
         .app
@@ -249,7 +267,7 @@ pub async fn update(
 pub async fn remove(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<Uuid>,
+    path: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     state
         .app
@@ -263,6 +281,7 @@ pub async fn remove(
 pub struct NotificationView {
     pub id: Uuid,
     /// `kpi_alert`, `sync_failed`, `needs_reauth`, `dead_letter` or `weekly_report`.
+    #[schema(schema_with = crate::schema::notification_kind)]
     pub kind: String,
     /// The event it reports; a second notification with the same key is never made.
     pub dedupe_key: String,
@@ -272,6 +291,7 @@ pub struct NotificationView {
     pub subject: String,
     /// `pending`, `sent`, `failed` or `suppressed` (every recipient bounced or
     /// complained before).
+    #[schema(schema_with = crate::schema::notification_status)]
     pub status: String,
     /// Resend's id of the email, once sent.
     pub provider_message_id: Option<String>,
@@ -316,6 +336,7 @@ pub struct NotificationList {
 #[into_params(parameter_in = Query)]
 pub struct NotificationQuery {
     /// Only notifications in this state: `pending`, `sent`, `failed` or `suppressed`.
+    #[param(schema_with = crate::schema::notification_status)]
     pub status: Option<String>,
 }
 
@@ -323,15 +344,15 @@ pub struct NotificationQuery {
 #[utoipa::path(
     tag = "alerts",
     params(NotificationQuery, PageParams),
-    responses((status = 200, body = NotificationList), (status = 422, body = Problem)),
+    responses((status = 200, body = NotificationList)),
     security(("api_key" = []))
 )]
 #[get("/v1/notifications")]
 pub async fn notifications(
     state: web::Data<AppState>,
     auth: Auth,
-    query: web::Query<NotificationQuery>,
-    params: web::Query<PageParams>,
+    query: Query<NotificationQuery>,
+    params: Query<PageParams>,
 ) -> ApiResult<web::Json<NotificationList>> {
     let status = query
         .status

@@ -10,7 +10,8 @@ use utoipa::IntoParams;
 
 use crate::{
     auth::Auth,
-    error::{ApiError, ApiResult, JsonOrEmpty, Problem},
+    error::{ApiError, ApiResult, Problem},
+    extract::{JsonOrEmpty, Path, Query},
     state::AppState,
     views::{CallbackOutcome, ConnectRequest, ConnectResponse},
 };
@@ -24,8 +25,10 @@ use crate::{
     ),
     request_body = ConnectRequest,
     responses(
-        (status = 201, body = ConnectResponse), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 422, body = Problem)
+        (status = 201, body = ConnectResponse),
+        (status = 400, body = Problem, description = "`unsupported_operation`: the provider connects with credentials (POST /v1/integrations); or a malformed request"),
+        (status = 404, body = Problem, description = "`unknown_provider`"),
+        (status = 422, body = Problem, description = "`validation_failed`: a config field, or a `return_to` whose origin is not allowed")
     ),
     security(("api_key" = []))
 )]
@@ -33,7 +36,7 @@ use crate::{
 pub async fn connect(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<String>,
+    path: Path<String>,
     JsonOrEmpty(body): JsonOrEmpty<ConnectRequest>,
 ) -> ApiResult<HttpResponse> {
     let started = state
@@ -56,8 +59,12 @@ pub async fn connect(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
+    /// The authorization code (absent when the user denied consent).
     pub code: Option<String>,
+    /// The state Junction put in the authorize URL: it names the pending flow.
+    #[param(required = true, min_length = 1)]
     pub state: Option<String>,
+    /// The provider's error (`access_denied` when the user denied consent).
     pub error: Option<String>,
     pub error_description: Option<String>,
 }
@@ -112,14 +119,15 @@ fn respond(outcome: Outcome) -> HttpResponse {
     params(CallbackQuery),
     responses(
         (status = 302, description = "Redirect to return_to with status, integration_id or error"),
-        (status = 200, body = CallbackOutcome), (status = 400, body = Problem)
+        (status = 200, body = CallbackOutcome),
+        (status = 400, body = Problem, description = "No `state`; or `oauth_denied`: the user denied consent (without a `return_to`)"),
+        (status = 404, body = Problem, description = "`oauth_state_invalid`: the state names no pending flow (unknown, expired, already used, or another provider's)"),
+        (status = 422, body = Problem, description = "`invalid_credentials`: the new connection failed its health check"),
+        (status = 502, body = Problem, description = "The token endpoint refused or failed (`provider_*`)")
     )
 )]
 #[get("/oauth/callback")]
-pub async fn callback(
-    state: web::Data<AppState>,
-    query: web::Query<CallbackQuery>,
-) -> HttpResponse {
+pub async fn callback(state: web::Data<AppState>, query: Query<CallbackQuery>) -> HttpResponse {
     respond(
         state
             .app
@@ -133,13 +141,20 @@ pub async fn callback(
 #[utoipa::path(
     tag = "connect",
     params(("provider" = String, Path), CallbackQuery),
-    responses((status = 302, description = "Redirect to return_to with the outcome"), (status = 400, body = Problem))
+    responses(
+        (status = 302, description = "Redirect to return_to with the outcome"),
+        (status = 200, body = CallbackOutcome),
+        (status = 400, body = Problem, description = "No `state`; or `oauth_denied`: the user denied consent (without a `return_to`)"),
+        (status = 404, body = Problem, description = "`oauth_state_invalid`: the state names no pending flow of this provider"),
+        (status = 422, body = Problem, description = "`invalid_credentials`: the new connection failed its health check"),
+        (status = 502, body = Problem, description = "The token endpoint refused or failed (`provider_*`)")
+    )
 )]
 #[get("/oauth/callback/{provider}")]
 pub async fn callback_for_provider(
     state: web::Data<AppState>,
-    path: web::Path<String>,
-    query: web::Query<CallbackQuery>,
+    path: Path<String>,
+    query: Query<CallbackQuery>,
 ) -> HttpResponse {
     let provider = path.into_inner();
     respond(

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::{
     auth::Auth,
     error::{ApiResult, Problem},
+    extract::Query,
     pagination::{PageParams, page},
     state::AppState,
 };
@@ -23,7 +24,9 @@ pub struct RecordQuery {
     pub stream: String,
     /// Only records changed (in Junction) after this moment.
     pub modified_after: Option<DateTime<Utc>>,
+    #[param(schema_with = crate::pagination::limit)]
     pub limit: Option<i64>,
+    #[param(schema_with = crate::pagination::record_cursor)]
     pub cursor: Option<String>,
 }
 
@@ -51,14 +54,17 @@ pub struct RecordList {
 #[utoipa::path(
     tag = "data",
     params(RecordQuery),
-    responses((status = 200, body = RecordList), (status = 400, body = Problem), (status = 404, body = Problem)),
+    responses(
+        (status = 200, body = RecordList),
+        (status = 404, body = Problem, description = "`integration_not_found`, or `unknown_stream`")
+    ),
     security(("api_key" = []))
 )]
 #[get("/v1/records")]
 pub async fn records(
     state: web::Data<AppState>,
     auth: Auth,
-    query: web::Query<RecordQuery>,
+    query: Query<RecordQuery>,
 ) -> ApiResult<web::Json<RecordList>> {
     let query = query.into_inner();
     let request = PageParams {
@@ -111,11 +117,14 @@ impl From<Granularity> for data::Granularity {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct KpiQuery {
-    /// The metric, e.g. `sessions`, `total_revenue` (a provider stream's `metrics`).
+    /// The metric, e.g. `sessions`, `total_revenue` (a provider stream's `metrics`;
+    /// one nothing produces has no series).
     pub metric: String,
     /// Only this integration (default: every integration of the workspace).
     pub integration_id: Option<Uuid>,
-    /// First day, inclusive (default: 29 days before `to`).
+    /// First day, inclusive (default: 29 days before `to`; at most 3660 days before
+    /// it: a longer range is cut to the days ending at `to`, and the answer's `from`
+    /// says where it starts). A `from` after `to` covers no day.
     pub from: Option<NaiveDate>,
     /// Last day, inclusive (default: today, UTC).
     pub to: Option<NaiveDate>,
@@ -157,14 +166,14 @@ pub struct KpiResponse {
 #[utoipa::path(
     tag = "data",
     params(KpiQuery),
-    responses((status = 200, body = KpiResponse), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = KpiResponse), (status = 404, body = Problem, description = "`integration_not_found`")),
     security(("api_key" = []))
 )]
 #[get("/v1/kpis")]
 pub async fn kpis(
     state: web::Data<AppState>,
     auth: Auth,
-    query: web::Query<KpiQuery>,
+    query: Query<KpiQuery>,
 ) -> ApiResult<web::Json<KpiResponse>> {
     let query = query.into_inner();
     let kpis = state

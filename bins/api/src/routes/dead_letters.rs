@@ -12,8 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    auth::Auth,
+    auth::{AnyCaller, Auth, Caller},
     error::{ApiError, ApiResult, Problem},
+    extract::{Json, Path, Query},
     pagination::{PageParams, page},
     state::AppState,
 };
@@ -23,6 +24,7 @@ use crate::{
 pub struct DeadLetterView {
     pub id: Uuid,
     /// `sync`, `action`, `webhook` or `notify`.
+    #[schema(schema_with = crate::schema::queue)]
     pub queue: String,
     pub job_id: String,
     pub integration_id: Option<Uuid>,
@@ -73,6 +75,8 @@ pub struct DeadLetterList {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeadLetterQuery {
+    #[param(schema_with = crate::schema::queue)]
+    #[schema(schema_with = crate::schema::queue_or_null)]
     pub queue: Option<String>,
     pub integration_id: Option<Uuid>,
     pub error_code: Option<String>,
@@ -112,14 +116,17 @@ impl DeadLetterQuery {
 #[utoipa::path(
     tag = "jobs",
     params(DeadLetterQuery, PageParams),
-    responses((status = 200, body = DeadLetterList), (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = DeadLetterList),
+        (status = 404, body = Problem, description = "`integration_not_found`: `integration_id` names no integration of the workspace")
+    ),
     security(("api_key" = []))
 )]
 #[get("/v1/dead-letters")]
 pub async fn list(
     state: web::Data<AppState>,
     auth: Auth,
-    query: web::Query<DeadLetterQuery>,
+    query: Query<DeadLetterQuery>,
 ) -> ApiResult<web::Json<DeadLetterList>> {
     let query = query.into_inner();
     let filter = query.filter(false)?;
@@ -144,7 +151,7 @@ pub async fn list(
 pub async fn get(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<Uuid>,
+    path: Path<Uuid>,
 ) -> ApiResult<web::Json<DeadLetterView>> {
     let letter = dead_letters::get(&state.app.store, auth.workspace_id, path.into_inner()).await?;
     Ok(web::Json(DeadLetterView::from(letter)))
@@ -168,14 +175,17 @@ pub struct ReplayList {
 #[utoipa::path(
     tag = "jobs",
     params(("id" = Uuid, Path)),
-    responses((status = 202, body = ReplayView), (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses(
+        (status = 202, body = ReplayView), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "`conflict`: the dead letter was replayed already")
+    ),
     security(("api_key" = []))
 )]
 #[post("/v1/dead-letters/{id}/replay")]
 pub async fn replay(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<Uuid>,
+    path: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let replayed =
         dead_letters::replay(&state.app.store, auth.workspace_id, path.into_inner()).await?;
@@ -189,10 +199,11 @@ pub async fn replay(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkReplay {
+    #[schema(schema_with = crate::schema::queue_or_null)]
     pub queue: Option<String>,
     pub integration_id: Option<Uuid>,
     pub error_code: Option<String>,
-    /// At most this many (1-500, default 100).
+    #[schema(schema_with = crate::schema::bulk_replay_limit)]
     pub limit: Option<i64>,
 }
 
@@ -200,14 +211,17 @@ pub struct BulkReplay {
 #[utoipa::path(
     tag = "jobs",
     request_body = BulkReplay,
-    responses((status = 202, body = ReplayList), (status = 422, body = Problem)),
+    responses(
+        (status = 202, body = ReplayList),
+        (status = 404, body = Problem, description = "`integration_not_found`: `integration_id` names no integration of the workspace")
+    ),
     security(("api_key" = []))
 )]
 #[post("/v1/dead-letters/replay")]
 pub async fn replay_bulk(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<BulkReplay>,
+    body: Json<BulkReplay>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let filter = DeadLetterQuery {
@@ -245,39 +259,83 @@ pub struct QueueStatsView {
     pub scheduled: u64,
     /// Running now.
     pub in_flight: u64,
+    /// Installation-wide only: tasks the queue re-runs because a worker could not
+    /// record their outcome (always 0 in a workspace's figures).
     pub failed: u64,
-    /// Killed in Redis (their dead letters are in GET /v1/dead-letters).
+    /// Dead-lettered (their dead letters are in GET /v1/dead-letters; a workspace's
+    /// figures count the letters not replayed yet).
     pub dead: u64,
     /// Age of the oldest pending job: the queue's lag.
     pub oldest_pending_age_seconds: Option<u64>,
 }
 
-/// Queue depths (installation-wide numbers, no tenant data).
+/// Whose jobs the figures count.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatsScope {
+    /// The key's workspace: its sync runs, webhook events, queued actions and
+    /// notifications not finished yet, and its dead letters.
+    Workspace,
+    /// Every workspace: the queues themselves (an operator key).
+    Installation,
+}
+
+/// Jobs per queue: a workspace key sees its workspace's, an operator key the whole
+/// installation's.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobStats {
+    pub scope: StatsScope,
     pub queues: Vec<QueueStatsView>,
 }
 
-/// Depth, in-flight, failed and dead jobs per queue.
+/// Jobs per queue. With a workspace API key: the workspace's own jobs (waiting,
+/// retrying, running, dead-lettered), counted from its rows. With an operator key
+/// (`junction operator-key create`): the queues' installation-wide figures.
 #[utoipa::path(
     tag = "jobs",
     responses((status = 200, body = JobStats), (status = 503, body = Problem)),
     security(("api_key" = []))
 )]
 #[get("/v1/jobs/stats")]
-pub async fn stats(state: web::Data<AppState>, _auth: Auth) -> ApiResult<web::Json<JobStats>> {
-    let stats = state.app.queue_stats().await?;
+pub async fn stats(
+    state: web::Data<AppState>,
+    caller: AnyCaller,
+) -> ApiResult<web::Json<JobStats>> {
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    let Caller::Workspace(auth) = caller.0 else {
+        let stats = state.app.queue_stats().await?;
+        return Ok(web::Json(JobStats {
+            scope: StatsScope::Installation,
+            queues: stats
+                .into_iter()
+                .map(|s| QueueStatsView {
+                    queue: s.queue.as_str().to_owned(),
+                    pending: s.pending,
+                    scheduled: s.scheduled,
+                    in_flight: s.running,
+                    failed: s.failed,
+                    dead: s.dead,
+                    oldest_pending_age_seconds: s.oldest_pending_age_seconds,
+                })
+                .collect(),
+        }));
+    };
+    let figures = state.app.workspace_job_figures(auth.workspace_id).await?;
+    let now = state.app.now();
     Ok(web::Json(JobStats {
-        queues: stats
+        scope: StatsScope::Workspace,
+        queues: figures
             .into_iter()
-            .map(|s| QueueStatsView {
-                queue: s.queue.as_str().to_owned(),
-                pending: s.pending,
-                scheduled: s.scheduled,
-                in_flight: s.running,
-                failed: s.failed,
-                dead: s.dead,
-                oldest_pending_age_seconds: s.oldest_pending_age_seconds,
+            .map(|f| QueueStatsView {
+                queue: f.queue.as_str().to_owned(),
+                pending: count(f.waiting),
+                scheduled: count(f.retrying),
+                in_flight: count(f.running),
+                failed: 0,
+                dead: count(f.dead),
+                oldest_pending_age_seconds: f
+                    .oldest_waiting
+                    .map(|at| count((now - at).num_seconds())),
             })
             .collect(),
     }))

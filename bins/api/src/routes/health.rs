@@ -1,10 +1,9 @@
 //! Liveness, readiness and metrics.
 
-use std::time::Duration;
+use actix_web::{HttpResponse, ResponseError, get, web};
+use junction_app::READINESS_TIMEOUT;
 
-use actix_web::{HttpResponse, get, web};
-
-use crate::state::AppState;
+use crate::{error::ApiError, state::AppState};
 
 /// Liveness: the process answers.
 #[utoipa::path(tag = "operations", responses((status = 200, description = "ok")))]
@@ -17,12 +16,23 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(tag = "operations", responses((status = 200, description = "ready"), (status = 503, description = "a dependency is down")))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let readiness = state.app.readiness(Duration::from_secs(3)).await;
-    if readiness.is_ready() {
-        HttpResponse::Ok().json(readiness.to_json())
-    } else {
-        HttpResponse::ServiceUnavailable().json(readiness.to_json())
+    let readiness = state.app.readiness(READINESS_TIMEOUT).await;
+    let checks = readiness.to_json();
+    let Some(error) = readiness.error() else {
+        return HttpResponse::Ok().json(checks);
+    };
+    // The 503 problem any request answers (code, detail, `Retry-After`), with the
+    // checks of the 200 answer added to its body: a probe reads `redis.ok` the same
+    // way in both.
+    let error = ApiError(error);
+    let mut body = serde_json::to_value(error.problem()).unwrap_or_default();
+    if let (Some(body), Some(checks)) = (body.as_object_mut(), checks.as_object()) {
+        body.extend(checks.clone());
     }
+    error
+        .error_response()
+        .set_body(body.to_string())
+        .map_into_boxed_body()
 }
 
 /// Prometheus metrics.

@@ -14,7 +14,8 @@ use uuid::Uuid;
 
 use crate::{
     auth::Auth,
-    error::{ApiError, ApiResult, JsonOrEmpty, Problem},
+    error::{ApiError, ApiResult, Problem},
+    extract::{Json, JsonOrEmpty, Path, Query},
     pagination::{PageParams, page},
     state::AppState,
     views::{
@@ -29,7 +30,9 @@ use crate::{
 pub struct ListQuery {
     /// Only integrations of this provider.
     pub provider: Option<String>,
+    #[param(schema_with = crate::pagination::limit)]
     pub limit: Option<i64>,
+    #[param(schema_with = crate::pagination::cursor)]
     pub cursor: Option<String>,
 }
 
@@ -37,14 +40,14 @@ pub struct ListQuery {
 #[utoipa::path(
     tag = "integrations",
     params(ListQuery),
-    responses((status = 200, body = IntegrationList), (status = 400, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = IntegrationList)),
     security(("api_key" = []))
 )]
 #[get("/v1/integrations")]
 pub async fn list(
     state: web::Data<AppState>,
     auth: Auth,
-    query: web::Query<ListQuery>,
+    query: Query<ListQuery>,
 ) -> ApiResult<web::Json<IntegrationList>> {
     let query = query.into_inner();
     let request = PageParams {
@@ -67,11 +70,12 @@ pub async fn list(
 #[utoipa::path(
     tag = "integrations",
     request_body = CreateIntegration,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
     responses(
         (status = 201, body = IntegrationView),
-        (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-        (status = 422, body = Problem), (status = 502, body = Problem)
+        (status = 400, body = Problem, description = "`unsupported_operation`: the provider connects with OAuth; or a malformed request"),
+        (status = 404, body = Problem, description = "`unknown_provider`"),
+        (status = 422, body = Problem, description = "`validation_failed`, or `invalid_credentials`: the provider refused them"),
+        (status = 502, body = Problem, description = "The provider could not be asked (`provider_*`)")
     ),
     security(("api_key" = []))
 )]
@@ -79,7 +83,7 @@ pub async fn list(
 pub async fn create(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<CreateIntegration>,
+    body: Json<CreateIntegration>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let created = state
@@ -112,7 +116,7 @@ pub async fn create(
 pub async fn get(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<Uuid>,
+    path: Path<Uuid>,
 ) -> ApiResult<web::Json<IntegrationView>> {
     let details = state
         .app
@@ -127,15 +131,15 @@ pub async fn get(
     tag = "integrations",
     params(("id" = Uuid, Path)),
     request_body = UpdateIntegration,
-    responses((status = 200, body = IntegrationView), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = IntegrationView), (status = 404, body = Problem, description = "`integration_not_found`")),
     security(("api_key" = []))
 )]
 #[patch("/v1/integrations/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<Uuid>,
-    body: web::Json<UpdateIntegration>,
+    path: Path<Uuid>,
+    body: Json<UpdateIntegration>,
 ) -> ApiResult<web::Json<IntegrationView>> {
     let body = body.into_inner();
     let updated = state
@@ -166,7 +170,7 @@ pub async fn update(
 pub async fn test(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<Uuid>,
+    path: Path<Uuid>,
 ) -> ApiResult<web::Json<TestResult>> {
     let checked = state
         .app
@@ -202,7 +206,9 @@ pub async fn test(
     request_body = ReconnectIntegration,
     responses(
         (status = 200, body = IntegrationView), (status = 202, body = ConnectResponse),
-        (status = 404, body = Problem), (status = 422, body = Problem), (status = 502, body = Problem)
+        (status = 404, body = Problem, description = "`integration_not_found`"),
+        (status = 422, body = Problem, description = "`validation_failed`, or `invalid_credentials`: the provider refused them"),
+        (status = 502, body = Problem, description = "The provider could not be asked (`provider_*`)")
     ),
     security(("api_key" = []))
 )]
@@ -210,7 +216,7 @@ pub async fn test(
 pub async fn reconnect(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<Uuid>,
+    path: Path<Uuid>,
     JsonOrEmpty(body): JsonOrEmpty<ReconnectIntegration>,
 ) -> ApiResult<HttpResponse> {
     let reconnected = state
@@ -241,7 +247,7 @@ pub async fn reconnect(
 pub async fn remove(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<Uuid>,
+    path: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     state
         .app
@@ -255,8 +261,11 @@ pub async fn remove(
 #[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// Only entries of this operation (`connect`, `check`, `sync`, `refresh`, ...).
+    #[param(schema_with = crate::schema::operation)]
     pub operation: Option<String>,
+    #[param(schema_with = crate::pagination::limit)]
     pub limit: Option<i64>,
+    #[param(schema_with = crate::pagination::log_cursor)]
     pub cursor: Option<String>,
 }
 
@@ -271,8 +280,8 @@ pub struct LogQuery {
 pub async fn logs(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<Uuid>,
-    query: web::Query<LogQuery>,
+    path: Path<Uuid>,
+    query: Query<LogQuery>,
 ) -> ApiResult<web::Json<LogList>> {
     let query = query.into_inner();
     let operation = query

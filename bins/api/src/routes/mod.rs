@@ -1,5 +1,10 @@
 //! The API's routes, one module per resource. Each handler parses the request,
 //! calls one use case of junction-app and renders its answer.
+//!
+//! [`mount`] is the one list of them: mounting a handler also adds its annotated
+//! operation to the OpenAPI document (utoipa-actix-web collects them), so the
+//! document, the 405 answers built from it and the tests that walk it cannot miss a
+//! route.
 
 pub mod actions;
 pub mod alerts;
@@ -12,3 +17,52 @@ pub mod providers;
 pub mod proxy;
 pub mod runs;
 pub mod webhooks;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Mounts every route of the API.
+pub fn mount(cfg: &mut ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics)
+        .service(providers::list)
+        .service(providers::get)
+        .service(integrations::list)
+        .service(integrations::create)
+        .service(integrations::get)
+        .service(integrations::update)
+        .service(integrations::remove)
+        .service(integrations::test)
+        .service(integrations::reconnect)
+        .service(integrations::logs)
+        .service(proxy::forward)
+        .service(connect::connect)
+        .service(connect::callback)
+        .service(connect::callback_for_provider)
+        .service(runs::trigger)
+        .service(runs::list)
+        .service(runs::get)
+        .service(data::records)
+        .service(data::kpis)
+        .service(dead_letters::replay_bulk)
+        .service(dead_letters::list)
+        .service(dead_letters::get)
+        .service(dead_letters::replay)
+        .service(dead_letters::stats)
+        .service(actions::perform)
+        .service(actions::list)
+        .service(actions::get)
+        .service(webhooks::receive)
+        .service(webhooks::handshake)
+        .service(webhooks::list)
+        .service(webhooks::get)
+        .service(webhooks::replay)
+        .service(webhooks::setup)
+        .service(webhooks::configure)
+        .service(alerts::create)
+        .service(alerts::list)
+        .service(alerts::get)
+        .service(alerts::update)
+        .service(alerts::remove)
+        .service(alerts::notifications);
+}

@@ -6,6 +6,7 @@ use junction_core::ErrorCode;
 use crate::{
     auth::Auth,
     error::{ApiError, ApiResult, Problem},
+    extract::Path,
     state::AppState,
     views::{ProviderList, ProviderView},
 };
@@ -39,7 +40,7 @@ pub async fn list(state: web::Data<AppState>, _auth: Auth) -> ApiResult<web::Jso
 pub async fn get(
     state: web::Data<AppState>,
     _auth: Auth,
-    path: web::Path<String>,
+    path: Path<String>,
 ) -> ApiResult<web::Json<ProviderView>> {
     let provider = path.into_inner();
     state

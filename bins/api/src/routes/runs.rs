@@ -82,9 +82,16 @@ pub struct SyncAccepted {
     pub run_id: Uuid,
     pub job_id: String,
     pub status: String,
+    /// True when a run of the integration that covers the request (every stream, or
+    /// the same one) had not ended yet: the request joined that run (its id is
+    /// `run_id`) instead of starting another beside it.
+    pub joined: bool,
 }
 
-/// Queues a sync now. The run's progress is at GET /v1/runs/{run_id}.
+/// Queues a sync now, or joins the integration's run in progress when that run
+/// covers the request: an integration runs one sync at a time. A run for another
+/// stream than the one in progress is queued and starts when that one ends. The
+/// run's progress is at GET /v1/runs/{run_id}.
 #[utoipa::path(
     tag = "syncs",
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
@@ -115,6 +122,7 @@ pub async fn trigger(
         run_id: started.run.id,
         job_id: started.job_id,
         status: started.run.status.as_str().to_owned(),
+        joined: started.joined,
     }))
 }
 

@@ -26,6 +26,7 @@ use uuid::Uuid;
 use crate::{
     auth::Auth,
     error::{ApiError, ApiResult, Problem},
+    extract::{Json, Path, Query},
     pagination::{PageParams, page},
     state::AppState,
 };
@@ -46,15 +47,16 @@ pub struct WebhookReceipt {
     request_body(content = String, description = "The provider's raw payload, signed"),
     responses(
         (status = 200, body = WebhookReceipt),
-        (status = 400, body = Problem, description = "Bad, stale or missing signature; or no signing secret set"),
-        (status = 404, body = Problem)
+        (status = 400, body = Problem, description = "`webhook_signature_invalid`: a bad, stale or missing signature; `webhook_not_configured`: no signing secret set"),
+        (status = 404, body = Problem, description = "`integration_not_found`: no such integration of this provider"),
+        (status = 422, body = Problem, description = "`webhook_payload_invalid`: the signature holds but the body is not a payload of the provider")
     )
 )]
 #[post("/webhooks/{provider}/{integration_id}")]
 pub async fn receive(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<(String, Uuid)>,
+    path: Path<(String, Uuid)>,
     body: web::Bytes,
 ) -> ApiResult<web::Json<WebhookReceipt>> {
     let (provider, integration_id) = path.into_inner();
@@ -90,14 +92,16 @@ pub struct HandshakeQuery {
     params(("provider" = String, Path), ("integration_id" = Uuid, Path), HandshakeQuery),
     responses(
         (status = 200, body = String, content_type = "text/plain", description = "The challenge"),
-        (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+        (status = 400, body = Problem, description = "A handshake query that is incomplete, or a provider without one (`unsupported_operation`); `webhook_not_configured`"),
+        (status = 403, body = Problem, description = "`forbidden`: the verify token does not match"),
+        (status = 404, body = Problem, description = "`integration_not_found`")
     )
 )]
 #[get("/webhooks/{provider}/{integration_id}")]
 pub async fn handshake(
     state: web::Data<AppState>,
-    path: web::Path<(String, Uuid)>,
-    query: web::Query<HandshakeQuery>,
+    path: Path<(String, Uuid)>,
+    query: Query<HandshakeQuery>,
 ) -> ApiResult<HttpResponse> {
     let (provider, integration_id) = path.into_inner();
     let query = query.into_inner();
@@ -142,6 +146,7 @@ pub struct WebhookEventView {
     pub event_id: String,
     pub event_type: String,
     /// `received`, `processing`, `processed`, `failed` or `dead`.
+    #[schema(schema_with = crate::schema::webhook_status)]
     pub status: String,
     pub attempts: i32,
     pub error_message: Option<String>,
@@ -180,9 +185,12 @@ pub struct WebhookEventList {
 pub struct WebhookEventQuery {
     pub integration_id: Option<Uuid>,
     /// `received`, `processing`, `processed`, `failed` or `dead`.
+    #[param(schema_with = crate::schema::webhook_status)]
     pub status: Option<String>,
     pub event_type: Option<String>,
+    #[param(schema_with = crate::pagination::limit)]
     pub limit: Option<i64>,
+    #[param(schema_with = crate::pagination::cursor)]
     pub cursor: Option<String>,
 }
 
@@ -190,14 +198,17 @@ pub struct WebhookEventQuery {
 #[utoipa::path(
     tag = "webhooks",
     params(WebhookEventQuery),
-    responses((status = 200, body = WebhookEventList), (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = WebhookEventList),
+        (status = 404, body = Problem, description = "`integration_not_found`: `integration_id` names no integration of the workspace")
+    ),
     security(("api_key" = []))
 )]
 #[get("/v1/webhook-events")]
 pub async fn list(
     state: web::Data<AppState>,
     auth: Auth,
-    query: web::Query<WebhookEventQuery>,
+    query: Query<WebhookEventQuery>,
 ) -> ApiResult<web::Json<WebhookEventList>> {
     let query = query.into_inner();
     let request = PageParams {
@@ -238,7 +249,7 @@ pub async fn list(
 pub async fn get(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<Uuid>,
+    path: Path<Uuid>,
 ) -> ApiResult<web::Json<WebhookEventView>> {
     let row = state
         .app
@@ -262,7 +273,7 @@ pub struct WebhookReplayAccepted {
     params(("id" = Uuid, Path)),
     responses(
         (status = 202, body = WebhookReplayAccepted), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 503, body = Problem)
+        (status = 409, body = Problem, description = "`conflict`: the event is being processed")
     ),
     security(("api_key" = []))
 )]
@@ -270,7 +281,7 @@ pub struct WebhookReplayAccepted {
 pub async fn replay(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<Uuid>,
+    path: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let replayed = state
         .app
@@ -329,14 +340,18 @@ impl From<WebhookSetup> for WebhookSetupView {
 #[utoipa::path(
     tag = "webhooks",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = WebhookSetupView), (status = 400, body = Problem), (status = 404, body = Problem)),
+    responses(
+        (status = 200, body = WebhookSetupView),
+        (status = 400, body = Problem, description = "`unsupported_operation`: the provider sends no webhooks"),
+        (status = 404, body = Problem)
+    ),
     security(("api_key" = []))
 )]
 #[get("/v1/integrations/{id}/webhook")]
 pub async fn setup(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<Uuid>,
+    path: Path<Uuid>,
 ) -> ApiResult<web::Json<WebhookSetupView>> {
     let found = state
         .app
@@ -352,8 +367,9 @@ pub async fn setup(
     params(("id" = Uuid, Path)),
     request_body = WebhookSetupRequest,
     responses(
-        (status = 200, body = WebhookSetupView), (status = 400, body = Problem),
-        (status = 404, body = Problem), (status = 422, body = Problem)
+        (status = 200, body = WebhookSetupView),
+        (status = 400, body = Problem, description = "`unsupported_operation`: the provider sends no webhooks"),
+        (status = 404, body = Problem)
     ),
     security(("api_key" = []))
 )]
@@ -361,8 +377,8 @@ pub async fn setup(
 pub async fn configure(
     state: web::Data<AppState>,
     auth: Auth,
-    path: web::Path<Uuid>,
-    body: web::Json<WebhookSetupRequest>,
+    path: Path<Uuid>,
+    body: Json<WebhookSetupRequest>,
 ) -> ApiResult<web::Json<WebhookSetupView>> {
     let body = body.into_inner();
     let configured = state

@@ -7,10 +7,14 @@
 mod actions;
 mod alerts;
 mod api_key_connections;
+mod bad_bytes;
 mod basics;
+mod hostile;
 mod jobs;
 mod oauth_flow;
+mod outage;
 mod outbox;
 mod proxy;
 mod support;
+mod tenancy;
 mod webhooks;

@@ -102,7 +102,7 @@ async fn replayed_expired_and_unknown_states_are_refused() {
     let authorize = app.start_ga4(json!({"config": {"property_id": "1"}})).await;
     let callback = app.consent(&authorize, "approve").await;
     assert_eq!(app.callback(&callback).await.status(), 200);
-    assert_problem(app.callback(&callback).await, 400, "oauth_state_invalid").await;
+    assert_problem(app.callback(&callback).await, 404, "oauth_state_invalid").await;
     assert_eq!(app.count("SELECT count(*) AS n FROM integrations").await, 1);
 
     // Expired: move the state's expiry into the past before the callback.
@@ -121,11 +121,11 @@ async fn replayed_expired_and_unknown_states_are_refused() {
     assert_eq!(outcome["error"], "oauth_state_invalid");
     assert_eq!(app.count("SELECT count(*) AS n FROM integrations").await, 1);
 
-    // Unknown or missing state.
+    // An unknown state names no pending flow; a callback without one is malformed.
     let forged = format!("{}/oauth/callback?code=abc&state=forged", app.url);
     assert_problem(
         app.client.get(forged).send().await.unwrap(),
-        400,
+        404,
         "oauth_state_invalid",
     )
     .await;
@@ -133,7 +133,7 @@ async fn replayed_expired_and_unknown_states_are_refused() {
     assert_problem(
         app.client.get(missing).send().await.unwrap(),
         400,
-        "oauth_state_invalid",
+        "invalid_request",
     )
     .await;
 }
@@ -145,10 +145,10 @@ async fn a_state_used_at_another_providers_callback_is_refused() {
     let callback = app.consent(&authorize, "approve").await;
     let mut other = callback.clone();
     other.set_path("/oauth/callback/stripe");
-    assert_problem(app.callback(&other).await, 400, "oauth_state_invalid").await;
+    assert_problem(app.callback(&other).await, 404, "oauth_state_invalid").await;
     assert_eq!(app.count("SELECT count(*) AS n FROM integrations").await, 0);
     // The state was consumed by the refused attempt: it cannot be used afterwards.
-    assert_problem(app.callback(&callback).await, 400, "oauth_state_invalid").await;
+    assert_problem(app.callback(&callback).await, 404, "oauth_state_invalid").await;
 }
 
 #[tokio::test]

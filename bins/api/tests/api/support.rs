@@ -210,6 +210,19 @@ impl TestApp {
         self.db.count(sql).await
     }
 
+    /// A new operator key (installation-wide figures), as `junction operator-key
+    /// create` makes one.
+    pub async fn operator_key(&self) -> String {
+        let operator = junction_app::workspaces::Operator::connect(
+            self.db.url().clone(),
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        let (_, key) = operator.create_operator_key("tests").await.unwrap();
+        key.expose_secret().to_owned()
+    }
+
     /// Jobs committed to the outbox and not relayed to their queues yet.
     pub async fn staged_jobs(&self) -> i64 {
         self.count("SELECT count(*) AS n FROM outbox").await
@@ -222,7 +235,7 @@ impl TestApp {
             .await
             .unwrap();
         junction_jobs::Relay::new(
-            self.db.store().clone(),
+            self.db.system_store().clone(),
             queues,
             junction_jobs::RelayOptions::default(),
         )

@@ -7,6 +7,7 @@
 
 mod process;
 mod processes;
+mod redis_outage;
 #[path = "../../../../crates/app/tests/app/support.rs"]
 #[allow(dead_code)]
 mod support;

@@ -1,6 +1,6 @@
 //! A `junction-worker` process for the process-level tests: started from the built
-//! binary with an environment, waited for until ready, killed or terminated, its log
-//! and metrics read.
+//! binary with an environment, waited for until ready (at once, or later: a worker
+//! waiting for Redis), killed or terminated, its log and metrics read.
 
 use std::{
     net::SocketAddr,
@@ -11,8 +11,8 @@ use std::{
 
 use secrecy::ExposeSecret;
 use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
+    io::{AsyncBufReadExt, BufReader, Lines},
+    process::{Child, ChildStdout, Command},
 };
 use uuid::Uuid;
 
@@ -47,13 +47,22 @@ impl TestEnv {
 pub struct WorkerProcess {
     child: Child,
     pub log: PathBuf,
-    /// Where it serves /metrics, when it does.
+    /// Where it serves /metrics, when it does (known once it is ready).
     pub metrics: Option<SocketAddr>,
+    /// Its stdout until the ready line was read.
+    stdout: Option<Lines<BufReader<ChildStdout>>>,
 }
 
 impl WorkerProcess {
     /// Starts the built binary and waits (bounded) for its ready line.
     pub async fn spawn(env: &[(String, String)]) -> Self {
+        let mut process = Self::start(env);
+        process.wait_ready(Duration::from_secs(30)).await;
+        process
+    }
+
+    /// Starts the built binary without waiting for it to be ready.
+    pub fn start(env: &[(String, String)]) -> Self {
         let log = std::env::temp_dir().join(format!(
             "junction-worker-test-{}.log",
             Uuid::new_v4().simple()
@@ -70,27 +79,37 @@ impl WorkerProcess {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await;
+        Self {
+            child,
+            log,
+            metrics: None,
+            stdout: Some(BufReader::new(stdout).lines()),
+        }
+    }
+
+    /// Waits (bounded) for the ready line, the first on stdout.
+    pub async fn wait_ready(&mut self, timeout: Duration) {
+        let mut lines = self.stdout.take().expect("waited for once");
+        let ready = tokio::time::timeout(timeout, lines.next_line()).await;
         let line = match ready {
             Ok(Ok(Some(line))) => line,
             other => panic!(
                 "junction-worker did not get ready ({other:?}); its log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
+                self.log_text()
             ),
         };
         assert!(line.contains("ready"), "unexpected first line: {line}");
-        let metrics = line
+        self.metrics = line
             .split("metrics on http://")
             .nth(1)
             .map(|addr| addr.trim().parse().unwrap());
         // Keep draining stdout so the process never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self {
-            child,
-            log,
-            metrics,
-        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
     }
 
     pub fn pid(&self) -> u32 {

@@ -199,7 +199,7 @@ async fn every_row_reaches_its_final_state_once_after_redis_forgets_its_jobs() {
 
     // Every job reaches Redis, then Redis forgets them all before any worker ran.
     let relay = Relay::new(
-        env.db.store().clone(),
+        env.db.system_store().clone(),
         app.queues.clone(),
         RelayOptions::default(),
     );
@@ -349,7 +349,7 @@ async fn a_claim_whose_run_never_started_is_released_by_the_sweep() {
 
     // Both claimed, as a scheduler pass does; only one gets its run.
     let claimed = {
-        let mut conn = env.db.store().unscoped().await.unwrap();
+        let mut conn = env.db.system_store().unscoped().await.unwrap();
         repo::integrations::claim_due(&mut conn, 10, Duration::from_secs(600))
             .await
             .unwrap()

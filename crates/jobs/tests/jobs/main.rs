@@ -2,6 +2,7 @@
 //! test) and the real Postgres (a fresh database per test).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod connection;
 mod dead_letters;
 mod outbox;
 mod payload;

@@ -65,7 +65,7 @@ async fn a_relay_that_dies_after_pushing_runs_the_job_once() {
     let job_id = stage(&env, &job, true).await;
     // A relay claims the job and pushes it, then dies before removing it.
     let claimed = {
-        let mut conn = env.store().unscoped().await.unwrap();
+        let mut conn = env.db.system_store().unscoped().await.unwrap();
         repo::outbox::claim(&mut conn, 10, Duration::from_millis(300))
             .await
             .unwrap()
@@ -117,7 +117,7 @@ async fn staged_jobs_wait_out_a_redis_outage_and_go_out_once_it_returns() {
         .await
         .unwrap();
     let relay = junction_jobs::Relay::new(
-        env.store().clone(),
+        env.db.system_store().clone(),
         through_cut,
         RelayOptions {
             retry_after: Duration::from_millis(100),

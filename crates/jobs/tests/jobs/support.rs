@@ -100,7 +100,7 @@ impl Env {
     }
 
     pub fn relay_with(&self, options: RelayOptions) -> Relay {
-        Relay::new(self.store().clone(), self.queues.clone(), options)
+        Relay::new(self.db.system_store().clone(), self.queues.clone(), options)
     }
 
     pub async fn stats(&self, queue: Queue) -> junction_jobs::QueueStats {

@@ -16,14 +16,36 @@ pub const KEY_PREFIX: &str = "jct_";
 
 /// A fresh key: `jct_` and 32 random bytes in URL-safe base64.
 pub fn generate() -> Result<SecretString, StoreError> {
+    generate_with(KEY_PREFIX)
+}
+
+/// A fresh key of any kind: `prefix` and 32 random bytes in URL-safe base64.
+pub(crate) fn generate_with(prefix: &str) -> Result<SecretString, StoreError> {
     let mut bytes = [0u8; 32];
     SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| StoreError::Invalid("the system random generator failed".into()))?;
     Ok(SecretString::from(format!(
-        "{KEY_PREFIX}{}",
+        "{prefix}{}",
         URL_SAFE_NO_PAD.encode(bytes)
     )))
+}
+
+/// The part of a key shown in lists: its prefix and 6 characters, enough to tell
+/// keys apart, far too little to guess one.
+pub(crate) fn display_prefix(key: &SecretString, prefix: &str) -> String {
+    key.expose_secret().chars().take(prefix.len() + 6).collect()
+}
+
+/// Checks a key's name (1-200 characters, trimmed).
+pub(crate) fn key_name(name: &str) -> Result<&str, StoreError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(StoreError::Invalid(
+            "a key name must be 1-200 characters".into(),
+        ));
+    }
+    Ok(name)
 }
 
 /// The stored fingerprint of a key.
@@ -38,19 +60,9 @@ pub async fn create(
     workspace_id: WorkspaceId,
     name: &str,
 ) -> Result<(ApiKey, SecretString), StoreError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(StoreError::Invalid(
-            "API key name must be 1-200 characters".into(),
-        ));
-    }
+    let name = key_name(name)?;
     let key = generate()?;
-    // `jct_` plus 6 characters: enough to tell keys apart, far too little to guess one.
-    let display_prefix: String = key
-        .expose_secret()
-        .chars()
-        .take(KEY_PREFIX.len() + 6)
-        .collect();
+    let display_prefix = display_prefix(&key, KEY_PREFIX);
     let row = diesel::insert_into(api_keys::table)
         .values((
             api_keys::workspace_id.eq(workspace_id.as_uuid()),

@@ -8,6 +8,7 @@ mod key_checks;
 mod migrations;
 mod repositories;
 mod tenancy;
+mod timeouts;
 mod vault;
 mod writes;
 

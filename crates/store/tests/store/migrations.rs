@@ -36,6 +36,17 @@ async fn migrations_run_up_down_and_up_again() {
     junction_testkit::create_integration(db.store(), workspace, "stripe").await;
 }
 
+/// Runs SQL as the schema owner: on a schema rolled back before the tenancy
+/// migration, the owner is not filtered by row-level security and the system role
+/// has no grants yet.
+async fn as_owner(db: &TestDb, sql: &str) {
+    let mut admin = db.admin().await;
+    diesel::sql_query(sql)
+        .execute(admin.conn())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
 /// The version of the migration that created the outbox.
 const OUTBOX_MIGRATION: &str = "2026-12-05-000001";
 
@@ -74,7 +85,7 @@ async fn the_outbox_migration_stages_a_job_for_every_row_still_waiting() {
     let (ws, _) = junction_testkit::create_workspace(db.store(), "Upgraded").await;
     let integration = junction_testkit::create_integration(db.store(), ws, "stripe").await;
     let (ws, id) = (ws.to_string(), integration.id.to_string());
-    TestDb::execute(
+    as_owner(
         &db,
         &format!(
             "INSERT INTO sync_runs (workspace_id, integration_id, trigger, status) VALUES \
@@ -82,19 +93,19 @@ async fn the_outbox_migration_stages_a_job_for_every_row_still_waiting() {
         ),
     )
     .await;
-    TestDb::execute(&db, &format!(
+    as_owner(&db, &format!(
         "INSERT INTO webhook_events (workspace_id, integration_id, provider, event_id, event_type, headers, body, status) VALUES \
          ('{ws}', '{id}', 'stripe', 'evt_1', 'charge.refunded', '{{}}', '\\x7b7d', 'received'), \
          ('{ws}', '{id}', 'stripe', 'evt_2', 'charge.refunded', '{{}}', '\\x7b7d', 'processed')"
     ))
     .await;
-    TestDb::execute(&db, &format!(
+    as_owner(&db, &format!(
         "INSERT INTO action_runs (workspace_id, integration_id, action, mode, status, input, provider_idempotency_key) VALUES \
          ('{ws}', '{id}', 'create_customer', 'queued', 'queued', '{{\"email\": \"a@b.c\"}}', 'jct-run-1'), \
          ('{ws}', '{id}', 'create_customer', 'inline', 'succeeded', '{{}}', 'jct-run-2')"
     ))
     .await;
-    TestDb::execute(&db, &format!(
+    as_owner(&db, &format!(
         "INSERT INTO notifications (workspace_id, kind, dedupe_key, recipients, subject, details, status) VALUES \
          ('{ws}', 'sync_failed', 'sync_failed:a', '{{ops@acme.example}}', 's', '{{}}', 'pending'), \
          ('{ws}', 'sync_failed', 'sync_failed:b', '{{ops@acme.example}}', 's', '{{}}', 'sent')"
@@ -161,12 +172,30 @@ async fn every_tenant_table_has_rls_and_a_non_null_workspace() {
         )
         .await;
         assert_eq!(rls, 1, "{table} must have row-level security enabled");
-        let policies = count(
+        let forced = count(
             admin.conn(),
-            &format!("SELECT count(*) AS n FROM pg_policies WHERE tablename = '{table}'"),
+            &format!(
+                "SELECT count(*) AS n FROM pg_class WHERE relname = '{table}' AND relforcerowsecurity"
+            ),
         )
         .await;
-        assert_eq!(policies, 1, "{table} must have its tenant policy");
+        assert_eq!(
+            forced, 1,
+            "{table} must force row-level security on its owner"
+        );
+        let policies = count(
+            admin.conn(),
+            &format!(
+                "SELECT count(*) AS n FROM pg_policies WHERE tablename = '{table}' AND \
+                 ((policyname = 'tenant_isolation' AND roles = '{{public}}') OR \
+                  (policyname = 'installation_access' AND roles = '{{junction_system}}'))"
+            ),
+        )
+        .await;
+        assert_eq!(
+            policies, 2,
+            "{table} must have its tenant policy and the system role's, nothing else"
+        );
     }
     for table in TENANT_TABLES {
         let not_null = count(

@@ -450,7 +450,7 @@ async fn logs_and_runs_follow_their_lifecycle() {
     assert_eq!(done.error_code.as_deref(), Some("provider_unavailable"));
 }
 
-#[derive(QueryableByName)]
+#[derive(Debug, QueryableByName)]
 struct Claimed {
     #[diesel(sql_type = sql_types::Uuid)]
     integration_id: uuid::Uuid,
@@ -480,9 +480,19 @@ async fn the_scheduler_claim_is_the_one_cross_tenant_path_and_never_double_claim
             due.push(integration.id);
         }
     }
-    let mut conn = db.store().unscoped().await.unwrap();
     let claim =
         "SELECT integration_id FROM junction_claim_due_integrations(4, interval '5 minutes')";
+    // Not the API's role: only the system role claims.
+    let mut app_conn = db.store().unscoped().await.unwrap();
+    let refused = diesel::sql_query(claim)
+        .load::<Claimed>(&mut *app_conn)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("permission denied"),
+        "{refused}"
+    );
+    let mut conn = db.system_store().unscoped().await.unwrap();
     let first: Vec<Claimed> = diesel::sql_query(claim).load(&mut *conn).await.unwrap();
     let second: Vec<Claimed> = diesel::sql_query(claim).load(&mut *conn).await.unwrap();
     let third: Vec<Claimed> = diesel::sql_query(claim).load(&mut *conn).await.unwrap();

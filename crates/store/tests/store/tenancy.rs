@@ -15,6 +15,8 @@ use junction_testkit::{TestDb, create_integration, create_workspace};
 use secrecy::SecretString;
 use serde_json::json;
 
+use diesel_async::RunQueryDsl;
+
 use crate::{TENANT_TABLES, count};
 
 /// Puts at least one row of the workspace into every tenant table.
@@ -322,5 +324,89 @@ async fn the_scope_ends_with_the_transaction() {
             count(&mut conn, "SELECT count(*) AS n FROM integrations").await,
             0
         );
+    }
+}
+
+/// Row-level security is forced: the schema owner — the role the processes log in
+/// as, not a superuser in production — sees no tenant's rows when a path forgets to
+/// switch roles; the system role sees every workspace's. (The test server's own
+/// login is a superuser, which no policy binds: the tables are handed to a plain
+/// owner role first, as in a production install.)
+#[tokio::test]
+async fn the_owner_sees_no_tenant_rows_and_the_system_role_sees_all() {
+    let db = TestDb::new().await;
+    for name in ["A", "B"] {
+        let (workspace, _) = create_workspace(db.store(), name).await;
+        populate(db.store(), db.vault(), workspace, "secret").await;
+    }
+    let mut owner = db.admin().await;
+    // Roles are the cluster's: made once, whichever test database gets there first.
+    diesel::sql_query(
+        "DO $$ BEGIN CREATE ROLE junction_test_owner NOLOGIN NOSUPERUSER NOBYPASSRLS; \
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+    )
+    .execute(owner.conn())
+    .await
+    .unwrap();
+    for table in TENANT_TABLES.iter().chain(&["workspaces"]) {
+        diesel::sql_query(format!("ALTER TABLE {table} OWNER TO junction_test_owner"))
+            .execute(owner.conn())
+            .await
+            .unwrap();
+    }
+    diesel::sql_query("SET ROLE junction_test_owner")
+        .execute(owner.conn())
+        .await
+        .unwrap();
+    let mut system = db.operator().await;
+    for table in TENANT_TABLES.iter().chain(&["workspaces"]) {
+        let sql = format!("SELECT count(*) AS n FROM {table}");
+        assert_eq!(count(owner.conn(), &sql).await, 0, "{table} as the owner");
+        assert!(
+            count(system.conn(), &sql).await >= 2,
+            "{table} as the system role"
+        );
+    }
+}
+
+/// The cross-tenant functions the worker and the operator need are the system
+/// role's alone; the API's role keeps only its lookups.
+#[tokio::test]
+async fn the_cross_tenant_functions_are_the_system_roles() {
+    let db = TestDb::new().await;
+    let system_only = [
+        "SELECT count(*) AS n FROM junction_claim_due_integrations(1, interval '1 minute')",
+        "SELECT count(*) AS n FROM junction_unnotified_reauth(1)",
+        "SELECT count(*) AS n FROM junction_outbox_claim(1, interval '1 minute')",
+        "SELECT junction_outbox_relayed('{}')::bigint AS n",
+        "SELECT junction_outbox_failed('{}', 'x', now())::bigint AS n",
+        "SELECT junction_take_lease('test', 'me', interval '1 second')::int::bigint AS n",
+        "SELECT junction_release_stale_claims(interval '1 minute')::bigint AS n",
+        "SELECT count(*) AS n FROM junction_unfinished_jobs(interval '1 minute', NULL, NULL, 1)",
+    ];
+    let lookups = [
+        "SELECT count(*) AS n FROM junction_authenticate_api_key('\\x00')",
+        "SELECT count(*) AS n FROM junction_authenticate_operator_key('\\x00')",
+        "SELECT count(*) AS n FROM junction_integration_workspace(gen_random_uuid(), 'stripe')",
+        "SELECT count(*) AS n FROM junction_oauth_state_workspace('\\x00')",
+        "SELECT count(*) AS n FROM junction_outbox_depth()",
+    ];
+    let mut app = db.store().unscoped().await.unwrap();
+    let mut system = db.system_store().unscoped().await.unwrap();
+    for sql in system_only {
+        let refused = diesel::sql_query(sql)
+            .get_result::<crate::Count>(&mut *app)
+            .await
+            .map(|c| c.n);
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("permission denied")),
+            "the app role ran {sql}: {refused:?}"
+        );
+        count(&mut system, sql).await;
+    }
+    for sql in lookups {
+        count(&mut app, sql).await;
     }
 }

@@ -1,0 +1,231 @@
+//! Schemas of the OpenAPI document that the derive cannot infer from a field's Rust
+//! type: the values of the models' text enums. A status is a `String` in a view but
+//! one of its model's values on the wire; each list here is read from the model's own
+//! `ALL`, so the document cannot drift from what the API sends and accepts. And the
+//! limits the application layer enforces, from its own constants. Fields name these
+//! functions with `#[schema(schema_with = ...)]` or `#[param(schema_with = ...)]`;
+//! as utoipa then takes the schema as it is, a field's description lives here.
+
+use junction_app::models::{
+    ActionMode, ActionStatus, AlertCondition, AuthKind, Health, IntegrationStatus, LogLevel,
+    NotificationKind, NotificationStatus, Operation, Queue, WebhookStatus,
+};
+use utoipa::openapi::{
+    ArrayBuilder, ObjectBuilder, Type,
+    schema::{Array, Object, SchemaType},
+};
+
+/// A string that is one of `values`.
+pub fn one_of(values: impl IntoIterator<Item = &'static str>) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values))
+        .build()
+}
+
+macro_rules! text_enums {
+    ($($(#[$doc:meta])* $name:ident => $model:ty;)+) => {
+        $(
+            $(#[$doc])*
+            pub fn $name() -> Object {
+                one_of(<$model>::ALL.iter().map(|value| value.as_str()))
+            }
+        )+
+    };
+}
+
+text_enums! {
+    /// Where an integration stands.
+    integration_status => IntegrationStatus;
+    /// How an integration authenticates.
+    auth_kind => AuthKind;
+    /// The last health check's verdict.
+    health => Health;
+    /// Where a stored webhook event stands.
+    webhook_status => WebhookStatus;
+    /// A job queue.
+    queue => Queue;
+    /// The level of an integration log entry.
+    log_level => LogLevel;
+    /// The operation an integration log entry is about.
+    operation => Operation;
+    /// What an alert rule compares.
+    alert_condition => AlertCondition;
+    /// What a notification reports.
+    notification_kind => NotificationKind;
+    /// How a notification's delivery went.
+    notification_status => NotificationStatus;
+    /// How an action ran.
+    action_mode => ActionMode;
+    /// Where an action run stands.
+    action_status => ActionStatus;
+}
+
+/// What Rust's `char::is_whitespace` (Unicode `White_Space`) takes, as a character
+/// class body: the API trims and blank-checks with it, so the patterns must too.
+const WHITESPACE: &str = r"\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+/// What `char::is_control` takes (`Cc`), as a character class body.
+const CONTROL: &str = r"\u0000-\u001F\u007F-\u009F";
+
+/// `object` with a description.
+fn described(mut object: Object, description: &str) -> Object {
+    object.description = Some(description.to_owned());
+    object
+}
+
+/// `object`, or JSON `null` (what serde reads as a field left out).
+fn or_null(mut object: Object) -> Object {
+    let types: Vec<Type> = match &object.schema_type {
+        SchemaType::Type(t) => vec![t.clone(), Type::Null],
+        SchemaType::Array(types) => types.iter().cloned().chain([Type::Null]).collect(),
+        SchemaType::AnyValue => return object,
+    };
+    object.schema_type = SchemaType::from_iter(types);
+    if let Some(values) = object.enum_values.as_mut() {
+        values.push(serde_json::Value::Null);
+    }
+    object
+}
+
+fn integer_in(range: &std::ops::RangeInclusive<i64>) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(*range.start()))
+        .maximum(Some(*range.end()))
+        .build()
+}
+
+/// Text with a character that is not whitespace (the API refuses blank text), and
+/// no NUL (which it refuses anywhere).
+fn not_blank(max_chars: Option<usize>) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(max_chars)
+        .pattern(Some(format!(r"^[^\x00]*[^{WHITESPACE}\x00][^\x00]*$")))
+        .build()
+}
+
+/// One line of text that is not blank.
+fn one_line(max_chars: usize) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(max_chars))
+        .pattern(Some(format!(
+            "^[^{CONTROL}]*[^{WHITESPACE}{CONTROL}][^{CONTROL}]*$"
+        )))
+        .build()
+}
+
+/// An integration's sync interval, in seconds.
+pub fn schedule_seconds() -> Object {
+    let range = junction_app::integrations::SCHEDULE_SECONDS;
+    described(
+        or_null(integer_in(
+            &(i64::from(*range.start())..=i64::from(*range.end())),
+        )),
+        "Sync interval in seconds, a minute to a week (unset: the provider's default schedule).",
+    )
+}
+
+/// A new display name of an integration.
+pub fn display_name() -> Object {
+    described(
+        or_null(not_blank(Some(
+            junction_app::integrations::MAX_DISPLAY_NAME_CHARS,
+        ))),
+        "1-200 characters, not all spaces.",
+    )
+}
+
+/// The metric an alert rule watches.
+pub fn metric() -> Object {
+    described(
+        not_blank(None),
+        "A metric one of the integration's provider's streams produces \
+         (`GET /v1/providers/{id}`: `streams[].metrics`).",
+    )
+}
+
+/// An alert rule's name.
+pub fn alert_name() -> Object {
+    described(
+        one_line(junction_app::alerts::MAX_NAME_CHARS),
+        "1-200 characters on one line, shown in the email (stored without surrounding spaces).",
+    )
+}
+
+/// An alert rule's new name.
+pub fn alert_name_or_null() -> Object {
+    or_null(alert_name())
+}
+
+/// What an alert rule compares.
+pub fn condition() -> Object {
+    described(
+        alert_condition(),
+        "`above` / `below` compare the metric's sum over the window with the threshold; \
+         `change_pct_above` / `change_pct_below` compare its change in percent against \
+         the window before (a 20 % drop is `-20`).",
+    )
+}
+
+/// An alert rule's new condition.
+pub fn condition_or_null() -> Object {
+    or_null(condition())
+}
+
+/// The days an alert rule's window spans.
+pub fn window_days() -> Object {
+    let range = junction_app::alerts::WINDOW_DAYS;
+    described(
+        or_null(integer_in(
+            &(i64::from(*range.start())..=i64::from(*range.end())),
+        )),
+        "Days summed, ending today (UTC): 1-366 (unset: 1).",
+    )
+}
+
+/// An alert rule's recipients: plain email addresses (surrounding spaces and case
+/// do not matter; they are stored trimmed and lower-cased).
+pub fn recipients() -> Array {
+    let forbidden = format!(r#"<>,;"()\[\]\\{WHITESPACE}{CONTROL}"#);
+    let address = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(junction_app::alerts::MAX_ADDRESS_CHARS))
+        .pattern(Some(format!(
+            "^[{WHITESPACE}]*[^{forbidden}]+@[^@.{forbidden}]+(\\.[^@.{forbidden}]+)+[{WHITESPACE}]*$"
+        )))
+        .build();
+    ArrayBuilder::new()
+        .items(address)
+        .min_items(Some(1))
+        .max_items(Some(junction_app::alerts::MAX_RECIPIENTS))
+        .description(Some(
+            "1-50 email addresses (stored trimmed, lower-cased, without repeats).",
+        ))
+        .build()
+}
+
+/// An alert rule's new recipients.
+pub fn recipients_or_null() -> Array {
+    let mut array = recipients();
+    array.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+    array
+}
+
+/// How many dead letters one bulk replay takes.
+pub fn bulk_replay_limit() -> Object {
+    described(
+        or_null(integer_in(
+            &(1..=junction_app::dead_letters::MAX_BULK_REPLAY),
+        )),
+        "At most this many (1-500; unset: 100).",
+    )
+}
+
+/// A queue to filter dead letters by, or `null`.
+pub fn queue_or_null() -> Object {
+    or_null(queue())
+}

@@ -1,0 +1,289 @@
+//! `cargo xtask schemathesis`: schemathesis against a running API, with all its
+//! default checks, the way CI runs it (`.ci/run`, after `cargo xtask test`).
+//!
+//! - schemathesis comes from PyPI, every package pinned in
+//!   `.ci/schemathesis-requirements.txt`, into a virtualenv under the user's cache
+//!   directory (`$XDG_CACHE_HOME` or `~/.cache`, `junction/schemathesis-<version>`),
+//!   made again only when that file changes;
+//! - the API runs as in demo mode: a fresh `junction_schemathesis` database on the
+//!   test Postgres (`JUNCTION_TEST_DATABASE_URL`), migrated, one workspace whose API
+//!   key schemathesis authenticates with, the test Redis, and junction-sandbox for
+//!   every provider; both on free local ports, stopped afterwards;
+//! - schemathesis reads the served `/openapi.json` and generates requests for every
+//!   operation (`--max-examples` each, a fixed seed so a CI run can be repeated:
+//!   `JUNCTION_SCHEMATHESIS_SEED` and `JUNCTION_SCHEMATHESIS_EXAMPLES` change them);
+//! - the API's own request counter says how many requests it answered; fewer than
+//!   [`MIN_REQUESTS`] fails the run, as does any failure schemathesis reports.
+//!
+//! Logs and a JUnit report land in `<target>/schemathesis/`.
+
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::Value;
+
+use crate::{
+    check_services,
+    demo::{Processes, spawn, wait_for},
+    output, reachable, run, workspace_root,
+};
+
+/// The pinned packages (the schemathesis pin names the version).
+const REQUIREMENTS: &str = ".ci/schemathesis-requirements.txt";
+const DATABASE: &str = "junction_schemathesis";
+/// Fewer requests than this and the run proves too little.
+const MIN_REQUESTS: u64 = 3_000;
+const DEFAULT_SEED: &str = "1";
+/// Examples per operation: about 4,000 requests, well under a minute here.
+const DEFAULT_EXAMPLES: &str = "50";
+
+pub fn schemathesis() -> Result<()> {
+    check_services()?;
+    let requirements = std::fs::read_to_string(workspace_root().join(REQUIREMENTS))
+        .with_context(|| format!("reading {REQUIREMENTS}"))?;
+    let version = requirements
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("schemathesis=="))
+        .ok_or_else(|| anyhow!("{REQUIREMENTS} does not pin schemathesis"))?
+        .to_owned();
+    let st = virtualenv(&version, &requirements)?;
+    run(
+        "cargo",
+        &[
+            "build",
+            "--locked",
+            "-p",
+            "junction-cli",
+            "-p",
+            "junction-api",
+            "-p",
+            "junction-sandbox-server",
+        ],
+    )?;
+    let target = crate::target_dir()?;
+    let bin = |name: &str| target.join("debug").join(name);
+    let out = target.join("schemathesis");
+    std::fs::create_dir_all(&out)?;
+
+    let database_url = fresh_database()?;
+    let keys = output(Command::new(bin("junction")).args(["keys", "generate", "--id", "st"]))?;
+    let redis = std::env::var("JUNCTION_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let (api_addr, sandbox_addr) = (free_address()?, free_address()?);
+    let (api_url, sandbox_url) = (
+        format!("http://{api_addr}"),
+        format!("http://{sandbox_addr}"),
+    );
+    let prefix = format!("junction-schemathesis-{}", std::process::id());
+    let env = [
+        ("DATABASE_URL", database_url.as_str()),
+        ("JUNCTION_KEYS", keys.as_str()),
+        ("REDIS_URL", redis.as_str()),
+        ("JUNCTION_QUEUE_PREFIX", prefix.as_str()),
+        ("JUNCTION_SANDBOX_URL", sandbox_url.as_str()),
+        ("JUNCTION_BIND", api_addr.as_str()),
+        ("JUNCTION_PUBLIC_URL", api_url.as_str()),
+        ("JUNCTION_LOG", "warn"),
+    ];
+    output(Command::new(bin("junction")).arg("migrate").envs(env))?;
+    let workspace: Value = serde_json::from_str(&output(
+        Command::new(bin("junction"))
+            .args(["workspace", "create", "Schemathesis", "--json"])
+            .envs(env),
+    )?)?;
+    let api_key = workspace["api_key"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no api_key in the CLI's output"))?
+        .to_owned();
+
+    let mut processes = Processes(Vec::new());
+    processes.0.push(spawn(
+        "junction-sandbox",
+        bin("junction-sandbox"),
+        &[("JUNCTION_SANDBOX_BIND", sandbox_addr.as_str())],
+        &out.join("sandbox.log"),
+    )?);
+    wait_for(
+        "junction-sandbox",
+        || reachable(&sandbox_addr),
+        Duration::from_secs(30),
+    )?;
+    processes.0.push(spawn(
+        "junction-api",
+        bin("junction-api"),
+        &env,
+        &out.join("api.log"),
+    )?);
+    wait_for(
+        "junction-api (see target/schemathesis/api.log)",
+        || reachable(&api_addr),
+        Duration::from_secs(30),
+    )?;
+
+    let seed = std::env::var("JUNCTION_SCHEMATHESIS_SEED").unwrap_or_else(|_| DEFAULT_SEED.into());
+    let examples =
+        std::env::var("JUNCTION_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| DEFAULT_EXAMPLES.into());
+    let before = answered(&api_url)?;
+    let started = Instant::now();
+    eprintln!("==> schemathesis {version} (seed {seed}, {examples} examples per operation)");
+    let authorization = format!("Authorization: Bearer {api_key}");
+    let report = out.join("report");
+    let status = Command::new(&st)
+        .args(["run", &format!("{api_url}/openapi.json")])
+        .args(["--header", &authorization])
+        .args(["--max-examples", &examples, "--seed", &seed])
+        .args(["--generation-database", "none", "--no-color"])
+        .args(["--report", "junit", "--report-dir"])
+        .arg(&report)
+        .current_dir(&out)
+        .status()
+        .with_context(|| format!("running {}", st.display()))?;
+    let elapsed = started.elapsed();
+    let requests = answered(&api_url)?.saturating_sub(before);
+    drop(processes);
+    eprintln!(
+        "==> schemathesis {version}: {requests} requests answered in {:.1}s, {}",
+        elapsed.as_secs_f64(),
+        if status.success() {
+            "0 failures"
+        } else {
+            "failures (above)"
+        }
+    );
+    if !status.success() {
+        bail!(
+            "schemathesis found failures ({status}); logs in {}",
+            out.display()
+        );
+    }
+    if requests < MIN_REQUESTS {
+        bail!("schemathesis made {requests} requests, fewer than the {MIN_REQUESTS} a run needs");
+    }
+    Ok(())
+}
+
+/// The `st` of the pinned virtualenv, made when it is missing or its pins changed.
+fn virtualenv(version: &str, requirements: &str) -> Result<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .ok_or_else(|| anyhow!("neither XDG_CACHE_HOME nor HOME is set"))?;
+    let dir = cache
+        .join("junction")
+        .join(format!("schemathesis-{version}"));
+    let st = dir.join("bin/st");
+    let marker = dir.join("requirements.txt");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(requirements) && st.exists() {
+        return Ok(st);
+    }
+    eprintln!(
+        "==> installing schemathesis {version} into {}",
+        dir.display()
+    );
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    let dir_text = dir.to_string_lossy().into_owned();
+    run("python3", &["-m", "venv", &dir_text])?;
+    let pip = dir.join("bin/pip").to_string_lossy().into_owned();
+    let pinned = workspace_root()
+        .join(REQUIREMENTS)
+        .to_string_lossy()
+        .into_owned();
+    run(
+        &pip,
+        &[
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--requirement",
+            &pinned,
+        ],
+    )?;
+    std::fs::write(&marker, requirements)?;
+    Ok(st)
+}
+
+/// A fresh `junction_schemathesis` database on the test server; its URL.
+fn fresh_database() -> Result<String> {
+    let base = std::env::var("JUNCTION_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"),
+        format!("CREATE DATABASE {DATABASE}"),
+    ] {
+        output(Command::new("psql").args([&base, "-qc", &sql]))?;
+    }
+    match base.rsplit_once('/') {
+        Some((server, _)) => Ok(format!("{server}/{DATABASE}")),
+        None => bail!("JUNCTION_TEST_DATABASE_URL has no database part"),
+    }
+}
+
+/// A local address nothing listens on now.
+fn free_address() -> Result<String> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string())
+}
+
+/// How many requests the API has answered, by its own counter (operational routes
+/// and the document left out).
+fn answered(api_url: &str) -> Result<u64> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let text = runtime.block_on(async {
+        reqwest::get(format!("{api_url}/metrics"))
+            .await?
+            .error_for_status()?
+            .text()
+            .await
+    })?;
+    Ok(count_requests(&text))
+}
+
+/// Sums `junction_http_requests_total` over the API's routes.
+fn count_requests(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("junction_http_requests_total{"))
+        .filter(|line| {
+            !["/metrics", "/openapi.json", "/healthz", "/readyz"]
+                .iter()
+                .any(|route| line.contains(&format!("route=\"{route}\"")))
+        })
+        .filter_map(|line| line.rsplit_once(' '))
+        .filter_map(|(_, value)| value.parse::<f64>().ok())
+        .map(|value| value as u64)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_counted_from_the_api_counter() {
+        let metrics = "# TYPE junction_http_requests_total counter\n\
+            junction_http_requests_total{method=\"GET\",route=\"/v1/integrations\",status=\"200\"} 12\n\
+            junction_http_requests_total{method=\"POST\",route=\"unmatched\",status=\"405\"} 3\n\
+            junction_http_requests_total{method=\"GET\",route=\"/metrics\",status=\"200\"} 9\n\
+            junction_http_request_duration_seconds_count{method=\"GET\",route=\"/v1/integrations\"} 12\n";
+        assert_eq!(count_requests(metrics), 15);
+    }
+
+    #[test]
+    fn the_requirements_pin_schemathesis_and_every_package() {
+        let requirements = std::fs::read_to_string(workspace_root().join(REQUIREMENTS)).unwrap();
+        let pins: Vec<&str> = requirements
+            .lines()
+            .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+            .collect();
+        assert!(pins.iter().any(|line| line.starts_with("schemathesis==")));
+        assert!(pins.iter().all(|line| line.contains("==")), "{pins:?}");
+    }
+}
