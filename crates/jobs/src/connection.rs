@@ -105,12 +105,6 @@ impl RedisConnection {
         self.timeout
     }
 
-    /// The manager underneath, without the bound or the retry (apalis's storage
-    /// takes it by type).
-    pub fn manager(&self) -> ConnectionManager {
-        self.manager.clone()
-    }
-
     /// Sends with `attempt`, once more if the connection was lost, all within the
     /// timeout. The one place the retry and the bound live, for single commands and
     /// pipelines alike.

@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use apalis_redis::{Config, ConnectionManager};
+use apalis_redis::Config;
 use chrono::{DateTime, TimeZone, Utc};
 use junction_store::models::Queue;
 use serde::Serialize;
@@ -185,12 +185,6 @@ impl Queues {
     /// process (the provider rate limiter shares it).
     pub fn redis(&self) -> RedisConnection {
         self.conn.clone()
-    }
-
-    /// The bare connection manager under [`Self::redis`], for apalis's storage,
-    /// which takes it by type (see [`RedisConnection::manager`]).
-    pub fn connection(&self) -> ConnectionManager {
-        self.conn.manager()
     }
 
     /// The apalis task id of one attempt of a job.

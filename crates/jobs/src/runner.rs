@@ -51,7 +51,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use uuid::Uuid;
 
 use crate::{
-    AttemptRecord, Decision, Envelope, JobFailure, JobsError, Queues, RetryPolicy,
+    AttemptRecord, Decision, Envelope, JobFailure, JobsError, Queues, RedisConnection, RetryPolicy,
     dead::{self, DeadLetterRow},
 };
 
@@ -513,7 +513,10 @@ async fn run_worker(
         .batch_size(liveness.prefetch.unwrap_or(runner.concurrency));
     // Nothing announces pushes (apalis's pubsub events are off), so idle workers
     // poll; the runner's promoter moves tasks that became due onto the active list.
-    let backend = RedisStorage::<serde_json::Value>::new(runner.queues.connection())
+    // apalis talks to Redis over the queues' own connection, so its fetches and
+    // acknowledgements get the same bound and the same one-retry-on-a-new-connection
+    // after a Redis restart as every other command.
+    let backend = RedisStorage::<serde_json::Value, RedisConnection>::new(runner.queues.redis())
         .with_config(config)
         .poll_with_interval(liveness.poll_interval);
     let handler_runner = runner.clone();
