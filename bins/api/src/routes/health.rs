@@ -3,7 +3,31 @@
 use actix_web::{HttpResponse, ResponseError, get, web};
 use junction_app::READINESS_TIMEOUT;
 
-use crate::{error::ApiError, state::AppState};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{
+    error::{ApiError, Problem},
+    state::AppState,
+};
+
+/// What `/readyz` found, one check per service the process needs: the schema of
+/// [`junction_app::Readiness::to_json`], which the worker's probe answers as well.
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    pub postgres: DependencyCheck,
+    pub redis: DependencyCheck,
+}
+
+/// One service's check.
+#[derive(Serialize, ToSchema)]
+pub struct DependencyCheck {
+    /// The service answered within the readiness timeout.
+    pub ok: bool,
+    /// Why not, without addresses or credentials (absent when `ok`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
 
 /// Liveness: the process answers.
 #[utoipa::path(tag = "operations", responses((status = 200, description = "ok")))]
@@ -13,7 +37,15 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// Readiness: Postgres and Redis answer. 503 names what is down.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "ready"), (status = 503, description = "a dependency is down")))]
+#[utoipa::path(
+    tag = "operations",
+    responses(
+        (status = 200, description = "ready", body = Readiness),
+        (status = 503, description = "a service is down: the problem (`database_unavailable` or \
+            `queue_unavailable`, with `Retry-After`) carries the `postgres` and `redis` checks \
+            of the 200 answer beside its own fields", body = Problem)
+    )
+)]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let readiness = state.app.readiness(READINESS_TIMEOUT).await;
