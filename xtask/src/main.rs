@@ -5,6 +5,7 @@
 //!   else `cargo test`). The README's test command, and what `.ci/run` runs.
 //! - `cargo xtask services`: checks that the Postgres and Redis the tests use answer.
 //! - `cargo xtask bench [queue|ingest|memory]`: the benchmarks (see bench.rs).
+//! - `cargo xtask provider-lines`: code lines per provider crate (see lines.rs).
 //! - `cargo xtask schemathesis`: schemathesis with all its default checks against a
 //!   running API (see schemathesis.rs); `.ci/run` runs it after `test`.
 
@@ -18,6 +19,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod demo;
+mod lines;
 mod schemathesis;
 
 fn main() -> ExitCode {
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
         Some("services") => check_services(),
         Some("bench") => bench::bench(&args[1..]),
         Some("demo") => demo::demo(),
+        Some("provider-lines") => lines::provider_lines(),
         Some("schemathesis") => schemathesis::schemathesis(),
         Some("openapi") => openapi(args.get(1).map(String::as_str) == Some("--check")),
         Some("help") | Some("--help") | Some("-h") | None => {
@@ -58,6 +61,8 @@ tasks:
                 one line per figure, recorded in docs/benchmarks.md)
   schemathesis  schemathesis (PyPI, pinned in .ci/schemathesis-requirements.txt) with all
                 its default checks against a running API; what CI runs after `test`
+  provider-lines   code lines per provider crate: own (src/ without sandbox and
+                tests), fake (src/sandbox/), tests; the table in adding-a-provider.md
   openapi       write docs/openapi.json from the API's annotations
   openapi --check   fail when docs/openapi.json differs from the generated document";
 
