@@ -1,19 +1,26 @@
 //! Reading the archive Mailchimp serves a finished batch's results in: a gzipped tar
 //! (`response_body_url`) whose files are JSON arrays of operation results.
 //!
-//! The workspace has no gzip, inflate or tar crate (reqwest's `gzip` feature only
-//! undoes `Content-Encoding`, and Mailchimp's archive is a plain file, not an encoded
-//! response), so this module has the three small decoders it needs: CRC-32, DEFLATE
-//! (RFC 1951: stored, fixed and dynamic Huffman blocks), gzip members (RFC 1952, CRC
-//! and length checked) and the tar format (POSIX ustar and GNU headers, checksums
-//! checked, everything but regular files skipped). Every size is capped so a hostile
-//! or broken archive can neither exhaust memory nor make a decoder loop; every
-//! malformation is an error, never a panic.
+//! The decoding is `flate2`'s (gzip members, CRC-32 and length checked) and `tar`'s
+//! (POSIX ustar, GNU and pax headers, checksums checked); this module only bounds
+//! them and keeps what the batch reader needs. Every size is capped so a hostile or
+//! broken archive cannot exhaust memory: the gzip output is read through a limit (a
+//! gzip bomb stops at `max_output` bytes), and a tar entry whose declared size runs
+//! past the end of the archive is refused before anything of it is read. Only
+//! regular files are kept: directories, links, devices and extended headers are
+//! skipped. Entry names are reported as written in the archive (`../` included) and
+//! never used as paths: nothing is unpacked to disk. Every malformation is an error,
+//! never a panic.
 //!
 //! With the `sandbox` feature (and in tests) it also writes archives in the same
-//! format, using stored DEFLATE blocks, which every gzip reader accepts.
+//! format, with the same crates.
 
-use std::fmt;
+use std::{
+    fmt,
+    io::{self, Read},
+};
+
+use flate2::bufread::GzDecoder;
 
 /// Why an archive could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,340 +44,30 @@ pub fn is_gzip(bytes: &[u8]) -> bool {
 }
 
 // ---------------------------------------------------------------------------------
-// CRC-32 (the IEEE polynomial, reflected), as gzip's trailer uses it.
-
-const CRC_TABLE: [u32; 256] = crc_table();
-
-const fn crc_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut n = 0;
-    while n < 256 {
-        let mut c = n as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xedb8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        table[n] = c;
-        n += 1;
-    }
-    table
-}
-
-/// The CRC-32 of `data`.
-pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xffff_ffffu32;
-    for byte in data {
-        crc = CRC_TABLE[((crc ^ u32::from(*byte)) & 0xff) as usize] ^ (crc >> 8);
-    }
-    crc ^ 0xffff_ffff
-}
-
-// ---------------------------------------------------------------------------------
-// DEFLATE.
-
-/// Reads bits least-significant first, as DEFLATE packs them.
-struct Bits<'a> {
-    data: &'a [u8],
-    /// The next byte to load.
-    position: usize,
-    buffer: u64,
-    count: u32,
-}
-
-impl<'a> Bits<'a> {
-    fn new(data: &'a [u8]) -> Self {
-        Self {
-            data,
-            position: 0,
-            buffer: 0,
-            count: 0,
-        }
-    }
-
-    fn need(&mut self, bits: u32) -> Result<(), ArchiveError> {
-        while self.count < bits {
-            let Some(byte) = self.data.get(self.position) else {
-                return Err(error("the compressed data ends early"));
-            };
-            self.buffer |= u64::from(*byte) << self.count;
-            self.position += 1;
-            self.count += 8;
-        }
-        Ok(())
-    }
-
-    fn take(&mut self, bits: u32) -> Result<u32, ArchiveError> {
-        if bits == 0 {
-            return Ok(0);
-        }
-        self.need(bits)?;
-        let value = (self.buffer & ((1u64 << bits) - 1)) as u32;
-        self.buffer >>= bits;
-        self.count -= bits;
-        Ok(value)
-    }
-
-    /// Drops the bits left of the current byte (stored blocks start on a byte).
-    fn align(&mut self) {
-        let partial = self.count % 8;
-        self.buffer >>= partial;
-        self.count -= partial;
-    }
-
-    /// Takes whole bytes, after [`Bits::align`].
-    fn bytes(&mut self, len: usize) -> Result<&'a [u8], ArchiveError> {
-        // Give back whole bytes still in the buffer first.
-        let buffered = (self.count / 8) as usize;
-        self.position -= buffered;
-        self.buffer = 0;
-        self.count = 0;
-        let end = self
-            .position
-            .checked_add(len)
-            .filter(|end| *end <= self.data.len())
-            .ok_or_else(|| error("a stored block runs past the end of the data"))?;
-        let slice = &self.data[self.position..end];
-        self.position = end;
-        Ok(slice)
-    }
-
-    /// The offset of the first byte not consumed (the partial byte counts as used).
-    fn consumed(&self) -> usize {
-        self.position - (self.count / 8) as usize
-    }
-}
-
-/// A canonical Huffman code: how many codes have each length, and the symbols in
-/// code order.
-struct Huffman {
-    counts: [u16; 16],
-    symbols: Vec<u16>,
-}
-
-impl Huffman {
-    fn new(lengths: &[u8]) -> Result<Self, ArchiveError> {
-        let mut counts = [0u16; 16];
-        for &len in lengths {
-            counts[usize::from(len)] += 1;
-        }
-        counts[0] = 0;
-        // Each length may use at most the codes left by the shorter ones.
-        let mut left: i32 = 1;
-        for &count in &counts[1..] {
-            left = left * 2 - i32::from(count);
-            if left < 0 {
-                return Err(error("an over-subscribed Huffman code"));
-            }
-        }
-        let mut offsets = [0u16; 16];
-        for len in 1..15 {
-            offsets[len + 1] = offsets[len] + counts[len];
-        }
-        let mut symbols = vec![0u16; lengths.len()];
-        for (symbol, &len) in lengths.iter().enumerate() {
-            if len != 0 {
-                let slot = &mut offsets[usize::from(len)];
-                symbols[usize::from(*slot)] = symbol as u16;
-                *slot += 1;
-            }
-        }
-        Ok(Self { counts, symbols })
-    }
-
-    fn decode(&self, bits: &mut Bits<'_>) -> Result<u16, ArchiveError> {
-        let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
-        for len in 1..16 {
-            code |= bits.take(1)? as i32;
-            let count = i32::from(self.counts[len]);
-            if code - first < count {
-                return self
-                    .symbols
-                    .get((index + code - first) as usize)
-                    .copied()
-                    .ok_or_else(|| error("a Huffman code outside its table"));
-            }
-            index += count;
-            first = (first + count) << 1;
-            code <<= 1;
-        }
-        Err(error("an invalid Huffman code"))
-    }
-}
-
-const LENGTH_BASE: [u16; 29] = [
-    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
-    163, 195, 227, 258,
-];
-const LENGTH_EXTRA: [u8; 29] = [
-    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
-];
-const DISTANCE_BASE: [u16; 30] = [
-    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
-    2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
-];
-const DISTANCE_EXTRA: [u8; 30] = [
-    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
-    13,
-];
-
-/// The order code-length code lengths are sent in (RFC 1951 §3.2.7).
-const CODE_LENGTH_ORDER: [usize; 19] = [
-    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
-];
-
-fn fixed_codes() -> Result<(Huffman, Huffman), ArchiveError> {
-    let mut lengths = [0u8; 288];
-    for (symbol, len) in lengths.iter_mut().enumerate() {
-        *len = match symbol {
-            0..=143 => 8,
-            144..=255 => 9,
-            256..=279 => 7,
-            _ => 8,
-        };
-    }
-    Ok((Huffman::new(&lengths)?, Huffman::new(&[5u8; 30])?))
-}
-
-fn dynamic_codes(bits: &mut Bits<'_>) -> Result<(Huffman, Huffman), ArchiveError> {
-    let literals = bits.take(5)? as usize + 257;
-    let distances = bits.take(5)? as usize + 1;
-    let code_lengths = bits.take(4)? as usize + 4;
-    if literals > 286 || distances > 30 {
-        return Err(error("too many codes in a dynamic block"));
-    }
-    let mut length_lengths = [0u8; 19];
-    for &slot in CODE_LENGTH_ORDER.iter().take(code_lengths) {
-        length_lengths[slot] = bits.take(3)? as u8;
-    }
-    let length_code = Huffman::new(&length_lengths)?;
-    let mut lengths = vec![0u8; literals + distances];
-    let mut filled = 0;
-    while filled < lengths.len() {
-        let symbol = length_code.decode(bits)?;
-        let (value, repeat) = match symbol {
-            0..=15 => (symbol as u8, 1),
-            16 => {
-                let previous = filled
-                    .checked_sub(1)
-                    .map(|i| lengths[i])
-                    .ok_or_else(|| error("a repeat with no previous length"))?;
-                (previous, 3 + bits.take(2)? as usize)
-            }
-            17 => (0, 3 + bits.take(3)? as usize),
-            _ => (0, 11 + bits.take(7)? as usize),
-        };
-        if filled + repeat > lengths.len() {
-            return Err(error("code lengths overflow their table"));
-        }
-        lengths[filled..filled + repeat].fill(value);
-        filled += repeat;
-    }
-    if lengths[256] == 0 {
-        return Err(error("a dynamic block without an end-of-block code"));
-    }
-    Ok((
-        Huffman::new(&lengths[..literals])?,
-        Huffman::new(&lengths[literals..])?,
-    ))
-}
-
-/// Inflates one DEFLATE stream from the start of `data`, producing at most
-/// `max_output` bytes. Returns the output and how many input bytes the stream took.
-pub fn inflate(data: &[u8], max_output: usize) -> Result<(Vec<u8>, usize), ArchiveError> {
-    let mut bits = Bits::new(data);
-    let mut out: Vec<u8> = Vec::new();
-    loop {
-        let last = bits.take(1)? == 1;
-        match bits.take(2)? {
-            0 => {
-                bits.align();
-                let header = bits.bytes(4)?;
-                let len = u16::from_le_bytes([header[0], header[1]]);
-                let complement = u16::from_le_bytes([header[2], header[3]]);
-                if len != !complement {
-                    return Err(error("a stored block's length check fails"));
-                }
-                if out.len() + usize::from(len) > max_output {
-                    return Err(error("the data inflates beyond the size limit"));
-                }
-                out.extend_from_slice(bits.bytes(usize::from(len))?);
-            }
-            kind @ (1 | 2) => {
-                let (literals, distances) = if kind == 1 {
-                    fixed_codes()?
-                } else {
-                    dynamic_codes(&mut bits)?
-                };
-                loop {
-                    let symbol = literals.decode(&mut bits)?;
-                    if symbol < 256 {
-                        if out.len() >= max_output {
-                            return Err(error("the data inflates beyond the size limit"));
-                        }
-                        out.push(symbol as u8);
-                        continue;
-                    }
-                    if symbol == 256 {
-                        break;
-                    }
-                    let index = usize::from(symbol - 257);
-                    let (Some(base), Some(extra)) =
-                        (LENGTH_BASE.get(index), LENGTH_EXTRA.get(index))
-                    else {
-                        return Err(error("an invalid length code"));
-                    };
-                    let length = usize::from(*base) + bits.take(u32::from(*extra))? as usize;
-                    let index = usize::from(distances.decode(&mut bits)?);
-                    let (Some(base), Some(extra)) =
-                        (DISTANCE_BASE.get(index), DISTANCE_EXTRA.get(index))
-                    else {
-                        return Err(error("an invalid distance code"));
-                    };
-                    let distance = usize::from(*base) + bits.take(u32::from(*extra))? as usize;
-                    if distance > out.len() {
-                        return Err(error("a distance reaches before the start"));
-                    }
-                    if out.len() + length > max_output {
-                        return Err(error("the data inflates beyond the size limit"));
-                    }
-                    let start = out.len() - distance;
-                    // Byte by byte: the copy may overlap what it produces.
-                    for i in 0..length {
-                        let byte = out[start + i];
-                        out.push(byte);
-                    }
-                }
-            }
-            _ => return Err(error("an invalid block type")),
-        }
-        if last {
-            return Ok((out, bits.consumed()));
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------
 // gzip.
-
-const FLAG_HCRC: u8 = 0x02;
-const FLAG_EXTRA: u8 = 0x04;
-const FLAG_NAME: u8 = 0x08;
-const FLAG_COMMENT: u8 = 0x10;
 
 /// Decompresses gzip data (every member, when several are concatenated), producing
 /// at most `max_output` bytes. Each member's CRC-32 and length are checked.
 pub fn gunzip(data: &[u8], max_output: usize) -> Result<Vec<u8>, ArchiveError> {
+    if !is_gzip(data) {
+        return Err(error("not gzip data"));
+    }
     let mut out = Vec::new();
     let mut rest = data;
     loop {
-        let (member, used) = gunzip_member(rest, max_output - out.len())?;
-        out.extend_from_slice(&member);
-        rest = &rest[used..];
+        let mut member = GzDecoder::new(rest);
+        // One byte past the room left tells an over-long member from one that fits.
+        let room = max_output.saturating_sub(out.len());
+        let limit = u64::try_from(room).unwrap_or(u64::MAX).saturating_add(1);
+        (&mut member)
+            .take(limit)
+            .read_to_end(&mut out)
+            .map_err(gzip_error)?;
+        if out.len() > max_output {
+            return Err(error("the data inflates beyond the size limit"));
+        }
+        // The decoder took exactly its member, trailer included.
+        rest = member.into_inner();
         // Trailing zero padding after the last member is tolerated, as gzip(1) does.
         if !is_gzip(rest) {
             return Ok(out);
@@ -378,43 +75,12 @@ pub fn gunzip(data: &[u8], max_output: usize) -> Result<Vec<u8>, ArchiveError> {
     }
 }
 
-fn gunzip_member(data: &[u8], max_output: usize) -> Result<(Vec<u8>, usize), ArchiveError> {
-    if data.len() < 18 || !is_gzip(data) {
-        return Err(error("not gzip data"));
+fn gzip_error(err: io::Error) -> ArchiveError {
+    if err.kind() == io::ErrorKind::UnexpectedEof {
+        error("the gzip data ends early")
+    } else {
+        error(format!("corrupt gzip data: {err}"))
     }
-    if data[2] != 8 {
-        return Err(error("a gzip member not compressed with DEFLATE"));
-    }
-    let flags = data[3];
-    let mut at = 10;
-    let truncated = || error("a truncated gzip header");
-    if flags & FLAG_EXTRA != 0 {
-        let len = data.get(at..at + 2).ok_or_else(truncated)?;
-        at += 2 + usize::from(u16::from_le_bytes([len[0], len[1]]));
-    }
-    for flag in [FLAG_NAME, FLAG_COMMENT] {
-        if flags & flag != 0 {
-            let end = data
-                .get(at..)
-                .and_then(|tail| tail.iter().position(|b| *b == 0))
-                .ok_or_else(truncated)?;
-            at += end + 1;
-        }
-    }
-    if flags & FLAG_HCRC != 0 {
-        at += 2;
-    }
-    let body = data.get(at..).ok_or_else(truncated)?;
-    let (out, used) = inflate(body, max_output)?;
-    let trailer = body
-        .get(used..used + 8)
-        .ok_or_else(|| error("a gzip member without its trailer"))?;
-    let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
-    let size = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
-    if crc != crc32(&out) || size != out.len() as u32 {
-        return Err(error("the gzip checksum does not match the data"));
-    }
-    Ok((out, at + used + 8))
 }
 
 // ---------------------------------------------------------------------------------
@@ -431,205 +97,92 @@ pub struct TarEntry {
 
 /// The regular files of a tar archive, in order. Directories, links and extended
 /// headers are skipped (a GNU long name or a pax `path` renames the next file).
+/// Archives cut after the last entry, without the zero blocks or the last block's
+/// padding, are still read.
 pub fn untar(data: &[u8]) -> Result<Vec<TarEntry>, ArchiveError> {
+    let malformed = |err: io::Error| error(format!("a malformed tar archive: {err}"));
+    let padding = data.len().next_multiple_of(BLOCK) - data.len();
+    let mut archive = ::tar::Archive::new(data.chain(io::repeat(0).take(padding as u64)));
     let mut entries = Vec::new();
-    let mut at = 0;
-    let mut long_name: Option<String> = None;
-    while at + BLOCK <= data.len() {
-        let header = &data[at..at + BLOCK];
-        if header.iter().all(|b| *b == 0) {
-            // The end-of-archive marker.
-            return Ok(entries);
+    for entry in archive.entries().map_err(malformed)? {
+        let mut entry = entry.map_err(malformed)?;
+        let end = entry.raw_file_position().checked_add(entry.size());
+        if end.is_none_or(|end| end > data.len() as u64) {
+            return Err(error("a tar entry runs past the end of the archive"));
         }
-        check_header_sum(header)?;
-        let size = header_number(&header[124..136])?;
-        let size = usize::try_from(size).map_err(|_| error("a tar entry too large"))?;
-        let start = at + BLOCK;
-        let end = start
-            .checked_add(size)
-            .filter(|end| *end <= data.len())
-            .ok_or_else(|| error("a tar entry runs past the end of the archive"))?;
-        let content = &data[start..end];
-        match header[156] {
-            b'0' | 0 | b'7' => {
-                let name = long_name.take().unwrap_or_else(|| header_name(header));
-                entries.push(TarEntry {
-                    name,
-                    data: content.to_vec(),
-                });
-            }
-            b'L' => {
-                long_name = Some(c_string(content));
-            }
-            b'x' => {
-                long_name = pax_path(content).or(long_name);
-            }
-            _ => {}
+        if !matches!(
+            entry.header().entry_type(),
+            ::tar::EntryType::Regular | ::tar::EntryType::Continuous
+        ) {
+            continue;
         }
-        at = start + size.div_ceil(BLOCK) * BLOCK;
-    }
-    // Archives cut after the last entry, without the zero blocks, are still read.
-    if at < data.len() && data[at..].iter().any(|b| *b != 0) {
-        return Err(error("a truncated tar header"));
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        // Within the archive, as checked above: at most what is left of `data`.
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).map_err(malformed)?;
+        entries.push(TarEntry {
+            name,
+            data: content,
+        });
     }
     Ok(entries)
-}
-
-fn check_header_sum(header: &[u8]) -> Result<(), ArchiveError> {
-    let stored = header_number(&header[148..156])?;
-    let sum: u64 = header
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            if (148..156).contains(&i) {
-                u64::from(b' ')
-            } else {
-                u64::from(*b)
-            }
-        })
-        .sum();
-    if sum == stored {
-        Ok(())
-    } else {
-        Err(error("a tar header checksum does not match"))
-    }
-}
-
-/// A numeric header field: octal text, or GNU base-256 when the high bit is set.
-fn header_number(field: &[u8]) -> Result<u64, ArchiveError> {
-    if field.first().is_some_and(|b| b & 0x80 != 0) {
-        let mut value: u64 = u64::from(field[0] & 0x7f);
-        for byte in &field[1..] {
-            value = value
-                .checked_mul(256)
-                .and_then(|v| v.checked_add(u64::from(*byte)))
-                .ok_or_else(|| error("a tar number too large"))?;
-        }
-        return Ok(value);
-    }
-    let text: String = field
-        .iter()
-        .take_while(|b| **b != 0)
-        .map(|b| char::from(*b))
-        .collect();
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(0);
-    }
-    u64::from_str_radix(text, 8).map_err(|_| error("a tar number that is not octal"))
-}
-
-fn c_string(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
-}
-
-/// The name of a ustar header: `prefix/name` when the prefix is set.
-fn header_name(header: &[u8]) -> String {
-    let name = c_string(&header[0..100]);
-    let is_ustar = &header[257..262] == b"ustar";
-    let prefix = if is_ustar {
-        c_string(&header[345..500])
-    } else {
-        String::new()
-    };
-    if prefix.is_empty() {
-        name
-    } else {
-        format!("{prefix}/{name}")
-    }
-}
-
-/// The `path` record of a pax extended header (`"<len> path=<value>\n"` records).
-fn pax_path(records: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(records);
-    text.lines().find_map(|line| {
-        let (_, record) = line.split_once(' ')?;
-        record.strip_prefix("path=").map(str::to_owned)
-    })
 }
 
 // ---------------------------------------------------------------------------------
 // Writing, for the sandbox fake and tests.
 
-/// A tar archive of regular files (ustar headers, mode 0644, mtime 0).
+/// A tar archive of regular files (ustar headers, mode 0644, mtime 0). A name the
+/// format cannot hold, or one with `..`, is an error.
 #[cfg(any(test, feature = "sandbox"))]
-pub fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
+pub fn tar(files: &[(&str, &[u8])]) -> io::Result<Vec<u8>> {
+    let mut builder = ::tar::Builder::new(Vec::new());
     for (name, data) in files {
-        let mut header = [0u8; BLOCK];
-        let name = name.as_bytes();
-        let len = name.len().min(100);
-        header[..len].copy_from_slice(&name[..len]);
-        header[100..108].copy_from_slice(b"0000644\0");
-        header[108..116].copy_from_slice(b"0000000\0");
-        header[116..124].copy_from_slice(b"0000000\0");
-        header[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
-        header[136..148].copy_from_slice(b"00000000000\0");
-        header[156] = b'0';
-        header[257..263].copy_from_slice(b"ustar\0");
-        header[263..265].copy_from_slice(b"00");
-        header[148..156].fill(b' ');
-        let sum: u32 = header.iter().map(|b| u32::from(*b)).sum();
-        header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(data);
-        out.resize(out.len().div_ceil(BLOCK) * BLOCK, 0);
+        let mut header = ::tar::Header::new_ustar();
+        header.set_entry_type(::tar::EntryType::Regular);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_size(data.len() as u64);
+        builder.append_data(&mut header, name, *data)?;
     }
-    out.resize(out.len() + 2 * BLOCK, 0);
-    out
+    builder.into_inner()
 }
 
-/// One gzip member holding `data` in stored (uncompressed) DEFLATE blocks.
+/// One gzip member holding `data`.
 #[cfg(any(test, feature = "sandbox"))]
-pub fn gzip_stored(data: &[u8]) -> Vec<u8> {
-    // Magic, DEFLATE, no flags, no mtime, no extra flags, OS unknown.
-    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-    let mut chunks = data.chunks(usize::from(u16::MAX)).peekable();
-    if chunks.peek().is_none() {
-        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
-    }
-    while let Some(chunk) = chunks.next() {
-        let last = chunks.peek().is_none();
-        out.push(u8::from(last));
-        let len = chunk.len() as u16;
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(chunk);
-    }
-    out.extend_from_slice(&crc32(data).to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out
+pub fn gzip(data: &[u8]) -> io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data)?;
+    encoder.finish()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ::tar::{Builder, EntryType, Header};
     use proptest::prelude::*;
 
-    #[test]
-    fn crc32_check_value() {
-        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
-        assert_eq!(crc32(b""), 0);
+    /// An archive with one header written by hand: any name (`..` included), type
+    /// and declared size, followed by `data`.
+    fn raw_entry(name: &[u8], kind: EntryType, size: u64, data: &[u8]) -> Vec<u8> {
+        let mut header = Header::new_gnu();
+        header.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
+        header.set_entry_type(kind);
+        header.set_mode(0o644);
+        header.set_size(size);
+        header.set_cksum();
+        let mut out = header.as_bytes().to_vec();
+        out.extend_from_slice(data);
+        out
     }
 
     #[test]
-    fn stored_gzip_round_trips() {
+    fn gzip_round_trips() {
         for size in [0usize, 1, 65_535, 65_536, 200_000] {
             let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
-            let packed = gzip_stored(&data);
+            let packed = gzip(&data).unwrap();
             assert_eq!(gunzip(&packed, usize::MAX).unwrap(), data, "{size}");
         }
-    }
-
-    #[test]
-    fn fixed_huffman_block() {
-        // "hello hello hello" as raw DEFLATE by zlib with the Z_FIXED strategy: a
-        // literal run and one back-reference.
-        let packed = [0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0x57, 0xc8, 0x40, 0x90, 0x00];
-        let (out, used) = inflate(&packed, 1024).unwrap();
-        assert_eq!(out, b"hello hello hello");
-        assert_eq!(used, packed.len());
     }
 
     #[test]
@@ -650,48 +203,174 @@ mod tests {
     }
 
     #[test]
+    fn concatenated_members_and_trailing_zeros() {
+        let mut packed = gzip(b"first ").unwrap();
+        packed.extend_from_slice(&gzip(b"second").unwrap());
+        packed.extend_from_slice(&[0; 16]);
+        assert_eq!(gunzip(&packed, 1024).unwrap(), b"first second");
+        // The limit counts every member.
+        assert!(gunzip(&packed, 11).is_err());
+        assert!(gunzip(&packed, 12).is_ok());
+    }
+
+    #[test]
     fn size_limits_hold() {
         let data = vec![b'a'; 10_000];
-        let packed = gzip_stored(&data);
+        let packed = gzip(&data).unwrap();
         assert!(gunzip(&packed, 9_999).is_err());
         assert!(gunzip(&packed, 10_000).is_ok());
     }
 
     #[test]
+    fn a_gzip_bomb_stops_at_the_limit() {
+        // 64 MiB of zeros packs into well under 100 KiB.
+        let member = gzip(&vec![0u8; 64 << 20]).unwrap();
+        assert!(member.len() < 100 << 10, "{}", member.len());
+        let err = gunzip(&member, 1 << 20).unwrap_err();
+        assert_eq!(err.0, "the data inflates beyond the size limit");
+
+        // 16 GiB in one member, from 16 MiB: a fully flushed MiB of zeros starts
+        // afresh, so its blocks can be repeated. Only a bounded reader refuses it at
+        // once, before the (unwritten) trailer; any other would run out of memory.
+        let mut deflate = flate2::Compress::new(flate2::Compression::best(), false);
+        let mut block = Vec::with_capacity(64 << 10);
+        let status = deflate
+            .compress_vec(&vec![0u8; 1 << 20], &mut block, flate2::FlushCompress::Full)
+            .unwrap();
+        assert_eq!((status, deflate.total_in()), (flate2::Status::Ok, 1 << 20));
+        let header = &gzip(b"").unwrap()[..10];
+        let mut bomb = [header, &block.repeat(16 << 10)].concat();
+        assert!(bomb.len() < 20 << 20, "{}", bomb.len());
+        bomb.extend_from_slice(&[0x03, 0x00]); // An empty final block.
+        bomb.extend_from_slice(&[0; 8]);
+        let err = gunzip(&bomb, 1 << 20).unwrap_err();
+        assert_eq!(err.0, "the data inflates beyond the size limit");
+        // The same stream cut to 4 MiB, with its trailer, is well formed.
+        let zeros = vec![0u8; 4 << 20];
+        let mut crc = flate2::Crc::new();
+        crc.update(&zeros);
+        let mut small = [header, &block.repeat(4), &[0x03, 0x00]].concat();
+        small.extend_from_slice(&crc.sum().to_le_bytes());
+        small.extend_from_slice(&crc.amount().to_le_bytes());
+        assert_eq!(gunzip(&small, 8 << 20).unwrap(), zeros);
+    }
+
+    #[test]
+    fn truncated_and_foreign_gzip_is_refused() {
+        let packed = gzip(&[b'z'; 5_000]).unwrap();
+        for cut in [3, 10, packed.len() / 2, packed.len() - 4] {
+            assert!(gunzip(&packed[..cut], 1 << 20).is_err(), "cut at {cut}");
+        }
+        assert_eq!(gunzip(b"plain", 1024).unwrap_err().0, "not gzip data");
+        assert!(gunzip(&[0x1f, 0x8b, 1, 2, 3], 1024).is_err());
+        // Not DEFLATE (method 7).
+        let mut other = packed.clone();
+        other[2] = 7;
+        assert!(gunzip(&other, 1 << 20).is_err());
+    }
+
+    #[test]
     fn checksums_are_checked() {
-        let mut packed = gzip_stored(b"some results");
+        let mut packed = gzip(b"some results").unwrap();
         let crc_at = packed.len() - 8;
         packed[crc_at] ^= 1;
         assert!(gunzip(&packed, 1024).is_err());
-        let mut archive = tar(&[("a.json", b"[]")]);
+        let mut packed = gzip(b"some results").unwrap();
+        let size_at = packed.len() - 4;
+        packed[size_at] ^= 1;
+        assert!(gunzip(&packed, 1024).is_err());
+        let mut archive = tar(&[("a.json", b"[]")]).unwrap();
         archive[0] = b'b';
         assert!(untar(&archive).is_err());
     }
 
     #[test]
-    fn tar_round_trips_and_skips_non_files() {
-        let archive = tar(&[("x/1.json", b"[1]"), ("x/2.json", &[b'z'; 700])]);
+    fn tar_round_trips() {
+        let archive = tar(&[("x/1.json", b"[1]"), ("x/2.json", &[b'z'; 700])]).unwrap();
         let entries = untar(&archive).unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].name, "x/1.json");
         assert_eq!(entries[0].data, b"[1]");
         assert_eq!(entries[1].data.len(), 700);
         assert!(untar(&[]).unwrap().is_empty());
+        // Without the end-of-archive blocks, and without the last block's padding.
+        let bare = &archive[..512 + 512 + 512 + 700];
+        assert_eq!(untar(bare).unwrap(), entries);
+        // Long names (a GNU long-name or pax header) are read back whole.
+        let long = format!("{}/results.json", "d".repeat(150));
+        let entries = untar(&tar(&[(long.as_str(), b"[]")]).unwrap()).unwrap();
+        assert_eq!(entries[0].name, long);
+    }
+
+    #[test]
+    fn truncated_tar_is_refused() {
+        let archive = tar(&[("x/1.json", b"[1]"), ("x/2.json", &[b'z'; 700])]).unwrap();
         // Cut inside the second entry's content.
         assert!(untar(&archive[..1800]).is_err());
+        // Cut inside the second header.
+        assert!(untar(&archive[..1024 + 200]).is_err());
+        // A header that claims more than the archive holds, however large.
+        for size in [10_000, u64::MAX >> 2] {
+            let err = untar(&raw_entry(b"big.json", EntryType::Regular, size, b"[]")).unwrap_err();
+            assert_eq!(err.0, "a tar entry runs past the end of the archive");
+        }
+    }
+
+    #[test]
+    fn only_regular_files_are_kept() {
+        let mut builder = Builder::new(Vec::new());
+        let mut add = |name: &str, kind: EntryType, data: &[u8]| {
+            let mut header = Header::new_ustar();
+            header.set_entry_type(kind);
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            if kind.is_symlink() || kind.is_hard_link() {
+                header.set_link_name("/etc/passwd").unwrap();
+            }
+            builder.append_data(&mut header, name, data).unwrap();
+        };
+        add("dir/", EntryType::Directory, b"");
+        add("dir/link", EntryType::Symlink, b"");
+        add("dir/hard", EntryType::Link, b"");
+        add("dir/fifo", EntryType::Fifo, b"");
+        add("dir/dev", EntryType::Char, b"");
+        add("global", EntryType::XGlobalHeader, b"20 comment=anything\n");
+        add("dir/a.json", EntryType::Regular, b"[1]");
+        add("dir/b.json", EntryType::Continuous, b"[2]");
+        let archive = builder.into_inner().unwrap();
+        let entries = untar(&archive).unwrap();
+        let names: Vec<_> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["dir/a.json", "dir/b.json"]);
+        assert_eq!(entries[1].data, b"[2]");
+    }
+
+    #[test]
+    fn traversal_names_are_labels_not_paths() {
+        // The writer refuses them; a hostile archive has them all the same.
+        assert!(tar(&[("../escape.json", b"[]")]).is_err());
+        for name in [&b"../../etc/passwd"[..], b"/etc/shadow", b"a/../../b.json"] {
+            let mut archive = raw_entry(name, EntryType::Regular, 2, b"[]");
+            archive.resize(2048, 0);
+            let entries = untar(&archive).unwrap();
+            assert_eq!(entries.len(), 1);
+            assert_eq!(entries[0].name.as_bytes(), name);
+            assert_eq!(entries[0].data, b"[]");
+        }
     }
 
     proptest! {
         #[test]
-        fn inflate_never_panics_on_garbage(data in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let _ = inflate(&data, 1 << 16);
+        fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = gunzip(&data, 1 << 16);
+            let mut with_magic = vec![0x1f, 0x8b, 8];
+            with_magic.extend_from_slice(&data);
+            let _ = gunzip(&with_magic, 1 << 16);
             let _ = untar(&data);
         }
 
         #[test]
-        fn stored_round_trip(data in proptest::collection::vec(any::<u8>(), 0..4096)) {
-            prop_assert_eq!(gunzip(&gzip_stored(&data), usize::MAX).unwrap(), data);
+        fn gzip_round_trip(data in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            prop_assert_eq!(gunzip(&gzip(&data).unwrap(), usize::MAX).unwrap(), data);
         }
     }
 }

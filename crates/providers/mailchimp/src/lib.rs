@@ -31,7 +31,6 @@
 mod actions;
 pub mod archive;
 mod client;
-mod md5;
 mod oauth;
 mod spec;
 mod streams;
@@ -62,7 +61,14 @@ use crate::client::{Api, Purpose};
 /// Mailchimp's subscriber hash of an address: the MD5 hex digest of the address
 /// lower-cased (and trimmed). It is the member's id in every audience.
 pub fn subscriber_hash(email_address: &str) -> String {
-    md5::hex_digest(email_address.trim().to_lowercase().as_bytes())
+    md5_hex(email_address.trim().to_lowercase().as_bytes())
+}
+
+/// The MD5 digest of `data` as 32 lower-case hex digits. MD5 is long broken as a
+/// cryptographic hash; here it is only the identifier format Mailchimp chose.
+pub(crate) fn md5_hex(data: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    hex::encode(Md5::digest(data))
 }
 
 /// The Mailchimp Marketing adapter of API-key connections (`mailchimp`).
@@ -317,5 +323,24 @@ mod tests {
             subscriber_hash(" URIST.MCVANKAB@FREDDIESJOKES.COM "),
             subscriber_hash("urist.mcvankab@freddiesjokes.com")
         );
+    }
+
+    #[test]
+    fn md5_known_vectors() {
+        // RFC 1321's test suite, and lengths around the padding's block boundary.
+        let cases = [
+            ("", "d41d8cd98f00b204e9800998ecf8427e"),
+            ("abc", "900150983cd24fb0d6963f7d28e17f72"),
+            ("message digest", "f96b697d7cb7938d525a2f31aaf161d0"),
+            (
+                "12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+                "57edf4a22be3c955ac49da2e2107b67a",
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(md5_hex(input.as_bytes()), expected, "{input:?}");
+        }
+        assert_eq!(md5_hex(&[b'a'; 55]), "ef1772b6dff9a122358552954ad0df65");
+        assert_eq!(md5_hex(&[b'a'; 56]), "3b0c8ac703f828b04c6c197006d17218");
     }
 }

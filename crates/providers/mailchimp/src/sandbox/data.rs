@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration as Span, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::md5::hex_digest;
+use crate::md5_hex;
 
 /// A seeded audience: id, display name, age in days, number of members.
 pub(crate) const AUDIENCES: [(&str, &str, i64, usize); 4] = [
@@ -175,8 +175,8 @@ pub(crate) fn member_json(list: &FakeList, member: &FakeMember) -> Value {
     json!({
         "id": hash,
         "email_address": member.email,
-        "unique_email_id": &hex_digest(format!("{}:{}", list.id, member.email).as_bytes())[..10],
-        "contact_id": hex_digest(format!("contact:{}", member.email).as_bytes()),
+        "unique_email_id": &md5_hex(format!("{}:{}", list.id, member.email).as_bytes())[..10],
+        "contact_id": md5_hex(format!("contact:{}", member.email).as_bytes()),
         "full_name": format!("{fname} {lname}").trim(),
         "web_id": member.web_id,
         "email_type": "html",
@@ -219,7 +219,8 @@ pub(crate) fn member_json(list: &FakeList, member: &FakeMember) -> Value {
 
 /// A stable numeric id per tag name.
 fn tag_id(name: &str) -> u64 {
-    let digest = crate::md5::digest(name.as_bytes());
+    use md5::{Digest, Md5};
+    let digest = Md5::digest(name.as_bytes());
     u64::from(u32::from_le_bytes([
         digest[0], digest[1], digest[2], digest[3],
     ])) % 1_000_000

@@ -52,8 +52,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     actions::is_plausible_email,
-    archive,
-    md5::hex_digest,
+    archive, md5_hex,
     spec::{MEMBER_STATUSES, OAUTH_PROVIDER_ID, PROVIDER_ID},
     subscriber_hash,
     wire::{BatchRequest, OperationResult, Problem, TagsUpdate},
@@ -314,7 +313,7 @@ fn problem(status: u16, title: &str, detail: &str) -> FakeResponse {
 }
 
 fn problem_with(mut problem: Problem) -> FakeResponse {
-    problem.instance = hex_digest(format!("{}:{}", problem.title, problem.detail).as_bytes());
+    problem.instance = md5_hex(format!("{}:{}", problem.title, problem.detail).as_bytes());
     let body = serde_json::to_value(&problem).unwrap_or(Value::Null);
     FakeResponse {
         status: problem.status,
@@ -754,8 +753,7 @@ impl State {
                 response: String::from_utf8_lossy(&response.body).into_owned(),
             });
         }
-        let id =
-            hex_digest(format!("batch:{}", self.batches.len() + 1).as_bytes())[..10].to_owned();
+        let id = md5_hex(format!("batch:{}", self.batches.len() + 1).as_bytes())[..10].to_owned();
         let batch = FakeBatch {
             submitted_at: call.now,
             completed_at: None,
@@ -800,10 +798,7 @@ impl State {
             .chunks(RESULTS_PER_FILE)
             .enumerate()
             .map(|(index, chunk)| {
-                let name = format!(
-                    "{id}/{}.json",
-                    hex_digest(format!("{id}:{index}").as_bytes())
-                );
+                let name = format!("{id}/{}.json", md5_hex(format!("{id}:{index}").as_bytes()));
                 let body = serde_json::to_vec(chunk).unwrap_or_default();
                 (name, body)
             })
@@ -812,10 +807,13 @@ impl State {
             .iter()
             .map(|(name, body)| (name.as_str(), body.as_slice()))
             .collect();
-        FakeResponse {
-            status: 200,
-            headers: vec![("content-type".into(), "application/x-gzip".into())],
-            body: archive::gzip_stored(&archive::tar(&entries)),
+        match archive::tar(&entries).and_then(|tarred| archive::gzip(&tarred)) {
+            Ok(body) => FakeResponse {
+                status: 200,
+                headers: vec![("content-type".into(), "application/x-gzip".into())],
+                body,
+            },
+            Err(err) => problem(500, "Internal Server Error", &err.to_string()),
         }
     }
 }
