@@ -4,9 +4,9 @@
 //! The rules (the project's written architecture, see `docs/architecture.md`):
 //!
 //! 1. Provider crates (every package whose manifest is under `crates/providers/`)
-//!    depend on no workspace package other than `junction-core` (normal and build
-//!    dependencies; dev-dependencies aside: their tests may use `junction-conformance`,
-//!    `junction-testkit`, etc.).
+//!    depend on no workspace package other than `junction-core` and
+//!    `junction-toolkit` (normal and build dependencies; dev-dependencies aside: their
+//!    tests may use `junction-conformance`, `junction-testkit`, etc.).
 //! 2. Nothing depends on a bin: no package has any dependency (normal, dev or build) on
 //!    a package whose manifest is under `bins/`.
 //! 3. Bins (packages under `bins/`) reach providers only through the registry: no bin
@@ -76,10 +76,10 @@ fn check(result: Result<(), String>) {
 #[test]
 fn rule1_providers_depend_only_on_junction_core() {
     check(report(
-        "Rule 1: provider crates depend on no workspace package but junction-core \
-         (normal and build dependencies).",
+        "Rule 1: provider crates depend on no workspace package but junction-core and \
+         junction-toolkit (normal and build dependencies).",
         &workspace::providers_depend_only_on_core(packages()),
-        "move what the provider needs into junction-core (or drop it); a provider's tests \
+        "move what the provider needs into junction-core or junction-toolkit (or drop it); a provider's tests \
          may use other workspace crates as dev-dependencies.",
     ));
 }

@@ -12,8 +12,9 @@ pub const PROVIDERS_DIR: &str = "crates/providers";
 /// Where the binaries live: every package whose manifest is below this folder.
 pub const BINS_DIR: &str = "bins";
 
-/// The only workspace packages a provider may use outside its tests (rule 1).
-pub const PROVIDER_ALLOWED_WORKSPACE_DEPS: &[&str] = &["junction-core"];
+/// The only workspace packages a provider may use outside its tests (rule 1): the
+/// adapter contract and the provider toolkit (which itself sits on the contract).
+pub const PROVIDER_ALLOWED_WORKSPACE_DEPS: &[&str] = &["junction-core", "junction-toolkit"];
 
 /// Crates no bin may depend on, of any kind (rule 4): the database, Redis and the
 /// job queue are reached through `junction-store`, `junction-jobs` and friends.
