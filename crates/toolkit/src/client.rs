@@ -266,6 +266,13 @@ impl<'a> Client<'a> {
             .await
     }
 
+    /// `DELETE path`, whatever the answer's body.
+    pub async fn delete(&self, path: &str) -> Result<(), AdapterError> {
+        self.send(self.request(Method::DELETE, path)?)
+            .await
+            .map(drop)
+    }
+
     /// The default health check: the API's [`Verification`](crate::Verification)
     /// request, the account labelled from its answer.
     pub async fn check(&self) -> Result<Health, AdapterError> {

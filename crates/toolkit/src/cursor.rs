@@ -9,9 +9,11 @@
 //! (a few days back, as providers restate recent days) up to today.
 
 use chrono::{Duration as Days, NaiveDate};
-use junction_core::AdapterError;
+use junction_core::{AdapterError, KpiPoint, Page, Record};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
+
+use crate::paging::PageToken;
 
 /// The stored cursor of `stream` as `T`; `None` (or JSON null) on a first sync.
 pub fn read<T: DeserializeOwned>(
@@ -33,6 +35,21 @@ pub fn read<T: DeserializeOwned>(
 pub fn write<T: Serialize>(cursor: &T) -> Result<Value, AdapterError> {
     serde_json::to_value(cursor)
         .map_err(|err| AdapterError::invalid(format!("cursor not serializable: {err}")))
+}
+
+/// A page of records and points with `cursor` to store after it.
+pub fn page<T: Serialize>(
+    records: Vec<Record>,
+    kpis: Vec<KpiPoint>,
+    cursor: &T,
+    has_more: bool,
+) -> Result<Page, AdapterError> {
+    Ok(Page {
+        records,
+        kpis,
+        next_cursor: Some(write(cursor)?),
+        has_more,
+    })
 }
 
 /// An inclusive range of days.
@@ -69,6 +86,77 @@ impl Window {
     }
 }
 
+/// A stored cursor of a stream read in windows of days: the window's first day, its
+/// last day while a window is being paged through, and the page reached. Each
+/// adapter keeps its own serde type (and so its stored format) and says how it maps.
+pub trait WindowCursor: Serialize + DeserializeOwned {
+    /// `(start, end, page)`; `end` is `None` between windows.
+    fn window(&self) -> (NaiveDate, Option<NaiveDate>, PageToken);
+    /// The cursor of a window from `start` (through `end` while paging) at `page`.
+    fn at(start: NaiveDate, end: Option<NaiveDate>, page: PageToken) -> Self;
+}
+
+/// One request of a windowed read: its days and its page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowRead {
+    pub days: Window,
+    pub page: PageToken,
+}
+
+impl WindowRead {
+    /// The read a stored cursor of `stream` calls for (see [`WindowRead::from_cursor`]).
+    pub fn plan<C: WindowCursor>(
+        stored: Option<&Value>,
+        stream: &str,
+        today: NaiveDate,
+        lookback_days: u32,
+    ) -> Result<Self, AdapterError> {
+        Ok(Self::from_cursor(
+            read::<C>(stored, stream)?.as_ref(),
+            today,
+            lookback_days,
+        ))
+    }
+
+    /// A first sync reads the lookback period; a cursor inside a window goes on
+    /// where it stopped; a cursor between windows starts one through today.
+    pub fn from_cursor<C: WindowCursor>(
+        cursor: Option<&C>,
+        today: NaiveDate,
+        lookback_days: u32,
+    ) -> Self {
+        match cursor.map(WindowCursor::window) {
+            None => Self {
+                days: Window::lookback(today, lookback_days),
+                page: PageToken::First,
+            },
+            Some((start, end, page)) => Self {
+                days: Window::resume(start, end, today),
+                // A page belongs to the window it was read in.
+                page: if end.is_some() {
+                    page
+                } else {
+                    PageToken::First
+                },
+            },
+        }
+    }
+
+    /// The cursor after this read, whose next page is `next`: that page of this
+    /// window, or, at the window's end, the next window from `next_start`; and
+    /// whether more follows right away.
+    pub fn advance<C: WindowCursor>(
+        &self,
+        next: Option<PageToken>,
+        next_start: NaiveDate,
+    ) -> (C, bool) {
+        match next {
+            Some(page) => (C::at(self.days.start, Some(self.days.end), page), true),
+            None => (C::at(next_start, None, PageToken::First), false),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +187,73 @@ mod tests {
             err,
             AdapterError::invalid_field("cursor", "is not a cursor of the `insights` stream")
         );
+    }
+
+    impl WindowCursor for Cursor {
+        fn window(&self) -> (NaiveDate, Option<NaiveDate>, PageToken) {
+            (self.since, None, PageToken::First)
+        }
+        fn at(start: NaiveDate, _: Option<NaiveDate>, _: PageToken) -> Self {
+            Self { since: start }
+        }
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Paged {
+        start: NaiveDate,
+        end: Option<NaiveDate>,
+        offset: u64,
+    }
+
+    impl WindowCursor for Paged {
+        fn window(&self) -> (NaiveDate, Option<NaiveDate>, PageToken) {
+            (self.start, self.end, PageToken::Offset(self.offset))
+        }
+        fn at(start: NaiveDate, end: Option<NaiveDate>, page: PageToken) -> Self {
+            let offset = match page {
+                PageToken::Offset(offset) => offset,
+                _ => 0,
+            };
+            Self { start, end, offset }
+        }
+    }
+
+    #[test]
+    fn windowed_reads_plan_and_advance() {
+        let today = day("2026-03-31");
+        let first = WindowRead::plan::<Paged>(None, "s", today, 30).unwrap();
+        assert_eq!(first.days, Window::lookback(today, 30));
+        let (cursor, more) = first.advance::<Paged>(Some(PageToken::Offset(10)), today);
+        assert!(more);
+        let stored = write(&cursor).unwrap();
+        let second = WindowRead::plan::<Paged>(Some(&stored), "s", day("2026-04-02"), 30).unwrap();
+        assert_eq!(
+            second,
+            WindowRead {
+                days: first.days,
+                page: PageToken::Offset(10)
+            }
+        );
+        let (cursor, more) = second.advance::<Paged>(None, second.days.reread_from(3));
+        assert!(!more);
+        assert_eq!(
+            cursor,
+            Paged {
+                start: day("2026-03-28"),
+                end: None,
+                offset: 0
+            }
+        );
+        let third = WindowRead::from_cursor(Some(&cursor), day("2026-04-02"), 30);
+        assert_eq!(
+            (third.days.start, third.days.end),
+            (day("2026-03-28"), day("2026-04-02"))
+        );
+        let between = Cursor {
+            since: day("2026-03-01"),
+        };
+        let read = WindowRead::from_cursor(Some(&between), today, 30);
+        assert_eq!(read.page, PageToken::First);
     }
 
     #[test]

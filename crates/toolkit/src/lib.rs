@@ -107,7 +107,8 @@
 //! | [`paging`] | [`Paging`] styles and the walker over [`PageToken`]s |
 //! | [`settings`] | typed settings: [`IntSetting`], [`EnumSetting`], [`StringSetting`], [`DateSetting`] |
 //! | [`cursor`] | typed stored cursors, date [`cursor::Window`]s |
-//! | [`webhook`] | verification dispatched from the spec's scheme |
+//! | [`data`] | numbers written as strings, a day's KPI points, webhook effects |
+//! | [`webhook`] | verification dispatched from the spec's scheme, ids derived from content |
 //! | [`client`] | [`Client`], which runs an [`HttpApi`] for one connection |
 
 pub mod api;
@@ -115,6 +116,7 @@ pub mod auth;
 pub mod base;
 pub mod client;
 pub mod cursor;
+pub mod data;
 pub mod errors;
 pub mod paging;
 pub mod ratelimit;

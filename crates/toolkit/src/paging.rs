@@ -283,6 +283,29 @@ impl Paging {
     }
 }
 
+/// Reads a whole list from its first page: `page` fetches the page at a token and
+/// gives its content and the next token. At most `max_pages` pages: a provider that
+/// keeps paging is `Unavailable` (better to come back later than to loop).
+pub async fn walk<T, F, Fut>(max_pages: usize, mut page: F) -> Result<Vec<T>, AdapterError>
+where
+    F: FnMut(PageToken) -> Fut,
+    Fut: Future<Output = Result<(T, Option<PageToken>), AdapterError>>,
+{
+    let mut token = PageToken::First;
+    let mut pages = Vec::new();
+    for _ in 0..max_pages {
+        let (content, next) = page(token).await?;
+        pages.push(content);
+        match next {
+            Some(next) => token = next,
+            None => return Ok(pages),
+        }
+    }
+    Err(AdapterError::unavailable(format!(
+        "the provider was still paging after {max_pages} pages; giving up this time"
+    )))
+}
+
 fn offset_of(token: &PageToken) -> u64 {
     match token {
         PageToken::Offset(offset) => *offset,
@@ -556,6 +579,24 @@ mod tests {
             .pick(Some(9_999)),
             500
         );
+    }
+
+    #[tokio::test]
+    async fn walks_collect_every_page_and_give_up_on_endless_lists() {
+        let paging = styles()[2];
+        let pages = super::walk(10, |token| async move {
+            let (headers, body) = serve(&paging, 7, &token, 3);
+            let next = paging.next(&token, 3, &headers, &body)?;
+            Ok((body["data"].as_array().map_or(0, Vec::len), next))
+        })
+        .await
+        .unwrap();
+        assert_eq!(pages, [3, 3, 1]);
+        let endless = super::walk(2, |_| async {
+            Ok::<_, AdapterError>(((), Some(PageToken::Page(1))))
+        })
+        .await;
+        assert!(matches!(endless, Err(AdapterError::Unavailable { .. })));
     }
 
     #[test]

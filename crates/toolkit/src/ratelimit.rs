@@ -90,6 +90,32 @@ impl RateLimitSignals {
     }
 }
 
+/// A response header holding JSON (usage reports such as Meta's), when it parses.
+pub fn json_header(headers: &HeaderMap, name: &str) -> Option<serde_json::Value> {
+    let text = headers.get(name)?.to_str().ok()?;
+    serde_json::from_str(text).ok()
+}
+
+/// The signals of a provider that reports how much of its allowance is used, in
+/// percent, and, when it blocks, how long until access returns: a limit of 100,
+/// what is left (nothing while blocked), and the reset.
+pub fn from_usage_percent(
+    used: f64,
+    blocked_for: Option<std::time::Duration>,
+    now: DateTime<Utc>,
+) -> RateLimitInfo {
+    // Whole percents: providers report integers (or nearly), and this is a hint.
+    let left = (100.0 - used.clamp(0.0, 100.0)).floor() as u64;
+    RateLimitInfo {
+        limit: Some(100),
+        remaining: Some(if blocked_for.is_some() { 0 } else { left }),
+        reset_at: blocked_for
+            .and_then(|wait| chrono::Duration::from_std(wait).ok())
+            .map(|wait| now + wait),
+        retry_after: blocked_for,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +148,23 @@ mod tests {
         assert!(signals.is_low(&info));
         assert!(signals.needs_reporting());
         assert_eq!(signals.read(&HeaderMap::new(), now()), None);
+    }
+
+    #[test]
+    fn usage_percentages() {
+        let info = from_usage_percent(96.4, None, now());
+        assert_eq!(
+            (info.limit, info.remaining, info.reset_at),
+            (Some(100), Some(3), None)
+        );
+        let wait = Duration::from_secs(60);
+        let info = from_usage_percent(100.0, Some(wait), now());
+        assert_eq!(info.remaining, Some(0));
+        assert_eq!(info.reset_at, Some(now() + chrono::Duration::seconds(60)));
+        let mut headers = HeaderMap::new();
+        headers.insert("x-usage", HeaderValue::from_static(r#"{"a": 1}"#));
+        assert_eq!(json_header(&headers, "x-usage").unwrap()["a"], 1);
+        assert_eq!(json_header(&headers, "x-other"), None);
     }
 
     #[test]

@@ -12,12 +12,17 @@
 //! when the row has it, else purchase value / spend, and no point at all when the
 //! spend is zero.
 
-use chrono::{Duration as Days, NaiveDate};
+use chrono::NaiveDate;
 use junction_core::{AdapterError, Connection, KpiPoint, Record};
+use junction_toolkit::{
+    CursorAt, More, OnStall, PageSize, PageToken, Paging, Style,
+    cursor::{WindowCursor, WindowRead},
+    data,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::spec::{DEFAULT_LOOKBACK_DAYS, MAX_LOOKBACK_DAYS, RESTATEMENT_DAYS};
+use crate::spec::{AD_ACCOUNT, LOOKBACK, RESTATEMENT_DAYS};
 
 /// The fields every insights request asks for.
 pub const INSIGHTS_FIELDS: &str = "campaign_id,campaign_name,account_id,account_currency,\
@@ -30,11 +35,23 @@ pub const PURCHASE_ACTION_TYPES: [&str; 3] = [
     "offsite_conversion.fb_pixel_purchase",
 ];
 
-/// Rows per page when the caller has no wish.
-pub(crate) const DEFAULT_PAGE_SIZE: u32 = 100;
-
-/// The most rows per page asked for (Meta's insights pages get slow beyond this).
-pub(crate) const MAX_PAGE_SIZE: u32 = 500;
+/// How insights pages: Meta's `paging.cursors.after`, with `paging.next` only while
+/// more follow. A last page may repeat its `after`: that ends the window.
+pub(crate) const PAGING: Paging = Paging {
+    style: Style::Cursor {
+        param: "after",
+        at: CursorAt::Body("/paging/cursors/after"),
+        more: More::Present("/paging/next"),
+    },
+    items: "/data",
+    size_param: "limit",
+    // Meta's insights pages get slow beyond 500 rows.
+    size: PageSize {
+        default: 100,
+        max: 500,
+    },
+    on_stall: OnStall::End,
+};
 
 /// The dimension KPI points are broken down by.
 pub const CAMPAIGN_DIMENSION: &str = "campaign_id";
@@ -49,24 +66,11 @@ pub(crate) struct Settings {
 
 impl Settings {
     pub(crate) fn from_connection(conn: &Connection) -> Result<Self, AdapterError> {
-        let account_id = normalize_account_id(conn.config_str("ad_account_id")?)?;
-        let lookback_days = match conn.config.get("lookback_days") {
-            None | Some(Value::Null) => DEFAULT_LOOKBACK_DAYS,
-            Some(value) => value
-                .as_u64()
-                .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
-                .and_then(|days| u32::try_from(days).ok())
-                .filter(|days| (1..=MAX_LOOKBACK_DAYS).contains(days))
-                .ok_or_else(|| {
-                    AdapterError::invalid_field(
-                        "lookback_days",
-                        format!("must be a whole number of days from 1 to {MAX_LOOKBACK_DAYS}"),
-                    )
-                })?,
-        };
+        // The pattern admits `act_` and digits only: what is left are the digits.
+        let id = AD_ACCOUNT.require(conn)?;
         Ok(Self {
-            account_id,
-            lookback_days,
+            account_id: id.strip_prefix("act_").unwrap_or(&id).to_owned(),
+            lookback_days: LOOKBACK.read_u32(conn)?,
         })
     }
 
@@ -74,19 +78,6 @@ impl Settings {
     pub(crate) fn node(&self) -> String {
         format!("act_{}", self.account_id)
     }
-}
-
-/// `act_123`, ` 123 ` and `123` are the same account: the digits.
-pub fn normalize_account_id(raw: &str) -> Result<String, AdapterError> {
-    let trimmed = raw.trim();
-    let digits = trimmed.strip_prefix("act_").unwrap_or(trimmed);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AdapterError::invalid_field(
-            "ad_account_id",
-            "must be the numeric ad account ID, with or without the `act_` prefix",
-        ));
-    }
-    Ok(digits.to_owned())
 }
 
 /// The stored cursor of `insights`: the window being paged through and Meta's
@@ -100,96 +91,50 @@ pub(crate) struct Cursor {
     pub after: Option<String>,
 }
 
-/// The days and page one read covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Window {
-    pub since: NaiveDate,
-    pub until: NaiveDate,
-    pub after: Option<String>,
+impl WindowCursor for Cursor {
+    fn window(&self) -> (NaiveDate, Option<NaiveDate>, PageToken) {
+        let page = self
+            .after
+            .clone()
+            .map_or(PageToken::First, PageToken::Cursor);
+        (self.since, self.until, page)
+    }
+
+    fn at(since: NaiveDate, until: Option<NaiveDate>, page: PageToken) -> Self {
+        let after = match page {
+            PageToken::Cursor(after) => Some(after),
+            _ => None,
+        };
+        Self {
+            since,
+            until,
+            after,
+        }
+    }
 }
 
-impl Window {
-    /// The window to read from the stored cursor (`None` on a first sync).
-    pub(crate) fn plan(
-        cursor: Option<&Value>,
-        settings: &Settings,
-        today: NaiveDate,
-    ) -> Result<Self, AdapterError> {
-        let Some(value) = cursor else {
-            return Ok(Self {
-                since: today - Days::days(i64::from(settings.lookback_days)),
-                until: today,
-                after: None,
-            });
-        };
-        let cursor: Cursor = serde_json::from_value(value.clone())
-            .map_err(|_| AdapterError::invalid_field("cursor", "is not an insights cursor"))?;
-        let window = match cursor.until {
-            Some(until) => Self {
-                since: cursor.since,
-                until,
-                after: cursor.after,
-            },
-            None => Self {
-                since: cursor.since,
-                until: today,
-                after: None,
-            },
-        };
-        // A cursor from a clock ahead of ours must not make an inverted range.
-        Ok(Self {
-            since: window.since.min(window.until),
-            ..window
-        })
-    }
+/// The query of the insights request for a read.
+pub(crate) fn query(read: &WindowRead, page_size: u32) -> Vec<(&'static str, String)> {
+    let time_range = serde_json::json!({
+        "since": read.days.start.to_string(),
+        "until": read.days.end.to_string(),
+    });
+    let mut query = vec![
+        ("level", "campaign".to_owned()),
+        ("time_increment", "1".to_owned()),
+        ("time_range", time_range.to_string()),
+        ("fields", INSIGHTS_FIELDS.to_owned()),
+    ];
+    query.extend(PAGING.query(&read.page, page_size));
+    query
+}
 
-    /// The query of the insights request for this window.
-    pub(crate) fn query(&self, page_size: u32) -> Vec<(&'static str, String)> {
-        let mut query = vec![
-            ("level", "campaign".to_owned()),
-            ("time_increment", "1".to_owned()),
-            (
-                "time_range",
-                serde_json::json!({"since": self.since.to_string(), "until": self.until.to_string()})
-                    .to_string(),
-            ),
-            ("fields", INSIGHTS_FIELDS.to_owned()),
-            ("limit", page_size.to_string()),
-        ];
-        if let Some(after) = &self.after {
-            query.push(("after", after.clone()));
-        }
-        query
-    }
-
-    /// The cursor after a page: the next page of this window while Meta has one,
-    /// else the start of the next sync's window, [`RESTATEMENT_DAYS`] back from the
-    /// last day read (Meta restates that much).
-    pub(crate) fn advance(&self, paging: Option<&Paging>) -> (Cursor, bool) {
-        let next_after = paging
-            .filter(|p| p.next.is_some())
-            .and_then(|p| p.cursors.as_ref())
-            .and_then(|c| c.after.clone())
-            .filter(|after| Some(after) != self.after.as_ref());
-        match next_after {
-            Some(after) => (
-                Cursor {
-                    since: self.since,
-                    until: Some(self.until),
-                    after: Some(after),
-                },
-                true,
-            ),
-            None => (
-                Cursor {
-                    since: (self.until - Days::days(RESTATEMENT_DAYS)).max(self.since),
-                    until: None,
-                    after: None,
-                },
-                false,
-            ),
-        }
-    }
+/// The cursor after a read whose next page is `next`: that page while Meta has one,
+/// else the start of the next sync's window, [`RESTATEMENT_DAYS`] back from the last
+/// day read (Meta restates that much), never before the window's start.
+pub(crate) fn advance(read: &WindowRead, next: Option<PageToken>) -> (Cursor, bool) {
+    let next_start = read.days.reread_from(RESTATEMENT_DAYS).max(read.days.start);
+    read.advance(next, next_start)
 }
 
 /// One page of `GET /act_{id}/insights`.
@@ -197,23 +142,6 @@ impl Window {
 pub(crate) struct InsightsPage {
     #[serde(default)]
     pub data: Vec<Value>,
-    #[serde(default)]
-    pub paging: Option<Paging>,
-}
-
-/// Cursor paging: `paging.cursors.after`, and `paging.next` only when more follows.
-#[derive(Debug, Deserialize)]
-pub(crate) struct Paging {
-    #[serde(default)]
-    pub cursors: Option<Cursors>,
-    #[serde(default)]
-    pub next: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct Cursors {
-    #[serde(default)]
-    pub after: Option<String>,
 }
 
 /// The numbers of one insights row.
@@ -243,33 +171,19 @@ impl RowMetrics {
         let spend = metric(row, "spend")?.unwrap_or(0.0);
         let impressions = metric(row, "impressions")?.unwrap_or(0.0);
         let clicks = metric(row, "clicks")?.unwrap_or(0.0);
-        let ctr = match metric(row, "ctr")? {
-            Some(ctr) => Some(ctr),
-            None => (impressions > 0.0).then(|| clicks / impressions * 100.0),
-        };
-        let cpc = match metric(row, "cpc")? {
-            Some(cpc) => Some(cpc),
-            None => (clicks > 0.0).then(|| spend / clicks),
-        };
-        let purchases = action_value(row, "actions")?;
-        let values = action_value(row, "action_values")?;
-        let meta_roas = action_value(row, "purchase_roas")?;
-        let purchase_value = values.map_or(0.0, |(_, v)| v);
-        let roas = match meta_roas {
-            Some((_, roas)) => Some(roas),
-            None => (spend > 0.0).then(|| purchase_value / spend),
-        };
+        let purchase_value = action_value(row, "action_values")?.unwrap_or(0.0);
         Ok(Self {
+            ctr: metric(row, "ctr")?.or((impressions > 0.0).then(|| clicks / impressions * 100.0)),
+            cpc: metric(row, "cpc")?.or((clicks > 0.0).then(|| spend / clicks)),
+            purchases: action_value(row, "actions")?.unwrap_or(0.0),
+            roas: action_value(row, "purchase_roas")?
+                .or((spend > 0.0).then(|| purchase_value / spend)),
+            purchase_value,
             campaign_id,
             date,
             spend,
             impressions,
             clicks,
-            ctr,
-            cpc,
-            purchases: purchases.map_or(0.0, |(_, v)| v),
-            purchase_value,
-            roas,
         })
     }
 
@@ -280,25 +194,21 @@ impl RowMetrics {
 
     /// The day's KPI points of this campaign (day totals: they upsert).
     pub fn kpis(&self) -> Vec<KpiPoint> {
-        let values = [
-            ("spend", Some(self.spend)),
-            ("impressions", Some(self.impressions)),
-            ("clicks", Some(self.clicks)),
-            ("ctr", self.ctr),
-            ("cpc", self.cpc),
-            ("purchases", Some(self.purchases)),
-            ("purchase_value", Some(self.purchase_value)),
-            ("roas", self.roas),
-        ];
-        values
-            .into_iter()
-            .filter_map(|(metric, value)| {
-                value.filter(|v| v.is_finite()).map(|value| {
-                    KpiPoint::total(metric, self.date, value)
-                        .with_dimension(CAMPAIGN_DIMENSION, self.campaign_id.clone())
-                })
-            })
-            .collect()
+        let campaign = [(CAMPAIGN_DIMENSION.to_owned(), self.campaign_id.clone())].into();
+        data::day_points(
+            self.date,
+            &campaign,
+            [
+                ("spend", Some(self.spend)),
+                ("impressions", Some(self.impressions)),
+                ("clicks", Some(self.clicks)),
+                ("ctr", self.ctr),
+                ("cpc", self.cpc),
+                ("purchases", Some(self.purchases)),
+                ("purchase_value", Some(self.purchase_value)),
+                ("roas", self.roas),
+            ],
+        )
     }
 }
 
@@ -333,20 +243,10 @@ fn text(row: &Value, field: &str) -> Result<String, AdapterError> {
 pub fn metric(row: &Value, field: &str) -> Result<Option<f64>, AdapterError> {
     match row.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(value) => parse_number(value)
+        Some(value) => data::number(value)
             .map(Some)
             .ok_or_else(|| bad_number(field)),
     }
-}
-
-/// Parses a Meta number: `"12.34"`, `"1200"`, or a JSON number; finite only.
-fn parse_number(value: &Value) -> Option<f64> {
-    let number = match value {
-        Value::String(s) => s.trim().parse::<f64>().ok()?,
-        Value::Number(n) => n.as_f64()?,
-        _ => return None,
-    };
-    number.is_finite().then_some(number)
 }
 
 fn bad_number(field: &str) -> AdapterError {
@@ -358,32 +258,32 @@ fn bad_number(field: &str) -> AdapterError {
 }
 
 /// The value of the preferred purchase action type in a list of `AdsActionStats`
-/// (`[{"action_type", "value"}]`), with the type it was found under.
-fn action_value(row: &Value, field: &str) -> Result<Option<(&'static str, f64)>, AdapterError> {
-    let Some(list) = row.get(field) else {
+/// (`[{"action_type", "value"}]`).
+fn action_value(row: &Value, field: &str) -> Result<Option<f64>, AdapterError> {
+    let items = match row.get(field) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(AdapterError::unavailable(format!(
+                "Meta sent an insights row whose `{field}` is not a list"
+            )));
+        }
+    };
+    let typed = |wanted: &str| {
+        items
+            .iter()
+            .find(|item| item.get("action_type").and_then(Value::as_str) == Some(wanted))
+    };
+    let Some((wanted, item)) = PURCHASE_ACTION_TYPES
+        .iter()
+        .find_map(|wanted| Some((wanted, typed(wanted)?)))
+    else {
         return Ok(None);
     };
-    let Some(items) = list.as_array() else {
-        if list.is_null() {
-            return Ok(None);
-        }
-        return Err(AdapterError::unavailable(format!(
-            "Meta sent an insights row whose `{field}` is not a list"
-        )));
-    };
-    for wanted in PURCHASE_ACTION_TYPES {
-        let found = items
-            .iter()
-            .find(|item| item.get("action_type").and_then(Value::as_str) == Some(wanted));
-        if let Some(item) = found {
-            let value = item
-                .get("value")
-                .and_then(parse_number)
-                .ok_or_else(|| bad_number(&format!("{field}[{wanted}].value")))?;
-            return Ok(Some((wanted, value)));
-        }
-    }
-    Ok(None)
+    item.get("value")
+        .and_then(data::number)
+        .map(Some)
+        .ok_or_else(|| bad_number(&format!("{field}[{wanted}].value")))
 }
 
 #[cfg(test)]
@@ -397,10 +297,22 @@ mod tests {
 
     #[test]
     fn account_ids_are_normalized() {
-        assert_eq!(normalize_account_id("act_123").ok().as_deref(), Some("123"));
-        assert_eq!(normalize_account_id(" 123 ").ok().as_deref(), Some("123"));
-        assert!(normalize_account_id("act_").is_err());
-        assert!(normalize_account_id("act_12x").is_err());
+        let id = |raw: &str| {
+            let mut conn = junction_core::Connection {
+                workspace_id: junction_core::WorkspaceId::new(),
+                integration_id: junction_core::IntegrationId::new(),
+                config: serde_json::Map::new(),
+                secrets: Default::default(),
+                access_token: None,
+                token_expires_at: None,
+            };
+            conn.config.insert("ad_account_id".into(), json!(raw));
+            Settings::from_connection(&conn).map(|s| s.account_id)
+        };
+        assert_eq!(id("act_123").ok().as_deref(), Some("123"));
+        assert_eq!(id(" 123 ").ok().as_deref(), Some("123"));
+        assert!(id("act_").is_err());
+        assert!(id("act_12x").is_err());
     }
 
     #[test]
@@ -461,39 +373,45 @@ mod tests {
 
     #[test]
     fn windows_follow_the_cursor() {
-        let settings = Settings {
-            account_id: "1".into(),
-            lookback_days: 90,
-        };
         let today = date("2026-03-31");
-        let first = Window::plan(None, &settings, today).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((first.since, first.until), (date("2025-12-31"), today));
-        let paging: Paging = serde_json::from_value(json!({
+        let plan = |stored: Option<&Value>, today| {
+            WindowRead::plan::<Cursor>(stored, "insights", today, 90)
+        };
+        let first = plan(None, today).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (first.days.start, first.days.end),
+            (date("2025-12-31"), today)
+        );
+        let page = json!({"data": [], "paging": {
             "cursors": {"before": "MAZDZD", "after": "NDMZD"},
             "next": "https://graph.facebook.com/v25.0/act_1/insights?after=NDMZD"
-        }))
-        .unwrap_or_else(|e| panic!("{e}"));
-        let (cursor, more) = first.advance(Some(&paging));
+        }});
+        let none = http::HeaderMap::new();
+        let next = PAGING
+            .next(&first.page, 100, &none, &page)
+            .unwrap_or_default();
+        let (cursor, more) = advance(&first, next);
         assert!(more);
         assert_eq!(cursor.after.as_deref(), Some("NDMZD"));
         let value = serde_json::to_value(&cursor).unwrap_or_default();
-        let second = Window::plan(Some(&value), &settings, today).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(second.after.as_deref(), Some("NDMZD"));
+        let second = plan(Some(&value), today).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(second.page, PageToken::Cursor("NDMZD".into()));
         // The last page has `after` but no `next`: the window is done, and the next
         // sync re-reads the restatement window.
-        let last: Paging = serde_json::from_value(json!({"cursors": {"after": "X"}}))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let (cursor, more) = second.advance(Some(&last));
+        let last = json!({"data": [], "paging": {"cursors": {"after": "X"}}});
+        let next = PAGING
+            .next(&second.page, 100, &none, &last)
+            .unwrap_or_default();
+        let (cursor, more) = advance(&second, next);
         assert!(!more);
         assert_eq!(cursor.since, date("2026-03-03"));
         assert_eq!(cursor.until, None);
         let value = serde_json::to_value(&cursor).unwrap_or_default();
-        let later = Window::plan(Some(&value), &settings, date("2026-04-02"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let later = plan(Some(&value), date("2026-04-02")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            (later.since, later.until),
+            (later.days.start, later.days.end),
             (date("2026-03-03"), date("2026-04-02"))
         );
-        assert!(Window::plan(Some(&json!({"x": 1})), &settings, today).is_err());
+        assert!(plan(Some(&json!({"x": 1})), today).is_err());
     }
 }

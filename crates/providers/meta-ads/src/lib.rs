@@ -13,7 +13,9 @@
 //! and day: spend, impressions, clicks, ctr, cpc, purchases, purchase value, ROAS
 //! (see [`insights`] for how purchases are counted once).
 //!
-//! Throttling arrives as Graph error codes with usage headers; see [`graph`].
+//! The Graph API is described as data for the provider toolkit (host, bearer token,
+//! error table, usage headers): throttling arrives as Graph error codes with usage
+//! headers; see [`graph`].
 //! Webhooks of the `ad_account` object are verified with the app secret
 //! (`X-Hub-Signature-256`) and re-read the day's insights when a campaign's delivery
 //! changes; see [`webhooks`].
@@ -31,14 +33,19 @@ pub mod sandbox;
 
 use async_trait::async_trait;
 use chrono::Duration as Days;
+use http::Method;
 use junction_core::{
-    Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget, ReadRequest, StreamKpi,
-    StreamRecord, WebhookEffects,
+    Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget, ReadRequest,
+    WebhookEffects,
     spec::ProviderSpec,
     webhook::{WebhookError, WebhookEvent, WebhookRequest},
 };
+use junction_toolkit::{
+    Client, PageToken,
+    cursor::{self, WindowRead},
+    data, paging,
+};
 use secrecy::SecretString;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub use spec::{
@@ -47,7 +54,7 @@ pub use spec::{
     WEBHOOK_FIELDS,
 };
 
-use crate::insights::{InsightsPage, Settings, Window};
+use crate::insights::{Cursor, InsightsPage, PAGING, Settings};
 
 /// The fields `check` reads of the ad account.
 const ACCOUNT_FIELDS: &str = "name,account_status,currency,timezone_name";
@@ -59,35 +66,19 @@ const MAX_WEBHOOK_PAGES: usize = 50;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MetaAds;
 
-/// The ad account as `check` reads it.
-#[derive(Debug, Deserialize)]
-struct AdAccount {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    account_status: Option<i64>,
-    #[serde(default)]
-    currency: Option<String>,
-    #[serde(default)]
-    timezone_name: Option<String>,
-}
-
-/// The name of an `account_status` value (AdAccount in the Marketing API).
-fn account_status_name(status: i64) -> &'static str {
-    match status {
-        1 => "ACTIVE",
-        2 => "DISABLED",
-        3 => "UNSETTLED",
-        7 => "PENDING_RISK_REVIEW",
-        8 => "PENDING_SETTLEMENT",
-        9 => "IN_GRACE_PERIOD",
-        100 => "PENDING_CLOSURE",
-        101 => "CLOSED",
-        201 => "ANY_ACTIVE",
-        202 => "ANY_CLOSED",
-        _ => "UNKNOWN",
-    }
-}
+/// The names of `account_status` values (AdAccount in the Marketing API).
+const ACCOUNT_STATUSES: [(i64, &str); 10] = [
+    (1, "ACTIVE"),
+    (2, "DISABLED"),
+    (3, "UNSETTLED"),
+    (7, "PENDING_RISK_REVIEW"),
+    (8, "PENDING_SETTLEMENT"),
+    (9, "IN_GRACE_PERIOD"),
+    (100, "PENDING_CLOSURE"),
+    (101, "CLOSED"),
+    (201, "ANY_ACTIVE"),
+    (202, "ANY_CLOSED"),
+];
 
 #[async_trait]
 impl Adapter for MetaAds {
@@ -99,15 +90,13 @@ impl Adapter for MetaAds {
     /// and labels the connection with the account's name.
     async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
         let settings = Settings::from_connection(conn)?;
-        let account: AdAccount = graph::get(
-            ctx,
-            self.spec(),
-            conn,
-            &settings.node(),
-            &[("fields", ACCOUNT_FIELDS.to_owned())],
-        )
-        .await?;
-        let status = account.account_status.map(account_status_name);
+        let account: Value = client(ctx, conn)?
+            .get(&settings.node(), &[("fields", ACCOUNT_FIELDS.to_owned())])
+            .await?;
+        let status = account["account_status"].as_i64().map(|code| {
+            let known = ACCOUNT_STATUSES.iter().find(|(c, _)| *c == code);
+            known.map_or("UNKNOWN", |(_, name)| *name)
+        });
         if status.is_some_and(|s| s != "ACTIVE") {
             tracing::warn!(
                 provider = PROVIDER_ID,
@@ -116,7 +105,7 @@ impl Adapter for MetaAds {
                 "the Meta ad account is not active: its campaigns do not deliver"
             );
         }
-        let label = match &account.name {
+        let label = match account["name"].as_str() {
             Some(name) => format!("{name} ({})", settings.node()),
             None => settings.node(),
         };
@@ -124,8 +113,8 @@ impl Adapter for MetaAds {
             account: Some(label),
             details: json!({
                 "account_status": status,
-                "currency": account.currency,
-                "timezone_name": account.timezone_name,
+                "currency": account["currency"],
+                "timezone_name": account["timezone_name"],
             }),
         })
     }
@@ -138,41 +127,26 @@ impl Adapter for MetaAds {
         conn: &Connection,
         request: &ReadRequest,
     ) -> Result<Page, AdapterError> {
-        if request.stream != INSIGHTS {
-            return Err(AdapterError::invalid_field(
-                "stream",
-                format!("Meta Ads has no stream `{}`", request.stream),
-            ));
-        }
+        data::stream(self.spec(), request)?;
         let settings = Settings::from_connection(conn)?;
-        let today = ctx.now().date_naive();
-        let window = Window::plan(request.cursor.as_ref(), &settings, today)?;
-        let page_size = request
-            .page_size
-            .unwrap_or(insights::DEFAULT_PAGE_SIZE)
-            .clamp(1, insights::MAX_PAGE_SIZE);
-        let page = read_window(ctx, self.spec(), conn, &settings, &window, page_size).await?;
-        let (records, kpis) = insights::map_rows(&page.data)?;
-        let (cursor, has_more) = window.advance(page.paging.as_ref());
-        let next_cursor = serde_json::to_value(&cursor)
-            .map_err(|err| AdapterError::invalid(format!("cursor not serializable: {err}")))?;
-        Ok(Page {
-            records,
-            kpis,
-            next_cursor: Some(next_cursor),
-            has_more,
-        })
+        let (today, lookback) = (ctx.now().date_naive(), settings.lookback_days);
+        let read = WindowRead::plan::<Cursor>(request.cursor.as_ref(), INSIGHTS, today, lookback)?;
+        let client = client(ctx, conn)?;
+        let page_size = PAGING.size.pick(request.page_size);
+        let (rows, next) = read_window(&client, &settings, &read, page_size).await?;
+        let (records, kpis) = insights::map_rows(&rows)?;
+        let (cursor, has_more) = insights::advance(&read, next);
+        cursor::page(records, kpis, &cursor, has_more)
     }
 
     /// Checks `X-Hub-Signature-256` with the app secret, then parses the delivery.
     fn verify_webhook(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         secret: &SecretString,
         request: &WebhookRequest<'_>,
     ) -> Result<Vec<WebhookEvent>, WebhookError> {
-        junction_core::webhook::meta::verify(secret, request.headers, request.body)?;
-        webhooks::parse(request.body)
+        junction_toolkit::webhook::verify(self.spec(), ctx, secret, request, webhooks::parse)
     }
 
     /// A change to a campaign's delivery re-reads that day's (and the day before's,
@@ -189,12 +163,8 @@ impl Adapter for MetaAds {
             return Ok(WebhookEffects::default());
         }
         let settings = Settings::from_connection(conn)?;
-        let account = event.payload.get("ad_account_id").and_then(|id| match id {
-            Value::String(s) => insights::normalize_account_id(s).ok(),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        });
-        if account.as_deref() != Some(settings.account_id.as_str()) {
+        let account = data::text(event.payload.get("ad_account_id")).unwrap_or_default();
+        if account.strip_prefix("act_").unwrap_or(&account) != settings.account_id {
             tracing::info!(
                 provider = PROVIDER_ID,
                 event = %event.id,
@@ -202,50 +172,32 @@ impl Adapter for MetaAds {
             );
             return Ok(WebhookEffects::default());
         }
+        let client = client(ctx, conn)?;
         let day = event.occurred_at.unwrap_or_else(|| ctx.now()).date_naive();
-        let mut window = Window {
-            since: day - Days::days(1),
-            until: day,
-            after: None,
+        let days = cursor::Window {
+            start: day - Days::days(1),
+            end: day,
         };
+        let pages = paging::walk(MAX_WEBHOOK_PAGES, |page| {
+            let read = WindowRead { days, page };
+            let (client, settings) = (&client, &settings);
+            async move { read_window(client, settings, &read, PAGING.size.max).await }
+        })
+        .await?;
         let mut effects = WebhookEffects::default();
-        for _ in 0..MAX_WEBHOOK_PAGES {
-            let page = read_window(
-                ctx,
-                self.spec(),
-                conn,
-                &settings,
-                &window,
-                insights::MAX_PAGE_SIZE,
-            )
-            .await?;
-            let (records, kpis) = insights::map_rows(&page.data)?;
-            effects
-                .records
-                .extend(records.into_iter().map(|record| StreamRecord {
-                    stream: INSIGHTS.to_owned(),
-                    record,
-                }));
-            effects.kpis.extend(kpis.into_iter().map(|point| StreamKpi {
-                stream: INSIGHTS.to_owned(),
-                point,
-            }));
-            let (cursor, more) = window.advance(page.paging.as_ref());
-            if !more {
-                return Ok(effects);
-            }
-            window.after = cursor.after;
+        for rows in pages {
+            let (records, kpis) = insights::map_rows(&rows)?;
+            data::add_effects(&mut effects, INSIGHTS, records, kpis);
         }
-        Err(AdapterError::unavailable(
-            "Meta kept paging the insights of two days; giving up this time",
-        ))
+        Ok(effects)
     }
 
     /// Removes the app's permissions for the user (`DELETE /me/permissions`), which
     /// invalidates every token of the grant. A token Meta already rejects is as good
     /// as revoked.
     async fn revoke(&self, ctx: &Context, conn: &Connection) -> Result<(), AdapterError> {
-        match graph::delete(ctx, self.spec(), conn, "me/permissions").await {
+        let revoked = async { client(ctx, conn)?.delete("me/permissions").await };
+        match revoked.await {
             Ok(()) | Err(AdapterError::Unauthorized { .. }) => Ok(()),
             Err(err) => Err(err),
         }
@@ -259,28 +211,27 @@ impl Adapter for MetaAds {
         ctx: &Context,
         conn: &Connection,
     ) -> Result<ProxyTarget, AdapterError> {
-        Ok(ProxyTarget::bearer(
-            ctx.url(DEFAULT_BASE, "")?,
-            conn.bearer()?,
-        ))
+        client(ctx, conn)?.proxy_target()
     }
 }
 
-/// One insights request for a window.
+/// The Graph API client of a connection.
+fn client<'a>(ctx: &'a Context, conn: &'a Connection) -> Result<Client<'a>, AdapterError> {
+    Client::new(ctx, spec::spec(), &graph::API, conn)
+}
+
+/// One insights request for a window: its rows and the next page, if any.
 async fn read_window(
-    ctx: &Context,
-    spec: &ProviderSpec,
-    conn: &Connection,
+    client: &Client<'_>,
     settings: &Settings,
-    window: &Window,
+    read: &WindowRead,
     page_size: u32,
-) -> Result<InsightsPage, AdapterError> {
-    graph::get(
-        ctx,
-        spec,
-        conn,
-        &format!("{}/insights", settings.node()),
-        &window.query(page_size),
-    )
-    .await
+) -> Result<(Vec<Value>, Option<PageToken>), AdapterError> {
+    let path = format!("{}/insights", settings.node());
+    let query = insights::query(read, page_size);
+    let request = client.request(Method::GET, &path)?.query(&query);
+    let fetched = client.fetch(request).await?;
+    let page: InsightsPage = fetched.decode()?;
+    let next = PAGING.next(&read.page, page_size, &fetched.headers, &fetched.body)?;
+    Ok((page.data, next))
 }

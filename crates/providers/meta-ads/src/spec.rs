@@ -5,10 +5,11 @@
 use std::{sync::OnceLock, time::Duration};
 
 use junction_core::spec::{
-    AuthSpec, Category, ConfigField, FieldKind, OAuth2Spec, ProviderSpec, RateBudget,
-    RefreshBehaviour, StreamSpec, TokenClientAuth, TokenExchangeMethod, TokenExchangeSpec,
-    WebhookScheme, WebhookSecret, WebhookSpec,
+    AuthSpec, Category, OAuth2Spec, ProviderSpec, RateBudget, RefreshBehaviour, StreamSpec,
+    TokenClientAuth, TokenExchangeMethod, TokenExchangeSpec, WebhookScheme, WebhookSecret,
+    WebhookSpec,
 };
+use junction_toolkit::{IntSetting, StringSetting};
 
 /// The provider id (also the sandbox mount point of the fake).
 pub const PROVIDER_ID: &str = "meta-ads";
@@ -46,6 +47,38 @@ pub const DEFAULT_LOOKBACK_DAYS: u32 = 90;
 
 /// The longest `lookback_days`: the Marketing API keeps 37 months of insights.
 pub const MAX_LOOKBACK_DAYS: u32 = 1_110;
+
+/// The ad account a connection reads (spec field and parser).
+pub(crate) const AD_ACCOUNT: StringSetting = StringSetting::new(
+    "ad_account_id",
+    "Ad account ID",
+    "The numeric ad account ID, with or without the `act_` prefix, e.g. \
+     `act_1234567890`. In Meta Ads Manager it is shown in the account menu at \
+     the top left and in the URL (`act=...`).",
+)
+.pattern("(act_)?[0-9]+")
+.mismatch("must be the numeric ad account ID, with or without the `act_` prefix");
+
+/// How far back the first sync reads.
+pub(crate) const LOOKBACK: IntSetting = IntSetting::new(
+    "lookback_days",
+    "Lookback days",
+    "How many days back the first sync reads (default 90, at most 1110: \
+     Meta keeps 37 months of insights).",
+)
+.range(1, MAX_LOOKBACK_DAYS as i64)
+.default(DEFAULT_LOOKBACK_DAYS as i64)
+.unit("days");
+
+/// The verify token of the webhook handshake.
+const VERIFY_TOKEN: StringSetting = StringSetting::new(
+    VERIFY_TOKEN_FIELD,
+    "Webhook verify token",
+    "Optional. A random string you also type into the Meta app's Webhooks \
+     settings; Meta sends it back when it verifies the callback URL.",
+)
+.secret()
+.optional();
 
 /// Days re-read at every sync: Meta restates conversions (attribution windows up to
 /// 28 days after the click) and spend adjustments for about that long.
@@ -107,33 +140,7 @@ fn build() -> ProviderSpec {
                 invalid_token_codes: vec!["190"],
             }),
         }),
-        config: vec![
-            ConfigField::string(
-                "ad_account_id",
-                "Ad account ID",
-                "The numeric ad account ID, with or without the `act_` prefix, e.g. \
-                 `act_1234567890`. In Meta Ads Manager it is shown in the account menu at \
-                 the top left and in the URL (`act=...`).",
-            )
-            .with_pattern("(act_)?[0-9]+"),
-            ConfigField {
-                kind: FieldKind::Integer,
-                ..ConfigField::string(
-                    "lookback_days",
-                    "Lookback days",
-                    "How many days back the first sync reads (default 90, at most 1110: \
-                     Meta keeps 37 months of insights).",
-                )
-                .optional()
-            },
-            ConfigField::secret(
-                VERIFY_TOKEN_FIELD,
-                "Webhook verify token",
-                "Optional. A random string you also type into the Meta app's Webhooks \
-                 settings; Meta sends it back when it verifies the callback URL.",
-            )
-            .optional(),
-        ],
+        config: vec![AD_ACCOUNT.field(), LOOKBACK.field(), VERIFY_TOKEN.field()],
         streams: vec![StreamSpec {
             name: INSIGHTS,
             description: "Spend, impressions, clicks, CTR, CPC, purchases, purchase value and \

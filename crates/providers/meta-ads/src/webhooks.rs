@@ -8,11 +8,11 @@
 //! the field and the value in canonical JSON (keys sorted). A redelivery gives the
 //! same ids and is deduplicated downstream; a different change gives a different id.
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use junction_core::webhook::{WebhookError, WebhookEvent};
-use ring::digest;
+use junction_toolkit::webhook::{canonical, derived_id};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// The only object this provider subscribes to.
 pub const OBJECT: &str = "ad_account";
@@ -27,7 +27,6 @@ struct Delivery {
 #[derive(Debug, Deserialize)]
 struct Entry {
     id: Value,
-    #[serde(default)]
     time: Option<i64>,
     #[serde(default)]
     changes: Vec<Change>,
@@ -66,9 +65,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookError> {
                 ));
             }
         };
-        let occurred_at = entry
-            .time
-            .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
+        let occurred_at = entry.time.and_then(|t| DateTime::from_timestamp(t, 0));
         for change in entry.changes {
             let id = event_id(&account, entry.time, &change.field, &change.value);
             events.push(WebhookEvent {
@@ -89,37 +86,9 @@ pub fn parse(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookError> {
 
 /// The derived event id: `meta_` + hex SHA-256 of the change's identity.
 fn event_id(account: &str, time: Option<i64>, field: &str, value: &Value) -> String {
-    let mut context = digest::Context::new(&digest::SHA256);
-    for part in [
-        account,
-        &time.map(|t| t.to_string()).unwrap_or_default(),
-        field,
-        &canonical(value).to_string(),
-    ] {
-        // Length-prefixed parts, so `a|bc` and `ab|c` cannot collide.
-        context.update(&(part.len() as u64).to_be_bytes());
-        context.update(part.as_bytes());
-    }
-    format!("meta_{}", hex::encode(context.finish().as_ref()))
-}
-
-/// The value with every object's keys sorted, whatever map order serde_json uses.
-fn canonical(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            let mut sorted = Map::new();
-            for key in keys {
-                if let Some(inner) = map.get(key) {
-                    sorted.insert(key.clone(), canonical(inner));
-                }
-            }
-            Value::Object(sorted)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
-        other => other.clone(),
-    }
+    let time = time.map(|t| t.to_string()).unwrap_or_default();
+    let value = canonical(value).to_string();
+    derived_id("meta_", &[account, &time, field, &value])
 }
 
 #[cfg(test)]
