@@ -3,8 +3,10 @@
 //! Starts Postgres and Redis when they are not reachable (from the machine's
 //! packages), builds the binaries, migrates a `junction_demo` database, starts
 //! junction-sandbox, junction-api and junction-worker, creates a demo workspace,
-//! connects the sandbox's Google Analytics 4 through the real OAuth flow, runs the
-//! first sync, prints the API key and URLs, and stops everything on Ctrl-C.
+//! connects every provider entry the sandbox's catalog (`GET /_sandbox/catalog`) lists
+//! with the values it gives (API keys through `POST /v1/integrations`, OAuth entries
+//! through the real OAuth flow), runs each one's first sync, prints the API key and
+//! URLs, and stops everything on Ctrl-C.
 
 use std::{
     path::PathBuf,
@@ -353,91 +355,58 @@ fn wait_for_ctrl_c(runtime: &tokio::runtime::Runtime) {
     });
 }
 
-/// What the demo connects: every provider the sandbox serves, with the sandbox's
-/// published test credentials (API-key providers) or through the real OAuth flow
-/// (answering the sandbox's consent page the way a script may: `decision=approve`).
-const DEMO_CONNECTIONS: [(&str, &str, Connect); 8] = [
-    ("google-analytics", "Google Analytics 4", Connect::OAuth),
-    ("meta-ads", "Meta Ads", Connect::OAuth),
-    ("stripe", "Stripe", Connect::ApiKey),
-    ("resend", "Resend", Connect::ApiKey),
-    ("mailchimp", "Mailchimp", Connect::ApiKey),
-    ("mailchimp-oauth", "Mailchimp (OAuth)", Connect::OAuth),
-    ("kit", "Kit", Connect::ApiKey),
-    ("kit-oauth", "Kit (OAuth)", Connect::OAuth),
-];
-
-#[derive(Clone, Copy)]
-enum Connect {
-    OAuth,
-    ApiKey,
-}
-
-/// The settings and (for API-key providers) sandbox credentials of each demo
-/// integration.
-fn demo_settings(provider: &str) -> (Value, Value) {
-    match provider {
-        "google-analytics" => (
-            json!({"property_id": "123456789", "dimensions": "country", "lookback_days": 60}),
-            json!({}),
-        ),
-        "meta-ads" => (json!({"ad_account_id": "1234567890"}), json!({})),
-        "stripe" => (
-            json!({}),
-            json!({"secret_key": "sk_test_sandbox", "webhook_secret": "whsec_junctionsandbox"}),
-        ),
-        "resend" => (
-            json!({"from": "Junction Demo <alerts@junction-demo.dev>"}),
-            json!({
-                "api_key": "re_sandbox_full_access",
-                "webhook_secret": "whsec_anVuY3Rpb24tcmVzZW5kLXNhbmRib3gtc2lnbmluZyE="
-            }),
-        ),
-        "mailchimp" => (
-            json!({}),
-            json!({"api_key": "0123456789abcdef0123456789abcdef-us21"}),
-        ),
-        "kit" => (
-            json!({}),
-            json!({"api_key": "kit_sandbox_4f9a2c7e1b8d5a30"}),
-        ),
-        _ => (json!({}), json!({})),
-    }
-}
-
-/// Connects every demo provider, runs each one's first sync (all at once) and
-/// returns a line per provider: its integration id and what the sync wrote.
+/// Connects every entry of the sandbox's catalog, runs each one's first sync (all at
+/// once) and returns a line per entry: its integration id and what the sync wrote.
+/// The catalog is read over HTTP, as any client would, so the demo knows no
+/// provider's credentials or settings itself.
 async fn connect_and_sync(api_key: &str) -> Result<Vec<String>> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let api = format!("http://{API}");
+    let catalog: Value = http
+        .get(format!("http://{SANDBOX}/_sandbox/catalog"))
+        .send()
+        .await?
+        .error_for_status()
+        .context("reading the sandbox's catalog")?
+        .json()
+        .await?;
+    let entries = catalog["providers"]
+        .as_array()
+        .filter(|entries| !entries.is_empty())
+        .ok_or_else(|| anyhow!("the sandbox's catalog lists no provider: {catalog}"))?;
     let mut runs = Vec::new();
-    for (provider, name, how) in DEMO_CONNECTIONS {
-        let (config, credentials) = demo_settings(provider);
-        let integration = match how {
-            Connect::OAuth => connect_oauth(&http, &api, api_key, provider, name, config).await?,
-            Connect::ApiKey => {
-                let created: Value = http
-                    .post(format!("{api}/v1/integrations"))
-                    .bearer_auth(api_key)
-                    .json(&json!({
-                        "provider": provider,
-                        "display_name": format!("Demo {name}"),
-                        "config": config,
-                        "credentials": credentials,
-                    }))
-                    .send()
-                    .await?
-                    .error_for_status()
-                    .with_context(|| format!("connecting {name}"))?
-                    .json()
-                    .await?;
-                created["id"]
-                    .as_str()
-                    .ok_or_else(|| anyhow!("no integration id for {name}: {created}"))?
-                    .to_owned()
-            }
+    for entry in entries {
+        let provider = entry["provider"]
+            .as_str()
+            .ok_or_else(|| anyhow!("a catalog entry without a provider: {entry}"))?;
+        let name = entry["name"].as_str().unwrap_or(provider);
+        let config = entry["config"].clone();
+        // An entry with an OAuth client connects through the flow; the others with
+        // the credentials the catalog gives.
+        let integration = if entry["oauth"].is_object() {
+            connect_oauth(&http, &api, api_key, provider, name, config).await?
+        } else {
+            let created: Value = http
+                .post(format!("{api}/v1/integrations"))
+                .bearer_auth(api_key)
+                .json(&json!({
+                    "provider": provider,
+                    "display_name": format!("Demo {name}"),
+                    "config": config,
+                    "credentials": entry["credentials"],
+                }))
+                .send()
+                .await?
+                .error_for_status()
+                .with_context(|| format!("connecting {name}"))?
+                .json()
+                .await?;
+            created["id"]
+                .as_str()
+                .ok_or_else(|| anyhow!("no integration id for {name}: {created}"))?
+                .to_owned()
         };
         let sync: Value = http
             .post(format!("{api}/v1/integrations/{integration}/sync"))
@@ -452,7 +421,7 @@ async fn connect_and_sync(api_key: &str) -> Result<Vec<String>> {
             .as_str()
             .ok_or_else(|| anyhow!("no run_id"))?
             .to_owned();
-        runs.push((name, integration, run_id));
+        runs.push((name.to_owned(), integration, run_id));
     }
     let mut lines = Vec::new();
     for (name, integration, run_id) in runs {

@@ -12,7 +12,8 @@ use junction_sandbox::{CLIENT_ID, SandboxConfig};
 /// Fakes of every provider and a fake OAuth 2.0 server, on one port.
 ///
 /// Point Junction at it with JUNCTION_SANDBOX_URL. The OAuth client is
-/// `junction-sandbox` / `junction-sandbox-secret`.
+/// `junction-sandbox` / `junction-sandbox-secret`. GET /_sandbox/catalog lists every
+/// provider with the credentials and settings that connect it here.
 #[derive(Debug, Parser)]
 #[command(name = "junction-sandbox", version, about)]
 struct Args {

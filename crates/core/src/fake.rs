@@ -5,9 +5,15 @@
 //! format. Bearer tokens are checked against the sandbox's OAuth server through
 //! [`TokenAuthority`]; injected failures arrive as a [`Fault`] the fake renders the way
 //! the real provider does (GA4's 429 `RESOURCE_EXHAUSTED`, Stripe's error object, ...).
+//!
+//! Each fake also describes how to connect its provider entry ([`CatalogEntry`]): the
+//! values it accepts and the settings that point at its seeded data. The sandbox lists
+//! them in its catalog (`GET /_sandbox/catalog`), so demos, tests and any client can
+//! connect every provider without knowing each one by heart.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// A request to a fake, relative to the provider's mount point.
 #[derive(Debug, Clone)]
@@ -165,6 +171,91 @@ pub trait ProviderFake: Send + Sync {
 
     /// Answers one request.
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse;
+
+    /// How a client connects this provider entry against the fake (the sandbox's
+    /// catalog lists it). The default says nothing, which suits fakes made for one
+    /// test; every fake the sandbox serves by default overrides it (the sandbox's
+    /// tests check that its entries connect).
+    fn catalog(&self) -> CatalogEntry {
+        CatalogEntry::default()
+    }
+}
+
+/// What connecting a provider entry against its fake takes, as far as the fake knows:
+/// the values it accepts and the settings that reach its seeded data. The sandbox adds
+/// what only it knows (its URLs, the OAuth client) when it lists the entry.
+///
+/// The values are the fake's own published test values, never a real system's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CatalogEntry {
+    /// Settings to connect with, sent as `config`: every required one, pointing at the
+    /// fake's seeded data, and those that make the first sync show that data.
+    #[serde(default)]
+    pub config: Map<String, Value>,
+    /// Credentials the fake accepts, sent as `credentials`: an API-key entry's key and
+    /// any secret settings (a webhook signing secret). Empty for OAuth 2.0 entries,
+    /// whose tokens come from the sandbox's OAuth server.
+    #[serde(default)]
+    pub credentials: Map<String, Value>,
+    /// The secret the fake signs its webhook deliveries with, where it signs them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+    /// Other values the fake treats specially (a key with less access, a disabled
+    /// key, an id standing for something the account cannot see), for tests of
+    /// those paths.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub special_values: Vec<SpecialValue>,
+    /// Ids and facts of the fake's seeded data a client may want (an audience id, the
+    /// account id, the data center).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub fixtures: Map<String, Value>,
+}
+
+/// A value a fake treats specially, and what it does with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecialValue {
+    /// The config or credential field it goes in.
+    pub field: String,
+    pub value: String,
+    /// What the fake does with it.
+    pub effect: String,
+}
+
+impl CatalogEntry {
+    /// The entry with one more setting.
+    pub fn config(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.config.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// The entry with one more credential.
+    pub fn credential(mut self, name: &str, value: &str) -> Self {
+        self.credentials
+            .insert(name.to_owned(), Value::String(value.to_owned()));
+        self
+    }
+
+    /// The entry with the secret its fake signs webhooks with.
+    pub fn webhook_secret(mut self, secret: &str) -> Self {
+        self.webhook_secret = Some(secret.to_owned());
+        self
+    }
+
+    /// The entry with one more special value.
+    pub fn special_value(mut self, field: &str, value: &str, effect: &str) -> Self {
+        self.special_values.push(SpecialValue {
+            field: field.to_owned(),
+            value: value.to_owned(),
+            effect: effect.to_owned(),
+        });
+        self
+    }
+
+    /// The entry with one more fixture.
+    pub fn fixture(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.fixtures.insert(name.to_owned(), value.into());
+        self
+    }
 }
 
 #[cfg(test)]
@@ -199,5 +290,25 @@ mod tests {
                 retry_after_secs: 3
             }
         );
+    }
+
+    #[test]
+    fn a_catalog_entry_serializes_what_it_holds_and_reads_back() {
+        let entry = CatalogEntry::default()
+            .config("account", "42")
+            .config("lookback_days", 7)
+            .credential("api_key", "k_test")
+            .webhook_secret("whsec_x")
+            .special_value("api_key", "k_disabled", "403")
+            .fixture("list_id", "l1");
+        let json = serde_json::to_value(&entry).unwrap();
+        assert_eq!(json["config"]["lookback_days"], 7);
+        assert_eq!(json["credentials"]["api_key"], "k_test");
+        assert_eq!(json["special_values"][0]["effect"], "403");
+        let back: CatalogEntry = serde_json::from_value(json).unwrap();
+        assert_eq!(back, entry);
+        // Empty optional parts are left out, so OAuth entries stay short.
+        let empty = serde_json::to_value(CatalogEntry::default()).unwrap();
+        assert_eq!(empty, serde_json::json!({"config": {}, "credentials": {}}));
     }
 }

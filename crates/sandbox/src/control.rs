@@ -1,6 +1,6 @@
-//! Control endpoints for tests and demos (`/_sandbox/...`), `/healthz` and the HTML
-//! index at `/`. They are thin: each parses its JSON body and calls the matching
-//! [`Sandbox`] method.
+//! Control endpoints for tests and demos (`/_sandbox/...`, the catalog among them),
+//! `/healthz` and the HTML index at `/`. They are thin: each parses its JSON body and
+//! calls the matching [`Sandbox`] method.
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use junction_core::fake::Fault;
@@ -19,6 +19,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/_sandbox/latency").route(web::post().to(set_latency)))
         .service(web::resource("/_sandbox/reset").route(web::post().to(reset)))
         .service(web::resource("/_sandbox/state").route(web::get().to(state)))
+        .service(web::resource("/_sandbox/catalog").route(web::get().to(catalog)))
         // Anything else under /_sandbox is a typo, not a provider mount.
         .service(web::resource("/_sandbox/{rest:.*}").to(unknown_control));
 }
@@ -152,6 +153,20 @@ async fn state(sandbox: web::Data<Sandbox>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .json(sandbox.snapshot())
+}
+
+/// `GET /_sandbox/catalog`: its URLs are on the host the client used, as the index's.
+async fn catalog(sandbox: web::Data<Sandbox>, req: HttpRequest) -> HttpResponse {
+    let info = req.connection_info();
+    let base = format!("{}://{}/", info.scheme(), info.host());
+    match url::Url::parse(&base) {
+        Ok(base) => HttpResponse::Ok().json(sandbox.catalog(&base)),
+        Err(err) => reply::json_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &format!("the Host header does not make a URL: {err}"),
+        ),
+    }
 }
 
 async fn unknown_control(req: HttpRequest) -> HttpResponse {

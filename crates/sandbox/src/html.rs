@@ -172,7 +172,10 @@ pub(crate) fn index_page(base: &str, specs: &[&ProviderSpec], fake_ids: &[&str])
          <code>{client_secret}</code>; any http(s) redirect URI. Add \
          <code>decision=approve</code> or <code>decision=deny</code> to an authorize URL \
          to skip the consent page.</p>\
-         <h2>Providers</h2><table><tr><th>Provider</th><th>API</th><th>Auth</th></tr>{rows}</table>\
+         <h2>Providers</h2><p>The credentials and settings that connect each one are in \
+         the catalog, <a href=\"{base}/_sandbox/catalog\"><code>GET /_sandbox/catalog</code></a> \
+         (JSON).</p>\
+         <table><tr><th>Provider</th><th>API</th><th>Auth</th></tr>{rows}</table>\
          <h2>Control</h2><ul>\
          <li><code>POST /_sandbox/faults</code> <code>{{\"provider\":\"…\",\"fault\":{{\"kind\":\"rate_limited\",\"retry_after_secs\":2}},\"count\":1}}</code> \
          (kinds: rate_limited, quota_exhausted, server_error, expired_token, malformed_body)</li>\
@@ -183,6 +186,7 @@ pub(crate) fn index_page(base: &str, specs: &[&ProviderSpec], fake_ids: &[&str])
          (delays every answer of that fake; 0 clears it)</li>\
          <li><code>POST /_sandbox/reset</code></li>\
          <li><code>GET /_sandbox/state</code></li>\
+         <li><code>GET /_sandbox/catalog</code> (every provider entry with what connecting it takes)</li>\
          <li><code>GET /healthz</code></li></ul>",
         base = escape(base),
         client_id = escape(crate::CLIENT_ID),

@@ -11,7 +11,13 @@
 //!   [`TokenAuthority`](junction_core::fake::TokenAuthority));
 //! - control endpoints under `/_sandbox/` to arm faults, script token-endpoint
 //!   failures, expire tokens, slow a fake down, reset and inspect the state; `/healthz`; an HTML index
-//!   at `/`.
+//!   at `/`;
+//! - the catalog, `GET /_sandbox/catalog` ([`Catalog`]): every provider entry it serves
+//!   with what connecting it here takes — auth kind, the credentials and settings its
+//!   fake accepts ([`ProviderFake::catalog`]), the OAuth client and this server's
+//!   authorize and token URLs, the base URL of the fake, the webhook signing secret.
+//!   Clients read it instead of knowing each provider by heart (`cargo xtask demo`
+//!   connects every entry from it).
 //!
 //! The fake OAuth server knows one client: [`CLIENT_ID`] with [`CLIENT_SECRET`].
 //! Junction in demo mode (`JUNCTION_SANDBOX_URL`) uses exactly these.
@@ -19,6 +25,7 @@
 //! Use [`spawn`] to run it in the background (tests, `cargo xtask demo`), or
 //! [`Sandbox::configure`] to mount it into an actix-web `App` of your own.
 
+mod catalog;
 mod control;
 mod fakes;
 mod html;
@@ -42,6 +49,8 @@ use junction_core::{
 };
 use serde::{Deserialize, Serialize};
 
+pub use catalog::{Catalog, CatalogOAuth, CatalogProvider};
+pub use junction_core::fake::{CatalogEntry, SpecialValue};
 pub use state::{ProviderState, SandboxState};
 
 /// The only client id the fake OAuth server accepts.

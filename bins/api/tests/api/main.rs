@@ -9,6 +9,7 @@ mod alerts;
 mod api_key_connections;
 mod bad_bytes;
 mod basics;
+mod catalog;
 mod hostile;
 mod jobs;
 mod oauth_flow;

@@ -8,7 +8,7 @@ use junction_api::AppState;
 use junction_app::{App, Config, Role};
 use junction_core::WorkspaceId;
 use junction_registry::Registry;
-use junction_sandbox::{RunningSandbox, SandboxConfig};
+use junction_sandbox::{Catalog, CatalogProvider, RunningSandbox, SandboxConfig};
 use junction_testkit::{TestDb, TestRedis, create_workspace};
 use reqwest::{Client, RequestBuilder, Response, redirect};
 use secrecy::ExposeSecret;
@@ -203,6 +203,69 @@ impl TestApp {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["status"], "connected");
         body["integration_id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// The sandbox's catalog, read over HTTP as any client would.
+    pub async fn catalog(&self) -> Catalog {
+        let url = self.sandbox.url.join("_sandbox/catalog").unwrap();
+        let response = self.client.get(url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Connects a catalog entry with its values alone: API-key entries through
+    /// `POST /v1/integrations`, OAuth 2.0 entries through the whole flow (consent
+    /// approved). Returns the integration id.
+    pub async fn connect_from_catalog(&self, entry: &CatalogProvider) -> Uuid {
+        let provider = &entry.provider;
+        let display_name = format!("Catalog {provider}");
+        if entry.oauth.is_some() {
+            let response = self
+                .post(&format!("/v1/connect/{provider}"))
+                .json(&json!({"display_name": display_name, "config": entry.connect.config}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                201,
+                "{provider}: {}",
+                response.text().await.unwrap()
+            );
+            let body: Value = response.json().await.unwrap();
+            let authorize = Url::parse(body["authorize_url"].as_str().unwrap()).unwrap();
+            let callback = self.consent(&authorize, "approve").await;
+            let response = self.callback(&callback).await;
+            assert_eq!(
+                response.status(),
+                200,
+                "{provider}: {}",
+                response.text().await.unwrap()
+            );
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["status"], "connected", "{provider}: {body}");
+            body["integration_id"].as_str().unwrap().parse().unwrap()
+        } else {
+            let response = self
+                .post("/v1/integrations")
+                .json(&json!({
+                    "provider": provider,
+                    "display_name": display_name,
+                    "config": entry.connect.config,
+                    "credentials": entry.connect.credentials,
+                }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                201,
+                "{provider}: {}",
+                response.text().await.unwrap()
+            );
+            let body: Value = response.json().await.unwrap();
+            body["id"].as_str().unwrap().parse().unwrap()
+        }
     }
 
     /// Rows of a table as the schema owner sees them (bypassing RLS).

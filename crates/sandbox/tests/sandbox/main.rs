@@ -6,6 +6,7 @@
 
 mod authorize;
 mod builtin;
+mod catalog;
 mod consent;
 mod control;
 mod exchange;

@@ -22,7 +22,7 @@ mod data;
 mod report;
 
 use junction_core::fake::{
-    FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake, TokenStatus,
+    CatalogEntry, FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake, TokenStatus,
 };
 use serde_json::{Value, json};
 
@@ -32,6 +32,17 @@ use report::{InvalidArgument, ReportQuery};
 /// The property id that stands for a property the signed-in account cannot access.
 pub const FORBIDDEN_PROPERTY: &str = "403";
 
+/// The property the sandbox's catalog connects (any other numeric id but
+/// [`FORBIDDEN_PROPERTY`] has data too).
+pub const SANDBOX_PROPERTY: &str = "123456789";
+
+/// The breakdown the catalog's settings ask for: the first sync then shows a row per
+/// day and country, not only daily totals.
+const CATALOG_DIMENSIONS: &str = "country";
+
+/// The catalog's lookback: two months keep the first sync quick.
+const CATALOG_LOOKBACK_DAYS: u32 = 60;
+
 /// The GA4 Data API fake.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Ga4Fake;
@@ -39,6 +50,19 @@ pub struct Ga4Fake;
 impl ProviderFake for Ga4Fake {
     fn provider_id(&self) -> &'static str {
         PROVIDER_ID
+    }
+
+    fn catalog(&self) -> CatalogEntry {
+        CatalogEntry::default()
+            .config("property_id", SANDBOX_PROPERTY)
+            .config("dimensions", CATALOG_DIMENSIONS)
+            .config("lookback_days", CATALOG_LOOKBACK_DAYS)
+            .special_value(
+                "property_id",
+                FORBIDDEN_PROPERTY,
+                "a property the account cannot see: 403 PERMISSION_DENIED",
+            )
+            .fixture("dimensions", report::DIMENSIONS.to_vec())
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {

@@ -48,7 +48,7 @@ const SUPPORTED_FIELDS: [&str; 8] = [
 ];
 
 /// The dimensions the fake knows.
-const DIMENSIONS: [&str; 3] = ["date", "country", "sessionDefaultChannelGroup"];
+pub(super) const DIMENSIONS: [&str; 3] = ["date", "country", "sessionDefaultChannelGroup"];
 
 /// The metrics the fake knows, with their GA4 types.
 const METRICS: [(&str, &str); 12] = [

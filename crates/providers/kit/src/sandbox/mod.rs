@@ -45,11 +45,11 @@ use std::sync::Mutex;
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use junction_core::fake::{
-    FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake, TokenStatus,
+    CatalogEntry, FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake, TokenStatus,
 };
 use serde_json::{Map, Value, json};
 
-use crate::spec::{OAUTH_PROVIDER_ID, PROVIDER_ID};
+use crate::spec::{API_KEY_FIELD, OAUTH_PROVIDER_ID, PROVIDER_ID};
 use store::{Broadcast, CUSTOM_FIELDS, EMAIL_TEMPLATES, SENDING_ADDRESS, Stats, Store, Subscriber};
 
 /// The API key the sandbox accepts.
@@ -119,6 +119,17 @@ impl ProviderFake for KitFake {
         match self.auth {
             Auth::ApiKey => PROVIDER_ID,
             Auth::OAuth => OAUTH_PROVIDER_ID,
+        }
+    }
+
+    fn catalog(&self) -> CatalogEntry {
+        // Every setting is optional: the key (or the token) alone reaches the account.
+        let entry = CatalogEntry::default()
+            .fixture("account_id", SANDBOX_ACCOUNT_ID)
+            .fixture("account_name", SANDBOX_ACCOUNT_NAME);
+        match self.auth {
+            Auth::ApiKey => entry.credential(API_KEY_FIELD, SANDBOX_API_KEY),
+            Auth::OAuth => entry,
         }
     }
 

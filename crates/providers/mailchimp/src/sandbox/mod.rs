@@ -46,14 +46,14 @@ use std::{collections::BTreeMap, sync::Mutex};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use junction_core::fake::{
-    FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake, TokenStatus,
+    CatalogEntry, FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake, TokenStatus,
 };
 use serde_json::{Map, Value, json};
 
 use crate::{
     actions::is_plausible_email,
     archive, md5_hex,
-    spec::{MEMBER_STATUSES, OAUTH_PROVIDER_ID, PROVIDER_ID},
+    spec::{API_KEY_FIELD, MEMBER_STATUSES, OAUTH_PROVIDER_ID, PROVIDER_ID},
     subscriber_hash,
     wire::{BatchRequest, OperationResult, Problem, TagsUpdate},
 };
@@ -121,6 +121,29 @@ impl ProviderFake for MailchimpFake {
         match self.mode {
             AuthMode::ApiKey => PROVIDER_ID,
             AuthMode::OAuth => OAUTH_PROVIDER_ID,
+        }
+    }
+
+    fn catalog(&self) -> CatalogEntry {
+        // Mailchimp has no settings: the key (its data center included) or the token
+        // reaches every audience.
+        let audiences: Vec<Value> = data::AUDIENCES
+            .iter()
+            .map(|(id, name, ..)| json!({"id": id, "name": name}))
+            .collect();
+        let entry = CatalogEntry::default()
+            .fixture("data_center", SANDBOX_DATA_CENTER)
+            .fixture("account_name", SANDBOX_ACCOUNT_NAME)
+            .fixture("audiences", audiences);
+        match self.mode {
+            AuthMode::ApiKey => entry
+                .credential(API_KEY_FIELD, SANDBOX_API_KEY)
+                .special_value(
+                    API_KEY_FIELD,
+                    DISABLED_API_KEY,
+                    "a key whose user is disabled: 403 User Disabled",
+                ),
+            AuthMode::OAuth => entry.fixture("login_email", SANDBOX_LOGIN_EMAIL),
         }
     }
 

@@ -25,7 +25,7 @@ mod data;
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::NaiveDate;
 use junction_core::fake::{
-    FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake, TokenStatus,
+    CatalogEntry, FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake, TokenStatus,
 };
 use serde_json::{Map, Value, json};
 
@@ -36,6 +36,10 @@ use crate::{
 
 /// The account id that stands for an account the token cannot reach.
 pub const MISSING_ACCOUNT: &str = "0";
+
+/// The ad account the sandbox's catalog connects (any other numeric id but
+/// [`MISSING_ACCOUNT`] has the same campaigns).
+pub const SANDBOX_AD_ACCOUNT: &str = "1234567890";
 
 /// Rows per page when the request has no `limit` (Meta's default).
 const DEFAULT_LIMIT: usize = 25;
@@ -50,6 +54,16 @@ pub struct MetaAdsFake;
 impl ProviderFake for MetaAdsFake {
     fn provider_id(&self) -> &'static str {
         PROVIDER_ID
+    }
+
+    fn catalog(&self) -> CatalogEntry {
+        CatalogEntry::default()
+            .config("ad_account_id", SANDBOX_AD_ACCOUNT)
+            .special_value(
+                "ad_account_id",
+                MISSING_ACCOUNT,
+                "an account the token cannot reach: Graph error 100, subcode 33",
+            )
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {

@@ -39,7 +39,9 @@ mod webhook;
 use std::{collections::HashMap, sync::Mutex};
 
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
-use junction_core::fake::{FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake};
+use junction_core::fake::{
+    CatalogEntry, FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake,
+};
 use serde_json::{Map, Value, json};
 
 use crate::{
@@ -90,6 +92,22 @@ enum Access {
 impl ProviderFake for ResendFake {
     fn provider_id(&self) -> &'static str {
         PROVIDER_ID
+    }
+
+    fn catalog(&self) -> CatalogEntry {
+        CatalogEntry::default()
+            .config("from", SANDBOX_SENDER)
+            .credential("api_key", SANDBOX_API_KEY)
+            .credential("webhook_secret", SANDBOX_WEBHOOK_SECRET)
+            .webhook_secret(SANDBOX_WEBHOOK_SECRET)
+            .special_value(
+                "api_key",
+                SANDBOX_SENDING_KEY,
+                "a sending-access key: it may send, anything else is 401 restricted_api_key",
+            )
+            .fixture("delivered_address", DELIVERED_ADDRESS)
+            .fixture("bounced_address", BOUNCED_ADDRESS)
+            .fixture("complained_address", COMPLAINED_ADDRESS)
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {

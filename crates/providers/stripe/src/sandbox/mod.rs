@@ -49,7 +49,9 @@ use std::{
     sync::{Mutex, MutexGuard, PoisonError},
 };
 
-use junction_core::fake::{FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake};
+use junction_core::fake::{
+    CatalogEntry, FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake,
+};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -256,6 +258,20 @@ fn is_version(value: &str) -> bool {
 impl ProviderFake for StripeFake {
     fn provider_id(&self) -> &'static str {
         PROVIDER_ID
+    }
+
+    fn catalog(&self) -> CatalogEntry {
+        CatalogEntry::default()
+            .credential("secret_key", SECRET_KEY)
+            .credential("webhook_secret", WEBHOOK_SECRET)
+            .webhook_secret(WEBHOOK_SECRET)
+            .special_value(
+                "secret_key",
+                RESTRICTED_KEY,
+                "a restricted key: reads the synced lists and objects, not the account; \
+                 cannot write (403)",
+            )
+            .fixture("account_id", ACCOUNT_ID)
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
