@@ -108,6 +108,7 @@
 //! | [`settings`] | typed settings: [`IntSetting`], [`EnumSetting`], [`StringSetting`], [`DateSetting`] |
 //! | [`cursor`] | typed stored cursors, date [`cursor::Window`]s |
 //! | [`data`] | numbers written as strings, a day's KPI points, webhook effects |
+//! | [`input`] | an action's input read field by field, errors naming the field |
 //! | [`webhook`] | verification dispatched from the spec's scheme, ids derived from content |
 //! | [`client`] | [`Client`], which runs an [`HttpApi`] for one connection |
 
@@ -118,6 +119,7 @@ pub mod client;
 pub mod cursor;
 pub mod data;
 pub mod errors;
+pub mod input;
 pub mod paging;
 pub mod ratelimit;
 pub mod settings;
