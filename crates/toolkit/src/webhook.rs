@@ -3,10 +3,11 @@
 //!
 //! [`WebhookSpec`]: junction_core::WebhookSpec
 
+use http::HeaderMap;
 use junction_core::{
     Context,
-    spec::ProviderSpec,
-    webhook::{WebhookError, WebhookEvent, WebhookRequest},
+    spec::{ProviderSpec, WebhookScheme},
+    webhook::{WebhookError, WebhookEvent, WebhookRequest, svix},
 };
 use ring::digest;
 use secrecy::SecretString;
@@ -29,6 +30,56 @@ pub fn verify(
         .ok_or(WebhookError::Unsupported)?;
     junction_core::webhook::verify(scheme, secret, request, ctx.now())?;
     parse(request.body)
+}
+
+/// A verified delivery, as a parser that needs more than the body sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// The raw body, as signed.
+    pub body: &'a [u8],
+    pub headers: &'a HeaderMap,
+    /// The message id the scheme signed along with the body, when it signs one
+    /// (see [`message_id`]).
+    pub message_id: Option<&'a str>,
+}
+
+/// [`verify`] for parsers that need the delivery's headers or the message id the
+/// scheme signed (Svix's `svix-id`: Resend's events carry no id of their own).
+pub fn verify_delivery(
+    spec: &ProviderSpec,
+    ctx: &Context,
+    secret: &SecretString,
+    request: &WebhookRequest<'_>,
+    parse: impl FnOnce(&Delivery<'_>) -> Result<Vec<WebhookEvent>, WebhookError>,
+) -> Result<Vec<WebhookEvent>, WebhookError> {
+    let scheme = spec
+        .webhook
+        .as_ref()
+        .map(|webhook| webhook.scheme)
+        .ok_or(WebhookError::Unsupported)?;
+    junction_core::webhook::verify(scheme, secret, request, ctx.now())?;
+    parse(&Delivery {
+        body: request.body,
+        headers: request.headers,
+        message_id: message_id(scheme, request.headers),
+    })
+}
+
+/// The message id `scheme` signs with each delivery, non-empty and trimmed: Svix's
+/// `svix-id` (else its Standard Webhooks twin `webhook-id`), the same across the
+/// retries of one message, so deduplicating on it makes a redelivery a no-op.
+/// Stripe and Meta sign none (Stripe's event id is in the body).
+pub fn message_id(scheme: WebhookScheme, headers: &HeaderMap) -> Option<&str> {
+    let names: &[&str] = match scheme {
+        WebhookScheme::Svix { .. } => &[svix::ID_HEADER, svix::STANDARD_ID_HEADER],
+        WebhookScheme::Stripe { .. } | WebhookScheme::MetaHubSignature256 => &[],
+    };
+    names
+        .iter()
+        .find_map(|name| headers.get(*name))
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
 }
 
 /// A stable event id for providers that send none: `prefix` and the hex SHA-256 of
@@ -92,6 +143,57 @@ mod tests {
             canonical(&one).to_string(),
             r#"{"a":{"c":0,"d":[{"e":2,"f":1}]},"b":1}"#
         );
+    }
+
+    #[test]
+    fn deliveries_carry_the_signed_message_id() {
+        let mut spec = crate::testing::oauth_spec();
+        spec.webhook = Some(WebhookSpec {
+            scheme: WebhookScheme::Svix {
+                tolerance_secs: svix::DEFAULT_TOLERANCE_SECS,
+            },
+            events: vec![],
+            secret: WebhookSecret::Field("webhook_secret"),
+            verify_token_field: None,
+        });
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let ctx = Context::new(reqwest::Client::new())
+            .with_clock(std::sync::Arc::new(junction_core::FixedClock(now)));
+        let secret = SecretString::from("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let body = br#"{"type":"email.sent"}"#;
+        let signature = svix::sign(&secret, "msg_1", now.timestamp(), body).unwrap();
+        // Under the Standard Webhooks names, the id is read all the same.
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("webhook-id", "msg_1".to_owned()),
+            ("webhook-timestamp", now.timestamp().to_string()),
+            ("webhook-signature", signature),
+        ] {
+            headers.insert(name, HeaderValue::from_str(&value).unwrap());
+        }
+        let request = WebhookRequest {
+            headers: &headers,
+            body,
+        };
+        let events = verify_delivery(&spec, &ctx, &secret, &request, |delivery| {
+            assert_eq!(delivery.body, body);
+            parse(delivery.message_id.unwrap_or_default().as_bytes())
+        })
+        .unwrap();
+        assert_eq!(events[0].id, "msg_1");
+        let forged = SecretString::from("whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldA==");
+        assert_eq!(
+            verify_delivery(&spec, &ctx, &forged, &request, |_| panic!(
+                "parsed before verifying"
+            )),
+            Err(WebhookError::SignatureMismatch)
+        );
+        assert_eq!(
+            message_id(WebhookScheme::MetaHubSignature256, &headers),
+            None
+        );
+        headers.insert("svix-id", HeaderValue::from_static("  "));
+        assert_eq!(message_id(spec.webhook.unwrap().scheme, &headers), None);
     }
 
     #[test]
