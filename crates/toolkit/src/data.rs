@@ -81,10 +81,55 @@ pub fn add_effects(
     }));
 }
 
+/// proto3 JSON int64 (Google APIs), for `#[serde(with = "...")]` on an
+/// `Option<i64>`: written as a decimal string, read from a string or a number.
+pub mod proto_int64 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(value: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => s.serialize_str(&v.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Int64 {
+            Number(i64),
+            Text(String),
+        }
+        match Option::<Int64>::deserialize(d)? {
+            None => Ok(None),
+            Some(Int64::Number(n)) => Ok(Some(n)),
+            Some(Int64::Text(text)) => text
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| D::Error::custom("expected an int64 as a decimal string")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn proto_int64s_are_strings_on_the_wire() {
+        #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        struct Body {
+            #[serde(default, skip_serializing_if = "Option::is_none", with = "proto_int64")]
+            limit: Option<i64>,
+        }
+        let body = Body { limit: Some(10) };
+        assert_eq!(serde_json::to_value(&body).unwrap(), json!({"limit": "10"}));
+        let read: Body = serde_json::from_value(json!({"limit": 5})).unwrap();
+        assert_eq!(read, Body { limit: Some(5) });
+        assert!(serde_json::from_value::<Body>(json!({"limit": "ten"})).is_err());
+    }
 
     #[test]
     fn numbers_points_and_effects() {

@@ -128,6 +128,9 @@ pub mod webhook;
 #[cfg(test)]
 mod testing;
 
+/// Time zones, for quotas that reset at a zone's midnight ([`Resets::NextMidnight`]).
+pub use chrono_tz as tz;
+
 pub use api::{HttpApi, Verification};
 pub use auth::{AuthMode, Placement, Username};
 pub use base::{BaseUrl, Var, VarSource};

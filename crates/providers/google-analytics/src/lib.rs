@@ -7,8 +7,10 @@
 //! breakdown dimensions, turned into records and KPI points (`sessions`,
 //! `total_users`, `new_users`, `key_events`, `engagement_rate`, `total_revenue`).
 //!
-//! Quota refusals are classified from Google's error body: a used-up token quota is
-//! `QuotaExhausted` until its reset, too many concurrent requests is `RateLimited`.
+//! The Data API is described as data for the provider toolkit (host, bearer token,
+//! error table): quota refusals are classified from Google's error body, a used-up
+//! token quota is `QuotaExhausted` until its reset, too many concurrent requests is
+//! `RateLimited`; see [`google`].
 //!
 //! With the `sandbox` feature, [`sandbox::Ga4Fake`] serves a deterministic fake of
 //! the same endpoint for demo mode and tests.
@@ -26,6 +28,7 @@ use junction_core::{
     Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget, ReadRequest,
     spec::ProviderSpec,
 };
+use junction_toolkit::{cursor, data};
 use serde_json::Value;
 
 pub use spec::{
@@ -34,7 +37,7 @@ pub use spec::{
 };
 
 use crate::{
-    report::{Settings, Window},
+    report::{PAGING, Settings},
     wire::{DateRange, Metric, PropertyQuota, RunReportRequest},
 };
 
@@ -65,8 +68,7 @@ impl Adapter for GoogleAnalytics {
             return_property_quota: Some(true),
             ..RunReportRequest::default()
         };
-        let report =
-            google::run_report(ctx, self.spec(), conn, &settings.property_id, &body).await?;
+        let report = google::run_report(ctx, conn, &settings.property_id, &body).await?;
         warn_if_quota_used_up(report.property_quota.as_ref(), &settings.property_id);
         Ok(Health {
             account: Some(format!("GA4 property {}", settings.property_id)),
@@ -85,31 +87,17 @@ impl Adapter for GoogleAnalytics {
         conn: &Connection,
         request: &ReadRequest,
     ) -> Result<Page, AdapterError> {
-        if request.stream != DAILY_REPORT {
-            return Err(AdapterError::invalid_field(
-                "stream",
-                format!("Google Analytics 4 has no stream `{}`", request.stream),
-            ));
-        }
+        data::stream(self.spec(), request)?;
         let settings = Settings::from_connection(conn)?;
-        let today = ctx.now().date_naive();
-        let window = Window::plan(request.cursor.as_ref(), &settings, today)?;
-        let body = window.request(&settings, report::page_size(request.page_size));
-        let report =
-            google::run_report(ctx, self.spec(), conn, &settings.property_id, &body).await?;
+        let read = report::plan(request.cursor.as_ref(), &settings, ctx.now().date_naive())?;
+        let body = report::request(&read, &settings, PAGING.size.pick(request.page_size));
+        let report = google::run_report(ctx, conn, &settings.property_id, &body).await?;
         warn_if_quota_used_up(report.property_quota.as_ref(), &settings.property_id);
-
-        let (records, kpis) =
-            report::map_rows(&report, &settings.report_dimensions(), &REPORT_METRICS)?;
-        let (cursor, has_more) = window.advance(records.len(), report.row_count, &settings);
-        let next_cursor = serde_json::to_value(&cursor)
-            .map_err(|err| AdapterError::invalid(format!("cursor not serializable: {err}")))?;
-        Ok(Page {
-            records,
-            kpis,
-            next_cursor: Some(next_cursor),
-            has_more,
-        })
+        let dimensions = settings.report_dimensions();
+        let (records, kpis) = report::map_rows(&report, &dimensions, &REPORT_METRICS)?;
+        let (cursor, has_more) =
+            report::advance(&read, records.len(), report.row_count, &settings)?;
+        cursor::page(records, kpis, &cursor, has_more)
     }
 
     /// The Data API host's root (the client names the version: `v1beta/...`), or the
@@ -119,10 +107,7 @@ impl Adapter for GoogleAnalytics {
         ctx: &Context,
         conn: &Connection,
     ) -> Result<ProxyTarget, AdapterError> {
-        Ok(ProxyTarget::bearer(
-            ctx.url(DEFAULT_BASE, "")?,
-            conn.bearer()?,
-        ))
+        google::client(ctx, conn)?.proxy_target()
     }
 }
 

@@ -5,12 +5,19 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration as Days, NaiveDate};
+use heck::ToSnakeCase;
 use junction_core::{AdapterError, Connection, KpiPoint, Record};
+use junction_toolkit::{
+    OnStall, PageSize, PageToken, Paging, Style,
+    cursor::{self, Window, WindowCursor, WindowRead},
+    data,
+    paging::Observed,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
 use crate::{
-    spec::{DEFAULT_LOOKBACK_DAYS, MAX_LOOKBACK_DAYS, REPORT_METRICS},
+    spec::{DAILY_REPORT, DIMENSIONS, LOOKBACK, PROPERTY, REPORT_METRICS},
     wire::{DateRange, Dimension, Metric, RunReportRequest, RunReportResponse},
 };
 
@@ -20,11 +27,21 @@ pub(crate) const DATE_DIMENSION: &str = "date";
 /// GA4 allows 9 dimensions per request; `date` takes one.
 const MAX_EXTRA_DIMENSIONS: usize = 8;
 
-/// Rows per request when the caller has no wish (the API's own default).
-pub(crate) const DEFAULT_PAGE_SIZE: u32 = 10_000;
-
-/// The most rows GA4 returns per request.
-pub(crate) const MAX_PAGE_SIZE: u32 = 250_000;
+/// How `daily_report` pages: `offset`/`limit` in the request body until the
+/// report's `rowCount` (the API's default page is 10,000 rows, its largest 250,000).
+pub(crate) const PAGING: Paging = Paging {
+    style: Style::Offset {
+        param: "offset",
+        total: Some("/rowCount"),
+    },
+    items: "/rows",
+    size_param: "limit",
+    size: PageSize {
+        default: 10_000,
+        max: 250_000,
+    },
+    on_stall: OnStall::End,
+};
 
 /// How many days before the last day read the next window starts. GA4 keeps
 /// processing a day's data for 24 to 48 hours (longer for imported data), so the
@@ -42,46 +59,13 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    /// Reads and checks the connection's config. The API validates the same fields
-    /// with the spec's patterns; this repeats the checks a request depends on, with
-    /// the limits a pattern cannot express.
+    /// Reads and checks the connection's config with the spec's own definitions,
+    /// and the limits of `dimensions` a pattern cannot express.
     pub(crate) fn from_connection(conn: &Connection) -> Result<Self, AdapterError> {
-        let property_id = conn.config_str("property_id")?.trim().to_owned();
-        if !property_id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(AdapterError::invalid_field(
-                "property_id",
-                "must be the numeric GA4 property ID (Admin → Property settings), not a \
-                 measurement ID",
-            ));
-        }
-        let dimensions = match conn.config.get("dimensions") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(text)) => parse_dimensions(text)?,
-            Some(_) => {
-                return Err(AdapterError::invalid_field(
-                    "dimensions",
-                    "must be a comma-separated list of dimension names",
-                ));
-            }
-        };
-        let lookback_days = match conn.config.get("lookback_days") {
-            None | Some(Value::Null) => DEFAULT_LOOKBACK_DAYS,
-            Some(value) => value
-                .as_u64()
-                .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
-                .and_then(|days| u32::try_from(days).ok())
-                .filter(|days| (1..=MAX_LOOKBACK_DAYS).contains(days))
-                .ok_or_else(|| {
-                    AdapterError::invalid_field(
-                        "lookback_days",
-                        format!("must be a whole number of days from 1 to {MAX_LOOKBACK_DAYS}"),
-                    )
-                })?,
-        };
         Ok(Self {
-            property_id,
-            dimensions,
-            lookback_days,
+            property_id: PROPERTY.require(conn)?,
+            dimensions: parse_dimensions(&DIMENSIONS.read(conn)?.unwrap_or_default())?,
+            lookback_days: LOOKBACK.read_u32(conn)?,
         })
     }
 
@@ -93,49 +77,27 @@ impl Settings {
     }
 }
 
-/// Splits and checks the `dimensions` setting.
+/// Splits and checks the `dimensions` setting (its pattern checked the names).
 fn parse_dimensions(text: &str) -> Result<Vec<String>, AdapterError> {
+    let invalid = |message: String| AdapterError::invalid_field("dimensions", message);
     let mut names: Vec<String> = Vec::new();
     for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        if !is_dimension_name(name) {
-            return Err(AdapterError::invalid_field(
-                "dimensions",
-                "each dimension must be a GA4 API name such as `country` or `customEvent:plan`",
-            ));
-        }
         if name == DATE_DIMENSION {
-            return Err(AdapterError::invalid_field(
-                "dimensions",
-                "`date` is always included; list only the extra dimensions",
+            return Err(invalid(
+                "`date` is always included; list only the extra dimensions".into(),
             ));
         }
         if names.iter().any(|n| n == name) {
-            return Err(AdapterError::invalid_field(
-                "dimensions",
-                format!("`{name}` is listed twice"),
-            ));
+            return Err(invalid(format!("`{name}` is listed twice")));
         }
         names.push(name.to_owned());
     }
     if names.len() > MAX_EXTRA_DIMENSIONS {
-        return Err(AdapterError::invalid_field(
-            "dimensions",
-            format!("at most {MAX_EXTRA_DIMENSIONS} dimensions besides the date"),
-        ));
+        return Err(invalid(format!(
+            "at most {MAX_EXTRA_DIMENSIONS} dimensions besides the date"
+        )));
     }
     Ok(names)
-}
-
-/// `name` or `scope:name`, letters, digits and underscores, starting with a letter.
-fn is_dimension_name(name: &str) -> bool {
-    let word = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    let (head, tail) = match name.split_once(':') {
-        Some((head, tail)) => (head, Some(tail)),
-        None => (name, None),
-    };
-    head.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-        && word(head)
-        && tail.is_none_or(word)
 }
 
 /// The stored cursor of `daily_report`.
@@ -155,135 +117,94 @@ pub(crate) struct Cursor {
     pub dimensions: Vec<String>,
 }
 
-/// The days and the first row one read covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Window {
-    pub start: NaiveDate,
-    pub end: NaiveDate,
-    pub offset: u64,
-}
-
-impl Window {
-    /// The window to read from the stored cursor (`None` on a first sync).
-    pub(crate) fn plan(
-        cursor: Option<&Value>,
-        settings: &Settings,
-        today: NaiveDate,
-    ) -> Result<Self, AdapterError> {
-        let first_day = today - Days::days(i64::from(settings.lookback_days));
-        let Some(value) = cursor else {
-            return Ok(Self {
-                start: first_day,
-                end: today,
-                offset: 0,
-            });
-        };
-        let cursor: Cursor = serde_json::from_value(value.clone())
-            .map_err(|_| AdapterError::invalid_field("cursor", "is not a daily_report cursor"))?;
-        let window = match cursor.end {
-            // Paging through a window with the same breakdown: go on where it stopped.
-            Some(end) if cursor.dimensions == settings.dimensions => Self {
-                start: cursor.start,
-                end,
-                offset: cursor.offset,
-            },
-            // A changed breakdown invalidates the offset, and the new breakdown has no
-            // history yet: read the lookback period again with it.
-            _ if cursor.dimensions != settings.dimensions => Self {
-                start: cursor.start.min(first_day),
-                end: today,
-                offset: 0,
-            },
-            _ => Self {
-                start: cursor.start,
-                end: today,
-                offset: 0,
-            },
-        };
-        // A cursor from a clock ahead of ours must not make an inverted range.
-        Ok(Self {
-            start: window.start.min(window.end),
-            ..window
-        })
+impl WindowCursor for Cursor {
+    fn window(&self) -> (NaiveDate, Option<NaiveDate>, PageToken) {
+        (self.start, self.end, PageToken::Offset(self.offset))
     }
 
-    /// The cursor after a page of `rows` rows out of `row_count`, and whether more
-    /// rows of this window follow.
-    pub(crate) fn advance(
-        &self,
-        rows: usize,
-        row_count: i64,
-        settings: &Settings,
-    ) -> (Cursor, bool) {
-        let next_offset = self.offset.saturating_add(rows as u64);
-        // An empty page ends the window even if `rowCount` says otherwise, so a
-        // confused response cannot make the sync loop forever.
-        let has_more = rows > 0 && i64::try_from(next_offset).is_ok_and(|n| n < row_count);
-        let cursor = if has_more {
-            Cursor {
-                start: self.start,
-                end: Some(self.end),
-                offset: next_offset,
-                dimensions: settings.dimensions.clone(),
-            }
-        } else {
-            Cursor {
-                start: self.end - Days::days(REREAD_DAYS),
-                end: None,
-                offset: 0,
-                dimensions: settings.dimensions.clone(),
-            }
+    fn at(start: NaiveDate, end: Option<NaiveDate>, page: PageToken) -> Self {
+        let offset = match page {
+            PageToken::Offset(offset) => offset,
+            _ => 0,
         };
-        (cursor, has_more)
-    }
-
-    /// The `runReport` body for this window.
-    pub(crate) fn request(&self, settings: &Settings, page_size: u32) -> RunReportRequest {
-        RunReportRequest {
-            date_ranges: vec![DateRange {
-                start_date: self.start.format("%Y-%m-%d").to_string(),
-                end_date: self.end.format("%Y-%m-%d").to_string(),
-            }],
-            dimensions: settings
-                .report_dimensions()
-                .into_iter()
-                .map(|name| Dimension { name })
-                .collect(),
-            metrics: REPORT_METRICS
-                .iter()
-                .map(|name| Metric {
-                    name: (*name).to_owned(),
-                })
-                .collect(),
-            offset: Some(i64::try_from(self.offset).unwrap_or(i64::MAX)),
-            limit: Some(i64::from(page_size)),
-            keep_empty_rows: Some(false),
-            return_property_quota: Some(true),
+        let dimensions = Vec::new();
+        Self {
+            start,
+            end,
+            offset,
+            dimensions,
         }
     }
 }
 
-/// The page size to ask for: the caller's wish within what GA4 allows.
-pub(crate) fn page_size(wish: Option<u32>) -> u32 {
-    wish.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE)
+/// The read a stored cursor calls for. A changed breakdown invalidates the offset,
+/// and the new breakdown has no history yet: the lookback period is read again.
+pub(crate) fn plan(
+    stored: Option<&Value>,
+    settings: &Settings,
+    today: NaiveDate,
+) -> Result<WindowRead, AdapterError> {
+    let cursor: Option<Cursor> = cursor::read(stored, DAILY_REPORT)?;
+    let lookback = settings.lookback_days;
+    Ok(match cursor {
+        Some(cursor) if cursor.dimensions != settings.dimensions => WindowRead {
+            days: Window::resume(
+                cursor.start.min(today - Days::days(lookback.into())),
+                None,
+                today,
+            ),
+            page: PageToken::First,
+        },
+        cursor => WindowRead::from_cursor(cursor.as_ref(), today, lookback),
+    })
 }
 
-/// How a metric column's strings are parsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MetricKind {
-    Integer,
-    /// Every other type (`TYPE_FLOAT`, `TYPE_CURRENCY`, `TYPE_SECONDS`, ...) is a
-    /// floating-point number in some unit.
-    Float,
+/// The cursor after a page of `rows` rows out of `row_count`, and whether more rows
+/// of this window follow.
+pub(crate) fn advance(
+    read: &WindowRead,
+    rows: usize,
+    row_count: i64,
+    settings: &Settings,
+) -> Result<(Cursor, bool), AdapterError> {
+    let seen = Observed {
+        items: rows,
+        total: Some(u64::try_from(row_count).unwrap_or(0)),
+        ..Observed::default()
+    };
+    // The size only matters without a total, which GA4 always gives.
+    let next = PAGING.advance(&read.page, PAGING.size.max, &seen)?;
+    let (mut cursor, more): (Cursor, bool) = read.advance(next, read.days.reread_from(REREAD_DAYS));
+    cursor.dimensions = settings.dimensions.clone();
+    Ok((cursor, more))
 }
 
-impl MetricKind {
-    fn of(metric_type: &str) -> Self {
-        if metric_type == "TYPE_INTEGER" {
-            Self::Integer
-        } else {
-            Self::Float
-        }
+/// The `runReport` body for a read.
+pub(crate) fn request(read: &WindowRead, settings: &Settings, page_size: u32) -> RunReportRequest {
+    let offset = match read.page {
+        PageToken::Offset(offset) => offset,
+        _ => 0,
+    };
+    RunReportRequest {
+        date_ranges: vec![DateRange {
+            start_date: read.days.start.format("%Y-%m-%d").to_string(),
+            end_date: read.days.end.format("%Y-%m-%d").to_string(),
+        }],
+        dimensions: settings
+            .report_dimensions()
+            .into_iter()
+            .map(|name| Dimension { name })
+            .collect(),
+        metrics: REPORT_METRICS
+            .iter()
+            .map(|name| Metric {
+                name: (*name).to_owned(),
+            })
+            .collect(),
+        offset: Some(i64::try_from(offset).unwrap_or(i64::MAX)),
+        limit: Some(i64::from(page_size)),
+        keep_empty_rows: Some(false),
+        return_property_quota: Some(true),
     }
 }
 
@@ -302,30 +223,24 @@ pub(crate) fn map_rows(
     dimensions: &[String],
     metrics: &[&str],
 ) -> Result<(Vec<Record>, Vec<KpiPoint>), AdapterError> {
-    let header_dimensions: Vec<&str> = report
-        .dimension_headers
-        .iter()
-        .map(|h| h.name.as_str())
-        .collect();
-    if header_dimensions != dimensions {
+    let dimension_headers = report.dimension_headers.iter().map(|h| h.name.as_str());
+    if !dimension_headers.eq(dimensions.iter().map(String::as_str)) {
         return Err(malformed(
             "dimension headers differ from the requested dimensions",
         ));
     }
-    let header_metrics: Vec<&str> = report
-        .metric_headers
-        .iter()
-        .map(|h| h.name.as_str())
-        .collect();
-    if header_metrics != metrics {
+    let metric_headers = report.metric_headers.iter().map(|h| h.name.as_str());
+    if !metric_headers.eq(metrics.iter().copied()) {
         return Err(malformed(
             "metric headers differ from the requested metrics",
         ));
     }
-    let kinds: Vec<MetricKind> = report
+    // Integers stay integers in records; every other type (`TYPE_FLOAT`,
+    // `TYPE_CURRENCY`, `TYPE_SECONDS`, ...) is a floating-point number in some unit.
+    let integer: Vec<bool> = report
         .metric_headers
         .iter()
-        .map(|h| MetricKind::of(&h.metric_type))
+        .map(|h| h.metric_type == "TYPE_INTEGER")
         .collect();
     let kpi_names: Vec<String> = metrics.iter().map(|m| snake_case(m)).collect();
 
@@ -344,12 +259,12 @@ pub(crate) fn map_rows(
             id_parts.push(escape_id_part(&value.value));
         }
         let mut values = Vec::with_capacity(metrics.len());
-        for ((name, kind), value) in metrics.iter().zip(&kinds).zip(&row.metric_values) {
+        for ((name, integer), value) in metrics.iter().zip(&integer).zip(&row.metric_values) {
             let text = value
                 .value
                 .as_deref()
                 .ok_or_else(|| malformed(format_args!("`{name}` has no value")))?;
-            let (number, as_f64) = parse_metric(text, *kind)
+            let (number, as_f64) = parse_metric(text, *integer)
                 .ok_or_else(|| malformed(format_args!("`{name}` is not a number")))?;
             data.insert((*name).to_owned(), Value::Number(number));
             values.push(as_f64);
@@ -368,14 +283,11 @@ pub(crate) fn map_rows(
                     .skip(1)
                     .map(|(name, value)| (name.clone(), value.value.clone()))
                     .collect();
-                for (metric, value) in kpi_names.iter().zip(&values) {
-                    kpis.push(KpiPoint {
-                        metric: metric.clone(),
-                        date,
-                        dimensions: breakdown.clone(),
-                        value: *value,
-                    });
-                }
+                let values = kpi_names
+                    .iter()
+                    .map(String::as_str)
+                    .zip(values.iter().map(|v| Some(*v)));
+                kpis.extend(data::day_points(date, &breakdown, values));
             }
             // GA4 folds rare combinations into an "(other)" row on huge reports; such a
             // row is kept as a record but has no day to chart.
@@ -395,17 +307,14 @@ pub(crate) fn map_rows(
 
 /// Parses a metric string by its column's type: the JSON number for the record and
 /// the value for the KPI point.
-fn parse_metric(text: &str, kind: MetricKind) -> Option<(Number, f64)> {
+fn parse_metric(text: &str, integer: bool) -> Option<(Number, f64)> {
     let text = text.trim();
-    match kind {
-        MetricKind::Integer => text
-            .parse::<i64>()
-            .ok()
-            .map(|n| (Number::from(n), n as f64)),
-        MetricKind::Float => {
-            let value = text.parse::<f64>().ok()?;
-            Number::from_f64(value).map(|n| (n, value))
-        }
+    if integer {
+        let n = text.parse::<i64>().ok()?;
+        Some((Number::from(n), n as f64))
+    } else {
+        let value = text.parse::<f64>().ok()?;
+        Number::from_f64(value).map(|n| (n, value))
     }
 }
 
@@ -416,20 +325,7 @@ fn escape_id_part(part: &str) -> String {
 
 /// `totalUsers` → `total_users`, `customEvent:planName` → `custom_event_plan_name`.
 pub(crate) fn snake_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 4);
-    for c in name.chars() {
-        if c.is_ascii_uppercase() {
-            if !out.is_empty() && !out.ends_with('_') {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if !out.is_empty() && !out.ends_with('_') {
-            out.push('_');
-        }
-    }
-    out
+    name.to_snake_case()
 }
 
 #[cfg(test)]
@@ -508,56 +404,44 @@ mod tests {
         );
     }
 
+    /// The read a cursor calls for: its days and offset.
+    fn planned(
+        cursor: Option<&Value>,
+        s: &Settings,
+        today: NaiveDate,
+    ) -> (NaiveDate, NaiveDate, u64) {
+        let read = plan(cursor, s, today).unwrap();
+        let offset = match read.page {
+            PageToken::Offset(offset) => offset,
+            _ => 0,
+        };
+        (read.days.start, read.days.end, offset)
+    }
+
     #[test]
     fn windows_follow_the_cursor() {
         let today = day("2026-03-15");
         let s = settings(&["country"]);
-        assert_eq!(
-            Window::plan(None, &s, today).unwrap(),
-            Window {
-                start: day("2026-02-13"),
-                end: today,
-                offset: 0
-            }
-        );
+        assert_eq!(planned(None, &s, today), (day("2026-02-13"), today, 0));
         let paging = json!({"start": "2026-03-01", "end": "2026-03-10", "offset": 20, "dimensions": ["country"]});
         assert_eq!(
-            Window::plan(Some(&paging), &s, today).unwrap(),
-            Window {
-                start: day("2026-03-01"),
-                end: day("2026-03-10"),
-                offset: 20
-            }
+            planned(Some(&paging), &s, today),
+            (day("2026-03-01"), day("2026-03-10"), 20)
         );
         let between = json!({"start": "2026-03-07", "dimensions": ["country"]});
         assert_eq!(
-            Window::plan(Some(&between), &s, today).unwrap(),
-            Window {
-                start: day("2026-03-07"),
-                end: today,
-                offset: 0
-            }
+            planned(Some(&between), &s, today),
+            (day("2026-03-07"), today, 0)
         );
         // The breakdown changed mid-window: start over with the lookback period.
         assert_eq!(
-            Window::plan(Some(&paging), &settings(&[]), today).unwrap(),
-            Window {
-                start: day("2026-02-13"),
-                end: today,
-                offset: 0
-            }
+            planned(Some(&paging), &settings(&[]), today),
+            (day("2026-02-13"), today, 0)
         );
         let future = json!({"start": "2027-01-01", "dimensions": ["country"]});
-        assert_eq!(
-            Window::plan(Some(&future), &s, today).unwrap(),
-            Window {
-                start: today,
-                end: today,
-                offset: 0
-            }
-        );
+        assert_eq!(planned(Some(&future), &s, today), (today, today, 0));
         assert!(matches!(
-            Window::plan(Some(&json!({"page": 2})), &s, today),
+            plan(Some(&json!({"page": 2})), &s, today),
             Err(AdapterError::Invalid { field: Some(f), .. }) if f == "cursor"
         ));
     }
@@ -565,12 +449,14 @@ mod tests {
     #[test]
     fn advancing_pages_then_rewinds_for_revisions() {
         let s = settings(&[]);
-        let window = Window {
-            start: day("2026-03-01"),
-            end: day("2026-03-10"),
-            offset: 0,
+        let window = WindowRead {
+            days: Window {
+                start: day("2026-03-01"),
+                end: day("2026-03-10"),
+            },
+            page: PageToken::First,
         };
-        let (cursor, more) = window.advance(4, 10, &s);
+        let (cursor, more) = advance(&window, 4, 10, &s).unwrap();
         assert!(more);
         assert_eq!(
             cursor,
@@ -581,11 +467,11 @@ mod tests {
                 dimensions: vec![]
             }
         );
-        let last = Window {
-            offset: 8,
-            ..window
+        let last = WindowRead {
+            page: PageToken::Offset(8),
+            ..window.clone()
         };
-        let (cursor, more) = last.advance(2, 10, &s);
+        let (cursor, more) = advance(&last, 2, 10, &s).unwrap();
         assert!(!more);
         assert_eq!(
             cursor,
@@ -596,12 +482,13 @@ mod tests {
                 dimensions: vec![]
             }
         );
-        let (_, more) = window.advance(0, 10, &s);
+        let (_, more) = advance(&window, 0, 10, &s).unwrap();
         assert!(!more, "an empty page ends the window");
     }
 
     #[test]
     fn page_size_is_clamped() {
+        let page_size = |wish| PAGING.size.pick(wish);
         assert_eq!(page_size(None), 10_000);
         assert_eq!(page_size(Some(0)), 1);
         assert_eq!(page_size(Some(1_000_000)), 250_000);

@@ -4,9 +4,10 @@
 use std::{sync::OnceLock, time::Duration};
 
 use junction_core::spec::{
-    AuthSpec, Category, ConfigField, FieldKind, OAuth2Spec, ProviderSpec, RateBudget,
-    RefreshBehaviour, StreamSpec, TokenClientAuth,
+    AuthSpec, Category, OAuth2Spec, ProviderSpec, RateBudget, RefreshBehaviour, StreamSpec,
+    TokenClientAuth,
 };
+use junction_toolkit::{IntSetting, StringSetting};
 
 /// The provider id (also the sandbox mount point of the fake).
 pub const PROVIDER_ID: &str = "google-analytics";
@@ -32,6 +33,39 @@ pub const DEFAULT_LOOKBACK_DAYS: u32 = 30;
 
 /// The longest allowed `lookback_days` (ten years; GA4 has no data before 2015).
 pub const MAX_LOOKBACK_DAYS: u32 = 3650;
+
+/// The property a connection reads (spec field and parser).
+pub(crate) const PROPERTY: StringSetting = StringSetting::new(
+    "property_id",
+    "Property ID",
+    "The numeric GA4 property ID (not the `G-...` measurement ID). In Google \
+     Analytics open Admin → Property settings → Property details; the ID is shown \
+     at the top right, e.g. 123456789.",
+)
+.pattern("[0-9]+")
+.mismatch("must be the numeric GA4 property ID (Admin → Property settings), not a measurement ID");
+
+/// The breakdown dimensions beyond the date.
+pub(crate) const DIMENSIONS: StringSetting = StringSetting::new(
+    "dimensions",
+    "Extra dimensions",
+    "Optional comma-separated GA4 dimension names to break the daily report down \
+     by, beyond the date, e.g. `country` or `country, sessionDefaultChannelGroup` \
+     (at most 8).",
+)
+.optional()
+.pattern(DIMENSIONS_PATTERN)
+.mismatch("each dimension must be a GA4 API name such as `country` or `customEvent:plan`");
+
+/// How far back the first sync reads.
+pub(crate) const LOOKBACK: IntSetting = IntSetting::new(
+    "lookback_days",
+    "Lookback days",
+    "How many days back the first sync reads (default 30, at most 3650).",
+)
+.range(1, MAX_LOOKBACK_DAYS as i64)
+.default(DEFAULT_LOOKBACK_DAYS as i64)
+.unit("days");
 
 /// The metrics `daily_report` requests, by GA4 API name. `keyEvents` is what GA4
 /// called `conversions` until 2024.
@@ -91,34 +125,7 @@ fn build() -> ProviderSpec {
             client_auth: TokenClientAuth::RequestBody,
             long_lived_exchange: None,
         }),
-        config: vec![
-            ConfigField::string(
-                "property_id",
-                "Property ID",
-                "The numeric GA4 property ID (not the `G-...` measurement ID). In Google \
-                 Analytics open Admin → Property settings → Property details; the ID is shown \
-                 at the top right, e.g. 123456789.",
-            )
-            .with_pattern("[0-9]+"),
-            ConfigField::string(
-                "dimensions",
-                "Extra dimensions",
-                "Optional comma-separated GA4 dimension names to break the daily report down \
-                 by, beyond the date, e.g. `country` or `country, sessionDefaultChannelGroup` \
-                 (at most 8).",
-            )
-            .optional()
-            .with_pattern(DIMENSIONS_PATTERN),
-            ConfigField {
-                kind: FieldKind::Integer,
-                ..ConfigField::string(
-                    "lookback_days",
-                    "Lookback days",
-                    "How many days back the first sync reads (default 30, at most 3650).",
-                )
-                .optional()
-            },
-        ],
+        config: vec![PROPERTY.field(), DIMENSIONS.field(), LOOKBACK.field()],
         streams: vec![StreamSpec {
             name: DAILY_REPORT,
             description: "Sessions, users, new users, key events, engagement rate and revenue \

@@ -6,6 +6,7 @@
 //! fields at their default value (0, "", empty lists) are left out of responses, so
 //! every response field here has a default.
 
+use junction_toolkit::data::proto_int64;
 use serde::{Deserialize, Serialize};
 
 /// The body of `POST /v1beta/properties/{id}:runReport` (the fields Junction uses).
@@ -19,10 +20,10 @@ pub struct RunReportRequest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<Metric>,
     /// The first row to return (0-based).
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "int64")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "proto_int64")]
     pub offset: Option<i64>,
     /// How many rows to return (the API's default is 10,000).
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "int64")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "proto_int64")]
     pub limit: Option<i64>,
     /// Whether rows whose metrics are all zero are returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -164,36 +165,6 @@ impl PropertyQuota {
         .filter(|(_, status)| status.is_some_and(|s| s.remaining <= 0))
         .map(|(name, _)| name)
         .collect()
-    }
-}
-
-/// proto3 JSON int64: written as a string, read from a string or a number.
-mod int64 {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub fn serialize<S: Serializer>(value: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(v) => s.serialize_str(&v.to_string()),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Int64 {
-            Number(i64),
-            Text(String),
-        }
-        match Option::<Int64>::deserialize(d)? {
-            None => Ok(None),
-            Some(Int64::Number(n)) => Ok(Some(n)),
-            Some(Int64::Text(text)) => text
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| D::Error::custom("expected an int64 as a decimal string")),
-        }
     }
 }
 
