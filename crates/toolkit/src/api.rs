@@ -1,5 +1,7 @@
 //! [`HttpApi`]: the declarative description of a provider's HTTP API.
 
+use junction_core::AdapterError;
+
 use crate::{auth::AuthMode, base::BaseUrl, errors::ErrorTable, ratelimit::RateLimitSignals};
 
 /// Everything the toolkit needs to call a provider: where its API lives, how a
@@ -60,5 +62,106 @@ impl HttpApi {
         } else {
             Err(problems)
         }
+    }
+}
+
+/// How a provider takes an action's idempotency key: in a request header, up to a
+/// length. A `const` beside the provider's [`HttpApi`]; [`IdempotencyKey::apply`]
+/// puts the key Junction passes to `act` (the same for every retry of one request)
+/// on the provider request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// The header, e.g. `Idempotency-Key`.
+    pub header: &'static str,
+    /// The longest key the provider accepts, in characters.
+    pub max_chars: usize,
+}
+
+impl IdempotencyKey {
+    /// `Idempotency-Key` with keys of at most `max_chars` (Stripe 255, Resend 256).
+    pub const fn header(max_chars: usize) -> Self {
+        Self {
+            header: "Idempotency-Key",
+            max_chars,
+        }
+    }
+
+    /// `key` when the provider would take it: 1 to `max_chars` printable ASCII
+    /// characters (spaces included), which a header carries as they are. Otherwise
+    /// `Invalid` naming `idempotency_key`, without quoting the key.
+    pub fn check<'k>(&self, key: Option<&'k str>) -> Result<Option<&'k str>, AdapterError> {
+        match key {
+            None => Ok(None),
+            Some(key)
+                if !key.is_empty()
+                    && key.len() <= self.max_chars
+                    && key.bytes().all(|b| (0x20..0x7f).contains(&b)) =>
+            {
+                Ok(Some(key))
+            }
+            Some(_) => Err(AdapterError::invalid_field(
+                "idempotency_key",
+                format!("must be 1 to {} visible ASCII characters", self.max_chars),
+            )),
+        }
+    }
+
+    /// `request` with the checked `key` in the header; unchanged without a key.
+    pub fn apply(
+        &self,
+        request: reqwest::RequestBuilder,
+        key: Option<&str>,
+    ) -> Result<reqwest::RequestBuilder, AdapterError> {
+        Ok(match self.check(key)? {
+            Some(key) => request.header(self.header, key),
+            None => request,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_keys_are_checked_and_sent_in_their_header() {
+        let resend = IdempotencyKey::header(256);
+        assert_eq!(resend.check(None), Ok(None));
+        assert_eq!(resend.check(Some("welcome/123")), Ok(Some("welcome/123")));
+        let longest = "k".repeat(256);
+        assert!(resend.check(Some(&longest)).is_ok());
+        for bad in [
+            String::new(),
+            "k".repeat(257),
+            "line\nbreak".into(),
+            "é".into(),
+        ] {
+            assert_eq!(
+                resend.check(Some(&bad)),
+                Err(AdapterError::invalid_field(
+                    "idempotency_key",
+                    "must be 1 to 256 visible ASCII characters"
+                )),
+                "{bad:?}"
+            );
+        }
+        let http = reqwest::Client::new();
+        let sent = resend
+            .apply(http.post("https://api.example.test/emails"), Some("k-1"))
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(sent.headers()["idempotency-key"], "k-1");
+        let bare = resend
+            .apply(http.post("https://api.example.test/emails"), None)
+            .unwrap()
+            .build()
+            .unwrap();
+        assert!(bare.headers().is_empty());
+        assert!(
+            resend
+                .apply(http.post("https://api.example.test/emails"), Some(""))
+                .is_err()
+        );
     }
 }
