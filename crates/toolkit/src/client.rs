@@ -276,6 +276,21 @@ impl<'a> Client<'a> {
     /// The default health check: the API's [`Verification`](crate::Verification)
     /// request, the account labelled from its answer.
     pub async fn check(&self) -> Result<Health, AdapterError> {
+        let body: Value = self.verify().await?;
+        Ok(Health {
+            account: self
+                .api
+                .verification
+                .and_then(|verification| verification.account)
+                .and_then(|pointer| scalar_at(Some(&body), pointer)),
+            details: Value::Null,
+        })
+    }
+
+    /// The answer of the API's [`Verification`](crate::Verification) request as `T`:
+    /// the request a custom `check` makes when its health says more than the
+    /// account's label (Mailchimp's `health_status`).
+    pub async fn verify<T: DeserializeOwned>(&self) -> Result<T, AdapterError> {
         let verification = self.api.verification.ok_or_else(|| {
             AdapterError::invalid(format!("{} has no verification request", self.spec.name))
         })?;
@@ -283,13 +298,7 @@ impl<'a> Client<'a> {
             .map_err(|_| AdapterError::invalid("the verification method is not a method"))?;
         let path = fill_path(verification.path, self.conn)?;
         let request = self.request(method, &path)?.query(verification.query);
-        let body: Value = self.json(request).await?;
-        Ok(Health {
-            account: verification
-                .account
-                .and_then(|pointer| scalar_at(Some(&body), pointer)),
-            details: Value::Null,
-        })
+        self.json(request).await
     }
 
     /// Where the authenticated proxy sends this connection's requests: the API

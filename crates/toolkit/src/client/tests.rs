@@ -277,3 +277,38 @@ async fn fetched_bodies_decode_without_quoting_values() {
     );
     assert_eq!(API.validate(), Ok(()));
 }
+
+#[tokio::test]
+async fn custom_checks_read_the_verification_answer() {
+    #[derive(Debug, serde::Deserialize)]
+    struct Account {
+        name: String,
+    }
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/mount/v2/accounts/a%2F1"))
+        .and(query_param("fields", "name"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "Acme"})))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let ctx = context(&server);
+    let spec = spec_with(junction_core::AuthSpec::ApiKey { fields: vec![] });
+    let conn = key_connection();
+    let client = Client::new(&ctx, &spec, &API, &conn).unwrap();
+    assert_eq!(client.verify::<Account>().await.unwrap().name, "Acme");
+    // An answer of another shape is a malformed body, as for any call.
+    assert!(matches!(
+        client.verify::<Vec<u8>>().await,
+        Err(AdapterError::Unavailable { .. })
+    ));
+    let none = HttpApi {
+        verification: None,
+        ..API
+    };
+    let client = Client::new(&ctx, &spec, &none, &conn).unwrap();
+    assert!(matches!(
+        client.verify::<Value>().await,
+        Err(AdapterError::Invalid { .. })
+    ));
+}
