@@ -46,7 +46,7 @@ use junction_toolkit::{
     data, paging,
 };
 use secrecy::SecretString;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 pub use spec::{
     ADS_MANAGEMENT_SCOPE, ADS_READ_SCOPE, DEFAULT_BASE, DEFAULT_LOOKBACK_DAYS, GRAPH_VERSION,
@@ -90,13 +90,12 @@ impl Adapter for MetaAds {
     /// and labels the connection with the account's name.
     async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
         let settings = Settings::from_connection(conn)?;
-        let account: Value = client(ctx, conn)?
+        let account: Map<String, Value> = client(ctx, conn)?
             .get(&settings.node(), &[("fields", ACCOUNT_FIELDS.to_owned())])
             .await?;
-        let status = account["account_status"].as_i64().map(|code| {
-            let known = ACCOUNT_STATUSES.iter().find(|(c, _)| *c == code);
-            known.map_or("UNKNOWN", |(_, name)| *name)
-        });
+        let code = account.get("account_status").and_then(Value::as_i64);
+        let known = code.map(|code| ACCOUNT_STATUSES.iter().find(|(c, _)| *c == code));
+        let status = known.map(|found| found.map_or("UNKNOWN", |(_, name)| *name));
         if status.is_some_and(|s| s != "ACTIVE") {
             tracing::warn!(
                 provider = PROVIDER_ID,
@@ -105,7 +104,7 @@ impl Adapter for MetaAds {
                 "the Meta ad account is not active: its campaigns do not deliver"
             );
         }
-        let label = match account["name"].as_str() {
+        let label = match account.get("name").and_then(Value::as_str) {
             Some(name) => format!("{name} ({})", settings.node()),
             None => settings.node(),
         };
@@ -113,8 +112,8 @@ impl Adapter for MetaAds {
             account: Some(label),
             details: json!({
                 "account_status": status,
-                "currency": account["currency"],
-                "timezone_name": account["timezone_name"],
+                "currency": account.get("currency"),
+                "timezone_name": account.get("timezone_name"),
             }),
         })
     }
