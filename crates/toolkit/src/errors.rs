@@ -364,6 +364,20 @@ impl ErrorTable {
             .and_then(Value::as_array)
             .is_some_and(|errors| !errors.is_empty())
     }
+
+    /// What the provider said in a refusal whose generic class is `base`, as a rule's
+    /// `{message}` reads it: the envelope's message (one line, cut to size, with the
+    /// tags), else the generic classification's. For refinements made after the
+    /// table ([`crate::Client::send_with`]) that quote the provider.
+    pub fn said(&self, base: &AdapterError, refusal: &Refusal<'_>) -> String {
+        let body: Option<Value> = serde_json::from_slice(refusal.body).ok();
+        let described = self.envelope.describe(body.as_ref(), base);
+        if described.is_empty() {
+            message_of(base)
+        } else {
+            described
+        }
+    }
 }
 
 impl Envelope {
@@ -538,6 +552,62 @@ pub fn next_midnight(zone: chrono_tz::Tz, now: DateTime<Utc>) -> DateTime<Utc> {
             .earliest()
     });
     local.map_or(now + Span::days(1), |at| at.with_timezone(&Utc))
+}
+
+/// `text` with every token that starts with one of `prefixes` replaced by
+/// `<redacted>`: credentials a provider quotes back in its messages, whole or masked
+/// (Stripe's "Invalid API Key provided: sk_test_****1234"). A token runs on over ASCII
+/// letters, digits, `_` and the `*` of masks.
+pub fn redact_prefixed(text: &str, prefixes: &[&str]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((at, prefix)) = prefixes
+        .iter()
+        .filter(|prefix| !prefix.is_empty())
+        .filter_map(|prefix| rest.find(prefix).map(|at| (at, *prefix)))
+        .min_by_key(|(at, _)| *at)
+    {
+        out.push_str(&rest[..at]);
+        out.push_str("<redacted>");
+        let after = &rest[at + prefix.len()..];
+        let end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '*' || c == '_'))
+            .unwrap_or(after.len());
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `error` with its message, if its variant carries one, passed through `map`
+/// (redaction, a prefix); the variant and its other fields stay.
+pub fn map_message(error: AdapterError, map: impl FnOnce(&str) -> String) -> AdapterError {
+    match error {
+        AdapterError::Unavailable { message } => AdapterError::Unavailable {
+            message: map(&message),
+        },
+        AdapterError::Unauthorized {
+            refreshable,
+            message,
+        } => AdapterError::Unauthorized {
+            refreshable,
+            message: map(&message),
+        },
+        AdapterError::Invalid { field, message } => AdapterError::Invalid {
+            field,
+            message: map(&message),
+        },
+        AdapterError::Provider {
+            status,
+            code,
+            message,
+        } => AdapterError::Provider {
+            status,
+            code,
+            message: map(&message),
+        },
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -779,5 +849,65 @@ mod tests {
             next_hour(at("2026-03-15T12:34:56.789Z")),
             at("2026-03-15T13:00:00Z")
         );
+    }
+
+    #[test]
+    fn quoted_credentials_are_redacted_and_messages_mapped() {
+        let prefixes = ["sk_live_", "sk_test_", "whsec_"];
+        assert_eq!(
+            redact_prefixed("Invalid API Key provided: sk_test_****1234", &prefixes),
+            "Invalid API Key provided: <redacted>"
+        );
+        assert_eq!(
+            redact_prefixed("keys sk_live_a_B and whsec_x, then sk_test_1.", &prefixes),
+            "keys <redacted> and <redacted>, then <redacted>."
+        );
+        assert_eq!(
+            redact_prefixed("nothing secret", &prefixes),
+            "nothing secret"
+        );
+        assert_eq!(redact_prefixed("a b", &[""]), "a b");
+        let upper = |m: &str| m.to_uppercase();
+        assert_eq!(
+            map_message(AdapterError::invalid_field("f", "m"), upper),
+            AdapterError::invalid_field("f", "M")
+        );
+        assert_eq!(
+            map_message(
+                AdapterError::Provider {
+                    status: 402,
+                    code: Some("c".into()),
+                    message: "m".into()
+                },
+                upper
+            ),
+            AdapterError::Provider {
+                status: 402,
+                code: Some("c".into()),
+                message: "M".into()
+            }
+        );
+        let limited = AdapterError::RateLimited { retry_after: None };
+        assert_eq!(map_message(limited.clone(), upper), limited);
+    }
+
+    #[test]
+    fn what_the_provider_said_falls_back_to_the_generic_message() {
+        let body = json!({"error": {"code": 100, "message": "  two\nlines "}});
+        let bytes = body.to_string().into_bytes();
+        let headers = HeaderMap::new();
+        let refusal = Refusal {
+            status: StatusCode::BAD_REQUEST,
+            headers: &headers,
+            body: &bytes,
+            now: at("2026-01-15T12:34:00Z"),
+        };
+        let base = AdapterError::unavailable("generic");
+        assert_eq!(TABLE.said(&base, &refusal), "two lines (code 100)");
+        let refusal = Refusal {
+            body: b"<html>",
+            ..refusal
+        };
+        assert_eq!(TABLE.said(&base, &refusal), "generic");
     }
 }
