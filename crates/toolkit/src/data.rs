@@ -62,6 +62,18 @@ pub fn day_points<'a>(
         .collect()
 }
 
+/// A provider's text as one line — every run of whitespace, line breaks included,
+/// one space — of at most `max_chars` characters, cut with `…`: how provider
+/// messages go into errors, logs and reports (as the error table's envelope does).
+pub fn one_line(text: &str, max_chars: usize) -> String {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= max_chars {
+        return line;
+    }
+    let kept = line.chars().take(max_chars.saturating_sub(1));
+    kept.chain(std::iter::once('…')).collect()
+}
+
 /// Adds records and KPI points of `stream` to webhook effects.
 pub fn add_effects(
     effects: &mut WebhookEffects,
@@ -129,6 +141,15 @@ mod tests {
         let read: Body = serde_json::from_value(json!({"limit": 5})).unwrap();
         assert_eq!(read, Body { limit: Some(5) });
         assert!(serde_json::from_value::<Body>(json!({"limit": "ten"})).is_err());
+    }
+
+    #[test]
+    fn messages_become_one_cut_line() {
+        assert_eq!(one_line("  a\n\tb   c ", 10), "a b c");
+        assert_eq!(one_line("abcdef", 6), "abcdef");
+        assert_eq!(one_line("abcdefg", 6), "abcde…");
+        assert_eq!(one_line("ééééé", 3), "éé…");
+        assert_eq!(one_line("", 3), "");
     }
 
     #[test]
