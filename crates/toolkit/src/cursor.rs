@@ -2,7 +2,7 @@
 //!
 //! A stream's stored cursor is a serde type of the adapter's own; [`read`] turns the
 //! stored JSON into it (a cursor that is not one is an `Invalid` error naming
-//! `cursor`, never a panic or a silent restart) and [`write`] stores it back.
+//! `cursor`, never a panic or a silent restart) and [`write()`] stores it back.
 //!
 //! Reports by day (GA4, Meta, Kit's stats) read a [`Window`]: on a first sync the
 //! lookback period up to today, then from where the last window said to start again

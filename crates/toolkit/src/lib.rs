@@ -81,9 +81,19 @@
 //! - `proxy_target`: [`Client::proxy_target`];
 //! - `verify_webhook`: [`webhook::verify`]`(spec, ctx, secret, request, parse)`, which
 //!   verifies with the scheme of the spec's `WebhookSpec` before `parse` runs;
-//! - `read`: a stored cursor through [`cursor::read`], a page through
-//!   [`Client::page_request`] and [`Paging::next`], the cursor back through
-//!   [`cursor::write`]; daily reports plan their days with [`cursor::Window`].
+//! - `read`: the stream checked with [`data::stream`], a stored cursor through
+//!   [`cursor::read`], a page through [`Client::page_request`] (or a body of the
+//!   provider's own with [`Paging::query`]) and [`Paging::next`], the page and its
+//!   cursor through [`cursor::page`]. Reports by day keep a [`cursor::WindowCursor`]
+//!   and plan each request as a [`cursor::WindowRead`]: the lookback period on a
+//!   first sync, then from a few days back (providers restate recent days) through
+//!   today;
+//! - `apply_webhook`: re-reads with [`paging::walk`] (bounded), records and points
+//!   added with [`data::add_effects`]; events without a provider id get one from
+//!   [`webhook::derived_id`].
+//!
+//! Meta Ads and Google Analytics 4 are written this way: read their `graph.rs` and
+//! `google.rs` (the descriptions) and their `lib.rs` (the adapters).
 //!
 //! # Overriding
 //!
