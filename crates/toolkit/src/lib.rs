@@ -119,6 +119,7 @@
 //! | [`cursor`] | typed stored cursors, date [`cursor::Window`]s |
 //! | [`data`] | numbers written as strings, a day's KPI points, webhook effects |
 //! | [`input`] | an action's input read field by field, errors naming the field |
+//! | [`memo`] | [`TokenMemo`]: what a provider says about a token, looked up once (a data center) |
 //! | [`webhook`] | verification dispatched from the spec's scheme, ids derived from content |
 //! | [`client`] | [`Client`], which runs an [`HttpApi`] for one connection |
 
@@ -130,6 +131,7 @@ pub mod cursor;
 pub mod data;
 pub mod errors;
 pub mod input;
+pub mod memo;
 pub mod paging;
 pub mod ratelimit;
 pub mod settings;
@@ -146,6 +148,7 @@ pub use auth::{AuthMode, Placement, Username};
 pub use base::{BaseUrl, Var, VarSource};
 pub use client::{Client, Fetched};
 pub use errors::{Class, Code, Envelope, ErrorRule, ErrorTable, FieldName, Refused, Resets, When};
+pub use memo::TokenMemo;
 pub use paging::{CursorAt, More, OnStall, PageSize, PageToken, Paging, Style};
 pub use ratelimit::{RateLimitHeaders, RateLimitSignals};
 pub use settings::{DateSetting, EnumSetting, IntSetting, StringSetting};
