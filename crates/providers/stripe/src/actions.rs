@@ -1,44 +1,48 @@
 //! The five Stripe actions: create a customer, a payment intent, a subscription, an
 //! invoice, and refund a payment.
 //!
-//! Each action's input is a subset of the Stripe endpoint's own parameters, with the
-//! same names and shapes (amounts in integer minor units, as Stripe takes them), so
-//! the input is validated against the action's JSON Schema and then form-encoded as
-//! is. The caller's idempotency key goes out as `Idempotency-Key`: Stripe answers a
-//! retry with the same key and parameters with the stored result of the first
-//! attempt, so a retried action charges, refunds or creates once.
+//! The actions are data, in `actions.json`: each one's name, description, endpoint
+//! (under `v1`), the response fields its outcome keeps, and its input JSON Schema as
+//! `GET /v1/providers/stripe` serves it. An input is a subset of the endpoint's own
+//! parameters, with the same names and shapes: amounts in integer minor units, at
+//! most 99,999,999 (eight digits, Stripe's largest); metadata of at most 50 keys of
+//! at most 40 characters, values of at most 500, as Stripe allows. So the input is
+//! checked against the schema (core's `ActionSpec::validate_input`, the API's own
+//! check, made again here for direct and queued calls) and then form-encoded as is.
+//! A payment intent's outcome keeps its `client_secret`: it goes back to the client
+//! app, which hands it to Stripe.js to complete the payment in the customer's
+//! browser; it is not a Junction credential.
 //!
-//! The actions themselves (names, schemas, endpoints, kept fields) are data in
-//! `action_defs`; this module finds, validates, runs and reports them.
+//! The caller's idempotency key goes out as `Idempotency-Key`: Stripe answers a retry
+//! with the same key and parameters with the stored result of the first attempt, so
+//! a retried action charges, refunds or creates once.
 
 use junction_core::{ActionOutcome, AdapterError};
+use junction_toolkit::Client;
 use serde_json::{Map, Value, json};
 
 use crate::{
-    action_defs::{ACTIONS, ActionDef},
-    api::{Api, MAX_IDEMPOTENCY_KEY_CHARS},
-    form, schema,
+    api::{self, MAX_IDEMPOTENCY_KEY_CHARS},
+    form,
+    spec::{ActionDef, action_defs, spec_of},
 };
 
-/// Finds an action by name.
-pub(crate) fn find(name: &str) -> Option<&'static ActionDef> {
-    ACTIONS.iter().find(|action| action.name == name)
-}
-
-/// Validates an action's input; the form parameters to send.
+/// Validates an action's input; the form parameters to send. A problem names the
+/// input field (`input.items[0].price`, `input` for the input as a whole).
 pub(crate) fn prepare(
     action: &ActionDef,
     input: &Value,
     idempotency_key: Option<&str>,
 ) -> Result<Vec<(String, String)>, AdapterError> {
-    schema::validate(&(action.schema)(), input).map_err(|violation| {
-        let field = if violation.path.is_empty() {
-            "input".to_owned()
-        } else {
-            format!("input.{}", violation.path)
+    if let Err(problems) = spec_of(action).validate_input(input)
+        && let Some(first) = problems.into_iter().next()
+    {
+        let field = match first.field.as_str() {
+            "input" => first.field,
+            path => format!("input.{path}"),
         };
-        AdapterError::invalid_field(field, violation.message)
-    })?;
+        return Err(AdapterError::invalid_field(field, first.message));
+    }
     if let Some(key) = idempotency_key
         && (key.is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS)
     {
@@ -51,15 +55,21 @@ pub(crate) fn prepare(
     Ok(form::encode(&params))
 }
 
-/// Runs an action.
+/// Runs the action `name`.
 pub(crate) async fn run(
-    api: &Api<'_>,
-    action: &ActionDef,
+    client: &Client<'_>,
+    name: &str,
     input: &Value,
     idempotency_key: Option<&str>,
 ) -> Result<ActionOutcome, AdapterError> {
+    let Some(action) = action_defs().iter().find(|action| action.name == name) else {
+        return Err(AdapterError::invalid_field(
+            "action",
+            format!("Stripe has no action `{name}`"),
+        ));
+    };
     let pairs = prepare(action, input, idempotency_key)?;
-    let object = api.post_form(action.path, &pairs, idempotency_key).await?;
+    let object = api::post_form(client, action.path, &pairs, idempotency_key).await?;
     outcome(action, &object)
 }
 
@@ -76,7 +86,7 @@ pub(crate) fn outcome(action: &ActionDef, object: &Value) -> Result<ActionOutcom
             ))
         })?;
     let mut output = Map::new();
-    for field in action.output_fields {
+    for field in &action.output {
         if let Some(value) = object.get(*field) {
             let value = if *field == "items" {
                 trim_items(value)
@@ -117,11 +127,69 @@ fn trim_items(items: &Value) -> Value {
 mod tests {
     use super::*;
 
+    fn find(name: &str) -> &'static ActionDef {
+        action_defs()
+            .iter()
+            .find(|action| action.name == name)
+            .unwrap()
+    }
+
+    use junction_core::spec::ActionSpec;
+
+    #[test]
+    fn the_actions_file_describes_five_actions_with_sound_schemas() {
+        let names: Vec<_> = action_defs().iter().map(|a| a.name).collect();
+        assert_eq!(
+            names,
+            [
+                "create_customer",
+                "create_payment_intent",
+                "create_subscription",
+                "refund",
+                "create_invoice"
+            ]
+        );
+        let metadata = &find("create_customer").input_schema["properties"]["metadata"];
+        for action in action_defs() {
+            let schema = &action.input_schema;
+            assert!(jsonschema_compiles(schema), "{}", action.name);
+            assert_eq!(schema["additionalProperties"], false, "{}", action.name);
+            // Every action takes Stripe's metadata, with Stripe's limits.
+            assert_eq!(
+                &schema["properties"]["metadata"], metadata,
+                "{}",
+                action.name
+            );
+            assert!(action.output.contains(&"id"), "{}", action.name);
+            assert!(
+                action.description.contains(&format!("/v1/{}", action.path)),
+                "{}",
+                action.name
+            );
+        }
+    }
+
+    /// Whether core can check inputs against `schema` (an invalid schema fails every
+    /// input with a message naming the action).
+    fn jsonschema_compiles(schema: &Value) -> bool {
+        let spec = ActionSpec {
+            name: "probe",
+            description: "",
+            input_schema: schema.clone(),
+            long_running: false,
+        };
+        match spec.validate_input(&json!({})) {
+            Ok(()) => true,
+            Err(problems) => problems
+                .iter()
+                .all(|p| !p.message.contains("invalid input schema")),
+        }
+    }
+
     #[test]
     fn inputs_become_stripe_form_parameters() {
-        let action = find("create_subscription").unwrap();
         let pairs = prepare(
-            action,
+            find("create_subscription"),
             &json!({"customer": "cus_1", "items": [{"price": "price_1", "quantity": 2}],
                 "metadata": {"plan": "pro"}, "trial_period_days": 14}),
             Some("key-1"),
@@ -142,18 +210,14 @@ mod tests {
 
     #[test]
     fn bad_inputs_name_the_field() {
-        let err = prepare(
-            find("create_payment_intent").unwrap(),
-            &json!({"amount": 100}),
-            None,
-        )
-        .unwrap_err();
+        let err =
+            prepare(find("create_payment_intent"), &json!({"amount": 100}), None).unwrap_err();
         assert_eq!(
             err,
             AdapterError::invalid_field("input.currency", "is required")
         );
         let err = prepare(
-            find("create_subscription").unwrap(),
+            find("create_subscription"),
             &json!({"customer": "cus_1", "items": [{"quantity": 1}]}),
             None,
         )
@@ -162,13 +226,13 @@ mod tests {
             err,
             AdapterError::invalid_field("input.items[0].price", "is required")
         );
-        let err = prepare(find("refund").unwrap(), &json!({"amount": 5}), None).unwrap_err();
+        let err = prepare(find("refund"), &json!({"amount": 5}), None).unwrap_err();
         assert_eq!(
             err,
-            AdapterError::invalid_field("input", "needs exactly one of: charge, payment_intent")
+            AdapterError::invalid_field("input", "matches none of the allowed alternatives")
         );
         let err = prepare(
-            find("refund").unwrap(),
+            find("refund"),
             &json!({"charge": "ch_1"}),
             Some(&"k".repeat(256)),
         )
@@ -180,7 +244,7 @@ mod tests {
 
     #[test]
     fn outcomes_keep_the_id_and_trim_the_object() {
-        let action = find("create_subscription").unwrap();
+        let action = find("create_subscription");
         let object = json!({"id": "sub_1", "object": "subscription", "status": "active", "secret_stuff": 1,
             "items": {"object": "list", "data": [{"id": "si_1", "quantity": 2, "price": {"id": "price_1", "unit_amount": 2000}}]}});
         let outcome = outcome(action, &object).unwrap();

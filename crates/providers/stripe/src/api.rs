@@ -1,23 +1,37 @@
-//! Calling Stripe: authentication, the pinned `Stripe-Version`, form-encoded bodies
-//! with `Idempotency-Key`, and Stripe's errors.
+//! Stripe's API as the provider toolkit runs it: the host, the secret key as
+//! `Authorization: Bearer`, the pinned `Stripe-Version`, and how Stripe's refusals
+//! read.
 //!
-//! Every request goes through [`junction_core::http::send_refined`] (shared rate
-//! limiter, generic classification) and [`refine`], which reads Stripe's error
-//! object `{"error": {"type", "code", "message", "param", "decline_code"}}` and the
-//! `Stripe-Should-Retry` header. Stripe quotes a masked API key in some messages
-//! ("Invalid API Key provided: sk_test_****1234"); [`redact`] removes anything
-//! key-shaped before a message can reach an error.
+//! Stripe's error object is `{"error": {"type", "code", "decline_code", "message",
+//! "param"}}`; [`API`]'s table says:
+//!
+//! - 429 is a rate limit. Stripe sends no `Retry-After`, so the wait is the one a
+//!   proxy on the way may have added, else the retry policy's back-off;
+//! - 401 (a revoked, rolled or expired key) and 403 (a restricted key without the
+//!   permission the endpoint needs) are `Unauthorized`: a refresh cannot help;
+//! - a 400 of type `invalid_request_error` or `idempotency_error` (a bad or missing
+//!   parameter, a key reused with other parameters) is `Invalid`, naming Stripe's
+//!   `param` and quoting its code;
+//! - anything else keeps its generic class with Stripe's message and code (the
+//!   `decline_code` of a card refusal before the `code`).
+//!
+//! Then [`refine`] follows `Stripe-Should-Retry` where Stripe sent it, and removes
+//! anything key-shaped from the message: Stripe quotes a masked key in some of them
+//! ("Invalid API Key provided: sk_test_****1234").
 
 use junction_core::{
-    AdapterError, Connection, Context, ProxyTarget,
-    http::{Refusal, ResponsePolicy, send_refined},
+    AdapterError, Connection, Context,
+    http::{Refusal, ResponsePolicy},
+};
+use junction_toolkit::{
+    AuthMode, BaseUrl, Class, Client, Envelope, ErrorRule, ErrorTable, Fetched, HttpApi, Placement,
+    RateLimitSignals, Refused, When,
+    errors::{map_message, redact_prefixed},
 };
 use reqwest::Method;
-use secrecy::ExposeSecret;
-use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::Value;
 
-use crate::spec::{API_VERSION, DEFAULT_BASE, spec};
+use crate::spec::{API_VERSION, DEFAULT_BASE, SECRET_KEY_FIELD, spec};
 
 /// The header carrying the idempotency key of a POST.
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
@@ -31,309 +45,163 @@ pub const SHOULD_RETRY_HEADER: &str = "Stripe-Should-Retry";
 /// Stripe's longest accepted idempotency key.
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
-/// The name of the credential field holding the API key.
-pub const SECRET_KEY_FIELD: &str = "secret_key";
-
-/// One Stripe list page: `{"object": "list", "data": [...], "has_more", "url"}`.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct List {
-    pub object: String,
-    pub data: Vec<Value>,
-    pub has_more: bool,
-}
-
-/// Stripe calls of one connection.
-pub(crate) struct Api<'a> {
-    ctx: &'a Context,
-    conn: &'a Connection,
-}
-
-impl<'a> Api<'a> {
-    pub fn new(ctx: &'a Context, conn: &'a Connection) -> Self {
-        Self { ctx, conn }
-    }
-
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.ctx.now()
-    }
-
-    /// Whether the key is a live-mode key (else test mode).
-    pub fn is_live(&self) -> Result<bool, AdapterError> {
-        let key = self.conn.secret(SECRET_KEY_FIELD)?.expose_secret();
-        Ok(key.starts_with("sk_live_") || key.starts_with("rk_live_"))
-    }
-
-    /// The API root (the override's, when set) with the key as `Authorization: Bearer`,
-    /// for the authenticated proxy: the same host and credential as [`Api::request`].
-    pub fn proxy_target(&self) -> Result<ProxyTarget, AdapterError> {
-        let base_url = self.ctx.url(DEFAULT_BASE, "")?;
-        let key = self.conn.secret(SECRET_KEY_FIELD)?;
-        Ok(ProxyTarget::bearer(base_url, key))
-    }
-
-    fn request(&self, method: Method, path: &str) -> Result<reqwest::RequestBuilder, AdapterError> {
-        let url = self.ctx.url(DEFAULT_BASE, path)?;
-        let key = self.conn.secret(SECRET_KEY_FIELD)?;
-        Ok(self
-            .ctx
-            .http
-            .request(method, url)
-            .bearer_auth(key.expose_secret())
-            .header(VERSION_HEADER, API_VERSION)
-            .header(reqwest::header::ACCEPT, "application/json"))
-    }
-
-    /// `GET {path}?{query}`, decoded.
-    pub async fn get<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(String, String)],
-    ) -> Result<T, AdapterError> {
-        let mut request = self.request(Method::GET, path)?;
-        if !query.is_empty() {
-            request = request.query(query);
-        }
-        self.send(request).await
-    }
-
-    /// One list page, checked to be a list.
-    pub async fn list(&self, path: &str, query: &[(String, String)]) -> Result<List, AdapterError> {
-        let list: List = self.get(path, query).await?;
-        if list.object != "list" {
-            return Err(AdapterError::unavailable(format!(
-                "Stripe answered {path} with a `{}` object instead of a list",
-                list.object
-            )));
-        }
-        Ok(list)
-    }
-
-    /// `POST {path}` with a form-encoded body and, when given, an `Idempotency-Key`.
-    pub async fn post_form(
-        &self,
-        path: &str,
-        pairs: &[(String, String)],
-        idempotency_key: Option<&str>,
-    ) -> Result<Value, AdapterError> {
-        let mut request = self
-            .request(Method::POST, path)?
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(crate::form::to_body(pairs));
-        if let Some(key) = idempotency_key {
-            request = request.header(IDEMPOTENCY_HEADER, key);
-        }
-        self.send(request).await
-    }
-
-    async fn send<T: DeserializeOwned>(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> Result<T, AdapterError> {
-        let response =
-            send_refined(self.ctx, spec(), request, &ResponsePolicy::API_KEY, refine).await?;
-        junction_core::http::json(response).await
-    }
-}
-
-/// Stripe's error envelope.
-#[derive(Debug, Default, Deserialize)]
-struct Envelope {
-    error: StripeError,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct StripeError {
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    decline_code: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    param: Option<String>,
-}
-
-/// Refines the generic classification of a Stripe refusal with Stripe's error object
-/// and `Stripe-Should-Retry`.
-pub(crate) fn refine(base: AdapterError, refusal: &Refusal<'_>) -> AdapterError {
-    let error = serde_json::from_slice::<Envelope>(refusal.body)
-        .map(|envelope| envelope.error)
-        .unwrap_or_default();
-    let message = error
-        .message
-        .as_deref()
-        .map(|text| redact(&one_line(text)))
-        .unwrap_or_else(|| message_of(&base));
-    let code = error.decline_code.clone().or(error.code.clone());
-    let status = refusal.status.as_u16();
-    let refined = match status {
-        // Stripe sends no Retry-After: `base` carries one only if a proxy added it,
-        // and otherwise leaves the back-off to the retry policy.
-        429 => base,
-        401 => AdapterError::Unauthorized {
-            refreshable: false,
-            message: message.clone(),
-        },
-        // A restricted key without the permission the endpoint needs.
-        403 => AdapterError::Unauthorized {
-            refreshable: false,
-            message: format!(
-                "the API key lacks a permission this call needs (give the restricted key \
-                 read access to the synced objects, write access for actions): {message}"
-            ),
-        },
-        // A request Stripe will refuse the same way every time: a bad or missing
-        // parameter (named by `param`), or an idempotency key reused with different
-        // parameters.
-        400 if matches!(
-            error.kind.as_deref(),
-            Some("invalid_request_error" | "idempotency_error")
-        ) =>
-        {
-            AdapterError::Invalid {
-                field: error.param.clone().filter(|p| !p.is_empty()),
-                message: with_code(&message, code.as_deref()),
-            }
-        }
-        _ => match base {
-            AdapterError::Provider {
-                status,
-                code: base_code,
-                ..
-            } => AdapterError::Provider {
-                status,
-                code: code.or(base_code),
-                message: message.clone(),
-            },
-            AdapterError::Unavailable { .. } => AdapterError::Unavailable {
-                message: format!("HTTP {status}: {message}"),
-            },
-            other => redact_error(other),
-        },
-    };
-    apply_should_retry(refined, refusal, &message)
-}
-
-/// Follows `Stripe-Should-Retry` where Stripe sent it: `true` makes a refusal
-/// retryable (a lock timeout, a request still in flight under the same idempotency
-/// key), `false` makes it final.
-fn apply_should_retry(error: AdapterError, refusal: &Refusal<'_>, message: &str) -> AdapterError {
-    let should_retry = refusal
-        .headers
-        .get(SHOULD_RETRY_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(|value| value.trim().eq_ignore_ascii_case("true"));
-    match should_retry {
-        Some(true) if !error.is_retryable() => AdapterError::Unavailable {
-            message: format!(
-                "HTTP {} (Stripe says a retry can succeed): {message}",
-                refusal.status.as_u16()
-            ),
-        },
-        Some(false)
-            if error.is_retryable() && !matches!(error, AdapterError::RateLimited { .. }) =>
-        {
-            AdapterError::Invalid {
-                field: None,
-                message: format!(
-                    "HTTP {} (Stripe says a retry will not succeed): {message}",
-                    refusal.status.as_u16()
-                ),
-            }
-        }
-        _ => error,
-    }
-}
-
-fn with_code(message: &str, code: Option<&str>) -> String {
-    match code {
-        Some(code) => format!("{message} ({code})"),
-        None => message.to_owned(),
-    }
-}
-
-/// The human message of an error, redacted.
-fn message_of(error: &AdapterError) -> String {
-    match error {
-        AdapterError::Unavailable { message }
-        | AdapterError::Unauthorized { message, .. }
-        | AdapterError::Invalid { message, .. }
-        | AdapterError::Provider { message, .. } => redact(message),
-        other => other.to_string(),
-    }
-}
-
-/// The same error with every message redacted.
-fn redact_error(error: AdapterError) -> AdapterError {
-    match error {
-        AdapterError::Unavailable { message } => AdapterError::Unavailable {
-            message: redact(&message),
-        },
-        AdapterError::Unauthorized {
-            refreshable,
-            message,
-        } => AdapterError::Unauthorized {
-            refreshable,
-            message: redact(&message),
-        },
-        AdapterError::Invalid { field, message } => AdapterError::Invalid {
-            field,
-            message: redact(&message),
-        },
-        AdapterError::Provider {
-            status,
-            code,
-            message,
-        } => AdapterError::Provider {
-            status,
-            code,
-            message: redact(&message),
-        },
-        other => other,
-    }
-}
-
 /// Prefixes of Stripe credentials that must never appear in an error, masked or not.
 const KEY_PREFIXES: [&str; 7] = [
     "sk_live_", "sk_test_", "rk_live_", "rk_test_", "pk_live_", "pk_test_", "whsec_",
 ];
 
+const NO_PERMISSION: &str = "the API key lacks a permission this call needs (give the \
+     restricted key read access to the synced objects, write access for actions): {message}";
+
+/// Stripe's API. Request paths go under `v1`; the authenticated proxy targets the
+/// host root (its clients name the version themselves).
+pub const API: HttpApi = HttpApi {
+    base: BaseUrl::fixed(DEFAULT_BASE).with_prefix("v1"),
+    auth: &[AuthMode::ApiKey {
+        field: SECRET_KEY_FIELD,
+        placement: Placement::BEARER_KEY,
+    }],
+    headers: &[
+        (VERSION_HEADER, API_VERSION),
+        ("accept", "application/json"),
+    ],
+    // `check` is the adapter's own: restricted keys may not read the account.
+    verification: None,
+    errors: ErrorTable {
+        envelope: Envelope {
+            code: &["/error/decline_code", "/error/code"],
+            message: &["/error/message"],
+            ..Envelope::GENERIC
+        },
+        rules: &[
+            ErrorRule::status(429).keep(),
+            ErrorRule::status(401).unauthorized(false),
+            ErrorRule::status(403)
+                .unauthorized(false)
+                .message(NO_PERMISSION),
+            ErrorRule::status(400)
+                .when(When::Equals("/error/type", "invalid_request_error"))
+                .class(Class::Custom(invalid_param)),
+            ErrorRule::status(400)
+                .when(When::Equals("/error/type", "idempotency_error"))
+                .class(Class::Custom(invalid_param)),
+            ErrorRule::any().class(Class::Custom(with_stripes_words)),
+        ],
+        in_success_body: None,
+    },
+    rate_limits: RateLimitSignals::STANDARD,
+};
+
+/// A request Stripe will refuse the same way every time, naming the parameter.
+fn invalid_param(refused: &Refused<'_>) -> AdapterError {
+    let param = refused.body.and_then(|body| body.pointer("/error/param"));
+    AdapterError::Invalid {
+        field: junction_toolkit::data::text(param),
+        message: match &refused.code {
+            Some(code) => format!("{} ({code})", refused.message),
+            None => refused.message.clone(),
+        },
+    }
+}
+
+/// The generic class in Stripe's words: its message, and its code before the
+/// generic one; an outage says its status.
+fn with_stripes_words(refused: &Refused<'_>) -> AdapterError {
+    match refused.base {
+        AdapterError::Provider { status, code, .. } => AdapterError::Provider {
+            status: *status,
+            code: refused.code.clone().or_else(|| code.clone()),
+            message: refused.message.clone(),
+        },
+        AdapterError::Unavailable { .. } => AdapterError::Unavailable {
+            message: format!("HTTP {}: {}", refused.status.as_u16(), refused.message),
+        },
+        other => other.clone(),
+    }
+}
+
+/// Stripe's say on top of the table: `Stripe-Should-Retry: true` makes a refusal
+/// retryable (a lock timeout, a request still in flight under the same idempotency
+/// key), `false` makes it final; and no message keeps anything key-shaped.
+pub(crate) fn refine(error: AdapterError, refusal: &Refusal<'_>) -> AdapterError {
+    let should_retry = refusal
+        .headers
+        .get(SHOULD_RETRY_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.trim().eq_ignore_ascii_case("true"));
+    let said = |verdict: &str| {
+        let base = junction_core::http::classify(
+            refusal.status,
+            refusal.headers,
+            refusal.body,
+            refusal.now,
+            &ResponsePolicy::API_KEY,
+        );
+        let status = refusal.status.as_u16();
+        let said = API.errors.said(&base, refusal);
+        format!("HTTP {status} (Stripe says a retry {verdict}): {said}")
+    };
+    let error = match should_retry {
+        Some(true) if !error.is_retryable() => AdapterError::unavailable(said("can succeed")),
+        Some(false)
+            if error.is_retryable() && !matches!(error, AdapterError::RateLimited { .. }) =>
+        {
+            AdapterError::invalid(said("will not succeed"))
+        }
+        _ => error,
+    };
+    map_message(error, redact)
+}
+
 /// Replaces anything shaped like a Stripe key (including Stripe's own masked form,
 /// `sk_test_****1234`) with `<redacted>`.
 pub fn redact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some((at, prefix)) = KEY_PREFIXES
-        .iter()
-        .filter_map(|prefix| rest.find(prefix).map(|at| (at, *prefix)))
-        .min_by_key(|(at, _)| *at)
-    {
-        out.push_str(&rest[..at]);
-        out.push_str("<redacted>");
-        let after = &rest[at + prefix.len()..];
-        let end = after
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '*' || c == '_'))
-            .unwrap_or(after.len());
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    out
+    redact_prefixed(text, &KEY_PREFIXES)
 }
 
-fn one_line(text: &str) -> String {
-    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.chars().count() > 300 {
-        let mut cut: String = line.chars().take(299).collect();
-        cut.push('…');
-        cut
-    } else {
-        line
+/// The Stripe client of a connection.
+pub(crate) fn client<'a>(
+    ctx: &'a Context,
+    conn: &'a Connection,
+) -> Result<Client<'a>, AdapterError> {
+    Client::new(ctx, spec(), &API, conn)
+}
+
+/// Whether the connection's key is a live-mode key (else test mode).
+pub(crate) fn is_live(conn: &Connection) -> Result<bool, AdapterError> {
+    use secrecy::ExposeSecret;
+    let key = conn.secret(SECRET_KEY_FIELD)?.expose_secret();
+    Ok(key.starts_with("sk_live_") || key.starts_with("rk_live_"))
+}
+
+/// `GET {path}?{query}` through [`refine`], the answer kept as JSON.
+pub(crate) async fn get(
+    client: &Client<'_>,
+    path: &str,
+    query: &[(&str, String)],
+) -> Result<Fetched, AdapterError> {
+    let request = client.request(Method::GET, path)?.query(query);
+    client.fetch_with(request, refine).await
+}
+
+/// `POST {path}` with a form-encoded body and, when given, an `Idempotency-Key`.
+pub(crate) async fn post_form(
+    client: &Client<'_>,
+    path: &str,
+    pairs: &[(String, String)],
+    idempotency_key: Option<&str>,
+) -> Result<Value, AdapterError> {
+    let mut request = client
+        .request(Method::POST, path)?
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(crate::form::to_body(pairs));
+    if let Some(key) = idempotency_key {
+        request = request.header(IDEMPOTENCY_HEADER, key);
     }
+    Ok(client.fetch_with(request, refine).await?.body)
 }
 
 #[cfg(test)]
@@ -343,6 +211,8 @@ mod tests {
     use http::{HeaderMap, HeaderValue, StatusCode};
     use serde_json::json;
 
+    /// The classification of a refusal, as every call makes it: the table, then
+    /// [`refine`].
     fn refused(status: u16, headers: &[(&'static str, &str)], body: Value) -> AdapterError {
         let mut map = HeaderMap::new();
         for (name, value) in headers {
@@ -353,19 +223,26 @@ mod tests {
         let now = Utc::now();
         let base =
             junction_core::http::classify(status, &map, &body, now, &ResponsePolicy::API_KEY);
-        refine(
-            base,
-            &Refusal {
-                status,
-                headers: &map,
-                body: &body,
-                now,
-            },
-        )
+        let refusal = Refusal {
+            status,
+            headers: &map,
+            body: &body,
+            now,
+        };
+        let config = serde_json::Map::new();
+        let table = API
+            .errors
+            .classify(base, &refusal, &API.rate_limits, &config);
+        refine(table, &refusal)
     }
 
     fn stripe_error(kind: &str, code: Option<&str>, message: &str, param: Option<&str>) -> Value {
         json!({"error": {"type": kind, "code": code, "message": message, "param": param}})
+    }
+
+    #[test]
+    fn the_description_is_sound() {
+        assert_eq!(API.validate(), Ok(()));
     }
 
     #[test]
@@ -481,12 +358,23 @@ mod tests {
             None,
         );
         let err = refused(400, &[("stripe-should-retry", "true")], body);
-        assert!(matches!(err, AdapterError::Unavailable { .. }), "{err:?}");
+        assert_eq!(
+            err,
+            AdapterError::unavailable("HTTP 400 (Stripe says a retry can succeed): locked")
+        );
         let body = stripe_error("api_error", None, "An unknown error occurred", None);
         let err = refused(500, &[("stripe-should-retry", "false")], body.clone());
-        assert!(matches!(err, AdapterError::Invalid { .. }), "{err:?}");
+        assert_eq!(
+            err,
+            AdapterError::invalid(
+                "HTTP 500 (Stripe says a retry will not succeed): An unknown error occurred"
+            )
+        );
         let err = refused(500, &[], body);
-        assert!(matches!(err, AdapterError::Unavailable { .. }), "{err:?}");
+        assert_eq!(
+            err,
+            AdapterError::unavailable("HTTP 500: An unknown error occurred")
+        );
     }
 
     #[test]
@@ -510,5 +398,9 @@ mod tests {
         };
         assert!(!refreshable);
         assert!(!message.contains("rk_test"), "{message}");
+        assert!(
+            message.starts_with("the API key lacks a permission"),
+            "{message}"
+        );
     }
 }

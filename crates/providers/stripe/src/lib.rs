@@ -27,13 +27,11 @@
 //! With the `sandbox` feature, [`sandbox::StripeFake`] serves a stateful fake of the
 //! same endpoints for demo mode and tests.
 
-mod action_defs;
 mod actions;
 mod api;
 pub mod form;
 mod kpi;
 pub mod money;
-mod schema;
 mod spec;
 mod streams;
 mod webhooks;
@@ -51,17 +49,14 @@ use junction_core::{
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-pub use api::{IDEMPOTENCY_HEADER, SECRET_KEY_FIELD, SHOULD_RETRY_HEADER, VERSION_HEADER, redact};
+pub use api::{API, IDEMPOTENCY_HEADER, SHOULD_RETRY_HEADER, VERSION_HEADER, redact};
 pub use spec::{
     API_VERSION, CHARGES, CHURNED_SUBSCRIPTIONS, CURRENCY_DIMENSION, CUSTOMERS, DEFAULT_BASE,
     GROSS_REVENUE, INVOICES, MRR, NET_REVENUE, NEW_SUBSCRIPTIONS, PAYMENT_INTENTS, PROVIDER_ID,
-    REFUNDED, REFUNDS, SECRET_KEY_PATTERN, SUBSCRIPTIONS, WEBHOOK_EVENTS, WEBHOOK_SECRET_PATTERN,
+    REFUNDED, REFUNDS, SECRET_KEY_FIELD, SECRET_KEY_PATTERN, SUBSCRIPTIONS, WEBHOOK_EVENTS,
+    WEBHOOK_SCHEME, WEBHOOK_SECRET_FIELD, WEBHOOK_SECRET_PATTERN,
 };
-pub use streams::{MAX_PAGE_SIZE, REVISIT_DAYS};
-pub use webhooks::SCHEME as WEBHOOK_SCHEME;
-
-/// The config field holding the webhook signing secret.
-pub const WEBHOOK_SECRET_FIELD: &str = "webhook_secret";
+pub use streams::{MAX_PAGE_SIZE, PAGING, REVISIT_DAYS};
 
 /// The Stripe adapter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,21 +73,20 @@ impl Adapter for Stripe {
     /// `GET /v1/charges`, which proves the key and the read access the main stream
     /// needs.
     async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
-        let api = api::Api::new(ctx, conn);
-        let mode = if api.is_live()? { "live" } else { "test" };
+        let client = api::client(ctx, conn)?;
+        let mode = if api::is_live(conn)? { "live" } else { "test" };
         let restricted = conn
             .secret(SECRET_KEY_FIELD)?
             .expose_secret()
             .starts_with("rk_");
         if restricted {
-            let query = [("limit".to_owned(), "1".to_owned())];
-            api.list("v1/charges", &query).await?;
+            streams::list(&client, CHARGES, &[("limit", "1".to_owned())]).await?;
             return Ok(Health {
                 account: Some(format!("Stripe account ({mode} mode, restricted key)")),
                 details: json!({"mode": mode, "key": "restricted", "api_version": API_VERSION}),
             });
         }
-        let account: Value = api.get("v1/account", &[]).await?;
+        let account = api::get(&client, "account", &[]).await?.body;
         let text = |pointer: &str| {
             account
                 .pointer(pointer)
@@ -127,9 +121,9 @@ impl Adapter for Stripe {
         conn: &Connection,
         request: &ReadRequest,
     ) -> Result<Page, AdapterError> {
-        let api = api::Api::new(ctx, conn);
+        let client = api::client(ctx, conn)?;
         streams::read(
-            &api,
+            &client,
             &request.stream,
             request.cursor.as_ref(),
             request.page_size,
@@ -148,23 +142,19 @@ impl Adapter for Stripe {
         input: &Value,
         idempotency_key: Option<&str>,
     ) -> Result<ActionOutcome, AdapterError> {
-        let Some(definition) = actions::find(action) else {
-            return Err(AdapterError::invalid_field(
-                "action",
-                format!("Stripe has no action `{action}`"),
-            ));
-        };
-        let api = api::Api::new(ctx, conn);
-        actions::run(&api, definition, input, idempotency_key).await
+        let client = api::client(ctx, conn)?;
+        actions::run(&client, action, input, idempotency_key).await
     }
 
+    /// Checks `Stripe-Signature` with the endpoint's signing secret, at the context's
+    /// clock (the scheme the spec names), then parses the event.
     fn verify_webhook(
         &self,
         ctx: &Context,
         secret: &SecretString,
         request: &WebhookRequest<'_>,
     ) -> Result<Vec<WebhookEvent>, WebhookError> {
-        webhooks::verify(ctx, secret, request)
+        junction_toolkit::webhook::verify(self.spec(), ctx, secret, request, webhooks::parse)
     }
 
     async fn apply_webhook(
@@ -173,8 +163,8 @@ impl Adapter for Stripe {
         conn: &Connection,
         event: &WebhookEvent,
     ) -> Result<WebhookEffects, AdapterError> {
-        let api = api::Api::new(ctx, conn);
-        webhooks::apply(&api, event).await
+        let client = api::client(ctx, conn)?;
+        webhooks::apply(&client, conn, event).await
     }
 
     // `revoke` keeps the default: Stripe has no API to revoke or roll a secret key
@@ -188,6 +178,6 @@ impl Adapter for Stripe {
         ctx: &Context,
         conn: &Connection,
     ) -> Result<ProxyTarget, AdapterError> {
-        api::Api::new(ctx, conn).proxy_target()
+        api::client(ctx, conn)?.proxy_target()
     }
 }

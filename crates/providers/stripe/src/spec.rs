@@ -4,12 +4,15 @@
 
 use std::{sync::OnceLock, time::Duration};
 
-use junction_core::spec::{
-    ActionSpec, AuthSpec, Category, ConfigField, ProviderSpec, RateBudget, StreamSpec,
-    WebhookScheme, WebhookSecret, WebhookSpec,
+use junction_core::{
+    spec::{
+        ActionSpec, AuthSpec, Category, ConfigField, ProviderSpec, RateBudget, StreamSpec,
+        WebhookScheme, WebhookSecret, WebhookSpec,
+    },
+    webhook::stripe::DEFAULT_TOLERANCE_SECS,
 };
-
-use crate::action_defs;
+use serde::Deserialize;
+use serde_json::Value;
 
 /// The provider id (also the sandbox mount point of the fake).
 pub const PROVIDER_ID: &str = "stripe";
@@ -70,6 +73,18 @@ pub const WEBHOOK_EVENTS: [&str; 6] = [
     "invoice.paid",
 ];
 
+/// The scheme Stripe signs webhooks with: `Stripe-Signature`, five minutes of
+/// tolerance. The toolkit verifies deliveries with it before the adapter parses them.
+pub const WEBHOOK_SCHEME: WebhookScheme = WebhookScheme::Stripe {
+    tolerance_secs: DEFAULT_TOLERANCE_SECS,
+};
+
+/// The name of the credential field holding the API key.
+pub const SECRET_KEY_FIELD: &str = "secret_key";
+
+/// The config field holding the webhook signing secret.
+pub const WEBHOOK_SECRET_FIELD: &str = "webhook_secret";
+
 /// The whole value of `secret_key`: a secret key (`sk_test_`/`sk_live_`) or a
 /// restricted key (`rk_test_`/`rk_live_`).
 pub const SECRET_KEY_PATTERN: &str = "(sk|rk)_(test|live)_[0-9A-Za-z]+";
@@ -113,7 +128,7 @@ fn build() -> ProviderSpec {
         auth: AuthSpec::ApiKey {
             fields: vec![
                 ConfigField::secret(
-                    "secret_key",
+                    SECRET_KEY_FIELD,
                     "Secret key",
                     "A Stripe secret key (sk_live_… or sk_test_…) or a restricted key \
                      (rk_live_… / rk_test_…) with read access to Charges, PaymentIntents, \
@@ -126,7 +141,7 @@ fn build() -> ProviderSpec {
         },
         config: vec![
             ConfigField::secret(
-                "webhook_secret",
+                WEBHOOK_SECRET_FIELD,
                 "Webhook signing secret",
                 "Optional. The signing secret (whsec_…) of the webhook endpoint you created \
                  for Junction in Dashboard → Developers → Webhooks. Without it Junction \
@@ -164,13 +179,11 @@ fn build() -> ProviderSpec {
                 vec![REFUNDED],
             ),
         ],
-        actions: action_specs(),
+        actions: action_defs().iter().map(spec_of).collect(),
         webhook: Some(WebhookSpec {
-            scheme: WebhookScheme::Stripe {
-                tolerance_secs: junction_core::webhook::stripe::DEFAULT_TOLERANCE_SECS,
-            },
+            scheme: WEBHOOK_SCHEME,
             events: WEBHOOK_EVENTS.to_vec(),
-            secret: WebhookSecret::Field("webhook_secret"),
+            secret: WebhookSecret::Field(WEBHOOK_SECRET_FIELD),
             verify_token_field: None,
         }),
         rate_limit: RateBudget {
@@ -182,16 +195,39 @@ fn build() -> ProviderSpec {
     }
 }
 
-fn action_specs() -> Vec<ActionSpec> {
-    action_defs::ACTIONS
-        .iter()
-        .map(|action| ActionSpec {
-            name: action.name,
-            description: action.description,
-            input_schema: (action.schema)(),
-            long_running: false,
+/// One action of `actions.json`. Names and descriptions are borrowed from the
+/// file, so they are written without JSON escapes.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ActionDef {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The endpoint, under `v1`.
+    pub path: &'static str,
+    /// The response fields the outcome keeps.
+    pub output: Vec<&'static str>,
+    pub input_schema: Value,
+}
+
+/// Every action, in the order the spec lists them.
+pub(crate) fn action_defs() -> &'static [ActionDef] {
+    static ACTIONS: OnceLock<Vec<ActionDef>> = OnceLock::new();
+    ACTIONS.get_or_init(|| {
+        serde_json::from_str(include_str!("actions.json")).unwrap_or_else(|err| {
+            // The unit tests read the file, so a build that passed them never gets here.
+            tracing::error!(provider = PROVIDER_ID, %err, "actions.json does not parse");
+            Vec::new()
         })
-        .collect()
+    })
+}
+
+/// The spec's description of an action.
+pub(crate) fn spec_of(action: &ActionDef) -> ActionSpec {
+    ActionSpec {
+        name: action.name,
+        description: action.description,
+        input_schema: action.input_schema.clone(),
+        long_running: false,
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Reading Stripe's list endpoints into pages of records and KPI points.
 //!
 //! Stripe lists objects newest first and pages with `starting_after` (the id of the
-//! last object of the previous page). Two ways of reading are used:
+//! last object of the previous page): [`PAGING`] for the toolkit. Two ways of reading
+//! are used:
 //!
 //! - **Windows** (charges, payment intents, customers, invoices, refunds): a sync reads
 //!   every object with `created >= window_start`, page by page. When a window ends,
@@ -23,11 +24,14 @@ use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate};
 use junction_core::{AdapterError, KpiPoint, Page, Record};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use junction_toolkit::{
+    Client, CursorAt, Fetched, More, OnStall, PageSize, PageToken, Paging, Style, cursor, paging,
+};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    api::{Api, List},
+    api,
     kpi::{self, DaySums},
     spec::{CHARGES, CUSTOMERS, INVOICES, PAYMENT_INTENTS, REFUNDS, SUBSCRIPTIONS},
 };
@@ -41,70 +45,86 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 /// Most pages one recomputation (after a webhook) may read before giving up.
 const MAX_RECOMPUTE_PAGES: usize = 5_000;
 
-/// The list endpoint of a stream.
-pub(crate) fn path_of(stream: &str) -> Option<&'static str> {
-    Some(match stream {
-        CHARGES => "v1/charges",
-        PAYMENT_INTENTS => "v1/payment_intents",
-        CUSTOMERS => "v1/customers",
-        SUBSCRIPTIONS => "v1/subscriptions",
-        INVOICES => "v1/invoices",
-        REFUNDS => "v1/refunds",
-        _ => return None,
-    })
+/// How Stripe's lists page. A list that says more follows but sends nothing, or
+/// the same last object again, fails the read: a retry may get a sane answer.
+pub const PAGING: Paging = Paging {
+    style: Style::Cursor {
+        param: "starting_after",
+        at: CursorAt::LastItem("id"),
+        more: More::Flag("/has_more"),
+    },
+    items: "/data",
+    size_param: "limit",
+    size: PageSize {
+        default: MAX_PAGE_SIZE,
+        max: MAX_PAGE_SIZE,
+    },
+    on_stall: OnStall::Fail,
+};
+
+/// One Stripe list page: `{"object": "list", "data": [...], "has_more", "url"}`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct List {
+    pub object: String,
+    pub data: Vec<Value>,
+    #[expect(
+        dead_code,
+        reason = "PAGING reads it; declared so a list without it is malformed"
+    )]
+    pub has_more: bool,
 }
 
-/// The cursor of a windowed stream.
+/// The list endpoint of a stream, under `v1`.
+fn path_of(stream: &str) -> Option<&'static str> {
+    [
+        CHARGES,
+        PAYMENT_INTENTS,
+        CUSTOMERS,
+        SUBSCRIPTIONS,
+        INVOICES,
+        REFUNDS,
+    ]
+    .into_iter()
+    .find(|known| *known == stream)
+}
+
+/// The stored cursor of a stream. A window keeps its start and the newest object
+/// seen; the subscriptions sweep keeps the day it reports MRR for, its churn and
+/// its MRR. Absent fields are left out, so a stream's cursor only ever holds its own.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct WindowCursor {
-    /// `created[gte]` of the window; absent for the whole history.
+pub(crate) struct Cursor {
+    /// A window's `created[gte]`; absent for the whole history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_start: Option<i64>,
-    /// The last object read in this window; absent before its first page.
+    /// The day a sweep reports MRR for (the day it started); absent between sweeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<NaiveDate>,
+    /// The last object read; absent before the first page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starting_after: Option<String>,
-    /// The newest `created` seen in this window.
+    /// The newest `created` seen in a window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub newest: Option<i64>,
     /// Days not complete yet, with their partial sums.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub open: BTreeMap<NaiveDate, DaySums>,
-}
-
-/// The cursor of the subscriptions sweep.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct SweepCursor {
-    /// The day the sweep reports MRR for (the day it started); absent between sweeps.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub day: Option<NaiveDate>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starting_after: Option<String>,
-    /// `new_subscriptions` days not complete yet.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub open: BTreeMap<NaiveDate, DaySums>,
-    /// Canceled subscriptions by the day they ended, per currency.
+    /// A sweep's canceled subscriptions by the day they ended, per currency.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub churned: BTreeMap<NaiveDate, BTreeMap<String, i64>>,
-    /// Monthly recurring revenue per currency, fractional minor units.
+    /// A sweep's monthly recurring revenue per currency, fractional minor units.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub mrr: BTreeMap<String, f64>,
 }
 
-fn parse_cursor<T: DeserializeOwned + Default>(cursor: Option<&Value>) -> Result<T, AdapterError> {
-    match cursor {
-        None | Some(Value::Null) => Ok(T::default()),
-        Some(value) => T::deserialize(value)
-            .map_err(|err| AdapterError::invalid_field("cursor", format!("unreadable: {err}"))),
+impl Cursor {
+    /// The same window or sweep from its first page.
+    fn restarted(&self) -> Self {
+        Self {
+            window_start: self.window_start,
+            day: self.day,
+            ..Self::default()
+        }
     }
-}
-
-fn to_cursor<T: Serialize>(cursor: &T) -> Result<Value, AdapterError> {
-    serde_json::to_value(cursor)
-        .map_err(|err| AdapterError::invalid(format!("cursor not serializable: {err}")))
-}
-
-fn page_size(wish: Option<u32>) -> u32 {
-    wish.unwrap_or(MAX_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE)
 }
 
 /// An object as a record, with its `created`.
@@ -129,39 +149,64 @@ pub(crate) fn to_record(stream: &str, object: &Value) -> Result<(Record, i64), A
     }
 }
 
-/// Fetches one list page. A `starting_after` Stripe no longer knows (the object was
-/// deleted, e.g. a customer) is reported as `Ok(None)`, so the caller can restart.
-async fn fetch(
-    api: &Api<'_>,
-    stream: &str,
+/// The list at `path` (under `v1`) with `query`, checked to be one.
+pub(crate) async fn list(
+    client: &Client<'_>,
     path: &str,
-    limit: u32,
-    window_start: Option<i64>,
-    starting_after: Option<&str>,
-) -> Result<Option<List>, AdapterError> {
-    let mut query = vec![("limit".to_owned(), limit.to_string())];
+    query: &[(&str, String)],
+) -> Result<(List, Fetched), AdapterError> {
+    let fetched = api::get(client, path, query).await?;
+    let list: List = fetched.decode()?;
+    if list.object != "list" {
+        return Err(AdapterError::unavailable(format!(
+            "Stripe answered {path} with a `{}` object instead of a list",
+            list.object
+        )));
+    }
+    Ok((list, fetched))
+}
+
+/// The page at `token` of the list at `path` filtered by `query`, and the token of
+/// the next page.
+async fn page(
+    client: &Client<'_>,
+    path: &str,
+    query: &[(&str, String)],
+    token: &PageToken,
+    size: u32,
+) -> Result<(List, Option<PageToken>), AdapterError> {
+    let mut query = query.to_vec();
+    query.extend(PAGING.query(token, size));
+    let (list, fetched) = list(client, path, &query).await?;
+    let next = PAGING.next(token, size, &fetched.headers, &fetched.body)?;
+    Ok((list, next))
+}
+
+/// Fetches one page of a stream. A `starting_after` Stripe no longer knows (the
+/// object was deleted, e.g. a customer) is reported as `Ok(None)`, so the caller can
+/// restart.
+async fn fetch(
+    client: &Client<'_>,
+    stream: &str,
+    cursor: &Cursor,
+    size: u32,
+) -> Result<Option<(List, Option<PageToken>)>, AdapterError> {
+    let mut query = Vec::new();
     if stream == SUBSCRIPTIONS {
         // The default list leaves canceled subscriptions out; churn needs them.
-        query.push(("status".to_owned(), "all".to_owned()));
+        query.push(("status", "all".to_owned()));
     }
-    if let Some(start) = window_start {
-        query.push(("created[gte]".to_owned(), start.to_string()));
+    if let Some(start) = cursor.window_start {
+        query.push(("created[gte]", start.to_string()));
     }
-    if let Some(after) = starting_after {
-        query.push(("starting_after".to_owned(), after.to_owned()));
-    }
-    match api.list(path, &query).await {
-        Ok(list) => {
-            if list.has_more && list.data.is_empty() {
-                return Err(AdapterError::unavailable(format!(
-                    "Stripe said more {stream} follow but sent none"
-                )));
-            }
-            Ok(Some(list))
-        }
+    let token = cursor
+        .starting_after
+        .clone()
+        .map_or(PageToken::First, PageToken::Cursor);
+    match page(client, stream, &query, &token, size).await {
         Err(AdapterError::Invalid {
             field: Some(field), ..
-        }) if field == "starting_after" && starting_after.is_some() => {
+        }) if field == "starting_after" && token != PageToken::First => {
             tracing::info!(
                 provider = crate::PROVIDER_ID,
                 stream,
@@ -169,41 +214,112 @@ async fn fetch(
             );
             Ok(None)
         }
-        Err(err) => Err(err),
+        page => page.map(Some),
     }
 }
 
 /// Reads one page of a stream.
 pub(crate) async fn read(
-    api: &Api<'_>,
+    client: &Client<'_>,
     stream: &str,
-    cursor: Option<&Value>,
-    page_size_wish: Option<u32>,
+    stored: Option<&Value>,
+    page_size: Option<u32>,
 ) -> Result<Page, AdapterError> {
-    let Some(path) = path_of(stream) else {
+    if path_of(stream).is_none() {
         return Err(AdapterError::invalid_field(
             "stream",
             format!("Stripe has no stream `{stream}`"),
         ));
+    }
+    let sweep = stream == SUBSCRIPTIONS;
+    let size = PAGING.size.pick(page_size);
+    let today = client.context().now().date_naive();
+    let mut cursor: Cursor = cursor::read(stored, stream)?.unwrap_or_default();
+    if sweep && cursor.day.is_none() {
+        cursor = Cursor {
+            day: Some(today),
+            ..Cursor::default()
+        };
+    }
+    let (list, next) = match fetch(client, stream, &cursor, size).await? {
+        Some(page) => page,
+        None => {
+            cursor = cursor.restarted();
+            fetch(client, stream, &cursor, size)
+                .await?
+                .ok_or_else(|| AdapterError::unavailable("Stripe refused a first page"))?
+        }
     };
-    let limit = page_size(page_size_wish);
-    if stream == SUBSCRIPTIONS {
-        read_sweep(api, path, parse_cursor(cursor)?, limit).await
+
+    let mut records = Vec::with_capacity(list.data.len());
+    let mut oldest_day: Option<NaiveDate> = None;
+    for object in &list.data {
+        let (record, created) = to_record(stream, object)?;
+        records.push(record);
+        if !sweep {
+            cursor.newest = Some(cursor.newest.map_or(created, |newest| newest.max(created)));
+        }
+        if let Some(day) = kpi::day_of(created) {
+            oldest_day = Some(oldest_day.map_or(day, |oldest| oldest.min(day)));
+        }
+        if let Some(contribution) = kpi::contribution(stream, object) {
+            contribution.add_to(cursor.open.entry(contribution.day).or_default());
+        }
+        if sweep {
+            add_to_sweep(&mut cursor, object);
+        }
+    }
+
+    if let Some(PageToken::Cursor(last)) = next {
+        let kpis = oldest_day
+            .map(|frontier| close_days_after(&mut cursor.open, frontier))
+            .unwrap_or_default();
+        cursor.starting_after = Some(last);
+        return cursor::page(records, kpis, &cursor, true);
+    }
+
+    let mut kpis = close_all(&mut cursor.open);
+    let next = if sweep {
+        kpis.extend(kpi::churn_points(&cursor.churned));
+        kpis.extend(kpi::mrr_points(cursor.day.unwrap_or(today), &cursor.mrr));
+        Cursor::default()
     } else {
-        read_window(api, stream, path, parse_cursor(cursor)?, limit).await
+        let next_start = cursor
+            .newest
+            .and_then(kpi::day_of)
+            .and_then(|day| day.checked_sub_days(Days::new(REVISIT_DAYS)))
+            .map(kpi::day_start)
+            .or(cursor.window_start);
+        Cursor {
+            window_start: next_start,
+            ..Cursor::default()
+        }
+    };
+    cursor::page(records, kpis, &next, false)
+}
+
+/// What a subscription adds to a sweep's churn and MRR.
+fn add_to_sweep(cursor: &mut Cursor, subscription: &Value) {
+    if let Some((day, currency)) = kpi::churn(subscription) {
+        *cursor
+            .churned
+            .entry(day)
+            .or_default()
+            .entry(currency)
+            .or_default() += 1;
+    }
+    if let Some((currency, monthly)) = kpi::mrr_of(subscription) {
+        *cursor.mrr.entry(currency).or_default() += monthly;
     }
 }
 
 /// Emits the points of every open day newer than `frontier` and removes them.
 fn close_days_after(open: &mut BTreeMap<NaiveDate, DaySums>, frontier: NaiveDate) -> Vec<KpiPoint> {
-    let complete = match frontier.succ_opt() {
+    let mut complete = match frontier.succ_opt() {
         Some(next) => open.split_off(&next),
         None => BTreeMap::new(),
     };
-    complete
-        .iter()
-        .flat_map(|(day, sums)| kpi::points(*day, sums))
-        .collect()
+    close_all(&mut complete)
 }
 
 fn close_all(open: &mut BTreeMap<NaiveDate, DaySums>) -> Vec<KpiPoint> {
@@ -213,230 +329,45 @@ fn close_all(open: &mut BTreeMap<NaiveDate, DaySums>) -> Vec<KpiPoint> {
         .collect()
 }
 
-async fn read_window(
-    api: &Api<'_>,
-    stream: &str,
-    path: &str,
-    mut cursor: WindowCursor,
-    limit: u32,
-) -> Result<Page, AdapterError> {
-    let list = match fetch(
-        api,
-        stream,
-        path,
-        limit,
-        cursor.window_start,
-        cursor.starting_after.as_deref(),
-    )
-    .await?
-    {
-        Some(list) => list,
-        None => {
-            cursor = WindowCursor {
-                window_start: cursor.window_start,
-                ..WindowCursor::default()
-            };
-            fetch(api, stream, path, limit, cursor.window_start, None)
-                .await?
-                .ok_or_else(|| AdapterError::unavailable("Stripe refused a first page"))?
-        }
-    };
-
-    let mut records = Vec::with_capacity(list.data.len());
-    let mut oldest_day = None;
-    for object in &list.data {
-        let (record, created) = to_record(stream, object)?;
-        records.push(record);
-        cursor.newest = Some(cursor.newest.map_or(created, |newest| newest.max(created)));
-        let day = kpi::day_of(created);
-        oldest_day = match (oldest_day, day) {
-            (Some(oldest), Some(day)) => Some(std::cmp::min(oldest, day)),
-            (None, day) => day,
-            (oldest, None) => oldest,
-        };
-        if let Some(contribution) = kpi::contribution(stream, object) {
-            contribution.add_to(cursor.open.entry(contribution.day).or_default());
-        }
-    }
-
-    if list.has_more {
-        let kpis = oldest_day
-            .map(|frontier| close_days_after(&mut cursor.open, frontier))
-            .unwrap_or_default();
-        cursor.starting_after = records.last().map(|r| r.external_id.clone());
-        return Ok(Page {
-            records,
-            kpis,
-            next_cursor: Some(to_cursor(&cursor)?),
-            has_more: true,
-        });
-    }
-
-    let kpis = close_all(&mut cursor.open);
-    let next_start = cursor
-        .newest
-        .and_then(kpi::day_of)
-        .and_then(|day| day.checked_sub_days(Days::new(REVISIT_DAYS)))
-        .map(kpi::day_start)
-        .or(cursor.window_start);
-    let next = WindowCursor {
-        window_start: next_start,
-        ..WindowCursor::default()
-    };
-    Ok(Page {
-        records,
-        kpis,
-        next_cursor: Some(to_cursor(&next)?),
-        has_more: false,
-    })
-}
-
-async fn read_sweep(
-    api: &Api<'_>,
-    path: &str,
-    mut cursor: SweepCursor,
-    limit: u32,
-) -> Result<Page, AdapterError> {
-    let today = api.now().date_naive();
-    if cursor.day.is_none() {
-        cursor = SweepCursor {
-            day: Some(today),
-            ..SweepCursor::default()
-        };
-    }
-    let list = match fetch(
-        api,
-        SUBSCRIPTIONS,
-        path,
-        limit,
-        None,
-        cursor.starting_after.as_deref(),
-    )
-    .await?
-    {
-        Some(list) => list,
-        None => {
-            cursor = SweepCursor {
-                day: cursor.day,
-                ..SweepCursor::default()
-            };
-            fetch(api, SUBSCRIPTIONS, path, limit, None, None)
-                .await?
-                .ok_or_else(|| AdapterError::unavailable("Stripe refused a first page"))?
-        }
-    };
-
-    let mut records = Vec::with_capacity(list.data.len());
-    let mut oldest_day = None;
-    for object in &list.data {
-        let (record, created) = to_record(SUBSCRIPTIONS, object)?;
-        records.push(record);
-        if let Some(day) = kpi::day_of(created) {
-            oldest_day = Some(oldest_day.map_or(day, |oldest: NaiveDate| oldest.min(day)));
-        }
-        if let Some(contribution) = kpi::contribution(SUBSCRIPTIONS, object) {
-            contribution.add_to(cursor.open.entry(contribution.day).or_default());
-        }
-        if let Some((day, currency)) = kpi::churn(object) {
-            *cursor
-                .churned
-                .entry(day)
-                .or_default()
-                .entry(currency)
-                .or_default() += 1;
-        }
-        if let Some((currency, monthly)) = kpi::mrr_of(object) {
-            *cursor.mrr.entry(currency).or_default() += monthly;
-        }
-    }
-
-    if list.has_more {
-        let kpis = oldest_day
-            .map(|frontier| close_days_after(&mut cursor.open, frontier))
-            .unwrap_or_default();
-        cursor.starting_after = records.last().map(|r| r.external_id.clone());
-        return Ok(Page {
-            records,
-            kpis,
-            next_cursor: Some(to_cursor(&cursor)?),
-            has_more: true,
-        });
-    }
-
-    let mut kpis = close_all(&mut cursor.open);
-    kpis.extend(kpi::churn_points(&cursor.churned));
-    kpis.extend(kpi::mrr_points(cursor.day.unwrap_or(today), &cursor.mrr));
-    Ok(Page {
-        records,
-        kpis,
-        next_cursor: Some(to_cursor(&SweepCursor::default())?),
-        has_more: false,
-    })
-}
-
 /// Every object of a list, following `starting_after` to the end.
 pub(crate) async fn list_all(
-    api: &Api<'_>,
+    client: &Client<'_>,
     path: &str,
-    query: &[(String, String)],
+    query: &[(&str, String)],
 ) -> Result<Vec<Value>, AdapterError> {
-    let mut objects: Vec<Value> = Vec::new();
-    let mut after: Option<String> = None;
-    for _ in 0..MAX_RECOMPUTE_PAGES {
-        let mut page_query = query.to_vec();
-        page_query.push(("limit".to_owned(), MAX_PAGE_SIZE.to_string()));
-        if let Some(after) = &after {
-            page_query.push(("starting_after".to_owned(), after.clone()));
-        }
-        let list = api.list(path, &page_query).await?;
-        let last = list
-            .data
-            .last()
-            .and_then(|o| o.get("id"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let has_more = list.has_more;
-        objects.extend(list.data);
-        match (has_more, last) {
-            (false, _) => return Ok(objects),
-            (true, Some(last)) if after.as_deref() != Some(last.as_str()) => after = Some(last),
-            (true, _) => {
-                return Err(AdapterError::unavailable(format!(
-                    "Stripe's {path} list does not advance"
-                )));
-            }
-        }
-    }
-    Err(AdapterError::unavailable(format!(
-        "{path} has more than {} pages; the nightly sync will bring it up to date",
-        MAX_RECOMPUTE_PAGES
-    )))
+    let pages = paging::walk(MAX_RECOMPUTE_PAGES, |token| async move {
+        let (list, next) = page(client, path, query, &token, MAX_PAGE_SIZE).await?;
+        Ok((list.data, next))
+    })
+    .await?;
+    Ok(pages.into_iter().flatten().collect())
 }
 
-fn day_range(day: NaiveDate) -> Vec<(String, String)> {
+/// `created` within one UTC day.
+fn day_range(day: NaiveDate) -> [(&'static str, String); 2] {
     let start = kpi::day_start(day);
-    vec![
-        ("created[gte]".to_owned(), start.to_string()),
-        ("created[lt]".to_owned(), (start + 86_400).to_string()),
+    [
+        ("created[gte]", start.to_string()),
+        ("created[lt]", (start + 86_400).to_string()),
     ]
 }
 
 /// Recomputes one day's totals of a stream (charges, refunds, or new subscriptions)
 /// from every object created that day.
 pub(crate) async fn day_points(
-    api: &Api<'_>,
+    client: &Client<'_>,
     stream: &str,
     day: NaiveDate,
 ) -> Result<Vec<KpiPoint>, AdapterError> {
     let Some(path) = path_of(stream) else {
         return Ok(Vec::new());
     };
-    let mut query = day_range(day);
+    let mut query = day_range(day).to_vec();
     if stream == SUBSCRIPTIONS {
-        query.push(("status".to_owned(), "all".to_owned()));
+        query.push(("status", "all".to_owned()));
     }
     let mut sums = DaySums::new();
-    for object in list_all(api, path, &query).await? {
+    for object in list_all(client, path, &query).await? {
         if let Some(contribution) = kpi::contribution(stream, &object)
             && contribution.day == day
         {
@@ -449,14 +380,14 @@ pub(crate) async fn day_points(
 /// Recomputes the churn of one day: canceled subscriptions that ended that day (only
 /// subscriptions created before the day's end can have).
 pub(crate) async fn churn_points(
-    api: &Api<'_>,
+    client: &Client<'_>,
     day: NaiveDate,
     currency: &str,
 ) -> Result<Vec<KpiPoint>, AdapterError> {
     let end = kpi::day_start(day) + 86_400;
-    let query = vec![
-        ("status".to_owned(), "canceled".to_owned()),
-        ("created[lt]".to_owned(), end.to_string()),
+    let query = [
+        ("status", "canceled".to_owned()),
+        ("created[lt]", end.to_string()),
     ];
     let mut churned: BTreeMap<NaiveDate, BTreeMap<String, i64>> = BTreeMap::new();
     // The event's own currency reads 0 rather than nothing if the list lags behind.
@@ -464,7 +395,7 @@ pub(crate) async fn churn_points(
         .entry(day)
         .or_default()
         .insert(currency.to_ascii_lowercase(), 0);
-    for object in list_all(api, "v1/subscriptions", &query).await? {
+    for object in list_all(client, SUBSCRIPTIONS, &query).await? {
         if let Some((ended, currency)) = kpi::churn(&object)
             && ended == day
         {
@@ -477,15 +408,15 @@ pub(crate) async fn churn_points(
 /// Recomputes today's MRR from every subscription in an MRR status. `currency` (the
 /// event's) is reported even when no subscription in it is left, as 0.
 pub(crate) async fn mrr_points(
-    api: &Api<'_>,
+    client: &Client<'_>,
     today: NaiveDate,
     currency: &str,
 ) -> Result<Vec<KpiPoint>, AdapterError> {
     let mut mrr: BTreeMap<String, f64> = BTreeMap::new();
     mrr.insert(currency.to_ascii_lowercase(), 0.0);
     for status in kpi::MRR_STATUSES {
-        let query = vec![("status".to_owned(), status.to_owned())];
-        for object in list_all(api, "v1/subscriptions", &query).await? {
+        let query = [("status", status.to_owned())];
+        for object in list_all(client, SUBSCRIPTIONS, &query).await? {
             if let Some((currency, monthly)) = kpi::mrr_of(&object) {
                 *mrr.entry(currency).or_default() += monthly;
             }
@@ -506,33 +437,52 @@ mod tests {
         sums.entry("gross_revenue".into())
             .or_default()
             .insert("usd".into(), 1099);
-        let cursor = WindowCursor {
+        let window = Cursor {
             window_start: Some(1_767_225_600),
             starting_after: Some("ch_1".into()),
             newest: Some(1_767_312_000),
             open: [(day, sums)].into(),
+            ..Cursor::default()
         };
-        let value = to_cursor(&cursor).unwrap();
+        let value = cursor::write(&window).unwrap();
         assert_eq!(value["open"]["2026-01-02"]["gross_revenue"]["usd"], 1099);
-        assert_eq!(parse_cursor::<WindowCursor>(Some(&value)).unwrap(), cursor);
-        assert_eq!(to_cursor(&WindowCursor::default()).unwrap(), json!({}));
         assert_eq!(
-            parse_cursor::<WindowCursor>(None).unwrap(),
-            WindowCursor::default()
+            value.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["newest", "open", "starting_after", "window_start"]
         );
+        assert_eq!(
+            cursor::read::<Cursor>(Some(&value), CHARGES).unwrap(),
+            Some(window)
+        );
+        assert_eq!(cursor::write(&Cursor::default()).unwrap(), json!({}));
+        assert_eq!(cursor::read::<Cursor>(None, CHARGES).unwrap(), None);
         assert!(matches!(
-            parse_cursor::<WindowCursor>(Some(&json!({"window_start": "soon"}))),
-            Err(AdapterError::Invalid { .. })
+            cursor::read::<Cursor>(Some(&json!({"window_start": "soon"})), CHARGES),
+            Err(AdapterError::Invalid { field: Some(f), .. }) if f == "cursor"
         ));
-        let sweep = SweepCursor {
+        let sweep = Cursor {
             day: Some(day),
             starting_after: Some("sub_1".into()),
-            open: BTreeMap::new(),
             churned: [(day, [("usd".to_owned(), 2)].into())].into(),
             mrr: [("usd".to_owned(), 1666.6666666666667)].into(),
+            ..Cursor::default()
         };
-        let value = to_cursor(&sweep).unwrap();
-        assert_eq!(parse_cursor::<SweepCursor>(Some(&value)).unwrap(), sweep);
+        let value = cursor::write(&sweep).unwrap();
+        assert_eq!(
+            value.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["churned", "day", "mrr", "starting_after"]
+        );
+        assert_eq!(
+            cursor::read::<Cursor>(Some(&value), SUBSCRIPTIONS).unwrap(),
+            Some(sweep.clone())
+        );
+        assert_eq!(
+            sweep.restarted(),
+            Cursor {
+                day: Some(day),
+                ..Cursor::default()
+            }
+        );
     }
 
     #[test]

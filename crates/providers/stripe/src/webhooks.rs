@@ -1,5 +1,6 @@
-//! Stripe webhooks: verifying `Stripe-Signature`, parsing events, and turning the
-//! handled events into record upserts and recomputed daily KPI totals.
+//! Stripe webhooks: parsing events (the toolkit verifies `Stripe-Signature` first,
+//! with the scheme the spec names), and turning the handled events into record
+//! upserts and recomputed daily KPI totals.
 //!
 //! A point is a day's total, so an event never adds to a stored value: it names the
 //! days it touched and those days are recomputed from Stripe (every charge of the
@@ -7,26 +8,19 @@
 //! keeps webhook handling idempotent and order-independent: a replayed or late event
 //! recomputes the same totals.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate};
 use junction_core::{
-    AdapterError, Context, Record, StreamKpi, StreamRecord, WebhookEffects,
-    spec::WebhookScheme,
-    webhook::{self, WebhookError, WebhookEvent, WebhookRequest, stripe::DEFAULT_TOLERANCE_SECS},
+    AdapterError, Connection, KpiPoint, Record, WebhookEffects,
+    webhook::{WebhookError, WebhookEvent},
 };
-use secrecy::SecretString;
+use junction_toolkit::{Client, data::add_effects};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
-    api::Api,
-    kpi,
+    api, kpi,
     spec::{CHARGES, INVOICES, PAYMENT_INTENTS, PROVIDER_ID, REFUNDS, SUBSCRIPTIONS},
     streams,
-};
-
-/// The scheme Stripe signs with: `Stripe-Signature`, five minutes of tolerance.
-pub const SCHEME: WebhookScheme = WebhookScheme::Stripe {
-    tolerance_secs: DEFAULT_TOLERANCE_SECS,
 };
 
 /// The parts of a Stripe event the adapter reads. Stripe always sends `type` and
@@ -42,14 +36,10 @@ struct EventView {
     created: Option<i64>,
 }
 
-/// Verifies the signature at the context's clock, then parses the event.
-pub(crate) fn verify(
-    ctx: &Context,
-    secret: &SecretString,
-    request: &WebhookRequest<'_>,
-) -> Result<Vec<WebhookEvent>, WebhookError> {
-    webhook::verify(SCHEME, secret, request, ctx.now())?;
-    let payload: Value = serde_json::from_slice(request.body).map_err(|err| {
+/// Parses a delivery whose `Stripe-Signature` the toolkit verified, as the spec's
+/// scheme says.
+pub(crate) fn parse(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookError> {
+    let payload: Value = serde_json::from_slice(body).map_err(|err| {
         // serde's message can quote body values; the position is enough.
         WebhookError::InvalidPayload(format!(
             "not JSON (line {}, column {})",
@@ -105,32 +95,25 @@ fn created_day(object: &Value) -> Option<NaiveDate> {
         .and_then(kpi::day_of)
 }
 
-/// Collects the effects of one event.
+/// The effects of one event: records stamped with the event's time, and points.
 struct Effects {
-    modified_at: Option<DateTime<Utc>>,
+    modified_at: Option<DateTime<chrono::Utc>>,
     effects: WebhookEffects,
 }
 
 impl Effects {
     fn record(&mut self, stream: &str, object: &Value) -> Result<(), AdapterError> {
         let (record, _) = streams::to_record(stream, object)?;
-        self.effects.records.push(StreamRecord {
-            stream: stream.to_owned(),
-            record: Record {
-                modified_at: self.modified_at,
-                ..record
-            },
-        });
+        let record = Record {
+            modified_at: self.modified_at,
+            ..record
+        };
+        add_effects(&mut self.effects, stream, vec![record], Vec::new());
         Ok(())
     }
 
-    fn kpis(&mut self, stream: &str, points: Vec<junction_core::KpiPoint>) {
-        self.effects
-            .kpis
-            .extend(points.into_iter().map(|point| StreamKpi {
-                stream: stream.to_owned(),
-                point,
-            }));
+    fn kpis(&mut self, stream: &str, points: Vec<KpiPoint>) {
+        add_effects(&mut self.effects, stream, Vec::new(), points);
     }
 }
 
@@ -139,7 +122,8 @@ const MRR_FIELDS: [&str; 5] = ["status", "items", "quantity", "plan", "currency"
 
 /// Applies one verified event.
 pub(crate) async fn apply(
-    api: &Api<'_>,
+    client: &Client<'_>,
+    conn: &Connection,
     event: &WebhookEvent,
 ) -> Result<WebhookEffects, AdapterError> {
     if !crate::spec::WEBHOOK_EVENTS.contains(&event.event_type.as_str()) {
@@ -149,7 +133,7 @@ pub(crate) async fn apply(
     // objects it names do not exist there.
     let event_live = event.payload.get("livemode").and_then(Value::as_bool);
     if let Some(event_live) = event_live
-        && event_live != api.is_live()?
+        && event_live != api::is_live(conn)?
     {
         tracing::warn!(
             provider = PROVIDER_ID,
@@ -168,31 +152,33 @@ pub(crate) async fn apply(
             out.record(PAYMENT_INTENTS, object)?;
             let charge_day = match expandable_id(object.get("latest_charge")) {
                 Some(charge_id) => {
-                    let charge: Value = api.get(&format!("v1/charges/{charge_id}"), &[]).await?;
+                    let charge = api::get(client, &format!("charges/{charge_id}"), &[])
+                        .await?
+                        .body;
                     out.record(CHARGES, &charge)?;
                     created_day(&charge)
                 }
                 None => created_day(object),
             };
             if let Some(day) = charge_day {
-                out.kpis(CHARGES, streams::day_points(api, CHARGES, day).await?);
+                out.kpis(CHARGES, streams::day_points(client, CHARGES, day).await?);
             }
         }
         "charge.refunded" => {
             out.record(CHARGES, object)?;
             if let Some(day) = created_day(object) {
-                out.kpis(CHARGES, streams::day_points(api, CHARGES, day).await?);
+                out.kpis(CHARGES, streams::day_points(client, CHARGES, day).await?);
             }
             if let Some(charge_id) = object.get("id").and_then(Value::as_str) {
-                let query = vec![("charge".to_owned(), charge_id.to_owned())];
-                let refunds = streams::list_all(api, "v1/refunds", &query).await?;
+                let query = [("charge", charge_id.to_owned())];
+                let refunds = streams::list_all(client, REFUNDS, &query).await?;
                 for refund in &refunds {
                     out.record(REFUNDS, refund)?;
                 }
                 // The newest refund is the one this event announces.
                 let newest = refunds.iter().filter_map(created_day).max();
                 if let Some(day) = newest {
-                    out.kpis(REFUNDS, streams::day_points(api, REFUNDS, day).await?);
+                    out.kpis(REFUNDS, streams::day_points(client, REFUNDS, day).await?);
                 }
             }
         }
@@ -200,7 +186,7 @@ pub(crate) async fn apply(
         | "customer.subscription.updated"
         | "customer.subscription.deleted" => {
             out.record(SUBSCRIPTIONS, object)?;
-            apply_subscription(api, event, object, &mut out).await?;
+            apply_subscription(client, event, object, &mut out).await?;
         }
         "invoice.paid" => {
             out.record(INVOICES, object)?;
@@ -217,7 +203,7 @@ pub(crate) async fn apply(
                     .and_then(kpi::day_of)
                     .or_else(|| event.occurred_at.map(|at| at.date_naive()));
                 if let Some(day) = paid_day {
-                    out.kpis(CHARGES, streams::day_points(api, CHARGES, day).await?);
+                    out.kpis(CHARGES, streams::day_points(client, CHARGES, day).await?);
                 }
             }
         }
@@ -227,7 +213,7 @@ pub(crate) async fn apply(
 }
 
 async fn apply_subscription(
-    api: &Api<'_>,
+    client: &Client<'_>,
     event: &WebhookEvent,
     subscription: &Value,
     out: &mut Effects,
@@ -259,20 +245,20 @@ async fn apply_subscription(
     if new_counts && let Some(day) = created_day(subscription) {
         out.kpis(
             SUBSCRIPTIONS,
-            streams::day_points(api, SUBSCRIPTIONS, day).await?,
+            streams::day_points(client, SUBSCRIPTIONS, day).await?,
         );
     }
     if churn && let Some((day, currency)) = kpi::churn(subscription) {
         out.kpis(
             SUBSCRIPTIONS,
-            streams::churn_points(api, day, &currency).await?,
+            streams::churn_points(client, day, &currency).await?,
         );
     }
     if mrr && !currency.is_empty() {
-        let today = api.now().date_naive();
+        let today = client.context().now().date_naive();
         out.kpis(
             SUBSCRIPTIONS,
-            streams::mrr_points(api, today, &currency).await?,
+            streams::mrr_points(client, today, &currency).await?,
         );
     }
     Ok(())
