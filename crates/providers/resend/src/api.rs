@@ -1,149 +1,126 @@
-//! Calling the Resend API and reading its refusals.
+//! The Resend API as the provider toolkit runs it: the host (its paths carry no
+//! version: `emails`, `domains`), the API key as `Authorization: Bearer re_...`, a
+//! `User-Agent` on every request (Resend's edge refuses requests without one with a
+//! 403 "error code: 1010"), and the error table.
 //!
-//! Every request carries `Authorization: Bearer re_...` and a `User-Agent` (Resend's
-//! edge refuses requests without one with a 403 "error code: 1010"). Requests go
-//! through [`junction_core::http::send_refined`], and [`refine`] reads Resend's error
-//! body `{"statusCode", "name", "message"}`: the `name` says more than the status
-//! (a 429 can be the per-second rate limit or a used-up daily or monthly quota; a
-//! 403 can be a bad key or an unverified sending domain).
+//! Resend's error body is `{"statusCode", "name", "message"}`, and the `name` says
+//! more than the status: a 429 can be the per-second rate limit or a used-up daily or
+//! monthly quota; a 403 a bad key or an unverified sending domain. [`API`]'s table:
+//!
+//! - `invalid_api_key`, `missing_api_key` (a key Resend does not know, or none):
+//!   `Unauthorized` without refresh, permanent until the user puts a new key in;
+//!   `restricted_api_key` likewise, saying that Junction needs Full access;
+//! - `daily_quota_exceeded`, `monthly_quota_exceeded`: `QuotaExhausted`. Resend does
+//!   not say when the quota frees up; a `Retry-After`, when sent, is the best hint;
+//! - `rate_limit_exceeded`: `RateLimited`, waiting as the rate-limit headers say;
+//! - `invalid_idempotency_key`, `invalid_idempotent_request`: `Invalid` naming
+//!   `idempotency_key`: the same key with another body can never succeed (unlike
+//!   `concurrent_idempotent_requests`, which stays a retryable 409);
+//! - `invalid_from_address`, and `validation_error` under 403 (an unverified domain,
+//!   or test mode: without a verified domain Resend only mails the account owner):
+//!   `Invalid` naming `from`;
+//! - other validation errors: `Invalid`, naming the field Resend's message puts in
+//!   backticks ("The `to` field must be a `string`.").
+//!
+//! Anything else keeps core's generic classification, which carries Resend's `name`
+//! as the code and its message.
 
-use junction_core::{
-    AdapterError, Connection, Context, ProxyTarget,
-    http::{Refusal, ResponsePolicy, send_refined},
-    spec::ProviderSpec,
+use junction_core::{AdapterError, Connection, Context};
+use junction_toolkit::{
+    AuthMode, BaseUrl, Class, Client, Envelope, ErrorRule, ErrorTable, HttpApi, Placement,
+    RateLimitSignals, Refused, Resets, api::IdempotencyKey,
 };
-use secrecy::ExposeSecret;
 
-use crate::{spec::DEFAULT_BASE, wire::ErrorBody};
+use crate::spec::{self, DEFAULT_BASE, MAX_IDEMPOTENCY_KEY_CHARS};
 
 /// The User-Agent Junction sends.
 pub(crate) const USER_AGENT: &str = concat!("junction-resend/", env!("CARGO_PKG_VERSION"));
 
-/// The credential field holding the API key.
-const API_KEY_FIELD: &str = "api_key";
+const RESTRICTED: &str = "the API key has sending access only; Junction reads emails, domains \
+     and metrics and needs a key with Full access. Resend said: {message}";
 
-/// A request to `path` with the connection's API key and Junction's User-Agent.
-pub(crate) fn request(
-    ctx: &Context,
-    conn: &Connection,
-    method: reqwest::Method,
-    path: &str,
-) -> Result<reqwest::RequestBuilder, AdapterError> {
-    let url = ctx.url(DEFAULT_BASE, path)?;
-    let key = conn.secret(API_KEY_FIELD)?;
-    Ok(ctx
-        .http
-        .request(method, url)
-        .bearer_auth(key.expose_secret())
-        .header(reqwest::header::USER_AGENT, USER_AGENT))
-}
-
-/// The API root (the override's, when set) with the API key as `Authorization:
-/// Bearer`, for the authenticated proxy: the same host and key as [`request`]. The
-/// proxied request needs a `User-Agent` of its own (Resend's edge refuses none).
-pub(crate) fn proxy_target(ctx: &Context, conn: &Connection) -> Result<ProxyTarget, AdapterError> {
-    let base_url = ctx.url(DEFAULT_BASE, "")?;
-    Ok(ProxyTarget::bearer(base_url, conn.secret(API_KEY_FIELD)?))
-}
-
-/// Sends `request` and decodes the JSON answer.
-pub(crate) async fn call<T: serde::de::DeserializeOwned>(
-    ctx: &Context,
-    spec: &ProviderSpec,
-    request: reqwest::RequestBuilder,
-) -> Result<T, AdapterError> {
-    let response = send_refined(ctx, spec, request, &ResponsePolicy::API_KEY, refine).await?;
-    junction_core::http::json(response).await
-}
-
-/// Refines the generic classification of a Resend refusal by the error's `name`.
-/// Anything it does not recognise keeps the generic classification.
-pub(crate) fn refine(base: AdapterError, refusal: &Refusal<'_>) -> AdapterError {
-    let body: ErrorBody = serde_json::from_slice(refusal.body).unwrap_or_default();
-    let message = one_line(&body.message);
-    let said = |default: &str| {
-        if message.is_empty() {
-            default.to_owned()
-        } else {
-            message.clone()
-        }
-    };
-    match body.name.as_str() {
-        // A key Resend does not know (deleted, mistyped) or none at all: permanent
-        // until the user puts a new key in.
-        "invalid_api_key" | "missing_api_key" => AdapterError::Unauthorized {
-            refreshable: false,
-            message: said("Resend rejected the API key"),
+/// The Resend API's description.
+pub(crate) const API: HttpApi = HttpApi {
+    base: BaseUrl::fixed(DEFAULT_BASE),
+    auth: &[AuthMode::ApiKey {
+        field: "api_key",
+        placement: Placement::BEARER_KEY,
+    }],
+    headers: &[("user-agent", USER_AGENT)],
+    // `check` lists the domains and labels the account by them (see the adapter).
+    verification: None,
+    errors: ErrorTable {
+        envelope: Envelope {
+            code: &["/name"],
+            message: &["/message"],
+            ..Envelope::GENERIC
         },
-        "restricted_api_key" => AdapterError::Unauthorized {
-            refreshable: false,
-            message: format!(
-                "the API key has sending access only; Junction reads emails, domains and \
-                 metrics and needs a key with Full access. Resend said: {}",
-                said("This API key is restricted to only send emails")
-            ),
-        },
-        "daily_quota_exceeded" | "monthly_quota_exceeded" => {
-            // Resend does not say when the quota frees up; a Retry-After, when sent,
-            // is the best hint there is.
-            let resets_at =
-                junction_core::http::RateLimitInfo::from_headers(refusal.headers, refusal.now)
-                    .wait_hint(refusal.now)
-                    .and_then(|wait| chrono::Duration::from_std(wait).ok())
-                    .map(|wait| refusal.now + wait);
-            AdapterError::QuotaExhausted { resets_at }
-        }
-        "rate_limit_exceeded" => match base {
-            limited @ AdapterError::RateLimited { .. } => limited,
-            _ => AdapterError::RateLimited { retry_after: None },
-        },
-        // The same key with another request body can never succeed: that is bad
-        // input, not a conflict a retry resolves (unlike
-        // `concurrent_idempotent_requests`, which stays a retryable 409).
-        "invalid_idempotency_key" | "invalid_idempotent_request" => {
-            AdapterError::invalid_field("idempotency_key", said("invalid idempotency key"))
-        }
-        "invalid_from_address" => AdapterError::invalid_field("from", said("invalid sender")),
-        // A 403 validation error is about the sender: an unverified domain, or test
-        // mode (without a verified domain Resend only mails the account owner).
-        "validation_error" if refusal.status.as_u16() == 403 => {
-            AdapterError::invalid_field("from", said("the sending domain is not verified"))
-        }
-        "validation_error"
-        | "missing_required_field"
-        | "invalid_parameter"
-        | "invalid_attachment"
-        | "invalid_access"
-        | "invalid_region" => AdapterError::Invalid {
-            field: field_named_in(&message),
-            message: said("Resend rejected the request"),
-        },
-        _ => base,
-    }
+        rules: &[
+            ErrorRule::codes(&["invalid_api_key", "missing_api_key"])
+                .unauthorized(false)
+                .fallback("Resend rejected the API key"),
+            ErrorRule::code("restricted_api_key")
+                .unauthorized(false)
+                .message(RESTRICTED)
+                .fallback("This API key is restricted to only send emails"),
+            ErrorRule::codes(&["daily_quota_exceeded", "monthly_quota_exceeded"])
+                .quota_exhausted(Resets::FromHeaders),
+            ErrorRule::code("rate_limit_exceeded").rate_limited(),
+            ErrorRule::codes(&["invalid_idempotency_key", "invalid_idempotent_request"])
+                .invalid_field("idempotency_key")
+                .fallback("invalid idempotency key"),
+            ErrorRule::code("invalid_from_address")
+                .invalid_field("from")
+                .fallback("invalid sender"),
+            ErrorRule::code("validation_error")
+                .on_status(403)
+                .invalid_field("from")
+                .fallback("the sending domain is not verified"),
+            ErrorRule::codes(&[
+                "validation_error",
+                "missing_required_field",
+                "invalid_parameter",
+                "invalid_attachment",
+                "invalid_access",
+                "invalid_region",
+            ])
+            .class(Class::Custom(invalid_named_field))
+            .fallback("Resend rejected the request"),
+        ],
+        in_success_body: None,
+    },
+    rate_limits: RateLimitSignals::STANDARD,
+};
+
+/// Resend keeps an `Idempotency-Key` for 24 hours and answers a repeat of the same
+/// request with the first response instead of sending again.
+pub(crate) const IDEMPOTENCY: IdempotencyKey = IdempotencyKey::header(MAX_IDEMPOTENCY_KEY_CHARS);
+
+/// The Resend client of a connection.
+pub(crate) fn client<'a>(
+    ctx: &'a Context,
+    conn: &'a Connection,
+) -> Result<Client<'a>, AdapterError> {
+    Client::new(ctx, spec::spec(), &API, conn)
 }
 
-/// The field a Resend validation message names in backticks ("The `to` field must
-/// be a `string`."), when the first backticked word looks like a field name.
-fn field_named_in(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
-    let len = message[start..].find('`')?;
-    let word = &message[start..start + len];
-    let looks_like_field = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
-    looks_like_field.then(|| word.to_owned())
-}
-
-/// Collapses whitespace so an error stays one line, and cuts it to 300 characters.
-fn one_line(text: &str) -> String {
-    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.chars().count() > 300 {
-        let mut cut: String = line.chars().take(299).collect();
-        cut.push('…');
-        cut
-    } else {
-        line
+/// `Invalid`, naming the field in the first backticks of Resend's message when that
+/// word looks like a field name (lowercase, digits, `_` and `.`).
+fn invalid_named_field(refused: &Refused<'_>) -> AdapterError {
+    let field = refused
+        .message
+        .split_once('`')
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(word, _)| word)
+        .filter(|word| {
+            !word.is_empty()
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+        });
+    AdapterError::Invalid {
+        field: field.map(str::to_owned),
+        message: refused.message.clone(),
     }
 }
 
@@ -152,10 +129,12 @@ mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
     use http::{HeaderMap, HeaderValue, StatusCode};
-    use junction_core::http::classify;
+    use junction_core::http::{Refusal, ResponsePolicy, classify};
     use serde_json::json;
     use std::time::Duration;
 
+    /// A refusal with Resend's body, classified as the client does: core's generic
+    /// class, then the table.
     fn refined(status: u16, name: &str, message: &str, headers: &HeaderMap) -> AdapterError {
         let body = json!({"statusCode": status, "name": name, "message": message}).to_string();
         let now = Utc.with_ymd_and_hms(2026, 3, 15, 12, 0, 0).unwrap();
@@ -167,15 +146,19 @@ mod tests {
             now,
             &ResponsePolicy::API_KEY,
         );
-        refine(
-            base,
-            &Refusal {
-                status,
-                headers,
-                body: body.as_bytes(),
-                now,
-            },
-        )
+        let refusal = Refusal {
+            status,
+            headers,
+            body: body.as_bytes(),
+            now,
+        };
+        API.errors
+            .classify(base, &refusal, &API.rate_limits, &serde_json::Map::new())
+    }
+
+    #[test]
+    fn the_description_is_sound() {
+        assert_eq!(API.validate(), Ok(()));
     }
 
     #[test]
@@ -206,7 +189,19 @@ mod tests {
         ) else {
             panic!()
         };
-        assert!(message.contains("Full access"), "{message}");
+        assert_eq!(
+            message,
+            "the API key has sending access only; Junction reads emails, domains and metrics \
+             and needs a key with Full access. Resend said: This API key is restricted to only \
+             send emails"
+        );
+        assert_eq!(
+            refined(403, "invalid_api_key", " ", &none),
+            AdapterError::Unauthorized {
+                refreshable: false,
+                message: "Resend rejected the API key".into()
+            }
+        );
     }
 
     #[test]
@@ -290,6 +285,29 @@ mod tests {
                 message: "Missing required field.".into()
             }
         );
+        assert_eq!(
+            refined(422, "invalid_parameter", "", &none),
+            AdapterError::Invalid {
+                field: None,
+                message: "Resend rejected the request".into()
+            }
+        );
+    }
+
+    #[test]
+    fn field_names_are_only_taken_from_backticks() {
+        let field =
+            |message: &str| match refined(422, "validation_error", message, &HeaderMap::new()) {
+                AdapterError::Invalid { field, .. } => field,
+                other => panic!("{other:?}"),
+            };
+        assert_eq!(
+            field("The `reply_to` field is bad").as_deref(),
+            Some("reply_to")
+        );
+        assert_eq!(field("no field here"), None);
+        assert_eq!(field("The `Some Thing` is bad"), None);
+        assert_eq!(field("unclosed `to"), None);
     }
 
     #[test]
@@ -319,16 +337,5 @@ mod tests {
                 message: "Email not found".into()
             }
         );
-    }
-
-    #[test]
-    fn field_names_are_only_taken_from_backticks() {
-        assert_eq!(
-            field_named_in("The `reply_to` field is bad"),
-            Some("reply_to".into())
-        );
-        assert_eq!(field_named_in("no field here"), None);
-        assert_eq!(field_named_in("The `Some Thing` is bad"), None);
-        assert_eq!(field_named_in("unclosed `to"), None);
     }
 }

@@ -42,6 +42,7 @@ use junction_core::{
     spec::ProviderSpec,
     webhook::{WebhookError, WebhookEvent, WebhookRequest},
 };
+use junction_toolkit::data;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -70,25 +71,19 @@ impl Adapter for Resend {
     /// Lists the team's domains: it proves the key (and that it has Full access,
     /// which the streams need) and shows which domains can send.
     async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
-        let request = api::request(ctx, conn, reqwest::Method::GET, "domains")?
-            .query(&[("limit", CHECK_DOMAINS.to_string())]);
-        let list: wire::List = api::call(ctx, self.spec(), request).await?;
+        let list: wire::List = api::client(ctx, conn)?
+            .get("domains", &[("limit", CHECK_DOMAINS.to_string())])
+            .await?;
         let domains: Vec<Value> = list
             .data
             .iter()
-            .map(|domain| {
-                json!({
-                    "name": domain.get("name").cloned().unwrap_or(Value::Null),
-                    "status": domain.get("status").cloned().unwrap_or(Value::Null),
-                    "region": domain.get("region").cloned().unwrap_or(Value::Null),
-                })
-            })
+            .map(|d| json!({"name": d["name"], "status": d["status"], "region": d["region"]}))
             .collect();
         let verified: Vec<&str> = list
             .data
             .iter()
-            .filter(|domain| domain.get("status").and_then(Value::as_str) == Some("verified"))
-            .filter_map(|domain| domain.get("name").and_then(Value::as_str))
+            .filter(|domain| domain["status"] == "verified")
+            .filter_map(|domain| domain["name"].as_str())
             .collect();
         let account = match verified.as_slice() {
             [] => "Resend (no verified sending domain)".to_owned(),
@@ -117,16 +112,15 @@ impl Adapter for Resend {
         conn: &Connection,
         request: &ReadRequest,
     ) -> Result<Page, AdapterError> {
-        let size = streams::page_size(request.page_size);
+        // An unknown stream is refused before anything else is looked at.
+        let stream = data::stream(self.spec(), request)?.name;
+        let client = api::client(ctx, conn)?;
+        let size = streams::PAGING.size.pick(request.page_size);
         let cursor = request.cursor.as_ref();
-        match request.stream.as_str() {
-            EMAILS => streams::read_emails(ctx, conn, cursor, size).await,
-            DOMAINS => streams::read_domains(ctx, conn, cursor, size).await,
-            EMAIL_METRICS => streams::read_email_metrics(ctx, conn, cursor).await,
-            other => Err(AdapterError::invalid_field(
-                "stream",
-                format!("Resend has no stream `{other}`"),
-            )),
+        match stream {
+            EMAILS => streams::read_emails(&client, conn, cursor, size).await,
+            DOMAINS => streams::read_domains(&client, cursor, size).await,
+            _ => streams::read_email_metrics(&client, conn, cursor).await,
         }
     }
 
@@ -149,13 +143,21 @@ impl Adapter for Resend {
         }
     }
 
+    /// Verifies the Svix signature with the connection's `whsec_` secret (the
+    /// spec's scheme), then parses the event.
     fn verify_webhook(
         &self,
         ctx: &Context,
         secret: &SecretString,
         request: &WebhookRequest<'_>,
     ) -> Result<Vec<WebhookEvent>, WebhookError> {
-        webhooks::verify(ctx, secret, request)
+        junction_toolkit::webhook::verify_delivery(
+            self.spec(),
+            ctx,
+            secret,
+            request,
+            webhooks::parse,
+        )
     }
 
     /// Pure: the effects come from the event alone, so a redelivered or replayed
@@ -169,14 +171,15 @@ impl Adapter for Resend {
         webhooks::effects(event)
     }
 
-    /// Resend's API root (its paths carry no version: `emails`, `domains`), or the
-    /// context's override, with the API key as `Authorization: Bearer`.
+    /// Resend's API root, or the context's override, with the API key as
+    /// `Authorization: Bearer`. The proxied request needs a `User-Agent` of its own
+    /// (Resend's edge refuses none).
     async fn proxy_target(
         &self,
         ctx: &Context,
         conn: &Connection,
     ) -> Result<ProxyTarget, AdapterError> {
-        api::proxy_target(ctx, conn)
+        api::client(ctx, conn)?.proxy_target()
     }
 
     fn email_sender(&self) -> Option<&dyn EmailSender> {

@@ -6,11 +6,12 @@ use std::{sync::OnceLock, time::Duration};
 
 use junction_core::{
     spec::{
-        ActionSpec, AuthSpec, Category, ConfigField, FieldKind, ProviderSpec, RateBudget,
-        StreamSpec, WebhookScheme, WebhookSecret, WebhookSpec,
+        ActionSpec, AuthSpec, Category, ConfigField, ProviderSpec, RateBudget, StreamSpec,
+        WebhookScheme, WebhookSecret, WebhookSpec,
     },
     webhook::svix,
 };
+use junction_toolkit::IntSetting;
 use serde_json::{Value, json};
 
 /// The provider id (also the sandbox mount point of the fake).
@@ -79,6 +80,17 @@ pub const DEFAULT_LOOKBACK_DAYS: u32 = 30;
 /// The longest allowed `lookback_days`.
 pub const MAX_LOOKBACK_DAYS: u32 = 3650;
 
+/// How many days back a first sync reads emails and daily metrics.
+pub(crate) const LOOKBACK: IntSetting = IntSetting::new(
+    "lookback_days",
+    "Lookback days",
+    "How many days back the first sync reads emails and daily metrics (default 30, at most \
+     3650).",
+)
+.range(1, MAX_LOOKBACK_DAYS as i64)
+.default(DEFAULT_LOOKBACK_DAYS as i64)
+.unit("days");
+
 /// The API key format: `re_` and the key's characters.
 pub const API_KEY_PATTERN: &str = "re_[A-Za-z0-9_]+";
 
@@ -135,16 +147,7 @@ fn build() -> ProviderSpec {
             )
             .optional()
             .with_pattern(WEBHOOK_SECRET_PATTERN),
-            ConfigField {
-                kind: FieldKind::Integer,
-                ..ConfigField::string(
-                    "lookback_days",
-                    "Lookback days",
-                    "How many days back the first sync reads emails and daily metrics \
-                     (default 30, at most 3650).",
-                )
-                .optional()
-            },
+            LOOKBACK.field(),
         ],
         streams: vec![
             StreamSpec {

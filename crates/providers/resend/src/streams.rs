@@ -2,7 +2,8 @@
 //! `email_metrics` (`GET /emails/metrics`).
 //!
 //! Resend's lists are newest first and page with `limit` and `after` (the id of the
-//! last item of the previous page; it is excluded from the next page). Cursors:
+//! last item of the previous page; it is excluded from the next page), as [`PAGING`]
+//! describes. Cursors:
 //!
 //! - `emails`: `{"horizon", "after"}` while paging, where `horizon` is the oldest
 //!   creation time the pass reads; a pass ends at the end of the list or at the first
@@ -14,13 +15,17 @@
 //!   bounces and complaints into the day the email was sent.
 
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
-use junction_core::{AdapterError, Connection, Context, KpiPoint, Page, Record};
+use http::Method;
+use junction_core::{AdapterError, Connection, KpiPoint, Page, Record};
+use junction_toolkit::{
+    Client, CursorAt, More, OnStall, PageSize, PageToken, Paging, Style,
+    cursor::{self, Window},
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::{
-    api,
-    spec::{self, DEFAULT_LOOKBACK_DAYS, MAX_LOOKBACK_DAYS, METRICS},
+    spec::{DOMAINS, EMAIL_METRICS, EMAILS, LOOKBACK, METRICS},
     wire::{self, List, MetricsResponse},
 };
 
@@ -30,34 +35,23 @@ pub(crate) const EMAIL_REREAD_DAYS: i64 = 3;
 /// Days an `email_metrics` read re-reads behind today.
 pub(crate) const METRICS_REREAD_DAYS: i64 = 7;
 
-/// The page size when the request does not ask for one (Resend's maximum).
-const DEFAULT_PAGE_SIZE: u32 = 100;
-
-/// Resend's largest page.
-const MAX_PAGE_SIZE: u32 = 100;
-
-/// The page size to ask Resend for: the wish, clamped to 1..=100.
-pub(crate) fn page_size(wish: Option<u32>) -> u32 {
-    wish.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE)
-}
-
-/// How many days back a first sync reads (`lookback_days`, default 30).
-pub(crate) fn lookback_days(conn: &Connection) -> Result<u32, AdapterError> {
-    let days = match conn.config.get("lookback_days") {
-        None | Some(Value::Null) => return Ok(DEFAULT_LOOKBACK_DAYS),
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
-        Some(_) => None,
-    };
-    days.and_then(|d| u32::try_from(d).ok())
-        .filter(|d| (1..=MAX_LOOKBACK_DAYS).contains(d))
-        .ok_or_else(|| {
-            AdapterError::invalid_field(
-                "lookback_days",
-                format!("must be a whole number of days from 1 to {MAX_LOOKBACK_DAYS}"),
-            )
-        })
-}
+/// How Resend's lists page: at most 100 items (the default too), `after` the last id
+/// read, `has_more`. A page that says more follows without moving the cursor (an
+/// empty one) ends the pass.
+pub(crate) const PAGING: Paging = Paging {
+    style: Style::Cursor {
+        param: "after",
+        at: CursorAt::LastItem("id"),
+        more: More::Flag("/has_more"),
+    },
+    items: "/data",
+    size_param: "limit",
+    size: PageSize {
+        default: 100,
+        max: 100,
+    },
+    on_stall: OnStall::End,
+};
 
 /// The cursor of a paged list stream.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -76,84 +70,63 @@ struct MetricsCursor {
     start: NaiveDate,
 }
 
-fn parse_cursor<T: serde::de::DeserializeOwned + Default>(
-    cursor: Option<&Value>,
-) -> Result<T, AdapterError> {
-    match cursor {
-        None | Some(Value::Null) => Ok(T::default()),
-        Some(value) => serde_json::from_value(value.clone())
-            .map_err(|_| AdapterError::invalid_field("cursor", "is not a cursor of this stream")),
-    }
-}
-
-fn to_value<T: Serialize>(cursor: &T) -> Result<Value, AdapterError> {
-    serde_json::to_value(cursor)
-        .map_err(|err| AdapterError::invalid(format!("cursor not serializable: {err}")))
-}
-
-/// Fetches one page of a list endpoint.
+/// One page of the list at `path` after the id `after`: its items and the id the
+/// next page starts after, if one follows.
 async fn list_page(
-    ctx: &Context,
-    conn: &Connection,
+    client: &Client<'_>,
     path: &str,
-    limit: u32,
-    after: Option<&str>,
-) -> Result<List, AdapterError> {
-    let mut query = vec![("limit", limit.to_string())];
-    if let Some(after) = after {
-        query.push(("after", after.to_owned()));
-    }
-    let request = api::request(ctx, conn, reqwest::Method::GET, path)?.query(&query);
-    api::call(ctx, spec::spec(), request).await
+    after: Option<String>,
+    size: u32,
+) -> Result<(Vec<Value>, Option<String>), AdapterError> {
+    let token = after.map_or(PageToken::First, PageToken::Cursor);
+    let request = client.page_request(Method::GET, path, &PAGING, &token, size)?;
+    let fetched = client.fetch(request).await?;
+    let list: List = fetched.decode()?;
+    let next = match PAGING.next(&token, size, &fetched.headers, &fetched.body)? {
+        Some(PageToken::Cursor(after)) => Some(after),
+        _ => None,
+    };
+    Ok((list.data, next))
 }
 
 /// The record of a list item: the object as Resend returned it, without message
-/// bodies (large, and not needed to follow delivery).
-fn record_of(mut item: Value, stream: &str) -> Result<Record, AdapterError> {
+/// bodies.
+fn record_of(item: Value, stream: &str) -> Result<Record, AdapterError> {
     let Some(id) = wire::id_of(&item).map(str::to_owned) else {
         return Err(AdapterError::unavailable(format!(
             "malformed response body: a `{stream}` item has no id"
         )));
     };
-    if let Some(map) = item.as_object_mut() {
-        map.remove("html");
-        map.remove("text");
-    }
     Ok(Record {
         external_id: id,
-        data: item,
+        data: wire::without_bodies(item),
         modified_at: None,
     })
 }
 
 /// Reads one page of `emails`.
 pub(crate) async fn read_emails(
-    ctx: &Context,
+    client: &Client<'_>,
     conn: &Connection,
     cursor: Option<&Value>,
-    page_size: u32,
+    size: u32,
 ) -> Result<Page, AdapterError> {
-    let cursor: ListCursor = parse_cursor(cursor)?;
-    let now = ctx.now();
-    let horizon = match cursor.horizon {
-        Some(horizon) => horizon,
-        None => now - Duration::days(i64::from(lookback_days(conn)?)),
-    };
-    let list = list_page(ctx, conn, "emails", page_size, cursor.after.as_deref()).await?;
-    let last_id = list.data.last().and_then(wire::id_of).map(str::to_owned);
-    let mut records = Vec::with_capacity(list.data.len());
-    let mut passed_horizon = false;
-    for item in list.data {
-        // An email without a readable creation time is kept: dropping it would lose
-        // data, and the list's order still bounds the pass.
-        if wire::created_at_of(&item).is_some_and(|created| created < horizon) {
-            passed_horizon = true;
-            continue;
-        }
-        records.push(record_of(item, spec::EMAILS)?);
-    }
-    let (next, has_more) = match last_id {
-        Some(after) if list.has_more && !passed_horizon => (
+    let cursor: ListCursor = cursor::read(cursor, EMAILS)?.unwrap_or_default();
+    let lookback = LOOKBACK.read(conn)?;
+    let now = client.context().now();
+    let horizon = cursor.horizon.unwrap_or(now - Duration::days(lookback));
+    let (items, next) = list_page(client, "emails", cursor.after, size).await?;
+    // An email without a readable creation time is kept: dropping it would lose
+    // data, and the list's order still bounds the pass.
+    let (old, new): (Vec<Value>, Vec<Value>) = items
+        .into_iter()
+        .partition(|item| wire::created_at_of(item).is_some_and(|created| created < horizon));
+    let records = new
+        .into_iter()
+        .map(|item| record_of(item, EMAILS))
+        .collect::<Result<_, _>>()?;
+    let (next, has_more) = match next {
+        Some(after) if old.is_empty() => (
             ListCursor {
                 after: Some(after),
                 horizon: Some(horizon),
@@ -161,98 +134,66 @@ pub(crate) async fn read_emails(
             true,
         ),
         _ => {
-            let reread = Duration::days(EMAIL_REREAD_DAYS.min(i64::from(lookback_days(conn)?)));
-            (
-                ListCursor {
-                    after: None,
-                    horizon: Some(now - reread),
-                },
-                false,
-            )
+            let reread = Duration::days(EMAIL_REREAD_DAYS.min(lookback));
+            let next_pass = ListCursor {
+                after: None,
+                horizon: Some(now - reread),
+            };
+            (next_pass, false)
         }
     };
-    Ok(Page {
-        records,
-        kpis: Vec::new(),
-        next_cursor: Some(to_value(&next)?),
-        has_more,
-    })
+    cursor::page(records, Vec::new(), &next, has_more)
 }
 
 /// Reads one page of `domains`.
 pub(crate) async fn read_domains(
-    ctx: &Context,
-    conn: &Connection,
+    client: &Client<'_>,
     cursor: Option<&Value>,
-    page_size: u32,
+    size: u32,
 ) -> Result<Page, AdapterError> {
-    let cursor: ListCursor = parse_cursor(cursor)?;
-    let list = list_page(ctx, conn, "domains", page_size, cursor.after.as_deref()).await?;
-    let last_id = list.data.last().and_then(wire::id_of).map(str::to_owned);
-    let records = list
-        .data
+    let cursor: ListCursor = cursor::read(cursor, DOMAINS)?.unwrap_or_default();
+    let (items, next) = list_page(client, "domains", cursor.after, size).await?;
+    let records = items
         .into_iter()
-        .map(|item| record_of(item, spec::DOMAINS))
-        .collect::<Result<Vec<_>, _>>()?;
-    let (next, has_more) = match last_id {
-        Some(after) if list.has_more => (
-            ListCursor {
-                after: Some(after),
-                horizon: None,
-            },
-            true,
-        ),
-        // The whole list was read: the next sync reads it again from the start.
-        _ => (ListCursor::default(), false),
+        .map(|item| record_of(item, DOMAINS))
+        .collect::<Result<_, _>>()?;
+    // After the whole list, the next sync reads it again from the start.
+    let has_more = next.is_some();
+    let next = ListCursor {
+        after: next,
+        horizon: None,
     };
-    Ok(Page {
-        records,
-        kpis: Vec::new(),
-        next_cursor: Some(to_value(&next)?),
-        has_more,
-    })
+    cursor::page(records, Vec::new(), &next, has_more)
 }
 
 /// Reads `email_metrics` from the cursor's start day to now, in one request.
 pub(crate) async fn read_email_metrics(
-    ctx: &Context,
+    client: &Client<'_>,
     conn: &Connection,
     cursor: Option<&Value>,
 ) -> Result<Page, AdapterError> {
-    let now = ctx.now();
+    let now = client.context().now();
     let today = now.date_naive();
-    let start = match cursor {
-        None | Some(Value::Null) => today - Duration::days(i64::from(lookback_days(conn)?) - 1),
-        Some(value) => {
-            serde_json::from_value::<MetricsCursor>(value.clone())
-                .map_err(|_| {
-                    AdapterError::invalid_field("cursor", "is not a cursor of this stream")
-                })?
-                .start
-        }
-    }
-    .min(today);
+    let days = match cursor::read::<MetricsCursor>(cursor, EMAIL_METRICS)? {
+        Some(cursor) => Window::resume(cursor.start, None, today),
+        // Today is the last of the lookback days.
+        None => Window::lookback(today, LOOKBACK.read_u32(conn)? - 1),
+    };
     let metric_names: Vec<&str> = METRICS.iter().map(|(name, _)| *name).collect();
     let query = [
-        ("start_date", start.format("%Y-%m-%d").to_string()),
+        ("start_date", days.start.format("%Y-%m-%d").to_string()),
         ("end_date", now.to_rfc3339_opts(SecondsFormat::Secs, true)),
         ("granularity", "daily".to_owned()),
         ("dimensions", "period".to_owned()),
         ("timezone", "UTC".to_owned()),
         ("metrics", metric_names.join(",")),
     ];
-    let request = api::request(ctx, conn, reqwest::Method::GET, "emails/metrics")?.query(&query);
-    let response: MetricsResponse = api::call(ctx, spec::spec(), request).await?;
-    let (records, kpis) = map_metric_rows(&response.data, start, today)?;
+    let response: MetricsResponse = client.get("emails/metrics", &query).await?;
+    let (records, kpis) = map_metric_rows(&response.data, days.start, today)?;
     let next = MetricsCursor {
-        start: (today - Duration::days(METRICS_REREAD_DAYS)).max(start),
+        start: days.reread_from(METRICS_REREAD_DAYS).max(days.start),
     };
-    Ok(Page {
-        records,
-        kpis,
-        next_cursor: Some(to_value(&next)?),
-        has_more: false,
-    })
+    cursor::page(records, kpis, &next, false)
 }
 
 /// Turns metrics rows into one record per day and one KPI point per metric and day.
@@ -279,8 +220,8 @@ pub(crate) fn map_metric_rows(
         if date < start || date > end {
             continue;
         }
-        let mut data = Map::new();
-        data.insert("date".into(), json!(date.format("%Y-%m-%d").to_string()));
+        let day = date.format("%Y-%m-%d").to_string();
+        let mut data = Map::from_iter([("date".to_owned(), json!(day))]);
         for (name, kpi) in METRICS {
             let Some(value) = row.get(name) else { continue };
             let Some(number) = value.as_f64().filter(|n| n.is_finite()) else {
@@ -292,7 +233,7 @@ pub(crate) fn map_metric_rows(
             kpis.push(KpiPoint::total(kpi, date, number));
         }
         records.push(Record {
-            external_id: date.format("%Y-%m-%d").to_string(),
+            external_id: day,
             data: Value::Object(data),
             modified_at: None,
         });
@@ -318,27 +259,54 @@ mod tests {
 
     #[test]
     fn lookback_days_are_checked() {
-        assert_eq!(lookback_days(&conn(json!({}))), Ok(30));
-        assert_eq!(lookback_days(&conn(json!({"lookback_days": 7}))), Ok(7));
+        assert_eq!(LOOKBACK.read(&conn(json!({}))), Ok(30));
+        assert_eq!(LOOKBACK.read(&conn(json!({"lookback_days": 7}))), Ok(7));
         assert_eq!(
-            lookback_days(&conn(json!({"lookback_days": " 90 "}))),
+            LOOKBACK.read(&conn(json!({"lookback_days": " 90 "}))),
             Ok(90)
         );
         for bad in [json!(0), json!(3651), json!(-1), json!("soon"), json!(true)] {
-            let err = lookback_days(&conn(json!({"lookback_days": bad}))).unwrap_err();
-            assert!(
-                matches!(&err, AdapterError::Invalid { field: Some(f), .. } if f == "lookback_days"),
-                "{err:?}"
+            let err = LOOKBACK
+                .read(&conn(json!({"lookback_days": bad})))
+                .unwrap_err();
+            assert_eq!(
+                err,
+                AdapterError::invalid_field(
+                    "lookback_days",
+                    "must be a whole number of days from 1 to 3650"
+                )
             );
         }
     }
 
     #[test]
     fn page_sizes_are_clamped() {
-        assert_eq!(page_size(None), 100);
-        assert_eq!(page_size(Some(0)), 1);
-        assert_eq!(page_size(Some(25)), 25);
-        assert_eq!(page_size(Some(1000)), 100);
+        assert_eq!(PAGING.size.pick(None), 100);
+        assert_eq!(PAGING.size.pick(Some(0)), 1);
+        assert_eq!(PAGING.size.pick(Some(25)), 25);
+        assert_eq!(PAGING.size.pick(Some(1000)), 100);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_bad_ones_are_invalid() {
+        let cursor = ListCursor {
+            after: Some("e1".into()),
+            horizon: None,
+        };
+        let value = cursor::write(&cursor).unwrap();
+        assert_eq!(value, json!({"after": "e1"}));
+        assert_eq!(
+            cursor::read::<ListCursor>(Some(&value), EMAILS).unwrap(),
+            Some(cursor)
+        );
+        assert_eq!(
+            cursor::read::<ListCursor>(Some(&json!({})), EMAILS).unwrap(),
+            Some(ListCursor::default())
+        );
+        assert!(matches!(
+            cursor::read::<ListCursor>(Some(&json!({"after": 5})), EMAILS),
+            Err(AdapterError::Invalid { field: Some(f), .. }) if f == "cursor"
+        ));
     }
 
     #[test]
@@ -379,24 +347,5 @@ mod tests {
                 Err(AdapterError::Unavailable { .. })
             ));
         }
-    }
-
-    #[test]
-    fn cursors_round_trip_and_bad_ones_are_invalid() {
-        let cursor = ListCursor {
-            after: Some("e1".into()),
-            horizon: None,
-        };
-        let value = to_value(&cursor).unwrap();
-        assert_eq!(value, json!({"after": "e1"}));
-        assert_eq!(parse_cursor::<ListCursor>(Some(&value)).unwrap(), cursor);
-        assert_eq!(
-            parse_cursor::<ListCursor>(Some(&json!({}))).unwrap(),
-            ListCursor::default()
-        );
-        assert!(matches!(
-            parse_cursor::<ListCursor>(Some(&json!({"after": 5}))),
-            Err(AdapterError::Invalid { .. })
-        ));
     }
 }

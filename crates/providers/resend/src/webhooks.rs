@@ -3,7 +3,8 @@
 //!
 //! Resend signs every delivery with Svix (`svix-id`, `svix-timestamp`,
 //! `svix-signature`; HMAC-SHA256 over `{id}.{timestamp}.{body}` with the endpoint's
-//! `whsec_` secret, five minutes of tolerance). The body is one event,
+//! `whsec_` secret, five minutes of tolerance): the spec declares the scheme, and the
+//! toolkit verifies with it before [`parse`] sees the delivery. The body is one event,
 //! `{"type", "created_at", "data"}`, and carries no id of its own: the `svix-id` is
 //! the event id, the same across Svix's retries of one message, so deduplication on
 //! it makes a redelivery a no-op.
@@ -23,15 +24,16 @@
 
 use std::collections::BTreeSet;
 
+use chrono::SecondsFormat;
 use junction_core::{
-    AdapterError, Context, Record, StreamRecord, Suppression, WebhookEffects,
-    webhook::{self, WebhookError, WebhookEvent, WebhookRequest, svix},
+    AdapterError, Record, StreamRecord, Suppression, WebhookEffects,
+    webhook::{WebhookError, WebhookEvent, svix},
 };
-use secrecy::SecretString;
+use junction_toolkit::webhook::Delivery;
 use serde_json::{Map, Value, json};
 
 use crate::{
-    spec::{self, EMAILS, WEBHOOK_EVENTS},
+    spec::{EMAILS, WEBHOOK_EVENTS},
     wire::parse_timestamp,
 };
 
@@ -60,28 +62,13 @@ const COPIED_FIELDS: [&str; 8] = [
 /// was suppressed, which link was clicked.
 const DETAIL_FIELDS: [&str; 4] = ["bounce", "click", "failed", "suppressed"];
 
-/// Verifies a delivery and parses its event.
-pub(crate) fn verify(
-    ctx: &Context,
-    secret: &SecretString,
-    request: &WebhookRequest<'_>,
-) -> Result<Vec<WebhookEvent>, WebhookError> {
-    let scheme = spec::spec()
-        .webhook
-        .as_ref()
-        .map(|hook| hook.scheme)
-        .ok_or(WebhookError::Unsupported)?;
-    webhook::verify(scheme, secret, request, ctx.now())?;
-
-    // The signature covered the id, so it is present; read it under either name.
-    let id = [svix::ID_HEADER, svix::STANDARD_ID_HEADER]
-        .iter()
-        .find_map(|name| request.headers.get(*name))
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
+/// Parses a verified delivery into its event, whose id is the signed `svix-id`.
+pub(crate) fn parse(delivery: &Delivery<'_>) -> Result<Vec<WebhookEvent>, WebhookError> {
+    // The signature covered the id, so it is present.
+    let id = delivery
+        .message_id
         .ok_or(WebhookError::MissingHeader(svix::ID_HEADER))?;
-    let payload: Value = serde_json::from_slice(request.body).map_err(|err| {
+    let payload: Value = serde_json::from_slice(delivery.body).map_err(|err| {
         // serde's message could quote the body; the position is enough.
         WebhookError::InvalidPayload(format!(
             "not JSON (line {}, column {})",
@@ -97,16 +84,12 @@ pub(crate) fn verify(
     // Every Resend event has a `type`. A signed body without one (a test message
     // sent from the Svix tooling) is authentic but unknown: it is kept, and changes
     // nothing.
-    let event_type = payload
-        .get("type")
-        .and_then(Value::as_str)
+    let event_type = payload["type"]
+        .as_str()
         .filter(|t| !t.is_empty())
         .unwrap_or(UNKNOWN_EVENT)
         .to_owned();
-    let occurred_at = payload
-        .get("created_at")
-        .and_then(Value::as_str)
-        .and_then(parse_timestamp);
+    let occurred_at = payload["created_at"].as_str().and_then(parse_timestamp);
     Ok(vec![WebhookEvent {
         id: id.to_owned(),
         event_type,
@@ -121,10 +104,7 @@ pub(crate) fn effects(event: &WebhookEvent) -> Result<WebhookEffects, AdapterErr
     if !WEBHOOK_EVENTS.contains(&event.event_type.as_str()) {
         return Ok(WebhookEffects::default());
     }
-    let status = event
-        .event_type
-        .strip_prefix("email.")
-        .unwrap_or(&event.event_type);
+    let status = event.event_type.trim_start_matches("email.");
     let data = event
         .payload
         .get("data")
@@ -136,23 +116,20 @@ pub(crate) fn effects(event: &WebhookEvent) -> Result<WebhookEffects, AdapterErr
         .filter(|id| !id.is_empty())
         .ok_or_else(|| AdapterError::invalid_field("data.email_id", "the event names no email"))?;
 
-    let mut record = Map::new();
-    record.insert("object".into(), json!("email"));
-    record.insert("id".into(), json!(email_id));
-    for field in COPIED_FIELDS.iter().chain(DETAIL_FIELDS.iter()) {
-        if let Some(value) = data.get(*field) {
-            record.insert((*field).into(), value.clone());
-        }
-    }
-    record.insert("last_event".into(), json!(status));
-    record.insert(
-        "last_event_at".into(),
-        event
-            .occurred_at
-            .map(|at| json!(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
-            .unwrap_or(Value::Null),
-    );
-
+    let mut record: Map<String, Value> = COPIED_FIELDS
+        .iter()
+        .chain(&DETAIL_FIELDS)
+        .filter_map(|field| Some(((*field).to_owned(), data.get(*field)?.clone())))
+        .collect();
+    let at = event
+        .occurred_at
+        .map(|at| at.to_rfc3339_opts(SecondsFormat::Millis, true));
+    record.extend([
+        ("object".to_owned(), json!("email")),
+        ("id".to_owned(), json!(email_id)),
+        ("last_event".to_owned(), json!(status)),
+        ("last_event_at".to_owned(), json!(at)),
+    ]);
     Ok(WebhookEffects {
         records: vec![StreamRecord {
             stream: EMAILS.to_owned(),
@@ -169,23 +146,12 @@ pub(crate) fn effects(event: &WebhookEvent) -> Result<WebhookEffects, AdapterErr
 
 /// The recipients an event suppresses, and why.
 fn suppressions(status: &str, data: &Map<String, Value>) -> Vec<Suppression> {
+    let detail = |event: &str, field: &str| data.get(event)?.get(field)?.as_str();
     let reason = match status {
         "complained" => REASON_COMPLAINT,
-        "bounced" => {
-            let kind = data
-                .get("bounce")
-                .and_then(|bounce| bounce.get("type"))
-                .and_then(Value::as_str);
-            if kind == Some("Transient") {
-                return Vec::new();
-            }
-            REASON_BOUNCE
-        }
-        "suppressed" => match data
-            .get("suppressed")
-            .and_then(|s| s.get("reason"))
-            .and_then(Value::as_str)
-        {
+        "bounced" if detail("bounce", "type") == Some("Transient") => return Vec::new(),
+        "bounced" => REASON_BOUNCE,
+        "suppressed" => match detail("suppressed", "reason") {
             Some("previous_bounce") => REASON_BOUNCE,
             Some("previous_complaint") => REASON_COMPLAINT,
             _ => REASON_SUPPRESSED,

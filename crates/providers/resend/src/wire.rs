@@ -1,5 +1,6 @@
 //! Resend's JSON shapes, as the official OpenAPI spec (v1.5.0) describes them, and
-//! the parsing of Resend's timestamps.
+//! the parsing of Resend's timestamps. (Its error body is read by the error table of
+//! `api::API`.)
 //!
 //! List items (emails, domains) are kept as JSON values: records store the object as
 //! Resend returned it, so fields Resend adds later arrive without a code change. Only
@@ -17,18 +18,6 @@ pub(crate) struct List {
     pub data: Vec<Value>,
 }
 
-/// `POST /emails` → `{"id"}`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct SendEmailResponse {
-    pub id: String,
-}
-
-/// `POST /emails/batch` → `{"data": [{"id"}]}`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct BatchResponse {
-    pub data: Vec<SendEmailResponse>,
-}
-
 /// `GET /emails/metrics` → totals and, with `dimensions=period`, one row per period.
 #[derive(Debug, Deserialize)]
 pub(crate) struct MetricsResponse {
@@ -36,20 +25,20 @@ pub(crate) struct MetricsResponse {
     pub data: Vec<Map<String, Value>>,
 }
 
-/// Resend's error body: `{"statusCode", "name", "message"}`.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct ErrorBody {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub message: String,
-}
-
 /// The `id` of a list item, when it has a non-empty one.
 pub(crate) fn id_of(item: &Value) -> Option<&str> {
     item.get("id")
         .and_then(Value::as_str)
         .filter(|id| !id.is_empty())
+}
+
+/// An email without its message bodies (large, and not needed to follow delivery).
+pub(crate) fn without_bodies(mut email: Value) -> Value {
+    if let Some(map) = email.as_object_mut() {
+        map.remove("html");
+        map.remove("text");
+    }
+    email
 }
 
 /// The `created_at` of a list item, parsed.
