@@ -118,6 +118,7 @@
 //! | [`settings`] | typed settings: [`IntSetting`], [`EnumSetting`], [`StringSetting`], [`DateSetting`] |
 //! | [`cursor`] | typed stored cursors, date [`cursor::Window`]s |
 //! | [`data`] | numbers written as strings, a day's KPI points, webhook effects |
+//! | [`form`] | bracketed form bodies (`items[0][price]=...`): encoding, and decoding for fakes |
 //! | [`input`] | an action's input read field by field, errors naming the field |
 //! | [`memo`] | [`TokenMemo`]: what a provider says about a token, looked up once (a data center) |
 //! | [`webhook`] | verification dispatched from the spec's scheme, ids derived from content |
@@ -130,6 +131,7 @@ pub mod client;
 pub mod cursor;
 pub mod data;
 pub mod errors;
+pub mod form;
 pub mod input;
 pub mod memo;
 pub mod paging;
