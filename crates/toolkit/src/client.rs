@@ -301,6 +301,47 @@ impl<'a> Client<'a> {
         self.json(request).await
     }
 
+    /// A file the provider links to from an answer — a pre-signed storage URL (a
+    /// batch's results, a bulk export) — read whole, at most `max_bytes`. A relative
+    /// link resolves under the API's prefix. Links must be HTTPS (plain HTTP only
+    /// under a base-URL override: the sandbox, tests), and the request carries no
+    /// credential: the link is signed by itself, and the connection's credential must
+    /// not leave the provider's API. Every failure is `Unavailable` (or the refusal's
+    /// generic class) and never quotes the link, whose query holds its signature.
+    pub async fn download(&self, link: &str, max_bytes: usize) -> Result<Vec<u8>, AdapterError> {
+        let malformed = || AdapterError::unavailable("the provider's download link is malformed");
+        let url = match Url::parse(link) {
+            Ok(url) => url,
+            Err(url::ParseError::RelativeUrlWithoutBase) => {
+                self.url("")?.join(link).map_err(|_| malformed())?
+            }
+            Err(_) => return Err(malformed()),
+        };
+        if url.scheme() != "https" && !(url.scheme() == "http" && self.ctx.base_url.is_some()) {
+            return Err(AdapterError::unavailable(
+                "the provider's download link is not HTTPS",
+            ));
+        }
+        // A refusal from storage is not the connection's: no refresh can fix it.
+        let request = self.ctx.http.get(url);
+        let policy = ResponsePolicy::API_KEY;
+        let mut response = junction_core::http::send(self.ctx, self.spec, request, &policy).await?;
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|_| AdapterError::unavailable("the provider's download was cut off"))?
+        {
+            if body.len() + chunk.len() > max_bytes {
+                return Err(AdapterError::unavailable(format!(
+                    "the provider's download is larger than {max_bytes} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
     /// Where the authenticated proxy sends this connection's requests: the API
     /// root (the context's override applies) with the credential's header.
     pub fn proxy_target(&self) -> Result<ProxyTarget, AdapterError> {

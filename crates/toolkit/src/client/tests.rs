@@ -312,3 +312,57 @@ async fn custom_checks_read_the_verification_answer() {
         Err(AdapterError::Invalid { .. })
     ));
 }
+
+#[tokio::test]
+async fn downloads_follow_links_without_the_credential() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/storage/r.tar.gz"))
+        .and(query_param("X-Amz-Signature", "abc"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![7_u8; 64]))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/mount/v2/files/r.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("[]"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/storage/gone"))
+        .respond_with(ResponseTemplate::new(403).set_body_string("expired"))
+        .mount(&server)
+        .await;
+    let ctx = context(&server);
+    let spec = spec_with(junction_core::AuthSpec::ApiKey { fields: vec![] });
+    let conn = key_connection();
+    let client = Client::new(&ctx, &spec, &API, &conn).unwrap();
+    let link = format!("{}/storage/r.tar.gz?X-Amz-Signature=abc", server.uri());
+    assert_eq!(client.download(&link, 64).await.unwrap(), vec![7_u8; 64]);
+    assert_eq!(client.download("files/r.json", 64).await.unwrap(), b"[]");
+    let err = client.download(&link, 63).await.unwrap_err();
+    assert!(matches!(err, AdapterError::Unavailable { .. }), "{err:?}");
+    assert!(!err.to_string().contains("abc"), "{err}");
+    let gone = format!("{}/storage/gone", server.uri());
+    assert!(matches!(
+        client.download(&gone, 64).await,
+        Err(AdapterError::Provider { status: 403, .. })
+    ));
+    for request in server.received_requests().await.unwrap() {
+        assert!(
+            request.headers.get("x-api-key").is_none(),
+            "{}",
+            request.url
+        );
+    }
+    // Without an override, only HTTPS links are followed, and nothing is sent.
+    let production = Context::new(reqwest::Client::new());
+    let client = Client::new(&production, &spec, &API, &conn).unwrap();
+    let sent = server.received_requests().await.unwrap().len();
+    for bad in [link.as_str(), "http://[::1"] {
+        assert!(matches!(
+            client.download(bad, 64).await,
+            Err(AdapterError::Unavailable { .. })
+        ));
+    }
+    assert_eq!(server.received_requests().await.unwrap().len(), sent);
+}
