@@ -31,9 +31,9 @@ impl Registry {
             #[cfg(feature = "resend")]
             Arc::new(junction_resend::Resend),
             #[cfg(feature = "mailchimp")]
-            Arc::new(junction_mailchimp::Mailchimp),
+            Arc::new(junction_mailchimp::Mailchimp::api_key()),
             #[cfg(feature = "mailchimp")]
-            Arc::new(junction_mailchimp::MailchimpOAuth::default()),
+            Arc::new(junction_mailchimp::Mailchimp::oauth()),
             #[cfg(feature = "kit")]
             Arc::new(junction_kit::Kit),
             #[cfg(feature = "kit")]

@@ -13,24 +13,29 @@
 //!   action itself.
 //! - `get_batch` reports one batch the same way.
 //!
+//! Inputs are checked against the actions' JSON Schemas in the spec again (the API
+//! did before queueing them; a queued one may predate a stricter schema), read with
+//! serde, and then checked for what a schema cannot say: a plausible address, merge
+//! tags with names, tags that are not blank, no address twice in one batch. Every
+//! failure names the input field. Refused writes name the field too
+//! ([`crate::api::contact_write`]).
+//!
 //! Results archives are read with [`crate::archive`]: Mailchimp serves a gzipped tar
 //! of JSON arrays; a plain JSON array or JSON lines (an unpacked copy) are read too.
 //! The archive URL is pre-signed storage, fetched without the API key.
 
 use std::{collections::HashMap, time::Duration};
 
-use junction_core::{
-    ActionOutcome, AdapterError,
-    http::{ResponsePolicy, send},
-    spec::ProviderSpec,
-};
+use http::Method;
+use junction_core::{ActionOutcome, AdapterError};
+use junction_toolkit::{Client, data, input};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use url::Url;
 
 use crate::{
+    api::{MAX_MESSAGE_CHARS, contact_write},
     archive,
-    client::{Api, Purpose, truncate},
-    spec::{MAX_BULK_CONTACTS, MAX_TAGS, MEMBER_STATUSES},
+    spec::{self, BULK_SYNC_CONTACTS, GET_BATCH, UPSERT_CONTACT},
     subscriber_hash,
     wire::{
         Batch, BatchOperation, BatchRequest, MemberUpsert, OperationResult, Problem, TagChange,
@@ -59,19 +64,81 @@ const UPSERT_OP: &str = "upsert";
 const TAGS_OP: &str = "tags";
 
 // ---------------------------------------------------------------------------------
-// Input.
+// Input: the action's JSON Schema (in the spec) checks the shape, serde reads it, and
+// the code below checks what a schema cannot say.
 
 /// One contact to write.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct Contact {
     pub email_address: String,
+    /// Empty when the input leaves it to the action's default.
+    #[serde(default)]
     pub status_if_new: String,
+    #[serde(default)]
     pub status: Option<String>,
+    #[serde(default)]
     pub merge_fields: Map<String, Value>,
+    #[serde(default)]
     pub tags: Vec<String>,
 }
 
+#[derive(Deserialize)]
+struct UpsertInput {
+    audience_id: String,
+    #[serde(flatten)]
+    contact: Contact,
+}
+
+#[derive(Deserialize)]
+struct BulkInput {
+    audience_id: String,
+    #[serde(default)]
+    status_if_new: Option<String>,
+    contacts: Vec<Contact>,
+}
+
+#[derive(Deserialize)]
+struct GetBatchInput {
+    batch_id: String,
+}
+
 impl Contact {
+    /// The contact at `prefix` (`""` for `upsert_contact`, `contacts[3].` in bulk),
+    /// trimmed and checked beyond its schema: a plausible address, named merge
+    /// fields, non-blank tags (each once).
+    fn checked(mut self, prefix: &str, default_status: &str) -> Result<Self, AdapterError> {
+        let invalid =
+            |name: &str, message| AdapterError::invalid_field(format!("{prefix}{name}"), message);
+        self.email_address = self.email_address.trim().to_owned();
+        if !is_plausible_email(&self.email_address) {
+            return Err(invalid("email_address", "is not a valid email address"));
+        }
+        if let Some(tag) = self.merge_fields.keys().find(|tag| tag.trim().is_empty()) {
+            return Err(invalid(
+                &format!("merge_fields.{tag}"),
+                "needs a merge tag name",
+            ));
+        }
+        let mut tags: Vec<String> = Vec::with_capacity(self.tags.len());
+        for (index, tag) in self.tags.iter().enumerate() {
+            let tag = tag.trim();
+            if tag.is_empty() {
+                return Err(invalid(
+                    &format!("tags[{index}]"),
+                    "must be a non-empty string",
+                ));
+            }
+            if !tags.iter().any(|t| t == tag) {
+                tags.push(tag.to_owned());
+            }
+        }
+        self.tags = tags;
+        if self.status_if_new.is_empty() {
+            default_status.clone_into(&mut self.status_if_new);
+        }
+        Ok(self)
+    }
+
     fn upsert_body(&self) -> MemberUpsert {
         MemberUpsert {
             email_address: self.email_address.clone(),
@@ -92,91 +159,6 @@ impl Contact {
                 })
                 .collect(),
         }
-    }
-}
-
-/// `prefix.name`, or `name` at the top level.
-fn at(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{prefix}.{name}")
-    }
-}
-
-fn object<'v>(value: &'v Value, path: &str) -> Result<&'v Map<String, Value>, AdapterError> {
-    value.as_object().ok_or_else(|| {
-        AdapterError::invalid_field(
-            if path.is_empty() { "input" } else { path },
-            "must be an object",
-        )
-    })
-}
-
-fn only_fields(
-    map: &Map<String, Value>,
-    allowed: &[&str],
-    prefix: &str,
-) -> Result<(), AdapterError> {
-    match map.keys().find(|key| !allowed.contains(&key.as_str())) {
-        Some(key) => Err(AdapterError::invalid_field(
-            at(prefix, key),
-            "is not a field of this action",
-        )),
-        None => Ok(()),
-    }
-}
-
-fn optional_string<'v>(
-    map: &'v Map<String, Value>,
-    name: &str,
-    prefix: &str,
-) -> Result<Option<&'v str>, AdapterError> {
-    match map.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.as_str())),
-        Some(_) => Err(AdapterError::invalid_field(
-            at(prefix, name),
-            "must be a string",
-        )),
-    }
-}
-
-fn required_string<'v>(
-    map: &'v Map<String, Value>,
-    name: &str,
-    prefix: &str,
-) -> Result<&'v str, AdapterError> {
-    optional_string(map, name, prefix)?
-        .filter(|text| !text.trim().is_empty())
-        .ok_or_else(|| AdapterError::invalid_field(at(prefix, name), "is required"))
-}
-
-/// An audience or batch id: Mailchimp's ids are short alphanumerics, and they go into
-/// URL paths.
-fn identifier(map: &Map<String, Value>, name: &str) -> Result<String, AdapterError> {
-    let id = required_string(map, name, "")?.trim();
-    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(AdapterError::invalid_field(
-            name,
-            "must be letters and digits only",
-        ));
-    }
-    Ok(id.to_owned())
-}
-
-fn status(
-    map: &Map<String, Value>,
-    name: &str,
-    prefix: &str,
-) -> Result<Option<String>, AdapterError> {
-    match optional_string(map, name, prefix)? {
-        None => Ok(None),
-        Some(value) if MEMBER_STATUSES.contains(&value) => Ok(Some(value.to_owned())),
-        Some(_) => Err(AdapterError::invalid_field(
-            at(prefix, name),
-            format!("must be one of: {}", MEMBER_STATUSES.join(", ")),
-        )),
     }
 }
 
@@ -202,179 +184,59 @@ pub(crate) fn is_plausible_email(address: &str) -> bool {
         && domain_ok
 }
 
-/// Parses one contact at `prefix` (`""` for `upsert_contact`, `contacts[3]` in bulk).
-fn contact(value: &Value, prefix: &str, default_status: &str) -> Result<Contact, AdapterError> {
-    let map = object(value, prefix)?;
-    let mut allowed = vec![
-        "email_address",
-        "status_if_new",
-        "status",
-        "merge_fields",
-        "tags",
-    ];
-    if prefix.is_empty() {
-        allowed.push("audience_id");
-    }
-    only_fields(map, &allowed, prefix)?;
-    let email_address = required_string(map, "email_address", prefix)?
-        .trim()
-        .to_owned();
-    if !is_plausible_email(&email_address) {
-        return Err(AdapterError::invalid_field(
-            at(prefix, "email_address"),
-            "is not a valid email address",
-        ));
-    }
-    let status_if_new =
-        status(map, "status_if_new", prefix)?.unwrap_or_else(|| default_status.to_owned());
-    let status = status(map, "status", prefix)?;
-    let merge_fields = match map.get("merge_fields") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(fields)) => {
-            for (tag, value) in fields {
-                let path = at(&at(prefix, "merge_fields"), tag);
-                if tag.trim().is_empty() {
-                    return Err(AdapterError::invalid_field(path, "needs a merge tag name"));
-                }
-                if !matches!(
-                    value,
-                    Value::String(_) | Value::Number(_) | Value::Object(_)
-                ) {
-                    return Err(AdapterError::invalid_field(
-                        path,
-                        "must be a string, a number or (ADDRESS fields) an object",
-                    ));
-                }
-            }
-            fields.clone()
-        }
-        Some(_) => {
-            return Err(AdapterError::invalid_field(
-                at(prefix, "merge_fields"),
-                "must be an object of merge tag to value",
-            ));
-        }
-    };
-    let mut tags: Vec<String> = Vec::new();
-    match map.get("tags") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(items)) => {
-            if items.len() > MAX_TAGS {
-                return Err(AdapterError::invalid_field(
-                    at(prefix, "tags"),
-                    format!("must have at most {MAX_TAGS} tags"),
-                ));
-            }
-            for (index, item) in items.iter().enumerate() {
-                let path = format!("{}[{index}]", at(prefix, "tags"));
-                let Some(name) = item.as_str().map(str::trim).filter(|n| !n.is_empty()) else {
-                    return Err(AdapterError::invalid_field(
-                        path,
-                        "must be a non-empty string",
-                    ));
-                };
-                if name.chars().count() > 100 {
-                    return Err(AdapterError::invalid_field(
-                        path,
-                        "must be at most 100 characters",
-                    ));
-                }
-                if !tags.iter().any(|t| t == name) {
-                    tags.push(name.to_owned());
-                }
-            }
-        }
-        Some(_) => {
-            return Err(AdapterError::invalid_field(
-                at(prefix, "tags"),
-                "must be an array of tag names",
-            ));
-        }
-    }
-    Ok(Contact {
-        email_address,
-        status_if_new,
-        status,
-        merge_fields,
-        tags,
-    })
-}
-
-/// The input of `upsert_contact`.
+/// The input of `upsert_contact` (both entries declare the same actions).
 pub(crate) fn parse_upsert(input: &Value) -> Result<(String, Contact), AdapterError> {
-    let map = object(input, "")?;
-    let audience = identifier(map, "audience_id")?;
-    Ok((audience, contact(input, "", "subscribed")?))
+    let read: UpsertInput = input::checked(spec::spec(), UPSERT_CONTACT, input)?;
+    Ok((read.audience_id, read.contact.checked("", "subscribed")?))
 }
 
 /// The input of `bulk_sync_contacts`.
 pub(crate) fn parse_bulk(input: &Value) -> Result<(String, Vec<Contact>), AdapterError> {
-    let map = object(input, "")?;
-    only_fields(map, &["audience_id", "status_if_new", "contacts"], "")?;
-    let audience = identifier(map, "audience_id")?;
-    let default_status = status(map, "status_if_new", "")?.unwrap_or_else(|| "subscribed".into());
-    let Some(items) = map.get("contacts").and_then(Value::as_array) else {
-        return Err(AdapterError::invalid_field(
-            "contacts",
-            "must be an array of contacts",
-        ));
-    };
-    if items.is_empty() || items.len() > MAX_BULK_CONTACTS {
-        return Err(AdapterError::invalid_field(
-            "contacts",
-            format!("must have between 1 and {MAX_BULK_CONTACTS} contacts"),
-        ));
-    }
+    let read: BulkInput = input::checked(spec::spec(), BULK_SYNC_CONTACTS, input)?;
+    let default_status = read.status_if_new.as_deref().unwrap_or("subscribed");
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut contacts = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
-        let prefix = format!("contacts[{index}]");
-        let parsed = contact(item, &prefix, &default_status)?;
+    let mut contacts = Vec::with_capacity(read.contacts.len());
+    for (index, contact) in read.contacts.into_iter().enumerate() {
+        let prefix = format!("contacts[{index}].");
+        let contact = contact.checked(&prefix, default_status)?;
         // Two operations on one member could run in either order.
-        if let Some(first) = seen.insert(parsed.email_address.to_lowercase(), index) {
+        if let Some(first) = seen.insert(contact.email_address.to_lowercase(), index) {
             return Err(AdapterError::invalid_field(
-                format!("{prefix}.email_address"),
+                format!("{prefix}email_address"),
                 format!("repeats contacts[{first}]"),
             ));
         }
-        contacts.push(parsed);
+        contacts.push(contact);
     }
-    Ok((audience, contacts))
+    Ok((read.audience_id, contacts))
 }
 
 /// The input of `get_batch`.
 pub(crate) fn parse_get_batch(input: &Value) -> Result<String, AdapterError> {
-    let map = object(input, "")?;
-    only_fields(map, &["batch_id"], "")?;
-    identifier(map, "batch_id")
+    let read: GetBatchInput = input::checked(spec::spec(), GET_BATCH, input)?;
+    Ok(read.batch_id)
 }
 
 // ---------------------------------------------------------------------------------
 // upsert_contact
 
 pub(crate) async fn upsert_contact(
-    api: &Api<'_>,
+    client: &Client<'_>,
     audience: &str,
     contact: &Contact,
 ) -> Result<ActionOutcome, AdapterError> {
     let hash = subscriber_hash(&contact.email_address);
     let member_path = format!("lists/{audience}/members/{hash}");
-    let member: Value = api
-        .send_json(
-            reqwest::Method::PUT,
-            &member_path,
-            &contact.upsert_body(),
-            Purpose::ContactWrite,
-        )
-        .await?;
+    let request = client.request(Method::PUT, &member_path)?;
+    let member = client
+        .fetch_with(request.json(&contact.upsert_body()), contact_write)
+        .await?
+        .body;
     if !contact.tags.is_empty() {
-        api.send_json_no_content(
-            reqwest::Method::POST,
-            &format!("{member_path}/tags"),
-            &contact.tags_body(),
-            Purpose::ContactWrite,
-        )
-        .await?;
+        let request = client.request(Method::POST, &format!("{member_path}/tags"))?;
+        client
+            .send_with(request.json(&contact.tags_body()), contact_write)
+            .await?;
     }
     let id = member
         .get("id")
@@ -435,23 +297,23 @@ fn encode<T: serde::Serialize>(body: &T) -> Result<String, AdapterError> {
 }
 
 pub(crate) async fn bulk_sync_contacts(
-    api: &Api<'_>,
+    client: &Client<'_>,
     audience: &str,
     contacts: &[Contact],
 ) -> Result<ActionOutcome, AdapterError> {
     let request = BatchRequest {
         operations: batch_operations(audience, contacts)?,
     };
-    let submitted: Batch = api
-        .send_json(reqwest::Method::POST, "batches", &request, Purpose::Read)
+    let submitted: Batch = client
+        .json(client.request(Method::POST, "batches")?.json(&request))
         .await?;
     tracing::info!(
         batch = %submitted.id,
         operations = request.operations.len(),
         "Mailchimp batch submitted"
     );
-    let batch = poll_batch(api, submitted, poll_delays(), MAX_POLL_WAIT).await?;
-    let mut outcome = report(api, &batch).await?;
+    let batch = poll_batch(client, submitted, poll_delays(), MAX_POLL_WAIT).await?;
+    let mut outcome = report(client, &batch).await?;
     if let Some(output) = outcome.output.as_object_mut() {
         let failed: std::collections::HashSet<String> = output
             .get("failures")
@@ -471,27 +333,28 @@ pub(crate) async fn bulk_sync_contacts(
 }
 
 pub(crate) async fn get_batch(
-    api: &Api<'_>,
+    client: &Client<'_>,
     batch_id: &str,
 ) -> Result<ActionOutcome, AdapterError> {
-    let batch = fetch_batch(api, batch_id).await.map_err(|err| match err {
-        AdapterError::Provider { status: 404, .. } => {
-            AdapterError::invalid_field("batch_id", "Mailchimp has no such batch operation")
-        }
-        other => other,
-    })?;
-    report(api, &batch).await
+    let batch = fetch_batch(client, batch_id)
+        .await
+        .map_err(|err| match err {
+            AdapterError::Provider { status: 404, .. } => {
+                AdapterError::invalid_field("batch_id", "Mailchimp has no such batch operation")
+            }
+            other => other,
+        })?;
+    report(client, &batch).await
 }
 
-async fn fetch_batch(api: &Api<'_>, batch_id: &str) -> Result<Batch, AdapterError> {
-    api.get(&format!("batches/{batch_id}"), &[], Purpose::Read)
-        .await
+async fn fetch_batch(client: &Client<'_>, batch_id: &str) -> Result<Batch, AdapterError> {
+    client.get(&format!("batches/{batch_id}"), &[]).await
 }
 
 /// Polls until the batch is finished or `max_wait` has passed in pauses; transient
 /// failures of a poll (429, 5xx) only cost that poll. Returns the last status seen.
 pub(crate) async fn poll_batch(
-    api: &Api<'_>,
+    client: &Client<'_>,
     mut batch: Batch,
     delays: impl Iterator<Item = Duration>,
     max_wait: Duration,
@@ -504,7 +367,7 @@ pub(crate) async fn poll_batch(
         let delay = delay.min(max_wait - waited);
         tokio::time::sleep(delay).await;
         waited += delay;
-        match fetch_batch(api, &batch.id).await {
+        match fetch_batch(client, &batch.id).await {
             Ok(latest) => batch = latest,
             Err(err) if err.is_retryable() => {
                 tracing::debug!(batch = %batch.id, error = %err, "polling a Mailchimp batch failed; polling on");
@@ -516,7 +379,7 @@ pub(crate) async fn poll_batch(
 }
 
 /// What a batch did: its counts, and once finished every failed operation.
-async fn report(api: &Api<'_>, batch: &Batch) -> Result<ActionOutcome, AdapterError> {
+async fn report(client: &Client<'_>, batch: &Batch) -> Result<ActionOutcome, AdapterError> {
     let mut output = json!({
         "batch_id": batch.id,
         "status": batch.status,
@@ -534,7 +397,7 @@ async fn report(api: &Api<'_>, batch: &Batch) -> Result<ActionOutcome, AdapterEr
             batch.id
         ));
     } else if batch.errored_operations > 0 {
-        match results(api, batch).await {
+        match results(client, batch).await {
             Ok(results) => output["failures"] = Value::Array(failures(&results)),
             // The batch ran; only its details are unreadable. Running it again would
             // not make them readable, so the counts are reported as they are.
@@ -563,9 +426,9 @@ pub(crate) fn failures(results: &[OperationResult]) -> Vec<Value> {
                 .unwrap_or_else(|| (String::new(), String::new()));
             let problem: Problem = serde_json::from_str(&result.response).unwrap_or_default();
             let detail = if problem == Problem::default() {
-                truncate(&result.response)
+                data::one_line(&result.response, MAX_MESSAGE_CHARS)
             } else {
-                truncate(&problem.describe())
+                data::one_line(&problem.describe(), MAX_MESSAGE_CHARS)
             };
             json!({
                 "operation_id": operation_id,
@@ -580,51 +443,16 @@ pub(crate) fn failures(results: &[OperationResult]) -> Vec<Value> {
         .collect()
 }
 
-/// Downloads and decodes the batch's results archive.
-async fn results(api: &Api<'_>, batch: &Batch) -> Result<Vec<OperationResult>, AdapterError> {
-    let location = batch
-        .response_body_url
-        .as_deref()
-        .filter(|url| !url.is_empty())
-        .ok_or_else(|| AdapterError::unavailable("the finished batch has no results URL"))?;
-    let ctx = api.context();
-    let url = match Url::parse(location) {
-        Ok(url) => url,
-        // A relative location is taken relative to the API host (the sandbox).
-        Err(url::ParseError::RelativeUrlWithoutBase) => api
-            .url("")?
-            .join(location)
-            .map_err(|_| AdapterError::unavailable("the batch results URL is malformed"))?,
-        Err(_) => {
-            return Err(AdapterError::unavailable(
-                "the batch results URL is malformed",
-            ));
-        }
-    };
-    // Production archives live on pre-signed HTTPS storage; plain HTTP is only for a
-    // sandbox or test base URL.
-    if url.scheme() != "https" && !(url.scheme() == "http" && ctx.base_url.is_some()) {
+/// Downloads and decodes the batch's results archive: pre-signed storage, fetched
+/// without the credential (a relative link, as the sandbox gives, is under the API).
+async fn results(client: &Client<'_>, batch: &Batch) -> Result<Vec<OperationResult>, AdapterError> {
+    let link = batch.response_body_url.as_deref().unwrap_or_default();
+    if link.is_empty() {
         return Err(AdapterError::unavailable(
-            "the batch results URL is not HTTPS",
+            "the finished batch has no results URL",
         ));
     }
-    let spec: &ProviderSpec = crate::spec::spec();
-    // No credentials: the URL carries its own signature, and the key must not leave
-    // Mailchimp's API host.
-    let mut response = send(ctx, spec, ctx.http.get(url), &ResponsePolicy::API_KEY).await?;
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|_| AdapterError::unavailable("the batch results download was cut off"))?
-    {
-        if body.len() + chunk.len() > MAX_ARCHIVE_BYTES {
-            return Err(AdapterError::unavailable(
-                "the batch results archive is larger than 64 MiB",
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = client.download(link, MAX_ARCHIVE_BYTES).await?;
     decode_results(&body).map_err(|message| {
         AdapterError::unavailable(format!("the batch results could not be read: {message}"))
     })
@@ -700,12 +528,12 @@ mod tests {
             access_token: None,
             token_expires_at: None,
         };
-        let api = Api::new(&ctx, crate::spec::spec(), &conn).unwrap();
+        let client = Client::new(&ctx, crate::spec::spec(), &crate::api::API, &conn).unwrap();
         let submitted: Batch =
             serde_json::from_value(json!({"id": "b1", "status": "pending"})).unwrap();
         let started = std::time::Instant::now();
         let last = poll_batch(
-            &api,
+            &client,
             submitted,
             std::iter::repeat(Duration::from_millis(20)),
             Duration::from_millis(100),

@@ -1,14 +1,17 @@
 //! junction-mailchimp: the Mailchimp Marketing provider.
 //!
-//! The crate serves two provider entries with the same streams and actions:
+//! One adapter, [`Mailchimp`], serves the provider's two entries with the same
+//! streams and actions; the provider toolkit picks the auth mode from the connection
+//! (see [`api`](crate::api) for the API's description):
 //!
-//! - `mailchimp` ([`Mailchimp`]): an API key sent as the password of HTTP Basic
-//!   auth; the key's suffix after its last `-` is the account's data center, which
-//!   names the API host (`https://us21.api.mailchimp.com/3.0`);
-//! - `mailchimp-oauth` ([`MailchimpOAuth`]): an OAuth 2.0 access token (never
+//! - `mailchimp` ([`Mailchimp::api_key`], the default): an API key sent as the
+//!   password of HTTP Basic auth; the key's suffix after its last `-` is the
+//!   account's data center, which names the API host
+//!   (`https://us21.api.mailchimp.com/3.0`);
+//! - `mailchimp-oauth` ([`Mailchimp::oauth`]): an OAuth 2.0 access token (never
 //!   expiring, no refresh token) sent as `Authorization: Bearer`; the data center
 //!   comes from `GET https://login.mailchimp.com/oauth2/metadata`, looked up once
-//!   per token and remembered in memory.
+//!   per token and remembered in memory ([`MetadataCache`]).
 //!
 //! Both check a connection with `GET /ping` and sync two streams:
 //!
@@ -29,8 +32,8 @@
 //! keys, `MailchimpFake::oauth()` for OAuth tokens and the metadata endpoint).
 
 mod actions;
+mod api;
 pub mod archive;
-mod client;
 mod oauth;
 mod spec;
 mod streams;
@@ -44,6 +47,8 @@ use junction_core::{
     ActionOutcome, Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget,
     ReadRequest, spec::ProviderSpec,
 };
+use junction_toolkit::{Client, data};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 pub use actions::{MAX_POLL_WAIT, decode_results};
@@ -56,7 +61,7 @@ pub use spec::{
 };
 pub use streams::NEW_MEMBERS_LOOKBACK_DAYS;
 
-use crate::client::{Api, Purpose};
+use crate::api::API;
 
 /// Mailchimp's subscriber hash of an address: the MD5 hex digest of the address
 /// lower-cased (and trimmed). It is the member's id in every audience.
@@ -71,41 +76,71 @@ pub(crate) fn md5_hex(data: &[u8]) -> String {
     hex::encode(Md5::digest(data))
 }
 
-/// The Mailchimp Marketing adapter of API-key connections (`mailchimp`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Mailchimp;
+/// Which registry entry an adapter serves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Entry {
+    /// `mailchimp`: API keys.
+    #[default]
+    ApiKey,
+    /// `mailchimp-oauth`: OAuth 2.0 access tokens.
+    OAuth,
+}
 
-/// The Mailchimp Marketing adapter of OAuth 2.0 connections (`mailchimp-oauth`): the
-/// same streams and actions, called with the connection's access token as
-/// `Authorization: Bearer` at the data center the OAuth metadata names (looked up
-/// once per token, see [`MetadataCache`]).
+/// The Mailchimp Marketing adapter, of either entry (see the crate docs).
 #[derive(Debug, Default)]
-pub struct MailchimpOAuth {
+pub struct Mailchimp {
+    entry: Entry,
+    /// OAuth connections' accounts, looked up once per token.
     metadata: MetadataCache,
 }
 
-impl MailchimpOAuth {
+impl Mailchimp {
+    /// The adapter of the `mailchimp` entry (API keys); also `Mailchimp::default()`.
+    pub fn api_key() -> Self {
+        Self::default()
+    }
+
+    /// The adapter of the `mailchimp-oauth` entry (OAuth 2.0).
+    pub fn oauth() -> Self {
+        Self {
+            entry: Entry::OAuth,
+            ..Self::default()
+        }
+    }
+
     /// The tokens whose data center is remembered.
     pub fn metadata_cache(&self) -> &MetadataCache {
         &self.metadata
     }
 
-    /// The API of an OAuth connection, and what the metadata says of its account.
-    async fn api<'a>(
-        &self,
+    /// The connection's client and what is known of its account. An OAuth
+    /// connection's data center comes from the metadata lookup, given to the
+    /// toolkit; a key's is derived from the key by the API's description.
+    async fn connect<'a>(
+        &'a self,
         ctx: &'a Context,
         conn: &'a Connection,
-    ) -> Result<(Api<'a>, AccountMetadata), AdapterError> {
-        let spec = spec::oauth_spec();
-        let token = conn.bearer()?;
-        let metadata = self.metadata.get(ctx, spec, token).await?;
-        let api = Api::with_bearer(ctx, spec, token, metadata.data_center.clone());
-        Ok((api, metadata))
+    ) -> Result<(Client<'a>, AccountMetadata), AdapterError> {
+        let spec = self.spec();
+        if self.entry == Entry::ApiKey {
+            let client = Client::new(ctx, spec, &API, conn)?;
+            let key = conn.secret(API_KEY_FIELD)?.expose_secret();
+            let account = AccountMetadata {
+                data_center: api::data_center_of(key),
+                account_name: None,
+                login_email: None,
+            };
+            return Ok((client, account));
+        }
+        let lookup = || oauth::lookup(ctx, spec, conn);
+        let account = self.metadata.get_or_lookup(conn.bearer()?, lookup).await?;
+        let given = [("dc", account.data_center.clone())];
+        Ok((Client::build(ctx, spec, &API, conn, &given)?, account))
     }
 
-    /// A refused token is forgotten, so a reconnect (a new token) or a changed
-    /// account is looked up afresh.
-    fn forget_refused<T>(
+    /// `result`, after forgetting the token of an OAuth connection Mailchimp refused,
+    /// so a reconnect (a new token) or a changed account is looked up afresh.
+    fn settle<T>(
         &self,
         conn: &Connection,
         result: Result<T, AdapterError>,
@@ -143,56 +178,54 @@ impl Action {
         }
     }
 
-    async fn run(&self, api: &Api<'_>) -> Result<ActionOutcome, AdapterError> {
+    async fn run(&self, client: &Client<'_>) -> Result<ActionOutcome, AdapterError> {
         match self {
             Self::Upsert(audience, contact) => {
-                actions::upsert_contact(api, audience, contact).await
+                actions::upsert_contact(client, audience, contact).await
             }
             Self::Bulk(audience, contacts) => {
-                actions::bulk_sync_contacts(api, audience, contacts).await
+                actions::bulk_sync_contacts(client, audience, contacts).await
             }
-            Self::GetBatch(batch_id) => actions::get_batch(api, batch_id).await,
+            Self::GetBatch(batch_id) => actions::get_batch(client, batch_id).await,
         }
     }
-}
-
-/// Reads a stream, whatever the connection's auth.
-async fn read_stream(api: &Api<'_>, request: &ReadRequest) -> Result<Page, AdapterError> {
-    match request.stream.as_str() {
-        AUDIENCES => streams::read_audiences(api, request).await,
-        MEMBERS => streams::read_members(api, request).await,
-        other => Err(AdapterError::invalid_field(
-            "stream",
-            format!("Mailchimp has no stream `{other}`"),
-        )),
-    }
-}
-
-/// `GET /ping`: proves the credential and its data center.
-async fn ping(api: &Api<'_>) -> Result<wire::Ping, AdapterError> {
-    api.get("ping", &[], Purpose::Read).await
 }
 
 #[async_trait]
 impl Adapter for Mailchimp {
     fn spec(&self) -> &ProviderSpec {
-        spec::spec()
+        match self.entry {
+            Entry::ApiKey => spec::spec(),
+            Entry::OAuth => spec::oauth_spec(),
+        }
     }
 
-    /// `GET /ping`: proves the key and its data center.
+    /// `GET /ping` (the API's verification request) at the data center: proves the
+    /// credential and its data center. An OAuth account is labelled with its name
+    /// and login from the metadata.
     async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
-        let api = Api::new(ctx, self.spec(), conn)?;
-        let ping = ping(&api).await?;
-        Ok(Health {
-            account: Some(format!(
-                "Mailchimp account (data center {})",
-                api.data_center()
-            )),
-            details: json!({
-                "health_status": ping.health_status,
-                "data_center": api.data_center(),
-            }),
-        })
+        let result = async {
+            let (client, account) = self.connect(ctx, conn).await?;
+            let ping: wire::Ping = client.verify().await?;
+            let name = account
+                .account_name
+                .as_deref()
+                .unwrap_or("Mailchimp account");
+            let label = match &account.login_email {
+                Some(login) => format!("{name} ({login})"),
+                None if self.entry == Entry::OAuth => name.to_owned(),
+                None => format!("{name} (data center {})", account.data_center),
+            };
+            Ok(Health {
+                account: Some(label),
+                details: json!({
+                    "health_status": ping.health_status,
+                    "data_center": account.data_center,
+                }),
+            })
+        }
+        .await;
+        self.settle(conn, result)
     }
 
     async fn read(
@@ -201,8 +234,17 @@ impl Adapter for Mailchimp {
         conn: &Connection,
         request: &ReadRequest,
     ) -> Result<Page, AdapterError> {
-        let api = Api::new(ctx, self.spec(), conn)?;
-        read_stream(&api, request).await
+        let stream = data::stream(self.spec(), request)?.name;
+        let result = async {
+            let (client, _) = self.connect(ctx, conn).await?;
+            if stream == AUDIENCES {
+                streams::read_audiences(&client, request).await
+            } else {
+                streams::read_members(&client, request).await
+            }
+        }
+        .await;
+        self.settle(conn, result)
     }
 
     /// Runs a contact action. Mailchimp has no idempotency keys; the calls each
@@ -218,93 +260,23 @@ impl Adapter for Mailchimp {
     ) -> Result<ActionOutcome, AdapterError> {
         // Input first: a bad input is reported even when the credentials are bad too.
         let action = Action::parse(action, input)?;
-        let api = Api::new(ctx, self.spec(), conn)?;
-        action.run(&api).await
+        let result = async {
+            let (client, _) = self.connect(ctx, conn).await?;
+            action.run(&client).await
+        }
+        .await;
+        self.settle(conn, result)
     }
 
-    /// `https://{dc}.api.mailchimp.com/` with the key's data center (or the context's
-    /// override), the key as the Basic password, as every call sends it.
+    /// The data center's API host root (the client names the version: `3.0/lists`),
+    /// or the context's override, with the credential every call sends: the key as
+    /// the Basic password, or the token as `Authorization: Bearer`.
     async fn proxy_target(
         &self,
         ctx: &Context,
         conn: &Connection,
     ) -> Result<ProxyTarget, AdapterError> {
-        Api::new(ctx, self.spec(), conn)?.proxy_target()
-    }
-}
-
-#[async_trait]
-impl Adapter for MailchimpOAuth {
-    fn spec(&self) -> &ProviderSpec {
-        spec::oauth_spec()
-    }
-
-    /// The metadata lookup, then `GET /ping` at the data center it names.
-    async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
-        let result = async {
-            let (api, metadata) = self.api(ctx, conn).await?;
-            let ping = ping(&api).await?;
-            let name = metadata
-                .account_name
-                .clone()
-                .unwrap_or_else(|| "Mailchimp account".to_owned());
-            Ok(Health {
-                account: Some(match &metadata.login_email {
-                    Some(login) => format!("{name} ({login})"),
-                    None => name,
-                }),
-                details: json!({
-                    "health_status": ping.health_status,
-                    "data_center": metadata.data_center,
-                }),
-            })
-        }
-        .await;
-        self.forget_refused(conn, result)
-    }
-
-    async fn read(
-        &self,
-        ctx: &Context,
-        conn: &Connection,
-        request: &ReadRequest,
-    ) -> Result<Page, AdapterError> {
-        let result = async {
-            let (api, _) = self.api(ctx, conn).await?;
-            read_stream(&api, request).await
-        }
-        .await;
-        self.forget_refused(conn, result)
-    }
-
-    /// Runs a contact action, as [`Mailchimp`] does.
-    async fn act(
-        &self,
-        ctx: &Context,
-        conn: &Connection,
-        action: &str,
-        input: &Value,
-        _idempotency_key: Option<&str>,
-    ) -> Result<ActionOutcome, AdapterError> {
-        let action = Action::parse(action, input)?;
-        let result = async {
-            let (api, _) = self.api(ctx, conn).await?;
-            action.run(&api).await
-        }
-        .await;
-        self.forget_refused(conn, result)
-    }
-
-    /// The data center's API host the (remembered) metadata lookup names, or the
-    /// context's override, with the token as `Authorization: Bearer`, as every call
-    /// sends it.
-    async fn proxy_target(
-        &self,
-        ctx: &Context,
-        conn: &Connection,
-    ) -> Result<ProxyTarget, AdapterError> {
-        let (api, _) = self.api(ctx, conn).await?;
-        api.proxy_target()
+        self.connect(ctx, conn).await?.0.proxy_target()
     }
 }
 

@@ -4,31 +4,24 @@
 //! `https://{dc}.api.mailchimp.com`.
 //!
 //! The answer never changes for a token (tokens do not expire and an account does not
-//! move), so [`MetadataCache`] keeps it in memory, keyed by the SHA-256 of the token
-//! (never the token itself), and a sync looks it up once rather than per page. Under a
-//! base-URL override (the sandbox, tests) the lookup goes to `{base}/oauth2/metadata`.
+//! move), so [`MetadataCache`] (the toolkit's [`TokenMemo`]) keeps it in memory, keyed
+//! by the SHA-256 of the token (never the token itself), and a sync looks it up once
+//! rather than per page. The lookup runs through the toolkit
+//! ([`crate::api::METADATA_API`]: its own host and auth scheme); under a base-URL
+//! override (the sandbox, tests) it goes to `{base}/oauth2/metadata`.
 
-use std::{
-    collections::HashMap,
-    sync::{Mutex, PoisonError},
-};
-
-use junction_core::{
-    AdapterError, Context,
-    http::{ResponsePolicy, send_refined},
-    spec::ProviderSpec,
-};
-use secrecy::{ExposeSecret, SecretString};
+use http::Method;
+use junction_core::{AdapterError, Connection, Context, spec::ProviderSpec};
+use junction_toolkit::{Client, TokenMemo, data, errors::map_message};
 use serde::Deserialize;
 
 use crate::{
-    client::{is_data_center, truncate},
-    spec::{API_HOST_TEMPLATE, METADATA_BASE, METADATA_PATH},
+    api::{MAX_MESSAGE_CHARS, METADATA_API, is_data_center},
+    spec::{API_HOST_TEMPLATE, METADATA_PATH},
 };
 
-/// Most tokens remembered at once; past it the cache starts over (a lookup is one
-/// cheap request, so forgetting costs little, and the memory stays bounded).
-const MAX_ENTRIES: usize = 10_000;
+/// The accounts of OAuth connections, looked up once per token.
+pub type MetadataCache = TokenMemo<AccountMetadata>;
 
 /// What the metadata endpoint says about a token's account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,136 +35,47 @@ pub struct AccountMetadata {
 }
 
 /// The metadata document, as Mailchimp sends it (fields Junction reads).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct MetadataDoc {
-    #[serde(default)]
     dc: String,
-    #[serde(default)]
     accountname: Option<String>,
-    #[serde(default)]
     api_endpoint: Option<String>,
-    #[serde(default)]
     login: Option<MetadataLogin>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct MetadataLogin {
-    #[serde(default)]
     login_email: Option<String>,
-    #[serde(default)]
     email: Option<String>,
 }
 
-/// Looked-up metadata per token hash.
-#[derive(Default)]
-pub struct MetadataCache {
-    entries: Mutex<HashMap<[u8; 32], AccountMetadata>>,
-}
-
-impl std::fmt::Debug for MetadataCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MetadataCache")
-            .field("entries", &self.len())
-            .finish()
-    }
-}
-
-fn token_key(token: &SecretString) -> [u8; 32] {
-    let digest = ring::digest::digest(&ring::digest::SHA256, token.expose_secret().as_bytes());
-    let mut key = [0u8; 32];
-    key.copy_from_slice(digest.as_ref());
-    key
-}
-
-impl MetadataCache {
-    /// How many tokens are remembered.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether no token is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], AccountMetadata>> {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The metadata of a token: remembered, or looked up (and then remembered; a
-    /// failed lookup is not).
-    pub(crate) async fn get(
-        &self,
-        ctx: &Context,
-        spec: &ProviderSpec,
-        token: &SecretString,
-    ) -> Result<AccountMetadata, AdapterError> {
-        let key = token_key(token);
-        if let Some(found) = self.lock().get(&key) {
-            return Ok(found.clone());
-        }
-        let metadata = lookup(ctx, spec, token).await?;
-        let mut entries = self.lock();
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(key, metadata.clone());
-        Ok(metadata)
-    }
-
-    /// Forgets a token (its account refused it).
-    pub(crate) fn forget(&self, token: &SecretString) {
-        self.lock().remove(&token_key(token));
-    }
-}
-
 /// `GET /oauth2/metadata` with `Authorization: OAuth <token>`.
-async fn lookup(
+pub(crate) async fn lookup(
     ctx: &Context,
     spec: &ProviderSpec,
-    token: &SecretString,
+    conn: &Connection,
 ) -> Result<AccountMetadata, AdapterError> {
-    let url = ctx.url(METADATA_BASE, METADATA_PATH)?;
-    let request = ctx
-        .http
-        .get(url)
-        .header(
-            reqwest::header::AUTHORIZATION,
-            format!("OAuth {}", token.expose_secret()),
-        )
-        .header(reqwest::header::ACCEPT, "application/json");
+    let client = Client::new(ctx, spec, &METADATA_API, conn)?;
+    let request = client.request(Method::GET, METADATA_PATH)?;
     // Mailchimp's tokens never expire, so a 401 here means the grant is gone: the
     // generic classification (not refreshable under this spec's policy) is right;
     // the message says which step failed.
-    let response = send_refined(
-        ctx,
-        spec,
-        request,
-        &ResponsePolicy::for_auth(&spec.auth),
-        |classified, _| match classified {
-            AdapterError::Unauthorized {
-                refreshable,
-                message,
-            } => AdapterError::Unauthorized {
-                refreshable,
-                message: format!(
+    let response = client
+        .send_with(request, |classified, _| match classified {
+            AdapterError::Unauthorized { .. } => map_message(classified, |message| {
+                format!(
                     "Mailchimp refused the access token while looking up its data center \
                      (reconnect the integration): {message}"
-                ),
-            },
-            AdapterError::Provider {
-                status,
-                code,
-                message,
-            } => AdapterError::Provider {
-                status,
-                code,
-                message: format!("Mailchimp's OAuth metadata lookup failed: {message}"),
-            },
+                )
+            }),
+            AdapterError::Provider { .. } => map_message(classified, |message| {
+                format!("Mailchimp's OAuth metadata lookup failed: {message}")
+            }),
             other => other,
-        },
-    )
-    .await?;
+        })
+        .await?;
     let doc: MetadataDoc = junction_core::http::json(response).await?;
     metadata_of(doc, ctx.base_url.is_some())
 }
@@ -185,10 +89,11 @@ fn metadata_of(doc: MetadataDoc, overridden: bool) -> Result<AccountMetadata, Ad
         code: None,
         message: format!("Mailchimp's OAuth metadata is unusable: {why}"),
     };
+    let quoted = |text: &str| data::one_line(text, MAX_MESSAGE_CHARS);
     if !is_data_center(&doc.dc) {
         return Err(malformed(&format!(
             "`dc` is not a data center name: {}",
-            truncate(&doc.dc)
+            quoted(&doc.dc)
         )));
     }
     let expected = API_HOST_TEMPLATE.replace("{dc}", &doc.dc);
@@ -198,7 +103,7 @@ fn metadata_of(doc: MetadataDoc, overridden: bool) -> Result<AccountMetadata, Ad
     {
         return Err(malformed(&format!(
             "`api_endpoint` {} is not the API host of data center {}",
-            truncate(endpoint),
+            quoted(endpoint),
             doc.dc
         )));
     }

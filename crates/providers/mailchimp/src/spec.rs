@@ -2,7 +2,7 @@
 //! (`mailchimp` with API-key auth, `mailchimp-oauth` with OAuth 2.0), which share the
 //! `audiences` and `members` streams, the contact actions and the request budget.
 
-use std::{sync::OnceLock, time::Duration};
+use std::{sync::LazyLock, time::Duration};
 
 use junction_core::spec::{
     ActionSpec, AuthSpec, Category, ConfigField, OAuth2Spec, ProviderSpec, RateBudget,
@@ -88,53 +88,49 @@ pub const MAX_TAGS: usize = 100;
 const REQUESTS_PER_MINUTE: u32 = 600;
 const CONCURRENT_REQUESTS: u32 = 10;
 
-/// The API-key entry's spec, built once.
+/// The API-key entry's spec.
+static SPEC: LazyLock<ProviderSpec> = LazyLock::new(|| {
+    let key = ConfigField::secret(
+        API_KEY_FIELD,
+        "API key",
+        "A Mailchimp Marketing API key: in Mailchimp open Profile → Extras → API keys → \
+         Create A Key. It ends in your data center, e.g. `-us21`.",
+    );
+    let fields = vec![key.with_pattern(API_KEY_PATTERN)];
+    build(PROVIDER_ID, "Mailchimp", AuthSpec::ApiKey { fields })
+});
+
+/// The OAuth 2.0 entry's spec. Mailchimp's OAuth has no scopes (a token can do what
+/// the user can), no PKCE, and access tokens that never expire and come without a
+/// refresh token; the client authenticates in the token request's body.
+static OAUTH_SPEC: LazyLock<ProviderSpec> = LazyLock::new(|| {
+    let auth = OAuth2Spec {
+        authorize_url: OAUTH_AUTHORIZE_URL,
+        token_url: OAUTH_TOKEN_URL,
+        // Mailchimp has no revocation endpoint: the user removes the app under
+        // Profile → Extras → Connected sites.
+        revoke_url: None,
+        scopes: Vec::new(),
+        scope_separator: " ",
+        pkce: false,
+        extra_authorize_params: Vec::new(),
+        refresh: RefreshBehaviour::None,
+        client_auth: TokenClientAuth::RequestBody,
+        long_lived_exchange: None,
+    };
+    build(
+        OAUTH_PROVIDER_ID,
+        "Mailchimp (OAuth)",
+        AuthSpec::OAuth2(auth),
+    )
+});
+
 pub(crate) fn spec() -> &'static ProviderSpec {
-    static SPEC: OnceLock<ProviderSpec> = OnceLock::new();
-    SPEC.get_or_init(|| {
-        build(
-            PROVIDER_ID,
-            "Mailchimp",
-            AuthSpec::ApiKey {
-                fields: vec![
-                    ConfigField::secret(
-                        API_KEY_FIELD,
-                        "API key",
-                        "A Mailchimp Marketing API key: in Mailchimp open Profile → Extras → \
-                         API keys → Create A Key. It ends in your data center, e.g. `-us21`.",
-                    )
-                    .with_pattern(API_KEY_PATTERN),
-                ],
-            },
-        )
-    })
+    &SPEC
 }
 
-/// The OAuth 2.0 entry's spec, built once. Mailchimp's OAuth has no scopes (a token
-/// can do what the user can), no PKCE, and access tokens that never expire and come
-/// without a refresh token; the client authenticates in the token request's body.
 pub(crate) fn oauth_spec() -> &'static ProviderSpec {
-    static SPEC: OnceLock<ProviderSpec> = OnceLock::new();
-    SPEC.get_or_init(|| {
-        build(
-            OAUTH_PROVIDER_ID,
-            "Mailchimp (OAuth)",
-            AuthSpec::OAuth2(OAuth2Spec {
-                authorize_url: OAUTH_AUTHORIZE_URL,
-                token_url: OAUTH_TOKEN_URL,
-                // Mailchimp has no revocation endpoint: the user removes the app under
-                // Profile → Extras → Connected sites.
-                revoke_url: None,
-                scopes: Vec::new(),
-                scope_separator: " ",
-                pkce: false,
-                extra_authorize_params: Vec::new(),
-                refresh: RefreshBehaviour::None,
-                client_auth: TokenClientAuth::RequestBody,
-                long_lived_exchange: None,
-            }),
-        )
-    })
+    &OAUTH_SPEC
 }
 
 fn build(id: &'static str, name: &'static str, auth: AuthSpec) -> ProviderSpec {

@@ -20,24 +20,51 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration as Span, NaiveDate, Utc};
+use http::Method;
 use junction_core::{AdapterError, KpiPoint, Page, ReadRequest, Record};
-use serde::{Deserialize, Serialize};
+use junction_toolkit::{Client, OnStall, PageSize, PageToken, Paging, Style, cursor, data, paging};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use crate::{
-    client::{Api, Purpose},
-    spec::{AUDIENCE_DIMENSION, NEW_MEMBERS},
-    wire::{ListStats, ListsPage, MembersPage, Total},
+    spec::{AUDIENCE_DIMENSION, AUDIENCE_KPIS, AUDIENCES, MEMBERS, NEW_MEMBERS},
+    wire::{ListsPage, MembersPage, Total},
 };
-
-/// Audiences per page when the caller has no wish (Mailchimp's maximum is 1,000).
-const DEFAULT_AUDIENCE_PAGE: u32 = 100;
-
-/// Members per page when the caller has no wish.
-const DEFAULT_MEMBER_PAGE: u32 = 500;
 
 /// Mailchimp's largest `count`.
 const MAX_COUNT: u32 = 1_000;
+
+/// How `GET /lists` pages: `count` and `offset`, up to the answer's `total_items`
+/// (100 audiences per page when the caller has no wish).
+const AUDIENCE_PAGING: Paging = Paging {
+    style: Style::Offset {
+        param: "offset",
+        total: Some("/total_items"),
+    },
+    items: "/lists",
+    size_param: "count",
+    size: PageSize {
+        default: 100,
+        max: MAX_COUNT,
+    },
+    on_stall: OnStall::Fail,
+};
+
+/// How `GET /lists/{id}/members` pages: the same way, 500 members per page by default.
+const MEMBER_PAGING: Paging = Paging {
+    items: "/members",
+    size: PageSize {
+        default: 500,
+        max: MAX_COUNT,
+    },
+    ..AUDIENCE_PAGING
+};
+
+/// Audiences in creation order, so pages do not shift as audiences are added.
+const BY_CREATION: [(&str, &str); 2] = [("sort_field", "date_created"), ("sort_dir", "ASC")];
+
+/// Members in signup order, which changes never rewrite.
+const BY_SIGNUP: [(&str, &str); 2] = [("sort_field", "timestamp_signup"), ("sort_dir", "ASC")];
 
 /// Pages of audience ids read to start a members pass before giving up (a million
 /// audiences: no account has that many).
@@ -54,25 +81,6 @@ const SINCE_MARGIN_MINUTES: i64 = 5;
 /// The timestamp format Mailchimp's filters take (ISO 8601 with an offset).
 const FILTER_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S+00:00";
 
-fn page_size(request: &ReadRequest, default: u32) -> u32 {
-    request.page_size.unwrap_or(default).clamp(1, MAX_COUNT)
-}
-
-fn parse_cursor<T: for<'de> Deserialize<'de> + Default>(
-    cursor: Option<&Value>,
-) -> Result<T, AdapterError> {
-    match cursor {
-        None | Some(Value::Null) => Ok(T::default()),
-        Some(value) => serde_json::from_value(value.clone())
-            .map_err(|_| AdapterError::invalid_field("cursor", "is not a cursor of this stream")),
-    }
-}
-
-fn to_cursor<T: Serialize>(cursor: &T) -> Result<Value, AdapterError> {
-    serde_json::to_value(cursor)
-        .map_err(|err| AdapterError::invalid(format!("cursor not serializable: {err}")))
-}
-
 /// A provider object without its `_links` (hypermedia noise, the same in every
 /// record).
 fn without_links(mut value: Value) -> Value {
@@ -82,16 +90,17 @@ fn without_links(mut value: Value) -> Value {
     value
 }
 
-fn text_field<'v>(value: &'v Value, field: &str) -> Option<&'v str> {
-    value
-        .get(field)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+/// The `id` of a list or member; one without is a broken answer.
+fn id_of(value: &Value, what: &str) -> Result<String, AdapterError> {
+    data::text(value.get("id")).ok_or_else(|| {
+        AdapterError::unavailable(format!("Mailchimp returned {what} without an id"))
+    })
 }
 
 fn timestamp(value: &Value, field: &str) -> Option<DateTime<Utc>> {
-    text_field(value, field)
-        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+    let text = value.get(field).and_then(Value::as_str)?;
+    DateTime::parse_from_rfc3339(text)
+        .ok()
         .map(|t| t.with_timezone(&Utc))
 }
 
@@ -101,6 +110,24 @@ fn filter_time(at: DateTime<Utc>) -> String {
 
 fn midnight(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+/// One page of the list at `path` from `offset`, with `query` besides the paging:
+/// the answer, and the offset of the next page (`None` at the end of the list).
+async fn page<T: DeserializeOwned>(
+    client: &Client<'_>,
+    path: &str,
+    (paging, offset, size): (&Paging, u64, u32),
+    query: &[(&str, &str)],
+) -> Result<(T, Option<u64>), AdapterError> {
+    let token = PageToken::Offset(offset);
+    let request = client.page_request(Method::GET, path, paging, &token, size)?;
+    let fetched = client.fetch(request.query(query)).await?;
+    let answer = fetched.decode()?;
+    match paging.next(&token, size, &fetched.headers, &fetched.body)? {
+        Some(PageToken::Offset(next)) => Ok((answer, Some(next))),
+        _ => Ok((answer, None)),
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -115,41 +142,21 @@ struct AudiencesCursor {
 
 /// Reads one page of `audiences`.
 pub(crate) async fn read_audiences(
-    api: &Api<'_>,
+    client: &Client<'_>,
     request: &ReadRequest,
 ) -> Result<Page, AdapterError> {
-    let cursor: AudiencesCursor = parse_cursor(request.cursor.as_ref())?;
-    let count = page_size(request, DEFAULT_AUDIENCE_PAGE);
-    let page: ListsPage = api
-        .get(
-            "lists",
-            &[
-                ("count", count.to_string()),
-                ("offset", cursor.offset.to_string()),
-                ("sort_field", "date_created".into()),
-                ("sort_dir", "ASC".into()),
-            ],
-            Purpose::Read,
-        )
-        .await?;
-    let today = api.context().now().date_naive();
+    let cursor: AudiencesCursor =
+        cursor::read(request.cursor.as_ref(), AUDIENCES)?.unwrap_or_default();
+    let size = AUDIENCE_PAGING.size.pick(request.page_size);
+    let paging = (&AUDIENCE_PAGING, cursor.offset, size);
+    let (page, next): (ListsPage, _) = page(client, "lists", paging, &BY_CREATION).await?;
+    let today = client.context().now().date_naive();
     let mut records = Vec::with_capacity(page.lists.len());
-    let mut kpis = Vec::with_capacity(page.lists.len() * 3);
+    let mut kpis = Vec::with_capacity(page.lists.len() * AUDIENCE_KPIS.len());
     for list in page.lists {
-        let id = text_field(&list, "id")
-            .ok_or_else(|| {
-                AdapterError::unavailable("Mailchimp returned an audience without an id")
-            })?
-            .to_owned();
-        let stats: ListStats = list
-            .get("stats")
-            .and_then(|stats| serde_json::from_value(stats.clone()).ok())
-            .unwrap_or_default();
-        for (metric, value) in [
-            ("member_count", stats.member_count),
-            ("unsubscribe_count", stats.unsubscribe_count),
-            ("cleaned_count", stats.cleaned_count),
-        ] {
+        let id = id_of(&list, "an audience")?;
+        for metric in AUDIENCE_KPIS {
+            let value = list["stats"][metric].as_f64().unwrap_or_default();
             kpis.push(
                 KpiPoint::total(metric, today, value).with_dimension(AUDIENCE_DIMENSION, &id),
             );
@@ -160,18 +167,9 @@ pub(crate) async fn read_audiences(
             modified_at: None,
         });
     }
-    let next = cursor.offset + records.len() as u64;
-    let has_more = !records.is_empty() && next < page.total_items;
     // After the last page the next sync starts over: audiences are re-read whole.
-    let next_cursor = AudiencesCursor {
-        offset: if has_more { next } else { 0 },
-    };
-    Ok(Page {
-        records,
-        kpis,
-        next_cursor: Some(to_cursor(&next_cursor)?),
-        has_more,
-    })
+    let offset = next.unwrap_or(0);
+    cursor::page(records, kpis, &AudiencesCursor { offset }, next.is_some())
 }
 
 // ---------------------------------------------------------------------------------
@@ -203,82 +201,65 @@ struct Pass {
 }
 
 /// Every audience id of the account, in creation order.
-async fn audience_ids(api: &Api<'_>) -> Result<Vec<String>, AdapterError> {
-    let mut ids = Vec::new();
-    for _ in 0..MAX_AUDIENCE_ID_PAGES {
-        let page: ListsPage = api
-            .get(
-                "lists",
-                &[
-                    ("fields", "lists.id,total_items".into()),
-                    ("count", MAX_COUNT.to_string()),
-                    ("offset", ids.len().to_string()),
-                    ("sort_field", "date_created".into()),
-                    ("sort_dir", "ASC".into()),
-                ],
-                Purpose::Read,
-            )
-            .await?;
-        let before = ids.len();
-        ids.extend(
-            page.lists
+async fn audience_ids(client: &Client<'_>) -> Result<Vec<String>, AdapterError> {
+    let query = [
+        ("fields", "lists.id,total_items"),
+        BY_CREATION[0],
+        BY_CREATION[1],
+    ];
+    let pages = paging::walk(MAX_AUDIENCE_ID_PAGES, |token| {
+        let offset = match token {
+            PageToken::Offset(offset) => offset,
+            _ => 0,
+        };
+        let (paging, query) = ((&AUDIENCE_PAGING, offset, MAX_COUNT), &query);
+        async move {
+            let (page, next): (ListsPage, _) = page(client, "lists", paging, query).await?;
+            let ids = page
+                .lists
                 .iter()
-                .filter_map(|list| text_field(list, "id"))
-                .map(str::to_owned),
-        );
-        if ids.len() == before || ids.len() as u64 >= page.total_items {
-            return Ok(ids);
+                .filter_map(|list| data::text(list.get("id")));
+            Ok((ids.collect::<Vec<_>>(), next.map(PageToken::Offset)))
         }
-    }
-    Err(AdapterError::unavailable(
-        "Mailchimp kept returning audiences past the page limit",
-    ))
+    })
+    .await?;
+    Ok(pages.concat())
 }
 
 /// Reads one page of `members`.
 pub(crate) async fn read_members(
-    api: &Api<'_>,
+    client: &Client<'_>,
     request: &ReadRequest,
 ) -> Result<Page, AdapterError> {
-    let mut cursor: MembersCursor = parse_cursor(request.cursor.as_ref())?;
-    let now = api.context().now();
+    let mut cursor: MembersCursor =
+        cursor::read(request.cursor.as_ref(), MEMBERS)?.unwrap_or_default();
+    let now = client.context().now();
     let mut pass = match cursor.pass.take() {
         Some(pass) if !pass.pending.is_empty() => pass,
         _ => {
-            let ids = audience_ids(api).await?;
+            let ids = audience_ids(client).await?;
             // Forget audiences that are gone.
             cursor.synced.retain(|id, _| ids.contains(id));
             Pass {
                 pending: ids,
-                offset: 0,
-                started_at: None,
+                ..Pass::default()
             }
         }
     };
     let Some(audience) = pass.pending.first().cloned() else {
-        return Ok(Page {
-            next_cursor: Some(to_cursor(&cursor)?),
-            ..Page::default()
-        });
+        return cursor::page(Vec::new(), Vec::new(), &cursor, false);
     };
     let started_at = *pass.started_at.get_or_insert(now);
     let previous = cursor.synced.get(&audience).copied();
 
-    let mut query = vec![
-        ("count", page_size(request, DEFAULT_MEMBER_PAGE).to_string()),
-        ("offset", pass.offset.to_string()),
-        ("sort_field", "timestamp_signup".into()),
-        ("sort_dir", "ASC".into()),
-    ];
-    if let Some(since) = previous {
-        query.push((
-            "since_last_changed",
-            filter_time(since - Span::minutes(SINCE_MARGIN_MINUTES)),
-        ));
-    }
+    let since = previous.map(|at| filter_time(at - Span::minutes(SINCE_MARGIN_MINUTES)));
+    let mut query = BY_SIGNUP.to_vec();
+    query.extend(since.as_deref().map(|since| ("since_last_changed", since)));
+    let size = MEMBER_PAGING.size.pick(request.page_size);
     let path = format!("lists/{audience}/members");
-    let page: MembersPage = match api.get(&path, &query, Purpose::Read).await {
-        Ok(page) => page,
+    let paging = (&MEMBER_PAGING, pass.offset, size);
+    let (page, next): (MembersPage, _) = match page(client, &path, paging, &query).await {
+        Ok(answer) => answer,
         // Deleted since the pass began: nothing left to read there.
         Err(AdapterError::Provider { status: 404, .. }) => {
             tracing::info!(
@@ -290,28 +271,19 @@ pub(crate) async fn read_members(
         }
         Err(err) => return Err(err),
     };
-
     let mut records = Vec::with_capacity(page.members.len());
     for member in page.members {
-        let id = text_field(&member, "id").ok_or_else(|| {
-            AdapterError::unavailable("Mailchimp returned a member without an id")
-        })?;
+        let id = id_of(&member, "a member")?;
         records.push(Record {
             external_id: format!("{audience}:{id}"),
             modified_at: timestamp(&member, "last_changed"),
             data: without_links(member),
         });
     }
-    pass.offset += records.len() as u64;
-    let audience_done = records.is_empty() || pass.offset >= page.total_items;
-    if !audience_done {
+    if let Some(offset) = next {
+        pass.offset = offset;
         cursor.pass = Some(pass);
-        return Ok(Page {
-            records,
-            kpis: Vec::new(),
-            next_cursor: Some(to_cursor(&cursor)?),
-            has_more: true,
-        });
+        return cursor::page(records, Vec::new(), &cursor, true);
     }
     let today = now.date_naive();
     let lookback_start = today - Span::days(NEW_MEMBERS_LOOKBACK_DAYS - 1);
@@ -320,7 +292,7 @@ pub(crate) async fn read_members(
         .unwrap_or(lookback_start)
         .max(lookback_start)
         .min(today);
-    let kpis = new_members(api, &audience, from, today).await?;
+    let kpis = new_members(client, &audience, from, today).await?;
     cursor.synced.insert(audience, started_at);
     finish_audience(cursor, pass, records, kpis)
 }
@@ -337,17 +309,12 @@ fn finish_audience(
     pass.started_at = None;
     let has_more = !pass.pending.is_empty();
     cursor.pass = has_more.then_some(pass);
-    Ok(Page {
-        records,
-        kpis,
-        next_cursor: Some(to_cursor(&cursor)?),
-        has_more,
-    })
+    cursor::page(records, kpis, &cursor, has_more)
 }
 
 /// Members of `audience` who opted in from the start of `from` to the end of `to`.
 async fn opted_in_between(
-    api: &Api<'_>,
+    client: &Client<'_>,
     audience: &str,
     from: NaiveDate,
     to: NaiveDate,
@@ -356,7 +323,7 @@ async fn opted_in_between(
     // the window opens one second before midnight; `before_` is exclusive too.
     let since = midnight(from) - Span::seconds(1);
     let before = midnight(to + Span::days(1));
-    let total: Total = api
+    let total: Total = client
         .get(
             &format!("lists/{audience}/members"),
             &[
@@ -365,7 +332,6 @@ async fn opted_in_between(
                 ("since_timestamp_opt", filter_time(since)),
                 ("before_timestamp_opt", filter_time(before)),
             ],
-            Purpose::Read,
         )
         .await?;
     Ok(total.total_items)
@@ -374,7 +340,7 @@ async fn opted_in_between(
 /// `new_members` points for each day from `from` to `to`: one count for the whole
 /// window first, then one per day only when the window has any.
 async fn new_members(
-    api: &Api<'_>,
+    client: &Client<'_>,
     audience: &str,
     from: NaiveDate,
     to: NaiveDate,
@@ -383,13 +349,16 @@ async fn new_members(
         KpiPoint::total(NEW_MEMBERS, day, value as f64).with_dimension(AUDIENCE_DIMENSION, audience)
     };
     let days: Vec<NaiveDate> = from.iter_days().take_while(|day| *day <= to).collect();
-    let window = opted_in_between(api, audience, from, to).await?;
+    let window = opted_in_between(client, audience, from, to).await?;
     if window == 0 || days.len() == 1 {
         return Ok(days.into_iter().map(|day| point(day, window)).collect());
     }
     let mut points = Vec::with_capacity(days.len());
     for day in days {
-        points.push(point(day, opted_in_between(api, audience, day, day).await?));
+        points.push(point(
+            day,
+            opted_in_between(client, audience, day, day).await?,
+        ));
     }
     Ok(points)
 }
@@ -409,14 +378,20 @@ mod tests {
             }),
             synced: BTreeMap::from([("c".to_owned(), Utc::now())]),
         };
-        let value = to_cursor(&cursor).unwrap();
-        assert_eq!(parse_cursor::<MembersCursor>(Some(&value)).unwrap(), cursor);
+        let value = cursor::write(&cursor).unwrap();
         assert_eq!(
-            parse_cursor::<MembersCursor>(None).unwrap(),
-            MembersCursor::default()
+            cursor::read::<MembersCursor>(Some(&value), MEMBERS).unwrap(),
+            Some(cursor)
         );
-        let err = parse_cursor::<AudiencesCursor>(Some(&json!({"offset": "ten"}))).unwrap_err();
+        assert_eq!(cursor::read::<MembersCursor>(None, MEMBERS).unwrap(), None);
+        let err = cursor::read::<AudiencesCursor>(Some(&json!({"offset": "ten"})), AUDIENCES)
+            .unwrap_err();
         assert!(matches!(err, AdapterError::Invalid { field: Some(ref f), .. } if f == "cursor"));
+        // Stored cursors keep their shape.
+        assert_eq!(
+            cursor::write(&AudiencesCursor { offset: 2 }).unwrap(),
+            json!({"offset": 2})
+        );
     }
 
     #[test]

@@ -25,17 +25,6 @@ pub struct ListsPage {
     pub total_items: u64,
 }
 
-/// The stats of a list that Junction turns into KPIs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct ListStats {
-    #[serde(default)]
-    pub member_count: f64,
-    #[serde(default)]
-    pub unsubscribe_count: f64,
-    #[serde(default)]
-    pub cleaned_count: f64,
-}
-
 /// `GET /lists/{id}/members`: one page of members.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MembersPage {
@@ -134,27 +123,23 @@ pub struct OperationResult {
 /// An RFC 9457 problem document, as every Mailchimp error is, with the field errors
 /// Mailchimp adds to validation failures.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Problem {
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub problem_type: String,
-    #[serde(default)]
     pub title: String,
-    #[serde(default)]
     pub status: u16,
-    #[serde(default)]
     pub detail: String,
-    #[serde(default)]
     pub instance: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
 }
 
 /// One invalid field of a validation failure.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FieldProblem {
-    #[serde(default)]
     pub field: String,
-    #[serde(default)]
     pub message: String,
 }
 

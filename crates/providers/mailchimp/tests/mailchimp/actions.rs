@@ -22,7 +22,7 @@ async fn act(
     action: &str,
     input: Value,
 ) -> Result<junction_core::ActionOutcome, AdapterError> {
-    Mailchimp
+    Mailchimp::default()
         .act(
             &context(server),
             &connection(),

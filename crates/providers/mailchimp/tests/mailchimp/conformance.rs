@@ -5,7 +5,7 @@ use std::sync::Arc;
 use junction_conformance::{FakeServer, Suite, TokenTable};
 use junction_core::{Adapter, fake::TokenStatus};
 use junction_mailchimp::{
-    Mailchimp, MailchimpOAuth,
+    Mailchimp,
     sandbox::{MailchimpFake, SANDBOX_API_KEY},
 };
 
@@ -15,7 +15,7 @@ use crate::{oauth::oauth_connection, support::connection_with};
 async fn mailchimp_passes_the_conformance_suite() {
     let server = FakeServer::start(Arc::new(MailchimpFake::default()), TokenTable::default()).await;
     Suite::new(
-        Arc::new(Mailchimp) as Arc<dyn Adapter>,
+        Arc::new(Mailchimp::default()) as Arc<dyn Adapter>,
         connection_with(SANDBOX_API_KEY),
         // A well-formed key the fake does not know: rejected like a revoked key.
         connection_with("ffffffffffffffffffffffffffffffff-us21"),
@@ -35,7 +35,7 @@ async fn mailchimp_oauth_passes_the_conformance_suite() {
         .with("revoked-token", TokenStatus::Expired);
     let server = FakeServer::start(Arc::new(MailchimpFake::oauth()), tokens).await;
     Suite::new(
-        Arc::new(MailchimpOAuth::default()) as Arc<dyn Adapter>,
+        Arc::new(Mailchimp::oauth()) as Arc<dyn Adapter>,
         oauth_connection("sandbox-token"),
         oauth_connection("revoked-token"),
         false,

@@ -21,7 +21,7 @@ async fn check_error(response: ResponseTemplate) -> AdapterError {
         .expect(1)
         .mount(&server)
         .await;
-    let err = Mailchimp
+    let err = Mailchimp::default()
         .check(&context(&server), &connection())
         .await
         .unwrap_err();
@@ -53,7 +53,7 @@ async fn a_good_key_passes_the_check() {
         .expect(1)
         .mount(&server)
         .await;
-    let health = Mailchimp
+    let health = Mailchimp::default()
         .check(&context(&server), &connection())
         .await
         .unwrap();
@@ -164,7 +164,10 @@ async fn an_unreachable_host_is_unavailable() {
         .unwrap()
         .port();
     let ctx = context_with_base(&format!("http://127.0.0.1:{port}/mailchimp"));
-    let err = Mailchimp.check(&ctx, &connection()).await.unwrap_err();
+    let err = Mailchimp::default()
+        .check(&ctx, &connection())
+        .await
+        .unwrap_err();
     assert!(matches!(err, AdapterError::Unavailable { .. }), "{err:?}");
     assert!(!err.to_string().contains(KEY));
 }
@@ -176,7 +179,7 @@ async fn a_key_without_a_data_center_is_invalid_before_any_request() {
         "5f1e2d3c4b5a69788796a5b4c3d2e1f0",
         "5f1e2d3c4b5a69788796a5b4c3d2e1f0-us21.evil.example",
     ] {
-        let err = Mailchimp
+        let err = Mailchimp::default()
             .check(&context(&server), &connection_with(key))
             .await
             .unwrap_err();
@@ -188,7 +191,7 @@ async fn a_key_without_a_data_center_is_invalid_before_any_request() {
     }
     let mut missing = connection();
     missing.secrets.clear();
-    let err = Mailchimp
+    let err = Mailchimp::default()
         .check(&context(&server), &missing)
         .await
         .unwrap_err();

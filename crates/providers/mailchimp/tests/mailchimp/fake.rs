@@ -39,7 +39,7 @@ async fn sync(
             kpis: page_kpis,
             next_cursor,
             has_more,
-        } = Mailchimp
+        } = Mailchimp::default()
             .read(
                 ctx,
                 &good(),
@@ -135,7 +135,7 @@ async fn upserts_are_idempotent_and_reach_the_next_incremental_sync() {
         "merge_fields": {"FNAME": "New", "LNAME": "Person"},
         "tags": ["webinar"]
     });
-    let first = Mailchimp
+    let first = Mailchimp::default()
         .act(&ctx, &good(), UPSERT_CONTACT, &input, Some("k1"))
         .await
         .unwrap();
@@ -143,7 +143,7 @@ async fn upserts_are_idempotent_and_reach_the_next_incremental_sync() {
     assert_eq!(first.external_id.as_deref(), Some(hash.as_str()));
     assert_eq!(first.output["status"], "subscribed");
     // The same action again changes nothing.
-    let again = Mailchimp
+    let again = Mailchimp::default()
         .act(&ctx, &good(), UPSERT_CONTACT, &input, Some("k1"))
         .await
         .unwrap();
@@ -173,7 +173,7 @@ async fn upserts_are_idempotent_and_reach_the_next_incremental_sync() {
     assert_eq!(today_new, 1.0);
 
     // An update keeps the member count.
-    Mailchimp
+    Mailchimp::default()
         .act(
             &ctx,
             &good(),
@@ -194,7 +194,7 @@ async fn upserts_are_idempotent_and_reach_the_next_incremental_sync() {
 async fn refusals_of_the_fake_are_classified() {
     let server = start().await;
     let ctx = server.context();
-    let err = Mailchimp
+    let err = Mailchimp::default()
         .act(
             &ctx,
             &good(),
@@ -208,7 +208,7 @@ async fn refusals_of_the_fake_are_classified() {
         matches!(err, AdapterError::Invalid { field: Some(ref f), .. } if f == "email_address"),
         "{err:?}"
     );
-    let err = Mailchimp
+    let err = Mailchimp::default()
         .act(
             &ctx,
             &good(),
@@ -222,7 +222,7 @@ async fn refusals_of_the_fake_are_classified() {
         matches!(err, AdapterError::Invalid { field: Some(ref f), .. } if f == "audience_id"),
         "{err:?}"
     );
-    let err = Mailchimp
+    let err = Mailchimp::default()
         .check(&ctx, &connection_with(DISABLED_API_KEY))
         .await
         .unwrap_err();
@@ -239,7 +239,7 @@ async fn refusals_of_the_fake_are_classified() {
     server.arm(Fault::RateLimited {
         retry_after_secs: 3,
     });
-    let err = Mailchimp
+    let err = Mailchimp::default()
         .act(
             &ctx,
             &good(),
@@ -257,7 +257,7 @@ async fn refusals_of_the_fake_are_classified() {
 async fn bulk_sync_reports_per_contact_failures_from_the_archive() {
     let server = start().await;
     let ctx = server.context();
-    let outcome = Mailchimp
+    let outcome = Mailchimp::default()
         .act(
             &ctx,
             &good(),

@@ -4,7 +4,7 @@
 //! clear error that is not remembered.
 
 use junction_core::{Adapter, AdapterError, Connection, IntegrationId, WorkspaceId};
-use junction_mailchimp::{AUDIENCES, MailchimpOAuth, UPSERT_CONTACT};
+use junction_mailchimp::{AUDIENCES, Mailchimp, UPSERT_CONTACT};
 use secrecy::SecretString;
 use serde_json::json;
 use wiremock::{
@@ -84,7 +84,7 @@ async fn api_calls_carry_the_bearer_token_and_the_metadata_is_looked_up_once() {
         .expect(1)
         .mount(&server)
         .await;
-    let adapter = MailchimpOAuth::default();
+    let adapter = Mailchimp::oauth();
     let ctx = oauth_context(&server);
     let conn = oauth_connection(TOKEN);
 
@@ -150,7 +150,7 @@ async fn each_token_has_its_own_lookup() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"health_status": "ok"})))
         .mount(&server)
         .await;
-    let adapter = MailchimpOAuth::default();
+    let adapter = Mailchimp::oauth();
     let ctx = oauth_context(&server);
     let one = adapter
         .check(&ctx, &oauth_connection("token-one"))
@@ -177,7 +177,7 @@ async fn a_refused_lookup_is_unauthorized_for_good_and_not_remembered() {
         .expect(2)
         .mount(&server)
         .await;
-    let adapter = MailchimpOAuth::default();
+    let adapter = Mailchimp::oauth();
     let ctx = oauth_context(&server);
     let conn = oauth_connection(TOKEN);
     for _ in 0..2 {
@@ -214,7 +214,7 @@ async fn other_lookup_failures_are_classified() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"dc": "us21/../x"})))
         .mount(&server)
         .await;
-    let adapter = MailchimpOAuth::default();
+    let adapter = Mailchimp::oauth();
     let ctx = oauth_context(&server);
     let conn = oauth_connection(TOKEN);
     let err = adapter.check(&ctx, &conn).await.unwrap_err();
@@ -235,7 +235,7 @@ async fn other_lookup_failures_are_classified() {
 #[tokio::test]
 async fn a_connection_without_a_token_asks_for_one() {
     let server = MockServer::start().await;
-    let adapter = MailchimpOAuth::default();
+    let adapter = Mailchimp::oauth();
     let ctx = oauth_context(&server);
     // An API-key connection handed to the OAuth entry has no access token.
     let err = adapter.check(&ctx, &connection()).await.unwrap_err();

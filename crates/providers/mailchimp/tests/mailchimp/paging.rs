@@ -46,7 +46,7 @@ async fn audiences_page_through_count_and_offset() {
     let ctx = context(&server);
     let conn = connection();
 
-    let first = Mailchimp
+    let first = Mailchimp::default()
         .read(&ctx, &conn, &read_request(AUDIENCES, None, Some(2)))
         .await
         .unwrap();
@@ -69,7 +69,7 @@ async fn audiences_page_through_count_and_offset() {
         ]
     );
 
-    let second = Mailchimp
+    let second = Mailchimp::default()
         .read(
             &ctx,
             &conn,
@@ -97,7 +97,7 @@ async fn page_sizes_are_clamped_to_mailchimps_maximum() {
         .expect(1)
         .mount(&server)
         .await;
-    let page = Mailchimp
+    let page = Mailchimp::default()
         .read(
             &context(&server),
             &connection(),
@@ -241,7 +241,7 @@ async fn members_pass_over_every_audience_then_read_changes_only() {
 
     let ctx = context(&server);
     let conn = connection();
-    let first = Mailchimp
+    let first = Mailchimp::default()
         .read(&ctx, &conn, &read_request(MEMBERS, None, Some(2)))
         .await
         .unwrap();
@@ -269,7 +269,7 @@ async fn members_pass_over_every_audience_then_read_changes_only() {
         "2026-03-14T11:00:00+00:00"
     );
 
-    let second = Mailchimp
+    let second = Mailchimp::default()
         .read(
             &ctx,
             &conn,
@@ -299,7 +299,7 @@ async fn members_pass_over_every_audience_then_read_changes_only() {
     assert_eq!(value_on(15), ("new_members", "aud1", 0.0));
     assert_eq!(second.kpis.iter().map(|p| p.value).sum::<f64>(), 3.0);
 
-    let third = Mailchimp
+    let third = Mailchimp::default()
         .read(
             &ctx,
             &conn,
@@ -345,7 +345,7 @@ async fn members_pass_over_every_audience_then_read_changes_only() {
         0,
     )
     .await;
-    let incremental = Mailchimp
+    let incremental = Mailchimp::default()
         .read(
             &context(&server),
             &conn,
@@ -374,7 +374,7 @@ async fn an_audience_deleted_during_a_pass_is_skipped() {
         .expect(1)
         .mount(&server)
         .await;
-    let page = Mailchimp
+    let page = Mailchimp::default()
         .read(
             &context(&server),
             &connection(),
@@ -390,7 +390,7 @@ async fn an_audience_deleted_during_a_pass_is_skipped() {
 #[tokio::test]
 async fn unknown_streams_and_foreign_cursors_are_invalid() {
     let server = MockServer::start().await;
-    let err = Mailchimp
+    let err = Mailchimp::default()
         .read(
             &context(&server),
             &connection(),
@@ -401,7 +401,7 @@ async fn unknown_streams_and_foreign_cursors_are_invalid() {
     assert!(
         matches!(err, junction_core::AdapterError::Invalid { field: Some(ref f), .. } if f == "stream")
     );
-    let err = Mailchimp
+    let err = Mailchimp::default()
         .read(
             &context(&server),
             &connection(),

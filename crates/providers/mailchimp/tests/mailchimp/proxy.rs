@@ -4,7 +4,7 @@
 //! against wiremock and (with the `sandbox` feature) the crate's fakes.
 
 use junction_core::{Adapter, AdapterError, Context, ProxyTarget};
-use junction_mailchimp::{Mailchimp, MailchimpOAuth};
+use junction_mailchimp::Mailchimp;
 use secrecy::ExposeSecret;
 use serde_json::json;
 use wiremock::{
@@ -26,7 +26,10 @@ fn headers(target: &ProxyTarget) -> Vec<(String, String)> {
 #[tokio::test]
 async fn the_target_is_the_keys_data_center_with_basic_auth() {
     let ctx = Context::new(reqwest::Client::new());
-    let target = Mailchimp.proxy_target(&ctx, &connection()).await.unwrap();
+    let target = Mailchimp::default()
+        .proxy_target(&ctx, &connection())
+        .await
+        .unwrap();
     assert_eq!(target.base_url.as_str(), "https://us21.api.mailchimp.com/");
     assert_eq!(
         headers(&target),
@@ -38,7 +41,7 @@ async fn the_target_is_the_keys_data_center_with_basic_auth() {
 #[tokio::test]
 async fn the_data_center_follows_the_key() {
     let ctx = Context::new(reqwest::Client::new());
-    let target = Mailchimp
+    let target = Mailchimp::default()
         .proxy_target(
             &ctx,
             &connection_with("0f1e2d3c4b5a69788796a5b4c3d2e1f0-us6"),
@@ -52,7 +55,10 @@ async fn the_data_center_follows_the_key() {
         conn.secrets.clear();
         conn
     }] {
-        let err = Mailchimp.proxy_target(&ctx, &conn).await.unwrap_err();
+        let err = Mailchimp::default()
+            .proxy_target(&ctx, &conn)
+            .await
+            .unwrap_err();
         assert!(
             matches!(&err, AdapterError::Invalid { field: Some(f), .. } if f == "api_key"),
             "{err:?}"
@@ -62,7 +68,7 @@ async fn the_data_center_follows_the_key() {
 
 #[tokio::test]
 async fn the_base_url_override_is_the_target() {
-    let target = Mailchimp
+    let target = Mailchimp::default()
         .proxy_target(
             &context_with_base("http://127.0.0.1:9/mailchimp"),
             &connection(),
@@ -89,7 +95,7 @@ async fn the_oauth_target_comes_from_one_metadata_lookup_with_the_bearer_token()
         .expect(1)
         .mount(&server)
         .await;
-    let adapter = MailchimpOAuth::default();
+    let adapter = Mailchimp::oauth();
     let ctx = context_with_base(&base);
     let conn = oauth_connection(TOKEN);
     for _ in 0..2 {
@@ -116,7 +122,7 @@ async fn an_oauth_target_needs_a_token_and_a_lookup_that_succeeds() {
         })))
         .mount(&server)
         .await;
-    let adapter = MailchimpOAuth::default();
+    let adapter = Mailchimp::oauth();
     let ctx = context_with_base(&format!("{}/mailchimp-oauth", server.uri()));
     let err = adapter
         .proxy_target(&ctx, &oauth_connection("revoked"))
@@ -167,7 +173,7 @@ mod fake {
     async fn a_request_through_the_key_target_reaches_the_fake() {
         let server =
             FakeServer::start(Arc::new(MailchimpFake::default()), TokenTable::default()).await;
-        let target = Mailchimp
+        let target = Mailchimp::default()
             .proxy_target(&server.context(), &connection_with(SANDBOX_API_KEY))
             .await
             .unwrap();
@@ -180,7 +186,7 @@ mod fake {
         let tokens =
             TokenTable::default().with("sandbox-token", TokenStatus::Valid { scopes: Vec::new() });
         let server = FakeServer::start(Arc::new(MailchimpFake::oauth()), tokens).await;
-        let target = MailchimpOAuth::default()
+        let target = Mailchimp::oauth()
             .proxy_target(&server.context(), &oauth_connection("sandbox-token"))
             .await
             .unwrap();
