@@ -16,7 +16,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Duration as Span, TimeZone, Timelike, Utc};
 use http::{HeaderMap, StatusCode};
-use junction_core::{AdapterError, http::Refusal};
+use junction_core::{
+    AdapterError,
+    http::{Refusal, ResponsePolicy},
+};
 use serde_json::{Map, Value};
 
 use crate::ratelimit::RateLimitSignals;
@@ -365,15 +368,22 @@ impl ErrorTable {
             .is_some_and(|errors| !errors.is_empty())
     }
 
-    /// What the provider said in a refusal whose generic class is `base`, as a rule's
-    /// `{message}` reads it: the envelope's message (one line, cut to size, with the
-    /// tags), else the generic classification's. For refinements made after the
+    /// What the provider said in `refusal`, as a rule's `{message}` reads it: the
+    /// envelope's message (one line, cut to size, with the tags), else the message of
+    /// the generic classification under `policy`. For refinements made after the
     /// table ([`crate::Client::send_with`]) that quote the provider.
-    pub fn said(&self, base: &AdapterError, refusal: &Refusal<'_>) -> String {
+    pub fn said(&self, refusal: &Refusal<'_>, policy: &ResponsePolicy) -> String {
+        let base = junction_core::http::classify(
+            refusal.status,
+            refusal.headers,
+            refusal.body,
+            refusal.now,
+            policy,
+        );
         let body: Option<Value> = serde_json::from_slice(refusal.body).ok();
-        let described = self.envelope.describe(body.as_ref(), base);
+        let described = self.envelope.describe(body.as_ref(), &base);
         if described.is_empty() {
-            message_of(base)
+            message_of(&base)
         } else {
             described
         }
@@ -902,12 +912,12 @@ mod tests {
             body: &bytes,
             now: at("2026-01-15T12:34:00Z"),
         };
-        let base = AdapterError::unavailable("generic");
-        assert_eq!(TABLE.said(&base, &refusal), "two lines (code 100)");
+        let policy = junction_core::http::ResponsePolicy::API_KEY;
+        assert_eq!(TABLE.said(&refusal, &policy), "two lines (code 100)");
         let refusal = Refusal {
             body: b"<html>",
             ..refusal
         };
-        assert_eq!(TABLE.said(&base, &refusal), "generic");
+        assert_eq!(TABLE.said(&refusal, &policy), "<html>");
     }
 }
