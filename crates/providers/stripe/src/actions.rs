@@ -18,41 +18,38 @@
 //! a retried action charges, refunds or creates once.
 
 use junction_core::{ActionOutcome, AdapterError};
-use junction_toolkit::Client;
+use junction_toolkit::{Client, input};
 use serde_json::{Map, Value, json};
 
 use crate::{
-    api::{self, MAX_IDEMPOTENCY_KEY_CHARS},
-    form,
-    spec::{ActionDef, action_defs, spec_of},
+    api, form,
+    spec::{ActionDef, action_defs, spec},
 };
 
-/// Validates an action's input; the form parameters to send. A problem names the
-/// input field (`input.items[0].price`, `input` for the input as a whole).
+/// The action `name` and its input as the form parameters to send, once the input
+/// passes the action's JSON Schema and the idempotency key Stripe's limits. A
+/// problem names the input field (`input.items[0].price`, `input` for the whole).
 pub(crate) fn prepare(
-    action: &ActionDef,
+    name: &str,
     input: &Value,
     idempotency_key: Option<&str>,
-) -> Result<Vec<(String, String)>, AdapterError> {
-    if let Err(problems) = spec_of(action).validate_input(input)
-        && let Some(first) = problems.into_iter().next()
-    {
-        let field = match first.field.as_str() {
-            "input" => first.field,
-            path => format!("input.{path}"),
-        };
-        return Err(AdapterError::invalid_field(field, first.message));
-    }
-    if let Some(key) = idempotency_key
-        && (key.is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS)
-    {
+) -> Result<(&'static ActionDef, Vec<(String, String)>), AdapterError> {
+    let Some(action) = action_defs().iter().find(|action| action.name == name) else {
         return Err(AdapterError::invalid_field(
-            "idempotency_key",
-            format!("must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters"),
+            "action",
+            format!("Stripe has no action `{name}`"),
         ));
-    }
-    let params = input.as_object().cloned().unwrap_or_default();
-    Ok(form::encode(&params))
+    };
+    let params: Map<String, Value> =
+        input::checked(spec(), name, input).map_err(|err| match err {
+            AdapterError::Invalid {
+                field: Some(path),
+                message,
+            } if path != "input" => AdapterError::invalid_field(format!("input.{path}"), message),
+            other => other,
+        })?;
+    api::IDEMPOTENCY.check(idempotency_key)?;
+    Ok((action, form::encode(&params)))
 }
 
 /// Runs the action `name`.
@@ -62,13 +59,7 @@ pub(crate) async fn run(
     input: &Value,
     idempotency_key: Option<&str>,
 ) -> Result<ActionOutcome, AdapterError> {
-    let Some(action) = action_defs().iter().find(|action| action.name == name) else {
-        return Err(AdapterError::invalid_field(
-            "action",
-            format!("Stripe has no action `{name}`"),
-        ));
-    };
-    let pairs = prepare(action, input, idempotency_key)?;
+    let (action, pairs) = prepare(name, input, idempotency_key)?;
     let object = api::post_form(client, action.path, &pairs, idempotency_key).await?;
     outcome(action, &object)
 }
@@ -105,22 +96,15 @@ pub(crate) fn outcome(action: &ActionDef, object: &Value) -> Result<ActionOutcom
 /// A subscription's items as `[{id, price, quantity}]` (the full price objects are
 /// in the synced record).
 fn trim_items(items: &Value) -> Value {
-    let data = items
-        .get("data")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    Value::Array(
-        data.iter()
-            .map(|item| {
-                json!({
-                    "id": item.get("id"),
-                    "price": item.get("price").and_then(|p| p.get("id")),
-                    "quantity": item.get("quantity"),
-                })
-            })
-            .collect(),
-    )
+    let data = items.pointer("/data").and_then(Value::as_array);
+    let trimmed = data.into_iter().flatten().map(|item| {
+        json!({
+            "id": item.get("id"),
+            "price": item.pointer("/price/id"),
+            "quantity": item.get("quantity"),
+        })
+    });
+    Value::Array(trimmed.collect())
 }
 
 #[cfg(test)]
@@ -188,8 +172,8 @@ mod tests {
 
     #[test]
     fn inputs_become_stripe_form_parameters() {
-        let pairs = prepare(
-            find("create_subscription"),
+        let (_, pairs) = prepare(
+            "create_subscription",
             &json!({"customer": "cus_1", "items": [{"price": "price_1", "quantity": 2}],
                 "metadata": {"plan": "pro"}, "trial_period_days": 14}),
             Some("key-1"),
@@ -210,14 +194,13 @@ mod tests {
 
     #[test]
     fn bad_inputs_name_the_field() {
-        let err =
-            prepare(find("create_payment_intent"), &json!({"amount": 100}), None).unwrap_err();
+        let err = prepare("create_payment_intent", &json!({"amount": 100}), None).unwrap_err();
         assert_eq!(
             err,
             AdapterError::invalid_field("input.currency", "is required")
         );
         let err = prepare(
-            find("create_subscription"),
+            "create_subscription",
             &json!({"customer": "cus_1", "items": [{"quantity": 1}]}),
             None,
         )
@@ -226,17 +209,13 @@ mod tests {
             err,
             AdapterError::invalid_field("input.items[0].price", "is required")
         );
-        let err = prepare(find("refund"), &json!({"amount": 5}), None).unwrap_err();
+        let err = prepare("refund", &json!({"amount": 5}), None).unwrap_err();
         assert_eq!(
             err,
             AdapterError::invalid_field("input", "matches none of the allowed alternatives")
         );
-        let err = prepare(
-            find("refund"),
-            &json!({"charge": "ch_1"}),
-            Some(&"k".repeat(256)),
-        )
-        .unwrap_err();
+        let err =
+            prepare("refund", &json!({"charge": "ch_1"}), Some(&"k".repeat(256))).unwrap_err();
         assert!(
             matches!(err, AdapterError::Invalid { field: Some(f), .. } if f == "idempotency_key")
         );

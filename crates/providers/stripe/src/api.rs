@@ -26,6 +26,7 @@ use junction_core::{
 use junction_toolkit::{
     AuthMode, BaseUrl, Class, Client, Envelope, ErrorRule, ErrorTable, Fetched, HttpApi, Placement,
     RateLimitSignals, Refused, When,
+    api::IdempotencyKey,
     errors::{map_message, redact_prefixed},
 };
 use reqwest::Method;
@@ -34,7 +35,7 @@ use serde_json::Value;
 use crate::spec::{API_VERSION, DEFAULT_BASE, SECRET_KEY_FIELD, spec};
 
 /// The header carrying the idempotency key of a POST.
-pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
+pub const IDEMPOTENCY_HEADER: &str = IDEMPOTENCY.header;
 
 /// The header pinning the API version.
 pub const VERSION_HEADER: &str = "Stripe-Version";
@@ -44,6 +45,10 @@ pub const SHOULD_RETRY_HEADER: &str = "Stripe-Should-Retry";
 
 /// Stripe's longest accepted idempotency key.
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+/// How actions pass the caller's idempotency key: `Idempotency-Key`, checked
+/// against Stripe's limit before anything is sent.
+pub const IDEMPOTENCY: IdempotencyKey = IdempotencyKey::header(MAX_IDEMPOTENCY_KEY_CHARS);
 
 /// Prefixes of Stripe credentials that must never appear in an error, masked or not.
 const KEY_PREFIXES: [&str; 7] = [
@@ -129,26 +134,22 @@ pub(crate) fn refine(error: AdapterError, refusal: &Refusal<'_>) -> AdapterError
         .get(SHOULD_RETRY_HEADER)
         .and_then(|value| value.to_str().ok())
         .map(|value| value.trim().eq_ignore_ascii_case("true"));
-    let said = |verdict: &str| {
-        let base = junction_core::http::classify(
-            refusal.status,
-            refusal.headers,
-            refusal.body,
-            refusal.now,
-            &ResponsePolicy::API_KEY,
-        );
-        let status = refusal.status.as_u16();
-        let said = API.errors.said(&base, refusal);
-        format!("HTTP {status} (Stripe says a retry {verdict}): {said}")
-    };
-    let error = match should_retry {
-        Some(true) if !error.is_retryable() => AdapterError::unavailable(said("can succeed")),
+    let verdict = match should_retry {
+        Some(true) if !error.is_retryable() => "can succeed",
         Some(false)
             if error.is_retryable() && !matches!(error, AdapterError::RateLimited { .. }) =>
         {
-            AdapterError::invalid(said("will not succeed"))
+            "will not succeed"
         }
-        _ => error,
+        _ => return map_message(error, redact),
+    };
+    let status = refusal.status.as_u16();
+    let said = API.errors.said(refusal, &ResponsePolicy::API_KEY);
+    let message = format!("HTTP {status} (Stripe says a retry {verdict}): {said}");
+    let error = if should_retry == Some(true) {
+        AdapterError::unavailable(message)
+    } else {
+        AdapterError::invalid(message)
     };
     map_message(error, redact)
 }
@@ -191,16 +192,14 @@ pub(crate) async fn post_form(
     pairs: &[(String, String)],
     idempotency_key: Option<&str>,
 ) -> Result<Value, AdapterError> {
-    let mut request = client
+    let request = client
         .request(Method::POST, path)?
         .header(
             reqwest::header::CONTENT_TYPE,
             "application/x-www-form-urlencoded",
         )
         .body(crate::form::to_body(pairs));
-    if let Some(key) = idempotency_key {
-        request = request.header(IDEMPOTENCY_HEADER, key);
-    }
+    let request = IDEMPOTENCY.apply(request, idempotency_key)?;
     Ok(client.fetch_with(request, refine).await?.body)
 }
 

@@ -81,7 +81,6 @@ struct ChargeView {
 struct RefundView {
     created: i64,
     currency: String,
-    #[serde(default)]
     status: Option<String>,
     amount: i64,
 }
@@ -91,7 +90,6 @@ struct SubscriptionView {
     created: i64,
     currency: String,
     status: String,
-    #[serde(default)]
     ended_at: Option<i64>,
 }
 
@@ -171,29 +169,22 @@ struct ItemList {
 
 #[derive(Deserialize)]
 struct ItemView {
-    #[serde(default)]
     quantity: Option<i64>,
     price: PriceView,
 }
 
 #[derive(Deserialize)]
 struct PriceView {
-    #[serde(default)]
     billing_scheme: Option<String>,
-    #[serde(default)]
     unit_amount: Option<i64>,
-    #[serde(default)]
     unit_amount_decimal: Option<String>,
-    #[serde(default)]
     recurring: Option<RecurringView>,
 }
 
 #[derive(Deserialize)]
 struct RecurringView {
     interval: String,
-    #[serde(default)]
     interval_count: Option<i64>,
-    #[serde(default)]
     usage_type: Option<String>,
 }
 
@@ -205,7 +196,6 @@ pub(crate) fn mrr_of(subscription: &Value) -> Option<(String, f64)> {
     struct View {
         currency: String,
         status: String,
-        #[serde(default)]
         items: Option<ItemList>,
     }
     let view = View::deserialize(subscription).ok()?;

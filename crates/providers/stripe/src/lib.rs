@@ -121,14 +121,7 @@ impl Adapter for Stripe {
         conn: &Connection,
         request: &ReadRequest,
     ) -> Result<Page, AdapterError> {
-        let client = api::client(ctx, conn)?;
-        streams::read(
-            &client,
-            &request.stream,
-            request.cursor.as_ref(),
-            request.page_size,
-        )
-        .await
+        streams::read(&api::client(ctx, conn)?, request).await
     }
 
     /// Runs an action with the caller's idempotency key as `Idempotency-Key`, so a
@@ -142,8 +135,7 @@ impl Adapter for Stripe {
         input: &Value,
         idempotency_key: Option<&str>,
     ) -> Result<ActionOutcome, AdapterError> {
-        let client = api::client(ctx, conn)?;
-        actions::run(&client, action, input, idempotency_key).await
+        actions::run(&api::client(ctx, conn)?, action, input, idempotency_key).await
     }
 
     /// Checks `Stripe-Signature` with the endpoint's signing secret, at the context's
@@ -163,8 +155,7 @@ impl Adapter for Stripe {
         conn: &Connection,
         event: &WebhookEvent,
     ) -> Result<WebhookEffects, AdapterError> {
-        let client = api::client(ctx, conn)?;
-        webhooks::apply(&client, conn, event).await
+        webhooks::apply(&api::client(ctx, conn)?, conn, event).await
     }
 
     // `revoke` keeps the default: Stripe has no API to revoke or roll a secret key

@@ -179,7 +179,15 @@ fn build() -> ProviderSpec {
                 vec![REFUNDED],
             ),
         ],
-        actions: action_defs().iter().map(spec_of).collect(),
+        actions: action_defs()
+            .iter()
+            .map(|action| ActionSpec {
+                name: action.name,
+                description: action.description,
+                input_schema: action.input_schema.clone(),
+                long_running: false,
+            })
+            .collect(),
         webhook: Some(WebhookSpec {
             scheme: WEBHOOK_SCHEME,
             events: WEBHOOK_EVENTS.to_vec(),
@@ -218,16 +226,6 @@ pub(crate) fn action_defs() -> &'static [ActionDef] {
             Vec::new()
         })
     })
-}
-
-/// The spec's description of an action.
-pub(crate) fn spec_of(action: &ActionDef) -> ActionSpec {
-    ActionSpec {
-        name: action.name,
-        description: action.description,
-        input_schema: action.input_schema.clone(),
-        long_running: false,
-    }
 }
 
 #[cfg(test)]

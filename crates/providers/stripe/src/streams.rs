@@ -23,9 +23,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate};
-use junction_core::{AdapterError, KpiPoint, Page, Record};
+use junction_core::{AdapterError, KpiPoint, Page, ReadRequest, Record};
 use junction_toolkit::{
-    Client, CursorAt, Fetched, More, OnStall, PageSize, PageToken, Paging, Style, cursor, paging,
+    Client, CursorAt, Fetched, More, OnStall, PageSize, PageToken, Paging, Style, cursor, data,
+    paging,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -33,7 +34,7 @@ use serde_json::Value;
 use crate::{
     api,
     kpi::{self, DaySums},
-    spec::{CHARGES, CUSTOMERS, INVOICES, PAYMENT_INTENTS, REFUNDS, SUBSCRIPTIONS},
+    spec::{SUBSCRIPTIONS, spec},
 };
 
 /// How many days before the newest object seen the next window starts.
@@ -67,25 +68,9 @@ pub const PAGING: Paging = Paging {
 pub(crate) struct List {
     pub object: String,
     pub data: Vec<Value>,
-    #[expect(
-        dead_code,
-        reason = "PAGING reads it; declared so a list without it is malformed"
-    )]
+    /// Read by [`PAGING`] from the body; declared so a list without it is malformed.
+    #[expect(dead_code, reason = "read by PAGING")]
     pub has_more: bool,
-}
-
-/// The list endpoint of a stream, under `v1`.
-fn path_of(stream: &str) -> Option<&'static str> {
-    [
-        CHARGES,
-        PAYMENT_INTENTS,
-        CUSTOMERS,
-        SUBSCRIPTIONS,
-        INVOICES,
-        REFUNDS,
-    ]
-    .into_iter()
-    .find(|known| *known == stream)
 }
 
 /// The stored cursor of a stream. A window keeps its start and the newest object
@@ -182,15 +167,8 @@ async fn page(
     Ok((list, next))
 }
 
-/// Fetches one page of a stream. A `starting_after` Stripe no longer knows (the
-/// object was deleted, e.g. a customer) is reported as `Ok(None)`, so the caller can
-/// restart.
-async fn fetch(
-    client: &Client<'_>,
-    stream: &str,
-    cursor: &Cursor,
-    size: u32,
-) -> Result<Option<(List, Option<PageToken>)>, AdapterError> {
+/// The filters of a stream's list at `cursor`.
+fn filters(stream: &str, cursor: &Cursor) -> Vec<(&'static str, String)> {
     let mut query = Vec::new();
     if stream == SUBSCRIPTIONS {
         // The default list leaves canceled subscriptions out; churn needs them.
@@ -199,11 +177,25 @@ async fn fetch(
     if let Some(start) = cursor.window_start {
         query.push(("created[gte]", start.to_string()));
     }
-    let token = cursor
-        .starting_after
-        .clone()
-        .map_or(PageToken::First, PageToken::Cursor);
-    match page(client, stream, &query, &token, size).await {
+    query
+}
+
+/// Reads one page of a stream.
+pub(crate) async fn read(client: &Client<'_>, request: &ReadRequest) -> Result<Page, AdapterError> {
+    let stream = data::stream(spec(), request)?.name;
+    let sweep = stream == SUBSCRIPTIONS;
+    let size = PAGING.size.pick(request.page_size);
+    let today = client.context().now().date_naive();
+    let mut cursor: Cursor = cursor::read(request.cursor.as_ref(), stream)?.unwrap_or_default();
+    if sweep && cursor.day.is_none() {
+        cursor = Cursor {
+            day: Some(today),
+            ..Cursor::default()
+        };
+    }
+    let token = (cursor.starting_after.clone()).map_or(PageToken::First, PageToken::Cursor);
+    let (list, next) = match page(client, stream, &filters(stream, &cursor), &token, size).await {
+        // The object paging resumed after is gone (a deleted customer): start over.
         Err(AdapterError::Invalid {
             field: Some(field), ..
         }) if field == "starting_after" && token != PageToken::First => {
@@ -212,43 +204,11 @@ async fn fetch(
                 stream,
                 "the object paging resumed after is gone; restarting the window"
             );
-            Ok(None)
-        }
-        page => page.map(Some),
-    }
-}
-
-/// Reads one page of a stream.
-pub(crate) async fn read(
-    client: &Client<'_>,
-    stream: &str,
-    stored: Option<&Value>,
-    page_size: Option<u32>,
-) -> Result<Page, AdapterError> {
-    if path_of(stream).is_none() {
-        return Err(AdapterError::invalid_field(
-            "stream",
-            format!("Stripe has no stream `{stream}`"),
-        ));
-    }
-    let sweep = stream == SUBSCRIPTIONS;
-    let size = PAGING.size.pick(page_size);
-    let today = client.context().now().date_naive();
-    let mut cursor: Cursor = cursor::read(stored, stream)?.unwrap_or_default();
-    if sweep && cursor.day.is_none() {
-        cursor = Cursor {
-            day: Some(today),
-            ..Cursor::default()
-        };
-    }
-    let (list, next) = match fetch(client, stream, &cursor, size).await? {
-        Some(page) => page,
-        None => {
             cursor = cursor.restarted();
-            fetch(client, stream, &cursor, size)
-                .await?
-                .ok_or_else(|| AdapterError::unavailable("Stripe refused a first page"))?
+            let first = PageToken::First;
+            page(client, stream, &filters(stream, &cursor), &first, size).await?
         }
+        page => page?,
     };
 
     let mut records = Vec::with_capacity(list.data.len());
@@ -343,31 +303,23 @@ pub(crate) async fn list_all(
     Ok(pages.into_iter().flatten().collect())
 }
 
-/// `created` within one UTC day.
-fn day_range(day: NaiveDate) -> [(&'static str, String); 2] {
-    let start = kpi::day_start(day);
-    [
-        ("created[gte]", start.to_string()),
-        ("created[lt]", (start + 86_400).to_string()),
-    ]
-}
-
 /// Recomputes one day's totals of a stream (charges, refunds, or new subscriptions)
-/// from every object created that day.
+/// from every object created that day. A stream's list is at its name under `v1`.
 pub(crate) async fn day_points(
     client: &Client<'_>,
     stream: &str,
     day: NaiveDate,
 ) -> Result<Vec<KpiPoint>, AdapterError> {
-    let Some(path) = path_of(stream) else {
-        return Ok(Vec::new());
-    };
-    let mut query = day_range(day).to_vec();
+    let start = kpi::day_start(day);
+    let mut query = vec![
+        ("created[gte]", start.to_string()),
+        ("created[lt]", (start + 86_400).to_string()),
+    ];
     if stream == SUBSCRIPTIONS {
         query.push(("status", "all".to_owned()));
     }
     let mut sums = DaySums::new();
-    for object in list_all(client, path, &query).await? {
+    for object in list_all(client, stream, &query).await? {
         if let Some(contribution) = kpi::contribution(stream, &object)
             && contribution.day == day
         {
@@ -389,20 +341,16 @@ pub(crate) async fn churn_points(
         ("status", "canceled".to_owned()),
         ("created[lt]", end.to_string()),
     ];
-    let mut churned: BTreeMap<NaiveDate, BTreeMap<String, i64>> = BTreeMap::new();
     // The event's own currency reads 0 rather than nothing if the list lags behind.
-    churned
-        .entry(day)
-        .or_default()
-        .insert(currency.to_ascii_lowercase(), 0);
+    let mut churned: BTreeMap<String, i64> = [(currency.to_ascii_lowercase(), 0)].into();
     for object in list_all(client, SUBSCRIPTIONS, &query).await? {
         if let Some((ended, currency)) = kpi::churn(&object)
             && ended == day
         {
-            *churned.entry(day).or_default().entry(currency).or_default() += 1;
+            *churned.entry(currency).or_default() += 1;
         }
     }
-    Ok(kpi::churn_points(&churned))
+    Ok(kpi::churn_points(&[(day, churned)].into()))
 }
 
 /// Recomputes today's MRR from every subscription in an MRR status. `currency` (the
@@ -428,6 +376,7 @@ pub(crate) async fn mrr_points(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::CHARGES;
     use serde_json::json;
 
     #[test]

@@ -32,7 +32,6 @@ struct EventView {
     object: String,
     #[serde(default, rename = "type")]
     kind: Option<String>,
-    #[serde(default)]
     created: Option<i64>,
 }
 
@@ -61,21 +60,6 @@ pub(crate) fn parse(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookError> {
         occurred_at: view.created.and_then(|at| DateTime::from_timestamp(at, 0)),
         payload,
     }])
-}
-
-/// The object an event is about (`data.object`).
-fn event_object(event: &WebhookEvent) -> Result<&Value, AdapterError> {
-    event
-        .payload
-        .get("data")
-        .and_then(|data| data.get("object"))
-        .filter(|object| object.is_object())
-        .ok_or_else(|| {
-            AdapterError::invalid_field(
-                "payload.data.object",
-                format!("event {} carries no object", event.id),
-            )
-        })
 }
 
 /// The id of an expandable field: a string, or an expanded object's `id`.
@@ -142,7 +126,15 @@ pub(crate) async fn apply(
         );
         return Ok(WebhookEffects::default());
     }
-    let object = event_object(event)?;
+    // The object the event is about.
+    let Some(object) = event
+        .payload
+        .pointer("/data/object")
+        .filter(|o| o.is_object())
+    else {
+        let message = format!("event {} carries no object", event.id);
+        return Err(AdapterError::invalid_field("payload.data.object", message));
+    };
     let mut out = Effects {
         modified_at: event.occurred_at,
         effects: WebhookEffects::default(),
@@ -197,8 +189,7 @@ pub(crate) async fn apply(
             if amount_paid > 0 {
                 // The payment's charge was created when the invoice was paid.
                 let paid_day = object
-                    .get("status_transitions")
-                    .and_then(|t| t.get("paid_at"))
+                    .pointer("/status_transitions/paid_at")
                     .and_then(Value::as_i64)
                     .and_then(kpi::day_of)
                     .or_else(|| event.occurred_at.map(|at| at.date_naive()));
@@ -220,8 +211,7 @@ async fn apply_subscription(
 ) -> Result<(), AdapterError> {
     let changed: Vec<&str> = event
         .payload
-        .get("data")
-        .and_then(|data| data.get("previous_attributes"))
+        .pointer("/data/previous_attributes")
         .and_then(Value::as_object)
         .map(|previous| previous.keys().map(String::as_str).collect())
         .unwrap_or_default();
