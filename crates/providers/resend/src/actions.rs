@@ -1,41 +1,28 @@
 //! The actions: `send_email` (`POST /emails`), `send_batch` (`POST /emails/batch`) and
-//! `get_email` (`GET /emails/{id}`).
+//! `get_email` (`GET /emails/{id}`), described in `actions.json`.
 //!
-//! Input is checked against the action's schema here, before anything is sent, and
-//! every problem is reported as `Invalid` naming the field (`to`, `emails[3].subject`).
-//! Beyond the schema, addresses must look like addresses and nothing that ends up in
-//! a mail header (subject, custom headers, addresses) may contain a line break, so
-//! input cannot smuggle extra headers into the message. The idempotency key travels
-//! as Resend's `Idempotency-Key` header (see `api::IDEMPOTENCY`).
+//! An input is checked before anything is sent, and every problem is `Invalid`
+//! naming the field (`to`, `emails[3].subject`). First against the action's JSON
+//! Schema: the API's own check, made again for direct and queued calls. Then for what
+//! a schema cannot say: addresses must look like addresses, the sender defaults to
+//! the connection's, and nothing that ends up in a mail header (subject, custom
+//! headers, addresses, the schedule) may contain a line break, so input cannot
+//! smuggle extra headers into the message. The idempotency key travels as Resend's
+//! `Idempotency-Key` header (see `api::IDEMPOTENCY`).
 
 use http::Method;
 use junction_core::{ActionOutcome, AdapterError, Connection, Context};
-use junction_toolkit::input::{Input, is_email};
+use junction_toolkit::input::{self, Input, is_email};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::{
     api::{self, IDEMPOTENCY},
-    spec::{MAX_BATCH, MAX_RECIPIENTS},
+    spec::{self, GET_EMAIL, SEND_BATCH, SEND_EMAIL},
     wire,
 };
 
-/// The fields an email may carry.
-const EMAIL_FIELDS: [&str; 11] = [
-    "from",
-    "to",
-    "subject",
-    "html",
-    "text",
-    "cc",
-    "bcc",
-    "reply_to",
-    "headers",
-    "tags",
-    "scheduled_at",
-];
-
-/// `POST /emails` → `{"id"}`; `POST /emails/batch` → `{"data": [{"id"}]}`.
+/// `POST /emails` answers `{"id"}`, `POST /emails/batch` `{"data": [{"id"}]}`.
 #[derive(Debug, Deserialize)]
 struct Sent {
     id: String,
@@ -53,7 +40,7 @@ pub(crate) async fn send_email(
     input: &Value,
     idempotency_key: Option<&str>,
 ) -> Result<ActionOutcome, AdapterError> {
-    let body = validate_email(input, "", default_from(conn)?, true)?;
+    let body = checked_email(input, default_from(conn)?)?;
     let client = api::client(ctx, conn)?;
     let request = client.request(Method::POST, "emails")?.json(&body);
     let sent: Sent = client
@@ -72,22 +59,7 @@ pub(crate) async fn send_batch(
     input: &Value,
     idempotency_key: Option<&str>,
 ) -> Result<ActionOutcome, AdapterError> {
-    let input = Input::new(input)?;
-    input.only(&["emails"])?;
-    let Some(emails) = input.get("emails").and_then(Value::as_array) else {
-        return Err(input.invalid("emails", "is required: an array of emails"));
-    };
-    if emails.is_empty() || emails.len() > MAX_BATCH {
-        let message = format!("must hold 1 to {MAX_BATCH} emails");
-        return Err(input.invalid("emails", message));
-    }
-    let from = default_from(conn)?;
-    let body = emails
-        .iter()
-        .enumerate()
-        .map(|(i, email)| validate_email(email, &format!("emails[{i}]."), from, false))
-        .map(|email| email.map(Value::Object))
-        .collect::<Result<Vec<_>, _>>()?;
+    let body = checked_batch(input, default_from(conn)?)?;
     let client = api::client(ctx, conn)?;
     let request = client.request(Method::POST, "emails/batch")?.json(&body);
     let sent: SentBatch = client
@@ -115,24 +87,24 @@ pub(crate) async fn get_email(
     conn: &Connection,
     input: &Value,
 ) -> Result<ActionOutcome, AdapterError> {
-    let input = Input::new(input)?;
-    input.only(&["email_id"])?;
-    // An id goes into the path: Resend's ids are UUIDs, nothing else gets through.
-    let id = input
-        .get("email_id")
-        .and_then(Value::as_str)
-        .filter(|id| {
-            !id.is_empty()
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        })
-        .ok_or_else(|| input.invalid("email_id", "is required: the id Resend gave the email"))?;
+    #[derive(Deserialize)]
+    struct Get {
+        email_id: String,
+    }
+    let Get { email_id: id } = input::checked(spec::spec(), GET_EMAIL, input)?;
+    // The id goes into the path: Resend's ids are UUIDs, nothing else gets through.
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        let message = "is required: the id Resend gave the email";
+        return Err(AdapterError::invalid_field("email_id", message));
+    }
     let email: Value = api::client(ctx, conn)?
         .get(&format!("emails/{id}"), &[])
         .await?;
     Ok(ActionOutcome {
-        external_id: Some(id.to_owned()),
+        external_id: Some(id),
         output: wire::without_bodies(email),
     })
 }
@@ -150,141 +122,120 @@ fn default_from(conn: &Connection) -> Result<Option<&str>, AdapterError> {
     }
 }
 
-/// Checks one email against the action schema and returns Resend's request body: the
-/// input without its nulls, `from` defaulted. `prefix` is prepended to field names in
-/// errors (`emails[2].`).
-pub(crate) fn validate_email(
+/// `send_email`'s input, checked, as Resend's request body.
+pub(crate) fn checked_email(
     input: &Value,
-    prefix: &str,
     default_from: Option<&str>,
-    allow_schedule: bool,
 ) -> Result<Map<String, Value>, AdapterError> {
-    let Some(map) = input.as_object() else {
-        let whole = prefix.strip_suffix('.').unwrap_or("input");
-        return Err(AdapterError::invalid_field(whole, "must be a JSON object"));
-    };
-    let input = Input::nested(map, prefix);
-    if !allow_schedule && map.contains_key("scheduled_at") {
-        return Err(input.invalid("scheduled_at", "is not supported in a batch"));
-    }
-    input.only(&EMAIL_FIELDS)?;
-
-    let from = match input.get("from") {
-        None => default_from.ok_or_else(|| {
-            input.invalid(
-                "from",
-                "is required: the connection has no default sender configured",
-            )
-        })?,
-        Some(Value::String(from)) if valid_mailbox(from) => from,
-        Some(_) => {
-            return Err(input.invalid(
-                "from",
-                "must be an address like `alerts@example.com` or `Name <alerts@example.com>`",
-            ));
-        }
-    };
-    match addresses(&input, "to")? {
-        None => {
-            let message = "is required: one address or an array of addresses";
-            return Err(input.invalid("to", message));
-        }
-        Some(count) if count > MAX_RECIPIENTS => {
-            let message = format!("may hold at most {MAX_RECIPIENTS} addresses");
-            return Err(input.invalid("to", message));
-        }
-        Some(_) => {}
-    }
-    match input.get("subject") {
-        Some(Value::String(subject)) if has_line_break(subject) => {
-            return Err(input.invalid("subject", "must be one line"));
-        }
-        Some(Value::String(subject)) if !subject.trim().is_empty() => {}
-        _ => return Err(input.invalid("subject", "is required: a non-empty string")),
-    }
-    let (html, text) = (input.string("html")?, input.string("text")?);
-    if html.is_none() && text.is_none() {
-        return Err(input.invalid("html", "either `html` or `text` is required"));
-    }
-    for list in ["cc", "bcc", "reply_to"] {
-        addresses(&input, list)?;
-    }
-
-    if let Some(headers) = input.get("headers") {
-        let Some(headers) = headers.as_object() else {
-            let message = "must be an object of header names to values";
-            return Err(input.invalid("headers", message));
-        };
-        for (name, value) in headers {
-            let name_ok =
-                !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
-            let value_ok = value.as_str().is_some_and(|v| !has_line_break(v));
-            if !name_ok || !value_ok {
-                return Err(input.invalid(
-                    &format!("headers.{name}"),
-                    "header names must be visible ASCII without `:`, values one-line strings",
-                ));
-            }
-        }
-    }
-    if let Some(tags) = input.get("tags") {
-        let Some(tags) = tags.as_array() else {
-            return Err(input.invalid("tags", "must be an array of {name, value}"));
-        };
-        for (i, tag) in tags.iter().enumerate() {
-            let part = |key: &str| {
-                tag.get(key)
-                    .and_then(Value::as_str)
-                    .is_some_and(valid_tag_part)
-            };
-            if !(tag.as_object().is_some_and(|tag| tag.len() == 2) && part("name") && part("value"))
-            {
-                return Err(input.invalid(
-                    &format!("tags[{i}]"),
-                    "must be {name, value} of 1 to 256 ASCII letters, digits, `_` or `-`",
-                ));
-            }
-        }
-    }
-    if let Some(when) = input.get("scheduled_at")
-        && !when
-            .as_str()
-            .is_some_and(|t| !t.trim().is_empty() && !has_line_break(t))
-    {
-        return Err(input.invalid(
-            "scheduled_at",
-            "must be an ISO 8601 time or a phrase like `in 1 hour`",
-        ));
-    }
-
-    let mut body: Map<String, Value> = map
-        .iter()
-        .filter(|(_, value)| !value.is_null())
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect();
-    body.insert("from".into(), json!(from));
-    Ok(body)
+    named_first(input, "")?;
+    let email = input::checked(spec::spec(), SEND_EMAIL, input)?;
+    email_body(email, "", default_from)
 }
 
-/// Checks an address field: a string or a non-empty array of strings, each a valid
-/// mailbox; the number of addresses, `None` when the field is absent.
-fn addresses(input: &Input<'_>, name: &str) -> Result<Option<usize>, AdapterError> {
-    let not_an_address = |at: &str| input.invalid(at, "is not an email address");
-    match input.get(name) {
-        None => Ok(None),
-        Some(Value::String(one)) if valid_mailbox(one) => Ok(Some(1)),
-        Some(Value::String(_)) => Err(not_an_address(name)),
-        Some(Value::Array(many)) if !many.is_empty() => {
-            match many
-                .iter()
-                .position(|a| !a.as_str().is_some_and(valid_mailbox))
-            {
-                Some(i) => Err(not_an_address(&format!("{name}[{i}]"))),
-                None => Ok(Some(many.len())),
-            }
-        }
-        Some(_) => Err(input.invalid(name, "must be an address or a non-empty array of addresses")),
+/// `send_batch`'s input, checked, as Resend's request body: its emails.
+fn checked_batch(input: &Value, default_from: Option<&str>) -> Result<Vec<Value>, AdapterError> {
+    #[derive(Deserialize)]
+    struct Batch {
+        emails: Vec<Map<String, Value>>,
     }
+    let prefix = |i: usize| format!("emails[{i}].");
+    let emails = input["emails"].as_array().map(Vec::as_slice);
+    for (i, email) in emails.unwrap_or_default().iter().enumerate() {
+        named_first(email, &prefix(i))?;
+    }
+    let batch: Batch = input::checked(spec::spec(), SEND_BATCH, input)?;
+    batch
+        .emails
+        .into_iter()
+        .enumerate()
+        .map(|(i, email)| email_body(email, &prefix(i), default_from).map(Value::Object))
+        .collect()
+}
+
+/// What the schema names less precisely is checked before it: an email with neither
+/// `html` nor `text` names `html` (the schema's `anyOf` names only the email), and a
+/// tag that is not `{name, value}` of the allowed characters names the tag.
+fn named_first(email: &Value, prefix: &str) -> Result<(), AdapterError> {
+    let Some(map) = email.as_object() else {
+        // Not an email at all: the schema says so.
+        return Ok(());
+    };
+    let email = Input::nested(map, prefix);
+    if email.get("html").is_none() && email.get("text").is_none() {
+        return Err(email.invalid("html", "either `html` or `text` is required"));
+    }
+    let tags = email.get("tags").and_then(Value::as_array);
+    for (i, tag) in tags.into_iter().flatten().enumerate() {
+        let part = |key: &str| tag[key].as_str().is_some_and(valid_tag_part);
+        if !(tag.as_object().is_some_and(|tag| tag.len() == 2) && part("name") && part("value")) {
+            return Err(email.invalid(
+                &format!("tags[{i}]"),
+                "must be {name, value} of 1 to 256 ASCII letters, digits, `_` or `-`",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks what the schema cannot say of one of its emails and returns Resend's
+/// request body: the email with `from` defaulted.
+fn email_body(
+    mut email: Map<String, Value>,
+    prefix: &str,
+    default_from: Option<&str>,
+) -> Result<Map<String, Value>, AdapterError> {
+    let input = Input::nested(&email, prefix);
+    let from = match input.string("from")? {
+        Some(from) if valid_mailbox(from) => from,
+        Some(_) => {
+            let message =
+                "must be an address like `alerts@example.com` or `Name <alerts@example.com>`";
+            return Err(input.invalid("from", message));
+        }
+        None => default_from.ok_or_else(|| {
+            let message = "is required: the connection has no default sender configured";
+            input.invalid("from", message)
+        })?,
+    };
+    for list in ["to", "cc", "bcc", "reply_to"] {
+        let bad = match input.get(list) {
+            Some(Value::String(one)) => (!valid_mailbox(one)).then(|| list.to_owned()),
+            Some(Value::Array(many)) => many
+                .iter()
+                .position(|address| !address.as_str().is_some_and(valid_mailbox))
+                .map(|i| format!("{list}[{i}]")),
+            _ => None,
+        };
+        if let Some(at) = bad {
+            return Err(input.invalid(&at, "is not an email address"));
+        }
+    }
+    let subject = input.string("subject")?.unwrap_or_default();
+    if has_line_break(subject) {
+        return Err(input.invalid("subject", "must be one line"));
+    } else if subject.trim().is_empty() {
+        return Err(input.invalid("subject", "is required: a non-empty string"));
+    }
+    let headers = input.get("headers").and_then(Value::as_object);
+    for (name, value) in headers.into_iter().flatten() {
+        let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+        if !name_ok || value.as_str().is_none_or(has_line_break) {
+            return Err(input.invalid(
+                &format!("headers.{name}"),
+                "header names must be visible ASCII without `:`, values one-line strings",
+            ));
+        }
+    }
+    if input
+        .string("scheduled_at")?
+        .is_some_and(|when| when.trim().is_empty() || has_line_break(when))
+    {
+        let message = "must be an ISO 8601 time or a phrase like `in 1 hour`";
+        return Err(input.invalid("scheduled_at", message));
+    }
+    let from = from.to_owned();
+    email.insert("from".into(), json!(from));
+    Ok(email)
 }
 
 /// Whether `text` is `user@domain.tld` or `Display Name <user@domain.tld>`, on one line.
@@ -363,7 +314,7 @@ mod tests {
 
     #[test]
     fn a_minimal_email_takes_the_default_sender() {
-        let body = validate_email(&email(), "", Some("Junction <j@acme.example>"), true).unwrap();
+        let body = checked_email(&email(), Some("Junction <j@acme.example>")).unwrap();
         assert_eq!(
             Value::Object(body),
             json!({"from": "Junction <j@acme.example>", "to": "ops@acme.example",
@@ -381,7 +332,7 @@ mod tests {
             "tags": [{"name": "category", "value": "kpi_alert"}],
             "scheduled_at": "in 1 hour"
         });
-        let body = validate_email(&input, "", None, true).unwrap();
+        let body = checked_email(&input, None).unwrap();
         assert_eq!(Value::Object(body), input);
     }
 
@@ -446,15 +397,13 @@ mod tests {
             ),
         ];
         for (input, field) in cases {
-            let err = validate_email(&input, "", None, true).unwrap_err();
+            let err = checked_email(&input, None).unwrap_err();
             assert_eq!(field_of(err), field, "{input}");
         }
         let many: Vec<String> = (0..51).map(|i| format!("u{i}@acme.example")).collect();
-        let err = validate_email(
+        let err = checked_email(
             &json!({"from": "a@acme.example", "to": many, "subject": "S", "text": "t"}),
-            "",
             None,
-            true,
         )
         .unwrap_err();
         assert_eq!(field_of(err), "to");
@@ -464,9 +413,10 @@ mod tests {
     fn batch_items_are_prefixed_and_cannot_schedule() {
         let mut item = email();
         item["scheduled_at"] = json!("in 1 hour");
-        let err = validate_email(&item, "emails[4].", Some("a@acme.example"), false).unwrap_err();
+        let batch = json!({"emails": [email(), email(), email(), email(), item]});
+        let err = checked_batch(&batch, Some("a@acme.example")).unwrap_err();
         assert_eq!(field_of(err), "emails[4].scheduled_at");
-        let err = validate_email(&json!("text"), "emails[0].", None, false).unwrap_err();
+        let err = checked_batch(&json!({"emails": ["text"]}), None).unwrap_err();
         assert_eq!(field_of(err), "emails[0]");
     }
 }

@@ -228,7 +228,7 @@ mod tests {
             category: "kpi_alert".into(),
         };
         let input = email_input(&outgoing);
-        let body = actions::validate_email(&input, "", Some("j@acme.example"), true)
+        let body = actions::checked_email(&input, Some("j@acme.example"))
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(body["subject"], json!("Sessions below 100"));
         assert_eq!(body["to"], json!(["ops@acme.example", "cto@acme.example"]));

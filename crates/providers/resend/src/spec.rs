@@ -12,7 +12,8 @@ use junction_core::{
     webhook::svix,
 };
 use junction_toolkit::IntSetting;
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::Value;
 
 /// The provider id (also the sandbox mount point of the fake).
 pub const PROVIDER_ID: &str = "resend";
@@ -178,46 +179,7 @@ fn build() -> ProviderSpec {
                 metrics: METRICS.iter().map(|(_, kpi)| *kpi).collect(),
             },
         ],
-        actions: vec![
-            ActionSpec {
-                name: SEND_EMAIL,
-                description: "Send one email (POST /emails). `from` defaults to the \
-                              connection's default sender; at least one of `html` and `text` \
-                              is required. Retried with the same idempotency key, it sends once.",
-                input_schema: email_schema(true),
-                long_running: false,
-            },
-            ActionSpec {
-                name: SEND_BATCH,
-                description: "Send up to 100 emails in one request (POST /emails/batch). Resend \
-                              validates the whole batch first: one invalid email fails all.",
-                input_schema: json!({
-                    "type": "object",
-                    "required": ["emails"],
-                    "properties": {
-                        "emails": {
-                            "type": "array",
-                            "minItems": 1,
-                            "maxItems": MAX_BATCH,
-                            "items": email_schema(false)
-                        }
-                    },
-                    "additionalProperties": false
-                }),
-                long_running: false,
-            },
-            ActionSpec {
-                name: GET_EMAIL,
-                description: "Read one sent email and its delivery status (GET /emails/{id}).",
-                input_schema: json!({
-                    "type": "object",
-                    "required": ["email_id"],
-                    "properties": {"email_id": {"type": "string", "minLength": 1}},
-                    "additionalProperties": false
-                }),
-                long_running: false,
-            },
-        ],
+        actions: actions(),
         webhook: Some(WebhookSpec {
             scheme: WebhookScheme::Svix {
                 tolerance_secs: svix::DEFAULT_TOLERANCE_SECS,
@@ -235,66 +197,38 @@ fn build() -> ProviderSpec {
     }
 }
 
-/// The JSON Schema of one email; `scheduled_at` only outside batches (Resend's batch
-/// endpoint does not schedule).
-fn email_schema(allow_schedule: bool) -> Value {
-    let addresses = json!({
-        "oneOf": [
-            {"type": "string", "minLength": 3},
-            {"type": "array", "items": {"type": "string", "minLength": 3}, "minItems": 1}
-        ]
-    });
-    let mut properties = json!({
-        "from": {"type": "string", "minLength": 3},
-        "to": {
-            "oneOf": [
-                {"type": "string", "minLength": 3},
-                {
-                    "type": "array",
-                    "items": {"type": "string", "minLength": 3},
-                    "minItems": 1,
-                    "maxItems": MAX_RECIPIENTS
-                }
-            ]
-        },
-        "subject": {"type": "string", "minLength": 1},
-        "html": {"type": "string"},
-        "text": {"type": "string"},
-        "cc": addresses.clone(),
-        "bcc": addresses.clone(),
-        "reply_to": addresses,
-        "headers": {"type": "object", "additionalProperties": {"type": "string"}},
-        "tags": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["name", "value"],
-                "properties": {
-                    "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,256}$"},
-                    "value": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,256}$"}
-                },
-                "additionalProperties": false
-            }
-        }
-    });
-    if allow_schedule && let Some(map) = properties.as_object_mut() {
-        map.insert(
-            "scheduled_at".into(),
-            json!({"type": "string", "minLength": 1}),
-        );
-    }
-    json!({
-        "type": "object",
-        "required": ["to", "subject"],
-        "anyOf": [{"required": ["html"]}, {"required": ["text"]}],
-        "properties": properties,
-        "additionalProperties": false
-    })
+/// One action of `actions.json`: its name, description and input JSON Schema, as
+/// `GET /v1/providers/resend` serves them. Names and descriptions are borrowed from
+/// the file, so they are written without JSON escapes.
+#[derive(Debug, Deserialize)]
+struct ActionDef {
+    name: &'static str,
+    description: &'static str,
+    input_schema: Value,
+}
+
+/// The actions of `actions.json`. The unit tests read the file, so a build that
+/// passed them always gets all three.
+fn actions() -> Vec<ActionSpec> {
+    let defs: Vec<ActionDef> =
+        serde_json::from_str(include_str!("actions.json")).unwrap_or_else(|err| {
+            tracing::error!(provider = PROVIDER_ID, %err, "actions.json does not parse");
+            Vec::new()
+        });
+    defs.into_iter()
+        .map(|def| ActionSpec {
+            name: def.name,
+            description: def.description,
+            input_schema: def.input_schema,
+            long_running: false,
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn values(value: Value) -> serde_json::Map<String, Value> {
         value.as_object().cloned().unwrap()
@@ -378,7 +312,21 @@ mod tests {
             assert_eq!(schema["type"], "object");
             assert_eq!(schema["additionalProperties"], false);
         }
-        let batch = &spec().action(SEND_BATCH).unwrap().input_schema;
-        assert!(batch["properties"]["emails"]["items"]["properties"]["scheduled_at"].is_null());
+        // The batch's emails are `send_email`'s, without `scheduled_at`, within the
+        // limits the adapter and the fake enforce.
+        let email = &spec().action(SEND_EMAIL).unwrap().input_schema;
+        let batch = &spec().action(SEND_BATCH).unwrap().input_schema["properties"]["emails"];
+        let mut unscheduled = email.clone();
+        unscheduled["properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("scheduled_at");
+        assert_eq!(batch["items"], unscheduled);
+        assert_eq!(batch["maxItems"], MAX_BATCH);
+        assert_eq!(
+            email["properties"]["to"]["oneOf"][1]["maxItems"],
+            MAX_RECIPIENTS
+        );
+        assert_eq!(spec().actions.len(), 3);
     }
 }
