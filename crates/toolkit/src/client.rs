@@ -77,6 +77,14 @@ impl Fetched {
     }
 }
 
+/// One page of a list: its items and where the walk goes next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPage {
+    pub items: Vec<Value>,
+    /// The next page's token; `None` at the end of the list.
+    pub next: Option<PageToken>,
+}
+
 impl<'a> Client<'a> {
     /// The client of `conn`: its auth mode picked, its credential read and its API
     /// root resolved (see [`crate::auth`] and [`crate::base`]).
@@ -254,6 +262,30 @@ impl<'a> Client<'a> {
             headers,
             body,
         })
+    }
+
+    /// `GET` the page at `token` of the list at `path` ([`Client::page_request`]):
+    /// its items, at the paging's pointer, and the next page's token
+    /// ([`Paging::next`]). A body without the list is malformed (`Unavailable`).
+    pub async fn list_page(
+        &self,
+        path: &str,
+        paging: &Paging,
+        token: &PageToken,
+        size: u32,
+    ) -> Result<ListPage, AdapterError> {
+        let request = self.page_request(Method::GET, path, paging, token, size)?;
+        let Fetched {
+            headers, mut body, ..
+        } = self.fetch(request).await?;
+        let next = paging.next(token, size, &headers, &body)?;
+        match body.pointer_mut(paging.items).map(Value::take) {
+            Some(Value::Array(items)) => Ok(ListPage { items, next }),
+            _ => Err(AdapterError::unavailable(format!(
+                "malformed response body: no list at `{}`",
+                paging.items
+            ))),
+        }
     }
 
     /// `GET path?query`, decoded.

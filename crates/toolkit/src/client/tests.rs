@@ -366,3 +366,56 @@ async fn downloads_follow_links_without_the_credential() {
     }
     assert_eq!(server.received_requests().await.unwrap().len(), sent);
 }
+
+#[tokio::test]
+async fn list_pages_hold_their_items_and_the_next_token() {
+    let server = MockServer::start().await;
+    Mock::given(path("/mount/v2/emails"))
+        .and(query_param("limit", "2"))
+        .and(query_param("after", "e2"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": [{"id": "e3"}, {"id": "e4"}], "has_more": true})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/mount/v2/emails"))
+        .and(query_param("after", "e4"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"object": "list"})))
+        .mount(&server)
+        .await;
+    let paging = Paging {
+        style: Style::Cursor {
+            param: "after",
+            at: crate::CursorAt::LastItem("id"),
+            more: crate::More::Flag("/has_more"),
+        },
+        items: "/data",
+        size_param: "limit",
+        size: PageSize { default: 2, max: 2 },
+        on_stall: OnStall::End,
+    };
+    let ctx = context(&server);
+    let spec = spec_with(junction_core::AuthSpec::ApiKey { fields: vec![] });
+    let conn = key_connection();
+    let client = Client::new(&ctx, &spec, &API, &conn).unwrap();
+    let page = client
+        .list_page("emails", &paging, &PageToken::Cursor("e2".into()), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        page,
+        ListPage {
+            items: vec![json!({"id": "e3"}), json!({"id": "e4"})],
+            next: Some(PageToken::Cursor("e4".into())),
+        }
+    );
+    let err = client
+        .list_page("emails", &paging, &PageToken::Cursor("e4".into()), 2)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        AdapterError::unavailable("malformed response body: no list at `/data`")
+    );
+}
