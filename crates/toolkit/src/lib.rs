@@ -115,7 +115,7 @@
 //! | [`errors`] | [`ErrorTable`]: the [`Envelope`] and the [`ErrorRule`]s from a provider's code to an `AdapterError`; quota resets |
 //! | [`ratelimit`] | [`RateLimitSignals`]: standard, renamed or custom rate-limit headers |
 //! | [`paging`] | [`Paging`] styles and the walker over [`PageToken`]s |
-//! | [`settings`] | typed settings: [`IntSetting`], [`EnumSetting`], [`StringSetting`], [`DateSetting`] |
+//! | [`settings`] | typed settings: [`IntSetting`] (and the `lookback_days` of windowed reads), [`EnumSetting`], [`StringSetting`], [`ListSetting`], [`DateSetting`] |
 //! | [`cursor`] | typed stored cursors, date [`cursor::Window`]s |
 //! | [`data`] | numbers written as strings, a day's KPI points, webhook effects |
 //! | [`form`] | bracketed form bodies (`items[0][price]=...`): encoding, and decoding for fakes |
@@ -153,4 +153,4 @@ pub use errors::{Class, Code, Envelope, ErrorRule, ErrorTable, FieldName, Refuse
 pub use memo::TokenMemo;
 pub use paging::{CursorAt, More, OnStall, PageSize, PageToken, Paging, Style};
 pub use ratelimit::{RateLimitHeaders, RateLimitSignals};
-pub use settings::{DateSetting, EnumSetting, IntSetting, StringSetting};
+pub use settings::{DateSetting, EnumSetting, IntSetting, ListSetting, StringSetting};

@@ -55,6 +55,16 @@ impl IntSetting {
         Self { unit, ..self }
     }
 
+    /// The `lookback_days` setting of a stream read in windows of days: how far back
+    /// a first sync reads, 1 to `max` days, `default` when unset (`help` says both,
+    /// and why the provider caps it).
+    pub const fn lookback_days(default: u32, max: u32, help: &'static str) -> Self {
+        Self::new("lookback_days", "Lookback days", help)
+            .range(1, max as i64)
+            .default(default as i64)
+            .unit("days")
+    }
+
     /// The spec's field.
     pub fn field(&self) -> ConfigField {
         let field = ConfigField {
@@ -260,6 +270,94 @@ impl StringSetting {
     }
 }
 
+/// A comma-separated list of names (`country, sessionDefaultChannelGroup`): the
+/// spec's field is text, checked as a whole against `pattern`; the value is read as
+/// its trimmed, non-empty items, each listed once, none of the `reserved` ones, at
+/// most `max` of them. Unset or blank is the empty list. The items are names, not
+/// secrets: a duplicate is quoted in its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListSetting {
+    /// The text of the list (optional, never secret).
+    pub text: StringSetting,
+    /// Items that may not be listed, each with what it is told (`date`, which a
+    /// report always includes).
+    pub reserved: &'static [(&'static str, &'static str)],
+    /// The most items, and what they are called in the message (`dimensions
+    /// besides the date`).
+    pub max: Option<(usize, &'static str)>,
+}
+
+impl ListSetting {
+    /// An optional list of any items.
+    pub const fn new(name: &'static str, label: &'static str, help: &'static str) -> Self {
+        Self {
+            text: StringSetting::new(name, label, help).optional(),
+            reserved: &[],
+            max: None,
+        }
+    }
+
+    /// The regular expression the whole text must match (see [`StringSetting`]).
+    pub const fn pattern(self, pattern: &'static str) -> Self {
+        Self {
+            text: self.text.pattern(pattern),
+            ..self
+        }
+    }
+
+    /// What a text that does not match the pattern is told.
+    pub const fn mismatch(self, message: &'static str) -> Self {
+        Self {
+            text: self.text.mismatch(message),
+            ..self
+        }
+    }
+
+    /// Items refused, each with its message.
+    pub const fn reserved(self, reserved: &'static [(&'static str, &'static str)]) -> Self {
+        Self { reserved, ..self }
+    }
+
+    /// At most `max` items, called `what` in the message ("at most 8 `what`").
+    pub const fn at_most(self, max: usize, what: &'static str) -> Self {
+        Self {
+            max: Some((max, what)),
+            ..self
+        }
+    }
+
+    /// The spec's field.
+    pub fn field(&self) -> ConfigField {
+        self.text.field()
+    }
+
+    /// The items, in the order listed.
+    pub fn read(&self, conn: &Connection) -> Result<Vec<String>, AdapterError> {
+        let name = self.text.name;
+        let text = self.text.read(conn)?.unwrap_or_default();
+        let mut items: Vec<String> = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            if let Some((_, message)) = self.reserved.iter().find(|(r, _)| *r == item) {
+                return Err(AdapterError::invalid_field(name, *message));
+            }
+            if items.iter().any(|listed| listed == item) {
+                return Err(AdapterError::invalid_field(
+                    name,
+                    format!("`{item}` is listed twice"),
+                ));
+            }
+            items.push(item.to_owned());
+        }
+        match self.max {
+            Some((max, what)) if items.len() > max => Err(AdapterError::invalid_field(
+                name,
+                format!("at most {max} {what}"),
+            )),
+            _ => Ok(items),
+        }
+    }
+}
+
 /// A calendar day written `YYYY-MM-DD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DateSetting {
@@ -362,6 +460,46 @@ mod tests {
         let required = IntSetting::new("n", "N", "");
         assert!(required.field().required);
         assert!(required.read(&with(json!({}))).is_err());
+    }
+
+    #[test]
+    fn lookback_days_is_one_setting_everywhere() {
+        let lookback = IntSetting::lookback_days(90, 1_110, "How far back.");
+        assert_eq!(lookback, LOOKBACK);
+        assert_eq!(lookback.read_u32(&with(json!({}))).unwrap(), 90);
+    }
+
+    #[test]
+    fn lists_are_split_checked_and_bounded() {
+        const DIMENSIONS: ListSetting = ListSetting::new("dimensions", "Dimensions", "")
+            .pattern(r"[a-z, ]*")
+            .mismatch("must be names")
+            .reserved(&[("date", "`date` is always included")])
+            .at_most(2, "dimensions besides the date");
+        let read = |value: Value| DIMENSIONS.read(&with(json!({ "dimensions": value })));
+        assert_eq!(
+            read(json!(" country , city ")).unwrap(),
+            ["country", "city"]
+        );
+        assert_eq!(read(json!("country,,")).unwrap(), ["country"]);
+        assert!(read(json!("")).unwrap().is_empty());
+        assert!(DIMENSIONS.read(&with(json!({}))).unwrap().is_empty());
+        let refused = |value: &str, message: &str| {
+            assert_eq!(
+                read(json!(value)).unwrap_err(),
+                AdapterError::invalid_field("dimensions", message),
+                "{value}"
+            );
+        };
+        refused("Country", "must be names");
+        refused("country, date", "`date` is always included");
+        refused("city, city", "`city` is listed twice");
+        refused("a, b, c", "at most 2 dimensions besides the date");
+        let field = DIMENSIONS.field();
+        assert_eq!((field.required, field.pattern), (false, Some(r"[a-z, ]*")));
+        let any = ListSetting::new("tags", "Tags", "");
+        let many = with(json!({"tags": "a,b,c,d,e,f,g,h,i,j"}));
+        assert_eq!(any.read(&many).unwrap().len(), 10);
     }
 
     #[test]
