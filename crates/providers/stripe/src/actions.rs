@@ -26,30 +26,24 @@ use crate::{
     spec::{ActionDef, action_defs, spec},
 };
 
-/// The action `name` and its input as the form parameters to send, once the input
-/// passes the action's JSON Schema and the idempotency key Stripe's limits. A
-/// problem names the input field (`input.items[0].price`, `input` for the whole).
+/// The input of `action` as the form parameters to send, once it passes the
+/// action's JSON Schema and the idempotency key Stripe's limits. A problem names the
+/// input field (`input.items[0].price`, `input` for the whole).
 pub(crate) fn prepare(
-    name: &str,
+    action: &ActionDef,
     input: &Value,
     idempotency_key: Option<&str>,
-) -> Result<(&'static ActionDef, Vec<(String, String)>), AdapterError> {
-    let Some(action) = action_defs().iter().find(|action| action.name == name) else {
-        return Err(AdapterError::invalid_field(
-            "action",
-            format!("Stripe has no action `{name}`"),
-        ));
-    };
-    let params: Map<String, Value> =
-        input::checked(spec(), name, input).map_err(|err| match err {
-            AdapterError::Invalid {
-                field: Some(path),
-                message,
-            } if path != "input" => AdapterError::invalid_field(format!("input.{path}"), message),
-            other => other,
-        })?;
+) -> Result<Vec<(String, String)>, AdapterError> {
+    let checked = input::checked(spec(), action.name, input);
+    let params: Map<String, Value> = checked.map_err(|err| match err {
+        AdapterError::Invalid {
+            field: Some(path),
+            message,
+        } if path != "input" => AdapterError::invalid_field(format!("input.{path}"), message),
+        other => other,
+    })?;
     api::IDEMPOTENCY.check(idempotency_key)?;
-    Ok((action, form::encode(&params)))
+    Ok(form::encode(&params))
 }
 
 /// Runs the action `name`.
@@ -59,7 +53,13 @@ pub(crate) async fn run(
     input: &Value,
     idempotency_key: Option<&str>,
 ) -> Result<ActionOutcome, AdapterError> {
-    let (action, pairs) = prepare(name, input, idempotency_key)?;
+    let Some(action) = action_defs().iter().find(|action| action.name == name) else {
+        return Err(AdapterError::invalid_field(
+            "action",
+            format!("Stripe has no action `{name}`"),
+        ));
+    };
+    let pairs = prepare(action, input, idempotency_key)?;
     let object = api::post_form(client, action.path, &pairs, idempotency_key).await?;
     outcome(action, &object)
 }
@@ -172,8 +172,8 @@ mod tests {
 
     #[test]
     fn inputs_become_stripe_form_parameters() {
-        let (_, pairs) = prepare(
-            "create_subscription",
+        let pairs = prepare(
+            find("create_subscription"),
             &json!({"customer": "cus_1", "items": [{"price": "price_1", "quantity": 2}],
                 "metadata": {"plan": "pro"}, "trial_period_days": 14}),
             Some("key-1"),
@@ -194,13 +194,14 @@ mod tests {
 
     #[test]
     fn bad_inputs_name_the_field() {
-        let err = prepare("create_payment_intent", &json!({"amount": 100}), None).unwrap_err();
+        let err =
+            prepare(find("create_payment_intent"), &json!({"amount": 100}), None).unwrap_err();
         assert_eq!(
             err,
             AdapterError::invalid_field("input.currency", "is required")
         );
         let err = prepare(
-            "create_subscription",
+            find("create_subscription"),
             &json!({"customer": "cus_1", "items": [{"quantity": 1}]}),
             None,
         )
@@ -209,13 +210,17 @@ mod tests {
             err,
             AdapterError::invalid_field("input.items[0].price", "is required")
         );
-        let err = prepare("refund", &json!({"amount": 5}), None).unwrap_err();
+        let err = prepare(find("refund"), &json!({"amount": 5}), None).unwrap_err();
         assert_eq!(
             err,
             AdapterError::invalid_field("input", "matches none of the allowed alternatives")
         );
-        let err =
-            prepare("refund", &json!({"charge": "ch_1"}), Some(&"k".repeat(256))).unwrap_err();
+        let err = prepare(
+            find("refund"),
+            &json!({"charge": "ch_1"}),
+            Some(&"k".repeat(256)),
+        )
+        .unwrap_err();
         assert!(
             matches!(err, AdapterError::Invalid { field: Some(f), .. } if f == "idempotency_key")
         );

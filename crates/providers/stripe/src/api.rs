@@ -55,6 +55,7 @@ const KEY_PREFIXES: [&str; 7] = [
     "sk_live_", "sk_test_", "rk_live_", "rk_test_", "pk_live_", "pk_test_", "whsec_",
 ];
 
+/// What a 403 says: a restricted key lacks the permission, and which ones it needs.
 const NO_PERMISSION: &str = "the API key lacks a permission this call needs (give the \
      restricted key read access to the synced objects, write access for actions): {message}";
 

@@ -24,6 +24,13 @@
 //! parameter, 402 is a card refusal, 429 is a rate limit with no `Retry-After` (we
 //! back off on our own), and `Stripe-Should-Retry` overrides the status when present.
 //!
+//! The API is described for the provider toolkit ([`API`]: host, bearer key, pinned
+//! version, error table; [`PAGING`]: `starting_after` paging), which runs every
+//! call; webhooks are verified by the toolkit with the scheme the spec names
+//! ([`WEBHOOK_SCHEME`]); the actions are data (`actions.json`). What is Stripe's own
+//! stays here: the KPI arithmetic (`kpi`, [`money`]), the windows and sweeps of the
+//! sync (`streams`), the effects of each webhook event (`webhooks`), the check.
+//!
 //! With the `sandbox` feature, [`sandbox::StripeFake`] serves a stateful fake of the
 //! same endpoints for demo mode and tests.
 
