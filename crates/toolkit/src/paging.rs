@@ -30,6 +30,28 @@ pub enum PageToken {
     Url(String),
 }
 
+impl PageToken {
+    /// The offset of an offset walk: the token's own, 0 for the first page (and for
+    /// tokens of other styles), as an adapter's stored cursor keeps it.
+    pub fn offset(&self) -> u64 {
+        offset_of(self)
+    }
+
+    /// A stored cursor of a cursor walk as its token: the first page without one.
+    pub fn from_cursor(cursor: Option<String>) -> Self {
+        cursor.map_or(Self::First, Self::Cursor)
+    }
+
+    /// The cursor of a cursor walk, as an adapter's stored cursor keeps it (none for
+    /// the first page and for tokens of other styles).
+    pub fn into_cursor(self) -> Option<String> {
+        match self {
+            Self::Cursor(cursor) => Some(cursor),
+            _ => None,
+        }
+    }
+}
+
 /// How a provider pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -344,6 +366,19 @@ fn next_link(headers: &HeaderMap) -> Option<String> {
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    #[test]
+    fn tokens_as_stored_cursors_keep_them() {
+        assert_eq!(PageToken::Offset(20).offset(), 20);
+        assert_eq!(PageToken::First.offset(), 0);
+        assert_eq!(PageToken::Cursor("c".into()).offset(), 0);
+        assert_eq!(PageToken::from_cursor(None), PageToken::First);
+        let after = PageToken::from_cursor(Some("NDMZD".into()));
+        assert_eq!(after, PageToken::Cursor("NDMZD".into()));
+        assert_eq!(after.into_cursor().as_deref(), Some("NDMZD"));
+        assert_eq!(PageToken::First.into_cursor(), None);
+        assert_eq!(PageToken::Offset(3).into_cursor(), None);
+    }
 
     /// Serves `total` numbered items the way `paging` pages them, and walks them
     /// from `start`, returning the items read and every token seen.
