@@ -142,6 +142,18 @@ impl WindowRead {
         }
     }
 
+    /// The read after the settings a cursor was written under changed (another
+    /// breakdown, another level): the cursor's page means nothing now and the new
+    /// settings have no history, so the lookback period is read through today — from
+    /// the cursor's `start` when that is earlier, so no day it covered is left out.
+    pub fn restart(start: NaiveDate, today: NaiveDate, lookback_days: u32) -> Self {
+        let lookback = Window::lookback(today, lookback_days);
+        Self {
+            days: Window::resume(start.min(lookback.start), None, today),
+            page: PageToken::First,
+        }
+    }
+
     /// The cursor after this read, whose next page is `next`: that page of this
     /// window, or, at the window's end, the next window from `next_start`; and
     /// whether more follows right away.
@@ -254,6 +266,21 @@ mod tests {
         };
         let read = WindowRead::from_cursor(Some(&between), today, 30);
         assert_eq!(read.page, PageToken::First);
+    }
+
+    #[test]
+    fn changed_settings_restart_with_the_lookback_period() {
+        let today = day("2026-03-15");
+        let read = WindowRead::restart(day("2026-03-01"), today, 30);
+        assert_eq!(read.days, Window::lookback(today, 30));
+        assert_eq!(read.page, PageToken::First);
+        let earlier = WindowRead::restart(day("2026-01-02"), today, 30);
+        assert_eq!(
+            (earlier.days.start, earlier.days.end),
+            (day("2026-01-02"), today)
+        );
+        let ahead = WindowRead::restart(day("2027-01-01"), today, 0);
+        assert_eq!((ahead.days.start, ahead.days.end), (today, today));
     }
 
     #[test]
