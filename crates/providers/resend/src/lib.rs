@@ -118,8 +118,7 @@ impl Adapter for Resend {
         let size = streams::PAGING.size.pick(request.page_size);
         let cursor = request.cursor.as_ref();
         match stream {
-            EMAILS => streams::read_emails(&client, conn, cursor, size).await,
-            DOMAINS => streams::read_domains(&client, cursor, size).await,
+            EMAILS | DOMAINS => streams::read_list(&client, conn, stream, cursor, size).await,
             _ => streams::read_email_metrics(&client, conn, cursor).await,
         }
     }

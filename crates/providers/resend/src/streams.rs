@@ -15,7 +15,6 @@
 //!   bounces and complaints into the day the email was sent.
 
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
-use http::Method;
 use junction_core::{AdapterError, Connection, KpiPoint, Page, Record};
 use junction_toolkit::{
     Client, CursorAt, More, OnStall, PageSize, PageToken, Paging, Style,
@@ -25,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::{
-    spec::{DOMAINS, EMAIL_METRICS, EMAILS, LOOKBACK, METRICS},
-    wire::{self, List, MetricsResponse},
+    spec::{EMAIL_METRICS, EMAILS, LOOKBACK, METRICS},
+    wire::{self, MetricsResponse},
 };
 
 /// Days an `emails` pass re-reads behind the current time.
@@ -70,25 +69,6 @@ struct MetricsCursor {
     start: NaiveDate,
 }
 
-/// One page of the list at `path` after the id `after`: its items and the id the
-/// next page starts after, if one follows.
-async fn list_page(
-    client: &Client<'_>,
-    path: &str,
-    after: Option<String>,
-    size: u32,
-) -> Result<(Vec<Value>, Option<String>), AdapterError> {
-    let token = after.map_or(PageToken::First, PageToken::Cursor);
-    let request = client.page_request(Method::GET, path, &PAGING, &token, size)?;
-    let fetched = client.fetch(request).await?;
-    let list: List = fetched.decode()?;
-    let next = match PAGING.next(&token, size, &fetched.headers, &fetched.body)? {
-        Some(PageToken::Cursor(after)) => Some(after),
-        _ => None,
-    };
-    Ok((list.data, next))
-}
-
 /// The record of a list item: the object as Resend returned it, without message
 /// bodies.
 fn record_of(item: Value, stream: &str) -> Result<Record, AdapterError> {
@@ -104,65 +84,51 @@ fn record_of(item: Value, stream: &str) -> Result<Record, AdapterError> {
     })
 }
 
-/// Reads one page of `emails`.
-pub(crate) async fn read_emails(
+/// Reads one page of `emails` or `domains` (each listed at its own name: `GET /emails`,
+/// `GET /domains`).
+pub(crate) async fn read_list(
     client: &Client<'_>,
     conn: &Connection,
+    stream: &str,
     cursor: Option<&Value>,
     size: u32,
 ) -> Result<Page, AdapterError> {
-    let cursor: ListCursor = cursor::read(cursor, EMAILS)?.unwrap_or_default();
-    let lookback = LOOKBACK.read(conn)?;
-    let now = client.context().now();
-    let horizon = cursor.horizon.unwrap_or(now - Duration::days(lookback));
-    let (items, next) = list_page(client, "emails", cursor.after, size).await?;
-    // An email without a readable creation time is kept: dropping it would lose
-    // data, and the list's order still bounds the pass.
-    let (old, new): (Vec<Value>, Vec<Value>) = items
-        .into_iter()
-        .partition(|item| wire::created_at_of(item).is_some_and(|created| created < horizon));
-    let records = new
-        .into_iter()
-        .map(|item| record_of(item, EMAILS))
-        .collect::<Result<_, _>>()?;
-    let (next, has_more) = match next {
-        Some(after) if old.is_empty() => (
-            ListCursor {
-                after: Some(after),
-                horizon: Some(horizon),
-            },
-            true,
-        ),
-        _ => {
+    let cursor: ListCursor = cursor::read(cursor, stream)?.unwrap_or_default();
+    let token = cursor.after.map_or(PageToken::First, PageToken::Cursor);
+    let page = client.list_page(stream, &PAGING, &token, size).await?;
+    let after = match page.next {
+        Some(PageToken::Cursor(after)) => Some(after),
+        _ => None,
+    };
+    let mut items = page.items;
+    // After a whole list, the next sync reads it again from the start.
+    let mut next = ListCursor {
+        after,
+        horizon: None,
+    };
+    if stream == EMAILS {
+        let lookback = LOOKBACK.read(conn)?;
+        let now = client.context().now();
+        let horizon = cursor.horizon.unwrap_or(now - Duration::days(lookback));
+        // The list is newest first: an email older than the horizon ends the pass.
+        // One without a readable creation time is kept: dropping it would lose data,
+        // and the list's order still bounds the pass.
+        let listed = items.len();
+        items.retain(|item| wire::created_at_of(item).is_none_or(|at| at >= horizon));
+        next.horizon = Some(horizon);
+        if items.len() < listed || next.after.is_none() {
             let reread = Duration::days(EMAIL_REREAD_DAYS.min(lookback));
-            let next_pass = ListCursor {
+            next = ListCursor {
                 after: None,
                 horizon: Some(now - reread),
             };
-            (next_pass, false)
         }
-    };
-    cursor::page(records, Vec::new(), &next, has_more)
-}
-
-/// Reads one page of `domains`.
-pub(crate) async fn read_domains(
-    client: &Client<'_>,
-    cursor: Option<&Value>,
-    size: u32,
-) -> Result<Page, AdapterError> {
-    let cursor: ListCursor = cursor::read(cursor, DOMAINS)?.unwrap_or_default();
-    let (items, next) = list_page(client, "domains", cursor.after, size).await?;
+    }
     let records = items
         .into_iter()
-        .map(|item| record_of(item, DOMAINS))
+        .map(|item| record_of(item, stream))
         .collect::<Result<_, _>>()?;
-    // After the whole list, the next sync reads it again from the start.
-    let has_more = next.is_some();
-    let next = ListCursor {
-        after: next,
-        horizon: None,
-    };
+    let has_more = next.after.is_some();
     cursor::page(records, Vec::new(), &next, has_more)
 }
 
