@@ -84,10 +84,11 @@
 //! - `read`: the stream checked with [`data::stream`], a stored cursor through
 //!   [`cursor::read`], a page through [`Client::page_request`] (or a body of the
 //!   provider's own with [`Paging::query`]) and [`Paging::next`], the page and its
-//!   cursor through [`cursor::page`]. Reports by day keep a [`cursor::WindowCursor`]
-//!   and plan each request as a [`cursor::WindowRead`]: the lookback period on a
-//!   first sync, then from a few days back (providers restate recent days) through
-//!   today;
+//!   cursor through [`cursor::page`]. Reports by day keep a
+//!   [`cursor::WindowCursor`] and plan each request as a [`cursor::WindowRead`]: the
+//!   lookback period on a first sync, then from a few days back (providers restate
+//!   recent days) through today. A report that comes as a table (named dimension
+//!   and metric columns) maps its rows with a [`report::Table`];
 //! - `apply_webhook`: re-reads with [`paging::walk`] (bounded), records and points
 //!   added with [`data::add_effects`]; events without a provider id get one from
 //!   [`webhook::derived_id`].
@@ -115,6 +116,7 @@
 //! | [`errors`] | [`ErrorTable`]: the [`Envelope`] and the [`ErrorRule`]s from a provider's code to an `AdapterError`; quota resets |
 //! | [`ratelimit`] | [`RateLimitSignals`]: standard, renamed or custom rate-limit headers |
 //! | [`paging`] | [`Paging`] styles and the walker over [`PageToken`]s |
+//! | [`report`] | reports as tables (a day column, breakdown dimensions, metric columns as [`report::Kpi`]s) turned into records and KPI points |
 //! | [`settings`] | typed settings: [`IntSetting`] (and the `lookback_days` of windowed reads), [`EnumSetting`], [`StringSetting`], [`ListSetting`], [`DateSetting`] |
 //! | [`cursor`] | typed stored cursors, date [`cursor::Window`]s |
 //! | [`data`] | numbers written as strings, a day's KPI points, webhook effects |
@@ -136,6 +138,7 @@ pub mod input;
 pub mod memo;
 pub mod paging;
 pub mod ratelimit;
+pub mod report;
 pub mod settings;
 pub mod webhook;
 
