@@ -120,6 +120,7 @@
 //! | [`settings`] | typed settings: [`IntSetting`] (and the `lookback_days` of windowed reads), [`EnumSetting`], [`StringSetting`], [`ListSetting`], [`DateSetting`] |
 //! | [`cursor`] | typed stored cursors, date [`cursor::Window`]s |
 //! | [`data`] | numbers written as strings, a day's KPI points, webhook effects |
+//! | [`described`] | a spec's streams and actions kept as JSON data files |
 //! | [`form`] | bracketed form bodies (`items[0][price]=...`): encoding, and decoding for fakes |
 //! | [`input`] | an action's input read field by field, errors naming the field |
 //! | [`memo`] | [`TokenMemo`]: what a provider says about a token, looked up once (a data center) |
@@ -132,6 +133,7 @@ pub mod base;
 pub mod client;
 pub mod cursor;
 pub mod data;
+pub mod described;
 pub mod errors;
 pub mod form;
 pub mod input;

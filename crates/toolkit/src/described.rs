@@ -1,0 +1,135 @@
+//! A spec's streams and actions kept as data: JSON files of the provider crate
+//! (`include_str!("streams.json")`), in the shape `GET /v1/providers/{id}` serves
+//! them, read into the spec's [`StreamSpec`]s and [`ActionSpec`]s.
+//!
+//! Names, descriptions, keys and metric names are borrowed from the file (it lives as
+//! long as the program), so they are written without JSON escapes. A file that does
+//! not parse gives no streams or actions and logs why: the provider's unit tests read
+//! each file (through its spec), so a build that passed them always gets all of them.
+
+use std::time::Duration;
+
+use junction_core::spec::{ActionSpec, StreamSpec};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// One stream: `default_schedule` in seconds, as the API serves it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamDef {
+    name: &'static str,
+    description: &'static str,
+    primary_key: Vec<&'static str>,
+    #[serde(default)]
+    cursor_field: Option<&'static str>,
+    default_schedule: u64,
+    #[serde(default)]
+    metrics: Vec<&'static str>,
+}
+
+/// One action; `long_running` is false unless the file says otherwise.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionDef {
+    name: &'static str,
+    description: &'static str,
+    input_schema: Value,
+    #[serde(default)]
+    long_running: bool,
+}
+
+/// The streams of `json`, a list of `{name, description, primary_key, cursor_field,
+/// default_schedule, metrics}`, for `provider` (named in the log when it does not
+/// parse).
+pub fn streams(json: &'static str, provider: &str) -> Vec<StreamSpec> {
+    parse::<StreamDef>(json, provider, "streams")
+        .into_iter()
+        .map(|def| StreamSpec {
+            name: def.name,
+            description: def.description,
+            primary_key: def.primary_key,
+            cursor_field: def.cursor_field,
+            default_schedule: Duration::from_secs(def.default_schedule),
+            metrics: def.metrics,
+        })
+        .collect()
+}
+
+/// The actions of `json`, a list of `{name, description, input_schema,
+/// long_running}`.
+pub fn actions(json: &'static str, provider: &str) -> Vec<ActionSpec> {
+    parse::<ActionDef>(json, provider, "actions")
+        .into_iter()
+        .map(|def| ActionSpec {
+            name: def.name,
+            description: def.description,
+            input_schema: def.input_schema,
+            long_running: def.long_running,
+        })
+        .collect()
+}
+
+fn parse<T: Deserialize<'static>>(json: &'static str, provider: &str, what: &str) -> Vec<T> {
+    serde_json::from_str(json).unwrap_or_else(|err| {
+        tracing::error!(provider, %err, "the {what} of the provider's spec do not parse");
+        Vec::new()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_and_actions_are_read_as_the_api_serves_them() {
+        let streams = streams(
+            r#"[
+                {"name": "orders", "description": "Orders.", "primary_key": ["id"],
+                 "cursor_field": "updated_at", "default_schedule": 21600, "metrics": ["revenue"]},
+                {"name": "tags", "description": "Tags.", "primary_key": ["id"], "default_schedule": 3600}
+            ]"#,
+            "example",
+        );
+        assert_eq!(streams.len(), 2);
+        assert_eq!(
+            streams[0].default_schedule,
+            Duration::from_secs(6 * 60 * 60)
+        );
+        assert_eq!(
+            (streams[0].cursor_field, &streams[0].metrics[..]),
+            (Some("updated_at"), &["revenue"][..])
+        );
+        assert_eq!(
+            (streams[1].cursor_field, streams[1].metrics.len()),
+            (None, 0)
+        );
+        let served = serde_json::to_value(&streams[1]).unwrap();
+        assert_eq!(served["default_schedule"], 3600);
+
+        let actions = actions(
+            r#"[{"name": "send", "description": "Sends.", "input_schema": {"type": "object"}},
+                {"name": "export", "description": "Exports.", "input_schema": {}, "long_running": true}]"#,
+            "example",
+        );
+        assert_eq!(
+            actions
+                .iter()
+                .map(|a| (a.name, a.long_running))
+                .collect::<Vec<_>>(),
+            [("send", false), ("export", true)]
+        );
+        assert_eq!(actions[0].input_schema["type"], "object");
+    }
+
+    #[test]
+    fn files_that_do_not_parse_give_nothing() {
+        assert!(streams("[{\"name\": 1}]", "example").is_empty());
+        assert!(actions("not json", "example").is_empty());
+        // A misspelt key is refused, not silently defaulted.
+        assert!(streams(
+            r#"[{"name": "a", "description": "", "primary_key": [], "default_schedule": 1, "metric": []}]"#,
+            "example"
+        )
+        .is_empty());
+    }
+}
