@@ -171,6 +171,41 @@ pub fn is_email(text: &str) -> bool {
         && !text.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// A mailbox as mail headers write it, on one line: `user@example.com` or `Display
+/// Name <user@example.com>` (what email providers take as a sender or recipient). The
+/// address must be plausible ([`is_email`]), without what would end or split a
+/// header's list of addresses (`<`, `>`, `,`, `;`) and without an empty label in its
+/// domain; the display name must not hold `<` or `>`.
+pub fn is_mailbox(text: &str) -> bool {
+    let text = text.trim();
+    if text.is_empty() || text.contains(['\r', '\n']) {
+        return false;
+    }
+    let address = match (text.rfind('<'), text.strip_suffix('>')) {
+        (Some(open), Some(inner)) if !text[..open].contains(['<', '>']) => &inner[open + 1..],
+        (None, None) => text,
+        _ => return false,
+    };
+    is_email(address)
+        && !address.contains(['<', '>', ',', ';'])
+        && address
+            .rsplit_once('@')
+            .is_some_and(|(_, domain)| !domain.contains(".."))
+}
+
+/// The bare address of a mailbox (`Ops <OPS@Acme.Example>` → `ops@acme.example`),
+/// trimmed and lowercased, so one mailbox is one address however it was written (a
+/// suppression list's key); `None` without an `@` or with a space in the address.
+pub fn bare_address(mailbox: &str) -> Option<String> {
+    let mailbox = mailbox.trim();
+    let bare = match (mailbox.rfind('<'), mailbox.strip_suffix('>')) {
+        (Some(open), Some(inner)) => &inner[open + 1..],
+        _ => mailbox,
+    };
+    let bare = bare.trim();
+    (bare.contains('@') && !bare.contains(char::is_whitespace)).then(|| bare.to_lowercase())
+}
+
 /// The input of `spec`'s action `action` read as `T`, once it passes the check the API
 /// makes before `act` runs — the action's JSON Schema
 /// ([`ActionSpec::validate_input`](junction_core::spec::ActionSpec::validate_input)) —
@@ -277,6 +312,43 @@ mod tests {
         ] {
             assert!(!is_email(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn mailboxes_with_and_without_display_names() {
+        for good in [
+            "a@b.co",
+            "Acme Alerts <alerts@acme.example>",
+            "\"Acme, Inc\" <alerts@acme.example>",
+            "first.last+tag@sub.acme.example",
+            "<bare@acme.example>",
+            " padded@acme.example ",
+        ] {
+            assert!(is_mailbox(good), "{good}");
+        }
+        for bad in [
+            "",
+            "alerts",
+            "alerts@localhost",
+            "a@b.co\r\nBcc: evil@x.example",
+            "Name <a@b.co",
+            "Name a@b.co>",
+            "a b@c.example",
+            "a@b..example",
+            "a@.example",
+            "Na<me <a@b.co>",
+            "a@b@c.example",
+            "a,b@c.example",
+        ] {
+            assert!(!is_mailbox(bad), "{bad}");
+        }
+        assert_eq!(
+            bare_address(" Ops <OPS@Acme.Example> ").as_deref(),
+            Some("ops@acme.example")
+        );
+        assert_eq!(bare_address("x@y.example").as_deref(), Some("x@y.example"));
+        assert_eq!(bare_address("nobody"), None);
+        assert_eq!(bare_address("a b@c.example"), None);
     }
 
     #[test]
