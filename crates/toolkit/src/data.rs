@@ -74,6 +74,95 @@ pub fn one_line(text: &str, max_chars: usize) -> String {
     kept.chain(std::iter::once('…')).collect()
 }
 
+/// A provider's JSON object (a report row, an item of a list) read field by field,
+/// as [`crate::input::Input`] reads an action's input. Every failure is
+/// `Unavailable` — the provider sent something malformed; a retry may fetch a sane
+/// answer — and names the field, never quoting the value (it may reach dashboards).
+/// `what` names the object in messages: with "Meta sent an insights row", a bad
+/// `spend` is "Meta sent an insights row whose `spend` is not a number".
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    value: &'a Value,
+    what: &'a str,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(value: &'a Value, what: &'a str) -> Self {
+        Self { value, what }
+    }
+
+    /// The field's value; `None` when it is absent or null.
+    pub fn get(&self, field: &str) -> Option<&'a Value> {
+        self.value.get(field).filter(|value| !value.is_null())
+    }
+
+    /// `Unavailable`: "{what} whose `{field}` {problem}".
+    pub fn malformed(&self, field: &str, problem: &str) -> AdapterError {
+        AdapterError::unavailable(format!("{} whose `{field}` {problem}", self.what))
+    }
+
+    /// A required string, not empty, as sent: "{what} without `{field}`" otherwise.
+    pub fn text(&self, field: &str) -> Result<String, AdapterError> {
+        self.get(field)
+            .and_then(Value::as_str)
+            .filter(|text| !text.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| AdapterError::unavailable(format!("{} without `{field}`", self.what)))
+    }
+
+    /// A required day written in `format` (`%Y-%m-%d`).
+    pub fn date(&self, field: &str, format: &str) -> Result<NaiveDate, AdapterError> {
+        NaiveDate::parse_from_str(&self.text(field)?, format)
+            .map_err(|_| self.malformed(field, "is not a date"))
+    }
+
+    /// A number sent as a JSON number or a numeric string ([`number`]); `None` when
+    /// absent or null.
+    pub fn number(&self, field: &str) -> Result<Option<f64>, AdapterError> {
+        self.get(field)
+            .map(|value| number(value).ok_or_else(|| self.malformed(field, "is not a number")))
+            .transpose()
+    }
+
+    /// A list; `None` when absent or null.
+    pub fn list(&self, field: &str) -> Result<Option<&'a [Value]>, AdapterError> {
+        self.get(field)
+            .map(|value| match value {
+                Value::Array(items) => Ok(items.as_slice()),
+                _ => Err(self.malformed(field, "is not a list")),
+            })
+            .transpose()
+    }
+}
+
+/// The records and KPI points of rows mapped one by one (`map` gives a row's
+/// record and points); the first row that fails fails them all.
+pub fn records_and_points<T>(
+    rows: impl IntoIterator<Item = T>,
+    mut map: impl FnMut(T) -> Result<(Record, Vec<KpiPoint>), AdapterError>,
+) -> Result<(Vec<Record>, Vec<KpiPoint>), AdapterError> {
+    let (mut records, mut kpis) = (Vec::new(), Vec::new());
+    for row in rows {
+        let (record, points) = map(row)?;
+        records.push(record);
+        kpis.extend(points);
+    }
+    Ok((records, kpis))
+}
+
+/// The webhook effects on `stream` of pages of records and KPI points (what a
+/// webhook's re-read through [`crate::paging::walk`] gives).
+pub fn effects(
+    stream: &str,
+    pages: impl IntoIterator<Item = (Vec<Record>, Vec<KpiPoint>)>,
+) -> WebhookEffects {
+    let mut effects = WebhookEffects::default();
+    for (records, kpis) in pages {
+        add_effects(&mut effects, stream, records, kpis);
+    }
+    effects
+}
+
 /// Adds records and KPI points of `stream` to webhook effects.
 pub fn add_effects(
     effects: &mut WebhookEffects,
@@ -141,6 +230,77 @@ mod tests {
         let read: Body = serde_json::from_value(json!({"limit": 5})).unwrap();
         assert_eq!(read, Body { limit: Some(5) });
         assert!(serde_json::from_value::<Body>(json!({"limit": "ten"})).is_err());
+    }
+
+    #[test]
+    fn fields_of_provider_objects_name_the_field_not_the_value() {
+        let row = json!({"campaign_id": "7", "empty": "", "date_start": "2026-03-01",
+                         "spend": "12.50", "clicks": 3, "cpc": null, "ctr": "12,5",
+                         "actions": [{"value": "1"}], "bad_date": "March", "one": {}});
+        let fields = Fields::new(&row, "Example sent a row");
+        let message = |err: AdapterError| match err {
+            AdapterError::Unavailable { message } => message,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(fields.text("campaign_id").unwrap(), "7");
+        for missing in ["empty", "nope", "clicks", "cpc"] {
+            assert_eq!(
+                message(fields.text(missing).unwrap_err()),
+                format!("Example sent a row without `{missing}`")
+            );
+        }
+        assert_eq!(
+            fields.date("date_start", "%Y-%m-%d").unwrap(),
+            NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()
+        );
+        assert_eq!(
+            message(fields.date("bad_date", "%Y-%m-%d").unwrap_err()),
+            "Example sent a row whose `bad_date` is not a date"
+        );
+        assert_eq!(fields.number("spend").unwrap(), Some(12.5));
+        assert_eq!(fields.number("clicks").unwrap(), Some(3.0));
+        assert_eq!(fields.number("cpc").unwrap(), None);
+        assert_eq!(fields.number("nope").unwrap(), None);
+        let err = message(fields.number("ctr").unwrap_err());
+        assert_eq!(err, "Example sent a row whose `ctr` is not a number");
+        assert!(!err.contains("12,5"));
+        assert_eq!(fields.list("actions").unwrap().map(<[Value]>::len), Some(1));
+        assert_eq!(fields.list("cpc").unwrap(), None);
+        assert_eq!(
+            message(fields.list("one").unwrap_err()),
+            "Example sent a row whose `one` is not a list"
+        );
+        assert_eq!(fields.get("cpc"), None);
+    }
+
+    #[test]
+    fn rows_map_to_records_and_points_and_pages_to_effects() {
+        let date = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        let map = |n: u32| {
+            if n == 0 {
+                return Err(AdapterError::unavailable("zero"));
+            }
+            let record = Record {
+                external_id: n.to_string(),
+                data: json!({}),
+                modified_at: None,
+            };
+            Ok((
+                record,
+                vec![KpiPoint::total("n", date, f64::from(n)); n as usize],
+            ))
+        };
+        let (records, kpis) = records_and_points([1, 2], map).unwrap();
+        assert_eq!((records.len(), kpis.len()), (2, 3));
+        assert_eq!(records[1].external_id, "2");
+        assert!(records_and_points([1, 0, 2], map).is_err());
+        let pages = [
+            records_and_points([1], map).unwrap(),
+            records_and_points([2], map).unwrap(),
+        ];
+        let effects = effects("s", pages);
+        assert_eq!((effects.records.len(), effects.kpis.len()), (2, 3));
+        assert!(effects.records.iter().all(|r| r.stream == "s"));
     }
 
     #[test]

@@ -119,7 +119,7 @@
 //! | [`report`] | reports as tables (a day column, breakdown dimensions, metric columns as [`report::Kpi`]s) turned into records and KPI points |
 //! | [`settings`] | typed settings: [`IntSetting`] (and the `lookback_days` of windowed reads), [`EnumSetting`], [`StringSetting`], [`ListSetting`], [`DateSetting`] |
 //! | [`cursor`] | typed stored cursors, date [`cursor::Window`]s |
-//! | [`data`] | numbers written as strings, a day's KPI points, webhook effects |
+//! | [`data`] | a provider's objects read field by field ([`data::Fields`]), numbers written as strings, a day's KPI points, rows to records and points, webhook effects |
 //! | [`described`] | a spec's streams and actions kept as JSON data files |
 //! | [`form`] | bracketed form bodies (`items[0][price]=...`): encoding, and decoding for fakes |
 //! | [`input`] | an action's input read field by field, errors naming the field |
