@@ -12,9 +12,13 @@
 
 use http::Method;
 use junction_core::{ActionOutcome, AdapterError, Connection, Context};
-use junction_toolkit::input::{self, Input, is_email};
+use junction_toolkit::input::{self, Input};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+
+/// A sender or recipient: `user@domain.tld` or `Display Name <user@domain.tld>`, on one
+/// line (the fake checks senders with it too).
+pub(crate) use junction_toolkit::input::is_mailbox as valid_mailbox;
 
 use crate::{
     api::{self, IDEMPOTENCY},
@@ -236,26 +240,6 @@ fn email_body(
     let from = from.to_owned();
     email.insert("from".into(), json!(from));
     Ok(email)
-}
-
-/// Whether `text` is `user@domain.tld` or `Display Name <user@domain.tld>`, on one line.
-pub(crate) fn valid_mailbox(text: &str) -> bool {
-    let text = text.trim();
-    if text.is_empty() || has_line_break(text) {
-        return false;
-    }
-    let address = match (text.rfind('<'), text.strip_suffix('>')) {
-        (Some(open), Some(inner)) if !text[..open].contains(['<', '>']) => &inner[open + 1..],
-        (None, None) => text,
-        _ => return false,
-    };
-    // What could end or split a header's list of addresses is refused too, and so
-    // are empty labels in the domain.
-    is_email(address)
-        && !address.contains(['<', '>', ',', ';'])
-        && address
-            .rsplit_once('@')
-            .is_some_and(|(_, domain)| !domain.contains(".."))
 }
 
 fn valid_tag_part(part: &str) -> bool {

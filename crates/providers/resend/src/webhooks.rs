@@ -37,6 +37,10 @@ use crate::{
     wire::parse_timestamp,
 };
 
+/// The bare address of a recipient (`Name <a@b.example>` → `a@b.example`), trimmed
+/// and lowercased so one mailbox is suppressed once however it was written.
+pub use junction_toolkit::input::bare_address as normalize_address;
+
 /// Why a recipient is suppressed, as [`Suppression::reason`] says it.
 pub const REASON_BOUNCE: &str = "bounce";
 pub const REASON_COMPLAINT: &str = "complaint";
@@ -173,18 +177,6 @@ fn suppressions(status: &str, data: &Map<String, Value>) -> Vec<Suppression> {
             reason: reason.to_owned(),
         })
         .collect()
-}
-
-/// The bare address of a recipient (`Name <a@b.example>` → `a@b.example`), trimmed
-/// and lowercased so one mailbox is suppressed once however it was written.
-pub fn normalize_address(recipient: &str) -> Option<String> {
-    let recipient = recipient.trim();
-    let bare = match (recipient.rfind('<'), recipient.strip_suffix('>')) {
-        (Some(open), Some(inner)) => &inner[open + 1..],
-        _ => recipient,
-    };
-    let bare = bare.trim();
-    (bare.contains('@') && !bare.contains(char::is_whitespace)).then(|| bare.to_lowercase())
 }
 
 #[cfg(test)]
