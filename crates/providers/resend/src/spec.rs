@@ -1,19 +1,18 @@
 //! The static description of the Resend provider: the API key, config fields, the
-//! `emails`, `domains` and `email_metrics` streams, the send actions, the Svix webhook
-//! scheme and the request budget.
+//! Svix webhook scheme and the request budget; the `emails`, `domains` and
+//! `email_metrics` streams (`streams.json`) and the send actions (`actions.json`) are
+//! data files, in the shape `GET /v1/providers/resend` serves them.
 
 use std::{sync::OnceLock, time::Duration};
 
 use junction_core::{
     spec::{
-        ActionSpec, AuthSpec, Category, ConfigField, ProviderSpec, RateBudget, StreamSpec,
-        WebhookScheme, WebhookSecret, WebhookSpec,
+        AuthSpec, Category, ConfigField, ProviderSpec, RateBudget, WebhookScheme, WebhookSecret,
+        WebhookSpec,
     },
     webhook::svix,
 };
-use junction_toolkit::IntSetting;
-use serde::Deserialize;
-use serde_json::Value;
+use junction_toolkit::{IntSetting, described};
 
 /// The provider id (also the sandbox mount point of the fake).
 pub const PROVIDER_ID: &str = "resend";
@@ -150,36 +149,8 @@ fn build() -> ProviderSpec {
             .with_pattern(WEBHOOK_SECRET_PATTERN),
             LOOKBACK.field(),
         ],
-        streams: vec![
-            StreamSpec {
-                name: EMAILS,
-                description: "Emails sent by the team, newest first, with their delivery \
-                              status (`last_event`). Each sync re-reads the last three days so \
-                              late bounces and complaints land; webhooks update records live.",
-                primary_key: vec!["id"],
-                cursor_field: Some("created_at"),
-                default_schedule: Duration::from_secs(6 * 60 * 60),
-                metrics: Vec::new(),
-            },
-            StreamSpec {
-                name: DOMAINS,
-                description: "Sending domains and their verification status.",
-                primary_key: vec!["id"],
-                cursor_field: None,
-                default_schedule: Duration::from_secs(24 * 60 * 60),
-                metrics: Vec::new(),
-            },
-            StreamSpec {
-                name: EMAIL_METRICS,
-                description: "Resend's daily delivery counts for the team (sent, delivered, \
-                              bounced, complained, opened, clicked), days in UTC.",
-                primary_key: vec!["date"],
-                cursor_field: Some("date"),
-                default_schedule: Duration::from_secs(60 * 60),
-                metrics: METRICS.iter().map(|(_, kpi)| *kpi).collect(),
-            },
-        ],
-        actions: actions(),
+        streams: described::streams(include_str!("streams.json"), PROVIDER_ID),
+        actions: described::actions(include_str!("actions.json"), PROVIDER_ID),
         webhook: Some(WebhookSpec {
             scheme: WebhookScheme::Svix {
                 tolerance_secs: svix::DEFAULT_TOLERANCE_SECS,
@@ -197,38 +168,10 @@ fn build() -> ProviderSpec {
     }
 }
 
-/// One action of `actions.json`: its name, description and input JSON Schema, as
-/// `GET /v1/providers/resend` serves them. Names and descriptions are borrowed from
-/// the file, so they are written without JSON escapes.
-#[derive(Debug, Deserialize)]
-struct ActionDef {
-    name: &'static str,
-    description: &'static str,
-    input_schema: Value,
-}
-
-/// The actions of `actions.json`. The unit tests read the file, so a build that
-/// passed them always gets all three.
-fn actions() -> Vec<ActionSpec> {
-    let defs: Vec<ActionDef> =
-        serde_json::from_str(include_str!("actions.json")).unwrap_or_else(|err| {
-            tracing::error!(provider = PROVIDER_ID, %err, "actions.json does not parse");
-            Vec::new()
-        });
-    defs.into_iter()
-        .map(|def| ActionSpec {
-            name: def.name,
-            description: def.description,
-            input_schema: def.input_schema,
-            long_running: false,
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn values(value: Value) -> serde_json::Map<String, Value> {
         value.as_object().cloned().unwrap()
@@ -328,5 +271,9 @@ mod tests {
             MAX_RECIPIENTS
         );
         assert_eq!(spec().actions.len(), 3);
+        let streams: Vec<_> = spec().streams.iter().map(|s| s.name).collect();
+        assert_eq!(streams, [EMAILS, DOMAINS, EMAIL_METRICS]);
+        let kpis: Vec<_> = METRICS.iter().map(|(_, kpi)| *kpi).collect();
+        assert_eq!(spec().stream(EMAIL_METRICS).unwrap().metrics, kpis);
     }
 }
