@@ -24,7 +24,10 @@
 //! of JSON arrays; a plain JSON array or JSON lines (an unpacked copy) are read too.
 //! The archive URL is pre-signed storage, fetched without the API key.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use http::Method;
 use junction_core::{ActionOutcome, AdapterError};
@@ -67,18 +70,15 @@ const TAGS_OP: &str = "tags";
 // Input: the action's JSON Schema (in the spec) checks the shape, serde reads it, and
 // the code below checks what a schema cannot say.
 
-/// One contact to write.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// One contact to write (the schema requires its address).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
 pub(crate) struct Contact {
     pub email_address: String,
     /// Empty when the input leaves it to the action's default.
-    #[serde(default)]
     pub status_if_new: String,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub merge_fields: Map<String, Value>,
-    #[serde(default)]
     pub tags: Vec<String>,
 }
 
@@ -92,7 +92,6 @@ struct UpsertInput {
 #[derive(Deserialize)]
 struct BulkInput {
     audience_id: String,
-    #[serde(default)]
     status_if_new: Option<String>,
     contacts: Vec<Contact>,
 }
@@ -114,19 +113,15 @@ impl Contact {
             return Err(invalid("email_address", "is not a valid email address"));
         }
         if let Some(tag) = self.merge_fields.keys().find(|tag| tag.trim().is_empty()) {
-            return Err(invalid(
-                &format!("merge_fields.{tag}"),
-                "needs a merge tag name",
-            ));
+            let field = format!("merge_fields.{tag}");
+            return Err(invalid(&field, "needs a merge tag name"));
         }
         let mut tags: Vec<String> = Vec::with_capacity(self.tags.len());
         for (index, tag) in self.tags.iter().enumerate() {
             let tag = tag.trim();
             if tag.is_empty() {
-                return Err(invalid(
-                    &format!("tags[{index}]"),
-                    "must be a non-empty string",
-                ));
+                let field = format!("tags[{index}]");
+                return Err(invalid(&field, "must be a non-empty string"));
             }
             if !tags.iter().any(|t| t == tag) {
                 tags.push(tag.to_owned());
@@ -186,13 +181,13 @@ pub(crate) fn is_plausible_email(address: &str) -> bool {
 
 /// The input of `upsert_contact` (both entries declare the same actions).
 pub(crate) fn parse_upsert(input: &Value) -> Result<(String, Contact), AdapterError> {
-    let read: UpsertInput = input::checked(spec::spec(), UPSERT_CONTACT, input)?;
+    let read: UpsertInput = input::checked(&spec::SPEC, UPSERT_CONTACT, input)?;
     Ok((read.audience_id, read.contact.checked("", "subscribed")?))
 }
 
 /// The input of `bulk_sync_contacts`.
 pub(crate) fn parse_bulk(input: &Value) -> Result<(String, Vec<Contact>), AdapterError> {
-    let read: BulkInput = input::checked(spec::spec(), BULK_SYNC_CONTACTS, input)?;
+    let read: BulkInput = input::checked(&spec::SPEC, BULK_SYNC_CONTACTS, input)?;
     let default_status = read.status_if_new.as_deref().unwrap_or("subscribed");
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut contacts = Vec::with_capacity(read.contacts.len());
@@ -213,7 +208,7 @@ pub(crate) fn parse_bulk(input: &Value) -> Result<(String, Vec<Contact>), Adapte
 
 /// The input of `get_batch`.
 pub(crate) fn parse_get_batch(input: &Value) -> Result<String, AdapterError> {
-    let read: GetBatchInput = input::checked(spec::spec(), GET_BATCH, input)?;
+    let read: GetBatchInput = input::checked(&spec::SPEC, GET_BATCH, input)?;
     Ok(read.batch_id)
 }
 
@@ -238,21 +233,16 @@ pub(crate) async fn upsert_contact(
             .send_with(request.json(&contact.tags_body()), contact_write)
             .await?;
     }
-    let id = member
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or(&hash)
-        .to_owned();
-    let pick = |field: &str| member.get(field).cloned().unwrap_or(Value::Null);
+    let id = member["id"].as_str().unwrap_or(&hash).to_owned();
     Ok(ActionOutcome {
         external_id: Some(id.clone()),
         output: json!({
             "id": id,
             "audience_id": audience,
-            "email_address": pick("email_address"),
-            "status": pick("status"),
-            "unique_email_id": pick("unique_email_id"),
-            "merge_fields": pick("merge_fields"),
+            "email_address": member["email_address"],
+            "status": member["status"],
+            "unique_email_id": member["unique_email_id"],
+            "merge_fields": member["merge_fields"],
             "tags_added": contact.tags,
         }),
     })
@@ -314,20 +304,16 @@ pub(crate) async fn bulk_sync_contacts(
     );
     let batch = poll_batch(client, submitted, poll_delays(), MAX_POLL_WAIT).await?;
     let mut outcome = report(client, &batch).await?;
-    if let Some(output) = outcome.output.as_object_mut() {
-        let failed: std::collections::HashSet<String> = output
-            .get("failures")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f.get("email_address").and_then(Value::as_str))
-            .map(str::to_lowercase)
-            .collect();
-        output.insert("audience_id".into(), json!(audience));
-        output.insert("contacts".into(), json!(contacts.len()));
-        if batch.is_finished() && !output.contains_key("results_error") {
-            output.insert("succeeded".into(), json!(contacts.len() - failed.len()));
-        }
+    let output = &mut outcome.output;
+    let failures = output["failures"].as_array().into_iter().flatten();
+    let failed: HashSet<String> = failures
+        .filter_map(|failure| failure["email_address"].as_str())
+        .map(str::to_lowercase)
+        .collect();
+    output["audience_id"] = json!(audience);
+    output["contacts"] = json!(contacts.len());
+    if batch.is_finished() && output.get("results_error").is_none() {
+        output["succeeded"] = json!(contacts.len() - failed.len());
     }
     Ok(outcome)
 }
@@ -336,14 +322,13 @@ pub(crate) async fn get_batch(
     client: &Client<'_>,
     batch_id: &str,
 ) -> Result<ActionOutcome, AdapterError> {
-    let batch = fetch_batch(client, batch_id)
-        .await
-        .map_err(|err| match err {
-            AdapterError::Provider { status: 404, .. } => {
-                AdapterError::invalid_field("batch_id", "Mailchimp has no such batch operation")
-            }
-            other => other,
-        })?;
+    let no_such_batch = |err: AdapterError| match err {
+        AdapterError::Provider { status: 404, .. } => {
+            AdapterError::invalid_field("batch_id", "Mailchimp has no such batch operation")
+        }
+        other => other,
+    };
+    let batch = fetch_batch(client, batch_id).await.map_err(no_such_batch)?;
     report(client, &batch).await
 }
 
@@ -419,17 +404,16 @@ pub(crate) fn failures(results: &[OperationResult]) -> Vec<Value> {
         .iter()
         .filter(|result| !(200..300).contains(&result.status_code))
         .map(|result| {
-            let operation_id = result.operation_id.clone().unwrap_or_default();
-            let (operation, email) = operation_id
-                .split_once(':')
-                .map(|(op, email)| (op.to_owned(), email.to_owned()))
-                .unwrap_or_else(|| (String::new(), String::new()));
+            let operation_id = result.operation_id.as_deref().unwrap_or_default();
+            let (operation, email) = operation_id.split_once(':').unwrap_or_default();
             let problem: Problem = serde_json::from_str(&result.response).unwrap_or_default();
-            let detail = if problem == Problem::default() {
-                data::one_line(&result.response, MAX_MESSAGE_CHARS)
+            // A response that is no problem document is quoted as it is.
+            let said = if problem == Problem::default() {
+                result.response.clone()
             } else {
-                data::one_line(&problem.describe(), MAX_MESSAGE_CHARS)
+                problem.describe()
             };
+            let detail = data::one_line(&said, MAX_MESSAGE_CHARS);
             json!({
                 "operation_id": operation_id,
                 "operation": operation,
@@ -528,7 +512,7 @@ mod tests {
             access_token: None,
             token_expires_at: None,
         };
-        let client = Client::new(&ctx, crate::spec::spec(), &crate::api::API, &conn).unwrap();
+        let client = Client::new(&ctx, &crate::spec::SPEC, &crate::api::API, &conn).unwrap();
         let submitted: Batch =
             serde_json::from_value(json!({"id": "b1", "status": "pending"})).unwrap();
         let started = std::time::Instant::now();

@@ -1,6 +1,6 @@
 //! The Marketing API as the toolkit runs it ([`API`]): the data center's host
 //! (`https://{dc}.api.mailchimp.com`, the data center from the API key's suffix, or
-//! given by the adapter from the OAuth metadata lookup in [`crate::oauth`]), paths
+//! given by the adapter from the OAuth metadata lookup in the `oauth` module), paths
 //! under `/3.0`, the credential (an API key as the password of HTTP Basic auth, or an
 //! OAuth access token as `Authorization: Bearer`: the toolkit picks the mode from the
 //! connection), and how Mailchimp's problem documents classify.
@@ -9,7 +9,7 @@
 //! keys and Mailchimp's tokens do not expire), 429 (`RateLimited` without a wait:
 //! Mailchimp sends no rate headers) and 5xx right. The error table adds what only a
 //! 403's `title` tells: a disabled user, the wrong data center or a bad key is a
-//! credential problem. Contact writes refine further per call ([`contact_write`]): a
+//! credential problem. Contact writes refine further per call (`contact_write`): a
 //! 400 is the input, naming the field, and a 404 the audience.
 
 use junction_core::{AdapterError, http::Refusal};
@@ -43,7 +43,7 @@ const fn credential_problem(title_part: &'static str) -> ErrorRule {
 }
 
 /// The Marketing API 3.0.
-pub(crate) const API: HttpApi = HttpApi {
+pub const API: HttpApi = HttpApi {
     base: BaseUrl::fixed(API_HOST_TEMPLATE)
         .with_prefix(API_PREFIX)
         .with_vars(&[Var {
@@ -85,7 +85,7 @@ pub(crate) const API: HttpApi = HttpApi {
 
 /// The OAuth metadata endpoint's host, which takes the access token in Mailchimp's
 /// own `Authorization: OAuth <token>` scheme.
-pub(crate) const METADATA_API: HttpApi = HttpApi {
+pub const METADATA_API: HttpApi = HttpApi {
     base: BaseUrl::fixed(METADATA_BASE),
     auth: &[AuthMode::OAuth2 {
         placement: Placement::Header {
@@ -99,16 +99,11 @@ pub(crate) const METADATA_API: HttpApi = HttpApi {
     rate_limits: RateLimitSignals::STANDARD,
 };
 
-/// The data center of an API key: what follows its last `-`, when it is a plain
-/// data-center name (it becomes part of a host name).
-fn key_data_center(key: &str) -> Option<String> {
+/// The data center of an API key (trimmed): what follows its last `-`, when it is a
+/// plain data-center name (it becomes part of a host name).
+pub(crate) fn key_data_center(key: &str) -> Option<String> {
     let (_, dc) = key.rsplit_once('-')?;
     is_data_center(dc).then(|| dc.to_owned())
-}
-
-/// The data center of a connection's API key (`us21`), once the toolkit accepted it.
-pub(crate) fn data_center_of(key: &str) -> String {
-    key_data_center(key.trim()).unwrap_or_default()
 }
 
 /// Whether a text is a plain data-center name (`us21`: lower-case letters, then
@@ -330,7 +325,7 @@ mod tests {
             access_token: Some(SecretString::from("oauth-token")),
             token_expires_at: None,
         };
-        let spec = crate::spec::oauth_spec();
+        let spec = &crate::spec::OAUTH_SPEC;
         let client = Client::build(&ctx, spec, &API, &conn, &[("dc", "us19".into())]).unwrap();
         let target = client.proxy_target().unwrap();
         assert_eq!(target.base_url.as_str(), "https://us19.api.mailchimp.com/");

@@ -2,7 +2,8 @@
 //!
 //! One adapter, [`Mailchimp`], serves the provider's two entries with the same
 //! streams and actions; the provider toolkit picks the auth mode from the connection
-//! (see [`api`](crate::api) for the API's description):
+//! (see [`api`] for the API's description, and [`AUDIENCE_PAGING`] and
+//! [`MEMBER_PAGING`] for its lists' paging):
 //!
 //! - `mailchimp` ([`Mailchimp::api_key`], the default): an API key sent as the
 //!   password of HTTP Basic auth; the key's suffix after its last `-` is the
@@ -32,7 +33,7 @@
 //! keys, `MailchimpFake::oauth()` for OAuth tokens and the metadata endpoint).
 
 mod actions;
-mod api;
+pub mod api;
 pub mod archive;
 mod oauth;
 mod spec;
@@ -59,7 +60,7 @@ pub use spec::{
     METADATA_BASE, METADATA_PATH, NEW_MEMBERS, OAUTH_AUTHORIZE_URL, OAUTH_PROVIDER_ID,
     OAUTH_TOKEN_URL, PROVIDER_ID, UPSERT_CONTACT,
 };
-pub use streams::NEW_MEMBERS_LOOKBACK_DAYS;
+pub use streams::{AUDIENCE_PAGING, MEMBER_PAGING, NEW_MEMBERS_LOOKBACK_DAYS};
 
 use crate::api::API;
 
@@ -124,11 +125,11 @@ impl Mailchimp {
         let spec = self.spec();
         if self.entry == Entry::ApiKey {
             let client = Client::new(ctx, spec, &API, conn)?;
-            let key = conn.secret(API_KEY_FIELD)?.expose_secret();
+            let key = conn.secret(API_KEY_FIELD)?.expose_secret().trim();
+            let data_center = api::key_data_center(key).unwrap_or_default();
             let account = AccountMetadata {
-                data_center: api::data_center_of(key),
-                account_name: None,
-                login_email: None,
+                data_center,
+                ..AccountMetadata::default()
             };
             return Ok((client, account));
         }
@@ -152,38 +153,33 @@ impl Mailchimp {
     }
 }
 
-/// What `act` was asked to do, its input checked.
+/// What `act` was asked to do, its input checked: the audience and the contact(s),
+/// or the batch.
 enum Action {
-    Upsert(String, actions::Contact),
-    Bulk(String, Vec<actions::Contact>),
+    Upsert((String, actions::Contact)),
+    Bulk((String, Vec<actions::Contact>)),
     GetBatch(String),
 }
 
 impl Action {
     fn parse(action: &str, input: &Value) -> Result<Self, AdapterError> {
-        match action {
-            UPSERT_CONTACT => {
-                let (audience, contact) = actions::parse_upsert(input)?;
-                Ok(Self::Upsert(audience, contact))
+        Ok(match action {
+            UPSERT_CONTACT => Self::Upsert(actions::parse_upsert(input)?),
+            BULK_SYNC_CONTACTS => Self::Bulk(actions::parse_bulk(input)?),
+            GET_BATCH => Self::GetBatch(actions::parse_get_batch(input)?),
+            other => {
+                let message = format!("Mailchimp has no action `{other}`");
+                return Err(AdapterError::invalid_field("action", message));
             }
-            BULK_SYNC_CONTACTS => {
-                let (audience, contacts) = actions::parse_bulk(input)?;
-                Ok(Self::Bulk(audience, contacts))
-            }
-            GET_BATCH => Ok(Self::GetBatch(actions::parse_get_batch(input)?)),
-            other => Err(AdapterError::invalid_field(
-                "action",
-                format!("Mailchimp has no action `{other}`"),
-            )),
-        }
+        })
     }
 
     async fn run(&self, client: &Client<'_>) -> Result<ActionOutcome, AdapterError> {
         match self {
-            Self::Upsert(audience, contact) => {
+            Self::Upsert((audience, contact)) => {
                 actions::upsert_contact(client, audience, contact).await
             }
-            Self::Bulk(audience, contacts) => {
+            Self::Bulk((audience, contacts)) => {
                 actions::bulk_sync_contacts(client, audience, contacts).await
             }
             Self::GetBatch(batch_id) => actions::get_batch(client, batch_id).await,
@@ -195,8 +191,8 @@ impl Action {
 impl Adapter for Mailchimp {
     fn spec(&self) -> &ProviderSpec {
         match self.entry {
-            Entry::ApiKey => spec::spec(),
-            Entry::OAuth => spec::oauth_spec(),
+            Entry::ApiKey => &spec::SPEC,
+            Entry::OAuth => &spec::OAUTH_SPEC,
         }
     }
 
@@ -209,11 +205,10 @@ impl Adapter for Mailchimp {
             let ping: wire::Ping = client.verify().await?;
             let name = account
                 .account_name
-                .as_deref()
-                .unwrap_or("Mailchimp account");
+                .unwrap_or_else(|| "Mailchimp account".into());
             let label = match &account.login_email {
                 Some(login) => format!("{name} ({login})"),
-                None if self.entry == Entry::OAuth => name.to_owned(),
+                None if self.entry == Entry::OAuth => name,
                 None => format!("{name} (data center {})", account.data_center),
             };
             Ok(Health {

@@ -11,7 +11,7 @@
 //! override (the sandbox, tests) it goes to `{base}/oauth2/metadata`.
 
 use http::Method;
-use junction_core::{AdapterError, Connection, Context, spec::ProviderSpec};
+use junction_core::{AdapterError, Connection, Context, http::Refusal, spec::ProviderSpec};
 use junction_toolkit::{Client, TokenMemo, data, errors::map_message};
 use serde::Deserialize;
 
@@ -24,7 +24,7 @@ use crate::{
 pub type MetadataCache = TokenMemo<AccountMetadata>;
 
 /// What the metadata endpoint says about a token's account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountMetadata {
     /// The data center (`us21`), checked to be a plain data-center name.
     pub data_center: String,
@@ -62,21 +62,18 @@ pub(crate) async fn lookup(
     // Mailchimp's tokens never expire, so a 401 here means the grant is gone: the
     // generic classification (not refreshable under this spec's policy) is right;
     // the message says which step failed.
-    let response = client
-        .send_with(request, |classified, _| match classified {
-            AdapterError::Unauthorized { .. } => map_message(classified, |message| {
-                format!(
-                    "Mailchimp refused the access token while looking up its data center \
-                     (reconnect the integration): {message}"
-                )
-            }),
-            AdapterError::Provider { .. } => map_message(classified, |message| {
-                format!("Mailchimp's OAuth metadata lookup failed: {message}")
-            }),
-            other => other,
-        })
-        .await?;
-    let doc: MetadataDoc = junction_core::http::json(response).await?;
+    let refine = |classified: AdapterError, _: &Refusal<'_>| {
+        let step = match classified {
+            AdapterError::Unauthorized { .. } => {
+                "Mailchimp refused the access token while looking up its data center \
+                 (reconnect the integration)"
+            }
+            AdapterError::Provider { .. } => "Mailchimp's OAuth metadata lookup failed",
+            _ => return classified,
+        };
+        map_message(classified, |message| format!("{step}: {message}"))
+    };
+    let doc: MetadataDoc = client.fetch_with(request, refine).await?.decode()?;
     metadata_of(doc, ctx.base_url.is_some())
 }
 

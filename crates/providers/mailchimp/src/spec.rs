@@ -82,14 +82,8 @@ pub const MAX_BULK_CONTACTS: usize = 5_000;
 /// Most tags one contact can be given per call.
 pub const MAX_TAGS: usize = 100;
 
-/// Mailchimp documents no request rate, only "10 simultaneous connections" per user
-/// and a 429 beyond it. The budget keeps the concurrency and a generous rate that
-/// still spreads a large tenant's sync over time.
-const REQUESTS_PER_MINUTE: u32 = 600;
-const CONCURRENT_REQUESTS: u32 = 10;
-
 /// The API-key entry's spec.
-static SPEC: LazyLock<ProviderSpec> = LazyLock::new(|| {
+pub(crate) static SPEC: LazyLock<ProviderSpec> = LazyLock::new(|| {
     let key = ConfigField::secret(
         API_KEY_FIELD,
         "API key",
@@ -103,8 +97,8 @@ static SPEC: LazyLock<ProviderSpec> = LazyLock::new(|| {
 /// The OAuth 2.0 entry's spec. Mailchimp's OAuth has no scopes (a token can do what
 /// the user can), no PKCE, and access tokens that never expire and come without a
 /// refresh token; the client authenticates in the token request's body.
-static OAUTH_SPEC: LazyLock<ProviderSpec> = LazyLock::new(|| {
-    let auth = OAuth2Spec {
+pub(crate) static OAUTH_SPEC: LazyLock<ProviderSpec> = LazyLock::new(|| {
+    let auth = AuthSpec::OAuth2(OAuth2Spec {
         authorize_url: OAUTH_AUTHORIZE_URL,
         token_url: OAUTH_TOKEN_URL,
         // Mailchimp has no revocation endpoint: the user removes the app under
@@ -117,21 +111,9 @@ static OAUTH_SPEC: LazyLock<ProviderSpec> = LazyLock::new(|| {
         refresh: RefreshBehaviour::None,
         client_auth: TokenClientAuth::RequestBody,
         long_lived_exchange: None,
-    };
-    build(
-        OAUTH_PROVIDER_ID,
-        "Mailchimp (OAuth)",
-        AuthSpec::OAuth2(auth),
-    )
+    });
+    build(OAUTH_PROVIDER_ID, "Mailchimp (OAuth)", auth)
 });
-
-pub(crate) fn spec() -> &'static ProviderSpec {
-    &SPEC
-}
-
-pub(crate) fn oauth_spec() -> &'static ProviderSpec {
-    &OAUTH_SPEC
-}
 
 fn build(id: &'static str, name: &'static str, auth: AuthSpec) -> ProviderSpec {
     ProviderSpec {
@@ -195,10 +177,13 @@ fn build(id: &'static str, name: &'static str, auth: AuthSpec) -> ProviderSpec {
             },
         ],
         webhook: None,
+        // Mailchimp documents no request rate, only "10 simultaneous connections" per
+        // user and a 429 beyond it. The budget keeps the concurrency and a generous
+        // rate (600 a minute) that still spreads a large tenant's sync over time.
         rate_limit: RateBudget {
-            requests: REQUESTS_PER_MINUTE,
+            requests: 600,
             per: Duration::from_secs(60),
-            concurrency: Some(CONCURRENT_REQUESTS),
+            concurrency: Some(10),
         },
         docs_url: "https://mailchimp.com/developer/marketing/api/",
     }
@@ -288,14 +273,14 @@ mod tests {
     #[test]
     fn api_keys_must_name_their_data_center() {
         let good = values(json!({"api_key": "0123456789abcdef0123456789abcdef-us21"}));
-        assert_eq!(spec().validate_fields(&good), Ok(()));
+        assert_eq!(SPEC.validate_fields(&good), Ok(()));
         for bad in [
             "0123456789abcdef0123456789abcdef",
             "0123456789abcdef0123456789abcdef-",
             "0123456789abcdef0123456789abcdef-us21.evil.example/",
             "0123456789ABCDEF0123456789ABCDEF-us21",
         ] {
-            let errors = spec()
+            let errors = SPEC
                 .validate_fields(&values(json!({ "api_key": bad })))
                 .unwrap_err();
             assert_eq!(errors[0].field, "api_key");
@@ -305,7 +290,7 @@ mod tests {
 
     #[test]
     fn the_oauth_entry_differs_only_in_auth() {
-        let (key, oauth) = (spec(), oauth_spec());
+        let (key, oauth) = (&*SPEC, &*OAUTH_SPEC);
         assert_eq!(oauth.id, OAUTH_PROVIDER_ID);
         assert_eq!(oauth.name, "Mailchimp (OAuth)");
         let AuthSpec::OAuth2(auth) = &oauth.auth else {
@@ -331,7 +316,7 @@ mod tests {
 
     #[test]
     fn metrics_and_actions_are_declared() {
-        let spec = spec();
+        let spec = &*SPEC;
         assert_eq!(spec.stream(AUDIENCES).unwrap().metrics, AUDIENCE_KPIS);
         assert_eq!(spec.stream(MEMBERS).unwrap().metrics, [NEW_MEMBERS]);
         assert!(spec.action(BULK_SYNC_CONTACTS).unwrap().long_running);

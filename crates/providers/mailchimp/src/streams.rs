@@ -36,7 +36,7 @@ const MAX_COUNT: u32 = 1_000;
 
 /// How `GET /lists` pages: `count` and `offset`, up to the answer's `total_items`
 /// (100 audiences per page when the caller has no wish).
-const AUDIENCE_PAGING: Paging = Paging {
+pub const AUDIENCE_PAGING: Paging = Paging {
     style: Style::Offset {
         param: "offset",
         total: Some("/total_items"),
@@ -51,7 +51,7 @@ const AUDIENCE_PAGING: Paging = Paging {
 };
 
 /// How `GET /lists/{id}/members` pages: the same way, 500 members per page by default.
-const MEMBER_PAGING: Paging = Paging {
+pub const MEMBER_PAGING: Paging = Paging {
     items: "/members",
     size: PageSize {
         default: 500,
@@ -62,6 +62,13 @@ const MEMBER_PAGING: Paging = Paging {
 
 /// Audiences in creation order, so pages do not shift as audiences are added.
 const BY_CREATION: [(&str, &str); 2] = [("sort_field", "date_created"), ("sort_dir", "ASC")];
+
+/// The ids of every audience, in creation order.
+const AUDIENCE_IDS: [(&str, &str); 3] = [
+    ("fields", "lists.id,total_items"),
+    ("sort_field", "date_created"),
+    ("sort_dir", "ASC"),
+];
 
 /// Members in signup order, which changes never rewrite.
 const BY_SIGNUP: [(&str, &str); 2] = [("sort_field", "timestamp_signup"), ("sort_dir", "ASC")];
@@ -97,11 +104,10 @@ fn id_of(value: &Value, what: &str) -> Result<String, AdapterError> {
     })
 }
 
-fn timestamp(value: &Value, field: &str) -> Option<DateTime<Utc>> {
-    let text = value.get(field).and_then(Value::as_str)?;
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
-        .map(|t| t.with_timezone(&Utc))
+        .map(|at| at.to_utc())
 }
 
 fn filter_time(at: DateTime<Utc>) -> String {
@@ -112,22 +118,18 @@ fn midnight(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
-/// One page of the list at `path` from `offset`, with `query` besides the paging:
-/// the answer, and the offset of the next page (`None` at the end of the list).
+/// The page at `token` of the list at `path`, with `query` besides the paging: the
+/// answer, and the token of the next page (`None` at the end of the list).
 async fn page<T: DeserializeOwned>(
     client: &Client<'_>,
     path: &str,
-    (paging, offset, size): (&Paging, u64, u32),
+    (paging, token, size): (&Paging, PageToken, u32),
     query: &[(&str, &str)],
-) -> Result<(T, Option<u64>), AdapterError> {
-    let token = PageToken::Offset(offset);
+) -> Result<(T, Option<PageToken>), AdapterError> {
     let request = client.page_request(Method::GET, path, paging, &token, size)?;
     let fetched = client.fetch(request.query(query)).await?;
-    let answer = fetched.decode()?;
-    match paging.next(&token, size, &fetched.headers, &fetched.body)? {
-        Some(PageToken::Offset(next)) => Ok((answer, Some(next))),
-        _ => Ok((answer, None)),
-    }
+    let next = paging.next(&token, size, &fetched.headers, &fetched.body)?;
+    Ok((fetched.decode()?, next))
 }
 
 // ---------------------------------------------------------------------------------
@@ -148,7 +150,7 @@ pub(crate) async fn read_audiences(
     let cursor: AudiencesCursor =
         cursor::read(request.cursor.as_ref(), AUDIENCES)?.unwrap_or_default();
     let size = AUDIENCE_PAGING.size.pick(request.page_size);
-    let paging = (&AUDIENCE_PAGING, cursor.offset, size);
+    let paging = (&AUDIENCE_PAGING, PageToken::Offset(cursor.offset), size);
     let (page, next): (ListsPage, _) = page(client, "lists", paging, &BY_CREATION).await?;
     let today = client.context().now().date_naive();
     let mut records = Vec::with_capacity(page.lists.len());
@@ -168,8 +170,11 @@ pub(crate) async fn read_audiences(
         });
     }
     // After the last page the next sync starts over: audiences are re-read whole.
-    let offset = next.unwrap_or(0);
-    cursor::page(records, kpis, &AudiencesCursor { offset }, next.is_some())
+    let (offset, has_more) = match next {
+        Some(PageToken::Offset(offset)) => (offset, true),
+        _ => (0, false),
+    };
+    cursor::page(records, kpis, &AudiencesCursor { offset }, has_more)
 }
 
 // ---------------------------------------------------------------------------------
@@ -202,25 +207,14 @@ struct Pass {
 
 /// Every audience id of the account, in creation order.
 async fn audience_ids(client: &Client<'_>) -> Result<Vec<String>, AdapterError> {
-    let query = [
-        ("fields", "lists.id,total_items"),
-        BY_CREATION[0],
-        BY_CREATION[1],
-    ];
-    let pages = paging::walk(MAX_AUDIENCE_ID_PAGES, |token| {
-        let offset = match token {
-            PageToken::Offset(offset) => offset,
-            _ => 0,
-        };
-        let (paging, query) = ((&AUDIENCE_PAGING, offset, MAX_COUNT), &query);
-        async move {
-            let (page, next): (ListsPage, _) = page(client, "lists", paging, query).await?;
-            let ids = page
-                .lists
-                .iter()
-                .filter_map(|list| data::text(list.get("id")));
-            Ok((ids.collect::<Vec<_>>(), next.map(PageToken::Offset)))
-        }
+    let pages = paging::walk(MAX_AUDIENCE_ID_PAGES, |token| async move {
+        let paging = (&AUDIENCE_PAGING, token, MAX_COUNT);
+        let (page, next): (ListsPage, _) = page(client, "lists", paging, &AUDIENCE_IDS).await?;
+        let ids = page
+            .lists
+            .iter()
+            .filter_map(|list| data::text(list.get("id")));
+        Ok((ids.collect::<Vec<_>>(), next))
     })
     .await?;
     Ok(pages.concat())
@@ -257,7 +251,7 @@ pub(crate) async fn read_members(
     query.extend(since.as_deref().map(|since| ("since_last_changed", since)));
     let size = MEMBER_PAGING.size.pick(request.page_size);
     let path = format!("lists/{audience}/members");
-    let paging = (&MEMBER_PAGING, pass.offset, size);
+    let paging = (&MEMBER_PAGING, PageToken::Offset(pass.offset), size);
     let (page, next): (MembersPage, _) = match page(client, &path, paging, &query).await {
         Ok(answer) => answer,
         // Deleted since the pass began: nothing left to read there.
@@ -276,11 +270,11 @@ pub(crate) async fn read_members(
         let id = id_of(&member, "a member")?;
         records.push(Record {
             external_id: format!("{audience}:{id}"),
-            modified_at: timestamp(&member, "last_changed"),
+            modified_at: member["last_changed"].as_str().and_then(parse_time),
             data: without_links(member),
         });
     }
-    if let Some(offset) = next {
+    if let Some(PageToken::Offset(offset)) = next {
         pass.offset = offset;
         cursor.pass = Some(pass);
         return cursor::page(records, Vec::new(), &cursor, true);
