@@ -11,6 +11,7 @@ use junction_core::{
 };
 use ring::digest;
 use secrecy::SecretString;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 /// Verifies `request` with the scheme `spec` declares (at `ctx.now()`, which the
@@ -82,6 +83,18 @@ pub fn message_id(scheme: WebhookScheme, headers: &HeaderMap) -> Option<&str> {
         .filter(|id| !id.is_empty())
 }
 
+/// A verified body read as `T`; otherwise `InvalidPayload` saying it is not `what`
+/// and where reading stopped, never serde's message (which could quote the body).
+pub fn json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, WebhookError> {
+    serde_json::from_slice(body).map_err(|err| {
+        WebhookError::InvalidPayload(format!(
+            "not {what} (line {}, column {})",
+            err.line(),
+            err.column()
+        ))
+    })
+}
+
 /// A stable event id for providers that send none: `prefix` and the hex SHA-256 of
 /// the parts, each length-prefixed so `a|bc` and `ab|c` cannot collide. A
 /// redelivery of the same content gets the same id (and is deduplicated); different
@@ -126,6 +139,20 @@ mod tests {
             occurred_at: None,
             payload: serde_json::Value::Null,
         }])
+    }
+
+    #[test]
+    fn bodies_that_do_not_parse_are_not_quoted() {
+        let read: Value = json(br#"{"type": "email.sent"}"#, "JSON").unwrap();
+        assert_eq!(read["type"], "email.sent");
+        assert_eq!(
+            json::<Value>(b"{\"secret\": \"s3cret", "JSON"),
+            Err(WebhookError::InvalidPayload(
+                "not JSON (line 1, column 18)".into()
+            ))
+        );
+        let err = json::<Vec<u8>>(br#"{"password": "hunter2"}"#, "a list").unwrap_err();
+        assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
     }
 
     #[test]
