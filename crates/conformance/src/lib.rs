@@ -7,9 +7,41 @@
 //!   its fake — a consistent spec, a working health check, every stream read to the
 //!   end with unique non-empty record ids, the same data on a second full read, and
 //!   each injected fault classified the way the worker's retry policy needs.
+//! - [`Description`] adds the table-driven checks generated from the provider's
+//!   toolkit description (`HttpApi`, `Paging`s, the spec's webhook scheme), given to
+//!   the suite with [`Suite::with_description`]:
+//!   - **errors**: each `ErrorRule` of the `ErrorTable` gets a refusal built in the
+//!     provider's envelope (its code at the envelope's code path — each code of a
+//!     list, both ends of a range —, its message, what the rule's `when` asks for,
+//!     at the rule's status or a status no earlier rule takes; bare statuses that
+//!     stand for a code; HTTP 200 bodies for GraphQL APIs; a refusal without a
+//!     message for rules with a fallback), served by wiremock and classified by the
+//!     toolkit `Client` as at runtime (core's `classify`, then the table). It must
+//!     be taken by that rule and no earlier one, and become what the rule documents
+//!     (the class, the wait the rate-limit signals give, the quota's reset, the
+//!     field, the provider's words or the fallback in the message). Then each fault
+//!     the fake can inject is requested through the description: the fake's own
+//!     refusals must classify as the fault means, and the envelope must find their
+//!     message and (in one of them at least) their code;
+//!   - **paging**: each `Paging` walks a synthetic list (7 items, pages of 3) that
+//!     wiremock serves in its style to the end, every item once and no request after
+//!     the last page, and resumes from a token taken mid-way; with a [`FakeList`] it
+//!     also walks that list of the provider's fake (several pages, none larger than
+//!     asked, every item once) and resumes it;
+//!   - **auth**: for each `AuthMode`, a request of the toolkit `Client` for a
+//!     connection in that mode carries exactly the credential the mode describes
+//!     (header and template, query parameter, or Basic) and none of the other modes'
+//!     credentials or placements; with a list of the fake to ask, the fake accepts
+//!     the mode's credential sent that way;
+//!   - **webhooks**: a spec with a `WebhookSpec` must be given its provider's
+//!     official signature vectors ([`vectors`]); each verifies through the toolkit's
+//!     dispatch from the spec's scheme (and the documented tolerance holds), and a
+//!     tampered body is refused — by the toolkit and by the adapter.
 //!
 //! It is test support: checks panic with a message naming the provider and the
 //! broken rule, so a provider's test reads `Suite::new(...).run(&server).await`.
+//! [`Description::check`] returns the [`Failure`] instead, for tests of the checks
+//! themselves.
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
@@ -18,10 +50,23 @@ use std::{
 
 use junction_core::{
     Adapter, AdapterError, Connection, Context, ReadRequest, Record,
-    fake::{FakeContext, FakeRequest, Fault, ProviderFake, TokenAuthority, TokenStatus},
+    fake::{
+        CatalogEntry, FakeContext, FakeRequest, Fault, ProviderFake, TokenAuthority, TokenStatus,
+    },
 };
 use url::Url;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::path_regex};
+
+mod auth;
+mod common;
+mod description;
+mod errors;
+mod paging;
+pub mod vectors;
+mod webhooks;
+
+pub use common::{Failure, FakeList, Report};
+pub use description::Description;
 
 /// A fixed table of access tokens, as the sandbox's OAuth server would know them.
 #[derive(Debug, Default, Clone)]
@@ -44,10 +89,33 @@ impl TokenAuthority for TokenTable {
     }
 }
 
+impl TokenTable {
+    /// A token the table holds as valid (the first by name), if any.
+    fn valid(&self) -> Option<String> {
+        let mut valid: Vec<&String> = self
+            .0
+            .iter()
+            .filter(|(_, status)| matches!(status, TokenStatus::Valid { .. }))
+            .map(|(token, _)| token)
+            .collect();
+        valid.sort();
+        valid.first().map(|token| (*token).clone())
+    }
+}
+
+/// A response the fake served, with the fault it was asked to inject.
+#[derive(Debug, Clone)]
+pub(crate) struct Served {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub fault: Option<Fault>,
+}
+
 struct Responder {
     fake: Arc<dyn ProviderFake>,
     tokens: Arc<TokenTable>,
     faults: Arc<Mutex<VecDeque<Fault>>>,
+    served: Arc<Mutex<Vec<Served>>>,
     mount: String,
 }
 
@@ -76,6 +144,13 @@ impl Respond for Responder {
             now: chrono::Utc::now(),
         };
         let response = self.fake.handle(&fake_request, &ctx);
+        if let Ok(mut served) = self.served.lock() {
+            served.push(Served {
+                status: response.status,
+                body: response.body.clone(),
+                fault,
+            });
+        }
         let content_type = response
             .headers
             .iter()
@@ -97,7 +172,10 @@ impl Respond for Responder {
 /// A provider fake served on a local port.
 pub struct FakeServer {
     server: MockServer,
+    fake: Arc<dyn ProviderFake>,
+    tokens: Arc<TokenTable>,
     faults: Arc<Mutex<VecDeque<Fault>>>,
+    served: Arc<Mutex<Vec<Served>>>,
     provider_id: &'static str,
 }
 
@@ -106,21 +184,45 @@ impl FakeServer {
     pub async fn start(fake: Arc<dyn ProviderFake>, tokens: TokenTable) -> Self {
         let provider_id = fake.provider_id();
         let faults = Arc::new(Mutex::new(VecDeque::new()));
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let tokens = Arc::new(tokens);
         let server = MockServer::start().await;
         Mock::given(path_regex(format!("^/{provider_id}(/|$)")))
             .respond_with(Responder {
-                fake,
-                tokens: Arc::new(tokens),
+                fake: fake.clone(),
+                tokens: tokens.clone(),
                 faults: faults.clone(),
+                served: served.clone(),
                 mount: format!("/{provider_id}"),
             })
             .mount(&server)
             .await;
         Self {
             server,
+            fake,
+            tokens,
             faults,
+            served,
             provider_id,
         }
+    }
+
+    /// What the fake says connects its provider entry (the values it accepts).
+    pub fn catalog(&self) -> CatalogEntry {
+        self.fake.catalog()
+    }
+
+    /// A token the server's table holds as valid, if any.
+    pub(crate) fn valid_token(&self) -> Option<String> {
+        self.tokens.valid()
+    }
+
+    /// The last response the fake served.
+    pub(crate) fn last_served(&self) -> Option<Served> {
+        self.served
+            .lock()
+            .ok()
+            .and_then(|served| served.last().cloned())
     }
 
     /// The base URL adapters should call (the sandbox layout: `{server}/{provider}/`).
@@ -158,6 +260,8 @@ pub struct Suite {
     refreshable: bool,
     /// Most pages read per stream before the suite calls the stream endless.
     max_pages: usize,
+    /// The provider's toolkit description, for the table-driven checks.
+    description: Option<Description>,
 }
 
 impl Suite {
@@ -173,15 +277,24 @@ impl Suite {
             rejected,
             refreshable,
             max_pages: 500,
+            description: None,
         }
+    }
+
+    /// The suite with the table-driven checks generated from the provider's
+    /// description (see [`Description`]), run after the others.
+    pub fn with_description(mut self, description: Description) -> Self {
+        self.description = Some(description);
+        self
     }
 
     fn fail(&self, rule: &str, detail: impl std::fmt::Display) -> ! {
         panic!("conformance: {}: {rule}: {detail}", self.adapter.spec().id)
     }
 
-    /// Runs every check against the fake.
-    pub async fn run(&self, server: &FakeServer) {
+    /// Runs every check against the fake; what the description checks covered comes
+    /// back (all zero without a description).
+    pub async fn run(&self, server: &FakeServer) -> Report {
         self.spec_is_consistent();
         let ctx = server.context();
         if let Err(error) = self.adapter.check(&ctx, &self.connection).await {
@@ -209,6 +322,20 @@ impl Suite {
             }
         }
         self.faults_are_classified(server).await;
+        let Some(description) = &self.description else {
+            return Report::default();
+        };
+        let spec = self.adapter.spec();
+        match description
+            .check(spec, &self.connection, server, Some(self.adapter.as_ref()))
+            .await
+        {
+            Ok(report) => {
+                eprintln!("conformance: {}: description checks: {report}", spec.id);
+                report
+            }
+            Err(failure) => self.fail(&failure.check, &failure.detail),
+        }
     }
 
     fn spec_is_consistent(&self) {
@@ -334,3 +461,6 @@ impl Suite {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

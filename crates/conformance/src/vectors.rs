@@ -1,0 +1,136 @@
+//! Webhook signature vectors of the providers' own libraries, for the webhook checks
+//! of a [`crate::Description`].
+//!
+//! `vectors/webhook-signatures.json` is an exact copy of the workspace's shared
+//! `provider-specs/test-vectors.json` (see `provider-specs/SOURCES.md`):
+//!
+//! - `svix_official`: the vector of Svix's own test suite (svix/svix-webhooks
+//!   `go/webhook_test.go` `TestWebhookSign`, the same in its C# and Java tests):
+//!   secret, message id, timestamp, payload and the expected `v1` signature;
+//! - `stripe_computed`: the inputs of stripe/stripe-python's `tests/test_webhook.py`
+//!   (`DUMMY_WEBHOOK_PAYLOAD`, `DUMMY_WEBHOOK_SECRET`, timestamp 12345), the
+//!   `Stripe-Signature` value computed from them with HMAC-SHA256 as Stripe documents;
+//! - `meta_x_hub_signature_256_computed`: `X-Hub-Signature-256` of the body `test`
+//!   under the secret `secret`, which matches the worked example of the WhatsApp SDK
+//!   docs.
+
+use serde_json::Value;
+
+/// The vectors file, verbatim.
+const FILE: &str = include_str!("../vectors/webhook-signatures.json");
+
+/// The scheme a vector is signed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signed {
+    /// `Stripe-Signature: t=..,v1=..`.
+    Stripe,
+    /// `svix-id`, `svix-timestamp`, `svix-signature`.
+    Svix,
+    /// `X-Hub-Signature-256: sha256=..`.
+    Meta,
+}
+
+/// One signature vector: an entry of the vectors file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignatureVector {
+    /// The entry's key in the file.
+    pub entry: &'static str,
+    pub signed: Signed,
+}
+
+/// Stripe's (stripe-python's test inputs).
+pub const STRIPE: SignatureVector = SignatureVector {
+    entry: "stripe_computed",
+    signed: Signed::Stripe,
+};
+
+/// Svix's own (Resend signs its webhooks through Svix).
+pub const SVIX: SignatureVector = SignatureVector {
+    entry: "svix_official",
+    signed: Signed::Svix,
+};
+
+/// Meta's `X-Hub-Signature-256`.
+pub const META: SignatureVector = SignatureVector {
+    entry: "meta_x_hub_signature_256_computed",
+    signed: Signed::Meta,
+};
+
+/// A signed delivery, as the vector gives it.
+#[derive(Debug, Clone)]
+pub(crate) struct Delivery {
+    pub secret: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+    /// When it was signed (unix seconds), for schemes that sign a time.
+    pub timestamp: Option<i64>,
+    /// The tolerance the provider documents, in seconds.
+    pub tolerance_secs: Option<u64>,
+}
+
+impl SignatureVector {
+    /// The vector's delivery, read from the file.
+    pub(crate) fn delivery(&self) -> Result<Delivery, String> {
+        let file: Value =
+            serde_json::from_str(FILE).map_err(|e| format!("the vectors file: {e}"))?;
+        let entry = &file[self.entry];
+        let text = |key: &str| {
+            entry[key]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("the vector `{}` has no text `{key}`", self.entry))
+        };
+        let number = |key: &str| {
+            entry[key]
+                .as_i64()
+                .ok_or_else(|| format!("the vector `{}` has no number `{key}`", self.entry))
+        };
+        let secret = text("secret")?;
+        let body = text("payload")?;
+        Ok(match self.signed {
+            Signed::Stripe => Delivery {
+                secret,
+                headers: vec![("stripe-signature", text("header")?)],
+                body,
+                timestamp: Some(number("timestamp")?),
+                tolerance_secs: entry["default_tolerance_s"].as_u64(),
+            },
+            Signed::Svix => {
+                let timestamp = number("timestamp")?;
+                Delivery {
+                    secret,
+                    headers: vec![
+                        ("svix-id", text("msg_id")?),
+                        ("svix-timestamp", timestamp.to_string()),
+                        ("svix-signature", text("expected_signature")?),
+                    ],
+                    body,
+                    timestamp: Some(timestamp),
+                    tolerance_secs: entry["tolerance_s"].as_u64(),
+                }
+            }
+            Signed::Meta => Delivery {
+                secret,
+                headers: vec![("x-hub-signature-256", text("header")?)],
+                body,
+                timestamp: None,
+                tolerance_secs: None,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_vector_reads() {
+        for vector in [STRIPE, SVIX, META] {
+            let delivery = vector.delivery().unwrap();
+            assert!(!delivery.body.is_empty() && !delivery.headers.is_empty());
+        }
+        assert_eq!(SVIX.delivery().unwrap().timestamp, Some(1_614_265_330));
+        assert_eq!(STRIPE.delivery().unwrap().tolerance_secs, Some(300));
+    }
+}
