@@ -37,7 +37,7 @@ pub(crate) const METRICS_REREAD_DAYS: i64 = 7;
 /// How Resend's lists page: at most 100 items (the default too), `after` the last id
 /// read, `has_more`. A page that says more follows without moving the cursor (an
 /// empty one) ends the pass.
-pub(crate) const PAGING: Paging = Paging {
+pub const PAGING: Paging = Paging {
     style: Style::Cursor {
         param: "after",
         at: CursorAt::LastItem("id"),
@@ -94,16 +94,12 @@ pub(crate) async fn read_list(
     size: u32,
 ) -> Result<Page, AdapterError> {
     let cursor: ListCursor = cursor::read(cursor, stream)?.unwrap_or_default();
-    let token = cursor.after.map_or(PageToken::First, PageToken::Cursor);
+    let token = PageToken::from_cursor(cursor.after);
     let page = client.list_page(stream, &PAGING, &token, size).await?;
-    let after = match page.next {
-        Some(PageToken::Cursor(after)) => Some(after),
-        _ => None,
-    };
     let mut items = page.items;
     // After a whole list, the next sync reads it again from the start.
     let mut next = ListCursor {
-        after,
+        after: page.next.and_then(PageToken::into_cursor),
         horizon: None,
     };
     if stream == EMAILS {

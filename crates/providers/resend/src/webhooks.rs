@@ -26,10 +26,13 @@ use std::collections::BTreeSet;
 
 use chrono::SecondsFormat;
 use junction_core::{
-    AdapterError, Record, StreamRecord, Suppression, WebhookEffects,
+    AdapterError, Record, Suppression, WebhookEffects,
     webhook::{WebhookError, WebhookEvent, svix},
 };
-use junction_toolkit::webhook::Delivery;
+use junction_toolkit::{
+    data,
+    webhook::{self, Delivery},
+};
 use serde_json::{Map, Value, json};
 
 use crate::{
@@ -72,14 +75,7 @@ pub(crate) fn parse(delivery: &Delivery<'_>) -> Result<Vec<WebhookEvent>, Webhoo
     let id = delivery
         .message_id
         .ok_or(WebhookError::MissingHeader(svix::ID_HEADER))?;
-    let payload: Value = serde_json::from_slice(delivery.body).map_err(|err| {
-        // serde's message could quote the body; the position is enough.
-        WebhookError::InvalidPayload(format!(
-            "not JSON (line {}, column {})",
-            err.line(),
-            err.column()
-        ))
-    })?;
+    let payload: Value = webhook::json(delivery.body, "JSON")?;
     if !payload.is_object() {
         return Err(WebhookError::InvalidPayload(
             "the body is not a JSON object".into(),
@@ -134,18 +130,17 @@ pub(crate) fn effects(event: &WebhookEvent) -> Result<WebhookEffects, AdapterErr
         ("last_event".to_owned(), json!(status)),
         ("last_event_at".to_owned(), json!(at)),
     ]);
-    Ok(WebhookEffects {
-        records: vec![StreamRecord {
-            stream: EMAILS.to_owned(),
-            record: Record {
-                external_id: email_id.to_owned(),
-                data: Value::Object(record),
-                modified_at: event.occurred_at,
-            },
-        }],
-        kpis: Vec::new(),
+    let mut effects = WebhookEffects {
         suppressions: suppressions(status, data),
-    })
+        ..WebhookEffects::default()
+    };
+    let record = Record {
+        external_id: email_id.to_owned(),
+        data: Value::Object(record),
+        modified_at: event.occurred_at,
+    };
+    data::add_effects(&mut effects, EMAILS, vec![record], Vec::new());
+    Ok(effects)
 }
 
 /// The recipients an event suppresses, and why.
