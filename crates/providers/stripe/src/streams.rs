@@ -193,7 +193,7 @@ pub(crate) async fn read(client: &Client<'_>, request: &ReadRequest) -> Result<P
             ..Cursor::default()
         };
     }
-    let token = (cursor.starting_after.clone()).map_or(PageToken::First, PageToken::Cursor);
+    let token = PageToken::from_cursor(cursor.starting_after.clone());
     let (list, next) = match page(client, stream, &filters(stream, &cursor), &token, size).await {
         // The object paging resumed after is gone (a deleted customer): start over.
         Err(AdapterError::Invalid {
