@@ -114,7 +114,7 @@
 //! | [`auth`] | [`AuthMode`]s (API key in a header or the query, Basic, OAuth 2.0, client credentials), which one a connection uses, the credential in requests and proxy targets |
 //! | [`base`] | [`BaseUrl`]: the root with regional or per-account placeholders, the prefix |
 //! | [`errors`] | [`ErrorTable`]: the [`Envelope`] and the [`ErrorRule`]s from a provider's code to an `AdapterError`; quota resets |
-//! | [`ratelimit`] | [`RateLimitSignals`]: standard, renamed or custom rate-limit headers |
+//! | [`ratelimit`] | [`RateLimitSignals`]: standard, renamed or custom rate-limit headers; JSON usage headers as a table ([`ratelimit::UsageHeader`]) |
 //! | [`paging`] | [`Paging`] styles and the walker over [`PageToken`]s |
 //! | [`report`] | reports as tables (a day column, breakdown dimensions, metric columns as [`report::Kpi`]s) turned into records and KPI points |
 //! | [`settings`] | typed settings: [`IntSetting`] (and the `lookback_days` of windowed reads), [`EnumSetting`], [`StringSetting`], [`ListSetting`], [`DateSetting`] |

@@ -116,6 +116,85 @@ pub fn from_usage_percent(
     }
 }
 
+/// A JSON usage header: entries that say how much of an allowance is used, in
+/// percent, and, when the provider blocks, how long until access returns — Meta's
+/// `X-App-Usage`, `X-Ad-Account-Usage` and `X-Business-Use-Case-Usage`, which the
+/// Graph APIs of Instagram, Pages and WhatsApp send too. A table of them and
+/// [`usage`] make a [`RateLimitHeaders::Custom`] reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageHeader {
+    pub name: &'static str,
+    pub entries: UsageEntries,
+    /// The keys of an entry's used percentages; the most used one counts.
+    pub used: &'static [&'static str],
+    /// The key of an entry's wait until access returns, and its unit in seconds
+    /// (60 for minutes).
+    pub wait: Option<(&'static str, u32)>,
+}
+
+/// Where a usage header's entries are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageEntries {
+    /// The header's object is the one entry.
+    Object,
+    /// An object of lists of entries (`{"<business id>": [{...}, ...]}`).
+    ListsByKey,
+}
+
+/// What the usage headers of `table` say: a limit of 100 (percent), what is left of
+/// the most used allowance, and, when blocked, the longest wait until access
+/// returns; `None` when no header has an entry. Headers that do not parse are
+/// ignored (they are hints), and so are figures that are not numbers (JSON or
+/// numeric strings) or are negative.
+pub fn usage(
+    table: &[UsageHeader],
+    headers: &HeaderMap,
+    now: DateTime<Utc>,
+) -> Option<RateLimitInfo> {
+    let figure = |entry: &serde_json::Value, key: &str| {
+        entry
+            .get(key)
+            .and_then(crate::data::number)
+            .filter(|n| *n >= 0.0)
+    };
+    let (mut seen, mut used, mut regain_secs) = (false, 0.0_f64, 0.0_f64);
+    for header in table {
+        let Some(json) = json_header(headers, header.name).filter(|j| j.is_object()) else {
+            continue;
+        };
+        let entries: Vec<&serde_json::Value> = match header.entries {
+            UsageEntries::Object => vec![&json],
+            UsageEntries::ListsByKey => json
+                .as_object()
+                .into_iter()
+                .flat_map(|map| map.values())
+                .filter_map(serde_json::Value::as_array)
+                .flatten()
+                .collect(),
+        };
+        for entry in entries {
+            seen = true;
+            used = header
+                .used
+                .iter()
+                .filter_map(|key| figure(entry, key))
+                .fold(used, f64::max);
+            if let Some((key, unit)) = header.wait
+                && let Some(wait) = figure(entry, key)
+            {
+                regain_secs = regain_secs.max(wait * f64::from(unit));
+            }
+        }
+    }
+    if !seen {
+        return None;
+    }
+    let regain = (regain_secs > 0.0 && regain_secs.is_finite())
+        .then(|| std::time::Duration::try_from_secs_f64(regain_secs).ok())
+        .flatten();
+    Some(from_usage_percent(used, regain, now))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +244,75 @@ mod tests {
         headers.insert("x-usage", HeaderValue::from_static(r#"{"a": 1}"#));
         assert_eq!(json_header(&headers, "x-usage").unwrap()["a"], 1);
         assert_eq!(json_header(&headers, "x-other"), None);
+    }
+
+    #[test]
+    fn usage_headers_described_as_data() {
+        const CALLS: &[&str] = &["call_count", "total_time"];
+        const TABLE: &[UsageHeader] = &[
+            UsageHeader {
+                name: "x-business-use-case-usage",
+                entries: UsageEntries::ListsByKey,
+                used: CALLS,
+                wait: Some(("estimated_time_to_regain_access", 60)),
+            },
+            UsageHeader {
+                name: "x-ad-account-usage",
+                entries: UsageEntries::Object,
+                used: &["acc_id_util_pct"],
+                wait: Some(("reset_time_duration", 1)),
+            },
+            UsageHeader {
+                name: "x-app-usage",
+                entries: UsageEntries::Object,
+                used: CALLS,
+                wait: None,
+            },
+        ];
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, HeaderValue::from_static(value));
+            }
+            map
+        };
+        let read = |pairs| usage(TABLE, &headers(pairs), now());
+        let info = read(&[
+            (
+                "x-business-use-case-usage",
+                r#"{"1": [{"call_count": 96, "total_time": "30", "estimated_time_to_regain_access": 0}]}"#,
+            ),
+            ("x-app-usage", r#"{"call_count": 12, "total_time": -200}"#),
+        ])
+        .unwrap();
+        assert_eq!(
+            (info.limit, info.remaining, info.retry_after),
+            (Some(100), Some(4), None)
+        );
+        // The longest wait of every entry, in its unit.
+        let info = read(&[
+            (
+                "x-business-use-case-usage",
+                concat!(
+                    r#"{"1": [{"call_count": 100, "estimated_time_to_regain_access": 7}], "#,
+                    r#""2": [{"call_count": 100, "estimated_time_to_regain_access": 3}]}"#
+                ),
+            ),
+            (
+                "x-ad-account-usage",
+                r#"{"acc_id_util_pct": 100, "reset_time_duration": 120}"#,
+            ),
+        ])
+        .unwrap();
+        assert_eq!(info.retry_after, Some(Duration::from_secs(420)));
+        assert_eq!(info.remaining, Some(0));
+        // An entry without figures still says the allowance is untouched.
+        let info = read(&[("x-business-use-case-usage", r#"{"1": [5]}"#)]).unwrap();
+        assert_eq!(info.remaining, Some(100));
+        assert_eq!(read(&[]), None);
+        assert_eq!(read(&[("x-app-usage", r#""x""#)]), None);
+        assert_eq!(read(&[("x-app-usage", "not json")]), None);
+        assert_eq!(read(&[("x-business-use-case-usage", r#"{"1": []}"#)]), None);
     }
 
     #[test]
