@@ -19,6 +19,7 @@ use junction_core::{AdapterError, Connection, KpiPoint, Page, Record};
 use junction_toolkit::{
     Client, CursorAt, More, OnStall, PageSize, PageToken, Paging, Style,
     cursor::{self, Window},
+    data::Fields,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -72,13 +73,9 @@ struct MetricsCursor {
 /// The record of a list item: the object as Resend returned it, without message
 /// bodies.
 fn record_of(item: Value, stream: &str) -> Result<Record, AdapterError> {
-    let Some(id) = wire::id_of(&item).map(str::to_owned) else {
-        return Err(AdapterError::unavailable(format!(
-            "malformed response body: a `{stream}` item has no id"
-        )));
-    };
+    let what = format!("Resend sent a `{stream}` item");
     Ok(Record {
-        external_id: id,
+        external_id: Fields::new(&item, &what).text("id")?,
         data: wire::without_bodies(item),
         modified_at: None,
     })
@@ -163,34 +160,28 @@ pub(crate) async fn read_email_metrics(
 /// out: they would hold a partial day. A metric Resend leaves out of a row is left
 /// out of the KPIs rather than read as zero.
 pub(crate) fn map_metric_rows(
-    rows: &[Map<String, Value>],
+    rows: &[Value],
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<(Vec<Record>, Vec<KpiPoint>), AdapterError> {
     let mut records = Vec::new();
     let mut kpis = Vec::new();
     for row in rows {
-        let Some(date) = row
-            .get("period")
-            .and_then(Value::as_str)
-            .and_then(wire::period_date)
-        else {
-            return Err(AdapterError::unavailable(
-                "malformed response body: a metrics row has no readable `period`",
-            ));
-        };
+        let fields = Fields::new(row, "Resend sent a metrics row");
+        let date = wire::period_date(&fields.text("period")?)
+            .ok_or_else(|| fields.malformed("period", "is not a day"))?;
         if date < start || date > end {
             continue;
         }
         let day = date.format("%Y-%m-%d").to_string();
         let mut data = Map::from_iter([("date".to_owned(), json!(day))]);
         for (name, kpi) in METRICS {
+            // Present means a number: null is as malformed as text.
             let Some(value) = row.get(name) else { continue };
-            let Some(number) = value.as_f64().filter(|n| n.is_finite()) else {
-                return Err(AdapterError::unavailable(format!(
-                    "malformed response body: metric `{name}` is not a number"
-                )));
-            };
+            let number = value
+                .as_f64()
+                .filter(|n| n.is_finite())
+                .ok_or_else(|| fields.malformed(name, "is not a number"))?;
             data.insert(name.into(), value.clone());
             kpis.push(KpiPoint::total(kpi, date, number));
         }
@@ -273,7 +264,7 @@ mod tests {
 
     #[test]
     fn metric_rows_become_records_and_kpis() {
-        let rows: Vec<Map<String, Value>> = serde_json::from_value(json!([
+        let rows: Vec<Value> = serde_json::from_value(json!([
             {"period": "2026-03-13T00:00:00.000Z", "sent": 10, "delivered": 9, "bounced": 1,
              "complained": 0, "opened": 4, "clicked": 2, "delivery_rate": 0.9},
             {"period": "2026-03-14T00:00:00.000Z", "sent": 3, "delivered": 3},
@@ -303,7 +294,7 @@ mod tests {
             json!({"sent": 1}),
             json!({"period": "2026-03-11", "sent": "many"}),
         ] {
-            let rows = vec![row.as_object().cloned().unwrap()];
+            let rows = vec![row];
             assert!(matches!(
                 map_metric_rows(&rows, start, start + Duration::days(3)),
                 Err(AdapterError::Unavailable { .. })

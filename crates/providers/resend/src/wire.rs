@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// A list response: `{"object": "list", "has_more", "data": [...]}`.
 #[derive(Debug, Deserialize)]
@@ -22,14 +22,7 @@ pub(crate) struct List {
 #[derive(Debug, Deserialize)]
 pub(crate) struct MetricsResponse {
     #[serde(default)]
-    pub data: Vec<Map<String, Value>>,
-}
-
-/// The `id` of a list item, when it has a non-empty one.
-pub(crate) fn id_of(item: &Value) -> Option<&str> {
-    item.get("id")
-        .and_then(Value::as_str)
-        .filter(|id| !id.is_empty())
+    pub data: Vec<Value>,
 }
 
 /// An email without its message bodies (large, and not needed to follow delivery).
