@@ -22,6 +22,14 @@
 //! Resend is an [`EmailSender`]: Junction's own emails (rendered by the application
 //! layer) go out through it as `send_email`.
 //!
+//! The Resend API is described as data for the provider toolkit — the host, the key
+//! as `Authorization: Bearer`, the `User-Agent` Resend's edge insists on, the error
+//! table by Resend's error names, the cursor paging of its lists — and the toolkit's
+//! `Client` runs it; the streams and actions are data files (`streams.json`,
+//! `actions.json`). What stays here is Resend's own: the domains that label a
+//! connection, the horizon of an `emails` pass, the daily metrics as KPIs, what an
+//! email must be beyond its schema, and what each webhook event changes.
+//!
 //! With the `sandbox` feature, [`sandbox::ResendFake`] serves a fake of the same
 //! endpoints for demo mode and tests.
 
@@ -42,7 +50,7 @@ use junction_core::{
     spec::ProviderSpec,
     webhook::{WebhookError, WebhookEvent, WebhookRequest},
 };
-use junction_toolkit::data;
+use junction_toolkit::{data, webhook::verify_delivery};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -150,13 +158,7 @@ impl Adapter for Resend {
         secret: &SecretString,
         request: &WebhookRequest<'_>,
     ) -> Result<Vec<WebhookEvent>, WebhookError> {
-        junction_toolkit::webhook::verify_delivery(
-            self.spec(),
-            ctx,
-            secret,
-            request,
-            webhooks::parse,
-        )
+        verify_delivery(self.spec(), ctx, secret, request, webhooks::parse)
     }
 
     /// Pure: the effects come from the event alone, so a redelivered or replayed
