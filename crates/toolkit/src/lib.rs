@@ -126,6 +126,7 @@
 //! | [`memo`] | [`TokenMemo`]: what a provider says about a token, looked up once (a data center) |
 //! | [`webhook`] | verification dispatched from the spec's scheme, ids derived from content |
 //! | [`client`] | [`Client`], which runs an [`HttpApi`] for one connection |
+//! | `fake` | (feature `fake`) scaffolding for a provider's sandbox fake from the same description: routes, auth checks, paging responders, idempotency, fault switches |
 
 pub mod api;
 pub mod auth;
@@ -135,6 +136,8 @@ pub mod cursor;
 pub mod data;
 pub mod described;
 pub mod errors;
+#[cfg(feature = "fake")]
+pub mod fake;
 pub mod form;
 pub mod input;
 pub mod memo;
