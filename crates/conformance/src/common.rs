@@ -7,6 +7,7 @@ use std::fmt;
 use http::Method;
 use junction_core::{AdapterError, Connection, Context, spec::ProviderSpec};
 use junction_toolkit::{Client, HttpApi, VarSource};
+use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
 
 /// A description check that failed: which rule of the description broke, and how.
@@ -142,20 +143,39 @@ impl FakeList {
     }
 }
 
-/// The toolkit client of `conn` for `api`, as an adapter makes it: host
-/// placeholders the adapter gives in code ([`VarSource::Given`]) are filled with a
-/// placeholder label (the context's base URL replaces the host anyway).
+/// The toolkit client of `conn` for `api`, as an adapter makes it. Host
+/// placeholders the adapter gives in code ([`VarSource::Given`]), and those derived
+/// from a credential the connection does not hold in a derivable form (an OAuth
+/// connection of an entry whose key carries the data center), are filled with a
+/// placeholder label: the context's base URL replaces the host anyway.
 pub(crate) fn client<'a>(
     ctx: &'a Context,
     spec: &'a ProviderSpec,
     api: &'a HttpApi,
     conn: &'a Connection,
 ) -> Result<Client<'a>, AdapterError> {
+    let held = |field: &str| {
+        conn.secrets
+            .get(field)
+            .map(|secret| secret.expose_secret().trim().to_owned())
+            .or_else(|| {
+                conn.config
+                    .get(field)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+    };
     let given: Vec<(&str, String)> = api
         .base
         .vars
         .iter()
-        .filter(|var| matches!(var.source, VarSource::Given))
+        .filter(|var| match var.source {
+            VarSource::Given => true,
+            VarSource::Derived { field, derive, .. } => {
+                held(field).and_then(|value| derive(&value)).is_none()
+            }
+            VarSource::Region { .. } => false,
+        })
         .map(|var| (var.name, "conformance".to_owned()))
         .collect();
     Client::build(ctx, spec, api, conn, &given)

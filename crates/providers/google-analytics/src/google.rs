@@ -38,7 +38,7 @@ const NO_ACCESS: &str = "the connected Google account has no access to GA4 prope
 const REJECTED: &str = "GA4 rejected the report request";
 
 /// The Data API's description.
-pub(crate) const API: HttpApi = HttpApi {
+pub const API: HttpApi = HttpApi {
     base: BaseUrl::fixed(DEFAULT_BASE).with_prefix("v1beta"),
     auth: &[AuthMode::OAUTH_BEARER],
     headers: &[],

@@ -31,13 +31,16 @@ use junction_core::{
 use junction_toolkit::{cursor, data};
 use serde_json::Value;
 
+// The descriptions the conformance suite replays.
+pub use google::API;
+pub use report::PAGING;
 pub use spec::{
     DAILY_REPORT, DEFAULT_BASE, FULL_SCOPE, PROVIDER_ID, READONLY_SCOPE, REPORT_KPIS,
     REPORT_METRICS,
 };
 
 use crate::{
-    report::{PAGING, Settings},
+    report::Settings,
     wire::{DateRange, Metric, PropertyQuota, RunReportRequest},
 };
 

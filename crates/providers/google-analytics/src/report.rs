@@ -29,7 +29,7 @@ const MAX_EXTRA_DIMENSIONS: usize = 8;
 
 /// How `daily_report` pages: `offset`/`limit` in the request body until the
 /// report's `rowCount` (the API's default page is 10,000 rows, its largest 250,000).
-pub(crate) const PAGING: Paging = Paging {
+pub const PAGING: Paging = Paging {
     style: Style::Offset {
         param: "offset",
         total: Some("/rowCount"),

@@ -37,7 +37,7 @@ pub const PURCHASE_ACTION_TYPES: [&str; 3] = [
 
 /// How insights pages: Meta's `paging.cursors.after`, with `paging.next` only while
 /// more follow. A last page may repeat its `after`: that ends the window.
-pub(crate) const PAGING: Paging = Paging {
+pub const PAGING: Paging = Paging {
     style: Style::Cursor {
         param: "after",
         at: CursorAt::Body("/paging/cursors/after"),

@@ -40,7 +40,7 @@ const RESTRICTED: &str = "the API key has sending access only; Junction reads em
      and metrics and needs a key with Full access. Resend said: {message}";
 
 /// The Resend API's description.
-pub(crate) const API: HttpApi = HttpApi {
+pub const API: HttpApi = HttpApi {
     base: BaseUrl::fixed(DEFAULT_BASE),
     auth: &[AuthMode::ApiKey {
         field: "api_key",

@@ -54,11 +54,14 @@ use junction_toolkit::{data, webhook::verify_delivery};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
+// The descriptions the conformance suite replays.
+pub use api::API;
 pub use spec::{
     API_KEY_PATTERN, DEFAULT_BASE, DEFAULT_LOOKBACK_DAYS, DOMAINS, EMAIL_METRICS, EMAILS,
     GET_EMAIL, MAX_BATCH, MAX_IDEMPOTENCY_KEY_CHARS, MAX_LOOKBACK_DAYS, MAX_RECIPIENTS, METRICS,
     PROVIDER_ID, SEND_BATCH, SEND_EMAIL, WEBHOOK_EVENTS,
 };
+pub use streams::PAGING;
 pub use webhooks::{
     REASON_BOUNCE, REASON_COMPLAINT, REASON_SUPPRESSED, UNKNOWN_EVENT, normalize_address,
 };

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use junction_conformance::{FakeServer, Suite, TokenTable};
+use junction_conformance::{Description, FakeList, FakeServer, Suite, TokenTable};
 use junction_core::{Adapter, Connection, IntegrationId, WorkspaceId, fake::TokenStatus};
-use junction_google_analytics::{GoogleAnalytics, READONLY_SCOPE, sandbox::Ga4Fake};
+use junction_google_analytics::{API, GoogleAnalytics, PAGING, READONLY_SCOPE, sandbox::Ga4Fake};
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -38,6 +38,22 @@ async fn ga4_passes_the_conformance_suite() {
         connection("good"),
         connection("expired"),
         true,
+    )
+    // The table checks from the description: Google's canonical codes, offset paging
+    // in the runReport body over a week of daily rows, the bearer token.
+    .with_description(
+        Description::new(&API).paging_on(
+            &PAGING,
+            FakeList::post(
+                "properties/123456:runReport",
+                json!({
+                    "dateRanges": [{"startDate": "6daysAgo", "endDate": "today"}],
+                    "dimensions": [{"name": "date"}],
+                    "metrics": [{"name": "activeUsers"}],
+                }),
+            )
+            .size(3),
+        ),
     )
     .run(&server)
     .await;

@@ -2,14 +2,27 @@
 
 use std::sync::Arc;
 
-use junction_conformance::{FakeServer, Suite, TokenTable};
+use junction_conformance::{Description, FakeList, FakeServer, Suite, TokenTable};
 use junction_core::{Adapter, fake::TokenStatus};
 use junction_mailchimp::{
-    Mailchimp,
-    sandbox::{MailchimpFake, SANDBOX_API_KEY},
+    AUDIENCE_PAGING, MEMBER_PAGING, Mailchimp,
+    api::API,
+    sandbox::{MailchimpFake, NEWSLETTER_AUDIENCE, SANDBOX_API_KEY},
 };
 
 use crate::{oauth::oauth_connection, support::connection_with};
+
+/// The table checks from the description: Mailchimp's problem documents, `count` and
+/// `offset` paging over the fake's audiences and the newsletter's members, the OAuth
+/// bearer token and the key as Basic password.
+fn description() -> Description {
+    Description::new(&API)
+        .paging_on(&AUDIENCE_PAGING, FakeList::get("lists").size(1))
+        .paging_on(
+            &MEMBER_PAGING,
+            FakeList::get(format!("lists/{NEWSLETTER_AUDIENCE}/members")).size(50),
+        )
+}
 
 #[tokio::test]
 async fn mailchimp_passes_the_conformance_suite() {
@@ -21,6 +34,7 @@ async fn mailchimp_passes_the_conformance_suite() {
         connection_with("ffffffffffffffffffffffffffffffff-us21"),
         false,
     )
+    .with_description(description())
     .run(&server)
     .await;
 }
@@ -40,6 +54,7 @@ async fn mailchimp_oauth_passes_the_conformance_suite() {
         oauth_connection("revoked-token"),
         false,
     )
+    .with_description(description())
     .run(&server)
     .await;
 }

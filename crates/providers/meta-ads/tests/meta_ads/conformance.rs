@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
-use junction_conformance::{FakeServer, Suite, TokenTable};
+use junction_conformance::{Description, FakeList, FakeServer, Suite, TokenTable, vectors};
 use junction_core::{Adapter, Connection, IntegrationId, WorkspaceId, fake::TokenStatus};
-use junction_meta_ads::{ADS_READ_SCOPE, MetaAds, sandbox::MetaAdsFake};
+use junction_meta_ads::{
+    ADS_READ_SCOPE, MetaAds, graph::API, insights::PAGING, sandbox::MetaAdsFake,
+};
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -39,6 +41,22 @@ fn tokens() -> TokenTable {
         .with("expired", TokenStatus::Expired)
 }
 
+/// A week of campaign-day insight rows of the fake's account.
+fn insights() -> FakeList {
+    let today = chrono::Utc::now().date_naive();
+    let since = today - chrono::Days::new(6);
+    FakeList::get("act_424242/insights")
+        .query("level", "campaign")
+        .query("time_increment", "1")
+        .query("fields", "campaign_id,spend")
+        .query(
+            "time_range",
+            json!({"since": since.to_string(), "until": today.to_string()}).to_string(),
+        )
+        .id(None)
+        .size(10)
+}
+
 #[tokio::test]
 async fn meta_ads_passes_the_conformance_suite() {
     let server = FakeServer::start(Arc::new(MetaAdsFake), tokens()).await;
@@ -47,6 +65,14 @@ async fn meta_ads_passes_the_conformance_suite() {
         connection("good", "act_424242"),
         connection("expired", "act_424242"),
         false,
+    )
+    // The table checks from the description: the Graph error codes (throttling
+    // under HTTP 400), `paging.cursors.after` over the fake's insights, the bearer
+    // token, X-Hub-Signature-256.
+    .with_description(
+        Description::new(&API)
+            .paging_on(&PAGING, insights())
+            .webhook_vector(vectors::META),
     )
     .run(&server)
     .await;

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use junction_conformance::{FakeServer, Suite, TokenTable};
+use junction_conformance::{Description, FakeList, FakeServer, Suite, TokenTable, vectors};
 use junction_core::Adapter;
 use junction_stripe::{
-    Stripe,
+    API, PAGING, Stripe,
     sandbox::{SECRET_KEY, StripeFake},
 };
 
@@ -20,6 +20,13 @@ async fn stripe_passes_the_conformance_suite() {
         // A key Stripe does not know (revoked, rolled): not fixable by a refresh.
         connection_with("sk_test_revokedkey0000"),
         false,
+    )
+    // The table checks from the description: the error table, `starting_after`
+    // paging over the fake's 40 customers, the bearer key, Stripe-Signature.
+    .with_description(
+        Description::new(&API)
+            .paging_on(&PAGING, FakeList::get("customers").size(10))
+            .webhook_vector(vectors::STRIPE),
     )
     .run(&server)
     .await;
