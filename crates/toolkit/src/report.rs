@@ -107,23 +107,25 @@ impl Table<'_> {
     /// metric's values read. A row whose day does not parse (GA4 folds rare
     /// combinations into an `(other)` row on huge reports) is kept as a record
     /// without KPI points: it has no day to chart.
-    pub fn row(
+    pub fn row<'v>(
         &self,
-        dimension_values: &[&str],
-        metric_values: &[Option<&str>],
+        dimension_values: impl IntoIterator<Item = &'v str>,
+        metric_values: impl IntoIterator<Item = Option<&'v str>>,
         cells: &[Cell],
     ) -> Result<(Record, Vec<KpiPoint>), AdapterError> {
+        let dimension_values: Vec<&str> = dimension_values.into_iter().collect();
+        let metric_values: Vec<Option<&str>> = metric_values.into_iter().collect();
         if dimension_values.len() != 1 + self.breakdown.len()
             || metric_values.len() != self.kpis.len()
         {
             return Err(self.malformed("a row does not match the headers"));
         }
         let mut data = Map::new();
-        for (name, value) in self.dimensions().zip(dimension_values) {
+        for (name, value) in self.dimensions().zip(&dimension_values) {
             data.insert(name.to_owned(), Value::String((*value).to_owned()));
         }
         let mut values = Vec::with_capacity(self.kpis.len());
-        for (index, (kpi, value)) in self.kpis.iter().zip(metric_values).enumerate() {
+        for (index, (kpi, value)) in self.kpis.iter().zip(&metric_values).enumerate() {
             let name = kpi.column;
             let text =
                 value.ok_or_else(|| self.malformed(format_args!("`{name}` has no value")))?;
@@ -247,8 +249,8 @@ mod tests {
         let table = REPORT.by(&breakdown);
         let (record, points) = table
             .row(
-                &["20260314", "Japan|JP"],
-                &[Some("980"), Some("0.58")],
+                ["20260314", "Japan|JP"],
+                [Some("980"), Some("0.58")],
                 &CELLS,
             )
             .unwrap();
@@ -267,12 +269,12 @@ mod tests {
         );
         // A decimal column keeps its fraction; an integer one refuses one.
         let (record, _) = REPORT
-            .row(&["20260314"], &[Some("3"), Some("1")], &[Cell::Decimal; 2])
+            .row(["20260314"], [Some("3"), Some("1")], &[Cell::Decimal; 2])
             .unwrap();
         assert_eq!(record.data["sessions"], json!(3.0));
         // A row without a calendar day is a record without points.
         let (record, points) = REPORT
-            .row(&["(other)"], &[Some("1"), Some("0.5")], &CELLS)
+            .row(["(other)"], [Some("1"), Some("0.5")], &CELLS)
             .unwrap();
         assert_eq!((record.external_id.as_str(), points.len()), ("(other)", 0));
     }
@@ -280,6 +282,7 @@ mod tests {
     #[test]
     fn malformed_rows_name_the_column_not_the_value() {
         let row = |dimensions: &[&str], metrics: &[Option<&str>]| {
+            let (dimensions, metrics) = (dimensions.iter().copied(), metrics.iter().copied());
             unavailable(REPORT.row(dimensions, metrics, &CELLS).unwrap_err())
         };
         assert_eq!(
