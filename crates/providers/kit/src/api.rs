@@ -1,192 +1,103 @@
-//! Calling Kit v4: authentication (the API-key header, or the OAuth access token as
-//! `Authorization: Bearer`, chosen by the entry's auth kind), JSON in and out, and
-//! what Kit's refusals mean.
+//! Kit v4 as the toolkit runs it: the API host and its `v4` prefix, the two ways a
+//! connection authenticates, how Kit's lists page, and what its refusals mean.
 //!
-//! The OAuth token is the one Junction keeps fresh in [`Connection::bearer`]; this
-//! client never refreshes it. A 401 with OAuth is classified refreshable (the token may
-//! have expired), with a key it is not.
+//! A connection of the `kit` entry sends its v4 API key as `X-Kit-Api-Key`; one of
+//! `kit-oauth` sends the OAuth 2.0 access token Junction keeps fresh as
+//! `Authorization: Bearer` (this adapter never refreshes it). The toolkit picks the
+//! mode from what the connection holds, and reads a 401 as final for a key and as
+//! refreshable for a token (it may have expired).
 //!
-//! Every request goes through [`junction_core::http::send_refined`], which waits on the
-//! shared budget (120 requests per 60 s per key) and classifies refusals. Kit answers
-//! errors as `{"errors": ["..."]}`; a 429 is the plain text `Retry later` without a
+//! Every request waits on the shared budget (120 requests per 60 s per key, 600 per
+//! token). Kit answers errors as `{"errors": ["..."]}`, which core's generic
+//! classification reads; a 429 is the plain text `Retry later` without a
 //! `Retry-After` header, so it becomes `RateLimited { retry_after: None }` and the
-//! worker's own exponential backoff decides the wait. On top of that, [`refine`] says
-//! that a 422 (Kit rejected the parameters) is permanent bad input, and lets an action
-//! name the input field behind a 404.
+//! worker's own exponential backoff decides the wait. On top of that the error table
+//! says that a 422 (Kit rejected the parameters) is permanent bad input, and an action
+//! may name the input field behind a 404 ([`not_found`]).
 
-use http::{HeaderName, HeaderValue, StatusCode};
-use junction_core::{
-    AdapterError, Connection, Context, ProxyTarget,
-    http::{Refusal, ResponsePolicy, send_refined},
-    spec::{AuthSpec, ProviderSpec},
+use http::StatusCode;
+use junction_core::{AdapterError, http::Refusal};
+use junction_toolkit::{
+    AuthMode, BaseUrl, CursorAt, Envelope, ErrorRule, ErrorTable, HttpApi, More, OnStall, PageSize,
+    Paging, RateLimitSignals, Style, Verification,
 };
-use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::spec::{API_KEY_FIELD, API_KEY_HEADER, DEFAULT_BASE};
 
-/// Requests to Kit on behalf of one connection.
-pub(crate) struct KitClient<'a> {
-    ctx: &'a Context,
-    spec: &'static ProviderSpec,
-    /// The header that authenticates every request, and its (sensitive) value.
-    auth: (&'static str, HeaderValue),
-}
-
-impl std::fmt::Debug for KitClient<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KitClient").finish_non_exhaustive()
-    }
-}
-
-/// What a 404 from a write means: which input field named the missing object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct NotFound {
-    /// The input field the error points at.
-    pub field: &'static str,
-    /// What Kit did not find, for the message ("tag 12 or that subscriber").
-    pub what: &'static str,
-}
-
-/// What a successful write returned: Kit tells "created" (201) from "already there"
-/// (200) by status alone.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Written {
-    pub status: StatusCode,
-    pub body: Value,
-}
-
-impl<'a> KitClient<'a> {
-    pub(crate) fn new(
-        ctx: &'a Context,
-        spec: &'static ProviderSpec,
-        conn: &Connection,
-    ) -> Result<Self, AdapterError> {
-        let auth = match &spec.auth {
-            AuthSpec::OAuth2(_) => {
-                let token = conn.bearer()?;
-                let value = format!("Bearer {}", token.expose_secret().trim());
-                let header =
-                    HeaderValue::from_str(&value).map_err(|_| AdapterError::Unauthorized {
-                        refreshable: true,
-                        message: "the stored access token cannot be sent in a header".into(),
-                    })?;
-                ("authorization", header)
-            }
-            _ => {
-                let key = conn.secret(API_KEY_FIELD)?;
-                let header = HeaderValue::from_str(key.expose_secret().trim()).map_err(|_| {
-                    AdapterError::invalid_field(
-                        API_KEY_FIELD,
-                        "contains characters an HTTP header cannot carry",
-                    )
-                })?;
-                (API_KEY_HEADER, header)
-            }
-        };
-        let (name, mut value) = auth;
-        // Keeps the credential out of any debug output of the request.
-        value.set_sensitive(true);
-        Ok(Self {
-            ctx,
-            spec,
-            auth: (name, value),
-        })
-    }
-
-    /// The API root (the client names the version: `v4/subscribers`), or the
-    /// context's override, with the header every request carries, for the
-    /// authenticated proxy.
-    pub(crate) fn proxy_target(&self) -> Result<ProxyTarget, AdapterError> {
-        let unsendable = || AdapterError::invalid("the credential cannot be sent in a header");
-        let (name, value) = &self.auth;
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| unsendable())?;
-        let value = std::str::from_utf8(value.as_bytes()).map_err(|_| unsendable())?;
-        Ok(ProxyTarget {
-            base_url: self.ctx.url(DEFAULT_BASE, "")?,
-            headers: vec![(name, SecretString::from(value.to_owned()))],
-        })
-    }
-
-    fn request(
-        &self,
-        method: http::Method,
-        path: &str,
-    ) -> Result<reqwest::RequestBuilder, AdapterError> {
-        let url = self.ctx.url(DEFAULT_BASE, path)?;
-        Ok(self
-            .ctx
-            .http
-            .request(method, url)
-            .header(self.auth.0, self.auth.1.clone())
-            .header(http::header::ACCEPT, "application/json"))
-    }
-
-    /// `GET path?query`, decoded as `T`.
-    pub(crate) async fn get<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, String)],
-    ) -> Result<T, AdapterError> {
-        let request = self.request(http::Method::GET, path)?.query(query);
-        let response = self.send(request, None).await?;
-        junction_core::http::json(response).await
-    }
-
-    /// `POST path` with a JSON body. `not_found` says what a 404 means for this
-    /// write (a missing tag, sequence or form), so the error points at the input.
-    pub(crate) async fn post(
-        &self,
-        path: &str,
-        body: &Value,
-        not_found: Option<&NotFound>,
-    ) -> Result<Written, AdapterError> {
-        let request = self.request(http::Method::POST, path)?.json(body);
-        let response = self.send(request, not_found).await?;
-        let status = response.status();
-        let body = junction_core::http::json(response).await?;
-        Ok(Written { status, body })
-    }
-
-    async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-        not_found: Option<&NotFound>,
-    ) -> Result<reqwest::Response, AdapterError> {
-        send_refined(
-            self.ctx,
-            self.spec,
-            request,
-            &ResponsePolicy::for_auth(&self.spec.auth),
-            |classified, refusal| refine(classified, refusal, not_found),
-        )
-        .await
-    }
-}
-
-/// Refines the generic classification with what Kit's statuses mean.
-pub(crate) fn refine(
-    base: AdapterError,
-    refusal: &Refusal<'_>,
-    not_found: Option<&NotFound>,
-) -> AdapterError {
-    match (refusal.status, not_found, base) {
+/// Kit v4's description. The authenticated proxy targets the host's root: its
+/// clients name the version themselves (`v4/subscribers`).
+pub(crate) const API: HttpApi = HttpApi {
+    base: BaseUrl::fixed(DEFAULT_BASE).with_prefix("v4"),
+    auth: &[
+        AuthMode::api_key_header(API_KEY_FIELD, API_KEY_HEADER, "{key}"),
+        AuthMode::OAUTH_BEARER,
+    ],
+    headers: &[("accept", "application/json")],
+    // `check` reads the account from this answer, and more (the custom fields a
+    // connection maps).
+    verification: Some(Verification {
+        method: "GET",
+        path: "account",
+        query: &[],
+        account: Some("/account/name"),
+    }),
+    errors: ErrorTable {
+        envelope: Envelope::GENERIC,
         // "One or more of the parameters are invalid": the same request fails the same
         // way every time, so it is bad input, not a provider hiccup.
-        (StatusCode::UNPROCESSABLE_ENTITY, _, AdapterError::Provider { message, .. }) => {
+        rules: &[ErrorRule::status(422).invalid()],
+        in_success_body: None,
+    },
+    rate_limits: RateLimitSignals::STANDARD,
+};
+
+/// Kit's page size when none is asked for (the API's own default), and its maximum.
+pub(crate) const LIST_SIZE: PageSize = PageSize {
+    default: 500,
+    max: 1000,
+};
+
+/// The account's custom fields, read whole by a check. Unlike a stream's list, a
+/// cursor that does not move ends the read: the keys read so far are what a check can
+/// know.
+pub(crate) const CUSTOM_FIELDS: Paging = Paging {
+    on_stall: OnStall::End,
+    ..paging("/custom_fields", LIST_SIZE)
+};
+
+/// A Kit list whose items are under `items` (`/subscribers`): `?after=<end_cursor>&
+/// per_page=n` until `pagination.has_next_page` is false. A "next page" without a new
+/// cursor would read the same page forever, so that answer fails (`Unavailable`: a
+/// retry may get a sane one).
+pub(crate) const fn paging(items: &'static str, size: PageSize) -> Paging {
+    Paging {
+        style: Style::Cursor {
+            param: "after",
+            at: CursorAt::Body("/pagination/end_cursor"),
+            more: More::Flag("/pagination/has_next_page"),
+        },
+        items,
+        size_param: "per_page",
+        size,
+        on_stall: OnStall::Fail,
+    }
+}
+
+/// What a 404 from adding a subscriber to a tag, sequence or form means: no such
+/// `what` (named by the input field `field`) or no such subscriber, so the error points
+/// at the input.
+pub(crate) fn not_found(
+    field: &'static str,
+    what: &'static str,
+) -> impl FnOnce(AdapterError, &Refusal<'_>) -> AdapterError {
+    move |classified, refusal| match classified {
+        AdapterError::Provider { message, .. } if refusal.status == StatusCode::NOT_FOUND => {
             AdapterError::Invalid {
-                field: None,
-                message,
+                field: Some(field.to_owned()),
+                message: format!("Kit found no such {what}, or no such subscriber ({message})"),
             }
         }
-        (StatusCode::NOT_FOUND, Some(missing), AdapterError::Provider { message, .. }) => {
-            AdapterError::Invalid {
-                field: Some(missing.field.to_owned()),
-                message: format!("Kit found no {} ({message})", missing.what),
-            }
-        }
-        (_, _, base) => base,
+        other => other,
     }
 }
 
@@ -195,39 +106,52 @@ mod tests {
     use super::*;
     use chrono::Utc;
     use http::HeaderMap;
+    use junction_core::http::ResponsePolicy;
 
-    const TAG: NotFound = NotFound {
-        field: "tag_id",
-        what: "such tag",
-    };
-
-    fn refused(status: u16, body: &[u8], not_found: Option<&NotFound>) -> AdapterError {
+    /// What a refusal becomes through the error table, then `not_found` if given.
+    fn refused(
+        status: u16,
+        body: &[u8],
+        missing: Option<(&'static str, &'static str)>,
+    ) -> AdapterError {
         let status = StatusCode::from_u16(status).unwrap();
         let headers = HeaderMap::new();
         let now = Utc::now();
+        let refusal = Refusal {
+            status,
+            headers: &headers,
+            body,
+            now,
+        };
         let base =
             junction_core::http::classify(status, &headers, body, now, &ResponsePolicy::API_KEY);
-        refine(
-            base,
-            &Refusal {
-                status,
-                headers: &headers,
-                body,
-                now,
-            },
-            not_found,
-        )
+        let classified =
+            API.errors
+                .classify(base, &refusal, &API.rate_limits, &serde_json::Map::new());
+        match missing {
+            Some((field, what)) => not_found(field, what)(classified, &refusal),
+            None => classified,
+        }
+    }
+
+    #[test]
+    fn the_description_is_sound() {
+        assert_eq!(API.validate(), Ok(()));
     }
 
     #[test]
     fn kit_statuses_are_classified() {
+        const TAG: Option<(&str, &str)> = Some(("tag_id", "tag"));
         assert_eq!(
             refused(422, br#"{"errors":["Email address is invalid"]}"#, None),
             AdapterError::invalid("Email address is invalid")
         );
         assert_eq!(
-            refused(404, br#"{"errors":["Not Found"]}"#, Some(&TAG)),
-            AdapterError::invalid_field("tag_id", "Kit found no such tag (Not Found)")
+            refused(404, br#"{"errors":["Not Found"]}"#, TAG),
+            AdapterError::invalid_field(
+                "tag_id",
+                "Kit found no such tag, or no such subscriber (Not Found)"
+            )
         );
         assert_eq!(
             refused(404, br#"{"errors":["Not Found"]}"#, None),
@@ -249,7 +173,7 @@ mod tests {
             }
         );
         assert!(matches!(
-            refused(503, b"", Some(&TAG)),
+            refused(503, b"", TAG),
             AdapterError::Unavailable { .. }
         ));
     }

@@ -1,12 +1,15 @@
 //! junction-kit: the Kit (formerly ConvertKit) provider, on Kit's v4 API.
 //!
-//! The crate serves two provider entries, one per auth kind: [`Kit`] (`kit`), whose
-//! connections send a v4 API key as `X-Kit-Api-Key`, and [`KitOAuth`] (`kit-oauth`),
-//! whose connections send the OAuth 2.0 access token Junction keeps fresh as
-//! `Authorization: Bearer` (Kit apps: 600 requests a minute per token instead of 120).
-//! Both share everything else. The adapter checks a connection with `GET /v4/account`
-//! (and, when the connection maps custom fields, that every mapped Kit key exists), and
-//! syncs these streams:
+//! The crate serves two provider entries, one per auth kind, with one adapter type:
+//! [`Kit`] (`kit`), whose connections send a v4 API key as `X-Kit-Api-Key`, and
+//! [`KitOAuth`] (`kit-oauth`), whose connections send the OAuth 2.0 access token
+//! Junction keeps fresh as `Authorization: Bearer` (Kit apps: 600 requests a minute per
+//! token instead of 120). Both share everything else: Kit's API is described once, as
+//! data for the provider toolkit (the `api` module), which picks the auth mode from
+//! what a connection holds; the streams and actions the spec declares are data files
+//! (`streams.json`, `actions.json`). The adapter checks a connection with
+//! `GET /v4/account` (and, when the connection maps custom fields, that every mapped
+//! Kit key exists), and syncs these streams:
 //!
 //! - `subscribers`: every subscriber in any state; incremental by `updated_after`;
 //! - `subscriber_growth`: Kit's growth stats per day → KPIs `total_subscribers`,
@@ -31,7 +34,7 @@
 //! endpoints for demo mode and tests (`KitFake::oauth()` for `kit-oauth`).
 
 mod actions;
-mod client;
+mod api;
 mod settings;
 mod spec;
 mod streams;
@@ -41,25 +44,17 @@ mod wire;
 pub mod sandbox;
 
 use async_trait::async_trait;
+use http::Method;
 use junction_core::{
     ActionOutcome, Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget,
     ReadRequest, spec::ProviderSpec,
 };
+use junction_toolkit::{Client, PageToken, data};
 use serde_json::{Value, json};
 
-pub use spec::{
-    ADD_SUBSCRIBER, ADD_TO_FORM, ADD_TO_SEQUENCE, API_KEY_FIELD, API_KEY_HEADER, BROADCAST_STATS,
-    BROADCASTS, CREATE_BROADCAST, DEFAULT_BASE, DEFAULT_LOOKBACK_DAYS, FIELD_MAP_FIELD, FORMS,
-    KPI_BROADCAST_CLICK_RATE, KPI_BROADCAST_CLICKS, KPI_BROADCAST_OPEN_RATE, KPI_BROADCAST_OPENS,
-    KPI_BROADCAST_RECIPIENTS, KPI_BROADCAST_UNSUBSCRIBE_RATE, KPI_BROADCAST_UNSUBSCRIBES,
-    KPI_FORM_SUBSCRIBERS, KPI_NET_NEW_SUBSCRIBERS, KPI_NEW_SUBSCRIBERS, KPI_SEQUENCE_SUBSCRIBERS,
-    KPI_TAG_SUBSCRIBERS, KPI_TOTAL_SUBSCRIBERS, KPI_UNSUBSCRIBES, LOOKBACK_FIELD,
-    MAX_LOOKBACK_DAYS, OAUTH_AUTHORIZE_URL, OAUTH_PROVIDER_ID, OAUTH_SCOPE, OAUTH_TOKEN_URL,
-    PROVIDER_ID, SEQUENCES, SUBSCRIBER_GROWTH, SUBSCRIBERS, TAG_SUBSCRIBER, TAGS,
-};
+pub use spec::*;
 
 use crate::{
-    client::KitClient,
     settings::Settings,
     wire::{AccountResponse, CustomFieldsPage},
 };
@@ -68,23 +63,94 @@ use crate::{
 /// finding the mapped keys: far beyond any real account.
 const MAX_CUSTOM_FIELD_PAGES: usize = 20;
 
-/// The Kit adapter for API-key connections (`kit`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Kit;
+/// Which of Kit's two provider entries an adapter serves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Entry {
+    /// `kit`: a v4 API key.
+    #[default]
+    ApiKey,
+    /// `kit-oauth`: OAuth 2.0 for Kit apps.
+    OAuth,
+}
 
-/// The Kit adapter for OAuth 2.0 connections (`kit-oauth`): the same streams and
-/// actions as [`Kit`], authenticated with the connection's access token.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct KitOAuth;
+impl Entry {
+    /// The entry's spec.
+    pub fn spec(self) -> &'static ProviderSpec {
+        match self {
+            Self::ApiKey => spec::spec(),
+            Self::OAuth => spec::oauth_spec(),
+        }
+    }
+}
+
+/// The Kit adapter. One type serves both entries: they differ only in their spec (id,
+/// name, auth kind, budget), and the toolkit picks the auth mode from the connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Kit {
+    entry: Entry,
+}
+
+impl Kit {
+    /// The adapter of `entry`.
+    pub const fn new(entry: Entry) -> Self {
+        Self { entry }
+    }
+}
+
+/// The adapter of the `kit` entry (API keys). It and [`KitOAuth`] are named as the
+/// unit structs that were the two entries' adapters, so `Kit` and `KitOAuth` still
+/// name them (`Arc::new(Kit)`).
+#[allow(non_upper_case_globals)]
+pub const Kit: Kit = Kit::new(Entry::ApiKey);
+
+/// The adapter of the `kit-oauth` entry (OAuth 2.0): the same streams and actions as
+/// [`Kit`], authenticated with the connection's access token.
+#[allow(non_upper_case_globals)]
+pub const KitOAuth: Kit = Kit::new(Entry::OAuth);
 
 #[async_trait]
 impl Adapter for Kit {
     fn spec(&self) -> &ProviderSpec {
-        spec::spec()
+        self.entry.spec()
     }
 
+    /// `GET /v4/account` proves the credential; with a `field_map`, the mapped Kit keys
+    /// are checked against the account's custom fields so a typo fails at connect time
+    /// instead of dropping values later.
     async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
-        check(spec::spec(), ctx, conn).await
+        let settings = Settings::from_connection(conn)?;
+        let client = self.client(ctx, conn)?;
+        let AccountResponse { account } = client.verify().await?;
+        let mut details = json!({
+            "account_id": account.id,
+            "plan_type": account.plan_type,
+            "timezone": account.timezone.map(|tz| tz.name),
+        });
+        if !settings.field_map.is_empty() {
+            let known = custom_field_keys(&client).await?;
+            if let Some(missing) = settings
+                .field_map
+                .kit_keys()
+                .find(|key| !known.iter().any(|k| k == key))
+            {
+                return Err(AdapterError::invalid_field(
+                    FIELD_MAP_FIELD,
+                    format!(
+                        "Kit has no custom field with the key `{missing}`: create it in Kit \
+                         (Subscribers → custom fields) or fix the mapping"
+                    ),
+                ));
+            }
+            details["custom_fields"] = json!(known.len());
+        }
+        let label = match &account.primary_email_address {
+            Some(email) => format!("{} ({email})", account.name),
+            None => account.name,
+        };
+        Ok(Health {
+            account: Some(label),
+            details,
+        })
     }
 
     async fn read(
@@ -93,9 +159,13 @@ impl Adapter for Kit {
         conn: &Connection,
         request: &ReadRequest,
     ) -> Result<Page, AdapterError> {
-        read(spec::spec(), ctx, conn, request).await
+        data::stream(self.spec(), request)?;
+        let settings = Settings::from_connection(conn)?;
+        streams::read(&self.client(ctx, conn)?, &settings, request).await
     }
 
+    /// Kit has no idempotency keys; see the `actions` module for how each action stays
+    /// safe to retry (and how an action the spec does not declare is refused).
     async fn act(
         &self,
         ctx: &Context,
@@ -104,51 +174,12 @@ impl Adapter for Kit {
         input: &Value,
         idempotency_key: Option<&str>,
     ) -> Result<ActionOutcome, AdapterError> {
-        act(spec::spec(), ctx, conn, action, input, idempotency_key).await
-    }
-
-    /// `https://api.kit.com/` (or the context's override) with the key as
-    /// `X-Kit-Api-Key`, as every call sends it.
-    async fn proxy_target(
-        &self,
-        ctx: &Context,
-        conn: &Connection,
-    ) -> Result<ProxyTarget, AdapterError> {
-        KitClient::new(ctx, spec::spec(), conn)?.proxy_target()
-    }
-}
-
-#[async_trait]
-impl Adapter for KitOAuth {
-    fn spec(&self) -> &ProviderSpec {
-        spec::oauth_spec()
-    }
-
-    async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
-        check(spec::oauth_spec(), ctx, conn).await
-    }
-
-    async fn read(
-        &self,
-        ctx: &Context,
-        conn: &Connection,
-        request: &ReadRequest,
-    ) -> Result<Page, AdapterError> {
-        read(spec::oauth_spec(), ctx, conn, request).await
-    }
-
-    async fn act(
-        &self,
-        ctx: &Context,
-        conn: &Connection,
-        action: &str,
-        input: &Value,
-        idempotency_key: Option<&str>,
-    ) -> Result<ActionOutcome, AdapterError> {
-        act(
-            spec::oauth_spec(),
-            ctx,
-            conn,
+        let settings = Settings::from_connection(conn)?;
+        let client = self.client(ctx, conn)?;
+        actions::run(
+            self.spec(),
+            &client,
+            &settings.field_map,
             action,
             input,
             idempotency_key,
@@ -156,112 +187,44 @@ impl Adapter for KitOAuth {
         .await
     }
 
-    /// `https://api.kit.com/` (or the context's override) with the access token as
-    /// `Authorization: Bearer`, as every call sends it.
+    /// `https://api.kit.com/` (or the context's override) with the credential header
+    /// every call sends: the key as `X-Kit-Api-Key`, or the access token as
+    /// `Authorization: Bearer`.
     async fn proxy_target(
         &self,
         ctx: &Context,
         conn: &Connection,
     ) -> Result<ProxyTarget, AdapterError> {
-        KitClient::new(ctx, spec::oauth_spec(), conn)?.proxy_target()
+        self.client(ctx, conn)?.proxy_target()
     }
 }
 
-/// `GET /v4/account` proves the credential; with a `field_map`, the mapped Kit keys are
-/// checked against the account's custom fields so a typo fails at connect time
-/// instead of dropping values later.
-async fn check(
-    spec: &'static ProviderSpec,
-    ctx: &Context,
-    conn: &Connection,
-) -> Result<Health, AdapterError> {
-    let settings = Settings::from_connection(conn)?;
-    let client = KitClient::new(ctx, spec, conn)?;
-    let AccountResponse { account } = client.get("v4/account", &[]).await?;
-    let mut details = json!({
-        "account_id": account.id,
-        "plan_type": account.plan_type,
-        "timezone": account.timezone.as_ref().map(|tz| tz.name.clone()),
-    });
-    if !settings.field_map.is_empty() {
-        let known = custom_field_keys(&client).await?;
-        if let Some(missing) = settings
-            .field_map
-            .kit_keys()
-            .find(|key| !known.iter().any(|k| k == key))
-        {
-            return Err(AdapterError::invalid_field(
-                FIELD_MAP_FIELD,
-                format!(
-                    "Kit has no custom field with the key `{missing}`: create it in Kit \
-                     (Subscribers → custom fields) or fix the mapping"
-                ),
-            ));
-        }
-        details["custom_fields"] = json!(known.len());
+impl Kit {
+    /// The toolkit's client of `conn`, with the credential the connection holds.
+    fn client<'a>(
+        &self,
+        ctx: &'a Context,
+        conn: &'a Connection,
+    ) -> Result<Client<'a>, AdapterError> {
+        Client::new(ctx, self.entry.spec(), &api::API, conn)
     }
-    let label = match &account.primary_email_address {
-        Some(email) => format!("{} ({email})", account.name),
-        None => account.name.clone(),
-    };
-    Ok(Health {
-        account: Some(label),
-        details,
-    })
 }
 
-async fn read(
-    spec: &'static ProviderSpec,
-    ctx: &Context,
-    conn: &Connection,
-    request: &ReadRequest,
-) -> Result<Page, AdapterError> {
-    if spec.stream(&request.stream).is_none() {
-        return Err(AdapterError::invalid_field(
-            "stream",
-            format!("Kit has no stream `{}`", request.stream),
-        ));
-    }
-    let settings = Settings::from_connection(conn)?;
-    let client = KitClient::new(ctx, spec, conn)?;
-    streams::read(ctx, &client, &settings, request).await
-}
-
-/// Kit has no idempotency keys; see the `actions` module for how each action stays
-/// safe to retry.
-async fn act(
-    spec: &'static ProviderSpec,
-    ctx: &Context,
-    conn: &Connection,
-    action: &str,
-    input: &Value,
-    idempotency_key: Option<&str>,
-) -> Result<ActionOutcome, AdapterError> {
-    if spec.action(action).is_none() {
-        return Err(AdapterError::invalid_field(
-            "action",
-            format!("Kit has no action `{action}`"),
-        ));
-    }
-    let settings = Settings::from_connection(conn)?;
-    let client = KitClient::new(ctx, spec, conn)?;
-    actions::run(ctx, &client, &settings, action, input, idempotency_key).await
-}
-
-/// Every custom-field key of the account.
-async fn custom_field_keys(client: &KitClient<'_>) -> Result<Vec<String>, AdapterError> {
+/// Every custom-field key of the account (at most [`MAX_CUSTOM_FIELD_PAGES`] pages of
+/// them).
+async fn custom_field_keys(client: &Client<'_>) -> Result<Vec<String>, AdapterError> {
+    let paging = &api::CUSTOM_FIELDS;
+    let size = paging.size.max;
     let mut keys = Vec::new();
-    let mut after: Option<String> = None;
+    let mut token = PageToken::First;
     for _ in 0..MAX_CUSTOM_FIELD_PAGES {
-        let mut query = vec![("per_page", streams::MAX_PAGE_SIZE.to_string())];
-        if let Some(after) = &after {
-            query.push(("after", after.clone()));
-        }
-        let page: CustomFieldsPage = client.get("v4/custom_fields", &query).await?;
+        let request = client.page_request(Method::GET, "custom_fields", paging, &token, size)?;
+        let fetched = client.fetch(request).await?;
+        let page: CustomFieldsPage = fetched.decode()?;
         keys.extend(page.custom_fields.into_iter().map(|field| field.key));
-        match (page.pagination.has_next_page, page.pagination.end_cursor) {
-            (true, Some(end)) if Some(&end) != after.as_ref() => after = Some(end),
-            _ => return Ok(keys),
+        match paging.next(&token, size, &fetched.headers, &fetched.body)? {
+            Some(next) => token = next,
+            None => break,
         }
     }
     Ok(keys)

@@ -1,13 +1,13 @@
 //! A connection's settings, checked: the growth lookback and the custom-field
 //! mapping (`field_map`) that renames the `fields` of `add_subscriber` into Kit
-//! custom-field keys.
+//! custom-field keys. Both are read through their toolkit definitions in the spec,
+//! which give the spec's fields too, so the two cannot drift apart.
 
 use std::collections::BTreeMap;
 
 use junction_core::{AdapterError, Connection};
-use serde_json::Value;
 
-use crate::spec::{DEFAULT_LOOKBACK_DAYS, FIELD_MAP_FIELD, LOOKBACK_FIELD, MAX_LOOKBACK_DAYS};
+use crate::spec::{FIELD_MAP, FIELD_MAP_FIELD, LOOKBACK};
 
 /// The checked non-secret settings of a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,41 +18,11 @@ pub(crate) struct Settings {
 
 impl Settings {
     pub(crate) fn from_connection(conn: &Connection) -> Result<Self, AdapterError> {
-        let lookback_days = match conn.config.get(LOOKBACK_FIELD) {
-            None | Some(Value::Null) => DEFAULT_LOOKBACK_DAYS,
-            Some(value) => parse_lookback(value)?,
-        };
-        let field_map = match conn.config.get(FIELD_MAP_FIELD) {
-            None | Some(Value::Null) => FieldMap::default(),
-            Some(Value::String(text)) => FieldMap::parse(text)?,
-            Some(_) => {
-                return Err(AdapterError::invalid_field(
-                    FIELD_MAP_FIELD,
-                    "must be a string of `junction_name:kit_key` pairs",
-                ));
-            }
-        };
         Ok(Self {
-            lookback_days,
-            field_map,
+            lookback_days: LOOKBACK.read_u32(conn)?,
+            field_map: FieldMap::parse(FIELD_MAP.read(conn)?.as_deref().unwrap_or(""))?,
         })
     }
-}
-
-fn parse_lookback(value: &Value) -> Result<u32, AdapterError> {
-    let number = value
-        .as_i64()
-        .or_else(|| value.as_str().and_then(|s| s.trim().parse::<i64>().ok()))
-        .ok_or_else(|| AdapterError::invalid_field(LOOKBACK_FIELD, "must be an integer"))?;
-    u32::try_from(number)
-        .ok()
-        .filter(|days| (1..=MAX_LOOKBACK_DAYS).contains(days))
-        .ok_or_else(|| {
-            AdapterError::invalid_field(
-                LOOKBACK_FIELD,
-                format!("must be between 1 and {MAX_LOOKBACK_DAYS}"),
-            )
-        })
 }
 
 /// Junction field names → Kit custom-field keys.
@@ -60,37 +30,17 @@ fn parse_lookback(value: &Value) -> Result<u32, AdapterError> {
 pub(crate) struct FieldMap(BTreeMap<String, String>);
 
 impl FieldMap {
-    /// Parses `name:key, name:key`. Empty text is an empty map. Each name may appear
-    /// once, and two names may not share a Kit key (the second value would silently
-    /// overwrite the first).
+    /// Parses `name:key, name:key` (the pattern has checked the syntax). Each name may
+    /// appear once, and two names may not share a Kit key (the second value would
+    /// silently overwrite the first).
     pub(crate) fn parse(text: &str) -> Result<Self, AdapterError> {
         let mut map = BTreeMap::new();
         let mut targets = BTreeMap::new();
-        for pair in text.split(',') {
-            let pair = pair.trim();
-            if pair.is_empty() {
-                if text.trim().is_empty() {
-                    continue;
-                }
-                return Err(invalid("has an empty entry between commas"));
-            }
+        for pair in text.split(',').filter(|pair| !pair.trim().is_empty()) {
             let Some((name, key)) = pair.split_once(':') else {
-                return Err(invalid(
-                    "each entry must be `junction_name:kit_key`, separated by commas",
-                ));
+                return Err(invalid("each entry must be `junction_name:kit_key`"));
             };
             let (name, key) = (name.trim(), key.trim());
-            if !is_name(name) {
-                return Err(invalid(format!(
-                    "`{name}` is not a field name (letters, digits and underscores)"
-                )));
-            }
-            if !is_kit_key(key) {
-                return Err(invalid(format!(
-                    "`{key}` is not a Kit custom-field key (lowercase letters, digits and \
-                     underscores, as Kit shows the key, not the label)"
-                )));
-            }
             if map.insert(name.to_owned(), key.to_owned()).is_some() {
                 return Err(invalid(format!("maps `{name}` twice")));
             }
@@ -122,22 +72,12 @@ fn invalid(message: impl Into<String>) -> AdapterError {
     AdapterError::invalid_field(FIELD_MAP_FIELD, message)
 }
 
-fn is_name(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
-fn is_kit_key(text: &str) -> bool {
-    !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::{DEFAULT_LOOKBACK_DAYS, LOOKBACK_FIELD};
     use junction_core::{IntegrationId, WorkspaceId};
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn conn(config: Value) -> Connection {
         Connection {
@@ -150,9 +90,14 @@ mod tests {
         }
     }
 
+    /// The field map of a connection whose `field_map` is `text`.
+    fn field_map(text: &str) -> Result<FieldMap, AdapterError> {
+        Settings::from_connection(&conn(json!({ "field_map": text }))).map(|s| s.field_map)
+    }
+
     #[test]
     fn field_map_parses_pairs_and_renames() {
-        let map = FieldMap::parse(" last:last_name ,Company: company_name").unwrap();
+        let map = field_map(" last:last_name ,Company: company_name").unwrap();
         assert_eq!(map.kit_key("last"), "last_name");
         assert_eq!(map.kit_key("Company"), "company_name");
         assert_eq!(map.kit_key("plan"), "plan");
@@ -160,8 +105,8 @@ mod tests {
             map.kit_keys().collect::<Vec<_>>(),
             ["company_name", "last_name"]
         );
-        assert!(FieldMap::parse("").unwrap().is_empty());
-        assert!(FieldMap::parse("   ").unwrap().is_empty());
+        assert!(field_map("").unwrap().is_empty());
+        assert!(field_map("   ").unwrap().is_empty());
     }
 
     #[test]
@@ -169,7 +114,7 @@ mod tests {
         for bad in [
             "a", "a:b,", "a:b,,c:d", "a:Bad", "a b:c", "a:b,a:c", "a:k,b:k", ":k", "a:",
         ] {
-            let err = FieldMap::parse(bad).unwrap_err();
+            let err = field_map(bad).unwrap_err();
             assert!(
                 matches!(&err, AdapterError::Invalid { field: Some(f), .. } if f == FIELD_MAP_FIELD),
                 "{bad}: {err:?}"
@@ -217,7 +162,7 @@ mod tests {
         proptest! {
             #[test]
             fn parsing_never_panics_and_agrees_with_the_pattern(text in "[ a-zA-Z0-9_:,=]{0,40}") {
-                if FieldMap::parse(&text).is_ok() {
+                if field_map(&text).is_ok() {
                     prop_assert!(pattern_accepts(&text), "{text:?}");
                 }
             }
@@ -235,7 +180,7 @@ mod tests {
                     .map(|(name, key)| format!("{pad}{name}{pad}:{pad}{key}{pad}"))
                     .collect::<Vec<_>>()
                     .join(",");
-                let map = FieldMap::parse(&text).unwrap();
+                let map = field_map(&text).unwrap();
                 prop_assert!(pattern_accepts(&text), "{text:?}");
                 for (name, key) in &pairs {
                     prop_assert_eq!(map.kit_key(name), key.as_str());

@@ -1,16 +1,17 @@
 //! The static description of the Kit (ConvertKit) v4 provider: config fields, the
-//! streams and the metrics they produce, the actions with their input schemas, and the
-//! request budget. Kit is two provider entries, because a spec has exactly one auth
-//! kind: `kit` (a v4 API key) and `kit-oauth` (OAuth 2.0 for Kit apps), identical but
-//! for their id, name, auth and budget.
+//! streams and the metrics they produce and the actions with their input schemas (as
+//! data: `streams.json` and `actions.json`, in the shape the API serves them), the
+//! names the code uses of each, and the request budget. Kit is two provider entries,
+//! because a spec has exactly one auth kind: `kit` (a v4 API key) and `kit-oauth`
+//! (OAuth 2.0 for Kit apps), identical but for their id, name, auth and budget.
 
 use std::{sync::OnceLock, time::Duration};
 
 use junction_core::spec::{
-    ActionSpec, AuthSpec, Category, ConfigField, FieldKind, OAuth2Spec, ProviderSpec, RateBudget,
-    RefreshBehaviour, StreamSpec, TokenClientAuth,
+    AuthSpec, Category, ConfigField, OAuth2Spec, ProviderSpec, RateBudget, RefreshBehaviour,
+    TokenClientAuth,
 };
-use serde_json::{Value, json};
+use junction_toolkit::{IntSetting, StringSetting, described};
 
 /// The provider id (also the sandbox mount point of the fake).
 pub const PROVIDER_ID: &str = "kit";
@@ -112,6 +113,31 @@ pub const MAX_LOOKBACK_DAYS: u32 = 3650;
 pub const FIELD_MAP_PATTERN: &str =
     r"\s*(\s*[A-Za-z0-9_]+\s*:\s*[a-z0-9_]+\s*(,\s*[A-Za-z0-9_]+\s*:\s*[a-z0-9_]+\s*)*)?";
 
+/// The `field_map` setting: the spec's field and its reader (the pattern checks the
+/// syntax; `settings` the rest).
+pub(crate) const FIELD_MAP: StringSetting = StringSetting::new(
+    FIELD_MAP_FIELD,
+    "Custom field mapping",
+    "Optional: how the `fields` of the add_subscriber action map onto Kit custom \
+     fields, as `junction_name:kit_key` pairs separated by commas, e.g. \
+     `last_name:last_name, company:company_name`. Kit keys are shown in Kit under \
+     Subscribers → custom fields (the lowercase key, not the label). Names that \
+     are not mapped are sent unchanged.",
+)
+.optional()
+.pattern(FIELD_MAP_PATTERN)
+.mismatch(
+    "each entry must be `junction_name:kit_key` (letters, digits and underscores; the \
+     Kit key in lowercase, as Kit shows the key, not the label), separated by commas",
+);
+
+/// How far back the first `subscriber_growth` sync reads.
+pub(crate) const LOOKBACK: IntSetting = IntSetting::lookback_days(
+    DEFAULT_LOOKBACK_DAYS,
+    MAX_LOOKBACK_DAYS,
+    "How many days of growth stats the first sync reads (default 30, at most 3650).",
+);
+
 /// Kit allows 120 requests in 60 seconds per API key (600 per OAuth token). The
 /// shared budget holds every connection to one key's limit, which is conservative
 /// when several keys are connected but never lets one key be refused.
@@ -183,31 +209,10 @@ fn build() -> ProviderSpec {
                 .with_pattern(r"\S+"),
             ],
         },
-        config: vec![
-            ConfigField::string(
-                FIELD_MAP_FIELD,
-                "Custom field mapping",
-                "Optional: how the `fields` of the add_subscriber action map onto Kit custom \
-                 fields, as `junction_name:kit_key` pairs separated by commas, e.g. \
-                 `last_name:last_name, company:company_name`. Kit keys are shown in Kit under \
-                 Subscribers → custom fields (the lowercase key, not the label). Names that \
-                 are not mapped are sent unchanged.",
-            )
-            .optional()
-            .with_pattern(FIELD_MAP_PATTERN),
-            ConfigField {
-                kind: FieldKind::Integer,
-                ..ConfigField::string(
-                    LOOKBACK_FIELD,
-                    "Lookback days",
-                    "How many days of growth stats the first sync reads (default 30, at most \
-                     3650).",
-                )
-                .optional()
-            },
-        ],
-        streams: streams(),
-        actions: actions(),
+        config: vec![FIELD_MAP.field(), LOOKBACK.field()],
+        // The streams and actions as `GET /v1/providers/kit` serves them.
+        streams: described::streams(include_str!("streams.json"), PROVIDER_ID),
+        actions: described::actions(include_str!("actions.json"), PROVIDER_ID),
         // Kit's webhooks carry no signature, so nothing could tell a real delivery
         // from a forged one: changes arrive through the syncs instead.
         webhook: None,
@@ -220,263 +225,48 @@ fn build() -> ProviderSpec {
     }
 }
 
-fn streams() -> Vec<StreamSpec> {
-    let hours = |h: u64| Duration::from_secs(h * 60 * 60);
-    vec![
-        StreamSpec {
-            name: SUBSCRIBERS,
-            description: "Every subscriber in any state (active, inactive, cancelled, bounced, \
-                          complained) with first name, email address, creation time and custom \
-                          fields. After the first full read, syncs read the subscribers Kit \
-                          changed since the previous sync.",
-            primary_key: vec!["id"],
-            cursor_field: Some("updated_at"),
-            default_schedule: hours(6),
-            metrics: Vec::new(),
-        },
-        StreamSpec {
-            name: SUBSCRIBER_GROWTH,
-            description: "Kit's growth stats per day, in the account's sending time zone: \
-                          subscribers at the end of the day, new subscribers, unsubscribes and \
-                          the net change.",
-            primary_key: vec!["date"],
-            cursor_field: Some("date"),
-            default_schedule: hours(6),
-            metrics: vec![
-                KPI_TOTAL_SUBSCRIBERS,
-                KPI_NEW_SUBSCRIBERS,
-                KPI_UNSUBSCRIBES,
-                KPI_NET_NEW_SUBSCRIBERS,
-            ],
-        },
-        StreamSpec {
-            name: TAGS,
-            description: "Tags, and how many subscribers carry each one on the day of the sync.",
-            primary_key: vec!["id"],
-            cursor_field: None,
-            default_schedule: hours(12),
-            metrics: vec![KPI_TAG_SUBSCRIBERS],
-        },
-        StreamSpec {
-            name: SEQUENCES,
-            description: "Sequences (automated email series), and how many subscribers each \
-                          holds on the day of the sync.",
-            primary_key: vec!["id"],
-            cursor_field: None,
-            default_schedule: hours(12),
-            metrics: vec![KPI_SEQUENCE_SUBSCRIBERS],
-        },
-        StreamSpec {
-            name: FORMS,
-            description: "Forms and landing pages (active, archived and trashed), and how many \
-                          subscribers each brought in, as of the day of the sync.",
-            primary_key: vec!["id"],
-            cursor_field: None,
-            default_schedule: hours(12),
-            metrics: vec![KPI_FORM_SUBSCRIBERS],
-        },
-        StreamSpec {
-            name: BROADCASTS,
-            description: "Broadcasts: drafts, scheduled and sent, with subject, content and \
-                          audience filter.",
-            primary_key: vec!["id"],
-            cursor_field: None,
-            default_schedule: hours(12),
-            metrics: Vec::new(),
-        },
-        StreamSpec {
-            name: BROADCAST_STATS,
-            description: "The stats of every sent broadcast (recipients, opens, clicks, \
-                          unsubscribes and their rates), dated by the day it was sent. Syncs \
-                          after the first refresh the broadcasts sent in the last 30 days.",
-            primary_key: vec!["id"],
-            cursor_field: Some("send_at"),
-            default_schedule: hours(6),
-            metrics: vec![
-                KPI_BROADCAST_RECIPIENTS,
-                KPI_BROADCAST_OPENS,
-                KPI_BROADCAST_OPEN_RATE,
-                KPI_BROADCAST_CLICK_RATE,
-                KPI_BROADCAST_CLICKS,
-                KPI_BROADCAST_UNSUBSCRIBES,
-                KPI_BROADCAST_UNSUBSCRIBE_RATE,
-            ],
-        },
-    ]
+/// An action adding an existing subscriber to a tag, a sequence or a form: each is
+/// `POST /v4/{collection}/{id}/subscribers`, the subscriber named by email address in
+/// the body or by Kit id in the path.
+pub(crate) struct Membership {
+    pub action: &'static str,
+    /// The collection below `v4/`, and the input field naming one of it (`tag_id`).
+    pub collection: &'static str,
+    pub id_field: &'static str,
+    /// What the id names: "tag", "sequence", "form".
+    pub what: &'static str,
+    /// The output flag set when the subscriber already was there (Kit answers 200).
+    pub already: &'static str,
 }
 
-/// The JSON Schema of "a subscriber named by email address or by Kit id".
-fn subscriber_reference() -> (Value, Value) {
-    (
-        json!({
-            "type": "string",
-            "format": "email",
-            "maxLength": 254,
-            "description": "The subscriber's email address (give this or subscriber_id)."
-        }),
-        json!({
-            "type": "integer",
-            "minimum": 1,
-            "description": "Kit's subscriber id (give this or email_address)."
-        }),
-    )
-}
-
-fn id_schema(what: &str) -> Value {
-    json!({"type": "integer", "minimum": 1, "description": format!("The Kit id of the {what}.")})
-}
-
-fn actions() -> Vec<ActionSpec> {
-    let (email, subscriber_id) = subscriber_reference();
-    let one_of_subscriber = json!([
-        {"required": ["email_address"]},
-        {"required": ["subscriber_id"]}
-    ]);
-    vec![
-        ActionSpec {
-            name: ADD_SUBSCRIBER,
-            description: "Creates a subscriber, or updates the first name and custom fields of \
-                          the subscriber with that email address (Kit's create is an upsert, so \
-                          running it twice has one effect). `fields` are renamed through the \
-                          connection's field mapping.",
-            input_schema: json!({
-                "type": "object",
-                "required": ["email_address"],
-                "properties": {
-                    "email_address": email,
-                    "first_name": {"type": "string", "maxLength": 255},
-                    "state": {
-                        "type": "string",
-                        "enum": ["active", "inactive", "cancelled", "bounced", "complained"],
-                        "description": "The state a new subscriber is created in (default active; Kit does not change the state of an existing subscriber here)."
-                    },
-                    "fields": {
-                        "type": "object",
-                        "description": "Custom field values by Junction name (mapped through field_map) or Kit key.",
-                        "additionalProperties": {"type": ["string", "number", "boolean", "null"]}
-                    }
-                },
-                "additionalProperties": false
-            }),
-            long_running: false,
-        },
-        ActionSpec {
-            name: TAG_SUBSCRIBER,
-            description: "Tags an existing subscriber. Tagging a subscriber who already has the \
-                          tag changes nothing.",
-            input_schema: json!({
-                "type": "object",
-                "required": ["tag_id"],
-                "oneOf": one_of_subscriber,
-                "properties": {
-                    "tag_id": id_schema("tag"),
-                    "email_address": email,
-                    "subscriber_id": subscriber_id
-                },
-                "additionalProperties": false
-            }),
-            long_running: false,
-        },
-        ActionSpec {
-            name: ADD_TO_SEQUENCE,
-            description: "Enrolls an existing subscriber in an active sequence. Enrolling a \
-                          subscriber twice changes nothing.",
-            input_schema: json!({
-                "type": "object",
-                "required": ["sequence_id"],
-                "oneOf": one_of_subscriber,
-                "properties": {
-                    "sequence_id": id_schema("sequence"),
-                    "email_address": email,
-                    "subscriber_id": subscriber_id
-                },
-                "additionalProperties": false
-            }),
-            long_running: false,
-        },
-        ActionSpec {
-            name: ADD_TO_FORM,
-            description: "Subscribes an existing subscriber to a form. On a double opt-in form \
-                          Kit sends the incentive email, once per subscriber and form.",
-            input_schema: json!({
-                "type": "object",
-                "required": ["form_id"],
-                "oneOf": one_of_subscriber,
-                "properties": {
-                    "form_id": id_schema("form"),
-                    "email_address": email,
-                    "subscriber_id": subscriber_id,
-                    "referrer": {
-                        "type": "string",
-                        "format": "uri",
-                        "maxLength": 2048,
-                        "description": "The page the subscriber signed up on; Kit reads its UTM parameters."
-                    }
-                },
-                "additionalProperties": false
-            }),
-            long_running: false,
-        },
-        ActionSpec {
-            name: CREATE_BROADCAST,
-            description: "Creates a broadcast: a draft without `send_at`, or scheduled to send \
-                          at `send_at`. Kit has no idempotency keys; when the call carries one, \
-                          Junction first looks for an identical broadcast created in the last \
-                          day and returns it instead of creating a second.",
-            input_schema: json!({
-                "type": "object",
-                "required": ["subject", "content"],
-                "properties": {
-                    "subject": {"type": "string", "minLength": 1, "maxLength": 500},
-                    "content": {"type": "string", "minLength": 1, "description": "The email's HTML."},
-                    "description": {"type": "string", "description": "An internal description."},
-                    "preview_text": {"type": "string"},
-                    "public": {"type": "boolean", "description": "Also publish it on the creator profile and landing pages."},
-                    "published_at": {"type": "string", "format": "date-time"},
-                    "send_at": {"type": ["string", "null"], "format": "date-time", "description": "When to send; absent or null saves a draft."},
-                    "email_address": {"type": "string", "format": "email", "description": "The sending address (default: the account's)."},
-                    "email_template_id": id_schema("email template"),
-                    "thumbnail_alt": {"type": "string"},
-                    "thumbnail_url": {"type": "string", "format": "uri"},
-                    "subscriber_filter": {
-                        "type": "array",
-                        "maxItems": 1,
-                        "description": "Who receives it (default: every subscriber): one group of `all`, `any` or `none`, each a list of {type: segment|tag, ids}.",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "all": {"$ref": "#/$defs/filter_group"},
-                                "any": {"$ref": "#/$defs/filter_group"},
-                                "none": {"$ref": "#/$defs/filter_group"}
-                            },
-                            "additionalProperties": false
-                        }
-                    }
-                },
-                "additionalProperties": false,
-                "$defs": {
-                    "filter_group": {
-                        "type": ["array", "null"],
-                        "items": {
-                            "type": "object",
-                            "required": ["type", "ids"],
-                            "properties": {
-                                "type": {"type": "string", "enum": ["segment", "tag"]},
-                                "ids": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1}}
-                            },
-                            "additionalProperties": false
-                        }
-                    }
-                }
-            }),
-            long_running: false,
-        },
-    ]
-}
+pub(crate) const MEMBERSHIPS: [Membership; 3] = [
+    Membership {
+        action: TAG_SUBSCRIBER,
+        collection: "tags",
+        id_field: "tag_id",
+        what: "tag",
+        already: "already_tagged",
+    },
+    Membership {
+        action: ADD_TO_SEQUENCE,
+        collection: "sequences",
+        id_field: "sequence_id",
+        what: "sequence",
+        already: "already_added",
+    },
+    Membership {
+        action: ADD_TO_FORM,
+        collection: "forms",
+        id_field: "form_id",
+        what: "form",
+        already: "already_added",
+    },
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     fn values(value: Value) -> serde_json::Map<String, Value> {
         value.as_object().cloned().unwrap_or_default()
@@ -557,6 +347,46 @@ mod tests {
                 assert!(seen.insert(*metric), "{metric} twice");
             }
         }
+    }
+
+    #[test]
+    fn every_action_of_actions_json_is_served() {
+        let names: Vec<&str> = spec().actions.iter().map(|action| action.name).collect();
+        let mut served = vec![ADD_SUBSCRIBER, CREATE_BROADCAST];
+        served.extend(MEMBERSHIPS.iter().map(|membership| membership.action));
+        served.sort_unstable();
+        let mut declared = names.clone();
+        declared.sort_unstable();
+        assert_eq!(declared, served);
+        assert_eq!(names[0], ADD_SUBSCRIBER, "the order of the file is kept");
+        assert!(spec().actions.iter().all(|action| !action.long_running));
+    }
+
+    #[test]
+    fn stream_metrics_are_the_kpis_the_adapter_writes() {
+        let metrics: std::collections::BTreeSet<&str> = spec()
+            .streams
+            .iter()
+            .flat_map(|stream| stream.metrics.iter().copied())
+            .collect();
+        let written = std::collections::BTreeSet::from([
+            KPI_TOTAL_SUBSCRIBERS,
+            KPI_NEW_SUBSCRIBERS,
+            KPI_UNSUBSCRIBES,
+            KPI_NET_NEW_SUBSCRIBERS,
+            KPI_TAG_SUBSCRIBERS,
+            KPI_SEQUENCE_SUBSCRIBERS,
+            KPI_FORM_SUBSCRIBERS,
+            KPI_BROADCAST_RECIPIENTS,
+            KPI_BROADCAST_OPENS,
+            KPI_BROADCAST_OPEN_RATE,
+            KPI_BROADCAST_CLICK_RATE,
+            KPI_BROADCAST_CLICKS,
+            KPI_BROADCAST_UNSUBSCRIBES,
+            KPI_BROADCAST_UNSUBSCRIBE_RATE,
+        ]);
+        assert_eq!(metrics, written);
+        assert_eq!(spec().streams.len(), 7, "streams.json parses");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Reading Kit's streams, one page per call, with the cursor each stream keeps.
 //!
-//! Kit's lists page with opaque cursors: `?after=<end_cursor>&per_page=n` until
-//! `pagination.has_next_page` is false. The list streams keep that cursor while a
+//! Six streams are Kit lists ([`LISTS`]), paged by the toolkit's walker over Kit's
+//! opaque cursors (see [`crate::api::paging`]). A list stream keeps that cursor while a
 //! pass is under way and, at the end of a pass, what the next pass starts from:
 //! nothing for the small lists read whole every time (tags, sequences, forms,
 //! broadcasts), the `updated_after` day for subscribers, the `sent_after` day for
@@ -13,150 +13,227 @@
 //! count of each tag, sequence and form dated by the sync day, and the stats of each
 //! broadcast dated by its send day.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
-use junction_core::{AdapterError, Context, KpiPoint, Page, ReadRequest, Record};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use http::Method;
+use junction_core::{AdapterError, KpiPoint, Page, ReadRequest, Record};
+use junction_toolkit::{Client, PageSize, PageToken, Paging, cursor, cursor::Window, data};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::{
-    client::KitClient,
+    api::{self, LIST_SIZE},
     settings::Settings,
-    spec::{
-        BROADCAST_STATS, BROADCASTS, FORMS, KPI_BROADCAST_CLICK_RATE, KPI_BROADCAST_CLICKS,
-        KPI_BROADCAST_OPEN_RATE, KPI_BROADCAST_OPENS, KPI_BROADCAST_RECIPIENTS,
-        KPI_BROADCAST_UNSUBSCRIBE_RATE, KPI_BROADCAST_UNSUBSCRIBES, KPI_FORM_SUBSCRIBERS,
-        KPI_NET_NEW_SUBSCRIBERS, KPI_NEW_SUBSCRIBERS, KPI_SEQUENCE_SUBSCRIBERS,
-        KPI_TAG_SUBSCRIBERS, KPI_TOTAL_SUBSCRIBERS, KPI_UNSUBSCRIBES, SEQUENCES, SUBSCRIBER_GROWTH,
-        SUBSCRIBERS, TAGS,
-    },
-    wire::{BroadcastStats, BroadcastStatsResponse, GrowthStats, GrowthStatsResponse, Pagination},
+    // The stream and KPI names.
+    spec::*,
+    wire::{BroadcastStats, BroadcastStatsResponse, GrowthStats, GrowthStatsResponse, Paginated},
 };
 
-/// Kit's page size when none is asked for (the API's own default).
-pub(crate) const DEFAULT_PAGE_SIZE: u32 = 500;
+/// Broadcasts per `broadcast_stats` page (25 when none is asked for, at most 50). Each
+/// sent broadcast costs one more request for its stats, so pages stay small enough to
+/// fit the 120-requests-a-minute budget with room for other work.
+const STATS_SIZE: PageSize = PageSize {
+    default: 25,
+    max: 50,
+};
 
-/// The most items Kit returns per page.
-pub(crate) const MAX_PAGE_SIZE: u32 = 1000;
-
-/// Broadcasts per `broadcast_stats` page when none is asked for. Each sent broadcast
-/// costs one more request for its stats, so pages stay small enough to fit the
-/// 120-requests-a-minute budget with room for other work.
-pub(crate) const DEFAULT_STATS_PAGE_SIZE: u32 = 25;
-
-/// The most broadcasts per `broadcast_stats` page.
-pub(crate) const MAX_STATS_PAGE_SIZE: u32 = 50;
-
-/// Days of growth stats per page when none is asked for (one request per day).
-pub(crate) const DEFAULT_GROWTH_DAYS: u32 = 7;
-
-/// The most days of growth stats per page.
-pub(crate) const MAX_GROWTH_DAYS: u32 = 31;
+/// Days of growth stats per page (one request per day): 7 when none is asked for, at
+/// most 31.
+const GROWTH_DAYS: PageSize = PageSize {
+    default: 7,
+    max: 31,
+};
 
 /// How many days before a pass started the next `subscribers` pass asks for changes
 /// from. `updated_after` takes a date (not a time) and Kit does not say whether it is
 /// inclusive or in which time zone; a day of overlap makes the answer irrelevant, and
 /// re-reading a subscriber only upserts it again.
-pub(crate) const SUBSCRIBER_OVERLAP_DAYS: i64 = 1;
+const SUBSCRIBER_OVERLAP_DAYS: i64 = 1;
 
 /// The growth stats of the last day read are partial (the day was not over) and the
 /// account's day may run behind UTC, so each sync starts again this many days before
 /// the last day it read.
-pub(crate) const GROWTH_REREAD_DAYS: i64 = 1;
+const GROWTH_REREAD_DAYS: i64 = 1;
 
 /// Opens and clicks keep arriving for weeks after a broadcast is sent; every pass after
 /// the first refreshes the stats of broadcasts sent this many days before it started.
-pub(crate) const STATS_REFRESH_DAYS: i64 = 30;
+const STATS_REFRESH_DAYS: i64 = 30;
+
+/// A stream read from one of Kit's lists.
+struct List {
+    stream: &'static str,
+    /// The path below `v4/`, which is also where the items are in the answer
+    /// (`/tags`).
+    path: &'static str,
+    /// Extra query parameters.
+    query: &'static [(&'static str, &'static str)],
+    paging: Paging,
+    /// For streams read incrementally: the query parameter a pass after the first asks
+    /// for changes with (also its name in the cursor), and how many days before the
+    /// previous pass began it starts.
+    since: Option<(&'static str, i64)>,
+    kpis: Kpis,
+    /// The item's field that says when it last changed, if any.
+    modified_field: Option<&'static str>,
+}
+
+/// What a list's items count.
+enum Kpis {
+    None,
+    /// The KPI of each item's `subscriber_count`, and the dimension naming the item.
+    Count(&'static str, &'static str),
+    /// The stats of each sent broadcast, one request each.
+    BroadcastStats,
+}
+
+impl List {
+    /// The list at `path`, read whole on every pass, Kit's page sizes, nothing
+    /// counted.
+    const fn new(stream: &'static str, path: &'static str) -> Self {
+        Self {
+            stream,
+            path,
+            query: &[],
+            paging: api::paging(path, LIST_SIZE),
+            since: None,
+            kpis: Kpis::None,
+            modified_field: None,
+        }
+    }
+}
+
+/// Kit lists only active subscribers (and forms) by default; unsubscribed, bounced and
+/// complained subscribers are what a marketing team must not mail, and a form's
+/// subscribers stay attributed to it after it is archived or trashed.
+const ALL: &[(&str, &str)] = &[("status", "all")];
+
+const LISTS: [List; 6] = [
+    List {
+        query: ALL,
+        since: Some(("updated_after", SUBSCRIBER_OVERLAP_DAYS)),
+        ..List::new(SUBSCRIBERS, "/subscribers")
+    },
+    List {
+        kpis: Kpis::Count(KPI_TAG_SUBSCRIBERS, "tag_id"),
+        ..List::new(TAGS, "/tags")
+    },
+    List {
+        kpis: Kpis::Count(KPI_SEQUENCE_SUBSCRIBERS, "sequence_id"),
+        modified_field: Some("updated_at"),
+        ..List::new(SEQUENCES, "/sequences")
+    },
+    List {
+        query: ALL,
+        kpis: Kpis::Count(KPI_FORM_SUBSCRIBERS, "form_id"),
+        ..List::new(FORMS, "/forms")
+    },
+    List::new(BROADCASTS, "/broadcasts"),
+    List {
+        paging: api::paging("/broadcasts", STATS_SIZE),
+        since: Some(("sent_after", STATS_REFRESH_DAYS)),
+        kpis: Kpis::BroadcastStats,
+        ..List::new(BROADCAST_STATS, "/broadcasts")
+    },
+];
 
 /// Reads one page of `request.stream`.
 pub(crate) async fn read(
-    ctx: &Context,
-    client: &KitClient<'_>,
+    client: &Client<'_>,
     settings: &Settings,
     request: &ReadRequest,
 ) -> Result<Page, AdapterError> {
-    let cursor = request.cursor.as_ref();
-    match request.stream.as_str() {
-        SUBSCRIBERS => {
-            read_subscribers(ctx, client, parse_cursor(cursor)?, request.page_size).await
-        }
-        SUBSCRIBER_GROWTH => {
-            read_growth(
-                ctx,
-                client,
-                settings,
-                parse_cursor(cursor)?,
-                request.page_size,
-            )
-            .await
-        }
-        TAGS => {
-            read_counted_list(
-                ctx,
-                client,
-                &TAG_LIST,
-                parse_cursor(cursor)?,
-                request.page_size,
-            )
-            .await
-        }
-        SEQUENCES => {
-            read_counted_list(
-                ctx,
-                client,
-                &SEQUENCE_LIST,
-                parse_cursor(cursor)?,
-                request.page_size,
-            )
-            .await
-        }
-        FORMS => {
-            read_counted_list(
-                ctx,
-                client,
-                &FORM_LIST,
-                parse_cursor(cursor)?,
-                request.page_size,
-            )
-            .await
-        }
-        BROADCASTS => {
-            read_counted_list(
-                ctx,
-                client,
-                &BROADCAST_LIST,
-                parse_cursor(cursor)?,
-                request.page_size,
-            )
-            .await
-        }
-        BROADCAST_STATS => {
-            read_broadcast_stats(ctx, client, parse_cursor(cursor)?, request.page_size).await
-        }
-        other => Err(AdapterError::invalid_field(
+    if request.stream == SUBSCRIBER_GROWTH {
+        return read_growth(client, settings, request).await;
+    }
+    match LISTS.iter().find(|list| list.stream == request.stream) {
+        Some(list) => read_list(client, list, request).await,
+        None => Err(AdapterError::invalid_field(
             "stream",
-            format!("Kit has no stream `{other}`"),
+            format!("Kit has no stream `{}`", request.stream),
         )),
     }
 }
 
-/// A stored cursor of the stream being read; none (or null) starts from scratch.
-fn parse_cursor<T: DeserializeOwned + Default>(value: Option<&Value>) -> Result<T, AdapterError> {
-    match value {
-        None | Some(Value::Null) => Ok(T::default()),
-        Some(value) => serde_json::from_value(value.clone()).map_err(|_| {
-            AdapterError::invalid_field("cursor", "is not a cursor of this Kit stream")
-        }),
+/// The stored cursor of a list stream: Kit's page cursor while a pass is under way
+/// and, for streams read incrementally, the day the pass asks for changes from (under
+/// its query parameter's name, `updated_after` or `sent_after`) and the day it began.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct ListCursor {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pass_started: Option<NaiveDate>,
+    #[serde(flatten)]
+    since: BTreeMap<String, NaiveDate>,
+}
+
+async fn read_list(
+    client: &Client<'_>,
+    list: &List,
+    request: &ReadRequest,
+) -> Result<Page, AdapterError> {
+    let cursor: ListCursor =
+        cursor::read(request.cursor.as_ref(), list.stream)?.unwrap_or_default();
+    let since_name = list.since.map(|(name, _)| name);
+    // Another stream's cursor (or a made-up one) would read the wrong changes.
+    if cursor
+        .since
+        .keys()
+        .any(|name| Some(name.as_str()) != since_name)
+    {
+        return Err(AdapterError::invalid_field(
+            "cursor",
+            format!("is not a cursor of the `{}` stream", list.stream),
+        ));
     }
-}
+    let now = client.context().now();
+    // A pass keeps the day it began while it pages; a new pass begins today.
+    let pass_started = match (&cursor.after, cursor.pass_started) {
+        (Some(_), Some(started)) => started,
+        _ => now.date_naive(),
+    };
+    let paging = &list.paging;
+    let size = paging.size.pick(request.page_size);
+    let token = PageToken::from_cursor(cursor.after.clone());
+    let since: Vec<(&str, String)> = cursor
+        .since
+        .iter()
+        .map(|(name, day)| (name.as_str(), day.format("%Y-%m-%d").to_string()))
+        .collect();
+    let request = client
+        .page_request(Method::GET, list.path, paging, &token, size)?
+        .query(list.query)
+        .query(&since);
+    let fetched = client.fetch(request).await?;
+    // Without its `pagination` the answer is malformed, not the end of the list.
+    fetched.decode::<Paginated>()?;
+    let next = paging.next(&token, size, &fetched.headers, &fetched.body)?;
+    let next = next.and_then(PageToken::into_cursor);
+    let items = items(fetched.body, list.path)?;
 
-fn to_cursor<T: Serialize>(cursor: &T) -> Result<Value, AdapterError> {
-    serde_json::to_value(cursor)
-        .map_err(|err| AdapterError::invalid(format!("cursor not serializable: {err}")))
-}
-
-/// The page size to ask for: the wish, clamped to what Kit allows.
-pub(crate) fn clamp_page_size(wish: Option<u32>, default: u32, max: u32) -> u32 {
-    wish.unwrap_or(default).clamp(1, max)
+    let (records, kpis) = match list.kpis {
+        Kpis::BroadcastStats => broadcast_stats(client, &items, now).await?,
+        Kpis::Count(metric, dimension) => (
+            records(&items, list.modified_field),
+            counts(&items, metric, dimension, now.date_naive()),
+        ),
+        Kpis::None => (records(&items, list.modified_field), Vec::new()),
+    };
+    let has_more = next.is_some();
+    let next = match (next, list.since) {
+        (Some(after), _) => ListCursor {
+            after: Some(after),
+            pass_started: list.since.map(|_| pass_started),
+            since: cursor.since,
+        },
+        (None, Some((name, days))) => ListCursor {
+            since: [(name.to_owned(), pass_started - Days::days(days))].into(),
+            ..ListCursor::default()
+        },
+        (None, None) => ListCursor::default(),
+    };
+    cursor::page(records, kpis, &next, has_more)
 }
 
 /// A body Kit would not send: a flaky proxy or a changed API. Retrying may help.
@@ -164,58 +241,20 @@ fn malformed(what: impl std::fmt::Display) -> AdapterError {
     AdapterError::unavailable(format!("malformed response body: {what}"))
 }
 
-/// One page of a Kit list: its items (objects with an integer `id`) and pagination.
-struct ListPage {
-    items: Vec<Map<String, Value>>,
-    pagination: Pagination,
-}
-
-impl ListPage {
-    /// Reads the list under `key` (`subscribers`, `tags`, ...) of a list response.
-    fn from_body(mut body: Value, key: &str) -> Result<Self, AdapterError> {
-        let pagination = body
-            .get_mut("pagination")
-            .map(Value::take)
-            .ok_or_else(|| malformed("missing field `pagination`"))?;
-        let pagination: Pagination = serde_json::from_value(pagination)
-            .map_err(|err| malformed(format!("`pagination`: {}", describe(&err))))?;
-        let Some(Value::Array(items)) = body.get_mut(key).map(Value::take) else {
-            return Err(malformed(format!("missing list `{key}`")));
-        };
-        let items = items
-            .into_iter()
-            .map(|item| match item {
-                Value::Object(object) if object.get("id").is_some_and(Value::is_i64) => Ok(object),
-                _ => Err(malformed(format!("an item of `{key}` has no integer `id`"))),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { items, pagination })
-    }
-
-    /// The cursor of the next page, when Kit says there is one. A "next page" without
-    /// a new cursor would read the same page forever.
-    fn next_after(&self, current: Option<&str>) -> Result<Option<String>, AdapterError> {
-        if !self.pagination.has_next_page {
-            return Ok(None);
-        }
-        match self.pagination.end_cursor.as_deref() {
-            Some(end) if !end.is_empty() && Some(end) != current => Ok(Some(end.to_owned())),
-            _ => Err(malformed(
-                "Kit said another page follows but gave no new `end_cursor`",
-            )),
-        }
-    }
-}
-
-/// What serde says went wrong, without quoting the body.
-fn describe(err: &serde_json::Error) -> String {
-    let text = err.to_string();
-    // serde's messages quote values after "invalid type: string \"...\""; the kind of
-    // problem is enough here.
-    match text.split_once(": ") {
-        Some((kind, _)) if kind.starts_with("invalid") => kind.to_owned(),
-        _ => text,
-    }
+/// The items of a list answer at `pointer` (`/tags`): objects with an integer `id`,
+/// which keys their records.
+fn items(mut body: Value, pointer: &str) -> Result<Vec<Map<String, Value>>, AdapterError> {
+    let key = pointer.trim_start_matches('/');
+    let Some(Value::Array(items)) = body.pointer_mut(pointer).map(Value::take) else {
+        return Err(malformed(format!("missing list `{key}`")));
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            Value::Object(object) if object.get("id").is_some_and(Value::is_i64) => Ok(object),
+            _ => Err(malformed(format!("an item of `{key}` has no integer `id`"))),
+        })
+        .collect()
 }
 
 fn id_of(item: &Map<String, Value>) -> i64 {
@@ -230,185 +269,94 @@ pub(crate) fn time_of(item: &Map<String, Value>, field: &str) -> Option<DateTime
         .map(|time| time.with_timezone(&Utc))
 }
 
-fn record(item: Map<String, Value>, modified_field: Option<&str>) -> Record {
-    let modified_at = modified_field.and_then(|field| time_of(&item, field));
-    Record {
-        external_id: id_of(&item).to_string(),
-        data: Value::Object(item),
-        modified_at,
-    }
+/// The items as records, verbatim.
+fn records(items: &[Map<String, Value>], modified_field: Option<&str>) -> Vec<Record> {
+    let record = |item: &Map<String, Value>| Record {
+        external_id: id_of(item).to_string(),
+        data: Value::Object(item.clone()),
+        modified_at: modified_field.and_then(|field| time_of(item, field)),
+    };
+    items.iter().map(record).collect()
 }
 
-/// The cursor of a list read whole on every pass.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListCursor {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    after: Option<String>,
+/// Each item's `subscriber_count` as `metric` of `today`. Kit includes the count in
+/// its list items; an item without one is left out rather than counted as zero.
+fn counts(
+    items: &[Map<String, Value>],
+    metric: &str,
+    dimension: &str,
+    today: NaiveDate,
+) -> Vec<KpiPoint> {
+    let count = |item: &Map<String, Value>| {
+        let count = item.get("subscriber_count").and_then(Value::as_u64)?;
+        Some(
+            KpiPoint::total(metric, today, count as f64)
+                .with_dimension(dimension, id_of(item).to_string()),
+        )
+    };
+    items.iter().filter_map(count).collect()
 }
 
-/// A list stream read whole on every pass, with the KPI its items' `subscriber_count`
-/// gives (tags, sequences, forms), if any.
-struct CountedList {
-    path: &'static str,
-    key: &'static str,
-    /// Extra query parameters.
-    query: &'static [(&'static str, &'static str)],
-    /// The KPI and the dimension naming the item.
-    count_kpi: Option<(&'static str, &'static str)>,
-    modified_field: Option<&'static str>,
-}
-
-const TAG_LIST: CountedList = CountedList {
-    path: "v4/tags",
-    key: "tags",
-    query: &[],
-    count_kpi: Some((KPI_TAG_SUBSCRIBERS, "tag_id")),
-    modified_field: None,
-};
-
-const SEQUENCE_LIST: CountedList = CountedList {
-    path: "v4/sequences",
-    key: "sequences",
-    query: &[],
-    count_kpi: Some((KPI_SEQUENCE_SUBSCRIBERS, "sequence_id")),
-    modified_field: Some("updated_at"),
-};
-
-/// Forms and landing pages, archived and trashed ones too: a form's subscribers stay
-/// attributed to it after it is archived.
-const FORM_LIST: CountedList = CountedList {
-    path: "v4/forms",
-    key: "forms",
-    query: &[("status", "all")],
-    count_kpi: Some((KPI_FORM_SUBSCRIBERS, "form_id")),
-    modified_field: None,
-};
-
-const BROADCAST_LIST: CountedList = CountedList {
-    path: "v4/broadcasts",
-    key: "broadcasts",
-    query: &[],
-    count_kpi: None,
-    modified_field: None,
-};
-
-async fn read_counted_list(
-    ctx: &Context,
-    client: &KitClient<'_>,
-    list: &CountedList,
-    cursor: ListCursor,
-    page_size: Option<u32>,
-) -> Result<Page, AdapterError> {
-    let mut query: Vec<(&str, String)> = list
-        .query
-        .iter()
-        .map(|(name, value)| (*name, (*value).to_owned()))
-        .collect();
-    query.push((
-        "per_page",
-        clamp_page_size(page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE).to_string(),
-    ));
-    if let Some(after) = &cursor.after {
-        query.push(("after", after.clone()));
-    }
-    let body: Value = client.get(list.path, &query).await?;
-    let page = ListPage::from_body(body, list.key)?;
-    let next_after = page.next_after(cursor.after.as_deref())?;
-
-    let today = ctx.now().date_naive();
+/// The stats of the sent broadcasts among `broadcasts`: a record each (id, subject,
+/// send time and Kit's raw stats) and its KPIs, dated by the send day.
+async fn broadcast_stats(
+    client: &Client<'_>,
+    broadcasts: &[Map<String, Value>],
+    now: DateTime<Utc>,
+) -> Result<(Vec<Record>, Vec<KpiPoint>), AdapterError> {
+    let mut records = Vec::new();
     let mut kpis = Vec::new();
-    if let Some((metric, dimension)) = list.count_kpi {
-        for item in &page.items {
-            // Kit includes the count in its list items; an item without one is left
-            // out rather than counted as zero.
-            if let Some(count) = item.get("subscriber_count").and_then(Value::as_u64) {
-                kpis.push(
-                    KpiPoint::total(metric, today, count as f64)
-                        .with_dimension(dimension, id_of(item).to_string()),
-                );
-            }
+    for broadcast in broadcasts {
+        // Drafts and broadcasts scheduled for later have nothing to count yet.
+        let Some(sent_at) = time_of(broadcast, "send_at").filter(|at| *at <= now) else {
+            continue;
+        };
+        let id = id_of(broadcast);
+        let request = client.request(Method::GET, &format!("broadcasts/{id}/stats"))?;
+        let mut fetched = client.fetch(request).await?;
+        let response: BroadcastStatsResponse = fetched.decode()?;
+        if response.broadcast.id != id {
+            return Err(malformed(format!(
+                "stats of broadcast {} returned for broadcast {id}",
+                response.broadcast.id
+            )));
         }
+        kpis.extend(broadcast_kpis(
+            id,
+            sent_at.date_naive(),
+            &response.broadcast.stats,
+        ));
+        let field = |name: &str| broadcast.get(name).cloned().unwrap_or(Value::Null);
+        records.push(Record {
+            external_id: id.to_string(),
+            data: json!({
+                "id": id,
+                "subject": field("subject"),
+                "send_at": field("send_at"),
+                "stats": fetched.body.pointer_mut("/broadcast/stats").map(Value::take),
+            }),
+            modified_at: None,
+        });
     }
-    let records = page
-        .items
-        .into_iter()
-        .map(|item| record(item, list.modified_field))
-        .collect();
-    let has_more = next_after.is_some();
-    Ok(Page {
-        records,
-        kpis,
-        next_cursor: Some(to_cursor(&ListCursor { after: next_after })?),
-        has_more,
-    })
+    Ok((records, kpis))
 }
 
-/// The `subscribers` cursor: the page cursor of the pass under way, the day the pass
-/// asks for changes from (none on the first, full pass) and the day it started.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SubscribersCursor {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    after: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    updated_after: Option<NaiveDate>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pass_started: Option<NaiveDate>,
-}
-
-async fn read_subscribers(
-    ctx: &Context,
-    client: &KitClient<'_>,
-    cursor: SubscribersCursor,
-    page_size: Option<u32>,
-) -> Result<Page, AdapterError> {
-    let today = ctx.now().date_naive();
-    let pass_started = match (&cursor.after, cursor.pass_started) {
-        (Some(_), Some(started)) => started,
-        _ => today,
-    };
-    // `status=all`: Kit lists only active subscribers by default, and unsubscribed,
-    // bounced and complained ones are what a marketing team must not mail.
-    let mut query = vec![
-        ("status", "all".to_owned()),
-        (
-            "per_page",
-            clamp_page_size(page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE).to_string(),
-        ),
-    ];
-    if let Some(since) = cursor.updated_after {
-        query.push(("updated_after", since.format("%Y-%m-%d").to_string()));
-    }
-    if let Some(after) = &cursor.after {
-        query.push(("after", after.clone()));
-    }
-    let body: Value = client.get("v4/subscribers", &query).await?;
-    let page = ListPage::from_body(body, "subscribers")?;
-    let next_after = page.next_after(cursor.after.as_deref())?;
-    let has_more = next_after.is_some();
-    let next = match next_after {
-        Some(after) => SubscribersCursor {
-            after: Some(after),
-            updated_after: cursor.updated_after,
-            pass_started: Some(pass_started),
-        },
-        None => SubscribersCursor {
-            after: None,
-            updated_after: Some(pass_started - Days::days(SUBSCRIBER_OVERLAP_DAYS)),
-            pass_started: None,
-        },
-    };
-    Ok(Page {
-        records: page
-            .items
-            .into_iter()
-            .map(|item| record(item, None))
-            .collect(),
-        kpis: Vec::new(),
-        next_cursor: Some(to_cursor(&next)?),
-        has_more,
-    })
+fn broadcast_kpis(id: i64, day: NaiveDate, stats: &BroadcastStats) -> Vec<KpiPoint> {
+    let dimensions = BTreeMap::from([("broadcast_id".to_owned(), id.to_string())]);
+    let count = |n: Option<u64>| n.map(|n| n as f64);
+    data::day_points(
+        day,
+        &dimensions,
+        [
+            (KPI_BROADCAST_RECIPIENTS, count(Some(stats.recipients))),
+            (KPI_BROADCAST_OPENS, count(Some(stats.emails_opened))),
+            (KPI_BROADCAST_OPEN_RATE, Some(stats.open_rate)),
+            (KPI_BROADCAST_CLICK_RATE, Some(stats.click_rate)),
+            (KPI_BROADCAST_CLICKS, count(stats.total_clicks)),
+            (KPI_BROADCAST_UNSUBSCRIBES, count(stats.unsubscribes)),
+            (KPI_BROADCAST_UNSUBSCRIBE_RATE, stats.unsubscribe_rate),
+        ],
+    )
 }
 
 /// The `subscriber_growth` cursor: the next day to read.
@@ -420,62 +368,57 @@ struct GrowthCursor {
 }
 
 async fn read_growth(
-    ctx: &Context,
-    client: &KitClient<'_>,
+    client: &Client<'_>,
     settings: &Settings,
-    cursor: GrowthCursor,
-    page_size: Option<u32>,
+    request: &ReadRequest,
 ) -> Result<Page, AdapterError> {
-    let today = ctx.now().date_naive();
-    let start = cursor
-        .next
-        .unwrap_or(today - Days::days(i64::from(settings.lookback_days)))
-        // A cursor ahead of the clock (a clock set back) still reads today.
-        .min(today);
-    let days = clamp_page_size(page_size, DEFAULT_GROWTH_DAYS, MAX_GROWTH_DAYS);
-    let end = (start + Days::days(i64::from(days) - 1)).min(today);
+    let today = client.context().now().date_naive();
+    let cursor: Option<GrowthCursor> = cursor::read(request.cursor.as_ref(), SUBSCRIBER_GROWTH)?;
+    // Up to today from the next day to read (a cursor ahead of the clock, a clock set
+    // back, still reads today), or, on a first sync, the lookback period.
+    let window = match cursor.and_then(|cursor| cursor.next) {
+        Some(next) => Window::resume(next, None, today),
+        None => Window::lookback(today, settings.lookback_days),
+    };
+    let days = i64::from(GROWTH_DAYS.pick(request.page_size));
+    let end = (window.start + Days::days(days - 1)).min(today);
 
     let mut records = Vec::new();
     let mut kpis = Vec::new();
-    for day in start.iter_days().take_while(|day| *day <= end) {
+    for day in window.start.iter_days().take_while(|day| *day <= end) {
         let date = day.format("%Y-%m-%d").to_string();
         // Kit reads both dates as whole days of the account's time zone, so one day
         // is `starting=ending=day`.
-        let response: GrowthStatsResponse = client
-            .get(
-                "v4/account/growth_stats",
-                &[("starting", date.clone()), ("ending", date.clone())],
-            )
-            .await?;
+        let query = [("starting", date.clone()), ("ending", date.clone())];
+        let response: GrowthStatsResponse = client.get("account/growth_stats", &query).await?;
         kpis.extend(growth_kpis(day, &response.stats));
         records.push(growth_record(&date, response.stats)?);
     }
     let (next, has_more) = if end < today {
         (end + Days::days(1), true)
     } else {
-        (today - Days::days(GROWTH_REREAD_DAYS), false)
+        (window.reread_from(GROWTH_REREAD_DAYS), false)
     };
-    Ok(Page {
-        records,
-        kpis,
-        next_cursor: Some(to_cursor(&GrowthCursor { next: Some(next) })?),
-        has_more,
-    })
+    cursor::page(records, kpis, &GrowthCursor { next: Some(next) }, has_more)
 }
 
-fn growth_kpis(day: NaiveDate, stats: &GrowthStats) -> [KpiPoint; 4] {
-    [
-        KpiPoint::total(KPI_TOTAL_SUBSCRIBERS, day, stats.subscribers as f64),
-        KpiPoint::total(KPI_NEW_SUBSCRIBERS, day, stats.new_subscribers as f64),
-        KpiPoint::total(KPI_UNSUBSCRIBES, day, stats.cancellations as f64),
-        KpiPoint::total(
-            KPI_NET_NEW_SUBSCRIBERS,
-            day,
-            stats.net_new_subscribers as f64,
-        ),
-    ]
+fn growth_kpis(day: NaiveDate, stats: &GrowthStats) -> Vec<KpiPoint> {
+    data::day_points(
+        day,
+        &BTreeMap::new(),
+        [
+            (KPI_TOTAL_SUBSCRIBERS, Some(stats.subscribers as f64)),
+            (KPI_NEW_SUBSCRIBERS, Some(stats.new_subscribers as f64)),
+            (KPI_UNSUBSCRIBES, Some(stats.cancellations as f64)),
+            (
+                KPI_NET_NEW_SUBSCRIBERS,
+                Some(stats.net_new_subscribers as f64),
+            ),
+        ],
+    )
 }
 
+/// A day's growth stats as its record: Kit's fields and the `date`.
 fn growth_record(date: &str, stats: GrowthStats) -> Result<Record, AdapterError> {
     let mut data = serde_json::to_value(stats)
         .map_err(|err| AdapterError::invalid(format!("growth stats not serializable: {err}")))?;
@@ -489,162 +432,46 @@ fn growth_record(date: &str, stats: GrowthStats) -> Result<Record, AdapterError>
     })
 }
 
-/// The `broadcast_stats` cursor: the page cursor of the pass under way, the day the
-/// pass asks for broadcasts sent after (none on the first, full pass) and the day it
-/// started.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BroadcastStatsCursor {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    after: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sent_after: Option<NaiveDate>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pass_started: Option<NaiveDate>,
-}
-
-async fn read_broadcast_stats(
-    ctx: &Context,
-    client: &KitClient<'_>,
-    cursor: BroadcastStatsCursor,
-    page_size: Option<u32>,
-) -> Result<Page, AdapterError> {
-    let now = ctx.now();
-    let pass_started = match (&cursor.after, cursor.pass_started) {
-        (Some(_), Some(started)) => started,
-        _ => now.date_naive(),
-    };
-    let mut query = vec![(
-        "per_page",
-        clamp_page_size(page_size, DEFAULT_STATS_PAGE_SIZE, MAX_STATS_PAGE_SIZE).to_string(),
-    )];
-    if let Some(since) = cursor.sent_after {
-        query.push(("sent_after", since.format("%Y-%m-%d").to_string()));
-    }
-    if let Some(after) = &cursor.after {
-        query.push(("after", after.clone()));
-    }
-    let body: Value = client.get("v4/broadcasts", &query).await?;
-    let page = ListPage::from_body(body, "broadcasts")?;
-    let next_after = page.next_after(cursor.after.as_deref())?;
-
-    let mut records = Vec::new();
-    let mut kpis = Vec::new();
-    for broadcast in &page.items {
-        // Drafts and broadcasts scheduled for later have nothing to count yet.
-        let Some(sent_at) = time_of(broadcast, "send_at").filter(|at| *at <= now) else {
-            continue;
-        };
-        let id = id_of(broadcast);
-        let response: BroadcastStatsResponse = client
-            .get(&format!("v4/broadcasts/{id}/stats"), &[])
-            .await?;
-        if response.broadcast.id != id {
-            return Err(malformed(format!(
-                "stats of broadcast {} returned for broadcast {id}",
-                response.broadcast.id
-            )));
-        }
-        let stats: BroadcastStats = serde_json::from_value(response.broadcast.stats.clone())
-            .map_err(|err| malformed(format!("broadcast stats: {}", describe(&err))))?;
-        kpis.extend(broadcast_kpis(id, sent_at.date_naive(), &stats));
-        records.push(Record {
-            external_id: id.to_string(),
-            data: json!({
-                "id": id,
-                "subject": broadcast.get("subject").cloned().unwrap_or(Value::Null),
-                "send_at": broadcast.get("send_at").cloned().unwrap_or(Value::Null),
-                "stats": response.broadcast.stats,
-            }),
-            modified_at: None,
-        });
-    }
-    let has_more = next_after.is_some();
-    let next = match next_after {
-        Some(after) => BroadcastStatsCursor {
-            after: Some(after),
-            sent_after: cursor.sent_after,
-            pass_started: Some(pass_started),
-        },
-        None => BroadcastStatsCursor {
-            after: None,
-            sent_after: Some(pass_started - Days::days(STATS_REFRESH_DAYS)),
-            pass_started: None,
-        },
-    };
-    Ok(Page {
-        records,
-        kpis,
-        next_cursor: Some(to_cursor(&next)?),
-        has_more,
-    })
-}
-
-fn broadcast_kpis(id: i64, day: NaiveDate, stats: &BroadcastStats) -> Vec<KpiPoint> {
-    let point = |metric: &str, value: f64| {
-        KpiPoint::total(metric, day, value).with_dimension("broadcast_id", id.to_string())
-    };
-    let mut points = vec![
-        point(KPI_BROADCAST_RECIPIENTS, stats.recipients as f64),
-        point(KPI_BROADCAST_OPENS, stats.emails_opened as f64),
-        point(KPI_BROADCAST_OPEN_RATE, stats.open_rate),
-        point(KPI_BROADCAST_CLICK_RATE, stats.click_rate),
-    ];
-    if let Some(clicks) = stats.total_clicks {
-        points.push(point(KPI_BROADCAST_CLICKS, clicks as f64));
-    }
-    if let Some(unsubscribes) = stats.unsubscribes {
-        points.push(point(KPI_BROADCAST_UNSUBSCRIBES, unsubscribes as f64));
-    }
-    if let Some(rate) = stats.unsubscribe_rate {
-        points.push(point(KPI_BROADCAST_UNSUBSCRIBE_RATE, rate));
-    }
-    points.retain(|p| p.value.is_finite());
-    points
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn page_sizes_are_clamped() {
-        assert_eq!(clamp_page_size(None, 500, 1000), 500);
-        assert_eq!(clamp_page_size(Some(0), 500, 1000), 1);
-        assert_eq!(clamp_page_size(Some(5000), 500, 1000), 1000);
-        assert_eq!(clamp_page_size(Some(25), 500, 1000), 25);
+    fn every_stream_of_the_spec_is_read() {
+        let mut read: Vec<&str> = LISTS.iter().map(|list| list.stream).collect();
+        read.push(SUBSCRIBER_GROWTH);
+        let mut specified: Vec<&str> = crate::spec::spec().streams.iter().map(|s| s.name).collect();
+        read.sort_unstable();
+        specified.sort_unstable();
+        assert_eq!(read, specified);
     }
 
     #[test]
-    fn cursors_parse_or_are_refused() {
-        let cursor: ListCursor = parse_cursor(None).unwrap();
-        assert_eq!(cursor, ListCursor::default());
-        let cursor: ListCursor = parse_cursor(Some(&Value::Null)).unwrap();
-        assert_eq!(cursor, ListCursor::default());
-        let cursor: ListCursor = parse_cursor(Some(&json!({"after": "WzEwXQ=="}))).unwrap();
-        assert_eq!(cursor.after.as_deref(), Some("WzEwXQ=="));
-        let err = parse_cursor::<GrowthCursor>(Some(&json!({"after": "x"}))).unwrap_err();
-        assert!(matches!(err, AdapterError::Invalid { field: Some(f), .. } if f == "cursor"));
-    }
-
-    #[test]
-    fn list_pages_need_ids_and_pagination() {
-        let page = ListPage::from_body(
-            json!({"tags": [{"id": 1, "name": "a"}], "pagination": {"has_previous_page": false, "has_next_page": true, "start_cursor": "WzFd", "end_cursor": "WzFd", "per_page": 1}}),
-            "tags",
-        )
-        .unwrap();
-        assert_eq!(page.next_after(None).unwrap().as_deref(), Some("WzFd"));
-        // The same cursor again would loop.
-        assert!(page.next_after(Some("WzFd")).is_err());
-        for bad in [
-            json!({"tags": [{"name": "a"}], "pagination": {"has_next_page": false}}),
-            json!({"tags": [{"id": "1"}], "pagination": {"has_next_page": false}}),
-            json!({"tags": {}, "pagination": {"has_next_page": false}}),
-            json!({"tags": []}),
-            json!({"tags": [], "pagination": {"has_next_page": "no"}}),
+    fn list_cursors_keep_their_stored_shape() {
+        for stored in [
+            json!({}),
+            json!({"after": "WzEwXQ=="}),
+            json!({"updated_after": "2026-03-14"}),
+            json!({"after": "WzEwXQ==", "sent_after": "2026-02-13", "pass_started": "2026-03-15"}),
         ] {
-            let err = ListPage::from_body(bad.clone(), "tags").err();
+            let cursor: ListCursor = cursor::read(Some(&stored), "s").unwrap().unwrap();
+            assert_eq!(cursor::write(&cursor).unwrap(), stored);
+        }
+        assert!(cursor::read::<ListCursor>(Some(&json!({"page": 2})), "s").is_err());
+        assert!(cursor::read::<GrowthCursor>(Some(&json!({"after": "x"})), "s").is_err());
+    }
+
+    #[test]
+    fn list_items_need_integer_ids() {
+        let page = json!({"tags": [{"id": 1, "name": "a"}]});
+        assert_eq!(items(page, "/tags").unwrap().len(), 1);
+        for bad in [
+            json!({"tags": [{"name": "a"}]}),
+            json!({"tags": [{"id": "1"}]}),
+            json!({"tags": {}}),
+            json!({}),
+        ] {
+            let err = items(bad.clone(), "/tags").err();
             assert!(
                 matches!(err, Some(AdapterError::Unavailable { .. })),
                 "{bad}: {err:?}"

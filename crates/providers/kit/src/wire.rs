@@ -1,26 +1,25 @@
-//! Kit v4's JSON shapes, as the API reference documents them: the account, cursor
+//! Kit v4's JSON shapes, as the API reference documents them: the account, list
 //! pagination, growth stats, broadcast stats and custom fields. List items are kept
 //! as raw JSON (they become records verbatim); only what the adapter reads is typed.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-/// `pagination` of every list response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Pagination {
-    #[serde(default)]
-    pub has_previous_page: bool,
-    pub has_next_page: bool,
+/// What every list answer must carry. The toolkit's walker reads the cursor from the
+/// body; this shape refuses an answer whose `pagination` is missing or of another type
+/// (a flaky proxy or a changed API) instead of reading it as the end of the list.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Paginated {
+    #[serde(rename = "pagination")]
+    _pagination: Pagination,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Pagination {
+    #[serde(rename = "has_next_page")]
+    _has_next_page: bool,
     /// Null on an empty page.
-    #[serde(default)]
-    pub start_cursor: Option<String>,
-    #[serde(default)]
-    pub end_cursor: Option<String>,
-    #[serde(default)]
-    pub per_page: Option<u32>,
-    /// Present only with `include_total_count=true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_count: Option<u64>,
+    #[serde(default, rename = "end_cursor")]
+    _end_cursor: Option<String>,
 }
 
 /// `GET /v4/account`.
@@ -29,7 +28,7 @@ pub(crate) struct AccountResponse {
     pub account: Account,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Account {
     pub id: i64,
     pub name: String,
@@ -41,11 +40,9 @@ pub(crate) struct Account {
     pub timezone: Option<Timezone>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Timezone {
     pub name: String,
-    #[serde(default)]
-    pub utc_offset: Option<String>,
 }
 
 /// `GET /v4/account/growth_stats`.
@@ -54,7 +51,8 @@ pub(crate) struct GrowthStatsResponse {
     pub stats: GrowthStats,
 }
 
-/// Kit's growth over a period, counted in the account's sending time zone.
+/// Kit's growth over a period, counted in the account's sending time zone; the
+/// `subscriber_growth` records are these fields and the day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct GrowthStats {
     pub cancellations: u64,
@@ -66,7 +64,7 @@ pub(crate) struct GrowthStats {
     pub ending: String,
 }
 
-/// `GET /v4/broadcasts/{id}/stats`.
+/// `GET /v4/broadcasts/{id}/stats` (the record keeps the raw `stats`).
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct BroadcastStatsResponse {
     pub broadcast: BroadcastStatsOf,
@@ -75,8 +73,7 @@ pub(crate) struct BroadcastStatsResponse {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct BroadcastStatsOf {
     pub id: i64,
-    /// Kept raw for the record; [`BroadcastStats`] reads the numbers.
-    pub stats: Value,
+    pub stats: BroadcastStats,
 }
 
 /// The numbers of a broadcast's stats the KPIs come from.
@@ -98,7 +95,8 @@ pub(crate) struct BroadcastStats {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct CustomFieldsPage {
     pub custom_fields: Vec<CustomField>,
-    pub pagination: Pagination,
+    #[serde(rename = "pagination")]
+    _pagination: Pagination,
 }
 
 /// A custom field; only its key matters here (`fields` are keyed by it).
@@ -131,12 +129,18 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(growth.stats.net_new_subscribers, 3);
-        let pagination: Pagination = serde_json::from_value(json!({
+        let page: Paginated = serde_json::from_value(json!({"tags": [], "pagination": {
             "has_previous_page": false, "has_next_page": false,
             "start_cursor": "WzEwXQ==", "end_cursor": "WzEwXQ==", "per_page": 500
-        }))
+        }}))
         .unwrap();
-        assert!(!pagination.has_next_page);
+        assert!(!page._pagination._has_next_page);
+        for bad in [
+            json!({"tags": []}),
+            json!({"pagination": {"has_next_page": "no"}}),
+        ] {
+            assert!(serde_json::from_value::<Paginated>(bad).is_err());
+        }
         let stats: BroadcastStats = serde_json::from_value(json!({
             "recipients": 0, "open_rate": 0.0, "emails_opened": 0, "click_rate": 0.0,
             "unsubscribe_rate": 0.0, "unsubscribes": 0, "total_clicks": 0, "show_total_clicks": false,
