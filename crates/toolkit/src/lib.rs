@@ -124,6 +124,7 @@
 //! | [`form`] | bracketed form bodies (`items[0][price]=...`): encoding, and decoding for fakes |
 //! | [`input`] | an action's input read field by field, errors naming the field |
 //! | [`memo`] | [`TokenMemo`]: what a provider says about a token, looked up once (a data center) |
+//! | [`oauth`] | the OAuth 2.0 specs of identity platforms several providers share (Google, Facebook Login) |
 //! | [`webhook`] | verification dispatched from the spec's scheme, ids derived from content |
 //! | [`client`] | [`Client`], which runs an [`HttpApi`] for one connection |
 //! | `fake` | (feature `fake`) scaffolding for a provider's sandbox fake from the same description: routes, auth checks, paging responders, idempotency, fault switches |
@@ -141,6 +142,7 @@ pub mod fake;
 pub mod form;
 pub mod input;
 pub mod memo;
+pub mod oauth;
 pub mod paging;
 pub mod ratelimit;
 pub mod report;
