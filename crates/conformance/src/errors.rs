@@ -560,9 +560,14 @@ pub(crate) async fn rules(
     Ok(cases.len())
 }
 
-/// Whether `error` is what the fault `fault` means to the retry policy.
-fn means(fault: Fault, error: &AdapterError) -> bool {
+/// Whether `error` is what the fault `fault` means to the retry policy. A provider
+/// whose table documents a quota must recognise its own quota refusal as one; other
+/// providers may answer a used-up quota as a rate limit.
+fn means(fault: Fault, error: &AdapterError, documents_quota: bool) -> bool {
     match fault {
+        Fault::QuotaExhausted if documents_quota => {
+            matches!(error, AdapterError::QuotaExhausted { .. })
+        }
         Fault::RateLimited { .. } | Fault::QuotaExhausted => matches!(
             error,
             AdapterError::RateLimited { .. } | AdapterError::QuotaExhausted { .. }
@@ -593,6 +598,11 @@ pub(crate) async fn fake_refusals(
             format!("the toolkit client cannot be built for the suite's connection: {e}"),
         )
     })?;
+    let documents_quota = api
+        .errors
+        .rules
+        .iter()
+        .any(|rule| matches!(rule.class, Class::QuotaExhausted(_)));
     let mut read = 0;
     let mut codes = Vec::new();
     let mut bodies = Vec::new();
@@ -641,16 +651,22 @@ pub(crate) async fn fake_refusals(
             }
             Err(error) => error,
         };
-        if !means(fault, &error) {
+        if !means(fault, &error, documents_quota) {
             return Err(failure(
                 check,
                 format!(
                     "the fake's refusal (HTTP {}: {}) classifies as {error:?} through the \
-                     description, which is not what {name} means to the retry policy: does \
+                     description, which is not what {name} means to the retry policy{}: does \
                      the envelope (code at {:?}) read where the provider puts its code, and \
                      does a rule take it?",
                     served.status,
                     cut(&text, 400),
+                    if documents_quota && fault == Fault::QuotaExhausted {
+                        " (the table documents a quota, so its own quota refusal must be \
+                         QuotaExhausted)"
+                    } else {
+                        ""
+                    },
                     envelope.code
                 ),
             ));

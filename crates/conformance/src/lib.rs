@@ -21,7 +21,8 @@
 //!     (the class, the wait the rate-limit signals give, the quota's reset, the
 //!     field, the provider's words or the fallback in the message). Then each fault
 //!     the fake can inject is requested through the description: the fake's own
-//!     refusals must classify as the fault means, and the envelope must find their
+//!     refusals must classify as the fault means (a table that documents a quota
+//!     must take the fake's quota refusal as one), and the envelope must find their
 //!     message and (in one of them at least) their code;
 //!   - **paging**: each `Paging` walks a synthetic list (7 items, pages of 3) that
 //!     wiremock serves in its style to the end, every item once and no request after

@@ -475,6 +475,31 @@ async fn a_rule_documenting_the_wrong_class_fails_on_the_fakes_refusal() {
 }
 
 #[tokio::test]
+async fn a_table_documenting_a_quota_must_recognise_the_fakes_quota_refusal() {
+    // The quota is documented under a code the provider does not send: its quota
+    // refusal (code 4) is taken as a rate limit, and the sync would retry in vain
+    // until the reset.
+    const MISPLACED: &[ErrorRule] = &[
+        ErrorRule::codes(&["17", "4"]).rate_limited(),
+        ErrorRule::code("44").quota_exhausted(Resets::NextHour),
+        ErrorRule::code("190").unauthorized(false),
+        ErrorRule::code("2").unavailable(),
+    ];
+    const WRONG: HttpApi = HttpApi {
+        errors: ErrorTable {
+            rules: MISPLACED,
+            ..API.errors
+        },
+        ..API
+    };
+    assert_fails(
+        check(described(&WRONG), Some(STRIPE_SCHEME)).await,
+        "errors: the fake's QuotaExhausted refusal",
+        "must be QuotaExhausted",
+    );
+}
+
+#[tokio::test]
 async fn an_envelope_whose_message_path_points_elsewhere_fails() {
     const WRONG: HttpApi = HttpApi {
         errors: ErrorTable {
