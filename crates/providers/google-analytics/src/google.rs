@@ -24,8 +24,8 @@ use junction_toolkit::{
 };
 
 use crate::{
-    spec::{DEFAULT_BASE, spec},
-    wire::{RunReportRequest, RunReportResponse},
+    spec::{DEFAULT_BASE, PROVIDER_ID, spec},
+    wire::{PropertyQuota, RunReportRequest, RunReportResponse},
 };
 
 const MESSAGE: &str = "/error/message";
@@ -100,6 +100,10 @@ pub(crate) fn client<'a>(
 }
 
 /// Runs one report for `property_id` with the connection's access token.
+///
+/// A successful report whose `propertyQuota` shows a token quota at 0 means the next
+/// request to the property will be refused until the quota resets. The report is
+/// still good; a warning tells operators why the next sync will wait.
 pub(crate) async fn run_report(
     ctx: &Context,
     conn: &Connection,
@@ -108,9 +112,19 @@ pub(crate) async fn run_report(
 ) -> Result<RunReportResponse, AdapterError> {
     let client = client(ctx, conn)?;
     let path = format!("properties/{property_id}:runReport");
-    client
-        .json(client.request(http::Method::POST, &path)?.json(body))
-        .await
+    let request = client.request(http::Method::POST, &path)?.json(body);
+    let report: RunReportResponse = client.json(request).await?;
+    let quota = report.property_quota.as_ref();
+    let exhausted = quota.map(PropertyQuota::exhausted_token_quotas);
+    if let Some(quotas) = exhausted.filter(|quotas| !quotas.is_empty()) {
+        tracing::warn!(
+            provider = PROVIDER_ID,
+            property_id,
+            ?quotas,
+            "GA4 token quota used up: the next request to this property will be refused until it resets"
+        );
+    }
+    Ok(report)
 }
 
 #[cfg(test)]

@@ -34,14 +34,11 @@ use serde_json::Value;
 // The descriptions the conformance suite replays.
 pub use google::API;
 pub use report::PAGING;
-pub use spec::{
-    DAILY_REPORT, DEFAULT_BASE, FULL_SCOPE, PROVIDER_ID, READONLY_SCOPE, REPORT_KPIS,
-    REPORT_METRICS,
-};
+pub use spec::{DAILY_REPORT, DEFAULT_BASE, FULL_SCOPE, PROVIDER_ID, READONLY_SCOPE, REPORT};
 
 use crate::{
     report::Settings,
-    wire::{DateRange, Metric, PropertyQuota, RunReportRequest},
+    wire::{DateRange, Metric, RunReportRequest},
 };
 
 /// The Google Analytics 4 adapter.
@@ -72,7 +69,6 @@ impl Adapter for GoogleAnalytics {
             ..RunReportRequest::default()
         };
         let report = google::run_report(ctx, conn, &settings.property_id, &body).await?;
-        warn_if_quota_used_up(report.property_quota.as_ref(), &settings.property_id);
         Ok(Health {
             account: Some(format!("GA4 property {}", settings.property_id)),
             details: report
@@ -95,9 +91,7 @@ impl Adapter for GoogleAnalytics {
         let read = report::plan(request.cursor.as_ref(), &settings, ctx.now().date_naive())?;
         let body = report::request(&read, &settings, PAGING.size.pick(request.page_size));
         let report = google::run_report(ctx, conn, &settings.property_id, &body).await?;
-        warn_if_quota_used_up(report.property_quota.as_ref(), &settings.property_id);
-        let dimensions = settings.report_dimensions();
-        let (records, kpis) = report::map_rows(&report, &dimensions, &REPORT_METRICS)?;
+        let (records, kpis) = report::map_rows(&report, &settings)?;
         let (cursor, has_more) =
             report::advance(&read, records.len(), report.row_count, &settings)?;
         cursor::page(records, kpis, &cursor, has_more)
@@ -111,21 +105,5 @@ impl Adapter for GoogleAnalytics {
         conn: &Connection,
     ) -> Result<ProxyTarget, AdapterError> {
         google::client(ctx, conn)?.proxy_target()
-    }
-}
-
-/// A successful response whose `propertyQuota` shows a token quota at 0 means the
-/// next request to the property will be refused until the quota resets. The page is
-/// still good; the warning tells operators why the next sync will wait.
-fn warn_if_quota_used_up(quota: Option<&PropertyQuota>, property_id: &str) {
-    let Some(quota) = quota else { return };
-    let exhausted = quota.exhausted_token_quotas();
-    if !exhausted.is_empty() {
-        tracing::warn!(
-            provider = PROVIDER_ID,
-            property_id,
-            quotas = ?exhausted,
-            "GA4 token quota used up: the next request to this property will be refused until it resets"
-        );
     }
 }

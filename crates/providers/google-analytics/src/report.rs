@@ -1,31 +1,23 @@
 //! The `daily_report` stream: connection settings, the sync window kept in the
-//! cursor, the report request, and the mapping of report rows to records and KPI
-//! points.
+//! cursor, the report request, and the report's rows as records and KPI points
+//! (the toolkit's [`Table`], described in [`crate::spec::REPORT`]).
 
-use std::collections::BTreeMap;
-
-use chrono::{Duration as Days, NaiveDate};
-use heck::ToSnakeCase;
+use chrono::NaiveDate;
 use junction_core::{AdapterError, Connection, KpiPoint, Record};
 use junction_toolkit::{
     OnStall, PageSize, PageToken, Paging, Style,
-    cursor::{self, Window, WindowCursor, WindowRead},
+    cursor::{self, WindowCursor, WindowRead},
     data,
     paging::Observed,
+    report::{Cell, Table},
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
 
 use crate::{
-    spec::{DAILY_REPORT, DIMENSIONS, LOOKBACK, PROPERTY, REPORT_METRICS},
+    spec::{DAILY_REPORT, DIMENSIONS, LOOKBACK, PROPERTY, REPORT},
     wire::{DateRange, Dimension, Metric, RunReportRequest, RunReportResponse},
 };
-
-/// The date dimension every `daily_report` request starts with.
-pub(crate) const DATE_DIMENSION: &str = "date";
-
-/// GA4 allows 9 dimensions per request; `date` takes one.
-const MAX_EXTRA_DIMENSIONS: usize = 8;
 
 /// How `daily_report` pages: `offset`/`limit` in the request body until the
 /// report's `rowCount` (the API's default page is 10,000 rows, its largest 250,000).
@@ -49,7 +41,7 @@ pub const PAGING: Paging = Paging {
 /// because records and KPI points are upserted.
 pub(crate) const REREAD_DAYS: i64 = 3;
 
-/// A connection's settings, checked.
+/// A connection's settings, checked with the spec's own definitions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Settings {
     pub property_id: String,
@@ -59,45 +51,18 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    /// Reads and checks the connection's config with the spec's own definitions,
-    /// and the limits of `dimensions` a pattern cannot express.
     pub(crate) fn from_connection(conn: &Connection) -> Result<Self, AdapterError> {
         Ok(Self {
             property_id: PROPERTY.require(conn)?,
-            dimensions: parse_dimensions(&DIMENSIONS.read(conn)?.unwrap_or_default())?,
+            dimensions: DIMENSIONS.read(conn)?,
             lookback_days: LOOKBACK.read_u32(conn)?,
         })
     }
 
-    /// Every dimension of the report, `date` first.
-    pub(crate) fn report_dimensions(&self) -> Vec<String> {
-        std::iter::once(DATE_DIMENSION.to_owned())
-            .chain(self.dimensions.iter().cloned())
-            .collect()
+    /// The report's table, broken down by the connection's dimensions.
+    pub(crate) fn table(&self) -> Table<'_> {
+        REPORT.by(&self.dimensions)
     }
-}
-
-/// Splits and checks the `dimensions` setting (its pattern checked the names).
-fn parse_dimensions(text: &str) -> Result<Vec<String>, AdapterError> {
-    let invalid = |message: String| AdapterError::invalid_field("dimensions", message);
-    let mut names: Vec<String> = Vec::new();
-    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        if name == DATE_DIMENSION {
-            return Err(invalid(
-                "`date` is always included; list only the extra dimensions".into(),
-            ));
-        }
-        if names.iter().any(|n| n == name) {
-            return Err(invalid(format!("`{name}` is listed twice")));
-        }
-        names.push(name.to_owned());
-    }
-    if names.len() > MAX_EXTRA_DIMENSIONS {
-        return Err(invalid(format!(
-            "at most {MAX_EXTRA_DIMENSIONS} dimensions besides the date"
-        )));
-    }
-    Ok(names)
 }
 
 /// The stored cursor of `daily_report`.
@@ -123,11 +88,7 @@ impl WindowCursor for Cursor {
     }
 
     fn at(start: NaiveDate, end: Option<NaiveDate>, page: PageToken) -> Self {
-        let offset = match page {
-            PageToken::Offset(offset) => offset,
-            _ => 0,
-        };
-        let dimensions = Vec::new();
+        let (offset, dimensions) = (page.offset(), Vec::new());
         Self {
             start,
             end,
@@ -147,14 +108,9 @@ pub(crate) fn plan(
     let cursor: Option<Cursor> = cursor::read(stored, DAILY_REPORT)?;
     let lookback = settings.lookback_days;
     Ok(match cursor {
-        Some(cursor) if cursor.dimensions != settings.dimensions => WindowRead {
-            days: Window::resume(
-                cursor.start.min(today - Days::days(lookback.into())),
-                None,
-                today,
-            ),
-            page: PageToken::First,
-        },
+        Some(cursor) if cursor.dimensions != settings.dimensions => {
+            WindowRead::restart(cursor.start, today, lookback)
+        }
         cursor => WindowRead::from_cursor(cursor.as_ref(), today, lookback),
     })
 }
@@ -181,158 +137,67 @@ pub(crate) fn advance(
 
 /// The `runReport` body for a read.
 pub(crate) fn request(read: &WindowRead, settings: &Settings, page_size: u32) -> RunReportRequest {
-    let offset = match read.page {
-        PageToken::Offset(offset) => offset,
-        _ => 0,
-    };
+    let table = settings.table();
     RunReportRequest {
         date_ranges: vec![DateRange {
             start_date: read.days.start.format("%Y-%m-%d").to_string(),
             end_date: read.days.end.format("%Y-%m-%d").to_string(),
         }],
-        dimensions: settings
-            .report_dimensions()
-            .into_iter()
-            .map(|name| Dimension { name })
+        dimensions: table
+            .dimensions()
+            .map(|name| Dimension { name: name.into() })
             .collect(),
-        metrics: REPORT_METRICS
-            .iter()
-            .map(|name| Metric {
-                name: (*name).to_owned(),
-            })
+        metrics: table
+            .columns()
+            .map(|name| Metric { name: name.into() })
             .collect(),
-        offset: Some(i64::try_from(offset).unwrap_or(i64::MAX)),
+        offset: Some(i64::try_from(read.page.offset()).unwrap_or(i64::MAX)),
         limit: Some(i64::from(page_size)),
         keep_empty_rows: Some(false),
         return_property_quota: Some(true),
     }
 }
 
-/// A malformed report: a retry may fetch a good one (the same classification as a
-/// body that does not parse).
-fn malformed(what: impl std::fmt::Display) -> AdapterError {
-    AdapterError::unavailable(format!("malformed GA4 report: {what}"))
-}
-
-/// Turns a report into records (one per row) and KPI points (one per metric per row).
-///
-/// The report must have the requested columns in the requested order; each row
-/// becomes `{dimension: value, metric: number}` with id `date|value|...`.
+/// Turns a report into records (one per row) and KPI points (one per metric per
+/// row). The report must have the requested columns in the requested order.
 pub(crate) fn map_rows(
     report: &RunReportResponse,
-    dimensions: &[String],
-    metrics: &[&str],
+    settings: &Settings,
 ) -> Result<(Vec<Record>, Vec<KpiPoint>), AdapterError> {
-    let dimension_headers = report.dimension_headers.iter().map(|h| h.name.as_str());
-    if !dimension_headers.eq(dimensions.iter().map(String::as_str)) {
-        return Err(malformed(
-            "dimension headers differ from the requested dimensions",
-        ));
-    }
-    let metric_headers = report.metric_headers.iter().map(|h| h.name.as_str());
-    if !metric_headers.eq(metrics.iter().copied()) {
-        return Err(malformed(
-            "metric headers differ from the requested metrics",
-        ));
-    }
+    let table = settings.table();
+    table.check_columns(
+        report.dimension_headers.iter().map(|h| h.name.as_str()),
+        report.metric_headers.iter().map(|h| h.name.as_str()),
+    )?;
     // Integers stay integers in records; every other type (`TYPE_FLOAT`,
     // `TYPE_CURRENCY`, `TYPE_SECONDS`, ...) is a floating-point number in some unit.
-    let integer: Vec<bool> = report
+    let cells: Vec<Cell> = report
         .metric_headers
         .iter()
-        .map(|h| h.metric_type == "TYPE_INTEGER")
+        .map(|h| match h.metric_type.as_str() {
+            "TYPE_INTEGER" => Cell::Integer,
+            _ => Cell::Decimal,
+        })
         .collect();
-    let kpi_names: Vec<String> = metrics.iter().map(|m| snake_case(m)).collect();
-
-    let mut records = Vec::with_capacity(report.rows.len());
-    let mut kpis = Vec::with_capacity(report.rows.len() * metrics.len());
-    for row in &report.rows {
-        if row.dimension_values.len() != dimensions.len()
-            || row.metric_values.len() != metrics.len()
-        {
-            return Err(malformed("a row does not match the headers"));
-        }
-        let mut data = Map::new();
-        let mut id_parts = Vec::with_capacity(dimensions.len());
-        for (name, value) in dimensions.iter().zip(&row.dimension_values) {
-            data.insert(name.clone(), Value::String(value.value.clone()));
-            id_parts.push(escape_id_part(&value.value));
-        }
-        let mut values = Vec::with_capacity(metrics.len());
-        for ((name, integer), value) in metrics.iter().zip(&integer).zip(&row.metric_values) {
-            let text = value
-                .value
-                .as_deref()
-                .ok_or_else(|| malformed(format_args!("`{name}` has no value")))?;
-            let (number, as_f64) = parse_metric(text, *integer)
-                .ok_or_else(|| malformed(format_args!("`{name}` is not a number")))?;
-            data.insert((*name).to_owned(), Value::Number(number));
-            values.push(as_f64);
-        }
-
-        let date_text = row
-            .dimension_values
-            .first()
-            .map(|v| v.value.as_str())
-            .unwrap_or_default();
-        match NaiveDate::parse_from_str(date_text, "%Y%m%d") {
-            Ok(date) => {
-                let breakdown: BTreeMap<String, String> = dimensions
-                    .iter()
-                    .zip(&row.dimension_values)
-                    .skip(1)
-                    .map(|(name, value)| (name.clone(), value.value.clone()))
-                    .collect();
-                let values = kpi_names
-                    .iter()
-                    .map(String::as_str)
-                    .zip(values.iter().map(|v| Some(*v)));
-                kpis.extend(data::day_points(date, &breakdown, values));
-            }
-            // GA4 folds rare combinations into an "(other)" row on huge reports; such a
-            // row is kept as a record but has no day to chart.
-            Err(_) => tracing::warn!(
-                date = date_text,
-                "GA4 report row without a calendar date; no KPI points for it"
-            ),
-        }
-        records.push(Record {
-            external_id: id_parts.join("|"),
-            data: Value::Object(data),
-            modified_at: None,
-        });
-    }
-    Ok((records, kpis))
-}
-
-/// Parses a metric string by its column's type: the JSON number for the record and
-/// the value for the KPI point.
-fn parse_metric(text: &str, integer: bool) -> Option<(Number, f64)> {
-    let text = text.trim();
-    if integer {
-        let n = text.parse::<i64>().ok()?;
-        Some((Number::from(n), n as f64))
-    } else {
-        let value = text.parse::<f64>().ok()?;
-        Number::from_f64(value).map(|n| (n, value))
-    }
-}
-
-/// Keeps the `|` that joins id parts unambiguous.
-fn escape_id_part(part: &str) -> String {
-    part.replace('%', "%25").replace('|', "%7C")
-}
-
-/// `totalUsers` → `total_users`, `customEvent:planName` → `custom_event_plan_name`.
-pub(crate) fn snake_case(name: &str) -> String {
-    name.to_snake_case()
+    data::records_and_points(&report.rows, |row| {
+        let dimensions = row.dimension_values.iter().map(|v| v.value.as_str());
+        let metrics = row.metric_values.iter().map(|v| v.value.as_deref());
+        table.row(dimensions, metrics, &cells)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use heck::ToSnakeCase;
     use junction_core::{IntegrationId, WorkspaceId};
+    use junction_toolkit::{cursor::Window, report::id_part as escape_id_part};
     use serde_json::json;
+
+    /// `totalUsers` → `total_users`: how the KPI names of [`REPORT`] are made.
+    fn snake_case(name: &str) -> String {
+        name.to_snake_case()
+    }
 
     fn settings(dimensions: &[&str]) -> Settings {
         Settings {

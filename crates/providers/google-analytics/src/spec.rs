@@ -1,13 +1,14 @@
-//! The static description of the Google Analytics 4 provider: OAuth 2.0 endpoints,
-//! config fields, the `daily_report` stream and the request budget.
+//! The static description of the Google Analytics 4 provider: Google's OAuth 2.0
+//! (the toolkit's) with the Analytics scope, config fields, the `daily_report`
+//! stream with its report table, and the request budget.
 
 use std::{sync::OnceLock, time::Duration};
 
-use junction_core::spec::{
-    AuthSpec, Category, OAuth2Spec, ProviderSpec, RateBudget, RefreshBehaviour, StreamSpec,
-    TokenClientAuth,
+use junction_core::spec::{AuthSpec, Category, ProviderSpec, RateBudget, StreamSpec};
+use junction_toolkit::{
+    IntSetting, ListSetting, StringSetting, oauth,
+    report::{Kpi, Table},
 };
-use junction_toolkit::{IntSetting, StringSetting};
 
 /// The provider id (also the sandbox mount point of the fake).
 pub const PROVIDER_ID: &str = "google-analytics";
@@ -45,48 +46,50 @@ pub(crate) const PROPERTY: StringSetting = StringSetting::new(
 .pattern("[0-9]+")
 .mismatch("must be the numeric GA4 property ID (Admin → Property settings), not a measurement ID");
 
-/// The breakdown dimensions beyond the date.
-pub(crate) const DIMENSIONS: StringSetting = StringSetting::new(
+/// GA4 allows 9 dimensions per request; `date` takes one.
+const MAX_EXTRA_DIMENSIONS: usize = 8;
+
+/// The breakdown dimensions beyond the date, each listed once (`date` is always
+/// there).
+pub(crate) const DIMENSIONS: ListSetting = ListSetting::new(
     "dimensions",
     "Extra dimensions",
     "Optional comma-separated GA4 dimension names to break the daily report down \
      by, beyond the date, e.g. `country` or `country, sessionDefaultChannelGroup` \
      (at most 8).",
 )
-.optional()
 .pattern(DIMENSIONS_PATTERN)
-.mismatch("each dimension must be a GA4 API name such as `country` or `customEvent:plan`");
+.mismatch("each dimension must be a GA4 API name such as `country` or `customEvent:plan`")
+.reserved(&[(
+    REPORT.day,
+    "`date` is always included; list only the extra dimensions",
+)])
+.at_most(MAX_EXTRA_DIMENSIONS, "dimensions besides the date");
 
 /// How far back the first sync reads.
-pub(crate) const LOOKBACK: IntSetting = IntSetting::new(
-    "lookback_days",
-    "Lookback days",
+pub(crate) const LOOKBACK: IntSetting = IntSetting::lookback_days(
+    DEFAULT_LOOKBACK_DAYS,
+    MAX_LOOKBACK_DAYS,
     "How many days back the first sync reads (default 30, at most 3650).",
-)
-.range(1, MAX_LOOKBACK_DAYS as i64)
-.default(DEFAULT_LOOKBACK_DAYS as i64)
-.unit("days");
+);
 
-/// The metrics `daily_report` requests, by GA4 API name. `keyEvents` is what GA4
-/// called `conversions` until 2024.
-pub const REPORT_METRICS: [&str; 6] = [
-    "sessions",
-    "totalUsers",
-    "newUsers",
-    "keyEvents",
-    "engagementRate",
-    "totalRevenue",
-];
-
-/// The KPI names those metrics are stored under (snake_case of the API names).
-pub const REPORT_KPIS: [&str; 6] = [
-    "sessions",
-    "total_users",
-    "new_users",
-    "key_events",
-    "engagement_rate",
-    "total_revenue",
-];
+/// The report `daily_report` requests: by `date` (written `YYYYMMDD`), then the
+/// connection's dimensions; its metrics by GA4 API name, each stored as the KPI of
+/// its snake_case name. `keyEvents` is what GA4 called `conversions` until 2024.
+pub const REPORT: Table<'static> = Table {
+    name: "GA4 report",
+    day: "date",
+    day_format: "%Y%m%d",
+    breakdown: &[],
+    kpis: &[
+        Kpi::new("sessions", "sessions"),
+        Kpi::new("totalUsers", "total_users"),
+        Kpi::new("newUsers", "new_users"),
+        Kpi::new("keyEvents", "key_events"),
+        Kpi::new("engagementRate", "engagement_rate"),
+        Kpi::new("totalRevenue", "total_revenue"),
+    ],
+};
 
 /// Requests per hour of the shared budget. GA4 meters tokens, not requests: a
 /// standard property gets 40,000 tokens per hour and 200,000 per day, and a report
@@ -110,21 +113,8 @@ fn build() -> ProviderSpec {
         id: PROVIDER_ID,
         name: "Google Analytics 4",
         category: Category::Analytics,
-        auth: AuthSpec::OAuth2(OAuth2Spec {
-            authorize_url: "https://accounts.google.com/o/oauth2/v2/auth",
-            token_url: "https://oauth2.googleapis.com/token",
-            revoke_url: Some("https://oauth2.googleapis.com/revoke"),
-            scopes: vec![READONLY_SCOPE],
-            scope_separator: " ",
-            pkce: true,
-            // Google issues a refresh token only for offline access, and only on the
-            // first consent unless consent is asked for again.
-            extra_authorize_params: vec![("access_type", "offline"), ("prompt", "consent")],
-            // Google keeps the refresh token; refreshing returns only an access token.
-            refresh: RefreshBehaviour::Stable,
-            client_auth: TokenClientAuth::RequestBody,
-            long_lived_exchange: None,
-        }),
+        // Google's OAuth 2.0: offline access for a refresh token, which Google keeps.
+        auth: AuthSpec::OAuth2(oauth::google(vec![READONLY_SCOPE])),
         config: vec![PROPERTY.field(), DIMENSIONS.field(), LOOKBACK.field()],
         streams: vec![StreamSpec {
             name: DAILY_REPORT,
@@ -134,7 +124,7 @@ fn build() -> ProviderSpec {
             primary_key: vec!["date", "dimensions"],
             cursor_field: Some("date"),
             default_schedule: Duration::from_secs(6 * 60 * 60),
-            metrics: REPORT_KPIS.to_vec(),
+            metrics: REPORT.metrics(),
         }],
         actions: Vec::new(),
         webhook: None,
@@ -158,12 +148,10 @@ mod tests {
 
     #[test]
     fn kpi_names_are_the_snake_case_metric_names() {
-        let converted: Vec<String> = REPORT_METRICS
-            .iter()
-            .map(|m| crate::report::snake_case(m))
-            .collect();
-        assert_eq!(converted, REPORT_KPIS);
-        assert_eq!(spec().streams[0].metrics, REPORT_KPIS);
+        use heck::ToSnakeCase;
+        let converted: Vec<String> = REPORT.columns().map(|m| m.to_snake_case()).collect();
+        assert_eq!(converted, REPORT.metrics());
+        assert_eq!(spec().streams[0].metrics, REPORT.metrics());
     }
 
     #[test]
