@@ -100,12 +100,12 @@ pub(crate) fn effects(event: &WebhookEvent) -> Result<WebhookEffects, AdapterErr
         return Ok(WebhookEffects::default());
     }
     let status = event.event_type.trim_start_matches("email.");
-    let data = event
+    let email = event
         .payload
         .get("data")
         .and_then(Value::as_object)
         .ok_or_else(|| AdapterError::invalid_field("data", "the event has no `data` object"))?;
-    let email_id = data
+    let email_id = email
         .get("email_id")
         .and_then(Value::as_str)
         .filter(|id| !id.is_empty())
@@ -114,7 +114,7 @@ pub(crate) fn effects(event: &WebhookEvent) -> Result<WebhookEffects, AdapterErr
     let mut record: Map<String, Value> = COPIED_FIELDS
         .iter()
         .chain(&DETAIL_FIELDS)
-        .filter_map(|field| Some(((*field).to_owned(), data.get(*field)?.clone())))
+        .filter_map(|field| Some(((*field).to_owned(), email.get(*field)?.clone())))
         .collect();
     let at = event
         .occurred_at
@@ -126,7 +126,7 @@ pub(crate) fn effects(event: &WebhookEvent) -> Result<WebhookEffects, AdapterErr
         ("last_event_at".to_owned(), json!(at)),
     ]);
     let mut effects = WebhookEffects {
-        suppressions: suppressions(status, data),
+        suppressions: suppressions(status, email),
         ..WebhookEffects::default()
     };
     let record = Record {
@@ -138,9 +138,9 @@ pub(crate) fn effects(event: &WebhookEvent) -> Result<WebhookEffects, AdapterErr
     Ok(effects)
 }
 
-/// The recipients an event suppresses, and why.
-fn suppressions(status: &str, data: &Map<String, Value>) -> Vec<Suppression> {
-    let detail = |event: &str, field: &str| data.get(event)?.get(field)?.as_str();
+/// The recipients an event about `email` suppresses, and why.
+fn suppressions(status: &str, email: &Map<String, Value>) -> Vec<Suppression> {
+    let detail = |event: &str, field: &str| email.get(event)?.get(field)?.as_str();
     let reason = match status {
         "complained" => REASON_COMPLAINT,
         "bounced" if detail("bounce", "type") == Some("Transient") => return Vec::new(),
@@ -152,7 +152,7 @@ fn suppressions(status: &str, data: &Map<String, Value>) -> Vec<Suppression> {
         },
         _ => return Vec::new(),
     };
-    let recipients: Vec<&str> = match data.get("to") {
+    let recipients: Vec<&str> = match email.get("to") {
         Some(Value::String(one)) => vec![one.as_str()],
         Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
         _ => Vec::new(),
