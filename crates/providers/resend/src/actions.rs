@@ -26,6 +26,10 @@ use crate::{
     wire,
 };
 
+const NO_SENDER: &str = "is required: the connection has no default sender configured";
+const NOT_A_SENDER: &str =
+    "must be an address like `alerts@example.com` or `Name <alerts@example.com>`";
+
 /// `POST /emails` answers `{"id"}`, `POST /emails/batch` `{"data": [{"id"}]}`.
 #[derive(Debug, Deserialize)]
 struct Sent {
@@ -189,18 +193,14 @@ fn email_body(
     default_from: Option<&str>,
 ) -> Result<Map<String, Value>, AdapterError> {
     let input = Input::nested(&email, prefix);
-    let from = match input.string("from")? {
-        Some(from) if valid_mailbox(from) => from,
-        Some(_) => {
-            let message =
-                "must be an address like `alerts@example.com` or `Name <alerts@example.com>`";
-            return Err(input.invalid("from", message));
-        }
-        None => default_from.ok_or_else(|| {
-            let message = "is required: the connection has no default sender configured";
-            input.invalid("from", message)
-        })?,
-    };
+    // The connection's default sender was checked as it was read.
+    let from = input
+        .string("from")?
+        .or(default_from)
+        .ok_or_else(|| input.invalid("from", NO_SENDER))?;
+    if !valid_mailbox(from) {
+        return Err(input.invalid("from", NOT_A_SENDER));
+    }
     for list in ["to", "cc", "bcc", "reply_to"] {
         let bad = match input.get(list) {
             Some(Value::String(one)) => (!valid_mailbox(one)).then(|| list.to_owned()),
