@@ -26,7 +26,7 @@ use crate::spec::{API_KEY_FIELD, API_KEY_HEADER, DEFAULT_BASE};
 
 /// Kit v4's description. The authenticated proxy targets the host's root: its
 /// clients name the version themselves (`v4/subscribers`).
-pub(crate) const API: HttpApi = HttpApi {
+pub const API: HttpApi = HttpApi {
     base: BaseUrl::fixed(DEFAULT_BASE).with_prefix("v4"),
     auth: &[
         AuthMode::api_key_header(API_KEY_FIELD, API_KEY_HEADER, "{key}"),
@@ -52,7 +52,7 @@ pub(crate) const API: HttpApi = HttpApi {
 };
 
 /// Kit's page size when none is asked for (the API's own default), and its maximum.
-pub(crate) const LIST_SIZE: PageSize = PageSize {
+pub const LIST_SIZE: PageSize = PageSize {
     default: 500,
     max: 1000,
 };
@@ -60,7 +60,7 @@ pub(crate) const LIST_SIZE: PageSize = PageSize {
 /// The account's custom fields, read whole by a check. Unlike a stream's list, a
 /// cursor that does not move ends the read: the keys read so far are what a check can
 /// know.
-pub(crate) const CUSTOM_FIELDS: Paging = Paging {
+pub const CUSTOM_FIELDS: Paging = Paging {
     on_stall: OnStall::End,
     ..paging("/custom_fields", LIST_SIZE)
 };
@@ -69,7 +69,7 @@ pub(crate) const CUSTOM_FIELDS: Paging = Paging {
 /// per_page=n` until `pagination.has_next_page` is false. A "next page" without a new
 /// cursor would read the same page forever, so that answer fails (`Unavailable`: a
 /// retry may get a sane one).
-pub(crate) const fn paging(items: &'static str, size: PageSize) -> Paging {
+pub const fn paging(items: &'static str, size: PageSize) -> Paging {
     Paging {
         style: Style::Cursor {
             param: "after",

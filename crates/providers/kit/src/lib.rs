@@ -52,6 +52,8 @@ use junction_core::{
 use junction_toolkit::{Client, PageToken, data};
 use serde_json::{Value, json};
 
+// The description the conformance suite replays.
+pub use api::{API, CUSTOM_FIELDS, LIST_SIZE, paging};
 pub use spec::*;
 
 use crate::{

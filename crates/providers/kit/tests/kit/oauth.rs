@@ -191,6 +191,7 @@ mod sandbox {
     use serde_json::json;
 
     use super::oauth_connection;
+    use crate::conformance::description;
 
     #[tokio::test]
     async fn kit_oauth_passes_the_conformance_suite() {
@@ -213,6 +214,7 @@ mod sandbox {
             // An expired access token is Junction's to refresh.
             true,
         )
+        .with_description(description())
         .run(&server)
         .await;
     }
