@@ -26,7 +26,17 @@ pub fn stream<'s>(
 /// A string, number or boolean as trimmed, non-empty text (ids that arrive either
 /// way, `"123"` or `123`).
 pub fn text(value: Option<&Value>) -> Option<String> {
-    crate::errors::scalar_at(value, "")
+    scalar_at(value, "")
+}
+
+/// A string, number or boolean at `pointer`, as non-empty trimmed text.
+pub(crate) fn scalar_at(body: Option<&Value>, pointer: &str) -> Option<String> {
+    match body?.pointer(pointer)? {
+        Value::String(text) => Some(text.trim().to_owned()).filter(|t| !t.is_empty()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 /// A number that arrives as a JSON number or as a numeric string (Meta's insights,

@@ -12,6 +12,7 @@
 //! The rules are plain data so the conformance suite can replay each one:
 //! [`Envelope::sample`] builds the body a rule is about.
 
+pub(crate) use crate::data::scalar_at;
 use std::time::Duration;
 
 use chrono::{DateTime, Duration as Span, TimeZone, Timelike, Utc};
@@ -478,16 +479,6 @@ fn message_of(error: &AdapterError) -> String {
         | AdapterError::Invalid { message, .. }
         | AdapterError::Provider { message, .. } => message.clone(),
         other => other.to_string(),
-    }
-}
-
-/// A string, number or boolean at `pointer`, as non-empty trimmed text.
-pub(crate) fn scalar_at(body: Option<&Value>, pointer: &str) -> Option<String> {
-    match body?.pointer(pointer)? {
-        Value::String(text) => Some(text.trim().to_owned()).filter(|t| !t.is_empty()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
     }
 }
 
