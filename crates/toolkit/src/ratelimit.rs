@@ -132,6 +132,34 @@ pub struct UsageHeader {
     pub wait: Option<(&'static str, u32)>,
 }
 
+impl UsageHeader {
+    /// A header whose object is its one entry (`X-App-Usage`).
+    pub const fn object(
+        name: &'static str,
+        used: &'static [&'static str],
+        wait: Option<(&'static str, u32)>,
+    ) -> Self {
+        Self {
+            name,
+            entries: UsageEntries::Object,
+            used,
+            wait,
+        }
+    }
+
+    /// A header of lists of entries by key (`X-Business-Use-Case-Usage`).
+    pub const fn lists_by_key(
+        name: &'static str,
+        used: &'static [&'static str],
+        wait: Option<(&'static str, u32)>,
+    ) -> Self {
+        Self {
+            entries: UsageEntries::ListsByKey,
+            ..Self::object(name, used, wait)
+        }
+    }
+}
+
 /// Where a usage header's entries are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageEntries {
@@ -249,6 +277,19 @@ mod tests {
     #[test]
     fn usage_headers_described_as_data() {
         const CALLS: &[&str] = &["call_count", "total_time"];
+        assert_eq!(
+            UsageHeader::lists_by_key("x-b", CALLS, None).entries,
+            UsageEntries::ListsByKey
+        );
+        assert_eq!(
+            UsageHeader::object("x-a", CALLS, Some(("wait", 1))),
+            UsageHeader {
+                name: "x-a",
+                entries: UsageEntries::Object,
+                used: CALLS,
+                wait: Some(("wait", 1)),
+            }
+        );
         const TABLE: &[UsageHeader] = &[
             UsageHeader {
                 name: "x-business-use-case-usage",
