@@ -1,7 +1,7 @@
 //! junction-kit: the Kit (formerly ConvertKit) provider, on Kit's v4 API.
 //!
 //! The crate serves two provider entries, one per auth kind, with one adapter type:
-//! [`Kit`] (`kit`), whose connections send a v4 API key as `X-Kit-Api-Key`, and
+//! [`Kit`](const@Kit) (`kit`), whose connections send a v4 API key as `X-Kit-Api-Key`, and
 //! [`KitOAuth`] (`kit-oauth`), whose connections send the OAuth 2.0 access token
 //! Junction keeps fresh as `Authorization: Bearer` (Kit apps: 600 requests a minute per
 //! token instead of 120). Both share everything else: Kit's API is described once, as
@@ -106,7 +106,7 @@ impl Kit {
 pub const Kit: Kit = Kit::new(Entry::ApiKey);
 
 /// The adapter of the `kit-oauth` entry (OAuth 2.0): the same streams and actions as
-/// [`Kit`], authenticated with the connection's access token.
+/// [`Kit`](const@Kit), authenticated with the connection's access token.
 #[allow(non_upper_case_globals)]
 pub const KitOAuth: Kit = Kit::new(Entry::OAuth);
 
