@@ -38,29 +38,35 @@
 //! alike, **without** `Retry-After` (Stripe sends none, so an armed fault's
 //! `retry_after_secs` is not echoed); a 401 `api_key_expired`; a 200 whose JSON is
 //! cut off.
+//!
+//! Routing, the key check, paging, idempotency and the faults are the toolkit's fake
+//! scaffolding ([`junction_toolkit::fake`]), read from the adapter's own description
+//! ([`crate::api::API`], [`crate::streams::PAGING`], [`crate::api::IDEMPOTENCY`]);
+//! this module keeps Stripe's words and its data.
 
-mod error;
 mod fixtures;
 mod seed;
 mod store;
 
-use std::{
-    collections::HashMap,
-    sync::{Mutex, MutexGuard, PoisonError},
-};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use junction_core::fake::{
-    CatalogEntry, FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake,
+use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
+use junction_toolkit::{
+    AuthMode,
+    fake::{Answer, Auth, Call, Faults, Idempotency, Key, Refusal, Refused, Reuse, Route, Service},
 };
 use secrecy::SecretString;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub use fixtures::ACCOUNT_ID;
-pub use seed::{PRICES, SEED_END, SEED_START};
+pub use seed::{SEED_END, SEED_START};
 
-use crate::spec::{API_VERSION, PROVIDER_ID};
-use error::stripe_error;
-use store::{Kind, Op, Store};
+use crate::{
+    api::{API, IDEMPOTENCY},
+    spec::{API_VERSION, PROVIDER_ID, SECRET_KEY_FIELD},
+};
+use fixtures::{ERRORS, error};
+use store::{Op, Store};
 
 /// The secret key the fake accepts for everything.
 pub const SECRET_KEY: &str = "sk_test_sandbox";
@@ -71,19 +77,11 @@ pub const RESTRICTED_KEY: &str = "rk_test_sandbox";
 /// The endpoint secret [`sign_event`] signs webhook deliveries with.
 pub const WEBHOOK_SECRET: &str = "whsec_junctionsandbox";
 
-/// A stored result of an idempotent request.
-#[derive(Debug, Clone)]
-struct Stored {
-    /// Method, path and the sorted parameters: what must match for a replay.
-    fingerprint: String,
-    response: FakeResponse,
-}
-
 /// The fake's mutable state: the data, the idempotency results, a request counter.
 struct State {
     store: Store,
-    /// By (API key, idempotency key): Stripe scopes keys to the account.
-    idempotency: HashMap<(String, String), Stored>,
+    /// Keyed by API key as well: Stripe scopes keys to the account.
+    idempotency: Idempotency,
     requests: u64,
 }
 
@@ -93,7 +91,11 @@ impl Default for State {
         seed::seed(&mut store);
         Self {
             store,
-            idempotency: HashMap::new(),
+            // Stripe saves the result once the request ran (a success or a card
+            // refusal); requests refused by validation may be retried as they are.
+            idempotency: Idempotency::new(IDEMPOTENCY)
+                .replayed("idempotent-replayed", "true")
+                .keeps(|status| matches!(status, 200 | 402)),
             requests: 0,
         }
     }
@@ -112,7 +114,6 @@ impl std::fmt::Debug for StripeFake {
         f.debug_struct("StripeFake")
             .field("requests", &state.requests)
             .field("events", &state.store.events().len())
-            .field("idempotency_keys", &state.idempotency.len())
             .finish_non_exhaustive()
     }
 }
@@ -156,52 +157,75 @@ impl StripeFake {
 
     /// One stored object of a list (`charges`, `refunds`, …) by id.
     pub fn object(&self, list: &str, id: &str) -> Option<Value> {
-        let kind = Kind::from_segment(list)?;
-        self.state().store.get(kind, id).cloned()
+        self.state().store.get(list, id).cloned()
     }
 
     /// Every stored object of a list, oldest first.
     pub fn objects(&self, list: &str) -> Vec<Value> {
-        match Kind::from_segment(list) {
-            Some(kind) => self.state().store.all(kind).to_vec(),
-            None => Vec::new(),
-        }
+        self.state().store.all(list).to_vec()
     }
 }
 
-/// What a request asks for.
-#[derive(Debug, Clone, PartialEq)]
-enum Route {
-    Account,
-    Balance,
-    List(Kind),
-    Retrieve(Kind, String),
-    Create(Kind),
-}
+/// Stripe's rate limit, for request rates and quotas alike (it has no quota signal).
+const RATE_LIMITED: Answer = Answer::error(
+    429,
+    Some("rate_limit"),
+    "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
+);
 
-impl Route {
-    fn parse(method: &http::Method, path: &str) -> Option<Self> {
-        let rest = path.strip_prefix("/v1/")?;
-        let segments: Vec<&str> = rest.split('/').collect();
-        match (method.as_str(), segments.as_slice()) {
-            ("GET", ["account"]) => Some(Self::Account),
-            ("GET", ["balance"]) => Some(Self::Balance),
-            ("GET", [list]) => Kind::from_segment(list).map(Self::List),
-            ("GET", [list, id]) if !id.is_empty() => {
-                Kind::from_segment(list).map(|kind| Self::Retrieve(kind, (*id).to_owned()))
-            }
-            ("POST", [list]) => match Kind::from_segment(list)? {
-                kind @ (Kind::Customer
-                | Kind::PaymentIntent
-                | Kind::Subscription
-                | Kind::Refund
-                | Kind::Invoice) => Some(Self::Create(kind)),
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-}
+/// The served endpoints; a restricted key may not read the account or create.
+const ROUTES: &[Route<State>] = &[
+    Route::get("account", account).needs(&["full"]),
+    Route::get("balance", |state, _| {
+        FakeResponse::json(200, &state.store.balance())
+    }),
+    Route::get(
+        "{kind:charges|payment_intents|customers|subscriptions|invoices|refunds|prices}",
+        |state, call| reply(state.store.list(kind(call), call.request)),
+    ),
+    Route::get(
+        "{kind:charges|payment_intents|customers|subscriptions|invoices|refunds|prices}/{id}",
+        |state, call| reply(state.store.retrieve(kind(call), call.param("id"))),
+    ),
+    Route::post(
+        "{kind:customers|payment_intents|subscriptions|refunds|invoices}",
+        create,
+    )
+    .needs(&["full"]),
+];
+
+const SERVICE: Service<State> = Service::new(
+    API.base.prefix,
+    ROUTES,
+    // Bearer as the adapter sends it, or Basic with the key as the user name.
+    Auth::new(API.auth, PROVIDER_ID)
+        .also(&[AuthMode::basic_key_as_username(SECRET_KEY_FIELD)])
+        .keys(&[Key::full(SECRET_KEY), Key::with(RESTRICTED_KEY, &["read"])])
+        .needs(&["read"]),
+    ERRORS,
+    Faults {
+        server_error: Answer::Error {
+            status: 500,
+            code: None,
+            message: "An unknown error occurred",
+            headers: &[("stripe-should-retry", "true")],
+        },
+        rate_limited: RATE_LIMITED,
+        quota_exhausted: RATE_LIMITED,
+    },
+    refuse,
+    Answer::error(
+        404,
+        None,
+        "Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
+    ),
+)
+.routes_first()
+.guard(|call| {
+    let version = call.request.header("stripe-version")?;
+    let message = format!("Invalid Stripe API version: {version}");
+    (!is_version(version)).then(|| error(400, None, &message, None))
+});
 
 /// `sk_test_sandbox` → `sk_test_***********ndbox`-style masking, as Stripe shows keys.
 fn mask(key: &str) -> String {
@@ -210,35 +234,39 @@ fn mask(key: &str) -> String {
         .nth(1)
         .map_or(0, |(at, _)| at + 1)
         .min(key.len());
-    let tail: String = key
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
+    let tail: Vec<char> = key.chars().rev().take(4).collect();
+    let tail: String = tail.into_iter().rev().collect();
     format!("{}{}{tail}", &key[..prefix_end], "*".repeat(20))
 }
 
-/// The API key of a request: `Authorization: Bearer <key>` or Basic with the key as
-/// the username (both work with Stripe).
-fn presented_key(request: &FakeRequest) -> Option<String> {
-    if let Some(token) = request.bearer().filter(|t| !t.is_empty()) {
-        return Some(token.to_owned());
+/// Refuses a key the way Stripe does.
+fn refuse(refusal: &Refusal, _: &FakeRequest) -> FakeResponse {
+    let key = mask(refusal.credential.as_deref().unwrap_or_default());
+    match refusal.why {
+        Refused::Missing => error(
+            401,
+            None,
+            "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
+            None,
+        ),
+        Refused::Expired => error(
+            401,
+            Some("api_key_expired"),
+            &format!("Expired API Key provided: {key}"),
+            None,
+        ),
+        Refused::Insufficient => error(
+            403,
+            None,
+            &format!(
+                "The provided key '{key}' does not have the required permissions for this endpoint on account '{ACCOUNT_ID}'."
+            ),
+            None,
+        ),
+        Refused::Unknown | Refused::Disabled => {
+            error(401, None, &format!("Invalid API Key provided: {key}"), None)
+        }
     }
-    let value = request.header("authorization")?;
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    use base64::Engine as _;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let user = text.split(':').next()?.to_owned();
-    (!user.is_empty()).then_some(user)
 }
 
 /// Whether a `Stripe-Version` value has the form of a version (`2025-03-31.basil`).
@@ -283,88 +311,20 @@ impl ProviderFake for StripeFake {
             .filter(|v| is_version(v))
             .unwrap_or(API_VERSION)
             .to_owned();
-        let response = answer(&mut state, request, ctx);
-        response
+        SERVICE
+            .serve(&mut state, request, ctx)
             .with_header("request-id", &request_id)
             .with_header("stripe-version", &version)
     }
 }
 
-fn answer(state: &mut State, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
-    let Some(route) = Route::parse(&request.method, &request.path) else {
-        return stripe_error(
-            404,
-            "invalid_request_error",
-            None,
-            &format!(
-                "Unrecognized request URL ({}: {}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
-                request.method, request.path
-            ),
-            None,
-        );
-    };
-    // An outage answers before anything is checked.
-    if ctx.fault == Some(Fault::ServerError) {
-        return stripe_error(500, "api_error", None, "An unknown error occurred", None)
-            .with_header("stripe-should-retry", "true");
-    }
-    let key = match authenticate(request, ctx) {
-        Ok(key) => key,
-        Err(refusal) => return refusal,
-    };
-    if matches!(
-        ctx.fault,
-        Some(Fault::RateLimited { .. } | Fault::QuotaExhausted)
-    ) {
-        return stripe_error(
-            429,
-            "invalid_request_error",
-            Some("rate_limit"),
-            "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
-            None,
-        );
-    }
-    if let Some(version) = request.header("stripe-version")
-        && !is_version(version)
-    {
-        return stripe_error(
-            400,
-            "invalid_request_error",
-            None,
-            &format!("Invalid Stripe API version: {version}"),
-            None,
-        );
-    }
-    let restricted = key.starts_with("rk_");
-    if restricted && matches!(route, Route::Account | Route::Create(_)) {
-        return stripe_error(
-            403,
-            "invalid_request_error",
-            None,
-            &format!(
-                "The provided key '{}' does not have the required permissions for this endpoint on account '{}'.",
-                mask(&key),
-                ACCOUNT_ID
-            ),
-            None,
-        );
-    }
-    let response = match route {
-        Route::Account => FakeResponse::json(200, &fixtures::account()),
-        Route::Balance => FakeResponse::json(200, &state.store.balance()),
-        Route::List(kind) => reply(state.store.list(kind, &request.query_pairs())),
-        Route::Retrieve(kind, id) => reply(state.store.retrieve(kind, &id)),
-        Route::Create(kind) => create(state, &key, kind, request, ctx),
-    };
-    if ctx.fault == Some(Fault::MalformedBody) && response.status == 200 {
-        // A transfer cut off halfway: a 200 whose JSON never closes.
-        let cut = response.body.len() / 2;
-        return FakeResponse {
-            body: response.body[..cut].to_vec(),
-            ..response
-        };
-    }
-    response
+/// The list a route names (the table admits only served kinds).
+fn kind(call: &Call<'_>) -> &'static str {
+    store::kind(call.param("kind")).unwrap_or("charges")
+}
+
+fn account(_: &mut State, _: &Call<'_>) -> FakeResponse {
+    FakeResponse::json(200, &fixtures::account())
 }
 
 fn reply(result: Result<Value, store::Refused>) -> FakeResponse {
@@ -374,139 +334,55 @@ fn reply(result: Result<Value, store::Refused>) -> FakeResponse {
     }
 }
 
-/// Checks the API key the way Stripe does.
-fn authenticate(request: &FakeRequest, ctx: &FakeContext<'_>) -> Result<String, FakeResponse> {
-    let Some(key) = presented_key(request) else {
-        return Err(stripe_error(
-            401,
-            "invalid_request_error",
-            None,
-            "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
-            None,
-        ));
-    };
-    if ctx.fault == Some(Fault::ExpiredToken) {
-        return Err(stripe_error(
-            401,
-            "invalid_request_error",
-            Some("api_key_expired"),
-            &format!("Expired API Key provided: {}", mask(&key)),
-            None,
-        ));
-    }
-    if key != SECRET_KEY && key != RESTRICTED_KEY {
-        return Err(stripe_error(
-            401,
-            "invalid_request_error",
-            None,
-            &format!("Invalid API Key provided: {}", mask(&key)),
-            None,
-        ));
-    }
-    Ok(key)
-}
-
-/// A create request, through the idempotency store.
-fn create(
-    state: &mut State,
-    api_key: &str,
-    kind: Kind,
-    request: &FakeRequest,
-    ctx: &FakeContext<'_>,
-) -> FakeResponse {
-    let idempotency_key = request.header("idempotency-key").map(str::to_owned);
-    if let Some(key) = &idempotency_key
-        && (key.is_empty() || key.chars().count() > 255)
-    {
-        return stripe_error(
-            400,
-            "invalid_request_error",
-            None,
-            "Invalid idempotency key: must be between 1 and 255 characters long.",
-            None,
-        );
-    }
+/// A create request, through the idempotency store (keys scoped to the API key).
+fn create(state: &mut State, call: &Call<'_>) -> FakeResponse {
+    let request = call.request;
     let mut pairs = request.form_pairs();
     let body = match crate::form::decode(&pairs) {
         Ok(body) => body,
-        Err(error) => {
-            return stripe_error(
-                400,
-                "invalid_request_error",
-                None,
-                &format!("Invalid request parameter {}: {}", error.key, error.message),
-                Some(&error.key),
-            );
+        Err(e) => {
+            let message = format!("Invalid request parameter {}: {}", e.key, e.message);
+            return error(400, None, &message, Some(&e.key));
         }
     };
     pairs.sort();
-    let fingerprint = format!(
-        "{} {}\n{}",
-        request.method,
-        request.path,
-        crate::form::to_body(&pairs)
-    );
-    let slot = idempotency_key.clone().map(|key| (api_key.to_owned(), key));
-    if let Some(stored) = slot.as_ref().and_then(|slot| state.idempotency.get(slot)) {
-        if stored.fingerprint == fingerprint {
-            return stored
-                .response
-                .clone()
-                .with_header("idempotent-replayed", "true");
-        }
-        return stripe_error(
-            400,
-            "idempotency_error",
-            None,
-            &format!(
-                "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{}' if you meant to execute a different request.",
-                slot.as_ref().map_or("", |(_, key)| key.as_str())
-            ),
-            None,
-        );
-    }
+    let form = crate::form::to_body(&pairs);
+    let fingerprint = format!("{} {}\n{form}", request.method, request.path).into_bytes();
     let op = Op {
-        now: ctx.now.timestamp(),
-        idempotency_key,
+        now: call.now.timestamp(),
+        idempotency_key: request.header(IDEMPOTENCY.header).map(str::to_owned),
     };
-    let result = match kind {
-        Kind::Customer => state.store.create_customer(&body, &op),
-        Kind::PaymentIntent => state.store.create_payment_intent(&body, &op),
-        Kind::Subscription => state.store.create_subscription(&body, &op),
-        Kind::Refund => state.store.create_refund(&body, &op),
-        Kind::Invoice => state.store.create_invoice(&body, &op),
-        Kind::Charge | Kind::Price => {
-            return stripe_error(
-                404,
-                "invalid_request_error",
+    let State {
+        store, idempotency, ..
+    } = state;
+    let answer = || reply(store.create(kind(call), &body, &op));
+    match idempotency.run(call.credential(), request, fingerprint, answer) {
+        Ok(response) => response,
+        Err(Reuse::BadKey) => error(
+            400,
+            None,
+            "Invalid idempotency key: must be between 1 and 255 characters long.",
+            None,
+        ),
+        Err(Reuse::Conflict(key)) => {
+            let mut body = ERRORS.body(
+                400,
                 None,
-                "Unrecognized request URL.",
-                None,
+                &format!(
+                    "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{key}' if you meant to execute a different request."
+                ),
             );
+            body["error"]["type"] = json!("idempotency_error");
+            ERRORS.respond(400, &body)
         }
-    };
-    let response = reply(result);
-    // Stripe saves the result once the request ran (a success or a card refusal);
-    // requests refused by validation are not saved and may be retried as they are.
-    if let Some(slot) = slot
-        && matches!(response.status, 200 | 402)
-    {
-        state.idempotency.insert(
-            slot,
-            Stored {
-                fingerprint,
-                response: response.clone(),
-            },
-        );
     }
-    response
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use junction_core::fake::NoTokens;
+    use junction_core::fake::{Fault, NoTokens};
 
     fn request(
         method: http::Method,

@@ -6,82 +6,55 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Days, Months, Utc};
-use junction_core::fake::FakeResponse;
+use junction_core::fake::{FakeRequest, FakeResponse};
+use junction_toolkit::fake::{PageError, Pager};
 use serde_json::{Map, Value, json};
 
-use super::{
-    error::stripe_error,
-    fixtures::{
-        self, ChargeData, CustomerData, InvoiceData, ItemData, LineData, PaymentIntentData,
-        RefundData, SubscriptionData,
-    },
-};
+use super::fixtures::{self, Line, error};
+use crate::streams::PAGING;
 
-/// The object kinds the fake stores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Kind {
-    Charge,
-    PaymentIntent,
-    Customer,
-    Subscription,
-    Invoice,
-    Refund,
-    Price,
+/// The lists the fake serves at `/v1/{kind}`, with the filters each takes besides
+/// paging and `created`.
+const KINDS: [(&str, &[&str]); 7] = [
+    ("charges", &["customer", "payment_intent"]),
+    ("payment_intents", &["customer"]),
+    ("customers", &["email"]),
+    ("subscriptions", &["customer", "price", "status"]),
+    ("invoices", &["customer", "status", "subscription"]),
+    ("refunds", &["charge", "payment_intent"]),
+    ("prices", &["active", "currency"]),
+];
+
+/// The kind served at `/v1/{segment}`.
+pub(crate) fn kind(segment: &str) -> Option<&'static str> {
+    KINDS
+        .iter()
+        .map(|(kind, _)| *kind)
+        .find(|kind| *kind == segment)
 }
 
-impl Kind {
-    /// The kind served at `/v1/{segment}`.
-    pub(crate) fn from_segment(segment: &str) -> Option<Self> {
-        Some(match segment {
-            "charges" => Self::Charge,
-            "payment_intents" => Self::PaymentIntent,
-            "customers" => Self::Customer,
-            "subscriptions" => Self::Subscription,
-            "invoices" => Self::Invoice,
-            "refunds" => Self::Refund,
-            "prices" => Self::Price,
-            _ => return None,
-        })
-    }
-
-    fn segment(self) -> &'static str {
-        match self {
-            Self::Charge => "charges",
-            Self::PaymentIntent => "payment_intents",
-            Self::Customer => "customers",
-            Self::Subscription => "subscriptions",
-            Self::Invoice => "invoices",
-            Self::Refund => "refunds",
-            Self::Price => "prices",
-        }
-    }
-
-    /// How Stripe names the kind in "No such …" messages.
-    fn label(self) -> &'static str {
-        match self {
-            Self::Charge => "charge",
-            Self::PaymentIntent => "payment_intent",
-            Self::Customer => "customer",
-            Self::Subscription => "subscription",
-            Self::Invoice => "invoice",
-            Self::Refund => "refund",
-            Self::Price => "price",
-        }
-    }
-
-    /// The list filters the endpoint takes besides paging and `created`.
-    fn filters(self) -> &'static [&'static str] {
-        match self {
-            Self::Charge => &["customer", "payment_intent"],
-            Self::PaymentIntent => &["customer"],
-            Self::Customer => &["email"],
-            Self::Subscription => &["customer", "price", "status"],
-            Self::Invoice => &["customer", "status", "subscription"],
-            Self::Refund => &["charge", "payment_intent"],
-            Self::Price => &["active", "currency"],
-        }
-    }
+/// How Stripe names a kind in "No such …" messages.
+fn label(kind: &str) -> &str {
+    kind.strip_suffix('s').unwrap_or(kind)
 }
+
+/// Stripe's lists: newest first, `limit` 1–100 (default 10), `starting_after` or
+/// `ending_before`.
+const PAGER: Pager = Pager::new(PAGING).size(10, 100).backward("ending_before");
+
+/// The values the subscriptions list's `status` takes.
+const SUBSCRIPTION_STATUS_FILTERS: [&str; 10] = [
+    "active",
+    "all",
+    "canceled",
+    "ended",
+    "incomplete",
+    "incomplete_expired",
+    "past_due",
+    "paused",
+    "trialing",
+    "unpaid",
+];
 
 /// When and under which idempotency key an operation runs.
 #[derive(Debug, Clone)]
@@ -90,10 +63,11 @@ pub(crate) struct Op {
     pub idempotency_key: Option<String>,
 }
 
-/// Every object of the fake, the events its operations emitted, and an id counter.
+/// Every object of the fake by kind, the events its operations emitted, and an id
+/// counter.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
-    objects: BTreeMap<Kind, Vec<Value>>,
+    objects: BTreeMap<&'static str, Vec<Value>>,
     events: Vec<Value>,
     next: u64,
 }
@@ -102,31 +76,21 @@ pub(crate) struct Store {
 pub(crate) type Refused = Box<FakeResponse>;
 
 fn invalid(message: impl Into<String>, param: Option<&str>) -> Refused {
-    Box::new(stripe_error(
-        400,
-        "invalid_request_error",
-        None,
-        &message.into(),
-        param,
-    ))
+    Box::new(error(400, None, &message.into(), param))
 }
 
 fn invalid_code(code: &str, message: impl Into<String>, param: Option<&str>) -> Refused {
-    Box::new(stripe_error(
-        400,
-        "invalid_request_error",
-        Some(code),
-        &message.into(),
-        param,
-    ))
+    Box::new(error(400, Some(code), &message.into(), param))
 }
 
-fn missing(kind: Kind, id: &str, param: &str) -> Refused {
-    invalid_code(
-        "resource_missing",
-        format!("No such {}: '{id}'", kind.label()),
-        Some(param),
-    )
+fn missing(kind: &str, id: &str, param: &str) -> Refused {
+    let message = format!("No such {}: '{id}'", label(kind));
+    invalid_code("resource_missing", message, Some(param))
+}
+
+fn missing_param(name: &str) -> Refused {
+    let message = format!("Missing required param: {name}.");
+    invalid_code("parameter_missing", message, Some(name))
 }
 
 fn text(object: &Value, field: &str) -> Option<String> {
@@ -139,36 +103,31 @@ fn int(object: &Value, field: &str) -> i64 {
 
 impl Store {
     /// Adds an object (newest last: lists break ties in `created` by insertion).
-    pub(crate) fn insert(&mut self, kind: Kind, object: Value) {
+    pub(crate) fn insert(&mut self, kind: &'static str, object: Value) {
         self.objects.entry(kind).or_default().push(object);
     }
 
     /// All objects of a kind, in insertion order.
-    pub(crate) fn all(&self, kind: Kind) -> &[Value] {
-        self.objects.get(&kind).map(Vec::as_slice).unwrap_or(&[])
+    pub(crate) fn all(&self, kind: &str) -> &[Value] {
+        self.objects.get(kind).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    fn position(&self, kind: Kind, id: &str) -> Option<usize> {
+    pub(crate) fn get(&self, kind: &str, id: &str) -> Option<&Value> {
         self.all(kind)
             .iter()
-            .position(|object| object.get("id").and_then(Value::as_str) == Some(id))
+            .find(|object| object.get("id").and_then(Value::as_str) == Some(id))
     }
 
-    pub(crate) fn get(&self, kind: Kind, id: &str) -> Option<&Value> {
-        self.position(kind, id)
-            .and_then(|at| self.all(kind).get(at))
-    }
-
-    fn get_mut(&mut self, kind: Kind, id: &str) -> Option<&mut Value> {
-        let at = self.position(kind, id)?;
+    fn get_mut(&mut self, kind: &str, id: &str) -> Option<&mut Value> {
         self.objects
-            .get_mut(&kind)
-            .and_then(|objects| objects.get_mut(at))
+            .get_mut(kind)?
+            .iter_mut()
+            .find(|object| object.get("id").and_then(Value::as_str) == Some(id))
     }
 
     /// Marks `amount` of a charge as refunded (the seed's refunds).
     pub(crate) fn set_refunded(&mut self, charge_id: &str, amount: i64, full: bool) {
-        if let Some(charge) = self.get_mut(Kind::Charge, charge_id) {
+        if let Some(charge) = self.get_mut("charges", charge_id) {
             charge["amount_refunded"] = json!(amount);
             charge["refunded"] = json!(full);
         }
@@ -187,21 +146,15 @@ impl Store {
 
     fn emit(&mut self, op: &Op, event_type: &str, object: &Value, previous: Option<Value>) {
         let id = self.new_id("evt");
-        let event = fixtures::event(
-            &id,
-            op.now,
-            event_type,
-            object,
-            previous,
-            op.idempotency_key.as_deref(),
-        );
+        let key = op.idempotency_key.as_deref();
+        let event = fixtures::event(&id, op.now, event_type, object, previous, key);
         self.events.push(event);
     }
 
     /// `available` balance per currency: what succeeded charges kept after refunds.
     pub(crate) fn balance(&self) -> Value {
         let mut available: BTreeMap<String, i64> = BTreeMap::new();
-        for charge in self.all(Kind::Charge) {
+        for charge in self.all("charges") {
             if text(charge, "status").as_deref() == Some("succeeded")
                 && let Some(currency) = text(charge, "currency")
             {
@@ -209,159 +162,100 @@ impl Store {
                     int(charge, "amount_captured") - int(charge, "amount_refunded");
             }
         }
-        let entries: Vec<(String, i64)> = available.into_iter().collect();
-        fixtures::balance(&entries)
+        fixtures::balance(&available.into_iter().collect::<Vec<_>>())
     }
 
     /// `GET /v1/{kind}/{id}`.
-    pub(crate) fn retrieve(&self, kind: Kind, id: &str) -> Result<Value, Refused> {
+    pub(crate) fn retrieve(&self, kind: &str, id: &str) -> Result<Value, Refused> {
         self.get(kind, id).cloned().ok_or_else(|| {
-            Box::new(stripe_error(
-                404,
-                "invalid_request_error",
-                Some("resource_missing"),
-                &format!("No such {}: '{id}'", kind.label()),
-                Some("id"),
-            ))
+            let message = format!("No such {}: '{id}'", label(kind));
+            Box::new(error(404, Some("resource_missing"), &message, Some("id")))
         })
     }
 
-    /// `GET /v1/{kind}`: newest first, `limit` (1–100, default 10), `starting_after`
-    /// or `ending_before`, `created` and its `[gt|gte|lt|lte]` forms, and the kind's
-    /// own filters. Unknown parameters are refused as Stripe refuses them.
-    pub(crate) fn list(&self, kind: Kind, pairs: &[(String, String)]) -> Result<Value, Refused> {
-        let mut limit = 10usize;
-        let mut starting_after = None;
-        let mut ending_before = None;
-        let mut created: Vec<(&str, i64)> = Vec::new();
-        let mut filters: Vec<(&str, &str)> = Vec::new();
-        for (key, value) in pairs {
+    /// `GET /v1/{kind}`: newest first, paged, `created` and its `[gt|gte|lt|lte]`
+    /// forms and the kind's own filters. Unknown parameters are refused as Stripe
+    /// refuses them.
+    pub(crate) fn list(&self, kind: &str, request: &FakeRequest) -> Result<Value, Refused> {
+        let filters = KINDS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(&[][..], |k| k.1);
+        let mut created: Vec<(String, i64)> = Vec::new();
+        let mut wanted: Vec<(String, String)> = Vec::new();
+        for (key, value) in request.query_pairs() {
             match key.as_str() {
-                "limit" => {
-                    let parsed: i64 = value
-                        .parse()
-                        .map_err(|_| invalid(format!("Invalid integer: {value}"), Some("limit")))?;
-                    if !(1..=100).contains(&parsed) {
-                        return Err(invalid(
-                            "This value must be greater than or equal to 1 and less than or equal to 100.",
-                            Some("limit"),
-                        ));
-                    }
-                    limit = parsed as usize;
-                }
-                "starting_after" => starting_after = Some(value.as_str()),
-                "ending_before" => ending_before = Some(value.as_str()),
+                "limit" | "starting_after" | "ending_before" => {}
                 "created" | "created[gt]" | "created[gte]" | "created[lt]" | "created[lte]" => {
                     let parsed: i64 = value
                         .parse()
-                        .map_err(|_| invalid(format!("Invalid integer: {value}"), Some(key)))?;
+                        .map_err(|_| invalid(format!("Invalid integer: {value}"), Some(&key)))?;
                     let op = key
                         .strip_prefix("created[")
-                        .and_then(|rest| rest.strip_suffix(']'))
-                        .unwrap_or("eq");
-                    created.push((op, parsed));
+                        .and_then(|r| r.strip_suffix(']'));
+                    created.push((op.unwrap_or("eq").to_owned(), parsed));
                 }
-                other if kind.filters().contains(&other) => filters.push((other, value)),
+                other if filters.contains(&other) => wanted.push((key.clone(), value)),
                 other => {
-                    return Err(invalid_code(
-                        "parameter_unknown",
-                        format!("Received unknown parameter: {other}"),
-                        Some(other),
-                    ));
+                    let message = format!("Received unknown parameter: {other}");
+                    return Err(invalid_code("parameter_unknown", message, Some(other)));
                 }
             }
         }
-        if starting_after.is_some() && ending_before.is_some() {
-            return Err(invalid(
-                "You may only specify one of these parameters: ending_before, starting_after.",
-                None,
-            ));
-        }
-        let status = filters
-            .iter()
-            .find(|(k, _)| *k == "status")
-            .map(|(_, v)| *v);
-        if kind == Kind::Subscription
+        let status = wanted.iter().find(|(k, _)| k == "status").map(|(_, v)| v);
+        if kind == "subscriptions"
             && let Some(status) = status
-            && !SUBSCRIPTION_STATUS_FILTERS.contains(&status)
+            && !SUBSCRIPTION_STATUS_FILTERS.contains(&status.as_str())
         {
-            return Err(invalid(
-                format!(
-                    "Invalid status: must be one of {}",
-                    SUBSCRIPTION_STATUS_FILTERS.join(", ")
-                ),
-                Some("status"),
-            ));
+            let message = format!(
+                "Invalid status: must be one of {}",
+                SUBSCRIPTION_STATUS_FILTERS.join(", ")
+            );
+            return Err(invalid(message, Some("status")));
         }
-
-        let objects = self.all(kind);
-        // Newest first; among equal `created`, the later insertion first.
-        let order = |index: usize| (int(&objects[index], "created"), index);
-        let mut matching: Vec<usize> = (0..objects.len())
-            .filter(|&index| {
-                let object = &objects[index];
-                created_matches(object, &created)
-                    && filters
-                        .iter()
-                        .all(|(field, value)| filter_matches(kind, object, field, value))
-                    && (kind != Kind::Subscription
-                        || status.is_some()
-                        || text(object, "status").as_deref() != Some("canceled"))
-            })
-            .collect();
-        matching.sort_by_key(|&index| std::cmp::Reverse(order(index)));
-
-        let (page, has_more) = if let Some(anchor) = starting_after {
-            let pivot = self
-                .position(kind, anchor)
-                .ok_or_else(|| missing(kind, anchor, "starting_after"))?;
-            let after: Vec<usize> = matching
-                .into_iter()
-                .filter(|&index| order(index) < order(pivot))
-                .collect();
-            let has_more = after.len() > limit;
-            (after.into_iter().take(limit).collect::<Vec<_>>(), has_more)
-        } else if let Some(anchor) = ending_before {
-            let pivot = self
-                .position(kind, anchor)
-                .ok_or_else(|| missing(kind, anchor, "ending_before"))?;
-            let before: Vec<usize> = matching
-                .into_iter()
-                .filter(|&index| order(index) > order(pivot))
-                .collect();
-            let has_more = before.len() > limit;
-            let skip = before.len().saturating_sub(limit);
-            (before.into_iter().skip(skip).collect(), has_more)
-        } else {
-            let has_more = matching.len() > limit;
-            (matching.into_iter().take(limit).collect(), has_more)
+        // Newest first; among equal `created`, the later insertion first. Anchors
+        // are found among all objects, so a page may start after one the filters
+        // leave out.
+        let mut objects: Vec<(usize, &Value)> = self.all(kind).iter().enumerate().collect();
+        objects.sort_by_key(|(index, object)| std::cmp::Reverse((int(object, "created"), *index)));
+        let objects = objects.into_iter().map(|(_, o)| o.clone()).collect();
+        let keep = |object: &Value| {
+            created_matches(object, &created)
+                && wanted
+                    .iter()
+                    .all(|(f, v)| filter_matches(kind, object, f, v))
+                && (kind != "subscriptions"
+                    || status.is_some()
+                    || text(object, "status").as_deref() != Some("canceled"))
         };
-        Ok(json!({
-            "object": "list",
-            "data": page.iter().map(|&index| objects[index].clone()).collect::<Vec<_>>(),
-            "has_more": has_more,
-            "url": format!("/v1/{}", kind.segment()),
-        }))
+        let page = PAGER
+            .page_where(request, objects, keep)
+            .map_err(|refusal| match refusal {
+                PageError::Size {
+                    value,
+                    integer: false,
+                    param,
+                } => invalid(format!("Invalid integer: {value}"), Some(param)),
+                PageError::Cursor { param, value } => missing(kind, &value, param),
+                PageError::BothDirections => invalid(
+                    "You may only specify one of these parameters: ending_before, starting_after.",
+                    None,
+                ),
+                _ => invalid(
+                    "This value must be greater than or equal to 1 and less than or equal to 100.",
+                    Some("limit"),
+                ),
+            })?;
+        Ok(page
+            .with("/object", json!("list"))
+            .with("/url", json!(format!("/v1/{kind}")))
+            .body)
     }
 }
 
-/// The values the subscriptions list's `status` takes.
-const SUBSCRIPTION_STATUS_FILTERS: [&str; 10] = [
-    "active",
-    "all",
-    "canceled",
-    "ended",
-    "incomplete",
-    "incomplete_expired",
-    "past_due",
-    "paused",
-    "trialing",
-    "unpaid",
-];
-
-fn created_matches(object: &Value, conditions: &[(&str, i64)]) -> bool {
+fn created_matches(object: &Value, conditions: &[(String, i64)]) -> bool {
     let created = int(object, "created");
-    conditions.iter().all(|(op, bound)| match *op {
+    conditions.iter().all(|(op, bound)| match op.as_str() {
         "gt" => created > *bound,
         "gte" => created >= *bound,
         "lt" => created < *bound,
@@ -370,9 +264,9 @@ fn created_matches(object: &Value, conditions: &[(&str, i64)]) -> bool {
     })
 }
 
-fn filter_matches(kind: Kind, object: &Value, field: &str, value: &str) -> bool {
+fn filter_matches(kind: &str, object: &Value, field: &str, value: &str) -> bool {
     match (kind, field) {
-        (Kind::Subscription, "status") => {
+        ("subscriptions", "status") => {
             let status = text(object, "status").unwrap_or_default();
             match value {
                 "all" => true,
@@ -380,7 +274,7 @@ fn filter_matches(kind: Kind, object: &Value, field: &str, value: &str) -> bool 
                 other => status == other,
             }
         }
-        (Kind::Subscription, "price") => object
+        ("subscriptions", "price") => object
             .pointer("/items/data")
             .and_then(Value::as_array)
             .is_some_and(|items| {
@@ -388,19 +282,16 @@ fn filter_matches(kind: Kind, object: &Value, field: &str, value: &str) -> bool 
                     .iter()
                     .any(|item| item.pointer("/price/id").and_then(Value::as_str) == Some(value))
             }),
-        (Kind::Invoice, "subscription") => {
-            object
-                .pointer("/parent/subscription_details/subscription")
-                .and_then(Value::as_str)
-                == Some(value)
+        ("invoices", "subscription") => {
+            let pointer = "/parent/subscription_details/subscription";
+            object.pointer(pointer).and_then(Value::as_str) == Some(value)
         }
-        (Kind::Price, "active") => {
+        ("prices", "active") => {
             object
                 .get("active")
                 .and_then(Value::as_bool)
                 .map(|b| b.to_string())
-                .as_deref()
-                == Some(value)
+                == Some(value.into())
         }
         _ => text(object, field).as_deref() == Some(value),
     }
@@ -412,16 +303,17 @@ struct Params<'a> {
 }
 
 impl<'a> Params<'a> {
-    fn new(body: &'a Value, allowed: &[&str]) -> Result<Self, Refused> {
+    /// The body's parameters, each one of `allowed` (names separated by spaces).
+    fn new(body: &'a Value, allowed: &str) -> Result<Self, Refused> {
         let Some(fields) = body.as_object() else {
             return Err(invalid("Invalid request body.", None));
         };
-        if let Some(unknown) = fields.keys().find(|key| !allowed.contains(&key.as_str())) {
-            return Err(invalid_code(
-                "parameter_unknown",
-                format!("Received unknown parameter: {unknown}"),
-                Some(unknown),
-            ));
+        if let Some(unknown) = fields
+            .keys()
+            .find(|key| !allowed.split(' ').any(|a| a == *key))
+        {
+            let message = format!("Received unknown parameter: {unknown}");
+            return Err(invalid_code("parameter_unknown", message, Some(unknown)));
         }
         Ok(Self { fields })
     }
@@ -435,14 +327,8 @@ impl<'a> Params<'a> {
         }
     }
 
-    fn required_string(&self, name: &str) -> Result<String, Refused> {
-        self.string(name)?.ok_or_else(|| {
-            invalid_code(
-                "parameter_missing",
-                format!("Missing required param: {name}."),
-                Some(name),
-            )
-        })
+    fn required(&self, name: &str) -> Result<String, Refused> {
+        self.string(name)?.ok_or_else(|| missing_param(name))
     }
 
     fn integer(&self, name: &str) -> Result<Option<i64>, Refused> {
@@ -484,6 +370,32 @@ impl<'a> Params<'a> {
             Some(_) => Err(invalid("Invalid hash", Some("metadata"))),
         }
     }
+
+    fn currency(&self, name: &str) -> Result<Option<String>, Refused> {
+        match self.string(name)? {
+            Some(code) if code.len() == 3 && code.chars().all(|c| c.is_ascii_alphabetic()) => {
+                Ok(Some(code.to_ascii_lowercase()))
+            }
+            Some(code) => Err(invalid(format!("Invalid currency: {code}."), Some(name))),
+            None => Ok(None),
+        }
+    }
+
+    /// `collection_method` (default `charge_automatically`) and `days_until_due`,
+    /// which sending invoices needs.
+    fn collection(&self) -> Result<(String, Option<i64>), Refused> {
+        let method = self
+            .one_of(
+                "collection_method",
+                &["charge_automatically", "send_invoice"],
+            )?
+            .unwrap_or_else(|| "charge_automatically".to_owned());
+        let days = self.integer("days_until_due")?;
+        if method == "send_invoice" && days.is_none() {
+            return Err(missing_param("days_until_due"));
+        }
+        Ok((method, days))
+    }
 }
 
 /// Test payment methods: what confirming with each does (`None` = unknown).
@@ -503,18 +415,13 @@ fn decline_message(code: &str) -> &'static str {
     }
 }
 
-fn currency_param(params: &Params<'_>, name: &str) -> Result<Option<String>, Refused> {
-    match params.string(name)? {
-        Some(code) if code.len() == 3 && code.chars().all(|c| c.is_ascii_alphabetic()) => {
-            Ok(Some(code.to_ascii_lowercase()))
-        }
-        Some(code) => Err(invalid(format!("Invalid currency: {code}."), Some(name))),
-        None => Ok(None),
-    }
+fn no_payment_method(pm: &str, param: &str) -> Refused {
+    let message = format!("No such PaymentMethod: '{pm}'");
+    invalid_code("resource_missing", message, Some(param))
 }
 
 /// The end of a billing period of `count` intervals starting at `start`.
-fn period_end(start: i64, interval: &str, count: i64) -> i64 {
+pub(crate) fn period_end(start: i64, interval: &str, count: i64) -> i64 {
     let Some(at) = DateTime::<Utc>::from_timestamp(start, 0) else {
         return start;
     };
@@ -528,171 +435,109 @@ fn period_end(start: i64, interval: &str, count: i64) -> i64 {
     end.map_or(start, |end| end.timestamp())
 }
 
-/// A succeeded or declined payment: the payment intent and its charge.
-pub(crate) struct Payment<'a> {
-    pub pi_id: String,
-    pub charge_id: String,
-    pub created: i64,
-    pub amount: i64,
-    pub currency: &'a str,
-    pub customer: Option<&'a str>,
-    pub payment_method: &'a str,
-    pub capture: bool,
-    pub declined: Option<&'a str>,
-    pub description: Option<&'a str>,
-    pub receipt_email: Option<&'a str>,
-    pub automatic_payment_methods: bool,
-    pub metadata: Value,
-}
-
 impl Store {
-    /// Stores a confirmed payment (payment intent and charge); the payment intent.
-    pub(crate) fn record_payment(&mut self, payment: &Payment<'_>) -> Value {
-        let billing_name = payment
-            .customer
-            .and_then(|id| self.get(Kind::Customer, id))
+    /// Stores a confirmed payment: the payment intent (`id`, `latest_charge`,
+    /// `created`, `amount`, `currency`, `customer`, `payment_method`, `description`,
+    /// `receipt_email`, `automatic_payment_methods`, `metadata`) and its charge,
+    /// captured or not, declined with a code or not; the payment intent.
+    pub(crate) fn record_payment(
+        &mut self,
+        payment: Value,
+        capture: bool,
+        declined: Option<&str>,
+    ) -> Value {
+        let field = |name: &str| payment.get(name).cloned().unwrap_or(Value::Null);
+        let charge_id = field("latest_charge");
+        let payment_method = field("payment_method");
+        let billing_name = payment["customer"]
+            .as_str()
+            .and_then(|id| self.get("customers", id))
             .and_then(|customer| text(customer, "name"));
-        let charge = fixtures::charge(&ChargeData {
-            id: &payment.charge_id,
-            created: payment.created,
-            amount: payment.amount,
-            currency: payment.currency,
-            customer: payment.customer,
-            payment_intent: Some(&payment.pi_id),
-            payment_method: payment.payment_method,
-            captured: payment.capture,
-            declined: payment.declined,
-            description: payment.description,
-            billing_name: billing_name.as_deref(),
-        });
-        let (status, received, error) = match payment.declined {
-            None if payment.capture => ("succeeded", payment.amount, Value::Null),
-            None => ("requires_capture", 0, Value::Null),
+        let charge = fixtures::charge(
+            json!({
+                "id": charge_id, "created": field("created"), "amount": field("amount"),
+                "currency": field("currency"), "customer": field("customer"),
+                "payment_intent": field("id"), "payment_method": payment_method,
+                "description": field("description"),
+            }),
+            capture,
+            declined,
+            billing_name.as_deref(),
+        );
+        let (status, received, error) = match declined {
+            None if capture => ("succeeded", field("amount"), Value::Null),
+            None => ("requires_capture", json!(0), Value::Null),
             Some(code) => (
                 "requires_payment_method",
-                0,
+                json!(0),
                 json!({
                     "type": "card_error", "code": "card_declined", "decline_code": code,
-                    "message": decline_message(code), "charge": payment.charge_id,
-                    "payment_method": {"id": payment.payment_method, "object": "payment_method", "type": "card"}
+                    "message": decline_message(code), "charge": charge_id,
+                    "payment_method": {"id": payment_method, "object": "payment_method", "type": "card"}
                 }),
             ),
         };
-        let intent = fixtures::payment_intent(&PaymentIntentData {
-            id: &payment.pi_id,
-            created: payment.created,
-            amount: payment.amount,
-            currency: payment.currency,
-            customer: payment.customer,
-            status,
-            amount_received: received,
-            latest_charge: Some(&payment.charge_id),
-            payment_method: if payment.declined.is_some() {
-                None
-            } else {
-                Some(payment.payment_method)
-            },
-            capture_method: if payment.capture {
-                "automatic"
-            } else {
-                "manual"
-            },
-            description: payment.description,
-            receipt_email: payment.receipt_email,
-            automatic_payment_methods: payment.automatic_payment_methods,
-            last_payment_error: error,
-            metadata: payment.metadata.clone(),
+        let more = json!({
+            "status": status, "amount_received": received,
+            "payment_method": if declined.is_none() { payment_method } else { Value::Null },
+            "capture_method": if capture { "automatic" } else { "manual" },
+            "last_payment_error": error,
         });
-        self.insert(Kind::Charge, charge);
-        self.insert(Kind::PaymentIntent, intent.clone());
+        let mut intent = payment;
+        if let (Some(intent), Value::Object(more)) = (intent.as_object_mut(), more) {
+            intent.extend(more);
+        }
+        let intent = fixtures::payment_intent(intent);
+        self.insert("charges", charge);
+        self.insert("payment_intents", intent.clone());
         intent
     }
 
-    /// `POST /v1/customers`.
-    pub(crate) fn create_customer(&mut self, body: &Value, op: &Op) -> Result<Value, Refused> {
-        let params = Params::new(body, &["email", "name", "phone", "description", "metadata"])?;
-        let (email, name, phone, description) = (
-            params.string("email")?,
-            params.string("name")?,
-            params.string("phone")?,
-            params.string("description")?,
-        );
-        let metadata = params.metadata()?;
-        let id = self.new_id("cus");
-        let customer = fixtures::customer(&CustomerData {
-            id: &id,
-            created: op.now,
-            email: email.as_deref(),
-            name: name.as_deref(),
-            phone: phone.as_deref(),
-            description: description.as_deref(),
-            currency: None,
-            metadata,
-        });
-        self.insert(Kind::Customer, customer.clone());
+    /// `POST /v1/{kind}`.
+    pub(crate) fn create(&mut self, kind: &str, body: &Value, op: &Op) -> Result<Value, Refused> {
+        match kind {
+            "customers" => self.create_customer(body, op),
+            "payment_intents" => self.create_payment_intent(body, op),
+            "subscriptions" => self.create_subscription(body, op),
+            "refunds" => self.create_refund(body, op),
+            _ => self.create_invoice(body, op),
+        }
+    }
+
+    fn create_customer(&mut self, body: &Value, op: &Op) -> Result<Value, Refused> {
+        let params = Params::new(body, "email name phone description metadata")?;
+        let mut fields =
+            json!({"created": op.now, "currency": null, "metadata": params.metadata()?});
+        for name in ["email", "name", "phone", "description"] {
+            fields[name] = json!(params.string(name)?);
+        }
+        fields["id"] = json!(self.new_id("cus"));
+        let customer = fixtures::customer(fields);
+        self.insert("customers", customer.clone());
         self.emit(op, "customer.created", &customer, None);
         Ok(customer)
     }
 
-    fn existing_customer(&self, params: &Params<'_>) -> Result<Option<String>, Refused> {
-        match params.string("customer")? {
-            Some(id) if self.get(Kind::Customer, &id).is_none() => {
-                Err(missing(Kind::Customer, &id, "customer"))
-            }
-            other => Ok(other),
-        }
-    }
-
-    /// `POST /v1/payment_intents`.
-    pub(crate) fn create_payment_intent(
-        &mut self,
-        body: &Value,
-        op: &Op,
-    ) -> Result<Value, Refused> {
+    fn create_payment_intent(&mut self, body: &Value, op: &Op) -> Result<Value, Refused> {
         let params = Params::new(
             body,
-            &[
-                "amount",
-                "currency",
-                "customer",
-                "description",
-                "receipt_email",
-                "payment_method",
-                "confirm",
-                "off_session",
-                "return_url",
-                "capture_method",
-                "automatic_payment_methods",
-                "statement_descriptor_suffix",
-                "metadata",
-            ],
+            "amount currency customer description receipt_email payment_method \
+             confirm off_session return_url capture_method automatic_payment_methods \
+             statement_descriptor_suffix metadata",
         )?;
-        let amount = params.integer("amount")?.ok_or_else(|| {
-            invalid_code(
-                "parameter_missing",
-                "Missing required param: amount.",
-                Some("amount"),
-            )
-        })?;
-        let currency = currency_param(&params, "currency")?.ok_or_else(|| {
-            invalid_code(
-                "parameter_missing",
-                "Missing required param: currency.",
-                Some("currency"),
-            )
-        })?;
+        let amount = params
+            .integer("amount")?
+            .ok_or_else(|| missing_param("amount"))?;
+        let currency = params
+            .currency("currency")?
+            .ok_or_else(|| missing_param("currency"))?;
         if amount < 1 {
-            return Err(invalid(
-                "This value must be greater than or equal to 1.",
-                Some("amount"),
-            ));
+            let message = "This value must be greater than or equal to 1.";
+            return Err(invalid(message, Some("amount")));
         }
         if matches!(currency.as_str(), "usd" | "eur" | "gbp") && amount < 50 {
-            return Err(invalid_code(
-                "amount_too_small",
-                format!("Amount must be at least 50 cents in {currency}"),
-                Some("amount"),
-            ));
+            let message = format!("Amount must be at least 50 cents in {currency}");
+            return Err(invalid_code("amount_too_small", message, Some("amount")));
         }
         let customer = self.existing_customer(&params)?;
         let capture_method = params
@@ -704,27 +549,16 @@ impl Store {
         let automatic_payment_methods = match params.fields.get("automatic_payment_methods") {
             None => false,
             Some(Value::Object(fields)) => match fields.get("enabled").and_then(Value::as_str) {
-                Some("true") => true,
-                Some("false") => false,
-                _ => {
-                    return Err(invalid_code(
-                        "parameter_missing",
-                        "Missing required param: automatic_payment_methods[enabled].",
-                        Some("automatic_payment_methods[enabled]"),
-                    ));
-                }
+                Some(flag @ ("true" | "false")) => flag == "true",
+                _ => return Err(missing_param("automatic_payment_methods[enabled]")),
             },
             Some(_) => return Err(invalid("Invalid hash", Some("automatic_payment_methods"))),
         };
         let payment_method = params.string("payment_method")?;
         let outcome = match payment_method.as_deref() {
-            Some(pm) => Some(card_outcome(pm).ok_or_else(|| {
-                invalid_code(
-                    "resource_missing",
-                    format!("No such PaymentMethod: '{pm}'"),
-                    Some("payment_method"),
-                )
-            })?),
+            Some(pm) => {
+                Some(card_outcome(pm).ok_or_else(|| no_payment_method(pm, "payment_method"))?)
+            }
             None => None,
         };
         let confirm = params.boolean("confirm")?.unwrap_or(false);
@@ -746,101 +580,82 @@ impl Store {
                     Some("payment_method"),
                 ));
             }
-            let intent = fixtures::payment_intent(&PaymentIntentData {
-                id: &pi_id,
-                created: op.now,
-                amount,
-                currency: &currency,
-                customer: customer.as_deref(),
-                status: if payment_method.is_some() {
-                    "requires_confirmation"
-                } else {
-                    "requires_payment_method"
-                },
-                amount_received: 0,
-                latest_charge: None,
-                payment_method: payment_method.as_deref(),
-                capture_method: &capture_method,
-                description: description.as_deref(),
-                receipt_email: receipt_email.as_deref(),
-                automatic_payment_methods,
-                last_payment_error: Value::Null,
-                metadata,
-            });
-            self.insert(Kind::PaymentIntent, intent.clone());
+            let status = match payment_method {
+                Some(_) => "requires_confirmation",
+                None => "requires_payment_method",
+            };
+            let intent = fixtures::payment_intent(json!({
+                "id": pi_id, "created": op.now, "amount": amount, "currency": currency,
+                "customer": customer, "status": status, "amount_received": 0,
+                "latest_charge": null, "payment_method": payment_method,
+                "capture_method": capture_method, "description": description,
+                "receipt_email": receipt_email,
+                "automatic_payment_methods": automatic_payment_methods,
+                "last_payment_error": null, "metadata": metadata,
+            }));
+            self.insert("payment_intents", intent.clone());
             self.emit(op, "payment_intent.created", &intent, None);
             return Ok(intent);
         };
 
         let charge_id = self.new_id("ch");
-        let intent = self.record_payment(&Payment {
-            pi_id,
-            charge_id: charge_id.clone(),
-            created: op.now,
-            amount,
-            currency: &currency,
-            customer: customer.as_deref(),
-            payment_method,
-            capture: capture_method != "manual",
-            declined,
-            description: description.as_deref(),
-            receipt_email: receipt_email.as_deref(),
-            automatic_payment_methods,
-            metadata,
+        let payment = json!({
+            "id": pi_id, "latest_charge": charge_id, "created": op.now, "amount": amount,
+            "currency": currency, "customer": customer, "payment_method": payment_method,
+            "description": description, "receipt_email": receipt_email,
+            "automatic_payment_methods": automatic_payment_methods, "metadata": metadata,
         });
+        let intent = self.record_payment(payment, capture_method != "manual", declined);
         self.emit(op, "payment_intent.created", &intent, None);
-        if let Some(charge) = self.get(Kind::Charge, &charge_id).cloned() {
-            let event_type = if declined.is_some() {
-                "charge.failed"
-            } else {
-                "charge.succeeded"
+        if let Some(charge) = self.get("charges", &charge_id).cloned() {
+            let event_type = match declined {
+                Some(_) => "charge.failed",
+                None => "charge.succeeded",
             };
             self.emit(op, event_type, &charge, None);
         }
-        match declined {
-            None => {
-                if text(&intent, "status").as_deref() == Some("succeeded") {
-                    self.emit(op, "payment_intent.succeeded", &intent, None);
-                }
-                Ok(intent)
+        let Some(code) = declined else {
+            if text(&intent, "status").as_deref() == Some("succeeded") {
+                self.emit(op, "payment_intent.succeeded", &intent, None);
             }
-            Some(code) => {
-                self.emit(op, "payment_intent.payment_failed", &intent, None);
-                let body = json!({"error": {
-                    "type": "card_error",
-                    "code": "card_declined",
-                    "decline_code": code,
-                    "message": decline_message(code),
-                    "charge": charge_id,
-                    "doc_url": "https://stripe.com/docs/error-codes/card-declined",
-                    "payment_intent": intent,
-                    "request_log_url": "https://dashboard.stripe.com/test/logs",
-                }});
-                Err(Box::new(FakeResponse::json(402, &body)))
+            return Ok(intent);
+        };
+        self.emit(op, "payment_intent.payment_failed", &intent, None);
+        let body = json!({"error": {
+            "type": "card_error",
+            "code": "card_declined",
+            "decline_code": code,
+            "message": decline_message(code),
+            "charge": charge_id,
+            "doc_url": "https://stripe.com/docs/error-codes/card-declined",
+            "payment_intent": intent,
+            "request_log_url": "https://dashboard.stripe.com/test/logs",
+        }});
+        Err(Box::new(FakeResponse::json(402, &body)))
+    }
+
+    fn existing_customer(&self, params: &Params<'_>) -> Result<Option<String>, Refused> {
+        match params.string("customer")? {
+            Some(id) if self.get("customers", &id).is_none() => {
+                Err(missing("customers", &id, "customer"))
             }
+            other => Ok(other),
         }
     }
 
-    /// `POST /v1/refunds`.
-    pub(crate) fn create_refund(&mut self, body: &Value, op: &Op) -> Result<Value, Refused> {
-        let params = Params::new(
-            body,
-            &["charge", "payment_intent", "amount", "reason", "metadata"],
-        )?;
+    fn create_refund(&mut self, body: &Value, op: &Op) -> Result<Value, Refused> {
+        let params = Params::new(body, "charge payment_intent amount reason metadata")?;
         let charge_param = params.string("charge")?;
         let intent_param = params.string("payment_intent")?;
         let amount = params.integer("amount")?;
-        let reason = params.one_of(
-            "reason",
-            &["duplicate", "fraudulent", "requested_by_customer"],
-        )?;
+        let reasons = ["duplicate", "fraudulent", "requested_by_customer"];
+        let reason = params.one_of("reason", &reasons)?;
         let metadata = params.metadata()?;
         let charge_id = match (charge_param, intent_param) {
             (Some(_), Some(_)) => {
-                return Err(invalid(
-                    "You may only specify one of these parameters: charge, payment_intent.",
-                    None,
-                ));
+                let message =
+                    "You may only specify one of these parameters: charge, payment_intent.";
+                return Err(invalid(message, None));
             }
             (None, None) => {
                 return Err(invalid_code(
@@ -849,15 +664,10 @@ impl Store {
                     None,
                 ));
             }
-            (Some(charge), None) => {
-                if self.get(Kind::Charge, &charge).is_none() {
-                    return Err(missing(Kind::Charge, &charge, "charge"));
-                }
-                charge
-            }
+            (Some(charge), None) => charge,
             (None, Some(intent)) => {
-                let Some(found) = self.get(Kind::PaymentIntent, &intent) else {
-                    return Err(missing(Kind::PaymentIntent, &intent, "payment_intent"));
+                let Some(found) = self.get("payment_intents", &intent) else {
+                    return Err(missing("payment_intents", &intent, "payment_intent"));
                 };
                 match text(found, "latest_charge") {
                     Some(charge) if text(found, "status").as_deref() == Some("succeeded") => charge,
@@ -873,15 +683,16 @@ impl Store {
                 }
             }
         };
-        let Some(charge) = self.get(Kind::Charge, &charge_id).cloned() else {
-            return Err(missing(Kind::Charge, &charge_id, "charge"));
+        let Some(charge) = self.get("charges", &charge_id).cloned() else {
+            return Err(missing("charges", &charge_id, "charge"));
         };
         if text(&charge, "status").as_deref() != Some("succeeded")
             || charge.get("captured") != Some(&Value::Bool(true))
         {
+            let message = format!("Charge {charge_id} has not been captured or did not succeed.");
             return Err(invalid_code(
                 "charge_not_refundable",
-                format!("Charge {charge_id} has not been captured or did not succeed."),
+                message,
                 Some("charge"),
             ));
         }
@@ -889,49 +700,37 @@ impl Store {
         let refunded = int(&charge, "amount_refunded");
         let remaining = captured - refunded;
         if remaining <= 0 {
+            let message = format!("Charge {charge_id} has already been refunded.");
             return Err(invalid_code(
                 "charge_already_refunded",
-                format!("Charge {charge_id} has already been refunded."),
+                message,
                 Some("charge"),
             ));
         }
         let currency = text(&charge, "currency").unwrap_or_default();
         let amount = amount.unwrap_or(remaining);
         if amount < 1 {
-            return Err(invalid(
-                "This value must be greater than or equal to 1.",
-                Some("amount"),
-            ));
+            let message = "This value must be greater than or equal to 1.";
+            return Err(invalid(message, Some("amount")));
         }
         if amount > remaining {
             let major = |minor: i64| crate::money::to_major(minor, &currency);
-            return Err(invalid_code(
-                "amount_too_large",
-                format!(
-                    "Refund amount ({} {}) is greater than unrefunded amount on charge ({} {})",
-                    major(amount),
-                    currency.to_ascii_uppercase(),
-                    major(remaining),
-                    currency.to_ascii_uppercase()
-                ),
-                Some("amount"),
-            ));
+            let upper = currency.to_ascii_uppercase();
+            let message = format!(
+                "Refund amount ({} {upper}) is greater than unrefunded amount on charge ({} {upper})",
+                major(amount),
+                major(remaining),
+            );
+            return Err(invalid_code("amount_too_large", message, Some("amount")));
         }
-        let id = self.new_id("re");
-        let payment_intent = text(&charge, "payment_intent");
-        let refund = fixtures::refund(&RefundData {
-            id: &id,
-            created: op.now,
-            amount,
-            currency: &currency,
-            charge: &charge_id,
-            payment_intent: payment_intent.as_deref(),
-            reason: reason.as_deref(),
-            metadata,
-        });
-        self.insert(Kind::Refund, refund.clone());
+        let refund = fixtures::refund(json!({
+            "id": self.new_id("re"), "created": op.now, "amount": amount, "currency": currency,
+            "charge": charge_id, "payment_intent": text(&charge, "payment_intent"),
+            "reason": reason, "metadata": metadata,
+        }));
+        self.insert("refunds", refund.clone());
         let previous = json!({"amount_refunded": refunded, "refunded": false});
-        let updated = self.get_mut(Kind::Charge, &charge_id).map(|stored| {
+        let updated = self.get_mut("charges", &charge_id).map(|stored| {
             stored["amount_refunded"] = json!(refunded + amount);
             stored["refunded"] = json!(refunded + amount == captured);
             stored.clone()
@@ -943,97 +742,57 @@ impl Store {
         Ok(refund)
     }
 
-    /// `POST /v1/invoices`: a draft invoice (the fake keeps no pending invoice items).
-    pub(crate) fn create_invoice(&mut self, body: &Value, op: &Op) -> Result<Value, Refused> {
+    /// A draft invoice (the fake keeps no pending invoice items).
+    fn create_invoice(&mut self, body: &Value, op: &Op) -> Result<Value, Refused> {
         let params = Params::new(
             body,
-            &[
-                "customer",
-                "auto_advance",
-                "collection_method",
-                "days_until_due",
-                "currency",
-                "description",
-                "pending_invoice_items_behavior",
-                "metadata",
-            ],
+            "customer auto_advance collection_method days_until_due currency \
+             description pending_invoice_items_behavior metadata",
         )?;
-        let customer_id = params.required_string("customer")?;
-        let Some(customer) = self.get(Kind::Customer, &customer_id).cloned() else {
-            return Err(missing(Kind::Customer, &customer_id, "customer"));
+        let customer_id = params.required("customer")?;
+        let Some(customer) = self.get("customers", &customer_id).cloned() else {
+            return Err(missing("customers", &customer_id, "customer"));
         };
-        let collection_method = params
-            .one_of(
-                "collection_method",
-                &["charge_automatically", "send_invoice"],
-            )?
-            .unwrap_or_else(|| "charge_automatically".to_owned());
-        let days_until_due = params.integer("days_until_due")?;
-        if collection_method == "send_invoice" && days_until_due.is_none() {
-            return Err(invalid_code(
-                "parameter_missing",
-                "Missing required param: days_until_due.",
-                Some("days_until_due"),
-            ));
-        }
+        let (collection_method, days_until_due) = params.collection()?;
         params.one_of("pending_invoice_items_behavior", &["exclude", "include"])?;
-        let currency = currency_param(&params, "currency")?
+        let currency = params
+            .currency("currency")?
             .or_else(|| text(&customer, "currency"))
             .unwrap_or_else(|| "usd".to_owned());
         let auto_advance = params.boolean("auto_advance")?.unwrap_or(false);
         let description = params.string("description")?;
         let metadata = params.metadata()?;
-        let id = self.new_id("in");
-        let email = text(&customer, "email");
-        let name = text(&customer, "name");
-        let invoice = fixtures::invoice(&InvoiceData {
-            id: &id,
-            number: None,
-            created: op.now,
-            customer: &customer_id,
-            customer_email: email.as_deref(),
-            customer_name: name.as_deref(),
-            currency: &currency,
-            status: "draft",
-            lines: Vec::new(),
-            subscription: None,
-            billing_reason: "manual",
-            collection_method: &collection_method,
-            due_date: days_until_due.map(|days| op.now + days * 86_400),
-            paid_at: None,
-            finalized_at: None,
-            period_start: op.now,
-            period_end: op.now,
-            auto_advance,
-            description: description.as_deref(),
-            metadata,
-        });
-        self.insert(Kind::Invoice, invoice.clone());
+        let invoice = fixtures::invoice(
+            json!({
+                "id": self.new_id("in"), "number": null, "created": op.now,
+                "customer": customer_id, "customer_email": customer["email"],
+                "customer_name": customer["name"], "currency": currency, "status": "draft",
+                "subscription": null, "billing_reason": "manual",
+                "collection_method": collection_method,
+                "due_date": days_until_due.map(|days| op.now + days * 86_400),
+                "effective_at": null, "period_start": op.now, "period_end": op.now,
+                "auto_advance": auto_advance, "description": description, "metadata": metadata,
+            }),
+            &[],
+            None,
+        );
+        self.insert("invoices", invoice.clone());
         self.emit(op, "invoice.created", &invoice, None);
         Ok(invoice)
     }
 
-    /// `POST /v1/subscriptions`: the subscription and its first invoice, paid at once
-    /// (with a payment) when Stripe would charge the customer's default card.
-    pub(crate) fn create_subscription(&mut self, body: &Value, op: &Op) -> Result<Value, Refused> {
+    /// The subscription and its first invoice, paid at once (with a payment) when
+    /// Stripe would charge the customer's default card.
+    fn create_subscription(&mut self, body: &Value, op: &Op) -> Result<Value, Refused> {
         let params = Params::new(
             body,
-            &[
-                "customer",
-                "items",
-                "trial_period_days",
-                "collection_method",
-                "days_until_due",
-                "payment_behavior",
-                "default_payment_method",
-                "cancel_at_period_end",
-                "description",
-                "metadata",
-            ],
+            "customer items trial_period_days collection_method days_until_due \
+             payment_behavior default_payment_method cancel_at_period_end description \
+             metadata",
         )?;
-        let customer_id = params.required_string("customer")?;
-        let Some(customer) = self.get(Kind::Customer, &customer_id).cloned() else {
-            return Err(missing(Kind::Customer, &customer_id, "customer"));
+        let customer_id = params.required("customer")?;
+        let Some(customer) = self.get("customers", &customer_id).cloned() else {
+            return Err(missing("customers", &customer_id, "customer"));
         };
         let items = self.subscription_items(&params)?;
         let currency = text(&items[0].0, "currency").unwrap_or_default();
@@ -1053,78 +812,51 @@ impl Store {
                 Some("trial_period_days"),
             ));
         }
-        let collection_method = params
-            .one_of(
-                "collection_method",
-                &["charge_automatically", "send_invoice"],
-            )?
-            .unwrap_or_else(|| "charge_automatically".to_owned());
-        let days_until_due = params.integer("days_until_due")?;
-        if collection_method == "send_invoice" && days_until_due.is_none() {
-            return Err(invalid_code(
-                "parameter_missing",
-                "Missing required param: days_until_due.",
-                Some("days_until_due"),
-            ));
-        }
+        let (collection_method, days_until_due) = params.collection()?;
+        let behaviours = [
+            "allow_incomplete",
+            "default_incomplete",
+            "error_if_incomplete",
+            "pending_if_incomplete",
+        ];
         let payment_behavior = params
-            .one_of(
-                "payment_behavior",
-                &[
-                    "allow_incomplete",
-                    "default_incomplete",
-                    "error_if_incomplete",
-                    "pending_if_incomplete",
-                ],
-            )?
+            .one_of("payment_behavior", &behaviours)?
             .unwrap_or_else(|| "allow_incomplete".to_owned());
         let default_payment_method = params.string("default_payment_method")?;
         if let Some(pm) = default_payment_method.as_deref()
             && card_outcome(pm).is_none()
         {
-            return Err(invalid_code(
-                "resource_missing",
-                format!("No such PaymentMethod: '{pm}'"),
-                Some("default_payment_method"),
-            ));
+            return Err(no_payment_method(pm, "default_payment_method"));
         }
         let cancel_at_period_end = params.boolean("cancel_at_period_end")?.unwrap_or(false);
         let description = params.string("description")?;
         let metadata = params.metadata()?;
 
         let trial_end = (trial_days > 0).then(|| op.now + trial_days * 86_400);
-        let status = if trial_end.is_some() {
-            "trialing"
-        } else if payment_behavior == "default_incomplete" {
-            "incomplete"
-        } else {
-            "active"
+        let status = match (trial_end, payment_behavior.as_str()) {
+            (Some(_), _) => "trialing",
+            (None, "default_incomplete") => "incomplete",
+            _ => "active",
         };
         let first = &items[0].0;
-        let period_end_at = trial_end.unwrap_or_else(|| {
-            period_end(
-                op.now,
-                first
-                    .pointer("/recurring/interval")
-                    .and_then(Value::as_str)
-                    .unwrap_or("month"),
-                first
-                    .pointer("/recurring/interval_count")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(1),
-            )
-        });
+        let interval = first.pointer("/recurring/interval").and_then(Value::as_str);
+        let count = first
+            .pointer("/recurring/interval_count")
+            .and_then(Value::as_i64);
+        let period_end_at = trial_end
+            .unwrap_or_else(|| period_end(op.now, interval.unwrap_or("month"), count.unwrap_or(1)));
         let sub_id = self.new_id("sub");
         let invoice_id = self.new_id("in");
         let item_ids: Vec<String> = items.iter().map(|_| self.new_id("si")).collect();
+        let metered = |price: &Value| {
+            price
+                .pointer("/recurring/usage_type")
+                .and_then(Value::as_str)
+                == Some("metered")
+        };
         let licensed_total: i64 = items
             .iter()
-            .filter(|(price, _)| {
-                price
-                    .pointer("/recurring/usage_type")
-                    .and_then(Value::as_str)
-                    != Some("metered")
-            })
+            .filter(|(price, _)| !metered(price))
             .map(|(price, quantity)| int(price, "unit_amount") * quantity)
             .sum();
         let amount = if trial_end.is_some() {
@@ -1136,103 +868,75 @@ impl Store {
         let descriptions: Vec<String> = items
             .iter()
             .map(|(price, quantity)| {
-                format!(
-                    "{quantity} × {}",
-                    text(price, "nickname")
-                        .unwrap_or_else(|| text(price, "id").unwrap_or_default())
-                )
+                let name = text(price, "nickname").or_else(|| text(price, "id"));
+                format!("{quantity} × {}", name.unwrap_or_default())
             })
             .collect();
-        let lines = items
+        let lines: Vec<Line<'_>> = items
             .iter()
             .zip(&item_ids)
             .zip(&descriptions)
-            .map(|(((price, quantity), item_id), description)| LineData {
-                amount: if trial_end.is_some() {
+            .map(|(((price, quantity), item_id), description)| {
+                let amount = if trial_end.is_some() {
                     0
                 } else {
                     int(price, "unit_amount") * quantity
-                },
-                description,
-                quantity: *quantity,
-                subscription_item: Some(item_id),
+                };
+                (
+                    amount,
+                    description.as_str(),
+                    *quantity,
+                    Some(item_id.as_str()),
+                )
             })
             .collect();
-        let email = text(&customer, "email");
-        let name = text(&customer, "name");
-        let invoice = fixtures::invoice(&InvoiceData {
-            id: &invoice_id,
-            number: Some(format!("SBX-{:06}", self.next)),
-            created: op.now,
-            customer: &customer_id,
-            customer_email: email.as_deref(),
-            customer_name: name.as_deref(),
-            currency: &currency,
-            status: if paid { "paid" } else { "open" },
-            lines,
-            subscription: Some(&sub_id),
-            billing_reason: "subscription_create",
-            collection_method: &collection_method,
-            due_date: days_until_due.map(|days| op.now + days * 86_400),
-            paid_at: paid.then_some(op.now),
-            finalized_at: Some(op.now),
-            period_start: op.now,
-            period_end: op.now,
-            auto_advance: !paid,
-            description: None,
-            metadata: json!({}),
-        });
-        let subscription = fixtures::subscription(&SubscriptionData {
-            id: &sub_id,
-            created: op.now,
-            customer: &customer_id,
-            currency: &currency,
-            status,
-            items: items
-                .iter()
-                .zip(item_ids)
-                .map(|((price, quantity), id)| ItemData {
-                    id,
-                    price,
-                    quantity: *quantity,
-                })
-                .collect(),
-            period_start: op.now,
-            period_end: period_end_at,
-            trial_end,
-            canceled_at: None,
-            ended_at: None,
-            collection_method: &collection_method,
-            days_until_due,
-            cancel_at_period_end,
-            latest_invoice: Some(&invoice_id),
-            default_payment_method: default_payment_method.as_deref(),
-            description: description.as_deref(),
-            metadata,
-        });
-        self.insert(Kind::Subscription, subscription.clone());
-        self.insert(Kind::Invoice, invoice.clone());
+        let invoice = fixtures::invoice(
+            json!({
+                "id": invoice_id, "number": format!("SBX-{:06}", self.next), "created": op.now,
+                "customer": customer_id, "customer_email": customer["email"],
+                "customer_name": customer["name"], "currency": currency,
+                "status": if paid { "paid" } else { "open" }, "subscription": sub_id,
+                "billing_reason": "subscription_create", "collection_method": collection_method,
+                "due_date": days_until_due.map(|days| op.now + days * 86_400),
+                "effective_at": op.now, "period_start": op.now, "period_end": op.now,
+                "auto_advance": !paid, "description": null, "metadata": {},
+            }),
+            &lines,
+            paid.then_some(op.now),
+        );
+        let item_list: Vec<(String, &Value, i64)> = items
+            .iter()
+            .zip(item_ids)
+            .map(|((price, quantity), id)| (id, price, *quantity))
+            .collect();
+        let subscription = fixtures::subscription(
+            json!({
+                "id": sub_id, "created": op.now, "customer": customer_id, "currency": currency,
+                "status": status, "trial_end": trial_end, "canceled_at": null, "ended_at": null,
+                "collection_method": collection_method, "days_until_due": days_until_due,
+                "cancel_at_period_end": cancel_at_period_end, "latest_invoice": invoice_id,
+                "default_payment_method": default_payment_method,
+                "description": description, "metadata": metadata,
+            }),
+            &item_list,
+            (op.now, period_end_at),
+        );
+        self.insert("subscriptions", subscription.clone());
+        self.insert("invoices", invoice.clone());
         self.emit(op, "customer.subscription.created", &subscription, None);
         self.emit(op, "invoice.created", &invoice, None);
         if paid && amount > 0 {
             let pi_id = self.new_id("pi");
             let charge_id = self.new_id("ch");
-            let intent = self.record_payment(&Payment {
-                pi_id,
-                charge_id: charge_id.clone(),
-                created: op.now,
-                amount,
-                currency: &currency,
-                customer: Some(&customer_id),
-                payment_method: default_payment_method.as_deref().unwrap_or("pm_card_visa"),
-                capture: true,
-                declined: None,
-                description: Some("Subscription creation"),
-                receipt_email: None,
-                automatic_payment_methods: false,
-                metadata: json!({}),
+            let payment_method = default_payment_method.as_deref().unwrap_or("pm_card_visa");
+            let payment = json!({
+                "id": pi_id, "latest_charge": charge_id, "created": op.now, "amount": amount,
+                "currency": currency, "customer": customer_id, "payment_method": payment_method,
+                "description": "Subscription creation", "receipt_email": null,
+                "automatic_payment_methods": false, "metadata": {},
             });
-            if let Some(charge) = self.get(Kind::Charge, &charge_id).cloned() {
+            let intent = self.record_payment(payment, true, None);
+            if let Some(charge) = self.get("charges", &charge_id).cloned() {
                 self.emit(op, "charge.succeeded", &charge, None);
             }
             self.emit(op, "payment_intent.succeeded", &intent, None);
@@ -1247,13 +951,7 @@ impl Store {
     /// quantity.
     fn subscription_items(&self, params: &Params<'_>) -> Result<Vec<(Value, i64)>, Refused> {
         let items = match params.fields.get("items") {
-            None => {
-                return Err(invalid_code(
-                    "parameter_missing",
-                    "Missing required param: items.",
-                    Some("items"),
-                ));
-            }
+            None => return Err(missing_param("items")),
             Some(Value::Array(items)) if !items.is_empty() => items,
             Some(_) => return Err(invalid("Invalid array", Some("items"))),
         };
@@ -1267,32 +965,23 @@ impl Store {
                 .find(|k| !matches!(k.as_str(), "price" | "quantity"))
             {
                 let param = format!("items[{index}][{unknown}]");
-                return Err(invalid_code(
-                    "parameter_unknown",
-                    format!("Received unknown parameter: {param}"),
-                    Some(&param),
-                ));
+                let message = format!("Received unknown parameter: {param}");
+                return Err(invalid_code("parameter_unknown", message, Some(&param)));
             }
             let param = format!("items[{index}][price]");
             let Some(price_id) = fields.get("price").and_then(Value::as_str) else {
-                return Err(invalid_code(
-                    "parameter_missing",
-                    format!("Missing required param: {param}."),
-                    Some(&param),
-                ));
+                return Err(missing_param(&param));
             };
-            let Some(price) = self.get(Kind::Price, price_id) else {
-                return Err(missing(Kind::Price, price_id, &param));
+            let Some(price) = self.get("prices", price_id) else {
+                return Err(missing("prices", price_id, &param));
             };
             let quantity = match fields.get("quantity").and_then(Value::as_str) {
                 None => 1,
                 Some(text) => match text.parse::<i64>() {
                     Ok(quantity) if quantity >= 1 => quantity,
                     _ => {
-                        return Err(invalid(
-                            format!("Invalid integer: {text}"),
-                            Some(&format!("items[{index}][quantity]")),
-                        ));
+                        let param = format!("items[{index}][quantity]");
+                        return Err(invalid(format!("Invalid integer: {text}"), Some(&param)));
                     }
                 },
             };
