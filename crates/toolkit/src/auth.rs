@@ -238,6 +238,16 @@ pub fn policy(mode: &AuthMode, spec: &ProviderSpec) -> ResponsePolicy {
     }
 }
 
+/// What an adapter's `revoke` answers after asking the provider to revoke a grant
+/// (Meta's `DELETE /me/permissions`): done, or refused as `Unauthorized` — the
+/// credential is already dead, which is as good as revoked. Other failures stay.
+pub fn revoked(outcome: Result<(), AdapterError>) -> Result<(), AdapterError> {
+    match outcome {
+        Ok(()) | Err(AdapterError::Unauthorized { .. }) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
 /// A mode's credential, ready to go into requests.
 #[derive(Clone)]
 pub struct Credential {
@@ -360,6 +370,20 @@ mod tests {
     use super::*;
     use crate::testing::{TestConnection as _, connection, spec_with};
     use junction_core::spec::{AuthSpec, ConfigField};
+
+    #[test]
+    fn a_dead_credential_is_as_good_as_revoked() {
+        assert_eq!(revoked(Ok(())), Ok(()));
+        let dead = AdapterError::Unauthorized {
+            refreshable: false,
+            message: "token expired".into(),
+        };
+        assert_eq!(revoked(Err(dead)), Ok(()));
+        let down = AdapterError::unavailable("HTTP 503");
+        assert_eq!(revoked(Err(down.clone())), Err(down));
+        let limited = AdapterError::RateLimited { retry_after: None };
+        assert_eq!(revoked(Err(limited.clone())), Err(limited));
+    }
 
     fn sent(mode: &AuthMode, conn: &Connection) -> reqwest::Request {
         let credential = Credential::new(mode, conn).unwrap();
