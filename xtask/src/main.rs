@@ -6,6 +6,9 @@
 //! - `cargo xtask services`: checks that the Postgres and Redis the tests use answer.
 //! - `cargo xtask bench [queue|ingest|memory]`: the benchmarks (see bench.rs).
 //! - `cargo xtask provider-lines`: code lines per provider crate (see lines.rs).
+//! - `cargo xtask new-provider NAME --auth MODE`: scaffolds and registers a provider
+//!   crate; `--check` tests the scaffold of every mode in a scratch copy (see
+//!   new_provider.rs); `.ci/run` runs the check after `test`.
 //! - `cargo xtask schemathesis`: schemathesis with all its default checks against a
 //!   running API (see schemathesis.rs); `.ci/run` runs it after `test`.
 
@@ -20,6 +23,7 @@ use anyhow::{Context, Result, bail};
 mod bench;
 mod demo;
 mod lines;
+mod new_provider;
 mod schemathesis;
 
 fn main() -> ExitCode {
@@ -30,6 +34,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::bench(&args[1..]),
         Some("demo") => demo::demo(),
         Some("provider-lines") => lines::provider_lines(),
+        Some("new-provider") => new_provider::new_provider(&args[1..]),
         Some("schemathesis") => schemathesis::schemathesis(),
         Some("openapi") => openapi(args.get(1).map(String::as_str) == Some("--check")),
         Some("help") | Some("--help") | Some("-h") | None => {
@@ -63,6 +68,11 @@ tasks:
                 its default checks against a running API; what CI runs after `test`
   provider-lines   code lines per provider crate: own (src/ without sandbox and
                 tests), fake (src/sandbox/), tests; the table in adding-a-provider.md
+  new-provider NAME --auth api-key|oauth2|basic|client-credentials
+                scaffold crates/providers/NAME and docs/providers/NAME.md and register
+                the crate (workspace, registry, sandbox); docs/adding-a-provider.md
+  new-provider --check [--auth MODE]...   scaffold every mode into a scratch copy
+                of the workspace and run fmt, clippy and the tests there (CI)
   openapi       write docs/openapi.json from the API's annotations
   openapi --check   fail when docs/openapi.json differs from the generated document";
 

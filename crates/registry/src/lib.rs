@@ -126,6 +126,31 @@ mod tests {
         }
     }
 
+    /// The sandbox mounts `fakes()` by provider id and lists each entry in its
+    /// catalog with the fake's values: every entry needs a fake whose values connect.
+    #[cfg(feature = "sandbox")]
+    #[test]
+    fn every_entry_has_one_fake_whose_catalog_values_pass_its_spec() {
+        let registry = Registry::builtin();
+        let fakes = fakes();
+        let mut ids: Vec<&str> = fakes.iter().map(|fake| fake.provider_id()).collect();
+        ids.sort_unstable();
+        assert_eq!(
+            ids,
+            registry.ids().collect::<Vec<_>>(),
+            "one fake per entry"
+        );
+        for fake in &fakes {
+            let id = fake.provider_id();
+            let catalog = fake.catalog();
+            let mut fields = catalog.config.clone();
+            fields.extend(catalog.credentials.clone());
+            let spec = registry.get(id).map(|adapter| adapter.spec());
+            let checked = spec.map(|spec| spec.validate_fields(&fields));
+            assert_eq!(checked, Some(Ok(())), "{id}: the catalog's values");
+        }
+    }
+
     #[test]
     fn every_action_schema_compiles_and_rejects_unknown_inputs() {
         let registry = Registry::builtin();
