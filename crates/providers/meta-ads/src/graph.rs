@@ -25,17 +25,14 @@
 //! the time until access returns; [`usage_info`] turns them into the limiter's
 //! [`RateLimitInfo`] on every response, successful or not.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use junction_core::http::RateLimitInfo;
 use junction_toolkit::{
     AuthMode, BaseUrl, Envelope, ErrorRule, ErrorTable, HttpApi, RateLimitHeaders,
-    RateLimitSignals, Resets, When, data,
-    ratelimit::{from_usage_percent, json_header},
+    RateLimitSignals, Resets, When,
+    ratelimit::{self, UsageHeader},
 };
-use serde_json::Value;
 
 use crate::spec::{DEFAULT_BASE, GRAPH_VERSION};
 
@@ -107,62 +104,34 @@ pub const API: HttpApi = HttpApi {
     },
 };
 
+/// The usage headers, described for the toolkit's [`ratelimit::usage`]:
+/// `X-Business-Use-Case-Usage` (`{"<business id>": [{"type", "call_count",
+/// "total_cputime", "total_time", "estimated_time_to_regain_access"}]}`, the wait in
+/// minutes), `X-Ad-Account-Usage` (`{"acc_id_util_pct", "reset_time_duration"}`, the
+/// wait in seconds) and `X-App-Usage` (`{"call_count", "total_cputime",
+/// "total_time"}`).
+const USAGE: &[UsageHeader] = &[
+    UsageHeader::lists_by_key(
+        BUC_USAGE_HEADER,
+        CALLS,
+        Some(("estimated_time_to_regain_access", 60)),
+    ),
+    UsageHeader::object(
+        AD_ACCOUNT_USAGE_HEADER,
+        &["acc_id_util_pct"],
+        Some(("reset_time_duration", 1)),
+    ),
+    UsageHeader::object(APP_USAGE_HEADER, CALLS, None),
+];
+
+/// The used percentages of a business use case and of the app.
+const CALLS: &[&str] = &["call_count", "total_cputime", "total_time"];
+
 /// The usage headers as the limiter's [`RateLimitInfo`]: a limit of 100 (percent),
 /// what is left of the most used allowance, and, when Meta blocks, the wait until
-/// access returns. Reads `X-Business-Use-Case-Usage` (`{"<business id>": [{"type",
-/// "call_count", "total_cputime", "total_time", "estimated_time_to_regain_access"}]}`,
-/// minutes), `X-Ad-Account-Usage` (`{"acc_id_util_pct", "reset_time_duration"}`,
-/// seconds) and `X-App-Usage` (`{"call_count", "total_cputime", "total_time"}`).
-/// Headers that do not parse are ignored: they are hints.
+/// access returns. Headers that do not parse are ignored: they are hints.
 pub(crate) fn usage_info(headers: &HeaderMap, now: DateTime<Utc>) -> Option<RateLimitInfo> {
-    const CALLS: &[&str] = &["call_count", "total_cputime", "total_time"];
-    const ACCOUNT: &[&str] = &["acc_id_util_pct"];
-    // The business header maps each business id to a list of use cases.
-    let buc = json_header(headers, BUC_USAGE_HEADER);
-    let use_cases = buc
-        .iter()
-        .filter_map(Value::as_object)
-        .flat_map(|map| map.values());
-    let entries = use_cases.filter_map(Value::as_array).flatten();
-    let account = json_header(headers, AD_ACCOUNT_USAGE_HEADER).filter(Value::is_object);
-    let app = json_header(headers, APP_USAGE_HEADER).filter(Value::is_object);
-    // Each entry: the keys of used percentages, and the key of the wait in its unit.
-    let entries: Vec<UsageEntry> = entries
-        .map(|e| (e, CALLS, Some(("estimated_time_to_regain_access", 60.0))))
-        .chain(
-            account
-                .iter()
-                .map(|e| (e, ACCOUNT, Some(("reset_time_duration", 1.0)))),
-        )
-        .chain(app.iter().map(|e| (e, CALLS, None)))
-        .collect();
-    if entries.is_empty() {
-        return None;
-    }
-    let (mut used, mut regain_secs) = (0.0_f64, 0.0_f64);
-    for (entry, keys, wait) in entries {
-        used = keys
-            .iter()
-            .filter_map(|key| number(entry.get(*key)))
-            .fold(used, f64::max);
-        if let Some((key, unit)) = wait
-            && let Some(wait) = number(entry.get(key))
-        {
-            regain_secs = regain_secs.max(wait * unit);
-        }
-    }
-    let regain = (regain_secs > 0.0 && regain_secs.is_finite())
-        .then(|| Duration::try_from_secs_f64(regain_secs).ok())
-        .flatten();
-    Some(from_usage_percent(used, regain, now))
-}
-
-/// A usage entry: its JSON, the keys of its used percentages, its wait's key and unit.
-type UsageEntry<'a> = (&'a Value, &'a [&'a str], Option<(&'a str, f64)>);
-
-/// A usage figure: a JSON number or a numeric string, not negative.
-fn number(value: Option<&Value>) -> Option<f64> {
-    value.and_then(data::number).filter(|n| *n >= 0.0)
+    ratelimit::usage(USAGE, headers, now)
 }
 
 #[cfg(test)]
@@ -170,7 +139,8 @@ mod tests {
     use super::*;
     use http::{HeaderValue, StatusCode};
     use junction_core::{AdapterError, http::Refusal};
-    use serde_json::json;
+    use serde_json::{Value, json};
+    use std::time::Duration;
 
     fn now() -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default()

@@ -17,12 +17,12 @@ use junction_core::{AdapterError, Connection, KpiPoint, Record};
 use junction_toolkit::{
     CursorAt, More, OnStall, PageSize, PageToken, Paging, Style,
     cursor::{WindowCursor, WindowRead},
-    data,
+    data::{self, Fields},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::spec::{AD_ACCOUNT, LOOKBACK, RESTATEMENT_DAYS};
+use crate::spec::{AD_ACCOUNT, INSIGHTS_KPIS, LOOKBACK, RESTATEMENT_DAYS};
 
 /// The fields every insights request asks for.
 pub const INSIGHTS_FIELDS: &str = "campaign_id,campaign_name,account_id,account_currency,\
@@ -93,18 +93,12 @@ pub(crate) struct Cursor {
 
 impl WindowCursor for Cursor {
     fn window(&self) -> (NaiveDate, Option<NaiveDate>, PageToken) {
-        let page = self
-            .after
-            .clone()
-            .map_or(PageToken::First, PageToken::Cursor);
+        let page = PageToken::from_cursor(self.after.clone());
         (self.since, self.until, page)
     }
 
     fn at(since: NaiveDate, until: Option<NaiveDate>, page: PageToken) -> Self {
-        let after = match page {
-            PageToken::Cursor(after) => Some(after),
-            _ => None,
-        };
+        let after = page.into_cursor();
         Self {
             since,
             until,
@@ -163,20 +157,24 @@ impl RowMetrics {
     /// Reads one row. Meta sends numbers as strings (`"spend": "12.34"`); one that
     /// does not parse is an error naming the field, never a panic or a silent zero.
     pub fn parse(row: &Value) -> Result<Self, AdapterError> {
-        let campaign_id = text(row, "campaign_id")?;
-        let date_text = text(row, "date_start")?;
-        let date = NaiveDate::parse_from_str(&date_text, "%Y-%m-%d").map_err(|_| {
-            AdapterError::unavailable("Meta sent an insights row whose `date_start` is not a date")
-        })?;
-        let spend = metric(row, "spend")?.unwrap_or(0.0);
-        let impressions = metric(row, "impressions")?.unwrap_or(0.0);
-        let clicks = metric(row, "clicks")?.unwrap_or(0.0);
-        let purchase_value = action_value(row, "action_values")?.unwrap_or(0.0);
+        // The value is never quoted: the error reaches dashboards, and nothing it
+        // says needs more than the field's name.
+        let row = Fields::new(row, "Meta sent an insights row");
+        let campaign_id = row.text("campaign_id")?;
+        let date = row.date("date_start", "%Y-%m-%d")?;
+        let spend = row.number("spend")?.unwrap_or(0.0);
+        let impressions = row.number("impressions")?.unwrap_or(0.0);
+        let clicks = row.number("clicks")?.unwrap_or(0.0);
+        let purchase_value = action_value(&row, "action_values")?.unwrap_or(0.0);
         Ok(Self {
-            ctr: metric(row, "ctr")?.or((impressions > 0.0).then(|| clicks / impressions * 100.0)),
-            cpc: metric(row, "cpc")?.or((clicks > 0.0).then(|| spend / clicks)),
-            purchases: action_value(row, "actions")?.unwrap_or(0.0),
-            roas: action_value(row, "purchase_roas")?
+            ctr: row
+                .number("ctr")?
+                .or((impressions > 0.0).then(|| clicks / impressions * 100.0)),
+            cpc: row
+                .number("cpc")?
+                .or((clicks > 0.0).then(|| spend / clicks)),
+            purchases: action_value(&row, "actions")?.unwrap_or(0.0),
+            roas: action_value(&row, "purchase_roas")?
                 .or((spend > 0.0).then(|| purchase_value / spend)),
             purchase_value,
             campaign_id,
@@ -192,82 +190,42 @@ impl RowMetrics {
         format!("{}:{}", self.campaign_id, self.date)
     }
 
-    /// The day's KPI points of this campaign (day totals: they upsert).
+    /// The day's KPI points of this campaign (day totals: they upsert), named as the
+    /// stream's spec names them ([`INSIGHTS_KPIS`], in this order).
     pub fn kpis(&self) -> Vec<KpiPoint> {
         let campaign = [(CAMPAIGN_DIMENSION.to_owned(), self.campaign_id.clone())].into();
-        data::day_points(
-            self.date,
-            &campaign,
-            [
-                ("spend", Some(self.spend)),
-                ("impressions", Some(self.impressions)),
-                ("clicks", Some(self.clicks)),
-                ("ctr", self.ctr),
-                ("cpc", self.cpc),
-                ("purchases", Some(self.purchases)),
-                ("purchase_value", Some(self.purchase_value)),
-                ("roas", self.roas),
-            ],
-        )
+        let values = [
+            Some(self.spend),
+            Some(self.impressions),
+            Some(self.clicks),
+            self.ctr,
+            self.cpc,
+            Some(self.purchases),
+            Some(self.purchase_value),
+            self.roas,
+        ];
+        data::day_points(self.date, &campaign, INSIGHTS_KPIS.into_iter().zip(values))
     }
 }
 
-/// Maps a page's rows to records and KPI points.
+/// Maps a page's rows to records (each row as Meta sent it) and KPI points.
 pub(crate) fn map_rows(rows: &[Value]) -> Result<(Vec<Record>, Vec<KpiPoint>), AdapterError> {
-    let mut records = Vec::with_capacity(rows.len());
-    let mut kpis = Vec::with_capacity(rows.len() * 8);
-    for row in rows {
+    data::records_and_points(rows, |row| {
         let metrics = RowMetrics::parse(row)?;
-        records.push(Record {
+        let record = Record {
             external_id: metrics.external_id(),
             data: row.clone(),
             modified_at: None,
-        });
-        kpis.extend(metrics.kpis());
-    }
-    Ok((records, kpis))
-}
-
-/// A required string field of a row.
-fn text(row: &Value, field: &str) -> Result<String, AdapterError> {
-    row.get(field)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            AdapterError::unavailable(format!("Meta sent an insights row without `{field}`"))
-        })
-}
-
-/// A numeric field: a numeric string (Meta's way) or a JSON number; absent is `None`.
-pub fn metric(row: &Value, field: &str) -> Result<Option<f64>, AdapterError> {
-    match row.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => data::number(value)
-            .map(Some)
-            .ok_or_else(|| bad_number(field)),
-    }
-}
-
-fn bad_number(field: &str) -> AdapterError {
-    // The value is not quoted: the error reaches dashboards, and nothing it says
-    // needs more than the field's name.
-    AdapterError::unavailable(format!(
-        "Meta sent an insights row whose `{field}` is not a number"
-    ))
+        };
+        Ok((record, metrics.kpis()))
+    })
 }
 
 /// The value of the preferred purchase action type in a list of `AdsActionStats`
 /// (`[{"action_type", "value"}]`).
-fn action_value(row: &Value, field: &str) -> Result<Option<f64>, AdapterError> {
-    let items = match row.get(field) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Array(items)) => items,
-        Some(_) => {
-            return Err(AdapterError::unavailable(format!(
-                "Meta sent an insights row whose `{field}` is not a list"
-            )));
-        }
+fn action_value(row: &Fields<'_>, field: &str) -> Result<Option<f64>, AdapterError> {
+    let Some(items) = row.list(field)? else {
+        return Ok(None);
     };
     let typed = |wanted: &str| {
         items
@@ -283,7 +241,7 @@ fn action_value(row: &Value, field: &str) -> Result<Option<f64>, AdapterError> {
     item.get("value")
         .and_then(data::number)
         .map(Some)
-        .ok_or_else(|| bad_number(&format!("{field}[{wanted}].value")))
+        .ok_or_else(|| row.malformed(&format!("{field}[{wanted}].value"), "is not a number"))
 }
 
 #[cfg(test)]

@@ -32,7 +32,6 @@ pub mod webhooks;
 pub mod sandbox;
 
 use async_trait::async_trait;
-use chrono::Duration as Days;
 use http::Method;
 use junction_core::{
     Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget, ReadRequest,
@@ -41,7 +40,7 @@ use junction_core::{
     webhook::{WebhookError, WebhookEvent, WebhookRequest},
 };
 use junction_toolkit::{
-    Client, PageToken,
+    Client, PageToken, auth,
     cursor::{self, WindowRead},
     data, paging,
 };
@@ -173,33 +172,25 @@ impl Adapter for MetaAds {
         }
         let client = client(ctx, conn)?;
         let day = event.occurred_at.unwrap_or_else(|| ctx.now()).date_naive();
-        let days = cursor::Window {
-            start: day - Days::days(1),
-            end: day,
-        };
+        let days = cursor::Window::lookback(day, 1);
         let pages = paging::walk(MAX_WEBHOOK_PAGES, |page| {
             let read = WindowRead { days, page };
             let (client, settings) = (&client, &settings);
-            async move { read_window(client, settings, &read, PAGING.size.max).await }
+            async move {
+                let (rows, next) = read_window(client, settings, &read, PAGING.size.max).await?;
+                Ok((insights::map_rows(&rows)?, next))
+            }
         })
         .await?;
-        let mut effects = WebhookEffects::default();
-        for rows in pages {
-            let (records, kpis) = insights::map_rows(&rows)?;
-            data::add_effects(&mut effects, INSIGHTS, records, kpis);
-        }
-        Ok(effects)
+        Ok(data::effects(INSIGHTS, pages))
     }
 
     /// Removes the app's permissions for the user (`DELETE /me/permissions`), which
     /// invalidates every token of the grant. A token Meta already rejects is as good
     /// as revoked.
     async fn revoke(&self, ctx: &Context, conn: &Connection) -> Result<(), AdapterError> {
-        let revoked = async { client(ctx, conn)?.delete("me/permissions").await };
-        match revoked.await {
-            Ok(()) | Err(AdapterError::Unauthorized { .. }) => Ok(()),
-            Err(err) => Err(err),
-        }
+        let revocation = async { client(ctx, conn)?.delete("me/permissions").await };
+        auth::revoked(revocation.await)
     }
 
     /// The Graph API host's root (the client names the version: `v25.0/me`), or the

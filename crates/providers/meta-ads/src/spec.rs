@@ -1,15 +1,14 @@
 //! The static description of the Meta Ads provider: Facebook Login OAuth 2.0 with the
-//! long-lived token exchange, config fields, the `insights` stream, webhooks and the
-//! request budget.
+//! long-lived token exchange (the toolkit's), config fields, the `insights` stream,
+//! webhooks and the request budget.
 
 use std::{sync::OnceLock, time::Duration};
 
 use junction_core::spec::{
-    AuthSpec, Category, OAuth2Spec, ProviderSpec, RateBudget, RefreshBehaviour, StreamSpec,
-    TokenClientAuth, TokenExchangeMethod, TokenExchangeSpec, WebhookScheme, WebhookSecret,
+    AuthSpec, Category, ProviderSpec, RateBudget, StreamSpec, WebhookScheme, WebhookSecret,
     WebhookSpec,
 };
-use junction_toolkit::{IntSetting, StringSetting};
+use junction_toolkit::{IntSetting, StringSetting, oauth};
 
 /// The provider id (also the sandbox mount point of the fake).
 pub const PROVIDER_ID: &str = "meta-ads";
@@ -60,15 +59,12 @@ pub(crate) const AD_ACCOUNT: StringSetting = StringSetting::new(
 .mismatch("must be the numeric ad account ID, with or without the `act_` prefix");
 
 /// How far back the first sync reads.
-pub(crate) const LOOKBACK: IntSetting = IntSetting::new(
-    "lookback_days",
-    "Lookback days",
+pub(crate) const LOOKBACK: IntSetting = IntSetting::lookback_days(
+    DEFAULT_LOOKBACK_DAYS,
+    MAX_LOOKBACK_DAYS,
     "How many days back the first sync reads (default 90, at most 1110: \
      Meta keeps 37 months of insights).",
-)
-.range(1, MAX_LOOKBACK_DAYS as i64)
-.default(DEFAULT_LOOKBACK_DAYS as i64)
-.unit("days");
+);
 
 /// The verify token of the webhook handshake.
 const VERIFY_TOKEN: StringSetting = StringSetting::new(
@@ -102,10 +98,6 @@ const REQUESTS_PER_HOUR: u32 = 1_200;
 /// account (error 80000) before any hourly limit.
 const CONCURRENT_REQUESTS: u32 = 4;
 
-/// Meta's long-lived user tokens last about 60 days; they are exchanged again when a
-/// week is left, so a connection synced daily or weekly never lapses.
-const RENEW_BEFORE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
-
 /// The provider's spec, built once.
 pub(crate) fn spec() -> &'static ProviderSpec {
     static SPEC: OnceLock<ProviderSpec> = OnceLock::new();
@@ -117,29 +109,15 @@ fn build() -> ProviderSpec {
         id: PROVIDER_ID,
         name: "Meta Ads",
         category: Category::Advertising,
-        auth: AuthSpec::OAuth2(OAuth2Spec {
-            authorize_url: "https://www.facebook.com/v25.0/dialog/oauth",
-            token_url: "https://graph.facebook.com/v25.0/oauth/access_token",
-            // Meta revokes with `DELETE /me/permissions`, which the adapter's
-            // `revoke` calls; it has no RFC 7009 endpoint.
-            revoke_url: None,
-            scopes: vec![ADS_READ_SCOPE],
-            scope_separator: ",",
-            pkce: false,
-            extra_authorize_params: Vec::new(),
-            // Meta issues no refresh tokens; the long-lived token is renewed by
-            // exchanging it again (below).
-            refresh: RefreshBehaviour::None,
-            client_auth: TokenClientAuth::RequestBody,
-            long_lived_exchange: Some(TokenExchangeSpec {
-                grant_type: "fb_exchange_token",
-                token_param: "fb_exchange_token",
-                method: TokenExchangeMethod::Get,
-                renew_before: RENEW_BEFORE,
-                // OAuthException 190: the token is invalid, expired or revoked.
-                invalid_token_codes: vec!["190"],
-            }),
-        }),
+        // Facebook Login (the toolkit's): no refresh token, the long-lived token
+        // (about 60 days) renewed by exchanging it again a week before it expires.
+        // Meta revokes with `DELETE /me/permissions`, which the adapter's `revoke`
+        // calls; it has no RFC 7009 endpoint.
+        auth: AuthSpec::OAuth2(oauth::facebook_login(
+            "https://www.facebook.com/v25.0/dialog/oauth",
+            "https://graph.facebook.com/v25.0/oauth/access_token",
+            vec![ADS_READ_SCOPE],
+        )),
         config: vec![AD_ACCOUNT.field(), LOOKBACK.field(), VERIFY_TOKEN.field()],
         streams: vec![StreamSpec {
             name: INSIGHTS,
@@ -170,6 +148,7 @@ fn build() -> ProviderSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use junction_core::spec::RefreshBehaviour;
     use serde_json::json;
 
     fn values(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {

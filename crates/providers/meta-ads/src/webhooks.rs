@@ -10,7 +10,7 @@
 
 use chrono::DateTime;
 use junction_core::webhook::{WebhookError, WebhookEvent};
-use junction_toolkit::webhook::{canonical, derived_id};
+use junction_toolkit::webhook::{self, canonical, derived_id};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -41,13 +41,7 @@ struct Change {
 
 /// Parses a verified delivery into one event per change.
 pub fn parse(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookError> {
-    let delivery: Delivery = serde_json::from_slice(body).map_err(|err| {
-        WebhookError::InvalidPayload(format!(
-            "not a Meta webhook delivery (line {} column {})",
-            err.line(),
-            err.column()
-        ))
-    })?;
+    let delivery: Delivery = webhook::json(body, "a Meta webhook delivery")?;
     if delivery.object != OBJECT {
         return Err(WebhookError::InvalidPayload(format!(
             "object `{}` is not `{OBJECT}`",
