@@ -4,7 +4,8 @@
 //! percent-decoded, a trailing `/` ignored). A segment of a pattern is literal text,
 //! or holds one `{name}` between literal text (`act_{account}`,
 //! `{property}:runReport`), optionally limited to some values
-//! (`{kind:charges|refunds}`); a named segment never matches empty text. A pattern
+//! (`{kind:charges|refunds}`); a named segment never matches empty text. A literal
+//! pattern that matches shadows patterns with named segments. A pattern
 //! without a leading `/` is below the API's prefix (`v1`, from the adapter's
 //! [`crate::BaseUrl`]); with one it is from the fake's mount (`/oauth2/metadata`).
 
@@ -84,6 +85,9 @@ impl<S> Route<S> {
     }
 }
 
+/// The values of a route's named segments.
+type Params = Vec<(&'static str, String)>;
+
 /// What the table says about a request.
 #[derive(Debug)]
 pub enum Found<'r, S: 'static> {
@@ -110,19 +114,31 @@ pub fn find<'r, S>(routes: &'r [Route<S>], prefix: &str, method: &str, path: &st
         (segments.len() > prefix.len() && segments.iter().zip(&prefix).all(|(s, p)| s == p))
             .then(|| &segments[prefix.len()..])
     };
+    let matching: Vec<(&Route<S>, Params)> = routes
+        .iter()
+        .filter_map(|route| {
+            let params = match route.pattern.strip_prefix('/') {
+                Some(absolute) => matches(absolute, &segments),
+                None => below.and_then(|below| matches(route.pattern, below)),
+            }?;
+            Some((route, params))
+        })
+        .collect();
+    // A literal path shadows patterns with named segments (`emails/batch` is not the
+    // email `batch`), whatever the method.
+    let literal = matching
+        .iter()
+        .any(|(route, _)| !route.pattern.contains('{'));
     let mut allowed = Vec::new();
-    for route in routes {
-        let matched = match route.pattern.strip_prefix('/') {
-            Some(absolute) => matches(absolute, &segments),
-            None => below.and_then(|below| matches(route.pattern, below)),
-        };
-        if let Some(params) = matched {
-            if route.method.eq_ignore_ascii_case(method) {
-                return Found::Route(route, params);
-            }
-            if !allowed.contains(&route.method) {
-                allowed.push(route.method);
-            }
+    for (route, params) in matching {
+        if literal && route.pattern.contains('{') {
+            continue;
+        }
+        if route.method.eq_ignore_ascii_case(method) {
+            return Found::Route(route, params);
+        }
+        if !allowed.contains(&route.method) {
+            allowed.push(route.method);
         }
     }
     if allowed.is_empty() {
@@ -237,6 +253,8 @@ mod tests {
         Route::get("act_{account}/insights", ok),
         Route::post("properties/{property}:runReport", ok),
         Route::get("/oauth2/metadata", ok).public(),
+        Route::post("emails/batch", ok),
+        Route::get("emails/{id}", ok),
     ];
 
     fn params(found: Found<'_, ()>) -> Vec<(&'static str, String)> {
@@ -279,6 +297,14 @@ mod tests {
         assert!(matches!(
             find(ROUTES, "v1", "GET", "/oauth2/metadata"),
             Found::Route(route, _) if route.public
+        ));
+        assert!(matches!(
+            find(ROUTES, "v1", "GET", "/v1/emails/e_1"),
+            Found::Route(..)
+        ));
+        assert!(matches!(
+            find(ROUTES, "v1", "GET", "/v1/emails/batch"),
+            Found::Method(allowed) if allowed == ["POST"]
         ));
         match find(ROUTES, "v1", "DELETE", "/v1/customers") {
             Found::Method(allowed) => assert_eq!(allowed, ["POST"]),
