@@ -1,7 +1,10 @@
 //! The fake's deterministic data: the team's domains, and the emails it "sent" on
 //! each of the last [`SEED_DAYS`] days, as pure functions of the day. The same day
 //! always has the same emails (same ids, recipients, statuses), so two reads agree
-//! and demo data looks lived-in without any stored state.
+//! and demo data looks lived-in without any stored state. The tables they come
+//! from are data (`seed.json`).
+
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use ring::digest;
@@ -19,39 +22,46 @@ pub const BOUNCED_ADDRESS: &str = "bounced@resend.dev";
 pub const COMPLAINED_ADDRESS: &str = "complained@resend.dev";
 pub const DELIVERED_ADDRESS: &str = "delivered@resend.dev";
 
-/// The sandbox team's domains: (name, status, region, days before the epoch day
-/// 2025-01-01 it was created).
-pub(crate) const DOMAINS: [(&str, &str, &str, i64); 3] = [
-    ("junction-demo.dev", "verified", "us-east-1", 0),
-    ("mail.junction-demo.dev", "verified", "eu-west-1", 30),
-    ("staging.junction-demo.dev", "pending", "us-east-1", 60),
-];
+/// The seed's tables.
+fn seed() -> &'static Value {
+    static SEED: OnceLock<Value> = OnceLock::new();
+    SEED.get_or_init(|| serde_json::from_str(include_str!("seed.json")).unwrap_or_default())
+}
+
+/// The `index`th text of a table, round the table.
+fn pick(table: &str, index: usize) -> &'static str {
+    let items = seed()[table].as_array().map_or(&[][..], Vec::as_slice);
+    items
+        .get(index % items.len().max(1))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn domain_list() -> &'static [Value] {
+    seed()["domains"].as_array().map_or(&[][..], Vec::as_slice)
+}
 
 /// Domains that may send: the verified ones, and Resend's own onboarding domain.
 pub(crate) fn may_send_from(domain: &str) -> bool {
     domain == "resend.dev"
-        || DOMAINS
+        || domain_list()
             .iter()
-            .any(|(name, status, _, _)| *name == domain && *status == "verified")
+            .any(|d| d["name"] == domain && d["status"] == "verified")
 }
 
-/// The domain list items, oldest first as created (Resend lists newest first).
+/// The domain list items, newest first as Resend lists them.
 pub(crate) fn domains() -> Vec<Value> {
     let epoch = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default();
-    let mut items: Vec<Value> = DOMAINS
+    let mut items: Vec<Value> = domain_list()
         .iter()
-        .map(|(name, status, region, days)| {
-            let created = Utc
-                .from_utc_datetime(&(epoch + Duration::days(*days)).and_time(NaiveTime::MIN))
-                + Duration::hours(9);
+        .map(|domain| {
+            let day = epoch + Duration::days(domain["days"].as_i64().unwrap_or(0));
+            let created = Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN)) + Duration::hours(9);
+            let name = domain["name"].as_str().unwrap_or_default();
             json!({
-                "id": uuid_from(&format!("resend-sandbox/domain/{name}")),
-                "name": name,
-                "status": status,
-                "created_at": resend_time(created),
-                "region": region,
-                "open_tracking": true,
-                "click_tracking": true,
+                "id": uuid_from(&format!("resend-sandbox/domain/{name}")), "name": name,
+                "status": domain["status"], "created_at": resend_time(created),
+                "region": domain["region"], "open_tracking": true, "click_tracking": true,
                 "capabilities": {"sending": "enabled", "receiving": "disabled"},
             })
         })
@@ -59,48 +69,6 @@ pub(crate) fn domains() -> Vec<Value> {
     items.reverse();
     items
 }
-
-/// The status table the seeded emails cycle through (Resend `last_event` values),
-/// weighted like a healthy sender: mostly delivered, some engagement, a few
-/// bounces and complaints.
-const STATUSES: [&str; 20] = [
-    "delivered",
-    "opened",
-    "delivered",
-    "clicked",
-    "delivered",
-    "opened",
-    "bounced",
-    "delivered",
-    "opened",
-    "delivered",
-    "clicked",
-    "delivered",
-    "delivery_delayed",
-    "opened",
-    "delivered",
-    "complained",
-    "delivered",
-    "opened",
-    "clicked",
-    "bounced",
-];
-
-const RECIPIENTS: [&str; 5] = [
-    "maria@customer.example",
-    "li.wei@customer.example",
-    "sam@partner.example",
-    "ops@junction-demo.dev",
-    DELIVERED_ADDRESS,
-];
-
-const SUBJECTS: [&str; 5] = [
-    "[Acme] Weekly KPI report",
-    "[Acme] sessions is below 1,000",
-    "[Acme] Sync failed: Stripe (provider_unauthorized)",
-    "Welcome to Acme",
-    "Your Acme invoice is ready",
-];
 
 /// The emails seeded on `day` (at most those created by `now`), newest first, as
 /// `GET /emails/{id}` shows them.
@@ -116,28 +84,19 @@ pub(crate) fn seeded_emails_on(day: NaiveDate, now: DateTime<Utc>) -> Vec<Value>
             if created > now {
                 return None;
             }
-            let pick = usize::try_from((ordinal * 5 + i * 3).rem_euclid(20)).unwrap_or(0);
-            let status = STATUSES[pick];
+            let at = usize::try_from((ordinal * 5 + i * 3).rem_euclid(20)).unwrap_or(0);
+            let status = pick("statuses", at);
             let to = match status {
                 "bounced" => BOUNCED_ADDRESS,
                 "complained" => COMPLAINED_ADDRESS,
-                _ => RECIPIENTS[pick % RECIPIENTS.len()],
+                _ => pick("recipients", at),
             };
-            let subject = SUBJECTS[(pick + usize::try_from(i).unwrap_or(0)) % SUBJECTS.len()];
-            let id = uuid_from(&format!("resend-sandbox/email/{day}/{i}"));
+            let subject = pick("subjects", at + usize::try_from(i).unwrap_or(0));
             Some(json!({
-                "object": "email",
-                "id": id,
-                "to": [to],
-                "from": SEED_SENDER,
-                "created_at": resend_time(created),
-                "subject": subject,
-                "html": format!("<p>{subject}</p>"),
-                "text": subject,
-                "bcc": null,
-                "cc": null,
-                "reply_to": null,
-                "last_event": status,
+                "object": "email", "id": uuid_from(&format!("resend-sandbox/email/{day}/{i}")),
+                "to": [to], "from": SEED_SENDER, "created_at": resend_time(created),
+                "subject": subject, "html": format!("<p>{subject}</p>"), "text": subject,
+                "bcc": null, "cc": null, "reply_to": null, "last_event": status,
                 "scheduled_at": null,
             }))
         })

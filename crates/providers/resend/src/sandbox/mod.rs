@@ -31,22 +31,30 @@
 //! `QuotaExhausted` a 429 `daily_quota_exceeded`; `ExpiredToken` treats the key as
 //! revoked (403 `invalid_api_key`); `MalformedBody` cuts a 200 answer in half (after
 //! the request took effect, as a dropped connection would).
+//!
+//! Routing, the key check, paging, idempotency and the faults are the toolkit's fake
+//! scaffolding ([`junction_toolkit::fake`]) over the adapter's own description
+//! ([`crate::api::API`], [`crate::streams::PAGING`], [`crate::api::IDEMPOTENCY`]).
 
 mod credentials;
 mod data;
 mod webhook;
 
-use std::{collections::HashMap, sync::Mutex};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
-use junction_core::fake::{
-    CatalogEntry, FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake,
+use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
+use junction_toolkit::fake::{
+    Answer, Auth, Call, ErrorShape, Faults, Idempotency, Key, PageError, Pager, Refusal, Refused,
+    Reuse, Route, Service,
 };
 use serde_json::{Map, Value, json};
 
 use crate::{
     actions::valid_mailbox,
-    spec::{MAX_BATCH, MAX_IDEMPOTENCY_KEY_CHARS, MAX_RECIPIENTS, METRICS, PROVIDER_ID},
+    api::{API, IDEMPOTENCY},
+    spec::{MAX_BATCH, MAX_RECIPIENTS, METRICS, PROVIDER_ID},
+    streams::PAGING,
     wire::parse_timestamp,
 };
 
@@ -65,28 +73,127 @@ pub struct ResendFake {
     state: Mutex<State>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     /// Emails sent through the fake, oldest first.
     sent: Vec<Value>,
-    /// Idempotency keys: the request they were first used with, and its answer.
-    idempotency: HashMap<String, Remembered>,
+    idempotency: Idempotency,
     /// Delivery webhooks not yet taken: (event type, email).
     webhooks: Vec<(String, Value)>,
 }
 
-#[derive(Debug, Clone)]
-struct Remembered {
-    path: String,
-    body: Vec<u8>,
-    response: FakeResponse,
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            sent: Vec::new(),
+            idempotency: Idempotency::new(IDEMPOTENCY),
+            webhooks: Vec::new(),
+        }
+    }
 }
 
-/// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
-    Full,
-    SendingOnly,
+/// Resend's error body: `{"statusCode", "message", "name"}`.
+const ERRORS: ErrorShape = ErrorShape::new(Some("/name"), "/message").status_at("/statusCode");
+
+fn error(status: u16, name: &str, message: &str) -> FakeResponse {
+    ERRORS.reply(status, Some(name), message)
+}
+
+/// Lists: newest first, `limit` 1–100 (default 20), `after` or `before`.
+const PAGER: Pager = Pager::new(PAGING).size(20, 100).backward("before");
+
+const ROUTES: &[Route<State>] = &[
+    Route::post("emails", |state, call| send(state, call, false)).needs(&["send"]),
+    Route::get("emails", list_emails),
+    Route::post("emails/batch", |state, call| send(state, call, true)).needs(&["send"]),
+    Route::get("emails/metrics", metrics),
+    // Every domain without `limit`.
+    Route::get("domains", |_, call| {
+        page(PAGER.everything_by_default(), call, data::domains())
+    }),
+    Route::get("emails/{id}", |state, call| {
+        let id = call.param("id");
+        match all_emails(state, call.now)
+            .into_iter()
+            .find(|e| e["id"] == id)
+        {
+            Some(email) => FakeResponse::json(200, &email),
+            None => error(404, "not_found", "Email not found"),
+        }
+    }),
+];
+
+const SERVICE: Service<State> = Service::new(
+    API.base.prefix,
+    ROUTES,
+    Auth::new(API.auth, PROVIDER_ID)
+        .keys(&[
+            Key::full(SANDBOX_API_KEY),
+            Key::with(SANDBOX_SENDING_KEY, &["send"]),
+        ])
+        .needs(&["full"]),
+    ERRORS,
+    Faults {
+        server_error: Answer::error(
+            500,
+            Some("application_error"),
+            "An unexpected error occurred, please try again later.",
+        ),
+        rate_limited: Answer::Error {
+            status: 429,
+            code: Some("rate_limit_exceeded"),
+            message: "Too many requests. You can only make 2 requests per second. See rate \
+                      limit response headers for more information. Or contact support to \
+                      increase rate limit.",
+            headers: &[
+                ("ratelimit-limit", "2"),
+                ("ratelimit-remaining", "0"),
+                ("ratelimit-reset", "{secs}"),
+                ("retry-after", "{secs}"),
+            ],
+        },
+        quota_exhausted: Answer::error(
+            429,
+            Some("daily_quota_exceeded"),
+            "You have reached your daily email sending quota.",
+        ),
+    },
+    refuse,
+    Answer::error(
+        404,
+        Some("not_found"),
+        "The requested endpoint does not exist.",
+    ),
+)
+.wrong_method(Answer::error(
+    405,
+    Some("method_not_allowed"),
+    "Method Not Allowed",
+))
+// Every answer carries Resend's rate-limit headers.
+.decorate(|response| {
+    response
+        .with_header("ratelimit-limit", &RATE_LIMIT.to_string())
+        .with_header("ratelimit-remaining", &(RATE_LIMIT - 1).to_string())
+        .with_header("ratelimit-reset", "1")
+});
+
+/// Refuses a key the way Resend does.
+fn refuse(refusal: &Refusal, _: &FakeRequest) -> FakeResponse {
+    match refusal.why {
+        Refused::Missing => error(
+            401,
+            "missing_api_key",
+            "Missing API key in the authorization header. Include the following header in \
+             the request: Authorization: Bearer YOUR_API_KEY",
+        ),
+        Refused::Insufficient => error(
+            401,
+            "restricted_api_key",
+            "This API key is restricted to only send emails.",
+        ),
+        _ => error(403, "invalid_api_key", "API key is invalid"),
+    }
 }
 
 impl ProviderFake for ResendFake {
@@ -111,13 +218,6 @@ impl ProviderFake for ResendFake {
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
-        if ctx.fault == Some(Fault::ServerError) {
-            return error(
-                500,
-                "application_error",
-                "An unexpected error occurred, please try again later.",
-            );
-        }
         if request
             .header("user-agent")
             .is_none_or(|agent| agent.trim().is_empty())
@@ -125,67 +225,22 @@ impl ProviderFake for ResendFake {
             // Resend's edge (Cloudflare) refuses requests without a User-Agent.
             return FakeResponse::text(403, "error code: 1010");
         }
-        let access = match authorize(request, ctx.fault) {
-            Ok(access) => access,
-            Err(refusal) => return refusal,
-        };
-        let sending = request.method == http::Method::POST
-            && matches!(request.path.as_str(), "/emails" | "/emails/batch");
-        if access == Access::SendingOnly && !sending {
-            return error(
-                401,
-                "restricted_api_key",
-                "This API key is restricted to only send emails.",
-            );
-        }
-        match ctx.fault {
-            Some(Fault::RateLimited { retry_after_secs }) => {
-                let wait = retry_after_secs.max(1).to_string();
-                return error(
-                    429,
-                    "rate_limit_exceeded",
-                    &format!(
-                        "Too many requests. You can only make {RATE_LIMIT} requests per second. \
-                         See rate limit response headers for more information. Or contact \
-                         support to increase rate limit."
-                    ),
-                )
-                .with_header("ratelimit-limit", &RATE_LIMIT.to_string())
-                .with_header("ratelimit-remaining", "0")
-                .with_header("ratelimit-reset", &wait)
-                .with_header("retry-after", &wait);
-            }
-            Some(Fault::QuotaExhausted) => {
-                return error(
-                    429,
-                    "daily_quota_exceeded",
-                    "You have reached your daily email sending quota.",
-                );
-            }
-            _ => {}
-        }
-        let response = self.route(request, ctx.now);
-        if ctx.fault == Some(Fault::MalformedBody) && response.status == 200 {
-            let cut = response.body.len() / 2;
-            return FakeResponse {
-                body: response.body[..cut].to_vec(),
-                ..response
-            };
-        }
-        with_rate_headers(response)
+        SERVICE.serve(&mut self.state(), request, ctx)
     }
 }
 
 impl ResendFake {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every change is one push or one insert: the data stays whole after a panic.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The delivery webhooks of the emails sent through the fake since the last
     /// call, signed with [`SANDBOX_WEBHOOK_SECRET`] and dated `now`: `email.sent`,
     /// then `email.delivered`, `email.bounced` (for `bounced@resend.dev`) or
     /// `email.delivered` and `email.complained` (for `complained@resend.dev`).
     pub fn take_webhooks(&self, now: DateTime<Utc>) -> Vec<SignedWebhook> {
-        let pending = match self.state.lock() {
-            Ok(mut state) => std::mem::take(&mut state.webhooks),
-            Err(_) => return Vec::new(),
-        };
+        let pending = std::mem::take(&mut self.state().webhooks);
         pending
             .iter()
             .filter_map(|(event_type, email)| signed_email_event(event_type, email, now).ok())
@@ -194,440 +249,248 @@ impl ResendFake {
 
     /// The emails sent through the fake, oldest first, as `GET /emails/{id}` shows them.
     pub fn sent_emails(&self) -> Vec<Value> {
-        self.state
-            .lock()
-            .map(|state| state.sent.clone())
-            .unwrap_or_default()
+        self.state().sent.clone()
     }
+}
 
-    fn route(&self, request: &FakeRequest, now: DateTime<Utc>) -> FakeResponse {
-        let path = request.path.trim_end_matches('/');
-        let method = &request.method;
-        match path {
-            "/emails" if method == http::Method::POST => self.send(request, now, false),
-            "/emails" if method == http::Method::GET => self.list_emails(request, now),
-            "/emails/batch" if method == http::Method::POST => self.send(request, now, true),
-            "/emails/metrics" if method == http::Method::GET => self.metrics(request, now),
-            "/domains" if method == http::Method::GET => list_domains(request),
-            "/emails" | "/emails/batch" | "/emails/metrics" | "/domains" => {
-                error(405, "method_not_allowed", "Method Not Allowed")
-            }
-            _ => match path.strip_prefix("/emails/") {
-                Some(id) if !id.contains('/') && method == http::Method::GET => {
-                    match self.find_email(id, now) {
-                        Some(email) => FakeResponse::json(200, &email),
-                        None => error(404, "not_found", "Email not found"),
-                    }
-                }
-                Some(id) if !id.contains('/') => {
-                    error(405, "method_not_allowed", "Method Not Allowed")
-                }
-                _ => error(404, "not_found", "The requested endpoint does not exist."),
-            },
+/// Every email up to `now`, newest first.
+fn all_emails(state: &State, now: DateTime<Utc>) -> Vec<Value> {
+    let mut emails: Vec<Value> = state.sent.iter().rev().cloned().collect();
+    emails.extend(data::seeded_emails(now));
+    emails
+}
+
+/// One page of `items` as Resend pages it.
+fn page(pager: Pager, call: &Call<'_>, items: Vec<Value>) -> FakeResponse {
+    let invalid = |message: &str| error(422, "validation_error", message);
+    match pager.page(call.request, items) {
+        Ok(page) => page.with("/object", json!("list")).reply(),
+        Err(PageError::Cursor { param, .. }) => invalid(&format!("Invalid `{param}` cursor.")),
+        Err(PageError::BothDirections) => {
+            invalid("The `after` and `before` parameters cannot be used together.")
         }
+        Err(_) => invalid("The `limit` parameter must be a number between 1 and 100."),
     }
+}
 
-    /// Every email up to `now`, newest first.
-    fn all_emails(&self, now: DateTime<Utc>) -> Vec<Value> {
-        let mut emails: Vec<Value> = self
-            .state
-            .lock()
-            .map(|state| state.sent.iter().rev().cloned().collect())
-            .unwrap_or_default();
-        emails.extend(data::seeded_emails(now));
-        emails
+fn list_emails(state: &mut State, call: &Call<'_>) -> FakeResponse {
+    let mut emails = all_emails(state, call.now);
+    for email in emails.iter_mut().filter_map(Value::as_object_mut) {
+        email.remove("html");
+        email.remove("text");
     }
+    page(PAGER, call, emails)
+}
 
-    fn find_email(&self, id: &str, now: DateTime<Utc>) -> Option<Value> {
-        self.all_emails(now)
-            .into_iter()
-            .find(|email| email.get("id").and_then(Value::as_str) == Some(id))
-    }
-
-    fn list_emails(&self, request: &FakeRequest, now: DateTime<Utc>) -> FakeResponse {
-        let items: Vec<Value> = self
-            .all_emails(now)
-            .into_iter()
-            .map(|mut email| {
-                if let Some(map) = email.as_object_mut() {
-                    map.remove("html");
-                    map.remove("text");
-                }
-                email
-            })
-            .collect();
-        match page(request, &items, Some(20)) {
-            Ok(page) => FakeResponse::json(200, &page),
-            Err(refusal) => refusal,
-        }
-    }
-
-    /// `POST /emails` (one object) or `POST /emails/batch` (an array).
-    fn send(&self, request: &FakeRequest, now: DateTime<Utc>, batch: bool) -> FakeResponse {
-        let key = request.header("idempotency-key").map(str::to_owned);
-        if let Some(key) = &key
-            && (key.is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS)
-        {
-            return error(
-                400,
-                "invalid_idempotency_key",
-                "The key must be between 1-256 chars.",
-            );
-        }
-        let Ok(mut state) = self.state.lock() else {
-            return error(
-                500,
-                "internal_server_error",
-                "An unexpected error occurred.",
-            );
-        };
-        if let Some(key) = &key
-            && let Some(remembered) = state.idempotency.get(key)
-        {
-            if remembered.path == request.path && remembered.body == request.body {
-                return remembered.response.clone();
-            }
-            return error(
-                409,
-                "invalid_idempotent_request",
-                "Same idempotency key used with a different request payload. Change your \
-                 idempotency key or payload.",
-            );
-        }
+/// `POST /emails` (one object) or `POST /emails/batch` (an array), through the
+/// idempotency store.
+fn send(state: &mut State, call: &Call<'_>, batch: bool) -> FakeResponse {
+    let request = call.request;
+    let fingerprint = Idempotency::fingerprint(request);
+    let State {
+        sent,
+        idempotency,
+        webhooks,
+    } = state;
+    let answer = || {
         let Ok(body) = request.json::<Value>() else {
             return error(422, "validation_error", "Invalid JSON body.");
         };
-        let emails: Vec<&Value> = if batch {
-            let Some(items) = body.as_array() else {
-                return error(
-                    422,
-                    "validation_error",
-                    "The request body must be an array of emails.",
-                );
-            };
-            if items.is_empty() || items.len() > MAX_BATCH {
-                return error(
-                    422,
-                    "validation_error",
-                    &format!("A batch must contain between 1 and {MAX_BATCH} emails."),
-                );
+        let emails: Vec<&Value> = match (batch, body.as_array()) {
+            (false, _) => vec![&body],
+            (true, Some(items)) if (1..=MAX_BATCH).contains(&items.len()) => items.iter().collect(),
+            (true, Some(_)) => {
+                let message = format!("A batch must contain between 1 and {MAX_BATCH} emails.");
+                return error(422, "validation_error", &message);
             }
-            items.iter().collect()
-        } else {
-            vec![&body]
+            (true, None) => {
+                let message = "The request body must be an array of emails.";
+                return error(422, "validation_error", message);
+            }
         };
         for (i, email) in emails.iter().enumerate() {
-            if let Err(refusal) = check_email(email, batch) {
-                return if batch {
-                    prefix_message(refusal, i)
+            if let Err((status, name, message)) = check_email(email, batch) {
+                // A batch refusal names the email it is about, as Resend's does.
+                let message = if batch {
+                    format!("emails[{i}]: {message}")
                 } else {
-                    refusal
+                    message
                 };
+                return error(status, name, &message);
             }
         }
         let mut ids = Vec::with_capacity(emails.len());
         for email in emails {
-            let stored = store_email(email, state.sent.len(), now);
-            let status = stored
-                .get("last_event")
-                .and_then(Value::as_str)
-                .unwrap_or("delivered")
-                .to_owned();
-            ids.push(json!({"id": stored["id"].clone()}));
-            for event in webhook_events(&status) {
-                state.webhooks.push(((*event).to_owned(), stored.clone()));
+            let stored = store_email(email, sent.len(), call.now);
+            ids.push(json!({"id": stored["id"]}));
+            let status = stored["last_event"].as_str().unwrap_or("delivered");
+            for event in webhook_events(status) {
+                webhooks.push(((*event).to_owned(), stored.clone()));
             }
-            state.sent.push(stored);
+            sent.push(stored);
         }
         let answer = if batch {
             json!({"data": ids})
         } else {
             ids.into_iter().next().unwrap_or(Value::Null)
         };
-        let response = FakeResponse::json(200, &answer);
-        if let Some(key) = key {
-            state.idempotency.insert(
-                key,
-                Remembered {
-                    path: request.path.clone(),
-                    body: request.body.clone(),
-                    response: response.clone(),
-                },
-            );
-        }
-        response
-    }
-
-    /// `GET /emails/metrics`, computed from the emails the fake knows.
-    fn metrics(&self, request: &FakeRequest, now: DateTime<Utc>) -> FakeResponse {
-        let param = |name: &str| request.query_param(name).filter(|v| !v.is_empty());
-        let end = match param("end_date") {
-            None => now,
-            Some(text) => match parse_bound(&text) {
-                Some(end) => end.min(now),
-                None => return error(422, "validation_error", "Invalid `end_date`."),
-            },
-        };
-        let start = match param("start_date") {
-            None => start_of_day(end.date_naive() - Duration::days(6)),
-            Some(text) => match parse_bound(&text) {
-                Some(start) => start,
-                None => return error(422, "validation_error", "Invalid `start_date`."),
-            },
-        };
-        if start > end {
-            return error(
-                422,
-                "validation_error",
-                "`start_date` must be on or before `end_date`.",
-            );
-        }
-        if param("granularity").is_some_and(|g| g != "daily")
-            || param("timezone").is_some_and(|tz| tz != "UTC")
-        {
-            return error(
-                422,
-                "validation_error",
-                "The sandbox supports only `granularity=daily` and `timezone=UTC`.",
-            );
-        }
-        let dimensions: Vec<String> = param("dimensions")
-            .map(|d| d.split(',').map(|s| s.trim().to_owned()).collect())
-            .unwrap_or_default();
-        if dimensions.iter().any(|d| d != "period") {
-            return error(
-                422,
-                "validation_error",
-                "The sandbox supports only the `period` dimension.",
-            );
-        }
-        let known: Vec<&str> = METRICS.iter().map(|(name, _)| *name).collect();
-        let metrics: Vec<String> = match param("metrics") {
-            None => known.iter().map(|m| (*m).to_owned()).collect(),
-            Some(list) => list.split(',').map(|s| s.trim().to_owned()).collect(),
-        };
-        if let Some(unknown) = metrics.iter().find(|m| !known.contains(&m.as_str())) {
-            return error(
-                422,
-                "validation_error",
-                &format!("The sandbox does not compute the `{unknown}` metric."),
-            );
-        }
-
-        let mut days: Vec<(NaiveDate, [u64; 6])> = Vec::new();
-        let mut day = start.date_naive();
-        while day <= end.date_naive() {
-            days.push((day, [0; 6]));
-            day += Duration::days(1);
-        }
-        for email in self.all_emails(now) {
-            let Some(created) = email
-                .get("created_at")
-                .and_then(Value::as_str)
-                .and_then(parse_timestamp)
-            else {
-                continue;
-            };
-            if created < start || created > end {
-                continue;
-            }
-            let status = email
-                .get("last_event")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if let Some((_, counts)) = days.iter_mut().find(|(d, _)| *d == created.date_naive()) {
-                let flags = [
-                    status != "scheduled" && status != "failed",
-                    data::was_delivered(status),
-                    status == "bounced",
-                    status == "complained",
-                    matches!(status, "opened" | "clicked"),
-                    status == "clicked",
-                ];
-                for (count, flag) in counts.iter_mut().zip(flags) {
-                    *count += u64::from(flag);
-                }
-            }
-        }
-        let selected = |counts: &[u64; 6]| -> Map<String, Value> {
-            known
-                .iter()
-                .zip(counts)
-                .filter(|(name, _)| metrics.iter().any(|m| m == *name))
-                .map(|(name, count)| ((*name).to_owned(), json!(count)))
-                .collect()
-        };
-        let mut totals = [0u64; 6];
-        for (_, counts) in &days {
-            for (total, count) in totals.iter_mut().zip(counts) {
-                *total += count;
-            }
-        }
-        let mut body = json!({
-            "object": "metrics",
-            "start_date": start.to_rfc3339_opts(SecondsFormat::Millis, true),
-            "end_date": end.to_rfc3339_opts(SecondsFormat::Millis, true),
-            "metrics": metrics,
-            "dimensions": dimensions,
-            "granularity": "daily",
-            "totals": selected(&totals),
-        });
-        if !dimensions.is_empty() {
-            body["data"] = days
-                .iter()
-                .map(|(day, counts)| {
-                    let mut row = selected(counts);
-                    row.insert(
-                        "period".into(),
-                        json!(start_of_day(*day).to_rfc3339_opts(SecondsFormat::Millis, true)),
-                    );
-                    Value::Object(row)
-                })
-                .collect();
-        }
-        FakeResponse::json(200, &body)
-    }
-}
-
-/// Checks the key the way Resend does.
-fn authorize(request: &FakeRequest, fault: Option<Fault>) -> Result<Access, FakeResponse> {
-    let Some(key) = request.bearer().filter(|key| !key.is_empty()) else {
-        return Err(error(
-            401,
-            "missing_api_key",
-            "Missing API key in the authorization header. Include the following header in \
-             the request: Authorization: Bearer YOUR_API_KEY",
-        ));
+        FakeResponse::json(200, &answer)
     };
-    if fault == Some(Fault::ExpiredToken) {
-        return Err(error(403, "invalid_api_key", "API key is invalid"));
-    }
-    match key {
-        SANDBOX_API_KEY => Ok(Access::Full),
-        SANDBOX_SENDING_KEY => Ok(Access::SendingOnly),
-        _ => Err(error(403, "invalid_api_key", "API key is invalid")),
-    }
-}
-
-/// `GET /domains`: every domain without `limit`, else a page.
-fn list_domains(request: &FakeRequest) -> FakeResponse {
-    match page(request, &data::domains(), None) {
-        Ok(page) => FakeResponse::json(200, &page),
-        Err(refusal) => refusal,
+    match idempotency.run("", request, fingerprint, answer) {
+        Ok(response) => response,
+        Err(Reuse::BadKey) => error(
+            400,
+            "invalid_idempotency_key",
+            "The key must be between 1-256 chars.",
+        ),
+        Err(Reuse::Conflict(_)) => error(
+            409,
+            "invalid_idempotent_request",
+            "Same idempotency key used with a different request payload. Change your \
+             idempotency key or payload.",
+        ),
     }
 }
 
-/// One page of `items` (newest first) per `limit`, `after` and `before`.
-/// `default_limit` is the page size without `limit`; `None` returns everything.
-fn page(
-    request: &FakeRequest,
-    items: &[Value],
-    default_limit: Option<usize>,
-) -> Result<Value, FakeResponse> {
-    let limit = match request.query_param("limit") {
-        None => default_limit,
-        Some(text) => match text.parse::<usize>() {
-            Ok(limit) if (1..=100).contains(&limit) => Some(limit),
-            _ => {
-                return Err(error(
-                    422,
-                    "validation_error",
-                    "The `limit` parameter must be a number between 1 and 100.",
-                ));
-            }
-        },
+/// `GET /emails/metrics`, computed from the emails the fake knows.
+fn metrics(state: &mut State, call: &Call<'_>) -> FakeResponse {
+    let invalid = |message: &str| error(422, "validation_error", message);
+    let bound = |name: &str| call.query(name).map(|text| parse_bound(&text).ok_or(()));
+    let end = match bound("end_date") {
+        None => call.now,
+        Some(Ok(end)) => end.min(call.now),
+        Some(Err(())) => return invalid("Invalid `end_date`."),
     };
-    let after = request.query_param("after");
-    let before = request.query_param("before");
-    if after.is_some() && before.is_some() {
-        return Err(error(
-            422,
-            "validation_error",
-            "The `after` and `before` parameters cannot be used together.",
+    let start = match bound("start_date") {
+        None => start_of_day(end.date_naive() - Duration::days(6)),
+        Some(Ok(start)) => start,
+        Some(Err(())) => return invalid("Invalid `start_date`."),
+    };
+    if start > end {
+        return invalid("`start_date` must be on or before `end_date`.");
+    }
+    if call.query("granularity").is_some_and(|g| g != "daily")
+        || call.query("timezone").is_some_and(|tz| tz != "UTC")
+    {
+        return invalid("The sandbox supports only `granularity=daily` and `timezone=UTC`.");
+    }
+    let list = |name: &str| -> Option<Vec<String>> {
+        let text = call.query(name)?;
+        Some(text.split(',').map(|s| s.trim().to_owned()).collect())
+    };
+    let dimensions = list("dimensions").unwrap_or_default();
+    if dimensions.iter().any(|d| d != "period") {
+        return invalid("The sandbox supports only the `period` dimension.");
+    }
+    let known: Vec<&str> = METRICS.iter().map(|(name, _)| *name).collect();
+    let metrics = list("metrics").unwrap_or_else(|| known.iter().map(|m| (*m).into()).collect());
+    if let Some(unknown) = metrics.iter().find(|m| !known.contains(&m.as_str())) {
+        return invalid(&format!(
+            "The sandbox does not compute the `{unknown}` metric."
         ));
     }
-    let position = |id: &str| {
-        items
+    // The counts of every known metric, by day from `start`.
+    let first = start.date_naive();
+    let mut days =
+        vec![[0u64; 6]; usize::try_from((end.date_naive() - first).num_days() + 1).unwrap_or(0)];
+    for email in all_emails(state, call.now) {
+        let created = email["created_at"].as_str().and_then(parse_timestamp);
+        let Some(created) = created.filter(|at| *at >= start && *at <= end) else {
+            continue;
+        };
+        let status = email["last_event"].as_str().unwrap_or_default();
+        let flags = [
+            status != "scheduled" && status != "failed",
+            data::was_delivered(status),
+            status == "bounced",
+            status == "complained",
+            matches!(status, "opened" | "clicked"),
+            status == "clicked",
+        ];
+        let day = usize::try_from((created.date_naive() - first).num_days()).unwrap_or(0);
+        if let Some(counts) = days.get_mut(day) {
+            for (count, flag) in counts.iter_mut().zip(flags) {
+                *count += u64::from(flag);
+            }
+        }
+    }
+    let selected = |counts: &[u64; 6]| -> Map<String, Value> {
+        known
             .iter()
-            .position(|item| item.get("id").and_then(Value::as_str) == Some(id))
+            .zip(counts)
+            .filter(|(name, _)| metrics.iter().any(|m| m == *name))
+            .map(|(name, count)| ((*name).to_owned(), json!(count)))
+            .collect()
     };
-    let (from, to) = match (&after, &before) {
-        (Some(id), _) => match position(id) {
-            Some(at) => (at + 1, items.len()),
-            None => return Err(error(422, "validation_error", "Invalid `after` cursor.")),
-        },
-        (_, Some(id)) => match position(id) {
-            Some(at) => (0, at),
-            None => return Err(error(422, "validation_error", "Invalid `before` cursor.")),
-        },
-        _ => (0, items.len()),
-    };
-    let window = &items[from..to];
-    let (data, has_more) = match (limit, &before) {
-        (Some(limit), Some(_)) => {
-            let start = window.len().saturating_sub(limit);
-            (&window[start..], start > 0)
-        }
-        (Some(limit), None) => (&window[..limit.min(window.len())], window.len() > limit),
-        (None, _) => (window, false),
-    };
-    Ok(json!({"object": "list", "has_more": has_more, "data": data}))
+    let totals = days.iter().fold([0u64; 6], |mut totals, counts| {
+        totals.iter_mut().zip(counts).for_each(|(t, c)| *t += c);
+        totals
+    });
+    let time = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let mut body = json!({
+        "object": "metrics", "start_date": time(start), "end_date": time(end),
+        "metrics": metrics, "dimensions": dimensions, "granularity": "daily",
+        "totals": selected(&totals),
+    });
+    if !dimensions.is_empty() {
+        body["data"] = (0..)
+            .zip(&days)
+            .map(|(offset, counts)| {
+                let mut row = selected(counts);
+                let day = start_of_day(first + Duration::days(offset));
+                row.insert("period".into(), json!(time(day)));
+                Value::Object(row)
+            })
+            .collect();
+    }
+    FakeResponse::json(200, &body)
 }
 
-/// Validates one email the way Resend does; `Err` is Resend's refusal.
-fn check_email(email: &Value, in_batch: bool) -> Result<(), FakeResponse> {
+/// Validates one email the way Resend does; `Err` is Resend's refusal (status,
+/// name, message).
+fn check_email(email: &Value, in_batch: bool) -> Result<(), (u16, &'static str, String)> {
+    let invalid = |message: &str| Err((422, "validation_error", message.to_owned()));
     let Some(email) = email.as_object() else {
-        return Err(error(
-            422,
-            "validation_error",
-            "Each email must be an object.",
-        ));
+        return invalid("Each email must be an object.");
     };
-    for field in ["from", "to", "subject"] {
-        if email.get(field).is_none_or(Value::is_null) {
-            return Err(error(
-                422,
-                "missing_required_field",
-                &format!("Missing `{field}` field."),
-            ));
-        }
+    let missing = |message: String| Err((422, "missing_required_field", message));
+    if let Some(field) = ["from", "to", "subject"]
+        .into_iter()
+        .find(|field| email.get(*field).is_none_or(Value::is_null))
+    {
+        return missing(format!("Missing `{field}` field."));
     }
     if !email.contains_key("html") && !email.contains_key("text") {
-        return Err(error(
-            422,
-            "missing_required_field",
-            "Missing `html` or `text` field.",
-        ));
+        return missing("Missing `html` or `text` field.".into());
     }
-    if in_batch {
-        for unsupported in ["attachments", "scheduled_at"] {
-            if email.contains_key(unsupported) {
-                return Err(error(
-                    422,
-                    "validation_error",
-                    &format!("The `{unsupported}` field is not supported in batch emails."),
-                ));
-            }
-        }
+    if in_batch
+        && let Some(field) = ["attachments", "scheduled_at"]
+            .into_iter()
+            .find(|field| email.contains_key(*field))
+    {
+        return invalid(&format!(
+            "The `{field}` field is not supported in batch emails."
+        ));
     }
     let from = email
         .get("from")
         .and_then(Value::as_str)
         .unwrap_or_default();
     if !valid_mailbox(from) {
-        return Err(error(
+        return Err((
             422,
             "invalid_from_address",
             "Invalid `from` field. The email address needs to follow the `email@example.com` \
-             or `Name <email@example.com>` format.",
+             or `Name <email@example.com>` format."
+                .into(),
         ));
     }
     let domain = address_domain(from);
     if !data::may_send_from(&domain) {
-        return Err(error(
+        return Err((
             403,
             "validation_error",
-            &format!(
+            format!(
                 "The {domain} domain is not verified. Please, add and verify your domain on \
                  https://resend.com/domains"
             ),
@@ -635,26 +498,18 @@ fn check_email(email: &Value, in_batch: bool) -> Result<(), FakeResponse> {
     }
     let recipients = addresses(email.get("to"));
     if recipients.is_empty() || recipients.iter().any(|to| !valid_mailbox(to)) {
-        return Err(error(
-            422,
-            "validation_error",
+        return invalid(
             "Invalid `to` field. The email address needs to follow the `email@example.com` or \
              `Name <email@example.com>` format.",
-        ));
+        );
     }
     if recipients.len() > MAX_RECIPIENTS {
-        return Err(error(
-            422,
-            "validation_error",
-            &format!("The `to` field can have at most {MAX_RECIPIENTS} addresses."),
+        return invalid(&format!(
+            "The `to` field can have at most {MAX_RECIPIENTS} addresses."
         ));
     }
-    if email.get("subject").and_then(Value::as_str).is_none() {
-        return Err(error(
-            422,
-            "validation_error",
-            "The `subject` field must be a `string`.",
-        ));
+    if !email.get("subject").is_some_and(Value::is_string) {
+        return invalid("The `subject` field must be a `string`.");
     }
     Ok(())
 }
@@ -663,35 +518,28 @@ fn check_email(email: &Value, in_batch: bool) -> Result<(), FakeResponse> {
 /// Resend's test addresses; scheduled emails stay `scheduled`.
 fn store_email(email: &Value, seq: usize, now: DateTime<Utc>) -> Value {
     let recipients = addresses(email.get("to"));
+    let to = |address: &str| recipients.iter().any(|to| bare(to) == address);
     let status = if email.get("scheduled_at").is_some_and(|s| !s.is_null()) {
         "scheduled"
-    } else if recipients.iter().any(|to| bare(to) == BOUNCED_ADDRESS) {
+    } else if to(BOUNCED_ADDRESS) {
         "bounced"
-    } else if recipients.iter().any(|to| bare(to) == COMPLAINED_ADDRESS) {
+    } else if to(COMPLAINED_ADDRESS) {
         "complained"
     } else {
         "delivered"
     };
-    let list = |field: &str| -> Value {
-        match email.get(field) {
-            None | Some(Value::Null) => Value::Null,
-            Some(value) => json!(addresses(Some(value))),
-        }
+    let field = |name: &str| email.get(name).cloned().unwrap_or(Value::Null);
+    let list = |name: &str| match email.get(name) {
+        None | Some(Value::Null) => Value::Null,
+        Some(value) => json!(addresses(Some(value))),
     };
     json!({
         "object": "email",
         "id": data::uuid_from(&format!("resend-sandbox/sent/{seq}/{email}")),
-        "to": recipients,
-        "from": email.get("from").cloned().unwrap_or(Value::Null),
-        "created_at": data::resend_time(now),
-        "subject": email.get("subject").cloned().unwrap_or(Value::Null),
-        "html": email.get("html").cloned().unwrap_or(Value::Null),
-        "text": email.get("text").cloned().unwrap_or(Value::Null),
-        "bcc": list("bcc"),
-        "cc": list("cc"),
-        "reply_to": list("reply_to"),
-        "last_event": status,
-        "scheduled_at": email.get("scheduled_at").cloned().unwrap_or(Value::Null),
+        "to": recipients, "from": field("from"), "created_at": data::resend_time(now),
+        "subject": field("subject"), "html": field("html"), "text": field("text"),
+        "bcc": list("bcc"), "cc": list("cc"), "reply_to": list("reply_to"),
+        "last_event": status, "scheduled_at": field("scheduled_at"),
     })
 }
 
@@ -725,57 +573,27 @@ fn bare(mailbox: &str) -> String {
 
 /// The domain of a mailbox's address.
 fn address_domain(mailbox: &str) -> String {
-    bare(mailbox)
+    let address = bare(mailbox);
+    address
         .rsplit_once('@')
-        .map(|(_, domain)| domain.to_owned())
-        .unwrap_or_default()
+        .map_or(String::new(), |(_, domain)| domain.to_owned())
 }
 
 /// A `start_date`/`end_date` bound: an ISO date (midnight UTC) or datetime.
 fn parse_bound(text: &str) -> Option<DateTime<Utc>> {
-    parse_timestamp(text).or_else(|| {
-        NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .ok()
-            .map(start_of_day)
-    })
+    let date = || NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+    parse_timestamp(text).or_else(|| date().map(start_of_day))
 }
 
 fn start_of_day(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
-/// Resend's error body.
-fn error(status: u16, name: &str, message: &str) -> FakeResponse {
-    FakeResponse::json(
-        status,
-        &json!({"statusCode": status, "message": message, "name": name}),
-    )
-}
-
-/// A batch refusal names the email it is about, as Resend's does.
-fn prefix_message(refusal: FakeResponse, index: usize) -> FakeResponse {
-    let Ok(mut body) = serde_json::from_slice::<Value>(&refusal.body) else {
-        return refusal;
-    };
-    if let Some(message) = body.get("message").and_then(Value::as_str) {
-        body["message"] = json!(format!("emails[{index}]: {message}"));
-    }
-    FakeResponse::json(refusal.status, &body)
-}
-
-/// Every answer carries Resend's rate-limit headers.
-fn with_rate_headers(response: FakeResponse) -> FakeResponse {
-    response
-        .with_header("ratelimit-limit", &RATE_LIMIT.to_string())
-        .with_header("ratelimit-remaining", &(RATE_LIMIT - 1).to_string())
-        .with_header("ratelimit-reset", "1")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use junction_core::fake::NoTokens;
+    use junction_core::fake::{Fault, NoTokens};
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 15, 12, 0, 0).unwrap()

@@ -6,7 +6,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use junction_core::webhook::{WebhookError, svix};
 use secrecy::SecretString;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::{credentials::SANDBOX_WEBHOOK_SECRET, data::uuid_from};
 
@@ -66,57 +66,38 @@ pub fn sign_event(
 /// `event_type` happens at `at`. Bounces carry a permanent bounce, suppressions the
 /// reason Resend gives when it refuses a suppressed address.
 pub fn email_event(event_type: &str, email: &Value, at: DateTime<Utc>) -> Value {
+    let time = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let field = |name: &str| email.get(name).cloned().unwrap_or(Value::Null);
     let created_at = email
         .get("created_at")
         .and_then(Value::as_str)
         .and_then(crate::wire::parse_timestamp)
         .unwrap_or(at);
-    let mut data = Map::new();
-    data.insert(
-        "email_id".into(),
-        email.get("id").cloned().unwrap_or(Value::Null),
-    );
-    data.insert(
-        "created_at".into(),
-        json!(created_at.to_rfc3339_opts(SecondsFormat::Millis, true)),
-    );
-    for field in ["from", "to", "subject"] {
-        data.insert(
-            field.into(),
-            email.get(field).cloned().unwrap_or(Value::Null),
-        );
-    }
+    let mut data = json!({
+        "email_id": field("id"), "created_at": time(created_at), "from": field("from"),
+        "to": field("to"), "subject": field("subject"),
+    });
     match event_type {
         "email.bounced" => {
-            data.insert(
-                "bounce".into(),
-                json!({
-                    "type": "Permanent",
-                    "subType": "General",
-                    "message": "The recipient's email provider sent a hard bounce message, but \
-                                didn't specify the reason for the hard bounce.",
-                    "diagnosticCode": ["smtp; 550 5.1.1 user unknown"]
-                }),
-            );
+            data["bounce"] = json!({
+                "type": "Permanent",
+                "subType": "General",
+                "message": "The recipient's email provider sent a hard bounce message, but \
+                            didn't specify the reason for the hard bounce.",
+                "diagnosticCode": ["smtp; 550 5.1.1 user unknown"]
+            });
         }
         "email.suppressed" => {
-            data.insert(
-                "suppressed".into(),
-                json!({
-                    "type": "OnAccountSuppressionList",
-                    "reason": "previous_bounce",
-                    "message": "The recipient is on the account's suppression list.",
-                    "diagnosticCode": []
-                }),
-            );
+            data["suppressed"] = json!({
+                "type": "OnAccountSuppressionList",
+                "reason": "previous_bounce",
+                "message": "The recipient is on the account's suppression list.",
+                "diagnosticCode": []
+            });
         }
         _ => {}
     }
-    json!({
-        "type": event_type,
-        "created_at": at.to_rfc3339_opts(SecondsFormat::Millis, true),
-        "data": data,
-    })
+    json!({"type": event_type, "created_at": time(at), "data": data})
 }
 
 /// Signs the event of `email` under the sandbox's secret, with a message id derived
