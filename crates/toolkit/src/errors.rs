@@ -287,6 +287,28 @@ pub struct Refused<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// `Invalid`, naming the field the refusal's message puts in its first backticks
+/// ("The `to` field must be a `string`." names `to`) when that word looks like a field
+/// name (lowercase ASCII, digits, `_` and `.`), and no field otherwise: a
+/// [`Class::Custom`] for APIs that name the field only in their message (Resend).
+pub fn invalid_field_in_backticks(refused: &Refused<'_>) -> AdapterError {
+    let field = refused
+        .message
+        .split_once('`')
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(word, _)| word)
+        .filter(|word| {
+            !word.is_empty()
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+        });
+    AdapterError::Invalid {
+        field: field.map(str::to_owned),
+        message: refused.message.clone(),
+    }
+}
+
 impl ErrorTable {
     /// Classifies a refusal whose generic classification is `base`. `config` fills
     /// the `{name}` placeholders of rule messages.
@@ -910,5 +932,42 @@ mod tests {
             ..refusal
         };
         assert_eq!(TABLE.said(&refusal, &policy), "<html>");
+    }
+
+    #[test]
+    fn the_field_in_backticks_is_named() {
+        let headers = HeaderMap::new();
+        let base = AdapterError::invalid("generic");
+        let field = |message: &str| {
+            let refused = Refused {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                headers: &headers,
+                body: None,
+                code: None,
+                message: message.to_owned(),
+                base: &base,
+                wait: None,
+                now: Utc::now(),
+            };
+            match invalid_field_in_backticks(&refused) {
+                AdapterError::Invalid { field, message: m } => {
+                    assert_eq!(m, message);
+                    field
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            field("The `reply_to` field must be a `string`.").as_deref(),
+            Some("reply_to")
+        );
+        assert_eq!(
+            field("`emails.0.to` is bad").as_deref(),
+            Some("emails.0.to")
+        );
+        assert_eq!(field("no field here"), None);
+        assert_eq!(field("The `Some Thing` is bad"), None);
+        assert_eq!(field("empty `` quotes"), None);
+        assert_eq!(field("unclosed `to"), None);
     }
 }
