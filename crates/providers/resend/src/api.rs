@@ -28,7 +28,8 @@
 use junction_core::{AdapterError, Connection, Context};
 use junction_toolkit::{
     AuthMode, BaseUrl, Class, Client, Envelope, ErrorRule, ErrorTable, HttpApi, Placement,
-    RateLimitSignals, Refused, Resets, api::IdempotencyKey,
+    RateLimitSignals, Resets, Verification, api::IdempotencyKey,
+    errors::invalid_field_in_backticks,
 };
 
 use crate::spec::{self, DEFAULT_BASE, MAX_IDEMPOTENCY_KEY_CHARS};
@@ -48,7 +49,12 @@ pub const API: HttpApi = HttpApi {
     }],
     headers: &[("user-agent", USER_AGENT)],
     // `check` lists the domains and labels the account by them (see the adapter).
-    verification: None,
+    verification: Some(Verification {
+        method: "GET",
+        path: "domains",
+        query: &[("limit", "20")],
+        account: None,
+    }),
     errors: ErrorTable {
         envelope: Envelope {
             code: &["/name"],
@@ -84,7 +90,7 @@ pub const API: HttpApi = HttpApi {
                 "invalid_access",
                 "invalid_region",
             ])
-            .class(Class::Custom(invalid_named_field))
+            .class(Class::Custom(invalid_field_in_backticks))
             .fallback("Resend rejected the request"),
         ],
         in_success_body: None,
@@ -102,26 +108,6 @@ pub(crate) fn client<'a>(
     conn: &'a Connection,
 ) -> Result<Client<'a>, AdapterError> {
     Client::new(ctx, spec::spec(), &API, conn)
-}
-
-/// `Invalid`, naming the field in the first backticks of Resend's message when that
-/// word looks like a field name (lowercase, digits, `_` and `.`).
-fn invalid_named_field(refused: &Refused<'_>) -> AdapterError {
-    let field = refused
-        .message
-        .split_once('`')
-        .and_then(|(_, rest)| rest.split_once('`'))
-        .map(|(word, _)| word)
-        .filter(|word| {
-            !word.is_empty()
-                && word
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
-        });
-    AdapterError::Invalid {
-        field: field.map(str::to_owned),
-        message: refused.message.clone(),
-    }
 }
 
 #[cfg(test)]

@@ -66,9 +66,6 @@ pub use webhooks::{
     REASON_BOUNCE, REASON_COMPLAINT, REASON_SUPPRESSED, UNKNOWN_EVENT, normalize_address,
 };
 
-/// How many domains the health check lists.
-const CHECK_DOMAINS: u32 = 20;
-
 /// The Resend adapter.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Resend;
@@ -79,12 +76,10 @@ impl Adapter for Resend {
         spec::spec()
     }
 
-    /// Lists the team's domains: it proves the key (and that it has Full access,
+    /// Lists the team's domains (the first 20: [`API`]'s verification): it proves the key (and that it has Full access,
     /// which the streams need) and shows which domains can send.
     async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
-        let list: wire::List = api::client(ctx, conn)?
-            .get("domains", &[("limit", CHECK_DOMAINS.to_string())])
-            .await?;
+        let list: wire::List = api::client(ctx, conn)?.verify().await?;
         let domains: Vec<Value> = list
             .data
             .iter()
