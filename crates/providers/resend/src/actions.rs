@@ -23,7 +23,7 @@ pub(crate) use junction_toolkit::input::is_mailbox as valid_mailbox;
 
 use crate::{
     api::{self, IDEMPOTENCY},
-    spec::{self, GET_EMAIL, SEND_BATCH, SEND_EMAIL},
+    spec::{self, FROM, GET_EMAIL, SEND_BATCH, SEND_EMAIL},
     wire,
 };
 
@@ -49,7 +49,7 @@ pub(crate) async fn send_email(
     input: &Value,
     idempotency_key: Option<&str>,
 ) -> Result<ActionOutcome, AdapterError> {
-    let body = checked_email(input, default_from(conn)?)?;
+    let body = checked_email(input, FROM.read(conn)?.as_deref())?;
     let client = api::client(ctx, conn)?;
     let request = client.request(Method::POST, "emails")?.json(&body);
     let sent: Sent = client
@@ -68,7 +68,7 @@ pub(crate) async fn send_batch(
     input: &Value,
     idempotency_key: Option<&str>,
 ) -> Result<ActionOutcome, AdapterError> {
-    let body = checked_batch(input, default_from(conn)?)?;
+    let body = checked_batch(input, FROM.read(conn)?.as_deref())?;
     let client = api::client(ctx, conn)?;
     let request = client.request(Method::POST, "emails/batch")?.json(&body);
     let sent: SentBatch = client
@@ -109,19 +109,6 @@ pub(crate) async fn get_email(
         external_id: Some(id),
         output: wire::without_bodies(email),
     })
-}
-
-/// The connection's default sender, when configured.
-fn default_from(conn: &Connection) -> Result<Option<&str>, AdapterError> {
-    match conn.config.get("from") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(from)) if from.trim().is_empty() => Ok(None),
-        Some(Value::String(from)) if valid_mailbox(from) => Ok(Some(from.as_str())),
-        Some(_) => Err(AdapterError::invalid_field(
-            "from",
-            "the connection's default sender is not an email address",
-        )),
-    }
 }
 
 /// `send_email`'s input, checked, as Resend's request body.
@@ -187,7 +174,7 @@ fn email_body(
     default_from: Option<&str>,
 ) -> Result<Map<String, Value>, AdapterError> {
     let input = Input::nested(&email, prefix);
-    // The connection's default sender was checked as it was read.
+    // The input's sender, else the connection's: either is checked here.
     let from = input
         .string("from")?
         .or(default_from)

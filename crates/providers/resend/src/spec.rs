@@ -12,7 +12,7 @@ use junction_core::{
     },
     webhook::svix,
 };
-use junction_toolkit::{IntSetting, described};
+use junction_toolkit::{IntSetting, StringSetting, described};
 
 /// The provider id (also the sandbox mount point of the fake).
 pub const PROVIDER_ID: &str = "resend";
@@ -91,6 +91,17 @@ pub(crate) const LOOKBACK: IntSetting = IntSetting::new(
 .default(DEFAULT_LOOKBACK_DAYS as i64)
 .unit("days");
 
+/// The sender of an email that names none.
+pub(crate) const FROM: StringSetting = StringSetting::new(
+    "from",
+    "Default sender",
+    "The sender used when an action does not name one: `alerts@example.com` or `Acme Alerts \
+     <alerts@example.com>`, on a domain verified in Resend.",
+)
+.optional()
+.pattern(SENDER_PATTERN)
+.mismatch("the connection's default sender is not an email address");
+
 /// The API key format: `re_` and the key's characters.
 pub const API_KEY_PATTERN: &str = "re_[A-Za-z0-9_]+";
 
@@ -130,14 +141,7 @@ fn build() -> ProviderSpec {
             ],
         },
         config: vec![
-            ConfigField::string(
-                "from",
-                "Default sender",
-                "The sender used when an action does not name one: `alerts@example.com` or \
-                 `Acme Alerts <alerts@example.com>`, on a domain verified in Resend.",
-            )
-            .optional()
-            .with_pattern(SENDER_PATTERN),
+            FROM.field(),
             ConfigField::secret(
                 "webhook_secret",
                 "Webhook signing secret",
