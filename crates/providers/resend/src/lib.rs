@@ -50,7 +50,7 @@ use junction_core::{
     spec::ProviderSpec,
     webhook::{WebhookError, WebhookEvent, WebhookRequest},
 };
-use junction_toolkit::{data, webhook::verify_delivery};
+use junction_toolkit::{data, data::Fields, webhook::verify_delivery};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -76,17 +76,20 @@ impl Adapter for Resend {
         spec::spec()
     }
 
-    /// Lists the team's domains (the first 20: [`API`]'s verification): it proves the key (and that it has Full access,
-    /// which the streams need) and shows which domains can send.
+    /// Lists the team's domains (the first 20: [`API`]'s verification): it proves the
+    /// key (and that it has Full access, which the streams need) and shows which
+    /// domains can send.
     async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
-        let list: wire::List = api::client(ctx, conn)?.verify().await?;
-        let domains: Vec<Value> = list
-            .data
+        let list: Value = api::client(ctx, conn)?.verify().await?;
+        let fields = Fields::new(&list, "Resend sent a domain list");
+        let data = fields
+            .list("data")?
+            .ok_or_else(|| fields.malformed("data", "is missing"))?;
+        let domains: Vec<Value> = data
             .iter()
             .map(|d| json!({"name": d["name"], "status": d["status"], "region": d["region"]}))
             .collect();
-        let verified: Vec<&str> = list
-            .data
+        let verified: Vec<&str> = data
             .iter()
             .filter(|domain| domain["status"] == "verified")
             .filter_map(|domain| domain["name"].as_str())
@@ -107,7 +110,7 @@ impl Adapter for Resend {
             details: json!({
                 "domains": domains,
                 "verified_domains": verified.len(),
-                "has_more_domains": list.has_more,
+                "has_more_domains": list["has_more"] == true,
             }),
         })
     }

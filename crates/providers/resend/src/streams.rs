@@ -26,7 +26,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     spec::{EMAIL_METRICS, EMAILS, LOOKBACK, METRICS},
-    wire::{self, MetricsResponse},
+    wire,
 };
 
 /// Days an `emails` pass re-reads behind the current time.
@@ -147,8 +147,9 @@ pub(crate) async fn read_email_metrics(
         ("timezone", "UTC".to_owned()),
         ("metrics", metric_names.join(",")),
     ];
-    let response: MetricsResponse = client.get("emails/metrics", &query).await?;
-    let (records, kpis) = map_metric_rows(&response.data, days.start, today)?;
+    let response: Value = client.get("emails/metrics", &query).await?;
+    let rows = Fields::new(&response, "Resend sent metrics").list("data")?;
+    let (records, kpis) = map_metric_rows(rows.unwrap_or_default(), days.start, today)?;
     let next = MetricsCursor {
         start: days.reread_from(METRICS_REREAD_DAYS).max(days.start),
     };

@@ -1,29 +1,13 @@
-//! Resend's JSON shapes, as the official OpenAPI spec (v1.5.0) describes them, and
-//! the parsing of Resend's timestamps. (Its error body is read by the error table of
-//! `api::API`.)
+//! Reading Resend's JSON (as the official OpenAPI spec, v1.5.0, describes it): emails
+//! without their bodies, and Resend's timestamps and metrics periods. (Its error body
+//! is read by the error table of `api::API`.)
 //!
-//! List items (emails, domains) are kept as JSON values: records store the object as
-//! Resend returned it, so fields Resend adds later arrive without a code change. Only
-//! what the adapter reads (`id`, `created_at`) is pulled out.
+//! Answers are kept as JSON values: records store the object as Resend returned it,
+//! so fields Resend adds later arrive without a code change. Only what the adapter
+//! reads (`id`, `created_at`, a list's `data`) is pulled out.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Deserialize;
 use serde_json::Value;
-
-/// A list response: `{"object": "list", "has_more", "data": [...]}`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct List {
-    #[serde(default)]
-    pub has_more: bool,
-    pub data: Vec<Value>,
-}
-
-/// `GET /emails/metrics` → totals and, with `dimensions=period`, one row per period.
-#[derive(Debug, Deserialize)]
-pub(crate) struct MetricsResponse {
-    #[serde(default)]
-    pub data: Vec<Value>,
-}
 
 /// An email without its message bodies (large, and not needed to follow delivery).
 pub(crate) fn without_bodies(mut email: Value) -> Value {
