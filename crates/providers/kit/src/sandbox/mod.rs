@@ -37,20 +37,31 @@
 //! The fake seeds its account on its first request, backwards from that moment; later
 //! writes change it (behind a mutex), so a created subscriber shows up in the next
 //! list and in the growth stats.
+//!
+//! Routing, the credential checks, paging and the faults are the toolkit's fake
+//! scaffolding ([`junction_toolkit::fake`]) over the adapter's own description
+//! ([`crate::api::API`], [`crate::api::paging`]).
 
 mod store;
 
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
-use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
-use junction_core::fake::{
-    CatalogEntry, FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake, TokenStatus,
+use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
+use junction_toolkit::fake::{
+    Answer, Auth, Call, Cursor, ErrorShape, Faults, Key, Pager, Refused, Route, Serves, Service,
+    Sizes,
 };
 use serde_json::{Map, Value, json};
 
-use crate::spec::{API_KEY_FIELD, OAUTH_PROVIDER_ID, PROVIDER_ID};
-use store::{Broadcast, CUSTOM_FIELDS, EMAIL_TEMPLATES, SENDING_ADDRESS, Stats, Store, Subscriber};
+use crate::{
+    api::{API, LIST_SIZE, paging},
+    spec::{API_KEY_FIELD, OAUTH_PROVIDER_ID, PROVIDER_ID},
+};
+use store::{
+    Broadcast, COLLECTIONS, CUSTOM_FIELDS, EMAIL_TEMPLATES, SENDING_ADDRESS, Stats, Store,
+    Subscriber, kit_time, opt_time,
+};
 
 /// The API key the sandbox accepts.
 pub const SANDBOX_API_KEY: &str = "kit_sandbox_4f9a2c7e1b8d5a30";
@@ -59,24 +70,11 @@ pub const SANDBOX_API_KEY: &str = "kit_sandbox_4f9a2c7e1b8d5a30";
 pub const SANDBOX_ACCOUNT_ID: u64 = 424_242;
 pub const SANDBOX_ACCOUNT_NAME: &str = "Sandbox Creator";
 
-/// Kit's page size default and maximum.
-const DEFAULT_PER_PAGE: usize = 500;
-const MAX_PER_PAGE: usize = 1000;
-
-/// How the fake authenticates requests: which provider entry it fakes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-enum Auth {
-    /// `kit`: the `X-Kit-Api-Key` header.
-    #[default]
-    ApiKey,
-    /// `kit-oauth`: a Bearer token from the sandbox's OAuth server.
-    OAuth,
-}
-
 /// The Kit API fake. See the module documentation.
 #[derive(Debug, Default)]
 pub struct KitFake {
-    auth: Auth,
+    /// Whether it fakes the `kit-oauth` entry (Bearer tokens), else `kit` (the key).
+    oauth: bool,
     store: Mutex<Option<Store>>,
 }
 
@@ -85,40 +83,128 @@ impl KitFake {
     /// the sandbox's OAuth server issued.
     pub fn oauth() -> Self {
         Self {
-            auth: Auth::OAuth,
+            oauth: true,
             store: Mutex::default(),
-        }
-    }
-
-    /// Kit's 401 for the request's credential, or `None` when it is accepted.
-    fn refuse(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> Option<FakeResponse> {
-        match self.auth {
-            Auth::ApiKey => {
-                let key_ok = request.header("x-kit-api-key") == Some(SANDBOX_API_KEY);
-                (!key_ok || ctx.fault == Some(Fault::ExpiredToken))
-                    .then(|| errors(401, &["The API key is invalid"]))
-            }
-            Auth::OAuth => {
-                let status = match request.bearer().filter(|t| !t.is_empty()) {
-                    None => return Some(errors(401, &["The access token is invalid"])),
-                    Some(_) if ctx.fault == Some(Fault::ExpiredToken) => TokenStatus::Expired,
-                    Some(token) => ctx.tokens.check(OAUTH_PROVIDER_ID, token),
-                };
-                match status {
-                    TokenStatus::Valid { .. } => None,
-                    TokenStatus::Expired => Some(errors(401, &["The access token expired"])),
-                    TokenStatus::Unknown => Some(errors(401, &["The access token is invalid"])),
-                }
-            }
         }
     }
 }
 
+/// Kit's error body: `{"errors": ["..."]}`.
+const ERRORS: ErrorShape = ErrorShape::new(None, "/errors/0");
+
+fn errors(status: u16, message: &str) -> FakeResponse {
+    ERRORS.reply(status, None, message)
+}
+
+fn not_found() -> FakeResponse {
+    errors(404, "Not Found")
+}
+
+const ROUTES: &[Route<Store>] = &[
+    Route::get("account", |_, _| account()),
+    Route::get("account/growth_stats", growth_stats),
+    Route::get("subscribers", list_subscribers),
+    Route::post("subscribers", |store, call| {
+        with_body(call, |body| upsert_subscriber(store, body, call.now))
+    }),
+    Route::get("tags", |store, call| list_collection(store, call, "tags")),
+    Route::get("sequences", |store, call| {
+        list_collection(store, call, "sequences")
+    }),
+    Route::get("forms", list_forms),
+    Route::get("custom_fields", |_, call| {
+        let fields = CUSTOM_FIELDS.iter().map(|(id, key, label)| {
+            json!({"id": id, "name": format!("ck_field_{id}_{key}"), "key": key, "label": label})
+        });
+        list(call, "/custom_fields", fields)
+    }),
+    Route::get("broadcasts", list_broadcasts),
+    Route::post("broadcasts", |store, call| {
+        with_body(call, |body| create_broadcast(store, body, call.now))
+    }),
+    Route::get("broadcasts/{id}/stats", |store, call| {
+        let id = call.param("id").parse().ok();
+        match id.and_then(|id| store.broadcasts.get(&id)) {
+            Some(broadcast) => {
+                let id = id.unwrap_or_default();
+                FakeResponse::json(200, &store.stats_json(id, &broadcast.stats))
+            }
+            None => not_found(),
+        }
+    }),
+    Route::post(
+        "{collection:tags|sequences|forms}/{id}/subscribers",
+        |store, call| {
+            with_body(call, |body| {
+                let email = body.get("email_address").and_then(Value::as_str);
+                let Some(email) = email.filter(|e| !e.trim().is_empty()) else {
+                    let what = match call.param("collection") {
+                        "tags" => "tag subscriber",
+                        "sequences" => "add subscriber to sequence",
+                        _ => "add subscriber to form",
+                    };
+                    let message =
+                        format!("Either subscriber id or email address is required to {what}");
+                    return errors(422, &message);
+                };
+                let subscriber = store.subscriber_by_email(email).map(|s| s.id);
+                add_member(store, call, subscriber, body)
+            })
+        },
+    ),
+    Route::post(
+        "{collection:tags|sequences|forms}/{id}/subscribers/{subscriber}",
+        |store, call| {
+            with_body(call, |body| {
+                let subscriber = call.param("subscriber").parse().ok();
+                let subscriber = subscriber.filter(|s| store.subscribers.contains_key(s));
+                add_member(store, call, subscriber, body)
+            })
+        },
+    ),
+];
+
+/// The `kit` entry: the `X-Kit-Api-Key` header.
+const KEY_SERVICE: Service<Store> = Service::new(
+    API.base.prefix,
+    ROUTES,
+    Auth::new(API.auth, PROVIDER_ID)
+        .serves(Serves::Keys)
+        .keys(&[Key::full(SANDBOX_API_KEY)]),
+    ERRORS,
+    Faults {
+        server_error: Answer::error(500, None, "Something went wrong. Please try again later."),
+        // Kit's limiter answers in plain text and sends no Retry-After (Kit has no
+        // separate quota signal).
+        rate_limited: Answer::Text {
+            status: 429,
+            body: "Retry later",
+        },
+        quota_exhausted: Answer::Text {
+            status: 429,
+            body: "Retry later",
+        },
+    },
+    |_, _| errors(401, "The API key is invalid"),
+    Answer::error(404, None, "Not Found"),
+);
+
+/// The `kit-oauth` entry: a Bearer token from the sandbox's OAuth server.
+const TOKEN_SERVICE: Service<Store> = Service {
+    auth: Auth::new(API.auth, OAUTH_PROVIDER_ID).serves(Serves::Tokens),
+    refuse: |refusal, _| match refusal.why {
+        Refused::Expired => errors(401, "The access token expired"),
+        _ => errors(401, "The access token is invalid"),
+    },
+    ..KEY_SERVICE
+};
+
 impl ProviderFake for KitFake {
     fn provider_id(&self) -> &'static str {
-        match self.auth {
-            Auth::ApiKey => PROVIDER_ID,
-            Auth::OAuth => OAUTH_PROVIDER_ID,
+        if self.oauth {
+            OAUTH_PROVIDER_ID
+        } else {
+            PROVIDER_ID
         }
     }
 
@@ -127,131 +213,38 @@ impl ProviderFake for KitFake {
         let entry = CatalogEntry::default()
             .fixture("account_id", SANDBOX_ACCOUNT_ID)
             .fixture("account_name", SANDBOX_ACCOUNT_NAME);
-        match self.auth {
-            Auth::ApiKey => entry.credential(API_KEY_FIELD, SANDBOX_API_KEY),
-            Auth::OAuth => entry,
+        if self.oauth {
+            entry
+        } else {
+            entry.credential(API_KEY_FIELD, SANDBOX_API_KEY)
         }
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
-        // An outage answers before anything is checked.
-        if ctx.fault == Some(Fault::ServerError) {
-            return errors(500, &["Something went wrong. Please try again later."]);
-        }
-        if let Some(refused) = self.refuse(request, ctx) {
-            return refused;
-        }
-        if matches!(
-            ctx.fault,
-            Some(Fault::RateLimited { .. } | Fault::QuotaExhausted)
-        ) {
-            // Kit's limiter answers in plain text and sends no Retry-After.
-            return FakeResponse::text(429, "Retry later");
-        }
-        let Ok(mut guard) = self.store.lock() else {
-            return errors(500, &["Something went wrong. Please try again later."]);
-        };
+        // Every change is one insert or one field write: the data stays whole.
+        let mut guard = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         let store = guard.get_or_insert_with(|| Store::seed(ctx.now));
-        let response = route(store, request, ctx.now);
-        if ctx.fault == Some(Fault::MalformedBody) && response.status < 300 {
-            // A transfer cut off halfway: a 2xx whose JSON never closes.
-            let cut = response.body.len() / 2;
-            return FakeResponse {
-                body: response.body[..cut].to_vec(),
-                ..response
-            };
-        }
-        response
-    }
-}
-
-/// Kit's error body.
-fn errors(status: u16, messages: &[&str]) -> FakeResponse {
-    FakeResponse::json(status, &json!({ "errors": messages }))
-}
-
-fn not_found() -> FakeResponse {
-    errors(404, &["Not Found"])
-}
-
-fn route(store: &mut Store, request: &FakeRequest, now: DateTime<Utc>) -> FakeResponse {
-    let Some(path) = request.path.strip_prefix("/v4/") else {
-        return not_found();
-    };
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    let get = request.method == http::Method::GET;
-    let post = request.method == http::Method::POST;
-    match segments.as_slice() {
-        ["account"] if get => account(),
-        ["account", "growth_stats"] if get => growth_stats(store, request, now),
-        ["subscribers"] if get => list_subscribers(store, request),
-        ["subscribers"] if post => with_body(request, |body| upsert_subscriber(store, body, now)),
-        ["tags"] if get => list(request, "tags", store.tags.values().map(|t| store.tag_json(t))),
-        ["sequences"] if get => list(
-            request,
-            "sequences",
-            store.sequences.values().map(|s| store.sequence_json(s)),
-        ),
-        ["forms"] if get => list_forms(store, request),
-        ["custom_fields"] if get => list(
-            request,
-            "custom_fields",
-            CUSTOM_FIELDS.iter().map(|(id, key, label)| {
-                json!({"id": id, "name": format!("ck_field_{id}_{key}"), "key": key, "label": label})
-            }),
-        ),
-        ["broadcasts"] if get => list_broadcasts(store, request),
-        ["broadcasts"] if post => with_body(request, |body| create_broadcast(store, body, now)),
-        ["broadcasts", id, "stats"] if get => match parse_id(id).and_then(|id| store.broadcasts.get(&id)) {
-            Some(broadcast) => FakeResponse::json(200, &store.stats_json(broadcast)),
-            None => not_found(),
-        },
-        [collection @ ("tags" | "sequences" | "forms"), id, "subscribers"] if post => {
-            with_body(request, |body| {
-                let email = body.get("email_address").and_then(Value::as_str);
-                let Some(email) = email.filter(|e| !e.trim().is_empty()) else {
-                    return errors(
-                        422,
-                        &[&format!(
-                            "Either subscriber id or email address is required to {}",
-                            match *collection {
-                                "tags" => "tag subscriber",
-                                "sequences" => "add subscriber to sequence",
-                                _ => "add subscriber to form",
-                            }
-                        )],
-                    );
-                };
-                let subscriber = store.subscriber_by_email(email).map(|s| s.id);
-                add_member(store, collection, id, subscriber, body, now)
-            })
-        }
-        [collection @ ("tags" | "sequences" | "forms"), id, "subscribers", subscriber] if post => {
-            with_body(request, |body| {
-                let subscriber = parse_id(subscriber).filter(|s| store.subscribers.contains_key(s));
-                add_member(store, collection, id, subscriber, body, now)
-            })
-        }
-        _ => not_found(),
+        let service = if self.oauth {
+            &TOKEN_SERVICE
+        } else {
+            &KEY_SERVICE
+        };
+        service.serve(store, request, ctx)
     }
 }
 
 /// Runs `handler` on the request's JSON object body (an empty body is `{}`).
 fn with_body(
-    request: &FakeRequest,
+    call: &Call<'_>,
     handler: impl FnOnce(&Map<String, Value>) -> FakeResponse,
 ) -> FakeResponse {
-    if request.body.is_empty() {
+    if call.request.body.is_empty() {
         return handler(&Map::new());
     }
-    match request.json::<Value>() {
+    match call.json::<Value>() {
         Ok(Value::Object(body)) => handler(&body),
-        _ => errors(400, &["The request body is not valid JSON"]),
+        _ => errors(400, "The request body is not valid JSON"),
     }
-}
-
-fn parse_id(text: &str) -> Option<u64> {
-    text.parse().ok()
 }
 
 fn account() -> FakeResponse {
@@ -280,8 +273,8 @@ fn account() -> FakeResponse {
 }
 
 /// A `yyyy-mm-dd` query date (a longer ISO 8601 time is read by its date part).
-fn query_date(request: &FakeRequest, name: &str) -> Result<Option<NaiveDate>, ()> {
-    match request.query_param(name).filter(|v| !v.is_empty()) {
+fn query_date(call: &Call<'_>, name: &str) -> Result<Option<NaiveDate>, ()> {
+    match call.query(name) {
         None => Ok(None),
         Some(text) => NaiveDate::parse_from_str(text.get(..10).unwrap_or(&text), "%Y-%m-%d")
             .map(Some)
@@ -289,100 +282,86 @@ fn query_date(request: &FakeRequest, name: &str) -> Result<Option<NaiveDate>, ()
     }
 }
 
-fn growth_stats(store: &Store, request: &FakeRequest, now: DateTime<Utc>) -> FakeResponse {
-    let today = now.date_naive();
-    let Ok(starting) = query_date(request, "starting") else {
+fn growth_stats(store: &mut Store, call: &Call<'_>) -> FakeResponse {
+    let today = call.now.date_naive();
+    let Ok(starting) = query_date(call, "starting") else {
         return errors(
             422,
-            &["Starting date is incorrectly formatted. Use YYYY-MM-DD."],
+            "Starting date is incorrectly formatted. Use YYYY-MM-DD.",
         );
     };
-    let Ok(ending) = query_date(request, "ending") else {
-        return errors(
-            422,
-            &["Ending date is incorrectly formatted. Use YYYY-MM-DD."],
-        );
+    let Ok(ending) = query_date(call, "ending") else {
+        return errors(422, "Ending date is incorrectly formatted. Use YYYY-MM-DD.");
     };
     let ending = ending.unwrap_or(today);
     let starting = starting.unwrap_or(today - chrono::Duration::days(90));
     if starting > ending {
-        return errors(422, &["Starting date must be before the ending date."]);
+        return errors(422, "Starting date must be before the ending date.");
     }
     FakeResponse::json(200, &store.growth_json(starting, ending))
 }
 
-/// Encodes Kit's opaque cursor for an item id.
-fn cursor_of(id: u64) -> String {
-    base64::engine::general_purpose::STANDARD.encode(format!("[{id}]"))
-}
-
-fn id_of_cursor(cursor: &str) -> Option<u64> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(cursor)
-        .ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    text.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
-}
-
-/// One page of `items` (any order in, highest id first out) under `key`.
-fn list(request: &FakeRequest, key: &str, items: impl Iterator<Item = Value>) -> FakeResponse {
+/// One page of `items` (any order in, highest id first out) at `items_at`, paged by
+/// Kit's opaque cursors (base64 of `[id]`).
+fn list(
+    call: &Call<'_>,
+    items_at: &'static str,
+    items: impl Iterator<Item = Value>,
+) -> FakeResponse {
     let mut items: Vec<Value> = items.collect();
-    let id = |item: &Value| item.get("id").and_then(Value::as_u64).unwrap_or_default();
-    items.sort_by_key(|item| std::cmp::Reverse(id(item)));
-    let per_page = request
-        .query_param("per_page")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(DEFAULT_PER_PAGE)
-        .clamp(1, MAX_PER_PAGE);
-    let after = match request.query_param("after").filter(|a| !a.is_empty()) {
-        None => None,
-        Some(cursor) => match id_of_cursor(&cursor) {
-            Some(after) => Some(after),
-            None => return errors(400, &["Invalid pagination cursor"]),
-        },
+    items.sort_by_key(|item| std::cmp::Reverse(item["id"].as_u64().unwrap_or_default()));
+    let pager = Pager::new(paging(items_at, LIST_SIZE))
+        .sizes(Sizes::Lenient)
+        .cursor(Cursor::Key("id"));
+    let Ok(page) = pager.page(call.request, items) else {
+        return errors(400, "Invalid pagination cursor");
     };
-    let remaining: Vec<Value> = items
+    let pagination = json!({
+        "has_previous_page": page.resumed, "start_cursor": page.first,
+        "end_cursor": page.last, "per_page": page.size,
+    });
+    let mut body = page.body;
+    if let (Some(all), Value::Object(more)) = (body["pagination"].as_object_mut(), pagination) {
+        all.extend(more);
+    }
+    FakeResponse::json(200, &body)
+}
+
+fn list_collection(store: &mut Store, call: &Call<'_>, collection: &'static str) -> FakeResponse {
+    let items = store
+        .collections
+        .get(collection)
         .into_iter()
-        .filter(|item| after.is_none_or(|after| id(item) < after))
-        .collect();
-    let has_next_page = remaining.len() > per_page;
-    let page: Vec<Value> = remaining.into_iter().take(per_page).collect();
-    let cursor = |item: Option<&Value>| item.map_or(Value::Null, |item| json!(cursor_of(id(item))));
-    FakeResponse::json(
-        200,
-        &json!({
-            key: page,
-            "pagination": {
-                "has_previous_page": after.is_some(),
-                "has_next_page": has_next_page,
-                "start_cursor": cursor(page.first()),
-                "end_cursor": cursor(page.last()),
-                "per_page": per_page,
-            }
-        }),
+        .flat_map(|c| c.values());
+    let pointer = if collection == "tags" {
+        "/tags"
+    } else {
+        "/sequences"
+    };
+    list(
+        call,
+        pointer,
+        items.map(|item| store.counted(collection, item)),
     )
 }
 
-fn list_subscribers(store: &Store, request: &FakeRequest) -> FakeResponse {
-    let status = request
-        .query_param("status")
-        .unwrap_or_else(|| "active".to_owned());
-    if ![
+fn list_subscribers(store: &mut Store, call: &Call<'_>) -> FakeResponse {
+    let status = call.query("status").unwrap_or_else(|| "active".to_owned());
+    let statuses = [
         "active",
         "inactive",
         "bounced",
         "complained",
         "cancelled",
         "all",
-    ]
-    .contains(&status.as_str())
-    {
-        return errors(422, &["Status is not valid"]);
+    ];
+    if !statuses.contains(&status.as_str()) {
+        return errors(422, "Status is not valid");
     }
-    let Ok(updated_after) = query_date(request, "updated_after") else {
+    let Ok(updated_after) = query_date(call, "updated_after") else {
         return errors(
             422,
-            &["updated_after is incorrectly formatted. Use YYYY-MM-DD."],
+            "updated_after is incorrectly formatted. Use YYYY-MM-DD.",
         );
     };
     let since = updated_after.map(|day| day.and_time(chrono::NaiveTime::MIN).and_utc());
@@ -392,48 +371,48 @@ fn list_subscribers(store: &Store, request: &FakeRequest) -> FakeResponse {
         .filter(|s| status == "all" || s.state == status)
         .filter(|s| since.is_none_or(|since| s.updated_at >= since))
         .map(|s| store.subscriber_json(s));
-    list(request, "subscribers", items)
+    list(call, "/subscribers", items)
 }
 
-fn list_forms(store: &Store, request: &FakeRequest) -> FakeResponse {
-    let status = request
-        .query_param("status")
-        .unwrap_or_else(|| "active".to_owned());
-    let kind = request.query_param("type");
+fn list_forms(store: &mut Store, call: &Call<'_>) -> FakeResponse {
+    let status = call.query("status").unwrap_or_else(|| "active".to_owned());
+    let kind = call.query("type");
     let items = store
-        .forms
-        .values()
+        .collections
+        .get("forms")
+        .into_iter()
+        .flat_map(|forms| forms.values())
         .filter(|f| match status.as_str() {
             "all" => true,
-            "archived" => f.archived,
+            "archived" => f["archived"] == true,
             // The fake has no trashed forms.
             "trashed" => false,
-            _ => !f.archived,
+            _ => f["archived"] != true,
         })
-        .filter(|f| kind.as_deref().is_none_or(|k| k == f.kind))
-        .map(|f| store.form_json(f));
-    list(request, "forms", items)
+        .filter(|f| kind.as_deref().is_none_or(|k| f["type"] == k))
+        .map(|f| store.counted("forms", f));
+    list(call, "/forms", items)
 }
 
-fn list_broadcasts(store: &Store, request: &FakeRequest) -> FakeResponse {
-    let (Ok(sent_after), Ok(sent_before)) = (
-        query_date(request, "sent_after"),
-        query_date(request, "sent_before"),
+fn list_broadcasts(store: &mut Store, call: &Call<'_>) -> FakeResponse {
+    let (Ok(after), Ok(before)) = (
+        query_date(call, "sent_after"),
+        query_date(call, "sent_before"),
     ) else {
-        return errors(422, &["Dates must be formatted YYYY-MM-DD."]);
+        return errors(422, "Dates must be formatted YYYY-MM-DD.");
     };
     let items = store
         .broadcasts
         .values()
-        .filter(|b| match (sent_after, sent_before) {
+        .filter(|b| match (after, before) {
             (None, None) => true,
             _ => b.send_at.is_some_and(|at| {
-                sent_after.is_none_or(|d| at.date_naive() >= d)
-                    && sent_before.is_none_or(|d| at.date_naive() <= d)
+                after.is_none_or(|d| at.date_naive() >= d)
+                    && before.is_none_or(|d| at.date_naive() <= d)
             }),
         })
         .map(|b| store.broadcast_json(b));
-    list(request, "broadcasts", items)
+    list(call, "/broadcasts", items)
 }
 
 fn valid_email(email: &str) -> bool {
@@ -448,13 +427,12 @@ fn upsert_subscriber(
     body: &Map<String, Value>,
     now: DateTime<Utc>,
 ) -> FakeResponse {
-    let Some(email) = body
+    let email = body
         .get("email_address")
         .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|e| valid_email(e))
-    else {
-        return errors(422, &["Email address is invalid"]);
+        .map(str::trim);
+    let Some(email) = email.filter(|e| valid_email(e)) else {
+        return errors(422, "Email address is invalid");
     };
     let state = match body.get("state") {
         None | Some(Value::Null) => "active",
@@ -464,28 +442,26 @@ fn upsert_subscriber(
         {
             state.as_str()
         }
-        Some(_) => return errors(422, &["State is not valid"]),
+        Some(_) => return errors(422, "State is not valid"),
     };
     let first_name = match body.get("first_name") {
         None | Some(Value::Null) => None,
         Some(Value::String(name)) => Some(name.clone()),
-        Some(_) => return errors(422, &["First name must be a string"]),
+        Some(_) => return errors(422, "First name must be a string"),
     };
     let mut known = Vec::new();
     let mut warnings = Vec::new();
     if let Some(fields) = body.get("fields") {
         let Some(fields) = fields.as_object() else {
-            return errors(422, &["Fields must be an object"]);
+            return errors(422, "Fields must be an object");
         };
         for (key, value) in fields {
             let value = match value {
                 Value::Null => None,
                 Value::String(text) => Some(text.clone()),
                 _ => {
-                    return errors(
-                        422,
-                        &[&format!("The value of custom field {key} must be a string")],
-                    );
+                    let message = format!("The value of custom field {key} must be a string");
+                    return errors(422, &message);
                 }
             };
             if CUSTOM_FIELDS.iter().any(|(_, k, _)| k == key) {
@@ -501,19 +477,17 @@ fn upsert_subscriber(
         Some(id) => (200, id),
         None => {
             let id = store.next_subscriber_id();
-            store.subscribers.insert(
+            let subscriber = Subscriber {
                 id,
-                Subscriber {
-                    id,
-                    first_name: None,
-                    email: email.to_owned(),
-                    state: state.to_owned(),
-                    created_at: now,
-                    updated_at: now,
-                    cancelled_at: (state == "cancelled").then_some(now),
-                    fields: Default::default(),
-                },
-            );
+                first_name: None,
+                email: email.to_owned(),
+                state: state.to_owned(),
+                created_at: now,
+                updated_at: now,
+                cancelled_at: (state == "cancelled").then_some(now),
+                fields: Default::default(),
+            };
+            store.subscribers.insert(id, subscriber);
             (201, id)
         }
     };
@@ -533,49 +507,37 @@ fn upsert_subscriber(
     FakeResponse::json(status, &response)
 }
 
-/// Adds `subscriber` to tag / sequence / form `id` (201), or says it already was (200).
+/// Adds `subscriber` to the route's tag / sequence / form (201), or says it already
+/// was (200).
 fn add_member(
     store: &mut Store,
-    collection: &str,
-    id: &str,
+    call: &Call<'_>,
     subscriber: Option<u64>,
     body: &Map<String, Value>,
-    now: DateTime<Utc>,
 ) -> FakeResponse {
-    let Some(id) = parse_id(id) else {
+    let collection = COLLECTIONS
+        .into_iter()
+        .find(|c| *c == call.param("collection"))
+        .unwrap_or("tags");
+    let id: Option<u64> = call.param("id").parse().ok();
+    let item = id.and_then(|id| store.collections.get(collection)?.get(&id));
+    let (Some(id), Some(item), Some(subscriber)) = (id, item, subscriber) else {
         return not_found();
     };
-    let exists = match collection {
-        "tags" => store.tags.contains_key(&id),
-        "sequences" => store.sequences.contains_key(&id),
-        _ => store.forms.contains_key(&id),
-    };
-    let (true, Some(subscriber)) = (exists, subscriber) else {
-        return not_found();
-    };
-    if collection == "sequences" && store.sequences.get(&id).is_some_and(|s| !s.active) {
-        return errors(422, &["Sequence is inactive"]);
+    if collection == "sequences" && item["active"] == false {
+        return errors(422, "Sequence is inactive");
     }
-    let referrer = body
-        .get("referrer")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let (status, at, referrer) = match collection {
-        "tags" => entry(&mut store.taggings, (id, subscriber), now, |at| (at, None)),
-        "sequences" => entry(&mut store.enrollments, (id, subscriber), now, |at| {
-            (at, None)
-        }),
-        _ => {
-            let key = (id, subscriber);
-            match store.form_subscriptions.get(&key) {
-                Some((at, referrer)) => (200, *at, referrer.clone()),
-                None => {
-                    store
-                        .form_subscriptions
-                        .insert(key, (now, referrer.clone()));
-                    (201, now, referrer)
-                }
-            }
+    let key = (collection, id, subscriber);
+    let (status, (at, referrer)) = match store.members.get(&key) {
+        Some(entry) => (200, entry.clone()),
+        None => {
+            let referrer = body
+                .get("referrer")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let entry = (call.now, referrer.filter(|_| collection == "forms"));
+            store.members.insert(key, entry.clone());
+            (201, entry)
         }
     };
     let Some(subscriber) = store.subscribers.get(&subscriber) else {
@@ -587,32 +549,12 @@ fn add_member(
     } else {
         "added_at"
     };
-    json[at_field] = json!(store::kit_time(at));
+    json[at_field] = json!(kit_time(at));
     if collection == "forms" {
-        json["referrer"] = json!(referrer);
         json["referrer_utm_parameters"] = utm_parameters(referrer.as_deref());
+        json["referrer"] = json!(referrer);
     }
     FakeResponse::json(status, &json!({ "subscriber": json }))
-}
-
-/// Inserts `key` at `now` unless present; (status, time, referrer) either way.
-fn entry(
-    map: &mut std::collections::BTreeMap<(u64, u64), DateTime<Utc>>,
-    key: (u64, u64),
-    now: DateTime<Utc>,
-    shape: impl Fn(DateTime<Utc>) -> (DateTime<Utc>, Option<String>),
-) -> (u16, DateTime<Utc>, Option<String>) {
-    match map.get(&key) {
-        Some(at) => {
-            let (at, referrer) = shape(*at);
-            (200, at, referrer)
-        }
-        None => {
-            map.insert(key, now);
-            let (at, referrer) = shape(now);
-            (201, at, referrer)
-        }
-    }
 }
 
 /// The UTM parameters of a referrer URL, as Kit reports them.
@@ -621,26 +563,24 @@ fn utm_parameters(referrer: Option<&str>) -> Value {
         .and_then(|r| url::Url::parse(r).ok())
         .map(|url| url.query_pairs().into_owned().collect())
         .unwrap_or_default();
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == &format!("utm_{name}"))
-            .map_or(String::new(), |(_, v)| v.clone())
-    };
-    json!({
-        "source": get("source"),
-        "medium": get("medium"),
-        "campaign": get("campaign"),
-        "term": get("term"),
-        "content": get("content"),
-    })
+    ["source", "medium", "campaign", "term", "content"]
+        .into_iter()
+        .map(|name| {
+            let value = pairs.iter().find(|(k, _)| *k == format!("utm_{name}"));
+            (
+                name.to_owned(),
+                json!(value.map_or("", |(_, v)| v.as_str())),
+            )
+        })
+        .collect::<Map<String, Value>>()
+        .into()
 }
 
-fn text_field(body: &Map<String, Value>, name: &str) -> Result<Option<String>, FakeResponse> {
+fn text_field(body: &Map<String, Value>, name: &str) -> Result<Value, FakeResponse> {
     match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err(errors(422, &[&format!("{name} must be a string")])),
+        None | Some(Value::Null) => Ok(Value::Null),
+        Some(text @ Value::String(_)) => Ok(text.clone()),
+        Some(_) => Err(errors(422, &format!("{name} must be a string"))),
     }
 }
 
@@ -648,12 +588,12 @@ fn time_field(
     body: &Map<String, Value>,
     name: &str,
 ) -> Result<Option<DateTime<Utc>>, FakeResponse> {
-    match text_field(body, name)? {
-        None => Ok(None),
-        Some(text) => DateTime::parse_from_rfc3339(&text)
-            .map(|at| Some(at.with_timezone(&Utc)))
-            .map_err(|_| errors(422, &[&format!("{name} is not a valid ISO 8601 time")])),
-    }
+    let Value::String(text) = text_field(body, name)? else {
+        return Ok(None);
+    };
+    DateTime::parse_from_rfc3339(&text)
+        .map(|at| Some(at.with_timezone(&Utc)))
+        .map_err(|_| errors(422, &format!("{name} is not a valid ISO 8601 time")))
 }
 
 fn create_broadcast(
@@ -669,7 +609,7 @@ fn create_broadcast(
                 .filter(|id| EMAIL_TEMPLATES.iter().any(|(t, _)| t == id))
             {
                 Some(id) => id,
-                None => return Err(errors(422, &["Email template not found"])),
+                None => return Err(errors(422, "Email template not found")),
             },
         };
         if let Some(filter) = body.get("subscriber_filter").filter(|f| !f.is_null()) {
@@ -682,59 +622,54 @@ fn create_broadcast(
             if groups > 1 || kinds > 1 {
                 return Err(errors(
                     422,
-                    &[
-                        "Only a single filter group is supported. Use one of `all`, `any`, or `none`.",
-                    ],
+                    "Only a single filter group is supported. Use one of `all`, `any`, or `none`.",
                 ));
             }
         }
         let public = match body.get("public") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(flag)) => *flag,
-            Some(_) => return Err(errors(422, &["public must be true or false"])),
+            Some(_) => return Err(errors(422, "public must be true or false")),
         };
-        Ok(Broadcast {
-            id: store.next_broadcast_id(),
-            created_at: now,
-            subject: text_field(body, "subject")?.unwrap_or_default(),
-            preview_text: text_field(body, "preview_text")?,
-            description: text_field(body, "description")?,
-            content: text_field(body, "content")?,
-            public,
-            published_at: if public {
-                time_field(body, "published_at")?.or(Some(now))
-            } else {
-                None
-            },
-            send_at: time_field(body, "send_at")?,
-            thumbnail_alt: text_field(body, "thumbnail_alt")?,
-            thumbnail_url: text_field(body, "thumbnail_url")?,
-            email_address: text_field(body, "email_address")?
-                .unwrap_or_else(|| SENDING_ADDRESS.to_owned()),
-            email_template_id: template,
-            subscriber_filter: body
-                .get("subscriber_filter")
-                .filter(|f| !f.is_null())
-                .cloned()
-                .unwrap_or_else(|| json!([{"all": [{"type": "all_subscribers"}]}])),
-            stats: Stats {
-                recipients: 0,
-                emails_opened: 0,
-                total_clicks: 0,
-                unsubscribes: 0,
-                status: "draft",
-            },
-        })
+        let mut fields = json!({"public": public});
+        for name in ["subject", "preview_text", "description", "content"] {
+            fields[name] = text_field(body, name)?;
+        }
+        if fields["subject"].is_null() {
+            fields["subject"] = json!("");
+        }
+        let published_at = match public {
+            true => time_field(body, "published_at")?.or(Some(now)),
+            false => None,
+        };
+        fields["published_at"] = opt_time(published_at);
+        let send_at = time_field(body, "send_at")?;
+        for name in ["thumbnail_alt", "thumbnail_url", "email_address"] {
+            fields[name] = text_field(body, name)?;
+        }
+        if fields["email_address"].is_null() {
+            fields["email_address"] = json!(SENDING_ADDRESS);
+        }
+        fields["subscriber_filter"] = body
+            .get("subscriber_filter")
+            .filter(|f| !f.is_null())
+            .cloned()
+            .unwrap_or_else(|| json!([{"all": [{"type": "all_subscribers"}]}]));
+        let stats = Stats::unsent(if send_at.is_some() {
+            "scheduled"
+        } else {
+            "draft"
+        });
+        let id = store.next_broadcast_id();
+        Ok(Broadcast::new(id, now, fields, template, send_at, stats))
     })();
-    let mut broadcast = match parsed {
+    let broadcast = match parsed {
         Ok(broadcast) => broadcast,
         Err(refusal) => return refusal,
     };
-    if broadcast.send_at.is_some() {
-        broadcast.stats.status = "scheduled";
-    }
     let json = store.broadcast_json(&broadcast);
-    store.broadcasts.insert(broadcast.id, broadcast);
+    let id = json["id"].as_u64().unwrap_or_default();
+    store.broadcasts.insert(id, broadcast);
     FakeResponse::json(201, &json!({ "broadcast": json }))
 }
 
@@ -742,7 +677,7 @@ fn create_broadcast(
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use junction_core::fake::NoTokens;
+    use junction_core::fake::{Fault, NoTokens, TokenStatus};
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 15, 12, 0, 0).unwrap()
@@ -873,10 +808,17 @@ mod tests {
     }
 
     #[test]
-    fn cursors_round_trip() {
-        assert_eq!(cursor_of(10), "WzEwXQ==");
-        assert_eq!(id_of_cursor("WzEwXQ=="), Some(10));
-        assert_eq!(id_of_cursor("nonsense"), None);
+    fn cursors_are_base64_of_the_last_id() {
+        let fake = KitFake::default();
+        let (_, page) = get(&fake, "/v4/tags", "per_page=2");
+        // Tags 6 and 5, newest first: the end cursor names 5.
+        assert_eq!(page["pagination"]["end_cursor"], "WzVd");
+        assert_eq!(page["pagination"]["start_cursor"], "WzZd");
+        assert_eq!(page["pagination"]["has_previous_page"], false);
+        let (_, next) = get(&fake, "/v4/tags", "per_page=2&after=WzVd");
+        assert_eq!(next["tags"][0]["id"], 4);
+        assert_eq!(next["pagination"]["has_previous_page"], true);
+        assert_eq!(get(&fake, "/v4/tags", "after=nonsense").0, 400);
     }
 
     #[test]

@@ -4,12 +4,12 @@
 //!
 //! The seed is laid out backwards from the moment of the fake's first request, so
 //! growth stats of recent days always have activity; the same moment always gives the
-//! same data.
+//! same data. Its tables (names, lists, subjects) are data (`seed.json`).
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::OnceLock};
 
 use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// Subscribers in the seed.
 const SEED_SUBSCRIBERS: u64 = 240;
@@ -17,42 +17,46 @@ const SEED_SUBSCRIBERS: u64 = 240;
 /// The first seeded subscriber id.
 const FIRST_SUBSCRIBER_ID: u64 = 1001;
 
-const FIRST_NAMES: [&str; 24] = [
-    "Alice", "Benito", "Camille", "Dario", "Elliot", "Farah", "Gus", "Hana", "Ivo", "Jules",
-    "Kemal", "Lena", "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tariq", "Uma",
-    "Viktor", "Wen", "Yara",
-];
-
-const LAST_NAMES: [&str; 16] = [
-    "Lamarr", "Okafor", "Nguyen", "Schmidt", "Rossi", "Kowalski", "Haddad", "Silva", "Tanaka",
-    "Moreau", "Jensen", "Novak", "Costa", "Ibrahim", "Walsh", "Berg",
-];
-
-const COMPANIES: [&str; 8] = [
-    "Acme Inc",
-    "Globex",
-    "Initech",
-    "Umbrella",
-    "Hooli",
-    "Stark Labs",
-    "Wayne Co",
-    "Soylent",
-];
-
-const PLANS: [&str; 3] = ["free", "pro", "team"];
-
 /// The email templates the fake account has (id, name).
 pub(crate) const EMAIL_TEMPLATES: [(u64, &str); 2] = [(2, "Classic"), (6, "Text Only")];
 
 /// The account's default sending address.
 pub(crate) const SENDING_ADDRESS: &str = "hello@sandbox-creator.example";
 
+/// The custom fields of the fake account: (id, key, label).
+pub(crate) const CUSTOM_FIELDS: [(u64, &str, &str); 3] = [
+    (1, "last_name", "Last name"),
+    (2, "company", "Company"),
+    (3, "plan", "Plan"),
+];
+
+/// What a subscriber may join.
+pub(crate) const COLLECTIONS: [&str; 3] = ["tags", "sequences", "forms"];
+
+/// The seed's tables.
+fn seed() -> &'static Value {
+    static SEED: OnceLock<Value> = OnceLock::new();
+    SEED.get_or_init(|| serde_json::from_str(include_str!("seed.json")).unwrap_or_default())
+}
+
+/// A table of the seed.
+fn table(name: &str) -> &'static [Value] {
+    seed()[name].as_array().map_or(&[][..], Vec::as_slice)
+}
+
+/// The `index`th text of a table, round the table.
+fn pick(name: &str, index: u64) -> &'static str {
+    let items = table(name);
+    let at = usize::try_from(index).unwrap_or(0) % items.len().max(1);
+    items.get(at).and_then(Value::as_str).unwrap_or_default()
+}
+
 /// Kit's timestamp format (`2023-02-17T11:43:55Z`).
 pub(crate) fn kit_time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn opt_time(at: Option<DateTime<Utc>>) -> Value {
+pub(crate) fn opt_time(at: Option<DateTime<Utc>>) -> Value {
     at.map_or(Value::Null, |at| json!(kit_time(at)))
 }
 
@@ -68,35 +72,6 @@ pub(crate) struct Subscriber {
     pub fields: BTreeMap<String, Option<String>>,
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct Tag {
-    pub id: u64,
-    pub name: String,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Sequence {
-    pub id: u64,
-    pub name: String,
-    pub active: bool,
-    pub hold: bool,
-    pub repeat: bool,
-    pub created_at: DateTime<Utc>,
-    pub email_count: u64,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Form {
-    pub id: u64,
-    pub name: String,
-    /// `embed` (a form) or `hosted` (a landing page).
-    pub kind: &'static str,
-    pub uid: String,
-    pub archived: bool,
-    pub created_at: DateTime<Utc>,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Stats {
     pub recipients: u64,
@@ -106,45 +81,72 @@ pub(crate) struct Stats {
     pub status: &'static str,
 }
 
+impl Stats {
+    /// A broadcast not sent yet.
+    pub(crate) fn unsent(status: &'static str) -> Self {
+        Self {
+            recipients: 0,
+            emails_opened: 0,
+            total_clicks: 0,
+            unsubscribes: 0,
+            status,
+        }
+    }
+}
+
+/// A broadcast: Kit's JSON of it but its status, when it goes out, and its stats.
 #[derive(Debug, Clone)]
 pub(crate) struct Broadcast {
-    pub id: u64,
-    pub created_at: DateTime<Utc>,
-    pub subject: String,
-    pub preview_text: Option<String>,
-    pub description: Option<String>,
-    pub content: Option<String>,
-    pub public: bool,
-    pub published_at: Option<DateTime<Utc>>,
+    pub json: Value,
     pub send_at: Option<DateTime<Utc>>,
-    pub thumbnail_alt: Option<String>,
-    pub thumbnail_url: Option<String>,
-    pub email_address: String,
-    pub email_template_id: u64,
-    pub subscriber_filter: Value,
     pub stats: Stats,
 }
 
-/// The custom fields of the fake account: (id, key, label).
-pub(crate) const CUSTOM_FIELDS: [(u64, &str, &str); 3] = [
-    (1, "last_name", "Last name"),
-    (2, "company", "Company"),
-    (3, "plan", "Plan"),
-];
+impl Broadcast {
+    /// Broadcast `id` from its fields as Kit shows them (`subject`, `preview_text`,
+    /// `description`, `content`, `public`, `published_at`, `thumbnail_alt`,
+    /// `thumbnail_url`, `email_address`, `subscriber_filter`) and its template.
+    pub(crate) fn new(
+        id: u64,
+        created_at: DateTime<Utc>,
+        mut json: Value,
+        template: u64,
+        send_at: Option<DateTime<Utc>>,
+        stats: Stats,
+    ) -> Self {
+        let template = EMAIL_TEMPLATES
+            .iter()
+            .find(|(t, _)| *t == template)
+            .map_or(Value::Null, |(id, name)| json!({"id": id, "name": name}));
+        let public_url = format!("https://sandbox-creator.kit.com/posts/broadcast-{id}");
+        let more = json!({
+            "id": id, "publication_id": id, "created_at": kit_time(created_at),
+            "send_at": opt_time(send_at), "email_template": template,
+            "public_url": if json["public"] == true { json!(public_url) } else { Value::Null },
+        });
+        if let (Some(json), Value::Object(more)) = (json.as_object_mut(), more) {
+            json.extend(more);
+        }
+        Self {
+            json,
+            send_at,
+            stats,
+        }
+    }
+}
+
+/// A subscriber in a collection: (collection, its item's id, subscriber id).
+pub(crate) type Membership = (&'static str, u64, u64);
 
 /// Everything the fake account holds.
 #[derive(Debug, Clone)]
 pub(crate) struct Store {
     pub subscribers: BTreeMap<u64, Subscriber>,
-    pub tags: BTreeMap<u64, Tag>,
-    /// (tag id, subscriber id) → tagged at.
-    pub taggings: BTreeMap<(u64, u64), DateTime<Utc>>,
-    pub sequences: BTreeMap<u64, Sequence>,
-    /// (sequence id, subscriber id) → added at.
-    pub enrollments: BTreeMap<(u64, u64), DateTime<Utc>>,
-    pub forms: BTreeMap<u64, Form>,
-    /// (form id, subscriber id) → (added at, referrer).
-    pub form_subscriptions: BTreeMap<(u64, u64), (DateTime<Utc>, Option<String>)>,
+    /// Tags, sequences and forms by id, as Kit shows them but their counts.
+    pub collections: BTreeMap<&'static str, BTreeMap<u64, Value>>,
+    /// When each subscriber joined each collection, and the referrer of a form
+    /// subscription.
+    pub members: BTreeMap<Membership, (DateTime<Utc>, Option<String>)>,
     pub broadcasts: BTreeMap<u64, Broadcast>,
 }
 
@@ -153,12 +155,8 @@ impl Store {
     pub(crate) fn seed(now: DateTime<Utc>) -> Self {
         let mut store = Store {
             subscribers: BTreeMap::new(),
-            tags: BTreeMap::new(),
-            taggings: BTreeMap::new(),
-            sequences: BTreeMap::new(),
-            enrollments: BTreeMap::new(),
-            forms: BTreeMap::new(),
-            form_subscriptions: BTreeMap::new(),
+            collections: BTreeMap::new(),
+            members: BTreeMap::new(),
             broadcasts: BTreeMap::new(),
         };
         store.seed_subscribers(now);
@@ -175,8 +173,7 @@ impl Store {
             let age = ((SEED_SUBSCRIBERS - i) * year_minutes / SEED_SUBSCRIBERS) as i64
                 - (i * 37 % 600) as i64;
             let created_at = now - Days::minutes(age);
-            let first = FIRST_NAMES[(i % 24) as usize];
-            let last = LAST_NAMES[(i * 5 % 16) as usize];
+            let (first, last) = (pick("first_names", i), pick("last_names", i * 5));
             let (state, cancelled_at) = match i {
                 _ if i % 11 == 3 => {
                     let after = created_at + Days::days((i % 40) as i64 + 1);
@@ -187,20 +184,18 @@ impl Store {
                 _ if i % 47 == 9 => ("complained", None),
                 _ => ("active", None),
             };
+            let company = (i % 3 != 0).then(|| pick("companies", i).to_owned());
             let fields = BTreeMap::from([
                 ("last_name".to_owned(), Some(last.to_owned())),
-                (
-                    "company".to_owned(),
-                    (i % 3 != 0).then(|| COMPANIES[(i % 8) as usize].to_owned()),
-                ),
-                ("plan".to_owned(), Some(PLANS[(i % 3) as usize].to_owned())),
+                ("company".to_owned(), company),
+                ("plan".to_owned(), Some(pick("plans", i).to_owned())),
             ]);
             self.subscribers.insert(
                 id,
                 Subscriber {
                     id,
                     first_name: (i % 13 != 0).then(|| first.to_owned()),
-                    email: format!("{}.{}{}@example.com", first, last, i).to_lowercase(),
+                    email: format!("{first}.{last}{i}@example.com").to_lowercase(),
                     state: state.to_owned(),
                     created_at,
                     updated_at: cancelled_at.unwrap_or(created_at),
@@ -212,106 +207,62 @@ impl Store {
     }
 
     fn seed_lists(&mut self, now: DateTime<Utc>) {
-        let names = [
-            "Customer",
-            "Newsletter",
-            "Webinar 2026",
-            "Lead magnet: checklist",
-            "VIP",
-            "Re-engage",
-        ];
-        for (n, name) in (1u64..).zip(names) {
-            self.tags.insert(
-                n,
-                Tag {
-                    id: n,
-                    name: name.to_owned(),
-                    created_at: now - Days::days(400 - n as i64 * 20),
-                },
-            );
+        let ago = |days: i64| kit_time(now - Days::days(days));
+        for (n, name) in (1u64..).zip(table("tags")) {
+            let tag = json!({"id": n, "name": name, "created_at": ago(400 - n as i64 * 20)});
+            self.collection("tags").insert(n, tag);
         }
-        let sequences = [
-            ("Welcome series", true, false, 5),
-            ("Evergreen course", true, true, 12),
-            ("Black Friday 2025", false, false, 3),
-        ];
-        for (n, (name, active, hold, emails)) in (1u64..).zip(sequences) {
-            self.sequences.insert(
-                n,
-                Sequence {
-                    id: n,
-                    name: name.to_owned(),
-                    active,
-                    hold,
-                    repeat: false,
-                    created_at: now - Days::days(380 - n as i64 * 30),
-                    email_count: emails,
-                },
-            );
+        for (n, fields) in (1u64..).zip(table("sequences")) {
+            let created = ago(380 - n as i64 * 30);
+            let mut sequence = json!({"id": n, "created_at": created, "updated_at": created});
+            for part in [&seed()["sequence"], fields] {
+                if let (Some(sequence), Some(part)) = (sequence.as_object_mut(), part.as_object()) {
+                    sequence.extend(part.clone());
+                }
+            }
+            self.collection("sequences").insert(n, sequence);
         }
-        let forms = [
-            ("Newsletter sign-up", "embed", false),
-            ("Checklist landing page", "hosted", false),
-            ("Webinar registration", "embed", false),
-            ("Old pop-up", "embed", true),
-        ];
-        for (n, (name, kind, archived)) in (1u64..).zip(forms) {
-            self.forms.insert(
-                n,
-                Form {
-                    id: n,
-                    name: name.to_owned(),
-                    kind,
-                    uid: format!("{:010x}", 0x5a_7c00_0000u64 + n * 0x1_3579),
-                    archived,
-                    created_at: now - Days::days(390 - n as i64 * 10),
-                },
-            );
+        for (n, form) in (1u64..).zip(table("forms")) {
+            let uid = format!("{:010x}", 0x5a_7c00_0000u64 + n * 0x1_3579);
+            let embed = form["type"] == "embed";
+            let form = json!({
+                "id": n, "name": form["name"], "created_at": ago(390 - n as i64 * 10),
+                "type": form["type"], "format": if embed { json!("inline") } else { Value::Null },
+                "embed_js": format!("https://sandbox-creator.kit.com/{uid}/index.js"),
+                "embed_url": format!("https://sandbox-creator.kit.com/{uid}"),
+                "archived": form["archived"], "uid": uid,
+            });
+            self.collection("forms").insert(n, form);
         }
         for (i, subscriber) in (0u64..).zip(self.subscribers.values()) {
-            let joined = subscriber.created_at;
+            let (joined, id) = (subscriber.created_at, subscriber.id);
             for tag in 1..=6u64 {
                 if (i + tag * 7) % (tag + 2) == 0 {
-                    self.taggings
-                        .insert((tag, subscriber.id), joined + Days::hours(tag as i64));
+                    let at = joined + Days::hours(tag as i64);
+                    self.members.insert(("tags", tag, id), (at, None));
                 }
             }
             for (sequence, every) in [(1u64, 2u64), (2, 5), (3, 9)] {
                 if i % every == 0 {
-                    self.enrollments
-                        .insert((sequence, subscriber.id), joined + Days::minutes(5));
+                    let at = joined + Days::minutes(5);
+                    self.members.insert(("sequences", sequence, id), (at, None));
                 }
             }
             if i % 10 != 0 {
-                let form = i % 4 + 1;
                 let referrer = (i % 2 == 0).then(|| {
                     format!(
                         "https://sandbox-creator.example/join?utm_source={}&utm_medium=social",
-                        ["twitter", "instagram", "youtube"][(i % 3) as usize]
+                        pick("referrers", i % 3)
                     )
                 });
-                self.form_subscriptions
-                    .insert((form, subscriber.id), (joined, referrer));
+                self.members
+                    .insert(("forms", i % 4 + 1, id), (joined, referrer));
             }
         }
     }
 
     fn seed_broadcasts(&mut self, now: DateTime<Utc>) {
-        let subjects = [
-            "Welcome to the newsletter",
-            "3 lessons from our first year",
-            "The checklist is here",
-            "Behind the scenes: how we plan a launch",
-            "Your questions, answered",
-            "Webinar replay inside",
-            "What I'd do differently",
-            "A small favour to ask",
-            "The best of the quarter",
-            "New course: early access",
-            "Spring launch: save the date",
-            "Draft: ideas for next month",
-        ];
-        for (k, subject) in (1u64..).zip(subjects) {
+        for (k, subject) in (1u64..).zip(table("broadcasts")) {
             let send_at = match k {
                 1..=10 => Some(now - Days::days(((10 - k) * 9 + 2) as i64) - Days::hours(3)),
                 11 => Some(now + Days::days(3)),
@@ -335,39 +286,29 @@ impl Store {
                         status: "completed",
                     }
                 }
-                None => Stats {
-                    recipients: 0,
-                    emails_opened: 0,
-                    total_clicks: 0,
-                    unsubscribes: 0,
-                    status: if send_at.is_some() {
-                        "scheduled"
-                    } else {
-                        "draft"
-                    },
-                },
+                None => Stats::unsent(if send_at.is_some() {
+                    "scheduled"
+                } else {
+                    "draft"
+                }),
             };
-            self.broadcasts.insert(
-                k,
-                Broadcast {
-                    id: k,
-                    created_at,
-                    subject: subject.to_owned(),
-                    preview_text: Some(format!("Issue #{k}")),
-                    description: None,
-                    content: Some(format!("<p>{subject}</p><p>Thanks for reading.</p>")),
-                    public: k % 2 == 0,
-                    published_at: if k % 2 == 0 { sent } else { None },
-                    send_at,
-                    thumbnail_alt: None,
-                    thumbnail_url: None,
-                    email_address: SENDING_ADDRESS.to_owned(),
-                    email_template_id: EMAIL_TEMPLATES[(k % 2) as usize].0,
-                    subscriber_filter: json!([{"all": [{"type": "all_subscribers"}]}]),
-                    stats,
-                },
-            );
+            let subject = subject.as_str().unwrap_or_default();
+            let public = k % 2 == 0;
+            let fields = json!({
+                "subject": subject, "preview_text": format!("Issue #{k}"), "description": null,
+                "content": format!("<p>{subject}</p><p>Thanks for reading.</p>"),
+                "public": public, "published_at": opt_time(sent.filter(|_| public)),
+                "thumbnail_alt": null, "thumbnail_url": null, "email_address": SENDING_ADDRESS,
+                "subscriber_filter": [{"all": [{"type": "all_subscribers"}]}],
+            });
+            let template = EMAIL_TEMPLATES[(k % 2) as usize].0;
+            let broadcast = Broadcast::new(k, created_at, fields, template, send_at, stats);
+            self.broadcasts.insert(k, broadcast);
         }
+    }
+
+    fn collection(&mut self, name: &'static str) -> &mut BTreeMap<u64, Value> {
+        self.collections.entry(name).or_default()
     }
 
     /// Subscribers who count for a tag, sequence or form: the active ones.
@@ -377,18 +318,26 @@ impl Store {
             .is_some_and(|s| s.state == "active")
     }
 
+    /// A tag, sequence or form with its count of active subscribers.
+    pub(crate) fn counted(&self, collection: &str, item: &Value) -> Value {
+        let id = item["id"].as_u64().unwrap_or_default();
+        let count = self
+            .members
+            .keys()
+            .filter(|(c, i, s)| *c == collection && *i == id && self.active(*s))
+            .count();
+        let mut item = item.clone();
+        item["subscriber_count"] = json!(count);
+        item
+    }
+
     pub(crate) fn subscriber_json(&self, subscriber: &Subscriber) -> Value {
         // Kit lists every custom field of the account, null where unset.
-        let fields: serde_json::Map<String, Value> = CUSTOM_FIELDS
+        let fields: Map<String, Value> = CUSTOM_FIELDS
             .iter()
             .map(|(_, key, _)| {
-                let value = subscriber
-                    .fields
-                    .get(*key)
-                    .cloned()
-                    .flatten()
-                    .map_or(Value::Null, Value::String);
-                ((*key).to_owned(), value)
+                let value = subscriber.fields.get(*key).cloned().flatten();
+                ((*key).to_owned(), value.map_or(Value::Null, Value::String))
             })
             .collect();
         json!({
@@ -401,97 +350,13 @@ impl Store {
         })
     }
 
-    pub(crate) fn tag_json(&self, tag: &Tag) -> Value {
-        let count = self
-            .taggings
-            .keys()
-            .filter(|(t, s)| *t == tag.id && self.active(*s))
-            .count();
-        json!({
-            "id": tag.id,
-            "name": tag.name,
-            "created_at": kit_time(tag.created_at),
-            "subscriber_count": count,
-        })
-    }
-
-    pub(crate) fn sequence_json(&self, sequence: &Sequence) -> Value {
-        let count = self
-            .enrollments
-            .keys()
-            .filter(|(q, s)| *q == sequence.id && self.active(*s))
-            .count();
-        json!({
-            "id": sequence.id,
-            "name": sequence.name,
-            "hold": sequence.hold,
-            "repeat": sequence.repeat,
-            "created_at": kit_time(sequence.created_at),
-            "updated_at": kit_time(sequence.created_at),
-            "email_address": null,
-            "email_template_id": null,
-            "send_days": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"],
-            "send_hour": 9,
-            "time_zone": "Etc/UTC",
-            "active": sequence.active,
-            "exclude_subscriber_sources": [],
-            "email_count": sequence.email_count,
-            "subscriber_count": count,
-        })
-    }
-
-    pub(crate) fn form_json(&self, form: &Form) -> Value {
-        let count = self
-            .form_subscriptions
-            .keys()
-            .filter(|(f, s)| *f == form.id && self.active(*s))
-            .count();
-        json!({
-            "id": form.id,
-            "name": form.name,
-            "created_at": kit_time(form.created_at),
-            "type": form.kind,
-            "format": if form.kind == "embed" { json!("inline") } else { Value::Null },
-            "embed_js": format!("https://sandbox-creator.kit.com/{}/index.js", form.uid),
-            "embed_url": format!("https://sandbox-creator.kit.com/{}", form.uid),
-            "archived": form.archived,
-            "uid": form.uid,
-            "subscriber_count": count,
-        })
-    }
-
     pub(crate) fn broadcast_json(&self, broadcast: &Broadcast) -> Value {
-        let template = EMAIL_TEMPLATES
-            .iter()
-            .find(|(id, _)| *id == broadcast.email_template_id)
-            .map_or(json!(null), |(id, name)| json!({"id": id, "name": name}));
-        json!({
-            "id": broadcast.id,
-            "publication_id": broadcast.id,
-            "created_at": kit_time(broadcast.created_at),
-            "subject": broadcast.subject,
-            "preview_text": broadcast.preview_text,
-            "description": broadcast.description,
-            "content": broadcast.content,
-            "public": broadcast.public,
-            "published_at": opt_time(broadcast.published_at),
-            "send_at": opt_time(broadcast.send_at),
-            "thumbnail_alt": broadcast.thumbnail_alt,
-            "thumbnail_url": broadcast.thumbnail_url,
-            "public_url": if broadcast.public {
-                json!(format!("https://sandbox-creator.kit.com/posts/broadcast-{}", broadcast.id))
-            } else {
-                Value::Null
-            },
-            "email_address": broadcast.email_address,
-            "email_template": template,
-            "subscriber_filter": broadcast.subscriber_filter,
-            "status": broadcast.stats.status,
-        })
+        let mut json = broadcast.json.clone();
+        json["status"] = json!(broadcast.stats.status);
+        json
     }
 
-    pub(crate) fn stats_json(&self, broadcast: &Broadcast) -> Value {
-        let stats = &broadcast.stats;
+    pub(crate) fn stats_json(&self, id: u64, stats: &Stats) -> Value {
         let rate = |part: u64| {
             if stats.recipients == 0 {
                 0.0
@@ -502,7 +367,7 @@ impl Store {
         };
         json!({
             "broadcast": {
-                "id": broadcast.id,
+                "id": id,
                 "stats": {
                     "recipients": stats.recipients,
                     "open_rate": rate(stats.emails_opened),
@@ -529,21 +394,12 @@ impl Store {
             .and_time(chrono::NaiveTime::MIN)
             .and_utc();
         let within = |at: DateTime<Utc>| at >= start && at < end;
-        let new_subscribers = self
-            .subscribers
-            .values()
-            .filter(|s| within(s.created_at))
-            .count() as i64;
-        let cancellations = self
-            .subscribers
-            .values()
-            .filter(|s| s.cancelled_at.is_some_and(within))
-            .count() as i64;
-        let subscribers = self
-            .subscribers
-            .values()
-            .filter(|s| s.created_at < end && s.cancelled_at.is_none_or(|c| c >= end))
-            .count();
+        let count = |keep: &dyn Fn(&Subscriber) -> bool| {
+            self.subscribers.values().filter(|s| keep(s)).count() as i64
+        };
+        let new_subscribers = count(&|s| within(s.created_at));
+        let cancellations = count(&|s| s.cancelled_at.is_some_and(within));
+        let subscribers = count(&|s| s.created_at < end && s.cancelled_at.is_none_or(|c| c >= end));
         json!({
             "stats": {
                 "cancellations": cancellations,
@@ -635,7 +491,7 @@ mod tests {
         assert_eq!(statuses.iter().filter(|s| **s == "completed").count(), 10);
         assert!(statuses.contains(&"scheduled") && statuses.contains(&"draft"));
         let sent = &store.broadcasts[&10];
-        let stats = store.stats_json(sent);
+        let stats = store.stats_json(10, &sent.stats);
         assert!(stats["broadcast"]["stats"]["recipients"].as_u64().unwrap() > 100);
     }
 }
