@@ -10,6 +10,7 @@
 //! | module | what it gives a fake |
 //! |---|---|
 //! | [`route`] | the route table: method and path pattern (named segments) to handler; 404 and 405 |
+//! | [`data`] | [`Data`]: the JSON data files of a fake (seed tables, constant parts of objects) |
 //! | [`auth`] | the credential read with the adapter's [`crate::AuthMode`]s, checked against the fake's keys or the sandbox's token authority; refusals to word |
 //! | [`paging`] | [`Pager`]: a list paged as the adapter's [`crate::Paging`] walks it, in every style |
 //! | [`idempotency`] | idempotency keys: the same request replays, another is refused |
@@ -56,6 +57,7 @@
 //! ```
 
 pub mod auth;
+pub mod data;
 pub mod faults;
 pub mod idempotency;
 pub mod paging;
@@ -64,6 +66,7 @@ pub mod route;
 pub mod service;
 
 pub use auth::{Auth, Key, Principal, Refusal, Refused, Serves};
+pub use data::{Data, merged};
 pub use faults::{Answer, Faults};
 pub use idempotency::{Idempotency, Reuse};
 pub use paging::{Cursor, Page, PageError, Pager, Params, Sizes};
