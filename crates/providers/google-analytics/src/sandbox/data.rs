@@ -3,67 +3,29 @@
 //! dimension values. The same request therefore always gets the same numbers, and
 //! totals are consistent: a day's sessions equal the sum of its per-country sessions.
 
+use std::collections::BTreeMap;
+
 use chrono::{Datelike, NaiveDate, Weekday};
+use junction_toolkit::fake::Data;
 
-/// Values of the `country` dimension (GA4 reports country names), with their share
-/// of traffic.
-pub(crate) const COUNTRIES: [(&str, f64); 8] = [
-    ("United States", 0.38),
-    ("United Kingdom", 0.12),
-    ("Germany", 0.10),
-    ("India", 0.10),
-    ("Canada", 0.08),
-    ("France", 0.08),
-    ("Brazil", 0.07),
-    ("Japan", 0.07),
-];
+/// What the fake knows of GA4's schema, and the values of its dimensions with their
+/// shares of traffic (`countries`, `channels`).
+pub(crate) static SCHEMA: Data = Data::new(include_str!("schema.json"));
 
-/// Values of `sessionDefaultChannelGroup`, with their share of traffic.
-pub(crate) const CHANNELS: [(&str, f64); 7] = [
-    ("Organic Search", 0.38),
-    ("Direct", 0.24),
-    ("Paid Search", 0.12),
-    ("Organic Social", 0.10),
-    ("Referral", 0.08),
-    ("Email", 0.05),
-    ("Paid Social", 0.03),
-];
-
-/// Counts measured in one cell (a day, a country, a channel) or summed over cells.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Totals {
-    pub sessions: u64,
-    pub total_users: u64,
-    pub active_users: u64,
-    pub new_users: u64,
-    pub engaged_sessions: u64,
-    pub key_events: u64,
-    pub revenue_cents: u64,
-    pub page_views: u64,
-    pub event_count: u64,
-    pub session_seconds: u64,
-}
-
-impl Totals {
-    pub(crate) fn add(&mut self, other: &Totals) {
-        self.sessions += other.sessions;
-        self.total_users += other.total_users;
-        self.active_users += other.active_users;
-        self.new_users += other.new_users;
-        self.engaged_sessions += other.engaged_sessions;
-        self.key_events += other.key_events;
-        self.revenue_cents += other.revenue_cents;
-        self.page_views += other.page_views;
-        self.event_count += other.event_count;
-        self.session_seconds += other.session_seconds;
-    }
-}
+/// Counts measured in one cell (a day, a country, a channel) or summed over cells,
+/// by GA4 metric name; `revenueCents` and `sessionSeconds` are what the revenue and
+/// the average session duration are computed from.
+pub(crate) type Totals = BTreeMap<&'static str, u64>;
 
 /// One cell's counts.
 pub(crate) fn cell(property: &str, date: NaiveDate, country: usize, channel: usize) -> Totals {
     let day = date.format("%Y%m%d").to_string();
-    let country_share = COUNTRIES.get(country).map_or(0.0, |c| c.1);
-    let channel_share = CHANNELS.get(channel).map_or(0.0, |c| c.1);
+    let share = |table: &str, at: usize| {
+        SCHEMA
+            .list(table)
+            .get(at)
+            .map_or(0.0, |c| c[1].as_f64().unwrap_or(0.0))
+    };
     let (country_key, channel_key) = (country.to_string(), channel.to_string());
     // A uniform number in [0, 1) for one aspect of this cell.
     let unit = |aspect: &str| unit_interval(&[property, &day, &country_key, &channel_key, aspect]);
@@ -77,24 +39,38 @@ pub(crate) fn cell(property: &str, date: NaiveDate, country: usize, channel: usi
         _ => 1.0,
     };
     let noise = 0.7 + 0.6 * unit("noise");
+    let (country_share, channel_share) =
+        (share("/countries", country), share("/channels", channel));
     let sessions = round(property_scale * country_share * channel_share * weekday * noise);
-    let total_users = round(sessions as f64 * (0.72 + 0.18 * unit("users")));
-    let key_events = round(sessions as f64 * (0.01 + 0.05 * unit("key_events")));
-    let page_views = round(sessions as f64 * (1.4 + 2.6 * unit("views")));
-    Totals {
-        sessions,
-        total_users,
-        active_users: round(total_users as f64 * (0.93 + 0.07 * unit("active"))),
-        new_users: round(total_users as f64 * (0.25 + 0.35 * unit("new_users"))),
-        engaged_sessions: round(sessions as f64 * (0.45 + 0.30 * unit("engaged"))),
-        key_events,
-        // Between $15 and $120 per key event.
-        revenue_cents: key_events
-            * (1_500 + hash(&[property, &day, &country_key, &channel_key, "order"]) % 10_500),
-        page_views,
-        event_count: round(page_views as f64 * (2.0 + 2.0 * unit("events"))),
-        session_seconds: round(sessions as f64 * (45.0 + 200.0 * unit("duration"))),
-    }
+    let of_sessions = |low: f64, spread: f64, aspect: &str| {
+        round(sessions as f64 * (low + spread * unit(aspect)))
+    };
+    let total_users = of_sessions(0.72, 0.18, "users");
+    let key_events = of_sessions(0.01, 0.05, "key_events");
+    let page_views = of_sessions(1.4, 2.6, "views");
+    // Between $15 and $120 per key event.
+    let order = 1_500 + hash(&[property, &day, &country_key, &channel_key, "order"]) % 10_500;
+    Totals::from([
+        ("sessions", sessions),
+        ("totalUsers", total_users),
+        (
+            "activeUsers",
+            round(total_users as f64 * (0.93 + 0.07 * unit("active"))),
+        ),
+        (
+            "newUsers",
+            round(total_users as f64 * (0.25 + 0.35 * unit("new_users"))),
+        ),
+        ("engagedSessions", of_sessions(0.45, 0.30, "engaged")),
+        ("keyEvents", key_events),
+        ("revenueCents", key_events * order),
+        ("screenPageViews", page_views),
+        (
+            "eventCount",
+            round(page_views as f64 * (2.0 + 2.0 * unit("events"))),
+        ),
+        ("sessionSeconds", of_sessions(45.0, 200.0, "duration")),
+    ])
 }
 
 fn round(value: f64) -> u64 {
@@ -134,22 +110,27 @@ mod tests {
         let date = NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
         assert_eq!(cell("123", date, 0, 0), cell("123", date, 0, 0));
         assert_ne!(cell("123", date, 0, 0), cell("124", date, 0, 0));
-        let mut day = Totals::default();
-        for country in 0..COUNTRIES.len() {
-            for channel in 0..CHANNELS.len() {
+        let mut day = Totals::new();
+        for country in 0..SCHEMA.list("/countries").len() {
+            for channel in 0..SCHEMA.list("/channels").len() {
                 let c = cell("123", date, country, channel);
-                assert!(c.total_users <= c.sessions && c.new_users <= c.total_users);
-                assert!(c.engaged_sessions <= c.sessions && c.key_events <= c.sessions);
-                day.add(&c);
+                assert!(c["totalUsers"] <= c["sessions"] && c["newUsers"] <= c["totalUsers"]);
+                assert!(c["engagedSessions"] <= c["sessions"] && c["keyEvents"] <= c["sessions"]);
+                for (name, count) in c {
+                    *day.entry(name).or_default() += count;
+                }
             }
         }
-        assert!((150..=7_000).contains(&day.sessions), "{day:?}");
+        assert!((150..=7_000).contains(&day["sessions"]), "{day:?}");
     }
 
     #[test]
     fn shares_add_up() {
-        let sum = |shares: &[(&str, f64)]| shares.iter().map(|s| s.1).sum::<f64>();
-        assert!((sum(&COUNTRIES) - 1.0).abs() < 1e-9);
-        assert!((sum(&CHANNELS) - 1.0).abs() < 1e-9);
+        let sum = |table: &str| {
+            let shares = SCHEMA.list(table).iter().map(|s| s[1].as_f64().unwrap());
+            shares.sum::<f64>()
+        };
+        assert!((sum("/countries") - 1.0).abs() < 1e-9);
+        assert!((sum("/channels") - 1.0).abs() < 1e-9);
     }
 }

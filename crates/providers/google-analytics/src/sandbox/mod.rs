@@ -17,16 +17,25 @@
 //!
 //! The fake keeps no state between requests, so its `propertyQuota` always shows
 //! full quotas less the cost of the request at hand.
+//!
+//! Routing, the token check, and the faults are the toolkit's fake scaffolding
+//! ([`junction_toolkit::fake`]) over the adapter's own description
+//! ([`crate::google::API`]); what the fake knows of GA4's schema is data
+//! (`schema.json`).
 
 mod data;
 mod report;
 
-use junction_core::fake::{
-    CatalogEntry, FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake, TokenStatus,
+use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
+use junction_toolkit::fake::{
+    Answer, Auth, Call, ErrorShape, Faults, Refusal, Refused, Route, Service,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::spec::{FULL_SCOPE, PROVIDER_ID, READONLY_SCOPE};
+use crate::{
+    google::API,
+    spec::{FULL_SCOPE, PROVIDER_ID, READONLY_SCOPE},
+};
 use report::{InvalidArgument, ReportQuery};
 
 /// The property id that stands for a property the signed-in account cannot access.
@@ -47,6 +56,45 @@ const CATALOG_LOOKBACK_DAYS: u32 = 60;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Ga4Fake;
 
+/// Google's error envelope: `{"error": {"code", "message", "status"}}`.
+const ERRORS: ErrorShape =
+    ErrorShape::new(Some("/error/status"), "/error/message").status_at("/error/code");
+
+fn google_error(code: u16, status: &str, message: &str) -> FakeResponse {
+    ERRORS.reply(code, Some(status), message)
+}
+
+const SERVICE: Service<()> = Service::new(
+    API.base.prefix,
+    &[Route::post("properties/{property}:runReport", run_report)],
+    Auth::new(API.auth, PROVIDER_ID).needs(&[READONLY_SCOPE, FULL_SCOPE]),
+    ERRORS,
+    Faults {
+        server_error: Answer::error(
+            503,
+            Some("UNAVAILABLE"),
+            "The service is currently unavailable.",
+        ),
+        rate_limited: Answer::Error {
+            status: 429,
+            code: Some("RESOURCE_EXHAUSTED"),
+            message: "Exhausted concurrent requests quota. Wait for in-flight requests to this \
+                      property to finish and retry.",
+            headers: &[("retry-after", "{secs}")],
+        },
+        quota_exhausted: Answer::error(
+            429,
+            Some("RESOURCE_EXHAUSTED"),
+            "Exhausted property tokens per hour. Requests to this property will succeed again \
+             when the hourly quota refreshes.",
+        ),
+    },
+    refuse,
+    Answer::error(404, Some("NOT_FOUND"), "Method not found."),
+)
+// Google's front end answers unknown methods before anything else.
+.routes_first();
+
 impl ProviderFake for Ga4Fake {
     fn provider_id(&self) -> &'static str {
         PROVIDER_ID
@@ -62,134 +110,41 @@ impl ProviderFake for Ga4Fake {
                 FORBIDDEN_PROPERTY,
                 "a property the account cannot see: 403 PERMISSION_DENIED",
             )
-            .fixture("dimensions", report::DIMENSIONS.to_vec())
+            .fixture("dimensions", data::SCHEMA.list("/dimensions").to_vec())
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
-        let Some(property) = run_report_property(request) else {
-            return google_error(404, "NOT_FOUND", "Method not found.");
-        };
-        // An outage answers before anything is checked.
-        if ctx.fault == Some(Fault::ServerError) {
-            return google_error(503, "UNAVAILABLE", "The service is currently unavailable.");
-        }
-        if let Err(refusal) = authorize(request, ctx) {
-            return refusal;
-        }
-        match ctx.fault {
-            Some(Fault::RateLimited { retry_after_secs }) => {
-                return google_error(
-                    429,
-                    "RESOURCE_EXHAUSTED",
-                    "Exhausted concurrent requests quota. Wait for in-flight requests to this \
-                     property to finish and retry.",
-                )
-                .with_header("retry-after", &retry_after_secs.to_string());
-            }
-            Some(Fault::QuotaExhausted) => {
-                return google_error(
-                    429,
-                    "RESOURCE_EXHAUSTED",
-                    "Exhausted property tokens per hour. Requests to this property will succeed \
-                     again when the hourly quota refreshes.",
-                );
-            }
-            _ => {}
-        }
-        if !property.bytes().all(|b| b.is_ascii_digit()) || property.is_empty() {
-            return google_error(
-                400,
-                "INVALID_ARGUMENT",
-                &format!(
-                    "Invalid property ID: {property}. A numeric Property ID is required. To \
-                     learn more about Property ID, see \
-                     https://developers.google.com/analytics/devguides/reporting/data/v1/property-id."
-                ),
-            );
-        }
-        if property == FORBIDDEN_PROPERTY {
-            return google_error(
-                403,
-                "PERMISSION_DENIED",
-                "User does not have sufficient permissions for this property. To learn more \
-                 about Property ID, see \
-                 https://developers.google.com/analytics/devguides/reporting/data/v1/property-id.",
-            );
-        }
-        let today = ctx.now.date_naive();
-        let query = match ReportQuery::parse(&request.body, &property, today) {
-            Ok(query) => query,
-            Err(InvalidArgument(message)) => {
-                return google_error(400, "INVALID_ARGUMENT", &message);
-            }
-        };
-        let report = query.run(&property, today);
-        if ctx.fault == Some(Fault::MalformedBody) {
-            // A transfer cut off halfway: a 200 whose JSON never closes.
-            let body = report.to_string();
-            let cut = body.len() / 2;
-            return FakeResponse {
-                status: 200,
-                headers: vec![(
-                    "content-type".into(),
-                    "application/json; charset=UTF-8".into(),
-                )],
-                body: body.as_bytes()[..cut].to_vec(),
-            };
-        }
-        FakeResponse::json(200, &report)
+        SERVICE.serve(&mut (), request, ctx)
     }
 }
 
-/// The property id of a `POST /v1beta/properties/{id}:runReport`, if that is the
-/// request (the colon may arrive percent-encoded).
-fn run_report_property(request: &FakeRequest) -> Option<String> {
-    if request.method != http::Method::POST {
-        return None;
+/// `POST /v1beta/properties/{id}:runReport`.
+fn run_report(_: &mut (), call: &Call<'_>) -> FakeResponse {
+    let property = call.param("property");
+    if !property.bytes().all(|b| b.is_ascii_digit()) {
+        return google_error(
+            400,
+            "INVALID_ARGUMENT",
+            &format!(
+                "Invalid property ID: {property}. A numeric Property ID is required. To \
+                 learn more about Property ID, see \
+                 https://developers.google.com/analytics/devguides/reporting/data/v1/property-id."
+            ),
+        );
     }
-    let path = request.path.replace("%3A", ":").replace("%3a", ":");
-    let property = path
-        .strip_prefix("/v1beta/properties/")?
-        .strip_suffix(":runReport")?;
-    (!property.contains('/')).then(|| property.to_owned())
-}
-
-/// Checks the Bearer token the way Google's front end does.
-fn authorize(request: &FakeRequest, ctx: &FakeContext<'_>) -> Result<(), FakeResponse> {
-    let Some(token) = request.bearer().filter(|t| !t.is_empty()) else {
-        return Err(unauthenticated(
-            "Request is missing required authentication credential. Expected OAuth 2 access \
-             token, login cookie or other valid authentication credential. See \
-             https://developers.google.com/identity/sign-in/web/devconsole-project.",
-            Some("CREDENTIALS_MISSING"),
-        ));
-    };
-    let status = if ctx.fault == Some(Fault::ExpiredToken) {
-        TokenStatus::Expired
-    } else {
-        ctx.tokens.check(PROVIDER_ID, token)
-    };
-    match status {
-        TokenStatus::Valid { scopes } => {
-            if scopes
-                .iter()
-                .any(|s| s == READONLY_SCOPE || s == FULL_SCOPE)
-            {
-                Ok(())
-            } else {
-                Err(google_error_with_reason(
-                    403,
-                    "PERMISSION_DENIED",
-                    "Request had insufficient authentication scopes.",
-                    "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
-                ))
-            }
-        }
-        TokenStatus::Expired => Err(unauthenticated(
-            INVALID_CREDENTIALS,
-            Some("ACCESS_TOKEN_EXPIRED"),
-        )),
-        TokenStatus::Unknown => Err(unauthenticated(INVALID_CREDENTIALS, None)),
+    if property == FORBIDDEN_PROPERTY {
+        return google_error(
+            403,
+            "PERMISSION_DENIED",
+            "User does not have sufficient permissions for this property. To learn more \
+             about Property ID, see \
+             https://developers.google.com/analytics/devguides/reporting/data/v1/property-id.",
+        );
+    }
+    let today = call.now.date_naive();
+    match ReportQuery::parse(&call.request.body, property, today) {
+        Ok(query) => FakeResponse::json(200, &query.run(property, today)),
+        Err(InvalidArgument(message)) => google_error(400, "INVALID_ARGUMENT", &message),
     }
 }
 
@@ -198,8 +153,28 @@ const INVALID_CREDENTIALS: &str = "Request had invalid authentication credential
      OAuth 2 access token, login cookie or other valid authentication credential. See \
      https://developers.google.com/identity/sign-in/web/devconsole-project.";
 
-/// A 401 `UNAUTHENTICATED` with Google's `WWW-Authenticate` challenge.
-fn unauthenticated(message: &str, reason: Option<&str>) -> FakeResponse {
+/// Refuses a token the way Google's front end does: 401 `UNAUTHENTICATED` with
+/// Google's `WWW-Authenticate` challenge, or 403 for a token without the scope.
+fn refuse(refusal: &Refusal, _: &FakeRequest) -> FakeResponse {
+    let (message, reason) = match refusal.why {
+        Refused::Insufficient => {
+            let message = "Request had insufficient authentication scopes.";
+            return google_error_with_reason(
+                403,
+                "PERMISSION_DENIED",
+                message,
+                "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+            );
+        }
+        Refused::Missing => (
+            "Request is missing required authentication credential. Expected OAuth 2 access \
+             token, login cookie or other valid authentication credential. See \
+             https://developers.google.com/identity/sign-in/web/devconsole-project.",
+            Some("CREDENTIALS_MISSING"),
+        ),
+        Refused::Expired => (INVALID_CREDENTIALS, Some("ACCESS_TOKEN_EXPIRED")),
+        Refused::Unknown | Refused::Disabled => (INVALID_CREDENTIALS, None),
+    };
     let response = match reason {
         Some(reason) => google_error_with_reason(401, "UNAUTHENTICATED", message, reason),
         None => google_error(401, "UNAUTHENTICATED", message),
@@ -210,17 +185,10 @@ fn unauthenticated(message: &str, reason: Option<&str>) -> FakeResponse {
     )
 }
 
-/// Google's error envelope.
-fn google_error(code: u16, status: &str, message: &str) -> FakeResponse {
-    FakeResponse::json(
-        code,
-        &json!({"error": {"code": code, "message": message, "status": status}}),
-    )
-}
-
 /// Google's error envelope with a `google.rpc.ErrorInfo` detail naming the reason.
 fn google_error_with_reason(code: u16, status: &str, message: &str, reason: &str) -> FakeResponse {
-    let detail: Value = json!({
+    let mut body = ERRORS.body(code, Some(status), message);
+    body["error"]["details"] = json!([{
         "@type": "type.googleapis.com/google.rpc.ErrorInfo",
         "reason": reason,
         "domain": "googleapis.com",
@@ -228,18 +196,16 @@ fn google_error_with_reason(code: u16, status: &str, message: &str, reason: &str
             "service": "analyticsdata.googleapis.com",
             "method": "google.analytics.data.v1beta.BetaAnalyticsData.RunReport"
         }
-    });
-    FakeResponse::json(
-        code,
-        &json!({"error": {"code": code, "message": message, "status": status, "details": [detail]}}),
-    )
+    }]);
+    ERRORS.respond(code, &body)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use junction_core::fake::{NoTokens, TokenAuthority};
+    use junction_core::fake::{Fault, NoTokens, TokenAuthority, TokenStatus};
+    use serde_json::Value;
 
     struct OneToken(TokenStatus);
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{Duration as Days, NaiveDate};
 use serde_json::{Map, Value, json};
 
-use super::data::{self, CHANNELS, COUNTRIES, Totals};
+use super::data::{self, SCHEMA, Totals};
 use crate::wire::RunReportRequest;
 
 /// The earliest day GA4's Data API has data for; no traffic exists before it.
@@ -22,49 +22,6 @@ const MAX_METRICS: usize = 10;
 /// Where GA4's error messages send people for valid names.
 const SCHEMA_URL: &str =
     "https://developers.google.com/analytics/devguides/reporting/data/v1/api-schema";
-
-/// Request fields GA4 has that the fake does not implement: refused rather than
-/// ignored, so a caller never silently gets a different report than GA4 would send.
-const UNSUPPORTED_FIELDS: [&str; 7] = [
-    "dimensionFilter",
-    "metricFilter",
-    "orderBys",
-    "metricAggregations",
-    "cohortSpec",
-    "comparisons",
-    "currencyCode",
-];
-
-/// Request fields the fake implements.
-const SUPPORTED_FIELDS: [&str; 8] = [
-    "property",
-    "dateRanges",
-    "dimensions",
-    "metrics",
-    "offset",
-    "limit",
-    "keepEmptyRows",
-    "returnPropertyQuota",
-];
-
-/// The dimensions the fake knows.
-pub(super) const DIMENSIONS: [&str; 3] = ["date", "country", "sessionDefaultChannelGroup"];
-
-/// The metrics the fake knows, with their GA4 types.
-const METRICS: [(&str, &str); 12] = [
-    ("sessions", "TYPE_INTEGER"),
-    ("totalUsers", "TYPE_INTEGER"),
-    ("activeUsers", "TYPE_INTEGER"),
-    ("newUsers", "TYPE_INTEGER"),
-    ("engagedSessions", "TYPE_INTEGER"),
-    ("keyEvents", "TYPE_INTEGER"),
-    ("screenPageViews", "TYPE_INTEGER"),
-    ("eventCount", "TYPE_INTEGER"),
-    ("engagementRate", "TYPE_FLOAT"),
-    ("bounceRate", "TYPE_FLOAT"),
-    ("averageSessionDuration", "TYPE_SECONDS"),
-    ("totalRevenue", "TYPE_CURRENCY"),
-];
 
 /// The property's reporting settings. Relative dates are resolved in UTC, so UTC is
 /// the time zone the fake reports.
@@ -88,6 +45,16 @@ pub(crate) struct ReportQuery {
     pub return_property_quota: bool,
 }
 
+/// The type of a metric the fake knows.
+fn metric_type(name: &str) -> Option<&'static str> {
+    SCHEMA.at("/metrics").get(name).and_then(Value::as_str)
+}
+
+/// Whether the schema's list at `pointer` has `name`.
+fn listed(pointer: &str, name: &str) -> bool {
+    SCHEMA.list(pointer).iter().any(|n| n == name)
+}
+
 impl ReportQuery {
     /// Validates a request body for `property` the way GA4 does.
     pub(crate) fn parse(
@@ -95,22 +62,22 @@ impl ReportQuery {
         property: &str,
         today: NaiveDate,
     ) -> Result<Self, InvalidArgument> {
-        let value: Value = serde_json::from_slice(body).map_err(|_| {
-            InvalidArgument("Invalid JSON payload received. Unexpected token.".into())
-        })?;
+        let invalid = |message: String| InvalidArgument(message);
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|_| invalid("Invalid JSON payload received. Unexpected token.".into()))?;
         let Some(object) = value.as_object() else {
-            return Err(InvalidArgument(
+            return Err(invalid(
                 "Invalid JSON payload received. Expected an object.".into(),
             ));
         };
         for key in object.keys() {
-            if UNSUPPORTED_FIELDS.contains(&key.as_str()) {
-                return Err(InvalidArgument(format!(
+            if listed("/unsupported", key) {
+                return Err(invalid(format!(
                     "`{key}` is a valid GA4 field that the Junction sandbox does not implement."
                 )));
             }
-            if !SUPPORTED_FIELDS.contains(&key.as_str()) {
-                return Err(InvalidArgument(format!(
+            if !listed("/supported", key) {
+                return Err(invalid(format!(
                     "Invalid JSON payload received. Unknown name \"{key}\": Cannot find field."
                 )));
             }
@@ -118,46 +85,35 @@ impl ReportQuery {
         if let Some(named) = object.get("property").and_then(Value::as_str)
             && named != format!("properties/{property}")
         {
-            return Err(InvalidArgument(format!(
+            return Err(invalid(format!(
                 "The property in the request body ({named}) does not match the property in the URL (properties/{property})."
             )));
         }
         let request: RunReportRequest = serde_json::from_value(value.clone()).map_err(|_| {
-            InvalidArgument(
-                "Invalid JSON payload received. A field has a value of the wrong type.".into(),
-            )
+            let message = "Invalid JSON payload received. A field has a value of the wrong type.";
+            invalid(message.into())
         })?;
-
-        let dimensions = checked_names(
-            request.dimensions.iter().map(|d| d.name.as_str()),
-            "dimension",
-            MAX_DIMENSIONS,
-            |name| DIMENSIONS.contains(&name),
-        )?;
-        let metric_names = checked_names(
-            request.metrics.iter().map(|m| m.name.as_str()),
-            "metric",
-            MAX_METRICS,
-            |name| METRICS.iter().any(|(m, _)| *m == name),
-        )?;
-        if metric_names.is_empty() {
-            return Err(InvalidArgument(
-                "At least one metric is required in a report request.".into(),
-            ));
+        let dimensions = request.dimensions.iter().map(|d| d.name.as_str());
+        let dimensions = checked_names(dimensions, "dimension", MAX_DIMENSIONS, |name| {
+            listed("/dimensions", name)
+        })?;
+        let metrics = request.metrics.iter().map(|m| m.name.as_str());
+        let metrics = checked_names(metrics, "metric", MAX_METRICS, |name| {
+            metric_type(name).is_some()
+        })?;
+        if metrics.is_empty() {
+            let message = "At least one metric is required in a report request.";
+            return Err(invalid(message.into()));
         }
-        let metrics = metric_names
+        let metrics = metrics
             .into_iter()
             .map(|name| {
-                let kind = METRICS
-                    .iter()
-                    .find(|(m, _)| *m == name)
-                    .map_or("TYPE_INTEGER", |m| m.1);
+                let kind = metric_type(&name).unwrap_or("TYPE_INTEGER");
                 (name, kind)
             })
             .collect();
-
         let [range] = request.date_ranges.as_slice() else {
-            return Err(InvalidArgument(if request.date_ranges.is_empty() {
+            return Err(invalid(if request.date_ranges.is_empty() {
                 "A date range is required in a report request.".into()
             } else {
                 "The Junction sandbox supports exactly one date range per request.".into()
@@ -166,18 +122,18 @@ impl ReportQuery {
         let start = resolve_date(&range.start_date, today)?;
         let end = resolve_date(&range.end_date, today)?;
         if start > end {
-            return Err(InvalidArgument(format!(
+            return Err(invalid(format!(
                 "Invalid date range: startDate {} is after endDate {}.",
                 range.start_date, range.end_date
             )));
         }
         let offset = request.offset.unwrap_or(0);
         if offset < 0 {
-            return Err(InvalidArgument("offset must be non-negative.".into()));
+            return Err(invalid("offset must be non-negative.".into()));
         }
         let limit = request.limit.unwrap_or(10_000);
         if limit <= 0 {
-            return Err(InvalidArgument("limit must be positive.".into()));
+            return Err(invalid("limit must be positive.".into()));
         }
         Ok(Self {
             start,
@@ -196,46 +152,40 @@ impl ReportQuery {
     pub(crate) fn run(&self, property: &str, today: NaiveDate) -> Value {
         let rows = self.all_rows(property, today);
         let total = rows.len();
+        let values = |values: Vec<String>| {
+            values
+                .into_iter()
+                .map(|v| json!({"value": v}))
+                .collect::<Vec<_>>()
+        };
         let page: Vec<Value> = rows
             .into_iter()
             .skip(usize::try_from(self.offset).unwrap_or(usize::MAX))
             .take(usize::try_from(self.limit).unwrap_or(usize::MAX))
-            .map(|(dimension_values, metric_values)| {
-                json!({
-                    "dimensionValues": dimension_values.into_iter().map(|v| json!({"value": v})).collect::<Vec<_>>(),
-                    "metricValues": metric_values.into_iter().map(|v| json!({"value": v})).collect::<Vec<_>>(),
-                })
+            .map(|(dimensions, metrics)| {
+                json!({"dimensionValues": values(dimensions), "metricValues": values(metrics)})
             })
             .collect();
 
         // proto3 JSON leaves out empty lists and zeros; so does the fake.
         let mut report = Map::new();
         if !self.dimensions.is_empty() {
-            report.insert(
-                "dimensionHeaders".into(),
-                self.dimensions
-                    .iter()
-                    .map(|name| json!({"name": name}))
-                    .collect(),
-            );
+            let headers = self.dimensions.iter().map(|name| json!({"name": name}));
+            report.insert("dimensionHeaders".into(), headers.collect());
         }
-        report.insert(
-            "metricHeaders".into(),
-            self.metrics
-                .iter()
-                .map(|(name, kind)| json!({"name": name, "type": kind}))
-                .collect(),
-        );
+        let headers = self
+            .metrics
+            .iter()
+            .map(|(name, kind)| json!({"name": name, "type": kind}));
+        report.insert("metricHeaders".into(), headers.collect());
         if !page.is_empty() {
             report.insert("rows".into(), Value::Array(page));
         }
         if total > 0 {
             report.insert("rowCount".into(), json!(total));
         }
-        report.insert(
-            "metadata".into(),
-            json!({"currencyCode": CURRENCY, "timeZone": TIME_ZONE}),
-        );
+        let metadata = json!({"currencyCode": CURRENCY, "timeZone": TIME_ZONE});
+        report.insert("metadata".into(), metadata);
         if self.return_property_quota {
             report.insert("propertyQuota".into(), self.quota(total));
         }
@@ -248,6 +198,7 @@ impl ReportQuery {
     fn all_rows(&self, property: &str, today: NaiveDate) -> Vec<(Vec<String>, Vec<String>)> {
         let earliest = NaiveDate::from_ymd_opt(EARLIEST_DAY.0, EARLIEST_DAY.1, EARLIEST_DAY.2)
             .unwrap_or(NaiveDate::MIN);
+        let name = |table: &str, at: usize| SCHEMA.list(table)[at][0].as_str().unwrap_or_default();
         // No data before GA4 existed or after today.
         let first = self.start.max(earliest);
         let last = self.end.min(today);
@@ -255,19 +206,21 @@ impl ReportQuery {
         let mut date = first;
         while date <= last {
             let day = date.format("%Y%m%d").to_string();
-            for (country_index, (country, _)) in COUNTRIES.iter().enumerate() {
-                for (channel_index, (channel, _)) in CHANNELS.iter().enumerate() {
+            for country in 0..SCHEMA.list("/countries").len() {
+                for channel in 0..SCHEMA.list("/channels").len() {
                     let key = self
                         .dimensions
                         .iter()
                         .map(|dimension| match dimension.as_str() {
                             "date" => day.clone(),
-                            "country" => (*country).to_owned(),
-                            _ => (*channel).to_owned(),
+                            "country" => name("/countries", country).to_owned(),
+                            _ => name("/channels", channel).to_owned(),
                         })
                         .collect();
-                    let cell = data::cell(property, date, country_index, channel_index);
-                    groups.entry(key).or_default().add(&cell);
+                    let totals = groups.entry(key).or_default();
+                    for (metric, count) in data::cell(property, date, country, channel) {
+                        *totals.entry(metric).or_default() += count;
+                    }
                 }
             }
             date += Days::days(1);
@@ -275,12 +228,11 @@ impl ReportQuery {
         groups
             .into_iter()
             .map(|(key, totals)| {
-                let values: Vec<String> = self
+                let values = self
                     .metrics
                     .iter()
-                    .map(|(name, _)| metric_value(name, &totals))
-                    .collect();
-                (key, values)
+                    .map(|(name, _)| metric_value(name, &totals));
+                (key, values.collect::<Vec<_>>())
             })
             // Without keepEmptyRows, rows whose metrics are all 0 are left out.
             .filter(|(_, values)| {
@@ -312,24 +264,21 @@ impl ReportQuery {
 
 /// A QuotaStatus, leaving out zeros as proto3 JSON does.
 fn quota_status(consumed: i64, remaining: i64) -> Value {
-    let mut status = Map::new();
-    if consumed != 0 {
-        status.insert("consumed".into(), json!(consumed));
-    }
-    if remaining != 0 {
-        status.insert("remaining".into(), json!(remaining));
-    }
-    Value::Object(status)
+    let fields = [("consumed", consumed), ("remaining", remaining)];
+    let fields = fields.into_iter().filter(|(_, n)| *n != 0);
+    Value::Object(fields.map(|(k, n)| (k.to_owned(), json!(n))).collect())
 }
 
 /// A metric's value as GA4 writes it: integers plainly, floats in shortest form,
 /// currency with two decimals.
 fn metric_value(name: &str, totals: &Totals) -> String {
-    let ratio = |part: u64, whole: u64| {
-        if whole == 0 {
+    let count = |name: &str| totals.get(name).copied().unwrap_or(0);
+    let sessions = count("sessions");
+    let ratio = |part: u64| {
+        if sessions == 0 {
             0.0
         } else {
-            part as f64 / whole as f64
+            part as f64 / sessions as f64
         }
     };
     let float = |value: f64| {
@@ -339,26 +288,15 @@ fn metric_value(name: &str, totals: &Totals) -> String {
             value.to_string()
         }
     };
+    let revenue = count("revenueCents");
     match name {
-        "sessions" => totals.sessions.to_string(),
-        "totalUsers" => totals.total_users.to_string(),
-        "activeUsers" => totals.active_users.to_string(),
-        "newUsers" => totals.new_users.to_string(),
-        "engagedSessions" => totals.engaged_sessions.to_string(),
-        "keyEvents" => totals.key_events.to_string(),
-        "screenPageViews" => totals.page_views.to_string(),
-        "eventCount" => totals.event_count.to_string(),
-        "engagementRate" => float(ratio(totals.engaged_sessions, totals.sessions)),
-        "bounceRate" if totals.sessions == 0 => "0".to_owned(),
-        "bounceRate" => float(1.0 - ratio(totals.engaged_sessions, totals.sessions)),
-        "averageSessionDuration" => float(ratio(totals.session_seconds, totals.sessions)),
-        "totalRevenue" if totals.revenue_cents == 0 => "0".to_owned(),
-        "totalRevenue" => format!(
-            "{}.{:02}",
-            totals.revenue_cents / 100,
-            totals.revenue_cents % 100
-        ),
-        _ => "0".to_owned(),
+        "engagementRate" => float(ratio(count("engagedSessions"))),
+        "bounceRate" if sessions == 0 => "0".to_owned(),
+        "bounceRate" => float(1.0 - ratio(count("engagedSessions"))),
+        "averageSessionDuration" => float(ratio(count("sessionSeconds"))),
+        "totalRevenue" if revenue == 0 => "0".to_owned(),
+        "totalRevenue" => format!("{}.{:02}", revenue / 100, revenue % 100),
+        counter => count(counter).to_string(),
     }
 }
 
@@ -401,19 +339,15 @@ fn resolve_date(text: &str, today: NaiveDate) -> Result<NaiveDate, InvalidArgume
     match text {
         "today" => Ok(today),
         "yesterday" => Ok(today - Days::days(1)),
-        _ => {
-            if let Some(count) = text.strip_suffix("daysAgo") {
-                if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(invalid());
-                }
+        _ => match text.strip_suffix("daysAgo") {
+            Some(count) if !count.is_empty() && count.bytes().all(|b| b.is_ascii_digit()) => {
                 let days: i64 = count.parse().map_err(|_| invalid())?;
-                today
-                    .checked_sub_signed(Days::try_days(days).ok_or_else(invalid)?)
-                    .ok_or_else(invalid)
-            } else {
-                NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| invalid())
+                let days = Days::try_days(days).ok_or_else(invalid)?;
+                today.checked_sub_signed(days).ok_or_else(invalid)
             }
-        }
+            Some(_) => Err(invalid()),
+            None => NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| invalid()),
+        },
     }
 }
 
