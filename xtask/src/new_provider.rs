@@ -16,6 +16,8 @@
 //! `cargo xtask new-provider --check [--auth MODE]...` scaffolds one provider per auth
 //! mode (all four by default) into a scratch copy of the workspace and runs rustfmt,
 //! clippy and the tests there (see [`check`]); `.ci/run` runs it after the test suite.
+//! The copy is scaffolded by this same command with `--workspace DIR`, which points
+//! it at a workspace other than the one xtask was built in.
 
 mod check;
 mod names;
@@ -111,6 +113,9 @@ fn generate(root: &Path, names: &Names) -> Result<()> {
             bail!("`{}` exists: {path} is already there", names.id);
         }
     }
+    // Worked out before anything is written: a registry the tool cannot edit stops
+    // it with the workspace untouched.
+    let registration = register::plan(root, names)?;
     println!(
         "new-provider: {} (package {}, --auth {})",
         names.id,
@@ -126,7 +131,8 @@ fn generate(root: &Path, names: &Names) -> Result<()> {
         println!("  created {path}");
     }
     format(root, &files);
-    for done in register::register(root, names)? {
+    registration.write()?;
+    for done in &registration.done {
         let verb = if done.changed {
             "added"
         } else {
@@ -173,6 +179,55 @@ mod tests {
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|arg| (*arg).to_owned()).collect()
+    }
+
+    /// A scratch folder holding the files a registration edits, as they are in the
+    /// workspace now, so a change of their layout that the tool cannot follow fails
+    /// here rather than at a user's first scaffold.
+    fn scratch_workspace(name: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("xtask-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for file in [
+            "Cargo.toml",
+            "crates/registry/Cargo.toml",
+            "crates/registry/src/lib.rs",
+        ] {
+            let copy = root.join(file);
+            std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+            std::fs::copy(workspace_root().join(file), copy).unwrap();
+        }
+        std::fs::create_dir_all(root.join("crates/providers")).unwrap();
+        root
+    }
+
+    #[test]
+    fn a_scaffold_is_written_and_registered_in_the_workspace_as_it_is() {
+        let root = scratch_workspace("new-provider");
+        let names = Names::new("acme-crm", Auth::OAuth2).unwrap();
+        generate(&root, &names).unwrap();
+        for file in [
+            "src/lib.rs",
+            "src/sandbox/mod.rs",
+            "tests/acme-crm/conformance.rs",
+        ] {
+            assert!(root.join(names.dir()).join(file).is_file(), "{file}");
+        }
+        assert!(root.join("docs/providers/acme-crm.md").is_file());
+        let registry = std::fs::read_to_string(root.join("crates/registry/src/lib.rs")).unwrap();
+        assert!(registry.contains("Arc::new(junction_acme_crm::AcmeCrm),"));
+        assert!(registry.contains("Arc::new(junction_acme_crm::sandbox::AcmeCrmFake),"));
+        // Registering again finds every line in place and changes nothing.
+        let before = std::fs::read_to_string(root.join("crates/registry/Cargo.toml")).unwrap();
+        let again = register::plan(&root, &names).unwrap();
+        assert_eq!(again.done.len(), 8);
+        assert!(again.done.iter().all(|done| !done.changed), "{again:?}");
+        again.write().unwrap();
+        let after = std::fs::read_to_string(root.join("crates/registry/Cargo.toml")).unwrap();
+        assert_eq!(before, after);
+        // The id is taken now.
+        let error = generate(&root, &names).unwrap_err().to_string();
+        assert!(error.starts_with("`acme-crm` exists"), "{error}");
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! changes (comments, order and layout stay as their authors wrote them). Where an
 //! anchor is missing the edit fails naming the file and what to add by hand.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use syn::visit::Visit;
@@ -23,10 +23,30 @@ pub struct Done {
     pub changed: bool,
 }
 
-/// Registers `names`' crate in the workspace at `root`: every edit, in order.
-pub fn register(root: &Path, names: &Names) -> Result<Vec<Done>> {
+/// A registration worked out and not written yet: every file's new text, and what
+/// each edit did.
+#[derive(Debug)]
+pub struct Registration {
+    files: Vec<(PathBuf, String)>,
+    pub done: Vec<Done>,
+}
+
+impl Registration {
+    /// Writes the files that changed.
+    pub fn write(&self) -> Result<()> {
+        for (path, text) in &self.files {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Every edit registering `names`' crate in the workspace at `root`, in order, worked
+/// out in memory: a file without an anchor fails before anything is written.
+pub fn plan(root: &Path, names: &Names) -> Result<Registration> {
     let mut done = Vec::new();
-    edit(root, "Cargo.toml", &mut done, |text, done| {
+    let mut files = Vec::new();
+    edit(root, "Cargo.toml", &mut files, &mut done, |text, done| {
         let member = format!("\"{}\",", names.dir());
         push(
             done,
@@ -51,6 +71,7 @@ pub fn register(root: &Path, names: &Names) -> Result<Vec<Done>> {
     edit(
         root,
         "crates/registry/Cargo.toml",
+        &mut files,
         &mut done,
         |text, done| {
             const FILE: &str = "crates/registry/Cargo.toml";
@@ -91,6 +112,7 @@ pub fn register(root: &Path, names: &Names) -> Result<Vec<Done>> {
     edit(
         root,
         "crates/registry/src/lib.rs",
+        &mut files,
         &mut done,
         |text, done| {
             const FILE: &str = "crates/registry/src/lib.rs";
@@ -111,13 +133,15 @@ pub fn register(root: &Path, names: &Names) -> Result<Vec<Done>> {
             Ok(())
         },
     )?;
-    Ok(done)
+    Ok(Registration { files, done })
 }
 
-/// Reads `file`, lets `change` edit its text, and writes it back when it changed.
+/// Reads `file` and lets `change` edit its text; the new text goes into `files`
+/// when it changed.
 fn edit(
     root: &Path,
     file: &'static str,
+    files: &mut Vec<(PathBuf, String)>,
     done: &mut Vec<Done>,
     change: impl FnOnce(&mut String, &mut Vec<Done>) -> Result<()>,
 ) -> Result<()> {
@@ -126,7 +150,7 @@ fn edit(
     let mut text = before.clone();
     change(&mut text, done).with_context(|| format!("editing {file}"))?;
     if text != before {
-        std::fs::write(&path, text).with_context(|| format!("writing {file}"))?;
+        files.push((path, text));
     }
     Ok(())
 }
