@@ -9,13 +9,22 @@
 //!   test Postgres (`JUNCTION_TEST_DATABASE_URL`), migrated, one workspace whose API
 //!   key schemathesis authenticates with, the test Redis, and junction-sandbox for
 //!   every provider; both on free local ports, stopped afterwards;
+//! - before schemathesis starts, the workspace is seeded through the API as a client
+//!   would (`schemathesis/seed.rs`), a worker running meanwhile: Stripe integrations (one for
+//!   DELETE alone), a Meta Ads one through the OAuth flow, a finished sync with its
+//!   records and KPI points, an action run, a dead letter, a signed webhook delivery
+//!   and alert rules. The ids go to schemathesis in a `schemathesis.toml` beside the
+//!   logs, per operation, so that `{id}` paths meet live resources of the right kind
+//!   instead of answering 404 to random UUIDs; the few operations whose input only
+//!   one provider's resource takes are kept off live ones (see `Seeded::config`);
 //! - schemathesis reads the served `/openapi.json` and generates requests for every
 //!   operation (`--max-examples` each, a fixed seed so a CI run can be repeated:
 //!   `JUNCTION_SCHEMATHESIS_SEED` and `JUNCTION_SCHEMATHESIS_EXAMPLES` change them);
 //! - the API's own request counter says how many requests it answered; fewer than
 //!   [`MIN_REQUESTS`] fails the run, as does any failure schemathesis reports.
 //!
-//! Logs and a JUnit report land in `<target>/schemathesis/`.
+//! Logs (the API's, the sandbox's, the seeding worker's), the configuration and a
+//! JUnit report land in `<target>/schemathesis/`.
 
 use std::{
     net::TcpListener,
@@ -26,6 +35,8 @@ use std::{
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
+
+mod seed;
 
 use crate::{
     check_services,
@@ -39,7 +50,7 @@ const DATABASE: &str = "junction_schemathesis";
 /// Fewer requests than this and the run proves too little.
 const MIN_REQUESTS: u64 = 3_000;
 const DEFAULT_SEED: &str = "1";
-/// Examples per operation: about 4,000 requests, well under a minute here.
+/// Examples per operation: about 3,700 requests, a minute or two here.
 const DEFAULT_EXAMPLES: &str = "50";
 
 pub fn schemathesis() -> Result<()> {
@@ -61,6 +72,8 @@ pub fn schemathesis() -> Result<()> {
             "junction-cli",
             "-p",
             "junction-api",
+            "-p",
+            "junction-worker",
             "-p",
             "junction-sandbox-server",
         ],
@@ -125,6 +138,40 @@ pub fn schemathesis() -> Result<()> {
         Duration::from_secs(30),
     )?;
 
+    // The worker runs only while the seeding does: what schemathesis queues stays
+    // queued, so the run sees the same data however fast a job would have run.
+    let worker = Processes(vec![spawn(
+        "junction-worker",
+        bin("junction-worker"),
+        &[
+            env.as_slice(),
+            &[
+                ("JUNCTION_WORKER__METRICS_BIND", ""),
+                ("JUNCTION_WORKER__POLL_INTERVAL_MS", "50"),
+            ],
+        ]
+        .concat(),
+        &out.join("worker.log"),
+    )?]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let seeding = Instant::now();
+    let seeded = runtime.block_on(seed::seed(&seed::Target {
+        api: &api_url,
+        sandbox: &sandbox_url,
+        api_key: &api_key,
+    }))?;
+    drop(worker);
+    let config = out.join("schemathesis.toml");
+    eprintln!(
+        "==> seeded the workspace in {:.1}s (the ids are in {})",
+        seeding.elapsed().as_secs_f64(),
+        config.display()
+    );
+    std::fs::write(&config, seeded.config())
+        .with_context(|| format!("writing {}", config.display()))?;
+
     let seed = std::env::var("JUNCTION_SCHEMATHESIS_SEED").unwrap_or_else(|_| DEFAULT_SEED.into());
     let examples =
         std::env::var("JUNCTION_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| DEFAULT_EXAMPLES.into());
@@ -134,6 +181,8 @@ pub fn schemathesis() -> Result<()> {
     let authorization = format!("Authorization: Bearer {api_key}");
     let report = out.join("report");
     let status = Command::new(&st)
+        .arg("--config-file")
+        .arg(&config)
         .args(["run", &format!("{api_url}/openapi.json")])
         .args(["--header", &authorization])
         .args(["--max-examples", &examples, "--seed", &seed])

@@ -102,8 +102,68 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if !refused.is_empty() {
         return Err(ApiError(Error::validation(refused)));
     }
+    // serde's derived structs also take a sequence of their fields in order: a body
+    // `[null, null]` would pass as an object whose fields are all absent.
+    if value.is_array() && is_struct::<T>() {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "the request body must be a JSON object, not an array",
+        ));
+    }
     integral_numbers(&mut value);
     T::deserialize(value).map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.to_string()))
+}
+
+/// Whether `T` deserializes as a struct (from a JSON object), found by asking its
+/// `Deserialize` what it wants: a struct asks for one, a free-form `Value` (an
+/// action's input) for anything.
+fn is_struct<T: DeserializeOwned>() -> bool {
+    use serde::de::{Error, Visitor};
+
+    /// The probe's answer, carried as the deserialization error.
+    #[derive(Debug)]
+    struct Asked(bool);
+
+    impl std::fmt::Display for Asked {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "asked for a struct: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Asked {}
+
+    impl Error for Asked {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Self(false)
+        }
+    }
+
+    struct Probe;
+
+    impl<'de> serde::Deserializer<'de> for Probe {
+        type Error = Asked;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Asked> {
+            Err(Asked(false))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            _: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Asked> {
+            Err(Asked(true))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+            enum identifier ignored_any
+        }
+    }
+
+    matches!(T::deserialize(Probe), Err(Asked(true)))
 }
 
 /// Turns every number without a fractional part into an integer (`60.0` → `60`),
@@ -255,6 +315,19 @@ mod tests {
             parse::<Value>(br#"{"a": "\ud800"}"#).unwrap_err().0.code,
             ErrorCode::InvalidJson
         );
+    }
+
+    #[test]
+    fn an_array_is_no_struct_but_still_free_form_json() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Setup {
+            #[allow(dead_code)]
+            secret: Option<String>,
+        }
+        let refused = parse::<Setup>(b"[null]").unwrap_err();
+        assert_eq!(refused.0.code, ErrorCode::ValidationFailed);
+        assert!(parse::<Setup>(b"{}").is_ok());
+        assert_eq!(parse::<Value>(b"[null]").unwrap(), json!([null]));
     }
 
     #[test]

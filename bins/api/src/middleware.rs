@@ -11,7 +11,7 @@ use actix_web::{
     middleware::Next,
     web,
 };
-use junction_app::models::Claim;
+use junction_app::models::{Claim, IdempotentAnswer};
 use junction_app::workspaces::{self, IdempotentRequest};
 use junction_core::ErrorCode;
 use tracing::Instrument;
@@ -199,7 +199,8 @@ pub fn valid_idempotency_key(key: &[u8]) -> bool {
 }
 
 /// `Idempotency-Key` on POSTs: the same key with the same request (method, path,
-/// body) replays the first response; with another request it is a 409; while the
+/// body) replays the first response as it was sent (status, content type, body —
+/// not its other headers); with another request it is a 409; while the
 /// first is still running, a 409 too. Responses of 5xx are not remembered, so a
 /// client may retry them with the same key.
 pub async fn idempotency(
@@ -267,19 +268,24 @@ pub async fn idempotency(
     .map_err(ApiError);
     match claim {
         Err(error) => return reject(req, error),
-        Ok(Claim::Replay { status, body }) => {
-            let status = actix_web::http::StatusCode::from_u16(status)
+        Ok(Claim::Replay(answer)) => {
+            let status = actix_web::http::StatusCode::from_u16(answer.status)
                 .unwrap_or(actix_web::http::StatusCode::OK);
-            let content_type = if status.is_success() {
-                "application/json"
-            } else {
-                "application/problem+json"
-            };
-            let response = HttpResponse::build(status)
-                .insert_header(("Idempotent-Replayed", "true"))
-                .content_type(content_type)
-                .body(body.to_string());
-            return Ok(req.into_response(response));
+            let mut response = HttpResponse::build(status);
+            response.insert_header(("Idempotent-Replayed", "true"));
+            match answer.content_type {
+                Some(content_type) => {
+                    response.content_type(content_type);
+                }
+                // Kept before content types were: Junction's own JSON.
+                None if status.is_success() => {
+                    response.content_type("application/json");
+                }
+                None => {
+                    response.content_type("application/problem+json");
+                }
+            }
+            return Ok(req.into_response(response.body(answer.body)));
         }
         Ok(Claim::Mismatch) => {
             return reject(
@@ -313,19 +319,19 @@ pub async fn idempotency(
             let (http_req, res) = response.into_parts();
             let (res, body) = res.into_parts();
             let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
-            let stored = if status.is_server_error() {
-                None
-            } else {
-                Some(
-                    serde_json::from_slice::<serde_json::Value>(&bytes)
-                        .unwrap_or(serde_json::Value::Null),
-                )
-            };
+            // Kept as sent: a proxied provider answer need be neither JSON nor
+            // Junction's content type.
+            let stored = (!status.is_server_error()).then(|| IdempotentAnswer {
+                status: status.as_u16(),
+                content_type: res
+                    .headers()
+                    .get(actix_web::http::header::CONTENT_TYPE)
+                    .and_then(|value| value.to_str().ok())
+                    .map(str::to_owned),
+                body: bytes.to_vec(),
+            });
             let res = res.set_body(BoxBody::new(bytes));
-            (
-                Ok(ServiceResponse::new(http_req, res)),
-                stored.map(|body| (status.as_u16(), body)),
-            )
+            (Ok(ServiceResponse::new(http_req, res)), stored)
         }
         Err(error) => (Err(error), None),
     };
@@ -333,7 +339,7 @@ pub async fn idempotency(
         &state.app.store,
         auth.workspace_id,
         &key,
-        outcome.1.as_ref().map(|(status, body)| (*status, body)),
+        outcome.1.as_ref(),
     );
     if let Err(error) = remember.await {
         tracing::error!(error = %error, "could not record the idempotent response");

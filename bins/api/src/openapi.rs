@@ -15,6 +15,9 @@
 //! - 404 where a path names a resource (a malformed id is no resource either);
 //! - 500 and 503 (`database_unavailable`, with `Retry-After`) wherever a request
 //!   reaches the database;
+//! - for the authenticated proxy, that every answer may be the provider's own, in
+//!   whatever content type it chose (`*/*` beside the problem type), and that its
+//!   request body may be left out;
 //! - that no text a request carries may hold a NUL character (U+0000), which the
 //!   extractors refuse and Postgres could not store: every free string of a
 //!   parameter or body gets a pattern that says so, and free-form JSON (a config,
@@ -111,6 +114,10 @@ pub fn document() -> String {
 /// The tag of the operational endpoints, which declare their own answers.
 const OPERATIONS_TAG: &str = "operations";
 const PROBLEM_JSON: &str = "application/problem+json";
+/// The tag of the authenticated proxy, whose answers are the provider's.
+const PROXY_TAG: &str = "proxy";
+/// Whatever content type a provider answers with.
+const ANY_MEDIA_TYPE: &str = "*/*";
 
 /// Adds what every operation shares (see the module documentation).
 pub fn complete(mut document: utoipa::openapi::OpenApi) -> Value {
@@ -260,11 +267,7 @@ fn complete_operation(path: &str, method: &str, operation: &mut Operation) {
     problem_content_type(operation);
     // Handler names repeat across modules (`list`, `get`); an operation id must not.
     operation.operation_id = Some(operation_id(method, path));
-    let operational = operation
-        .tags
-        .as_ref()
-        .is_some_and(|tags| tags.iter().any(|tag| tag == OPERATIONS_TAG));
-    if operational {
+    if tagged(operation, OPERATIONS_TAG) {
         return;
     }
     let parameters = operation.parameters.as_deref().unwrap_or_default();
@@ -327,6 +330,43 @@ fn complete_operation(path: &str, method: &str, operation: &mut Operation) {
             && response.description.is_empty()
         {
             response.description = default_description(status).to_owned();
+        }
+    }
+    if tagged(operation, PROXY_TAG) {
+        passed_through(operation);
+    }
+}
+
+fn tagged(operation: &Operation, tag: &str) -> bool {
+    operation
+        .tags
+        .as_ref()
+        .is_some_and(|tags| tags.iter().any(|t| t == tag))
+}
+
+/// The proxy hands the provider's answer back as it came: any status (the route
+/// declares `default`), and for the statuses Junction answers itself too, the
+/// provider's body in the provider's content type — but 401, which stays the
+/// caller's own (a provider's 401 is a refresh, then `provider_unauthorized`). Its
+/// body goes on as sent, whatever its bytes (no schema), and a request without one
+/// (a GET) is as good.
+fn passed_through(operation: &mut Operation) {
+    for (status, response) in operation.responses.responses.iter_mut() {
+        if let RefOr::T(response) = response
+            && status != "401"
+        {
+            response
+                .content
+                .entry(ANY_MEDIA_TYPE.to_owned())
+                .or_insert_with(|| RefOr::T(ContentBuilder::new().build()));
+        }
+    }
+    if let Some(RefOr::T(body)) = operation.request_body.as_mut() {
+        body.required = Some(Required::False);
+        for content in body.content.values_mut() {
+            if let RefOr::T(content) = content {
+                content.schema = None;
+            }
         }
     }
 }
@@ -490,17 +530,49 @@ mod tests {
                 assert!(responses.contains_key("401"), "{method} {path}");
                 assert!(responses.contains_key("503"), "{method} {path}");
             }
+            // The proxy's answers may be the provider's own, in its content type.
+            let proxied = path.contains("/proxy/");
             for (status, response) in responses {
                 assert!(!response["description"].as_str().unwrap().is_empty());
                 if status.starts_with('4') || status.starts_with('5') {
                     let content = response["content"].as_object();
                     assert!(
-                        content.is_none_or(|c| c.keys().all(|k| k == PROBLEM_JSON)),
+                        content.is_none_or(|c| c
+                            .keys()
+                            .all(|k| k == PROBLEM_JSON || (proxied && k == ANY_MEDIA_TYPE))),
                         "{method} {path} {status}: problems are problem+json"
                     );
                 }
             }
         }
+    }
+
+    /// The proxy passes on whatever the provider answers, and whatever body the
+    /// client sends, or none.
+    #[test]
+    fn the_proxy_declares_the_providers_answers_and_any_body() {
+        let document = build();
+        let mut seen = 0;
+        for (path, method, operation) in operations(&document) {
+            if !path.contains("/proxy/") {
+                continue;
+            }
+            seen += 1;
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(responses.contains_key("default"), "{method}");
+            for (status, response) in responses {
+                let content = response["content"].as_object().unwrap();
+                assert_eq!(
+                    content.contains_key(ANY_MEDIA_TYPE),
+                    status != "401",
+                    "{method} {status}"
+                );
+            }
+            let body = &operation["requestBody"];
+            assert_eq!(body["required"], false, "{method}");
+            assert_eq!(body["content"][ANY_MEDIA_TYPE], json!({}), "{method}");
+        }
+        assert_eq!(seen, 5);
     }
 
     /// Every pattern of an input refuses text holding a NUL, so the document says

@@ -139,6 +139,16 @@ pub fn display_name() -> Object {
     )
 }
 
+/// The display name of a new integration.
+pub fn new_display_name() -> Object {
+    described(
+        or_null(not_blank(Some(
+            junction_app::integrations::MAX_DISPLAY_NAME_CHARS,
+        ))),
+        "A label of 1-200 characters, not all spaces (unset: the provider's name).",
+    )
+}
+
 /// The metric an alert rule watches.
 pub fn metric() -> Object {
     described(

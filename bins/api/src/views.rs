@@ -161,7 +161,7 @@ pub struct IntegrationList {
 pub struct CreateIntegration {
     /// Provider id from GET /v1/providers.
     pub provider: String,
-    /// A label; defaults to the provider's name.
+    #[schema(schema_with = crate::schema::new_display_name)]
     pub display_name: Option<String>,
     /// Non-secret settings (the provider's config fields).
     #[serde(default)]
@@ -255,6 +255,7 @@ pub struct LogList {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectRequest {
+    #[schema(schema_with = crate::schema::new_display_name)]
     pub display_name: Option<String>,
     /// The provider's config fields (e.g. GA4's `property_id`).
     #[serde(default)]

@@ -42,7 +42,7 @@ use uuid::Uuid;
 
 use crate::{
     App, Error, Result,
-    integrations::{IntegrationDetails, log, validate_schedule},
+    integrations::{IntegrationDetails, log, validate_display_name, validate_schedule},
 };
 
 /// How long a started OAuth flow may take.
@@ -147,6 +147,7 @@ impl App {
             ));
         }
         validate_schedule(request.schedule_seconds)?;
+        validate_display_name(request.display_name.as_deref())?;
         let (config, secrets) = split_fields(spec, &request.config, &request.credentials)?;
         let id = Uuid::new_v4();
         let health = self
@@ -192,6 +193,9 @@ impl App {
             ));
         };
         validate_schedule(request.schedule_seconds)?;
+        // Kept with the flow and stored when it ends: a name the database refuses
+        // would fail the flow after the user consented.
+        validate_display_name(request.display_name.as_deref())?;
         // Only config fields here: OAuth providers have no typed-in credentials.
         let (config, secrets) = split_fields(spec, &request.config, &Map::new())?;
         if let Some(field) = secrets.keys().next() {

@@ -96,14 +96,7 @@ impl App {
         let integration = crate::integration(&mut tx, id).await?;
         let adapter = self.adapter(&integration.provider)?;
         validate_schedule(changes.schedule_seconds)?;
-        if let Some(name) = &changes.display_name
-            && (name.trim().is_empty() || name.chars().count() > MAX_DISPLAY_NAME_CHARS)
-        {
-            return Err(Error::field(
-                "display_name",
-                format!("must be 1-{MAX_DISPLAY_NAME_CHARS} characters, not all spaces"),
-            ));
-        }
+        validate_display_name(changes.display_name.as_deref())?;
         let config = match &changes.config {
             Some(config) => {
                 let spec = adapter.spec();
@@ -355,6 +348,20 @@ pub fn ensure_active(integration: &Integration) -> Result<()> {
             ErrorCode::Conflict,
             format!("the integration is {other}, not active"),
         )),
+    }
+}
+
+/// Checks a display name: 1-200 characters, not all spaces (what the database
+/// takes; checked first so a refusal names the field, before a provider is asked).
+pub fn validate_display_name(name: Option<&str>) -> Result<()> {
+    match name {
+        Some(name) if name.trim().is_empty() || name.chars().count() > MAX_DISPLAY_NAME_CHARS => {
+            Err(Error::field(
+                "display_name",
+                format!("must be 1-{MAX_DISPLAY_NAME_CHARS} characters, not all spaces"),
+            ))
+        }
+        _ => Ok(()),
     }
 }
 

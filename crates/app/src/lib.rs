@@ -69,7 +69,9 @@ pub mod models {
     pub use junction_jobs::{QueueStats, Replayed};
     pub use junction_store::models::*;
     pub use junction_store::repo::{
-        dead_letters::DeadLetterFilter, idempotency::Claim, webhook_events::WebhookEventFilter,
+        dead_letters::DeadLetterFilter,
+        idempotency::{Answer as IdempotentAnswer, Claim},
+        webhook_events::WebhookEventFilter,
     };
 }
 pub use connections::{CallError, ConnectError, Connections, Session};

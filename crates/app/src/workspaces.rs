@@ -18,7 +18,7 @@ use junction_store::{
         self,
         api_keys::{self, Authentication},
         credentials::RotationReport,
-        idempotency::{self, Claim},
+        idempotency::{self, Answer, Claim},
         operator_keys::{self, OperatorAuthentication},
     },
 };
@@ -120,19 +120,17 @@ pub async fn claim_idempotency_key(store: &Store, request: IdempotentRequest<'_>
     Ok(claim)
 }
 
-/// Remembers the answer of a claimed request (`None`: forget the key, so the client
-/// may try again — answers of 5xx are not remembered).
+/// Remembers the answer of a claimed request as it was sent (`None`: forget the key,
+/// so the client may try again — answers of 5xx are not remembered).
 pub async fn finish_idempotent_request(
     store: &Store,
     workspace_id: WorkspaceId,
     key: &str,
-    answer: Option<(u16, &serde_json::Value)>,
+    answer: Option<&Answer>,
 ) -> Result<()> {
     let mut tx = store.begin(workspace_id).await?;
     match answer {
-        Some((status, body)) => {
-            idempotency::complete(tx.conn(), workspace_id, key, status, body).await?
-        }
+        Some(answer) => idempotency::complete(tx.conn(), workspace_id, key, answer).await?,
         None => idempotency::release(tx.conn(), workspace_id, key).await?,
     }
     tx.commit().await?;

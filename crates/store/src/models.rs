@@ -458,9 +458,13 @@ pub struct IdempotencyRecord {
     pub path: String,
     pub request_hash: Vec<u8>,
     pub response_status: Option<i16>,
+    /// The answer of a row written before `response_raw` (replayed as JSON).
     pub response_body: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    pub response_content_type: Option<String>,
+    /// The answer's body as it was sent.
+    pub response_raw: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]

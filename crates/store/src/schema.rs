@@ -214,6 +214,8 @@ diesel::table! {
         response_body -> Nullable<Jsonb>,
         created_at -> Timestamptz,
         expires_at -> Timestamptz,
+        response_content_type -> Nullable<Text>,
+        response_raw -> Nullable<Bytea>,
     }
 }
 

@@ -22,12 +22,16 @@ use crate::{
         ("id" = Uuid, Path),
         ("path" = String, Path, description = "The path below the provider's API root, e.g. `v1/charges` for Stripe")
     ),
-    request_body(content = String, description = "Passed on as sent", content_type = "*/*"),
+    request_body(content = String, description = "Passed on as sent, whatever it holds (none at all is fine)", content_type = "*/*"),
+    // Every status may be the provider's own answer, in the provider's content type:
+    // the document's completion adds `*/*` to each (see openapi.rs).
     responses(
-        (status = 200, description = "The provider's answer: its status, body and safe headers"),
-        (status = 400, body = Problem, description = "The path would leave the provider's API (`proxy_path_refused`)"),
-        (status = 404, body = Problem), (status = 409, body = Problem),
-        (status = 502, body = Problem, description = "The provider could not be reached, or answered with a redirect")
+        (status = 200, description = "The provider's answer, passed through: its status, body and safe headers"),
+        (status = 400, body = Problem, description = "`proxy_path_refused`: the path would leave the provider's API; or the provider's own 400"),
+        (status = 404, body = Problem, description = "`integration_not_found`; or the provider's own 404"),
+        (status = 409, body = Problem, description = "`integration_needs_reauth`; or the provider's own 409"),
+        (status = 502, body = Problem, description = "`provider_*`: the provider could not be reached, or answered with a redirect; or the provider's own 502"),
+        (status = "default", description = "Any other status: the provider's answer, passed through")
     ),
     security(("api_key" = []))
 )]

@@ -205,6 +205,43 @@ async fn invalid_fields_are_refused_before_calling_the_provider() {
 }
 
 #[tokio::test]
+async fn a_display_name_the_database_would_refuse_is_refused_first() {
+    let (app, provider) = spawn().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&provider)
+        .await;
+    for name in ["", " \u{2003}", &"x".repeat(201)] {
+        let response = app
+            .post("/v1/integrations")
+            .json(&json!({
+                "provider": "keyed",
+                "display_name": name,
+                "config": {"account": "acme"},
+                "credentials": {"api_key": "tk_good1"}
+            }))
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 422, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], "display_name", "{problem}");
+    }
+    assert_eq!(app.count("SELECT count(*) AS n FROM integrations").await, 0);
+    // An OAuth flow keeps the name until it ends: refused before it starts.
+    let app = TestApp::spawn().await;
+    let response = app
+        .post("/v1/connect/google-analytics")
+        .json(&json!({"display_name": " ", "config": {"property_id": "1"}}))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "display_name", "{problem}");
+    assert_eq!(app.count("SELECT count(*) AS n FROM oauth_states").await, 0);
+}
+
+#[tokio::test]
 async fn reconnect_checks_new_credentials_before_replacing_the_old_ones() {
     let (app, provider) = spawn().await;
     Mock::given(method("GET"))

@@ -330,3 +330,46 @@ async fn another_workspaces_integration_is_not_found() {
     assert_problem(unknown, 404, "integration_not_found").await;
     assert_eq!(proxy_logs(&app).await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_answer_keeps_the_providers_content_type_and_bytes() {
+    let (app, provider) = api_key_connections::spawn().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "Acme"})))
+        .mount(&provider)
+        .await;
+    // An answer that is neither JSON nor Junction's problem type, sent once.
+    Mock::given(method("POST"))
+        .and(path("/v1/exports"))
+        .respond_with(ResponseTemplate::new(422).set_body_raw("id,reason\n7,closed\n", "text/csv"))
+        .expect(1)
+        .mount(&provider)
+        .await;
+    let created: Value = app
+        .post("/v1/integrations")
+        .json(&json!({"provider": "keyed", "config": {"account": "acme"}, "credentials": {"api_key": "tk_good1"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let send = || {
+        app.post(&format!("/v1/integrations/{id}/proxy/v1/exports"))
+            .header("Idempotency-Key", "export-1")
+            .body("since=2026-01-01")
+            .send()
+    };
+    for replayed in [false, true] {
+        let response = send().await.unwrap();
+        assert_eq!(response.status(), 422);
+        assert_eq!(response.headers()["content-type"], "text/csv");
+        assert_eq!(
+            response.headers().contains_key("idempotent-replayed"),
+            replayed
+        );
+        assert_eq!(response.text().await.unwrap(), "id,reason\n7,closed\n");
+    }
+}

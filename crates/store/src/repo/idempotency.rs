@@ -1,9 +1,10 @@
 //! The `idempotency_keys` table: `Idempotency-Key` handling for POST requests.
 //!
 //! The first request with a key claims it (response still NULL), runs, and stores
-//! its response; a later request with the same key and the same fingerprint gets
-//! that response again, one with another fingerprint is a conflict, and one that
-//! arrives while the first still runs is told so.
+//! its response (status, content type and the body's bytes as sent); a later
+//! request with the same key and the same fingerprint gets that response again, one
+//! with another fingerprint is a conflict, and one that arrives while the first
+//! still runs is told so.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -19,14 +20,20 @@ pub enum Claim {
     /// The key is new: run the request, then [`complete`] it.
     New,
     /// The same request ran before: answer with its response.
-    Replay {
-        status: u16,
-        body: serde_json::Value,
-    },
+    Replay(Answer),
     /// The key was used for a different request.
     Mismatch,
     /// The first request with this key is still running.
     InFlight,
+}
+
+/// A response as it is kept and replayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    /// None for a response kept before content types were (its body is JSON).
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
 }
 
 /// The fingerprint of a request: method, path and body.
@@ -85,13 +92,22 @@ pub async fn claim(
     if existing.request_hash != request_hash {
         return Ok(Claim::Mismatch);
     }
-    Ok(match (existing.response_status, existing.response_body) {
-        (Some(status), body) => Claim::Replay {
-            status: u16::try_from(status).unwrap_or(500),
-            body: body.unwrap_or(serde_json::Value::Null),
-        },
-        (None, _) => Claim::InFlight,
-    })
+    let Some(status) = existing.response_status else {
+        return Ok(Claim::InFlight);
+    };
+    let body = match (existing.response_raw, existing.response_body) {
+        (Some(raw), _) => raw,
+        // Kept before the raw body was: JSON.
+        (None, body) => body
+            .unwrap_or(serde_json::Value::Null)
+            .to_string()
+            .into_bytes(),
+    };
+    Ok(Claim::Replay(Answer {
+        status: u16::try_from(status).unwrap_or(500),
+        content_type: existing.response_content_type,
+        body,
+    }))
 }
 
 /// Stores the response of a claimed key.
@@ -99,13 +115,13 @@ pub async fn complete(
     conn: &mut Conn,
     workspace_id: WorkspaceId,
     key: &str,
-    status: u16,
-    body: &serde_json::Value,
+    answer: &Answer,
 ) -> Result<(), StoreError> {
     diesel::update(idempotency_keys::table.find((workspace_id.as_uuid(), key)))
         .set((
-            idempotency_keys::response_status.eq(Some(i16::try_from(status).unwrap_or(500))),
-            idempotency_keys::response_body.eq(Some(body)),
+            idempotency_keys::response_status.eq(Some(i16::try_from(answer.status).unwrap_or(500))),
+            idempotency_keys::response_content_type.eq(answer.content_type.as_deref()),
+            idempotency_keys::response_raw.eq(Some(answer.body.as_slice())),
         ))
         .execute(conn)
         .await?;

@@ -10,7 +10,7 @@ use junction_store::{
     repo::{
         self,
         api_keys::Authentication,
-        idempotency::{Claim, fingerprint},
+        idempotency::{Answer, Claim, fingerprint},
         integrations::IntegrationPatch,
         oauth_states::{ConsumeError, NewOAuthState},
     },
@@ -171,23 +171,50 @@ async fn idempotency_keys_replay_conflict_and_release() {
             .unwrap(),
         Claim::InFlight
     );
-    repo::idempotency::complete(c, ws, "k1", 201, &json!({"id": "x"}))
+    // Kept as sent: the content type and the body's bytes, JSON or not.
+    let answer = Answer {
+        status: 201,
+        content_type: Some("text/csv; charset=utf-8".into()),
+        body: b"id\nx\n".to_vec(),
+    };
+    repo::idempotency::complete(c, ws, "k1", &answer)
         .await
         .unwrap();
     assert_eq!(
         repo::idempotency::claim(c, ws, "k1", "POST", "/v1/integrations", &hash, expires)
             .await
             .unwrap(),
-        Claim::Replay {
-            status: 201,
-            body: json!({"id": "x"})
-        }
+        Claim::Replay(answer)
     );
     assert_eq!(
         repo::idempotency::claim(c, ws, "k1", "POST", "/v1/integrations", &other, expires)
             .await
             .unwrap(),
         Claim::Mismatch
+    );
+    // A row kept before the raw body was replays its JSON, without a content type.
+    assert_eq!(
+        repo::idempotency::claim(c, ws, "k0", "POST", "/p", &hash, expires)
+            .await
+            .unwrap(),
+        Claim::New
+    );
+    diesel::sql_query(
+        "UPDATE idempotency_keys SET response_status = 200, response_body = '{\"a\": 1}' \
+         WHERE key = 'k0'",
+    )
+    .execute(c)
+    .await
+    .unwrap();
+    assert_eq!(
+        repo::idempotency::claim(c, ws, "k0", "POST", "/p", &hash, expires)
+            .await
+            .unwrap(),
+        Claim::Replay(Answer {
+            status: 200,
+            content_type: None,
+            body: br#"{"a":1}"#.to_vec(),
+        })
     );
     // A released key may be claimed again; an expired one is replaced.
     assert_eq!(

@@ -1,0 +1,3 @@
+ALTER TABLE idempotency_keys
+    DROP COLUMN response_raw,
+    DROP COLUMN response_content_type;
