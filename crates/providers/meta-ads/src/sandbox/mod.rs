@@ -19,18 +19,26 @@
 //! rate limit, code 4 with `X-App-Usage` at 100% for an exhausted app quota, a 500
 //! `is_transient` code 2, code 190 subcode 463 for an expired token, and a truncated
 //! 200 body.
+//!
+//! Routing, the token check, cursor paging (from the adapter's own
+//! [`crate::insights::PAGING`]) and the faults are the toolkit's fake scaffolding
+//! ([`junction_toolkit::fake`]).
 
 mod data;
 
-use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::NaiveDate;
-use junction_core::fake::{
-    CatalogEntry, FakeContext, FakeRequest, FakeResponse, Fault, ProviderFake, TokenStatus,
+use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
+use junction_toolkit::{
+    AuthMode, Placement,
+    fake::{
+        Answer, Auth, Call, ErrorShape, Faults, PageError, Pager, Refusal, Refused, Route, Service,
+    },
 };
 use serde_json::{Map, Value, json};
 
 use crate::{
-    graph::{APP_USAGE_HEADER, BUC_USAGE_HEADER},
+    graph::{API, APP_USAGE_HEADER, BUC_USAGE_HEADER},
+    insights::PAGING,
     spec::{ADS_MANAGEMENT_SCOPE, ADS_READ_SCOPE, GRAPH_VERSION, PROVIDER_ID},
 };
 
@@ -41,15 +49,125 @@ pub const MISSING_ACCOUNT: &str = "0";
 /// [`MISSING_ACCOUNT`] has the same campaigns).
 pub const SANDBOX_AD_ACCOUNT: &str = "1234567890";
 
-/// Rows per page when the request has no `limit` (Meta's default).
-const DEFAULT_LIMIT: usize = 25;
-
-/// The largest `limit` honoured.
-const MAX_LIMIT: usize = 5_000;
+/// Insights pages: 25 rows without a `limit` (Meta's default), at most 5,000.
+const PAGER: Pager = Pager::new(PAGING).size(25, 5_000);
 
 /// The Meta Ads fake.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MetaAdsFake;
+
+/// The Graph error envelope; Meta marks its 5xx transient.
+const ERRORS: ErrorShape = ErrorShape::new(Some("/error/code"), "/error/message")
+    .fixed(&[
+        ("/error/type", "OAuthException"),
+        ("/error/fbtrace_id", "AsandboxTraceId0"),
+    ])
+    .finish(|status, body| {
+        if status >= 500 {
+            body["error"]["is_transient"] = json!(true);
+        }
+    });
+
+/// A Graph error with its subcode; token errors carry Meta's challenge.
+fn graph_error(status: u16, code: i64, subcode: Option<i64>, message: &str) -> FakeResponse {
+    let mut body = ERRORS.body(status, Some(&code.to_string()), message);
+    if let Some(subcode) = subcode {
+        body["error"]["error_subcode"] = json!(subcode);
+    }
+    let response = ERRORS.respond(status, &body);
+    if code != 190 {
+        return response;
+    }
+    response.with_header(
+        "www-authenticate",
+        "OAuth \"Facebook Platform\" \"invalid_token\" \"Error validating access token\"",
+    )
+}
+
+const SERVICE: Service<()> = Service::new(
+    API.base.prefix,
+    &[
+        Route::delete("me/permissions", |_, _| {
+            FakeResponse::json(200, &json!({"success": true}))
+        }),
+        Route::get("act_{account}", ad_account),
+        Route::get("act_{account}/insights", insights),
+    ],
+    // The token as a Bearer header, or as the `access_token` query parameter.
+    Auth::new(API.auth, PROVIDER_ID)
+        .also(&[AuthMode::OAuth2 {
+            placement: Placement::Query {
+                param: "access_token",
+            },
+        }])
+        .needs(&[ADS_READ_SCOPE, ADS_MANAGEMENT_SCOPE]),
+    ERRORS,
+    Faults {
+        server_error: Answer::error(
+            500,
+            Some("2"),
+            "An unexpected error has occurred. Please retry your request later.",
+        ),
+        rate_limited: Answer::Custom(|secs| {
+            let minutes = secs.div_ceil(60).max(1);
+            let usage = json!({"1234567890": [{
+                "type": "ads_insights", "call_count": 100, "total_cputime": 38,
+                "total_time": 41, "estimated_time_to_regain_access": minutes,
+                "ads_api_access_tier": "standard_access"
+            }]});
+            graph_error(
+                400,
+                80_000,
+                Some(2_446_079),
+                "There have been too many calls from this ad-account. Wait a bit and try \
+                 again. For more info, please refer to \
+                 https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
+            )
+            .with_header(BUC_USAGE_HEADER, &usage.to_string())
+        }),
+        quota_exhausted: Answer::Error {
+            status: 400,
+            code: Some("4"),
+            message: "(#4) Application request limit reached",
+            headers: &[(
+                APP_USAGE_HEADER,
+                r#"{"call_count":100,"total_cputime":12,"total_time":20}"#,
+            )],
+        },
+    },
+    refuse,
+    Answer::error(400, Some("2500"), "Unknown path components: {path}"),
+);
+
+/// Refuses a token the way the Graph API does (always HTTP 400 for OAuth errors).
+fn refuse(refusal: &Refusal, _: &FakeRequest) -> FakeResponse {
+    match refusal.why {
+        Refused::Missing => graph_error(
+            400,
+            2500,
+            None,
+            "An active access token must be used to query information about the current user.",
+        ),
+        Refused::Insufficient => graph_error(
+            400,
+            200,
+            None,
+            "(#200) Ad account owner has NOT grant ads_management or ads_read permission",
+        ),
+        Refused::Expired => graph_error(
+            400,
+            190,
+            Some(463),
+            "Error validating access token: Session has expired.",
+        ),
+        Refused::Unknown | Refused::Disabled => graph_error(
+            400,
+            190,
+            None,
+            "Invalid OAuth access token - Cannot parse access token",
+        ),
+    }
+}
 
 impl ProviderFake for MetaAdsFake {
     fn provider_id(&self) -> &'static str {
@@ -67,141 +185,37 @@ impl ProviderFake for MetaAdsFake {
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
-        if ctx.fault == Some(Fault::ServerError) {
-            return graph_error(
-                500,
-                2,
-                None,
-                "An unexpected error has occurred. Please retry your request later.",
-            )
-            .with_transient();
-        }
-        if let Err(refusal) = authorize(request, ctx) {
-            return refusal;
-        }
-        match ctx.fault {
-            Some(Fault::RateLimited { retry_after_secs }) => {
-                let minutes = retry_after_secs.div_ceil(60).max(1);
-                let usage = json!({"1234567890": [{
-                    "type": "ads_insights", "call_count": 100, "total_cputime": 38,
-                    "total_time": 41, "estimated_time_to_regain_access": minutes,
-                    "ads_api_access_tier": "standard_access"
-                }]});
-                return graph_error(
-                    400,
-                    80_000,
-                    Some(2_446_079),
-                    "There have been too many calls from this ad-account. Wait a bit and try \
-                     again. For more info, please refer to \
-                     https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
-                )
-                .response
-                .with_header(BUC_USAGE_HEADER, &usage.to_string());
-            }
-            Some(Fault::QuotaExhausted) => {
-                let usage = json!({"call_count": 100, "total_cputime": 12, "total_time": 20});
-                return graph_error(400, 4, None, "(#4) Application request limit reached")
-                    .response
-                    .with_header(APP_USAGE_HEADER, &usage.to_string());
-            }
-            _ => {}
-        }
-        let path = request.path.trim_end_matches('/');
-        let Some(node_path) = path.strip_prefix(&format!("/{GRAPH_VERSION}/")) else {
-            return unknown_path(path);
-        };
-        let segments: Vec<&str> = node_path.split('/').collect();
-        let response = match (request.method.as_str(), segments.as_slice()) {
-            ("DELETE", &["me", "permissions"]) => {
-                FakeResponse::json(200, &json!({"success": true}))
-            }
-            ("GET", &[node]) => match account_id(node) {
-                Some(account) => ad_account(request, account),
-                None => unknown_path(path),
-            },
-            ("GET", &[node, "insights"]) => match account_id(node) {
-                Some(account) => insights(request, ctx, account),
-                None => unknown_path(path),
-            },
-            _ => unknown_path(path),
-        };
-        if ctx.fault == Some(Fault::MalformedBody) && response.status == 200 {
-            let cut = response.body.len() / 2;
-            return FakeResponse {
-                body: response.body[..cut].to_vec(),
-                ..response
-            };
-        }
-        response
+        SERVICE.serve(&mut (), request, ctx)
     }
 }
 
-/// The digits of an `act_{id}` node.
-fn account_id(node: &str) -> Option<&str> {
-    node.strip_prefix("act_")
-        .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// Checks the token the way the Graph API does (always HTTP 400 for OAuth errors).
-fn authorize(request: &FakeRequest, ctx: &FakeContext<'_>) -> Result<(), FakeResponse> {
-    let token = request
-        .bearer()
-        .map(str::to_owned)
-        .or_else(|| request.query_param("access_token"))
-        .filter(|t| !t.is_empty());
-    let Some(token) = token else {
+/// The account of an `act_{id}` node: its digits, or the answer to a node that is
+/// none.
+fn account<'c>(call: &'c Call<'_>) -> Result<&'c str, FakeResponse> {
+    let account = call.param("account");
+    if !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(SERVICE.miss(&junction_toolkit::fake::Found::None, call.request));
+    }
+    if account == MISSING_ACCOUNT {
         return Err(graph_error(
             400,
-            2500,
-            None,
-            "An active access token must be used to query information about the current user.",
-        )
-        .response);
-    };
-    let status = if ctx.fault == Some(Fault::ExpiredToken) {
-        TokenStatus::Expired
-    } else {
-        ctx.tokens.check(PROVIDER_ID, &token)
-    };
-    match status {
-        TokenStatus::Valid { scopes } => {
-            if scopes
-                .iter()
-                .any(|s| s == ADS_READ_SCOPE || s == ADS_MANAGEMENT_SCOPE)
-            {
-                Ok(())
-            } else {
-                Err(graph_error(
-                    400,
-                    200,
-                    None,
-                    "(#200) Ad account owner has NOT grant ads_management or ads_read permission",
-                )
-                .response)
-            }
-        }
-        TokenStatus::Expired => Err(graph_error(
-            400,
-            190,
-            Some(463),
-            "Error validating access token: Session has expired.",
-        )
-        .response),
-        TokenStatus::Unknown => Err(graph_error(
-            400,
-            190,
-            None,
-            "Invalid OAuth access token - Cannot parse access token",
-        )
-        .response),
+            100,
+            Some(33),
+            &format!(
+                "Unsupported get request. Object with ID 'act_{account}' does not exist, cannot be \
+                 loaded due to missing permissions, or does not support this operation."
+            ),
+        ));
     }
+    Ok(account)
 }
 
 /// `GET /act_{id}?fields=..`.
-fn ad_account(request: &FakeRequest, account: &str) -> FakeResponse {
-    if account == MISSING_ACCOUNT {
-        return missing_account(account);
-    }
+fn ad_account(_: &mut (), call: &Call<'_>) -> FakeResponse {
+    let account = match account(call) {
+        Ok(account) => account,
+        Err(refusal) => return refusal,
+    };
     let all = json!({
         "account_id": account,
         "name": data::account_name(account),
@@ -211,19 +225,16 @@ fn ad_account(request: &FakeRequest, account: &str) -> FakeResponse {
     });
     let mut body = Map::new();
     body.insert("id".into(), json!(format!("act_{account}")));
-    for field in requested_fields(request) {
+    for field in requested_fields(call) {
         match all.get(&field) {
             Some(value) => {
                 body.insert(field, value.clone());
             }
             None if field != "id" => {
-                return graph_error(
-                    400,
-                    100,
-                    None,
-                    &format!("(#100) Tried accessing nonexisting field ({field}) on node type (AdAccount)"),
-                )
-                .response;
+                let message = format!(
+                    "(#100) Tried accessing nonexisting field ({field}) on node type (AdAccount)"
+                );
+                return graph_error(400, 100, None, &message);
             }
             None => {}
         }
@@ -232,89 +243,61 @@ fn ad_account(request: &FakeRequest, account: &str) -> FakeResponse {
 }
 
 /// `GET /act_{id}/insights`.
-fn insights(request: &FakeRequest, ctx: &FakeContext<'_>, account: &str) -> FakeResponse {
-    if account == MISSING_ACCOUNT {
-        return missing_account(account);
-    }
-    let invalid = |message: &str| graph_error(400, 100, None, message).response;
-    if request.query_param("level").as_deref() != Some("campaign") {
+fn insights(_: &mut (), call: &Call<'_>) -> FakeResponse {
+    let account = match account(call) {
+        Ok(account) => account,
+        Err(refusal) => return refusal,
+    };
+    let invalid = |message: &str| graph_error(400, 100, None, message);
+    if call.query("level").as_deref() != Some("campaign") {
         return invalid("(#100) The fake serves level=campaign only");
     }
-    if request.query_param("time_increment").as_deref() != Some("1") {
+    if call.query("time_increment").as_deref() != Some("1") {
         return invalid("(#100) The fake serves time_increment=1 only");
     }
-    let Some((since, until)) = request
-        .query_param("time_range")
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-        .and_then(|range| {
-            let day = |key: &str| {
-                range
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-            };
-            Some((day("since")?, day("until")?))
-        })
-    else {
+    let range = call
+        .query("time_range")
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+    let day = |key: &str| {
+        let text = range.as_ref()?.get(key)?.as_str()?;
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+    };
+    let (Some(since), Some(until)) = (day("since"), day("until")) else {
         return invalid("(#100) param time_range must be a JSON object with since and until dates");
     };
     if since > until {
         return invalid("(#100) time_range: since must not be after until");
     }
-    let limit = match request.query_param("limit") {
-        None => DEFAULT_LIMIT,
-        Some(text) => match text.parse::<usize>() {
-            Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
-            _ => return invalid("(#100) param limit must be a positive integer"),
-        },
+    let fields = requested_fields(call);
+    let rows = data::rows(account, since, until, call.now.date_naive());
+    let rows = rows.iter().map(|row| only_fields(row, &fields)).collect();
+    let page = match PAGER.page(call.request, rows) {
+        Ok(page) => page,
+        Err(PageError::Cursor { .. }) => return invalid("(#100) Invalid cursor"),
+        Err(_) => return invalid("(#100) param limit must be a positive integer"),
     };
-    let start = match request.query_param("after") {
-        None => 0,
-        Some(after) => match decode_cursor(&after) {
-            Some(last) => last + 1,
-            None => return invalid("(#100) Invalid cursor"),
-        },
-    };
-    let fields = requested_fields(request);
-    let today = ctx.now.date_naive();
-    let rows = data::rows(account, since, until, today);
-    let page: Vec<Value> = rows
-        .iter()
-        .skip(start)
-        .take(limit)
-        .map(|row| only_fields(row, &fields))
-        .collect();
-    let mut body = json!({ "data": page });
-    if !page.is_empty() {
-        let last = start + page.len() - 1;
-        let mut paging = json!({"cursors": {
-            "before": encode_cursor(start), "after": encode_cursor(last)
-        }});
-        if last + 1 < rows.len() {
-            paging["next"] = json!(next_url(request, account, &encode_cursor(last)));
-        }
-        body["paging"] = paging;
+    let (first, more) = (page.first.clone(), page.more);
+    let after = page.last.clone().unwrap_or_default();
+    let mut page = page;
+    if let Some(first) = first {
+        page = page.with("/paging/cursors/before", json!(first));
+    }
+    if more {
+        page = page.with("/paging/next", json!(next_url(call, account, &after)));
     }
     let usage = json!({ account: [{
         "type": "ads_insights", "call_count": 1, "total_cputime": 1, "total_time": 1,
         "estimated_time_to_regain_access": 0, "ads_api_access_tier": "standard_access"
     }]});
-    FakeResponse::json(200, &body).with_header(BUC_USAGE_HEADER, &usage.to_string())
+    page.reply()
+        .with_header(BUC_USAGE_HEADER, &usage.to_string())
 }
 
 /// The `fields` query parameter, split.
-fn requested_fields(request: &FakeRequest) -> Vec<String> {
-    request
-        .query_param("fields")
-        .map(|fields| {
-            fields
-                .split(',')
-                .map(str::trim)
-                .filter(|f| !f.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+fn requested_fields(call: &Call<'_>) -> Vec<String> {
+    let fields = call.request.query_param("fields").unwrap_or_default();
+    let fields = fields.split(',').map(str::trim).filter(|f| !f.is_empty());
+    fields.map(str::to_owned).collect()
 }
 
 /// A row with only the requested fields (Meta always adds the dates).
@@ -322,31 +305,20 @@ fn only_fields(row: &Value, fields: &[String]) -> Value {
     let Some(object) = row.as_object() else {
         return row.clone();
     };
-    let kept = object
-        .iter()
-        .filter(|(key, _)| {
-            key.as_str() == "date_start" || key.as_str() == "date_stop" || fields.contains(key)
-        })
-        .map(|(key, value)| (key.clone(), value.clone()))
-        .collect();
-    Value::Object(kept)
-}
-
-/// Meta's cursors are opaque base64; the fake's hold the row index.
-fn encode_cursor(index: usize) -> String {
-    STANDARD.encode(index.to_string())
-}
-
-fn decode_cursor(cursor: &str) -> Option<usize> {
-    let bytes = STANDARD.decode(cursor.trim()).ok()?;
-    String::from_utf8(bytes).ok()?.parse().ok()
+    let kept = object.iter().filter(|(key, _)| {
+        matches!(key.as_str(), "date_start" | "date_stop") || fields.contains(key)
+    });
+    Value::Object(
+        kept.map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+    )
 }
 
 /// The `paging.next` URL: the same query with the new `after`, without the token
 /// (the real one carries it; the adapter never follows it).
-fn next_url(request: &FakeRequest, account: &str, after: &str) -> String {
+fn next_url(call: &Call<'_>, account: &str, after: &str) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
-    for (key, value) in request.query_pairs() {
+    for (key, value) in call.request.query_pairs() {
         if key != "after" && key != "access_token" {
             query.append_pair(&key, &value);
         }
@@ -358,71 +330,53 @@ fn next_url(request: &FakeRequest, account: &str, after: &str) -> String {
     )
 }
 
-fn missing_account(account: &str) -> FakeResponse {
-    graph_error(
-        400,
-        100,
-        Some(33),
-        &format!(
-            "Unsupported get request. Object with ID 'act_{account}' does not exist, cannot be \
-             loaded due to missing permissions, or does not support this operation."
-        ),
-    )
-    .response
-}
-
-fn unknown_path(path: &str) -> FakeResponse {
-    graph_error(400, 2500, None, &format!("Unknown path components: {path}")).response
-}
-
-/// A Graph error under construction.
-struct GraphErrorResponse {
-    response: FakeResponse,
-    body: Value,
-}
-
-impl GraphErrorResponse {
-    /// Marks the error transient, as Meta does for its 5xx.
-    fn with_transient(mut self) -> FakeResponse {
-        self.body["error"]["is_transient"] = json!(true);
-        FakeResponse {
-            body: self.body.to_string().into_bytes(),
-            ..self.response
-        }
-    }
-}
-
-/// The Graph error envelope.
-fn graph_error(status: u16, code: i64, subcode: Option<i64>, message: &str) -> GraphErrorResponse {
-    let mut error = json!({
-        "message": message,
-        "type": "OAuthException",
-        "code": code,
-        "fbtrace_id": "AsandboxTraceId0",
-    });
-    if let Some(subcode) = subcode {
-        error["error_subcode"] = json!(subcode);
-    }
-    let body = json!({ "error": error });
-    let mut response = FakeResponse::json(status, &body);
-    if code == 190 {
-        // Meta names the token problem in a challenge on token errors.
-        response = response.with_header(
-            "www-authenticate",
-            "OAuth \"Facebook Platform\" \"invalid_token\" \"Error validating access token\"",
-        );
-    }
-    GraphErrorResponse { response, body }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn cursors_round_trip() {
-        assert_eq!(decode_cursor(&encode_cursor(42)), Some(42));
-        assert_eq!(decode_cursor("%%%"), None);
+    fn cursors_name_rows_by_position() {
+        use junction_core::fake::{NoTokens, TokenAuthority, TokenStatus};
+        struct Tokens;
+        impl TokenAuthority for Tokens {
+            fn check(&self, _: &str, _: &str) -> TokenStatus {
+                TokenStatus::Valid {
+                    scopes: vec![ADS_READ_SCOPE.into()],
+                }
+            }
+        }
+        let request = |query: &str| FakeRequest {
+            method: http::Method::GET,
+            path: format!("/{GRAPH_VERSION}/act_42/insights"),
+            query: format!(
+                "access_token=t&level=campaign&time_increment=1&limit=2&time_range=%7B%22since%22%3A%222026-03-01%22%2C%22until%22%3A%222026-03-02%22%7D{query}"
+            ),
+            headers: http::HeaderMap::new(),
+            body: Vec::new(),
+        };
+        let ctx = FakeContext {
+            tokens: &Tokens,
+            fault: None,
+            now: chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 3, 31, 12, 0, 0).unwrap(),
+        };
+        let body = |query: &str| -> Value {
+            serde_json::from_slice(&MetaAdsFake.handle(&request(query), &ctx).body).unwrap()
+        };
+        let first = body("");
+        // base64 of the positions 0 and 1.
+        assert_eq!(
+            first["paging"]["cursors"],
+            json!({"before": "MA==", "after": "MQ=="})
+        );
+        assert!(
+            first["paging"]["next"]
+                .as_str()
+                .unwrap()
+                .ends_with("after=MQ%3D%3D")
+        );
+        assert_eq!(body("&after=MQ==")["paging"]["cursors"]["before"], "Mg==");
+        assert_eq!(body("&after=%25%25%25")["error"]["code"], 100);
+        let _ = NoTokens;
     }
 
     #[test]
