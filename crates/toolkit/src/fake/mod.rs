@@ -19,21 +19,30 @@
 //! | [`service`] | [`Service`]: the description of a fake and the one order it answers in |
 //!
 //! A fake is a `const` [`Service`] (its routes a `const` table of handlers) served
-//! from [`junction_core::fake::ProviderFake::handle`]:
+//! from [`junction_core::fake::ProviderFake::handle`], its words — the errors it
+//! answers with by name — data beside it:
 //!
 //! ```
-//! use junction_core::fake::{FakeRequest, FakeResponse};
+//! use junction_core::fake::FakeResponse;
 //! use junction_toolkit::{AuthMode, fake::*};
 //!
+//! static DATA: Data = Data::new(
+//!     r#"{"errors": {
+//!         "missing": [401, "unauthorized", "No API key"],
+//!         "unknown": [401, "unauthorized", "Invalid API key"],
+//!         "server_error": [500, "internal", "Try again later"],
+//!         "rate_limited": {"status": 429, "code": "rate_limited", "message": "Slow down",
+//!             "headers": {"retry-after": "{secs}"}},
+//!         "quota_exhausted": [429, "quota", "Daily quota used up"],
+//!         "not_found": [404, "not_found", "No route {method} {path}"]
+//!     }}"#,
+//! );
 //! const MODES: &[AuthMode] = &[AuthMode::api_key_header("api_key", "X-Api-Key", "{key}")];
-//! const ERRORS: ErrorShape = ErrorShape::new(Some("/error/code"), "/error/message");
+//! const ERRORS: ErrorShape =
+//!     ErrorShape::new(Some("/error/code"), "/error/message").catalogue(&DATA, "/errors");
 //!
 //! fn me(_: &mut (), _: &Call<'_>) -> FakeResponse {
 //!     FakeResponse::json(200, &serde_json::json!({"email": "me@example.com"}))
-//! }
-//!
-//! fn refuse(refusal: &Refusal, _: &FakeRequest) -> FakeResponse {
-//!     ERRORS.reply(401, Some("unauthorized"), "Invalid API key")
 //! }
 //!
 //! const FAKE: Service<()> = Service::new(
@@ -41,18 +50,6 @@
 //!     &[Route::get("me", me)],
 //!     Auth::new(MODES, "example").keys(&[Key::full("k_test")]),
 //!     ERRORS,
-//!     Faults {
-//!         server_error: Answer::error(500, Some("internal"), "Try again later"),
-//!         rate_limited: Answer::Error {
-//!             status: 429,
-//!             code: Some("rate_limited"),
-//!             message: "Slow down",
-//!             headers: &[("retry-after", "{secs}")],
-//!         },
-//!         quota_exhausted: Answer::error(429, Some("quota"), "Daily quota used up"),
-//!     },
-//!     refuse,
-//!     Answer::error(404, Some("not_found"), "No route {method} {path}"),
 //! );
 //! ```
 
@@ -67,10 +64,9 @@ pub mod service;
 
 pub use auth::{Auth, Key, Principal, Refusal, Refused, Serves};
 pub use data::{Data, merged};
-pub use faults::{Answer, Faults};
 pub use idempotency::{Idempotency, Reuse};
 pub use paging::{Cursor, Page, PageError, Pager, Params, Sizes};
-pub use reply::{ErrorShape, cut, empty, set};
+pub use reply::{ErrorShape, cut, empty, names, set};
 pub use route::{Call, Found, Handler, Route};
 pub use service::Service;
 

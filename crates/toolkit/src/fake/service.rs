@@ -1,12 +1,12 @@
-//! [`Service`]: a fake's description — routes, auth, faults, error shape — and the one
-//! order every fake answers in.
+//! [`Service`]: a fake's description — routes, auth, error shape and catalogue — and
+//! the one order every fake answers in.
 
 use junction_core::fake::{FakeContext, FakeRequest, FakeResponse};
 
 use crate::fake::{
     auth::{Auth, Refusal, Refused},
-    faults::{Answer, Faults},
-    reply::ErrorShape,
+    faults,
+    reply::{ErrorShape, names},
     route::{Call, Found, Route, find},
 };
 
@@ -18,14 +18,17 @@ use crate::fake::{
 ///    straight to their handler;
 /// 2. a `ServerError` fault answers;
 /// 3. the credential is checked ([`Auth`]; `ExpiredToken` makes it expired), a
-///    refusal answered by [`Service::refuse`];
+///    refusal answered with the catalogue's entry of that name (or by
+///    [`Service::refuse`]);
 /// 4. `RateLimited` and `QuotaExhausted` faults answer;
 /// 5. the credential's grants are checked against the route's needs;
-/// 6. an unknown path is 404 ([`Service::not_found`]), a known path with another
-///    method 405 ([`Service::wrong_method`], with `Allow`);
+/// 6. an unknown path is `not_found`, a known path with another method
+///    `wrong_method` (with `Allow`) where the catalogue has it;
 /// 7. the provider's [`Service::guard`] may refuse (a bad version header);
 /// 8. the handler answers, [`Service::decorate`] adds what every answer of the
 ///    provider carries, and a `MalformedBody` fault cuts a successful answer.
+///
+/// The answers are the entries of the error catalogue ([`crate::fake::reply`]).
 #[derive(Debug)]
 pub struct Service<S: 'static> {
     /// The API prefix patterns without a leading `/` are below: the adapter's
@@ -33,14 +36,10 @@ pub struct Service<S: 'static> {
     pub prefix: &'static str,
     pub routes: &'static [Route<S>],
     pub auth: Auth,
+    /// The error shape, with the catalogue the service's answers come from.
     pub errors: ErrorShape,
-    pub faults: Faults,
-    /// The provider's words for each [`Refused`].
-    pub refuse: fn(&Refusal, &FakeRequest) -> FakeResponse,
-    /// An unknown path; `{method}` and `{path}` in the message are the request's.
-    pub not_found: Answer,
-    /// A known path with another method (`None`: answered as an unknown path).
-    pub wrong_method: Option<Answer>,
+    /// Words a refusal where the catalogue cannot (Stripe quotes the key masked).
+    pub refuse: Option<fn(&Refusal, &FakeRequest) -> FakeResponse>,
     /// Answer unknown paths before anything else (Google's front end, Stripe).
     pub routes_first: bool,
     pub guard: Option<fn(&Call<'_>) -> Option<FakeResponse>>,
@@ -57,35 +56,29 @@ impl<S> Clone for Service<S> {
 impl<S> Copy for Service<S> {}
 
 impl<S> Service<S> {
-    /// A service with the usual defaults: no guard, no decoration, unknown paths
-    /// answered after the credential check.
+    /// A service with the usual defaults: refusals from the catalogue, no guard, no
+    /// decoration, unknown paths answered after the credential check.
     pub const fn new(
         prefix: &'static str,
         routes: &'static [Route<S>],
         auth: Auth,
         errors: ErrorShape,
-        faults: Faults,
-        refuse: fn(&Refusal, &FakeRequest) -> FakeResponse,
-        not_found: Answer,
     ) -> Self {
         Self {
             prefix,
             routes,
             auth,
             errors,
-            faults,
-            refuse,
-            not_found,
-            wrong_method: None,
+            refuse: None,
             routes_first: false,
             guard: None,
             decorate: None,
         }
     }
 
-    pub const fn wrong_method(self, answer: Answer) -> Self {
+    pub const fn refuse(self, refuse: fn(&Refusal, &FakeRequest) -> FakeResponse) -> Self {
         Self {
-            wrong_method: Some(answer),
+            refuse: Some(refuse),
             ..self
         }
     }
@@ -134,14 +127,14 @@ impl<S> Service<S> {
         if self.routes_first && !matches!(found, Found::Route(..)) {
             return self.miss(&found, request);
         }
-        if let Some(answer) = self.faults.before_auth(ctx.fault, &self.errors) {
+        if let Some(answer) = faults::before_auth(&self.errors, ctx.fault) {
             return answer;
         }
         let principal = match self.auth.check(request, ctx.tokens, ctx.fault) {
             Ok(principal) => principal,
-            Err(refusal) => return (self.refuse)(&refusal, request),
+            Err(refusal) => return self.refusal(&refusal, request),
         };
-        if let Some(answer) = self.faults.after_auth(ctx.fault, &self.errors) {
+        if let Some(answer) = faults::after_auth(&self.errors, ctx.fault) {
             return answer;
         }
         let needs = match &found {
@@ -154,7 +147,7 @@ impl<S> Service<S> {
                 token: principal.token,
                 credential: Some(principal.credential),
             };
-            return (self.refuse)(&refusal, request);
+            return self.refusal(&refusal, request);
         }
         let Found::Route(route, params) = found else {
             return self.miss(&found, request);
@@ -168,7 +161,7 @@ impl<S> Service<S> {
         if let Some(decorate) = self.decorate {
             response = decorate(response);
         }
-        Faults::answered(ctx.fault, response)
+        faults::answered(ctx.fault, response)
     }
 
     /// The route's answer to `call` without credentials or faults: for requests a
@@ -197,33 +190,33 @@ impl<S> Service<S> {
         }
     }
 
+    /// The answer to a refused credential: the provider's words for it.
+    pub fn refusal(&self, refusal: &Refusal, request: &FakeRequest) -> FakeResponse {
+        if let Some(refuse) = self.refuse {
+            return refuse(refusal, request);
+        }
+        let name = match refusal.why {
+            Refused::Missing => names::MISSING,
+            Refused::Insufficient => names::INSUFFICIENT,
+            Refused::Expired if self.errors.has(names::EXPIRED) => names::EXPIRED,
+            Refused::Disabled if self.errors.has(names::DISABLED) => names::DISABLED,
+            Refused::Unknown | Refused::Expired | Refused::Disabled => names::UNKNOWN,
+        };
+        let credential = refusal.credential.as_deref().unwrap_or_default();
+        self.errors.named(name, &[("credential", credential)])
+    }
+
     /// The answer to an unknown path or method.
     pub fn miss(&self, found: &Found<'_, S>, request: &FakeRequest) -> FakeResponse {
-        let (answer, allowed) = match (found, &self.wrong_method) {
-            (Found::Method(allowed), Some(answer)) => (answer, Some(allowed.join(", "))),
-            _ => (&self.not_found, None),
+        let path = request.path.trim_end_matches('/');
+        let mut vars = vec![("method", request.method.as_str()), ("path", path)];
+        let allowed = match found {
+            Found::Method(allowed) if self.errors.has(names::WRONG_METHOD) => allowed.join(", "),
+            _ => return self.errors.named(names::NOT_FOUND, &vars),
         };
-        let response = match *answer {
-            Answer::Error {
-                status,
-                code,
-                message,
-                headers,
-            } => {
-                let path = request.path.trim_end_matches('/');
-                let message = message
-                    .replace("{method}", request.method.as_str())
-                    .replace("{path}", path);
-                let reply = self.errors.reply(status, code, &message);
-                headers
-                    .iter()
-                    .fold(reply, |reply, (name, value)| reply.with_header(name, value))
-            }
-            other => other.render(&self.errors, 0),
-        };
-        match allowed {
-            Some(allowed) => response.with_header("allow", &allowed),
-            None => response,
-        }
+        vars.push(("allow", &allowed));
+        self.errors
+            .named(names::WRONG_METHOD, &vars)
+            .with_header("allow", &allowed)
     }
 }

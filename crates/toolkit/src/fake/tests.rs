@@ -5,11 +5,10 @@
 use chrono::{TimeZone, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use junction_core::{
-    AdapterError,
-    fake::{FakeContext, FakeRequest, FakeResponse, Fault, NoTokens, TokenAuthority, TokenStatus},
-    http::{Refusal as HttpRefusal, ResponsePolicy},
+    fake::{FakeContext, FakeRequest, FakeResponse, Fault, TokenAuthority, TokenStatus},
+    http::ResponsePolicy,
 };
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::*;
 use crate::{
@@ -315,16 +314,24 @@ const MODES: &[AuthMode] = &[
     AuthMode::api_key_header("api_key", "X-Api-Key", "{key}"),
     AuthMode::OAUTH_BEARER,
 ];
-const ERRORS: ErrorShape = ErrorShape::new(Some("/error/code"), "/error/message");
 
-fn refuse(refusal: &Refusal, _: &FakeRequest) -> FakeResponse {
-    let status = if refusal.why == Refused::Insufficient {
-        403
-    } else {
-        401
-    };
-    ERRORS.reply(status, Some(&format!("{:?}", refusal.why)), "refused")
-}
+static WORDS: Data = Data::new(
+    r#"{"errors": {
+        "missing": [401, "Missing", "refused"],
+        "unknown": [401, "Unknown", "refused {credential}"],
+        "expired": [401, "Expired", "refused"],
+        "insufficient": [403, "Insufficient", "refused"],
+        "server_error": [500, null, "Internal server error"],
+        "rate_limited": {"status": 429, "code": "slow_down", "message": "Too many requests",
+            "headers": {"retry-after": "{secs}", "x-minutes": "{minutes}"}},
+        "quota_exhausted": [429, "quota", "Quota used up"],
+        "not_found": [404, "not_found", "No {method} {path}"],
+        "wrong_method": [405, "method", "Not allowed: {allow}"]
+    }}"#,
+);
+
+const ERRORS: ErrorShape =
+    ErrorShape::new(Some("/error/code"), "/error/message").catalogue(&WORDS, "/errors");
 
 fn list(count: &mut u32, call: &Call<'_>) -> FakeResponse {
     *count += 1;
@@ -351,17 +358,6 @@ fn download(_: &mut u32, _: &Call<'_>) -> FakeResponse {
     FakeResponse::text(200, "archive")
 }
 
-const FAULTS: Faults = Faults {
-    server_error: Answer::error(500, None, "Internal server error"),
-    rate_limited: Answer::Error {
-        status: 429,
-        code: Some("slow_down"),
-        message: "Too many requests",
-        headers: &[("retry-after", "{secs}")],
-    },
-    quota_exhausted: Answer::error(429, Some("quota"), "Quota used up"),
-};
-
 const TABLE: ErrorTable = ErrorTable {
     envelope: crate::Envelope {
         code: &["/error/code"],
@@ -386,11 +382,7 @@ const SERVICE: Service<u32> = Service::new(
         .keys(&[Key::full("k_full"), Key::with("k_read", &["read"])])
         .needs(&["read", "write"]),
     ERRORS,
-    FAULTS,
-    refuse,
-    Answer::error(404, Some("not_found"), "No {method} {path}"),
-)
-.wrong_method(Answer::error(405, Some("method"), "Not allowed"));
+);
 
 fn service() -> Service<u32> {
     SERVICE
@@ -590,46 +582,39 @@ fn each_fault_is_answered_where_it_belongs() {
 }
 
 #[test]
-fn derived_fault_answers_classify_through_the_adapters_table() {
-    let faults = Faults::from_table(&TABLE);
-    let now = Utc.with_ymd_and_hms(2026, 3, 15, 12, 0, 0).unwrap();
-    let classify = |response: FakeResponse| {
-        let mut headers = HeaderMap::new();
-        for (name, value) in &response.headers {
-            headers.insert(
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        let status = http::StatusCode::from_u16(response.status).unwrap();
-        let base = junction_core::http::classify(
-            status,
-            &headers,
-            &response.body,
-            now,
-            &ResponsePolicy::API_KEY,
-        );
-        let refusal = HttpRefusal {
-            status,
-            headers: &headers,
-            body: &response.body,
-            now,
-        };
-        TABLE.classify(base, &refusal, &RateLimitSignals::STANDARD, &Map::new())
+fn fault_answers_are_checked_against_the_adapters_table() {
+    let api = crate::HttpApi {
+        base: crate::BaseUrl::fixed("https://api.example.test"),
+        auth: MODES,
+        headers: &[],
+        verification: None,
+        errors: TABLE,
+        rate_limits: RateLimitSignals::STANDARD,
     };
     assert_eq!(
-        classify(faults.rate_limited.render(&ERRORS, 30)),
-        AdapterError::RateLimited {
-            retry_after: Some(std::time::Duration::from_secs(30))
-        }
+        faults::check(&ERRORS, &api, &ResponsePolicy::API_KEY),
+        Ok(())
     );
-    assert!(matches!(
-        classify(faults.quota_exhausted.render(&ERRORS, 0)),
-        AdapterError::QuotaExhausted { .. }
-    ));
-    assert!(matches!(
-        classify(faults.server_error.render(&ERRORS, 0)),
-        AdapterError::Unavailable { .. }
-    ));
-    let _ = NoTokens;
+    // A description that reads the fake's rate limit as something else is caught.
+    const WRONG_RULES: &[ErrorRule] = &[ErrorRule::code("slow_down").invalid()];
+    let wrong = crate::HttpApi {
+        errors: ErrorTable {
+            rules: WRONG_RULES,
+            ..TABLE
+        },
+        ..api
+    };
+    let problems = faults::check(&ERRORS, &wrong, &ResponsePolicy::API_KEY).unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].starts_with("the fake's answer to a rate limit"));
+    // Without catalogue entries, the defaults still read right.
+    let bare = ErrorShape::new(Some("/error/code"), "/error/message");
+    let generic = crate::HttpApi {
+        errors: ErrorTable::GENERIC,
+        ..api
+    };
+    assert_eq!(
+        faults::check(&bare, &generic, &ResponsePolicy::API_KEY),
+        Ok(())
+    );
 }

@@ -27,10 +27,7 @@ mod data;
 mod report;
 
 use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
-use junction_toolkit::fake::{
-    Answer, Auth, Call, ErrorShape, Faults, Refusal, Refused, Route, Service,
-};
-use serde_json::json;
+use junction_toolkit::fake::{Auth, Call, Data, ErrorShape, Route, Service};
 
 use crate::{
     google::API,
@@ -56,41 +53,18 @@ const CATALOG_LOOKBACK_DAYS: u32 = 60;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Ga4Fake;
 
-/// Google's error envelope: `{"error": {"code", "message", "status"}}`.
-const ERRORS: ErrorShape =
-    ErrorShape::new(Some("/error/status"), "/error/message").status_at("/error/code");
+/// Google's error envelope (`{"error": {"code", "message", "status"}}`) and words.
+const ERRORS: ErrorShape = ErrorShape::new(Some("/error/status"), "/error/message")
+    .status_at("/error/code")
+    .catalogue(&WORDS, "");
 
-fn google_error(code: u16, status: &str, message: &str) -> FakeResponse {
-    ERRORS.reply(code, Some(status), message)
-}
+static WORDS: Data = Data::new(include_str!("errors.json"));
 
 const SERVICE: Service<()> = Service::new(
     API.base.prefix,
     &[Route::post("properties/{property}:runReport", run_report)],
     Auth::new(API.auth, PROVIDER_ID).needs(&[READONLY_SCOPE, FULL_SCOPE]),
     ERRORS,
-    Faults {
-        server_error: Answer::error(
-            503,
-            Some("UNAVAILABLE"),
-            "The service is currently unavailable.",
-        ),
-        rate_limited: Answer::Error {
-            status: 429,
-            code: Some("RESOURCE_EXHAUSTED"),
-            message: "Exhausted concurrent requests quota. Wait for in-flight requests to this \
-                      property to finish and retry.",
-            headers: &[("retry-after", "{secs}")],
-        },
-        quota_exhausted: Answer::error(
-            429,
-            Some("RESOURCE_EXHAUSTED"),
-            "Exhausted property tokens per hour. Requests to this property will succeed again \
-             when the hourly quota refreshes.",
-        ),
-    },
-    refuse,
-    Answer::error(404, Some("NOT_FOUND"), "Method not found."),
 )
 // Google's front end answers unknown methods before anything else.
 .routes_first();
@@ -122,82 +96,16 @@ impl ProviderFake for Ga4Fake {
 fn run_report(_: &mut (), call: &Call<'_>) -> FakeResponse {
     let property = call.param("property");
     if !property.bytes().all(|b| b.is_ascii_digit()) {
-        return google_error(
-            400,
-            "INVALID_ARGUMENT",
-            &format!(
-                "Invalid property ID: {property}. A numeric Property ID is required. To \
-                 learn more about Property ID, see \
-                 https://developers.google.com/analytics/devguides/reporting/data/v1/property-id."
-            ),
-        );
+        return ERRORS.named("not_numeric", &[("property", property)]);
     }
     if property == FORBIDDEN_PROPERTY {
-        return google_error(
-            403,
-            "PERMISSION_DENIED",
-            "User does not have sufficient permissions for this property. To learn more \
-             about Property ID, see \
-             https://developers.google.com/analytics/devguides/reporting/data/v1/property-id.",
-        );
+        return ERRORS.named("forbidden_property", &[]);
     }
     let today = call.now.date_naive();
     match ReportQuery::parse(&call.request.body, property, today) {
         Ok(query) => FakeResponse::json(200, &query.run(property, today)),
-        Err(InvalidArgument(message)) => google_error(400, "INVALID_ARGUMENT", &message),
+        Err(InvalidArgument(message)) => ERRORS.named("invalid", &[("message", &message)]),
     }
-}
-
-/// Google's message for a token it does not accept (expired, revoked, unknown).
-const INVALID_CREDENTIALS: &str = "Request had invalid authentication credentials. Expected \
-     OAuth 2 access token, login cookie or other valid authentication credential. See \
-     https://developers.google.com/identity/sign-in/web/devconsole-project.";
-
-/// Refuses a token the way Google's front end does: 401 `UNAUTHENTICATED` with
-/// Google's `WWW-Authenticate` challenge, or 403 for a token without the scope.
-fn refuse(refusal: &Refusal, _: &FakeRequest) -> FakeResponse {
-    let (message, reason) = match refusal.why {
-        Refused::Insufficient => {
-            let message = "Request had insufficient authentication scopes.";
-            return google_error_with_reason(
-                403,
-                "PERMISSION_DENIED",
-                message,
-                "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
-            );
-        }
-        Refused::Missing => (
-            "Request is missing required authentication credential. Expected OAuth 2 access \
-             token, login cookie or other valid authentication credential. See \
-             https://developers.google.com/identity/sign-in/web/devconsole-project.",
-            Some("CREDENTIALS_MISSING"),
-        ),
-        Refused::Expired => (INVALID_CREDENTIALS, Some("ACCESS_TOKEN_EXPIRED")),
-        Refused::Unknown | Refused::Disabled => (INVALID_CREDENTIALS, None),
-    };
-    let response = match reason {
-        Some(reason) => google_error_with_reason(401, "UNAUTHENTICATED", message, reason),
-        None => google_error(401, "UNAUTHENTICATED", message),
-    };
-    response.with_header(
-        "www-authenticate",
-        "Bearer realm=\"https://accounts.google.com/\", error=\"invalid_token\"",
-    )
-}
-
-/// Google's error envelope with a `google.rpc.ErrorInfo` detail naming the reason.
-fn google_error_with_reason(code: u16, status: &str, message: &str, reason: &str) -> FakeResponse {
-    let mut body = ERRORS.body(code, Some(status), message);
-    body["error"]["details"] = json!([{
-        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-        "reason": reason,
-        "domain": "googleapis.com",
-        "metadata": {
-            "service": "analyticsdata.googleapis.com",
-            "method": "google.analytics.data.v1beta.BetaAnalyticsData.RunReport"
-        }
-    }]);
-    ERRORS.respond(code, &body)
 }
 
 #[cfg(test)]
@@ -205,7 +113,7 @@ mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
     use junction_core::fake::{Fault, NoTokens, TokenAuthority, TokenStatus};
-    use serde_json::Value;
+    use serde_json::{Value, json};
 
     struct OneToken(TokenStatus);
 
@@ -250,6 +158,13 @@ mod tests {
 
     fn body() -> Value {
         json!({"dateRanges": [{"startDate": "yesterday", "endDate": "today"}], "metrics": [{"name": "sessions"}]})
+    }
+
+    #[test]
+    fn the_faults_read_as_the_adapter_reads_them() {
+        let policy = junction_core::http::ResponsePolicy::OAUTH;
+        let checked = junction_toolkit::fake::faults::check(&ERRORS, &API, &policy);
+        assert_eq!(checked, Ok(()));
     }
 
     #[test]

@@ -49,8 +49,7 @@ use std::sync::{Mutex, PoisonError};
 use chrono::{DateTime, NaiveDate, Utc};
 use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
 use junction_toolkit::fake::{
-    Answer, Auth, Call, Cursor, ErrorShape, Faults, Key, Pager, Refused, Route, Serves, Service,
-    Sizes,
+    Auth, Call, Cursor, Data, ErrorShape, Key, Pager, Route, Serves, Service, Sizes,
 };
 use serde_json::{Map, Value, json};
 
@@ -89,8 +88,10 @@ impl KitFake {
     }
 }
 
-/// Kit's error body: `{"errors": ["..."]}`.
-const ERRORS: ErrorShape = ErrorShape::new(None, "/errors/0");
+/// Kit's error body (`{"errors": ["..."]}`) and words.
+const ERRORS: ErrorShape = ErrorShape::new(None, "/errors/0").catalogue(&WORDS, "");
+
+static WORDS: Data = Data::new(include_str!("errors.json"));
 
 fn errors(status: u16, message: &str) -> FakeResponse {
     ERRORS.reply(status, None, message)
@@ -172,30 +173,12 @@ const KEY_SERVICE: Service<Store> = Service::new(
         .serves(Serves::Keys)
         .keys(&[Key::full(SANDBOX_API_KEY)]),
     ERRORS,
-    Faults {
-        server_error: Answer::error(500, None, "Something went wrong. Please try again later."),
-        // Kit's limiter answers in plain text and sends no Retry-After (Kit has no
-        // separate quota signal).
-        rate_limited: Answer::Text {
-            status: 429,
-            body: "Retry later",
-        },
-        quota_exhausted: Answer::Text {
-            status: 429,
-            body: "Retry later",
-        },
-    },
-    |_, _| errors(401, "The API key is invalid"),
-    Answer::error(404, None, "Not Found"),
 );
 
 /// The `kit-oauth` entry: a Bearer token from the sandbox's OAuth server.
 const TOKEN_SERVICE: Service<Store> = Service {
     auth: Auth::new(API.auth, OAUTH_PROVIDER_ID).serves(Serves::Tokens),
-    refuse: |refusal, _| match refusal.why {
-        Refused::Expired => errors(401, "The access token expired"),
-        _ => errors(401, "The access token is invalid"),
-    },
+    errors: ERRORS.catalogue(&WORDS, "/token"),
     ..KEY_SERVICE
 };
 
@@ -734,6 +717,17 @@ mod tests {
                 (OAUTH_PROVIDER_ID, "old") => TokenStatus::Expired,
                 _ => TokenStatus::Unknown,
             }
+        }
+    }
+
+    #[test]
+    fn the_faults_read_as_the_adapter_reads_them() {
+        for (service, policy) in [
+            (KEY_SERVICE, junction_core::http::ResponsePolicy::API_KEY),
+            (TOKEN_SERVICE, junction_core::http::ResponsePolicy::OAUTH),
+        ] {
+            let checked = junction_toolkit::fake::faults::check(&service.errors, &API, &policy);
+            assert_eq!(checked, Ok(()));
         }
     }
 

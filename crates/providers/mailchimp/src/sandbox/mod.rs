@@ -55,8 +55,7 @@ use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, 
 use junction_toolkit::{
     AuthMode, Placement,
     fake::{
-        Answer, Auth, Call, ErrorShape, Faults, Key, PageError, Pager, Refusal, Refused, Route,
-        Serves, Service, Sizes, empty,
+        Auth, Call, Data, ErrorShape, Key, PageError, Pager, Route, Serves, Service, Sizes, empty,
     },
 };
 use serde_json::{Map, Value, json};
@@ -113,38 +112,28 @@ impl MailchimpFake {
     }
 }
 
-/// Mailchimp's problem documents (`instance` derived from what they say).
+/// Mailchimp's problem documents (`instance` derived from what they say) and words.
 const ERRORS: ErrorShape = ErrorShape::new(Some("/title"), "/detail")
     .status_at("/status")
     .fixed(&[("/type", PROBLEM_TYPE)])
     .content_type("application/problem+json")
     .finish(|_, body| {
-        let said = format!(
-            "{}:{}",
-            body["title"].as_str().unwrap_or_default(),
-            body["detail"].as_str().unwrap_or_default()
-        );
+        let title = body["title"].as_str().unwrap_or_default();
+        let said = format!("{title}:{}", body["detail"].as_str().unwrap_or_default());
         body["instance"] = json!(md5_hex(said.as_bytes()));
-    });
+    })
+    .catalogue(&WORDS, "");
 
-/// A problem document response.
-fn problem(status: u16, title: &str, detail: &str) -> FakeResponse {
-    ERRORS.reply(status, Some(title), detail)
-}
+static WORDS: Data = Data::new(include_str!("errors.json"));
 
 fn not_found() -> FakeResponse {
-    problem(
-        404,
-        "Resource Not Found",
-        "The requested resource could not be found.",
-    )
+    ERRORS.named("not_found", &[])
 }
 
 /// A 400 `Invalid Resource` naming one field.
 fn invalid_field(detail: &str, field: &str, message: &str) -> FakeResponse {
-    let mut body = ERRORS.body(400, Some("Invalid Resource"), detail);
-    body["errors"] = json!([{"field": field, "message": message}]);
-    ERRORS.respond(400, &body)
+    let vars = [("detail", detail), ("field", field), ("message", message)];
+    ERRORS.named("invalid_field", &vars)
 }
 
 const VALIDATION: &str = "The resource submitted could not be validated. For field-specific \
@@ -194,55 +183,15 @@ const KEY_SERVICE: Service<State> = Service::new(
         }])
         .keys(&[Key::full(SANDBOX_API_KEY), Key::disabled(DISABLED_API_KEY)]),
     ERRORS,
-    Faults {
-        server_error: Answer::error(
-            500,
-            Some("Internal Server Error"),
-            "An unexpected internal error has occurred. Please contact Support for more \
-             information.",
-        ),
-        rate_limited: TOO_MANY,
-        quota_exhausted: TOO_MANY,
-    },
-    refuse,
-    Answer::error(
-        404,
-        Some("Resource Not Found"),
-        "The requested resource could not be found.",
-    ),
-);
-
-/// Mailchimp's limit is on simultaneous connections; it sends no rate headers.
-const TOO_MANY: Answer = Answer::error(
-    429,
-    Some("Too Many Requests"),
-    "You have exceeded the limit of 10 simultaneous connections.",
 );
 
 /// The `mailchimp-oauth` entry: Bearer tokens from the sandbox's OAuth server
-/// (Mailchimp's OAuth has no scopes: a valid token can do what its user can).
+/// (Mailchimp's OAuth has no scopes: a valid token can do what its user can; one it
+/// does not know is an invalid key).
 const TOKEN_SERVICE: Service<State> = Service {
     auth: Auth::new(API.auth, OAUTH_PROVIDER_ID).serves(Serves::Tokens),
     ..KEY_SERVICE
 };
-
-/// Refuses a credential the way Mailchimp does (an unknown, expired or revoked token
-/// as an invalid key).
-fn refuse(refusal: &Refusal, _: &FakeRequest) -> FakeResponse {
-    match refusal.why {
-        Refused::Missing => problem(
-            401,
-            "API Key Missing",
-            "Your request did not include an API key.",
-        ),
-        Refused::Disabled => problem(403, "User Disabled", "This account has been disabled."),
-        _ => problem(
-            401,
-            "API Key Invalid",
-            "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
-        ),
-    }
-}
 
 impl ProviderFake for MailchimpFake {
     fn provider_id(&self) -> &'static str {
@@ -305,16 +254,13 @@ fn metadata(state: &mut State, call: &Call<'_>) -> FakeResponse {
     if state.provider != OAUTH_PROVIDER_ID {
         return not_found();
     }
-    if call.fault == Some(junction_core::fake::Fault::ServerError) {
-        return KEY_SERVICE.faults.server_error.render(&ERRORS, 0);
+    if let Some(outage) = junction_toolkit::fake::faults::before_auth(&ERRORS, call.fault) {
+        return outage;
     }
     let auth = Auth::new(METADATA_API.auth, OAUTH_PROVIDER_ID);
     if auth.check(call.request, call.tokens, call.fault).is_err() {
         // The login service answers in OAuth 2.0's error shape, not a problem document.
-        return FakeResponse::json(
-            401,
-            &json!({"error": "invalid_token", "error_description": "The access token is missing, invalid or revoked."}),
-        );
+        return ERRORS.named("metadata_token", &[]);
     }
     FakeResponse::json(
         200,
@@ -399,11 +345,7 @@ impl State {
             .filter(|(_, b)| b.completed_at.is_some());
         let Some((id, batch)) = batch else {
             // What S3 answers for a key that does not exist.
-            return FakeResponse {
-                status: 404,
-                headers: vec![("content-type".into(), "application/xml".into())],
-                body: b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>".to_vec(),
-            };
+            return ERRORS.named("no_such_key", &[]);
         };
         let files: Vec<(String, Vec<u8>)> = batch
             .results
@@ -424,7 +366,7 @@ impl State {
                 headers: vec![("content-type".into(), "application/x-gzip".into())],
                 body,
             },
-            Err(err) => problem(500, "Internal Server Error", &err.to_string()),
+            Err(err) => ERRORS.reply(500, Some("Internal Server Error"), &err.to_string()),
         }
     }
 }
@@ -544,8 +486,7 @@ fn put_member(state: &mut State, call: &Call<'_>) -> FakeResponse {
         return not_found();
     }
     let Ok(Value::Object(body)) = call.json::<Value>() else {
-        let detail = "We encountered an unspecified JSON parsing error.";
-        return problem(400, "JSON Parse Error", detail);
+        return ERRORS.named("json", &[]);
     };
     let email = body
         .get("email_address")
@@ -559,8 +500,7 @@ fn put_member(state: &mut State, call: &Call<'_>) -> FakeResponse {
         );
     };
     if !is_plausible_email(email) || email.to_ascii_lowercase().ends_with(".invalid") {
-        let detail = format!("{email} looks fake or invalid, please enter a real email address.");
-        return problem(400, "Invalid Resource", &detail);
+        return ERRORS.named("fake_email", &[("email", email)]);
     }
     if subscriber_hash(email) != hash {
         let message = "The email address does not match the subscriber hash in the URL.";
@@ -640,9 +580,7 @@ fn post_tags(state: &mut State, call: &Call<'_>) -> FakeResponse {
         return not_found();
     }
     let Ok(update) = call.json::<TagsUpdate>() else {
-        let detail = "The resource submitted could not be validated: `tags` must be an array of \
-                      {name, status}.";
-        return problem(400, "Invalid Resource", detail);
+        return ERRORS.named("bad_tags", &[]);
     };
     if let Some(bad) = update.tags.iter().position(|t| {
         t.name.trim().is_empty() || !matches!(t.status.as_str(), "active" | "inactive")
@@ -675,9 +613,7 @@ fn post_tags(state: &mut State, call: &Call<'_>) -> FakeResponse {
 
 fn post_batch(state: &mut State, call: &Call<'_>) -> FakeResponse {
     let Ok(request) = call.json::<BatchRequest>() else {
-        let detail = "The resource submitted could not be validated: `operations` must be an \
-                      array of {method, path, body, operation_id}.";
-        return problem(400, "Invalid Resource", detail);
+        return ERRORS.named("bad_batch", &[]);
     };
     let mut results = Vec::with_capacity(request.operations.len());
     for operation in &request.operations {
@@ -686,7 +622,7 @@ fn post_batch(state: &mut State, call: &Call<'_>) -> FakeResponse {
         let path = operation.path.trim_start_matches('/');
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
         let response = if path.starts_with("batches") {
-            problem(400, "Invalid Action", "Batch operations cannot be nested.")
+            ERRORS.named("nested_batch", &[])
         } else {
             // Each operation runs as the caller's own request would, without its
             // credential or faults.
@@ -789,4 +725,16 @@ fn is_month_day(value: &Value) -> bool {
         return false;
     };
     matches!((month.parse::<u8>(), day.parse::<u8>()), (Ok(m), Ok(d)) if (1..=12).contains(&m) && (1..=31).contains(&d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_faults_read_as_the_adapter_reads_them() {
+        let policy = junction_core::http::ResponsePolicy::API_KEY;
+        let checked = junction_toolkit::fake::faults::check(&ERRORS, &API, &policy);
+        assert_eq!(checked, Ok(()));
+    }
 }

@@ -30,14 +30,12 @@ use chrono::NaiveDate;
 use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
 use junction_toolkit::{
     AuthMode, Placement,
-    fake::{
-        Answer, Auth, Call, ErrorShape, Faults, PageError, Pager, Refusal, Refused, Route, Service,
-    },
+    fake::{Auth, Call, Data, ErrorShape, Found, PageError, Pager, Route, Service},
 };
 use serde_json::{Map, Value, json};
 
 use crate::{
-    graph::{API, APP_USAGE_HEADER, BUC_USAGE_HEADER},
+    graph::{API, BUC_USAGE_HEADER},
     insights::PAGING,
     spec::{ADS_MANAGEMENT_SCOPE, ADS_READ_SCOPE, GRAPH_VERSION, PROVIDER_ID},
 };
@@ -56,7 +54,7 @@ const PAGER: Pager = Pager::new(PAGING).size(25, 5_000);
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MetaAdsFake;
 
-/// The Graph error envelope; Meta marks its 5xx transient.
+/// The Graph error envelope (Meta marks its 5xx transient) and its words.
 const ERRORS: ErrorShape = ErrorShape::new(Some("/error/code"), "/error/message")
     .fixed(&[
         ("/error/type", "OAuthException"),
@@ -66,22 +64,14 @@ const ERRORS: ErrorShape = ErrorShape::new(Some("/error/code"), "/error/message"
         if status >= 500 {
             body["error"]["is_transient"] = json!(true);
         }
-    });
+    })
+    .catalogue(&WORDS, "");
 
-/// A Graph error with its subcode; token errors carry Meta's challenge.
-fn graph_error(status: u16, code: i64, subcode: Option<i64>, message: &str) -> FakeResponse {
-    let mut body = ERRORS.body(status, Some(&code.to_string()), message);
-    if let Some(subcode) = subcode {
-        body["error"]["error_subcode"] = json!(subcode);
-    }
-    let response = ERRORS.respond(status, &body);
-    if code != 190 {
-        return response;
-    }
-    response.with_header(
-        "www-authenticate",
-        "OAuth \"Facebook Platform\" \"invalid_token\" \"Error validating access token\"",
-    )
+static WORDS: Data = Data::new(include_str!("errors.json"));
+
+/// Graph error 100 (`(#100) {what}`).
+fn invalid(what: &str) -> FakeResponse {
+    ERRORS.named("invalid", &[("what", what)])
 }
 
 const SERVICE: Service<()> = Service::new(
@@ -102,72 +92,7 @@ const SERVICE: Service<()> = Service::new(
         }])
         .needs(&[ADS_READ_SCOPE, ADS_MANAGEMENT_SCOPE]),
     ERRORS,
-    Faults {
-        server_error: Answer::error(
-            500,
-            Some("2"),
-            "An unexpected error has occurred. Please retry your request later.",
-        ),
-        rate_limited: Answer::Custom(|secs| {
-            let minutes = secs.div_ceil(60).max(1);
-            let usage = json!({"1234567890": [{
-                "type": "ads_insights", "call_count": 100, "total_cputime": 38,
-                "total_time": 41, "estimated_time_to_regain_access": minutes,
-                "ads_api_access_tier": "standard_access"
-            }]});
-            graph_error(
-                400,
-                80_000,
-                Some(2_446_079),
-                "There have been too many calls from this ad-account. Wait a bit and try \
-                 again. For more info, please refer to \
-                 https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
-            )
-            .with_header(BUC_USAGE_HEADER, &usage.to_string())
-        }),
-        quota_exhausted: Answer::Error {
-            status: 400,
-            code: Some("4"),
-            message: "(#4) Application request limit reached",
-            headers: &[(
-                APP_USAGE_HEADER,
-                r#"{"call_count":100,"total_cputime":12,"total_time":20}"#,
-            )],
-        },
-    },
-    refuse,
-    Answer::error(400, Some("2500"), "Unknown path components: {path}"),
 );
-
-/// Refuses a token the way the Graph API does (always HTTP 400 for OAuth errors).
-fn refuse(refusal: &Refusal, _: &FakeRequest) -> FakeResponse {
-    match refusal.why {
-        Refused::Missing => graph_error(
-            400,
-            2500,
-            None,
-            "An active access token must be used to query information about the current user.",
-        ),
-        Refused::Insufficient => graph_error(
-            400,
-            200,
-            None,
-            "(#200) Ad account owner has NOT grant ads_management or ads_read permission",
-        ),
-        Refused::Expired => graph_error(
-            400,
-            190,
-            Some(463),
-            "Error validating access token: Session has expired.",
-        ),
-        Refused::Unknown | Refused::Disabled => graph_error(
-            400,
-            190,
-            None,
-            "Invalid OAuth access token - Cannot parse access token",
-        ),
-    }
-}
 
 impl ProviderFake for MetaAdsFake {
     fn provider_id(&self) -> &'static str {
@@ -194,18 +119,10 @@ impl ProviderFake for MetaAdsFake {
 fn account<'c>(call: &'c Call<'_>) -> Result<&'c str, FakeResponse> {
     let account = call.param("account");
     if !account.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(SERVICE.miss(&junction_toolkit::fake::Found::None, call.request));
+        return Err(SERVICE.miss(&Found::None, call.request));
     }
     if account == MISSING_ACCOUNT {
-        return Err(graph_error(
-            400,
-            100,
-            Some(33),
-            &format!(
-                "Unsupported get request. Object with ID 'act_{account}' does not exist, cannot be \
-                 loaded due to missing permissions, or does not support this operation."
-            ),
-        ));
+        return Err(ERRORS.named("missing_account", &[("account", account)]));
     }
     Ok(account)
 }
@@ -231,10 +148,9 @@ fn ad_account(_: &mut (), call: &Call<'_>) -> FakeResponse {
                 body.insert(field, value.clone());
             }
             None if field != "id" => {
-                let message = format!(
-                    "(#100) Tried accessing nonexisting field ({field}) on node type (AdAccount)"
-                );
-                return graph_error(400, 100, None, &message);
+                let what =
+                    format!("Tried accessing nonexisting field ({field}) on node type (AdAccount)");
+                return invalid(&what);
             }
             None => {}
         }
@@ -248,12 +164,11 @@ fn insights(_: &mut (), call: &Call<'_>) -> FakeResponse {
         Ok(account) => account,
         Err(refusal) => return refusal,
     };
-    let invalid = |message: &str| graph_error(400, 100, None, message);
     if call.query("level").as_deref() != Some("campaign") {
-        return invalid("(#100) The fake serves level=campaign only");
+        return invalid("The fake serves level=campaign only");
     }
     if call.query("time_increment").as_deref() != Some("1") {
-        return invalid("(#100) The fake serves time_increment=1 only");
+        return invalid("The fake serves time_increment=1 only");
     }
     let range = call
         .query("time_range")
@@ -263,18 +178,18 @@ fn insights(_: &mut (), call: &Call<'_>) -> FakeResponse {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
     };
     let (Some(since), Some(until)) = (day("since"), day("until")) else {
-        return invalid("(#100) param time_range must be a JSON object with since and until dates");
+        return invalid("param time_range must be a JSON object with since and until dates");
     };
     if since > until {
-        return invalid("(#100) time_range: since must not be after until");
+        return invalid("time_range: since must not be after until");
     }
     let fields = requested_fields(call);
     let rows = data::rows(account, since, until, call.now.date_naive());
     let rows = rows.iter().map(|row| only_fields(row, &fields)).collect();
     let page = match PAGER.page(call.request, rows) {
         Ok(page) => page,
-        Err(PageError::Cursor { .. }) => return invalid("(#100) Invalid cursor"),
-        Err(_) => return invalid("(#100) param limit must be a positive integer"),
+        Err(PageError::Cursor { .. }) => return invalid("Invalid cursor"),
+        Err(_) => return invalid("param limit must be a positive integer"),
     };
     let (first, more) = (page.first.clone(), page.more);
     let after = page.last.clone().unwrap_or_default();
@@ -333,6 +248,20 @@ fn next_url(call: &Call<'_>, account: &str, after: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_faults_read_as_the_adapter_reads_them() {
+        let policy = junction_core::http::ResponsePolicy::OAUTH;
+        let checked = junction_toolkit::fake::faults::check(&ERRORS, &API, &policy);
+        assert_eq!(checked, Ok(()));
+        // The usage headers are the ones the adapter reads.
+        for (entry, header) in [
+            ("/rate_limited/headers", BUC_USAGE_HEADER),
+            ("/quota_exhausted/headers", crate::graph::APP_USAGE_HEADER),
+        ] {
+            assert!(WORDS.at(entry).get(header).is_some(), "{entry}");
+        }
+    }
 
     #[test]
     fn cursors_name_rows_by_position() {

@@ -45,8 +45,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
 use junction_toolkit::fake::{
-    Answer, Auth, Call, ErrorShape, Faults, Idempotency, Key, PageError, Pager, Refusal, Refused,
-    Reuse, Route, Service,
+    Auth, Call, Data, ErrorShape, Idempotency, Key, PageError, Pager, Reuse, Route, Service,
 };
 use serde_json::{Map, Value, json};
 
@@ -92,11 +91,16 @@ impl Default for State {
     }
 }
 
-/// Resend's error body: `{"statusCode", "message", "name"}`.
-const ERRORS: ErrorShape = ErrorShape::new(Some("/name"), "/message").status_at("/statusCode");
+/// Resend's error body (`{"statusCode", "message", "name"}`) and words.
+const ERRORS: ErrorShape = ErrorShape::new(Some("/name"), "/message")
+    .status_at("/statusCode")
+    .catalogue(&WORDS, "");
 
-fn error(status: u16, name: &str, message: &str) -> FakeResponse {
-    ERRORS.reply(status, Some(name), message)
+static WORDS: Data = Data::new(include_str!("errors.json"));
+
+/// A 422 `validation_error` saying `message`.
+fn invalid(message: &str) -> FakeResponse {
+    ERRORS.named("invalid", &[("message", message)])
 }
 
 /// Lists: newest first, `limit` 1–100 (default 20), `after` or `before`.
@@ -118,7 +122,7 @@ const ROUTES: &[Route<State>] = &[
             .find(|e| e["id"] == id)
         {
             Some(email) => FakeResponse::json(200, &email),
-            None => error(404, "not_found", "Email not found"),
+            None => ERRORS.named("email_not_found", &[]),
         }
     }),
 ];
@@ -133,43 +137,7 @@ const SERVICE: Service<State> = Service::new(
         ])
         .needs(&["full"]),
     ERRORS,
-    Faults {
-        server_error: Answer::error(
-            500,
-            Some("application_error"),
-            "An unexpected error occurred, please try again later.",
-        ),
-        rate_limited: Answer::Error {
-            status: 429,
-            code: Some("rate_limit_exceeded"),
-            message: "Too many requests. You can only make 2 requests per second. See rate \
-                      limit response headers for more information. Or contact support to \
-                      increase rate limit.",
-            headers: &[
-                ("ratelimit-limit", "2"),
-                ("ratelimit-remaining", "0"),
-                ("ratelimit-reset", "{secs}"),
-                ("retry-after", "{secs}"),
-            ],
-        },
-        quota_exhausted: Answer::error(
-            429,
-            Some("daily_quota_exceeded"),
-            "You have reached your daily email sending quota.",
-        ),
-    },
-    refuse,
-    Answer::error(
-        404,
-        Some("not_found"),
-        "The requested endpoint does not exist.",
-    ),
 )
-.wrong_method(Answer::error(
-    405,
-    Some("method_not_allowed"),
-    "Method Not Allowed",
-))
 // Every answer carries Resend's rate-limit headers.
 .decorate(|response| {
     response
@@ -177,24 +145,6 @@ const SERVICE: Service<State> = Service::new(
         .with_header("ratelimit-remaining", &(RATE_LIMIT - 1).to_string())
         .with_header("ratelimit-reset", "1")
 });
-
-/// Refuses a key the way Resend does.
-fn refuse(refusal: &Refusal, _: &FakeRequest) -> FakeResponse {
-    match refusal.why {
-        Refused::Missing => error(
-            401,
-            "missing_api_key",
-            "Missing API key in the authorization header. Include the following header in \
-             the request: Authorization: Bearer YOUR_API_KEY",
-        ),
-        Refused::Insufficient => error(
-            401,
-            "restricted_api_key",
-            "This API key is restricted to only send emails.",
-        ),
-        _ => error(403, "invalid_api_key", "API key is invalid"),
-    }
-}
 
 impl ProviderFake for ResendFake {
     fn provider_id(&self) -> &'static str {
@@ -223,7 +173,7 @@ impl ProviderFake for ResendFake {
             .is_none_or(|agent| agent.trim().is_empty())
         {
             // Resend's edge (Cloudflare) refuses requests without a User-Agent.
-            return FakeResponse::text(403, "error code: 1010");
+            return ERRORS.named("no_user_agent", &[]);
         }
         SERVICE.serve(&mut self.state(), request, ctx)
     }
@@ -262,7 +212,6 @@ fn all_emails(state: &State, now: DateTime<Utc>) -> Vec<Value> {
 
 /// One page of `items` as Resend pages it.
 fn page(pager: Pager, call: &Call<'_>, items: Vec<Value>) -> FakeResponse {
-    let invalid = |message: &str| error(422, "validation_error", message);
     match pager.page(call.request, items) {
         Ok(page) => page.with("/object", json!("list")).reply(),
         Err(PageError::Cursor { param, .. }) => invalid(&format!("Invalid `{param}` cursor.")),
@@ -294,29 +243,33 @@ fn send(state: &mut State, call: &Call<'_>, batch: bool) -> FakeResponse {
     } = state;
     let answer = || {
         let Ok(body) = request.json::<Value>() else {
-            return error(422, "validation_error", "Invalid JSON body.");
+            return invalid("Invalid JSON body.");
         };
         let emails: Vec<&Value> = match (batch, body.as_array()) {
             (false, _) => vec![&body],
             (true, Some(items)) if (1..=MAX_BATCH).contains(&items.len()) => items.iter().collect(),
             (true, Some(_)) => {
-                let message = format!("A batch must contain between 1 and {MAX_BATCH} emails.");
-                return error(422, "validation_error", &message);
+                return invalid(&format!(
+                    "A batch must contain between 1 and {MAX_BATCH} emails."
+                ));
             }
-            (true, None) => {
-                let message = "The request body must be an array of emails.";
-                return error(422, "validation_error", message);
-            }
+            (true, None) => return invalid("The request body must be an array of emails."),
         };
         for (i, email) in emails.iter().enumerate() {
-            if let Err((status, name, message)) = check_email(email, batch) {
+            if let Err((name, said)) = check_email(email, batch) {
                 // A batch refusal names the email it is about, as Resend's does.
-                let message = if batch {
-                    format!("emails[{i}]: {message}")
+                let prefix = if batch {
+                    format!("emails[{i}]: ")
                 } else {
-                    message
+                    String::new()
                 };
-                return error(status, name, &message);
+                let message = format!("{prefix}{said}");
+                let vars = [
+                    ("prefix", prefix.as_str()),
+                    ("message", &message),
+                    ("domain", &said),
+                ];
+                return ERRORS.named(name, &vars);
             }
         }
         let mut ids = Vec::with_capacity(emails.len());
@@ -338,23 +291,13 @@ fn send(state: &mut State, call: &Call<'_>, batch: bool) -> FakeResponse {
     };
     match idempotency.run("", request, fingerprint, answer) {
         Ok(response) => response,
-        Err(Reuse::BadKey) => error(
-            400,
-            "invalid_idempotency_key",
-            "The key must be between 1-256 chars.",
-        ),
-        Err(Reuse::Conflict(_)) => error(
-            409,
-            "invalid_idempotent_request",
-            "Same idempotency key used with a different request payload. Change your \
-             idempotency key or payload.",
-        ),
+        Err(Reuse::BadKey) => ERRORS.named("bad_idempotency_key", &[]),
+        Err(Reuse::Conflict(_)) => ERRORS.named("idempotency_conflict", &[]),
     }
 }
 
 /// `GET /emails/metrics`, computed from the emails the fake knows.
 fn metrics(state: &mut State, call: &Call<'_>) -> FakeResponse {
-    let invalid = |message: &str| error(422, "validation_error", message);
     let bound = |name: &str| call.query(name).map(|text| parse_bound(&text).ok_or(()));
     let end = match bound("end_date") {
         None => call.now,
@@ -446,29 +389,28 @@ fn metrics(state: &mut State, call: &Call<'_>) -> FakeResponse {
     FakeResponse::json(200, &body)
 }
 
-/// Validates one email the way Resend does; `Err` is Resend's refusal (status,
-/// name, message).
-fn check_email(email: &Value, in_batch: bool) -> Result<(), (u16, &'static str, String)> {
-    let invalid = |message: &str| Err((422, "validation_error", message.to_owned()));
+/// Validates one email the way Resend does; `Err` names the catalogue's refusal,
+/// with what it says (its message, or the unverified domain).
+fn check_email(email: &Value, in_batch: bool) -> Result<(), (&'static str, String)> {
+    let invalid = |message: String| Err(("invalid", message));
     let Some(email) = email.as_object() else {
-        return invalid("Each email must be an object.");
+        return invalid("Each email must be an object.".into());
     };
-    let missing = |message: String| Err((422, "missing_required_field", message));
     if let Some(field) = ["from", "to", "subject"]
         .into_iter()
         .find(|field| email.get(*field).is_none_or(Value::is_null))
     {
-        return missing(format!("Missing `{field}` field."));
+        return Err(("missing_field", format!("Missing `{field}` field.")));
     }
     if !email.contains_key("html") && !email.contains_key("text") {
-        return missing("Missing `html` or `text` field.".into());
+        return Err(("missing_field", "Missing `html` or `text` field.".into()));
     }
     if in_batch
         && let Some(field) = ["attachments", "scheduled_at"]
             .into_iter()
             .find(|field| email.contains_key(*field))
     {
-        return invalid(&format!(
+        return invalid(format!(
             "The `{field}` field is not supported in batch emails."
         ));
     }
@@ -477,39 +419,23 @@ fn check_email(email: &Value, in_batch: bool) -> Result<(), (u16, &'static str, 
         .and_then(Value::as_str)
         .unwrap_or_default();
     if !valid_mailbox(from) {
-        return Err((
-            422,
-            "invalid_from_address",
-            "Invalid `from` field. The email address needs to follow the `email@example.com` \
-             or `Name <email@example.com>` format."
-                .into(),
-        ));
+        return Err(("invalid_from", String::new()));
     }
     let domain = address_domain(from);
     if !data::may_send_from(&domain) {
-        return Err((
-            403,
-            "validation_error",
-            format!(
-                "The {domain} domain is not verified. Please, add and verify your domain on \
-                 https://resend.com/domains"
-            ),
-        ));
+        return Err(("unverified_domain", domain));
     }
     let recipients = addresses(email.get("to"));
     if recipients.is_empty() || recipients.iter().any(|to| !valid_mailbox(to)) {
-        return invalid(
-            "Invalid `to` field. The email address needs to follow the `email@example.com` or \
-             `Name <email@example.com>` format.",
-        );
+        return Err(("invalid_to", String::new()));
     }
     if recipients.len() > MAX_RECIPIENTS {
-        return invalid(&format!(
+        return invalid(format!(
             "The `to` field can have at most {MAX_RECIPIENTS} addresses."
         ));
     }
     if !email.get("subject").is_some_and(Value::is_string) {
-        return invalid("The `subject` field must be a `string`.");
+        return invalid("The `subject` field must be a `string`.".into());
     }
     Ok(())
 }
@@ -635,6 +561,13 @@ mod tests {
 
     fn email(to: &str) -> Value {
         json!({"from": SANDBOX_SENDER, "to": to, "subject": "Hi", "text": "Hello"})
+    }
+
+    #[test]
+    fn the_faults_read_as_the_adapter_reads_them() {
+        let policy = junction_core::http::ResponsePolicy::API_KEY;
+        let checked = junction_toolkit::fake::faults::check(&ERRORS, &API, &policy);
+        assert_eq!(checked, Ok(()));
     }
 
     #[test]

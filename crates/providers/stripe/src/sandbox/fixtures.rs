@@ -13,7 +13,7 @@
 use std::sync::OnceLock;
 
 use junction_core::fake::FakeResponse;
-use junction_toolkit::fake::ErrorShape;
+use junction_toolkit::fake::{Data, ErrorShape};
 use serde_json::{Map, Value, json};
 
 use crate::spec::API_VERSION;
@@ -37,7 +37,11 @@ pub(crate) const ERRORS: ErrorShape = ErrorShape::new(Some("/error/code"), "/err
             error["doc_url"] = json!(format!("https://stripe.com/docs/error-codes/{page}"));
         }
         error["request_log_url"] = json!("https://dashboard.stripe.com/test/logs");
-    });
+    })
+    .catalogue(&WORDS, "");
+
+/// Stripe's words (`errors.json`).
+static WORDS: Data = Data::new(include_str!("errors.json"));
 
 /// Stripe's error object naming `param`, if any.
 pub(crate) fn error(

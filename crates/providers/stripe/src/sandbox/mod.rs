@@ -53,10 +53,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
 use junction_toolkit::{
     AuthMode,
-    fake::{Answer, Auth, Call, Faults, Idempotency, Key, Refusal, Refused, Reuse, Route, Service},
+    fake::{Auth, Call, Idempotency, Key, Refused, Reuse, Route, Service, names},
 };
 use secrecy::SecretString;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub use fixtures::ACCOUNT_ID;
 pub use seed::{SEED_END, SEED_START};
@@ -65,7 +65,7 @@ use crate::{
     api::{API, IDEMPOTENCY},
     spec::{API_VERSION, PROVIDER_ID, SECRET_KEY_FIELD},
 };
-use fixtures::{ERRORS, error};
+use fixtures::ERRORS;
 use store::{Op, Store};
 
 /// The secret key the fake accepts for everything.
@@ -166,13 +166,6 @@ impl StripeFake {
     }
 }
 
-/// Stripe's rate limit, for request rates and quotas alike (it has no quota signal).
-const RATE_LIMITED: Answer = Answer::error(
-    429,
-    Some("rate_limit"),
-    "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
-);
-
 /// The served endpoints; a restricted key may not read the account or create.
 const ROUTES: &[Route<State>] = &[
     Route::get("account", account).needs(&["full"]),
@@ -203,28 +196,22 @@ const SERVICE: Service<State> = Service::new(
         .keys(&[Key::full(SECRET_KEY), Key::with(RESTRICTED_KEY, &["read"])])
         .needs(&["read"]),
     ERRORS,
-    Faults {
-        server_error: Answer::Error {
-            status: 500,
-            code: None,
-            message: "An unknown error occurred",
-            headers: &[("stripe-should-retry", "true")],
-        },
-        rate_limited: RATE_LIMITED,
-        quota_exhausted: RATE_LIMITED,
-    },
-    refuse,
-    Answer::error(
-        404,
-        None,
-        "Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
-    ),
 )
 .routes_first()
+// Stripe quotes the key, masked.
+.refuse(|refusal, _| {
+    let name = match refusal.why {
+        Refused::Missing => names::MISSING,
+        Refused::Expired => names::EXPIRED,
+        Refused::Insufficient => names::INSUFFICIENT,
+        Refused::Unknown | Refused::Disabled => names::UNKNOWN,
+    };
+    let key = mask(refusal.credential.as_deref().unwrap_or_default());
+    ERRORS.named(name, &[("key", &key), ("account", ACCOUNT_ID)])
+})
 .guard(|call| {
     let version = call.request.header("stripe-version")?;
-    let message = format!("Invalid Stripe API version: {version}");
-    (!is_version(version)).then(|| error(400, None, &message, None))
+    (!is_version(version)).then(|| ERRORS.named("version", &[("version", version)]))
 });
 
 /// `sk_test_sandbox` → `sk_test_***********ndbox`-style masking, as Stripe shows keys.
@@ -237,36 +224,6 @@ fn mask(key: &str) -> String {
     let tail: Vec<char> = key.chars().rev().take(4).collect();
     let tail: String = tail.into_iter().rev().collect();
     format!("{}{}{tail}", &key[..prefix_end], "*".repeat(20))
-}
-
-/// Refuses a key the way Stripe does.
-fn refuse(refusal: &Refusal, _: &FakeRequest) -> FakeResponse {
-    let key = mask(refusal.credential.as_deref().unwrap_or_default());
-    match refusal.why {
-        Refused::Missing => error(
-            401,
-            None,
-            "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
-            None,
-        ),
-        Refused::Expired => error(
-            401,
-            Some("api_key_expired"),
-            &format!("Expired API Key provided: {key}"),
-            None,
-        ),
-        Refused::Insufficient => error(
-            403,
-            None,
-            &format!(
-                "The provided key '{key}' does not have the required permissions for this endpoint on account '{ACCOUNT_ID}'."
-            ),
-            None,
-        ),
-        Refused::Unknown | Refused::Disabled => {
-            error(401, None, &format!("Invalid API Key provided: {key}"), None)
-        }
-    }
 }
 
 /// Whether a `Stripe-Version` value has the form of a version (`2025-03-31.basil`).
@@ -340,10 +297,7 @@ fn create(state: &mut State, call: &Call<'_>) -> FakeResponse {
     let mut pairs = request.form_pairs();
     let body = match crate::form::decode(&pairs) {
         Ok(body) => body,
-        Err(e) => {
-            let message = format!("Invalid request parameter {}: {}", e.key, e.message);
-            return error(400, None, &message, Some(&e.key));
-        }
+        Err(e) => return ERRORS.named("bad_form", &[("key", &e.key), ("message", e.message)]),
     };
     pairs.sort();
     let form = crate::form::to_body(&pairs);
@@ -358,23 +312,8 @@ fn create(state: &mut State, call: &Call<'_>) -> FakeResponse {
     let answer = || reply(store.create(kind(call), &body, &op));
     match idempotency.run(call.credential(), request, fingerprint, answer) {
         Ok(response) => response,
-        Err(Reuse::BadKey) => error(
-            400,
-            None,
-            "Invalid idempotency key: must be between 1 and 255 characters long.",
-            None,
-        ),
-        Err(Reuse::Conflict(key)) => {
-            let mut body = ERRORS.body(
-                400,
-                None,
-                &format!(
-                    "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{key}' if you meant to execute a different request."
-                ),
-            );
-            body["error"]["type"] = json!("idempotency_error");
-            ERRORS.respond(400, &body)
-        }
+        Err(Reuse::BadKey) => ERRORS.named("bad_idempotency_key", &[]),
+        Err(Reuse::Conflict(key)) => ERRORS.named("idempotency_conflict", &[("key", &key)]),
     }
 }
 
@@ -383,6 +322,13 @@ mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
     use junction_core::fake::{Fault, NoTokens};
+
+    #[test]
+    fn the_faults_read_as_the_adapter_reads_them() {
+        let policy = junction_core::http::ResponsePolicy::API_KEY;
+        let checked = junction_toolkit::fake::faults::check(&ERRORS, &API, &policy);
+        assert_eq!(checked, Ok(()));
+    }
 
     fn request(
         method: http::Method,

@@ -10,7 +10,7 @@ use junction_core::fake::{FakeRequest, FakeResponse};
 use junction_toolkit::fake::{PageError, Pager};
 use serde_json::{Map, Value, json};
 
-use super::fixtures::{self, Line, error};
+use super::fixtures::{self, ERRORS, Line, error};
 use crate::streams::PAGING;
 
 /// The lists the fake serves at `/v1/{kind}`, with the filters each takes besides
@@ -43,18 +43,8 @@ fn label(kind: &str) -> &str {
 const PAGER: Pager = Pager::new(PAGING).size(10, 100).backward("ending_before");
 
 /// The values the subscriptions list's `status` takes.
-const SUBSCRIPTION_STATUS_FILTERS: [&str; 10] = [
-    "active",
-    "all",
-    "canceled",
-    "ended",
-    "incomplete",
-    "incomplete_expired",
-    "past_due",
-    "paused",
-    "trialing",
-    "unpaid",
-];
+const SUBSCRIPTION_STATUS_FILTERS: &str =
+    "active all canceled ended incomplete incomplete_expired past_due paused trialing unpaid";
 
 /// When and under which idempotency key an operation runs.
 #[derive(Debug, Clone)]
@@ -81,6 +71,11 @@ fn invalid(message: impl Into<String>, param: Option<&str>) -> Refused {
 
 fn invalid_code(code: &str, message: impl Into<String>, param: Option<&str>) -> Refused {
     Box::new(error(400, Some(code), &message.into(), param))
+}
+
+/// The catalogue's error `name`.
+fn named(name: &str, vars: &[(&str, &str)]) -> Refused {
+    Box::new(ERRORS.named(name, vars))
 }
 
 fn missing(kind: &str, id: &str, param: &str) -> Refused {
@@ -205,13 +200,9 @@ impl Store {
         let status = wanted.iter().find(|(k, _)| k == "status").map(|(_, v)| v);
         if kind == "subscriptions"
             && let Some(status) = status
-            && !SUBSCRIPTION_STATUS_FILTERS.contains(&status.as_str())
+            && !SUBSCRIPTION_STATUS_FILTERS.split(' ').any(|s| s == status)
         {
-            let message = format!(
-                "Invalid status: must be one of {}",
-                SUBSCRIPTION_STATUS_FILTERS.join(", ")
-            );
-            return Err(invalid(message, Some("status")));
+            return Err(named("subscription_status", &[]));
         }
         // Newest first; among equal `created`, the later insertion first. Anchors
         // are found among all objects, so a page may start after one the filters
@@ -237,14 +228,8 @@ impl Store {
                     param,
                 } => invalid(format!("Invalid integer: {value}"), Some(param)),
                 PageError::Cursor { param, value } => missing(kind, &value, param),
-                PageError::BothDirections => invalid(
-                    "You may only specify one of these parameters: ending_before, starting_after.",
-                    None,
-                ),
-                _ => invalid(
-                    "This value must be greater than or equal to 1 and less than or equal to 100.",
-                    Some("limit"),
-                ),
+                PageError::BothDirections => named("both_cursors", &[]),
+                _ => named("limit_range", &[]),
             })?;
         Ok(page
             .with("/object", json!("list"))
@@ -536,8 +521,7 @@ impl Store {
             return Err(invalid(message, Some("amount")));
         }
         if matches!(currency.as_str(), "usd" | "eur" | "gbp") && amount < 50 {
-            let message = format!("Amount must be at least 50 cents in {currency}");
-            return Err(invalid_code("amount_too_small", message, Some("amount")));
+            return Err(named("amount_too_small", &[("currency", &currency)]));
         }
         let customer = self.existing_customer(&params)?;
         let capture_method = params
@@ -572,13 +556,7 @@ impl Store {
             (payment_method.as_deref(), outcome, confirm)
         else {
             if confirm {
-                return Err(invalid_code(
-                    "payment_intent_unexpected_state",
-                    "You cannot confirm this PaymentIntent because it's missing a payment method. \
-                     You can either update the PaymentIntent with a payment method and then confirm \
-                     it again, or confirm it again directly with a payment method.",
-                    Some("payment_method"),
-                ));
+                return Err(named("unexpected_state", &[]));
             }
             let status = match payment_method {
                 Some(_) => "requires_confirmation",
@@ -652,18 +630,8 @@ impl Store {
         let reason = params.one_of("reason", &reasons)?;
         let metadata = params.metadata()?;
         let charge_id = match (charge_param, intent_param) {
-            (Some(_), Some(_)) => {
-                let message =
-                    "You may only specify one of these parameters: charge, payment_intent.";
-                return Err(invalid(message, None));
-            }
-            (None, None) => {
-                return Err(invalid_code(
-                    "parameter_missing",
-                    "One of the following params should be provided for this request: charge or payment_intent.",
-                    None,
-                ));
-            }
+            (Some(_), Some(_)) => return Err(named("refund_both", &[])),
+            (None, None) => return Err(named("refund_neither", &[])),
             (Some(charge), None) => charge,
             (None, Some(intent)) => {
                 let Some(found) = self.get("payment_intents", &intent) else {
@@ -671,15 +639,7 @@ impl Store {
                 };
                 match text(found, "latest_charge") {
                     Some(charge) if text(found, "status").as_deref() == Some("succeeded") => charge,
-                    _ => {
-                        return Err(invalid_code(
-                            "charge_not_refundable",
-                            format!(
-                                "This PaymentIntent ({intent}) does not have a successful charge to refund."
-                            ),
-                            Some("payment_intent"),
-                        ));
-                    }
+                    _ => return Err(named("intent_not_refundable", &[("intent", &intent)])),
                 }
             }
         };
@@ -689,23 +649,13 @@ impl Store {
         if text(&charge, "status").as_deref() != Some("succeeded")
             || charge.get("captured") != Some(&Value::Bool(true))
         {
-            let message = format!("Charge {charge_id} has not been captured or did not succeed.");
-            return Err(invalid_code(
-                "charge_not_refundable",
-                message,
-                Some("charge"),
-            ));
+            return Err(named("charge_not_refundable", &[("charge", &charge_id)]));
         }
         let captured = int(&charge, "amount_captured");
         let refunded = int(&charge, "amount_refunded");
         let remaining = captured - refunded;
         if remaining <= 0 {
-            let message = format!("Charge {charge_id} has already been refunded.");
-            return Err(invalid_code(
-                "charge_already_refunded",
-                message,
-                Some("charge"),
-            ));
+            return Err(named("already_refunded", &[("charge", &charge_id)]));
         }
         let currency = text(&charge, "currency").unwrap_or_default();
         let amount = amount.unwrap_or(remaining);
@@ -714,14 +664,15 @@ impl Store {
             return Err(invalid(message, Some("amount")));
         }
         if amount > remaining {
-            let major = |minor: i64| crate::money::to_major(minor, &currency);
+            let major = |minor: i64| crate::money::to_major(minor, &currency).to_string();
             let upper = currency.to_ascii_uppercase();
-            let message = format!(
-                "Refund amount ({} {upper}) is greater than unrefunded amount on charge ({} {upper})",
-                major(amount),
-                major(remaining),
-            );
-            return Err(invalid_code("amount_too_large", message, Some("amount")));
+            let vars = [
+                ("amount", major(amount)),
+                ("remaining", major(remaining)),
+                ("currency", upper),
+            ];
+            let vars: Vec<(&str, &str)> = vars.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            return Err(named("amount_too_large", &vars));
         }
         let refund = fixtures::refund(json!({
             "id": self.new_id("re"), "created": op.now, "amount": amount, "currency": currency,
@@ -800,17 +751,11 @@ impl Store {
             .iter()
             .any(|(price, _)| text(price, "currency").as_deref() != Some(currency.as_str()))
         {
-            return Err(invalid(
-                "The price specified is not in the same currency as the other prices on the subscription.",
-                Some("items"),
-            ));
+            return Err(named("mixed_currencies", &[]));
         }
         let trial_days = params.integer("trial_period_days")?.unwrap_or(0);
         if !(0..=730).contains(&trial_days) {
-            return Err(invalid(
-                "This value must be greater than or equal to 0 and less than or equal to 730.",
-                Some("trial_period_days"),
-            ));
+            return Err(named("trial_range", &[]));
         }
         let (collection_method, days_until_due) = params.collection()?;
         let behaviours = [
