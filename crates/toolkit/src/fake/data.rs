@@ -1,5 +1,6 @@
-//! A fake's data files: the tables its seed is drawn from and the constant parts of
-//! its objects, kept as JSON beside the code and parsed once.
+//! A fake's data files: the tables its seed is drawn from, the constant parts of its
+//! objects and templates of them, its catalog entries, kept as JSON beside the code
+//! and parsed once.
 //!
 //! ```
 //! use junction_toolkit::fake::Data;
@@ -9,6 +10,10 @@
 //! assert_eq!(SEED.text("/names", 3), "Grace");
 //! let member = SEED.over("/member", serde_json::json!({"name": "Ada"}));
 //! assert_eq!(member["language"], "en");
+//!
+//! static TEMPLATES: Data = Data::new(r#"{"user": {"id": "{id}", "label": "user {id}"}}"#);
+//! let user = TEMPLATES.fill("/user", &serde_json::json!({"id": 7}));
+//! assert_eq!(user, serde_json::json!({"id": 7, "label": "user 7"}));
 //! ```
 
 use std::sync::OnceLock;
@@ -63,6 +68,56 @@ impl Data {
     /// A copy of the object at `pointer` with the fields of `fields` over it.
     pub fn over(&self, pointer: &str, fields: Value) -> Value {
         merged(self.at(pointer).clone(), fields)
+    }
+
+    /// A copy of the template at `pointer` with its placeholders filled from `vars`
+    /// (an object): a string that is only `{name}` becomes the value of `name`, of
+    /// whatever JSON type; `{name}` inside a longer string becomes its text. A
+    /// placeholder without a variable stays as it is.
+    pub fn fill(&self, pointer: &str, vars: &Value) -> Value {
+        fill(self.at(pointer), vars)
+    }
+
+    /// The entry of a fake's sandbox catalog for `provider` (`/catalog/{provider}`):
+    /// how a client connects it, as data.
+    pub fn catalog(&self, provider: &str) -> junction_core::fake::CatalogEntry {
+        let entry = self.at(&format!("/catalog/{provider}")).clone();
+        serde_json::from_value(entry).unwrap_or_default()
+    }
+}
+
+/// `template` with its placeholders filled from `vars` (see [`Data::fill`]).
+pub fn fill(template: &Value, vars: &Value) -> Value {
+    match template {
+        Value::String(text) => {
+            let whole = text
+                .strip_prefix('{')
+                .and_then(|t| t.strip_suffix('}'))
+                .filter(|name| !name.contains(['{', '}']))
+                .and_then(|name| vars.get(name));
+            if let Some(value) = whole {
+                return value.clone();
+            }
+            let mut out = text.clone();
+            for (name, value) in vars.as_object().into_iter().flatten() {
+                let placeholder = format!("{{{name}}}");
+                if out.contains(&placeholder) {
+                    let text = match value {
+                        Value::String(text) => text.clone(),
+                        Value::Null => String::new(),
+                        other => other.to_string(),
+                    };
+                    out = out.replace(&placeholder, &text);
+                }
+            }
+            Value::String(out)
+        }
+        Value::Array(items) => items.iter().map(|item| fill(item, vars)).collect(),
+        Value::Object(map) => {
+            let map = map.iter().map(|(k, v)| (k.clone(), fill(v, vars)));
+            Value::Object(map.collect())
+        }
+        other => other.clone(),
     }
 }
 

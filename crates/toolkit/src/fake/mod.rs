@@ -63,7 +63,7 @@ pub mod route;
 pub mod service;
 
 pub use auth::{Auth, Key, Principal, Refusal, Refused, Serves};
-pub use data::{Data, merged};
+pub use data::{Data, fill, merged};
 pub use idempotency::{Idempotency, Reuse};
 pub use paging::{Cursor, Page, PageError, Pager, Params, Sizes};
 pub use reply::{ErrorShape, cut, empty, names, set};

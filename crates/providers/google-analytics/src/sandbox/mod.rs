@@ -42,13 +42,6 @@ pub const FORBIDDEN_PROPERTY: &str = "403";
 /// [`FORBIDDEN_PROPERTY`] has data too).
 pub const SANDBOX_PROPERTY: &str = "123456789";
 
-/// The breakdown the catalog's settings ask for: the first sync then shows a row per
-/// day and country, not only daily totals.
-const CATALOG_DIMENSIONS: &str = "country";
-
-/// The catalog's lookback: two months keep the first sync quick.
-const CATALOG_LOOKBACK_DAYS: u32 = 60;
-
 /// The GA4 Data API fake.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Ga4Fake;
@@ -75,16 +68,7 @@ impl ProviderFake for Ga4Fake {
     }
 
     fn catalog(&self) -> CatalogEntry {
-        CatalogEntry::default()
-            .config("property_id", SANDBOX_PROPERTY)
-            .config("dimensions", CATALOG_DIMENSIONS)
-            .config("lookback_days", CATALOG_LOOKBACK_DAYS)
-            .special_value(
-                "property_id",
-                FORBIDDEN_PROPERTY,
-                "a property the account cannot see: 403 PERMISSION_DENIED",
-            )
-            .fixture("dimensions", data::SCHEMA.list("/dimensions").to_vec())
+        data::SCHEMA.catalog(PROVIDER_ID)
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
@@ -158,6 +142,13 @@ mod tests {
 
     fn body() -> Value {
         json!({"dateRanges": [{"startDate": "yesterday", "endDate": "today"}], "metrics": [{"name": "sessions"}]})
+    }
+
+    #[test]
+    fn the_catalog_names_the_fakes_values() {
+        let entry = Ga4Fake.catalog();
+        assert_eq!(entry.config["property_id"], SANDBOX_PROPERTY);
+        assert_eq!(entry.special_values[0].value, FORBIDDEN_PROPERTY);
     }
 
     #[test]

@@ -55,7 +55,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     api::{API, LIST_SIZE, paging},
-    spec::{API_KEY_FIELD, OAUTH_PROVIDER_ID, PROVIDER_ID},
+    spec::{OAUTH_PROVIDER_ID, PROVIDER_ID},
 };
 use store::{
     Broadcast, COLLECTIONS, CUSTOM_FIELDS, EMAIL_TEMPLATES, SENDING_ADDRESS, Stats, Store,
@@ -192,15 +192,7 @@ impl ProviderFake for KitFake {
     }
 
     fn catalog(&self) -> CatalogEntry {
-        // Every setting is optional: the key (or the token) alone reaches the account.
-        let entry = CatalogEntry::default()
-            .fixture("account_id", SANDBOX_ACCOUNT_ID)
-            .fixture("account_name", SANDBOX_ACCOUNT_NAME);
-        if self.oauth {
-            entry
-        } else {
-            entry.credential(API_KEY_FIELD, SANDBOX_API_KEY)
-        }
+        store::SEED.catalog(self.provider_id())
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
@@ -718,6 +710,17 @@ mod tests {
                 _ => TokenStatus::Unknown,
             }
         }
+    }
+
+    #[test]
+    fn the_catalog_names_the_fakes_values() {
+        let key = KitFake::default().catalog();
+        assert_eq!(key.credentials[crate::spec::API_KEY_FIELD], SANDBOX_API_KEY);
+        for entry in [key, KitFake::oauth().catalog()] {
+            assert_eq!(entry.fixtures["account_id"], SANDBOX_ACCOUNT_ID);
+            assert_eq!(entry.fixtures["account_name"], SANDBOX_ACCOUNT_NAME);
+        }
+        assert!(KitFake::oauth().catalog().credentials.is_empty());
     }
 
     #[test]

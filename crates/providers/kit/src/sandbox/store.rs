@@ -6,9 +6,10 @@
 //! growth stats of recent days always have activity; the same moment always gives the
 //! same data. Its tables (names, lists, subjects) are data (`seed.json`).
 
-use std::{collections::BTreeMap, sync::OnceLock};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
+use junction_toolkit::fake::Data;
 use serde_json::{Map, Value, json};
 
 /// Subscribers in the seed.
@@ -33,22 +34,17 @@ pub(crate) const CUSTOM_FIELDS: [(u64, &str, &str); 3] = [
 /// What a subscriber may join.
 pub(crate) const COLLECTIONS: [&str; 3] = ["tags", "sequences", "forms"];
 
-/// The seed's tables.
-fn seed() -> &'static Value {
-    static SEED: OnceLock<Value> = OnceLock::new();
-    SEED.get_or_init(|| serde_json::from_str(include_str!("seed.json")).unwrap_or_default())
-}
+/// The seed's tables and the catalog.
+pub(crate) static SEED: Data = Data::new(include_str!("seed.json"));
 
 /// A table of the seed.
 fn table(name: &str) -> &'static [Value] {
-    seed()[name].as_array().map_or(&[][..], Vec::as_slice)
+    SEED.list(&format!("/{name}"))
 }
 
 /// The `index`th text of a table, round the table.
 fn pick(name: &str, index: u64) -> &'static str {
-    let items = table(name);
-    let at = usize::try_from(index).unwrap_or(0) % items.len().max(1);
-    items.get(at).and_then(Value::as_str).unwrap_or_default()
+    SEED.text(&format!("/{name}"), usize::try_from(index).unwrap_or(0))
 }
 
 /// Kit's timestamp format (`2023-02-17T11:43:55Z`).
@@ -215,7 +211,7 @@ impl Store {
         for (n, fields) in (1u64..).zip(table("sequences")) {
             let created = ago(380 - n as i64 * 30);
             let mut sequence = json!({"id": n, "created_at": created, "updated_at": created});
-            for part in [&seed()["sequence"], fields] {
+            for part in [SEED.at("/sequence"), fields] {
                 if let (Some(sequence), Some(part)) = (sequence.as_object_mut(), part.as_object()) {
                     sequence.extend(part.clone());
                 }

@@ -4,41 +4,28 @@
 //! sync that crosses midnight). The tables they are drawn from, and what every
 //! audience and member shows besides its own values, are data (`seed.json`).
 
-use std::sync::OnceLock;
-
 use chrono::{DateTime, Duration as Span, Utc};
+use junction_toolkit::fake::Data;
 use serde_json::{Map, Value, json};
 
 use crate::md5_hex;
 
-/// The seed's tables.
-fn seed() -> &'static Value {
-    static SEED: OnceLock<Value> = OnceLock::new();
-    SEED.get_or_init(|| serde_json::from_str(include_str!("seed.json")).unwrap_or_default())
-}
+/// The seed's tables, the constant parts of audiences and members, the catalog.
+pub(crate) static SEED: Data = Data::new(include_str!("seed.json"));
 
 /// The `index`th entry of a table, round the table.
 fn pick(table: &str, index: usize) -> &'static Value {
-    let items = seed()[table].as_array().map_or(&[][..], Vec::as_slice);
-    items
-        .get(index % items.len().max(1))
-        .unwrap_or(&Value::Null)
+    SEED.pick(&format!("/{table}"), index)
 }
 
 /// The seeded audiences: `id`, `name`, `age_days`, `members` (how many).
 pub(crate) fn audiences() -> &'static [Value] {
-    seed()["audiences"]
-        .as_array()
-        .map_or(&[][..], Vec::as_slice)
+    SEED.list("/audiences")
 }
 
 /// `more` over a copy of the seed's `template`.
 fn over(template: &str, more: Value) -> Value {
-    let mut value = seed()[template].clone();
-    if let (Some(value), Value::Object(more)) = (value.as_object_mut(), more) {
-        value.extend(more);
-    }
-    value
+    SEED.over(&format!("/{template}"), more)
 }
 
 /// An audience as the fake keeps it.

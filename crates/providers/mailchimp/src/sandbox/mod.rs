@@ -203,26 +203,7 @@ impl ProviderFake for MailchimpFake {
     }
 
     fn catalog(&self) -> CatalogEntry {
-        // Mailchimp has no settings: the key (its data center included) or the token
-        // reaches every audience.
-        let audiences: Vec<Value> = data::audiences()
-            .iter()
-            .map(|a| json!({"id": a["id"], "name": a["name"]}))
-            .collect();
-        let entry = CatalogEntry::default()
-            .fixture("data_center", SANDBOX_DATA_CENTER)
-            .fixture("account_name", SANDBOX_ACCOUNT_NAME)
-            .fixture("audiences", audiences);
-        if self.oauth {
-            return entry.fixture("login_email", SANDBOX_LOGIN_EMAIL);
-        }
-        entry
-            .credential(API_KEY_FIELD, SANDBOX_API_KEY)
-            .special_value(
-                API_KEY_FIELD,
-                DISABLED_API_KEY,
-                "a key whose user is disabled: 403 User Disabled",
-            )
+        data::SEED.catalog(self.provider_id())
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
@@ -730,6 +711,20 @@ fn is_month_day(value: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_catalog_names_the_fakes_values() {
+        let key = MailchimpFake::default().catalog();
+        assert_eq!(key.credentials[API_KEY_FIELD], SANDBOX_API_KEY);
+        assert_eq!(key.special_values[0].value, DISABLED_API_KEY);
+        let token = MailchimpFake::oauth().catalog();
+        assert_eq!(token.fixtures["login_email"], SANDBOX_LOGIN_EMAIL);
+        for entry in [key, token] {
+            assert_eq!(entry.fixtures["data_center"], SANDBOX_DATA_CENTER);
+            assert_eq!(entry.fixtures["account_name"], SANDBOX_ACCOUNT_NAME);
+            assert_eq!(entry.fixtures["audiences"][0]["id"], NEWSLETTER_AUDIENCE);
+        }
+    }
 
     #[test]
     fn the_faults_read_as_the_adapter_reads_them() {

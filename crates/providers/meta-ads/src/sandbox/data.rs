@@ -1,20 +1,14 @@
 //! The fake's deterministic ad data: a handful of campaigns per ad account with
 //! daily delivery over the past years, derived from a hash of (account, campaign,
-//! day) so every request sees the same numbers without any stored state.
+//! day) so every request sees the same numbers without any stored state. The
+//! campaigns and account names are data (`seed.json`).
 
 use chrono::NaiveDate;
-use serde_json::{Map, Value, json};
+use junction_toolkit::fake::Data;
+use serde_json::{Value, json};
 
-/// The campaigns every fake account has: (name, daily budget weight, first and last
-/// day of delivery as days before "today"; `None` = still running).
-const CAMPAIGNS: [(&str, f64, i64, Option<i64>); 6] = [
-    ("Prospecting – Broad", 1.0, 420, None),
-    ("Retargeting – 30 days", 0.45, 420, None),
-    ("Advantage+ Shopping", 1.6, 200, None),
-    ("Brand Awareness – Q2", 0.8, 300, Some(180)),
-    ("Catalog Sales", 0.7, 365, None),
-    ("Lead Gen – Webinar", 0.3, 90, Some(10)),
-];
+/// The campaigns, the account names, the catalog.
+pub(crate) static SEED: Data = Data::new(include_str!("seed.json"));
 
 /// The first campaign id of an account; campaign `i` is this plus `i`.
 fn campaign_base(account: &str) -> u64 {
@@ -23,14 +17,9 @@ fn campaign_base(account: &str) -> u64 {
 
 /// A name for the account.
 pub(crate) fn account_name(account: &str) -> String {
-    const NAMES: [&str; 4] = [
-        "Northwind Outdoor",
-        "Acme Coffee Roasters",
-        "Blue Fern Studio",
-        "Lumen Skincare",
-    ];
-    let index = (hash(&[seed(account)]) % NAMES.len() as u64) as usize;
-    format!("{} – Ads", NAMES[index])
+    let names = SEED.list("/account_names").len() as u64;
+    let index = (hash(&[seed(account)]) % names.max(1)) as usize;
+    format!("{} – Ads", SEED.text("/account_names", index))
 }
 
 /// One insights row per campaign with delivery on each day of `since..=until`,
@@ -44,10 +33,8 @@ pub(crate) fn rows(
     let mut rows = Vec::new();
     let mut day = since;
     while day <= until && day <= today {
-        for (index, campaign) in CAMPAIGNS.iter().enumerate() {
-            if let Some(row) = row(account, index, campaign, day, today) {
-                rows.push(row);
-            }
+        for (index, campaign) in SEED.list("/campaigns").iter().enumerate() {
+            rows.extend(row(account, index, campaign, day, today));
         }
         match day.succ_opt() {
             Some(next) => day = next,
@@ -61,12 +48,13 @@ pub(crate) fn rows(
 fn row(
     account: &str,
     index: usize,
-    &(name, weight, starts, ends): &(&str, f64, i64, Option<i64>),
+    campaign: &Value,
     day: NaiveDate,
     today: NaiveDate,
 ) -> Option<Value> {
     let age = (today - day).num_days();
-    if age > starts || ends.is_some_and(|ends| age < ends) {
+    let ends = campaign["ends"].as_i64();
+    if age > campaign["starts"].as_i64().unwrap_or(0) || ends.is_some_and(|ends| age < ends) {
         return None;
     }
     let h = hash(&[seed(account), index as u64, day_number(day)]);
@@ -76,6 +64,7 @@ fn row(
         return None;
     }
     let unit = |shift: u32| ((h >> shift) % 1000) as f64 / 1000.0;
+    let weight = campaign["weight"].as_f64().unwrap_or(1.0);
     let impressions = ((2_000.0 + 9_000.0 * unit(0)) * weight).round();
     let ctr_fraction = 0.006 + 0.022 * unit(10);
     let clicks = (impressions * ctr_fraction).round();
@@ -91,24 +80,17 @@ fn row(
     let pixel_purchases = (purchases * 0.8).round();
 
     let campaign_id = (campaign_base(account) + index as u64).to_string();
-    let mut row = Map::new();
-    row.insert("account_id".into(), json!(account));
-    row.insert("account_currency".into(), json!("USD"));
-    row.insert("campaign_id".into(), json!(campaign_id));
-    row.insert("campaign_name".into(), json!(name));
-    row.insert("date_start".into(), json!(day.to_string()));
-    row.insert("date_stop".into(), json!(day.to_string()));
-    row.insert("spend".into(), json!(format!("{spend:.2}")));
-    row.insert("impressions".into(), json!(format!("{impressions:.0}")));
-    row.insert("clicks".into(), json!(format!("{clicks:.0}")));
+    let mut row = json!({
+        "account_id": account, "account_currency": "USD", "campaign_id": campaign_id,
+        "campaign_name": campaign["name"], "date_start": day.to_string(),
+        "date_stop": day.to_string(), "spend": format!("{spend:.2}"),
+        "impressions": format!("{impressions:.0}"), "clicks": format!("{clicks:.0}"),
+    });
     if impressions > 0.0 {
-        row.insert(
-            "ctr".into(),
-            json!(format!("{:.6}", clicks / impressions * 100.0)),
-        );
+        row["ctr"] = json!(format!("{:.6}", clicks / impressions * 100.0));
     }
     if clicks > 0.0 {
-        row.insert("cpc".into(), json!(format!("{:.6}", spend / clicks)));
+        row["cpc"] = json!(format!("{:.6}", spend / clicks));
     }
     let mut actions = vec![json!({"action_type": "link_click", "value": format!("{clicks:.0}")})];
     let mut values = Vec::new();
@@ -126,17 +108,15 @@ fn row(
             values.push(json!({"action_type": kind, "value": format!("{amount:.2}")}));
         }
         if spend > 0.0 {
-            row.insert(
-                "purchase_roas".into(),
-                json!([{"action_type": "omni_purchase", "value": format!("{:.6}", value / spend)}]),
-            );
+            let roas = format!("{:.6}", value / spend);
+            row["purchase_roas"] = json!([{"action_type": "omni_purchase", "value": roas}]);
         }
     }
-    row.insert("actions".into(), Value::Array(actions));
+    row["actions"] = Value::Array(actions);
     if !values.is_empty() {
-        row.insert("action_values".into(), Value::Array(values));
+        row["action_values"] = Value::Array(values);
     }
-    Some(Value::Object(row))
+    Some(row)
 }
 
 /// Days since 1970-01-01.

@@ -100,13 +100,7 @@ impl ProviderFake for MetaAdsFake {
     }
 
     fn catalog(&self) -> CatalogEntry {
-        CatalogEntry::default()
-            .config("ad_account_id", SANDBOX_AD_ACCOUNT)
-            .special_value(
-                "ad_account_id",
-                MISSING_ACCOUNT,
-                "an account the token cannot reach: Graph error 100, subcode 33",
-            )
+        data::SEED.catalog(PROVIDER_ID)
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
@@ -133,13 +127,8 @@ fn ad_account(_: &mut (), call: &Call<'_>) -> FakeResponse {
         Ok(account) => account,
         Err(refusal) => return refusal,
     };
-    let all = json!({
-        "account_id": account,
-        "name": data::account_name(account),
-        "account_status": 1,
-        "currency": "USD",
-        "timezone_name": "America/Los_Angeles",
-    });
+    let fields = json!({"account_id": account, "name": data::account_name(account)});
+    let all = data::SEED.over("/account", fields);
     let mut body = Map::new();
     body.insert("id".into(), json!(format!("act_{account}")));
     for field in requested_fields(call) {
@@ -248,6 +237,13 @@ fn next_url(call: &Call<'_>, account: &str, after: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_catalog_names_the_fakes_values() {
+        let entry = MetaAdsFake.catalog();
+        assert_eq!(entry.config["ad_account_id"], SANDBOX_AD_ACCOUNT);
+        assert_eq!(entry.special_values[0].value, MISSING_ACCOUNT);
+    }
 
     #[test]
     fn the_faults_read_as_the_adapter_reads_them() {

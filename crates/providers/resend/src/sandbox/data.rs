@@ -4,9 +4,8 @@
 //! and demo data looks lived-in without any stored state. The tables they come
 //! from are data (`seed.json`).
 
-use std::sync::OnceLock;
-
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use junction_toolkit::fake::Data;
 use ring::digest;
 use serde_json::{Value, json};
 
@@ -22,23 +21,16 @@ pub const BOUNCED_ADDRESS: &str = "bounced@resend.dev";
 pub const COMPLAINED_ADDRESS: &str = "complained@resend.dev";
 pub const DELIVERED_ADDRESS: &str = "delivered@resend.dev";
 
-/// The seed's tables.
-fn seed() -> &'static Value {
-    static SEED: OnceLock<Value> = OnceLock::new();
-    SEED.get_or_init(|| serde_json::from_str(include_str!("seed.json")).unwrap_or_default())
-}
+/// The seed's tables and the catalog.
+pub(crate) static SEED: Data = Data::new(include_str!("seed.json"));
 
 /// The `index`th text of a table, round the table.
 fn pick(table: &str, index: usize) -> &'static str {
-    let items = seed()[table].as_array().map_or(&[][..], Vec::as_slice);
-    items
-        .get(index % items.len().max(1))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
+    SEED.text(&format!("/{table}"), index)
 }
 
 fn domain_list() -> &'static [Value] {
-    seed()["domains"].as_array().map_or(&[][..], Vec::as_slice)
+    SEED.list("/domains")
 }
 
 /// Domains that may send: the verified ones, and Resend's own onboarding domain.

@@ -152,19 +152,7 @@ impl ProviderFake for ResendFake {
     }
 
     fn catalog(&self) -> CatalogEntry {
-        CatalogEntry::default()
-            .config("from", SANDBOX_SENDER)
-            .credential("api_key", SANDBOX_API_KEY)
-            .credential("webhook_secret", SANDBOX_WEBHOOK_SECRET)
-            .webhook_secret(SANDBOX_WEBHOOK_SECRET)
-            .special_value(
-                "api_key",
-                SANDBOX_SENDING_KEY,
-                "a sending-access key: it may send, anything else is 401 restricted_api_key",
-            )
-            .fixture("delivered_address", DELIVERED_ADDRESS)
-            .fixture("bounced_address", BOUNCED_ADDRESS)
-            .fixture("complained_address", COMPLAINED_ADDRESS)
+        data::SEED.catalog(PROVIDER_ID)
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
@@ -561,6 +549,22 @@ mod tests {
 
     fn email(to: &str) -> Value {
         json!({"from": SANDBOX_SENDER, "to": to, "subject": "Hi", "text": "Hello"})
+    }
+
+    #[test]
+    fn the_catalog_names_the_fakes_values() {
+        let entry = ResendFake::default().catalog();
+        assert_eq!(entry.config["from"], SANDBOX_SENDER);
+        assert_eq!(entry.credentials["api_key"], SANDBOX_API_KEY);
+        assert_eq!(entry.credentials["webhook_secret"], SANDBOX_WEBHOOK_SECRET);
+        assert_eq!(
+            entry.webhook_secret.as_deref(),
+            Some(SANDBOX_WEBHOOK_SECRET)
+        );
+        assert_eq!(entry.special_values[0].value, SANDBOX_SENDING_KEY);
+        assert_eq!(entry.fixtures["bounced_address"], BOUNCED_ADDRESS);
+        assert_eq!(entry.fixtures["complained_address"], COMPLAINED_ADDRESS);
+        assert_eq!(entry.fixtures["delivered_address"], DELIVERED_ADDRESS);
     }
 
     #[test]

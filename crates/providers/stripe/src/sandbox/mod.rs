@@ -246,17 +246,7 @@ impl ProviderFake for StripeFake {
     }
 
     fn catalog(&self) -> CatalogEntry {
-        CatalogEntry::default()
-            .credential("secret_key", SECRET_KEY)
-            .credential("webhook_secret", WEBHOOK_SECRET)
-            .webhook_secret(WEBHOOK_SECRET)
-            .special_value(
-                "secret_key",
-                RESTRICTED_KEY,
-                "a restricted key: reads the synced lists and objects, not the account; \
-                 cannot write (403)",
-            )
-            .fixture("account_id", ACCOUNT_ID)
+        seed::SEED.catalog(PROVIDER_ID)
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
@@ -322,6 +312,16 @@ mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
     use junction_core::fake::{Fault, NoTokens};
+
+    #[test]
+    fn the_catalog_names_the_fakes_values() {
+        let entry = StripeFake::default().catalog();
+        assert_eq!(entry.credentials["secret_key"], SECRET_KEY);
+        assert_eq!(entry.credentials["webhook_secret"], WEBHOOK_SECRET);
+        assert_eq!(entry.webhook_secret.as_deref(), Some(WEBHOOK_SECRET));
+        assert_eq!(entry.special_values[0].value, RESTRICTED_KEY);
+        assert_eq!(entry.fixtures["account_id"], ACCOUNT_ID);
+    }
 
     #[test]
     fn the_faults_read_as_the_adapter_reads_them() {

@@ -4,12 +4,16 @@
 //! refunds (full and partial). Everything is a pure function of the index, so every
 //! fake starts with the same objects and ids.
 
+use junction_toolkit::fake::Data;
 use serde_json::{Value, json};
 
 use super::{
     fixtures,
     store::{Store, period_end},
 };
+
+/// The seeded prices and the catalog.
+pub(crate) static SEED: Data = Data::new(include_str!("seed.json"));
 
 /// 2026-01-01T00:00:00Z: the first seeded object's day.
 pub const SEED_START: i64 = 1_767_225_600;
@@ -68,10 +72,7 @@ struct Seed<'a> {
 
 /// Fills `store` with the seed data.
 pub(crate) fn seed(store: &mut Store) {
-    // The prices are data (seed.json).
-    let prices: Value = serde_json::from_str(include_str!("seed.json")).unwrap_or_default();
-    let prices = prices["prices"].as_array().cloned().unwrap_or_default();
-    for (index, price) in prices.iter().enumerate() {
+    for (index, price) in SEED.list("/prices").iter().enumerate() {
         let mut price = price.clone();
         price["created"] = json!(SEED_START - 30 * DAY + index as i64 * 3_600);
         store.insert("prices", fixtures::price(price));
