@@ -14,6 +14,7 @@
 //! | [`auth`] | the credential read with the adapter's [`crate::AuthMode`]s, checked against the fake's keys or the sandbox's token authority; refusals to word |
 //! | [`paging`] | [`Pager`]: a list paged as the adapter's [`crate::Paging`] walks it, in every style |
 //! | [`idempotency`] | idempotency keys: the same request replays, another is refused |
+//! | [`fields`] | [`Fields`]: a request body's fields read one by one, refusals worded by the catalogue |
 //! | [`faults`] | the provider's answers to the fault switches |
 //! | [`reply`] | error bodies in the provider's shape, JSON at pointers |
 //! | [`service`] | [`Service`]: the description of a fake and the one order it answers in |
@@ -56,6 +57,7 @@
 pub mod auth;
 pub mod data;
 pub mod faults;
+pub mod fields;
 pub mod idempotency;
 pub mod paging;
 pub mod reply;
@@ -64,6 +66,7 @@ pub mod service;
 
 pub use auth::{Auth, Key, Principal, Refusal, Refused, Serves};
 pub use data::{Data, fill, merged};
+pub use fields::Fields;
 pub use idempotency::{Idempotency, Reuse};
 pub use paging::{Cursor, Page, PageError, Pager, Params, Sizes};
 pub use reply::{ErrorShape, cut, empty, names, set};

@@ -12,6 +12,9 @@ use junction_toolkit::fake::Data;
 /// shares of traffic (`countries`, `channels`).
 pub(crate) static SCHEMA: Data = Data::new(include_str!("schema.json"));
 
+/// Google's words (`errors.json`).
+pub(crate) static WORDS: Data = Data::new(include_str!("errors.json"));
+
 /// Counts measured in one cell (a day, a country, a channel) or summed over cells,
 /// by GA4 metric name; `revenueCents` and `sessionSeconds` are what the revenue and
 /// the average session duration are computed from.

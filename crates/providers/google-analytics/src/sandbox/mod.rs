@@ -27,7 +27,7 @@ mod data;
 mod report;
 
 use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
-use junction_toolkit::fake::{Auth, Call, Data, ErrorShape, Route, Service};
+use junction_toolkit::fake::{Auth, Call, ErrorShape, Route, Service};
 
 use crate::{
     google::API,
@@ -49,9 +49,7 @@ pub struct Ga4Fake;
 /// Google's error envelope (`{"error": {"code", "message", "status"}}`) and words.
 const ERRORS: ErrorShape = ErrorShape::new(Some("/error/status"), "/error/message")
     .status_at("/error/code")
-    .catalogue(&WORDS, "");
-
-static WORDS: Data = Data::new(include_str!("errors.json"));
+    .catalogue(&data::WORDS, "");
 
 const SERVICE: Service<()> = Service::new(
     API.base.prefix,

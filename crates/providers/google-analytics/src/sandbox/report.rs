@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use chrono::{Duration as Days, NaiveDate};
 use serde_json::{Map, Value, json};
 
-use super::data::{self, SCHEMA, Totals};
+use junction_toolkit::fake::fill;
+
+use super::data::{self, SCHEMA, Totals, WORDS};
 use crate::wire::RunReportRequest;
 
 /// The earliest day GA4's Data API has data for; no traffic exists before it.
@@ -19,10 +21,6 @@ const MAX_ROWS: i64 = 250_000;
 const MAX_DIMENSIONS: usize = 9;
 const MAX_METRICS: usize = 10;
 
-/// Where GA4's error messages send people for valid names.
-const SCHEMA_URL: &str =
-    "https://developers.google.com/analytics/devguides/reporting/data/v1/api-schema";
-
 /// The property's reporting settings. Relative dates are resolved in UTC, so UTC is
 /// the time zone the fake reports.
 const CURRENCY: &str = "USD";
@@ -31,6 +29,12 @@ const TIME_ZONE: &str = "Etc/UTC";
 /// A request the API refuses with 400 `INVALID_ARGUMENT`, with its message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct InvalidArgument(pub String);
+
+/// GA4's words for the refusal `name` (`errors.json`, `/arguments`), `vars` filled.
+fn invalid(name: &str, vars: Value) -> InvalidArgument {
+    let message = fill(WORDS.at(&format!("/arguments/{name}")), &vars);
+    InvalidArgument(message.as_str().unwrap_or(name).to_owned())
+}
 
 /// A validated report request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,37 +66,29 @@ impl ReportQuery {
         property: &str,
         today: NaiveDate,
     ) -> Result<Self, InvalidArgument> {
-        let invalid = |message: String| InvalidArgument(message);
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|_| invalid("Invalid JSON payload received. Unexpected token.".into()))?;
+        let value: Value =
+            serde_json::from_slice(body).map_err(|_| invalid("bad_json", json!({})))?;
         let Some(object) = value.as_object() else {
-            return Err(invalid(
-                "Invalid JSON payload received. Expected an object.".into(),
-            ));
+            return Err(invalid("not_object", json!({})));
         };
         for key in object.keys() {
             if listed("/unsupported", key) {
-                return Err(invalid(format!(
-                    "`{key}` is a valid GA4 field that the Junction sandbox does not implement."
-                )));
+                return Err(invalid("unsupported", json!({"key": key})));
             }
             if !listed("/supported", key) {
-                return Err(invalid(format!(
-                    "Invalid JSON payload received. Unknown name \"{key}\": Cannot find field."
-                )));
+                return Err(invalid("unknown_field", json!({"key": key})));
             }
         }
         if let Some(named) = object.get("property").and_then(Value::as_str)
             && named != format!("properties/{property}")
         {
-            return Err(invalid(format!(
-                "The property in the request body ({named}) does not match the property in the URL (properties/{property})."
-            )));
+            return Err(invalid(
+                "property_mismatch",
+                json!({"named": named, "property": property}),
+            ));
         }
-        let request: RunReportRequest = serde_json::from_value(value.clone()).map_err(|_| {
-            let message = "Invalid JSON payload received. A field has a value of the wrong type.";
-            invalid(message.into())
-        })?;
+        let request: RunReportRequest =
+            serde_json::from_value(value.clone()).map_err(|_| invalid("wrong_type", json!({})))?;
         let dimensions = request.dimensions.iter().map(|d| d.name.as_str());
         let dimensions = checked_names(dimensions, "dimension", MAX_DIMENSIONS, |name| {
             listed("/dimensions", name)
@@ -102,8 +98,7 @@ impl ReportQuery {
             metric_type(name).is_some()
         })?;
         if metrics.is_empty() {
-            let message = "At least one metric is required in a report request.";
-            return Err(invalid(message.into()));
+            return Err(invalid("no_metric", json!({})));
         }
         let metrics = metrics
             .into_iter()
@@ -113,27 +108,26 @@ impl ReportQuery {
             })
             .collect();
         let [range] = request.date_ranges.as_slice() else {
-            return Err(invalid(if request.date_ranges.is_empty() {
-                "A date range is required in a report request.".into()
+            let name = if request.date_ranges.is_empty() {
+                "no_range"
             } else {
-                "The Junction sandbox supports exactly one date range per request.".into()
-            }));
+                "ranges"
+            };
+            return Err(invalid(name, json!({})));
         };
         let start = resolve_date(&range.start_date, today)?;
         let end = resolve_date(&range.end_date, today)?;
         if start > end {
-            return Err(invalid(format!(
-                "Invalid date range: startDate {} is after endDate {}.",
-                range.start_date, range.end_date
-            )));
+            let vars = json!({"start": range.start_date, "end": range.end_date});
+            return Err(invalid("range_order", vars));
         }
         let offset = request.offset.unwrap_or(0);
         if offset < 0 {
-            return Err(invalid("offset must be non-negative.".into()));
+            return Err(invalid("offset", json!({})));
         }
         let limit = request.limit.unwrap_or(10_000);
         if limit <= 0 {
-            return Err(invalid("limit must be positive.".into()));
+            return Err(invalid("limit", json!({})));
         }
         Ok(Self {
             start,
@@ -310,20 +304,16 @@ fn checked_names<'a>(
     let mut checked: Vec<String> = Vec::new();
     for name in names {
         if !known(name) {
-            return Err(InvalidArgument(format!(
-                "Field {name} is not a valid {kind}. For a list of valid dimensions and metrics, see {SCHEMA_URL}"
-            )));
+            return Err(invalid("unknown_name", json!({"name": name, "kind": kind})));
         }
         if checked.iter().any(|n| n == name) {
-            return Err(InvalidArgument(format!("Duplicate {kind} name: {name}.")));
+            return Err(invalid("duplicate", json!({"name": name, "kind": kind})));
         }
         checked.push(name.to_owned());
     }
     if checked.len() > max {
-        return Err(InvalidArgument(format!(
-            "Requests are limited to {max} {kind}s; this request has {}.",
-            checked.len()
-        )));
+        let vars = json!({"max": max, "kind": kind, "count": checked.len()});
+        return Err(invalid("too_many", vars));
     }
     Ok(checked)
 }
@@ -331,11 +321,7 @@ fn checked_names<'a>(
 /// A date as the API accepts it: `YYYY-MM-DD`, `today`, `yesterday` or `NdaysAgo`,
 /// relative dates resolved against `today`.
 fn resolve_date(text: &str, today: NaiveDate) -> Result<NaiveDate, InvalidArgument> {
-    let invalid = || {
-        InvalidArgument(format!(
-            "Invalid date: {text}. Dates must be YYYY-MM-DD, today, yesterday or NdaysAgo."
-        ))
-    };
+    let invalid = || invalid("date", json!({"text": text}));
     match text {
         "today" => Ok(today),
         "yesterday" => Ok(today - Days::days(1)),

@@ -49,7 +49,7 @@ use std::sync::{Mutex, PoisonError};
 use chrono::{DateTime, NaiveDate, Utc};
 use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
 use junction_toolkit::fake::{
-    Auth, Call, Cursor, Data, ErrorShape, Key, Pager, Route, Serves, Service, Sizes,
+    Auth, Call, Cursor, Data, ErrorShape, Fields, Key, Pager, Route, Serves, Service, Sizes,
 };
 use serde_json::{Map, Value, json};
 
@@ -137,7 +137,7 @@ const ROUTES: &[Route<Store>] = &[
         "{collection:tags|sequences|forms}/{id}/subscribers",
         |store, call| {
             with_body(call, |body| {
-                let email = body.get("email_address").and_then(Value::as_str);
+                let email = body.map.get("email_address").and_then(Value::as_str);
                 let Some(email) = email.filter(|e| !e.trim().is_empty()) else {
                     let what = match call.param("collection") {
                         "tags" => "tag subscriber",
@@ -208,17 +208,16 @@ impl ProviderFake for KitFake {
     }
 }
 
-/// Runs `handler` on the request's JSON object body (an empty body is `{}`).
-fn with_body(
-    call: &Call<'_>,
-    handler: impl FnOnce(&Map<String, Value>) -> FakeResponse,
-) -> FakeResponse {
-    if call.request.body.is_empty() {
-        return handler(&Map::new());
-    }
-    match call.json::<Value>() {
-        Ok(Value::Object(body)) => handler(&body),
-        _ => errors(400, "The request body is not valid JSON"),
+/// Runs `handler` on the fields of the request's JSON object body (an empty body
+/// is `{}`).
+fn with_body(call: &Call<'_>, handler: impl FnOnce(Fields<'_>) -> FakeResponse) -> FakeResponse {
+    let body = match call.request.body.is_empty() {
+        true => json!({}),
+        false => call.json().unwrap_or(Value::Null),
+    };
+    match Fields::json(&body, &ERRORS) {
+        Ok(fields) => handler(fields),
+        Err(refusal) => refusal,
     }
 }
 
@@ -397,19 +396,16 @@ fn valid_email(email: &str) -> bool {
     !local.is_empty() && domain.contains('.') && !email.contains(char::is_whitespace)
 }
 
-fn upsert_subscriber(
-    store: &mut Store,
-    body: &Map<String, Value>,
-    now: DateTime<Utc>,
-) -> FakeResponse {
+fn upsert_subscriber(store: &mut Store, body: Fields<'_>, now: DateTime<Utc>) -> FakeResponse {
     let email = body
+        .map
         .get("email_address")
         .and_then(Value::as_str)
         .map(str::trim);
     let Some(email) = email.filter(|e| valid_email(e)) else {
         return errors(422, "Email address is invalid");
     };
-    let state = match body.get("state") {
+    let state = match body.map.get("state") {
         None | Some(Value::Null) => "active",
         Some(Value::String(state))
             if ["active", "inactive", "cancelled", "bounced", "complained"]
@@ -419,14 +415,14 @@ fn upsert_subscriber(
         }
         Some(_) => return errors(422, "State is not valid"),
     };
-    let first_name = match body.get("first_name") {
+    let first_name = match body.map.get("first_name") {
         None | Some(Value::Null) => None,
         Some(Value::String(name)) => Some(name.clone()),
         Some(_) => return errors(422, "First name must be a string"),
     };
     let mut known = Vec::new();
     let mut warnings = Vec::new();
-    if let Some(fields) = body.get("fields") {
+    if let Some(fields) = body.map.get("fields") {
         let Some(fields) = fields.as_object() else {
             return errors(422, "Fields must be an object");
         };
@@ -488,7 +484,7 @@ fn add_member(
     store: &mut Store,
     call: &Call<'_>,
     subscriber: Option<u64>,
-    body: &Map<String, Value>,
+    body: Fields<'_>,
 ) -> FakeResponse {
     let collection = COLLECTIONS
         .into_iter()
@@ -551,33 +547,9 @@ fn utm_parameters(referrer: Option<&str>) -> Value {
         .into()
 }
 
-fn text_field(body: &Map<String, Value>, name: &str) -> Result<Value, FakeResponse> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(Value::Null),
-        Some(text @ Value::String(_)) => Ok(text.clone()),
-        Some(_) => Err(errors(422, &format!("{name} must be a string"))),
-    }
-}
-
-fn time_field(
-    body: &Map<String, Value>,
-    name: &str,
-) -> Result<Option<DateTime<Utc>>, FakeResponse> {
-    let Value::String(text) = text_field(body, name)? else {
-        return Ok(None);
-    };
-    DateTime::parse_from_rfc3339(&text)
-        .map(|at| Some(at.with_timezone(&Utc)))
-        .map_err(|_| errors(422, &format!("{name} is not a valid ISO 8601 time")))
-}
-
-fn create_broadcast(
-    store: &mut Store,
-    body: &Map<String, Value>,
-    now: DateTime<Utc>,
-) -> FakeResponse {
+fn create_broadcast(store: &mut Store, body: Fields<'_>, now: DateTime<Utc>) -> FakeResponse {
     let parsed = (|| {
-        let template = match body.get("email_template_id") {
+        let template = match body.map.get("email_template_id") {
             None | Some(Value::Null) => EMAIL_TEMPLATES[0].0,
             Some(value) => match value
                 .as_u64()
@@ -587,7 +559,7 @@ fn create_broadcast(
                 None => return Err(errors(422, "Email template not found")),
             },
         };
-        if let Some(filter) = body.get("subscriber_filter").filter(|f| !f.is_null()) {
+        if let Some(filter) = body.map.get("subscriber_filter").filter(|f| !f.is_null()) {
             let groups = filter.as_array().map_or(0, Vec::len);
             let kinds = filter
                 .as_array()
@@ -601,31 +573,28 @@ fn create_broadcast(
                 ));
             }
         }
-        let public = match body.get("public") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(flag)) => *flag,
-            Some(_) => return Err(errors(422, "public must be true or false")),
-        };
+        let public = body.boolean("public")?.unwrap_or(false);
         let mut fields = json!({"public": public});
         for name in ["subject", "preview_text", "description", "content"] {
-            fields[name] = text_field(body, name)?;
+            fields[name] = json!(body.text(name)?);
         }
         if fields["subject"].is_null() {
             fields["subject"] = json!("");
         }
         let published_at = match public {
-            true => time_field(body, "published_at")?.or(Some(now)),
+            true => body.time("published_at")?.or(Some(now)),
             false => None,
         };
         fields["published_at"] = opt_time(published_at);
-        let send_at = time_field(body, "send_at")?;
+        let send_at = body.time("send_at")?;
         for name in ["thumbnail_alt", "thumbnail_url", "email_address"] {
-            fields[name] = text_field(body, name)?;
+            fields[name] = json!(body.text(name)?);
         }
         if fields["email_address"].is_null() {
             fields["email_address"] = json!(SENDING_ADDRESS);
         }
         fields["subscriber_filter"] = body
+            .map
             .get("subscriber_filter")
             .filter(|f| !f.is_null())
             .cloned()

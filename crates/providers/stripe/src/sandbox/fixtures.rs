@@ -12,7 +12,6 @@
 
 use std::sync::OnceLock;
 
-use junction_core::fake::FakeResponse;
 use junction_toolkit::fake::{Data, ErrorShape};
 use serde_json::{Map, Value, json};
 
@@ -42,20 +41,6 @@ pub(crate) const ERRORS: ErrorShape = ErrorShape::new(Some("/error/code"), "/err
 
 /// Stripe's words (`errors.json`).
 static WORDS: Data = Data::new(include_str!("errors.json"));
-
-/// Stripe's error object naming `param`, if any.
-pub(crate) fn error(
-    status: u16,
-    code: Option<&str>,
-    message: &str,
-    param: Option<&str>,
-) -> FakeResponse {
-    let mut body = ERRORS.body(status, code, message);
-    if let Some(param) = param {
-        body["error"]["param"] = json!(param);
-    }
-    ERRORS.respond(status, &body)
-}
 
 /// The fixtures and the fake's defaults, by resource.
 fn data() -> &'static (Map<String, Value>, Map<String, Value>) {

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Days, Months, Utc};
 use junction_core::fake::{FakeRequest, FakeResponse};
-use junction_toolkit::fake::{PageError, Pager};
-use serde_json::{Map, Value, json};
+use junction_toolkit::fake::{Fields, PageError, Pager};
+use serde_json::{Value, json};
 
-use super::fixtures::{self, ERRORS, Line, error};
+use super::fixtures::{self, ERRORS, Line};
 use crate::streams::PAGING;
 
 /// The lists the fake serves at `/v1/{kind}`, with the filters each takes besides
@@ -65,27 +65,20 @@ pub(crate) struct Store {
 /// An error response, already rendered the way Stripe renders it.
 pub(crate) type Refused = Box<FakeResponse>;
 
-fn invalid(message: impl Into<String>, param: Option<&str>) -> Refused {
-    Box::new(error(400, None, &message.into(), param))
-}
-
-fn invalid_code(code: &str, message: impl Into<String>, param: Option<&str>) -> Refused {
-    Box::new(error(400, Some(code), &message.into(), param))
-}
-
 /// The catalogue's error `name`.
 fn named(name: &str, vars: &[(&str, &str)]) -> Refused {
     Box::new(ERRORS.named(name, vars))
 }
 
 fn missing(kind: &str, id: &str, param: &str) -> Refused {
-    let message = format!("No such {}: '{id}'", label(kind));
-    invalid_code("resource_missing", message, Some(param))
+    named(
+        "no_such",
+        &[("label", label(kind)), ("id", id), ("param", param)],
+    )
 }
 
 fn missing_param(name: &str) -> Refused {
-    let message = format!("Missing required param: {name}.");
-    invalid_code("parameter_missing", message, Some(name))
+    named("missing_parameter", &[("param", name)])
 }
 
 fn text(object: &Value, field: &str) -> Option<String> {
@@ -162,10 +155,10 @@ impl Store {
 
     /// `GET /v1/{kind}/{id}`.
     pub(crate) fn retrieve(&self, kind: &str, id: &str) -> Result<Value, Refused> {
-        self.get(kind, id).cloned().ok_or_else(|| {
-            let message = format!("No such {}: '{id}'", label(kind));
-            Box::new(error(404, Some("resource_missing"), &message, Some("id")))
-        })
+        let vars = [("label", label(kind)), ("id", id)];
+        self.get(kind, id)
+            .cloned()
+            .ok_or_else(|| named("not_retrieved", &vars))
     }
 
     /// `GET /v1/{kind}`: newest first, paged, `created` and its `[gt|gte|lt|lte]`
@@ -182,19 +175,16 @@ impl Store {
             match key.as_str() {
                 "limit" | "starting_after" | "ending_before" => {}
                 "created" | "created[gt]" | "created[gte]" | "created[lt]" | "created[lte]" => {
-                    let parsed: i64 = value
-                        .parse()
-                        .map_err(|_| invalid(format!("Invalid integer: {value}"), Some(&key)))?;
+                    let refused =
+                        || named("invalid_integer", &[("param", &key), ("value", &value)]);
+                    let parsed: i64 = value.parse().map_err(|_| refused())?;
                     let op = key
                         .strip_prefix("created[")
                         .and_then(|r| r.strip_suffix(']'));
                     created.push((op.unwrap_or("eq").to_owned(), parsed));
                 }
                 other if filters.contains(&other) => wanted.push((key.clone(), value)),
-                other => {
-                    let message = format!("Received unknown parameter: {other}");
-                    return Err(invalid_code("parameter_unknown", message, Some(other)));
-                }
+                other => return Err(named("unknown_parameter", &[("param", other)])),
             }
         }
         let status = wanted.iter().find(|(k, _)| k == "status").map(|(_, v)| v);
@@ -226,7 +216,7 @@ impl Store {
                     value,
                     integer: false,
                     param,
-                } => invalid(format!("Invalid integer: {value}"), Some(param)),
+                } => named("invalid_integer", &[("param", param), ("value", &value)]),
                 PageError::Cursor { param, value } => missing(kind, &value, param),
                 PageError::BothDirections => named("both_cursors", &[]),
                 _ => named("limit_range", &[]),
@@ -282,105 +272,33 @@ fn filter_matches(kind: &str, object: &Value, field: &str, value: &str) -> bool 
     }
 }
 
-/// Reads and checks the parameters of a create request.
-struct Params<'a> {
-    fields: &'a Map<String, Value>,
+/// The body's parameters, each one of `allowed` (names separated by spaces).
+fn params<'a>(body: &'a Value, allowed: &str) -> Result<Fields<'a>, Refused> {
+    Ok(Fields::form(body, allowed, &ERRORS)?)
 }
 
-impl<'a> Params<'a> {
-    /// The body's parameters, each one of `allowed` (names separated by spaces).
-    fn new(body: &'a Value, allowed: &str) -> Result<Self, Refused> {
-        let Some(fields) = body.as_object() else {
-            return Err(invalid("Invalid request body.", None));
-        };
-        if let Some(unknown) = fields
-            .keys()
-            .find(|key| !allowed.split(' ').any(|a| a == *key))
-        {
-            let message = format!("Received unknown parameter: {unknown}");
-            return Err(invalid_code("parameter_unknown", message, Some(unknown)));
+/// A three-letter currency code, lower-cased.
+fn currency(params: &Fields<'_>, name: &str) -> Result<Option<String>, Refused> {
+    match params.text(name)? {
+        Some(code) if code.len() == 3 && code.chars().all(|c| c.is_ascii_alphabetic()) => {
+            Ok(Some(code.to_ascii_lowercase()))
         }
-        Ok(Self { fields })
+        Some(code) => Err(Box::new(params.refuse("invalid_currency", name, &code))),
+        None => Ok(None),
     }
+}
 
-    fn string(&self, name: &str) -> Result<Option<String>, Refused> {
-        match self.fields.get(name) {
-            None => Ok(None),
-            Some(Value::String(text)) if text.is_empty() => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text.clone())),
-            Some(_) => Err(invalid(format!("Invalid string: {name}"), Some(name))),
-        }
+/// `collection_method` (default `charge_automatically`) and `days_until_due`, which
+/// sending invoices needs.
+fn collection(params: &Fields<'_>) -> Result<(String, Option<i64>), Refused> {
+    let method = params
+        .choice("collection_method", "charge_automatically send_invoice")?
+        .unwrap_or_else(|| "charge_automatically".to_owned());
+    let days = params.integer("days_until_due")?;
+    if method == "send_invoice" && days.is_none() {
+        return Err(missing_param("days_until_due"));
     }
-
-    fn required(&self, name: &str) -> Result<String, Refused> {
-        self.string(name)?.ok_or_else(|| missing_param(name))
-    }
-
-    fn integer(&self, name: &str) -> Result<Option<i64>, Refused> {
-        match self.string(name)? {
-            None => Ok(None),
-            Some(text) => text
-                .parse()
-                .map(Some)
-                .map_err(|_| invalid(format!("Invalid integer: {text}"), Some(name))),
-        }
-    }
-
-    fn boolean(&self, name: &str) -> Result<Option<bool>, Refused> {
-        match self.string(name)?.as_deref() {
-            None => Ok(None),
-            Some("true") => Ok(Some(true)),
-            Some("false") => Ok(Some(false)),
-            Some(other) => Err(invalid(format!("Invalid boolean: {other}"), Some(name))),
-        }
-    }
-
-    fn one_of(&self, name: &str, allowed: &[&str]) -> Result<Option<String>, Refused> {
-        match self.string(name)? {
-            Some(value) if !allowed.contains(&value.as_str()) => Err(invalid(
-                format!("Invalid {name}: must be one of {}", allowed.join(", ")),
-                Some(name),
-            )),
-            other => Ok(other),
-        }
-    }
-
-    fn metadata(&self) -> Result<Value, Refused> {
-        match self.fields.get("metadata") {
-            None => Ok(json!({})),
-            Some(Value::String(text)) if text.is_empty() => Ok(json!({})),
-            Some(Value::Object(entries)) if entries.values().all(Value::is_string) => {
-                Ok(Value::Object(entries.clone()))
-            }
-            Some(_) => Err(invalid("Invalid hash", Some("metadata"))),
-        }
-    }
-
-    fn currency(&self, name: &str) -> Result<Option<String>, Refused> {
-        match self.string(name)? {
-            Some(code) if code.len() == 3 && code.chars().all(|c| c.is_ascii_alphabetic()) => {
-                Ok(Some(code.to_ascii_lowercase()))
-            }
-            Some(code) => Err(invalid(format!("Invalid currency: {code}."), Some(name))),
-            None => Ok(None),
-        }
-    }
-
-    /// `collection_method` (default `charge_automatically`) and `days_until_due`,
-    /// which sending invoices needs.
-    fn collection(&self) -> Result<(String, Option<i64>), Refused> {
-        let method = self
-            .one_of(
-                "collection_method",
-                &["charge_automatically", "send_invoice"],
-            )?
-            .unwrap_or_else(|| "charge_automatically".to_owned());
-        let days = self.integer("days_until_due")?;
-        if method == "send_invoice" && days.is_none() {
-            return Err(missing_param("days_until_due"));
-        }
-        Ok((method, days))
-    }
+    Ok((method, days))
 }
 
 /// Test payment methods: what confirming with each does (`None` = unknown).
@@ -401,8 +319,7 @@ fn decline_message(code: &str) -> &'static str {
 }
 
 fn no_payment_method(pm: &str, param: &str) -> Refused {
-    let message = format!("No such PaymentMethod: '{pm}'");
-    invalid_code("resource_missing", message, Some(param))
+    named("no_such_payment_method", &[("id", pm), ("param", param)])
 }
 
 /// The end of a billing period of `count` intervals starting at `start`.
@@ -490,11 +407,11 @@ impl Store {
     }
 
     fn create_customer(&mut self, body: &Value, op: &Op) -> Result<Value, Refused> {
-        let params = Params::new(body, "email name phone description metadata")?;
+        let params = params(body, "email name phone description metadata")?;
         let mut fields =
-            json!({"created": op.now, "currency": null, "metadata": params.metadata()?});
+            json!({"created": op.now, "currency": null, "metadata": params.hash("metadata")?});
         for name in ["email", "name", "phone", "description"] {
-            fields[name] = json!(params.string(name)?);
+            fields[name] = json!(params.text(name)?);
         }
         fields["id"] = json!(self.new_id("cus"));
         let customer = fixtures::customer(fields);
@@ -504,7 +421,7 @@ impl Store {
     }
 
     fn create_payment_intent(&mut self, body: &Value, op: &Op) -> Result<Value, Refused> {
-        let params = Params::new(
+        let params = params(
             body,
             "amount currency customer description receipt_email payment_method \
              confirm off_session return_url capture_method automatic_payment_methods \
@@ -513,32 +430,32 @@ impl Store {
         let amount = params
             .integer("amount")?
             .ok_or_else(|| missing_param("amount"))?;
-        let currency = params
-            .currency("currency")?
-            .ok_or_else(|| missing_param("currency"))?;
+        let currency = currency(&params, "currency")?.ok_or_else(|| missing_param("currency"))?;
         if amount < 1 {
-            let message = "This value must be greater than or equal to 1.";
-            return Err(invalid(message, Some("amount")));
+            return Err(named("amount_min", &[]));
         }
         if matches!(currency.as_str(), "usd" | "eur" | "gbp") && amount < 50 {
             return Err(named("amount_too_small", &[("currency", &currency)]));
         }
         let customer = self.existing_customer(&params)?;
         let capture_method = params
-            .one_of(
-                "capture_method",
-                &["automatic", "automatic_async", "manual"],
-            )?
+            .choice("capture_method", "automatic automatic_async manual")?
             .unwrap_or_else(|| "automatic_async".to_owned());
-        let automatic_payment_methods = match params.fields.get("automatic_payment_methods") {
+        let automatic_payment_methods = match params.map.get("automatic_payment_methods") {
             None => false,
             Some(Value::Object(fields)) => match fields.get("enabled").and_then(Value::as_str) {
                 Some(flag @ ("true" | "false")) => flag == "true",
                 _ => return Err(missing_param("automatic_payment_methods[enabled]")),
             },
-            Some(_) => return Err(invalid("Invalid hash", Some("automatic_payment_methods"))),
+            Some(_) => {
+                return Err(Box::new(params.refuse(
+                    "invalid_hash",
+                    "automatic_payment_methods",
+                    "",
+                )));
+            }
         };
-        let payment_method = params.string("payment_method")?;
+        let payment_method = params.text("payment_method")?;
         let outcome = match payment_method.as_deref() {
             Some(pm) => {
                 Some(card_outcome(pm).ok_or_else(|| no_payment_method(pm, "payment_method"))?)
@@ -547,9 +464,9 @@ impl Store {
         };
         let confirm = params.boolean("confirm")?.unwrap_or(false);
         params.boolean("off_session")?;
-        let description = params.string("description")?;
-        let receipt_email = params.string("receipt_email")?;
-        let metadata = params.metadata()?;
+        let description = params.text("description")?;
+        let receipt_email = params.text("receipt_email")?;
+        let metadata = params.hash("metadata")?;
         let pi_id = self.new_id("pi");
 
         let (Some(payment_method), Some(declined), true) =
@@ -612,8 +529,8 @@ impl Store {
         Err(Box::new(FakeResponse::json(402, &body)))
     }
 
-    fn existing_customer(&self, params: &Params<'_>) -> Result<Option<String>, Refused> {
-        match params.string("customer")? {
+    fn existing_customer(&self, params: &Fields<'_>) -> Result<Option<String>, Refused> {
+        match params.text("customer")? {
             Some(id) if self.get("customers", &id).is_none() => {
                 Err(missing("customers", &id, "customer"))
             }
@@ -622,13 +539,12 @@ impl Store {
     }
 
     fn create_refund(&mut self, body: &Value, op: &Op) -> Result<Value, Refused> {
-        let params = Params::new(body, "charge payment_intent amount reason metadata")?;
-        let charge_param = params.string("charge")?;
-        let intent_param = params.string("payment_intent")?;
+        let params = params(body, "charge payment_intent amount reason metadata")?;
+        let charge_param = params.text("charge")?;
+        let intent_param = params.text("payment_intent")?;
         let amount = params.integer("amount")?;
-        let reasons = ["duplicate", "fraudulent", "requested_by_customer"];
-        let reason = params.one_of("reason", &reasons)?;
-        let metadata = params.metadata()?;
+        let reason = params.choice("reason", "duplicate fraudulent requested_by_customer")?;
+        let metadata = params.hash("metadata")?;
         let charge_id = match (charge_param, intent_param) {
             (Some(_), Some(_)) => return Err(named("refund_both", &[])),
             (None, None) => return Err(named("refund_neither", &[])),
@@ -660,8 +576,7 @@ impl Store {
         let currency = text(&charge, "currency").unwrap_or_default();
         let amount = amount.unwrap_or(remaining);
         if amount < 1 {
-            let message = "This value must be greater than or equal to 1.";
-            return Err(invalid(message, Some("amount")));
+            return Err(named("amount_min", &[]));
         }
         if amount > remaining {
             let major = |minor: i64| crate::money::to_major(minor, &currency).to_string();
@@ -695,7 +610,7 @@ impl Store {
 
     /// A draft invoice (the fake keeps no pending invoice items).
     fn create_invoice(&mut self, body: &Value, op: &Op) -> Result<Value, Refused> {
-        let params = Params::new(
+        let params = params(
             body,
             "customer auto_advance collection_method days_until_due currency \
              description pending_invoice_items_behavior metadata",
@@ -704,15 +619,14 @@ impl Store {
         let Some(customer) = self.get("customers", &customer_id).cloned() else {
             return Err(missing("customers", &customer_id, "customer"));
         };
-        let (collection_method, days_until_due) = params.collection()?;
-        params.one_of("pending_invoice_items_behavior", &["exclude", "include"])?;
-        let currency = params
-            .currency("currency")?
+        let (collection_method, days_until_due) = collection(&params)?;
+        params.choice("pending_invoice_items_behavior", "exclude include")?;
+        let currency = currency(&params, "currency")?
             .or_else(|| text(&customer, "currency"))
             .unwrap_or_else(|| "usd".to_owned());
         let auto_advance = params.boolean("auto_advance")?.unwrap_or(false);
-        let description = params.string("description")?;
-        let metadata = params.metadata()?;
+        let description = params.text("description")?;
+        let metadata = params.hash("metadata")?;
         let invoice = fixtures::invoice(
             json!({
                 "id": self.new_id("in"), "number": null, "created": op.now,
@@ -735,7 +649,7 @@ impl Store {
     /// The subscription and its first invoice, paid at once (with a payment) when
     /// Stripe would charge the customer's default card.
     fn create_subscription(&mut self, body: &Value, op: &Op) -> Result<Value, Refused> {
-        let params = Params::new(
+        let params = params(
             body,
             "customer items trial_period_days collection_method days_until_due \
              payment_behavior default_payment_method cancel_at_period_end description \
@@ -757,25 +671,21 @@ impl Store {
         if !(0..=730).contains(&trial_days) {
             return Err(named("trial_range", &[]));
         }
-        let (collection_method, days_until_due) = params.collection()?;
-        let behaviours = [
-            "allow_incomplete",
-            "default_incomplete",
-            "error_if_incomplete",
-            "pending_if_incomplete",
-        ];
+        let (collection_method, days_until_due) = collection(&params)?;
+        let behaviours =
+            "allow_incomplete default_incomplete error_if_incomplete pending_if_incomplete";
         let payment_behavior = params
-            .one_of("payment_behavior", &behaviours)?
+            .choice("payment_behavior", behaviours)?
             .unwrap_or_else(|| "allow_incomplete".to_owned());
-        let default_payment_method = params.string("default_payment_method")?;
+        let default_payment_method = params.text("default_payment_method")?;
         if let Some(pm) = default_payment_method.as_deref()
             && card_outcome(pm).is_none()
         {
             return Err(no_payment_method(pm, "default_payment_method"));
         }
         let cancel_at_period_end = params.boolean("cancel_at_period_end")?.unwrap_or(false);
-        let description = params.string("description")?;
-        let metadata = params.metadata()?;
+        let description = params.text("description")?;
+        let metadata = params.hash("metadata")?;
 
         let trial_end = (trial_days > 0).then(|| op.now + trial_days * 86_400);
         let status = match (trial_end, payment_behavior.as_str()) {
@@ -894,24 +804,26 @@ impl Store {
 
     /// The `items` of a subscription request: each an existing recurring price and a
     /// quantity.
-    fn subscription_items(&self, params: &Params<'_>) -> Result<Vec<(Value, i64)>, Refused> {
-        let items = match params.fields.get("items") {
+    fn subscription_items(&self, params: &Fields<'_>) -> Result<Vec<(Value, i64)>, Refused> {
+        let items = match params.map.get("items") {
             None => return Err(missing_param("items")),
             Some(Value::Array(items)) if !items.is_empty() => items,
-            Some(_) => return Err(invalid("Invalid array", Some("items"))),
+            Some(_) => return Err(named("invalid_array", &[("param", "items")])),
         };
         let mut out = Vec::with_capacity(items.len());
         for (index, item) in items.iter().enumerate() {
             let Some(fields) = item.as_object() else {
-                return Err(invalid("Invalid hash", Some(&format!("items[{index}]"))));
+                return Err(named(
+                    "invalid_hash",
+                    &[("param", &format!("items[{index}]"))],
+                ));
             };
             if let Some(unknown) = fields
                 .keys()
                 .find(|k| !matches!(k.as_str(), "price" | "quantity"))
             {
                 let param = format!("items[{index}][{unknown}]");
-                let message = format!("Received unknown parameter: {param}");
-                return Err(invalid_code("parameter_unknown", message, Some(&param)));
+                return Err(named("unknown_parameter", &[("param", &param)]));
             }
             let param = format!("items[{index}][price]");
             let Some(price_id) = fields.get("price").and_then(Value::as_str) else {
@@ -926,7 +838,10 @@ impl Store {
                     Ok(quantity) if quantity >= 1 => quantity,
                     _ => {
                         let param = format!("items[{index}][quantity]");
-                        return Err(invalid(format!("Invalid integer: {text}"), Some(&param)));
+                        return Err(named(
+                            "invalid_integer",
+                            &[("param", &param), ("value", text)],
+                        ));
                     }
                 },
             };
