@@ -222,28 +222,9 @@ fn with_body(call: &Call<'_>, handler: impl FnOnce(Fields<'_>) -> FakeResponse) 
 }
 
 fn account() -> FakeResponse {
-    FakeResponse::json(
-        200,
-        &json!({
-            "user": {"email": SENDING_ADDRESS, "id": SANDBOX_ACCOUNT_ID},
-            "account": {
-                "id": SANDBOX_ACCOUNT_ID,
-                "name": SANDBOX_ACCOUNT_NAME,
-                "plan_type": "creator",
-                "primary_email_address": SENDING_ADDRESS,
-                "created_at": "2024-01-08T09:30:00Z",
-                "timezone": {"name": "Etc/UTC", "friendly_name": "UTC", "utc_offset": "+00:00"},
-                "sending_addresses": [{
-                    "email_address": SENDING_ADDRESS,
-                    "from_name": SANDBOX_ACCOUNT_NAME,
-                    "status": "verified",
-                    "is_default": true,
-                    "is_verified": true,
-                    "is_dmarc_configured": true
-                }]
-            }
-        }),
-    )
+    let vars =
+        json!({"id": SANDBOX_ACCOUNT_ID, "name": SANDBOX_ACCOUNT_NAME, "email": SENDING_ADDRESS});
+    FakeResponse::json(200, &store::SEED.fill("/account", &vars))
 }
 
 /// A `yyyy-mm-dd` query date (a longer ISO 8601 time is read by its date part).

@@ -361,25 +361,14 @@ impl Store {
                 (part as f64 * 10_000.0 / stats.recipients as f64).round() / 100.0
             }
         };
-        json!({
-            "broadcast": {
-                "id": id,
-                "stats": {
-                    "recipients": stats.recipients,
-                    "open_rate": rate(stats.emails_opened),
-                    "emails_opened": stats.emails_opened,
-                    "click_rate": rate(stats.total_clicks),
-                    "unsubscribe_rate": rate(stats.unsubscribes),
-                    "unsubscribes": stats.unsubscribes,
-                    "total_clicks": stats.total_clicks,
-                    "show_total_clicks": true,
-                    "status": stats.status,
-                    "progress": if stats.status == "completed" { 100.0 } else { 0.0 },
-                    "open_tracking_disabled": false,
-                    "click_tracking_disabled": false,
-                }
-            }
-        })
+        let vars = json!({
+            "id": id, "recipients": stats.recipients, "open_rate": rate(stats.emails_opened),
+            "emails_opened": stats.emails_opened, "click_rate": rate(stats.total_clicks),
+            "unsubscribe_rate": rate(stats.unsubscribes), "unsubscribes": stats.unsubscribes,
+            "total_clicks": stats.total_clicks, "status": stats.status,
+            "progress": if stats.status == "completed" { 100.0 } else { 0.0 },
+        });
+        SEED.fill("/stats", &vars)
     }
 
     /// Kit's growth stats over whole UTC days `starting..=ending` (the fake account's

@@ -141,39 +141,30 @@ pub(crate) fn member_json(list: &FakeList, member: &FakeMember) -> Value {
     };
     let seed = member.web_id as usize;
     let country = pick("countries", member.country);
-    let location = over(
-        "location",
-        json!({"country_code": country[0], "timezone": country[1]}),
-    );
+    let location = json!({"country_code": country[0], "timezone": country[1]});
+    let tags: Vec<Value> = member
+        .tags
+        .iter()
+        .map(|n| json!({"id": tag_id(n), "name": n}))
+        .collect();
+    let unique = md5_hex(format!("{}:{}", list.id, member.email).as_bytes());
     over(
         "member",
         json!({
-            "id": crate::subscriber_hash(&member.email),
-            "email_address": member.email,
-            "unique_email_id": &md5_hex(format!("{}:{}", list.id, member.email).as_bytes())[..10],
+            "id": crate::subscriber_hash(&member.email), "email_address": member.email,
+            "unique_email_id": &unique[..10], "web_id": member.web_id, "status": member.status,
             "contact_id": md5_hex(format!("contact:{}", member.email).as_bytes()),
             "full_name": format!("{} {}", name("FNAME"), name("LNAME")).trim(),
-            "web_id": member.web_id,
-            "status": member.status,
-            "merge_fields": member.merge_fields,
+            "merge_fields": member.merge_fields, "ip_opt": member.ip_opt,
             "stats": {
                 "avg_open_rate": (seed * 37 % 100) as f64 / 100.0,
                 "avg_click_rate": (seed * 13 % 40) as f64 / 100.0
             },
             "timestamp_signup": mailchimp_time(member.timestamp_signup),
-            "ip_opt": member.ip_opt,
             "timestamp_opt": optional_time(member.timestamp_opt),
-            "member_rating": member.rating,
-            "last_changed": mailchimp_time(member.last_changed),
-            "vip": member.tags.iter().any(|t| t == "vip"),
-            "location": location,
-            "source": member.source,
-            "tags_count": member.tags.len(),
-            "tags": member
-                .tags
-                .iter()
-                .map(|name| json!({"id": tag_id(name), "name": name}))
-                .collect::<Vec<_>>(),
+            "last_changed": mailchimp_time(member.last_changed), "member_rating": member.rating,
+            "vip": member.tags.iter().any(|t| t == "vip"), "source": member.source,
+            "location": over("location", location), "tags_count": tags.len(), "tags": tags,
             "list_id": list.id,
         }),
     )
@@ -199,33 +190,18 @@ pub(crate) fn list_json(list: &FakeList, members: &[FakeMember]) -> Value {
             .map(|m| m.last_changed);
         changed.max().map(mailchimp_time).unwrap_or_default()
     };
-    let stats = over(
-        "list_stats",
-        json!({
-            "member_count": count("subscribed"),
-            "unsubscribe_count": count("unsubscribed"),
-            "cleaned_count": count("cleaned"),
-            "member_count_since_send": count("subscribed"),
-            "unsubscribe_count_since_send": count("unsubscribed"),
-            "cleaned_count_since_send": count("cleaned"),
-            "campaign_count": list.web_id % 7,
-            "last_sub_date": last("subscribed"),
-            "last_unsub_date": last("unsubscribed")
-        }),
-    );
-    over(
-        "list",
-        json!({
-            "id": list.id,
-            "web_id": list.web_id,
-            "name": list.name,
-            "date_created": mailchimp_time(list.date_created),
-            "subscribe_url_short": format!("https://eepurl.com/{}", &list.id[..6]),
-            "subscribe_url_long": format!("https://example.us21.list-manage.com/subscribe?u=sandbox&id={}", list.id),
-            "beamer_address": format!("us21-{}@inbound.mailchimp.com", list.id),
-            "stats": stats,
-        }),
-    )
+    let stats = json!({
+        "member_count": count("subscribed"), "member_count_since_send": count("subscribed"),
+        "unsubscribe_count": count("unsubscribed"), "cleaned_count": count("cleaned"),
+        "unsubscribe_count_since_send": count("unsubscribed"),
+        "cleaned_count_since_send": count("cleaned"), "campaign_count": list.web_id % 7,
+        "last_sub_date": last("subscribed"), "last_unsub_date": last("unsubscribed")
+    });
+    let vars = json!({
+        "id": list.id, "short": &list.id[..6], "web_id": list.web_id, "name": list.name,
+        "date_created": mailchimp_time(list.date_created), "stats": over("list_stats", stats),
+    });
+    SEED.fill("/list", &vars)
 }
 
 #[cfg(test)]

@@ -243,24 +243,11 @@ fn metadata(state: &mut State, call: &Call<'_>) -> FakeResponse {
         // The login service answers in OAuth 2.0's error shape, not a problem document.
         return ERRORS.named("metadata_token", &[]);
     }
-    FakeResponse::json(
-        200,
-        &json!({
-            "dc": SANDBOX_DATA_CENTER,
-            "role": "owner",
-            "accountname": SANDBOX_ACCOUNT_NAME,
-            "user_id": 81_726_354,
-            "login": {
-                "email": SANDBOX_LOGIN_EMAIL,
-                "avatar": null,
-                "login_id": 81_726_354,
-                "login_name": "sandbox-owner",
-                "login_email": SANDBOX_LOGIN_EMAIL
-            },
-            "login_url": "https://login.mailchimp.com",
-            "api_endpoint": mount_url(call.request, OAUTH_PROVIDER_ID),
-        }),
-    )
+    let vars = json!({
+        "dc": SANDBOX_DATA_CENTER, "account": SANDBOX_ACCOUNT_NAME, "email": SANDBOX_LOGIN_EMAIL,
+        "endpoint": mount_url(call.request, OAUTH_PROVIDER_ID),
+    });
+    FakeResponse::json(200, &data::SEED.fill("/metadata", &vars))
 }
 
 /// A submitted batch.

@@ -279,14 +279,14 @@ pub(crate) fn refund(fields: Value) -> Value {
 
 /// One line of an invoice being built: amount, description, quantity, and the
 /// subscription item it bills.
-pub(crate) type Line<'a> = (i64, &'a str, i64, Option<&'a str>);
+pub(crate) type Line = (i64, String, i64, Option<String>);
 
 /// An invoice from its fields (`id`, `number`, `created`, `customer`,
 /// `customer_email`, `customer_name`, `currency`, `status`, `subscription`,
 /// `billing_reason`, `collection_method`, `due_date`, `effective_at` — when it was
 /// finalized —, `period_start`, `period_end`, `auto_advance`, `description`,
 /// `metadata`), its lines and when it was paid.
-pub(crate) fn invoice(fields: Value, lines: &[Line<'_>], paid_at: Option<i64>) -> Value {
+pub(crate) fn invoice(fields: Value, lines: &[Line], paid_at: Option<i64>) -> Value {
     let invoice = object("invoice", fields);
     let id = text(&invoice, "/id").unwrap_or_default().to_owned();
     let short = id.trim_start_matches("in_").to_owned();

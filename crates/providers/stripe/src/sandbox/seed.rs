@@ -267,7 +267,12 @@ impl Seed<'_> {
                     "effective_at": start, "period_start": start, "period_end": period(*start),
                     "auto_advance": declined.is_some(), "description": null, "metadata": {},
                 }),
-                &[(line_amount, &description, quantity, Some(&item_id))],
+                &[(
+                    line_amount,
+                    description.clone(),
+                    quantity,
+                    Some(item_id.clone()),
+                )],
                 declined.is_none().then_some(*start + 60),
             );
             self.store.insert("invoices", invoice);

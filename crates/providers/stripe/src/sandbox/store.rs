@@ -10,7 +10,7 @@ use junction_core::fake::{FakeRequest, FakeResponse};
 use junction_toolkit::fake::{Fields, PageError, Pager};
 use serde_json::{Value, json};
 
-use super::fixtures::{self, ERRORS, Line};
+use super::fixtures::{self, ERRORS};
 use crate::streams::PAGING;
 
 /// The lists the fake serves at `/v1/{kind}`, with the filters each takes besides
@@ -693,58 +693,39 @@ impl Store {
             (None, "default_incomplete") => "incomplete",
             _ => "active",
         };
-        let first = &items[0].0;
-        let interval = first.pointer("/recurring/interval").and_then(Value::as_str);
-        let count = first
-            .pointer("/recurring/interval_count")
-            .and_then(Value::as_i64);
+        let recurring = &items[0].0["recurring"];
+        let (interval, count) = (
+            recurring["interval"].as_str(),
+            recurring["interval_count"].as_i64(),
+        );
         let period_end_at = trial_end
             .unwrap_or_else(|| period_end(op.now, interval.unwrap_or("month"), count.unwrap_or(1)));
         let sub_id = self.new_id("sub");
         let invoice_id = self.new_id("in");
         let item_ids: Vec<String> = items.iter().map(|_| self.new_id("si")).collect();
-        let metered = |price: &Value| {
-            price
-                .pointer("/recurring/usage_type")
-                .and_then(Value::as_str)
-                == Some("metered")
-        };
-        let licensed_total: i64 = items
-            .iter()
-            .filter(|(price, _)| !metered(price))
-            .map(|(price, quantity)| int(price, "unit_amount") * quantity)
-            .sum();
-        let amount = if trial_end.is_some() {
-            0
-        } else {
-            licensed_total
-        };
+        // The first invoice bills each item (nothing during a trial); metered items
+        // are billed later, by usage.
+        let (mut amount, mut lines) = (0, Vec::new());
+        for ((price, quantity), item_id) in items.iter().zip(&item_ids) {
+            let billed = if trial_end.is_some() {
+                0
+            } else {
+                int(price, "unit_amount") * quantity
+            };
+            if price["recurring"]["usage_type"] != "metered" {
+                amount += billed;
+            }
+            let name = text(price, "nickname")
+                .or_else(|| text(price, "id"))
+                .unwrap_or_default();
+            lines.push((
+                billed,
+                format!("{quantity} × {name}"),
+                *quantity,
+                Some(item_id.clone()),
+            ));
+        }
         let paid = collection_method == "charge_automatically" && status != "incomplete";
-        let descriptions: Vec<String> = items
-            .iter()
-            .map(|(price, quantity)| {
-                let name = text(price, "nickname").or_else(|| text(price, "id"));
-                format!("{quantity} × {}", name.unwrap_or_default())
-            })
-            .collect();
-        let lines: Vec<Line<'_>> = items
-            .iter()
-            .zip(&item_ids)
-            .zip(&descriptions)
-            .map(|(((price, quantity), item_id), description)| {
-                let amount = if trial_end.is_some() {
-                    0
-                } else {
-                    int(price, "unit_amount") * quantity
-                };
-                (
-                    amount,
-                    description.as_str(),
-                    *quantity,
-                    Some(item_id.as_str()),
-                )
-            })
-            .collect();
         let invoice = fixtures::invoice(
             json!({
                 "id": invoice_id, "number": format!("SBX-{:06}", self.next), "created": op.now,
