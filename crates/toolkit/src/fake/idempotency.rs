@@ -21,7 +21,6 @@ pub enum Reuse {
 /// The answers stored under idempotency keys.
 #[derive(Debug)]
 pub struct Idempotency {
-    pub key: IdempotencyKey,
     /// A header a replayed answer carries (Stripe's `Idempotent-Replayed: true`).
     pub replayed: Option<(&'static str, &'static str)>,
     /// Which answers are stored (the rest may be retried as they are): by default
@@ -31,16 +30,17 @@ pub struct Idempotency {
     stored: BTreeMap<(String, String), (Vec<u8>, FakeResponse)>,
 }
 
-impl Idempotency {
-    pub const fn new(key: IdempotencyKey) -> Self {
+impl Default for Idempotency {
+    fn default() -> Self {
         Self {
-            key,
             replayed: None,
             keeps: |status| (200..300).contains(&status),
             stored: BTreeMap::new(),
         }
     }
+}
 
+impl Idempotency {
     pub fn replayed(self, header: &'static str, value: &'static str) -> Self {
         Self {
             replayed: Some((header, value)),
@@ -59,19 +59,22 @@ impl Idempotency {
         print
     }
 
-    /// Answers `request` with `answer`, unless its key (within `scope`: the account,
-    /// the API key) has an answer already. Without a key, `answer` runs as it is.
+    /// Answers `request` with `answer`, unless its key (read as `key` says, within
+    /// `scope`: the account, the API key) has an answer already. Without a key,
+    /// `answer` runs as it is.
     pub fn run(
         &mut self,
+        key: &IdempotencyKey,
         scope: &str,
         request: &FakeRequest,
         fingerprint: Vec<u8>,
         answer: impl FnOnce() -> FakeResponse,
     ) -> Result<FakeResponse, Reuse> {
-        let Some(key) = request.header(self.key.header) else {
+        let limit = key.max_chars;
+        let Some(key) = request.header(key.header) else {
             return Ok(answer());
         };
-        if key.is_empty() || key.chars().count() > self.key.max_chars {
+        if key.is_empty() || key.chars().count() > limit {
             return Err(Reuse::BadKey);
         }
         let slot = (scope.to_owned(), key.to_owned());
@@ -112,13 +115,20 @@ mod tests {
 
     #[test]
     fn the_same_request_replays_and_another_is_refused() {
-        let mut keys = Idempotency::new(IdempotencyKey::header(8)).replayed("replayed", "true");
+        let mut keys = Idempotency::default().replayed("replayed", "true");
+        let header = IdempotencyKey::header(8);
         let runs = std::cell::Cell::new(0);
         let send = |keys: &mut Idempotency, scope: &str, request: &FakeRequest| {
-            keys.run(scope, request, Idempotency::fingerprint(request), || {
-                runs.set(runs.get() + 1);
-                FakeResponse::text(if request.body == b"bad" { 400 } else { 200 }, "done")
-            })
+            keys.run(
+                &header,
+                scope,
+                request,
+                Idempotency::fingerprint(request),
+                || {
+                    runs.set(runs.get() + 1);
+                    FakeResponse::text(if request.body == b"bad" { 400 } else { 200 }, "done")
+                },
+            )
         };
         let first = request(Some("k1"), "amount=5");
         assert_eq!(send(&mut keys, "acct", &first).unwrap().headers.len(), 1);

@@ -72,23 +72,13 @@ pub struct ResendFake {
     state: Mutex<State>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct State {
     /// Emails sent through the fake, oldest first.
     sent: Vec<Value>,
     idempotency: Idempotency,
     /// Delivery webhooks not yet taken: (event type, email).
     webhooks: Vec<(String, Value)>,
-}
-
-impl Default for State {
-    fn default() -> Self {
-        Self {
-            sent: Vec::new(),
-            idempotency: Idempotency::new(IDEMPOTENCY),
-            webhooks: Vec::new(),
-        }
-    }
 }
 
 /// Resend's error body (`{"statusCode", "message", "name"}`) and words.
@@ -100,7 +90,7 @@ static WORDS: Data = Data::new(include_str!("errors.json"));
 
 /// A 422 `validation_error` saying `message`.
 fn invalid(message: &str) -> FakeResponse {
-    ERRORS.named("invalid", &[("message", message)])
+    ERRORS.named("invalid", &[("prefix", ""), ("said", message)])
 }
 
 /// Lists: newest first, `limit` 1–100 (default 20), `after` or `before`.
@@ -251,13 +241,7 @@ fn send(state: &mut State, call: &Call<'_>, batch: bool) -> FakeResponse {
                 } else {
                     String::new()
                 };
-                let message = format!("{prefix}{said}");
-                let vars = [
-                    ("prefix", prefix.as_str()),
-                    ("message", &message),
-                    ("domain", &said),
-                ];
-                return ERRORS.named(name, &vars);
+                return ERRORS.named(name, &[("prefix", &prefix), ("said", &said)]);
             }
         }
         let mut ids = Vec::with_capacity(emails.len());
@@ -277,7 +261,7 @@ fn send(state: &mut State, call: &Call<'_>, batch: bool) -> FakeResponse {
         };
         FakeResponse::json(200, &answer)
     };
-    match idempotency.run("", request, fingerprint, answer) {
+    match idempotency.run(&IDEMPOTENCY, "", request, fingerprint, answer) {
         Ok(response) => response,
         Err(Reuse::BadKey) => ERRORS.named("bad_idempotency_key", &[]),
         Err(Reuse::Conflict(_)) => ERRORS.named("idempotency_conflict", &[]),

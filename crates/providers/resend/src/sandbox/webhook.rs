@@ -5,10 +5,14 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use junction_core::webhook::{WebhookError, svix};
+use junction_toolkit::fake::merged;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use super::{credentials::SANDBOX_WEBHOOK_SECRET, data::uuid_from};
+use super::{
+    credentials::SANDBOX_WEBHOOK_SECRET,
+    data::{SEED, uuid_from},
+};
 
 /// A signed webhook delivery: the headers and the raw body to POST.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,30 +77,12 @@ pub fn email_event(event_type: &str, email: &Value, at: DateTime<Utc>) -> Value 
         .and_then(Value::as_str)
         .and_then(crate::wire::parse_timestamp)
         .unwrap_or(at);
-    let mut data = json!({
+    let data = json!({
         "email_id": field("id"), "created_at": time(created_at), "from": field("from"),
         "to": field("to"), "subject": field("subject"),
     });
-    match event_type {
-        "email.bounced" => {
-            data["bounce"] = json!({
-                "type": "Permanent",
-                "subType": "General",
-                "message": "The recipient's email provider sent a hard bounce message, but \
-                            didn't specify the reason for the hard bounce.",
-                "diagnosticCode": ["smtp; 550 5.1.1 user unknown"]
-            });
-        }
-        "email.suppressed" => {
-            data["suppressed"] = json!({
-                "type": "OnAccountSuppressionList",
-                "reason": "previous_bounce",
-                "message": "The recipient is on the account's suppression list.",
-                "diagnosticCode": []
-            });
-        }
-        _ => {}
-    }
+    // Bounces carry a permanent bounce, suppressions the reason Resend gives.
+    let data = merged(data, SEED.at(&format!("/events/{event_type}")).clone());
     json!({"type": event_type, "created_at": time(at), "data": data})
 }
 

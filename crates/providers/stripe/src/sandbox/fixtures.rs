@@ -12,7 +12,7 @@
 
 use std::sync::OnceLock;
 
-use junction_toolkit::fake::{Data, ErrorShape};
+use junction_toolkit::fake::{Data, ErrorShape, fill};
 use serde_json::{Map, Value, json};
 
 use crate::spec::API_VERSION;
@@ -141,21 +141,6 @@ pub(crate) fn price(fields: Value) -> Value {
     price
 }
 
-/// Where the legacy `plan` object of a subscription item takes each field from
-/// its price.
-const PLAN_FROM_PRICE: [(&str, &str); 10] = [
-    ("id", "/id"),
-    ("amount", "/unit_amount"),
-    ("amount_decimal", "/unit_amount_decimal"),
-    ("created", "/created"),
-    ("currency", "/currency"),
-    ("interval", "/recurring/interval"),
-    ("interval_count", "/recurring/interval_count"),
-    ("nickname", "/nickname"),
-    ("product", "/product"),
-    ("usage_type", "/recurring/usage_type"),
-];
-
 /// A price as the legacy `plan` object subscription items still carry.
 fn plan_of(price: &Value) -> Value {
     let base = resources()
@@ -163,11 +148,16 @@ fn plan_of(price: &Value) -> Value {
         .and_then(|item| item.get("plan"))
         .cloned()
         .unwrap_or(json!({}));
-    let mut plan = merged(base, data().1.get("plan"));
-    for (key, pointer) in PLAN_FROM_PRICE {
-        plan[key] = price.pointer(pointer).cloned().unwrap_or(Value::Null);
-    }
-    plan
+    let vars = merged(price.clone(), Some(&price["recurring"]));
+    merged(
+        merged(base, data().1.get("plan")),
+        Some(&template("plan", &vars)),
+    )
+}
+
+/// The template `name` of `defaults.json` filled with `vars`.
+fn template(name: &str, vars: &Value) -> Value {
+    fill(&data().1["templates"][name], vars)
 }
 
 /// A subscription from its own fields (`id`, `created`, `customer`, `currency`,
@@ -198,18 +188,12 @@ pub(crate) fn subscription(
         .collect();
     let ended = !subscription["ended_at"].is_null();
     let trial = !subscription["trial_end"].is_null();
-    let more = json!({
-        "start_date": created,
-        "billing_cycle_anchor": period.0,
+    let vars = json!({
+        "id": id, "created": created, "anchor": period.0, "count": items.len(), "items": items,
         "trial_start": if trial { created.clone() } else { Value::Null },
-        "items": {
-            "object": "list", "has_more": false, "total_count": items.len(),
-            "url": format!("/v1/subscription_items?subscription={}", id.as_str().unwrap_or_default()),
-            "data": items,
-        },
-        "cancellation_details": {"comment": null, "feedback": null,
-            "reason": if ended { json!("cancellation_requested") } else { Value::Null }},
+        "reason": if ended { json!("cancellation_requested") } else { Value::Null },
     });
+    let more = template("subscription", &vars);
     merged(subscription, Some(&more))
 }
 
@@ -291,7 +275,6 @@ pub(crate) fn invoice(fields: Value, lines: &[Line], paid_at: Option<i64>) -> Va
     let id = text(&invoice, "/id").unwrap_or_default().to_owned();
     let short = id.trim_start_matches("in_").to_owned();
     let subscription = invoice["subscription"].clone();
-    let period = json!({"start": invoice["period_start"], "end": invoice["period_end"]});
     let line_base = resources()
         .get("invoice")
         .and_then(|invoice| invoice.pointer("/lines/data/0"))
@@ -301,31 +284,20 @@ pub(crate) fn invoice(fields: Value, lines: &[Line], paid_at: Option<i64>) -> Va
         .iter()
         .enumerate()
         .map(|(index, (amount, description, quantity, item))| {
-            let parent = match (subscription.as_str(), item) {
-                (Some(subscription), Some(item)) => json!({
-                    "invoice_item_details": null,
-                    "subscription_item_details": {
-                        "invoice_item": null, "proration": false,
-                        "proration_details": {"credited_items": null},
-                        "subscription": subscription, "subscription_item": item
-                    },
-                    "type": "subscription_item_details"
-                }),
-                _ => json!({
-                    "invoice_item_details": {
-                        "invoice_item": format!("ii_{short}_{index}"), "proration": false,
-                        "proration_details": {"credited_items": null}, "subscription": null
-                    },
-                    "subscription_item_details": null,
-                    "type": "invoice_item_details"
-                }),
-            };
-            let line = json!({
-                "id": format!("il_{short}_{index}"), "invoice": id, "amount": amount,
-                "subtotal": amount, "currency": invoice["currency"], "description": description,
-                "quantity": quantity, "subscription": subscription, "period": period,
-                "parent": parent,
+            let vars = json!({
+                "short": short, "index": index, "invoice": id, "amount": amount,
+                "currency": invoice["currency"], "description": description, "quantity": quantity,
+                "subscription": subscription, "item": item, "start": invoice["period_start"],
+                "end": invoice["period_end"],
             });
+            let parent = match (subscription.is_string(), item) {
+                (true, Some(_)) => "line_subscription_parent",
+                _ => "line_item_parent",
+            };
+            let line = merged(
+                template("line", &vars),
+                Some(&json!({"parent": template(parent, &vars)})),
+            );
             merged(line_base.clone(), Some(&line))
         })
         .collect();
@@ -336,28 +308,18 @@ pub(crate) fn invoice(fields: Value, lines: &[Line], paid_at: Option<i64>) -> Va
         Value::Null => Value::Null,
         _ => json!(format!("{base}/{id}{tail}")),
     };
-    let more = json!({
-        "amount_due": total,
-        "amount_paid": if paid { total } else { 0 },
-        "amount_remaining": if paid { 0 } else { total },
-        "subtotal": total,
-        "subtotal_excluding_tax": total,
-        "total": total,
-        "total_excluding_tax": total,
-        "attempted": paid,
-        "attempt_count": i64::from(paid),
-        "parent": subscription.as_str().map(|subscription| json!({
-            "quote_details": null, "type": "subscription_details",
-            "subscription_details": {"metadata": {}, "subscription": subscription},
-        })),
-        "lines": {"object": "list", "data": lines_json, "has_more": false,
-            "url": format!("/v1/invoices/{id}/lines")},
-        "status_transitions": {"finalized_at": finalized, "marked_uncollectible_at": null,
-            "paid_at": paid_at, "voided_at": null},
-        "hosted_invoice_url": url("https://invoice.stripe.com/i/sandbox", ""),
-        "invoice_pdf": url("https://pay.stripe.com/invoice/sandbox", "/pdf"),
-        "webhooks_delivered_at": finalized,
+    let vars = json!({
+        "id": id, "total": total, "paid": if paid { total } else { 0 },
+        "remaining": if paid { 0 } else { total }, "attempted": paid,
+        "attempts": i64::from(paid), "lines": lines_json, "finalized": finalized,
+        "paid_at": paid_at, "hosted": url("https://invoice.stripe.com/i/sandbox", ""),
+        "pdf": url("https://pay.stripe.com/invoice/sandbox", "/pdf"),
+        "parent": match subscription {
+            Value::Null => Value::Null,
+            _ => template("invoice_parent", &json!({"subscription": subscription})),
+        },
     });
+    let more = template("invoice", &vars);
     merged(invoice, Some(&more))
 }
 
@@ -407,7 +369,7 @@ mod tests {
         }
         for name in data().1.keys().filter(|k| !k.starts_with('_')) {
             let known = resources().contains_key(name)
-                || ["plan", "charge_outcome"].contains(&name.as_str());
+                || ["plan", "charge_outcome", "templates"].contains(&name.as_str());
             assert!(known, "defaults for {name}");
         }
     }

@@ -93,7 +93,7 @@ impl Default for State {
             store,
             // Stripe saves the result once the request ran (a success or a card
             // refusal); requests refused by validation may be retried as they are.
-            idempotency: Idempotency::new(IDEMPOTENCY)
+            idempotency: Idempotency::default()
                 .replayed("idempotent-replayed", "true")
                 .keeps(|status| matches!(status, 200 | 402)),
             requests: 0,
@@ -300,7 +300,13 @@ fn create(state: &mut State, call: &Call<'_>) -> FakeResponse {
         store, idempotency, ..
     } = state;
     let answer = || reply(store.create(kind(call), &body, &op));
-    match idempotency.run(call.credential(), request, fingerprint, answer) {
+    match idempotency.run(
+        &IDEMPOTENCY,
+        call.credential(),
+        request,
+        fingerprint,
+        answer,
+    ) {
         Ok(response) => response,
         Err(Reuse::BadKey) => ERRORS.named("bad_idempotency_key", &[]),
         Err(Reuse::Conflict(key)) => ERRORS.named("idempotency_conflict", &[("key", &key)]),
