@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration as Days, NaiveDate};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use junction_toolkit::fake::fill;
 
@@ -161,30 +161,17 @@ impl ReportQuery {
             })
             .collect();
 
-        // proto3 JSON leaves out empty lists and zeros; so does the fake.
-        let mut report = Map::new();
-        if !self.dimensions.is_empty() {
-            let headers = self.dimensions.iter().map(|name| json!({"name": name}));
-            report.insert("dimensionHeaders".into(), headers.collect());
-        }
-        let headers = self
+        let metrics = self
             .metrics
             .iter()
             .map(|(name, kind)| json!({"name": name, "type": kind}));
-        report.insert("metricHeaders".into(), headers.collect());
-        if !page.is_empty() {
-            report.insert("rows".into(), Value::Array(page));
-        }
-        if total > 0 {
-            report.insert("rowCount".into(), json!(total));
-        }
-        let metadata = json!({"currencyCode": CURRENCY, "timeZone": TIME_ZONE});
-        report.insert("metadata".into(), metadata);
-        if self.return_property_quota {
-            report.insert("propertyQuota".into(), self.quota(total));
-        }
-        report.insert("kind".into(), json!("analyticsData#runReport"));
-        Value::Object(report)
+        proto3(json!({
+            "dimensionHeaders": self.dimensions.iter().map(|name| json!({"name": name})).collect::<Vec<_>>(),
+            "metricHeaders": metrics.collect::<Vec<_>>(), "rows": page, "rowCount": total,
+            "metadata": {"currencyCode": CURRENCY, "timeZone": TIME_ZONE},
+            "propertyQuota": self.return_property_quota.then(|| self.quota(total)),
+            "kind": "analyticsData#runReport",
+        }))
     }
 
     /// Every row of the result, ordered by dimension values (dates as `YYYYMMDD` sort
@@ -258,9 +245,17 @@ impl ReportQuery {
 
 /// A QuotaStatus, leaving out zeros as proto3 JSON does.
 fn quota_status(consumed: i64, remaining: i64) -> Value {
-    let fields = [("consumed", consumed), ("remaining", remaining)];
-    let fields = fields.into_iter().filter(|(_, n)| *n != 0);
-    Value::Object(fields.map(|(k, n)| (k.to_owned(), json!(n))).collect())
+    proto3(json!({"consumed": consumed, "remaining": remaining}))
+}
+
+/// A message as proto3 JSON writes it: without unset fields, zeros or empty lists.
+fn proto3(message: Value) -> Value {
+    let Value::Object(fields) = message else {
+        return message;
+    };
+    let unset =
+        |v: &Value| v.is_null() || *v == json!(0) || v.as_array().is_some_and(Vec::is_empty);
+    Value::Object(fields.into_iter().filter(|(_, v)| !unset(v)).collect())
 }
 
 /// A metric's value as GA4 writes it: integers plainly, floats in shortest form,

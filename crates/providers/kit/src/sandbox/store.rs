@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
-use junction_toolkit::fake::Data;
+use junction_toolkit::fake::{Data, merged};
 use serde_json::{Map, Value, json};
 
 /// Subscribers in the seed.
@@ -105,7 +105,7 @@ impl Broadcast {
     pub(crate) fn new(
         id: u64,
         created_at: DateTime<Utc>,
-        mut json: Value,
+        json: Value,
         template: u64,
         send_at: Option<DateTime<Utc>>,
         stats: Stats,
@@ -120,11 +120,8 @@ impl Broadcast {
             "send_at": opt_time(send_at), "email_template": template,
             "public_url": if json["public"] == true { json!(public_url) } else { Value::Null },
         });
-        if let (Some(json), Value::Object(more)) = (json.as_object_mut(), more) {
-            json.extend(more);
-        }
         Self {
-            json,
+            json: merged(json, more),
             send_at,
             stats,
         }
@@ -210,12 +207,11 @@ impl Store {
         }
         for (n, fields) in (1u64..).zip(table("sequences")) {
             let created = ago(380 - n as i64 * 30);
-            let mut sequence = json!({"id": n, "created_at": created, "updated_at": created});
-            for part in [SEED.at("/sequence"), fields] {
-                if let (Some(sequence), Some(part)) = (sequence.as_object_mut(), part.as_object()) {
-                    sequence.extend(part.clone());
-                }
-            }
+            let sequence = json!({"id": n, "created_at": created, "updated_at": created});
+            let sequence = merged(
+                merged(sequence, SEED.at("/sequence").clone()),
+                fields.clone(),
+            );
             self.collection("sequences").insert(n, sequence);
         }
         for (n, form) in (1u64..).zip(table("forms")) {
@@ -245,12 +241,8 @@ impl Store {
                 }
             }
             if i % 10 != 0 {
-                let referrer = (i % 2 == 0).then(|| {
-                    format!(
-                        "https://sandbox-creator.example/join?utm_source={}&utm_medium=social",
-                        pick("referrers", i % 3)
-                    )
-                });
+                let url = "https://sandbox-creator.example/join?utm_source={}&utm_medium=social";
+                let referrer = (i % 2 == 0).then(|| url.replace("{}", pick("referrers", i % 3)));
                 self.members
                     .insert(("forms", i % 4 + 1, id), (joined, referrer));
             }
