@@ -50,13 +50,16 @@ pub fn after_auth(shape: &ErrorShape, fault: Option<Fault>) -> Option<FakeRespon
     }
 }
 
-/// The handler's `response` under `fault`: a successful one cut off halfway when
-/// the body is malformed.
-pub fn answered(fault: Option<Fault>, response: FakeResponse) -> FakeResponse {
+/// The handler's `response` under `fault`: as it is (`Ok`), or, a successful one
+/// when the body is malformed, cut off halfway (`Err`).
+pub fn answered(
+    fault: Option<Fault>,
+    response: FakeResponse,
+) -> Result<FakeResponse, FakeResponse> {
     if fault == Some(Fault::MalformedBody) && (200..300).contains(&response.status) {
-        cut(response)
+        Err(cut(response))
     } else {
-        response
+        Ok(response)
     }
 }
 

@@ -25,8 +25,9 @@ use crate::fake::{
 /// 6. an unknown path is `not_found`, a known path with another method
 ///    `wrong_method` (with `Allow`) where the catalogue has it;
 /// 7. the provider's [`Service::guard`] may refuse (a bad version header);
-/// 8. the handler answers, [`Service::decorate`] adds what every answer of the
-///    provider carries, and a `MalformedBody` fault cuts a successful answer.
+/// 8. the handler answers; a `MalformedBody` fault cuts a successful answer, else
+///    [`Service::decorate`] adds what every complete answer of the API carries (its
+///    unknown paths' included).
 ///
 /// The answers are the entries of the error catalogue ([`crate::fake::reply`]).
 #[derive(Debug)]
@@ -150,18 +151,26 @@ impl<S> Service<S> {
             return self.refusal(&refusal, request);
         }
         let Found::Route(route, params) = found else {
-            return self.miss(&found, request);
+            return self.decorated(self.miss(&found, request));
         };
         call.principal = Some(principal);
         call.params = params;
         if let Some(refused) = self.guard.and_then(|guard| guard(&call)) {
             return refused;
         }
-        let mut response = (route.handler)(state, &call);
-        if let Some(decorate) = self.decorate {
-            response = decorate(response);
+        let response = (route.handler)(state, &call);
+        match faults::answered(ctx.fault, response) {
+            Ok(response) => self.decorated(response),
+            Err(cut) => cut,
         }
-        faults::answered(ctx.fault, response)
+    }
+
+    /// `response` with what every complete answer of the API carries.
+    fn decorated(&self, response: FakeResponse) -> FakeResponse {
+        match self.decorate {
+            Some(decorate) => decorate(response),
+            None => response,
+        }
     }
 
     /// The route's answer to `call` without credentials or faults: for requests a
