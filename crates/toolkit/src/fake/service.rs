@@ -173,11 +173,15 @@ impl<S> Service<S> {
         }
     }
 
-    /// The route's answer to `call` without credentials or faults: for requests a
-    /// provider runs on the caller's behalf (the operations of a batch). `None` when
-    /// no route takes it.
-    pub fn dispatch(&self, state: &mut S, call: &Call<'_>) -> Option<FakeResponse> {
-        let request = call.request;
+    /// The route's answer to `request` made on behalf of `caller`, without
+    /// credentials or faults: for requests a provider runs for its caller (the
+    /// operations of a batch). `None` when no route takes it.
+    pub fn dispatch(
+        &self,
+        state: &mut S,
+        caller: &Call<'_>,
+        request: &FakeRequest,
+    ) -> Option<FakeResponse> {
         match find(
             self.routes,
             self.prefix,
@@ -187,10 +191,10 @@ impl<S> Service<S> {
             Found::Route(route, params) => {
                 let call = Call {
                     request,
-                    now: call.now,
+                    now: caller.now,
                     fault: None,
-                    tokens: call.tokens,
-                    principal: call.principal.clone(),
+                    tokens: caller.tokens,
+                    principal: caller.principal.clone(),
                     params,
                 };
                 Some((route.handler)(state, &call))

@@ -49,7 +49,7 @@ use std::sync::{Mutex, PoisonError};
 use chrono::{DateTime, NaiveDate, Utc};
 use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
 use junction_toolkit::fake::{
-    Auth, Call, Cursor, Data, ErrorShape, Fields, Key, Pager, Route, Serves, Service, Sizes,
+    Auth, Call, Cursor, Data, ErrorShape, Fields, Key, Pager, Route, Serves, Service, Sizes, merged,
 };
 use serde_json::{Map, Value, json};
 
@@ -135,33 +135,11 @@ const ROUTES: &[Route<Store>] = &[
     }),
     Route::post(
         "{collection:tags|sequences|forms}/{id}/subscribers",
-        |store, call| {
-            with_body(call, |body| {
-                let email = body.map.get("email_address").and_then(Value::as_str);
-                let Some(email) = email.filter(|e| !e.trim().is_empty()) else {
-                    let what = match call.param("collection") {
-                        "tags" => "tag subscriber",
-                        "sequences" => "add subscriber to sequence",
-                        _ => "add subscriber to form",
-                    };
-                    let message =
-                        format!("Either subscriber id or email address is required to {what}");
-                    return errors(422, &message);
-                };
-                let subscriber = store.subscriber_by_email(email).map(|s| s.id);
-                add_member(store, call, subscriber, body)
-            })
-        },
+        add_member,
     ),
     Route::post(
         "{collection:tags|sequences|forms}/{id}/subscribers/{subscriber}",
-        |store, call| {
-            with_body(call, |body| {
-                let subscriber = call.param("subscriber").parse().ok();
-                let subscriber = subscriber.filter(|s| store.subscribers.contains_key(s));
-                add_member(store, call, subscriber, body)
-            })
-        },
+        add_member,
     ),
 ];
 
@@ -271,14 +249,15 @@ fn list(
     let Ok(page) = pager.page(call.request, items) else {
         return errors(400, "Invalid pagination cursor");
     };
-    let pagination = json!({
-        "has_previous_page": page.resumed, "start_cursor": page.first,
-        "end_cursor": page.last, "per_page": page.size,
-    });
+    let (first, last, resumed, size) = (
+        page.first.clone(),
+        page.last.clone(),
+        page.resumed,
+        page.size,
+    );
+    let more = json!({"has_previous_page": resumed, "start_cursor": first, "end_cursor": last, "per_page": size});
     let mut body = page.body;
-    if let (Some(all), Value::Object(more)) = (body["pagination"].as_object_mut(), pagination) {
-        all.extend(more);
-    }
+    body["pagination"] = merged(body["pagination"].take(), more);
     FakeResponse::json(200, &body)
 }
 
@@ -459,9 +438,35 @@ fn upsert_subscriber(store: &mut Store, body: Fields<'_>, now: DateTime<Utc>) ->
     FakeResponse::json(status, &response)
 }
 
-/// Adds `subscriber` to the route's tag / sequence / form (201), or says it already
-/// was (200).
-fn add_member(
+/// Adds the subscriber (of the route, or of the body's `email_address`) to the
+/// route's tag / sequence / form (201), or says it already was (200).
+fn add_member(store: &mut Store, call: &Call<'_>) -> FakeResponse {
+    with_body(call, |body| {
+        let subscriber = match call.param("subscriber") {
+            "" => {
+                let email = body.map.get("email_address").and_then(Value::as_str);
+                let Some(email) = email.filter(|e| !e.trim().is_empty()) else {
+                    let what = match call.param("collection") {
+                        "tags" => "tag subscriber",
+                        "sequences" => "add subscriber to sequence",
+                        _ => "add subscriber to form",
+                    };
+                    let message =
+                        format!("Either subscriber id or email address is required to {what}");
+                    return errors(422, &message);
+                };
+                store.subscriber_by_email(email).map(|s| s.id)
+            }
+            id => id
+                .parse()
+                .ok()
+                .filter(|s| store.subscribers.contains_key(s)),
+        };
+        add(store, call, subscriber, body)
+    })
+}
+
+fn add(
     store: &mut Store,
     call: &Call<'_>,
     subscriber: Option<u64>,

@@ -162,11 +162,7 @@ const ROUTES: &[Route<State>] = &[
     Route::post("batches", post_batch),
     Route::get("batches/{id}", get_batch),
     // Like Mailchimp's pre-signed storage link: no key, no faults.
-    Route::get(
-        "/batch-results/{file}",
-        |state: &mut State, call: &Call<'_>| state.results_archive(call.param("file")),
-    )
-    .public(),
+    Route::get("/batch-results/{file}", results_archive).public(),
     // The login service, with its own auth scheme.
     Route::get("/oauth2/metadata", metadata).public(),
 ];
@@ -217,6 +213,10 @@ impl ProviderFake for MailchimpFake {
         };
         service.serve(state, request, ctx)
     }
+}
+
+fn results_archive(state: &mut State, call: &Call<'_>) -> FakeResponse {
+    state.results_archive(call.param("file"))
 }
 
 /// The absolute URL of the fake's mount, from the request's Host header.
@@ -601,16 +601,8 @@ fn post_batch(state: &mut State, call: &Call<'_>) -> FakeResponse {
                 headers: http::HeaderMap::new(),
                 body: operation.body.clone().unwrap_or_default().into_bytes(),
             };
-            let operation_call = Call {
-                request: &request,
-                now: call.now,
-                fault: None,
-                tokens: call.tokens,
-                principal: call.principal.clone(),
-                params: Vec::new(),
-            };
             KEY_SERVICE
-                .dispatch(state, &operation_call)
+                .dispatch(state, call, &request)
                 .unwrap_or_else(not_found)
         };
         results.push(OperationResult {
@@ -669,15 +661,10 @@ fn batch_json(id: &str, batch: &FakeBatch, status: &str, call: &Call<'_>, provid
         mount_url(call.request, provider)
     );
     json!({
-        "id": id,
-        "status": status,
-        "total_operations": total,
-        "finished_operations": finished,
-        "errored_operations": errored,
-        "submitted_at": mailchimp_time(batch.submitted_at),
+        "id": id, "status": status, "total_operations": total, "finished_operations": finished,
+        "errored_operations": errored, "submitted_at": mailchimp_time(batch.submitted_at),
         "completed_at": batch.completed_at.filter(|_| done).map(mailchimp_time).unwrap_or_default(),
-        "response_body_url": if done { results } else { String::new() },
-        "_links": []
+        "response_body_url": if done { results } else { String::new() }, "_links": []
     })
 }
 

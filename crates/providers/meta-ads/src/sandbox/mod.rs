@@ -32,7 +32,7 @@ use junction_toolkit::{
     AuthMode, Placement,
     fake::{Auth, Call, Data, ErrorShape, Found, PageError, Pager, Route, Service},
 };
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::{
     graph::{API, BUC_USAGE_HEADER},
@@ -129,22 +129,19 @@ fn ad_account(_: &mut (), call: &Call<'_>) -> FakeResponse {
     };
     let fields = json!({"account_id": account, "name": data::account_name(account)});
     let all = data::SEED.over("/account", fields);
-    let mut body = Map::new();
-    body.insert("id".into(), json!(format!("act_{account}")));
+    let mut body = json!({"id": format!("act_{account}")});
     for field in requested_fields(call) {
         match all.get(&field) {
-            Some(value) => {
-                body.insert(field, value.clone());
-            }
+            Some(value) => body[&field] = value.clone(),
             None if field != "id" => {
-                let what =
-                    format!("Tried accessing nonexisting field ({field}) on node type (AdAccount)");
-                return invalid(&what);
+                return invalid(&format!(
+                    "Tried accessing nonexisting field ({field}) on node type (AdAccount)"
+                ));
             }
             None => {}
         }
     }
-    FakeResponse::json(200, &Value::Object(body))
+    FakeResponse::json(200, &body)
 }
 
 /// `GET /act_{id}/insights`.
@@ -180,14 +177,14 @@ fn insights(_: &mut (), call: &Call<'_>) -> FakeResponse {
         Err(PageError::Cursor { .. }) => return invalid("Invalid cursor"),
         Err(_) => return invalid("param limit must be a positive integer"),
     };
-    let (first, more) = (page.first.clone(), page.more);
-    let after = page.last.clone().unwrap_or_default();
+    let (first, more, after) = (page.first.clone(), page.more, page.last.clone());
     let mut page = page;
     if let Some(first) = first {
         page = page.with("/paging/cursors/before", json!(first));
     }
     if more {
-        page = page.with("/paging/next", json!(next_url(call, account, &after)));
+        let next = next_url(call, account, &after.unwrap_or_default());
+        page = page.with("/paging/next", json!(next));
     }
     let usage = json!({ account: [{
         "type": "ads_insights", "call_count": 1, "total_cputime": 1, "total_time": 1,

@@ -39,6 +39,9 @@ pub(crate) const ERRORS: ErrorShape = ErrorShape::new(Some("/error/code"), "/err
     })
     .catalogue(&WORDS, "");
 
+/// The seed, the lists and their filters, the catalog (`seed.json`).
+pub(crate) static SEED: Data = Data::new(include_str!("seed.json"));
+
 /// Stripe's words (`errors.json`).
 static WORDS: Data = Data::new(include_str!("errors.json"));
 

@@ -246,7 +246,7 @@ impl ProviderFake for StripeFake {
     }
 
     fn catalog(&self) -> CatalogEntry {
-        seed::SEED.catalog(PROVIDER_ID)
+        fixtures::SEED.catalog(PROVIDER_ID)
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {

@@ -5,13 +5,13 @@
 //! data file says how it is made; this module replays it through the object
 //! builders, in order (lists break ties in `created` by insertion).
 
-use junction_toolkit::fake::{Data, merged};
+use junction_toolkit::fake::merged;
 use serde_json::{Value, json};
 
-use super::{fixtures, store::Store};
-
-/// The seed and the catalog.
-pub(crate) static SEED: Data = Data::new(include_str!("seed.json"));
+use super::{
+    fixtures::{self, SEED},
+    store::Store,
+};
 
 /// 2026-01-01T00:00:00Z: the first seeded object's day.
 pub const SEED_START: i64 = 1_767_225_600;

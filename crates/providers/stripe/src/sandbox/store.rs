@@ -10,27 +10,16 @@ use junction_core::fake::{FakeRequest, FakeResponse};
 use junction_toolkit::fake::{Fields, PageError, Pager};
 use serde_json::{Value, json};
 
-use super::fixtures::{self, ERRORS};
+use super::fixtures::{self, ERRORS, SEED};
 use crate::streams::PAGING;
 
-/// The lists the fake serves at `/v1/{kind}`, with the filters each takes besides
-/// paging and `created`.
-const KINDS: [(&str, &[&str]); 7] = [
-    ("charges", &["customer", "payment_intent"]),
-    ("payment_intents", &["customer"]),
-    ("customers", &["email"]),
-    ("subscriptions", &["customer", "price", "status"]),
-    ("invoices", &["customer", "status", "subscription"]),
-    ("refunds", &["charge", "payment_intent"]),
-    ("prices", &["active", "currency"]),
-];
-
-/// The kind served at `/v1/{segment}`.
+/// The kind served at `/v1/{segment}` (the lists of `seed.json`).
 pub(crate) fn kind(segment: &str) -> Option<&'static str> {
-    KINDS
-        .iter()
-        .map(|(kind, _)| *kind)
+    let lists = SEED.at("/lists").as_object()?;
+    lists
+        .keys()
         .find(|kind| *kind == segment)
+        .map(String::as_str)
 }
 
 /// How Stripe names a kind in "No such …" messages.
@@ -165,10 +154,7 @@ impl Store {
     /// forms and the kind's own filters. Unknown parameters are refused as Stripe
     /// refuses them.
     pub(crate) fn list(&self, kind: &str, request: &FakeRequest) -> Result<Value, Refused> {
-        let filters = KINDS
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map_or(&[][..], |k| k.1);
+        let filters = &SEED.at("/lists")[kind];
         let mut created: Vec<(String, i64)> = Vec::new();
         let mut wanted: Vec<(String, String)> = Vec::new();
         for (key, value) in request.query_pairs() {
@@ -183,7 +169,7 @@ impl Store {
                         .and_then(|r| r.strip_suffix(']'));
                     created.push((op.unwrap_or("eq").to_owned(), parsed));
                 }
-                other if filters.contains(&other) => wanted.push((key.clone(), value)),
+                other if filters.get(other).is_some() => wanted.push((key.clone(), value)),
                 other => return Err(named("unknown_parameter", &[("param", other)])),
             }
         }
@@ -204,7 +190,7 @@ impl Store {
             created_matches(object, &created)
                 && wanted
                     .iter()
-                    .all(|(f, v)| filter_matches(kind, object, f, v))
+                    .all(|(f, v)| filter_matches(kind, object, f, v, &filters[f]))
                 && (kind != "subscriptions"
                     || status.is_some()
                     || text(object, "status").as_deref() != Some("canceled"))
@@ -239,7 +225,7 @@ fn created_matches(object: &Value, conditions: &[(String, i64)]) -> bool {
     })
 }
 
-fn filter_matches(kind: &str, object: &Value, field: &str, value: &str) -> bool {
+fn filter_matches(kind: &str, object: &Value, field: &str, value: &str, at: &Value) -> bool {
     match (kind, field) {
         ("subscriptions", "status") => {
             let status = text(object, "status").unwrap_or_default();
@@ -249,26 +235,13 @@ fn filter_matches(kind: &str, object: &Value, field: &str, value: &str) -> bool 
                 other => status == other,
             }
         }
-        ("subscriptions", "price") => object
-            .pointer("/items/data")
-            .and_then(Value::as_array)
-            .is_some_and(|items| {
-                items
-                    .iter()
-                    .any(|item| item.pointer("/price/id").and_then(Value::as_str) == Some(value))
-            }),
-        ("invoices", "subscription") => {
-            let pointer = "/parent/subscription_details/subscription";
-            object.pointer(pointer).and_then(Value::as_str) == Some(value)
+        ("subscriptions", "price") => {
+            let items = object.pointer("/items/data").and_then(Value::as_array);
+            items.is_some_and(|items| items.iter().any(|item| item["price"]["id"] == value))
         }
-        ("prices", "active") => {
-            object
-                .get("active")
-                .and_then(Value::as_bool)
-                .map(|b| b.to_string())
-                == Some(value.into())
-        }
-        _ => text(object, field).as_deref() == Some(value),
+        // The field's text (a boolean as `true` or `false`).
+        _ => junction_toolkit::data::text(object.pointer(at.as_str().unwrap_or_default()))
+            .is_some_and(|text| text == value),
     }
 }
 
