@@ -232,20 +232,9 @@ impl ReportQuery {
         // GA4 charges more for longer ranges and bigger results; most requests cost
         // fewer than 10 tokens.
         let tokens = 1 + days / 31 + i64::try_from(rows / 2_000).unwrap_or(0);
-        json!({
-            "tokensPerDay": quota_status(tokens, 200_000 - tokens),
-            "tokensPerHour": quota_status(tokens, 40_000 - tokens),
-            "concurrentRequests": quota_status(0, 10),
-            "serverErrorsPerProjectPerHour": quota_status(0, 10),
-            "potentiallyThresholdedRequestsPerHour": quota_status(0, 120),
-            "tokensPerProjectPerHour": quota_status(tokens, 14_000 - tokens),
-        })
+        let vars = json!({"tokens": tokens, "day": 200_000 - tokens, "hour": 40_000 - tokens, "project": 14_000 - tokens});
+        SCHEMA.fill("/quota", &vars)
     }
-}
-
-/// A QuotaStatus, leaving out zeros as proto3 JSON does.
-fn quota_status(consumed: i64, remaining: i64) -> Value {
-    proto3(json!({"consumed": consumed, "remaining": remaining}))
 }
 
 /// A message as proto3 JSON writes it: without unset fields, zeros or empty lists.

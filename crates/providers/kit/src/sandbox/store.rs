@@ -396,10 +396,8 @@ impl Store {
     }
 
     pub(crate) fn next_subscriber_id(&self) -> u64 {
-        self.subscribers
-            .keys()
-            .next_back()
-            .map_or(FIRST_SUBSCRIBER_ID, |id| id + 1)
+        let last = self.subscribers.keys().next_back();
+        last.map_or(FIRST_SUBSCRIBER_ID, |id| id + 1)
     }
 
     pub(crate) fn next_broadcast_id(&self) -> u64 {

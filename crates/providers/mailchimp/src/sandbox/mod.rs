@@ -670,16 +670,14 @@ fn batch_json(id: &str, batch: &FakeBatch, status: &str, call: &Call<'_>, provid
 
 /// Whether a BIRTHDAY merge value is `MM/DD` (or empty, which clears it).
 fn is_month_day(value: &Value) -> bool {
-    let Some(text) = value.as_str() else {
-        return false;
-    };
-    if text.is_empty() {
-        return true;
+    let parts = value.as_str().map(|text| (text, text.split_once('/')));
+    match parts {
+        Some(("", _)) => true,
+        Some((_, Some((month, day)))) => {
+            matches!((month.parse::<u8>(), day.parse::<u8>()), (Ok(m), Ok(d)) if (1..=12).contains(&m) && (1..=31).contains(&d))
+        }
+        _ => false,
     }
-    let Some((month, day)) = text.split_once('/') else {
-        return false;
-    };
-    matches!((month.parse::<u8>(), day.parse::<u8>()), (Ok(m), Ok(d)) if (1..=12).contains(&m) && (1..=31).contains(&d))
 }
 
 #[cfg(test)]

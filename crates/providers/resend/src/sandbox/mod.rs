@@ -472,9 +472,8 @@ fn bare(mailbox: &str) -> String {
 /// The domain of a mailbox's address.
 fn address_domain(mailbox: &str) -> String {
     let address = bare(mailbox);
-    address
-        .rsplit_once('@')
-        .map_or(String::new(), |(_, domain)| domain.to_owned())
+    let domain = address.rsplit_once('@').map(|(_, domain)| domain);
+    domain.unwrap_or_default().to_owned()
 }
 
 /// A `start_date`/`end_date` bound: an ISO date (midnight UTC) or datetime.

@@ -149,10 +149,8 @@ impl StripeFake {
 
     /// The events of one type, oldest first.
     pub fn events_of(&self, event_type: &str) -> Vec<Value> {
-        self.events()
-            .into_iter()
-            .filter(|event| event.get("type").and_then(Value::as_str) == Some(event_type))
-            .collect()
+        let events = self.events().into_iter();
+        events.filter(|event| event["type"] == event_type).collect()
     }
 
     /// One stored object of a list (`charges`, `refunds`, …) by id.
@@ -168,7 +166,10 @@ impl StripeFake {
 
 /// The served endpoints; a restricted key may not read the account or create.
 const ROUTES: &[Route<State>] = &[
-    Route::get("account", account).needs(&["full"]),
+    Route::get("account", |_, _| {
+        FakeResponse::json(200, &fixtures::account())
+    })
+    .needs(&["full"]),
     Route::get("balance", |state, _| {
         FakeResponse::json(200, &state.store.balance())
     }),
@@ -268,10 +269,6 @@ impl ProviderFake for StripeFake {
 /// The list a route names (the table admits only served kinds).
 fn kind(call: &Call<'_>) -> &'static str {
     store::kind(call.param("kind")).unwrap_or("charges")
-}
-
-fn account(_: &mut State, _: &Call<'_>) -> FakeResponse {
-    FakeResponse::json(200, &fixtures::account())
 }
 
 fn reply(result: Result<Value, store::Refused>) -> FakeResponse {
