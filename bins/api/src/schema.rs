@@ -154,7 +154,20 @@ pub fn metric() -> Object {
     described(
         not_blank(None),
         "A metric one of the integration's provider's streams produces \
-         (`GET /v1/providers/{id}`: `streams[].metrics`).",
+         (`GET /v1/metrics`).",
+    )
+}
+
+/// An ISO 4217 currency code, or null.
+pub fn currency() -> Object {
+    described(
+        or_null(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[A-Za-z]{3}$"))
+                .build(),
+        ),
+        "Three letters (`USD`); stored upper case.",
     )
 }
 

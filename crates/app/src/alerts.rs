@@ -19,16 +19,17 @@
 //! Nothing here fails the sync it follows: errors are logged and the next sync
 //! evaluates again.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use junction_core::{WorkspaceId, spec::FieldError};
+use junction_core::{
+    WorkspaceId,
+    spec::{FieldError, MetricSpec, Unit},
+};
 use junction_registry::Registry;
 use junction_store::{
     Conn, StoreError,
-    models::{
-        AlertCondition, AlertRule, Integration, KpiRow, LogLevel, NotificationKind, Operation,
-    },
+    models::{AlertCondition, AlertRule, Integration, LogLevel, NotificationKind, Operation},
     repo::{
         self,
         alerts::{AlertRulePatch, Evaluation, NewAlertRule},
@@ -39,7 +40,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    App, Error, Listed, PageRequest, Result, listed,
+    App, Error, Listed, PageRequest, Result,
+    kpis::Calendar,
+    listed,
     notifications::{Draft, KpiAlertDetails, record},
 };
 
@@ -62,6 +65,9 @@ pub struct AlertRuleInput {
     pub threshold: Option<f64>,
     pub window_days: Option<i32>,
     pub recipients: Option<Vec<String>>,
+    /// The one currency (ISO 4217) a rule on a money metric watches; without it each
+    /// currency is evaluated alone.
+    pub currency: Option<String>,
 }
 
 /// The fields of a rule to change (the metric and integration are fixed).
@@ -92,7 +98,18 @@ impl App {
                 Ok(integration) => {
                     let metric = input.metric.as_deref().map(str::trim).unwrap_or_default();
                     if !metric.is_empty() {
-                        check_metric(self.registry(), &integration.provider, metric, &mut errors);
+                        let spec = check_metric(
+                            self.registry(),
+                            &integration.provider,
+                            metric,
+                            &mut errors,
+                        );
+                        if input.currency.is_some() && spec.is_some_and(|m| m.unit != Unit::Money) {
+                            errors.push(FieldError::new(
+                                "currency",
+                                "only a rule on a money metric has a currency",
+                            ));
+                        }
                     }
                 }
                 Err(StoreError::NotFound(_)) => unknown_integration = true,
@@ -187,7 +204,6 @@ impl App {
         integration: &Integration,
     ) -> Result<Vec<Uuid>, StoreError> {
         let now = self.now();
-        let today = now.date_naive();
         let mut tx = self.store.begin(workspace_id).await?;
         let rules = repo::alerts::for_integration_locked(tx.conn(), integration.id).await?;
         if rules.is_empty() {
@@ -195,28 +211,58 @@ impl App {
             return Ok(Vec::new());
         }
         let workspace = repo::workspaces::get(tx.conn(), workspace_id).await?;
+        let today = Calendar::of(&workspace).today(now);
         let mut created = Vec::new();
         for rule in rules {
             let window = Window::ending(today, rule.window_days);
-            let rows = repo::kpis::series(
-                tx.conn(),
-                rule.integration_id,
-                &rule.metric,
-                window.previous_start,
-                today,
-            )
-            .await?;
-            let current = window_sum(&rows, window.start, today);
-            let previous = window_sum(&rows, window.previous_start, window.previous_end);
-            let value = measure(rule.condition, current, previous);
-            let holds = value.map(|v| holds(rule.condition, v, rule.threshold));
+            let metric = self.rule_metric(&rule, integration);
+            let current = self
+                .window_totals(
+                    tx.conn(),
+                    &rule.metric,
+                    &metric,
+                    rule.integration_id,
+                    window.start,
+                    today,
+                )
+                .await?;
+            let previous = self
+                .window_totals(
+                    tx.conn(),
+                    &rule.metric,
+                    &metric,
+                    rule.integration_id,
+                    window.previous_start,
+                    window.previous_end,
+                )
+                .await?;
+            // Each currency of a money metric is measured alone (only the rule's own
+            // when it names one); any other metric has one group.
+            let measured: Vec<(Option<String>, f64, Option<f64>)> = current
+                .into_iter()
+                .filter(|(currency, _)| rule.currency.is_none() || *currency == rule.currency)
+                .filter_map(|(currency, value)| {
+                    let before = previous
+                        .iter()
+                        .find(|(c, _)| *c == currency)
+                        .map(|(_, v)| *v);
+                    let measure = measure(rule.condition, Some(value), before)?;
+                    Some((currency, measure, before))
+                })
+                .collect();
+            let breach = measured
+                .iter()
+                .find(|(_, value, _)| holds(rule.condition, *value, rule.threshold));
+            let shown = breach.or(measured.first());
+            let value = shown.map(|(_, value, _)| *value);
+            let holds = (!measured.is_empty()).then_some(breach.is_some());
             let firing_since = match holds {
                 // No data: the state stays as it was.
                 None => rule.firing_since,
                 Some(false) => None,
                 Some(true) => Some(rule.firing_since.unwrap_or(now)),
             };
-            if let (Some(value), Some(true), None) = (value, holds, rule.firing_since) {
+            if let (Some((currency, value, before)), None) = (breach, rule.firing_since) {
                 let details = KpiAlertDetails {
                     rule: rule.name.clone(),
                     integration: match rule.integration_id {
@@ -226,14 +272,15 @@ impl App {
                     metric: rule.metric.clone(),
                     condition: rule.condition.as_str().to_owned(),
                     threshold: rule.threshold,
-                    value,
+                    value: *value,
                     window_days: rule.window_days,
                     window_start: window.start,
                     window_end: today,
                     previous: match rule.condition {
-                        AlertCondition::ChangePctAbove | AlertCondition::ChangePctBelow => previous,
+                        AlertCondition::ChangePctAbove | AlertCondition::ChangePctBelow => *before,
                         AlertCondition::Above | AlertCondition::Below => None,
                     },
+                    currency: currency.clone(),
                 };
                 let draft = Draft {
                     kind: NotificationKind::KpiAlert,
@@ -246,7 +293,7 @@ impl App {
                 };
                 if let Some(id) = record(tx.conn(), workspace_id, &workspace.name, draft).await? {
                     repo::alerts::mark_triggered(tx.conn(), rule.id, now).await?;
-                    log_alert(tx.conn(), workspace_id, integration.id, &rule, value, id).await?;
+                    log_alert(tx.conn(), workspace_id, integration.id, &rule, *value, id).await?;
                     created.push(id);
                 }
             }
@@ -263,6 +310,24 @@ impl App {
         }
         tx.commit().await?;
         Ok(created)
+    }
+}
+
+impl App {
+    /// The metric a rule watches, as the integration's provider declares it (for a
+    /// rule on every integration, as the first provider declaring it does); a name
+    /// no provider declares any more reads as a sum of counts.
+    fn rule_metric(&self, rule: &AlertRule, integration: &Integration) -> MetricSpec {
+        let declared = self
+            .registry()
+            .get(&integration.provider)
+            .and_then(|adapter| adapter.spec().metric(&rule.metric).copied())
+            .or_else(|| {
+                self.registry()
+                    .specs()
+                    .find_map(|spec| spec.metric(&rule.metric).copied())
+            });
+        declared.unwrap_or(MetricSpec::sum("", Unit::Count, ""))
     }
 }
 
@@ -414,6 +479,19 @@ impl AlertRuleInput {
         };
         let window_days = checks.window_days(self.window_days.unwrap_or(1));
         let recipients = checks.recipients(self.recipients.as_deref().unwrap_or_default());
+        let currency = match self.currency.as_deref().map(str::trim) {
+            None => Some(None),
+            Some(code) if code.len() == 3 && code.chars().all(|c| c.is_ascii_alphabetic()) => {
+                Some(Some(code.to_ascii_uppercase()))
+            }
+            Some(_) => {
+                checks.error(
+                    "currency",
+                    "must be an ISO 4217 code of three letters (USD)",
+                );
+                None
+            }
+        };
         Some(NewAlertRule {
             integration_id: self.integration_id,
             name: name?,
@@ -422,6 +500,7 @@ impl AlertRuleInput {
             threshold: threshold?,
             window_days: window_days?,
             recipients: recipients?,
+            currency: currency?,
         })
     }
 }
@@ -447,30 +526,27 @@ impl AlertRuleChanges {
     }
 }
 
-/// Adds an error unless one of the provider's streams produces `metric`.
-fn check_metric(registry: &Registry, provider: &str, metric: &str, errors: &mut Vec<FieldError>) {
-    let known: Vec<&str> = registry
-        .get(provider)
-        .map(|adapter| {
-            adapter
-                .spec()
-                .streams
-                .iter()
-                .flat_map(|stream| stream.metrics.iter().copied())
-                .collect()
-        })
-        .unwrap_or_default();
-    if !known.contains(&metric) {
-        let message = if known.is_empty() {
-            format!("{provider} produces no KPI metrics")
-        } else {
-            format!("is not a metric of {provider}: one of {}", known.join(", "))
-        };
-        errors.push(FieldError {
-            field: "metric".into(),
-            message,
-        });
+/// The provider's metric `metric`, or an error naming the metrics it has.
+fn check_metric(
+    registry: &Registry,
+    provider: &str,
+    metric: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<MetricSpec> {
+    let spec = registry.get(provider).map(|adapter| adapter.spec());
+    if let Some(found) = spec.and_then(|spec| spec.metric(metric)) {
+        return Some(*found);
     }
+    let known: Vec<&str> = spec
+        .map(|spec| spec.metrics().map(|m| m.name).collect())
+        .unwrap_or_default();
+    let message = if known.is_empty() {
+        format!("{provider} produces no KPI metrics")
+    } else {
+        format!("is not a metric of {provider}: one of {}", known.join(", "))
+    };
+    errors.push(FieldError::new("metric", message));
+    None
 }
 
 /// Logs a rule firing on the integration whose sync evaluated it.
@@ -529,30 +605,6 @@ impl Window {
     }
 }
 
-/// The metric's sum over `[from, to]`: per integration and day, the total row
-/// (empty dimension key) when there is one, else the sum of the breakdown rows.
-/// `None` when no point falls in the range.
-fn window_sum(rows: &[KpiRow], from: NaiveDate, to: NaiveDate) -> Option<f64> {
-    // (integration, day) -> (total row, sum of breakdown rows)
-    let mut days: BTreeMap<(Uuid, NaiveDate), (Option<f64>, f64)> = BTreeMap::new();
-    for row in rows.iter().filter(|r| r.date >= from && r.date <= to) {
-        let entry = days.entry((row.integration_id, row.date)).or_default();
-        if row.dimension_key.is_empty() {
-            entry.0 = Some(row.value);
-        } else {
-            entry.1 += row.value;
-        }
-    }
-    if days.is_empty() {
-        return None;
-    }
-    Some(
-        days.values()
-            .map(|(total, breakdown)| total.unwrap_or(*breakdown))
-            .sum(),
-    )
-}
-
 /// What a rule compares with its threshold: the window's sum, or its change in
 /// percent against the previous window (`None` when there is nothing to compare).
 fn measure(condition: AlertCondition, current: Option<f64>, previous: Option<f64>) -> Option<f64> {
@@ -578,26 +630,10 @@ fn holds(condition: AlertCondition, value: f64, threshold: f64) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
-
     use super::*;
 
     fn day(d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, d).unwrap_or_default()
-    }
-
-    fn row(integration: Uuid, date: NaiveDate, key: &str, value: f64) -> KpiRow {
-        KpiRow {
-            workspace_id: Uuid::nil(),
-            integration_id: integration,
-            metric: "sessions".into(),
-            date,
-            dimension_key: key.into(),
-            dimensions: json!({}),
-            value,
-            stream: "report".into(),
-            updated_at: Utc::now(),
-        }
     }
 
     #[test]
@@ -611,27 +647,6 @@ mod tests {
             (one.start, one.previous_start, one.previous_end),
             (day(22), day(21), day(21))
         );
-    }
-
-    #[test]
-    fn sums_take_totals_over_breakdowns_per_day() {
-        let a = Uuid::new_v4();
-        let b = Uuid::new_v4();
-        let rows = vec![
-            // Day 20 of a: a total and its breakdown: the total counts.
-            row(a, day(20), "", 10.0),
-            row(a, day(20), "country=DE", 4.0),
-            row(a, day(20), "country=FR", 6.0),
-            // Day 21 of a: breakdown only.
-            row(a, day(21), "country=DE", 1.0),
-            row(a, day(21), "country=FR", 2.0),
-            // Another integration (a workspace-wide rule).
-            row(b, day(21), "", 100.0),
-            // Outside the range.
-            row(a, day(10), "", 1000.0),
-        ];
-        assert_eq!(window_sum(&rows, day(20), day(22)), Some(113.0));
-        assert_eq!(window_sum(&rows, day(1), day(5)), None);
     }
 
     #[test]

@@ -31,6 +31,7 @@
 //! ([`junction_jobs::outbox`]).
 
 pub mod actions;
+pub mod aggregate;
 pub mod alerts;
 pub mod config;
 pub mod connect;
@@ -40,6 +41,7 @@ pub mod dead_letters;
 pub mod error;
 pub mod failures;
 pub mod integrations;
+pub mod kpis;
 pub mod metrics;
 pub mod notifications;
 pub mod process;

@@ -33,6 +33,7 @@ pub use ids::{IntegrationId, ProviderId, WorkspaceId};
 pub use model::{KpiPoint, Page, Record};
 pub use ratelimit::{NoopLimiter, RateLimiter};
 pub use spec::{
-    ActionSpec, AuthSpec, Category, ConfigField, FieldError, FieldKind, OAuth2Spec, RateBudget,
-    RefreshBehaviour, StreamSpec, TokenClientAuth, WebhookScheme, WebhookSecret, WebhookSpec,
+    ActionSpec, AuthSpec, Category, ConfigField, FieldError, FieldKind, MetricFamily, MetricKind,
+    MetricSpec, OAuth2Spec, RateBudget, RefreshBehaviour, StreamSpec, TokenClientAuth, Unit,
+    WebhookScheme, WebhookSecret, WebhookSpec,
 };

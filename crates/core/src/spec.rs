@@ -7,7 +7,7 @@
 use std::{sync::OnceLock, time::Duration};
 
 use regex::Regex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What kind of software a provider is (for grouping in catalogs and dashboards).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -197,7 +197,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(field: &str, message: impl Into<String>) -> Self {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
         Self {
             field: field.to_owned(),
             message: message.into(),
@@ -337,7 +337,188 @@ pub struct StreamSpec {
     #[serde(with = "duration_secs")]
     pub default_schedule: Duration,
     /// The KPI metrics this stream produces.
-    pub metrics: Vec<&'static str>,
+    pub metrics: Vec<MetricSpec>,
+}
+
+/// How a metric's daily values combine into a longer bucket (a week, a month) and
+/// across dimensions (campaigns, audiences). Every aggregation Junction makes — KPI
+/// buckets and totals, alert windows, the weekly report — reads this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MetricKind {
+    /// Adds over time and over dimensions: sessions, spend, revenue.
+    Sum,
+    /// A level at a moment: MRR, total subscribers, list size. A bucket takes the
+    /// value of its last day with a point; dimensions add.
+    Gauge,
+    /// The quotient of two metrics of the same provider, computed from their summed
+    /// values over the same bucket and dimension set, never averaged: CTR = clicks /
+    /// impressions. A [`Unit::Percent`] ratio is multiplied by 100.
+    Ratio {
+        numerator: &'static str,
+        denominator: &'static str,
+    },
+}
+
+/// What a metric's values measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Count,
+    /// An amount in major units (dollars, not cents; yen as they are) of the currency
+    /// named by the point's [`CURRENCY_DIMENSION`]. Never added across currencies.
+    Money,
+    /// 0–100.
+    Percent,
+    /// A plain quotient (0–1 for shares, any positive number for ROAS).
+    Ratio,
+    Seconds,
+}
+
+/// The dimension that names the ISO 4217 currency (upper case) of a money point.
+pub const CURRENCY_DIMENSION: &str = "currency";
+
+/// A canonical metric several providers map into, so a workspace can be asked for
+/// its ad spend or revenue whatever it is connected to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricFamily {
+    Revenue,
+    AdSpend,
+    Sessions,
+    NewSubscribers,
+    EmailsSent,
+    EmailsDelivered,
+}
+
+impl MetricFamily {
+    /// Every family, in the order the API lists them.
+    pub const ALL: [MetricFamily; 6] = [
+        MetricFamily::Revenue,
+        MetricFamily::AdSpend,
+        MetricFamily::Sessions,
+        MetricFamily::NewSubscribers,
+        MetricFamily::EmailsSent,
+        MetricFamily::EmailsDelivered,
+    ];
+
+    /// The family's name in the API (`ad_spend`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricFamily::Revenue => "revenue",
+            MetricFamily::AdSpend => "ad_spend",
+            MetricFamily::Sessions => "sessions",
+            MetricFamily::NewSubscribers => "new_subscribers",
+            MetricFamily::EmailsSent => "emails_sent",
+            MetricFamily::EmailsDelivered => "emails_delivered",
+        }
+    }
+
+    /// Parses an API name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+
+    /// What the family means.
+    pub fn description(self) -> &'static str {
+        match self {
+            MetricFamily::Revenue => "Money taken from sales, per currency.",
+            MetricFamily::AdSpend => "Money spent on advertising, per currency.",
+            MetricFamily::Sessions => "Visits to a website or app.",
+            MetricFamily::NewSubscribers => "People who joined a mailing list.",
+            MetricFamily::EmailsSent => "Emails handed to the email provider for sending.",
+            MetricFamily::EmailsDelivered => "Emails the receiving server accepted.",
+        }
+    }
+
+    /// The unit every member metric has.
+    pub fn unit(self) -> Unit {
+        match self {
+            MetricFamily::Revenue | MetricFamily::AdSpend => Unit::Money,
+            MetricFamily::Sessions
+            | MetricFamily::NewSubscribers
+            | MetricFamily::EmailsSent
+            | MetricFamily::EmailsDelivered => Unit::Count,
+        }
+    }
+
+    /// The kind every member metric has: families add up across providers, so each
+    /// is a sum.
+    pub fn kind(self) -> MetricKind {
+        MetricKind::Sum
+    }
+}
+
+/// One KPI metric a stream produces.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MetricSpec {
+    /// Its name in KPI points and the API (`ctr`, `gross_revenue`).
+    pub name: &'static str,
+    #[serde(flatten)]
+    pub kind: MetricKind,
+    pub unit: Unit,
+    pub description: &'static str,
+    /// The canonical family it maps into, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family: Option<MetricFamily>,
+}
+
+impl MetricSpec {
+    /// A metric that adds over time and dimensions.
+    pub const fn sum(name: &'static str, unit: Unit, description: &'static str) -> Self {
+        Self {
+            name,
+            kind: MetricKind::Sum,
+            unit,
+            description,
+            family: None,
+        }
+    }
+
+    /// A level at a moment (a bucket takes its last day's value).
+    pub const fn gauge(name: &'static str, unit: Unit, description: &'static str) -> Self {
+        Self {
+            kind: MetricKind::Gauge,
+            ..Self::sum(name, unit, description)
+        }
+    }
+
+    /// `numerator / denominator`, both metrics of the same provider.
+    pub const fn ratio(
+        name: &'static str,
+        numerator: &'static str,
+        denominator: &'static str,
+        unit: Unit,
+        description: &'static str,
+    ) -> Self {
+        Self {
+            kind: MetricKind::Ratio {
+                numerator,
+                denominator,
+            },
+            ..Self::sum(name, unit, description)
+        }
+    }
+
+    /// The same metric, mapped into a canonical family.
+    pub const fn in_family(mut self, family: MetricFamily) -> Self {
+        self.family = Some(family);
+        self
+    }
+
+    /// The value of a ratio metric from its summed components (`None` when the
+    /// denominator is 0); a percent ratio is scaled to 0–100.
+    pub fn quotient(&self, numerator: f64, denominator: f64) -> Option<f64> {
+        if denominator == 0.0 {
+            return None;
+        }
+        let scale = if self.unit == Unit::Percent {
+            100.0
+        } else {
+            1.0
+        };
+        Some(numerator / denominator * scale)
+    }
 }
 
 /// One action a provider can run (send an email, create a customer).
@@ -504,6 +685,59 @@ impl ProviderSpec {
     /// Finds an action by name.
     pub fn action(&self, name: &str) -> Option<&ActionSpec> {
         self.actions.iter().find(|a| a.name == name)
+    }
+
+    /// Every metric of every stream, in stream order.
+    pub fn metrics(&self) -> impl Iterator<Item = &MetricSpec> {
+        self.streams.iter().flat_map(|s| s.metrics.iter())
+    }
+
+    /// Finds a metric by name.
+    pub fn metric(&self, name: &str) -> Option<&MetricSpec> {
+        self.metrics().find(|m| m.name == name)
+    }
+
+    /// What is wrong with the spec's metrics, one line each: a name given twice, a
+    /// ratio whose component is not a sum metric of this provider, a family member
+    /// whose unit or kind differs from its family's. Each provider's tests and the
+    /// registry's call it.
+    pub fn metric_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for metric in self.metrics() {
+            if !seen.insert(metric.name) {
+                problems.push(format!("metric `{}` is declared twice", metric.name));
+            }
+            if let MetricKind::Ratio {
+                numerator,
+                denominator,
+            } = metric.kind
+            {
+                for component in [numerator, denominator] {
+                    match self.metric(component) {
+                        Some(m) if m.kind == MetricKind::Sum => {}
+                        Some(_) => problems.push(format!(
+                            "ratio `{}`: component `{component}` is not a sum metric",
+                            metric.name
+                        )),
+                        None => problems.push(format!(
+                            "ratio `{}`: component `{component}` is not a metric of {}",
+                            metric.name, self.id
+                        )),
+                    }
+                }
+            }
+            if let Some(family) = metric.family
+                && (family.unit() != metric.unit || family.kind() != metric.kind)
+            {
+                problems.push(format!(
+                    "metric `{}` is in family `{}` but its unit or kind differs from the family's",
+                    metric.name,
+                    family.as_str()
+                ));
+            }
+        }
+        problems
     }
 
     /// Every field a connection can carry: credential fields, then config fields.

@@ -123,6 +123,19 @@ mod tests {
             let before = names.len();
             names.dedup();
             assert_eq!(before, names.len(), "{} has duplicate field names", spec.id);
+            // Every metric declares its kind and unit soundly: ratios over sum
+            // metrics of the same provider, family members of the family's unit.
+            assert_eq!(spec.metric_problems(), Vec::<String>::new(), "{}", spec.id);
+        }
+        // Every canonical family has a member, so a family query can answer.
+        for family in junction_core::spec::MetricFamily::ALL {
+            assert!(
+                registry
+                    .specs()
+                    .any(|spec| spec.metrics().any(|m| m.family == Some(family))),
+                "no provider maps into {}",
+                family.as_str()
+            );
         }
     }
 

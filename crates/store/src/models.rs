@@ -231,6 +231,10 @@ pub struct Workspace {
     pub id: Uuid,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// The IANA time zone its "today" is in (`Europe/Berlin`).
+    pub time_zone: String,
+    /// The first day of its weeks: `monday`, `sunday` or `saturday`.
+    pub week_start: String,
 }
 
 /// An installation-wide operator key (no workspace): it reads installation-wide
@@ -488,6 +492,8 @@ pub struct AlertRule {
     /// The value the last evaluation computed (a change in percent for `change_pct_*`).
     pub last_value: Option<f64>,
     pub last_evaluated_at: Option<DateTime<Utc>>,
+    /// The one currency a rule on a money metric watches; `None`: each alone.
+    pub currency: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]

@@ -6,6 +6,8 @@ diesel::table! {
         id -> Uuid,
         name -> Text,
         created_at -> Timestamptz,
+        time_zone -> Text,
+        week_start -> Text,
     }
 }
 
@@ -236,6 +238,7 @@ diesel::table! {
         firing_since -> Nullable<Timestamptz>,
         last_value -> Nullable<Float8>,
         last_evaluated_at -> Nullable<Timestamptz>,
+        currency -> Nullable<Text>,
     }
 }
 

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use junction_core::{
     AdapterError, KpiPoint, ReadRequest, Record, StreamKpi, StreamRecord, StreamSpec,
-    WebhookEffects, spec::ProviderSpec,
+    WebhookEffects,
+    spec::{CURRENCY_DIMENSION, MetricSpec, ProviderSpec, Unit},
 };
 use serde_json::Value;
 
@@ -68,6 +69,32 @@ pub fn day_points<'a>(
                 dimensions: dimensions.clone(),
                 value,
             })
+        })
+        .collect()
+}
+
+/// [`day_points`] of declared metrics: a money metric's point also carries
+/// `currency` (upper-cased) as its [`CURRENCY_DIMENSION`], so money is never added
+/// across currencies downstream.
+pub fn metric_points<'a>(
+    date: NaiveDate,
+    dimensions: &BTreeMap<String, String>,
+    currency: Option<&str>,
+    values: impl IntoIterator<Item = (&'a MetricSpec, Option<f64>)>,
+) -> Vec<KpiPoint> {
+    let currency = currency
+        .map(|c| c.trim().to_ascii_uppercase())
+        .filter(|c| !c.is_empty());
+    values
+        .into_iter()
+        .filter_map(|(metric, value)| {
+            let mut point = day_points(date, dimensions, [(metric.name, value)]).pop()?;
+            if let (Unit::Money, Some(currency)) = (metric.unit, &currency) {
+                point
+                    .dimensions
+                    .insert(CURRENCY_DIMENSION.to_owned(), currency.clone());
+            }
+            Some(point)
         })
         .collect()
 }

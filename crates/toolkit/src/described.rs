@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use junction_core::spec::{ActionSpec, StreamSpec};
+use junction_core::spec::{ActionSpec, MetricFamily, MetricKind, MetricSpec, StreamSpec, Unit};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -24,7 +24,62 @@ struct StreamDef {
     cursor_field: Option<&'static str>,
     default_schedule: u64,
     #[serde(default)]
-    metrics: Vec<&'static str>,
+    metrics: Vec<MetricDef>,
+}
+
+/// One metric: `kind` is `sum`, `gauge` or `ratio` (with `numerator` and
+/// `denominator`), as the API serves it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricDef {
+    name: &'static str,
+    kind: KindName,
+    #[serde(default)]
+    numerator: Option<&'static str>,
+    #[serde(default)]
+    denominator: Option<&'static str>,
+    unit: Unit,
+    description: &'static str,
+    #[serde(default)]
+    family: Option<MetricFamily>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum KindName {
+    Sum,
+    Gauge,
+    Ratio,
+}
+
+impl MetricDef {
+    /// The metric, or why it is not one (a ratio without both components).
+    fn spec(self) -> Result<MetricSpec, String> {
+        let kind = match (self.kind, self.numerator, self.denominator) {
+            (KindName::Sum, None, None) => MetricKind::Sum,
+            (KindName::Gauge, None, None) => MetricKind::Gauge,
+            (KindName::Ratio, Some(numerator), Some(denominator)) => MetricKind::Ratio {
+                numerator,
+                denominator,
+            },
+            (KindName::Ratio, _, _) => {
+                return Err(format!(
+                    "ratio `{}` needs a numerator and a denominator",
+                    self.name
+                ));
+            }
+            _ => {
+                return Err(format!("only a ratio has components (`{}`)", self.name));
+            }
+        };
+        Ok(MetricSpec {
+            name: self.name,
+            kind,
+            unit: self.unit,
+            description: self.description,
+            family: self.family,
+        })
+    }
 }
 
 /// One action; `long_running` is false unless the file says otherwise.
@@ -42,17 +97,27 @@ struct ActionDef {
 /// default_schedule, metrics}`, for `provider` (named in the log when it does not
 /// parse).
 pub fn streams(json: &'static str, provider: &str) -> Vec<StreamSpec> {
-    parse::<StreamDef>(json, provider, "streams")
+    let streams: Result<Vec<StreamSpec>, String> = parse::<StreamDef>(json, provider, "streams")
         .into_iter()
-        .map(|def| StreamSpec {
-            name: def.name,
-            description: def.description,
-            primary_key: def.primary_key,
-            cursor_field: def.cursor_field,
-            default_schedule: Duration::from_secs(def.default_schedule),
-            metrics: def.metrics,
+        .map(|def| {
+            Ok(StreamSpec {
+                name: def.name,
+                description: def.description,
+                primary_key: def.primary_key,
+                cursor_field: def.cursor_field,
+                default_schedule: Duration::from_secs(def.default_schedule),
+                metrics: def
+                    .metrics
+                    .into_iter()
+                    .map(MetricDef::spec)
+                    .collect::<Result<_, _>>()?,
+            })
         })
-        .collect()
+        .collect();
+    streams.unwrap_or_else(|err| {
+        tracing::error!(provider, %err, "the streams of the provider's spec do not parse");
+        Vec::new()
+    })
 }
 
 /// The actions of `json`, a list of `{name, description, input_schema,
@@ -85,7 +150,12 @@ mod tests {
         let streams = streams(
             r#"[
                 {"name": "orders", "description": "Orders.", "primary_key": ["id"],
-                 "cursor_field": "updated_at", "default_schedule": 21600, "metrics": ["revenue"]},
+                 "cursor_field": "updated_at", "default_schedule": 21600, "metrics": [
+                   {"name": "revenue", "kind": "sum", "unit": "money", "description": "Sales.",
+                    "family": "revenue"},
+                   {"name": "orders", "kind": "sum", "unit": "count", "description": "Orders."},
+                   {"name": "average_order", "kind": "ratio", "numerator": "revenue",
+                    "denominator": "orders", "unit": "money", "description": "Per order."}]},
                 {"name": "tags", "description": "Tags.", "primary_key": ["id"], "default_schedule": 3600}
             ]"#,
             "example",
@@ -95,9 +165,23 @@ mod tests {
             streams[0].default_schedule,
             Duration::from_secs(6 * 60 * 60)
         );
+        assert_eq!(streams[0].cursor_field, Some("updated_at"));
         assert_eq!(
-            (streams[0].cursor_field, &streams[0].metrics[..]),
-            (Some("updated_at"), &["revenue"][..])
+            streams[0].metrics[0],
+            MetricSpec::sum("revenue", Unit::Money, "Sales.").in_family(MetricFamily::Revenue)
+        );
+        assert_eq!(
+            streams[0].metrics[2].kind,
+            MetricKind::Ratio {
+                numerator: "revenue",
+                denominator: "orders"
+            }
+        );
+        let served = serde_json::to_value(&streams[0]).unwrap();
+        assert_eq!(
+            served["metrics"][2],
+            serde_json::json!({"name": "average_order", "kind": "ratio", "numerator": "revenue",
+                "denominator": "orders", "unit": "money", "description": "Per order."})
         );
         assert_eq!(
             (streams[1].cursor_field, streams[1].metrics.len()),
@@ -131,5 +215,15 @@ mod tests {
             "example"
         )
         .is_empty());
+        // A ratio without its denominator is no metric.
+        assert!(
+            streams(
+                r#"[{"name": "a", "description": "", "primary_key": [], "default_schedule": 1,
+                 "metrics": [{"name": "r", "kind": "ratio", "numerator": "x", "unit": "ratio",
+                              "description": ""}]}]"#,
+                "example"
+            )
+            .is_empty()
+        );
     }
 }

@@ -14,22 +14,22 @@
 use std::{collections::BTreeMap, fmt::Display};
 
 use chrono::NaiveDate;
-use junction_core::{AdapterError, KpiPoint, Record};
+use junction_core::{AdapterError, KpiPoint, Record, spec::MetricSpec};
 use serde_json::{Map, Number, Value};
 
 use crate::data;
 
 /// A metric column of a report and the KPI it is stored as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Kpi {
     /// The provider's column (`totalUsers`).
     pub column: &'static str,
-    /// The KPI's name (`total_users`).
-    pub metric: &'static str,
+    /// The KPI (`total_users`, a sum of counts).
+    pub metric: MetricSpec,
 }
 
 impl Kpi {
-    pub const fn new(column: &'static str, metric: &'static str) -> Self {
+    pub const fn new(column: &'static str, metric: MetricSpec) -> Self {
         Self { column, metric }
     }
 }
@@ -44,8 +44,9 @@ pub enum Cell {
 }
 
 /// A report's table as the adapter asks for it: a `const` of the provider with no
-/// breakdown, given the connection's with [`Table::by`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// breakdown, given the connection's with [`Table::by`] and the report's currency
+/// with [`Table::in_currency`].
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Table<'a> {
     /// What the report is called in errors and logs (`GA4 report`).
     pub name: &'static str,
@@ -57,9 +58,12 @@ pub struct Table<'a> {
     pub breakdown: &'a [String],
     /// The metric columns, in the order requested, and their KPIs.
     pub kpis: &'static [Kpi],
+    /// The currency (ISO 4217) of the report's money: money KPIs carry it as their
+    /// `currency` dimension. `None` in the description; the report says it.
+    pub currency: Option<&'a str>,
 }
 
-impl Table<'_> {
+impl<'a> Table<'a> {
     /// This table broken down by `breakdown` after the day.
     pub fn by<'b>(&self, breakdown: &'b [String]) -> Table<'b> {
         Table {
@@ -68,7 +72,13 @@ impl Table<'_> {
             day_format: self.day_format,
             breakdown,
             kpis: self.kpis,
+            currency: None,
         }
+    }
+
+    /// This table with its money in `currency` (upper-cased).
+    pub fn in_currency(self, currency: Option<&'a str>) -> Self {
+        Self { currency, ..self }
     }
 
     /// The dimension columns, the day first.
@@ -81,8 +91,8 @@ impl Table<'_> {
         self.kpis.iter().map(|kpi| kpi.column)
     }
 
-    /// The KPI names, in order (the stream spec's `metrics`).
-    pub fn metrics(&self) -> Vec<&'static str> {
+    /// The KPIs, in order (the stream spec's `metrics`).
+    pub fn metrics(&self) -> Vec<MetricSpec> {
         self.kpis.iter().map(|kpi| kpi.metric).collect()
     }
 
@@ -133,7 +143,7 @@ impl Table<'_> {
             let (number, value) = parse(text, cell)
                 .ok_or_else(|| self.malformed(format_args!("`{name}` is not a number")))?;
             data.insert(name.to_owned(), Value::Number(number));
-            values.push((kpi.metric, Some(value)));
+            values.push((&kpi.metric, Some(value)));
         }
         let day = dimension_values.first().copied().unwrap_or_default();
         let points = match NaiveDate::parse_from_str(day, self.day_format) {
@@ -144,7 +154,7 @@ impl Table<'_> {
                     .cloned()
                     .zip(dimension_values.iter().skip(1).map(|v| (*v).to_owned()))
                     .collect();
-                data::day_points(date, &breakdown, values)
+                data::metric_points(date, &breakdown, self.currency, values)
             }
             Err(_) => {
                 tracing::warn!(
@@ -194,6 +204,7 @@ pub fn id_part(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use junction_core::spec::Unit;
     use serde_json::json;
 
     const REPORT: Table<'static> = Table {
@@ -202,9 +213,13 @@ mod tests {
         day_format: "%Y%m%d",
         breakdown: &[],
         kpis: &[
-            Kpi::new("sessions", "sessions"),
-            Kpi::new("engagementRate", "engagement_rate"),
+            Kpi::new("sessions", MetricSpec::sum("sessions", Unit::Count, "")),
+            Kpi::new(
+                "engagementRate",
+                MetricSpec::ratio("engagement_rate", "engaged", "sessions", Unit::Ratio, ""),
+            ),
         ],
+        currency: None,
     };
 
     const CELLS: [Cell; 2] = [Cell::Integer, Cell::Decimal];
@@ -225,7 +240,10 @@ mod tests {
             table.columns().collect::<Vec<_>>(),
             ["sessions", "engagementRate"]
         );
-        assert_eq!(table.metrics(), ["sessions", "engagement_rate"]);
+        assert_eq!(
+            table.metrics().iter().map(|m| m.name).collect::<Vec<_>>(),
+            ["sessions", "engagement_rate"]
+        );
         assert_eq!(
             table.check_columns(["date", "country"], ["sessions", "engagementRate"]),
             Ok(())

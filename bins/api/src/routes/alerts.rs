@@ -45,6 +45,10 @@ pub struct CreateAlertRule {
     pub window_days: Option<i32>,
     #[schema(schema_with = crate::schema::recipients, required = true)]
     pub recipients: Option<Vec<String>>,
+    /// For a money metric: the one ISO 4217 currency to watch (`USD`). Without it
+    /// each currency is evaluated alone, and any one crossing fires the rule.
+    #[schema(schema_with = crate::schema::currency)]
+    pub currency: Option<String>,
 }
 
 /// An alert rule with the state of its last evaluation.
@@ -60,6 +64,8 @@ pub struct AlertRuleView {
     pub threshold: f64,
     pub window_days: i32,
     pub recipients: Vec<String>,
+    /// The one currency a rule on a money metric watches (`null`: each alone).
+    pub currency: Option<String>,
     pub enabled: bool,
     /// `ok`, `firing` (the condition held at the last evaluation) or `pending` (never
     /// evaluated: no sync since it was created, or no data yet).
@@ -99,6 +105,7 @@ impl From<AlertRule> for AlertRuleView {
             threshold: rule.threshold,
             window_days: rule.window_days,
             recipients: rule.recipients,
+            currency: rule.currency,
             enabled: rule.enabled,
             state: state.to_owned(),
             firing_since: rule.firing_since,
@@ -127,6 +134,7 @@ impl From<CreateAlertRule> for AlertRuleInput {
             threshold: body.threshold,
             window_days: body.window_days,
             recipients: body.recipients,
+            currency: body.currency,
         }
     }
 }

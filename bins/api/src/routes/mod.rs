@@ -13,6 +13,7 @@ pub mod data;
 pub mod dead_letters;
 pub mod health;
 pub mod integrations;
+pub mod kpis;
 pub mod providers;
 pub mod proxy;
 pub mod runs;
@@ -43,7 +44,10 @@ pub fn mount(cfg: &mut ServiceConfig) {
         .service(runs::list)
         .service(runs::get)
         .service(data::records)
-        .service(data::kpis)
+        .service(kpis::kpis)
+        .service(kpis::metrics)
+        .service(kpis::workspace)
+        .service(kpis::update_workspace)
         .service(dead_letters::replay_bulk)
         .service(dead_letters::list)
         .service(dead_letters::get)

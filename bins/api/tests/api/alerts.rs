@@ -257,6 +257,7 @@ async fn rules_and_notifications_of_another_workspace_are_invisible() {
             threshold: 1.0,
             window_days: 1,
             recipients: vec!["them@other.example".into()],
+            currency: None,
         },
     )
     .await

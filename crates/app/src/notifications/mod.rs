@@ -54,6 +54,9 @@ pub struct KpiAlertDetails {
     pub window_end: NaiveDate,
     /// The previous window's total (for `change_pct_*` rules).
     pub previous: Option<f64>,
+    /// The currency of a money metric's value: each currency is evaluated alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 /// What a sync-failure, needs-reauth or dead-letter notification reports.
@@ -103,15 +106,16 @@ pub fn render(
                 AlertCondition::Above | AlertCondition::ChangePctAbove => Direction::Above,
                 AlertCondition::Below | AlertCondition::ChangePctBelow => Direction::Below,
             };
+            let name = match &d.currency {
+                Some(currency) => format!("{} in {currency}", d.metric),
+                None => d.metric.clone(),
+            };
             let metric = match (condition, d.window_days) {
                 (AlertCondition::ChangePctAbove | AlertCondition::ChangePctBelow, days) => {
-                    format!(
-                        "{} (change in %, last {days} day(s) against the {days} before)",
-                        d.metric
-                    )
+                    format!("{name} (change in %, last {days} day(s) against the {days} before)")
                 }
-                (_, 1) => d.metric.clone(),
-                (_, days) => format!("{} ({days}-day total)", d.metric),
+                (_, 1) => name,
+                (_, days) => format!("{name} (over {days} days)"),
             };
             emails::kpi_alert(&KpiAlert {
                 workspace: workspace.to_owned(),
@@ -403,6 +407,7 @@ mod tests {
             window_start: NaiveDate::from_ymd_opt(2026, 11, 16).unwrap_or_default(),
             window_end: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap_or_default(),
             previous: None,
+            currency: None,
         })
         .unwrap_or_default()
     }
@@ -418,7 +423,7 @@ mod tests {
         assert!(
             email
                 .subject
-                .contains("sessions (7-day total) is above 100"),
+                .contains("sessions (over 7 days) is above 100"),
             "{}",
             email.subject
         );

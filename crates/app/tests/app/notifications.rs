@@ -49,6 +49,7 @@ async fn create_rule(
             threshold,
             window_days: 7,
             recipients: recipients.iter().map(|r| (*r).to_owned()).collect(),
+            currency: None,
         },
     )
     .await
@@ -254,7 +255,7 @@ async fn an_alert_rule_crossing_its_threshold_mails_once_across_syncs() {
     );
     assert_eq!(emails[0]["subject"].as_str(), Some(note.subject.as_str()));
     assert!(
-        note.subject.contains("sessions (7-day total) is above 1"),
+        note.subject.contains("sessions (over 7 days) is above 1"),
         "{}",
         note.subject
     );

@@ -164,7 +164,12 @@ pub(crate) fn map_rows(
     report: &RunReportResponse,
     settings: &Settings,
 ) -> Result<(Vec<Record>, Vec<KpiPoint>), AdapterError> {
-    let table = settings.table();
+    // Money is in the property's currency, which the report's metadata names.
+    let currency = report
+        .metadata
+        .as_ref()
+        .and_then(|m| m.currency_code.as_deref());
+    let table = settings.table().in_currency(currency);
     table.check_columns(
         report.dimension_headers.iter().map(|h| h.name.as_str()),
         report.metric_headers.iter().map(|h| h.name.as_str()),

@@ -4,7 +4,9 @@
 
 use std::{sync::OnceLock, time::Duration};
 
-use junction_core::spec::{AuthSpec, Category, ProviderSpec, RateBudget, StreamSpec};
+use junction_core::spec::{
+    AuthSpec, Category, MetricFamily, MetricSpec, ProviderSpec, RateBudget, StreamSpec, Unit,
+};
 use junction_toolkit::{
     IntSetting, ListSetting, StringSetting, oauth,
     report::{Kpi, Table},
@@ -82,13 +84,65 @@ pub const REPORT: Table<'static> = Table {
     day_format: "%Y%m%d",
     breakdown: &[],
     kpis: &[
-        Kpi::new("sessions", "sessions"),
-        Kpi::new("totalUsers", "total_users"),
-        Kpi::new("newUsers", "new_users"),
-        Kpi::new("keyEvents", "key_events"),
-        Kpi::new("engagementRate", "engagement_rate"),
-        Kpi::new("totalRevenue", "total_revenue"),
+        Kpi::new(
+            "sessions",
+            MetricSpec::sum("sessions", Unit::Count, "Sessions that began on the day.")
+                .in_family(MetricFamily::Sessions),
+        ),
+        Kpi::new(
+            "totalUsers",
+            MetricSpec::sum(
+                "total_users",
+                Unit::Count,
+                "Distinct users active on the day; a bucket longer than a day adds the days \
+                 up, so a user returning on two days counts twice.",
+            ),
+        ),
+        Kpi::new(
+            "newUsers",
+            MetricSpec::sum(
+                "new_users",
+                Unit::Count,
+                "Users who came for the first time.",
+            ),
+        ),
+        Kpi::new(
+            "keyEvents",
+            MetricSpec::sum(
+                "key_events",
+                Unit::Count,
+                "Key events (formerly conversions).",
+            ),
+        ),
+        Kpi::new(
+            "engagementRate",
+            MetricSpec::ratio(
+                "engagement_rate",
+                "engaged_sessions",
+                "sessions",
+                Unit::Ratio,
+                "Engaged sessions / sessions (0–1).",
+            ),
+        ),
+        Kpi::new(
+            "totalRevenue",
+            MetricSpec::sum(
+                "total_revenue",
+                Unit::Money,
+                "Purchase, subscription and ad revenue, in the property's currency.",
+            )
+            .in_family(MetricFamily::Revenue),
+        ),
+        Kpi::new(
+            "engagedSessions",
+            MetricSpec::sum(
+                "engaged_sessions",
+                Unit::Count,
+                "Sessions that lasted 10 seconds or longer, had a key event or two page views.",
+            ),
+        ),
     ],
+    currency: None,
 };
 
 /// Requests per hour of the shared budget. GA4 meters tokens, not requests: a
@@ -150,8 +204,10 @@ mod tests {
     fn kpi_names_are_the_snake_case_metric_names() {
         use heck::ToSnakeCase;
         let converted: Vec<String> = REPORT.columns().map(|m| m.to_snake_case()).collect();
-        assert_eq!(converted, REPORT.metrics());
+        let names: Vec<&str> = REPORT.metrics().iter().map(|m| m.name).collect();
+        assert_eq!(converted, names);
         assert_eq!(spec().streams[0].metrics, REPORT.metrics());
+        assert_eq!(spec().metric_problems(), Vec::<String>::new());
     }
 
     #[test]

@@ -336,17 +336,18 @@ mod tests {
     }
 
     #[test]
-    fn every_stream_metric_is_snake_case_and_unique() {
-        let mut seen = std::collections::BTreeSet::new();
-        for stream in &spec().streams {
-            for metric in &stream.metrics {
-                assert!(
-                    metric.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
-                    "{metric}"
-                );
-                assert!(seen.insert(*metric), "{metric} twice");
-            }
+    fn every_stream_metric_is_snake_case_unique_and_well_formed() {
+        for metric in spec().metrics() {
+            assert!(
+                metric
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{}",
+                metric.name
+            );
         }
+        assert_eq!(spec().metric_problems(), Vec::<String>::new());
     }
 
     #[test]
@@ -367,7 +368,7 @@ mod tests {
         let metrics: std::collections::BTreeSet<&str> = spec()
             .streams
             .iter()
-            .flat_map(|stream| stream.metrics.iter().copied())
+            .flat_map(|stream| stream.metrics.iter().map(|m| m.name))
             .collect();
         let written = std::collections::BTreeSet::from([
             KPI_TOTAL_SUBSCRIBERS,

@@ -5,8 +5,8 @@
 use std::{sync::LazyLock, time::Duration};
 
 use junction_core::spec::{
-    ActionSpec, AuthSpec, Category, ConfigField, OAuth2Spec, ProviderSpec, RateBudget,
-    RefreshBehaviour, StreamSpec, TokenClientAuth,
+    ActionSpec, AuthSpec, Category, ConfigField, MetricFamily, MetricSpec, OAuth2Spec,
+    ProviderSpec, RateBudget, RefreshBehaviour, StreamSpec, TokenClientAuth, Unit,
 };
 use serde_json::{Value, json};
 
@@ -58,7 +58,23 @@ pub const BULK_SYNC_CONTACTS: &str = "bulk_sync_contacts";
 pub const GET_BATCH: &str = "get_batch";
 
 /// KPIs of the `audiences` stream: each audience's counts as of the sync day.
-pub const AUDIENCE_KPIS: [&str; 3] = ["member_count", "unsubscribe_count", "cleaned_count"];
+pub const AUDIENCE_KPIS: [MetricSpec; 3] = [
+    MetricSpec::gauge(
+        "member_count",
+        Unit::Count,
+        "Subscribed members of the audience on the sync day.",
+    ),
+    MetricSpec::gauge(
+        "unsubscribe_count",
+        Unit::Count,
+        "Unsubscribed members of the audience on the sync day.",
+    ),
+    MetricSpec::gauge(
+        "cleaned_count",
+        Unit::Count,
+        "Cleaned (bounced) members of the audience on the sync day.",
+    ),
+];
 
 /// KPI of the `members` stream: members who opted in on a day.
 pub const NEW_MEMBERS: &str = "new_members";
@@ -142,7 +158,14 @@ fn build(id: &'static str, name: &'static str, auth: AuthSpec) -> ProviderSpec {
                 primary_key: vec!["list_id", "id"],
                 cursor_field: Some("last_changed"),
                 default_schedule: Duration::from_secs(3 * 60 * 60),
-                metrics: vec![NEW_MEMBERS],
+                metrics: vec![
+                    MetricSpec::sum(
+                        NEW_MEMBERS,
+                        Unit::Count,
+                        "Members whose opt-in falls on the day (UTC).",
+                    )
+                    .in_family(MetricFamily::NewSubscribers),
+                ],
             },
         ],
         actions: vec![
@@ -318,7 +341,7 @@ mod tests {
     fn metrics_and_actions_are_declared() {
         let spec = &*SPEC;
         assert_eq!(spec.stream(AUDIENCES).unwrap().metrics, AUDIENCE_KPIS);
-        assert_eq!(spec.stream(MEMBERS).unwrap().metrics, [NEW_MEMBERS]);
+        assert_eq!(spec.stream(MEMBERS).unwrap().metrics[0].name, NEW_MEMBERS);
         assert!(spec.action(BULK_SYNC_CONTACTS).unwrap().long_running);
         assert!(!spec.action(UPSERT_CONTACT).unwrap().long_running);
         for action in &spec.actions {

@@ -151,6 +151,8 @@ pub struct RowMetrics {
     pub purchases: f64,
     pub purchase_value: f64,
     pub roas: Option<f64>,
+    /// The ad account's currency (`account_currency`), which every amount is in.
+    pub currency: Option<String>,
 }
 
 impl RowMetrics {
@@ -177,6 +179,10 @@ impl RowMetrics {
             roas: action_value(&row, "purchase_roas")?
                 .or((spend > 0.0).then(|| purchase_value / spend)),
             purchase_value,
+            currency: row
+                .get("account_currency")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             campaign_id,
             date,
             spend,
@@ -204,7 +210,12 @@ impl RowMetrics {
             Some(self.purchase_value),
             self.roas,
         ];
-        data::day_points(self.date, &campaign, INSIGHTS_KPIS.into_iter().zip(values))
+        data::metric_points(
+            self.date,
+            &campaign,
+            self.currency.as_deref(),
+            INSIGHTS_KPIS.iter().zip(values),
+        )
     }
 }
 
@@ -297,6 +308,24 @@ mod tests {
         assert_eq!(m.ctr, Some(2.0));
         assert_eq!(m.cpc, Some(2.5));
         assert_eq!(m.external_id(), "1:2026-03-01");
+    }
+
+    #[test]
+    fn money_carries_the_account_currency() {
+        let row = json!({"campaign_id": "1", "date_start": "2026-03-01", "spend": "10",
+                         "impressions": "100", "clicks": "4", "account_currency": "eur"});
+        let m = RowMetrics::parse(&row).unwrap_or_else(|e| panic!("{e}"));
+        let currency = |metric: &str| {
+            m.kpis()
+                .into_iter()
+                .find(|k| k.metric == metric)
+                .and_then(|k| k.dimensions.get("currency").cloned())
+        };
+        assert_eq!(currency("spend").as_deref(), Some("EUR"));
+        assert_eq!(currency("cpc").as_deref(), Some("EUR"));
+        assert_eq!(currency("clicks"), None);
+        assert_eq!(currency("ctr"), None);
+        assert_eq!(crate::spec::spec().metric_problems(), Vec::<String>::new());
     }
 
     #[test]

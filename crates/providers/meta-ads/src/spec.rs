@@ -5,8 +5,8 @@
 use std::{sync::OnceLock, time::Duration};
 
 use junction_core::spec::{
-    AuthSpec, Category, ProviderSpec, RateBudget, StreamSpec, WebhookScheme, WebhookSecret,
-    WebhookSpec,
+    AuthSpec, Category, MetricFamily, MetricSpec, ProviderSpec, RateBudget, StreamSpec, Unit,
+    WebhookScheme, WebhookSecret, WebhookSpec,
 };
 use junction_toolkit::{IntSetting, StringSetting, oauth};
 
@@ -29,16 +29,47 @@ pub const ADS_READ_SCOPE: &str = "ads_read";
 /// The read-write permission; it includes what `ads_read` allows.
 pub const ADS_MANAGEMENT_SCOPE: &str = "ads_management";
 
-/// The KPI metrics of `insights`, per day and campaign.
-pub const INSIGHTS_KPIS: [&str; 8] = [
-    "spend",
-    "impressions",
-    "clicks",
-    "ctr",
-    "cpc",
-    "purchases",
-    "purchase_value",
-    "roas",
+/// The KPI metrics of `insights`, per day and campaign; money in the ad account's
+/// currency.
+pub const INSIGHTS_KPIS: [MetricSpec; 8] = [
+    MetricSpec::sum("spend", Unit::Money, "Amount spent.").in_family(MetricFamily::AdSpend),
+    MetricSpec::sum("impressions", Unit::Count, "Times the ads were on screen."),
+    MetricSpec::sum(
+        "clicks",
+        Unit::Count,
+        "Clicks of any kind (Meta's `clicks`).",
+    ),
+    MetricSpec::ratio(
+        "ctr",
+        "clicks",
+        "impressions",
+        Unit::Percent,
+        "Click-through rate: clicks / impressions × 100.",
+    ),
+    MetricSpec::ratio(
+        "cpc",
+        "spend",
+        "clicks",
+        Unit::Money,
+        "Cost per click: spend / clicks.",
+    ),
+    MetricSpec::sum(
+        "purchases",
+        Unit::Count,
+        "Purchases (one purchase action type).",
+    ),
+    MetricSpec::sum(
+        "purchase_value",
+        Unit::Money,
+        "Value of those purchases (`action_values`).",
+    ),
+    MetricSpec::ratio(
+        "roas",
+        "purchase_value",
+        "spend",
+        Unit::Ratio,
+        "Return on ad spend: purchase value / spend.",
+    ),
 ];
 
 /// How far back a first sync reads when `lookback_days` is not set.

@@ -6,8 +6,8 @@ use std::{sync::OnceLock, time::Duration};
 
 use junction_core::{
     spec::{
-        ActionSpec, AuthSpec, Category, ConfigField, ProviderSpec, RateBudget, StreamSpec,
-        WebhookScheme, WebhookSecret, WebhookSpec,
+        ActionSpec, AuthSpec, Category, ConfigField, MetricFamily, MetricSpec, ProviderSpec,
+        RateBudget, StreamSpec, Unit, WebhookScheme, WebhookSecret, WebhookSpec,
     },
     webhook::stripe::DEFAULT_TOLERANCE_SECS,
 };
@@ -61,7 +61,7 @@ pub const NEW_SUBSCRIPTIONS: &str = "new_subscriptions";
 pub const CHURNED_SUBSCRIPTIONS: &str = "churned_subscriptions";
 
 /// The dimension every KPI point carries: the ISO 4217 code, upper case.
-pub const CURRENCY_DIMENSION: &str = "currency";
+pub use junction_core::spec::CURRENCY_DIMENSION;
 
 /// The webhook events Junction handles.
 pub const WEBHOOK_EVENTS: [&str; 6] = [
@@ -108,7 +108,7 @@ fn stream(
     name: &'static str,
     description: &'static str,
     hours: u64,
-    metrics: Vec<&'static str>,
+    metrics: Vec<MetricSpec>,
 ) -> StreamSpec {
     StreamSpec {
         name,
@@ -155,7 +155,19 @@ fn build() -> ProviderSpec {
                 CHARGES,
                 "Charges, newest first; gross and net revenue per day and currency.",
                 1,
-                vec![GROSS_REVENUE, NET_REVENUE],
+                vec![
+                    MetricSpec::sum(
+                        GROSS_REVENUE,
+                        Unit::Money,
+                        "Captured amounts of the day's succeeded charges.",
+                    )
+                    .in_family(MetricFamily::Revenue),
+                    MetricSpec::sum(
+                        NET_REVENUE,
+                        Unit::Money,
+                        "The day's captured charges less what has been refunded of them.",
+                    ),
+                ],
             ),
             stream(PAYMENT_INTENTS, "Payment intents.", 1, Vec::new()),
             stream(CUSTOMERS, "Customers.", 6, Vec::new()),
@@ -168,7 +180,25 @@ fn build() -> ProviderSpec {
                     "Every subscription, all statuses, swept on each sync; MRR on the sync \
                      day, new and churned subscriptions per day, per currency.",
                     6,
-                    vec![MRR, NEW_SUBSCRIPTIONS, CHURNED_SUBSCRIPTIONS],
+                    vec![
+                        MetricSpec::gauge(
+                            MRR,
+                            Unit::Money,
+                            "Monthly recurring revenue of the active and past-due \
+                             subscriptions on the sync day.",
+                        ),
+                        MetricSpec::sum(
+                            NEW_SUBSCRIPTIONS,
+                            Unit::Count,
+                            "Subscriptions created that day (not counting those that never \
+                             got past their first payment).",
+                        ),
+                        MetricSpec::sum(
+                            CHURNED_SUBSCRIPTIONS,
+                            Unit::Count,
+                            "Subscriptions that ended that day.",
+                        ),
+                    ],
                 )
             },
             stream(INVOICES, "Invoices.", 1, Vec::new()),
@@ -176,7 +206,11 @@ fn build() -> ProviderSpec {
                 REFUNDS,
                 "Refunds; refunded amounts per day and currency.",
                 1,
-                vec![REFUNDED],
+                vec![MetricSpec::sum(
+                    REFUNDED,
+                    Unit::Money,
+                    "Amounts of the refunds created that day (succeeded or pending).",
+                )],
             ),
         ],
         actions: action_defs()

@@ -29,6 +29,8 @@ pub struct NewAlertRule {
     pub threshold: f64,
     pub window_days: i32,
     pub recipients: Vec<String>,
+    /// The one currency a rule on a money metric watches (ISO 4217, upper case).
+    pub currency: Option<String>,
 }
 
 /// Creates a rule in the scoped workspace.
@@ -58,6 +60,7 @@ pub async fn create(
         firing_since: None,
         last_value: None,
         last_evaluated_at: None,
+        currency: rule.currency,
     };
     Ok(diesel::insert_into(alert_rules::table)
         .values(&row)

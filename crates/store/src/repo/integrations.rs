@@ -256,3 +256,14 @@ pub async fn unnotified_reauth(
     .load(conn)
     .await?)
 }
+
+/// The id and provider of every integration of the scoped workspace: what a
+/// workspace-wide KPI query needs to read each integration's points by its
+/// provider's metric specs.
+pub async fn providers(conn: &mut Conn) -> Result<Vec<(Uuid, String)>, StoreError> {
+    Ok(integrations::table
+        .select((integrations::id, integrations::provider))
+        .order(integrations::created_at)
+        .load(conn)
+        .await?)
+}

@@ -42,3 +42,22 @@ pub async fn list_all(conn: &mut Conn) -> Result<Vec<Workspace>, StoreError> {
         .load(conn)
         .await?)
 }
+
+/// Sets the scoped workspace's calendar (values checked by the caller).
+pub async fn set_calendar(
+    conn: &mut Conn,
+    id: WorkspaceId,
+    time_zone: &str,
+    week_start: &str,
+) -> Result<Workspace, StoreError> {
+    diesel::update(workspaces::table.find(id.as_uuid()))
+        .set((
+            workspaces::time_zone.eq(time_zone),
+            workspaces::week_start.eq(week_start),
+        ))
+        .returning(Workspace::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound("workspace"))
+}

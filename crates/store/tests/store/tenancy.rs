@@ -144,6 +144,7 @@ pub async fn populate(
             threshold: 10.0,
             window_days: 1,
             recipients: vec!["ops@example.com".into()],
+            currency: Some("USD".into()),
         },
     )
     .await

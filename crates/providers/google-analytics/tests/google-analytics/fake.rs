@@ -200,7 +200,7 @@ async fn a_full_sync_reads_every_day_once_and_is_deterministic() {
         .collect();
     assert_eq!(days, expected, "every date exactly once, in order");
     let kpi_count: usize = pages.iter().map(|p| p.kpis.len()).sum();
-    assert_eq!(kpi_count, 31 * 6);
+    assert_eq!(kpi_count, 31 * 7);
     for record in records(&pages) {
         let rate = record.data["engagementRate"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&rate), "{record:?}");

@@ -14,7 +14,7 @@ use wiremock::{
 use crate::support::*;
 
 /// Mounts one page of a 5-row report at `offset`.
-async fn mount_page(server: &MockServer, offset: &str, rows: &[(&[&str], [&str; 6])]) {
+async fn mount_page(server: &MockServer, offset: &str, rows: &[(&[&str], [&str; 7])]) {
     Mock::given(method("POST"))
         .and(path(RUN_REPORT_PATH))
         .and(body_partial_json(json!({"offset": offset, "limit": "2"})))
@@ -110,7 +110,8 @@ async fn metric_strings_are_parsed_by_their_type() {
             "newUsers": 350,
             "keyEvents": 42,
             "engagementRate": 0.6234567901234568,
-            "totalRevenue": 1234.5
+            "totalRevenue": 1234.5,
+            "engagedSessions": 748
         })
     );
     // Integers stay integers in the record; floats and currency are floats.
@@ -137,8 +138,8 @@ async fn each_metric_of_each_row_is_a_kpi_point() {
     let conn = property_connection(json!({"dimensions": "country,sessionDefaultChannelGroup"}));
     let page = read(&context(&server), &conn, None, None).await.unwrap();
 
-    assert_eq!(page.kpis.len(), 12);
-    let first_row: Vec<(&str, f64)> = page.kpis[..6]
+    assert_eq!(page.kpis.len(), 14);
+    let first_row: Vec<(&str, f64)> = page.kpis[..7]
         .iter()
         .map(|point| (point.metric.as_str(), point.value))
         .collect();
@@ -150,10 +151,14 @@ async fn each_metric_of_each_row_is_a_kpi_point() {
             ("new_users", 300.0),
             ("key_events", 31.0),
             ("engagement_rate", 0.58),
-            ("total_revenue", 899.99)
+            ("total_revenue", 899.99),
+            ("engaged_sessions", 568.0)
         ]
     );
-    let point = &page.kpis[6];
+    // Money carries the property's currency, from the report's metadata.
+    assert_eq!(page.kpis[5].dimensions["currency"], "USD");
+    assert!(!page.kpis[0].dimensions.contains_key("currency"));
+    let point = &page.kpis[7];
     assert_eq!(point.date, NaiveDate::from_ymd_opt(2026, 3, 14).unwrap());
     assert_eq!(
         point.dimensions,
@@ -204,7 +209,7 @@ async fn reports_that_do_not_match_the_request_are_malformed() {
             "a non-numeric metric",
             report(
                 &["date"],
-                &[(&["20260315"], ["many", "1", "1", "1", "0.1", "1"])],
+                &[(&["20260315"], ["many", "1", "1", "1", "0.1", "1", "1"])],
                 1,
             ),
         ),

@@ -68,7 +68,8 @@ async fn a_first_sync_asks_for_the_lookback_window_with_string_offset_and_limit(
             "dimensions": [{"name": "date"}, {"name": "country"}, {"name": "sessionDefaultChannelGroup"}],
             "metrics": [
                 {"name": "sessions"}, {"name": "totalUsers"}, {"name": "newUsers"},
-                {"name": "keyEvents"}, {"name": "engagementRate"}, {"name": "totalRevenue"}
+                {"name": "keyEvents"}, {"name": "engagementRate"}, {"name": "totalRevenue"},
+                {"name": "engagedSessions"}
             ],
             "offset": "0",
             "limit": "10000",

@@ -24,13 +24,14 @@ pub const PROPERTY: &str = "123456";
 pub const RUN_REPORT_PATH: &str = "/google-analytics/v1beta/properties/123456:runReport";
 
 /// The metrics `daily_report` requests, with the types GA4 reports for them.
-pub const METRIC_TYPES: [(&str, &str); 6] = [
+pub const METRIC_TYPES: [(&str, &str); 7] = [
     ("sessions", "TYPE_INTEGER"),
     ("totalUsers", "TYPE_INTEGER"),
     ("newUsers", "TYPE_INTEGER"),
     ("keyEvents", "TYPE_INTEGER"),
     ("engagementRate", "TYPE_FLOAT"),
     ("totalRevenue", "TYPE_CURRENCY"),
+    ("engagedSessions", "TYPE_INTEGER"),
 ];
 
 /// The tests' "now": 2026-03-15 12:00 UTC (Pacific daylight time is in effect).
@@ -94,7 +95,7 @@ pub async fn read(
 
 /// A RunReportResponse for the `daily_report` metrics. Each row is its dimension
 /// values and its six metric values, as strings like the API sends them.
-pub fn report(dimensions: &[&str], rows: &[(&[&str], [&str; 6])], row_count: usize) -> Value {
+pub fn report(dimensions: &[&str], rows: &[(&[&str], [&str; 7])], row_count: usize) -> Value {
     let mut body = json!({
         "dimensionHeaders": dimensions.iter().map(|d| json!({"name": d})).collect::<Vec<_>>(),
         "metricHeaders": METRIC_TYPES
@@ -131,13 +132,21 @@ pub fn report(dimensions: &[&str], rows: &[(&[&str], [&str; 6])], row_count: usi
 }
 
 /// One of a few rows of plausible metric strings (sessions, totalUsers, newUsers,
-/// keyEvents, engagementRate, totalRevenue).
-pub fn sample_metrics(variant: u8) -> [&'static str; 6] {
+/// keyEvents, engagementRate, totalRevenue, engagedSessions).
+pub fn sample_metrics(variant: u8) -> [&'static str; 7] {
     match variant {
-        0 => ["0", "0", "0", "0", "0", "0"],
-        1 => ["1200", "1011", "350", "42", "0.6234567901234568", "1234.5"],
-        2 => ["980", "850", "300", "31", "0.58", "899.99"],
-        _ => ["15", "14", "9", "0", "0.4", "0"],
+        0 => ["0", "0", "0", "0", "0", "0", "0"],
+        1 => [
+            "1200",
+            "1011",
+            "350",
+            "42",
+            "0.6234567901234568",
+            "1234.5",
+            "748",
+        ],
+        2 => ["980", "850", "300", "31", "0.58", "899.99", "568"],
+        _ => ["15", "14", "9", "0", "0.4", "0", "6"],
     }
 }
 
