@@ -253,7 +253,15 @@ impl App {
             let breach = measured
                 .iter()
                 .find(|(_, value, _)| holds(rule.condition, *value, rule.threshold));
-            let shown = breach.or(measured.first());
+            // Without a breach, the currency nearest to one is what the rule shows.
+            let nearest = measured.iter().max_by(|a, b| {
+                let order = a.1.total_cmp(&b.1);
+                match rule.condition {
+                    AlertCondition::Above | AlertCondition::ChangePctAbove => order,
+                    AlertCondition::Below | AlertCondition::ChangePctBelow => order.reverse(),
+                }
+            });
+            let shown = breach.or(nearest);
             let value = shown.map(|(_, value, _)| *value);
             let holds = (!measured.is_empty()).then_some(breach.is_some());
             let firing_since = match holds {

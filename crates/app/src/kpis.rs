@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 use junction_core::{
-    WorkspaceId,
+    ErrorCode, WorkspaceId,
     spec::{FieldError, MetricFamily, MetricKind, MetricSpec, Unit},
 };
 use junction_store::{Conn, StoreError, models::KpiRow, models::Workspace, repo};
@@ -328,7 +328,7 @@ impl App {
         &self,
         selector: &KpiSelector,
         integrations: &[(Uuid, String)],
-    ) -> Result<(MetricKind, Unit, Vec<(MetricSpec, Vec<Uuid>)>)> {
+    ) -> Result<(MetricKind, Unit, Vec<Member>)> {
         let spec_of = |provider: &str| self.registry().get(provider).map(|a| a.spec());
         let mut members: BTreeMap<&'static str, (MetricSpec, Vec<Uuid>)> = BTreeMap::new();
         for (id, provider) in integrations {
@@ -356,10 +356,13 @@ impl App {
                         .find_map(|spec| spec.metric(name.trim()).copied())
                 });
                 let Some(metric) = declared else {
-                    return Err(Error::validation(vec![FieldError::new(
-                        "metric",
-                        "is not a metric of any provider (GET /v1/metrics lists them)",
-                    )]));
+                    return Err(Error::new(
+                        ErrorCode::UnknownMetric,
+                        format!(
+                            "no provider declares the metric `{}` (GET /v1/metrics lists them)",
+                            name.trim()
+                        ),
+                    ));
                 };
                 (metric.kind, metric.unit)
             }
@@ -367,6 +370,9 @@ impl App {
         Ok((kind, unit, members.into_values().collect()))
     }
 }
+
+/// A metric a selector reads and the integrations whose provider declares it.
+type Member = (MetricSpec, Vec<Uuid>);
 
 /// The stored points a metric's aggregation reads.
 #[derive(Debug, Default)]

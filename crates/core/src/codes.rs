@@ -81,6 +81,7 @@ error_codes! {
     UnknownProvider => ("unknown_provider", NotFound, 404, "No such provider.");
     UnknownAction => ("unknown_action", NotFound, 404, "The provider has no such action.");
     UnknownStream => ("unknown_stream", NotFound, 404, "The provider has no such stream.");
+    UnknownMetric => ("unknown_metric", NotFound, 404, "No provider declares such a metric or metric family.");
     UnsupportedOperation => ("unsupported_operation", InvalidRequest, 400, "The provider does not support this operation.");
     InvalidCursor => ("invalid_cursor", InvalidRequest, 400, "The pagination cursor is invalid.");
     ProxyPathRefused => ("proxy_path_refused", InvalidRequest, 400, "The proxied path would leave the provider's API.");

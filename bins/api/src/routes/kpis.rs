@@ -10,7 +10,10 @@ use junction_app::{
     kpis::{self as use_case, CalendarInput, KpiSelector},
     models::Workspace,
 };
-use junction_core::spec::{MetricFamily, MetricKind, MetricSpec};
+use junction_core::{
+    ErrorCode,
+    spec::{MetricFamily, MetricKind, MetricSpec},
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -41,7 +44,7 @@ impl From<Granularity> for use_case::Granularity {
     }
 }
 
-/// GET /v1/kpis: exactly one of `metric` and `family`.
+/// GET /v1/kpis: `metric`, `family`, or both (the family's one member).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct KpiQuery {
@@ -167,8 +170,8 @@ fn values(points: Vec<(NaiveDate, f64)>) -> Vec<KpiValue> {
     params(KpiQuery),
     responses(
         (status = 200, body = KpiResponse),
-        (status = 404, body = Problem, description = "`integration_not_found`"),
-        (status = 422, body = Problem, description = "`validation_failed`: neither or both of `metric` and `family`, an unknown family, or a metric no provider declares")
+        (status = 404, body = Problem, description = "`integration_not_found`; `unknown_metric`: a metric no provider declares, an unknown family, or a metric outside the family given"),
+        (status = 422, body = Problem, description = "`validation_failed`: neither `metric` nor `family`")
     ),
     security(("api_key" = []))
 )]
@@ -179,23 +182,46 @@ pub async fn kpis(
     query: Query<KpiQuery>,
 ) -> ApiResult<web::Json<KpiResponse>> {
     let query = query.into_inner();
-    let selector = match (&query.metric, &query.family) {
-        (Some(metric), None) => KpiSelector::Metric(metric.clone()),
-        (None, Some(family)) => {
-            KpiSelector::Family(MetricFamily::parse(family.trim()).ok_or_else(|| {
-                ApiError::field(
-                    "family",
+    let family = query
+        .family
+        .as_deref()
+        .map(|name| {
+            MetricFamily::parse(name.trim()).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::UnknownMetric,
                     format!(
-                        "is not a metric family: one of {}",
+                        "no metric family `{}`: one of {}",
+                        name.trim(),
                         MetricFamily::ALL.map(MetricFamily::as_str).join(", ")
                     ),
                 )
-            })?)
+            })
+        })
+        .transpose()?;
+    let selector = match (&query.metric, family) {
+        (Some(metric), None) => KpiSelector::Metric(metric.clone()),
+        (None, Some(family)) => KpiSelector::Family(family),
+        // Both: the family narrowed to one of its members.
+        (Some(metric), Some(family)) => {
+            let member = state.app.metric_catalog().iter().any(|entry| {
+                entry.metric.name == metric.trim() && entry.metric.family == Some(family)
+            });
+            if !member {
+                return Err(ApiError::new(
+                    ErrorCode::UnknownMetric,
+                    format!(
+                        "`{}` is not a metric of the family `{}`",
+                        metric.trim(),
+                        family.as_str()
+                    ),
+                ));
+            }
+            KpiSelector::Metric(metric.clone())
         }
-        _ => {
+        (None, None) => {
             return Err(ApiError::field(
                 "metric",
-                "give exactly one of `metric` and `family`",
+                "is required, unless `family` is given",
             ));
         }
     };

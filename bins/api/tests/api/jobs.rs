@@ -138,7 +138,7 @@ async fn records_and_kpi_series_read_what_syncs_wrote() {
             .flat_map(|d| {
                 [
                     KpiPoint::total("sessions", day(d), f64::from(d) * 10.0),
-                    KpiPoint::total("engagement_rate", day(d), 0.5),
+                    KpiPoint::total("engaged_sessions", day(d), f64::from(d) * 5.0),
                     KpiPoint::total("sessions", day(d), 1.0).with_dimension("country", "DE"),
                 ]
             })
@@ -222,7 +222,9 @@ async fn records_and_kpi_series_read_what_syncs_wrote() {
         .json()
         .await
         .unwrap();
-    assert_eq!(daily["aggregation"], "sum");
+    assert_eq!(daily["kind"], "sum");
+    // The day's total: the total row, not added to its breakdown.
+    assert_eq!(daily["totals"][0]["points"][4]["value"], 50.0);
     let totals = daily["series"]
         .as_array()
         .unwrap()
@@ -267,7 +269,8 @@ async fn records_and_kpi_series_read_what_syncs_wrote() {
         .json()
         .await
         .unwrap();
-    assert_eq!(rate["aggregation"], "mean");
+    // Engaged sessions over sessions of the month: 75 / 150.
+    assert_eq!(rate["kind"], "ratio");
     assert_eq!(
         rate["series"][0]["points"],
         json!([{"date": "2026-11-01", "value": 0.5}])

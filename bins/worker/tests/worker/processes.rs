@@ -167,7 +167,7 @@ async fn assert_exact_records(env: &TestEnv, id: uuid::Uuid, expected: i64) {
             "SELECT count(*) AS n FROM kpi_points WHERE integration_id = '{id}'"
         ))
         .await,
-        expected * 6
+        expected * 7
     );
 }
 

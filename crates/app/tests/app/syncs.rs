@@ -34,7 +34,7 @@ async fn a_scheduled_sync_writes_records_kpis_a_run_and_logs_and_moves_the_sched
     );
     assert_eq!(run.records_read, expected);
     assert_eq!(run.records_written, expected);
-    assert_eq!(run.kpi_points_written, expected * 6);
+    assert_eq!(run.kpi_points_written, expected * 7);
     assert_eq!(run.error_code, None);
 
     let records = env
@@ -48,7 +48,7 @@ async fn a_scheduled_sync_writes_records_kpis_a_run_and_logs_and_moves_the_sched
             "SELECT count(*) AS n FROM kpi_points WHERE integration_id = '{id}'"
         ))
         .await;
-    assert_eq!(kpis, expected * 6);
+    assert_eq!(kpis, expected * 7);
     let pages = env
         .count(&format!(
             "SELECT pages_committed AS n FROM stream_states WHERE integration_id = '{id}' AND stream = 'daily_report'"
@@ -64,7 +64,7 @@ async fn a_scheduled_sync_writes_records_kpis_a_run_and_logs_and_moves_the_sched
         run_logs[1].message,
         format!(
             "sync finished: {expected} records read, {expected} written, {} KPI points",
-            expected * 6
+            expected * 7
         )
     );
     assert!(
