@@ -3,6 +3,7 @@
 use std::{convert::Infallible, fmt, time::Duration};
 
 use anyhow::{Result, anyhow, bail};
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use junction_app::{
     DatabaseUrl, KEYS_ENV, KeyRing, Vault, dead_letters,
@@ -479,12 +480,41 @@ async fn api_key_create(
     Ok(if json {
         json!({"id": row.id, "workspace_id": workspace, "name": row.name, "api_key": key.expose_secret()}).to_string()
     } else {
-        format!(
-            "api key {} created for workspace {workspace}\napi key: {}\nstore this key now: it is shown only once",
-            row.id,
-            key.expose_secret()
+        created_key(
+            &format!("api key {} created for workspace {workspace}", row.id),
+            "api key",
+            key.expose_secret(),
         )
     })
+}
+
+/// What the CLI prints for a new key: what was created, the key, and that it is
+/// shown only once.
+fn created_key(created: &str, label: &str, key: &str) -> String {
+    format!("{created}\n{label}: {key}\nstore this key now: it is shown only once")
+}
+
+/// A key list as the CLI prints it: one line per key (id, prefix, state, name), or
+/// `none` when there is no key.
+fn key_lines<'k>(
+    keys: impl IntoIterator<Item = (Uuid, &'k str, Option<DateTime<Utc>>, &'k str)>,
+    none: &str,
+) -> String {
+    let lines: Vec<String> = keys
+        .into_iter()
+        .map(|(id, prefix, revoked_at, name)| {
+            let state = match revoked_at {
+                Some(at) => format!("revoked {}", at.format("%Y-%m-%d %H:%M")),
+                None => "active".into(),
+            };
+            format!("{id}  {prefix}…  {state}  {name}")
+        })
+        .collect();
+    if lines.is_empty() {
+        none.to_owned()
+    } else {
+        lines.join("\n")
+    }
 }
 
 async fn api_key_list(db: &Database, workspace: WorkspaceId, json: bool) -> Result<String> {
@@ -494,19 +524,18 @@ async fn api_key_list(db: &Database, workspace: WorkspaceId, json: bool) -> Resu
         .map_err(fail)?;
     Ok(if json {
         serde_json::to_string(&keys)?
-    } else if keys.is_empty() {
-        "no API keys".into()
     } else {
-        keys.iter()
-            .map(|k| {
-                let state = match k.revoked_at {
-                    Some(at) => format!("revoked {}", at.format("%Y-%m-%d %H:%M")),
-                    None => "active".into(),
-                };
-                format!("{}  {}…  {}  {}", k.id, k.display_prefix, state, k.name)
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        key_lines(
+            keys.iter().map(|k| {
+                (
+                    k.id,
+                    k.display_prefix.as_str(),
+                    k.revoked_at,
+                    k.name.as_str(),
+                )
+            }),
+            "no API keys",
+        )
     })
 }
 
@@ -536,10 +565,10 @@ async fn operator_key_create(db: &Database, name: &str, json: bool) -> Result<St
     Ok(if json {
         json!({"id": row.id, "name": row.name, "operator_key": key.expose_secret()}).to_string()
     } else {
-        format!(
-            "operator key {} created\noperator key: {}\nstore this key now: it is shown only once",
-            row.id,
-            key.expose_secret()
+        created_key(
+            &format!("operator key {} created", row.id),
+            "operator key",
+            key.expose_secret(),
         )
     })
 }
@@ -548,19 +577,18 @@ async fn operator_key_list(db: &Database, json: bool) -> Result<String> {
     let keys = operator(db).await?.operator_keys().await.map_err(fail)?;
     Ok(if json {
         serde_json::to_string(&keys)?
-    } else if keys.is_empty() {
-        "no operator keys".into()
     } else {
-        keys.iter()
-            .map(|k| {
-                let state = match k.revoked_at {
-                    Some(at) => format!("revoked {}", at.format("%Y-%m-%d %H:%M")),
-                    None => "active".into(),
-                };
-                format!("{}  {}…  {}  {}", k.id, k.display_prefix, state, k.name)
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        key_lines(
+            keys.iter().map(|k| {
+                (
+                    k.id,
+                    k.display_prefix.as_str(),
+                    k.revoked_at,
+                    k.name.as_str(),
+                )
+            }),
+            "no operator keys",
+        )
     })
 }
 
