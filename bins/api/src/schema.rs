@@ -74,7 +74,7 @@ fn described(mut object: Object, description: &str) -> Object {
 }
 
 /// `object`, or JSON `null` (what serde reads as a field left out).
-fn or_null(mut object: Object) -> Object {
+pub fn or_null(mut object: Object) -> Object {
     let types: Vec<Type> = match &object.schema_type {
         SchemaType::Type(t) => vec![t.clone(), Type::Null],
         SchemaType::Array(types) => types.iter().cloned().chain([Type::Null]).collect(),

@@ -50,6 +50,16 @@ impl Default for Calendar {
     }
 }
 
+/// Every time zone a workspace may read its KPIs in (IANA names).
+pub fn time_zone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name())
+}
+
+/// The names of the days a week may start on.
+pub fn week_start_names() -> impl Iterator<Item = &'static str> {
+    WEEK_STARTS.iter().map(|(name, _)| *name)
+}
+
 /// The days a week may start on, by name.
 const WEEK_STARTS: [(&str, Weekday); 3] = [
     ("monday", Weekday::Mon),

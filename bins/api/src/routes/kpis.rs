@@ -115,17 +115,11 @@ pub struct KpiResponse {
 }
 
 fn metric_kind() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::Type::String)
-        .enum_values(Some(["sum", "gauge", "ratio"]))
-        .build()
+    crate::schema::one_of(["sum", "gauge", "ratio"])
 }
 
 fn unit() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::Type::String)
-        .enum_values(Some(["count", "money", "percent", "ratio", "seconds"]))
-        .build()
+    crate::schema::one_of(["count", "money", "percent", "ratio", "seconds"])
 }
 
 /// The API names of a metric's kind and unit.
@@ -387,9 +381,19 @@ impl From<Workspace> for WorkspaceView {
 #[serde(deny_unknown_fields)]
 pub struct UpdateWorkspace {
     /// An IANA time zone name (`Europe/Berlin`, `UTC`).
+    #[schema(schema_with = time_zone)]
     pub time_zone: Option<String>,
     /// `monday`, `sunday` or `saturday`.
+    #[schema(schema_with = week_start)]
     pub week_start: Option<String>,
+}
+
+fn time_zone() -> utoipa::openapi::Object {
+    crate::schema::or_null(crate::schema::one_of(use_case::time_zone_names()))
+}
+
+fn week_start() -> utoipa::openapi::Object {
+    crate::schema::or_null(crate::schema::one_of(use_case::week_start_names()))
 }
 
 #[utoipa::path(
