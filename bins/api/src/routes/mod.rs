@@ -16,6 +16,7 @@ pub mod integrations;
 pub mod providers;
 pub mod proxy;
 pub mod runs;
+pub mod streams;
 pub mod webhooks;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -42,6 +43,9 @@ pub fn mount(cfg: &mut ServiceConfig) {
         .service(runs::trigger)
         .service(runs::list)
         .service(runs::get)
+        .service(streams::list)
+        .service(streams::update)
+        .service(streams::reset)
         .service(data::records)
         .service(data::kpis)
         .service(dead_letters::replay_bulk)
