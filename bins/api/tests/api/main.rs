@@ -16,6 +16,7 @@ mod oauth_flow;
 mod outage;
 mod outbox;
 mod proxy;
+mod streams;
 mod support;
 mod tenancy;
 mod webhooks;
