@@ -240,8 +240,14 @@ mod tests {
             enabled_streams(&streams, &states),
             ["hourly", "daily", "new"]
         );
-        // The never-synced stream makes the integration due now.
-        assert_eq!(next_due(&streams, &states, now), Some(now));
+        // The earliest enabled stream; the disabled one, long due, does not count.
+        assert_eq!(
+            next_due(&streams, &states, now),
+            Some(now - Duration::seconds(1))
+        );
+        // A never-synced stream makes the integration due now.
+        let fresh: BTreeMap<_, _> = [state("hourly", true, Some(now + Duration::hours(1)))].into();
+        assert_eq!(next_due(&streams, &fresh, now), Some(now));
 
         let states: BTreeMap<_, _> = [
             state("hourly", true, Some(now + Duration::minutes(50))),

@@ -22,7 +22,7 @@ use crate::{
         default_schedule_seconds, is_enabled, reschedule, schedule_seconds, states_by_name,
         stream_of,
     },
-    syncs::{Join, StartedRun},
+    syncs::{Join, RunStreams, StartedRun},
 };
 
 /// One stream of an integration, as a client sees it.
@@ -180,7 +180,10 @@ impl App {
                 &mut tx,
                 workspace_id,
                 &integration,
-                vec![stream_spec.name.to_owned()],
+                RunStreams {
+                    named: true,
+                    streams: vec![stream_spec.name.to_owned()],
+                },
                 SyncTrigger::Manual,
                 Join::NotStarted,
             )

@@ -76,6 +76,14 @@ pub enum StreamSelection {
     Named(Vec<String>),
 }
 
+/// The streams a run is to read, and whether a request named them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RunStreams {
+    /// A request named them (a run of one named stream says so in its `stream`).
+    pub named: bool,
+    pub streams: Vec<String>,
+}
+
 /// Which run that has not ended a request may join.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Join {
@@ -175,6 +183,7 @@ impl App {
         let integration = crate::integration_for_update(&mut tx, integration_id).await?;
         let adapter = self.adapter(&integration.provider)?;
         let spec = adapter.spec();
+        let named = matches!(selection, StreamSelection::Named(_));
         let streams = match selection {
             StreamSelection::Named(names) => {
                 if names.is_empty() {
@@ -214,7 +223,7 @@ impl App {
                 &mut tx,
                 workspace_id,
                 &integration,
-                streams,
+                RunStreams { named, streams },
                 trigger,
                 Join::Covering,
             )
@@ -250,7 +259,10 @@ impl App {
                 &mut tx,
                 workspace_id,
                 &integration,
-                due,
+                RunStreams {
+                    named: false,
+                    streams: due,
+                },
                 SyncTrigger::Schedule,
                 Join::Covering,
             )
@@ -268,10 +280,11 @@ impl App {
         tx: &mut WorkspaceTx,
         workspace_id: WorkspaceId,
         integration: &Integration,
-        streams: Vec<String>,
+        streams: RunStreams,
         trigger: SyncTrigger,
         join: Join,
     ) -> Result<StartedRun> {
+        let RunStreams { named, streams } = streams;
         let integration_id = integration.id;
         if trigger == SyncTrigger::Schedule {
             repo::integrations::clear_claim(tx.conn(), integration_id).await?;
@@ -306,9 +319,19 @@ impl App {
                 joined: true,
             });
         }
-        let run =
-            repo::sync_runs::create_for(tx.conn(), workspace_id, integration_id, &streams, trigger)
-                .await?;
+        let stream = match streams.as_slice() {
+            [one] if named => Some(one.as_str()),
+            _ => None,
+        };
+        let run = repo::sync_runs::create_for(
+            tx.conn(),
+            workspace_id,
+            integration_id,
+            stream,
+            &streams,
+            trigger,
+        )
+        .await?;
         let job_id = outbox::stage(tx.conn(), &Job::of_sync_run(&run)).await?;
         if trigger == SyncTrigger::Manual {
             repo::logs::append(

@@ -54,7 +54,10 @@ mod tests {
         let first = clock.now();
         assert_eq!(first.timestamp_micros(), start.timestamp_micros());
         assert_eq!(clock.now(), first);
-        assert_eq!(clock.advance(Duration::hours(1)), first + Duration::hours(1));
+        assert_eq!(
+            clock.advance(Duration::hours(1)),
+            first + Duration::hours(1)
+        );
         assert_eq!(clock.now(), first + Duration::hours(1));
         assert_eq!(clock.set(start), first);
         assert_eq!(clock.now(), first);

@@ -70,7 +70,10 @@ async fn each_stream_syncs_on_its_own_schedule() {
         .await
         .unwrap();
     assert_eq!(
-        (customers.schedule_seconds, customers.default_schedule_seconds),
+        (
+            customers.schedule_seconds,
+            customers.default_schedule_seconds
+        ),
         (86_400, 6 * 3600)
     );
     app.update_stream(
@@ -85,21 +88,36 @@ async fn each_stream_syncs_on_its_own_schedule() {
     .await
     .unwrap();
     // Never synced: every enabled stream is due now, and so the integration.
-    assert_eq!(env.integration(workspace, stripe).await.next_sync_at, Some(t0));
+    assert_eq!(
+        env.integration(workspace, stripe).await.next_sync_at,
+        Some(t0)
+    );
 
     // Each step: the clock moves to t0 + hours, one scheduler pass, and the run
     // it started reads exactly these streams.
     let steps: [(i64, &[&str]); 5] = [
         (
             0,
-            &["charges", "customers", "subscriptions", "invoices", "refunds"],
+            &[
+                "charges",
+                "customers",
+                "subscriptions",
+                "invoices",
+                "refunds",
+            ],
         ),
         (1, &HOURLY),
         (2, &HOURLY),
         (6, &["charges", "subscriptions", "invoices", "refunds"]),
         (
             24,
-            &["charges", "customers", "subscriptions", "invoices", "refunds"],
+            &[
+                "charges",
+                "customers",
+                "subscriptions",
+                "invoices",
+                "refunds",
+            ],
         ),
     ];
     let mut customers_synced = Vec::new();
@@ -117,7 +135,11 @@ async fn each_stream_syncs_on_its_own_schedule() {
 
         let streams = by_name(app.streams(workspace, stripe).await.unwrap());
         for name in expected {
-            assert_eq!(streams[name].last_synced_at, Some(now), "{name} at +{hours} h");
+            assert_eq!(
+                streams[name].last_synced_at,
+                Some(now),
+                "{name} at +{hours} h"
+            );
         }
         for name in HOURLY {
             assert_eq!(
@@ -204,7 +226,10 @@ async fn a_reset_stream_is_read_again_whole() {
 
     // A reset forgets the cursor and reads the stream whole, at once.
     clock.advance(chrono::Duration::hours(1));
-    let reset = app.reset_stream(workspace, stripe, "charges").await.unwrap();
+    let reset = app
+        .reset_stream(workspace, stripe, "charges")
+        .await
+        .unwrap();
     assert!(!reset.joined);
     assert_eq!(reset.run.stream.as_deref(), Some("charges"));
     assert_eq!(names(&reset.run), ["charges"]);
@@ -223,7 +248,10 @@ async fn a_reset_stream_is_read_again_whole() {
     );
 
     // Unknown streams are refused by name.
-    let unknown = app.reset_stream(workspace, stripe, "nope").await.unwrap_err();
+    let unknown = app
+        .reset_stream(workspace, stripe, "nope")
+        .await
+        .unwrap_err();
     assert_eq!(unknown.code, ErrorCode::UnknownStream);
     worker.stop().await;
 }

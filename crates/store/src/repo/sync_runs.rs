@@ -35,23 +35,21 @@ pub async fn create(
         .await?)
 }
 
-/// Queues a run of the streams named (`stream` is set when there is one).
+/// Queues a run of `streams`; `stream` names the one stream a request asked for by
+/// name, when it asked for one.
 pub async fn create_for(
     conn: &mut Conn,
     workspace_id: WorkspaceId,
     integration_id: Uuid,
+    stream: Option<&str>,
     streams: &[String],
     trigger: SyncTrigger,
 ) -> Result<SyncRun, StoreError> {
-    let single = match streams {
-        [one] => Some(one.as_str()),
-        _ => None,
-    };
     Ok(diesel::insert_into(sync_runs::table)
         .values((
             sync_runs::workspace_id.eq(workspace_id.as_uuid()),
             sync_runs::integration_id.eq(integration_id),
-            sync_runs::stream.eq(single),
+            sync_runs::stream.eq(stream),
             sync_runs::streams.eq(Some(streams)),
             sync_runs::trigger.eq(trigger),
         ))

@@ -62,6 +62,7 @@ impl World {
             tx.conn(),
             self.ws,
             self.integration,
+            Some(STREAM),
             &[STREAM.to_owned()],
             SyncTrigger::Manual,
         )
