@@ -3,13 +3,20 @@
 //! retry or a dead letter records.
 //!
 //! A run and its job are written in one transaction (the job staged in the outbox),
-//! so a run never waits for a job that was not queued.
+//! so a run never waits for a job that was not queued. A run reads a list of
+//! streams fixed when it is queued: the ones a request named, every enabled one, or
+//! — started by the scheduler — the ones due (see [`crate::schedules`]).
 //!
 //! Each page is committed with its records, KPI points, the stream cursor and the
-//! run's counters in one transaction (`ingest::commit_page`), so an attempt that
-//! dies halfway (an error, a deploy, a SIGKILL) leaves exactly the pages it
+//! run's counters in one transaction (`ingest::commit_sync_page`), so an attempt
+//! that dies halfway (an error, a deploy, a SIGKILL) leaves exactly the pages it
 //! finished, and the next attempt or the redelivered task resumes from the committed
-//! cursor: no duplicate rows, none lost.
+//! cursor: no duplicate rows, none lost. A stream is read in a pass, from its cursor
+//! to the page that says no more follow; that page ends the pass in the same
+//! transaction (the stream due again one schedule later; on a full-refresh stream,
+//! the records the pass did not see marked deleted). A later attempt of the run
+//! skips the streams it already read to their end, and a stream reset during the
+//! run is left to the reset's own run.
 //!
 //! Failures are classified for the retry policy in junction-jobs:
 //! - a provider 401 on a refreshable token is answered by one forced, single-flight
