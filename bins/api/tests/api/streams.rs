@@ -2,7 +2,8 @@
 //! resetting a stream, with problem+json for what is refused — and deletions: a
 //! record removed upstream comes back from `GET /v1/records?modified_after=` marked
 //! deleted, found by a full-refresh sync (Resend's `domains`, served by wiremock so
-//! a domain can go away) and announced by a webhook (Stripe's `customer.deleted`).
+//! a domain can go away) and announced by a webhook (Resend's `domain.deleted`,
+//! Stripe's `customer.deleted`).
 
 use chrono::{DateTime, Utc};
 use junction_registry::Registry;
@@ -15,7 +16,10 @@ use wiremock::{
 
 use crate::{
     support::{TestApp, assert_problem},
-    webhooks::{Worker, connect_stripe, post_stripe, stripe_event, wait_count},
+    webhooks::{
+        RESEND_WEBHOOK_SECRET, Worker, connect_stripe, post_resend, post_stripe, stripe_event,
+        svix_headers, wait_count,
+    },
 };
 
 const STRIPE_WEBHOOK_SECRET: &str = "whsec_junctionsandbox";
@@ -39,19 +43,50 @@ async fn sync(app: &TestApp, integration: Uuid, body: Value) -> Value {
     )
     .await;
     let run_id = accepted["run_id"].as_str().unwrap().to_owned();
-    wait_count(
-        app,
-        &format!(
-            "SELECT count(*) AS n FROM sync_runs WHERE id = '{run_id}' AND finished_at IS NOT NULL"
-        ),
-        1,
-    )
-    .await;
-    json_of(
-        app.get(&format!("/v1/runs/{run_id}")).send().await.unwrap(),
+    run_ended(app, integration, &run_id).await
+}
+
+/// Turns the integration's scheduled syncs off: the test runs each sync itself (a
+/// scheduled run the worker started at once would take the test's requests in).
+async fn unscheduled(app: &TestApp, integration: Uuid) {
+    let patched = json_of(
+        app.patch(&format!("/v1/integrations/{integration}"))
+            .json(&json!({"sync_enabled": false}))
+            .send()
+            .await
+            .unwrap(),
         200,
     )
-    .await
+    .await;
+    assert_eq!(patched["sync_enabled"], false);
+}
+
+/// Polls a run until it has ended; a run that does not end within a minute fails
+/// the test with the run and the integration's log.
+async fn run_ended(app: &TestApp, integration: Uuid, run_id: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let run = json_of(
+            app.get(&format!("/v1/runs/{run_id}")).send().await.unwrap(),
+            200,
+        )
+        .await;
+        if !run["finished_at"].is_null() {
+            return run;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let logs = json_of(
+                app.get(&format!("/v1/integrations/{integration}/logs?limit=50"))
+                    .send()
+                    .await
+                    .unwrap(),
+                200,
+            )
+            .await;
+            panic!("the run did not end: {run:#}\n{logs:#}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 async fn records(
@@ -255,6 +290,7 @@ async fn streams_are_listed_rescheduled_disabled_and_reset() {
 
     // A sync without names reads the enabled streams; one that names a disabled
     // stream reads it anyway.
+    unscheduled(&app, stripe).await;
     let worker = Worker::start(&app).await;
     let enabled = sync(&app, stripe, json!({})).await;
     assert_eq!(enabled["status"], "succeeded", "{enabled}");
@@ -285,20 +321,8 @@ async fn streams_are_listed_rescheduled_disabled_and_reset() {
     .await;
     assert_eq!(accepted["streams"], json!(["charges"]));
     assert_eq!(accepted["joined"], false);
-    let run_id = accepted["run_id"].as_str().unwrap();
-    wait_count(
-        &app,
-        &format!(
-            "SELECT count(*) AS n FROM sync_runs WHERE id = '{run_id}' AND status = 'succeeded'"
-        ),
-        1,
-    )
-    .await;
-    let run = json_of(
-        app.get(&format!("/v1/runs/{run_id}")).send().await.unwrap(),
-        200,
-    )
-    .await;
+    let run = run_ended(&app, stripe, accepted["run_id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["stream"], "charges");
     assert_eq!(run["records_read"], total);
     assert_eq!(run["records_written"], 0);
@@ -347,7 +371,10 @@ async fn a_domain_gone_from_a_full_refresh_comes_back_marked_deleted() {
             .json(&json!({
                 "provider": "resend",
                 "config": {"from": "Acme Alerts <alerts@acme.example>"},
-                "credentials": {"api_key": "re_sandbox_full_access"}
+                "credentials": {
+                    "api_key": "re_sandbox_full_access",
+                    "webhook_secret": RESEND_WEBHOOK_SECRET
+                }
             }))
             .send()
             .await
@@ -360,6 +387,7 @@ async fn a_domain_gone_from_a_full_refresh_comes_back_marked_deleted() {
         stream(&streams(&app, resend).await, "domains")["full_refresh"],
         true
     );
+    unscheduled(&app, resend).await;
     let worker = Worker::start(&app).await;
 
     let first = sync(&app, resend, json!({"stream": "domains"})).await;
@@ -415,6 +443,37 @@ async fn a_domain_gone_from_a_full_refresh_comes_back_marked_deleted() {
     assert_eq!(changed.len(), 1);
     assert_eq!(changed[0]["external_id"], "dom_b");
     assert!(changed[0]["deleted_at"].is_null());
+
+    // Resend announces a deletion too (`domain.deleted`, Svix-signed): marked at
+    // once, without waiting for the next sync.
+    let since = newest(&changed);
+    let body = serde_json::to_vec(&json!({
+        "type": "domain.deleted",
+        "created_at": Utc::now().to_rfc3339(),
+        "data": {"id": "dom_c", "name": "dom_c.acme.example", "status": "verified",
+                 "created_at": "2026-11-01T10:00:00.000Z", "region": "us-east-1", "records": []}
+    }))
+    .unwrap();
+    let headers = svix_headers(
+        RESEND_WEBHOOK_SECRET,
+        "msg_domain_deleted",
+        Utc::now().timestamp(),
+        &body,
+    );
+    assert_eq!(
+        post_resend(&app, resend, &headers, &body).await.status(),
+        200
+    );
+    wait_count(
+        &app,
+        "SELECT count(*) AS n FROM webhook_events WHERE status = 'processed'",
+        1,
+    )
+    .await;
+    let changed = records(&app, resend, "domains", Some(since)).await;
+    assert_eq!(changed.len(), 1, "{changed:#?}");
+    assert_eq!(changed[0]["external_id"], "dom_c");
+    assert!(changed[0]["deleted_at"].is_string());
     worker.stop().await;
 }
 
@@ -422,6 +481,7 @@ async fn a_domain_gone_from_a_full_refresh_comes_back_marked_deleted() {
 async fn a_stripe_customer_deleted_event_marks_its_record_deleted() {
     let app = TestApp::spawn().await;
     let stripe = connect_stripe(&app).await;
+    unscheduled(&app, stripe).await;
     let worker = Worker::start(&app).await;
     let run = sync(&app, stripe, json!({"stream": "customers"})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
