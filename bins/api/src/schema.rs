@@ -118,15 +118,41 @@ fn one_line(max_chars: usize) -> Object {
         .build()
 }
 
+/// The sync intervals the API takes, in seconds.
+fn schedule_range() -> Object {
+    let range = junction_app::integrations::SCHEDULE_SECONDS;
+    integer_in(&(i64::from(*range.start())..=i64::from(*range.end())))
+}
+
 /// An integration's sync interval, in seconds.
 pub fn schedule_seconds() -> Object {
-    let range = junction_app::integrations::SCHEDULE_SECONDS;
     described(
-        or_null(integer_in(
-            &(i64::from(*range.start())..=i64::from(*range.end())),
-        )),
-        "Sync interval in seconds, a minute to a week (unset: the provider's default schedule).",
+        or_null(schedule_range()),
+        "Sync interval in seconds, 5 minutes to 30 days, for every stream of the \
+         integration (unset: each stream keeps the provider's default schedule for it).",
     )
+}
+
+/// A stream's new sync interval, in seconds.
+pub fn stream_schedule_seconds() -> Object {
+    described(
+        or_null(schedule_range()),
+        "How often the stream syncs, in seconds: 5 minutes to 30 days, counted from its \
+         last sync (unset: unchanged).",
+    )
+}
+
+/// The streams a sync reads.
+pub fn stream_names() -> Array {
+    let mut array = ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String).build())
+        .min_items(Some(1))
+        .description(Some(
+            "Sync these streams, enabled or not (unset: every enabled stream).",
+        ))
+        .build();
+    array.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+    array
 }
 
 /// A new display name of an integration.

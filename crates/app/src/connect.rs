@@ -43,6 +43,7 @@ use uuid::Uuid;
 use crate::{
     App, Error, Result,
     integrations::{IntegrationDetails, log, validate_display_name, validate_schedule},
+    schedules::set_every_schedule,
 };
 
 /// How long a started OAuth flow may take.
@@ -123,7 +124,9 @@ struct SaveConnection<'a> {
 struct NewParts {
     display_name: String,
     config: Map<String, Value>,
-    schedule_seconds: i32,
+    /// Every stream's schedule, when the client set one (else each stream keeps
+    /// the provider's default).
+    schedule_seconds: Option<i32>,
 }
 
 impl App {
@@ -161,9 +164,7 @@ impl App {
                 new: Some(NewParts {
                     display_name: request.display_name.unwrap_or_else(|| spec.name.to_owned()),
                     config,
-                    schedule_seconds: request
-                        .schedule_seconds
-                        .unwrap_or_else(|| default_schedule(spec)),
+                    schedule_seconds: request.schedule_seconds,
                 }),
                 secrets,
                 oauth: None,
@@ -599,9 +600,7 @@ impl App {
                         .clone()
                         .unwrap_or_else(|| spec.name.to_owned()),
                     config,
-                    schedule_seconds: row
-                        .schedule_seconds
-                        .unwrap_or_else(|| default_schedule(spec)),
+                    schedule_seconds: row.schedule_seconds,
                 }),
                 secrets,
                 oauth: Some((scopes.clone(), tokens.expires_at)),
@@ -661,7 +660,7 @@ impl App {
         let operation = match save.new {
             Some(new) => {
                 let (scopes, token_expires_at) = save.oauth.clone().unwrap_or_default();
-                repo::integrations::insert(
+                let inserted = repo::integrations::insert(
                     tx.conn(),
                     &NewIntegration {
                         id,
@@ -673,11 +672,24 @@ impl App {
                         config: Value::Object(new.config),
                         scopes,
                         token_expires_at,
-                        schedule_seconds: new.schedule_seconds,
+                        schedule_seconds: new
+                            .schedule_seconds
+                            .unwrap_or_else(|| default_schedule(save.spec)),
                         next_sync_at: Some(self.now()),
                     },
                 )
                 .await?;
+                if let Some(seconds) = new.schedule_seconds {
+                    set_every_schedule(
+                        &mut tx,
+                        workspace_id,
+                        &inserted,
+                        save.spec,
+                        seconds,
+                        self.now(),
+                    )
+                    .await?;
+                }
                 Operation::Connect
             }
             None => {
@@ -759,7 +771,8 @@ fn auth_kind(spec: &ProviderSpec) -> AuthKind {
     }
 }
 
-/// The default sync interval of a provider: its most frequent stream's schedule.
+/// The schedule of a new integration whose client set none: its most frequent
+/// stream's (each stream keeps its own).
 fn default_schedule(spec: &ProviderSpec) -> i32 {
     spec.streams
         .iter()

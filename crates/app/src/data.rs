@@ -10,7 +10,9 @@ use crate::{App, Error, Listed, PageRequest, Result, listed};
 
 impl App {
     /// Records of one stream of an integration, in the order they last changed, so a
-    /// client can follow changes with `modified_after` and the page keyset.
+    /// client can follow changes with `modified_after` and the page keyset. Records
+    /// found removed upstream are in it, with their `deleted_at` (marking one is a
+    /// change).
     pub async fn records(
         &self,
         workspace_id: WorkspaceId,

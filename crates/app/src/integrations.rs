@@ -16,7 +16,7 @@ use junction_store::{
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::{App, Error, Listed, PageRequest, Result, listed};
+use crate::{App, Error, Listed, PageRequest, Result, listed, schedules::set_every_schedule};
 
 /// An integration with the names of its stored secret fields.
 #[derive(Debug, Clone)]
@@ -85,7 +85,8 @@ impl App {
     }
 
     /// Changes the name, settings or schedule of an integration. New settings are
-    /// checked against the provider's fields; secrets change through a reconnect.
+    /// checked against the provider's fields; secrets change through a reconnect. A
+    /// schedule is every stream's (each counted from its last sync).
     pub async fn update_integration(
         &self,
         workspace_id: WorkspaceId,
@@ -142,6 +143,20 @@ impl App {
             },
         )
         .await?;
+        let updated = match changes.schedule_seconds {
+            Some(seconds) => {
+                set_every_schedule(
+                    &mut tx,
+                    workspace_id,
+                    &updated,
+                    adapter.spec(),
+                    seconds,
+                    self.now(),
+                )
+                .await?
+            }
+            None => updated,
+        };
         let changed: Vec<&str> = [
             ("display_name", changes.display_name.is_some()),
             ("config", changes.config.is_some()),
@@ -365,13 +380,13 @@ pub fn validate_display_name(name: Option<&str>) -> Result<()> {
     }
 }
 
-/// Checks a sync interval: 1 minute to 1 week.
+/// Checks a sync interval: 5 minutes to 30 days.
 pub fn validate_schedule(seconds: Option<i32>) -> Result<()> {
     match seconds {
         Some(s) if !SCHEDULE_SECONDS.contains(&s) => Err(Error::field(
             "schedule_seconds",
             format!(
-                "must be between {} and {}",
+                "must be between {} (5 minutes) and {} (30 days)",
                 SCHEDULE_SECONDS.start(),
                 SCHEDULE_SECONDS.end()
             ),
@@ -380,8 +395,10 @@ pub fn validate_schedule(seconds: Option<i32>) -> Result<()> {
     }
 }
 
-/// The sync intervals an integration may have: a minute to a week.
-pub const SCHEDULE_SECONDS: std::ops::RangeInclusive<i32> = 60..=7 * 24 * 3600;
+/// The sync intervals a stream may have, and an integration (which sets every
+/// stream's): 5 minutes to 30 days. Shorter ones spend a provider's request budget
+/// for little; longer ones leave a cursor to age past what a provider keeps.
+pub const SCHEDULE_SECONDS: std::ops::RangeInclusive<i32> = 5 * 60..=30 * 24 * 3600;
 
 /// The longest display name, in characters.
 pub const MAX_DISPLAY_NAME_CHARS: usize = 200;

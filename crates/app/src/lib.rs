@@ -14,6 +14,8 @@
 //!   revocation) integrations, and their logs;
 //! - [`syncs`]: starting a sync run (API and scheduler alike), the attempt
 //!   lifecycle and the page loop; [`scheduler`]: the claim of due integrations;
+//!   [`streams`]: each stream's state, settings and reset; [`schedules`]: when
+//!   streams are due;
 //! - [`webhooks`]: verified ingress, the subscription handshake, setup, stored
 //!   events and their replay, and applying an event;
 //! - [`actions`]: running an action inline or on the action queue, through one path;
@@ -48,6 +50,8 @@ pub mod process;
 pub mod proxy;
 pub mod reconcile;
 pub mod scheduler;
+pub mod schedules;
+pub mod streams;
 pub mod syncs;
 pub mod webhooks;
 pub mod worker;
@@ -56,7 +60,7 @@ pub mod workspaces;
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use junction_core::{Adapter, Context, ErrorCode, WorkspaceId};
+use junction_core::{Adapter, Clock, Context, ErrorCode, WorkspaceId};
 use junction_jobs::{Queues, RedisOptions};
 use junction_ratelimit::RedisRateLimiter;
 use junction_registry::Registry;
@@ -245,6 +249,13 @@ impl App {
     /// The current time by the application's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.connections.clock.now()
+    }
+
+    /// The same application on another clock (tests pin or advance time with it:
+    /// schedules, token expiry, webhook tolerances).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.connections.clock = clock;
+        self
     }
 
     /// The providers of this build.

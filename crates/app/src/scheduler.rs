@@ -5,13 +5,16 @@
 //! `junction_claim_due_integrations` function): it locks due rows with `FOR UPDATE
 //! SKIP LOCKED` — rows another pod is claiming are skipped, not waited for — and
 //! moves their `next_sync_at` past a lease in the same statement. A claimed
-//! integration then gets its run started ([`App::start_sync`], trigger `schedule`):
-//! the run and its job commit together.
+//! integration then gets a run of the streams that are due
+//! ([`App::start_scheduled_sync`], trigger `schedule`): the run and its job commit
+//! together. Each stream syncs on its own schedule (see [`crate::schedules`]); an
+//! integration is due when its earliest enabled stream is, and "now" is the
+//! application's clock, which every schedule is computed with.
 //!
 //! The lease is what makes crashes harmless: if a pod dies between the claim and the
 //! run, the integration becomes due again when the lease runs out. A successful run
-//! moves `next_sync_at` a whole schedule ahead; a run waiting for a retry extends
-//! the lease past the retry.
+//! moves each stream it read a whole schedule ahead, and the integration to its
+//! earliest stream; a run waiting for a retry extends the lease past the retry.
 //!
 //! Each pass also tells workspaces about grants lost outside a sync (a refresh
 //! refused while testing the integration or running an action moves it to
@@ -22,10 +25,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use junction_core::WorkspaceId;
-use junction_store::{
-    models::SyncTrigger,
-    repo::{self, integrations::Claimed},
-};
+use junction_store::repo::{self, integrations::Claimed};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -37,6 +37,16 @@ const START_CONCURRENCY: usize = 8;
 /// Lost-grant notices sent per pass at most (the rest follow in the next passes).
 const REAUTH_NOTICES_PER_PASS: i32 = 50;
 
+/// What became of one claimed integration.
+enum Scheduled {
+    /// A run started: `(integration_id, run_id)`.
+    Started((Uuid, Uuid)),
+    /// No stream of it was due.
+    NotDue,
+    /// The run could not be started (due again after the lease).
+    Failed,
+}
+
 /// What one pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PassReport {
@@ -44,6 +54,9 @@ pub struct PassReport {
     pub claimed: usize,
     /// Of those, runs started: `(integration_id, run_id)`.
     pub enqueued: Vec<(Uuid, Uuid)>,
+    /// Of those, integrations none of whose streams was due after all (their next
+    /// sync moved to their earliest stream's).
+    pub not_due: usize,
     /// Of those, runs that could not be started (due again after the lease).
     pub failed: usize,
     /// Integrations that lost their grant outside a sync whose owners were told now.
@@ -65,7 +78,8 @@ impl App {
         let claimed = async {
             let mut conn = self.system_store()?.unscoped().await?;
             Ok::<_, crate::Error>(
-                repo::integrations::claim_due(&mut conn, self.claim_batch(), lease).await?,
+                repo::integrations::claim_due(&mut conn, self.claim_batch(), lease, self.now())
+                    .await?,
             )
         }
         .await
@@ -74,15 +88,16 @@ impl App {
             claimed: claimed.len(),
             ..PassReport::default()
         };
-        let outcomes: Vec<Option<(Uuid, Uuid)>> = futures::stream::iter(claimed)
+        let outcomes: Vec<Scheduled> = futures::stream::iter(claimed)
             .map(|claimed| async move { self.start_scheduled(&claimed).await })
             .buffer_unordered(START_CONCURRENCY)
             .collect()
             .await;
         for outcome in outcomes {
             match outcome {
-                Some(pair) => report.enqueued.push(pair),
-                None => report.failed += 1,
+                Scheduled::Started(pair) => report.enqueued.push(pair),
+                Scheduled::NotDue => report.not_due += 1,
+                Scheduled::Failed => report.failed += 1,
             }
         }
         report.reauth_notices = self.notify_lost_grants().await;
@@ -108,27 +123,22 @@ impl App {
         i32::try_from(report.claimed).is_ok_and(|n| n >= self.claim_batch())
     }
 
-    /// Starts the run of a claimed integration; `None` when that failed (the
-    /// integration is due again after the lease).
-    async fn start_scheduled(&self, claimed: &Claimed) -> Option<(Uuid, Uuid)> {
+    /// Starts the run of a claimed integration's due streams.
+    async fn start_scheduled(&self, claimed: &Claimed) -> Scheduled {
         let workspace_id = WorkspaceId(claimed.workspace_id);
         match self
-            .start_sync(
-                workspace_id,
-                claimed.integration_id,
-                None,
-                SyncTrigger::Schedule,
-            )
+            .start_scheduled_sync(workspace_id, claimed.integration_id)
             .await
         {
-            Ok(started) => Some((claimed.integration_id, started.run.id)),
+            Ok(Some(started)) => Scheduled::Started((claimed.integration_id, started.run.id)),
+            Ok(None) => Scheduled::NotDue,
             Err(err) => {
                 tracing::error!(
                     integration_id = %claimed.integration_id,
                     error = %err,
                     "could not start a scheduled sync run; it is due again after the lease"
                 );
-                None
+                Scheduled::Failed
             }
         }
     }

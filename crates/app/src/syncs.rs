@@ -3,13 +3,20 @@
 //! retry or a dead letter records.
 //!
 //! A run and its job are written in one transaction (the job staged in the outbox),
-//! so a run never waits for a job that was not queued.
+//! so a run never waits for a job that was not queued. A run reads a list of
+//! streams fixed when it is queued: the ones a request named, every enabled one, or
+//! — started by the scheduler — the ones due (see [`crate::schedules`]).
 //!
 //! Each page is committed with its records, KPI points, the stream cursor and the
-//! run's counters in one transaction (`ingest::commit_page`), so an attempt that
-//! dies halfway (an error, a deploy, a SIGKILL) leaves exactly the pages it
+//! run's counters in one transaction (`ingest::commit_sync_page`), so an attempt
+//! that dies halfway (an error, a deploy, a SIGKILL) leaves exactly the pages it
 //! finished, and the next attempt or the redelivered task resumes from the committed
-//! cursor: no duplicate rows, none lost.
+//! cursor: no duplicate rows, none lost. A stream is read in a pass, from its cursor
+//! to the page that says no more follow; that page ends the pass in the same
+//! transaction (the stream due again one schedule later; on a full-refresh stream,
+//! the records the pass did not see marked deleted). A later attempt of the run
+//! skips the streams it already read to their end, and a stream reset during the
+//! run is left to the reset's own run.
 //!
 //! Failures are classified for the retry policy in junction-jobs:
 //! - a provider 401 on a refreshable token is answered by one forced, single-flight
@@ -24,18 +31,25 @@
 //! - anything else goes through [`JobFailure::from_adapter`] or the store's
 //!   classification (retryable or permanent).
 
-use std::time::Instant;
+use std::{collections::BTreeMap, time::Instant};
 
 use chrono::{DateTime, Utc};
-use junction_core::{AdapterError, AuthSpec, ErrorCode, ReadRequest, WorkspaceId};
+use junction_core::{AdapterError, AuthSpec, ErrorCode, ReadRequest, StreamSpec, WorkspaceId};
 use junction_jobs::{Job, JobFailure, SyncJob, outbox};
 use junction_oauth::RefreshError;
 use junction_store::{
-    Conn, StoreError, ingest,
+    Conn, StoreError, WorkspaceTx,
+    ingest::{self, Committed, SyncPage},
     models::{
-        Integration, IntegrationStatus, LogLevel, Operation, RunStatus, SyncRun, SyncTrigger,
+        Integration, IntegrationStatus, LogLevel, Operation, RunStatus, StreamState, SyncRun,
+        SyncTrigger,
     },
-    repo::{self, integrations::IntegrationPatch, logs::NewLog},
+    repo::{
+        self,
+        integrations::IntegrationPatch,
+        logs::NewLog,
+        stream_states::{ReadStart, StreamPatch},
+    },
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -44,6 +58,10 @@ use crate::{
     App, CallError, ConnectError, Error, Listed, PageRequest, Result,
     failures::{REAUTH_MESSAGE, connect_failure, store_failure},
     listed, metrics,
+    schedules::{
+        default_schedule_seconds, due_streams, enabled_streams, next_sync_after_run, reschedule,
+        schedule_seconds, states_by_name, stream_of,
+    },
 };
 
 /// A run that was started, and the id of its job.
@@ -54,6 +72,50 @@ pub struct StartedRun {
     /// The request joined a run that had not ended yet (queued, running or waiting
     /// for a retry) and covers what was asked, instead of starting another.
     pub joined: bool,
+}
+
+/// Which streams a sync run reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamSelection {
+    /// Every enabled stream (a sync that names none).
+    Enabled,
+    /// These streams, enabled or not (a sync that names them).
+    Named(Vec<String>),
+}
+
+/// The streams a run is to read, and whether a request named them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RunStreams {
+    /// A request named them (a run of one named stream says so in its `stream`).
+    pub named: bool,
+    pub streams: Vec<String>,
+}
+
+/// Which run that has not ended a request may join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Join {
+    /// Any that reads every stream asked for.
+    Covering,
+    /// Only one that has not started yet: a reset stream must be read from its
+    /// start, which a run already reading cannot promise.
+    NotStarted,
+}
+
+impl Join {
+    fn accepts(self, run: &SyncRun) -> bool {
+        match self {
+            Join::Covering => true,
+            Join::NotStarted => run.status == RunStatus::Queued && run.attempts == 0,
+        }
+    }
+}
+
+/// Whether a run reads every stream of `streams` (a run without a list reads every
+/// enabled stream).
+fn covers(run: &SyncRun, streams: &[String]) -> bool {
+    run.streams
+        .as_ref()
+        .is_none_or(|read| streams.iter().all(|s| read.contains(s)))
 }
 
 /// How [`App::begin_attempt`] found a run.
@@ -73,6 +135,7 @@ struct Totals {
     records_read: u64,
     records_written: u64,
     kpi_points_written: u64,
+    records_deleted: u64,
 }
 
 /// One attempt of a sync job as the queue delivered it.
@@ -86,19 +149,8 @@ pub struct Attempt<'a> {
 }
 
 impl App {
-    /// Starts a sync run of an integration — every stream, or the one named — and
-    /// stages its job, in one transaction. A manual run needs an active integration
-    /// and a stream its provider has, and is logged; the scheduler's runs are of
-    /// integrations it claimed as active.
-    ///
-    /// One run of an integration at a time: a request while a run that covers it
-    /// (every stream, or the same one) has not ended joins that run — a manual sync
-    /// of a due integration and the scheduler's claim of it end up as one run,
-    /// whichever comes first. A request a run in progress does not cover (another
-    /// stream) gets its own run, which waits until that one has ended
-    /// ([`Self::run_sync_attempt`] puts it off while another run of the
-    /// integration is running). The integration's row is locked meanwhile, so two
-    /// concurrent requests make one run.
+    /// Starts a sync run of an integration — every enabled stream, or the one named
+    /// — and stages its job, in one transaction (see [`Self::start_sync_of`]).
     pub async fn start_sync(
         &self,
         workspace_id: WorkspaceId,
@@ -106,25 +158,148 @@ impl App {
         stream: Option<&str>,
         trigger: SyncTrigger,
     ) -> Result<StartedRun> {
+        let selection = match stream {
+            Some(stream) => StreamSelection::Named(vec![stream.to_owned()]),
+            None => StreamSelection::Enabled,
+        };
+        self.start_sync_of(workspace_id, integration_id, selection, trigger)
+            .await
+    }
+
+    /// Starts a sync run of the streams selected and stages its job, in one
+    /// transaction. It needs an active integration and streams its provider has;
+    /// streams named are read even when disabled (they were asked for), and
+    /// "every enabled stream" with none enabled is a conflict. A manual request is
+    /// logged.
+    ///
+    /// One run of an integration at a time: a request while a run that covers it
+    /// (every stream it asks for) has not ended joins that run — a manual sync of a
+    /// due integration and the scheduler's claim of it end up as one run, whichever
+    /// comes first. A request a run in progress does not cover gets its own run,
+    /// which waits until that one has ended ([`Self::run_sync_attempt`] puts it off
+    /// while another run of the integration is running). The integration's row is
+    /// locked meanwhile, so two concurrent requests make one run.
+    pub async fn start_sync_of(
+        &self,
+        workspace_id: WorkspaceId,
+        integration_id: Uuid,
+        selection: StreamSelection,
+        trigger: SyncTrigger,
+    ) -> Result<StartedRun> {
         let mut tx = self.begin(workspace_id).await?;
         let integration = crate::integration_for_update(&mut tx, integration_id).await?;
         let adapter = self.adapter(&integration.provider)?;
-        if let Some(stream) = stream
-            && adapter.spec().stream(stream).is_none()
-        {
-            return Err(Error::new(
-                ErrorCode::UnknownStream,
-                format!("{} has no stream `{stream}`", adapter.spec().name),
-            ));
-        }
+        let spec = adapter.spec();
+        let named = matches!(selection, StreamSelection::Named(_));
+        let streams = match selection {
+            StreamSelection::Named(names) => {
+                if names.is_empty() {
+                    return Err(Error::field(
+                        "streams",
+                        "names no stream: leave it out to sync every enabled stream",
+                    ));
+                }
+                let mut streams: Vec<String> = Vec::with_capacity(names.len());
+                for name in names {
+                    let stream = stream_of(spec, &name)?;
+                    if !streams.iter().any(|s| s == stream.name) {
+                        streams.push(stream.name.to_owned());
+                    }
+                }
+                streams
+            }
+            StreamSelection::Enabled => {
+                let states = states_by_name(tx.conn(), integration_id).await?;
+                let streams = enabled_streams(&spec.streams, &states);
+                if streams.is_empty() {
+                    return Err(Error::new(
+                        ErrorCode::Conflict,
+                        format!(
+                            "every stream of the integration is disabled: name the streams to \
+                             sync, or enable one with PATCH \
+                             /v1/integrations/{integration_id}/streams/{{stream}}"
+                        ),
+                    ));
+                }
+                streams
+            }
+        };
         crate::integrations::ensure_active(&integration)?;
+        let started = self
+            .queue_run(
+                &mut tx,
+                workspace_id,
+                &integration,
+                RunStreams { named, streams },
+                trigger,
+                Join::Covering,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(started)
+    }
+
+    /// The scheduler's run of an integration it claimed: the streams due now (the
+    /// enabled ones whose next sync has come). `None` when none is — the
+    /// integration's next sync then moves to its earliest stream's, and the claim
+    /// ends.
+    pub async fn start_scheduled_sync(
+        &self,
+        workspace_id: WorkspaceId,
+        integration_id: Uuid,
+    ) -> Result<Option<StartedRun>> {
+        let mut tx = self.begin(workspace_id).await?;
+        let integration = crate::integration_for_update(&mut tx, integration_id).await?;
+        let adapter = self.adapter(&integration.provider)?;
+        crate::integrations::ensure_active(&integration)?;
+        let now = self.now();
+        let states = states_by_name(tx.conn(), integration_id).await?;
+        let due = due_streams(&adapter.spec().streams, &states, now);
+        if due.is_empty() {
+            repo::integrations::clear_claim(tx.conn(), integration_id).await?;
+            reschedule(tx.conn(), &integration, adapter.spec(), now).await?;
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let started = self
+            .queue_run(
+                &mut tx,
+                workspace_id,
+                &integration,
+                RunStreams {
+                    named: false,
+                    streams: due,
+                },
+                SyncTrigger::Schedule,
+                Join::Covering,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(Some(started))
+    }
+
+    /// Joins a run of the integration that has not ended and covers `streams` (as
+    /// `join` allows), or queues one and stages its job, in the caller's
+    /// transaction (which holds the integration's row). A scheduled run ends the
+    /// scheduler's claim; a manual request is logged.
+    pub(crate) async fn queue_run(
+        &self,
+        tx: &mut WorkspaceTx,
+        workspace_id: WorkspaceId,
+        integration: &Integration,
+        streams: RunStreams,
+        trigger: SyncTrigger,
+        join: Join,
+    ) -> Result<StartedRun> {
+        let RunStreams { named, streams } = streams;
+        let integration_id = integration.id;
         if trigger == SyncTrigger::Schedule {
             repo::integrations::clear_claim(tx.conn(), integration_id).await?;
         }
         let unfinished = repo::sync_runs::unfinished_of(tx.conn(), integration_id).await?;
         if let Some(run) = unfinished
             .into_iter()
-            .find(|run| run.stream.is_none() || run.stream.as_deref() == stream)
+            .find(|run| join.accepts(run) && covers(run, &streams))
         {
             let job_id = run
                 .job_id
@@ -139,21 +314,31 @@ impl App {
                         level: LogLevel::Info,
                         operation: Operation::Sync,
                         message: &format!("sync requested; joined the run already {}", run.status),
-                        details: json!({"run_id": run.id, "stream": stream, "job_id": job_id}),
+                        details: json!({"run_id": run.id, "streams": streams, "job_id": job_id}),
                         run_id: Some(run.id),
                     },
                 )
                 .await?;
             }
-            tx.commit().await?;
             return Ok(StartedRun {
                 run,
                 job_id,
                 joined: true,
             });
         }
-        let run = repo::sync_runs::create(tx.conn(), workspace_id, integration_id, stream, trigger)
-            .await?;
+        let stream = match streams.as_slice() {
+            [one] if named => Some(one.as_str()),
+            _ => None,
+        };
+        let run = repo::sync_runs::create_for(
+            tx.conn(),
+            workspace_id,
+            integration_id,
+            stream,
+            &streams,
+            trigger,
+        )
+        .await?;
         let job_id = outbox::stage(tx.conn(), &Job::of_sync_run(&run)).await?;
         if trigger == SyncTrigger::Manual {
             repo::logs::append(
@@ -164,13 +349,12 @@ impl App {
                     level: LogLevel::Info,
                     operation: Operation::Sync,
                     message: "sync requested",
-                    details: json!({"run_id": run.id, "stream": stream, "job_id": job_id}),
+                    details: json!({"run_id": run.id, "streams": streams, "job_id": job_id}),
                     run_id: Some(run.id),
                 },
             )
             .await?;
         }
-        tx.commit().await?;
         Ok(StartedRun {
             run,
             job_id,
@@ -260,18 +444,24 @@ impl App {
             .adapter(&provider)
             .map_err(|e| connect_failure(&e))?;
         let spec = adapter.spec();
-        let streams: Vec<&str> = match &job.stream {
-            Some(name) => match spec.stream(name) {
-                Some(stream) => vec![stream.name],
-                None => {
-                    return Err(JobFailure::permanent(
-                        ErrorCode::UnknownStream,
-                        format!("{} has no stream `{name}`", spec.name),
-                    ));
-                }
-            },
-            None => spec.streams.iter().map(|s| s.name).collect(),
+        let states = self.stream_states(workspace_id, integration.id).await?;
+        let names = match &run.streams {
+            Some(names) => names.clone(),
+            None => enabled_streams(&spec.streams, &states),
         };
+        let mut streams: Vec<&StreamSpec> = Vec::with_capacity(names.len());
+        for name in &names {
+            let Some(stream) = spec.stream(name) else {
+                return Err(JobFailure::permanent(
+                    ErrorCode::UnknownStream,
+                    format!("{} has no stream `{name}`", spec.name),
+                ));
+            };
+            // An earlier attempt of this run read it to its end: not again.
+            if states.get(name).and_then(|s| s.last_run_id) != Some(run.id) {
+                streams.push(stream);
+            }
+        }
         let mut session = match self.connections.session(workspace_id, &integration).await {
             Ok(session) => session,
             Err(err) => {
@@ -289,12 +479,12 @@ impl App {
         let mut totals = Totals::default();
         let mut held_at = Instant::now();
         for stream in streams {
-            let mut cursor = self
-                .stored_cursor(workspace_id, integration.id, stream)
-                .await?;
+            let name = stream.name;
+            let pass = self.begin_read(workspace_id, integration.id, name).await?;
+            let mut cursor = pass.cursor.clone();
             loop {
                 let request = ReadRequest {
-                    stream: stream.to_owned(),
+                    stream: name.to_owned(),
                     cursor: cursor.clone(),
                     page_size,
                 };
@@ -330,24 +520,40 @@ impl App {
                     return Err(JobFailure::permanent(
                         ErrorCode::Internal,
                         format!(
-                            "the {provider} adapter announced more `{stream}` pages without a cursor"
+                            "the {provider} adapter announced more `{name}` pages without a cursor"
                         ),
                     ));
                 }
-                let stats = ingest::commit_page(
+                let committed = ingest::commit_sync_page(
                     &self.store,
                     workspace_id,
                     integration.id,
-                    stream,
+                    name,
                     &page,
-                    Some(run.id),
+                    &SyncPage {
+                        run_id: run.id,
+                        pass: &pass,
+                        full_refresh: stream.cursor_field.is_none(),
+                        now: self.now(),
+                        default_schedule_seconds: default_schedule_seconds(stream),
+                    },
                 )
                 .await
                 .map_err(|e| store_failure(&e))?;
+                let stats = match committed {
+                    Committed::Page { stats, .. } => stats,
+                    Committed::Superseded => {
+                        // Reset while this run read it: the reset's run reads it whole.
+                        self.log_superseded(workspace_id, integration.id, run.id, name)
+                            .await;
+                        break;
+                    }
+                };
                 totals.pages += 1;
                 totals.records_read += stats.records_read;
                 totals.records_written += stats.records_written;
                 totals.kpi_points_written += stats.kpi_points_written;
+                totals.records_deleted += stats.records_deleted;
                 metrics::sync_page(&provider, &stats);
                 if held_at.elapsed() >= hold_every {
                     self.hold_claim(workspace_id, integration.id).await?;
@@ -478,21 +684,74 @@ impl App {
         result.map_err(|e| store_failure(&e))
     }
 
-    /// The committed cursor of a stream (`None` on a first sync).
-    async fn stored_cursor(
+    /// The stream states of an integration, by stream.
+    async fn stream_states(
+        &self,
+        workspace_id: WorkspaceId,
+        integration_id: Uuid,
+    ) -> Result<BTreeMap<String, StreamState>, JobFailure> {
+        let result = async {
+            let mut tx = self.store.begin(workspace_id).await?;
+            let states = states_by_name(tx.conn(), integration_id).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(states)
+        }
+        .await;
+        result.map_err(|e| store_failure(&e))
+    }
+
+    /// Starts reading a stream: its committed cursor (`None` on a first sync or
+    /// after a reset) and its pass.
+    async fn begin_read(
         &self,
         workspace_id: WorkspaceId,
         integration_id: Uuid,
         stream: &str,
-    ) -> Result<Option<serde_json::Value>, JobFailure> {
+    ) -> Result<ReadStart, JobFailure> {
         let result = async {
             let mut tx = self.store.begin(workspace_id).await?;
-            let state = repo::stream_states::get(tx.conn(), integration_id, stream).await?;
+            let start =
+                repo::stream_states::begin_read(tx.conn(), workspace_id, integration_id, stream)
+                    .await?;
             tx.commit().await?;
-            Ok::<_, StoreError>(state.and_then(|s| s.cursor))
+            Ok::<_, StoreError>(start)
         }
         .await;
         result.map_err(|e| store_failure(&e))
+    }
+
+    /// Logs that a run stopped reading a stream a reset took over.
+    async fn log_superseded(
+        &self,
+        workspace_id: WorkspaceId,
+        integration_id: Uuid,
+        run_id: Uuid,
+        stream: &str,
+    ) {
+        let result = async {
+            let mut tx = self.store.begin(workspace_id).await?;
+            repo::logs::append(
+                tx.conn(),
+                NewLog {
+                    workspace_id,
+                    integration_id,
+                    level: LogLevel::Info,
+                    operation: Operation::Sync,
+                    message: &format!(
+                        "stopped reading `{stream}`: the stream was reset meanwhile, and the \
+                         reset's sync reads it whole"
+                    ),
+                    details: json!({"stream": stream}),
+                    run_id: Some(run_id),
+                },
+            )
+            .await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(err) = result {
+            tracing::warn!(%run_id, error = %err, "could not log a stream taken over by a reset");
+        }
     }
 
     /// Classifies a failed read, counting rate limits.
@@ -637,22 +896,42 @@ impl App {
         attempt: Totals,
     ) -> Result<(), JobFailure> {
         let now = self.now();
+        let spec = self
+            .connections
+            .adapter(&integration.provider)
+            .map_err(|e| connect_failure(&e))?
+            .spec()
+            .clone();
         let result = async {
             let mut tx = self.store.begin(workspace_id).await?;
             let run =
                 repo::sync_runs::finish(tx.conn(), run_id, RunStatus::Succeeded, None).await?;
             let current = repo::integrations::get_for_update(tx.conn(), integration.id).await?;
-            repo::integrations::record_sync_finished(tx.conn(), integration.id, now).await?;
+            // The sync finished when its last stream did; the integration is due
+            // when its earliest stream is.
+            let finished_at = states_by_name(tx.conn(), integration.id)
+                .await?
+                .values()
+                .filter(|state| state.last_run_id == Some(run_id))
+                .filter_map(|state| state.last_synced_at)
+                .max()
+                .unwrap_or(now);
+            let next = next_sync_after_run(tx.conn(), integration.id, &spec, now).await?;
+            repo::integrations::record_sync_finished(tx.conn(), integration.id, finished_at, next)
+                .await?;
             if current.last_error_code.is_some() || current.last_error_message.is_some() {
                 repo::integrations::set_status(tx.conn(), integration.id, current.status, None)
                     .await?;
             }
             // The run's counters cover every attempt (pages committed before a crash
             // or a retry count once, when they were committed).
-            let message = format!(
+            let mut message = format!(
                 "sync finished: {} records read, {} written, {} KPI points",
                 run.records_read, run.records_written, run.kpi_points_written
             );
+            if run.records_deleted > 0 {
+                message.push_str(&format!(", {} records marked deleted", run.records_deleted));
+            }
             repo::logs::append(
                 tx.conn(),
                 NewLog {
@@ -665,6 +944,8 @@ impl App {
                         "records_read": run.records_read,
                         "records_written": run.records_written,
                         "kpi_points_written": run.kpi_points_written,
+                        "records_deleted": run.records_deleted,
+                        "streams": run.streams,
                         "attempts": run.attempts,
                         "job_id": job_id,
                         "this_attempt": {
@@ -672,6 +953,7 @@ impl App {
                             "records_read": attempt.records_read,
                             "records_written": attempt.records_written,
                             "kpi_points_written": attempt.kpi_points_written,
+                            "records_deleted": attempt.records_deleted,
                         },
                     }),
                     run_id: Some(run_id),
@@ -743,15 +1025,16 @@ impl App {
     }
 
     /// A sync job was dead-lettered: the run shows `dead`, the error is recorded on
-    /// the integration (its status stays), its next scheduled sync moves a whole
-    /// schedule away (a broken integration is not retried every lease), an error is
-    /// logged and the workspace is told.
+    /// the integration (its status stays), each stream the run did not finish
+    /// moves a whole schedule away (a broken stream is not retried every lease) and
+    /// the integration's next sync with them, an error is logged and the workspace
+    /// is told.
     pub async fn record_sync_dead(&self, attempt: Attempt<'_>, failure: &JobFailure) {
         let job = attempt.job;
         let now = self.now();
         let result = async {
             let mut tx = self.store.begin(job.workspace_id).await?;
-            repo::sync_runs::finish(
+            let run = repo::sync_runs::finish(
                 tx.conn(),
                 job.run_id,
                 RunStatus::Dead,
@@ -767,17 +1050,35 @@ impl App {
                 Some((failure.code.name(), &failure.message)),
             )
             .await?;
-            repo::integrations::update(
-                tx.conn(),
-                job.integration_id,
-                &IntegrationPatch {
-                    next_sync_at: Some(Some(
-                        now + chrono::Duration::seconds(i64::from(integration.schedule_seconds)),
-                    )),
-                    ..IntegrationPatch::default()
-                },
-            )
-            .await?;
+            if let Ok(adapter) = self.connections.adapter(&integration.provider) {
+                let spec = adapter.spec();
+                let states = states_by_name(tx.conn(), integration.id).await?;
+                let names = run
+                    .streams
+                    .clone()
+                    .unwrap_or_else(|| enabled_streams(&spec.streams, &states));
+                for stream in names.iter().filter_map(|name| spec.stream(name)) {
+                    let state = states.get(stream.name);
+                    if state.and_then(|s| s.last_run_id) == Some(run.id) {
+                        continue;
+                    }
+                    let seconds = schedule_seconds(stream, state);
+                    repo::stream_states::update(
+                        tx.conn(),
+                        job.workspace_id,
+                        integration.id,
+                        stream.name,
+                        &StreamPatch {
+                            next_sync_at: Some(Some(
+                                now + chrono::Duration::seconds(i64::from(seconds)),
+                            )),
+                            ..StreamPatch::default()
+                        },
+                    )
+                    .await?;
+                }
+                reschedule(tx.conn(), &integration, spec, now).await?;
+            }
             repo::logs::append(
                 tx.conn(),
                 NewLog {

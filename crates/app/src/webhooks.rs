@@ -467,6 +467,7 @@ impl App {
                         "event_id": row.event_id,
                         "records_written": stats.records_written,
                         "kpi_points_written": stats.kpi_points_written,
+                        "records_deleted": stats.records_deleted,
                         "addresses_suppressed": stats.addresses_suppressed,
                     }),
                     run_id: None,

@@ -227,12 +227,25 @@ pub struct Suppression {
     pub reason: String,
 }
 
+/// A record of one stream that a webhook event says was deleted upstream (Stripe's
+/// `customer.deleted`). Junction keeps the record, marked deleted, so followers of
+/// `modified_after` learn of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamDeletion {
+    pub stream: String,
+    /// The record's [`crate::Record::external_id`].
+    pub external_id: String,
+}
+
 /// What a verified webhook event changes in Junction's data.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WebhookEffects {
     pub records: Vec<StreamRecord>,
     pub kpis: Vec<StreamKpi>,
     pub suppressions: Vec<Suppression>,
+    /// Records removed upstream.
+    #[serde(default)]
+    pub deletions: Vec<StreamDeletion>,
 }
 
 /// Where the authenticated proxy (`/v1/integrations/{id}/proxy/{path}`) sends one

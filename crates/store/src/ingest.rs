@@ -2,11 +2,17 @@
 //! and KPI points of a stream ([`write_stream`]) — for a sync page and for a
 //! webhook's effects alike.
 //!
-//! [`commit_page`] commits one page of a sync: its records, its KPI points and the
-//! stream cursor in one transaction, so a crash or an error mid-page leaves the
+//! [`commit_sync_page`] commits one page of a sync: its records, its KPI points and
+//! the stream cursor in one transaction, so a crash or an error mid-page leaves the
 //! previous page's cursor and no partial rows, and a retried page rewrites the same
-//! rows. [`apply_effects`] writes what a verified webhook event changes (records and
-//! KPI points by stream, suppressed addresses) inside the caller's transaction.
+//! rows. The page belongs to a pass of the stream (see
+//! [`stream_states::begin_read`]); the page that ends the pass also ends it in the
+//! same transaction — the stream's last and next sync, and for a full-refresh
+//! stream the records the pass did not see marked deleted. A page of a pass that a
+//! reset has ended since is not written ([`Committed::Superseded`]).
+//! [`apply_effects`] writes what a verified webhook event changes (records and KPI
+//! points by stream, records deleted upstream, suppressed addresses) inside the
+//! caller's transaction.
 //!
 //! This is the one boundary where provider data enters the database, so it is where
 //! text and JSON Postgres cannot store are made storable: a NUL in a record's id or
@@ -16,12 +22,17 @@
 
 use std::{borrow::Cow, collections::BTreeMap};
 
+use chrono::{DateTime, Utc};
 use junction_core::{KpiPoint, Page, Record, WebhookEffects, WorkspaceId, storable};
 use uuid::Uuid;
 
 use crate::{
     Conn, Store, StoreError,
-    repo::{email_suppressions, kpis, records, stream_states, sync_runs},
+    repo::{
+        email_suppressions, kpis, records,
+        stream_states::{self, ReadStart},
+        sync_runs::{self, Progress},
+    },
 };
 
 /// What committing a page wrote.
@@ -30,6 +41,8 @@ pub struct PageStats {
     pub records_read: u64,
     pub records_written: u64,
     pub kpi_points_written: u64,
+    /// Records of a full-refresh stream marked deleted when the page ended its pass.
+    pub records_deleted: u64,
 }
 
 /// What applying a webhook's effects wrote.
@@ -37,8 +50,37 @@ pub struct PageStats {
 pub struct EffectStats {
     pub records_written: u64,
     pub kpi_points_written: u64,
+    /// Records newly marked deleted.
+    pub records_deleted: u64,
     /// Addresses newly on the suppression list.
     pub addresses_suppressed: u64,
+}
+
+/// Where a page of a sync belongs, and what ending its pass means.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncPage<'a> {
+    /// The run whose counters the page adds to.
+    pub run_id: Uuid,
+    /// The pass the page was read in.
+    pub pass: &'a ReadStart,
+    /// The stream reads every record in each pass (no cursor field): a record the
+    /// pass did not see is gone upstream.
+    pub full_refresh: bool,
+    /// The time by the application's clock (the stream's last sync, if the page
+    /// ends the pass; it is due again one schedule later).
+    pub now: DateTime<Utc>,
+    /// The provider's default schedule of the stream, for a stream without its own.
+    pub default_schedule_seconds: i32,
+}
+
+/// What committing a sync page did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// The page is written; `ended_pass` when it was the pass's last.
+    Page { stats: PageStats, ended_pass: bool },
+    /// The stream was reset after the pass began: the page was not written (the
+    /// reset's own sync reads the stream whole).
+    Superseded,
 }
 
 /// Upserts records and KPI points of one stream of an integration; returns how many
@@ -121,8 +163,9 @@ fn storable_points(points: &[KpiPoint]) -> Cow<'_, [KpiPoint]> {
     )
 }
 
-/// Writes a page of `stream` and advances its cursor, all or nothing. When `run_id`
-/// is given, the run's counters move in the same transaction.
+/// Writes a page of `stream` outside of any pass and advances its cursor, all or
+/// nothing (tools and tests; syncs commit through [`commit_sync_page`]). When
+/// `run_id` is given, the run's counters move in the same transaction.
 pub async fn commit_page(
     store: &Store,
     workspace_id: WorkspaceId,
@@ -156,24 +199,109 @@ pub async fn commit_page(
         records_read: page.records.len() as u64,
         records_written,
         kpi_points_written,
+        records_deleted: 0,
     };
     if let Some(run_id) = run_id {
-        sync_runs::add_progress(
-            tx.conn(),
-            run_id,
-            i64::try_from(stats.records_read).unwrap_or(i64::MAX),
-            i64::try_from(stats.records_written).unwrap_or(i64::MAX),
-            i64::try_from(stats.kpi_points_written).unwrap_or(i64::MAX),
-        )
-        .await?;
+        sync_runs::add_progress(tx.conn(), run_id, progress(&stats)).await?;
     }
     tx.commit().await?;
     Ok(stats)
 }
 
+/// Commits a page of `stream` read in the pass `position.pass`, all or nothing: its
+/// records and KPI points, the cursor, the run's counters, and — on the pass's last
+/// page — the end of the pass (for a full-refresh stream, its unseen records marked
+/// deleted). A page of a pass the stream no longer has (a reset ended it) writes
+/// nothing.
+pub async fn commit_sync_page(
+    store: &Store,
+    workspace_id: WorkspaceId,
+    integration_id: Uuid,
+    stream: &str,
+    page: &Page,
+    position: &SyncPage<'_>,
+) -> Result<Committed, StoreError> {
+    let mut tx = store.begin(workspace_id).await?;
+    let pass_id = position.pass.pass_id;
+    if stream_states::lock_pass(tx.conn(), integration_id, stream).await? != Some(pass_id) {
+        tx.rollback().await?;
+        return Ok(Committed::Superseded);
+    }
+    let (records_written, kpi_points_written) = write_stream(
+        tx.conn(),
+        workspace_id,
+        integration_id,
+        stream,
+        &page.records,
+        &page.kpis,
+    )
+    .await?;
+    if position.full_refresh && !page.records.is_empty() {
+        let records = storable_records(&page.records);
+        let ids: Vec<&str> = records.iter().map(|r| r.external_id.as_str()).collect();
+        records::mark_seen(tx.conn(), integration_id, stream, &ids, pass_id).await?;
+    }
+    stream_states::advance(
+        tx.conn(),
+        workspace_id,
+        integration_id,
+        stream,
+        page.next_cursor
+            .as_ref()
+            .map(storable::sanitize_json)
+            .as_deref(),
+    )
+    .await?;
+    let ended_pass = !page.has_more;
+    let mut records_deleted = 0;
+    if ended_pass {
+        if position.full_refresh {
+            records_deleted = records::mark_unseen_deleted(
+                tx.conn(),
+                integration_id,
+                stream,
+                pass_id,
+                position.pass.pass_started_at,
+            )
+            .await?;
+        }
+        stream_states::complete(
+            tx.conn(),
+            integration_id,
+            stream,
+            Some(position.run_id),
+            position.now,
+            position.default_schedule_seconds,
+        )
+        .await?;
+    }
+    let stats = PageStats {
+        records_read: page.records.len() as u64,
+        records_written,
+        kpi_points_written,
+        records_deleted,
+    };
+    sync_runs::add_progress(tx.conn(), position.run_id, progress(&stats)).await?;
+    tx.commit().await?;
+    Ok(Committed::Page { stats, ended_pass })
+}
+
+/// A page's figures as a run's counters.
+fn progress(stats: &PageStats) -> Progress {
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    Progress {
+        records_read: count(stats.records_read),
+        records_written: count(stats.records_written),
+        kpi_points_written: count(stats.kpi_points_written),
+        records_deleted: count(stats.records_deleted),
+    }
+}
+
 /// Writes what a webhook event changes — records and KPI points through
-/// [`write_stream`], stream by stream, and suppressed addresses — in the caller's
-/// transaction (which also marks the event processed).
+/// [`write_stream`], stream by stream, records deleted upstream, and suppressed
+/// addresses — in the caller's transaction (which also marks the event processed).
+/// Deletions come after the upserts, so an event that names a record both ways
+/// leaves it deleted.
 pub async fn apply_effects(
     conn: &mut Conn,
     workspace_id: WorkspaceId,
@@ -208,6 +336,17 @@ pub async fn apply_effects(
         .await?;
         stats.records_written += records_written;
         stats.kpi_points_written += points_written;
+    }
+    let mut deleted: BTreeMap<Cow<'_, str>, Vec<Cow<'_, str>>> = BTreeMap::new();
+    for deletion in &effects.deletions {
+        deleted
+            .entry(storable::sanitize_text(&deletion.stream))
+            .or_default()
+            .push(storable::sanitize_text(&deletion.external_id));
+    }
+    for (stream, ids) in &deleted {
+        let ids: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
+        stats.records_deleted += records::mark_deleted(conn, integration_id, stream, &ids).await?;
     }
     for suppression in &effects.suppressions {
         if email_suppressions::suppress(

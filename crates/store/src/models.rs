@@ -357,8 +357,15 @@ pub struct SyncRun {
     pub queued_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The streams the run reads, decided when it was queued; `None` on runs queued
+    /// before streams had schedules of their own (every enabled stream).
+    pub streams: Option<Vec<String>>,
+    /// Records the run marked deleted (gone from a full-refresh stream).
+    pub records_deleted: i64,
 }
 
+/// The state of one stream of an integration: its cursor, its schedule and its
+/// read in progress.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
 #[diesel(table_name = stream_states, check_for_backend(diesel::pg::Pg))]
 pub struct StreamState {
@@ -368,6 +375,19 @@ pub struct StreamState {
     pub cursor: Option<serde_json::Value>,
     pub pages_committed: i64,
     pub updated_at: DateTime<Utc>,
+    /// A disabled stream is never synced by the scheduler.
+    pub enabled: bool,
+    /// The stream's own schedule; `None`: the provider's default for the stream.
+    pub schedule_seconds: Option<i32>,
+    /// When the stream is due next; `None`: as soon as the integration is scheduled.
+    pub next_sync_at: Option<DateTime<Utc>>,
+    /// When a sync last read the stream to its end.
+    pub last_synced_at: Option<DateTime<Utc>>,
+    /// The run that did.
+    pub last_run_id: Option<Uuid>,
+    /// The pass in progress (`None` between passes).
+    pub pass_id: Option<Uuid>,
+    pub pass_started_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
@@ -383,6 +403,8 @@ pub struct RecordRow {
     pub provider_modified_at: Option<DateTime<Utc>>,
     pub first_seen_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the record was found removed upstream (kept, marked); `None`: live.
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]

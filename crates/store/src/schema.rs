@@ -111,6 +111,8 @@ diesel::table! {
         queued_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
+        streams -> Nullable<Array<Text>>,
+        records_deleted -> Int8,
     }
 }
 
@@ -122,6 +124,13 @@ diesel::table! {
         cursor -> Nullable<Jsonb>,
         pages_committed -> Int8,
         updated_at -> Timestamptz,
+        enabled -> Bool,
+        schedule_seconds -> Nullable<Int4>,
+        next_sync_at -> Nullable<Timestamptz>,
+        last_synced_at -> Nullable<Timestamptz>,
+        last_run_id -> Nullable<Uuid>,
+        pass_id -> Nullable<Uuid>,
+        pass_started_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -136,6 +145,8 @@ diesel::table! {
         provider_modified_at -> Nullable<Timestamptz>,
         first_seen_at -> Timestamptz,
         updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+        seen_in_pass -> Nullable<Uuid>,
     }
 }
 

@@ -7,11 +7,13 @@
 //! - [`test_vault`] and fixtures that create workspaces and integrations.
 //! - [`TcpCut`]: a TCP forwarder a test can cut and restore, to take a service away
 //!   (Redis, a provider) and bring it back.
+//! - [`ManualClock`]: a clock the test pins and advances.
 //!
 //! The server defaults to the local Postgres and Redis that `.ci/run` starts; override
 //! with `JUNCTION_TEST_DATABASE_URL` (a maintenance database URL) and
 //! `JUNCTION_TEST_REDIS_URL`.
 
+mod clock;
 mod cut;
 
 use std::time::Duration;
@@ -29,6 +31,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::SecretString;
 use uuid::Uuid;
 
+pub use clock::ManualClock;
 pub use cut::{TcpCut, url_addr};
 
 /// The maintenance database URL tests create their databases through.

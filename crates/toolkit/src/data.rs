@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use junction_core::{
-    AdapterError, KpiPoint, ReadRequest, Record, StreamKpi, StreamRecord, StreamSpec,
-    WebhookEffects,
+    AdapterError, KpiPoint, ReadRequest, Record, StreamDeletion, StreamKpi, StreamRecord,
+    StreamSpec, WebhookEffects,
     spec::{CURRENCY_DIMENSION, MetricSpec, ProviderSpec, Unit},
 };
 use serde_json::Value;
@@ -219,6 +219,21 @@ pub fn add_effects(
     }));
 }
 
+/// Adds to webhook effects the records of `stream` an event says were deleted
+/// upstream, by their external ids.
+pub fn add_deletions<I, S>(effects: &mut WebhookEffects, stream: &str, external_ids: I)
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    effects
+        .deletions
+        .extend(external_ids.into_iter().map(|external_id| StreamDeletion {
+            stream: stream.to_owned(),
+            external_id: external_id.into(),
+        }));
+}
+
 /// proto3 JSON int64 (Google APIs), for `#[serde(with = "...")]` on an
 /// `Option<i64>`: written as a decimal string, read from a string or a number.
 pub mod proto_int64 {
@@ -394,6 +409,20 @@ mod tests {
         assert_eq!(
             (effects.records[0].stream.as_str(), effects.kpis.len()),
             ("s", 1)
+        );
+        add_deletions(&mut effects, "customers", ["cus_1", "cus_2"]);
+        assert_eq!(
+            effects.deletions,
+            [
+                StreamDeletion {
+                    stream: "customers".into(),
+                    external_id: "cus_1".into()
+                },
+                StreamDeletion {
+                    stream: "customers".into(),
+                    external_id: "cus_2".into()
+                },
+            ]
         );
     }
 }

@@ -411,6 +411,23 @@ impl Seeded {
             id("GET /v1/integrations/{id}/logs", stripe),
             id("GET /v1/integrations/{id}/runs", stripe),
             id("POST /v1/integrations/{id}/sync", stripe),
+            id("GET /v1/integrations/{id}/streams", stripe),
+            // A stream of the seeded integration (one it names at random is 404
+            // `unknown_stream`, which the document declares too).
+            Entry::new(
+                "PATCH /v1/integrations/{id}/streams/{stream}",
+                vec![
+                    ("path.id", quoted(stripe)),
+                    ("path.stream", quoted("customers")),
+                ],
+            ),
+            Entry::new(
+                "POST /v1/integrations/{id}/streams/{stream}/reset",
+                vec![
+                    ("path.id", quoted(stripe)),
+                    ("path.stream", quoted("charges")),
+                ],
+            ),
             id("POST /v1/integrations/{id}/test", stripe),
             id("GET /v1/integrations/{id}/webhook", stripe),
             id("DELETE /v1/integrations/{id}", doomed),
@@ -594,7 +611,7 @@ mod tests {
             }
         }
         assert!(missing.is_empty(), "no entry for {missing:?}");
-        assert_eq!(config.matches("[[operations]]").count(), 30);
+        assert_eq!(config.matches("[[operations]]").count(), 33);
     }
 
     #[test]

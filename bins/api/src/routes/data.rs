@@ -21,7 +21,7 @@ pub struct RecordQuery {
     pub integration_id: Uuid,
     /// A stream of the integration's provider.
     pub stream: String,
-    /// Only records changed (in Junction) after this moment.
+    /// Only records changed (in Junction) after this moment, deletions included.
     pub modified_after: Option<DateTime<Utc>>,
     #[param(schema_with = crate::pagination::limit)]
     pub limit: Option<i64>,
@@ -39,6 +39,10 @@ pub struct RecordView {
     pub first_seen_at: DateTime<Utc>,
     /// When the record last changed in Junction (the `modified_after` clock).
     pub updated_at: DateTime<Utc>,
+    /// When Junction found the record removed upstream (a full-refresh sync that no
+    /// longer lists it, or the provider's delete event); null while it exists. A
+    /// record marked deleted is kept, and read again it is live again.
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 /// A page of records, oldest change first.
@@ -49,7 +53,9 @@ pub struct RecordList {
 }
 
 /// Records of one stream of an integration, in the order they last changed, so a
-/// client can follow changes with `modified_after` and the cursor.
+/// client can follow changes with `modified_after` and the cursor. Records removed
+/// upstream are in it, marked with `deleted_at`: a follower learns of deletions in
+/// the same order.
 #[utoipa::path(
     tag = "data",
     params(RecordQuery),
@@ -87,6 +93,7 @@ pub async fn records(
         provider_modified_at: r.provider_modified_at,
         first_seen_at: r.first_seen_at,
         updated_at: r.updated_at,
+        deleted_at: r.deleted_at,
     });
     Ok(web::Json(RecordList { data, next_cursor }))
 }

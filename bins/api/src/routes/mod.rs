@@ -17,6 +17,7 @@ pub mod kpis;
 pub mod providers;
 pub mod proxy;
 pub mod runs;
+pub mod streams;
 pub mod webhooks;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -43,6 +44,9 @@ pub fn mount(cfg: &mut ServiceConfig) {
         .service(runs::trigger)
         .service(runs::list)
         .service(runs::get)
+        .service(streams::list)
+        .service(streams::update)
+        .service(streams::reset)
         .service(data::records)
         .service(kpis::kpis)
         .service(kpis::metrics)

@@ -1,16 +1,20 @@
 //! Syncs on demand and their runs: POST /v1/integrations/{id}/sync,
-//! GET /v1/integrations/{id}/runs, GET /v1/runs/{id}.
+//! GET /v1/integrations/{id}/runs, GET /v1/runs/{id}. Each stream's schedule and
+//! reset are in [`crate::routes::streams`].
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use junction_app::models::{SyncRun, SyncTrigger};
+use junction_app::{
+    models::{SyncRun, SyncTrigger},
+    syncs::{StartedRun, StreamSelection},
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
     auth::Auth,
-    error::{ApiResult, JsonOrEmpty, Problem},
+    error::{ApiError, ApiResult, JsonOrEmpty, Problem},
     pagination::{PageParams, page},
     state::AppState,
 };
@@ -20,8 +24,11 @@ use crate::{
 pub struct RunView {
     pub id: Uuid,
     pub integration_id: Uuid,
-    /// The one stream synced, or null for every stream.
+    /// The stream, when the run reads exactly one it was asked for by name.
     pub stream: Option<String>,
+    /// The streams the run reads (a scheduled run: those due; null on runs queued
+    /// before streams had schedules: every enabled stream).
+    pub streams: Option<Vec<String>>,
     /// `schedule`, `manual`, `replay` or `webhook`.
     pub trigger: String,
     /// `queued`, `running`, `retrying`, `succeeded`, `failed`, `dead` or `cancelled`.
@@ -32,6 +39,9 @@ pub struct RunView {
     pub records_read: i64,
     pub records_written: i64,
     pub kpi_points_written: i64,
+    /// Records found removed upstream (gone from a full-refresh stream), marked
+    /// deleted.
+    pub records_deleted: i64,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub queued_at: DateTime<Utc>,
@@ -45,6 +55,7 @@ impl From<SyncRun> for RunView {
             id: run.id,
             integration_id: run.integration_id,
             stream: run.stream,
+            streams: run.streams,
             trigger: run.trigger.as_str().to_owned(),
             status: run.status.as_str().to_owned(),
             job_id: run.job_id,
@@ -52,6 +63,7 @@ impl From<SyncRun> for RunView {
             records_read: run.records_read,
             records_written: run.records_written,
             kpi_points_written: run.kpi_points_written,
+            records_deleted: run.records_deleted,
             error_code: run.error_code,
             error_message: run.error_message,
             queued_at: run.queued_at,
@@ -72,8 +84,25 @@ pub struct RunList {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncRequest {
-    /// Sync only this stream (default: every stream).
+    /// Sync only this stream, enabled or not (default: every enabled stream).
     pub stream: Option<String>,
+    #[schema(schema_with = crate::schema::stream_names)]
+    pub streams: Option<Vec<String>>,
+}
+
+impl SyncRequest {
+    /// The streams asked for; `stream` and `streams` together are refused.
+    fn selection(self) -> Result<StreamSelection, ApiError> {
+        match (self.stream, self.streams) {
+            (Some(_), Some(_)) => Err(ApiError::field(
+                "streams",
+                "name the streams either in `stream` or in `streams`, not both",
+            )),
+            (Some(stream), None) => Ok(StreamSelection::Named(vec![stream])),
+            (None, Some(streams)) => Ok(StreamSelection::Named(streams)),
+            (None, None) => Ok(StreamSelection::Enabled),
+        }
+    }
 }
 
 /// The queued run.
@@ -82,22 +111,40 @@ pub struct SyncAccepted {
     pub run_id: Uuid,
     pub job_id: String,
     pub status: String,
-    /// True when a run of the integration that covers the request (every stream, or
-    /// the same one) had not ended yet: the request joined that run (its id is
+    /// The streams the run reads.
+    pub streams: Option<Vec<String>>,
+    /// True when a run of the integration that covers the request (every stream it
+    /// asks for) had not ended yet: the request joined that run (its id is
     /// `run_id`) instead of starting another beside it.
     pub joined: bool,
 }
 
-/// Queues a sync now, or joins the integration's run in progress when that run
-/// covers the request: an integration runs one sync at a time. A run for another
-/// stream than the one in progress is queued and starts when that one ends. The
-/// run's progress is at GET /v1/runs/{run_id}.
+impl From<StartedRun> for SyncAccepted {
+    fn from(started: StartedRun) -> Self {
+        Self {
+            run_id: started.run.id,
+            job_id: started.job_id,
+            status: started.run.status.as_str().to_owned(),
+            streams: started.run.streams,
+            joined: started.joined,
+        }
+    }
+}
+
+/// Queues a sync now — of the streams named (enabled or not), or of every enabled
+/// stream — or joins the integration's run in progress when that run covers the
+/// request: an integration runs one sync at a time. A run for other streams than
+/// the one in progress reads is queued and starts when that one ends. The run's
+/// progress is at GET /v1/runs/{run_id}.
 #[utoipa::path(
     tag = "syncs",
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
     request_body = SyncRequest,
     responses(
-        (status = 202, body = SyncAccepted), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 202, body = SyncAccepted),
+        (status = 404, body = Problem, description = "`integration_not_found`, or `unknown_stream`"),
+        (status = 409, body = Problem, description = "`integration_needs_reauth`; the integration is not active; every stream is disabled and none was named"),
+        (status = 422, body = Problem, description = "`validation_failed`: `stream` and `streams` together, or `streams` empty"),
         (status = 503, body = Problem)
     ),
     security(("api_key" = []))
@@ -111,19 +158,14 @@ pub async fn trigger(
 ) -> ApiResult<HttpResponse> {
     let started = state
         .app
-        .start_sync(
+        .start_sync_of(
             auth.workspace_id,
             path.into_inner(),
-            body.stream.as_deref(),
+            body.selection()?,
             SyncTrigger::Manual,
         )
         .await?;
-    Ok(HttpResponse::Accepted().json(SyncAccepted {
-        run_id: started.run.id,
-        job_id: started.job_id,
-        status: started.run.status.as_str().to_owned(),
-        joined: started.joined,
-    }))
+    Ok(HttpResponse::Accepted().json(SyncAccepted::from(started)))
 }
 
 /// The integration's runs, newest first.

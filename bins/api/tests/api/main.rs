@@ -17,6 +17,7 @@ mod oauth_flow;
 mod outage;
 mod outbox;
 mod proxy;
+mod streams;
 mod support;
 mod tenancy;
 mod webhooks;

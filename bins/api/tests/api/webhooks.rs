@@ -21,7 +21,7 @@ const STRIPE_KEY: &str = "sk_test_sandbox";
 const STRIPE_WEBHOOK_SECRET: &str = "whsec_junctionsandbox";
 /// The Resend sandbox's.
 const RESEND_KEY: &str = "re_sandbox_full_access";
-const RESEND_WEBHOOK_SECRET: &str = "whsec_anVuY3Rpb24tcmVzZW5kLXNhbmRib3gtc2lnbmluZyE=";
+pub const RESEND_WEBHOOK_SECRET: &str = "whsec_anVuY3Rpb24tcmVzZW5kLXNhbmRib3gtc2lnbmluZyE=";
 
 pub async fn connect_stripe(app: &TestApp) -> Uuid {
     let response = app
@@ -386,7 +386,7 @@ async fn a_stripe_integration_without_a_signing_secret_takes_no_webhooks() {
     assert_eq!(stored_events(&app).await, 1);
 }
 
-fn svix_headers(secret: &str, msg_id: &str, at: i64, body: &[u8]) -> [(String, String); 3] {
+pub fn svix_headers(secret: &str, msg_id: &str, at: i64, body: &[u8]) -> [(String, String); 3] {
     let signature = svix::sign(&SecretString::from(secret), msg_id, at, body).unwrap();
     [
         ("svix-id".to_owned(), msg_id.to_owned()),
@@ -395,7 +395,7 @@ fn svix_headers(secret: &str, msg_id: &str, at: i64, body: &[u8]) -> [(String, S
     ]
 }
 
-async fn post_resend(
+pub async fn post_resend(
     app: &TestApp,
     integration: Uuid,
     headers: &[(String, String)],

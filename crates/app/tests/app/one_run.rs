@@ -2,14 +2,10 @@
 //! due integration make one run, concurrent requests make one run, and a run of
 //! another stream waits for the run in progress instead of racing it.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::time::Duration;
 
 use junction_core::WorkspaceId;
-use junction_store::{
-    models::{RunStatus, SyncRun, SyncTrigger},
-    repo,
-};
-use secrecy::SecretString;
+use junction_store::models::{RunStatus, SyncRun, SyncTrigger};
 use uuid::Uuid;
 
 use crate::support::*;
@@ -89,28 +85,6 @@ async fn a_manual_sync_of_a_due_integration_and_the_schedule_make_one_run() {
     );
 }
 
-/// An active Stripe integration on the sandbox's key, not scheduled.
-async fn create_stripe(env: &TestEnv, workspace: WorkspaceId) -> Uuid {
-    let integration =
-        junction_testkit::create_integration(env.db.store(), workspace, "stripe").await;
-    let mut tx = env.db.store().begin(workspace).await.unwrap();
-    let secrets = BTreeMap::from([(
-        "secret_key".to_owned(),
-        SecretString::from("sk_test_sandbox".to_owned()),
-    )]);
-    repo::credentials::put(
-        tx.conn(),
-        env.db.vault(),
-        workspace,
-        integration.id,
-        &secrets,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    integration.id
-}
-
 async fn run(env: &TestEnv, workspace: WorkspaceId, integration: Uuid, id: Uuid) -> SyncRun {
     env.runs(workspace, integration)
         .await
@@ -123,7 +97,7 @@ async fn run(env: &TestEnv, workspace: WorkspaceId, integration: Uuid, id: Uuid)
 async fn a_run_of_another_stream_waits_for_the_run_in_progress() {
     let env = TestEnv::new().await;
     let workspace = env.workspace("Acme").await;
-    let stripe = create_stripe(&env, workspace).await;
+    let stripe = env.create_stripe(workspace).await;
     env.sandbox_control(
         "/_sandbox/latency",
         serde_json::json!({"provider": "stripe", "millis": 1500}),

@@ -350,7 +350,7 @@ async fn a_claim_whose_run_never_started_is_released_by_the_sweep() {
     // Both claimed, as a scheduler pass does; only one gets its run.
     let claimed = {
         let mut conn = env.db.system_store().unscoped().await.unwrap();
-        repo::integrations::claim_due(&mut conn, 10, Duration::from_secs(600))
+        repo::integrations::claim_due(&mut conn, 10, Duration::from_secs(600), chrono::Utc::now())
             .await
             .unwrap()
     };

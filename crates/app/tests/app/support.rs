@@ -23,7 +23,7 @@ use junction_store::{
     repo,
 };
 use junction_testkit::{TestDb, TestRedis, create_workspace};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -166,6 +166,28 @@ impl TestEnv {
 
     pub async fn workspace(&self, name: &str) -> WorkspaceId {
         create_workspace(self.db.store(), name).await.0
+    }
+
+    /// An active Stripe integration on the sandbox's key, not scheduled.
+    pub async fn create_stripe(&self, workspace: WorkspaceId) -> Uuid {
+        let integration =
+            junction_testkit::create_integration(self.db.store(), workspace, "stripe").await;
+        let mut tx = self.db.store().begin(workspace).await.unwrap();
+        let secrets = BTreeMap::from([(
+            "secret_key".to_owned(),
+            SecretString::from("sk_test_sandbox".to_owned()),
+        )]);
+        repo::credentials::put(
+            tx.conn(),
+            self.db.vault(),
+            workspace,
+            integration.id,
+            &secrets,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        integration.id
     }
 
     /// An active GA4 integration with these tokens, straight into the database.
@@ -327,7 +349,11 @@ impl TestEnv {
 
     /// Connects an in-process worker with `config` and runs it in the background.
     pub async fn start_worker(&self, config: Config) -> InProcessWorker {
-        let app = self.app(config).await;
+        self.start_worker_on(self.app(config).await).await
+    }
+
+    /// Runs an in-process worker on `app` (one on a clock of the test's, say).
+    pub async fn start_worker_on(&self, app: App) -> InProcessWorker {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(Worker::new(app.clone()).run(async move {
             let _ = stopped.await;

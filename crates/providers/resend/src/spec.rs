@@ -58,10 +58,13 @@ pub const METRICS: [(&str, &str); 6] = [
     ("clicked", "emails_clicked"),
 ];
 
+/// A domain removed from the team: its record on `domains` is marked deleted.
+pub const DOMAIN_DELETED: &str = "domain.deleted";
+
 /// The webhook events Junction acts on: every outbound email event moves the
 /// email's delivery status; bounces, complaints and Resend's own suppressions also
-/// suppress the address.
-pub const WEBHOOK_EVENTS: [&str; 10] = [
+/// suppress the address; a deleted domain is marked deleted.
+pub const WEBHOOK_EVENTS: [&str; 11] = [
     "email.sent",
     "email.scheduled",
     "email.delivered",
@@ -72,6 +75,7 @@ pub const WEBHOOK_EVENTS: [&str; 10] = [
     "email.clicked",
     "email.failed",
     "email.suppressed",
+    DOMAIN_DELETED,
 ];
 
 /// How far back a first sync reads when `lookback_days` is not set.

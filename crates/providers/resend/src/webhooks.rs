@@ -18,6 +18,9 @@
 //!   message is no reason never to write again), and of `email.suppressed` (Resend
 //!   itself refused to send because of an earlier bounce or complaint).
 //!
+//! `domain.deleted` (its `data` is the domain as it was) marks the domain's record
+//! on `domains` deleted.
+//!
 //! No KPI points: one event cannot give a day's total, and adding one to a stored
 //! total would double-count redeliveries. The daily delivery KPIs come from the
 //! `email_metrics` stream, which reads Resend's own daily totals.
@@ -36,7 +39,7 @@ use junction_toolkit::{
 use serde_json::{Map, Value, json};
 
 use crate::{
-    spec::{EMAILS, WEBHOOK_EVENTS},
+    spec::{DOMAIN_DELETED, DOMAINS, EMAILS, WEBHOOK_EVENTS},
     wire::parse_timestamp,
 };
 
@@ -94,10 +97,21 @@ pub(crate) fn parse(delivery: &Delivery<'_>) -> Result<Vec<WebhookEvent>, Webhoo
 }
 
 /// What a verified event changes. Events Junction does not handle (contacts,
-/// domains, inbound mail) change nothing.
+/// domains created or updated, inbound mail) change nothing.
 pub(crate) fn effects(event: &WebhookEvent) -> Result<WebhookEffects, AdapterError> {
     if !WEBHOOK_EVENTS.contains(&event.event_type.as_str()) {
         return Ok(WebhookEffects::default());
+    }
+    if event.event_type == DOMAIN_DELETED {
+        let domain = event
+            .payload
+            .pointer("/data/id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| AdapterError::invalid_field("data.id", "the event names no domain"))?;
+        let mut effects = WebhookEffects::default();
+        data::add_deletions(&mut effects, DOMAINS, [domain]);
+        return Ok(effects);
     }
     let status = event.event_type.trim_start_matches("email.");
     let email = event
@@ -273,6 +287,31 @@ mod tests {
         assert_eq!(
             record.record.modified_at,
             parse_timestamp("2026-03-15T12:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_deleted_domain_is_a_deletion_of_its_record() {
+        // `DomainEventData` of Resend's OpenAPI document: the domain as it was.
+        let domain = json!({"id": "4dd369bc-aa82-4ff3-97de-514ae3000ee0", "name": "acme.example",
+                            "status": "verified", "created_at": "2026-03-01T10:00:00.000Z",
+                            "region": "us-east-1", "records": []});
+        let deleted = effects_of("domain.deleted", domain);
+        assert_eq!(
+            deleted.deletions,
+            [junction_core::StreamDeletion {
+                stream: "domains".into(),
+                external_id: "4dd369bc-aa82-4ff3-97de-514ae3000ee0".into(),
+            }]
+        );
+        assert!(deleted.records.is_empty() && deleted.suppressions.is_empty());
+        assert!(matches!(
+            effects(&event("domain.deleted", json!({"name": "acme.example"}))),
+            Err(AdapterError::Invalid { field: Some(f), .. }) if f == "data.id"
+        ));
+        assert_eq!(
+            effects_of("domain.updated", json!({"id": "d1"})),
+            WebhookEffects::default()
         );
     }
 

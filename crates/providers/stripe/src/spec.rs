@@ -64,9 +64,10 @@ pub const CHURNED_SUBSCRIPTIONS: &str = "churned_subscriptions";
 pub use junction_core::spec::CURRENCY_DIMENSION;
 
 /// The webhook events Junction handles.
-pub const WEBHOOK_EVENTS: [&str; 6] = [
+pub const WEBHOOK_EVENTS: [&str; 7] = [
     "payment_intent.succeeded",
     "charge.refunded",
+    "customer.deleted",
     "customer.subscription.created",
     "customer.subscription.updated",
     "customer.subscription.deleted",

@@ -1,6 +1,11 @@
 //! Stripe webhooks: parsing events (the toolkit verifies `Stripe-Signature` first,
 //! with the scheme the spec names), and turning the handled events into record
-//! upserts and recomputed daily KPI totals.
+//! upserts, deletions and recomputed daily KPI totals.
+//!
+//! `customer.deleted` is the one event about an object removed for good (Stripe
+//! answers for it `{"id", "object": "customer", "deleted": true}` from then on):
+//! the customer's record is marked deleted. `customer.subscription.deleted` is not
+//! a removal — the subscription still exists, canceled — so its record is updated.
 //!
 //! A point is a day's total, so an event never adds to a stored value: it names the
 //! days it touched and those days are recomputed from Stripe (every charge of the
@@ -13,13 +18,16 @@ use junction_core::{
     AdapterError, Connection, KpiPoint, Record, WebhookEffects,
     webhook::{WebhookError, WebhookEvent},
 };
-use junction_toolkit::{Client, data::add_effects};
+use junction_toolkit::{
+    Client,
+    data::{add_deletions, add_effects},
+};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
     api, kpi,
-    spec::{CHARGES, INVOICES, PAYMENT_INTENTS, PROVIDER_ID, REFUNDS, SUBSCRIPTIONS},
+    spec::{CHARGES, CUSTOMERS, INVOICES, PAYMENT_INTENTS, PROVIDER_ID, REFUNDS, SUBSCRIPTIONS},
     streams,
 };
 
@@ -173,6 +181,19 @@ pub(crate) async fn apply(
                     out.kpis(REFUNDS, streams::day_points(client, REFUNDS, day).await?);
                 }
             }
+        }
+        "customer.deleted" => {
+            let customer = object
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|id| !id.is_empty())
+                .ok_or_else(|| {
+                    AdapterError::invalid_field(
+                        "payload.data.object.id",
+                        format!("event {} names no customer", event.id),
+                    )
+                })?;
+            add_deletions(&mut out.effects, CUSTOMERS, [customer]);
         }
         "customer.subscription.created"
         | "customer.subscription.updated"

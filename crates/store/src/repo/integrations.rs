@@ -155,18 +155,18 @@ pub async fn record_health(
         .ok_or(StoreError::NotFound("integration"))
 }
 
-/// Records a finished sync and schedules the next one `schedule_seconds` later.
+/// Records a finished sync at `at`, and when the integration is due next (its
+/// earliest enabled stream; `None`: no stream is).
 pub async fn record_sync_finished(
     conn: &mut Conn,
     id: Uuid,
     at: DateTime<Utc>,
+    next_sync_at: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
-    let integration = get(conn, id).await?;
-    let next = at + chrono::Duration::seconds(i64::from(integration.schedule_seconds));
     diesel::update(integrations::table.find(id))
         .set((
             integrations::last_sync_at.eq(Some(at)),
-            integrations::next_sync_at.eq(Some(next)),
+            integrations::next_sync_at.eq(next_sync_at),
         ))
         .execute(conn)
         .await?;
@@ -214,20 +214,23 @@ pub struct Claimed {
     pub due_at: Option<DateTime<Utc>>,
 }
 
-/// The scheduler's claim: up to `limit` due integrations of every workspace, each
+/// The scheduler's claim: up to `limit` integrations of every workspace due at
+/// `now` (the application's clock, which every schedule is computed with), each
 /// moved past `lease` so no other pod claims it meanwhile (cross-tenant path:
 /// `junction_claim_due_integrations`, one statement with `FOR UPDATE SKIP LOCKED`).
 pub async fn claim_due(
     conn: &mut Conn,
     limit: i32,
     lease: std::time::Duration,
+    now: DateTime<Utc>,
 ) -> Result<Vec<Claimed>, StoreError> {
     Ok(diesel::sql_query(
         "SELECT integration_id, workspace_id, provider, due_at \
-         FROM junction_claim_due_integrations($1, make_interval(secs => $2))",
+         FROM junction_claim_due_integrations($1, make_interval(secs => $2), $3)",
     )
     .bind::<diesel::sql_types::Integer, _>(limit.max(1))
     .bind::<diesel::sql_types::Double, _>(lease.as_secs_f64())
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
     .load(conn)
     .await?)
 }

@@ -22,7 +22,8 @@ pub fn content_hash(data: &serde_json::Value) -> Vec<u8> {
 }
 
 /// Upserts records of one stream. A record whose content hash is unchanged is left
-/// alone (its `updated_at` too), so writing the same page twice changes nothing.
+/// alone (its `updated_at` too), so writing the same page twice changes nothing —
+/// unless it was marked deleted: read again, it exists upstream, and is live again.
 /// Returns how many rows were inserted or changed. Duplicate ids within the batch
 /// keep the last occurrence.
 pub async fn upsert(
@@ -67,9 +68,11 @@ pub async fn upsert(
                 records::content_hash.eq(excluded(records::content_hash)),
                 records::provider_modified_at.eq(excluded(records::provider_modified_at)),
                 records::updated_at.eq(diesel::dsl::now),
+                records::deleted_at.eq(None::<DateTime<Utc>>),
             ))
             .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                "records.content_hash IS DISTINCT FROM excluded.content_hash",
+                "records.content_hash IS DISTINCT FROM excluded.content_hash \
+                 OR records.deleted_at IS NOT NULL",
             ))
             .execute(conn)
             .await?;
@@ -78,8 +81,122 @@ pub async fn upsert(
     Ok(written)
 }
 
+/// Marks records of one stream as seen by the full-refresh pass `pass_id` (without
+/// changing them otherwise: their `updated_at` stays).
+pub async fn mark_seen(
+    conn: &mut Conn,
+    integration_id: Uuid,
+    stream: &str,
+    external_ids: &[&str],
+    pass_id: Uuid,
+) -> Result<(), StoreError> {
+    for chunk in external_ids.chunks(CHUNK) {
+        diesel::update(
+            records::table
+                .filter(records::integration_id.eq(integration_id))
+                .filter(records::stream.eq(stream))
+                .filter(records::external_id.eq_any(chunk)),
+        )
+        .set(records::seen_in_pass.eq(Some(pass_id)))
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Marks deleted every live record of a full-refresh stream that the pass
+/// `pass_id`, now ended, did not see and that nothing changed since the pass began
+/// at `pass_started_at` (a record a webhook wrote meanwhile may sit on a page the
+/// pass had already read). Returns how many were marked.
+pub async fn mark_unseen_deleted(
+    conn: &mut Conn,
+    integration_id: Uuid,
+    stream: &str,
+    pass_id: Uuid,
+    pass_started_at: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let marked = diesel::update(
+        records::table
+            .filter(records::integration_id.eq(integration_id))
+            .filter(records::stream.eq(stream))
+            .filter(records::deleted_at.is_null())
+            .filter(records::updated_at.lt(pass_started_at))
+            .filter(
+                records::seen_in_pass
+                    .is_null()
+                    .or(records::seen_in_pass.ne(pass_id)),
+            ),
+    )
+    .set((
+        records::deleted_at.eq(now_nullable()),
+        records::updated_at.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(marked as u64)
+}
+
+/// Marks live records of one stream deleted (a webhook's delete event); ids Junction
+/// does not have, or has marked already, change nothing. Returns how many were
+/// marked.
+pub async fn mark_deleted(
+    conn: &mut Conn,
+    integration_id: Uuid,
+    stream: &str,
+    external_ids: &[&str],
+) -> Result<u64, StoreError> {
+    let mut marked = 0u64;
+    for chunk in external_ids.chunks(CHUNK) {
+        let changed = diesel::update(
+            records::table
+                .filter(records::integration_id.eq(integration_id))
+                .filter(records::stream.eq(stream))
+                .filter(records::external_id.eq_any(chunk))
+                .filter(records::deleted_at.is_null()),
+        )
+        .set((
+            records::deleted_at.eq(now_nullable()),
+            records::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+        marked += changed as u64;
+    }
+    Ok(marked)
+}
+
+/// How many records an integration keeps per stream: `(stream, live, deleted)`.
+pub async fn counts_by_stream(
+    conn: &mut Conn,
+    integration_id: Uuid,
+) -> Result<Vec<(String, i64, i64)>, StoreError> {
+    #[derive(diesel::QueryableByName)]
+    struct Counts {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        stream: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        live: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        deleted: i64,
+    }
+    let rows: Vec<Counts> = diesel::sql_query(
+        "SELECT stream, count(*) FILTER (WHERE deleted_at IS NULL) AS live, \
+         count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted \
+         FROM records WHERE integration_id = $1 GROUP BY stream ORDER BY stream",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(integration_id)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.stream, row.live, row.deleted))
+        .collect())
+}
+
 /// A page of records of one stream, in `(updated_at, external_id)` order, optionally
 /// only those changed after `modified_after`, after the keyset of the previous page.
+/// Records marked deleted are in it (with their `deleted_at`): followers of changes
+/// learn of deletions in the same order.
 pub async fn list(
     conn: &mut Conn,
     integration_id: Uuid,
@@ -106,6 +223,13 @@ pub async fn list(
         );
     }
     Ok(query.load(conn).await?)
+}
+
+/// The database's `now()` for a nullable timestamp column (the transaction's time,
+/// as `updated_at` gets it).
+fn now_nullable()
+-> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
+    diesel::dsl::sql("now()")
 }
 
 /// How many records an integration has in a stream.

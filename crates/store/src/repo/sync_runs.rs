@@ -13,7 +13,8 @@ use crate::{
     schema::sync_runs,
 };
 
-/// Queues a run.
+/// Queues a run of one stream, or (`None`) of every enabled stream, decided when it
+/// reads.
 pub async fn create(
     conn: &mut Conn,
     workspace_id: WorkspaceId,
@@ -26,6 +27,30 @@ pub async fn create(
             sync_runs::workspace_id.eq(workspace_id.as_uuid()),
             sync_runs::integration_id.eq(integration_id),
             sync_runs::stream.eq(stream),
+            sync_runs::streams.eq(stream.map(|stream| vec![stream.to_owned()])),
+            sync_runs::trigger.eq(trigger),
+        ))
+        .returning(SyncRun::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+/// Queues a run of `streams`; `stream` names the one stream a request asked for by
+/// name, when it asked for one.
+pub async fn create_for(
+    conn: &mut Conn,
+    workspace_id: WorkspaceId,
+    integration_id: Uuid,
+    stream: Option<&str>,
+    streams: &[String],
+    trigger: SyncTrigger,
+) -> Result<SyncRun, StoreError> {
+    Ok(diesel::insert_into(sync_runs::table)
+        .values((
+            sync_runs::workspace_id.eq(workspace_id.as_uuid()),
+            sync_runs::integration_id.eq(integration_id),
+            sync_runs::stream.eq(stream),
+            sync_runs::streams.eq(Some(streams)),
             sync_runs::trigger.eq(trigger),
         ))
         .returning(SyncRun::as_returning())
@@ -124,19 +149,24 @@ pub async fn start_attempt(
         .ok_or(StoreError::NotFound("sync run"))
 }
 
+/// What a committed page adds to its run's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub records_read: i64,
+    pub records_written: i64,
+    pub kpi_points_written: i64,
+    pub records_deleted: i64,
+}
+
 /// Adds a committed page's counts to the run.
-pub async fn add_progress(
-    conn: &mut Conn,
-    id: Uuid,
-    records_read: i64,
-    records_written: i64,
-    kpi_points_written: i64,
-) -> Result<(), StoreError> {
+pub async fn add_progress(conn: &mut Conn, id: Uuid, progress: Progress) -> Result<(), StoreError> {
     diesel::update(sync_runs::table.find(id))
         .set((
-            sync_runs::records_read.eq(sync_runs::records_read + records_read),
-            sync_runs::records_written.eq(sync_runs::records_written + records_written),
-            sync_runs::kpi_points_written.eq(sync_runs::kpi_points_written + kpi_points_written),
+            sync_runs::records_read.eq(sync_runs::records_read + progress.records_read),
+            sync_runs::records_written.eq(sync_runs::records_written + progress.records_written),
+            sync_runs::kpi_points_written
+                .eq(sync_runs::kpi_points_written + progress.kpi_points_written),
+            sync_runs::records_deleted.eq(sync_runs::records_deleted + progress.records_deleted),
         ))
         .execute(conn)
         .await?;

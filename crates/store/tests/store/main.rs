@@ -6,6 +6,7 @@
 
 mod key_checks;
 mod migrations;
+mod passes;
 mod repositories;
 mod tenancy;
 mod timeouts;

@@ -507,8 +507,7 @@ async fn the_scheduler_claim_is_the_one_cross_tenant_path_and_never_double_claim
             due.push(integration.id);
         }
     }
-    let claim =
-        "SELECT integration_id FROM junction_claim_due_integrations(4, interval '5 minutes')";
+    let claim = "SELECT integration_id FROM junction_claim_due_integrations(4, interval '5 minutes', now())";
     // Not the API's role: only the system role claims.
     let mut app_conn = db.store().unscoped().await.unwrap();
     let refused = diesel::sql_query(claim)

@@ -376,7 +376,7 @@ async fn the_owner_sees_no_tenant_rows_and_the_system_role_sees_all() {
 async fn the_cross_tenant_functions_are_the_system_roles() {
     let db = TestDb::new().await;
     let system_only = [
-        "SELECT count(*) AS n FROM junction_claim_due_integrations(1, interval '1 minute')",
+        "SELECT count(*) AS n FROM junction_claim_due_integrations(1, interval '1 minute', now())",
         "SELECT count(*) AS n FROM junction_unnotified_reauth(1)",
         "SELECT count(*) AS n FROM junction_outbox_claim(1, interval '1 minute')",
         "SELECT junction_outbox_relayed('{}')::bigint AS n",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::DateTime;
 use http::{HeaderMap, HeaderValue};
 use junction_core::{
-    Adapter, Context, FixedClock, StreamKpi,
+    Adapter, Context, FixedClock, StreamDeletion, StreamKpi,
     webhook::{WebhookError, WebhookEvent, WebhookRequest, stripe::sign},
 };
 use junction_stripe::Stripe;
@@ -472,6 +472,45 @@ async fn a_paid_invoice_updates_the_record_and_its_payment_day() {
             "charges net_revenue USD 2026-03-14 10",
         ]
     );
+}
+
+#[tokio::test]
+async fn a_deleted_customer_is_a_deletion_of_its_record() {
+    let server = MockServer::start().await;
+    let ctx = context(&server);
+    // Stripe sends the customer as it was; its API answers the deleted shape after
+    // (`deleted_customer` of Stripe's official fixtures).
+    let deleted = json!({"deleted": true, "id": "cus_QXg1o8vcGmoR32", "object": "customer"});
+    for object in [fixture("customer"), deleted] {
+        let id = object["id"].as_str().unwrap().to_owned();
+        let effects = Stripe
+            .apply_webhook(
+                &ctx,
+                &connection(),
+                &webhook_event(event("customer.deleted", object, None)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            effects.deletions,
+            [StreamDeletion {
+                stream: "customers".into(),
+                external_id: id,
+            }]
+        );
+        assert!(effects.records.is_empty() && effects.kpis.is_empty());
+    }
+    let nameless = webhook_event(event(
+        "customer.deleted",
+        json!({"object": "customer"}),
+        None,
+    ));
+    let err = Stripe
+        .apply_webhook(&ctx, &connection(), &nameless)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("names no customer"), "{err}");
+    assert!(server.received_requests().await.unwrap().is_empty());
 }
 
 #[tokio::test]
