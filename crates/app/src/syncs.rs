@@ -544,6 +544,8 @@ impl App {
                 Some((ErrorCode::IntegrationNeedsReauth.name(), &reason)),
             )
             .await?;
+            self.emit_connection_needs_reauth(tx.conn(), integration.id)
+                .await?;
             repo::logs::append(
                 tx.conn(),
                 NewLog {
@@ -603,8 +605,10 @@ impl App {
     ) {
         let result = async {
             let mut tx = self.store.begin(workspace_id).await?;
-            repo::sync_runs::finish(tx.conn(), run_id, status, Some((code.name(), message)))
-                .await?;
+            let run =
+                repo::sync_runs::finish(tx.conn(), run_id, status, Some((code.name(), message)))
+                    .await?;
+            self.emit_sync_ended(tx.conn(), &run, integration).await?;
             repo::logs::append(
                 tx.conn(),
                 NewLog {
@@ -643,6 +647,7 @@ impl App {
                 repo::sync_runs::finish(tx.conn(), run_id, RunStatus::Succeeded, None).await?;
             let current = repo::integrations::get_for_update(tx.conn(), integration.id).await?;
             repo::integrations::record_sync_finished(tx.conn(), integration.id, now).await?;
+            self.emit_sync_ended(tx.conn(), &run, integration).await?;
             if current.last_error_code.is_some() || current.last_error_message.is_some() {
                 repo::integrations::set_status(tx.conn(), integration.id, current.status, None)
                     .await?;
@@ -751,7 +756,7 @@ impl App {
         let now = self.now();
         let result = async {
             let mut tx = self.store.begin(job.workspace_id).await?;
-            repo::sync_runs::finish(
+            let run = repo::sync_runs::finish(
                 tx.conn(),
                 job.run_id,
                 RunStatus::Dead,
@@ -760,6 +765,7 @@ impl App {
             .await?;
             let integration =
                 repo::integrations::get_for_update(tx.conn(), job.integration_id).await?;
+            self.emit_sync_ended(tx.conn(), &run, &integration).await?;
             repo::integrations::set_status(
                 tx.conn(),
                 job.integration_id,

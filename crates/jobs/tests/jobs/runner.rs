@@ -272,7 +272,10 @@ async fn a_queue_with_its_own_schedule_retries_at_its_delays_then_dead_letters()
     assert_eq!(handler.call_count(), 3);
     let letters = env.dead_letters().await;
     assert_eq!(letters.len(), 1);
-    assert_eq!((letters[0].job_id.as_str(), letters[0].attempts), (job_id.as_str(), 3));
+    assert_eq!(
+        (letters[0].job_id.as_str(), letters[0].attempts),
+        (job_id.as_str(), 3)
+    );
     let log = letters[0].attempt_log.as_array().unwrap();
     let delays: Vec<Option<i64>> = log
         .iter()

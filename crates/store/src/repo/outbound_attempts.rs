@@ -27,7 +27,9 @@ pub async fn insert(conn: &mut Conn, attempt: &OutboundAttempt) -> Result<(), St
     Ok(())
 }
 
-/// Notes when the attempt after `attempt` of a delivery is due.
+/// Notes when the attempt after `attempt` of a delivery is due, unless that attempt
+/// has a next one noted already (a failure before a new attempt was recorded must
+/// not move an older attempt's note).
 pub async fn set_next_attempt(
     conn: &mut Conn,
     delivery_id: Uuid,
@@ -37,7 +39,8 @@ pub async fn set_next_attempt(
     diesel::update(
         outbound_attempts::table
             .filter(outbound_attempts::delivery_id.eq(delivery_id))
-            .filter(outbound_attempts::attempt.eq(attempt)),
+            .filter(outbound_attempts::attempt.eq(attempt))
+            .filter(outbound_attempts::next_attempt_at.is_null()),
     )
     .set(outbound_attempts::next_attempt_at.eq(Some(at)))
     .execute(conn)

@@ -82,7 +82,10 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<OutboundEvent>, StoreError> {
     let mut query = outbound_events::table
-        .order((outbound_events::created_at.desc(), outbound_events::id.desc()))
+        .order((
+            outbound_events::created_at.desc(),
+            outbound_events::id.desc(),
+        ))
         .limit(clamp_limit(limit))
         .select(OutboundEvent::as_select())
         .into_boxed();
@@ -121,12 +124,20 @@ pub async fn unannounced_reauth(
     conn: &mut Conn,
     limit: i32,
 ) -> Result<Vec<UnannouncedReauth>, StoreError> {
+    Ok(diesel::sql_query(
+        "SELECT integration_id, workspace_id FROM junction_unannounced_reauth($1)",
+    )
+    .bind::<diesel::sql_types::Integer, _>(limit.max(1))
+    .load(conn)
+    .await?)
+}
+
+/// When the current transaction started by the database's clock: `now()`, which
+/// every row the transaction writes carries as its `updated_at`.
+pub async fn transaction_started_at(conn: &mut Conn) -> Result<DateTime<Utc>, StoreError> {
     Ok(
-        diesel::sql_query(
-            "SELECT integration_id, workspace_id FROM junction_unannounced_reauth($1)",
-        )
-        .bind::<diesel::sql_types::Integer, _>(limit.max(1))
-        .load(conn)
-        .await?,
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::Timestamptz>("now()"))
+            .get_result(conn)
+            .await?,
     )
 }
