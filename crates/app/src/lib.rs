@@ -74,6 +74,7 @@ pub mod models {
     pub use junction_store::repo::{
         dead_letters::DeadLetterFilter,
         idempotency::{Answer as IdempotentAnswer, Claim},
+        outbound_events::OutboundEventFilter,
         webhook_events::WebhookEventFilter,
     };
 }

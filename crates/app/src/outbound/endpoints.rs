@@ -116,7 +116,7 @@ fn field(errors: &mut Vec<FieldError>, name: &str, message: impl Into<String>) {
 fn event_types(names: &[String], errors: &mut Vec<FieldError>) -> Vec<String> {
     let mut types = Vec::new();
     for name in names {
-        match OutboundEventType::parse(name.trim()) {
+        match OutboundEventType::parse(name) {
             Some(event_type) if !types.contains(&event_type) => types.push(event_type),
             Some(_) => {}
             None => field(
@@ -138,7 +138,6 @@ fn event_types(names: &[String], errors: &mut Vec<FieldError>) -> Vec<String> {
 }
 
 fn description(text: &str, errors: &mut Vec<FieldError>) -> String {
-    let text = text.trim();
     if text.chars().count() > MAX_DESCRIPTION_CHARS {
         field(
             errors,
@@ -150,7 +149,7 @@ fn description(text: &str, errors: &mut Vec<FieldError>) -> String {
 }
 
 fn url(text: &str, allow_private: bool, errors: &mut Vec<FieldError>) -> String {
-    match network::check_url(text.trim(), allow_private) {
+    match network::check_url(text, allow_private) {
         Ok(url) => url.to_string(),
         Err(message) => {
             field(errors, "url", message);

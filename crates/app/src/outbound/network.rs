@@ -73,6 +73,10 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<Url, String> {
     if url.len() > MAX_URL_LEN {
         return Err(format!("must be at most {MAX_URL_LEN} bytes"));
     }
+    // The URL standard would drop them; a value is taken as given or refused.
+    if url.trim_matches(|c: char| c <= ' ') != url {
+        return Err("must not start or end with spaces or control characters".into());
+    }
     let parsed = Url::parse(url).map_err(|e| format!("is not a valid URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err("must be an http or https URL".into());
@@ -204,6 +208,7 @@ mod tests {
         let refused = |url: &str| check_url(url, false).unwrap_err();
         assert!(refused("ftp://hooks.example.com").contains("http or https"));
         assert!(refused("not a url").contains("not a valid URL"));
+        assert!(refused(" https://hooks.example.com").contains("spaces"));
         assert!(refused("https://user:pw@hooks.example.com").contains("credentials"));
         assert!(refused("https://hooks.example.com/#frag").contains("fragment"));
         assert!(refused("http://127.0.0.1:9000/hook").contains("public address"));
