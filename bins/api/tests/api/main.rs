@@ -14,6 +14,7 @@ mod hostile;
 mod jobs;
 mod oauth_flow;
 mod outage;
+mod outbound;
 mod outbox;
 mod proxy;
 mod support;

@@ -16,7 +16,7 @@ use std::{
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
-/// Longest endpoint URL, in bytes (the table's check says the same).
+/// Longest endpoint URL, in characters (the table's check says the same).
 pub const MAX_URL_LEN: usize = 2048;
 
 /// Whether an address belongs to the public internet: not loopback, private,
@@ -70,8 +70,8 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 
 /// Why an endpoint URL is refused, for the `url` field's error.
 pub fn check_url(url: &str, allow_private: bool) -> Result<Url, String> {
-    if url.len() > MAX_URL_LEN {
-        return Err(format!("must be at most {MAX_URL_LEN} bytes"));
+    if url.chars().count() > MAX_URL_LEN {
+        return Err(format!("must be at most {MAX_URL_LEN} characters"));
     }
     // The URL standard would drop them; a value is taken as given or refused.
     if url.trim_matches(|c: char| c <= ' ') != url {
