@@ -12,8 +12,8 @@
 //! - before schemathesis starts, the workspace is seeded through the API as a client
 //!   would (`schemathesis/seed.rs`), a worker running meanwhile: Stripe integrations (one for
 //!   DELETE alone), a Meta Ads one through the OAuth flow, a finished sync with its
-//!   records and KPI points, an action run, a dead letter, a signed webhook delivery
-//!   and alert rules. The ids go to schemathesis in a `schemathesis.toml` beside the
+//!   records and KPI points, an action run, a dead letter, a signed webhook delivery,
+//!   alert rules and a webhook endpoint (the sync's end an event sent to it). The ids go to schemathesis in a `schemathesis.toml` beside the
 //!   logs, per operation, so that `{id}` paths meet live resources of the right kind
 //!   instead of answering 404 to random UUIDs; the few operations whose input only
 //!   one provider's resource takes are kept off live ones (see `Seeded::config`);

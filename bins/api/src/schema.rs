@@ -7,8 +7,9 @@
 //! as utoipa then takes the schema as it is, a field's description lives here.
 
 use junction_app::models::{
-    ActionMode, ActionStatus, AlertCondition, AuthKind, Health, IntegrationStatus, LogLevel,
-    NotificationKind, NotificationStatus, Operation, Queue, WebhookStatus,
+    ActionMode, ActionStatus, AlertCondition, AuthKind, DeliveryStatus, Health, IntegrationStatus,
+    LogLevel, NotificationKind, NotificationStatus, Operation, OutboundEventType, Queue,
+    WebhookStatus,
 };
 use utoipa::openapi::{
     ArrayBuilder, ObjectBuilder, Type,
@@ -59,6 +60,10 @@ text_enums! {
     action_mode => ActionMode;
     /// Where an action run stands.
     action_status => ActionStatus;
+    /// The type of an event sent to webhook endpoints.
+    outbound_event_type => OutboundEventType;
+    /// Where the delivery of an event to one endpoint stands.
+    delivery_status => DeliveryStatus;
 }
 
 /// What Rust's `char::is_whitespace` (Unicode `White_Space`) takes, as a character
@@ -277,4 +282,107 @@ pub fn bulk_replay_limit() -> Object {
 /// A queue to filter dead letters by, or `null`.
 pub fn queue_or_null() -> Object {
     or_null(queue())
+}
+
+/// A webhook endpoint's URL.
+pub fn endpoint_url() -> Object {
+    described(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(junction_app::outbound::network::MAX_URL_LEN))
+            .pattern(Some("^[Hh][Tt][Tt][Pp][Ss]?://[^\\x00]+$"))
+            .build(),
+        "An absolute http or https URL without credentials or fragment, pointing at a \
+         public address (unless the installation allows private networks).",
+    )
+}
+
+/// A webhook endpoint's new URL.
+pub fn endpoint_url_or_null() -> Object {
+    or_null(endpoint_url())
+}
+
+/// A webhook endpoint's description.
+pub fn endpoint_description() -> Object {
+    described(
+        or_null(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(
+                    junction_app::outbound::endpoints::MAX_DESCRIPTION_CHARS,
+                ))
+                .pattern(Some("^[^\\x00]*$"))
+                .build(),
+        ),
+        "Up to 1000 characters, for people.",
+    )
+}
+
+/// A webhook endpoint's event-type filter.
+pub fn endpoint_event_types() -> Array {
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(outbound_event_type())
+        .description(Some(
+            "The event types the endpoint receives (GET /v1/event-types); empty or unset: \
+             every type.",
+        ))
+        .build()
+}
+
+/// The base64 (standard alphabet, canonical padding) of 24 to 64 bytes after
+/// `whsec_`: exactly what a supplied signing secret may be.
+const SIGNING_SECRET: &str = concat!(
+    "^whsec_(?:",
+    "(?:[A-Za-z0-9+/]{4}){8,20}(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?",
+    "|(?:[A-Za-z0-9+/]{4}){21}(?:[A-Za-z0-9+/][AQgw]==)?",
+    ")$"
+);
+
+/// A signing secret a client supplies.
+pub fn signing_secret_or_null() -> Object {
+    described(
+        or_null(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(SIGNING_SECRET))
+                .build(),
+        ),
+        "`whsec_` and the base64 of 24 to 64 random bytes (unset: Junction makes one of 32).",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    use regex::Regex;
+    use secrecy::SecretString;
+
+    use super::*;
+
+    /// The secret pattern takes exactly the secrets the application accepts.
+    #[test]
+    fn the_signing_secret_pattern_is_the_applications_check() {
+        let pattern = Regex::new(SIGNING_SECRET).unwrap();
+        let check = |text: &str| {
+            junction_app::outbound::endpoints::check_secret(&SecretString::from(text.to_owned()))
+                .is_ok()
+        };
+        for len in 0..=70usize {
+            let key: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let text = format!("whsec_{}", STANDARD.encode(&key));
+            assert_eq!(pattern.is_match(&text), check(&text), "{len} bytes");
+            assert_eq!(check(&text), (24..=64).contains(&len), "{len} bytes");
+        }
+        for odd in [
+            "whsec_",
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB==",
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=",
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA AAAA",
+            "sk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ] {
+            assert_eq!(pattern.is_match(odd), check(odd), "{odd}");
+        }
+    }
 }

@@ -132,7 +132,7 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct DlqFilter {
-    /// Only this queue: sync, action, webhook or notify.
+    /// Only this queue: sync, action, webhook, notify or outbound.
     #[arg(long, value_parser = parse_queue)]
     queue: Option<Queue>,
     /// Only this integration.
@@ -144,8 +144,9 @@ struct DlqFilter {
 }
 
 fn parse_queue(value: &str) -> Result<Queue, String> {
-    Queue::parse(value)
-        .ok_or_else(|| "the value is not a queue (sync, action, webhook or notify)".to_owned())
+    Queue::parse(value).ok_or_else(|| {
+        "the value is not a queue (sync, action, webhook, notify or outbound)".to_owned()
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -619,16 +620,18 @@ async fn keys_rotate(db: &Database, batch_size: i64, json: bool) -> Result<Strin
             "resealed": rotation.report.resealed,
             "already_current": rotation.report.already_current,
             "oauth_verifiers_resealed": rotation.oauth_verifiers_resealed,
+            "webhook_secrets_resealed": rotation.webhook_secrets_resealed,
             "credentials_by_key": rotation.by_key.iter().map(|(k, n)| json!({"key_id": k, "count": n})).collect::<Vec<_>>(),
         })
         .to_string()
     } else {
         format!(
-            "re-sealed {} credential(s) with key `{key_id}` ({} already current, {} OAuth verifier(s) re-sealed); \
+            "re-sealed {} credential(s) with key `{key_id}` ({} already current, {} OAuth verifier(s) and {} webhook signing secret(s) re-sealed); \
              every credential is now sealed with `{key_id}`, so other keys can be removed from {KEYS_ENV}",
             rotation.report.resealed,
             rotation.report.already_current,
-            rotation.oauth_verifiers_resealed
+            rotation.oauth_verifiers_resealed,
+            rotation.webhook_secrets_resealed
         )
     })
 }

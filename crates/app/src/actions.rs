@@ -143,6 +143,7 @@ impl App {
                     &done.output,
                 )
                 .await?;
+                self.emit_action_finished(tx.conn(), &run).await?;
                 log(
                     &mut tx,
                     workspace_id,
@@ -159,7 +160,9 @@ impl App {
             Err(error) => {
                 let code = error.error_code();
                 let message = error.to_string();
-                repo::action_runs::fail(tx.conn(), run.id, code.name(), &message, true).await?;
+                let run =
+                    repo::action_runs::fail(tx.conn(), run.id, code.name(), &message, true).await?;
+                self.emit_action_finished(tx.conn(), &run).await?;
                 log(
                     &mut tx,
                     workspace_id,
@@ -245,13 +248,14 @@ impl App {
 
         let record = async {
             let mut tx = self.store.begin(job.workspace_id).await?;
-            repo::action_runs::succeed(
+            let run = repo::action_runs::succeed(
                 tx.conn(),
                 job.request_id,
                 done.external_id.as_deref(),
                 &done.output,
             )
             .await?;
+            self.emit_action_finished(tx.conn(), &run).await?;
             repo::logs::append(
                 tx.conn(),
                 NewLog {
@@ -279,7 +283,7 @@ impl App {
     pub async fn record_action_failure(&self, job: &ActionJob, failure: &JobFailure, final_: bool) {
         let result = async {
             let mut tx = self.store.begin(job.workspace_id).await?;
-            repo::action_runs::fail(
+            let run = repo::action_runs::fail(
                 tx.conn(),
                 job.request_id,
                 failure.code.name(),
@@ -287,6 +291,7 @@ impl App {
                 final_,
             )
             .await?;
+            self.emit_action_finished(tx.conn(), &run).await?;
             if final_ {
                 repo::logs::append(
                     tx.conn(),

@@ -65,6 +65,9 @@ struct RawConfig {
     /// Postgres's `statement_timeout` on the API's connections, in milliseconds; 0
     /// for none.
     database_statement_timeout_ms: u64,
+    /// Whether webhook endpoints may point at loopback, private, link-local and other
+    /// non-public addresses (development, a receiver on the same network).
+    outbound_allow_private_networks: bool,
     worker: WorkerSettings,
 }
 
@@ -90,6 +93,7 @@ impl Default for RawConfig {
             database_connect_timeout_ms: 2_000,
             database_pool_timeout_ms: 2_000,
             database_statement_timeout_ms: 15_000,
+            outbound_allow_private_networks: false,
             worker: WorkerSettings::default(),
         }
     }
@@ -104,6 +108,17 @@ pub struct WorkerSettings {
     pub action_concurrency: usize,
     pub webhook_concurrency: usize,
     pub notify_concurrency: usize,
+    /// Outbound webhook deliveries at once.
+    pub outbound_concurrency: usize,
+    /// How long one outbound webhook delivery (an HTTP POST to the client app's
+    /// endpoint) may take, connecting included, in seconds.
+    pub outbound_timeout_seconds: u64,
+    /// The delays, in seconds, between the attempts of an outbound webhook
+    /// delivery: the first attempt is immediate, the n-th entry is the wait after
+    /// attempt n failed, and the delivery is dead-lettered when the attempt after the
+    /// last entry fails. Svix's schedule by default (5 s, 5 min, 30 min, 2 h, 5 h,
+    /// 10 h, 10 h: eight attempts over about 27.6 hours).
+    pub outbound_retry_schedule_seconds: Vec<u64>,
     /// How often the scheduler looks for due integrations, in seconds.
     pub scheduler_interval_seconds: u64,
     /// Integrations claimed per scheduler pass.
@@ -160,6 +175,9 @@ impl Default for WorkerSettings {
             action_concurrency: 8,
             webhook_concurrency: 8,
             notify_concurrency: 4,
+            outbound_concurrency: 8,
+            outbound_timeout_seconds: 15,
+            outbound_retry_schedule_seconds: vec![5, 300, 1_800, 7_200, 18_000, 36_000, 36_000],
             scheduler_interval_seconds: 15,
             claim_batch: 100,
             claim_lease_seconds: 600,
@@ -237,6 +255,7 @@ const ENV_SETTINGS: &[&str] = &[
     "database_connect_timeout_ms",
     "database_pool_timeout_ms",
     "database_statement_timeout_ms",
+    "outbound_allow_private_networks",
 ];
 
 /// Validated configuration.
@@ -270,6 +289,9 @@ pub struct Config {
     pub database_pool_timeout: std::time::Duration,
     /// The API's `statement_timeout`, if any.
     pub database_statement_timeout: Option<std::time::Duration>,
+    /// Whether webhook endpoints may point at non-public addresses
+    /// (`JUNCTION_OUTBOUND_ALLOW_PRIVATE_NETWORKS`, default false).
+    pub outbound_allow_private_networks: bool,
     pub worker: WorkerSettings,
 }
 
@@ -535,6 +557,16 @@ impl Config {
                 )));
             }
         }
+        if !(1..=300).contains(&worker.outbound_timeout_seconds) {
+            return Err(ConfigError(
+                "JUNCTION_WORKER__OUTBOUND_TIMEOUT_SECONDS must be between 1 and 300".into(),
+            ));
+        }
+        if worker.outbound_retry_schedule_seconds.len() > 50 {
+            return Err(ConfigError(
+                "JUNCTION_WORKER__OUTBOUND_RETRY_SCHEDULE_SECONDS takes at most 50 delays".into(),
+            ));
+        }
         if worker.claim_batch < 1 || worker.claim_lease_seconds < 10 {
             return Err(ConfigError(
                 "JUNCTION_WORKER__CLAIM_BATCH must be >= 1 and CLAIM_LEASE_SECONDS >= 10".into(),
@@ -565,6 +597,7 @@ impl Config {
             database_pool_timeout: std::time::Duration::from_millis(raw.database_pool_timeout_ms),
             database_statement_timeout: (raw.database_statement_timeout_ms > 0)
                 .then(|| std::time::Duration::from_millis(raw.database_statement_timeout_ms)),
+            outbound_allow_private_networks: raw.outbound_allow_private_networks,
             worker,
         })
     }

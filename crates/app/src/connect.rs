@@ -748,6 +748,10 @@ impl App {
             save.details,
         )
         .await?;
+        if operation == Operation::Connect {
+            self.emit_connection_created(tx.conn(), &integration)
+                .await?;
+        }
         let secret_fields = repo::credentials::field_names(tx.conn(), id).await?;
         tx.commit().await?;
         Ok(IntegrationDetails {

@@ -272,6 +272,8 @@ impl App {
         }
         let mut tx = self.begin(workspace_id).await?;
         repo::credentials::delete(tx.conn(), id, None).await?;
+        self.emit_connection_deleted(tx.conn(), &integration, revoked.is_ok())
+            .await?;
         repo::integrations::delete(tx.conn(), id).await?;
         tx.commit().await?;
         tracing::info!(integration = %id, provider = %integration.provider, revoked = revoked.is_ok(), "integration deleted");

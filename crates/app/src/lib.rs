@@ -22,6 +22,8 @@
 //! - [`alerts`]: alert rules and their evaluation after a sync; [`notifications`]:
 //!   creating notifications once, rendering Junction's emails and sending them
 //!   through any email-capable provider ([`junction_core::EmailSender`]);
+//! - [`outbound`]: outbound webhooks — the client app's endpoints, the events
+//!   recorded where their facts happen, and their signed deliveries;
 //! - [`proxy`]: the authenticated proxy to a provider's own API;
 //! - [`data`]: records and KPI series; [`dead_letters`]: dead letters and queue
 //!   figures; [`workspaces`]: workspaces, API keys and key rotation;
@@ -46,6 +48,7 @@ pub mod integrations;
 pub mod kpis;
 pub mod metrics;
 pub mod notifications;
+pub mod outbound;
 pub mod process;
 pub mod proxy;
 pub mod reconcile;
@@ -77,6 +80,7 @@ pub mod models {
     pub use junction_store::repo::{
         dead_letters::DeadLetterFilter,
         idempotency::{Answer as IdempotentAnswer, Claim},
+        outbound_events::OutboundEventFilter,
         webhook_events::WebhookEventFilter,
     };
 }
@@ -115,6 +119,8 @@ pub struct App {
     pub queues: Queues,
     /// Opens integrations for provider calls (adapters, contexts, OAuth, tokens).
     pub connections: Connections,
+    /// The HTTP client outbound webhook deliveries go out through.
+    pub outbound: outbound::delivery::Sender,
 }
 
 /// Connections of the worker's system pool: the scheduler, the relay and the sweep
@@ -224,6 +230,11 @@ impl App {
             Role::Api | Role::Cli => config.request_rate_limit_wait,
         };
         let limiter = RedisRateLimiter::sharing(queues.redis(), queues.prefix(), max_wait);
+        let outbound = outbound::delivery::Sender::new(
+            Duration::from_secs(config.worker.outbound_timeout_seconds),
+            config.outbound_allow_private_networks,
+        )
+        .map_err(|e| anyhow::anyhow!("cannot build the outbound webhook client: {e}"))?;
         let config = Arc::new(config);
         let connections = Connections::new(config.clone(), store.clone(), registry)?
             .with_limiter(Arc::new(limiter));
@@ -233,6 +244,7 @@ impl App {
             system,
             queues,
             connections,
+            outbound,
         })
     }
 

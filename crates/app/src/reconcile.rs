@@ -11,7 +11,7 @@
 //! 2. It lists the rows of every workspace still waiting for their job whose last
 //!    change is older than `reconcile_grace_seconds` (sync runs queued, running or
 //!    retrying; webhook events received or processing; queued action runs not
-//!    finished; pending notifications), reads each in its workspace's scope and
+//!    finished; pending notifications; pending outbound webhook deliveries), reads each in its workspace's scope and
 //!    derives its job and job id the way the row's creator did.
 //! 3. A job still in the outbox, or known to Redis as pending, scheduled or
 //!    running, is left alone, and so is one a live worker holds: the runner marks
@@ -36,8 +36,8 @@ use junction_jobs::{Job, TaskState, outbox};
 use junction_store::{
     StoreError,
     models::{
-        ActionMode, ActionStatus, LogLevel, NotificationStatus, Operation, Queue, RunStatus,
-        WebhookStatus,
+        ActionMode, ActionStatus, DeliveryStatus, LogLevel, NotificationStatus, Operation, Queue,
+        RunStatus, WebhookStatus,
     },
     repo::{self, reconcile::Unfinished},
 };
@@ -228,6 +228,18 @@ impl App {
                             .then(|| (None, job.default_job_id(), job))
                     })
             }
+            Queue::Outbound => repo::outbound_deliveries::get(tx.conn(), row.row_id)
+                .await
+                .map(|delivery| {
+                    let job = Job::of_outbound_delivery(&delivery);
+                    // A replayed dead letter runs under its own job id, recorded on
+                    // the delivery when its attempt starts.
+                    let job_id = delivery
+                        .job_id
+                        .clone()
+                        .unwrap_or_else(|| job.default_job_id());
+                    (delivery.status == DeliveryStatus::Pending).then_some((None, job_id, job))
+                }),
         };
         let found = match found {
             Ok(Some((integration_id, job_id, job))) => {
@@ -358,5 +370,7 @@ fn operation_of(queue: Queue) -> Operation {
         Queue::Action => Operation::Action,
         Queue::Webhook => Operation::Webhook,
         Queue::Notify => Operation::Alert,
+        // Deliveries belong to no integration: nothing is logged for them.
+        Queue::Outbound => Operation::Webhook,
     }
 }

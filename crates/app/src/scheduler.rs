@@ -101,6 +101,7 @@ impl App {
             }
         }
         report.reauth_notices = self.notify_lost_grants().await;
+        self.announce_lost_grants().await;
         metrics::scheduler_pass(
             report.claimed,
             report.enqueued.len(),

@@ -803,6 +803,8 @@ impl App {
                 Some((ErrorCode::IntegrationNeedsReauth.name(), &reason)),
             )
             .await?;
+            self.emit_connection_needs_reauth(tx.conn(), integration.id)
+                .await?;
             repo::logs::append(
                 tx.conn(),
                 NewLog {
@@ -862,8 +864,10 @@ impl App {
     ) {
         let result = async {
             let mut tx = self.store.begin(workspace_id).await?;
-            repo::sync_runs::finish(tx.conn(), run_id, status, Some((code.name(), message)))
-                .await?;
+            let run =
+                repo::sync_runs::finish(tx.conn(), run_id, status, Some((code.name(), message)))
+                    .await?;
+            self.emit_sync_ended(tx.conn(), &run, integration).await?;
             repo::logs::append(
                 tx.conn(),
                 NewLog {
@@ -919,6 +923,7 @@ impl App {
             let next = next_sync_after_run(tx.conn(), integration.id, &spec, now).await?;
             repo::integrations::record_sync_finished(tx.conn(), integration.id, finished_at, next)
                 .await?;
+            self.emit_sync_ended(tx.conn(), &run, integration).await?;
             if current.last_error_code.is_some() || current.last_error_message.is_some() {
                 repo::integrations::set_status(tx.conn(), integration.id, current.status, None)
                     .await?;
@@ -1043,6 +1048,7 @@ impl App {
             .await?;
             let integration =
                 repo::integrations::get_for_update(tx.conn(), job.integration_id).await?;
+            self.emit_sync_ended(tx.conn(), &run, &integration).await?;
             repo::integrations::set_status(
                 tx.conn(),
                 job.integration_id,

@@ -153,6 +153,7 @@ impl App {
             match inserted {
                 Some(row) => {
                     outbox::stage(tx.conn(), &Job::of_webhook_event(&row)).await?;
+                    self.emit_provider_event(tx.conn(), &row, event).await?;
                 }
                 None => duplicates += 1,
             }
@@ -454,6 +455,11 @@ impl App {
                 apply_effects(tx.conn(), job.workspace_id, job.integration_id, &effects).await?;
             repo::webhook_events::set_status(tx.conn(), row.id, WebhookStatus::Processed, None)
                 .await?;
+            let streams = effects
+                .records
+                .iter()
+                .map(|changed| changed.stream.as_str());
+            self.emit_webhook_changes(tx.conn(), &row, streams).await?;
             repo::logs::append(
                 tx.conn(),
                 NewLog {

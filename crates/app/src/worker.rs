@@ -1,14 +1,15 @@
-//! The worker: the four job queues' handlers and the loop one worker process (pod)
-//! runs — the `junction-worker` binary and end-to-end tests start it alike.
+//! The worker: the job queues' handlers and the loop one worker process (pod) runs —
+//! the `junction-worker` binary and end-to-end tests start it alike.
 //!
 //! One [`Worker`]:
-//! - runs the **sync**, **action**, **webhook** and **notify** queues through
-//!   junction-jobs' runner, `[worker] *_concurrency` jobs at once each: retries with
-//!   backoff and `Retry-After`, dead letters in Postgres. Each handler parses its
-//!   job and calls one use case ([`App::run_sync_attempt`],
-//!   [`App::run_queued_action`], [`App::apply_webhook_event`],
-//!   [`App::deliver_notification`]) and records retries and dead letters through
-//!   the same layer;
+//! - runs the **sync**, **action**, **webhook**, **notify** and **outbound** queues
+//!   through junction-jobs' runner, `[worker] *_concurrency` jobs at once each:
+//!   retries with backoff and `Retry-After` (outbound webhook deliveries on their
+//!   own fixed schedule), dead letters in Postgres. Each handler parses its job and
+//!   calls one use case ([`App::run_sync_attempt`], [`App::run_queued_action`],
+//!   [`App::apply_webhook_event`], [`App::deliver_notification`],
+//!   [`App::deliver_outbound`]) and records retries and dead letters through the
+//!   same layer;
 //! - relays committed jobs from the outbox to the queues
 //!   ([`junction_jobs::Relay`]);
 //! - runs the **scheduler** every `scheduler_interval_seconds`: any number of pods
@@ -34,7 +35,7 @@ use chrono::{DateTime, Utc};
 use junction_core::ErrorCode;
 use junction_jobs::{
     Envelope, FailureKind, Job, JobFailure, JobHandler, Liveness, QueueWorker, Relay, RelayOptions,
-    RetryPolicy, RunnerOptions,
+    RetryPolicy, RetrySchedule, RunnerOptions,
 };
 use junction_store::models::{LogLevel, NotificationStatus, Queue, WebhookStatus};
 use tokio::sync::watch;
@@ -145,12 +146,25 @@ impl Worker {
                 app: self.app.clone(),
                 queue,
             }),
+            schedule: None,
         };
+        let outbound_schedule = RetrySchedule::new(
+            settings
+                .outbound_retry_schedule_seconds
+                .iter()
+                .map(|seconds| Duration::from_secs(*seconds))
+                .collect(),
+        );
         let workers = vec![
             handler(Queue::Sync, settings.sync_concurrency),
             handler(Queue::Action, settings.action_concurrency),
             handler(Queue::Webhook, settings.webhook_concurrency),
             handler(Queue::Notify, settings.notify_concurrency),
+            // Deliveries retry on their own fixed schedule (Svix's), not the policy.
+            QueueWorker {
+                schedule: Some(outbound_schedule),
+                ..handler(Queue::Outbound, settings.outbound_concurrency)
+            },
         ];
         let options = RunnerOptions {
             policy: RetryPolicy {
@@ -278,6 +292,7 @@ impl JobHandler for Handler {
                 result
             }
             Job::Notify(job) => self.app.deliver_notification(job).await,
+            Job::Outbound(job) => self.app.deliver_outbound(job, &envelope.job_id).await,
         };
         if let Err(failure) = &result {
             tracing::warn!(
@@ -330,6 +345,7 @@ impl JobHandler for Handler {
                     )
                     .await
             }
+            Job::Outbound(job) => self.app.record_outbound_retry(job, failure, at).await,
         }
     }
 
@@ -394,6 +410,9 @@ impl JobHandler for Handler {
                     )
                     .await
             }
+            // The client app's endpoint is down: the dead letter (listed, replayable)
+            // and the delivery's status say so; no email.
+            Job::Outbound(job) => self.app.record_outbound_dead(job, failure).await,
         }
     }
 }

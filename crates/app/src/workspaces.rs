@@ -227,6 +227,8 @@ pub struct Rotation {
     pub key_id: String,
     pub report: RotationReport,
     pub oauth_verifiers_resealed: u64,
+    /// Outbound webhook signing secrets re-sealed.
+    pub webhook_secrets_resealed: u64,
     /// Credentials per key id after the rotation.
     pub by_key: Vec<(String, i64)>,
 }
@@ -350,9 +352,10 @@ impl Operator {
         Ok(repo::workspaces::list_all(admin.conn()).await?)
     }
 
-    /// Re-seals every credential and OAuth verifier with the vault's first key,
-    /// `batch_size` per transaction (resumable). Fails when credentials sealed with
-    /// older keys are left (locked by a running worker): run it again.
+    /// Re-seals every credential, OAuth verifier and webhook signing secret with the
+    /// vault's first key, credentials `batch_size` per transaction (resumable). Fails
+    /// when credentials sealed with older keys are left (locked by a running worker):
+    /// run it again.
     ///
     /// The ring proves itself first: a key that does not open the check value stored
     /// for its id is refused (one line naming the id) before anything is re-sealed.
@@ -377,6 +380,8 @@ impl Operator {
                     .with_detail("re-sealing credentials failed: run the command again to resume")
             })?;
         let verifiers = repo::oauth_states::rotate_all(admin.conn(), vault).await?;
+        let webhook_secrets =
+            repo::webhook_endpoint_secrets::rotate_all(admin.conn(), vault).await?;
         let key_id = vault.ring().primary_key_id().to_owned();
         if unchecked.contains(&key_id) {
             repo::key_checks::record_missing(admin.conn(), vault, &[key_id.as_str()])
@@ -410,6 +415,7 @@ impl Operator {
             key_id,
             report,
             oauth_verifiers_resealed: verifiers,
+            webhook_secrets_resealed: webhook_secrets,
             by_key,
         })
     }

@@ -116,6 +116,10 @@ error_codes! {
     ProviderError => ("provider_error", Provider, 502, "The provider returned an error.");
     ProviderRedirectRefused => ("provider_redirect_refused", Provider, 502, "The provider answered with a redirect, which the proxy does not follow.");
     ProviderResponseTooLarge => ("provider_response_too_large", Provider, 502, "The provider's answer is larger than the proxy passes on.");
+    // Outbound webhooks (the client app's endpoints)
+    WebhookEndpointRejected => ("webhook_endpoint_rejected", Provider, 502, "The webhook endpoint answered a delivery with a status other than 2xx.");
+    WebhookEndpointUnreachable => ("webhook_endpoint_unreachable", Provider, 502, "The webhook endpoint could not be reached or did not answer in time.");
+    WebhookEndpointDisabled => ("webhook_endpoint_disabled", Conflict, 409, "The webhook endpoint is disabled.");
     // Junction's own dependencies and bugs
     DatabaseUnavailable => ("database_unavailable", Unavailable, 503, "The database is unavailable.");
     QueueUnavailable => ("queue_unavailable", Unavailable, 503, "The job queue is unavailable.");

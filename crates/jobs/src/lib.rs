@@ -3,12 +3,12 @@
 //!
 //! # Jobs and attempts
 //!
-//! A [`Job`] (sync, action, webhook, notify; serde-tagged by `kind`) is staged in the
-//! Postgres outbox in the transaction of the row it serves and relayed to its queue
-//! ([`outbox`]); on the queue it travels in an
-//! [`Envelope`] carrying the payload version ([`PAYLOAD_VERSION`]), a job id that
-//! stays the same across retries (`sync-{run_id}`, `action-{request_id}`...), the
-//! 1-based attempt number and the history of failed attempts. Every attempt is its
+//! A [`Job`] (sync, action, webhook, notify, outbound; serde-tagged by `kind`) is
+//! staged in the Postgres outbox in the transaction of the row it serves and relayed
+//! to its queue ([`outbox`]); on the queue it travels in an [`Envelope`] carrying
+//! the payload version ([`PAYLOAD_VERSION`]), a job id that stays the same across
+//! retries (`sync-{run_id}`, `action-{request_id}`...), the 1-based attempt number
+//! and the history of failed attempts. Every attempt is its
 //! own apalis task whose id is derived from the job: `{job_id}#{attempt}`. So
 //!
 //! - enqueueing the same work twice is a no-op (apalis-redis's push script only
@@ -41,6 +41,10 @@
 //!   (apalis `AbortError`, which moves it to the dead set and never retries it);
 //! - an *abandoned* job (its cause is reported elsewhere, e.g. the integration now
 //!   needs re-authorisation) just stops.
+//!
+//! A queue may have a fixed [`RetrySchedule`] of its own instead
+//! ([`QueueWorker::schedule`]): the outbound webhook deliveries retry at fixed delays
+//! (Svix's), not with jitter, and are dead-lettered after the schedule's last attempt.
 //!
 //! Dead letters are replayed with [`replay()`] / [`replay_matching`]: the same job is
 //! staged again as `{job_id}-replay-{n}`, attempt 1, and only the first replay of
@@ -121,10 +125,10 @@ pub use error::JobsError;
 pub use failure::{FailureKind, JobFailure};
 pub use outbox::{Relay, RelayOptions, RelayReport, stage};
 pub use payload::{
-    ActionJob, AttemptRecord, Envelope, Job, NotifyJob, PAYLOAD_VERSION, SyncJob, WebhookJob,
-    replay_job_id,
+    ActionJob, AttemptRecord, Envelope, Job, NotifyJob, OutboundJob, PAYLOAD_VERSION, SyncJob,
+    WebhookJob, replay_job_id,
 };
-pub use policy::{Decision, RetryPolicy};
+pub use policy::{Decision, RetryPolicy, RetrySchedule};
 pub use queue::{JobLookup, QueueStats, Queues, TaskState};
 pub use replay::{Replayed, replay, replay_matching};
 pub use runner::{

@@ -11,7 +11,9 @@
 
 use chrono::{DateTime, Utc};
 use junction_core::WorkspaceId;
-use junction_store::models::{ActionRun, Notification, Queue, SyncRun, WebhookEventRow};
+use junction_store::models::{
+    ActionRun, Notification, OutboundDelivery, Queue, SyncRun, WebhookEventRow,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -30,6 +32,8 @@ pub enum Job {
     Webhook(WebhookJob),
     /// Deliver a notification.
     Notify(NotifyJob),
+    /// Deliver an event to a workspace's webhook endpoint.
+    Outbound(OutboundJob),
 }
 
 /// Pull one integration's streams (or one stream) for a sync run.
@@ -78,6 +82,13 @@ pub struct NotifyJob {
     pub notification_id: Uuid,
 }
 
+/// Deliver one event to one webhook endpoint (an outbound delivery).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboundJob {
+    pub workspace_id: WorkspaceId,
+    pub delivery_id: Uuid,
+}
+
 impl Job {
     /// The queue this job runs on.
     pub fn queue(&self) -> Queue {
@@ -86,6 +97,7 @@ impl Job {
             Job::Action(_) => Queue::Action,
             Job::Webhook(_) => Queue::Webhook,
             Job::Notify(_) => Queue::Notify,
+            Job::Outbound(_) => Queue::Outbound,
         }
     }
 
@@ -96,6 +108,7 @@ impl Job {
             Job::Action(job) => job.workspace_id,
             Job::Webhook(job) => job.workspace_id,
             Job::Notify(job) => job.workspace_id,
+            Job::Outbound(job) => job.workspace_id,
         }
     }
 
@@ -105,24 +118,25 @@ impl Job {
             Job::Sync(job) => Some(job.integration_id),
             Job::Action(job) => Some(job.integration_id),
             Job::Webhook(job) => Some(job.integration_id),
-            Job::Notify(_) => None,
+            Job::Notify(_) | Job::Outbound(_) => None,
         }
     }
 
-    /// The wire tag (`sync`, `action`, `webhook`, `notify`).
+    /// The wire tag (`sync`, `action`, `webhook`, `notify`, `outbound`).
     pub fn kind(&self) -> &'static str {
         match self {
             Job::Sync(_) => "sync",
             Job::Action(_) => "action",
             Job::Webhook(_) => "webhook",
             Job::Notify(_) => "notify",
+            Job::Outbound(_) => "outbound",
         }
     }
 
     /// The job's id on its queue, derived from the row that caused it (the sync run,
-    /// the action run, the webhook event and its replay count, the notification), so
-    /// queueing the same work twice yields one job. Every job id is made here or by
-    /// [`replay_job_id`].
+    /// the action run, the webhook event and its replay count, the notification, the
+    /// outbound delivery), so queueing the same work twice yields one job. Every job
+    /// id is made here or by [`replay_job_id`].
     pub fn default_job_id(&self) -> String {
         match self {
             Job::Sync(job) => format!("sync-{}", job.run_id),
@@ -132,6 +146,7 @@ impl Job {
             // and the two counters must never produce the same id.
             Job::Webhook(job) => format!("webhook-{}-reprocess-{}", job.event_row_id, job.replay),
             Job::Notify(job) => format!("notify-{}", job.notification_id),
+            Job::Outbound(job) => format!("outbound-{}", job.delivery_id),
         }
     }
 }
@@ -177,6 +192,14 @@ impl Job {
         Job::Notify(NotifyJob {
             workspace_id: WorkspaceId(notification.workspace_id),
             notification_id: notification.id,
+        })
+    }
+
+    /// The job delivering an event to an endpoint.
+    pub fn of_outbound_delivery(delivery: &OutboundDelivery) -> Self {
+        Job::Outbound(OutboundJob {
+            workspace_id: WorkspaceId(delivery.workspace_id),
+            delivery_id: delivery.id,
         })
     }
 }

@@ -10,6 +10,10 @@
 //! (one provider outage hitting many tenants) instead of retrying them in lockstep.
 //! A provider's own hint (`Retry-After`, a quota reset) is a floor: the retry is at
 //! `max(now + delay, not_before)`.
+//!
+//! A queue may instead retry on a fixed [`RetrySchedule`] (the outbound webhook
+//! deliveries follow Svix's): the delay after each failed attempt is given, without
+//! jitter, and the job is dead-lettered when the schedule's last attempt fails.
 
 use std::time::Duration;
 
@@ -96,6 +100,59 @@ impl RetryPolicy {
     }
 }
 
+/// Fixed delays between attempts: `delays[n - 1]` after attempt `n` fails, so a
+/// job gets `delays.len() + 1` attempts in all before it is dead-lettered.
+/// Permanent, abandoned and deferred failures are decided as [`RetryPolicy`]
+/// decides them; a failure's `not_before` is a floor here too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrySchedule {
+    delays: Vec<Duration>,
+}
+
+impl RetrySchedule {
+    /// The schedule with these delays after attempts 1, 2, ...
+    pub fn new(delays: Vec<Duration>) -> Self {
+        Self { delays }
+    }
+
+    /// The delays after attempts 1, 2, ...
+    pub fn delays(&self) -> &[Duration] {
+        &self.delays
+    }
+
+    /// Attempts in all, the first included.
+    pub fn max_attempts(&self) -> u32 {
+        u32::try_from(self.delays.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1)
+    }
+
+    /// Decides what follows the failure of the 1-based `attempt`.
+    pub fn decide(&self, attempt: u32, failure: &JobFailure, now: DateTime<Utc>) -> Decision {
+        let not_before = match failure.kind {
+            FailureKind::Permanent => return Decision::DeadLetter,
+            FailureKind::Abandon => return Decision::Abandon,
+            FailureKind::Deferred { until } => return Decision::Defer(until),
+            FailureKind::Retryable { not_before } => not_before,
+        };
+        let Some(delay) = usize::try_from(attempt)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|index| self.delays.get(index))
+        else {
+            return Decision::DeadLetter;
+        };
+        let at = chrono::Duration::from_std(*delay)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        Decision::RetryAt(match not_before {
+            Some(floor) if floor > at => floor,
+            _ => at,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use junction_core::ErrorCode;
@@ -115,6 +172,31 @@ mod tests {
             .collect();
         assert_eq!(ceilings, vec![1, 2, 4, 8, 10, 10]);
         assert_eq!(policy.backoff_ceiling(u32::MAX), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_schedule_retries_at_its_delays_then_dead_letters() {
+        let schedule = RetrySchedule::new(vec![Duration::from_secs(5), Duration::from_secs(300)]);
+        assert_eq!(schedule.max_attempts(), 3);
+        let now = Utc::now();
+        let failure = JobFailure::retryable(ErrorCode::ProviderUnavailable, "HTTP 503");
+        assert_eq!(
+            schedule.decide(1, &failure, now),
+            Decision::RetryAt(now + chrono::Duration::seconds(5))
+        );
+        assert_eq!(
+            schedule.decide(2, &failure, now),
+            Decision::RetryAt(now + chrono::Duration::seconds(300))
+        );
+        assert_eq!(schedule.decide(3, &failure, now), Decision::DeadLetter);
+        assert_eq!(schedule.decide(0, &failure, now), Decision::DeadLetter);
+        let later = now + chrono::Duration::hours(1);
+        let hinted = JobFailure::retryable_after(ErrorCode::ProviderRateLimited, "429", later);
+        assert_eq!(schedule.decide(1, &hinted, now), Decision::RetryAt(later));
+        let permanent = JobFailure::permanent(ErrorCode::ProviderRejected, "no");
+        assert_eq!(schedule.decide(1, &permanent, now), Decision::DeadLetter);
+        let abandoned = JobFailure::abandon(ErrorCode::NotFound, "gone");
+        assert_eq!(schedule.decide(1, &abandoned, now), Decision::Abandon);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! [`Queues`]: the four apalis-redis queues (sync, action, webhook, notify), every key
+//! [`Queues`]: the apalis-redis queues (sync, action, webhook, notify, outbound), every key
 //! under one prefix.
 //!
 //! Each queue is an apalis-redis queue named `{prefix}jobs:{queue}`, so every key

@@ -4,7 +4,8 @@
 //! Each [`QueueWorker`] becomes one apalis worker (with `concurrency` handlers in
 //! flight) under a supervisor that restarts it, with backoff, when its Redis
 //! connection fails. A handler never returns an error to apalis for a job failure:
-//! the runner asks the [`RetryPolicy`] and then
+//! the runner asks the [`RetryPolicy`] (or the queue's own [`RetrySchedule`]) and
+//! then
 //!
 //! - `RetryAt(t)`: pushes the next attempt (attempt + 1, this failure appended to the
 //!   history) due at `t`, and completes the current task;
@@ -52,6 +53,7 @@ use uuid::Uuid;
 
 use crate::{
     AttemptRecord, Decision, Envelope, JobFailure, JobsError, Queues, RedisConnection, RetryPolicy,
+    RetrySchedule,
     dead::{self, DeadLetterRow},
 };
 
@@ -101,6 +103,9 @@ pub struct QueueWorker {
     /// Handlers running at once (at least 1).
     pub concurrency: usize,
     pub handler: Arc<dyn JobHandler>,
+    /// A fixed retry schedule for this queue's jobs instead of the runner's
+    /// [`RetryPolicy`] (`None`: the policy).
+    pub schedule: Option<RetrySchedule>,
 }
 
 impl std::fmt::Debug for QueueWorker {
@@ -108,6 +113,7 @@ impl std::fmt::Debug for QueueWorker {
         f.debug_struct("QueueWorker")
             .field("queue", &self.queue)
             .field("concurrency", &self.concurrency)
+            .field("schedule", &self.schedule)
             .finish_non_exhaustive()
     }
 }
@@ -223,6 +229,7 @@ pub async fn run_with(
             queues: queues.clone(),
             store: store.clone(),
             policy: options.policy,
+            schedule: worker.schedule,
             worker_name: options.worker_name.clone(),
             liveness,
             registry: registry.clone(),
@@ -420,6 +427,8 @@ struct QueueRunner {
     queues: Queues,
     store: Store,
     policy: RetryPolicy,
+    /// This queue's own schedule, which replaces `policy` when set.
+    schedule: Option<RetrySchedule>,
     worker_name: String,
     liveness: Liveness,
     registry: Arc<WorkerRegistry>,
@@ -669,10 +678,13 @@ impl QueueRunner {
     ) -> Result<String, BoxDynError> {
         let queue = self.queue.as_str();
         let now = Utc::now();
-        let decision = {
-            let mut rng = rand::rng();
-            self.policy
-                .decide(envelope.tries(), &failure, now, &mut rng)
+        let decision = match &self.schedule {
+            Some(schedule) => schedule.decide(envelope.tries(), &failure, now),
+            None => {
+                let mut rng = rand::rng();
+                self.policy
+                    .decide(envelope.tries(), &failure, now, &mut rng)
+            }
         };
         match decision {
             Decision::RetryAt(at) => {

@@ -124,6 +124,30 @@ text_enum!(
         Action => "action",
         Webhook => "webhook",
         Notify => "notify",
+        Outbound => "outbound",
+    }
+);
+
+text_enum!(
+    /// The types of the events Junction sends to a workspace's webhook endpoints.
+    OutboundEventType {
+        ConnectionCreated => "connection.created",
+        ConnectionNeedsReauth => "connection.needs_reauth",
+        ConnectionDeleted => "connection.deleted",
+        SyncSucceeded => "sync.succeeded",
+        SyncFailed => "sync.failed",
+        RecordsChanged => "records.changed",
+        ActionFinished => "action.finished",
+        ProviderEventReceived => "provider_event.received",
+    }
+);
+
+text_enum!(
+    /// Where the delivery of an event to one endpoint stands.
+    DeliveryStatus {
+        Pending => "pending",
+        Succeeded => "succeeded",
+        Failed => "failed",
     }
 );
 
@@ -536,4 +560,90 @@ pub struct Notification {
     pub sent_at: Option<DateTime<Utc>>,
     /// What the notification reports, as recorded when it was created.
     pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = webhook_endpoints, check_for_backend(diesel::pg::Pg))]
+pub struct WebhookEndpoint {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub url: String,
+    pub description: String,
+    /// The event types it receives; empty: every type.
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    /// Why Junction disabled it (it answered 410 Gone).
+    pub disabled_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A sealed signing secret of an endpoint (opened only to sign or to show it).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = webhook_endpoint_secrets, check_for_backend(diesel::pg::Pg))]
+pub struct EndpointSecretRow {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub endpoint_id: Uuid,
+    pub key_id: String,
+    pub sealed: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    /// `None` for the current secret; a replaced one signs until then.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = outbound_events, check_for_backend(diesel::pg::Pg))]
+pub struct OutboundEvent {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub event_type: OutboundEventType,
+    pub integration_id: Option<Uuid>,
+    pub dedupe_key: String,
+    /// The body every delivery sends.
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = outbound_deliveries, check_for_backend(diesel::pg::Pg))]
+pub struct OutboundDelivery {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub event_id: Uuid,
+    pub endpoint_id: Uuid,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    /// The job running it (a dead letter's replay has its own).
+    pub job_id: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub succeeded_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = outbound_attempts, check_for_backend(diesel::pg::Pg))]
+pub struct OutboundAttempt {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub delivery_id: Uuid,
+    pub event_id: Uuid,
+    pub endpoint_id: Uuid,
+    /// 1-based, counted over the delivery's whole life (replays included).
+    pub attempt: i32,
+    pub url: String,
+    /// `None` when no answer came (timeout, refused connection).
+    pub status_code: Option<i32>,
+    pub latency_ms: i32,
+    /// The start of the answer's body.
+    pub response_excerpt: Option<String>,
+    pub succeeded: bool,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub attempted_at: DateTime<Utc>,
+    /// When the next attempt is due, once its retry is scheduled.
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }

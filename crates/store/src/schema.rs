@@ -317,6 +317,87 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        url -> Text,
+        description -> Text,
+        event_types -> Array<Text>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_endpoint_secrets (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        endpoint_id -> Uuid,
+        key_id -> Text,
+        sealed -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    outbound_events (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        event_type -> Text,
+        integration_id -> Nullable<Uuid>,
+        dedupe_key -> Text,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    outbound_deliveries (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        event_id -> Uuid,
+        endpoint_id -> Uuid,
+        status -> Text,
+        attempts -> Int4,
+        job_id -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamptz>,
+        last_status_code -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        succeeded_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    outbound_attempts (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        delivery_id -> Uuid,
+        event_id -> Uuid,
+        endpoint_id -> Uuid,
+        attempt -> Int4,
+        url -> Text,
+        status_code -> Nullable<Int4>,
+        latency_ms -> Int4,
+        response_excerpt -> Nullable<Text>,
+        succeeded -> Bool,
+        error_code -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        attempted_at -> Timestamptz,
+        next_attempt_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(webhook_endpoint_secrets -> webhook_endpoints (endpoint_id));
+diesel::joinable!(outbound_deliveries -> outbound_events (event_id));
+diesel::joinable!(outbound_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(outbound_attempts -> outbound_deliveries (delivery_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     workspaces,
     api_keys,
@@ -336,4 +417,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_suppressions,
     action_runs,
     outbox,
+    webhook_endpoints,
+    webhook_endpoint_secrets,
+    outbound_events,
+    outbound_deliveries,
+    outbound_attempts,
 );

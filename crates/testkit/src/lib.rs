@@ -430,6 +430,48 @@ impl TestRedis {
     }
 }
 
+impl TestRedis {
+    /// Makes every task of this test's queues that waits for a later time (a retry
+    /// in backoff, in junction-jobs' `{prefix}jobs:{queue}:delayed` sets) due now,
+    /// as if the clock had reached its time; a running worker takes it at its next
+    /// poll. Returns how many tasks it moved. Tests of retry schedules use it instead
+    /// of sleeping through them.
+    pub async fn make_delayed_due(&self) -> usize {
+        let client = redis::Client::open(self.url.as_str()).unwrap_or_else(|e| panic!("{e}"));
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap_or_else(|e| panic!("redis: {e}"));
+        let sets: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}jobs:*:delayed", self.prefix))
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("redis keys: {e}"));
+        let mut moved = 0;
+        for set in sets {
+            let members: Vec<String> = redis::cmd("ZRANGE")
+                .arg(&set)
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("redis zrange: {e}"));
+            for member in members {
+                let _: i64 = redis::cmd("ZADD")
+                    .arg(&set)
+                    .arg("XX")
+                    .arg(0)
+                    .arg(&member)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("redis zadd: {e}"));
+                moved += 1;
+            }
+        }
+        moved
+    }
+}
+
 impl Drop for TestRedis {
     fn drop(&mut self) {
         let url = self.url.clone();

@@ -30,6 +30,10 @@ const NO_SUCH_ID: &str = "00000000-0000-4000-8000-000000000000";
 const NO_SUCH_ACTION: &str = "no_such_action";
 /// A provider Junction does not know.
 const NO_SUCH_PROVIDER: &str = "no-such-provider";
+/// Where the seeded webhook endpoint points: a public name that resolves nowhere,
+/// so its deliveries fail and wait for their retries (the worker stops with the
+/// seeding).
+const ENDPOINT_URL: &str = "https://hooks.schemathesis.example/junction";
 /// How long the worker may take over what the seeding queued.
 const WORKER_DEADLINE: Duration = Duration::from_secs(120);
 
@@ -49,6 +53,8 @@ pub(super) struct Seeded {
     action_run: String,
     dead_letter: String,
     webhook_event: String,
+    /// An event sent to the seeded webhook endpoint (the sync's end).
+    outbound_event: String,
 }
 
 /// The running API and sandbox the seeding talks to.
@@ -103,6 +109,15 @@ pub(super) async fn seed(target: &Target<'_>) -> Result<Seeded> {
     let stripe = connect_stripe(target, &http, "Schemathesis Stripe").await?;
     let doomed = connect_stripe(target, &http, "Schemathesis Stripe (deleted)").await?;
     let meta = connect_meta(target, &http).await?;
+    // Before the facts below, so they become events sent to it. Schemathesis makes
+    // its own endpoints (and follows their `Location`), as with alert rules.
+    call(
+        target
+            .post(&http, "/v1/webhook-endpoints")
+            .json(&json!({"url": ENDPOINT_URL, "description": "Schemathesis"})),
+        "creating a webhook endpoint",
+    )
+    .await?;
 
     let sync = call(
         target.post(&http, &format!("/v1/integrations/{stripe}/sync")),
@@ -151,6 +166,12 @@ pub(super) async fn seed(target: &Target<'_>) -> Result<Seeded> {
     )
     .await?;
     let dead_letter = id(&letters["data"][0], "id", "the dead letter")?;
+    let events = call(
+        target.get(&http, "/v1/events?event_type=sync.succeeded"),
+        "listing events",
+    )
+    .await?;
+    let outbound_event = id(&events["data"][0], "id", "the sync's event")?;
 
     Ok(Seeded {
         stripe,
@@ -161,6 +182,7 @@ pub(super) async fn seed(target: &Target<'_>) -> Result<Seeded> {
         action_run,
         dead_letter,
         webhook_event,
+        outbound_event,
     })
 }
 
@@ -396,6 +418,7 @@ impl Seeded {
             action_run,
             dead_letter,
             webhook_event,
+            outbound_event,
         } = self;
         let customer_path = quoted(&format!("v1/customers/{customer}"));
         let id = |name, value: &str| Entry::new(name, vec![("path.id", quoted(value))]);
@@ -480,6 +503,20 @@ impl Seeded {
             id("POST /v1/dead-letters/{id}/replay", dead_letter),
             id("GET /v1/webhook-events/{id}", webhook_event),
             id("POST /v1/webhook-events/{id}/replay", webhook_event),
+            id("GET /v1/events/{id}", outbound_event),
+            id("GET /v1/events/{id}/attempts", outbound_event),
+            // An endpoint's URL must be a public address; the endpoints schemathesis
+            // creates (and the operations on one, through their `Location`) get one.
+            Entry {
+                name: "POST /v1/webhook-endpoints",
+                pinned: vec![("body.url", quoted(ENDPOINT_URL))],
+                pool: false,
+            },
+            Entry {
+                name: "PATCH /v1/webhook-endpoints/{id}",
+                pinned: vec![("body.url", quoted(ENDPOINT_URL))],
+                pool: true,
+            },
             // The provider-bound six (see above).
             id("PATCH /v1/integrations/{id}", NO_SUCH_ID),
             id("POST /v1/integrations/{id}/reconnect", NO_SUCH_ID),
@@ -570,6 +607,7 @@ mod tests {
             action_run: id(5),
             dead_letter: id(6),
             webhook_event: id(7),
+            outbound_event: id(8),
         }
     }
 
@@ -584,13 +622,19 @@ mod tests {
     #[test]
     fn every_operation_with_a_path_parameter_has_an_entry() {
         // A provider id, which schemathesis draws from GET /v1/providers; the OAuth
-        // callback, whose state is single-use; the alert rules schemathesis creates.
+        // callback, whose state is single-use; the alert rules and webhook endpoints
+        // schemathesis creates.
         let not_seeded = [
             "GET /v1/providers/{provider}",
             "GET /oauth/callback/{provider}",
             "GET /v1/alerts/{id}",
             "PATCH /v1/alerts/{id}",
             "DELETE /v1/alerts/{id}",
+            "GET /v1/webhook-endpoints/{id}",
+            "DELETE /v1/webhook-endpoints/{id}",
+            "GET /v1/webhook-endpoints/{id}/secret",
+            "POST /v1/webhook-endpoints/{id}/rotate-secret",
+            "GET /v1/webhook-endpoints/{id}/attempts",
         ];
         let document: Value = serde_json::from_str(
             &std::fs::read_to_string(crate::workspace_root().join("docs/openapi.json")).unwrap(),
@@ -611,7 +655,7 @@ mod tests {
             }
         }
         assert!(missing.is_empty(), "no entry for {missing:?}");
-        assert_eq!(config.matches("[[operations]]").count(), 33);
+        assert_eq!(config.matches("[[operations]]").count(), 37);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::{
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeadLetterView {
     pub id: Uuid,
-    /// `sync`, `action`, `webhook` or `notify`.
+    /// `sync`, `action`, `webhook`, `notify` or `outbound`.
     #[schema(schema_with = crate::schema::queue)]
     pub queue: String,
     pub job_id: String,
@@ -99,7 +99,7 @@ impl DeadLetterQuery {
             .as_deref()
             .map(|q| {
                 Queue::parse(q).ok_or_else(|| {
-                    ApiError::field("queue", "must be sync, action, webhook or notify")
+                    ApiError::field("queue", "must be sync, action, webhook, notify or outbound")
                 })
             })
             .transpose()?;

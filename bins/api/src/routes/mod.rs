@@ -14,6 +14,7 @@ pub mod dead_letters;
 pub mod health;
 pub mod integrations;
 pub mod kpis;
+pub mod outbound;
 pub mod providers;
 pub mod proxy;
 pub mod runs;
@@ -72,5 +73,17 @@ pub fn mount(cfg: &mut ServiceConfig) {
         .service(alerts::get)
         .service(alerts::update)
         .service(alerts::remove)
-        .service(alerts::notifications);
+        .service(alerts::notifications)
+        .service(outbound::create)
+        .service(outbound::list)
+        .service(outbound::get)
+        .service(outbound::update)
+        .service(outbound::remove)
+        .service(outbound::secret)
+        .service(outbound::rotate_secret)
+        .service(outbound::endpoint_attempts)
+        .service(outbound::event_types)
+        .service(outbound::events)
+        .service(outbound::event)
+        .service(outbound::event_attempts);
 }

@@ -15,6 +15,7 @@ mod jobs;
 mod kpis;
 mod oauth_flow;
 mod outage;
+mod outbound;
 mod outbox;
 mod proxy;
 mod streams;

@@ -103,7 +103,13 @@ async fn job_figures_are_the_workspaces_own_and_installation_wide_only_for_an_op
     assert_eq!(response.status(), 200);
     let installation: Value = response.json().await.unwrap();
     assert_eq!(installation["scope"], "installation");
-    assert_eq!(installation["queues"].as_array().unwrap().len(), 4);
+    let names: Vec<&str> = installation["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["queue"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["sync", "action", "webhook", "notify", "outbound"]);
 
     // …and nothing of any workspace.
     let response = app

@@ -158,6 +158,7 @@ async fn measure(
             queue: Queue::Notify,
             concurrency,
             handler: counter.clone(),
+            schedule: None,
         }],
         RunnerOptions {
             policy: RetryPolicy::default(),

@@ -377,7 +377,10 @@ fn log_outcome(kind: &str, result: Result<Option<Uuid>, StoreError>) {
 /// i.e. the newest successful connect or reconnect log entry (`initial` when there
 /// is none: an integration created without one). Every sync meeting the same lost
 /// grant names the same episode; a reconnect starts a new one.
-async fn reauth_episode(conn: &mut Conn, integration_id: Uuid) -> Result<String, StoreError> {
+pub(crate) async fn reauth_episode(
+    conn: &mut Conn,
+    integration_id: Uuid,
+) -> Result<String, StoreError> {
     let mut newest: Option<i64> = None;
     for operation in [Operation::Connect, Operation::Reconnect] {
         let entries = repo::logs::list(conn, integration_id, Some(operation), None, 20).await?;

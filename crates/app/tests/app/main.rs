@@ -8,6 +8,7 @@
 
 mod notifications;
 mod one_run;
+mod outbound;
 mod reconcile;
 mod resend;
 mod streams;

@@ -120,9 +120,10 @@ impl TestEnv {
             .chain(overrides.iter().copied());
         for (key, value) in all {
             let path = key.to_ascii_lowercase().replace("__", ".");
-            figment = match value.parse::<i64>() {
-                Ok(number) => figment.merge((path, number)),
-                Err(_) => figment.merge((path, value)),
+            figment = match (value.parse::<i64>(), value.parse::<bool>()) {
+                (Ok(number), _) => figment.merge((path, number)),
+                (_, Ok(flag)) => figment.merge((path, flag)),
+                _ => figment.merge((path, value)),
             };
         }
         Config::from_figment(figment).unwrap()

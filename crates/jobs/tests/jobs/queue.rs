@@ -121,7 +121,7 @@ async fn stats_follow_jobs_as_they_move() {
     assert_eq!((before.pending, before.scheduled, before.dead), (2, 1, 0));
     assert!(before.oldest_pending_age_seconds.is_some());
     let all = env.queues.stats().await.unwrap();
-    assert_eq!(all.len(), 4);
+    assert_eq!(all.len(), Queue::ALL.len());
     let notify = all.iter().find(|s| s.queue == Queue::Notify).unwrap();
     assert_eq!(notify.pending, 1);
     let json = serde_json::to_value(&all).unwrap();

@@ -12,7 +12,9 @@ use std::{
 use apalis::prelude::{TaskBuilder, TaskId};
 use chrono::Utc;
 use junction_core::{AdapterError, ErrorCode};
-use junction_jobs::{Envelope, JobFailure, Liveness, PAYLOAD_VERSION, Queues, TaskState};
+use junction_jobs::{
+    Envelope, JobFailure, Liveness, PAYLOAD_VERSION, QueueWorker, Queues, RetrySchedule, TaskState,
+};
 use junction_store::models::Queue;
 
 use crate::support::{Env, Scripted, eventually, quick_liveness, quick_policy};
@@ -234,6 +236,57 @@ async fn a_job_that_always_fails_dead_letters_after_max_attempts() {
         .unwrap()
         .unwrap();
     assert_eq!((found.attempt, found.state), (3, TaskState::Dead));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_with_its_own_schedule_retries_at_its_delays_then_dead_letters() {
+    let env = Env::new().await;
+    let handler = Scripted::new(|envelope: Envelope, _| async move {
+        Err(JobFailure::retryable(
+            ErrorCode::ProviderUnavailable,
+            format!("HTTP 500 on attempt {}", envelope.attempt),
+        ))
+    });
+    let job_id = env.queues.enqueue(env.sync_job()).await.unwrap();
+    // The policy would allow ten attempts with jittered backoff; the queue's schedule
+    // allows three, one second and then no time apart.
+    let schedule = RetrySchedule::new(vec![Duration::from_secs(1), Duration::ZERO]);
+    let runner = env.start_workers(
+        "scheduled",
+        vec![QueueWorker {
+            queue: Queue::Sync,
+            concurrency: 1,
+            handler: handler.clone(),
+            schedule: Some(schedule),
+        }],
+        quick_policy(10),
+        quick_liveness(),
+        Duration::from_secs(5),
+    );
+    eventually("the dead letter", WAIT, || async {
+        handler.dead_count() == 1
+    })
+    .await;
+    runner.shutdown().await.unwrap();
+
+    assert_eq!(handler.call_count(), 3);
+    let letters = env.dead_letters().await;
+    assert_eq!(letters.len(), 1);
+    assert_eq!(
+        (letters[0].job_id.as_str(), letters[0].attempts),
+        (job_id.as_str(), 3)
+    );
+    let log = letters[0].attempt_log.as_array().unwrap();
+    let delays: Vec<Option<i64>> = log
+        .iter()
+        .map(|entry| {
+            let at: chrono::DateTime<Utc> = serde_json::from_value(entry["at"].clone()).unwrap();
+            let retry_at: Option<chrono::DateTime<Utc>> =
+                serde_json::from_value(entry["retry_at"].clone()).unwrap();
+            retry_at.map(|retry_at| (retry_at - at).num_milliseconds())
+        })
+        .collect();
+    assert_eq!(delays, vec![Some(1000), Some(0), None]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -116,6 +116,27 @@ impl Env {
         liveness: Liveness,
         shutdown_grace: Duration,
     ) -> Runner {
+        let workers = workers
+            .into_iter()
+            .map(|(queue, concurrency, handler)| QueueWorker {
+                queue,
+                concurrency,
+                handler,
+                schedule: None,
+            })
+            .collect();
+        self.start_workers(name, workers, policy, liveness, shutdown_grace)
+    }
+
+    /// Starts a runner with these workers.
+    pub fn start_workers(
+        &self,
+        name: &str,
+        workers: Vec<QueueWorker>,
+        policy: RetryPolicy,
+        liveness: Liveness,
+        shutdown_grace: Duration,
+    ) -> Runner {
         let queues = self.queues.clone();
         let store = self.store().clone();
         let options = RunnerOptions {
@@ -123,14 +144,6 @@ impl Env {
             shutdown_grace,
             worker_name: name.to_owned(),
         };
-        let workers = workers
-            .into_iter()
-            .map(|(queue, concurrency, handler)| QueueWorker {
-                queue,
-                concurrency,
-                handler,
-            })
-            .collect();
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             junction_jobs::run_with(&queues, &store, workers, options, liveness, async move {

@@ -1,8 +1,8 @@
 //! A workspace's jobs per queue, counted from the rows they serve (sync runs,
-//! webhook events, queued action runs, notifications) and its dead letters: the
-//! figures a workspace key sees at `GET /v1/jobs/stats`. Row-level security scopes
-//! every count to the transaction's workspace; the queues in Redis, shared by every
-//! workspace, are an operator's view.
+//! webhook events, queued action runs, notifications, outbound webhook deliveries)
+//! and its dead letters: the figures a workspace key sees at `GET /v1/jobs/stats`.
+//! Row-level security scopes every count to the transaction's workspace; the queues
+//! in Redis, shared by every workspace, are an operator's view.
 
 use chrono::{DateTime, Utc};
 use diesel::{QueryableByName, sql_types};
@@ -65,6 +65,11 @@ pub async fn of_workspace(conn: &mut Conn) -> Result<Vec<QueueFigures>, StoreErr
              UNION ALL \
              SELECT 'notify', count(*), 0, 0, min(created_at) \
              FROM notifications WHERE status = 'pending' \
+             UNION ALL \
+             SELECT 'outbound', count(*) FILTER (WHERE attempts = 0), 0, \
+                    count(*) FILTER (WHERE attempts > 0), \
+                    min(created_at) FILTER (WHERE attempts = 0) \
+             FROM outbound_deliveries WHERE status = 'pending' \
          ), dead AS ( \
              SELECT queue, count(*) AS dead FROM dead_letters \
              WHERE replayed_at IS NULL GROUP BY queue \

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::{prelude::*, upsert::excluded};
 use diesel_async::RunQueryDsl;
 use junction_core::{KpiPoint, WorkspaceId};
@@ -78,6 +78,22 @@ pub async fn upsert(
         written += changed as u64;
     }
     Ok(written)
+}
+
+/// How many KPI points of a stream changed after `since`.
+pub async fn changed_since(
+    conn: &mut Conn,
+    integration_id: Uuid,
+    stream: &str,
+    since: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    Ok(kpi_points::table
+        .filter(kpi_points::integration_id.eq(integration_id))
+        .filter(kpi_points::stream.eq(stream.to_owned()))
+        .filter(kpi_points::updated_at.gt(since))
+        .count()
+        .get_result(conn)
+        .await?)
 }
 
 /// A metric's points in a date range (inclusive), for one integration or all of the

@@ -17,11 +17,16 @@ pub mod logs;
 pub mod notifications;
 pub mod oauth_states;
 pub mod operator_keys;
+pub mod outbound_attempts;
+pub mod outbound_deliveries;
+pub mod outbound_events;
 pub mod outbox;
 pub mod reconcile;
 pub mod records;
 pub mod stream_states;
 pub mod sync_runs;
+pub mod webhook_endpoint_secrets;
+pub mod webhook_endpoints;
 pub mod webhook_events;
 pub mod workspaces;
 

@@ -232,6 +232,27 @@ fn now_nullable()
     diesel::dsl::sql("now()")
 }
 
+/// How many records of a stream changed after `since` (what `list` with
+/// `modified_after = since` returns), and how many of those first appeared then.
+pub async fn changed_since(
+    conn: &mut Conn,
+    integration_id: Uuid,
+    stream: &str,
+    since: DateTime<Utc>,
+) -> Result<(i64, i64), StoreError> {
+    let changed = records::table
+        .filter(records::integration_id.eq(integration_id))
+        .filter(records::stream.eq(stream.to_owned()))
+        .filter(records::updated_at.gt(since));
+    let total: i64 = changed.clone().count().get_result(conn).await?;
+    let created: i64 = changed
+        .filter(records::first_seen_at.gt(since))
+        .count()
+        .get_result(conn)
+        .await?;
+    Ok((total, created))
+}
+
 /// How many records an integration has in a stream.
 pub async fn count(conn: &mut Conn, integration_id: Uuid, stream: &str) -> Result<i64, StoreError> {
     Ok(records::table

@@ -35,6 +35,11 @@ pub const TENANT_TABLES: &[&str] = &[
     "email_suppressions",
     "action_runs",
     "outbox",
+    "webhook_endpoints",
+    "webhook_endpoint_secrets",
+    "outbound_events",
+    "outbound_deliveries",
+    "outbound_attempts",
 ];
 
 #[derive(QueryableByName, Debug)]

@@ -8,7 +8,7 @@ use junction_core::{KpiPoint, Page, Record, WorkspaceId};
 use junction_store::{
     Store, StoreError, Vault,
     ingest::commit_page,
-    models::{AlertCondition, NotificationKind, Queue, SyncTrigger},
+    models::{AlertCondition, NotificationKind, OutboundEventType, Queue, SyncTrigger},
     repo::{self, alerts::NewAlertRule},
 };
 use junction_testkit::{TestDb, create_integration, create_workspace};
@@ -198,6 +198,70 @@ pub async fn populate(
     )
     .await
     .unwrap();
+    let endpoint = repo::webhook_endpoints::create(
+        c,
+        workspace,
+        uuid::Uuid::new_v4(),
+        &repo::webhook_endpoints::NewEndpoint {
+            url: "https://hooks.example.com/junction".into(),
+            description: String::new(),
+            event_types: vec![],
+            enabled: true,
+        },
+    )
+    .await
+    .unwrap();
+    repo::webhook_endpoint_secrets::replace_current(
+        c,
+        vault,
+        workspace,
+        endpoint.id,
+        &SecretString::from(format!("whsec_{secret}")),
+        Utc::now(),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let event = repo::outbound_events::insert_once(
+        c,
+        repo::outbound_events::NewOutboundEvent {
+            id: uuid::Uuid::new_v4(),
+            workspace_id: workspace,
+            event_type: OutboundEventType::SyncSucceeded,
+            integration_id: Some(integration.id),
+            dedupe_key: "sync.succeeded:1",
+            payload: &json!({"type": "sync.succeeded"}),
+            created_at: Utc::now(),
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let delivery = repo::outbound_deliveries::create(c, workspace, event.id, endpoint.id)
+        .await
+        .unwrap();
+    repo::outbound_attempts::insert(
+        c,
+        &junction_store::models::OutboundAttempt {
+            id: uuid::Uuid::new_v4(),
+            workspace_id: workspace.as_uuid(),
+            delivery_id: delivery.id,
+            event_id: event.id,
+            endpoint_id: endpoint.id,
+            attempt: 1,
+            url: endpoint.url.clone(),
+            status_code: Some(500),
+            latency_ms: 12,
+            response_excerpt: Some("oops".into()),
+            succeeded: false,
+            error_code: Some("webhook_endpoint_rejected".into()),
+            error_message: Some("the endpoint answered HTTP 500".into()),
+            attempted_at: Utc::now(),
+            next_attempt_at: None,
+        },
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     integration.id
 }
@@ -378,6 +442,7 @@ async fn the_cross_tenant_functions_are_the_system_roles() {
     let system_only = [
         "SELECT count(*) AS n FROM junction_claim_due_integrations(1, interval '1 minute', now())",
         "SELECT count(*) AS n FROM junction_unnotified_reauth(1)",
+        "SELECT count(*) AS n FROM junction_unannounced_reauth(1)",
         "SELECT count(*) AS n FROM junction_outbox_claim(1, interval '1 minute')",
         "SELECT junction_outbox_relayed('{}')::bigint AS n",
         "SELECT junction_outbox_failed('{}', 'x', now())::bigint AS n",
