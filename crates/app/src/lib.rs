@@ -19,7 +19,9 @@
 //! - [`actions`]: running an action inline or on the action queue, through one path;
 //! - [`alerts`]: alert rules and their evaluation after a sync; [`notifications`]:
 //!   creating notifications once, rendering Junction's emails and sending them
-//!   through any email-capable provider ([`junction_core::EmailSender`]);
+//!   through any email-capable provider ([`junction_core::EmailSender`]); the
+//!   workspace's notification settings, daily digests, weekly KPI reports and email
+//!   suppression list; [`recipients`]: what an email address is;
 //! - [`proxy`]: the authenticated proxy to a provider's own API;
 //! - [`data`]: records and KPI series; [`dead_letters`]: dead letters and queue
 //!   figures; [`workspaces`]: workspaces, API keys and key rotation;
@@ -44,6 +46,7 @@ pub mod metrics;
 pub mod notifications;
 pub mod process;
 pub mod proxy;
+pub mod recipients;
 pub mod reconcile;
 pub mod scheduler;
 pub mod syncs;

@@ -34,5 +34,6 @@ pub use model::{KpiPoint, Page, Record};
 pub use ratelimit::{NoopLimiter, RateLimiter};
 pub use spec::{
     ActionSpec, AuthSpec, Category, ConfigField, FieldError, FieldKind, OAuth2Spec, RateBudget,
-    RefreshBehaviour, StreamSpec, TokenClientAuth, WebhookScheme, WebhookSecret, WebhookSpec,
+    RecipientField, RefreshBehaviour, StreamSpec, TokenClientAuth, WebhookScheme, WebhookSecret,
+    WebhookSpec,
 };

@@ -6,8 +6,8 @@ use std::{sync::OnceLock, time::Duration};
 
 use junction_core::{
     spec::{
-        ActionSpec, AuthSpec, Category, ConfigField, ProviderSpec, RateBudget, StreamSpec,
-        WebhookScheme, WebhookSecret, WebhookSpec,
+        ActionSpec, AuthSpec, Category, ConfigField, ProviderSpec, RateBudget, RecipientField,
+        StreamSpec, WebhookScheme, WebhookSecret, WebhookSpec,
     },
     webhook::stripe::DEFAULT_TOLERANCE_SECS,
 };
@@ -186,6 +186,7 @@ fn build() -> ProviderSpec {
                 description: action.description,
                 input_schema: action.input_schema.clone(),
                 long_running: false,
+                email_recipients: action.email_recipients.clone(),
             })
             .collect(),
         webhook: Some(WebhookSpec {
@@ -214,6 +215,9 @@ pub(crate) struct ActionDef {
     /// The response fields the outcome keeps.
     pub output: Vec<&'static str>,
     pub input_schema: Value,
+    /// The input fields Stripe emails (a receipt to `receipt_email`).
+    #[serde(default)]
+    pub email_recipients: Vec<RecipientField>,
 }
 
 /// Every action, in the order the spec lists them.

@@ -24,6 +24,8 @@ pub struct NewActionRun<'a> {
     pub mode: ActionMode,
     pub input: &'a serde_json::Value,
     pub provider_idempotency_key: &'a str,
+    /// Addresses the suppression list dropped from the input (empty for most).
+    pub suppressed_recipients: &'a [String],
 }
 
 /// Records a new run (status `queued`).
@@ -37,6 +39,7 @@ pub async fn create(conn: &mut Conn, new: NewActionRun<'_>) -> Result<ActionRun,
             action_runs::mode.eq(new.mode),
             action_runs::input.eq(new.input),
             action_runs::provider_idempotency_key.eq(new.provider_idempotency_key),
+            action_runs::suppressed_recipients.eq(new.suppressed_recipients),
         ))
         .returning(ActionRun::as_returning())
         .get_result(conn)

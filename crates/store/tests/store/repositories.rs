@@ -5,7 +5,8 @@ use diesel::{QueryableByName, sql_types};
 use diesel_async::RunQueryDsl;
 use junction_store::{
     models::{
-        IntegrationStatus, LogLevel, NotificationKind, Operation, Queue, RunStatus, SyncTrigger,
+        IntegrationStatus, LogLevel, NotificationKind, NotificationStatus, Operation, Queue,
+        RunStatus, SyncTrigger,
     },
     repo::{
         self,
@@ -296,6 +297,7 @@ async fn events_notifications_and_dead_letters_are_recorded_once() {
         recipients: vec!["ops@example.com".into()],
         subject: "Sync failed",
         details: json!({"run_id": "run-1"}),
+        status: NotificationStatus::Pending,
     };
     assert!(
         repo::notifications::insert_once(c, note())
@@ -562,11 +564,44 @@ async fn suppressions_are_per_workspace_case_insensitive_and_keep_the_first_reas
     .await
     .unwrap();
     assert_eq!(among, vec!["bounced@example.com".to_owned()]);
-    let listed = repo::email_suppressions::list(tx.conn(), 10).await.unwrap();
+    let listed = repo::email_suppressions::list(tx.conn(), None, 10)
+        .await
+        .unwrap();
     assert_eq!(
-        listed,
-        vec![("bounced@example.com".to_owned(), "bounced".to_owned())]
+        listed
+            .iter()
+            .map(|s| (s.address.as_str(), s.reason.as_str()))
+            .collect::<Vec<_>>(),
+        [("bounced@example.com", "bounced")]
     );
+    repo::email_suppressions::suppress(tx.conn(), a, "later@example.com", "manual", None)
+        .await
+        .unwrap();
+    // One transaction: both rows have the same created_at, so the address orders them.
+    let first_page = repo::email_suppressions::list(tx.conn(), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(first_page[0].address, "later@example.com");
+    let next = (first_page[0].created_at, first_page[0].address.clone());
+    let second_page = repo::email_suppressions::list(tx.conn(), Some(next), 10)
+        .await
+        .unwrap();
+    assert_eq!(second_page.len(), 1);
+    assert_eq!(second_page[0].address, "bounced@example.com");
+    assert!(
+        repo::email_suppressions::remove(tx.conn(), "LATER@example.com")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !repo::email_suppressions::remove(tx.conn(), "later@example.com")
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        repo::email_suppressions::get(tx.conn(), "later@example.com").await,
+        Err(junction_store::StoreError::NotFound(_))
+    ));
     tx.commit().await.unwrap();
 
     let mut tx = db.store().begin(b).await.unwrap();

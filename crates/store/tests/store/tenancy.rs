@@ -159,6 +159,7 @@ pub async fn populate(
             recipients: vec!["ops@example.com".into()],
             subject: "Revenue dropped",
             details: serde_json::json!({}),
+            status: junction_store::models::NotificationStatus::Pending,
         },
     )
     .await
@@ -182,6 +183,7 @@ pub async fn populate(
             mode: junction_store::models::ActionMode::Queued,
             input: &json!({}),
             provider_idempotency_key: "jct-run-1",
+            suppressed_recipients: &[],
         },
     )
     .await
