@@ -34,6 +34,8 @@ pub const TENANT_TABLES: &[&str] = &[
     "email_suppressions",
     "action_runs",
     "outbox",
+    "notification_settings",
+    "weekly_report_settings",
 ];
 
 #[derive(QueryableByName, Debug)]

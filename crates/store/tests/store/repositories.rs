@@ -5,8 +5,8 @@ use diesel::{QueryableByName, sql_types};
 use diesel_async::RunQueryDsl;
 use junction_store::{
     models::{
-        IntegrationStatus, LogLevel, NotificationKind, NotificationStatus, Operation, Queue,
-        RunStatus, SyncTrigger,
+        Health, IntegrationStatus, LogLevel, NotificationKind, NotificationStatus, Operation,
+        Queue, RunStatus, SyncTrigger,
     },
     repo::{
         self,
@@ -613,5 +613,59 @@ async fn suppressions_are_per_workspace_case_insensitive_and_keep_the_first_reas
         among.is_empty(),
         "another workspace's suppressions do not apply"
     );
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_lost_grant_shows_in_the_health_until_the_next_check() {
+    let db = TestDb::new().await;
+    let (ws, _) = create_workspace(db.store(), "A").await;
+    let integration = create_integration(db.store(), ws, "google-analytics").await;
+    let mut tx = db.store().begin(ws).await.unwrap();
+    let c = tx.conn();
+    let checked = repo::integrations::record_health(c, integration.id, Health::Healthy, None)
+        .await
+        .unwrap();
+    assert_eq!(checked.health, Health::Healthy);
+
+    let lost = repo::integrations::set_status(
+        c,
+        integration.id,
+        IntegrationStatus::NeedsReauth,
+        Some(("integration_needs_reauth", "invalid_grant")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(lost.health, Health::NeedsReauth);
+    assert_eq!(lost.health_message.as_deref(), Some("invalid_grant"));
+    // Meeting the lost grant again keeps the first reason.
+    let again = repo::integrations::set_status(
+        c,
+        integration.id,
+        IntegrationStatus::NeedsReauth,
+        Some(("provider_unavailable", "a later sync's error")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.health_message.as_deref(), Some("invalid_grant"));
+    assert_eq!(
+        again.last_error_code.as_deref(),
+        Some("provider_unavailable")
+    );
+
+    // Back to active: no check since, so the health is unknown until one runs.
+    let back = repo::integrations::set_status(c, integration.id, IntegrationStatus::Active, None)
+        .await
+        .unwrap();
+    assert_eq!(back.health, Health::Unknown);
+    assert_eq!(back.health_checked_at, None);
+    // An unhealthy check result is not touched by a status change.
+    repo::integrations::record_health(c, integration.id, Health::Unhealthy, Some("503"))
+        .await
+        .unwrap();
+    let still = repo::integrations::set_status(c, integration.id, IntegrationStatus::Active, None)
+        .await
+        .unwrap();
+    assert_eq!(still.health, Health::Unhealthy);
     tx.commit().await.unwrap();
 }
