@@ -66,6 +66,7 @@ use crate::{
         (name = "webhooks", description = "Inbound provider webhooks and the stored events"),
         (name = "actions", description = "Provider actions (send an email, refund a charge) and their runs"),
         (name = "alerts", description = "KPI alert rules and the notifications sent"),
+        (name = "notifications", description = "Who hears of failures and how, the weekly KPI report, and the email suppression list"),
         (name = "proxy", description = "Calls to the provider's own API with an integration's credentials"),
         (name = "operations", description = "Health, readiness and metrics"),
     )

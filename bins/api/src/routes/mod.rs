@@ -11,10 +11,13 @@ pub mod alerts;
 pub mod connect;
 pub mod data;
 pub mod dead_letters;
+pub mod email_suppressions;
 pub mod health;
 pub mod integrations;
+pub mod notification_settings;
 pub mod providers;
 pub mod proxy;
+pub mod reports;
 pub mod runs;
 pub mod webhooks;
 
@@ -64,5 +67,13 @@ pub fn mount(cfg: &mut ServiceConfig) {
         .service(alerts::get)
         .service(alerts::update)
         .service(alerts::remove)
-        .service(alerts::notifications);
+        .service(alerts::notifications)
+        .service(notification_settings::get)
+        .service(notification_settings::update)
+        .service(reports::get)
+        .service(reports::update)
+        .service(reports::preview)
+        .service(email_suppressions::list)
+        .service(email_suppressions::add)
+        .service(email_suppressions::remove);
 }

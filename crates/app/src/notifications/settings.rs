@@ -6,8 +6,8 @@
 //! Until a workspace saves settings, the recipients of its enabled alert rules hear
 //! of every kind, at once (what Junction did before settings existed). Once it saved
 //! some, only the saved lists count: an empty list means nobody hears of that kind.
-//! Switching back from the digest to immediate delivery sends the notices still
-//! waiting for a digest right away.
+//! Switching to the digest makes the next digest hour the first one; switching back
+//! to immediate delivery sends the notices still waiting for a digest right away.
 
 use chrono::{DateTime, Utc};
 use junction_core::WorkspaceId;
@@ -121,7 +121,19 @@ impl App {
     ) -> Result<EffectiveNotificationSettings> {
         let new = input.check()?;
         let mut tx = self.begin(workspace_id).await?;
-        let saved = repo::notification_settings::put(tx.conn(), workspace_id, &new).await?;
+        let before = repo::notification_settings::get(tx.conn()).await?;
+        let mut saved = repo::notification_settings::put(tx.conn(), workspace_id, &new).await?;
+        let was_digest = before.is_some_and(|b| b.delivery == NoticeDelivery::DailyDigest);
+        if saved.delivery == NoticeDelivery::DailyDigest && !was_digest {
+            // The first digest is the next one due: a workspace switching at 07:00 to
+            // an 08:00 digest hears at 08:00, not at once for "yesterday's".
+            if let Some(zone) = calendar::time_zone(&saved.time_zone) {
+                let hour = u32::try_from(saved.digest_hour).unwrap_or(0);
+                let latest = calendar::latest_daily(zone, hour, self.now());
+                repo::notification_settings::set_last_digest_on(tx.conn(), latest.day).await?;
+                saved.last_digest_on = Some(latest.day);
+            }
+        }
         if saved.delivery == NoticeDelivery::Immediate {
             let released = repo::notifications::release_awaiting(tx.conn()).await?;
             for notice in &released {
