@@ -12,6 +12,7 @@ mod basics;
 mod catalog;
 mod hostile;
 mod jobs;
+mod notices;
 mod oauth_flow;
 mod outage;
 mod outbox;
