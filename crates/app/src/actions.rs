@@ -398,14 +398,12 @@ fn steps(path: &str) -> Vec<Step<'_>> {
         .collect()
 }
 
-/// Calls `leaf` with the object holding each recipient field of `value` at `path`,
-/// the field's name and its position in the input (`emails[1].to`).
-fn each_slot(
-    value: &mut serde_json::Value,
-    path: &[Step<'_>],
-    at: &str,
-    leaf: &mut dyn FnMut(&mut serde_json::Map<String, serde_json::Value>, &str, &str),
-) {
+/// What [`each_slot`] calls for each recipient field: the object holding it, the
+/// field's name and its position in the input (`emails[1].to`).
+type Slot<'f> = dyn FnMut(&mut serde_json::Map<String, serde_json::Value>, &str, &str) + 'f;
+
+/// Calls `leaf` with each recipient field of `value` at `path`.
+fn each_slot(value: &mut serde_json::Value, path: &[Step<'_>], at: &str, leaf: &mut Slot<'_>) {
     let join = |name: &str| {
         if at.is_empty() {
             name.to_owned()

@@ -4,7 +4,7 @@
 //! suppression list honoured by the actions that send email (Resend's `send_email`,
 //! Stripe's receipts) with the run naming what it dropped.
 
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use junction_core::KpiPoint;
 use junction_store::{models::IntegrationStatus, repo};
 use junction_testkit::{create_integration, create_workspace};

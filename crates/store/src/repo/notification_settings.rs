@@ -65,7 +65,7 @@ pub async fn put(
     Ok(diesel::insert_into(notification_settings::table)
         .values((
             notification_settings::workspace_id.eq(workspace_id.as_uuid()),
-            values.clone(),
+            values,
         ))
         .on_conflict(notification_settings::workspace_id)
         .do_update()

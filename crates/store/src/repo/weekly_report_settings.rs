@@ -51,7 +51,7 @@ pub async fn put(
     Ok(diesel::insert_into(weekly_report_settings::table)
         .values((
             weekly_report_settings::workspace_id.eq(workspace_id.as_uuid()),
-            values.clone(),
+            values,
         ))
         .on_conflict(weekly_report_settings::workspace_id)
         .do_update()
