@@ -825,3 +825,66 @@ async fn an_integration_that_needs_a_reconnect_says_so_in_its_health() {
     );
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_lost_outside_a_sync_reaches_the_settings_recipients_without_alert_rules() {
+    let env = TestEnv::new().await;
+    let workspace = env.workspace("Acme").await;
+    env.create_resend(workspace).await;
+    let quiet = env.workspace("Quiet").await;
+    let ga4 = integration(&env, workspace, "GA4 Web").await;
+    let unheard = integration(&env, quiet, "GA4 Quiet").await;
+    let app = env.app(env.config(&[])).await;
+    app.put_notification_settings(
+        workspace,
+        NotificationSettingsInput {
+            needs_reauth: Some(vec![OWNER.into()]),
+            ..NotificationSettingsInput::default()
+        },
+    )
+    .await
+    .unwrap();
+    // The other workspace saved settings in which nobody hears of lost grants.
+    app.put_notification_settings(
+        quiet,
+        NotificationSettingsInput {
+            sync_failed: Some(vec![OPS.into()]),
+            ..NotificationSettingsInput::default()
+        },
+    )
+    .await
+    .unwrap();
+    for (ws, id) in [(workspace, ga4), (quiet, unheard)] {
+        let mut tx = env.db.store().begin(ws).await.unwrap();
+        repo::integrations::set_status(
+            tx.conn(),
+            id,
+            IntegrationStatus::NeedsReauth,
+            Some((
+                "integration_needs_reauth",
+                "The provider rejected the refresh token (invalid_grant).",
+            )),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    let worker = env.start_worker_on(app.clone());
+    let pass = app.scheduler_pass().await.unwrap();
+    assert!(pass.reauth_notices <= 1, "only Acme has someone to tell");
+    let sent = wait_notifications(
+        &env,
+        workspace,
+        NotificationKind::NeedsReauth,
+        NotificationStatus::Sent,
+        1,
+    )
+    .await;
+    assert_eq!(sent[0].recipients, vec![OWNER.to_owned()]);
+    assert_eq!(emails_to(&env, OWNER).await.len(), 1);
+    // Later passes find nothing more to tell, in either workspace.
+    assert_eq!(app.scheduler_pass().await.unwrap().reauth_notices, 0);
+    assert!(notifications(&env, quiet).await.is_empty());
+    worker.stop().await;
+}
