@@ -15,10 +15,11 @@
 //! The suppression list, for every provider alike: an action whose spec names the
 //! input fields that hold email recipients (`email_recipients`: Resend's `to`, `cc`
 //! and `bcc`, Stripe's `receipt_email`) has the workspace's suppressed addresses
-//! dropped from them before it is recorded and run; the run says which
+//! dropped from them before it is recorded and run, and again before each attempt of
+//! a queued one (the list may grow meanwhile); the run says which
 //! (`suppressed_recipients`). When a field the email needs (its `to`) is left
-//! without an address, the action is refused (`recipients_suppressed`) and nothing
-//! is sent.
+//! without an address, the action is refused (`recipients_suppressed`; a queued run
+//! ends `failed` with that code) and nothing is sent.
 
 use std::collections::BTreeSet;
 
@@ -289,18 +290,26 @@ impl App {
             .connections
             .adapter(&integration.provider)
             .map_err(|e| crate::failures::connect_failure(&e))?;
+        // The list may have grown since the request (a retry hours later, a replayed
+        // dead letter): screened again before every attempt.
+        let fields = adapter
+            .spec()
+            .action(&job.action)
+            .map(|spec| spec.email_recipients.clone())
+            .unwrap_or_default();
+        let input = self.screen_queued(job, &run, &fields).await?;
         let ctx = self.context(&integration.provider);
         let done = self
             .connections
             .call(job.workspace_id, &integration, |connection| {
-                let (adapter, ctx) = (adapter.clone(), ctx.clone());
+                let (adapter, ctx, input) = (adapter.clone(), ctx.clone(), input.clone());
                 async move {
                     adapter
                         .act(
                             &ctx,
                             &connection,
                             &job.action,
-                            &job.input,
+                            &input,
                             Some(&job.idempotency_key),
                         )
                         .await
@@ -339,6 +348,39 @@ impl App {
         // Should this fail, the retry sends the same idempotency key: the provider
         // answers with the first result instead of acting again.
         record.await.map_err(|e| store_failure(&e))
+    }
+
+    /// The input a queued action's attempt sends: the job's, without the addresses
+    /// suppressed since (recorded on the run). A required recipient field left
+    /// empty ends the run (`recipients_suppressed`), with nothing sent.
+    async fn screen_queued(
+        &self,
+        job: &ActionJob,
+        run: &ActionRun,
+        fields: &[RecipientField],
+    ) -> Result<serde_json::Value, JobFailure> {
+        let (input, dropped) = self
+            .screen_recipients(job.workspace_id, fields, job.input.clone())
+            .await
+            .map_err(|error| match error.code {
+                ErrorCode::RecipientsSuppressed => JobFailure::abandon(error.code, error.detail),
+                _ => JobFailure::retryable(error.code, error.detail),
+            })?;
+        if !dropped.is_empty() {
+            let mut suppressed = run.suppressed_recipients.clone();
+            suppressed.extend(
+                dropped
+                    .into_iter()
+                    .filter(|r| !run.suppressed_recipients.contains(r)),
+            );
+            let record = async {
+                let mut tx = self.store.begin(job.workspace_id).await?;
+                repo::action_runs::record_screened(tx.conn(), run.id, &input, &suppressed).await?;
+                tx.commit().await
+            };
+            record.await.map_err(|e| store_failure(&e))?;
+        }
+        Ok(input)
     }
 
     /// Records a failed attempt of a queued action; `final_` ends the run.

@@ -19,7 +19,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc, Weekday};
 use junction_core::{WorkspaceId, spec::ProviderSpec};
 use junction_store::{
     StoreError,
-    models::{NotificationKind, WeeklyReportSettings},
+    models::{Integration, NotificationKind, WeeklyReportSettings},
     repo::{
         self,
         weekly_report_settings::{NewWeeklyReportSettings, ReportSchedule},
@@ -170,23 +170,30 @@ pub async fn week_figures(
 
 /// The display names of the workspace's integrations.
 async fn integration_names(app: &App, workspace_id: WorkspaceId) -> Result<BTreeMap<Uuid, String>> {
-    let mut names = BTreeMap::new();
+    Ok(workspace_integrations(app, workspace_id)
+        .await?
+        .into_iter()
+        .map(|integration| (integration.id, integration.display_name))
+        .collect())
+}
+
+/// Every integration of the workspace, a page at a time.
+async fn workspace_integrations(app: &App, workspace_id: WorkspaceId) -> Result<Vec<Integration>> {
+    let mut all = Vec::new();
     let mut tx = app.begin(workspace_id).await?;
-    let mut after = None;
     loop {
+        let after = all
+            .last()
+            .map(|last: &Integration| (last.created_at, last.id));
         let page = repo::integrations::list(tx.conn(), after, None, repo::MAX_PAGE).await?;
-        for integration in &page {
-            names.insert(integration.id, integration.display_name.clone());
-        }
-        match page.last() {
-            Some(last) if page.len() >= repo::MAX_PAGE as usize => {
-                after = Some((last.created_at, last.id));
-            }
-            _ => break,
+        let full = page.len() >= repo::MAX_PAGE as usize;
+        all.extend(page);
+        if !full {
+            break;
         }
     }
     tx.commit().await?;
-    Ok(names)
+    Ok(all)
 }
 
 impl App {
@@ -303,9 +310,7 @@ impl App {
         if !saved.is_empty() {
             return Ok(saved.to_vec());
         }
-        let mut tx = self.begin(workspace_id).await?;
-        let integrations = repo::integrations::list(tx.conn(), None, None, repo::MAX_PAGE).await?;
-        tx.commit().await?;
+        let integrations = workspace_integrations(self, workspace_id).await?;
         let providers: BTreeSet<&str> = integrations.iter().map(|i| i.provider.as_str()).collect();
         let mut metrics = Vec::new();
         for provider in providers {

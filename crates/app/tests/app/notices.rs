@@ -888,3 +888,76 @@ async fn a_grant_lost_outside_a_sync_reaches_the_settings_recipients_without_ale
     assert!(notifications(&env, quiet).await.is_empty());
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_send_is_screened_again_when_it_runs() {
+    let env = TestEnv::new().await;
+    let workspace = env.workspace("Acme").await;
+    let resend = env.create_resend(workspace).await;
+    let app = env.app(env.config(&[])).await;
+    let queue = |input: Value| ActionRequest {
+        integration_id: resend,
+        action: "send_email",
+        input,
+        client_key: None,
+        queue: true,
+    };
+    // Queued while no worker runs; the addresses bounce before it runs.
+    let ActionOutcome::Queued(mixed) = app
+        .perform_action(
+            workspace,
+            queue(json!({"to": [OPS, BOUNCED], "subject": "Mixed", "text": "1"})),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("asked to queue");
+    };
+    let ActionOutcome::Queued(only) = app
+        .perform_action(
+            workspace,
+            queue(json!({"to": BOUNCED, "subject": "Only", "text": "2"})),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("asked to queue");
+    };
+    assert!(mixed.suppressed_recipients.is_empty());
+    app.add_email_suppression(workspace, Some(BOUNCED), Some("bounce"))
+        .await
+        .unwrap();
+
+    let worker = env.start_worker_on(app.clone());
+    let mixed = wait_for("the mixed send to run", TIMEOUT, || async {
+        let run = app.action_run(workspace, mixed.id).await.unwrap();
+        (run.finished_at.is_some()).then_some(run)
+    })
+    .await;
+    assert_eq!(
+        mixed.status,
+        junction_store::models::ActionStatus::Succeeded,
+        "{mixed:?}"
+    );
+    assert_eq!(mixed.suppressed_recipients, vec![BOUNCED.to_owned()]);
+    assert_eq!(mixed.input["to"], json!([OPS]));
+    let only = wait_for("the suppressed send to end", TIMEOUT, || async {
+        let run = app.action_run(workspace, only.id).await.unwrap();
+        (run.finished_at.is_some()).then_some(run)
+    })
+    .await;
+    assert_eq!(
+        only.status,
+        junction_store::models::ActionStatus::Failed,
+        "{only:?}"
+    );
+    assert_eq!(only.error_code.as_deref(), Some("recipients_suppressed"));
+    assert_eq!(emails_to(&env, OPS).await.len(), 1);
+    assert!(emails_to(&env, BOUNCED).await.is_empty());
+    assert_eq!(
+        env.count("SELECT count(*) AS n FROM dead_letters").await,
+        0,
+        "a refusal, not a dead letter"
+    );
+    worker.stop().await;
+}

@@ -107,6 +107,24 @@ pub async fn start_attempt(conn: &mut Conn, id: Uuid) -> Result<ActionRun, Store
     }
 }
 
+/// Records what the suppression list left of a queued run's input before an attempt:
+/// the input sent from now on and every recipient dropped so far.
+pub async fn record_screened(
+    conn: &mut Conn,
+    id: Uuid,
+    input: &serde_json::Value,
+    suppressed_recipients: &[String],
+) -> Result<(), StoreError> {
+    diesel::update(action_runs::table.find(id))
+        .set((
+            action_runs::input.eq(input),
+            action_runs::suppressed_recipients.eq(suppressed_recipients),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Records success with the provider's answer.
 pub async fn succeed(
     conn: &mut Conn,
