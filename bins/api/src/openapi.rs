@@ -67,6 +67,7 @@ use crate::{
         (name = "actions", description = "Provider actions (send an email, refund a charge) and their runs"),
         (name = "alerts", description = "KPI alert rules and the notifications sent"),
         (name = "outbound", description = "Outbound webhooks: the client app's endpoints, the events sent to them and every delivery attempt"),
+        (name = "notifications", description = "Who hears of failures and how, the weekly KPI report, and the email suppression list"),
         (name = "proxy", description = "Calls to the provider's own API with an integration's credentials"),
         (name = "operations", description = "Health, readiness and metrics"),
     )

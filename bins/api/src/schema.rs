@@ -8,8 +8,8 @@
 
 use junction_app::models::{
     ActionMode, ActionStatus, AlertCondition, AuthKind, DeliveryStatus, Health, IntegrationStatus,
-    LogLevel, NotificationKind, NotificationStatus, Operation, OutboundEventType, Queue,
-    WebhookStatus,
+    LogLevel, NoticeDelivery, NotificationKind, NotificationStatus, Operation, OutboundEventType,
+    Queue, WebhookStatus,
 };
 use utoipa::openapi::{
     ArrayBuilder, ObjectBuilder, Type,
@@ -64,6 +64,8 @@ text_enums! {
     outbound_event_type => OutboundEventType;
     /// Where the delivery of an event to one endpoint stands.
     delivery_status => DeliveryStatus;
+    /// How operational notices go out.
+    notice_delivery => NoticeDelivery;
 }
 
 /// What Rust's `char::is_whitespace` (Unicode `White_Space`) takes, as a character
@@ -241,25 +243,111 @@ pub fn window_days() -> Object {
     )
 }
 
-/// An alert rule's recipients: plain email addresses (surrounding spaces and case
-/// do not matter; they are stored trimmed and lower-cased).
-pub fn recipients() -> Array {
+/// A plain email address (surrounding spaces and case do not matter).
+pub fn address() -> Object {
     let forbidden = format!(r#"<>,;"()\[\]\\{WHITESPACE}{CONTROL}"#);
-    let address = ObjectBuilder::new()
+    ObjectBuilder::new()
         .schema_type(Type::String)
-        .max_length(Some(junction_app::alerts::MAX_ADDRESS_CHARS))
+        .max_length(Some(junction_app::recipients::MAX_ADDRESS_CHARS))
         .pattern(Some(format!(
             "^[{WHITESPACE}]*[^{forbidden}]+@[^@.{forbidden}]+(\\.[^@.{forbidden}]+)+[{WHITESPACE}]*$"
         )))
-        .build();
+        .build()
+}
+
+/// An alert rule's recipients: plain email addresses (surrounding spaces and case
+/// do not matter; they are stored trimmed and lower-cased).
+pub fn recipients() -> Array {
     ArrayBuilder::new()
-        .items(address)
+        .items(address())
         .min_items(Some(1))
         .max_items(Some(junction_app::alerts::MAX_RECIPIENTS))
         .description(Some(
             "1-50 email addresses (stored trimmed, lower-cased, without repeats).",
         ))
         .build()
+}
+
+/// Recipients that may be none (notification settings, a weekly report that is off),
+/// or `null` (none).
+pub fn optional_recipients() -> Array {
+    let mut array = recipients();
+    array.min_items = None;
+    array.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+    array.description =
+        Some("0-50 email addresses (stored trimmed, lower-cased, without repeats).".to_owned());
+    array
+}
+
+/// An hour of the day, or `null` (its default).
+pub fn hour_or_null() -> Object {
+    described(
+        or_null(integer_in(&(0..=23))),
+        "An hour of the day, 0-23, in `time_zone` (unset: 8).",
+    )
+}
+
+/// An IANA time zone name, or `null` (UTC).
+pub fn time_zone_or_null() -> Object {
+    described(
+        or_null(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(64))
+                .pattern(Some("^[A-Za-z0-9_+/-]+$"))
+                .build(),
+        ),
+        "An IANA time zone name such as `Europe/Berlin` (unset: `UTC`).",
+    )
+}
+
+/// How operational notices go out, or `null` (immediately).
+pub fn notice_delivery_or_null() -> Object {
+    described(
+        or_null(notice_delivery()),
+        "`immediate` (each notice is mailed as it happens; unset) or `daily_digest` (one \
+         email a day at `digest_hour` gathers them).",
+    )
+}
+
+/// A weekday of the weekly report, or `null` (Monday).
+pub fn weekday_or_null() -> Object {
+    described(
+        or_null(one_of(junction_app::notifications::calendar::WEEKDAYS)),
+        "The day the report goes out (unset: `monday`).",
+    )
+}
+
+/// A weekday, as the API names it.
+pub fn weekday() -> Object {
+    one_of(junction_app::notifications::calendar::WEEKDAYS)
+}
+
+/// The metrics of a weekly report, or `null` (every metric of the workspace's
+/// integrations).
+pub fn report_metrics() -> Array {
+    let mut array = ArrayBuilder::new()
+        .items(not_blank(None))
+        .max_items(Some(junction_app::notifications::report::MAX_METRICS))
+        .description(Some(
+            "Metrics the providers' streams produce (`GET /v1/providers/{id}`: \
+             `streams[].metrics`); empty or unset: every metric of the workspace's \
+             integrations.",
+        ))
+        .build();
+    array.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+    array
+}
+
+/// The reason an address is suppressed, or `null` (`manual`).
+pub fn suppression_reason_or_null() -> Object {
+    described(
+        or_null(one_line(
+            junction_app::notifications::suppressions::MAX_REASON_CHARS,
+        )),
+        "Why it must not be mailed, one line of 1-200 characters (unset: `manual`).",
+    )
 }
 
 /// An alert rule's new recipients.

@@ -69,7 +69,8 @@ pub struct ProviderList {
 /// The last health check.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthView {
-    /// `unknown`, `healthy` or `unhealthy`.
+    /// `unknown`, `healthy`, `unhealthy` or `needs_reauth` (the provider refused the
+    /// integration's grant: reconnect it; `message` says why, `checked_at` since when).
     #[schema(schema_with = crate::schema::health)]
     pub status: String,
     pub checked_at: Option<DateTime<Utc>>,

@@ -11,9 +11,20 @@
 //! the client's idempotency key (or, without one, from the run id), so a retried
 //! request — or a retried job — reaches a provider that honours keys (Stripe,
 //! Resend) with the same key, and takes effect there once.
+//!
+//! The suppression list, for every provider alike: an action whose spec names the
+//! input fields that hold email recipients (`email_recipients`: Resend's `to`, `cc`
+//! and `bcc`, Stripe's `receipt_email`) has the workspace's suppressed addresses
+//! dropped from them before it is recorded and run, and again before each attempt of
+//! a queued one (the list may grow meanwhile); the run says which
+//! (`suppressed_recipients`). When a field the email needs (its `to`) is left
+//! without an address, the action is refused (`recipients_suppressed`; a queued run
+//! ends `failed` with that code) and nothing is sent.
+
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use junction_core::{ErrorCode, HasErrorCode, WorkspaceId};
+use junction_core::{ErrorCode, HasErrorCode, WorkspaceId, spec::RecipientField};
 use junction_jobs::{ActionJob, Job, JobFailure, outbox};
 use junction_store::{
     models::{ActionMode, ActionRun, ActionStatus, LogLevel, Operation},
@@ -27,6 +38,7 @@ use crate::{
     failures::{call_failure, store_failure},
     integrations::log,
     listed,
+    recipients::bare_address,
 };
 
 /// An action a client asks for.
@@ -79,6 +91,9 @@ impl App {
         })?;
         spec.validate_input(&input).map_err(Error::validation)?;
         crate::integrations::ensure_active(&integration)?;
+        let (input, suppressed) = self
+            .screen_recipients(workspace_id, &spec.email_recipients, input)
+            .await?;
 
         let run_id = Uuid::new_v4();
         let key =
@@ -99,6 +114,7 @@ impl App {
                 },
                 input: &input,
                 provider_idempotency_key: &key,
+                suppressed_recipients: &suppressed,
             },
         )
         .await?;
@@ -179,6 +195,57 @@ impl App {
         }
     }
 
+    /// Drops the workspace's suppressed addresses from the recipient fields of an
+    /// action's input (see the module docs): the input to run and the addresses
+    /// dropped, as the client wrote them.
+    async fn screen_recipients(
+        &self,
+        workspace_id: WorkspaceId,
+        fields: &[RecipientField],
+        mut input: serde_json::Value,
+    ) -> Result<(serde_json::Value, Vec<String>)> {
+        let written = recipients_of(&input, fields);
+        if written.is_empty() {
+            return Ok((input, Vec::new()));
+        }
+        let bare: Vec<String> = written.iter().map(|r| bare_address(r)).collect();
+        let mut tx = self.begin(workspace_id).await?;
+        let suppressed: BTreeSet<String> =
+            repo::email_suppressions::suppressed_among(tx.conn(), &bare)
+                .await?
+                .into_iter()
+                .collect();
+        tx.commit().await?;
+        if suppressed.is_empty() {
+            return Ok((input, Vec::new()));
+        }
+        let screened = drop_recipients(&mut input, fields, |recipient| {
+            suppressed.contains(&bare_address(recipient))
+        });
+        if !screened.emptied.is_empty() {
+            return Err(Error::new(
+                ErrorCode::RecipientsSuppressed,
+                format!(
+                    "every address of {} is on the workspace's suppression list (it bounced, \
+                     complained or was added by hand); nothing was sent. Take an address off \
+                     the list (DELETE /v1/email-suppressions/{{address}}) to mail it again",
+                    screened
+                        .emptied
+                        .iter()
+                        .map(|field| format!("`{field}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        tracing::info!(
+            %workspace_id,
+            dropped = screened.dropped.len(),
+            "suppressed recipients dropped from an action's input"
+        );
+        Ok((input, screened.dropped))
+    }
+
     /// The integration's action runs, newest first.
     pub async fn action_runs(
         &self,
@@ -226,18 +293,26 @@ impl App {
             .connections
             .adapter(&integration.provider)
             .map_err(|e| crate::failures::connect_failure(&e))?;
+        // The list may have grown since the request (a retry hours later, a replayed
+        // dead letter): screened again before every attempt.
+        let fields = adapter
+            .spec()
+            .action(&job.action)
+            .map(|spec| spec.email_recipients.clone())
+            .unwrap_or_default();
+        let input = self.screen_queued(job, &run, &fields).await?;
         let ctx = self.context(&integration.provider);
         let done = self
             .connections
             .call(job.workspace_id, &integration, |connection| {
-                let (adapter, ctx) = (adapter.clone(), ctx.clone());
+                let (adapter, ctx, input) = (adapter.clone(), ctx.clone(), input.clone());
                 async move {
                     adapter
                         .act(
                             &ctx,
                             &connection,
                             &job.action,
-                            &job.input,
+                            &input,
                             Some(&job.idempotency_key),
                         )
                         .await
@@ -277,6 +352,39 @@ impl App {
         // Should this fail, the retry sends the same idempotency key: the provider
         // answers with the first result instead of acting again.
         record.await.map_err(|e| store_failure(&e))
+    }
+
+    /// The input a queued action's attempt sends: the job's, without the addresses
+    /// suppressed since (recorded on the run). A required recipient field left
+    /// empty ends the run (`recipients_suppressed`), with nothing sent.
+    async fn screen_queued(
+        &self,
+        job: &ActionJob,
+        run: &ActionRun,
+        fields: &[RecipientField],
+    ) -> Result<serde_json::Value, JobFailure> {
+        let (input, dropped) = self
+            .screen_recipients(job.workspace_id, fields, job.input.clone())
+            .await
+            .map_err(|error| match error.code {
+                ErrorCode::RecipientsSuppressed => JobFailure::abandon(error.code, error.detail),
+                _ => JobFailure::retryable(error.code, error.detail),
+            })?;
+        if !dropped.is_empty() {
+            let mut suppressed = run.suppressed_recipients.clone();
+            suppressed.extend(
+                dropped
+                    .into_iter()
+                    .filter(|r| !run.suppressed_recipients.contains(r)),
+            );
+            let record = async {
+                let mut tx = self.store.begin(job.workspace_id).await?;
+                repo::action_runs::record_screened(tx.conn(), run.id, &input, &suppressed).await?;
+                tx.commit().await
+            };
+            record.await.map_err(|e| store_failure(&e))?;
+        }
+        Ok(input)
     }
 
     /// Records a failed attempt of a queued action; `final_` ends the run.
@@ -319,6 +427,137 @@ impl App {
     }
 }
 
+/// One step of a recipient field's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step<'a> {
+    /// The field of that name.
+    Field(&'a str),
+    /// Each element of the list in the field of that name.
+    Each(&'a str),
+}
+
+fn steps(path: &str) -> Vec<Step<'_>> {
+    path.split('.')
+        .map(|part| match part.strip_suffix("[]") {
+            Some(name) => Step::Each(name),
+            None => Step::Field(part),
+        })
+        .collect()
+}
+
+/// What [`each_slot`] calls for each recipient field: the object holding it, the
+/// field's name and its position in the input (`emails[1].to`).
+type Slot<'f> = dyn FnMut(&mut serde_json::Map<String, serde_json::Value>, &str, &str) + 'f;
+
+/// Calls `leaf` with each recipient field of `value` at `path`.
+fn each_slot(value: &mut serde_json::Value, path: &[Step<'_>], at: &str, leaf: &mut Slot<'_>) {
+    let join = |name: &str| {
+        if at.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{at}.{name}")
+        }
+    };
+    match path {
+        [] => {}
+        [Step::Field(name)] => {
+            if let Some(object) = value.as_object_mut() {
+                leaf(object, name, &join(name));
+            }
+        }
+        [Step::Field(name), rest @ ..] => {
+            if let Some(inner) = value.get_mut(*name) {
+                each_slot(inner, rest, &join(name), leaf);
+            }
+        }
+        [Step::Each(name), rest @ ..] => {
+            let prefix = join(name);
+            if let Some(items) = value.get_mut(*name).and_then(|v| v.as_array_mut()) {
+                for (i, item) in items.iter_mut().enumerate() {
+                    each_slot(item, rest, &format!("{prefix}[{i}]"), leaf);
+                }
+            }
+        }
+    }
+}
+
+/// Every recipient an input names in its recipient fields, as written.
+fn recipients_of(input: &serde_json::Value, fields: &[RecipientField]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut copy = input.clone();
+    for field in fields {
+        each_slot(
+            &mut copy,
+            &steps(field.path),
+            "",
+            &mut |object, name, _| match object.get(name) {
+                Some(serde_json::Value::String(one)) => found.push(one.clone()),
+                Some(serde_json::Value::Array(many)) => found.extend(
+                    many.iter()
+                        .filter_map(serde_json::Value::as_str)
+                        .map(str::to_owned),
+                ),
+                _ => {}
+            },
+        );
+    }
+    found
+}
+
+/// What the suppression list did to an input.
+#[derive(Debug, Default, PartialEq)]
+struct Screened {
+    /// The recipients dropped, as written, each once.
+    dropped: Vec<String>,
+    /// Required fields left without a recipient (`emails[1].to`).
+    emptied: Vec<String>,
+}
+
+/// Drops the recipients `suppressed` picks from the recipient fields of `input`: from
+/// a list, the element (an emptied list goes, field and all); a single address, the
+/// field.
+fn drop_recipients(
+    input: &mut serde_json::Value,
+    fields: &[RecipientField],
+    suppressed: impl Fn(&str) -> bool,
+) -> Screened {
+    let mut screened = Screened::default();
+    for field in fields {
+        each_slot(input, &steps(field.path), "", &mut |object, name, at| {
+            let mut dropped = Vec::new();
+            let emptied = match object.get_mut(name) {
+                Some(serde_json::Value::String(one)) if suppressed(one) => {
+                    dropped.push(one.clone());
+                    true
+                }
+                Some(serde_json::Value::Array(many)) => {
+                    many.retain(|item| match item.as_str() {
+                        Some(one) if suppressed(one) => {
+                            dropped.push(one.to_owned());
+                            false
+                        }
+                        _ => true,
+                    });
+                    !dropped.is_empty() && many.is_empty()
+                }
+                _ => false,
+            };
+            if emptied {
+                object.remove(name);
+                if field.required {
+                    screened.emptied.push(at.to_owned());
+                }
+            }
+            for recipient in dropped {
+                if !screened.dropped.contains(&recipient) {
+                    screened.dropped.push(recipient);
+                }
+            }
+        });
+    }
+    screened
+}
+
 /// The key sent to the provider for every attempt of one request. Derived, never the
 /// client's raw key: scoped to the workspace, integration and action, so keys of
 /// different tenants or actions can never meet at the provider.
@@ -341,7 +580,95 @@ pub fn provider_idempotency_key(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
+
+    fn resend_fields() -> Vec<RecipientField> {
+        vec![
+            RecipientField {
+                path: "to",
+                required: true,
+            },
+            RecipientField {
+                path: "cc",
+                required: false,
+            },
+            RecipientField {
+                path: "emails[].to",
+                required: true,
+            },
+            RecipientField {
+                path: "emails[].bcc",
+                required: false,
+            },
+        ]
+    }
+
+    fn bounced(recipient: &str) -> bool {
+        bare_address(recipient) == "bounced@acme.example"
+    }
+
+    #[test]
+    fn suppressed_recipients_are_dropped_where_the_spec_says() {
+        let mut input = json!({
+            "to": ["ops@acme.example", "Bounced <BOUNCED@acme.example>"],
+            "cc": "bounced@acme.example",
+            "reply_to": "bounced@acme.example",
+            "subject": "bounced@acme.example",
+        });
+        assert_eq!(
+            recipients_of(&input, &resend_fields()),
+            [
+                "ops@acme.example",
+                "Bounced <BOUNCED@acme.example>",
+                "bounced@acme.example"
+            ]
+        );
+        let screened = drop_recipients(&mut input, &resend_fields(), bounced);
+        assert_eq!(
+            screened,
+            Screened {
+                dropped: vec![
+                    "Bounced <BOUNCED@acme.example>".into(),
+                    "bounced@acme.example".into()
+                ],
+                emptied: vec![],
+            }
+        );
+        // Fields that are not recipients are left alone.
+        assert_eq!(
+            input,
+            json!({
+                "to": ["ops@acme.example"],
+                "reply_to": "bounced@acme.example",
+                "subject": "bounced@acme.example",
+            })
+        );
+    }
+
+    #[test]
+    fn an_email_left_without_a_required_recipient_is_named() {
+        let mut single = json!({"to": "bounced@acme.example", "cc": ["ops@acme.example"]});
+        let screened = drop_recipients(&mut single, &resend_fields(), bounced);
+        assert_eq!(screened.emptied, ["to"]);
+        let mut batch = json!({"emails": [
+            {"to": "ops@acme.example", "bcc": ["bounced@acme.example"]},
+            {"to": ["bounced@acme.example"]},
+        ]});
+        let screened = drop_recipients(&mut batch, &resend_fields(), bounced);
+        assert_eq!(screened.emptied, ["emails[1].to"]);
+        assert_eq!(screened.dropped, ["bounced@acme.example"]);
+        assert_eq!(batch["emails"][0], json!({"to": "ops@acme.example"}));
+        // Nothing suppressed: nothing changes.
+        let mut clean = json!({"to": "ops@acme.example"});
+        let untouched: Value = clean.clone();
+        assert_eq!(
+            drop_recipients(&mut clean, &resend_fields(), bounced),
+            Screened::default()
+        );
+        assert_eq!(clean, untouched);
+    }
 
     #[test]
     fn provider_keys_are_scoped_and_stable() {

@@ -19,8 +19,6 @@
 //! Nothing here fails the sync it follows: errors are logged and the next sync
 //! evaluates again.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use junction_core::{
     WorkspaceId,
@@ -48,10 +46,7 @@ use crate::{
 
 /// Longest rule name, in characters (the table's check says the same).
 pub const MAX_NAME_CHARS: usize = 200;
-/// Longest email address (RFC 5321 path limit).
-pub const MAX_ADDRESS_CHARS: usize = 254;
-/// How many recipients a rule may have.
-pub const MAX_RECIPIENTS: usize = repo::alerts::MAX_RECIPIENTS;
+pub use crate::recipients::{MAX_ADDRESS_CHARS, MAX_RECIPIENTS};
 /// The days a rule's window may span.
 pub const WINDOW_DAYS: std::ops::RangeInclusive<i32> = 1..=366;
 
@@ -339,32 +334,6 @@ impl App {
     }
 }
 
-/// Whether `address` is a plain `local@domain.tld` on one line (display names are
-/// not accepted: suppressions and dedupe compare bare addresses).
-fn valid_address(address: &str) -> bool {
-    let Some((local, domain)) = address.rsplit_once('@') else {
-        return false;
-    };
-    let clean = |part: &str| {
-        !part.is_empty()
-            && !part.chars().any(|c| {
-                c.is_whitespace()
-                    || c.is_control()
-                    || matches!(
-                        c,
-                        '<' | '>' | ',' | ';' | '"' | '(' | ')' | '[' | ']' | '\\'
-                    )
-            })
-    };
-    address.chars().count() <= MAX_ADDRESS_CHARS
-        && clean(local)
-        && clean(domain)
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..")
-}
-
 /// Field checks shared by create and update; collects every problem.
 #[derive(Default)]
 struct Checks {
@@ -425,28 +394,7 @@ impl Checks {
 
     /// 1-50 plain addresses, lower-cased, without repeats.
     fn recipients(&mut self, addresses: &[String]) -> Option<Vec<String>> {
-        if addresses.is_empty() {
-            self.error("recipients", "is required: 1 to 50 email addresses");
-            return None;
-        }
-        if addresses.len() > MAX_RECIPIENTS {
-            self.error("recipients", "must hold at most 50 email addresses");
-            return None;
-        }
-        let mut seen = BTreeSet::new();
-        let mut recipients = Vec::new();
-        let mut valid = true;
-        for (i, address) in addresses.iter().enumerate() {
-            let too_long = address.chars().count() > MAX_ADDRESS_CHARS;
-            let address = address.trim().to_lowercase();
-            if too_long || !valid_address(&address) {
-                self.error(&format!("recipients[{i}]"), "is not an email address");
-                valid = false;
-            } else if seen.insert(address.clone()) {
-                recipients.push(address);
-            }
-        }
-        valid.then_some(recipients)
+        crate::recipients::check_addresses("recipients", addresses, 1, &mut self.errors)
     }
 }
 
@@ -684,7 +632,7 @@ mod tests {
     #[test]
     fn addresses_are_plain_and_on_one_line() {
         for good in ["ops@acme.example", "a.b+alerts@sub.acme.co"] {
-            assert!(valid_address(good), "{good}");
+            assert!(crate::recipients::valid_address(good), "{good}");
         }
         for bad in [
             "",
@@ -699,7 +647,7 @@ mod tests {
             "a b@acme.example",
             "ops@acme..example",
         ] {
-            assert!(!valid_address(bad), "{bad:?}");
+            assert!(!crate::recipients::valid_address(bad), "{bad:?}");
         }
     }
 }

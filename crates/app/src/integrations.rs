@@ -233,13 +233,13 @@ impl App {
                 .await?;
             }
             Err((code, detail)) => {
-                repo::integrations::record_health(
-                    tx.conn(),
-                    id,
-                    StoredHealth::Unhealthy,
-                    Some(detail),
-                )
-                .await?;
+                // A grant the provider refused stays what the health says.
+                let health = if *code == ErrorCode::IntegrationNeedsReauth {
+                    StoredHealth::NeedsReauth
+                } else {
+                    StoredHealth::Unhealthy
+                };
+                repo::integrations::record_health(tx.conn(), id, health, Some(detail)).await?;
                 log(
                     &mut tx,
                     workspace_id,

@@ -21,11 +21,14 @@
 //! - [`actions`]: running an action inline or on the action queue, through one path;
 //! - [`alerts`]: alert rules and their evaluation after a sync; [`notifications`]:
 //!   creating notifications once, rendering Junction's emails and sending them
-//!   through any email-capable provider ([`junction_core::EmailSender`]);
+//!   through any email-capable provider ([`junction_core::EmailSender`]); the
+//!   workspace's notification settings, daily digests, weekly KPI reports and email
+//!   suppression list; [`recipients`]: what an email address is;
 //! - [`outbound`]: outbound webhooks — the client app's endpoints, the events
 //!   recorded where their facts happen, and their signed deliveries;
 //! - [`proxy`]: the authenticated proxy to a provider's own API;
-//! - [`data`]: records and KPI series; [`dead_letters`]: dead letters and queue
+//! - [`data`]: records; [`kpis`]: KPI series, totals and the metric catalog, by
+//!   metric kind ([`aggregate`]); [`dead_letters`]: dead letters and queue
 //!   figures; [`workspaces`]: workspaces, API keys and key rotation;
 //! - [`worker`]: the job handlers and the worker's run loop (queues, scheduler,
 //!   outbox relay), which the worker binary and end-to-end tests start.
@@ -51,6 +54,7 @@ pub mod notifications;
 pub mod outbound;
 pub mod process;
 pub mod proxy;
+pub mod recipients;
 pub mod reconcile;
 pub mod scheduler;
 pub mod schedules;

@@ -14,6 +14,8 @@
 //!   ([`junction_jobs::Relay`]);
 //! - runs the **scheduler** every `scheduler_interval_seconds`: any number of pods
 //!   may run it, the claim in Postgres never hands an integration to two of them;
+//!   beside it, the **notice sweep** (weekly KPI reports and daily digests that are
+//!   due; one worker per interval, under the lease `notices`);
 //! - takes part in the **reconciliation sweep** (`reconcile`): one worker of the
 //!   installation per `reconcile_interval_seconds` gives rows whose job Redis
 //!   forgot their job back;
@@ -104,6 +106,11 @@ impl Worker {
             let (app, stop) = (self.app.clone(), stop_rx.clone());
             let interval = Duration::from_secs(settings.scheduler_interval_seconds);
             async move { app.run_scheduler(interval, stop).await }
+        });
+        let notices = tokio::spawn({
+            let (app, stop, holder) = (self.app.clone(), stop_rx.clone(), self.name.clone());
+            let interval = Duration::from_secs(settings.scheduler_interval_seconds);
+            async move { app.run_notice_sweeps(holder, interval, stop).await }
         });
         let relay = Relay::new(
             self.app.system_store()?.clone(),
@@ -210,6 +217,7 @@ impl Worker {
         let _ = stop_tx.send(true);
         for (what, task) in [
             ("scheduler", scheduler),
+            ("notice sweep", notices),
             ("outbox relay", relay),
             ("reconciliation sweep", reconciler),
         ] {

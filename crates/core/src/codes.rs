@@ -86,6 +86,7 @@ error_codes! {
     InvalidCursor => ("invalid_cursor", InvalidRequest, 400, "The pagination cursor is invalid.");
     ProxyPathRefused => ("proxy_path_refused", InvalidRequest, 400, "The proxied path would leave the provider's API.");
     MethodNotAllowed => ("method_not_allowed", InvalidRequest, 405, "The resource does not support this method.");
+    RecipientsSuppressed => ("recipients_suppressed", InvalidRequest, 422, "Every address the email must go to is on the workspace's suppression list.");
     // Authentication
     Unauthenticated => ("unauthenticated", Auth, 401, "A valid API key is required.");
     ApiKeyRevoked => ("api_key_revoked", Auth, 401, "The API key has been revoked.");
@@ -95,6 +96,7 @@ error_codes! {
     WorkspaceNotFound => ("workspace_not_found", NotFound, 404, "No such workspace.");
     IntegrationNotFound => ("integration_not_found", NotFound, 404, "No such integration.");
     ApiKeyNotFound => ("api_key_not_found", NotFound, 404, "No such API key.");
+    EmailSuppressionNotFound => ("email_suppression_not_found", NotFound, 404, "The address is not on the workspace's suppression list.");
     // State conflicts
     Conflict => ("conflict", Conflict, 409, "The request conflicts with the current state.");
     IdempotencyKeyReused => ("idempotency_key_reused", Conflict, 409, "The Idempotency-Key was used with a different request.");

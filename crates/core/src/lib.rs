@@ -34,6 +34,6 @@ pub use model::{KpiPoint, Page, Record};
 pub use ratelimit::{NoopLimiter, RateLimiter};
 pub use spec::{
     ActionSpec, AuthSpec, Category, ConfigField, FieldError, FieldKind, MetricFamily, MetricKind,
-    MetricSpec, OAuth2Spec, RateBudget, RefreshBehaviour, StreamSpec, TokenClientAuth, Unit,
-    WebhookScheme, WebhookSecret, WebhookSpec,
+    MetricSpec, OAuth2Spec, RateBudget, RecipientField, RefreshBehaviour, StreamSpec,
+    TokenClientAuth, Unit, WebhookScheme, WebhookSecret, WebhookSpec,
 };

@@ -530,6 +530,24 @@ pub struct ActionSpec {
     pub input_schema: serde_json::Value,
     /// Whether the action may take long enough to run on the action queue.
     pub long_running: bool,
+    /// The input fields holding the addresses the action emails (Resend's `to`,
+    /// Stripe's `receipt_email`): Junction drops the workspace's suppressed addresses
+    /// from them before the action runs. Empty for actions that send no email.
+    pub email_recipients: Vec<RecipientField>,
+}
+
+/// An input field of an action that names email recipients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RecipientField {
+    /// Where the addresses are: field names joined by `.`, a name followed by `[]`
+    /// stepping into each element of its list (`emails[].to`). The value there is an
+    /// address or a list of addresses, each possibly with a display name
+    /// (`Ops <ops@acme.example>`).
+    pub path: &'static str,
+    /// Whether the email needs an address left there (its `to`): an action whose
+    /// required field holds only suppressed addresses is refused, not sent.
+    #[serde(default)]
+    pub required: bool,
 }
 
 impl ActionSpec {
@@ -870,6 +888,7 @@ mod tests {
                 "oneOf": [{"required": ["charge"]}, {"required": ["payment_intent"]}]
             }),
             long_running: false,
+            email_recipients: Vec::new(),
         }
     }
 

@@ -75,11 +75,13 @@ text_enum!(
 );
 
 text_enum!(
-    /// The last health check's verdict.
+    /// The last health check's verdict; `needs_reauth` from the moment the provider
+    /// refused the integration's grant until it is reconnected.
     Health {
         Unknown => "unknown",
         Healthy => "healthy",
         Unhealthy => "unhealthy",
+        NeedsReauth => "needs_reauth",
     }
 );
 
@@ -195,16 +197,29 @@ text_enum!(
         NeedsReauth => "needs_reauth",
         DeadLetter => "dead_letter",
         WeeklyReport => "weekly_report",
+        DailyDigest => "daily_digest",
     }
 );
 
 text_enum!(
-    /// Delivery state of a notification.
+    /// Delivery state of a notification: `awaiting_digest` notices wait for the
+    /// workspace's daily digest, which marks them `digested`.
     NotificationStatus {
         Pending => "pending",
         Sent => "sent",
         Failed => "failed",
         Suppressed => "suppressed",
+        AwaitingDigest => "awaiting_digest",
+        Digested => "digested",
+    }
+);
+
+text_enum!(
+    /// How a workspace's operational notices (failed syncs, lost grants, dead
+    /// letters) go out.
+    NoticeDelivery {
+        Immediate => "immediate",
+        DailyDigest => "daily_digest",
     }
 );
 
@@ -247,6 +262,9 @@ pub struct ActionRun {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Addresses the workspace's suppression list dropped from the input (actions
+    /// that send email), as the client wrote them.
+    pub suppressed_recipients: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
@@ -578,6 +596,44 @@ pub struct WebhookEndpoint {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Who hears of a workspace's failed syncs, lost grants and dead letters, and how.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = notification_settings, check_for_backend(diesel::pg::Pg))]
+pub struct NotificationSettings {
+    pub workspace_id: Uuid,
+    pub sync_failed_recipients: Vec<String>,
+    pub needs_reauth_recipients: Vec<String>,
+    pub dead_letter_recipients: Vec<String>,
+    pub delivery: NoticeDelivery,
+    /// The local hour (0-23) the daily digest goes out at.
+    pub digest_hour: i16,
+    /// An IANA time zone name.
+    pub time_zone: String,
+    /// The local day of the last digest.
+    pub last_digest_on: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A workspace's weekly KPI report.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = weekly_report_settings, check_for_backend(diesel::pg::Pg))]
+pub struct WeeklyReportSettings {
+    pub workspace_id: Uuid,
+    pub enabled: bool,
+    pub recipients: Vec<String>,
+    /// ISO weekday: 1 = Monday ... 7 = Sunday.
+    pub weekday: i16,
+    /// The local hour (0-23) it goes out at.
+    pub hour: i16,
+    /// An IANA time zone name.
+    pub time_zone: String,
+    /// The metrics reported; empty: every metric of the workspace's integrations.
+    pub metrics: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// A sealed signing secret of an endpoint (opened only to sign or to show it).
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = webhook_endpoint_secrets, check_for_backend(diesel::pg::Pg))]
@@ -646,4 +702,18 @@ pub struct OutboundAttempt {
     pub attempted_at: DateTime<Utc>,
     /// When the next attempt is due, once its retry is scheduled.
     pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// An address the workspace's emails must skip.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = email_suppressions, check_for_backend(diesel::pg::Pg))]
+pub struct EmailSuppression {
+    pub workspace_id: Uuid,
+    /// Lower-cased.
+    pub address: String,
+    /// Why (`bounce`, `complaint`, `manual`, ...).
+    pub reason: String,
+    /// The integration whose webhook reported it, if one did.
+    pub source_integration_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
 }

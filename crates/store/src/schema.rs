@@ -300,6 +300,36 @@ diesel::table! {
         created_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
+        suppressed_recipients -> Array<Text>,
+    }
+}
+
+diesel::table! {
+    notification_settings (workspace_id) {
+        workspace_id -> Uuid,
+        sync_failed_recipients -> Array<Text>,
+        needs_reauth_recipients -> Array<Text>,
+        dead_letter_recipients -> Array<Text>,
+        delivery -> Text,
+        digest_hour -> Int2,
+        time_zone -> Text,
+        last_digest_on -> Nullable<Date>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    weekly_report_settings (workspace_id) {
+        workspace_id -> Uuid,
+        enabled -> Bool,
+        recipients -> Array<Text>,
+        weekday -> Int2,
+        hour -> Int2,
+        time_zone -> Text,
+        metrics -> Array<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -416,6 +446,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     email_suppressions,
     action_runs,
+    notification_settings,
+    weekly_report_settings,
     outbox,
     webhook_endpoints,
     webhook_endpoint_secrets,

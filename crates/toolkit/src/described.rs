@@ -9,7 +9,9 @@
 
 use std::time::Duration;
 
-use junction_core::spec::{ActionSpec, MetricFamily, MetricKind, MetricSpec, StreamSpec, Unit};
+use junction_core::spec::{
+    ActionSpec, MetricFamily, MetricKind, MetricSpec, RecipientField, StreamSpec, Unit,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -82,7 +84,8 @@ impl MetricDef {
     }
 }
 
-/// One action; `long_running` is false unless the file says otherwise.
+/// One action; `long_running` is false unless the file says otherwise, and
+/// `email_recipients` empty (an action that sends no email).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ActionDef {
@@ -91,6 +94,8 @@ struct ActionDef {
     input_schema: Value,
     #[serde(default)]
     long_running: bool,
+    #[serde(default)]
+    email_recipients: Vec<RecipientField>,
 }
 
 /// The streams of `json`, a list of `{name, description, primary_key, cursor_field,
@@ -121,7 +126,7 @@ pub fn streams(json: &'static str, provider: &str) -> Vec<StreamSpec> {
 }
 
 /// The actions of `json`, a list of `{name, description, input_schema,
-/// long_running}`.
+/// long_running, email_recipients}`.
 pub fn actions(json: &'static str, provider: &str) -> Vec<ActionSpec> {
     parse::<ActionDef>(json, provider, "actions")
         .into_iter()
@@ -130,6 +135,7 @@ pub fn actions(json: &'static str, provider: &str) -> Vec<ActionSpec> {
             description: def.description,
             input_schema: def.input_schema,
             long_running: def.long_running,
+            email_recipients: def.email_recipients,
         })
         .collect()
 }

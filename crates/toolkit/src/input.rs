@@ -269,6 +269,7 @@ mod tests {
                 "additionalProperties": false
             }),
             long_running: false,
+            email_recipients: Vec::new(),
         });
         let read: Tag = checked(&spec, "tag", &json!({"list_id": "l1", "tags": ["a"]})).unwrap();
         assert_eq!(

@@ -401,7 +401,8 @@ impl Seeded {
     /// resource gone missing, and here operations meet a deleted integration, one of
     /// nothing, or the provider's own 404 by design. Alert rules are left to
     /// schemathesis: it creates them (for the seeded integration, on a metric of its
-    /// provider), finds them in GET /v1/alerts and follows its links.
+    /// provider), finds them in GET /v1/alerts and follows its links; so are the
+    /// suppressed addresses, which it adds and then takes off the list.
     ///
     /// For the same reason the stateful phase follows the links a created
     /// resource's `Location` gives, not the ones schemathesis infers from field
@@ -623,7 +624,8 @@ mod tests {
     fn every_operation_with_a_path_parameter_has_an_entry() {
         // A provider id, which schemathesis draws from GET /v1/providers; the OAuth
         // callback, whose state is single-use; the alert rules and webhook endpoints
-        // schemathesis creates.
+        // schemathesis creates; the suppressed addresses it adds (POST answers with
+        // their `Location`).
         let not_seeded = [
             "GET /v1/providers/{provider}",
             "GET /oauth/callback/{provider}",
@@ -635,6 +637,7 @@ mod tests {
             "GET /v1/webhook-endpoints/{id}/secret",
             "POST /v1/webhook-endpoints/{id}/rotate-secret",
             "GET /v1/webhook-endpoints/{id}/attempts",
+            "DELETE /v1/email-suppressions/{address}",
         ];
         let document: Value = serde_json::from_str(
             &std::fs::read_to_string(crate::workspace_root().join("docs/openapi.json")).unwrap(),

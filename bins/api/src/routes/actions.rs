@@ -50,6 +50,9 @@ pub struct ActionRunView {
     pub external_id: Option<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// Recipients the workspace's suppression list dropped from the input (actions
+    /// that send email), as written; the input shows what was sent.
+    pub suppressed_recipients: Vec<String>,
     pub attempts: i32,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
@@ -69,6 +72,7 @@ impl From<ActionRun> for ActionRunView {
             external_id: run.external_id,
             error_code: run.error_code,
             error_message: run.error_message,
+            suppressed_recipients: run.suppressed_recipients,
             attempts: run.attempts,
             created_at: run.created_at,
             started_at: run.started_at,
@@ -105,7 +109,7 @@ pub struct ActionOptions {
         (status = 202, body = ActionRunView, description = "Queued; follow it at GET /v1/action-runs/{id}"),
         (status = 404, body = Problem, description = "`integration_not_found`, or `unknown_action`"),
         (status = 409, body = Problem, description = "`integration_needs_reauth`; or the `Idempotency-Key` was used otherwise or is in flight"),
-        (status = 422, body = Problem, description = "The input does not match the action's schema"),
+        (status = 422, body = Problem, description = "`validation_failed`: the input does not match the action's schema; `recipients_suppressed`: every address of a recipient field the email needs (its `to`) is on the workspace's suppression list, so nothing was sent"),
         (status = 502, body = Problem, description = "The provider failed or refused the action"),
         (status = 503, body = Problem, description = "`queue_unavailable` or `database_unavailable`")
     ),

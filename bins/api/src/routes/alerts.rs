@@ -5,8 +5,9 @@
 //! The worker evaluates a workspace's enabled rules after each successful sync of
 //! the integration they watch and emails the rule's recipients through the
 //! workspace's Resend integration when the rule crosses into breach (once per
-//! crossing, not per sync). Recipients of the workspace's rules also hear about
-//! failed syncs and integrations that need a reconnect.
+//! crossing, not per sync). Failed syncs, lost grants and dead letters go to the
+//! recipients of the workspace's notification settings (GET
+//! /v1/notification-settings) — until it saves some, to its rules' recipients.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
@@ -288,7 +289,8 @@ pub async fn remove(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NotificationView {
     pub id: Uuid,
-    /// `kpi_alert`, `sync_failed`, `needs_reauth`, `dead_letter` or `weekly_report`.
+    /// `kpi_alert`, `sync_failed`, `needs_reauth`, `dead_letter`, `weekly_report` or
+    /// `daily_digest`.
     #[schema(schema_with = crate::schema::notification_kind)]
     pub kind: String,
     /// The event it reports; a second notification with the same key is never made.
@@ -297,8 +299,9 @@ pub struct NotificationView {
     pub integration_id: Option<Uuid>,
     pub recipients: Vec<String>,
     pub subject: String,
-    /// `pending`, `sent`, `failed` or `suppressed` (every recipient bounced or
-    /// complained before).
+    /// `pending`, `sent`, `failed`, `suppressed` (every recipient is on the
+    /// suppression list), `awaiting_digest` (the next daily digest carries it) or
+    /// `digested` (a daily digest carried it).
     #[schema(schema_with = crate::schema::notification_status)]
     pub status: String,
     /// Resend's id of the email, once sent.
@@ -343,7 +346,8 @@ pub struct NotificationList {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct NotificationQuery {
-    /// Only notifications in this state: `pending`, `sent`, `failed` or `suppressed`.
+    /// Only notifications in this state: `pending`, `sent`, `failed`, `suppressed`,
+    /// `awaiting_digest` or `digested`.
     #[param(schema_with = crate::schema::notification_status)]
     pub status: Option<String>,
 }
@@ -367,7 +371,10 @@ pub async fn notifications(
         .as_deref()
         .map(|s| {
             NotificationStatus::parse(s).ok_or_else(|| {
-                ApiError::field("status", "must be pending, sent, failed or suppressed")
+                ApiError::field(
+                    "status",
+                    "must be pending, sent, failed, suppressed, awaiting_digest or digested",
+                )
             })
         })
         .transpose()?;

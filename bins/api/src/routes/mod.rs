@@ -11,12 +11,15 @@ pub mod alerts;
 pub mod connect;
 pub mod data;
 pub mod dead_letters;
+pub mod email_suppressions;
 pub mod health;
 pub mod integrations;
 pub mod kpis;
+pub mod notification_settings;
 pub mod outbound;
 pub mod providers;
 pub mod proxy;
+pub mod reports;
 pub mod runs;
 pub mod streams;
 pub mod webhooks;
@@ -85,5 +88,13 @@ pub fn mount(cfg: &mut ServiceConfig) {
         .service(outbound::event_types)
         .service(outbound::events)
         .service(outbound::event)
-        .service(outbound::event_attempts);
+        .service(outbound::event_attempts)
+        .service(notification_settings::get)
+        .service(notification_settings::update)
+        .service(reports::get)
+        .service(reports::update)
+        .service(reports::preview)
+        .service(email_suppressions::list)
+        .service(email_suppressions::add)
+        .service(email_suppressions::remove);
 }

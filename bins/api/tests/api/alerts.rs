@@ -3,7 +3,7 @@
 
 use junction_core::WorkspaceId;
 use junction_store::{
-    models::NotificationKind,
+    models::{NotificationKind, NotificationStatus},
     repo::{self, notifications::NewNotification},
 };
 use junction_testkit::{create_integration, create_workspace};
@@ -314,6 +314,7 @@ async fn notifications_are_listed_newest_first_with_a_status_filter() {
                 recipients: vec!["ops@acme.example".into()],
                 subject: key,
                 details: json!({"attempts": 3}),
+                status: NotificationStatus::Pending,
             },
         )
         .await

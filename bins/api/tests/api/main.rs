@@ -13,6 +13,7 @@ mod catalog;
 mod hostile;
 mod jobs;
 mod kpis;
+mod notices;
 mod oauth_flow;
 mod outage;
 mod outbound;

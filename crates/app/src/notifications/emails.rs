@@ -1,5 +1,5 @@
-//! The emails Junction sends about itself — a KPI alert, a sync-failure alert and
-//! the weekly KPI report — rendered from typed input with askama templates
+//! The emails Junction sends about itself — a KPI alert, a sync-failure alert, the
+//! weekly KPI report and the daily digest of notices — rendered from typed input with askama templates
 //! (`crates/app/templates/email/`) into a subject, an HTML body and a plain-text
 //! body, ready for any email-capable provider ([`junction_core::EmailSender`]).
 //!
@@ -106,6 +106,29 @@ pub struct WeeklyKpiReport {
     pub dashboard_url: Option<String>,
 }
 
+/// One notice of a daily digest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DigestLine {
+    /// What happened (`Sync failed`, `Needs a reconnect`, `Dead letter`).
+    pub what: String,
+    pub integration: String,
+    pub provider: String,
+    pub stream: Option<String>,
+    pub error_code: String,
+    pub error_message: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The notices of a workspace gathered over a day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyDigest {
+    pub workspace: String,
+    /// The local day the digest went out on.
+    pub day: NaiveDate,
+    pub lines: Vec<DigestLine>,
+    pub dashboard_url: Option<String>,
+}
+
 /// The HTML and text of one email with a table of labelled values.
 #[derive(Template)]
 #[template(path = "email/kpi_alert.html")]
@@ -173,6 +196,36 @@ struct WeeklyReportText<'a> {
     workspace: String,
     week: &'a str,
     lines: Vec<ReportLine>,
+    link: Option<String>,
+}
+
+/// A digest line with its values on one line.
+struct DigestRow {
+    at: String,
+    what: String,
+    integration: String,
+    stream: String,
+    error_code: String,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/daily_digest.html")]
+struct DailyDigestHtml<'a> {
+    title: String,
+    workspace: &'a str,
+    day: String,
+    rows: Vec<DigestRow>,
+    link: Option<String>,
+    link_label: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "email/daily_digest.txt", escape = "none")]
+struct DailyDigestText {
+    workspace: String,
+    day: String,
+    rows: Vec<DigestRow>,
     link: Option<String>,
 }
 
@@ -317,6 +370,56 @@ pub fn weekly_kpi_report(report: &WeeklyKpiReport) -> Result<RenderedEmail, Rend
         html,
         text,
         category: "weekly_kpi_report",
+    })
+}
+
+/// Renders the daily digest of notices.
+pub fn daily_digest(digest: &DailyDigest) -> Result<RenderedEmail, RenderError> {
+    let fail = |e| RenderError("daily_digest", e);
+    let day = digest.day.format("%Y-%m-%d").to_string();
+    let rows = || {
+        digest
+            .lines
+            .iter()
+            .map(|line| DigestRow {
+                at: line.at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                what: one_line(&line.what),
+                integration: one_line(&format!("{} ({})", line.integration, line.provider)),
+                stream: one_line(line.stream.as_deref().unwrap_or("(all streams)")),
+                error_code: one_line(&line.error_code),
+                message: one_line(&line.error_message),
+            })
+            .collect::<Vec<_>>()
+    };
+    let link = safe_url(digest.dashboard_url.as_deref());
+    let html = DailyDigestHtml {
+        title: format!("Daily digest, {day}"),
+        workspace: &digest.workspace,
+        day: day.clone(),
+        rows: rows(),
+        link: link.clone(),
+        link_label: "Open the dashboard",
+    }
+    .render()
+    .map_err(fail)?;
+    let text = DailyDigestText {
+        workspace: one_line(&digest.workspace),
+        day: day.clone(),
+        rows: rows(),
+        link,
+    }
+    .render()
+    .map_err(fail)?;
+    let count = digest.lines.len();
+    let notices = if count == 1 { "notice" } else { "notices" };
+    Ok(RenderedEmail {
+        subject: subject(&format!(
+            "[{}] Daily digest, {day}: {count} {notices}",
+            digest.workspace
+        )),
+        html,
+        text,
+        category: "daily_digest",
     })
 }
 
@@ -592,6 +695,55 @@ mod tests {
         }));
         assert!(empty.text.contains("No KPI data was recorded this week."));
         assert!(empty.html.contains("No KPI data was recorded this week."));
+    }
+
+    #[test]
+    fn daily_digests_escape_every_value_and_list_each_notice() {
+        let line = DigestLine {
+            what: "Sync failed".into(),
+            integration: HOSTILE.into(),
+            provider: "google-analytics".into(),
+            stream: None,
+            error_code: "provider_unavailable".into(),
+            error_message: HOSTILE.into(),
+            at: Utc
+                .with_ymd_and_hms(2026, 3, 15, 6, 5, 0)
+                .single()
+                .unwrap_or_default(),
+        };
+        let email = rendered(daily_digest(&DailyDigest {
+            workspace: HOSTILE.into(),
+            day: day(16),
+            lines: vec![
+                line.clone(),
+                DigestLine {
+                    what: "Needs a reconnect".into(),
+                    integration: "Meta".into(),
+                    provider: "meta-ads".into(),
+                    error_code: "integration_needs_reauth".into(),
+                    error_message: "The grant was revoked.".into(),
+                    ..line
+                },
+            ],
+            dashboard_url: None,
+        }));
+        assert_no_raw_markup(&email);
+        assert!(
+            email
+                .subject
+                .ends_with("Daily digest, 2026-03-16: 2 notices"),
+            "{}",
+            email.subject
+        );
+        assert!(
+            email.text.contains(
+                "- 2026-03-15 06:05 UTC, Needs a reconnect: Meta (meta-ads), (all streams), \
+                 integration_needs_reauth: The grant was revoked.\n"
+            ),
+            "{}",
+            email.text
+        );
+        assert_eq!(email.category, "daily_digest");
     }
 
     #[test]

@@ -7,18 +7,30 @@
 //! is staged in the outbox), so a recorded notification always gets its delivery
 //! attempt, once Redis can take it.
 //!
-//! **Operational notifications** go to every address of the workspace's enabled
-//! alert rules (the people who asked to hear about its data); a workspace without
-//! rules gets none. Their dedupe keys name the event: `sync_failed:{job_id}` (a
+//! **Operational notifications** go to the recipients the workspace's notification
+//! settings name for their kind ([`settings`]) — or, until it saved settings, to
+//! every address of its enabled alert rules; with nobody to tell, none is recorded.
+//! In `daily_digest` mode they are recorded `awaiting_digest`, without a job, and a
+//! daily digest ([`digest`]) gathers them. Their dedupe keys name the event:
+//! `sync_failed:{job_id}` (a
 //! replayed dead letter that dies again has a new job id and mails again),
 //! `needs_reauth:{integration_id}:{connection}` (the integration's last successful
 //! connect or reconnect: each lost grant mails once, however many syncs meet it,
 //! and a reconnected integration that loses its grant again mails again) and
 //! `dead_letter:{queue}:{job_id}`. Nothing here fails the work it reports on:
 //! errors are logged.
+//!
+//! **Scheduled emails**: the weekly KPI report ([`report`]) and the daily digest,
+//! swept by every worker under one lease ([`sweep`]).
 
+pub mod calendar;
 pub mod delivery;
+pub mod digest;
 pub mod emails;
+pub mod report;
+pub mod settings;
+pub mod suppressions;
+pub mod sweep;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use junction_core::{ErrorCode, WorkspaceId};
@@ -26,8 +38,8 @@ use junction_jobs::{Job, JobFailure, outbox};
 use junction_store::{
     Conn, StoreError,
     models::{
-        AlertCondition, Integration, LogLevel, Notification, NotificationKind, NotificationStatus,
-        Operation, Queue,
+        AlertCondition, Integration, LogLevel, NoticeDelivery, Notification, NotificationKind,
+        NotificationStatus, Operation, Queue,
     },
     repo::{self, notifications::NewNotification},
 };
@@ -35,7 +47,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{App, Error, Listed, PageRequest, listed};
-use emails::{Direction, KpiAlert, KpiReportRow, RenderedEmail, SyncFailureAlert, WeeklyKpiReport};
+use emails::{
+    DailyDigest, DigestLine, Direction, KpiAlert, KpiReportRow, RenderedEmail, SyncFailureAlert,
+    WeeklyKpiReport,
+};
 
 /// What a KPI alert notification reports (its `details`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,6 +101,26 @@ pub struct WeeklyReportDetails {
     pub week_start: NaiveDate,
     pub week_end: NaiveDate,
     pub lines: Vec<ReportLine>,
+}
+
+/// One notice a daily digest carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DigestNotice {
+    /// The notice's own notification (`digested` once the digest is recorded).
+    pub notification_id: Uuid,
+    /// `sync_failed`, `needs_reauth` or `dead_letter`.
+    pub kind: String,
+    #[serde(flatten)]
+    pub failure: FailureDetails,
+}
+
+/// What a daily digest reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DigestDetails {
+    /// The local day it went out on.
+    pub day: NaiveDate,
+    pub time_zone: String,
+    pub notices: Vec<DigestNotice>,
 }
 
 /// Renders a notification's email from its recorded details. Deterministic: every
@@ -165,6 +200,32 @@ pub fn render(
                 dashboard_url: None,
             })
         }
+        NotificationKind::DailyDigest => {
+            let d: DigestDetails = serde_json::from_value(details.clone()).map_err(malformed)?;
+            emails::daily_digest(&DailyDigest {
+                workspace: workspace.to_owned(),
+                day: d.day,
+                lines: d
+                    .notices
+                    .into_iter()
+                    .map(|notice| DigestLine {
+                        what: match NotificationKind::parse(&notice.kind) {
+                            Some(NotificationKind::NeedsReauth) => "Needs a reconnect",
+                            Some(NotificationKind::DeadLetter) => "Dead letter",
+                            _ => "Sync failed",
+                        }
+                        .to_owned(),
+                        integration: notice.failure.integration,
+                        provider: notice.failure.provider,
+                        stream: notice.failure.stream,
+                        error_code: notice.failure.error_code,
+                        error_message: notice.failure.error_message,
+                        at: notice.failure.failed_at,
+                    })
+                    .collect(),
+                dashboard_url: None,
+            })
+        }
     };
     rendered.map_err(|e| e.to_string())
 }
@@ -189,6 +250,41 @@ pub async fn record(
     workspace_name: &str,
     draft: Draft,
 ) -> Result<Option<Uuid>, StoreError> {
+    insert(
+        conn,
+        workspace_id,
+        workspace_name,
+        draft,
+        NotificationStatus::Pending,
+    )
+    .await
+}
+
+/// Records a notice for the workspace's daily digest (`awaiting_digest`, no job),
+/// unless its dedupe key exists; returns the new id.
+pub async fn hold_for_digest(
+    conn: &mut Conn,
+    workspace_id: WorkspaceId,
+    workspace_name: &str,
+    draft: Draft,
+) -> Result<Option<Uuid>, StoreError> {
+    insert(
+        conn,
+        workspace_id,
+        workspace_name,
+        draft,
+        NotificationStatus::AwaitingDigest,
+    )
+    .await
+}
+
+async fn insert(
+    conn: &mut Conn,
+    workspace_id: WorkspaceId,
+    workspace_name: &str,
+    draft: Draft,
+    status: NotificationStatus,
+) -> Result<Option<Uuid>, StoreError> {
     let email = render(draft.kind, workspace_name, &draft.details).map_err(StoreError::Invalid)?;
     let row = repo::notifications::insert_once(
         conn,
@@ -201,13 +297,16 @@ pub async fn record(
             recipients: draft.recipients,
             subject: &email.subject,
             details: draft.details,
+            status,
         },
     )
     .await?;
     let Some(row) = row else {
         return Ok(None);
     };
-    outbox::stage(conn, &Job::of_notification(&row)).await?;
+    if status == NotificationStatus::Pending {
+        outbox::stage(conn, &Job::of_notification(&row)).await?;
+    }
     Ok(Some(row.id))
 }
 
@@ -237,21 +336,25 @@ impl App {
     ) {
         let now = self.now();
         let result = self
-            .operational(workspace_id, integration_id, |integration| {
-                (
-                    NotificationKind::SyncFailed,
-                    format!("sync_failed:{job_id}"),
-                    FailureDetails {
-                        integration: integration.display_name.clone(),
-                        provider: integration.provider.clone(),
-                        stream: stream.map(str::to_owned),
-                        error_code: failure.code.name().to_owned(),
-                        error_message: failure.message.clone(),
-                        failed_at: now,
-                        attempts,
-                    },
-                )
-            })
+            .operational(
+                workspace_id,
+                integration_id,
+                NotificationKind::SyncFailed,
+                |integration| {
+                    (
+                        format!("sync_failed:{job_id}"),
+                        FailureDetails {
+                            integration: integration.display_name.clone(),
+                            provider: integration.provider.clone(),
+                            stream: stream.map(str::to_owned),
+                            error_code: failure.code.name().to_owned(),
+                            error_message: failure.message.clone(),
+                            failed_at: now,
+                            attempts,
+                        },
+                    )
+                },
+            )
             .await;
         log_outcome("sync_failed", result);
     }
@@ -272,21 +375,25 @@ impl App {
         }
         let now = self.now();
         let result = self
-            .operational(workspace_id, integration_id, |integration| {
-                (
-                    NotificationKind::DeadLetter,
-                    format!("dead_letter:{queue}:{job_id}"),
-                    FailureDetails {
-                        integration: integration.display_name.clone(),
-                        provider: integration.provider.clone(),
-                        stream: None,
-                        error_code: failure.code.name().to_owned(),
-                        error_message: format!("{queue} job {job_id}: {}", failure.message),
-                        failed_at: now,
-                        attempts,
-                    },
-                )
-            })
+            .operational(
+                workspace_id,
+                integration_id,
+                NotificationKind::DeadLetter,
+                |integration| {
+                    (
+                        format!("dead_letter:{queue}:{job_id}"),
+                        FailureDetails {
+                            integration: integration.display_name.clone(),
+                            provider: integration.provider.clone(),
+                            stream: None,
+                            error_code: failure.code.name().to_owned(),
+                            error_message: format!("{queue} job {job_id}: {}", failure.message),
+                            failed_at: now,
+                            attempts,
+                        },
+                    )
+                },
+            )
             .await;
         log_outcome("dead_letter", result);
     }
@@ -314,42 +421,48 @@ impl App {
         };
         let now = self.now();
         let result = self
-            .operational(workspace_id, integration_id, |integration| {
-                (
-                    NotificationKind::NeedsReauth,
-                    format!("needs_reauth:{integration_id}:{since}"),
-                    FailureDetails {
-                        integration: integration.display_name.clone(),
-                        provider: integration.provider.clone(),
-                        stream: None,
-                        error_code: ErrorCode::IntegrationNeedsReauth.name().to_owned(),
-                        error_message: message.to_owned(),
-                        failed_at: now,
-                        attempts: 1,
-                    },
-                )
-            })
+            .operational(
+                workspace_id,
+                integration_id,
+                NotificationKind::NeedsReauth,
+                |integration| {
+                    (
+                        format!("needs_reauth:{integration_id}:{since}"),
+                        FailureDetails {
+                            integration: integration.display_name.clone(),
+                            provider: integration.provider.clone(),
+                            stream: None,
+                            error_code: ErrorCode::IntegrationNeedsReauth.name().to_owned(),
+                            error_message: message.to_owned(),
+                            failed_at: now,
+                            attempts: 1,
+                        },
+                    )
+                },
+            )
             .await;
         log_outcome("needs_reauth", result);
     }
 
-    /// Records an operational notification to the workspace's recipients.
+    /// Records an operational notification of `kind` to the workspace's recipients
+    /// of that kind, for now or for the daily digest (see the module docs).
     async fn operational(
         &self,
         workspace_id: WorkspaceId,
         integration_id: Uuid,
-        what: impl FnOnce(&Integration) -> (NotificationKind, String, FailureDetails),
+        kind: NotificationKind,
+        what: impl FnOnce(&Integration) -> (String, FailureDetails),
     ) -> Result<Option<Uuid>, StoreError> {
         let mut tx = self.store.begin(workspace_id).await?;
-        let recipients = repo::alerts::recipients(tx.conn()).await?;
+        let (recipients, delivery) = settings::recipients_for(tx.conn(), kind).await?;
         if recipients.is_empty() {
             tx.rollback().await?;
-            tracing::info!(%integration_id, "no notification recipients in the workspace (no enabled alert rule)");
+            tracing::info!(%integration_id, %kind, "nobody in the workspace hears of this kind of notice");
             return Ok(None);
         }
         let integration = repo::integrations::get(tx.conn(), integration_id).await?;
         let workspace = repo::workspaces::get(tx.conn(), workspace_id).await?;
-        let (kind, dedupe_key, details) = what(&integration);
+        let (dedupe_key, details) = what(&integration);
         let draft = Draft {
             kind,
             dedupe_key,
@@ -359,7 +472,14 @@ impl App {
             details: serde_json::to_value(&details)
                 .map_err(|e| StoreError::Invalid(e.to_string()))?,
         };
-        let id = record(tx.conn(), workspace_id, &workspace.name, draft).await?;
+        let id = match delivery {
+            NoticeDelivery::Immediate => {
+                record(tx.conn(), workspace_id, &workspace.name, draft).await?
+            }
+            NoticeDelivery::DailyDigest => {
+                hold_for_digest(tx.conn(), workspace_id, &workspace.name, draft).await?
+            }
+        };
         tx.commit().await?;
         Ok(id)
     }

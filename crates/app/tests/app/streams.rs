@@ -131,7 +131,7 @@ async fn each_stream_syncs_on_its_own_schedule() {
         if worker.is_none() {
             // Started after the first claim, which holds the integration: the
             // worker's own pass at its start finds nothing due.
-            worker = Some(env.start_worker_on(app.clone()).await);
+            worker = Some(env.start_worker_on(app.clone()));
         }
         let run = run_ended(&env, workspace, stripe, run_id).await;
         assert_eq!(run.status, RunStatus::Succeeded, "{run:#?}");
@@ -201,7 +201,7 @@ async fn a_reset_stream_is_read_again_whole() {
         .app(env.config(&[("WORKER__SCHEDULER_INTERVAL_SECONDS", "3600")]))
         .await
         .with_clock(clock.clone());
-    let worker = env.start_worker_on(app.clone()).await;
+    let worker = env.start_worker_on(app.clone());
     let charges = || async {
         by_name(app.streams(workspace, stripe).await.unwrap())
             .remove("charges")

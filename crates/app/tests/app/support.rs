@@ -350,11 +350,12 @@ impl TestEnv {
 
     /// Connects an in-process worker with `config` and runs it in the background.
     pub async fn start_worker(&self, config: Config) -> InProcessWorker {
-        self.start_worker_on(self.app(config).await).await
+        let app = self.app(config).await;
+        self.start_worker_on(app)
     }
 
-    /// Runs an in-process worker on `app` (one on a clock of the test's, say).
-    pub async fn start_worker_on(&self, app: App) -> InProcessWorker {
+    /// Runs an in-process worker on `app` (a pinned clock, say) in the background.
+    pub fn start_worker_on(&self, app: App) -> InProcessWorker {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(Worker::new(app.clone()).run(async move {
             let _ = stopped.await;

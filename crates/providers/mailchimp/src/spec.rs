@@ -175,6 +175,7 @@ fn build(id: &'static str, name: &'static str, auth: AuthSpec) -> ProviderSpec {
                               subscriber hash) with merge fields, then applies its tags.",
                 input_schema: upsert_schema(),
                 long_running: false,
+                email_recipients: Vec::new(),
             },
             ActionSpec {
                 name: BULK_SYNC_CONTACTS,
@@ -183,6 +184,7 @@ fn build(id: &'static str, name: &'static str, auth: AuthSpec) -> ProviderSpec {
                               that failed.",
                 input_schema: bulk_schema(),
                 long_running: true,
+                email_recipients: Vec::new(),
             },
             ActionSpec {
                 name: GET_BATCH,
@@ -197,6 +199,7 @@ fn build(id: &'static str, name: &'static str, auth: AuthSpec) -> ProviderSpec {
                     "additionalProperties": false
                 }),
                 long_running: false,
+                email_recipients: Vec::new(),
             },
         ],
         webhook: None,

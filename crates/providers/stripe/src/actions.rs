@@ -161,6 +161,7 @@ mod tests {
             description: "",
             input_schema: schema.clone(),
             long_running: false,
+            email_recipients: Vec::new(),
         };
         match spec.validate_input(&json!({})) {
             Ok(()) => true,

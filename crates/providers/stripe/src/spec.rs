@@ -7,7 +7,7 @@ use std::{sync::OnceLock, time::Duration};
 use junction_core::{
     spec::{
         ActionSpec, AuthSpec, Category, ConfigField, MetricFamily, MetricSpec, ProviderSpec,
-        RateBudget, StreamSpec, Unit, WebhookScheme, WebhookSecret, WebhookSpec,
+        RateBudget, RecipientField, StreamSpec, Unit, WebhookScheme, WebhookSecret, WebhookSpec,
     },
     webhook::stripe::DEFAULT_TOLERANCE_SECS,
 };
@@ -221,6 +221,7 @@ fn build() -> ProviderSpec {
                 description: action.description,
                 input_schema: action.input_schema.clone(),
                 long_running: false,
+                email_recipients: action.email_recipients.clone(),
             })
             .collect(),
         webhook: Some(WebhookSpec {
@@ -249,6 +250,9 @@ pub(crate) struct ActionDef {
     /// The response fields the outcome keeps.
     pub output: Vec<&'static str>,
     pub input_schema: Value,
+    /// The input fields Stripe emails (a receipt to `receipt_email`).
+    #[serde(default)]
+    pub email_recipients: Vec<RecipientField>,
 }
 
 /// Every action, in the order the spec lists them.

@@ -24,6 +24,8 @@ pub struct NewActionRun<'a> {
     pub mode: ActionMode,
     pub input: &'a serde_json::Value,
     pub provider_idempotency_key: &'a str,
+    /// Addresses the suppression list dropped from the input (empty for most).
+    pub suppressed_recipients: &'a [String],
 }
 
 /// Records a new run (status `queued`).
@@ -37,6 +39,7 @@ pub async fn create(conn: &mut Conn, new: NewActionRun<'_>) -> Result<ActionRun,
             action_runs::mode.eq(new.mode),
             action_runs::input.eq(new.input),
             action_runs::provider_idempotency_key.eq(new.provider_idempotency_key),
+            action_runs::suppressed_recipients.eq(new.suppressed_recipients),
         ))
         .returning(ActionRun::as_returning())
         .get_result(conn)
@@ -102,6 +105,24 @@ pub async fn start_attempt(conn: &mut Conn, id: Uuid) -> Result<ActionRun, Store
         Some(run) => Ok(run),
         None => get(conn, id).await,
     }
+}
+
+/// Records what the suppression list left of a queued run's input before an attempt:
+/// the input sent from now on and every recipient dropped so far.
+pub async fn record_screened(
+    conn: &mut Conn,
+    id: Uuid,
+    input: &serde_json::Value,
+    suppressed_recipients: &[String],
+) -> Result<(), StoreError> {
+    diesel::update(action_runs::table.find(id))
+        .set((
+            action_runs::input.eq(input),
+            action_runs::suppressed_recipients.eq(suppressed_recipients),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Records success with the provider's answer.

@@ -1,12 +1,14 @@
-//! The `email_suppressions` table: addresses a workspace's notifications must skip
-//! (bounced, complained), recorded from the email provider's webhooks.
+//! The `email_suppressions` table: addresses a workspace's emails must skip
+//! (bounced, complained), recorded from the email provider's webhooks or added by
+//! hand through the API.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use junction_core::WorkspaceId;
 use uuid::Uuid;
 
-use crate::{Conn, StoreError, schema::email_suppressions};
+use crate::{Conn, StoreError, models::EmailSuppression, schema::email_suppressions};
 
 /// Records that `address` must not be mailed again. The first reason stays: a later
 /// delivery event for the same address changes nothing. Returns whether it was new.
@@ -47,18 +49,58 @@ pub async fn suppressed_among(
         .await?)
 }
 
-/// Every suppressed address of the workspace with its reason, newest first.
-pub async fn list(conn: &mut Conn, limit: i64) -> Result<Vec<(String, String)>, StoreError> {
-    Ok(email_suppressions::table
-        .order(email_suppressions::created_at.desc())
-        .select((email_suppressions::address, email_suppressions::reason))
+/// The scoped workspace's suppressed addresses, newest first (ties by address,
+/// descending), after the keyset `(created_at, address)` of the previous page's last
+/// row.
+pub async fn list(
+    conn: &mut Conn,
+    before: Option<(DateTime<Utc>, String)>,
+    limit: i64,
+) -> Result<Vec<EmailSuppression>, StoreError> {
+    let mut query = email_suppressions::table
+        .order((
+            email_suppressions::created_at.desc(),
+            email_suppressions::address.desc(),
+        ))
         .limit(super::clamp_limit(limit))
-        .load(conn)
-        .await?)
+        .select(EmailSuppression::as_select())
+        .into_boxed();
+    if let Some((created_at, address)) = before {
+        query = query.filter(
+            email_suppressions::created_at
+                .lt(created_at)
+                .or(email_suppressions::created_at
+                    .eq(created_at)
+                    .and(email_suppressions::address.lt(address))),
+        );
+    }
+    Ok(query.load(conn).await?)
+}
+
+/// One suppressed address (compared case-insensitively).
+pub async fn get(conn: &mut Conn, address: &str) -> Result<EmailSuppression, StoreError> {
+    email_suppressions::table
+        .filter(email_suppressions::address.eq(normalize(address)))
+        .select(EmailSuppression::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound("email suppression"))
+}
+
+/// Takes an address off the list, so the workspace's emails reach it again; whether
+/// it was on it.
+pub async fn remove(conn: &mut Conn, address: &str) -> Result<bool, StoreError> {
+    let deleted = diesel::delete(
+        email_suppressions::table.filter(email_suppressions::address.eq(normalize(address))),
+    )
+    .execute(conn)
+    .await?;
+    Ok(deleted > 0)
 }
 
 /// Addresses compare case-insensitively (their domain part always does, and every
 /// provider we send through treats the local part so too).
-fn normalize(address: &str) -> String {
+pub fn normalize(address: &str) -> String {
     address.trim().to_lowercase()
 }

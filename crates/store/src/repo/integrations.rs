@@ -114,6 +114,11 @@ pub async fn update(
 }
 
 /// Moves an integration to a status, remembering the error that caused it (if any).
+///
+/// Health follows a lost grant: moving to `needs_reauth` sets the health to
+/// `needs_reauth` (with the reason, when it moved), so the integration does not keep showing
+/// its last good check; moving out of it leaves the health `unknown` until the next
+/// check (a reconnect records one).
 pub async fn set_status(
     conn: &mut Conn,
     id: Uuid,
@@ -121,6 +126,34 @@ pub async fn set_status(
     error: Option<(&str, &str)>,
 ) -> Result<Integration, StoreError> {
     let (code, message) = error.map_or((None, None), |(c, m)| (Some(c), Some(m)));
+    if status == IntegrationStatus::NeedsReauth {
+        // Only when it moves into the state: the first refusal's reason and time stay.
+        diesel::update(
+            integrations::table
+                .find(id)
+                .filter(integrations::status.ne(IntegrationStatus::NeedsReauth)),
+        )
+        .set((
+            integrations::health.eq(Health::NeedsReauth),
+            integrations::health_message.eq(message),
+            integrations::health_checked_at.eq(Some(chrono::Utc::now())),
+        ))
+        .execute(conn)
+        .await?;
+    } else {
+        diesel::update(
+            integrations::table
+                .find(id)
+                .filter(integrations::health.eq(Health::NeedsReauth)),
+        )
+        .set((
+            integrations::health.eq(Health::Unknown),
+            integrations::health_message.eq(None::<String>),
+            integrations::health_checked_at.eq(None::<DateTime<Utc>>),
+        ))
+        .execute(conn)
+        .await?;
+    }
     diesel::update(integrations::table.find(id))
         .set((
             integrations::status.eq(status),

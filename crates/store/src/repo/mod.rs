@@ -14,6 +14,7 @@ pub mod job_figures;
 pub mod key_checks;
 pub mod kpis;
 pub mod logs;
+pub mod notification_settings;
 pub mod notifications;
 pub mod oauth_states;
 pub mod operator_keys;
@@ -28,6 +29,7 @@ pub mod sync_runs;
 pub mod webhook_endpoint_secrets;
 pub mod webhook_endpoints;
 pub mod webhook_events;
+pub mod weekly_report_settings;
 pub mod workspaces;
 
 /// The most rows a list call returns, whatever the caller asks.

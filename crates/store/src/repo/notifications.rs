@@ -26,6 +26,9 @@ pub struct NewNotification<'a> {
     pub subject: &'a str,
     /// What it reports (a JSON object), rendered into the email when it is sent.
     pub details: serde_json::Value,
+    /// `pending` (a delivery job goes with it) or `awaiting_digest` (the workspace's
+    /// daily digest will carry it).
+    pub status: NotificationStatus,
 }
 
 /// Records a notification unless its dedupe key was recorded before; `None` means
@@ -39,6 +42,15 @@ pub async fn insert_once(
             "notification details must be a JSON object".into(),
         ));
     }
+    if !matches!(
+        new.status,
+        NotificationStatus::Pending | NotificationStatus::AwaitingDigest
+    ) {
+        return Err(StoreError::Invalid(format!(
+            "a new notification is pending or awaiting a digest, not {}",
+            new.status
+        )));
+    }
     Ok(diesel::insert_into(notifications::table)
         .values((
             notifications::workspace_id.eq(new.workspace_id.as_uuid()),
@@ -49,6 +61,7 @@ pub async fn insert_once(
             notifications::recipients.eq(&new.recipients),
             notifications::subject.eq(new.subject),
             notifications::details.eq(&new.details),
+            notifications::status.eq(new.status),
         ))
         .on_conflict((notifications::workspace_id, notifications::dedupe_key))
         .do_nothing()
@@ -134,4 +147,55 @@ pub async fn list(
         );
     }
     Ok(query.load(conn).await?)
+}
+
+/// Up to `limit` notices of the scoped workspace waiting for the daily digest, oldest
+/// first, locked until the transaction ends (a digest gathers each once).
+pub async fn awaiting_digest(conn: &mut Conn, limit: i64) -> Result<Vec<Notification>, StoreError> {
+    Ok(notifications::table
+        .filter(notifications::status.eq(NotificationStatus::AwaitingDigest))
+        .order((notifications::created_at, notifications::id))
+        .limit(clamp_limit(limit))
+        .select(Notification::as_select())
+        .for_update()
+        .load(conn)
+        .await?)
+}
+
+/// Marks notices as carried by a digest (`digested`, `sent_at` now).
+pub async fn mark_digested(conn: &mut Conn, ids: &[Uuid]) -> Result<(), StoreError> {
+    diesel::update(
+        notifications::table
+            .filter(notifications::id.eq_any(ids))
+            .filter(notifications::status.eq(NotificationStatus::AwaitingDigest)),
+    )
+    .set((
+        notifications::status.eq(NotificationStatus::Digested),
+        notifications::sent_at.eq(Some(chrono::Utc::now())),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Turns every notice still waiting for a digest into a pending notification (the
+/// workspace went back to immediate delivery) and returns them, so their delivery
+/// jobs can be staged in the same transaction.
+pub async fn release_awaiting(conn: &mut Conn) -> Result<Vec<Notification>, StoreError> {
+    Ok(diesel::update(
+        notifications::table.filter(notifications::status.eq(NotificationStatus::AwaitingDigest)),
+    )
+    .set(notifications::status.eq(NotificationStatus::Pending))
+    .returning(Notification::as_returning())
+    .get_results(conn)
+    .await?)
+}
+
+/// Whether the scoped workspace recorded a notification under `dedupe_key`.
+pub async fn exists(conn: &mut Conn, dedupe_key: &str) -> Result<bool, StoreError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        notifications::table.filter(notifications::dedupe_key.eq(dedupe_key)),
+    ))
+    .get_result(conn)
+    .await?)
 }

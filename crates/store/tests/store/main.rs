@@ -40,6 +40,8 @@ pub const TENANT_TABLES: &[&str] = &[
     "outbound_events",
     "outbound_deliveries",
     "outbound_attempts",
+    "notification_settings",
+    "weekly_report_settings",
 ];
 
 #[derive(QueryableByName, Debug)]

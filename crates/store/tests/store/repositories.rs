@@ -5,7 +5,8 @@ use diesel::{QueryableByName, sql_types};
 use diesel_async::RunQueryDsl;
 use junction_store::{
     models::{
-        IntegrationStatus, LogLevel, NotificationKind, Operation, Queue, RunStatus, SyncTrigger,
+        Health, IntegrationStatus, LogLevel, NotificationKind, NotificationStatus, Operation,
+        Queue, RunStatus, SyncTrigger,
     },
     repo::{
         self,
@@ -296,6 +297,7 @@ async fn events_notifications_and_dead_letters_are_recorded_once() {
         recipients: vec!["ops@example.com".into()],
         subject: "Sync failed",
         details: json!({"run_id": "run-1"}),
+        status: NotificationStatus::Pending,
     };
     assert!(
         repo::notifications::insert_once(c, note())
@@ -561,11 +563,44 @@ async fn suppressions_are_per_workspace_case_insensitive_and_keep_the_first_reas
     .await
     .unwrap();
     assert_eq!(among, vec!["bounced@example.com".to_owned()]);
-    let listed = repo::email_suppressions::list(tx.conn(), 10).await.unwrap();
+    let listed = repo::email_suppressions::list(tx.conn(), None, 10)
+        .await
+        .unwrap();
     assert_eq!(
-        listed,
-        vec![("bounced@example.com".to_owned(), "bounced".to_owned())]
+        listed
+            .iter()
+            .map(|s| (s.address.as_str(), s.reason.as_str()))
+            .collect::<Vec<_>>(),
+        [("bounced@example.com", "bounced")]
     );
+    repo::email_suppressions::suppress(tx.conn(), a, "later@example.com", "manual", None)
+        .await
+        .unwrap();
+    // One transaction: both rows have the same created_at, so the address orders them.
+    let first_page = repo::email_suppressions::list(tx.conn(), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(first_page[0].address, "later@example.com");
+    let next = (first_page[0].created_at, first_page[0].address.clone());
+    let second_page = repo::email_suppressions::list(tx.conn(), Some(next), 10)
+        .await
+        .unwrap();
+    assert_eq!(second_page.len(), 1);
+    assert_eq!(second_page[0].address, "bounced@example.com");
+    assert!(
+        repo::email_suppressions::remove(tx.conn(), "LATER@example.com")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !repo::email_suppressions::remove(tx.conn(), "later@example.com")
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        repo::email_suppressions::get(tx.conn(), "later@example.com").await,
+        Err(junction_store::StoreError::NotFound(_))
+    ));
     tx.commit().await.unwrap();
 
     let mut tx = db.store().begin(b).await.unwrap();
@@ -577,5 +612,59 @@ async fn suppressions_are_per_workspace_case_insensitive_and_keep_the_first_reas
         among.is_empty(),
         "another workspace's suppressions do not apply"
     );
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_lost_grant_shows_in_the_health_until_the_next_check() {
+    let db = TestDb::new().await;
+    let (ws, _) = create_workspace(db.store(), "A").await;
+    let integration = create_integration(db.store(), ws, "google-analytics").await;
+    let mut tx = db.store().begin(ws).await.unwrap();
+    let c = tx.conn();
+    let checked = repo::integrations::record_health(c, integration.id, Health::Healthy, None)
+        .await
+        .unwrap();
+    assert_eq!(checked.health, Health::Healthy);
+
+    let lost = repo::integrations::set_status(
+        c,
+        integration.id,
+        IntegrationStatus::NeedsReauth,
+        Some(("integration_needs_reauth", "invalid_grant")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(lost.health, Health::NeedsReauth);
+    assert_eq!(lost.health_message.as_deref(), Some("invalid_grant"));
+    // Meeting the lost grant again keeps the first reason.
+    let again = repo::integrations::set_status(
+        c,
+        integration.id,
+        IntegrationStatus::NeedsReauth,
+        Some(("provider_unavailable", "a later sync's error")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.health_message.as_deref(), Some("invalid_grant"));
+    assert_eq!(
+        again.last_error_code.as_deref(),
+        Some("provider_unavailable")
+    );
+
+    // Back to active: no check since, so the health is unknown until one runs.
+    let back = repo::integrations::set_status(c, integration.id, IntegrationStatus::Active, None)
+        .await
+        .unwrap();
+    assert_eq!(back.health, Health::Unknown);
+    assert_eq!(back.health_checked_at, None);
+    // An unhealthy check result is not touched by a status change.
+    repo::integrations::record_health(c, integration.id, Health::Unhealthy, Some("503"))
+        .await
+        .unwrap();
+    let still = repo::integrations::set_status(c, integration.id, IntegrationStatus::Active, None)
+        .await
+        .unwrap();
+    assert_eq!(still.health, Health::Unhealthy);
     tx.commit().await.unwrap();
 }

@@ -160,6 +160,7 @@ pub async fn populate(
             recipients: vec!["ops@example.com".into()],
             subject: "Revenue dropped",
             details: serde_json::json!({}),
+            status: junction_store::models::NotificationStatus::Pending,
         },
     )
     .await
@@ -183,6 +184,35 @@ pub async fn populate(
             mode: junction_store::models::ActionMode::Queued,
             input: &json!({}),
             provider_idempotency_key: "jct-run-1",
+            suppressed_recipients: &[],
+        },
+    )
+    .await
+    .unwrap();
+    repo::notification_settings::put(
+        c,
+        workspace,
+        &repo::notification_settings::NewNotificationSettings {
+            sync_failed_recipients: vec!["ops@example.com".into()],
+            needs_reauth_recipients: vec![],
+            dead_letter_recipients: vec![],
+            delivery: junction_store::models::NoticeDelivery::DailyDigest,
+            digest_hour: 8,
+            time_zone: "Europe/Berlin".into(),
+        },
+    )
+    .await
+    .unwrap();
+    repo::weekly_report_settings::put(
+        c,
+        workspace,
+        &repo::weekly_report_settings::NewWeeklyReportSettings {
+            enabled: true,
+            recipients: vec!["cfo@example.com".into()],
+            weekday: 1,
+            hour: 8,
+            time_zone: "UTC".into(),
+            metrics: vec!["gross_revenue".into()],
         },
     )
     .await
@@ -449,6 +479,8 @@ async fn the_cross_tenant_functions_are_the_system_roles() {
         "SELECT junction_take_lease('test', 'me', interval '1 second')::int::bigint AS n",
         "SELECT junction_release_stale_claims(interval '1 minute')::bigint AS n",
         "SELECT count(*) AS n FROM junction_unfinished_jobs(interval '1 minute', NULL, NULL, 1)",
+        "SELECT count(*) AS n FROM junction_weekly_report_schedules(NULL, 1)",
+        "SELECT count(*) AS n FROM junction_digest_schedules(NULL, 1)",
     ];
     let lookups = [
         "SELECT count(*) AS n FROM junction_authenticate_api_key('\\x00')",
