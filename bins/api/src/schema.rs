@@ -290,15 +290,8 @@ pub fn hour_or_null() -> Object {
 /// An IANA time zone name, or `null` (UTC).
 pub fn time_zone_or_null() -> Object {
     described(
-        or_null(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .min_length(Some(1))
-                .max_length(Some(64))
-                .pattern(Some("^[A-Za-z0-9_+/-]+$"))
-                .build(),
-        ),
-        "An IANA time zone name such as `Europe/Berlin` (unset: `UTC`).",
+        or_null(one_of(junction_app::kpis::time_zone_names())),
+        "An IANA time zone name such as `Europe/Berlin`.",
     )
 }
 

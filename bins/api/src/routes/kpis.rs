@@ -381,15 +381,11 @@ impl From<Workspace> for WorkspaceView {
 #[serde(deny_unknown_fields)]
 pub struct UpdateWorkspace {
     /// An IANA time zone name (`Europe/Berlin`, `UTC`).
-    #[schema(schema_with = time_zone)]
+    #[schema(schema_with = crate::schema::time_zone_or_null)]
     pub time_zone: Option<String>,
     /// `monday`, `sunday` or `saturday`.
     #[schema(schema_with = week_start)]
     pub week_start: Option<String>,
-}
-
-fn time_zone() -> utoipa::openapi::Object {
-    crate::schema::or_null(crate::schema::one_of(use_case::time_zone_names()))
 }
 
 fn week_start() -> utoipa::openapi::Object {
