@@ -330,6 +330,28 @@ async fn streams_are_listed_rescheduled_disabled_and_reset() {
         stream(&streams(&app, stripe).await, "charges")["records"],
         total
     );
+
+    // An integration's schedule is every stream's.
+    let patched = json_of(
+        app.patch(&format!("/v1/integrations/{stripe}"))
+            .json(&json!({"schedule_seconds": 1800}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(patched["schedule_seconds"], 1800);
+    let list = streams(&app, stripe).await;
+    assert!(
+        list.iter().all(|s| s["schedule_seconds"] == 1800),
+        "{list:#?}"
+    );
+    assert_eq!(
+        stream(&list, "payment_intents")["enabled"],
+        false,
+        "settings stay"
+    );
     worker.stop().await;
 }
 
@@ -371,6 +393,7 @@ async fn a_domain_gone_from_a_full_refresh_comes_back_marked_deleted() {
             .json(&json!({
                 "provider": "resend",
                 "config": {"from": "Acme Alerts <alerts@acme.example>"},
+                "schedule_seconds": 7200,
                 "credentials": {
                     "api_key": "re_sandbox_full_access",
                     "webhook_secret": RESEND_WEBHOOK_SECRET
@@ -383,10 +406,15 @@ async fn a_domain_gone_from_a_full_refresh_comes_back_marked_deleted() {
     )
     .await;
     let resend: Uuid = created["id"].as_str().unwrap().parse().unwrap();
-    assert_eq!(
-        stream(&streams(&app, resend).await, "domains")["full_refresh"],
-        true
+    assert_eq!(created["schedule_seconds"], 7200);
+    let list = streams(&app, resend).await;
+    // A schedule given at connect is every stream's (Resend's defaults: 1 to 24 h).
+    assert!(
+        list.iter().all(|s| s["schedule_seconds"] == 7200),
+        "{list:#?}"
     );
+    assert_eq!(stream(&list, "domains")["default_schedule_seconds"], 86_400);
+    assert_eq!(stream(&list, "domains")["full_refresh"], true);
     unscheduled(&app, resend).await;
     let worker = Worker::start(&app).await;
 
