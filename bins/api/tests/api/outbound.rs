@@ -121,6 +121,30 @@ async fn webhook_endpoints_are_managed_as_svix_users_expect() {
     )
     .await;
 
+    // Kept as written: at the length limit, even where the URL standard would add a
+    // `/` before the query.
+    let longest = format!("HTTPS://Hooks.Example.COM?{}", "q".repeat(2048 - 26));
+    assert_eq!(longest.len(), 2048);
+    let kept = json_of(
+        app.post("/v1/webhook-endpoints")
+            .json(&json!({ "url": longest }))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    assert_eq!(kept["url"], longest.as_str());
+    let removed = app
+        .delete(&format!(
+            "/v1/webhook-endpoints/{}",
+            kept["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+
     let response = app
         .post("/v1/webhook-endpoints")
         .json(&json!({
