@@ -365,16 +365,19 @@ pub fn queue_or_null() -> Object {
     or_null(queue())
 }
 
-/// A webhook endpoint's URL.
+/// A webhook endpoint's URL: the application's own rule, as one pattern.
 pub fn endpoint_url() -> Object {
     described(
         ObjectBuilder::new()
             .schema_type(Type::String)
             .max_length(Some(junction_app::outbound::network::MAX_URL_LEN))
-            .pattern(Some("^[Hh][Tt][Tt][Pp][Ss]?://[^\\x00]+$"))
+            .pattern(Some(junction_app::outbound::network::public_url_pattern()))
             .build(),
-        "An absolute http or https URL without credentials or fragment, pointing at a \
-         public address (unless the installation allows private networks).",
+        "`http://` or `https://`, a host name (not an IP address, not `localhost`), an \
+         optional port, path and query; no credentials, fragment, spaces or control \
+         characters. Deliveries connect only to the public addresses the name resolves \
+         to. (An installation that allows private networks takes any http(s) URL without \
+         credentials or fragment.)",
     )
 }
 

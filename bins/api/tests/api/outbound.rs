@@ -17,7 +17,10 @@ use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 
 use crate::{
     support::{TestApp, assert_problem},
-    webhooks::{Worker, wait_count},
+    webhooks::{
+        STRIPE_KEY, STRIPE_WEBHOOK_SECRET, Worker, connect_stripe, post_stripe, sandbox_charge,
+        stripe_event, wait_count,
+    },
 };
 
 /// Svix's retry schedule: the wait after each failed attempt, in seconds.
@@ -117,6 +120,30 @@ async fn webhook_endpoints_are_managed_as_svix_users_expect() {
         "validation_failed",
     )
     .await;
+
+    // Kept as written: at the length limit, even where the URL standard would add a
+    // `/` before the query.
+    let longest = format!("HTTPS://Hooks.Example.COM?{}", "q".repeat(2048 - 26));
+    assert_eq!(longest.len(), 2048);
+    let kept = json_of(
+        app.post("/v1/webhook-endpoints")
+            .json(&json!({ "url": longest }))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    assert_eq!(kept["url"], longest.as_str());
+    let removed = app
+        .delete(&format!(
+            "/v1/webhook-endpoints/{}",
+            kept["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
 
     let response = app
         .post("/v1/webhook-endpoints")
@@ -354,6 +381,13 @@ async fn a_failing_endpoint_is_retried_on_svix_schedule_then_dead_lettered_and_r
         1,
     )
     .await;
+    // The dead letter's hook marks the delivery right after the letter is stored.
+    wait_count(
+        &app,
+        "SELECT count(*) AS n FROM outbound_deliveries WHERE status = 'failed'",
+        1,
+    )
+    .await;
 
     // The dead letter: eight attempts, each retry scheduled exactly on Svix's
     // schedule after the failure before it.
@@ -469,5 +503,116 @@ async fn a_failing_endpoint_is_retried_on_svix_schedule_then_dead_lettered_and_r
     let delivered = receiver.received_requests().await.unwrap();
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].headers["webhook-id"], event_id.as_str());
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_actions_and_provider_webhooks_become_events() {
+    let app = spawn_allowing_private_networks().await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    json_of(
+        app.post("/v1/webhook-endpoints")
+            .json(&json!({ "url": format!("{}/hooks", receiver.uri()) }))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let worker = Worker::start(&app).await;
+
+    // A connection, an inline action, a provider's webhook (which the worker then
+    // applies, changing a charge's record).
+    let stripe = connect_stripe(&app).await;
+    let action = json_of(
+        app.post(&format!(
+            "/v1/integrations/{stripe}/actions/create_customer"
+        ))
+        .json(&json!({"email": "ada@example.com", "name": "Ada"}))
+        .send()
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    let mut charge = sandbox_charge(&app).await;
+    charge["refunded"] = json!(true);
+    let body = stripe_event("evt_outbound_1", "charge.refunded", charge.clone());
+    let delivered = post_stripe(
+        &app,
+        stripe,
+        &body,
+        STRIPE_WEBHOOK_SECRET,
+        Utc::now().timestamp(),
+    )
+    .await;
+    assert_eq!(delivered.status(), 200);
+
+    wait_count(
+        &app,
+        "SELECT count(*) AS n FROM outbound_deliveries WHERE status = 'succeeded'",
+        4,
+    )
+    .await;
+    let requests = receiver.received_requests().await.unwrap();
+    let bodies: Vec<Value> = requests
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    let of = |kind: &str| -> Value {
+        let found: Vec<&Value> = bodies.iter().filter(|b| b["type"] == kind).collect();
+        assert_eq!(found.len(), 1, "{kind}: {bodies:#?}");
+        found[0]["data"].clone()
+    };
+    let created = of("connection.created");
+    assert_eq!(created["integration_id"], stripe.to_string());
+    assert_eq!(
+        (created["provider"].clone(), created["auth_kind"].clone()),
+        (json!("stripe"), json!("api_key"))
+    );
+    let finished = of("action.finished");
+    assert_eq!(finished["action_run_id"], action["id"]);
+    assert_eq!(finished["status"], "succeeded");
+    assert_eq!(finished["mode"], "inline");
+    assert_eq!(finished["external_id"], action["external_id"]);
+    let received = of("provider_event.received");
+    assert_eq!(received["event_id"], "evt_outbound_1");
+    assert_eq!(received["event_type"], "charge.refunded");
+    assert_eq!(received["payload"]["data"]["object"]["id"], charge["id"]);
+    let changed = of("records.changed");
+    assert_eq!(changed["stream"], "charges");
+    assert_eq!(changed["records_changed"], 1);
+    assert_eq!(changed["webhook_event_id"], received["webhook_event_id"]);
+    // The records changed since `modified_after` are the refunded charge.
+    let records = json_of(
+        app.get(&format!(
+            "/v1/records?integration_id={stripe}&stream=charges&modified_after={}",
+            changed["modified_after"]
+                .as_str()
+                .unwrap()
+                .replace('+', "%2B")
+        ))
+        .send()
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    let ids: Vec<&str> = records["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["external_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [charge["id"].as_str().unwrap()]);
+    // No credential of the integration travels.
+    for request in &requests {
+        let text = String::from_utf8_lossy(&request.body);
+        assert!(!text.contains(STRIPE_KEY) && !text.contains(STRIPE_WEBHOOK_SECRET));
+    }
     worker.stop().await;
 }

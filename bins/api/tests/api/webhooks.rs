@@ -17,8 +17,8 @@ use uuid::Uuid;
 use crate::support::{TestApp, assert_problem};
 
 /// The Stripe sandbox's published test values.
-const STRIPE_KEY: &str = "sk_test_sandbox";
-const STRIPE_WEBHOOK_SECRET: &str = "whsec_junctionsandbox";
+pub const STRIPE_KEY: &str = "sk_test_sandbox";
+pub const STRIPE_WEBHOOK_SECRET: &str = "whsec_junctionsandbox";
 /// The Resend sandbox's.
 const RESEND_KEY: &str = "re_sandbox_full_access";
 pub const RESEND_WEBHOOK_SECRET: &str = "whsec_anVuY3Rpb24tcmVzZW5kLXNhbmRib3gtc2lnbmluZyE=";

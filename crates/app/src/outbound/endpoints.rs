@@ -148,9 +148,12 @@ fn description(text: &str, errors: &mut Vec<FieldError>) -> String {
     text.to_owned()
 }
 
+/// The URL as the client wrote it, once it passes: normalizing could lengthen it
+/// past the limit (a `/` added, characters percent-encoded), and deliveries parse
+/// it again anyway.
 fn url(text: &str, allow_private: bool, errors: &mut Vec<FieldError>) -> String {
     match network::check_url(text, allow_private) {
-        Ok(url) => url.to_string(),
+        Ok(_) => text.to_owned(),
         Err(message) => {
             field(errors, "url", message);
             String::new()

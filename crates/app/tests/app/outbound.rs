@@ -206,8 +206,20 @@ async fn deliveries_verify_with_standard_webhooks_and_a_rotated_secret_signs_for
         Err(WebhookError::SignatureMismatch)
     );
 
-    // Three events, each delivered once, each attempt recorded with its answer.
-    let events = events(&app, workspace).await;
+    // Three events, each delivered once, each attempt recorded with its answer (the
+    // record follows the answer: wait for it).
+    let events = wait_for("the deliveries recorded", TIMEOUT, || async {
+        let found = events(&app, workspace).await;
+        found
+            .iter()
+            .all(|e| {
+                e.deliveries
+                    .iter()
+                    .all(|d| d.status.as_str() == "succeeded")
+            })
+            .then_some(found)
+    })
+    .await;
     assert_eq!(events.len(), 3);
     for event in &events {
         assert_eq!(event.event.event_type, OutboundEventType::ConnectionDeleted);
@@ -355,5 +367,141 @@ async fn a_lost_grant_is_reported_once_as_sync_failed_and_connection_needs_reaut
             .count(),
         1
     );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_answering_410_is_disabled_and_its_dead_letter_replays_once_enabled() {
+    let env = TestEnv::new().await;
+    let server = receiver(410).await;
+    let worker = env.start_worker(config(&env)).await;
+    let app = worker.app.clone();
+    let workspace = env.workspace("Acme").await;
+    let endpoint = create_endpoint(&app, workspace, format!("{}/gone", server.uri()), &[]).await;
+
+    // 410 Gone: one attempt, the endpoint disabled, the delivery dead at once.
+    delete_an_integration(&env, &app, workspace).await;
+    wait_for("the dead letter", TIMEOUT, || async {
+        (env.count("SELECT count(*) AS n FROM dead_letters WHERE queue = 'outbound'")
+            .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(received(&server, 1).await.len(), 1);
+    let disabled = app.webhook_endpoint(workspace, endpoint).await.unwrap();
+    assert!(!disabled.enabled);
+    assert!(
+        disabled
+            .disabled_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("410 Gone")),
+        "{disabled:?}"
+    );
+    // The dead letter's hook marks the delivery right after the letter is stored.
+    let recorded = wait_for("the delivery marked failed", TIMEOUT, || async {
+        let found = events(&app, workspace).await;
+        (found[0].deliveries[0].status.as_str() == "failed").then_some(found)
+    })
+    .await;
+    assert_eq!(recorded[0].deliveries[0].attempts, 1);
+
+    // Disabled, it is sent nothing: a new event is not even stored.
+    delete_an_integration(&env, &app, workspace).await;
+    assert_eq!(events(&app, workspace).await.len(), 1);
+
+    // Enabled again, its dead letter replays to the receiver, now answering 200.
+    server.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    app.update_webhook_endpoint(
+        workspace,
+        endpoint,
+        junction_app::outbound::endpoints::EndpointChanges {
+            enabled: Some(true),
+            ..Default::default()
+        },
+    )
+    .await
+    .map(|e| assert!(e.enabled && e.disabled_reason.is_none()))
+    .unwrap();
+    let letter_id: Uuid = {
+        let letters = junction_app::dead_letters::list(
+            &app.store,
+            workspace,
+            &junction_app::models::DeadLetterFilter::default(),
+            PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+        assert_eq!(letters.items[0].error_code, "webhook_endpoint_rejected");
+        letters.items[0].id
+    };
+    junction_app::dead_letters::replay(&app.store, workspace, letter_id)
+        .await
+        .unwrap();
+    received(&server, 1).await;
+    wait_for("the replayed delivery", TIMEOUT, || async {
+        let recorded = events(&app, workspace).await;
+        (recorded[0].deliveries[0].status.as_str() == "succeeded").then_some(())
+    })
+    .await;
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_does_not_answer_is_recorded_unreachable_with_its_retry() {
+    let env = TestEnv::new().await;
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let worker = env.start_worker(config(&env)).await;
+    let app = worker.app.clone();
+    let workspace = env.workspace("Acme").await;
+    let endpoint = create_endpoint(
+        &app,
+        workspace,
+        format!("http://127.0.0.1:{port}/hooks"),
+        &[],
+    )
+    .await;
+    delete_an_integration(&env, &app, workspace).await;
+    let attempt = wait_for("the retry to be scheduled", TIMEOUT, || async {
+        let attempts = app
+            .outbound_attempts(
+                workspace,
+                junction_app::outbound::endpoints::AttemptOwner::Endpoint(endpoint),
+                PageRequest::first(10),
+            )
+            .await
+            .unwrap()
+            .items;
+        attempts
+            .into_iter()
+            .next()
+            .filter(|a| a.next_attempt_at.is_some())
+    })
+    .await;
+    assert_eq!(attempt.attempt, 1);
+    assert_eq!(attempt.status_code, None);
+    assert!(!attempt.succeeded);
+    assert_eq!(
+        attempt.error_code.as_deref(),
+        Some("webhook_endpoint_unreachable")
+    );
+    let message = attempt.error_message.unwrap_or_default();
+    assert!(!message.contains(&port.to_string()), "no URL in {message}");
+    // Svix's second attempt comes 5 seconds after the first failure.
+    let next = attempt.next_attempt_at.unwrap();
+    assert!(next > attempt.attempted_at);
+    assert!(next - attempt.attempted_at < chrono::Duration::seconds(10));
+    let delivery = &events(&app, workspace).await[0].deliveries[0];
+    assert_eq!(delivery.status.as_str(), "pending");
+    assert_eq!(delivery.next_attempt_at, Some(next));
     worker.stop().await;
 }
