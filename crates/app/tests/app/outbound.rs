@@ -272,7 +272,7 @@ async fn a_sync_reports_its_end_and_the_records_it_changed_with_where_to_fetch_t
     assert_eq!(succeeded["data"]["integration_id"], id.to_string());
     assert_eq!(succeeded["data"]["trigger"], "schedule");
     assert_eq!(succeeded["data"]["records_written"], expected);
-    assert_eq!(succeeded["data"]["kpi_points_written"], expected * 6);
+    assert_eq!(succeeded["data"]["kpi_points_written"], expected * 7);
     let streams = succeeded["data"]["streams"].as_array().unwrap();
     let daily = streams
         .iter()
@@ -280,7 +280,7 @@ async fn a_sync_reports_its_end_and_the_records_it_changed_with_where_to_fetch_t
         .unwrap();
     assert_eq!(daily["records_changed"], expected);
     assert_eq!(daily["records_created"], expected);
-    assert_eq!(daily["kpi_points_changed"], expected * 6);
+    assert_eq!(daily["kpi_points_changed"], expected * 7);
 
     // `modified_after` fetches exactly the records the event counts.
     let changed = of("records.changed");

@@ -82,9 +82,25 @@ async fn the_outbox_migration_stages_a_job_for_every_row_still_waiting() {
     })
     .await
     .unwrap();
-    let (ws, _) = junction_testkit::create_workspace(db.store(), "Upgraded").await;
-    let integration = junction_testkit::create_integration(db.store(), ws, "stripe").await;
-    let (ws, id) = (ws.to_string(), integration.id.to_string());
+    // Rows as that schema version had them: the models follow the newest schema, so
+    // the rows are written in SQL.
+    let (ws, id) = (
+        uuid::Uuid::new_v4().to_string(),
+        uuid::Uuid::new_v4().to_string(),
+    );
+    as_owner(
+        &db,
+        &format!("INSERT INTO workspaces (id, name) VALUES ('{ws}', 'Upgraded')"),
+    )
+    .await;
+    as_owner(
+        &db,
+        &format!(
+            "INSERT INTO integrations (id, workspace_id, provider, display_name, status, auth_kind) \
+             VALUES ('{id}', '{ws}', 'stripe', 'Stripe', 'active', 'api_key')"
+        ),
+    )
+    .await;
     as_owner(
         &db,
         &format!(
