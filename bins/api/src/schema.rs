@@ -321,16 +321,25 @@ pub fn weekday() -> Object {
 /// integrations).
 pub fn report_metrics() -> Array {
     let mut array = ArrayBuilder::new()
-        .items(not_blank(None))
+        .items(one_of(metric_names()))
         .max_items(Some(junction_app::notifications::report::MAX_METRICS))
         .description(Some(
-            "Metrics the providers' streams produce (`GET /v1/providers/{id}`: \
-             `streams[].metrics`); empty or unset: every metric of the workspace's \
-             integrations.",
+            "Metrics the providers' streams produce (`GET /v1/metrics`); empty or \
+             unset: every metric of the workspace's integrations.",
         ))
         .build();
     array.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
     array
+}
+
+/// The name of every metric a built-in provider declares, once each.
+fn metric_names() -> Vec<&'static str> {
+    let registry = junction_registry::Registry::builtin();
+    let names: std::collections::BTreeSet<&'static str> = registry
+        .specs()
+        .flat_map(|spec| spec.metrics().map(|metric| metric.name))
+        .collect();
+    names.into_iter().collect()
 }
 
 /// The reason an address is suppressed, or `null` (`manual`).

@@ -91,13 +91,15 @@ pub struct SyncRequest {
 }
 
 impl SyncRequest {
-    /// The streams asked for; `stream` and `streams` together are refused.
+    /// The streams asked for; `stream` and `streams` together ask for all of them.
     fn selection(self) -> Result<StreamSelection, ApiError> {
         match (self.stream, self.streams) {
-            (Some(_), Some(_)) => Err(ApiError::field(
-                "streams",
-                "name the streams either in `stream` or in `streams`, not both",
-            )),
+            (Some(stream), Some(mut streams)) => {
+                if !streams.contains(&stream) {
+                    streams.push(stream);
+                }
+                Ok(StreamSelection::Named(streams))
+            }
             (Some(stream), None) => Ok(StreamSelection::Named(vec![stream])),
             (None, Some(streams)) => Ok(StreamSelection::Named(streams)),
             (None, None) => Ok(StreamSelection::Enabled),

@@ -272,10 +272,11 @@ async fn streams_are_listed_rescheduled_disabled_and_reset() {
             "unknown_stream",
         ),
         (json!({"streams": []}), 422, "validation_failed"),
+        // `stream` and `streams` together ask for every stream named.
         (
-            json!({"stream": "charges", "streams": ["customers"]}),
-            422,
-            "validation_failed",
+            json!({"stream": "nope", "streams": ["customers"]}),
+            404,
+            "unknown_stream",
         ),
     ] {
         let refused = app

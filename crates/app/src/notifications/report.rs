@@ -438,7 +438,7 @@ impl WeeklyReportInput {
             if !known.contains(metric) {
                 errors.push(problem(
                     &format!("metrics[{i}]"),
-                    "is not a metric of any provider's streams (GET /v1/providers: streams[].metrics)",
+                    "is not a metric of any provider (GET /v1/metrics lists them)",
                 ));
                 valid = false;
             } else if !metrics.iter().any(|m| m == metric) {
