@@ -146,7 +146,7 @@ pub async fn get(state: web::Data<AppState>, auth: Auth) -> ApiResult<web::Json<
     request_body = PutWeeklyReport,
     responses(
         (status = 200, body = WeeklyReportView),
-        (status = 422, body = Problem, description = "`validation_failed`: every field at fault (an enabled report without recipients, an address that is not one, an unknown weekday, an hour outside 0-23, a time zone that is not an IANA name, a metric no provider's stream produces)")
+        (status = 422, body = Problem, description = "`validation_failed`: every field at fault (an address that is not one, an unknown weekday, an hour outside 0-23, a time zone that is not an IANA name, a metric no provider's stream produces)")
     ),
     security(("api_key" = []))
 )]

@@ -155,6 +155,7 @@ async fn the_weekly_report_is_checked_against_the_providers_and_previews_its_ema
         .put("/v1/reports/weekly")
         .json(&json!({
             "enabled": true,
+            "recipients": ["not an address"],
             "weekday": "someday",
             "hour": -1,
             "time_zone": "Berlin",
@@ -166,7 +167,13 @@ async fn the_weekly_report_is_checked_against_the_providers_and_previews_its_ema
     let problem = assert_problem(response, 422, "validation_failed").await;
     assert_eq!(
         fields(&problem),
-        ["recipients", "weekday", "hour", "time_zone", "metrics[1]"]
+        [
+            "recipients[0]",
+            "weekday",
+            "hour",
+            "time_zone",
+            "metrics[1]"
+        ]
     );
 
     let saved: Value = app

@@ -257,7 +257,9 @@ impl App {
         let sent = repo::notifications::exists(tx.conn(), &dedupe_key).await?;
         let settings = repo::weekly_report_settings::get(tx.conn()).await?;
         tx.commit().await?;
-        let Some(settings) = settings.filter(|s| s.enabled && !sent) else {
+        // An enabled report with nobody to mail waits until it has recipients.
+        let Some(settings) = settings.filter(|s| s.enabled && !s.recipients.is_empty() && !sent)
+        else {
             return Ok(None);
         };
         let metrics = self.report_metrics(workspace_id, &settings.metrics).await?;
@@ -376,10 +378,11 @@ impl WeeklyReportInput {
     fn check(&self, app: &App) -> Result<NewWeeklyReportSettings> {
         let mut errors = Vec::new();
         let enabled = self.enabled.unwrap_or(false);
+        // An enabled report may have no recipients yet: it is sent once it has some.
         let recipients = check_addresses(
             "recipients",
             self.recipients.as_deref().unwrap_or_default(),
-            usize::from(enabled),
+            0,
             &mut errors,
         );
         let weekday = match self.weekday.as_deref() {
