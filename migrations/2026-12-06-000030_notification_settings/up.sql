@@ -42,8 +42,8 @@ CREATE TABLE weekly_report_settings (
     -- Empty: every metric of the workspace's integrations' providers.
     metrics text[] NOT NULL DEFAULT '{}' CHECK (cardinality(metrics) <= 50),
     created_at timestamptz NOT NULL DEFAULT now(),
-    updated_at timestamptz NOT NULL DEFAULT now(),
-    CHECK (NOT enabled OR cardinality(recipients) >= 1)
+    -- An enabled report without recipients waits for them (the sweep skips it).
+    updated_at timestamptz NOT NULL DEFAULT now()
 );
 
 DO $$
