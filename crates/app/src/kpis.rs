@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::{
     App, Error, Result,
     aggregate::{self, Points, Total},
+    notifications::{calendar, settings::check_time_zone},
 };
 
 /// The longest range one KPI request may cover.
@@ -72,7 +73,7 @@ impl Calendar {
     /// the checks on writing prevent, reads as the default).
     pub fn of(workspace: &Workspace) -> Self {
         Self {
-            time_zone: workspace.time_zone.parse().unwrap_or(Tz::UTC),
+            time_zone: calendar::time_zone(&workspace.time_zone).unwrap_or(Tz::UTC),
             week_start: WEEK_STARTS
                 .iter()
                 .find(|(name, _)| *name == workspace.week_start)
@@ -206,14 +207,12 @@ impl App {
         input: CalendarInput,
     ) -> Result<Workspace> {
         let mut errors = Vec::new();
-        if let Some(zone) = &input.time_zone
-            && zone.trim().parse::<Tz>().is_err()
-        {
-            errors.push(FieldError::new(
-                "time_zone",
-                "is not an IANA time zone name (like `Europe/Berlin` or `UTC`)",
-            ));
-        }
+        // An absent time zone keeps the current one; a given one is checked as every
+        // setting's is.
+        let time_zone = match input.time_zone.as_deref() {
+            Some(zone) => check_time_zone("time_zone", Some(zone), &mut errors),
+            None => None,
+        };
         if let Some(day) = &input.week_start
             && !WEEK_STARTS.iter().any(|(name, _)| name == day)
         {
@@ -227,10 +226,7 @@ impl App {
         }
         let mut tx = self.begin(workspace_id).await?;
         let current = repo::workspaces::get(tx.conn(), workspace_id).await?;
-        let time_zone = input
-            .time_zone
-            .map(|z| z.trim().to_owned())
-            .unwrap_or(current.time_zone);
+        let time_zone = time_zone.unwrap_or(current.time_zone);
         let week_start = input.week_start.unwrap_or(current.week_start);
         let workspace =
             repo::workspaces::set_calendar(tx.conn(), workspace_id, &time_zone, &week_start)

@@ -468,13 +468,25 @@ pub async fn endpoint_attempts(
     path: Path<Uuid>,
     params: Query<PageParams>,
 ) -> ApiResult<web::Json<AttemptList>> {
+    attempts(
+        &state,
+        &auth,
+        AttemptOwner::Endpoint(path.into_inner()),
+        params,
+    )
+    .await
+}
+
+/// A page of the attempts of an endpoint or of an event.
+async fn attempts(
+    state: &AppState,
+    auth: &Auth,
+    owner: AttemptOwner,
+    params: Query<PageParams>,
+) -> ApiResult<web::Json<AttemptList>> {
     let listed = state
         .app
-        .outbound_attempts(
-            auth.workspace_id,
-            AttemptOwner::Endpoint(path.into_inner()),
-            params.request()?,
-        )
+        .outbound_attempts(auth.workspace_id, owner, params.request()?)
         .await?;
     let (data, next_cursor) = page(listed, AttemptView::from);
     Ok(web::Json(AttemptList { data, next_cursor }))
@@ -580,14 +592,11 @@ pub async fn event_attempts(
     path: Path<Uuid>,
     params: Query<PageParams>,
 ) -> ApiResult<web::Json<AttemptList>> {
-    let listed = state
-        .app
-        .outbound_attempts(
-            auth.workspace_id,
-            AttemptOwner::Event(path.into_inner()),
-            params.request()?,
-        )
-        .await?;
-    let (data, next_cursor) = page(listed, AttemptView::from);
-    Ok(web::Json(AttemptList { data, next_cursor }))
+    attempts(
+        &state,
+        &auth,
+        AttemptOwner::Event(path.into_inner()),
+        params,
+    )
+    .await
 }
