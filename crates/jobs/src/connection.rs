@@ -163,16 +163,22 @@ fn manager_config(options: RedisOptions) -> ConnectionManagerConfig {
 }
 
 /// `work`, or a timeout error once `timeout` has passed.
+///
+/// The manager's own connect and response timeouts equal the bound, so either may
+/// fire first; both end as the same error, saying how long Redis was given.
 async fn bounded<T>(
     timeout: Duration,
     work: impl Future<Output = RedisResult<T>>,
 ) -> RedisResult<T> {
-    tokio::time::timeout(timeout, work)
-        .await
-        .unwrap_or_else(|_| {
-            Err(RedisError::from(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("Redis did not answer within {} ms", timeout.as_millis()),
-            )))
-        })
+    let silent = || {
+        RedisError::from(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("Redis did not answer within {} ms", timeout.as_millis()),
+        ))
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(Err(error)) if error.is_timeout() => Err(silent()),
+        Ok(result) => result,
+        Err(_) => Err(silent()),
+    }
 }
