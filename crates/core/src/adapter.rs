@@ -366,10 +366,7 @@ pub trait Adapter: Send + Sync {
         idempotency_key: Option<&str>,
     ) -> Result<ActionOutcome, AdapterError> {
         let _ = (ctx, conn, input, idempotency_key);
-        Err(AdapterError::invalid_field(
-            "action",
-            format!("{} has no action `{action}`", self.spec().name),
-        ))
+        Err(AdapterError::unknown_action(self.spec().name, action))
     }
 
     /// Verifies an inbound webhook's signature with the connection's webhook secret and

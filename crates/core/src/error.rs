@@ -90,6 +90,12 @@ impl AdapterError {
         }
     }
 
+    /// The [`AdapterError::Invalid`] of an action the provider (named `provider`)
+    /// does not have: one wording, whoever finds out.
+    pub fn unknown_action(provider: &str, action: &str) -> Self {
+        Self::invalid_field("action", format!("{provider} has no action `{action}`"))
+    }
+
     /// An [`AdapterError::Unavailable`].
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::Unavailable {

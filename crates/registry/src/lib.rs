@@ -35,9 +35,9 @@ impl Registry {
             #[cfg(feature = "mailchimp")]
             Arc::new(junction_mailchimp::Mailchimp::oauth()),
             #[cfg(feature = "kit")]
-            Arc::new(junction_kit::Kit),
+            Arc::new(junction_kit::Kit::api_key()),
             #[cfg(feature = "kit")]
-            Arc::new(junction_kit::KitOAuth),
+            Arc::new(junction_kit::Kit::oauth()),
             #[cfg(feature = "stripe")]
             Arc::new(junction_stripe::Stripe),
             #[cfg(feature = "meta-ads")]

@@ -73,23 +73,31 @@ pub fn day_points<'a>(
         .collect()
 }
 
-/// [`day_points`] of declared metrics: a money metric's point also carries
-/// `currency` (upper-cased) as its [`CURRENCY_DIMENSION`], so money is never added
-/// across currencies downstream.
+/// [`day_points`] of a stream's `declared` metrics, by name: a money metric's point
+/// also carries `currency` (upper-cased) as its [`CURRENCY_DIMENSION`], so money is
+/// never added across currencies downstream. The declarations come from the spec
+/// (data), the values from the adapter's mapping; naming each value keeps the two
+/// from drifting apart by position.
 pub fn metric_points<'a>(
     date: NaiveDate,
     dimensions: &BTreeMap<String, String>,
     currency: Option<&str>,
-    values: impl IntoIterator<Item = (&'a MetricSpec, Option<f64>)>,
+    declared: &[MetricSpec],
+    values: impl IntoIterator<Item = (&'a str, Option<f64>)>,
 ) -> Vec<KpiPoint> {
     let currency = currency
         .map(|c| c.trim().to_ascii_uppercase())
         .filter(|c| !c.is_empty());
+    let money = |name: &str| {
+        declared
+            .iter()
+            .any(|metric| metric.name == name && metric.unit == Unit::Money)
+    };
     values
         .into_iter()
-        .filter_map(|(metric, value)| {
-            let mut point = day_points(date, dimensions, [(metric.name, value)]).pop()?;
-            if let (Unit::Money, Some(currency)) = (metric.unit, &currency) {
+        .filter_map(|(name, value)| {
+            let mut point = day_points(date, dimensions, [(name, value)]).pop()?;
+            if let (true, Some(currency)) = (money(name), &currency) {
                 point
                     .dimensions
                     .insert(CURRENCY_DIMENSION.to_owned(), currency.clone());

@@ -219,9 +219,9 @@ pub fn checked<T: DeserializeOwned>(
     action: &str,
     input: &Value,
 ) -> Result<T, AdapterError> {
-    let declared = spec.action(action).ok_or_else(|| {
-        AdapterError::invalid_field("action", format!("{} has no action `{action}`", spec.name))
-    })?;
+    let declared = spec
+        .action(action)
+        .ok_or_else(|| AdapterError::unknown_action(spec.name, action))?;
     if let Err(problems) = declared.validate_input(input)
         && let Some(first) = problems.into_iter().next()
     {

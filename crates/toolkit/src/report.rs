@@ -4,7 +4,8 @@
 //!
 //! The provider describes its table as data ([`Table`]): the day column and how its
 //! values are written, the KPIs ([`Kpi`]: which metric column is stored as which
-//! KPI), and, per connection, the breakdown dimensions after the day. Each row then
+//! KPI, declared with its kind and unit in the stream's spec), and, per connection,
+//! the breakdown dimensions after the day. Each row then
 //! becomes a record `{column: value}` whose id is its dimension values joined with
 //! `|` ([`id_part`] keeps that unambiguous), and one KPI point per metric for its
 //! day, broken down by the other dimensions. A report without the requested columns,
@@ -20,16 +21,16 @@ use serde_json::{Map, Number, Value};
 use crate::data;
 
 /// A metric column of a report and the KPI it is stored as.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kpi {
     /// The provider's column (`totalUsers`).
     pub column: &'static str,
-    /// The KPI (`total_users`, a sum of counts).
-    pub metric: MetricSpec,
+    /// The KPI's name (`total_users`), as the stream's spec declares it.
+    pub metric: &'static str,
 }
 
 impl Kpi {
-    pub const fn new(column: &'static str, metric: MetricSpec) -> Self {
+    pub const fn new(column: &'static str, metric: &'static str) -> Self {
         Self { column, metric }
     }
 }
@@ -44,8 +45,8 @@ pub enum Cell {
 }
 
 /// A report's table as the adapter asks for it: a `const` of the provider with no
-/// breakdown, given the connection's with [`Table::by`] and the report's currency
-/// with [`Table::in_currency`].
+/// breakdown, given the connection's with [`Table::by`] (and the stream's declared
+/// metrics) and the report's currency with [`Table::in_currency`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Table<'a> {
     /// What the report is called in errors and logs (`GA4 report`).
@@ -58,20 +59,25 @@ pub struct Table<'a> {
     pub breakdown: &'a [String],
     /// The metric columns, in the order requested, and their KPIs.
     pub kpis: &'static [Kpi],
+    /// The stream's metrics as its spec declares them (which are money). Empty in
+    /// the description; [`Table::by`] gives them.
+    pub declared: &'a [MetricSpec],
     /// The currency (ISO 4217) of the report's money: money KPIs carry it as their
     /// `currency` dimension. `None` in the description; the report says it.
     pub currency: Option<&'a str>,
 }
 
 impl<'a> Table<'a> {
-    /// This table broken down by `breakdown` after the day.
-    pub fn by<'b>(&self, breakdown: &'b [String]) -> Table<'b> {
+    /// This table broken down by `breakdown` after the day, its KPIs as `declared`
+    /// (the stream spec's `metrics`).
+    pub fn by<'b>(&self, breakdown: &'b [String], declared: &'b [MetricSpec]) -> Table<'b> {
         Table {
             name: self.name,
             day: self.day,
             day_format: self.day_format,
             breakdown,
             kpis: self.kpis,
+            declared,
             currency: None,
         }
     }
@@ -91,9 +97,9 @@ impl<'a> Table<'a> {
         self.kpis.iter().map(|kpi| kpi.column)
     }
 
-    /// The KPIs, in order (the stream spec's `metrics`).
-    pub fn metrics(&self) -> Vec<MetricSpec> {
-        self.kpis.iter().map(|kpi| kpi.metric).collect()
+    /// The KPI names, in order.
+    pub fn metrics(&self) -> impl Iterator<Item = &'static str> {
+        self.kpis.iter().map(|kpi| kpi.metric)
     }
 
     /// Checks that a report has the requested columns, in order (its headers'
@@ -143,7 +149,7 @@ impl<'a> Table<'a> {
             let (number, value) = parse(text, cell)
                 .ok_or_else(|| self.malformed(format_args!("`{name}` is not a number")))?;
             data.insert(name.to_owned(), Value::Number(number));
-            values.push((&kpi.metric, Some(value)));
+            values.push((kpi.metric, Some(value)));
         }
         let day = dimension_values.first().copied().unwrap_or_default();
         let points = match NaiveDate::parse_from_str(day, self.day_format) {
@@ -154,7 +160,7 @@ impl<'a> Table<'a> {
                     .cloned()
                     .zip(dimension_values.iter().skip(1).map(|v| (*v).to_owned()))
                     .collect();
-                data::metric_points(date, &breakdown, self.currency, values)
+                data::metric_points(date, &breakdown, self.currency, self.declared, values)
             }
             Err(_) => {
                 tracing::warn!(
@@ -213,14 +219,17 @@ mod tests {
         day_format: "%Y%m%d",
         breakdown: &[],
         kpis: &[
-            Kpi::new("sessions", MetricSpec::sum("sessions", Unit::Count, "")),
-            Kpi::new(
-                "engagementRate",
-                MetricSpec::ratio("engagement_rate", "engaged", "sessions", Unit::Ratio, ""),
-            ),
+            Kpi::new("sessions", "sessions"),
+            Kpi::new("totalRevenue", "revenue"),
         ],
+        declared: &[],
         currency: None,
     };
+
+    const DECLARED: [MetricSpec; 2] = [
+        MetricSpec::sum("sessions", Unit::Count, ""),
+        MetricSpec::sum("revenue", Unit::Money, ""),
+    ];
 
     const CELLS: [Cell; 2] = [Cell::Integer, Cell::Decimal];
 
@@ -234,29 +243,26 @@ mod tests {
     #[test]
     fn a_table_names_its_columns() {
         let breakdown = vec!["country".to_owned()];
-        let table = REPORT.by(&breakdown);
+        let table = REPORT.by(&breakdown, &DECLARED);
         assert_eq!(table.dimensions().collect::<Vec<_>>(), ["date", "country"]);
         assert_eq!(
             table.columns().collect::<Vec<_>>(),
-            ["sessions", "engagementRate"]
+            ["sessions", "totalRevenue"]
         );
+        assert_eq!(table.metrics().collect::<Vec<_>>(), ["sessions", "revenue"]);
         assert_eq!(
-            table.metrics().iter().map(|m| m.name).collect::<Vec<_>>(),
-            ["sessions", "engagement_rate"]
-        );
-        assert_eq!(
-            table.check_columns(["date", "country"], ["sessions", "engagementRate"]),
+            table.check_columns(["date", "country"], ["sessions", "totalRevenue"]),
             Ok(())
         );
         let err = table
-            .check_columns(["date"], ["sessions", "engagementRate"])
+            .check_columns(["date"], ["sessions", "totalRevenue"])
             .unwrap_err();
         assert_eq!(
             unavailable(err),
             "malformed example report: dimension headers differ from the requested dimensions"
         );
         let err = table
-            .check_columns(["date", "country"], ["engagementRate", "sessions"])
+            .check_columns(["date", "country"], ["totalRevenue", "sessions"])
             .unwrap_err();
         assert!(unavailable(err).contains("metric headers differ"));
     }
@@ -264,25 +270,28 @@ mod tests {
     #[test]
     fn rows_become_records_and_points_by_day() {
         let breakdown = vec!["country".to_owned()];
-        let table = REPORT.by(&breakdown);
+        let table = REPORT.by(&breakdown, &DECLARED).in_currency(Some("jpy"));
         let (record, points) = table
             .row(
                 ["20260314", "Japan|JP"],
-                [Some("980"), Some("0.58")],
+                [Some("980"), Some("1200.5")],
                 &CELLS,
             )
             .unwrap();
         assert_eq!(record.external_id, "20260314|Japan%7CJP");
         assert_eq!(
             record.data,
-            json!({"date": "20260314", "country": "Japan|JP", "sessions": 980, "engagementRate": 0.58})
+            json!({"date": "20260314", "country": "Japan|JP", "sessions": 980, "totalRevenue": 1200.5})
         );
         let day = NaiveDate::from_ymd_opt(2026, 3, 14).unwrap();
+        // Only the declared money metric carries the report's currency.
         assert_eq!(
             points,
             [
                 KpiPoint::total("sessions", day, 980.0).with_dimension("country", "Japan|JP"),
-                KpiPoint::total("engagement_rate", day, 0.58).with_dimension("country", "Japan|JP"),
+                KpiPoint::total("revenue", day, 1200.5)
+                    .with_dimension("country", "Japan|JP")
+                    .with_dimension("currency", "JPY"),
             ]
         );
         // A decimal column keeps its fraction; an integer one refuses one.
@@ -320,7 +329,7 @@ mod tests {
             );
         }
         let message = row(&["20260314"], &[Some("1"), Some("NaN")]);
-        assert!(message.contains("`engagementRate` is not a number"));
+        assert!(message.contains("`totalRevenue` is not a number"));
     }
 
     #[test]

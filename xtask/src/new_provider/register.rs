@@ -418,7 +418,7 @@ mod tests {
 
     const REGISTRY: &str = "impl Registry {\n    pub fn builtin() -> Self {\n        \
         let adapters: Vec<Arc<dyn Adapter>> = vec![\n            \
-        #[cfg(feature = \"kit\")]\n            Arc::new(junction_kit::Kit),\n        ];\n        \
+        #[cfg(feature = \"kit\")]\n            Arc::new(junction_kit::Kit::api_key()),\n        ];\n        \
         Self::from_adapters(adapters)\n    }\n}\n\n#[cfg(feature = \"sandbox\")]\n\
         pub fn fakes() -> Vec<Arc<dyn ProviderFake>> {\n    vec![\n        \
         #[cfg(feature = \"kit\")]\n        Arc::new(junction_kit::sandbox::KitFake::default()),\n    ]\n}\n";
@@ -493,8 +493,8 @@ mod tests {
             text,
             REGISTRY
                 .replace(
-                    "Kit),\n",
-                    "Kit),\n            #[cfg(feature = \"acme\")]\n            \
+                    "api_key()),\n",
+                    "api_key()),\n            #[cfg(feature = \"acme\")]\n            \
                      Arc::new(junction_acme::Acme),\n"
                 )
                 .replace(

@@ -24,6 +24,7 @@ template!(LibRs, "provider/src/lib.rs.tmpl");
 template!(SpecRs, "provider/src/spec.rs.tmpl");
 template!(ApiRs, "provider/src/api.rs.tmpl");
 template!(ItemsRs, "provider/src/items.rs.tmpl");
+template!(StreamsJson, "provider/src/streams.json.tmpl");
 template!(SandboxRs, "provider/src/sandbox/mod.rs.tmpl");
 template!(SandboxDataRs, "provider/src/sandbox/data.rs.tmpl");
 template!(TestsMainRs, "provider/tests/main.rs.tmpl");
@@ -42,6 +43,10 @@ pub fn files(p: &Names) -> Result<Vec<(String, String)>> {
         (format!("{dir}/src/spec.rs"), SpecRs { p }.render()?),
         (format!("{dir}/src/api.rs"), ApiRs { p }.render()?),
         (format!("{dir}/src/items.rs"), ItemsRs { p }.render()?),
+        (
+            format!("{dir}/src/streams.json"),
+            StreamsJson { p }.render()?,
+        ),
         (
             format!("{dir}/src/sandbox/mod.rs"),
             SandboxRs { p }.render()?,
@@ -90,9 +95,13 @@ mod tests {
         for auth in Auth::ALL {
             let names = Names::new("acme-crm", auth).unwrap();
             let files = files(&names).unwrap();
-            assert_eq!(files.len(), 12);
+            assert_eq!(files.len(), 13);
             for (path, text) in files {
                 assert!(path.contains("acme-crm"), "{path}");
+                if path.ends_with(".json") {
+                    let parsed: Result<serde_json::Value, _> = serde_json::from_str(&text);
+                    assert!(parsed.is_ok(), "{path} is JSON");
+                }
                 // Nothing of the template language, and no to-do left for the author.
                 for left in ["{{", "{%", "{#", "TODO", "todo!("] {
                     assert!(!text.contains(left), "{path}: {left}");

@@ -121,7 +121,7 @@ async fn a_signed_delivery_carrying_nul_is_stored_as_received_and_processed() {
     assert_eq!(
         app.count(&format!(
             "SELECT count(*) AS n FROM webhook_events WHERE body = decode('{}', 'hex')",
-            hex(&body)
+            hex::encode(&body)
         ))
         .await,
         1
@@ -204,8 +204,4 @@ async fn a_signed_delivery_that_is_not_json_has_its_own_code() {
         app.count("SELECT count(*) AS n FROM webhook_events").await,
         0
     );
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -2,7 +2,7 @@
 
 use chrono::{NaiveDate, Utc};
 use junction_core::{KpiPoint, Page, Record};
-use junction_store::{ingest::commit_page, models::Queue, repo};
+use junction_store::{ingest::commit_page, repo};
 use serde_json::{Value, json};
 
 use crate::support::{TestApp, assert_problem};
@@ -295,48 +295,12 @@ async fn records_and_kpi_series_read_what_syncs_wrote() {
 async fn dead_letters_are_listed_and_replayed_once() {
     let app = TestApp::spawn().await;
     let id = app.connect_ga4("321").await;
-    let mut tx = app.db.store().begin(app.workspace).await.unwrap();
-    let mut letters = Vec::new();
-    for (n, code) in [
-        (1, "provider_rejected"),
-        (2, "provider_unavailable"),
-        (3, "provider_unavailable"),
-    ] {
-        let run = repo::sync_runs::create(
-            tx.conn(),
-            app.workspace,
-            id,
-            None,
-            junction_store::models::SyncTrigger::Schedule,
-        )
-        .await
-        .unwrap();
-        let job = junction_jobs::Job::Sync(junction_jobs::SyncJob {
-            workspace_id: app.workspace,
-            integration_id: id,
-            run_id: run.id,
-            stream: None,
-        });
-        let letter = repo::dead_letters::insert(
-            tx.conn(),
-            repo::dead_letters::NewDeadLetter {
-                workspace_id: app.workspace,
-                integration_id: Some(id),
-                queue: Queue::Sync,
-                job_id: &format!("sync-{n}"),
-                job: serde_json::to_value(&job).unwrap(),
-                error_code: code,
-                error_message: "failed",
-                attempts: 3,
-                attempt_log: json!([{"attempt": 1}, {"attempt": 2}, {"attempt": 3}]),
-                first_failed_at: Utc::now(),
-            },
-        )
-        .await
-        .unwrap();
-        letters.push(letter.id);
-    }
-    tx.commit().await.unwrap();
+    let codes = [
+        "provider_rejected",
+        "provider_unavailable",
+        "provider_unavailable",
+    ];
+    let letters = app.dead_sync_letters(id, &codes).await;
 
     let listed: Value = app
         .get("/v1/dead-letters?limit=2")

@@ -13,11 +13,10 @@ use junction_app::{App, Config, Role};
 use junction_core::ErrorCode;
 use junction_jobs::{Queues, Relay, RelayOptions};
 use junction_registry::Registry;
-use junction_store::{models::Queue, repo};
+use junction_store::models::Queue;
 use junction_testkit::{TcpCut, url_addr};
 use reqwest::Response;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::{
     support::{TestApp, assert_problem},
@@ -52,53 +51,6 @@ async fn timed(what: &str, request: reqwest::RequestBuilder) -> (Response, Durat
     (response, took)
 }
 
-/// Dead letters of two sync runs of `integration`, ready for replay.
-async fn dead_sync_letters(app: &TestApp, integration: Uuid) -> Vec<Uuid> {
-    let mut tx = app.db.store().begin(app.workspace).await.unwrap();
-    let mut letters = Vec::new();
-    for n in 1..=2 {
-        let run = repo::sync_runs::create(
-            tx.conn(),
-            app.workspace,
-            integration,
-            None,
-            junction_store::models::SyncTrigger::Schedule,
-        )
-        .await
-        .unwrap();
-        let job = junction_jobs::Job::Sync(junction_jobs::SyncJob {
-            workspace_id: app.workspace,
-            integration_id: integration,
-            run_id: run.id,
-            stream: None,
-        });
-        let letter = repo::dead_letters::insert(
-            tx.conn(),
-            repo::dead_letters::NewDeadLetter {
-                workspace_id: app.workspace,
-                integration_id: Some(integration),
-                queue: Queue::Sync,
-                job_id: &format!("sync-dead-{n}"),
-                job: serde_json::to_value(&job).unwrap(),
-                error_code: "provider_unavailable",
-                error_message: "failed",
-                attempts: 3,
-                attempt_log: json!([{"attempt": 1}]),
-                first_failed_at: Utc::now(),
-            },
-        )
-        .await
-        .unwrap();
-        letters.push(letter.id);
-    }
-    tx.commit().await.unwrap();
-    // Their runs ended with them (a run still queued would take the next sync).
-    app.db
-        .execute("UPDATE sync_runs SET status = 'dead', finished_at = now()")
-        .await;
-    letters
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_that_starts_work_answers_while_redis_is_down_and_its_job_reaches_its_queue() {
     let (app, cut) = api_with_redis_behind_a_cut().await;
@@ -106,7 +58,9 @@ async fn every_route_that_starts_work_answers_while_redis_is_down_and_its_job_re
     app.db
         .execute("UPDATE integrations SET next_sync_at = NULL")
         .await;
-    let letters = dead_sync_letters(&app, stripe).await;
+    let letters = app
+        .dead_sync_letters(stripe, &["provider_unavailable"; 2])
+        .await;
     // The worker's relay, on its own connection through the same cut.
     let relay = Relay::new(
         app.db.system_store().clone(),

@@ -286,6 +286,55 @@ impl TestApp {
         key.expose_secret().to_owned()
     }
 
+    /// Dead-lettered sync jobs of `integration`, one per error code, as the worker
+    /// leaves them: each with a three-attempt log and its run ended `dead` (a run
+    /// still queued would take the next sync).
+    pub async fn dead_sync_letters(&self, integration: Uuid, codes: &[&str]) -> Vec<Uuid> {
+        use junction_store::{models::Queue, repo};
+        let mut tx = self.db.store().begin(self.workspace).await.unwrap();
+        let (mut letters, mut runs) = (Vec::new(), Vec::new());
+        for (n, code) in codes.iter().enumerate() {
+            let trigger = junction_store::models::SyncTrigger::Schedule;
+            let run =
+                repo::sync_runs::create(tx.conn(), self.workspace, integration, None, trigger)
+                    .await
+                    .unwrap();
+            let job = junction_jobs::Job::Sync(junction_jobs::SyncJob {
+                workspace_id: self.workspace,
+                integration_id: integration,
+                run_id: run.id,
+                stream: None,
+            });
+            let letter = repo::dead_letters::insert(
+                tx.conn(),
+                repo::dead_letters::NewDeadLetter {
+                    workspace_id: self.workspace,
+                    integration_id: Some(integration),
+                    queue: Queue::Sync,
+                    job_id: &format!("sync-dead-{n}"),
+                    job: serde_json::to_value(&job).unwrap(),
+                    error_code: code,
+                    error_message: "failed",
+                    attempts: 3,
+                    attempt_log: json!([{"attempt": 1}, {"attempt": 2}, {"attempt": 3}]),
+                    first_failed_at: chrono::Utc::now(),
+                },
+            )
+            .await
+            .unwrap();
+            letters.push(letter.id);
+            runs.push(format!("'{}'", run.id));
+        }
+        tx.commit().await.unwrap();
+        let runs = runs.join(", ");
+        self.db
+            .execute(&format!(
+                "UPDATE sync_runs SET status = 'dead', finished_at = now() WHERE id IN ({runs})"
+            ))
+            .await;
+        letters
+    }
+
     /// Jobs committed to the outbox and not relayed to their queues yet.
     pub async fn staged_jobs(&self) -> i64 {
         self.count("SELECT count(*) AS n FROM outbox").await

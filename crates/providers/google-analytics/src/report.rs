@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    spec::{DAILY_REPORT, DIMENSIONS, LOOKBACK, PROPERTY, REPORT},
+    spec::{DAILY_REPORT, DIMENSIONS, LOOKBACK, PROPERTY, REPORT, spec},
     wire::{DateRange, Dimension, Metric, RunReportRequest, RunReportResponse},
 };
 
@@ -61,7 +61,8 @@ impl Settings {
 
     /// The report's table, broken down by the connection's dimensions.
     pub(crate) fn table(&self) -> Table<'_> {
-        REPORT.by(&self.dimensions)
+        let declared = spec().stream(DAILY_REPORT).map(|s| &s.metrics[..]);
+        REPORT.by(&self.dimensions, declared.unwrap_or_default())
     }
 }
 

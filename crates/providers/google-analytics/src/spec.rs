@@ -1,14 +1,13 @@
 //! The static description of the Google Analytics 4 provider: Google's OAuth 2.0
 //! (the toolkit's) with the Analytics scope, config fields, the `daily_report`
-//! stream with its report table, and the request budget.
+//! stream (data: `streams.json`, its metrics' kinds and units) with its report
+//! table, and the request budget.
 
 use std::{sync::OnceLock, time::Duration};
 
-use junction_core::spec::{
-    AuthSpec, Category, MetricFamily, MetricSpec, ProviderSpec, RateBudget, StreamSpec, Unit,
-};
+use junction_core::spec::{AuthSpec, Category, ProviderSpec, RateBudget};
 use junction_toolkit::{
-    IntSetting, ListSetting, StringSetting, oauth,
+    IntSetting, ListSetting, StringSetting, described, oauth,
     report::{Kpi, Table},
 };
 
@@ -77,71 +76,23 @@ pub(crate) const LOOKBACK: IntSetting = IntSetting::lookback_days(
 
 /// The report `daily_report` requests: by `date` (written `YYYYMMDD`), then the
 /// connection's dimensions; its metrics by GA4 API name, each stored as the KPI of
-/// its snake_case name. `keyEvents` is what GA4 called `conversions` until 2024.
+/// its snake_case name (declared in `streams.json`). `keyEvents` is what GA4 called
+/// `conversions` until 2024.
 pub const REPORT: Table<'static> = Table {
     name: "GA4 report",
     day: "date",
     day_format: "%Y%m%d",
     breakdown: &[],
     kpis: &[
-        Kpi::new(
-            "sessions",
-            MetricSpec::sum("sessions", Unit::Count, "Sessions that began on the day.")
-                .in_family(MetricFamily::Sessions),
-        ),
-        Kpi::new(
-            "totalUsers",
-            MetricSpec::sum(
-                "total_users",
-                Unit::Count,
-                "Distinct users active on the day; a bucket longer than a day adds the days \
-                 up, so a user returning on two days counts twice.",
-            ),
-        ),
-        Kpi::new(
-            "newUsers",
-            MetricSpec::sum(
-                "new_users",
-                Unit::Count,
-                "Users who came for the first time.",
-            ),
-        ),
-        Kpi::new(
-            "keyEvents",
-            MetricSpec::sum(
-                "key_events",
-                Unit::Count,
-                "Key events (formerly conversions).",
-            ),
-        ),
-        Kpi::new(
-            "engagementRate",
-            MetricSpec::ratio(
-                "engagement_rate",
-                "engaged_sessions",
-                "sessions",
-                Unit::Ratio,
-                "Engaged sessions / sessions (0–1).",
-            ),
-        ),
-        Kpi::new(
-            "totalRevenue",
-            MetricSpec::sum(
-                "total_revenue",
-                Unit::Money,
-                "Purchase, subscription and ad revenue, in the property's currency.",
-            )
-            .in_family(MetricFamily::Revenue),
-        ),
-        Kpi::new(
-            "engagedSessions",
-            MetricSpec::sum(
-                "engaged_sessions",
-                Unit::Count,
-                "Sessions that lasted 10 seconds or longer, had a key event or two page views.",
-            ),
-        ),
+        Kpi::new("sessions", "sessions"),
+        Kpi::new("totalUsers", "total_users"),
+        Kpi::new("newUsers", "new_users"),
+        Kpi::new("keyEvents", "key_events"),
+        Kpi::new("engagementRate", "engagement_rate"),
+        Kpi::new("totalRevenue", "total_revenue"),
+        Kpi::new("engagedSessions", "engaged_sessions"),
     ],
+    declared: &[],
     currency: None,
 };
 
@@ -170,16 +121,9 @@ fn build() -> ProviderSpec {
         // Google's OAuth 2.0: offline access for a refresh token, which Google keeps.
         auth: AuthSpec::OAuth2(oauth::google(vec![READONLY_SCOPE])),
         config: vec![PROPERTY.field(), DIMENSIONS.field(), LOOKBACK.field()],
-        streams: vec![StreamSpec {
-            name: DAILY_REPORT,
-            description: "Sessions, users, new users, key events, engagement rate and revenue \
-                          per day, broken down by the configured dimensions.",
-            // `dimensions` stands for the values of the configured dimensions, in order.
-            primary_key: vec!["date", "dimensions"],
-            cursor_field: Some("date"),
-            default_schedule: Duration::from_secs(6 * 60 * 60),
-            metrics: REPORT.metrics(),
-        }],
+        // `dimensions` in the primary key stands for the values of the configured
+        // dimensions, in order.
+        streams: described::streams(include_str!("streams.json"), PROVIDER_ID),
         actions: Vec::new(),
         webhook: None,
         rate_limit: RateBudget {
@@ -204,9 +148,11 @@ mod tests {
     fn kpi_names_are_the_snake_case_metric_names() {
         use heck::ToSnakeCase;
         let converted: Vec<String> = REPORT.columns().map(|m| m.to_snake_case()).collect();
-        let names: Vec<&str> = REPORT.metrics().iter().map(|m| m.name).collect();
+        let names: Vec<&str> = REPORT.metrics().collect();
         assert_eq!(converted, names);
-        assert_eq!(spec().streams[0].metrics, REPORT.metrics());
+        // streams.json parses and declares exactly the table's KPIs, in its order.
+        let declared: Vec<&str> = spec().streams[0].metrics.iter().map(|m| m.name).collect();
+        assert_eq!(declared, names);
         assert_eq!(spec().metric_problems(), Vec::<String>::new());
     }
 

@@ -62,10 +62,7 @@ pub(crate) async fn run(
         .find(|membership| membership.action == action)
     {
         Some(membership) => join(spec, client, membership, input).await,
-        None => Err(AdapterError::invalid_field(
-            "action",
-            format!("Kit has no action `{action}`"),
-        )),
+        None => Err(AdapterError::unknown_action(spec.name, action)),
     }
 }
 

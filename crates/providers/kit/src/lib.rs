@@ -1,8 +1,8 @@
 //! junction-kit: the Kit (formerly ConvertKit) provider, on Kit's v4 API.
 //!
 //! The crate serves two provider entries, one per auth kind, with one adapter type:
-//! [`Kit`](const@Kit) (`kit`), whose connections send a v4 API key as `X-Kit-Api-Key`, and
-//! [`KitOAuth`] (`kit-oauth`), whose connections send the OAuth 2.0 access token
+//! [`Kit::api_key`] (`kit`), whose connections send a v4 API key as `X-Kit-Api-Key`, and
+//! [`Kit::oauth`] (`kit-oauth`), whose connections send the OAuth 2.0 access token
 //! Junction keeps fresh as `Authorization: Bearer` (Kit apps: 600 requests a minute per
 //! token instead of 120). Both share everything else: Kit's API is described once, as
 //! data for the provider toolkit (the `api` module), which picks the auth mode from
@@ -97,18 +97,18 @@ impl Kit {
     pub const fn new(entry: Entry) -> Self {
         Self { entry }
     }
+
+    /// The adapter of the `kit` entry (API keys); also `Kit::default()`.
+    pub const fn api_key() -> Self {
+        Self::new(Entry::ApiKey)
+    }
+
+    /// The adapter of the `kit-oauth` entry (OAuth 2.0): the same streams and
+    /// actions, authenticated with the connection's access token.
+    pub const fn oauth() -> Self {
+        Self::new(Entry::OAuth)
+    }
 }
-
-/// The adapter of the `kit` entry (API keys). It and [`KitOAuth`] are named as the
-/// unit structs that were the two entries' adapters, so `Kit` and `KitOAuth` still
-/// name them (`Arc::new(Kit)`).
-#[allow(non_upper_case_globals)]
-pub const Kit: Kit = Kit::new(Entry::ApiKey);
-
-/// The adapter of the `kit-oauth` entry (OAuth 2.0): the same streams and actions as
-/// [`Kit`](const@Kit), authenticated with the connection's access token.
-#[allow(non_upper_case_globals)]
-pub const KitOAuth: Kit = Kit::new(Entry::OAuth);
 
 #[async_trait]
 impl Adapter for Kit {

@@ -167,10 +167,7 @@ impl Action {
             UPSERT_CONTACT => Self::Upsert(actions::parse_upsert(input)?),
             BULK_SYNC_CONTACTS => Self::Bulk(actions::parse_bulk(input)?),
             GET_BATCH => Self::GetBatch(actions::parse_get_batch(input)?),
-            other => {
-                let message = format!("Mailchimp has no action `{other}`");
-                return Err(AdapterError::invalid_field("action", message));
-            }
+            other => return Err(AdapterError::unknown_action("Mailchimp", other)),
         })
     }
 

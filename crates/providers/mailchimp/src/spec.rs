@@ -1,13 +1,15 @@
 //! The static description of the Mailchimp Marketing provider: its two entries
 //! (`mailchimp` with API-key auth, `mailchimp-oauth` with OAuth 2.0), which share the
-//! `audiences` and `members` streams, the contact actions and the request budget.
+//! `audiences` and `members` streams (data: `streams.json`), the contact actions
+//! and the request budget.
 
 use std::{sync::LazyLock, time::Duration};
 
 use junction_core::spec::{
-    ActionSpec, AuthSpec, Category, ConfigField, MetricFamily, MetricSpec, OAuth2Spec,
-    ProviderSpec, RateBudget, RefreshBehaviour, StreamSpec, TokenClientAuth, Unit,
+    ActionSpec, AuthSpec, Category, ConfigField, OAuth2Spec, ProviderSpec, RateBudget,
+    RefreshBehaviour, TokenClientAuth,
 };
+use junction_toolkit::described;
 use serde_json::{Value, json};
 
 /// The provider id (also the sandbox mount point of the fake).
@@ -57,24 +59,9 @@ pub const BULK_SYNC_CONTACTS: &str = "bulk_sync_contacts";
 /// Action: report on a batch operation (one that outlasted `bulk_sync_contacts`).
 pub const GET_BATCH: &str = "get_batch";
 
-/// KPIs of the `audiences` stream: each audience's counts as of the sync day.
-pub const AUDIENCE_KPIS: [MetricSpec; 3] = [
-    MetricSpec::gauge(
-        "member_count",
-        Unit::Count,
-        "Subscribed members of the audience on the sync day.",
-    ),
-    MetricSpec::gauge(
-        "unsubscribe_count",
-        Unit::Count,
-        "Unsubscribed members of the audience on the sync day.",
-    ),
-    MetricSpec::gauge(
-        "cleaned_count",
-        Unit::Count,
-        "Cleaned (bounced) members of the audience on the sync day.",
-    ),
-];
+/// KPIs of the `audiences` stream (declared in `streams.json`): each audience's
+/// counts as of the sync day, named as in its `stats`.
+pub const AUDIENCE_KPIS: [&str; 3] = ["member_count", "unsubscribe_count", "cleaned_count"];
 
 /// KPI of the `members` stream: members who opted in on a day.
 pub const NEW_MEMBERS: &str = "new_members";
@@ -138,36 +125,7 @@ fn build(id: &'static str, name: &'static str, auth: AuthSpec) -> ProviderSpec {
         category: Category::Email,
         auth,
         config: Vec::new(),
-        streams: vec![
-            StreamSpec {
-                name: AUDIENCES,
-                description: "Every audience (list) with its settings and stats; KPI points \
-                              per audience for the sync day: members, unsubscribes, cleaned.",
-                primary_key: vec!["id"],
-                cursor_field: None,
-                default_schedule: Duration::from_secs(60 * 60),
-                metrics: AUDIENCE_KPIS.to_vec(),
-            },
-            StreamSpec {
-                name: MEMBERS,
-                description: "The members of every audience, read in full once and then by \
-                              last change; KPI points of new members (opt-ins) per audience \
-                              per day.",
-                // Mailchimp's member id is the MD5 of the address, the same in every
-                // audience; the audience makes it unique.
-                primary_key: vec!["list_id", "id"],
-                cursor_field: Some("last_changed"),
-                default_schedule: Duration::from_secs(3 * 60 * 60),
-                metrics: vec![
-                    MetricSpec::sum(
-                        NEW_MEMBERS,
-                        Unit::Count,
-                        "Members whose opt-in falls on the day (UTC).",
-                    )
-                    .in_family(MetricFamily::NewSubscribers),
-                ],
-            },
-        ],
+        streams: described::streams(include_str!("streams.json"), PROVIDER_ID),
         actions: vec![
             ActionSpec {
                 name: UPSERT_CONTACT,
@@ -343,7 +301,8 @@ mod tests {
     #[test]
     fn metrics_and_actions_are_declared() {
         let spec = &*SPEC;
-        assert_eq!(spec.stream(AUDIENCES).unwrap().metrics, AUDIENCE_KPIS);
+        let audience_kpis = spec.stream(AUDIENCES).unwrap().metrics.iter();
+        assert!(audience_kpis.map(|m| m.name).eq(AUDIENCE_KPIS));
         assert_eq!(spec.stream(MEMBERS).unwrap().metrics[0].name, NEW_MEMBERS);
         assert!(spec.action(BULK_SYNC_CONTACTS).unwrap().long_running);
         assert!(!spec.action(UPSERT_CONTACT).unwrap().long_running);

@@ -157,7 +157,7 @@ pub(crate) async fn read_audiences(
     let mut kpis = Vec::with_capacity(page.lists.len() * AUDIENCE_KPIS.len());
     for list in page.lists {
         let id = id_of(&list, "an audience")?;
-        for metric in AUDIENCE_KPIS.map(|m| m.name) {
+        for metric in AUDIENCE_KPIS {
             let value = list["stats"][metric].as_f64().unwrap_or_default();
             kpis.push(
                 KpiPoint::total(metric, today, value).with_dimension(AUDIENCE_DIMENSION, &id),

@@ -22,7 +22,7 @@ use junction_toolkit::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::spec::{AD_ACCOUNT, INSIGHTS_KPIS, LOOKBACK, RESTATEMENT_DAYS};
+use crate::spec::{AD_ACCOUNT, INSIGHTS, LOOKBACK, RESTATEMENT_DAYS, spec};
 
 /// The fields every insights request asks for.
 pub const INSIGHTS_FIELDS: &str = "campaign_id,campaign_name,account_id,account_currency,\
@@ -196,25 +196,28 @@ impl RowMetrics {
         format!("{}:{}", self.campaign_id, self.date)
     }
 
-    /// The day's KPI points of this campaign (day totals: they upsert), named as the
-    /// stream's spec names them ([`INSIGHTS_KPIS`], in this order).
+    /// The day's KPI points of this campaign (day totals: they upsert), as the
+    /// stream's spec declares them (`streams.json`).
     pub fn kpis(&self) -> Vec<KpiPoint> {
         let campaign = [(CAMPAIGN_DIMENSION.to_owned(), self.campaign_id.clone())].into();
+        let declared = spec().stream(INSIGHTS).map(|s| &s.metrics[..]);
         let values = [
-            Some(self.spend),
-            Some(self.impressions),
-            Some(self.clicks),
-            self.ctr,
-            self.cpc,
-            Some(self.purchases),
-            Some(self.purchase_value),
-            self.roas,
+            ("spend", Some(self.spend)),
+            ("impressions", Some(self.impressions)),
+            ("clicks", Some(self.clicks)),
+            ("ctr", self.ctr),
+            ("cpc", self.cpc),
+            ("purchases", Some(self.purchases)),
+            ("purchase_value", Some(self.purchase_value)),
+            ("roas", self.roas),
         ];
+        let (date, currency) = (self.date, self.currency.as_deref());
         data::metric_points(
-            self.date,
+            date,
             &campaign,
-            self.currency.as_deref(),
-            INSIGHTS_KPIS.iter().zip(values),
+            currency,
+            declared.unwrap_or_default(),
+            values,
         )
     }
 }

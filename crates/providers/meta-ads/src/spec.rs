@@ -1,14 +1,14 @@
 //! The static description of the Meta Ads provider: Facebook Login OAuth 2.0 with the
-//! long-lived token exchange (the toolkit's), config fields, the `insights` stream,
-//! webhooks and the request budget.
+//! long-lived token exchange (the toolkit's), config fields, the `insights` stream
+//! (data: `streams.json`, its metrics' kinds and units), webhooks and the request
+//! budget.
 
 use std::{sync::OnceLock, time::Duration};
 
 use junction_core::spec::{
-    AuthSpec, Category, MetricFamily, MetricSpec, ProviderSpec, RateBudget, StreamSpec, Unit,
-    WebhookScheme, WebhookSecret, WebhookSpec,
+    AuthSpec, Category, ProviderSpec, RateBudget, WebhookScheme, WebhookSecret, WebhookSpec,
 };
-use junction_toolkit::{IntSetting, StringSetting, oauth};
+use junction_toolkit::{IntSetting, StringSetting, described, oauth};
 
 /// The provider id (also the sandbox mount point of the fake).
 pub const PROVIDER_ID: &str = "meta-ads";
@@ -28,49 +28,6 @@ pub const ADS_READ_SCOPE: &str = "ads_read";
 
 /// The read-write permission; it includes what `ads_read` allows.
 pub const ADS_MANAGEMENT_SCOPE: &str = "ads_management";
-
-/// The KPI metrics of `insights`, per day and campaign; money in the ad account's
-/// currency.
-pub const INSIGHTS_KPIS: [MetricSpec; 8] = [
-    MetricSpec::sum("spend", Unit::Money, "Amount spent.").in_family(MetricFamily::AdSpend),
-    MetricSpec::sum("impressions", Unit::Count, "Times the ads were on screen."),
-    MetricSpec::sum(
-        "clicks",
-        Unit::Count,
-        "Clicks of any kind (Meta's `clicks`).",
-    ),
-    MetricSpec::ratio(
-        "ctr",
-        "clicks",
-        "impressions",
-        Unit::Percent,
-        "Click-through rate: clicks / impressions × 100.",
-    ),
-    MetricSpec::ratio(
-        "cpc",
-        "spend",
-        "clicks",
-        Unit::Money,
-        "Cost per click: spend / clicks.",
-    ),
-    MetricSpec::sum(
-        "purchases",
-        Unit::Count,
-        "Purchases (one purchase action type).",
-    ),
-    MetricSpec::sum(
-        "purchase_value",
-        Unit::Money,
-        "Value of those purchases (`action_values`).",
-    ),
-    MetricSpec::ratio(
-        "roas",
-        "purchase_value",
-        "spend",
-        Unit::Ratio,
-        "Return on ad spend: purchase value / spend.",
-    ),
-];
 
 /// How far back a first sync reads when `lookback_days` is not set.
 pub const DEFAULT_LOOKBACK_DAYS: u32 = 90;
@@ -150,16 +107,7 @@ fn build() -> ProviderSpec {
             vec![ADS_READ_SCOPE],
         )),
         config: vec![AD_ACCOUNT.field(), LOOKBACK.field(), VERIFY_TOKEN.field()],
-        streams: vec![StreamSpec {
-            name: INSIGHTS,
-            description: "Spend, impressions, clicks, CTR, CPC, purchases, purchase value and \
-                          ROAS per campaign and day (the account's time zone); the last 28 \
-                          days are re-read at every sync because Meta restates them.",
-            primary_key: vec!["campaign_id", "date_start"],
-            cursor_field: Some("date_start"),
-            default_schedule: Duration::from_secs(6 * 60 * 60),
-            metrics: INSIGHTS_KPIS.to_vec(),
-        }],
+        streams: described::streams(include_str!("streams.json"), PROVIDER_ID),
         actions: Vec::new(),
         webhook: Some(WebhookSpec {
             scheme: WebhookScheme::MetaHubSignature256,

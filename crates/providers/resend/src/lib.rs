@@ -144,10 +144,7 @@ impl Adapter for Resend {
             SEND_EMAIL => actions::send_email(ctx, conn, input, idempotency_key).await,
             SEND_BATCH => actions::send_batch(ctx, conn, input, idempotency_key).await,
             GET_EMAIL => actions::get_email(ctx, conn, input).await,
-            other => Err(AdapterError::invalid_field(
-                "action",
-                format!("Resend has no action `{other}`"),
-            )),
+            other => Err(AdapterError::unknown_action(self.spec().name, other)),
         }
     }
 

@@ -85,15 +85,12 @@ pub const DEFAULT_LOOKBACK_DAYS: u32 = 30;
 pub const MAX_LOOKBACK_DAYS: u32 = 3650;
 
 /// How many days back a first sync reads emails and daily metrics.
-pub(crate) const LOOKBACK: IntSetting = IntSetting::new(
-    "lookback_days",
-    "Lookback days",
+pub(crate) const LOOKBACK: IntSetting = IntSetting::lookback_days(
+    DEFAULT_LOOKBACK_DAYS,
+    MAX_LOOKBACK_DAYS,
     "How many days back the first sync reads emails and daily metrics (default 30, at most \
      3650).",
-)
-.range(1, MAX_LOOKBACK_DAYS as i64)
-.default(DEFAULT_LOOKBACK_DAYS as i64)
-.unit("days");
+);
 
 /// The sender of an email that names none.
 pub(crate) const FROM: StringSetting = StringSetting::new(

@@ -54,10 +54,7 @@ pub(crate) async fn run(
     idempotency_key: Option<&str>,
 ) -> Result<ActionOutcome, AdapterError> {
     let Some(action) = action_defs().iter().find(|action| action.name == name) else {
-        return Err(AdapterError::invalid_field(
-            "action",
-            format!("Stripe has no action `{name}`"),
-        ));
+        return Err(AdapterError::unknown_action("Stripe", name));
     };
     let pairs = prepare(action, input, idempotency_key)?;
     let object = api::post_form(client, action.path, &pairs, idempotency_key).await?;

@@ -1,16 +1,18 @@
 //! The static description of the Stripe provider: the secret-key credential, the
-//! optional webhook signing secret, the six streams with the KPIs they produce, the
-//! five actions, the signed webhook events and the request budget.
+//! optional webhook signing secret, the six streams with the KPIs they produce
+//! (data: `streams.json`), the actions (`actions.json`), the signed webhook events
+//! and the request budget.
 
 use std::{sync::OnceLock, time::Duration};
 
 use junction_core::{
     spec::{
-        ActionSpec, AuthSpec, Category, ConfigField, MetricFamily, MetricSpec, ProviderSpec,
-        RateBudget, RecipientField, StreamSpec, Unit, WebhookScheme, WebhookSecret, WebhookSpec,
+        ActionSpec, AuthSpec, Category, ConfigField, ProviderSpec, RateBudget, RecipientField,
+        WebhookScheme, WebhookSecret, WebhookSpec,
     },
     webhook::stripe::DEFAULT_TOLERANCE_SECS,
 };
+use junction_toolkit::described;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -105,22 +107,6 @@ pub(crate) fn spec() -> &'static ProviderSpec {
     SPEC.get_or_init(build)
 }
 
-fn stream(
-    name: &'static str,
-    description: &'static str,
-    hours: u64,
-    metrics: Vec<MetricSpec>,
-) -> StreamSpec {
-    StreamSpec {
-        name,
-        description,
-        primary_key: vec!["id"],
-        cursor_field: Some("created"),
-        default_schedule: Duration::from_secs(hours * 60 * 60),
-        metrics,
-    }
-}
-
 fn build() -> ProviderSpec {
     ProviderSpec {
         id: PROVIDER_ID,
@@ -151,69 +137,7 @@ fn build() -> ProviderSpec {
             .optional()
             .with_pattern(WEBHOOK_SECRET_PATTERN),
         ],
-        streams: vec![
-            stream(
-                CHARGES,
-                "Charges, newest first; gross and net revenue per day and currency.",
-                1,
-                vec![
-                    MetricSpec::sum(
-                        GROSS_REVENUE,
-                        Unit::Money,
-                        "Captured amounts of the day's succeeded charges.",
-                    )
-                    .in_family(MetricFamily::Revenue),
-                    MetricSpec::sum(
-                        NET_REVENUE,
-                        Unit::Money,
-                        "The day's captured charges less what has been refunded of them.",
-                    ),
-                ],
-            ),
-            stream(PAYMENT_INTENTS, "Payment intents.", 1, Vec::new()),
-            stream(CUSTOMERS, "Customers.", 6, Vec::new()),
-            StreamSpec {
-                // The sweep reads every subscription each time: statuses change without
-                // `created` changing, and MRR needs all active subscriptions at once.
-                cursor_field: None,
-                ..stream(
-                    SUBSCRIPTIONS,
-                    "Every subscription, all statuses, swept on each sync; MRR on the sync \
-                     day, new and churned subscriptions per day, per currency.",
-                    6,
-                    vec![
-                        MetricSpec::gauge(
-                            MRR,
-                            Unit::Money,
-                            "Monthly recurring revenue of the active and past-due \
-                             subscriptions on the sync day.",
-                        ),
-                        MetricSpec::sum(
-                            NEW_SUBSCRIPTIONS,
-                            Unit::Count,
-                            "Subscriptions created that day (not counting those that never \
-                             got past their first payment).",
-                        ),
-                        MetricSpec::sum(
-                            CHURNED_SUBSCRIPTIONS,
-                            Unit::Count,
-                            "Subscriptions that ended that day.",
-                        ),
-                    ],
-                )
-            },
-            stream(INVOICES, "Invoices.", 1, Vec::new()),
-            stream(
-                REFUNDS,
-                "Refunds; refunded amounts per day and currency.",
-                1,
-                vec![MetricSpec::sum(
-                    REFUNDED,
-                    Unit::Money,
-                    "Amounts of the refunds created that day (succeeded or pending).",
-                )],
-            ),
-        ],
+        streams: described::streams(include_str!("streams.json"), PROVIDER_ID),
         actions: action_defs()
             .iter()
             .map(|action| ActionSpec {
@@ -332,6 +256,22 @@ mod tests {
                 REFUNDS
             ]
         );
+        // The KPIs the mapping emits are the ones streams.json declares.
+        let metrics = |stream| {
+            let stream = spec().stream(stream).map(|s| s.metrics.iter());
+            stream
+                .into_iter()
+                .flatten()
+                .map(|m| m.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(metrics(CHARGES), [GROSS_REVENUE, NET_REVENUE]);
+        assert_eq!(
+            metrics(SUBSCRIPTIONS),
+            [MRR, NEW_SUBSCRIPTIONS, CHURNED_SUBSCRIPTIONS]
+        );
+        assert_eq!(metrics(REFUNDS), [REFUNDED]);
+        assert_eq!(spec().metric_problems(), Vec::<String>::new());
         let actions: Vec<_> = spec().actions.iter().map(|a| a.name).collect();
         assert_eq!(
             actions,

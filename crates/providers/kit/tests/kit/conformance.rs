@@ -28,7 +28,7 @@ pub fn description() -> Description {
 async fn kit_passes_the_conformance_suite() {
     let server = FakeServer::start(Arc::new(KitFake::default()), TokenTable::default()).await;
     Suite::new(
-        Arc::new(Kit) as Arc<dyn Adapter>,
+        Arc::new(Kit::api_key()) as Arc<dyn Adapter>,
         connection_with_key(
             SANDBOX_API_KEY,
             json!({"field_map": "surname:last_name", "lookback_days": 45}),

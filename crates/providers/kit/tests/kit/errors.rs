@@ -203,7 +203,7 @@ async fn check_classifies_like_reads() {
         )
         .mount(&server)
         .await;
-    let err = Kit
+    let err = Kit::api_key()
         .check(&context(&server), &connection(json!({})))
         .await
         .unwrap_err();

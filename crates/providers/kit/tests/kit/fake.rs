@@ -51,11 +51,11 @@ async fn read_all(
 #[tokio::test]
 async fn check_names_the_account_and_verifies_the_mapping() {
     let (_server, ctx, conn) = start().await;
-    let health = Kit.check(&ctx, &conn).await.unwrap();
+    let health = Kit::api_key().check(&ctx, &conn).await.unwrap();
     assert!(health.account.unwrap().starts_with(SANDBOX_ACCOUNT_NAME));
     assert_eq!(health.details["custom_fields"], 3);
     let wrong = connection_with_key(SANDBOX_API_KEY, json!({"field_map": "shoe:shoe_size"}));
-    let err = Kit.check(&ctx, &wrong).await.unwrap_err();
+    let err = Kit::api_key().check(&ctx, &wrong).await.unwrap_err();
     assert!(matches!(err, AdapterError::Invalid { field: Some(f), .. } if f == "field_map"));
 }
 

@@ -3,7 +3,7 @@
 //! (with the `sandbox` feature) the OAuth fake passes the conformance suite.
 
 use junction_core::{Adapter, AdapterError, Connection, IntegrationId, ReadRequest, WorkspaceId};
-use junction_kit::{KitOAuth, OAUTH_PROVIDER_ID};
+use junction_kit::{Kit, OAUTH_PROVIDER_ID};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use wiremock::{
@@ -53,11 +53,12 @@ fn assert_no_api_key(requests: &[Request]) {
 
 #[tokio::test]
 async fn the_oauth_entry_is_its_own_provider_with_the_same_streams_and_actions() {
-    let spec = KitOAuth.spec();
+    let (oauth, api_key) = (Kit::oauth(), Kit::api_key());
+    let spec = oauth.spec();
     assert_eq!(spec.id, OAUTH_PROVIDER_ID);
     assert_eq!(spec.auth.kind_name(), "oauth2");
     assert!(spec.auth.credential_fields().is_empty());
-    let key_spec = junction_kit::Kit.spec();
+    let key_spec = api_key.spec();
     assert_eq!(spec.streams.len(), key_spec.streams.len());
     assert_eq!(spec.actions.len(), key_spec.actions.len());
 }
@@ -99,12 +100,12 @@ async fn check_read_and_act_send_the_bearer_token_and_no_api_key() {
 
     let ctx = context(&server);
     let conn = oauth_connection(Some(TOKEN), json!({}));
-    let health = KitOAuth.check(&ctx, &conn).await.unwrap();
+    let health = Kit::oauth().check(&ctx, &conn).await.unwrap();
     assert_eq!(
         health.account.as_deref(),
         Some("Kit Greetings (test@kit.dev)")
     );
-    let page = KitOAuth
+    let page = Kit::oauth()
         .read(
             &ctx,
             &conn,
@@ -117,7 +118,7 @@ async fn check_read_and_act_send_the_bearer_token_and_no_api_key() {
         .await
         .unwrap();
     assert_eq!(page.records.len(), 1);
-    let outcome = KitOAuth
+    let outcome = Kit::oauth()
         .act(
             &ctx,
             &conn,
@@ -146,7 +147,7 @@ async fn a_refused_or_missing_token_asks_for_a_refresh_not_a_new_key() {
         .mount(&server)
         .await;
     let ctx = context(&server);
-    let refused = KitOAuth
+    let refused = Kit::oauth()
         .check(&ctx, &oauth_connection(Some(TOKEN), json!({})))
         .await
         .unwrap_err();
@@ -164,7 +165,7 @@ async fn a_refused_or_missing_token_asks_for_a_refresh_not_a_new_key() {
 
     // A connection with no stored token sends nothing and asks for one.
     let before = server.received_requests().await.unwrap().len();
-    let missing = KitOAuth
+    let missing = Kit::oauth()
         .check(&ctx, &oauth_connection(None, json!({})))
         .await
         .unwrap_err();
@@ -187,7 +188,7 @@ mod sandbox {
 
     use junction_conformance::{FakeServer, Suite, TokenTable};
     use junction_core::{Adapter, fake::TokenStatus};
-    use junction_kit::{KitOAuth, OAUTH_SCOPE, sandbox::KitFake};
+    use junction_kit::{Kit, OAUTH_SCOPE, sandbox::KitFake};
     use serde_json::json;
 
     use super::oauth_connection;
@@ -205,7 +206,7 @@ mod sandbox {
             .with("expired", TokenStatus::Expired);
         let server = FakeServer::start(Arc::new(KitFake::oauth()), tokens).await;
         Suite::new(
-            Arc::new(KitOAuth) as Arc<dyn Adapter>,
+            Arc::new(Kit::oauth()) as Arc<dyn Adapter>,
             oauth_connection(
                 Some("good"),
                 json!({"field_map": "surname:last_name", "lookback_days": 45}),

@@ -6,7 +6,7 @@
 use junction_core::{
     Adapter, AdapterError, Connection, Context, IntegrationId, ProxyTarget, WorkspaceId,
 };
-use junction_kit::{API_KEY_HEADER, Kit, KitOAuth};
+use junction_kit::{API_KEY_HEADER, Kit};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
@@ -39,7 +39,7 @@ fn oauth_connection(token: Option<&str>) -> Connection {
 async fn the_key_target_is_the_api_root_with_the_key_header() {
     let ctx = Context::new(reqwest::Client::new());
     // The key is sent trimmed, as the adapter's own calls send it.
-    let target = Kit
+    let target = Kit::api_key()
         .proxy_target(&ctx, &connection_with_key(&format!(" {KEY}\n"), json!({})))
         .await
         .unwrap();
@@ -54,7 +54,7 @@ async fn the_key_target_is_the_api_root_with_the_key_header() {
 #[tokio::test]
 async fn the_oauth_target_is_the_api_root_with_the_bearer_token() {
     let ctx = Context::new(reqwest::Client::new());
-    let target = KitOAuth
+    let target = Kit::oauth()
         .proxy_target(&ctx, &oauth_connection(Some(TOKEN)))
         .await
         .unwrap();
@@ -68,14 +68,14 @@ async fn the_oauth_target_is_the_api_root_with_the_bearer_token() {
 #[tokio::test]
 async fn the_base_url_override_is_the_target() {
     let server = wiremock::MockServer::start().await;
-    let target = Kit
+    let target = Kit::api_key()
         .proxy_target(&context(&server), &connection(json!({})))
         .await
         .unwrap();
     assert_eq!(target.base_url.as_str(), format!("{}/kit/", server.uri()));
     let ctx = Context::new(reqwest::Client::new())
         .with_base_url("http://127.0.0.1:9/kit-oauth/".parse().unwrap());
-    let target = KitOAuth
+    let target = Kit::oauth()
         .proxy_target(&ctx, &oauth_connection(Some(TOKEN)))
         .await
         .unwrap();
@@ -87,12 +87,12 @@ async fn missing_credentials_are_the_adapters_own_errors() {
     let ctx = Context::new(reqwest::Client::new());
     let mut conn = connection(json!({}));
     conn.secrets.clear();
-    let err = Kit.proxy_target(&ctx, &conn).await.unwrap_err();
+    let err = Kit::api_key().proxy_target(&ctx, &conn).await.unwrap_err();
     assert!(
         matches!(&err, AdapterError::Invalid { field: Some(f), .. } if f == "api_key"),
         "{err:?}"
     );
-    let err = KitOAuth
+    let err = Kit::oauth()
         .proxy_target(&ctx, &oauth_connection(None))
         .await
         .unwrap_err();
@@ -138,7 +138,7 @@ mod fake {
     #[tokio::test]
     async fn a_request_through_the_key_target_reaches_the_fake() {
         let server = FakeServer::start(Arc::new(KitFake::default()), TokenTable::default()).await;
-        let target = Kit
+        let target = Kit::api_key()
             .proxy_target(
                 &server.context(),
                 &connection_with_key(SANDBOX_API_KEY, json!({})),
@@ -161,7 +161,7 @@ mod fake {
             },
         );
         let server = FakeServer::start(Arc::new(KitFake::oauth()), tokens).await;
-        let target = KitOAuth
+        let target = Kit::oauth()
             .proxy_target(&server.context(), &oauth_connection(Some(TOKEN)))
             .await
             .unwrap();

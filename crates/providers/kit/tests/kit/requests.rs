@@ -23,7 +23,7 @@ async fn check_reads_the_account_with_the_api_key_header() {
         .expect(1)
         .mount(&server)
         .await;
-    let health = Kit
+    let health = Kit::api_key()
         .check(&context(&server), &connection(json!({})))
         .await
         .unwrap();
@@ -77,7 +77,7 @@ async fn check_verifies_mapped_custom_fields_across_pages() {
         .mount(&server)
         .await;
     let ctx = context(&server);
-    let health = Kit
+    let health = Kit::api_key()
         .check(
             &ctx,
             &connection(json!({"field_map": "surname:last_name, org:company"})),
@@ -85,7 +85,7 @@ async fn check_verifies_mapped_custom_fields_across_pages() {
         .await
         .unwrap();
     assert_eq!(health.details["custom_fields"], 2);
-    let err = Kit
+    let err = Kit::api_key()
         .check(&ctx, &connection(json!({"field_map": "surname:last_nme"})))
         .await
         .unwrap_err();

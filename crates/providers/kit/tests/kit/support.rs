@@ -53,16 +53,17 @@ pub async fn read(
     cursor: Option<Value>,
     page_size: Option<u32>,
 ) -> Result<Page, AdapterError> {
-    Kit.read(
-        ctx,
-        conn,
-        &ReadRequest {
-            stream: stream.into(),
-            cursor,
-            page_size,
-        },
-    )
-    .await
+    Kit::api_key()
+        .read(
+            ctx,
+            conn,
+            &ReadRequest {
+                stream: stream.into(),
+                cursor,
+                page_size,
+            },
+        )
+        .await
 }
 
 /// Runs an action.
@@ -73,7 +74,9 @@ pub async fn act(
     input: Value,
     idempotency_key: Option<&str>,
 ) -> Result<junction_core::ActionOutcome, AdapterError> {
-    Kit.act(ctx, conn, action, &input, idempotency_key).await
+    Kit::api_key()
+        .act(ctx, conn, action, &input, idempotency_key)
+        .await
 }
 
 /// Kit's `pagination` object.
