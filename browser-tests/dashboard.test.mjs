@@ -1,0 +1,247 @@
+// The dashboard in a real browser: playwright-core driving the machine's Chromium
+// (/usr/bin/chromium, or CHROMIUM_PATH), never a downloaded one. `cargo xtask test`
+// (or `cargo xtask browser`) starts junction-sandbox, junction-api and
+// junction-worker on a fresh database and runs this file with:
+//   JUNCTION_URL       the API, e.g. http://127.0.0.1:41234
+//   JUNCTION_API_KEY   the workspace's API key (typed into the sign-in form)
+//   SANDBOX_URL        the sandbox (its catalog gives the values that connect)
+//   ARTIFACTS          where screenshots go (gitignored)
+// Every page must render without console errors and request nothing from another
+// host (the provider's consent page aside, which is the provider's).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const base = process.env.JUNCTION_URL;
+const apiKey = process.env.JUNCTION_API_KEY;
+const sandbox = process.env.SANDBOX_URL;
+const artifacts = process.env.ARTIFACTS ?? "artifacts";
+assert.ok(base && apiKey && sandbox, "JUNCTION_URL, JUNCTION_API_KEY and SANDBOX_URL are required");
+const origin = new URL(base).origin;
+mkdirSync(artifacts, { recursive: true });
+
+let browser;
+let context;
+let page;
+let catalog;
+/** Console errors and foreign requests, with the page they happened on. */
+const problems = [];
+/** While on the provider's consent page, its own requests are the provider's. */
+let atProvider = false;
+let shot = 0;
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu"],
+  });
+  context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  page = await context.newPage();
+  page.on("console", (message) => {
+    if (message.type() === "error") {
+      problems.push(`console error on ${page.url()}: ${message.text()}`);
+    }
+  });
+  page.on("pageerror", (error) => problems.push(`page error on ${page.url()}: ${error}`));
+  page.on("request", (request) => {
+    const url = new URL(request.url());
+    if (url.protocol === "data:" || url.origin === origin) return;
+    const providerNavigation = url.origin === new URL(sandbox).origin && (atProvider || request.isNavigationRequest());
+    if (!providerNavigation) problems.push(`request to another host from ${page.url()}: ${request.url()}`);
+  });
+  const response = await fetch(new URL("/_sandbox/catalog", sandbox));
+  catalog = await response.json();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+function entry(provider) {
+  const found = catalog.providers.find((p) => p.provider === provider);
+  assert.ok(found, `the sandbox's catalog has ${provider}`);
+  return found;
+}
+
+/** Screenshots the page as an artifact, and checks it added no problem. */
+async function check(name) {
+  shot += 1;
+  await page.screenshot({ path: join(artifacts, `${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
+  assert.deepEqual(problems, [], `problems on ${name}`);
+}
+
+async function goto(path) {
+  const response = await page.goto(new URL(path, base).toString());
+  return response;
+}
+
+async function fillConfig(values) {
+  for (const [name, value] of Object.entries(values ?? {})) {
+    const field = page.locator(`#f-${name}`);
+    if ((await field.count()) === 0) continue;
+    const kind = await field.evaluate((el) => (el.tagName === "SELECT" ? "select" : el.type));
+    if (kind === "checkbox") {
+      await field.setChecked(Boolean(value));
+    } else if (kind === "select") {
+      await field.selectOption(String(value));
+    } else {
+      await field.fill(typeof value === "string" ? value : JSON.stringify(value));
+    }
+  }
+}
+
+test("a signed-out visit redirects to sign-in", async () => {
+  await goto("/dashboard/operations");
+  assert.match(page.url(), /\/dashboard\/sign-in\?next=%2Fdashboard%2Foperations/);
+  await check("sign-in");
+});
+
+test("sign in with the workspace API key", async () => {
+  await page.fill("#api_key", "jct_wrong-key-000000000000000000000000000000");
+  await page.click("button[type=submit]");
+  await page.locator("#api_key-error").waitFor();
+  assert.match(await page.locator("#api_key-error").innerText(), /not valid/);
+  await page.fill("#api_key", apiKey);
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/dashboard\/operations$/);
+  assert.equal(await page.locator("h1").innerText(), "Operations");
+  assert.ok(!(await page.content()).includes(apiKey), "the key is never put in a page");
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === "junction_session");
+  assert.ok(session?.httpOnly, "the session cookie is HttpOnly");
+  assert.equal(session.sameSite, "Lax");
+  await check("operations-empty");
+});
+
+let stripeId;
+
+test("connect Stripe: a wrong key is refused by its field, the right one connects", async () => {
+  const stripe = entry("stripe");
+  await goto("/dashboard/integrations");
+  await check("integrations-empty");
+  await page.fill("#q", "pay");
+  await page.locator("#catalog a[href='/dashboard/connect/stripe']").waitFor();
+  await page.click("#catalog a[href='/dashboard/connect/stripe']");
+  await page.waitForURL(/\/dashboard\/connect\/stripe$/);
+  await fillConfig(stripe.config);
+  const keyField = Object.keys(stripe.credentials)[0];
+  await fillConfig({ ...stripe.credentials, [keyField]: "sk_test_wrong" });
+  await page.fill("#f-display_name", "Payments");
+  await page.click("form.stack button[type=submit]");
+  await page.locator(`#f-${keyField}-error`).waitFor();
+  assert.match(await page.locator(`#f-${keyField}-error`).innerText(), /key rejected/);
+  assert.equal(await page.locator(`#f-${keyField}`).getAttribute("aria-invalid"), "true");
+  assert.equal(await page.inputValue("#f-display_name"), "Payments", "nothing typed is lost");
+  await check("connect-stripe-refused");
+  await fillConfig(stripe.credentials);
+  await page.click("form.stack button[type=submit]");
+  await page.waitForURL(/\/dashboard\/integrations\/[0-9a-f-]+\?done=connected$/);
+  stripeId = page.url().match(/integrations\/([0-9a-f-]+)/)[1];
+  assert.match(await page.locator(".notice.ok").innerText(), /Connected/);
+  await check("stripe-overview");
+});
+
+test("sync now, then see the run finish", async () => {
+  await goto(`/dashboard/integrations/${stripeId}`);
+  await page.click("text=Sync now");
+  await page.waitForURL(/\/runs\?done=(sync|joined)$/);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const statuses = await page.locator("tbody .badge").allInnerTexts();
+    if (statuses.includes("succeeded")) break;
+    assert.ok(!statuses.some((s) => s === "failed" || s === "dead"), `a run failed: ${statuses}`);
+    assert.ok(Date.now() < deadline, `no run succeeded within a minute: ${statuses}`);
+    await page.waitForTimeout(1000);
+    await page.reload();
+  }
+  await check("stripe-runs");
+  await goto(`/dashboard/integrations/${stripeId}/records`);
+  await check("stripe-records");
+  await goto(`/dashboard/integrations/${stripeId}/log`);
+  await check("stripe-log");
+  await goto(`/dashboard/integrations/${stripeId}/actions`);
+  await check("stripe-actions");
+});
+
+test("change the schedule", async () => {
+  await goto(`/dashboard/integrations/${stripeId}`);
+  await page.selectOption("#f-schedule_seconds", "21600");
+  await page.click("text=Save settings");
+  await page.waitForURL(/\?done=saved$/);
+  assert.equal(await page.inputValue("#f-schedule_seconds"), "21600");
+  assert.match(await page.locator("#streams + form, #streams ~ form").first().innerText(), /every 6 hours/);
+  await check("stripe-schedule-saved");
+});
+
+test("connect GA4 through the sandbox's consent page, and see its KPI chart", async () => {
+  const ga4 = entry("google-analytics");
+  await goto("/dashboard/connect/google-analytics");
+  await fillConfig(ga4.config);
+  await check("connect-ga4");
+  atProvider = true;
+  await page.click("form.stack button[type=submit]");
+  await page.waitForURL((url) => url.origin === new URL(sandbox).origin);
+  await page.click("button[value=approve]");
+  await page.waitForURL((url) => url.origin === origin);
+  atProvider = false;
+  await page.waitForURL(/\/dashboard\/integrations\/[0-9a-f-]+\?done=authorized$/);
+  const ga4Id = page.url().match(/integrations\/([0-9a-f-]+)/)[1];
+  await check("ga4-overview");
+  await page.click("text=Sync now");
+  await page.waitForURL(/\/runs\?done=(sync|joined)$/);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const statuses = await page.locator("tbody .badge").allInnerTexts();
+    if (statuses.includes("succeeded")) break;
+    assert.ok(Date.now() < deadline, `the GA4 sync did not finish: ${statuses}`);
+    await page.waitForTimeout(1000);
+    await page.reload();
+  }
+  await goto(`/dashboard/integrations/${ga4Id}/kpis`);
+  assert.ok((await page.locator("svg rect.bar").count()) > 0, "the KPI chart has bars");
+  await check("ga4-kpis");
+  await goto(`/dashboard/integrations/${ga4Id}/kpis?granularity=week`);
+  await check("ga4-kpis-week");
+});
+
+test("an OAuth consent denied comes back with a clear outcome", async () => {
+  await goto("/dashboard/connect/google-analytics");
+  await fillConfig(entry("google-analytics").config);
+  atProvider = true;
+  await page.click("form.stack button[type=submit]");
+  await page.waitForURL((url) => url.origin === new URL(sandbox).origin);
+  await page.click("button[value=deny]");
+  await page.waitForURL((url) => url.origin === origin);
+  atProvider = false;
+  await page.locator(".notice.warn").waitFor();
+  assert.match(await page.locator(".notice.warn").innerText(), /not granted/);
+  await check("oauth-denied");
+});
+
+test("operations: the queue figures refresh by themselves", async () => {
+  await goto("/dashboard/operations");
+  const polled = page.waitForResponse((r) => r.url().endsWith("/dashboard/operations/queues") && r.status() === 200, { timeout: 15_000 });
+  await polled;
+  await check("operations");
+});
+
+test("disconnect, after a confirmation", async () => {
+  await goto(`/dashboard/integrations/${stripeId}`);
+  await page.click("a[href$='/disconnect']");
+  await page.waitForURL(/\/disconnect$/);
+  await check("disconnect-confirm");
+  await page.click("button.danger");
+  await page.waitForURL(/\/dashboard\/integrations\?done=disconnected$/);
+  assert.ok(!(await page.content()).includes("Payments"), "the integration is gone");
+  await check("disconnected");
+});
+
+test("sign out", async () => {
+  await page.click("text=Sign out");
+  await page.waitForURL(/\/dashboard\/sign-in\?signed_out=1$/);
+  await goto("/dashboard/integrations");
+  assert.match(page.url(), /\/dashboard\/sign-in/);
+  await check("signed-out");
+});
