@@ -84,7 +84,8 @@ pub fn browser() -> Result<()> {
     let logs = target.join("browser-tests");
     std::fs::create_dir_all(&logs)?;
     let database_url = fresh_database(DATABASE)?;
-    let keys = crate::output(Command::new(bin("junction")).args(["keys", "generate", "--id", "browser"]))?;
+    let keys =
+        crate::output(Command::new(bin("junction")).args(["keys", "generate", "--id", "browser"]))?;
     let redis = std::env::var("JUNCTION_TEST_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let (api_addr, sandbox_addr) = (free_address()?, free_address()?);

@@ -374,7 +374,9 @@ pub fn demo() -> Result<()> {
     println!("  API key     {api_key}");
     println!("  dashboard   http://{API}/dashboard/   (sign in with the API key)");
     println!("  sign-in     {link}");
-    println!("              (a one-time link: `junction dashboard-link --workspace {workspace_id}` prints another)");
+    println!(
+        "              (a one-time link: `junction dashboard-link --workspace {workspace_id}` prints another)"
+    );
     println!("  API         http://{API}/v1   (Swagger UI: http://{API}/docs/)");
     println!("  sandbox     http://{SANDBOX}/");
     println!("  metrics     http://{API}/metrics, http://{WORKER_METRICS}/metrics");

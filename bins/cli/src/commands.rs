@@ -149,7 +149,9 @@ fn parse_public_url(value: &str) -> Result<url::Url, String> {
     url::Url::parse(value)
         .ok()
         .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
-        .ok_or_else(|| "the value is not an http(s) URL like https://junction.example.com".to_owned())
+        .ok_or_else(|| {
+            "the value is not an http(s) URL like https://junction.example.com".to_owned()
+        })
 }
 
 #[derive(Debug, Args)]

@@ -84,7 +84,11 @@ impl Field {
 
     /// The `step` of a number input.
     pub fn step(&self) -> &'static str {
-        if self.input == Input::Integer { "1" } else { "any" }
+        if self.input == Input::Integer {
+            "1"
+        } else {
+            "any"
+        }
     }
 
     /// The element id of the field's input.

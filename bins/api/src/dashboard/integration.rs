@@ -381,7 +381,8 @@ pub async fn save_settings(
     let loaded = load(&req, &signed, &id).await?;
     let integration = &loaded.details.integration;
     let mut fields = settings_fields(&loaded);
-    let mut config: Map<String, Value> = integration.config.as_object().cloned().unwrap_or_default();
+    let mut config: Map<String, Value> =
+        integration.config.as_object().cloned().unwrap_or_default();
     for field in &mut fields {
         match field.read(&form) {
             Some(value) => {
@@ -403,7 +404,9 @@ pub async fn save_settings(
                     OverviewInput {
                         display_name: form.get("display_name").map(str::to_owned),
                         fields: Some(fields),
-                        settings_errors: vec!["Schedule: pick one of the intervals offered.".into()],
+                        settings_errors: vec![
+                            "Schedule: pick one of the intervals offered.".into(),
+                        ],
                         status: StatusCode::UNPROCESSABLE_ENTITY,
                         ..OverviewInput::default()
                     },
@@ -560,7 +563,10 @@ pub async fn sync(
                 &loaded,
                 &signed,
                 OverviewInput {
-                    notice: Some(Notice::bad(format!("The sync did not start: {}", error.detail))),
+                    notice: Some(Notice::bad(format!(
+                        "The sync did not start: {}",
+                        error.detail
+                    ))),
                     status: StatusCode::from_u16(error.code.http_status())
                         .unwrap_or(StatusCode::CONFLICT),
                     ..OverviewInput::default()
@@ -806,7 +812,12 @@ pub async fn log(
     let listed = loaded
         .state
         .app
-        .integration_logs(signed.workspace_id(), loaded.id(), None, query.page().request()?)
+        .integration_logs(
+            signed.workspace_id(),
+            loaded.id(),
+            None,
+            query.page().request()?,
+        )
         .await?;
     let (entries, next) = paged(listed, |entry| LogRow {
         at: when(Some(entry.at)),
@@ -1003,10 +1014,14 @@ pub async fn kpis(
                 .iter()
                 .map(|m| (m.name, m.description, m.name == metric))
                 .collect(),
-            granularities: [("day", "By day"), ("week", "By week"), ("month", "By month")]
-                .into_iter()
-                .map(|(value, label)| (value, label, value == name))
-                .collect(),
+            granularities: [
+                ("day", "By day"),
+                ("week", "By week"),
+                ("month", "By month"),
+            ]
+            .into_iter()
+            .map(|(value, label)| (value, label, value == name))
+            .collect(),
             metric,
             charts,
             range,
@@ -1189,7 +1204,11 @@ pub async fn perform_action(
         Err(error) => {
             target.result = Some(ActionResult {
                 ok: false,
-                summary: format!("The action failed ({}): {}", error.code.name(), error.detail),
+                summary: format!(
+                    "The action failed ({}): {}",
+                    error.code.name(),
+                    error.detail
+                ),
                 output: None,
             });
             StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::BAD_GATEWAY)

@@ -397,8 +397,8 @@ pub async fn connect(
         Ok(response) => return Ok(response),
         Err(error) => error,
     };
-    let status = StatusCode::from_u16(error.code.http_status())
-        .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+    let status =
+        StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
     let errors = place_connect_error(&mut fields, &credential_names, error)?;
     page(
         status,
@@ -470,9 +470,7 @@ pub async fn oauth_return(
                 .as_deref()
                 .and_then(|id| id.parse::<uuid::Uuid>().ok());
             return Ok(match id {
-                Some(id) => see_other(&format!(
-                    "/dashboard/integrations/{id}?done=authorized"
-                )),
+                Some(id) => see_other(&format!("/dashboard/integrations/{id}?done=authorized")),
                 None => see_other("/dashboard/integrations?done=authorized"),
             });
         }

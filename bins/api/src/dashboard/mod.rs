@@ -66,32 +66,68 @@ pub fn mount(cfg: &mut web::ServiceConfig) {
             .route("/sign-in/link", web::post().to(sign_in::link_submit))
             .route("/sign-out", web::post().to(sign_in::sign_out))
             .route("/integrations", web::get().to(integrations::list))
-            .route("/connect/{provider}", web::get().to(integrations::connect_form))
+            .route(
+                "/connect/{provider}",
+                web::get().to(integrations::connect_form),
+            )
             .route("/connect/{provider}", web::post().to(integrations::connect))
             .route("/oauth/return", web::get().to(integrations::oauth_return))
             .route("/integrations/{id}", web::get().to(integration::overview))
-            .route("/integrations/{id}/settings", web::post().to(integration::save_settings))
-            .route("/integrations/{id}/streams", web::post().to(integration::save_streams))
+            .route(
+                "/integrations/{id}/settings",
+                web::post().to(integration::save_settings),
+            )
+            .route(
+                "/integrations/{id}/streams",
+                web::post().to(integration::save_streams),
+            )
             .route("/integrations/{id}/test", web::post().to(integration::test))
             .route("/integrations/{id}/sync", web::post().to(integration::sync))
-            .route("/integrations/{id}/reconnect", web::get().to(integration::reconnect_form))
-            .route("/integrations/{id}/reconnect", web::post().to(integration::reconnect))
-            .route("/integrations/{id}/disconnect", web::get().to(integration::disconnect_form))
-            .route("/integrations/{id}/disconnect", web::post().to(integration::disconnect))
+            .route(
+                "/integrations/{id}/reconnect",
+                web::get().to(integration::reconnect_form),
+            )
+            .route(
+                "/integrations/{id}/reconnect",
+                web::post().to(integration::reconnect),
+            )
+            .route(
+                "/integrations/{id}/disconnect",
+                web::get().to(integration::disconnect_form),
+            )
+            .route(
+                "/integrations/{id}/disconnect",
+                web::post().to(integration::disconnect),
+            )
             .route("/integrations/{id}/runs", web::get().to(integration::runs))
             .route("/integrations/{id}/log", web::get().to(integration::log))
-            .route("/integrations/{id}/records", web::get().to(integration::records))
+            .route(
+                "/integrations/{id}/records",
+                web::get().to(integration::records),
+            )
             .route("/integrations/{id}/kpis", web::get().to(integration::kpis))
-            .route("/integrations/{id}/actions", web::get().to(integration::actions))
+            .route(
+                "/integrations/{id}/actions",
+                web::get().to(integration::actions),
+            )
             .route(
                 "/integrations/{id}/actions/{action}",
                 web::post().to(integration::perform_action),
             )
             .route("/operations", web::get().to(operations::show))
             .route("/operations/queues", web::get().to(operations::queues))
-            .route("/dead-letters/replay", web::post().to(operations::replay_all))
-            .route("/dead-letters/{id}/replay", web::post().to(operations::replay))
-            .route("/webhook-events/{id}/replay", web::post().to(operations::replay_event))
+            .route(
+                "/dead-letters/replay",
+                web::post().to(operations::replay_all),
+            )
+            .route(
+                "/dead-letters/{id}/replay",
+                web::post().to(operations::replay),
+            )
+            .route(
+                "/webhook-events/{id}/replay",
+                web::post().to(operations::replay_event),
+            )
             .default_service(web::to(not_found)),
     );
 }
@@ -134,14 +170,18 @@ pub fn when(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
 /// code of what was done (the URL carries no free text).
 pub fn done_notice(code: &str) -> Option<Notice> {
     let text = match code {
-        "connected" => "Connected: the provider accepted the credentials. The first sync is on its way.",
+        "connected" => {
+            "Connected: the provider accepted the credentials. The first sync is on its way."
+        }
         "authorized" => "Connected: access was granted at the provider.",
         "saved" => "Settings saved.",
         "streams" => "Streams saved.",
         "sync" => "Sync started: its run appears below and updates as it goes.",
         "joined" => "A sync covering these streams is already running: this request joined it.",
         "reconnected" => "Reconnected: the provider accepted the new credentials.",
-        "disconnected" => "Disconnected: the grant was revoked where the provider allows it, and the integration deleted with its data.",
+        "disconnected" => {
+            "Disconnected: the grant was revoked where the provider allows it, and the integration deleted with its data."
+        }
         "replayed" => "Replay queued.",
         _ => return None,
     };
@@ -247,8 +287,13 @@ struct ErrorPage {
 /// How a dashboard request fails: sent to sign in, or a readable error page.
 #[derive(Debug)]
 pub enum DashError {
-    /// No live session: sign in, then come back to `next`.
-    SignedOut { next: Option<String> },
+    /// No live session: sign in, then come back to `next`. An htmx request (a
+    /// poll) is told to send the whole page there rather than swap the sign-in page
+    /// into a fragment.
+    SignedOut {
+        next: Option<String>,
+        htmx: bool,
+    },
     /// A form without this session's CSRF token.
     Csrf,
     /// A body that is not a form.
@@ -286,6 +331,7 @@ impl std::fmt::Display for DashError {
 impl ResponseError for DashError {
     fn status_code(&self) -> StatusCode {
         match self {
+            Self::SignedOut { htmx: true, .. } => StatusCode::OK,
             Self::SignedOut { .. } => StatusCode::SEE_OTHER,
             Self::Csrf => StatusCode::FORBIDDEN,
             Self::BadForm(_) => StatusCode::BAD_REQUEST,
@@ -299,11 +345,19 @@ impl ResponseError for DashError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         let (heading, detail) = match self {
-            Self::SignedOut { next } => {
+            Self::SignedOut { next, htmx } => {
                 let mut location = "/dashboard/sign-in".to_owned();
                 if let Some(next) = next {
                     location.push('?');
-                    location.push_str(&serde_urlencoded::to_string([("next", next)]).unwrap_or_default());
+                    location.push_str(
+                        &serde_urlencoded::to_string([("next", next)]).unwrap_or_default(),
+                    );
+                }
+                if *htmx {
+                    return HttpResponse::Ok()
+                        .insert_header(("HX-Redirect", location))
+                        .insert_header((header::CACHE_CONTROL, "no-store"))
+                        .finish();
                 }
                 return HttpResponse::SeeOther()
                     .insert_header((header::LOCATION, location))

@@ -325,9 +325,10 @@ pub async fn replay_all(
     signed.check(&form)?;
     let state = super::state(&req)?;
     let queue = match form.text("queue") {
-        Some(name) => Some(Queue::parse(&name).ok_or_else(|| {
-            DashError::BadForm(format!("`{name}` is not a queue"))
-        })?),
+        Some(name) => Some(
+            Queue::parse(&name)
+                .ok_or_else(|| DashError::BadForm(format!("`{name}` is not a queue")))?,
+        ),
         None => None,
     };
     let filter = DeadLetterFilter {
@@ -335,8 +336,13 @@ pub async fn replay_all(
         pending_only: true,
         ..DeadLetterFilter::default()
     };
-    match dead_letters::replay_matching(&state.app.store, signed.workspace_id(), &filter, BULK_REPLAY)
-        .await
+    match dead_letters::replay_matching(
+        &state.app.store,
+        signed.workspace_id(),
+        &filter,
+        BULK_REPLAY,
+    )
+    .await
     {
         Ok(replayed) => {
             operations_page(
@@ -366,7 +372,11 @@ pub async fn replay_event(
     signed.check(&form)?;
     let state = super::state(&req)?;
     let id = parse_id(&id, "webhook event")?;
-    match state.app.replay_webhook_event(signed.workspace_id(), id).await {
+    match state
+        .app
+        .replay_webhook_event(signed.workspace_id(), id)
+        .await
+    {
         Ok(_) => Ok(see_other("/dashboard/operations?done=replayed")),
         Err(error) => refused(&req, &signed, error, "The replay was refused").await,
     }

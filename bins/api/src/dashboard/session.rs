@@ -29,8 +29,7 @@ pub const COOKIE_PATH: &str = "/dashboard";
 /// Whether cookies must be `Secure`: the public URL is https, or this request came
 /// over https (directly, or as a proxy's `X-Forwarded-Proto`/`Forwarded` says).
 pub fn secure(req: &HttpRequest, state: &AppState) -> bool {
-    state.app.config.public_url.scheme() == "https"
-        || req.connection_info().scheme() == "https"
+    state.app.config.public_url.scheme() == "https" || req.connection_info().scheme() == "https"
 }
 
 /// A cookie of the dashboard's, with the flags every one of them carries.
@@ -51,7 +50,9 @@ pub fn session_cookie<'a>(
     session: &Session,
 ) -> Cookie<'a> {
     let mut cookie = cookie(req, state, SESSION_COOKIE, value.expose_secret().to_owned());
-    let seconds = (session.expires_at() - chrono::Utc::now()).num_seconds().max(0);
+    let seconds = (session.expires_at() - chrono::Utc::now())
+        .num_seconds()
+        .max(0);
     cookie.set_max_age(time::Duration::seconds(seconds));
     cookie
 }
@@ -132,6 +133,7 @@ impl FromRequest for Signed {
                 Some(session) => Ok(Signed(session)),
                 None => Err(DashError::SignedOut {
                     next: back_to(&req),
+                    htmx: req.headers().contains_key("HX-Request"),
                 }),
             }
         })
@@ -141,11 +143,19 @@ impl FromRequest for Signed {
 /// Where to come back after signing in: this page, for a GET of a dashboard page
 /// (never another site's URL); the integrations otherwise.
 fn back_to(req: &HttpRequest) -> Option<String> {
-    (req.method() == actix_web::http::Method::GET && req.path().starts_with("/dashboard/"))
-        .then(|| match req.query_string() {
+    // An htmx request's own URL is a fragment: come back to the page it came from.
+    if let Some(current) = req.headers().get("HX-Current-URL") {
+        let current = current.to_str().ok()?;
+        let after_host = current.split_once("://").map_or(current, |(_, rest)| rest);
+        let path = &after_host[after_host.find('/')?..];
+        return path.starts_with("/dashboard/").then(|| path.to_owned());
+    }
+    (req.method() == actix_web::http::Method::GET && req.path().starts_with("/dashboard/")).then(
+        || match req.query_string() {
             "" => req.path().to_owned(),
             query => format!("{}?{query}", req.path()),
-        })
+        },
+    )
 }
 
 /// Keeps a `next` value only when it is a dashboard path (no open redirect).

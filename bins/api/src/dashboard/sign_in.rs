@@ -12,8 +12,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{
-    DashError, HOME, Layout, Notice, page,
+    DashError, HOME, Layout, Notice,
     forms::Form,
+    page,
     session::{self, SESSION_COOKIE, SIGN_IN_COOKIE, Signed},
 };
 use crate::state::AppState;

@@ -136,7 +136,16 @@ fn pages(id: Uuid) -> Vec<String> {
     .into_iter()
     .map(str::to_owned)
     .collect();
-    for tab in ["", "/runs", "/log", "/records", "/kpis", "/actions", "/reconnect", "/disconnect"] {
+    for tab in [
+        "",
+        "/runs",
+        "/log",
+        "/records",
+        "/kpis",
+        "/actions",
+        "/reconnect",
+        "/disconnect",
+    ] {
         pages.push(format!("/dashboard/integrations/{id}{tab}"));
     }
     pages
@@ -264,7 +273,10 @@ async fn sign_in_exchanges_the_key_for_a_session_that_sign_out_ends() {
             .contains("default-src 'self'")
     );
     let html = page.text().await.unwrap();
-    assert!(!html.contains(&app.api_key), "the key is never put in a page");
+    assert!(
+        !html.contains(&app.api_key),
+        "the key is never put in a page"
+    );
     assert!(!html.contains(&value), "nor the session id");
 
     // Signed in, the sign-in page goes on to the dashboard.
@@ -282,7 +294,8 @@ async fn sign_in_exchanges_the_key_for_a_session_that_sign_out_ends() {
     let removal = set_cookie(&response, "junction_session").unwrap();
     assert!(removal.contains("Max-Age=0"), "{removal}");
     assert_eq!(
-        app.count("SELECT count(*) AS n FROM dashboard_sessions").await,
+        app.count("SELECT count(*) AS n FROM dashboard_sessions")
+            .await,
         0
     );
     let response = browser.get("/dashboard/integrations").await;
@@ -307,7 +320,10 @@ async fn the_session_cookie_is_secure_behind_https() {
         .post(format!("{}/dashboard/sign-in", app.url))
         .header("X-Forwarded-Proto", "https")
         .header(header::COOKIE, format!("junction_sign_in={token}"))
-        .form(&[("csrf_token", token.as_str()), ("api_key", app.api_key.as_str())])
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("api_key", app.api_key.as_str()),
+        ])
         .send()
         .await
         .unwrap();
@@ -320,7 +336,9 @@ async fn the_session_cookie_is_secure_behind_https() {
 async fn forms_refuse_a_missing_or_wrong_csrf_token() {
     let app = TestApp::spawn().await;
     let catalog = app.catalog().await;
-    let stripe = app.connect_from_catalog(catalog.provider("stripe").unwrap()).await;
+    let stripe = app
+        .connect_from_catalog(catalog.provider("stripe").unwrap())
+        .await;
     let mut browser = Browser::new(&app);
     browser.sign_in().await;
     let mut other = Browser::new(&app);
@@ -344,7 +362,12 @@ async fn forms_refuse_a_missing_or_wrong_csrf_token() {
         "/dashboard/sign-out".to_owned(),
     ];
     for path in &posts {
-        for sent in [None, Some(""), Some("bm90LWEtdG9rZW4"), Some(others_token.as_str())] {
+        for sent in [
+            None,
+            Some(""),
+            Some("bm90LWEtdG9rZW4"),
+            Some(others_token.as_str()),
+        ] {
             let mut form = vec![("display_name", "Changed")];
             if let Some(sent) = sent {
                 form.push(("csrf_token", sent));
@@ -357,7 +380,9 @@ async fn forms_refuse_a_missing_or_wrong_csrf_token() {
     }
     // Nothing happened: no run, the name kept, the integration still there.
     assert_eq!(app.count("SELECT count(*) AS n FROM sync_runs").await, 0);
-    let page = browser.get(&format!("/dashboard/integrations/{stripe}")).await;
+    let page = browser
+        .get(&format!("/dashboard/integrations/{stripe}"))
+        .await;
     assert_eq!(page.status(), 200);
     assert!(!page.text().await.unwrap().contains("Changed"));
 
@@ -386,13 +411,24 @@ async fn another_workspaces_integration_is_not_reachable() {
     {
         let response = browser.get(&path).await;
         assert_eq!(response.status(), 404, "{path}");
-        assert!(response.text().await.unwrap().contains("no such integration"));
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("no such integration")
+        );
     }
-    for action in ["sync", "test", "settings", "streams", "disconnect", "reconnect"] {
+    for action in [
+        "sync",
+        "test",
+        "settings",
+        "streams",
+        "disconnect",
+        "reconnect",
+    ] {
         let path = format!("/dashboard/integrations/{foreign}/{action}");
-        let response = browser
-            .post(&path, &[("csrf_token", token.as_str())])
-            .await;
+        let response = browser.post(&path, &[("csrf_token", token.as_str())]).await;
         assert_eq!(response.status(), 404, "{path}");
     }
     assert_eq!(
@@ -433,7 +469,10 @@ async fn a_one_time_sign_in_link_works_once() {
         app.client
             .post(format!("{}/dashboard/sign-in/link", app.url))
             .header(header::COOKIE, format!("junction_sign_in={form_token}"))
-            .form(&[("csrf_token", form_token.as_str()), ("token", token.as_str())])
+            .form(&[
+                ("csrf_token", form_token.as_str()),
+                ("token", token.as_str()),
+            ])
             .send()
             .await
             .unwrap()
@@ -461,9 +500,10 @@ async fn a_one_time_sign_in_link_works_once() {
 #[tokio::test]
 async fn a_revoked_key_ends_its_sessions() {
     let app = TestApp::spawn().await;
-    let (key, secret) = junction_app::workspaces::create_api_key(app.db.store(), app.workspace, "dashboard")
-        .await
-        .unwrap();
+    let (key, secret) =
+        junction_app::workspaces::create_api_key(app.db.store(), app.workspace, "dashboard")
+            .await
+            .unwrap();
     let mut browser = Browser::new(&app);
     let response = browser.sign_in_with(secret.expose_secret()).await;
     assert_eq!(response.status(), 303);
@@ -487,7 +527,14 @@ async fn connecting_stripe_shows_the_providers_refusal_by_the_field() {
         .connect
         .config
         .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string()),
+            )
+        })
         .collect();
     form.push(("csrf_token".into(), token.clone()));
     form.push(("display_name".into(), "Payments".into()));
@@ -504,7 +551,10 @@ async fn connecting_stripe_shows_the_providers_refusal_by_the_field() {
     let by_field = Regex::new(&format!(r#"id="f-{field}-error">key rejected"#)).unwrap();
     assert!(by_field.is_match(&html), "{html}");
     assert!(html.contains(r#"value="Payments""#), "the name is kept");
-    assert!(!html.contains("sk_test_wrong"), "a secret is not put back in the page");
+    assert!(
+        !html.contains("sk_test_wrong"),
+        "a secret is not put back in the page"
+    );
     assert_eq!(app.count("SELECT count(*) AS n FROM integrations").await, 0);
 
     let mut right = form;
@@ -523,7 +573,10 @@ async fn connecting_stripe_shows_the_providers_refusal_by_the_field() {
     let page = browser.get(&to).await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    assert!(html.contains("Payments") && html.contains("Connected"), "{html}");
+    assert!(
+        html.contains("Payments") && html.contains("Connected"),
+        "{html}"
+    );
 }
 
 #[tokio::test]
@@ -558,7 +611,12 @@ async fn an_oauth_flow_started_from_the_dashboard_comes_back_to_it() {
     let (denied, _) = start("deny").await;
     let page = browser.get(denied.strip_prefix(&app.url).unwrap()).await;
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().contains("Access was not granted"));
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Access was not granted")
+    );
 
     let (approved, callback) = start("approve").await;
     let response = browser.get(approved.strip_prefix(&app.url).unwrap()).await;

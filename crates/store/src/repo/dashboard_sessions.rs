@@ -137,7 +137,9 @@ pub async fn delete_expired(
     idle: std::time::Duration,
 ) -> Result<usize, StoreError> {
     let idle = chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::MAX);
-    let idle_since = now.checked_sub_signed(idle).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let idle_since = now
+        .checked_sub_signed(idle)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
     Ok(diesel::delete(
         dashboard_sessions::table.filter(
             dashboard_sessions::expires_at
