@@ -7,7 +7,7 @@ use std::{future::Future, pin::Pin};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
-use super::DashError;
+use super::ui::DashError;
 
 /// The hidden field every form carries its CSRF token in.
 pub const CSRF_FIELD: &str = "csrf_token";

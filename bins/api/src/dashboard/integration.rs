@@ -26,13 +26,12 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{
-    DashError, Layout, Notice, chart, done_notice,
+    chart,
     fields::{self, Field},
     forms::Form,
     integrations::{OAUTH_RETURN_PATH, auth_label, badge, health_text, place_connect_error},
-    page, see_other,
     session::Signed,
-    when,
+    ui::{self, DashError, Layout, Notice, done_notice, page, see_other, when},
 };
 use crate::{
     pagination::{PageParams, page as paged},
@@ -123,7 +122,7 @@ fn parse_id(raw: &str) -> Result<Uuid, DashError> {
 
 /// Loads the session's integration `{id}` (404 for another workspace's).
 async fn load(req: &HttpRequest, signed: &Signed, raw_id: &str) -> Result<Loaded, DashError> {
-    let state = super::state(req)?;
+    let state = ui::state(req)?;
     let id = parse_id(raw_id)?;
     let details = match state.app.integration(signed.workspace_id(), id).await {
         Ok(details) => details,

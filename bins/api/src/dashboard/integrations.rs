@@ -19,12 +19,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    DashError, Layout, Notice, done_notice,
     fields::{self, Field},
     forms::Form,
-    page, see_other,
     session::Signed,
-    when,
+    ui::{self, DashError, Layout, Notice, done_notice, page, see_other, when},
 };
 use crate::state::AppState;
 
@@ -238,7 +236,7 @@ pub async fn list(
     signed: Signed,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, DashError> {
-    let state = super::state(&req)?;
+    let state = ui::state(&req)?;
     let query = query.into_inner();
     list_page(
         &state,
@@ -321,7 +319,7 @@ pub async fn connect_form(
     signed: Signed,
     provider: web::Path<String>,
 ) -> Result<HttpResponse, DashError> {
-    let state = super::state(&req)?;
+    let state = ui::state(&req)?;
     let spec = spec_of(&state, &provider)?;
     let (fields, _) = connect_fields(spec);
     page(
@@ -340,7 +338,7 @@ pub async fn connect(
     form: Form,
 ) -> Result<HttpResponse, DashError> {
     signed.check(&form)?;
-    let state = super::state(&req)?;
+    let state = ui::state(&req)?;
     let spec = spec_of(&state, &provider)?;
     let (mut fields, credential_names) = connect_fields(spec);
     let mut values = fields::read_all(&mut fields, &form);
@@ -461,7 +459,7 @@ pub async fn oauth_return(
     signed: Signed,
     query: web::Query<ReturnQuery>,
 ) -> Result<HttpResponse, DashError> {
-    let state = super::state(&req)?;
+    let state = ui::state(&req)?;
     let query = query.into_inner();
     let notice = match query.status.as_deref() {
         Some("connected") => {

@@ -13,7 +13,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    DashError, Layout, Notice, done_notice, forms::Form, page, see_other, session::Signed, when,
+    chart,
+    forms::Form,
+    session::Signed,
+    ui::{self, DashError, Layout, Notice, done_notice, page, see_other, when},
 };
 
 /// Rows each list shows.
@@ -93,7 +96,7 @@ struct OperationsPage {
 }
 
 async fn queue_rows(req: &HttpRequest, signed: &Signed) -> Result<Vec<QueueRow>, DashError> {
-    let state = super::state(req)?;
+    let state = ui::state(req)?;
     let now = state.app.now();
     Ok(state
         .app
@@ -140,7 +143,7 @@ async fn operations_page(
     notice: Option<Notice>,
     pending_only: bool,
 ) -> Result<HttpResponse, DashError> {
-    let state = super::state(req)?;
+    let state = ui::state(req)?;
     let workspace_id = signed.workspace_id();
     let app = &state.app;
     let queues = queue_rows(req, signed).await?;
@@ -217,7 +220,7 @@ async fn operations_page(
             condition: format!(
                 "{} {} over {} day(s)",
                 r.condition.as_str(),
-                super::chart::figure(r.threshold),
+                chart::figure(r.threshold),
                 r.window_days
             ),
             enabled: r.enabled,
@@ -307,7 +310,7 @@ pub async fn replay(
     form: Form,
 ) -> Result<HttpResponse, DashError> {
     signed.check(&form)?;
-    let state = super::state(&req)?;
+    let state = ui::state(&req)?;
     let id = parse_id(&id, "dead letter")?;
     match dead_letters::replay(&state.app.store, signed.workspace_id(), id).await {
         Ok(_) => Ok(see_other("/dashboard/operations?done=replayed")),
@@ -323,7 +326,7 @@ pub async fn replay_all(
     form: Form,
 ) -> Result<HttpResponse, DashError> {
     signed.check(&form)?;
-    let state = super::state(&req)?;
+    let state = ui::state(&req)?;
     let queue = match form.text("queue") {
         Some(name) => Some(
             Queue::parse(&name)
@@ -370,7 +373,7 @@ pub async fn replay_event(
     form: Form,
 ) -> Result<HttpResponse, DashError> {
     signed.check(&form)?;
-    let state = super::state(&req)?;
+    let state = ui::state(&req)?;
     let id = parse_id(&id, "webhook event")?;
     match state
         .app

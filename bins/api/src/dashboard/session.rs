@@ -10,12 +10,14 @@ use actix_web::{
     FromRequest, HttpMessage, HttpRequest,
     cookie::{Cookie, SameSite, time},
     dev::Payload,
-    web,
 };
 use junction_app::dashboard::{self, Session};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{DashError, forms::Form};
+use super::{
+    forms::{CSRF_FIELD, Form},
+    ui::{self, DashError},
+};
 use crate::state::AppState;
 
 /// The session cookie's name.
@@ -75,7 +77,7 @@ pub fn sign_in_cookie<'a>(req: &HttpRequest, state: &AppState, token: &str) -> C
 /// Whether a sign-in form carries the token of its cookie.
 pub fn sign_in_token_valid(req: &HttpRequest, form: &Form) -> bool {
     let cookie = req.cookie(SIGN_IN_COOKIE);
-    match (cookie, form.get(super::forms::CSRF_FIELD)) {
+    match (cookie, form.get(CSRF_FIELD)) {
         (Some(cookie), Some(sent)) => dashboard::same_token(cookie.value(), sent),
         _ => false,
     }
@@ -86,7 +88,7 @@ pub async fn current(req: &HttpRequest) -> Result<Option<Session>, DashError> {
     if let Some(found) = req.extensions().get::<Option<Session>>() {
         return Ok(found.clone());
     }
-    let state = super::state(req)?;
+    let state = ui::state(req)?;
     let found = match req.cookie(SESSION_COOKIE) {
         Some(cookie) if !cookie.value().is_empty() => {
             let value = SecretString::from(cookie.value().to_owned());
@@ -114,7 +116,7 @@ impl std::ops::Deref for Signed {
 impl Signed {
     /// Refuses a form without this session's CSRF token.
     pub fn check(&self, form: &Form) -> Result<(), DashError> {
-        if self.0.csrf_valid(form.get(super::forms::CSRF_FIELD)) {
+        if self.0.csrf_valid(form.get(CSRF_FIELD)) {
             Ok(())
         } else {
             Err(DashError::Csrf)
@@ -161,11 +163,6 @@ fn back_to(req: &HttpRequest) -> Option<String> {
 /// Keeps a `next` value only when it is a dashboard path (no open redirect).
 pub fn safe_next(next: Option<&str>) -> String {
     next.filter(|n| n.starts_with("/dashboard/") && !n.starts_with("//") && !n.contains('\\'))
-        .unwrap_or(super::HOME)
+        .unwrap_or(ui::HOME)
         .to_owned()
-}
-
-/// The app state of a request.
-pub fn app_state(req: &HttpRequest) -> Option<web::Data<AppState>> {
-    req.app_data::<web::Data<AppState>>().cloned()
 }

@@ -12,10 +12,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{
-    DashError, HOME, Layout, Notice,
     forms::Form,
-    page,
     session::{self, SESSION_COOKIE, SIGN_IN_COOKIE, Signed},
+    ui::{self, DashError, HOME, Layout, Notice, page},
 };
 use crate::state::AppState;
 
@@ -72,10 +71,10 @@ pub async fn form(
     req: HttpRequest,
     query: web::Query<SignInQuery>,
 ) -> Result<HttpResponse, DashError> {
-    let state = super::state(&req)?;
+    let state = ui::state(&req)?;
     let next = session::safe_next(query.next.as_deref());
     if session::current(&req).await?.is_some() {
-        return Ok(super::see_other(&next));
+        return Ok(ui::see_other(&next));
     }
     let notice = query
         .signed_out
@@ -91,7 +90,7 @@ fn signed_in(
     signed: dashboard::SignedIn,
     next: &str,
 ) -> Result<HttpResponse, DashError> {
-    let mut response = super::see_other(next);
+    let mut response = ui::see_other(next);
     let internal = |e| DashError::App(junction_app::Error::internal(e));
     response
         .add_cookie(&session::session_cookie(
@@ -109,7 +108,7 @@ fn signed_in(
 
 /// `POST /dashboard/sign-in`: exchanges the key for a session.
 pub async fn submit(req: HttpRequest, form: Form) -> Result<HttpResponse, DashError> {
-    let state = super::state(&req)?;
+    let state = ui::state(&req)?;
     let next = session::safe_next(form.get("next"));
     if !session::sign_in_token_valid(&req, &form) {
         return sign_in_page(
@@ -168,7 +167,7 @@ pub async fn link_form(
     req: HttpRequest,
     query: web::Query<LinkQuery>,
 ) -> Result<HttpResponse, DashError> {
-    let state = super::state(&req)?;
+    let state = ui::state(&req)?;
     let form_token = dashboard::sign_in_form_token()?;
     let mut response = page(
         StatusCode::OK,
@@ -191,7 +190,7 @@ pub async fn link_form(
 
 /// `POST /dashboard/sign-in/link`: uses the link (once) and opens a session.
 pub async fn link_submit(req: HttpRequest, form: Form) -> Result<HttpResponse, DashError> {
-    let state = super::state(&req)?;
+    let state = ui::state(&req)?;
     if !session::sign_in_token_valid(&req, &form) {
         return Err(DashError::Csrf);
     }
@@ -217,9 +216,9 @@ pub async fn sign_out(
     form: Form,
 ) -> Result<HttpResponse, DashError> {
     signed.check(&form)?;
-    let state = super::state(&req)?;
+    let state = ui::state(&req)?;
     dashboard::sign_out(&state.app.store, &signed).await?;
-    let mut response = super::see_other("/dashboard/sign-in?signed_out=1");
+    let mut response = ui::see_other("/dashboard/sign-in?signed_out=1");
     response
         .add_cookie(&session::removal(&req, &state, SESSION_COOKIE))
         .map_err(|e| DashError::App(junction_app::Error::internal(e)))?;
