@@ -190,6 +190,43 @@ test("change the schedule", async () => {
   await check("stripe-schedule-saved");
 });
 
+test("run an action and see its result", async () => {
+  await goto(`/dashboard/integrations/${stripeId}/actions`);
+  const form = page.locator("form[action$='/actions/create_customer']");
+  await page.click("summary:has-text('Run create_customer')");
+  await form.locator("#a-create_customer-name").fill("Ada Lovelace");
+  await form.locator("#a-create_customer-email").fill("ada@example.com");
+  await form.locator("button[type=submit]").click();
+  await page.locator("#result-create_customer").waitFor();
+  assert.match(await page.locator("#result-create_customer").innerText(), /Done: create_customer/);
+  await check("stripe-action-result");
+});
+
+test("make a dead letter and replay it from the operations page", async () => {
+  // A refund of a charge Stripe does not have, on the action queue: refused for
+  // good, so the worker dead-letters it.
+  await goto(`/dashboard/integrations/${stripeId}/actions`);
+  const form = page.locator("form[action$='/actions/refund']");
+  await page.click("summary:has-text('Run refund')");
+  await form.locator("#a-refund-charge").fill("ch_dashboard_missing");
+  await form.locator("input[name=_queue]").check();
+  await form.locator("button[type=submit]").click();
+  await page.locator("#result-refund").waitFor();
+  assert.match(await page.locator("#result-refund").innerText(), /Queued/);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    await goto("/dashboard/operations");
+    if ((await page.locator("table form[action^='/dashboard/dead-letters/'] button").count()) > 0) break;
+    assert.ok(Date.now() < deadline, "no dead letter within a minute");
+    await page.waitForTimeout(1000);
+  }
+  await check("operations-dead-letter");
+  await page.locator("table form[action^='/dashboard/dead-letters/'] button").first().click();
+  await page.waitForURL(/\/dashboard\/operations\?done=replayed$/);
+  assert.match(await page.locator(".notice.ok").innerText(), /Replay queued/);
+  await check("operations-replayed");
+});
+
 test("connect GA4 through the sandbox's consent page, and see its KPI chart", async () => {
   const ga4 = entry("google-analytics");
   await goto("/dashboard/connect/google-analytics");

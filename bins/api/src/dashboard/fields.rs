@@ -24,6 +24,8 @@ pub enum Input {
     Email,
     Checkbox,
     Select,
+    /// An optional boolean: unset, yes or no (a checkbox could not leave it unset).
+    Flag,
     /// JSON, for values a simple input cannot hold (lists, objects).
     Json,
 }
@@ -38,6 +40,8 @@ pub struct Choice {
 /// A form field.
 #[derive(Debug, Clone)]
 pub struct Field {
+    /// Tells apart the fields of several forms on one page (element ids).
+    pub scope: String,
     pub name: String,
     pub label: String,
     pub input: Input,
@@ -58,12 +62,12 @@ impl Field {
             Input::Url => "url",
             Input::Email => "email",
             Input::Checkbox => "checkbox",
-            Input::Text | Input::Select | Input::Json => "text",
+            Input::Text | Input::Select | Input::Flag | Input::Json => "text",
         }
     }
 
     pub fn is_select(&self) -> bool {
-        self.input == Input::Select
+        matches!(self.input, Input::Select | Input::Flag)
     }
 
     pub fn is_checkbox(&self) -> bool {
@@ -93,7 +97,7 @@ impl Field {
 
     /// The element id of the field's input.
     pub fn id(&self) -> String {
-        format!("f-{}", self.name)
+        format!("{}-{}", self.scope, self.name)
     }
 
     /// A value of a spec field for the form, from the integration's settings.
@@ -126,6 +130,7 @@ impl Field {
             ),
         };
         Self {
+            scope: "f".to_owned(),
             name: field.name.to_owned(),
             label: field.label.to_owned(),
             input,
@@ -141,8 +146,8 @@ impl Field {
         }
     }
 
-    /// A top-level property of an action's JSON Schema.
-    pub fn from_schema(name: &str, schema: &Value, required: bool) -> Self {
+    /// A top-level property of an action's JSON Schema, in the form `scope`.
+    pub fn from_schema(scope: &str, name: &str, schema: &Value, required: bool) -> Self {
         let kind = schema.get("type").and_then(Value::as_str).unwrap_or("");
         let choices: Vec<Choice> = schema
             .get("enum")
@@ -160,18 +165,34 @@ impl Field {
                     .collect()
             })
             .unwrap_or_default();
-        let input = match kind {
-            _ if !choices.is_empty() => Input::Select,
-            "integer" => Input::Integer,
-            "number" => Input::Number,
-            "boolean" => Input::Checkbox,
-            "string" => match schema.get("format").and_then(Value::as_str) {
-                Some("email") => Input::Email,
-                Some("uri" | "url") => Input::Url,
-                _ => Input::Text,
-            },
-            _ => Input::Json,
+        let (input, choices) = match kind {
+            _ if !choices.is_empty() => (Input::Select, choices),
+            "boolean" if required => (Input::Checkbox, choices),
+            "boolean" => (
+                Input::Flag,
+                ["true", "false"]
+                    .into_iter()
+                    .map(|v| Choice {
+                        value: v.to_owned(),
+                        label: if v == "true" { "yes" } else { "no" }.to_owned(),
+                    })
+                    .collect(),
+            ),
+            _ => (
+                match kind {
+                    "integer" => Input::Integer,
+                    "number" => Input::Number,
+                    "string" => match schema.get("format").and_then(Value::as_str) {
+                        Some("email") => Input::Email,
+                        Some("uri" | "url") => Input::Url,
+                        _ => Input::Text,
+                    },
+                    _ => Input::Json,
+                },
+                choices,
+            ),
         };
+
         let mut help = schema
             .get("description")
             .and_then(Value::as_str)
@@ -181,6 +202,7 @@ impl Field {
             help = format!("{help} (JSON)").trim().to_owned();
         }
         Self {
+            scope: scope.to_owned(),
             name: name.to_owned(),
             label: schema
                 .get("title")
@@ -228,6 +250,7 @@ impl Field {
                 .and_then(serde_json::Number::from_f64)
                 .map(Value::Number)
                 .unwrap_or_else(|| Value::String(text.to_owned())),
+            Input::Flag => Value::Bool(text == "true"),
             Input::Json => match serde_json::from_str(text) {
                 Ok(value) => value,
                 Err(error) => {
@@ -284,9 +307,9 @@ pub fn place_errors(fields: &mut [Field], errors: &[FieldError]) -> Vec<String> 
     unplaced
 }
 
-/// The fields of an action's input schema, required ones first as the schema
-/// lists them.
-pub fn from_input_schema(schema: &Value) -> Vec<Field> {
+/// The fields of an action's input schema (ids scoped by `scope`), in the order
+/// of its properties.
+pub fn from_input_schema(scope: &str, schema: &Value) -> Vec<Field> {
     let required: Vec<&str> = schema
         .get("required")
         .and_then(Value::as_array)
@@ -299,7 +322,7 @@ pub fn from_input_schema(schema: &Value) -> Vec<Field> {
             properties
                 .iter()
                 .map(|(name, property)| {
-                    Field::from_schema(name, property, required.contains(&name.as_str()))
+                    Field::from_schema(scope, name, property, required.contains(&name.as_str()))
                 })
                 .collect()
         })

@@ -1030,6 +1030,10 @@ pub async fn kpis(
 
 // ----- Actions -----
 
+/// The checkbox that sends an action to the action queue instead of running it
+/// within the request (not an input of the action: its name starts with `_`).
+const QUEUE_FIELD: &str = "_queue";
+
 struct ActionForm {
     name: &'static str,
     description: &'static str,
@@ -1089,7 +1093,7 @@ fn action_forms(spec: &ProviderSpec) -> Vec<ActionForm> {
         .map(|action| ActionForm {
             name: action.name,
             description: action.description,
-            fields: fields::from_input_schema(&action.input_schema),
+            fields: fields::from_input_schema(&format!("a-{}", action.name), &action.input_schema),
             errors: Vec::new(),
             result: None,
         })
@@ -1165,7 +1169,7 @@ pub async fn perform_action(
                 action: &action,
                 input: Value::Object(input),
                 client_key: None,
-                queue: false,
+                queue: form.checked(QUEUE_FIELD),
             },
         )
         .await;

@@ -183,6 +183,20 @@ async fn a_signed_out_visitor_reaches_no_page_only_the_assets() {
         0,
         "a signed-out form changed nothing"
     );
+    // A poll (htmx) is told to send the whole page to sign-in, and back to the page.
+    let poll = app
+        .client
+        .get(visitor.url("/dashboard/operations/queues"))
+        .header("HX-Request", "true")
+        .header("HX-Current-URL", visitor.url("/dashboard/operations"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(poll.status(), 200);
+    assert_eq!(
+        poll.headers()["HX-Redirect"],
+        "/dashboard/sign-in?next=%2Fdashboard%2Foperations"
+    );
     // Assets need no session and are cached by fingerprint.
     let page = visitor.get("/dashboard/sign-in").await;
     let html = page.text().await.unwrap();
