@@ -190,6 +190,17 @@ test("change the schedule", async () => {
   await check("stripe-schedule-saved");
 });
 
+test("copy the webhook URL and set its signing secret", async () => {
+  await goto(`/dashboard/integrations/${stripeId}`);
+  assert.match(await page.inputValue("#webhook-url"), new RegExp(`/webhooks/stripe/${stripeId}$`));
+  await page.fill("#webhook-secret", "whsec_dashboard_test");
+  await page.click("text=Save webhook settings");
+  await page.waitForURL(/\?done=webhook$/);
+  assert.match(await page.locator("label[for=webhook-secret]").innerText(), /\(set;/);
+  assert.ok(!(await page.content()).includes("whsec_dashboard_test"), "a secret is never put in a page");
+  await check("stripe-webhook-saved");
+});
+
 test("run an action and see its result", async () => {
   await goto(`/dashboard/integrations/${stripeId}/actions`);
   const form = page.locator("form[action$='/actions/create_customer']");

@@ -221,7 +221,11 @@ struct OverviewPage {
 struct Webhook {
     url: String,
     events: String,
+    /// The secret is the integration's own (not the provider app's): it is set here.
+    own_secret: bool,
     secret_set: bool,
+    /// `Some` for providers with a subscription handshake: whether its token is set.
+    verify_token_set: Option<bool>,
 }
 
 /// Describes a schedule in words.
@@ -297,7 +301,9 @@ async fn overview_page(
             Some(Webhook {
                 url: setup.url,
                 events: setup.events.join(", "),
+                own_secret: setup.secret_source == "integration",
                 secret_set: setup.secret_set,
+                verify_token_set: setup.verify_token_set,
             })
         }
         None => None,
@@ -574,6 +580,58 @@ pub async fn sync(
             .await
         }
         Err(error) => Err(error.into()),
+    }
+}
+
+/// `POST /dashboard/integrations/{id}/webhook`: sets the webhook signing secret
+/// and/or the handshake's verify token (sealed like every credential; a blank
+/// field leaves its value as it is).
+pub async fn save_webhook(
+    req: HttpRequest,
+    signed: Signed,
+    id: web::Path<String>,
+    form: Form,
+) -> Result<HttpResponse, DashError> {
+    signed.check(&form)?;
+    let loaded = load(&req, &signed, &id).await?;
+    // Secrets keep their exact bytes; blank means "unchanged".
+    let secret = |name: &str| {
+        form.get(name)
+            .filter(|v| !v.trim().is_empty())
+            .map(str::to_owned)
+    };
+    match loaded
+        .state
+        .app
+        .configure_webhook(
+            signed.workspace_id(),
+            loaded.id(),
+            secret("signing_secret"),
+            secret("verify_token"),
+        )
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!(
+            "/dashboard/integrations/{}?done=webhook",
+            loaded.id()
+        ))),
+        Err(error) if error.code == ErrorCode::Internal => Err(error.into()),
+        Err(error) => {
+            overview_page(
+                &loaded,
+                &signed,
+                OverviewInput {
+                    notice: Some(Notice::bad(format!(
+                        "The webhook settings were not saved: {}",
+                        error.detail
+                    ))),
+                    status: StatusCode::from_u16(error.code.http_status())
+                        .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+                    ..OverviewInput::default()
+                },
+            )
+            .await
+        }
     }
 }
 

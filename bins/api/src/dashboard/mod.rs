@@ -73,6 +73,10 @@ pub fn mount(cfg: &mut web::ServiceConfig) {
                 "/integrations/{id}/streams",
                 web::post().to(integration::save_streams),
             )
+            .route(
+                "/integrations/{id}/webhook",
+                web::post().to(integration::save_webhook),
+            )
             .route("/integrations/{id}/test", web::post().to(integration::test))
             .route("/integrations/{id}/sync", web::post().to(integration::sync))
             .route(

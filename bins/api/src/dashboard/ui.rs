@@ -49,6 +49,7 @@ pub fn done_notice(code: &str) -> Option<Notice> {
         "authorized" => "Connected: access was granted at the provider.",
         "saved" => "Settings saved.",
         "streams" => "Streams saved.",
+        "webhook" => "Webhook settings saved.",
         "sync" => "Sync started: its run appears below and updates as it goes.",
         "joined" => "A sync covering these streams is already running: this request joined it.",
         "reconnected" => "Reconnected: the provider accepted the new credentials.",

@@ -366,6 +366,7 @@ async fn forms_refuse_a_missing_or_wrong_csrf_token() {
         format!("/dashboard/integrations/{stripe}/test"),
         format!("/dashboard/integrations/{stripe}/settings"),
         format!("/dashboard/integrations/{stripe}/streams"),
+        format!("/dashboard/integrations/{stripe}/webhook"),
         format!("/dashboard/integrations/{stripe}/disconnect"),
         format!("/dashboard/integrations/{stripe}/reconnect"),
         format!("/dashboard/integrations/{stripe}/actions/create_customer"),
