@@ -440,6 +440,11 @@ pub fn place_connect_error(
         ErrorCode::Internal => return Err(error.into()),
         _ => errors.push(error.detail.clone()),
     }
+    // Said once at the top too (an alert screen readers announce), pointing at the
+    // fields that say why.
+    if errors.is_empty() && fields.iter().any(|f| f.error.is_some()) {
+        errors.push("Nothing was connected: see the fields marked below.".to_owned());
+    }
     Ok(errors)
 }
 
