@@ -307,6 +307,26 @@ test("disconnect, after a confirmation", async () => {
   await check("disconnected");
 });
 
+test("the basic flows work with JavaScript off", async () => {
+  const plain = await browser.newContext({ javaScriptEnabled: false });
+  const tab = await plain.newPage();
+  await tab.goto(new URL("/dashboard/sign-in", base).toString());
+  await tab.fill("#api_key", apiKey);
+  await tab.click("button[type=submit]");
+  await tab.waitForURL(/\/dashboard\/integrations$/);
+  // The catalog search is a plain GET form.
+  await tab.fill("#q", "stripe");
+  await tab.click("form[role=search] button");
+  await tab.waitForURL(/\/dashboard\/integrations\?q=stripe$/);
+  assert.deepEqual(await tab.locator("#catalog h3 + .grid .card h3").allInnerTexts(), ["Stripe"]);
+  // The queue figures are there without polling.
+  await tab.goto(new URL("/dashboard/operations", base).toString());
+  assert.ok((await tab.locator("#queue-figures tbody tr").count()) > 0);
+  shot += 1;
+  await tab.screenshot({ path: join(artifacts, `${String(shot).padStart(2, "0")}-no-javascript.png`), fullPage: true });
+  await plain.close();
+});
+
 test("sign out", async () => {
   await page.click("text=Sign out");
   await page.waitForURL(/\/dashboard\/sign-in\?signed_out=1$/);
