@@ -803,6 +803,8 @@ struct RunsPage {
     head: Head,
     runs: Vec<RunRow>,
     next: Option<String>,
+    /// A run has not ended: the list refreshes itself (htmx) until every one has.
+    live: bool,
 }
 
 /// `GET /dashboard/integrations/{id}/runs`: runs with status, counts and errors,
@@ -820,9 +822,13 @@ pub async fn runs(
         .sync_runs(signed.workspace_id(), loaded.id(), query.page().request()?)
         .await?;
     let (runs, next) = paged(listed, |run| RunRow::from(&run));
+    let live = runs
+        .iter()
+        .any(|run| matches!(run.status.as_str(), "queued" | "running" | "retrying"));
     page(
         StatusCode::OK,
         &RunsPage {
+            live,
             layout: tab_layout(&loaded, &signed, "Runs")
                 .with_notice(query.done.as_deref().and_then(done_notice)),
             head: loaded.head("runs"),
