@@ -5,8 +5,10 @@
 //! junction-sandbox, junction-api and junction-worker, creates a demo workspace,
 //! connects every provider entry the sandbox's catalog (`GET /_sandbox/catalog`) lists
 //! with the values it gives (API keys through `POST /v1/integrations`, OAuth entries
-//! through the real OAuth flow), runs each one's first sync, prints the API key and
-//! URLs, and stops everything on Ctrl-C.
+//! through the real OAuth flow), runs each one's first sync, prints the API key,
+//! the URLs (the dashboard's too) and a one-time dashboard sign-in link, and stops
+//! everything on Ctrl-C. [`start_stack`] is how the browser tests start the product
+//! too.
 
 use std::{
     path::PathBuf,
@@ -196,6 +198,96 @@ fn key_ring() -> Result<String> {
     Ok(keys)
 }
 
+/// What [`start_stack`] started: the processes (stopped when dropped) and the
+/// workspace it created.
+pub(crate) struct Stack {
+    pub(crate) processes: Processes,
+    pub(crate) workspace_id: String,
+    pub(crate) api_key: String,
+}
+
+/// Starts junction-sandbox on `sandbox`, junction-api on `api` and junction-worker
+/// (logs `sandbox.log`, `api.log`, `worker.log` in `logs`) with `env`, on a migrated
+/// database, and creates a workspace named `name` with the CLI. The demo and the
+/// browser tests start the product this one way.
+pub(crate) fn start_stack(
+    bin: &dyn Fn(&str) -> PathBuf,
+    env: &[(&str, &str)],
+    sandbox: &str,
+    api: &str,
+    logs: &std::path::Path,
+    name: &str,
+) -> Result<Stack> {
+    let mut processes = Processes(Vec::new());
+    processes.0.push(spawn(
+        "junction-sandbox",
+        bin("junction-sandbox"),
+        &[("JUNCTION_SANDBOX_BIND", sandbox)],
+        &logs.join("sandbox.log"),
+    )?);
+    wait_for(
+        "junction-sandbox",
+        || reachable(sandbox),
+        Duration::from_secs(30),
+    )?;
+    processes.0.push(spawn(
+        "junction-api",
+        bin("junction-api"),
+        env,
+        &logs.join("api.log"),
+    )?);
+    wait_for(
+        &format!("junction-api (see {})", logs.join("api.log").display()),
+        || reachable(api),
+        Duration::from_secs(30),
+    )?;
+    processes.0.push(spawn(
+        "junction-worker",
+        bin("junction-worker"),
+        env,
+        &logs.join("worker.log"),
+    )?);
+    let created = Command::new(bin("junction"))
+        .args(["workspace", "create", name, "--json"])
+        .envs(env.iter().copied())
+        .output()?;
+    if !created.status.success() {
+        bail!(
+            "junction workspace create failed: {}",
+            String::from_utf8_lossy(&created.stderr).trim()
+        );
+    }
+    let workspace: Value = serde_json::from_slice(&created.stdout)?;
+    let field = |name: &str| {
+        workspace[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("no {name} in the CLI's output"))
+    };
+    Ok(Stack {
+        workspace_id: field("workspace_id")?,
+        api_key: field("api_key")?,
+        processes,
+    })
+}
+
+/// A one-time dashboard sign-in link for the workspace (`junction dashboard-link`).
+fn sign_in_link(
+    bin: &dyn Fn(&str) -> PathBuf,
+    env: &[(&str, &str)],
+    workspace_id: &str,
+) -> Result<String> {
+    let printed: Value = serde_json::from_str(&crate::output(
+        Command::new(bin("junction"))
+            .args(["dashboard-link", "--workspace", workspace_id, "--json"])
+            .envs(env.iter().copied()),
+    )?)?;
+    printed["url"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("no url in the CLI's output: {printed}"))
+}
+
 /// Starts `program` with `env`, its stderr in the file `log`.
 pub(crate) fn spawn(
     name: &'static str,
@@ -264,51 +356,11 @@ pub fn demo() -> Result<()> {
             bail!("{addr} is taken ({name} of another demo still running?): stop it first");
         }
     }
-    let mut processes = Processes(Vec::new());
-    processes.0.push(spawn(
-        "junction-sandbox",
-        binary("junction-sandbox"),
-        &[("JUNCTION_SANDBOX_BIND", SANDBOX)],
-        &demo_dir().join("sandbox.log"),
-    )?);
-    wait_for(
-        "junction-sandbox",
-        || reachable(SANDBOX),
-        Duration::from_secs(30),
-    )?;
-    processes.0.push(spawn(
-        "junction-api",
-        binary("junction-api"),
-        &env,
-        &demo_dir().join("api.log"),
-    )?);
-    wait_for(
-        "junction-api (see .demo/api.log)",
-        || reachable(API),
-        Duration::from_secs(30),
-    )?;
-    processes.0.push(spawn(
-        "junction-worker",
-        binary("junction-worker"),
-        &env,
-        &demo_dir().join("worker.log"),
-    )?);
-
-    let created = Command::new(binary("junction"))
-        .args(["workspace", "create", "Demo", "--json"])
-        .envs(env)
-        .output()?;
-    if !created.status.success() {
-        bail!(
-            "junction workspace create failed: {}",
-            String::from_utf8_lossy(&created.stderr).trim()
-        );
-    }
-    let workspace: Value = serde_json::from_slice(&created.stdout)?;
-    let api_key = workspace["api_key"]
-        .as_str()
-        .ok_or_else(|| anyhow!("no api_key in the CLI's output"))?
-        .to_owned();
+    let stack = start_stack(&binary, &env, SANDBOX, API, &demo_dir(), "Demo")?;
+    let processes = stack.processes;
+    let workspace_id = stack.workspace_id;
+    let api_key = stack.api_key;
+    let link = sign_in_link(&binary, &env, &workspace_id)?;
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -318,11 +370,13 @@ pub fn demo() -> Result<()> {
     println!();
     println!("Junction demo is running (offline, against the sandbox). Ctrl-C stops it.");
     println!();
-    println!(
-        "  workspace   {}",
-        workspace["workspace_id"].as_str().unwrap_or_default()
-    );
+    println!("  workspace   {workspace_id}");
     println!("  API key     {api_key}");
+    println!("  dashboard   http://{API}/dashboard/   (sign in with the API key)");
+    println!("  sign-in     {link}");
+    println!(
+        "              (a one-time link: `junction dashboard-link --workspace {workspace_id}` prints another)"
+    );
     println!("  API         http://{API}/v1   (Swagger UI: http://{API}/docs/)");
     println!("  sandbox     http://{SANDBOX}/");
     println!("  metrics     http://{API}/metrics, http://{WORKER_METRICS}/metrics");

@@ -3,6 +3,9 @@
 //! - `cargo xtask test`: checks that the test services answer, then format check,
 //!   clippy with `-D warnings` and the whole test suite (cargo-nextest when installed,
 //!   else `cargo test`). The README's test command, and what `.ci/run` runs.
+//!   Then the dashboard's browser tests (`cargo xtask browser`, see browser.rs).
+//! - `cargo xtask browser`: the dashboard's browser tests alone: playwright-core
+//!   (npm, pinned) driving the machine's Chromium against the running product.
 //! - `cargo xtask services`: checks that the Postgres and Redis the tests use answer.
 //! - `cargo xtask bench [queue|ingest|memory]`: the benchmarks (see bench.rs).
 //! - `cargo xtask provider-lines`: code lines per provider crate (see lines.rs).
@@ -21,6 +24,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 mod bench;
+mod browser;
 mod demo;
 mod lines;
 mod new_provider;
@@ -29,7 +33,10 @@ mod schemathesis;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("test") => check_services().and_then(|()| test(&args[1..])),
+        Some("test") => check_services()
+            .and_then(|()| test(&args[1..]))
+            .and_then(|()| browser::browser()),
+        Some("browser") => browser::browser(),
         Some("services") => check_services(),
         Some("bench") => bench::bench(&args[1..]),
         Some("demo") => demo::demo(),
@@ -60,7 +67,10 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   demo          run the whole product offline against the sandbox (Ctrl-C stops it)
   test [ARGS]   services check, fmt check, clippy -D warnings, whole test suite
-                (ARGS go to the test runner)
+                (ARGS go to the test runner), then the browser tests
+  browser       the dashboard's browser tests: playwright-core (npm, pinned in
+                browser-tests/) driving /usr/bin/chromium against sandbox, API and
+                worker; screenshots in browser-tests/artifacts/
   services      check that the test Postgres and Redis answer
   bench [queue|ingest|memory]   release build, then the benchmarks (all by default;
                 one line per figure, recorded in docs/benchmarks.md)

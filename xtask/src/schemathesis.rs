@@ -83,7 +83,7 @@ pub fn schemathesis() -> Result<()> {
     let out = target.join("schemathesis");
     std::fs::create_dir_all(&out)?;
 
-    let database_url = fresh_database()?;
+    let database_url = fresh_database(DATABASE)?;
     let keys = output(Command::new(bin("junction")).args(["keys", "generate", "--id", "st"]))?;
     let redis = std::env::var("JUNCTION_TEST_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
@@ -258,24 +258,25 @@ fn virtualenv(version: &str, requirements: &str) -> Result<PathBuf> {
     Ok(st)
 }
 
-/// A fresh `junction_schemathesis` database on the test server; its URL.
-fn fresh_database() -> Result<String> {
+/// A fresh database named `name` on the test server (dropped first when it
+/// exists); its URL. Schemathesis and the browser tests each run on one.
+pub(crate) fn fresh_database(name: &str) -> Result<String> {
     let base = std::env::var("JUNCTION_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     for sql in [
-        format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"),
-        format!("CREATE DATABASE {DATABASE}"),
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
     ] {
         output(Command::new("psql").args([&base, "-qc", &sql]))?;
     }
     match base.rsplit_once('/') {
-        Some((server, _)) => Ok(format!("{server}/{DATABASE}")),
+        Some((server, _)) => Ok(format!("{server}/{name}")),
         None => bail!("JUNCTION_TEST_DATABASE_URL has no database part"),
     }
 }
 
 /// A local address nothing listens on now.
-fn free_address() -> Result<String> {
+pub(crate) fn free_address() -> Result<String> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string())
 }
 

@@ -97,17 +97,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         if status.is_server_error() {
-            // The cause chain goes to the log (secrets never reach error values).
-            match &self.0.source {
-                Some(source) => tracing::error!(
-                    code = self.0.code.name(),
-                    error = format!("{source:#}"),
-                    "request failed"
-                ),
-                None => {
-                    tracing::error!(code = self.0.code.name(), detail = %self.0.detail, "request failed")
-                }
-            }
+            log_server_error(&self.0);
         }
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
@@ -115,6 +105,22 @@ impl ResponseError for ApiError {
             response.insert_header(("Retry-After", seconds.to_string()));
         }
         response.json(self.problem())
+    }
+}
+
+/// Logs a failed request's error with its cause chain (secrets never reach error
+/// values); the answer shows only the detail. The API and the dashboard both use it
+/// for their 5xx answers.
+pub fn log_server_error(error: &Error) {
+    match &error.source {
+        Some(source) => tracing::error!(
+            code = error.code.name(),
+            error = format!("{source:#}"),
+            "request failed"
+        ),
+        None => {
+            tracing::error!(code = error.code.name(), detail = %error.detail, "request failed")
+        }
     }
 }
 

@@ -5,9 +5,12 @@
 //! configuration is loaded once and the [`junction_app::App`] built from it is shared
 //! in [`AppState`]. [`spawn`] serves it all (the binary and the tests use the same
 //! function); the OpenAPI document comes from the same mounting ([`openapi`]), and
-//! tells [`middleware::allowed_methods`] which methods each path takes.
+//! tells [`middleware::allowed_methods`] which methods each path takes. The
+//! [`dashboard`] serves server-rendered pages under `/dashboard` over the same use
+//! cases.
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod middleware;
@@ -74,6 +77,9 @@ pub fn spawn(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
                 .route(web::get().to(move || std::future::ready(web::Json(document.clone())))),
         )
         .service(SwaggerUi::new("/docs/{_:.*}").config(OPENAPI_PATH.into()))
+        // The dashboard: plain actix services, so the OpenAPI document (the JSON
+        // API's) leaves them out.
+        .configure(dashboard::mount)
         .service(web::redirect("/docs", "/docs/"))
         .default_service(web::to(not_found))
     })

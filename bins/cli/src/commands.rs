@@ -6,7 +6,7 @@ use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use junction_app::{
-    DatabaseUrl, KEYS_ENV, KeyRing, Vault, dead_letters,
+    DatabaseUrl, KEYS_ENV, KeyRing, Vault, dashboard, dead_letters,
     models::{DeadLetterFilter, Queue},
     workspaces::{self, Operator},
 };
@@ -128,6 +128,30 @@ enum Command {
     /// Lists and replays dead letters (jobs that failed for good).
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Prints a one-time link that signs in to a workspace's dashboard (works once,
+    /// within 15 minutes).
+    #[command(name = "dashboard-link")]
+    DashboardLink {
+        #[arg(long, value_parser = parse_workspace)]
+        workspace: WorkspaceId,
+        /// The API's public URL, which the link starts with.
+        #[arg(long, env = "JUNCTION_PUBLIC_URL", default_value = "http://127.0.0.1:8080", value_parser = parse_public_url)]
+        public_url: url::Url,
+        #[command(flatten)]
+        db: Database,
+        /// Print one JSON object {"url", "expires_at"}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_public_url(value: &str) -> Result<url::Url, String> {
+    url::Url::parse(value)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
+        .ok_or_else(|| {
+            "the value is not an http(s) URL like https://junction.example.com".to_owned()
+        })
 }
 
 #[derive(Debug, Args)]
@@ -324,7 +348,8 @@ impl Command {
                 | OperatorKeyCommand::Revoke { db, .. },
             )
             | Self::Keys(KeysCommand::Rotate { db, .. })
-            | Self::Dlq(DlqCommand::List { db, .. } | DlqCommand::Replay { db, .. }) => Some(db),
+            | Self::Dlq(DlqCommand::List { db, .. } | DlqCommand::Replay { db, .. })
+            | Self::DashboardLink { db, .. } => Some(db),
             Self::Keys(KeysCommand::Generate { .. }) => None,
         }
     }
@@ -387,7 +412,38 @@ pub async fn run(cli: Cli) -> Result<String> {
             db,
             json,
         }) => dlq_replay(&db, workspace, id, all, &filter, limit, json).await,
+        Command::DashboardLink {
+            workspace,
+            public_url,
+            db,
+            json,
+        } => dashboard_link(&db, workspace, &public_url, json).await,
     }
+}
+
+/// Prints a one-time sign-in link to a workspace's dashboard.
+async fn dashboard_link(
+    db: &Database,
+    workspace: WorkspaceId,
+    public_url: &url::Url,
+    json: bool,
+) -> Result<String> {
+    let store = operator(db).await?.store().await.map_err(fail)?;
+    let link = dashboard::create_sign_in_link(&store, workspace)
+        .await
+        .map_err(fail)?;
+    let mut url = public_url.join(dashboard::LINK_PATH)?;
+    url.query_pairs_mut()
+        .append_pair("token", link.token.expose_secret());
+    Ok(if json {
+        json!({"url": url.as_str(), "expires_at": link.expires_at}).to_string()
+    } else {
+        format!(
+            "{url}\nopen it within {} minutes (until {}); it signs in once",
+            dashboard::LINK_LIFETIME_MINUTES,
+            link.expires_at.format("%Y-%m-%d %H:%M UTC")
+        )
+    })
 }
 
 /// The operator's access to the database the arguments name.

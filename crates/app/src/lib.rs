@@ -30,6 +30,7 @@
 //! - [`data`]: records; [`kpis`]: KPI series, totals and the metric catalog, by
 //!   metric kind ([`aggregate`]); [`dead_letters`]: dead letters and queue
 //!   figures; [`workspaces`]: workspaces, API keys and key rotation;
+//!   [`dashboard`]: the dashboard's sessions, CSRF tokens and sign-in links;
 //! - [`worker`]: the job handlers and the worker's run loop (queues, scheduler,
 //!   outbox relay), which the worker binary and end-to-end tests start.
 //!
@@ -43,6 +44,7 @@ pub mod alerts;
 pub mod config;
 pub mod connect;
 pub mod connections;
+pub mod dashboard;
 pub mod data;
 pub mod dead_letters;
 pub mod error;

@@ -423,6 +423,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    dashboard_sessions (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        session_hash -> Bytea,
+        csrf_secret -> Bytea,
+        api_key_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    dashboard_sign_in_links (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(webhook_endpoint_secrets -> webhook_endpoints (endpoint_id));
 diesel::joinable!(outbound_deliveries -> outbound_events (event_id));
 diesel::joinable!(outbound_deliveries -> webhook_endpoints (endpoint_id));
@@ -454,4 +478,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbound_events,
     outbound_deliveries,
     outbound_attempts,
+    dashboard_sessions,
+    dashboard_sign_in_links,
 );

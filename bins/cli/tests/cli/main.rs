@@ -622,3 +622,76 @@ async fn dead_letters_are_listed_and_replayed_from_the_command_line() {
         "is not a queue",
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dashboard_link_prints_a_one_time_sign_in_link() {
+    let db = TestDb::new().await;
+    let (ws, _) = create_workspace(db.store(), "Acme").await;
+    let url = db.url().expose().to_owned();
+    let env = [("DATABASE_URL", url.as_str())];
+    let ws_arg = ws.to_string();
+
+    let printed = junction(
+        &[
+            "dashboard-link",
+            "--workspace",
+            &ws_arg,
+            "--public-url",
+            "https://junction.example.com/",
+        ],
+        &env,
+    );
+    assert!(printed.status.success(), "{printed:?}");
+    let text = stdout(&printed);
+    let link = text.lines().next().unwrap();
+    let prefix = "https://junction.example.com/dashboard/sign-in/link?token=jdl_";
+    assert!(link.starts_with(prefix), "{text}");
+    assert!(text.contains("within 15 minutes"), "{text}");
+    let token = SecretString::from(link.split_once("token=").unwrap().1.to_owned());
+
+    // The link signs in once.
+    let mut conn = db.store().unscoped().await.unwrap();
+    assert_eq!(
+        repo::dashboard_sign_in_links::use_link(&mut conn, &token)
+            .await
+            .unwrap(),
+        Some(ws)
+    );
+    assert_eq!(
+        repo::dashboard_sign_in_links::use_link(&mut conn, &token)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let json = junction(&["dashboard-link", "--workspace", &ws_arg, "--json"], &env);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert!(
+        value["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:8080/dashboard/sign-in/link?token=jdl_")
+    );
+    assert!(value["expires_at"].is_string());
+
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_one_line_error(
+        &junction(&["dashboard-link", "--workspace", &unknown], &env),
+        1,
+        "not found",
+    );
+    assert_one_line_error(
+        &junction(
+            &[
+                "dashboard-link",
+                "--workspace",
+                &ws_arg,
+                "--public-url",
+                "ftp://x",
+            ],
+            &env,
+        ),
+        2,
+        "not an http(s) URL",
+    );
+}

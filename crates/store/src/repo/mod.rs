@@ -6,6 +6,8 @@ pub mod action_runs;
 pub mod alerts;
 pub mod api_keys;
 pub mod credentials;
+pub mod dashboard_sessions;
+pub mod dashboard_sign_in_links;
 pub mod dead_letters;
 pub mod email_suppressions;
 pub mod idempotency;
@@ -40,8 +42,8 @@ pub fn clamp_limit(limit: i64) -> i64 {
     limit.clamp(1, MAX_PAGE)
 }
 
-/// SHA-256 of some bytes (API keys, OAuth states, idempotent request fingerprints,
-/// record contents).
+/// SHA-256 of some bytes (API keys, OAuth states, dashboard sessions and sign-in
+/// links, idempotent request fingerprints, record contents).
 pub fn sha256(bytes: &[u8]) -> Vec<u8> {
     ring::digest::digest(&ring::digest::SHA256, bytes)
         .as_ref()

@@ -42,6 +42,8 @@ pub const TENANT_TABLES: &[&str] = &[
     "outbound_attempts",
     "notification_settings",
     "weekly_report_settings",
+    "dashboard_sessions",
+    "dashboard_sign_in_links",
 ];
 
 #[derive(QueryableByName, Debug)]

@@ -292,6 +292,12 @@ pub async fn populate(
     )
     .await
     .unwrap();
+    repo::dashboard_sessions::create(c, workspace, None, Utc::now() + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    repo::dashboard_sign_in_links::create(c, workspace, Utc::now() + chrono::Duration::minutes(15))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     integration.id
 }
@@ -488,6 +494,8 @@ async fn the_cross_tenant_functions_are_the_system_roles() {
         "SELECT count(*) AS n FROM junction_integration_workspace(gen_random_uuid(), 'stripe')",
         "SELECT count(*) AS n FROM junction_oauth_state_workspace('\\x00')",
         "SELECT count(*) AS n FROM junction_outbox_depth()",
+        "SELECT count(*) AS n FROM junction_dashboard_session('\\x00', interval '1 hour')",
+        "SELECT count(*) AS n FROM junction_dashboard_use_link('\\x00')",
     ];
     let mut app = db.store().unscoped().await.unwrap();
     let mut system = db.system_store().unscoped().await.unwrap();

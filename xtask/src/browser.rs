@@ -1,0 +1,141 @@
+//! `cargo xtask browser`: the dashboard's browser tests (`browser-tests/`), which
+//! `cargo xtask test` runs after the Rust tests.
+//!
+//! - playwright-core comes from npm, pinned in `browser-tests/package-lock.json`,
+//!   installed with `npm ci` when `node_modules` is missing or older than the lock
+//!   (`PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1`: nothing downloads a browser);
+//! - the browser is the machine's Chromium (`/usr/bin/chromium`, or `CHROMIUM_PATH`;
+//!   `.ci/run` installs Debian's);
+//! - the product runs as the demo runs it ([`crate::demo::start_stack`]):
+//!   junction-sandbox, junction-api and junction-worker on free local ports, a fresh
+//!   `junction_browser` database on the test Postgres, the test Redis under a queue
+//!   prefix of its own, one workspace whose API key the tests sign in with;
+//! - `node --test browser-tests/dashboard.test.mjs` then drives the dashboard.
+//!
+//! Screenshots of every page land in `browser-tests/artifacts/` (gitignored), the
+//! processes' logs in `<target>/browser-tests/`.
+
+use std::{path::Path, process::Command, time::Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{
+    check_services, command,
+    demo::start_stack,
+    run,
+    schemathesis::{free_address, fresh_database},
+    workspace_root,
+};
+
+const DATABASE: &str = "junction_browser";
+const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Installs the pinned playwright-core when `node_modules` is missing or stale.
+fn npm_ci(dir: &Path) -> Result<()> {
+    let installed = dir.join("node_modules/.package-lock.json");
+    let lock = dir.join("package-lock.json");
+    let fresh = match (std::fs::metadata(&installed), std::fs::metadata(&lock)) {
+        (Ok(installed), Ok(lock)) => installed.modified()? >= lock.modified()?,
+        _ => false,
+    };
+    if fresh {
+        return Ok(());
+    }
+    eprintln!("==> npm ci (browser-tests)");
+    let status = command("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .current_dir(dir)
+        .status()
+        .context("running npm (install Node.js 20+ and npm: `apt-get install -y nodejs npm`)")?;
+    if !status.success() {
+        bail!("npm ci failed in {}", dir.display());
+    }
+    Ok(())
+}
+
+pub fn browser() -> Result<()> {
+    check_services()?;
+    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| DEFAULT_CHROMIUM.into());
+    if !Path::new(&chromium).exists() {
+        bail!(
+            "no Chromium at {chromium}: `apt-get install -y chromium` (or set CHROMIUM_PATH); the browser tests never download one"
+        );
+    }
+    let dir = workspace_root().join("browser-tests");
+    npm_ci(&dir)?;
+    run(
+        "cargo",
+        &[
+            "build",
+            "--locked",
+            "-p",
+            "junction-cli",
+            "-p",
+            "junction-api",
+            "-p",
+            "junction-worker",
+            "-p",
+            "junction-sandbox-server",
+        ],
+    )?;
+    let target = crate::target_dir()?;
+    let bin = |name: &str| target.join("debug").join(name);
+    let logs = target.join("browser-tests");
+    std::fs::create_dir_all(&logs)?;
+    let database_url = fresh_database(DATABASE)?;
+    let keys =
+        crate::output(Command::new(bin("junction")).args(["keys", "generate", "--id", "browser"]))?;
+    let redis = std::env::var("JUNCTION_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let (api_addr, sandbox_addr) = (free_address()?, free_address()?);
+    let (api_url, sandbox_url) = (
+        format!("http://{api_addr}"),
+        format!("http://{sandbox_addr}"),
+    );
+    let prefix = format!("junction-browser-{}", std::process::id());
+    let env = [
+        ("DATABASE_URL", database_url.as_str()),
+        ("JUNCTION_KEYS", keys.as_str()),
+        ("REDIS_URL", redis.as_str()),
+        ("JUNCTION_QUEUE_PREFIX", prefix.as_str()),
+        ("JUNCTION_SANDBOX_URL", sandbox_url.as_str()),
+        ("JUNCTION_BIND", api_addr.as_str()),
+        ("JUNCTION_PUBLIC_URL", api_url.as_str()),
+        ("JUNCTION_WORKER__METRICS_BIND", ""),
+        ("JUNCTION_WORKER__POLL_INTERVAL_MS", "50"),
+        ("JUNCTION_WORKER__SCHEDULER_INTERVAL_SECONDS", "5"),
+        ("JUNCTION_LOG", "info"),
+    ];
+    crate::output(Command::new(bin("junction")).arg("migrate").envs(env))?;
+    let stack = start_stack(&bin, &env, &sandbox_addr, &api_addr, &logs, "Browser tests")?;
+    let artifacts = dir.join("artifacts");
+    std::fs::create_dir_all(&artifacts)?;
+    let started = Instant::now();
+    eprintln!("==> node --test browser-tests/dashboard.test.mjs (Chromium at {chromium})");
+    let status = command("node")
+        .args(["--test", "--test-reporter=spec", "dashboard.test.mjs"])
+        .env("JUNCTION_URL", &api_url)
+        .env("JUNCTION_API_KEY", &stack.api_key)
+        .env("SANDBOX_URL", &sandbox_url)
+        .env("ARTIFACTS", &artifacts)
+        .env("CHROMIUM_PATH", &chromium)
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .current_dir(&dir)
+        .status()
+        .context("running node")?;
+    drop(stack.processes);
+    eprintln!(
+        "    browser tests done in {:.1}s; screenshots in {}",
+        started.elapsed().as_secs_f64(),
+        artifacts.display()
+    );
+    if !status.success() {
+        bail!(
+            "the browser tests failed ({status}); logs in {}, screenshots in {}",
+            logs.display(),
+            artifacts.display()
+        );
+    }
+    Ok(())
+}
