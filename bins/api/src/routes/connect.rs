@@ -4,7 +4,10 @@
 //! to `return_to`, only success stores anything).
 
 use actix_web::{HttpResponse, get, post, web};
-use junction_app::connect::{CallbackOutcome as Outcome, NewOAuthConnection, OAuthCallback};
+use junction_app::{
+    connect::{CallbackOutcome as Outcome, NewOAuthConnection, OAuthCallback},
+    connect_sessions::{self, ConnectOutcome},
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -83,6 +86,30 @@ impl From<CallbackQuery> for OAuthCallback {
 /// Reports a callback's outcome: a redirect to `return_to` with `status`,
 /// `integration_id` or `error` and `error_description`, or JSON without one.
 fn respond(outcome: Outcome) -> HttpResponse {
+    // A flow started through a connect session reports to the session's return URL
+    // in the session's terms.
+    if let (Some(session_id), Some(url)) = (outcome.connect_session_id, &outcome.return_to) {
+        let url = match &outcome.result {
+            Ok(id) => connect_sessions::outcome_url(
+                url,
+                session_id,
+                ConnectOutcome::Connected,
+                Some(*id),
+                None,
+            ),
+            Err(error) => {
+                let result = if outcome.expired {
+                    ConnectOutcome::Expired
+                } else {
+                    connect_sessions::outcome_of(error, outcome.denied)
+                };
+                connect_sessions::outcome_url(url, session_id, result, None, Some(error.code))
+            }
+        };
+        return HttpResponse::Found()
+            .insert_header(("Location", url.to_string()))
+            .finish();
+    }
     match (outcome.return_to, outcome.result) {
         (Some(mut url), result) => {
             {
