@@ -4,7 +4,13 @@
 
 use actix_web::{get, web};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{
+    IntoParams, ToSchema,
+    openapi::{
+        KnownFormat, ObjectBuilder, Required, SchemaFormat, Type,
+        path::{Parameter, ParameterBuilder, ParameterIn},
+    },
+};
 use uuid::Uuid;
 
 use crate::{
@@ -15,13 +21,38 @@ use crate::{
 };
 
 /// The integration and its field.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
+#[derive(Debug, Deserialize)]
 pub struct OptionsPath {
     pub id: Uuid,
-    /// A config field of the provider marked `options: true`.
-    #[param(schema_with = crate::schema::option_field)]
     pub field: String,
+}
+
+// By hand: utoipa leaves a parameter whose schema is given (`schema_with`) optional,
+// and a path parameter is always required.
+impl IntoParams for OptionsPath {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let uuid = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+            .build();
+        vec![
+            ParameterBuilder::new()
+                .name("id")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(uuid))
+                .build(),
+            ParameterBuilder::new()
+                .name("field")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some(
+                    "A config field of the provider marked `options: true`",
+                ))
+                .schema(Some(crate::schema::option_field()))
+                .build(),
+        ]
+    }
 }
 
 /// One choice.
