@@ -136,6 +136,30 @@ async fn sessions_are_created_read_and_revoked_and_their_token_is_no_api_key() {
         assert_problem(response, 404, "connect_session_not_found").await;
     }
 
+    // An answer holding a token is never stored for replay: the same
+    // Idempotency-Key makes another session.
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let response = app
+            .post("/v1/connect-sessions")
+            .header("Idempotency-Key", "same-key")
+            .json(&json!({"end_user": {"id": "user-8"}, "return_url": ORIGIN}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        assert!(response.headers().get("idempotent-replayed").is_none());
+        let body: Value = response.json().await.unwrap();
+        ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    assert_ne!(ids[0], ids[1]);
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) AS n FROM idempotency_keys")
+            .await,
+        0
+    );
+
     let revoked = app
         .delete(&format!("/v1/connect-sessions/{id}"))
         .send()
