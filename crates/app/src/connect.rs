@@ -19,16 +19,17 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use junction_core::{
     Adapter, AdapterError, AuthSpec, Connection, ErrorCode, Health, IntegrationId, OAuth2Spec,
     WorkspaceId,
     spec::{FieldError, ProviderSpec},
 };
 use junction_store::{
+    StoreError,
     models::{
-        AuthKind, Health as StoredHealth, Integration, IntegrationStatus, LogLevel, NewIntegration,
-        OAuthState, Operation,
+        AuthKind, ConnectSession, Health as StoredHealth, Integration, IntegrationStatus, LogLevel,
+        NewIntegration, OAuthState, Operation,
     },
     repo::{
         self,
@@ -43,7 +44,6 @@ use uuid::Uuid;
 
 use crate::{
     App, Error, Result,
-    connect_sessions::{self, SessionLink},
     integrations::{IntegrationDetails, log, validate_display_name, validate_schedule},
     schedules::set_every_schedule,
 };
@@ -110,7 +110,7 @@ pub struct CallbackOutcome {
     /// The flow (its state) expired before the callback.
     pub expired: bool,
     /// The connect session the flow was started through: the outcome goes to
-    /// `return_to` as [`connect_sessions::outcome_url`] writes it.
+    /// `return_to` as [`crate::connect_sessions::outcome_url`] writes it.
     pub connect_session_id: Option<Uuid>,
 }
 
@@ -212,7 +212,7 @@ impl App {
         &self,
         workspace_id: WorkspaceId,
         request: NewOAuthConnection,
-        session: Option<&junction_store::models::ConnectSession>,
+        session: Option<&ConnectSession>,
     ) -> Result<StartedFlow> {
         let adapter = self.adapter(&request.provider)?;
         let spec = adapter.spec();
@@ -465,7 +465,7 @@ impl App {
         display_name: Option<&str>,
         schedule_seconds: Option<i32>,
         return_to: Option<&str>,
-        session: Option<&junction_store::models::ConnectSession>,
+        session: Option<&ConnectSession>,
     ) -> Result<StartedFlow> {
         // A session's return URL was checked against the workspace's allow-list
         // when the session was made.
@@ -768,7 +768,7 @@ impl App {
                     // again, as the provider's answer may have taken a while.
                     let session =
                         repo::connect_sessions::get_for_update(tx.conn(), link.id).await?;
-                    connect_sessions::check_live(&session, self.now())?;
+                    check_live(&session, self.now())?;
                     repo::integrations::set_end_user(
                         tx.conn(),
                         id,
@@ -778,7 +778,7 @@ impl App {
                         link.id,
                     )
                     .await
-                    .map_err(|e| connect_sessions::link_error(e, save.spec.id))?;
+                    .map_err(|e| link_error(e, save.spec.id))?;
                 }
                 Operation::Connect
             }
@@ -848,6 +848,63 @@ impl App {
             integration,
             secret_fields,
         })
+    }
+}
+
+/// What a connection made through a session carries to the integration.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionLink {
+    pub id: Uuid,
+    pub end_user_id: String,
+    pub end_user: Value,
+    pub tags: Value,
+}
+
+impl From<&ConnectSession> for SessionLink {
+    fn from(session: &ConnectSession) -> Self {
+        Self {
+            id: session.id,
+            end_user_id: session.end_user_id.clone(),
+            end_user: session.end_user.clone(),
+            tags: session.tags.clone(),
+        }
+    }
+}
+
+/// Whether a session can still connect at `now`: not revoked, not expired.
+pub(crate) fn check_live(session: &ConnectSession, now: DateTime<Utc>) -> Result<()> {
+    if session.revoked_at.is_some() {
+        return Err(Error::new(
+            ErrorCode::ConnectSessionRevoked,
+            "this connect session has been revoked",
+        ));
+    }
+    if session.expires_at <= now {
+        return Err(Error::new(
+            ErrorCode::ConnectSessionExpired,
+            "this connect session has expired: ask for a new link",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn session_used(provider: &str) -> Error {
+    Error::new(
+        ErrorCode::ConnectSessionUsed,
+        format!("this connect session already connected {provider}"),
+    )
+}
+
+/// Maps the unique (session, provider) index's refusal: two connections through one
+/// session raced, and the other one won.
+pub(crate) fn link_error(error: StoreError, provider: &str) -> Error {
+    match error {
+        StoreError::Conflict(message)
+            if message.contains("integrations_connect_session_provider_idx") =>
+        {
+            session_used(provider)
+        }
+        other => other.into(),
     }
 }
 

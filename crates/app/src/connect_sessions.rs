@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use junction_core::{AuthSpec, Category, ConfigField, ErrorCode, WorkspaceId, spec::FieldError};
 use junction_store::{
     StoreError,
@@ -35,7 +35,10 @@ use uuid::Uuid;
 
 use crate::{
     App, Error, Result,
-    connect::{NewConnection, NewOAuthConnection, StartedFlow, auth_kind},
+    connect::{
+        NewConnection, NewOAuthConnection, SessionLink, StartedFlow, auth_kind, check_live,
+        session_used,
+    },
     integrations::IntegrationDetails,
     recipients,
 };
@@ -229,43 +232,6 @@ pub fn tag_filter(text: &str) -> TagFilter {
     }
 }
 
-/// What a connection made through a session carries to the integration.
-#[derive(Debug, Clone)]
-pub(crate) struct SessionLink {
-    pub id: Uuid,
-    pub end_user_id: String,
-    pub end_user: Value,
-    pub tags: Value,
-}
-
-impl From<&ConnectSession> for SessionLink {
-    fn from(session: &ConnectSession) -> Self {
-        Self {
-            id: session.id,
-            end_user_id: session.end_user_id.clone(),
-            end_user: session.end_user.clone(),
-            tags: session.tags.clone(),
-        }
-    }
-}
-
-/// Whether a session can still connect at `now`: not revoked, not expired.
-pub(crate) fn check_live(session: &ConnectSession, now: DateTime<Utc>) -> Result<()> {
-    if session.revoked_at.is_some() {
-        return Err(Error::new(
-            ErrorCode::ConnectSessionRevoked,
-            "this connect session has been revoked",
-        ));
-    }
-    if session.expires_at <= now {
-        return Err(Error::new(
-            ErrorCode::ConnectSessionExpired,
-            "this connect session has expired: ask for a new link",
-        ));
-    }
-    Ok(())
-}
-
 /// Whether a session may connect `provider` now: allowed, and not connected yet.
 pub(crate) fn check_connectable(
     session: &ConnectSession,
@@ -284,26 +250,6 @@ pub(crate) fn check_connectable(
         return Err(session_used(provider));
     }
     Ok(())
-}
-
-fn session_used(provider: &str) -> Error {
-    Error::new(
-        ErrorCode::ConnectSessionUsed,
-        format!("this connect session already connected {provider}"),
-    )
-}
-
-/// Maps the unique (session, provider) index's refusal: two connections through one
-/// session raced, and the other one won.
-pub(crate) fn link_error(error: StoreError, provider: &str) -> Error {
-    match error {
-        StoreError::Conflict(message)
-            if message.contains("integrations_connect_session_provider_idx") =>
-        {
-            session_used(provider)
-        }
-        other => other.into(),
-    }
 }
 
 /// Checks a workspace's allow-list of return URLs (each a URL by

@@ -58,7 +58,7 @@ const SERVICE: Service<()> = Service::new(
     &[
         Route::post("properties/{property}:runReport", run_report),
         // The Admin API's list of the user's properties (`property_id`'s choices).
-        Route::get("accountSummaries", options::account_summaries),
+        Route::get("accountSummaries", account_summaries),
     ],
     Auth::new(API.auth, PROVIDER_ID).needs(&[READONLY_SCOPE, FULL_SCOPE]),
     ERRORS,
@@ -94,6 +94,16 @@ fn run_report(_: &mut (), call: &Call<'_>) -> FakeResponse {
         Ok(query) => FakeResponse::json(200, &query.run(property, today)),
         Err(InvalidArgument(message)) => ERRORS.named("invalid", &[("message", &message)]),
     }
+}
+
+/// `GET /v1beta/accountSummaries` (the Admin API's, in [`options`]).
+fn account_summaries(_: &mut (), call: &Call<'_>) -> FakeResponse {
+    options::account_summaries(call, SANDBOX_PROPERTY).unwrap_or_else(|_| {
+        ERRORS.named(
+            "invalid",
+            &[("message", "Invalid page token or page size.")],
+        )
+    })
 }
 
 #[cfg(test)]

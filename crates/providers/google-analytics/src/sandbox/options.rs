@@ -3,10 +3,9 @@
 //! most 200 and 50 by default; `pageToken`, the next at `nextPageToken`).
 
 use junction_core::fake::FakeResponse;
-use junction_toolkit::fake::{Call, Pager, Sizes};
+use junction_toolkit::fake::{Call, PageError, Pager, Sizes};
 use serde_json::{Value, json};
 
-use super::{ERRORS, SANDBOX_PROPERTY};
 use crate::options::ACCOUNT_SUMMARIES;
 
 /// Google's page sizes for the list: 50 unless asked, larger asks coerced to 200.
@@ -14,8 +13,8 @@ const PAGER: Pager = Pager::new(ACCOUNT_SUMMARIES)
     .size(50, 200)
     .sizes(Sizes::Cap);
 
-/// The sandbox user's accounts: the catalog's property first.
-fn accounts() -> Vec<Value> {
+/// The sandbox user's accounts: the catalog's property (`first`) first.
+fn accounts(first: &str) -> Vec<Value> {
     let account = |id: &str, name: &str, properties: &[(&str, &str)]| {
         json!({
             "name": format!("accountSummaries/{id}"),
@@ -34,7 +33,7 @@ fn accounts() -> Vec<Value> {
             "1000",
             "Sandbox Shop",
             &[
-                (SANDBOX_PROPERTY, "Sandbox Shop – web"),
+                (first, "Sandbox Shop – web"),
                 ("987654321", "Sandbox Shop – app"),
             ],
         ),
@@ -42,13 +41,8 @@ fn accounts() -> Vec<Value> {
     ]
 }
 
-/// `GET /v1beta/accountSummaries`.
-pub(super) fn account_summaries(_: &mut (), call: &Call<'_>) -> FakeResponse {
-    match PAGER.page(call.request, accounts()) {
-        Ok(page) => page.reply(),
-        Err(_) => ERRORS.named(
-            "invalid",
-            &[("message", "Invalid page token or page size.")],
-        ),
-    }
+/// `GET /v1beta/accountSummaries`, the catalog's property first (the caller words
+/// a paging parameter it refuses).
+pub(super) fn account_summaries(call: &Call<'_>, first: &str) -> Result<FakeResponse, PageError> {
+    Ok(PAGER.page(call.request, accounts(first))?.reply())
 }

@@ -85,7 +85,7 @@ const SERVICE: Service<()> = Service::new(
         Route::get("act_{account}", ad_account),
         Route::get("act_{account}/insights", insights),
         // The user's ad accounts (`ad_account_id`'s choices).
-        Route::get("me/adaccounts", options::ad_accounts),
+        Route::get("me/adaccounts", ad_accounts),
     ],
     // The token as a Bearer header, or as the `access_token` query parameter.
     Auth::new(API.auth, PROVIDER_ID)
@@ -196,6 +196,15 @@ fn insights(_: &mut (), call: &Call<'_>) -> FakeResponse {
     }]});
     page.reply()
         .with_header(BUC_USAGE_HEADER, &usage.to_string())
+}
+
+/// `GET /me/adaccounts` (in [`options`]).
+fn ad_accounts(_: &mut (), call: &Call<'_>) -> FakeResponse {
+    match options::ad_accounts(call, SANDBOX_AD_ACCOUNT, &requested_fields(call)) {
+        Ok(page) => page,
+        Err(PageError::Cursor { .. }) => invalid("Invalid cursor"),
+        Err(_) => invalid("param limit must be a positive integer"),
+    }
 }
 
 /// The `fields` query parameter, split.

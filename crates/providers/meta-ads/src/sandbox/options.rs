@@ -6,17 +6,17 @@ use junction_core::fake::FakeResponse;
 use junction_toolkit::fake::{Call, PageError, Pager};
 use serde_json::{Value, json};
 
-use super::{SANDBOX_AD_ACCOUNT, data, invalid, requested_fields};
+use super::data;
 use crate::{options::AD_ACCOUNTS, spec::GRAPH_VERSION};
 
 /// Edges page by 25 unless asked; the fake takes at most 100 a page.
 const PAGER: Pager = Pager::new(AD_ACCOUNTS).size(25, 100);
 
-/// The sandbox user's ad accounts: the catalog's first, then a paused and a
-/// disabled one.
-fn accounts() -> Vec<Value> {
+/// The sandbox user's ad accounts: the catalog's (`first`) first, then another
+/// active one and a disabled one.
+fn accounts(first: &str) -> Vec<Value> {
     [
-        (SANDBOX_AD_ACCOUNT, "USD", 1),
+        (first, "USD", 1),
         ("2345678901", "EUR", 1),
         ("3456789012", "GBP", 2),
     ]
@@ -33,14 +33,18 @@ fn accounts() -> Vec<Value> {
     .collect()
 }
 
-/// `GET /me/adaccounts?fields=..`.
-pub(super) fn ad_accounts(_: &mut (), call: &Call<'_>) -> FakeResponse {
-    let fields = requested_fields(call);
-    let rows: Vec<Value> = accounts()
+/// `GET /me/adaccounts?fields=..` with the `fields` asked for, the catalog's
+/// account (`first`) first (the caller words a paging parameter it refuses).
+pub(super) fn ad_accounts(
+    call: &Call<'_>,
+    first: &str,
+    fields: &[String],
+) -> Result<FakeResponse, PageError> {
+    let rows: Vec<Value> = accounts(first)
         .into_iter()
         .map(|account| {
             let mut kept = json!({"id": account["id"]});
-            for field in &fields {
+            for field in fields {
                 if let Some(value) = account.get(field) {
                     kept[field] = value.clone();
                 }
@@ -48,11 +52,7 @@ pub(super) fn ad_accounts(_: &mut (), call: &Call<'_>) -> FakeResponse {
             kept
         })
         .collect();
-    let page = match PAGER.page(call.request, rows) {
-        Ok(page) => page,
-        Err(PageError::Cursor { .. }) => return invalid("Invalid cursor"),
-        Err(_) => return invalid("param limit must be a positive integer"),
-    };
+    let page = PAGER.page(call.request, rows)?;
     let (first, more, after) = (page.first.clone(), page.more, page.last.clone());
     let mut page = page;
     if let Some(first) = first {
@@ -72,5 +72,5 @@ pub(super) fn ad_accounts(_: &mut (), call: &Call<'_>) -> FakeResponse {
         );
         page = page.with("/paging/next", json!(next));
     }
-    page.reply()
+    Ok(page.reply())
 }
