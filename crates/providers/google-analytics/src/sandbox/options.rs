@@ -46,3 +46,44 @@ fn accounts(first: &str) -> Vec<Value> {
 pub(super) fn account_summaries(call: &Call<'_>, first: &str) -> Result<FakeResponse, PageError> {
     Ok(PAGER.page(call.request, accounts(first))?.reply())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use junction_core::fake::{FakeContext, FakeRequest, NoTokens};
+
+    fn page(query: &str) -> Value {
+        let request = FakeRequest {
+            method: http::Method::GET,
+            path: "/v1beta/accountSummaries".into(),
+            query: query.into(),
+            headers: http::HeaderMap::new(),
+            body: Vec::new(),
+        };
+        let ctx = FakeContext {
+            tokens: &NoTokens,
+            fault: None,
+            now: Utc::now(),
+        };
+        let response = account_summaries(&Call::new(&request, &ctx), "42").unwrap();
+        assert_eq!(response.status, 200);
+        serde_json::from_slice(&response.body).unwrap()
+    }
+
+    #[test]
+    fn pages_follow_next_page_token_to_the_end() {
+        let first = page("pageSize=1");
+        assert_eq!(first["accountSummaries"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            first["accountSummaries"][0]["propertySummaries"][0]["property"],
+            "properties/42"
+        );
+        let token = first["nextPageToken"].as_str().unwrap();
+        let last = page(&format!("pageSize=1&pageToken={token}"));
+        assert_eq!(last["accountSummaries"][0]["account"], "accounts/2000");
+        assert!(last.get("nextPageToken").is_none(), "{last}");
+        // Without a size, Google's 50: everything at once.
+        assert_eq!(page("")["accountSummaries"].as_array().unwrap().len(), 2);
+    }
+}
