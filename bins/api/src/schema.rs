@@ -445,41 +445,6 @@ pub fn signing_secret_or_null() -> Object {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use base64::{Engine, engine::general_purpose::STANDARD};
-    use regex::Regex;
-    use secrecy::SecretString;
-
-    use super::*;
-
-    /// The secret pattern takes exactly the secrets the application accepts.
-    #[test]
-    fn the_signing_secret_pattern_is_the_applications_check() {
-        let pattern = Regex::new(SIGNING_SECRET).unwrap();
-        let check = |text: &str| {
-            junction_app::outbound::endpoints::check_secret(&SecretString::from(text.to_owned()))
-                .is_ok()
-        };
-        for len in 0..=70usize {
-            let key: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
-            let text = format!("whsec_{}", STANDARD.encode(&key));
-            assert_eq!(pattern.is_match(&text), check(&text), "{len} bytes");
-            assert_eq!(check(&text), (24..=64).contains(&len), "{len} bytes");
-        }
-        for odd in [
-            "whsec_",
-            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB==",
-            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=",
-            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA AAAA",
-            "sk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-        ] {
-            assert_eq!(pattern.is_match(odd), check(odd), "{odd}");
-        }
-    }
-}
-
 /// The providers a connect session may connect, or `null` (every one).
 pub fn connect_providers() -> Array {
     let registry = junction_registry::Registry::builtin();
@@ -593,4 +558,39 @@ pub fn option_field() -> Object {
         .flat_map(|spec| spec.config.iter().filter(|f| f.options).map(|f| f.name))
         .collect();
     one_of(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    use regex::Regex;
+    use secrecy::SecretString;
+
+    use super::*;
+
+    /// The secret pattern takes exactly the secrets the application accepts.
+    #[test]
+    fn the_signing_secret_pattern_is_the_applications_check() {
+        let pattern = Regex::new(SIGNING_SECRET).unwrap();
+        let check = |text: &str| {
+            junction_app::outbound::endpoints::check_secret(&SecretString::from(text.to_owned()))
+                .is_ok()
+        };
+        for len in 0..=70usize {
+            let key: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let text = format!("whsec_{}", STANDARD.encode(&key));
+            assert_eq!(pattern.is_match(&text), check(&text), "{len} bytes");
+            assert_eq!(check(&text), (24..=64).contains(&len), "{len} bytes");
+        }
+        for odd in [
+            "whsec_",
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB==",
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=",
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA AAAA",
+            "sk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ] {
+            assert_eq!(pattern.is_match(odd), check(odd), "{odd}");
+        }
+    }
 }
