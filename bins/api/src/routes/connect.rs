@@ -84,7 +84,8 @@ impl From<CallbackQuery> for OAuthCallback {
 }
 
 /// Reports a callback's outcome: a redirect to `return_to` with `status`,
-/// `integration_id` or `error` and `error_description`, or JSON without one.
+/// `integration_id` or `error` and `error_description`, or JSON without one; a
+/// connect session's flow reports in the session's terms ([`connect_sessions::outcome_url`]).
 fn respond(outcome: Outcome) -> HttpResponse {
     // A flow started through a connect session reports to the session's return URL
     // in the session's terms.
@@ -145,7 +146,7 @@ fn respond(outcome: Outcome) -> HttpResponse {
     tag = "connect",
     params(CallbackQuery),
     responses(
-        (status = 302, description = "Redirect to return_to with status, integration_id or error"),
+        (status = 302, description = "Redirect to return_to with status, integration_id or error; for a flow started through a connect session, to the session's return_url with connect_session, outcome (connected, denied, expired, error) and integration_id or error"),
         (status = 200, body = CallbackOutcome),
         (status = 400, body = Problem, description = "No `state`; or `oauth_denied`: the user denied consent (without a `return_to`)"),
         (status = 404, body = Problem, description = "`oauth_state_invalid`: the state names no pending flow (unknown, expired, already used, or another provider's)"),
@@ -169,7 +170,7 @@ pub async fn callback(state: web::Data<AppState>, query: Query<CallbackQuery>) -
     tag = "connect",
     params(("provider" = String, Path), CallbackQuery),
     responses(
-        (status = 302, description = "Redirect to return_to with the outcome"),
+        (status = 302, description = "Redirect to return_to with the outcome (a connect session's flow: to its return_url with connect_session, outcome and integration_id or error)"),
         (status = 200, body = CallbackOutcome),
         (status = 400, body = Problem, description = "No `state`; or `oauth_denied`: the user denied consent (without a `return_to`)"),
         (status = 404, body = Problem, description = "`oauth_state_invalid`: the state names no pending flow of this provider"),
