@@ -716,7 +716,22 @@ impl App {
         adapter
             .check(&self.context(adapter.spec().id), &connection)
             .await
-            .map_err(check_error)
+            .map_err(|error| {
+                let mut error = check_error(error);
+                if error.code == ErrorCode::InvalidCredentials {
+                    // Said by the fields the provider refused, so a form shows it
+                    // there: the credentials given (never their values).
+                    error.fields = adapter
+                        .spec()
+                        .auth
+                        .credential_fields()
+                        .into_iter()
+                        .filter(|field| secrets.contains_key(field.name))
+                        .map(|field| FieldError::new(field.name, "the provider rejected it"))
+                        .collect();
+                }
+                error
+            })
     }
 
     /// Stores a new or renewed connection, whatever its auth kind: the integration

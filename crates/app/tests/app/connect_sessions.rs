@@ -176,6 +176,9 @@ async fn a_token_connects_once_per_provider_and_reads_nothing_else() {
         .await
         .unwrap_err();
     assert_eq!(error.code, ErrorCode::InvalidCredentials, "{error:?}");
+    assert_eq!(error.fields.len(), 1);
+    assert_eq!(error.fields[0].field, "secret_key");
+    assert!(!format!("{error:?}").contains("sk_test_wrong"));
     // A field the spec refuses is reported by name.
     let error = app
         .connect_session_connect(&token, "stripe", Map::new(), Map::new())
