@@ -474,3 +474,39 @@ async fn oauth_through_a_session_carries_the_end_user_and_lists_the_properties()
     assert!(outcome.return_to.is_some());
     assert_eq!(env.count("SELECT count(*) AS n FROM integrations").await, 1);
 }
+
+#[tokio::test]
+async fn two_tabs_racing_connect_one_integration() {
+    let env = TestEnv::new().await;
+    let app = env.app(env.config(&[])).await;
+    let workspace = env.workspace("Race").await;
+    allow_return_url(&app, workspace).await;
+    let created = app
+        .create_connect_session(workspace, session_request(&["stripe"]))
+        .await
+        .unwrap();
+    let connect = || {
+        app.connect_session_connect(
+            &created.token,
+            "stripe",
+            Map::new(),
+            object(json!({"secret_key": "sk_test_sandbox"})),
+        )
+    };
+    let (first, second) = tokio::join!(connect(), connect());
+    let mut outcomes = [
+        first.map(|d| d.integration.id),
+        second.map(|d| d.integration.id),
+    ];
+    outcomes.sort_by_key(Result::is_err);
+    assert!(outcomes[0].is_ok(), "{outcomes:?}");
+    let refused = outcomes[1].as_ref().unwrap_err();
+    assert_eq!(refused.code, ErrorCode::ConnectSessionUsed, "{refused:?}");
+    // Nothing half-written by the loser: one integration, one set of credentials.
+    assert_eq!(env.count("SELECT count(*) AS n FROM integrations").await, 1);
+    assert_eq!(
+        env.count("SELECT count(DISTINCT integration_id) AS n FROM credentials")
+            .await,
+        1
+    );
+}
