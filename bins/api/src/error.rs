@@ -20,7 +20,8 @@ pub struct Problem {
     pub code: String,
     /// What went wrong in this case.
     pub detail: String,
-    /// Field errors of a validation failure.
+    /// Field errors of a validation failure, or the credential fields the provider
+    /// refused (`invalid_credentials`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
 }

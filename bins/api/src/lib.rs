@@ -40,6 +40,11 @@ pub const OPENAPI_PATH: &str = "/openapi.json";
 /// Where inbound webhooks arrive (`/webhooks/{provider}/{integration_id}`).
 pub const WEBHOOK_PATH_PREFIX: &str = "/webhooks/";
 
+/// POSTs whose answer holds a secret shown once (a connect session's token): the
+/// `Idempotency-Key` middleware leaves them alone, as replaying the answer means
+/// storing it as sent. A retry makes another session; the unused one expires.
+pub const NOT_REPLAYED: &[&str] = &["/v1/connect-sessions"];
+
 /// Answers unknown routes with problem+json.
 async fn not_found() -> HttpResponse {
     actix_web::ResponseError::error_response(&error::ApiError::new(

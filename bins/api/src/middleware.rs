@@ -212,8 +212,11 @@ pub async fn idempotency(
         .get(IDEMPOTENCY_KEY_HEADER)
         .map(|v| v.as_bytes().to_vec());
     // Webhook deliveries carry no API key and dedupe by the provider's event id.
+    // Nor are answers holding a secret shown once remembered (`NOT_REPLAYED`).
     let Some(key) = key.filter(|_| {
-        req.method() == Method::POST && !req.path().starts_with(crate::WEBHOOK_PATH_PREFIX)
+        req.method() == Method::POST
+            && !req.path().starts_with(crate::WEBHOOK_PATH_PREFIX)
+            && !crate::NOT_REPLAYED.contains(&req.path())
     }) else {
         return next.call(req).await;
     };

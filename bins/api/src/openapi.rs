@@ -10,8 +10,9 @@
 //! - 401 where an API key is required (the `Auth` extractor);
 //! - 400 and 422 where there is input to refuse (the extractors: malformed query
 //!   strings and bodies, text Postgres cannot store), 413 where there is a body;
-//! - on every POST below `/v1`, the `Idempotency-Key` header and its 400 and 409
-//!   (the idempotency middleware);
+//! - on every POST below `/v1` (but those whose answer holds a secret shown once,
+//!   [`crate::NOT_REPLAYED`]), the `Idempotency-Key` header and its 400 and 409 (the
+//!   idempotency middleware);
 //! - 404 where a path names a resource (a malformed id is no resource either);
 //! - 500 and 503 (`database_unavailable`, with `Retry-After`) wherever a request
 //!   reaches the database;
@@ -304,7 +305,7 @@ fn complete_operation(path: &str, method: &str, operation: &mut Operation) {
     if has_body {
         add_problem(operation, "413", "`payload_too_large`.");
     }
-    if method == "post" && path.starts_with("/v1/") {
+    if method == "post" && path.starts_with("/v1/") && !crate::NOT_REPLAYED.contains(&path) {
         idempotency_key(operation);
         add_problem(
             operation,

@@ -445,6 +445,121 @@ pub fn signing_secret_or_null() -> Object {
     )
 }
 
+/// The providers a connect session may connect, or `null` (every one).
+pub fn connect_providers() -> Array {
+    let registry = junction_registry::Registry::builtin();
+    let ids: Vec<&'static str> = registry.ids().collect();
+    let mut array = ArrayBuilder::new()
+        .items(one_of(ids.iter().copied()))
+        .max_items(Some(ids.len()))
+        .description(Some(
+            "Provider ids (`GET /v1/providers`), each once; unset or empty: every provider.",
+        ))
+        .build();
+    array.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+    array
+}
+
+/// The client's own id of an end user.
+pub fn end_user_id() -> Object {
+    described(
+        one_line(junction_app::connect_sessions::MAX_END_USER_ID_CHARS),
+        "1-255 characters on one line, not all spaces.",
+    )
+}
+
+/// An end user's name, or `null`.
+pub fn end_user_name_or_null() -> Object {
+    described(
+        or_null(one_line(
+            junction_app::connect_sessions::MAX_END_USER_NAME_CHARS,
+        )),
+        "1-200 characters on one line, not all spaces.",
+    )
+}
+
+/// An email address, or `null`.
+pub fn address_or_null() -> Object {
+    described(
+        or_null(address()),
+        "A plain email address (stored lower-cased).",
+    )
+}
+
+/// A connect session's tags: a small string map.
+pub fn connect_tags() -> Object {
+    use junction_app::connect_sessions::{MAX_TAG_VALUE_CHARS, MAX_TAGS, TAG_KEY_PATTERN};
+    let value = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(MAX_TAG_VALUE_CHARS))
+        .pattern(Some(format!("^[^{CONTROL}]*$")));
+    let key = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(TAG_KEY_PATTERN))
+        .build();
+    described(
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(value))
+            .property_names(Some(key))
+            .max_properties(Some(MAX_TAGS))
+            .build(),
+        "At most 20 tags: keys of 1-64 letters, digits, `_`, `.` or `-`; values of at most \
+         200 characters on one line.",
+    )
+}
+
+/// A connect session's return URL (the application's own rule, as one pattern).
+pub fn return_url() -> Object {
+    described(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(junction_app::connect_sessions::MAX_RETURN_URL_CHARS))
+            .pattern(Some(junction_app::connect_sessions::return_url_pattern()))
+            .build(),
+        "`http://` or `https://`, a host name (`localhost` included, not an IP address), \
+         an optional port, path and query; no fragment, spaces or control characters. It \
+         must match the workspace's `connect_return_urls` (a listed origin admits its every \
+         path, a listed URL its own path) or be on this installation's own origin.",
+    )
+}
+
+/// The workspace's allow-list of connect-session return URLs, or `null` (unchanged).
+pub fn return_urls_or_null() -> Array {
+    let mut array = ArrayBuilder::new()
+        .items(return_url())
+        .max_items(Some(junction_app::connect_sessions::MAX_RETURN_URLS))
+        .description(Some(
+            "Where connect sessions may send end users back: origins \
+             (`https://app.example.com`, any path) or URLs (that path, any query); at most \
+             20. Replaces the whole list (unset: unchanged).",
+        ))
+        .build();
+    array.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+    array
+}
+
+/// How long a connect session lives, in seconds, or `null` (30 minutes).
+pub fn connect_expires_in() -> Object {
+    use junction_app::connect_sessions::{MAX_EXPIRES_IN_SECONDS, MIN_EXPIRES_IN_SECONDS};
+    described(
+        or_null(integer_in(
+            &(MIN_EXPIRES_IN_SECONDS..=MAX_EXPIRES_IN_SECONDS),
+        )),
+        "Seconds until the session expires: 60-1800 (unset: 1800, 30 minutes).",
+    )
+}
+
+/// A config field whose choices a built-in provider lists.
+pub fn option_field() -> Object {
+    let registry = junction_registry::Registry::builtin();
+    let names: std::collections::BTreeSet<&'static str> = registry
+        .specs()
+        .flat_map(|spec| spec.config.iter().filter(|f| f.options).map(|f| f.name))
+        .collect();
+    one_of(names)
+}
+
 #[cfg(test)]
 mod tests {
     use base64::{Engine, engine::general_purpose::STANDARD};

@@ -109,6 +109,16 @@ pub struct IntegrationView {
     pub credential_fields: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The end user a connect session connected it for (your own id of them).
+    pub end_user_id: Option<String>,
+    /// That end user as the session described them (`id`, `email`, `display_name`).
+    #[schema(value_type = Option<Object>)]
+    pub end_user: Option<serde_json::Value>,
+    /// The connect session's tags.
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
+    pub tags: Option<serde_json::Value>,
+    /// The connect session that connected it.
+    pub connect_session_id: Option<Uuid>,
 }
 
 impl IntegrationView {
@@ -138,6 +148,10 @@ impl IntegrationView {
             credential_fields,
             created_at: integration.created_at,
             updated_at: integration.updated_at,
+            end_user_id: integration.end_user_id,
+            end_user: integration.end_user,
+            tags: integration.tags,
+            connect_session_id: integration.connect_session_id,
         }
     }
 }

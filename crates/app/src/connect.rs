@@ -14,20 +14,22 @@
 //!
 //! Whatever the kind, a new or renewed connection is written by one function,
 //! [`App::save_connection`]: the integration row, the sealed credentials, the health
-//! and the log entry, in one transaction.
+//! and the log entry, in one transaction — with, for a connection made through a
+//! connect session ([`crate::connect_sessions`]), the session's end user and tags.
 
 use std::collections::BTreeMap;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use junction_core::{
     Adapter, AdapterError, AuthSpec, Connection, ErrorCode, Health, IntegrationId, OAuth2Spec,
     WorkspaceId,
     spec::{FieldError, ProviderSpec},
 };
 use junction_store::{
+    StoreError,
     models::{
-        AuthKind, Health as StoredHealth, Integration, IntegrationStatus, LogLevel, NewIntegration,
-        OAuthState, Operation,
+        AuthKind, ConnectSession, Health as StoredHealth, Integration, IntegrationStatus, LogLevel,
+        NewIntegration, OAuthState, Operation,
     },
     repo::{
         self,
@@ -105,6 +107,11 @@ pub struct CallbackOutcome {
     pub result: Result<Uuid>,
     /// The user declined the consent.
     pub denied: bool,
+    /// The flow (its state) expired before the callback.
+    pub expired: bool,
+    /// The connect session the flow was started through: the outcome goes to
+    /// `return_to` as [`crate::connect_sessions::outcome_url`] writes it.
+    pub connect_session_id: Option<Uuid>,
 }
 
 /// A connection checked with the provider, ready to be stored.
@@ -119,6 +126,8 @@ struct SaveConnection<'a> {
     health: Health,
     message: &'static str,
     details: Value,
+    /// A new integration connected through a connect session.
+    session: Option<SessionLink>,
 }
 
 struct NewParts {
@@ -137,6 +146,17 @@ impl App {
         &self,
         workspace_id: WorkspaceId,
         request: NewConnection,
+    ) -> Result<IntegrationDetails> {
+        self.connect_credentials(workspace_id, request, None).await
+    }
+
+    /// [`App::connect_with_credentials`], for the workspace itself or through a
+    /// connect session.
+    pub(crate) async fn connect_credentials(
+        &self,
+        workspace_id: WorkspaceId,
+        request: NewConnection,
+        session: Option<SessionLink>,
     ) -> Result<IntegrationDetails> {
         let adapter = self.adapter(&request.provider)?;
         let spec = adapter.spec();
@@ -171,6 +191,7 @@ impl App {
                 details: json!({"account": health.account}),
                 health,
                 message: "connected; the provider accepted the credentials",
+                session,
             },
         )
         .await
@@ -181,6 +202,17 @@ impl App {
         &self,
         workspace_id: WorkspaceId,
         request: NewOAuthConnection,
+    ) -> Result<StartedFlow> {
+        self.start_new_oauth(workspace_id, request, None).await
+    }
+
+    /// [`App::start_oauth`], for the workspace itself or through a connect session
+    /// (whose return URL the callback reports to).
+    pub(crate) async fn start_new_oauth(
+        &self,
+        workspace_id: WorkspaceId,
+        request: NewOAuthConnection,
+        session: Option<&ConnectSession>,
     ) -> Result<StartedFlow> {
         let adapter = self.adapter(&request.provider)?;
         let spec = adapter.spec();
@@ -214,6 +246,7 @@ impl App {
             request.display_name.as_deref(),
             request.schedule_seconds,
             request.return_to.as_deref(),
+            session,
         )
         .await
     }
@@ -251,6 +284,7 @@ impl App {
                     None,
                     None,
                     return_to,
+                    None,
                 )
                 .await?;
             return Ok(Reconnected::Flow(started));
@@ -271,6 +305,7 @@ impl App {
                     health,
                     message: "credentials replaced; the provider accepted them",
                     details: json!({}),
+                    session: None,
                 },
             )
             .await?;
@@ -289,6 +324,8 @@ impl App {
             return_to,
             result: Err(error),
             denied: false,
+            expired: false,
+            connect_session_id: None,
         };
         let Some(raw_state) = callback.state.filter(|s| !s.is_empty()) else {
             // A malformed callback; a state that names no pending flow is the 404 below.
@@ -315,7 +352,7 @@ impl App {
         // cannot be used twice.
         let (row, verifier) = match self.consume_state(workspace_id, &oauth_state).await {
             Ok(Ok(found)) => found,
-            Ok(Err((reason, return_to))) => {
+            Ok(Err((reason, return_to, connect_session_id))) => {
                 let detail = match reason {
                     ConsumeError::AlreadyUsed => {
                         "this authorization was already used: start the connection again"
@@ -325,11 +362,21 @@ impl App {
                     }
                     ConsumeError::Unknown => "unknown state: start the connection again",
                 };
-                return fail(return_to, invalid_state(detail));
+                return CallbackOutcome {
+                    expired: reason == ConsumeError::Expired,
+                    connect_session_id,
+                    ..fail(return_to, invalid_state(detail))
+                };
             }
             Err(error) => return fail(None, error),
         };
         let return_to = row.return_to.as_deref().and_then(|u| Url::parse(u).ok());
+        let connect_session_id = row.connect_session_id;
+        let fail = |return_to: Option<Url>, error: Error| CallbackOutcome {
+            expired: error.code == ErrorCode::ConnectSessionExpired,
+            connect_session_id,
+            ..fail(return_to, error)
+        };
         if let Some(provider) = path_provider
             && provider != row.provider
         {
@@ -362,9 +409,8 @@ impl App {
             )
             .await;
             return CallbackOutcome {
-                return_to,
-                result: Err(error),
                 denied,
+                ..fail(return_to, error)
             };
         }
         let Some(code) = callback.code.filter(|c| !c.is_empty()) else {
@@ -376,8 +422,18 @@ impl App {
                 ),
             );
         };
+        // A session's flow: the session must still be live and the provider still
+        // unconnected through it, checked before the code is exchanged (no grant is
+        // taken that would then be refused).
+        let session = match connect_session_id {
+            Some(id) => match self.flow_session(workspace_id, id, &row.provider).await {
+                Ok(link) => Some(link),
+                Err(error) => return fail(return_to, error),
+            },
+            None => None,
+        };
         let result = self
-            .complete_flow(workspace_id, &row, &code, verifier.as_ref())
+            .complete_flow(workspace_id, &row, &code, verifier.as_ref(), session)
             .await;
         if let Err(error) = &result {
             self.log_failed_flow(
@@ -390,8 +446,10 @@ impl App {
         }
         CallbackOutcome {
             return_to,
+            expired: matches!(&result, Err(e) if e.code == ErrorCode::ConnectSessionExpired),
             result,
             denied: false,
+            connect_session_id,
         }
     }
 
@@ -407,8 +465,14 @@ impl App {
         display_name: Option<&str>,
         schedule_seconds: Option<i32>,
         return_to: Option<&str>,
+        session: Option<&ConnectSession>,
     ) -> Result<StartedFlow> {
-        let return_to = self.parse_return_to(return_to)?;
+        // A session's return URL was checked against the workspace's allow-list
+        // when the session was made.
+        let return_to = match session {
+            Some(session) => Some(Url::parse(&session.return_url).map_err(Error::internal)?),
+            None => self.parse_return_to(return_to)?,
+        };
         let client = self.connections.oauth_client(spec.id, oauth)?;
         let request = self.connections.oauth.authorize(oauth, &client)?;
         let expires_at = self.now() + Duration::minutes(STATE_LIFETIME_MINUTES);
@@ -428,6 +492,7 @@ impl App {
                 display_name,
                 schedule_seconds,
                 expires_at,
+                connect_session_id: session.map(|s| s.id),
             },
         )
         .await?;
@@ -467,7 +532,8 @@ impl App {
         &self,
         workspace_id: WorkspaceId,
         state: &SecretString,
-    ) -> Result<Result<(OAuthState, Option<SecretString>), (ConsumeError, Option<Url>)>> {
+    ) -> Result<Result<(OAuthState, Option<SecretString>), (ConsumeError, Option<Url>, Option<Uuid>)>>
+    {
         let mut tx = self.begin(workspace_id).await?;
         let result = match repo::oauth_states::consume(
             tx.conn(),
@@ -479,11 +545,16 @@ impl App {
         {
             Ok(found) => Ok(found),
             Err(reason) => {
-                let return_to = repo::oauth_states::find(tx.conn(), state)
-                    .await?
-                    .and_then(|row| row.return_to)
-                    .and_then(|u| Url::parse(&u).ok());
-                Err((reason, return_to))
+                let row = repo::oauth_states::find(tx.conn(), state).await?;
+                let return_to = row
+                    .as_ref()
+                    .and_then(|row| row.return_to.as_deref())
+                    .and_then(|u| Url::parse(u).ok());
+                Err((
+                    reason,
+                    return_to,
+                    row.and_then(|row| row.connect_session_id),
+                ))
             }
         };
         tx.commit().await?;
@@ -531,6 +602,7 @@ impl App {
         row: &OAuthState,
         code: &str,
         verifier: Option<&SecretString>,
+        session: Option<SessionLink>,
     ) -> Result<Uuid> {
         let adapter = self.adapter(&row.provider)?;
         let spec = adapter.spec();
@@ -616,6 +688,7 @@ impl App {
                 } else {
                     "connected through OAuth; health check passed"
                 },
+                session,
             },
         )
         .await?;
@@ -643,7 +716,22 @@ impl App {
         adapter
             .check(&self.context(adapter.spec().id), &connection)
             .await
-            .map_err(check_error)
+            .map_err(|error| {
+                let mut error = check_error(error);
+                if error.code == ErrorCode::InvalidCredentials {
+                    // Said by the fields the provider refused, so a form shows it
+                    // there: the credentials given (never their values).
+                    error.fields = adapter
+                        .spec()
+                        .auth
+                        .credential_fields()
+                        .into_iter()
+                        .filter(|field| secrets.contains_key(field.name))
+                        .map(|field| FieldError::new(field.name, "the provider rejected it"))
+                        .collect();
+                }
+                error
+            })
     }
 
     /// Stores a new or renewed connection, whatever its auth kind: the integration
@@ -689,6 +777,23 @@ impl App {
                         self.now(),
                     )
                     .await?;
+                }
+                if let Some(link) = &save.session {
+                    // Locked against a revocation crossing this connection; checked
+                    // again, as the provider's answer may have taken a while.
+                    let session =
+                        repo::connect_sessions::get_for_update(tx.conn(), link.id).await?;
+                    check_live(&session, self.now())?;
+                    repo::integrations::set_end_user(
+                        tx.conn(),
+                        id,
+                        &link.end_user_id,
+                        &link.end_user,
+                        &link.tags,
+                        link.id,
+                    )
+                    .await
+                    .map_err(|e| link_error(e, save.spec.id))?;
                 }
                 Operation::Connect
             }
@@ -761,12 +866,69 @@ impl App {
     }
 }
 
+/// What a connection made through a session carries to the integration.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionLink {
+    pub id: Uuid,
+    pub end_user_id: String,
+    pub end_user: Value,
+    pub tags: Value,
+}
+
+impl From<&ConnectSession> for SessionLink {
+    fn from(session: &ConnectSession) -> Self {
+        Self {
+            id: session.id,
+            end_user_id: session.end_user_id.clone(),
+            end_user: session.end_user.clone(),
+            tags: session.tags.clone(),
+        }
+    }
+}
+
+/// Whether a session can still connect at `now`: not revoked, not expired.
+pub(crate) fn check_live(session: &ConnectSession, now: DateTime<Utc>) -> Result<()> {
+    if session.revoked_at.is_some() {
+        return Err(Error::new(
+            ErrorCode::ConnectSessionRevoked,
+            "this connect session has been revoked",
+        ));
+    }
+    if session.expires_at <= now {
+        return Err(Error::new(
+            ErrorCode::ConnectSessionExpired,
+            "this connect session has expired: ask for a new link",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn session_used(provider: &str) -> Error {
+    Error::new(
+        ErrorCode::ConnectSessionUsed,
+        format!("this connect session already connected {provider}"),
+    )
+}
+
+/// Maps the unique (session, provider) index's refusal: two connections through one
+/// session raced, and the other one won.
+pub(crate) fn link_error(error: StoreError, provider: &str) -> Error {
+    match error {
+        StoreError::Conflict(message)
+            if message.contains("integrations_connect_session_provider_idx") =>
+        {
+            session_used(provider)
+        }
+        other => other.into(),
+    }
+}
+
 fn invalid_state(detail: &str) -> Error {
     Error::new(ErrorCode::OAuthStateInvalid, detail)
 }
 
 /// The stored auth kind of a spec.
-fn auth_kind(spec: &ProviderSpec) -> AuthKind {
+pub(crate) fn auth_kind(spec: &ProviderSpec) -> AuthKind {
     match spec.auth {
         AuthSpec::OAuth2(_) => AuthKind::OAuth2,
         AuthSpec::ApiKey { .. } => AuthKind::ApiKey,

@@ -14,7 +14,8 @@ pub struct Error {
     pub code: ErrorCode,
     /// What went wrong in this case, for the person who sent the request.
     pub detail: String,
-    /// Field errors of a validation failure.
+    /// Field errors of a validation failure, or the credential fields a provider
+    /// refused (`invalid_credentials`).
     pub fields: Vec<FieldError>,
     /// Seconds a client should wait before trying again (rate limits, outages).
     pub retry_after: Option<u64>,

@@ -11,7 +11,11 @@ use junction_store::{
     models::{
         Health as StoredHealth, Integration, IntegrationLog, IntegrationStatus, LogLevel, Operation,
     },
-    repo::{self, integrations::IntegrationPatch, logs::NewLog},
+    repo::{
+        self,
+        integrations::{IntegrationFilter, IntegrationPatch},
+        logs::NewLog,
+    },
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -44,16 +48,16 @@ pub struct CheckResult {
 }
 
 impl App {
-    /// The workspace's integrations (of one provider, when given), oldest first.
+    /// The workspace's integrations the filter keeps (a provider, an end user, a
+    /// tag), oldest first.
     pub async fn integrations(
         &self,
         workspace_id: WorkspaceId,
-        provider: Option<&str>,
+        filter: &IntegrationFilter,
         page: PageRequest<(DateTime<Utc>, Uuid)>,
     ) -> Result<Listed<IntegrationDetails, (DateTime<Utc>, Uuid)>> {
         let mut tx = self.begin(workspace_id).await?;
-        let rows =
-            repo::integrations::list(tx.conn(), page.after, provider, page.limit + 1).await?;
+        let rows = repo::integrations::list(tx.conn(), page.after, filter, page.limit + 1).await?;
         let mut details = Vec::with_capacity(rows.len());
         for integration in rows {
             let secret_fields = repo::credentials::field_names(tx.conn(), integration.id).await?;

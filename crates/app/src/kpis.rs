@@ -112,11 +112,14 @@ impl Calendar {
     }
 }
 
-/// New calendar settings; `None` keeps a value.
+/// New workspace settings: the calendar, and the allow-list of connect-session
+/// return URLs; `None` keeps a value.
 #[derive(Debug, Clone, Default)]
-pub struct CalendarInput {
+pub struct WorkspaceChanges {
     pub time_zone: Option<String>,
     pub week_start: Option<String>,
+    /// Replaces the whole list (see [`crate::connect_sessions`]).
+    pub connect_return_urls: Option<Vec<String>>,
 }
 
 /// What to read: one metric by name, or a canonical family.
@@ -199,12 +202,13 @@ impl App {
         Ok(workspace)
     }
 
-    /// Changes the workspace's calendar: an IANA time zone (`Europe/Berlin`) and the
-    /// first day of its weeks (`monday`, `sunday` or `saturday`).
-    pub async fn set_calendar(
+    /// Changes the workspace's settings, in one transaction: its calendar (an IANA
+    /// time zone such as `Europe/Berlin` and the first day of its weeks, `monday`,
+    /// `sunday` or `saturday`) and the return URLs connect sessions may use.
+    pub async fn update_workspace(
         &self,
         workspace_id: WorkspaceId,
-        input: CalendarInput,
+        input: WorkspaceChanges,
     ) -> Result<Workspace> {
         let mut errors = Vec::new();
         // An absent time zone keeps the current one; a given one is checked as every
@@ -221,6 +225,10 @@ impl App {
                 "must be `monday`, `sunday` or `saturday`",
             ));
         }
+        let return_urls = input
+            .connect_return_urls
+            .as_deref()
+            .map(|urls| crate::connect_sessions::check_return_urls(urls, &mut errors));
         if !errors.is_empty() {
             return Err(Error::validation(errors));
         }
@@ -228,9 +236,13 @@ impl App {
         let current = repo::workspaces::get(tx.conn(), workspace_id).await?;
         let time_zone = time_zone.unwrap_or(current.time_zone);
         let week_start = input.week_start.unwrap_or(current.week_start);
-        let workspace =
+        let mut workspace =
             repo::workspaces::set_calendar(tx.conn(), workspace_id, &time_zone, &week_start)
                 .await?;
+        if let Some(urls) = return_urls {
+            workspace =
+                repo::workspaces::set_connect_return_urls(tx.conn(), workspace_id, &urls).await?;
+        }
         tx.commit().await?;
         Ok(workspace)
     }

@@ -9,7 +9,10 @@
 //! cases, by module:
 //!
 //! - [`connect`]: connecting an integration for every auth kind through one saving
-//!   path (API key, OAuth start and callback, reconnect);
+//!   path (API key, OAuth start and callback, reconnect); [`connect_sessions`]: the
+//!   short-lived tokens with which a workspace's end users connect (the Connect
+//!   page's use cases); [`options`]: a config field's choices as the provider lists
+//!   them;
 //! - [`integrations`]: reading, updating, health-checking and disconnecting (with
 //!   revocation) integrations, and their logs;
 //! - [`syncs`]: starting a sync run (API and scheduler alike), the attempt
@@ -43,6 +46,7 @@ pub mod aggregate;
 pub mod alerts;
 pub mod config;
 pub mod connect;
+pub mod connect_sessions;
 pub mod connections;
 pub mod dashboard;
 pub mod data;
@@ -53,6 +57,7 @@ pub mod integrations;
 pub mod kpis;
 pub mod metrics;
 pub mod notifications;
+pub mod options;
 pub mod outbound;
 pub mod process;
 pub mod proxy;
@@ -86,6 +91,7 @@ pub mod models {
     pub use junction_store::repo::{
         dead_letters::DeadLetterFilter,
         idempotency::{Answer as IdempotentAnswer, Claim},
+        integrations::{IntegrationFilter, TagFilter},
         outbound_events::OutboundEventFilter,
         webhook_events::WebhookEventFilter,
     };

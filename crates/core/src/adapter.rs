@@ -196,6 +196,19 @@ pub struct ReadRequest {
     pub page_size: Option<u32>,
 }
 
+/// One choice of a config field, as the provider lists it
+/// ([`Adapter::options`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldOption {
+    /// What the field is set to when this choice is picked.
+    pub value: String,
+    /// What a person recognises it by (a property's or an account's name).
+    pub label: String,
+    /// More about it (the account it belongs to, its currency, its size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
 /// The result of an action.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ActionOutcome {
@@ -408,6 +421,22 @@ pub trait Adapter: Send + Sync {
         ctx: &Context,
         conn: &Connection,
     ) -> Result<ProxyTarget, AdapterError>;
+
+    /// The choices of the config field `field` as the provider lists them, read
+    /// with the connection's credentials (the GA4 properties a grant reaches, the
+    /// Meta ad accounts a user manages), so a user picks one instead of typing an id.
+    /// `None`: the provider lists no choices for that field — the default; the spec
+    /// marks the fields that have them ([`crate::ConfigField::options`]). Every page
+    /// the provider has is read: a person chooses from the whole list.
+    async fn options(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        field: &str,
+    ) -> Result<Option<Vec<FieldOption>>, AdapterError> {
+        let _ = (ctx, conn, field);
+        Ok(None)
+    }
 
     /// The provider's email port, when it can send Junction's own emails.
     fn email_sender(&self) -> Option<&dyn EmailSender> {

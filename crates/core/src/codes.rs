@@ -87,16 +87,24 @@ error_codes! {
     ProxyPathRefused => ("proxy_path_refused", InvalidRequest, 400, "The proxied path would leave the provider's API.");
     MethodNotAllowed => ("method_not_allowed", InvalidRequest, 405, "The resource does not support this method.");
     RecipientsSuppressed => ("recipients_suppressed", InvalidRequest, 422, "Every address the email must go to is on the workspace's suppression list.");
+    UnknownConfigField => ("unknown_config_field", NotFound, 404, "The provider has no such config field.");
+    FieldHasNoOptions => ("field_has_no_options", NotFound, 404, "The provider lists no choices for this config field.");
     // Authentication
     Unauthenticated => ("unauthenticated", Auth, 401, "A valid API key is required.");
     ApiKeyRevoked => ("api_key_revoked", Auth, 401, "The API key has been revoked.");
     Forbidden => ("forbidden", Auth, 403, "The operation is not allowed.");
+    ConnectTokenInvalid => ("connect_token_invalid", Auth, 401, "The connect-session token is not valid.");
+    ConnectSessionExpired => ("connect_session_expired", Auth, 401, "The connect session has expired.");
+    ConnectSessionRevoked => ("connect_session_revoked", Auth, 401, "The connect session has been revoked.");
+    ProviderNotAllowed => ("provider_not_allowed", Auth, 403, "The connect session does not allow this provider.");
+    ReturnUrlNotAllowed => ("return_url_not_allowed", Auth, 403, "The return URL is not in the workspace's allow-list of connect return URLs.");
     // Lookup
     NotFound => ("not_found", NotFound, 404, "The resource does not exist.");
     WorkspaceNotFound => ("workspace_not_found", NotFound, 404, "No such workspace.");
     IntegrationNotFound => ("integration_not_found", NotFound, 404, "No such integration.");
     ApiKeyNotFound => ("api_key_not_found", NotFound, 404, "No such API key.");
     EmailSuppressionNotFound => ("email_suppression_not_found", NotFound, 404, "The address is not on the workspace's suppression list.");
+    ConnectSessionNotFound => ("connect_session_not_found", NotFound, 404, "No such connect session.");
     // State conflicts
     Conflict => ("conflict", Conflict, 409, "The request conflicts with the current state.");
     IdempotencyKeyReused => ("idempotency_key_reused", Conflict, 409, "The Idempotency-Key was used with a different request.");
@@ -104,6 +112,7 @@ error_codes! {
     OAuthStateInvalid => ("oauth_state_invalid", NotFound, 404, "The OAuth state is unknown, expired or already used.");
     OAuthDenied => ("oauth_denied", InvalidRequest, 400, "The user denied consent at the provider.");
     IntegrationNeedsReauth => ("integration_needs_reauth", Conflict, 409, "The integration must be reconnected.");
+    ConnectSessionUsed => ("connect_session_used", Conflict, 409, "The connect session already connected this provider.");
     WebhookSignatureInvalid => ("webhook_signature_invalid", InvalidRequest, 400, "The webhook signature is missing, invalid or stale.");
     WebhookNotConfigured => ("webhook_not_configured", InvalidRequest, 400, "The integration cannot take webhooks until its signing secret is set.");
     WebhookPayloadInvalid => ("webhook_payload_invalid", InvalidRequest, 422, "The webhook's signature holds but its body is not a payload the provider sends.");

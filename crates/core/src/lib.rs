@@ -23,9 +23,9 @@ pub mod storable;
 pub mod webhook;
 
 pub use adapter::{
-    ActionOutcome, Adapter, Clock, Connection, Context, Credentials, EmailSender, FixedClock,
-    Health, OutgoingEmail, ProxyTarget, ReadRequest, StreamDeletion, StreamKpi, StreamRecord,
-    Suppression, SystemClock, WebhookEffects,
+    ActionOutcome, Adapter, Clock, Connection, Context, Credentials, EmailSender, FieldOption,
+    FixedClock, Health, OutgoingEmail, ProxyTarget, ReadRequest, StreamDeletion, StreamKpi,
+    StreamRecord, Suppression, SystemClock, WebhookEffects,
 };
 pub use codes::{ErrorCode, ErrorKind, HasErrorCode};
 pub use error::AdapterError;

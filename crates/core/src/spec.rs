@@ -175,6 +175,10 @@ pub struct ConfigField {
     /// A regular expression the whole value must match (string fields).
     pub pattern: Option<&'static str>,
     pub help: &'static str,
+    /// The provider lists this field's choices once the integration has credentials
+    /// ([`crate::Adapter::options`]; `GET /v1/integrations/{id}/options/{field}`), so
+    /// a user picks a value instead of typing an id.
+    pub options: bool,
 }
 
 /// The type of a [`ConfigField`].
@@ -216,6 +220,7 @@ impl ConfigField {
             secret: false,
             pattern: None,
             help,
+            options: false,
         }
     }
 
@@ -231,6 +236,15 @@ impl ConfigField {
     pub fn optional(self) -> Self {
         Self {
             required: false,
+            ..self
+        }
+    }
+
+    /// The same field, its choices listed by the provider
+    /// ([`crate::Adapter::options`]).
+    pub fn with_options(self) -> Self {
+        Self {
+            options: true,
             ..self
         }
     }

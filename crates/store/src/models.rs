@@ -277,6 +277,9 @@ pub struct Workspace {
     pub time_zone: String,
     /// The first day of its weeks: `monday`, `sunday` or `saturday`.
     pub week_start: String,
+    /// Where connect sessions may send their end users back: whole URLs, or
+    /// origins (`https://app.example.com`) admitting any path of theirs.
+    pub connect_return_urls: Vec<String>,
 }
 
 /// An installation-wide operator key (no workspace): it reads installation-wide
@@ -331,6 +334,14 @@ pub struct Integration {
     pub last_error_message: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The end user a connect session connected it for (the client app's id).
+    pub end_user_id: Option<String>,
+    /// That end user as the session described them (`id`, `email`, `display_name`).
+    pub end_user: Option<serde_json::Value>,
+    /// The session's tags (a string map), for the client app's own filters.
+    pub tags: Option<serde_json::Value>,
+    /// The connect session that connected it.
+    pub connect_session_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -378,6 +389,8 @@ pub struct OAuthState {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub consumed_at: Option<DateTime<Utc>>,
+    /// The connect session the flow was started through.
+    pub connect_session_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
@@ -716,4 +729,24 @@ pub struct EmailSuppression {
     /// The integration whose webhook reported it, if one did.
     pub source_integration_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A connect session: a short-lived token (stored as its SHA-256) with which a
+/// workspace's end user connects providers, and nothing else.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = connect_sessions, check_for_backend(diesel::pg::Pg))]
+pub struct ConnectSession {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    #[serde(skip)]
+    pub token_hash: Vec<u8>,
+    /// The providers the session may connect; empty: every provider.
+    pub allowed_providers: Vec<String>,
+    pub end_user_id: String,
+    pub end_user: serde_json::Value,
+    pub tags: serde_json::Value,
+    pub return_url: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }

@@ -8,6 +8,7 @@ diesel::table! {
         created_at -> Timestamptz,
         time_zone -> Text,
         week_start -> Text,
+        connect_return_urls -> Array<Text>,
     }
 }
 
@@ -47,6 +48,10 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         claimed_at -> Nullable<Timestamptz>,
+        end_user_id -> Nullable<Text>,
+        end_user -> Nullable<Jsonb>,
+        tags -> Nullable<Jsonb>,
+        connect_session_id -> Nullable<Uuid>,
     }
 }
 
@@ -90,6 +95,23 @@ diesel::table! {
         created_at -> Timestamptz,
         expires_at -> Timestamptz,
         consumed_at -> Nullable<Timestamptz>,
+        connect_session_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    connect_sessions (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        token_hash -> Bytea,
+        allowed_providers -> Array<Text>,
+        end_user_id -> Text,
+        end_user -> Jsonb,
+        tags -> Jsonb,
+        return_url -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -480,4 +502,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbound_attempts,
     dashboard_sessions,
     dashboard_sign_in_links,
+    connect_sessions,
 );

@@ -179,6 +179,8 @@ pub struct StringSetting {
     pub secret: bool,
     /// The message when the pattern does not match (default: the pattern).
     pub mismatch: Option<&'static str>,
+    /// The provider lists the choices ([`ConfigField::options`]).
+    pub options: bool,
 }
 
 impl StringSetting {
@@ -192,6 +194,16 @@ impl StringSetting {
             required: true,
             secret: false,
             mismatch: None,
+            options: false,
+        }
+    }
+
+    /// The provider lists its choices once credentials exist (the adapter's
+    /// `options` answers for it).
+    pub const fn with_options(self) -> Self {
+        Self {
+            options: true,
+            ..self
         }
     }
 
@@ -230,6 +242,7 @@ impl StringSetting {
         field.secret = self.secret;
         field.required = self.required;
         field.pattern = self.pattern;
+        field.options = self.options;
         field
     }
 

@@ -55,6 +55,10 @@ pub(super) struct Seeded {
     webhook_event: String,
     /// An event sent to the seeded webhook endpoint (the sync's end).
     outbound_event: String,
+    /// A connect session's return URL on the API's own origin, which every
+    /// workspace admits whatever its allow-list (schemathesis changes that list
+    /// through PATCH /v1/workspace as it goes).
+    connect_return_url: String,
 }
 
 /// The running API and sandbox the seeding talks to.
@@ -183,6 +187,7 @@ pub(super) async fn seed(target: &Target<'_>) -> Result<Seeded> {
         dead_letter,
         webhook_event,
         outbound_event,
+        connect_return_url: format!("{}/connected", target.api.trim_end_matches('/')),
     })
 }
 
@@ -420,6 +425,7 @@ impl Seeded {
             dead_letter,
             webhook_event,
             outbound_event,
+            connect_return_url,
         } = self;
         let customer_path = quoted(&format!("v1/customers/{customer}"));
         let id = |name, value: &str| Entry::new(name, vec![("path.id", quoted(value))]);
@@ -518,6 +524,21 @@ impl Seeded {
                 pinned: vec![("body.url", quoted(ENDPOINT_URL))],
                 pool: true,
             },
+            // A session's return URL must be admitted; the sessions schemathesis
+            // creates are what GET and DELETE on one meet (through their `Location`).
+            Entry {
+                name: "POST /v1/connect-sessions",
+                pinned: vec![("body.return_url", quoted(connect_return_url))],
+                pool: false,
+            },
+            // The seeded Meta integration's ad accounts, from the sandbox.
+            Entry::new(
+                "GET /v1/integrations/{id}/options/{field}",
+                vec![
+                    ("path.id", quoted(meta)),
+                    ("path.field", quoted("ad_account_id")),
+                ],
+            ),
             // The provider-bound six (see above).
             id("PATCH /v1/integrations/{id}", NO_SUCH_ID),
             id("POST /v1/integrations/{id}/reconnect", NO_SUCH_ID),
@@ -609,6 +630,7 @@ mod tests {
             dead_letter: id(6),
             webhook_event: id(7),
             outbound_event: id(8),
+            connect_return_url: "http://127.0.0.1:8080/connected".into(),
         }
     }
 
@@ -623,9 +645,9 @@ mod tests {
     #[test]
     fn every_operation_with_a_path_parameter_has_an_entry() {
         // A provider id, which schemathesis draws from GET /v1/providers; the OAuth
-        // callback, whose state is single-use; the alert rules and webhook endpoints
-        // schemathesis creates; the suppressed addresses it adds (POST answers with
-        // their `Location`).
+        // callback, whose state is single-use; the alert rules, webhook endpoints and
+        // connect sessions schemathesis creates; the suppressed addresses it adds
+        // (POST answers with their `Location`).
         let not_seeded = [
             "GET /v1/providers/{provider}",
             "GET /oauth/callback/{provider}",
@@ -638,6 +660,8 @@ mod tests {
             "POST /v1/webhook-endpoints/{id}/rotate-secret",
             "GET /v1/webhook-endpoints/{id}/attempts",
             "DELETE /v1/email-suppressions/{address}",
+            "GET /v1/connect-sessions/{id}",
+            "DELETE /v1/connect-sessions/{id}",
         ];
         let document: Value = serde_json::from_str(
             &std::fs::read_to_string(crate::workspace_root().join("docs/openapi.json")).unwrap(),
@@ -658,7 +682,7 @@ mod tests {
             }
         }
         assert!(missing.is_empty(), "no entry for {missing:?}");
-        assert_eq!(config.matches("[[operations]]").count(), 37);
+        assert_eq!(config.matches("[[operations]]").count(), 39);
     }
 
     #[test]

@@ -173,7 +173,11 @@ async fn list_page(
 ) -> Result<HttpResponse, DashError> {
     let listed = state
         .app
-        .integrations(signed.workspace_id(), None, PageRequest::first(MAX_LISTED))
+        .integrations(
+            signed.workspace_id(),
+            &Default::default(),
+            PageRequest::first(MAX_LISTED),
+        )
         .await?;
     let cards = listed
         .items

@@ -148,7 +148,7 @@ async fn operations_page(
     let app = &state.app;
     let queues = queue_rows(req, signed).await?;
     let names: std::collections::HashMap<Uuid, String> = app
-        .integrations(workspace_id, None, PageRequest::first(200))
+        .integrations(workspace_id, &Default::default(), PageRequest::first(200))
         .await?
         .items
         .into_iter()

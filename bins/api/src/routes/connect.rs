@@ -4,7 +4,10 @@
 //! to `return_to`, only success stores anything).
 
 use actix_web::{HttpResponse, get, post, web};
-use junction_app::connect::{CallbackOutcome as Outcome, NewOAuthConnection, OAuthCallback};
+use junction_app::{
+    connect::{CallbackOutcome as Outcome, NewOAuthConnection, OAuthCallback},
+    connect_sessions::{self, ConnectOutcome},
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -81,8 +84,33 @@ impl From<CallbackQuery> for OAuthCallback {
 }
 
 /// Reports a callback's outcome: a redirect to `return_to` with `status`,
-/// `integration_id` or `error` and `error_description`, or JSON without one.
+/// `integration_id` or `error` and `error_description`, or JSON without one; a
+/// connect session's flow reports in the session's terms ([`connect_sessions::outcome_url`]).
 fn respond(outcome: Outcome) -> HttpResponse {
+    // A flow started through a connect session reports to the session's return URL
+    // in the session's terms.
+    if let (Some(session_id), Some(url)) = (outcome.connect_session_id, &outcome.return_to) {
+        let url = match &outcome.result {
+            Ok(id) => connect_sessions::outcome_url(
+                url,
+                session_id,
+                ConnectOutcome::Connected,
+                Some(*id),
+                None,
+            ),
+            Err(error) => {
+                let result = if outcome.expired {
+                    ConnectOutcome::Expired
+                } else {
+                    connect_sessions::outcome_of(error, outcome.denied)
+                };
+                connect_sessions::outcome_url(url, session_id, result, None, Some(error.code))
+            }
+        };
+        return HttpResponse::Found()
+            .insert_header(("Location", url.to_string()))
+            .finish();
+    }
     match (outcome.return_to, outcome.result) {
         (Some(mut url), result) => {
             {
@@ -118,7 +146,7 @@ fn respond(outcome: Outcome) -> HttpResponse {
     tag = "connect",
     params(CallbackQuery),
     responses(
-        (status = 302, description = "Redirect to return_to with status, integration_id or error"),
+        (status = 302, description = "Redirect to return_to with status, integration_id or error; for a flow started through a connect session, to the session's return_url with connect_session, outcome (connected, denied, expired, error) and integration_id or error"),
         (status = 200, body = CallbackOutcome),
         (status = 400, body = Problem, description = "No `state`; or `oauth_denied`: the user denied consent (without a `return_to`)"),
         (status = 404, body = Problem, description = "`oauth_state_invalid`: the state names no pending flow (unknown, expired, already used, or another provider's)"),
@@ -142,7 +170,7 @@ pub async fn callback(state: web::Data<AppState>, query: Query<CallbackQuery>) -
     tag = "connect",
     params(("provider" = String, Path), CallbackQuery),
     responses(
-        (status = 302, description = "Redirect to return_to with the outcome"),
+        (status = 302, description = "Redirect to return_to with the outcome (a connect session's flow: to its return_url with connect_session, outcome and integration_id or error)"),
         (status = 200, body = CallbackOutcome),
         (status = 400, body = Problem, description = "No `state`; or `oauth_denied`: the user denied consent (without a `return_to`)"),
         (status = 404, body = Problem, description = "`oauth_state_invalid`: the state names no pending flow of this provider"),

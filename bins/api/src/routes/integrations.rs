@@ -4,8 +4,9 @@
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use junction_app::{
     connect::{NewConnection, Reconnected},
+    connect_sessions,
     integrations::IntegrationChanges,
-    models::Operation,
+    models::{IntegrationFilter, Operation},
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -24,12 +25,17 @@ use crate::{
     },
 };
 
-/// `?provider=&limit=&cursor=`.
+/// `?provider=&end_user_id=&tag=&limit=&cursor=`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only integrations of this provider.
     pub provider: Option<String>,
+    /// Only integrations a connect session connected for this end user.
+    pub end_user_id: Option<String>,
+    /// Only integrations whose connect-session tags have this key (`tag=plan`) or
+    /// map it to this value (`tag=plan:pro`, split at the first `:`).
+    pub tag: Option<String>,
     #[param(schema_with = crate::pagination::limit)]
     pub limit: Option<i64>,
     #[param(schema_with = crate::pagination::cursor)]
@@ -55,9 +61,14 @@ pub async fn list(
         cursor: query.cursor,
     }
     .request()?;
+    let filter = IntegrationFilter {
+        provider: query.provider,
+        end_user_id: query.end_user_id,
+        tag: query.tag.as_deref().map(connect_sessions::tag_filter),
+    };
     let listed = state
         .app
-        .integrations(auth.workspace_id, query.provider.as_deref(), request)
+        .integrations(auth.workspace_id, &filter, request)
         .await?;
     let (data, next_cursor) = page(listed, IntegrationView::from);
     Ok(web::Json(IntegrationList { data, next_cursor }))

@@ -7,7 +7,7 @@ use actix_web::{get, patch, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use junction_app::{
     aggregate::Total,
-    kpis::{self as use_case, CalendarInput, KpiSelector},
+    kpis::{self as use_case, KpiSelector, WorkspaceChanges},
     models::Workspace,
 };
 use junction_core::{
@@ -362,6 +362,9 @@ pub struct WorkspaceView {
     pub time_zone: String,
     /// The first day of KPI weeks: `monday`, `sunday` or `saturday`.
     pub week_start: String,
+    /// Where connect sessions may send end users back (`return_url`): origins
+    /// (any path) or URLs (that path).
+    pub connect_return_urls: Vec<String>,
 }
 
 impl From<Workspace> for WorkspaceView {
@@ -372,11 +375,13 @@ impl From<Workspace> for WorkspaceView {
             created_at: w.created_at,
             time_zone: w.time_zone,
             week_start: w.week_start,
+            connect_return_urls: w.connect_return_urls,
         }
     }
 }
 
-/// PATCH /v1/workspace: the calendar; an absent field keeps its value.
+/// PATCH /v1/workspace: the calendar and the connect return URLs; an absent field
+/// keeps its value.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWorkspace {
@@ -386,6 +391,8 @@ pub struct UpdateWorkspace {
     /// `monday`, `sunday` or `saturday`.
     #[schema(schema_with = week_start)]
     pub week_start: Option<String>,
+    #[schema(schema_with = crate::schema::return_urls_or_null)]
+    pub connect_return_urls: Option<Vec<String>>,
 }
 
 fn week_start() -> utoipa::openapi::Object {
@@ -411,7 +418,7 @@ pub async fn workspace(
     request_body = UpdateWorkspace,
     responses(
         (status = 200, body = WorkspaceView),
-        (status = 422, body = Problem, description = "`validation_failed`: an unknown time zone or week start")
+        (status = 422, body = Problem, description = "`validation_failed`: an unknown time zone or week start, a return URL that is not one")
     ),
     security(("api_key" = []))
 )]
@@ -424,11 +431,12 @@ pub async fn update_workspace(
     let body = body.into_inner();
     let updated = state
         .app
-        .set_calendar(
+        .update_workspace(
             auth.workspace_id,
-            CalendarInput {
+            WorkspaceChanges {
                 time_zone: body.time_zone,
                 week_start: body.week_start,
+                connect_return_urls: body.connect_return_urls,
             },
         )
         .await?;

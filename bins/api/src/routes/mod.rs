@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod alerts;
 pub mod connect;
+pub mod connect_sessions;
 pub mod data;
 pub mod dead_letters;
 pub mod email_suppressions;
@@ -16,6 +17,7 @@ pub mod health;
 pub mod integrations;
 pub mod kpis;
 pub mod notification_settings;
+pub mod options;
 pub mod outbound;
 pub mod providers;
 pub mod proxy;
@@ -41,10 +43,14 @@ pub fn mount(cfg: &mut ServiceConfig) {
         .service(integrations::test)
         .service(integrations::reconnect)
         .service(integrations::logs)
+        .service(options::list)
         .service(proxy::forward)
         .service(connect::connect)
         .service(connect::callback)
         .service(connect::callback_for_provider)
+        .service(connect_sessions::create)
+        .service(connect_sessions::get)
+        .service(connect_sessions::revoke)
         .service(runs::trigger)
         .service(runs::list)
         .service(runs::get)

@@ -147,6 +147,8 @@ async fn a_refused_key_answers_422_and_stores_nothing() {
         .unwrap();
     let problem = assert_problem(response, 422, "invalid_credentials").await;
     assert!(!problem.to_string().contains("tk_wrong"));
+    // Said by the refused field, for a form to show it there.
+    assert_eq!(problem["errors"][0]["field"], "api_key");
     assert_eq!(app.count("SELECT count(*) AS n FROM integrations").await, 0);
     assert_eq!(app.count("SELECT count(*) AS n FROM credentials").await, 0);
 }

@@ -10,6 +10,7 @@ mod api_key_connections;
 mod bad_bytes;
 mod basics;
 mod catalog;
+mod connect_sessions;
 mod dashboard;
 mod hostile;
 mod jobs;

@@ -171,7 +171,8 @@ async fn workspace_integrations(app: &App, workspace_id: WorkspaceId) -> Result<
         let after = all
             .last()
             .map(|last: &Integration| (last.created_at, last.id));
-        let page = repo::integrations::list(tx.conn(), after, None, repo::MAX_PAGE).await?;
+        let page =
+            repo::integrations::list(tx.conn(), after, &Default::default(), repo::MAX_PAGE).await?;
         let full = page.len() >= repo::MAX_PAGE as usize;
         all.extend(page);
         if !full {

@@ -75,9 +75,9 @@ pub const PUBLIC_URL_RULE: &str = "must be http:// or https:// followed by a hos
 
 /// The label of a host name: letters and digits, single hyphens inside (so never
 /// an `xn--` label, which IDNA would have to decode).
-const LABEL: &str = "[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*";
+pub(crate) const LABEL: &str = "[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*";
 /// A port up to 65535 (leading zeros allowed, as URLs do), or none after the colon.
-const PORT: &str =
+pub(crate) const PORT: &str =
     "(?::0*(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])?)?";
 
 /// A top-level label: a letter, then letters and digits (never a number, so the

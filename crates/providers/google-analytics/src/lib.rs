@@ -16,6 +16,7 @@
 //! the same endpoint for demo mode and tests.
 
 mod google;
+mod options;
 mod report;
 mod spec;
 mod wire;
@@ -25,14 +26,15 @@ pub mod sandbox;
 
 use async_trait::async_trait;
 use junction_core::{
-    Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget, ReadRequest,
-    spec::ProviderSpec,
+    Adapter, AdapterError, Connection, Context, FieldOption, Health, Page, ProxyTarget,
+    ReadRequest, spec::ProviderSpec,
 };
 use junction_toolkit::{cursor, data};
 use serde_json::Value;
 
 // The descriptions the conformance suite replays.
 pub use google::API;
+pub use options::{ACCOUNT_SUMMARIES, ADMIN_API, ADMIN_BASE};
 pub use report::PAGING;
 pub use spec::{DAILY_REPORT, DEFAULT_BASE, FULL_SCOPE, PROVIDER_ID, READONLY_SCOPE, REPORT};
 
@@ -95,6 +97,17 @@ impl Adapter for GoogleAnalytics {
         let (cursor, has_more) =
             report::advance(&read, records.len(), report.row_count, &settings)?;
         cursor::page(records, kpis, &cursor, has_more)
+    }
+
+    /// `property_id`'s choices: the properties of the Admin API's account summaries
+    /// (see [`options`]).
+    async fn options(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        field: &str,
+    ) -> Result<Option<Vec<FieldOption>>, AdapterError> {
+        options::of(ctx, conn, field).await
     }
 
     /// The Data API host's root (the client names the version: `v1beta/...`), or the

@@ -45,7 +45,8 @@ pub(crate) const PROPERTY: StringSetting = StringSetting::new(
      at the top right, e.g. 123456789.",
 )
 .pattern("[0-9]+")
-.mismatch("must be the numeric GA4 property ID (Admin → Property settings), not a measurement ID");
+.mismatch("must be the numeric GA4 property ID (Admin → Property settings), not a measurement ID")
+.with_options();
 
 /// GA4 allows 9 dimensions per request; `date` takes one.
 const MAX_EXTRA_DIMENSIONS: usize = 8;

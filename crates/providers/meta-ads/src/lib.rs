@@ -25,6 +25,7 @@
 
 pub mod graph;
 pub mod insights;
+pub mod options;
 mod spec;
 pub mod webhooks;
 
@@ -34,8 +35,8 @@ pub mod sandbox;
 use async_trait::async_trait;
 use http::Method;
 use junction_core::{
-    Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget, ReadRequest,
-    WebhookEffects,
+    Adapter, AdapterError, Connection, Context, FieldOption, Health, Page, ProxyTarget,
+    ReadRequest, WebhookEffects,
     spec::ProviderSpec,
     webhook::{WebhookError, WebhookEvent, WebhookRequest},
 };
@@ -190,6 +191,16 @@ impl Adapter for MetaAds {
     async fn revoke(&self, ctx: &Context, conn: &Connection) -> Result<(), AdapterError> {
         let revocation = async { client(ctx, conn)?.delete("me/permissions").await };
         auth::revoked(revocation.await)
+    }
+
+    /// `ad_account_id`'s choices: the user's ad accounts (see [`options`]).
+    async fn options(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        field: &str,
+    ) -> Result<Option<Vec<FieldOption>>, AdapterError> {
+        options::of(ctx, conn, field).await
     }
 
     /// The Graph API host's root (the client names the version: `v25.0/me`), or the

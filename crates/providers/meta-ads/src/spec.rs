@@ -44,7 +44,8 @@ pub(crate) const AD_ACCOUNT: StringSetting = StringSetting::new(
      the top left and in the URL (`act=...`).",
 )
 .pattern("(act_)?[0-9]+")
-.mismatch("must be the numeric ad account ID, with or without the `act_` prefix");
+.mismatch("must be the numeric ad account ID, with or without the `act_` prefix")
+.with_options();
 
 /// How far back the first sync reads.
 pub(crate) const LOOKBACK: IntSetting = IntSetting::lookback_days(

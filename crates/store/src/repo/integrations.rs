@@ -61,7 +61,7 @@ pub async fn clear_claim(conn: &mut Conn, id: Uuid) -> Result<(), StoreError> {
 pub async fn list(
     conn: &mut Conn,
     after: Option<(DateTime<Utc>, Uuid)>,
-    provider: Option<&str>,
+    filter: &IntegrationFilter,
     limit: i64,
 ) -> Result<Vec<Integration>, StoreError> {
     let mut query = integrations::table
@@ -78,10 +78,68 @@ pub async fn list(
                     .and(integrations::id.gt(id))),
         );
     }
-    if let Some(provider) = provider {
-        query = query.filter(integrations::provider.eq(provider.to_owned()));
+    if let Some(provider) = &filter.provider {
+        query = query.filter(integrations::provider.eq(provider.clone()));
+    }
+    if let Some(end_user_id) = &filter.end_user_id {
+        query = query.filter(integrations::end_user_id.eq(end_user_id.clone()));
+    }
+    match &filter.tag {
+        Some(TagFilter::Key(key)) => {
+            query = query.filter(integrations::tags.has_key(key.clone()));
+        }
+        Some(TagFilter::Value(key, value)) => {
+            // `@>` on the GIN index: the tags hold this pair.
+            query = query.filter(
+                integrations::tags.contains(Some(serde_json::json!({ key.as_str(): value }))),
+            );
+        }
+        None => {}
     }
     Ok(query.load(conn).await?)
+}
+
+/// Which integrations a list shows; `None` does not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntegrationFilter {
+    pub provider: Option<String>,
+    /// Connected for this end user (through a connect session).
+    pub end_user_id: Option<String>,
+    pub tag: Option<TagFilter>,
+}
+
+/// A filter on an integration's tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagFilter {
+    /// The tags have this key, whatever its value.
+    Key(String),
+    /// The tags map this key to this value.
+    Value(String, String),
+}
+
+/// Sets who a new integration was connected for, by which connect session: the
+/// session's end user and tags. The unique index on (session, provider) refuses a
+/// second integration of one provider through one session.
+pub async fn set_end_user(
+    conn: &mut Conn,
+    id: Uuid,
+    end_user_id: &str,
+    end_user: &serde_json::Value,
+    tags: &serde_json::Value,
+    connect_session_id: Uuid,
+) -> Result<Integration, StoreError> {
+    diesel::update(integrations::table.find(id))
+        .set((
+            integrations::end_user_id.eq(Some(end_user_id)),
+            integrations::end_user.eq(Some(end_user)),
+            integrations::tags.eq(Some(tags)),
+            integrations::connect_session_id.eq(Some(connect_session_id)),
+        ))
+        .returning(Integration::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound("integration"))
 }
 
 /// Changes to the user-editable settings of an integration; `None` keeps a value.

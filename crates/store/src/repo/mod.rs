@@ -5,6 +5,7 @@
 pub mod action_runs;
 pub mod alerts;
 pub mod api_keys;
+pub mod connect_sessions;
 pub mod credentials;
 pub mod dashboard_sessions;
 pub mod dashboard_sign_in_links;

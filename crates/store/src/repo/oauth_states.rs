@@ -34,6 +34,8 @@ pub struct NewOAuthState<'a> {
     pub display_name: Option<&'a str>,
     pub schedule_seconds: Option<i32>,
     pub expires_at: DateTime<Utc>,
+    /// The connect session the flow is started through, if any.
+    pub connect_session_id: Option<Uuid>,
 }
 
 /// The hash under which a state is stored.
@@ -76,6 +78,7 @@ pub async fn insert(
         created_at: Utc::now(),
         expires_at: new.expires_at,
         consumed_at: None,
+        connect_session_id: new.connect_session_id,
     };
     Ok(diesel::insert_into(oauth_states::table)
         .values(&row)

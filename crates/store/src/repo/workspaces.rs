@@ -61,3 +61,19 @@ pub async fn set_calendar(
         .optional()?
         .ok_or(StoreError::NotFound("workspace"))
 }
+
+/// Sets the scoped workspace's allow-list of connect-session return URLs (checked by
+/// the caller).
+pub async fn set_connect_return_urls(
+    conn: &mut Conn,
+    id: WorkspaceId,
+    urls: &[String],
+) -> Result<Workspace, StoreError> {
+    diesel::update(workspaces::table.find(id.as_uuid()))
+        .set(workspaces::connect_return_urls.eq(urls))
+        .returning(Workspace::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound("workspace"))
+}

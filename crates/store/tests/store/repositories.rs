@@ -99,6 +99,7 @@ async fn oauth_states_are_single_use_and_expire() {
                 display_name: Some("GA"),
                 schedule_seconds: None,
                 expires_at: expires,
+                connect_session_id: None,
             },
         )
         .await
@@ -362,11 +363,14 @@ async fn lists_page_by_keyset_and_patches_apply() {
     }
     let mut tx = db.store().begin(ws).await.unwrap();
     let c = tx.conn();
-    let first = repo::integrations::list(c, None, None, 2).await.unwrap();
-    let last = first.last().unwrap();
-    let rest = repo::integrations::list(c, Some((last.created_at, last.id)), None, 10)
+    let first = repo::integrations::list(c, None, &Default::default(), 2)
         .await
         .unwrap();
+    let last = first.last().unwrap();
+    let rest =
+        repo::integrations::list(c, Some((last.created_at, last.id)), &Default::default(), 10)
+            .await
+            .unwrap();
     let mut seen: Vec<_> = first.iter().chain(&rest).map(|i| i.id).collect();
     assert_eq!(seen.len(), 5);
     seen.sort();

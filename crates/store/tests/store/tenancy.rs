@@ -70,6 +70,7 @@ pub async fn populate(
             display_name: None,
             schedule_seconds: None,
             expires_at: Utc::now() + Duration::minutes(10),
+            connect_session_id: None,
         },
     )
     .await

@@ -3,7 +3,8 @@
 //! deterministic data and injectable faults.
 //!
 //! Served under the sandbox's `/google-analytics/` mount, it answers
-//! `POST /v1beta/properties/{id}:runReport`:
+//! `POST /v1beta/properties/{id}:runReport` (and the Admin API's
+//! `GET /v1beta/accountSummaries`, in [`options`]):
 //! - the Bearer token is checked with the sandbox's OAuth server: it must be valid
 //!   for this provider and carry the Analytics (read-only) scope;
 //! - property `403` stands for a property the account cannot see (403
@@ -24,6 +25,7 @@
 //! (`schema.json`).
 
 mod data;
+mod options;
 mod report;
 
 use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
@@ -53,7 +55,11 @@ const ERRORS: ErrorShape = ErrorShape::new(Some("/error/status"), "/error/messag
 
 const SERVICE: Service<()> = Service::new(
     API.base.prefix,
-    &[Route::post("properties/{property}:runReport", run_report)],
+    &[
+        Route::post("properties/{property}:runReport", run_report),
+        // The Admin API's list of the user's properties (`property_id`'s choices).
+        Route::get("accountSummaries", account_summaries),
+    ],
     Auth::new(API.auth, PROVIDER_ID).needs(&[READONLY_SCOPE, FULL_SCOPE]),
     ERRORS,
 )
@@ -88,6 +94,16 @@ fn run_report(_: &mut (), call: &Call<'_>) -> FakeResponse {
         Ok(query) => FakeResponse::json(200, &query.run(property, today)),
         Err(InvalidArgument(message)) => ERRORS.named("invalid", &[("message", &message)]),
     }
+}
+
+/// `GET /v1beta/accountSummaries` (the Admin API's, in [`options`]).
+fn account_summaries(_: &mut (), call: &Call<'_>) -> FakeResponse {
+    options::account_summaries(call, SANDBOX_PROPERTY).unwrap_or_else(|_| {
+        ERRORS.named(
+            "invalid",
+            &[("message", "Invalid page token or page size.")],
+        )
+    })
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod conformance;
 mod errors;
 #[cfg(feature = "sandbox")]
 mod fake;
+mod options;
 mod paging;
 mod proxy;
 mod requests;

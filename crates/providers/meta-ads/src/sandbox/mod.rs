@@ -9,6 +9,7 @@
 //!   with one row per campaign and day (six campaigns over the past 420 days),
 //!   ordered by day then campaign, paged with `limit` and `after` (the `after`
 //!   cursor names the last row of a page; `paging.next` only while more follow);
+//! - `GET /v25.0/me/adaccounts?fields=..`, the user's ad accounts (in [`options`]);
 //! - `DELETE /v25.0/me/permissions` (revocation).
 //!
 //! The token (`Authorization: Bearer`, or `access_token` in the query) is checked
@@ -25,6 +26,7 @@
 //! ([`junction_toolkit::fake`]).
 
 mod data;
+mod options;
 
 use chrono::NaiveDate;
 use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
@@ -82,6 +84,8 @@ const SERVICE: Service<()> = Service::new(
         }),
         Route::get("act_{account}", ad_account),
         Route::get("act_{account}/insights", insights),
+        // The user's ad accounts (`ad_account_id`'s choices).
+        Route::get("me/adaccounts", ad_accounts),
     ],
     // The token as a Bearer header, or as the `access_token` query parameter.
     Auth::new(API.auth, PROVIDER_ID)
@@ -192,6 +196,15 @@ fn insights(_: &mut (), call: &Call<'_>) -> FakeResponse {
     }]});
     page.reply()
         .with_header(BUC_USAGE_HEADER, &usage.to_string())
+}
+
+/// `GET /me/adaccounts` (in [`options`]).
+fn ad_accounts(_: &mut (), call: &Call<'_>) -> FakeResponse {
+    match options::ad_accounts(call, SANDBOX_AD_ACCOUNT, &requested_fields(call)) {
+        Ok(page) => page,
+        Err(PageError::Cursor { .. }) => invalid("Invalid cursor"),
+        Err(_) => invalid("param limit must be a positive integer"),
+    }
 }
 
 /// The `fields` query parameter, split.

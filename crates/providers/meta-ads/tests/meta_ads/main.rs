@@ -7,6 +7,7 @@
 #[cfg(feature = "sandbox")]
 mod conformance;
 mod errors;
+mod options;
 mod proxy;
 mod requests;
 mod support;

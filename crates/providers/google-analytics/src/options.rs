@@ -1,0 +1,121 @@
+//! The choices of `property_id`: the GA4 properties the connected Google account
+//! can read, from the Admin API's `accountSummaries` (every account the caller has
+//! access to, each with its properties), so a user picks a property by name once
+//! connected instead of looking its number up in the Admin screens.
+//!
+//! `GET https://analyticsadmin.googleapis.com/v1beta/accountSummaries` pages with
+//! `pageSize` (at most 200) and `pageToken`, the next token at `nextPageToken`
+//! (absent on the last page). The read-only Analytics scope the connection holds is
+//! enough. Google's error envelope is the Data API's, so the same table classifies
+//! its refusals.
+
+use junction_core::{AdapterError, Connection, Context, FieldOption};
+use junction_toolkit::{
+    BaseUrl, Client, HttpApi,
+    paging::{self, CursorAt, More, OnStall, PageSize, Paging, Style},
+};
+use serde::Deserialize;
+
+use crate::{google, spec};
+
+/// The Admin API host; the context's base URL replaces it like the Data API's (the
+/// sandbox serves both under one mount).
+pub const ADMIN_BASE: &str = "https://analyticsadmin.googleapis.com";
+
+/// The Admin API's description: the Data API's auth and error table on its host.
+pub const ADMIN_API: HttpApi = HttpApi {
+    base: BaseUrl::fixed(ADMIN_BASE).with_prefix("v1beta"),
+    ..google::API
+};
+
+/// How `accountSummaries` pages.
+pub const ACCOUNT_SUMMARIES: Paging = Paging {
+    style: Style::Cursor {
+        param: "pageToken",
+        at: CursorAt::Body("/nextPageToken"),
+        more: More::HasCursor,
+    },
+    items: "/accountSummaries",
+    size_param: "pageSize",
+    size: PageSize {
+        default: 200,
+        max: 200,
+    },
+    on_stall: OnStall::End,
+};
+
+/// Pages read at most (200 accounts each): far beyond any one person's accounts.
+const MAX_PAGES: usize = 50;
+
+/// One account and its properties, as `accountSummaries` lists them.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AccountSummary {
+    /// `accounts/{id}`.
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    property_summaries: Vec<PropertySummary>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PropertySummary {
+    /// `properties/{id}`.
+    property: String,
+    #[serde(default)]
+    display_name: String,
+}
+
+/// The choices of `field` (only `property_id` has any).
+pub(crate) async fn of(
+    ctx: &Context,
+    conn: &Connection,
+    field: &str,
+) -> Result<Option<Vec<FieldOption>>, AdapterError> {
+    if field != spec::PROPERTY.name {
+        return Ok(None);
+    }
+    let client = Client::new(ctx, spec::spec(), &ADMIN_API, conn)?;
+    let size = ACCOUNT_SUMMARIES.size.max;
+    let pages = paging::walk(MAX_PAGES, |token| {
+        let client = &client;
+        async move {
+            let page = client
+                .list_page("accountSummaries", &ACCOUNT_SUMMARIES, &token, size)
+                .await?;
+            Ok((page.items, page.next))
+        }
+    })
+    .await?;
+    let mut options = Vec::new();
+    for item in pages.into_iter().flatten() {
+        let account: AccountSummary = serde_json::from_value(item).map_err(|e| {
+            AdapterError::unavailable(format!("malformed account summary from Google: {e}"))
+        })?;
+        let account_id = account
+            .account
+            .strip_prefix("accounts/")
+            .unwrap_or(&account.account);
+        for property in account.property_summaries {
+            let Some(id) = property.property.strip_prefix("properties/") else {
+                continue;
+            };
+            options.push(FieldOption {
+                value: id.to_owned(),
+                label: if property.display_name.is_empty() {
+                    format!("Property {id}")
+                } else {
+                    property.display_name
+                },
+                description: Some(format!(
+                    "Account {} ({account_id}), property {id}",
+                    account.display_name
+                )),
+            });
+        }
+    }
+    Ok(Some(options))
+}
