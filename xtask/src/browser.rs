@@ -8,8 +8,9 @@
 //!   `.ci/run` installs Debian's);
 //! - the product runs as the demo runs it ([`crate::demo::start_stack`]):
 //!   junction-sandbox, junction-api and junction-worker on free local ports, a fresh
-//!   `junction_browser` database on the test Postgres, the test Redis under a queue
-//!   prefix of its own, one workspace whose API key the tests sign in with;
+//!   `junction_browser_<pid>` database on the test Postgres (dropped after), the
+//!   test Redis under a queue prefix of its own, one workspace whose API key the
+//!   tests sign in with;
 //! - `node --test browser-tests/dashboard.test.mjs` then drives the dashboard.
 //!
 //! Screenshots of every page land in `browser-tests/artifacts/` (gitignored), the
@@ -27,7 +28,6 @@ use crate::{
     workspace_root,
 };
 
-const DATABASE: &str = "junction_browser";
 const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Installs the pinned playwright-core when `node_modules` is missing or stale.
@@ -83,7 +83,10 @@ pub fn browser() -> Result<()> {
     let bin = |name: &str| target.join("debug").join(name);
     let logs = target.join("browser-tests");
     std::fs::create_dir_all(&logs)?;
-    let database_url = fresh_database(DATABASE)?;
+    // A database and queue prefix of this run's own: two runs on one machine (two
+    // checkouts) must not drop each other's database or take each other's jobs.
+    let database = format!("junction_browser_{}", std::process::id());
+    let database_url = fresh_database(&database)?;
     let keys =
         crate::output(Command::new(bin("junction")).args(["keys", "generate", "--id", "browser"]))?;
     let redis = std::env::var("JUNCTION_TEST_REDIS_URL")
@@ -125,6 +128,7 @@ pub fn browser() -> Result<()> {
         .status()
         .context("running node")?;
     drop(stack.processes);
+    drop_database(&database);
     eprintln!(
         "    browser tests done in {:.1}s; screenshots in {}",
         started.elapsed().as_secs_f64(),
@@ -138,4 +142,14 @@ pub fn browser() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Drops the run's database once its processes are gone (best effort: a database
+/// left behind is dropped by the next run of the same process id, or by hand).
+fn drop_database(name: &str) {
+    let base = crate::schemathesis::admin_database_url();
+    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    if let Err(error) = crate::output(Command::new("psql").args([&base, "-qc", &sql])) {
+        eprintln!("    could not drop {name}: {error:#}");
+    }
 }
