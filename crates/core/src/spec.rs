@@ -787,8 +787,50 @@ impl ProviderSpec {
         &self,
         values: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), Vec<FieldError>> {
+        self.validate_fields_except(values, &[])
+    }
+
+    /// The required config fields a connection may be saved without, to be chosen
+    /// in a setup step once its credentials can list their choices
+    /// ([`ConfigField::options`]), that `values` leaves out (absent, null or
+    /// blank), in field order.
+    pub fn setup_missing(
+        &self,
+        values: &serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<&'static str> {
+        self.config
+            .iter()
+            .filter(|field| field.required && field.options && !field.secret)
+            .filter(|field| match values.get(field.name) {
+                None | Some(serde_json::Value::Null) => true,
+                Some(serde_json::Value::String(text)) => text.trim().is_empty(),
+                Some(_) => false,
+            })
+            .map(|field| field.name)
+            .collect()
+    }
+
+    /// [`ProviderSpec::validate_fields`] for a new connection, which may leave out
+    /// the fields of its setup step ([`ProviderSpec::setup_missing`]): every other
+    /// field is checked as always. Returns the fields left for the setup step.
+    pub fn validate_connect_fields(
+        &self,
+        values: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<&'static str>, Vec<FieldError>> {
+        let missing = self.setup_missing(values);
+        self.validate_fields_except(values, &missing)?;
+        Ok(missing)
+    }
+
+    /// Validates every field but those of `skipped`.
+    fn validate_fields_except(
+        &self,
+        values: &serde_json::Map<String, serde_json::Value>,
+        skipped: &[&str],
+    ) -> Result<(), Vec<FieldError>> {
         let mut errors: Vec<FieldError> = self
             .all_fields()
+            .filter(|field| !skipped.contains(&field.name))
             .filter_map(|field| field.validate(values.get(field.name)).err())
             .collect();
         for name in values.keys() {
