@@ -152,7 +152,7 @@ pub async fn get(
         (status = 200, body = IntegrationView),
         (status = 404, body = Problem, description = "`integration_not_found`"),
         (status = 409, body = Problem, description = "`integration_needs_reauth`: completing the setup needs the provider, and the grant is gone"),
-        (status = 422, body = Problem, description = "`validation_failed`: a config field is invalid, or a chosen value is not among the provider's choices; `invalid_config` or `invalid_credentials`: the provider refused the completed settings"),
+        (status = 422, body = Problem, description = "`validation_failed`: `errors` names each field at fault (text holding a NUL character or invalid UTF-8 included; a chosen value not among the provider's choices); `invalid_config` or `invalid_credentials`: the provider refused the completed settings"),
         (status = 502, body = Problem, description = "Completing the setup: the provider could not be asked (`provider_*`)")
     ),
     security(("api_key" = []))
