@@ -494,10 +494,19 @@ pub async fn oauth_return(
                 .integration_id
                 .as_deref()
                 .and_then(|id| id.parse::<uuid::Uuid>().ok());
+            // The page opens on its setup step when it has one.
+            let setup = match id {
+                Some(id) => state
+                    .app
+                    .integration(signed.workspace_id(), id)
+                    .await
+                    .is_ok_and(|details| !details.setup_missing.is_empty()),
+                None => false,
+            };
+            let anchor = if setup { "#setup" } else { "" };
             return Ok(match id {
-                // The page opens on its setup step when it has one.
                 Some(id) => see_other(&format!(
-                    "/dashboard/integrations/{id}?done=authorized#setup"
+                    "/dashboard/integrations/{id}?done=authorized{anchor}"
                 )),
                 None => see_other("/dashboard/integrations?done=authorized"),
             });
