@@ -914,6 +914,34 @@ mod tests {
     }
 
     #[test]
+    fn a_new_connection_may_leave_its_listed_settings_for_the_setup_step() {
+        let mut spec = spec();
+        spec.config[0].options = true;
+        // Left out, null or blank: waiting for the setup step; the rest checked.
+        for absent in [json!({}), json!({"account_id": null}), json!({"account_id": " "})] {
+            let mut values = map(json!({"api_key": "ex_abc123"}));
+            values.extend(map(absent));
+            assert_eq!(spec.setup_missing(&values), ["account_id"]);
+            assert_eq!(spec.validate_connect_fields(&values), Ok(vec!["account_id"]));
+            assert!(spec.validate_fields(&values).is_err());
+        }
+        let values = map(json!({"api_key": "ex_abc123", "region": "mars"}));
+        let errors = spec.validate_connect_fields(&values).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "region");
+        // Given, it is checked as always.
+        let values = map(json!({"api_key": "ex_abc123", "account_id": "x"}));
+        assert_eq!(
+            spec.validate_connect_fields(&values).unwrap_err()[0].field,
+            "account_id"
+        );
+        let values = map(json!({"api_key": "ex_abc123", "account_id": "42"}));
+        assert_eq!(spec.validate_connect_fields(&values), Ok(vec![]));
+        // A field without listed choices never waits.
+        assert!(self::spec().setup_missing(&map(json!({}))).is_empty());
+    }
+
+    #[test]
     fn catalog_serialization_names_the_auth_kind() {
         let value = serde_json::to_value(spec()).unwrap();
         assert_eq!(value["auth"]["kind"], "api_key");
