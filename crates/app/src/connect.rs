@@ -28,8 +28,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use junction_core::{
-    Adapter, AuthSpec, Connection, ErrorCode, Health, IntegrationId, OAuth2Spec,
-    WorkspaceId,
+    Adapter, AuthSpec, Connection, ErrorCode, Health, IntegrationId, OAuth2Spec, WorkspaceId,
     spec::{FieldError, ProviderSpec},
 };
 use junction_store::{

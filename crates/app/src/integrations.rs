@@ -128,8 +128,16 @@ impl App {
         integration: Integration,
         secret_fields: Vec<String>,
     ) -> IntegrationDetails {
-        let adapter = self.connections.registry.get(&integration.provider).cloned();
-        IntegrationDetails::new(integration, secret_fields, adapter.as_ref().map(|a| a.spec()))
+        let adapter = self
+            .connections
+            .registry
+            .get(&integration.provider)
+            .cloned();
+        IntegrationDetails::new(
+            integration,
+            secret_fields,
+            adapter.as_ref().map(|a| a.spec()),
+        )
     }
 
     /// Changes the name, settings or schedule of an integration. New settings are
@@ -172,8 +180,7 @@ impl App {
         let locked = repo::integrations::get_for_update(tx.conn(), id)
             .await
             .map_err(crate::integration_error)?;
-        let completion =
-            completion.filter(|_| locked.status == IntegrationStatus::NeedsSetup);
+        let completion = completion.filter(|_| locked.status == IntegrationStatus::NeedsSetup);
         let completed = completion.is_some();
         let updated = repo::integrations::update(
             tx.conn(),

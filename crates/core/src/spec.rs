@@ -918,11 +918,18 @@ mod tests {
         let mut spec = spec();
         spec.config[0].options = true;
         // Left out, null or blank: waiting for the setup step; the rest checked.
-        for absent in [json!({}), json!({"account_id": null}), json!({"account_id": " "})] {
+        for absent in [
+            json!({}),
+            json!({"account_id": null}),
+            json!({"account_id": " "}),
+        ] {
             let mut values = map(json!({"api_key": "ex_abc123"}));
             values.extend(map(absent));
             assert_eq!(spec.setup_missing(&values), ["account_id"]);
-            assert_eq!(spec.validate_connect_fields(&values), Ok(vec!["account_id"]));
+            assert_eq!(
+                spec.validate_connect_fields(&values),
+                Ok(vec!["account_id"])
+            );
             assert!(spec.validate_fields(&values).is_err());
         }
         let values = map(json!({"api_key": "ex_abc123", "region": "mars"}));

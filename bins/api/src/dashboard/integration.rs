@@ -22,9 +22,9 @@ use junction_app::{
 use std::sync::Arc;
 
 use junction_core::{Adapter, AuthSpec, ErrorCode, FieldOption, spec::ProviderSpec};
-use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use super::{
@@ -258,7 +258,12 @@ type Listed = BTreeMap<&'static str, Result<Vec<FieldOption>, String>>;
 
 async fn list_options(loaded: &Loaded, signed: &Signed) -> Listed {
     let mut listed = Listed::new();
-    for field in loaded.spec().config.iter().filter(|f| f.options && !f.secret) {
+    for field in loaded
+        .spec()
+        .config
+        .iter()
+        .filter(|f| f.options && !f.secret)
+    {
         let choices = loaded
             .state
             .app

@@ -697,7 +697,10 @@ async fn ga4_connected_without_a_property_is_finished_by_picking_one_from_the_li
     assert!(html.contains("Finish setup"), "{html}");
     assert!(html.contains(r#"<select id="setup-property_id""#), "{html}");
     for value in ["123456789", "987654321", "555000111"] {
-        assert!(html.contains(&format!(r#"<option value="{value}""#)), "{html}");
+        assert!(
+            html.contains(&format!(r#"<option value="{value}""#)),
+            "{html}"
+        );
     }
     let list = browser.get("/dashboard/integrations").await;
     assert!(list.text().await.unwrap().contains("finish setup"));
@@ -706,7 +709,10 @@ async fn ga4_connected_without_a_property_is_finished_by_picking_one_from_the_li
     let token = csrf_of(&html);
     let setup = format!("/dashboard/integrations/{id}/setup");
     let refused = browser
-        .post(&setup, &[("csrf_token", token.as_str()), ("property_id", "111")])
+        .post(
+            &setup,
+            &[("csrf_token", token.as_str()), ("property_id", "111")],
+        )
         .await;
     assert_eq!(refused.status(), 422);
     let html = refused.text().await.unwrap();

@@ -59,7 +59,8 @@ async fn ga4_connects_without_a_property_and_a_patch_with_a_listed_one_completes
     )
     .await
     .unwrap();
-    let created_events = "SELECT count(*) AS n FROM outbound_events WHERE event_type = 'connection.created'";
+    let created_events =
+        "SELECT count(*) AS n FROM outbound_events WHERE event_type = 'connection.created'";
 
     // Any other field is still checked when the property is left out.
     let error = app
@@ -145,7 +146,9 @@ async fn ga4_connects_without_a_property_and_a_patch_with_a_listed_one_completes
             workspace,
             id,
             IntegrationChanges {
-                config: Some(object(json!({"dimensions": "country", "lookback_days": 10}))),
+                config: Some(object(
+                    json!({"dimensions": "country", "lookback_days": 10}),
+                )),
                 ..IntegrationChanges::default()
             },
         )
@@ -163,15 +166,17 @@ async fn ga4_connects_without_a_property_and_a_patch_with_a_listed_one_completes
                 workspace,
                 id,
                 IntegrationChanges {
-                    config: Some(object(
-                        json!({"property_id": wrong, "dimensions": "city"}),
-                    )),
+                    config: Some(object(json!({"property_id": wrong, "dimensions": "city"}))),
                     ..IntegrationChanges::default()
                 },
             )
             .await
             .unwrap_err();
-        assert_eq!(error.code, ErrorCode::ValidationFailed, "{wrong}: {error:?}");
+        assert_eq!(
+            error.code,
+            ErrorCode::ValidationFailed,
+            "{wrong}: {error:?}"
+        );
         assert_eq!(error.fields[0].field, "property_id");
         let unchanged = env.integration(workspace, id).await;
         assert_eq!(unchanged.status, IntegrationStatus::NeedsSetup);
@@ -207,7 +212,8 @@ async fn ga4_connects_without_a_property_and_a_patch_with_a_listed_one_completes
     assert_eq!(env.count(created_events).await, 1);
     let logs = env.logs(workspace, id).await;
     assert!(
-        logs.iter().any(|log| log.message.starts_with("setup complete")),
+        logs.iter()
+            .any(|log| log.message.starts_with("setup complete")),
         "{logs:?}"
     );
 
