@@ -269,6 +269,54 @@ test("connect GA4 through the sandbox's consent page, and see its KPI chart", as
   await check("ga4-kpis-week");
 });
 
+test("connect GA4 without typing a property, pick it in the setup step, see its first sync", async () => {
+  await goto("/dashboard/connect/google-analytics");
+  assert.equal(await page.locator("#f-property_id").getAttribute("required"), null, "the property is optional up front");
+  await page.fill("#f-display_name", "GA4 picked from the list");
+  await check("connect-ga4-without-property");
+  atProvider = true;
+  await page.click("form.stack button[type=submit]");
+  await page.waitForURL((url) => url.origin === new URL(sandbox).origin);
+  await page.click("button[value=approve]");
+  await page.waitForURL((url) => url.origin === origin);
+  atProvider = false;
+  // Back on the integration's page, at its setup step.
+  await page.waitForURL(/\/dashboard\/integrations\/[0-9a-f-]+\?done=authorized#setup$/);
+  const id = page.url().match(/integrations\/([0-9a-f-]+)/)[1];
+  assert.match(await page.locator(".badge").first().innerText(), /finish setup/);
+  const select = page.locator("#setup-property_id");
+  assert.equal(await select.evaluate((el) => el.tagName), "SELECT");
+  const values = await select.locator("option").evaluateAll((options) => options.map((o) => o.value));
+  assert.deepEqual(values, ["123456789", "987654321", "555000111"], "the properties the account lists");
+  await check("ga4-setup-step");
+  await select.selectOption("987654321");
+  await page.click("form[action$='/setup'] button[type=submit]");
+  await page.waitForURL(/\?done=setup$/);
+  assert.match(await page.locator(".notice.ok").innerText(), /Setup finished/);
+  assert.equal(await page.locator("#setup").count(), 0, "no setup step left");
+  assert.match(await page.locator(".badge").first().innerText(), /active/);
+  // The settings form shows the property as a select holding the chosen one.
+  const property = page.locator("#f-property_id");
+  assert.equal(await property.evaluate((el) => el.tagName), "SELECT");
+  assert.equal(await property.inputValue(), "987654321");
+  await check("ga4-setup-finished");
+  // The first sync is due at once: the worker's scheduler starts it by itself.
+  await goto(`/dashboard/integrations/${id}/runs`);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const statuses = await page.locator("tbody .badge").allInnerTexts();
+    if (statuses.includes("succeeded")) break;
+    assert.ok(!statuses.some((s) => s === "failed" || s === "dead"), `the first sync failed: ${statuses}`);
+    assert.ok(Date.now() < deadline, `the first sync did not finish: ${statuses}`);
+    await page.waitForTimeout(1000);
+    await page.reload();
+  }
+  await check("ga4-setup-first-run");
+  await goto(`/dashboard/integrations/${id}/records`);
+  assert.ok((await page.locator("tbody tr").count()) > 0, "the first sync wrote records");
+  await check("ga4-setup-records");
+});
+
 test("an OAuth consent denied comes back with a clear outcome", async () => {
   await goto("/dashboard/connect/google-analytics");
   await fillConfig(entry("google-analytics").config);

@@ -91,9 +91,14 @@ pub struct IntegrationView {
     pub id: Uuid,
     pub provider: String,
     pub display_name: String,
-    /// `pending`, `active`, `needs_reauth`, `error` or `disabled`.
+    /// `pending`, `active`, `needs_reauth`, `error`, `disabled` or `needs_setup`
+    /// (connected, but a required setting is still to be chosen from the
+    /// provider's list: `setup` names it; never synced until a PATCH of `config`
+    /// sets it).
     #[schema(schema_with = crate::schema::integration_status)]
     pub status: String,
+    /// Present while the integration is `needs_setup`: what its setup step waits for.
+    pub setup: Option<SetupView>,
     #[schema(schema_with = crate::schema::auth_kind)]
     pub auth_kind: String,
     #[schema(value_type = Object)]
@@ -121,13 +126,30 @@ pub struct IntegrationView {
     pub connect_session_id: Option<Uuid>,
 }
 
+/// The setup step an integration waits for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetupView {
+    /// The config fields still to be chosen, each with its choices at
+    /// `GET /v1/integrations/{id}/options/{field}`; `PATCH /v1/integrations/{id}`
+    /// with a `config` naming them (and keeping the other settings) completes the
+    /// integration.
+    pub missing: Vec<String>,
+}
+
 impl IntegrationView {
-    pub fn new(integration: Integration, credential_fields: Vec<String>) -> Self {
+    pub fn new(
+        integration: Integration,
+        credential_fields: Vec<String>,
+        setup_missing: Vec<&'static str>,
+    ) -> Self {
         Self {
             id: integration.id,
             provider: integration.provider,
             display_name: integration.display_name,
             status: integration.status.as_str().to_owned(),
+            setup: (!setup_missing.is_empty()).then(|| SetupView {
+                missing: setup_missing.into_iter().map(str::to_owned).collect(),
+            }),
             auth_kind: integration.auth_kind.as_str().to_owned(),
             config: integration.config,
             scopes: integration.scopes,
@@ -158,7 +180,11 @@ impl IntegrationView {
 
 impl From<IntegrationDetails> for IntegrationView {
     fn from(details: IntegrationDetails) -> Self {
-        Self::new(details.integration, details.secret_fields)
+        Self::new(
+            details.integration,
+            details.secret_fields,
+            details.setup_missing,
+        )
     }
 }
 

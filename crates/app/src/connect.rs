@@ -12,6 +12,13 @@
 //! - Reconnecting ([`App::reconnect`]): new credentials checked like new ones, or a
 //!   new OAuth flow for the same integration.
 //!
+//! - A required setting whose choices the provider lists ([`junction_core::ConfigField::options`]:
+//!   the GA4 property, the Meta ad account) may be left out of a new connection: the
+//!   provider's check runs without it, and the integration is saved `needs_setup`
+//!   (credentials stored, never synced or scheduled) until a `PATCH` of its config
+//!   picks a value from `GET /v1/integrations/{id}/options/{field}`
+//!   ([`crate::integrations`]).
+//!
 //! Whatever the kind, a new or renewed connection is written by one function,
 //! [`App::save_connection`]: the integration row, the sealed credentials, the health
 //! and the log entry, in one transaction — with, for a connection made through a
@@ -21,8 +28,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use junction_core::{
-    Adapter, AdapterError, AuthSpec, Connection, ErrorCode, Health, IntegrationId, OAuth2Spec,
-    WorkspaceId,
+    Adapter, AuthSpec, Connection, ErrorCode, Health, IntegrationId, OAuth2Spec, WorkspaceId,
     spec::{FieldError, ProviderSpec},
 };
 use junction_store::{
@@ -44,6 +50,7 @@ use uuid::Uuid;
 
 use crate::{
     App, Error, Result,
+    error::check_error,
     integrations::{IntegrationDetails, log, validate_display_name, validate_schedule},
     schedules::set_every_schedule,
 };
@@ -745,9 +752,13 @@ impl App {
     ) -> Result<IntegrationDetails> {
         let id = save.integration_id;
         let mut tx = self.begin(workspace_id).await?;
+        let ready;
         let operation = match save.new {
             Some(new) => {
                 let (scopes, token_expires_at) = save.oauth.clone().unwrap_or_default();
+                // Settings still to be picked from the provider's list: connected, but
+                // not synced before the setup step completes them.
+                ready = save.spec.setup_missing(&new.config).is_empty();
                 let inserted = repo::integrations::insert(
                     tx.conn(),
                     &NewIntegration {
@@ -755,7 +766,11 @@ impl App {
                         workspace_id: workspace_id.as_uuid(),
                         provider: save.spec.id.to_owned(),
                         display_name: new.display_name,
-                        status: IntegrationStatus::Active,
+                        status: if ready {
+                            IntegrationStatus::Active
+                        } else {
+                            IntegrationStatus::NeedsSetup
+                        },
                         auth_kind: auth_kind(save.spec),
                         config: Value::Object(new.config),
                         scopes,
@@ -763,7 +778,7 @@ impl App {
                         schedule_seconds: new
                             .schedule_seconds
                             .unwrap_or_else(|| default_schedule(save.spec)),
-                        next_sync_at: Some(self.now()),
+                        next_sync_at: ready.then(|| self.now()),
                     },
                 )
                 .await?;
@@ -823,8 +838,17 @@ impl App {
                         .collect();
                     repo::credentials::delete(tx.conn(), id, Some(&replaced)).await?;
                 }
-                repo::integrations::set_status(tx.conn(), id, IntegrationStatus::Active, None)
-                    .await?;
+                // A reconnected integration whose setup was never finished stays
+                // waiting for it: new credentials do not pick its settings.
+                let current = repo::integrations::get(tx.conn(), id).await?;
+                let config = current.config.as_object().cloned().unwrap_or_default();
+                ready = save.spec.setup_missing(&config).is_empty();
+                let status = if ready {
+                    IntegrationStatus::Active
+                } else {
+                    IntegrationStatus::NeedsSetup
+                };
+                repo::integrations::set_status(tx.conn(), id, status, None).await?;
                 Operation::Reconnect
             }
         };
@@ -843,26 +867,44 @@ impl App {
             save.health.account.as_deref(),
         )
         .await?;
+        let (message, details) = if ready {
+            (save.message.to_owned(), save.details)
+        } else {
+            let missing = save
+                .spec
+                .setup_missing(integration.config.as_object().unwrap_or(&Map::new()));
+            let mut details = save.details;
+            if let Value::Object(map) = &mut details {
+                map.insert("setup_missing".into(), json!(missing));
+            }
+            (
+                format!(
+                    "{}; setup pending: choose {} to start syncing",
+                    save.message,
+                    missing.join(", ")
+                ),
+                details,
+            )
+        };
         log(
             &mut tx,
             workspace_id,
             id,
             LogLevel::Info,
             operation,
-            save.message,
-            save.details,
+            &message,
+            details,
         )
         .await?;
-        if operation == Operation::Connect {
+        // `connection.created` tells the client app the integration is ready: one
+        // waiting for its setup step emits it when the step completes it.
+        if operation == Operation::Connect && ready {
             self.emit_connection_created(tx.conn(), &integration)
                 .await?;
         }
         let secret_fields = repo::credentials::field_names(tx.conn(), id).await?;
         tx.commit().await?;
-        Ok(IntegrationDetails {
-            integration,
-            secret_fields,
-        })
+        Ok(self.details(integration, secret_fields))
     }
 }
 
@@ -983,8 +1025,14 @@ fn split_fields(
             });
         }
     }
-    if let Err(mut field_errors) = spec.validate_fields(&all) {
-        errors.append(&mut field_errors);
+    // The setting a setup step will pick may be left out (a blank one is dropped).
+    match spec.validate_connect_fields(&all) {
+        Ok(missing) => {
+            for name in missing {
+                all.remove(name);
+            }
+        }
+        Err(mut field_errors) => errors.append(&mut field_errors),
     }
     if !errors.is_empty() {
         return Err(Error::validation(errors));
@@ -1009,30 +1057,4 @@ fn split_fields(
         }
     }
     Ok((public, secrets))
-}
-
-/// Maps a failed health check at connect time: credentials or settings the provider
-/// refuses are the client's to fix; an unreachable provider is not.
-fn check_error(error: AdapterError) -> Error {
-    match error {
-        AdapterError::Unauthorized { message, .. } => Error::new(
-            ErrorCode::InvalidCredentials,
-            format!("the provider rejected the credentials: {message}"),
-        ),
-        AdapterError::Invalid {
-            field: Some(field),
-            message,
-        } => Error::field(&field, message),
-        AdapterError::Invalid {
-            field: None,
-            message,
-        } => Error::new(ErrorCode::InvalidConfig, message),
-        AdapterError::Provider {
-            status, message, ..
-        } if (400..500).contains(&status) => Error::new(
-            ErrorCode::InvalidConfig,
-            format!("the provider refused the connection (HTTP {status}): {message}"),
-        ),
-        other => Error::from(other),
-    }
 }

@@ -189,3 +189,30 @@ impl From<JobsError> for Error {
         }
     }
 }
+
+/// Maps a failed health check at connect time (or when a setup step completes an
+/// integration's settings): credentials or settings the provider refuses are the
+/// client's to fix; an unreachable provider is not.
+pub(crate) fn check_error(error: AdapterError) -> Error {
+    match error {
+        AdapterError::Unauthorized { message, .. } => Error::new(
+            ErrorCode::InvalidCredentials,
+            format!("the provider rejected the credentials: {message}"),
+        ),
+        AdapterError::Invalid {
+            field: Some(field),
+            message,
+        } => Error::field(&field, message),
+        AdapterError::Invalid {
+            field: None,
+            message,
+        } => Error::new(ErrorCode::InvalidConfig, message),
+        AdapterError::Provider {
+            status, message, ..
+        } if (400..500).contains(&status) => Error::new(
+            ErrorCode::InvalidConfig,
+            format!("the provider refused the connection (HTTP {status}): {message}"),
+        ),
+        other => Error::from(other),
+    }
+}

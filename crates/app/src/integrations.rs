@@ -2,10 +2,19 @@
 //! secrets, never the values), changing their settings, checking their health,
 //! disconnecting them (revoking the grant at the provider first) and their
 //! operation log. Connecting and reconnecting are in [`crate::connect`].
+//!
+//! The setup step is here too: an integration connected without a required setting
+//! whose choices the provider lists (`needs_setup`, see [`crate::connect`]) is
+//! completed by [`App::update_integration`] with a config that names it. The chosen
+//! value must be one of the provider's choices and pass the provider's check before
+//! anything is stored; then, in one transaction, the integration becomes active, is
+//! scheduled for its first sync at once (as a new connection is) and
+//! `connection.created` goes out.
 
 use chrono::{DateTime, Utc};
 use junction_core::{
-    AuthSpec, Connection, ErrorCode, Health, IntegrationId, WorkspaceId, spec::FieldError,
+    AuthSpec, Connection, ErrorCode, Health, IntegrationId, WorkspaceId,
+    spec::{FieldError, ProviderSpec},
 };
 use junction_store::{
     models::{
@@ -20,13 +29,44 @@ use junction_store::{
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::{App, Error, Listed, PageRequest, Result, listed, schedules::set_every_schedule};
+use crate::{
+    App, Error, Listed, PageRequest, Result,
+    connections::CallError,
+    error::check_error,
+    listed,
+    schedules::{reschedule, set_every_schedule},
+};
 
 /// An integration with the names of its stored secret fields.
 #[derive(Debug, Clone)]
 pub struct IntegrationDetails {
     pub integration: Integration,
     pub secret_fields: Vec<String>,
+    /// For an integration waiting for its setup step (`needs_setup`): the config
+    /// fields still to be chosen, in field order (empty otherwise).
+    pub setup_missing: Vec<&'static str>,
+}
+
+impl IntegrationDetails {
+    /// The details of `integration`, with its missing settings read from its
+    /// provider's spec (none when the provider is no longer registered).
+    pub(crate) fn new(
+        integration: Integration,
+        secret_fields: Vec<String>,
+        spec: Option<&ProviderSpec>,
+    ) -> Self {
+        let setup_missing = match spec {
+            Some(spec) if integration.status == IntegrationStatus::NeedsSetup => {
+                spec.setup_missing(integration.config.as_object().unwrap_or(&Map::new()))
+            }
+            _ => Vec::new(),
+        };
+        Self {
+            integration,
+            secret_fields,
+            setup_missing,
+        }
+    }
 }
 
 /// The settings of an integration to change; `None` leaves one as it is.
@@ -61,10 +101,7 @@ impl App {
         let mut details = Vec::with_capacity(rows.len());
         for integration in rows {
             let secret_fields = repo::credentials::field_names(tx.conn(), integration.id).await?;
-            details.push(IntegrationDetails {
-                integration,
-                secret_fields,
-            });
+            details.push(self.details(integration, secret_fields));
         }
         tx.commit().await?;
         Ok(listed(details, page.limit, |d| {
@@ -82,15 +119,37 @@ impl App {
         let integration = crate::integration(&mut tx, id).await?;
         let secret_fields = repo::credentials::field_names(tx.conn(), id).await?;
         tx.commit().await?;
-        Ok(IntegrationDetails {
+        Ok(self.details(integration, secret_fields))
+    }
+
+    /// [`IntegrationDetails::new`] with the integration's provider from the registry.
+    pub(crate) fn details(
+        &self,
+        integration: Integration,
+        secret_fields: Vec<String>,
+    ) -> IntegrationDetails {
+        let adapter = self
+            .connections
+            .registry
+            .get(&integration.provider)
+            .cloned();
+        IntegrationDetails::new(
             integration,
             secret_fields,
-        })
+            adapter.as_ref().map(|a| a.spec()),
+        )
     }
 
     /// Changes the name, settings or schedule of an integration. New settings are
     /// checked against the provider's fields; secrets change through a reconnect. A
     /// schedule is every stream's (each counted from its last sync).
+    ///
+    /// An integration waiting for its setup step (`needs_setup`) may keep leaving
+    /// its setup fields out; a config that names them completes it: each chosen
+    /// value must be among the provider's choices and the provider's check must
+    /// pass with it (else nothing changes), then the integration becomes active, its
+    /// first sync is due at once and `connection.created` is emitted — with the
+    /// other changes, in one transaction.
     pub async fn update_integration(
         &self,
         workspace_id: WorkspaceId,
@@ -98,67 +157,51 @@ impl App {
         changes: IntegrationChanges,
     ) -> Result<IntegrationDetails> {
         let mut tx = self.begin(workspace_id).await?;
-        let integration = crate::integration(&mut tx, id).await?;
-        let adapter = self.adapter(&integration.provider)?;
+        let current = crate::integration(&mut tx, id).await?;
+        tx.commit().await?;
+        let adapter = self.adapter(&current.provider)?;
+        let spec = adapter.spec();
         validate_schedule(changes.schedule_seconds)?;
         validate_display_name(changes.display_name.as_deref())?;
+        let waiting = current.status == IntegrationStatus::NeedsSetup;
         let config = match &changes.config {
-            Some(config) => {
-                let spec = adapter.spec();
-                if let Some(secret) = config
-                    .keys()
-                    .find(|k| spec.all_fields().any(|f| f.name == *k && f.secret))
-                {
-                    return Err(Error::field(
-                        secret,
-                        "is a secret: change it with POST /v1/integrations/{id}/reconnect",
-                    ));
-                }
-                let errors: Vec<FieldError> = spec
-                    .config
-                    .iter()
-                    .filter_map(|field| field.validate(config.get(field.name)).err())
-                    .chain(
-                        config
-                            .keys()
-                            .filter(|k| !spec.config.iter().any(|f| f.name == *k))
-                            .map(|k| FieldError {
-                                field: k.clone(),
-                                message: "is not a field of this provider".into(),
-                            }),
-                    )
-                    .collect();
-                if !errors.is_empty() {
-                    return Err(Error::validation(errors));
-                }
-                Some(Value::Object(config.clone()))
-            }
+            Some(config) => Some(validate_config(spec, config, waiting)?),
             None => None,
         };
+        // The provider is asked before anything is stored, outside the transaction.
+        let completion = match &config {
+            Some(config) if waiting && spec.setup_missing(config).is_empty() => {
+                Some(self.check_setup(workspace_id, &current, config).await?)
+            }
+            _ => None,
+        };
+        let mut tx = self.begin(workspace_id).await?;
+        // Locked: two PATCHes completing one integration at once complete it once.
+        let locked = repo::integrations::get_for_update(tx.conn(), id)
+            .await
+            .map_err(crate::integration_error)?;
+        let completion = completion.filter(|_| locked.status == IntegrationStatus::NeedsSetup);
+        let completed = completion.is_some();
         let updated = repo::integrations::update(
             tx.conn(),
             id,
             &IntegrationPatch {
                 display_name: changes.display_name.clone(),
-                config,
+                config: config.map(Value::Object),
                 schedule_seconds: changes.schedule_seconds,
                 sync_enabled: changes.sync_enabled,
+                status: completed.then_some(IntegrationStatus::Active),
                 ..Default::default()
             },
         )
         .await?;
-        let updated = match changes.schedule_seconds {
+        let now = self.now();
+        let mut updated = match changes.schedule_seconds {
             Some(seconds) => {
-                set_every_schedule(
-                    &mut tx,
-                    workspace_id,
-                    &updated,
-                    adapter.spec(),
-                    seconds,
-                    self.now(),
-                )
-                .await?
+                set_every_schedule(&mut tx, workspace_id, &updated, spec, seconds, now).await?
             }
+            // Due at once, like a new connection (no stream has synced yet).
+            None if completed => reschedule(tx.conn(), &updated, spec, now).await?,
             None => updated,
         };
         let changed: Vec<&str> = [
@@ -171,22 +214,94 @@ impl App {
         .filter(|(_, changed)| *changed)
         .map(|(name, _)| *name)
         .collect();
-        log(
-            &mut tx,
-            workspace_id,
-            id,
-            LogLevel::Info,
-            Operation::Update,
-            "settings updated",
-            json!({"changed": changed}),
-        )
-        .await?;
+        if let Some(health) = completion {
+            updated = repo::integrations::record_health(
+                tx.conn(),
+                id,
+                StoredHealth::Healthy,
+                health.account.as_deref(),
+            )
+            .await?;
+            let chosen = spec.setup_missing(current.config.as_object().unwrap_or(&Map::new()));
+            log(
+                &mut tx,
+                workspace_id,
+                id,
+                LogLevel::Info,
+                Operation::Update,
+                &format!(
+                    "setup complete: {} chosen, health check passed; the first sync is due",
+                    chosen.join(", ")
+                ),
+                json!({"changed": changed, "chosen": chosen, "account": health.account}),
+            )
+            .await?;
+            self.emit_connection_created(tx.conn(), &updated).await?;
+        } else {
+            log(
+                &mut tx,
+                workspace_id,
+                id,
+                LogLevel::Info,
+                Operation::Update,
+                "settings updated",
+                json!({"changed": changed}),
+            )
+            .await?;
+        }
         let secret_fields = repo::credentials::field_names(tx.conn(), id).await?;
         tx.commit().await?;
-        Ok(IntegrationDetails {
-            integration: updated,
-            secret_fields,
-        })
+        Ok(self.details(updated, secret_fields))
+    }
+
+    /// Asks the provider about the settings that complete an integration's setup:
+    /// each field being chosen must hold one of the provider's choices for it, and
+    /// the check must pass with the whole new config.
+    async fn check_setup(
+        &self,
+        workspace_id: WorkspaceId,
+        integration: &Integration,
+        config: &Map<String, Value>,
+    ) -> Result<Health> {
+        let adapter = self.adapter(&integration.provider)?;
+        let spec = adapter.spec();
+        let ctx = self.context(&integration.provider);
+        let chosen = spec.setup_missing(integration.config.as_object().unwrap_or(&Map::new()));
+        let pending = Integration {
+            config: Value::Object(config.clone()),
+            ..integration.clone()
+        };
+        let mut session = self.connections.session(workspace_id, &pending).await?;
+        for field in chosen {
+            let listed = session
+                .call(|connection| {
+                    let (adapter, ctx) = (adapter.clone(), ctx.clone());
+                    async move { adapter.options(&ctx, &connection, field).await }
+                })
+                .await
+                .map_err(setup_error)?;
+            let value = match config.get(field) {
+                Some(Value::String(text)) => text.trim().to_owned(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            };
+            if let Some(options) = listed
+                && !options.iter().any(|option| option.value == value)
+            {
+                return Err(Error::field(
+                    field,
+                    "is not one of the choices the provider lists for this connection \
+                     (GET /v1/integrations/{id}/options/{field})",
+                ));
+            }
+        }
+        session
+            .call(|connection| {
+                let (adapter, ctx) = (adapter.clone(), ctx.clone());
+                async move { adapter.check(&ctx, &connection).await }
+            })
+            .await
+            .map_err(setup_error)
     }
 
     /// Runs the provider's health check now; the result is stored and logged. A
@@ -365,6 +480,10 @@ pub fn ensure_active(integration: &Integration) -> Result<()> {
             ErrorCode::IntegrationNeedsReauth,
             "the provider revoked the grant: reconnect with POST /v1/integrations/{id}/reconnect",
         )),
+        IntegrationStatus::NeedsSetup => Err(Error::new(
+            ErrorCode::IntegrationNeedsSetup,
+            "the integration's setup is not finished: choose the settings its `setup.missing` names (GET /v1/integrations/{id}/options/{field} lists the choices) with PATCH /v1/integrations/{id}",
+        )),
         other => Err(Error::new(
             ErrorCode::Conflict,
             format!("the integration is {other}, not active"),
@@ -433,4 +552,61 @@ pub(crate) async fn log(
     )
     .await?;
     Ok(())
+}
+
+/// Checks a whole new config against the provider's config fields: every field
+/// valid, no unknown field, no secret (those change through a reconnect). An
+/// integration waiting for its setup step may still leave its setup fields out.
+fn validate_config(
+    spec: &ProviderSpec,
+    config: &Map<String, Value>,
+    waiting_for_setup: bool,
+) -> Result<Map<String, Value>> {
+    if let Some(secret) = config
+        .keys()
+        .find(|k| spec.all_fields().any(|f| f.name == *k && f.secret))
+    {
+        return Err(Error::field(
+            secret,
+            "is a secret: change it with POST /v1/integrations/{id}/reconnect",
+        ));
+    }
+    let deferred = if waiting_for_setup {
+        spec.setup_missing(config)
+    } else {
+        Vec::new()
+    };
+    let errors: Vec<FieldError> = spec
+        .config
+        .iter()
+        .filter(|field| !deferred.contains(&field.name))
+        .filter_map(|field| field.validate(config.get(field.name)).err())
+        .chain(
+            config
+                .keys()
+                .filter(|k| !spec.config.iter().any(|f| f.name == *k))
+                .map(|k| FieldError {
+                    field: k.clone(),
+                    message: "is not a field of this provider".into(),
+                }),
+        )
+        .collect();
+    if !errors.is_empty() {
+        return Err(Error::validation(errors));
+    }
+    let mut config = config.clone();
+    // A blank setup field is still to be chosen, not an empty value.
+    for name in deferred {
+        config.remove(name);
+    }
+    Ok(config)
+}
+
+/// A refused setup step: the provider's refusal of the chosen settings is the
+/// client's to fix (as at connect time); a lost grant or an outage is not.
+fn setup_error(error: CallError) -> Error {
+    match error {
+        CallError::Adapter(error) => check_error(error),
+        other => other.into(),
+    }
 }

@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, Utc};
 use junction_core::{ErrorCode, StreamSpec, WorkspaceId, spec::ProviderSpec};
 use junction_store::{
     Conn, StoreError, WorkspaceTx,
-    models::{Integration, StreamState},
+    models::{Integration, IntegrationStatus, StreamState},
     repo::{self, integrations::IntegrationPatch, stream_states::StreamPatch},
 };
 use uuid::Uuid;
@@ -112,7 +112,8 @@ fn next_due(
 
 /// Moves an integration's `next_sync_at` to its earliest enabled stream's and its
 /// `schedule_seconds` to the shortest schedule among them. While a run of it has
-/// not ended, its `next_sync_at` stays (the run holds it; the run's end moves it).
+/// not ended, its `next_sync_at` stays (the run holds it; the run's end moves it);
+/// one waiting for its setup step has none.
 pub(crate) async fn reschedule(
     conn: &mut Conn,
     integration: &Integration,
@@ -133,7 +134,14 @@ pub(crate) async fn reschedule(
         conn,
         integration.id,
         &IntegrationPatch {
-            next_sync_at: (!running).then(|| next_due(&spec.streams, &states, now)),
+            next_sync_at: if running {
+                None
+            } else if integration.status == IntegrationStatus::NeedsSetup {
+                // Waiting for its setup step: never due until that completes it.
+                Some(None)
+            } else {
+                Some(next_due(&spec.streams, &states, now))
+            },
             schedule_seconds: shortest,
             ..IntegrationPatch::default()
         },

@@ -112,6 +112,7 @@ error_codes! {
     OAuthStateInvalid => ("oauth_state_invalid", NotFound, 404, "The OAuth state is unknown, expired or already used.");
     OAuthDenied => ("oauth_denied", InvalidRequest, 400, "The user denied consent at the provider.");
     IntegrationNeedsReauth => ("integration_needs_reauth", Conflict, 409, "The integration must be reconnected.");
+    IntegrationNeedsSetup => ("integration_needs_setup", Conflict, 409, "The integration's setup is not finished: a required setting is still to be chosen.");
     ConnectSessionUsed => ("connect_session_used", Conflict, 409, "The connect session already connected this provider.");
     WebhookSignatureInvalid => ("webhook_signature_invalid", InvalidRequest, 400, "The webhook signature is missing, invalid or stale.");
     WebhookNotConfigured => ("webhook_not_configured", InvalidRequest, 400, "The integration cannot take webhooks until its signing secret is set.");

@@ -787,8 +787,50 @@ impl ProviderSpec {
         &self,
         values: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), Vec<FieldError>> {
+        self.validate_fields_except(values, &[])
+    }
+
+    /// The required config fields a connection may be saved without, to be chosen
+    /// in a setup step once its credentials can list their choices
+    /// ([`ConfigField::options`]), that `values` leaves out (absent, null or
+    /// blank), in field order.
+    pub fn setup_missing(
+        &self,
+        values: &serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<&'static str> {
+        self.config
+            .iter()
+            .filter(|field| field.required && field.options && !field.secret)
+            .filter(|field| match values.get(field.name) {
+                None | Some(serde_json::Value::Null) => true,
+                Some(serde_json::Value::String(text)) => text.trim().is_empty(),
+                Some(_) => false,
+            })
+            .map(|field| field.name)
+            .collect()
+    }
+
+    /// [`ProviderSpec::validate_fields`] for a new connection, which may leave out
+    /// the fields of its setup step ([`ProviderSpec::setup_missing`]): every other
+    /// field is checked as always. Returns the fields left for the setup step.
+    pub fn validate_connect_fields(
+        &self,
+        values: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<&'static str>, Vec<FieldError>> {
+        let missing = self.setup_missing(values);
+        self.validate_fields_except(values, &missing)?;
+        Ok(missing)
+    }
+
+    /// Validates every field but those of `skipped`.
+    fn validate_fields_except(
+        &self,
+        values: &serde_json::Map<String, serde_json::Value>,
+        skipped: &[&str],
+    ) -> Result<(), Vec<FieldError>> {
         let mut errors: Vec<FieldError> = self
             .all_fields()
+            .filter(|field| !skipped.contains(&field.name))
             .filter_map(|field| field.validate(values.get(field.name)).err())
             .collect();
         for name in values.keys() {
@@ -869,6 +911,41 @@ mod tests {
         for error in &errors {
             assert!(!error.to_string().contains("SECRETVALUE"), "{error}");
         }
+    }
+
+    #[test]
+    fn a_new_connection_may_leave_its_listed_settings_for_the_setup_step() {
+        let mut spec = spec();
+        spec.config[0].options = true;
+        // Left out, null or blank: waiting for the setup step; the rest checked.
+        for absent in [
+            json!({}),
+            json!({"account_id": null}),
+            json!({"account_id": " "}),
+        ] {
+            let mut values = map(json!({"api_key": "ex_abc123"}));
+            values.extend(map(absent));
+            assert_eq!(spec.setup_missing(&values), ["account_id"]);
+            assert_eq!(
+                spec.validate_connect_fields(&values),
+                Ok(vec!["account_id"])
+            );
+            assert!(spec.validate_fields(&values).is_err());
+        }
+        let values = map(json!({"api_key": "ex_abc123", "region": "mars"}));
+        let errors = spec.validate_connect_fields(&values).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "region");
+        // Given, it is checked as always.
+        let values = map(json!({"api_key": "ex_abc123", "account_id": "x"}));
+        assert_eq!(
+            spec.validate_connect_fields(&values).unwrap_err()[0].field,
+            "account_id"
+        );
+        let values = map(json!({"api_key": "ex_abc123", "account_id": "42"}));
+        assert_eq!(spec.validate_connect_fields(&values), Ok(vec![]));
+        // A field without listed choices never waits.
+        assert!(self::spec().setup_missing(&map(json!({}))).is_empty());
     }
 
     #[test]

@@ -54,13 +54,16 @@ macro_rules! text_enum {
 }
 
 text_enum!(
-    /// Where an integration stands.
+    /// Where an integration stands. `needs_setup`: connected (credentials stored)
+    /// but a required setting whose choices the provider lists is still to be
+    /// picked; never synced or scheduled until the config is completed.
     IntegrationStatus {
         Pending => "pending",
         Active => "active",
         NeedsReauth => "needs_reauth",
         Error => "error",
         Disabled => "disabled",
+        NeedsSetup => "needs_setup",
     }
 );
 

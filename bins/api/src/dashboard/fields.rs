@@ -8,7 +8,10 @@
 //! A select's choices are a plain list ([`Choice`]), so choices that come from the
 //! provider can fill one the same way as an enum's.
 
-use junction_core::spec::{ConfigField, FieldError, FieldKind};
+use junction_core::{
+    FieldOption,
+    spec::{ConfigField, FieldError, FieldKind},
+};
 use serde_json::{Map, Value};
 
 use super::forms::Form;
@@ -144,6 +147,43 @@ impl Field {
             choices,
             error: None,
         }
+    }
+
+    /// The field as a select of the choices its provider listed (`listed`), the
+    /// current value kept as a choice when the list no longer has it. When the
+    /// provider could not list them, the field stays a text input that says why.
+    pub fn with_options(mut self, listed: Result<&[FieldOption], &str>) -> Self {
+        match listed {
+            Ok(options) => {
+                self.input = Input::Select;
+                self.choices = options
+                    .iter()
+                    .map(|option| Choice {
+                        value: option.value.clone(),
+                        label: match &option.description {
+                            Some(description) => format!("{} — {description}", option.label),
+                            None => option.label.clone(),
+                        },
+                    })
+                    .collect();
+                if !self.value.is_empty() && !self.choices.iter().any(|c| c.value == self.value) {
+                    self.choices.insert(
+                        0,
+                        Choice {
+                            value: self.value.clone(),
+                            label: format!("{} (current; not in the provider's list)", self.value),
+                        },
+                    );
+                }
+            }
+            Err(reason) => {
+                self.help = format!(
+                    "The provider could not list the choices ({reason}): type the value. {}",
+                    self.help
+                );
+            }
+        }
+        self
     }
 
     /// A top-level property of an action's JSON Schema, in the form `scope`.

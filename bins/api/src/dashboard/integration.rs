@@ -1,5 +1,6 @@
-//! One integration's pages: the overview (settings, schedule, streams on/off, the
-//! webhook URL, test, sync now, reconnect, disconnect), its runs, its log, a
+//! One integration's pages: the overview (its setup step while it waits for one,
+//! settings, schedule, streams on/off, the webhook URL, test, sync now, reconnect,
+//! disconnect), its runs, its log, a
 //! records browser per stream, KPI charts by day, week or month, and a form per
 //! action generated from its input schema. Each calls the use case the REST API
 //! calls for the same thing; another workspace's integration is as unknown here
@@ -20,9 +21,10 @@ use junction_app::{
 };
 use std::sync::Arc;
 
-use junction_core::{Adapter, AuthSpec, ErrorCode, spec::ProviderSpec};
+use junction_core::{Adapter, AuthSpec, ErrorCode, FieldOption, spec::ProviderSpec};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use super::{
@@ -208,6 +210,8 @@ impl From<&SyncRun> for RunRow {
 struct OverviewPage {
     layout: Layout,
     head: Head,
+    /// The setup step, while the integration waits for one.
+    setup: Option<SetupStep>,
     display_name: String,
     fields: Vec<Field>,
     schedules: Vec<(i32, String, bool)>,
@@ -216,6 +220,13 @@ struct OverviewPage {
     streams: Vec<StreamRow>,
     webhook: Option<Webhook>,
     runs: Vec<RunRow>,
+}
+
+/// The "Finish setup" form: the settings still to be chosen, each a select of
+/// the provider's choices.
+struct SetupStep {
+    fields: Vec<Field>,
+    errors: Vec<String>,
 }
 
 struct Webhook {
@@ -241,16 +252,57 @@ fn schedule_text(seconds: i32) -> String {
         })
 }
 
-/// The overview's settings fields: the provider's non-secret settings.
-fn settings_fields(loaded: &Loaded) -> Vec<Field> {
+/// The choices of the settings the provider lists (by field name), asked once per
+/// page; a provider that cannot list them leaves its reason.
+type Listed = BTreeMap<&'static str, Result<Vec<FieldOption>, String>>;
+
+async fn list_options(loaded: &Loaded, signed: &Signed) -> Listed {
+    let mut listed = Listed::new();
+    for field in loaded
+        .spec()
+        .config
+        .iter()
+        .filter(|f| f.options && !f.secret)
+    {
+        let choices = loaded
+            .state
+            .app
+            .field_options(signed.workspace_id(), loaded.id(), field.name)
+            .await
+            .map_err(|error| error.detail);
+        listed.insert(field.name, choices);
+    }
+    listed
+}
+
+/// The overview's settings fields: the provider's non-secret settings, those the
+/// provider lists the choices of as selects, except the ones the setup step asks
+/// for (`setup`: true for the setup step's fields instead).
+fn settings_fields(loaded: &Loaded, listed: &Listed, setup: bool) -> Vec<Field> {
     let config = loaded.details.integration.config.as_object();
+    let missing = &loaded.details.setup_missing;
     loaded
         .spec()
         .config
         .iter()
-        .filter(|field| !field.secret)
-        .map(|field| Field::from_spec(field, config.and_then(|c| c.get(field.name))))
+        .filter(|field| !field.secret && missing.contains(&field.name) == setup)
+        .map(|field| {
+            let mut shown = Field::from_spec(field, config.and_then(|c| c.get(field.name)));
+            if setup {
+                shown.scope = "setup".to_owned();
+            }
+            with_listed(shown, listed)
+        })
         .collect()
+}
+
+/// A field as a select of its listed choices, if it has any.
+fn with_listed(field: Field, listed: &Listed) -> Field {
+    match listed.get(field.name.as_str()) {
+        Some(Ok(options)) => field.with_options(Ok(options)),
+        Some(Err(reason)) => field.with_options(Err(reason)),
+        None => field,
+    }
 }
 
 struct OverviewInput {
@@ -258,6 +310,8 @@ struct OverviewInput {
     display_name: Option<String>,
     fields: Option<Vec<Field>>,
     settings_errors: Vec<String>,
+    /// The setup step's fields as submitted, with their errors.
+    setup: Option<SetupStep>,
     status: StatusCode,
 }
 
@@ -268,6 +322,7 @@ impl Default for OverviewInput {
             display_name: None,
             fields: None,
             settings_errors: Vec::new(),
+            setup: None,
             status: StatusCode::OK,
         }
     }
@@ -324,6 +379,23 @@ async fn overview_page(
         schedules.push((current, schedule_text(current), true));
         schedules.sort_by_key(|(s, _, _)| *s);
     }
+    let listed = list_options(loaded, signed).await;
+    let setup = match input.setup {
+        Some(step) => Some(step),
+        None if !loaded.details.setup_missing.is_empty() => {
+            let fields = settings_fields(loaded, &listed, true);
+            // The provider's refusal to list, said by the field (the field still
+            // takes a typed value).
+            let errors = listed
+                .iter()
+                .filter(|(name, _)| loaded.details.setup_missing.contains(name))
+                .filter_map(|(_, result)| result.as_ref().err())
+                .map(|reason| format!("The choices could not be listed: {reason}"))
+                .collect();
+            Some(SetupStep { fields, errors })
+        }
+        None => None,
+    };
     page(
         input.status,
         &OverviewPage {
@@ -337,7 +409,10 @@ async fn overview_page(
             display_name: input
                 .display_name
                 .unwrap_or_else(|| integration.display_name.clone()),
-            fields: input.fields.unwrap_or_else(|| settings_fields(loaded)),
+            setup,
+            fields: input
+                .fields
+                .unwrap_or_else(|| settings_fields(loaded, &listed, false)),
             schedules,
             sync_enabled: integration.sync_enabled,
             settings_errors: input.settings_errors,
@@ -385,7 +460,9 @@ pub async fn save_settings(
     signed.check(&form)?;
     let loaded = load(&req, &signed, &id).await?;
     let integration = &loaded.details.integration;
-    let mut fields = settings_fields(&loaded);
+    // Read back as submitted: a select's choices are listed again if the page
+    // is shown again.
+    let mut fields = settings_fields(&loaded, &Listed::new(), false);
     let mut config: Map<String, Value> =
         integration.config.as_object().cloned().unwrap_or_default();
     for field in &mut fields {
@@ -439,6 +516,11 @@ pub async fn save_settings(
             loaded.id()
         ))),
         Err(error) if error.code == ErrorCode::ValidationFailed => {
+            let listed = list_options(&loaded, &signed).await;
+            let mut fields: Vec<Field> = fields
+                .into_iter()
+                .map(|field| with_listed(field, &listed))
+                .collect();
             let mut settings_errors = fields::place_errors(&mut fields, &error.fields);
             for message in &mut settings_errors {
                 *message = message.replace("schedule_seconds", "Schedule");
@@ -461,6 +543,85 @@ pub async fn save_settings(
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// `POST /dashboard/integrations/{id}/setup`: the setup step's choices, which
+/// complete the integration (`App::update_integration` checks them with the
+/// provider first). A refusal shows the step again with each message by its
+/// field, nothing changed.
+pub async fn save_setup(
+    req: HttpRequest,
+    signed: Signed,
+    id: web::Path<String>,
+    form: Form,
+) -> Result<HttpResponse, DashError> {
+    signed.check(&form)?;
+    let loaded = load(&req, &signed, &id).await?;
+    if loaded.details.setup_missing.is_empty() {
+        // Finished meanwhile (another tab): nothing left to choose.
+        return Ok(see_other(&format!(
+            "/dashboard/integrations/{}?done=setup",
+            loaded.id()
+        )));
+    }
+    let mut fields = settings_fields(&loaded, &Listed::new(), true);
+    let mut config: Map<String, Value> = loaded
+        .details
+        .integration
+        .config
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    config.extend(fields::read_all(&mut fields, &form));
+    let changes = IntegrationChanges {
+        config: Some(config),
+        ..IntegrationChanges::default()
+    };
+    let error = match loaded
+        .state
+        .app
+        .update_integration(signed.workspace_id(), loaded.id(), changes)
+        .await
+    {
+        Ok(details) if details.setup_missing.is_empty() => {
+            return Ok(see_other(&format!(
+                "/dashboard/integrations/{}?done=setup",
+                loaded.id()
+            )));
+        }
+        // Left empty: still to be chosen.
+        Ok(_) => junction_app::Error::validation(
+            loaded
+                .details
+                .setup_missing
+                .iter()
+                .map(|name| junction_core::spec::FieldError::new(name, "choose one"))
+                .collect(),
+        ),
+        Err(error) if error.code == ErrorCode::Internal => return Err(error.into()),
+        Err(error) => error,
+    };
+    let status =
+        StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+    let listed = list_options(&loaded, &signed).await;
+    let mut fields: Vec<Field> = fields
+        .into_iter()
+        .map(|field| with_listed(field, &listed))
+        .collect();
+    let mut errors = fields::place_errors(&mut fields, &error.fields);
+    if error.fields.is_empty() {
+        errors.push(format!("The setup was not finished: {}", error.detail));
+    }
+    overview_page(
+        &loaded,
+        &signed,
+        OverviewInput {
+            setup: Some(SetupStep { fields, errors }),
+            status,
+            ..OverviewInput::default()
+        },
+    )
+    .await
 }
 
 /// `POST /dashboard/integrations/{id}/streams`: turns streams on and off (the

@@ -16,7 +16,7 @@ use junction_app::{
 };
 use junction_core::{AuthSpec, ErrorCode, spec::ProviderSpec};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{
     fields::{self, Field},
@@ -40,13 +40,18 @@ pub struct Badge {
     pub class: &'static str,
 }
 
-/// The badge of an integration: paused, needs reconnect, failing, pending or active.
+/// The badge of an integration: paused, finish setup, needs reconnect, failing,
+/// pending or active.
 pub fn badge(details: &IntegrationDetails) -> Badge {
     let integration = &details.integration;
     match (integration.status, integration.health) {
         (IntegrationStatus::Disabled, _) => Badge {
             label: "paused",
             class: "",
+        },
+        (IntegrationStatus::NeedsSetup, _) => Badge {
+            label: "finish setup",
+            class: "warn",
         },
         (_, _) if !integration.sync_enabled => Badge {
             label: "paused",
@@ -275,11 +280,24 @@ fn connect_fields(spec: &ProviderSpec) -> (Vec<Field>, Vec<String>) {
         .iter()
         .map(|f| f.name.to_owned())
         .collect();
+    let setup_step = spec.setup_missing(&Map::new());
     let fields = spec
         .config
         .iter()
         .chain(spec.auth.credential_fields())
-        .map(|field| Field::from_spec(field, None))
+        .map(|field| {
+            let mut shown = Field::from_spec(field, None);
+            // Chosen from the provider's list once connected (the setup step):
+            // typing it now is optional.
+            if setup_step.contains(&field.name) {
+                shown.required = false;
+                shown.help = format!(
+                    "Optional: leave it empty to pick it from your {} list once connected. {}",
+                    spec.name, field.help
+                );
+            }
+            shown
+        })
         .collect();
     (fields, credential_names)
 }
@@ -476,8 +494,20 @@ pub async fn oauth_return(
                 .integration_id
                 .as_deref()
                 .and_then(|id| id.parse::<uuid::Uuid>().ok());
+            // The page opens on its setup step when it has one.
+            let setup = match id {
+                Some(id) => state
+                    .app
+                    .integration(signed.workspace_id(), id)
+                    .await
+                    .is_ok_and(|details| !details.setup_missing.is_empty()),
+                None => false,
+            };
+            let anchor = if setup { "#setup" } else { "" };
             return Ok(match id {
-                Some(id) => see_other(&format!("/dashboard/integrations/{id}?done=authorized")),
+                Some(id) => see_other(&format!(
+                    "/dashboard/integrations/{id}?done=authorized{anchor}"
+                )),
                 None => see_other("/dashboard/integrations?done=authorized"),
             });
         }

@@ -70,6 +70,10 @@ pub fn mount(cfg: &mut web::ServiceConfig) {
                 web::post().to(integration::save_settings),
             )
             .route(
+                "/integrations/{id}/setup",
+                web::post().to(integration::save_setup),
+            )
+            .route(
                 "/integrations/{id}/streams",
                 web::post().to(integration::save_streams),
             )

@@ -47,6 +47,7 @@ pub fn done_notice(code: &str) -> Option<Notice> {
             "Connected: the provider accepted the credentials. The first sync is on its way."
         }
         "authorized" => "Connected: access was granted at the provider.",
+        "setup" => "Setup finished: the integration is active and its first sync is on its way.",
         "saved" => "Settings saved.",
         "streams" => "Streams saved.",
         "webhook" => "Webhook settings saved.",

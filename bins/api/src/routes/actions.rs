@@ -108,7 +108,7 @@ pub struct ActionOptions {
         (status = 200, body = ActionRunView, description = "Ran within the request"),
         (status = 202, body = ActionRunView, description = "Queued; follow it at GET /v1/action-runs/{id}"),
         (status = 404, body = Problem, description = "`integration_not_found`, or `unknown_action`"),
-        (status = 409, body = Problem, description = "`integration_needs_reauth`; or the `Idempotency-Key` was used otherwise or is in flight"),
+        (status = 409, body = Problem, description = "`integration_needs_reauth`; `integration_needs_setup` (a setting is still to be chosen); or the `Idempotency-Key` was used otherwise or is in flight"),
         (status = 422, body = Problem, description = "`validation_failed`: the input does not match the action's schema; `recipients_suppressed`: every address of a recipient field the email needs (its `to`) is on the workspace's suppression list, so nothing was sent"),
         (status = 502, body = Problem, description = "The provider failed or refused the action"),
         (status = 503, body = Problem, description = "`queue_unavailable` or `database_unavailable`")

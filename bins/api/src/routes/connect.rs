@@ -20,6 +20,12 @@ use crate::{
 };
 
 /// Starts connecting an OAuth provider: returns the URL to send the user to.
+///
+/// A required setting whose choices the provider lists (the GA4 `property_id`,
+/// the Meta `ad_account_id`: `options: true` in GET /v1/providers) may be left out:
+/// the integration is then connected as `needs_setup`, its choices are listed by
+/// GET /v1/integrations/{id}/options/{field}, and PATCH /v1/integrations/{id}
+/// with the chosen value completes it.
 #[utoipa::path(
     tag = "connect",
     params(

@@ -138,11 +138,23 @@ pub async fn get(
 
 /// Changes the name, settings or schedule of an integration. New settings are
 /// validated against the provider's fields; secrets change through reconnect.
+///
+/// Completes the setup step of a `needs_setup` integration: a `config` that names
+/// the fields of its `setup.missing` (each a `value` from
+/// GET /v1/integrations/{id}/options/{field}, with the other settings kept) is
+/// checked with the provider, then the integration becomes `active` and its first
+/// sync is due at once; `connection.created` is sent. A refusal changes nothing.
 #[utoipa::path(
     tag = "integrations",
     params(("id" = Uuid, Path)),
     request_body = UpdateIntegration,
-    responses((status = 200, body = IntegrationView), (status = 404, body = Problem, description = "`integration_not_found`")),
+    responses(
+        (status = 200, body = IntegrationView),
+        (status = 404, body = Problem, description = "`integration_not_found`"),
+        (status = 409, body = Problem, description = "`integration_needs_reauth`: completing the setup needs the provider, and the grant is gone"),
+        (status = 422, body = Problem, description = "`validation_failed`: `errors` names each field at fault (text holding a NUL character or invalid UTF-8 included; a chosen value not among the provider's choices); `invalid_config` or `invalid_credentials`: the provider refused the completed settings"),
+        (status = 502, body = Problem, description = "Completing the setup: the provider could not be asked (`provider_*`)")
+    ),
     security(("api_key" = []))
 )]
 #[patch("/v1/integrations/{id}")]

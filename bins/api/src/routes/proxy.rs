@@ -29,7 +29,7 @@ use crate::{
         (status = 200, description = "The provider's answer, passed through: its status, body and safe headers"),
         (status = 400, body = Problem, description = "`proxy_path_refused`: the path would leave the provider's API; or the provider's own 400"),
         (status = 404, body = Problem, description = "`integration_not_found`; or the provider's own 404"),
-        (status = 409, body = Problem, description = "`integration_needs_reauth`; or the provider's own 409"),
+        (status = 409, body = Problem, description = "`integration_needs_reauth`; `integration_needs_setup` (a setting is still to be chosen); or the provider's own 409"),
         (status = 502, body = Problem, description = "`provider_*`: the provider could not be reached, or answered with a redirect; or the provider's own 502"),
         (status = "default", description = "Any other status: the provider's answer, passed through")
     ),

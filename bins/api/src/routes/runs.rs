@@ -145,7 +145,7 @@ impl From<StartedRun> for SyncAccepted {
     responses(
         (status = 202, body = SyncAccepted),
         (status = 404, body = Problem, description = "`integration_not_found`, or `unknown_stream`"),
-        (status = 409, body = Problem, description = "`integration_needs_reauth`; the integration is not active; every stream is disabled and none was named"),
+        (status = 409, body = Problem, description = "`integration_needs_reauth`; `integration_needs_setup` (a setting is still to be chosen); the integration is not active; every stream is disabled and none was named"),
         (status = 422, body = Problem, description = "`validation_failed`: `stream` and `streams` together, or `streams` empty"),
         (status = 503, body = Problem)
     ),

@@ -154,7 +154,7 @@ pub async fn update(
     responses(
         (status = 202, body = SyncAccepted),
         (status = 404, body = Problem, description = "`integration_not_found`, or `unknown_stream`"),
-        (status = 409, body = Problem, description = "`integration_needs_reauth`, or the integration is not active"),
+        (status = 409, body = Problem, description = "`integration_needs_reauth`; `integration_needs_setup` (a setting is still to be chosen), or the integration is not active"),
         (status = 503, body = Problem)
     ),
     security(("api_key" = []))

@@ -10,6 +10,7 @@ use junction_testkit::{create_integration, create_workspace};
 use regex::Regex;
 use reqwest::{Response, header};
 use secrecy::ExposeSecret;
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::support::*;
@@ -365,6 +366,7 @@ async fn forms_refuse_a_missing_or_wrong_csrf_token() {
         format!("/dashboard/integrations/{stripe}/sync"),
         format!("/dashboard/integrations/{stripe}/test"),
         format!("/dashboard/integrations/{stripe}/settings"),
+        format!("/dashboard/integrations/{stripe}/setup"),
         format!("/dashboard/integrations/{stripe}/streams"),
         format!("/dashboard/integrations/{stripe}/webhook"),
         format!("/dashboard/integrations/{stripe}/disconnect"),
@@ -646,5 +648,115 @@ async fn an_oauth_flow_started_from_the_dashboard_comes_back_to_it() {
             .await
             .unwrap()
             .contains("expired or was already used")
+    );
+}
+
+#[tokio::test]
+async fn ga4_connected_without_a_property_is_finished_by_picking_one_from_the_list() {
+    let app = TestApp::spawn().await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in().await;
+    let form = browser.get("/dashboard/connect/google-analytics").await;
+    let html = form.text().await.unwrap();
+    // The property is optional up front.
+    assert!(
+        !html.contains(r#"name="property_id" type="text" value="" required"#),
+        "{html}"
+    );
+    let token = csrf_of(&html);
+    let response = browser
+        .post(
+            "/dashboard/connect/google-analytics",
+            &[("csrf_token", token.as_str()), ("property_id", "")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let authorize = url::Url::parse(&location(&response)).unwrap();
+    let callback = app.consent(&authorize, "approve").await;
+    let back = app.callback(&callback).await;
+    let to = location(&back);
+    let response = browser.get(to.strip_prefix(&app.url).unwrap()).await;
+    assert_eq!(response.status(), 303);
+    let page = location(&response);
+    assert!(page.ends_with("?done=authorized#setup"), "{page}");
+    let id: Uuid = page
+        .trim_start_matches("/dashboard/integrations/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // The setup step: a select of the account's properties; the card's badge.
+    let html = browser
+        .get(&format!("/dashboard/integrations/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Finish setup"), "{html}");
+    assert!(html.contains(r#"<select id="setup-property_id""#), "{html}");
+    for value in ["123456789", "987654321", "555000111"] {
+        assert!(
+            html.contains(&format!(r#"<option value="{value}""#)),
+            "{html}"
+        );
+    }
+    let list = browser.get("/dashboard/integrations").await;
+    assert!(list.text().await.unwrap().contains("finish setup"));
+
+    // A value the account does not list: shown by the field, nothing changed.
+    let token = csrf_of(&html);
+    let setup = format!("/dashboard/integrations/{id}/setup");
+    let refused = browser
+        .post(
+            &setup,
+            &[("csrf_token", token.as_str()), ("property_id", "111")],
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("is not one of the choices"), "{html}");
+    let view: Value = app
+        .get(&format!("/v1/integrations/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["status"], "needs_setup");
+
+    // A listed one finishes it.
+    let done = browser
+        .post(
+            &setup,
+            &[("csrf_token", token.as_str()), ("property_id", "555000111")],
+        )
+        .await;
+    assert_eq!(done.status(), 303);
+    assert!(location(&done).ends_with("?done=setup"));
+    let view: Value = app
+        .get(&format!("/v1/integrations/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["status"], "active", "{view}");
+    assert_eq!(view["config"]["property_id"], "555000111");
+    // The settings form shows it as a select holding the chosen property.
+    let html = browser
+        .get(&format!("/dashboard/integrations/{id}?done=setup"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Setup finished"), "{html}");
+    assert!(html.contains(r#"<select id="f-property_id""#), "{html}");
+    assert!(
+        html.contains(r#"<option value="555000111" selected>"#),
+        "{html}"
     );
 }

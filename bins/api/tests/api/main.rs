@@ -21,6 +21,7 @@ mod outage;
 mod outbound;
 mod outbox;
 mod proxy;
+mod setup_step;
 mod streams;
 mod support;
 mod tenancy;

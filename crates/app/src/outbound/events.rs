@@ -54,7 +54,7 @@ const DISPLAY_NAME: (&str, &str) = ("display_name", "The integration's display n
 pub const EVENT_TYPES: &[EventTypeInfo] = &[
     EventTypeInfo {
         event_type: OutboundEventType::ConnectionCreated,
-        description: "An integration was connected (typed-in credentials or a finished OAuth flow).",
+        description: "An integration was connected and is ready to sync (typed-in credentials or a finished OAuth flow; one connected before its setup step, when that step completes it).",
         fields: &[
             INTEGRATION_ID,
             PROVIDER,

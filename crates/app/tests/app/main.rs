@@ -14,6 +14,7 @@ mod one_run;
 mod outbound;
 mod reconcile;
 mod resend;
+mod setup;
 mod streams;
 mod support;
 mod syncs;

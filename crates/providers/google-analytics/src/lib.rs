@@ -1,7 +1,8 @@
 //! junction-google-analytics: the Google Analytics 4 provider.
 //!
 //! Connections authorize with Google OAuth 2.0 (read-only Analytics scope, offline
-//! access for a refresh token) and name a GA4 property. [`GoogleAnalytics`] checks a
+//! access for a refresh token) and name a GA4 property, which may be chosen after the
+//! grant from the account's list (see [`options`]). [`GoogleAnalytics`] checks a
 //! connection with a one-row `runReport` and syncs the `daily_report` stream: one
 //! `runReport` per page over a window of days, with `date` plus the configured
 //! breakdown dimensions, turned into records and KPI points (`sessions`,
@@ -55,8 +56,14 @@ impl Adapter for GoogleAnalytics {
 
     /// Runs the cheapest report there is (one metric, one row, two days), which
     /// proves the token, the scope and the access to the property, and reports the
-    /// property's quota state.
+    /// property's quota state. Before a property is chosen (the setup step of a
+    /// connection made first), reads the account summaries instead, which need
+    /// none ([`options::check_pending`]).
     async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
+        let pending = self.spec().setup_missing(&conn.config);
+        if !pending.is_empty() {
+            return options::check_pending(ctx, conn, &pending).await;
+        }
         let settings = Settings::from_connection(conn)?;
         let body = RunReportRequest {
             date_ranges: vec![DateRange {

@@ -8,12 +8,17 @@
 //! (absent on the last page). The read-only Analytics scope the connection holds is
 //! enough. Google's error envelope is the Data API's, so the same table classifies
 //! its refusals.
+//!
+//! The same list checks a connection whose property is still to be chosen
+//! ([`check_pending`]): a report needs a property, the list only the grant.
 
+use junction_core::{AdapterError, Connection, Context, Health};
 use junction_toolkit::{
-    BaseUrl, HttpApi,
+    BaseUrl, Client, HttpApi,
     choices::{Choices, Detail},
-    paging::{CursorAt, More, OnStall, PageSize, Paging, Style},
+    paging::{CursorAt, More, OnStall, PageSize, PageToken, Paging, Style},
 };
+use serde_json::json;
 
 use crate::{google, spec};
 
@@ -56,3 +61,36 @@ pub const PROPERTIES: Choices = Choices {
     label: "/displayName",
     details: &[Detail::parent("/displayName"), Detail::parent("/account")],
 };
+
+/// The health check of a connection without a property yet (its setup step
+/// pending): the first page of the account summaries proves the token and the
+/// Analytics scope, and says how many properties there are to choose from.
+pub(crate) async fn check_pending(
+    ctx: &Context,
+    conn: &Connection,
+    pending: &[&str],
+) -> Result<Health, AdapterError> {
+    let client = Client::new(ctx, spec::spec(), &ADMIN_API, conn)?;
+    let page = client
+        .list_page(
+            "accountSummaries",
+            &ACCOUNT_SUMMARIES,
+            &PageToken::First,
+            ACCOUNT_SUMMARIES.size.max,
+        )
+        .await?;
+    let properties: usize = page
+        .items
+        .iter()
+        .filter_map(|item| item.get("propertySummaries")?.as_array().map(Vec::len))
+        .sum();
+    Ok(Health {
+        account: Some("Google account (setup pending: choose a GA4 property)".into()),
+        details: json!({
+            "setup_pending": pending,
+            "accounts": page.items.len(),
+            "properties": properties,
+            "more_accounts": page.next.is_some(),
+        }),
+    })
+}

@@ -5,6 +5,8 @@
 //! as the spec's `long_lived_exchange` declares, and renewed the same way before it
 //! expires (Meta issues no refresh tokens). A connection names one ad account.
 //!
+//! The ad account may be chosen after the grant, from the user's list (see
+//! [`options`]); until then the check reads the user (`GET /me`).
 //! [`MetaAds`] checks a connection with `GET /act_{id}` (the account's name, status,
 //! currency and time zone) and syncs the `insights` stream: `GET /act_{id}/insights`
 //! at campaign level, one row per campaign and day, paged by Meta's cursors,
@@ -86,8 +88,27 @@ impl Adapter for MetaAds {
     }
 
     /// Reads the ad account: proves the token, the permission and the account id,
-    /// and labels the connection with the account's name.
+    /// and labels the connection with the account's name. Before an ad account is
+    /// chosen (the setup step of a connection made first), reads the user instead
+    /// (`GET /me`), which proves the token and needs no account.
     async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
+        let pending = self.spec().setup_missing(&conn.config);
+        if !pending.is_empty() {
+            let user: Map<String, Value> = client(ctx, conn)?
+                .get("me", &[("fields", "id,name".to_owned())])
+                .await?;
+            let name = user.get("name").and_then(Value::as_str);
+            let id = user.get("id").and_then(Value::as_str);
+            return Ok(Health {
+                account: Some(match (name, id) {
+                    (Some(name), Some(id)) => {
+                        format!("{name} (Meta user {id}; setup pending: choose an ad account)")
+                    }
+                    _ => "Meta user (setup pending: choose an ad account)".to_owned(),
+                }),
+                details: json!({"setup_pending": pending, "user_id": id}),
+            });
+        }
         let settings = Settings::from_connection(conn)?;
         let account: Map<String, Value> = client(ctx, conn)?
             .get(&settings.node(), &[("fields", ACCOUNT_FIELDS.to_owned())])

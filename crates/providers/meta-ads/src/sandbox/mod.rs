@@ -9,6 +9,8 @@
 //!   with one row per campaign and day (six campaigns over the past 420 days),
 //!   ordered by day then campaign, paged with `limit` and `after` (the `after`
 //!   cursor names the last row of a page; `paging.next` only while more follow);
+//! - `GET /v25.0/me?fields=id,name`, the signed-in user (the check of a connection
+//!   whose ad account is still to be chosen);
 //! - `GET /v25.0/me/adaccounts?fields=..`, the user's ad accounts (in [`options`]);
 //! - `DELETE /v25.0/me/permissions` (revocation).
 //!
@@ -86,6 +88,7 @@ const SERVICE: Service<()> = Service::new(
         Route::get("act_{account}/insights", insights),
         // The user's ad accounts (`ad_account_id`'s choices).
         Route::get("me/adaccounts", ad_accounts),
+        Route::get("me", me),
     ],
     // The token as a Bearer header, or as the `access_token` query parameter.
     Auth::new(API.auth, PROVIDER_ID)
@@ -197,6 +200,23 @@ fn insights(_: &mut (), call: &Call<'_>) -> FakeResponse {
     page.reply()
         .with_header(BUC_USAGE_HEADER, &usage.to_string())
 }
+
+/// `GET /me?fields=..`: the sandbox's Meta user, with the fields asked for (`id`
+/// always, as Meta answers).
+fn me(_: &mut (), call: &Call<'_>) -> FakeResponse {
+    let all = json!({"id": SANDBOX_USER_ID, "name": "Sandbox Advertiser"});
+    let mut body = json!({"id": SANDBOX_USER_ID});
+    for field in requested_fields(call) {
+        match all.get(&field) {
+            Some(value) => body[&field] = value.clone(),
+            None => return invalid(&format!("Tried accessing nonexisting field ({field})")),
+        }
+    }
+    FakeResponse::json(200, &body)
+}
+
+/// The id of the sandbox's Meta user.
+const SANDBOX_USER_ID: &str = "10150000000000001";
 
 /// `GET /me/adaccounts` (in [`options`]).
 fn ad_accounts(_: &mut (), call: &Call<'_>) -> FakeResponse {
