@@ -71,6 +71,14 @@ pub const ADD_TO_SEQUENCE: &str = "add_subscriber_to_sequence";
 pub const ADD_TO_FORM: &str = "add_subscriber_to_form";
 /// Action: create a draft or scheduled broadcast.
 pub const CREATE_BROADCAST: &str = "create_broadcast";
+/// Action: create or update many subscribers, with a result per subscriber.
+pub const BULK_UPSERT_SUBSCRIBERS: &str = "bulk_upsert_subscribers";
+/// Action: create a tag (or find the one of that name).
+pub const CREATE_TAG: &str = "create_tag";
+/// Action: remove a tag from a subscriber.
+pub const REMOVE_TAG: &str = "remove_tag_from_subscriber";
+/// Action: unsubscribe a subscriber.
+pub const UNSUBSCRIBE: &str = "unsubscribe";
 
 /// KPI: subscribers at the end of the day (Kit's growth stats `subscribers`).
 pub const KPI_TOTAL_SUBSCRIBERS: &str = "total_subscribers";
@@ -353,14 +361,29 @@ mod tests {
     #[test]
     fn every_action_of_actions_json_is_served() {
         let names: Vec<&str> = spec().actions.iter().map(|action| action.name).collect();
-        let mut served = vec![ADD_SUBSCRIBER, CREATE_BROADCAST];
+        let mut served = vec![
+            ADD_SUBSCRIBER,
+            CREATE_BROADCAST,
+            BULK_UPSERT_SUBSCRIBERS,
+            CREATE_TAG,
+            REMOVE_TAG,
+            UNSUBSCRIBE,
+        ];
         served.extend(MEMBERSHIPS.iter().map(|membership| membership.action));
         served.sort_unstable();
         let mut declared = names.clone();
         declared.sort_unstable();
         assert_eq!(declared, served);
         assert_eq!(names[0], ADD_SUBSCRIBER, "the order of the file is kept");
-        assert!(spec().actions.iter().all(|action| !action.long_running));
+        // Only a bulk upsert may take long (up to 1,000 subscribers).
+        for action in &spec().actions {
+            assert_eq!(
+                action.long_running,
+                action.name == BULK_UPSERT_SUBSCRIBERS,
+                "{}",
+                action.name
+            );
+        }
     }
 
     #[test]
