@@ -4,13 +4,17 @@
 //! the custom-field mapping), and sent as the request Kit documents for it. Every
 //! failure names the input field.
 //!
-//! Kit has no idempotency keys. Creating a subscriber is an upsert by email address,
-//! and tagging, enrolling in a sequence or subscribing to a form answer 200 (instead of
-//! 201) when the subscriber already is there, so a retried action of those kinds has
-//! its effect once. Creating a broadcast is the exception: a retry after a lost
-//! response could schedule the same email twice, so when the call carries an
-//! idempotency key, [`create_broadcast`] first looks among the newest broadcasts for
-//! one with the same subject, content and send time created in the last day.
+//! Kit has no idempotency keys. Creating a subscriber is an upsert by email address
+//! (one or many: the `bulk` module), creating a tag answers 200 with the existing tag
+//! of that name, and tagging, enrolling in a sequence or subscribing to a form answer
+//! 200 (instead of 201) when the subscriber already is there, so a retried action of
+//! those kinds has its effect once. Unsubscribing by email address leaves a cancelled
+//! subscriber alone. Removing a tag cannot be told apart from a missing tag on a retry:
+//! Kit answers both 404, reported on `tag_id`. Creating a broadcast is the exception:
+//! a retry after a lost response could schedule the same email twice, so when the call
+//! carries an idempotency key, [`create_broadcast`] first looks among the newest
+//! broadcasts for one with the same subject, content and send time created in the
+//! last day.
 
 use chrono::{DateTime, Duration as Days, SecondsFormat, Utc};
 use http::{Method, StatusCode};

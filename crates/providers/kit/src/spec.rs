@@ -126,8 +126,8 @@ pub const FIELD_MAP_PATTERN: &str =
 pub(crate) const FIELD_MAP: StringSetting = StringSetting::new(
     FIELD_MAP_FIELD,
     "Custom field mapping",
-    "Optional: how the `fields` of the add_subscriber action map onto Kit custom \
-     fields, as `junction_name:kit_key` pairs separated by commas, e.g. \
+    "Optional: how the `fields` of the add_subscriber and bulk_upsert_subscribers \
+     actions map onto Kit custom fields, as `junction_name:kit_key` pairs separated by commas, e.g. \
      `last_name:last_name, company:company_name`. Kit keys are shown in Kit under \
      Subscribers → custom fields (the lowercase key, not the label). Names that \
      are not mapped are sent unchanged.",
