@@ -31,8 +31,8 @@ use crate::{
     bulk,
     settings::FieldMap,
     spec::{
-        ADD_SUBSCRIBER, BULK_UPSERT_SUBSCRIBERS, CREATE_BROADCAST, CREATE_TAG, MEMBERSHIPS,
-        Membership, PROVIDER_ID, REMOVE_TAG, UNSUBSCRIBE,
+        ADD_SUBSCRIBER, BULK_TAG_SUBSCRIBERS, BULK_UPSERT_SUBSCRIBERS, CREATE_BROADCAST,
+        CREATE_TAG, MEMBERSHIPS, Membership, PROVIDER_ID, REMOVE_TAG, UNSUBSCRIBE,
     },
     streams::time_of,
 };
@@ -67,6 +67,10 @@ pub(crate) async fn run(
         BULK_UPSERT_SUBSCRIBERS => {
             let subscribers = bulk::parse(spec, input, field_map)?;
             return bulk::upsert(client, credential, subscribers).await;
+        }
+        BULK_TAG_SUBSCRIBERS => {
+            let taggings = bulk::parse_taggings(spec, input)?;
+            return bulk::tag(client, credential, &taggings).await;
         }
         CREATE_TAG => return create_tag(spec, client, input).await,
         REMOVE_TAG => return remove_tag(spec, client, input).await,

@@ -1,5 +1,6 @@
-//! `bulk_upsert_subscribers`: many subscribers created or updated by email address,
-//! with a result for each.
+//! The bulk actions: `bulk_upsert_subscribers` (many subscribers created or updated
+//! by email address) and `bulk_tag_subscribers` (many taggings), with a result for
+//! each item.
 //!
 //! Kit's bulk endpoint (`POST /v4/bulk/subscribers`) serves OAuth apps only; it
 //! answers batches of up to 100 subscribers synchronously (`{"subscribers": [...],
@@ -11,7 +12,12 @@
 //! `POST /v4/subscribers` per subscriber instead: the same upsert, which also tells
 //! a created subscriber (201) from an updated one (200).
 //!
-//! Both are upserts by email address: a retried action (a whole retry after a rate
+//! `bulk_tag_subscribers` goes the same two ways: `POST /v4/bulk/tags/subscribers`
+//! `{"taggings": [{"tag_id", "subscriber_id"}]}` in chunks of 100 (Kit answers the
+//! tagged subscribers and `failures: [{"tagging", "errors"}]`, the missing side of a
+//! tagging null), or one `POST /v4/tags/{tag_id}/subscribers/{id}` each.
+//!
+//! Upserts by email address and taggings both have their effect once: a retried action (a whole retry after a rate
 //! limit or an outage part-way) changes nothing that the first try already did. Kit
 //! rejects an address it cannot use per contact (a failure with its errors); a
 //! refusal of the whole request (rate limit, credentials, outage) fails the action so
@@ -25,8 +31,9 @@ use serde_json::{Value, json};
 
 use crate::{
     actions::{Credential, NewSubscriber, map_fields},
+    api::{no_such, not_found},
     settings::FieldMap,
-    spec::BULK_UPSERT_SUBSCRIBERS,
+    spec::{BULK_TAG_SUBSCRIBERS, BULK_UPSERT_SUBSCRIBERS},
 };
 
 /// The most subscribers Kit's bulk endpoint answers synchronously.
@@ -80,13 +87,19 @@ pub(crate) async fn upsert(
             }
         }
     }
+    Ok(summary(results))
+}
+
+/// The outcome of a bulk action: each result numbered by its input position, and
+/// the counts of those that succeeded, failed or were queued.
+fn summary(mut results: Vec<Value>) -> ActionOutcome {
     for (index, result) in results.iter_mut().enumerate() {
         result["index"] = json!(index);
     }
     let count = |status: &str| results.iter().filter(|r| r["status"] == status).count();
     let failed = count("failed");
     let queued = count("queued");
-    Ok(ActionOutcome {
+    ActionOutcome {
         external_id: None,
         output: json!({
             "succeeded": results.len() - failed - queued,
@@ -94,7 +107,156 @@ pub(crate) async fn upsert(
             "queued": queued,
             "results": results,
         }),
-    })
+    }
+}
+
+/// One tagging of `bulk_tag_subscribers`, and an entry of Kit's `taggings`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub(crate) struct Tagging {
+    tag_id: u64,
+    subscriber_id: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct TaggingsInput {
+    taggings: Vec<Tagging>,
+}
+
+/// The input's taggings (the schema says everything about them).
+pub(crate) fn parse_taggings(
+    spec: &ProviderSpec,
+    input: &Value,
+) -> Result<Vec<Tagging>, AdapterError> {
+    checked::<TaggingsInput>(spec, BULK_TAG_SUBSCRIBERS, input).map(|input| input.taggings)
+}
+
+/// Applies `taggings` as `credential` allows; one result per tagging, in input order.
+pub(crate) async fn tag(
+    client: &Client<'_>,
+    credential: Credential,
+    taggings: &[Tagging],
+) -> Result<ActionOutcome, AdapterError> {
+    let mut results = Vec::with_capacity(taggings.len());
+    match credential {
+        Credential::OAuth => {
+            for chunk in taggings.chunks(SYNC_LIMIT) {
+                results.extend(tag_chunk(client, chunk).await?);
+            }
+        }
+        Credential::ApiKey => {
+            for tagging in taggings {
+                results.push(tag_one(client, *tagging).await?);
+            }
+        }
+    }
+    Ok(summary(results))
+}
+
+/// The result of one tagging, as `status` with more.
+fn tagging_result(tagging: Tagging, status: &str) -> Value {
+    json!({"tag_id": tagging.tag_id, "subscriber_id": tagging.subscriber_id, "status": status})
+}
+
+/// One tagging through `POST /v4/tags/{tag_id}/subscribers/{id}`: 201 tagged, 200
+/// already tagged, 404 this tagging's failure.
+async fn tag_one(client: &Client<'_>, tagging: Tagging) -> Result<Value, AdapterError> {
+    let Tagging {
+        tag_id,
+        subscriber_id,
+    } = tagging;
+    let path = format!("tags/{tag_id}/subscribers/{subscriber_id}");
+    let request = client.request(Method::POST, &path)?.json(&json!({}));
+    match client
+        .fetch_with(request, not_found("tag_id", no_such("tag")))
+        .await
+    {
+        Ok(Fetched { status, .. }) => Ok(tagging_result(
+            tagging,
+            if status == StatusCode::CREATED {
+                "tagged"
+            } else {
+                "already_tagged"
+            },
+        )),
+        Err(AdapterError::Invalid { message, .. }) => {
+            let mut result = tagging_result(tagging, "failed");
+            result["errors"] = json!([message]);
+            Ok(result)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TagAnswer {
+    subscribers: Vec<Value>,
+    failures: Vec<TagFailure>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TagFailure {
+    #[serde(default)]
+    tagging: Value,
+    #[serde(default)]
+    errors: Vec<String>,
+}
+
+/// One chunk of at most [`SYNC_LIMIT`] taggings through
+/// `POST /v4/bulk/tags/subscribers`.
+async fn tag_chunk(client: &Client<'_>, chunk: &[Tagging]) -> Result<Vec<Value>, AdapterError> {
+    let request = client
+        .request(Method::POST, "bulk/tags/subscribers")?
+        .json(&json!({ "taggings": chunk }));
+    let response = client.send(request).await?;
+    if response.status() == StatusCode::ACCEPTED {
+        return Ok(chunk.iter().map(|t| tagging_result(*t, "queued")).collect());
+    }
+    let answer: TagAnswer = junction_core::http::json(response).await?;
+    // Kit names a failed tagging by the side that exists, the other null. An id Kit
+    // shows elsewhere (a tagged subscriber, the named side of a failure) exists, so a
+    // null side cannot stand for it; each failure is used once, for the first tagging
+    // it fits.
+    let mut known_tags = std::collections::HashSet::new();
+    let mut known_subscribers: std::collections::HashSet<u64> = answer
+        .subscribers
+        .iter()
+        .filter_map(|s| s.get("id").and_then(Value::as_u64))
+        .collect();
+    for failure in &answer.failures {
+        known_tags.extend(failure.tagging["tag_id"].as_u64());
+        known_subscribers.extend(failure.tagging["subscriber_id"].as_u64());
+    }
+    let fits = |side: &Value, id: u64, known: &std::collections::HashSet<u64>| match side {
+        Value::Null => !known.contains(&id),
+        side => side.as_u64() == Some(id),
+    };
+    let mut failures: Vec<Option<TagFailure>> = answer.failures.into_iter().map(Some).collect();
+    Ok(chunk
+        .iter()
+        .map(|tagging| {
+            let failure = failures
+                .iter_mut()
+                .find(|f| {
+                    f.as_ref().is_some_and(|f| {
+                        fits(&f.tagging["tag_id"], tagging.tag_id, &known_tags)
+                            && fits(
+                                &f.tagging["subscriber_id"],
+                                tagging.subscriber_id,
+                                &known_subscribers,
+                            )
+                    })
+                })
+                .and_then(Option::take);
+            match failure {
+                Some(failure) => {
+                    let mut result = tagging_result(*tagging, "failed");
+                    result["errors"] = json!(failure.errors);
+                    result
+                }
+                None => tagging_result(*tagging, "tagged"),
+            }
+        })
+        .collect())
 }
 
 /// One subscriber through `POST /v4/subscribers`: 201 created, 200 updated, a 422 is

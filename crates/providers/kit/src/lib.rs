@@ -24,7 +24,8 @@
 //! Actions: `add_subscriber` and `bulk_upsert_subscribers` (both with the
 //! connection's custom-field mapping; the bulk one reports each subscriber's result,
 //! through Kit's bulk endpoint in chunks of 100 for OAuth connections and one upsert
-//! per subscriber for API keys, which Kit's bulk endpoints refuse), `tag_subscriber`,
+//! per subscriber for API keys, which Kit's bulk endpoints refuse),
+//! `bulk_tag_subscribers` (the same two ways, a result per tagging), `tag_subscriber`,
 //! `remove_tag_from_subscriber`, `create_tag`, `unsubscribe`,
 //! `add_subscriber_to_sequence`, `add_subscriber_to_form` and `create_broadcast`.
 //!

@@ -73,6 +73,8 @@ pub const ADD_TO_FORM: &str = "add_subscriber_to_form";
 pub const CREATE_BROADCAST: &str = "create_broadcast";
 /// Action: create or update many subscribers, with a result per subscriber.
 pub const BULK_UPSERT_SUBSCRIBERS: &str = "bulk_upsert_subscribers";
+/// Action: tag many existing subscribers, with a result per tagging.
+pub const BULK_TAG_SUBSCRIBERS: &str = "bulk_tag_subscribers";
 /// Action: create a tag (or find the one of that name).
 pub const CREATE_TAG: &str = "create_tag";
 /// Action: remove a tag from a subscriber.
@@ -365,6 +367,7 @@ mod tests {
             ADD_SUBSCRIBER,
             CREATE_BROADCAST,
             BULK_UPSERT_SUBSCRIBERS,
+            BULK_TAG_SUBSCRIBERS,
             CREATE_TAG,
             REMOVE_TAG,
             UNSUBSCRIBE,
@@ -375,11 +378,11 @@ mod tests {
         declared.sort_unstable();
         assert_eq!(declared, served);
         assert_eq!(names[0], ADD_SUBSCRIBER, "the order of the file is kept");
-        // Only a bulk upsert may take long (up to 1,000 subscribers).
+        // Only the bulk actions may take long (up to 1,000 items).
         for action in &spec().actions {
             assert_eq!(
                 action.long_running,
-                action.name == BULK_UPSERT_SUBSCRIBERS,
+                action.name.starts_with("bulk_"),
                 "{}",
                 action.name
             );

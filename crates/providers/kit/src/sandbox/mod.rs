@@ -11,6 +11,9 @@
 //! - `POST bulk/subscribers` (OAuth tokens only, as Kit: each subscriber upserted as
 //!   above, `{"subscribers": [...], "failures": [{"subscriber", "errors"}]}`; more
 //!   than 100 are answered 202 without a body, as Kit queues them);
+//! - `POST bulk/tags/subscribers` (OAuth only; `{"subscribers": [...], "failures":
+//!   [{"errors", "tagging"}]}`, the missing side of a failed tagging null; 202 above
+//!   100);
 //! - `POST subscribers/{id}/unsubscribe` (204; the state becomes cancelled once);
 //! - `POST tags` (201 new, 200 with the tag of that name),
 //!   `DELETE tags/{id}/subscribers/{subscriber_id}` and `DELETE tags/{id}/subscribers`
@@ -145,6 +148,7 @@ const ROUTES: &[Route<Store>] = &[
     }),
     Route::post("subscribers/{id}/unsubscribe", unsubscribe),
     Route::post("bulk/subscribers", bulk_upsert),
+    Route::post("bulk/tags/subscribers", bulk_tag),
     Route::delete("tags/{id}/subscribers", remove_tag),
     Route::delete("tags/{id}/subscribers/{subscriber}", remove_tag),
     Route::post(
@@ -537,16 +541,84 @@ fn unsubscribe(store: &mut Store, call: &Call<'_>) -> FakeResponse {
 /// larger batches (202, no body) and posts their results to the `callback_url`.
 const BULK_SYNC_LIMIT: usize = 100;
 
-/// `POST bulk/subscribers`: each subscriber upserted as `POST subscribers` does it,
-/// the refused ones among `failures` with Kit's errors. Kit serves its bulk endpoints
-/// to OAuth apps only, so an API key is refused (Kit's answer is a client error; the
-/// fake words it).
-fn bulk_upsert(store: &mut Store, call: &Call<'_>) -> FakeResponse {
-    if call.request.header("x-kit-api-key").is_some() {
-        return errors(
+/// Kit's answer to a bulk request from an API key: its bulk endpoints serve OAuth
+/// apps only (Kit's answer is a client error; the fake words it).
+fn bulk_refused(call: &Call<'_>) -> Option<FakeResponse> {
+    call.request.header("x-kit-api-key").map(|_| {
+        errors(
             403,
             "Bulk requests are only available to OAuth applications",
-        );
+        )
+    })
+}
+
+/// The answer to a bulk request of `count` items: Kit queues more than
+/// [`BULK_SYNC_LIMIT`] (202, no body), else answers `body`.
+fn bulk_answer(count: usize, body: &Value) -> FakeResponse {
+    if count > BULK_SYNC_LIMIT {
+        return FakeResponse {
+            status: 202,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+    }
+    FakeResponse::json(200, body)
+}
+
+/// `POST bulk/tags/subscribers`: each tagging applied (again: nothing changes), or a
+/// failure naming the side that exists, the other null, as Kit does.
+fn bulk_tag(store: &mut Store, call: &Call<'_>) -> FakeResponse {
+    if let Some(refusal) = bulk_refused(call) {
+        return refusal;
+    }
+    let body = call.json::<Value>().unwrap_or(Value::Null);
+    let Some(taggings) = body.get("taggings").and_then(Value::as_array) else {
+        return errors(422, "Taggings is required");
+    };
+    let mut tagged = Vec::new();
+    let mut failures = Vec::new();
+    for tagging in taggings {
+        let id_at = |name: &str| tagging.get(name).and_then(Value::as_u64);
+        let tag = id_at("tag_id").filter(|id| {
+            store
+                .collections
+                .get("tags")
+                .is_some_and(|tags| tags.contains_key(id))
+        });
+        let subscriber = id_at("subscriber_id").filter(|id| store.subscribers.contains_key(id));
+        let (Some(tag), Some(subscriber)) = (tag, subscriber) else {
+            let error = match subscriber {
+                None => "Subscriber does not exist",
+                Some(_) => "Tag does not exist",
+            };
+            let named = json!({"tag_id": tag, "subscriber_id": subscriber});
+            failures.push(json!({"errors": [error], "tagging": named}));
+            continue;
+        };
+        let at = store
+            .members
+            .entry(("tags", tag, subscriber))
+            .or_insert((call.now, None))
+            .0;
+        if let Some(found) = store.subscribers.get(&subscriber) {
+            let mut json = store.subscriber_json(found);
+            if let Some(fields) = json.as_object_mut() {
+                fields.remove("fields");
+                fields.remove("state");
+            }
+            json["tagged_at"] = json!(kit_time(at));
+            tagged.push(json);
+        }
+    }
+    let answer = json!({"subscribers": tagged, "failures": failures});
+    bulk_answer(taggings.len(), &answer)
+}
+
+/// `POST bulk/subscribers`: each subscriber upserted as `POST subscribers` does it,
+/// the refused ones among `failures` with Kit's errors.
+fn bulk_upsert(store: &mut Store, call: &Call<'_>) -> FakeResponse {
+    if let Some(refusal) = bulk_refused(call) {
+        return refusal;
     }
     let body = call.json::<Value>().unwrap_or(Value::Null);
     let Some(subscribers) = body.get("subscribers").and_then(Value::as_array) else {
@@ -576,13 +648,6 @@ fn bulk_upsert(store: &mut Store, call: &Call<'_>) -> FakeResponse {
             }
         }
     }
-    if subscribers.len() > BULK_SYNC_LIMIT {
-        return FakeResponse {
-            status: 202,
-            headers: Vec::new(),
-            body: Vec::new(),
-        };
-    }
     let written: Vec<Value> = written
         .into_iter()
         .map(|mut s| {
@@ -593,7 +658,8 @@ fn bulk_upsert(store: &mut Store, call: &Call<'_>) -> FakeResponse {
             s
         })
         .collect();
-    FakeResponse::json(200, &json!({"subscribers": written, "failures": failures}))
+    let answer = json!({"subscribers": written, "failures": failures});
+    bulk_answer(subscribers.len(), &answer)
 }
 
 /// Adds the subscriber (of the route, or of the body's `email_address`) to the

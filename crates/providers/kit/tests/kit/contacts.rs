@@ -465,3 +465,92 @@ async fn the_new_actions_refuse_bad_input_before_any_request() {
         );
     }
 }
+
+#[tokio::test]
+async fn bulk_tagging_reports_each_tagging_on_both_credentials() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/kit/v4/bulk/tags/subscribers"))
+        .and(header("Authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(body_json(json!({"taggings": [
+            {"tag_id": 74, "subscriber_id": 558},
+            {"tag_id": 74, "subscriber_id": 9},
+            {"tag_id": 1, "subscriber_id": 558}
+        ]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "subscribers": [{"id": 558, "first_name": "Sub", "email_address": "sub@kit.dev",
+                             "created_at": "2023-02-17T11:43:55Z", "tagged_at": "2023-02-17T11:43:55Z"}],
+            "failures": [
+                {"errors": ["Subscriber does not exist"], "tagging": {"tag_id": 74, "subscriber_id": null}},
+                {"errors": ["Tag does not exist"], "tagging": {"tag_id": null, "subscriber_id": 558}}
+            ]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let input = json!({"taggings": [
+        {"tag_id": 74, "subscriber_id": 558},
+        {"tag_id": 74, "subscriber_id": 9},
+        {"tag_id": 1, "subscriber_id": 558}
+    ]});
+    let outcome = act(
+        &context(&server),
+        &oauth_connection(Some(TOKEN), json!({})),
+        "bulk_tag_subscribers",
+        input.clone(),
+        None,
+    )
+    .await
+    .unwrap();
+    let results = outcome.output["results"].as_array().unwrap();
+    assert_eq!(
+        results[0],
+        json!({"index": 0, "tag_id": 74, "subscriber_id": 558, "status": "tagged"})
+    );
+    assert_eq!(results[1]["errors"], json!(["Subscriber does not exist"]));
+    assert_eq!(results[2]["errors"], json!(["Tag does not exist"]));
+    assert_eq!(outcome.output["failed"], 2);
+
+    // An API key: one tagging per request, Kit's 201 / 200 / 404.
+    let server = MockServer::start().await;
+    for (path_of, status) in [
+        ("/kit/v4/tags/74/subscribers/558", 201),
+        ("/kit/v4/tags/1/subscribers/558", 200),
+    ] {
+        Mock::given(method("POST"))
+            .and(path(path_of))
+            .and(header("X-Kit-Api-Key", KEY))
+            .respond_with(ResponseTemplate::new(status).set_body_json(json!({"subscriber": {
+                "id": 558, "first_name": "Sub", "email_address": "sub@kit.dev", "state": "active",
+                "created_at": "2023-02-17T11:43:55Z", "tagged_at": "2023-02-17T11:43:55Z", "fields": {}
+            }})))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path("/kit/v4/tags/74/subscribers/9"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(kit_errors(&["Not Found"])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let outcome = act(
+        &context(&server),
+        &connection(json!({})),
+        "bulk_tag_subscribers",
+        input,
+        None,
+    )
+    .await
+    .unwrap();
+    let statuses: Vec<&Value> = outcome.output["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["status"])
+        .collect();
+    assert_eq!(
+        statuses,
+        [&json!("tagged"), &json!("failed"), &json!("already_tagged")]
+    );
+}

@@ -574,3 +574,44 @@ async fn unsubscribing_cancels_the_subscriber_once() {
     .unwrap_err();
     assert!(matches!(err, AdapterError::Invalid { field: Some(f), .. } if f == "subscriber_id"));
 }
+
+#[tokio::test]
+async fn bulk_tagging_moves_the_counts_on_both_entries() {
+    use junction_core::fake::TokenStatus;
+
+    let input = json!({"taggings": [
+        {"tag_id": 5, "subscriber_id": 1001},
+        {"tag_id": 5, "subscriber_id": 99_999},
+        {"tag_id": 77, "subscriber_id": 1001}
+    ]});
+    let (_server, ctx, conn) = start().await;
+    let key = act(&ctx, &conn, "bulk_tag_subscribers", input.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(key.output["failed"], 2);
+    let tokens = TokenTable::default().with(
+        "good",
+        TokenStatus::Valid {
+            scopes: vec![junction_kit::OAUTH_SCOPE.into()],
+        },
+    );
+    let server = FakeServer::start(Arc::new(KitFake::oauth()), tokens).await;
+    let (ctx, conn) = (
+        server.context(),
+        crate::support::oauth_connection(Some("good"), json!({})),
+    );
+    let outcome = Kit::oauth()
+        .act(&ctx, &conn, "bulk_tag_subscribers", &input, None)
+        .await
+        .unwrap();
+    let results = outcome.output["results"].as_array().unwrap();
+    assert_eq!(results[0]["status"], "tagged");
+    assert_eq!(results[1]["errors"], json!(["Subscriber does not exist"]));
+    assert_eq!(results[2]["errors"], json!(["Tag does not exist"]));
+    // Again: nothing changes, nothing fails that did not before.
+    let again = Kit::oauth()
+        .act(&ctx, &conn, "bulk_tag_subscribers", &input, None)
+        .await
+        .unwrap();
+    assert_eq!(again.output["failed"], 2);
+}
