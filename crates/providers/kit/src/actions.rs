@@ -64,35 +64,34 @@ pub(crate) async fn run(
     idempotency_key: Option<&str>,
 ) -> Result<ActionOutcome, AdapterError> {
     match action {
+        ADD_SUBSCRIBER => {
+            let subscriber = new_subscriber(spec, input, field_map)?;
+            let request = client
+                .request(Method::POST, "subscribers")?
+                .json(&subscriber);
+            subscriber_outcome(client.fetch(request).await?, "created", true)
+        }
         BULK_UPSERT_SUBSCRIBERS => {
             let subscribers = bulk::parse(spec, input, field_map)?;
-            return bulk::upsert(client, credential, subscribers).await;
+            bulk::upsert(client, credential, subscribers).await
         }
         BULK_TAG_SUBSCRIBERS => {
             let taggings = bulk::parse_taggings(spec, input)?;
-            return bulk::tag(client, credential, &taggings).await;
+            bulk::tag(client, credential, &taggings).await
         }
-        CREATE_TAG => return create_tag(spec, client, input).await,
-        REMOVE_TAG => return remove_tag(spec, client, input).await,
-        UNSUBSCRIBE => return unsubscribe(spec, client, input).await,
-        _ => {}
-    }
-    if action == ADD_SUBSCRIBER {
-        let subscriber = new_subscriber(spec, input, field_map)?;
-        let request = client
-            .request(Method::POST, "subscribers")?
-            .json(&subscriber);
-        return subscriber_outcome(client.fetch(request).await?, "created", true);
-    }
-    if action == CREATE_BROADCAST {
-        return create_broadcast(client, broadcast_body(spec, input)?, idempotency_key).await;
-    }
-    match MEMBERSHIPS
-        .iter()
-        .find(|membership| membership.action == action)
-    {
-        Some(membership) => join(spec, client, membership, input).await,
-        None => Err(AdapterError::unknown_action(spec.name, action)),
+        CREATE_TAG => create_tag(spec, client, input).await,
+        REMOVE_TAG => remove_tag(spec, client, input).await,
+        UNSUBSCRIBE => unsubscribe(spec, client, input).await,
+        CREATE_BROADCAST => {
+            create_broadcast(client, broadcast_body(spec, input)?, idempotency_key).await
+        }
+        _ => match MEMBERSHIPS
+            .iter()
+            .find(|membership| membership.action == action)
+        {
+            Some(membership) => join(spec, client, membership, input).await,
+            None => Err(AdapterError::unknown_action(spec.name, action)),
+        },
     }
 }
 
