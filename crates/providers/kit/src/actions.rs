@@ -73,7 +73,7 @@ pub(crate) async fn run(
         }
         BULK_UPSERT_SUBSCRIBERS => {
             let subscribers = bulk::parse(spec, input, field_map)?;
-            bulk::upsert(client, credential, subscribers).await
+            bulk::upsert(client, credential, &subscribers).await
         }
         BULK_TAG_SUBSCRIBERS => {
             let taggings = bulk::parse_taggings(spec, input)?;

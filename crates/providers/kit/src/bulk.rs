@@ -10,7 +10,10 @@
 //! answer; a chunk Kit queues anyway (202, no body) is reported as `queued`. An
 //! API-key connection, which the bulk endpoints refuse, sends one
 //! `POST /v4/subscribers` per subscriber instead: the same upsert, which also tells
-//! a created subscriber (201) from an updated one (200).
+//! a created subscriber (201) from an updated one (200). Each bulk entry carries its
+//! mapped custom `fields` as the single create does; Kit's published schema of a bulk
+//! entry names only `email_address`, `first_name` and `state`, so a key Kit ignored
+//! there is not reported back (the single create's `warnings` are).
 //!
 //! `bulk_tag_subscribers` goes the same two ways: `POST /v4/bulk/tags/subscribers`
 //! `{"taggings": [{"tag_id", "subscriber_id"}]}` in chunks of 100 (Kit answers the
@@ -72,7 +75,7 @@ pub(crate) fn parse(
 pub(crate) async fn upsert(
     client: &Client<'_>,
     credential: Credential,
-    subscribers: Vec<NewSubscriber>,
+    subscribers: &[NewSubscriber],
 ) -> Result<ActionOutcome, AdapterError> {
     let mut results = Vec::with_capacity(subscribers.len());
     match credential {
@@ -82,7 +85,7 @@ pub(crate) async fn upsert(
             }
         }
         Credential::ApiKey => {
-            for subscriber in &subscribers {
+            for subscriber in subscribers {
                 results.push(one(client, subscriber).await?);
             }
         }
