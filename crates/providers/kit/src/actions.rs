@@ -4,13 +4,17 @@
 //! the custom-field mapping), and sent as the request Kit documents for it. Every
 //! failure names the input field.
 //!
-//! Kit has no idempotency keys. Creating a subscriber is an upsert by email address,
-//! and tagging, enrolling in a sequence or subscribing to a form answer 200 (instead of
-//! 201) when the subscriber already is there, so a retried action of those kinds has
-//! its effect once. Creating a broadcast is the exception: a retry after a lost
-//! response could schedule the same email twice, so when the call carries an
-//! idempotency key, [`create_broadcast`] first looks among the newest broadcasts for
-//! one with the same subject, content and send time created in the last day.
+//! Kit has no idempotency keys. Creating a subscriber is an upsert by email address
+//! (one or many: the `bulk` module), creating a tag answers 200 with the existing tag
+//! of that name, and tagging, enrolling in a sequence or subscribing to a form answer
+//! 200 (instead of 201) when the subscriber already is there, so a retried action of
+//! those kinds has its effect once. Unsubscribing by email address leaves a cancelled
+//! subscriber alone. Removing a tag cannot be told apart from a missing tag on a retry:
+//! Kit answers both 404, reported on `tag_id`. Creating a broadcast is the exception:
+//! a retry after a lost response could schedule the same email twice, so when the call
+//! carries an idempotency key, [`create_broadcast`] first looks among the newest
+//! broadcasts for one with the same subject, content and send time created in the
+//! last day.
 
 use chrono::{DateTime, Duration as Days, SecondsFormat, Utc};
 use http::{Method, StatusCode};
@@ -23,9 +27,13 @@ use serde::{Deserialize, Serialize, de::IgnoredAny};
 use serde_json::{Map, Value, json};
 
 use crate::{
-    api::not_found,
+    api::{no_such, not_found},
+    bulk,
     settings::FieldMap,
-    spec::{ADD_SUBSCRIBER, CREATE_BROADCAST, MEMBERSHIPS, Membership, PROVIDER_ID},
+    spec::{
+        ADD_SUBSCRIBER, BULK_TAG_SUBSCRIBERS, BULK_UPSERT_SUBSCRIBERS, CREATE_BROADCAST,
+        CREATE_TAG, MEMBERSHIPS, Membership, PROVIDER_ID, REMOVE_TAG, UNSUBSCRIBE,
+    },
     streams::time_of,
 };
 
@@ -38,44 +46,66 @@ pub(crate) const BROADCAST_DEDUPE_WINDOW_HOURS: i64 = 24;
 /// How many of the newest broadcasts are compared with a broadcast about to be created.
 const BROADCAST_DEDUPE_SCAN: u32 = 50;
 
+/// How a connection reaches Kit: only OAuth tokens may use Kit's bulk endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Credential {
+    ApiKey,
+    OAuth,
+}
+
 /// Runs `action` of `spec` with `input`.
 pub(crate) async fn run(
     spec: &ProviderSpec,
     client: &Client<'_>,
     field_map: &FieldMap,
+    credential: Credential,
     action: &str,
     input: &Value,
     idempotency_key: Option<&str>,
 ) -> Result<ActionOutcome, AdapterError> {
-    if action == ADD_SUBSCRIBER {
-        let subscriber = new_subscriber(spec, input, field_map)?;
-        let request = client
-            .request(Method::POST, "subscribers")?
-            .json(&subscriber);
-        return subscriber_outcome(client.fetch(request).await?, "created", true);
-    }
-    if action == CREATE_BROADCAST {
-        return create_broadcast(client, broadcast_body(spec, input)?, idempotency_key).await;
-    }
-    match MEMBERSHIPS
-        .iter()
-        .find(|membership| membership.action == action)
-    {
-        Some(membership) => join(spec, client, membership, input).await,
-        None => Err(AdapterError::unknown_action(spec.name, action)),
+    match action {
+        ADD_SUBSCRIBER => {
+            let subscriber = new_subscriber(spec, input, field_map)?;
+            let request = client
+                .request(Method::POST, "subscribers")?
+                .json(&subscriber);
+            subscriber_outcome(client.fetch(request).await?, "created", true)
+        }
+        BULK_UPSERT_SUBSCRIBERS => {
+            let subscribers = bulk::parse(spec, input, field_map)?;
+            bulk::upsert(client, credential, &subscribers).await
+        }
+        BULK_TAG_SUBSCRIBERS => {
+            let taggings = bulk::parse_taggings(spec, input)?;
+            bulk::tag(client, credential, &taggings).await
+        }
+        CREATE_TAG => create_tag(spec, client, input).await,
+        REMOVE_TAG => remove_tag(spec, client, input).await,
+        UNSUBSCRIBE => unsubscribe(spec, client, input).await,
+        CREATE_BROADCAST => {
+            create_broadcast(client, broadcast_body(spec, input)?, idempotency_key).await
+        }
+        _ => match MEMBERSHIPS
+            .iter()
+            .find(|membership| membership.action == action)
+        {
+            Some(membership) => join(spec, client, membership, input).await,
+            None => Err(AdapterError::unknown_action(spec.name, action)),
+        },
     }
 }
 
-/// `add_subscriber`'s input, and the body of `POST /v4/subscribers`.
+/// `add_subscriber`'s input, and the body of `POST /v4/subscribers` (and one entry
+/// of `POST /v4/bulk/subscribers`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct NewSubscriber {
-    email_address: String,
+pub(crate) struct NewSubscriber {
+    pub email_address: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    first_name: Option<String>,
+    pub first_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    state: Option<String>,
+    pub state: Option<String>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
-    fields: Map<String, Value>,
+    pub fields: Map<String, Value>,
 }
 
 fn new_subscriber(
@@ -86,7 +116,7 @@ fn new_subscriber(
     let mut subscriber: NewSubscriber = checked(spec, ADD_SUBSCRIBER, input)?;
     let input = Input::new(input)?;
     subscriber.email_address = input.required("email_address", email(input)?)?;
-    subscriber.fields = map_fields(&subscriber.fields, field_map)?;
+    subscriber.fields = map_fields(&subscriber.fields, field_map, "")?;
     Ok(subscriber)
 }
 
@@ -97,14 +127,17 @@ fn email(input: Input<'_>) -> Result<Option<String>, AdapterError> {
 
 /// Renames `fields` through the connection's map and turns each value into the string
 /// Kit stores (numbers and booleans as their JSON text; null clears the field).
-fn map_fields(
+/// `prefix` places the fields in the input (`subscribers[3].`) for errors.
+pub(crate) fn map_fields(
     fields: &Map<String, Value>,
     field_map: &FieldMap,
+    prefix: &str,
 ) -> Result<Map<String, Value>, AdapterError> {
-    let fields = Input::nested(fields, "fields.");
+    let at = format!("{prefix}fields.");
+    let fields = Input::nested(fields, &at);
     if fields.map().len() > MAX_CUSTOM_FIELDS {
         return Err(AdapterError::invalid_field(
-            "fields",
+            format!("{prefix}fields"),
             format!("Kit sets at most {MAX_CUSTOM_FIELDS} custom fields at a time"),
         ));
     }
@@ -122,7 +155,7 @@ fn map_fields(
         };
         if let Some(other) = sources.insert(key.to_owned(), json!(name)) {
             let other = other.as_str().unwrap_or_default();
-            let message = format!("sets the Kit field `{key}`, which `fields.{other}` sets too");
+            let message = format!("sets the Kit field `{key}`, which `{at}{other}` sets too");
             return Err(fields.invalid(name, message));
         }
         mapped.insert(key.to_owned(), value);
@@ -138,20 +171,7 @@ async fn join(
     membership: &Membership,
     raw: &Value,
 ) -> Result<ActionOutcome, AdapterError> {
-    let input = Input::new(raw)?;
-    // The schema's `oneOf` would blame the whole input: name the field to fix.
-    match (input.get("email_address"), input.get("subscriber_id")) {
-        (Some(_), Some(_)) => Err(input.invalid(
-            "subscriber_id",
-            "give either email_address or subscriber_id, not both",
-        )),
-        (None, None) => Err(input.invalid(
-            "email_address",
-            "give either email_address or subscriber_id",
-        )),
-        _ => Ok(()),
-    }?;
-    checked::<IgnoredAny>(spec, membership.action, raw)?;
+    let input = one_subscriber(spec, membership.action, raw)?;
     let id = input.required_id(membership.id_field)?;
     let collection = membership.collection;
     let (path, mut body) = match (email(input)?, input.id("subscriber_id")?) {
@@ -171,9 +191,162 @@ async fn join(
         body["referrer"] = json!(referrer);
     }
     let request = client.request(Method::POST, &path)?.json(&body);
-    let refine = not_found(membership.id_field, membership.what);
+    let refine = not_found(membership.id_field, no_such(membership.what));
     let written = client.fetch_with(request, refine).await?;
     subscriber_outcome(written, membership.already, false)
+}
+
+/// `raw` checked against `action`'s schema, which names a subscriber by
+/// `email_address` or by `subscriber_id`. The schema's `oneOf` would blame the whole
+/// input: this names the field to fix.
+fn one_subscriber<'a>(
+    spec: &ProviderSpec,
+    action: &str,
+    raw: &'a Value,
+) -> Result<Input<'a>, AdapterError> {
+    let input = Input::new(raw)?;
+    match (input.get("email_address"), input.get("subscriber_id")) {
+        (Some(_), Some(_)) => Err(input.invalid(
+            "subscriber_id",
+            "give either email_address or subscriber_id, not both",
+        )),
+        (None, None) => Err(input.invalid(
+            "email_address",
+            "give either email_address or subscriber_id",
+        )),
+        _ => Ok(()),
+    }?;
+    checked::<IgnoredAny>(spec, action, raw)?;
+    Ok(input)
+}
+
+/// `create_tag`: `POST /v4/tags`. Kit answers 201 with a new tag, or 200 with the
+/// account's tag of that name, so a retry finds the first try's tag.
+async fn create_tag(
+    spec: &ProviderSpec,
+    client: &Client<'_>,
+    raw: &Value,
+) -> Result<ActionOutcome, AdapterError> {
+    checked::<IgnoredAny>(spec, CREATE_TAG, raw)?;
+    let input = Input::new(raw)?;
+    let name = input.required_string("name")?.trim();
+    let request = client
+        .request(Method::POST, "tags")?
+        .json(&json!({ "name": name }));
+    let Fetched {
+        status, mut body, ..
+    } = client.fetch(request).await?;
+    let tag = body
+        .get_mut("tag")
+        .map(Value::take)
+        .filter(|tag| tag.get("id").is_some_and(Value::is_i64))
+        .ok_or_else(|| {
+            AdapterError::unavailable("malformed response body: no `tag` with an `id`")
+        })?;
+    Ok(ActionOutcome {
+        external_id: tag.get("id").map(Value::to_string),
+        output: json!({"created": status == StatusCode::CREATED, "tag": tag}),
+    })
+}
+
+/// `remove_tag_from_subscriber`: `DELETE /v4/tags/{tag_id}/subscribers/{id}`, or
+/// `DELETE /v4/tags/{tag_id}/subscribers` with the email address in the body. Kit
+/// answers 204; a 404 (no such tag or subscriber, or the subscriber does not have the
+/// tag) names `tag_id`.
+async fn remove_tag(
+    spec: &ProviderSpec,
+    client: &Client<'_>,
+    raw: &Value,
+) -> Result<ActionOutcome, AdapterError> {
+    let input = one_subscriber(spec, REMOVE_TAG, raw)?;
+    let tag = input.required_id("tag_id")?;
+    let request = match (email(input)?, input.id("subscriber_id")?) {
+        (Some(email), _) => client
+            .request(Method::DELETE, &format!("tags/{tag}/subscribers"))?
+            .json(&json!({ "email_address": email })),
+        (None, subscriber) => {
+            let subscriber = input.required("subscriber_id", subscriber)?;
+            client.request(
+                Method::DELETE,
+                &format!("tags/{tag}/subscribers/{subscriber}"),
+            )?
+        }
+    };
+    client
+        .send_with(
+            request,
+            not_found(
+                "tag_id",
+                "Kit found no such tag or subscriber, or the subscriber does not have the tag",
+            ),
+        )
+        .await?;
+    let mut output = input.map().clone();
+    output.insert("removed".into(), json!(true));
+    Ok(ActionOutcome {
+        external_id: input.id("subscriber_id")?.map(|id| id.to_string()),
+        output: Value::Object(output),
+    })
+}
+
+/// `unsubscribe`: `POST /v4/subscribers/{id}/unsubscribe`. By email address the
+/// subscriber is looked up first (`GET /v4/subscribers?email_address=&status=all`:
+/// Kit lists only active subscribers unless asked for all); one already cancelled is
+/// left as it is.
+async fn unsubscribe(
+    spec: &ProviderSpec,
+    client: &Client<'_>,
+    raw: &Value,
+) -> Result<ActionOutcome, AdapterError> {
+    let input = one_subscriber(spec, UNSUBSCRIBE, raw)?;
+    let id = match (email(input)?, input.id("subscriber_id")?) {
+        (Some(email), _) => {
+            let query = [("email_address", email), ("status", "all".to_owned())];
+            let listed: Value = client.get("subscribers", &query).await?;
+            let found = listed
+                .get("subscribers")
+                .and_then(Value::as_array)
+                .ok_or_else(|| {
+                    AdapterError::unavailable("malformed response body: missing list `subscribers`")
+                })?
+                .first()
+                .cloned();
+            let Some(subscriber) = found else {
+                return Err(input.invalid(
+                    "email_address",
+                    "Kit has no subscriber with this email address",
+                ));
+            };
+            let id = subscriber
+                .get("id")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| {
+                    AdapterError::unavailable("malformed response body: subscriber without `id`")
+                })?;
+            if subscriber.get("state").and_then(Value::as_str) == Some("cancelled") {
+                return Ok(unsubscribed(id, true));
+            }
+            id
+        }
+        (None, subscriber) => input.required("subscriber_id", subscriber)?,
+    };
+    let request = client
+        .request(Method::POST, &format!("subscribers/{id}/unsubscribe"))?
+        .json(&json!({}));
+    client
+        .send_with(
+            request,
+            not_found("subscriber_id", "Kit found no such subscriber"),
+        )
+        .await?;
+    Ok(unsubscribed(id, false))
+}
+
+fn unsubscribed(id: u64, already: bool) -> ActionOutcome {
+    ActionOutcome {
+        external_id: Some(id.to_string()),
+        output: json!({"subscriber_id": id, "already_unsubscribed": already}),
+    }
 }
 
 /// The outcome of a write answered with `{"subscriber": {...}}`. Kit answers 201 when

@@ -12,7 +12,8 @@
 //! classification reads; a 429 is the plain text `Retry later` without a
 //! `Retry-After` header, so it becomes `RateLimited { retry_after: None }` and the
 //! worker's own exponential backoff decides the wait. On top of that the error table
-//! says that a 422 (Kit rejected the parameters) is permanent bad input, and an action
+//! says that a 422 (Kit rejected the parameters) is permanent bad input, a 413 (too
+//! many bulk requests queued for the account) a rate limit to wait out, and an action
 //! may name the input field behind a 404 ([`not_found`]).
 
 use http::StatusCode;
@@ -45,7 +46,12 @@ pub const API: HttpApi = HttpApi {
         envelope: Envelope::GENERIC,
         // "One or more of the parameters are invalid": the same request fails the same
         // way every time, so it is bad input, not a provider hiccup.
-        rules: &[ErrorRule::status(422).invalid()],
+        // 413 from a bulk endpoint: the account has too many bulk requests queued (Kit
+        // takes 300 MB per app and account); Kit asks to try again after a short while.
+        rules: &[
+            ErrorRule::status(422).invalid(),
+            ErrorRule::status(413).rate_limited(),
+        ],
         in_success_body: None,
     },
     rate_limits: RateLimitSignals::STANDARD,
@@ -83,22 +89,28 @@ pub const fn paging(items: &'static str, size: PageSize) -> Paging {
     }
 }
 
-/// What a 404 from adding a subscriber to a tag, sequence or form means: no such
-/// `what` (named by the input field `field`) or no such subscriber, so the error points
-/// at the input.
+/// What a 404 from a write about a subscriber means: Kit found no such object of the
+/// input (a tag, sequence or form; the subscriber), so the error points at the input
+/// field `field`, saying `meaning` and Kit's own words.
 pub(crate) fn not_found(
     field: &'static str,
-    what: &'static str,
+    meaning: impl Into<String>,
 ) -> impl FnOnce(AdapterError, &Refusal<'_>) -> AdapterError {
+    let meaning = meaning.into();
     move |classified, refusal| match classified {
         AdapterError::Provider { message, .. } if refusal.status == StatusCode::NOT_FOUND => {
             AdapterError::Invalid {
                 field: Some(field.to_owned()),
-                message: format!("Kit found no such {what}, or no such subscriber ({message})"),
+                message: format!("{meaning} ({message})"),
             }
         }
         other => other,
     }
+}
+
+/// What a 404 from adding a subscriber to a tag, sequence or form means.
+pub(crate) fn no_such(what: &str) -> String {
+    format!("Kit found no such {what}, or no such subscriber")
 }
 
 #[cfg(test)]
@@ -129,7 +141,7 @@ mod tests {
             API.errors
                 .classify(base, &refusal, &API.rate_limits, &serde_json::Map::new());
         match missing {
-            Some((field, what)) => not_found(field, what)(classified, &refusal),
+            Some((field, what)) => not_found(field, no_such(what))(classified, &refusal),
             None => classified,
         }
     }
@@ -160,6 +172,10 @@ mod tests {
                 code: None,
                 message: "Not Found".into()
             }
+        );
+        assert_eq!(
+            refused(413, br#"{"errors":["Too many bulk requests"]}"#, None),
+            AdapterError::RateLimited { retry_after: None }
         );
         assert_eq!(
             refused(429, b"Retry later", None),

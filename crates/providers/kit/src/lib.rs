@@ -21,9 +21,13 @@
 //! - `broadcast_stats`: the stats of each sent broadcast → per-broadcast KPIs dated by
 //!   the send day.
 //!
-//! Actions: `add_subscriber` (with the connection's custom-field mapping),
-//! `tag_subscriber`, `add_subscriber_to_sequence`, `add_subscriber_to_form` and
-//! `create_broadcast`.
+//! Actions: `add_subscriber` and `bulk_upsert_subscribers` (both with the
+//! connection's custom-field mapping; the bulk one reports each subscriber's result,
+//! through Kit's bulk endpoint in chunks of 100 for OAuth connections and one upsert
+//! per subscriber for API keys, which Kit's bulk endpoints refuse),
+//! `bulk_tag_subscribers` (the same two ways, a result per tagging), `tag_subscriber`,
+//! `remove_tag_from_subscriber`, `create_tag`, `unsubscribe`,
+//! `add_subscriber_to_sequence`, `add_subscriber_to_form` and `create_broadcast`.
 //!
 //! Kit allows 120 requests a minute per API key and answers a 429 with the plain text
 //! `Retry later` and no `Retry-After`: that is `RateLimited { retry_after: None }`, and
@@ -35,6 +39,7 @@
 
 mod actions;
 mod api;
+mod bulk;
 mod settings;
 mod spec;
 mod streams;
@@ -178,10 +183,17 @@ impl Adapter for Kit {
     ) -> Result<ActionOutcome, AdapterError> {
         let settings = Settings::from_connection(conn)?;
         let client = self.client(ctx, conn)?;
+        // The toolkit authenticates with the access token whenever a connection holds
+        // one; only such connections may use Kit's bulk endpoints.
+        let credential = match conn.access_token {
+            Some(_) => actions::Credential::OAuth,
+            None => actions::Credential::ApiKey,
+        };
         actions::run(
             self.spec(),
             &client,
             &settings.field_map,
+            credential,
             action,
             input,
             idempotency_key,

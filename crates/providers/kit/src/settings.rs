@@ -1,6 +1,6 @@
 //! A connection's settings, checked: the growth lookback and the custom-field
-//! mapping (`field_map`) that renames the `fields` of `add_subscriber` into Kit
-//! custom-field keys. Both are read through their toolkit definitions in the spec,
+//! mapping (`field_map`) that renames the `fields` of `add_subscriber` (and of each
+//! subscriber of `bulk_upsert_subscribers`) into Kit custom-field keys. Both are read through their toolkit definitions in the spec,
 //! which give the spec's fields too, so the two cannot drift apart.
 
 use std::collections::BTreeMap;

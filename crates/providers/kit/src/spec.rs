@@ -71,6 +71,16 @@ pub const ADD_TO_SEQUENCE: &str = "add_subscriber_to_sequence";
 pub const ADD_TO_FORM: &str = "add_subscriber_to_form";
 /// Action: create a draft or scheduled broadcast.
 pub const CREATE_BROADCAST: &str = "create_broadcast";
+/// Action: create or update many subscribers, with a result per subscriber.
+pub const BULK_UPSERT_SUBSCRIBERS: &str = "bulk_upsert_subscribers";
+/// Action: tag many existing subscribers, with a result per tagging.
+pub const BULK_TAG_SUBSCRIBERS: &str = "bulk_tag_subscribers";
+/// Action: create a tag (or find the one of that name).
+pub const CREATE_TAG: &str = "create_tag";
+/// Action: remove a tag from a subscriber.
+pub const REMOVE_TAG: &str = "remove_tag_from_subscriber";
+/// Action: unsubscribe a subscriber.
+pub const UNSUBSCRIBE: &str = "unsubscribe";
 
 /// KPI: subscribers at the end of the day (Kit's growth stats `subscribers`).
 pub const KPI_TOTAL_SUBSCRIBERS: &str = "total_subscribers";
@@ -118,8 +128,8 @@ pub const FIELD_MAP_PATTERN: &str =
 pub(crate) const FIELD_MAP: StringSetting = StringSetting::new(
     FIELD_MAP_FIELD,
     "Custom field mapping",
-    "Optional: how the `fields` of the add_subscriber action map onto Kit custom \
-     fields, as `junction_name:kit_key` pairs separated by commas, e.g. \
+    "Optional: how the `fields` of the add_subscriber and bulk_upsert_subscribers \
+     actions map onto Kit custom fields, as `junction_name:kit_key` pairs separated by commas, e.g. \
      `last_name:last_name, company:company_name`. Kit keys are shown in Kit under \
      Subscribers → custom fields (the lowercase key, not the label). Names that \
      are not mapped are sent unchanged.",
@@ -353,14 +363,30 @@ mod tests {
     #[test]
     fn every_action_of_actions_json_is_served() {
         let names: Vec<&str> = spec().actions.iter().map(|action| action.name).collect();
-        let mut served = vec![ADD_SUBSCRIBER, CREATE_BROADCAST];
+        let mut served = vec![
+            ADD_SUBSCRIBER,
+            CREATE_BROADCAST,
+            BULK_UPSERT_SUBSCRIBERS,
+            BULK_TAG_SUBSCRIBERS,
+            CREATE_TAG,
+            REMOVE_TAG,
+            UNSUBSCRIBE,
+        ];
         served.extend(MEMBERSHIPS.iter().map(|membership| membership.action));
         served.sort_unstable();
         let mut declared = names.clone();
         declared.sort_unstable();
         assert_eq!(declared, served);
         assert_eq!(names[0], ADD_SUBSCRIBER, "the order of the file is kept");
-        assert!(spec().actions.iter().all(|action| !action.long_running));
+        // Only the bulk actions may take long (up to 1,000 items).
+        for action in &spec().actions {
+            assert_eq!(
+                action.long_running,
+                action.name.starts_with("bulk_"),
+                "{}",
+                action.name
+            );
+        }
     }
 
     #[test]

@@ -5,9 +5,19 @@
 //! Served under the sandbox's `/kit/` mount, it answers below `/v4/`:
 //! - `GET account`, `GET account/growth_stats?starting&ending` (whole UTC days: the
 //!   fake account's sending time zone is UTC);
-//! - `GET subscribers?status&updated_after&per_page&after` and `POST subscribers`
-//!   (an upsert by email address: 201 when created, 200 when updated; unknown custom
-//!   field keys are ignored and named in `warnings`);
+//! - `GET subscribers?status&email_address&updated_after&per_page&after` and
+//!   `POST subscribers` (an upsert by email address: 201 when created, 200 when
+//!   updated; unknown custom field keys are ignored and named in `warnings`);
+//! - `POST bulk/subscribers` (OAuth tokens only, as Kit: each subscriber upserted as
+//!   above, `{"subscribers": [...], "failures": [{"subscriber", "errors"}]}`; more
+//!   than 100 are answered 202 without a body, as Kit queues them);
+//! - `POST bulk/tags/subscribers` (OAuth only; `{"subscribers": [...], "failures":
+//!   [{"errors", "tagging"}]}`, the missing side of a failed tagging null; 202 above
+//!   100);
+//! - `POST subscribers/{id}/unsubscribe` (204; the state becomes cancelled once);
+//! - `POST tags` (201 new, 200 with the tag of that name),
+//!   `DELETE tags/{id}/subscribers/{subscriber_id}` and `DELETE tags/{id}/subscribers`
+//!   (by `email_address` in the body): 204, 404 when the subscriber does not have it;
 //! - `GET tags`, `GET sequences`, `GET forms?status&type`, `GET custom_fields`;
 //! - `POST tags|sequences|forms/{id}/subscribers` (by `email_address`) and
 //!   `POST tags|sequences|forms/{id}/subscribers/{subscriber_id}`: 201 when added, 200
@@ -133,6 +143,14 @@ const ROUTES: &[Route<Store>] = &[
             None => not_found(),
         }
     }),
+    Route::post("tags", |store, call| {
+        with_body(call, |body| create_tag(store, body, call.now))
+    }),
+    Route::post("subscribers/{id}/unsubscribe", unsubscribe),
+    Route::post("bulk/subscribers", bulk_upsert),
+    Route::post("bulk/tags/subscribers", bulk_tag),
+    Route::delete("tags/{id}/subscribers", remove_tag),
+    Route::delete("tags/{id}/subscribers/{subscriber}", remove_tag),
     Route::post(
         "{collection:tags|sequences|forms}/{id}/subscribers",
         add_member,
@@ -299,10 +317,16 @@ fn list_subscribers(store: &mut Store, call: &Call<'_>) -> FakeResponse {
         );
     };
     let since = updated_after.map(|day| day.and_time(chrono::NaiveTime::MIN).and_utc());
+    let email = call.query("email_address");
     let items = store
         .subscribers
         .values()
         .filter(|s| status == "all" || s.state == status)
+        .filter(|s| {
+            email
+                .as_deref()
+                .is_none_or(|e| s.email.eq_ignore_ascii_case(e.trim()))
+        })
         .filter(|s| since.is_none_or(|since| s.updated_at >= since))
         .map(|s| store.subscriber_json(s));
     list(call, "/subscribers", items)
@@ -436,6 +460,206 @@ fn upsert_subscriber(store: &mut Store, body: Fields<'_>, now: DateTime<Utc>) ->
         response["warnings"] = json!(warnings);
     }
     FakeResponse::json(status, &response)
+}
+
+/// An answer without a body (Kit's 204 for removals and unsubscribes).
+fn no_content() -> FakeResponse {
+    FakeResponse {
+        status: 204,
+        headers: Vec::new(),
+        body: Vec::new(),
+    }
+}
+
+/// `POST tags`: 201 with a new tag, or 200 with the tag of that name (compared
+/// without case, as Kit's names are).
+fn create_tag(store: &mut Store, body: Fields<'_>, now: DateTime<Utc>) -> FakeResponse {
+    let name = match body.text("name") {
+        Ok(Some(name)) if !name.trim().is_empty() => name.trim().to_owned(),
+        Ok(_) => return errors(422, "Name can't be blank"),
+        Err(refusal) => return refusal,
+    };
+    let tags = store.collections.entry("tags").or_default();
+    let existing = tags.values().find(|tag| {
+        tag["name"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+    });
+    if let Some(tag) = existing {
+        return FakeResponse::json(200, &json!({ "tag": tag }));
+    }
+    let id = tags.keys().next_back().map_or(1, |id| id + 1);
+    let tag = json!({"id": id, "name": name, "created_at": kit_time(now)});
+    tags.insert(id, tag.clone());
+    FakeResponse::json(201, &json!({ "tag": tag }))
+}
+
+/// `DELETE tags/{id}/subscribers[/{subscriber}]` (the address in the body when not in
+/// the path): 204, or 404 when the tag, the subscriber or the tagging is missing.
+fn remove_tag(store: &mut Store, call: &Call<'_>) -> FakeResponse {
+    with_body(call, |body| {
+        let subscriber = match call.param("subscriber") {
+            "" => match body.map.get("email_address").and_then(Value::as_str) {
+                Some(email) => store.subscriber_by_email(email.trim()).map(|s| s.id),
+                None => {
+                    return errors(
+                        422,
+                        "Either subscriber id or email address is required to remove tag",
+                    );
+                }
+            },
+            id => id.parse().ok(),
+        };
+        let tag: Option<u64> = call.param("id").parse().ok();
+        match (tag, subscriber) {
+            (Some(tag), Some(subscriber))
+                if store.members.remove(&("tags", tag, subscriber)).is_some() =>
+            {
+                no_content()
+            }
+            _ => not_found(),
+        }
+    })
+}
+
+/// `POST subscribers/{id}/unsubscribe`: the subscriber's state becomes cancelled
+/// (once: unsubscribing again changes nothing), 204.
+fn unsubscribe(store: &mut Store, call: &Call<'_>) -> FakeResponse {
+    let id: Option<u64> = call.param("id").parse().ok();
+    let Some(subscriber) = id.and_then(|id| store.subscribers.get_mut(&id)) else {
+        return not_found();
+    };
+    if subscriber.state != "cancelled" {
+        subscriber.state = "cancelled".to_owned();
+        subscriber.cancelled_at = Some(call.now);
+        subscriber.updated_at = call.now;
+    }
+    no_content()
+}
+
+/// The most subscribers `POST bulk/subscribers` answers synchronously; Kit queues
+/// larger batches (202, no body) and posts their results to the `callback_url`.
+const BULK_SYNC_LIMIT: usize = 100;
+
+/// Kit's answer to a bulk request from an API key: its bulk endpoints serve OAuth
+/// apps only (Kit's answer is a client error; the fake words it).
+fn bulk_refused(call: &Call<'_>) -> Option<FakeResponse> {
+    call.request.header("x-kit-api-key").map(|_| {
+        errors(
+            403,
+            "Bulk requests are only available to OAuth applications",
+        )
+    })
+}
+
+/// The answer to a bulk request of `count` items: Kit queues more than
+/// [`BULK_SYNC_LIMIT`] (202, no body), else answers `body`.
+fn bulk_answer(count: usize, body: &Value) -> FakeResponse {
+    if count > BULK_SYNC_LIMIT {
+        return FakeResponse {
+            status: 202,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+    }
+    FakeResponse::json(200, body)
+}
+
+/// `POST bulk/tags/subscribers`: each tagging applied (again: nothing changes), or a
+/// failure naming the side that exists, the other null, as Kit does.
+fn bulk_tag(store: &mut Store, call: &Call<'_>) -> FakeResponse {
+    if let Some(refusal) = bulk_refused(call) {
+        return refusal;
+    }
+    let body = call.json::<Value>().unwrap_or(Value::Null);
+    let Some(taggings) = body.get("taggings").and_then(Value::as_array) else {
+        return errors(422, "Taggings is required");
+    };
+    let mut tagged = Vec::new();
+    let mut failures = Vec::new();
+    for tagging in taggings {
+        let id_at = |name: &str| tagging.get(name).and_then(Value::as_u64);
+        let tag = id_at("tag_id").filter(|id| {
+            store
+                .collections
+                .get("tags")
+                .is_some_and(|tags| tags.contains_key(id))
+        });
+        let subscriber = id_at("subscriber_id").filter(|id| store.subscribers.contains_key(id));
+        let (Some(tag), Some(subscriber)) = (tag, subscriber) else {
+            let error = match subscriber {
+                None => "Subscriber does not exist",
+                Some(_) => "Tag does not exist",
+            };
+            let named = json!({"tag_id": tag, "subscriber_id": subscriber});
+            failures.push(json!({"errors": [error], "tagging": named}));
+            continue;
+        };
+        let at = store
+            .members
+            .entry(("tags", tag, subscriber))
+            .or_insert((call.now, None))
+            .0;
+        if let Some(found) = store.subscribers.get(&subscriber) {
+            let mut json = store.subscriber_json(found);
+            if let Some(fields) = json.as_object_mut() {
+                fields.remove("fields");
+                fields.remove("state");
+            }
+            json["tagged_at"] = json!(kit_time(at));
+            tagged.push(json);
+        }
+    }
+    let answer = json!({"subscribers": tagged, "failures": failures});
+    bulk_answer(taggings.len(), &answer)
+}
+
+/// `POST bulk/subscribers`: each subscriber upserted as `POST subscribers` does it,
+/// the refused ones among `failures` with Kit's errors.
+fn bulk_upsert(store: &mut Store, call: &Call<'_>) -> FakeResponse {
+    if let Some(refusal) = bulk_refused(call) {
+        return refusal;
+    }
+    let body = call.json::<Value>().unwrap_or(Value::Null);
+    let Some(subscribers) = body.get("subscribers").and_then(Value::as_array) else {
+        return errors(422, "Subscribers is required");
+    };
+    let mut written = Vec::new();
+    let mut failures = Vec::new();
+    for item in subscribers {
+        let answer = match Fields::json(item, &ERRORS) {
+            Ok(fields) => upsert_subscriber(store, fields, call.now),
+            Err(refusal) => refusal,
+        };
+        let answer: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+        match answer.get("subscriber") {
+            Some(subscriber) => written.push(subscriber.clone()),
+            None => {
+                let email = item
+                    .get("email_address")
+                    .and_then(Value::as_str)
+                    .filter(|email| valid_email(email.trim()));
+                let failed = json!({
+                    "first_name": item.get("first_name"), "email_address": email,
+                    "state": item.get("state").cloned().unwrap_or_else(|| json!("active")),
+                    "created_at": null,
+                });
+                failures.push(json!({"subscriber": failed, "errors": answer["errors"]}));
+            }
+        }
+    }
+    let written: Vec<Value> = written
+        .into_iter()
+        .map(|mut s| {
+            // The bulk answer lists subscribers without their custom fields.
+            if let Some(s) = s.as_object_mut() {
+                s.remove("fields");
+            }
+            s
+        })
+        .collect();
+    let answer = json!({"subscribers": written, "failures": failures});
+    bulk_answer(subscribers.len(), &answer)
 }
 
 /// Adds the subscriber (of the route, or of the body's `email_address`) to the

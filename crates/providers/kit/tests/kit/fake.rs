@@ -360,3 +360,258 @@ async fn injected_faults_are_classified_on_reads_and_actions() {
         assert!(!request.url.as_str().contains(SANDBOX_API_KEY));
     }
 }
+
+#[tokio::test]
+async fn bulk_upserts_report_each_contact_on_both_entries() {
+    use junction_conformance::TokenTable;
+    use junction_core::fake::TokenStatus;
+
+    let input = json!({"subscribers": [
+        {"email_address": "lin@example.org", "first_name": "Lin", "fields": {"surname": "Wu", "org": "Acme"}},
+        {"email_address": "not-an-address"},
+        {"email_address": "max@example.org", "state": "inactive"}
+    ]});
+    // The key entry: one upsert per subscriber (Kit's bulk endpoints refuse keys).
+    let (_server, ctx, conn) = start().await;
+    let outcome = act(&ctx, &conn, "bulk_upsert_subscribers", input.clone(), None)
+        .await
+        .unwrap();
+    let statuses = |outcome: &junction_core::ActionOutcome| -> Vec<String> {
+        outcome.output["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(statuses(&outcome), ["created", "failed", "created"]);
+    assert_eq!(
+        outcome.output["results"][0]["subscriber"]["fields"]["last_name"],
+        "Wu"
+    );
+    assert_eq!(
+        outcome.output["results"][1]["errors"],
+        json!(["Email address is invalid"])
+    );
+    // A retry changes nothing twice.
+    let again = act(&ctx, &conn, "bulk_upsert_subscribers", input.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(statuses(&again), ["updated", "failed", "updated"]);
+    assert_eq!(
+        again.output["results"][0]["id"],
+        outcome.output["results"][0]["id"]
+    );
+
+    // The OAuth entry: Kit's bulk endpoint.
+    let tokens = TokenTable::default().with(
+        "good",
+        TokenStatus::Valid {
+            scopes: vec![junction_kit::OAUTH_SCOPE.into()],
+        },
+    );
+    let server = FakeServer::start(Arc::new(KitFake::oauth()), tokens).await;
+    let ctx = server.context();
+    let conn = crate::support::oauth_connection(
+        Some("good"),
+        json!({"field_map": "surname:last_name, org:company"}),
+    );
+    let outcome = Kit::oauth()
+        .act(&ctx, &conn, "bulk_upsert_subscribers", &input, None)
+        .await
+        .unwrap();
+    assert_eq!(statuses(&outcome), ["upserted", "failed", "upserted"]);
+    assert_eq!(
+        (&outcome.output["succeeded"], &outcome.output["failed"]),
+        (&json!(2), &json!(1))
+    );
+    let requests = server.requests().await;
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.url.path() == "/kit-oauth/v4/bulk/subscribers")
+    );
+    let (records, _, _) = {
+        let page = Kit::oauth()
+            .read(
+                &ctx,
+                &conn,
+                &junction_core::ReadRequest {
+                    stream: "subscribers".into(),
+                    cursor: None,
+                    page_size: Some(1000),
+                },
+            )
+            .await
+            .unwrap();
+        (page.records, (), ())
+    };
+    let lin = records
+        .iter()
+        .find(|r| r.data["email_address"] == "lin@example.org")
+        .unwrap();
+    assert_eq!(lin.data["fields"]["company"], "Acme");
+}
+
+#[tokio::test]
+async fn tags_are_created_once_and_removed_once() {
+    let (_server, ctx, conn) = start().await;
+    let created = act(
+        &ctx,
+        &conn,
+        "create_tag",
+        json!({"name": "Beta testers"}),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.output["created"], true);
+    let again = act(
+        &ctx,
+        &conn,
+        "create_tag",
+        json!({"name": "beta TESTERS"}),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (&again.output["created"], &again.external_id),
+        (&json!(false), &created.external_id)
+    );
+    let tag_id: u64 = created.external_id.unwrap().parse().unwrap();
+    let (tags, _, _) = read_all(&ctx, &conn, "tags", None).await;
+    assert!(tags.iter().any(|t| t.data["name"] == "Beta testers"));
+
+    act(
+        &ctx,
+        &conn,
+        "add_subscriber",
+        json!({"email_address": "bo@example.org"}),
+        None,
+    )
+    .await
+    .unwrap();
+    let member = json!({"tag_id": tag_id, "email_address": "bo@example.org"});
+    act(&ctx, &conn, "tag_subscriber", member.clone(), None)
+        .await
+        .unwrap();
+    let (_, kpis, _) = read_all(&ctx, &conn, "tags", None).await;
+    let id = tag_id.to_string();
+    assert_eq!(
+        kpi_for(&kpis, "tag_subscribers", ("tag_id", &id)),
+        Some(1.0)
+    );
+    let removed = act(
+        &ctx,
+        &conn,
+        "remove_tag_from_subscriber",
+        member.clone(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(removed.output["removed"], true);
+    let (_, kpis, _) = read_all(&ctx, &conn, "tags", None).await;
+    assert_eq!(
+        kpi_for(&kpis, "tag_subscribers", ("tag_id", &id)),
+        Some(0.0)
+    );
+    // The subscriber no longer has the tag: Kit's 404, named on tag_id.
+    let err = act(&ctx, &conn, "remove_tag_from_subscriber", member, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdapterError::Invalid { field: Some(f), .. } if f == "tag_id"));
+}
+
+#[tokio::test]
+async fn unsubscribing_cancels_the_subscriber_once() {
+    let (_server, ctx, conn) = start().await;
+    let added = act(
+        &ctx,
+        &conn,
+        "add_subscriber",
+        json!({"email_address": "cy@example.org"}),
+        None,
+    )
+    .await
+    .unwrap();
+    let by_email = json!({"email_address": "cy@example.org"});
+    let first = act(&ctx, &conn, "unsubscribe", by_email.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(first.output["already_unsubscribed"], false);
+    assert_eq!(first.external_id, added.external_id);
+    let again = act(&ctx, &conn, "unsubscribe", by_email, None)
+        .await
+        .unwrap();
+    assert_eq!(again.output["already_unsubscribed"], true);
+    let (subscribers, _, _) = read_all(&ctx, &conn, "subscribers", None).await;
+    let cy = subscribers
+        .iter()
+        .find(|r| r.data["email_address"] == "cy@example.org")
+        .unwrap();
+    assert_eq!(cy.data["state"], "cancelled");
+    // By id Kit answers the same again; an unknown id is Kit's 404.
+    let id: u64 = added.external_id.unwrap().parse().unwrap();
+    act(
+        &ctx,
+        &conn,
+        "unsubscribe",
+        json!({"subscriber_id": id}),
+        None,
+    )
+    .await
+    .unwrap();
+    let err = act(
+        &ctx,
+        &conn,
+        "unsubscribe",
+        json!({"subscriber_id": 99_999}),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, AdapterError::Invalid { field: Some(f), .. } if f == "subscriber_id"));
+}
+
+#[tokio::test]
+async fn bulk_tagging_moves_the_counts_on_both_entries() {
+    use junction_core::fake::TokenStatus;
+
+    let input = json!({"taggings": [
+        {"tag_id": 5, "subscriber_id": 1001},
+        {"tag_id": 5, "subscriber_id": 99_999},
+        {"tag_id": 77, "subscriber_id": 1001}
+    ]});
+    let (_server, ctx, conn) = start().await;
+    let key = act(&ctx, &conn, "bulk_tag_subscribers", input.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(key.output["failed"], 2);
+    let tokens = TokenTable::default().with(
+        "good",
+        TokenStatus::Valid {
+            scopes: vec![junction_kit::OAUTH_SCOPE.into()],
+        },
+    );
+    let server = FakeServer::start(Arc::new(KitFake::oauth()), tokens).await;
+    let (ctx, conn) = (
+        server.context(),
+        crate::support::oauth_connection(Some("good"), json!({})),
+    );
+    let outcome = Kit::oauth()
+        .act(&ctx, &conn, "bulk_tag_subscribers", &input, None)
+        .await
+        .unwrap();
+    let results = outcome.output["results"].as_array().unwrap();
+    assert_eq!(results[0]["status"], "tagged");
+    assert_eq!(results[1]["errors"], json!(["Subscriber does not exist"]));
+    assert_eq!(results[2]["errors"], json!(["Tag does not exist"]));
+    // Again: nothing changes, nothing fails that did not before.
+    let again = Kit::oauth()
+        .act(&ctx, &conn, "bulk_tag_subscribers", &input, None)
+        .await
+        .unwrap();
+    assert_eq!(again.output["failed"], 2);
+}

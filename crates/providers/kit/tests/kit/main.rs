@@ -7,6 +7,7 @@
 mod actions;
 #[cfg(feature = "sandbox")]
 mod conformance;
+mod contacts;
 mod errors;
 #[cfg(feature = "sandbox")]
 mod fake;

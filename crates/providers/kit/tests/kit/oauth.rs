@@ -2,31 +2,17 @@
 //! `Authorization: Bearer` and never an API key, a refused token is refreshable, and
 //! (with the `sandbox` feature) the OAuth fake passes the conformance suite.
 
-use junction_core::{Adapter, AdapterError, Connection, IntegrationId, ReadRequest, WorkspaceId};
+use junction_core::{Adapter, AdapterError, ReadRequest};
 use junction_kit::{Kit, OAUTH_PROVIDER_ID};
-use secrecy::SecretString;
-use serde_json::{Value, json};
+use serde_json::json;
 use wiremock::{
     Mock, MockServer, Request, ResponseTemplate,
     matchers::{header, method, path},
 };
 
-use crate::support::{account, context, kit_errors, pagination, subscriber};
-
-/// The access token the tests' connections hold.
-const TOKEN: &str = "kit_oauth_access_7f3e";
-
-/// An OAuth connection: no secrets, only the access token Junction keeps fresh.
-fn oauth_connection(token: Option<&str>, config: Value) -> Connection {
-    Connection {
-        workspace_id: WorkspaceId::new(),
-        integration_id: IntegrationId::new(),
-        config: config.as_object().cloned().unwrap(),
-        secrets: Default::default(),
-        access_token: token.map(|t| SecretString::from(t.to_owned())),
-        token_expires_at: None,
-    }
-}
+use crate::support::{
+    TOKEN, account, context, kit_errors, oauth_connection, pagination, subscriber,
+};
 
 /// No request may carry Kit's API-key header.
 fn assert_no_api_key(requests: &[Request]) {

@@ -45,6 +45,21 @@ pub fn connection_with_key(key: &str, config: Value) -> Connection {
     }
 }
 
+/// The access token the tests' OAuth connections hold.
+pub const TOKEN: &str = "kit_oauth_access_7f3e";
+
+/// An OAuth connection: no secrets, only the access token Junction keeps fresh.
+pub fn oauth_connection(token: Option<&str>, config: Value) -> Connection {
+    Connection {
+        workspace_id: WorkspaceId::new(),
+        integration_id: IntegrationId::new(),
+        config: config.as_object().cloned().unwrap(),
+        secrets: Default::default(),
+        access_token: token.map(|t| SecretString::from(t.to_owned())),
+        token_expires_at: None,
+    }
+}
+
 /// Reads one page of `stream`.
 pub async fn read(
     ctx: &Context,
