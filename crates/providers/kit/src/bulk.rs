@@ -10,10 +10,10 @@
 //! answer; a chunk Kit queues anyway (202, no body) is reported as `queued`. An
 //! API-key connection, which the bulk endpoints refuse, sends one
 //! `POST /v4/subscribers` per subscriber instead: the same upsert, which also tells
-//! a created subscriber (201) from an updated one (200). Each bulk entry carries its
-//! mapped custom `fields` as the single create does; Kit's published schema of a bulk
-//! entry names only `email_address`, `first_name` and `state`, so a key Kit ignored
-//! there is not reported back (the single create's `warnings` are).
+//! a created subscriber (201) from an updated one (200). Kit's published schema of a
+//! bulk entry names only `email_address`, `first_name` and `state`, so a subscriber
+//! with custom `fields` goes by the single upsert on either credential: it sets the
+//! mapped fields and reports, in `warnings`, the keys Kit ignored.
 //!
 //! `bulk_tag_subscribers` goes the same two ways: `POST /v4/bulk/tags/subscribers`
 //! `{"taggings": [{"tag_id", "subscriber_id"}]}` in chunks of 100 (Kit answers the
@@ -77,20 +77,29 @@ pub(crate) async fn upsert(
     credential: Credential,
     subscribers: &[NewSubscriber],
 ) -> Result<ActionOutcome, AdapterError> {
-    let mut results = Vec::with_capacity(subscribers.len());
-    match credential {
-        Credential::OAuth => {
-            for chunk in subscribers.chunks(SYNC_LIMIT) {
-                results.extend(bulk_chunk(client, chunk).await?);
-            }
-        }
-        Credential::ApiKey => {
-            for subscriber in subscribers {
-                results.push(one(client, subscriber).await?);
-            }
+    let mut results: Vec<Option<Value>> = vec![None; subscribers.len()];
+    // Kit's bulk entry takes no custom fields (its published schema names only
+    // `email_address`, `first_name` and `state`): a subscriber with fields goes by the
+    // single upsert, which sets them and reports the keys Kit ignored, so no mapped
+    // value is dropped without a word.
+    let bulk: Vec<usize> = match credential {
+        Credential::OAuth => (0..subscribers.len())
+            .filter(|&i| subscribers[i].fields.is_empty())
+            .collect(),
+        Credential::ApiKey => Vec::new(),
+    };
+    for positions in bulk.chunks(SYNC_LIMIT) {
+        let chunk: Vec<NewSubscriber> = positions.iter().map(|&i| subscribers[i].clone()).collect();
+        for (&i, result) in positions.iter().zip(bulk_chunk(client, &chunk).await?) {
+            results[i] = Some(result);
         }
     }
-    Ok(summary(results))
+    for (i, subscriber) in subscribers.iter().enumerate() {
+        if results[i].is_none() {
+            results[i] = Some(one(client, subscriber).await?);
+        }
+    }
+    Ok(summary(results.into_iter().flatten().collect()))
 }
 
 /// The outcome of a bulk action: each result numbered by its input position, and

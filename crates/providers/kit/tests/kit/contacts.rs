@@ -20,7 +20,7 @@ fn bulk_written(id: u64, email: &str) -> Value {
 }
 
 #[tokio::test]
-async fn bulk_upserts_go_in_chunks_of_100_with_mapped_fields_and_per_contact_results() {
+async fn bulk_upserts_go_in_chunks_of_100_and_subscribers_with_fields_one_by_one() {
     let server = MockServer::start().await;
     let emails: Vec<String> = (0..101).map(|i| format!("s{i}@convertkit.dev")).collect();
     // The first chunk: exactly the first 100 subscribers, all upserted.
@@ -42,21 +42,36 @@ async fn bulk_upserts_go_in_chunks_of_100_with_mapped_fields_and_per_contact_res
         .expect(1)
         .mount(&server)
         .await;
-    // The second: the last one, and an address Kit refuses (answered without it).
+    // The second: an address Kit refuses (answered without it).
     Mock::given(method("POST"))
         .and(path("/kit/v4/bulk/subscribers"))
-        .and(body_json(json!({"subscribers": [
-            {"email_address": "s100@convertkit.dev", "first_name": "Alice", "state": "inactive",
-             "fields": {"last_name": "Lamarr", "lead_score": "87"}},
-            {"email_address": "benito"}
-        ]})))
+        .and(body_json(json!({"subscribers": [{"email_address": "benito"}]})))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "subscribers": [bulk_written(600, "s100@convertkit.dev")],
+            "subscribers": [],
             "failures": [{
                 "subscriber": {"first_name": null, "email_address": null, "state": "active", "created_at": null},
                 "errors": ["Email address is invalid"]
             }]
         })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // The one with custom fields goes by the single upsert, which sets them (a bulk
+    // entry has no fields).
+    Mock::given(method("POST"))
+        .and(path("/kit/v4/subscribers"))
+        .and(header("Authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(body_json(json!({
+            "email_address": "s100@convertkit.dev", "first_name": "Alice", "state": "inactive",
+            "fields": {"last_name": "Lamarr", "lead_score": "87"}
+        })))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"subscriber": {
+                "id": 600, "first_name": "Alice", "email_address": "s100@convertkit.dev",
+                "state": "inactive", "created_at": "2023-02-17T11:43:55Z",
+                "fields": {"last_name": "Lamarr", "lead_score": "87"}
+            }})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -86,7 +101,7 @@ async fn bulk_upserts_go_in_chunks_of_100_with_mapped_fields_and_per_contact_res
     let results = output["results"].as_array().unwrap();
     assert_eq!(results.len(), 102);
     assert_eq!(results[0]["id"], 500);
-    assert_eq!(results[100]["status"], "upserted");
+    assert_eq!(results[100]["status"], "created");
     assert_eq!(results[100]["id"], 600);
     assert_eq!(
         results[101],
