@@ -169,9 +169,7 @@ impl Refusal {
         let (status, heading) = match error.code {
             ErrorCode::ConnectTokenInvalid => (StatusCode::NOT_FOUND, "This link is not valid"),
             ErrorCode::ConnectSessionExpired => (StatusCode::GONE, "This link has expired"),
-            ErrorCode::ConnectSessionRevoked => {
-                (StatusCode::GONE, "This link has been withdrawn")
-            }
+            ErrorCode::ConnectSessionRevoked => (StatusCode::GONE, "This link has been withdrawn"),
             ErrorCode::ProviderNotAllowed => {
                 (StatusCode::FORBIDDEN, "This provider is not offered here")
             }
@@ -278,7 +276,12 @@ async fn show(req: HttpRequest) -> Result<HttpResponse, DashError> {
         Ok(found) => found,
         Err(error) => return Refusal::from_error(error)?.into_response(),
     };
-    let raw_token = query.session.as_deref().unwrap_or_default().trim().to_owned();
+    let raw_token = query
+        .session
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     let open_ones: Vec<&ConnectableProvider> =
         providers.iter().filter(|p| p.connected.is_none()).collect();
     let chosen = match query.provider.as_deref() {
@@ -424,7 +427,11 @@ fn csrf_cookie<'a>(req: &HttpRequest, state: &AppState, value: String) -> Cookie
         .path(PATH)
         .http_only(true)
         .secure(secure)
-        .same_site(if secure { SameSite::None } else { SameSite::Lax })
+        .same_site(if secure {
+            SameSite::None
+        } else {
+            SameSite::Lax
+        })
         .max_age(time::Duration::hours(1))
         .finish()
 }
