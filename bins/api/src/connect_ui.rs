@@ -5,8 +5,8 @@
 //! - The token is the only credential: it lists the session's providers (with
 //!   whether each is connected) and connects them, nothing else. It lives in the
 //!   page's URL and in its forms' hidden field, never in a log (the request log
-//!   records paths without query strings), a `Referer` (`no-referrer`) or another
-//!   page.
+//!   records paths without query strings), a `Referer` to another site
+//!   (`same-origin`) or another page.
 //! - A provider's form is the dashboard's, generated from its spec
 //!   ([`crate::dashboard::fields`]), with the server's validation and the provider's
 //!   refusal by the field; OAuth providers get a button that starts the real flow.
@@ -32,6 +32,7 @@ use actix_web::{
         StatusCode,
         header::{self, HeaderValue},
     },
+    middleware::DefaultHeaders,
     web,
 };
 use askama::Template;
@@ -68,7 +69,15 @@ pub fn mount(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource(PATH)
             .route(web::get().to(show))
-            .route(web::post().to(submit)),
+            .route(web::post().to(submit))
+            // What an answer did not set itself (a malformed form's page): framed
+            // nowhere, the same strict policy.
+            .wrap(
+                DefaultHeaders::new()
+                    .add((header::CONTENT_SECURITY_POLICY, policy("'none'")))
+                    .add((header::REFERRER_POLICY, "same-origin"))
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+            ),
     );
 }
 
@@ -203,25 +212,33 @@ impl Refusal {
 
 /// The headers of every Connect page: a strict content security policy (no
 /// inline script or style, nothing from another host) framed by `ancestors` only,
-/// and no referrer (the token is in the page's URL).
+/// and no referrer to another site (the token is in the page's URL).
 fn secure_headers(response: &mut HttpResponse, ancestors: &str) {
-    let policy = format!(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self'; form-action 'self' https: http:; frame-ancestors {ancestors}; \
-         base-uri 'none'; object-src 'none'"
-    );
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&policy) {
+    if let Ok(value) = HeaderValue::from_str(&policy(ancestors)) {
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
     }
+    // `same-origin`, not `no-referrer`: under `no-referrer` a browser sends
+    // `Origin: null` with the page's own form POSTs, and a framed page needs that
+    // `Origin` (see [`form_is_ours`]); another site still gets no referrer.
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+}
+
+/// The content security policy of a page framed by `ancestors` (the provider's
+/// consent page is a form's redirect target, hence `form-action` beyond `'self'`).
+fn policy(ancestors: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; form-action 'self' https: http:; frame-ancestors {ancestors}; \
+         base-uri 'none'; object-src 'none'"
+    )
 }
 
 /// The origin a session's pages may be framed by and report to: its return URL's.
@@ -578,7 +595,7 @@ pub struct Outcome {
 /// The outcome page: says how it ended, posts the outcome message to the window
 /// that opened or framed the Connect page (at the return URL's origin only), and
 /// sends a full page on to the return URL. Framed by the return URL's origin only;
-/// no referrer (an OAuth callback's URL holds its code).
+/// no referrer to another site (an OAuth callback's URL holds its code).
 pub fn outcome_page(outcome: Outcome) -> Result<HttpResponse, DashError> {
     let (heading, text) = match outcome.outcome {
         ConnectOutcome::Connected => ("Connected", "The account is connected."),

@@ -141,7 +141,7 @@ async fn the_page_lists_only_the_allowed_providers_and_is_framed_by_the_return_o
     assert!(policy.contains("script-src 'self'"), "{policy}");
     assert!(!policy.contains("unsafe-inline"), "{policy}");
     assert!(header(&response, "x-frame-options").is_none());
-    assert_eq!(header(&response, "referrer-policy"), Some("no-referrer"));
+    assert_eq!(header(&response, "referrer-policy"), Some("same-origin"));
     assert_eq!(header(&response, "cache-control"), Some("no-store"));
     let html = response.text().await.unwrap();
     assert!(html.contains("Stripe") && html.contains("Google Analytics"));
@@ -381,7 +381,7 @@ async fn ga4_by_oauth_ends_on_the_outcome_page() {
     let callback = app.consent(&authorize, "approve").await;
     let response = app.callback(&callback).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(header(&response, "referrer-policy"), Some("no-referrer"));
+    assert_eq!(header(&response, "referrer-policy"), Some("same-origin"));
     let html = response.text().await.unwrap();
     assert_eq!(data(&html, "outcome"), "connected");
     assert_eq!(data(&html, "provider"), "google-analytics");
