@@ -8,7 +8,9 @@
 //!   `.ci/run` installs Debian's);
 //! - the product runs as the demo runs it ([`crate::demo::start_stack`]):
 //!   junction-sandbox, junction-api and junction-worker on free local ports, a fresh
-//!   `junction_browser` database on the test Postgres, the test Redis under a queue
+//!   `junction_browser_<pid>` database on the test Postgres (named per run, so runs
+//!   from two worktrees sharing the server cannot drop each other's; dropped
+//!   afterwards), the test Redis under a queue
 //!   prefix of its own, one workspace whose API key the tests sign in with;
 //! - `node --test` then runs `browser-tests/dashboard.test.mjs` (the dashboard) and
 //!   `browser-tests/connect.test.mjs` (the Connect UI, which also gets
@@ -26,7 +28,7 @@ use crate::{
     check_services, command,
     demo::start_stack,
     run,
-    schemathesis::{free_address, fresh_database},
+    schemathesis::{drop_database, free_address, fresh_database},
     workspace_root,
 };
 
@@ -86,7 +88,8 @@ pub fn browser() -> Result<()> {
     let bin = |name: &str| target.join("debug").join(name);
     let logs = target.join("browser-tests");
     std::fs::create_dir_all(&logs)?;
-    let database_url = fresh_database(DATABASE)?;
+    let database = format!("{DATABASE}_{}", std::process::id());
+    let database_url = fresh_database(&database)?;
     let keys =
         crate::output(Command::new(bin("junction")).args(["keys", "generate", "--id", "browser"]))?;
     let redis = std::env::var("JUNCTION_TEST_REDIS_URL")
@@ -137,6 +140,9 @@ pub fn browser() -> Result<()> {
         .status()
         .context("running node")?;
     drop(stack.processes);
+    if let Err(error) = drop_database(&database) {
+        eprintln!("    could not drop the database {database}: {error:#}");
+    }
     eprintln!(
         "    browser tests done in {:.1}s; screenshots in {}",
         started.elapsed().as_secs_f64(),

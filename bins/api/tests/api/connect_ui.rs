@@ -168,6 +168,27 @@ async fn the_page_lists_only_the_allowed_providers_and_is_framed_by_the_return_o
     // A provider the session does not offer.
     let response = get(&app, &[("session", &token), ("provider", "meta-ads")]).await;
     assert_eq!(response.status(), 403);
+
+    // Every provider (no list given): grouped by category and searchable.
+    let (_, every) = session(&app, json!([])).await;
+    let html = get(&app, &[("session", &every)])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"role="search""#), "{html}");
+    assert!(html.contains("<h2>Payments</h2>"), "{html}");
+    let html = get(&app, &[("session", &every), ("q", "pay")])
+        .await
+        .text()
+        .await
+        .unwrap();
+    let names = Regex::new(r"<h3>([^<]*)</h3>").unwrap();
+    let found: Vec<&str> = names
+        .captures_iter(&html)
+        .map(|c| c.get(1).unwrap().as_str())
+        .collect();
+    assert_eq!(found, vec!["Stripe"], "{html}");
 }
 
 #[tokio::test]
