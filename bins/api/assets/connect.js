@@ -8,7 +8,8 @@
 // - The outcome page posts {type: "junction:connect", outcome, integration_id,
 //   provider, connect_session, error} to the window that opened or framed the
 //   Connect page, at the return URL's origin only (never "*"), then: a popup
-//   closes, a frame stays, a full page goes on to the return URL.
+//   closes, a frame stays (its Continue link takes the whole page on), a full
+//   page goes on to the return URL.
 (function () {
   "use strict";
   var framed = window.parent !== window;
@@ -66,7 +67,11 @@
       // Another origin's window: its location cannot be read, which is expected.
     }
   });
-  if (window.opener && !framed) {
+  if (framed) {
+    // Continue leaves the frame: the client's page itself goes to the return URL.
+    var link = document.getElementById("continue");
+    if (link) { link.target = "_top"; }
+  } else if (window.opener) {
     window.close();
   } else if (!framed) {
     window.location.replace(data.returnUrl);
