@@ -73,7 +73,7 @@
     if (link) { link.target = "_top"; }
   } else if (window.opener) {
     window.close();
-  } else if (!framed) {
+  } else {
     window.location.replace(data.returnUrl);
   }
 })();
