@@ -258,6 +258,23 @@ test("an iframe on the client's page: Stripe by key, the outcome posted to the p
   await page.close();
 });
 
+test("a site outside the allow-list cannot frame it", async () => {
+  const session = await createSession(["stripe"]);
+  // Not watched: the browser's refusal is a console error, on purpose.
+  const page = await context.newPage();
+  const elsewhere = `http://127.0.0.1:${client.address().port}`;
+  const refused = page.waitForEvent("console", {
+    predicate: (message) => message.text().includes("frame-ancestors"),
+    timeout: 15_000,
+  });
+  await page.goto(`${elsewhere}/page?mode=frame&connect=${encodeURIComponent(session.connect_url)}`);
+  await refused;
+  assert.equal(await page.frameLocator("#connect").locator("form").count(), 0, "nothing of the Connect page shows");
+  shot += 1;
+  await page.screenshot({ path: join(artifacts, `connect-${String(shot).padStart(2, "0")}-framing-refused.png`), fullPage: true });
+  await page.close();
+});
+
 test("a revoked link and an expired one show a readable page", async () => {
   const page = watch(await context.newPage());
   const revoked = await createSession(["stripe"]);
