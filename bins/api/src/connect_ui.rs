@@ -359,6 +359,8 @@ fn list_page(
     notice: Option<String>,
 ) -> Result<HttpResponse, DashError> {
     let needle = query.trim().to_lowercase();
+    let searchable = providers.len() > SEARCH_ABOVE;
+    // A few providers are one list by name; more are grouped by category.
     let mut groups: BTreeMap<String, Vec<Choice>> = BTreeMap::new();
     for provider in providers {
         let label = category_name(provider.category);
@@ -370,7 +372,8 @@ fn list_page(
             continue;
         }
         let spec = spec_of(state, provider.id)?;
-        groups.entry(label).or_default().push(Choice {
+        let group = if searchable { label } else { String::new() };
+        groups.entry(group).or_default().push(Choice {
             id: provider.id,
             name: provider.name,
             auth: auth_label(spec),
@@ -388,7 +391,7 @@ fn list_page(
         frame: Frame::new("Connect an account"),
         token,
         end_user,
-        searchable: providers.len() > SEARCH_ABOVE,
+        searchable,
         query: query.to_owned(),
         groups: groups
             .into_iter()
