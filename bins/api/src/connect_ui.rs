@@ -272,6 +272,16 @@ fn missing_token() -> Refusal {
     }
 }
 
+/// A provider the session does not offer (a hand-made URL or form).
+fn not_offered() -> Refusal {
+    Refusal {
+        status: StatusCode::FORBIDDEN,
+        heading: "This provider is not offered here",
+        detail: "This connect link does not offer that provider: pick one from the list."
+            .to_owned(),
+    }
+}
+
 fn spec_of<'a>(state: &'a AppState, provider: &str) -> Result<&'a ProviderSpec, DashError> {
     state
         .app
@@ -308,16 +318,7 @@ async fn show(req: HttpRequest) -> Result<HttpResponse, DashError> {
                 let notice = format!("{} is already connected.", provider.name);
                 return list_page(&state, &open, &providers, raw_token, "", Some(notice));
             }
-            None => {
-                return Refusal {
-                    status: StatusCode::FORBIDDEN,
-                    heading: "This provider is not offered here",
-                    detail: "This connect link does not offer that provider: pick one \
-                             from the list."
-                        .to_owned(),
-                }
-                .into_response();
-            }
+            None => return not_offered().into_response(),
         },
         None if providers.len() == 1 && open_ones.len() == 1 => open_ones.first().copied(),
         None => None,
@@ -504,12 +505,7 @@ async fn submit(req: HttpRequest, form: Form) -> Result<HttpResponse, DashError>
         .and_then(|p| state.app.registry().get(p.id))
         .map(|adapter| adapter.spec())
     else {
-        return Refusal {
-            status: StatusCode::FORBIDDEN,
-            heading: "This provider is not offered here",
-            detail: "This connect link does not offer that provider.".to_owned(),
-        }
-        .into_response();
+        return not_offered().into_response();
     };
     let (mut fields, credential_names) = connect_fields(spec);
     let mut values = fields::read_all(&mut fields, &form);

@@ -148,7 +148,10 @@ async fn the_page_lists_only_the_allowed_providers_and_is_framed_by_the_return_o
     // A few providers are one list, by name.
     let ga4 = html.find("Google Analytics").unwrap();
     assert!(ga4 < html.find("<h3>Stripe</h3>").unwrap(), "{html}");
-    assert!(!html.contains("<h2>"), "no category headings for two: {html}");
+    assert!(
+        !html.contains("<h2>"),
+        "no category headings for two: {html}"
+    );
     for other in ["Meta Ads", "Mailchimp", "Kit", "Resend"] {
         assert!(!html.contains(other), "{other} is not allowed: {html}");
     }
