@@ -8,10 +8,9 @@
 //!   `.ci/run` installs Debian's);
 //! - the product runs as the demo runs it ([`crate::demo::start_stack`]):
 //!   junction-sandbox, junction-api and junction-worker on free local ports, a fresh
-//!   `junction_browser_<pid>` database on the test Postgres (named per run, so runs
-//!   from two worktrees sharing the server cannot drop each other's; dropped
-//!   afterwards), the test Redis under a queue
-//!   prefix of its own, one workspace whose API key the tests sign in with;
+//!   `junction_browser_<pid>` database on the test Postgres (dropped after), the
+//!   test Redis under a queue prefix of its own, one workspace whose API key the
+//!   tests sign in with;
 //! - `node --test` then runs `browser-tests/dashboard.test.mjs` (the dashboard) and
 //!   `browser-tests/connect.test.mjs` (the Connect UI, which also gets
 //!   `DATABASE_URL` to expire a connect session with psql), one file at a time:
@@ -28,11 +27,10 @@ use crate::{
     check_services, command,
     demo::start_stack,
     run,
-    schemathesis::{drop_database, free_address, fresh_database},
+    schemathesis::{free_address, fresh_database},
     workspace_root,
 };
 
-const DATABASE: &str = "junction_browser";
 const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Installs the pinned playwright-core when `node_modules` is missing or stale.
@@ -88,7 +86,9 @@ pub fn browser() -> Result<()> {
     let bin = |name: &str| target.join("debug").join(name);
     let logs = target.join("browser-tests");
     std::fs::create_dir_all(&logs)?;
-    let database = format!("{DATABASE}_{}", std::process::id());
+    // A database and queue prefix of this run's own: two runs on one machine (two
+    // checkouts) must not drop each other's database or take each other's jobs.
+    let database = format!("junction_browser_{}", std::process::id());
     let database_url = fresh_database(&database)?;
     let keys =
         crate::output(Command::new(bin("junction")).args(["keys", "generate", "--id", "browser"]))?;
@@ -140,9 +140,7 @@ pub fn browser() -> Result<()> {
         .status()
         .context("running node")?;
     drop(stack.processes);
-    if let Err(error) = drop_database(&database) {
-        eprintln!("    could not drop the database {database}: {error:#}");
-    }
+    drop_database(&database);
     eprintln!(
         "    browser tests done in {:.1}s; screenshots in {}",
         started.elapsed().as_secs_f64(),
@@ -156,4 +154,14 @@ pub fn browser() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Drops the run's database once its processes are gone (best effort: a database
+/// left behind is dropped by the next run of the same process id, or by hand).
+fn drop_database(name: &str) {
+    let base = crate::schemathesis::admin_database_url();
+    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    if let Err(error) = crate::output(Command::new("psql").args([&base, "-qc", &sql])) {
+        eprintln!("    could not drop {name}: {error:#}");
+    }
 }

@@ -261,7 +261,7 @@ fn virtualenv(version: &str, requirements: &str) -> Result<PathBuf> {
 /// A fresh database named `name` on the test server (dropped first when it
 /// exists); its URL. Schemathesis and the browser tests each run on one.
 pub(crate) fn fresh_database(name: &str) -> Result<String> {
-    let base = test_server();
+    let base = admin_database_url();
     for sql in [
         format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
         format!("CREATE DATABASE {name}"),
@@ -274,17 +274,10 @@ pub(crate) fn fresh_database(name: &str) -> Result<String> {
     }
 }
 
-/// The test server's maintenance database URL.
-fn test_server() -> String {
+/// The test Postgres's maintenance database, where databases are made and dropped.
+pub(crate) fn admin_database_url() -> String {
     std::env::var("JUNCTION_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// Drops the database `name` of the test server (its connections closed first).
-pub(crate) fn drop_database(name: &str) -> Result<()> {
-    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-    output(Command::new("psql").args([&test_server(), "-qc", &sql]))?;
-    Ok(())
 }
 
 /// A local address nothing listens on now.

@@ -274,7 +274,26 @@ impl<'a> Client<'a> {
         token: &PageToken,
         size: u32,
     ) -> Result<ListPage, AdapterError> {
-        let request = self.page_request(Method::GET, path, paging, token, size)?;
+        self.list_page_with(Method::GET, path, paging, token, size, &[])
+            .await
+    }
+
+    /// [`Client::list_page`] with `method` and `query` sent besides the paging's
+    /// parameters (`fields=...`). A next-page link carries the query already, so it
+    /// is not added to one.
+    pub async fn list_page_with(
+        &self,
+        method: Method,
+        path: &str,
+        paging: &Paging,
+        token: &PageToken,
+        size: u32,
+        query: &[(&str, &str)],
+    ) -> Result<ListPage, AdapterError> {
+        let mut request = self.page_request(method, path, paging, token, size)?;
+        if !matches!(token, PageToken::Url(_)) {
+            request = request.query(query);
+        }
         let Fetched {
             headers, mut body, ..
         } = self.fetch(request).await?;

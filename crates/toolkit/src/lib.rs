@@ -121,6 +121,7 @@
 //! | [`cursor`] | typed stored cursors, date [`cursor::Window`]s |
 //! | [`data`] | a provider's objects read field by field ([`data::Fields`]), numbers written as strings, a day's KPI points, rows to records and points, webhook effects |
 //! | [`described`] | a spec's streams and actions kept as JSON data files |
+//! | [`choices`] | a config field's choices as the provider lists them ([`choices::Choices`]), for the adapter's `options` |
 //! | [`form`] | bracketed form bodies (`items[0][price]=...`): encoding, and decoding for fakes |
 //! | [`input`] | an action's input read field by field, errors naming the field |
 //! | [`memo`] | [`TokenMemo`]: what a provider says about a token, looked up once (a data center) |
@@ -132,6 +133,7 @@
 pub mod api;
 pub mod auth;
 pub mod base;
+pub mod choices;
 pub mod client;
 pub mod cursor;
 pub mod data;

@@ -29,7 +29,7 @@ use junction_core::{
     Adapter, AdapterError, Connection, Context, FieldOption, Health, Page, ProxyTarget,
     ReadRequest, spec::ProviderSpec,
 };
-use junction_toolkit::{cursor, data};
+use junction_toolkit::{Client, choices, cursor, data};
 use serde_json::Value;
 
 // The descriptions the conformance suite replays.
@@ -107,7 +107,11 @@ impl Adapter for GoogleAnalytics {
         conn: &Connection,
         field: &str,
     ) -> Result<Option<Vec<FieldOption>>, AdapterError> {
-        options::of(ctx, conn, field).await
+        let Some(choices) = choices::find(&[options::PROPERTIES], field) else {
+            return Ok(None);
+        };
+        let client = Client::new(ctx, spec::spec(), &options::ADMIN_API, conn)?;
+        choices::list(&client, choices).await.map(Some)
     }
 
     /// The Data API host's root (the client names the version: `v1beta/...`), or the

@@ -9,12 +9,11 @@
 //! enough. Google's error envelope is the Data API's, so the same table classifies
 //! its refusals.
 
-use junction_core::{AdapterError, Connection, Context, FieldOption};
 use junction_toolkit::{
-    BaseUrl, Client, HttpApi,
-    paging::{self, CursorAt, More, OnStall, PageSize, Paging, Style},
+    BaseUrl, HttpApi,
+    choices::{Choices, Detail},
+    paging::{CursorAt, More, OnStall, PageSize, Paging, Style},
 };
-use serde::Deserialize;
 
 use crate::{google, spec};
 
@@ -44,78 +43,16 @@ pub const ACCOUNT_SUMMARIES: Paging = Paging {
     on_stall: OnStall::End,
 };
 
-/// Pages read at most (200 accounts each): far beyond any one person's accounts.
-const MAX_PAGES: usize = 50;
-
-/// One account and its properties, as `accountSummaries` lists them.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AccountSummary {
-    /// `accounts/{id}`.
-    #[serde(default)]
-    account: String,
-    #[serde(default)]
-    display_name: String,
-    #[serde(default)]
-    property_summaries: Vec<PropertySummary>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PropertySummary {
-    /// `properties/{id}`.
-    property: String,
-    #[serde(default)]
-    display_name: String,
-}
-
-/// The choices of `field` (only `property_id` has any).
-pub(crate) async fn of(
-    ctx: &Context,
-    conn: &Connection,
-    field: &str,
-) -> Result<Option<Vec<FieldOption>>, AdapterError> {
-    if field != spec::PROPERTY.name {
-        return Ok(None);
-    }
-    let client = Client::new(ctx, spec::spec(), &ADMIN_API, conn)?;
-    let size = ACCOUNT_SUMMARIES.size.max;
-    let pages = paging::walk(MAX_PAGES, |token| {
-        let client = &client;
-        async move {
-            let page = client
-                .list_page("accountSummaries", &ACCOUNT_SUMMARIES, &token, size)
-                .await?;
-            Ok((page.items, page.next))
-        }
-    })
-    .await?;
-    let mut options = Vec::new();
-    for item in pages.into_iter().flatten() {
-        let account: AccountSummary = serde_json::from_value(item).map_err(|e| {
-            AdapterError::unavailable(format!("malformed account summary from Google: {e}"))
-        })?;
-        let account_id = account
-            .account
-            .strip_prefix("accounts/")
-            .unwrap_or(&account.account);
-        for property in account.property_summaries {
-            let Some(id) = property.property.strip_prefix("properties/") else {
-                continue;
-            };
-            options.push(FieldOption {
-                value: id.to_owned(),
-                label: if property.display_name.is_empty() {
-                    format!("Property {id}")
-                } else {
-                    property.display_name
-                },
-                description: Some(format!(
-                    "Account {} ({account_id}), property {id}",
-                    account.display_name
-                )),
-            });
-        }
-    }
-    Ok(Some(options))
-}
+/// `property_id`'s choices: each account's `propertySummaries`, by display name,
+/// described by their account.
+pub const PROPERTIES: Choices = Choices {
+    field: spec::PROPERTY.name,
+    path: "accountSummaries",
+    query: &[],
+    paging: ACCOUNT_SUMMARIES,
+    nested: Some("/propertySummaries"),
+    value: "/property",
+    value_prefix: "properties/",
+    label: "/displayName",
+    details: &[Detail::parent("/displayName"), Detail::parent("/account")],
+};

@@ -41,7 +41,7 @@ use junction_core::{
     webhook::{WebhookError, WebhookEvent, WebhookRequest},
 };
 use junction_toolkit::{
-    Client, PageToken, auth,
+    Client, PageToken, auth, choices,
     cursor::{self, WindowRead},
     data, paging,
 };
@@ -200,7 +200,10 @@ impl Adapter for MetaAds {
         conn: &Connection,
         field: &str,
     ) -> Result<Option<Vec<FieldOption>>, AdapterError> {
-        options::of(ctx, conn, field).await
+        let Some(choices) = choices::find(&[options::AD_ACCOUNT_CHOICES], field) else {
+            return Ok(None);
+        };
+        choices::list(&client(ctx, conn)?, choices).await.map(Some)
     }
 
     /// The Graph API host's root (the client names the version: `v25.0/me`), or the

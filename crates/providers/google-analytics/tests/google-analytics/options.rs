@@ -72,13 +72,10 @@ async fn properties_of_every_account_and_page_are_the_choices() {
     assert_eq!(
         options,
         vec![
-            option("123456", "Acme web", "Account Acme (1000), property 123456"),
-            option(
-                "123457",
-                "Property 123457",
-                "Account Acme (1000), property 123457"
-            ),
-            option("999", "Beta app", "Account Beta (3000), property 999"),
+            option("123456", "Acme web", "Acme · accounts/1000"),
+            // A property without a display name is known by its id.
+            option("123457", "123457", "Acme · accounts/1000"),
+            option("999", "Beta app", "Beta · accounts/3000"),
         ]
     );
 }
