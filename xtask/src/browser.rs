@@ -11,7 +11,10 @@
 //!   `junction_browser_<pid>` database on the test Postgres (dropped after), the
 //!   test Redis under a queue prefix of its own, one workspace whose API key the
 //!   tests sign in with;
-//! - `node --test browser-tests/dashboard.test.mjs` then drives the dashboard.
+//! - `node --test` then runs `browser-tests/dashboard.test.mjs` (the dashboard) and
+//!   `browser-tests/connect.test.mjs` (the Connect UI, which also gets
+//!   `DATABASE_URL` to expire a connect session with psql), one file at a time:
+//!   they share the workspace.
 //!
 //! Screenshots of every page land in `browser-tests/artifacts/` (gitignored), the
 //! processes' logs in `<target>/browser-tests/`.
@@ -115,9 +118,18 @@ pub fn browser() -> Result<()> {
     let artifacts = dir.join("artifacts");
     std::fs::create_dir_all(&artifacts)?;
     let started = Instant::now();
-    eprintln!("==> node --test browser-tests/dashboard.test.mjs (Chromium at {chromium})");
+    eprintln!(
+        "==> node --test browser-tests/dashboard.test.mjs connect.test.mjs (Chromium at {chromium})"
+    );
     let status = command("node")
-        .args(["--test", "--test-reporter=spec", "dashboard.test.mjs"])
+        .args([
+            "--test",
+            "--test-reporter=spec",
+            "--test-concurrency=1",
+            "dashboard.test.mjs",
+            "connect.test.mjs",
+        ])
+        .env("DATABASE_URL", &database_url)
         .env("JUNCTION_URL", &api_url)
         .env("JUNCTION_API_KEY", &stack.api_key)
         .env("SANDBOX_URL", &sandbox_url)

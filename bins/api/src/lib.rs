@@ -7,9 +7,11 @@
 //! function); the OpenAPI document comes from the same mounting ([`openapi`]), and
 //! tells [`middleware::allowed_methods`] which methods each path takes. The
 //! [`dashboard`] serves server-rendered pages under `/dashboard` over the same use
-//! cases.
+//! cases; [`connect_ui`] serves the Connect page (`/connect`) where the workspaces'
+//! end users connect providers through connect sessions.
 
 pub mod auth;
+pub mod connect_ui;
 pub mod dashboard;
 pub mod error;
 pub mod extract;
@@ -85,6 +87,8 @@ pub fn spawn(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
         // The dashboard: plain actix services, so the OpenAPI document (the JSON
         // API's) leaves them out.
         .configure(dashboard::mount)
+        // The Connect page for the workspaces' end users (a page, not the JSON API).
+        .configure(connect_ui::mount)
         .service(web::redirect("/docs", "/docs/"))
         .default_service(web::to(not_found))
     })

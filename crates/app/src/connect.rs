@@ -119,6 +119,9 @@ pub struct CallbackOutcome {
     /// The connect session the flow was started through: the outcome goes to
     /// `return_to` as [`crate::connect_sessions::outcome_url`] writes it.
     pub connect_session_id: Option<Uuid>,
+    /// The provider of the flow, once its state was found (the Connect page's
+    /// outcome message names it).
+    pub provider: Option<String>,
 }
 
 /// A connection checked with the provider, ready to be stored.
@@ -333,6 +336,7 @@ impl App {
             denied: false,
             expired: false,
             connect_session_id: None,
+            provider: None,
         };
         let Some(raw_state) = callback.state.filter(|s| !s.is_empty()) else {
             // A malformed callback; a state that names no pending flow is the 404 below.
@@ -382,6 +386,7 @@ impl App {
         let fail = |return_to: Option<Url>, error: Error| CallbackOutcome {
             expired: error.code == ErrorCode::ConnectSessionExpired,
             connect_session_id,
+            provider: Some(row.provider.clone()),
             ..fail(return_to, error)
         };
         if let Some(provider) = path_provider
@@ -457,6 +462,7 @@ impl App {
             result,
             denied: false,
             connect_session_id,
+            provider: Some(row.provider.clone()),
         }
     }
 

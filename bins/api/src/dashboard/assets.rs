@@ -27,6 +27,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../../assets/dashboard.js"),
     },
     Asset {
+        name: "connect.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/connect.js"),
+    },
+    Asset {
         name: "htmx.min.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/vendor/htmx/htmx.min.js"),

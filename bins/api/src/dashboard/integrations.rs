@@ -113,7 +113,12 @@ struct ListPage {
 /// A category's label: its stable name, readable (`product_analytics` is
 /// "Product analytics").
 fn category_label(spec: &ProviderSpec) -> String {
-    let name = serde_json::to_value(spec.category)
+    category_name(spec.category)
+}
+
+/// A category's label (the catalog's groups, the Connect page's).
+pub fn category_name(category: junction_core::Category) -> String {
+    let name = serde_json::to_value(category)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
@@ -273,7 +278,7 @@ struct ConnectPage {
 
 /// The fields a provider's connect form asks for: its settings, then (typed-in
 /// credentials only) its credentials. The second list says which are credentials.
-fn connect_fields(spec: &ProviderSpec) -> (Vec<Field>, Vec<String>) {
+pub fn connect_fields(spec: &ProviderSpec) -> (Vec<Field>, Vec<String>) {
     let credential_names: Vec<String> = spec
         .auth
         .credential_fields()

@@ -76,7 +76,13 @@ pub fn sign_in_cookie<'a>(req: &HttpRequest, state: &AppState, token: &str) -> C
 
 /// Whether a sign-in form carries the token of its cookie.
 pub fn sign_in_token_valid(req: &HttpRequest, form: &Form) -> bool {
-    let cookie = req.cookie(SIGN_IN_COOKIE);
+    double_submit_valid(req, SIGN_IN_COOKIE, form)
+}
+
+/// Whether a form carries the double-submit token of the cookie `name` (forms
+/// shown before any session: sign-in, the Connect page).
+pub fn double_submit_valid(req: &HttpRequest, name: &str, form: &Form) -> bool {
+    let cookie = req.cookie(name);
     match (cookie, form.get(CSRF_FIELD)) {
         (Some(cookie), Some(sent)) => dashboard::same_token(cookie.value(), sent),
         _ => false,

@@ -93,29 +93,37 @@ impl From<CallbackQuery> for OAuthCallback {
 /// `integration_id` or `error` and `error_description`, or JSON without one; a
 /// connect session's flow reports in the session's terms ([`connect_sessions::outcome_url`]).
 fn respond(outcome: Outcome) -> HttpResponse {
-    // A flow started through a connect session reports to the session's return URL
-    // in the session's terms.
+    // A flow started through a connect session ends on the Connect page's outcome
+    // page (Junction's origin), which posts the outcome to the window that opened
+    // or framed the Connect page and forwards to the session's return URL.
     if let (Some(session_id), Some(url)) = (outcome.connect_session_id, &outcome.return_to) {
-        let url = match &outcome.result {
-            Ok(id) => connect_sessions::outcome_url(
-                url,
-                session_id,
-                ConnectOutcome::Connected,
-                Some(*id),
-                None,
-            ),
+        let (result, integration_id, error) = match &outcome.result {
+            Ok(id) => (ConnectOutcome::Connected, Some(*id), None),
             Err(error) => {
                 let result = if outcome.expired {
                     ConnectOutcome::Expired
                 } else {
                     connect_sessions::outcome_of(error, outcome.denied)
                 };
-                connect_sessions::outcome_url(url, session_id, result, None, Some(error.code))
+                (result, None, Some(error.code))
             }
         };
-        return HttpResponse::Found()
-            .insert_header(("Location", url.to_string()))
-            .finish();
+        let url = connect_sessions::outcome_url(url, session_id, result, integration_id, error);
+        let page = crate::connect_ui::outcome_page(crate::connect_ui::Outcome {
+            connect_session: session_id,
+            outcome: result,
+            provider: outcome.provider.clone(),
+            integration_id,
+            error,
+            url: url.clone(),
+        });
+        return match page {
+            Ok(page) => page,
+            // The page could not be rendered: the redirect alone still reports.
+            Err(_) => HttpResponse::Found()
+                .insert_header(("Location", url.to_string()))
+                .finish(),
+        };
     }
     match (outcome.return_to, outcome.result) {
         (Some(mut url), result) => {
@@ -152,8 +160,8 @@ fn respond(outcome: Outcome) -> HttpResponse {
     tag = "connect",
     params(CallbackQuery),
     responses(
-        (status = 302, description = "Redirect to return_to with status, integration_id or error; for a flow started through a connect session, to the session's return_url with connect_session, outcome (connected, denied, expired, error) and integration_id or error"),
-        (status = 200, body = CallbackOutcome),
+        (status = 302, description = "Redirect to return_to with status, integration_id or error"),
+        (status = 200, description = "Without a return_to: the new integration. For a flow started through a connect session: the Connect page's outcome page (text/html), which posts the outcome to the window that opened or framed the Connect page and forwards to the session's return_url with connect_session, outcome (connected, denied, expired, error) and integration_id or error (docs/connect.md)", content((CallbackOutcome = "application/json"), (String = "text/html"))),
         (status = 400, body = Problem, description = "No `state`; or `oauth_denied`: the user denied consent (without a `return_to`)"),
         (status = 404, body = Problem, description = "`oauth_state_invalid`: the state names no pending flow (unknown, expired, already used, or another provider's)"),
         (status = 422, body = Problem, description = "`invalid_credentials`: the new connection failed its health check"),
@@ -176,8 +184,8 @@ pub async fn callback(state: web::Data<AppState>, query: Query<CallbackQuery>) -
     tag = "connect",
     params(("provider" = String, Path), CallbackQuery),
     responses(
-        (status = 302, description = "Redirect to return_to with the outcome (a connect session's flow: to its return_url with connect_session, outcome and integration_id or error)"),
-        (status = 200, body = CallbackOutcome),
+        (status = 302, description = "Redirect to return_to with the outcome"),
+        (status = 200, description = "Without a return_to: the new integration; a connect session's flow: the Connect page's outcome page (text/html), as for /oauth/callback", content((CallbackOutcome = "application/json"), (String = "text/html"))),
         (status = 400, body = Problem, description = "No `state`; or `oauth_denied`: the user denied consent (without a `return_to`)"),
         (status = 404, body = Problem, description = "`oauth_state_invalid`: the state names no pending flow of this provider"),
         (status = 422, body = Problem, description = "`invalid_credentials`: the new connection failed its health check"),

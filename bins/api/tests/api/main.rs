@@ -11,6 +11,7 @@ mod bad_bytes;
 mod basics;
 mod catalog;
 mod connect_sessions;
+mod connect_ui;
 mod dashboard;
 mod hostile;
 mod jobs;
