@@ -28,11 +28,10 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     api::{no_such, not_found},
-    bulk,
     settings::FieldMap,
     spec::{
-        ADD_SUBSCRIBER, BULK_TAG_SUBSCRIBERS, BULK_UPSERT_SUBSCRIBERS, CREATE_BROADCAST,
-        CREATE_TAG, MEMBERSHIPS, Membership, PROVIDER_ID, REMOVE_TAG, UNSUBSCRIBE,
+        ADD_SUBSCRIBER, CREATE_BROADCAST, CREATE_TAG, MEMBERSHIPS, Membership, PROVIDER_ID,
+        REMOVE_TAG, UNSUBSCRIBE,
     },
     streams::time_of,
 };
@@ -46,19 +45,11 @@ pub(crate) const BROADCAST_DEDUPE_WINDOW_HOURS: i64 = 24;
 /// How many of the newest broadcasts are compared with a broadcast about to be created.
 const BROADCAST_DEDUPE_SCAN: u32 = 50;
 
-/// How a connection reaches Kit: only OAuth tokens may use Kit's bulk endpoints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Credential {
-    ApiKey,
-    OAuth,
-}
-
 /// Runs `action` of `spec` with `input`.
 pub(crate) async fn run(
     spec: &ProviderSpec,
     client: &Client<'_>,
     field_map: &FieldMap,
-    credential: Credential,
     action: &str,
     input: &Value,
     idempotency_key: Option<&str>,
@@ -70,14 +61,6 @@ pub(crate) async fn run(
                 .request(Method::POST, "subscribers")?
                 .json(&subscriber);
             subscriber_outcome(client.fetch(request).await?, "created", true)
-        }
-        BULK_UPSERT_SUBSCRIBERS => {
-            let subscribers = bulk::parse(spec, input, field_map)?;
-            bulk::upsert(client, credential, &subscribers).await
-        }
-        BULK_TAG_SUBSCRIBERS => {
-            let taggings = bulk::parse_taggings(spec, input)?;
-            bulk::tag(client, credential, &taggings).await
         }
         CREATE_TAG => create_tag(spec, client, input).await,
         REMOVE_TAG => remove_tag(spec, client, input).await,

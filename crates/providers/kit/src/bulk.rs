@@ -33,11 +33,18 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
-    actions::{Credential, NewSubscriber, map_fields},
+    actions::{NewSubscriber, map_fields},
     api::{no_such, not_found},
     settings::FieldMap,
     spec::{BULK_TAG_SUBSCRIBERS, BULK_UPSERT_SUBSCRIBERS},
 };
+
+/// How a connection reaches Kit: only OAuth tokens may use Kit's bulk endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Credential {
+    ApiKey,
+    OAuth,
+}
 
 /// The most subscribers Kit's bulk endpoint answers synchronously.
 pub(crate) const SYNC_LIMIT: usize = 100;

@@ -186,19 +186,21 @@ impl Adapter for Kit {
         // The toolkit authenticates with the access token whenever a connection holds
         // one; only such connections may use Kit's bulk endpoints.
         let credential = match conn.access_token {
-            Some(_) => actions::Credential::OAuth,
-            None => actions::Credential::ApiKey,
+            Some(_) => bulk::Credential::OAuth,
+            None => bulk::Credential::ApiKey,
         };
-        actions::run(
-            self.spec(),
-            &client,
-            &settings.field_map,
-            credential,
-            action,
-            input,
-            idempotency_key,
-        )
-        .await
+        let (spec, field_map) = (self.spec(), &settings.field_map);
+        match action {
+            BULK_UPSERT_SUBSCRIBERS => {
+                let subscribers = bulk::parse(spec, input, field_map)?;
+                bulk::upsert(&client, credential, &subscribers).await
+            }
+            BULK_TAG_SUBSCRIBERS => {
+                let taggings = bulk::parse_taggings(spec, input)?;
+                bulk::tag(&client, credential, &taggings).await
+            }
+            _ => actions::run(spec, &client, field_map, action, input, idempotency_key).await,
+        }
     }
 
     /// `https://api.kit.com/` (or the context's override) with the credential header
