@@ -517,7 +517,7 @@ pub fn return_url() -> Object {
             .max_length(Some(junction_app::connect_sessions::MAX_RETURN_URL_CHARS))
             .pattern(Some(junction_app::connect_sessions::return_url_pattern()))
             .build(),
-        "`http://` or `https://`, a host name (`localhost` included, not an IP address), \
+        "`http://` or `https://`, a host name (`localhost` included) or an IPv4 address, \
          an optional port, path and query; no fragment, spaces or control characters. It \
          must match the workspace's `connect_return_urls` (a listed origin admits its every \
          path, a listed URL its own path) or be on this installation's own origin.",

@@ -63,13 +63,15 @@ pub const MAX_RETURN_URLS: usize = 20;
 /// The longest return URL.
 pub const MAX_RETURN_URL_CHARS: usize = 2048;
 
-/// A return URL: `http(s)://`, a host name (`localhost` included; not an IP
-/// address, so the host is never read as a number), an optional port, path and
-/// query, no fragment, spaces or control characters. One pattern for the API's
-/// schema and this module's check.
+/// A return URL: `http(s)://`, a host name (`localhost` included) or an IPv4
+/// address (an installation on `http://127.0.0.1:8080` returns to its own origin),
+/// an optional port, path and query, no fragment, spaces or control characters. A
+/// browser goes there, Junction never connects to it, so private addresses are
+/// fine. One pattern for the API's schema and this module's check.
 pub fn return_url_pattern() -> String {
     format!(
-        "^[Hh][Tt][Tt][Pp][Ss]?://(?:{LABEL}\\.)*[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*\\.?{PORT}(?:[/?][^#\\x00-\\x20\\x7F]*)?$",
+        "^[Hh][Tt][Tt][Pp][Ss]?://(?:(?:{LABEL}\\.)*[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*\\.?|{IPV4}){PORT}(?:[/?][^#\\x00-\\x20\\x7F]*)?$",
+        IPV4 = "(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])",
         LABEL = crate::outbound::network::LABEL,
         PORT = crate::outbound::network::PORT,
     )
@@ -279,8 +281,8 @@ pub(crate) fn check_return_urls(urls: &[String], errors: &mut Vec<FieldError>) -
     kept
 }
 
-const RETURN_URL_RULE: &str = "must be http:// or https:// followed by a host name (not an IP \
-     address), an optional port, path and query — no fragment, spaces or control characters, \
+const RETURN_URL_RULE: &str = "must be http:// or https:// followed by a host name or an IPv4 \
+     address, an optional port, path and query — no fragment, spaces or control characters, \
      at most 2048 characters";
 
 /// A return URL by the one rule, or `None`.
@@ -649,12 +651,14 @@ mod tests {
             "https://app.example.com/connected",
             "http://localhost:3000/done?x=1",
             "https://a-b.example.co.uk:65535/",
+            "http://127.0.0.1:8080/connected",
         ] {
             assert!(parse_return_url(good).is_some(), "{good}");
         }
         for bad in [
             "ftp://example.com",
-            "https://127.0.0.1/done",
+            "https://256.0.0.1/done",
+            "https://[::1]/done",
             "https://example.com/#frag",
             "https://user@example.com/",
             "https://example.com:65536/",
