@@ -278,7 +278,7 @@ test("a site outside the allow-list cannot frame it", async () => {
 test("a revoked link and an expired one show a readable page", async () => {
   const page = watch(await context.newPage());
   const revoked = await createSession(["stripe"]);
-  assert.equal((await api("DELETE", `/v1/connect-sessions/${revoked.id}`)).status, 200);
+  assert.equal((await api("POST", `/v1/connect-sessions/${revoked.id}/revoke`)).status, 200);
   let response = await page.goto(revoked.connect_url);
   assert.equal(response.status(), 410);
   assert.match(await page.locator("h1").innerText(), /withdrawn/);

@@ -661,7 +661,7 @@ mod tests {
             "GET /v1/webhook-endpoints/{id}/attempts",
             "DELETE /v1/email-suppressions/{address}",
             "GET /v1/connect-sessions/{id}",
-            "DELETE /v1/connect-sessions/{id}",
+            "POST /v1/connect-sessions/{id}/revoke",
         ];
         let document: Value = serde_json::from_str(
             &std::fs::read_to_string(crate::workspace_root().join("docs/openapi.json")).unwrap(),

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use junction_app::{
     connect_sessions::{
@@ -231,7 +231,7 @@ pub async fn get(
     ),
     security(("api_key" = []))
 )]
-#[delete("/v1/connect-sessions/{id}")]
+#[post("/v1/connect-sessions/{id}/revoke")]
 pub async fn revoke(
     state: web::Data<AppState>,
     auth: Auth,

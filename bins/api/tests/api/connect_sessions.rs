@@ -139,10 +139,16 @@ async fn sessions_are_created_read_and_revoked_and_their_token_is_no_api_key() {
 
     // Another workspace's key does not find it.
     let (_, other_key) = create_workspace(app.db.store(), "Other").await;
-    for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+    for (method, path) in [
+        (reqwest::Method::GET, format!("/v1/connect-sessions/{id}")),
+        (
+            reqwest::Method::POST,
+            format!("/v1/connect-sessions/{id}/revoke"),
+        ),
+    ] {
         let response = app
             .client
-            .request(method, format!("{}/v1/connect-sessions/{id}", app.url))
+            .request(method, format!("{}{path}", app.url))
             .bearer_auth(other_key.expose_secret())
             .send()
             .await
@@ -175,7 +181,7 @@ async fn sessions_are_created_read_and_revoked_and_their_token_is_no_api_key() {
     );
 
     let revoked = app
-        .delete(&format!("/v1/connect-sessions/{id}"))
+        .post(&format!("/v1/connect-sessions/{id}/revoke"))
         .send()
         .await
         .unwrap();

@@ -218,7 +218,7 @@ async fn dead_links_get_a_readable_page() {
 
     let (id, token) = session(&app, json!(["stripe"])).await;
     let response = app
-        .delete(&format!("/v1/connect-sessions/{id}"))
+        .post(&format!("/v1/connect-sessions/{id}/revoke"))
         .send()
         .await
         .unwrap();
