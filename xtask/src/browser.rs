@@ -26,7 +26,6 @@ use anyhow::{Context, Result, bail};
 use crate::{
     check_services, command,
     demo::start_stack,
-    run,
     schemathesis::{free_address, fresh_database},
     workspace_root,
 };
@@ -67,23 +66,9 @@ pub fn browser() -> Result<()> {
     }
     let dir = workspace_root().join("browser-tests");
     npm_ci(&dir)?;
-    run(
-        "cargo",
-        &[
-            "build",
-            "--locked",
-            "-p",
-            "junction-cli",
-            "-p",
-            "junction-api",
-            "-p",
-            "junction-worker",
-            "-p",
-            "junction-sandbox-server",
-        ],
-    )?;
+    let debug = crate::build_product()?;
+    let bin = |name: &str| debug.join(name);
     let target = crate::target_dir()?;
-    let bin = |name: &str| target.join("debug").join(name);
     let logs = target.join("browser-tests");
     std::fs::create_dir_all(&logs)?;
     // A database and queue prefix of this run's own: two runs on one machine (two

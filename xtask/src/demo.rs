@@ -19,7 +19,7 @@ use std::{
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 
-use crate::{reachable, run, workspace_root};
+use crate::{reachable, workspace_root};
 
 const API: &str = "127.0.0.1:8080";
 const SANDBOX: &str = "127.0.0.1:8090";
@@ -311,21 +311,7 @@ pub(crate) fn spawn(
 pub fn demo() -> Result<()> {
     std::fs::create_dir_all(demo_dir())?;
     ensure_services()?;
-    run(
-        "cargo",
-        &[
-            "build",
-            "--locked",
-            "-p",
-            "junction-cli",
-            "-p",
-            "junction-api",
-            "-p",
-            "junction-worker",
-            "-p",
-            "junction-sandbox-server",
-        ],
-    )?;
+    crate::build_product()?;
     let database_url = database_url()?;
     let keys = key_ring()?;
     let env = [

@@ -151,6 +151,28 @@ pub(crate) fn output(command: &mut Command) -> Result<String> {
 }
 
 /// Cargo's target directory (CARGO_TARGET_DIR and configuration included).
+/// Builds the product's four binaries (the CLI, the API, the worker, the sandbox)
+/// as the demo, the browser tests and schemathesis run them; returns the directory
+/// holding them.
+pub(crate) fn build_product() -> Result<std::path::PathBuf> {
+    run(
+        "cargo",
+        &[
+            "build",
+            "--locked",
+            "-p",
+            "junction-cli",
+            "-p",
+            "junction-api",
+            "-p",
+            "junction-worker",
+            "-p",
+            "junction-sandbox-server",
+        ],
+    )?;
+    Ok(target_dir()?.join("debug"))
+}
+
 pub(crate) fn target_dir() -> Result<std::path::PathBuf> {
     let metadata: serde_json::Value = serde_json::from_str(&output(
         command("cargo")

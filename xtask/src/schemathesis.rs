@@ -63,23 +63,9 @@ pub fn schemathesis() -> Result<()> {
         .ok_or_else(|| anyhow!("{REQUIREMENTS} does not pin schemathesis"))?
         .to_owned();
     let st = virtualenv(&version, &requirements)?;
-    run(
-        "cargo",
-        &[
-            "build",
-            "--locked",
-            "-p",
-            "junction-cli",
-            "-p",
-            "junction-api",
-            "-p",
-            "junction-worker",
-            "-p",
-            "junction-sandbox-server",
-        ],
-    )?;
+    let debug = crate::build_product()?;
+    let bin = |name: &str| debug.join(name);
     let target = crate::target_dir()?;
-    let bin = |name: &str| target.join("debug").join(name);
     let out = target.join("schemathesis");
     std::fs::create_dir_all(&out)?;
 
