@@ -28,7 +28,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use junction_core::{
-    Adapter, AuthSpec, Connection, ErrorCode, Health, IntegrationId, OAuth2Spec, WorkspaceId,
+    Adapter, AdapterError, AuthSpec, Connection, ErrorCode, Health, IntegrationId, OAuth2Spec,
+    WorkspaceId,
     spec::{FieldError, ProviderSpec},
 };
 use junction_store::{
@@ -125,14 +126,17 @@ pub struct CallbackOutcome {
 }
 
 /// A connection checked with the provider, ready to be stored.
+/// What a token grant granted: the scopes and the access token's expiry.
+type Granted = (Vec<String>, Option<chrono::DateTime<chrono::Utc>>);
+
 struct SaveConnection<'a> {
     spec: &'a ProviderSpec,
     integration_id: Uuid,
     /// For a new integration: its name, settings and schedule.
     new: Option<NewParts>,
     secrets: BTreeMap<String, SecretString>,
-    /// OAuth: the granted scopes and the access token's expiry.
-    oauth: Option<(Vec<String>, Option<chrono::DateTime<chrono::Utc>>)>,
+    /// OAuth and client credentials: the granted scopes and the access token's expiry.
+    oauth: Option<Granted>,
     health: Health,
     message: &'static str,
     details: Value,
@@ -149,8 +153,9 @@ struct NewParts {
 }
 
 impl App {
-    /// Connects a provider with API-key or basic credentials, checked with the
-    /// provider before anything is stored (a refusal is an error, nothing stored).
+    /// Connects a provider with API-key, basic or client-credentials credentials,
+    /// checked with the provider before anything is stored (a refusal is an error,
+    /// nothing stored).
     /// OAuth providers connect through [`App::start_oauth`].
     pub async fn connect_with_credentials(
         &self,
@@ -183,9 +188,10 @@ impl App {
         validate_display_name(request.display_name.as_deref())?;
         let (config, secrets) = split_fields(spec, &request.config, &request.credentials)?;
         let id = Uuid::new_v4();
-        let health = self
+        let (health, secrets, oauth) = self
             .check_credentials(adapter.as_ref(), workspace_id, id, &config, &secrets)
-            .await?;
+            .await?
+            .into_parts(spec, secrets);
         self.save_connection(
             workspace_id,
             SaveConnection {
@@ -197,7 +203,7 @@ impl App {
                     schedule_seconds: request.schedule_seconds,
                 }),
                 secrets,
-                oauth: None,
+                oauth,
                 details: json!({"account": health.account}),
                 health,
                 message: "connected; the provider accepted the credentials",
@@ -300,9 +306,10 @@ impl App {
             return Ok(Reconnected::Flow(started));
         }
         let (_, secrets) = split_fields(spec, &config, &credentials)?;
-        let health = self
+        let (health, secrets, oauth) = self
             .check_credentials(adapter.as_ref(), workspace_id, id, &config, &secrets)
-            .await?;
+            .await?
+            .into_parts(spec, secrets);
         let saved = self
             .save_connection(
                 workspace_id,
@@ -311,7 +318,7 @@ impl App {
                     integration_id: id,
                     new: None,
                     secrets,
-                    oauth: None,
+                    oauth,
                     health,
                     message: "credentials replaced; the provider accepted them",
                     details: json!({}),
@@ -709,7 +716,9 @@ impl App {
     }
 
     /// Asks the provider whether it accepts typed-in settings and secrets, before
-    /// anything is stored.
+    /// anything is stored. A client-credentials provider is first asked for an
+    /// access token with the typed-in key pair (a refusal is a credentials error);
+    /// the token comes back to be stored with the connection.
     async fn check_credentials(
         &self,
         adapter: &dyn Adapter,
@@ -717,8 +726,9 @@ impl App {
         integration_id: Uuid,
         config: &Map<String, Value>,
         secrets: &BTreeMap<String, SecretString>,
-    ) -> Result<Health> {
-        let connection = Connection {
+    ) -> Result<Checked> {
+        let spec = adapter.spec();
+        let mut connection = Connection {
             workspace_id,
             integration_id: IntegrationId(integration_id),
             config: config.clone(),
@@ -726,25 +736,52 @@ impl App {
             access_token: None,
             token_expires_at: None,
         };
-        adapter
-            .check(&self.context(adapter.spec().id), &connection)
+        let mut token = None;
+        if let AuthSpec::ClientCredentials {
+            client_auth,
+            scopes,
+            client_id,
+            client_secret,
+            ..
+        } = &spec.auth
+        {
+            let client = junction_oauth::ClientCredentials {
+                token_url: self.connections.client_token_url(spec.id)?,
+                client_auth: *client_auth,
+                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                client_id: secrets.get(client_id.name).cloned().unwrap_or_default(),
+                client_secret: secrets.get(client_secret.name).cloned().unwrap_or_default(),
+            };
+            let tokens = self
+                .connections
+                .oauth
+                .client_credentials_token(&client, self.now())
+                .await
+                .map_err(|err| {
+                    let refused = err.refuses_client();
+                    let error = match err.into_adapter_error() {
+                        AdapterError::Provider { message, .. } if refused => {
+                            AdapterError::Unauthorized {
+                                refreshable: false,
+                                message,
+                            }
+                        }
+                        other => other,
+                    };
+                    credentials_error(spec, secrets, error)
+                })?;
+            // The key pair stays with Junction: the adapter gets the token it buys.
+            connection.secrets.remove(client_id.name);
+            connection.secrets.remove(client_secret.name);
+            connection.access_token = Some(tokens.access_token.clone());
+            connection.token_expires_at = tokens.expires_at;
+            token = Some(tokens);
+        }
+        let health = adapter
+            .check(&self.context(spec.id), &connection)
             .await
-            .map_err(|error| {
-                let mut error = check_error(error);
-                if error.code == ErrorCode::InvalidCredentials {
-                    // Said by the fields the provider refused, so a form shows it
-                    // there: the credentials given (never their values).
-                    error.fields = adapter
-                        .spec()
-                        .auth
-                        .credential_fields()
-                        .into_iter()
-                        .filter(|field| secrets.contains_key(field.name))
-                        .map(|field| FieldError::new(field.name, "the provider rejected it"))
-                        .collect();
-                }
-                error
-            })
+            .map_err(|error| credentials_error(spec, secrets, error))?;
+        Ok(Checked { health, token })
     }
 
     /// Stores a new or renewed connection, whatever its auth kind: the integration
@@ -831,10 +868,11 @@ impl App {
                     )
                     .await?;
                 }
-                if save.oauth.is_none() {
-                    // Typed-in credentials replace the old ones whole (a field left
-                    // out now must not linger); new OAuth tokens overwrite theirs,
-                    // keeping a refresh token the provider does not issue again.
+                if !matches!(save.spec.auth, AuthSpec::OAuth2(_)) {
+                    // Typed-in credentials (and a client-credentials token bought
+                    // with them) replace the old ones whole: a field left out now
+                    // must not linger. New OAuth tokens overwrite theirs, keeping a
+                    // refresh token the provider does not issue again.
                     let kept = webhook_fields(save.spec);
                     let stored = repo::credentials::field_names(tx.conn(), id).await?;
                     let replaced: Vec<&str> = stored
@@ -973,6 +1011,56 @@ pub(crate) fn link_error(error: StoreError, provider: &str) -> Error {
 
 fn invalid_state(detail: &str) -> Error {
     Error::new(ErrorCode::OAuthStateInvalid, detail)
+}
+
+/// A refused check or token request as the API answers it: a credentials refusal
+/// is said by the fields the provider refused, so a form shows it there (the
+/// credentials given, never their values).
+fn credentials_error(
+    spec: &ProviderSpec,
+    secrets: &BTreeMap<String, SecretString>,
+    error: AdapterError,
+) -> Error {
+    let mut error = check_error(error);
+    if error.code == ErrorCode::InvalidCredentials {
+        error.fields = spec
+            .auth
+            .credential_fields()
+            .into_iter()
+            .filter(|field| secrets.contains_key(field.name))
+            .map(|field| FieldError::new(field.name, "the provider rejected it"))
+            .collect();
+    }
+    error
+}
+
+/// What a credentials check found: the health, and for a client-credentials
+/// provider the access token the key pair bought.
+struct Checked {
+    health: Health,
+    token: Option<junction_oauth::TokenSet>,
+}
+
+impl Checked {
+    /// The secrets to store (the typed-in ones, plus the bought token) and the
+    /// token's granted scopes and expiry.
+    fn into_parts(
+        self,
+        spec: &ProviderSpec,
+        mut secrets: BTreeMap<String, SecretString>,
+    ) -> (Health, BTreeMap<String, SecretString>, Option<Granted>) {
+        let oauth = self.token.map(|tokens| {
+            secrets.insert(junction_oauth::ACCESS_TOKEN.to_owned(), tokens.access_token);
+            let requested = match &spec.auth {
+                AuthSpec::ClientCredentials { scopes, .. } => {
+                    scopes.iter().map(|s| (*s).to_owned()).collect()
+                }
+                _ => Vec::new(),
+            };
+            (tokens.scopes.unwrap_or(requested), tokens.expires_at)
+        });
+        (self.health, secrets, oauth)
+    }
 }
 
 /// The stored auth kind of a spec.

@@ -16,10 +16,13 @@ use junction_core::{
     Adapter, AdapterError, AuthSpec, Clock, Connection, Context, ErrorCode, HasErrorCode,
     IntegrationId, NoopLimiter, OAuth2Spec, RateLimiter, SystemClock, WorkspaceId,
 };
-use junction_oauth::{ClientConfig, EndpointOverrides, OAuthEngine, RefreshError, RefreshRequest};
+use junction_oauth::{
+    ClientConfig, ClientTokenRequest, EndpointOverrides, OAuthEngine, RefreshError, RefreshRequest,
+};
 use junction_registry::Registry;
 use junction_store::{Store, StoreError, Vault, models::Integration, repo};
 use secrecy::SecretString;
+use url::Url;
 
 use crate::config::Config;
 
@@ -165,6 +168,20 @@ impl Connections {
         .map_err(|e| ConnectError::NotConfigured(e.to_string()))
     }
 
+    /// The token endpoint of a client-credentials provider: the configured override
+    /// (demo mode: the sandbox's) or the spec's.
+    pub fn client_token_url(&self, provider: &str) -> Result<Url, ConnectError> {
+        let adapter = self.adapter(provider)?;
+        let AuthSpec::ClientCredentials { token_url, .. } = &adapter.spec().auth else {
+            return Err(ConnectError::NotConfigured(format!(
+                "{provider} does not use the client-credentials grant"
+            )));
+        };
+        let settings = self.config.provider(provider);
+        junction_oauth::ClientCredentials::token_url(token_url, settings.token_url.as_ref())
+            .map_err(|e| ConnectError::NotConfigured(e.to_string()))
+    }
+
     /// The adapter's view of an integration: settings and opened secrets. For OAuth
     /// integrations the access token is refreshed first when it expires within the
     /// configured window (single-flight across every process); `rejected_token`
@@ -204,6 +221,40 @@ impl Connections {
             if fresh.expires_at != token_expires_at {
                 crate::metrics::token_refreshed(&integration.provider);
             }
+            access_token = Some(fresh.token);
+            token_expires_at = fresh.expires_at;
+        }
+        if let AuthSpec::ClientCredentials {
+            client_auth,
+            scopes,
+            client_id,
+            client_secret,
+            ..
+        } = &adapter.spec().auth
+        {
+            let token_url = self.client_token_url(&integration.provider)?;
+            let fresh = junction_oauth::fresh_client_token(ClientTokenRequest {
+                store: &self.store,
+                vault: self.vault(),
+                engine: &self.oauth,
+                token_url: &token_url,
+                client_auth: *client_auth,
+                scopes,
+                client_id_field: client_id.name,
+                client_secret_field: client_secret.name,
+                workspace_id,
+                integration_id: integration.id,
+                refresh_ahead: self.config.refresh_ahead,
+                rejected_token,
+                now: self.clock.now(),
+            })
+            .await?;
+            if fresh.expires_at != token_expires_at {
+                crate::metrics::token_refreshed(&integration.provider);
+            }
+            // The key pair stays with Junction: an adapter gets the token it buys.
+            secrets.remove(client_id.name);
+            secrets.remove(client_secret.name);
             access_token = Some(fresh.token);
             token_expires_at = fresh.expires_at;
         }

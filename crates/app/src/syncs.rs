@@ -502,7 +502,10 @@ impl App {
                     // password change, a token revoked at the provider): no refresh
                     // can help, so the integration needs a reconnect.
                     Err(CallError::Adapter(err @ AdapterError::Unauthorized { .. }))
-                        if matches!(spec.auth, AuthSpec::OAuth2(_)) =>
+                        if matches!(
+                            spec.auth,
+                            AuthSpec::OAuth2(_) | AuthSpec::ClientCredentials { .. }
+                        ) =>
                     {
                         return Err(self
                             .grant_refused(workspace_id, &integration, run.id, &err)

@@ -57,11 +57,19 @@ pub enum AuthSpec {
         username: ConfigField,
         password: ConfigField,
     },
-    /// OAuth 2.0 client-credentials grant with the user's own client id and secret.
+    /// OAuth 2.0 client-credentials grant (RFC 6749 §4.4) with the user's own client
+    /// id and secret, typed in like an API key: Junction fetches an access token with
+    /// them on demand and renews it before it expires (`junction_oauth::client_credentials`).
     ClientCredentials {
         token_url: &'static str,
+        /// Requested scopes, joined by spaces; empty: the `scope` parameter is left out.
         scopes: Vec<&'static str>,
         client_auth: TokenClientAuth,
+        /// The field the client id is typed into. Sealed like the secret: a key pair
+        /// is replaced whole on reconnect (Hotjar issues a new id with every key).
+        client_id: ConfigField,
+        /// The field the client secret is typed into (a secret field).
+        client_secret: ConfigField,
     },
 }
 
@@ -82,7 +90,11 @@ impl AuthSpec {
             AuthSpec::OAuth2(_) => Vec::new(),
             AuthSpec::ApiKey { fields } => fields.iter().collect(),
             AuthSpec::Basic { username, password } => vec![username, password],
-            AuthSpec::ClientCredentials { .. } => Vec::new(),
+            AuthSpec::ClientCredentials {
+                client_id,
+                client_secret,
+                ..
+            } => vec![client_id, client_secret],
         }
     }
 }

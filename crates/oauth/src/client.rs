@@ -72,7 +72,7 @@ impl ClientConfig {
 }
 
 /// The override when there is one, else the spec's URL parsed.
-fn resolve(
+pub(crate) fn resolve(
     name: &str,
     from_spec: Option<&str>,
     overridden: Option<&Url>,

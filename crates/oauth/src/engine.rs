@@ -377,23 +377,42 @@ impl OAuthEngine {
         spec: &OAuth2Spec,
         client: &ClientConfig,
         url: &Url,
+        form: Vec<(&str, &str)>,
+    ) -> Result<Answer, OAuthError> {
+        self.post_form_as(
+            spec.client_auth,
+            &client.client_id,
+            &client.client_secret,
+            url,
+            form,
+        )
+        .await
+    }
+
+    /// [`Self::post_form`] for any client: the client-credentials grant authenticates
+    /// with the user's own id and secret rather than Junction's app registration.
+    pub(crate) async fn post_form_as(
+        &self,
+        client_auth: TokenClientAuth,
+        client_id: &str,
+        client_secret: &SecretString,
+        url: &Url,
         mut form: Vec<(&str, &str)>,
     ) -> Result<Answer, OAuthError> {
-        let secret = client.client_secret.expose_secret();
+        let secret = client_secret.expose_secret();
         let mut request = self
             .http
             .post(url.clone())
             .header(reqwest::header::ACCEPT, "application/json");
-        match spec.client_auth {
+        match client_auth {
             TokenClientAuth::BasicHeader => {
                 // RFC 6749 §2.3.1: both parts are form-urlencoded before the Basic
                 // encoding (ids and secrets with `:` or `%` otherwise break).
                 // reqwest marks the header sensitive.
-                request =
-                    request.basic_auth(form_encode(&client.client_id), Some(form_encode(secret)));
+                request = request.basic_auth(form_encode(client_id), Some(form_encode(secret)));
             }
             TokenClientAuth::RequestBody => {
-                form.push(("client_id", client.client_id.as_str()));
+                form.push(("client_id", client_id));
                 // Public clients (PKCE only) have no secret to send.
                 if !secret.is_empty() {
                     form.push(("client_secret", secret));
@@ -442,10 +461,10 @@ fn token_invalid(exchange: &TokenExchangeSpec, err: OAuthError) -> OAuthError {
 }
 
 /// What an endpoint answered.
-struct Answer {
-    status: u16,
-    content_type: Option<String>,
-    body: Vec<u8>,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) content_type: Option<String>,
+    pub(crate) body: Vec<u8>,
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value.
@@ -486,7 +505,7 @@ fn transport_error(err: reqwest::Error) -> OAuthError {
 
 /// Traces an endpoint call's outcome (never a token: only the host, status and the
 /// error's own redacted text).
-fn log_outcome<T>(what: &str, url: &Url, status: u16, result: &Result<T, OAuthError>) {
+pub(crate) fn log_outcome<T>(what: &str, url: &Url, status: u16, result: &Result<T, OAuthError>) {
     let host = url.host_str().unwrap_or_default();
     match result {
         Ok(_) => tracing::debug!(host, status, "OAuth {what} succeeded"),

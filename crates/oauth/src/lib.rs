@@ -1,5 +1,6 @@
-//! junction-oauth: the OAuth 2.0 authorization-code engine, driven by a provider's
-//! [`OAuth2Spec`](junction_core::OAuth2Spec).
+//! junction-oauth: the OAuth 2.0 engine — authorization code, refresh and client
+//! credentials — driven by a provider's [`OAuth2Spec`](junction_core::OAuth2Spec) or
+//! [`AuthSpec::ClientCredentials`](junction_core::AuthSpec::ClientCredentials).
 //!
 //! Used by the API (connect, callback, reconnect, disconnect) and the worker
 //! (refresh ahead of expiry):
@@ -14,6 +15,10 @@
 //! - [`refresh::fresh_access_token`] hands out a usable access token, refreshing it
 //!   single-flight under the integration's row lock, and moves the integration to
 //!   `needs_reauth` when the grant is gone.
+//! - [`client_credentials::fresh_client_token`] does the same for providers whose
+//!   users hold their own client id and secret (the client-credentials grant,
+//!   RFC 6749 §4.4): a token fetched on demand, cached sealed, renewed ahead of
+//!   its expiry, single-flight.
 //!
 //! Every failure is an [`OAuthError`] (or a [`RefreshError`]) with a stable
 //! [`ErrorCode`](junction_core::ErrorCode); none of them, nor any log line, carries a
@@ -88,12 +93,14 @@
 //! ```
 
 pub mod client;
+pub mod client_credentials;
 pub mod engine;
 pub mod error;
 pub mod refresh;
 pub mod token;
 
 pub use client::{ClientConfig, EndpointOverrides};
+pub use client_credentials::{ClientCredentials, ClientTokenRequest, fresh_client_token};
 pub use engine::{AuthorizeRequest, OAuthEngine, REQUEST_TIMEOUT, TokenTypeHint};
 pub use error::OAuthError;
 pub use refresh::{AccessToken, RefreshError, RefreshRequest, fresh_access_token};

@@ -78,6 +78,9 @@ pub enum RefreshError {
     /// The integration has no stored tokens to use or refresh.
     #[error("the integration has no stored access or refresh token: connect it first")]
     NoRefreshToken,
+    /// A client-credentials integration has no stored client id and secret.
+    #[error("the integration has no stored client id and secret: connect it first")]
+    NoClientCredentials,
     /// The provider's token endpoint failed (nothing was changed).
     #[error(transparent)]
     OAuth(OAuthError),
@@ -96,7 +99,9 @@ impl RefreshError {
     /// Whether asking again later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            RefreshError::Revoked | RefreshError::NoRefreshToken => false,
+            RefreshError::Revoked
+            | RefreshError::NoRefreshToken
+            | RefreshError::NoClientCredentials => false,
             RefreshError::OAuth(err) => err.is_retryable(),
             RefreshError::Store(err) => matches!(err, StoreError::Unavailable(_)),
         }
@@ -106,9 +111,9 @@ impl RefreshError {
 impl HasErrorCode for RefreshError {
     fn error_code(&self) -> ErrorCode {
         match self {
-            RefreshError::Revoked | RefreshError::NoRefreshToken => {
-                ErrorCode::IntegrationNeedsReauth
-            }
+            RefreshError::Revoked
+            | RefreshError::NoRefreshToken
+            | RefreshError::NoClientCredentials => ErrorCode::IntegrationNeedsReauth,
             RefreshError::OAuth(err) => err.error_code(),
             RefreshError::Store(err) => err.error_code(),
         }
@@ -204,7 +209,14 @@ pub async fn fresh_access_token(req: RefreshRequest<'_>) -> Result<AccessToken, 
             } else {
                 "The access token expired and it cannot be refreshed."
             };
-            mark_needs_reauth(tx, &req, reason, json!({ "rejected": was_rejected })).await?;
+            mark_needs_reauth(
+                tx,
+                req.workspace_id,
+                req.integration_id,
+                reason,
+                json!({ "rejected": was_rejected }),
+            )
+            .await?;
             return Err(RefreshError::Revoked);
         }
         (_, None) => {
@@ -266,7 +278,8 @@ pub async fn fresh_access_token(req: RefreshRequest<'_>) -> Result<AccessToken, 
             };
             mark_needs_reauth(
                 tx,
-                &req,
+                req.workspace_id,
+                req.integration_id,
                 &reason,
                 json!({ "oauth_error": "invalid_grant", "description": description }),
             )
@@ -277,7 +290,9 @@ pub async fn fresh_access_token(req: RefreshRequest<'_>) -> Result<AccessToken, 
             // Nothing of the failed attempt is kept; the log entry goes in a
             // transaction of its own.
             release(tx).await;
-            if let Err(log_failure) = log_refresh_failure(&req, &err).await {
+            if let Err(log_failure) =
+                log_refresh_failure(req.store, req.workspace_id, req.integration_id, &err).await
+            {
                 tracing::warn!(
                     integration_id = %req.integration_id,
                     error = %log_failure,
@@ -301,23 +316,24 @@ pub async fn fresh_access_token(req: RefreshRequest<'_>) -> Result<AccessToken, 
 /// Ends a transaction that wrote nothing, releasing the row lock. A failed rollback
 /// is only worth a trace: the pool discards the connection and Postgres rolls back
 /// on its own, and the caller's answer (a token, an error) does not depend on it.
-async fn release(tx: WorkspaceTx) {
+pub(crate) async fn release(tx: WorkspaceTx) {
     if let Err(err) = tx.rollback().await {
         tracing::debug!(error = %err, "rolling back a read-only refresh transaction failed");
     }
 }
 
 /// Moves the integration to `needs_reauth`, logs why, and commits.
-async fn mark_needs_reauth(
+pub(crate) async fn mark_needs_reauth(
     mut tx: WorkspaceTx,
-    req: &RefreshRequest<'_>,
+    workspace_id: WorkspaceId,
+    integration_id: Uuid,
     reason: &str,
     details: serde_json::Value,
 ) -> Result<(), StoreError> {
     let code = ErrorCode::IntegrationNeedsReauth.name();
     repo::integrations::set_status(
         tx.conn(),
-        req.integration_id,
+        integration_id,
         IntegrationStatus::NeedsReauth,
         Some((code, reason)),
     )
@@ -329,8 +345,8 @@ async fn mark_needs_reauth(
     repo::logs::append(
         tx.conn(),
         NewLog {
-            workspace_id: req.workspace_id,
-            integration_id: req.integration_id,
+            workspace_id,
+            integration_id,
             level: LogLevel::Error,
             operation: Operation::Refresh,
             message: reason,
@@ -341,7 +357,7 @@ async fn mark_needs_reauth(
     .await?;
     tx.commit().await?;
     tracing::warn!(
-        integration_id = %req.integration_id,
+        integration_id = %integration_id,
         reason,
         "integration needs reauthorization"
     );
@@ -350,14 +366,19 @@ async fn mark_needs_reauth(
 
 /// Appends the warn entry of a refresh that failed for a reason other than a
 /// revoked grant.
-async fn log_refresh_failure(req: &RefreshRequest<'_>, err: &OAuthError) -> Result<(), StoreError> {
-    let mut tx = req.store.begin(req.workspace_id).await?;
+pub(crate) async fn log_refresh_failure(
+    store: &Store,
+    workspace_id: WorkspaceId,
+    integration_id: Uuid,
+    err: &OAuthError,
+) -> Result<(), StoreError> {
+    let mut tx = store.begin(workspace_id).await?;
     let message = format!("Token refresh failed: {err}");
     repo::logs::append(
         tx.conn(),
         NewLog {
-            workspace_id: req.workspace_id,
-            integration_id: req.integration_id,
+            workspace_id,
+            integration_id,
             level: LogLevel::Warn,
             operation: Operation::Refresh,
             message: &message,

@@ -5,7 +5,10 @@
 //! - a fake OAuth 2.0 authorization server per provider whose spec uses
 //!   [`AuthSpec::OAuth2`](junction_core::AuthSpec::OAuth2), honouring that spec (scopes
 //!   and their separator, PKCE, refresh behaviour): `/oauth/{provider}/authorize`,
-//!   `/oauth/{provider}/token`, `/oauth/{provider}/revoke`;
+//!   `/oauth/{provider}/token`, `/oauth/{provider}/revoke`; for a provider whose spec
+//!   uses [`AuthSpec::ClientCredentials`](junction_core::AuthSpec::ClientCredentials),
+//!   `/oauth/{provider}/token` serves that grant to the key pair its fake's catalog
+//!   entry publishes;
 //! - every provider's fake API ([`ProviderFake`]) at `/{provider}/...`, with bearer
 //!   tokens checked against the fake OAuth server (the [`Sandbox`] is the fakes'
 //!   [`TokenAuthority`](junction_core::fake::TokenAuthority));
@@ -89,6 +92,8 @@ pub enum GrantType {
     RefreshToken,
     /// The provider's long-lived token exchange (Meta's `fb_exchange_token`).
     LongLivedExchange,
+    /// The client-credentials grant of a provider whose users hold a key pair.
+    ClientCredentials,
 }
 
 impl GrantType {
@@ -99,6 +104,7 @@ impl GrantType {
             GrantType::RefreshToken => "refresh_token",
             // The wire value is the provider's (`fb_exchange_token`); this names the kind.
             GrantType::LongLivedExchange => "long_lived_exchange",
+            GrantType::ClientCredentials => "client_credentials",
         }
     }
 }
@@ -270,7 +276,7 @@ impl Sandbox {
         if count == 0 {
             return Err(SandboxError::ZeroCount);
         }
-        let (spec, _) = self.oauth_spec(provider)?;
+        let spec = self.token_spec(provider)?;
         self.lock()
             .script_failure(spec.id, grant_type, failure, count);
         tracing::info!(
@@ -286,7 +292,7 @@ impl Sandbox {
     /// Marks every access token issued for the provider expired (refresh tokens stay
     /// valid, so a client's refresh can be tested). Returns how many were marked.
     pub fn expire_tokens(&self, provider: &str) -> Result<usize, SandboxError> {
-        let (spec, _) = self.oauth_spec(provider)?;
+        let spec = self.token_spec(provider)?;
         let now = chrono::Utc::now();
         let expired = self.lock().expire_access_tokens(spec.id, now);
         tracing::info!(provider = spec.id, expired, "expired access tokens");
@@ -330,6 +336,43 @@ impl Sandbox {
             AuthSpec::OAuth2(oauth) => Ok((spec, oauth)),
             _ => Err(SandboxError::NotOAuth2(provider.to_owned())),
         }
+    }
+
+    /// The spec of a provider whose tokens this sandbox issues (OAuth 2.0 or the
+    /// client-credentials grant).
+    fn token_spec(&self, provider: &str) -> Result<&ProviderSpec, SandboxError> {
+        let spec = self.spec(provider)?;
+        match &spec.auth {
+            AuthSpec::OAuth2(_) | AuthSpec::ClientCredentials { .. } => Ok(spec),
+            _ => Err(SandboxError::NotOAuth2(provider.to_owned())),
+        }
+    }
+
+    /// The spec of a provider that uses the client-credentials grant.
+    fn client_credentials_spec(&self, provider: &str) -> Option<&ProviderSpec> {
+        self.inner
+            .specs
+            .get(provider)
+            .filter(|spec| matches!(spec.auth, AuthSpec::ClientCredentials { .. }))
+    }
+
+    /// The key pair a client-credentials provider's fake publishes in its catalog
+    /// entry (the credentials a user would type in), read by the spec's field names.
+    fn client_key_pair(
+        &self,
+        provider: &str,
+        id_field: &str,
+        secret_field: &str,
+    ) -> Option<(String, String)> {
+        let entry = self.inner.fakes.get(provider)?.catalog();
+        let value = |field: &str| {
+            entry
+                .credentials
+                .get(field)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        Some((value(id_field)?, value(secret_field)?))
     }
 
     /// The fake of a provider.

@@ -19,7 +19,7 @@ use actix_web::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
 use junction_core::{
-    OAuth2Spec, RefreshBehaviour, TokenClientAuth,
+    AuthSpec, OAuth2Spec, RefreshBehaviour, TokenClientAuth,
     spec::{ProviderSpec, TokenExchangeMethod},
 };
 use serde_json::{Map, Value};
@@ -451,14 +451,22 @@ async fn token(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
+    if let Some(spec) = sandbox.client_credentials_spec(&provider) {
+        let result = if is_form(&req) {
+            client_credentials_response(&sandbox, spec, &req, parse_pairs(&body))
+        } else {
+            Err(TokenError::bad_request(
+                "invalid_request",
+                "the body must be application/x-www-form-urlencoded",
+            ))
+        };
+        return finish_token_request(spec, result);
+    }
     let (spec, oauth) = match sandbox.oauth_spec(&provider) {
         Ok(found) => found,
         Err(err) => return reply::sandbox_error(&err),
     };
-    let result = if req
-        .content_type()
-        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-    {
+    let result = if is_form(&req) {
         token_response(&sandbox, spec, oauth, &req, parse_pairs(&body))
     } else {
         Err(TokenError::bad_request(
@@ -565,39 +573,10 @@ fn token_response(
         }
     };
 
-    let failure = sandbox.lock().take_failure(spec.id, grant_type);
-    if let Some(failure) = failure {
-        tracing::info!(
-            provider = spec.id,
-            ?failure,
-            ?grant_type,
-            "answering with a scripted failure"
-        );
-        let scripted = "scripted by the sandbox";
-        match failure {
-            TokenFailure::InvalidGrant => {
-                return Err(TokenError::bad_request("invalid_grant", scripted));
-            }
-            TokenFailure::ServerError => {
-                return Err(TokenError {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    error: "server_error",
-                    description: scripted.into(),
-                });
-            }
-            TokenFailure::TemporarilyUnavailable => {
-                return Err(TokenError {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    error: "temporarily_unavailable",
-                    description: scripted.into(),
-                });
-            }
-            TokenFailure::ErrorIn200 => {
-                return Ok(reply::json_error(StatusCode::OK, "invalid_grant", scripted));
-            }
-            TokenFailure::MissingExpiresIn | TokenFailure::CommaScopes => {}
-        }
-    }
+    let failure = match scripted(sandbox, spec, grant_type) {
+        Scripted::Issue(failure) => failure,
+        Scripted::Answer(answer) => return answer,
+    };
 
     let issued = {
         let mut state = sandbox.lock();
@@ -607,6 +586,14 @@ fn token_response(
             }
             GrantType::RefreshToken => refresh(sandbox, &mut state, spec, oauth, &params)?,
             GrantType::LongLivedExchange => exchange_long_lived(&mut state, spec, oauth, &params)?,
+            // Served by `client_credentials_response` to the entries that use it;
+            // an authorization-code provider refuses the grant above.
+            GrantType::ClientCredentials => {
+                return Err(TokenError::bad_request(
+                    "unsupported_grant_type",
+                    "grant_type `client_credentials` is not supported",
+                ));
+            }
         }
     };
     tracing::info!(
@@ -617,6 +604,59 @@ fn token_response(
         "tokens issued"
     );
 
+    Ok(token_body(issued, failure, oauth.scope_separator))
+}
+
+/// Whether a request's body is a form.
+fn is_form(req: &HttpRequest) -> bool {
+    req.content_type()
+        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+}
+
+/// What a scripted failure makes of a token request.
+enum Scripted {
+    /// Answer this instead of issuing tokens.
+    Answer(Result<HttpResponse, TokenError>),
+    /// Issue tokens, altered as the failure (if any) says.
+    Issue(Option<TokenFailure>),
+}
+
+/// Takes the failure scripted for this provider and grant type, if any.
+fn scripted(sandbox: &Sandbox, spec: &ProviderSpec, grant_type: GrantType) -> Scripted {
+    let Some(failure) = sandbox.lock().take_failure(spec.id, grant_type) else {
+        return Scripted::Issue(None);
+    };
+    tracing::info!(
+        provider = spec.id,
+        ?failure,
+        ?grant_type,
+        "answering with a scripted failure"
+    );
+    let scripted = "scripted by the sandbox";
+    match failure {
+        TokenFailure::InvalidGrant => Scripted::Answer(Err(TokenError::bad_request("invalid_grant", scripted))),
+        TokenFailure::ServerError => Scripted::Answer(Err(TokenError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "server_error",
+            description: scripted.into(),
+        })),
+        TokenFailure::TemporarilyUnavailable => Scripted::Answer(Err(TokenError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: "temporarily_unavailable",
+            description: scripted.into(),
+        })),
+        TokenFailure::ErrorIn200 => Scripted::Answer(Ok(reply::json_error(
+            StatusCode::OK,
+            "invalid_grant",
+            scripted,
+        ))),
+        TokenFailure::MissingExpiresIn | TokenFailure::CommaScopes => Scripted::Issue(Some(failure)),
+    }
+}
+
+/// A successful token response (RFC 6749 section 5.1), changed as a scripted
+/// failure says.
+fn token_body(issued: Issued, failure: Option<TokenFailure>, separator: &str) -> HttpResponse {
     let mut body = Map::new();
     body.insert("access_token".into(), Value::from(issued.access_token));
     body.insert("token_type".into(), Value::from("Bearer"));
@@ -632,14 +672,109 @@ fn token_response(
         let separator = if failure == Some(TokenFailure::CommaScopes) {
             ","
         } else {
-            oauth.scope_separator
+            separator
         };
         body.insert("scope".into(), Value::from(issued.scopes.join(separator)));
     }
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
-        .json(Value::Object(body)))
+        .json(Value::Object(body))
+}
+
+/// `grant_type=client_credentials` (RFC 6749 section 4.4) for a provider whose users
+/// hold their own key pair: the pair its fake's catalog entry publishes is the one
+/// accepted; the token lives the sandbox's token lifetime, carries the spec's scopes
+/// (a narrower `scope` asked for is granted as asked), and comes without a refresh
+/// token (section 4.4.3).
+fn client_credentials_response(
+    sandbox: &Sandbox,
+    spec: &ProviderSpec,
+    req: &HttpRequest,
+    params: Vec<(String, String)>,
+) -> Result<HttpResponse, TokenError> {
+    let AuthSpec::ClientCredentials {
+        scopes,
+        client_id: id_field,
+        client_secret: secret_field,
+        client_auth,
+        ..
+    } = &spec.auth
+    else {
+        return Err(TokenError::bad_request(
+            "unsupported_grant_type",
+            "this provider does not use the client-credentials grant",
+        ));
+    };
+    if let Some(name) = repeated(&params) {
+        return Err(TokenError::bad_request(
+            "invalid_request",
+            format!("parameter `{name}` is given more than once"),
+        ));
+    }
+    let (client_id, client_secret, style) = presented_client(req, &params)?;
+    let accepted = sandbox.client_key_pair(spec.id, id_field.name, secret_field.name);
+    let Some((accepted_id, accepted_secret)) = accepted else {
+        return Err(TokenError::invalid_client(
+            "the sandbox publishes no key pair for this provider",
+        ));
+    };
+    if client_id != accepted_id || !secret::same_secret(&client_secret, &accepted_secret) {
+        return Err(TokenError::invalid_client("invalid client credentials"));
+    }
+    if style != *client_auth {
+        tracing::debug!(provider = spec.id, used = ?style, documented = ?client_auth, "client authenticated with the other style");
+    }
+    match param(&params, "grant_type") {
+        Some("client_credentials") => {}
+        None => {
+            return Err(TokenError::bad_request(
+                "invalid_request",
+                "grant_type is missing",
+            ));
+        }
+        Some(other) => {
+            return Err(TokenError::bad_request(
+                "unsupported_grant_type",
+                format!("grant_type `{other}` is not supported"),
+            ));
+        }
+    }
+    let granted: Vec<String> = match param(&params, "scope") {
+        None => scopes.iter().map(|s| (*s).to_owned()).collect(),
+        Some(asked) => {
+            let asked: Vec<String> = asked.split(' ').map(str::to_owned).collect();
+            if let Some(unknown) = asked.iter().find(|s| !scopes.contains(&s.as_str())) {
+                return Err(TokenError::bad_request(
+                    "invalid_scope",
+                    format!("scope `{unknown}` is not offered"),
+                ));
+            }
+            asked
+        }
+    };
+    let failure = match scripted(sandbox, spec, GrantType::ClientCredentials) {
+        Scripted::Issue(failure) => failure,
+        Scripted::Answer(answer) => return answer,
+    };
+    let issued = {
+        let mut state = sandbox.lock();
+        let grant = state.new_grant();
+        issue_for(
+            spec,
+            &mut state,
+            &granted,
+            grant,
+            false,
+            Some(sandbox.config().token_lifetime),
+        )?
+    };
+    tracing::info!(
+        provider = spec.id,
+        grant_type = GrantType::ClientCredentials.as_str(),
+        "tokens issued"
+    );
+    Ok(token_body(issued, failure, " "))
 }
 
 /// Checks the client's credentials (HTTP Basic or form fields, RFC 6749 section
@@ -651,7 +786,23 @@ fn authenticate_client(
     req: &HttpRequest,
     params: &[(String, String)],
 ) -> Result<String, TokenError> {
-    let (client_id, client_secret, style) = match req.headers().get(header::AUTHORIZATION) {
+    let (client_id, client_secret, style) = presented_client(req, params)?;
+    if client_id != CLIENT_ID || !secret::same_secret(&client_secret, CLIENT_SECRET) {
+        return Err(TokenError::invalid_client("invalid client credentials"));
+    }
+    if style != oauth.client_auth {
+        tracing::debug!(provider = spec.id, used = ?style, documented = ?oauth.client_auth, "client authenticated with the other style");
+    }
+    Ok(client_id)
+}
+
+/// The client id and secret a token request presents, and how: HTTP Basic or form
+/// fields, only one of them.
+fn presented_client(
+    req: &HttpRequest,
+    params: &[(String, String)],
+) -> Result<(String, String, TokenClientAuth), TokenError> {
+    match req.headers().get(header::AUTHORIZATION) {
         Some(value) => {
             let (id, secret) = value.to_str().ok().and_then(basic_credentials).ok_or_else(
                 || {
@@ -671,28 +822,19 @@ fn authenticate_client(
                     "client_id in the body differs from the Basic credentials",
                 ));
             }
-            (id, secret, TokenClientAuth::BasicHeader)
+            Ok((id, secret, TokenClientAuth::BasicHeader))
         }
         None => match (param(params, "client_id"), param(params, "client_secret")) {
-            (Some(id), Some(secret)) => (
+            (Some(id), Some(secret)) => Ok((
                 id.to_owned(),
                 secret.to_owned(),
                 TokenClientAuth::RequestBody,
-            ),
-            _ => {
-                return Err(TokenError::invalid_client(
-                    "client authentication is missing (HTTP Basic or client_id and client_secret)",
-                ));
-            }
+            )),
+            _ => Err(TokenError::invalid_client(
+                "client authentication is missing (HTTP Basic or client_id and client_secret)",
+            )),
         },
-    };
-    if client_id != CLIENT_ID || !secret::same_secret(&client_secret, CLIENT_SECRET) {
-        return Err(TokenError::invalid_client("invalid client credentials"));
     }
-    if style != oauth.client_auth {
-        tracing::debug!(provider = spec.id, used = ?style, documented = ?oauth.client_auth, "client authenticated with the other style");
-    }
-    Ok(client_id)
 }
 
 /// The client id and secret of an `Authorization: Basic` value; each is form-encoded

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod authorize;
+mod client_credentials;
 mod errors;
 mod exchange;
 mod long_lived;

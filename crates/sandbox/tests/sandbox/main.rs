@@ -7,6 +7,7 @@
 mod authorize;
 mod builtin;
 mod catalog;
+mod client_credentials;
 mod consent;
 mod control;
 mod exchange;

@@ -12,7 +12,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use junction_core::{
     AuthSpec, Category, ConfigField, OAuth2Spec, RateBudget, RefreshBehaviour, StreamSpec,
     TokenClientAuth,
-    fake::{FakeContext, FakeRequest, FakeResponse, ProviderFake, TokenStatus},
+    fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake, TokenStatus},
     spec::ProviderSpec,
 };
 use junction_sandbox::{CLIENT_ID, CLIENT_SECRET, RunningSandbox, Sandbox, SandboxConfig};
@@ -28,6 +28,11 @@ pub const NO_REFRESH: &str = "forever";
 pub const EXTRA_PARAMS: &str = "offline";
 /// An API-key provider with a fake but no OAuth server.
 pub const API_KEY: &str = "keyed";
+/// A client-credentials provider: users hold a key pair, its fake publishes one.
+pub const KEY_PAIR: &str = "paired";
+/// The key pair the `paired` fake's catalog entry publishes.
+pub const PAIR_ID: &str = "paired-client";
+pub const PAIR_SECRET: &str = "paired-secret";
 
 pub const REDIRECT_URI: &str = "http://app.example.test/oauth/callback";
 
@@ -139,6 +144,25 @@ pub fn specs() -> Vec<ProviderSpec> {
         fields: vec![ConfigField::secret("api_key", "API key", "")],
     };
     specs.push(keyed);
+    let mut paired = oauth_spec(
+        KEY_PAIR,
+        "Paired",
+        oauth(
+            vec![],
+            " ",
+            false,
+            RefreshBehaviour::None,
+            TokenClientAuth::BasicHeader,
+        ),
+    );
+    paired.auth = AuthSpec::ClientCredentials {
+        token_url: "https://example.invalid/v1/oauth/token",
+        scopes: vec!["surveys:read", "users:delete"],
+        client_auth: TokenClientAuth::RequestBody,
+        client_id: ConfigField::secret("client_id", "Client ID", ""),
+        client_secret: ConfigField::secret("client_secret", "Client secret", ""),
+    };
+    specs.push(paired);
     specs
 }
 
@@ -154,13 +178,20 @@ pub struct Seen {
 pub struct RecordingFake {
     pub id: &'static str,
     pub seen: Mutex<Vec<Seen>>,
+    pub entry: CatalogEntry,
 }
 
 impl RecordingFake {
     pub fn new(id: &'static str) -> Arc<Self> {
+        Self::listed(id, CatalogEntry::default())
+    }
+
+    /// A fake whose catalog entry is `entry`.
+    pub fn listed(id: &'static str, entry: CatalogEntry) -> Arc<Self> {
         Arc::new(Self {
             id,
             seen: Mutex::new(Vec::new()),
+            entry,
         })
     }
 
@@ -177,6 +208,10 @@ impl RecordingFake {
 impl ProviderFake for RecordingFake {
     fn provider_id(&self) -> &'static str {
         self.id
+    }
+
+    fn catalog(&self) -> CatalogEntry {
+        self.entry.clone()
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
@@ -212,6 +247,8 @@ pub struct Harness {
     pub rotor_fake: Arc<RecordingFake>,
     /// The fake mounted at `/keyed/`.
     pub keyed_fake: Arc<RecordingFake>,
+    /// The fake mounted at `/paired/`.
+    pub paired_fake: Arc<RecordingFake>,
 }
 
 /// A PKCE verifier and its S256 challenge.
@@ -291,10 +328,16 @@ pub async fn start() -> Harness {
 pub async fn start_with(config: SandboxConfig) -> Harness {
     let rotor_fake = RecordingFake::new(ROTATING);
     let keyed_fake = RecordingFake::new(API_KEY);
+    let paired_fake = RecordingFake::listed(
+        KEY_PAIR,
+        CatalogEntry::default()
+            .credential("client_id", PAIR_ID)
+            .credential("client_secret", PAIR_SECRET),
+    );
     let sandbox = Sandbox::with_providers(
         config,
         specs(),
-        vec![rotor_fake.clone(), keyed_fake.clone()],
+        vec![rotor_fake.clone(), keyed_fake.clone(), paired_fake.clone()],
     );
     let bind: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let running = junction_sandbox::spawn_sandbox(sandbox, bind)
@@ -309,6 +352,7 @@ pub async fn start_with(config: SandboxConfig) -> Harness {
         http,
         rotor_fake,
         keyed_fake,
+        paired_fake,
     }
 }
 
