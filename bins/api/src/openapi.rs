@@ -66,6 +66,7 @@ use crate::{
         (name = "jobs", description = "Dead letters and queue statistics"),
         (name = "webhooks", description = "Inbound provider webhooks and the stored events"),
         (name = "actions", description = "Provider actions (send an email, refund a charge) and their runs"),
+        (name = "cross-posts", description = "One article published to several blog integrations, each pointing to its canonical URL, and edited where the platform allows"),
         (name = "alerts", description = "KPI alert rules and the notifications sent"),
         (name = "outbound", description = "Outbound webhooks: the client app's endpoints, the events sent to them and every delivery attempt"),
         (name = "notifications", description = "Who hears of failures and how, the weekly KPI report, and the email suppression list"),

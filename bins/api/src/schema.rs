@@ -560,6 +560,86 @@ pub fn option_field() -> Object {
     one_of(names)
 }
 
+/// A URL every platform takes (the rule of return URLs).
+pub fn web_url() -> Object {
+    described(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(junction_app::connect_sessions::MAX_RETURN_URL_CHARS))
+            .pattern(Some(junction_app::connect_sessions::return_url_pattern()))
+            .build(),
+        "`http://` or `https://`, a host name or an IPv4 address, an optional port, path \
+         and query; no fragment, spaces or control characters; at most 2048 characters.",
+    )
+}
+
+/// [`web_url`], or `null` (none, or unchanged).
+pub fn web_url_or_null() -> Object {
+    or_null(web_url())
+}
+
+/// An article's title.
+pub fn article_title() -> Object {
+    described(
+        one_line(junction_app::cross_posts::MAX_TITLE_CHARS),
+        "One line of 1-250 characters, not all spaces.",
+    )
+}
+
+/// [`article_title`], or `null` (unchanged).
+pub fn article_title_or_null() -> Object {
+    or_null(article_title())
+}
+
+/// An article's Markdown body.
+pub fn article_body() -> Object {
+    described(
+        not_blank(Some(junction_app::cross_posts::MAX_BODY_CHARS)),
+        "Markdown, 1-400000 characters, not all spaces.",
+    )
+}
+
+/// [`article_body`], or `null` (unchanged).
+pub fn article_body_or_null() -> Object {
+    or_null(article_body())
+}
+
+/// An article's tags.
+pub fn article_tags() -> Array {
+    ArrayBuilder::new()
+        .items(one_line(junction_app::cross_posts::MAX_TAG_CHARS))
+        .max_items(Some(junction_app::cross_posts::MAX_TAGS))
+        .unique_items(true)
+        .description(Some(
+            "At most 10 distinct tags, each one line of 1-50 characters; every platform \
+             takes its first few.",
+        ))
+        .build()
+}
+
+/// [`article_tags`], or `null` (unchanged).
+pub fn article_tags_or_null() -> Array {
+    let mut array = article_tags();
+    array.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+    array
+}
+
+/// An article's description, or `null` (none, or unchanged).
+pub fn article_description_or_null() -> Object {
+    described(
+        or_null(one_line(junction_app::cross_posts::MAX_DESCRIPTION_CHARS)),
+        "One line of 1-500 characters, where the platform shows one.",
+    )
+}
+
+/// An article's series, or `null` (none, or unchanged).
+pub fn article_series_or_null() -> Object {
+    described(
+        or_null(one_line(junction_app::cross_posts::MAX_SERIES_CHARS)),
+        "One line of 1-100 characters, where the platform has series (Dev.to).",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use base64::{Engine, engine::general_purpose::STANDARD};

@@ -100,39 +100,29 @@ impl App {
             provider_idempotency_key(workspace_id, integration_id, action, client_key, run_id);
         let queued = spec.long_running || queue;
         let mut tx = self.begin(workspace_id).await?;
-        let run = repo::action_runs::create(
-            tx.conn(),
-            NewActionRun {
-                id: run_id,
-                workspace_id,
-                integration_id,
-                action,
-                mode: if queued {
-                    ActionMode::Queued
-                } else {
-                    ActionMode::Inline
-                },
-                input: &input,
-                provider_idempotency_key: &key,
-                suppressed_recipients: &suppressed,
-            },
-        )
-        .await?;
+        let new_run = NewActionRun {
+            id: run_id,
+            workspace_id,
+            integration_id,
+            action,
+            mode: ActionMode::Queued,
+            input: &input,
+            provider_idempotency_key: &key,
+            suppressed_recipients: &suppressed,
+        };
         if queued {
-            let job_id = outbox::stage(tx.conn(), &Job::of_action_run(&run)).await?;
-            log(
-                &mut tx,
-                workspace_id,
-                integration_id,
-                LogLevel::Info,
-                Operation::Action,
-                &format!("action `{action}` queued"),
-                json!({"action_run_id": run.id, "job_id": job_id}),
-            )
-            .await?;
+            let run = queue_action(&mut tx, new_run).await?;
             tx.commit().await?;
             return Ok(ActionOutcome::Queued(run));
         }
+        let run = repo::action_runs::create(
+            tx.conn(),
+            NewActionRun {
+                mode: ActionMode::Inline,
+                ..new_run
+            },
+        )
+        .await?;
         repo::action_runs::start_attempt(tx.conn(), run.id).await?;
         tx.commit().await?;
 
@@ -556,6 +546,36 @@ fn drop_recipients(
         });
     }
     screened
+}
+
+/// Records a queued action run and stages its job, in the caller's transaction: the
+/// job is sent when (and only if) the transaction commits, with whatever else the
+/// caller wrote (a cross-post and its platforms).
+pub(crate) async fn queue_action(
+    tx: &mut junction_store::WorkspaceTx,
+    new: NewActionRun<'_>,
+) -> Result<ActionRun> {
+    let (workspace_id, integration_id, action) = (new.workspace_id, new.integration_id, new.action);
+    let run = repo::action_runs::create(
+        tx.conn(),
+        NewActionRun {
+            mode: ActionMode::Queued,
+            ..new
+        },
+    )
+    .await?;
+    let job_id = outbox::stage(tx.conn(), &Job::of_action_run(&run)).await?;
+    log(
+        tx,
+        workspace_id,
+        integration_id,
+        LogLevel::Info,
+        Operation::Action,
+        &format!("action `{action}` queued"),
+        json!({"action_run_id": run.id, "job_id": job_id}),
+    )
+    .await?;
+    Ok(run)
 }
 
 /// The key sent to the provider for every attempt of one request. Derived, never the

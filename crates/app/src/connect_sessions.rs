@@ -265,7 +265,7 @@ pub(crate) fn check_return_urls(urls: &[String], errors: &mut Vec<FieldError>) -
     }
     let mut kept: Vec<String> = Vec::new();
     for (i, raw) in urls.iter().enumerate() {
-        match parse_return_url(raw) {
+        match parse_web_url(raw) {
             Some(url) => {
                 let url = url.to_string();
                 if !kept.contains(&url) {
@@ -274,19 +274,19 @@ pub(crate) fn check_return_urls(urls: &[String], errors: &mut Vec<FieldError>) -
             }
             None => errors.push(FieldError::new(
                 &format!("connect_return_urls[{i}]"),
-                RETURN_URL_RULE,
+                WEB_URL_RULE,
             )),
         }
     }
     kept
 }
 
-const RETURN_URL_RULE: &str = "must be http:// or https:// followed by a host name or an IPv4 \
+pub(crate) const WEB_URL_RULE: &str = "must be http:// or https:// followed by a host name or an IPv4 \
      address, an optional port, path and query — no fragment, spaces or control characters, \
      at most 2048 characters";
 
-/// A return URL by the one rule, or `None`.
-fn parse_return_url(raw: &str) -> Option<Url> {
+/// A URL by the one rule of return URLs (a canonical URL follows it too), or `None`.
+pub(crate) fn parse_web_url(raw: &str) -> Option<Url> {
     if raw.chars().count() > MAX_RETURN_URL_CHARS
         || !return_url_regex().is_some_and(|regex| regex.is_match(raw))
     {
@@ -381,15 +381,15 @@ impl App {
                 format!("must be {MIN_EXPIRES_IN_SECONDS}-{MAX_EXPIRES_IN_SECONDS} seconds"),
             ));
         }
-        let return_url = parse_return_url(&request.return_url);
+        let return_url = parse_web_url(&request.return_url);
         if return_url.is_none() {
-            errors.push(FieldError::new("return_url", RETURN_URL_RULE));
+            errors.push(FieldError::new("return_url", WEB_URL_RULE));
         }
         if !errors.is_empty() {
             return Err(Error::validation(errors));
         }
         let Some(return_url) = return_url else {
-            return Err(Error::field("return_url", RETURN_URL_RULE));
+            return Err(Error::field("return_url", WEB_URL_RULE));
         };
         let mut tx = self.begin(workspace_id).await?;
         let workspace = repo::workspaces::get(tx.conn(), workspace_id).await?;
@@ -653,7 +653,7 @@ mod tests {
             "https://a-b.example.co.uk:65535/",
             "http://127.0.0.1:8080/connected",
         ] {
-            assert!(parse_return_url(good).is_some(), "{good}");
+            assert!(parse_web_url(good).is_some(), "{good}");
         }
         for bad in [
             "ftp://example.com",
@@ -664,7 +664,7 @@ mod tests {
             "https://example.com:65536/",
             "javascript:alert(1)",
         ] {
-            assert!(parse_return_url(bad).is_none(), "{bad}");
+            assert!(parse_web_url(bad).is_none(), "{bad}");
         }
     }
 

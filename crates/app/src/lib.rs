@@ -48,6 +48,7 @@ pub mod config;
 pub mod connect;
 pub mod connect_sessions;
 pub mod connections;
+pub mod cross_posts;
 pub mod dashboard;
 pub mod data;
 pub mod dead_letters;

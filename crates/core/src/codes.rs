@@ -114,6 +114,7 @@ error_codes! {
     IntegrationNeedsReauth => ("integration_needs_reauth", Conflict, 409, "The integration must be reconnected.");
     IntegrationNeedsSetup => ("integration_needs_setup", Conflict, 409, "The integration's setup is not finished: a required setting is still to be chosen.");
     ConnectSessionUsed => ("connect_session_used", Conflict, 409, "The connect session already connected this provider.");
+    CrossPostExists => ("cross_post_exists", Conflict, 409, "An article with this canonical URL is already cross-posted: edit that one.");
     WebhookSignatureInvalid => ("webhook_signature_invalid", InvalidRequest, 400, "The webhook signature is missing, invalid or stale.");
     WebhookNotConfigured => ("webhook_not_configured", InvalidRequest, 400, "The integration cannot take webhooks until its signing secret is set.");
     WebhookPayloadInvalid => ("webhook_payload_invalid", InvalidRequest, 422, "The webhook's signature holds but its body is not a payload the provider sends.");

@@ -629,7 +629,7 @@ impl ActionSpec {
 }
 
 /// The field name of problems with the input as a whole.
-const ROOT_FIELD: &str = "input";
+pub const ROOT_FIELD: &str = "input";
 
 /// `/items/0/price` → `items[0].price`; the root → [`ROOT_FIELD`].
 fn field_path(location: &jsonschema::paths::Location) -> String {

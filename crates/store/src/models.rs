@@ -753,3 +753,35 @@ pub struct ConnectSession {
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
+
+/// An article cross-posted to several blog integrations; its canonical URL is its
+/// identity within the workspace.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = cross_posts, check_for_backend(diesel::pg::Pg))]
+pub struct CrossPost {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub canonical_url: String,
+    /// The article as last written (title, body, tags, ...).
+    pub article: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One platform of a cross-post: the runs that publish and update the post there.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = cross_post_targets, check_for_backend(diesel::pg::Pg))]
+pub struct CrossPostTarget {
+    pub cross_post_id: Uuid,
+    pub workspace_id: Uuid,
+    pub integration_id: Uuid,
+    /// Where the client listed it.
+    pub position: i16,
+    /// Platform-specific input the client gave.
+    pub options: serde_json::Value,
+    pub publish_run_id: Uuid,
+    pub update_run_id: Option<Uuid>,
+    /// What the platform could not take (tags beyond its limit, an edit it allows
+    /// not), in words.
+    pub notes: Vec<String>,
+}

@@ -469,6 +469,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    cross_posts (id) {
+        id -> Uuid,
+        workspace_id -> Uuid,
+        canonical_url -> Text,
+        article -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    cross_post_targets (cross_post_id, integration_id) {
+        cross_post_id -> Uuid,
+        workspace_id -> Uuid,
+        integration_id -> Uuid,
+        position -> Int2,
+        options -> Jsonb,
+        publish_run_id -> Uuid,
+        update_run_id -> Nullable<Uuid>,
+        notes -> Array<Text>,
+    }
+}
+
 diesel::joinable!(webhook_endpoint_secrets -> webhook_endpoints (endpoint_id));
 diesel::joinable!(outbound_deliveries -> outbound_events (event_id));
 diesel::joinable!(outbound_deliveries -> webhook_endpoints (endpoint_id));
@@ -503,4 +527,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     dashboard_sessions,
     dashboard_sign_in_links,
     connect_sessions,
+    cross_posts,
+    cross_post_targets,
 );

@@ -10,6 +10,7 @@ pub mod actions;
 pub mod alerts;
 pub mod connect;
 pub mod connect_sessions;
+pub mod cross_posts;
 pub mod data;
 pub mod dead_letters;
 pub mod email_suppressions;
@@ -70,6 +71,10 @@ pub fn mount(cfg: &mut ServiceConfig) {
         .service(actions::perform)
         .service(actions::list)
         .service(actions::get)
+        .service(cross_posts::create)
+        .service(cross_posts::list)
+        .service(cross_posts::get)
+        .service(cross_posts::edit)
         .service(webhooks::receive)
         .service(webhooks::handshake)
         .service(webhooks::list)

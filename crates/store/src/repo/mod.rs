@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod api_keys;
 pub mod connect_sessions;
 pub mod credentials;
+pub mod cross_posts;
 pub mod dashboard_sessions;
 pub mod dashboard_sign_in_links;
 pub mod dead_letters;

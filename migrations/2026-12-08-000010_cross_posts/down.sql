@@ -1,0 +1,2 @@
+DROP TABLE cross_post_targets;
+DROP TABLE cross_posts;
