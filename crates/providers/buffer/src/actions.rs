@@ -18,7 +18,7 @@
 //! (`"deduplicated": true`) instead of creating another. Deleting is idempotent by
 //! nature: a post already gone (`NotFoundError`) counts as deleted.
 
-use chrono::{DateTime, Duration as Span, SecondsFormat, Utc};
+use chrono::{DateTime, Duration as Span, SecondsFormat, SubsecRound, Utc};
 use junction_core::{ActionOutcome, AdapterError, Connection, spec::ProviderSpec};
 use junction_toolkit::{
     Client, Fetched, PageToken, Paging, graphql,
@@ -108,7 +108,9 @@ fn post_input(
 ) -> Result<(Map<String, Value>, Mode, Option<DateTime<Utc>>), AdapterError> {
     let post: NewPost = checked(spec, CREATE_POST, input)?;
     let fields = Input::new(input)?;
-    let due_at = fields.date_time("due_at")?;
+    // Buffer keeps times to the millisecond: the look-up for an earlier try compares
+    // at that precision.
+    let due_at = fields.date_time("due_at")?.map(|at| at.trunc_subsecs(3));
     match (post.mode, due_at) {
         (Mode::Scheduled, None) => {
             return Err(fields.invalid("due_at", "is required when mode is scheduled"));

@@ -5,16 +5,18 @@ use std::sync::Arc;
 
 use junction_buffer::{
     API, Buffer, PAGING,
-    sandbox::{BufferFake, SANDBOX_API_KEY},
+    ops::POSTS,
+    sandbox::{BufferFake, MAIN_ORGANIZATION, SANDBOX_API_KEY},
 };
 use junction_conformance::{Description, FakeList, FakeServer, Suite, TokenTable};
 use junction_core::Adapter;
+use serde_json::json;
 
 use crate::support::connection;
 
-async fn server() -> FakeServer {
-    // The fake checks credentials of its own: no token authority to ask.
-    FakeServer::start(Arc::new(BufferFake), TokenTable::default()).await
+pub async fn server() -> FakeServer {
+    // The fake checks keys of its own: no token authority to ask.
+    FakeServer::start(Arc::new(BufferFake::default()), TokenTable::default()).await
 }
 
 #[tokio::test]
@@ -24,10 +26,16 @@ async fn buffer_passes_the_conformance_suite() {
     let (good, rejected) = (connection(SANDBOX_API_KEY), connection("revoked_key"));
     // A refused key stays refused: no refresh can help.
     let refreshable = false;
-    // The table checks: each error rule replayed in the provider's envelope, the
-    // fake's own refusals read by it, the cursor paging walked over a synthetic list
-    // and over the fake's items, the auth mode sent as described and accepted.
-    let description = Description::new(&API).paging_on(&PAGING, FakeList::get("items"));
+    // The table checks: each error rule replayed in Buffer's `errors[]` envelope (at
+    // an HTTP status and in a 200 body), the fake's own refusals read by it, the
+    // GraphQL connection walked over a synthetic list and over the fake's posts, the
+    // Bearer key sent as described and accepted.
+    let posts = FakeList::post(
+        "",
+        json!({"query": POSTS, "variables": {"input": {"organizationId": MAIN_ORGANIZATION}}}),
+    )
+    .id(Some("/node/id"));
+    let description = Description::new(&API).paging_on(&PAGING, posts);
     let report = Suite::new(adapter, good, rejected, refreshable)
         .with_description(description)
         .run(&server)

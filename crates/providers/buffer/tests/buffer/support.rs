@@ -2,12 +2,11 @@
 
 use junction_core::{Connection, IntegrationId, WorkspaceId};
 use secrecy::SecretString;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// A connection with the API key `key`, reading 30 days back.
 pub fn connection(key: &str) -> Connection {
-    let secrets = [("api_key".to_owned(), SecretString::from(key.to_owned()))];
-    with(json!({"lookback_days": 30}), secrets.into(), None)
+    keyed(key, json!({"lookback_days": 30}))
 }
 
 /// A connection with a made-up key (wiremock takes any).
@@ -15,17 +14,19 @@ pub fn any() -> Connection {
     connection("test_key")
 }
 
-fn with(
-    config: serde_json::Value,
-    secrets: std::collections::BTreeMap<String, SecretString>,
-    access_token: Option<SecretString>,
-) -> Connection {
+/// A connection with a made-up key and `config`.
+pub fn with_config(config: Value) -> Connection {
+    keyed("test_key", config)
+}
+
+fn keyed(key: &str, config: Value) -> Connection {
+    let secrets = [("api_key".to_owned(), SecretString::from(key.to_owned()))];
     Connection {
         workspace_id: WorkspaceId::new(),
         integration_id: IntegrationId::new(),
         config: config.as_object().cloned().unwrap(),
-        secrets,
-        access_token,
+        secrets: secrets.into(),
+        access_token: None,
         token_expires_at: None,
     }
 }
