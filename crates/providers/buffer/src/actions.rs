@@ -101,11 +101,16 @@ pub(crate) async fn run(
     }
 }
 
+/// A checked `create_post` input: Buffer's `CreatePostInput`, the mode, the time.
+#[derive(Debug)]
+struct PostInput {
+    body: Map<String, Value>,
+    mode: Mode,
+    due_at: Option<DateTime<Utc>>,
+}
+
 /// Buffer's `CreatePostInput` of a checked `create_post` input, and the due time.
-fn post_input(
-    spec: &ProviderSpec,
-    input: &Value,
-) -> Result<(Map<String, Value>, Mode, Option<DateTime<Utc>>), AdapterError> {
+fn post_input(spec: &ProviderSpec, input: &Value) -> Result<PostInput, AdapterError> {
     let post: NewPost = checked(spec, CREATE_POST, input)?;
     let fields = Input::new(input)?;
     // Buffer keeps times to the millisecond: the look-up for an earlier try compares
@@ -142,7 +147,11 @@ fn post_input(
     if let Some(idea) = post.idea_id {
         body.insert("ideaId".into(), json!(idea));
     }
-    Ok((body, post.mode, due_at))
+    Ok(PostInput {
+        body,
+        mode: post.mode,
+        due_at,
+    })
 }
 
 async fn create_post(
@@ -151,7 +160,7 @@ async fn create_post(
     input: &Value,
     idempotency_key: Option<&str>,
 ) -> Result<ActionOutcome, AdapterError> {
-    let (body, mode, due_at) = post_input(spec, input)?;
+    let PostInput { body, mode, due_at } = post_input(spec, input)?;
     if idempotency_key.is_some()
         && let Some(existing) = find_same_post(client, &body, mode, due_at).await?
     {
@@ -461,7 +470,7 @@ mod tests {
     #[test]
     fn modes_map_to_buffer_inputs() {
         let spec = crate::spec::spec();
-        let (body, mode, _) = post_input(
+        let PostInput { body, mode, .. } = post_input(
             spec,
             &json!({"channel_id": "c", "text": "hi", "mode": "draft"}),
         )
@@ -471,7 +480,7 @@ mod tests {
             (json!("addToQueue"), json!(true))
         );
         assert_eq!(mode, Mode::Draft);
-        let (body, ..) = post_input(
+        let PostInput { body, .. } = post_input(
             spec,
             &json!({"channel_id": "c", "text": "hi", "mode": "scheduled", "due_at": "2026-04-02T10:00:00+02:00"}),
         )
