@@ -95,7 +95,7 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
         #[cfg(feature = "meta-ads")]
         Arc::new(junction_meta_ads::sandbox::MetaAdsFake),
         #[cfg(feature = "buffer")]
-        Arc::new(junction_buffer::sandbox::BufferFake),
+        Arc::new(junction_buffer::sandbox::BufferFake::default()),
     ]
 }
 
