@@ -122,6 +122,7 @@
 //! | [`data`] | a provider's objects read field by field ([`data::Fields`]), numbers written as strings, a day's KPI points, rows to records and points, webhook effects |
 //! | [`described`] | a spec's streams and actions kept as JSON data files |
 //! | [`choices`] | a config field's choices as the provider lists them ([`choices::Choices`]), for the adapter's `options` |
+//! | [`graphql`] | GraphQL over HTTP: the request body, the answer's `data`, a connection's nodes, a union member's type |
 //! | [`form`] | bracketed form bodies (`items[0][price]=...`): encoding, and decoding for fakes |
 //! | [`input`] | an action's input read field by field, errors naming the field |
 //! | [`memo`] | [`TokenMemo`]: what a provider says about a token, looked up once (a data center) |
@@ -142,6 +143,7 @@ pub mod errors;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod form;
+pub mod graphql;
 pub mod input;
 pub mod memo;
 pub mod oauth;

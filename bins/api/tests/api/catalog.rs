@@ -20,6 +20,7 @@ async fn every_catalog_entry_connects_and_syncs_with_the_catalogs_values_alone()
     assert_eq!(
         ids,
         [
+            "buffer",
             "google-analytics",
             "kit",
             "kit-oauth",
