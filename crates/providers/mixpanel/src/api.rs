@@ -55,7 +55,9 @@ const ERRORS: ErrorTable = ErrorTable {
     rules: &[
         ErrorRule::status(429).rate_limited(),
         ErrorRule::status(402).invalid().message(PLAN),
-        ErrorRule::status(403).unauthorized(false).message(NO_ACCESS),
+        ErrorRule::status(403)
+            .unauthorized(false)
+            .message(NO_ACCESS),
         ErrorRule::status(413).invalid().message(TOO_LARGE),
     ],
     in_success_body: None,
@@ -147,7 +149,10 @@ pub const INGESTION_API: HttpApi = HttpApi {
 };
 
 /// The Query API client of a connection.
-pub(crate) fn query<'a>(ctx: &'a Context, conn: &'a Connection) -> Result<Client<'a>, AdapterError> {
+pub(crate) fn query<'a>(
+    ctx: &'a Context,
+    conn: &'a Connection,
+) -> Result<Client<'a>, AdapterError> {
     Client::new(ctx, spec::spec(), &QUERY_API, conn)
 }
 

@@ -73,36 +73,39 @@ pub(crate) async fn read(
     let lookback = LOOKBACK.read_u32(conn)?;
     let plan = WindowRead::plan::<Cursor>(request.cursor.as_ref(), EVENTS, today, lookback)?;
     let day = match &plan.page {
-        PageToken::Cursor(day) => day
-            .parse::<NaiveDate>()
-            .map_err(|_| AdapterError::invalid_field("cursor", "is not a cursor of the `events` stream"))?,
+        PageToken::Cursor(day) => day.parse::<NaiveDate>().map_err(|_| {
+            AdapterError::invalid_field("cursor", "is not a cursor of the `events` stream")
+        })?,
         _ => plan.days.start,
     };
     let project = PROJECT_ID.require(conn)?;
     let events = EXPORT_EVENTS.read(conn)?;
     let date = day.format("%Y-%m-%d").to_string();
-    let mut http = client
-        .request(Method::GET, "export")?
-        .query(&[
-            ("project_id", project.as_str()),
-            ("from_date", date.as_str()),
-            ("to_date", date.as_str()),
-        ]);
+    let mut http = client.request(Method::GET, "export")?.query(&[
+        ("project_id", project.as_str()),
+        ("from_date", date.as_str()),
+        ("to_date", date.as_str()),
+    ]);
     if !events.is_empty() {
-        let list = serde_json::to_string(&events)
-            .map_err(|_| AdapterError::invalid_field(EXPORT_EVENTS.text.name, "cannot be encoded"))?;
+        let list = serde_json::to_string(&events).map_err(|_| {
+            AdapterError::invalid_field(EXPORT_EVENTS.text.name, "cannot be encoded")
+        })?;
         http = http.query(&[("event", list)]);
     }
     let body = download(client, http).await?;
     let records = parse(&body)?;
-    let following = (day < plan.days.end).then(|| PageToken::Cursor((day + chrono::Days::new(1)).to_string()));
+    let following =
+        (day < plan.days.end).then(|| PageToken::Cursor((day + chrono::Days::new(1)).to_string()));
     let next_start = (plan.days.end - chrono::Duration::days(REREAD_DAYS)).max(plan.days.start);
     let (next, more) = plan.advance::<Cursor>(following, next_start);
     cursor::page(records, Vec::new(), &next, more)
 }
 
 /// The export's answer, whole, at most [`MAX_DAY_BYTES`].
-async fn download(client: &Client<'_>, request: reqwest::RequestBuilder) -> Result<Vec<u8>, AdapterError> {
+async fn download(
+    client: &Client<'_>,
+    request: reqwest::RequestBuilder,
+) -> Result<Vec<u8>, AdapterError> {
     let mut response = client.send(request).await?;
     let mut body = Vec::new();
     while let Some(chunk) = response
@@ -137,7 +140,10 @@ pub(crate) fn parse(body: &[u8]) -> Result<Vec<Record>, AdapterError> {
             continue;
         }
         let event: Value = serde_json::from_str(line).map_err(|_| {
-            AdapterError::unavailable(format!("malformed export: line {} is not JSON", line_no + 1))
+            AdapterError::unavailable(format!(
+                "malformed export: line {} is not JSON",
+                line_no + 1
+            ))
         })?;
         let record = record(event).ok_or_else(|| {
             AdapterError::unavailable(format!(
@@ -145,7 +151,9 @@ pub(crate) fn parse(body: &[u8]) -> Result<Vec<Record>, AdapterError> {
                 line_no + 1
             ))
         })?;
-        let order = records.get(&record.external_id).map_or(line_no, |(order, _)| *order);
+        let order = records
+            .get(&record.external_id)
+            .map_or(line_no, |(order, _)| *order);
         records.insert(record.external_id.clone(), (order, record));
     }
     let mut records: Vec<(usize, Record)> = records.into_values().collect();
@@ -198,7 +206,10 @@ mod tests {
         let records = parse(body.as_bytes()).unwrap();
         assert_eq!(records.len(), 2);
         // The later copy wins, in the first copy's place.
-        assert_eq!(records[0].data["properties"]["mp_processing_time_ms"], 1602625799999_i64);
+        assert_eq!(
+            records[0].data["properties"]["mp_processing_time_ms"],
+            1602625799999_i64
+        );
         assert_eq!(records[0].external_id.len(), 64);
         assert!(parse(b"{\"event\":\"x\"}\n").is_err());
         assert!(parse(b"{\"event\":\"x\",\"prop").is_err());

@@ -107,7 +107,9 @@ pub(crate) async fn run(
                 index,
                 insert_id: event.insert_id.clone(),
                 field: None,
-                message: format!("the event is larger than Mixpanel's limit of {MAX_EVENT_BYTES} bytes"),
+                message: format!(
+                    "the event is larger than Mixpanel's limit of {MAX_EVENT_BYTES} bytes"
+                ),
             });
             continue;
         }
@@ -140,6 +142,7 @@ pub(crate) async fn run(
 }
 
 /// An event as it is sent: its JSON text (with the `$insert_id`) and that id.
+#[derive(Debug)]
 struct Prepared {
     text: String,
     insert_id: String,
@@ -153,12 +156,19 @@ fn prepared(
     idempotency_key: Option<&str>,
 ) -> Result<Prepared, AdapterError> {
     let field = format!("events[{index}]");
-    let invalid = |what: &str, message: &str| AdapterError::invalid_field(format!("{field}.{what}"), message);
+    let invalid =
+        |what: &str, message: &str| AdapterError::invalid_field(format!("{field}.{what}"), message);
     let Some(object) = event.as_object() else {
-        return Err(AdapterError::invalid_field(field, "must be an event object"));
+        return Err(AdapterError::invalid_field(
+            field,
+            "must be an event object",
+        ));
     };
     if let Some(extra) = object.keys().find(|k| *k != "event" && *k != "properties") {
-        return Err(invalid(extra, "is not a field of an event (`event`, `properties`)"));
+        return Err(invalid(
+            extra,
+            "is not a field of an event (`event`, `properties`)",
+        ));
     }
     match object.get("event") {
         Some(Value::String(name)) if !name.trim().is_empty() => {}
@@ -234,7 +244,9 @@ async fn send(
         .map_err(|_| AdapterError::unavailable("Mixpanel's answer to an import was cut off"))?
     {
         if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(AdapterError::unavailable("Mixpanel's answer to an import is too long"));
+            return Err(AdapterError::unavailable(
+                "Mixpanel's answer to an import is too long",
+            ));
         }
         bytes.extend_from_slice(&chunk);
     }
@@ -269,7 +281,9 @@ async fn send(
             index,
             insert_id: events[index].insert_id.clone(),
             field: record.field,
-            message: record.message.unwrap_or_else(|| "refused by Mixpanel".into()),
+            message: record
+                .message
+                .unwrap_or_else(|| "refused by Mixpanel".into()),
         });
     }
     Ok(answer.num_records_imported.unwrap_or(0))
@@ -281,7 +295,8 @@ mod tests {
 
     #[test]
     fn insert_ids_are_derived_from_the_key_and_position_or_kept() {
-        let event = json!({"event": "Signup", "properties": {"time": 1618716477, "distinct_id": "u1"}});
+        let event =
+            json!({"event": "Signup", "properties": {"time": 1618716477, "distinct_id": "u1"}});
         let a = prepared(&event, 0, Some("key-1")).unwrap();
         let again = prepared(&event, 0, Some("key-1")).unwrap();
         let next = prepared(&event, 1, Some("key-1")).unwrap();
@@ -294,7 +309,10 @@ mod tests {
         assert_eq!(sent["properties"]["$insert_id"], a.insert_id.as_str());
         // Without a key, the content decides.
         let unkeyed = prepared(&event, 0, None).unwrap();
-        assert_eq!(unkeyed.insert_id, prepared(&event, 0, None).unwrap().insert_id);
+        assert_eq!(
+            unkeyed.insert_id,
+            prepared(&event, 0, None).unwrap().insert_id
+        );
         let given = json!({"event": "x", "properties": {"$insert_id": "abc-123"}});
         assert_eq!(prepared(&given, 3, Some("k")).unwrap().insert_id, "abc-123");
         let bad = json!({"event": "x", "properties": {"$insert_id": "no spaces"}});

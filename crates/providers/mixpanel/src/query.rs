@@ -27,8 +27,8 @@ use serde_json::{Map, Value, json};
 
 use crate::spec::{
     BOOKMARK_IDS, EVENT_COUNT, EVENT_NAMES, FUNNEL_COMPLETED, FUNNEL_ENTERED, FUNNEL_IDS,
-    FUNNEL_STEP_USERS, FUNNELS, INSIGHTS, INSIGHTS_VALUE, LOOKBACK, PROJECT_ID,
-    RETAINED_USERS, RETENTION, RETENTION_BORN_EVENT, RETENTION_COHORT_USERS, RETENTION_DAYS,
+    FUNNEL_STEP_USERS, FUNNELS, INSIGHTS, INSIGHTS_VALUE, LOOKBACK, PROJECT_ID, RETAINED_USERS,
+    RETENTION, RETENTION_BORN_EVENT, RETENTION_COHORT_USERS, RETENTION_DAYS,
     RETENTION_ELIGIBLE_USERS, RETENTION_EVENT, SEGMENTATION,
 };
 
@@ -137,11 +137,18 @@ pub(crate) async fn read(
 fn day_of(key: &str, what: &str) -> Result<NaiveDate, AdapterError> {
     key.get(..10)
         .and_then(|day| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
-        .ok_or_else(|| AdapterError::unavailable(format!("Mixpanel sent {what} with a date key that is not a date")))
+        .ok_or_else(|| {
+            AdapterError::unavailable(format!(
+                "Mixpanel sent {what} with a date key that is not a date"
+            ))
+        })
 }
 
 /// `data` as an object, or a malformed answer naming `what`.
-fn object<'v>(value: Option<&'v Value>, what: &str) -> Result<&'v Map<String, Value>, AdapterError> {
+fn object<'v>(
+    value: Option<&'v Value>,
+    what: &str,
+) -> Result<&'v Map<String, Value>, AdapterError> {
     value.and_then(Value::as_object).ok_or_else(|| {
         AdapterError::unavailable(format!("malformed response body: no {what} object"))
     })
@@ -193,9 +200,10 @@ fn walk_series(
     for (key, inner) in map {
         match (data::number(inner), inner.is_object()) {
             (Some(number), _) => {
-                let mut point = KpiPoint::total(INSIGHTS_VALUE, day_of(key, "an insights series")?, number)
-                    .with_dimension("bookmark_id", bookmark)
-                    .with_dimension("series", series);
+                let mut point =
+                    KpiPoint::total(INSIGHTS_VALUE, day_of(key, "an insights series")?, number)
+                        .with_dimension("bookmark_id", bookmark)
+                        .with_dimension("series", series);
                 if !path.is_empty() {
                     point = point.with_dimension("segment", path.join(" / "));
                 }
@@ -230,7 +238,12 @@ async fn segmentation(
     let mut records = Vec::new();
     let mut kpis = Vec::new();
     // Mixpanel answers under the event's name; an event never tracked has none.
-    for (day, count) in values.get(event).and_then(Value::as_object).into_iter().flatten() {
+    for (day, count) in values
+        .get(event)
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         let date = day_of(day, "a segmentation count")?;
         let Some(count) = data::number(count) else {
             continue;
@@ -269,11 +282,21 @@ async fn funnel(
         let entered = analysis
             .and_then(|a| a.get("starting_amount"))
             .and_then(data::number)
-            .or_else(|| steps.first().and_then(|s| s.get("count")).and_then(data::number));
+            .or_else(|| {
+                steps
+                    .first()
+                    .and_then(|s| s.get("count"))
+                    .and_then(data::number)
+            });
         let completed = analysis
             .and_then(|a| a.get("completion"))
             .and_then(data::number)
-            .or_else(|| steps.last().and_then(|s| s.get("count")).and_then(data::number));
+            .or_else(|| {
+                steps
+                    .last()
+                    .and_then(|s| s.get("count"))
+                    .and_then(data::number)
+            });
         kpis.extend(data::day_points(
             date,
             &by_funnel,
@@ -348,7 +371,11 @@ async fn retention(
         let first = fields.number("first")?;
         let counts = fields.list("counts")?.unwrap_or_default();
         let none = BTreeMap::new();
-        kpis.extend(data::day_points(date, &none, [(RETENTION_COHORT_USERS, first)]));
+        kpis.extend(data::day_points(
+            date,
+            &none,
+            [(RETENTION_COHORT_USERS, first)],
+        ));
         for (period, count) in counts.iter().enumerate() {
             let by_period = BTreeMap::from([("period".to_owned(), period.to_string())]);
             kpis.extend(data::day_points(

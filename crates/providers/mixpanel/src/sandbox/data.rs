@@ -19,7 +19,11 @@ pub const USERS: usize = 24;
 
 /// The seeded saved funnels: id, name, steps.
 pub const FUNNELS: [(u64, &str, &[&str]); 2] = [
-    (7509, "Signup funnel", &["Viewed page", "Signed up", "Purchased"]),
+    (
+        7509,
+        "Signup funnel",
+        &["Viewed page", "Signed up", "Purchased"],
+    ),
     (9070, "Purchase funnel", &["Viewed page", "Purchased"]),
 ];
 
@@ -69,13 +73,19 @@ impl Event {
 #[derive(Debug, Default)]
 pub struct Project {
     pub events: BTreeMap<Key, Event>,
+    /// When the events last changed: what a report's `computed_at` says (Mixpanel
+    /// serves a report from its cache until the data changes).
+    pub changed_at: DateTime<Utc>,
 }
 
 impl Project {
     /// The seeded project as of `now`.
     pub fn seed(now: DateTime<Utc>) -> Self {
         let today = now.date_naive();
-        let mut project = Self::default();
+        let mut project = Self {
+            changed_at: now,
+            ..Self::default()
+        };
         for user in 0..USERS {
             let distinct_id = format!("user-{:02}", user + 1);
             let os = if user % 2 == 0 { "iOS" } else { "Android" };
@@ -88,13 +98,20 @@ impl Project {
                 let n = day.to_string().bytes().map(u64::from).sum::<u64>() as usize + user;
                 let mut add = |name: &str, hour: i64| {
                     let start = day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-                    let time = start + Duration::hours(hour) + Duration::minutes((user * 7 % 60) as i64);
+                    let time =
+                        start + Duration::hours(hour) + Duration::minutes((user * 7 % 60) as i64);
                     let insert_id = format!("seed-{user}-{day}-{hour}");
                     let mut properties = Map::new();
                     properties.insert("$insert_id".into(), json!(insert_id));
                     properties.insert("$os".into(), json!(os));
                     properties.insert("mp_lib".into(), json!("sandbox"));
-                    project.insert(name, time.timestamp_millis(), &distinct_id, properties, time.timestamp_millis() + 60_000);
+                    project.insert(
+                        name,
+                        time.timestamp_millis(),
+                        &distinct_id,
+                        properties,
+                        time.timestamp_millis() + 60_000,
+                    );
                 };
                 if day == signup {
                     add("Viewed page", 8);
@@ -102,12 +119,12 @@ impl Project {
                     if user % 2 == 0 {
                         add("Purchased", 10);
                     }
-                } else if n % 3 == 0 {
+                } else if n.is_multiple_of(3) {
                     add("Viewed page", 11);
-                    if n % 2 == 0 {
+                    if n.is_multiple_of(2) {
                         add("Viewed page", 15);
                     }
-                    if n % 4 == 0 {
+                    if n.is_multiple_of(4) {
                         add("Purchased", 16);
                     }
                 }
@@ -157,7 +174,11 @@ impl Project {
     /// Segmentation: `event`'s count per day of `from..=to` (zero included).
     pub fn counts(&self, event: &str, from: NaiveDate, to: NaiveDate) -> BTreeMap<NaiveDate, u64> {
         let mut counts: BTreeMap<NaiveDate, u64> = days(from, to).map(|d| (d, 0)).collect();
-        for e in self.between(from, to).into_iter().filter(|e| e.name == event) {
+        for e in self
+            .between(from, to)
+            .into_iter()
+            .filter(|e| e.name == event)
+        {
             *counts.entry(e.day()).or_default() += 1;
         }
         counts
@@ -165,7 +186,12 @@ impl Project {
 
     /// A funnel by entry day: for each day, each step's users (those who did the
     /// steps in order, starting that day, within the window).
-    pub fn funnel(&self, steps: &[&str], from: NaiveDate, to: NaiveDate) -> BTreeMap<NaiveDate, Vec<u64>> {
+    pub fn funnel(
+        &self,
+        steps: &[&str],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> BTreeMap<NaiveDate, Vec<u64>> {
         let mut out = BTreeMap::new();
         for day in days(from, to) {
             let mut reached = vec![0u64; steps.len()];

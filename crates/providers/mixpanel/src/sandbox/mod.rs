@@ -192,15 +192,24 @@ fn project_guard(call: &Call<'_>) -> Option<FakeResponse> {
 /// A required `YYYY-MM-DD` query parameter.
 fn day_param(call: &Call<'_>, name: &str) -> Result<NaiveDate, FakeResponse> {
     let text = call.query(name).unwrap_or_default();
-    NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-        .map_err(|_| query_error(call, 400, &format!("'{name}' is a required parameter in yyyy-mm-dd format")))
+    NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| {
+        query_error(
+            call,
+            400,
+            &format!("'{name}' is a required parameter in yyyy-mm-dd format"),
+        )
+    })
 }
 
 /// `from_date` and `to_date`, in order.
 fn range(call: &Call<'_>) -> Result<(NaiveDate, NaiveDate), FakeResponse> {
     let (from, to) = (day_param(call, "from_date")?, day_param(call, "to_date")?);
     if from > to {
-        return Err(query_error(call, 400, "'from_date' must be on or before 'to_date'"));
+        return Err(query_error(
+            call,
+            400,
+            "'from_date' must be on or before 'to_date'",
+        ));
     }
     Ok((from, to))
 }
@@ -297,7 +306,9 @@ fn retention(project: &mut Project, call: &Call<'_>) -> FakeResponse {
         Ok(range) => range,
         Err(refused) => return refused,
     };
-    let kind = call.query("retention_type").unwrap_or_else(|| "birth".into());
+    let kind = call
+        .query("retention_type")
+        .unwrap_or_else(|| "birth".into());
     let born = call.query("born_event").filter(|e| !e.is_empty());
     let born = match (kind.as_str(), born) {
         ("birth", Some(born)) => Some(born),
@@ -372,7 +383,7 @@ fn insights(project: &mut Project, call: &Call<'_>) -> FakeResponse {
     FakeResponse::json(
         200,
         &json!({
-            "computed_at": call.now.to_rfc3339(),
+            "computed_at": project.changed_at.to_rfc3339(),
             "date_range": {"from_date": key(from), "to_date": format!("{to}T23:59:59.999000+00:00")},
             "headers": headers,
             "series": series,
@@ -441,7 +452,11 @@ fn import(project: &mut Project, call: &Call<'_>) -> FakeResponse {
         serde_json::from_slice(body)
     };
     let Ok(events) = parsed else {
-        return ERRORS.reply(400, None, "unable to parse request body: expected a JSON array of events");
+        return ERRORS.reply(
+            400,
+            None,
+            "unable to parse request body: expected a JSON array of events",
+        );
     };
     if events.is_empty() || events.len() > MAX_BATCH_EVENTS {
         return ERRORS.reply(
@@ -468,24 +483,31 @@ fn import(project: &mut Project, call: &Call<'_>) -> FakeResponse {
             })),
         }
     }
+    if imported > 0 {
+        project.changed_at = call.now;
+    }
     if failed.is_empty() || !strict {
         return FakeResponse::json(
             200,
             &json!({"code": 200, "num_records_imported": imported, "status": "OK"}),
         );
     }
-    let mut answer = ERRORS.body(400, None, "Some data points in the request failed validation.");
+    let mut answer = ERRORS.body(
+        400,
+        None,
+        "Some data points in the request failed validation.",
+    );
     answer["num_records_imported"] = json!(imported);
     answer["failed_records"] = Value::Array(failed);
     ERRORS.respond(400, &answer)
 }
 
+/// A valid event: its name, time (ms), distinct_id and the other properties.
+type Valid = (String, i64, String, Map<String, Value>);
+
 /// A valid event's name, time (ms), distinct_id and properties, or the field that
 /// fails and why, in strict mode's words.
-fn valid(
-    event: &Value,
-    now_ms: i64,
-) -> Result<(String, i64, String, Map<String, Value>), (&'static str, String)> {
+fn valid(event: &Value, now_ms: i64) -> Result<Valid, (&'static str, String)> {
     if event.to_string().len() > MAX_EVENT_BYTES {
         return Err(("properties", "event exceeds the max size of 1MB".into()));
     }
@@ -499,14 +521,21 @@ fn valid(
         .and_then(Value::as_object)
         .ok_or(("properties", "'properties' must be an object".to_owned()))?;
     if properties.len() > 255 {
-        return Err(("properties", "events may have at most 255 properties".into()));
+        return Err((
+            "properties",
+            "events may have at most 255 properties".into(),
+        ));
     }
-    let time = properties
-        .get("time")
-        .and_then(Value::as_i64)
-        .ok_or(("properties.time", "'properties.time' is invalid: must be specified as seconds since epoch".to_owned()))?;
+    let time = properties.get("time").and_then(Value::as_i64).ok_or((
+        "properties.time",
+        "'properties.time' is invalid: must be specified as seconds since epoch".to_owned(),
+    ))?;
     // Seconds or milliseconds, told apart by magnitude; before 1971 is refused.
-    let time_ms = if time > 100_000_000_000 { time } else { time.saturating_mul(1000) };
+    let time_ms = if time > 100_000_000_000 {
+        time
+    } else {
+        time.saturating_mul(1000)
+    };
     if time_ms < 31_536_000_000 {
         return Err((
             "properties.time",
