@@ -95,7 +95,7 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
         #[cfg(feature = "meta-ads")]
         Arc::new(junction_meta_ads::sandbox::MetaAdsFake),
         #[cfg(feature = "mixpanel")]
-        Arc::new(junction_mixpanel::sandbox::MixpanelFake),
+        Arc::new(junction_mixpanel::sandbox::MixpanelFake::default()),
     ]
 }
 
