@@ -44,6 +44,8 @@ impl Registry {
             Arc::new(junction_meta_ads::MetaAds),
             #[cfg(feature = "buffer")]
             Arc::new(junction_buffer::Buffer),
+            #[cfg(feature = "mixpanel")]
+            Arc::new(junction_mixpanel::Mixpanel),
         ];
         Self::from_adapters(adapters)
     }
@@ -96,6 +98,8 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
         Arc::new(junction_meta_ads::sandbox::MetaAdsFake),
         #[cfg(feature = "buffer")]
         Arc::new(junction_buffer::sandbox::BufferFake::default()),
+        #[cfg(feature = "mixpanel")]
+        Arc::new(junction_mixpanel::sandbox::MixpanelFake::default()),
     ]
 }
 

@@ -18,6 +18,7 @@ const BUILTIN: [&str; 9] = [
     "mailchimp",
     "mailchimp-oauth",
     "meta-ads",
+    "mixpanel",
     "resend",
     "stripe",
 ];
