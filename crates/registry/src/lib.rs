@@ -43,7 +43,9 @@ impl Registry {
             #[cfg(feature = "meta-ads")]
             Arc::new(junction_meta_ads::MetaAds),
             #[cfg(feature = "hubspot")]
-            Arc::new(junction_hubspot::Hubspot),
+            Arc::new(junction_hubspot::Hubspot::private_app()),
+            #[cfg(feature = "hubspot")]
+            Arc::new(junction_hubspot::Hubspot::oauth()),
         ];
         Self::from_adapters(adapters)
     }
@@ -95,7 +97,9 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
         #[cfg(feature = "meta-ads")]
         Arc::new(junction_meta_ads::sandbox::MetaAdsFake),
         #[cfg(feature = "hubspot")]
-        Arc::new(junction_hubspot::sandbox::HubspotFake),
+        Arc::new(junction_hubspot::sandbox::HubspotFake::default()),
+        #[cfg(feature = "hubspot")]
+        Arc::new(junction_hubspot::sandbox::HubspotFake::oauth()),
     ]
 }
 
