@@ -157,13 +157,13 @@ pub const SEARCH_SIZE: PageSize = PageSize {
 };
 
 /// A CRM v3 list (`GET /crm/v3/objects/contacts`, `/crm/v3/owners`): `?limit=n&
-/// after=<paging.next.after>` while `paging.next` is there. A next page without a
+/// after=<paging.next.after>` while there is one. A next page without a
 /// new cursor would read the same page forever, so that answer fails (`Unavailable`).
 pub const PAGING: Paging = Paging {
     style: Style::Cursor {
         param: "after",
         at: CursorAt::Body("/paging/next/after"),
-        more: More::Present("/paging/next"),
+        more: More::HasCursor,
     },
     items: "/results",
     size_param: "limit",

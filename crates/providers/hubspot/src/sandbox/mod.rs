@@ -93,7 +93,7 @@ const ERRORS: ErrorShape = ErrorShape::new(Some("/category"), "/message")
         ("/status", "error"),
         ("/correlationId", "5c0d39a1-0000-4000-8000-00000000f4c3"),
     ])
-    .catalogue(&SEED, "/errors");
+    .catalogue(&SEED, "");
 
 fn error(status: u16, category: &str, message: &str) -> FakeResponse {
     ERRORS.reply(status, Some(category), message)
@@ -158,7 +158,7 @@ const KEY_SERVICE: Service<Store> = Service::new(
 /// `hubspot-oauth`: a token from the sandbox's OAuth server.
 const TOKEN_SERVICE: Service<Store> = Service {
     auth: Auth::new(API.auth, OAUTH_PROVIDER_ID).serves(Serves::Tokens),
-    errors: ERRORS.catalogue(&SEED, "/errors/token"),
+    errors: ERRORS.catalogue(&SEED, "/token"),
     ..KEY_SERVICE
 };
 
