@@ -21,6 +21,8 @@ async fn every_catalog_entry_connects_and_syncs_with_the_catalogs_values_alone()
         ids,
         [
             "google-analytics",
+            "hubspot",
+            "hubspot-oauth",
             "kit",
             "kit-oauth",
             "mailchimp",
