@@ -178,7 +178,16 @@ fn build() -> ProviderSpec {
                 .with_pattern(r"\S+"),
             ],
         },
-        config: vec![LOOKBACK.field()],
+        config: vec![
+            LOOKBACK.field(),
+            ConfigField::secret(
+                WEBHOOK_SECRET_FIELD,
+                "Webhook signing secret",
+                "Optional. The private app's client secret (its Auth tab in HubSpot),                  which signs the webhooks the app sends. Without it Junction syncs on its                  schedule only.",
+            )
+            .optional()
+            .with_pattern(r"\S+"),
+        ],
         streams: described::streams(include_str!("streams.json"), PROVIDER_ID),
         actions: described::actions(include_str!("actions.json"), PROVIDER_ID),
         // A private app signs its webhooks with its own client secret, which the user
@@ -213,6 +222,7 @@ fn build_oauth() -> ProviderSpec {
             client_auth: TokenClientAuth::RequestBody,
             long_lived_exchange: None,
         }),
+        config: vec![LOOKBACK.field()],
         // A public app signs every account's webhooks with the app's client secret.
         webhook: Some(webhook(WebhookSecret::AppClientSecret)),
         rate_limit: RateBudget {
