@@ -24,7 +24,9 @@ use junction_core::{
     Adapter, ErrorCode, FixedClock, WebhookSecret, WebhookSpec, WorkspaceId,
     spec::FieldError,
     storable,
-    webhook::{WebhookError, WebhookEvent, WebhookRequest, meta::SubscriptionQuery},
+    webhook::{
+        REQUEST_URL_HEADER, WebhookError, WebhookEvent, WebhookRequest, meta::SubscriptionQuery,
+    },
 };
 use junction_jobs::{Job, JobFailure, WebhookJob, outbox};
 use junction_store::{
@@ -86,7 +88,7 @@ pub struct WebhookReceipt {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookSetup {
     pub url: String,
-    /// `stripe`, `svix` or `meta_hub_signature256`.
+    /// `stripe`, `svix`, `meta_hub_signature256` or `hubspot_v3`.
     pub scheme: String,
     pub events: Vec<String>,
     /// `integration` (set on the integration) or `app_client_secret`.
@@ -122,6 +124,7 @@ impl App {
             .clone()
             .ok_or_else(|| no_webhooks(provider))?;
         let secret = webhook_secret(&self.connections, workspace_id, &integration, &spec).await?;
+        let headers = &self.with_webhook_url(headers, provider, integration_id);
         let events = adapter
             .verify_webhook(
                 &self.context(provider),
@@ -377,6 +380,29 @@ impl App {
         self.setup_of(&integration, &stored)
     }
 
+    /// The URL Junction gives the provider for an integration's deliveries.
+    fn webhook_url(&self, provider: &str, integration_id: Uuid) -> String {
+        let base = self.config.public_url.as_str().trim_end_matches('/');
+        format!("{base}/webhooks/{provider}/{integration_id}")
+    }
+
+    /// `headers` with [`REQUEST_URL_HEADER`] set to the integration's webhook URL
+    /// (what HubSpot signs), whatever the sender put there: the URL is Junction's to
+    /// say, and stored with the delivery it verifies again as it arrived.
+    fn with_webhook_url(
+        &self,
+        headers: &HeaderMap,
+        provider: &str,
+        integration_id: Uuid,
+    ) -> HeaderMap {
+        let mut headers = headers.clone();
+        headers.remove(REQUEST_URL_HEADER);
+        if let Ok(url) = HeaderValue::from_str(&self.webhook_url(provider, integration_id)) {
+            headers.insert(REQUEST_URL_HEADER, url);
+        }
+        headers
+    }
+
     /// The setup of `integration`, given the names of its stored secret fields.
     fn setup_of(&self, integration: &Integration, stored: &[String]) -> Result<WebhookSetup> {
         let adapter = self.adapter(&integration.provider)?;
@@ -400,12 +426,8 @@ impl App {
             .ok()
             .and_then(|v| v.get("scheme").and_then(|s| s.as_str()).map(str::to_owned))
             .unwrap_or_default();
-        let base = self.config.public_url.as_str().trim_end_matches('/');
         Ok(WebhookSetup {
-            url: format!(
-                "{base}/webhooks/{}/{}",
-                integration.provider, integration.id
-            ),
+            url: self.webhook_url(&integration.provider, integration.id),
             scheme,
             events: webhook.events.iter().map(|e| (*e).to_owned()).collect(),
             secret_source,

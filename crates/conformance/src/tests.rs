@@ -739,6 +739,12 @@ async fn every_official_vector_verifies_under_its_scheme() {
             },
         ),
         (vectors::META, WebhookScheme::MetaHubSignature256),
+        (
+            vectors::HUBSPOT_V3,
+            WebhookScheme::HubSpotV3 {
+                tolerance_secs: 300,
+            },
+        ),
     ] {
         let result = crate::webhooks::vectors(&spec(Some(scheme)), None, &[vector]);
         assert_eq!(result, Ok(1), "{vector:?}");

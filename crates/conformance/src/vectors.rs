@@ -13,11 +13,19 @@
 //! - `meta_x_hub_signature_256_computed`: `X-Hub-Signature-256` of the body `test`
 //!   under the secret `secret`, which matches the worked example of the WhatsApp SDK
 //!   docs.
+//!
+//! `vectors/hubspot-webhook-signatures.json` is an exact copy of the workspace's
+//! shared `provider-specs/hubspot/webhook-signature-vectors.json`: HubSpot's request
+//! signatures, whose `v3_post` entry is the vector of HubSpot's own Python client
+//! (`tests/spec/utils/test_signature.py`, `test_get_signature__v3`).
 
 use serde_json::Value;
 
 /// The vectors file, verbatim.
 const FILE: &str = include_str!("../vectors/webhook-signatures.json");
+
+/// HubSpot's vectors file, verbatim.
+const HUBSPOT_FILE: &str = include_str!("../vectors/hubspot-webhook-signatures.json");
 
 /// The scheme a vector is signed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +36,10 @@ pub enum Signed {
     Svix,
     /// `X-Hub-Signature-256: sha256=..`.
     Meta,
+    /// HubSpot's `X-HubSpot-Signature-v3` and `X-HubSpot-Request-Timestamp` over the
+    /// method, the URL (Junction's ingress gives it in
+    /// `junction_core::webhook::REQUEST_URL_HEADER`), the body and the timestamp.
+    HubSpotV3,
 }
 
 /// One signature vector: an entry of the vectors file.
@@ -56,6 +68,12 @@ pub const META: SignatureVector = SignatureVector {
     signed: Signed::Meta,
 };
 
+/// HubSpot's v3 vector (hubspot-api-python's), an entry of HubSpot's file.
+pub const HUBSPOT_V3: SignatureVector = SignatureVector {
+    entry: "v3_post",
+    signed: Signed::HubSpotV3,
+};
+
 /// A signed delivery, as the vector gives it.
 #[derive(Debug, Clone)]
 pub(crate) struct Delivery {
@@ -71,6 +89,9 @@ pub(crate) struct Delivery {
 impl SignatureVector {
     /// The vector's delivery, read from the file.
     pub(crate) fn delivery(&self) -> Result<Delivery, String> {
+        if self.signed == Signed::HubSpotV3 {
+            return self.hubspot_delivery();
+        }
         let file: Value =
             serde_json::from_str(FILE).map_err(|e| format!("the vectors file: {e}"))?;
         let entry = &file[self.entry];
@@ -116,6 +137,40 @@ impl SignatureVector {
                 timestamp: None,
                 tolerance_secs: None,
             },
+            Signed::HubSpotV3 => return self.hubspot_delivery(),
+        })
+    }
+
+    /// A vector of HubSpot's file: its timestamp is in milliseconds, and the URL it
+    /// was signed for goes where Junction's ingress puts it.
+    fn hubspot_delivery(&self) -> Result<Delivery, String> {
+        let file: Value = serde_json::from_str(HUBSPOT_FILE)
+            .map_err(|e| format!("HubSpot's vectors file: {e}"))?;
+        let entry = file["vectors"]
+            .as_array()
+            .and_then(|vectors| vectors.iter().find(|v| v["name"] == self.entry))
+            .ok_or_else(|| format!("HubSpot's vectors file has no `{}`", self.entry))?;
+        let text = |key: &str| {
+            entry[key]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("the vector `{}` has no text `{key}`", self.entry))
+        };
+        let millis = text("timestamp")?;
+        let seconds = millis
+            .parse::<i64>()
+            .map_err(|_| format!("the vector `{}` has no millisecond timestamp", self.entry))?
+            .div_euclid(1000);
+        Ok(Delivery {
+            secret: text("client_secret")?,
+            headers: vec![
+                ("x-hubspot-signature-v3", text("expected_signature")?),
+                ("x-hubspot-request-timestamp", millis),
+                (junction_core::webhook::REQUEST_URL_HEADER, text("uri")?),
+            ],
+            body: text("body")?,
+            timestamp: Some(seconds),
+            tolerance_secs: Some(junction_core::webhook::hubspot::DEFAULT_TOLERANCE_SECS),
         })
     }
 }
@@ -126,7 +181,7 @@ mod tests {
 
     #[test]
     fn every_vector_reads() {
-        for vector in [STRIPE, SVIX, META] {
+        for vector in [STRIPE, SVIX, META, HUBSPOT_V3] {
             let delivery = vector.delivery().unwrap();
             assert!(!delivery.body.is_empty() && !delivery.headers.is_empty());
         }

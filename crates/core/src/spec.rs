@@ -673,6 +673,10 @@ pub enum WebhookScheme {
     Svix { tolerance_secs: u64 },
     /// Meta: `X-Hub-Signature-256: sha256=hex(HMAC(app_secret, body))`.
     MetaHubSignature256,
+    /// HubSpot v3: `X-HubSpot-Signature-v3` = base64 HMAC(client secret, method, URL,
+    /// body, `X-HubSpot-Request-Timestamp`).
+    #[serde(rename = "hubspot_v3")]
+    HubSpotV3 { tolerance_secs: u64 },
 }
 
 /// Where the secret that signs a provider's webhooks is kept.

@@ -46,6 +46,9 @@ impl Registry {
             Arc::new(junction_buffer::Buffer),
             #[cfg(feature = "mixpanel")]
             Arc::new(junction_mixpanel::Mixpanel),
+            #[cfg(feature = "hubspot")]
+            Arc::new(junction_hubspot::Hubspot::private_app()),
+            Arc::new(junction_hubspot::Hubspot::oauth()),
         ];
         Self::from_adapters(adapters)
     }
@@ -100,6 +103,9 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
         Arc::new(junction_buffer::sandbox::BufferFake::default()),
         #[cfg(feature = "mixpanel")]
         Arc::new(junction_mixpanel::sandbox::MixpanelFake::default()),
+        #[cfg(feature = "hubspot")]
+        Arc::new(junction_hubspot::sandbox::HubspotFake::default()),
+        Arc::new(junction_hubspot::sandbox::HubspotFake::oauth()),
     ]
 }
 

@@ -22,6 +22,8 @@ async fn every_catalog_entry_connects_and_syncs_with_the_catalogs_values_alone()
         [
             "buffer",
             "google-analytics",
+            "hubspot",
+            "hubspot-oauth",
             "kit",
             "kit-oauth",
             "mailchimp",

@@ -14,6 +14,7 @@ mod connect_sessions;
 mod connect_ui;
 mod dashboard;
 mod hostile;
+mod hubspot_webhooks;
 mod jobs;
 mod kpis;
 mod notices;

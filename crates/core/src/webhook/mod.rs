@@ -1,4 +1,5 @@
-//! Inbound webhook signature schemes: Stripe, Svix / Standard Webhooks and Meta.
+//! Inbound webhook signature schemes: Stripe, Svix / Standard Webhooks, Meta and
+//! HubSpot (v3).
 //!
 //! A webhook is trusted only after its signature over the raw body holds; nothing is
 //! parsed before that. Every comparison of a signature or token is constant time
@@ -18,6 +19,7 @@ use secrecy::SecretString;
 use crate::spec::WebhookScheme;
 
 mod common;
+pub mod hubspot;
 pub mod meta;
 pub mod stripe;
 pub mod svix;
@@ -25,12 +27,20 @@ pub mod svix;
 use common::header;
 pub use common::{WebhookError, WebhookEvent, WebhookRequest};
 
+/// The header Junction's ingress sets on every delivery it receives to the URL it
+/// gave the provider (`{public URL}/webhooks/{provider}/{integration}`), replacing
+/// any header of that name the sender put there: schemes that sign the URL
+/// (HubSpot's v3) read it here, and the stored delivery keeps it for verifying again.
+pub const REQUEST_URL_HEADER: &str = "x-junction-webhook-url";
+
 /// Verifies `request` under `scheme` with the connection's webhook secret, at `now`.
 ///
 /// Header names: `Stripe-Signature` (Stripe), `svix-id` / `svix-timestamp` /
 /// `svix-signature` or their `webhook-*` Standard Webhooks twins (Svix), and
-/// `X-Hub-Signature-256` (Meta). Meta signatures carry no timestamp, so replay
-/// protection there rests on the event-id deduplication downstream.
+/// `X-Hub-Signature-256` (Meta), `X-HubSpot-Signature-v3` and
+/// `X-HubSpot-Request-Timestamp` with the URL in [`REQUEST_URL_HEADER`] (HubSpot).
+/// Meta signatures carry no timestamp, so replay protection there rests on the
+/// event-id deduplication downstream.
 pub fn verify(
     scheme: WebhookScheme,
     secret: &SecretString,
@@ -56,6 +66,15 @@ pub fn verify(
             Duration::from_secs(tolerance_secs),
         ),
         WebhookScheme::MetaHubSignature256 => meta::verify(secret, request.headers, request.body),
+        WebhookScheme::HubSpotV3 { tolerance_secs } => hubspot::verify(
+            secret,
+            request.headers,
+            hubspot::METHOD,
+            header(request.headers, REQUEST_URL_HEADER)?,
+            request.body,
+            now,
+            Duration::from_secs(tolerance_secs),
+        ),
     }
 }
 

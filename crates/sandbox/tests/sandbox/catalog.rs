@@ -10,9 +10,11 @@ use serde_json::{Map, Value};
 use crate::support::{API_KEY, REDIRECT_URI, ROTATING, STABLE, pkce, redirect_from, start};
 
 /// Every entry of the built-in registry.
-const BUILTIN: [&str; 10] = [
+const BUILTIN: [&str; 12] = [
     "buffer",
     "google-analytics",
+    "hubspot",
+    "hubspot-oauth",
     "kit",
     "kit-oauth",
     "mailchimp",
@@ -259,8 +261,8 @@ async fn every_oauth_entry_completes_the_flow_with_the_catalogs_values_alone() {
         flows += 1;
     }
     assert_eq!(
-        flows, 4,
-        "google-analytics, kit-oauth, mailchimp-oauth, meta-ads"
+        flows, 5,
+        "google-analytics, hubspot-oauth, kit-oauth, mailchimp-oauth, meta-ads"
     );
     running.handle.stop(true).await;
 }
