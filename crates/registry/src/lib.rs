@@ -42,6 +42,12 @@ impl Registry {
             Arc::new(junction_stripe::Stripe),
             #[cfg(feature = "meta-ads")]
             Arc::new(junction_meta_ads::MetaAds),
+            #[cfg(feature = "devto")]
+            Arc::new(junction_devto::Devto),
+            #[cfg(feature = "hashnode")]
+            Arc::new(junction_hashnode::Hashnode),
+            #[cfg(feature = "medium")]
+            Arc::new(junction_medium::Medium),
         ];
         Self::from_adapters(adapters)
     }
@@ -92,6 +98,12 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
         Arc::new(junction_stripe::sandbox::StripeFake::default()),
         #[cfg(feature = "meta-ads")]
         Arc::new(junction_meta_ads::sandbox::MetaAdsFake),
+        #[cfg(feature = "devto")]
+        Arc::new(junction_devto::sandbox::DevtoFake),
+        #[cfg(feature = "hashnode")]
+        Arc::new(junction_hashnode::sandbox::HashnodeFake),
+        #[cfg(feature = "medium")]
+        Arc::new(junction_medium::sandbox::MediumFake),
     ]
 }
 
