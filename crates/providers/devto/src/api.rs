@@ -1,88 +1,82 @@
-//! The Devto API as the provider toolkit runs it.
+//! The Forem API v1 (Dev.to) as the provider toolkit runs it.
 //!
-//! Where it lives, how a connection's credential goes into requests, the request
-//! that verifies a connection, how its lists page, and how its refusals read.
+//! Requests go to `https://dev.to/api/...` with the key in the `api-key` header and
+//! `Accept: application/vnd.forem.api-v1+json`, which selects version 1 (without it
+//! Forem answers with the deprecated v0 shapes).
 //!
-//! A connection's API key goes in `Authorization: Bearer {key}`.
+//! Forem's refusals are `{"error": "<message>", "status": <status>}`: no code, so
+//! [`API`]'s table reads statuses:
 //!
-//! Its error body is `{"error": {"code", "message", "param"}}`, and [`API`]'s table
-//! says what a code means for a retry:
-//!
-//! - `rate_limited`: `RateLimited`, waiting as `Retry-After` says;
-//! - `quota_exceeded`: `QuotaExhausted` until the reset the rate-limit headers
-//!   announce;
-//! - `forbidden`: `Unauthorized` without a refresh: the credential lacks a
-//!   permission, and only the user can grant it;
-//! - `invalid_parameter`: `Invalid`, naming the parameter in `/error/param`.
-//!
-//! Anything else keeps core's generic classification: 429 `RateLimited`, 401
-//! `Unauthorized`, 408 and 5xx `Unavailable`, any other 4xx `Provider` with the
-//! provider's code and message.
+//! - 401 `{"error": "unauthorized"}`: a key that is wrong or revoked. It stays
+//!   refused (no refresh helps): the user makes a new key;
+//! - 422 (`param is missing or the value is empty: article`, `Title can't be
+//!   blank`, `Tag list exceed the maximum of 4 tags`): `Invalid`, the input's fault;
+//! - 429 (Forem's throttle of API writes, with `Retry-After`): `RateLimited`;
+//! - 404 keeps the generic `Provider` class; the actions say which input it is about.
 
 use junction_core::{AdapterError, Connection, Context};
 use junction_toolkit::{
-    AuthMode, BaseUrl, Class, Client, CursorAt, Envelope, ErrorRule, ErrorTable, FieldName,
-    HttpApi, More, OnStall, PageSize, Paging, Placement, RateLimitSignals, Resets, Style,
-    Verification,
+    AuthMode, BaseUrl, Client, Envelope, ErrorRule, ErrorTable, HttpApi, OnStall, PageSize, Paging,
+    RateLimitSignals, Style, Verification,
 };
 
-use crate::spec::{self, API_KEY_FIELD, API_VERSION, DEFAULT_BASE};
+use crate::spec::{self, API_KEY_FIELD, API_PREFIX, DEFAULT_BASE};
 
-const NO_PERMISSION: &str = "the credential lacks a permission Junction needs (read access to \
-     items); grant it and reconnect. Devto said: {message}";
+/// The Accept header that selects API v1.
+pub const ACCEPT_V1: &str = "application/vnd.forem.api-v1+json";
 
-/// The Devto API's description.
+/// The Forem API's description.
 pub const API: HttpApi = HttpApi {
-    base: BaseUrl::fixed(DEFAULT_BASE).with_prefix(API_VERSION),
-    auth: &[AuthMode::ApiKey {
-        field: API_KEY_FIELD,
-        placement: Placement::BEARER_KEY,
-    }],
-    headers: &[("accept", "application/json")],
+    base: BaseUrl::fixed(DEFAULT_BASE).with_prefix(API_PREFIX),
+    auth: &[AuthMode::api_key_header(API_KEY_FIELD, "api-key", "{key}")],
+    headers: &[("accept", ACCEPT_V1)],
     verification: Some(Verification {
         method: "GET",
-        path: "account",
+        path: "users/me",
         query: &[],
-        account: Some("/name"),
+        account: Some("/username"),
     }),
     errors: ErrorTable {
         envelope: Envelope {
-            code: &["/error/code"],
-            message: &["/error/message"],
+            code: &[],
+            message: &["/error"],
             ..Envelope::GENERIC
         },
         rules: &[
-            ErrorRule::code("rate_limited").rate_limited(),
-            ErrorRule::code("quota_exceeded").quota_exhausted(Resets::FromHeaders),
-            ErrorRule::code("forbidden")
+            ErrorRule::status(401)
                 .unauthorized(false)
-                .message(NO_PERMISSION),
-            ErrorRule::code("invalid_parameter")
-                .class(Class::Invalid(Some(FieldName::At("/error/param")))),
+                .message("DEV refused the API key (wrong or revoked): {message}"),
+            ErrorRule::status(422)
+                .invalid()
+                .message("DEV refused the article: {message}"),
+            ErrorRule::status(429).rate_limited(),
         ],
         in_success_body: None,
     },
     rate_limits: RateLimitSignals::STANDARD,
 };
 
-/// How the provider's lists page: `limit` items (at most 100) from `cursor`, the
-/// next cursor at `/next_cursor` while `/has_more` is true.
+/// How the user's article lists page: `page` from 1 and `per_page` (default 30, at
+/// most 1000); the body is the list, and a page shorter than asked is the last.
 pub const PAGING: Paging = Paging {
-    style: Style::Cursor {
-        param: "cursor",
-        at: CursorAt::Body("/next_cursor"),
-        more: More::Flag("/has_more"),
+    style: Style::PageNumber {
+        param: "page",
+        first: 1,
+        total_pages: None,
     },
-    items: "/data",
-    size_param: "limit",
+    items: "",
+    size_param: "per_page",
     size: PageSize {
         default: 100,
-        max: 100,
+        max: 1000,
     },
-    on_stall: OnStall::Fail,
+    on_stall: OnStall::End,
 };
 
-/// The Devto client of a connection.
+/// Every article of the user: published, unpublished and scheduled.
+pub const MY_ARTICLES: &str = "articles/me/all";
+
+/// The Dev.to client of a connection.
 pub(crate) fn client<'a>(
     ctx: &'a Context,
     conn: &'a Connection,

@@ -1,23 +1,21 @@
-//! junction_devto: the Devto provider.
-//!
-//! Scaffolded by `cargo xtask new-provider devto --auth api-key`;
-//! docs/adding-a-provider.md walks through each part. The crate keeps what is truly
-//! the provider's own — how its items map into records and KPI points — and
-//! describes the rest as data for the provider toolkit:
+//! junction_devto: DEV (dev.to), through the Forem API v1.
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`spec`] | the [`ProviderSpec`]: auth, settings, the `items` stream, the request budget |
-//! | [`api`] | the HTTP API as data: host, auth mode, verification request, paging, error table |
-//! | `items` | the `items` stream: its typed cursor, one page read, an item as a record and a KPI point |
+//! | [`spec`] | the [`ProviderSpec`]: the API key, the `articles` stream, the actions, the request budget |
+//! | [`api`] | the HTTP API as data: host, `api-key` header, v1 Accept header, verification, paging, error table |
+//! | `articles` | the `articles` stream: the user's articles, their counts as gauges and daily changes |
+//! | `actions` | publish, update and unpublish an article, a retried publish never creating a second |
+//! | `contract` | the article input and output shared with the other blog providers |
 //! | `sandbox` | (feature `sandbox`) the fake the sandbox serves and the conformance suite runs against |
 //!
-//! [`Devto`] takes the toolkit's defaults for `check` (the description's
-//! verification request) and `proxy_target` (the API root with the connection's
-//! credential).
+//! [`Devto`] takes the toolkit's defaults for `check` (`GET /api/users/me`, the
+//! account labelled by its username) and `proxy_target`.
 
+mod actions;
 pub mod api;
-mod items;
+mod articles;
+mod contract;
 pub mod spec;
 
 #[cfg(feature = "sandbox")]
@@ -25,15 +23,19 @@ pub mod sandbox;
 
 use async_trait::async_trait;
 use junction_core::{
-    Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget, ReadRequest,
-    spec::ProviderSpec,
+    ActionOutcome, Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget,
+    ReadRequest, spec::ProviderSpec,
 };
 use junction_toolkit::data;
+use serde_json::Value;
 
 pub use api::{API, PAGING};
-pub use spec::{ITEM_VALUE, ITEMS, PROVIDER_ID};
+pub use spec::{
+    ARTICLES, COMMENTS, COMMENTS_CHANGE, PAGE_VIEWS, PAGE_VIEWS_CHANGE, PROVIDER_ID,
+    PUBLISH_ARTICLE, REACTIONS, REACTIONS_CHANGE, UNPUBLISH_ARTICLE, UPDATE_ARTICLE,
+};
 
-/// The Devto adapter.
+/// The DEV adapter.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Devto;
 
@@ -43,8 +45,7 @@ impl Adapter for Devto {
         spec::spec()
     }
 
-    /// The description's verification request (`GET /v1/account`), the account
-    /// labelled by its name.
+    /// `GET /api/users/me`, the account labelled by its username.
     async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
         api::client(ctx, conn)?.check().await
     }
@@ -58,9 +59,7 @@ impl Adapter for Devto {
         let stream = data::stream(self.spec(), request)?;
         let client = api::client(ctx, conn)?;
         match stream.name {
-            ITEMS => items::read(&client, conn, request).await,
-            // `data::stream` refuses streams the spec does not list; a listed stream
-            // without a reader is a mistake of this crate.
+            ARTICLES => articles::read(&client, request).await,
             other => Err(AdapterError::invalid_field(
                 "stream",
                 format!("no reader for `{other}`"),
@@ -68,7 +67,19 @@ impl Adapter for Devto {
         }
     }
 
-    /// The API root (or the context's override) with the connection's credential.
+    async fn act(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        action: &str,
+        input: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<ActionOutcome, AdapterError> {
+        let client = api::client(ctx, conn)?;
+        actions::run(self.spec(), &client, action, input, idempotency_key).await
+    }
+
+    /// The API root (or the context's override) with the connection's `api-key`.
     async fn proxy_target(
         &self,
         ctx: &Context,

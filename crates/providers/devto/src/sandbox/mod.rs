@@ -1,70 +1,100 @@
-//! A fake of the Devto API.
+//! A fake of the Forem API v1 as DEV serves it, for the sandbox (demo mode,
+//! end-to-end tests) and the conformance suite: the real paths, JSON shapes, page
+//! numbers and error bodies, over a stateful account with deterministic seed data.
 //!
-//! For the sandbox (demo mode, end-to-end tests) and the conformance suite, built on
-//! the toolkit's fake scaffolding from the adapter's own description: routes below [`API_VERSION`], credentials read with [`API`]'s
-//! auth modes, the list paged as [`PAGING`] walks it, errors in the provider's shape.
+//! Served under the sandbox's `/devto/` mount, it answers below `/api/`:
+//! - `GET users/me`: the account the key belongs to;
+//! - `GET articles/me/all?page&per_page`: every article of the account in Forem's
+//!   `me` shape (`published`, `page_views_count`, `tag_list` an array, `tags` a
+//!   string), unpublished ones first (newest created first), then published ones
+//!   (newest first); `per_page` 30 by default, at most 1000;
+//! - `POST articles` (`{"article": {...}}`): 201 with the article in the
+//!   single-article shape (`tag_list` a string, `tags` an array); 422 for a missing
+//!   `article`, a blank title, more than four tags, or a second article of the same
+//!   title and body (`Body markdown has already been taken`, as Forem validates);
+//! - `PUT articles/{id}`: the given fields changed (`published: false` back to
+//!   draft), 200 with the article; 404 `{"error": "not found"}` for another id.
 //!
-//! Served under the sandbox's `/devto/` mount, it answers:
-//! - `GET /v1/account`: the account the credential belongs to;
-//! - `GET /v1/items?created_since=YYYY-MM-DD`: [`ITEM_COUNT`] items, one a day
-//!   back from today, newest first (see `data`).
+//! Page views grow with the hours since the fake was seeded, so successive syncs
+//! see a change. It accepts the key [`SANDBOX_API_KEY`] in the `api-key` header;
+//! any other gets Forem's `401 {"error": "unauthorized", "status": 401}`.
 //!
-//! It accepts the key [`SANDBOX_API_KEY`] and refuses any other.
-//!
-//! Faults render as the provider renders them: a 500 `internal_error`, a 429
-//! `rate_limited` with `Retry-After`, a 429 `quota_exceeded`, a 401 for an expired
-//! credential, and a 200 body cut off halfway.
+//! Faults render as Forem renders them: a 500 `{"error": "Internal Server Error"}`,
+//! a 429 with `Retry-After` (a used-up quota looks the same: Forem has one throttle
+//! signal), a 401 for an expired key, and a 200 body cut off halfway.
 
-mod data;
+mod store;
+
+use std::sync::{Arc, Mutex, PoisonError};
 
 use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
-use junction_toolkit::fake::{
-    Auth, Call, Data, ErrorShape, Key, PageError, Pager, Refusal, Refused, Route, Service, set,
-};
-use serde_json::{Value, json};
-
-pub use data::ITEM_COUNT;
+use junction_toolkit::fake::{Auth, Call, Data, ErrorShape, Key, PageError, Pager, Route, Service};
+use serde_json::Value;
 
 use crate::{
     api::{API, PAGING},
-    spec::{API_KEY_FIELD, API_VERSION, PROVIDER_ID},
+    spec::{API_KEY_FIELD, PROVIDER_ID},
 };
+use store::Store;
+pub use store::{SANDBOX_USERNAME, SEEDED_ARTICLES};
 
 /// The API key the fake accepts (the sandbox's catalog lists it).
-pub const SANDBOX_API_KEY: &str = "devto_test_sandbox";
+pub const SANDBOX_API_KEY: &str = "devto_sandbox_key_7c1f9e";
 
-/// Where the fake writes an error's code and message: where [`API`]'s envelope
-/// reads them. Its faults and unknown paths answer in the words of [`WORDS`].
-const ERRORS: ErrorShape =
-    ErrorShape::new(Some("/error/code"), "/error/message").catalogue(&WORDS, "");
+/// Forem's error body: `{"error": "<message>", "status": <status>}`.
+const ERRORS: ErrorShape = ErrorShape::new(None, "/error")
+    .status_at("/status")
+    .catalogue(&WORDS, "");
 
-/// The provider's words, by name (see `junction_toolkit::fake::names`): `[status,
-/// code, message]`, or an object with headers of its own; `{secs}`, `{method}` and
-/// `{path}` are filled in.
 static WORDS: Data = Data::new(
     r#"{
- "server_error": [500, "internal_error", "Something went wrong."],
- "rate_limited": {"status": 429, "code": "rate_limited", "message": "Too many requests; slow down.", "headers": {"retry-after": "{secs}"}},
- "quota_exhausted": [429, "quota_exceeded", "The quota is used up."],
- "not_found": [404, "not_found", "No such endpoint: {method} {path}"]
+ "server_error": [500, null, "Internal Server Error"],
+ "rate_limited": {"status": 429, "message": "Rate limit reached, try again in {secs} seconds", "headers": {"retry-after": "{secs}"}},
+ "quota_exhausted": {"status": 429, "message": "Rate limit reached, try again in 30 seconds", "headers": {"retry-after": "30"}},
+ "not_found": [404, null, "not found"],
+ "missing": [401, null, "unauthorized"],
+ "unknown": [401, null, "unauthorized"],
+ "insufficient": [401, null, "unauthorized"]
 }"#,
 );
 
-/// The list of items, paged as the adapter walks it.
-const PAGER: Pager = Pager::new(PAGING);
+/// The article lists, paged as the adapter walks them (Forem's default of 30).
+const PAGER: Pager = Pager::new(PAGING).size(30, 1000);
 
-/// The fake's routes, credentials, errors and faults.
-const SERVICE: Service<()> = Service::new(
-    API_VERSION,
-    &[Route::get("account", account), Route::get("items", items)],
+const ROUTES: &[Route<Store>] = &[
+    Route::get("users/me", |store, _| {
+        FakeResponse::json(200, &store.user())
+    }),
+    Route::get("articles/me/all", my_articles),
+    Route::post("articles", |store, call| store.create(call)),
+    Route::put("articles/{id}", |store, call| store.update(call)),
+];
+
+const SERVICE: Service<Store> = Service::new(
+    API.base.prefix,
+    ROUTES,
     Auth::new(API.auth, PROVIDER_ID).keys(&[Key::full(SANDBOX_API_KEY)]),
     ERRORS,
-)
-.refuse(refuse);
+);
 
-/// The Devto fake.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DevtoFake;
+/// The DEV fake. Clones share one account, so a test can look at what the adapter
+/// did ([`DevtoFake::articles`]).
+#[derive(Debug, Clone, Default)]
+pub struct DevtoFake {
+    store: Arc<Mutex<Option<Store>>>,
+}
+
+impl DevtoFake {
+    /// Every article of the account in Forem's `me` shape, in list order (empty
+    /// before the first request seeds it).
+    pub fn articles(&self) -> Vec<Value> {
+        let guard = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        guard
+            .as_ref()
+            .map(|store| store.listed(store.seeded_at))
+            .unwrap_or_default()
+    }
+}
 
 impl ProviderFake for DevtoFake {
     fn provider_id(&self) -> &'static str {
@@ -72,61 +102,30 @@ impl ProviderFake for DevtoFake {
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
-        SERVICE.serve(&mut (), request, ctx)
+        // Every write is one insert or one article's fields: the data stays whole.
+        let mut guard = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        let store = guard.get_or_insert_with(|| Store::seed(ctx.now));
+        SERVICE.serve(store, request, ctx)
     }
 
-    /// What connects the entry here: the key the fake accepts, and a lookback that
-    /// covers every seeded item.
+    /// The key the fake accepts; the seeded articles and the account's username.
     fn catalog(&self) -> CatalogEntry {
         CatalogEntry::default()
             .credential(API_KEY_FIELD, SANDBOX_API_KEY)
-            .config("lookback_days", 30)
-            .fixture("items", ITEM_COUNT)
+            .fixture("articles", SEEDED_ARTICLES)
+            .fixture("username", SANDBOX_USERNAME)
     }
 }
 
-/// A refused credential, in the provider's words.
-fn refuse(refusal: &Refusal, _: &FakeRequest) -> FakeResponse {
-    match refusal.why {
-        Refused::Insufficient => ERRORS.reply(
-            403,
-            Some("forbidden"),
-            "The credential lacks the permission this endpoint needs.",
-        ),
-        Refused::Expired => ERRORS.reply(401, Some("unauthorized"), "The credential has expired."),
-        _ => ERRORS.reply(401, Some("unauthorized"), "Invalid or missing credentials."),
-    }
-}
-
-/// `GET /v1/account`.
-fn account(_: &mut (), _: &Call<'_>) -> FakeResponse {
-    FakeResponse::json(200, &json!({"id": "acct_sandbox", "name": "Devto Sandbox"}))
-}
-
-/// `GET /v1/items`: the items created on or after `created_since`, newest first.
-fn items(_: &mut (), call: &Call<'_>) -> FakeResponse {
-    let since = call.query("created_since");
-    if since.as_deref().is_some_and(|day| !data::is_day(day)) {
-        return invalid("created_since", "must be a day, YYYY-MM-DD");
-    }
-    let kept = |item: &Value| match (&since, item["created_at"].as_str()) {
-        (Some(since), Some(created)) => created.get(..10) >= Some(since.as_str()),
-        _ => true,
-    };
-    match PAGER.page_where(call.request, data::items(call.now), kept) {
+/// `GET articles/me/all`.
+fn my_articles(store: &mut Store, call: &Call<'_>) -> FakeResponse {
+    match PAGER.page(call.request, store.listed(call.now)) {
         Ok(page) => page.reply(),
-        Err(PageError::Size { param, .. }) => invalid(param, "must be a number from 1 to 100"),
-        Err(PageError::Cursor { param, .. } | PageError::Position { param, .. }) => {
-            invalid(param, "is not a cursor of this list")
-        }
-        Err(PageError::BothDirections) => invalid("cursor", "pages one way at a time"),
+        Err(
+            PageError::Size { .. }
+            | PageError::Position { .. }
+            | PageError::Cursor { .. }
+            | PageError::BothDirections,
+        ) => ERRORS.reply(400, None, "per_page and page must be positive integers"),
     }
-}
-
-/// A 400 `invalid_parameter` naming `param`.
-fn invalid(param: &str, problem: &str) -> FakeResponse {
-    let message = format!("`{param}` {problem}");
-    let mut body = ERRORS.body(400, Some("invalid_parameter"), &message);
-    set(&mut body, "/error/param", Value::String(param.to_owned()));
-    ERRORS.respond(400, &body)
 }

@@ -12,23 +12,14 @@ use junction_devto::{
 
 use crate::support::connection;
 
-async fn server() -> FakeServer {
-    // The fake checks credentials of its own: no token authority to ask.
-    FakeServer::start(Arc::new(DevtoFake), TokenTable::default()).await
-}
-
 #[tokio::test]
 async fn devto_passes_the_conformance_suite() {
-    let server = server().await;
+    let server = FakeServer::start(Arc::new(DevtoFake::default()), TokenTable::default()).await;
     let adapter: Arc<dyn Adapter> = Arc::new(Devto);
     let (good, rejected) = (connection(SANDBOX_API_KEY), connection("revoked_key"));
     // A refused key stays refused: no refresh can help.
-    let refreshable = false;
-    // The table checks: each error rule replayed in the provider's envelope, the
-    // fake's own refusals read by it, the cursor paging walked over a synthetic list
-    // and over the fake's items, the auth mode sent as described and accepted.
-    let description = Description::new(&API).paging_on(&PAGING, FakeList::get("items"));
-    let report = Suite::new(adapter, good, rejected, refreshable)
+    let description = Description::new(&API).paging_on(&PAGING, FakeList::get("articles/me/all"));
+    let report = Suite::new(adapter, good, rejected, false)
         .with_description(description)
         .run(&server)
         .await;
