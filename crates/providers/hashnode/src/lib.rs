@@ -1,37 +1,38 @@
-//! junction_hashnode: the Hashnode provider.
-//!
-//! Scaffolded by `cargo xtask new-provider hashnode --auth api-key`;
-//! docs/adding-a-provider.md walks through each part. The crate keeps what is truly
-//! the provider's own — how its items map into records and KPI points — and
-//! describes the rest as data for the provider toolkit:
+//! junction_hashnode: Hashnode, through its GraphQL API.
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`spec`] | the [`ProviderSpec`]: auth, settings, the `items` stream, the request budget |
-//! | [`api`] | the HTTP API as data: host, auth mode, verification request, paging, error table |
-//! | `items` | the `items` stream: its typed cursor, one page read, an item as a record and a KPI point |
+//! | [`spec`] | the [`ProviderSpec`]: the personal access token, the default publication, the streams, the actions, the request budget |
+//! | [`api`] | the GraphQL API as data (host, `Authorization` header, error codes, connections) and the call every operation goes through |
+//! | [`operations`] | the GraphQL operations Junction sends, by name |
+//! | `streams` | `publications` and `posts`, with each post's views, reactions and responses |
+//! | `actions` | publish, update, save a draft, a retried publish never creating a second post |
+//! | `contract` | the article input and output shared with the other blog providers |
 //! | `sandbox` | (feature `sandbox`) the fake the sandbox serves and the conformance suite runs against |
-//!
-//! [`Hashnode`] takes the toolkit's defaults for `check` (the description's
-//! verification request) and `proxy_target` (the API root with the connection's
-//! credential).
 
+mod actions;
 pub mod api;
-mod items;
+mod contract;
+pub mod operations;
 pub mod spec;
+mod streams;
 
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 
 use async_trait::async_trait;
 use junction_core::{
-    Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget, ReadRequest,
-    spec::ProviderSpec,
+    ActionOutcome, Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget,
+    ReadRequest, spec::ProviderSpec,
 };
 use junction_toolkit::data;
+use serde_json::{Value, json};
 
-pub use api::{API, PAGING};
-pub use spec::{ITEM_VALUE, ITEMS, PROVIDER_ID};
+pub use api::{API, DRAFTS_PAGING, POSTS_PAGING, PUBLICATIONS_PAGING};
+pub use spec::{
+    POSTS, PROVIDER_ID, PUBLICATIONS, PUBLISH_ARTICLE, REACTIONS, RESPONSES, SAVE_DRAFT,
+    UPDATE_ARTICLE, VIEWS,
+};
 
 /// The Hashnode adapter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,10 +44,31 @@ impl Adapter for Hashnode {
         spec::spec()
     }
 
-    /// The description's verification request (`GET /v1/account`), the account
-    /// labelled by its name.
+    /// The `Me` query, the account labelled by its username; with a default
+    /// publication set, it must be one of the user's.
     async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
-        api::client(ctx, conn)?.check().await
+        let client = api::client(ctx, conn)?;
+        let data = api::call(&client, &operations::ME, json!({}), |_, err| err).await?;
+        let Some(username) = data.pointer("/me/username").and_then(Value::as_str) else {
+            return Err(AdapterError::Unauthorized {
+                refreshable: false,
+                message: "Hashnode answered without a user for this token".into(),
+            });
+        };
+        if let Some(publication) = spec::PUBLICATION.read(conn)?
+            && !streams::publication_ids(&client)
+                .await?
+                .contains(&publication)
+        {
+            return Err(AdapterError::invalid_field(
+                spec::PUBLICATION.name,
+                "is not a publication of this user",
+            ));
+        }
+        Ok(Health {
+            account: Some(username.to_owned()),
+            details: Value::Null,
+        })
     }
 
     async fn read(
@@ -58,9 +80,8 @@ impl Adapter for Hashnode {
         let stream = data::stream(self.spec(), request)?;
         let client = api::client(ctx, conn)?;
         match stream.name {
-            ITEMS => items::read(&client, conn, request).await,
-            // `data::stream` refuses streams the spec does not list; a listed stream
-            // without a reader is a mistake of this crate.
+            PUBLICATIONS => streams::publications(&client, request).await,
+            POSTS => streams::posts(&client, conn, request).await,
             other => Err(AdapterError::invalid_field(
                 "stream",
                 format!("no reader for `{other}`"),
@@ -68,7 +89,19 @@ impl Adapter for Hashnode {
         }
     }
 
-    /// The API root (or the context's override) with the connection's credential.
+    async fn act(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        action: &str,
+        input: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<ActionOutcome, AdapterError> {
+        let client = api::client(ctx, conn)?;
+        actions::run(self.spec(), &client, conn, action, input, idempotency_key).await
+    }
+
+    /// The GraphQL endpoint (or the context's override) with the token.
     async fn proxy_target(
         &self,
         ctx: &Context,

@@ -1,70 +1,93 @@
-//! A fake of the Hashnode API.
+//! A fake of Hashnode's GraphQL API for the sandbox (demo mode, end-to-end tests)
+//! and the conformance suite: `POST /` with `{operationName, query, variables}`,
+//! answered by operation name with the shapes of Hashnode's schema, over a stateful
+//! account with deterministic seed data.
 //!
-//! For the sandbox (demo mode, end-to-end tests) and the conformance suite, built on
-//! the toolkit's fake scaffolding from the adapter's own description: routes below [`API_VERSION`], credentials read with [`API`]'s
-//! auth modes, the list paged as [`PAGING`] walks it, errors in the provider's shape.
+//! It answers the operations of [`crate::operations`]: `Me`, `MyPublications`
+//! (connections paged with `first` ≤ 20 and opaque `after` cursors),
+//! `PublicationPosts`, `PostBySlug`, `PublicationDrafts`, and the mutations
+//! `PublishPost`, `UpdatePost` and `CreateDraft`. Like Hashnode, it reports failures
+//! with HTTP 200 and `{"errors": [{"message", "extensions": {"code"}}], "data":
+//! null}`: `UNAUTHENTICATED` for a token it does not know, `NOT_FOUND` for an
+//! unknown publication or post, `FORBIDDEN` for a post of another user,
+//! `BAD_USER_INPUT` for a blank title, more than 15 tags or a slug the publication
+//! already has (Hashnode's slugs are unique per publication), and
+//! `GRAPHQL_VALIDATION_FAILED` (HTTP 400) for an operation it does not know.
 //!
-//! Served under the sandbox's `/hashnode/` mount, it answers:
-//! - `GET /v1/account`: the account the credential belongs to;
-//! - `GET /v1/items?created_since=YYYY-MM-DD`: [`ITEM_COUNT`] items, one a day
-//!   back from today, newest first (see `data`).
+//! Views grow with the hours since the fake was seeded. It accepts the token
+//! [`SANDBOX_TOKEN`] in the `Authorization` header.
 //!
-//! It accepts the key [`SANDBOX_API_KEY`] and refuses any other.
-//!
-//! Faults render as the provider renders them: a 500 `internal_error`, a 429
-//! `rate_limited` with `Retry-After`, a 429 `quota_exceeded`, a 401 for an expired
-//! credential, and a 200 body cut off halfway.
+//! Faults: a 500 with `INTERNAL_SERVER_ERROR`, a 429 with `Retry-After` (a used-up
+//! quota looks the same), `UNAUTHENTICATED` for an expired token, and a 200 body cut
+//! off halfway.
 
-mod data;
+mod store;
+
+use std::sync::{Arc, Mutex, PoisonError};
 
 use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
-use junction_toolkit::fake::{
-    Auth, Call, Data, ErrorShape, Key, PageError, Pager, Refusal, Refused, Route, Service, set,
-};
-use serde_json::{Value, json};
-
-pub use data::ITEM_COUNT;
+use junction_toolkit::fake::{Auth, Call, Data, ErrorShape, Key, Route, Service};
+use serde_json::Value;
 
 use crate::{
-    api::{API, PAGING},
-    spec::{API_KEY_FIELD, API_VERSION, PROVIDER_ID},
+    api::API,
+    spec::{PROVIDER_ID, TOKEN_FIELD},
 };
+use store::Store;
+pub use store::{SANDBOX_PUBLICATION, SANDBOX_TEAM_PUBLICATION, SANDBOX_USERNAME, SEEDED_POSTS};
 
-/// The API key the fake accepts (the sandbox's catalog lists it).
-pub const SANDBOX_API_KEY: &str = "hashnode_test_sandbox";
+/// The personal access token the fake accepts.
+pub const SANDBOX_TOKEN: &str = "hashnode-sandbox-token-5a1e";
 
-/// Where the fake writes an error's code and message: where [`API`]'s envelope
-/// reads them. Its faults and unknown paths answer in the words of [`WORDS`].
-const ERRORS: ErrorShape =
-    ErrorShape::new(Some("/error/code"), "/error/message").catalogue(&WORDS, "");
+/// GraphQL's error body: the first error's code and message.
+pub(crate) const ERRORS: ErrorShape =
+    ErrorShape::new(Some("/errors/0/extensions/code"), "/errors/0/message").catalogue(&WORDS, "");
 
-/// The provider's words, by name (see `junction_toolkit::fake::names`): `[status,
-/// code, message]`, or an object with headers of its own; `{secs}`, `{method}` and
-/// `{path}` are filled in.
 static WORDS: Data = Data::new(
     r#"{
- "server_error": [500, "internal_error", "Something went wrong."],
- "rate_limited": {"status": 429, "code": "rate_limited", "message": "Too many requests; slow down.", "headers": {"retry-after": "{secs}"}},
- "quota_exhausted": [429, "quota_exceeded", "The quota is used up."],
- "not_found": [404, "not_found", "No such endpoint: {method} {path}"]
+ "server_error": [500, "INTERNAL_SERVER_ERROR", "Internal server error"],
+ "rate_limited": {"status": 429, "message": "Too many requests, retry in {secs} seconds", "headers": {"retry-after": "{secs}"}},
+ "quota_exhausted": {"status": 429, "message": "Too many requests", "headers": {"retry-after": "60"}},
+ "not_found": [404, "NOT_FOUND", "Cannot {method} {path}"],
+ "missing": {"status": 200, "code": "UNAUTHENTICATED", "message": "You must be authenticated to perform this action.", "set": {"/data": null}},
+ "unknown": {"status": 200, "code": "UNAUTHENTICATED", "message": "Invalid access token.", "set": {"/data": null}},
+ "expired": {"status": 200, "code": "UNAUTHENTICATED", "message": "Invalid access token.", "set": {"/data": null}},
+ "insufficient": {"status": 200, "code": "FORBIDDEN", "message": "You are not allowed to do this.", "set": {"/data": null}}
 }"#,
 );
 
-/// The list of items, paged as the adapter walks it.
-const PAGER: Pager = Pager::new(PAGING);
+const ROUTES: &[Route<Store>] = &[Route::post("", graphql)];
 
-/// The fake's routes, credentials, errors and faults.
-const SERVICE: Service<()> = Service::new(
-    API_VERSION,
-    &[Route::get("account", account), Route::get("items", items)],
-    Auth::new(API.auth, PROVIDER_ID).keys(&[Key::full(SANDBOX_API_KEY)]),
+const SERVICE: Service<Store> = Service::new(
+    API.base.prefix,
+    ROUTES,
+    Auth::new(API.auth, PROVIDER_ID).keys(&[Key::full(SANDBOX_TOKEN)]),
     ERRORS,
-)
-.refuse(refuse);
+);
 
-/// The Hashnode fake.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct HashnodeFake;
+/// The Hashnode fake. Clones share one account, so a test can look at what the
+/// adapter did ([`HashnodeFake::posts`], [`HashnodeFake::drafts`]).
+#[derive(Debug, Clone, Default)]
+pub struct HashnodeFake {
+    store: Arc<Mutex<Option<Store>>>,
+}
+
+impl HashnodeFake {
+    /// Every post of every publication, as `PublicationPosts` nodes.
+    pub fn posts(&self) -> Vec<Value> {
+        self.with(|store| store.all_posts())
+    }
+
+    /// Every draft, as `PublicationDrafts` nodes.
+    pub fn drafts(&self) -> Vec<Value> {
+        self.with(|store| store.all_drafts())
+    }
+
+    fn with(&self, read: impl FnOnce(&Store) -> Vec<Value>) -> Vec<Value> {
+        let guard = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        guard.as_ref().map(read).unwrap_or_default()
+    }
+}
 
 impl ProviderFake for HashnodeFake {
     fn provider_id(&self) -> &'static str {
@@ -72,64 +95,44 @@ impl ProviderFake for HashnodeFake {
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
-        SERVICE.serve(&mut (), request, ctx)
+        // Every write is one insert or one post's fields: the data stays whole.
+        let mut guard = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        let store = guard.get_or_insert_with(|| Store::seed(ctx.now));
+        SERVICE.serve(store, request, ctx)
     }
 
-    /// What connects the entry here: the key the fake accepts, and a lookback that
-    /// covers every seeded item.
+    /// The token the fake accepts; the seeded publications. No default publication:
+    /// `posts` reads both.
     fn catalog(&self) -> CatalogEntry {
         CatalogEntry::default()
-            .credential(API_KEY_FIELD, SANDBOX_API_KEY)
-            .config("lookback_days", 30)
-            .fixture("items", ITEM_COUNT)
+            .credential(TOKEN_FIELD, SANDBOX_TOKEN)
+            .fixture("publication_id", SANDBOX_PUBLICATION)
+            .fixture("team_publication_id", SANDBOX_TEAM_PUBLICATION)
+            .fixture("posts", SEEDED_POSTS)
+            .fixture("username", SANDBOX_USERNAME)
     }
 }
 
-/// A refused credential, in the provider's words.
-fn refuse(refusal: &Refusal, _: &FakeRequest) -> FakeResponse {
-    match refusal.why {
-        Refused::Insufficient => ERRORS.reply(
-            403,
-            Some("forbidden"),
-            "The credential lacks the permission this endpoint needs.",
-        ),
-        Refused::Expired => ERRORS.reply(401, Some("unauthorized"), "The credential has expired."),
-        _ => ERRORS.reply(401, Some("unauthorized"), "Invalid or missing credentials."),
-    }
-}
-
-/// `GET /v1/account`.
-fn account(_: &mut (), _: &Call<'_>) -> FakeResponse {
-    FakeResponse::json(
-        200,
-        &json!({"id": "acct_sandbox", "name": "Hashnode Sandbox"}),
-    )
-}
-
-/// `GET /v1/items`: the items created on or after `created_since`, newest first.
-fn items(_: &mut (), call: &Call<'_>) -> FakeResponse {
-    let since = call.query("created_since");
-    if since.as_deref().is_some_and(|day| !data::is_day(day)) {
-        return invalid("created_since", "must be a day, YYYY-MM-DD");
-    }
-    let kept = |item: &Value| match (&since, item["created_at"].as_str()) {
-        (Some(since), Some(created)) => created.get(..10) >= Some(since.as_str()),
-        _ => true,
+/// `POST /`: the operation named in the body.
+fn graphql(store: &mut Store, call: &Call<'_>) -> FakeResponse {
+    let Ok(body) = call.json::<Value>() else {
+        return error(
+            400,
+            "BAD_REQUEST",
+            "POST body missing, invalid Content-Type, or JSON object has no keys.",
+        );
     };
-    match PAGER.page_where(call.request, data::items(call.now), kept) {
-        Ok(page) => page.reply(),
-        Err(PageError::Size { param, .. }) => invalid(param, "must be a number from 1 to 100"),
-        Err(PageError::Cursor { param, .. } | PageError::Position { param, .. }) => {
-            invalid(param, "is not a cursor of this list")
-        }
-        Err(PageError::BothDirections) => invalid("cursor", "pages one way at a time"),
-    }
+    let variables = body.get("variables").cloned().unwrap_or(Value::Null);
+    let name = body
+        .get("operationName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    store.operation(name, &variables, call)
 }
 
-/// A 400 `invalid_parameter` naming `param`.
-fn invalid(param: &str, problem: &str) -> FakeResponse {
-    let message = format!("`{param}` {problem}");
-    let mut body = ERRORS.body(400, Some("invalid_parameter"), &message);
-    set(&mut body, "/error/param", Value::String(param.to_owned()));
-    ERRORS.respond(400, &body)
+/// A GraphQL error answer: `{"errors": [...], "data": null}` at `status`.
+pub(crate) fn error(status: u16, code: &str, message: &str) -> FakeResponse {
+    let mut body = ERRORS.body(status, Some(code), message);
+    body["data"] = Value::Null;
+    ERRORS.respond(status, &body)
 }
