@@ -1,85 +1,59 @@
-//! The Medium API as the provider toolkit runs it.
+//! Medium's API as the provider toolkit runs it.
 //!
-//! Where it lives, how a connection's credential goes into requests, the request
-//! that verifies a connection, how its lists page, and how its refusals read.
+//! Requests go to `https://api.medium.com/v1/...` with the integration token as
+//! `Authorization: Bearer <token>`. Answers come in a `{"data": ...}` envelope;
+//! refusals as `{"errors": [{"message", "code"}]}`, which [`API`]'s table reads by
+//! status, as Medium documents them:
 //!
-//! A connection's API key goes in `Authorization: Bearer {key}`.
-//!
-//! Its error body is `{"error": {"code", "message", "param"}}`, and [`API`]'s table
-//! says what a code means for a retry:
-//!
-//! - `rate_limited`: `RateLimited`, waiting as `Retry-After` says;
-//! - `quota_exceeded`: `QuotaExhausted` until the reset the rate-limit headers
-//!   announce;
-//! - `forbidden`: `Unauthorized` without a refresh: the credential lacks a
-//!   permission, and only the user can grant it;
-//! - `invalid_parameter`: `Invalid`, naming the parameter in `/error/param`.
-//!
-//! Anything else keeps core's generic classification: 429 `RateLimited`, 401
-//! `Unauthorized`, 408 and 5xx `Unavailable`, any other 4xx `Provider` with the
-//! provider's code and message.
+//! - 401: the token is invalid or revoked; it stays refused (and Medium issues no
+//!   new ones);
+//! - 403: the user may not publish there (another author id, a publication they
+//!   neither write for nor edit, or a writer asking for a public post): `Invalid`;
+//! - 400: a required field missing or invalid: `Invalid`;
+//! - 429: Medium's limits, including its daily cap on new posts: `RateLimited`,
+//!   waiting per `Retry-After` when sent.
 
 use junction_core::{AdapterError, Connection, Context};
 use junction_toolkit::{
-    AuthMode, BaseUrl, Class, Client, CursorAt, Envelope, ErrorRule, ErrorTable, FieldName,
-    HttpApi, More, OnStall, PageSize, Paging, Placement, RateLimitSignals, Resets, Style,
-    Verification,
+    AuthMode, BaseUrl, Client, Envelope, ErrorRule, ErrorTable, HttpApi, Placement,
+    RateLimitSignals, Verification,
 };
 
-use crate::spec::{self, API_KEY_FIELD, API_VERSION, DEFAULT_BASE};
+use crate::spec::{self, API_VERSION, DEFAULT_BASE, TOKEN_FIELD};
 
-const NO_PERMISSION: &str = "the credential lacks a permission Junction needs (read access to \
-     items); grant it and reconnect. Medium said: {message}";
-
-/// The Medium API's description.
+/// Medium's API.
 pub const API: HttpApi = HttpApi {
     base: BaseUrl::fixed(DEFAULT_BASE).with_prefix(API_VERSION),
     auth: &[AuthMode::ApiKey {
-        field: API_KEY_FIELD,
+        field: TOKEN_FIELD,
         placement: Placement::BEARER_KEY,
     }],
-    headers: &[("accept", "application/json")],
+    headers: &[("accept", "application/json"), ("accept-charset", "utf-8")],
     verification: Some(Verification {
         method: "GET",
-        path: "account",
+        path: "me",
         query: &[],
-        account: Some("/name"),
+        account: Some("/data/username"),
     }),
     errors: ErrorTable {
         envelope: Envelope {
-            code: &["/error/code"],
-            message: &["/error/message"],
+            code: &["/errors/0/code"],
+            message: &["/errors/0/message"],
             ..Envelope::GENERIC
         },
         rules: &[
-            ErrorRule::code("rate_limited").rate_limited(),
-            ErrorRule::code("quota_exceeded").quota_exhausted(Resets::FromHeaders),
-            ErrorRule::code("forbidden")
-                .unauthorized(false)
-                .message(NO_PERMISSION),
-            ErrorRule::code("invalid_parameter")
-                .class(Class::Invalid(Some(FieldName::At("/error/param")))),
+            ErrorRule::status(401).unauthorized(false).message(
+                "Medium refused the integration token (invalid or revoked; Medium issues no new ones): {message}",
+            ),
+            ErrorRule::status(403)
+                .invalid()
+                .message("Medium does not let this user publish there: {message}"),
+            ErrorRule::status(400).invalid().message("Medium refused the post: {message}"),
+            ErrorRule::status(429).rate_limited(),
         ],
         in_success_body: None,
     },
     rate_limits: RateLimitSignals::STANDARD,
-};
-
-/// How the provider's lists page: `limit` items (at most 100) from `cursor`, the
-/// next cursor at `/next_cursor` while `/has_more` is true.
-pub const PAGING: Paging = Paging {
-    style: Style::Cursor {
-        param: "cursor",
-        at: CursorAt::Body("/next_cursor"),
-        more: More::Flag("/has_more"),
-    },
-    items: "/data",
-    size_param: "limit",
-    size: PageSize {
-        default: 100,
-        max: 100,
-    },
-    on_stall: OnStall::Fail,
 };
 
 /// The Medium client of a connection.

@@ -1,37 +1,38 @@
-//! junction_medium: the Medium provider.
+//! junction_medium: Medium, through its legacy API and a self-issued integration
+//! token.
 //!
-//! Scaffolded by `cargo xtask new-provider medium --auth api-key`;
-//! docs/adding-a-provider.md walks through each part. The crate keeps what is truly
-//! the provider's own — how its items map into records and KPI points — and
-//! describes the rest as data for the provider toolkit:
+//! Medium no longer supports its API and issues no new integration tokens; what it
+//! still answers is the profile, the user's publications and creating a post. So
+//! this crate syncs the profile and the publications (nothing else exists to read,
+//! so no KPI) and publishes posts; it cannot update one (there is no
+//! `update_article`), and a publish whose answer is lost cannot be detected.
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`spec`] | the [`ProviderSpec`]: auth, settings, the `items` stream, the request budget |
-//! | [`api`] | the HTTP API as data: host, auth mode, verification request, paging, error table |
-//! | `items` | the `items` stream: its typed cursor, one page read, an item as a record and a KPI point |
+//! | [`spec`] | the [`ProviderSpec`]: the integration token, the streams, the action, the request budget |
+//! | [`api`] | the HTTP API as data: host, Bearer token, verification, error table |
+//! | `streams` | `profile` and `publications` |
+//! | `actions` | `publish_article`, sent once, an unknown outcome never retried |
 //! | `sandbox` | (feature `sandbox`) the fake the sandbox serves and the conformance suite runs against |
-//!
-//! [`Medium`] takes the toolkit's defaults for `check` (the description's
-//! verification request) and `proxy_target` (the API root with the connection's
-//! credential).
 
+mod actions;
 pub mod api;
-mod items;
 pub mod spec;
+mod streams;
 
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 
 use async_trait::async_trait;
 use junction_core::{
-    Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget, ReadRequest,
-    spec::ProviderSpec,
+    ActionOutcome, Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget,
+    ReadRequest, spec::ProviderSpec,
 };
 use junction_toolkit::data;
+use serde_json::Value;
 
-pub use api::{API, PAGING};
-pub use spec::{ITEM_VALUE, ITEMS, PROVIDER_ID};
+pub use api::API;
+pub use spec::{PROFILE, PROVIDER_ID, PUBLICATIONS, PUBLISH_ARTICLE};
 
 /// The Medium adapter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,8 +44,7 @@ impl Adapter for Medium {
         spec::spec()
     }
 
-    /// The description's verification request (`GET /v1/account`), the account
-    /// labelled by its name.
+    /// `GET /v1/me`, the account labelled by its username.
     async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
         api::client(ctx, conn)?.check().await
     }
@@ -58,9 +58,8 @@ impl Adapter for Medium {
         let stream = data::stream(self.spec(), request)?;
         let client = api::client(ctx, conn)?;
         match stream.name {
-            ITEMS => items::read(&client, conn, request).await,
-            // `data::stream` refuses streams the spec does not list; a listed stream
-            // without a reader is a mistake of this crate.
+            PROFILE => streams::profile(&client).await,
+            PUBLICATIONS => streams::publications(&client).await,
             other => Err(AdapterError::invalid_field(
                 "stream",
                 format!("no reader for `{other}`"),
@@ -68,7 +67,21 @@ impl Adapter for Medium {
         }
     }
 
-    /// The API root (or the context's override) with the connection's credential.
+    /// `publish_article`; the idempotency key cannot be passed on (Medium takes
+    /// none) and cannot find an earlier try (Medium lists no posts).
+    async fn act(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        action: &str,
+        input: &Value,
+        _idempotency_key: Option<&str>,
+    ) -> Result<ActionOutcome, AdapterError> {
+        let client = api::client(ctx, conn)?;
+        actions::run(self.spec(), &client, action, input).await
+    }
+
+    /// The API root (or the context's override) with the Bearer token.
     async fn proxy_target(
         &self,
         ctx: &Context,

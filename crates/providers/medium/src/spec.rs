@@ -1,42 +1,39 @@
-//! The provider's static description: how a connection authenticates, its
-//! settings, its stream, and the request budget Junction shares across connections.
+//! Medium's static description: a self-issued integration token, the `profile` and
+//! `publications` streams (Medium's API has nothing else to read), the one action
+//! it allows (publishing a post), and the request budget Junction shares across
+//! connections.
+//!
+//! Medium no longer supports its API and issues no new integration tokens: only a
+//! user who made one before can connect. The catalog entry says so.
 
 use std::{sync::OnceLock, time::Duration};
 
 use junction_core::spec::{AuthSpec, Category, ConfigField, ProviderSpec, RateBudget};
-use junction_toolkit::{IntSetting, described};
+use junction_toolkit::described;
 
 /// The provider id: the registry's key and the sandbox's mount point (`/medium/`).
 pub const PROVIDER_ID: &str = "medium";
 
-/// The API host; `ctx.base_url` replaces it in the sandbox and in tests. The scaffold
-/// names a placeholder host: put the provider's production host here.
-pub const DEFAULT_BASE: &str = "https://api.medium.example.com";
+/// The API host; `ctx.base_url` replaces it in the sandbox and in tests.
+pub const DEFAULT_BASE: &str = "https://api.medium.com";
 
 /// The version prefix every API path is under.
 pub const API_VERSION: &str = "v1";
 
-/// The one stream (described in `streams.json`).
-pub const ITEMS: &str = "items";
+/// The streams (described in `streams.json`).
+pub const PROFILE: &str = "profile";
+pub const PUBLICATIONS: &str = "publications";
 
-/// The KPI of `items` (declared in `streams.json`): each item's `value` on the day
-/// it was created.
-pub const ITEM_VALUE: &str = "item_value";
+/// The action (described in `actions.json`). Medium cannot update or unpublish a
+/// post through its API, so there is no `update_article`.
+pub const PUBLISH_ARTICLE: &str = "publish_article";
 
-/// The secret field holding the API key.
-pub const API_KEY_FIELD: &str = "api_key";
+/// The secret field holding the integration token.
+pub const TOKEN_FIELD: &str = "integration_token";
 
-/// How far back a first sync reads: a typed setting, one definition for the spec's
-/// field and the adapter's parser.
-pub const LOOKBACK: IntSetting = IntSetting::lookback_days(
-    30,
-    365,
-    "How many days back the first sync reads (default 30, at most 365).",
-);
-
-/// Requests per minute of the shared budget: what all connections of one Junction
-/// installation may send together.
-const REQUESTS_PER_MINUTE: u32 = 120;
+/// Requests per minute of the shared budget: Medium publishes no limits beyond a
+/// daily cap on new posts; a modest budget keeps clear of it.
+const REQUESTS_PER_MINUTE: u32 = 30;
 
 /// The provider's spec, built once.
 pub fn spec() -> &'static ProviderSpec {
@@ -47,29 +44,41 @@ pub fn spec() -> &'static ProviderSpec {
 fn build() -> ProviderSpec {
     ProviderSpec {
         id: PROVIDER_ID,
-        name: "Medium",
-        category: Category::Crm,
+        name: "Medium (legacy integration tokens)",
+        category: Category::Publishing,
         auth: AuthSpec::ApiKey {
             fields: vec![ConfigField::secret(
-                API_KEY_FIELD,
-                "API key",
-                "A key with read access, created in the provider's settings.",
+                TOKEN_FIELD,
+                "Integration token",
+                "A self-issued integration token (medium.com → Settings → Security and apps → \
+                 Integration tokens). Medium no longer supports its API and issues no new \
+                 tokens: only a token made before that works. It publishes as its user.",
             )],
         },
-        config: vec![LOOKBACK.field()],
-        // The streams are data (`streams.json`, the shape GET /v1/providers/{id}
-        // serves). Each metric says how it aggregates: a sum (adds over days and
-        // dimensions), a gauge (a level: a week reads its last day) or a ratio of two
-        // sum metrics; and its unit (money carries a `currency` dimension).
-        // GET /v1/metrics lists them.
+        config: Vec::new(),
         streams: described::streams(include_str!("streams.json"), PROVIDER_ID),
-        actions: Vec::new(),
+        actions: described::actions(include_str!("actions.json"), PROVIDER_ID),
         webhook: None,
         rate_limit: RateBudget {
             requests: REQUESTS_PER_MINUTE,
             per: Duration::from_secs(60),
-            concurrency: None,
+            concurrency: Some(1),
         },
-        docs_url: "https://medium.example.com/docs/api",
+        docs_url: "https://github.com/Medium/medium-api-docs",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spec_is_consistent() {
+        let spec = spec();
+        assert_eq!(spec.metric_problems(), Vec::<String>::new());
+        let streams: Vec<&str> = spec.streams.iter().map(|s| s.name).collect();
+        assert_eq!(streams, [PROFILE, PUBLICATIONS]);
+        let actions: Vec<&str> = spec.actions.iter().map(|a| a.name).collect();
+        assert_eq!(actions, [PUBLISH_ARTICLE]);
     }
 }

@@ -1,70 +1,98 @@
-//! A fake of the Medium API.
+//! A fake of Medium's API for the sandbox (demo mode, end-to-end tests) and the
+//! conformance suite: the paths, `{"data": ...}` envelopes and `{"errors": [...]}`
+//! refusals of Medium's API documentation, over a stateful account.
 //!
-//! For the sandbox (demo mode, end-to-end tests) and the conformance suite, built on
-//! the toolkit's fake scaffolding from the adapter's own description: routes below [`API_VERSION`], credentials read with [`API`]'s
-//! auth modes, the list paged as [`PAGING`] walks it, errors in the provider's shape.
+//! Served under the sandbox's `/medium/` mount, it answers below `/v1/`:
+//! - `GET me`: the user;
+//! - `GET users/{userId}/publications`: three publications (the user edits one,
+//!   writes for one, follows one); 403 for another user's id;
+//! - `GET publications/{publicationId}/contributors`: the editors and writers;
+//! - `POST users/{authorId}/posts`: 201 with the post (tags past the third and
+//!   longer than 25 characters dropped, as Medium does; no `publishedAt` for a
+//!   draft); 400 for a missing or invalid field, 403 for another author id;
+//! - `POST publications/{publicationId}/posts`: the same with `publicationId`; an
+//!   editor may use any status, a writer only `draft`, anyone else gets 403.
 //!
-//! Served under the sandbox's `/medium/` mount, it answers:
-//! - `GET /v1/account`: the account the credential belongs to;
-//! - `GET /v1/items?created_since=YYYY-MM-DD`: [`ITEM_COUNT`] items, one a day
-//!   back from today, newest first (see `data`).
+//! It accepts the token [`SANDBOX_TOKEN`] as `Authorization: Bearer`; any other
+//! gets `401 {"errors": [{"message": "Token was invalid.", "code": 6003}]}`.
 //!
-//! It accepts the key [`SANDBOX_API_KEY`] and refuses any other.
-//!
-//! Faults render as the provider renders them: a 500 `internal_error`, a 429
-//! `rate_limited` with `Retry-After`, a 429 `quota_exceeded`, a 401 for an expired
-//! credential, and a 200 body cut off halfway.
+//! Faults: a 500, a 429 with `Retry-After` (a used-up quota, Medium's daily cap on
+//! posts, looks the same), a 401 for an expired token, and a 2xx body cut off
+//! halfway (after the post was created).
 
-mod data;
+mod store;
+
+use std::sync::{Arc, Mutex, PoisonError};
 
 use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
-use junction_toolkit::fake::{
-    Auth, Call, Data, ErrorShape, Key, PageError, Pager, Refusal, Refused, Route, Service, set,
-};
-use serde_json::{Value, json};
-
-pub use data::ITEM_COUNT;
+use junction_toolkit::fake::{Auth, Data, ErrorShape, Key, Route, Service};
+use serde_json::Value;
 
 use crate::{
-    api::{API, PAGING},
-    spec::{API_KEY_FIELD, API_VERSION, PROVIDER_ID},
+    api::API,
+    spec::{PROVIDER_ID, TOKEN_FIELD},
+};
+use store::Store;
+pub use store::{
+    SANDBOX_EDITED_PUBLICATION, SANDBOX_USER_ID, SANDBOX_USERNAME, SANDBOX_WRITER_PUBLICATION,
 };
 
-/// The API key the fake accepts (the sandbox's catalog lists it).
-pub const SANDBOX_API_KEY: &str = "medium_test_sandbox";
+/// The integration token the fake accepts.
+pub const SANDBOX_TOKEN: &str = "2f1e0d9c8b7a65432f1e0d9c8b7a6543a";
 
-/// Where the fake writes an error's code and message: where [`API`]'s envelope
-/// reads them. Its faults and unknown paths answer in the words of [`WORDS`].
-const ERRORS: ErrorShape =
-    ErrorShape::new(Some("/error/code"), "/error/message").catalogue(&WORDS, "");
+/// Medium's error body: `{"errors": [{"message", "code"}]}`.
+pub(crate) const ERRORS: ErrorShape =
+    ErrorShape::new(Some("/errors/0/code"), "/errors/0/message").catalogue(&WORDS, "");
 
-/// The provider's words, by name (see `junction_toolkit::fake::names`): `[status,
-/// code, message]`, or an object with headers of its own; `{secs}`, `{method}` and
-/// `{path}` are filled in.
 static WORDS: Data = Data::new(
     r#"{
- "server_error": [500, "internal_error", "Something went wrong."],
- "rate_limited": {"status": 429, "code": "rate_limited", "message": "Too many requests; slow down.", "headers": {"retry-after": "{secs}"}},
- "quota_exhausted": [429, "quota_exceeded", "The quota is used up."],
- "not_found": [404, "not_found", "No such endpoint: {method} {path}"]
+ "server_error": [500, null, "Internal server error."],
+ "rate_limited": {"status": 429, "message": "Too many requests.", "headers": {"retry-after": "{secs}"}},
+ "quota_exhausted": {"status": 429, "message": "You have reached the daily limit of posts.", "headers": {"retry-after": "3600"}},
+ "not_found": [404, null, "Not found."],
+ "missing": [401, "6000", "An access token is required."],
+ "unknown": [401, "6003", "Token was invalid."],
+ "expired": [401, "6003", "Token was invalid."],
+ "insufficient": [403, "6027", "Application does not have permission."]
 }"#,
 );
 
-/// The list of items, paged as the adapter walks it.
-const PAGER: Pager = Pager::new(PAGING);
+const ROUTES: &[Route<Store>] = &[
+    Route::get("me", |store, _| store.me()),
+    Route::get("users/{user}/publications", |store, call| {
+        store.publications(call.param("user"))
+    }),
+    Route::get("publications/{publication}/contributors", |store, call| {
+        store.contributors(call.param("publication"))
+    }),
+    Route::post("users/{user}/posts", |store, call| store.create(call, None)),
+    Route::post("publications/{publication}/posts", |store, call| {
+        let publication = call.param("publication").to_owned();
+        store.create(call, Some(&publication))
+    }),
+];
 
-/// The fake's routes, credentials, errors and faults.
-const SERVICE: Service<()> = Service::new(
-    API_VERSION,
-    &[Route::get("account", account), Route::get("items", items)],
-    Auth::new(API.auth, PROVIDER_ID).keys(&[Key::full(SANDBOX_API_KEY)]),
+const SERVICE: Service<Store> = Service::new(
+    API.base.prefix,
+    ROUTES,
+    Auth::new(API.auth, PROVIDER_ID).keys(&[Key::full(SANDBOX_TOKEN)]),
     ERRORS,
-)
-.refuse(refuse);
+);
 
-/// The Medium fake.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MediumFake;
+/// The Medium fake. Clones share one account, so a test can count the posts the
+/// adapter made ([`MediumFake::posts`]).
+#[derive(Debug, Clone, Default)]
+pub struct MediumFake {
+    store: Arc<Mutex<Option<Store>>>,
+}
+
+impl MediumFake {
+    /// Every post created, as Medium answered it.
+    pub fn posts(&self) -> Vec<Value> {
+        let guard = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        guard.as_ref().map(Store::posts).unwrap_or_default()
+    }
+}
 
 impl ProviderFake for MediumFake {
     fn provider_id(&self) -> &'static str {
@@ -72,64 +100,17 @@ impl ProviderFake for MediumFake {
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
-        SERVICE.serve(&mut (), request, ctx)
+        let mut guard = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        let store = guard.get_or_insert_with(Store::default);
+        SERVICE.serve(store, request, ctx)
     }
 
-    /// What connects the entry here: the key the fake accepts, and a lookback that
-    /// covers every seeded item.
     fn catalog(&self) -> CatalogEntry {
         CatalogEntry::default()
-            .credential(API_KEY_FIELD, SANDBOX_API_KEY)
-            .config("lookback_days", 30)
-            .fixture("items", ITEM_COUNT)
+            .credential(TOKEN_FIELD, SANDBOX_TOKEN)
+            .fixture("user_id", SANDBOX_USER_ID)
+            .fixture("username", SANDBOX_USERNAME)
+            .fixture("publication_id", SANDBOX_EDITED_PUBLICATION)
+            .fixture("writer_publication_id", SANDBOX_WRITER_PUBLICATION)
     }
-}
-
-/// A refused credential, in the provider's words.
-fn refuse(refusal: &Refusal, _: &FakeRequest) -> FakeResponse {
-    match refusal.why {
-        Refused::Insufficient => ERRORS.reply(
-            403,
-            Some("forbidden"),
-            "The credential lacks the permission this endpoint needs.",
-        ),
-        Refused::Expired => ERRORS.reply(401, Some("unauthorized"), "The credential has expired."),
-        _ => ERRORS.reply(401, Some("unauthorized"), "Invalid or missing credentials."),
-    }
-}
-
-/// `GET /v1/account`.
-fn account(_: &mut (), _: &Call<'_>) -> FakeResponse {
-    FakeResponse::json(
-        200,
-        &json!({"id": "acct_sandbox", "name": "Medium Sandbox"}),
-    )
-}
-
-/// `GET /v1/items`: the items created on or after `created_since`, newest first.
-fn items(_: &mut (), call: &Call<'_>) -> FakeResponse {
-    let since = call.query("created_since");
-    if since.as_deref().is_some_and(|day| !data::is_day(day)) {
-        return invalid("created_since", "must be a day, YYYY-MM-DD");
-    }
-    let kept = |item: &Value| match (&since, item["created_at"].as_str()) {
-        (Some(since), Some(created)) => created.get(..10) >= Some(since.as_str()),
-        _ => true,
-    };
-    match PAGER.page_where(call.request, data::items(call.now), kept) {
-        Ok(page) => page.reply(),
-        Err(PageError::Size { param, .. }) => invalid(param, "must be a number from 1 to 100"),
-        Err(PageError::Cursor { param, .. } | PageError::Position { param, .. }) => {
-            invalid(param, "is not a cursor of this list")
-        }
-        Err(PageError::BothDirections) => invalid("cursor", "pages one way at a time"),
-    }
-}
-
-/// A 400 `invalid_parameter` naming `param`.
-fn invalid(param: &str, problem: &str) -> FakeResponse {
-    let message = format!("`{param}` {problem}");
-    let mut body = ERRORS.body(400, Some("invalid_parameter"), &message);
-    set(&mut body, "/error/param", Value::String(param.to_owned()));
-    ERRORS.respond(400, &body)
 }

@@ -1,92 +1,121 @@
-//! The adapter against wiremock serving the provider's documented JSON shapes: the
-//! request a page makes, the records and KPI points it becomes, the cursor it
-//! leaves, and refusals classified as the error table says.
+//! The streams against wiremock serving Medium's documented shapes, and refusals
+//! classified by status.
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
-use junction_core::{Adapter, AdapterError, Context, FixedClock, ReadRequest};
-use junction_medium::{ITEM_VALUE, ITEMS, Medium};
-use serde_json::json;
+use junction_core::{Adapter, AdapterError, ReadRequest};
+use junction_medium::{Medium, PROFILE, PUBLICATIONS};
+use serde_json::{Value, json};
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
-    matchers::{method, path, query_param},
+    matchers::{header, method, path},
 };
 
-use crate::support::any;
+use crate::support::{any, context};
 
-/// A context pointed at `server` under `/medium/`, at 2026-03-31 12:00 UTC.
-fn context(server: &MockServer) -> Context {
-    let now = Utc.with_ymd_and_hms(2026, 3, 31, 12, 0, 0).unwrap();
-    Context::new(reqwest::Client::new())
-        .with_base_url(format!("{}/medium/", server.uri()).parse().unwrap())
-        .with_clock(Arc::new(FixedClock(now)))
+const USER: &str = "5303d74c64f66366f00cb9b2a94f3251bf5";
+
+async fn me(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/medium/v1/me"))
+        .and(header("authorization", "Bearer 181d415f34379af07b2c11d144dfbe35d"))
+        .and(header("accept", "application/json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "id": USER, "username": "majelbstoat", "name": "Jamie Talbot",
+            "url": "https://medium.com/@majelbstoat", "imageUrl": "https://images.medium.com/0*fkfQiTzT7TlUGGyI.png"
+        }})))
+        .mount(server)
+        .await;
 }
 
-fn first_page() -> ReadRequest {
+fn read(stream: &str) -> ReadRequest {
     ReadRequest {
-        stream: ITEMS.into(),
+        stream: stream.into(),
         cursor: None,
-        page_size: Some(2),
+        page_size: None,
     }
 }
 
 #[tokio::test]
-async fn a_page_of_items_becomes_records_kpi_points_and_a_cursor() {
+async fn the_profile_and_publications_are_one_page_each() {
     let server = MockServer::start().await;
+    me(&server).await;
     Mock::given(method("GET"))
-        .and(path("/medium/v1/items"))
-        .and(query_param("created_since", "2026-03-01"))
-        .and(query_param("limit", "2"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "data": [
-                {"id": "item_2", "created_at": "2026-03-30T09:30:00Z", "value": 12.5},
-                {"id": "item_1", "created_at": "2026-03-29T23:10:00-04:00", "value": null},
-            ],
-            "has_more": true,
-            "next_cursor": "c_2",
-        })))
+        .and(path(format!("/medium/v1/users/{USER}/publications")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [
+            {"id": "b969ac62a46b", "name": "About Medium", "description": "What is this thing and how does it work?", "url": "https://medium.com/about", "imageUrl": "https://cdn-images-1.medium.com/fit/c/200/200/0*ae1jbP_od0W6EulE.jpeg"},
+            {"id": "b45573563f5a", "name": "Developers", "description": "Medium’s Developer resources", "url": "https://medium.com/developers", "imageUrl": "https://cdn-images-1.medium.com/fit/c/200/200/1*ccokMT4VXmDDO1EoQQHkzg@2x.png"}
+        ]})))
         .mount(&server)
         .await;
-    let page = Medium
-        .read(&context(&server), &any(), &first_page())
+    let ctx = context(&format!("{}/medium/", server.uri()));
+    let profile = Medium.read(&ctx, &any(), &read(PROFILE)).await.unwrap();
+    assert_eq!(profile.records.len(), 1);
+    assert_eq!(
+        (profile.records[0].external_id.as_str(), profile.has_more),
+        (USER, false)
+    );
+    assert!(profile.kpis.is_empty());
+    let publications = Medium
+        .read(&ctx, &any(), &read(PUBLICATIONS))
         .await
         .unwrap();
-    let ids: Vec<_> = page
+    let ids: Vec<&str> = publications
         .records
         .iter()
         .map(|r| r.external_id.as_str())
         .collect();
-    assert_eq!(ids, ["item_2", "item_1"]);
-    // A value of null is no point (not zero).
-    assert_eq!(page.kpis.len(), 1);
-    assert_eq!(page.kpis[0].metric, ITEM_VALUE);
-    assert_eq!(page.kpis[0].value, 12.5);
-    assert_eq!(page.kpis[0].dimensions["item"], "item_2");
-    assert!(page.has_more);
-    assert_eq!(
-        page.next_cursor,
-        Some(json!({"since": "2026-03-01", "page": "c_2"}))
-    );
+    assert_eq!(ids, ["b969ac62a46b", "b45573563f5a"]);
+    let health = Medium.check(&ctx, &any()).await.unwrap();
+    assert_eq!(health.account.as_deref(), Some("majelbstoat"));
+}
+
+async fn refusal(status: u16, body: Value, retry_after: Option<&str>) -> AdapterError {
+    let server = MockServer::start().await;
+    let mut answer = ResponseTemplate::new(status).set_body_json(body);
+    if let Some(secs) = retry_after {
+        answer = answer.insert_header("retry-after", secs);
+    }
+    Mock::given(path("/medium/v1/me"))
+        .respond_with(answer)
+        .mount(&server)
+        .await;
+    let ctx = context(&format!("{}/medium/", server.uri()));
+    Medium.read(&ctx, &any(), &read(PROFILE)).await.unwrap_err()
 }
 
 #[tokio::test]
-async fn refusals_are_classified_as_the_error_table_says() {
-    let server = MockServer::start().await;
-    Mock::given(path("/medium/v1/items"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
-            "code": "invalid_parameter",
-            "message": "`created_since` must be a day",
-            "param": "created_since",
-        }})))
-        .mount(&server)
-        .await;
-    let error = Medium
-        .read(&context(&server), &any(), &first_page())
-        .await
-        .unwrap_err();
+async fn refusals_are_classified_as_medium_documents_them() {
+    let error = refusal(
+        401,
+        json!({"errors": [{"message": "Token was invalid.", "code": 6003}]}),
+        None,
+    )
+    .await;
     assert!(
-        matches!(&error, AdapterError::Invalid { field: Some(f), .. } if f == "created_since"),
+        matches!(&error, AdapterError::Unauthorized { refreshable: false, message } if message.contains("Token was invalid")),
+        "{error:?}"
+    );
+    let error = refusal(
+        429,
+        json!({"errors": [{"message": "Too many requests.", "code": 6029}]}),
+        Some("60"),
+    )
+    .await;
+    assert_eq!(
+        error,
+        AdapterError::RateLimited {
+            retry_after: Some(Duration::from_secs(60))
+        }
+    );
+    let error = refusal(
+        500,
+        json!({"errors": [{"message": "Internal server error."}]}),
+        None,
+    )
+    .await;
+    assert!(
+        matches!(error, AdapterError::Unavailable { .. }),
         "{error:?}"
     );
 }
