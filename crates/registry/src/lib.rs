@@ -99,11 +99,11 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
         #[cfg(feature = "meta-ads")]
         Arc::new(junction_meta_ads::sandbox::MetaAdsFake),
         #[cfg(feature = "devto")]
-        Arc::new(junction_devto::sandbox::DevtoFake),
+        Arc::new(junction_devto::sandbox::DevtoFake::default()),
         #[cfg(feature = "hashnode")]
-        Arc::new(junction_hashnode::sandbox::HashnodeFake),
+        Arc::new(junction_hashnode::sandbox::HashnodeFake::default()),
         #[cfg(feature = "medium")]
-        Arc::new(junction_medium::sandbox::MediumFake),
+        Arc::new(junction_medium::sandbox::MediumFake::default()),
     ]
 }
 

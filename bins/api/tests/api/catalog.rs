@@ -20,11 +20,14 @@ async fn every_catalog_entry_connects_and_syncs_with_the_catalogs_values_alone()
     assert_eq!(
         ids,
         [
+            "devto",
             "google-analytics",
+            "hashnode",
             "kit",
             "kit-oauth",
             "mailchimp",
             "mailchimp-oauth",
+            "medium",
             "meta-ads",
             "resend",
             "stripe"

@@ -10,12 +10,15 @@ use serde_json::{Map, Value};
 use crate::support::{API_KEY, REDIRECT_URI, ROTATING, STABLE, pkce, redirect_from, start};
 
 /// Every entry of the built-in registry.
-const BUILTIN: [&str; 8] = [
+const BUILTIN: [&str; 11] = [
+    "devto",
     "google-analytics",
+    "hashnode",
     "kit",
     "kit-oauth",
     "mailchimp",
     "mailchimp-oauth",
+    "medium",
     "meta-ads",
     "resend",
     "stripe",
