@@ -49,6 +49,12 @@ impl Registry {
             #[cfg(feature = "hubspot")]
             Arc::new(junction_hubspot::Hubspot::private_app()),
             Arc::new(junction_hubspot::Hubspot::oauth()),
+            #[cfg(feature = "devto")]
+            Arc::new(junction_devto::Devto),
+            #[cfg(feature = "hashnode")]
+            Arc::new(junction_hashnode::Hashnode),
+            #[cfg(feature = "medium")]
+            Arc::new(junction_medium::Medium),
         ];
         Self::from_adapters(adapters)
     }
@@ -106,6 +112,12 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
         #[cfg(feature = "hubspot")]
         Arc::new(junction_hubspot::sandbox::HubspotFake::default()),
         Arc::new(junction_hubspot::sandbox::HubspotFake::oauth()),
+        #[cfg(feature = "devto")]
+        Arc::new(junction_devto::sandbox::DevtoFake::default()),
+        #[cfg(feature = "hashnode")]
+        Arc::new(junction_hashnode::sandbox::HashnodeFake::default()),
+        #[cfg(feature = "medium")]
+        Arc::new(junction_medium::sandbox::MediumFake::default()),
     ]
 }
 

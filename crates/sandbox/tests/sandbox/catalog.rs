@@ -10,15 +10,18 @@ use serde_json::{Map, Value};
 use crate::support::{API_KEY, REDIRECT_URI, ROTATING, STABLE, pkce, redirect_from, start};
 
 /// Every entry of the built-in registry.
-const BUILTIN: [&str; 12] = [
+const BUILTIN: [&str; 15] = [
     "buffer",
+    "devto",
     "google-analytics",
+    "hashnode",
     "hubspot",
     "hubspot-oauth",
     "kit",
     "kit-oauth",
     "mailchimp",
     "mailchimp-oauth",
+    "medium",
     "meta-ads",
     "mixpanel",
     "resend",
