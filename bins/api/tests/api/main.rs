@@ -12,6 +12,7 @@ mod basics;
 mod catalog;
 mod connect_sessions;
 mod connect_ui;
+mod cross_posts;
 mod dashboard;
 mod hostile;
 mod hubspot_webhooks;
