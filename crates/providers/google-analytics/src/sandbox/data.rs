@@ -16,8 +16,9 @@ pub(crate) static SCHEMA: Data = Data::new(include_str!("schema.json"));
 pub(crate) static WORDS: Data = Data::new(include_str!("errors.json"));
 
 /// Counts measured in one cell (a day, a country, a channel) or summed over cells,
-/// by GA4 metric name; `revenueCents` and `sessionSeconds` are what the revenue and
-/// the average session duration are computed from.
+/// by GA4 metric name; `revenueCents`, `purchaseRevenueCents`, `itemRevenueCents`
+/// and `sessionSeconds` are what the revenues and the average session duration are
+/// computed from.
 pub(crate) type Totals = BTreeMap<&'static str, u64>;
 
 /// One cell's counts.
@@ -53,6 +54,10 @@ pub(crate) fn cell(property: &str, date: NaiveDate, country: usize, channel: usi
     let page_views = of_sessions(1.4, 2.6, "views");
     // Between $15 and $120 per key event.
     let order = 1_500 + hash(&[property, &day, &country_key, &channel_key, "order"]) % 10_500;
+    // Purchases are some of the key events; each has one to three items.
+    let transactions = round(key_events as f64 * (0.3 + 0.4 * unit("transactions")));
+    let items =
+        transactions * (1 + hash(&[property, &day, &country_key, &channel_key, "items"]) % 3);
     Totals::from([
         ("sessions", sessions),
         ("totalUsers", total_users),
@@ -67,6 +72,10 @@ pub(crate) fn cell(property: &str, date: NaiveDate, country: usize, channel: usi
         ("engagedSessions", of_sessions(0.45, 0.30, "engaged")),
         ("keyEvents", key_events),
         ("revenueCents", key_events * order),
+        ("transactions", transactions),
+        ("purchaseRevenueCents", transactions * order),
+        ("itemRevenueCents", transactions * order),
+        ("itemsPurchased", items),
         ("screenPageViews", page_views),
         (
             "eventCount",
@@ -82,7 +91,7 @@ fn round(value: f64) -> u64 {
 }
 
 /// A uniform number in [0, 1) derived from `parts`.
-fn unit_interval(parts: &[&str]) -> f64 {
+pub(crate) fn unit_interval(parts: &[&str]) -> f64 {
     (hash(parts) >> 11) as f64 / (1u64 << 53) as f64
 }
 
