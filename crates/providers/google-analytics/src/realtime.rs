@@ -104,16 +104,14 @@ pub(crate) async fn read(
         table.row(dimensions, metrics, &cells)
     })?;
     // A row is the combination of its dimensions (the primary key): the day is in
-    // the id and data of the table's rows, so it is taken out again, and the time
-    // of the reading stands in its place.
-    let read_at = ctx.now().to_rfc3339();
+    // the id and data of the table's rows, so it is taken out again. A record holds
+    // the last reading of its row (readings of rows gone quiet stay as they were).
     for record in &mut records {
         if let Some((_, rest)) = record.external_id.split_once('|') {
             record.external_id = rest.to_owned();
         }
         if let Some(data) = record.data.as_object_mut() {
             data.remove("date");
-            data.insert("read_at".into(), serde_json::Value::String(read_at.clone()));
         }
     }
     Ok(Page {

@@ -565,6 +565,35 @@ mod tests {
     }
 
     #[test]
+    fn another_custom_report_starts_over() {
+        let today = day("2026-03-15");
+        let report = |metrics: &[&str]| Report {
+            stream: CUSTOM_REPORT,
+            breakdown: vec!["country".into()],
+            metrics: metrics.iter().map(|m| (*m).to_owned()).collect(),
+            filter: None,
+            table: None,
+        };
+        let window = WindowRead {
+            days: junction_toolkit::cursor::Window {
+                start: day("2026-03-01"),
+                end: day("2026-03-10"),
+            },
+            page: PageToken::First,
+        };
+        let (cursor, _) = advance(&window, 2, 10, &report(&["sessions"])).unwrap();
+        let stored = junction_toolkit::cursor::write(&cursor).unwrap();
+        assert_eq!(stored["shape"], "sessions|");
+        let same = plan(Some(&stored), &report(&["sessions"]), 30, today).unwrap();
+        assert_eq!(same.page, PageToken::Offset(2));
+        let other = plan(Some(&stored), &report(&["activeUsers"]), 30, today).unwrap();
+        assert_eq!(
+            (other.page, other.days.start),
+            (PageToken::First, day("2026-02-13"))
+        );
+    }
+
+    #[test]
     fn page_size_is_clamped() {
         let page_size = |wish| PAGING.size.pick(wish);
         assert_eq!(page_size(None), 10_000);

@@ -1,9 +1,10 @@
 //! The fake's `runRealtimeReport`: the realtime schema (`schema.json`'s
 //! `/realtime`: its own dimensions and metrics, no `date`, no `offset`), the last 30
 //! minutes of today's traffic — the day's cells scaled to half an hour, with noise
-//! that changes every minute — split, filtered and grouped like `runReport`'s.
+//! of the day (two readings of one day agree, as the conformance suite asks) —
+//! split, filtered and grouped like `runReport`'s.
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{
@@ -128,7 +129,7 @@ fn realtime_dimension(err: InvalidArgument, request: &RunRealtimeReportRequest) 
     }
 }
 
-/// Today's cells scaled to `minutes` of traffic, with noise of the current minute;
+/// Today's cells scaled to `minutes` of traffic, with noise of the day;
 /// `activeUsers` of a window counts the day's users seen in it.
 fn cells(
     property: &str,
@@ -136,12 +137,13 @@ fn cells(
     minutes: i32,
 ) -> Vec<(std::collections::BTreeMap<String, String>, Shares)> {
     let today = now.date_naive();
-    let minute = (now.hour() * 60 + now.minute()).to_string();
+    let day = today.to_string();
     let mut cells = Vec::new();
     for country in 0..SCHEMA.list("/countries").len() {
         for channel in 0..SCHEMA.list("/channels").len() {
             let key = [country.to_string(), channel.to_string()];
-            let noise = 0.8 + 0.4 * data::unit_interval(&[property, &minute, &key[0], &key[1]]);
+            let noise =
+                0.8 + 0.4 * data::unit_interval(&[property, &day, "realtime", &key[0], &key[1]]);
             // A day's traffic over 1,440 minutes; users stay active across several.
             let scale = f64::from(minutes) / 1_440.0 * noise;
             let counts: Shares = data::cell(property, today, country, channel)
@@ -184,7 +186,7 @@ mod tests {
         assert_eq!(report["rowCount"], rows.len());
         assert_eq!(rows[0]["dimensionValues"].as_array().unwrap().len(), 3);
         assert!(report.get("metadata").is_none());
-        // The same minute reads the same; rows are ordered by their dimensions.
+        // The same day reads the same; rows are ordered by their dimensions.
         assert_eq!(
             answer(
                 json!({"metrics": [{"name": "activeUsers"}], "dimensions": [{"name": "country"}]})

@@ -6,10 +6,12 @@
 #[cfg(feature = "sandbox")]
 mod conformance;
 mod errors;
+mod events;
 #[cfg(feature = "sandbox")]
 mod fake;
 mod options;
 mod paging;
 mod proxy;
 mod requests;
+mod streams;
 mod support;
