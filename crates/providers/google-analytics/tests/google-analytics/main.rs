@@ -9,6 +9,8 @@ mod errors;
 mod events;
 #[cfg(feature = "sandbox")]
 mod fake;
+#[cfg(feature = "sandbox")]
+mod features;
 mod options;
 mod paging;
 mod proxy;
