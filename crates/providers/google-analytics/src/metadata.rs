@@ -42,27 +42,15 @@ pub(crate) fn check(
     property_id: &str,
     wanted: &Wanted<'_>,
 ) -> Result<(), AdapterError> {
-    let known_dimension = |name: &str| metadata.dimensions.iter().any(|d| d.answers_to(name));
-    let known_metric = |name: &str| metadata.metrics.iter().any(|m| m.answers_to(name));
-    let checks: [(&str, &[String], &dyn Fn(&str) -> bool, &str); 3] = [
-        (
-            wanted.dimensions.0,
-            wanted.dimensions.1,
-            &known_dimension,
-            "dimensions",
-        ),
-        (wanted.metrics.0, wanted.metrics.1, &known_metric, "metrics"),
-        (
-            wanted.filter.0,
-            wanted.filter.1,
-            &known_dimension,
-            "dimensions",
-        ),
+    let checks = [
+        (wanted.dimensions, &metadata.dimensions, "dimensions"),
+        (wanted.metrics, &metadata.metrics, "metrics"),
+        (wanted.filter, &metadata.dimensions, "dimensions"),
     ];
-    for (field, names, known, what) in checks {
+    for ((field, names), known, what) in checks {
         let unknown: Vec<String> = names
             .iter()
-            .filter(|name| !known(name))
+            .filter(|name| !known.iter().any(|k| k.answers_to(name)))
             .map(|name| format!("`{name}`"))
             .collect();
         if !unknown.is_empty() {
