@@ -599,8 +599,7 @@ fn validate_config(
             "is a secret: change it with POST /v1/integrations/{id}/reconnect",
         ));
     }
-    let is_secret_setting =
-        |name: &str| spec.config.iter().any(|f| f.name == name && f.secret);
+    let is_secret_setting = |name: &str| spec.config.iter().any(|f| f.name == name && f.secret);
     let mut secrets = BTreeMap::new();
     let mut secret_errors = Vec::new();
     for field in spec.config.iter().filter(|f| f.secret) {
