@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate, Weekday};
-use junction_toolkit::fake::Data;
+use junction_toolkit::fake::{Data, fill};
+use serde_json::Value;
 
 /// What the fake knows of GA4's schema, and the values of its dimensions with their
 /// shares of traffic (`countries`, `channels`).
@@ -14,6 +15,16 @@ pub(crate) static SCHEMA: Data = Data::new(include_str!("schema.json"));
 
 /// Google's words (`errors.json`).
 pub(crate) static WORDS: Data = Data::new(include_str!("errors.json"));
+
+/// A request the API refuses with 400 `INVALID_ARGUMENT`, with its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InvalidArgument(pub String);
+
+/// GA4's words for the refusal `name` (`errors.json`, `/arguments`), `vars` filled.
+pub(crate) fn invalid(name: &str, vars: Value) -> InvalidArgument {
+    let message = fill(WORDS.at(&format!("/arguments/{name}")), &vars);
+    InvalidArgument(message.as_str().unwrap_or(name).to_owned())
+}
 
 /// Counts measured in one cell (a day, a country, a channel) or summed over cells,
 /// by GA4 metric name; `revenueCents`, `purchaseRevenueCents`, `itemRevenueCents`

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::report::{InvalidArgument, invalid};
+use super::data::{InvalidArgument, invalid};
 
 /// Checks `filter`'s shape and names (`known` says which dimensions exist).
 pub(crate) fn check(filter: &Value, known: &dyn Fn(&str) -> bool) -> Result<(), InvalidArgument> {

@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use chrono::{Duration as Days, NaiveDate};
 use serde_json::{Value, json};
 
-use junction_toolkit::fake::fill;
-
-use super::data::{self, SCHEMA, WORDS};
+use super::data::{self, SCHEMA};
+pub(crate) use super::data::{InvalidArgument, invalid};
 use crate::wire::RunReportRequest;
 
 /// The earliest day GA4's Data API has data for; no traffic exists before it.
@@ -25,16 +24,6 @@ const MAX_METRICS: usize = 10;
 /// the time zone the fake reports.
 const CURRENCY: &str = "USD";
 const TIME_ZONE: &str = "Etc/UTC";
-
-/// A request the API refuses with 400 `INVALID_ARGUMENT`, with its message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct InvalidArgument(pub String);
-
-/// GA4's words for the refusal `name` (`errors.json`, `/arguments`), `vars` filled.
-pub(crate) fn invalid(name: &str, vars: Value) -> InvalidArgument {
-    let message = fill(WORDS.at(&format!("/arguments/{name}")), &vars);
-    InvalidArgument(message.as_str().unwrap_or(name).to_owned())
-}
 
 /// A validated report request.
 #[derive(Debug, Clone, PartialEq, Eq)]
