@@ -139,7 +139,7 @@ impl Adapter for GoogleAnalytics {
     ) -> Result<Page, AdapterError> {
         let stream = data::stream(self.spec(), request)?.name;
         if stream == REALTIME {
-            return realtime::read(ctx, conn, request.page_size).await;
+            return realtime::read(ctx, conn).await;
         }
         let settings = Settings::from_connection(conn)?;
         let Some(report) = Report::of(stream, conn)? else {

@@ -31,9 +31,9 @@ const TABLE: Table<'static> = Table {
     ..REPORT
 };
 
-/// The request of a reading: every row (the API's largest page).
-pub(crate) fn request(page_size: Option<u32>) -> RunRealtimeReportRequest {
-    let limit = page_size.map_or(MAX_REALTIME_ROWS, |size| i64::from(size.max(1)));
+/// The request of a reading: every row (the API's largest page). A page-size wish
+/// is not honoured: without an offset, a smaller page would only lose rows.
+pub(crate) fn request() -> RunRealtimeReportRequest {
     RunRealtimeReportRequest {
         dimensions: REALTIME_DIMENSIONS
             .iter()
@@ -47,22 +47,18 @@ pub(crate) fn request(page_size: Option<u32>) -> RunRealtimeReportRequest {
                 name: kpi.column.to_owned(),
             })
             .collect(),
-        limit: Some(limit.min(MAX_REALTIME_ROWS)),
+        limit: Some(MAX_REALTIME_ROWS),
         return_property_quota: Some(true),
         ..RunRealtimeReportRequest::default()
     }
 }
 
 /// Reads the last 30 minutes: one page, no cursor.
-pub(crate) async fn read(
-    ctx: &Context,
-    conn: &Connection,
-    page_size: Option<u32>,
-) -> Result<Page, AdapterError> {
+pub(crate) async fn read(ctx: &Context, conn: &Connection) -> Result<Page, AdapterError> {
     let settings = Settings::from_connection(conn)?;
     let client = google::client(ctx, conn)?;
     let path = format!("properties/{}:runRealtimeReport", settings.property_id);
-    let body = request(page_size);
+    let body = request();
     let http = client.request(http::Method::POST, &path)?.json(&body);
     let response: crate::wire::RunReportResponse = client.json(http).await?;
     let rows = i64::try_from(response.rows.len()).unwrap_or(i64::MAX);
