@@ -10,6 +10,14 @@
 //! anything is stored; then, in one transaction, the integration becomes active, is
 //! scheduled for its first sync at once (as a new connection is) and
 //! `connection.created` goes out.
+//!
+//! A PATCHed config may carry the provider's secret *settings* (config fields
+//! flagged `secret`, such as GA4's Measurement Protocol `api_secret`): they are
+//! sealed with the credentials, never stored in the config, never returned. That is
+//! how an OAuth integration gets one, since its secrets cannot travel through the
+//! consent flow. Credentials proper (an API key) still change only by reconnecting.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use junction_core::{
@@ -26,6 +34,7 @@ use junction_store::{
         logs::NewLog,
     },
 };
+use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -164,9 +173,12 @@ impl App {
         validate_schedule(changes.schedule_seconds)?;
         validate_display_name(changes.display_name.as_deref())?;
         let waiting = current.status == IntegrationStatus::NeedsSetup;
-        let config = match &changes.config {
-            Some(config) => Some(validate_config(spec, config, waiting)?),
-            None => None,
+        let (config, secret_settings) = match &changes.config {
+            Some(config) => {
+                let (config, secrets) = validate_config(spec, config, waiting)?;
+                (Some(config), secrets)
+            }
+            None => (None, BTreeMap::new()),
         };
         // The provider is asked before anything is stored, outside the transaction.
         let completion = match &config {
@@ -195,6 +207,16 @@ impl App {
             },
         )
         .await?;
+        if !secret_settings.is_empty() {
+            repo::credentials::put(
+                tx.conn(),
+                self.connections.vault(),
+                workspace_id,
+                id,
+                &secret_settings,
+            )
+            .await?;
+        }
         let now = self.now();
         let mut updated = match changes.schedule_seconds {
             Some(seconds) => {
@@ -214,6 +236,8 @@ impl App {
         .filter(|(_, changed)| *changed)
         .map(|(name, _)| *name)
         .collect();
+        // The names of the secret settings set (never their values).
+        let sealed: Vec<&String> = secret_settings.keys().collect();
         if let Some(health) = completion {
             updated = repo::integrations::record_health(
                 tx.conn(),
@@ -245,7 +269,7 @@ impl App {
                 LogLevel::Info,
                 Operation::Update,
                 "settings updated",
-                json!({"changed": changed}),
+                json!({"changed": changed, "secret_settings": sealed}),
             )
             .await?;
         }
@@ -555,22 +579,53 @@ pub(crate) async fn log(
 }
 
 /// Checks a whole new config against the provider's config fields: every field
-/// valid, no unknown field, no secret (those change through a reconnect). An
+/// valid, no unknown field, no credential (those change through a reconnect). An
 /// integration waiting for its setup step may still leave its setup fields out.
+/// Returns the config to store and, apart, the secret settings given (config fields
+/// flagged `secret`), checked by their rules, to seal.
 fn validate_config(
     spec: &ProviderSpec,
     config: &Map<String, Value>,
     waiting_for_setup: bool,
-) -> Result<Map<String, Value>> {
-    if let Some(secret) = config
-        .keys()
-        .find(|k| spec.all_fields().any(|f| f.name == *k && f.secret))
-    {
+) -> Result<(Map<String, Value>, BTreeMap<String, SecretString>)> {
+    if let Some(secret) = config.keys().find(|k| {
+        spec.auth
+            .credential_fields()
+            .iter()
+            .any(|f| f.name == *k && f.secret)
+    }) {
         return Err(Error::field(
             secret,
             "is a secret: change it with POST /v1/integrations/{id}/reconnect",
         ));
     }
+    let is_secret_setting = |name: &str| spec.config.iter().any(|f| f.name == name && f.secret);
+    let mut secrets = BTreeMap::new();
+    let mut secret_errors = Vec::new();
+    for field in spec.config.iter().filter(|f| f.secret) {
+        match config.get(field.name) {
+            None | Some(Value::Null) => {}
+            Some(value) => match (field.validate(Some(value)), value.as_str()) {
+                (Ok(()), Some(text)) if !text.trim().is_empty() => {
+                    secrets.insert(
+                        field.name.to_owned(),
+                        SecretString::from(text.trim().to_owned()),
+                    );
+                }
+                (Err(error), _) => secret_errors.push(error),
+                _ => secret_errors.push(FieldError::new(field.name, "must not be empty")),
+            },
+        }
+    }
+    if !secret_errors.is_empty() {
+        return Err(Error::validation(secret_errors));
+    }
+    let config: Map<String, Value> = config
+        .iter()
+        .filter(|(name, _)| !is_secret_setting(name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let config = &config;
     let deferred = if waiting_for_setup {
         spec.setup_missing(config)
     } else {
@@ -579,7 +634,7 @@ fn validate_config(
     let errors: Vec<FieldError> = spec
         .config
         .iter()
-        .filter(|field| !deferred.contains(&field.name))
+        .filter(|field| !field.secret && !deferred.contains(&field.name))
         .filter_map(|field| field.validate(config.get(field.name)).err())
         .chain(
             config
@@ -599,7 +654,7 @@ fn validate_config(
     for name in deferred {
         config.remove(name);
     }
-    Ok(config)
+    Ok((config, secrets))
 }
 
 /// A refused setup step: the provider's refusal of the chosen settings is the

@@ -229,4 +229,59 @@ async fn ga4_connects_without_a_property_and_a_patch_with_a_listed_one_completes
         ))
         .await;
     assert_eq!(records, run.records_written);
+
+    // A secret setting (the Measurement Protocol's API secret) travels in a PATCHed
+    // config: sealed with the credentials, kept out of the config, its name listed.
+    let bad = app
+        .update_integration(
+            workspace,
+            id,
+            IntegrationChanges {
+                config: Some(object(json!({"property_id": "987654321",
+                    "measurement_id": "G-SANDBOX01", "api_secret": "not a secret!"}))),
+                ..IntegrationChanges::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code, ErrorCode::ValidationFailed);
+    assert_eq!(bad.fields[0].field, "api_secret");
+    assert!(!format!("{bad:?}").contains("not a secret!"));
+    assert!(!env.secrets(workspace, id).await.contains_key("api_secret"));
+    let config = json!({"property_id": "987654321", "measurement_id": "G-SANDBOX01"});
+    let mut with_secret = object(config.clone());
+    with_secret.insert("api_secret".into(), json!("mp-SECRET_0123456789"));
+    let updated = app
+        .update_integration(
+            workspace,
+            id,
+            IntegrationChanges {
+                config: Some(with_secret),
+                ..IntegrationChanges::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.integration.config, config);
+    assert!(updated.secret_fields.iter().any(|f| f == "api_secret"));
+    assert_eq!(
+        env.secrets(workspace, id).await["api_secret"],
+        "mp-SECRET_0123456789"
+    );
+    // A config without it leaves it as it is; the token stays too.
+    app.update_integration(
+        workspace,
+        id,
+        IntegrationChanges {
+            config: Some(object(config)),
+            ..IntegrationChanges::default()
+        },
+    )
+    .await
+    .unwrap();
+    let secrets = env.secrets(workspace, id).await;
+    assert_eq!(secrets["api_secret"], "mp-SECRET_0123456789");
+    assert!(secrets.contains_key("access_token"));
+    let logs = env.logs(workspace, id).await;
+    assert!(!format!("{logs:?}").contains("mp-SECRET"));
 }

@@ -191,7 +191,10 @@ impl TestEnv {
         integration.id
     }
 
-    /// An active GA4 integration with these tokens, straight into the database.
+    /// An active GA4 integration with these tokens, straight into the database. The
+    /// engine's tests count what `daily_report` alone writes (its rows are known from
+    /// the fake), so GA4's other streams (realtime, goals, e-commerce, the custom
+    /// report) are disabled on it.
     pub async fn create_ga4(&self, workspace_id: WorkspaceId, ga4: Ga4, tokens: &TokenSet) -> Uuid {
         let mut tx = self.db.store().begin(workspace_id).await.unwrap();
         let integration = repo::integrations::insert(
@@ -221,6 +224,23 @@ impl TestEnv {
         )
         .await
         .unwrap();
+        let spec = Registry::builtin().get(GA4).unwrap().spec().clone();
+        let others = spec.streams.iter().filter(|s| s.name != "daily_report");
+        for stream in others {
+            let disabled = repo::stream_states::StreamPatch {
+                enabled: Some(false),
+                ..Default::default()
+            };
+            repo::stream_states::update(
+                tx.conn(),
+                workspace_id,
+                integration.id,
+                stream.name,
+                &disabled,
+            )
+            .await
+            .unwrap();
+        }
         tx.commit().await.unwrap();
         integration.id
     }

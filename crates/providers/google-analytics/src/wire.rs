@@ -1,6 +1,9 @@
-//! The GA4 Data API's JSON shapes for `properties.runReport` (from the API's
-//! discovery document: RunReportRequest, RunReportResponse, PropertyQuota,
-//! QuotaStatus), shared by the adapter and the sandbox fake.
+//! The GA4 Data API's JSON shapes for `properties.runReport`,
+//! `properties.runRealtimeReport` and `properties.getMetadata` (from the API's
+//! discovery document: RunReportRequest, RunRealtimeReportRequest, MinuteRange,
+//! RunReportResponse, PropertyQuota, QuotaStatus, Metadata), shared by the adapter
+//! and the sandbox fake. A `FilterExpression` stays JSON: it is checked against
+//! `filter.schema.json` (see [`crate::filter`]) and passed on as written.
 //!
 //! The API speaks proto3 JSON: int64 fields (`offset`, `limit`) are JSON strings, and
 //! fields at their default value (0, "", empty lists) are left out of responses, so
@@ -8,6 +11,7 @@
 
 use junction_toolkit::data::proto_int64;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// The body of `POST /v1beta/properties/{id}:runReport` (the fields Junction uses).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -28,9 +32,89 @@ pub struct RunReportRequest {
     /// Whether rows whose metrics are all zero are returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_empty_rows: Option<bool>,
+    /// A `FilterExpression` over dimensions (an audience segment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension_filter: Option<Value>,
     /// Whether the response carries the property's quota state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_property_quota: Option<bool>,
+}
+
+/// The body of `POST /v1beta/properties/{id}:runRealtimeReport` (the fields
+/// Junction uses). Realtime reports have no `offset`: one request returns up to
+/// `limit` rows (at most 250,000), `rowCount` says how many there were.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRealtimeReportRequest {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dimensions: Vec<Dimension>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<Metric>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension_filter: Option<Value>,
+    /// Unset: the last 30 minutes (60 for GA4 360 properties).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub minute_ranges: Vec<MinuteRange>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "proto_int64")]
+    pub limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_property_quota: Option<bool>,
+}
+
+/// Minutes before now, both ends inclusive (`startMinutesAgo` ≥ `endMinutesAgo`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MinuteRange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_minutes_ago: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_minutes_ago: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// `GET /v1beta/properties/{id}/metadata`: the dimensions and metrics a property's
+/// reports accept, its custom definitions (`customEvent:…`, `customUser:…`)
+/// included.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Required here: a metadata answer always lists dimensions, and requiring them
+    /// tells it apart from another JSON object.
+    pub dimensions: Vec<FieldMetadata>,
+    #[serde(default)]
+    pub metrics: Vec<FieldMetadata>,
+}
+
+/// One dimension or metric of [`Metadata`] (DimensionMetadata / MetricMetadata,
+/// the fields Junction reads).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldMetadata {
+    pub api_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Older names still accepted for a while.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deprecated_api_names: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_definition: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// A metric's type (`TYPE_INTEGER`, `TYPE_CURRENCY`, ...); absent for dimensions.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub metric_type: Option<String>,
+}
+
+impl FieldMetadata {
+    /// Whether `name` is this field, by its name or a deprecated one.
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.api_name == name || self.deprecated_api_names.iter().any(|n| n == name)
+    }
 }
 
 /// An inclusive range of days: `YYYY-MM-DD`, `today`, `yesterday` or `NdaysAgo`.

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate, Weekday};
-use junction_toolkit::fake::Data;
+use junction_toolkit::fake::{Data, fill};
+use serde_json::Value;
 
 /// What the fake knows of GA4's schema, and the values of its dimensions with their
 /// shares of traffic (`countries`, `channels`).
@@ -15,9 +16,20 @@ pub(crate) static SCHEMA: Data = Data::new(include_str!("schema.json"));
 /// Google's words (`errors.json`).
 pub(crate) static WORDS: Data = Data::new(include_str!("errors.json"));
 
+/// A request the API refuses with 400 `INVALID_ARGUMENT`, with its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InvalidArgument(pub String);
+
+/// GA4's words for the refusal `name` (`errors.json`, `/arguments`), `vars` filled.
+pub(crate) fn invalid(name: &str, vars: Value) -> InvalidArgument {
+    let message = fill(WORDS.at(&format!("/arguments/{name}")), &vars);
+    InvalidArgument(message.as_str().unwrap_or(name).to_owned())
+}
+
 /// Counts measured in one cell (a day, a country, a channel) or summed over cells,
-/// by GA4 metric name; `revenueCents` and `sessionSeconds` are what the revenue and
-/// the average session duration are computed from.
+/// by GA4 metric name; `revenueCents`, `purchaseRevenueCents`, `itemRevenueCents`
+/// and `sessionSeconds` are what the revenues and the average session duration are
+/// computed from.
 pub(crate) type Totals = BTreeMap<&'static str, u64>;
 
 /// One cell's counts.
@@ -53,6 +65,10 @@ pub(crate) fn cell(property: &str, date: NaiveDate, country: usize, channel: usi
     let page_views = of_sessions(1.4, 2.6, "views");
     // Between $15 and $120 per key event.
     let order = 1_500 + hash(&[property, &day, &country_key, &channel_key, "order"]) % 10_500;
+    // Purchases are some of the key events; each has one to three items.
+    let transactions = round(key_events as f64 * (0.3 + 0.4 * unit("transactions")));
+    let items =
+        transactions * (1 + hash(&[property, &day, &country_key, &channel_key, "items"]) % 3);
     Totals::from([
         ("sessions", sessions),
         ("totalUsers", total_users),
@@ -67,6 +83,10 @@ pub(crate) fn cell(property: &str, date: NaiveDate, country: usize, channel: usi
         ("engagedSessions", of_sessions(0.45, 0.30, "engaged")),
         ("keyEvents", key_events),
         ("revenueCents", key_events * order),
+        ("transactions", transactions),
+        ("purchaseRevenueCents", transactions * order),
+        ("itemRevenueCents", transactions * order),
+        ("itemsPurchased", items),
         ("screenPageViews", page_views),
         (
             "eventCount",
@@ -82,7 +102,7 @@ fn round(value: f64) -> u64 {
 }
 
 /// A uniform number in [0, 1) derived from `parts`.
-fn unit_interval(parts: &[&str]) -> f64 {
+pub(crate) fn unit_interval(parts: &[&str]) -> f64 {
     (hash(parts) >> 11) as f64 / (1u64 << 53) as f64
 }
 

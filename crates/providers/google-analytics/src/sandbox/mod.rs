@@ -1,17 +1,22 @@
-//! A fake of the GA4 Data API's `runReport` for the sandbox (demo mode, end-to-end
-//! tests): the real path, JSON shapes, auth checks and error envelopes, with
-//! deterministic data and injectable faults.
+//! A fake of the GA4 Data API for the sandbox (demo mode, end-to-end tests): the
+//! real paths, JSON shapes, auth checks and error envelopes, with deterministic data
+//! and injectable faults.
 //!
 //! Served under the sandbox's `/google-analytics/` mount, it answers
-//! `POST /v1beta/properties/{id}:runReport` (and the Admin API's
-//! `GET /v1beta/accountSummaries`, in [`options`]):
+//! `POST /v1beta/properties/{id}:runReport`, `POST /v1beta/properties/{id}:
+//! runRealtimeReport` (in [`realtime`]), `GET /v1beta/properties/{id}/metadata` (in
+//! [`metadata`]), the Admin API's `GET /v1beta/accountSummaries` (in [`options`]),
+//! and the Measurement Protocol's `POST /mp/collect` and validation server
+//! `POST /debug/mp/collect` (in [`mp`], no OAuth: the protocol's own secret):
 //! - the Bearer token is checked with the sandbox's OAuth server: it must be valid
 //!   for this provider and carry the Analytics (read-only) scope;
 //! - property `403` stands for a property the account cannot see (403
 //!   `PERMISSION_DENIED`); a non-numeric property is a 400 `INVALID_ARGUMENT`;
-//! - dimensions `date`, `country` and `sessionDefaultChannelGroup` and the common
-//!   metrics are known; rows are ordered by dimension values and paged with
-//!   `offset`/`limit`; relative dates resolve against the sandbox clock (UTC);
+//! - the dimensions and metrics of `schema.json` are known (custom definitions
+//!   `customUser:membership` and `customEvent:plan_name` among them); rows are
+//!   ordered by dimension values and paged with `offset`/`limit`, filtered by a
+//!   `dimensionFilter` ([`filter`]); relative dates resolve against the sandbox
+//!   clock (UTC);
 //! - faults render as GA4 renders them: 429 `RESOURCE_EXHAUSTED` for concurrency
 //!   (with `Retry-After`) or an hourly token quota, 503 `UNAVAILABLE`, 401 for an
 //!   expired token, and a truncated 200 body.
@@ -25,7 +30,11 @@
 //! (`schema.json`).
 
 mod data;
+mod filter;
+mod metadata;
+mod mp;
 mod options;
+mod realtime;
 mod report;
 
 use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
@@ -57,6 +66,11 @@ const SERVICE: Service<()> = Service::new(
     API.base.prefix,
     &[
         Route::post("properties/{property}:runReport", run_report),
+        Route::post(
+            "properties/{property}:runRealtimeReport",
+            run_realtime_report,
+        ),
+        Route::get("properties/{property}/metadata", get_metadata),
         // The Admin API's list of the user's properties (`property_id`'s choices).
         Route::get("accountSummaries", account_summaries),
     ],
@@ -64,6 +78,20 @@ const SERVICE: Service<()> = Service::new(
     ERRORS,
 )
 // Google's front end answers unknown methods before anything else.
+.routes_first();
+
+/// The Measurement Protocol, on its own host (the same mount in the sandbox): its
+/// secret is a query parameter Google does not check on these answers, so the
+/// routes are public.
+const MEASUREMENT: Service<()> = Service::new(
+    "",
+    &[
+        Route::post("mp/collect", |_, call| mp::collect(call)).public(),
+        Route::post("debug/mp/collect", |_, call| mp::debug(call)).public(),
+    ],
+    Auth::new(&[], PROVIDER_ID),
+    ERRORS,
+)
 .routes_first();
 
 impl ProviderFake for Ga4Fake {
@@ -76,6 +104,10 @@ impl ProviderFake for Ga4Fake {
     }
 
     fn handle(&self, request: &FakeRequest, ctx: &FakeContext<'_>) -> FakeResponse {
+        let path = request.path.trim_start_matches('/');
+        if path.starts_with("mp/") || path.starts_with("debug/mp/") {
+            return MEASUREMENT.serve(&mut (), request, ctx);
+        }
         SERVICE.serve(&mut (), request, ctx)
     }
 }
@@ -90,10 +122,41 @@ fn run_report(_: &mut (), call: &Call<'_>) -> FakeResponse {
         return ERRORS.named("forbidden_property", &[]);
     }
     let today = call.now.date_naive();
-    match ReportQuery::parse(&call.request.body, property, today) {
-        Ok(query) => FakeResponse::json(200, &query.run(property, today)),
+    match ReportQuery::parse(&call.request.body, property, today)
+        .and_then(|query| query.run(property, today))
+    {
+        Ok(report) => FakeResponse::json(200, &report),
         Err(InvalidArgument(message)) => ERRORS.named("invalid", &[("message", &message)]),
     }
+}
+
+/// The refusal of a property id, as GA4 words it, if it is refused.
+fn refused_property(property: &str) -> Option<FakeResponse> {
+    if !property.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(ERRORS.named("not_numeric", &[("property", property)]));
+    }
+    (property == FORBIDDEN_PROPERTY).then(|| ERRORS.named("forbidden_property", &[]))
+}
+
+/// `POST /v1beta/properties/{id}:runRealtimeReport`.
+fn run_realtime_report(_: &mut (), call: &Call<'_>) -> FakeResponse {
+    let property = call.param("property");
+    if let Some(refused) = refused_property(property) {
+        return refused;
+    }
+    match realtime::run(&call.request.body, property, call.now) {
+        Ok(report) => FakeResponse::json(200, &report),
+        Err(InvalidArgument(message)) => ERRORS.named("invalid", &[("message", &message)]),
+    }
+}
+
+/// `GET /v1beta/properties/{id}/metadata`.
+fn get_metadata(_: &mut (), call: &Call<'_>) -> FakeResponse {
+    let property = call.param("property");
+    if let Some(refused) = refused_property(property) {
+        return refused;
+    }
+    FakeResponse::json(200, &metadata::metadata(property))
 }
 
 /// `GET /v1beta/accountSummaries` (the Admin API's, in [`options`]).
@@ -205,6 +268,7 @@ mod tests {
             (http::Method::GET, "/v1beta/properties/1:runReport"),
             (post.clone(), "/v1beta/properties/1:runPivotReport"),
             (post.clone(), "/v1beta/properties/1/metadata"),
+            (http::Method::GET, "/v1beta/properties/1:runRealtimeReport"),
             (post, "/v1/properties/1:runReport"),
         ] {
             let (status, json) = call(&request(method, path, Some("good"), body()), &valid, None);

@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use chrono::{Duration as Days, NaiveDate};
 use serde_json::{Value, json};
 
-use junction_toolkit::fake::fill;
-
-use super::data::{self, SCHEMA, Totals, WORDS};
+use super::data::{self, SCHEMA};
+pub(crate) use super::data::{InvalidArgument, invalid};
 use crate::wire::RunReportRequest;
 
 /// The earliest day GA4's Data API has data for; no traffic exists before it.
@@ -26,16 +25,6 @@ const MAX_METRICS: usize = 10;
 const CURRENCY: &str = "USD";
 const TIME_ZONE: &str = "Etc/UTC";
 
-/// A request the API refuses with 400 `INVALID_ARGUMENT`, with its message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct InvalidArgument(pub String);
-
-/// GA4's words for the refusal `name` (`errors.json`, `/arguments`), `vars` filled.
-fn invalid(name: &str, vars: Value) -> InvalidArgument {
-    let message = fill(WORDS.at(&format!("/arguments/{name}")), &vars);
-    InvalidArgument(message.as_str().unwrap_or(name).to_owned())
-}
-
 /// A validated report request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ReportQuery {
@@ -47,6 +36,8 @@ pub(crate) struct ReportQuery {
     pub limit: i64,
     pub keep_empty_rows: bool,
     pub return_property_quota: bool,
+    /// The `dimensionFilter`, checked (see [`super::filter`]).
+    pub filter: Option<Value>,
 }
 
 /// The type of a metric the fake knows.
@@ -55,7 +46,7 @@ fn metric_type(name: &str) -> Option<&'static str> {
 }
 
 /// Whether the schema's list at `pointer` has `name`.
-fn listed(pointer: &str, name: &str) -> bool {
+pub(crate) fn listed(pointer: &str, name: &str) -> bool {
     SCHEMA.list(pointer).iter().any(|n| n == name)
 }
 
@@ -107,6 +98,10 @@ impl ReportQuery {
                 (name, kind)
             })
             .collect();
+        let filter = request.dimension_filter.clone();
+        if let Some(filter) = &filter {
+            super::filter::check(filter, &|name| listed("/dimensions", name))?;
+        }
         let [range] = request.date_ranges.as_slice() else {
             let name = if request.date_ranges.is_empty() {
                 "no_range"
@@ -139,12 +134,13 @@ impl ReportQuery {
             limit: limit.min(MAX_ROWS),
             keep_empty_rows: request.keep_empty_rows.unwrap_or(false),
             return_property_quota: request.return_property_quota.unwrap_or(false),
+            filter,
         })
     }
 
     /// The report for `property`, in the API's JSON shape.
-    pub(crate) fn run(&self, property: &str, today: NaiveDate) -> Value {
-        let rows = self.all_rows(property, today);
+    pub(crate) fn run(&self, property: &str, today: NaiveDate) -> Result<Value, InvalidArgument> {
+        let rows = self.all_rows(property, today)?;
         let total = rows.len();
         let values = |values: Vec<String>| {
             values
@@ -165,64 +161,43 @@ impl ReportQuery {
             .metrics
             .iter()
             .map(|(name, kind)| json!({"name": name, "type": kind}));
-        proto3(json!({
+        Ok(proto3(json!({
             "dimensionHeaders": self.dimensions.iter().map(|name| json!({"name": name})).collect::<Vec<_>>(),
             "metricHeaders": metrics.collect::<Vec<_>>(), "rows": page, "rowCount": total,
             "metadata": {"currencyCode": CURRENCY, "timeZone": TIME_ZONE},
             "propertyQuota": self.return_property_quota.then(|| self.quota(total)),
             "kind": "analyticsData#runReport",
-        }))
+        })))
     }
 
     /// Every row of the result, ordered by dimension values (dates as `YYYYMMDD` sort
     /// chronologically), so offset paging is stable.
-    fn all_rows(&self, property: &str, today: NaiveDate) -> Vec<(Vec<String>, Vec<String>)> {
+    fn all_rows(&self, property: &str, today: NaiveDate) -> Result<Rows, InvalidArgument> {
         let earliest = NaiveDate::from_ymd_opt(EARLIEST_DAY.0, EARLIEST_DAY.1, EARLIEST_DAY.2)
             .unwrap_or(NaiveDate::MIN);
-        let name = |table: &str, at: usize| SCHEMA.list(table)[at][0].as_str().unwrap_or_default();
         // No data before GA4 existed or after today.
         let first = self.start.max(earliest);
         let last = self.end.min(today);
-        let mut groups: BTreeMap<Vec<String>, Totals> = BTreeMap::new();
+        let mut cells = Vec::new();
         let mut date = first;
         while date <= last {
             let day = date.format("%Y%m%d").to_string();
             for country in 0..SCHEMA.list("/countries").len() {
                 for channel in 0..SCHEMA.list("/channels").len() {
-                    let key = self
-                        .dimensions
-                        .iter()
-                        .map(|dimension| match dimension.as_str() {
-                            "date" => day.clone(),
-                            "country" => name("/countries", country).to_owned(),
-                            _ => name("/channels", channel).to_owned(),
-                        })
-                        .collect();
-                    let totals = groups.entry(key).or_default();
-                    for (metric, count) in data::cell(property, date, country, channel) {
-                        *totals.entry(metric).or_default() += count;
-                    }
+                    let totals = data::cell(property, date, country, channel);
+                    let scaled = totals.into_iter().map(|(m, v)| (m, v as f64)).collect();
+                    cells.push((base(Some(&day), country, channel), scaled));
                 }
             }
             date += Days::days(1);
         }
-        groups
-            .into_iter()
-            .map(|(key, totals)| {
-                let values = self
-                    .metrics
-                    .iter()
-                    .map(|(name, _)| metric_value(name, &totals));
-                (key, values.collect::<Vec<_>>())
-            })
-            // Without keepEmptyRows, rows whose metrics are all 0 are left out.
-            .filter(|(_, values)| {
-                self.keep_empty_rows
-                    || values
-                        .iter()
-                        .any(|v| v.parse::<f64>().is_ok_and(|n| n != 0.0))
-            })
-            .collect()
+        grid(
+            &self.dimensions,
+            &self.metrics,
+            self.filter.as_ref(),
+            self.keep_empty_rows,
+            cells,
+        )
     }
 
     /// The property's quota state. The fake keeps no usage between requests, so the
@@ -238,7 +213,7 @@ impl ReportQuery {
 }
 
 /// A message as proto3 JSON writes it: without unset fields, zeros or empty lists.
-fn proto3(message: Value) -> Value {
+pub(crate) fn proto3(message: Value) -> Value {
     let Value::Object(fields) = message else {
         return message;
     };
@@ -247,10 +222,139 @@ fn proto3(message: Value) -> Value {
     Value::Object(fields.into_iter().filter(|(_, v)| !unset(v)).collect())
 }
 
+/// Rows of a report: dimension values and metric values, as GA4 writes them.
+pub(crate) type Rows = Vec<(Vec<String>, Vec<String>)>;
+
+/// Fractional counts of a group of cells, split by the axes' shares.
+pub(crate) type Shares = BTreeMap<&'static str, f64>;
+
+/// The values of the dimensions every cell has: its day (none in realtime),
+/// country and channel.
+pub(crate) fn base(day: Option<&str>, country: usize, channel: usize) -> BTreeMap<String, String> {
+    let name = |table: &str, at: usize| SCHEMA.list(table)[at][0].as_str().unwrap_or_default();
+    let mut values = BTreeMap::from([
+        ("country".to_owned(), name("/countries", country).to_owned()),
+        (
+            "sessionDefaultChannelGroup".to_owned(),
+            name("/channels", channel).to_owned(),
+        ),
+    ]);
+    if let Some(day) = day {
+        values.insert("date".to_owned(), day.to_owned());
+    }
+    values
+}
+
+/// The rows of `cells` (each its base dimension values and counts), split further
+/// by the axes (`schema.json`'s `/axes`) the requested or filtered dimensions need,
+/// filtered, grouped by the requested dimensions and ordered by them.
+pub(crate) fn grid(
+    dimensions: &[String],
+    metrics: &[(String, &'static str)],
+    filter: Option<&Value>,
+    keep_empty_rows: bool,
+    cells: Vec<(BTreeMap<String, String>, Shares)>,
+) -> Result<Rows, InvalidArgument> {
+    let mut needed: Vec<String> = dimensions.to_vec();
+    if let Some(filter) = filter {
+        needed.extend(super::filter::fields(filter));
+    }
+    let axes: Vec<&Value> = SCHEMA
+        .list("/axes")
+        .iter()
+        .filter(|axis| {
+            axis["dimensions"]
+                .as_array()
+                .is_some_and(|names| names.iter().any(|n| needed.iter().any(|d| n == d)))
+        })
+        .collect();
+    let mut groups: BTreeMap<Vec<String>, Shares> = BTreeMap::new();
+    for (values, counts) in cells {
+        let mut splits = vec![(values, counts)];
+        for axis in &axes {
+            splits = splits
+                .into_iter()
+                .flat_map(|(values, counts)| split(axis, &values, &counts))
+                .collect();
+        }
+        for (values, counts) in splits {
+            if let Some(filter) = filter
+                && !super::filter::matches(filter, &values)?
+            {
+                continue;
+            }
+            let key = dimensions
+                .iter()
+                .map(|d| values.get(d).cloned().unwrap_or_default())
+                .collect();
+            let totals = groups.entry(key).or_default();
+            for (metric, count) in counts {
+                *totals.entry(metric).or_default() += count;
+            }
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(key, totals)| {
+            let values = metrics.iter().map(|(name, _)| metric_value(name, &totals));
+            (key, values.collect::<Vec<_>>())
+        })
+        // Without keepEmptyRows, rows whose metrics are all 0 are left out.
+        .filter(|(_, values)| {
+            keep_empty_rows
+                || values
+                    .iter()
+                    .any(|v| v.parse::<f64>().is_ok_and(|n| n != 0.0))
+        })
+        .collect())
+}
+
+/// One cell split by one axis: an entry's `share` of every metric (only those of
+/// the axis's `only`, if it names them), or its own `shares`.
+fn split(
+    axis: &Value,
+    values: &BTreeMap<String, String>,
+    counts: &Shares,
+) -> Vec<(BTreeMap<String, String>, Shares)> {
+    let names: Vec<&str> = axis["dimensions"]
+        .as_array()
+        .map(|n| n.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let only: Option<Vec<&str>> = axis["only"]
+        .as_array()
+        .map(|n| n.iter().filter_map(Value::as_str).collect());
+    let entries = axis["entries"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    entries
+        .iter()
+        .map(|entry| {
+            let mut values = values.clone();
+            for name in &names {
+                let value = entry[*name].as_str().unwrap_or_default();
+                values.insert((*name).to_owned(), value.to_owned());
+            }
+            let counts = counts
+                .iter()
+                .map(|(metric, count)| {
+                    let share = match (entry.get("share"), &only) {
+                        (Some(_), Some(only)) if !only.contains(metric) => 0.0,
+                        (Some(share), _) => share.as_f64().unwrap_or(0.0),
+                        (None, _) => entry["shares"][*metric].as_f64().unwrap_or(0.0),
+                    };
+                    (*metric, count * share)
+                })
+                .collect();
+            (values, counts)
+        })
+        .collect()
+}
+
 /// A metric's value as GA4 writes it: integers plainly, floats in shortest form,
 /// currency with two decimals.
-fn metric_value(name: &str, totals: &Totals) -> String {
-    let count = |name: &str| totals.get(name).copied().unwrap_or(0);
+fn metric_value(name: &str, totals: &Shares) -> String {
+    let count = |name: &str| totals.get(name).copied().unwrap_or(0.0).round().max(0.0) as u64;
     let sessions = count("sessions");
     let ratio = |part: u64| {
         if sessions == 0 {
@@ -266,8 +370,17 @@ fn metric_value(name: &str, totals: &Totals) -> String {
             value.to_string()
         }
     };
+    let money = |cents: u64| {
+        if cents == 0 {
+            "0".to_owned()
+        } else {
+            format!("{}.{:02}", cents / 100, cents % 100)
+        }
+    };
     let revenue = count("revenueCents");
     match name {
+        "purchaseRevenue" => money(count("purchaseRevenueCents")),
+        "itemRevenue" => money(count("itemRevenueCents")),
         "engagementRate" => float(ratio(count("engagedSessions"))),
         "bounceRate" if sessions == 0 => "0".to_owned(),
         "bounceRate" => float(1.0 - ratio(count("engagedSessions"))),
@@ -279,7 +392,7 @@ fn metric_value(name: &str, totals: &Totals) -> String {
 }
 
 /// Checks requested names: known, not repeated, not too many.
-fn checked_names<'a>(
+pub(crate) fn checked_names<'a>(
     names: impl Iterator<Item = &'a str>,
     kind: &str,
     max: usize,
@@ -411,7 +524,7 @@ mod tests {
             "limit": 10, "offset": 10
         }))
         .unwrap();
-        let report = query.run("123", today());
+        let report = query.run("123", today()).unwrap();
         // Only days up to today have data: March 1 to 15.
         assert_eq!(report["rowCount"], 15);
         let rows = report["rows"].as_array().unwrap();
@@ -428,7 +541,8 @@ mod tests {
             offset: 100,
             ..query
         }
-        .run("123", today());
+        .run("123", today())
+        .unwrap();
         assert!(beyond.get("rows").is_none());
         assert_eq!(beyond["rowCount"], 15);
     }
@@ -445,10 +559,12 @@ mod tests {
         };
         let total = parse(body(json!([{"name": "date"}])))
             .unwrap()
-            .run("9", today());
+            .run("9", today())
+            .unwrap();
         let by_country = parse(body(json!([{"name": "date"}, {"name": "country"}])))
             .unwrap()
-            .run("9", today());
+            .run("9", today())
+            .unwrap();
         let sum = |report: &Value, column: usize| -> f64 {
             report["rows"]
                 .as_array()

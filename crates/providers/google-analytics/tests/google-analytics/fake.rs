@@ -362,7 +362,7 @@ async fn other_paths_are_not_found_in_googles_shape() {
     let sandbox = Sandbox::start().await;
     let response = reqwest::Client::new()
         .get(format!(
-            "{}/google-analytics/v1beta/properties/1/metadata",
+            "{}/google-analytics/v1beta/properties/1:runPivotReport",
             sandbox.server.uri()
         ))
         .bearer_auth(GOOD)

@@ -6,10 +6,14 @@
 #[cfg(feature = "sandbox")]
 mod conformance;
 mod errors;
+mod events;
 #[cfg(feature = "sandbox")]
 mod fake;
+#[cfg(feature = "sandbox")]
+mod features;
 mod options;
 mod paging;
 mod proxy;
 mod requests;
+mod streams;
 mod support;

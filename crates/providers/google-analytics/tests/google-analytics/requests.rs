@@ -197,7 +197,7 @@ async fn bad_settings_fail_before_any_request() {
             &ctx,
             &property_connection(json!({})),
             &junction_core::ReadRequest {
-                stream: "realtime".into(),
+                stream: "hourly_report".into(),
                 cursor: None,
                 page_size: None,
             },
