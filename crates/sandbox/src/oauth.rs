@@ -634,7 +634,9 @@ fn scripted(sandbox: &Sandbox, spec: &ProviderSpec, grant_type: GrantType) -> Sc
     );
     let scripted = "scripted by the sandbox";
     match failure {
-        TokenFailure::InvalidGrant => Scripted::Answer(Err(TokenError::bad_request("invalid_grant", scripted))),
+        TokenFailure::InvalidGrant => {
+            Scripted::Answer(Err(TokenError::bad_request("invalid_grant", scripted)))
+        }
         TokenFailure::ServerError => Scripted::Answer(Err(TokenError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             error: "server_error",
@@ -650,7 +652,9 @@ fn scripted(sandbox: &Sandbox, spec: &ProviderSpec, grant_type: GrantType) -> Sc
             "invalid_grant",
             scripted,
         ))),
-        TokenFailure::MissingExpiresIn | TokenFailure::CommaScopes => Scripted::Issue(Some(failure)),
+        TokenFailure::MissingExpiresIn | TokenFailure::CommaScopes => {
+            Scripted::Issue(Some(failure))
+        }
     }
 }
 

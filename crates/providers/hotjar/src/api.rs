@@ -1,36 +1,38 @@
 //! The Hotjar API as the provider toolkit runs it.
 //!
-//! Where it lives, how a connection's credential goes into requests, the request
-//! that verifies a connection, how its lists page, and how its refusals read.
+//! Everything lives under `https://api.hotjar.io/v1`. Every call carries the access
+//! token Junction obtains with the user's key pair (the client-credentials grant at
+//! `POST /v1/oauth/token`) as `Authorization: Bearer {token}`; a 401 therefore
+//! reads as refreshable: Junction fetches a new token once and repeats the call.
 //!
-//! The access token Junction obtains with the client-credentials grant goes in
-//! `Authorization: Bearer {token}`.
+//! Hotjar documents its refusals by HTTP status only; the body's shape is not
+//! documented [check], so the envelope tries `{"error": {"code", "message"}}`, then
+//! a top-level `message` or `detail`, and the table classifies by status:
 //!
-//! Its error body is `{"error": {"code", "message", "param"}}`, and [`API`]'s table
-//! says what a code means for a retry:
+//! - 403: `Unauthorized` without a refresh: the key's scope or the organization's
+//!   plan does not cover the call (survey responses need Ask Scale; user lookup
+//!   and deletion Observe or Ask Scale); a new token cannot help, a new key can;
+//! - 400 and 422: `Invalid` (a request Hotjar refuses as it is);
+//! - 429: `RateLimited` (3000 requests a minute [check]), waiting as `Retry-After`
+//!   says when Hotjar sends it.
 //!
-//! - `rate_limited`: `RateLimited`, waiting as `Retry-After` says;
-//! - `quota_exceeded`: `QuotaExhausted` until the reset the rate-limit headers
-//!   announce;
-//! - `forbidden`: `Unauthorized` without a refresh: the credential lacks a
-//!   permission, and only the user can grant it;
-//! - `invalid_parameter`: `Invalid`, naming the parameter in `/error/param`.
-//!
-//! Anything else keeps core's generic classification: 429 `RateLimited`, 401
-//! `Unauthorized`, 408 and 5xx `Unavailable`, any other 4xx `Provider` with the
-//! provider's code and message.
+//! Anything else keeps core's generic classification: 401 `Unauthorized`
+//! (refreshable for the token), 408 and 5xx `Unavailable`, any other 4xx `Provider`.
 
 use junction_core::{AdapterError, Connection, Context};
 use junction_toolkit::{
-    AuthMode, BaseUrl, Class, Client, CursorAt, Envelope, ErrorRule, ErrorTable, FieldName,
-    HttpApi, More, OnStall, PageSize, Paging, Placement, RateLimitSignals, Resets, Style,
-    Verification,
+    AuthMode, BaseUrl, Client, CursorAt, Envelope, ErrorRule, ErrorTable, HttpApi, More, OnStall,
+    PageSize, Paging, Placement, RateLimitSignals, Style,
 };
 
 use crate::spec::{self, API_VERSION, DEFAULT_BASE};
 
-const NO_PERMISSION: &str = "the credential lacks a permission Junction needs (read access to \
-     items); grant it and reconnect. Hotjar said: {message}";
+const NOT_IN_SCOPE: &str = "Hotjar refused the call: the API key's scope or the organization's \
+     plan does not cover it (survey responses need Ask Scale; user lookup and deletion need \
+     Observe or Ask Scale). Generate a key with that scope under Settings → API and reconnect. \
+     Hotjar said: {message}";
+
+const RATE_LIMITED: &str = "Hotjar's rate limit (3000 requests a minute) is reached; Junction waits. Hotjar said: {message}";
 
 /// The Hotjar API's description.
 pub const API: HttpApi = HttpApi {
@@ -39,41 +41,43 @@ pub const API: HttpApi = HttpApi {
         placement: Placement::BEARER_TOKEN,
     }],
     headers: &[("accept", "application/json")],
-    verification: Some(Verification {
-        method: "GET",
-        path: "account",
-        query: &[],
-        account: Some("/name"),
-    }),
+    // No cheap "who am I" call exists: the check (in `lib.rs`) reads one survey of
+    // each configured site, with the token the grant just gave.
+    verification: None,
     errors: ErrorTable {
         envelope: Envelope {
-            code: &["/error/code"],
-            message: &["/error/message"],
+            code: &["/error/code", "/code"],
+            message: &["/error/message", "/message", "/detail"],
             ..Envelope::GENERIC
         },
         rules: &[
-            ErrorRule::code("rate_limited").rate_limited(),
-            ErrorRule::code("quota_exceeded").quota_exhausted(Resets::FromHeaders),
-            ErrorRule::code("forbidden")
+            ErrorRule::status(403)
                 .unauthorized(false)
-                .message(NO_PERMISSION),
-            ErrorRule::code("invalid_parameter")
-                .class(Class::Invalid(Some(FieldName::At("/error/param")))),
+                .message(NOT_IN_SCOPE)
+                .fallback("forbidden"),
+            ErrorRule::status(400).invalid(),
+            ErrorRule::status(422).invalid(),
+            ErrorRule::status(429)
+                .rate_limited()
+                .message(RATE_LIMITED)
+                .fallback("too many requests"),
         ],
         in_success_body: None,
     },
     rate_limits: RateLimitSignals::STANDARD,
 };
 
-/// How the provider's lists page: `limit` items (at most 100) from `cursor`, the
-/// next cursor at `/next_cursor` while `/has_more` is true.
+/// How Hotjar's lists page: `limit` items (default 100) from an opaque `cursor`;
+/// the items at `/results`, the next page's cursor at `/next_cursor`, null on the
+/// last page. A cursor that does not move fails the walk (a retry may get a sane
+/// answer) rather than ending it early.
 pub const PAGING: Paging = Paging {
     style: Style::Cursor {
         param: "cursor",
         at: CursorAt::Body("/next_cursor"),
-        more: More::Flag("/has_more"),
+        more: More::HasCursor,
     },
-    items: "/data",
+    items: "/results",
     size_param: "limit",
     size: PageSize {
         default: 100,

@@ -1,37 +1,48 @@
-//! junction_hotjar: the Hotjar provider.
+//! junction_hotjar: the Hotjar provider (surveys and their responses, and the
+//! privacy requests Hotjar's API serves).
 //!
-//! Scaffolded by `cargo xtask new-provider hotjar --auth client-credentials`;
-//! docs/adding-a-provider.md walks through each part. The crate keeps what is truly
-//! the provider's own — how its items map into records and KPI points — and
-//! describes the rest as data for the provider toolkit:
+//! A connection holds the client ID and secret of a Hotjar API key (Settings →
+//! API), the organization id and the ids of the sites to read. Junction obtains an
+//! access token with the key pair by the OAuth client-credentials grant
+//! (`POST /v1/oauth/token`, `junction_oauth::client_credentials`), caches it sealed,
+//! renews it ahead of its expiry and after a 401; the adapter only ever sees the
+//! token.
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`spec`] | the [`ProviderSpec`]: auth, settings, the `items` stream, the request budget |
-//! | [`api`] | the HTTP API as data: host, auth mode, verification request, paging, error table |
-//! | `items` | the `items` stream: its typed cursor, one page read, an item as a record and a KPI point |
+//! | [`spec`] | the [`ProviderSpec`]: auth, settings, streams and actions (data files), the request budget |
+//! | [`api`] | the HTTP API as data: host, Bearer token, paging, error table |
+//! | `streams` | `sites`, `surveys` and `survey_responses`, and the responses-per-day KPI |
+//! | `actions` | `lookup_user` and `delete_user_data` |
 //! | `sandbox` | (feature `sandbox`) the fake the sandbox serves and the conformance suite runs against |
 //!
-//! [`Hotjar`] takes the toolkit's defaults for `check` (the description's
-//! verification request) and `proxy_target` (the API root with the connection's
-//! credential).
+//! Hotjar publishes no OpenAPI; where its help centre's reference could not be read
+//! (response fields, error bodies, the page-size maximum) the crate follows the
+//! third-party reconstructions, marked [check] in the docs.
 
+mod actions;
 pub mod api;
-mod items;
 pub mod spec;
+mod streams;
 
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 
 use async_trait::async_trait;
+use http::Method;
 use junction_core::{
-    Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget, ReadRequest,
-    spec::ProviderSpec,
+    ActionOutcome, Adapter, AdapterError, Connection, Context, Health, Page, ProxyTarget,
+    ReadRequest, spec::ProviderSpec,
 };
 use junction_toolkit::data;
+use serde_json::{Value, json};
 
 pub use api::{API, PAGING};
-pub use spec::{ITEM_VALUE, ITEMS, PROVIDER_ID};
+pub use spec::{
+    DELETE_USER_DATA, LOOKUP_USER, PROVIDER_ID, SITES, SURVEY_RESPONSES, SURVEY_RESPONSES_METRIC,
+    SURVEYS, SURVEYS_ENABLED, SURVEYS_METRIC,
+};
+pub use streams::ZERO_FILL_DAYS;
 
 /// The Hotjar adapter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,10 +54,69 @@ impl Adapter for Hotjar {
         spec::spec()
     }
 
-    /// The description's verification request (`GET /v1/account`), the account
-    /// labelled by its name.
+    /// The key pair is proven by the token Junction just obtained with it; the
+    /// check proves the settings: one survey of each configured site is read
+    /// (`GET /v1/sites/{site_id}/surveys?limit=1`). A site Hotjar does not know for
+    /// the key is `Invalid` naming `site_ids`. A key whose scope leaves surveys out
+    /// (a 403: Observe Scale keys serve user lookup and deletion only) still
+    /// connects, and the health says so.
     async fn check(&self, ctx: &Context, conn: &Connection) -> Result<Health, AdapterError> {
-        api::client(ctx, conn)?.check().await
+        let client = api::client(ctx, conn)?;
+        let organization = spec::ORGANIZATION_ID.require(conn)?;
+        let sites = spec::site_ids(conn)?;
+        let mut checked = Vec::new();
+        for site in &sites {
+            let request = client
+                .request(Method::GET, &format!("sites/{site}/surveys"))?
+                .query(&[("limit", "1"), ("with_questions", "false")]);
+            let answer = client
+                .fetch_with(request, |err, refusal| {
+                    if refusal.status.as_u16() == 404 {
+                        AdapterError::invalid_field(
+                            spec::SITE_IDS.text.name,
+                            format!(
+                                "Hotjar knows no site {site} for this API key: check the site ids \
+                                 under Sites & Organizations"
+                            ),
+                        )
+                    } else {
+                        err
+                    }
+                })
+                .await;
+            let survey_access = match answer {
+                Ok(_) => true,
+                Err(AdapterError::Unauthorized {
+                    refreshable: false, ..
+                }) => false,
+                Err(err) => return Err(err),
+            };
+            checked.push(json!({"id": site, "survey_access": survey_access}));
+        }
+        let readable = checked
+            .iter()
+            .filter(|site| site["survey_access"] == true)
+            .count();
+        let scope = if readable == 0 {
+            ", user lookup and deletion only"
+        } else {
+            ""
+        };
+        let label = match sites.len() {
+            1 => format!(
+                "Hotjar organization {organization} (site {}{scope})",
+                sites[0]
+            ),
+            n => format!("Hotjar organization {organization} ({n} sites{scope})"),
+        };
+        Ok(Health {
+            account: Some(label),
+            details: json!({
+                "organization_id": organization,
+                "sites": checked,
+                "survey_access": readable > 0,
+            }),
+        })
     }
 
     async fn read(
@@ -58,7 +128,9 @@ impl Adapter for Hotjar {
         let stream = data::stream(self.spec(), request)?;
         let client = api::client(ctx, conn)?;
         match stream.name {
-            ITEMS => items::read(&client, conn, request).await,
+            SITES => streams::read_sites(&client, conn, request).await,
+            SURVEYS => streams::read_surveys(&client, conn, request).await,
+            SURVEY_RESPONSES => streams::read_responses(&client, conn, request).await,
             // `data::stream` refuses streams the spec does not list; a listed stream
             // without a reader is a mistake of this crate.
             other => Err(AdapterError::invalid_field(
@@ -68,7 +140,22 @@ impl Adapter for Hotjar {
         }
     }
 
-    /// The API root (or the context's override) with the connection's credential.
+    /// Hotjar takes no idempotency key (see `actions`): the key is not used.
+    async fn act(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        action: &str,
+        input: &Value,
+        _idempotency_key: Option<&str>,
+    ) -> Result<ActionOutcome, AdapterError> {
+        match action {
+            LOOKUP_USER | DELETE_USER_DATA => actions::user_lookup(ctx, conn, action, input).await,
+            other => Err(AdapterError::unknown_action(self.spec().name, other)),
+        }
+    }
+
+    /// The API root (or the context's override) with the connection's access token.
     async fn proxy_target(
         &self,
         ctx: &Context,
