@@ -32,8 +32,6 @@ const NOT_IN_SCOPE: &str = "Hotjar refused the call: the API key's scope or the 
      Observe or Ask Scale). Generate a key with that scope under Settings → API and reconnect. \
      Hotjar said: {message}";
 
-const RATE_LIMITED: &str = "Hotjar's rate limit (3000 requests a minute) is reached; Junction waits. Hotjar said: {message}";
-
 /// The Hotjar API's description.
 pub const API: HttpApi = HttpApi {
     base: BaseUrl::fixed(DEFAULT_BASE).with_prefix(API_VERSION),
@@ -57,10 +55,8 @@ pub const API: HttpApi = HttpApi {
                 .fallback("forbidden"),
             ErrorRule::status(400).invalid(),
             ErrorRule::status(422).invalid(),
-            ErrorRule::status(429)
-                .rate_limited()
-                .message(RATE_LIMITED)
-                .fallback("too many requests"),
+            // Whatever the body says (3000 requests a minute [check]).
+            ErrorRule::status(429).rate_limited(),
         ],
         in_success_body: None,
     },

@@ -127,3 +127,11 @@ fn response(site: &str, survey: u64, n: usize, now: DateTime<Utc>) -> Value {
 fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
+
+/// A survey's id as it appears in paths.
+pub fn text_id(survey: &Value) -> String {
+    survey["id"]
+        .as_u64()
+        .map(|id| id.to_string())
+        .unwrap_or_default()
+}

@@ -206,7 +206,7 @@ fn survey<'s>(store: &'s mut Store, call: &Call<'_>) -> Option<&'s mut data::Sur
     store
         .surveys
         .iter_mut()
-        .find(|survey| survey.site == site && survey.body["id"].to_string() == id)
+        .find(|survey| survey.site == site && data::text_id(&survey.body) == id)
 }
 
 /// `GET sites/{site}/surveys/{survey}`.
