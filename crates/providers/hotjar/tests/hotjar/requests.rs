@@ -94,10 +94,10 @@ async fn responses_are_paged_to_the_end_and_counted_once_per_day() {
         ],
     )
     .await;
-    let responses = format!("/hotjar/v1/sites/11/surveys/7/responses");
+    let responses = "/hotjar/v1/sites/11/surveys/7/responses";
     // Three pages: the cursor passed back as `cursor`, null on the last.
     Mock::given(method("GET"))
-        .and(path(responses.as_str()))
+        .and(path(responses))
         .and(query_param_is_missing("cursor"))
         .and(query_param("limit", "2"))
         .and(header("authorization", "Bearer test-token"))
@@ -109,7 +109,7 @@ async fn responses_are_paged_to_the_end_and_counted_once_per_day() {
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path(responses.as_str()))
+        .and(path(responses))
         .and(query_param("cursor", "c-2"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "results": [response(73, "2026-03-30T23:59:59+00:00"), response(74, "2026-03-29T10:00:00Z")],
@@ -119,7 +119,7 @@ async fn responses_are_paged_to_the_end_and_counted_once_per_day() {
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path(responses.as_str()))
+        .and(path(responses))
         .and(query_param("cursor", "c-3"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             // Before midnight UTC on the 29th, in another offset.
