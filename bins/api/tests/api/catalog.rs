@@ -21,6 +21,7 @@ async fn every_catalog_entry_connects_and_syncs_with_the_catalogs_values_alone()
         ids,
         [
             "google-analytics",
+            "hotjar",
             "kit",
             "kit-oauth",
             "mailchimp",

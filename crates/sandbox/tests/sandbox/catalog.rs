@@ -10,8 +10,9 @@ use serde_json::{Map, Value};
 use crate::support::{API_KEY, REDIRECT_URI, ROTATING, STABLE, pkce, redirect_from, start};
 
 /// Every entry of the built-in registry.
-const BUILTIN: [&str; 8] = [
+const BUILTIN: [&str; 9] = [
     "google-analytics",
+    "hotjar",
     "kit",
     "kit-oauth",
     "mailchimp",
