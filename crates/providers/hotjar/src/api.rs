@@ -9,9 +9,12 @@
 //! documented [check], so the envelope tries `{"error": {"code", "message"}}`, then
 //! a top-level `message` or `detail`, and the table classifies by status:
 //!
-//! - 403: `Unauthorized` without a refresh: the key's scope or the organization's
-//!   plan does not cover the call (survey responses need Ask Scale; user lookup
-//!   and deletion Observe or Ask Scale); a new token cannot help, a new key can;
+//! - 403: `Invalid`, saying that the key's scope or the organization's plan does
+//!   not cover the call (survey responses need Ask Scale; user lookup and
+//!   deletion Observe or Ask Scale). Not `Unauthorized`: the key is good (its
+//!   token was just granted), so the integration must not be marked as needing
+//!   new credentials — an Observe Scale key keeps serving lookups and deletions
+//!   while its survey streams fail with this message;
 //! - 400 and 422: `Invalid` (a request Hotjar refuses as it is);
 //! - 429: `RateLimited` (3000 requests a minute [check]), waiting as `Retry-After`
 //!   says when Hotjar sends it.
@@ -26,6 +29,9 @@ use junction_toolkit::{
 };
 
 use crate::spec::{self, API_VERSION, DEFAULT_BASE};
+
+/// How an out-of-scope refusal's message starts ([`out_of_scope`] reads it).
+const SCOPE_REFUSAL: &str = "Hotjar refused the call: the API key's scope";
 
 const NOT_IN_SCOPE: &str = "Hotjar refused the call: the API key's scope or the organization's \
      plan does not cover it (survey responses need Ask Scale; user lookup and deletion need \
@@ -50,7 +56,7 @@ pub const API: HttpApi = HttpApi {
         },
         rules: &[
             ErrorRule::status(403)
-                .unauthorized(false)
+                .invalid()
                 .message(NOT_IN_SCOPE)
                 .fallback("forbidden"),
             ErrorRule::status(400).invalid(),
@@ -81,6 +87,12 @@ pub const PAGING: Paging = Paging {
     },
     on_stall: OnStall::Fail,
 };
+
+/// Whether `error` is the table's 403: the key's scope or the plan leaves the call
+/// out (the key itself is good).
+pub(crate) fn out_of_scope(error: &AdapterError) -> bool {
+    matches!(error, AdapterError::Invalid { field: None, message } if message.starts_with(SCOPE_REFUSAL))
+}
 
 /// The Hotjar client of a connection.
 pub(crate) fn client<'a>(

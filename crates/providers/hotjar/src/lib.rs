@@ -86,9 +86,7 @@ impl Adapter for Hotjar {
                 .await;
             let survey_access = match answer {
                 Ok(_) => true,
-                Err(AdapterError::Unauthorized {
-                    refreshable: false, ..
-                }) => false,
+                Err(err) if api::out_of_scope(&err) => false,
                 Err(err) => return Err(err),
             };
             checked.push(json!({"id": site, "survey_access": survey_access}));

@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::{
-    api::PAGING,
+    api::{self, PAGING},
     spec::{
         ORGANIZATION_ID, SITE_IDS, SITES, SURVEY_RESPONSES, SURVEY_RESPONSES_METRIC, SURVEYS,
         SURVEYS_ENABLED, SURVEYS_METRIC, site_ids,
@@ -212,9 +212,7 @@ pub(crate) async fn read_sites(
             (data, kpis)
         }
         // The key's scope leaves surveys out: the site is still the user's.
-        Err(AdapterError::Unauthorized {
-            refreshable: false, ..
-        }) => (
+        Err(err) if api::out_of_scope(&err) => (
             json!({"id": site, "organization_id": organization, "survey_access": false}),
             Vec::new(),
         ),

@@ -270,7 +270,7 @@ async fn refusals_and_the_rate_limit_are_classified_as_the_error_table_says() {
         ),
         "{error:?}"
     );
-    // 403: the key's scope or plan: a new token cannot help.
+    // 403: the key's scope or plan, not the key: no new credentials needed.
     let error = refusal(
         403,
         json!({"error": {"code": "forbidden", "message": "Not in plan"}}),
@@ -278,8 +278,8 @@ async fn refusals_and_the_rate_limit_are_classified_as_the_error_table_says() {
     )
     .await;
     match &error {
-        AdapterError::Unauthorized {
-            refreshable: false,
+        AdapterError::Invalid {
+            field: None,
             message,
         } => {
             assert!(
