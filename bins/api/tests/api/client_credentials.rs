@@ -4,7 +4,7 @@
 //! moves the integration to `needs_reauth` with a message saying so, and a wrong
 //! pair never connects.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, time::Duration};
 
 use junction_sandbox::{GrantType, TokenFailure};
 use serde_json::{Value, json};
@@ -73,6 +73,11 @@ async fn an_expired_client_credentials_token_is_renewed_once_for_many_concurrent
     // and the single-flight renewal under the row lock fetches one new token for all.
     let expired = app.sandbox.sandbox.expire_tokens("hotjar").unwrap();
     assert_eq!(expired, 1);
+    // Slow answers keep every call in flight at once: all meet the 401 together.
+    app.sandbox
+        .sandbox
+        .set_latency("hotjar", Duration::from_millis(300))
+        .unwrap();
     let answers = concurrent_lookups(&app, id).await;
     for (status, body) in &answers {
         assert_eq!(*status, 200, "{body}");
