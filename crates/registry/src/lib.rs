@@ -55,6 +55,8 @@ impl Registry {
             Arc::new(junction_hashnode::Hashnode),
             #[cfg(feature = "medium")]
             Arc::new(junction_medium::Medium),
+            #[cfg(feature = "hotjar")]
+            Arc::new(junction_hotjar::Hotjar),
         ];
         Self::from_adapters(adapters)
     }
@@ -118,6 +120,8 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
         Arc::new(junction_hashnode::sandbox::HashnodeFake::default()),
         #[cfg(feature = "medium")]
         Arc::new(junction_medium::sandbox::MediumFake::default()),
+        #[cfg(feature = "hotjar")]
+        Arc::new(junction_hotjar::sandbox::HotjarFake::default()),
     ]
 }
 

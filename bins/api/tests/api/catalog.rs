@@ -24,6 +24,7 @@ async fn every_catalog_entry_connects_and_syncs_with_the_catalogs_values_alone()
             "devto",
             "google-analytics",
             "hashnode",
+            "hotjar",
             "hubspot",
             "hubspot-oauth",
             "kit",

@@ -10,6 +10,7 @@ mod api_key_connections;
 mod bad_bytes;
 mod basics;
 mod catalog;
+mod client_credentials;
 mod connect_sessions;
 mod connect_ui;
 mod cross_posts;

@@ -10,11 +10,12 @@ use serde_json::{Map, Value};
 use crate::support::{API_KEY, REDIRECT_URI, ROTATING, STABLE, pkce, redirect_from, start};
 
 /// Every entry of the built-in registry.
-const BUILTIN: [&str; 15] = [
+const BUILTIN: [&str; 16] = [
     "buffer",
     "devto",
     "google-analytics",
     "hashnode",
+    "hotjar",
     "hubspot",
     "hubspot-oauth",
     "kit",
