@@ -212,7 +212,8 @@ pub(crate) fn payment_intent(fields: Value) -> Value {
 }
 
 /// A charge from its `id`, `created`, `amount`, `currency`, `customer`,
-/// `payment_intent`, `payment_method` and `description`: captured or not, declined
+/// `payment_intent`, `payment_method`, `description` and `receipt_email` (the
+/// payment intent's, as Stripe copies it): captured or not, declined
 /// with a code or not, billed to a name.
 pub(crate) fn charge(
     fields: Value,
@@ -237,6 +238,7 @@ pub(crate) fn charge(
         "failure_code": declined.map(|_| "card_declined"),
         "failure_message": declined.map(|_| "Your card was declined."),
         "balance_transaction": succeeded.then(|| id.replacen("ch_", "txn_", 1)),
+        "receipt_url": succeeded.then(|| format!("https://pay.stripe.com/receipts/sandbox/{id}")),
         "outcome": data().1.get("charge_outcome").and_then(|o| o.get(outcome)),
     });
     charge = merged(charge, Some(&more));

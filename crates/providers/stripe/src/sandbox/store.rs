@@ -334,7 +334,7 @@ impl Store {
                 "id": charge_id, "created": field("created"), "amount": field("amount"),
                 "currency": field("currency"), "customer": field("customer"),
                 "payment_intent": field("id"), "payment_method": payment_method,
-                "description": field("description"),
+                "description": field("description"), "receipt_email": field("receipt_email"),
             }),
             capture,
             declined,
