@@ -10,12 +10,19 @@
 //!   and `created[gt|gte|lt|lte]` and each list's filters (`status=all` for
 //!   subscriptions, `charge` for refunds, `customer`, …); unknown parameters are
 //!   refused with Stripe's `parameter_unknown`;
-//! - `GET /v1/{kind}/{id}`;
+//! - `GET /v1/{kind}/{id}`, also for `invoiceitems`, `payment_links` and
+//!   `checkout/sessions`, and `GET /v1/customers/search` (Stripe's query language,
+//!   `next_page` paging);
 //! - `POST /v1/customers`, `/v1/payment_intents`, `/v1/subscriptions`, `/v1/refunds`,
-//!   `/v1/invoices` with form-encoded bodies, Stripe's validation messages, and
+//!   `/v1/invoices`, `/v1/invoiceitems`, `/v1/checkout/sessions`, `/v1/payment_links`,
+//!   `/v1/customers/{id}`, `/v1/subscriptions/{id}` (items with prorations,
+//!   `cancel_at_period_end`, `pause_collection`), `/v1/invoices/{id}/finalize|send|void`
+//!   with form-encoded bodies, Stripe's validation messages and state rules, and
 //!   `Idempotency-Key`: the same key with the same parameters replays the stored
 //!   response (`Idempotent-Replayed: true`) without doing anything again; the same key
-//!   with other parameters is a 400 `idempotency_error`.
+//!   with other parameters is a 400 `idempotency_error`;
+//! - `DELETE /v1/subscriptions/{id}`, without idempotency as at Stripe: a canceled
+//!   subscription reads as deleted (404).
 //!
 //! Credentials it accepts (test-mode values, published so demos need no setup):
 //! - [`SECRET_KEY`] `sk_test_sandbox`: everything;
