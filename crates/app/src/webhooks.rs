@@ -31,7 +31,7 @@ use junction_core::{
 use junction_jobs::{Job, JobFailure, WebhookJob, outbox};
 use junction_store::{
     ingest::apply_effects,
-    models::{Integration, LogLevel, Operation, WebhookEventRow, WebhookStatus},
+    models::{Integration, LogLevel, NotificationKind, Operation, WebhookEventRow, WebhookStatus},
     repo::{
         self,
         logs::NewLog,
@@ -482,6 +482,7 @@ impl App {
                 .iter()
                 .map(|changed| changed.stream.as_str());
             self.emit_webhook_changes(tx.conn(), &row, streams).await?;
+            let emails = record_payment_notices(tx.conn(), job, &row, &effects).await?;
             repo::logs::append(
                 tx.conn(),
                 NewLog {
@@ -497,6 +498,7 @@ impl App {
                         "kpi_points_written": stats.kpi_points_written,
                         "records_deleted": stats.records_deleted,
                         "addresses_suppressed": stats.addresses_suppressed,
+                        "payment_emails": emails,
                     }),
                     run_id: None,
                 },
@@ -616,6 +618,42 @@ impl App {
             tracing::error!(event = %job.event_row_id, %error, "could not record a webhook failure");
         }
     }
+}
+
+/// Records the payment emails the event asks for (the integration opted in: the
+/// adapter only asks when its settings say so), each with its delivery job, in the
+/// event's transaction. A dedupe key per integration, event and audience keeps a
+/// replayed or redelivered event from mailing anyone twice. Returns how many were
+/// new.
+async fn record_payment_notices(
+    conn: &mut junction_store::Conn,
+    job: &WebhookJob,
+    row: &WebhookEventRow,
+    effects: &junction_core::WebhookEffects,
+) -> std::result::Result<usize, junction_store::StoreError> {
+    if effects.payment_notices.is_empty() {
+        return Ok(0);
+    }
+    let workspace = repo::workspaces::get(conn, job.workspace_id).await?;
+    let mut recorded = 0;
+    for notice in &effects.payment_notices {
+        let draft = crate::notifications::Draft {
+            kind: NotificationKind::PaymentEmail,
+            dedupe_key: format!(
+                "payment_email:{}:{}:{}",
+                job.integration_id, row.event_id, notice.key
+            ),
+            alert_rule_id: None,
+            integration_id: Some(job.integration_id),
+            recipients: notice.to.clone(),
+            details: serde_json::to_value(notice)
+                .map_err(|e| junction_store::StoreError::Invalid(e.to_string()))?,
+        };
+        let id =
+            crate::notifications::record(conn, job.workspace_id, &workspace.name, draft).await?;
+        recorded += usize::from(id.is_some());
+    }
+    Ok(recorded)
 }
 
 fn no_webhooks(provider: &str) -> Error {

@@ -259,6 +259,56 @@ pub struct WebhookEffects {
     /// Records removed upstream.
     #[serde(default)]
     pub deletions: Vec<StreamDeletion>,
+    /// Emails about a payment the event reports (succeeded, failed, refunded), for
+    /// Junction to send through the workspace's email provider when the integration
+    /// asked for them. Each is sent at most once per event.
+    #[serde(default)]
+    pub payment_notices: Vec<PaymentNotice>,
+}
+
+/// What happened to a payment, as a [`PaymentNotice`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentOutcome {
+    Succeeded,
+    Failed,
+    Refunded,
+}
+
+/// Who a [`PaymentNotice`] is addressed to: the paying customer, or the addresses
+/// the integration names for copies (the business's own people).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeAudience {
+    Customer,
+    Team,
+}
+
+/// An email a payment provider's webhook event asks Junction to send: the facts of
+/// the payment, already in words a reader understands (the amount in major units),
+/// and its recipients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentNotice {
+    /// Unique among the notices of one event (`customer`, `team`): with the event's
+    /// id it names the email once, so a redelivered or replayed event mails no one
+    /// twice.
+    pub key: String,
+    pub outcome: PaymentOutcome,
+    pub audience: NoticeAudience,
+    pub to: Vec<String>,
+    /// The amount in major units as a decimal (`10.99`, `1000` for JPY).
+    pub amount: String,
+    /// ISO 4217, upper case.
+    pub currency: String,
+    pub customer_name: Option<String>,
+    pub description: Option<String>,
+    /// The provider's id of the payment (`pi_…`, `ch_…`), for the reader's records.
+    pub reference: String,
+    /// Why a payment failed, in the provider's words.
+    pub failure_message: Option<String>,
+    /// The provider's receipt page, when it has one.
+    pub receipt_url: Option<String>,
+    pub occurred_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Where the authenticated proxy (`/v1/integrations/{id}/proxy/{path}`) sends one

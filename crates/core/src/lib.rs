@@ -24,8 +24,8 @@ pub mod webhook;
 
 pub use adapter::{
     ActionOutcome, Adapter, Clock, Connection, Context, Credentials, EmailSender, FieldOption,
-    FixedClock, Health, OutgoingEmail, ProxyTarget, ReadRequest, StreamDeletion, StreamKpi,
-    StreamRecord, Suppression, SystemClock, WebhookEffects,
+    FixedClock, Health, NoticeAudience, OutgoingEmail, PaymentNotice, PaymentOutcome, ProxyTarget,
+    ReadRequest, StreamDeletion, StreamKpi, StreamRecord, Suppression, SystemClock, WebhookEffects,
 };
 pub use codes::{ErrorCode, ErrorKind, HasErrorCode};
 pub use error::AdapterError;

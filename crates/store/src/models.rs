@@ -201,6 +201,7 @@ text_enum!(
         DeadLetter => "dead_letter",
         WeeklyReport => "weekly_report",
         DailyDigest => "daily_digest",
+        PaymentEmail => "payment_email",
     }
 );
 

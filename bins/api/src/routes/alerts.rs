@@ -289,8 +289,8 @@ pub async fn remove(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NotificationView {
     pub id: Uuid,
-    /// `kpi_alert`, `sync_failed`, `needs_reauth`, `dead_letter`, `weekly_report` or
-    /// `daily_digest`.
+    /// `kpi_alert`, `sync_failed`, `needs_reauth`, `dead_letter`, `weekly_report`,
+    /// `daily_digest` or `payment_email`.
     #[schema(schema_with = crate::schema::notification_kind)]
     pub kind: String,
     /// The event it reports; a second notification with the same key is never made.

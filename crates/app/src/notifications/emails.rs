@@ -1,5 +1,6 @@
 //! The emails Junction sends about itself — a KPI alert, a sync-failure alert, the
-//! weekly KPI report and the daily digest of notices — rendered from typed input with askama templates
+//! weekly KPI report and the daily digest of notices — and on a workspace's behalf —
+//! a payment email to its customer or its own people — rendered from typed input with askama templates
 //! (`crates/app/templates/email/`) into a subject, an HTML body and a plain-text
 //! body, ready for any email-capable provider ([`junction_core::EmailSender`]).
 //!
@@ -11,7 +12,7 @@
 
 use askama::Template;
 use chrono::{DateTime, NaiveDate, Utc};
-use junction_core::OutgoingEmail;
+use junction_core::{NoticeAudience, OutgoingEmail, PaymentNotice, PaymentOutcome};
 
 /// Longest subject, in characters (mail clients cut long subjects anyway).
 const MAX_SUBJECT_CHARS: usize = 150;
@@ -229,6 +230,26 @@ struct DailyDigestText {
     link: Option<String>,
 }
 
+#[derive(Template)]
+#[template(path = "email/payment.html")]
+struct PaymentHtml {
+    title: String,
+    intro: String,
+    rows: Vec<(&'static str, String)>,
+    closing: &'static str,
+    link: Option<String>,
+    link_label: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "email/payment.txt", escape = "none")]
+struct PaymentText {
+    intro: String,
+    rows: Vec<(&'static str, String)>,
+    closing: &'static str,
+    link: Option<String>,
+}
+
 /// Rendering failed (a template bug: the inputs are plain values).
 #[derive(Debug, thiserror::Error)]
 #[error("the {0} email could not be rendered: {1}")]
@@ -322,6 +343,103 @@ pub fn sync_failure_alert(alert: &SyncFailureAlert) -> Result<RenderedEmail, Ren
         html,
         text,
         category: "sync_failure_alert",
+    })
+}
+
+/// Renders a payment email of `workspace` (the business the customer paid): to the
+/// customer, a receipt, a failed payment to retry, or a refund; to the business's
+/// own people, the same facts with the customer named.
+pub fn payment_notice(
+    workspace: &str,
+    notice: &PaymentNotice,
+) -> Result<RenderedEmail, RenderError> {
+    let fail = |e| RenderError("payment_notice", e);
+    let business = one_line(workspace);
+    let money = one_line(&format!("{} {}", notice.amount, notice.currency));
+    let customer = notice.customer_name.as_deref().map(one_line);
+    let team = notice.audience == NoticeAudience::Team;
+    let (title, intro, closing) = match (notice.outcome, team) {
+        (PaymentOutcome::Succeeded, false) => (
+            format!("Payment received: {money}"),
+            match &customer {
+                Some(name) => {
+                    format!("Thank you, {name}. {business} received your payment of {money}.")
+                }
+                None => format!("Thank you. {business} received your payment of {money}."),
+            },
+            "Keep this email for your records.",
+        ),
+        (PaymentOutcome::Failed, false) => (
+            format!("Your payment of {money} did not go through"),
+            format!("Your payment of {money} to {business} did not go through."),
+            "Nothing was charged. Please try again, or use another payment method.",
+        ),
+        (PaymentOutcome::Refunded, false) => (
+            format!("Refund of {money}"),
+            format!("{business} refunded {money} to you."),
+            "Refunds usually reach your account within 5 to 10 business days.",
+        ),
+        (outcome, true) => {
+            let what = match outcome {
+                PaymentOutcome::Succeeded => "Payment succeeded",
+                PaymentOutcome::Failed => "Payment failed",
+                PaymentOutcome::Refunded => "Payment refunded",
+            };
+            let who = customer.clone().unwrap_or_else(|| "a customer".to_owned());
+            (
+                format!("{what}: {money}"),
+                format!("{what}: {money} from {who}."),
+                "Reported by the payment provider's webhook.",
+            )
+        }
+    };
+    let mut rows = vec![("Amount", money.clone())];
+    if let Some(name) = &customer {
+        rows.push(("Customer", name.clone()));
+    }
+    if let Some(description) = &notice.description {
+        rows.push(("For", one_line(description)));
+    }
+    if let Some(reason) = &notice.failure_message {
+        rows.push(("Reason", one_line(reason)));
+    }
+    rows.push(("Reference", one_line(&notice.reference)));
+    if let Some(at) = notice.occurred_at {
+        rows.push(("Date", at.format("%Y-%m-%d %H:%M UTC").to_string()));
+    }
+    let link = safe_url(notice.receipt_url.as_deref());
+    let html = PaymentHtml {
+        title: one_line(&title),
+        intro: intro.clone(),
+        rows: rows.clone(),
+        closing,
+        link: link.clone(),
+        link_label: "View the receipt",
+    }
+    .render()
+    .map_err(fail)?;
+    let text = PaymentText {
+        intro,
+        rows,
+        closing,
+        link,
+    }
+    .render()
+    .map_err(fail)?;
+    let subject = if team {
+        subject(&format!("[{business}] {title}"))
+    } else {
+        subject(&format!("{title} — {business}"))
+    };
+    Ok(RenderedEmail {
+        subject,
+        html,
+        text,
+        category: match notice.outcome {
+            PaymentOutcome::Succeeded => "payment_succeeded",
+            PaymentOutcome::Failed => "payment_failed",
+            PaymentOutcome::Refunded => "payment_refunded",
+        },
     })
 }
 

@@ -226,6 +226,11 @@ pub fn render(
                 dashboard_url: None,
             })
         }
+        NotificationKind::PaymentEmail => {
+            let notice: junction_core::PaymentNotice =
+                serde_json::from_value(details.clone()).map_err(malformed)?;
+            emails::payment_notice(workspace, &notice)
+        }
     };
     rendered.map_err(|e| e.to_string())
 }

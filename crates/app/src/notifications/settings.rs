@@ -77,7 +77,8 @@ pub async fn recipients_for(
         NotificationKind::DeadLetter => settings.dead_letter_recipients,
         NotificationKind::KpiAlert
         | NotificationKind::WeeklyReport
-        | NotificationKind::DailyDigest => Vec::new(),
+        | NotificationKind::DailyDigest
+        | NotificationKind::PaymentEmail => Vec::new(),
     };
     Ok((recipients, settings.delivery))
 }

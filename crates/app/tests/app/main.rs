@@ -12,6 +12,7 @@ mod notices;
 mod notifications;
 mod one_run;
 mod outbound;
+mod payment_emails;
 mod reconcile;
 mod resend;
 mod setup;

@@ -752,7 +752,8 @@ async fn a_suppressed_address_is_not_mailed_by_send_email_and_the_run_says_so() 
 fn the_actions_that_send_email_name_their_recipient_fields() {
     // Marketing platforms' actions that "send" (Kit broadcasts, Mailchimp contacts)
     // mail their own audiences, not addresses in the input; Stripe mails the
-    // receipt of a payment intent to `receipt_email`.
+    // receipt of a payment intent to `receipt_email`, and of a Checkout Session's
+    // payment to `payment_intent_data.receipt_email`.
     let registry = junction_registry::Registry::builtin();
     let mut senders: Vec<(String, String, Vec<&str>)> = Vec::new();
     for spec in registry.specs() {
@@ -774,6 +775,11 @@ fn the_actions_that_send_email_name_their_recipient_fields() {
         ),
         ("resend", "send_email", vec!["to", "cc", "bcc"]),
         ("stripe", "create_payment_intent", vec!["receipt_email"]),
+        (
+            "stripe",
+            "create_checkout_session",
+            vec!["payment_intent_data.receipt_email"],
+        ),
     ];
     let mut expected: Vec<(String, String, Vec<&str>)> = expected
         .into_iter()

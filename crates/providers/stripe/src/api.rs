@@ -204,6 +204,19 @@ pub(crate) async fn post_form(
     Ok(client.fetch_with(request, refine).await?.body)
 }
 
+/// `DELETE {path}?{pairs}` (Stripe reads a deletion's parameters from the query),
+/// with the `Idempotency-Key` when given.
+pub(crate) async fn delete(
+    client: &Client<'_>,
+    path: &str,
+    pairs: &[(String, String)],
+    idempotency_key: Option<&str>,
+) -> Result<Value, AdapterError> {
+    let request = client.request(Method::DELETE, path)?.query(pairs);
+    let request = IDEMPOTENCY.apply(request, idempotency_key)?;
+    Ok(client.fetch_with(request, refine).await?.body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

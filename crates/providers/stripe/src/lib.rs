@@ -12,12 +12,17 @@
 //!   with KPI points per UTC day and currency: `gross_revenue`, `net_revenue`,
 //!   `refunds`, `mrr`, `new_subscriptions`, `churned_subscriptions` (money in major
 //!   units);
-//! - runs five actions, form-encoded with the caller's `Idempotency-Key`:
-//!   `create_customer`, `create_payment_intent`, `create_subscription`, `refund`,
-//!   `create_invoice`;
+//! - runs nineteen actions, form-encoded with the caller's `Idempotency-Key`:
+//!   customers (create, update, search), payments (payment intents, Checkout
+//!   Sessions, Payment Links, refunds), subscriptions (create, change with proration,
+//!   cancel now or at period end, resume, pause and resume collection) and invoices
+//!   (invoice items, create, finalize, send, void);
 //! - verifies `Stripe-Signature` webhooks and applies `payment_intent.succeeded`,
-//!   `charge.refunded`, `customer.subscription.created|updated|deleted` and
-//!   `invoice.paid` as record upserts and recomputed daily totals.
+//!   `payment_intent.payment_failed`, `charge.refunded`,
+//!   `customer.subscription.created|updated|deleted` and `invoice.paid` as record
+//!   upserts and recomputed daily totals, and, when the integration's
+//!   `payment_emails` setting asks for them, payment emails for Junction to send
+//!   (`notices`).
 //!
 //! Stripe's errors are classified from its error object: 401 and 403 need the user
 //! (a revoked key, a restricted key without a permission), a 400 names the bad
@@ -38,7 +43,9 @@ mod actions;
 mod api;
 pub mod form;
 mod kpi;
+
 pub mod money;
+mod notices;
 mod spec;
 mod streams;
 mod webhooks;
@@ -59,9 +66,10 @@ use serde_json::{Value, json};
 pub use api::{API, IDEMPOTENCY_HEADER, SHOULD_RETRY_HEADER, VERSION_HEADER, redact};
 pub use spec::{
     API_VERSION, CHARGES, CHURNED_SUBSCRIPTIONS, CURRENCY_DIMENSION, CUSTOMERS, DEFAULT_BASE,
-    GROSS_REVENUE, INVOICES, MRR, NET_REVENUE, NEW_SUBSCRIPTIONS, PAYMENT_INTENTS, PROVIDER_ID,
-    REFUNDED, REFUNDS, SECRET_KEY_FIELD, SECRET_KEY_PATTERN, SUBSCRIPTIONS, WEBHOOK_EVENTS,
-    WEBHOOK_SCHEME, WEBHOOK_SECRET_FIELD, WEBHOOK_SECRET_PATTERN,
+    GROSS_REVENUE, INVOICES, MRR, NET_REVENUE, NEW_SUBSCRIPTIONS, PAYMENT_EMAILS_FIELD,
+    PAYMENT_EMAILS_TO_FIELD, PAYMENT_INTENTS, PROVIDER_ID, REFUNDED, REFUNDS, SECRET_KEY_FIELD,
+    SECRET_KEY_PATTERN, SUBSCRIPTIONS, WEBHOOK_EVENTS, WEBHOOK_SCHEME, WEBHOOK_SECRET_FIELD,
+    WEBHOOK_SECRET_PATTERN,
 };
 pub use streams::{MAX_PAGE_SIZE, PAGING, REVISIT_DAYS};
 

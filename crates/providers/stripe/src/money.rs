@@ -36,6 +36,20 @@ pub fn to_major(minor: i64, currency: &str) -> f64 {
     minor as f64 / f64::from(minor_units_per_major(currency))
 }
 
+/// An amount in minor units as an exact decimal in major units, with the currency's
+/// digits: `1099` USD is `10.99`, `500` JPY is `500`, `5120` KWD is `5.120`.
+pub fn format_major(minor: i64, currency: &str) -> String {
+    let per = i64::from(minor_units_per_major(currency));
+    let digits = per.to_string().len() - 1;
+    let sign = if minor < 0 { "-" } else { "" };
+    let magnitude = minor.unsigned_abs();
+    let per = per.unsigned_abs();
+    if digits == 0 {
+        return format!("{sign}{magnitude}");
+    }
+    format!("{sign}{}.{:0digits$}", magnitude / per, magnitude % per)
+}
+
 /// A fractional amount of minor units (normalised MRR) as major units, rounded to the
 /// currency's minor unit.
 pub fn fractional_to_major(minor: f64, currency: &str) -> f64 {
@@ -51,6 +65,15 @@ pub fn currency_code(currency: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_are_written_with_the_currencys_digits() {
+        assert_eq!(format_major(1099, "usd"), "10.99");
+        assert_eq!(format_major(5, "EUR"), "0.05");
+        assert_eq!(format_major(500, "jpy"), "500");
+        assert_eq!(format_major(5120, "kwd"), "5.120");
+        assert_eq!(format_major(-250, "usd"), "-2.50");
+    }
 
     #[test]
     fn amounts_follow_the_currency_exponent() {

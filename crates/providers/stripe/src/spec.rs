@@ -7,8 +7,8 @@ use std::{sync::OnceLock, time::Duration};
 
 use junction_core::{
     spec::{
-        ActionSpec, AuthSpec, Category, ConfigField, ProviderSpec, RateBudget, RecipientField,
-        WebhookScheme, WebhookSecret, WebhookSpec,
+        ActionSpec, AuthSpec, Category, ConfigField, FieldKind, ProviderSpec, RateBudget,
+        RecipientField, WebhookScheme, WebhookSecret, WebhookSpec,
     },
     webhook::stripe::DEFAULT_TOLERANCE_SECS,
 };
@@ -66,8 +66,9 @@ pub const CHURNED_SUBSCRIPTIONS: &str = "churned_subscriptions";
 pub use junction_core::spec::CURRENCY_DIMENSION;
 
 /// The webhook events Junction handles.
-pub const WEBHOOK_EVENTS: [&str; 7] = [
+pub const WEBHOOK_EVENTS: [&str; 8] = [
     "payment_intent.succeeded",
+    "payment_intent.payment_failed",
     "charge.refunded",
     "customer.deleted",
     "customer.subscription.created",
@@ -87,6 +88,21 @@ pub const SECRET_KEY_FIELD: &str = "secret_key";
 
 /// The config field holding the webhook signing secret.
 pub const WEBHOOK_SECRET_FIELD: &str = "webhook_secret";
+
+/// The config field saying who gets an email about each payment (`off`, the
+/// default; `customer`; `address`; `customer_and_address`).
+pub const PAYMENT_EMAILS_FIELD: &str = "payment_emails";
+
+/// The choices of [`PAYMENT_EMAILS_FIELD`].
+pub const PAYMENT_EMAILS_CHOICES: [&str; 4] =
+    ["off", "customer", "address", "customer_and_address"];
+
+/// The config field with the addresses that get a copy of each payment email.
+pub const PAYMENT_EMAILS_TO_FIELD: &str = "payment_emails_to";
+
+/// The whole value of `payment_emails_to`: one to ten addresses separated by commas.
+pub const PAYMENT_EMAILS_TO_PATTERN: &str =
+    r"\s*[^\s,@<>]+@[^\s,@<>]+\.[^\s,@<>]+\s*(,\s*[^\s,@<>]+@[^\s,@<>]+\.[^\s,@<>]+\s*){0,9}";
 
 /// The whole value of `secret_key`: a secret key (`sk_test_`/`sk_live_`) or a
 /// restricted key (`rk_test_`/`rk_live_`).
@@ -136,6 +152,30 @@ fn build() -> ProviderSpec {
             )
             .optional()
             .with_pattern(WEBHOOK_SECRET_PATTERN),
+            ConfigField {
+                kind: FieldKind::Enum(PAYMENT_EMAILS_CHOICES.to_vec()),
+                ..ConfigField::string(
+                    PAYMENT_EMAILS_FIELD,
+                    "Payment emails",
+                    "Optional (default off). Email about each payment Stripe reports by \
+                     webhook — succeeded, failed, refunded — through this workspace's \
+                     email integration (Resend): `customer` to the paying customer, \
+                     `address` to the addresses below only, `customer_and_address` both \
+                     (each its own email). Needs the webhook signing secret and the \
+                     events payment_intent.succeeded, payment_intent.payment_failed and \
+                     charge.refunded on the endpoint.",
+                )
+                .optional()
+            },
+            ConfigField::string(
+                PAYMENT_EMAILS_TO_FIELD,
+                "Payment email copies to",
+                "Optional. Addresses, separated by commas, that get a copy of each payment \
+                 email (with payment emails `address` or `customer_and_address`), e.g. \
+                 billing@acme.example.",
+            )
+            .optional()
+            .with_pattern(PAYMENT_EMAILS_TO_PATTERN),
         ],
         streams: described::streams(include_str!("streams.json"), PROVIDER_ID),
         actions: action_defs()
@@ -169,14 +209,29 @@ fn build() -> ProviderSpec {
 pub(crate) struct ActionDef {
     pub name: &'static str,
     pub description: &'static str,
-    /// The endpoint, under `v1`.
+    /// The endpoint, under `v1`; a `{name}` segment is the input field `name` (an
+    /// object's id), taken out of the parameters.
     pub path: &'static str,
+    /// `POST` (the default), `DELETE` or `GET` (parameters in the query).
+    #[serde(default = "post")]
+    pub method: &'static str,
+    /// Parameters the action always sends, over the input (`mode=payment`,
+    /// `cancel_at_period_end=true`, an empty `pause_collection`).
+    #[serde(default)]
+    pub fixed: serde_json::Map<String, Value>,
+    /// Whether the answer is a list (a search result) rather than one object.
+    #[serde(default)]
+    pub list: bool,
     /// The response fields the outcome keeps.
     pub output: Vec<&'static str>,
     pub input_schema: Value,
     /// The input fields Stripe emails (a receipt to `receipt_email`).
     #[serde(default)]
     pub email_recipients: Vec<RecipientField>,
+}
+
+fn post() -> &'static str {
+    "POST"
 }
 
 /// Every action, in the order the spec lists them.
@@ -273,16 +328,7 @@ mod tests {
         assert_eq!(metrics(REFUNDS), [REFUNDED]);
         assert_eq!(spec().metric_problems(), Vec::<String>::new());
         let actions: Vec<_> = spec().actions.iter().map(|a| a.name).collect();
-        assert_eq!(
-            actions,
-            [
-                "create_customer",
-                "create_payment_intent",
-                "create_subscription",
-                "refund",
-                "create_invoice"
-            ]
-        );
+        assert_eq!(actions, crate::actions::tests::NAMES);
         for action in &spec().actions {
             assert_eq!(action.input_schema["type"], "object", "{}", action.name);
             assert_eq!(action.input_schema["additionalProperties"], false);

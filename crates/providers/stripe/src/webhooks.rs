@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
-    api, kpi,
+    api, kpi, notices,
     spec::{CHARGES, CUSTOMERS, INVOICES, PAYMENT_INTENTS, PROVIDER_ID, REFUNDS, SUBSCRIPTIONS},
     streams,
 };
@@ -147,6 +147,9 @@ pub(crate) async fn apply(
         modified_at: event.occurred_at,
         effects: WebhookEffects::default(),
     };
+    // The charge and refund a payment email quotes, when the event has them.
+    let mut charge_seen: Option<Value> = None;
+    let mut refund_seen: Option<Value> = None;
     match event.event_type.as_str() {
         "payment_intent.succeeded" => {
             out.record(PAYMENT_INTENTS, object)?;
@@ -156,13 +159,19 @@ pub(crate) async fn apply(
                         .await?
                         .body;
                     out.record(CHARGES, &charge)?;
-                    created_day(&charge)
+                    let day = created_day(&charge);
+                    charge_seen = Some(charge);
+                    day
                 }
                 None => created_day(object),
             };
             if let Some(day) = charge_day {
                 out.kpis(CHARGES, streams::day_points(client, CHARGES, day).await?);
             }
+        }
+        "payment_intent.payment_failed" => {
+            // A failed attempt changes no total: nothing was captured.
+            out.record(PAYMENT_INTENTS, object)?;
         }
         "charge.refunded" => {
             out.record(CHARGES, object)?;
@@ -176,6 +185,10 @@ pub(crate) async fn apply(
                     out.record(REFUNDS, refund)?;
                 }
                 // The newest refund is the one this event announces.
+                refund_seen = refunds
+                    .iter()
+                    .max_by_key(|r| r.get("created").and_then(Value::as_i64))
+                    .cloned();
                 let newest = refunds.iter().filter_map(created_day).max();
                 if let Some(day) = newest {
                     out.kpis(REFUNDS, streams::day_points(client, REFUNDS, day).await?);
@@ -220,6 +233,13 @@ pub(crate) async fn apply(
             }
         }
         _ => {}
+    }
+    if let Some(plan) = notices::plan(conn) {
+        let seen = notices::Seen {
+            charge: charge_seen.as_ref(),
+            refund: refund_seen.as_ref(),
+        };
+        out.effects.payment_notices = notices::build(client, &plan, event, object, seen).await?;
     }
     Ok(out.effects)
 }

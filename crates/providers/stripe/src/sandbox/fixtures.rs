@@ -128,13 +128,17 @@ pub(crate) fn price(fields: Value) -> Value {
     let id = text(&price, "/id").unwrap_or_default().to_owned();
     price["product"] = json!(format!("prod_{}", id.trim_start_matches("price_")));
     price["unit_amount_decimal"] = json!(price["unit_amount"].to_string());
-    price["recurring"]["meter"] = Value::Null;
-    price["recurring"]["trial_period_days"] = Value::Null;
+    if price["recurring"].is_object() {
+        price["recurring"]["meter"] = Value::Null;
+        price["recurring"]["trial_period_days"] = Value::Null;
+    } else {
+        price["type"] = json!("one_time");
+    }
     price
 }
 
 /// A price as the legacy `plan` object subscription items still carry.
-fn plan_of(price: &Value) -> Value {
+pub(crate) fn plan_of(price: &Value) -> Value {
     let base = resources()
         .get("subscription_item")
         .and_then(|item| item.get("plan"))
@@ -208,7 +212,8 @@ pub(crate) fn payment_intent(fields: Value) -> Value {
 }
 
 /// A charge from its `id`, `created`, `amount`, `currency`, `customer`,
-/// `payment_intent`, `payment_method` and `description`: captured or not, declined
+/// `payment_intent`, `payment_method`, `description` and `receipt_email` (the
+/// payment intent's, as Stripe copies it): captured or not, declined
 /// with a code or not, billed to a name.
 pub(crate) fn charge(
     fields: Value,
@@ -233,6 +238,7 @@ pub(crate) fn charge(
         "failure_code": declined.map(|_| "card_declined"),
         "failure_message": declined.map(|_| "Your card was declined."),
         "balance_transaction": succeeded.then(|| id.replacen("ch_", "txn_", 1)),
+        "receipt_url": succeeded.then(|| format!("https://pay.stripe.com/receipts/sandbox/{id}")),
         "outcome": data().1.get("charge_outcome").and_then(|o| o.get(outcome)),
     });
     charge = merged(charge, Some(&more));
@@ -315,6 +321,73 @@ pub(crate) fn invoice(fields: Value, lines: &[Line], paid_at: Option<i64>) -> Va
     merged(invoice, Some(&more))
 }
 
+/// An invoice item from its `id`, `created`, `customer`, `amount`, `currency`,
+/// `description`, `invoice`, `quantity`, `period`, `proration`, `discountable`,
+/// `metadata`, the price it bills (or none) and the subscription it came from.
+pub(crate) fn invoice_item(
+    fields: Value,
+    price: Option<&Value>,
+    subscription: Option<&str>,
+) -> Value {
+    let mut item = object("invoiceitem", fields);
+    item["date"] = item["created"].clone();
+    if let Some(fields) = item.as_object_mut() {
+        fields.remove("created");
+    }
+    item["net_amount"] = item["amount"].clone();
+    item["quantity_decimal"] = json!(item["quantity"].to_string());
+    item["pricing"] = match price {
+        Some(price) => {
+            json!({"type": "price_details", "price_details": {"price": price["id"], "product": price["product"]}, "unit_amount_decimal": price["unit_amount_decimal"]})
+        }
+        None => json!({"type": "price_details", "unit_amount_decimal": null}),
+    };
+    item["parent"] = match subscription {
+        Some(subscription) => {
+            json!({"type": "subscription_details", "subscription_details": {"subscription": subscription}})
+        }
+        None => Value::Null,
+    };
+    item
+}
+
+/// A Checkout Session from its own fields (`id`, `created`, `expires_at`, `mode`,
+/// `currency`, `amount_subtotal`, `amount_total`, `customer`, `customer_email`,
+/// `client_reference_id`, `success_url`, `cancel_url`, `allow_promotion_codes`,
+/// `metadata`), open and unpaid, at its Stripe-hosted `url`.
+pub(crate) fn checkout_session(fields: Value) -> Value {
+    let mut session = object("checkout.session", fields);
+    let id = text(&session, "/id").unwrap_or_default().to_owned();
+    let more = json!({
+        "status": "open", "payment_status": "unpaid", "payment_intent": null,
+        "payment_link": null, "invoice": null, "subscription": null, "setup_intent": null,
+        "url": format!("https://checkout.stripe.com/c/pay/{id}"), "client_secret": null,
+        "customer_details": null, "shipping_cost": null, "shipping_address_collection": null,
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "after_expiration": null, "custom_text": {"after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null},
+        "collected_information": null, "payment_method_configuration_details": null,
+    });
+    session = merged(session, Some(&more));
+    session
+}
+
+/// A Payment Link from its `id`, `currency`, `after_completion`,
+/// `allow_promotion_codes` and `metadata`, at its `url`.
+pub(crate) fn payment_link(fields: Value) -> Value {
+    let mut link = object("payment_link", fields);
+    let id = text(&link, "/id").unwrap_or_default().to_owned();
+    let short = id.trim_start_matches("plink_").to_owned();
+    let more = json!({
+        "active": true, "url": format!("https://buy.stripe.com/test_{short}"),
+        "restrictions": null, "shipping_address_collection": null, "transfer_data": null,
+        "custom_text": {"after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null},
+        "payment_intent_data": null, "subscription_data": null,
+        "payment_method_options": null,
+    });
+    link = merged(link, Some(&more));
+    link
+}
+
 /// An event about `object`, as Stripe delivers it to webhook endpoints.
 pub(crate) fn event(
     id: &str,
@@ -356,6 +429,9 @@ mod tests {
             "refund",
             "subscription",
             "subscription_item",
+            "invoiceitem",
+            "checkout.session",
+            "payment_link",
         ] {
             assert!(resources().contains_key(name), "{name}");
         }

@@ -10,12 +10,19 @@
 //!   and `created[gt|gte|lt|lte]` and each list's filters (`status=all` for
 //!   subscriptions, `charge` for refunds, `customer`, …); unknown parameters are
 //!   refused with Stripe's `parameter_unknown`;
-//! - `GET /v1/{kind}/{id}`;
+//! - `GET /v1/{kind}/{id}`, also for `invoiceitems`, `payment_links` and
+//!   `checkout/sessions`, and `GET /v1/customers/search` (Stripe's query language,
+//!   `next_page` paging);
 //! - `POST /v1/customers`, `/v1/payment_intents`, `/v1/subscriptions`, `/v1/refunds`,
-//!   `/v1/invoices` with form-encoded bodies, Stripe's validation messages, and
+//!   `/v1/invoices`, `/v1/invoiceitems`, `/v1/checkout/sessions`, `/v1/payment_links`,
+//!   `/v1/customers/{id}`, `/v1/subscriptions/{id}` (items with prorations,
+//!   `cancel_at_period_end`, `pause_collection`), `/v1/invoices/{id}/finalize|send|void`
+//!   with form-encoded bodies, Stripe's validation messages and state rules, and
 //!   `Idempotency-Key`: the same key with the same parameters replays the stored
 //!   response (`Idempotent-Replayed: true`) without doing anything again; the same key
-//!   with other parameters is a 400 `idempotency_error`.
+//!   with other parameters is a 400 `idempotency_error`;
+//! - `DELETE /v1/subscriptions/{id}`, without idempotency as at Stripe: a canceled
+//!   subscription reads as deleted (404).
 //!
 //! Credentials it accepts (test-mode values, published so demos need no setup):
 //! - [`SECRET_KEY`] `sk_test_sandbox`: everything;
@@ -164,7 +171,14 @@ impl StripeFake {
     }
 }
 
-/// The served endpoints; a restricted key may not read the account or create.
+/// The lists served at `/v1/{kind}` and `/v1/{kind}/{id}`.
+macro_rules! lists {
+    () => {
+        "charges|payment_intents|customers|subscriptions|invoices|refunds|prices|invoiceitems|payment_links"
+    };
+}
+
+/// The served endpoints; a restricted key may not read the account or write.
 const ROUTES: &[Route<State>] = &[
     Route::get("account", |_, _| {
         FakeResponse::json(200, &fixtures::account())
@@ -173,18 +187,58 @@ const ROUTES: &[Route<State>] = &[
     Route::get("balance", |state, _| {
         FakeResponse::json(200, &state.store.balance())
     }),
-    Route::get(
-        "{kind:charges|payment_intents|customers|subscriptions|invoices|refunds|prices}",
-        |state, call| reply(state.store.list(kind(call), call.request)),
-    ),
-    Route::get(
-        "{kind:charges|payment_intents|customers|subscriptions|invoices|refunds|prices}/{id}",
-        |state, call| reply(state.store.retrieve(kind(call), call.param("id"))),
-    ),
+    // Before `customers/{id}`.
+    Route::get("customers/search", |state, call| {
+        reply(state.store.search_customers(call.request))
+    }),
+    Route::get("checkout/sessions", |state, call| {
+        reply(state.store.list("checkout_sessions", call.request))
+    }),
+    Route::get("checkout/sessions/{id}", |state, call| {
+        reply(state.store.retrieve("checkout_sessions", call.param("id")))
+    }),
+    Route::get(concat!("{kind:", lists!(), "}"), |state, call| {
+        reply(state.store.list(kind(call), call.request))
+    }),
+    Route::get(concat!("{kind:", lists!(), "}/{id}"), |state, call| {
+        reply(state.store.retrieve(kind(call), call.param("id")))
+    }),
     Route::post(
-        "{kind:customers|payment_intents|subscriptions|refunds|invoices}",
-        create,
+        "{kind:customers|payment_intents|subscriptions|refunds|invoices|invoiceitems|payment_links}",
+        |state, call| idempotent(state, call, |store, call, body, op| store.create(kind(call), body, op)),
     )
+    .needs(&["full"]),
+    Route::post("checkout/sessions", |state, call| {
+        idempotent(state, call, |store, _, body, op| store.create("checkout_sessions", body, op))
+    })
+    .needs(&["full"]),
+    Route::post("customers/{id}", |state, call| {
+        idempotent(state, call, |store, call, body, op| {
+            store.update_customer(call.param("id"), body, op)
+        })
+    })
+    .needs(&["full"]),
+    Route::post("subscriptions/{id}", |state, call| {
+        idempotent(state, call, |store, call, body, op| {
+            store.update_subscription(call.param("id"), body, op)
+        })
+    })
+    .needs(&["full"]),
+    // Stripe keeps no idempotency for deletions: a second one meets the canceled
+    // subscription, which reads as deleted (404).
+    Route::delete("subscriptions/{id}", |state: &mut State, call| {
+        let (body, op) = match decoded(call, true) {
+            Ok(decoded) => decoded,
+            Err(refused) => return refused,
+        };
+        reply(state.store.cancel_subscription(call.param("id"), &body, &op))
+    })
+    .needs(&["full"]),
+    Route::post("invoices/{id}/{verb:finalize|send|void}", |state, call| {
+        idempotent(state, call, |store, call, body, op| {
+            store.invoice_verb(call.param("id"), call.param("verb"), body, op)
+        })
+    })
     .needs(&["full"]),
 ];
 
@@ -278,25 +332,42 @@ fn reply(result: Result<Value, store::Refused>) -> FakeResponse {
     }
 }
 
-/// A create request, through the idempotency store (keys scoped to the API key).
-fn create(state: &mut State, call: &Call<'_>) -> FakeResponse {
+/// A request's parameters (its form body, and for a deletion its query too) and
+/// when it runs; or Stripe's refusal of an unreadable form.
+fn decoded(call: &Call<'_>, with_query: bool) -> Result<(Value, Op), FakeResponse> {
     let request = call.request;
     let mut pairs = request.form_pairs();
-    let body = match crate::form::decode(&pairs) {
-        Ok(body) => body,
-        Err(e) => return ERRORS.named("bad_form", &[("key", &e.key), ("message", e.message)]),
-    };
-    pairs.sort();
-    let form = crate::form::to_body(&pairs);
-    let fingerprint = format!("{} {}\n{form}", request.method, request.path).into_bytes();
+    if with_query {
+        pairs.extend(request.query_pairs());
+    }
+    let body = crate::form::decode(&pairs)
+        .map_err(|e| ERRORS.named("bad_form", &[("key", &e.key), ("message", e.message)]))?;
     let op = Op {
         now: call.now.timestamp(),
         idempotency_key: request.header(IDEMPOTENCY.header).map(str::to_owned),
     };
+    Ok((body, op))
+}
+
+/// What a write does to the store.
+type Write = fn(&mut Store, &Call<'_>, &Value, &Op) -> Result<Value, store::Refused>;
+
+/// A write through the idempotency store (keys scoped to the API key): the same key
+/// with the same parameters replays the first answer, with others it is refused.
+fn idempotent(state: &mut State, call: &Call<'_>, write: Write) -> FakeResponse {
+    let request = call.request;
+    let (body, op) = match decoded(call, false) {
+        Ok(decoded) => decoded,
+        Err(refused) => return refused,
+    };
+    let mut pairs = request.form_pairs();
+    pairs.sort();
+    let form = crate::form::to_body(&pairs);
+    let fingerprint = format!("{} {}\n{form}", request.method, request.path).into_bytes();
     let State {
         store, idempotency, ..
     } = state;
-    let answer = || reply(store.create(kind(call), &body, &op));
+    let answer = || reply(write(store, call, &body, &op));
     match idempotency.run(
         &IDEMPOTENCY,
         call.credential(),

@@ -1,7 +1,12 @@
 //! The fake's data and what its endpoints do to it: lists with Stripe's paging and
-//! filters, retrieval, and the five create endpoints with Stripe's validation,
-//! side effects (a confirmed payment intent makes a charge, a refund updates its
-//! charge, a subscription makes its first invoice and payment) and events.
+//! filters, retrieval, and the create endpoints with Stripe's validation, side
+//! effects (a confirmed payment intent makes a charge, a refund updates its charge, a
+//! subscription makes its first invoice and payment) and events. Changes after
+//! creation live beside: subscriptions and invoices in `billing`, customers and
+//! payment pages in `commerce`.
+
+mod billing;
+mod commerce;
 
 use std::collections::BTreeMap;
 
@@ -235,6 +240,7 @@ fn filter_matches(kind: &str, object: &Value, field: &str, value: &str, at: &Val
                 other => status == other,
             }
         }
+        ("invoiceitems", "pending") => object["invoice"].is_null() == (value == "true"),
         ("subscriptions", "price") => {
             let items = object.pointer("/items/data").and_then(Value::as_array);
             items.is_some_and(|items| items.iter().any(|item| item["price"]["id"] == value))
@@ -328,7 +334,7 @@ impl Store {
                 "id": charge_id, "created": field("created"), "amount": field("amount"),
                 "currency": field("currency"), "customer": field("customer"),
                 "payment_intent": field("id"), "payment_method": payment_method,
-                "description": field("description"),
+                "description": field("description"), "receipt_email": field("receipt_email"),
             }),
             capture,
             declined,
@@ -370,6 +376,9 @@ impl Store {
             "payment_intents" => self.create_payment_intent(body, op),
             "subscriptions" => self.create_subscription(body, op),
             "refunds" => self.create_refund(body, op),
+            "invoiceitems" => self.create_invoice_item(body, op),
+            "checkout_sessions" => self.create_checkout_session(body, op),
+            "payment_links" => self.create_payment_link(body, op),
             _ => self.create_invoice(body, op),
         }
     }
@@ -576,7 +585,8 @@ impl Store {
         Ok(refund)
     }
 
-    /// A draft invoice (the fake keeps no pending invoice items).
+    /// A draft invoice, with the customer's pending invoice items when
+    /// `pending_invoice_items_behavior=include` (Stripe's default is `exclude`).
     fn create_invoice(&mut self, body: &Value, op: &Op) -> Result<Value, Refused> {
         let params = params(
             body,
@@ -588,7 +598,7 @@ impl Store {
             return Err(missing("customers", &customer_id, "customer"));
         };
         let (collection_method, days_until_due) = collection(&params)?;
-        params.choice("pending_invoice_items_behavior", "exclude include")?;
+        let pending = params.choice("pending_invoice_items_behavior", "exclude include")?;
         let currency = currency(&params, "currency")?
             .or_else(|| text(&customer, "currency"))
             .unwrap_or_else(|| "usd".to_owned());
@@ -610,6 +620,13 @@ impl Store {
             None,
         );
         self.insert("invoices", invoice.clone());
+        let invoice = match pending.as_deref() {
+            Some("include") => {
+                let id = text(&invoice, "id").unwrap_or_default();
+                self.take_pending_items(&id, &customer_id, &currency)
+            }
+            _ => invoice,
+        };
         self.emit(op, "invoice.created", &invoice, None);
         Ok(invoice)
     }
@@ -781,6 +798,9 @@ impl Store {
             let Some(price) = self.get("prices", price_id) else {
                 return Err(missing("prices", price_id, &param));
             };
+            if text(price, "type").as_deref() != Some("recurring") {
+                return Err(named("one_time_price", &[("param", &param)]));
+            }
             let quantity = match fields.get("quantity").and_then(Value::as_str) {
                 None => 1,
                 Some(text) => match text.parse::<i64>() {

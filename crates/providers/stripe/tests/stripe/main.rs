@@ -6,6 +6,8 @@
 
 mod actions;
 #[cfg(feature = "sandbox")]
+mod billing;
+#[cfg(feature = "sandbox")]
 mod conformance;
 mod errors;
 #[cfg(feature = "sandbox")]

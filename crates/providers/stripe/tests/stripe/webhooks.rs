@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::DateTime;
 use http::{HeaderMap, HeaderValue};
 use junction_core::{
-    Adapter, Context, FixedClock, StreamDeletion, StreamKpi,
+    Adapter, Context, FixedClock, NoticeAudience, PaymentOutcome, StreamDeletion, StreamKpi,
     webhook::{WebhookError, WebhookEvent, WebhookRequest, stripe::sign},
 };
 use junction_stripe::Stripe;
@@ -534,5 +534,137 @@ async fn other_events_and_other_modes_change_nothing() {
             .unwrap(),
         Default::default()
     );
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+/// The connection with the payment email setting `mode` and copies to `copies`.
+fn emailing(mode: &str, copies: Option<&str>) -> junction_core::Connection {
+    let mut conn = connection();
+    conn.config.insert("payment_emails".into(), json!(mode));
+    if let Some(copies) = copies {
+        conn.config
+            .insert("payment_emails_to".into(), json!(copies));
+    }
+    conn
+}
+
+#[tokio::test]
+async fn payment_emails_follow_the_setting_and_find_the_customers_address() {
+    let server = MockServer::start().await;
+    let mut intent = fixture("payment_intent");
+    intent["latest_charge"] = json!("ch_7");
+    intent["status"] = json!("succeeded");
+    intent["amount_received"] = json!(1099);
+    intent["receipt_email"] = Value::Null;
+    intent["customer"] = json!("cus_7");
+    intent["description"] = json!("Order 6735");
+    let mut paid = charge("ch_7", ts(15, 10), "usd", 1_099, 0);
+    paid["billing_details"]["email"] = Value::Null;
+    paid["receipt_url"] = json!("https://pay.stripe.com/receipts/ch_7");
+    Mock::given(path("/stripe/v1/charges/ch_7"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(paid.clone()))
+        .mount(&server)
+        .await;
+    Mock::given(path("/stripe/v1/charges"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(list(
+            "/v1/charges",
+            vec![paid],
+            false,
+        )))
+        .mount(&server)
+        .await;
+    // No receipt or billing email: the customer's own.
+    Mock::given(path("/stripe/v1/customers/cus_7"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(crate::support::object(
+                "customer",
+                json!({"id": "cus_7", "email": "ada@example.com", "name": "Ada Lovelace"}),
+            )),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let ctx = context(&server);
+    let delivered = webhook_event(event("payment_intent.succeeded", intent.clone(), None));
+
+    let off = Stripe
+        .apply_webhook(&ctx, &connection(), &delivered)
+        .await
+        .unwrap();
+    assert!(off.payment_notices.is_empty());
+
+    let conn = emailing(
+        "customer_and_address",
+        Some("billing@acme.example, ops@acme.example"),
+    );
+    let effects = Stripe.apply_webhook(&ctx, &conn, &delivered).await.unwrap();
+    let notices = &effects.payment_notices;
+    assert_eq!(notices.len(), 2);
+    let customer = &notices[0];
+    assert_eq!(
+        (customer.key.as_str(), customer.audience, customer.outcome),
+        (
+            "customer",
+            NoticeAudience::Customer,
+            PaymentOutcome::Succeeded
+        )
+    );
+    assert_eq!(customer.to, ["ada@example.com"]);
+    assert_eq!(
+        (customer.amount.as_str(), customer.currency.as_str()),
+        ("10.99", "USD")
+    );
+    assert_eq!(customer.customer_name.as_deref(), Some("Jenny Rosen"));
+    assert_eq!(customer.description.as_deref(), Some("Order 6735"));
+    assert_eq!(customer.reference, "pi_1PgafyB7WZ01zgkWSjxsAJo3");
+    assert_eq!(
+        customer.receipt_url.as_deref(),
+        Some("https://pay.stripe.com/receipts/ch_7")
+    );
+    assert_eq!(notices[1].audience, NoticeAudience::Team);
+    assert_eq!(notices[1].to, ["billing@acme.example", "ops@acme.example"]);
+
+    // The payment's receipt_email comes first, and copies only need no lookup.
+    intent["receipt_email"] = json!("receipts@example.com");
+    let delivered = webhook_event(event("payment_intent.succeeded", intent, None));
+    let effects = Stripe
+        .apply_webhook(&ctx, &emailing("customer", None), &delivered)
+        .await
+        .unwrap();
+    assert_eq!(effects.payment_notices.len(), 1);
+    assert_eq!(effects.payment_notices[0].to, ["receipts@example.com"]);
+}
+
+#[tokio::test]
+async fn a_failed_payment_is_recorded_and_its_email_says_why() {
+    let server = MockServer::start().await;
+    let mut intent = fixture("payment_intent");
+    intent["status"] = json!("requires_payment_method");
+    intent["amount"] = json!(500);
+    intent["currency"] = json!("jpy");
+    intent["receipt_email"] = json!("ken@example.jp");
+    intent["last_payment_error"] = json!({"type": "card_error", "code": "card_declined",
+        "decline_code": "insufficient_funds", "message": "Your card has insufficient funds.",
+        "payment_method": {"id": "pm_1", "object": "payment_method", "billing_details": {"name": "Ken", "email": null}}});
+    let delivered = webhook_event(event("payment_intent.payment_failed", intent, None));
+    let effects = Stripe
+        .apply_webhook(&context(&server), &emailing("customer", None), &delivered)
+        .await
+        .unwrap();
+    assert_eq!(effects.records.len(), 1);
+    assert_eq!(effects.records[0].stream, "payment_intents");
+    assert!(effects.kpis.is_empty());
+    let notice = &effects.payment_notices[0];
+    assert_eq!(notice.outcome, PaymentOutcome::Failed);
+    assert_eq!(
+        (notice.amount.as_str(), notice.currency.as_str()),
+        ("500", "JPY")
+    );
+    assert_eq!(
+        notice.failure_message.as_deref(),
+        Some("Your card has insufficient funds.")
+    );
+    assert_eq!(notice.customer_name.as_deref(), Some("Ken"));
+    // Nothing was fetched: the event carries what the email needs.
     assert!(server.received_requests().await.unwrap().is_empty());
 }
