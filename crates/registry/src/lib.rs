@@ -42,6 +42,8 @@ impl Registry {
             Arc::new(junction_stripe::Stripe),
             #[cfg(feature = "meta-ads")]
             Arc::new(junction_meta_ads::MetaAds),
+            #[cfg(feature = "sendgrid")]
+            Arc::new(junction_sendgrid::Sendgrid),
         ];
         Self::from_adapters(adapters)
     }
@@ -92,6 +94,8 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
         Arc::new(junction_stripe::sandbox::StripeFake::default()),
         #[cfg(feature = "meta-ads")]
         Arc::new(junction_meta_ads::sandbox::MetaAdsFake),
+        #[cfg(feature = "sendgrid")]
+        Arc::new(junction_sendgrid::sandbox::SendgridFake),
     ]
 }
 
