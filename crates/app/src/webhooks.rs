@@ -86,7 +86,7 @@ pub struct WebhookReceipt {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookSetup {
     pub url: String,
-    /// `stripe`, `svix` or `meta_hub_signature256`.
+    /// `stripe`, `svix`, `meta_hub_signature256` or `sendgrid_ecdsa`.
     pub scheme: String,
     pub events: Vec<String>,
     /// `integration` (set on the integration) or `app_client_secret`.

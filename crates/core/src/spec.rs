@@ -661,6 +661,10 @@ pub enum WebhookScheme {
     Svix { tolerance_secs: u64 },
     /// Meta: `X-Hub-Signature-256: sha256=hex(HMAC(app_secret, body))`.
     MetaHubSignature256,
+    /// SendGrid's Signed Event Webhook: ECDSA P-256 over `{timestamp}{body}`
+    /// (`X-Twilio-Email-Event-Webhook-Signature` / `-Timestamp`), verified with the
+    /// account's public key.
+    SendgridEcdsa { tolerance_secs: u64 },
 }
 
 /// Where the secret that signs a provider's webhooks is kept.

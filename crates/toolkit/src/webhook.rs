@@ -69,11 +69,13 @@ pub fn verify_delivery(
 /// The message id `scheme` signs with each delivery, non-empty and trimmed: Svix's
 /// `svix-id` (else its Standard Webhooks twin `webhook-id`), the same across the
 /// retries of one message, so deduplicating on it makes a redelivery a no-op.
-/// Stripe and Meta sign none (Stripe's event id is in the body).
+/// Stripe, Meta and SendGrid sign none (their event ids are in the body).
 pub fn message_id(scheme: WebhookScheme, headers: &HeaderMap) -> Option<&str> {
     let names: &[&str] = match scheme {
         WebhookScheme::Svix { .. } => &[svix::ID_HEADER, svix::STANDARD_ID_HEADER],
-        WebhookScheme::Stripe { .. } | WebhookScheme::MetaHubSignature256 => &[],
+        WebhookScheme::Stripe { .. }
+        | WebhookScheme::MetaHubSignature256
+        | WebhookScheme::SendgridEcdsa { .. } => &[],
     };
     names
         .iter()

@@ -313,7 +313,7 @@ pub async fn replay(
 pub struct WebhookSetupView {
     /// The endpoint to configure at the provider.
     pub url: String,
-    /// `stripe`, `svix` or `meta_hub_signature256`.
+    /// `stripe`, `svix`, `meta_hub_signature256` or `sendgrid_ecdsa`.
     pub scheme: String,
     /// The event types Junction handles.
     pub events: Vec<String>,

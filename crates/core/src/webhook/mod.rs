@@ -1,4 +1,5 @@
-//! Inbound webhook signature schemes: Stripe, Svix / Standard Webhooks and Meta.
+//! Inbound webhook signature schemes: Stripe, Svix / Standard Webhooks, Meta and
+//! SendGrid's signed Event Webhook (ECDSA).
 //!
 //! A webhook is trusted only after its signature over the raw body holds; nothing is
 //! parsed before that. Every comparison of a signature or token is constant time
@@ -19,6 +20,7 @@ use crate::spec::WebhookScheme;
 
 mod common;
 pub mod meta;
+pub mod sendgrid;
 pub mod stripe;
 pub mod svix;
 
@@ -29,7 +31,8 @@ pub use common::{WebhookError, WebhookEvent, WebhookRequest};
 ///
 /// Header names: `Stripe-Signature` (Stripe), `svix-id` / `svix-timestamp` /
 /// `svix-signature` or their `webhook-*` Standard Webhooks twins (Svix), and
-/// `X-Hub-Signature-256` (Meta). Meta signatures carry no timestamp, so replay
+/// `X-Hub-Signature-256` (Meta), `X-Twilio-Email-Event-Webhook-Signature` /
+/// `-Timestamp` (SendGrid, where the secret is the account's public key). Meta signatures carry no timestamp, so replay
 /// protection there rests on the event-id deduplication downstream.
 pub fn verify(
     scheme: WebhookScheme,
@@ -56,6 +59,13 @@ pub fn verify(
             Duration::from_secs(tolerance_secs),
         ),
         WebhookScheme::MetaHubSignature256 => meta::verify(secret, request.headers, request.body),
+        WebhookScheme::SendgridEcdsa { tolerance_secs } => sendgrid::verify(
+            secret,
+            request.headers,
+            request.body,
+            now,
+            Duration::from_secs(tolerance_secs),
+        ),
     }
 }
 
