@@ -75,10 +75,17 @@ pub(crate) async fn send_mail(
 /// takes no idempotency key, so this is not retried.
 fn outcome_unknown(error: AdapterError) -> AdapterError {
     match error {
+        // Core's words for a transport failure once the request was on its way
+        // (not "could not connect", which never reached SendGrid).
         AdapterError::Unavailable { message }
-            if !message.starts_with("could not connect")
-                && !message.starts_with("malformed")
-                && !message.starts_with("provider") =>
+            if [
+                "request timed out",
+                "request or response body failed",
+                "response could not be decoded",
+                "request failed",
+            ]
+            .iter()
+            .any(|kind| message.starts_with(kind)) =>
         {
             AdapterError::Provider {
                 status: 0,

@@ -47,7 +47,7 @@ pub const API: HttpApi = HttpApi {
             source: VarSource::Region {
                 field: "region",
                 choices: REGIONS,
-                default: GLOBAL_HOST,
+                default: "global",
             },
         }]),
     auth: &[AuthMode::ApiKey {

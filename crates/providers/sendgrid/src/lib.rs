@@ -96,13 +96,16 @@ impl Adapter for Sendgrid {
             .filter_map(Value::as_str)
             .collect();
         let (features, missing) = scope_report(&scopes);
+        let available = FEATURE_SCOPES
+            .iter()
+            .filter(|(feature, _)| features[*feature]["available"] == true)
+            .count();
         let region = spec::REGION.read(conn)?;
         let account = if missing.is_empty() {
             format!("SendGrid ({region}, every feature)")
         } else {
             format!(
-                "SendGrid ({region}, {} of {} features)",
-                FEATURE_SCOPES.len() - missing.len(),
+                "SendGrid ({region}, {available} of {} features)",
                 FEATURE_SCOPES.len()
             )
         };

@@ -215,7 +215,7 @@ mod tests {
         let errors = spec()
             .validate_fields(&values(json!({
                 "api_key": "re_SECRETVALUE", "region": "mars", "from": "nobody",
-                "lookback_days": 1000
+                "lookback_days": "a month"
             })))
             .unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();

@@ -104,7 +104,11 @@ pub fn suppressions(kind: &str, now: DateTime<Utc>) -> Vec<Value> {
         .map_or(0, |(_, n)| *n);
     (0..many)
         .map(|i| {
-            let created = (now - Duration::days(2 * i as i64 + 1)).timestamp();
+            // Whole hours of past days: two reads on the same day agree.
+            let day = now.date_naive() - Duration::days(2 * i as i64 + 1);
+            let created = day
+                .and_hms_opt(8, 0, 0)
+                .map_or(0, |at| at.and_utc().timestamp());
             let email = format!("{kind}{i}@sandbox.sendgrid.example");
             match kind {
                 "bounces" => json!({"created": created, "email": email,
