@@ -27,6 +27,7 @@ async fn every_catalog_entry_connects_and_syncs_with_the_catalogs_values_alone()
             "mailchimp-oauth",
             "meta-ads",
             "resend",
+            "sendgrid",
             "stripe"
         ]
     );

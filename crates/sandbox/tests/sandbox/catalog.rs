@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::support::{API_KEY, REDIRECT_URI, ROTATING, STABLE, pkce, redirect_from, start};
 
 /// Every entry of the built-in registry.
-const BUILTIN: [&str; 8] = [
+const BUILTIN: [&str; 9] = [
     "google-analytics",
     "kit",
     "kit-oauth",
@@ -18,6 +18,7 @@ const BUILTIN: [&str; 8] = [
     "mailchimp-oauth",
     "meta-ads",
     "resend",
+    "sendgrid",
     "stripe",
 ];
 

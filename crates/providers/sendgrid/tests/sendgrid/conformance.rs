@@ -20,7 +20,10 @@ async fn sendgrid_passes_the_conformance_suite() {
     // A refused key stays refused: no refresh can help.
     let refreshable = false;
     let description = Description::new(&API)
-        .paging_on(&OFFSET_PAGING, FakeList::get("suppression/bounces").id(Some("/email")))
+        .paging_on(
+            &OFFSET_PAGING,
+            FakeList::get("suppression/bounces").id(Some("/email")),
+        )
         .webhook_vector(vectors::SENDGRID)
         .webhook_vector(vectors::SENDGRID_MULTIPLE);
     let report = Suite::new(adapter, good, rejected, refreshable)
