@@ -57,7 +57,7 @@ fn plan(
     let cursor = match cursor::read::<StatsCursor>(stored, stream)? {
         Some(cursor) => cursor,
         None => StatsCursor {
-            start: today - Days::days(i64::from(LOOKBACK.read(conn)?)),
+            start: today - Days::days(LOOKBACK.read(conn)?),
             end: None,
             offset: None,
         },

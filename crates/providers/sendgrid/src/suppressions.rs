@@ -51,7 +51,7 @@ pub(crate) async fn read(
     let cursor = match cursor::read::<Cursor>(stored, SUPPRESSIONS)? {
         Some(cursor) => cursor,
         None => Cursor {
-            since: (now - Days::days(i64::from(LOOKBACK.read(conn)?))).timestamp(),
+            since: (now - Days::days(LOOKBACK.read(conn)?)).timestamp(),
             list: 0,
             offset: 0,
         },

@@ -191,12 +191,16 @@ pub struct SendgridFake {
     state: Mutex<State>,
 }
 
+/// An import job: the polls so far, its final answer, its rejected contacts
+/// (`(email, error)`).
+type Import = (u32, Value, Vec<(String, String)>);
+
 #[derive(Debug, Default)]
 struct State {
     /// Contacts upserted through the fake, by email.
     contacts: BTreeMap<String, Value>,
-    /// Import jobs: id → (polls so far, the job's final answer, its errors).
-    imports: BTreeMap<String, (u32, Value, Vec<(String, String)>)>,
+    /// Import jobs by id.
+    imports: BTreeMap<String, Import>,
     /// Export jobs: id → polls so far.
     exports: BTreeMap<String, u32>,
     /// Messages accepted, oldest first.
