@@ -27,6 +27,10 @@
 //!   which [`SendgridFake::take_webhooks`] hands out signed with the sandbox's key
 //!   ([`SANDBOX_WEBHOOK_PUBLIC_KEY`] verifies them).
 //!
+//! - `GET messages?limit=&query=` (the Email Activity API): the messages sent
+//!   through the fake, newest first, one per recipient, filtered by
+//!   `to_email="…"` or `msg_id="…"` in `query`.
+//!
 //! Credentials: [`SANDBOX_API_KEY`] has every scope; [`SANDBOX_SEND_ONLY_KEY`] only
 //! `mail.send` (403 `access forbidden` elsewhere); no key or any other is 401.
 //! Every answer carries `X-RateLimit-Limit` and `-Remaining`.
@@ -104,6 +108,7 @@ const ALL_SCOPES: &[&str] = &[
     "marketing.write",
     "alerts.read",
     "user.webhooks.event.settings.read",
+    "messages.read",
 ];
 
 /// SendGrid's error body, without codes.
@@ -168,6 +173,9 @@ const ROUTES: &[Route<State>] = &[
         "suppression.unsubscribes.read",
     ]),
     Route::post("mail/send", send).needs(&["mail.send"]),
+    // The Email Activity API (a paid add-on at SendGrid), so tests and the demo can
+    // see what was sent.
+    Route::get("messages", activity).needs(&["messages.read"]),
 ];
 
 const SERVICE: Service<State> = Service::new(
@@ -720,6 +728,50 @@ fn suppressions(_: &mut State, call: &Call<'_>) -> FakeResponse {
         .filter(|item| item["created"].as_i64().unwrap_or(0) >= since)
         .collect();
     offset_page(call, items)
+}
+
+/// `GET messages`: one entry per message and recipient, newest first.
+fn activity(state: &mut State, call: &Call<'_>) -> FakeResponse {
+    let limit: usize = match call.query("limit").map(|l| l.parse::<usize>()) {
+        None => 10,
+        Some(Ok(limit)) if (1..=1000).contains(&limit) => limit,
+        Some(_) => return refusal(400, Some("limit"), "limit must be between 1 and 1000"),
+    };
+    // `to_email="a@b"` / `msg_id="x"`: the two filters the sandbox understands.
+    let query = call.query("query").unwrap_or_default();
+    let wanted = |name: &str| {
+        let start = query.find(&format!("{name}=\""))? + name.len() + 2;
+        let end = query[start..].find('"')? + start;
+        Some(query[start..end].to_owned())
+    };
+    let (to, id) = (wanted("to_email"), wanted("msg_id"));
+    let mut messages = Vec::new();
+    for mail in state.sent.iter().rev() {
+        let msg_id = mail["message_id"].as_str().unwrap_or_default();
+        for p in mail["personalizations"].as_array().into_iter().flatten() {
+            for recipient in p["to"].as_array().into_iter().flatten() {
+                let email = recipient["email"].as_str().unwrap_or_default();
+                if to.as_deref().is_some_and(|t| t != email)
+                    || id.as_deref().is_some_and(|i| i != msg_id)
+                {
+                    continue;
+                }
+                let status = if email == BOUNCE_ADDRESS {
+                    "not_delivered"
+                } else {
+                    "delivered"
+                };
+                messages.push(json!({
+                    "from_email": mail["from"]["email"], "msg_id": msg_id,
+                    "subject": p.get("subject").unwrap_or(&mail["subject"]),
+                    "to_email": email, "status": status, "opens_count": 0, "clicks_count": 0,
+                    "last_event_time": call.now.to_rfc3339(),
+                }));
+            }
+        }
+    }
+    messages.truncate(limit);
+    FakeResponse::json(200, &json!({"messages": messages}))
 }
 
 /// `POST mail/send`, validated as SendGrid validates.
