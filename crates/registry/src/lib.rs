@@ -95,7 +95,7 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
         #[cfg(feature = "meta-ads")]
         Arc::new(junction_meta_ads::sandbox::MetaAdsFake),
         #[cfg(feature = "sendgrid")]
-        Arc::new(junction_sendgrid::sandbox::SendgridFake),
+        Arc::new(junction_sendgrid::sandbox::SendgridFake::default()),
     ]
 }
 
