@@ -88,7 +88,7 @@ pub struct WebhookReceipt {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookSetup {
     pub url: String,
-    /// `stripe`, `svix`, `meta_hub_signature256` or `hubspot_v3`.
+    /// `stripe`, `svix`, `meta_hub_signature256`, `hubspot_v3` or `sendgrid_ecdsa`.
     pub scheme: String,
     pub events: Vec<String>,
     /// `integration` (set on the integration) or `app_client_secret`.

@@ -18,6 +18,11 @@
 //! shared `provider-specs/hubspot/webhook-signature-vectors.json`: HubSpot's request
 //! signatures, whose `v3_post` entry is the vector of HubSpot's own Python client
 //! (`tests/spec/utils/test_signature.py`, `test_get_signature__v3`).
+//! `vectors/sendgrid-event-webhook.json` is an exact copy of the shared
+//! `provider-specs/sendgrid/event-webhook-vectors.json`: SendGrid's own Signed Event
+//! Webhook vectors (sendgrid-python, -nodejs, -go tests), each a public key,
+//! timestamp, payload and signature; [`SENDGRID`] is its `single_event` vector and
+//! [`SENDGRID_MULTIPLE`] its `multiple_events` one.
 
 use serde_json::Value;
 
@@ -26,6 +31,8 @@ const FILE: &str = include_str!("../vectors/webhook-signatures.json");
 
 /// HubSpot's vectors file, verbatim.
 const HUBSPOT_FILE: &str = include_str!("../vectors/hubspot-webhook-signatures.json");
+/// SendGrid's vectors file, verbatim.
+const SENDGRID_FILE: &str = include_str!("../vectors/sendgrid-event-webhook.json");
 
 /// The scheme a vector is signed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +47,8 @@ pub enum Signed {
     /// method, the URL (Junction's ingress gives it in
     /// `junction_core::webhook::REQUEST_URL_HEADER`), the body and the timestamp.
     HubSpotV3,
+    /// `X-Twilio-Email-Event-Webhook-Signature` / `-Timestamp` (ECDSA P-256).
+    Sendgrid,
 }
 
 /// One signature vector: an entry of the vectors file.
@@ -74,6 +83,18 @@ pub const HUBSPOT_V3: SignatureVector = SignatureVector {
     signed: Signed::HubSpotV3,
 };
 
+/// SendGrid's own, one event (the secret is the account's public key).
+pub const SENDGRID: SignatureVector = SignatureVector {
+    entry: "single_event",
+    signed: Signed::Sendgrid,
+};
+
+/// SendGrid's own, two events in one delivery.
+pub const SENDGRID_MULTIPLE: SignatureVector = SignatureVector {
+    entry: "multiple_events",
+    signed: Signed::Sendgrid,
+};
+
 /// A signed delivery, as the vector gives it.
 #[derive(Debug, Clone)]
 pub(crate) struct Delivery {
@@ -92,9 +113,21 @@ impl SignatureVector {
         if self.signed == Signed::HubSpotV3 {
             return self.hubspot_delivery();
         }
+        let text = if self.signed == Signed::Sendgrid {
+            SENDGRID_FILE
+        } else {
+            FILE
+        };
         let file: Value =
-            serde_json::from_str(FILE).map_err(|e| format!("the vectors file: {e}"))?;
-        let entry = &file[self.entry];
+            serde_json::from_str(text).map_err(|e| format!("the vectors file: {e}"))?;
+        let entry = match self.signed {
+            // SendGrid's file lists its vectors by name.
+            Signed::Sendgrid => file["vectors"]
+                .as_array()
+                .and_then(|all| all.iter().find(|v| v["name"] == self.entry))
+                .unwrap_or(&Value::Null),
+            _ => &file[self.entry],
+        };
         let text = |key: &str| {
             entry[key]
                 .as_str()
@@ -106,8 +139,22 @@ impl SignatureVector {
                 .as_i64()
                 .ok_or_else(|| format!("the vector `{}` has no number `{key}`", self.entry))
         };
-        let secret = text("secret")?;
         let body = text("payload")?;
+        if self.signed == Signed::Sendgrid {
+            let timestamp = text("timestamp")?;
+            return Ok(Delivery {
+                secret: text("public_key")?,
+                headers: vec![
+                    ("x-twilio-email-event-webhook-signature", text("signature")?),
+                    ("x-twilio-email-event-webhook-timestamp", timestamp.clone()),
+                ],
+                body,
+                timestamp: timestamp.parse().ok(),
+                // SendGrid documents no replay window.
+                tolerance_secs: None,
+            });
+        }
+        let secret = text("secret")?;
         Ok(match self.signed {
             Signed::Stripe => Delivery {
                 secret,
@@ -130,7 +177,8 @@ impl SignatureVector {
                     tolerance_secs: entry["tolerance_s"].as_u64(),
                 }
             }
-            Signed::Meta => Delivery {
+            // SendGrid's vectors returned above.
+            Signed::Meta | Signed::Sendgrid => Delivery {
                 secret,
                 headers: vec![("x-hub-signature-256", text("header")?)],
                 body,
@@ -181,11 +229,19 @@ mod tests {
 
     #[test]
     fn every_vector_reads() {
-        for vector in [STRIPE, SVIX, META, HUBSPOT_V3] {
+        for vector in [STRIPE, SVIX, META, HUBSPOT_V3, SENDGRID, SENDGRID_MULTIPLE] {
             let delivery = vector.delivery().unwrap();
             assert!(!delivery.body.is_empty() && !delivery.headers.is_empty());
         }
         assert_eq!(SVIX.delivery().unwrap().timestamp, Some(1_614_265_330));
         assert_eq!(STRIPE.delivery().unwrap().tolerance_secs, Some(300));
+        assert_eq!(SENDGRID.delivery().unwrap().timestamp, Some(1_600_112_502));
+        assert!(
+            SENDGRID_MULTIPLE
+                .delivery()
+                .unwrap()
+                .body
+                .ends_with("}]\r\n")
+        );
     }
 }

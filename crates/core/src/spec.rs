@@ -677,6 +677,10 @@ pub enum WebhookScheme {
     /// body, `X-HubSpot-Request-Timestamp`).
     #[serde(rename = "hubspot_v3")]
     HubSpotV3 { tolerance_secs: u64 },
+    /// SendGrid's Signed Event Webhook: ECDSA P-256 over `{timestamp}{body}`
+    /// (`X-Twilio-Email-Event-Webhook-Signature` / `-Timestamp`), verified with the
+    /// account's public key.
+    SendgridEcdsa { tolerance_secs: u64 },
 }
 
 /// Where the secret that signs a provider's webhooks is kept.

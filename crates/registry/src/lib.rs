@@ -57,6 +57,8 @@ impl Registry {
             Arc::new(junction_medium::Medium),
             #[cfg(feature = "hotjar")]
             Arc::new(junction_hotjar::Hotjar),
+            #[cfg(feature = "sendgrid")]
+            Arc::new(junction_sendgrid::Sendgrid),
         ];
         Self::from_adapters(adapters)
     }
@@ -122,6 +124,8 @@ pub fn fakes() -> Vec<Arc<dyn junction_core::fake::ProviderFake>> {
         Arc::new(junction_medium::sandbox::MediumFake::default()),
         #[cfg(feature = "hotjar")]
         Arc::new(junction_hotjar::sandbox::HotjarFake::default()),
+        #[cfg(feature = "sendgrid")]
+        Arc::new(junction_sendgrid::sandbox::SendgridFake::default()),
     ]
 }
 

@@ -69,13 +69,14 @@ pub fn verify_delivery(
 /// The message id `scheme` signs with each delivery, non-empty and trimmed: Svix's
 /// `svix-id` (else its Standard Webhooks twin `webhook-id`), the same across the
 /// retries of one message, so deduplicating on it makes a redelivery a no-op.
-/// Stripe, Meta and HubSpot sign none (Stripe's event id is in the body).
+/// Stripe, Meta, HubSpot and SendGrid sign none (Stripe's and SendGrid's event ids are in the body).
 pub fn message_id(scheme: WebhookScheme, headers: &HeaderMap) -> Option<&str> {
     let names: &[&str] = match scheme {
         WebhookScheme::Svix { .. } => &[svix::ID_HEADER, svix::STANDARD_ID_HEADER],
         WebhookScheme::Stripe { .. }
         | WebhookScheme::MetaHubSignature256
-        | WebhookScheme::HubSpotV3 { .. } => &[],
+        | WebhookScheme::HubSpotV3 { .. }
+        | WebhookScheme::SendgridEcdsa { .. } => &[],
     };
     names
         .iter()

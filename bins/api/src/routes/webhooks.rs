@@ -313,7 +313,7 @@ pub async fn replay(
 pub struct WebhookSetupView {
     /// The endpoint to configure at the provider.
     pub url: String,
-    /// `stripe`, `svix`, `meta_hub_signature256` or `hubspot_v3`.
+    /// `stripe`, `svix`, `meta_hub_signature256`, `hubspot_v3` or `sendgrid_ecdsa`.
     pub scheme: String,
     /// The event types Junction handles.
     pub events: Vec<String>,

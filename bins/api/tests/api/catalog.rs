@@ -35,6 +35,7 @@ async fn every_catalog_entry_connects_and_syncs_with_the_catalogs_values_alone()
             "meta-ads",
             "mixpanel",
             "resend",
+            "sendgrid",
             "stripe"
         ]
     );

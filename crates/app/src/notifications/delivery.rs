@@ -1,6 +1,6 @@
 //! Delivering one notification (the notify queue's job) as an email through the
 //! workspace's email-capable integration — any provider whose adapter offers the
-//! [`junction_core::EmailSender`] port (Resend today).
+//! [`junction_core::EmailSender`] port (Resend and SendGrid today).
 //!
 //! One attempt:
 //! 1. loads the notification; one no longer `pending` was delivered or given up by an
@@ -209,7 +209,8 @@ impl App {
         }
         let Some(sender) = sender else {
             let message = "no active integration in this workspace can send email: connect \
-                           Resend (an API key with a verified sending domain) to receive \
+                           Resend (an API key with a verified sending domain) or SendGrid (an \
+                           API key with Mail Send and a verified sender) to receive \
                            notifications";
             self.end_notification(tx, notification.id, NotificationStatus::Failed, message)
                 .await?;

@@ -24,7 +24,10 @@ use junction_store::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{resend::ResendWorld, support::*};
+use crate::{
+    resend::{ResendWorld, SendgridWorld},
+    support::*,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 const OPS: &str = "ops@acme.example";
@@ -530,6 +533,41 @@ async fn a_dead_lettered_sync_notifies_once_with_its_error() {
         env.count("SELECT count(*) AS n FROM alert_rules WHERE last_evaluated_at IS NOT NULL")
             .await,
         0
+    );
+    worker.stop().await;
+}
+
+/// A workspace whose email provider is SendGrid, not Resend: the notification goes
+/// out through SendGrid's `mail/send` (seen through the fake's Email Activity API),
+/// with SendGrid's message id recorded, and is not sent again by a relayed job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_goes_out_through_sendgrid_when_that_is_the_workspaces_sender() {
+    let env = TestEnv::new().await;
+    let workspace = env.workspace("Acme").await;
+    let sendgrid = env.create_sendgrid(workspace).await;
+    let to = "ops-sendgrid@acme.example";
+    let id = record_failure_notice(&env, workspace, "sync_failed:via-sendgrid", &[to]).await;
+    let worker = env.start_worker(env.config(&[])).await;
+    let sent = wait_for("the notification to be sent", TIMEOUT, || async {
+        notifications(&env, workspace)
+            .await
+            .into_iter()
+            .find(|n| n.id == id && n.status == NotificationStatus::Sent)
+    })
+    .await;
+    let messages = env.sendgrid_messages(to).await;
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert_eq!(
+        sent.provider_message_id.as_deref(),
+        messages[0]["msg_id"].as_str()
+    );
+    assert_eq!(messages[0]["subject"].as_str(), Some(sent.subject.as_str()));
+    assert_eq!(messages[0]["from_email"], "alerts@junction-demo.dev");
+    let logs = env.logs(workspace, sendgrid).await;
+    assert!(
+        logs.iter().any(|l| l.operation == Operation::Alert
+            && l.message == "sync_failed notification sent to 1 recipient(s)"),
+        "{logs:#?}"
     );
     worker.stop().await;
 }

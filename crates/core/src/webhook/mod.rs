@@ -1,5 +1,5 @@
 //! Inbound webhook signature schemes: Stripe, Svix / Standard Webhooks, Meta and
-//! HubSpot (v3).
+//! HubSpot (v3), and SendGrid's signed Event Webhook (ECDSA).
 //!
 //! A webhook is trusted only after its signature over the raw body holds; nothing is
 //! parsed before that. Every comparison of a signature or token is constant time
@@ -21,6 +21,7 @@ use crate::spec::WebhookScheme;
 mod common;
 pub mod hubspot;
 pub mod meta;
+pub mod sendgrid;
 pub mod stripe;
 pub mod svix;
 
@@ -38,9 +39,10 @@ pub const REQUEST_URL_HEADER: &str = "x-junction-webhook-url";
 /// Header names: `Stripe-Signature` (Stripe), `svix-id` / `svix-timestamp` /
 /// `svix-signature` or their `webhook-*` Standard Webhooks twins (Svix), and
 /// `X-Hub-Signature-256` (Meta), `X-HubSpot-Signature-v3` and
-/// `X-HubSpot-Request-Timestamp` with the URL in [`REQUEST_URL_HEADER`] (HubSpot).
-/// Meta signatures carry no timestamp, so replay protection there rests on the
-/// event-id deduplication downstream.
+/// `X-HubSpot-Request-Timestamp` with the URL in [`REQUEST_URL_HEADER`] (HubSpot),
+/// `X-Twilio-Email-Event-Webhook-Signature` / `-Timestamp` (SendGrid, where the
+/// secret is the account's public key). Meta signatures carry no timestamp, so replay
+/// protection there rests on the event-id deduplication downstream.
 pub fn verify(
     scheme: WebhookScheme,
     secret: &SecretString,
@@ -71,6 +73,13 @@ pub fn verify(
             request.headers,
             hubspot::METHOD,
             header(request.headers, REQUEST_URL_HEADER)?,
+            request.body,
+            now,
+            Duration::from_secs(tolerance_secs),
+        ),
+        WebhookScheme::SendgridEcdsa { tolerance_secs } => sendgrid::verify(
+            secret,
+            request.headers,
             request.body,
             now,
             Duration::from_secs(tolerance_secs),

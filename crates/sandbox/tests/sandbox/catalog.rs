@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::support::{API_KEY, REDIRECT_URI, ROTATING, STABLE, pkce, redirect_from, start};
 
 /// Every entry of the built-in registry.
-const BUILTIN: [&str; 16] = [
+const BUILTIN: [&str; 17] = [
     "buffer",
     "devto",
     "google-analytics",
@@ -26,6 +26,7 @@ const BUILTIN: [&str; 16] = [
     "meta-ads",
     "mixpanel",
     "resend",
+    "sendgrid",
     "stripe",
 ];
 
