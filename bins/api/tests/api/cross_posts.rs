@@ -162,9 +162,17 @@ async fn one_post_per_platform_despite_a_retried_request_and_a_failing_platform(
     let again: Value = again.json().await.unwrap();
     assert_eq!(again["id"], first["id"]);
     // Without the key, the canonical URL still says it is the same article.
-    let unkeyed = app.post("/v1/cross-posts").json(&body).send().await.unwrap();
+    let unkeyed = app
+        .post("/v1/cross-posts")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let problem = assert_problem(unkeyed, 409, "cross_post_exists").await;
-    assert!(problem["detail"].as_str().unwrap().contains(&id), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains(&id),
+        "{problem}"
+    );
     assert_eq!(app.count("SELECT count(*) AS n FROM cross_posts").await, 1);
     assert_eq!(
         app.count("SELECT count(*) AS n FROM action_runs WHERE action = 'publish_article'")
@@ -191,7 +199,10 @@ async fn one_post_per_platform_despite_a_retried_request_and_a_failing_platform(
     assert_eq!(articles[0]["title"], title);
     // Hashnode and Medium published once each, the canonical URL sent to both.
     for provider in ["hashnode", "medium"] {
-        let run = target(&done, provider)["publish"]["run_id"].as_str().unwrap().to_owned();
+        let run = target(&done, provider)["publish"]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let run: Value = app
             .get(&format!("/v1/action-runs/{run}"))
             .send()
@@ -351,7 +362,10 @@ async fn bad_articles_and_targets_are_refused_whole_with_nothing_stored() {
     ]}))
     .await;
     let problem = assert_problem(clash, 422, "validation_failed").await;
-    assert_eq!(problem["errors"][0]["field"], "targets[0].options.canonical_url");
+    assert_eq!(
+        problem["errors"][0]["field"],
+        "targets[0].options.canonical_url"
+    );
 
     assert_eq!(app.count("SELECT count(*) AS n FROM cross_posts").await, 0);
     assert_eq!(app.count("SELECT count(*) AS n FROM action_runs").await, 0);

@@ -774,6 +774,18 @@ fn the_actions_that_send_email_name_their_recipient_fields() {
             vec!["emails[].to", "emails[].cc", "emails[].bcc"],
         ),
         ("resend", "send_email", vec!["to", "cc", "bcc"]),
+        (
+            "sendgrid",
+            "send_mail",
+            vec![
+                "to",
+                "cc",
+                "bcc",
+                "personalizations[].to",
+                "personalizations[].cc",
+                "personalizations[].bcc",
+            ],
+        ),
         ("stripe", "create_payment_intent", vec!["receipt_email"]),
         (
             "stripe",

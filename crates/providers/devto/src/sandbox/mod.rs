@@ -23,40 +23,25 @@
 //! a 429 with `Retry-After` (a used-up quota looks the same: Forem has one throttle
 //! signal), a 401 for an expired key, and a 200 body cut off halfway.
 
+mod errors;
 mod store;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
-use junction_toolkit::fake::{Auth, Call, Data, ErrorShape, Key, PageError, Pager, Route, Service};
+use junction_toolkit::fake::{Auth, Call, Key, PageError, Pager, Route, Service};
 use serde_json::Value;
 
 use crate::{
     api::{API, PAGING},
     spec::{API_KEY_FIELD, PROVIDER_ID},
 };
+use errors::ERRORS;
 use store::Store;
 pub use store::{SANDBOX_USERNAME, SEEDED_ARTICLES};
 
 /// The API key the fake accepts (the sandbox's catalog lists it).
 pub const SANDBOX_API_KEY: &str = "devto_sandbox_key_7c1f9e";
-
-/// Forem's error body: `{"error": "<message>", "status": <status>}`.
-const ERRORS: ErrorShape = ErrorShape::new(None, "/error")
-    .status_at("/status")
-    .catalogue(&WORDS, "");
-
-static WORDS: Data = Data::new(
-    r#"{
- "server_error": [500, null, "Internal Server Error"],
- "rate_limited": {"status": 429, "message": "Rate limit reached, try again in {secs} seconds", "headers": {"retry-after": "{secs}"}},
- "quota_exhausted": {"status": 429, "message": "Rate limit reached, try again in 30 seconds", "headers": {"retry-after": "30"}},
- "not_found": [404, null, "not found"],
- "missing": [401, null, "unauthorized"],
- "unknown": [401, null, "unauthorized"],
- "insufficient": [401, null, "unauthorized"]
-}"#,
-);
 
 /// The article lists, paged as the adapter walks them (Forem's default of 30).
 const PAGER: Pager = Pager::new(PAGING).size(30, 1000);

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use junction_core::fake::FakeResponse;
 use serde_json::{Value, json};
 
-use super::ERRORS;
+use super::errors::ERRORS;
 
 /// The account's username.
 pub const SANDBOX_USERNAME: &str = "sandbox_writer";
@@ -138,7 +138,7 @@ impl Store {
     }
 
     /// `POST articles`.
-    pub fn create(&mut self, call: &super::Call<'_>) -> FakeResponse {
+    pub fn create(&mut self, call: &junction_toolkit::fake::Call<'_>) -> FakeResponse {
         let Some(fields) = article_fields(call) else {
             return missing_article();
         };
@@ -187,7 +187,7 @@ impl Store {
     }
 
     /// `PUT articles/{id}`.
-    pub fn update(&mut self, call: &super::Call<'_>) -> FakeResponse {
+    pub fn update(&mut self, call: &junction_toolkit::fake::Call<'_>) -> FakeResponse {
         let id = call.param("id").parse::<u64>().ok();
         let Some(at) = self.articles.iter().position(|a| Some(a.id) == id) else {
             return ERRORS.reply(404, None, "not found");
@@ -327,7 +327,9 @@ fn time(at: DateTime<Utc>) -> String {
 }
 
 /// The `article` object of the body, if the body has one.
-fn article_fields(call: &super::Call<'_>) -> Option<serde_json::Map<String, Value>> {
+fn article_fields(
+    call: &junction_toolkit::fake::Call<'_>,
+) -> Option<serde_json::Map<String, Value>> {
     let body: Value = call.json().ok()?;
     body.get("article")?.as_object().cloned()
 }

@@ -21,40 +21,25 @@
 //! quota looks the same), `UNAUTHENTICATED` for an expired token, and a 200 body cut
 //! off halfway.
 
+mod errors;
 mod store;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
-use junction_toolkit::fake::{Auth, Call, Data, ErrorShape, Key, Route, Service};
+use junction_toolkit::fake::{Auth, Call, Key, Route, Service};
 use serde_json::Value;
 
 use crate::{
     api::API,
     spec::{PROVIDER_ID, TOKEN_FIELD},
 };
+use errors::{ERRORS, error};
 use store::Store;
 pub use store::{SANDBOX_PUBLICATION, SANDBOX_TEAM_PUBLICATION, SANDBOX_USERNAME, SEEDED_POSTS};
 
 /// The personal access token the fake accepts.
 pub const SANDBOX_TOKEN: &str = "hashnode-sandbox-token-5a1e";
-
-/// GraphQL's error body: the first error's code and message.
-pub(crate) const ERRORS: ErrorShape =
-    ErrorShape::new(Some("/errors/0/extensions/code"), "/errors/0/message").catalogue(&WORDS, "");
-
-static WORDS: Data = Data::new(
-    r#"{
- "server_error": [500, "INTERNAL_SERVER_ERROR", "Internal server error"],
- "rate_limited": {"status": 429, "message": "Too many requests, retry in {secs} seconds", "headers": {"retry-after": "{secs}"}},
- "quota_exhausted": {"status": 429, "message": "Too many requests", "headers": {"retry-after": "60"}},
- "not_found": [404, "NOT_FOUND", "Cannot {method} {path}"],
- "missing": {"status": 200, "code": "UNAUTHENTICATED", "message": "You must be authenticated to perform this action.", "set": {"/data": null}},
- "unknown": {"status": 200, "code": "UNAUTHENTICATED", "message": "Invalid access token.", "set": {"/data": null}},
- "expired": {"status": 200, "code": "UNAUTHENTICATED", "message": "Invalid access token.", "set": {"/data": null}},
- "insufficient": {"status": 200, "code": "FORBIDDEN", "message": "You are not allowed to do this.", "set": {"/data": null}}
-}"#,
-);
 
 const ROUTES: &[Route<Store>] = &[Route::post("", graphql)];
 
@@ -128,11 +113,4 @@ fn graphql(store: &mut Store, call: &Call<'_>) -> FakeResponse {
         .and_then(Value::as_str)
         .unwrap_or_default();
     store.operation(name, &variables, call)
-}
-
-/// A GraphQL error answer: `{"errors": [...], "data": null}` at `status`.
-pub(crate) fn error(status: u16, code: &str, message: &str) -> FakeResponse {
-    let mut body = ERRORS.body(status, Some(code), message);
-    body["data"] = Value::Null;
-    ERRORS.respond(status, &body)
 }

@@ -6,7 +6,7 @@ use junction_core::fake::FakeResponse;
 use junction_toolkit::fake::{Call, PageError, Pager};
 use serde_json::{Value, json};
 
-use super::error;
+use super::errors::error;
 use crate::{
     api::{DRAFTS_PAGING, POSTS_PAGING, PUBLICATIONS_PAGING},
     operations::{

@@ -20,18 +20,20 @@
 //! posts, looks the same), a 401 for an expired token, and a 2xx body cut off
 //! halfway (after the post was created).
 
+mod errors;
 mod store;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use junction_core::fake::{CatalogEntry, FakeContext, FakeRequest, FakeResponse, ProviderFake};
-use junction_toolkit::fake::{Auth, Data, ErrorShape, Key, Route, Service};
+use junction_toolkit::fake::{Auth, Key, Route, Service};
 use serde_json::Value;
 
 use crate::{
     api::API,
     spec::{PROVIDER_ID, TOKEN_FIELD},
 };
+use errors::ERRORS;
 use store::Store;
 pub use store::{
     SANDBOX_EDITED_PUBLICATION, SANDBOX_USER_ID, SANDBOX_USERNAME, SANDBOX_WRITER_PUBLICATION,
@@ -39,23 +41,6 @@ pub use store::{
 
 /// The integration token the fake accepts.
 pub const SANDBOX_TOKEN: &str = "2f1e0d9c8b7a65432f1e0d9c8b7a6543a";
-
-/// Medium's error body: `{"errors": [{"message", "code"}]}`.
-pub(crate) const ERRORS: ErrorShape =
-    ErrorShape::new(Some("/errors/0/code"), "/errors/0/message").catalogue(&WORDS, "");
-
-static WORDS: Data = Data::new(
-    r#"{
- "server_error": [500, null, "Internal server error."],
- "rate_limited": {"status": 429, "message": "Too many requests.", "headers": {"retry-after": "{secs}"}},
- "quota_exhausted": {"status": 429, "message": "You have reached the daily limit of posts.", "headers": {"retry-after": "3600"}},
- "not_found": [404, null, "Not found."],
- "missing": [401, "6000", "An access token is required."],
- "unknown": [401, "6003", "Token was invalid."],
- "expired": [401, "6003", "Token was invalid."],
- "insufficient": [403, "6027", "Application does not have permission."]
-}"#,
-);
 
 const ROUTES: &[Route<Store>] = &[
     Route::get("me", |store, _| store.me()),

@@ -5,7 +5,7 @@ use junction_core::fake::FakeResponse;
 use junction_toolkit::fake::Call;
 use serde_json::{Value, json};
 
-use super::ERRORS;
+use super::errors::ERRORS;
 
 pub const SANDBOX_USER_ID: &str =
     "1f8a2b3c4d5e6f708192a3b4c5d6e7f80912a3b4c5d6e7f8091a2b3c4d5e6f7a8";
