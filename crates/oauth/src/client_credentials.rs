@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use junction_core::{TokenClientAuth, WorkspaceId};
 use junction_store::{
     Store, Vault,
-    models::{IntegrationStatus, LogLevel, Operation},
+    models::{LogLevel, Operation},
     repo::{self, integrations::IntegrationPatch, logs::NewLog},
 };
 use secrecy::{ExposeSecret, SecretString};
@@ -35,7 +35,9 @@ use crate::{
     client::resolve,
     engine::{OAuthEngine, log_outcome},
     error::OAuthError,
-    refresh::{AccessToken, RefreshError, log_refresh_failure, mark_needs_reauth, release},
+    refresh::{
+        AccessToken, Locked, RefreshError, lock, log_refresh_failure, mark_needs_reauth, release,
+    },
     token::{TokenSet, parse_token_response},
 };
 
@@ -148,22 +150,20 @@ pub struct ClientTokenRequest<'a> {
 /// (single-flight) when none is stored, it expires within `refresh_ahead`, or it
 /// was rejected. See the module docs.
 pub async fn fresh_client_token(req: ClientTokenRequest<'_>) -> Result<AccessToken, RefreshError> {
-    let mut tx = req.store.begin(req.workspace_id).await?;
-    // The lock first, the credentials second: whoever waited here reads what the
-    // previous holder stored.
-    let integration = repo::integrations::get_for_update(tx.conn(), req.integration_id).await?;
-    if integration.status == IntegrationStatus::NeedsReauth {
-        release(tx).await;
-        return Err(RefreshError::Revoked);
-    }
-    let mut credentials =
-        repo::credentials::get_all(tx.conn(), req.vault, req.integration_id).await?;
-    let stored = credentials.remove(ACCESS_TOKEN);
-    let expires_at = integration.token_expires_at;
-    let was_rejected = match (&stored, req.rejected_token) {
-        (Some(stored), Some(rejected)) => stored.expose_secret() == rejected.expose_secret(),
-        _ => false,
-    };
+    let Locked {
+        mut tx,
+        mut credentials,
+        access: stored,
+        expires_at,
+        was_rejected,
+    } = lock(
+        req.store,
+        req.vault,
+        req.workspace_id,
+        req.integration_id,
+        req.rejected_token,
+    )
+    .await?;
     if let Some(token) = &stored
         && !was_rejected
         && expires_at.is_none_or(|at| at > req.now + req.refresh_ahead)

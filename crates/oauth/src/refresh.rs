@@ -45,6 +45,8 @@
 //! A refresh response without `expires_in` stores no expiry; such a token is used
 //! until a provider rejects it (`rejected_token`), which forces the next refresh.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use junction_core::{ErrorCode, HasErrorCode, OAuth2Spec, RefreshBehaviour, WorkspaceId};
 use junction_store::{
@@ -141,23 +143,21 @@ pub struct RefreshRequest<'a> {
 /// A usable access token for the integration, refreshed (single-flight) when it
 /// expires within `refresh_ahead` or was rejected. See the module docs.
 pub async fn fresh_access_token(req: RefreshRequest<'_>) -> Result<AccessToken, RefreshError> {
-    let mut tx = req.store.begin(req.workspace_id).await?;
-    // The lock comes first, the credentials second: whoever waited here reads what
-    // the previous holder stored.
-    let integration = repo::integrations::get_for_update(tx.conn(), req.integration_id).await?;
-    if integration.status == IntegrationStatus::NeedsReauth {
-        release(tx).await;
-        return Err(RefreshError::Revoked);
-    }
-    let mut credentials =
-        repo::credentials::get_all(tx.conn(), req.vault, req.integration_id).await?;
-    let stored_access = credentials.remove(ACCESS_TOKEN);
+    let Locked {
+        mut tx,
+        mut credentials,
+        access: stored_access,
+        expires_at,
+        was_rejected,
+    } = lock(
+        req.store,
+        req.vault,
+        req.workspace_id,
+        req.integration_id,
+        req.rejected_token,
+    )
+    .await?;
     let stored_refresh = credentials.remove(REFRESH_TOKEN);
-    let expires_at = integration.token_expires_at;
-    let was_rejected = match (&stored_access, req.rejected_token) {
-        (Some(stored), Some(rejected)) => stored.expose_secret() == rejected.expose_secret(),
-        _ => false,
-    };
     let valid_until = |deadline: DateTime<Utc>| expires_at.is_none_or(|at| at > deadline);
     // A long-lived token (Meta, ~60 days) is renewed well ahead of its expiry, when
     // the spec says, so that a connection synced only now and then never lapses.
@@ -311,6 +311,49 @@ pub async fn fresh_access_token(req: RefreshRequest<'_>) -> Result<AccessToken, 
             }
         }
     }
+}
+
+/// An integration's row locked for a token fetch, with what it holds.
+pub(crate) struct Locked {
+    /// The transaction holding the row lock (`SELECT .. FOR UPDATE`).
+    pub tx: WorkspaceTx,
+    /// The stored credentials but the access token.
+    pub credentials: BTreeMap<String, SecretString>,
+    pub access: Option<SecretString>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether the stored access token is the one a provider just rejected.
+    pub was_rejected: bool,
+}
+
+/// Locks the integration's row, then reads its credentials: whoever waited for the
+/// lock reads what the previous holder stored (the single flight of every token
+/// fetch). An integration in `needs_reauth` is [`RefreshError::Revoked`] at once.
+pub(crate) async fn lock(
+    store: &Store,
+    vault: &Vault,
+    workspace_id: WorkspaceId,
+    integration_id: Uuid,
+    rejected_token: Option<&SecretString>,
+) -> Result<Locked, RefreshError> {
+    let mut tx = store.begin(workspace_id).await?;
+    let integration = repo::integrations::get_for_update(tx.conn(), integration_id).await?;
+    if integration.status == IntegrationStatus::NeedsReauth {
+        release(tx).await;
+        return Err(RefreshError::Revoked);
+    }
+    let mut credentials = repo::credentials::get_all(tx.conn(), vault, integration_id).await?;
+    let access = credentials.remove(ACCESS_TOKEN);
+    let was_rejected = match (&access, rejected_token) {
+        (Some(stored), Some(rejected)) => stored.expose_secret() == rejected.expose_secret(),
+        _ => false,
+    };
+    Ok(Locked {
+        tx,
+        credentials,
+        access,
+        expires_at: integration.token_expires_at,
+        was_rejected,
+    })
 }
 
 /// Ends a transaction that wrote nothing, releasing the row lock. A failed rollback

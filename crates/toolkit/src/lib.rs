@@ -132,6 +132,7 @@
 //! | `fake` | (feature `fake`) scaffolding for a provider's sandbox fake from the same description: routes, auth checks, paging responders, idempotency, fault switches |
 
 pub mod api;
+pub mod article;
 pub mod auth;
 pub mod base;
 pub mod choices;

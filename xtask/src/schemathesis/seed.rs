@@ -428,6 +428,7 @@ impl Seeded {
             connect_return_url,
         } = self;
         let customer_path = quoted(&format!("v1/customers/{customer}"));
+        let writes_path = quoted(&format!("v1/customers/{customer}/balance_transactions"));
         let id = |name, value: &str| Entry::new(name, vec![("path.id", quoted(value))]);
         let proxied = |name, path: &String| {
             Entry::new(
@@ -461,13 +462,16 @@ impl Seeded {
             id("POST /v1/integrations/{id}/test", stripe),
             id("GET /v1/integrations/{id}/webhook", stripe),
             id("DELETE /v1/integrations/{id}", doomed),
-            // The sandbox serves GET on the list and on a customer, and nothing else
-            // there: the other methods get the provider's own 404 back.
+            // The sandbox serves GET on the list and on a customer; the writes go to
+            // a customer's balance transactions, which it does not serve, and get
+            // the provider's own 404 back (a POST to the customer itself is an
+            // update, which Stripe refuses with a 400 for a body of no parameter of
+            // its own: right for Stripe, not a fault of the proxy).
             proxied(
                 "GET /v1/integrations/{id}/proxy/{path}",
                 &quoted("v1/customers"),
             ),
-            proxied("POST /v1/integrations/{id}/proxy/{path}", &customer_path),
+            proxied("POST /v1/integrations/{id}/proxy/{path}", &writes_path),
             proxied("PUT /v1/integrations/{id}/proxy/{path}", &customer_path),
             proxied("PATCH /v1/integrations/{id}/proxy/{path}", &customer_path),
             proxied("DELETE /v1/integrations/{id}/proxy/{path}", &customer_path),

@@ -104,6 +104,26 @@ async fn every_catalog_entry_connects_and_syncs_with_the_catalogs_values_alone()
                         run["records_written"].as_i64().unwrap() > 0,
                         "{provider}: {run}"
                     );
+                    // Every provider that declares metrics writes some on its first
+                    // sync (Medium's API has nothing to count: it declares none).
+                    let spec: Value = app
+                        .get(&format!("/v1/providers/{provider}"))
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    let declares_metrics = spec["streams"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|s| s["metrics"].as_array().is_some_and(|m| !m.is_empty()));
+                    assert_eq!(
+                        run["kpi_points_written"].as_i64().unwrap() > 0,
+                        declares_metrics,
+                        "{provider}: {run}"
+                    );
                     break;
                 }
                 Some("failed" | "dead") => panic!("{provider}: the first sync failed: {run}"),

@@ -13,13 +13,15 @@
 
 use http::Method;
 use junction_core::{ActionOutcome, AdapterError, spec::ProviderSpec};
-use junction_toolkit::{Client, PageToken};
+use junction_toolkit::{
+    Client, PageToken,
+    article::{ArticleInput, outcome},
+};
 use serde_json::{Map, Value, json};
 
 use crate::{
     api::{MY_ARTICLES, PAGING},
-    contract::{ArticleInput, outcome},
-    spec::{PUBLISH_ARTICLE, UNPUBLISH_ARTICLE, UPDATE_ARTICLE},
+    spec::{PROVIDER_ID, PUBLISH_ARTICLE, UNPUBLISH_ARTICLE, UPDATE_ARTICLE},
 };
 
 /// Pages of [`LOOKUP_PAGE_SIZE`] articles read when looking for an earlier try: the
@@ -185,5 +187,5 @@ fn article_outcome(article: &Value, deduplicated: bool) -> Result<ActionOutcome,
         Some(Value::Bool(flag)) => *flag,
         _ => article.get("published_at").is_some_and(|at| !at.is_null()),
     };
-    Ok(outcome(id, url, published, deduplicated))
+    Ok(outcome(PROVIDER_ID, id, url, published, deduplicated))
 }

@@ -15,7 +15,6 @@
 mod actions;
 pub mod api;
 mod articles;
-mod contract;
 pub mod spec;
 
 #[cfg(feature = "sandbox")]

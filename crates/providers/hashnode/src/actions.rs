@@ -10,14 +10,16 @@
 //! `deduplicated`, instead of a second post.
 
 use junction_core::{ActionOutcome, AdapterError, Connection, spec::ProviderSpec};
-use junction_toolkit::{Client, PageToken};
+use junction_toolkit::{
+    Client, PageToken,
+    article::{ArticleInput, outcome},
+};
 use serde_json::{Map, Value, json};
 
 use crate::{
     api::{self, DRAFTS_PAGING},
-    contract::{ArticleInput, outcome},
     operations::{CREATE_DRAFT, POST_BY_SLUG, PUBLICATION_DRAFTS, PUBLISH_POST, UPDATE_POST},
-    spec::{PUBLICATION, PUBLISH_ARTICLE, SAVE_DRAFT, UPDATE_ARTICLE},
+    spec::{PROVIDER_ID, PUBLICATION, PUBLISH_ARTICLE, SAVE_DRAFT, UPDATE_ARTICLE},
 };
 
 /// Pages of drafts read when looking for an earlier try of a draft (20 each).
@@ -310,7 +312,7 @@ fn post_outcome(post: &Value, deduplicated: bool) -> Result<ActionOutcome, Adapt
     let id = junction_toolkit::data::text(post.get("id"))
         .ok_or_else(|| AdapterError::unavailable("malformed response body: a post without `id`"))?;
     let url = post.get("url").and_then(Value::as_str).map(str::to_owned);
-    Ok(outcome(id, url, true, deduplicated))
+    Ok(outcome(PROVIDER_ID, id, url, true, deduplicated))
 }
 
 /// A draft has no public address: its `url` is null.
@@ -318,7 +320,7 @@ fn draft_outcome(draft: &Value, deduplicated: bool) -> Result<ActionOutcome, Ada
     let id = junction_toolkit::data::text(draft.get("id")).ok_or_else(|| {
         AdapterError::unavailable("malformed response body: a draft without `id`")
     })?;
-    Ok(outcome(id, None, false, deduplicated))
+    Ok(outcome(PROVIDER_ID, id, None, false, deduplicated))
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@
 
 mod actions;
 pub mod api;
-mod contract;
 pub mod operations;
 pub mod spec;
 mod streams;

@@ -1,17 +1,16 @@
-//! The article contract Junction's blog providers share (DEV, Hashnode, Medium), so
-//! one cross-posting action can drive all three: the input of `publish_article` and
-//! `update_article` and the output `{id, url, published, platform, deduplicated}`.
+//! The article contract of blog providers (DEV, Hashnode; Medium takes its own
+//! subset), so one cross-post (`POST /v1/cross-posts`) can drive them all: the input
+//! of `publish_article` and `update_article` and their output `{id, url, published,
+//! platform, deduplicated}`.
 
+use crate::input::{Input, checked};
 use junction_core::{ActionOutcome, AdapterError, spec::ProviderSpec};
-use junction_toolkit::input::{Input, checked};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::spec::PROVIDER_ID;
-
 /// An article action's input, checked against the action's schema.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub(crate) struct ArticleInput {
+pub struct ArticleInput {
     #[serde(default)]
     pub id: Option<String>,
     #[serde(default)]
@@ -30,6 +29,9 @@ pub(crate) struct ArticleInput {
     pub cover_image: Option<String>,
     #[serde(default)]
     pub series: Option<String>,
+    /// Where the platform has publications (Hashnode, Medium).
+    #[serde(default)]
+    pub publication_id: Option<String>,
 }
 
 impl ArticleInput {
@@ -51,9 +53,10 @@ impl ArticleInput {
     }
 }
 
-/// The outcome of an article action: the contract's output, the article's id as the
-/// external id.
-pub(crate) fn outcome(
+/// The outcome of an article action of `platform` (the provider id): the contract's
+/// output, the article's id as the external id.
+pub fn outcome(
+    platform: &str,
     id: String,
     url: Option<String>,
     published: bool,
@@ -65,7 +68,7 @@ pub(crate) fn outcome(
             "id": id,
             "url": url,
             "published": published,
-            "platform": PROVIDER_ID,
+            "platform": platform,
             "deduplicated": deduplicated,
         }),
     }
