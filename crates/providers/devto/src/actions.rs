@@ -75,7 +75,10 @@ fn body(article: &ArticleInput) -> Value {
     put("published", article.published.map(Value::from));
     put(
         "tags",
-        article.tags.as_ref().map(|tags| json!(tags.join(","))),
+        article
+            .tags
+            .as_ref()
+            .map(|tags| json!(dev_tags(tags).join(","))),
     );
     put(
         "canonical_url",
@@ -85,6 +88,23 @@ fn body(article: &ArticleInput) -> Value {
     put("main_image", article.cover_image.clone().map(Value::from));
     put("series", article.series.clone().map(Value::from));
     json!({ "article": fields })
+}
+
+/// Tags as DEV keeps them: lower-case letters and digits (its editor turns
+/// `Web-Dev` into `webdev`), each once.
+fn dev_tags(tags: &[String]) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag: String = tag
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        if !tag.is_empty() && !kept.contains(&tag) {
+            kept.push(tag);
+        }
+    }
+    kept
 }
 
 async fn publish(
@@ -188,4 +208,15 @@ fn article_outcome(article: &Value, deduplicated: bool) -> Result<ActionOutcome,
         _ => article.get("published_at").is_some_and(|at| !at.is_null()),
     };
     Ok(outcome(PROVIDER_ID, id, url, published, deduplicated))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_sent_as_devs_editor_makes_them() {
+        let tags = ["Web-Dev", "rust", "RUST", "c++"].map(str::to_owned);
+        assert_eq!(dev_tags(&tags), ["webdev", "rust", "c"]);
+    }
 }
