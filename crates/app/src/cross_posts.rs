@@ -19,7 +19,7 @@
 //! (Medium's API cannot edit posts), the platform keeps the first version and its
 //! notes say so.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use junction_core::{ErrorCode, WorkspaceId, spec::ActionSpec, spec::FieldError};
 use junction_store::{
@@ -438,6 +438,28 @@ impl App {
     ) -> Result<Vec<CrossPostDetails>> {
         let ids: Vec<Uuid> = posts.iter().map(|post| post.id).collect();
         let targets = repo::cross_posts::targets_of(tx.conn(), &ids).await?;
+        // Three queries whatever the page holds: the platforms, their runs, and the
+        // workspace's providers.
+        let run_ids: Vec<Uuid> = targets
+            .iter()
+            .flat_map(|t| std::iter::once(t.publish_run_id).chain(t.update_run_id))
+            .collect();
+        let runs: HashMap<Uuid, ActionRun> = repo::action_runs::get_many(tx.conn(), &run_ids)
+            .await?
+            .into_iter()
+            .map(|run| (run.id, run))
+            .collect();
+        let providers: HashMap<Uuid, String> = repo::integrations::providers(tx.conn())
+            .await?
+            .into_iter()
+            .collect();
+        let run = |id: Uuid| {
+            runs.get(&id).cloned().ok_or_else(|| {
+                Error::internal(anyhow::anyhow!(
+                    "the action run {id} of a cross-post is gone"
+                ))
+            })
+        };
         let mut details: Vec<CrossPostDetails> = posts
             .into_iter()
             .map(|post| CrossPostDetails {
@@ -446,19 +468,19 @@ impl App {
             })
             .collect();
         for target in targets {
-            let integration = crate::integration(tx, target.integration_id).await?;
-            let publish = repo::action_runs::get(tx.conn(), target.publish_run_id).await?;
-            let update = match target.update_run_id {
-                Some(run) => Some(repo::action_runs::get(tx.conn(), run).await?),
-                None => None,
-            };
+            let publish = run(target.publish_run_id)?;
+            let update = target.update_run_id.map(run).transpose()?;
+            let provider = providers
+                .get(&target.integration_id)
+                .cloned()
+                .unwrap_or_default();
             if let Some(post) = details
                 .iter_mut()
                 .find(|d| d.post.id == target.cross_post_id)
             {
                 post.targets.push(TargetDetails {
                     target,
-                    provider: integration.provider,
+                    provider,
                     publish,
                     update,
                 });

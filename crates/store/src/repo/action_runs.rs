@@ -56,6 +56,15 @@ pub async fn get(conn: &mut Conn, id: Uuid) -> Result<ActionRun, StoreError> {
         .ok_or(StoreError::NotFound("action run"))
 }
 
+/// The runs with these ids (in no particular order; unknown ids are left out).
+pub async fn get_many(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<ActionRun>, StoreError> {
+    Ok(action_runs::table
+        .filter(action_runs::id.eq_any(ids))
+        .select(ActionRun::as_select())
+        .load(conn)
+        .await?)
+}
+
 /// Runs of an integration, newest first, before the keyset of the previous page.
 pub async fn list_for_integration(
     conn: &mut Conn,
