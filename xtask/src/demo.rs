@@ -395,8 +395,6 @@ fn wait_for_ctrl_c(runtime: &tokio::runtime::Runtime) {
     });
 }
 
-/// Connects every entry of the sandbox's catalog, runs each one's first sync (all at
-/// once) and returns a line per entry: its integration id and what the sync wrote.
 /// The catalog is read over HTTP, as any client would, so the demo knows no
 /// provider's credentials or settings itself.
 async fn connect_and_sync(api_key: &str) -> Result<Vec<String>> {
@@ -404,71 +402,102 @@ async fn connect_and_sync(api_key: &str) -> Result<Vec<String>> {
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let api = format!("http://{API}");
+    let mut runs = Vec::new();
+    for entry in catalog(&http, &format!("http://{SANDBOX}")).await? {
+        let (name, integration) = connect_entry(&http, &api, api_key, &entry).await?;
+        let run_id = request_sync(&http, &api, api_key, &integration).await?;
+        runs.push((name, integration, run_id));
+    }
+    let mut lines = Vec::new();
+    for (name, integration, run_id) in runs {
+        let run = wait_for_run(&http, &api, api_key, &run_id)
+            .await
+            .context("see .demo/worker.log")?;
+        lines.push(format!(
+            "{name:<19} {integration}  first sync: {} records, {} KPI points",
+            run["records_written"], run["kpi_points_written"]
+        ));
+    }
+    Ok(lines)
+}
+
+/// The entries of the sandbox's catalog (`GET {sandbox}/_sandbox/catalog`).
+pub(crate) async fn catalog(http: &reqwest::Client, sandbox: &str) -> Result<Vec<Value>> {
     let catalog: Value = http
-        .get(format!("http://{SANDBOX}/_sandbox/catalog"))
+        .get(format!("{sandbox}/_sandbox/catalog"))
         .send()
         .await?
         .error_for_status()
         .context("reading the sandbox's catalog")?
         .json()
         .await?;
-    let entries = catalog["providers"]
+    catalog["providers"]
         .as_array()
         .filter(|entries| !entries.is_empty())
-        .ok_or_else(|| anyhow!("the sandbox's catalog lists no provider: {catalog}"))?;
-    let mut runs = Vec::new();
-    for entry in entries {
-        let provider = entry["provider"]
-            .as_str()
-            .ok_or_else(|| anyhow!("a catalog entry without a provider: {entry}"))?;
-        let name = entry["name"].as_str().unwrap_or(provider);
-        let config = entry["config"].clone();
-        // An entry with an OAuth client connects through the flow; the others with
-        // the credentials the catalog gives.
-        let integration = if entry["oauth"].is_object() {
-            connect_oauth(&http, &api, api_key, provider, name, config).await?
-        } else {
-            let created: Value = http
-                .post(format!("{api}/v1/integrations"))
-                .bearer_auth(api_key)
-                .json(&json!({
-                    "provider": provider,
-                    "display_name": format!("Demo {name}"),
-                    "config": config,
-                    "credentials": entry["credentials"],
-                }))
-                .send()
-                .await?
-                .error_for_status()
-                .with_context(|| format!("connecting {name}"))?
-                .json()
-                .await?;
-            created["id"]
-                .as_str()
-                .ok_or_else(|| anyhow!("no integration id for {name}: {created}"))?
-                .to_owned()
-        };
-        let sync: Value = http
-            .post(format!("{api}/v1/integrations/{integration}/sync"))
+        .cloned()
+        .ok_or_else(|| anyhow!("the sandbox's catalog lists no provider: {catalog}"))
+}
+
+/// Connects one catalog entry with the values it gives: an entry with an OAuth
+/// client through the flow, the others with their credentials. Returns the
+/// entry's name and the new integration's id.
+pub(crate) async fn connect_entry(
+    http: &reqwest::Client,
+    api: &str,
+    api_key: &str,
+    entry: &Value,
+) -> Result<(String, String)> {
+    let provider = entry["provider"]
+        .as_str()
+        .ok_or_else(|| anyhow!("a catalog entry without a provider: {entry}"))?;
+    let name = entry["name"].as_str().unwrap_or(provider).to_owned();
+    let config = entry["config"].clone();
+    let integration = if entry["oauth"].is_object() {
+        connect_oauth(http, api, api_key, provider, &name, config).await?
+    } else {
+        let created: Value = http
+            .post(format!("{api}/v1/integrations"))
             .bearer_auth(api_key)
+            .json(&json!({
+                "provider": provider,
+                "display_name": format!("Demo {name}"),
+                "config": config,
+                "credentials": entry["credentials"],
+            }))
             .send()
             .await?
             .error_for_status()
-            .with_context(|| format!("requesting the first {name} sync"))?
+            .with_context(|| format!("connecting {name}"))?
             .json()
             .await?;
-        let run_id = sync["run_id"]
+        created["id"]
             .as_str()
-            .ok_or_else(|| anyhow!("no run_id"))?
-            .to_owned();
-        runs.push((name.to_owned(), integration, run_id));
-    }
-    let mut lines = Vec::new();
-    for (name, integration, run_id) in runs {
-        let outcome = wait_for_run(&http, &api, api_key, &run_id).await?;
-        lines.push(format!("{name:<19} {integration}  first sync: {outcome}"));
-    }
-    Ok(lines)
+            .ok_or_else(|| anyhow!("no integration id for {name}: {created}"))?
+            .to_owned()
+    };
+    Ok((name, integration))
+}
+
+/// Asks for a sync of an integration; returns the run's id.
+pub(crate) async fn request_sync(
+    http: &reqwest::Client,
+    api: &str,
+    api_key: &str,
+    integration: &str,
+) -> Result<String> {
+    let sync: Value = http
+        .post(format!("{api}/v1/integrations/{integration}/sync"))
+        .bearer_auth(api_key)
+        .send()
+        .await?
+        .error_for_status()
+        .with_context(|| format!("requesting a sync of {integration}"))?
+        .json()
+        .await?;
+    Ok(sync["run_id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no run_id in {sync}"))?
+        .to_owned())
 }
 
 /// Connects an OAuth provider through the sandbox's authorization server; returns
@@ -511,13 +540,14 @@ async fn connect_oauth(
         .to_owned())
 }
 
-/// Waits for a run to end; returns what it wrote.
-async fn wait_for_run(
+/// Waits up to three minutes for a run to succeed; returns the run. A run that
+/// fails is an error.
+pub(crate) async fn wait_for_run(
     http: &reqwest::Client,
     api: &str,
     api_key: &str,
     run_id: &str,
-) -> Result<String> {
+) -> Result<Value> {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let run: Value = http
@@ -528,17 +558,12 @@ async fn wait_for_run(
             .json()
             .await?;
         match run["status"].as_str() {
-            Some("succeeded") => {
-                return Ok(format!(
-                    "{} records, {} KPI points",
-                    run["records_written"], run["kpi_points_written"]
-                ));
-            }
+            Some("succeeded") => return Ok(run),
             Some("failed") | Some("dead") => {
-                bail!("a first sync failed: {}", run["error_message"])
+                bail!("sync run {run_id} failed: {}", run["error_message"])
             }
             _ if Instant::now() > deadline => {
-                bail!("a first sync did not finish within 3 minutes (see .demo/worker.log)")
+                bail!("sync run {run_id} did not finish within 3 minutes")
             }
             _ => tokio::time::sleep(Duration::from_millis(500)).await,
         }

@@ -62,7 +62,7 @@ pub fn schemathesis() -> Result<()> {
         .find_map(|line| line.trim().strip_prefix("schemathesis=="))
         .ok_or_else(|| anyhow!("{REQUIREMENTS} does not pin schemathesis"))?
         .to_owned();
-    let st = virtualenv(&version, &requirements)?;
+    let st = virtualenv(&format!("schemathesis-{version}"), REQUIREMENTS)?.join("bin/st");
     let debug = crate::build_product()?;
     let bin = |name: &str| debug.join(name);
     let target = crate::target_dir()?;
@@ -202,24 +202,23 @@ pub fn schemathesis() -> Result<()> {
     Ok(())
 }
 
-/// The `st` of the pinned virtualenv, made when it is missing or its pins changed.
-fn virtualenv(version: &str, requirements: &str) -> Result<PathBuf> {
+/// A virtualenv under the user's cache directory (`$XDG_CACHE_HOME` or `~/.cache`,
+/// `junction/{name}`) holding exactly the packages pinned in `requirements` (a path
+/// from the workspace root); made again when it is missing or the pins changed.
+/// Returns its directory.
+pub(crate) fn virtualenv(name: &str, requirements: &str) -> Result<PathBuf> {
+    let pins = std::fs::read_to_string(workspace_root().join(requirements))
+        .with_context(|| format!("reading {requirements}"))?;
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
         .ok_or_else(|| anyhow!("neither XDG_CACHE_HOME nor HOME is set"))?;
-    let dir = cache
-        .join("junction")
-        .join(format!("schemathesis-{version}"));
-    let st = dir.join("bin/st");
+    let dir = cache.join("junction").join(name);
     let marker = dir.join("requirements.txt");
-    if std::fs::read_to_string(&marker).ok().as_deref() == Some(requirements) && st.exists() {
-        return Ok(st);
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(pins.as_str()) {
+        return Ok(dir);
     }
-    eprintln!(
-        "==> installing schemathesis {version} into {}",
-        dir.display()
-    );
+    eprintln!("==> installing {requirements} into {}", dir.display());
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
@@ -227,7 +226,7 @@ fn virtualenv(version: &str, requirements: &str) -> Result<PathBuf> {
     run("python3", &["-m", "venv", &dir_text])?;
     let pip = dir.join("bin/pip").to_string_lossy().into_owned();
     let pinned = workspace_root()
-        .join(REQUIREMENTS)
+        .join(requirements)
         .to_string_lossy()
         .into_owned();
     run(
@@ -240,8 +239,9 @@ fn virtualenv(version: &str, requirements: &str) -> Result<PathBuf> {
             &pinned,
         ],
     )?;
-    std::fs::write(&marker, requirements)?;
-    Ok(st)
+    // Written last: an interrupted install is made again next time.
+    std::fs::write(&marker, pins)?;
+    Ok(dir)
 }
 
 /// A fresh database named `name` on the test server (dropped first when it

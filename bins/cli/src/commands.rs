@@ -2,7 +2,7 @@
 
 use std::{convert::Infallible, fmt, time::Duration};
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use junction_app::{
@@ -143,6 +143,34 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Asks a Junction process whether it is healthy: GETs the URL and succeeds on a
+    /// 2xx answer. The container image's health check (the image has no curl, and
+    /// needs no shell).
+    Probe {
+        /// What to ask: the API's `/healthz` or `/readyz`, or the worker's on its
+        /// metrics address (`http://127.0.0.1:9090/readyz`).
+        #[arg(default_value = "http://127.0.0.1:8080/healthz", value_parser = parse_probe_url)]
+        url: url::Url,
+        /// Seconds to wait for the answer, connecting included.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=60))]
+        timeout: u64,
+    },
+}
+
+/// A probe's URL: plain http(s), without credentials (the URL is printed in errors).
+fn parse_probe_url(value: &str) -> Result<url::Url, String> {
+    url::Url::parse(value)
+        .ok()
+        .filter(|url| {
+            matches!(url.scheme(), "http" | "https")
+                && url.has_host()
+                && url.username().is_empty()
+                && url.password().is_none()
+        })
+        .ok_or_else(|| {
+            "the value is not an http(s) URL without credentials, like http://127.0.0.1:8080/readyz"
+                .to_owned()
+        })
 }
 
 fn parse_public_url(value: &str) -> Result<url::Url, String> {
@@ -350,7 +378,7 @@ impl Command {
             | Self::Keys(KeysCommand::Rotate { db, .. })
             | Self::Dlq(DlqCommand::List { db, .. } | DlqCommand::Replay { db, .. })
             | Self::DashboardLink { db, .. } => Some(db),
-            Self::Keys(KeysCommand::Generate { .. }) => None,
+            Self::Keys(KeysCommand::Generate { .. }) | Self::Probe { .. } => None,
         }
     }
 }
@@ -418,7 +446,29 @@ pub async fn run(cli: Cli) -> Result<String> {
             db,
             json,
         } => dashboard_link(&db, workspace, &public_url, json).await,
+        Command::Probe { url, timeout } => probe(&url, Duration::from_secs(timeout)).await,
     }
+}
+
+/// GETs `url`; a 2xx answer is healthy (printed as `ok: 200`), anything else an
+/// error naming the status and the start of the body (`/readyz` says what failed).
+async fn probe(url: &url::Url, timeout: Duration) -> Result<String> {
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let response = client
+        .get(url.clone())
+        .send()
+        .await
+        .with_context(|| format!("{url} did not answer"))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(format!("ok: {}", status.as_u16()));
+    }
+    let body = response.text().await.unwrap_or_default();
+    let excerpt: String = body.chars().take(300).collect();
+    bail!("{url} answered {}: {}", status.as_u16(), excerpt.trim())
 }
 
 /// Prints a one-time sign-in link to a workspace's dashboard.

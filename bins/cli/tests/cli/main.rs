@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod key_ring;
+mod probe;
 use std::{collections::BTreeMap, process::Output};
 
 use junction_store::{KeyRing, Vault, repo, repo::api_keys::Authentication};
