@@ -14,6 +14,8 @@
 //!   new_provider.rs); `.ci/run` runs the check after `test`.
 //! - `cargo xtask schemathesis`: schemathesis with all its default checks against a
 //!   running API (see schemathesis.rs); `.ci/run` runs it after `test`.
+//! - `cargo xtask deploy-check`: the image built with podman and the compose stack
+//!   run against it (see deploy.rs); `.ci/run` runs it in its deploy step.
 
 use std::{
     net::{TcpStream, ToSocketAddrs},
@@ -26,6 +28,7 @@ use anyhow::{Context, Result, bail};
 mod bench;
 mod browser;
 mod demo;
+mod deploy;
 mod lines;
 mod new_provider;
 mod schemathesis;
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Some("provider-lines") => lines::provider_lines(),
         Some("new-provider") => new_provider::new_provider(&args[1..]),
         Some("schemathesis") => schemathesis::schemathesis(),
+        Some("deploy-check") => deploy::deploy_check(),
         Some("openapi") => openapi(args.get(1).map(String::as_str) == Some("--check")),
         Some("help") | Some("--help") | Some("-h") | None => {
             println!("{USAGE}");
@@ -83,6 +87,9 @@ tasks:
                 the crate (workspace, registry, sandbox); docs/adding-a-provider.md
   new-provider --check [--auth MODE]...   scaffold every mode into a scratch copy
                 of the workspace and run fmt, clippy and the tests there (CI)
+  deploy-check  build deploy/Dockerfile with podman and run deploy/compose.yaml against
+                the image: migrate, /readyz, a sandbox sync, a worker killed mid-sync,
+                a Redis restart; what CI runs after schemathesis (.ci/containers.sh first)
   openapi       write docs/openapi.json from the API's annotations
   openapi --check   fail when docs/openapi.json differs from the generated document";
 

