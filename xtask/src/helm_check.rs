@@ -296,6 +296,106 @@ mod tests {
         }
     }
 
+    /// Every value of values.yaml (or a map holding it) has a row in the README's
+    /// table, and every row names a value that exists.
+    #[test]
+    fn the_readme_documents_every_value() {
+        let chart = workspace_root().join(CHART);
+        let values: Value =
+            serde_norway::from_str(&std::fs::read_to_string(chart.join("values.yaml")).unwrap())
+                .unwrap();
+        let mut leaves = Vec::new();
+        leaf_paths(&values, String::new(), &mut leaves);
+        let readme = std::fs::read_to_string(chart.join("README.md")).unwrap();
+        let documented: Vec<&str> = readme
+            .lines()
+            .skip_while(|line| *line != "## Values")
+            .filter_map(|line| line.strip_prefix("| `"))
+            .filter_map(|line| line.split_once(" |").map(|(first, _)| first))
+            .flat_map(|cell| cell.split(", "))
+            .map(|name| name.trim_matches('`'))
+            .collect();
+        assert!(documented.len() > 50, "{documented:?}");
+        for leaf in &leaves {
+            let covered = documented
+                .iter()
+                .any(|name| leaf == name || leaf.starts_with(&format!("{name}.")));
+            assert!(
+                covered,
+                "values.yaml's {leaf} has no row in the README's table"
+            );
+        }
+        for name in &documented {
+            let exists = leaves
+                .iter()
+                .any(|leaf| leaf == name || leaf.starts_with(&format!("{name}.")));
+            assert!(
+                exists,
+                "the README documents {name}, which values.yaml lacks"
+            );
+        }
+    }
+
+    /// Every value in values.yaml has a comment: right above it, or above a map
+    /// holding it.
+    #[test]
+    fn every_value_is_commented() {
+        let values =
+            std::fs::read_to_string(workspace_root().join(CHART).join("values.yaml")).unwrap();
+        assert_eq!(uncommented_values(&values), Vec::<String>::new());
+        assert_eq!(
+            uncommented_values("# a\nmap:\n  child: 1\nbare: 2\nlist:\n  - item: 3\n"),
+            ["bare"]
+        );
+    }
+
+    fn uncommented_values(values: &str) -> Vec<String> {
+        let mut missing = Vec::new();
+        // (indent, whether the key or one holding it has a comment)
+        let mut open: Vec<(usize, bool)> = Vec::new();
+        let mut commented = false;
+        for line in values.lines() {
+            let trimmed = line.trim_start();
+            if trimmed.is_empty() {
+                continue;
+            }
+            if trimmed.starts_with('#') {
+                commented = true;
+                continue;
+            }
+            let indent = line.len() - trimmed.len();
+            if !trimmed.starts_with('-')
+                && let Some((key, value)) = trimmed.split_once(':')
+            {
+                open.retain(|(level, _)| *level < indent);
+                let documented = commented || open.iter().any(|(_, doc)| *doc);
+                if !value.trim().is_empty() && !documented {
+                    missing.push(key.to_owned());
+                }
+                open.push((indent, documented));
+            }
+            commented = false;
+        }
+        missing
+    }
+
+    /// The dotted paths of a values tree's leaves (lists and empty maps are leaves).
+    fn leaf_paths(value: &Value, path: String, out: &mut Vec<String>) {
+        match value.as_object() {
+            Some(map) if !map.is_empty() => {
+                for (key, child) in map {
+                    let child_path = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    leaf_paths(child, child_path, out);
+                }
+            }
+            _ => out.push(path),
+        }
+    }
+
     #[test]
     fn the_chart_reads_the_alerts_through_a_link_to_deploy_prometheus() {
         // One file of rules: the chart's copy is a link, so the two cannot drift.

@@ -330,6 +330,18 @@ fn check_secrets(docs: &[Value], expect: &Expect, problems: &mut Problems) {
                 problems.add(format!("{}: {name} is not set", describe(deployment)));
             }
         }
+        // Environment variables are read when a container starts: a changed Secret
+        // of the chart's must change the pod template to reach running pods.
+        if matches!(expect.secrets, Secrets::Created)
+            && deployment
+                .pointer("/spec/template/metadata/annotations/checksum~1secret")
+                .is_none()
+        {
+            problems.add(format!(
+                "{}: no checksum/secret annotation, so a changed Secret would not restart its pods",
+                describe(deployment)
+            ));
+        }
     }
     for config_map in docs.iter().filter(|d| kind(d) == "ConfigMap") {
         for name in SECRET_ENV {

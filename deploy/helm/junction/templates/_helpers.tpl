@@ -187,6 +187,21 @@ DATABASE_URL REDIS_URL JUNCTION_KEYS JUNCTION_BIND JUNCTION_PUBLIC_URL JUNCTION_
 {{- end }}
 {{- end -}}
 
+{{/* A pod template's annotations: (dict "root" $ "extra" .Values.api.podAnnotations).
+With secrets.create, a checksum of the Secret's values rolls the pods when one
+changes (environment variables are read only when a container starts). */}}
+{{- define "junction.podAnnotations" -}}
+{{- $annotations := deepCopy (.extra | default dict) -}}
+{{- if include "junction.createdSecretEntries" .root -}}
+{{- $s := .root.Values.secrets -}}
+{{- $_ := set $annotations "checksum/secret" (list $s.junctionKeys.value $s.databaseUrl.value $s.redisUrl.value | toJson | sha256sum) -}}
+{{- end -}}
+{{- with $annotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end -}}
+{{- end -}}
+
 {{/* An httpGet probe: (dict "path" "/readyz" "port" "http" "probe" .Values.api.readinessProbe). */}}
 {{- define "junction.probe" -}}
 httpGet:

@@ -258,7 +258,7 @@ fn remove(docs: &mut [Value], kind_name: &str, name: &str, pointer: &str) {
     let target = doc(docs, kind_name, name);
     match target.pointer_mut(parent).unwrap() {
         Value::Object(map) => {
-            map.remove(key).unwrap();
+            map.remove(&key.replace("~1", "/")).unwrap();
         }
         Value::Array(items) => {
             items.remove(key.parse::<usize>().unwrap());
@@ -309,6 +309,15 @@ fn good_manifests_with_an_hpa_and_created_secrets_pass() {
             "helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-weight": "-10"}},
         "data": {"uri": "cA=="}
     }));
+    for deployment in ["junction-api", "junction-worker"] {
+        set(
+            &mut docs,
+            "Deployment",
+            deployment,
+            "/spec/template/metadata/annotations",
+            json!({"checksum/secret": "0123abcd"}),
+        );
+    }
     let expect = Expect {
         secrets: Secrets::Created,
         keda: false,
@@ -317,6 +326,17 @@ fn good_manifests_with_an_hpa_and_created_secrets_pass() {
     };
     let problems = check(&docs, &alerts(), &expect);
     assert!(problems.is_empty(), "{problems:#?}");
+    remove(
+        &mut docs,
+        "Deployment",
+        "junction-worker",
+        "/spec/template/metadata/annotations/checksum~1secret",
+    );
+    fails_with(
+        &docs,
+        &expect,
+        "Deployment junction-worker: no checksum/secret annotation",
+    );
 }
 
 #[test]
