@@ -25,7 +25,7 @@ pub(crate) struct Venv<'a> {
 
 impl Venv<'_> {
     /// The requirements file's text (for reading the pins).
-    pub fn pins(&self) -> Result<String> {
+    fn pins(&self) -> Result<String> {
         let path = workspace_root().join(self.requirements);
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", self.requirements))
     }
