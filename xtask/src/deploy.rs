@@ -36,8 +36,9 @@ use serde_json::{Value, json};
 use crate::{
     command,
     demo::{catalog, connect_entry, request_sync, wait_for_run},
+    helm_check::tools,
     output, run,
-    schemathesis::{free_address, virtualenv},
+    schemathesis::free_address,
     workspace_root,
 };
 
@@ -45,7 +46,6 @@ use crate::{
 const IMAGE: &str = "localhost/junction:ci";
 /// The compose project: container names start with it.
 const PROJECT: &str = "junction-ci";
-const REQUIREMENTS: &str = ".ci/deploy-requirements.txt";
 /// Syncs started at once for the kill test: more than the two workers run at
 /// once, so some wait on Redis's queue.
 const SYNCS: usize = 8;
@@ -277,7 +277,7 @@ impl Drop for Compose {
 }
 
 fn compose() -> Result<()> {
-    let tools = virtualenv("deploy-tools", REQUIREMENTS)?;
+    let tools = tools::ensure()?;
     let scratch = crate::target_dir()?.join("deploy-check");
     if scratch.exists() {
         std::fs::remove_dir_all(&scratch)?;
@@ -311,7 +311,7 @@ fn compose() -> Result<()> {
     )?;
     let service = PodmanService::start(&scratch)?;
     let compose = Compose {
-        binary: tools.join("bin/docker-compose"),
+        binary: tools.docker_compose,
         socket: service.socket.clone(),
         env_file,
     };

@@ -16,6 +16,8 @@
 //!   running API (see schemathesis.rs); `.ci/run` runs it after `test`.
 //! - `cargo xtask deploy-check`: the image built with podman and the compose stack
 //!   run against it (see deploy.rs); `.ci/run` runs it in its deploy step.
+//! - `cargo xtask helm-check`: the Helm chart linted, rendered, validated against
+//!   the Kubernetes schemas and held to its invariants, offline (see helm_check.rs).
 
 use std::{
     net::{TcpStream, ToSocketAddrs},
@@ -29,9 +31,11 @@ mod bench;
 mod browser;
 mod demo;
 mod deploy;
+mod helm_check;
 mod lines;
 mod new_provider;
 mod schemathesis;
+mod venv;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
         Some("new-provider") => new_provider::new_provider(&args[1..]),
         Some("schemathesis") => schemathesis::schemathesis(),
         Some("deploy-check") => deploy::deploy_check(),
+        Some("helm-check") => helm_check::helm_check(),
         Some("openapi") => openapi(args.get(1).map(String::as_str) == Some("--check")),
         Some("help") | Some("--help") | Some("-h") | None => {
             println!("{USAGE}");
@@ -80,6 +85,10 @@ tasks:
                 one line per figure, recorded in docs/benchmarks.md)
   schemathesis  schemathesis (PyPI, pinned in .ci/schemathesis-requirements.txt) with all
                 its default checks against a running API; what CI runs after `test`
+  helm-check    the Helm chart (deploy/helm/junction): helm lint --strict and helm
+                template for the default, full and created-secrets values,
+                kubernetes-validate --strict, and the chart's invariants (tools
+                from PyPI, pinned in .ci/deploy-requirements.txt)
   provider-lines   code lines per provider crate: own (src/ without sandbox and
                 tests), fake (src/sandbox/), tests; the table in adding-a-provider.md
   new-provider NAME --auth api-key|oauth2|basic|client-credentials

@@ -3,8 +3,8 @@
 //!
 //! - schemathesis comes from PyPI, every package pinned in
 //!   `.ci/schemathesis-requirements.txt`, into a virtualenv under the user's cache
-//!   directory (`$XDG_CACHE_HOME` or `~/.cache`, `junction/schemathesis-<version>`),
-//!   made again only when that file changes;
+//!   directory (`junction/schemathesis-<version>`, see venv.rs), made again only
+//!   when that file changes;
 //! - the API runs as in demo mode: a fresh `junction_schemathesis` database on the
 //!   test Postgres (`JUNCTION_TEST_DATABASE_URL`), migrated, one workspace whose API
 //!   key schemathesis authenticates with, the test Redis, and junction-sandbox for
@@ -28,7 +28,6 @@
 
 use std::{
     net::TcpListener,
-    path::PathBuf,
     process::Command,
     time::{Duration, Instant},
 };
@@ -41,7 +40,9 @@ mod seed;
 use crate::{
     check_services,
     demo::{Processes, spawn, wait_for},
-    output, reachable, run, workspace_root,
+    output, reachable,
+    venv::Venv,
+    workspace_root,
 };
 
 /// The pinned packages (the schemathesis pin names the version).
@@ -62,7 +63,13 @@ pub fn schemathesis() -> Result<()> {
         .find_map(|line| line.trim().strip_prefix("schemathesis=="))
         .ok_or_else(|| anyhow!("{REQUIREMENTS} does not pin schemathesis"))?
         .to_owned();
-    let st = virtualenv(&format!("schemathesis-{version}"), REQUIREMENTS)?.join("bin/st");
+    let venv_name = format!("schemathesis-{version}");
+    let venv = Venv {
+        name: &venv_name,
+        requirements: REQUIREMENTS,
+        no_deps: false,
+    };
+    let st = venv.ensure(&["bin/st"], |_| Ok(()))?.join("bin/st");
     let debug = crate::build_product()?;
     let bin = |name: &str| debug.join(name);
     let target = crate::target_dir()?;
@@ -202,48 +209,6 @@ pub fn schemathesis() -> Result<()> {
     Ok(())
 }
 
-/// A virtualenv under the user's cache directory (`$XDG_CACHE_HOME` or `~/.cache`,
-/// `junction/{name}`) holding exactly the packages pinned in `requirements` (a path
-/// from the workspace root); made again when it is missing or the pins changed.
-/// Returns its directory.
-pub(crate) fn virtualenv(name: &str, requirements: &str) -> Result<PathBuf> {
-    let pins = std::fs::read_to_string(workspace_root().join(requirements))
-        .with_context(|| format!("reading {requirements}"))?;
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .ok_or_else(|| anyhow!("neither XDG_CACHE_HOME nor HOME is set"))?;
-    let dir = cache.join("junction").join(name);
-    let marker = dir.join("requirements.txt");
-    if std::fs::read_to_string(&marker).ok().as_deref() == Some(pins.as_str()) {
-        return Ok(dir);
-    }
-    eprintln!("==> installing {requirements} into {}", dir.display());
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    let dir_text = dir.to_string_lossy().into_owned();
-    run("python3", &["-m", "venv", &dir_text])?;
-    let pip = dir.join("bin/pip").to_string_lossy().into_owned();
-    let pinned = workspace_root()
-        .join(requirements)
-        .to_string_lossy()
-        .into_owned();
-    run(
-        &pip,
-        &[
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--requirement",
-            &pinned,
-        ],
-    )?;
-    // Written last: an interrupted install is made again next time.
-    std::fs::write(&marker, pins)?;
-    Ok(dir)
-}
-
 /// A fresh database named `name` on the test server (dropped first when it
 /// exists); its URL. Schemathesis and the browser tests each run on one.
 pub(crate) fn fresh_database(name: &str) -> Result<String> {
@@ -320,10 +285,7 @@ mod tests {
     #[test]
     fn the_requirements_pin_schemathesis_and_every_package() {
         let requirements = std::fs::read_to_string(workspace_root().join(REQUIREMENTS)).unwrap();
-        let pins: Vec<&str> = requirements
-            .lines()
-            .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-            .collect();
+        let pins = crate::venv::pinned_lines(&requirements);
         assert!(pins.iter().any(|line| line.starts_with("schemathesis==")));
         assert!(pins.iter().all(|line| line.contains("==")), "{pins:?}");
     }
