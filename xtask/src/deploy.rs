@@ -401,7 +401,28 @@ async fn exercise(compose: &Compose, api_port: u16, sandbox_port: u16) -> Result
 
     worker_killed_mid_sync(compose, &http, &api, &sandbox, &api_key, stripe, expected).await?;
     redis_restart_keeps_queued_jobs(compose, &http, &api, &api_key, stripe, expected).await?;
+    eprintln!("    memory after the checks: {}", memory(compose)?);
     Ok(())
+}
+
+/// The API's and the workers' memory use now, as the container engine counts it
+/// (the figure docs/deploy.md sizes the containers from).
+fn memory(compose: &Compose) -> Result<String> {
+    let mut names = compose.containers("api")?;
+    names.extend(compose.containers("worker")?);
+    let mut figures = Vec::new();
+    for name in names {
+        let usage = output(command("podman").args([
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.MemUsage}}",
+            &name,
+        ]))?;
+        let used = usage.split(" / ").next().unwrap_or(&usage).trim().to_owned();
+        figures.push(format!("{name} {used}"));
+    }
+    Ok(figures.join(", "))
 }
 
 /// The records an integration holds, summed over its streams.
