@@ -53,9 +53,20 @@ const SYNCS: usize = 8;
 /// seconds and a worker can be killed in the middle of one.
 const SANDBOX_LATENCY_MS: u64 = 300;
 
-pub fn deploy_check() -> Result<()> {
+pub fn deploy_check(args: &[String]) -> Result<()> {
+    let mut build = true;
+    for arg in args {
+        match arg.as_str() {
+            // Reuse the image an earlier run built (iterating on the compose checks).
+            "--no-build" => build = false,
+            other => anyhow::bail!("unknown deploy-check option `{other}`"),
+        }
+    }
     let started = Instant::now();
-    image()?;
+    if build {
+        build_image()?;
+    }
+    check_image()?;
     let image_done = started.elapsed();
     compose()?;
     eprintln!(
@@ -67,9 +78,8 @@ pub fn deploy_check() -> Result<()> {
     Ok(())
 }
 
-/// Builds the image and checks what it promises: the binaries run, as a non-root
-/// user, with a health check.
-fn image() -> Result<()> {
+/// Builds the image from deploy/Dockerfile.
+fn build_image() -> Result<()> {
     run(
         "podman",
         &[
@@ -85,7 +95,12 @@ fn image() -> Result<()> {
             IMAGE,
             ".",
         ],
-    )?;
+    )
+}
+
+/// Checks what the image promises: the binaries run, as a non-root user, with a
+/// health check.
+fn check_image() -> Result<()> {
     let version = output(command("podman").args(["run", "--rm", IMAGE, "junction", "--version"]))?;
     let expected = format!("junction {}", env!("CARGO_PKG_VERSION"));
     ensure!(
@@ -419,7 +434,12 @@ fn memory(compose: &Compose) -> Result<String> {
             "{{.MemUsage}}",
             &name,
         ]))?;
-        let used = usage.split(" / ").next().unwrap_or(&usage).trim().to_owned();
+        let used = usage
+            .split(" / ")
+            .next()
+            .unwrap_or(&usage)
+            .trim()
+            .to_owned();
         figures.push(format!("{name} {used}"));
     }
     Ok(figures.join(", "))

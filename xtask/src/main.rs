@@ -50,7 +50,7 @@ fn main() -> ExitCode {
         Some("provider-lines") => lines::provider_lines(),
         Some("new-provider") => new_provider::new_provider(&args[1..]),
         Some("schemathesis") => schemathesis::schemathesis(),
-        Some("deploy-check") => deploy::deploy_check(),
+        Some("deploy-check") => deploy::deploy_check(&args[1..]),
         Some("helm-check") => helm_check::helm_check(),
         Some("openapi") => openapi(args.get(1).map(String::as_str) == Some("--check")),
         Some("help") | Some("--help") | Some("-h") | None => {
@@ -96,7 +96,7 @@ tasks:
                 the crate (workspace, registry, sandbox); docs/adding-a-provider.md
   new-provider --check [--auth MODE]...   scaffold every mode into a scratch copy
                 of the workspace and run fmt, clippy and the tests there (CI)
-  deploy-check  build deploy/Dockerfile with podman and run deploy/compose.yaml against
+  deploy-check [--no-build]   build deploy/Dockerfile with podman and run deploy/compose.yaml against
                 the image: migrate, /readyz, a sandbox sync, a worker killed mid-sync,
                 a Redis restart; what CI runs after schemathesis (.ci/containers.sh first)
   openapi       write docs/openapi.json from the API's annotations

@@ -299,6 +299,11 @@ impl EmptyDb {
     pub fn url(&self) -> &DatabaseUrl {
         &self.url
     }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 impl Drop for EmptyDb {

@@ -36,6 +36,67 @@ async fn migrations_run_up_down_and_up_again() {
     junction_testkit::create_integration(db.store(), workspace, "stripe").await;
 }
 
+/// A production install: the schema owner is a plain login role with CREATEROLE,
+/// neither superuser nor BYPASSRLS (docs/operations.md; deploy/postgres/
+/// init-junction.sh makes it so for the compose stack). It migrates an empty
+/// database, and both pools switch to their roles, which a role that is not
+/// superuser may only do as their member.
+#[tokio::test]
+async fn a_plain_createrole_owner_migrates_and_the_processes_connect() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection};
+    use junction_store::{DbRole, Store, StoreOptions};
+
+    const OWNER: &str = "junction_test_plain_owner";
+    let db = TestDb::empty().await;
+    let mut superuser = AsyncPgConnection::establish(db.url().expose())
+        .await
+        .unwrap();
+    // Roles are the cluster's: made once; memberships an earlier run granted are
+    // taken back, so the migration has to grant them again.
+    diesel::sql_query(format!(
+        "DO $$ BEGIN \
+           CREATE ROLE {OWNER} LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS PASSWORD '{OWNER}'; \
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+    ))
+    .execute(&mut superuser)
+    .await
+    .unwrap();
+    diesel::sql_query(format!(
+        "DO $$ BEGIN REVOKE junction_app, junction_system FROM {OWNER}; \
+         EXCEPTION WHEN undefined_object THEN NULL; END $$"
+    ))
+    .execute(&mut superuser)
+    .await
+    .unwrap();
+    diesel::sql_query(format!("ALTER DATABASE {} OWNER TO {OWNER}", db.name()))
+        .execute(&mut superuser)
+        .await
+        .unwrap();
+    // The same server and database, logged in as the plain owner.
+    let url = db.url().expose();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let owner_url =
+        junction_store::DatabaseUrl::parse(format!("{scheme}://{OWNER}:{OWNER}@{host}")).unwrap();
+
+    let applied = migrate::run_pending(&owner_url).await.unwrap();
+    assert_eq!(applied.len(), migrate::embedded_versions().len());
+    let app = Store::connect(&owner_url, StoreOptions::default())
+        .await
+        .expect("the app pool switches to junction_app");
+    Store::connect(
+        &owner_url,
+        StoreOptions {
+            role: DbRole::System,
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .expect("the system pool switches to junction_system");
+    let (workspace, _) = junction_testkit::create_workspace(&app, "plain owner").await;
+    junction_testkit::create_integration(&app, workspace, "stripe").await;
+}
+
 /// Runs SQL as the schema owner: on a schema rolled back before the tenancy
 /// migration, the owner is not filtered by row-level security and the system role
 /// has no grants yet.
