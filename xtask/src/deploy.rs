@@ -372,16 +372,19 @@ async fn exercise(compose: &Compose, api_port: u16, sandbox_port: u16) -> Result
         migrate.trim() == "exited 0",
         "the migrate service should have exited 0: {migrate}"
     );
-    let ready = http.get(format!("{api}/readyz")).send().await?;
-    ensure!(
-        ready.status().is_success(),
-        "/readyz answered {}",
-        ready.status()
-    );
-    eprintln!(
-        "    stack up: migrated, /readyz {}",
-        ready.status().as_u16()
-    );
+    // compose's --wait reads health through podman's Docker-compatible API, which
+    // may count a container that keeps restarting as up: ask the API itself.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let answer = http.get(format!("{api}/readyz")).send().await;
+        match answer {
+            Ok(ready) if ready.status().is_success() => break,
+            _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(500)).await,
+            Ok(ready) => anyhow::bail!("/readyz still answers {} after 120 s", ready.status()),
+            Err(err) => anyhow::bail!("the API does not answer /readyz after 120 s: {err}"),
+        }
+    }
+    eprintln!("    stack up: migrated, /readyz 200");
 
     let created: Value = serde_json::from_str(&compose.output(&[
         "exec",
