@@ -55,16 +55,25 @@ const SANDBOX_LATENCY_MS: u64 = 300;
 
 pub fn deploy_check(args: &[String]) -> Result<()> {
     let mut build = true;
-    for arg in args {
+    let mut profile = "release".to_owned();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             // Reuse the image an earlier run built (iterating on the compose checks).
             "--no-build" => build = false,
+            // The cargo profile the image is built with (CI: container-check).
+            "--profile" => {
+                profile = args
+                    .next()
+                    .ok_or_else(|| anyhow!("--profile needs a cargo profile's name"))?
+                    .clone();
+            }
             other => anyhow::bail!("unknown deploy-check option `{other}`"),
         }
     }
     let started = Instant::now();
     if build {
-        build_image()?;
+        build_image(&profile)?;
     }
     check_image()?;
     let image_done = started.elapsed();
@@ -78,12 +87,15 @@ pub fn deploy_check(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Builds the image from deploy/Dockerfile.
-fn build_image() -> Result<()> {
+/// Builds the image from deploy/Dockerfile with the cargo `profile`.
+fn build_image(profile: &str) -> Result<()> {
+    let profile = format!("CARGO_PROFILE={profile}");
     run(
         "podman",
         &[
             "build",
+            "--build-arg",
+            &profile,
             "--pull=never",
             // The docker format keeps HEALTHCHECK (OCI has no field for it), as
             // `docker build` does.

@@ -96,7 +96,8 @@ tasks:
                 the crate (workspace, registry, sandbox); docs/adding-a-provider.md
   new-provider --check [--auth MODE]...   scaffold every mode into a scratch copy
                 of the workspace and run fmt, clippy and the tests there (CI)
-  deploy-check [--no-build]   build deploy/Dockerfile with podman and run deploy/compose.yaml against
+  deploy-check [--profile P] [--no-build]   build deploy/Dockerfile (cargo profile P,
+                default release) with podman and run deploy/compose.yaml against
                 the image: migrate, /readyz, a sandbox sync, a worker killed mid-sync,
                 a Redis restart; what CI runs after schemathesis (.ci/containers.sh first)
   openapi       write docs/openapi.json from the API's annotations
