@@ -430,7 +430,8 @@ async fn exercise(compose: &Compose, api_port: u16, sandbox_port: u16) -> Result
     eprintln!("    connected sandbox Stripe and synced it: {expected} records");
 
     worker_killed_mid_sync(compose, &http, &api, &sandbox, &api_key, stripe, expected).await?;
-    redis_restart_keeps_queued_jobs(compose, &http, &api, &api_key, stripe, expected).await?;
+    redis_restart_keeps_queued_jobs(compose, &http, &api, &sandbox, &api_key, stripe, expected)
+        .await?;
     eprintln!("    memory after the checks: {}", memory(compose)?);
     Ok(())
 }
@@ -525,21 +526,27 @@ async fn all_complete(
     Ok(())
 }
 
+/// Makes each request to the sandbox's Stripe take `millis` longer.
+async fn set_latency(http: &reqwest::Client, sandbox: &str, millis: u64) -> Result<()> {
+    http.post(format!("{sandbox}/_sandbox/latency"))
+        .json(&json!({"provider": "stripe", "millis": millis}))
+        .send()
+        .await?
+        .error_for_status()
+        .context("setting the sandbox's Stripe latency")?;
+    Ok(())
+}
+
 /// The jobs a worker is running now, by the worker's host name (a container's
 /// host name is its short id): the in-flight marks runners keep in Redis.
 fn in_flight(compose: &Compose) -> Result<Vec<(String, String)>> {
     let keys = compose.redis(&["--scan", "--pattern", "junction:jobs:sync:in-flight:*"])?;
     let mut marks = Vec::new();
-    for key in keys
-        .lines()
-        .map(|k| k.trim().trim_matches('"'))
-        .filter(|k| !k.is_empty())
-    {
-        let worker = compose.redis(&["GET", key])?;
-        let worker = worker.trim().trim_matches('"');
+    for key in keys.lines().map(unquote).filter(|k| !k.is_empty()) {
+        let worker = unquote(&compose.redis(&["GET", &key])?);
         // The worker's name is `{host}-{pid}`.
         if let Some((host, _)) = worker.rsplit_once('-') {
-            marks.push((host.to_owned(), key.to_owned()));
+            marks.push((host.to_owned(), key.clone()));
         }
     }
     Ok(marks)
@@ -554,12 +561,7 @@ async fn worker_killed_mid_sync(
     entry: &Value,
     expected: u64,
 ) -> Result<()> {
-    http.post(format!("{sandbox}/_sandbox/latency"))
-        .json(&json!({"provider": "stripe", "millis": SANDBOX_LATENCY_MS}))
-        .send()
-        .await?
-        .error_for_status()
-        .context("slowing the sandbox's Stripe down")?;
+    set_latency(http, sandbox, SANDBOX_LATENCY_MS).await?;
     let runs = start_syncs(http, api, api_key, entry, SYNCS).await?;
     let workers = compose.containers("worker")?;
     ensure!(
@@ -606,11 +608,7 @@ async fn worker_killed_mid_sync(
         "{victim} came back before the runs ended ({state}): they may not have moved"
     );
     eprintln!("    all {SYNCS} syncs succeeded on the other worker with {expected} records each");
-    http.post(format!("{sandbox}/_sandbox/latency"))
-        .json(&json!({"provider": "stripe", "millis": 0}))
-        .send()
-        .await?
-        .error_for_status()?;
+    set_latency(http, sandbox, 0).await?;
 
     // The killed worker starts again and takes work.
     compose.run(&[
@@ -630,34 +628,46 @@ async fn worker_killed_mid_sync(
     Ok(())
 }
 
-/// The queue's task ids waiting in Redis: the active list and the delayed set.
+/// The sync queue's unfinished task ids in Redis: due (the active list), waiting
+/// for a time (the delayed and scheduled sets) and claimed by a worker (each
+/// worker's in-flight set).
 fn queued(compose: &Compose) -> Result<Vec<String>> {
-    let mut ids: Vec<String> = compose
-        .redis(&["LRANGE", "junction:jobs:sync:active", "0", "-1"])?
-        .lines()
-        .chain(
-            compose
-                .redis(&["ZRANGE", "junction:jobs:sync:delayed", "0", "-1"])?
-                .lines(),
-        )
-        .map(|line| {
-            // `--no-raw` numbers list items: `1) "id"`.
-            line.split_once(") ")
-                .map_or(line, |(_, id)| id)
-                .trim()
-                .trim_matches('"')
-                .to_owned()
-        })
-        .filter(|id| !id.is_empty() && id != "(empty array)" && id != "(empty list or set)")
+    let prefix = "junction:jobs:sync";
+    let mut listings = vec![
+        compose.redis(&["LRANGE", &format!("{prefix}:active"), "0", "-1"])?,
+        compose.redis(&["ZRANGE", &format!("{prefix}:delayed"), "0", "-1"])?,
+        compose.redis(&["ZRANGE", &format!("{prefix}:scheduled"), "0", "-1"])?,
+    ];
+    let claims = compose.redis(&["--scan", "--pattern", &format!("{prefix}:inflight:*")])?;
+    for key in claims.lines().map(unquote).filter(|k| !k.is_empty()) {
+        listings.push(compose.redis(&["SMEMBERS", &key])?);
+    }
+    let mut ids: Vec<String> = listings
+        .iter()
+        .flat_map(|listing| listing.lines())
+        .map(unquote)
+        .filter(|id| !id.is_empty() && !id.starts_with('('))
         .collect();
     ids.sort();
+    ids.dedup();
     Ok(ids)
+}
+
+/// One line of `redis-cli --no-raw` output as its value: `1) "id"` → `id`.
+fn unquote(line: &str) -> String {
+    let line = line.trim();
+    let value = match line.split_once(") ") {
+        Some((number, rest)) if number.chars().all(|c| c.is_ascii_digit()) => rest,
+        _ => line,
+    };
+    value.trim().trim_matches('"').to_owned()
 }
 
 async fn redis_restart_keeps_queued_jobs(
     compose: &Compose,
     http: &reqwest::Client,
     api: &str,
+    sandbox: &str,
     api_key: &str,
     entry: &Value,
     expected: u64,
@@ -668,17 +678,15 @@ async fn redis_restart_keeps_queued_jobs(
         "Redis runs without its append-only file: {persistence}"
     );
     let workers = compose.containers("worker")?;
-    // Pause the workers once jobs wait in Redis, so the queue stands still while
-    // Redis restarts.
+    // Slow syncs, so that jobs are still unfinished in Redis (due or claimed) when
+    // the workers are paused; the queue then stands still while Redis restarts.
+    set_latency(http, sandbox, SANDBOX_LATENCY_MS).await?;
     let runs = start_syncs(http, api, api_key, entry, SYNCS).await?;
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if queued(compose)?.len() >= 2 {
-            break;
-        }
+    while queued(compose)?.len() < SYNCS / 2 {
         ensure!(
             Instant::now() < deadline,
-            "no sync job waited in Redis within 60 s"
+            "the sync jobs did not reach Redis within 60 s"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -704,7 +712,7 @@ async fn redis_restart_keeps_queued_jobs(
             "Redis lost queued jobs across its restart: before {before:?}, after {after:?}"
         );
         eprintln!(
-            "    Redis restarted with its volume: all {} queued sync jobs still queued",
+            "    Redis recreated on its volume: all {} unfinished sync jobs still queued",
             before.len()
         );
         Ok(())
@@ -712,6 +720,7 @@ async fn redis_restart_keeps_queued_jobs(
     .await;
     unpause()?;
     outcome?;
+    set_latency(http, sandbox, 0).await?;
     all_complete(http, api, api_key, &runs, expected).await?;
     eprintln!("    the {SYNCS} syncs queued across the restart all succeeded");
     Ok(())
