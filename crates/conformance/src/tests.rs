@@ -123,6 +123,7 @@ fn spec(scheme: Option<WebhookScheme>) -> ProviderSpec {
             description: "Items",
             primary_key: vec!["id"],
             cursor_field: None,
+            webhook_only: false,
             default_schedule: Duration::from_secs(3600),
             metrics: vec![],
         }],

@@ -359,11 +359,24 @@ pub struct StreamSpec {
     pub primary_key: Vec<&'static str>,
     /// The field incremental reads resume from, if the stream is incremental.
     pub cursor_field: Option<&'static str>,
+    /// Fed by the provider's webhooks only: a sync reads nothing here (SendGrid's
+    /// `messages`, which SendGrid lists only with a paid add-on), so its records
+    /// are never compared with a sync's read — an empty read is no deletion.
+    pub webhook_only: bool,
     /// How often the scheduler syncs this stream by default.
     #[serde(with = "duration_secs")]
     pub default_schedule: Duration,
     /// The KPI metrics this stream produces.
     pub metrics: Vec<MetricSpec>,
+}
+
+impl StreamSpec {
+    /// Whether a sync reads the stream whole and marks the records its read no
+    /// longer lists deleted: a stream without a cursor that a sync does read. A
+    /// stream fed by webhooks only is never compared (its sync reads nothing).
+    pub fn full_refresh(&self) -> bool {
+        self.cursor_field.is_none() && !self.webhook_only
+    }
 }
 
 /// How a metric's daily values combine into a longer bucket (a week, a month) and
