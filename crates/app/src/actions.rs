@@ -19,7 +19,9 @@
 //! a queued one (the list may grow meanwhile); the run says which
 //! (`suppressed_recipients`). When a field the email needs (its `to`) is left
 //! without an address, the action is refused (`recipients_suppressed`; a queued run
-//! ends `failed` with that code) and nothing is sent.
+//! ends `failed` with that code) and nothing is sent. A field the action mails only
+//! under a condition (`when`: Mailchimp's `email_address` of a contact made
+//! `pending`, who gets an opt-in confirmation) is screened only when it holds.
 
 use std::collections::BTreeSet;
 
@@ -481,6 +483,7 @@ fn recipients_of(input: &serde_json::Value, fields: &[RecipientField]) -> Vec<St
             &steps(field.path),
             "",
             &mut |object, name, _| match object.get(name) {
+                _ if !field.mailed_in(object) => {}
                 Some(serde_json::Value::String(one)) => found.push(one.clone()),
                 Some(serde_json::Value::Array(many)) => found.extend(
                     many.iter()
@@ -514,6 +517,9 @@ fn drop_recipients(
     let mut screened = Screened::default();
     for field in fields {
         each_slot(input, &steps(field.path), "", &mut |object, name, at| {
+            if !field.mailed_in(object) {
+                return;
+            }
             let mut dropped = Vec::new();
             let emptied = match object.get_mut(name) {
                 Some(serde_json::Value::String(one)) if suppressed(one) => {
@@ -606,22 +612,10 @@ mod tests {
 
     fn resend_fields() -> Vec<RecipientField> {
         vec![
-            RecipientField {
-                path: "to",
-                required: true,
-            },
-            RecipientField {
-                path: "cc",
-                required: false,
-            },
-            RecipientField {
-                path: "emails[].to",
-                required: true,
-            },
-            RecipientField {
-                path: "emails[].bcc",
-                required: false,
-            },
+            RecipientField::new("to", true),
+            RecipientField::new("cc", false),
+            RecipientField::new("emails[].to", true),
+            RecipientField::new("emails[].bcc", false),
         ]
     }
 
@@ -688,6 +682,35 @@ mod tests {
             Screened::default()
         );
         assert_eq!(clean, untouched);
+    }
+
+    #[test]
+    fn a_conditional_recipient_is_screened_only_when_its_email_goes_out() {
+        // Mailchimp mails an opt-in confirmation to a `pending` contact only.
+        let fields = [
+            RecipientField::new("email_address", true).when("status", "pending"),
+            RecipientField::new("contacts[].email_address", true).when("status", "pending"),
+        ];
+        let mut subscribed = json!({"email_address": "bounced@acme.example", "status": "subscribed"});
+        assert!(recipients_of(&subscribed, &fields).is_empty());
+        assert_eq!(
+            drop_recipients(&mut subscribed, &fields, bounced),
+            Screened::default()
+        );
+        assert_eq!(subscribed["email_address"], "bounced@acme.example");
+
+        let mut pending = json!({"email_address": "bounced@acme.example", "status": "pending"});
+        assert_eq!(recipients_of(&pending, &fields), ["bounced@acme.example"]);
+        let screened = drop_recipients(&mut pending, &fields, bounced);
+        assert_eq!(screened.emptied, ["email_address"]);
+
+        let mut bulk = json!({"contacts": [
+            {"email_address": "bounced@acme.example"},
+            {"email_address": "bounced@acme.example", "status": "pending"},
+        ]});
+        let screened = drop_recipients(&mut bulk, &fields, bounced);
+        assert_eq!(screened.emptied, ["contacts[1].email_address"]);
+        assert_eq!(bulk["contacts"][0]["email_address"], "bounced@acme.example");
     }
 
     #[test]

@@ -587,6 +587,46 @@ pub struct RecipientField {
     /// required field holds only suppressed addresses is refused, not sent.
     #[serde(default)]
     pub required: bool,
+    /// Only when this holds does the action email the field's addresses (Mailchimp's
+    /// `upsert_contact` sends an opt-in confirmation only to a `pending` contact);
+    /// `None`: always.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<RecipientCondition>,
+}
+
+/// When a recipient field is mailed: a field of the same object (the input, or the
+/// list element holding the recipient field) has this value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RecipientCondition {
+    /// The field's name, beside the recipient field.
+    pub field: &'static str,
+    /// The string value that makes the action send its email.
+    pub equals: &'static str,
+}
+
+impl RecipientField {
+    /// A field the action always mails.
+    pub const fn new(path: &'static str, required: bool) -> Self {
+        Self {
+            path,
+            required,
+            when: None,
+        }
+    }
+
+    /// The field, mailed only when `field` (beside it) is `equals`.
+    pub const fn when(mut self, field: &'static str, equals: &'static str) -> Self {
+        self.when = Some(RecipientCondition { field, equals });
+        self
+    }
+
+    /// Whether the action mails this field of `object` (the object holding it).
+    pub fn mailed_in(&self, object: &serde_json::Map<String, serde_json::Value>) -> bool {
+        self.when.as_ref().is_none_or(|condition| {
+            object.get(condition.field).and_then(serde_json::Value::as_str)
+                == Some(condition.equals)
+        })
+    }
 }
 
 impl ActionSpec {

@@ -454,6 +454,69 @@ async fn actions_that_send_email_skip_suppressed_recipients_and_say_which() {
     assert_eq!(intent["amount"], 1099);
 }
 
+/// Mailchimp mails a double opt-in confirmation to a contact made `pending`: that
+/// upsert is screened (and refused, the contact needing its address), while the
+/// same address upserted as `subscribed` gets no email and is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opt_in_confirmation_to_a_suppressed_address_is_refused() {
+    let app = TestApp::spawn().await;
+    let catalog = app.catalog().await;
+    let mailchimp = app
+        .connect_from_catalog(catalog.provider("mailchimp").unwrap())
+        .await;
+    let added = app
+        .post("/v1/email-suppressions")
+        .json(&json!({"address": "bounced@acme.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    // The sandbox's newsletter audience.
+    let upsert = |status: &str, field: &str| {
+        json!({"audience_id": "b1f3a9c2d4", "email_address": "Bounced@Acme.example", field: status})
+    };
+    let path = format!("/v1/integrations/{mailchimp}/actions/upsert_contact");
+
+    for field in ["status", "status_if_new"] {
+        let response = app
+            .post(&path)
+            .json(&upsert("pending", field))
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 422, "recipients_suppressed").await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("`email_address`"),
+            "{problem}"
+        );
+    }
+    let runs: Value = app
+        .get(&format!("/v1/integrations/{mailchimp}/action-runs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(runs["data"], json!([]), "nothing was run");
+
+    let response = app
+        .post(&path)
+        .json(&upsert("subscribed", "status"))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let run: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(run["suppressed_recipients"], json!([]));
+    assert_eq!(run["input"]["email_address"], "Bounced@Acme.example");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_integration_that_lost_its_grant_shows_it_in_its_health() {
     let app = TestApp::spawn().await;

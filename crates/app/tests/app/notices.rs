@@ -750,8 +750,10 @@ async fn a_suppressed_address_is_not_mailed_by_send_email_and_the_run_says_so() 
 
 #[test]
 fn the_actions_that_send_email_name_their_recipient_fields() {
-    // Marketing platforms' actions that "send" (Kit broadcasts, Mailchimp contacts)
-    // mail their own audiences, not addresses in the input; Stripe mails the
+    // Marketing platforms' broadcasts mail their own audiences, not addresses in the
+    // input, but their opt-in confirmations mail the input's address: Mailchimp's
+    // to a contact made `pending` (the same field, once per status field that can
+    // make it so), Kit's incentive email of a double opt-in form. Stripe mails the
     // receipt of a payment intent to `receipt_email`, and of a Checkout Session's
     // payment to `payment_intent_data.receipt_email`.
     let registry = junction_registry::Registry::builtin();
@@ -787,6 +789,28 @@ fn the_actions_that_send_email_name_their_recipient_fields() {
             ],
         ),
         ("stripe", "create_payment_intent", vec!["receipt_email"]),
+        ("kit", "add_subscriber_to_form", vec!["email_address"]),
+        ("kit-oauth", "add_subscriber_to_form", vec!["email_address"]),
+        (
+            "mailchimp",
+            "upsert_contact",
+            vec!["email_address", "email_address"],
+        ),
+        (
+            "mailchimp",
+            "bulk_sync_contacts",
+            vec!["contacts[].email_address", "contacts[].email_address"],
+        ),
+        (
+            "mailchimp-oauth",
+            "upsert_contact",
+            vec!["email_address", "email_address"],
+        ),
+        (
+            "mailchimp-oauth",
+            "bulk_sync_contacts",
+            vec!["contacts[].email_address", "contacts[].email_address"],
+        ),
         (
             "stripe",
             "create_checkout_session",
