@@ -573,6 +573,14 @@ pub struct ActionSpec {
     /// Stripe's `receipt_email`): Junction drops the workspace's suppressed addresses
     /// from them before the action runs. Empty for actions that send no email.
     pub email_recipients: Vec<RecipientField>,
+    /// Whom the provider itself emails when the action runs, when the input does
+    /// not name them, in words (Stripe's `send_invoice`: "the invoice's customer").
+    /// The adapter reads their addresses from the provider before each run
+    /// ([`crate::Adapter::provider_recipients`]) and a suppressed one refuses the
+    /// run: the provider cannot be told to leave it out. `None`: the input names
+    /// every recipient.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_recipients: Option<&'static str>,
 }
 
 /// An input field of an action that names email recipients.
@@ -1053,6 +1061,7 @@ mod tests {
             }),
             long_running: false,
             email_recipients: Vec::new(),
+            provider_recipients: None,
         }
     }
 

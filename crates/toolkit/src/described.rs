@@ -87,8 +87,9 @@ impl MetricDef {
     }
 }
 
-/// One action; `long_running` is false unless the file says otherwise, and
-/// `email_recipients` empty (an action that sends no email).
+/// One action; `long_running` is false unless the file says otherwise,
+/// `email_recipients` empty and `provider_recipients` absent (an action that sends
+/// no email).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ActionDef {
@@ -99,6 +100,8 @@ struct ActionDef {
     long_running: bool,
     #[serde(default)]
     email_recipients: Vec<RecipientField>,
+    #[serde(default)]
+    provider_recipients: Option<&'static str>,
 }
 
 /// The streams of `json`, a list of `{name, description, primary_key, cursor_field,
@@ -130,7 +133,7 @@ pub fn streams(json: &'static str, provider: &str) -> Vec<StreamSpec> {
 }
 
 /// The actions of `json`, a list of `{name, description, input_schema,
-/// long_running, email_recipients}`.
+/// long_running, email_recipients, provider_recipients}`.
 pub fn actions(json: &'static str, provider: &str) -> Vec<ActionSpec> {
     parse::<ActionDef>(json, provider, "actions")
         .into_iter()
@@ -140,6 +143,7 @@ pub fn actions(json: &'static str, provider: &str) -> Vec<ActionSpec> {
             input_schema: def.input_schema,
             long_running: def.long_running,
             email_recipients: def.email_recipients,
+            provider_recipients: def.provider_recipients,
         })
         .collect()
 }

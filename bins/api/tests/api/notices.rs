@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::{
     support::{TestApp, assert_problem},
-    webhooks::connect_stripe,
+    webhooks::{Worker, connect_stripe, wait_count},
 };
 
 fn fields(problem: &Value) -> Vec<String> {
@@ -452,6 +452,146 @@ async fn actions_that_send_email_skip_suppressed_recipients_and_say_which() {
         .unwrap();
     assert_eq!(intent["receipt_email"], Value::Null, "{intent}");
     assert_eq!(intent["amount"], 1099);
+}
+
+/// Stripe emails an invoice collected by `send_invoice` to its customer, an address
+/// the input does not hold: the adapter reads it before the run and a suppressed one
+/// refuses the action (Stripe cannot be told to leave it out), nothing done at
+/// Stripe. An invoice nobody is mailed for goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_invoices_are_not_emailed_to_a_suppressed_customer() {
+    let app = TestApp::spawn().await;
+    let stripe = connect_stripe(&app).await;
+    let act = |action: &str, input: Value| {
+        app.post(&format!("/v1/integrations/{stripe}/actions/{action}"))
+            .json(&input)
+            .send()
+    };
+    let done = |response: reqwest::Response| async move {
+        let status = response.status();
+        let run: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{run}");
+        run["external_id"].as_str().unwrap().to_owned()
+    };
+    let refused = |response: reqwest::Response| async move {
+        let problem = assert_problem(response, 422, "recipients_suppressed").await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("the address the provider emails (the"),
+            "{problem}"
+        );
+    };
+    let customer = done(
+        act(
+            "create_customer",
+            json!({"email": "Billing@Bounced.example", "name": "Bounced Ltd"}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    let added = app
+        .post("/v1/email-suppressions")
+        .json(&json!({"address": "billing@bounced.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+
+    // Stripe would finalize this draft in an hour and email it.
+    let by_email = json!({
+        "customer": customer, "collection_method": "send_invoice", "days_until_due": 30,
+    });
+    let mut advancing = by_email.clone();
+    advancing["auto_advance"] = json!(true);
+    refused(act("create_invoice", advancing).await.unwrap()).await;
+    // Each of its invoices would be emailed.
+    refused(
+        act(
+            "create_subscription",
+            json!({
+                "customer": customer, "collection_method": "send_invoice", "days_until_due": 30,
+                "items": [{"price": "price_sandbox_starter_monthly"}],
+            }),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+
+    // A draft left alone, finalized without auto-advancing: nobody is mailed.
+    let invoice = done(act("create_invoice", by_email).await.unwrap()).await;
+    let mut finalize = json!({"invoice": invoice, "auto_advance": true});
+    refused(act("finalize_invoice", finalize.clone()).await.unwrap()).await;
+    finalize["auto_advance"] = json!(false);
+    done(act("finalize_invoice", finalize).await.unwrap()).await;
+    // Sending it mails the customer.
+    refused(
+        act("send_invoice", json!({"invoice": invoice}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let runs: Value = app
+        .get(&format!("/v1/integrations/{stripe}/action-runs?limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = runs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["finalize_invoice", "create_invoice", "create_customer"],
+        "only what mails nobody ran"
+    );
+
+    // Queued, the worker reads the customer before the attempt: the run ends
+    // failed, nothing sent.
+    let worker = Worker::start(&app).await;
+    let response = app
+        .post(&format!(
+            "/v1/integrations/{stripe}/actions/send_invoice?async=true"
+        ))
+        .json(&json!({"invoice": invoice}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let queued: Value = response.json().await.unwrap();
+    wait_count(
+        &app,
+        &format!(
+            "SELECT count(*) AS n FROM action_runs WHERE id = '{}' AND status = 'failed' \
+             AND error_code = 'recipients_suppressed'",
+            queued["id"].as_str().unwrap()
+        ),
+        1,
+    )
+    .await;
+    worker.stop().await;
+
+    // Off the list, the invoice goes out.
+    let removed = app
+        .delete("/v1/email-suppressions/billing@bounced.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    done(
+        act("send_invoice", json!({"invoice": invoice}))
+            .await
+            .unwrap(),
+    )
+    .await;
 }
 
 /// Mailchimp mails a double opt-in confirmation to a contact made `pending`: that

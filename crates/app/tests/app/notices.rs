@@ -824,6 +824,27 @@ fn the_actions_that_send_email_name_their_recipient_fields() {
     senders.sort();
     expected.sort();
     assert_eq!(senders, expected);
+
+    // Whom the provider emails beyond the input: Stripe's invoices, to the customer.
+    let mut mailing: Vec<(&str, &str)> = registry
+        .specs()
+        .flat_map(|spec| {
+            spec.actions
+                .iter()
+                .filter(|action| action.provider_recipients.is_some())
+                .map(move |action| (spec.id, action.name))
+        })
+        .collect();
+    mailing.sort_unstable();
+    assert_eq!(
+        mailing,
+        [
+            ("stripe", "create_invoice"),
+            ("stripe", "create_subscription"),
+            ("stripe", "finalize_invoice"),
+            ("stripe", "send_invoice"),
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

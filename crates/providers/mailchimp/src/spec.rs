@@ -134,6 +134,7 @@ fn build(id: &'static str, name: &'static str, auth: AuthSpec) -> ProviderSpec {
                 input_schema: upsert_schema(),
                 long_running: false,
                 email_recipients: confirmation_recipients("email_address"),
+                provider_recipients: None,
             },
             ActionSpec {
                 name: BULK_SYNC_CONTACTS,
@@ -143,6 +144,7 @@ fn build(id: &'static str, name: &'static str, auth: AuthSpec) -> ProviderSpec {
                 input_schema: bulk_schema(),
                 long_running: true,
                 email_recipients: confirmation_recipients("contacts[].email_address"),
+                provider_recipients: None,
             },
             ActionSpec {
                 name: GET_BATCH,
@@ -158,6 +160,7 @@ fn build(id: &'static str, name: &'static str, auth: AuthSpec) -> ProviderSpec {
                 }),
                 long_running: false,
                 email_recipients: Vec::new(),
+                provider_recipients: None,
             },
         ],
         webhook: None,

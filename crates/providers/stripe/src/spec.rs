@@ -186,6 +186,7 @@ fn build() -> ProviderSpec {
                 input_schema: action.input_schema.clone(),
                 long_running: false,
                 email_recipients: action.email_recipients.clone(),
+                provider_recipients: action.provider_recipients,
             })
             .collect(),
         webhook: Some(WebhookSpec {
@@ -228,6 +229,10 @@ pub(crate) struct ActionDef {
     /// The input fields Stripe emails (a receipt to `receipt_email`).
     #[serde(default)]
     pub email_recipients: Vec<RecipientField>,
+    /// Whom Stripe emails that the input does not name (an invoice's customer),
+    /// in words; the addresses are read before each run (`crate::recipients`).
+    #[serde(default)]
+    pub provider_recipients: Option<&'static str>,
 }
 
 fn post() -> &'static str {
