@@ -71,9 +71,43 @@ pub struct KpiAlert {
     pub dashboard_url: Option<String>,
 }
 
-/// A sync gave up (dead-lettered) or an integration needs attention.
+/// What an operational notice reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// A sync gave up (dead-lettered).
+    SyncFailed,
+    /// The provider no longer accepts the integration's grant.
+    NeedsReauth,
+    /// A job of another queue gave up: an action, a provider webhook, or an
+    /// outbound webhook delivery to the client app.
+    DeadLetter,
+}
+
+impl Failure {
+    /// The notice's headline, in its subject and digest line.
+    pub fn headline(self) -> &'static str {
+        match self {
+            Failure::SyncFailed => "Sync failed",
+            Failure::NeedsReauth => "Needs a reconnect",
+            Failure::DeadLetter => "Dead letter",
+        }
+    }
+
+    /// The template's name for it.
+    fn key(self) -> &'static str {
+        match self {
+            Failure::SyncFailed => "sync_failed",
+            Failure::NeedsReauth => "needs_reauth",
+            Failure::DeadLetter => "dead_letter",
+        }
+    }
+}
+
+/// A sync gave up (dead-lettered), an integration needs attention, or a job was
+/// dead-lettered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncFailureAlert {
+    pub failure: Failure,
     pub workspace: String,
     pub integration: String,
     pub provider: String,
@@ -155,6 +189,7 @@ struct KpiAlertText {
 #[template(path = "email/sync_failure.html")]
 struct SyncFailureHtml<'a> {
     title: &'static str,
+    what: &'static str,
     integration: &'a str,
     workspace: &'a str,
     rows: Vec<(&'static str, String)>,
@@ -165,6 +200,7 @@ struct SyncFailureHtml<'a> {
 #[derive(Template)]
 #[template(path = "email/sync_failure.txt", escape = "none")]
 struct SyncFailureText {
+    what: &'static str,
     integration: String,
     workspace: String,
     rows: Vec<(&'static str, String)>,
@@ -318,7 +354,8 @@ pub fn sync_failure_alert(alert: &SyncFailureAlert) -> Result<RenderedEmail, Ren
     ];
     let link = safe_url(alert.dashboard_url.as_deref());
     let html = SyncFailureHtml {
-        title: "Sync failed",
+        title: alert.failure.headline(),
+        what: alert.failure.key(),
         integration: &alert.integration,
         workspace: &alert.workspace,
         rows: rows.clone(),
@@ -328,6 +365,7 @@ pub fn sync_failure_alert(alert: &SyncFailureAlert) -> Result<RenderedEmail, Ren
     .render()
     .map_err(fail)?;
     let text = SyncFailureText {
+        what: alert.failure.key(),
         integration: one_line(&alert.integration),
         workspace: one_line(&alert.workspace),
         rows,
@@ -337,8 +375,11 @@ pub fn sync_failure_alert(alert: &SyncFailureAlert) -> Result<RenderedEmail, Ren
     .map_err(fail)?;
     Ok(RenderedEmail {
         subject: subject(&format!(
-            "[{}] Sync failed: {} ({})",
-            alert.workspace, alert.integration, alert.error_code
+            "[{}] {}: {} ({})",
+            alert.workspace,
+            alert.failure.headline(),
+            alert.integration,
+            alert.error_code
         )),
         html,
         text,
@@ -734,6 +775,7 @@ mod tests {
     #[test]
     fn sync_failure_alerts_escape_every_value() {
         let email = rendered(sync_failure_alert(&SyncFailureAlert {
+            failure: Failure::SyncFailed,
             workspace: HOSTILE.into(),
             integration: HOSTILE.into(),
             provider: HOSTILE.into(),

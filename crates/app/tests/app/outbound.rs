@@ -451,6 +451,78 @@ async fn an_endpoint_answering_410_is_disabled_and_its_dead_letter_replays_once_
     worker.stop().await;
 }
 
+/// The client app cannot be told its endpoint failed for good (that is the endpoint
+/// failing), so the workspace's dead-letter recipients are: once per dead letter, the
+/// endpoint named by its description and host, never its path (it may hold a token).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outbound_dead_letter_tells_the_dead_letter_recipients() {
+    let env = TestEnv::new().await;
+    let server = receiver(410).await;
+    let worker = env.start_worker(config(&env)).await;
+    let app = worker.app.clone();
+    let workspace = env.workspace("Acme").await;
+    app.put_notification_settings(
+        workspace,
+        junction_app::notifications::settings::NotificationSettingsInput {
+            dead_letter: Some(vec!["oncall@acme.example".into()]),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let endpoint = app
+        .create_webhook_endpoint(
+            workspace,
+            EndpointInput {
+                url: Some(format!("{}/hooks/tok_secret_path", server.uri())),
+                description: Some("Orders app".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+
+    delete_an_integration(&env, &app, workspace).await;
+    let notice = wait_for("the dead letter's notification", TIMEOUT, || async {
+        app.notifications(workspace, None, PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|n| n.kind.as_str() == "dead_letter")
+    })
+    .await;
+    assert_eq!(notice.recipients, ["oncall@acme.example"]);
+    assert_eq!(notice.integration_id, None);
+    assert!(notice.dedupe_key.starts_with("dead_letter:outbound:"), "{notice:?}");
+    assert!(
+        notice
+            .subject
+            .contains("Dead letter: Webhook endpoint Orders app (127.0.0.1) (webhook_endpoint_rejected)"),
+        "{}",
+        notice.subject
+    );
+    let message = notice.details["error_message"].as_str().unwrap();
+    assert!(message.contains("`connection.deleted` event"), "{message}");
+    assert!(message.contains("410 Gone"), "{message}");
+    assert!(!notice.details.to_string().contains("tok_secret_path"));
+    let disabled = app.webhook_endpoint(workspace, endpoint).await.unwrap();
+    assert!(!disabled.enabled);
+    // Once: the dead letter notifies nobody again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let dead_letters = app
+        .notifications(workspace, None, PageRequest::first(10))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|n| n.kind.as_str() == "dead_letter")
+        .count();
+    assert_eq!(dead_letters, 1);
+    worker.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_that_does_not_answer_is_recorded_unreachable_with_its_retry() {
     let env = TestEnv::new().await;
