@@ -126,7 +126,8 @@ pub struct SyncFailureAlert {
 pub struct KpiReportRow {
     pub integration: String,
     pub metric: String,
-    pub value: f64,
+    /// `None`: no data in the week (a gauge or ratio), printed "–".
+    pub value: Option<f64>,
     pub previous: Option<f64>,
 }
 
@@ -499,7 +500,7 @@ pub fn weekly_kpi_report(report: &WeeklyKpiReport) -> Result<RenderedEmail, Rend
             .map(|row| ReportLine {
                 integration: one_line(&row.integration),
                 metric: one_line(&row.metric),
-                value: format_number(row.value),
+                value: row.value.map_or_else(|| "–".into(), format_number),
                 previous: row.previous.map_or_else(|| "–".into(), format_number),
                 change: change(row.value, row.previous),
             })
@@ -617,9 +618,11 @@ pub fn format_number(value: f64) -> String {
 }
 
 /// The week-over-week change, `+12.5%`, or `–` when there is nothing to compare.
-fn change(value: f64, previous: Option<f64>) -> String {
-    match previous {
-        Some(previous) if previous != 0.0 && previous.is_finite() && value.is_finite() => {
+fn change(value: Option<f64>, previous: Option<f64>) -> String {
+    match (value, previous) {
+        (Some(value), Some(previous))
+            if previous != 0.0 && previous.is_finite() && value.is_finite() =>
+        {
             let percent = (value - previous) / previous.abs() * 100.0;
             let sign = if percent > 0.0 { "+" } else { "" };
             format!("{sign}{percent:.1}%")
@@ -811,19 +814,25 @@ mod tests {
                 KpiReportRow {
                     integration: HOSTILE.into(),
                     metric: HOSTILE.into(),
-                    value: 1125.0,
+                    value: Some(1125.0),
                     previous: Some(1000.0),
                 },
                 KpiReportRow {
                     integration: "Stripe".into(),
                     metric: "mrr".into(),
-                    value: 80.0,
+                    value: Some(80.0),
                     previous: Some(100.0),
+                },
+                KpiReportRow {
+                    integration: "Meta".into(),
+                    metric: "ctr".into(),
+                    value: None,
+                    previous: Some(1.5),
                 },
                 KpiReportRow {
                     integration: "GA4".into(),
                     metric: "sessions".into(),
-                    value: 5.0,
+                    value: Some(5.0),
                     previous: None,
                 },
             ],
@@ -844,6 +853,14 @@ mod tests {
             email.text
         );
         assert!(email.text.contains("1,125 (previous week 1,000, +12.5%)"));
+        // No data this week is no value, not 0.
+        assert!(
+            email
+                .text
+                .contains("- Meta / ctr: – (previous week 1.50, –)\n"),
+            "{}",
+            email.text
+        );
         assert!(
             email
                 .text

@@ -91,7 +91,8 @@ pub struct FailureDetails {
 pub struct ReportLine {
     pub integration: String,
     pub metric: String,
-    pub value: f64,
+    /// `None`: a gauge or ratio without data in the week.
+    pub value: Option<f64>,
     pub previous: Option<f64>,
 }
 
@@ -688,7 +689,7 @@ mod tests {
             lines: vec![ReportLine {
                 integration: "Stripe".into(),
                 metric: "charges".into(),
-                value: 12.0,
+                value: Some(12.0),
                 previous: Some(10.0),
             }],
         })
