@@ -454,6 +454,94 @@ async fn actions_that_send_email_skip_suppressed_recipients_and_say_which() {
     assert_eq!(intent["amount"], 1099);
 }
 
+/// SendGrid's `send_mail` with personalizations: each one's `to`, `cc` and `bcc`
+/// lose their suppressed addresses before SendGrid sees the request (its Email
+/// Activity shows no message to them), and a personalization left without a `to`
+/// refuses the whole send, named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sendgrid_personalizations_drop_suppressed_recipients_end_to_end() {
+    let app = TestApp::spawn().await;
+    let catalog = app.catalog().await;
+    let entry = catalog.provider("sendgrid").unwrap();
+    let sendgrid = app.connect_from_catalog(entry).await;
+    let key = entry.connect.credentials["api_key"].as_str().unwrap().to_owned();
+    let base = entry.base_url.clone().unwrap();
+    let messages_to = |address: &str| {
+        let url = format!("{base}v3/messages?limit=100&query=to_email%3D%22{address}%22");
+        let request = app.client.get(url).bearer_auth(&key);
+        async move {
+            let body: Value = request.send().await.unwrap().json().await.unwrap();
+            body["messages"].as_array().unwrap().len()
+        }
+    };
+    let added = app
+        .post("/v1/email-suppressions")
+        .json(&json!({"address": "bounced@acme.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let path = format!("/v1/integrations/{sendgrid}/actions/send_mail");
+
+    let response = app
+        .post(&path)
+        .json(&json!({
+            "subject": "Numbers",
+            "text": "Attached.",
+            "personalizations": [
+                {"to": ["ops@acme.example", "Bounced <BOUNCED@acme.example>"],
+                 "cc": ["bounced@acme.example"]},
+                {"to": ["cfo@acme.example"], "bcc": ["bounced@acme.example", "audit@acme.example"]},
+            ],
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let run: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(
+        run["suppressed_recipients"],
+        json!(["Bounced <BOUNCED@acme.example>", "bounced@acme.example"])
+    );
+    assert_eq!(
+        run["input"]["personalizations"],
+        json!([
+            {"to": ["ops@acme.example"]},
+            {"to": ["cfo@acme.example"], "bcc": ["audit@acme.example"]},
+        ])
+    );
+    // The fake's Email Activity lists each message per `to` recipient.
+    for address in ["ops@acme.example", "cfo@acme.example"] {
+        assert_eq!(messages_to(address).await, 1, "{address}");
+    }
+    assert_eq!(messages_to("bounced@acme.example").await, 0);
+
+    // A personalization whose only `to` is suppressed: nothing goes out.
+    let response = app
+        .post(&path)
+        .json(&json!({
+            "subject": "Numbers",
+            "text": "Again.",
+            "personalizations": [
+                {"to": ["ops@acme.example"]},
+                {"to": ["bounced@acme.example"]},
+            ],
+        }))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 422, "recipients_suppressed").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`personalizations[1].to`"),
+        "{problem}"
+    );
+    assert_eq!(messages_to("ops@acme.example").await, 1, "not sent again");
+}
+
 /// Stripe emails an invoice collected by `send_invoice` to its customer, an address
 /// the input does not hold: the adapter reads it before the run and a suppressed one
 /// refuses the action (Stripe cannot be told to leave it out), nothing done at

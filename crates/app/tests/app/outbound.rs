@@ -104,6 +104,32 @@ fn verify(
     svix::verify(secret, headers, &request.body, now, TOLERANCE)
 }
 
+/// Whether a delivery carries a signature by `secret`, checked as a receiver with
+/// no Junction code would: the `whsec_` secret's base64 part is the HMAC-SHA256 key
+/// of `{webhook-id}.{webhook-timestamp}.{body}`, and `webhook-signature` holds
+/// `v1,{base64 tag}` among its space-separated entries (Standard Webhooks).
+fn signed_by(request: &wiremock::Request, secret: &SecretString) -> bool {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    let key = STANDARD
+        .decode(secret.expose_secret().trim_start_matches("whsec_"))
+        .unwrap();
+    let mut signed = format!(
+        "{}.{}.",
+        header(request, "webhook-id"),
+        header(request, "webhook-timestamp")
+    )
+    .into_bytes();
+    signed.extend_from_slice(&request.body);
+    let tag = ring::hmac::sign(
+        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key),
+        &signed,
+    );
+    let expected = format!("v1,{}", STANDARD.encode(tag.as_ref()));
+    header(request, "webhook-signature")
+        .split(' ')
+        .any(|entry| entry == expected)
+}
+
 fn header<'a>(request: &'a wiremock::Request, name: &str) -> &'a str {
     request.headers[name].to_str().unwrap()
 }
@@ -163,11 +189,13 @@ async fn deliveries_verify_with_standard_webhooks_and_a_rotated_secret_signs_for
     assert_eq!(signature.split(' ').count(), 1);
     assert!(signature.starts_with("v1,"));
     assert_eq!(verify(delivery, &first, clock.now()), Ok(()));
+    assert!(signed_by(delivery, &first), "an independent HMAC-SHA256 agrees");
     let stranger = SecretString::from("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
     assert_eq!(
         verify(delivery, &stranger, clock.now()),
         Err(WebhookError::SignatureMismatch)
     );
+    assert!(!signed_by(delivery, &stranger));
     assert_eq!(body["type"], "connection.deleted");
     assert_eq!(body["workspace_id"], workspace.to_string());
     assert_eq!(body["data"]["integration_id"], deleted.to_string());
@@ -193,6 +221,7 @@ async fn deliveries_verify_with_standard_webhooks_and_a_rotated_secret_signs_for
     assert_eq!(entries.len(), 2, "{entries:?}");
     assert_eq!(verify(overlap, &first, clock.now()), Ok(()));
     assert_eq!(verify(overlap, &second, clock.now()), Ok(()));
+    assert!(signed_by(overlap, &first) && signed_by(overlap, &second));
 
     // A day after the rotation the old secret signs no more.
     clock.advance(chrono::Duration::hours(1) + chrono::Duration::seconds(1));
@@ -205,6 +234,7 @@ async fn deliveries_verify_with_standard_webhooks_and_a_rotated_secret_signs_for
         verify(after, &first, clock.now()),
         Err(WebhookError::SignatureMismatch)
     );
+    assert!(signed_by(after, &second) && !signed_by(after, &first));
 
     // Three events, each delivered once, each attempt recorded with its answer (the
     // record follows the answer: wait for it).
