@@ -21,7 +21,8 @@
 //! - verifies `Stripe-Signature` webhooks and applies `payment_intent.succeeded`,
 //!   `payment_intent.payment_failed`, `charge.refunded`,
 //!   `customer.subscription.created|updated|deleted` and `invoice.paid` as record
-//!   upserts and recomputed daily totals, and, when the integration's
+//!   upserts and recomputed daily totals, `customer.deleted` and `invoice.deleted`
+//!   as deletions of their records, and, when the integration's
 //!   `payment_emails` setting asks for them, payment emails for Junction to send
 //!   (`notices`).
 //!

@@ -66,7 +66,7 @@ pub const CHURNED_SUBSCRIPTIONS: &str = "churned_subscriptions";
 pub use junction_core::spec::CURRENCY_DIMENSION;
 
 /// The webhook events Junction handles.
-pub const WEBHOOK_EVENTS: [&str; 8] = [
+pub const WEBHOOK_EVENTS: [&str; 9] = [
     "payment_intent.succeeded",
     "payment_intent.payment_failed",
     "charge.refunded",
@@ -75,6 +75,7 @@ pub const WEBHOOK_EVENTS: [&str; 8] = [
     "customer.subscription.updated",
     "customer.subscription.deleted",
     "invoice.paid",
+    "invoice.deleted",
 ];
 
 /// The scheme Stripe signs webhooks with: `Stripe-Signature`, five minutes of
