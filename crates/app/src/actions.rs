@@ -765,7 +765,8 @@ mod tests {
             RecipientField::new("email_address", true).when("status", "pending"),
             RecipientField::new("contacts[].email_address", true).when("status", "pending"),
         ];
-        let mut subscribed = json!({"email_address": "bounced@acme.example", "status": "subscribed"});
+        let mut subscribed =
+            json!({"email_address": "bounced@acme.example", "status": "subscribed"});
         assert!(recipients_of(&subscribed, &fields).is_empty());
         assert_eq!(
             drop_recipients(&mut subscribed, &fields, bounced),

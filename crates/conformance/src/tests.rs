@@ -869,8 +869,10 @@ async fn kpi_points_of_declared_metrics_with_their_currency_pass() {
 }
 
 #[tokio::test]
-#[should_panic(expected = "KPI points must name a declared metric, money ones their currency: \
-                           money KPI point `revenue`")]
+#[should_panic(
+    expected = "KPI points must name a declared metric, money ones their currency: \
+                           money KPI point `revenue`"
+)]
 async fn a_money_point_without_its_currency_fails_the_suite() {
     read_points(vec![junction_core::KpiPoint::total("revenue", day(), 12.5)]).await;
 }

@@ -631,7 +631,9 @@ impl RecipientField {
     /// Whether the action mails this field of `object` (the object holding it).
     pub fn mailed_in(&self, object: &serde_json::Map<String, serde_json::Value>) -> bool {
         self.when.as_ref().is_none_or(|condition| {
-            object.get(condition.field).and_then(serde_json::Value::as_str)
+            object
+                .get(condition.field)
+                .and_then(serde_json::Value::as_str)
                 == Some(condition.equals)
         })
     }
@@ -988,7 +990,9 @@ impl ProviderSpec {
 /// alerts read one name across every integration with one kind and unit, so a
 /// second provider's `open_rate` must mean what the first's does. The registry's
 /// tests call it over every spec.
-pub fn shared_metric_problems<'a>(specs: impl IntoIterator<Item = &'a ProviderSpec>) -> Vec<String> {
+pub fn shared_metric_problems<'a>(
+    specs: impl IntoIterator<Item = &'a ProviderSpec>,
+) -> Vec<String> {
     let mut first: std::collections::BTreeMap<&str, (&str, &MetricSpec)> =
         std::collections::BTreeMap::new();
     let mut problems = Vec::new();
@@ -1273,7 +1277,13 @@ mod tests {
                 MetricSpec::sum("opens", Unit::Count, "Opens."),
                 MetricSpec::sum("unique_opens", Unit::Count, "Unique opens."),
                 MetricSpec::sum("delivered", Unit::Count, "Delivered."),
-                MetricSpec::ratio("open_rate", "unique_opens", "delivered", Unit::Percent, "Rate."),
+                MetricSpec::ratio(
+                    "open_rate",
+                    "unique_opens",
+                    "delivered",
+                    Unit::Percent,
+                    "Rate.",
+                ),
                 MetricSpec::gauge("list_size", Unit::Count, "Size."),
             ],
         );

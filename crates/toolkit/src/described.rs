@@ -213,7 +213,10 @@ mod tests {
                 .collect::<Vec<_>>(),
             [(false, false), (false, true), (true, false)]
         );
-        assert_eq!(serde_json::to_value(&streams[2]).unwrap()["webhook_only"], true);
+        assert_eq!(
+            serde_json::to_value(&streams[2]).unwrap()["webhook_only"],
+            true
+        );
 
         let actions = actions(
             r#"[{"name": "send", "description": "Sends.", "input_schema": {"type": "object"}},

@@ -464,7 +464,10 @@ async fn sendgrid_personalizations_drop_suppressed_recipients_end_to_end() {
     let catalog = app.catalog().await;
     let entry = catalog.provider("sendgrid").unwrap();
     let sendgrid = app.connect_from_catalog(entry).await;
-    let key = entry.connect.credentials["api_key"].as_str().unwrap().to_owned();
+    let key = entry.connect.credentials["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let base = entry.base_url.clone().unwrap();
     let messages_to = |address: &str| {
         let url = format!("{base}v3/messages?limit=100&query=to_email%3D%22{address}%22");
@@ -700,9 +703,7 @@ async fn an_opt_in_confirmation_to_a_suppressed_address_is_refused() {
         .unwrap();
     assert_eq!(added.status(), 201);
     // The sandbox's newsletter audience.
-    let upsert = |status: &str, field: &str| {
-        json!({"audience_id": "b1f3a9c2d4", "email_address": "Bounced@Acme.example", field: status})
-    };
+    let upsert = |status: &str, field: &str| json!({"audience_id": "b1f3a9c2d4", "email_address": "Bounced@Acme.example", field: status});
     let path = format!("/v1/integrations/{mailchimp}/actions/upsert_contact");
 
     for field in ["status", "status_if_new"] {

@@ -444,29 +444,24 @@ impl App {
         let now = self.now();
         let queue = Queue::Outbound;
         let result = self
-            .operational_of(
-                job.workspace_id,
-                None,
-                NotificationKind::DeadLetter,
-                |_| {
-                    Ok((
-                        format!("dead_letter:{queue}:{job_id}"),
-                        FailureDetails {
-                            integration: endpoint_name(&endpoint),
-                            provider: "outbound webhooks".to_owned(),
-                            stream: None,
-                            error_code: failure.code.name().to_owned(),
-                            error_message: format!(
-                                "the `{}` event {} was not delivered: {}. Replay the dead letter \
+            .operational_of(job.workspace_id, None, NotificationKind::DeadLetter, |_| {
+                Ok((
+                    format!("dead_letter:{queue}:{job_id}"),
+                    FailureDetails {
+                        integration: endpoint_name(&endpoint),
+                        provider: "outbound webhooks".to_owned(),
+                        stream: None,
+                        error_code: failure.code.name().to_owned(),
+                        error_message: format!(
+                            "the `{}` event {} was not delivered: {}. Replay the dead letter \
                                  (GET /v1/dead-letters?queue=outbound) once the endpoint answers",
-                                event.event_type, event.id, failure.message
-                            ),
-                            failed_at: now,
-                            attempts,
-                        },
-                    ))
-                },
-            )
+                            event.event_type, event.id, failure.message
+                        ),
+                        failed_at: now,
+                        attempts,
+                    },
+                ))
+            })
             .await;
         log_outcome("dead_letter", result);
     }

@@ -566,7 +566,10 @@ async fn the_report_reads_gauges_per_currency_and_ratios_in_the_workspaces_weeks
         .iter()
         .find(|line| line["metric"] == "mrr (EUR)")
         .unwrap();
-    assert_eq!((&eur["value"], &eur["previous"]), (&Value::Null, &json!(500.0)));
+    assert_eq!(
+        (&eur["value"], &eur["previous"]),
+        (&Value::Null, &json!(500.0))
+    );
 }
 
 fn failure(message: &str) -> JobFailure {

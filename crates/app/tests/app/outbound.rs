@@ -189,7 +189,10 @@ async fn deliveries_verify_with_standard_webhooks_and_a_rotated_secret_signs_for
     assert_eq!(signature.split(' ').count(), 1);
     assert!(signature.starts_with("v1,"));
     assert_eq!(verify(delivery, &first, clock.now()), Ok(()));
-    assert!(signed_by(delivery, &first), "an independent HMAC-SHA256 agrees");
+    assert!(
+        signed_by(delivery, &first),
+        "an independent HMAC-SHA256 agrees"
+    );
     let stranger = SecretString::from("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
     assert_eq!(
         verify(delivery, &stranger, clock.now()),
@@ -525,11 +528,14 @@ async fn an_outbound_dead_letter_tells_the_dead_letter_recipients() {
     .await;
     assert_eq!(notice.recipients, ["oncall@acme.example"]);
     assert_eq!(notice.integration_id, None);
-    assert!(notice.dedupe_key.starts_with("dead_letter:outbound:"), "{notice:?}");
     assert!(
-        notice
-            .subject
-            .contains("Dead letter: Webhook endpoint Orders app (127.0.0.1) (webhook_endpoint_rejected)"),
+        notice.dedupe_key.starts_with("dead_letter:outbound:"),
+        "{notice:?}"
+    );
+    assert!(
+        notice.subject.contains(
+            "Dead letter: Webhook endpoint Orders app (127.0.0.1) (webhook_endpoint_rejected)"
+        ),
         "{}",
         notice.subject
     );

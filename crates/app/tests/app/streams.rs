@@ -299,7 +299,10 @@ async fn a_webhook_only_stream_keeps_what_webhooks_wrote_through_its_syncs() {
     let messages = by_name(app.streams(workspace, integration).await.unwrap())
         .remove("messages")
         .unwrap();
-    assert_eq!((messages.webhook_only, messages.full_refresh), (true, false));
+    assert_eq!(
+        (messages.webhook_only, messages.full_refresh),
+        (true, false)
+    );
 
     let delivered = serde_json::json!({
         "email": "reader@acme.example",
@@ -325,7 +328,12 @@ async fn a_webhook_only_stream_keeps_what_webhooks_wrote_through_its_syncs() {
 
     for _ in 0..2 {
         let started = app
-            .start_sync(workspace, integration, Some("messages"), SyncTrigger::Manual)
+            .start_sync(
+                workspace,
+                integration,
+                Some("messages"),
+                SyncTrigger::Manual,
+            )
             .await
             .unwrap();
         let run = run_ended(&env, workspace, integration, started.run.id).await;
