@@ -19,15 +19,24 @@
 //! a queued one (the list may grow meanwhile); the run says which
 //! (`suppressed_recipients`). When a field the email needs (its `to`) is left
 //! without an address, the action is refused (`recipients_suppressed`; a queued run
-//! ends `failed` with that code) and nothing is sent.
+//! ends `failed` with that code) and nothing is sent. Addresses the provider itself
+//! emails though the input names none (the spec's `provider_recipients`: Stripe
+//! emails an invoice to its customer) are read by the adapter before the run (before
+//! each attempt of a queued one) and screened too; as nothing can leave them out, a
+//! suppressed one refuses the run alike. A field the action mails only
+//! under a condition (`when`: Mailchimp's `email_address` of a contact made
+//! `pending`, who gets an opt-in confirmation) is screened only when it holds.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use junction_core::{ErrorCode, HasErrorCode, WorkspaceId, spec::RecipientField};
+use junction_core::{
+    ErrorCode, HasErrorCode, WorkspaceId,
+    spec::{ActionSpec, RecipientField},
+};
 use junction_jobs::{ActionJob, Job, JobFailure, outbox};
 use junction_store::{
-    models::{ActionMode, ActionRun, ActionStatus, LogLevel, Operation},
+    models::{ActionMode, ActionRun, ActionStatus, Integration, LogLevel, Operation},
     repo::{self, action_runs::NewActionRun, logs::NewLog},
 };
 use serde_json::json;
@@ -35,6 +44,7 @@ use uuid::Uuid;
 
 use crate::{
     App, Error, Listed, PageRequest, Result,
+    connections::CallError,
     failures::{call_failure, store_failure},
     integrations::log,
     listed,
@@ -91,14 +101,22 @@ impl App {
         })?;
         spec.validate_input(&input).map_err(Error::validation)?;
         crate::integrations::ensure_active(&integration)?;
+        let queued = spec.long_running || queue;
+        // A queued run reads whom the provider mails before each attempt, not here:
+        // the request does not wait on the provider.
+        let mailed = if queued {
+            Vec::new()
+        } else {
+            self.provider_recipients(workspace_id, &integration, &spec, &input)
+                .await?
+        };
         let (input, suppressed) = self
-            .screen_recipients(workspace_id, &spec.email_recipients, input)
+            .screen_recipients(workspace_id, &spec, input, &mailed)
             .await?;
 
         let run_id = Uuid::new_v4();
         let key =
             provider_idempotency_key(workspace_id, integration_id, action, client_key, run_id);
-        let queued = spec.long_running || queue;
         let mut tx = self.begin(workspace_id).await?;
         let new_run = NewActionRun {
             id: run_id,
@@ -185,20 +203,56 @@ impl App {
         }
     }
 
+    /// The addresses the provider itself emails when `spec` runs with `input`, which
+    /// the input does not name (Stripe's invoices, to their customer): read by the
+    /// adapter for an action whose spec says whom it mails, else none.
+    async fn provider_recipients(
+        &self,
+        workspace_id: WorkspaceId,
+        integration: &Integration,
+        spec: &ActionSpec,
+        input: &serde_json::Value,
+    ) -> Result<Vec<String>, CallError> {
+        if spec.provider_recipients.is_none() {
+            return Ok(Vec::new());
+        }
+        let adapter = self.connections.adapter(&integration.provider)?;
+        let ctx = self.context(&integration.provider);
+        let action = spec.name;
+        self.connections
+            .call(workspace_id, integration, |connection| {
+                let (adapter, ctx, input) = (adapter.clone(), ctx.clone(), input.clone());
+                async move {
+                    adapter
+                        .provider_recipients(&ctx, &connection, action, &input)
+                        .await
+                }
+            })
+            .await
+    }
+
     /// Drops the workspace's suppressed addresses from the recipient fields of an
     /// action's input (see the module docs): the input to run and the addresses
-    /// dropped, as the client wrote them.
+    /// dropped, as the client wrote them. `mailed` are the addresses the provider
+    /// itself emails ([`Self::provider_recipients`]): as nothing can leave them out,
+    /// a suppressed one refuses the action.
     async fn screen_recipients(
         &self,
         workspace_id: WorkspaceId,
-        fields: &[RecipientField],
+        spec: &ActionSpec,
         mut input: serde_json::Value,
+        mailed: &[String],
     ) -> Result<(serde_json::Value, Vec<String>)> {
+        let fields = &spec.email_recipients;
         let written = recipients_of(&input, fields);
-        if written.is_empty() {
+        if written.is_empty() && mailed.is_empty() {
             return Ok((input, Vec::new()));
         }
-        let bare: Vec<String> = written.iter().map(|r| bare_address(r)).collect();
+        let bare: Vec<String> = written
+            .iter()
+            .chain(mailed)
+            .map(|r| bare_address(r))
+            .collect();
         let mut tx = self.begin(workspace_id).await?;
         let suppressed: BTreeSet<String> =
             repo::email_suppressions::suppressed_among(tx.conn(), &bare)
@@ -212,19 +266,34 @@ impl App {
         let screened = drop_recipients(&mut input, fields, |recipient| {
             suppressed.contains(&bare_address(recipient))
         });
+        let mut refused = Vec::new();
         if !screened.emptied.is_empty() {
+            refused.push(format!(
+                "every address of {}",
+                screened
+                    .emptied
+                    .iter()
+                    .map(|field| format!("`{field}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if let Some(who) = spec.provider_recipients
+            && mailed
+                .iter()
+                .any(|address| suppressed.contains(&bare_address(address)))
+        {
+            refused.push(format!("the address the provider emails ({who})"));
+        }
+        if !refused.is_empty() {
             return Err(Error::new(
                 ErrorCode::RecipientsSuppressed,
                 format!(
-                    "every address of {} is on the workspace's suppression list (it bounced, \
-                     complained or was added by hand); nothing was sent. Take an address off \
-                     the list (DELETE /v1/email-suppressions/{{address}}) to mail it again",
-                    screened
-                        .emptied
-                        .iter()
-                        .map(|field| format!("`{field}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    "{} {} on the workspace's suppression list (it bounced, complained or was \
+                     added by hand); nothing was sent. Take an address off the list \
+                     (DELETE /v1/email-suppressions/{{address}}) to mail it again",
+                    refused.join(" and "),
+                    if refused.len() > 1 { "are" } else { "is" },
                 ),
             ));
         }
@@ -283,14 +352,20 @@ impl App {
             .connections
             .adapter(&integration.provider)
             .map_err(|e| crate::failures::connect_failure(&e))?;
+        let Some(spec) = adapter.spec().action(&job.action) else {
+            return Err(JobFailure::permanent(
+                ErrorCode::UnknownAction,
+                format!("{} has no action `{}`", adapter.spec().name, job.action),
+            ));
+        };
         // The list may have grown since the request (a retry hours later, a replayed
-        // dead letter): screened again before every attempt.
-        let fields = adapter
-            .spec()
-            .action(&job.action)
-            .map(|spec| spec.email_recipients.clone())
-            .unwrap_or_default();
-        let input = self.screen_queued(job, &run, &fields).await?;
+        // dead letter), and whom the provider mails may have changed: screened again
+        // before every attempt.
+        let mailed = self
+            .provider_recipients(job.workspace_id, &integration, spec, &job.input)
+            .await
+            .map_err(|e| call_failure(&e, self.now()))?;
+        let input = self.screen_queued(job, &run, spec, &mailed).await?;
         let ctx = self.context(&integration.provider);
         let done = self
             .connections
@@ -351,10 +426,11 @@ impl App {
         &self,
         job: &ActionJob,
         run: &ActionRun,
-        fields: &[RecipientField],
+        spec: &ActionSpec,
+        mailed: &[String],
     ) -> Result<serde_json::Value, JobFailure> {
         let (input, dropped) = self
-            .screen_recipients(job.workspace_id, fields, job.input.clone())
+            .screen_recipients(job.workspace_id, spec, job.input.clone(), mailed)
             .await
             .map_err(|error| match error.code {
                 ErrorCode::RecipientsSuppressed => JobFailure::abandon(error.code, error.detail),
@@ -481,6 +557,7 @@ fn recipients_of(input: &serde_json::Value, fields: &[RecipientField]) -> Vec<St
             &steps(field.path),
             "",
             &mut |object, name, _| match object.get(name) {
+                _ if !field.mailed_in(object) => {}
                 Some(serde_json::Value::String(one)) => found.push(one.clone()),
                 Some(serde_json::Value::Array(many)) => found.extend(
                     many.iter()
@@ -514,6 +591,9 @@ fn drop_recipients(
     let mut screened = Screened::default();
     for field in fields {
         each_slot(input, &steps(field.path), "", &mut |object, name, at| {
+            if !field.mailed_in(object) {
+                return;
+            }
             let mut dropped = Vec::new();
             let emptied = match object.get_mut(name) {
                 Some(serde_json::Value::String(one)) if suppressed(one) => {
@@ -606,22 +686,10 @@ mod tests {
 
     fn resend_fields() -> Vec<RecipientField> {
         vec![
-            RecipientField {
-                path: "to",
-                required: true,
-            },
-            RecipientField {
-                path: "cc",
-                required: false,
-            },
-            RecipientField {
-                path: "emails[].to",
-                required: true,
-            },
-            RecipientField {
-                path: "emails[].bcc",
-                required: false,
-            },
+            RecipientField::new("to", true),
+            RecipientField::new("cc", false),
+            RecipientField::new("emails[].to", true),
+            RecipientField::new("emails[].bcc", false),
         ]
     }
 
@@ -688,6 +756,36 @@ mod tests {
             Screened::default()
         );
         assert_eq!(clean, untouched);
+    }
+
+    #[test]
+    fn a_conditional_recipient_is_screened_only_when_its_email_goes_out() {
+        // Mailchimp mails an opt-in confirmation to a `pending` contact only.
+        let fields = [
+            RecipientField::new("email_address", true).when("status", "pending"),
+            RecipientField::new("contacts[].email_address", true).when("status", "pending"),
+        ];
+        let mut subscribed =
+            json!({"email_address": "bounced@acme.example", "status": "subscribed"});
+        assert!(recipients_of(&subscribed, &fields).is_empty());
+        assert_eq!(
+            drop_recipients(&mut subscribed, &fields, bounced),
+            Screened::default()
+        );
+        assert_eq!(subscribed["email_address"], "bounced@acme.example");
+
+        let mut pending = json!({"email_address": "bounced@acme.example", "status": "pending"});
+        assert_eq!(recipients_of(&pending, &fields), ["bounced@acme.example"]);
+        let screened = drop_recipients(&mut pending, &fields, bounced);
+        assert_eq!(screened.emptied, ["email_address"]);
+
+        let mut bulk = json!({"contacts": [
+            {"email_address": "bounced@acme.example"},
+            {"email_address": "bounced@acme.example", "status": "pending"},
+        ]});
+        let screened = drop_recipients(&mut bulk, &fields, bounced);
+        assert_eq!(screened.emptied, ["contacts[1].email_address"]);
+        assert_eq!(bulk["contacts"][0]["email_address"], "bounced@acme.example");
     }
 
     #[test]

@@ -786,6 +786,7 @@ mod tests {
             input_schema: schema,
             long_running: false,
             email_recipients: Vec::new(),
+            provider_recipients: None,
         }
     }
 

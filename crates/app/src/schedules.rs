@@ -202,6 +202,7 @@ mod tests {
             description: "",
             primary_key: vec!["id"],
             cursor_field: None,
+            webhook_only: false,
             default_schedule: StdDuration::from_secs(hours * 3600),
             metrics: Vec::new(),
         }

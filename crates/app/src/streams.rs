@@ -33,6 +33,9 @@ pub struct StreamStatus {
     /// Read whole on every sync (the stream has no cursor field); a record missing
     /// from a whole read is marked deleted.
     pub full_refresh: bool,
+    /// Fed by the provider's webhooks only: a sync reads nothing and deletes
+    /// nothing here.
+    pub webhook_only: bool,
     pub enabled: bool,
     /// How often the stream syncs: its own schedule, or the provider's default.
     pub schedule_seconds: i32,
@@ -217,7 +220,8 @@ fn status(
     StreamStatus {
         name: stream.name,
         description: stream.description,
-        full_refresh: stream.cursor_field.is_none(),
+        full_refresh: stream.full_refresh(),
+        webhook_only: stream.webhook_only,
         enabled,
         schedule_seconds: schedule_seconds(stream, state),
         default_schedule_seconds: default_schedule_seconds(stream),

@@ -536,7 +536,7 @@ impl App {
                     &SyncPage {
                         run_id: run.id,
                         pass: &pass,
-                        full_refresh: stream.cursor_field.is_none(),
+                        full_refresh: stream.full_refresh(),
                         now: self.now(),
                         default_schedule_seconds: default_schedule_seconds(stream),
                     },

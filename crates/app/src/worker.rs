@@ -418,9 +418,15 @@ impl JobHandler for Handler {
                     )
                     .await
             }
-            // The client app's endpoint is down: the dead letter (listed, replayable)
-            // and the delivery's status say so; no email.
-            Job::Outbound(job) => self.app.record_outbound_dead(job, failure).await,
+            // The client app's endpoint is down, so it cannot be told: the dead letter
+            // (listed, replayable), the delivery's status and an email to the
+            // workspace's dead-letter recipients say so.
+            Job::Outbound(job) => {
+                self.app.record_outbound_dead(job, failure).await;
+                self.app
+                    .notify_outbound_dead(job, &envelope.job_id, failure, envelope.attempt)
+                    .await;
+            }
         }
     }
 }

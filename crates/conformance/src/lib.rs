@@ -5,7 +5,8 @@
 //!   against a fixed token table, faults armed one request at a time).
 //! - [`Suite`] is the conformance suite: the checks every adapter must pass against
 //!   its fake — a consistent spec, a working health check, every stream read to the
-//!   end with unique non-empty record ids, the same data on a second full read, and
+//!   end with unique non-empty record ids and KPI points of declared metrics (money
+//!   ones with their currency), the same data on a second full read, and
 //!   each injected fault classified the way the worker's retry policy needs.
 //! - [`Description`] adds the table-driven checks generated from the provider's
 //!   toolkit description (`HttpApi`, `Paging`s, the spec's webhook scheme), given to
@@ -401,6 +402,14 @@ impl Suite {
             for point in &page.kpis {
                 if !point.value.is_finite() {
                     self.fail("KPI values must be finite", &point.metric);
+                }
+                // A metric nothing declares cannot be aggregated; a money point
+                // without its currency would be added across currencies.
+                if let Some(problem) = self.adapter.spec().point_problem(point) {
+                    self.fail(
+                        "KPI points must name a declared metric, money ones their currency",
+                        problem,
+                    );
                 }
             }
             if !page.has_more {

@@ -123,6 +123,7 @@ fn spec(scheme: Option<WebhookScheme>) -> ProviderSpec {
             description: "Items",
             primary_key: vec!["id"],
             cursor_field: None,
+            webhook_only: false,
             default_schedule: Duration::from_secs(3600),
             metrics: vec![],
         }],
@@ -768,4 +769,116 @@ async fn an_invalid_description_fails_before_anything_is_sent() {
         "HttpApi::validate",
         "lacks {key}",
     );
+}
+
+/// An adapter that calls no provider: `check` accepts the fake's key, and its one
+/// stream reads one page holding `points`.
+struct PointsAdapter {
+    spec: ProviderSpec,
+    points: Vec<junction_core::KpiPoint>,
+}
+
+#[async_trait::async_trait]
+impl junction_core::Adapter for PointsAdapter {
+    fn spec(&self) -> &ProviderSpec {
+        &self.spec
+    }
+
+    async fn check(
+        &self,
+        _ctx: &junction_core::Context,
+        conn: &Connection,
+    ) -> Result<junction_core::Health, junction_core::AdapterError> {
+        use secrecy::ExposeSecret;
+        match conn.secrets.get("api_key") {
+            Some(key) if key.expose_secret() == KEY => Ok(junction_core::Health {
+                account: None,
+                details: Value::Null,
+            }),
+            _ => Err(junction_core::AdapterError::Unauthorized {
+                refreshable: false,
+                message: "bad key".into(),
+            }),
+        }
+    }
+
+    async fn proxy_target(
+        &self,
+        ctx: &junction_core::Context,
+        conn: &Connection,
+    ) -> Result<junction_core::ProxyTarget, junction_core::AdapterError> {
+        Ok(junction_core::ProxyTarget::bearer(
+            ctx.url("https://example.test", "")?,
+            conn.secret("api_key")?,
+        ))
+    }
+
+    async fn read(
+        &self,
+        _ctx: &junction_core::Context,
+        _conn: &Connection,
+        _request: &junction_core::ReadRequest,
+    ) -> Result<junction_core::Page, junction_core::AdapterError> {
+        Ok(junction_core::Page {
+            records: Vec::new(),
+            kpis: self.points.clone(),
+            next_cursor: None,
+            has_more: false,
+        })
+    }
+}
+
+/// Runs the suite on an adapter whose `items` stream declares `revenue` (money)
+/// and reads `points`.
+async fn read_points(points: Vec<junction_core::KpiPoint>) {
+    use junction_core::spec::{MetricSpec, Unit};
+    let mut spec = spec(None);
+    spec.streams[0].metrics = vec![MetricSpec::sum("revenue", Unit::Money, "Sales.")];
+    let adapter = Arc::new(PointsAdapter { spec, points });
+    let mut rejected = connection();
+    rejected.secrets = [("api_key".to_owned(), SecretString::from("sk_wrong"))]
+        .into_iter()
+        .collect();
+    let suite = crate::Suite::new(adapter, connection(), rejected, false);
+    // Reading passes or panics before the fault checks, which this adapter (it
+    // calls nothing) cannot pass: they end the run here.
+    let server = server().await;
+    let ran = tokio::spawn(async move { suite.run(&server).await }).await;
+    if let Err(panic) = ran {
+        let message = panic
+            .into_panic()
+            .downcast::<String>()
+            .map(|m| *m)
+            .unwrap_or_default();
+        if !message.contains("fault") {
+            panic!("{message}");
+        }
+    }
+}
+
+fn day() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn kpi_points_of_declared_metrics_with_their_currency_pass() {
+    read_points(vec![
+        junction_core::KpiPoint::total("revenue", day(), 12.5).with_dimension("currency", "EUR"),
+    ])
+    .await;
+}
+
+#[tokio::test]
+#[should_panic(
+    expected = "KPI points must name a declared metric, money ones their currency: \
+                           money KPI point `revenue`"
+)]
+async fn a_money_point_without_its_currency_fails_the_suite() {
+    read_points(vec![junction_core::KpiPoint::total("revenue", day(), 12.5)]).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "KPI point `refunds` names no metric example declares")]
+async fn a_point_of_an_undeclared_metric_fails_the_suite() {
+    read_points(vec![junction_core::KpiPoint::total("refunds", day(), 1.0)]).await;
 }

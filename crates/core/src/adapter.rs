@@ -432,6 +432,22 @@ pub trait Adapter: Send + Sync {
         Err(AdapterError::unknown_action(self.spec().name, action))
     }
 
+    /// The addresses the provider itself will email when `action` runs with `input`
+    /// that the input does not name (Stripe's `send_invoice` mails the invoice's
+    /// customer), read from the provider. Called before each run of an action whose
+    /// spec says whom it mails ([`crate::spec::ActionSpec::provider_recipients`]), so
+    /// that the suppression list screens them; empty when this run mails nobody.
+    async fn provider_recipients(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        action: &str,
+        input: &serde_json::Value,
+    ) -> Result<Vec<String>, AdapterError> {
+        let _ = (ctx, conn, action, input);
+        Ok(Vec::new())
+    }
+
     /// Verifies an inbound webhook's signature with the connection's webhook secret and
     /// parses it into events. Nothing may be parsed before the signature holds.
     fn verify_webhook(

@@ -359,11 +359,24 @@ pub struct StreamSpec {
     pub primary_key: Vec<&'static str>,
     /// The field incremental reads resume from, if the stream is incremental.
     pub cursor_field: Option<&'static str>,
+    /// Fed by the provider's webhooks only: a sync reads nothing here (SendGrid's
+    /// `messages`, which SendGrid lists only with a paid add-on), so its records
+    /// are never compared with a sync's read — an empty read is no deletion.
+    pub webhook_only: bool,
     /// How often the scheduler syncs this stream by default.
     #[serde(with = "duration_secs")]
     pub default_schedule: Duration,
     /// The KPI metrics this stream produces.
     pub metrics: Vec<MetricSpec>,
+}
+
+impl StreamSpec {
+    /// Whether a sync reads the stream whole and marks the records its read no
+    /// longer lists deleted: a stream without a cursor that a sync does read. A
+    /// stream fed by webhooks only is never compared (its sync reads nothing).
+    pub fn full_refresh(&self) -> bool {
+        self.cursor_field.is_none() && !self.webhook_only
+    }
 }
 
 /// How a metric's daily values combine into a longer bucket (a week, a month) and
@@ -560,6 +573,14 @@ pub struct ActionSpec {
     /// Stripe's `receipt_email`): Junction drops the workspace's suppressed addresses
     /// from them before the action runs. Empty for actions that send no email.
     pub email_recipients: Vec<RecipientField>,
+    /// Whom the provider itself emails when the action runs, when the input does
+    /// not name them, in words (Stripe's `send_invoice`: "the invoice's customer").
+    /// The adapter reads their addresses from the provider before each run
+    /// ([`crate::Adapter::provider_recipients`]) and a suppressed one refuses the
+    /// run: the provider cannot be told to leave it out. `None`: the input names
+    /// every recipient.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_recipients: Option<&'static str>,
 }
 
 /// An input field of an action that names email recipients.
@@ -574,6 +595,48 @@ pub struct RecipientField {
     /// required field holds only suppressed addresses is refused, not sent.
     #[serde(default)]
     pub required: bool,
+    /// Only when this holds does the action email the field's addresses (Mailchimp's
+    /// `upsert_contact` sends an opt-in confirmation only to a `pending` contact);
+    /// `None`: always.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<RecipientCondition>,
+}
+
+/// When a recipient field is mailed: a field of the same object (the input, or the
+/// list element holding the recipient field) has this value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RecipientCondition {
+    /// The field's name, beside the recipient field.
+    pub field: &'static str,
+    /// The string value that makes the action send its email.
+    pub equals: &'static str,
+}
+
+impl RecipientField {
+    /// A field the action always mails.
+    pub const fn new(path: &'static str, required: bool) -> Self {
+        Self {
+            path,
+            required,
+            when: None,
+        }
+    }
+
+    /// The field, mailed only when `field` (beside it) is `equals`.
+    pub const fn when(mut self, field: &'static str, equals: &'static str) -> Self {
+        self.when = Some(RecipientCondition { field, equals });
+        self
+    }
+
+    /// Whether the action mails this field of `object` (the object holding it).
+    pub fn mailed_in(&self, object: &serde_json::Map<String, serde_json::Value>) -> bool {
+        self.when.as_ref().is_none_or(|condition| {
+            object
+                .get(condition.field)
+                .and_then(serde_json::Value::as_str)
+                == Some(condition.equals)
+        })
+    }
 }
 
 impl ActionSpec {
@@ -750,15 +813,18 @@ impl ProviderSpec {
     }
 
     /// What is wrong with the spec's metrics, one line each: a name given twice, a
-    /// ratio whose component is not a sum metric of this provider, a family member
-    /// whose unit or kind differs from its family's. Each provider's tests and the
-    /// registry's call it.
+    /// metric without a description, a ratio whose component is not a sum metric of
+    /// this provider, a family member whose unit or kind differs from its family's.
+    /// Each provider's tests and the registry's call it.
     pub fn metric_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
         for metric in self.metrics() {
             if !seen.insert(metric.name) {
                 problems.push(format!("metric `{}` is declared twice", metric.name));
+            }
+            if metric.description.trim().is_empty() {
+                problems.push(format!("metric `{}` has no description", metric.name));
             }
             if let MetricKind::Ratio {
                 numerator,
@@ -790,6 +856,59 @@ impl ProviderSpec {
             }
         }
         problems
+    }
+
+    /// What is wrong with the spec's streams and actions, one line each: a stream or
+    /// action without a description, a webhook-only stream with a cursor (a sync
+    /// reads nothing to resume from) or on a provider without webhooks (nothing
+    /// would ever feed it). The registry's tests call it.
+    pub fn stream_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for stream in &self.streams {
+            if stream.description.trim().is_empty() {
+                problems.push(format!("stream `{}` has no description", stream.name));
+            }
+            if stream.webhook_only && stream.cursor_field.is_some() {
+                problems.push(format!(
+                    "webhook-only stream `{}` has a cursor field",
+                    stream.name
+                ));
+            }
+            if stream.webhook_only && self.webhook.is_none() {
+                problems.push(format!(
+                    "stream `{}` is fed by webhooks only, but {} receives none",
+                    stream.name, self.id
+                ));
+            }
+        }
+        for action in &self.actions {
+            if action.description.trim().is_empty() {
+                problems.push(format!("action `{}` has no description", action.name));
+            }
+        }
+        problems
+    }
+
+    /// What is wrong with a KPI point a read of this provider produced: a metric the
+    /// spec does not declare (nothing would know how to aggregate it), or a money
+    /// point without its ISO 4217 [`CURRENCY_DIMENSION`] (it would be added across
+    /// currencies). The conformance suite checks every point it reads.
+    pub fn point_problem(&self, point: &crate::KpiPoint) -> Option<String> {
+        let Some(metric) = self.metric(&point.metric) else {
+            return Some(format!(
+                "KPI point `{}` names no metric {} declares",
+                point.metric, self.id
+            ));
+        };
+        let currency = point.dimensions.get(CURRENCY_DIMENSION);
+        let iso = |code: &String| code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase());
+        (metric.unit == Unit::Money && !currency.is_some_and(iso)).then(|| {
+            format!(
+                "money KPI point `{}` on {} has no ISO 4217 `{CURRENCY_DIMENSION}` dimension \
+                 (it has {currency:?})",
+                point.metric, point.date
+            )
+        })
     }
 
     /// Every field a connection can carry: credential fields, then config fields.
@@ -864,6 +983,38 @@ impl ProviderSpec {
             Err(errors)
         }
     }
+}
+
+/// What is wrong across providers, one line each: a metric name several providers
+/// declare with another kind (components included) or unit. `/v1/kpis?metric=` and
+/// alerts read one name across every integration with one kind and unit, so a
+/// second provider's `open_rate` must mean what the first's does. The registry's
+/// tests call it over every spec.
+pub fn shared_metric_problems<'a>(
+    specs: impl IntoIterator<Item = &'a ProviderSpec>,
+) -> Vec<String> {
+    let mut first: std::collections::BTreeMap<&str, (&str, &MetricSpec)> =
+        std::collections::BTreeMap::new();
+    let mut problems = Vec::new();
+    for spec in specs {
+        for metric in spec.metrics() {
+            match first.get(metric.name) {
+                None => {
+                    first.insert(metric.name, (spec.id, metric));
+                }
+                Some((provider, earlier))
+                    if earlier.kind != metric.kind || earlier.unit != metric.unit =>
+                {
+                    problems.push(format!(
+                        "metric `{}` of {} differs in kind or unit from {provider}'s",
+                        metric.name, spec.id
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    problems
 }
 
 #[cfg(test)]
@@ -1000,6 +1151,7 @@ mod tests {
             }),
             long_running: false,
             email_recipients: Vec::new(),
+            provider_recipients: None,
         }
     }
 
@@ -1051,5 +1203,146 @@ mod tests {
         assert!(both[0].message.contains("more than one"));
         let not_object = action.validate_input(&json!([1])).unwrap_err();
         assert_eq!(not_object[0].field, "input");
+    }
+
+    /// A spec with one stream holding `metrics`.
+    fn with_metrics(id: &'static str, metrics: Vec<MetricSpec>) -> ProviderSpec {
+        ProviderSpec {
+            id,
+            streams: vec![StreamSpec {
+                name: "items",
+                description: "Items.",
+                primary_key: vec!["id"],
+                cursor_field: Some("updated_at"),
+                webhook_only: false,
+                default_schedule: Duration::from_secs(3600),
+                metrics,
+            }],
+            ..spec()
+        }
+    }
+
+    #[test]
+    fn a_sound_spec_has_no_problem() {
+        let sound = with_metrics(
+            "shop",
+            vec![
+                MetricSpec::sum("revenue", Unit::Money, "Sales.").in_family(MetricFamily::Revenue),
+                MetricSpec::sum("orders", Unit::Count, "Orders."),
+                MetricSpec::ratio("aov", "revenue", "orders", Unit::Money, "Per order."),
+            ],
+        );
+        assert_eq!(sound.metric_problems(), Vec::<String>::new());
+        assert_eq!(sound.stream_problems(), Vec::<String>::new());
+        assert_eq!(
+            shared_metric_problems([&sound, &sound]),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_metric_without_a_description_is_a_problem() {
+        let spec = with_metrics("shop", vec![MetricSpec::sum("orders", Unit::Count, " ")]);
+        assert_eq!(
+            spec.metric_problems(),
+            ["metric `orders` has no description"]
+        );
+    }
+
+    #[test]
+    fn streams_and_actions_without_descriptions_and_unfed_webhook_streams_are_problems() {
+        let mut spec = with_metrics("shop", vec![]);
+        spec.streams[0].description = "";
+        spec.streams[0].webhook_only = true;
+        spec.actions.push(ActionSpec {
+            description: "",
+            ..refund_action()
+        });
+        assert_eq!(
+            spec.stream_problems(),
+            [
+                "stream `items` has no description",
+                "webhook-only stream `items` has a cursor field",
+                "stream `items` is fed by webhooks only, but shop receives none",
+                "action `refund` has no description",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_metric_name_means_one_thing_across_providers() {
+        let first = with_metrics(
+            "mail_a",
+            vec![
+                MetricSpec::sum("opens", Unit::Count, "Opens."),
+                MetricSpec::sum("unique_opens", Unit::Count, "Unique opens."),
+                MetricSpec::sum("delivered", Unit::Count, "Delivered."),
+                MetricSpec::ratio(
+                    "open_rate",
+                    "unique_opens",
+                    "delivered",
+                    Unit::Percent,
+                    "Rate.",
+                ),
+                MetricSpec::gauge("list_size", Unit::Count, "Size."),
+            ],
+        );
+        let second = with_metrics(
+            "mail_b",
+            vec![
+                MetricSpec::sum("opens", Unit::Count, "Opens."),
+                MetricSpec::sum("delivered", Unit::Count, "Delivered."),
+                // Another quotient under the same name, and a level read as a sum.
+                MetricSpec::ratio("open_rate", "opens", "delivered", Unit::Percent, "Rate."),
+                MetricSpec::sum("list_size", Unit::Count, "Size."),
+            ],
+        );
+        let third = with_metrics(
+            "mail_c",
+            vec![MetricSpec::sum("delivered", Unit::Ratio, "Delivered.")],
+        );
+        assert_eq!(
+            shared_metric_problems([&first, &second, &third]),
+            [
+                "metric `open_rate` of mail_b differs in kind or unit from mail_a's",
+                "metric `list_size` of mail_b differs in kind or unit from mail_a's",
+                "metric `delivered` of mail_c differs in kind or unit from mail_a's",
+            ]
+        );
+    }
+
+    #[test]
+    fn kpi_points_must_name_a_declared_metric_and_money_its_currency() {
+        let spec = with_metrics(
+            "shop",
+            vec![
+                MetricSpec::sum("revenue", Unit::Money, "Sales."),
+                MetricSpec::sum("orders", Unit::Count, "Orders."),
+            ],
+        );
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let revenue = crate::KpiPoint::total("revenue", day, 12.5);
+        assert_eq!(
+            spec.point_problem(&revenue.clone().with_dimension("currency", "USD")),
+            None
+        );
+        assert_eq!(
+            spec.point_problem(&crate::KpiPoint::total("orders", day, 3.0)),
+            None
+        );
+        assert!(
+            spec.point_problem(&revenue)
+                .is_some_and(|p| p.contains("no ISO 4217 `currency`")),
+            "without a currency"
+        );
+        assert!(
+            spec.point_problem(&revenue.with_dimension("currency", "usd"))
+                .is_some(),
+            "a currency in lower case"
+        );
+        assert_eq!(
+            spec.point_problem(&crate::KpiPoint::total("refunds", day, 1.0)),
+            Some("KPI point `refunds` names no metric shop declares".to_owned())
+        );
     }
 }

@@ -158,9 +158,18 @@ mod tests {
             names.dedup();
             assert_eq!(before, names.len(), "{} has duplicate field names", spec.id);
             // Every metric declares its kind and unit soundly: ratios over sum
-            // metrics of the same provider, family members of the family's unit.
+            // metrics of the same provider, family members of the family's unit,
+            // a description each; streams and actions are described, and a
+            // webhook-only stream has webhooks to feed it.
             assert_eq!(spec.metric_problems(), Vec::<String>::new(), "{}", spec.id);
+            assert_eq!(spec.stream_problems(), Vec::<String>::new(), "{}", spec.id);
         }
+        // A metric name means one thing whatever the provider: `/v1/kpis?metric=`
+        // reads it across integrations with one kind and unit.
+        assert_eq!(
+            junction_core::spec::shared_metric_problems(registry.specs()),
+            Vec::<String>::new()
+        );
         // Every canonical family has a member, so a family query can answer.
         for family in junction_core::spec::MetricFamily::ALL {
             assert!(

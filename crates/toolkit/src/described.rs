@@ -24,6 +24,9 @@ struct StreamDef {
     primary_key: Vec<&'static str>,
     #[serde(default)]
     cursor_field: Option<&'static str>,
+    /// Fed by webhooks only (a sync reads nothing): never compared for deletions.
+    #[serde(default)]
+    webhook_only: bool,
     default_schedule: u64,
     #[serde(default)]
     metrics: Vec<MetricDef>,
@@ -84,8 +87,9 @@ impl MetricDef {
     }
 }
 
-/// One action; `long_running` is false unless the file says otherwise, and
-/// `email_recipients` empty (an action that sends no email).
+/// One action; `long_running` is false unless the file says otherwise,
+/// `email_recipients` empty and `provider_recipients` absent (an action that sends
+/// no email).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ActionDef {
@@ -96,10 +100,12 @@ struct ActionDef {
     long_running: bool,
     #[serde(default)]
     email_recipients: Vec<RecipientField>,
+    #[serde(default)]
+    provider_recipients: Option<&'static str>,
 }
 
 /// The streams of `json`, a list of `{name, description, primary_key, cursor_field,
-/// default_schedule, metrics}`, for `provider` (named in the log when it does not
+/// webhook_only, default_schedule, metrics}`, for `provider` (named in the log when it does not
 /// parse).
 pub fn streams(json: &'static str, provider: &str) -> Vec<StreamSpec> {
     let streams: Result<Vec<StreamSpec>, String> = parse::<StreamDef>(json, provider, "streams")
@@ -110,6 +116,7 @@ pub fn streams(json: &'static str, provider: &str) -> Vec<StreamSpec> {
                 description: def.description,
                 primary_key: def.primary_key,
                 cursor_field: def.cursor_field,
+                webhook_only: def.webhook_only,
                 default_schedule: Duration::from_secs(def.default_schedule),
                 metrics: def
                     .metrics
@@ -126,7 +133,7 @@ pub fn streams(json: &'static str, provider: &str) -> Vec<StreamSpec> {
 }
 
 /// The actions of `json`, a list of `{name, description, input_schema,
-/// long_running, email_recipients}`.
+/// long_running, email_recipients, provider_recipients}`.
 pub fn actions(json: &'static str, provider: &str) -> Vec<ActionSpec> {
     parse::<ActionDef>(json, provider, "actions")
         .into_iter()
@@ -136,6 +143,7 @@ pub fn actions(json: &'static str, provider: &str) -> Vec<ActionSpec> {
             input_schema: def.input_schema,
             long_running: def.long_running,
             email_recipients: def.email_recipients,
+            provider_recipients: def.provider_recipients,
         })
         .collect()
 }
@@ -162,11 +170,13 @@ mod tests {
                    {"name": "orders", "kind": "sum", "unit": "count", "description": "Orders."},
                    {"name": "average_order", "kind": "ratio", "numerator": "revenue",
                     "denominator": "orders", "unit": "money", "description": "Per order."}]},
-                {"name": "tags", "description": "Tags.", "primary_key": ["id"], "default_schedule": 3600}
+                {"name": "tags", "description": "Tags.", "primary_key": ["id"], "default_schedule": 3600},
+                {"name": "events", "description": "Events.", "primary_key": ["id"],
+                 "webhook_only": true, "default_schedule": 86400}
             ]"#,
             "example",
         );
-        assert_eq!(streams.len(), 2);
+        assert_eq!(streams.len(), 3);
         assert_eq!(
             streams[0].default_schedule,
             Duration::from_secs(6 * 60 * 60)
@@ -195,6 +205,18 @@ mod tests {
         );
         let served = serde_json::to_value(&streams[1]).unwrap();
         assert_eq!(served["default_schedule"], 3600);
+        // Without a cursor: read whole and compared, unless webhooks alone feed it.
+        assert_eq!(
+            streams
+                .iter()
+                .map(|s| (s.webhook_only, s.full_refresh()))
+                .collect::<Vec<_>>(),
+            [(false, false), (false, true), (true, false)]
+        );
+        assert_eq!(
+            serde_json::to_value(&streams[2]).unwrap()["webhook_only"],
+            true
+        );
 
         let actions = actions(
             r#"[{"name": "send", "description": "Sends.", "input_schema": {"type": "object"}},

@@ -270,6 +270,7 @@ mod tests {
             }),
             long_running: false,
             email_recipients: Vec::new(),
+            provider_recipients: None,
         });
         let read: Tag = checked(&spec, "tag", &json!({"list_id": "l1", "tags": ["a"]})).unwrap();
         assert_eq!(

@@ -27,6 +27,9 @@ pub struct StreamView {
     /// Read whole on every sync (the stream has no cursor); a record missing from a
     /// whole read is kept, marked deleted.
     pub full_refresh: bool,
+    /// Fed by the provider's webhooks only: a sync reads nothing here and marks
+    /// nothing deleted (the records come from webhook events).
+    pub webhook_only: bool,
     /// A disabled stream is never synced by the schedule (a sync that names it
     /// still reads it).
     pub enabled: bool,
@@ -55,6 +58,7 @@ impl From<StreamStatus> for StreamView {
             name: stream.name.to_owned(),
             description: stream.description.to_owned(),
             full_refresh: stream.full_refresh,
+            webhook_only: stream.webhook_only,
             enabled: stream.enabled,
             schedule_seconds: stream.schedule_seconds,
             default_schedule_seconds: stream.default_schedule_seconds,

@@ -34,6 +34,7 @@ static SPEC: LazyLock<ProviderSpec> = LazyLock::new(|| ProviderSpec {
         description: "things",
         primary_key: vec!["id"],
         cursor_field: None,
+        webhook_only: false,
         default_schedule: std::time::Duration::from_secs(1800),
         metrics: vec![],
     }],

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::{
     support::{TestApp, assert_problem},
-    webhooks::connect_stripe,
+    webhooks::{Worker, connect_stripe, wait_count},
 };
 
 fn fields(problem: &Value) -> Vec<String> {
@@ -452,6 +452,298 @@ async fn actions_that_send_email_skip_suppressed_recipients_and_say_which() {
         .unwrap();
     assert_eq!(intent["receipt_email"], Value::Null, "{intent}");
     assert_eq!(intent["amount"], 1099);
+}
+
+/// SendGrid's `send_mail` with personalizations: each one's `to`, `cc` and `bcc`
+/// lose their suppressed addresses before SendGrid sees the request (its Email
+/// Activity shows no message to them), and a personalization left without a `to`
+/// refuses the whole send, named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sendgrid_personalizations_drop_suppressed_recipients_end_to_end() {
+    let app = TestApp::spawn().await;
+    let catalog = app.catalog().await;
+    let entry = catalog.provider("sendgrid").unwrap();
+    let sendgrid = app.connect_from_catalog(entry).await;
+    let key = entry.connect.credentials["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let base = entry.base_url.clone().unwrap();
+    let messages_to = |address: &str| {
+        let url = format!("{base}v3/messages?limit=100&query=to_email%3D%22{address}%22");
+        let request = app.client.get(url).bearer_auth(&key);
+        async move {
+            let body: Value = request.send().await.unwrap().json().await.unwrap();
+            body["messages"].as_array().unwrap().len()
+        }
+    };
+    let added = app
+        .post("/v1/email-suppressions")
+        .json(&json!({"address": "bounced@acme.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let path = format!("/v1/integrations/{sendgrid}/actions/send_mail");
+
+    let response = app
+        .post(&path)
+        .json(&json!({
+            "subject": "Numbers",
+            "text": "Attached.",
+            "personalizations": [
+                {"to": ["ops@acme.example", "Bounced <BOUNCED@acme.example>"],
+                 "cc": ["bounced@acme.example"]},
+                {"to": ["cfo@acme.example"], "bcc": ["bounced@acme.example", "audit@acme.example"]},
+            ],
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let run: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(
+        run["suppressed_recipients"],
+        json!(["Bounced <BOUNCED@acme.example>", "bounced@acme.example"])
+    );
+    assert_eq!(
+        run["input"]["personalizations"],
+        json!([
+            {"to": ["ops@acme.example"]},
+            {"to": ["cfo@acme.example"], "bcc": ["audit@acme.example"]},
+        ])
+    );
+    // The fake's Email Activity lists each message per `to` recipient.
+    for address in ["ops@acme.example", "cfo@acme.example"] {
+        assert_eq!(messages_to(address).await, 1, "{address}");
+    }
+    assert_eq!(messages_to("bounced@acme.example").await, 0);
+
+    // A personalization whose only `to` is suppressed: nothing goes out.
+    let response = app
+        .post(&path)
+        .json(&json!({
+            "subject": "Numbers",
+            "text": "Again.",
+            "personalizations": [
+                {"to": ["ops@acme.example"]},
+                {"to": ["bounced@acme.example"]},
+            ],
+        }))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 422, "recipients_suppressed").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`personalizations[1].to`"),
+        "{problem}"
+    );
+    assert_eq!(messages_to("ops@acme.example").await, 1, "not sent again");
+}
+
+/// Stripe emails an invoice collected by `send_invoice` to its customer, an address
+/// the input does not hold: the adapter reads it before the run and a suppressed one
+/// refuses the action (Stripe cannot be told to leave it out), nothing done at
+/// Stripe. An invoice nobody is mailed for goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_invoices_are_not_emailed_to_a_suppressed_customer() {
+    let app = TestApp::spawn().await;
+    let stripe = connect_stripe(&app).await;
+    let act = |action: &str, input: Value| {
+        app.post(&format!("/v1/integrations/{stripe}/actions/{action}"))
+            .json(&input)
+            .send()
+    };
+    let done = |response: reqwest::Response| async move {
+        let status = response.status();
+        let run: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{run}");
+        run["external_id"].as_str().unwrap().to_owned()
+    };
+    let refused = |response: reqwest::Response| async move {
+        let problem = assert_problem(response, 422, "recipients_suppressed").await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("the address the provider emails (the"),
+            "{problem}"
+        );
+    };
+    let customer = done(
+        act(
+            "create_customer",
+            json!({"email": "Billing@Bounced.example", "name": "Bounced Ltd"}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    let added = app
+        .post("/v1/email-suppressions")
+        .json(&json!({"address": "billing@bounced.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+
+    // Stripe would finalize this draft in an hour and email it.
+    let by_email = json!({
+        "customer": customer, "collection_method": "send_invoice", "days_until_due": 30,
+    });
+    let mut advancing = by_email.clone();
+    advancing["auto_advance"] = json!(true);
+    refused(act("create_invoice", advancing).await.unwrap()).await;
+    // Each of its invoices would be emailed.
+    refused(
+        act(
+            "create_subscription",
+            json!({
+                "customer": customer, "collection_method": "send_invoice", "days_until_due": 30,
+                "items": [{"price": "price_sandbox_starter_monthly"}],
+            }),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+
+    // A draft left alone, finalized without auto-advancing: nobody is mailed.
+    let invoice = done(act("create_invoice", by_email).await.unwrap()).await;
+    let mut finalize = json!({"invoice": invoice, "auto_advance": true});
+    refused(act("finalize_invoice", finalize.clone()).await.unwrap()).await;
+    finalize["auto_advance"] = json!(false);
+    done(act("finalize_invoice", finalize).await.unwrap()).await;
+    // Sending it mails the customer.
+    refused(
+        act("send_invoice", json!({"invoice": invoice}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let runs: Value = app
+        .get(&format!("/v1/integrations/{stripe}/action-runs?limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = runs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["finalize_invoice", "create_invoice", "create_customer"],
+        "only what mails nobody ran"
+    );
+
+    // Queued, the worker reads the customer before the attempt: the run ends
+    // failed, nothing sent.
+    let worker = Worker::start(&app).await;
+    let response = app
+        .post(&format!(
+            "/v1/integrations/{stripe}/actions/send_invoice?async=true"
+        ))
+        .json(&json!({"invoice": invoice}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let queued: Value = response.json().await.unwrap();
+    wait_count(
+        &app,
+        &format!(
+            "SELECT count(*) AS n FROM action_runs WHERE id = '{}' AND status = 'failed' \
+             AND error_code = 'recipients_suppressed'",
+            queued["id"].as_str().unwrap()
+        ),
+        1,
+    )
+    .await;
+    worker.stop().await;
+
+    // Off the list, the invoice goes out.
+    let removed = app
+        .delete("/v1/email-suppressions/billing@bounced.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    done(
+        act("send_invoice", json!({"invoice": invoice}))
+            .await
+            .unwrap(),
+    )
+    .await;
+}
+
+/// Mailchimp mails a double opt-in confirmation to a contact made `pending`: that
+/// upsert is screened (and refused, the contact needing its address), while the
+/// same address upserted as `subscribed` gets no email and is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opt_in_confirmation_to_a_suppressed_address_is_refused() {
+    let app = TestApp::spawn().await;
+    let catalog = app.catalog().await;
+    let mailchimp = app
+        .connect_from_catalog(catalog.provider("mailchimp").unwrap())
+        .await;
+    let added = app
+        .post("/v1/email-suppressions")
+        .json(&json!({"address": "bounced@acme.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    // The sandbox's newsletter audience.
+    let upsert = |status: &str, field: &str| json!({"audience_id": "b1f3a9c2d4", "email_address": "Bounced@Acme.example", field: status});
+    let path = format!("/v1/integrations/{mailchimp}/actions/upsert_contact");
+
+    for field in ["status", "status_if_new"] {
+        let response = app
+            .post(&path)
+            .json(&upsert("pending", field))
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 422, "recipients_suppressed").await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("`email_address`"),
+            "{problem}"
+        );
+    }
+    let runs: Value = app
+        .get(&format!("/v1/integrations/{mailchimp}/action-runs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(runs["data"], json!([]), "nothing was run");
+
+    let response = app
+        .post(&path)
+        .json(&upsert("subscribed", "status"))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let run: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(run["suppressed_recipients"], json!([]));
+    assert_eq!(run["input"]["email_address"], "Bounced@Acme.example");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

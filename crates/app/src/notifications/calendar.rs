@@ -135,7 +135,8 @@ pub fn next_weekly(zone: Tz, day: Weekday, hour: u32, now: DateTime<Utc>) -> Occ
     }
 }
 
-/// A Monday-to-Sunday week.
+/// A week of seven days, starting on the workspace's first day of the week
+/// (Monday, Sunday or Saturday: see [`crate::kpis::Calendar`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Week {
     pub start: NaiveDate,
@@ -143,9 +144,9 @@ pub struct Week {
 }
 
 impl Week {
-    /// The week `day` is in.
-    pub fn of(day: NaiveDate) -> Self {
-        let week = day.week(Weekday::Mon);
+    /// The week `day` is in, for weeks starting on `first_day`.
+    pub fn of(day: NaiveDate, first_day: Weekday) -> Self {
+        let week = day.week(first_day);
         Self {
             start: week.first_day(),
             end: week.last_day(),
@@ -154,18 +155,24 @@ impl Week {
 
     /// The last whole week before the week of `day`: what a report sent on `day`
     /// covers.
-    pub fn before(day: NaiveDate) -> Self {
-        Self::of(day.checked_sub_days(Days::new(7)).unwrap_or(day))
+    pub fn before(day: NaiveDate, first_day: Weekday) -> Self {
+        Self::of(day, first_day).previous()
     }
 
     /// The week before this one.
     pub fn previous(self) -> Self {
-        Self::before(self.start)
+        let back = |day: NaiveDate| day.checked_sub_days(Days::new(7)).unwrap_or(day);
+        Self {
+            start: back(self.start),
+            end: back(self.end),
+        }
     }
 
-    /// `2026-W49`: the ISO year and week number.
+    /// `2026-W49`: the ISO year and week number of the week's last day — for a
+    /// Monday-to-Sunday week its ISO week; weeks of any first day have one label
+    /// each, as consecutive weeks end in consecutive ISO weeks.
     pub fn label(self) -> String {
-        let iso = self.start.iso_week();
+        let iso = self.end.iso_week();
         format!("{}-W{:02}", iso.year(), iso.week())
     }
 }
@@ -256,20 +263,46 @@ mod tests {
 
     #[test]
     fn a_report_covers_the_last_whole_week() {
-        let week = Week::before(date(2026, 12, 7));
+        let week = Week::before(date(2026, 12, 7), Weekday::Mon);
         assert_eq!(
             (week.start, week.end),
             (date(2026, 11, 30), date(2026, 12, 6))
         );
         assert_eq!(week.label(), "2026-W49");
-        assert_eq!(Week::before(date(2026, 12, 13)), week);
+        assert_eq!(Week::before(date(2026, 12, 13), Weekday::Mon), week);
         let previous = week.previous();
         assert_eq!(
             (previous.start, previous.end),
             (date(2026, 11, 23), date(2026, 11, 29))
         );
         // ISO years: 2026-12-28 is in 2026-W53, 2027-01-04 starts 2027-W01.
-        assert_eq!(Week::of(date(2027, 1, 1)).label(), "2026-W53");
-        assert_eq!(Week::of(date(2027, 1, 4)).label(), "2027-W01");
+        assert_eq!(Week::of(date(2027, 1, 1), Weekday::Mon).label(), "2026-W53");
+        assert_eq!(Week::of(date(2027, 1, 4), Weekday::Mon).label(), "2027-W01");
+    }
+
+    #[test]
+    fn weeks_start_on_the_workspaces_first_day() {
+        // 2026-12-07 is a Monday: a report sent that day covers the last whole week.
+        let sunday = Week::before(date(2026, 12, 7), Weekday::Sun);
+        assert_eq!(
+            (sunday.start, sunday.end),
+            (date(2026, 11, 29), date(2026, 12, 5))
+        );
+        let saturday = Week::before(date(2026, 12, 7), Weekday::Sat);
+        assert_eq!(
+            (saturday.start, saturday.end),
+            (date(2026, 11, 28), date(2026, 12, 4))
+        );
+        // Sent on the first day itself, the week that just ended.
+        let on_sunday = Week::before(date(2026, 12, 6), Weekday::Sun);
+        assert_eq!(on_sunday, sunday);
+        assert_eq!(sunday.previous().end, date(2026, 11, 28));
+        // One label per week, whatever the first day: a workspace moving its first
+        // day from Monday to Sunday gets the next week's report, not a duplicate key.
+        let monday_week = Week::before(date(2026, 11, 30), Weekday::Mon);
+        assert_eq!(monday_week.label(), "2026-W48");
+        assert_eq!(sunday.label(), "2026-W49");
+        assert_eq!(saturday.label(), "2026-W49");
+        assert_ne!(sunday.label(), sunday.previous().label());
     }
 }

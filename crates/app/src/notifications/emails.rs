@@ -71,9 +71,43 @@ pub struct KpiAlert {
     pub dashboard_url: Option<String>,
 }
 
-/// A sync gave up (dead-lettered) or an integration needs attention.
+/// What an operational notice reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// A sync gave up (dead-lettered).
+    SyncFailed,
+    /// The provider no longer accepts the integration's grant.
+    NeedsReauth,
+    /// A job of another queue gave up: an action, a provider webhook, or an
+    /// outbound webhook delivery to the client app.
+    DeadLetter,
+}
+
+impl Failure {
+    /// The notice's headline, in its subject and digest line.
+    pub fn headline(self) -> &'static str {
+        match self {
+            Failure::SyncFailed => "Sync failed",
+            Failure::NeedsReauth => "Needs a reconnect",
+            Failure::DeadLetter => "Dead letter",
+        }
+    }
+
+    /// The template's name for it.
+    fn key(self) -> &'static str {
+        match self {
+            Failure::SyncFailed => "sync_failed",
+            Failure::NeedsReauth => "needs_reauth",
+            Failure::DeadLetter => "dead_letter",
+        }
+    }
+}
+
+/// A sync gave up (dead-lettered), an integration needs attention, or a job was
+/// dead-lettered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncFailureAlert {
+    pub failure: Failure,
     pub workspace: String,
     pub integration: String,
     pub provider: String,
@@ -92,7 +126,8 @@ pub struct SyncFailureAlert {
 pub struct KpiReportRow {
     pub integration: String,
     pub metric: String,
-    pub value: f64,
+    /// `None`: no data in the week (a gauge or ratio), printed "–".
+    pub value: Option<f64>,
     pub previous: Option<f64>,
 }
 
@@ -155,6 +190,7 @@ struct KpiAlertText {
 #[template(path = "email/sync_failure.html")]
 struct SyncFailureHtml<'a> {
     title: &'static str,
+    what: &'static str,
     integration: &'a str,
     workspace: &'a str,
     rows: Vec<(&'static str, String)>,
@@ -165,6 +201,7 @@ struct SyncFailureHtml<'a> {
 #[derive(Template)]
 #[template(path = "email/sync_failure.txt", escape = "none")]
 struct SyncFailureText {
+    what: &'static str,
     integration: String,
     workspace: String,
     rows: Vec<(&'static str, String)>,
@@ -318,7 +355,8 @@ pub fn sync_failure_alert(alert: &SyncFailureAlert) -> Result<RenderedEmail, Ren
     ];
     let link = safe_url(alert.dashboard_url.as_deref());
     let html = SyncFailureHtml {
-        title: "Sync failed",
+        title: alert.failure.headline(),
+        what: alert.failure.key(),
         integration: &alert.integration,
         workspace: &alert.workspace,
         rows: rows.clone(),
@@ -328,6 +366,7 @@ pub fn sync_failure_alert(alert: &SyncFailureAlert) -> Result<RenderedEmail, Ren
     .render()
     .map_err(fail)?;
     let text = SyncFailureText {
+        what: alert.failure.key(),
         integration: one_line(&alert.integration),
         workspace: one_line(&alert.workspace),
         rows,
@@ -337,8 +376,11 @@ pub fn sync_failure_alert(alert: &SyncFailureAlert) -> Result<RenderedEmail, Ren
     .map_err(fail)?;
     Ok(RenderedEmail {
         subject: subject(&format!(
-            "[{}] Sync failed: {} ({})",
-            alert.workspace, alert.integration, alert.error_code
+            "[{}] {}: {} ({})",
+            alert.workspace,
+            alert.failure.headline(),
+            alert.integration,
+            alert.error_code
         )),
         html,
         text,
@@ -458,7 +500,7 @@ pub fn weekly_kpi_report(report: &WeeklyKpiReport) -> Result<RenderedEmail, Rend
             .map(|row| ReportLine {
                 integration: one_line(&row.integration),
                 metric: one_line(&row.metric),
-                value: format_number(row.value),
+                value: row.value.map_or_else(|| "–".into(), format_number),
                 previous: row.previous.map_or_else(|| "–".into(), format_number),
                 change: change(row.value, row.previous),
             })
@@ -576,9 +618,11 @@ pub fn format_number(value: f64) -> String {
 }
 
 /// The week-over-week change, `+12.5%`, or `–` when there is nothing to compare.
-fn change(value: f64, previous: Option<f64>) -> String {
-    match previous {
-        Some(previous) if previous != 0.0 && previous.is_finite() && value.is_finite() => {
+fn change(value: Option<f64>, previous: Option<f64>) -> String {
+    match (value, previous) {
+        (Some(value), Some(previous))
+            if previous != 0.0 && previous.is_finite() && value.is_finite() =>
+        {
             let percent = (value - previous) / previous.abs() * 100.0;
             let sign = if percent > 0.0 { "+" } else { "" };
             format!("{sign}{percent:.1}%")
@@ -734,6 +778,7 @@ mod tests {
     #[test]
     fn sync_failure_alerts_escape_every_value() {
         let email = rendered(sync_failure_alert(&SyncFailureAlert {
+            failure: Failure::SyncFailed,
             workspace: HOSTILE.into(),
             integration: HOSTILE.into(),
             provider: HOSTILE.into(),
@@ -769,19 +814,25 @@ mod tests {
                 KpiReportRow {
                     integration: HOSTILE.into(),
                     metric: HOSTILE.into(),
-                    value: 1125.0,
+                    value: Some(1125.0),
                     previous: Some(1000.0),
                 },
                 KpiReportRow {
                     integration: "Stripe".into(),
                     metric: "mrr".into(),
-                    value: 80.0,
+                    value: Some(80.0),
                     previous: Some(100.0),
+                },
+                KpiReportRow {
+                    integration: "Meta".into(),
+                    metric: "ctr".into(),
+                    value: None,
+                    previous: Some(1.5),
                 },
                 KpiReportRow {
                     integration: "GA4".into(),
                     metric: "sessions".into(),
-                    value: 5.0,
+                    value: Some(5.0),
                     previous: None,
                 },
             ],
@@ -802,6 +853,14 @@ mod tests {
             email.text
         );
         assert!(email.text.contains("1,125 (previous week 1,000, +12.5%)"));
+        // No data this week is no value, not 0.
+        assert!(
+            email
+                .text
+                .contains("- Meta / ctr: – (previous week 1.50, –)\n"),
+            "{}",
+            email.text
+        );
         assert!(
             email
                 .text

@@ -34,12 +34,12 @@ pub mod sweep;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use junction_core::{ErrorCode, WorkspaceId};
-use junction_jobs::{Job, JobFailure, outbox};
+use junction_jobs::{Job, JobFailure, OutboundJob, outbox};
 use junction_store::{
     Conn, StoreError,
     models::{
         AlertCondition, Integration, LogLevel, NoticeDelivery, Notification, NotificationKind,
-        NotificationStatus, Operation, Queue,
+        NotificationStatus, Operation, Queue, WebhookEndpoint,
     },
     repo::{self, notifications::NewNotification},
 };
@@ -48,8 +48,8 @@ use uuid::Uuid;
 
 use crate::{App, Error, Listed, PageRequest, listed};
 use emails::{
-    DailyDigest, DigestLine, Direction, KpiAlert, KpiReportRow, RenderedEmail, SyncFailureAlert,
-    WeeklyKpiReport,
+    DailyDigest, DigestLine, Direction, Failure, KpiAlert, KpiReportRow, RenderedEmail,
+    SyncFailureAlert, WeeklyKpiReport,
 };
 
 /// What a KPI alert notification reports (its `details`).
@@ -91,7 +91,8 @@ pub struct FailureDetails {
 pub struct ReportLine {
     pub integration: String,
     pub metric: String,
-    pub value: f64,
+    /// `None`: a gauge or ratio without data in the week.
+    pub value: Option<f64>,
     pub previous: Option<f64>,
 }
 
@@ -169,6 +170,7 @@ pub fn render(
         | NotificationKind::DeadLetter => {
             let d: FailureDetails = serde_json::from_value(details.clone()).map_err(malformed)?;
             emails::sync_failure_alert(&SyncFailureAlert {
+                failure: failure_of(kind),
                 workspace: workspace.to_owned(),
                 integration: d.integration,
                 provider: d.provider,
@@ -209,12 +211,10 @@ pub fn render(
                     .notices
                     .into_iter()
                     .map(|notice| DigestLine {
-                        what: match NotificationKind::parse(&notice.kind) {
-                            Some(NotificationKind::NeedsReauth) => "Needs a reconnect",
-                            Some(NotificationKind::DeadLetter) => "Dead letter",
-                            _ => "Sync failed",
-                        }
-                        .to_owned(),
+                        what: NotificationKind::parse(&notice.kind)
+                            .map_or(Failure::SyncFailed, failure_of)
+                            .headline()
+                            .to_owned(),
                         integration: notice.failure.integration,
                         provider: notice.failure.provider,
                         stream: notice.failure.stream,
@@ -233,6 +233,15 @@ pub fn render(
         }
     };
     rendered.map_err(|e| e.to_string())
+}
+
+/// What an operational notice of `kind` reports (a sync failure for any other).
+fn failure_of(kind: NotificationKind) -> Failure {
+    match kind {
+        NotificationKind::NeedsReauth => Failure::NeedsReauth,
+        NotificationKind::DeadLetter => Failure::DeadLetter,
+        _ => Failure::SyncFailed,
+    }
 }
 
 /// A notification about to be recorded.
@@ -365,7 +374,8 @@ impl App {
     }
 
     /// A job of another queue (action, webhook) was dead-lettered: tells the
-    /// workspace once per job. Dead letters of the notify queue never come here.
+    /// workspace once per job. Dead letters of the notify queue never come here;
+    /// the outbound queue's have [`Self::notify_outbound_dead`].
     pub async fn notify_dead_letter(
         &self,
         workspace_id: WorkspaceId,
@@ -399,6 +409,59 @@ impl App {
                     )
                 },
             )
+            .await;
+        log_outcome("dead_letter", result);
+    }
+
+    /// An outbound webhook delivery was dead-lettered — the client app's endpoint
+    /// refused or missed every attempt (about 27 hours on the default schedule), or
+    /// is disabled: tells the workspace's dead-letter recipients once per job. The
+    /// endpoint is named by its description and host, never its whole URL (its path
+    /// or query may hold a token).
+    pub async fn notify_outbound_dead(
+        &self,
+        job: &OutboundJob,
+        job_id: &str,
+        failure: &JobFailure,
+        attempts: u32,
+    ) {
+        let loaded = async {
+            let mut tx = self.store.begin(job.workspace_id).await?;
+            let delivery = repo::outbound_deliveries::get(tx.conn(), job.delivery_id).await?;
+            let endpoint = repo::webhook_endpoints::get(tx.conn(), delivery.endpoint_id).await?;
+            let event = repo::outbound_events::get(tx.conn(), delivery.event_id).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>((endpoint, event))
+        }
+        .await;
+        let (endpoint, event) = match loaded {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                tracing::error!(delivery_id = %job.delivery_id, %error, "could not load a dead outbound delivery to report it");
+                return;
+            }
+        };
+        let now = self.now();
+        let queue = Queue::Outbound;
+        let result = self
+            .operational_of(job.workspace_id, None, NotificationKind::DeadLetter, |_| {
+                Ok((
+                    format!("dead_letter:{queue}:{job_id}"),
+                    FailureDetails {
+                        integration: endpoint_name(&endpoint),
+                        provider: "outbound webhooks".to_owned(),
+                        stream: None,
+                        error_code: failure.code.name().to_owned(),
+                        error_message: format!(
+                            "the `{}` event {} was not delivered: {}. Replay the dead letter \
+                                 (GET /v1/dead-letters?queue=outbound) once the endpoint answers",
+                            event.event_type, event.id, failure.message
+                        ),
+                        failed_at: now,
+                        attempts,
+                    },
+                ))
+            })
             .await;
         log_outcome("dead_letter", result);
     }
@@ -458,21 +521,42 @@ impl App {
         kind: NotificationKind,
         what: impl FnOnce(&Integration) -> (String, FailureDetails),
     ) -> Result<Option<Uuid>, StoreError> {
+        self.operational_of(workspace_id, Some(integration_id), kind, |integration| {
+            let integration = integration.ok_or_else(|| {
+                StoreError::Invalid("an integration's notice without its integration".into())
+            })?;
+            Ok(what(integration))
+        })
+        .await
+    }
+
+    /// [`Self::operational`] of a notice about an integration, or (`None`) about the
+    /// workspace itself (an outbound webhook endpoint's dead letter).
+    async fn operational_of(
+        &self,
+        workspace_id: WorkspaceId,
+        integration_id: Option<Uuid>,
+        kind: NotificationKind,
+        what: impl FnOnce(Option<&Integration>) -> Result<(String, FailureDetails), StoreError>,
+    ) -> Result<Option<Uuid>, StoreError> {
         let mut tx = self.store.begin(workspace_id).await?;
         let (recipients, delivery) = settings::recipients_for(tx.conn(), kind).await?;
         if recipients.is_empty() {
             tx.rollback().await?;
-            tracing::info!(%integration_id, %kind, "nobody in the workspace hears of this kind of notice");
+            tracing::info!(?integration_id, %kind, "nobody in the workspace hears of this kind of notice");
             return Ok(None);
         }
-        let integration = repo::integrations::get(tx.conn(), integration_id).await?;
+        let integration = match integration_id {
+            Some(id) => Some(repo::integrations::get(tx.conn(), id).await?),
+            None => None,
+        };
         let workspace = repo::workspaces::get(tx.conn(), workspace_id).await?;
-        let (dedupe_key, details) = what(&integration);
+        let (dedupe_key, details) = what(integration.as_ref())?;
         let draft = Draft {
             kind,
             dedupe_key,
             alert_rule_id: None,
-            integration_id: Some(integration_id),
+            integration_id,
             recipients,
             details: serde_json::to_value(&details)
                 .map_err(|e| StoreError::Invalid(e.to_string()))?,
@@ -487,6 +571,19 @@ impl App {
         };
         tx.commit().await?;
         Ok(id)
+    }
+}
+
+/// An outbound endpoint as a notice names it: its description (when it has one)
+/// and its URL's host.
+fn endpoint_name(endpoint: &WebhookEndpoint) -> String {
+    let host = url::Url::parse(&endpoint.url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "an invalid URL".to_owned());
+    match endpoint.description.trim() {
+        "" => format!("Webhook endpoint at {host}"),
+        description => format!("Webhook endpoint {description} ({host})"),
     }
 }
 
@@ -587,7 +684,7 @@ mod tests {
             lines: vec![ReportLine {
                 integration: "Stripe".into(),
                 metric: "charges".into(),
-                value: 12.0,
+                value: Some(12.0),
                 previous: Some(10.0),
             }],
         })

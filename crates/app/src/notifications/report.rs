@@ -1,13 +1,16 @@
 //! The weekly KPI report: once a week, on the workspace's weekday at its hour (in its
 //! time zone), an email to its recipients with each metric's total for the last whole
-//! week (Monday to Sunday) against the week before, per integration.
+//! week against the week before, per integration. Weeks start on the workspace's
+//! first day of the week (its KPI calendar: Monday, Sunday or Saturday), as its
+//! `/v1/kpis` weeks do.
 //!
 //! The notice sweep ([`super::sweep`]) looks at every enabled report on each pass. A
 //! report is due from its weekday and hour until a day later (a worker that was down
 //! at the hour still sends it when it is back the same day; later, that week is
 //! skipped). It is recorded once per workspace and ISO week, whatever the number of
 //! workers: its notification's dedupe key is `weekly_report:{workspace}:{week}`
-//! (`2026-W49`, the week it covers), unique in the notifications table, so two
+//! (`2026-W49`: the ISO week of the last day of the week it covers), unique in the
+//! notifications table, so two
 //! workers racing record one report and one email.
 //!
 //! The figures come from [`week_figures`], the one place that turns the KPI series
@@ -16,7 +19,10 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc, Weekday};
-use junction_core::{WorkspaceId, spec::ProviderSpec};
+use junction_core::{
+    WorkspaceId,
+    spec::{MetricKind, ProviderSpec},
+};
 use junction_store::{
     StoreError,
     models::{Integration, NotificationKind, WeeklyReportSettings},
@@ -36,6 +42,7 @@ use super::{
 };
 use crate::{
     App, Error, Result,
+    kpis::Calendar,
     recipients::{check_addresses, problem},
 };
 
@@ -106,7 +113,10 @@ fn provider_metrics(spec: &ProviderSpec) -> impl Iterator<Item = &str> {
 /// `week` or the week before, the week's value and the previous week's, aggregated
 /// by the metric's kind as `/v1/kpis` totals are ([`crate::aggregate`]: a sum adds the
 /// days, a gauge reads the last day, a ratio divides its summed components), and a
-/// money metric once per currency (its line names the currency).
+/// money metric once per currency (its line names the currency). A reported week
+/// without data is 0 for a sum (nothing counted) but no value for a gauge or ratio
+/// (there is no level or quotient to show; the email prints "–"), as is a previous
+/// week without data.
 pub async fn week_figures(
     app: &App,
     workspace_id: WorkspaceId,
@@ -145,14 +155,17 @@ pub async fn week_figures(
                         .find(|(c, _)| *c == currency)
                         .map(|(_, value)| *value)
                 };
-                let (value, before) = (of(&this), of(&before));
+                let (mut value, before) = (of(&this), of(&before));
+                if spec.kind == MetricKind::Sum {
+                    value = value.or(Some(0.0));
+                }
                 lines.push(ReportLine {
                     integration: integration.display_name.clone(),
                     metric: match &currency {
                         Some(code) => format!("{metric} ({code})"),
                         None => metric.clone(),
                     },
-                    value: value.unwrap_or(0.0),
+                    value,
                     previous: before,
                 });
             }
@@ -212,12 +225,15 @@ impl App {
     pub async fn preview_weekly_report(&self, workspace_id: WorkspaceId) -> Result<ReportPreview> {
         let settings = self.weekly_report(workspace_id).await?;
         let zone = calendar::time_zone(&settings.time_zone).unwrap_or(chrono_tz::UTC);
-        let week = Week::before(self.now().with_timezone(&zone).date_naive());
-        let metrics = self.report_metrics(workspace_id, &settings.metrics).await?;
-        let lines = week_figures(self, workspace_id, &metrics, week).await?;
         let mut tx = self.begin(workspace_id).await?;
         let workspace = repo::workspaces::get(tx.conn(), workspace_id).await?;
         tx.commit().await?;
+        let week = Week::before(
+            self.now().with_timezone(&zone).date_naive(),
+            Calendar::of(&workspace).week_start,
+        );
+        let metrics = self.report_metrics(workspace_id, &settings.metrics).await?;
+        let lines = week_figures(self, workspace_id, &metrics, week).await?;
         let email = emails::weekly_kpi_report(&report_email(&workspace.name, week, lines))
             .map_err(Error::internal)?;
         Ok(ReportPreview {
@@ -252,9 +268,10 @@ impl App {
             return Ok(None);
         }
         let workspace_id = WorkspaceId(schedule.workspace_id);
-        let week = Week::before(due.day);
-        let dedupe_key = format!("weekly_report:{workspace_id}:{}", week.label());
         let mut tx = self.begin(workspace_id).await?;
+        let workspace = repo::workspaces::get(tx.conn(), workspace_id).await?;
+        let week = Week::before(due.day, Calendar::of(&workspace).week_start);
+        let dedupe_key = format!("weekly_report:{workspace_id}:{}", week.label());
         let sent = repo::notifications::exists(tx.conn(), &dedupe_key).await?;
         let settings = repo::weekly_report_settings::get(tx.conn()).await?;
         tx.commit().await?;
@@ -280,7 +297,6 @@ impl App {
                 .map_err(|e| StoreError::Invalid(e.to_string()))?,
         };
         let mut tx = self.begin(workspace_id).await?;
-        let workspace = repo::workspaces::get(tx.conn(), workspace_id).await?;
         let id = record(tx.conn(), workspace_id, &workspace.name, draft).await?;
         tx.commit().await?;
         if let Some(id) = id {

@@ -73,15 +73,26 @@ async fn pinned(env: &TestEnv, clock: &Arc<TestClock>) -> App {
     app
 }
 
-/// An active integration that is never scheduled, straight into the database.
+/// An active GA4 integration that is never scheduled, straight into the database.
 async fn integration(env: &TestEnv, workspace_id: WorkspaceId, name: &str) -> Uuid {
+    integration_of(env, workspace_id, GA4, name).await
+}
+
+/// An active integration of `provider` that is never scheduled (no credentials:
+/// only its KPI points are read).
+async fn integration_of(
+    env: &TestEnv,
+    workspace_id: WorkspaceId,
+    provider: &str,
+    name: &str,
+) -> Uuid {
     let mut tx = env.db.store().begin(workspace_id).await.unwrap();
     let row = repo::integrations::insert(
         tx.conn(),
         &NewIntegration {
             id: Uuid::new_v4(),
             workspace_id: workspace_id.as_uuid(),
-            provider: GA4.to_owned(),
+            provider: provider.to_owned(),
             display_name: name.to_owned(),
             status: IntegrationStatus::Active,
             auth_kind: AuthKind::OAuth2,
@@ -128,6 +139,21 @@ async fn sessions(
     )
     .await
     .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// KPI points of `stream` of an integration.
+async fn points(
+    env: &TestEnv,
+    workspace_id: WorkspaceId,
+    integration_id: Uuid,
+    stream: &str,
+    points: &[KpiPoint],
+) {
+    let mut tx = env.db.store().begin(workspace_id).await.unwrap();
+    repo::kpis::upsert(tx.conn(), workspace_id, integration_id, stream, points)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 }
 
@@ -416,6 +442,134 @@ async fn the_preview_renders_the_last_whole_week() {
         .unwrap();
     let utc_preview = app.preview_weekly_report(workspace).await.unwrap();
     assert_eq!(utc_preview.week_start, day("2026-11-23"));
+}
+
+/// The report reads its weeks in the workspace's calendar (here from Sunday), a
+/// money gauge once per currency at the week's last day with a point, a ratio from
+/// its summed components, and a gauge or ratio without data in the week as "–".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_reads_gauges_per_currency_and_ratios_in_the_workspaces_weeks() {
+    let env = TestEnv::new().await;
+    let workspace = env.workspace("Acme").await;
+    let stripe = integration_of(&env, workspace, "stripe", "Stripe").await;
+    let eu = integration_of(&env, workspace, "meta-ads", "Meta EU").await;
+    let us = integration_of(&env, workspace, "meta-ads", "Meta US").await;
+    let mrr = |date: &str, currency: &str, value: f64| {
+        KpiPoint::total("mrr", day(date), value).with_dimension("currency", currency)
+    };
+    // Weeks run Sunday to Saturday: 22-28 November, then 29 November - 5 December.
+    points(
+        &env,
+        workspace,
+        stripe,
+        "subscriptions",
+        &[
+            mrr("2026-11-27", "EUR", 500.0),
+            mrr("2026-11-28", "USD", 1000.0),
+            mrr("2026-11-29", "USD", 1100.0),
+            mrr("2026-12-01", "JPY", 150_000.0),
+            mrr("2026-12-05", "USD", 1250.0),
+            // Sunday 6 December starts the next week (in a Monday week it would be
+            // this week's last day).
+            mrr("2026-12-06", "USD", 9999.0),
+        ],
+    )
+    .await;
+    let ads = |date: &str, clicks: f64, impressions: f64| {
+        [
+            KpiPoint::total("clicks", day(date), clicks),
+            KpiPoint::total("impressions", day(date), impressions),
+        ]
+    };
+    let eu_points: Vec<KpiPoint> = [
+        ads("2026-11-25", 20.0, 1000.0),
+        ads("2026-11-29", 10.0, 500.0),
+        ads("2026-12-03", 20.0, 500.0),
+        ads("2026-12-06", 100.0, 100.0),
+    ]
+    .concat();
+    points(&env, workspace, eu, "insights", &eu_points).await;
+    points(
+        &env,
+        workspace,
+        us,
+        "insights",
+        &ads("2026-11-24", 5.0, 200.0),
+    )
+    .await;
+
+    // Monday 7 December: the last whole week is 29 November - 5 December.
+    let clock = TestClock::at("2026-12-07T08:30:00Z");
+    let app = pinned(&env, &clock).await;
+    app.update_workspace(
+        workspace,
+        junction_app::kpis::WorkspaceChanges {
+            week_start: Some("sunday".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    app.put_weekly_report(
+        workspace,
+        WeeklyReportInput {
+            enabled: Some(true),
+            recipients: Some(vec![CFO.into()]),
+            weekday: Some("monday".into()),
+            hour: Some(8),
+            metrics: Some(vec!["mrr".into(), "ctr".into()]),
+            ..WeeklyReportInput::default()
+        },
+    )
+    .await
+    .unwrap();
+    let preview = app.preview_weekly_report(workspace).await.unwrap();
+    assert_eq!(
+        (preview.week_start, preview.week_end),
+        (day("2026-11-29"), day("2026-12-05"))
+    );
+    assert!(
+        preview.text.contains(
+            "- Meta EU / ctr: 3 (previous week 2, +50.0%)\n\
+             - Meta US / ctr: – (previous week 2.50, –)\n\
+             - Stripe / mrr (EUR): – (previous week 500, –)\n\
+             - Stripe / mrr (JPY): 150,000 (previous week –, –)\n\
+             - Stripe / mrr (USD): 1,250 (previous week 1,000, +25.0%)\n"
+        ),
+        "{}",
+        preview.text
+    );
+
+    // Sent, it is the same report, keyed by the ISO week its last day is in.
+    let schedule = ReportSchedule {
+        workspace_id: workspace.as_uuid(),
+        weekday: 1,
+        hour: 8,
+        time_zone: "UTC".into(),
+    };
+    let id = app
+        .send_weekly_report_if_due(&schedule, clock.now())
+        .await
+        .unwrap()
+        .expect("due");
+    let recorded = notifications(&env, workspace).await;
+    let report = recorded.iter().find(|n| n.id == id).unwrap();
+    assert_eq!(
+        report.dedupe_key,
+        format!("weekly_report:{workspace}:2026-W49")
+    );
+    assert_eq!(report.subject, preview.subject);
+    assert_eq!(report.details["week_start"], "2026-11-29");
+    let eur = report.details["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|line| line["metric"] == "mrr (EUR)")
+        .unwrap();
+    assert_eq!(
+        (&eur["value"], &eur["previous"]),
+        (&Value::Null, &json!(500.0))
+    );
 }
 
 fn failure(message: &str) -> JobFailure {
@@ -750,8 +904,10 @@ async fn a_suppressed_address_is_not_mailed_by_send_email_and_the_run_says_so() 
 
 #[test]
 fn the_actions_that_send_email_name_their_recipient_fields() {
-    // Marketing platforms' actions that "send" (Kit broadcasts, Mailchimp contacts)
-    // mail their own audiences, not addresses in the input; Stripe mails the
+    // Marketing platforms' broadcasts mail their own audiences, not addresses in the
+    // input, but their opt-in confirmations mail the input's address: Mailchimp's
+    // to a contact made `pending` (the same field, once per status field that can
+    // make it so), Kit's incentive email of a double opt-in form. Stripe mails the
     // receipt of a payment intent to `receipt_email`, and of a Checkout Session's
     // payment to `payment_intent_data.receipt_email`.
     let registry = junction_registry::Registry::builtin();
@@ -787,6 +943,28 @@ fn the_actions_that_send_email_name_their_recipient_fields() {
             ],
         ),
         ("stripe", "create_payment_intent", vec!["receipt_email"]),
+        ("kit", "add_subscriber_to_form", vec!["email_address"]),
+        ("kit-oauth", "add_subscriber_to_form", vec!["email_address"]),
+        (
+            "mailchimp",
+            "upsert_contact",
+            vec!["email_address", "email_address"],
+        ),
+        (
+            "mailchimp",
+            "bulk_sync_contacts",
+            vec!["contacts[].email_address", "contacts[].email_address"],
+        ),
+        (
+            "mailchimp-oauth",
+            "upsert_contact",
+            vec!["email_address", "email_address"],
+        ),
+        (
+            "mailchimp-oauth",
+            "bulk_sync_contacts",
+            vec!["contacts[].email_address", "contacts[].email_address"],
+        ),
         (
             "stripe",
             "create_checkout_session",
@@ -800,6 +978,27 @@ fn the_actions_that_send_email_name_their_recipient_fields() {
     senders.sort();
     expected.sort();
     assert_eq!(senders, expected);
+
+    // Whom the provider emails beyond the input: Stripe's invoices, to the customer.
+    let mut mailing: Vec<(&str, &str)> = registry
+        .specs()
+        .flat_map(|spec| {
+            spec.actions
+                .iter()
+                .filter(|action| action.provider_recipients.is_some())
+                .map(move |action| (spec.id, action.name))
+        })
+        .collect();
+    mailing.sort_unstable();
+    assert_eq!(
+        mailing,
+        [
+            ("stripe", "create_invoice"),
+            ("stripe", "create_subscription"),
+            ("stripe", "finalize_invoice"),
+            ("stripe", "send_invoice"),
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -104,6 +104,32 @@ fn verify(
     svix::verify(secret, headers, &request.body, now, TOLERANCE)
 }
 
+/// Whether a delivery carries a signature by `secret`, checked as a receiver with
+/// no Junction code would: the `whsec_` secret's base64 part is the HMAC-SHA256 key
+/// of `{webhook-id}.{webhook-timestamp}.{body}`, and `webhook-signature` holds
+/// `v1,{base64 tag}` among its space-separated entries (Standard Webhooks).
+fn signed_by(request: &wiremock::Request, secret: &SecretString) -> bool {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    let key = STANDARD
+        .decode(secret.expose_secret().trim_start_matches("whsec_"))
+        .unwrap();
+    let mut signed = format!(
+        "{}.{}.",
+        header(request, "webhook-id"),
+        header(request, "webhook-timestamp")
+    )
+    .into_bytes();
+    signed.extend_from_slice(&request.body);
+    let tag = ring::hmac::sign(
+        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key),
+        &signed,
+    );
+    let expected = format!("v1,{}", STANDARD.encode(tag.as_ref()));
+    header(request, "webhook-signature")
+        .split(' ')
+        .any(|entry| entry == expected)
+}
+
 fn header<'a>(request: &'a wiremock::Request, name: &str) -> &'a str {
     request.headers[name].to_str().unwrap()
 }
@@ -163,11 +189,16 @@ async fn deliveries_verify_with_standard_webhooks_and_a_rotated_secret_signs_for
     assert_eq!(signature.split(' ').count(), 1);
     assert!(signature.starts_with("v1,"));
     assert_eq!(verify(delivery, &first, clock.now()), Ok(()));
+    assert!(
+        signed_by(delivery, &first),
+        "an independent HMAC-SHA256 agrees"
+    );
     let stranger = SecretString::from("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
     assert_eq!(
         verify(delivery, &stranger, clock.now()),
         Err(WebhookError::SignatureMismatch)
     );
+    assert!(!signed_by(delivery, &stranger));
     assert_eq!(body["type"], "connection.deleted");
     assert_eq!(body["workspace_id"], workspace.to_string());
     assert_eq!(body["data"]["integration_id"], deleted.to_string());
@@ -193,6 +224,7 @@ async fn deliveries_verify_with_standard_webhooks_and_a_rotated_secret_signs_for
     assert_eq!(entries.len(), 2, "{entries:?}");
     assert_eq!(verify(overlap, &first, clock.now()), Ok(()));
     assert_eq!(verify(overlap, &second, clock.now()), Ok(()));
+    assert!(signed_by(overlap, &first) && signed_by(overlap, &second));
 
     // A day after the rotation the old secret signs no more.
     clock.advance(chrono::Duration::hours(1) + chrono::Duration::seconds(1));
@@ -205,6 +237,7 @@ async fn deliveries_verify_with_standard_webhooks_and_a_rotated_secret_signs_for
         verify(after, &first, clock.now()),
         Err(WebhookError::SignatureMismatch)
     );
+    assert!(signed_by(after, &second) && !signed_by(after, &first));
 
     // Three events, each delivered once, each attempt recorded with its answer (the
     // record follows the answer: wait for it).
@@ -448,6 +481,81 @@ async fn an_endpoint_answering_410_is_disabled_and_its_dead_letter_replays_once_
         (recorded[0].deliveries[0].status.as_str() == "succeeded").then_some(())
     })
     .await;
+    worker.stop().await;
+}
+
+/// The client app cannot be told its endpoint failed for good (that is the endpoint
+/// failing), so the workspace's dead-letter recipients are: once per dead letter, the
+/// endpoint named by its description and host, never its path (it may hold a token).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outbound_dead_letter_tells_the_dead_letter_recipients() {
+    let env = TestEnv::new().await;
+    let server = receiver(410).await;
+    let worker = env.start_worker(config(&env)).await;
+    let app = worker.app.clone();
+    let workspace = env.workspace("Acme").await;
+    app.put_notification_settings(
+        workspace,
+        junction_app::notifications::settings::NotificationSettingsInput {
+            dead_letter: Some(vec!["oncall@acme.example".into()]),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let endpoint = app
+        .create_webhook_endpoint(
+            workspace,
+            EndpointInput {
+                url: Some(format!("{}/hooks/tok_secret_path", server.uri())),
+                description: Some("Orders app".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+
+    delete_an_integration(&env, &app, workspace).await;
+    let notice = wait_for("the dead letter's notification", TIMEOUT, || async {
+        app.notifications(workspace, None, PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|n| n.kind.as_str() == "dead_letter")
+    })
+    .await;
+    assert_eq!(notice.recipients, ["oncall@acme.example"]);
+    assert_eq!(notice.integration_id, None);
+    assert!(
+        notice.dedupe_key.starts_with("dead_letter:outbound:"),
+        "{notice:?}"
+    );
+    assert!(
+        notice.subject.contains(
+            "Dead letter: Webhook endpoint Orders app (127.0.0.1) (webhook_endpoint_rejected)"
+        ),
+        "{}",
+        notice.subject
+    );
+    let message = notice.details["error_message"].as_str().unwrap();
+    assert!(message.contains("`connection.deleted` event"), "{message}");
+    assert!(message.contains("410 Gone"), "{message}");
+    assert!(!notice.details.to_string().contains("tok_secret_path"));
+    let disabled = app.webhook_endpoint(workspace, endpoint).await.unwrap();
+    assert!(!disabled.enabled);
+    // Once: the dead letter notifies nobody again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let dead_letters = app
+        .notifications(workspace, None, PageRequest::first(10))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|n| n.kind.as_str() == "dead_letter")
+        .count();
+    assert_eq!(dead_letters, 1);
     worker.stop().await;
 }
 

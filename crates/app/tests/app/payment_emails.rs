@@ -3,7 +3,8 @@
 //! `payment_emails` setting asks for them turns a signed `payment_intent.succeeded`
 //! (then `charge.refunded`) into one email to the paying customer and one copy to the
 //! configured address, sent through the workspace's Resend integration; a redelivered
-//! or replayed event mails nobody twice; without the setting nobody is mailed.
+//! or replayed event mails nobody twice; without the setting nobody is mailed; a
+//! customer on the suppression list is not mailed.
 
 use std::time::Duration;
 
@@ -272,5 +273,60 @@ async fn without_the_setting_payments_mail_nobody() {
     processed(&env, workspace, 1).await;
     assert!(payment_emails(&env, workspace).await.is_empty());
     assert!(emails_to(&env, buyer).await.is_empty());
+    worker.stop().await;
+}
+
+/// A customer on the workspace's suppression list (a bounce, a complaint, or added
+/// by hand) gets no payment email; the team's copy still goes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suppressed_customer_gets_no_payment_email() {
+    let env = TestEnv::new().await;
+    let app = env.app(env.config(&[])).await;
+    let workspace = env.workspace("Careful Shop").await;
+    env.create_resend(workspace).await;
+    let integration = stripe(
+        &env,
+        &app,
+        workspace,
+        json!({"payment_emails": "customer_and_address", "payment_emails_to": "billing@careful-shop.example"}),
+    )
+    .await;
+    let buyer = "buyer.bounced@shop.example";
+    app.add_email_suppression(workspace, Some(&buyer.to_uppercase()), Some("bounce"))
+        .await
+        .unwrap();
+    let worker = env.start_worker(env.config(&[])).await;
+    let intent = pay(&env, 4_200, buyer).await;
+    let (headers, body) = delivery("evt_pay_bounced", "payment_intent.succeeded", &intent);
+    app.receive_webhook("stripe", integration, &headers, &body)
+        .await
+        .unwrap();
+
+    let emails = wait_for("both payment emails settled", TIMEOUT, || async {
+        let emails = payment_emails(&env, workspace).await;
+        let settled = emails
+            .iter()
+            .filter(|n| {
+                matches!(
+                    n.status,
+                    NotificationStatus::Sent | NotificationStatus::Suppressed
+                )
+            })
+            .count();
+        (settled == 2).then_some(emails)
+    })
+    .await;
+    let to_customer = emails.iter().find(|n| n.recipients == [buyer]).unwrap();
+    assert_eq!(to_customer.status, NotificationStatus::Suppressed);
+    let copy = emails
+        .iter()
+        .find(|n| n.recipients == ["billing@careful-shop.example"])
+        .unwrap();
+    assert_eq!(copy.status, NotificationStatus::Sent);
+    assert!(emails_to(&env, buyer).await.is_empty());
+    assert_eq!(
+        emails_to(&env, "billing@careful-shop.example").await.len(),
+        1
+    );
     worker.stop().await;
 }

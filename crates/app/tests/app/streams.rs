@@ -264,3 +264,87 @@ async fn a_reset_stream_is_read_again_whole() {
     assert_eq!(unknown.code, ErrorCode::UnknownStream);
     worker.stop().await;
 }
+
+/// SendGrid's `messages` is fed by the Event Webhook alone: it has no cursor, yet a
+/// sync of it must not compare (its read is empty) — a message a webhook wrote stays
+/// live through any number of syncs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_only_stream_keeps_what_webhooks_wrote_through_its_syncs() {
+    use junction_sendgrid::sandbox as sendgrid;
+
+    use crate::resend::SendgridWorld;
+
+    let env = TestEnv::new().await;
+    let workspace = env.workspace("Acme").await;
+    let integration = env.create_sendgrid(workspace).await;
+    let mut tx = env.db.store().begin(workspace).await.unwrap();
+    junction_store::repo::credentials::put(
+        tx.conn(),
+        env.db.vault(),
+        workspace,
+        integration,
+        &BTreeMap::from([(
+            "webhook_public_key".to_owned(),
+            secrecy::SecretString::from(sendgrid::SANDBOX_WEBHOOK_PUBLIC_KEY.to_owned()),
+        )]),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let app = env
+        .app(env.config(&[("WORKER__SCHEDULER_INTERVAL_SECONDS", "3600")]))
+        .await;
+    let worker = env.start_worker_on(app.clone());
+
+    let messages = by_name(app.streams(workspace, integration).await.unwrap())
+        .remove("messages")
+        .unwrap();
+    assert_eq!(
+        (messages.webhook_only, messages.full_refresh),
+        (true, false)
+    );
+
+    let delivered = serde_json::json!({
+        "email": "reader@acme.example",
+        "timestamp": Utc::now().timestamp(),
+        "event": "delivered",
+        "sg_event_id": "evt-delivered-1",
+        "sg_message_id": "msg-1.filter0001.16648.5515E0B88.0",
+    });
+    let signed = sendgrid::sign_events(&[delivered], Utc::now()).unwrap();
+    let receipt = app
+        .receive_webhook("sendgrid", integration, &signed.header_map(), &signed.body)
+        .await
+        .unwrap();
+    assert_eq!(receipt.accepted, 1);
+    let live = format!(
+        "SELECT count(*) AS n FROM records WHERE integration_id = '{integration}' \
+         AND stream = 'messages' AND deleted_at IS NULL"
+    );
+    wait_for("the webhook's message record", TIMEOUT, || async {
+        (env.count(&live).await == 1).then_some(())
+    })
+    .await;
+
+    for _ in 0..2 {
+        let started = app
+            .start_sync(
+                workspace,
+                integration,
+                Some("messages"),
+                SyncTrigger::Manual,
+            )
+            .await
+            .unwrap();
+        let run = run_ended(&env, workspace, integration, started.run.id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{run:#?}");
+        assert_eq!((run.records_read, run.records_deleted), (0, 0), "{run:#?}");
+    }
+    assert_eq!(env.count(&live).await, 1, "the message is still live");
+    let messages = by_name(app.streams(workspace, integration).await.unwrap())
+        .remove("messages")
+        .unwrap();
+    assert_eq!((messages.records, messages.deleted_records), (1, 0));
+    assert!(messages.last_synced_at.is_some());
+    worker.stop().await;
+}

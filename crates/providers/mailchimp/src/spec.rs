@@ -7,7 +7,7 @@ use std::{sync::LazyLock, time::Duration};
 
 use junction_core::spec::{
     ActionSpec, AuthSpec, Category, ConfigField, OAuth2Spec, ProviderSpec, RateBudget,
-    RefreshBehaviour, TokenClientAuth,
+    RecipientField, RefreshBehaviour, TokenClientAuth,
 };
 use junction_toolkit::described;
 use serde_json::{Value, json};
@@ -133,7 +133,8 @@ fn build(id: &'static str, name: &'static str, auth: AuthSpec) -> ProviderSpec {
                               subscriber hash) with merge fields, then applies its tags.",
                 input_schema: upsert_schema(),
                 long_running: false,
-                email_recipients: Vec::new(),
+                email_recipients: confirmation_recipients("email_address"),
+                provider_recipients: None,
             },
             ActionSpec {
                 name: BULK_SYNC_CONTACTS,
@@ -142,7 +143,8 @@ fn build(id: &'static str, name: &'static str, auth: AuthSpec) -> ProviderSpec {
                               that failed.",
                 input_schema: bulk_schema(),
                 long_running: true,
-                email_recipients: Vec::new(),
+                email_recipients: confirmation_recipients("contacts[].email_address"),
+                provider_recipients: None,
             },
             ActionSpec {
                 name: GET_BATCH,
@@ -158,6 +160,7 @@ fn build(id: &'static str, name: &'static str, auth: AuthSpec) -> ProviderSpec {
                 }),
                 long_running: false,
                 email_recipients: Vec::new(),
+                provider_recipients: None,
             },
         ],
         webhook: None,
@@ -171,6 +174,18 @@ fn build(id: &'static str, name: &'static str, auth: AuthSpec) -> ProviderSpec {
         },
         docs_url: "https://mailchimp.com/developer/marketing/api/",
     }
+}
+
+/// The address Mailchimp mails a double opt-in confirmation to: a contact given the
+/// status `pending` (or created with `status_if_new: pending`), at `path` (the
+/// input's `email_address`, or each contact's in `contacts[]`). Screened against the
+/// suppression list only then; a suppressed one refuses the action, as the contact
+/// cannot be written without its address.
+fn confirmation_recipients(path: &'static str) -> Vec<RecipientField> {
+    vec![
+        RecipientField::new(path, true).when("status", "pending"),
+        RecipientField::new(path, true).when("status_if_new", "pending"),
+    ]
 }
 
 /// The properties one contact has, in both actions.

@@ -71,21 +71,22 @@ fn fill_path(template: &str, params: &mut Map<String, Value>) -> Result<String, 
             .ok_or_else(|| AdapterError::invalid(format!("bad action path {template}")))?;
         let name = &rest[open + 1..close];
         let value = params.remove(name);
-        let id = value
-            .as_ref()
-            .and_then(Value::as_str)
-            .filter(|id| {
-                !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            })
-            .ok_or_else(|| {
-                AdapterError::invalid_field(format!("input.{name}"), "must be a Stripe id")
-            })?;
+        let id = object_id(value.as_ref(), name)?;
         path.push_str(&rest[..open]);
         path.push_str(id);
         rest = &rest[close + 1..];
     }
     path.push_str(rest);
     Ok(path)
+}
+
+/// The Stripe object id in the input field `name` (`value`), fit for a URL path:
+/// letters, digits and `_` only.
+pub(crate) fn object_id<'v>(value: Option<&'v Value>, name: &str) -> Result<&'v str, AdapterError> {
+    value
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .ok_or_else(|| AdapterError::invalid_field(format!("input.{name}"), "must be a Stripe id"))
 }
 
 /// Runs the action `name`.
@@ -261,6 +262,7 @@ pub(crate) mod tests {
             input_schema: schema.clone(),
             long_running: false,
             email_recipients: Vec::new(),
+            provider_recipients: None,
         };
         match spec.validate_input(&json!({})) {
             Ok(()) => true,

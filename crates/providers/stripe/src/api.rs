@@ -186,6 +186,17 @@ pub(crate) async fn get(
     client.fetch_with(request, refine).await
 }
 
+/// The customer `id`, unless Stripe has deleted it (a deleted customer reads as
+/// `{"id", "deleted": true}`): whose email and name payment emails and invoice
+/// recipients come from.
+pub(crate) async fn live_customer(
+    client: &Client<'_>,
+    id: &str,
+) -> Result<Option<Value>, AdapterError> {
+    let customer = get(client, &format!("customers/{id}"), &[]).await?.body;
+    Ok((customer.get("deleted") != Some(&Value::Bool(true))).then_some(customer))
+}
+
 /// `POST {path}` with a form-encoded body and, when given, an `Idempotency-Key`.
 pub(crate) async fn post_form(
     client: &Client<'_>,

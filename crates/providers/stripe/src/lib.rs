@@ -16,11 +16,13 @@
 //!   customers (create, update, search), payments (payment intents, Checkout
 //!   Sessions, Payment Links, refunds), subscriptions (create, change with proration,
 //!   cancel now or at period end, resume, pause and resume collection) and invoices
-//!   (invoice items, create, finalize, send, void);
+//!   (invoice items, create, finalize, send, void), naming beforehand whom Stripe
+//!   will email an invoice (`recipients`) for the suppression list to screen;
 //! - verifies `Stripe-Signature` webhooks and applies `payment_intent.succeeded`,
 //!   `payment_intent.payment_failed`, `charge.refunded`,
 //!   `customer.subscription.created|updated|deleted` and `invoice.paid` as record
-//!   upserts and recomputed daily totals, and, when the integration's
+//!   upserts and recomputed daily totals, `customer.deleted` and `invoice.deleted`
+//!   as deletions of their records, and, when the integration's
 //!   `payment_emails` setting asks for them, payment emails for Junction to send
 //!   (`notices`).
 //!
@@ -46,6 +48,7 @@ mod kpi;
 
 pub mod money;
 mod notices;
+mod recipients;
 mod spec;
 mod streams;
 mod webhooks;
@@ -151,6 +154,17 @@ impl Adapter for Stripe {
         idempotency_key: Option<&str>,
     ) -> Result<ActionOutcome, AdapterError> {
         actions::run(&api::client(ctx, conn)?, action, input, idempotency_key).await
+    }
+
+    /// An invoice's customer, whom Stripe emails the invoice (`recipients`).
+    async fn provider_recipients(
+        &self,
+        ctx: &Context,
+        conn: &Connection,
+        action: &str,
+        input: &Value,
+    ) -> Result<Vec<String>, AdapterError> {
+        recipients::mailed(&api::client(ctx, conn)?, action, input).await
     }
 
     /// Checks `Stripe-Signature` with the endpoint's signing secret, at the context's

@@ -122,15 +122,10 @@ pub(crate) async fn build(
     if plan.customer
         && (address.is_none() || customer_name.is_none())
         && let Some(id) = text(object, "/customer")
+        && let Some(customer) = api::live_customer(client, id).await?
     {
-        let customer = api::get(client, &format!("customers/{id}"), &[])
-            .await?
-            .body;
-        if customer.get("deleted") != Some(&Value::Bool(true)) {
-            address = address.or_else(|| text(Some(&customer), "/email").map(str::to_owned));
-            customer_name =
-                customer_name.or_else(|| text(Some(&customer), "/name").map(str::to_owned));
-        }
+        address = address.or_else(|| text(Some(&customer), "/email").map(str::to_owned));
+        customer_name = customer_name.or_else(|| text(Some(&customer), "/name").map(str::to_owned));
     }
     let notice = |key: &str, audience, to: Vec<String>| PaymentNotice {
         key: key.to_owned(),

@@ -66,7 +66,7 @@ pub const CHURNED_SUBSCRIPTIONS: &str = "churned_subscriptions";
 pub use junction_core::spec::CURRENCY_DIMENSION;
 
 /// The webhook events Junction handles.
-pub const WEBHOOK_EVENTS: [&str; 8] = [
+pub const WEBHOOK_EVENTS: [&str; 9] = [
     "payment_intent.succeeded",
     "payment_intent.payment_failed",
     "charge.refunded",
@@ -75,6 +75,7 @@ pub const WEBHOOK_EVENTS: [&str; 8] = [
     "customer.subscription.updated",
     "customer.subscription.deleted",
     "invoice.paid",
+    "invoice.deleted",
 ];
 
 /// The scheme Stripe signs webhooks with: `Stripe-Signature`, five minutes of
@@ -186,6 +187,7 @@ fn build() -> ProviderSpec {
                 input_schema: action.input_schema.clone(),
                 long_running: false,
                 email_recipients: action.email_recipients.clone(),
+                provider_recipients: action.provider_recipients,
             })
             .collect(),
         webhook: Some(WebhookSpec {
@@ -228,6 +230,10 @@ pub(crate) struct ActionDef {
     /// The input fields Stripe emails (a receipt to `receipt_email`).
     #[serde(default)]
     pub email_recipients: Vec<RecipientField>,
+    /// Whom Stripe emails that the input does not name (an invoice's customer),
+    /// in words; the addresses are read before each run (`crate::recipients`).
+    #[serde(default)]
+    pub provider_recipients: Option<&'static str>,
 }
 
 fn post() -> &'static str {

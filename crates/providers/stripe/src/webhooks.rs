@@ -2,10 +2,11 @@
 //! with the scheme the spec names), and turning the handled events into record
 //! upserts, deletions and recomputed daily KPI totals.
 //!
-//! `customer.deleted` is the one event about an object removed for good (Stripe
-//! answers for it `{"id", "object": "customer", "deleted": true}` from then on):
-//! the customer's record is marked deleted. `customer.subscription.deleted` is not
-//! a removal — the subscription still exists, canceled — so its record is updated.
+//! `customer.deleted` and `invoice.deleted` (a draft invoice deleted) are the events
+//! about an object removed for good (Stripe answers for it `{"id", "object",
+//! "deleted": true}` from then on): its record is marked deleted.
+//! `customer.subscription.deleted` is not a removal — the subscription still
+//! exists, canceled — so its record is updated.
 //!
 //! A point is a day's total, so an event never adds to a stored value: it names the
 //! days it touched and those days are recomputed from Stripe (every charge of the
@@ -195,18 +196,23 @@ pub(crate) async fn apply(
                 }
             }
         }
-        "customer.deleted" => {
-            let customer = object
+        "customer.deleted" | "invoice.deleted" => {
+            let (stream, what) = if event.event_type == "customer.deleted" {
+                (CUSTOMERS, "customer")
+            } else {
+                (INVOICES, "invoice")
+            };
+            let id = object
                 .get("id")
                 .and_then(Value::as_str)
                 .filter(|id| !id.is_empty())
                 .ok_or_else(|| {
                     AdapterError::invalid_field(
                         "payload.data.object.id",
-                        format!("event {} names no customer", event.id),
+                        format!("event {} names no {what}", event.id),
                     )
                 })?;
-            add_deletions(&mut out.effects, CUSTOMERS, [customer]);
+            add_deletions(&mut out.effects, stream, [id]);
         }
         "customer.subscription.created"
         | "customer.subscription.updated"

@@ -48,6 +48,7 @@ fn oauth_spec(id: &'static str, name: &'static str, oauth: OAuth2Spec) -> Provid
             description: "Things",
             primary_key: vec!["id"],
             cursor_field: None,
+            webhook_only: false,
             default_schedule: Duration::from_secs(3600),
             metrics: vec![],
         }],

@@ -475,41 +475,46 @@ async fn a_paid_invoice_updates_the_record_and_its_payment_day() {
 }
 
 #[tokio::test]
-async fn a_deleted_customer_is_a_deletion_of_its_record() {
+async fn a_deleted_customer_or_invoice_is_a_deletion_of_its_record() {
     let server = MockServer::start().await;
     let ctx = context(&server);
-    // Stripe sends the customer as it was; its API answers the deleted shape after
-    // (`deleted_customer` of Stripe's official fixtures).
-    let deleted = json!({"deleted": true, "id": "cus_QXg1o8vcGmoR32", "object": "customer"});
-    for object in [fixture("customer"), deleted] {
-        let id = object["id"].as_str().unwrap().to_owned();
-        let effects = Stripe
-            .apply_webhook(
-                &ctx,
-                &connection(),
-                &webhook_event(event("customer.deleted", object, None)),
-            )
+    for (event_type, resource, stream) in [
+        ("customer.deleted", "customer", "customers"),
+        ("invoice.deleted", "invoice", "invoices"),
+    ] {
+        // Stripe sends the object as it was; its API answers the deleted shape
+        // after (`deleted_customer`, `deleted_invoice` of Stripe's fixtures).
+        let id = fixture(resource)["id"].as_str().unwrap().to_owned();
+        let deleted = json!({"deleted": true, "id": id, "object": resource});
+        for object in [fixture(resource), deleted] {
+            let effects = Stripe
+                .apply_webhook(
+                    &ctx,
+                    &connection(),
+                    &webhook_event(event(event_type, object, None)),
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                effects.deletions,
+                [StreamDeletion {
+                    stream: stream.into(),
+                    external_id: id.clone(),
+                }],
+                "{event_type}"
+            );
+            assert!(effects.records.is_empty() && effects.kpis.is_empty());
+        }
+        let nameless = webhook_event(event(event_type, json!({"object": resource}), None));
+        let err = Stripe
+            .apply_webhook(&ctx, &connection(), &nameless)
             .await
-            .unwrap();
-        assert_eq!(
-            effects.deletions,
-            [StreamDeletion {
-                stream: "customers".into(),
-                external_id: id,
-            }]
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("names no {resource}")),
+            "{err}"
         );
-        assert!(effects.records.is_empty() && effects.kpis.is_empty());
     }
-    let nameless = webhook_event(event(
-        "customer.deleted",
-        json!({"object": "customer"}),
-        None,
-    ));
-    let err = Stripe
-        .apply_webhook(&ctx, &connection(), &nameless)
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("names no customer"), "{err}");
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
