@@ -429,11 +429,78 @@ async fn exercise(compose: &Compose, api_port: u16, sandbox_port: u16) -> Result
     );
     eprintln!("    connected sandbox Stripe and synced it: {expected} records");
 
-    worker_killed_mid_sync(compose, &http, &api, &sandbox, &api_key, stripe, expected).await?;
-    redis_restart_keeps_queued_jobs(compose, &http, &api, &sandbox, &api_key, stripe, expected)
-        .await?;
+    let stack = Stack {
+        compose,
+        http,
+        api,
+        sandbox,
+        api_key,
+        stripe: stripe.clone(),
+        expected,
+    };
+    worker_killed_mid_sync(&stack).await?;
+    redis_restart_keeps_queued_jobs(&stack).await?;
     eprintln!("    memory after the checks: {}", memory(compose)?);
     Ok(())
+}
+
+/// The running stack as the checks after the first sync use it.
+struct Stack<'a> {
+    compose: &'a Compose,
+    http: reqwest::Client,
+    api: String,
+    sandbox: String,
+    api_key: String,
+    /// The sandbox catalog's Stripe entry, which every check connects again.
+    stripe: Value,
+    /// The records an undisturbed sync of it holds.
+    expected: u64,
+}
+
+impl Stack<'_> {
+    /// Connects `count` more Stripe integrations and asks each for a sync; returns
+    /// (integration, run) pairs.
+    async fn start_syncs(&self, count: usize) -> Result<Vec<(String, String)>> {
+        let mut started = Vec::new();
+        for _ in 0..count {
+            let (_, integration) =
+                connect_entry(&self.http, &self.api, &self.api_key, &self.stripe).await?;
+            started.push(integration);
+        }
+        let mut runs = Vec::new();
+        for integration in started {
+            let run = request_sync(&self.http, &self.api, &self.api_key, &integration).await?;
+            runs.push((integration, run));
+        }
+        Ok(runs)
+    }
+
+    /// Every run succeeds and every integration ends with the records of an
+    /// undisturbed sync.
+    async fn all_complete(&self, runs: &[(String, String)]) -> Result<()> {
+        for (integration, run) in runs {
+            wait_for_run(&self.http, &self.api, &self.api_key, run).await?;
+            let held = records(&self.http, &self.api, &self.api_key, integration).await?;
+            ensure!(
+                held == self.expected,
+                "integration {integration} holds {held} records after its sync, not {}",
+                self.expected
+            );
+        }
+        Ok(())
+    }
+
+    /// Makes each request to the sandbox's Stripe take `millis` longer.
+    async fn set_latency(&self, millis: u64) -> Result<()> {
+        self.http
+            .post(format!("{}/_sandbox/latency", self.sandbox))
+            .json(&json!({"provider": "stripe", "millis": millis}))
+            .send()
+            .await?
+            .error_for_status()
+            .context("setting the sandbox's Stripe latency")?;
+        Ok(())
+    }
 }
 
 /// The API's and the workers' memory use now, as the container engine counts it
@@ -484,59 +551,6 @@ async fn records(
         .sum())
 }
 
-/// Connects `count` more integrations of the catalog entry and asks each for a
-/// sync; returns (integration, run) pairs.
-async fn start_syncs(
-    http: &reqwest::Client,
-    api: &str,
-    api_key: &str,
-    entry: &Value,
-    count: usize,
-) -> Result<Vec<(String, String)>> {
-    let mut started = Vec::new();
-    for _ in 0..count {
-        let (_, integration) = connect_entry(http, api, api_key, entry).await?;
-        started.push(integration);
-    }
-    let mut runs = Vec::new();
-    for integration in started {
-        let run = request_sync(http, api, api_key, &integration).await?;
-        runs.push((integration, run));
-    }
-    Ok(runs)
-}
-
-/// Every run succeeds and every integration ends with the records of an
-/// undisturbed sync.
-async fn all_complete(
-    http: &reqwest::Client,
-    api: &str,
-    api_key: &str,
-    runs: &[(String, String)],
-    expected: u64,
-) -> Result<()> {
-    for (integration, run) in runs {
-        wait_for_run(http, api, api_key, run).await?;
-        let held = records(http, api, api_key, integration).await?;
-        ensure!(
-            held == expected,
-            "integration {integration} holds {held} records after its sync, not {expected}"
-        );
-    }
-    Ok(())
-}
-
-/// Makes each request to the sandbox's Stripe take `millis` longer.
-async fn set_latency(http: &reqwest::Client, sandbox: &str, millis: u64) -> Result<()> {
-    http.post(format!("{sandbox}/_sandbox/latency"))
-        .json(&json!({"provider": "stripe", "millis": millis}))
-        .send()
-        .await?
-        .error_for_status()
-        .context("setting the sandbox's Stripe latency")?;
-    Ok(())
-}
-
 /// The jobs a worker is running now, by the worker's host name (a container's
 /// host name is its short id): the in-flight marks runners keep in Redis.
 fn in_flight(compose: &Compose) -> Result<Vec<(String, String)>> {
@@ -552,17 +566,10 @@ fn in_flight(compose: &Compose) -> Result<Vec<(String, String)>> {
     Ok(marks)
 }
 
-async fn worker_killed_mid_sync(
-    compose: &Compose,
-    http: &reqwest::Client,
-    api: &str,
-    sandbox: &str,
-    api_key: &str,
-    entry: &Value,
-    expected: u64,
-) -> Result<()> {
-    set_latency(http, sandbox, SANDBOX_LATENCY_MS).await?;
-    let runs = start_syncs(http, api, api_key, entry, SYNCS).await?;
+async fn worker_killed_mid_sync(stack: &Stack<'_>) -> Result<()> {
+    let compose = stack.compose;
+    stack.set_latency(SANDBOX_LATENCY_MS).await?;
+    let runs = stack.start_syncs(SYNCS).await?;
     let workers = compose.containers("worker")?;
     ensure!(
         workers.len() == 2,
@@ -600,15 +607,18 @@ async fn worker_killed_mid_sync(
     // only have ended on the other worker.
     run("podman", &["stop", "--time", "0", &victim])?;
     eprintln!("    killed {victim} (SIGKILL) while it ran {running} sync(s)");
-    all_complete(http, api, api_key, &runs, expected).await?;
+    stack.all_complete(&runs).await?;
     let state =
         output(command("podman").args(["inspect", "--format", "{{.State.Status}}", &victim]))?;
     ensure!(
         state != "running",
         "{victim} came back before the runs ended ({state}): they may not have moved"
     );
-    eprintln!("    all {SYNCS} syncs succeeded on the other worker with {expected} records each");
-    set_latency(http, sandbox, 0).await?;
+    eprintln!(
+        "    all {SYNCS} syncs succeeded on the other worker with {} records each",
+        stack.expected
+    );
+    stack.set_latency(0).await?;
 
     // The killed worker starts again and takes work.
     compose.run(&[
@@ -622,8 +632,8 @@ async fn worker_killed_mid_sync(
     let state =
         output(command("podman").args(["inspect", "--format", "{{.State.Status}}", &victim]))?;
     ensure!(state == "running", "{victim} did not start again: {state}");
-    let again = start_syncs(http, api, api_key, entry, 4).await?;
-    all_complete(http, api, api_key, &again, expected).await?;
+    let again = stack.start_syncs(4).await?;
+    stack.all_complete(&again).await?;
     eprintln!("    {victim} restarted; 4 more syncs succeeded");
     Ok(())
 }
@@ -663,15 +673,8 @@ fn unquote(line: &str) -> String {
     value.trim().trim_matches('"').to_owned()
 }
 
-async fn redis_restart_keeps_queued_jobs(
-    compose: &Compose,
-    http: &reqwest::Client,
-    api: &str,
-    sandbox: &str,
-    api_key: &str,
-    entry: &Value,
-    expected: u64,
-) -> Result<()> {
+async fn redis_restart_keeps_queued_jobs(stack: &Stack<'_>) -> Result<()> {
+    let compose = stack.compose;
     let persistence = compose.redis(&["CONFIG", "GET", "appendonly"])?;
     ensure!(
         persistence.contains("yes"),
@@ -680,8 +683,8 @@ async fn redis_restart_keeps_queued_jobs(
     let workers = compose.containers("worker")?;
     // Slow syncs, so that jobs are still unfinished in Redis (due or claimed) when
     // the workers are paused; the queue then stands still while Redis restarts.
-    set_latency(http, sandbox, SANDBOX_LATENCY_MS).await?;
-    let runs = start_syncs(http, api, api_key, entry, SYNCS).await?;
+    stack.set_latency(SANDBOX_LATENCY_MS).await?;
+    let runs = stack.start_syncs(SYNCS).await?;
     let deadline = Instant::now() + Duration::from_secs(60);
     while queued(compose)?.len() < SYNCS / 2 {
         ensure!(
@@ -720,8 +723,8 @@ async fn redis_restart_keeps_queued_jobs(
     .await;
     unpause()?;
     outcome?;
-    set_latency(http, sandbox, 0).await?;
-    all_complete(http, api, api_key, &runs, expected).await?;
+    stack.set_latency(0).await?;
+    stack.all_complete(&runs).await?;
     eprintln!("    the {SYNCS} syncs queued across the restart all succeeded");
     Ok(())
 }
