@@ -48,6 +48,7 @@ impl Registry {
             Arc::new(junction_mixpanel::Mixpanel),
             #[cfg(feature = "hubspot")]
             Arc::new(junction_hubspot::Hubspot::private_app()),
+            #[cfg(feature = "hubspot")]
             Arc::new(junction_hubspot::Hubspot::oauth()),
             #[cfg(feature = "devto")]
             Arc::new(junction_devto::Devto),
