@@ -308,11 +308,41 @@ pub(crate) fn reachable(addr: &str) -> bool {
         .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
 }
 
+/// The Redis the tests and benchmarks use (the default is the one `.ci/run` starts).
+pub(crate) fn test_redis_url() -> String {
+    std::env::var("JUNCTION_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// `npm ci` in `dir` (with `env` added) when its `node_modules` is missing or older
+/// than its `package-lock.json`; the lock pins every package, so an install is
+/// the same wherever it runs.
+pub(crate) fn npm_ci(dir: &std::path::Path, env: &[(&str, &str)]) -> Result<()> {
+    let installed = dir.join("node_modules/.package-lock.json");
+    let lock = dir.join("package-lock.json");
+    let fresh = match (std::fs::metadata(&installed), std::fs::metadata(&lock)) {
+        (Ok(installed), Ok(lock)) => installed.modified()? >= lock.modified()?,
+        _ => false,
+    };
+    if fresh {
+        return Ok(());
+    }
+    eprintln!("==> npm ci ({})", dir.display());
+    let status = command("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .status()
+        .context("running npm (install Node.js 20+ and npm: `apt-get install -y nodejs npm`)")?;
+    if !status.success() {
+        bail!("npm ci failed in {}", dir.display());
+    }
+    Ok(())
+}
+
 pub(crate) fn check_services() -> Result<()> {
     let postgres = std::env::var("JUNCTION_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let redis = std::env::var("JUNCTION_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let redis = test_redis_url();
     let mut missing = Vec::new();
     for (name, addr) in [
         ("Postgres", host_port(&postgres, 5432)),

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo build --release -p junction-app --example bench -p junction-worker --bin junction-worker
-//! target/release/examples/bench queue  [--jobs N] [--concurrency C]
+//! target/release/examples/bench queue  [--jobs N] [--concurrency C] [--summary PATH]
 //! target/release/examples/bench ingest [--integrations K] [--lookback-days D]
 //! target/release/examples/bench memory [--integrations K] [--lookback-days D]
 //! ```
@@ -30,7 +30,7 @@ use std::{path::PathBuf, process::ExitCode};
 use anyhow::{Context, Result, bail};
 
 const USAGE: &str = "usage: bench <queue|ingest|memory> [--jobs N] [--concurrency C] \
-[--integrations K] [--lookback-days D] [--worker PATH]";
+[--integrations K] [--lookback-days D] [--worker PATH] [--summary PATH]";
 
 /// Command-line settings; each figure fills in its own defaults for what is unset.
 #[derive(Debug, Default)]
@@ -45,6 +45,8 @@ pub struct Options {
     pub lookback_days: Option<u32>,
     /// The junction-worker binary to run.
     pub worker: Option<PathBuf>,
+    /// Where the queue figure also writes its numbers as JSON (for xtask).
+    pub summary: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<(String, Options)> {
@@ -72,6 +74,7 @@ fn parse(args: &[String]) -> Result<(String, Options)> {
                 options.lookback_days = Some(u32::try_from(number()?).context("too many days")?)
             }
             "--worker" => options.worker = Some(PathBuf::from(value)),
+            "--summary" => options.summary = Some(PathBuf::from(value)),
             other => bail!("unknown option `{other}`\n{USAGE}"),
         }
     }
@@ -90,6 +93,9 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = async {
         let (figure, options) = parse(&args)?;
+        if options.summary.is_some() && figure != "queue" {
+            bail!("--summary is for the queue figure only");
+        }
         match figure.as_str() {
             "queue" => queue::run(&options).await,
             "ingest" => ingest::run(&options).await,
