@@ -207,10 +207,11 @@ fn node_present() -> std::result::Result<(), String> {
         let output = command(program)
             .arg("--version")
             .output()
-            .map_err(|error| {
-                format!(
-                    "`{program}` cannot run ({error}); BullMQ needs Node.js {NODE_MAJOR}+ and npm"
-                )
+            .map_err(|error| match error.kind() {
+                std::io::ErrorKind::NotFound => format!(
+                    "`{program}` is not installed (BullMQ needs Node.js {NODE_MAJOR}+ and npm)"
+                ),
+                _ => format!("`{program}` cannot run: {error}"),
             })?;
         if !output.status.success() {
             return Err(format!("`{program} --version` failed ({})", output.status));

@@ -86,7 +86,7 @@ pub async fn run(options: &Options) -> Result<String> {
     let phases = measure(&queues, &db, redis.url(), jobs, concurrency).await?;
     let end_to_end_seconds = phases.enqueue_seconds + phases.run_seconds;
     let n = jobs as u64;
-    let redis_cpu = match phases.redis_cpu {
+    let redis_cpu = match &phases.redis_cpu {
         Some(cpu) => format!(
             "{:.2} s, {:.0} µs per job with the enqueue",
             cpu.run,
