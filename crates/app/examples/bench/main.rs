@@ -9,7 +9,9 @@
 //!
 //! Each figure prints exactly one line on stdout (progress goes to stderr):
 //! - `queue`: no-op jobs per second through the Redis queues and the job runner, beside
-//!   what raw Redis does for the same pushes and pops (`redis-benchmark`);
+//!   what raw Redis does for the same pushes and pops (`redis-benchmark`); with
+//!   `--summary PATH` its numbers also go to PATH as JSON, which `cargo xtask bench`
+//!   compares with BullMQ's (bench/bullmq/queue.mjs);
 //! - `ingest`: records per second from the sandbox's GA4 through the worker process into
 //!   Postgres, beside a raw `COPY` of the same rows;
 //! - `memory`: the worker process's peak RSS while it syncs many integrations.
