@@ -32,30 +32,6 @@ use crate::{
 
 const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 
-/// Installs the pinned playwright-core when `node_modules` is missing or stale.
-fn npm_ci(dir: &Path) -> Result<()> {
-    let installed = dir.join("node_modules/.package-lock.json");
-    let lock = dir.join("package-lock.json");
-    let fresh = match (std::fs::metadata(&installed), std::fs::metadata(&lock)) {
-        (Ok(installed), Ok(lock)) => installed.modified()? >= lock.modified()?,
-        _ => false,
-    };
-    if fresh {
-        return Ok(());
-    }
-    eprintln!("==> npm ci (browser-tests)");
-    let status = command("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-        .current_dir(dir)
-        .status()
-        .context("running npm (install Node.js 20+ and npm: `apt-get install -y nodejs npm`)")?;
-    if !status.success() {
-        bail!("npm ci failed in {}", dir.display());
-    }
-    Ok(())
-}
-
 pub fn browser() -> Result<()> {
     check_services()?;
     let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| DEFAULT_CHROMIUM.into());
@@ -65,7 +41,7 @@ pub fn browser() -> Result<()> {
         );
     }
     let dir = workspace_root().join("browser-tests");
-    npm_ci(&dir)?;
+    crate::npm_ci(&dir, &[("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")])?;
     let debug = crate::build_product()?;
     let bin = |name: &str| debug.join(name);
     let target = crate::target_dir()?;
@@ -77,8 +53,7 @@ pub fn browser() -> Result<()> {
     let database_url = fresh_database(&database)?;
     let keys =
         crate::output(Command::new(bin("junction")).args(["keys", "generate", "--id", "browser"]))?;
-    let redis = std::env::var("JUNCTION_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let redis = crate::test_redis_url();
     let (api_addr, sandbox_addr) = (free_address()?, free_address()?);
     let (api_url, sandbox_url) = (
         format!("http://{api_addr}"),

@@ -7,7 +7,8 @@
 //! - `cargo xtask browser`: the dashboard's browser tests alone: playwright-core
 //!   (npm, pinned) driving the machine's Chromium against the running product.
 //! - `cargo xtask services`: checks that the Postgres and Redis the tests use answer.
-//! - `cargo xtask bench [queue|ingest|memory]`: the benchmarks (see bench.rs).
+//! - `cargo xtask bench [queue|ingest|memory]`: the benchmarks, the queue's beside
+//!   BullMQ's (npm, pinned in `bench/bullmq/`) when Node.js is present (see bench.rs).
 //! - `cargo xtask provider-lines`: code lines per provider crate (see lines.rs).
 //! - `cargo xtask new-provider NAME --auth MODE`: scaffolds and registers a provider
 //!   crate; `--check` tests the scaffold of every mode in a scratch copy (see
@@ -82,7 +83,9 @@ tasks:
                 worker; screenshots in browser-tests/artifacts/
   services      check that the test Postgres and Redis answer
   bench [queue|ingest|memory]   release build, then the benchmarks (all by default;
-                one line per figure, recorded in docs/benchmarks.md)
+                one line per figure, recorded in docs/benchmarks.md); the queue
+                figure is followed by BullMQ's on the same Redis when Node.js 20+
+                is present (npm, pinned in bench/bullmq/)
   schemathesis  schemathesis (PyPI, pinned in .ci/schemathesis-requirements.txt) with all
                 its default checks against a running API; what CI runs after `test`
   helm-check    the Helm chart (deploy/helm/junction): helm lint --strict and helm
@@ -308,11 +311,41 @@ pub(crate) fn reachable(addr: &str) -> bool {
         .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
 }
 
+/// The Redis the tests and benchmarks use (the default is the one `.ci/run` starts).
+pub(crate) fn test_redis_url() -> String {
+    std::env::var("JUNCTION_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// `npm ci` in `dir` (with `env` added) when its `node_modules` is missing or older
+/// than its `package-lock.json`; the lock pins every package, so an install is
+/// the same wherever it runs.
+pub(crate) fn npm_ci(dir: &std::path::Path, env: &[(&str, &str)]) -> Result<()> {
+    let installed = dir.join("node_modules/.package-lock.json");
+    let lock = dir.join("package-lock.json");
+    let fresh = match (std::fs::metadata(&installed), std::fs::metadata(&lock)) {
+        (Ok(installed), Ok(lock)) => installed.modified()? >= lock.modified()?,
+        _ => false,
+    };
+    if fresh {
+        return Ok(());
+    }
+    eprintln!("==> npm ci ({})", dir.display());
+    let status = command("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .status()
+        .context("running npm (install Node.js 20+ and npm: `apt-get install -y nodejs npm`)")?;
+    if !status.success() {
+        bail!("npm ci failed in {}", dir.display());
+    }
+    Ok(())
+}
+
 pub(crate) fn check_services() -> Result<()> {
     let postgres = std::env::var("JUNCTION_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let redis = std::env::var("JUNCTION_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let redis = test_redis_url();
     let mut missing = Vec::new();
     for (name, addr) in [
         ("Postgres", host_port(&postgres, 5432)),

@@ -78,8 +78,7 @@ pub fn schemathesis() -> Result<()> {
 
     let database_url = fresh_database(DATABASE)?;
     let keys = output(Command::new(bin("junction")).args(["keys", "generate", "--id", "st"]))?;
-    let redis = std::env::var("JUNCTION_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let redis = crate::test_redis_url();
     let (api_addr, sandbox_addr) = (free_address()?, free_address()?);
     let (api_url, sandbox_url) = (
         format!("http://{api_addr}"),

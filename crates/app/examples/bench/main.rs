@@ -2,14 +2,16 @@
 //!
 //! ```text
 //! cargo build --release -p junction-app --example bench -p junction-worker --bin junction-worker
-//! target/release/examples/bench queue  [--jobs N] [--concurrency C]
+//! target/release/examples/bench queue  [--jobs N] [--concurrency C] [--summary PATH]
 //! target/release/examples/bench ingest [--integrations K] [--lookback-days D]
 //! target/release/examples/bench memory [--integrations K] [--lookback-days D]
 //! ```
 //!
 //! Each figure prints exactly one line on stdout (progress goes to stderr):
 //! - `queue`: no-op jobs per second through the Redis queues and the job runner, beside
-//!   what raw Redis does for the same pushes and pops (`redis-benchmark`);
+//!   what raw Redis does for the same pushes and pops (`redis-benchmark`); with
+//!   `--summary PATH` its numbers also go to PATH as JSON, which `cargo xtask bench`
+//!   compares with BullMQ's (bench/bullmq/queue.mjs);
 //! - `ingest`: records per second from the sandbox's GA4 through the worker process into
 //!   Postgres, beside a raw `COPY` of the same rows;
 //! - `memory`: the worker process's peak RSS while it syncs many integrations.
@@ -30,7 +32,7 @@ use std::{path::PathBuf, process::ExitCode};
 use anyhow::{Context, Result, bail};
 
 const USAGE: &str = "usage: bench <queue|ingest|memory> [--jobs N] [--concurrency C] \
-[--integrations K] [--lookback-days D] [--worker PATH]";
+[--integrations K] [--lookback-days D] [--worker PATH] [--summary PATH]";
 
 /// Command-line settings; each figure fills in its own defaults for what is unset.
 #[derive(Debug, Default)]
@@ -45,6 +47,8 @@ pub struct Options {
     pub lookback_days: Option<u32>,
     /// The junction-worker binary to run.
     pub worker: Option<PathBuf>,
+    /// Where the queue figure also writes its numbers as JSON (for xtask).
+    pub summary: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<(String, Options)> {
@@ -72,6 +76,7 @@ fn parse(args: &[String]) -> Result<(String, Options)> {
                 options.lookback_days = Some(u32::try_from(number()?).context("too many days")?)
             }
             "--worker" => options.worker = Some(PathBuf::from(value)),
+            "--summary" => options.summary = Some(PathBuf::from(value)),
             other => bail!("unknown option `{other}`\n{USAGE}"),
         }
     }
@@ -90,6 +95,9 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = async {
         let (figure, options) = parse(&args)?;
+        if options.summary.is_some() && figure != "queue" {
+            bail!("--summary is for the queue figure only");
+        }
         match figure.as_str() {
             "queue" => queue::run(&options).await,
             "ingest" => ingest::run(&options).await,

@@ -8,7 +8,11 @@
 //! both phases).
 //!
 //! The line also gives the CPU time the runner (this process) and the Redis server
-//! used in the run phase, which shows which of them bounds it.
+//! used in the run phase, which shows which of them bounds it, and Redis's CPU per
+//! job over both phases (enqueue included), the figure `cargo xtask bench queue`
+//! compares with BullMQ's (bench/bullmq/queue.mjs measures it the same way).
+//! With `--summary PATH` the figure's numbers also go to PATH as one JSON object, in
+//! the fields that script prints, for xtask to read.
 //!
 //! The ceiling is `redis-benchmark` with 50 clients pushing N' items onto one list
 //! and popping them again (`LPUSH` then `RPOP`, no pipelining): a job needs at least
@@ -82,9 +86,17 @@ pub async fn run(options: &Options) -> Result<String> {
     let phases = measure(&queues, &db, redis.url(), jobs, concurrency).await?;
     let end_to_end_seconds = phases.enqueue_seconds + phases.run_seconds;
     let n = jobs as u64;
-    let redis_cpu = phases
-        .redis_cpu
-        .map_or_else(|| "not measured".to_owned(), |cpu| format!("{cpu:.2} s"));
+    let redis_cpu = match &phases.redis_cpu {
+        Some(cpu) => format!(
+            "{:.2} s, {:.0} µs per job with the enqueue",
+            cpu.run,
+            cpu.micros_per_job(n)
+        ),
+        None => "not measured".to_owned(),
+    };
+    if let Some(path) = &options.summary {
+        write_summary(path, &phases, jobs, concurrency)?;
+    }
     let jobs_line = format!(
         "queue: {} jobs/s end to end at concurrency {concurrency} ({} no-op jobs: enqueued at {}/s, run at {}/s in {:.2} s with runner CPU {:.2} s, Redis CPU {redis_cpu})",
         per_second(n, end_to_end_seconds),
@@ -120,6 +132,7 @@ async fn measure(
     concurrency: usize,
 ) -> Result<Phases> {
     let workspace_id = WorkspaceId::new();
+    let redis_cpu_start = redis_cpu_seconds(redis_url).await;
     let started = Instant::now();
     futures::stream::iter(0..jobs)
         .map(|_| async move {
@@ -180,8 +193,15 @@ async fn measure(
         );
     };
     let cpu = cpu_seconds("self")? - cpu_before;
-    let redis_cpu = match (redis_cpu_before, redis_cpu_seconds(redis_url).await) {
-        (Some(before), Some(after)) => Some(after - before),
+    let redis_cpu = match (
+        redis_cpu_start,
+        redis_cpu_before,
+        redis_cpu_seconds(redis_url).await,
+    ) {
+        (Some(start), Some(before), Some(after)) => Some(RedisCpu {
+            enqueue: before - start,
+            run: after - before,
+        }),
         _ => None,
     };
     Ok(Phases {
@@ -199,8 +219,47 @@ struct Phases {
     run_seconds: f64,
     /// CPU this process (the runner) used in the run phase, shutdown included.
     runner_cpu: f64,
-    /// CPU the Redis server used in the run phase, when `redis-cli` could ask it.
-    redis_cpu: Option<f64>,
+    /// CPU the Redis server used in each phase, when `redis-cli` could ask it.
+    redis_cpu: Option<RedisCpu>,
+}
+
+/// Seconds of CPU the Redis server used in the two phases.
+struct RedisCpu {
+    enqueue: f64,
+    /// The run phase, shutdown included.
+    run: f64,
+}
+
+impl RedisCpu {
+    /// Redis CPU per job over both phases, in microseconds.
+    fn micros_per_job(&self, jobs: u64) -> f64 {
+        (self.enqueue + self.run) * 1e6 / jobs as f64
+    }
+}
+
+/// The figure's numbers as one JSON object, in the fields bench/bullmq/queue.mjs
+/// prints (xtask reads both with one parser); rates are jobs per second.
+fn write_summary(
+    path: &std::path::Path,
+    phases: &Phases,
+    jobs: usize,
+    concurrency: usize,
+) -> Result<()> {
+    let n = jobs as u64;
+    let summary = serde_json::json!({
+        "queue": "junction",
+        "jobs": jobs,
+        "concurrency": concurrency,
+        "enqueue_seconds": phases.enqueue_seconds,
+        "process_seconds": phases.run_seconds,
+        "enqueue_per_second": rate(n, phases.enqueue_seconds),
+        "process_per_second": rate(n, phases.run_seconds),
+        "redis_cpu_enqueue_seconds": phases.redis_cpu.as_ref().map(|cpu| cpu.enqueue),
+        "redis_cpu_process_seconds": phases.redis_cpu.as_ref().map(|cpu| cpu.run),
+        "redis_cpu_us_per_job": phases.redis_cpu.as_ref().map(|cpu| cpu.micros_per_job(n)),
+    });
+    std::fs::write(path, format!("{summary}\n"))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// The Redis server's CPU time so far (`INFO cpu`: user + system), through
