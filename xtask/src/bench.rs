@@ -151,15 +151,8 @@ fn compare(junction: &QueueFigure, bullmq: &QueueFigure) -> Result<String> {
 /// A rate rounded to a whole number, with thousands separators (as the bench
 /// example prints its figures).
 fn thousands(value: f64) -> String {
-    let digits = (value.round() as u64).to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    use num_format::{Locale, ToFormattedString};
+    (value.round() as u64).to_formatted_string(&Locale::en)
 }
 
 /// BullMQ's run on the same Redis with Junction's job count and concurrency, and the
