@@ -125,6 +125,8 @@ pub enum PreviewFormat {
 #[into_params(parameter_in = Query)]
 pub struct PreviewQuery {
     /// `json` (default), `html` or `text`.
+    // Inline: the document has no component for this query-only enum.
+    #[param(inline)]
     pub format: Option<PreviewFormat>,
 }
 

@@ -396,6 +396,40 @@ fn the_committed_openapi_document_is_current() {
     );
 }
 
+/// Every `$ref` of the document names a component it defines: a dangling one makes
+/// clients and schemathesis guess (a query enum once pointed at a schema the
+/// document never listed).
+#[test]
+fn every_reference_in_the_openapi_document_resolves() {
+    fn refs<'a>(value: &'a serde_json::Value, found: &mut Vec<&'a str>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, item) in map {
+                    match (key.as_str(), item.as_str()) {
+                        ("$ref", Some(target)) => found.push(target),
+                        _ => refs(item, found),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| refs(item, found)),
+            _ => {}
+        }
+    }
+    let document: serde_json::Value =
+        serde_json::from_str(&junction_api::openapi::document()).unwrap();
+    let mut found = Vec::new();
+    refs(&document, &mut found);
+    assert!(!found.is_empty());
+    let dangling: Vec<&str> = found
+        .into_iter()
+        .filter(|target| {
+            let pointer = target.strip_prefix('#').unwrap_or(target);
+            document.pointer(pointer).is_none()
+        })
+        .collect();
+    assert!(dangling.is_empty(), "unresolved references: {dangling:?}");
+}
+
 #[test]
 fn demo_mode_uses_the_sandboxs_published_oauth_app() {
     assert_eq!(
