@@ -38,7 +38,7 @@ use crate::{
     demo::{catalog, connect_entry, request_sync, wait_for_run},
     helm_check::tools,
     output, run,
-    schemathesis::free_address,
+    schemathesis::free_port,
     workspace_root,
 };
 
@@ -303,8 +303,7 @@ fn compose() -> Result<()> {
         std::fs::remove_dir_all(&scratch)?;
     }
     std::fs::create_dir_all(&scratch)?;
-    let api_port = port_of(&free_address()?)?;
-    let sandbox_port = port_of(&free_address()?)?;
+    let (api_port, sandbox_port) = (free_port()?, free_port()?);
     let keys =
         output(command("podman").args(["run", "--rm", IMAGE, "junction", "keys", "generate"]))?;
     let env_file = scratch.join("env");
@@ -347,14 +346,6 @@ fn compose() -> Result<()> {
         eprintln!("---- last lines of the stack's logs ----\n{logs}");
     }
     result
-}
-
-fn port_of(address: &str) -> Result<u16> {
-    address
-        .rsplit(':')
-        .next()
-        .and_then(|port| port.parse().ok())
-        .ok_or_else(|| anyhow!("no port in {address}"))
 }
 
 async fn exercise(compose: &Compose, api_port: u16, sandbox_port: u16) -> Result<()> {

@@ -232,7 +232,12 @@ pub(crate) fn admin_database_url() -> String {
 
 /// A local address nothing listens on now.
 pub(crate) fn free_address() -> Result<String> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string())
+    Ok(format!("127.0.0.1:{}", free_port()?))
+}
+
+/// A loopback port nothing listens on now.
+pub(crate) fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// How many requests the API has answered, by its own counter (operational routes
