@@ -24,7 +24,7 @@
 //!   sends: pushes write a task id only once, marks and heartbeats overwrite, reads
 //!   read, and a rate-limit admission counted twice only spends budget.
 //!
-//! apalis's storage takes the bare manager ([`RedisConnection::manager`]): the job
+//! The queue backend the apalis workers fetch from uses this connection too: the job
 //! runner restarts an apalis worker that fails, and its polling scripts get the
 //! worker's longer timeout.
 

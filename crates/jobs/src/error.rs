@@ -45,12 +45,6 @@ impl From<redis::RedisError> for JobsError {
     }
 }
 
-impl From<apalis_redis::Error> for JobsError {
-    fn from(error: apalis_redis::Error) -> Self {
-        JobsError::Redis(error.to_string())
-    }
-}
-
 impl HasErrorCode for JobsError {
     fn error_code(&self) -> ErrorCode {
         match self {

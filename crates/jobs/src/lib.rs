@@ -1,5 +1,6 @@
-//! junction-jobs: Junction's job system — versioned payloads on apalis-redis queues,
-//! our own retry policy and dead letters in Postgres.
+//! junction-jobs: Junction's job system — versioned payloads on Redis queues in a
+//! layout of our own, run by apalis workers, our own retry policy and dead letters in
+//! Postgres.
 //!
 //! # Jobs and attempts
 //!
@@ -9,10 +10,10 @@
 //! the payload version ([`PAYLOAD_VERSION`]), a job id that stays the same across
 //! retries (`sync-{run_id}`, `action-{request_id}`...), the 1-based attempt number
 //! and the history of failed attempts. Every attempt is its
-//! own apalis task whose id is derived from the job: `{job_id}#{attempt}`. So
+//! own task whose id is derived from the job: `{job_id}#{attempt}`. So
 //!
-//! - enqueueing the same work twice is a no-op (apalis-redis's push script only
-//!   writes a task id that is not there yet);
+//! - enqueueing the same work twice is a no-op (the push script only writes a task
+//!   id that is not there yet);
 //! - [`Queues::lookup`] finds a job's latest attempt and where it stands;
 //! - a task re-run after a crash that schedules "its" next attempt again does not
 //!   fork the job.
@@ -22,10 +23,8 @@
 //!
 //! # Retries and dead letters
 //!
-//! apalis-redis has its own rescheduling: a failed task is put back at
-//! `now + attempt` seconds while its attempt count is below 25, whatever
-//! `max_attempts` says. We do not use it. The runner ([`run`]) catches every handler
-//! failure ([`JobFailure`]) and asks the [`RetryPolicy`]:
+//! The runner ([`run`]) catches every handler failure ([`JobFailure`]) and asks the
+//! [`RetryPolicy`]:
 //!
 //! - *retryable* failures back off exponentially with full jitter — the delay after
 //!   attempt `n` is uniform in `[0, min(cap, base·2^(n-1))]` — and never run before
@@ -38,7 +37,7 @@
 //!   before reporting) is *dead-lettered*: the job, the error, every attempt
 //!   (`attempt_log`) and the times are stored in Postgres (`dead_letters`), the
 //!   handler's [`JobHandler::on_dead_letter`] runs, and the task is killed in Redis
-//!   (apalis `AbortError`, which moves it to the dead set and never retries it);
+//!   (apalis `AbortError`, which the backend records as dead and never runs again);
 //! - an *abandoned* job (its cause is reported elsewhere, e.g. the integration now
 //!   needs re-authorisation) just stops.
 //!
@@ -51,7 +50,8 @@
 //! a letter wins.
 //!
 //! Only when the runner cannot record an outcome (Postgres or Redis down) does a
-//! task fail in apalis; apalis's rescheduling then re-runs it, so nothing is lost.
+//! task fail in apalis; the backend then runs it again `n` seconds later (its `n`-th
+//! such failure, up to 25), so nothing is lost to a passing outage.
 //!
 //! # Crashes and shutdown
 //!
@@ -75,30 +75,34 @@
 //! # Redis keys
 //!
 //! Everything lives under one prefix (`junction:` in production, a random one per
-//! test). Each queue is an apalis-redis queue named `{prefix}jobs:{queue}`; apalis
-//! derives these keys from that name:
+//! test). Each queue's keys start with `{prefix}jobs:{queue}`; apalis is the worker
+//! framework, and the backend its workers fetch from (`backend.rs`) keeps this layout
+//! of our own (version 2; [`migrate`] brings tasks over from apalis-redis's, which
+//! the queues used before):
 //!
 //! | key | type | holds |
 //! |---|---|---|
-//! | `{prefix}jobs:{queue}:data` | hash | task id → envelope JSON |
-//! | `{prefix}jobs:{queue}:meta:{task_id}` | hash | status, attempts, result, lock, `junction_due_at` |
-//! | `{prefix}jobs:{queue}:delayed` | sorted set | ours: task ids pushed for a later time, by due second |
-//! | `{prefix}jobs:{queue}:scheduled` | sorted set | apalis's: tasks it re-runs itself (the runner failed to record an outcome) |
-//! | `{prefix}jobs:{queue}:active` | list | due task ids waiting for a worker |
+//! | `{prefix}jobs:{queue}:data` | hash | task id → envelope JSON (written once per task id) |
+//! | `{prefix}jobs:{queue}:state` | hash | task id → its state (`pending {due}`, `running …`, `done {t} {outcome}`, `dead {t}`, `failed {t} {n}`; see `scripts.rs`) |
+//! | `{prefix}jobs:{queue}:active` | list | due task ids waiting for a worker (what KEDA scales on) |
+//! | `{prefix}jobs:{queue}:delayed` | sorted set | task ids pushed for a later time, by due second |
 //! | `{prefix}jobs:{queue}:inflight:{worker}` | set | tasks a worker has claimed |
 //! | `{prefix}jobs:{queue}:workers` | sorted set | worker names by last heartbeat |
-//! | `{prefix}jobs:{queue}:workers:metadata:{worker}` | hash | worker description |
-//! | `{prefix}jobs:{queue}:done` / `:dead` | set | finished / killed task ids |
-//! | `{prefix}jobs:{queue}:signal` | list | apalis's "work available" flag |
+//! | `{prefix}jobs:{queue}:finished` / `:killed` | sorted set | finished / dead task ids by the second they ended (for the purge) |
+//! | `{prefix}jobs:{queue}:failed` | sorted set | tasks whose outcome the runner could not record, being run again |
+//! | `{prefix}jobs:{queue}:in-flight:{job_id}` | string | a live worker is running the job (expires) |
+//! | `{prefix}jobs:{queue}:layout` | string | the layout version (`2`) once [`migrate`] ran |
+//!
+//! A task costs Redis one hash field in `data` and one in `state`, no key of its
+//! own: a worker claims a batch of up to its prefetch with one script (pop from the
+//! active list, add to its claims, mark running) and acknowledges every attempt that
+//! ended meanwhile with one more, so the per-task work is a handful of list, set and
+//! hash operations and the round trips are per batch.
 //!
 //! Finished jobs (succeeded, abandoned or dead: every attempt at once) are purged
 //! from Redis after [`FINISHED_JOB_RETENTION`] (7 days) by every running runner
 //! ([`Queues::purge_finished`]); until then they answer lookups and de-duplicate
 //! enqueues. Dead letters stay in Postgres.
-//!
-//! apalis also records every queue's workers key in the global sorted set
-//! `core:apalis:queues:list` (outside our prefix; the runner removes its queues from
-//! it when their last worker stops).
 //!
 //! # Metrics
 //!
@@ -108,21 +112,25 @@
 //! `junction_job_runner_errors_total{queue}`, `junction_worker_restarts_total{queue}`,
 //! `junction_dead_letter_replays_total{queue}`. The binaries install the recorder.
 
+pub(crate) mod backend;
 pub mod connection;
 pub mod dead;
 pub mod error;
 pub mod failure;
+pub mod migrate;
 pub mod outbox;
 pub mod payload;
 pub mod policy;
 pub mod queue;
 pub mod replay;
 pub mod runner;
+pub(crate) mod scripts;
 
 pub use connection::{RedisConnection, RedisOptions};
 pub use dead::bury;
 pub use error::JobsError;
 pub use failure::{FailureKind, JobFailure};
+pub use migrate::{LAYOUT_VERSION, MigrationReport, migrate_legacy_layout};
 pub use outbox::{Relay, RelayOptions, RelayReport, stage};
 pub use payload::{
     ActionJob, AttemptRecord, Envelope, Job, NotifyJob, OutboundJob, PAYLOAD_VERSION, SyncJob,

@@ -7,7 +7,7 @@
 //! a row that was rolled back. Nothing pushes to Redis after a commit.
 //!
 //! The [`Relay`] (every worker runs one; any number may run at once) claims staged
-//! jobs oldest first, pushes each onto its apalis-redis queue under its job id and
+//! jobs oldest first, pushes each onto its Redis queue under its job id and
 //! deletes it from the outbox. Delivery is at least once: a relay that dies after
 //! pushing and before deleting leaves the jobs to the next relay once their lease
 //! runs out, and that second push is a no-op because the queue writes a task id

@@ -333,6 +333,11 @@ impl Envelope {
         serde_json::to_value(self).map_err(|e| crate::JobsError::Payload(e.to_string()))
     }
 
+    /// Reads an envelope from its JSON bytes, rejecting unknown versions and kinds.
+    pub fn from_slice(json: &[u8]) -> Result<Self, crate::JobsError> {
+        serde_json::from_slice(json).map_err(|e| crate::JobsError::Payload(e.to_string()))
+    }
+
     /// Reads an envelope, rejecting unknown versions and kinds.
     pub fn from_json(value: serde_json::Value) -> Result<Self, crate::JobsError> {
         serde_json::from_value(value).map_err(|e| crate::JobsError::Payload(e.to_string()))

@@ -1,9 +1,9 @@
 //! [`RetryPolicy`]: Junction's own retry decision.
 //!
-//! apalis-redis re-schedules a failed task by itself (at `now + attempt` seconds
-//! while the attempt count is below 25, whatever `max_attempts` says), so the runner
-//! never lets a handler failure reach apalis: it asks this policy and either
-//! schedules the next attempt, dead-letters the job, or stops.
+//! The runner never lets a handler failure reach apalis (a task that fails in apalis
+//! is one whose outcome the runner could not record, and is simply run again): it
+//! asks this policy and either schedules the next attempt, dead-letters the job, or
+//! stops.
 //!
 //! Backoff is exponential with *full jitter*: the delay after attempt `n` is drawn
 //! uniformly from `[0, min(cap, base * 2^(n-1))]`, which spreads a burst of failures

@@ -11,12 +11,13 @@
 //!   history) due at `t`, and completes the current task;
 //! - `DeadLetter`: stores the dead letter in Postgres, calls
 //!   [`JobHandler::on_dead_letter`] and kills the task in Redis (apalis `AbortError`,
-//!   which lands it in the queue's dead set);
+//!   which the backend records as dead);
 //! - `Abandon`: completes the task.
 //!
 //! Only when the runner itself cannot record an outcome (Postgres or Redis down)
-//! does the task fail in apalis, which re-runs it later (apalis's built-in
-//! rescheduling, `now + attempt` seconds) — the job is never lost.
+//! does the task fail in apalis; the backend then puts it in the delayed set to run
+//! again `n` seconds later (the `n`-th such failure), killing it after 25 — the job
+//! is never lost to a passing outage.
 //!
 //! Liveness: every worker heartbeats every [`Liveness::heartbeat_interval`]; a
 //! worker silent for [`Liveness::orphan_timeout`] (a pod killed with SIGKILL) is
@@ -38,7 +39,6 @@ use std::{
 use apalis::prelude::{
     AbortError, BackendExt, BoxDynError, TaskId, WorkerBuilder, WorkerBuilderExt,
 };
-use apalis_redis::RedisStorage;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
@@ -52,9 +52,10 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use uuid::Uuid;
 
 use crate::{
-    AttemptRecord, Decision, Envelope, JobFailure, JobsError, Queues, RedisConnection, RetryPolicy,
-    RetrySchedule,
+    AttemptRecord, Decision, Envelope, JobFailure, JobsError, Queues, RetryPolicy, RetrySchedule,
+    backend::{BackendOptions, QueueBackend},
     dead::{self, DeadLetterRow},
+    migrate,
 };
 
 /// How long finished jobs stay in Redis (for lookups and de-duplication) before
@@ -65,14 +66,14 @@ pub const IN_FLIGHT_MARK_BEATS: u32 = 3;
 /// How often the runner purges finished jobs.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
-/// The task result apalis keeps for a job that succeeded.
+/// The task outcome the queue keeps for a job that succeeded.
 pub const OUTCOME_SUCCEEDED: &str = "succeeded";
-/// The task result apalis keeps for an attempt whose retry was scheduled.
+/// The task outcome the queue keeps for an attempt whose retry was scheduled.
 pub const OUTCOME_RETRIED: &str = "retried";
 /// The `outcome` label of a delivery that was put off (its task result is
 /// [`OUTCOME_RETRIED`]: its next delivery is scheduled).
 pub const OUTCOME_DEFERRED: &str = "deferred";
-/// The task result apalis keeps for an abandoned job.
+/// The task outcome the queue keeps for an abandoned job.
 pub const OUTCOME_ABANDONED: &str = "abandoned";
 
 /// Runs one kind of job. Handlers must be idempotent: a job is delivered at least
@@ -162,7 +163,7 @@ impl Liveness {
         self.sanitized().heartbeat_interval * self.sanitized().missed_heartbeats
     }
 
-    /// apalis-redis compares heartbeats in whole seconds: sub-second intervals would
+    /// The queue compares heartbeats in whole seconds: sub-second intervals would
     /// declare live workers dead.
     fn sanitized(&self) -> Self {
         Self {
@@ -219,6 +220,18 @@ pub async fn run_with(
     for worker in &workers {
         if !worker_queues.contains(&worker.queue) {
             worker_queues.push(worker.queue);
+        }
+    }
+    // Tasks still in the layout before this one (apalis-redis's) are brought over
+    // before any worker fetches; a no-op once done.
+    for queue in &worker_queues {
+        let report = migrate::migrate_legacy_layout(queues, *queue).await?;
+        if !report.is_empty() {
+            tracing::info!(
+                queue = queue.as_str(),
+                ?report,
+                "moved queued jobs to the current Redis layout"
+            );
         }
     }
     for worker in workers {
@@ -461,8 +474,8 @@ async fn supervise(runner: Arc<QueueRunner>, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             return;
         }
-        // A fresh suffix per start: apalis refuses to register a name that
-        // heartbeated recently, and a restarted pod must not wait for that.
+        // A fresh suffix per start: a restarted worker must not inherit the claims
+        // (or the heartbeat) of the generation that failed.
         let suffix = Uuid::new_v4().simple().to_string();
         let name = format!(
             "{}-{}-{}",
@@ -514,25 +527,26 @@ async fn run_worker(
     stop: watch::Receiver<bool>,
 ) -> Result<(), apalis::prelude::WorkerError> {
     let liveness = runner.liveness;
-    let config = runner
-        .queues
-        .config(runner.queue)
-        .heartbeat_interval(liveness.heartbeat_interval)
-        .missed_heartbeats(liveness.missed_heartbeats as usize)
-        .batch_size(liveness.prefetch.unwrap_or(runner.concurrency));
-    // Nothing announces pushes (apalis's pubsub events are off), so idle workers
-    // poll; the runner's promoter moves tasks that became due onto the active list.
-    // apalis talks to Redis over the queues' own connection, so its fetches and
-    // acknowledgements get the same bound and the same one-retry-on-a-new-connection
-    // after a Redis restart as every other command.
-    let backend = RedisStorage::<serde_json::Value, RedisConnection>::new(runner.queues.redis())
-        .with_config(config)
-        .poll_with_interval(liveness.poll_interval);
+    // Nothing announces pushes, so idle workers poll; the runner's promoter moves
+    // tasks that became due onto the active list. The backend talks to Redis over the
+    // queues' own connection, so its fetches and acknowledgements get the same bound
+    // and the same one-retry-on-a-new-connection after a Redis restart as every other
+    // command.
+    let backend = QueueBackend::new(
+        runner.queues.clone(),
+        BackendOptions {
+            queue: runner.queue,
+            prefetch: liveness.prefetch.unwrap_or(runner.concurrency),
+            heartbeat_interval: liveness.heartbeat_interval,
+            orphan_timeout: liveness.orphan_timeout(),
+        },
+    )
+    .poll_with_interval(liveness.poll_interval);
     let handler_runner = runner.clone();
     let worker = WorkerBuilder::new(name)
         .backend(backend)
         .concurrency(runner.concurrency)
-        .build(move |payload: serde_json::Value, task_id: TaskId| {
+        .build(move |payload: Vec<u8>, task_id: TaskId| {
             let runner = handler_runner.clone();
             async move { runner.process_detached(payload, task_id).await }
         });
@@ -557,7 +571,7 @@ async fn run_worker(
         .await
 }
 
-/// The runner itself failed to record an outcome: apalis re-runs the task later.
+/// The runner itself failed to record an outcome: the task runs again later.
 #[derive(Debug, thiserror::Error)]
 #[error("the job runner could not record the outcome: {0}")]
 struct RunnerFailure(JobsError);
@@ -569,7 +583,7 @@ impl QueueRunner {
     /// is lost, and the reconciliation sweep sees the job's in-flight mark meanwhile.
     async fn process_detached(
         self: Arc<Self>,
-        payload: serde_json::Value,
+        payload: Vec<u8>,
         task_id: TaskId,
     ) -> Result<String, BoxDynError> {
         let cancel = self.handlers.cancel.clone();
@@ -593,22 +607,22 @@ impl QueueRunner {
     }
 
     /// One delivery of one task.
-    async fn process(
-        &self,
-        payload: serde_json::Value,
-        task_id: TaskId,
-    ) -> Result<String, BoxDynError> {
-        let envelope = match Envelope::from_json(payload.clone()) {
+    async fn process(&self, payload: Vec<u8>, task_id: TaskId) -> Result<String, BoxDynError> {
+        let envelope = match Envelope::from_slice(&payload) {
             Ok(envelope) => envelope,
-            Err(error) => return self.bury_unreadable(payload, &task_id, &error).await,
+            Err(error) => return self.bury_unreadable(&payload, &task_id, &error).await,
         };
         let job_id = envelope.job_id.clone();
         let attempt = self.attempt(envelope);
         tokio::pin!(attempt);
-        // Renewed at every heartbeat while the attempt runs, its outcome recorded
-        // included: the reconciliation sweep reads it to tell a job Redis forgot from
-        // one a live worker is running.
-        let mut beat = tokio::time::interval(self.liveness.heartbeat_interval);
+        // Written one heartbeat interval into the attempt and renewed at every
+        // heartbeat while it runs, its outcome recorded included: the reconciliation
+        // sweep reads it to tell a job Redis forgot from one a live worker is
+        // running. A worker writes it within one interval of Redis losing it either
+        // way, which is what the sweep relies on; jobs shorter than an interval (most
+        // of them) never cost the two round trips.
+        let every = self.liveness.heartbeat_interval;
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut marked = false;
         let outcome = loop {
@@ -804,11 +818,15 @@ impl QueueRunner {
     /// read from it, and killed in Redis (where its data stays) either way.
     async fn bury_unreadable(
         &self,
-        payload: serde_json::Value,
+        payload: &[u8],
         task_id: &TaskId,
         error: &JobsError,
     ) -> Result<String, BoxDynError> {
         let queue = self.queue.as_str();
+        // Kept as JSON when it is JSON, else as the text it is.
+        let payload = serde_json::from_slice::<serde_json::Value>(payload).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(payload).into_owned())
+        });
         let task_id = task_id.to_string();
         let failure = JobFailure::permanent(ErrorCode::Internal, error.to_string());
         let now = Utc::now();

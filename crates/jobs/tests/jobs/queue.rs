@@ -281,7 +281,7 @@ async fn purging_removes_whole_finished_jobs_only() {
     let client = redis::Client::open(env.redis.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let left: Vec<String> = redis::cmd("HKEYS")
-        .arg(env.queues.config(Queue::Sync).job_data_hash())
+        .arg(env.key(Queue::Sync, "data"))
         .query_async(&mut conn)
         .await
         .unwrap();

@@ -353,11 +353,19 @@ async fn an_unreadable_payload_is_dead_lettered_not_dropped() {
         .to_json()
         .unwrap();
     payload["v"] = serde_json::json!(PAYLOAD_VERSION + 1);
-    let task = TaskBuilder::new(serde_json::to_vec(&payload).unwrap())
-        .task_id(TaskId::from_string(Queues::task_id("sync-future", 1)))
-        .build();
-    let mut conn = apalis_redis::connect(env.redis.url()).await.unwrap();
-    apalis_redis::queries::push_tasks(&mut conn, &env.queues.config(Queue::Sync), &[task])
+    // Written as the push script writes a task (a future version's payload).
+    let task_id = Queues::task_id("sync-future", 1);
+    let client = redis::Client::open(env.redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::pipe()
+        .hset(
+            env.key(Queue::Sync, "data"),
+            &task_id,
+            serde_json::to_vec(&payload).unwrap(),
+        )
+        .hset(env.key(Queue::Sync, "state"), &task_id, "pending 0")
+        .rpush(env.key(Queue::Sync, "active"), &task_id)
+        .query_async(&mut conn)
         .await
         .unwrap();
 
@@ -581,8 +589,9 @@ async fn a_killed_workers_job_is_recovered_by_another_worker() {
 
 /// Redis's Lua cannot `unpack()` 8,000 values; apalis-redis's fetch once promoted
 /// every due task with one `unpack()`, so a backlog that size stalled the queue.
-/// Both kinds of backlog must drain: tasks in apalis's scheduled set (where its own
-/// push and re-runs park them) and retries falling due in the same second.
+/// Both kinds of backlog must drain: tasks an installation upgraded from the
+/// apalis-redis layout still has parked in its scheduled set (the migration moves
+/// them) and retries falling due in the same second.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backlogs_of_more_than_eight_thousand_due_tasks_all_run() {
     use futures::{StreamExt, TryStreamExt};
@@ -593,7 +602,7 @@ async fn backlogs_of_more_than_eight_thousand_due_tasks_all_run() {
     let handler = Scripted::new(|_, _| async { Ok(()) });
 
     let mut conn = apalis_redis::connect(env.redis.url()).await.unwrap();
-    let config = env.queues.config(Queue::Sync);
+    let config = env.legacy_config(Queue::Sync);
     let now = Utc::now();
     for chunk in (0..PARKED_BY_APALIS).collect::<Vec<_>>().chunks(1_000) {
         let tasks: Vec<_> = chunk
@@ -622,6 +631,10 @@ async fn backlogs_of_more_than_eight_thousand_due_tasks_all_run() {
         .try_collect::<Vec<_>>()
         .await
         .unwrap();
+    let moved = junction_jobs::migrate_legacy_layout(&env.queues, Queue::Sync)
+        .await
+        .unwrap();
+    assert_eq!(moved.rescheduled, PARKED_BY_APALIS as u64);
     let before = env.stats(Queue::Sync).await;
     assert_eq!(
         before.pending + before.scheduled,

@@ -56,6 +56,17 @@ impl Env {
         }
     }
 
+    /// The Redis key `name` of `queue` (`{prefix}jobs:{queue}:{name}`).
+    pub fn key(&self, queue: Queue, name: &str) -> String {
+        format!("{}:{name}", self.queues.queue_name(queue))
+    }
+
+    /// `queue` as an apalis-redis 1.0 queue: the layout the queues had before their
+    /// own, for writing what an installation upgraded from still holds.
+    pub fn legacy_config(&self, queue: Queue) -> apalis_redis::Config {
+        apalis_redis::Config::default().queue(self.queues.queue_name(queue))
+    }
+
     pub fn store(&self) -> &Store {
         self.db.store()
     }
