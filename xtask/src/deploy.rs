@@ -535,19 +535,29 @@ async fn records(
         .sum())
 }
 
-/// The jobs a worker is running now, by the worker's host name (a container's
-/// host name is its short id): the in-flight marks runners keep in Redis.
-fn in_flight(compose: &Compose) -> Result<Vec<(String, String)>> {
-    let keys = compose.redis(&["--scan", "--pattern", "junction:jobs:sync:in-flight:*"])?;
-    let mut marks = Vec::new();
+/// How many sync jobs each worker holds now, by the worker's host name (a
+/// container's host name is its short id): the claims sets of the sync queue.
+fn claims(compose: &Compose) -> Result<Vec<(String, u64)>> {
+    const CLAIMS: &str = "junction:jobs:sync:inflight:";
+    let keys = compose.redis(&["--scan", "--pattern", &format!("{CLAIMS}*")])?;
+    let mut held = Vec::new();
     for key in keys.lines().map(unquote).filter(|k| !k.is_empty()) {
-        let worker = unquote(&compose.redis(&["GET", &key])?);
-        // The worker's name is `{host}-{pid}`.
-        if let Some((host, _)) = worker.rsplit_once('-') {
-            marks.push((host.to_owned(), key.clone()));
+        let count: u64 = unquote(&compose.redis(&["SCARD", &key])?)
+            .parse()
+            .unwrap_or(0);
+        // A queue worker's name is `{host}-{pid}-sync-{suffix}`.
+        let host = key
+            .strip_prefix(CLAIMS)
+            .and_then(|worker| worker.rsplit_once("-sync-"))
+            .and_then(|(process, _)| process.rsplit_once('-'))
+            .map(|(host, _)| host.to_owned());
+        if let Some(host) = host
+            && count > 0
+        {
+            held.push((host, count));
         }
     }
-    Ok(marks)
+    Ok(held)
 }
 
 async fn worker_killed_mid_sync(stack: &Stack<'_>) -> Result<()> {
@@ -562,7 +572,7 @@ async fn worker_killed_mid_sync(stack: &Stack<'_>) -> Result<()> {
     // Wait until a worker is in the middle of syncs, and kill that one.
     let deadline = Instant::now() + Duration::from_secs(60);
     let (victim, running) = loop {
-        let marks = in_flight(compose)?;
+        let held = claims(compose)?;
         let mut busy = None;
         for name in &workers {
             let host = output(command("podman").args([
@@ -571,7 +581,11 @@ async fn worker_killed_mid_sync(stack: &Stack<'_>) -> Result<()> {
                 "{{.Config.Hostname}}",
                 name,
             ]))?;
-            let count = marks.iter().filter(|(h, _)| *h == host).count();
+            let count: u64 = held
+                .iter()
+                .filter(|(h, _)| *h == host)
+                .map(|(_, n)| n)
+                .sum();
             if count > 0 {
                 busy = Some((name.clone(), count));
                 break;
@@ -623,14 +637,13 @@ async fn worker_killed_mid_sync(stack: &Stack<'_>) -> Result<()> {
 }
 
 /// The sync queue's unfinished task ids in Redis: due (the active list), waiting
-/// for a time (the delayed and scheduled sets) and claimed by a worker (each
-/// worker's in-flight set).
+/// for a time (the delayed set) and claimed by a worker (each worker's claims
+/// set).
 fn queued(compose: &Compose) -> Result<Vec<String>> {
     let prefix = "junction:jobs:sync";
     let mut listings = vec![
         compose.redis(&["LRANGE", &format!("{prefix}:active"), "0", "-1"])?,
         compose.redis(&["ZRANGE", &format!("{prefix}:delayed"), "0", "-1"])?,
-        compose.redis(&["ZRANGE", &format!("{prefix}:scheduled"), "0", "-1"])?,
     ];
     let claims = compose.redis(&["--scan", "--pattern", &format!("{prefix}:inflight:*")])?;
     for key in claims.lines().map(unquote).filter(|k| !k.is_empty()) {

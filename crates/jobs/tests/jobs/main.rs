@@ -4,6 +4,7 @@
 
 mod connection;
 mod dead_letters;
+mod layout;
 mod outbox;
 mod payload;
 mod policy;
