@@ -25,7 +25,7 @@
 //! the worker stops fetching, relaying and scheduling, lets in-flight jobs finish
 //! within `shutdown_grace_seconds`, returns prefetched tasks to the queue and
 //! returns. A worker killed outright loses nothing either: its tasks come back
-//! through apalis's orphan handling once its heartbeats stop, staged jobs stay in
+//! through the queues' orphan check once its heartbeats stop, staged jobs stay in
 //! the outbox until a relay takes them, and each page of a sync is committed with
 //! its cursor, so the next attempt resumes where it stopped.
 
@@ -81,7 +81,7 @@ impl Worker {
         &self.app
     }
 
-    /// This process's worker name (in apalis's worker registry and the logs).
+    /// This process's worker name (in the queues' worker registry and the logs).
     pub fn name(&self) -> &str {
         &self.name
     }
