@@ -545,19 +545,21 @@ fn claims(compose: &Compose) -> Result<Vec<(String, u64)>> {
         let count: u64 = unquote(&compose.redis(&["SCARD", &key])?)
             .parse()
             .unwrap_or(0);
-        // A queue worker's name is `{host}-{pid}-sync-{suffix}`.
-        let host = key
-            .strip_prefix(CLAIMS)
-            .and_then(|worker| worker.rsplit_once("-sync-"))
-            .and_then(|(process, _)| process.rsplit_once('-'))
-            .map(|(host, _)| host.to_owned());
-        if let Some(host) = host
+        if let Some(host) = key.strip_prefix(CLAIMS).and_then(sync_worker_host)
             && count > 0
         {
-            held.push((host, count));
+            held.push((host.to_owned(), count));
         }
     }
     Ok(held)
+}
+
+/// The host of a sync queue worker, from its name: `{host}-{pid}-sync-{suffix}` (the
+/// process name, then the queue and a suffix per worker generation).
+fn sync_worker_host(worker: &str) -> Option<&str> {
+    let (process, _) = worker.rsplit_once("-sync-")?;
+    let (host, _) = process.rsplit_once('-')?;
+    Some(host)
 }
 
 async fn worker_killed_mid_sync(stack: &Stack<'_>) -> Result<()> {
@@ -724,4 +726,29 @@ async fn redis_restart_keeps_queued_jobs(stack: &Stack<'_>) -> Result<()> {
     stack.all_complete(&runs).await?;
     eprintln!("    the {SYNCS} syncs queued across the restart all succeeded");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sync_workers_host_is_read_from_its_name() {
+        assert_eq!(
+            sync_worker_host("3f2a9c1d0b7e-1-sync-a1b2c3d4"),
+            Some("3f2a9c1d0b7e")
+        );
+        assert_eq!(
+            sync_worker_host("worker-pod-7-42-sync-0badcafe"),
+            Some("worker-pod-7")
+        );
+        assert_eq!(sync_worker_host("host-1-action-a1b2c3d4"), None);
+    }
+
+    #[test]
+    fn redis_cli_lines_are_unquoted() {
+        assert_eq!(unquote(r#"1) "sync-1#1""#), "sync-1#1");
+        assert_eq!(unquote("(integer) 3"), "(integer) 3");
+        assert_eq!(unquote("plain"), "plain");
+    }
 }

@@ -35,6 +35,13 @@ pub(crate) const TASK_BATCH: usize = 1_000;
 /// Times the runner may fail to record an attempt's outcome (Postgres or Redis down)
 /// before the task is killed; each failure re-runs it after as many seconds.
 pub(crate) const MAX_RUNNER_FAILURES: u32 = 25;
+/// The task outcome the queue keeps for a job that succeeded.
+pub const OUTCOME_SUCCEEDED: &str = "succeeded";
+/// The task outcome the queue keeps for an attempt whose retry was scheduled.
+pub const OUTCOME_RETRIED: &str = "retried";
+/// The task outcome the queue keeps for an abandoned job.
+pub const OUTCOME_ABANDONED: &str = "abandoned";
+
 /// Finished tasks examined per purge script.
 const PURGE_BATCH: usize = 200;
 
@@ -668,9 +675,10 @@ impl Queues {
         Ok(released)
     }
 
-    /// Refreshes the heartbeat of workers that are draining (a worker stops its own
-    /// heartbeats once it stops fetching), so no other pod mistakes them for dead and
-    /// re-runs their in-flight tasks during the grace period.
+    /// Refreshes the heartbeat of registered workers (the runner does it for all of
+    /// its running and draining workers), so no other pod mistakes them for dead and
+    /// re-runs their in-flight tasks. Workers no longer registered (released) stay
+    /// gone.
     pub(crate) async fn keep_alive(
         &self,
         queue: Queue,
@@ -727,8 +735,8 @@ fn task_state(state: &str, run_at: Option<DateTime<Utc>>, now: DateTime<Utc>) ->
         "dead" => TaskState::Dead,
         "failed" => TaskState::Failed,
         "done" => match words.nth(1) {
-            Some(crate::runner::OUTCOME_ABANDONED) => TaskState::Abandoned,
-            Some(crate::runner::OUTCOME_RETRIED) => TaskState::Retrying,
+            Some(OUTCOME_ABANDONED) => TaskState::Abandoned,
+            Some(OUTCOME_RETRIED) => TaskState::Retrying,
             _ => TaskState::Succeeded,
         },
         _ => match run_at {

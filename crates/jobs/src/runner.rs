@@ -51,6 +51,7 @@ use tokio::{
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use uuid::Uuid;
 
+pub use crate::queue::{OUTCOME_ABANDONED, OUTCOME_RETRIED, OUTCOME_SUCCEEDED};
 use crate::{
     AttemptRecord, Decision, Envelope, JobFailure, JobsError, Queues, RetryPolicy, RetrySchedule,
     backend::{BackendOptions, QueueBackend},
@@ -66,15 +67,9 @@ pub const IN_FLIGHT_MARK_BEATS: u32 = 3;
 /// How often the runner purges finished jobs.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
-/// The task outcome the queue keeps for a job that succeeded.
-pub const OUTCOME_SUCCEEDED: &str = "succeeded";
-/// The task outcome the queue keeps for an attempt whose retry was scheduled.
-pub const OUTCOME_RETRIED: &str = "retried";
 /// The `outcome` label of a delivery that was put off (its task result is
 /// [`OUTCOME_RETRIED`]: its next delivery is scheduled).
 pub const OUTCOME_DEFERRED: &str = "deferred";
-/// The task outcome the queue keeps for an abandoned job.
-pub const OUTCOME_ABANDONED: &str = "abandoned";
 
 /// Runs one kind of job. Handlers must be idempotent: a job is delivered at least
 /// once (a worker killed mid-job has its task re-run elsewhere). A queue's handlers
@@ -262,6 +257,18 @@ pub async fn run_with(
         worker_queues,
         stop_rx.clone(),
     ));
+    // Every running worker's heartbeat, from a task of its own: apalis's backend
+    // state machine only beats while it is idle or between batches, and a worker
+    // whose handler slots are all busy while it holds prefetched tasks would look
+    // dead after the orphan timeout, and have its jobs run a second time elsewhere.
+    // It also keeps draining workers alive during the grace period. In a JoinSet, so
+    // it cannot outlive this future and keep a dead worker looking alive.
+    let mut keep_alive = JoinSet::new();
+    keep_alive.spawn(keep_workers_alive(
+        queues.clone(),
+        registry.clone(),
+        liveness.heartbeat_interval,
+    ));
     tracing::info!(
         worker = %options.worker_name,
         orphan_timeout_seconds = liveness.orphan_timeout().as_secs(),
@@ -275,14 +282,6 @@ pub async fn run_with(
     );
     let _ = stop_tx.send(true);
 
-    // In a JoinSet too, so it cannot outlive this future and keep a dead worker
-    // looking alive.
-    let mut keep_alive = JoinSet::new();
-    keep_alive.spawn(keep_draining_workers_alive(
-        queues.clone(),
-        registry.clone(),
-        liveness.heartbeat_interval,
-    ));
     // The workers drain their handlers; handlers a failed worker left running on
     // their own get the same grace period.
     handlers.tracker.close();
@@ -364,11 +363,9 @@ impl WorkerRegistry {
     }
 }
 
-async fn keep_draining_workers_alive(
-    queues: Queues,
-    registry: Arc<WorkerRegistry>,
-    every: Duration,
-) {
+/// Refreshes the heartbeat of this runner's running workers every `every` (those
+/// already registered: a worker registers itself when it starts).
+async fn keep_workers_alive(queues: Queues, registry: Arc<WorkerRegistry>, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     loop {
         ticker.tick().await;
@@ -380,7 +377,7 @@ async fn keep_draining_workers_alive(
                 .map(|(_, name)| name)
                 .collect();
             if let Err(error) = queues.keep_alive(*queue, &names).await {
-                tracing::warn!(queue = queue.as_str(), %error, "heartbeat of draining workers failed");
+                tracing::warn!(queue = queue.as_str(), %error, "heartbeat of running workers failed");
             }
         }
     }

@@ -671,3 +671,64 @@ async fn backlogs_of_more_than_eight_thousand_due_tasks_all_run() {
     let after = env.stats(Queue::Sync).await;
     assert_eq!((after.pending, after.scheduled, after.dead), (0, 0, 0));
 }
+
+/// A worker whose handler slots are all busy while it holds prefetched tasks is
+/// alive: its heartbeats go on (the runner beats for it), so another worker never
+/// takes its jobs, however long the running one takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_worker_holding_prefetched_jobs_keeps_them() {
+    let env = Env::new().await;
+    let handler = Scripted::new(|_, n| async move {
+        if n == 0 {
+            // Well past the orphan timeout below.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        Ok(())
+    });
+    let liveness = Liveness {
+        heartbeat_interval: Duration::from_secs(1),
+        missed_heartbeats: 2,
+        prefetch: Some(3),
+        ..quick_liveness()
+    };
+    let mut job_ids = Vec::new();
+    for _ in 0..3 {
+        job_ids.push(env.queues.enqueue(env.notify_job()).await.unwrap());
+    }
+    // One slot, three tasks claimed: one runs for 5 s, two wait in the worker.
+    let busy = env.start_runner(
+        "busy",
+        vec![(Queue::Notify, 1, handler.clone())],
+        quick_policy(5),
+        liveness,
+        Duration::from_secs(10),
+    );
+    eventually("the first job to start", WAIT, || async {
+        handler.call_count() == 1
+    })
+    .await;
+    assert_eq!(env.stats(Queue::Notify).await.running, 3);
+    let other = env.start_runner(
+        "idle",
+        vec![(Queue::Notify, 1, handler.clone())],
+        quick_policy(5),
+        liveness,
+        Duration::from_secs(5),
+    );
+    eventually("all three jobs to run", WAIT, || async {
+        handler.call_count() >= 3
+    })
+    .await;
+    // Room for a wrongly recovered job to run a second time.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    busy.shutdown().await.unwrap();
+    other.shutdown().await.unwrap();
+    let mut ran: Vec<String> = handler
+        .calls()
+        .into_iter()
+        .map(|c| c.envelope.job_id)
+        .collect();
+    ran.sort();
+    job_ids.sort();
+    assert_eq!(ran, job_ids, "every job ran exactly once");
+}
