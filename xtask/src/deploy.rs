@@ -542,9 +542,7 @@ fn claims(compose: &Compose) -> Result<Vec<(String, u64)>> {
     let keys = compose.redis(&["--scan", "--pattern", &format!("{CLAIMS}*")])?;
     let mut held = Vec::new();
     for key in keys.lines().map(unquote).filter(|k| !k.is_empty()) {
-        let count: u64 = unquote(&compose.redis(&["SCARD", &key])?)
-            .parse()
-            .unwrap_or(0);
+        let count = integer_reply(&compose.redis(&["SCARD", &key])?);
         if let Some(host) = key.strip_prefix(CLAIMS).and_then(sync_worker_host)
             && count > 0
         {
@@ -552,6 +550,15 @@ fn claims(compose: &Compose) -> Result<Vec<(String, u64)>> {
         }
     }
     Ok(held)
+}
+
+/// An integer reply of `redis-cli --no-raw` (`(integer) 3`); 0 when it is none.
+fn integer_reply(reply: &str) -> u64 {
+    reply
+        .trim()
+        .strip_prefix("(integer) ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The host of a sync queue worker, from its name: `{host}-{pid}-sync-{suffix}` (the
@@ -743,6 +750,13 @@ mod tests {
             Some("worker-pod-7")
         );
         assert_eq!(sync_worker_host("host-1-action-a1b2c3d4"), None);
+    }
+
+    #[test]
+    fn integer_replies_are_read() {
+        assert_eq!(integer_reply("(integer) 3\n"), 3);
+        assert_eq!(integer_reply("(integer) 0"), 0);
+        assert_eq!(integer_reply("(nil)"), 0);
     }
 
     #[test]
