@@ -1,7 +1,8 @@
-//! `cargo xtask bench [queue|ingest|memory]`: the benchmarks (all three by default).
+//! `cargo xtask bench [queue|ingest|memory|webhook|api|scale]`: the benchmarks (all
+//! of them by default).
 //!
-//! Checks that the test Postgres and Redis answer, builds the release worker and the
-//! application crate's `bench` example (which does the measuring: xtask stays free of the
+//! Checks that the test Postgres and Redis answer, builds the release worker, the
+//! release API and the application crate's `bench` example (which does the measuring: xtask stays free of the
 //! project's crates, since it is compiled before every `cargo xtask test`), then runs
 //! the example once per figure. Each figure prints one line; docs/benchmarks.md
 //! records them with the machine they ran on. Nothing is installed system-wide:
@@ -29,7 +30,7 @@ use crate::{check_services, command, npm_ci, test_redis_url, workspace_root};
 /// The oldest Node.js the pinned ioredis supports.
 const NODE_MAJOR: u32 = 20;
 
-const FIGURES: [&str; 3] = ["queue", "ingest", "memory"];
+const FIGURES: [&str; 6] = ["queue", "ingest", "memory", "webhook", "api", "scale"];
 
 pub fn bench(args: &[String]) -> Result<()> {
     let figures: Vec<&str> = if args.is_empty() {
@@ -224,8 +225,8 @@ fn node_major(version: &str) -> Option<u32> {
     version.strip_prefix('v')?.split('.').next()?.parse().ok()
 }
 
-/// `cargo build --release` of the worker binary and the bench example, with the
-/// environment a developer's own shell would give it.
+/// `cargo build --release` of the worker and API binaries and the bench example,
+/// with the environment a developer's own shell would give it.
 fn build_release() -> Result<()> {
     let args = [
         "build",
@@ -239,6 +240,10 @@ fn build_release() -> Result<()> {
         "junction-worker",
         "--bin",
         "junction-worker",
+        "-p",
+        "junction-api",
+        "--bin",
+        "junction-api",
     ];
     let started = Instant::now();
     eprintln!("==> cargo {}", args.join(" "));

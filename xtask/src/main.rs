@@ -7,7 +7,7 @@
 //! - `cargo xtask browser`: the dashboard's browser tests alone: playwright-core
 //!   (npm, pinned) driving the machine's Chromium against the running product.
 //! - `cargo xtask services`: checks that the Postgres and Redis the tests use answer.
-//! - `cargo xtask bench [queue|ingest|memory]`: the benchmarks, the queue's beside
+//! - `cargo xtask bench [queue|ingest|memory|webhook|api|scale]`: the benchmarks, the queue's beside
 //!   BullMQ's (npm, pinned in `bench/bullmq/`) when Node.js is present (see bench.rs).
 //! - `cargo xtask provider-lines`: code lines per provider crate (see lines.rs).
 //! - `cargo xtask new-provider NAME --auth MODE`: scaffolds and registers a provider
@@ -82,7 +82,8 @@ tasks:
                 browser-tests/) driving /usr/bin/chromium against sandbox, API and
                 worker; screenshots in browser-tests/artifacts/
   services      check that the test Postgres and Redis answer
-  bench [queue|ingest|memory]   release build, then the benchmarks (all by default;
+  bench [queue|ingest|memory|webhook|api|scale]
+                release build, then the benchmarks (all by default;
                 one line per figure, recorded in docs/benchmarks.md); the queue
                 figure is followed by BullMQ's on the same Redis when Node.js 20+
                 is present (npm, pinned in bench/bullmq/)

@@ -24,8 +24,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState::new(app, Some(metrics));
     let listener = std::net::TcpListener::bind(bind)
         .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
-    tracing::info!(%bind, providers = ?state.app.registry().ids().collect::<Vec<_>>(), "junction-api listening");
-    println!("junction-api listening on http://{bind}");
+    // The address actually bound: with port 0 in `bind` the system picks one, and
+    // whoever started the process (the benchmarks) reads it from this line.
+    let bound = listener
+        .local_addr()
+        .map_err(|e| anyhow::anyhow!("cannot read the address bound for {bind}: {e}"))?;
+    tracing::info!(%bound, providers = ?state.app.registry().ids().collect::<Vec<_>>(), "junction-api listening");
+    println!("junction-api listening on http://{bound}");
     junction_api::spawn(state, listener)?.await?;
     Ok(())
 }

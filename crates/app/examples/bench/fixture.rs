@@ -14,6 +14,7 @@ use junction_sandbox::{RunningSandbox, SandboxConfig};
 use junction_store::{
     models::{AuthKind, IntegrationStatus, NewIntegration},
     repo,
+    vault::SealContext,
 };
 use junction_testkit::TestDb;
 use secrecy::SecretString;
@@ -27,18 +28,16 @@ const PROVIDER: &str = "google-analytics";
 /// thread; more would only queue there).
 const SETUP_CONCURRENCY: usize = 16;
 
-/// The database and the sandbox, with one workspace of GA4 integrations.
+/// The database and the sandbox, with one workspace.
 pub struct Fixture {
     pub db: TestDb,
     pub sandbox: RunningSandbox,
+    pub workspace_id: WorkspaceId,
 }
 
 impl Fixture {
-    /// `count` GA4 integrations reading `lookback_days` days by `dimensions` (empty:
-    /// one row a day). They are not due: [`Fixture::make_due`] starts their syncs, so
-    /// the worker can be measured idle first.
-    pub async fn new(count: usize, lookback_days: u32, dimensions: &str) -> Result<Self> {
-        let started = Instant::now();
+    /// A fresh database with one empty workspace, and the sandbox.
+    pub async fn start() -> Result<Self> {
         let db = TestDb::new().await;
         let bind: SocketAddr = ([127, 0, 0, 1], 0).into();
         let sandbox = junction_sandbox::spawn(SandboxConfig::default(), bind)
@@ -50,11 +49,26 @@ impl Fixture {
             repo::workspaces::create(tx.conn(), workspace_id, "Benchmark").await?;
             tx.commit().await?;
         }
-        let connector = Connector::new(&sandbox)?;
+        Ok(Self {
+            db,
+            sandbox,
+            workspace_id,
+        })
+    }
+
+    /// `count` GA4 integrations reading `lookback_days` days by `dimensions` (empty:
+    /// one row a day), each connected through the sandbox's OAuth flow. They are not
+    /// due: [`Fixture::make_due`] starts their syncs, so the worker can be measured
+    /// idle first.
+    pub async fn new(count: usize, lookback_days: u32, dimensions: &str) -> Result<Self> {
+        let started = Instant::now();
+        let fixture = Self::start().await?;
+        let workspace_id = fixture.workspace_id;
+        let connector = Connector::new(&fixture.sandbox)?;
         let _: Vec<Uuid> = futures::stream::iter(0..count)
             .map(|index| {
                 let connector = &connector;
-                let db = &db;
+                let db = &fixture.db;
                 async move {
                     connector
                         .connect(db, workspace_id, index, lookback_days, dimensions)
@@ -68,7 +82,116 @@ impl Fixture {
             "bench: {count} GA4 integrations connected through the sandbox's OAuth flow in {:.1}s",
             started.elapsed().as_secs_f64()
         );
-        Ok(Self { db, sandbox })
+        Ok(fixture)
+    }
+
+    /// A new API key of the workspace.
+    pub async fn api_key(&self) -> Result<SecretString> {
+        let mut tx = self.db.store().begin(self.workspace_id).await?;
+        let (_, key) = repo::api_keys::create(tx.conn(), self.workspace_id, "benchmark").await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    /// `count` GA4 integrations as [`Fixture::new`] makes them (not due, one report
+    /// row a day for `lookback_days` days), written in bulk: one OAuth flow through
+    /// the sandbox gives the tokens, which every integration gets sealed for itself
+    /// (the vault binds each sealed value to its integration), and the rows go in with
+    /// a few multi-row `INSERT`s as the schema owner. For the figures that need more
+    /// integrations than OAuth flows can connect in reasonable time.
+    pub async fn seed_ga4(&self, count: usize, lookback_days: u32) -> Result<Vec<Uuid>> {
+        const CHUNK: usize = 5_000;
+        let started = Instant::now();
+        let connector = Connector::new(&self.sandbox)?;
+        let (tokens, scopes) = connector.tokens().await?;
+        let fields: BTreeMap<String, SecretString> = tokens.credential_fields();
+        let mut client = self.admin_client().await?;
+        let ids: Vec<Uuid> = (0..count).map(|_| Uuid::new_v4()).collect();
+        let workspace = self.workspace_id.as_uuid();
+        for (chunk_index, chunk) in ids.chunks(CHUNK).enumerate() {
+            let offset = i64::try_from(chunk_index * CHUNK)?;
+            let mut key_ids = Vec::new();
+            let mut owners = Vec::new();
+            let mut names = Vec::new();
+            let mut sealed = Vec::new();
+            for id in chunk {
+                for (field, secret) in &fields {
+                    let value = self.db.vault().seal(
+                        SealContext {
+                            workspace_id: workspace,
+                            owner_id: *id,
+                            field,
+                        },
+                        secret,
+                    )?;
+                    owners.push(*id);
+                    names.push(field.clone());
+                    key_ids.push(value.key_id);
+                    sealed.push(value.bytes);
+                }
+            }
+            let transaction = client.transaction().await?;
+            transaction
+                .execute(
+                    "INSERT INTO integrations (id, workspace_id, provider, display_name, status, \
+                         auth_kind, config, scopes, token_expires_at, schedule_seconds, next_sync_at) \
+                     SELECT id, $2, $3, 'Benchmark property ' || (ord + $4 - 1), 'active', \
+                         'oauth2', jsonb_build_object('property_id', (100000000 + ord + $4 - 1)::text, \
+                             'dimensions', '', 'lookback_days', $5::int), \
+                         $6, $7, 3600, NULL \
+                     FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, ord)",
+                    &[
+                        &texts(chunk),
+                        &workspace.to_string(),
+                        &PROVIDER,
+                        &offset,
+                        &i32::try_from(lookback_days)?,
+                        &scopes,
+                        &tokens.expires_at.map(|at| at.to_rfc3339()),
+                    ],
+                )
+                .await
+                .context("inserting integrations")?;
+            transaction
+                .execute(
+                    "INSERT INTO credentials (workspace_id, integration_id, field, key_id, sealed) \
+                     SELECT $1::text::uuid, owner::uuid, field, key_id, sealed \\
+                     FROM unnest($2::text[], $3::text[], $4::text[], $5::bytea[]) \\
+                         AS t(owner, field, key_id, sealed)",
+                    &[
+                        &workspace.to_string(),
+                        &texts(&owners),
+                        &names,
+                        &key_ids,
+                        &sealed,
+                    ],
+                )
+                .await
+                .context("inserting credentials")?;
+            transaction.commit().await?;
+        }
+        client
+            .batch_execute("ANALYZE integrations; ANALYZE credentials")
+            .await?;
+        eprintln!(
+            "bench: {count} GA4 integrations written in bulk in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+        Ok(ids)
+    }
+
+    /// A connection as the schema owner (row-level security does not apply).
+    pub async fn admin_client(&self) -> Result<tokio_postgres::Client> {
+        let (client, connection) =
+            tokio_postgres::connect(self.db.url().expose(), tokio_postgres::NoTls)
+                .await
+                .context("connecting to the benchmark database")?;
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                eprintln!("bench: database connection ended: {err}");
+            }
+        });
+        Ok(client)
     }
 
     /// Makes every integration due now, so the worker's scheduler claims them all.
@@ -126,16 +249,9 @@ impl Connector {
         })
     }
 
-    /// One integration: consent (approved), code exchange, then the rows the API's
-    /// OAuth callback writes (integration, sealed tokens).
-    async fn connect(
-        &self,
-        db: &TestDb,
-        workspace_id: WorkspaceId,
-        index: usize,
-        lookback_days: u32,
-        dimensions: &str,
-    ) -> Result<Uuid> {
+    /// One authorization: consent (approved) and code exchange; the tokens and the
+    /// scopes granted.
+    async fn tokens(&self) -> Result<(junction_oauth::TokenSet, Vec<String>)> {
         let request = self.engine.authorize(&self.spec, &self.client)?;
         let mut consent = request.url.clone();
         consent.query_pairs_mut().append_pair("decision", "approve");
@@ -166,6 +282,24 @@ impl Connector {
                 Utc::now(),
             )
             .await?;
+        let scopes = tokens
+            .scopes
+            .clone()
+            .unwrap_or_else(|| self.spec.scopes.iter().map(|s| (*s).to_owned()).collect());
+        Ok((tokens, scopes))
+    }
+
+    /// One integration: an authorization, then the rows the API's OAuth callback
+    /// writes (integration, sealed tokens).
+    async fn connect(
+        &self,
+        db: &TestDb,
+        workspace_id: WorkspaceId,
+        index: usize,
+        lookback_days: u32,
+        dimensions: &str,
+    ) -> Result<Uuid> {
+        let (tokens, scopes) = self.tokens().await?;
         let id = Uuid::new_v4();
         let mut tx = db.store().begin(workspace_id).await?;
         repo::integrations::insert(
@@ -183,10 +317,7 @@ impl Connector {
                     "dimensions": dimensions,
                     "lookback_days": lookback_days,
                 }),
-                scopes: tokens
-                    .scopes
-                    .clone()
-                    .unwrap_or_else(|| self.spec.scopes.iter().map(|s| (*s).to_owned()).collect()),
+                scopes,
                 token_expires_at: tokens.expires_at,
                 schedule_seconds: 3600,
                 next_sync_at: None,
@@ -198,4 +329,10 @@ impl Connector {
         tx.commit().await?;
         Ok(id)
     }
+}
+
+/// Ids as text, which the bench's Postgres client sends without extra features
+/// (the SQL casts them back).
+fn texts(ids: &[Uuid]) -> Vec<String> {
+    ids.iter().map(Uuid::to_string).collect()
 }

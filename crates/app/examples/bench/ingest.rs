@@ -45,7 +45,7 @@ pub async fn run(options: &Options) -> Result<String> {
     let lookback_days = options.lookback_days.unwrap_or(DEFAULT_LOOKBACK_DAYS);
     let binary = worker_process::binary(options.worker.as_deref())?;
     let fixture = Fixture::new(integrations, lookback_days, "country").await?;
-    let client = worker_process::admin_client(&fixture).await?;
+    let client = fixture.admin_client().await?;
 
     let mut worker = WorkerProcess::start(&binary, &fixture, "ingest").await?;
     let synced = async {

@@ -5,6 +5,9 @@
 //! target/release/examples/bench queue  [--jobs N] [--concurrency C] [--summary PATH]
 //! target/release/examples/bench ingest [--integrations K] [--lookback-days D]
 //! target/release/examples/bench memory [--integrations K] [--lookback-days D]
+//! target/release/examples/bench webhook [--jobs N] [--concurrency C]
+//! target/release/examples/bench api [--integrations K] [--rate R] [--seconds S]
+//! target/release/examples/bench scale [--integrations K]
 //! ```
 //!
 //! Each figure prints exactly one line on stdout (progress goes to stderr):
@@ -14,39 +17,60 @@
 //!   compares with BullMQ's (bench/bullmq/queue.mjs);
 //! - `ingest`: records per second from the sandbox's GA4 through the worker process into
 //!   Postgres, beside a raw `COPY` of the same rows;
-//! - `memory`: the worker process's peak RSS while it syncs many integrations.
+//! - `memory`: the worker process's peak RSS while it syncs many integrations;
+//! - `webhook`: verified Stripe deliveries per second through the API process, with
+//!   the acknowledgement's latency, beside `GET /healthz` at the same concurrency;
+//!   then the worker applying them;
+//! - `api`: `GET /v1/integrations` and `GET /v1/kpis` latency at a fixed request
+//!   rate, beside `GET /healthz` at the same rate;
+//! - `scale`: K/10 and K integrations due at once: the scheduler's claim, memory,
+//!   sync rate and the cost per integration.
 //!
 //! It needs the Postgres and Redis the tests use (`JUNCTION_TEST_DATABASE_URL`,
-//! `JUNCTION_TEST_REDIS_URL`), and, for `ingest` and `memory`, the release
-//! `junction-worker` binary beside `target/release/examples/` (or `--worker PATH`).
+//! `JUNCTION_TEST_REDIS_URL`), and, for every figure but `queue`, the release
+//! `junction-worker` and (`webhook`, `api`) `junction-api` binaries beside
+//! `target/release/examples/` (or `--worker PATH`, `--api PATH`).
 //! Timings are printed, never asserted: the tests assert behaviour only.
 
+mod api;
+mod api_process;
 mod fixture;
 mod ingest;
+mod load;
 mod memory;
 mod queue;
+mod scale;
+mod webhook;
 mod worker_process;
 
 use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str = "usage: bench <queue|ingest|memory> [--jobs N] [--concurrency C] \
-[--integrations K] [--lookback-days D] [--worker PATH] [--summary PATH]";
+const USAGE: &str = "usage: bench <queue|ingest|memory|webhook|api|scale> [--jobs N] \
+[--concurrency C] [--integrations K] [--lookback-days D] [--rate R] [--seconds S] \
+[--worker PATH] [--api PATH] [--summary PATH]";
 
 /// Command-line settings; each figure fills in its own defaults for what is unset.
 #[derive(Debug, Default)]
 pub struct Options {
-    /// No-op jobs the queue figure runs.
+    /// No-op jobs the queue figure runs; deliveries the webhook figure sends.
     pub jobs: Option<usize>,
-    /// Jobs the queue figure's worker runs at once.
+    /// Jobs the queue figure's worker runs at once; the webhook figure's senders.
     pub concurrency: Option<usize>,
-    /// GA4 integrations the ingest and memory figures sync.
+    /// GA4 integrations the ingest and memory figures sync, the api figure's
+    /// workspace holds, and the scale figure makes due (the larger count).
     pub integrations: Option<usize>,
     /// How many days each of those syncs reads.
     pub lookback_days: Option<u32>,
+    /// Requests per second the api figure sends.
+    pub rate: Option<usize>,
+    /// Seconds the api figure sends each route its requests.
+    pub seconds: Option<usize>,
     /// The junction-worker binary to run.
     pub worker: Option<PathBuf>,
+    /// The junction-api binary to run.
+    pub api: Option<PathBuf>,
     /// Where the queue figure also writes its numbers as JSON (for xtask).
     pub summary: Option<PathBuf>,
 }
@@ -75,7 +99,10 @@ fn parse(args: &[String]) -> Result<(String, Options)> {
             "--lookback-days" => {
                 options.lookback_days = Some(u32::try_from(number()?).context("too many days")?)
             }
+            "--rate" => options.rate = Some(number()?),
+            "--seconds" => options.seconds = Some(number()?),
             "--worker" => options.worker = Some(PathBuf::from(value)),
+            "--api" => options.api = Some(PathBuf::from(value)),
             "--summary" => options.summary = Some(PathBuf::from(value)),
             other => bail!("unknown option `{other}`\n{USAGE}"),
         }
@@ -102,6 +129,9 @@ async fn main() -> ExitCode {
             "queue" => queue::run(&options).await,
             "ingest" => ingest::run(&options).await,
             "memory" => memory::run(&options).await,
+            "webhook" => webhook::run(&options).await,
+            "api" => api::run(&options).await,
+            "scale" => scale::run(&options).await,
             other => bail!("unknown figure `{other}`\n{USAGE}"),
         }
     }
@@ -122,6 +152,11 @@ async fn main() -> ExitCode {
 pub fn thousands(n: u64) -> String {
     use num_format::{Locale, ToFormattedString};
     n.to_formatted_string(&Locale::en)
+}
+
+/// KiB as `12.3 MiB`.
+pub fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
 /// A rate rounded to a whole number, with thousands separators.

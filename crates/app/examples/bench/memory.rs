@@ -15,7 +15,7 @@ use anyhow::Result;
 use crate::{
     Options, cpu_seconds,
     fixture::Fixture,
-    thousands,
+    mib, thousands,
     worker_process::{self, WorkerProcess},
 };
 
@@ -35,7 +35,7 @@ pub async fn run(options: &Options) -> Result<String> {
     let lookback_days = options.lookback_days.unwrap_or(DEFAULT_LOOKBACK_DAYS);
     let binary = worker_process::binary(options.worker.as_deref())?;
     let fixture = Fixture::new(integrations, lookback_days, "").await?;
-    let client = worker_process::admin_client(&fixture).await?;
+    let client = fixture.admin_client().await?;
 
     let mut worker = WorkerProcess::start(&binary, &fixture, "memory").await?;
     let measured = async {
@@ -65,8 +65,4 @@ pub async fn run(options: &Options) -> Result<String> {
         mib(idle.rss_kib),
         mib(last.rss_kib),
     ))
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
 }

@@ -31,17 +31,23 @@ const STOP_GRACE: Duration = Duration::from_secs(30);
 /// The release worker beside this example (`target/release/examples/bench` ->
 /// `target/release/junction-worker`), unless `--worker` names another.
 pub fn binary(option: Option<&Path>) -> Result<PathBuf> {
+    release_binary(option, "junction-worker", "--worker")
+}
+
+/// A release binary of the workspace beside this example, unless `option` (the
+/// command-line `flag`) names another.
+pub fn release_binary(option: Option<&Path>, name: &str, flag: &str) -> Result<PathBuf> {
     let path = match option {
         Some(path) => path.to_path_buf(),
         None => std::env::current_exe()?
             .parent()
             .and_then(Path::parent)
-            .map(|dir| dir.join("junction-worker"))
+            .map(|dir| dir.join(name))
             .ok_or_else(|| anyhow!("cannot locate the target directory"))?,
     };
     if !path.is_file() {
         bail!(
-            "{} is missing: `cargo build --release -p junction-worker --bin junction-worker` (or pass --worker PATH)",
+            "{} is missing: `cargo build --release -p {name} --bin {name}` (or pass {flag} PATH)",
             path.display()
         );
     }
@@ -62,66 +68,31 @@ impl WorkerProcess {
     /// listener; every other setting is the default a deployment gets. Its log goes to
     /// `target/bench/`. Returns once the worker reports ready.
     pub async fn start(binary: &Path, fixture: &Fixture, figure: &str) -> Result<Self> {
-        let dir = binary
-            .parent()
-            .and_then(Path::parent)
-            .map_or_else(|| PathBuf::from("."), |target| target.join("bench"));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let log = dir.join(format!("worker-{figure}.log"));
-        let log_file =
-            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        Self::start_with(binary, fixture, figure, &[]).await
+    }
+
+    /// [`WorkerProcess::start`] with more settings (`JUNCTION_*` variables).
+    pub async fn start_with(
+        binary: &Path,
+        fixture: &Fixture,
+        figure: &str,
+        settings: &[(&str, &str)],
+    ) -> Result<Self> {
         let redis = TestRedis::new().await;
-        let mut command = Command::new(binary);
-        command
-            // Only the settings below: a developer's own JUNCTION_* variables must not
-            // change what is measured. The log directory holds no junction.toml.
-            .env_clear()
-            .current_dir(&dir)
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("DATABASE_URL", fixture.db.url().expose())
-            .env("REDIS_URL", redis.url())
-            .env("JUNCTION_KEYS", fixture.db.key_spec().expose_secret())
-            .env("JUNCTION_QUEUE_PREFIX", redis.prefix())
-            .env("JUNCTION_SANDBOX_URL", fixture.sandbox_url())
-            .env("JUNCTION_WORKER__SCHEDULER_INTERVAL_SECONDS", "1")
-            .env("JUNCTION_WORKER__METRICS_BIND", "")
-            .env("JUNCTION_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .kill_on_drop(true);
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow!("the worker's stdout is not piped"))?;
-        let mut lines = BufReader::new(stdout).lines();
-        // The worker prints one line once its queues, scheduler and pools are up.
-        let ready = tokio::time::timeout(READY_TIMEOUT, async {
-            while let Some(line) = lines.next_line().await? {
-                if line.contains("ready") {
-                    return Ok::<bool, std::io::Error>(true);
-                }
-            }
-            Ok(false)
-        })
-        .await;
-        match ready {
-            Ok(Ok(true)) => {}
-            Ok(Ok(false)) | Ok(Err(_)) => bail!(
-                "the worker exited before it was ready; see {}",
-                log.display()
-            ),
-            Err(_) => bail!(
-                "the worker was not ready within {}s; see {}",
-                READY_TIMEOUT.as_secs(),
-                log.display()
-            ),
-        }
-        // Keep reading, so a later line never blocks the worker on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let mut env = vec![
+            ("JUNCTION_WORKER__SCHEDULER_INTERVAL_SECONDS", "1"),
+            ("JUNCTION_WORKER__METRICS_BIND", ""),
+        ];
+        env.extend_from_slice(settings);
+        let (child, log, _) = spawn_ready(
+            binary,
+            fixture,
+            &redis,
+            &format!("worker-{figure}"),
+            &env,
+            "ready",
+        )
+        .await?;
         Ok(Self {
             child,
             log,
@@ -149,17 +120,97 @@ impl WorkerProcess {
     /// SIGTERM (the worker drains and exits), SIGKILL after a grace period; then the
     /// queue keys are removed.
     pub async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await;
-            if tokio::time::timeout(STOP_GRACE, self.child.wait())
-                .await
-                .is_err()
-            {
-                let _ = self.child.kill().await;
+        terminate(&mut self.child).await;
+    }
+}
+
+/// Starts one of the workspace's binaries on the fixture's database and sandbox and
+/// `redis`'s key prefix, configured only through the environment (`settings` on top
+/// of the connection settings; a developer's own `JUNCTION_*` variables must not
+/// change what is measured), with its stderr in `target/bench/{log_name}.log`.
+/// Returns once a line of its stdout contains `ready`, with that line.
+pub async fn spawn_ready(
+    binary: &Path,
+    fixture: &Fixture,
+    redis: &TestRedis,
+    log_name: &str,
+    settings: &[(&str, &str)],
+    ready: &str,
+) -> Result<(Child, PathBuf, String)> {
+    let dir = binary
+        .parent()
+        .and_then(Path::parent)
+        .map_or_else(|| PathBuf::from("."), |target| target.join("bench"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let log = dir.join(format!("{log_name}.log"));
+    let log_file =
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let mut command = Command::new(binary);
+    command
+        // The log directory holds no junction.toml.
+        .env_clear()
+        .current_dir(&dir)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DATABASE_URL", fixture.db.url().expose())
+        .env("REDIS_URL", redis.url())
+        .env("JUNCTION_KEYS", fixture.db.key_spec().expose_secret())
+        .env("JUNCTION_QUEUE_PREFIX", redis.prefix())
+        .env("JUNCTION_SANDBOX_URL", fixture.sandbox_url())
+        .env("JUNCTION_LOG", "warn")
+        .envs(settings.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow!("the process's stdout is not piped"))?;
+    let mut lines = BufReader::new(stdout).lines();
+    // The binaries print one line once they are up.
+    let found = tokio::time::timeout(READY_TIMEOUT, async {
+        while let Some(line) = lines.next_line().await? {
+            if line.contains(ready) {
+                return Ok::<Option<String>, std::io::Error>(Some(line));
             }
+        }
+        Ok(None)
+    })
+    .await;
+    let line = match found {
+        Ok(Ok(Some(line))) => line,
+        Ok(Ok(None)) | Ok(Err(_)) => bail!(
+            "{} exited before it was ready; see {}",
+            binary.display(),
+            log.display()
+        ),
+        Err(_) => bail!(
+            "{} was not ready within {}s; see {}",
+            binary.display(),
+            READY_TIMEOUT.as_secs(),
+            log.display()
+        ),
+    };
+    // Keep reading, so a later line never blocks the process on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((child, log, line))
+}
+
+/// SIGTERM (the process drains and exits), SIGKILL after a grace period.
+pub async fn terminate(child: &mut Child) {
+    if let Some(pid) = child.id() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+        if tokio::time::timeout(STOP_GRACE, child.wait())
+            .await
+            .is_err()
+        {
+            let _ = child.kill().await;
         }
     }
 }
@@ -202,20 +253,6 @@ pub struct Runs {
     pub wall_seconds: f64,
     /// One error of a failed run, for the report.
     pub first_error: Option<String>,
-}
-
-/// A connection as the schema owner, for reading progress across the workspace.
-pub async fn admin_client(fixture: &Fixture) -> Result<tokio_postgres::Client> {
-    let (client, connection) =
-        tokio_postgres::connect(fixture.db.url().expose(), tokio_postgres::NoTls)
-            .await
-            .context("connecting to the benchmark database")?;
-    tokio::spawn(async move {
-        if let Err(err) = connection.await {
-            eprintln!("bench: database connection ended: {err}");
-        }
-    });
-    Ok(client)
 }
 
 pub async fn runs(client: &tokio_postgres::Client) -> Result<Runs> {
