@@ -107,12 +107,16 @@ impl App {
     ) -> Result<Listed<IntegrationDetails, (DateTime<Utc>, Uuid)>> {
         let mut tx = self.begin(workspace_id).await?;
         let rows = repo::integrations::list(tx.conn(), page.after, filter, page.limit + 1).await?;
-        let mut details = Vec::with_capacity(rows.len());
-        for integration in rows {
-            let secret_fields = repo::credentials::field_names(tx.conn(), integration.id).await?;
-            details.push(self.details(integration, secret_fields));
-        }
+        let ids: Vec<Uuid> = rows.iter().map(|integration| integration.id).collect();
+        let mut secret_fields = repo::credentials::field_names_of(tx.conn(), &ids).await?;
         tx.commit().await?;
+        let details = rows
+            .into_iter()
+            .map(|integration| {
+                let fields = secret_fields.remove(&integration.id).unwrap_or_default();
+                self.details(integration, fields)
+            })
+            .collect();
         Ok(listed(details, page.limit, |d| {
             (d.integration.created_at, d.integration.id)
         }))

@@ -251,7 +251,15 @@ impl App {
     /// dimension set, and their totals, each aggregated by the metric's kind.
     pub async fn kpis(&self, workspace_id: WorkspaceId, query: KpiQuery) -> Result<Kpis> {
         let mut tx = self.begin(workspace_id).await?;
-        crate::filtered_integration(&mut tx, query.integration_id).await?;
+        // One integration asked for: only it (404 when it is not the workspace's),
+        // without listing the workspace's others.
+        let integrations: Vec<(Uuid, String)> = match query.integration_id {
+            Some(id) => {
+                let integration = crate::integration(&mut tx, id).await?;
+                vec![(integration.id, integration.provider)]
+            }
+            None => repo::integrations::providers(tx.conn()).await?,
+        };
         let workspace = repo::workspaces::get(tx.conn(), workspace_id).await?;
         let calendar = Calendar::of(&workspace);
         let to = query.to.unwrap_or_else(|| calendar.today(self.now()));
@@ -266,11 +274,6 @@ impl App {
             .from
             .unwrap_or_else(|| days_before(29))
             .max(days_before(MAX_KPI_DAYS));
-        let integrations: Vec<(Uuid, String)> = repo::integrations::providers(tx.conn())
-            .await?
-            .into_iter()
-            .filter(|(id, _)| query.integration_id.is_none_or(|wanted| wanted == *id))
-            .collect();
         let (kind, unit, members) = self.members(&query.selector, &integrations)?;
         let bucket = |date| calendar.bucket(query.granularity, date);
         let mut series = Vec::new();
@@ -451,11 +454,7 @@ async fn points_of(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<KpiRow>, StoreError> {
-    let rows = repo::kpis::series(conn, None, metric, from, to).await?;
-    Ok(rows
-        .into_iter()
-        .filter(|r| integration_ids.contains(&r.integration_id))
-        .collect())
+    repo::kpis::series(conn, Some(integration_ids), metric, from, to).await
 }
 
 #[cfg(test)]

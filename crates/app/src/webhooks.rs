@@ -116,26 +116,40 @@ impl App {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<WebhookReceipt> {
-        let (workspace_id, integration, adapter) =
-            self.webhook_target(provider, integration_id).await?;
+        // One transaction from the integration's lookup to the stored events: a
+        // delivery costs one connection checkout and one commit, not one of each
+        // per step (at a burst of deliveries the round trips are what bounds it).
+        let (adapter, workspace_id) = self.webhook_workspace(provider, integration_id).await?;
+        let mut tx = self.begin(workspace_id).await?;
+        let integration = crate::integration(&mut tx, integration_id).await?;
         let spec = adapter
             .spec()
             .webhook
             .clone()
             .ok_or_else(|| no_webhooks(provider))?;
-        let secret = webhook_secret(&self.connections, workspace_id, &integration, &spec).await?;
+        let secret = webhook_secret_in(tx.conn(), &self.connections, &integration, &spec).await;
         let headers = &self.with_webhook_url(headers, provider, integration_id);
-        let events = adapter
-            .verify_webhook(
-                &self.context(provider),
-                &secret,
-                &WebhookRequest { headers, body },
-            )
-            .map_err(|error| refused(provider, integration_id, error))?;
+        let verified = secret.map_err(Error::from).and_then(|secret| {
+            adapter
+                .verify_webhook(
+                    &self.context(provider),
+                    &secret,
+                    &WebhookRequest { headers, body },
+                )
+                .map_err(|error| refused(provider, integration_id, error))
+        });
+        let events = match verified {
+            Ok(events) => events,
+            Err(error) => {
+                // Ended cleanly, the connection goes back to the pool (a refused
+                // delivery must not cost a new connection).
+                tx.rollback().await?;
+                return Err(error);
+            }
+        };
 
         let stored_headers = headers_to_json(headers);
         let mut duplicates = 0;
-        let mut tx = self.begin(workspace_id).await?;
         for event in &events {
             // What the provider signed is processed, not refused (it would come back
             // for days): an id or type holding a NUL, which Postgres text cannot, is
@@ -219,18 +233,28 @@ impl App {
         provider: &str,
         integration_id: Uuid,
     ) -> Result<(WorkspaceId, Integration, Arc<dyn Adapter>)> {
-        let not_found = || Error::not_found(ErrorCode::IntegrationNotFound, "integration");
-        let adapter = self.adapter(provider).map_err(|_| not_found())?;
-        let workspace_id = {
-            let mut conn = self.store.unscoped().await?;
-            repo::webhook_events::workspace_of_integration(&mut conn, integration_id, provider)
-                .await?
-                .ok_or_else(not_found)?
-        };
+        let (adapter, workspace_id) = self.webhook_workspace(provider, integration_id).await?;
         let mut tx = self.begin(workspace_id).await?;
         let integration = crate::integration(&mut tx, integration_id).await?;
         tx.commit().await?;
         Ok((workspace_id, integration, adapter))
+    }
+
+    /// The adapter and the workspace a webhook URL names (the URL carries no API
+    /// key: the workspace is looked up across tenants).
+    async fn webhook_workspace(
+        &self,
+        provider: &str,
+        integration_id: Uuid,
+    ) -> Result<(Arc<dyn Adapter>, WorkspaceId)> {
+        let not_found = || Error::not_found(ErrorCode::IntegrationNotFound, "integration");
+        let adapter = self.adapter(provider).map_err(|_| not_found())?;
+        let mut conn = self.store.unscoped().await?;
+        let workspace_id =
+            repo::webhook_events::workspace_of_integration(&mut conn, integration_id, provider)
+                .await?
+                .ok_or_else(not_found)?;
+        Ok((adapter, workspace_id))
     }
 
     /// Stored events of the workspace, newest first.
@@ -695,8 +719,25 @@ pub async fn webhook_secret(
     integration: &Integration,
     spec: &WebhookSpec,
 ) -> Result<SecretString, WebhookSetupError> {
+    let mut tx = connections
+        .store
+        .begin(workspace_id)
+        .await
+        .map_err(ConnectError::from)?;
+    let secret = webhook_secret_in(tx.conn(), connections, integration, spec).await;
+    tx.commit().await.map_err(ConnectError::from)?;
+    secret
+}
+
+/// [`webhook_secret`] within the caller's transaction of the integration's workspace.
+async fn webhook_secret_in(
+    conn: &mut junction_store::Conn,
+    connections: &Connections,
+    integration: &Integration,
+    spec: &WebhookSpec,
+) -> Result<SecretString, WebhookSetupError> {
     match spec.secret {
-        WebhookSecret::Field(field) => integration_secret(connections, workspace_id, integration, field)
+        WebhookSecret::Field(field) => integration_secret_in(conn, connections, integration, field)
             .await?
             .ok_or_else(|| {
                 WebhookSetupError::NotConfigured(format!(
@@ -724,9 +765,19 @@ async fn integration_secret(
     field: &str,
 ) -> Result<Option<SecretString>, ConnectError> {
     let mut tx = connections.store.begin(workspace_id).await?;
-    let mut secrets =
-        repo::credentials::get_all(tx.conn(), connections.vault(), integration.id).await?;
+    let secret = integration_secret_in(tx.conn(), connections, integration, field).await?;
     tx.commit().await?;
+    Ok(secret)
+}
+
+/// [`integration_secret`] within the caller's transaction.
+async fn integration_secret_in(
+    conn: &mut junction_store::Conn,
+    connections: &Connections,
+    integration: &Integration,
+    field: &str,
+) -> Result<Option<SecretString>, ConnectError> {
+    let mut secrets = repo::credentials::get_all(conn, connections.vault(), integration.id).await?;
     Ok(secrets.remove(field))
 }
 

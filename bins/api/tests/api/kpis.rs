@@ -551,3 +551,52 @@ async fn an_alert_on_revenue_evaluates_each_currency_alone() {
     let created: Value = response.json().await.unwrap();
     assert_eq!(created["currency"], "JPY");
 }
+
+/// A chart of one integration holds that integration's points only, whatever the
+/// workspace's other integrations of the provider hold; without one the series and
+/// totals cover them all; an integration the workspace does not have is a 404.
+#[tokio::test]
+async fn one_integrations_series_leaves_the_others_out() {
+    let app = TestApp::spawn().await;
+    let first = connect(&app, "stripe").await;
+    let second = connect(&app, "stripe").await;
+    for (integration, value) in [(first, 10.0), (second, 1.0)] {
+        let points = (1..=7u32)
+            .map(|d| {
+                KpiPoint::total("gross_revenue", day(d), value).with_dimension("currency", "USD")
+            })
+            .collect();
+        write(&app, integration, "charges", points).await;
+    }
+    let range = "from=2026-11-01&to=2026-11-07&granularity=month";
+
+    let one = kpis(
+        &app,
+        &format!("metric=gross_revenue&integration_id={first}&{range}"),
+    )
+    .await;
+    let series = one["series"].as_array().unwrap();
+    assert_eq!(series.len(), 1);
+    assert_eq!(series[0]["integration_id"], first.to_string());
+    assert_eq!(
+        values(&one["totals"][0]["points"]),
+        [("2026-11-01".to_owned(), 70.0)]
+    );
+
+    let all = kpis(&app, &format!("metric=gross_revenue&{range}")).await;
+    assert_eq!(all["series"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        values(&all["totals"][0]["points"]),
+        [("2026-11-01".to_owned(), 77.0)]
+    );
+
+    let response = app
+        .get(&format!(
+            "/v1/kpis?metric=gross_revenue&integration_id={}&{range}",
+            Uuid::new_v4()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}

@@ -701,3 +701,44 @@ async fn an_event_that_cannot_be_applied_is_dead_lettered_and_replayed_once_fixe
     .await;
     worker.stop().await;
 }
+
+/// A page of the integration list shows each integration's own stored secret
+/// fields (read for the whole page at once, not one query per integration).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_integration_list_shows_each_integrations_own_secret_fields() {
+    let app = TestApp::spawn().await;
+    let with_secret = connect_stripe(&app).await;
+    let response = app
+        .post("/v1/integrations")
+        .json(&json!({"provider": "stripe", "credentials": {"secret_key": STRIPE_KEY}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let without_secret = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed: Value = app
+        .get("/v1/integrations")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let fields = |id: &str| {
+        listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|integration| integration["id"] == id)
+            .map(|integration| integration["credential_fields"].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        fields(&with_secret.to_string()),
+        json!(["secret_key", "webhook_secret"])
+    );
+    assert_eq!(fields(&without_secret), json!(["secret_key"]));
+}

@@ -109,7 +109,8 @@ pub async fn run(options: &Options) -> Result<String> {
                 cpu_seconds(&pid)? - cpu_before.0,
                 cpu_seconds("self")? - cpu_before.1,
             );
-            outcome.check(name)?;
+            // Failures are reported with the latencies, not fatal: a route that
+            // cannot keep up at the rate refuses some requests (pool timeouts).
             results.push((name, outcome, cpu));
         }
         Ok::<_, anyhow::Error>(results)

@@ -135,11 +135,12 @@ impl Fixture {
                 .execute(
                     "INSERT INTO integrations (id, workspace_id, provider, display_name, status, \
                          auth_kind, config, scopes, token_expires_at, schedule_seconds, next_sync_at) \
-                     SELECT id, $2, $3, 'Benchmark property ' || (ord + $4 - 1), 'active', \
-                         'oauth2', jsonb_build_object('property_id', (100000000 + ord + $4 - 1)::text, \
-                             'dimensions', '', 'lookback_days', $5::int), \
-                         $6, $7, 3600, NULL \
-                     FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, ord)",
+                     SELECT id::uuid, $2::text::uuid, $3, 'Benchmark property ' || (ord + $4 - 1), \
+                         'active', 'oauth2', jsonb_build_object('property_id', \
+                             (100000000 + ord + $4 - 1)::text, 'dimensions', '', \
+                             'lookback_days', $5::int), \
+                         $6, $7::text::timestamptz, 3600, NULL \
+                     FROM unnest($1::text[]) WITH ORDINALITY AS t(id, ord)",
                     &[
                         &texts(chunk),
                         &workspace.to_string(),
@@ -155,8 +156,8 @@ impl Fixture {
             transaction
                 .execute(
                     "INSERT INTO credentials (workspace_id, integration_id, field, key_id, sealed) \
-                     SELECT $1::text::uuid, owner::uuid, field, key_id, sealed \\
-                     FROM unnest($2::text[], $3::text[], $4::text[], $5::bytea[]) \\
+                     SELECT $1::text::uuid, owner::uuid, field, key_id, sealed \
+                     FROM unnest($2::text[], $3::text[], $4::text[], $5::bytea[]) \
                          AS t(owner, field, key_id, sealed)",
                     &[
                         &workspace.to_string(),

@@ -82,14 +82,24 @@ impl Outcome {
         self.latencies.value_at_percentile(percentile) as f64 / 1000.0
     }
 
-    /// `p50 1.2 ms, p99 3.4 ms, max 5.6 ms`.
+    /// `p50 1.2 ms, p99 3.4 ms, max 5.6 ms`, and how many failed when some did
+    /// (their latencies count: a refusal is an answer the client waited for).
     pub fn summary(&self) -> String {
-        format!(
+        let mut text = format!(
             "p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
             self.ms(50.0),
             self.ms(99.0),
             self.latencies.max() as f64 / 1000.0
-        )
+        );
+        if self.failed + self.errors > 0 {
+            text.push_str(&format!(
+                ", {} of {} failed (e.g. {})",
+                self.failed + self.errors,
+                self.latencies.len() + self.errors,
+                self.first_failure.as_deref().unwrap_or("?")
+            ));
+        }
+        text
     }
 
     /// Fails when any request failed: a figure of failing requests means nothing.

@@ -76,6 +76,8 @@ struct Scale {
     /// Syncs that succeeded while the claim ran, and in [`AFTER`] after it.
     synced_during: u64,
     synced_after: u64,
+    /// Runs waiting for a retry at the end (rate-limited by the provider budget).
+    retrying: i64,
     failed: i64,
     worker_cpu: f64,
     backend_cpu: Option<f64>,
@@ -99,7 +101,7 @@ impl Scale {
 
     fn text(&self) -> String {
         format!(
-            "{} due at once claimed and enqueued in {:.1} s (worker CPU {:.1} s, Postgres backends {}), worker RSS idle {} peak {} end {}, Postgres backends' private memory idle {} peak {}, syncs completed {}/s during the claim and {}/s in the {} s after{}",
+            "{} due at once claimed and enqueued in {:.1} s (worker CPU {:.1} s, Postgres backends {}), worker RSS idle {} peak {} end {}, Postgres backends' private memory idle {} peak {}, syncs completed {}/s during the claim ({} syncs) and {}/s in the {} s after, {} runs waiting for a retry at the end{}",
             thousands(self.count as u64),
             self.claim_seconds,
             self.worker_cpu,
@@ -110,8 +112,10 @@ impl Scale {
             mib(self.postgres_idle_kib),
             mib(self.postgres_peak_kib),
             per_second(self.synced_during, self.claim_seconds),
+            thousands(self.synced_during),
             per_second(self.synced_after, AFTER.as_secs_f64()),
             AFTER.as_secs(),
+            thousands(u64::try_from(self.retrying).unwrap_or(0)),
             if self.failed > 0 {
                 format!(" ({} runs failed)", self.failed)
             } else {
@@ -177,6 +181,7 @@ async fn measure(binary: &std::path::Path, count: usize) -> Result<Scale> {
             postgres_peak_kib: postgres_peak,
             synced_during: u64::try_from(synced_during).unwrap_or(0),
             synced_after: u64::try_from(last.succeeded - synced_during).unwrap_or(0),
+            retrying: last.retrying,
             failed: last.failed,
             worker_cpu,
             backend_cpu,
@@ -192,6 +197,7 @@ struct Progress {
     /// Sync runs created (claimed and started).
     runs: i64,
     succeeded: i64,
+    retrying: i64,
     failed: i64,
     /// Jobs still in the outbox (not yet on the queue).
     staged: i64,
@@ -201,6 +207,7 @@ async fn progress(client: &tokio_postgres::Client) -> Result<Progress> {
     let row = client
         .query_one(
             "SELECT count(*), count(*) FILTER (WHERE status = 'succeeded'), \
+                    count(*) FILTER (WHERE status = 'retrying'), \
                     count(*) FILTER (WHERE status IN ('failed', 'dead')), \
                     (SELECT count(*) FROM outbox) \
              FROM sync_runs",
@@ -210,8 +217,9 @@ async fn progress(client: &tokio_postgres::Client) -> Result<Progress> {
     Ok(Progress {
         runs: row.try_get(0)?,
         succeeded: row.try_get(1)?,
-        failed: row.try_get(2)?,
-        staged: row.try_get(3)?,
+        retrying: row.try_get(2)?,
+        failed: row.try_get(3)?,
+        staged: row.try_get(4)?,
     })
 }
 

@@ -1,6 +1,6 @@
 //! The `credentials` table: sealed secret fields of integrations, and key rotation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use diesel::{prelude::*, upsert::excluded};
 use diesel_async::RunQueryDsl;
@@ -100,6 +100,26 @@ pub async fn field_names(conn: &mut Conn, integration_id: Uuid) -> Result<Vec<St
         .select(credentials::field)
         .load(conn)
         .await?)
+}
+
+/// The names of the stored secret fields of each of `integration_ids`, in one query
+/// (a page of integrations listed without a query per integration); an integration
+/// without any is absent from the map.
+pub async fn field_names_of(
+    conn: &mut Conn,
+    integration_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<String>>, StoreError> {
+    let rows: Vec<(Uuid, String)> = credentials::table
+        .filter(credentials::integration_id.eq_any(integration_ids))
+        .order((credentials::integration_id, credentials::field))
+        .select((credentials::integration_id, credentials::field))
+        .load(conn)
+        .await?;
+    let mut names: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for (integration_id, field) in rows {
+        names.entry(integration_id).or_default().push(field);
+    }
+    Ok(names)
 }
 
 /// Deletes some fields of an integration (or all of them when `fields` is `None`).

@@ -96,11 +96,13 @@ pub async fn changed_since(
         .await?)
 }
 
-/// A metric's points in a date range (inclusive), for one integration or all of the
-/// scoped workspace's, ordered by date.
+/// A metric's points in a date range (inclusive), for the integrations given or all
+/// of the scoped workspace's, ordered by date. The integrations are filtered in
+/// Postgres (the primary key leads with the integration): a chart of one
+/// integration reads its own points, not the whole workspace's.
 pub async fn series(
     conn: &mut Conn,
-    integration_id: Option<Uuid>,
+    integration_ids: Option<&[Uuid]>,
     metric: &str,
     from: NaiveDate,
     to: NaiveDate,
@@ -115,8 +117,8 @@ pub async fn series(
         ))
         .select(KpiRow::as_select())
         .into_boxed();
-    if let Some(id) = integration_id {
-        query = query.filter(kpi_points::integration_id.eq(id));
+    if let Some(ids) = integration_ids {
+        query = query.filter(kpi_points::integration_id.eq_any(ids.to_vec()));
     }
     Ok(query.load(conn).await?)
 }

@@ -43,7 +43,7 @@ async fn snapshot(
     let records = repo::records::list(tx.conn(), integration, "charges", None, None, 500)
         .await
         .unwrap();
-    let kpis = repo::kpis::series(tx.conn(), Some(integration), "sessions", day(1), day(30))
+    let kpis = repo::kpis::series(tx.conn(), Some(&[integration]), "sessions", day(1), day(30))
         .await
         .unwrap();
     let cursor = repo::stream_states::get(tx.conn(), integration, "charges")
