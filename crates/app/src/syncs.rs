@@ -249,7 +249,49 @@ impl App {
         integration_id: Uuid,
     ) -> Result<Option<StartedRun>> {
         let mut tx = self.begin(workspace_id).await?;
-        let integration = crate::integration_for_update(&mut tx, integration_id).await?;
+        let started = self
+            .start_scheduled_in(&mut tx, workspace_id, integration_id)
+            .await?;
+        tx.commit().await?;
+        Ok(started)
+    }
+
+    /// [`App::start_scheduled_sync`] for several integrations of one workspace in one
+    /// transaction: one connection, one commit (and its WAL flush) for them all,
+    /// which is what bounds the scheduler when thousands are due at once. All or
+    /// nothing: on an error nothing is started, and the caller starts each alone.
+    pub async fn start_scheduled_syncs(
+        &self,
+        workspace_id: WorkspaceId,
+        integration_ids: &[Uuid],
+    ) -> Result<Vec<Option<StartedRun>>> {
+        let mut tx = self.begin(workspace_id).await?;
+        let mut started = Vec::with_capacity(integration_ids.len());
+        for integration_id in integration_ids {
+            match self
+                .start_scheduled_in(&mut tx, workspace_id, *integration_id)
+                .await
+            {
+                Ok(one) => started.push(one),
+                Err(error) => {
+                    // Ended cleanly, the connection goes back to the pool.
+                    tx.rollback().await?;
+                    return Err(error);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(started)
+    }
+
+    /// The work of [`App::start_scheduled_sync`] in the caller's transaction.
+    async fn start_scheduled_in(
+        &self,
+        tx: &mut WorkspaceTx,
+        workspace_id: WorkspaceId,
+        integration_id: Uuid,
+    ) -> Result<Option<StartedRun>> {
+        let integration = crate::integration_for_update(tx, integration_id).await?;
         let adapter = self.adapter(&integration.provider)?;
         crate::integrations::ensure_active(&integration)?;
         let now = self.now();
@@ -258,12 +300,11 @@ impl App {
         if due.is_empty() {
             repo::integrations::clear_claim(tx.conn(), integration_id).await?;
             reschedule(tx.conn(), &integration, adapter.spec(), now).await?;
-            tx.commit().await?;
             return Ok(None);
         }
         let started = self
             .queue_run(
-                &mut tx,
+                tx,
                 workspace_id,
                 &integration,
                 RunStreams {
@@ -274,7 +315,6 @@ impl App {
                 Join::Covering,
             )
             .await?;
-        tx.commit().await?;
         Ok(Some(started))
     }
 

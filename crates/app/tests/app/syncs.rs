@@ -430,3 +430,49 @@ async fn a_grant_refused_even_with_a_fresh_token_needs_a_reconnect_not_a_dead_le
     );
     worker.stop().await;
 }
+
+/// A pass over many due integrations starts one run for each, several of a
+/// workspace in one transaction; one that cannot start (its provider is not in this
+/// build) fails alone, and the others of its group still start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_starts_each_due_integration_once_and_one_that_cannot_start_holds_none_back() {
+    let env = TestEnv::new().await;
+    let tokens = env.ga4_tokens().await;
+    let acme = env.workspace("Acme").await;
+    let globex = env.workspace("Globex").await;
+    let mut started = Vec::new();
+    for _ in 0..30 {
+        started.push((acme, env.create_ga4(acme, Ga4::due(3, ""), &tokens).await));
+    }
+    for _ in 0..3 {
+        started.push((
+            globex,
+            env.create_ga4(globex, Ga4::due(3, ""), &tokens).await,
+        ));
+    }
+    // A copy of one of them under a provider this build does not have.
+    env.execute(
+        "INSERT INTO integrations (id, workspace_id, provider, display_name, status, auth_kind, \
+             config, scopes, schedule_seconds, next_sync_at) \
+         SELECT gen_random_uuid(), workspace_id, 'retired-provider', 'Retired', status, \
+             auth_kind, config, scopes, schedule_seconds, next_sync_at \
+         FROM integrations ORDER BY created_at LIMIT 1",
+    )
+    .await;
+
+    let app = env.app(env.config(&[])).await;
+    let pass = app.scheduler_pass().await.unwrap();
+    assert_eq!(pass.claimed, 34);
+    assert_eq!(pass.enqueued.len(), 33);
+    assert_eq!(pass.failed, 1);
+    for (workspace, id) in started {
+        let runs = env.runs(workspace, id).await;
+        assert_eq!(runs.len(), 1, "one run for {id}");
+        assert_eq!(runs[0].trigger, SyncTrigger::Schedule);
+    }
+    assert_eq!(
+        env.count("SELECT count(*) AS n FROM sync_runs r JOIN integrations i ON i.id = r.integration_id WHERE i.provider = 'retired-provider'")
+            .await,
+        0
+    );
+}

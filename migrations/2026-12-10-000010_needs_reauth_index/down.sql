@@ -1,0 +1,1 @@
+DROP INDEX integrations_needs_reauth_idx;
