@@ -7,7 +7,9 @@
 //! moves their `next_sync_at` past a lease in the same statement. A claimed
 //! integration then gets a run of the streams that are due
 //! ([`App::start_scheduled_sync`], trigger `schedule`): the run and its job commit
-//! together. Each stream syncs on its own schedule (see [`crate::schedules`]); an
+//! together, and the runs of up to [`START_GROUP`] claimed integrations of one
+//! workspace commit in one transaction ([`App::start_scheduled_syncs`]; a group that
+//! fails is started integration by integration). Each stream syncs on its own schedule (see [`crate::schedules`]); an
 //! integration is due when its earliest enabled stream is, and "now" is the
 //! application's clock, which every schedule is computed with.
 //!

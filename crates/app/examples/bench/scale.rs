@@ -16,6 +16,12 @@
 //! the worker's VmRSS (and its VmHWM high-water mark at the end) and the sum of the
 //! private resident memory (`RssAnon`) of the Postgres backends serving the
 //! benchmark database (shared buffers are one fixed pool and left out).
+//!
+//! Every integration is connected through the same OAuth app, so GA4's request
+//! budget (shared by every connection of an app: 4,000 requests an hour) runs out
+//! after several hundred syncs; later attempts are refused by it and retried an
+//! hour later, which the line reports as runs waiting for a retry. The sync rate
+//! is then the budget's, as it would be for such a fleet in production.
 
 use std::time::{Duration, Instant};
 
