@@ -30,6 +30,8 @@ use junction_core::{
 };
 use junction_jobs::{Job, JobFailure, WebhookJob, outbox};
 use junction_store::{
+    Store,
+    db::PooledConn,
     ingest::apply_effects,
     models::{Integration, LogLevel, NotificationKind, Operation, WebhookEventRow, WebhookStatus},
     repo::{
@@ -119,8 +121,9 @@ impl App {
         // One transaction from the integration's lookup to the stored events: a
         // delivery costs one connection checkout and one commit, not one of each
         // per step (at a burst of deliveries the round trips are what bounds it).
-        let (adapter, workspace_id) = self.webhook_workspace(provider, integration_id).await?;
-        let mut tx = self.begin(workspace_id).await?;
+        let (adapter, workspace_id, conn) =
+            self.webhook_workspace(provider, integration_id).await?;
+        let mut tx = Store::begin_on(conn, workspace_id).await?;
         let integration = crate::integration(&mut tx, integration_id).await?;
         let spec = adapter
             .spec()
@@ -233,20 +236,22 @@ impl App {
         provider: &str,
         integration_id: Uuid,
     ) -> Result<(WorkspaceId, Integration, Arc<dyn Adapter>)> {
-        let (adapter, workspace_id) = self.webhook_workspace(provider, integration_id).await?;
-        let mut tx = self.begin(workspace_id).await?;
+        let (adapter, workspace_id, conn) =
+            self.webhook_workspace(provider, integration_id).await?;
+        let mut tx = Store::begin_on(conn, workspace_id).await?;
         let integration = crate::integration(&mut tx, integration_id).await?;
         tx.commit().await?;
         Ok((workspace_id, integration, adapter))
     }
 
     /// The adapter and the workspace a webhook URL names (the URL carries no API
-    /// key: the workspace is looked up across tenants).
+    /// key: the workspace is looked up across tenants), with the connection the
+    /// lookup used, for the transaction that follows.
     async fn webhook_workspace(
         &self,
         provider: &str,
         integration_id: Uuid,
-    ) -> Result<(Arc<dyn Adapter>, WorkspaceId)> {
+    ) -> Result<(Arc<dyn Adapter>, WorkspaceId, PooledConn)> {
         let not_found = || Error::not_found(ErrorCode::IntegrationNotFound, "integration");
         let adapter = self.adapter(provider).map_err(|_| not_found())?;
         let mut conn = self.store.unscoped().await?;
@@ -254,7 +259,7 @@ impl App {
             repo::webhook_events::workspace_of_integration(&mut conn, integration_id, provider)
                 .await?
                 .ok_or_else(not_found)?;
-        Ok((adapter, workspace_id))
+        Ok((adapter, workspace_id, conn))
     }
 
     /// Stored events of the workspace, newest first.

@@ -337,7 +337,16 @@ impl Store {
     /// Opens a transaction scoped to one workspace: row-level security shows and
     /// accepts only that workspace's rows until it commits or rolls back.
     pub async fn begin(&self, workspace_id: WorkspaceId) -> Result<WorkspaceTx, StoreError> {
-        let mut conn = self.connection().await?;
+        let conn = self.connection().await?;
+        Self::begin_on(conn, workspace_id).await
+    }
+
+    /// [`Store::begin`] on a connection already taken with [`Store::unscoped`] (after
+    /// a cross-tenant lookup found the workspace): one pool checkout instead of two.
+    pub async fn begin_on(
+        mut conn: PooledConn,
+        workspace_id: WorkspaceId,
+    ) -> Result<WorkspaceTx, StoreError> {
         AnsiTransactionManager::begin_transaction(&mut *conn).await?;
         sql_query("SELECT set_config('app.workspace_id', $1, true)")
             .bind::<sql_types::Text, _>(workspace_id.to_string())
