@@ -19,7 +19,11 @@ use crate::{
     worker_process::{self, WorkerProcess},
 };
 
-const DEFAULT_INTEGRATIONS: usize = 1_000;
+/// As many as GA4's request budget lets sync in one hour: every connection of one
+/// OAuth app shares 4,000 requests an hour, and a first sync reads five streams, so
+/// 700 first syncs (3,500 requests) fit and 1,000 do not (the rest wait an hour
+/// for their retry, past the deadline).
+const DEFAULT_INTEGRATIONS: usize = 700;
 /// Small syncs (one report row a day): the figure is about holding many jobs, not
 /// about large pages.
 const DEFAULT_LOOKBACK_DAYS: u32 = 30;
