@@ -38,10 +38,7 @@ use apalis_core::{
 };
 use junction_store::models::Queue;
 
-use crate::{
-    JobsError, Queues,
-    queue::{AttemptEnd, unix_now},
-};
+use crate::{JobsError, Queues, queue::AttemptEnd};
 
 /// What one queue's worker needs from the backend.
 #[derive(Debug, Clone)]
@@ -146,12 +143,12 @@ impl Persistence for QueueStore {
     }
 
     async fn push_tasks(&mut self, tasks: Vec<Task<Vec<u8>>>) -> Result<(), JobsError> {
-        let now = unix_now();
+        // Due second 0: due now.
         let tasks: Vec<(String, Vec<u8>, u64)> = tasks
             .into_iter()
             .filter_map(|task| {
                 let task_id = task.task_id()?.to_string();
-                Some((task_id, task.args, now))
+                Some((task_id, task.args, 0))
             })
             .collect();
         self.queues.push_raw(self.options.queue, &tasks).await?;

@@ -20,6 +20,9 @@
 
 use junction_store::models::Queue;
 
+use futures::TryStreamExt;
+use redis::{AsyncCommands, ScanOptions};
+
 use crate::{Queues, queue::unix_now, scripts};
 
 /// The layout version this code writes.
@@ -62,34 +65,22 @@ pub async fn migrate_legacy_layout(
     let mut report = MigrationReport::default();
 
     let meta_prefix = keys.legacy_meta_prefix();
-    let mut cursor = 0u64;
-    loop {
-        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{meta_prefix}*"))
-            .arg("COUNT")
-            .arg(BATCH)
-            .query_async(&mut conn)
-            .await?;
-        for batch in found.chunks(BATCH) {
-            let mut script = scripts::MIGRATE_META.prepare_invoke();
-            script
-                .key(keys.state())
-                .key(keys.finished())
-                .key(keys.killed())
-                .arg(unix_now())
-                .arg(&meta_prefix);
-            for key in batch {
-                script.arg(key.strip_prefix(&meta_prefix).unwrap_or(key));
-            }
-            let converted: u64 = script.invoke_async(&mut conn).await?;
-            report.converted += converted;
+    for batch in keys_starting_with(queues, &meta_prefix)
+        .await?
+        .chunks(BATCH)
+    {
+        let mut script = scripts::MIGRATE_META.prepare_invoke();
+        script
+            .key(keys.state())
+            .key(keys.finished())
+            .key(keys.killed())
+            .arg(unix_now())
+            .arg(&meta_prefix);
+        for key in batch {
+            script.arg(key.strip_prefix(&meta_prefix).unwrap_or(key));
         }
-        if next == 0 {
-            break;
-        }
-        cursor = next;
+        let converted: u64 = script.invoke_async(&mut conn).await?;
+        report.converted += converted;
     }
 
     loop {
@@ -108,22 +99,7 @@ pub async fn migrate_legacy_layout(
     // What only apalis read: its finished sets (their tasks now have state entries),
     // its signal list, its worker descriptions and its global queue registry.
     let mut stale: Vec<String> = keys.legacy_sets().to_vec();
-    let mut cursor = 0u64;
-    loop {
-        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{}*", keys.legacy_worker_metadata_prefix()))
-            .arg("COUNT")
-            .arg(BATCH)
-            .query_async(&mut conn)
-            .await?;
-        stale.extend(found);
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
+    stale.extend(keys_starting_with(queues, &keys.legacy_worker_metadata_prefix()).await?);
     for batch in stale.chunks(BATCH) {
         let _: u64 = redis::cmd("DEL").arg(batch).query_async(&mut conn).await?;
     }
@@ -138,4 +114,23 @@ pub async fn migrate_legacy_layout(
         .query_async(&mut conn)
         .await?;
     Ok(report)
+}
+
+/// Every key starting with `prefix` (redis's `SCAN` iterator, [`BATCH`] keys
+/// examined per step).
+async fn keys_starting_with(
+    queues: &Queues,
+    prefix: &str,
+) -> Result<Vec<String>, crate::JobsError> {
+    let mut conn = queues.redis();
+    let found: Vec<String> = conn
+        .scan_options(
+            ScanOptions::default()
+                .with_pattern(format!("{prefix}*"))
+                .with_count(BATCH),
+        )
+        .await?
+        .try_collect()
+        .await?;
+    Ok(found)
 }

@@ -148,12 +148,7 @@ async fn tasks_left_in_the_legacy_layout_keep_their_state_and_run() {
     })
     .await;
     runner.shutdown().await.unwrap();
-    let mut ran: Vec<String> = handler
-        .calls()
-        .into_iter()
-        .map(|c| c.envelope.job_id)
-        .collect();
-    ran.sort();
+    let ran = handler.job_ids_run();
     assert_eq!(ran, ["legacy-active", "legacy-parked"]);
 
     let state = |job_id: &'static str| {

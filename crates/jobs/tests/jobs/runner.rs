@@ -469,12 +469,7 @@ async fn shutdown_finishes_in_flight_jobs_and_returns_prefetched_ones() {
     })
     .await;
     runner.shutdown().await.unwrap();
-    let mut ran: Vec<String> = handler
-        .calls()
-        .into_iter()
-        .map(|c| c.envelope.job_id)
-        .collect();
-    ran.sort();
+    let ran = handler.job_ids_run();
     job_ids.sort();
     assert_eq!(ran, job_ids, "every job ran exactly once");
 }
@@ -723,12 +718,7 @@ async fn a_busy_worker_holding_prefetched_jobs_keeps_them() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     busy.shutdown().await.unwrap();
     other.shutdown().await.unwrap();
-    let mut ran: Vec<String> = handler
-        .calls()
-        .into_iter()
-        .map(|c| c.envelope.job_id)
-        .collect();
-    ran.sort();
+    let ran = handler.job_ids_run();
     job_ids.sort();
     assert_eq!(ran, job_ids, "every job ran exactly once");
 }

@@ -249,6 +249,17 @@ impl Scripted {
         self.calls.lock().unwrap().clone()
     }
 
+    /// The job id of every call, sorted (a job run twice appears twice).
+    pub fn job_ids_run(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .calls()
+            .into_iter()
+            .map(|c| c.envelope.job_id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
     pub fn call_count(&self) -> usize {
         self.calls.lock().unwrap().len()
     }
