@@ -94,12 +94,10 @@ pub async fn get_all(
 
 /// The names of an integration's stored secret fields (without opening them).
 pub async fn field_names(conn: &mut Conn, integration_id: Uuid) -> Result<Vec<String>, StoreError> {
-    Ok(credentials::table
-        .filter(credentials::integration_id.eq(integration_id))
-        .order(credentials::field)
-        .select(credentials::field)
-        .load(conn)
-        .await?)
+    Ok(field_names_of(conn, &[integration_id])
+        .await?
+        .remove(&integration_id)
+        .unwrap_or_default())
 }
 
 /// The names of the stored secret fields of each of `integration_ids`, in one query
