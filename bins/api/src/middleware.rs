@@ -118,6 +118,13 @@ pub struct KnownPaths(Vec<KnownPath>);
 #[derive(Debug, Clone)]
 struct KnownPath {
     pattern: actix_web::dev::ResourceDef,
+    /// The template up to its first parameter, and how many `/`-separated parts it
+    /// has (`None` for a tail such as the proxy's): a URL without that prefix or
+    /// with another number of parts cannot match, so most paths are ruled out
+    /// without running their pattern's regex, which every request would otherwise
+    /// run for each of the API's paths.
+    literal_prefix: String,
+    parts: Option<usize>,
     /// How many segments are literal: where two paths match a URL, the one with
     /// more (`/v1/dead-letters/replay` over `/v1/dead-letters/{id}`) is meant.
     literal_segments: usize,
@@ -133,6 +140,11 @@ impl KnownPaths {
             paths
                 .map(|(template, item)| KnownPath {
                     pattern: actix_web::dev::ResourceDef::new(actix_pattern(template)),
+                    literal_prefix: template
+                        .split_once('{')
+                        .map_or(template.as_str(), |(prefix, _)| prefix)
+                        .to_owned(),
+                    parts: (!template.ends_with("/{path}")).then(|| template.split('/').count()),
                     literal_segments: template
                         .split('/')
                         .filter(|segment| !segment.is_empty() && !segment.starts_with('{'))
@@ -146,10 +158,15 @@ impl KnownPaths {
     /// The `Allow` value of the path `path` is meant for, when it does not take
     /// `method`; `None` when it does, or when the path is not the API's.
     fn refusal(&self, path: &str, method: &Method) -> Option<&str> {
+        let parts = path.split('/').count();
         let meant = self
             .0
             .iter()
-            .filter(|known| known.pattern.is_match(path))
+            .filter(|known| {
+                path.starts_with(&known.literal_prefix)
+                    && known.parts.is_none_or(|n| n == parts)
+                    && known.pattern.is_match(path)
+            })
             .max_by_key(|known| known.literal_segments)?;
         let takes = meant
             .allow

@@ -19,11 +19,11 @@
 //! currency and day, the total point when there is one and the sum of the
 //! breakdown points otherwise, so nothing is counted twice.
 
-use std::collections::BTreeMap;
+use std::{borrow::Cow, collections::BTreeMap};
 
 use chrono::NaiveDate;
 use junction_core::spec::{CURRENCY_DIMENSION, MetricKind, MetricSpec, Unit};
-use junction_store::models::KpiRow;
+use junction_store::models::KpiValueRow;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -32,11 +32,11 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy)]
 pub enum Points<'a> {
     /// The points of a sum or gauge metric.
-    Own(&'a [KpiRow]),
+    Own(&'a [KpiValueRow]),
     /// The points of a ratio's numerator and denominator.
     Components {
-        numerator: &'a [KpiRow],
-        denominator: &'a [KpiRow],
+        numerator: &'a [KpiValueRow],
+        denominator: &'a [KpiValueRow],
     },
 }
 
@@ -82,21 +82,7 @@ pub fn series(
     points: Points<'_>,
     bucket: impl Fn(NaiveDate) -> NaiveDate,
 ) -> Vec<Series> {
-    daily(metric, points)
-        .into_iter()
-        .map(|daily| {
-            let buckets = bucketed(metric, &daily, &bucket);
-            Series {
-                integration_id: daily.integration_id,
-                dimensions: daily.dimensions,
-                currency: daily.currency,
-                points: buckets
-                    .into_iter()
-                    .filter_map(|(date, numbers)| Some((date, value(metric, numbers)?)))
-                    .collect(),
-            }
-        })
-        .collect()
+    Grouped::new(metric, points).series(metric, bucket)
 }
 
 /// The totals of `metric` across every series in `points` (every dimension set and
@@ -106,24 +92,110 @@ pub fn totals(
     points: Points<'_>,
     bucket: impl Fn(NaiveDate) -> NaiveDate,
 ) -> Vec<Total> {
-    if metric.kind == MetricKind::Gauge {
-        return gauge_totals(metric, points, bucket);
+    Grouped::new(metric, points).totals(metric, bucket)
+}
+
+/// Stored points grouped into daily series (per integration and dimension set):
+/// grouped once, then read for the series and for their totals, which a chart
+/// shows side by side.
+#[derive(Debug, Default)]
+pub struct Grouped(Vec<Daily>);
+
+impl Grouped {
+    /// `points` grouped as `metric`'s kind and unit read them.
+    pub fn new(metric: &MetricSpec, points: Points<'_>) -> Self {
+        Self(daily(metric, points))
     }
-    // Per integration, currency and day: the provider's total rows when it wrote
-    // one that day, else its breakdown rows, added up.
+
+    /// Adds another metric's series (a family's member), for totals across them:
+    /// they must be of the same kind and unit.
+    pub fn append(&mut self, mut other: Grouped) {
+        self.0.append(&mut other.0);
+    }
+
+    /// The series, bucketed by `bucket`, in (integration, dimensions) order.
+    pub fn series(
+        &self,
+        metric: &MetricSpec,
+        bucket: impl Fn(NaiveDate) -> NaiveDate,
+    ) -> Vec<Series> {
+        self.0
+            .iter()
+            .map(|daily| Series {
+                integration_id: daily.integration_id,
+                dimensions: daily.dimensions.clone(),
+                currency: daily.currency.clone(),
+                points: bucketed(metric, daily, &bucket)
+                    .into_iter()
+                    .filter_map(|(date, numbers)| Some((date, value(metric, numbers)?)))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The totals across every series, one per currency for money, bucketed by
+    /// `bucket`.
+    pub fn totals(
+        &self,
+        metric: &MetricSpec,
+        bucket: impl Fn(NaiveDate) -> NaiveDate,
+    ) -> Vec<Total> {
+        if metric.kind == MetricKind::Gauge {
+            return gauge_totals(metric, &self.0, bucket);
+        }
+        // Per integration and currency: the provider's total rows on the days it
+        // wrote one, else its breakdown rows, added up. Most integrations have one
+        // series per currency, which is read as it is.
+        let mut by_key: BTreeMap<(Uuid, Option<&str>), Vec<&Daily>> = BTreeMap::new();
+        for daily in &self.0 {
+            by_key
+                .entry((daily.integration_id, daily.currency.as_deref()))
+                .or_default()
+                .push(daily);
+        }
+        let mut groups: BTreeMap<Option<&str>, Buckets> = BTreeMap::new();
+        for ((integration_id, currency), dailies) in by_key {
+            let merged;
+            let daily = match dailies.as_slice() {
+                [only] => *only,
+                several => {
+                    merged = merge_days(integration_id, several);
+                    &merged
+                }
+            };
+            let group = groups.entry(currency).or_default();
+            for (date, (a, b)) in bucketed(metric, daily, &bucket) {
+                let entry = group.entry(date).or_default();
+                entry.0 += a;
+                entry.1 += b;
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(currency, buckets)| Total {
+                currency: currency.map(str::to_owned),
+                points: buckets
+                    .into_iter()
+                    .filter_map(|(date, numbers)| Some((date, value(metric, numbers)?)))
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// One integration's series of one currency as a single series: per day, the sum of
+/// its total series when it has one that day, else the sum of its breakdown series.
+fn merge_days(integration_id: Uuid, dailies: &[&Daily]) -> Daily {
     #[derive(Default)]
     struct Day {
         total: (f64, f64),
         breakdown: (f64, f64),
         has_total: bool,
     }
-    let mut merged: BTreeMap<(Uuid, Option<String>), BTreeMap<NaiveDate, Day>> = BTreeMap::new();
-    for daily in daily(metric, points) {
-        let days = merged
-            .entry((daily.integration_id, daily.currency.clone()))
-            .or_default();
-        for (date, (a, b)) in daily.days {
-            let day = days.entry(date).or_default();
+    let mut days: BTreeMap<NaiveDate, Day> = BTreeMap::new();
+    for daily in dailies {
+        for (date, (a, b)) in &daily.days {
+            let day = days.entry(*date).or_default();
             let sums = if daily.is_total {
                 day.has_total = true;
                 &mut day.total
@@ -134,40 +206,21 @@ pub fn totals(
             sums.1 += b;
         }
     }
-    let mut groups: BTreeMap<Option<String>, Buckets> = BTreeMap::new();
-    for ((integration_id, currency), days) in merged {
-        let daily = Daily {
-            integration_id,
-            days: days
-                .into_iter()
-                .map(|(date, day)| {
-                    let sums = if day.has_total {
-                        day.total
-                    } else {
-                        day.breakdown
-                    };
-                    (date, sums)
-                })
-                .collect(),
-            ..Daily::default()
-        };
-        let group = groups.entry(currency).or_default();
-        for (date, (a, b)) in bucketed(metric, &daily, &bucket) {
-            let entry = group.entry(date).or_default();
-            entry.0 += a;
-            entry.1 += b;
-        }
+    Daily {
+        integration_id,
+        days: days
+            .into_iter()
+            .map(|(date, day)| {
+                let sums = if day.has_total {
+                    day.total
+                } else {
+                    day.breakdown
+                };
+                (date, sums)
+            })
+            .collect(),
+        ..Daily::default()
     }
-    groups
-        .into_iter()
-        .map(|(currency, buckets)| Total {
-            currency,
-            points: buckets
-                .into_iter()
-                .filter_map(|(date, numbers)| Some((date, value(metric, numbers)?)))
-                .collect(),
-        })
-        .collect()
 }
 
 /// A gauge's totals: each series' level at the end of the bucket, added up; per
@@ -175,21 +228,21 @@ pub fn totals(
 /// its breakdown series.
 fn gauge_totals(
     metric: &MetricSpec,
-    points: Points<'_>,
+    all: &[Daily],
     bucket: impl Fn(NaiveDate) -> NaiveDate,
 ) -> Vec<Total> {
-    let all = daily(metric, points);
-    let has_total: Vec<(Uuid, Option<String>)> = all
+    let has_total: Vec<(Uuid, Option<&str>)> = all
         .iter()
         .filter(|d| d.is_total)
-        .map(|d| (d.integration_id, d.currency.clone()))
+        .map(|d| (d.integration_id, d.currency.as_deref()))
         .collect();
-    let mut groups: BTreeMap<Option<String>, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
-    for daily in &all {
-        if !daily.is_total && has_total.contains(&(daily.integration_id, daily.currency.clone())) {
+    let mut groups: BTreeMap<Option<&str>, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
+    for daily in all {
+        if !daily.is_total && has_total.contains(&(daily.integration_id, daily.currency.as_deref()))
+        {
             continue;
         }
-        let group = groups.entry(daily.currency.clone()).or_default();
+        let group = groups.entry(daily.currency.as_deref()).or_default();
         for (date, (level, _)) in bucketed(metric, daily, &bucket) {
             *group.entry(date).or_default() += level;
         }
@@ -197,7 +250,7 @@ fn gauge_totals(
     groups
         .into_iter()
         .map(|(currency, buckets)| Total {
-            currency,
+            currency: currency.map(str::to_owned),
             points: buckets.into_iter().collect(),
         })
         .collect()
@@ -234,15 +287,20 @@ fn bucketed(
     buckets
 }
 
-/// The rows grouped into daily series.
+/// The rows grouped into daily series. The grouping keys borrow the rows' own
+/// dimension keys: a year of points is hundreds of rows per series, and a key
+/// copied per row was most of this function's cost.
 fn daily(metric: &MetricSpec, points: Points<'_>) -> Vec<Daily> {
-    let mut series: BTreeMap<(Uuid, String), Daily> = BTreeMap::new();
+    let mut series: BTreeMap<(Uuid, Cow<'_, str>), Daily> = BTreeMap::new();
     match points {
         Points::Own(rows) => {
             let money = metric.unit == Unit::Money;
             for row in rows {
                 let daily = series
-                    .entry((row.integration_id, row.dimension_key.clone()))
+                    .entry((
+                        row.integration_id,
+                        Cow::Borrowed(row.dimension_key.as_str()),
+                    ))
                     .or_insert_with(|| Daily::of(row, money, true));
                 daily.days.entry(row.date).or_default().0 += row.value;
             }
@@ -256,14 +314,12 @@ fn daily(metric: &MetricSpec, points: Points<'_>) -> Vec<Daily> {
             let keep_currency = metric.unit == Unit::Money;
             for row in numerator {
                 let daily = series
-                    .entry((row.integration_id, breakdown_key(&row.dimensions)))
+                    .entry((row.integration_id, breakdown_key(row)))
                     .or_insert_with(|| Daily::of(row, true, keep_currency));
                 daily.days.entry(row.date).or_default().0 += row.value;
             }
             for row in denominator {
-                if let Some(daily) =
-                    series.get_mut(&(row.integration_id, breakdown_key(&row.dimensions)))
-                {
+                if let Some(daily) = series.get_mut(&(row.integration_id, breakdown_key(row))) {
                     daily.days.entry(row.date).or_default().1 += row.value;
                 }
             }
@@ -275,7 +331,7 @@ fn daily(metric: &MetricSpec, points: Points<'_>) -> Vec<Daily> {
 impl Daily {
     /// An empty series of `row`'s integration and dimensions; `money` reads the
     /// row's currency, `keep_currency` keeps it among the dimensions.
-    fn of(row: &KpiRow, money: bool, keep_currency: bool) -> Self {
+    fn of(row: &KpiValueRow, money: bool, keep_currency: bool) -> Self {
         let currency = money
             .then(|| {
                 row.dimensions
@@ -301,11 +357,16 @@ impl Daily {
     }
 }
 
-/// The canonical text of a row's dimensions without the currency.
-fn breakdown_key(dimensions: &Value) -> String {
-    let Some(map) = dimensions.as_object() else {
-        return String::new();
+/// The canonical text of a row's dimensions without the currency: its stored
+/// dimension key (canonical, [`junction_core::KpiPoint::dimension_key`]) when it
+/// has no currency, else that key computed again without it.
+fn breakdown_key(row: &KpiValueRow) -> Cow<'_, str> {
+    let Some(map) = row.dimensions.as_object() else {
+        return Cow::Borrowed("");
     };
+    if !map.contains_key(CURRENCY_DIMENSION) {
+        return Cow::Borrowed(row.dimension_key.as_str());
+    }
     let point = junction_core::KpiPoint {
         metric: String::new(),
         date: NaiveDate::MIN,
@@ -316,20 +377,26 @@ fn breakdown_key(dimensions: &Value) -> String {
             .collect(),
         value: 0.0,
     };
-    point.dimension_key()
+    Cow::Owned(point.dimension_key())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{Datelike, Duration, Utc};
+    use chrono::{Datelike, Duration};
     use serde_json::json;
 
     fn day(d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
     }
 
-    fn row(integration: Uuid, metric: &str, date: NaiveDate, dims: Value, value: f64) -> KpiRow {
+    fn row(
+        integration: Uuid,
+        metric: &str,
+        date: NaiveDate,
+        dims: Value,
+        value: f64,
+    ) -> KpiValueRow {
         let map: BTreeMap<String, String> = dims
             .as_object()
             .unwrap()
@@ -343,16 +410,12 @@ mod tests {
             value,
         }
         .dimension_key();
-        KpiRow {
-            workspace_id: Uuid::nil(),
+        KpiValueRow {
             integration_id: integration,
-            metric: metric.to_owned(),
             date,
             dimension_key: key,
             dimensions: dims,
             value,
-            stream: "s".to_owned(),
-            updated_at: Utc::now(),
         }
     }
 
@@ -443,7 +506,7 @@ mod tests {
     fn a_gauges_month_is_its_last_day_and_dimensions_add() {
         let i = Uuid::new_v4();
         let usd = json!({"currency": "USD"});
-        let rows: Vec<KpiRow> = (1..=30)
+        let rows: Vec<KpiValueRow> = (1..=30)
             .map(|d| row(i, "mrr", day(d), usd.clone(), 1000.0 + f64::from(d)))
             .chain([row(i, "mrr", day(5), json!({"currency": "JPY"}), 12000.0)])
             .collect();

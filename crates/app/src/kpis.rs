@@ -12,12 +12,12 @@ use junction_core::{
     ErrorCode, WorkspaceId,
     spec::{FieldError, MetricFamily, MetricKind, MetricSpec, Unit},
 };
-use junction_store::{Conn, StoreError, models::KpiRow, models::Workspace, repo};
+use junction_store::{Conn, StoreError, models::KpiValueRow, models::Workspace, repo};
 use uuid::Uuid;
 
 use crate::{
     App, Error, Result,
-    aggregate::{self, Points, Total},
+    aggregate::{self, Grouped, Points, Total},
     notifications::{calendar, settings::check_time_zone},
 };
 
@@ -277,11 +277,13 @@ impl App {
         let (kind, unit, members) = self.members(&query.selector, &integrations)?;
         let bucket = |date| calendar.bucket(query.granularity, date);
         let mut series = Vec::new();
-        let mut rows_of_all = Rows::default();
+        // Each member's points are grouped once, for its series and for the totals.
+        let mut grouped_all = Grouped::default();
         for (metric, integration_ids) in members {
             let rows =
                 Rows::load(tx.conn(), metric.name, &metric, &integration_ids, from, to).await?;
-            for s in aggregate::series(&metric, rows.points(&metric), bucket) {
+            let grouped = Grouped::new(&metric, rows.points(&metric));
+            for s in grouped.series(&metric, bucket) {
                 series.push(KpiSeries {
                     integration_id: s.integration_id,
                     metric: metric.name,
@@ -290,7 +292,7 @@ impl App {
                     points: s.points,
                 });
             }
-            rows_of_all.extend(rows);
+            grouped_all.append(grouped);
         }
         tx.commit().await?;
         // Every member of a family is a sum of the same unit, and a metric read
@@ -303,7 +305,7 @@ impl App {
             description: "",
             family: None,
         };
-        let totals = aggregate::totals(&total_spec, rows_of_all.points(&total_spec), bucket);
+        let totals = grouped_all.totals(&total_spec, bucket);
         Ok(Kpis {
             selector: query.selector,
             kind,
@@ -398,9 +400,9 @@ type Member = (MetricSpec, Vec<Uuid>);
 /// The stored points a metric's aggregation reads.
 #[derive(Debug, Default)]
 struct Rows {
-    own: Vec<KpiRow>,
-    numerator: Vec<KpiRow>,
-    denominator: Vec<KpiRow>,
+    own: Vec<KpiValueRow>,
+    numerator: Vec<KpiValueRow>,
+    denominator: Vec<KpiValueRow>,
 }
 
 impl Rows {
@@ -438,12 +440,6 @@ impl Rows {
             },
         }
     }
-
-    fn extend(&mut self, other: Rows) {
-        self.own.extend(other.own);
-        self.numerator.extend(other.numerator);
-        self.denominator.extend(other.denominator);
-    }
 }
 
 /// The points of one metric in `[from, to]` of the integrations given.
@@ -453,7 +449,7 @@ async fn points_of(
     integration_ids: &[Uuid],
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<Vec<KpiRow>, StoreError> {
+) -> Result<Vec<KpiValueRow>, StoreError> {
     repo::kpis::series(conn, Some(integration_ids), metric, from, to).await
 }
 

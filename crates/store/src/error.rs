@@ -55,6 +55,15 @@ impl From<DieselError> for StoreError {
                     DatabaseErrorKind::ClosedConnection => {
                         StoreError::Unavailable("the connection was closed".into())
                     }
+                    // What the driver reports without an SQLSTATE: the connection
+                    // failed under the statement (its socket closed, an I/O error),
+                    // Postgres never answered it. A connection is not checked with a
+                    // query before every use (see `Store::connect`), so this is how
+                    // a request meets a Postgres that just went away: an outage.
+                    DatabaseErrorKind::UnableToSendCommand => StoreError::Unavailable(format!(
+                        "the connection failed: {}",
+                        info.message()
+                    )),
                     // SQLSTATE 57014, which diesel does not classify: the statement
                     // outlived `statement_timeout` (a lock held elsewhere, an
                     // overloaded server). Worth a retry, like an outage.

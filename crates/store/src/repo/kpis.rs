@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 use junction_core::{KpiPoint, WorkspaceId};
 use uuid::Uuid;
 
-use crate::{Conn, StoreError, models::KpiRow, schema::kpi_points};
+use crate::{Conn, StoreError, models::KpiValueRow, schema::kpi_points};
 
 const CHUNK: usize = 1000;
 
@@ -106,7 +106,7 @@ pub async fn series(
     metric: &str,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<Vec<KpiRow>, StoreError> {
+) -> Result<Vec<KpiValueRow>, StoreError> {
     let mut query = kpi_points::table
         .filter(kpi_points::metric.eq(metric.to_owned()))
         .filter(kpi_points::date.between(from, to))
@@ -115,7 +115,7 @@ pub async fn series(
             kpi_points::integration_id,
             kpi_points::dimension_key,
         ))
-        .select(KpiRow::as_select())
+        .select(KpiValueRow::as_select())
         .into_boxed();
     if let Some(ids) = integration_ids {
         query = query.filter(kpi_points::integration_id.eq_any(ids.to_vec()));

@@ -1,11 +1,14 @@
 //! Page commits: idempotent upserts, cursor in the same transaction, all or nothing.
 
 use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
 use junction_core::{KpiPoint, Page, Record};
 use junction_store::{
     ingest::commit_page,
     models::{KpiRow, RecordRow},
     repo,
+    schema::kpi_points,
 };
 use junction_testkit::{TestDb, create_integration, create_workspace};
 use serde_json::json;
@@ -43,7 +46,14 @@ async fn snapshot(
     let records = repo::records::list(tx.conn(), integration, "charges", None, None, 500)
         .await
         .unwrap();
-    let kpis = repo::kpis::series(tx.conn(), Some(&[integration]), "sessions", day(1), day(30))
+    // Every column, `updated_at` included: a point rewritten with its own value
+    // would show there.
+    let kpis = kpi_points::table
+        .filter(kpi_points::integration_id.eq(integration))
+        .filter(kpi_points::metric.eq("sessions"))
+        .order((kpi_points::date, kpi_points::dimension_key))
+        .select(KpiRow::as_select())
+        .load(tx.conn())
         .await
         .unwrap();
     let cursor = repo::stream_states::get(tx.conn(), integration, "charges")
