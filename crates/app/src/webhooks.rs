@@ -116,19 +116,27 @@ impl App {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<WebhookReceipt> {
-        let target = match self.ingest.target(provider, integration_id) {
+        let cached = self.ingest.target(provider, integration_id);
+        let from_cache = cached.is_some();
+        let mut target = match cached {
             Some(target) => target,
             None => self.webhook_verifier(provider, integration_id).await?,
         };
         let adapter = self.adapter(provider)?;
         let headers = &self.with_webhook_url(headers, provider, integration_id);
-        let events = adapter
-            .verify_webhook(
-                &self.context(provider),
-                &target.secret,
-                &WebhookRequest { headers, body },
-            )
-            .map_err(|error| refused(provider, integration_id, error))?;
+        let ctx = self.context(provider);
+        let verify = |secret: &SecretString| {
+            adapter.verify_webhook(&ctx, secret, &WebhookRequest { headers, body })
+        };
+        let mut verified = verify(&target.secret);
+        if verified.is_err() && from_cache {
+            // The secret may have been set again through another process since it
+            // was cached: refused on the stored one only (a forgery costs the
+            // lookup every delivery cost before the cache).
+            target = self.webhook_verifier(provider, integration_id).await?;
+            verified = verify(&target.secret);
+        }
+        let events = verified.map_err(|error| refused(provider, integration_id, error))?;
         let receipt = self
             .ingest
             .store(Delivery {

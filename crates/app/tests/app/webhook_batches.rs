@@ -3,7 +3,8 @@
 //! few seconds: deliveries of two workspaces sent at once are each stored once with
 //! their job, a duplicate within the batch is a duplicate like a redelivery, a
 //! delivery the database refuses fails alone, an integration deleted behind the
-//! cache is the 404 of an unknown one, and a secret set again applies at once.
+//! cache is the 404 of an unknown one, and a secret set again applies at once (on
+//! another process, at the first delivery that does not verify against the old).
 //!
 //! The deliveries of one `join_all` reach the writer together (their integrations'
 //! secrets are cached first, so none of them waits on the database before it is
@@ -198,19 +199,35 @@ async fn a_delivery_the_database_refuses_fails_alone_and_the_others_are_stored()
     assert_eq!(events_with_their_job(&env, stripe_id).await, 11);
 }
 
+/// A delivery of event `id` signed with `secret`.
+fn signed_with(secret: &str, id: &str) -> (HeaderMap, Vec<u8>) {
+    let body = serde_json::to_vec(&event(id)).unwrap();
+    let signature = junction_core::webhook::stripe::sign(
+        &SecretString::from(secret.to_owned()),
+        &body,
+        Utc::now().timestamp(),
+    );
+    headers_and_body(&signature, body)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cached_secret_follows_its_integration() {
     let env = TestEnv::new().await;
     let app = env.app(env.config(&[])).await;
+    // Another API process: its cache is its own.
+    let replica = env.app(env.config(&[])).await;
     let workspace = env.workspace("Acme").await;
     let stripe_id = stripe(&env, &app, workspace).await;
-    let (headers, body) = delivery("evt_1");
-    app.receive_webhook("stripe", stripe_id, &headers, &body)
-        .await
-        .unwrap();
+    for (process, id) in [(&app, "evt_1"), (&replica, "evt_1b")] {
+        let (headers, body) = delivery(id);
+        process
+            .receive_webhook("stripe", stripe_id, &headers, &body)
+            .await
+            .unwrap();
+    }
 
-    // A new signing secret applies to the next delivery: the old one no longer
-    // verifies, the new one does.
+    // A new signing secret applies to the next delivery on the process that set it:
+    // the old one no longer verifies, the new one does.
     let rotated = "whsec_rotatedSecretForTheCache";
     app.configure_webhook(workspace, stripe_id, Some(rotated.to_owned()), None)
         .await
@@ -221,18 +238,23 @@ async fn the_cached_secret_follows_its_integration() {
         .await
         .unwrap_err();
     assert_eq!(refused.code, ErrorCode::WebhookSignatureInvalid);
-    let body = serde_json::to_vec(&event("evt_2")).unwrap();
-    let signature = junction_core::webhook::stripe::sign(
-        &SecretString::from(rotated),
-        &body,
-        Utc::now().timestamp(),
-    );
-    let (headers, body) = headers_and_body(&signature, body);
-    let receipt = app
+    for (process, id) in [(&app, "evt_2"), (&replica, "evt_2b")] {
+        let (headers, body) = signed_with(rotated, id);
+        // The replica still holds the old secret: the delivery that does not verify
+        // against it makes it read the new one.
+        let receipt = process
+            .receive_webhook("stripe", stripe_id, &headers, &body)
+            .await
+            .unwrap();
+        assert_eq!((receipt.accepted, receipt.duplicates), (1, 0));
+    }
+    // A forgery is still refused on the replica, with the fresh secret.
+    let (headers, body) = signed_with("whsec_forged", "evt_forged");
+    let forged = replica
         .receive_webhook("stripe", stripe_id, &headers, &body)
         .await
-        .unwrap();
-    assert_eq!((receipt.accepted, receipt.duplicates), (1, 0));
+        .unwrap_err();
+    assert_eq!(forged.code, ErrorCode::WebhookSignatureInvalid);
 
     // Deleted behind this process's back (through another replica, whose cache this
     // one does not share): the delivery verifies against the cached secret, and its
@@ -241,13 +263,7 @@ async fn the_cached_secret_follows_its_integration() {
         "DELETE FROM integrations WHERE id = '{stripe_id}'"
     ))
     .await;
-    let body = serde_json::to_vec(&event("evt_3")).unwrap();
-    let signature = junction_core::webhook::stripe::sign(
-        &SecretString::from(rotated),
-        &body,
-        Utc::now().timestamp(),
-    );
-    let (headers, body) = headers_and_body(&signature, body);
+    let (headers, body) = signed_with(rotated, "evt_3");
     let gone = app
         .receive_webhook("stripe", stripe_id, &headers, &body)
         .await
