@@ -948,6 +948,7 @@ impl App {
         }
         let secret_fields = repo::credentials::field_names(tx.conn(), id).await?;
         tx.commit().await?;
+        self.forget_webhook_verifier(id);
         Ok(self.details(integration, secret_fields))
     }
 }

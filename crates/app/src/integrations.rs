@@ -279,6 +279,7 @@ impl App {
         }
         let secret_fields = repo::credentials::field_names(tx.conn(), id).await?;
         tx.commit().await?;
+        self.forget_webhook_verifier(id);
         Ok(self.details(updated, secret_fields))
     }
 
@@ -423,6 +424,7 @@ impl App {
             .await?;
         repo::integrations::delete(tx.conn(), id).await?;
         tx.commit().await?;
+        self.forget_webhook_verifier(id);
         tracing::info!(integration = %id, provider = %integration.provider, revoked = revoked.is_ok(), "integration deleted");
         Ok(())
     }

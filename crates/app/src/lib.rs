@@ -20,7 +20,8 @@
 //!   [`streams`]: each stream's state, settings and reset; [`schedules`]: when
 //!   streams are due;
 //! - [`webhooks`]: verified ingress, the subscription handshake, setup, stored
-//!   events and their replay, and applying an event;
+//!   events and their replay, and applying an event; [`webhook_ingest`]: the group
+//!   commit of verified deliveries and the cache of their integrations' secrets;
 //! - [`actions`]: running an action inline or on the action queue, through one path;
 //! - [`alerts`]: alert rules and their evaluation after a sync; [`notifications`]:
 //!   creating notifications once, rendering Junction's emails and sending them
@@ -68,6 +69,7 @@ pub mod scheduler;
 pub mod schedules;
 pub mod streams;
 pub mod syncs;
+pub mod webhook_ingest;
 pub mod webhooks;
 pub mod worker;
 pub mod workspaces;
@@ -134,6 +136,9 @@ pub struct App {
     pub connections: Connections,
     /// The HTTP client outbound webhook deliveries go out through.
     pub outbound: outbound::delivery::Sender,
+    /// Verified webhook deliveries' group commit and the cache of what verifies
+    /// them.
+    ingest: webhook_ingest::Ingest,
 }
 
 /// Connections of the worker's system pool: the scheduler, the relay and the sweep
@@ -251,6 +256,7 @@ impl App {
         let config = Arc::new(config);
         let connections = Connections::new(config.clone(), store.clone(), registry)?
             .with_limiter(Arc::new(limiter));
+        let ingest = webhook_ingest::Ingest::new(store.clone());
         Ok(Self {
             config,
             store,
@@ -258,6 +264,7 @@ impl App {
             queues,
             connections,
             outbound,
+            ingest,
         })
     }
 

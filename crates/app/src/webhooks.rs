@@ -7,7 +7,10 @@
 //! is stored raw (body and headers, credentials left out) in `webhook_events`,
 //! deduplicated by the provider's event id, with its job staged in the same
 //! transaction, so the answer can go out at once and no stored event ever waits for
-//! a job that does not exist. A redelivery of a stored event is a no-op.
+//! a job that does not exist. A redelivery of a stored event is a no-op. The
+//! deliveries arriving together share that transaction (a group commit, see
+//! [`crate::webhook_ingest`]), and the integration's secret is read once per
+//! [`crate::webhook_ingest::TARGET_TTL`], not once per delivery.
 //!
 //! Applying an event verifies the stored delivery again with the clock pinned to its
 //! arrival (a timestamp tolerance still holds, a row altered in the database since
@@ -34,21 +37,19 @@ use junction_store::{
     db::PooledConn,
     ingest::apply_effects,
     models::{Integration, LogLevel, NotificationKind, Operation, WebhookEventRow, WebhookStatus},
-    repo::{
-        self,
-        logs::NewLog,
-        webhook_events::{NewWebhookEvent, WebhookEventFilter},
-    },
+    repo::{self, logs::NewLog, webhook_events::WebhookEventFilter},
 };
 use secrecy::SecretString;
 use serde_json::json;
 use uuid::Uuid;
 
+pub use crate::webhook_ingest::WebhookReceipt;
 use crate::{
     App, Error, Listed, PageRequest, Result,
     connections::{ConnectError, Connections},
     failures::{call_failure, connect_failure, store_failure},
     listed, metrics,
+    webhook_ingest::{Delivery, Target},
 };
 
 /// Headers never stored with a delivery: credentials a misconfigured sender might
@@ -74,15 +75,6 @@ impl From<WebhookSetupError> for Error {
             }
         }
     }
-}
-
-/// What a delivery did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WebhookReceipt {
-    /// Events stored and queued now.
-    pub accepted: usize,
-    /// Events already stored by an earlier delivery (not processed again).
-    pub duplicates: usize,
 }
 
 /// How an integration takes webhooks: the URL to give the provider and which
@@ -111,6 +103,12 @@ impl App {
     /// Receives a provider's delivery for one integration: verifies it, stores each
     /// new event with its job, and says what it did. Unknown providers, unknown
     /// integrations and integrations of another provider are the same 404.
+    ///
+    /// The integration's workspace and signing secret come from the process's
+    /// cache while fresh ([`crate::webhook_ingest::TARGET_TTL`]), so verifying costs no
+    /// round trip; the verified delivery is stored with the others arriving at the
+    /// same time, in one transaction per workspace ([`crate::webhook_ingest`]), and this
+    /// answers once its own has committed.
     pub async fn receive_webhook(
         &self,
         provider: &str,
@@ -118,31 +116,64 @@ impl App {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<WebhookReceipt> {
-        // One transaction from the integration's lookup to the stored events: a
-        // delivery costs one connection checkout and one commit, not one of each
-        // per step (at a burst of deliveries the round trips are what bounds it).
+        let cached = self.ingest.target(provider, integration_id);
+        let from_cache = cached.is_some();
+        let mut target = match cached {
+            Some(target) => target,
+            None => self.webhook_verifier(provider, integration_id).await?,
+        };
+        let adapter = self.adapter(provider)?;
+        let headers = &self.with_webhook_url(headers, provider, integration_id);
+        let ctx = self.context(provider);
+        let verify = |secret: &SecretString| {
+            adapter.verify_webhook(&ctx, secret, &WebhookRequest { headers, body })
+        };
+        let mut verified = verify(&target.secret);
+        if verified.is_err() && from_cache {
+            // The secret may have been set again through another process since it
+            // was cached: refused on the stored one only (a forgery costs the
+            // lookup every delivery cost before the cache).
+            target = self.webhook_verifier(provider, integration_id).await?;
+            verified = verify(&target.secret);
+        }
+        let events = verified.map_err(|error| refused(provider, integration_id, error))?;
+        let receipt = self
+            .ingest
+            .store(Delivery {
+                workspace_id: target.workspace_id,
+                integration_id,
+                provider: provider.to_owned(),
+                events,
+                headers: headers_to_json(headers),
+                body: body.to_vec(),
+                at: self.now(),
+            })
+            .await?;
+        metrics::webhook_received(provider, "accepted", receipt.accepted as u64);
+        metrics::webhook_received(provider, "duplicate", receipt.duplicates as u64);
+        Ok(receipt)
+    }
+
+    /// Looks up the workspace and signing secret of the integration a webhook URL
+    /// names (one checkout, one transaction) and caches them.
+    async fn webhook_verifier(&self, provider: &str, integration_id: Uuid) -> Result<Target> {
         let (adapter, workspace_id, conn) =
             self.webhook_workspace(provider, integration_id).await?;
         let mut tx = Store::begin_on(conn, workspace_id).await?;
-        let integration = crate::integration(&mut tx, integration_id).await?;
-        let spec = adapter
-            .spec()
-            .webhook
-            .clone()
-            .ok_or_else(|| no_webhooks(provider))?;
-        let secret = webhook_secret_in(tx.conn(), &self.connections, &integration, &spec).await;
-        let headers = &self.with_webhook_url(headers, provider, integration_id);
-        let verified = secret.map_err(Error::from).and_then(|secret| {
-            adapter
-                .verify_webhook(
-                    &self.context(provider),
-                    &secret,
-                    &WebhookRequest { headers, body },
-                )
-                .map_err(|error| refused(provider, integration_id, error))
-        });
-        let events = match verified {
-            Ok(events) => events,
+        let secret = async {
+            let integration = crate::integration(&mut tx, integration_id).await?;
+            let spec = adapter
+                .spec()
+                .webhook
+                .clone()
+                .ok_or_else(|| no_webhooks(provider))?;
+            Ok::<_, Error>(
+                webhook_secret_in(tx.conn(), &self.connections, &integration, &spec).await?,
+            )
+        }
+        .await;
+        let secret = match secret {
+            Ok(secret) => secret,
             Err(error) => {
                 // Ended cleanly, the connection goes back to the pool (a refused
                 // delivery must not cost a new connection).
@@ -150,42 +181,20 @@ impl App {
                 return Err(error);
             }
         };
-
-        let stored_headers = headers_to_json(headers);
-        let mut duplicates = 0;
-        for event in &events {
-            // What the provider signed is processed, not refused (it would come back
-            // for days): an id or type holding a NUL, which Postgres text cannot, is
-            // stored with it replaced, and the raw body keeps the original.
-            let inserted = repo::webhook_events::insert_if_new(
-                tx.conn(),
-                NewWebhookEvent {
-                    workspace_id,
-                    integration_id,
-                    provider,
-                    event_id: &storable::sanitize_text(&event.id),
-                    event_type: &storable::sanitize_text(&event.event_type),
-                    headers: stored_headers.clone(),
-                    body,
-                },
-            )
-            .await?;
-            match inserted {
-                Some(row) => {
-                    outbox::stage(tx.conn(), &Job::of_webhook_event(&row)).await?;
-                    self.emit_provider_event(tx.conn(), &row, event).await?;
-                }
-                None => duplicates += 1,
-            }
-        }
         tx.commit().await?;
-        let accepted = events.len() - duplicates;
-        metrics::webhook_received(provider, "accepted", accepted as u64);
-        metrics::webhook_received(provider, "duplicate", duplicates as u64);
-        Ok(WebhookReceipt {
-            accepted,
-            duplicates,
-        })
+        let target = Target {
+            workspace_id,
+            secret,
+        };
+        self.ingest
+            .remember(provider, integration_id, target.clone());
+        Ok(target)
+    }
+
+    /// Forgets what verifies an integration's webhooks (its secrets changed, or it
+    /// is gone): the next delivery reads them again.
+    pub(crate) fn forget_webhook_verifier(&self, integration_id: Uuid) {
+        self.ingest.forget(integration_id);
     }
 
     /// Answers a subscription handshake (Meta: `hub.mode=subscribe`,
@@ -406,6 +415,7 @@ impl App {
         .await?;
         let stored = repo::credentials::field_names(tx.conn(), integration_id).await?;
         tx.commit().await?;
+        self.forget_webhook_verifier(integration_id);
         self.setup_of(&integration, &stored)
     }
 

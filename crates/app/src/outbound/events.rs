@@ -413,6 +413,30 @@ pub async fn record(
     Ok(Some(event))
 }
 
+/// `provider_event.received` of a stored provider event, recorded in the
+/// transaction that stores it ([`crate::webhook_ingest`]).
+pub fn provider_event_draft(
+    row: &WebhookEventRow,
+    event: &WebhookEvent,
+) -> Result<Draft, StoreError> {
+    let data = ProviderEventReceived {
+        webhook_event_id: row.id,
+        integration_id: row.integration_id,
+        provider: row.provider.clone(),
+        event_id: row.event_id.clone(),
+        event_type: row.event_type.clone(),
+        occurred_at: event.occurred_at,
+        payload: event.payload.clone(),
+    };
+    let key = format!("provider_event.received:{}", row.id);
+    Draft::new(
+        OutboundEventType::ProviderEventReceived,
+        row.integration_id,
+        key,
+        &data,
+    )
+}
+
 impl App {
     /// Records `draft` at the application's current time.
     async fn emit(
@@ -631,33 +655,6 @@ impl App {
             &data,
         )?;
         self.emit(conn, WorkspaceId(run.workspace_id), draft).await
-    }
-
-    /// `provider_event.received`, in the transaction that stores a verified
-    /// provider event.
-    pub async fn emit_provider_event(
-        &self,
-        conn: &mut Conn,
-        row: &WebhookEventRow,
-        event: &WebhookEvent,
-    ) -> Result<(), StoreError> {
-        let data = ProviderEventReceived {
-            webhook_event_id: row.id,
-            integration_id: row.integration_id,
-            provider: row.provider.clone(),
-            event_id: row.event_id.clone(),
-            event_type: row.event_type.clone(),
-            occurred_at: event.occurred_at,
-            payload: event.payload.clone(),
-        };
-        let key = format!("provider_event.received:{}", row.id);
-        let draft = Draft::new(
-            OutboundEventType::ProviderEventReceived,
-            row.integration_id,
-            key,
-            &data,
-        )?;
-        self.emit(conn, WorkspaceId(row.workspace_id), draft).await
     }
 
     /// `records.changed` for each of `streams` whose records a provider webhook

@@ -19,3 +19,4 @@ mod setup;
 mod streams;
 mod support;
 mod syncs;
+mod webhook_batches;

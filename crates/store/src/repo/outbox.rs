@@ -29,13 +29,27 @@ pub struct NewOutboxJob<'a> {
 
 /// Writes a job to the outbox; it reaches its queue once the transaction commits.
 pub async fn insert(conn: &mut Conn, job: NewOutboxJob<'_>) -> Result<(), StoreError> {
+    insert_all(conn, std::slice::from_ref(&job)).await
+}
+
+/// Writes jobs to the outbox in one statement (a group commit's jobs cost one round
+/// trip); they reach their queues once the transaction commits.
+pub async fn insert_all(conn: &mut Conn, jobs: &[NewOutboxJob<'_>]) -> Result<(), StoreError> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let workspaces: Vec<Uuid> = jobs.iter().map(|j| j.workspace_id.as_uuid()).collect();
+    let queues: Vec<&str> = jobs.iter().map(|j| j.queue.as_str()).collect();
+    let job_ids: Vec<&str> = jobs.iter().map(|j| j.job_id).collect();
+    let payloads: Vec<&serde_json::Value> = jobs.iter().map(|j| &j.job).collect();
     diesel::sql_query(
-        "INSERT INTO outbox (workspace_id, queue, job_id, job) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO outbox (workspace_id, queue, job_id, job) \
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[])",
     )
-    .bind::<diesel::sql_types::Uuid, _>(job.workspace_id.as_uuid())
-    .bind::<Text, _>(job.queue.as_str())
-    .bind::<Text, _>(job.job_id)
-    .bind::<Jsonb, _>(job.job)
+    .bind::<Array<diesel::sql_types::Uuid>, _>(workspaces)
+    .bind::<Array<Text>, _>(queues)
+    .bind::<Array<Text>, _>(job_ids)
+    .bind::<Array<Jsonb>, _>(payloads)
     .execute(conn)
     .await?;
     Ok(())

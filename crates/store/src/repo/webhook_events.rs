@@ -53,22 +53,42 @@ pub async fn insert_if_new(
     conn: &mut Conn,
     event: NewWebhookEvent<'_>,
 ) -> Result<Option<WebhookEventRow>, StoreError> {
+    Ok(insert_new(conn, std::slice::from_ref(&event)).await?.pop())
+}
+
+/// Stores each event unless one with the same provider event id is already stored
+/// for its integration, in one statement (a group commit of concurrent deliveries
+/// costs one round trip, not one per event); returns the rows stored, in no
+/// particular order: an event left out was a redelivery. The caller gives each
+/// `(integration_id, event_id)` at most once.
+pub async fn insert_new(
+    conn: &mut Conn,
+    events: &[NewWebhookEvent<'_>],
+) -> Result<Vec<WebhookEventRow>, StoreError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<_> = events
+        .iter()
+        .map(|event| {
+            (
+                webhook_events::workspace_id.eq(event.workspace_id.as_uuid()),
+                webhook_events::integration_id.eq(event.integration_id),
+                webhook_events::provider.eq(event.provider),
+                webhook_events::event_id.eq(event.event_id),
+                webhook_events::event_type.eq(event.event_type),
+                webhook_events::headers.eq(&event.headers),
+                webhook_events::body.eq(event.body),
+            )
+        })
+        .collect();
     Ok(diesel::insert_into(webhook_events::table)
-        .values((
-            webhook_events::workspace_id.eq(event.workspace_id.as_uuid()),
-            webhook_events::integration_id.eq(event.integration_id),
-            webhook_events::provider.eq(event.provider),
-            webhook_events::event_id.eq(event.event_id),
-            webhook_events::event_type.eq(event.event_type),
-            webhook_events::headers.eq(&event.headers),
-            webhook_events::body.eq(event.body),
-        ))
+        .values(rows)
         .on_conflict((webhook_events::integration_id, webhook_events::event_id))
         .do_nothing()
         .returning(WebhookEventRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?)
+        .get_results(conn)
+        .await?)
 }
 
 /// Puts an event back to `received` for a replay (error cleared, attempts kept, the
