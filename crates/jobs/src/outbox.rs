@@ -45,6 +45,26 @@ pub async fn stage(conn: &mut Conn, job: &Job) -> Result<String, StoreError> {
     Ok(job_id)
 }
 
+/// [`stage`] for several jobs in one statement (a scheduler pass starts many runs
+/// at once); returns their ids in the order given.
+pub async fn stage_many(conn: &mut Conn, jobs: &[Job]) -> Result<Vec<String>, StoreError> {
+    let job_ids: Vec<String> = jobs.iter().map(Job::default_job_id).collect();
+    let rows = jobs
+        .iter()
+        .zip(&job_ids)
+        .map(|(job, job_id)| {
+            Ok(NewOutboxJob {
+                workspace_id: job.workspace_id(),
+                queue: job.queue(),
+                job_id,
+                job: serde_json::to_value(job).map_err(|e| StoreError::Invalid(e.to_string()))?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    outbox::insert_many(conn, &rows).await?;
+    Ok(job_ids)
+}
+
 /// The same under a given job id (a dead letter's replay).
 pub async fn stage_with_id(conn: &mut Conn, job_id: &str, job: &Job) -> Result<(), StoreError> {
     let payload = serde_json::to_value(job).map_err(|e| StoreError::Invalid(e.to_string()))?;

@@ -41,6 +41,31 @@ pub async fn insert(conn: &mut Conn, job: NewOutboxJob<'_>) -> Result<(), StoreE
     Ok(())
 }
 
+/// Writes several jobs to the outbox in one statement (in the order given, so
+/// their ids keep that order); they reach their queues once the transaction
+/// commits.
+pub async fn insert_many(conn: &mut Conn, jobs: &[NewOutboxJob<'_>]) -> Result<(), StoreError> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let workspaces: Vec<Uuid> = jobs.iter().map(|j| j.workspace_id.as_uuid()).collect();
+    let queues: Vec<&str> = jobs.iter().map(|j| j.queue.as_str()).collect();
+    let job_ids: Vec<&str> = jobs.iter().map(|j| j.job_id).collect();
+    let payloads: Vec<&serde_json::Value> = jobs.iter().map(|j| &j.job).collect();
+    diesel::sql_query(
+        "INSERT INTO outbox (workspace_id, queue, job_id, job) \
+         SELECT workspace_id, queue, job_id, job FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[]) \
+         WITH ORDINALITY AS j(workspace_id, queue, job_id, job, n) ORDER BY n",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(workspaces)
+    .bind::<Array<Text>, _>(queues)
+    .bind::<Array<Text>, _>(job_ids)
+    .bind::<Array<Jsonb>, _>(payloads)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Whether the scoped workspace's outbox holds a job with this id (staged, not yet
 /// on its queue).
 pub async fn holds(conn: &mut Conn, job_id: &str) -> Result<bool, StoreError> {
