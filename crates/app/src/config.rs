@@ -179,7 +179,7 @@ impl Default for WorkerSettings {
             outbound_timeout_seconds: 15,
             outbound_retry_schedule_seconds: vec![5, 300, 1_800, 7_200, 18_000, 36_000, 36_000],
             scheduler_interval_seconds: 15,
-            claim_batch: 100,
+            claim_batch: 500,
             claim_lease_seconds: 600,
             retry_base_ms: 2_000,
             retry_cap_seconds: 3_600,

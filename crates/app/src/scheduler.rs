@@ -8,8 +8,11 @@
 //! integration then gets a run of the streams that are due
 //! ([`App::start_scheduled_sync`], trigger `schedule`): the run and its job commit
 //! together, and the runs of up to [`START_GROUP`] claimed integrations of one
-//! workspace commit in one transaction ([`App::start_scheduled_syncs`]; a group that
-//! fails is started integration by integration). Each stream syncs on its own schedule (see [`crate::schedules`]); an
+//! workspace start in one transaction of a few set-based statements
+//! ([`App::start_scheduled_syncs`]: one statement locks them all, one inserts every
+//! run, one stages every job); a group that fails is started integration by
+//! integration, so one that cannot start holds none of the others back. Each
+//! stream syncs on its own schedule (see [`crate::schedules`]); an
 //! integration is due when its earliest enabled stream is, and "now" is the
 //! application's clock, which every schedule is computed with.
 //!
@@ -36,10 +39,11 @@ use crate::{App, Result, failures::REAUTH_MESSAGE, metrics};
 /// How many transactions start claimed integrations' runs at once.
 const START_CONCURRENCY: usize = 8;
 
-/// Claimed integrations of one workspace whose runs start in one transaction: a
-/// commit (a WAL flush) per group instead of per integration, while a group's row
-/// locks are held for a few milliseconds only.
-const START_GROUP: usize = 25;
+/// Claimed integrations of one workspace whose runs start in one transaction, with
+/// a few statements for the whole group (a commit, a WAL flush, and a statement of
+/// each kind per group instead of per integration), while a group's row locks are
+/// held for a few milliseconds only.
+const START_GROUP: usize = 100;
 
 /// Lost-grant notices sent per pass at most (the rest follow in the next passes).
 const REAUTH_NOTICES_PER_PASS: i32 = 50;
@@ -278,7 +282,7 @@ mod tests {
 
     #[test]
     fn claimed_integrations_start_in_groups_of_one_workspace_each() {
-        let mut all: Vec<Claimed> = (0..60).map(|n| claimed(1, n)).collect();
+        let mut all: Vec<Claimed> = (0..250).map(|n| claimed(1, n)).collect();
         all.insert(10, claimed(2, 1_000));
         all.push(claimed(2, 1_001));
         let groups = start_groups(all);
@@ -286,7 +290,7 @@ mod tests {
             .iter()
             .map(|group| (group[0].workspace_id.as_u128(), group.len()))
             .collect();
-        assert_eq!(shape, [(1, 25), (1, 25), (1, 10), (2, 2)]);
+        assert_eq!(shape, [(1, 100), (1, 100), (1, 50), (2, 2)]);
         assert!(groups.iter().all(|group| {
             group
                 .iter()
@@ -296,7 +300,7 @@ mod tests {
             .iter()
             .map(|c| c.integration_id.as_u128())
             .collect();
-        assert_eq!(first, (0..25).collect::<Vec<_>>(), "claim order is kept");
+        assert_eq!(first, (0..100).collect::<Vec<_>>(), "claim order is kept");
         assert!(start_groups(Vec::new()).is_empty());
     }
 }

@@ -31,7 +31,10 @@
 //! - anything else goes through [`JobFailure::from_adapter`] or the store's
 //!   classification (retryable or permanent).
 
-use std::{collections::BTreeMap, time::Instant};
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::Instant,
+};
 
 use chrono::{DateTime, Utc};
 use junction_core::{AdapterError, AuthSpec, ErrorCode, ReadRequest, StreamSpec, WorkspaceId};
@@ -257,31 +260,146 @@ impl App {
     }
 
     /// [`App::start_scheduled_sync`] for several integrations of one workspace in one
-    /// transaction: one connection, one commit (and its WAL flush) for them all,
-    /// which is what bounds the scheduler when thousands are due at once. All or
-    /// nothing: on an error nothing is started, and the caller starts each alone.
+    /// transaction and a few statements for them all ([`Self::start_scheduled_set`]):
+    /// one connection, one commit (and its WAL flush), which is what bounds the
+    /// scheduler when thousands are due at once. All or nothing: on an error nothing
+    /// is started, and the caller starts each alone. The answers are in the order of
+    /// `integration_ids`.
     pub async fn start_scheduled_syncs(
         &self,
         workspace_id: WorkspaceId,
         integration_ids: &[Uuid],
     ) -> Result<Vec<Option<StartedRun>>> {
         let mut tx = self.begin(workspace_id).await?;
-        let mut started = Vec::with_capacity(integration_ids.len());
-        for integration_id in integration_ids {
-            match self
-                .start_scheduled_in(&mut tx, workspace_id, *integration_id)
-                .await
-            {
-                Ok(one) => started.push(one),
-                Err(error) => {
-                    // Ended cleanly, the connection goes back to the pool.
-                    tx.rollback().await?;
-                    return Err(error);
-                }
+        match self
+            .start_scheduled_set(&mut tx, workspace_id, integration_ids)
+            .await
+        {
+            Ok(started) => {
+                tx.commit().await?;
+                Ok(started)
+            }
+            Err(error) => {
+                // Ended cleanly, the connection goes back to the pool.
+                tx.rollback().await?;
+                Err(error)
             }
         }
-        tx.commit().await?;
-        Ok(started)
+    }
+
+    /// The work of [`App::start_scheduled_sync`] for a set of integrations in the
+    /// caller's transaction, set-based: one statement each locks the integrations,
+    /// reads their stream states and their unfinished runs, ends their claims,
+    /// inserts the new runs and stages their jobs, whatever the set's size. The
+    /// decisions are [`Self::start_scheduled_in`]'s: a run that covers the due
+    /// streams is joined, an integration with none due is rescheduled (one by one:
+    /// rare), and one that is missing, not active or of an unknown provider fails
+    /// the whole set.
+    async fn start_scheduled_set(
+        &self,
+        tx: &mut WorkspaceTx,
+        workspace_id: WorkspaceId,
+        integration_ids: &[Uuid],
+    ) -> Result<Vec<Option<StartedRun>>> {
+        let integrations =
+            repo::integrations::get_many_for_update(tx.conn(), integration_ids).await?;
+        let by_id: HashMap<Uuid, &Integration> = integrations.iter().map(|i| (i.id, i)).collect();
+        let mut states: HashMap<Uuid, BTreeMap<String, StreamState>> = HashMap::new();
+        for state in repo::stream_states::list_of(tx.conn(), integration_ids).await? {
+            states
+                .entry(state.integration_id)
+                .or_default()
+                .insert(state.stream.clone(), state);
+        }
+        let now = self.now();
+        let none = BTreeMap::new();
+        // Per integration, in the order asked: the streams due (empty: none is).
+        let mut due = Vec::with_capacity(integration_ids.len());
+        for id in integration_ids {
+            let integration = by_id
+                .get(id)
+                .copied()
+                .ok_or_else(|| crate::integration_error(StoreError::NotFound("integration")))?;
+            let adapter = self.adapter(&integration.provider)?;
+            crate::integrations::ensure_active(integration)?;
+            let streams = due_streams(
+                &adapter.spec().streams,
+                states.get(id).unwrap_or(&none),
+                now,
+            );
+            due.push((integration, adapter, streams));
+        }
+        repo::integrations::clear_claims(tx.conn(), integration_ids).await?;
+        for (integration, adapter, streams) in &due {
+            if streams.is_empty() {
+                reschedule(tx.conn(), integration, adapter.spec(), now).await?;
+            }
+        }
+        let due_ids: Vec<Uuid> = due
+            .iter()
+            .filter(|(_, _, streams)| !streams.is_empty())
+            .map(|(integration, _, _)| integration.id)
+            .collect();
+        let mut unfinished: HashMap<Uuid, Vec<SyncRun>> = HashMap::new();
+        for run in repo::sync_runs::unfinished_of_any(tx.conn(), &due_ids).await? {
+            unfinished.entry(run.integration_id).or_default().push(run);
+        }
+        let mut joined: HashMap<Uuid, StartedRun> = HashMap::new();
+        let mut to_create: Vec<(Uuid, Vec<String>)> = Vec::new();
+        for (integration, _, streams) in due.iter().filter(|(_, _, s)| !s.is_empty()) {
+            let covering = unfinished.remove(&integration.id).and_then(|runs| {
+                runs.into_iter()
+                    .find(|run| Join::Covering.accepts(run) && covers(run, streams))
+            });
+            match covering {
+                Some(run) => {
+                    let job_id = run
+                        .job_id
+                        .clone()
+                        .unwrap_or_else(|| Job::of_sync_run(&run).default_job_id());
+                    joined.insert(
+                        integration.id,
+                        StartedRun {
+                            run,
+                            job_id,
+                            joined: true,
+                        },
+                    );
+                }
+                None => to_create.push((integration.id, streams.clone())),
+            }
+        }
+        let runs = repo::sync_runs::create_many(
+            tx.conn(),
+            workspace_id,
+            &to_create,
+            SyncTrigger::Schedule,
+        )
+        .await?;
+        let jobs: Vec<Job> = runs.iter().map(Job::of_sync_run).collect();
+        let job_ids = outbox::stage_all(tx.conn(), &jobs).await?;
+        let mut created: HashMap<Uuid, StartedRun> = runs
+            .into_iter()
+            .zip(job_ids)
+            .map(|(run, job_id)| {
+                (
+                    run.integration_id,
+                    StartedRun {
+                        run,
+                        job_id,
+                        joined: false,
+                    },
+                )
+            })
+            .collect();
+        Ok(due
+            .iter()
+            .map(|(integration, _, _)| {
+                created
+                    .remove(&integration.id)
+                    .or_else(|| joined.remove(&integration.id))
+            })
+            .collect())
     }
 
     /// The work of [`App::start_scheduled_sync`] in the caller's transaction.
@@ -298,7 +416,7 @@ impl App {
         let states = states_by_name(tx.conn(), integration_id).await?;
         let due = due_streams(&adapter.spec().streams, &states, now);
         if due.is_empty() {
-            repo::integrations::clear_claim(tx.conn(), integration_id).await?;
+            repo::integrations::clear_claims(tx.conn(), &[integration_id]).await?;
             reschedule(tx.conn(), &integration, adapter.spec(), now).await?;
             return Ok(None);
         }
@@ -334,7 +452,7 @@ impl App {
         let RunStreams { named, streams } = streams;
         let integration_id = integration.id;
         if trigger == SyncTrigger::Schedule {
-            repo::integrations::clear_claim(tx.conn(), integration_id).await?;
+            repo::integrations::clear_claims(tx.conn(), &[integration_id]).await?;
         }
         let unfinished = repo::sync_runs::unfinished_of(tx.conn(), integration_id).await?;
         if let Some(run) = unfinished

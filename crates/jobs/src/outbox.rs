@@ -45,8 +45,9 @@ pub async fn stage(conn: &mut Conn, job: &Job) -> Result<String, StoreError> {
     Ok(job_id)
 }
 
-/// Writes `jobs` to the outbox in one statement (a group commit's jobs), each under
-/// its derived id; returns the ids in order. Otherwise as [`stage`].
+/// Writes `jobs` to the outbox in one statement (a webhook group commit's jobs, a
+/// scheduler pass's runs), each under its derived id; returns the ids in the order
+/// given. Otherwise as [`stage`].
 pub async fn stage_all(conn: &mut Conn, jobs: &[Job]) -> Result<Vec<String>, StoreError> {
     let job_ids: Vec<String> = jobs.iter().map(Job::default_job_id).collect();
     let rows = jobs

@@ -476,3 +476,75 @@ async fn a_pass_starts_each_due_integration_once_and_one_that_cannot_start_holds
         0
     );
 }
+
+/// A group of one workspace starts as one set (a few statements for all of it):
+/// each due integration gets one run and one staged job, one whose run has not
+/// started yet joins that run instead of getting a second, and one none of whose
+/// streams is due after all is only rescheduled; every claim ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_starts_as_one_set_joining_waiting_runs_and_rescheduling_the_not_due() {
+    let env = TestEnv::new().await;
+    let tokens = env.ga4_tokens().await;
+    let acme = env.workspace("Acme").await;
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(env.create_ga4(acme, Ga4::due(3, ""), &tokens).await);
+    }
+    let app = env.app(env.config(&[])).await;
+    // ids[0] has a manual run waiting; ids[1]'s one enabled stream is not due.
+    let manual = app
+        .start_sync(acme, ids[0], None, SyncTrigger::Manual)
+        .await
+        .unwrap();
+    env.execute(&format!(
+        "INSERT INTO stream_states (workspace_id, integration_id, stream, next_sync_at) \
+         SELECT workspace_id, id, 'daily_report', now() + interval '1 hour' \
+         FROM integrations WHERE id = '{}' \
+         ON CONFLICT (integration_id, stream) DO UPDATE SET next_sync_at = excluded.next_sync_at",
+        ids[1]
+    ))
+    .await;
+
+    let pass = app.scheduler_pass().await.unwrap();
+    assert_eq!(pass.claimed, 6);
+    assert_eq!((pass.enqueued.len(), pass.not_due, pass.failed), (5, 1, 0));
+    assert!(pass.enqueued.contains(&(ids[0], manual.run.id)), "joined");
+
+    let runs = env.runs(acme, ids[0]).await;
+    assert_eq!(runs.len(), 1, "the waiting run was joined: {runs:#?}");
+    assert_eq!(runs[0].id, manual.run.id);
+    assert!(env.runs(acme, ids[1]).await.is_empty());
+    let rescheduled = env.integration(acme, ids[1]).await;
+    assert!(rescheduled.next_sync_at.unwrap() > Utc::now() + chrono::Duration::minutes(50));
+    for id in &ids[2..] {
+        let runs = env.runs(acme, *id).await;
+        assert_eq!(runs.len(), 1, "one run for {id}");
+        assert_eq!(runs[0].trigger, SyncTrigger::Schedule);
+        assert_eq!(runs[0].status, RunStatus::Queued);
+        assert_eq!(
+            runs[0].streams.as_deref(),
+            Some(&["daily_report".to_owned()][..])
+        );
+        assert!(pass.enqueued.contains(&(*id, runs[0].id)));
+        assert_eq!(
+            env.count(&format!(
+                "SELECT count(*) AS n FROM outbox WHERE job_id = 'sync-{}' \
+                 AND job->>'run_id' = '{}' AND queue = 'sync'",
+                runs[0].id, runs[0].id
+            ))
+            .await,
+            1,
+            "one job staged for {id}'s run"
+        );
+    }
+    // The four new runs' jobs and the manual run's, nothing else.
+    assert_eq!(env.count("SELECT count(*) AS n FROM outbox").await, 5);
+    assert_eq!(
+        env.count("SELECT count(*) AS n FROM integrations WHERE claimed_at IS NOT NULL")
+            .await,
+        0,
+        "every claim ended"
+    );
+    // Nothing is due any more: a second pass claims none.
+    assert_eq!(app.scheduler_pass().await.unwrap().claimed, 0);
+}

@@ -58,6 +58,45 @@ async fn a_job_reaches_its_queue_only_when_its_transaction_commits() {
     assert_eq!(env.relay().await.relayed, 0);
 }
 
+/// Jobs staged together (one statement) keep their order in the outbox and reach
+/// their queues together once the transaction commits, and not before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_staged_together_go_out_in_order_once_their_transaction_commits() {
+    let env = Env::new().await;
+    let jobs: Vec<Job> = (0..3).map(|_| env.sync_job()).collect();
+    let mut tx = env.store().begin(env.workspace_id).await.unwrap();
+    let job_ids = outbox::stage_all(tx.conn(), &jobs).await.unwrap();
+    assert_eq!(
+        job_ids,
+        jobs.iter().map(Job::default_job_id).collect::<Vec<_>>()
+    );
+    assert!(outbox::stage_all(tx.conn(), &[]).await.unwrap().is_empty());
+    // Not committed yet: nothing to relay.
+    assert_eq!(env.relay().await.relayed, 0);
+    tx.commit().await.unwrap();
+    let in_order: Vec<String> = {
+        let mut conn = env.db.system_store().unscoped().await.unwrap();
+        let mut claimed = repo::outbox::claim(&mut conn, 10, Duration::from_millis(1))
+            .await
+            .unwrap();
+        claimed.sort_by_key(|staged| staged.id);
+        claimed.into_iter().map(|staged| staged.job_id).collect()
+    };
+    assert_eq!(in_order, job_ids, "oldest first, in the order staged");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(env.relay().await.relayed, 3);
+    for job_id in &job_ids {
+        let found = env
+            .queues
+            .lookup(Queue::Sync, job_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((found.attempt, found.state), (1, TaskState::Pending));
+    }
+    assert_eq!(staged(&env).await, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_that_dies_after_pushing_runs_the_job_once() {
     let env = Env::new().await;

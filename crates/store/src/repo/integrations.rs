@@ -45,11 +45,27 @@ pub async fn get_for_update(conn: &mut Conn, id: Uuid) -> Result<Integration, St
         .ok_or(StoreError::NotFound("integration"))
 }
 
-/// Ends the scheduler's claim on an integration: its run has started (in this
-/// transaction), so the claim is no longer stale when the run outlives the sweep's
+/// Several integrations of the scoped workspace, locked for update, in id order
+/// (the order every locker of several takes them in); ids not found are missing
+/// from the answer.
+pub async fn get_many_for_update(
+    conn: &mut Conn,
+    ids: &[Uuid],
+) -> Result<Vec<Integration>, StoreError> {
+    Ok(integrations::table
+        .filter(integrations::id.eq_any(ids))
+        .order(integrations::id)
+        .for_update()
+        .select(Integration::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// Ends the scheduler's claim on integrations: their runs have started (in this
+/// transaction), so the claim is no longer stale when a run outlives the sweep's
 /// grace period.
-pub async fn clear_claim(conn: &mut Conn, id: Uuid) -> Result<(), StoreError> {
-    diesel::update(integrations::table.find(id))
+pub async fn clear_claims(conn: &mut Conn, ids: &[Uuid]) -> Result<(), StoreError> {
+    diesel::update(integrations::table.filter(integrations::id.eq_any(ids)))
         .set(integrations::claimed_at.eq(None::<DateTime<Utc>>))
         .execute(conn)
         .await?;

@@ -33,7 +33,8 @@ pub async fn insert(conn: &mut Conn, job: NewOutboxJob<'_>) -> Result<(), StoreE
 }
 
 /// Writes jobs to the outbox in one statement (a group commit's jobs cost one round
-/// trip); they reach their queues once the transaction commits.
+/// trip), in the order given, so their ids keep that order; they reach their queues
+/// once the transaction commits.
 pub async fn insert_all(conn: &mut Conn, jobs: &[NewOutboxJob<'_>]) -> Result<(), StoreError> {
     if jobs.is_empty() {
         return Ok(());
@@ -44,7 +45,8 @@ pub async fn insert_all(conn: &mut Conn, jobs: &[NewOutboxJob<'_>]) -> Result<()
     let payloads: Vec<&serde_json::Value> = jobs.iter().map(|j| &j.job).collect();
     diesel::sql_query(
         "INSERT INTO outbox (workspace_id, queue, job_id, job) \
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[])",
+         SELECT workspace_id, queue, job_id, job FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[]) \
+         WITH ORDINALITY AS j(workspace_id, queue, job_id, job, n) ORDER BY n",
     )
     .bind::<Array<diesel::sql_types::Uuid>, _>(workspaces)
     .bind::<Array<Text>, _>(queues)

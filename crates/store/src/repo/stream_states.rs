@@ -38,6 +38,19 @@ pub async fn list(conn: &mut Conn, integration_id: Uuid) -> Result<Vec<StreamSta
         .await?)
 }
 
+/// Every stream state of several integrations, by integration and stream.
+pub async fn list_of(
+    conn: &mut Conn,
+    integration_ids: &[Uuid],
+) -> Result<Vec<StreamState>, StoreError> {
+    Ok(stream_states::table
+        .filter(stream_states::integration_id.eq_any(integration_ids))
+        .order((stream_states::integration_id, stream_states::stream))
+        .select(StreamState::as_select())
+        .load(conn)
+        .await?)
+}
+
 /// Where a read of a stream starts: the committed cursor, and the pass the read
 /// continues.
 #[derive(Debug, Clone, PartialEq)]

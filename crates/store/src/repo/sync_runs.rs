@@ -58,6 +58,36 @@ pub async fn create_for(
         .await?)
 }
 
+/// Queues a run of `streams` (no one stream named) for each of several
+/// integrations, in one statement; the runs come back in no particular order.
+pub async fn create_many(
+    conn: &mut Conn,
+    workspace_id: WorkspaceId,
+    runs: &[(Uuid, Vec<String>)],
+    trigger: SyncTrigger,
+) -> Result<Vec<SyncRun>, StoreError> {
+    if runs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<_> = runs
+        .iter()
+        .map(|(integration_id, streams)| {
+            (
+                sync_runs::workspace_id.eq(workspace_id.as_uuid()),
+                sync_runs::integration_id.eq(*integration_id),
+                sync_runs::stream.eq(None::<String>),
+                sync_runs::streams.eq(Some(streams)),
+                sync_runs::trigger.eq(trigger),
+            )
+        })
+        .collect();
+    Ok(diesel::insert_into(sync_runs::table)
+        .values(rows)
+        .returning(SyncRun::as_returning())
+        .get_results(conn)
+        .await?)
+}
+
 /// One run of the scoped workspace.
 pub async fn get(conn: &mut Conn, id: Uuid) -> Result<SyncRun, StoreError> {
     sync_runs::table
@@ -77,6 +107,24 @@ pub async fn unfinished_of(
 ) -> Result<Vec<SyncRun>, StoreError> {
     Ok(sync_runs::table
         .filter(sync_runs::integration_id.eq(integration_id))
+        .filter(sync_runs::status.eq_any([
+            RunStatus::Queued,
+            RunStatus::Running,
+            RunStatus::Retrying,
+        ]))
+        .order((sync_runs::queued_at.asc(), sync_runs::id.asc()))
+        .select(SyncRun::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// The runs that have not ended of several integrations, oldest first.
+pub async fn unfinished_of_any(
+    conn: &mut Conn,
+    integration_ids: &[Uuid],
+) -> Result<Vec<SyncRun>, StoreError> {
+    Ok(sync_runs::table
+        .filter(sync_runs::integration_id.eq_any(integration_ids))
         .filter(sync_runs::status.eq_any([
             RunStatus::Queued,
             RunStatus::Running,

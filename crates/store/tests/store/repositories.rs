@@ -542,6 +542,112 @@ async fn the_scheduler_claim_is_the_one_cross_tenant_path_and_never_double_claim
     );
 }
 
+/// The plan Postgres makes of a claim function's statement as the function runs it
+/// (its parameters unknown: a generic plan), as the system role the function runs
+/// as; `params` replaces the function's parameter names by `$1`, `$2`, ... in order.
+async fn generic_plan(db: &TestDb, function: &str, params: &[(&str, &str)], call: &str) -> String {
+    #[derive(QueryableByName)]
+    struct Source {
+        #[diesel(sql_type = sql_types::Text)]
+        prosrc: String,
+    }
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = sql_types::Text)]
+        line: String,
+    }
+    let mut op = db.operator().await;
+    let source: Source = diesel::sql_query("SELECT prosrc FROM pg_proc WHERE proname = $1")
+        .bind::<sql_types::Text, _>(function)
+        .get_result(op.conn())
+        .await
+        .unwrap();
+    let mut body = source.prosrc.trim().trim_end_matches(';').to_owned();
+    let mut types = Vec::new();
+    for (n, (name, ty)) in params.iter().enumerate() {
+        body = body.replace(name, &format!("${}", n + 1));
+        types.push(*ty);
+    }
+    for sql in [
+        "SET plan_cache_mode = force_generic_plan".to_owned(),
+        format!("PREPARE claim({}) AS {body}", types.join(", ")),
+        "CREATE FUNCTION pg_temp.plan(q text) RETURNS SETOF text LANGUAGE plpgsql AS \
+         $$ DECLARE r record; BEGIN FOR r IN EXECUTE 'EXPLAIN ' || q LOOP \
+         RETURN NEXT r.\"QUERY PLAN\"; END LOOP; END $$"
+            .to_owned(),
+    ] {
+        diesel::sql_query(&sql)
+            .execute(op.conn())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let lines: Vec<Line> = diesel::sql_query("SELECT line FROM pg_temp.plan($1) AS line")
+        .bind::<sql_types::Text, _>(format!("EXECUTE claim({call})"))
+        .load(op.conn())
+        .await
+        .unwrap();
+    lines
+        .into_iter()
+        .map(|l| l.line)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The scheduler's and the relay's claims read only the rows they claim, however
+/// many wait: planned without their parameters' values, they once joined the
+/// claimed rows back to the whole table by a sequential scan, so every claim cost
+/// as much as the backlog.
+#[tokio::test]
+async fn claims_are_served_from_indexes_not_a_scan_of_the_backlog() {
+    let db = TestDb::new().await;
+    let (ws, _) = create_workspace(db.store(), "A").await;
+    create_integration(db.store(), ws, "stripe").await;
+    TestDb::execute(
+        &db,
+        "INSERT INTO integrations (id, workspace_id, provider, display_name, status, auth_kind, \
+             config, scopes, schedule_seconds, next_sync_at) \
+         SELECT gen_random_uuid(), workspace_id, provider, display_name, 'active', auth_kind, \
+             config, scopes, schedule_seconds, now() - interval '1 minute' \
+         FROM integrations, generate_series(1, 20000)",
+    )
+    .await;
+    TestDb::execute(
+        &db,
+        "INSERT INTO outbox (workspace_id, queue, job_id, job) \
+         SELECT workspace_id, 'sync', 'sync-' || gen_random_uuid(), '{}'::jsonb \
+         FROM integrations",
+    )
+    .await;
+    let mut admin = db.admin().await;
+    diesel::sql_query("ANALYZE integrations, outbox")
+        .execute(admin.conn())
+        .await
+        .unwrap();
+
+    let plan = generic_plan(
+        &db,
+        "junction_claim_due_integrations",
+        &[
+            ("p_limit", "integer"),
+            ("p_lease", "interval"),
+            ("p_now", "timestamptz"),
+        ],
+        "100, interval '5 minutes', now()",
+    )
+    .await;
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+    assert!(plan.contains("integrations_pkey"), "{plan}");
+    let plan = generic_plan(
+        &db,
+        "junction_outbox_claim",
+        &[("p_limit", "integer"), ("p_lease", "interval")],
+        "200, interval '30 seconds'",
+    )
+    .await;
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+    assert!(plan.contains("outbox_pkey"), "{plan}");
+}
+
 #[tokio::test]
 async fn suppressions_are_per_workspace_case_insensitive_and_keep_the_first_reason() {
     let db = TestDb::new().await;
