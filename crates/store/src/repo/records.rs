@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use diesel::{prelude::*, upsert::excluded};
+use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use junction_core::{Record, WorkspaceId};
 use uuid::Uuid;
@@ -12,14 +12,31 @@ use uuid::Uuid;
 use super::{clamp_limit, sha256};
 use crate::{Conn, StoreError, models::RecordRow, schema::records};
 
-/// Rows per INSERT statement (7 parameters a row, far below Postgres's 65,535).
-const CHUNK: usize = 1000;
+/// Rows per statement (of `upsert`, `mark_seen`, `mark_deleted`): bounds the arrays
+/// one statement carries when a provider's page is very large.
+const CHUNK: usize = 5000;
 
 /// The content hash of a record: SHA-256 of its JSON. serde_json's maps are sorted,
 /// so equal documents serialize to equal bytes.
 pub fn content_hash(data: &serde_json::Value) -> Vec<u8> {
     sha256(data.to_string().as_bytes())
 }
+
+/// The upsert of [`upsert`]: the rows come as one array per column, unnested, so
+/// the statement's text is the same for any number of rows — Postgres parses and
+/// plans it once per connection (prepared), where a multi-row `VALUES` list of
+/// thousands of parameters cost more to parse and plan than its rows cost to write.
+const UPSERT: &str = "INSERT INTO records \
+    (workspace_id, integration_id, stream, external_id, data, content_hash, provider_modified_at) \
+    SELECT $1, $2, $3, r.external_id, r.data, r.content_hash, r.provider_modified_at \
+    FROM unnest($4::text[], $5::jsonb[], $6::bytea[], $7::timestamptz[]) \
+        AS r (external_id, data, content_hash, provider_modified_at) \
+    ON CONFLICT (integration_id, stream, external_id) DO UPDATE SET \
+        data = excluded.data, content_hash = excluded.content_hash, \
+        provider_modified_at = excluded.provider_modified_at, updated_at = now(), \
+        deleted_at = NULL \
+    WHERE records.content_hash IS DISTINCT FROM excluded.content_hash \
+        OR records.deleted_at IS NOT NULL";
 
 /// Upserts records of one stream. A record whose content hash is unchanged is left
 /// alone (its `updated_at` too), so writing the same page twice changes nothing —
@@ -33,47 +50,26 @@ pub async fn upsert(
     stream: &str,
     batch: &[Record],
 ) -> Result<u64, StoreError> {
+    use diesel::sql_types::{Array, Bytea, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
     let mut by_id: BTreeMap<&str, &Record> = BTreeMap::new();
     for record in batch {
         by_id.insert(record.external_id.as_str(), record);
     }
-    let rows: Vec<_> = by_id
-        .values()
-        .map(|record| {
-            (
-                records::workspace_id.eq(workspace_id.as_uuid()),
-                records::integration_id.eq(integration_id),
-                records::stream.eq(stream),
-                records::external_id.eq(record.external_id.as_str()),
-                records::data.eq(&record.data),
-                records::content_hash.eq(content_hash(&record.data)),
-                records::provider_modified_at.eq(record.modified_at),
-            )
-        })
-        .collect();
-    // The ON CONFLICT ... WHERE clause comes from FilterDsl on the insert statement.
-    use diesel::query_dsl::methods::FilterDsl;
+    let rows: Vec<&Record> = by_id.into_values().collect();
     let mut written = 0u64;
     for chunk in rows.chunks(CHUNK) {
-        let changed = diesel::insert_into(records::table)
-            .values(chunk)
-            .on_conflict((
-                records::integration_id,
-                records::stream,
-                records::external_id,
-            ))
-            .do_update()
-            .set((
-                records::data.eq(excluded(records::data)),
-                records::content_hash.eq(excluded(records::content_hash)),
-                records::provider_modified_at.eq(excluded(records::provider_modified_at)),
-                records::updated_at.eq(diesel::dsl::now),
-                records::deleted_at.eq(None::<DateTime<Utc>>),
-            ))
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                "records.content_hash IS DISTINCT FROM excluded.content_hash \
-                 OR records.deleted_at IS NOT NULL",
-            ))
+        let ids: Vec<&str> = chunk.iter().map(|r| r.external_id.as_str()).collect();
+        let data: Vec<&serde_json::Value> = chunk.iter().map(|r| &r.data).collect();
+        let hashes: Vec<Vec<u8>> = chunk.iter().map(|r| content_hash(&r.data)).collect();
+        let modified: Vec<Option<DateTime<Utc>>> = chunk.iter().map(|r| r.modified_at).collect();
+        let changed = diesel::sql_query(UPSERT)
+            .bind::<SqlUuid, _>(workspace_id.as_uuid())
+            .bind::<SqlUuid, _>(integration_id)
+            .bind::<Text, _>(stream)
+            .bind::<Array<Text>, _>(&ids)
+            .bind::<Array<Jsonb>, _>(&data)
+            .bind::<Array<Bytea>, _>(&hashes)
+            .bind::<Array<Nullable<Timestamptz>>, _>(&modified)
             .execute(conn)
             .await?;
         written += changed as u64;

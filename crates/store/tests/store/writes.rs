@@ -204,3 +204,187 @@ async fn a_failure_mid_page_rolls_the_whole_page_back() {
         "run counters roll back too"
     );
 }
+
+/// A page bigger than one upsert statement carries (5,000 records, 20,000 KPI
+/// points): every row lands once, with its values exact, and writing it again
+/// changes nothing.
+#[tokio::test]
+async fn a_page_of_thousands_of_rows_is_written_whole_and_exactly_once() {
+    let db = TestDb::new().await;
+    let (ws, _) = create_workspace(db.store(), "A").await;
+    let integration = create_integration(db.store(), ws, "stripe").await;
+    let modified = chrono::DateTime::parse_from_rfc3339("2026-11-02T03:04:05.123456Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let records: Vec<Record> = (0..5_003)
+        .map(|i| Record {
+            external_id: format!("ch_{i:05}"),
+            data: json!({"id": i, "note": "ünïcode"}),
+            // Every other record without a modification time: the nullable column.
+            modified_at: (i % 2 == 0).then_some(modified),
+        })
+        .collect();
+    // 7 metrics x 730 days x 4 countries = 20,440 points, three of them kinds of
+    // values a text round trip could bend.
+    let mut kpis = Vec::new();
+    let countries = ["DE", "FR", "US", "A&B=C"];
+    for d in 0..730 {
+        let date = day(1) + chrono::Duration::days(d);
+        for (c, country) in countries.iter().enumerate() {
+            for (m, metric) in ["sessions", "engagement_rate", "total_revenue"]
+                .iter()
+                .chain(&["a", "b", "c", "d"])
+                .enumerate()
+            {
+                let value = match *metric {
+                    "engagement_rate" => 0.1 + 0.2,
+                    "total_revenue" => 1e-300 * (d as f64 + 1.0),
+                    _ => (d * 100 + c as i64 * 10 + m as i64) as f64,
+                };
+                kpis.push(
+                    KpiPoint::total(*metric, date, value).with_dimension("country", *country),
+                );
+            }
+        }
+    }
+    let big = Page {
+        records,
+        kpis,
+        next_cursor: Some(json!({"after": "ch_05002"})),
+        has_more: true,
+    };
+    let stats = commit_page(db.store(), ws, integration.id, "charges", &big, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (stats.records_written, stats.kpi_points_written),
+        (5_003, 20_440)
+    );
+
+    let mut tx = db.store().begin(ws).await.unwrap();
+    let stored = repo::records::list(tx.conn(), integration.id, "charges", None, None, 500)
+        .await
+        .unwrap();
+    let first = stored.iter().find(|r| r.external_id == "ch_00000").unwrap();
+    assert_eq!(first.provider_modified_at, Some(modified));
+    assert_eq!(first.data, json!({"id": 0, "note": "ünïcode"}));
+    assert_eq!(
+        first.content_hash,
+        repo::records::content_hash(&first.data),
+        "the hash is the one the next upsert compares with"
+    );
+    let second = stored.iter().find(|r| r.external_id == "ch_00001").unwrap();
+    assert_eq!(second.provider_modified_at, None);
+    let rates = repo::kpis::series(
+        tx.conn(),
+        Some(&[integration.id]),
+        "engagement_rate",
+        day(1),
+        day(1) + chrono::Duration::days(729),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rates.len(), 730 * 4);
+    assert!(
+        rates
+            .iter()
+            .all(|p| p.value == 0.1 + 0.2 && p.stream == "charges")
+    );
+    let odd = rates
+        .iter()
+        .find(|p| p.dimension_key == "country=A%26B%3DC")
+        .unwrap();
+    assert_eq!(odd.dimensions, json!({"country": "A&B=C"}));
+    let tiny = repo::kpis::series(
+        tx.conn(),
+        Some(&[integration.id]),
+        "total_revenue",
+        day(1),
+        day(1),
+    )
+    .await
+    .unwrap();
+    assert!(tiny.iter().all(|p| p.value == 1e-300), "{tiny:?}");
+    tx.commit().await.unwrap();
+
+    // The same page again: nothing is rewritten.
+    let again = commit_page(db.store(), ws, integration.id, "charges", &big, None)
+        .await
+        .unwrap();
+    assert_eq!((again.records_written, again.kpi_points_written), (0, 0));
+    // One changed record and one changed point are.
+    let mut changed = big.clone();
+    changed.records[4_999].data = json!({"id": 4_999, "note": "changed"});
+    changed.kpis[20_001].value = -1.5;
+    let third = commit_page(db.store(), ws, integration.id, "charges", &changed, None)
+        .await
+        .unwrap();
+    assert_eq!((third.records_written, third.kpi_points_written), (1, 1));
+}
+
+/// The upserts run as the app role under row-level security: rows claiming another
+/// workspace are refused, and nothing of them is written.
+#[tokio::test]
+async fn upserts_for_another_workspace_are_refused() {
+    let db = TestDb::new().await;
+    let (a, _) = create_workspace(db.store(), "A").await;
+    let (b, _) = create_workspace(db.store(), "B").await;
+    let integration_b = create_integration(db.store(), b, "stripe").await;
+    let sample = page(&["ch_1"], "ch_1");
+
+    let mut tx = db.store().begin(a).await.unwrap();
+    let err = repo::records::upsert(tx.conn(), b, integration_b.id, "charges", &sample.records)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("row-level security")
+            || err.to_string().contains("database error"),
+        "{err}"
+    );
+    drop(tx);
+    let mut tx = db.store().begin(a).await.unwrap();
+    let err = repo::kpis::upsert(tx.conn(), b, integration_b.id, "charges", &sample.kpis)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("row-level security")
+            || err.to_string().contains("database error"),
+        "{err}"
+    );
+    drop(tx);
+
+    let (records, kpis, _) = snapshot(&db, b, integration_b.id).await;
+    assert!(records.is_empty() && kpis.is_empty());
+}
+
+/// A record marked deleted comes back to life when a page has it again, even
+/// unchanged.
+#[tokio::test]
+async fn a_deleted_record_read_again_is_live_again() {
+    let db = TestDb::new().await;
+    let (ws, _) = create_workspace(db.store(), "A").await;
+    let integration = create_integration(db.store(), ws, "stripe").await;
+    let first = page(&["ch_1", "ch_2"], "ch_2");
+    commit_page(db.store(), ws, integration.id, "charges", &first, None)
+        .await
+        .unwrap();
+    let mut tx = db.store().begin(ws).await.unwrap();
+    let marked = repo::records::mark_deleted(tx.conn(), integration.id, "charges", &["ch_1"])
+        .await
+        .unwrap();
+    assert_eq!(marked, 1);
+    tx.commit().await.unwrap();
+
+    let again = commit_page(db.store(), ws, integration.id, "charges", &first, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.records_written, 1,
+        "only the deleted record is rewritten"
+    );
+    let (records, _, _) = snapshot(&db, ws, integration.id).await;
+    assert!(
+        records.iter().all(|r| r.deleted_at.is_none()),
+        "{records:?}"
+    );
+}

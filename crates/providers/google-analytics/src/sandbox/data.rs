@@ -34,7 +34,24 @@ pub(crate) type Totals = BTreeMap<&'static str, u64>;
 
 /// One cell's counts.
 pub(crate) fn cell(property: &str, date: NaiveDate, country: usize, channel: usize) -> Totals {
-    let day = date.format("%Y%m%d").to_string();
+    cell_of_day(
+        property,
+        date,
+        &date.format("%Y%m%d").to_string(),
+        country,
+        channel,
+    )
+}
+
+/// [`cell`] with the date's `YYYYMMDD` text given (a report formats each day once,
+/// not once per cell).
+pub(crate) fn cell_of_day(
+    property: &str,
+    date: NaiveDate,
+    day: &str,
+    country: usize,
+    channel: usize,
+) -> Totals {
     let share = |table: &str, at: usize| {
         SCHEMA
             .list(table)
@@ -42,8 +59,11 @@ pub(crate) fn cell(property: &str, date: NaiveDate, country: usize, channel: usi
             .map_or(0.0, |c| c[1].as_f64().unwrap_or(0.0))
     };
     let (country_key, channel_key) = (country.to_string(), channel.to_string());
+    // Every number of the cell hashes the same four parts first: hashed once.
+    let prefix = Fnv::new().parts(&[property, day, &country_key, &channel_key]);
+    let of_cell = |aspect: &str| prefix.parts(&[aspect]).finish();
     // A uniform number in [0, 1) for one aspect of this cell.
-    let unit = |aspect: &str| unit_interval(&[property, &day, &country_key, &channel_key, aspect]);
+    let unit = |aspect: &str| to_unit(of_cell(aspect));
 
     // Daily sessions of the whole property: between 300 and 5,000.
     let property_scale = 300.0 + (hash(&[property, "scale"]) % 4_700) as f64;
@@ -64,11 +84,10 @@ pub(crate) fn cell(property: &str, date: NaiveDate, country: usize, channel: usi
     let key_events = of_sessions(0.01, 0.05, "key_events");
     let page_views = of_sessions(1.4, 2.6, "views");
     // Between $15 and $120 per key event.
-    let order = 1_500 + hash(&[property, &day, &country_key, &channel_key, "order"]) % 10_500;
+    let order = 1_500 + of_cell("order") % 10_500;
     // Purchases are some of the key events; each has one to three items.
     let transactions = round(key_events as f64 * (0.3 + 0.4 * unit("transactions")));
-    let items =
-        transactions * (1 + hash(&[property, &day, &country_key, &channel_key, "items"]) % 3);
+    let items = transactions * (1 + of_cell("items") % 3);
     Totals::from([
         ("sessions", sessions),
         ("totalUsers", total_users),
@@ -103,25 +122,50 @@ fn round(value: f64) -> u64 {
 
 /// A uniform number in [0, 1) derived from `parts`.
 pub(crate) fn unit_interval(parts: &[&str]) -> f64 {
-    (hash(parts) >> 11) as f64 / (1u64 << 53) as f64
+    to_unit(hash(parts))
+}
+
+fn to_unit(hash: u64) -> f64 {
+    (hash >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// A stable 64-bit hash of `parts` (FNV-1a, then the SplitMix64 finalizer to spread
 /// the bits). `std`'s hasher may change between Rust releases; the fake's numbers
 /// must not.
 fn hash(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for byte in part.bytes().chain(std::iter::once(0xff)) {
-            h ^= u64::from(byte);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+    Fnv::new().parts(parts).finish()
+}
+
+/// The FNV-1a state of [`hash`] part way: parts hashed so far, each followed by a
+/// 0xff byte. A copy continues from a shared prefix.
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
     }
-    h ^= h >> 30;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^= h >> 27;
-    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
+
+    fn parts(self, parts: &[&str]) -> Self {
+        let mut h = self.0;
+        for part in parts {
+            for byte in part.bytes().chain(std::iter::once(0xff)) {
+                h ^= u64::from(byte);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        Self(h)
+    }
+
+    /// The SplitMix64 finalizer over the state.
+    fn finish(self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 30;
+        h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h ^= h >> 27;
+        h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^ (h >> 31)
+    }
 }
 
 #[cfg(test)]

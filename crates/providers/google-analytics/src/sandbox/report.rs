@@ -1,7 +1,7 @@
 //! The fake's `runReport`: request validation as GA4 does it, and the report built
 //! from the deterministic data in [`super::data`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Duration as Days, NaiveDate};
 use serde_json::{Value, json};
@@ -184,7 +184,7 @@ impl ReportQuery {
             let day = date.format("%Y%m%d").to_string();
             for country in 0..SCHEMA.list("/countries").len() {
                 for channel in 0..SCHEMA.list("/channels").len() {
-                    let totals = data::cell(property, date, country, channel);
+                    let totals = data::cell_of_day(property, date, &day, country, channel);
                     let scaled = totals.into_iter().map(|(m, v)| (m, v as f64)).collect();
                     cells.push((base(Some(&day), country, channel), scaled));
                 }
@@ -248,6 +248,13 @@ pub(crate) fn base(day: Option<&str>, country: usize, channel: usize) -> BTreeMa
 /// The rows of `cells` (each its base dimension values and counts), split further
 /// by the axes (`schema.json`'s `/axes`) the requested or filtered dimensions need,
 /// filtered, grouped by the requested dimensions and ordered by them.
+///
+/// A cell splits into one part per combination of the axes' entries (the first
+/// axis's entries outermost), each with the cell's counts times the entries'
+/// shares, axis by axis. A year of days by country is 20,000 cells and a split by
+/// event name six times as many parts, so the parts are not materialized: a part's
+/// dimension values are looked up where they are (the cell, the axis entries) and
+/// its counts are added straight into its group.
 pub(crate) fn grid(
     dimensions: &[String],
     metrics: &[(String, &'static str)],
@@ -259,7 +266,7 @@ pub(crate) fn grid(
     if let Some(filter) = filter {
         needed.extend(super::filter::fields(filter));
     }
-    let axes: Vec<&Value> = SCHEMA
+    let axes: Vec<Axis<'_>> = SCHEMA
         .list("/axes")
         .iter()
         .filter(|axis| {
@@ -267,36 +274,112 @@ pub(crate) fn grid(
                 .as_array()
                 .is_some_and(|names| names.iter().any(|n| needed.iter().any(|d| n == d)))
         })
+        .map(Axis::read)
         .collect();
-    let mut groups: BTreeMap<Vec<String>, Shares> = BTreeMap::new();
-    for (values, counts) in cells {
-        let mut splits = vec![(values, counts)];
-        for axis in &axes {
-            splits = splits
-                .into_iter()
-                .flat_map(|(values, counts)| split(axis, &values, &counts))
+    // Every combination of one entry per axis (its entries' indexes), in the order
+    // the splits nest.
+    let mut combinations: Vec<Vec<usize>> = vec![Vec::new()];
+    for axis in &axes {
+        combinations = combinations
+            .into_iter()
+            .flat_map(|chosen| {
+                (0..axis.entries.len()).map(move |entry| {
+                    let mut chosen = chosen.clone();
+                    chosen.push(entry);
+                    chosen
+                })
+            })
+            .collect();
+    }
+    // The metrics the groups count, each group's counts in this order.
+    let mut names: Vec<&'static str> = Vec::new();
+    // Per cell metric: its place in `names` and each axis entry's share of it,
+    // worked out again only when a cell's metrics differ from the previous cell's.
+    let mut metrics_of_cell: Vec<&'static str> = Vec::new();
+    let mut slots: Vec<usize> = Vec::new();
+    let mut shares: Vec<Vec<Vec<f64>>> = Vec::new();
+    // Groups by dimension values, in the order first seen; sorted at the end.
+    let mut index: HashMap<Vec<&str>, usize> = HashMap::new();
+    let mut groups: Vec<(Vec<&str>, Vec<f64>)> = Vec::new();
+    let mut key: Vec<&str> = Vec::with_capacity(dimensions.len());
+    for (values, counts) in &cells {
+        if !counts.keys().eq(metrics_of_cell.iter()) {
+            metrics_of_cell = counts.keys().copied().collect();
+            slots = metrics_of_cell
+                .iter()
+                .map(|metric| {
+                    names.iter().position(|n| n == metric).unwrap_or_else(|| {
+                        names.push(metric);
+                        names.len() - 1
+                    })
+                })
+                .collect();
+            shares = axes
+                .iter()
+                .map(|axis| {
+                    let only = axis.only.as_deref();
+                    let of_entry = |entry: &AxisEntry<'_>| {
+                        metrics_of_cell
+                            .iter()
+                            .map(|metric| entry.share(metric, only))
+                            .collect()
+                    };
+                    axis.entries.iter().map(of_entry).collect()
+                })
                 .collect();
         }
-        for (values, counts) in splits {
-            if let Some(filter) = filter
-                && !super::filter::matches(filter, &values)?
-            {
-                continue;
+        for chosen in &combinations {
+            // The value of a dimension in this part: the last axis that sets it,
+            // else the cell's own.
+            let value_of = |dimension: &str| -> &str {
+                axes.iter()
+                    .zip(chosen)
+                    .rev()
+                    .find_map(|(axis, &entry)| axis.value(entry, dimension))
+                    .or_else(|| values.get(dimension).map(String::as_str))
+                    .unwrap_or_default()
+            };
+            if let Some(filter) = filter {
+                let mut part = values.clone();
+                for (axis, &entry) in axes.iter().zip(chosen) {
+                    for (name, value) in axis.names.iter().zip(&axis.entries[entry].values) {
+                        part.insert((*name).to_owned(), (*value).to_owned());
+                    }
+                }
+                if !super::filter::matches(filter, &part)? {
+                    continue;
+                }
             }
-            let key = dimensions
-                .iter()
-                .map(|d| values.get(d).cloned().unwrap_or_default())
-                .collect();
-            let totals = groups.entry(key).or_default();
-            for (metric, count) in counts {
-                *totals.entry(metric).or_default() += count;
+            key.clear();
+            key.extend(dimensions.iter().map(|d| value_of(d)));
+            let at = match index.get(key.as_slice()) {
+                Some(&at) => at,
+                None => {
+                    index.insert(key.clone(), groups.len());
+                    groups.push((key.clone(), Vec::new()));
+                    groups.len() - 1
+                }
+            };
+            let totals = &mut groups[at].1;
+            if totals.len() < names.len() {
+                totals.resize(names.len(), 0.0);
+            }
+            for ((count, &slot), metric) in counts.values().zip(&slots).zip(0..) {
+                let mut count = *count;
+                for (shares, &entry) in shares.iter().zip(chosen) {
+                    count *= shares[entry][metric];
+                }
+                totals[slot] += count;
             }
         }
     }
+    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Ok(groups
         .into_iter()
         .map(|(key, totals)| {
+            let totals: Shares = names.iter().copied().zip(totals).collect();
             let values = metrics.iter().map(|(name, _)| metric_value(name, &totals));
+            let key = key.into_iter().map(str::to_owned).collect();
             (key, values.collect::<Vec<_>>())
         })
         // Without keepEmptyRows, rows whose metrics are all 0 are left out.
@@ -309,46 +392,74 @@ pub(crate) fn grid(
         .collect())
 }
 
-/// One cell split by one axis: an entry's `share` of every metric (only those of
-/// the axis's `only`, if it names them), or its own `shares`.
-fn split(
-    axis: &Value,
-    values: &BTreeMap<String, String>,
-    counts: &Shares,
-) -> Vec<(BTreeMap<String, String>, Shares)> {
-    let names: Vec<&str> = axis["dimensions"]
-        .as_array()
-        .map(|n| n.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let only: Option<Vec<&str>> = axis["only"]
-        .as_array()
-        .map(|n| n.iter().filter_map(Value::as_str).collect());
-    let entries = axis["entries"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    entries
-        .iter()
-        .map(|entry| {
-            let mut values = values.clone();
-            for name in &names {
-                let value = entry[*name].as_str().unwrap_or_default();
-                values.insert((*name).to_owned(), value.to_owned());
-            }
-            let counts = counts
-                .iter()
-                .map(|(metric, count)| {
-                    let share = match (entry.get("share"), &only) {
-                        (Some(_), Some(only)) if !only.contains(metric) => 0.0,
-                        (Some(share), _) => share.as_f64().unwrap_or(0.0),
-                        (None, _) => entry["shares"][*metric].as_f64().unwrap_or(0.0),
-                    };
-                    (*metric, count * share)
-                })
-                .collect();
-            (values, counts)
-        })
-        .collect()
+/// An axis of `schema.json`'s `/axes`, read once per report.
+struct Axis<'s> {
+    /// The dimensions it sets.
+    names: Vec<&'s str>,
+    /// The metrics its `share` applies to (all, if not given).
+    only: Option<Vec<&'s str>>,
+    entries: Vec<AxisEntry<'s>>,
+}
+
+/// One entry of an axis: its dimension values and what it takes of each metric.
+struct AxisEntry<'s> {
+    /// The value of each of the axis's dimensions, in the axis's order.
+    values: Vec<&'s str>,
+    /// One share of every metric (those of the axis's `only`)...
+    share: Option<f64>,
+    /// ...or a share per metric.
+    shares: &'s Value,
+}
+
+impl<'s> Axis<'s> {
+    fn read(axis: &'s Value) -> Self {
+        let names: Vec<&str> = axis["dimensions"]
+            .as_array()
+            .map(|n| n.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let only = axis["only"]
+            .as_array()
+            .map(|n| n.iter().filter_map(Value::as_str).collect());
+        let entries = axis["entries"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|entry| AxisEntry {
+                values: names
+                    .iter()
+                    .map(|name| entry[*name].as_str().unwrap_or_default())
+                    .collect(),
+                share: entry
+                    .get("share")
+                    .map(|share| share.as_f64().unwrap_or(0.0)),
+                shares: &entry["shares"],
+            })
+            .collect();
+        Self {
+            names,
+            only,
+            entries,
+        }
+    }
+
+    /// The value its entry `entry` gives `dimension`, if this axis sets it.
+    fn value(&self, entry: usize, dimension: &str) -> Option<&'s str> {
+        let at = self.names.iter().position(|name| *name == dimension)?;
+        self.entries.get(entry)?.values.get(at).copied()
+    }
+}
+
+impl AxisEntry<'_> {
+    /// The entry's share of `metric`: its `share` (none of a metric outside the
+    /// axis's `only`), or its `shares` of the metric.
+    fn share(&self, metric: &str, only: Option<&[&str]>) -> f64 {
+        match (self.share, only) {
+            (Some(_), Some(only)) if !only.contains(&metric) => 0.0,
+            (Some(share), _) => share,
+            (None, _) => self.shares[metric].as_f64().unwrap_or(0.0),
+        }
+    }
 }
 
 /// A metric's value as GA4 writes it: integers plainly, floats in shortest form,
