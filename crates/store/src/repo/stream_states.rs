@@ -30,12 +30,7 @@ pub async fn get(
 
 /// Every stream state of an integration.
 pub async fn list(conn: &mut Conn, integration_id: Uuid) -> Result<Vec<StreamState>, StoreError> {
-    Ok(stream_states::table
-        .filter(stream_states::integration_id.eq(integration_id))
-        .order(stream_states::stream)
-        .select(StreamState::as_select())
-        .load(conn)
-        .await?)
+    list_of(conn, &[integration_id]).await
 }
 
 /// Every stream state of several integrations, by integration and stream.

@@ -105,17 +105,7 @@ pub async fn unfinished_of(
     conn: &mut Conn,
     integration_id: Uuid,
 ) -> Result<Vec<SyncRun>, StoreError> {
-    Ok(sync_runs::table
-        .filter(sync_runs::integration_id.eq(integration_id))
-        .filter(sync_runs::status.eq_any([
-            RunStatus::Queued,
-            RunStatus::Running,
-            RunStatus::Retrying,
-        ]))
-        .order((sync_runs::queued_at.asc(), sync_runs::id.asc()))
-        .select(SyncRun::as_select())
-        .load(conn)
-        .await?)
+    unfinished_of_any(conn, &[integration_id]).await
 }
 
 /// The runs that have not ended of several integrations, oldest first.
