@@ -7,7 +7,6 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
-use junction_app::workspaces;
 use junction_core::ErrorCode;
 use secrecy::SecretString;
 
@@ -48,7 +47,7 @@ pub async fn caller(req: &HttpRequest) -> Result<Caller, ApiError> {
             )
         })?;
     let key = SecretString::from(token.to_owned());
-    let caller = workspaces::authenticate_caller(&state.app.store, &key).await?;
+    let caller = state.app.authenticate_caller(&key).await?;
     req.extensions_mut().insert(caller);
     Ok(caller)
 }

@@ -7,6 +7,12 @@ use junction_api::{AppState, Config, openapi};
 use junction_app::{App, Role};
 use junction_registry::Registry;
 
+/// mimalloc rather than the system's malloc: a request allocates and frees
+/// hundreds of small buffers (rows, JSON), where glibc's malloc cost about a tenth
+/// of the API's CPU (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("openapi") {
         print!("{}", openapi::document());

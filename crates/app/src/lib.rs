@@ -45,6 +45,7 @@
 pub mod actions;
 pub mod aggregate;
 pub mod alerts;
+mod api_key_cache;
 pub mod config;
 pub mod connect;
 pub mod connect_sessions;
@@ -69,6 +70,7 @@ pub mod scheduler;
 pub mod schedules;
 pub mod streams;
 pub mod syncs;
+mod ttl_cache;
 pub mod webhook_ingest;
 pub mod webhooks;
 pub mod worker;
@@ -139,6 +141,8 @@ pub struct App {
     /// Verified webhook deliveries' group commit and the cache of what verifies
     /// them.
     ingest: webhook_ingest::Ingest,
+    /// Verified API keys (the API process's; a cache that never serves elsewhere).
+    api_keys: api_key_cache::ApiKeyCache,
 }
 
 /// Connections of the worker's system pool: the scheduler, the relay and the sweep
@@ -257,6 +261,14 @@ impl App {
         let connections = Connections::new(config.clone(), store.clone(), registry)?
             .with_limiter(Arc::new(limiter));
         let ingest = webhook_ingest::Ingest::new(store.clone());
+        let api_keys = match role {
+            Role::Api => api_key_cache::ApiKeyCache::listening(
+                config.database_url.clone(),
+                format!("{} (API keys)", role.application_name()),
+                config.database_connect_timeout,
+            ),
+            Role::Worker | Role::Cli => api_key_cache::ApiKeyCache::off(),
+        };
         Ok(Self {
             config,
             store,
@@ -265,6 +277,7 @@ impl App {
             connections,
             outbound,
             ingest,
+            api_keys,
         })
     }
 

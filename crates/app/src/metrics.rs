@@ -52,6 +52,12 @@ pub fn provider_rate_limited(provider: &str) {
         .increment(1);
 }
 
+/// Whether the API process hears about revoked API keys (1) and so serves
+/// verified keys from its cache, or reads every request's key from Postgres (0).
+pub fn api_key_cache_listening(listening: bool) {
+    metrics::gauge!("junction_api_key_cache_listening").set(if listening { 1.0 } else { 0.0 });
+}
+
 /// One scheduler pass: integrations claimed, runs enqueued, enqueue failures.
 pub fn scheduler_pass(claimed: usize, enqueued: usize, failed: usize, took: Duration) {
     metrics::counter!("junction_scheduler_claimed_total").increment(claimed as u64);

@@ -22,8 +22,8 @@
 
 use std::{
     collections::{BTreeMap, HashMap, hash_map::Entry},
-    sync::{Arc, Mutex, OnceLock},
-    time::{Duration, Instant},
+    sync::{Arc, OnceLock},
+    time::Duration,
 };
 
 use chrono::{DateTime, Utc};
@@ -38,7 +38,7 @@ use secrecy::SecretString;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::{Error, Result, outbound::events};
+use crate::{Error, Result, outbound::events, ttl_cache::TtlCache};
 
 /// The most deliveries one batch stores (a multi-row insert binds seven values per
 /// event: far below Postgres's limit of 65,535).
@@ -92,10 +92,10 @@ pub struct Target {
     pub secret: SecretString,
 }
 
+#[derive(Clone)]
 struct Cached {
     provider: String,
     target: Target,
-    until: Instant,
 }
 
 struct Pending {
@@ -109,7 +109,7 @@ struct Pending {
 pub struct Ingest {
     store: Store,
     sender: Arc<OnceLock<mpsc::Sender<Pending>>>,
-    targets: Arc<Mutex<HashMap<Uuid, Cached>>>,
+    targets: Arc<TtlCache<Uuid, Cached>>,
 }
 
 impl std::fmt::Debug for Ingest {
@@ -123,7 +123,7 @@ impl Ingest {
         Self {
             store,
             sender: Arc::new(OnceLock::new()),
-            targets: Arc::new(Mutex::new(HashMap::new())),
+            targets: Arc::new(TtlCache::new(TARGET_TTL, MAX_TARGETS)),
         }
     }
 
@@ -146,40 +146,26 @@ impl Ingest {
     /// The cached target of `integration_id` for a delivery of `provider`, while
     /// fresh.
     pub fn target(&self, provider: &str, integration_id: Uuid) -> Option<Target> {
-        let targets = self.targets.lock().ok()?;
-        targets
+        self.targets
             .get(&integration_id)
-            .filter(|cached| cached.provider == provider && cached.until > Instant::now())
-            .map(|cached| cached.target.clone())
+            .filter(|cached| cached.provider == provider)
+            .map(|cached| cached.target)
     }
 
     /// Remembers a verified target for [`TARGET_TTL`].
     pub fn remember(&self, provider: &str, integration_id: Uuid, target: Target) {
-        let Ok(mut targets) = self.targets.lock() else {
-            return;
-        };
-        if targets.len() >= MAX_TARGETS {
-            let now = Instant::now();
-            targets.retain(|_, cached| cached.until > now);
-            if targets.len() >= MAX_TARGETS {
-                targets.clear();
-            }
-        }
-        targets.insert(
+        self.targets.insert(
             integration_id,
             Cached {
                 provider: provider.to_owned(),
                 target,
-                until: Instant::now() + TARGET_TTL,
             },
         );
     }
 
     /// Forgets an integration's target (its secrets changed, or it was deleted).
     pub fn forget(&self, integration_id: Uuid) {
-        if let Ok(mut targets) = self.targets.lock() {
-            targets.remove(&integration_id);
-        }
+        self.targets.remove(&integration_id);
     }
 }
 

@@ -25,7 +25,7 @@ use junction_store::{
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use crate::{Error, Result};
+use crate::{App, Error, Result};
 
 /// The workspace a request acts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,12 +66,28 @@ pub enum Caller {
     Operator { operator_key_id: Uuid },
 }
 
-/// Resolves a presented key of either kind (`jct_…` a workspace's, `jop_…` an
-/// operator's).
-pub async fn authenticate_caller(store: &Store, key: &SecretString) -> Result<Caller> {
-    if !operator_keys::is_operator_key(key) {
-        return authenticate(store, key).await.map(Caller::Workspace);
+impl App {
+    /// Resolves a request's key of either kind (`jct_…` a workspace's, `jop_…` an
+    /// operator's). A workspace key verified a moment ago is served from this
+    /// process's cache, which drops it the moment it is revoked anywhere
+    /// ([`crate::api_key_cache`]).
+    pub async fn authenticate_caller(&self, key: &SecretString) -> Result<Caller> {
+        if operator_keys::is_operator_key(key) {
+            return authenticate_operator(&self.store, key).await;
+        }
+        if let Some(authenticated) = self.api_keys.get(key) {
+            return Ok(Caller::Workspace(authenticated));
+        }
+        let seen = self.api_keys.seen();
+        let authenticated = authenticate(&self.store, key).await?;
+        self.api_keys.remember(key, authenticated, seen);
+        Ok(Caller::Workspace(authenticated))
     }
+}
+
+/// Resolves an operator key (read every time: they serve rare, installation-wide
+/// requests).
+async fn authenticate_operator(store: &Store, key: &SecretString) -> Result<Caller> {
     let mut conn = store.unscoped().await?;
     match operator_keys::authenticate(&mut conn, key).await? {
         OperatorAuthentication::Valid { operator_key_id } => {

@@ -30,7 +30,7 @@ pub use adapter::{
 pub use codes::{ErrorCode, ErrorKind, HasErrorCode};
 pub use error::AdapterError;
 pub use ids::{IntegrationId, ProviderId, WorkspaceId};
-pub use model::{KpiPoint, Page, Record};
+pub use model::{KpiPoint, Page, Record, dimensions_from_key};
 pub use ratelimit::{NoopLimiter, RateLimiter};
 pub use spec::{
     ActionSpec, AuthSpec, Category, ConfigField, FieldError, FieldKind, MetricFamily, MetricKind,

@@ -60,11 +60,39 @@ impl KpiPoint {
     }
 }
 
+/// The dimensions a [`KpiPoint::dimension_key`] was made from: the key is
+/// canonical and unambiguous, so it carries them whole, and a reader that has the
+/// key needs nothing else (the KPI read takes only the key from its index).
+pub fn dimensions_from_key(key: &str) -> BTreeMap<String, String> {
+    if key.is_empty() {
+        return BTreeMap::new();
+    }
+    key.split('&')
+        .map(|part| {
+            // Only the separator is a raw `=`: one inside a name or value is escaped.
+            let (name, value) = part.split_once('=').unwrap_or((part, ""));
+            (unescape_key_part(name), unescape_key_part(value))
+        })
+        .collect()
+}
+
 /// Escapes the separators so that `a=b&c` cannot collide with another dimension set.
 fn escape_key_part(part: &str) -> String {
     part.replace('%', "%25")
         .replace('&', "%26")
         .replace('=', "%3D")
+}
+
+/// Undoes [`escape_key_part`]. Every `%` of an escaped part starts one of its
+/// three codes, and one that stood for itself is `%25`, which neither of the other
+/// codes' replacements can form, so undoing `%25` last is exact.
+fn unescape_key_part(part: &str) -> String {
+    if !part.contains('%') {
+        return part.to_owned();
+    }
+    part.replace("%3D", "=")
+        .replace("%26", "&")
+        .replace("%25", "%")
 }
 
 /// One page of one stream, as returned by [`crate::Adapter::read`].
@@ -100,5 +128,34 @@ mod tests {
             KpiPoint::total("spend", date, 1.0).with_dimension("campaign", "x&currency=EUR");
         assert_ne!(tricky.dimension_key(), a.dimension_key());
         assert_eq!(KpiPoint::total("spend", date, 1.0).dimension_key(), "");
+    }
+
+    #[test]
+    fn a_dimension_key_gives_back_its_dimensions() {
+        let date = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        for point in [
+            KpiPoint::total("spend", date, 1.0),
+            KpiPoint::total("spend", date, 1.0).with_dimension("", ""),
+            KpiPoint::total("spend", date, 1.0)
+                .with_dimension("campaign", "x&currency=EUR")
+                .with_dimension("currency", "EUR"),
+            KpiPoint::total("spend", date, 1.0).with_dimension("a%3D=", "%25%%26&=b"),
+        ] {
+            assert_eq!(
+                dimensions_from_key(&point.dimension_key()),
+                point.dimensions
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_dimensions_survive_their_key(
+            dimensions in proptest::collection::btree_map("[a%&=3D25é]{0,8}", "[a%&=3D26é]{0,8}", 0..5),
+        ) {
+            let date = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+            let point = KpiPoint { metric: "m".into(), date, dimensions, value: 1.0 };
+            proptest::prop_assert_eq!(dimensions_from_key(&point.dimension_key()), point.dimensions);
+        }
     }
 }

@@ -84,7 +84,8 @@ pub enum Committed {
 }
 
 /// Upserts records and KPI points of one stream of an integration; returns how many
-/// of each changed.
+/// of each changed. `seen_in_pass`: the full-refresh pass the records were read
+/// by, which the records written are marked seen by.
 pub async fn write_stream(
     conn: &mut Conn,
     workspace_id: WorkspaceId,
@@ -92,13 +93,22 @@ pub async fn write_stream(
     stream: &str,
     stream_records: &[Record],
     points: &[KpiPoint],
+    seen_in_pass: Option<Uuid>,
 ) -> Result<(u64, u64), StoreError> {
     let stream = storable::sanitize_text(stream);
     let records_written = if stream_records.is_empty() {
         0
     } else {
         let stream_records = storable_records(stream_records);
-        records::upsert(conn, workspace_id, integration_id, &stream, &stream_records).await?
+        records::upsert(
+            conn,
+            workspace_id,
+            integration_id,
+            &stream,
+            &stream_records,
+            seen_in_pass,
+        )
+        .await?
     };
     let points_written = if points.is_empty() {
         0
@@ -182,6 +192,7 @@ pub async fn commit_page(
         stream,
         &page.records,
         &page.kpis,
+        None,
     )
     .await?;
     stream_states::advance(
@@ -234,6 +245,7 @@ pub async fn commit_sync_page(
         stream,
         &page.records,
         &page.kpis,
+        position.full_refresh.then_some(pass_id),
     )
     .await?;
     if position.full_refresh && !page.records.is_empty() {
@@ -332,6 +344,7 @@ pub async fn apply_effects(
             stream,
             stream_records,
             points,
+            None,
         )
         .await?;
         stats.records_written += records_written;

@@ -8,10 +8,13 @@
 //!   that span workspaces (migrations, key rotation, listing workspaces).
 //! - [`vault`]: AES-256-GCM sealing of credentials with a key ring.
 //! - [`repo`]: one module of queries per table.
+//! - [`listen`]: LISTEN on a connection of its own, for caches that must learn at
+//!   once what other processes changed (API keys that stop working).
 
 pub mod db;
 pub mod error;
 pub mod ingest;
+pub mod listen;
 pub mod migrate;
 pub mod models;
 pub mod repo;

@@ -277,6 +277,17 @@ impl TestDb {
             .n
     }
 
+    /// Runs SQL as the schema owner (the schema itself: triggers, sessions; row-level
+    /// security hides every tenant's rows from it); returns the rows it touched.
+    pub async fn execute_as_owner(&self, sql: &str) -> usize {
+        use diesel_async::RunQueryDsl;
+        let mut admin = self.admin().await;
+        diesel::sql_query(sql)
+            .execute(admin.conn())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
     /// Runs SQL as the system role; returns the rows it touched.
     pub async fn execute(&self, sql: &str) -> usize {
         use diesel_async::RunQueryDsl;

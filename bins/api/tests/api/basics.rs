@@ -5,7 +5,7 @@ use junction_testkit::create_workspace;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, assert_problem};
+use crate::support::{TestApp, assert_problem, first_refusal};
 
 #[tokio::test]
 async fn requests_need_a_valid_unrevoked_key_and_see_one_workspace() {
@@ -85,7 +85,7 @@ async fn requests_need_a_valid_unrevoked_key_and_see_one_workspace() {
         .unwrap();
     tx.commit().await.unwrap();
     assert_problem(
-        app.get("/v1/integrations").send().await.unwrap(),
+        first_refusal(&app, &app.api_key, std::time::Duration::from_secs(5)).await,
         401,
         "api_key_revoked",
     )

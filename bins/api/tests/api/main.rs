@@ -7,6 +7,7 @@
 mod actions;
 mod alerts;
 mod api_key_connections;
+mod api_keys;
 mod bad_bytes;
 mod basics;
 mod catalog;

@@ -372,6 +372,27 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
     body
 }
 
+/// The first answer to `GET /v1/integrations` with `key` that is not a 200,
+/// asking until `within` has passed (a key dropped from the API's cache is refused
+/// at the next request, and the announcement of its revocation lands a moment
+/// after the revoking transaction's commit returns).
+pub async fn first_refusal(app: &TestApp, key: &str, within: std::time::Duration) -> Response {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let response = app
+            .client
+            .get(format!("{}/v1/integrations", app.url))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        if response.status() != 200 || tokio::time::Instant::now() > deadline {
+            return response;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// The query parameters of a redirect.
 pub fn query(url: &Url) -> std::collections::HashMap<String, String> {
     url.query_pairs().into_owned().collect()

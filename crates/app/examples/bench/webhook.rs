@@ -230,31 +230,44 @@ async fn apply(
         let cpu_before = cpu_seconds(&pid)?;
         loop {
             worker.check_alive()?;
-            let row = client
-                .query_one(
-                    "SELECT count(*) FILTER (WHERE status = 'processed'), \
-                            count(*) FILTER (WHERE status IN ('failed', 'dead')), \
-                            min(error_message) FILTER (WHERE status IN ('failed', 'dead')) \
-                     FROM webhook_events",
-                    &[],
-                )
-                .await?;
-            let (processed, failed): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
-            if failed > 0 {
-                let error: Option<String> = row.try_get(2)?;
-                bail!(
-                    "{failed} webhook event(s) failed, e.g. {}; see {}",
-                    error.as_deref().unwrap_or("?"),
-                    worker.log.display()
-                );
-            }
-            if processed >= expected as i64 {
+            // The events still waiting, through the partial index of unfinished
+            // ones (cheap, and cheaper as the backlog shrinks). Counting every
+            // status instead read the whole table each time: about 50 ms a poll,
+            // half a core taken from the worker being measured.
+            let waiting = count(
+                client,
+                "SELECT count(*) FROM webhook_events WHERE status IN ('received', 'processing')",
+            )
+            .await?;
+            if waiting == 0 {
                 let seconds = started.elapsed().as_secs_f64();
-                return Ok((seconds, cpu_seconds(&pid)? - cpu_before));
+                let cpu = cpu_seconds(&pid)? - cpu_before;
+                let row = client
+                    .query_one(
+                        "SELECT count(*) FILTER (WHERE status = 'processed'), \
+                                count(*) FILTER (WHERE status IN ('failed', 'dead')), \
+                                min(error_message) FILTER (WHERE status IN ('failed', 'dead')) \
+                         FROM webhook_events",
+                        &[],
+                    )
+                    .await?;
+                let (processed, failed): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+                if failed > 0 {
+                    let error: Option<String> = row.try_get(2)?;
+                    bail!(
+                        "{failed} webhook event(s) failed, e.g. {}; see {}",
+                        error.as_deref().unwrap_or("?"),
+                        worker.log.display()
+                    );
+                }
+                if processed < expected as i64 {
+                    bail!("only {processed} of {expected} events were applied");
+                }
+                return Ok((seconds, cpu));
             }
             if started.elapsed() > DEADLINE {
                 bail!(
-                    "only {processed} of {expected} events applied within {}s",
+                    "{waiting} of {expected} events still waiting after {}s",
                     DEADLINE.as_secs()
                 );
             }

@@ -557,9 +557,11 @@ impl App {
                         })
                         .unwrap_or_default(),
                 };
-                let mut changes = Vec::with_capacity(streams.len());
-                for stream in streams {
-                    changes.push(stream_changes(conn, integration.id, stream, since).await?);
+                let mut changes = stream_changes(conn, integration.id, streams, since).await?;
+                let points_changed = repo::kpis::changed_since(conn, integration.id, since).await?;
+                for change in &mut changes {
+                    change.kpi_points_changed =
+                        points_changed.get(&change.stream).copied().unwrap_or(0);
                 }
                 for change in changes.iter().filter(|c| c.records_changed > 0) {
                     let data = RecordsChanged {
@@ -668,14 +670,14 @@ impl App {
     ) -> Result<(), StoreError> {
         let started = repo::outbound_events::transaction_started_at(conn).await?;
         let since = started - chrono::Duration::microseconds(1);
-        let mut streams: Vec<&str> = streams.into_iter().collect();
+        let mut streams: Vec<String> = streams.into_iter().map(str::to_owned).collect();
         streams.sort_unstable();
         streams.dedup();
-        for stream in streams {
-            let change = stream_changes(conn, row.integration_id, stream.to_owned(), since).await?;
+        for change in stream_changes(conn, row.integration_id, streams, since).await? {
             if change.records_changed == 0 {
                 continue;
             }
+            let stream = &change.stream;
             let data = RecordsChanged {
                 integration_id: row.integration_id,
                 provider: row.provider.clone(),
@@ -742,24 +744,28 @@ impl App {
     }
 }
 
-/// What changed in `stream` of an integration after `since`.
+/// The records changed in each of `streams` of an integration after `since`, in
+/// their order (`kpi_points_changed` is left 0: only the end of a sync reports it,
+/// and counting reads every point of the integration).
 async fn stream_changes(
     conn: &mut Conn,
     integration_id: Uuid,
-    stream: String,
+    streams: Vec<String>,
     since: DateTime<Utc>,
-) -> Result<StreamChanges, StoreError> {
-    let (records_changed, records_created) =
-        repo::records::changed_since(conn, integration_id, &stream, since).await?;
-    let kpi_points_changed =
-        repo::kpis::changed_since(conn, integration_id, &stream, since).await?;
-    Ok(StreamChanges {
-        stream,
-        records_changed,
-        records_created,
-        kpi_points_changed,
-        modified_after: since,
-    })
+) -> Result<Vec<StreamChanges>, StoreError> {
+    let mut changes = Vec::with_capacity(streams.len());
+    for stream in streams {
+        let (records_changed, records_created) =
+            repo::records::changed_since(conn, integration_id, &stream, since).await?;
+        changes.push(StreamChanges {
+            kpi_points_changed: 0,
+            stream,
+            records_changed,
+            records_created,
+            modified_after: since,
+        });
+    }
+    Ok(changes)
 }
 
 #[cfg(test)]

@@ -26,29 +26,36 @@ pub fn content_hash(data: &serde_json::Value) -> Vec<u8> {
 /// the statement's text is the same for any number of rows — Postgres parses and
 /// plans it once per connection (prepared), where a multi-row `VALUES` list of
 /// thousands of parameters cost more to parse and plan than its rows cost to write.
+///
+/// A row it writes is marked seen by the full-refresh pass `$8` (when there is
+/// one) in the same write: [`mark_seen`] then only touches the rows left alone,
+/// and a first sync writes each row once, not twice.
 const UPSERT: &str = "INSERT INTO records \
-    (workspace_id, integration_id, stream, external_id, data, content_hash, provider_modified_at) \
-    SELECT $1, $2, $3, r.external_id, r.data, r.content_hash, r.provider_modified_at \
+    (workspace_id, integration_id, stream, external_id, data, content_hash, provider_modified_at, \
+     seen_in_pass) \
+    SELECT $1, $2, $3, r.external_id, r.data, r.content_hash, r.provider_modified_at, $8 \
     FROM unnest($4::text[], $5::jsonb[], $6::bytea[], $7::timestamptz[]) \
         AS r (external_id, data, content_hash, provider_modified_at) \
     ON CONFLICT (integration_id, stream, external_id) DO UPDATE SET \
         data = excluded.data, content_hash = excluded.content_hash, \
         provider_modified_at = excluded.provider_modified_at, updated_at = now(), \
-        deleted_at = NULL \
+        deleted_at = NULL, seen_in_pass = COALESCE(excluded.seen_in_pass, records.seen_in_pass) \
     WHERE records.content_hash IS DISTINCT FROM excluded.content_hash \
         OR records.deleted_at IS NOT NULL";
 
 /// Upserts records of one stream. A record whose content hash is unchanged is left
 /// alone (its `updated_at` too), so writing the same page twice changes nothing —
 /// unless it was marked deleted: read again, it exists upstream, and is live again.
-/// Returns how many rows were inserted or changed. Duplicate ids within the batch
-/// keep the last occurrence.
+/// The rows written are marked seen by `seen_in_pass` when it is a full-refresh
+/// pass ([`mark_seen`] marks the rest). Returns how many rows were inserted or
+/// changed. Duplicate ids within the batch keep the last occurrence.
 pub async fn upsert(
     conn: &mut Conn,
     workspace_id: WorkspaceId,
     integration_id: Uuid,
     stream: &str,
     batch: &[Record],
+    seen_in_pass: Option<Uuid>,
 ) -> Result<u64, StoreError> {
     use diesel::sql_types::{Array, Bytea, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
     let mut by_id: BTreeMap<&str, &Record> = BTreeMap::new();
@@ -70,6 +77,7 @@ pub async fn upsert(
             .bind::<Array<Jsonb>, _>(&data)
             .bind::<Array<Bytea>, _>(&hashes)
             .bind::<Array<Nullable<Timestamptz>>, _>(&modified)
+            .bind::<Nullable<SqlUuid>, _>(seen_in_pass)
             .execute(conn)
             .await?;
         written += changed as u64;
@@ -78,7 +86,8 @@ pub async fn upsert(
 }
 
 /// Marks records of one stream as seen by the full-refresh pass `pass_id` (without
-/// changing them otherwise: their `updated_at` stays).
+/// changing them otherwise: their `updated_at` stays). Rows already marked (the
+/// upsert of the same page marks those it writes) are not written again.
 pub async fn mark_seen(
     conn: &mut Conn,
     integration_id: Uuid,
@@ -91,7 +100,12 @@ pub async fn mark_seen(
             records::table
                 .filter(records::integration_id.eq(integration_id))
                 .filter(records::stream.eq(stream))
-                .filter(records::external_id.eq_any(chunk)),
+                .filter(records::external_id.eq_any(chunk))
+                .filter(
+                    records::seen_in_pass
+                        .is_null()
+                        .or(records::seen_in_pass.ne(pass_id)),
+                ),
         )
         .set(records::seen_in_pass.eq(Some(pass_id)))
         .execute(conn)

@@ -333,9 +333,16 @@ async fn upserts_for_another_workspace_are_refused() {
     let sample = page(&["ch_1"], "ch_1");
 
     let mut tx = db.store().begin(a).await.unwrap();
-    let err = repo::records::upsert(tx.conn(), b, integration_b.id, "charges", &sample.records)
-        .await
-        .unwrap_err();
+    let err = repo::records::upsert(
+        tx.conn(),
+        b,
+        integration_b.id,
+        "charges",
+        &sample.records,
+        None,
+    )
+    .await
+    .unwrap_err();
     assert!(
         err.to_string().contains("row-level security")
             || err.to_string().contains("database error"),
@@ -387,4 +394,106 @@ async fn a_deleted_record_read_again_is_live_again() {
         records.iter().all(|r| r.deleted_at.is_none()),
         "{records:?}"
     );
+}
+
+/// Each record's full-refresh mark and the transaction that last wrote its row.
+async fn marks(
+    db: &TestDb,
+    ws: junction_core::WorkspaceId,
+    integration: uuid::Uuid,
+) -> Vec<(String, Option<uuid::Uuid>, String)> {
+    use diesel::sql_types::{Nullable, Text, Uuid as SqlUuid};
+    #[derive(QueryableByName)]
+    struct Mark {
+        #[diesel(sql_type = Text)]
+        external_id: String,
+        #[diesel(sql_type = Nullable<SqlUuid>)]
+        seen_in_pass: Option<uuid::Uuid>,
+        #[diesel(sql_type = Text)]
+        written_by: String,
+    }
+    let mut tx = db.store().begin(ws).await.unwrap();
+    let rows: Vec<Mark> = diesel::sql_query(
+        "SELECT external_id, seen_in_pass, xmin::text AS written_by FROM records \
+         WHERE integration_id = $1 ORDER BY external_id",
+    )
+    .bind::<SqlUuid, _>(integration)
+    .load(tx.conn())
+    .await
+    .unwrap();
+    rows.into_iter()
+        .map(|m| (m.external_id, m.seen_in_pass, m.written_by))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_full_refresh_pass_marks_the_rows_it_writes_in_the_same_write() {
+    let db = TestDb::new().await;
+    let (ws, _) = create_workspace(db.store(), "A").await;
+    let integration = create_integration(db.store(), ws, "stripe").await.id;
+    let records = page(&["ch_1", "ch_2"], "ch_2").records;
+    let upsert = |records: Vec<Record>, pass: Option<uuid::Uuid>| {
+        let db = &db;
+        async move {
+            let mut tx = db.store().begin(ws).await.unwrap();
+            let written =
+                repo::records::upsert(tx.conn(), ws, integration, "charges", &records, pass)
+                    .await
+                    .unwrap();
+            tx.commit().await.unwrap();
+            written
+        }
+    };
+    let mark_seen = |pass: uuid::Uuid| {
+        let db = &db;
+        async move {
+            let mut tx = db.store().begin(ws).await.unwrap();
+            repo::records::mark_seen(tx.conn(), integration, "charges", &["ch_1", "ch_2"], pass)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+    };
+
+    // New rows written by a pass carry its mark; marking them afterwards writes
+    // nothing more.
+    let first = uuid::Uuid::new_v4();
+    assert_eq!(upsert(records.clone(), Some(first)).await, 2);
+    let written = marks(&db, ws, integration).await;
+    assert!(
+        written.iter().all(|(_, pass, _)| *pass == Some(first)),
+        "{written:?}"
+    );
+    mark_seen(first).await;
+    assert_eq!(
+        marks(&db, ws, integration).await,
+        written,
+        "no row written twice"
+    );
+
+    // The next pass: an unchanged row is left alone by the upsert and marked by
+    // mark_seen; a changed one is marked as it is written.
+    let second = uuid::Uuid::new_v4();
+    let mut changed = records.clone();
+    changed[1].data = json!({"id": "ch_2", "amount": 1300});
+    assert_eq!(upsert(changed.clone(), Some(second)).await, 1);
+    let after_upsert = marks(&db, ws, integration).await;
+    assert_eq!(
+        after_upsert[0].1,
+        Some(first),
+        "ch_1 is unchanged: not written"
+    );
+    assert_eq!(after_upsert[1].1, Some(second));
+    mark_seen(second).await;
+    let after_marking = marks(&db, ws, integration).await;
+    assert_eq!(after_marking[0].1, Some(second));
+    assert_eq!(
+        after_marking[1], after_upsert[1],
+        "ch_2 was not written again"
+    );
+
+    // A write outside any pass (a webhook) keeps the last pass's mark.
+    changed[0].data = json!({"id": "ch_1", "amount": 5});
+    assert_eq!(upsert(changed, None).await, 1);
+    assert_eq!(marks(&db, ws, integration).await[0].1, Some(second));
 }
