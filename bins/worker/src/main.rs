@@ -14,11 +14,6 @@ use std::{process::ExitCode, time::Duration};
 use junction_app::{App, Config, READINESS_TIMEOUT, Role, worker::Worker};
 use junction_registry::Registry;
 
-/// mimalloc rather than the system's malloc, as in junction-api: pages of rows
-/// and JSON are many small allocations.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The first pause between readiness checks at start-up; it doubles after each
 /// failed check, up to [`LONGEST_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(500);
