@@ -280,23 +280,23 @@ impl TestDb {
     /// Runs SQL as the schema owner (the schema itself: triggers, sessions; row-level
     /// security hides every tenant's rows from it); returns the rows it touched.
     pub async fn execute_as_owner(&self, sql: &str) -> usize {
-        use diesel_async::RunQueryDsl;
-        let mut admin = self.admin().await;
-        diesel::sql_query(sql)
-            .execute(admin.conn())
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        execute_on(self.admin().await, sql).await
     }
 
     /// Runs SQL as the system role; returns the rows it touched.
     pub async fn execute(&self, sql: &str) -> usize {
-        use diesel_async::RunQueryDsl;
-        let mut admin = self.operator().await;
-        diesel::sql_query(sql)
-            .execute(admin.conn())
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        execute_on(self.operator().await, sql).await
     }
+}
+
+/// Runs SQL on `connection`; returns the rows it touched (a failure fails the test,
+/// naming the SQL).
+async fn execute_on(mut connection: AdminStore, sql: &str) -> usize {
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query(sql)
+        .execute(connection.conn())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 /// An unmigrated database, dropped with the value.

@@ -12,16 +12,9 @@ use crate::support::{TestApp, assert_problem, first_refusal};
 
 /// The API's `junction_api_key_cache_listening` gauge.
 async fn listening(app: &TestApp) -> Option<bool> {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.url))
-        .send()
+    app.metrics_text()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
+        .lines()
         .find_map(|line| line.strip_prefix("junction_api_key_cache_listening "))
         .map(|value| value.trim() == "1")
 }

@@ -349,15 +349,7 @@ async fn operational_endpoints_answer() {
         json!({"postgres": {"ok": true}, "redis": {"ok": true}})
     );
     let _ = app.get("/v1/providers").send().await.unwrap();
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("junction_http_requests_total"),
         "{metrics}"

@@ -268,6 +268,18 @@ impl TestApp {
         }
     }
 
+    /// The API's `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Rows of a table as the schema owner sees them (bypassing RLS).
     pub async fn count(&self, sql: &str) -> i64 {
         self.db.count(sql).await
