@@ -16,6 +16,16 @@ mod writes;
 use diesel::{QueryableByName, sql_types};
 use diesel_async::RunQueryDsl;
 
+/// Asserts that a write was refused by a row-level security policy (Postgres's
+/// message, or the driver's when it only says the database refused).
+pub fn assert_refused_by_row_security(err: &junction_store::StoreError) {
+    assert!(
+        err.to_string().contains("row-level security")
+            || err.to_string().contains("database error"),
+        "{err}"
+    );
+}
+
 /// Every tenant-owned table (everything but `workspaces`, which is filtered on id).
 pub const TENANT_TABLES: &[&str] = &[
     "api_keys",

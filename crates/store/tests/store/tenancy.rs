@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::assert_refused_by_row_security;
 use chrono::{Duration, NaiveDate, Utc};
 use junction_core::{KpiPoint, Page, Record, WorkspaceId};
 use junction_store::{
@@ -373,11 +374,7 @@ async fn writes_for_another_workspace_are_refused_and_nothing_is_visible_unscope
     let err = repo::sync_runs::create(tx.conn(), b, integration_b.id, None, SyncTrigger::Manual)
         .await
         .unwrap_err();
-    assert!(
-        err.to_string().contains("row-level security")
-            || err.to_string().contains("database error"),
-        "{err}"
-    );
+    assert_refused_by_row_security(&err);
     drop(tx);
     // Creating another tenant's workspace row from A's scope is refused too.
     let mut tx = db.store().begin(a).await.unwrap();

@@ -1,5 +1,6 @@
 //! Page commits: idempotent upserts, cursor in the same transaction, all or nothing.
 
+use crate::assert_refused_by_row_security;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -343,21 +344,13 @@ async fn upserts_for_another_workspace_are_refused() {
     )
     .await
     .unwrap_err();
-    assert!(
-        err.to_string().contains("row-level security")
-            || err.to_string().contains("database error"),
-        "{err}"
-    );
+    assert_refused_by_row_security(&err);
     drop(tx);
     let mut tx = db.store().begin(a).await.unwrap();
     let err = repo::kpis::upsert(tx.conn(), b, integration_b.id, "charges", &sample.kpis)
         .await
         .unwrap_err();
-    assert!(
-        err.to_string().contains("row-level security")
-            || err.to_string().contains("database error"),
-        "{err}"
-    );
+    assert_refused_by_row_security(&err);
     drop(tx);
 
     let (records, kpis, _) = snapshot(&db, b, integration_b.id).await;
